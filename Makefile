@@ -1,0 +1,121 @@
+# slipway — one GNU Makefile: build, test, install, bench, fuzz, format.
+#
+#   make            build ./slipway (installs missing build deps first)
+#   make test       unit + end-to-end tests; ends with "N passed, N failed"
+#   make check-asan the same suites under -fsanitize=address,undefined
+#   make demo       build, then run examples/webapp end to end
+#   make deps       apt-get the Debian packages pkg-config cannot find
+#
+# BUILD= puts objects elsewhere (several trees can build side by side).
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+BIN ?= slipway
+
+CC ?= cc
+PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto
+DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
+	libcmocka-dev pkg-config bats git zip unzip
+# Pkg-config names checked by `make deps` (cmocka is for the tests).
+DEP_PCS := $(PKGS) cmocka
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wwrite-strings -Wvla -Wformat=2 \
+	-Wno-format-nonliteral
+OPT ?= -O2 -g
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' $(OPT) \
+	$(WARN) -Ilib -Iphases -Irunner $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS_ALL = $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
+
+LIB_SRC := $(wildcard lib/*.c) $(wildcard phases/*.c) \
+	$(filter-out runner/main.c,$(wildcard runner/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/runner/main.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HDRS := $(wildcard lib/*.h phases/*.h runner/*.h)
+
+.PHONY: all deps test unit e2e check-asan format format-check install \
+	demo clean bench fuzz fuzz-run
+
+all: deps
+	@$(MAKE) --no-print-directory $(BIN)
+
+# Installs only what pkg-config (or PATH) cannot find; a no-op when
+# everything is present, so CI without network passes through.
+deps:
+	@missing=; \
+	for p in $(DEP_PCS); do pkg-config --exists $$p || missing=1; done; \
+	for c in bats git zip unzip; do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $(DEP_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $(DEP_PKGS) >/dev/null; \
+	fi
+
+$(BIN): $(MAIN_OBJ) $(LIB_OBJ)
+	$(CC) -o $@ $^ $(LIBS_ALL)
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB_OBJ) \
+		$$(pkg-config --libs cmocka) $(LIBS_ALL)
+
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BIN)
+	@BUILD=$(BUILD) SLIPWAY=$(abspath $(BIN)) tests/run
+
+unit: $(UNIT_BIN)
+	@BUILD=$(BUILD) SLIPWAY=$(abspath $(BIN)) tests/run unit
+
+e2e: $(BIN)
+	@BUILD=$(BUILD) SLIPWAY=$(abspath $(BIN)) tests/run e2e
+
+check-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/slipway \
+		OPT='-O1 -g -fno-omit-frame-pointer' \
+		SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined' \
+		test
+
+demo: all
+	@examples/webapp/demo.sh "$(abspath $(BIN))"
+
+FMT_SRC = $(wildcard lib/*.[ch] phases/*.[ch] runner/*.[ch] tests/unit/*.[ch] fuzz/*.c)
+format:
+	clang-format -i $(FMT_SRC)
+
+format-check:
+	@clang-format --dry-run --Werror $(FMT_SRC) && echo "format-check: ok"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/slipway
+	install -m 0644 docs/slipway.1 $(DESTDIR)$(PREFIX)/share/man/man1/slipway.1
+
+bench: all
+	bench/build-overhead "$(abspath $(BIN))"
+
+# libFuzzer harnesses: make fuzz builds them, make fuzz-run FUZZ_SECS=600 runs.
+FUZZ_SECS ?= 60
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+fuzz: deps $(FUZZ_BIN)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-Ilib -Iphases -Irunner $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+fuzz-run: fuzz
+	@for f in $(FUZZ_BIN); do mkdir -p build-fuzz/corpus-$$(basename $$f); \
+		$$f -max_total_time=$(FUZZ_SECS) build-fuzz/corpus-$$(basename $$f) \
+		fuzz/corpus/$$(basename $$f | sed 's/fuzz_//') || exit 1; done
+
+clean:
+	rm -rf build build-asan build-fuzz $(BIN)

@@ -1,0 +1,84 @@
+/*
+ * yaml: libyaml's event stream turned into a small node tree that keeps
+ * file:line:col for every node, so that schema errors can say where.
+ *
+ *   struct ydoc doc = YDOC_INIT;
+ *   if (ydoc_load_file("buildspec.yml", &doc, &e) < 0)
+ *           -- e.code == ERR_SPEC, "buildspec.yml:3:5: did not find ..."
+ *   const struct ynode *phases = ynode_map_get(doc.root, "phases");
+ *   ...
+ *   ydoc_release(&doc);
+ *
+ * Only the first document of a stream is read. Anchors and aliases are
+ * resolved by sharing nodes (an alias points at the anchored node), and
+ * the expanded size of the whole document is bounded (YAML_MAX_EXPANDED
+ * nodes) so that a "billion laughs" file is refused, not obeyed. YAML 1.1
+ * merge keys (<<: *anchor, <<: [*a, *b]) are applied. A mapping with the
+ * same key twice is an error. Nesting deeper than YAML_MAX_DEPTH is an
+ * error. Lines and columns are 1-based (libyaml's marks are 0-based).
+ */
+#ifndef SW_YAML_H
+#define SW_YAML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define YAML_MAX_EXPANDED 1000000
+#define YAML_MAX_DEPTH 256
+
+enum ynode_type { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
+
+struct ynode {
+	enum ynode_type type;
+	int line, col;
+	/* scalars */
+	char *value; /* NUL-terminated; may contain NULs (len counts) */
+	size_t len;
+	bool plain; /* unquoted plain scalar (YAML 1.1 typing applies) */
+	char *tag; /* explicit tag, e.g. "tag:yaml.org,2002:str", or NULL */
+	/* sequences: items[0..nr); mappings: keys[i] -> items[i] */
+	struct ynode **items;
+	struct ynode **keys;
+	size_t nr, alloc;
+};
+
+struct ydoc {
+	char *file; /* name used in messages */
+	struct ynode *root; /* NULL for an empty document */
+	/* every node allocated, for release */
+	struct ynode **all;
+	size_t nr_all, alloc_all;
+};
+
+#define YDOC_INIT { 0 }
+
+/* Load a file / a buffer. On failure the doc is left released. */
+int ydoc_load_file(const char *path, struct ydoc *doc, struct sw_err *e);
+int ydoc_load(const char *name, const char *data, size_t len,
+	      struct ydoc *doc, struct sw_err *e);
+void ydoc_release(struct ydoc *doc);
+
+/* The value for a key of a mapping, or NULL (also when n is no map). */
+const struct ynode *ynode_map_get(const struct ynode *n, const char *key);
+
+/* A plain scalar "", "~", "null", "Null", "NULL", or a NULL node. */
+bool ynode_is_null(const struct ynode *n);
+
+/*
+ * YAML 1.1 boolean of a scalar: y Y yes Yes YES true True TRUE on On ON
+ * and n N no No NO false False FALSE off Off OFF. Returns 0 and sets *out,
+ * or -1 when the scalar is not a boolean (quoted scalars are accepted too,
+ * as real buildspecs quote them).
+ */
+int ynode_bool(const struct ynode *n, bool *out);
+
+/* "mapping", "sequence", "scalar" for messages. */
+const char *ynode_kind(const struct ynode *n);
+
+/* Set e to "<doc.file>:<line>:<col>: <message>" with code ERR_SPEC. */
+int ydoc_err(const struct ydoc *doc, const struct ynode *n, struct sw_err *e,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif
