@@ -26,13 +26,15 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len,
 		 struct sw_err *e);
 
 /* Write to "<path>.tmp.<pid>" in the same directory, fsync, rename. */
-int fs_write_atomic(const char *path, const void *data, size_t len,
-		    mode_t mode, struct sw_err *e);
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		    struct sw_err *e);
 
 /* rm -rf; a missing path is not an error. Does not follow symlinks. */
 int fs_remove_tree(const char *path, struct sw_err *e);
 
+/* Something is at path (a dangling symlink counts: lstat). */
 bool fs_exists(const char *path);
+/* path is a directory or a symlink to one. */
 bool fs_is_dir(const char *path);
 
 /* "<a>/<b>" with exactly one slash between; caller frees. */
@@ -47,7 +49,8 @@ char *fs_abspath(const char *path);
  * (recreated as links, never followed). Devices, fifos and sockets are
  * skipped. dst must not exist or be an empty directory. Entries named in
  * skip (basenames at the top level only, NULL-terminated, may be NULL) are
- * not copied.
+ * not copied. A directory that is dst itself (dst inside src) is not
+ * descended into. The top-level src may be a symlink to a directory.
  */
 int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e);

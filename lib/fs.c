@@ -1,0 +1,729 @@
+#include "fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "xalloc.h"
+
+#include "banned.h"
+
+int fs_mkdir_p(const char *path, mode_t mode, struct sw_err *e)
+{
+	char *p = xstrdup(path);
+	char *s = p;
+	struct stat st;
+	int ret = -1;
+
+	if (!*p) {
+		err_set(e, ERR_SYSTEM, "cannot create directory ''");
+		goto out;
+	}
+	for (;;) {
+		char save;
+
+		while (*s == '/')
+			s++;
+		while (*s && *s != '/')
+			s++;
+		save = *s;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			err_sys(e, "cannot create directory '%s'", p);
+			goto out;
+		}
+		if (!save)
+			break;
+		*s = save;
+	}
+	if (stat(p, &st) < 0) {
+		err_sys(e, "cannot create directory '%s'", p);
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err_set(e, ERR_SYSTEM, "cannot create directory '%s': %s", p,
+			strerror(ENOTDIR));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(p);
+	return ret;
+}
+
+int fs_read_file(const char *path, size_t max, char **data, size_t *len,
+		 struct sw_err *e)
+{
+	struct buf b = BUF_INIT;
+	struct stat st;
+	int fd, ret = -1;
+
+	*data = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(e, "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		err_sys(e, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err_set(e, ERR_SYSTEM, "cannot read '%s': %s", path,
+			strerror(EISDIR));
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && (size_t)st.st_size > max) {
+		err_set(e, ERR_SYSTEM, "cannot read '%s': too large", path);
+		goto out;
+	}
+	buf_grow(&b, S_ISREG(st.st_mode) ? (size_t)st.st_size : 8192);
+	for (;;) {
+		ssize_t n;
+
+		buf_grow(&b, 8192);
+		n = read(fd, b.ptr + b.len, b.alloc - b.len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_sys(e, "cannot read '%s'", path);
+			goto out;
+		}
+		if (!n)
+			break;
+		b.len += (size_t)n;
+		if (b.len > max) {
+			err_set(e, ERR_SYSTEM, "cannot read '%s': too large",
+				path);
+			goto out;
+		}
+	}
+	b.ptr[b.len] = '\0';
+	*len = b.len;
+	*data = buf_detach(&b);
+	ret = 0;
+out:
+	close(fd);
+	buf_release(&b);
+	return ret;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Make the rename itself durable; a failure here loses nothing. */
+static void fsync_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd;
+
+	if (!slash)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		    struct sw_err *e)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = -1, ret = -1;
+
+	/* A stale temp file of an earlier process with our pid. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_sys(e, "cannot create '%s'", tmp);
+		goto out;
+	}
+	if (write_all(fd, data, len) < 0) {
+		err_sys(e, "cannot write '%s'", tmp);
+		goto out;
+	}
+	/* The mode asked for, not one cut down by the umask. */
+	if (fchmod(fd, mode & 07777) < 0) {
+		err_sys(e, "cannot chmod '%s'", tmp);
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		err_sys(e, "cannot sync '%s'", tmp);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err_sys(e, "cannot write '%s'", tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		err_sys(e, "cannot rename '%s' to '%s'", tmp, path);
+		goto out;
+	}
+	fsync_parent(path);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0)
+		unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
+static int open_dir_at(int dirfd, const char *name)
+{
+	return openat(dirfd, name,
+		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/*
+ * Empty the directory at/name (which is writable and searchable once we
+ * are done with it) and remove it. path is for messages only.
+ */
+static int remove_dir_at(int at, const char *name, struct buf *path,
+			 struct sw_err *e)
+{
+	size_t len = path->len;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = NULL;
+	int fd, ret = -1;
+
+	fd = open_dir_at(at, name);
+	if (fd < 0 && errno == EACCES) {
+		/* Unreadable: give ourselves the rights, then retry. */
+		if (fchmodat(at, name, 0700, 0) == 0)
+			fd = open_dir_at(at, name);
+	}
+	if (fd < 0)
+		return err_sys(e, "cannot open '%s'", path->ptr);
+	/*
+	 * Entries of a read-only directory cannot be unlinked; when the
+	 * chmod is refused, unlinkat() below says why.
+	 */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700)
+		fchmod(fd, (st.st_mode & 07777) | 0700);
+	d = fdopendir(fd);
+	if (!d) {
+		err_sys(e, "cannot open '%s'", path->ptr);
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno) {
+				err_sys(e, "cannot read '%s'", path->ptr);
+				goto out;
+			}
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		buf_setlen(path, len);
+		buf_addch(path, '/');
+		buf_addstr(path, de->d_name);
+		if (de->d_type != DT_DIR) {
+			if (!unlinkat(fd, de->d_name, 0) || errno == ENOENT)
+				continue;
+			if (de->d_type != DT_UNKNOWN ||
+			    (errno != EISDIR && errno != EPERM))
+				goto fail;
+		}
+		if (remove_dir_at(fd, de->d_name, path, e) < 0)
+			goto out;
+	}
+	buf_setlen(path, len);
+	if (unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		goto fail;
+	ret = 0;
+	goto out;
+fail:
+	err_sys(e, "cannot remove '%s'", path->ptr);
+out:
+	buf_setlen(path, len);
+	closedir(d);
+	return ret;
+}
+
+int fs_remove_tree(const char *path, struct sw_err *e)
+{
+	struct buf b = BUF_INIT;
+	struct stat st;
+	int ret;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return err_sys(e, "cannot remove '%s'", path);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return err_sys(e, "cannot remove '%s'", path);
+		return 0;
+	}
+	buf_addstr(&b, path);
+	ret = remove_dir_at(AT_FDCWD, path, &b, e);
+	buf_release(&b);
+	return ret;
+}
+
+bool fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+bool fs_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *fs_join(const char *a, const char *b)
+{
+	size_t alen = strlen(a);
+
+	if (!alen)
+		return xstrdup(b);
+	while (alen > 1 && a[alen - 1] == '/')
+		alen--;
+	while (*b == '/')
+		b++;
+	if (a[alen - 1] == '/')
+		return xasprintf("%.*s%s", (int)alen, a, b);
+	return xasprintf("%.*s/%s", (int)alen, a, b);
+}
+
+char *fs_abspath(const char *path)
+{
+	struct buf in = BUF_INIT, out = BUF_INIT;
+	const char *p, *end;
+
+	if (path[0] != '/') {
+		char *cwd = getcwd(NULL, 0);
+
+		if (!cwd)
+			BUG("getcwd: %s", strerror(errno));
+		buf_addstr(&in, cwd);
+		buf_addch(&in, '/');
+		free(cwd);
+	}
+	buf_addstr(&in, path);
+	for (p = in.ptr; *p; p = end) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		end = strchrnul(p, '/');
+		n = (size_t)(end - p);
+		if (!n || (n == 1 && p[0] == '.'))
+			continue;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = out.len ? strrchr(out.ptr, '/') : NULL;
+
+			buf_setlen(&out, slash ? (size_t)(slash - out.ptr) : 0);
+			continue;
+		}
+		buf_addch(&out, '/');
+		buf_add(&out, p, n);
+	}
+	if (!out.len)
+		buf_addch(&out, '/');
+	buf_release(&in);
+	return buf_detach(&out);
+}
+
+/* The copy walk: one open directory per level, nothing followed. */
+struct copy_ctx {
+	struct buf path; /* source path, for messages */
+	dev_t dst_dev; /* the destination root, never copied into itself */
+	ino_t dst_ino;
+	char *iobuf;
+};
+
+enum { COPY_IOBUF = 1 << 17 };
+
+static int copy_data_rw(struct copy_ctx *c, int in, int out)
+{
+	if (!c->iobuf)
+		c->iobuf = xmalloc(COPY_IOBUF);
+	for (;;) {
+		ssize_t n = read(in, c->iobuf, COPY_IOBUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (!n)
+			return 0;
+		if (write_all(out, c->iobuf, (size_t)n) < 0)
+			return -1;
+	}
+}
+
+static bool copy_fallback_errno(int err)
+{
+	return err == ENOSYS || err == EXDEV || err == EINVAL ||
+	       err == EOPNOTSUPP || err == EPERM || err == EBADF;
+}
+
+/*
+ * Kernel-side copies first; they fail with "not supported" codes only
+ * before anything was copied, and then the plain loop does the work.
+ */
+static int copy_data(struct copy_ctx *c, int in, int out)
+{
+	off_t copied = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		copied += n;
+	}
+	if (!n && copied)
+		return 0;
+	if (n < 0 && (copied || !copy_fallback_errno(errno)))
+		return -1;
+	/* n == 0 at once: maybe a file whose size lies (procfs). */
+	for (;;) {
+		n = sendfile(out, in, NULL, 1 << 30);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		copied += n;
+	}
+	if (!n && copied)
+		return 0;
+	if (n < 0 && (copied || !copy_fallback_errno(errno)))
+		return -1;
+	return copy_data_rw(c, in, out);
+}
+
+static int copy_attrs(int fd, const struct stat *st)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchmod(fd, st->st_mode & 07777) < 0)
+		return -1;
+	return futimens(fd, ts);
+}
+
+static int copy_file(struct copy_ctx *c, int sdir, int ddir, const char *name,
+		     struct sw_err *e)
+{
+	struct stat st;
+	int in, out = -1, ret = -1;
+
+	in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (in < 0)
+		return err_sys(e, "cannot open '%s'", c->path.ptr);
+	if (fstat(in, &st) < 0) {
+		err_sys(e, "cannot stat '%s'", c->path.ptr);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = 0; /* changed under us into something we skip */
+		goto out;
+	}
+	out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		err_sys(e, "cannot create copy of '%s'", c->path.ptr);
+		goto out;
+	}
+	if ((st.st_size ? copy_data(c, in, out) : copy_data_rw(c, in, out)) <
+	    0) {
+		err_sys(e, "cannot copy '%s'", c->path.ptr);
+		goto out;
+	}
+	if (copy_attrs(out, &st) < 0) {
+		err_sys(e, "cannot set mode or time of copy of '%s'",
+			c->path.ptr);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (out >= 0 && close(out) < 0 && !ret)
+		ret = err_sys(e, "cannot copy '%s'", c->path.ptr);
+	close(in);
+	return ret;
+}
+
+static int copy_symlink(struct copy_ctx *c, int sdir, int ddir,
+			const char *name, struct sw_err *e)
+{
+	size_t size = 256;
+	char *target = NULL;
+	struct stat st;
+	int ret = -1;
+
+	if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_sys(e, "cannot stat '%s'", c->path.ptr);
+	for (;;) {
+		ssize_t n;
+
+		target = xrealloc(target, size);
+		n = readlinkat(sdir, name, target, size);
+		if (n < 0) {
+			err_sys(e, "cannot read link '%s'", c->path.ptr);
+			goto out;
+		}
+		if ((size_t)n < size) {
+			target[n] = '\0';
+			break;
+		}
+		size *= 2;
+	}
+	if (symlinkat(target, ddir, name) < 0) {
+		err_sys(e, "cannot create link copy of '%s'", c->path.ptr);
+		goto out;
+	}
+	{
+		struct timespec ts[2] = { st.st_atim, st.st_mtim };
+
+		/* Not every filesystem keeps link times; not fatal. */
+		utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW);
+	}
+	ret = 0;
+out:
+	free(target);
+	return ret;
+}
+
+static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
+			     const char *const *skip, struct sw_err *e);
+
+static int copy_subdir(struct copy_ctx *c, int sdir, int ddir, const char *name,
+		       struct sw_err *e)
+{
+	struct stat st;
+	int sfd, dfd = -1, ret = -1;
+
+	sfd = open_dir_at(sdir, name);
+	if (sfd < 0)
+		return err_sys(e, "cannot open '%s'", c->path.ptr);
+	if (fstat(sfd, &st) < 0) {
+		err_sys(e, "cannot stat '%s'", c->path.ptr);
+		goto out;
+	}
+	if (st.st_dev == c->dst_dev && st.st_ino == c->dst_ino) {
+		ret = 0; /* the copy being made, inside its source */
+		goto out;
+	}
+	if (mkdirat(ddir, name, 0700) < 0) {
+		err_sys(e, "cannot create copy of '%s'", c->path.ptr);
+		goto out;
+	}
+	dfd = open_dir_at(ddir, name);
+	if (dfd < 0) {
+		err_sys(e, "cannot open copy of '%s'", c->path.ptr);
+		goto out;
+	}
+	if (copy_dir_contents(c, sfd, dfd, NULL, e) < 0)
+		goto out;
+	/* Last: the mode may forbid writing, and writing moves the mtime. */
+	if (copy_attrs(dfd, &st) < 0) {
+		err_sys(e, "cannot set mode or time of copy of '%s'",
+			c->path.ptr);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	close(sfd);
+	return ret;
+}
+
+static bool in_list(const char *const *list, const char *name)
+{
+	for (; list && *list; list++)
+		if (!strcmp(*list, name))
+			return true;
+	return false;
+}
+
+static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
+			     const char *const *skip, struct sw_err *e)
+{
+	size_t len = c->path.len;
+	struct dirent *de;
+	DIR *d;
+	int fd, ret = -1;
+
+	fd = dup(sfd);
+	if (fd < 0)
+		return err_sys(e, "cannot open '%s'", c->path.ptr);
+	d = fdopendir(fd);
+	if (!d) {
+		err_sys(e, "cannot open '%s'", c->path.ptr);
+		close(fd);
+		return -1;
+	}
+	/* The dup shares the offset with sfd, which may have been read. */
+	rewinddir(d);
+	for (;;) {
+		unsigned char type;
+		int r;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno) {
+				err_sys(e, "cannot read '%s'", c->path.ptr);
+				goto out;
+			}
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    in_list(skip, de->d_name))
+			continue;
+		buf_setlen(&c->path, len);
+		buf_addch(&c->path, '/');
+		buf_addstr(&c->path, de->d_name);
+		type = de->d_type;
+		if (type == DT_UNKNOWN) {
+			struct stat st;
+
+			if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0) {
+				err_sys(e, "cannot stat '%s'", c->path.ptr);
+				goto out;
+			}
+			type = IFTODT(st.st_mode);
+		}
+		switch (type) {
+		case DT_REG:
+			r = copy_file(c, sfd, dfd, de->d_name, e);
+			break;
+		case DT_DIR:
+			r = copy_subdir(c, sfd, dfd, de->d_name, e);
+			break;
+		case DT_LNK:
+			r = copy_symlink(c, sfd, dfd, de->d_name, e);
+			break;
+		default:
+			r = 0; /* devices, fifos, sockets */
+			break;
+		}
+		if (r < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	buf_setlen(&c->path, len);
+	closedir(d);
+	return ret;
+}
+
+static int dir_is_empty(int fd)
+{
+	struct dirent *de;
+	int dfd = dup(fd), empty = 1;
+	DIR *d;
+
+	if (dfd < 0)
+		return -1;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
+		 struct sw_err *e)
+{
+	struct copy_ctx c = { BUF_INIT, 0, 0, NULL };
+	struct stat st, dst_st;
+	int sfd, dfd = -1, ret = -1;
+
+	/* The top level may be reached through a link; nothing below it. */
+	sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return err_sys(e, "cannot open '%s'", src);
+	if (fstat(sfd, &st) < 0) {
+		err_sys(e, "cannot stat '%s'", src);
+		goto out;
+	}
+	if (mkdir(dst, 0700) < 0 && errno != EEXIST) {
+		err_sys(e, "cannot create '%s'", dst);
+		goto out;
+	}
+	dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		err_sys(e, "cannot open '%s'", dst);
+		goto out;
+	}
+	if (dir_is_empty(dfd) != 1) {
+		err_set(e, ERR_SYSTEM, "cannot copy '%s' to '%s': %s", src, dst,
+			strerror(ENOTEMPTY));
+		goto out;
+	}
+	if (fstat(dfd, &dst_st) < 0) {
+		err_sys(e, "cannot stat '%s'", dst);
+		goto out;
+	}
+	c.dst_dev = dst_st.st_dev;
+	c.dst_ino = dst_st.st_ino;
+	buf_addstr(&c.path, src);
+	if (copy_dir_contents(&c, sfd, dfd, skip, e) < 0)
+		goto out;
+	if (copy_attrs(dfd, &st) < 0) {
+		err_sys(e, "cannot set mode or time of '%s'", dst);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	close(sfd);
+	buf_release(&c.path);
+	free(c.iobuf);
+	return ret;
+}

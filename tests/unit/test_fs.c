@@ -1,0 +1,505 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fs.h"
+#include "xalloc.h"
+
+#include "banned.h"
+
+struct fixture {
+	char dir[64];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_fs.XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	int ret = fs_remove_tree(f->dir, &e);
+
+	free(f);
+	return ret;
+}
+
+static char *path_in(struct fixture *f, const char *rel)
+{
+	return fs_join(f->dir, rel);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static void assert_file_text(const char *path, const char *text)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *data;
+	size_t len;
+
+	assert_int_equal(fs_read_file(path, 1 << 20, &data, &len, &e), 0);
+	assert_int_equal(len, strlen(text));
+	assert_string_equal(data, text);
+	free(data);
+}
+
+static void set_mtime(const char *path, time_t t, int flags)
+{
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, flags), 0);
+}
+
+static void test_fs__join(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = fs_join("a", "b");
+	assert_string_equal(s, "a/b");
+	free(s);
+	s = fs_join("a/", "/b");
+	assert_string_equal(s, "a/b");
+	free(s);
+	s = fs_join("a///", "b/c");
+	assert_string_equal(s, "a/b/c");
+	free(s);
+	s = fs_join("/", "b");
+	assert_string_equal(s, "/b");
+	free(s);
+	s = fs_join("", "b");
+	assert_string_equal(s, "b");
+	free(s);
+}
+
+static void test_fs__abspath(void **state)
+{
+	char *cwd = getcwd(NULL, 0);
+	char *s, *want;
+
+	(void)state;
+	assert_non_null(cwd);
+	s = fs_abspath("/a/./b//c/../d/");
+	assert_string_equal(s, "/a/b/d");
+	free(s);
+	s = fs_abspath("/../..");
+	assert_string_equal(s, "/");
+	free(s);
+	s = fs_abspath("/a/b/../../..");
+	assert_string_equal(s, "/");
+	free(s);
+	s = fs_abspath("/");
+	assert_string_equal(s, "/");
+	free(s);
+	s = fs_abspath(".");
+	assert_string_equal(s, cwd);
+	free(s);
+	s = fs_abspath("x/y/..");
+	want = fs_join(cwd, "x");
+	if (!strcmp(cwd, "/")) {
+		free(want);
+		want = xstrdup("/x");
+	}
+	assert_string_equal(s, want);
+	free(s);
+	free(want);
+	free(cwd);
+}
+
+static void test_fs__mkdir_p_and_exists(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *deep = path_in(f, "a/b//c/");
+	char *file = path_in(f, "a/file");
+	char *under = path_in(f, "a/file/x");
+
+	assert_int_equal(fs_mkdir_p(deep, 0755, &e), 0);
+	assert_true(fs_is_dir(deep));
+	/* Again: existing directories are fine. */
+	assert_int_equal(fs_mkdir_p(deep, 0755, &e), 0);
+	write_file(file, "x", 0644);
+	assert_true(fs_exists(file));
+	assert_false(fs_is_dir(file));
+	assert_int_equal(fs_mkdir_p(under, 0755, &e), -1);
+	assert_int_equal(e.code, ERR_SYSTEM);
+	err_clear(&e);
+	assert_int_equal(fs_mkdir_p(file, 0755, &e), -1);
+	assert_non_null(strstr(e.msg, "a/file"));
+	free(deep);
+	free(file);
+	free(under);
+}
+
+static void test_fs__read_file(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *p = path_in(f, "r.txt");
+	char *missing = path_in(f, "missing");
+	char *data = NULL;
+	size_t len;
+
+	write_file(p, "hello\n", 0644);
+	assert_file_text(p, "hello\n");
+	assert_int_equal(fs_read_file(p, 3, &data, &len, &e), -1);
+	assert_null(data);
+	assert_non_null(strstr(e.msg, "too large"));
+	err_clear(&e);
+	assert_int_equal(fs_read_file(missing, 10, &data, &len, &e), -1);
+	assert_int_equal(e.code, ERR_SYSTEM);
+	assert_non_null(strstr(e.msg, "missing"));
+	err_clear(&e);
+	assert_int_equal(fs_read_file(f->dir, 10, &data, &len, &e), -1);
+	free(p);
+	free(missing);
+}
+
+static void test_fs__write_atomic(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *p = path_in(f, "out.json");
+	char *tmp = xasprintf("%s.tmp.%ld", p, (long)getpid());
+	char *bad = path_in(f, "nodir/out.json");
+	struct stat st;
+	mode_t old = umask(077);
+
+	assert_int_equal(fs_write_atomic(p, "one", 3, 0644, &e), 0);
+	assert_file_text(p, "one");
+	assert_int_equal(stat(p, &st), 0);
+	/* The mode asked for, whatever the umask. */
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(fs_write_atomic(p, "second", 6, 0600, &e), 0);
+	assert_file_text(p, "second");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_false(fs_exists(tmp));
+	assert_int_equal(fs_write_atomic(p, "", 0, 0644, &e), 0);
+	assert_file_text(p, "");
+	/* A directory in the way of the rename: the temp file is gone. */
+	assert_int_equal(fs_write_atomic(f->dir, "x", 1, 0644, &e), -1);
+	assert_int_equal(e.code, ERR_SYSTEM);
+	free(tmp);
+	tmp = xasprintf("%s.tmp.%ld", f->dir, (long)getpid());
+	assert_false(fs_exists(tmp));
+	err_clear(&e);
+	assert_int_equal(fs_write_atomic(bad, "x", 1, 0644, &e), -1);
+	assert_non_null(strstr(e.msg, "nodir"));
+	umask(old);
+	free(p);
+	free(tmp);
+	free(bad);
+}
+
+static void test_fs__remove_tree(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *outside = path_in(f, "outside");
+	char *keep = path_in(f, "outside/keep");
+	char *tree = path_in(f, "tree");
+	char *ro = path_in(f, "tree/ro");
+	char *ro_file = path_in(f, "tree/ro/file");
+	char *locked = path_in(f, "tree/locked");
+	char *link = path_in(f, "tree/link");
+	char *flink = path_in(f, "tree/flink");
+	char *deep = path_in(f, "tree/d1/d2/d3/d4");
+	char *top_link = path_in(f, "top-link");
+
+	assert_int_equal(fs_mkdir_p(outside, 0755, &e), 0);
+	write_file(keep, "keep", 0644);
+	assert_int_equal(fs_mkdir_p(ro, 0755, &e), 0);
+	assert_int_equal(fs_mkdir_p(deep, 0755, &e), 0);
+	assert_int_equal(fs_mkdir_p(locked, 0755, &e), 0);
+	write_file(ro_file, "ro", 0444);
+	assert_int_equal(chmod(ro, 0555), 0);
+	assert_int_equal(chmod(locked, 0), 0);
+	assert_int_equal(symlink(outside, link), 0);
+	assert_int_equal(symlink(keep, flink), 0);
+	assert_int_equal(symlink(outside, top_link), 0);
+
+	assert_int_equal(fs_remove_tree(tree, &e), 0);
+	assert_false(fs_exists(tree));
+	/* Links were removed, not followed. */
+	assert_true(fs_is_dir(outside));
+	assert_file_text(keep, "keep");
+	/* A link given as the tree itself is unlinked, its target kept. */
+	assert_int_equal(fs_remove_tree(top_link, &e), 0);
+	assert_false(fs_exists(top_link));
+	assert_file_text(keep, "keep");
+	/* Missing: not an error. */
+	assert_int_equal(fs_remove_tree(tree, &e), 0);
+	/* A plain file. */
+	assert_int_equal(fs_remove_tree(keep, &e), 0);
+	assert_false(fs_exists(keep));
+	assert_int_equal(e.code, 0);
+	free(outside);
+	free(keep);
+	free(tree);
+	free(ro);
+	free(ro_file);
+	free(locked);
+	free(link);
+	free(flink);
+	free(deep);
+	free(top_link);
+}
+
+static void test_fs__copy_tree(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	const char *skip[] = { ".slipway", "skipme", NULL };
+	char *src = path_in(f, "src");
+	char *dst = path_in(f, "dst");
+	char *p, *q;
+	char target[PATH_MAX];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	ssize_t n;
+	int sock;
+
+	p = path_in(f, "src/sub/deeper");
+	assert_int_equal(fs_mkdir_p(p, 0755, &e), 0);
+	free(p);
+	p = path_in(f, "src/.slipway/builds");
+	assert_int_equal(fs_mkdir_p(p, 0755, &e), 0);
+	free(p);
+	p = path_in(f, "src/sub/.slipway");
+	assert_int_equal(fs_mkdir_p(p, 0755, &e), 0);
+	free(p);
+	p = path_in(f, "src/skipme");
+	write_file(p, "no", 0644);
+	free(p);
+	p = path_in(f, "src/run.sh");
+	write_file(p, "#!/bin/sh\necho hi\n", 0750);
+	set_mtime(p, 1000000000, 0);
+	free(p);
+	p = path_in(f, "src/sub/deeper/data.bin");
+	write_file(p, "binary\001\002", 0600);
+	free(p);
+	p = path_in(f, "src/empty");
+	write_file(p, "", 0640);
+	free(p);
+	p = path_in(f, "src/link-rel");
+	assert_int_equal(symlink("sub/deeper/data.bin", p), 0);
+	free(p);
+	p = path_in(f, "src/link-dangling");
+	assert_int_equal(symlink("/nonexistent/target", p), 0);
+	set_mtime(p, 1200000000, AT_SYMLINK_NOFOLLOW);
+	free(p);
+	p = path_in(f, "src/link-dir");
+	assert_int_equal(symlink(f->dir, p), 0);
+	free(p);
+	p = path_in(f, "src/fifo");
+	assert_int_equal(mkfifo(p, 0644), 0);
+	free(p);
+	p = path_in(f, "src/sock");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p);
+	sock = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(sock >= 0);
+	assert_int_equal(bind(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	free(p);
+	p = path_in(f, "src/sub");
+	assert_int_equal(chmod(p, 0555), 0);
+	set_mtime(p, 1100000000, 0);
+	free(p);
+
+	assert_int_equal(fs_copy_tree(src, dst, skip, &e), 0);
+	assert_int_equal(e.code, 0);
+	close(sock);
+
+	p = path_in(f, "dst/run.sh");
+	assert_file_text(p, "#!/bin/sh\necho hi\n");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+	free(p);
+	p = path_in(f, "dst/sub/deeper/data.bin");
+	assert_file_text(p, "binary\001\002");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	free(p);
+	p = path_in(f, "dst/empty");
+	assert_file_text(p, "");
+	free(p);
+	/* Directory mode and mtime, set after its contents. */
+	p = path_in(f, "dst/sub");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0555);
+	assert_int_equal(st.st_mtim.tv_sec, 1100000000);
+	free(p);
+	/* Links recreated as links with the same target. */
+	p = path_in(f, "dst/link-rel");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	n = readlink(p, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_string_equal(target, "sub/deeper/data.bin");
+	free(p);
+	p = path_in(f, "dst/link-dangling");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(st.st_mtim.tv_sec, 1200000000);
+	free(p);
+	p = path_in(f, "dst/link-dir");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	free(p);
+	/* Skipped: top-level skip list, fifos, sockets. Nested .slipway kept. */
+	p = path_in(f, "dst/.slipway");
+	assert_false(fs_exists(p));
+	free(p);
+	p = path_in(f, "dst/skipme");
+	assert_false(fs_exists(p));
+	free(p);
+	p = path_in(f, "dst/fifo");
+	assert_false(fs_exists(p));
+	free(p);
+	p = path_in(f, "dst/sock");
+	assert_false(fs_exists(p));
+	free(p);
+	p = path_in(f, "dst/sub/.slipway");
+	assert_true(fs_is_dir(p));
+	free(p);
+
+	/* A non-empty destination is refused. */
+	assert_int_equal(fs_copy_tree(src, dst, NULL, &e), -1);
+	assert_int_equal(e.code, ERR_SYSTEM);
+	err_clear(&e);
+	/* An existing empty one is fine. */
+	q = path_in(f, "dst2");
+	assert_int_equal(mkdir(q, 0700), 0);
+	assert_int_equal(fs_copy_tree(src, q, NULL, &e), 0);
+	p = path_in(f, "dst2/skipme");
+	assert_file_text(p, "no");
+	free(p);
+	free(q);
+	/* A missing source. */
+	p = path_in(f, "nope");
+	q = path_in(f, "dst3");
+	assert_int_equal(fs_copy_tree(p, q, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "nope"));
+	free(p);
+	free(q);
+
+	free(src);
+	free(dst);
+}
+
+static void test_fs__copy_tree_into_itself(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *src = path_in(f, "s");
+	char *dst = path_in(f, "s/state/build/src");
+	char *p;
+
+	assert_int_equal(fs_mkdir_p(dst, 0755, &e), 0);
+	p = path_in(f, "s/file");
+	write_file(p, "x", 0644);
+	free(p);
+	assert_int_equal(fs_copy_tree(src, dst, NULL, &e), 0);
+	p = path_in(f, "s/state/build/src/file");
+	assert_file_text(p, "x");
+	free(p);
+	/* The copy did not descend into itself. */
+	p = path_in(f, "s/state/build/src/state/build");
+	assert_true(fs_is_dir(p));
+	free(p);
+	p = path_in(f, "s/state/build/src/state/build/src");
+	assert_false(fs_exists(p));
+	free(p);
+	free(src);
+	free(dst);
+}
+
+static void test_fs__copy_large_file(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *src = path_in(f, "big");
+	char *dst = path_in(f, "big-copy");
+	char *p = path_in(f, "big/blob");
+	size_t size = (3u << 20) + 17;
+	char *data = xmalloc(size), *back;
+	size_t i, len;
+	int fd;
+
+	assert_int_equal(mkdir(src, 0755), 0);
+	for (i = 0; i < size; i++)
+		data[i] = (char)(i * 131 + (i >> 9));
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	close(fd);
+	free(p);
+	assert_int_equal(fs_copy_tree(src, dst, NULL, &e), 0);
+	p = path_in(f, "big-copy/blob");
+	assert_int_equal(fs_read_file(p, size, &back, &len, &e), 0);
+	assert_int_equal(len, size);
+	assert_memory_equal(back, data, size);
+	free(back);
+	free(data);
+	free(p);
+	free(src);
+	free(dst);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fs__join),
+		cmocka_unit_test(test_fs__abspath),
+		cmocka_unit_test_setup_teardown(test_fs__mkdir_p_and_exists,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs__read_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__write_atomic, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__remove_tree, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree_into_itself,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_large_file, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
