@@ -23,7 +23,7 @@ DEP_PCS := $(PKGS) cmocka
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wwrite-strings -Wvla -Wformat=2 \
-	-Wno-format-nonliteral
+	-Wno-format-nonliteral -Wno-format-truncation
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' $(OPT) \
 	$(WARN) -Ilib -Iphases -Irunner $(PKG_CFLAGS) $(CFLAGS) $(SAN)

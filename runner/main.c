@@ -4,14 +4,49 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "err.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static const struct cli_command commands[] = {
+	{ "build", cmd_build, "run one buildspec" },
+	{ "validate", cmd_validate, "check buildspec files, no side effects" },
+	{ "history", cmd_history, "list past builds" },
+	{ "show", cmd_show, "show one build's report" },
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: slipway <command> [options]\n"
+	      "       slipway --version | --help\n\ncommands:\n",
+	      out);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fputs("\nRun 'slipway <command> --help' for a command's options.\n",
+	      out);
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "--version")) {
+	if (argc < 2) {
+		usage(stderr);
+		return ERR_USAGE;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("slipway %s\n", SW_VERSION);
 		return 0;
 	}
-	fprintf(stderr, "usage: slipway <command> [options]\n");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
+	usage(stderr);
 	return ERR_USAGE;
 }

@@ -1,0 +1,55 @@
+/*
+ * log: the build log, as CodeBuild's agent writes it. Agent lines carry
+ * "[Container] YYYY/MM/DD HH:MM:SS.uuuuuu " (UTC); the commands' own
+ * output passes raw in between. Everything goes to the terminal (or
+ * whatever stdout is) and to build.log, through the secret mask.
+ *
+ *   struct log lg;
+ *   log_init(&lg, STDOUT_FILENO, logfd, &mask);
+ *   log_agent(&lg, "Entering phase %s", "BUILD");
+ *   log_output(&lg, data, n);          -- raw command output
+ *   log_status(&lg, "BUILD", "FAILED");
+ *   log_release(&lg);                  -- flushes; fds stay the caller's
+ *
+ * Colour (status words, a dim prefix) only when term_fd is a terminal and
+ * NO_COLOR is unset; build.log never has colour. A write error on the
+ * terminal (a closed pipe) stops terminal output but not the file.
+ */
+#ifndef SW_LOG_H
+#define SW_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "mask.h"
+
+struct log {
+	int term_fd; /* -1: none */
+	int file_fd; /* -1: none */
+	bool color;
+	bool quiet; /* -q: command output and agent lines only to the file */
+	struct mask *mask; /* may be NULL */
+	bool at_bol; /* the last byte written was a newline */
+	struct buf scratch;
+};
+
+void log_init(struct log *lg, int term_fd, int file_fd, struct mask *mask);
+void log_release(struct log *lg);
+
+/* One agent line; a newline is added. */
+void log_agent(struct log *lg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* "Phase complete: <phase> State: <status>" with the status coloured. */
+void log_phase_complete(struct log *lg, const char *phase, const char *status);
+
+/* Raw command output; may end mid-line. */
+void log_output(struct log *lg, const char *data, size_t len);
+/* Emit what the mask still holds (end of a command). */
+void log_output_flush(struct log *lg);
+
+/* Format "YYYY/MM/DD HH:MM:SS.uuuuuu" for the current time (UTC). */
+void log_timestamp(char out[32]);
+
+#endif

@@ -1,0 +1,379 @@
+#include "proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static int sigpipe_fds[2] = { -1, -1 };
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (sig != SIGCHLD && !stop_signal)
+		stop_signal = sig;
+	if (sigpipe_fds[1] >= 0 && write(sigpipe_fds[1], &c, 1) < 0) {
+		/* a full pipe already wakes the loop */
+	}
+	errno = saved;
+}
+
+int proc_signals_init(struct sw_err *e)
+{
+	struct sigaction sa;
+	static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
+
+	if (sigpipe_fds[0] >= 0)
+		return 0;
+	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return err_sys(e, "cannot create a pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	return 0;
+}
+
+int proc_sigfd(void)
+{
+	return sigpipe_fds[0];
+}
+
+void proc_sigfd_drain(void)
+{
+	char junk[64];
+
+	if (sigpipe_fds[0] < 0)
+		return;
+	while (read(sigpipe_fds[0], junk, sizeof(junk)) > 0)
+		;
+}
+
+int proc_stop_signal(void)
+{
+	return stop_signal;
+}
+
+static void child_reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int child_fd(int want, int target)
+{
+	int fd = want;
+
+	if (fd == -1) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			return -1;
+	}
+	if (fd == target) {
+		/* keep across exec */
+		return fcntl(fd, F_SETFD, 0);
+	}
+	if (dup2(fd, target) < 0)
+		return -1;
+	if (want == -1)
+		close(fd);
+	return 0;
+}
+
+static void child_fail(int errfd, const char *what)
+{
+	int saved = errno;
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(saved));
+
+	if (n > 0 && write(errfd, msg, (size_t)n) < 0) {
+		/* nothing more to do */
+	}
+	_exit(127);
+}
+
+/* execvpe with an explicit env, after the PATH of that env. */
+static void child_exec(const struct proc_opts *o)
+{
+	static const char *const empty[] = { NULL };
+	char *const *env = (char *const *)(o->env ? o->env : empty);
+	const char *file = o->argv[0];
+	const char *path = NULL;
+
+	if (strchr(file, '/')) {
+		execve(file, (char *const *)o->argv, env);
+		return;
+	}
+	for (char *const *p = env; *p; p++)
+		if (!strncmp(*p, "PATH=", 5))
+			path = *p + 5;
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		char full[4096];
+		int n = snprintf(full, sizeof(full), "%.*s/%s",
+				 (int)(end - path), path, file);
+
+		if (n > 0 && (size_t)n < sizeof(full)) {
+			execve(full, (char *const *)o->argv, env);
+			if (errno != ENOENT && errno != ENOTDIR &&
+			    errno != EACCES)
+				return;
+		}
+		path = *end ? end + 1 : end;
+	}
+	errno = ENOENT;
+}
+
+int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
+{
+	int errpipe[2];
+	char msg[300];
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(errpipe, O_CLOEXEC) < 0)
+		return err_sys(e, "cannot create a pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return err_sys(e, "cannot fork");
+	}
+	if (pid == 0) {
+		int err_fd = o->err_fd == -2 ? o->out_fd : o->err_fd;
+
+		close(errpipe[0]);
+		child_reset_signals();
+		if (setpgid(0, o->pgid) < 0)
+			child_fail(errpipe[1], "cannot join process group");
+		/* Move the descriptors out of the way before dup2. */
+		if (child_fd(o->in_fd, 0) < 0 || child_fd(o->out_fd, 1) < 0)
+			child_fail(errpipe[1], "cannot set up stdio");
+		if (o->err_fd == -2 && o->out_fd != -1) {
+			if (dup2(1, 2) < 0)
+				child_fail(errpipe[1], "cannot set up stderr");
+		} else if (child_fd(err_fd, 2) < 0) {
+			child_fail(errpipe[1], "cannot set up stderr");
+		}
+		syscall(SYS_close_range, 3U, ~0U, 4U /* CLOEXEC */);
+		if (o->set_user) {
+			if (o->user && initgroups(o->user, o->gid) < 0)
+				child_fail(errpipe[1], "cannot set groups");
+			if (setgid(o->gid) < 0)
+				child_fail(errpipe[1], "cannot set group id");
+			if (setuid(o->uid) < 0)
+				child_fail(errpipe[1], "cannot set user id");
+		}
+		if (o->cwd && chdir(o->cwd) < 0)
+			child_fail(errpipe[1], "cannot change directory");
+		child_exec(o);
+		child_fail(errpipe[1], "cannot run");
+	}
+	/* The parent sets the group too, so there is no race with kill. */
+	setpgid(pid, o->pgid ? o->pgid : pid);
+	close(errpipe[1]);
+	do {
+		n = read(errpipe[0], msg, sizeof(msg) - 1);
+	} while (n < 0 && errno == EINTR);
+	close(errpipe[0]);
+	if (n > 0) {
+		msg[n] = '\0';
+		proc_wait(pid);
+		return err_set(e, ERR_SYSTEM, "cannot start '%s': %s",
+			       o->argv[0], msg);
+	}
+	*pidp = pid;
+	return 0;
+}
+
+int proc_reap(pid_t pid, int *status)
+{
+	int found = 0;
+
+	for (;;) {
+		int st;
+		pid_t r = waitpid(-1, &st, WNOHANG);
+
+		if (r <= 0)
+			break;
+		if (r == pid) {
+			*status = st;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+int proc_wait(pid_t pid)
+{
+	int st = 0;
+
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+int proc_group_start(struct proc_group *g, struct sw_err *e)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return err_sys(e, "cannot fork");
+	if (pid == 0) {
+		sigset_t none;
+
+		setpgid(0, 0);
+		syscall(SYS_close_range, 0U, ~0U, 0U);
+		child_reset_signals();
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		prctl(PR_SET_NAME, "slipway-group", 0, 0, 0);
+		sigemptyset(&none);
+		for (;;)
+			sigsuspend(&none);
+	}
+	setpgid(pid, pid);
+	g->pgid = pid;
+	return 0;
+}
+
+void proc_group_signal(const struct proc_group *g, int sig)
+{
+	if (g->pgid > 0)
+		kill(-g->pgid, sig);
+}
+
+/* Children of ours (orphans reparented to the subreaper), by /proc. */
+static int signal_orphans(pid_t except, int sig)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t self = getpid();
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[64], line[512];
+		pid_t pid = (pid_t)atoi(de->d_name);
+		FILE *f;
+		const char *p;
+		char state;
+		int ppid;
+
+		if (pid <= 0 || pid == except)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(line, sizeof(line), f)) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		p = strrchr(line, ')');
+		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+			continue;
+		if (ppid != self || state == 'Z')
+			continue;
+		kill(pid, sig);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static bool group_alive(pid_t pgid)
+{
+	return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+static void reap_all(void)
+{
+	int st;
+
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		;
+}
+
+static bool anything_left(pid_t pgid)
+{
+	reap_all();
+	return group_alive(pgid) || signal_orphans(0, 0) > 0;
+}
+
+int proc_group_stop(struct proc_group *g, int grace_ms)
+{
+	int64_t deadline = proc_now_ms() + grace_ms;
+	pid_t pgid = g->pgid;
+	int killed = 0;
+
+	if (pgid <= 0)
+		return 0;
+	/* The holder takes the TERM too; the group outlives it. */
+	kill(-pgid, SIGTERM);
+	kill(-pgid, SIGCONT);
+	signal_orphans(0, SIGTERM);
+	while (anything_left(pgid)) {
+		if (proc_now_ms() >= deadline) {
+			killed = 1;
+			kill(-pgid, SIGKILL);
+			signal_orphans(0, SIGKILL);
+			break;
+		}
+		poll(NULL, 0, 5);
+	}
+	for (int i = 0; i < 400 && anything_left(pgid); i++) {
+		kill(-pgid, SIGKILL);
+		signal_orphans(0, SIGKILL);
+		poll(NULL, 0, 5);
+	}
+	g->pgid = 0;
+	return killed;
+}
+
+int64_t proc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t proc_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,90 @@
+/*
+ * proc: children done carefully. Explicit argv, env and cwd; every child
+ * in a chosen process group with signal dispositions and mask reset and
+ * every other fd closed; exec failure reported to the parent.
+ *
+ *   proc_signals_init(&e);                 -- once, in the parent
+ *   struct proc_group g = PROC_GROUP_INIT;
+ *   proc_group_start(&g, &e);              -- a holder process leads it
+ *   struct proc_opts o = PROC_OPTS_INIT;
+ *   o.argv = argv; o.env = env; o.cwd = dir; o.out_fd = w; o.pgid = g.pgid;
+ *   pid_t pid;
+ *   if (proc_spawn(&o, &pid, &e) < 0) ...
+ *   ... poll(proc_sigfd(), ...) wakes on SIGCHLD, SIGINT, SIGTERM;
+ *   proc_reap(pid, &status) says whether pid has ended;
+ *   proc_group_stop(&g, 2000);             -- TERM, grace, KILL, reap
+ *
+ * Globals (the signal state) live in proc.c: the self-pipe and the
+ * received stop signal. slipway is a child subreaper, so daemons that
+ * double-fork out of a build come back to it and are killed by
+ * proc_group_stop() too.
+ */
+#ifndef SW_PROC_H
+#define SW_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct proc_opts {
+	const char *const *argv; /* argv[0] is a path or looked up in PATH */
+	const char *const *env; /* NULL: an empty environment */
+	const char *cwd; /* NULL: inherit */
+	int in_fd; /* -1: /dev/null */
+	int out_fd; /* stdout; -1: /dev/null */
+	int err_fd; /* stderr; -2: same as out_fd; -1: /dev/null */
+	pid_t pgid; /* 0: a new group led by the child */
+	bool set_user; /* switch to uid/gid (with supplementary groups) */
+	uid_t uid;
+	gid_t gid;
+	const char *user; /* for initgroups() when set_user */
+};
+
+#define PROC_OPTS_INIT                                                         \
+	{                                                                      \
+		NULL, NULL, NULL, -1, -1, -2, 0, false, 0, 0, NULL             \
+	}
+
+/* Install SIGCHLD/SIGINT/SIGTERM/SIGHUP handlers that write to a
+ * self-pipe, ignore SIGPIPE, and become a child subreaper. */
+int proc_signals_init(struct sw_err *e);
+/* The read end of the self-pipe (non-blocking); drain it after poll. */
+int proc_sigfd(void);
+void proc_sigfd_drain(void);
+/* The SIGINT/SIGTERM/SIGHUP received, or 0. */
+int proc_stop_signal(void);
+
+int proc_spawn(const struct proc_opts *o, pid_t *pid, struct sw_err *e);
+
+/* Non-blocking: 1 and *status (a wait status) if pid has ended, else 0.
+ * Reaps other ended children on the way (orphans of a build). */
+int proc_reap(pid_t pid, int *status);
+/* Blocking wait for pid (EINTR-safe). Returns the wait status. */
+int proc_wait(pid_t pid);
+
+/* A process group that outlives the commands in it. */
+struct proc_group {
+	pid_t pgid; /* the holder's pid; 0 when not started */
+};
+
+#define PROC_GROUP_INIT                                                        \
+	{                                                                      \
+		0                                                              \
+	}
+
+int proc_group_start(struct proc_group *g, struct sw_err *e);
+/* SIGTERM to the group and to orphans reparented to slipway, up to
+ * grace_ms for them to end, then SIGKILL; reaps all. Returns 1 when
+ * something had to be killed with SIGKILL, else 0. Any other child of
+ * slipway still running is treated as an orphan of the build. */
+int proc_group_stop(struct proc_group *g, int grace_ms);
+/* Kill the group without waiting (used from a timeout). */
+void proc_group_signal(const struct proc_group *g, int sig);
+
+/* Milliseconds: monotonic clock, and wall clock since the epoch. */
+int64_t proc_now_ms(void);
+int64_t proc_wall_ms(void);
+
+#endif

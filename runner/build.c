@@ -1,0 +1,697 @@
+#include "build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifacts.h"
+#include "buildspec.h"
+#include "env.h"
+#include "envfile.h"
+#include "fs.h"
+#include "log.h"
+#include "mask.h"
+#include "proc.h"
+#include "report.h"
+#include "secrets.h"
+#include "shell.h"
+#include "source.h"
+#include "state.h"
+#include "xalloc.h"
+#include "banned.h"
+
+extern char **environ;
+
+#define DEFAULT_TIMEOUT_MS (60LL * 60 * 1000)
+#define GROUP_GRACE_MS 2000
+
+/* Everything one build holds while it runs. */
+struct run {
+	const struct build_opts *o;
+	struct build_result *res;
+	struct state st;
+	struct buildspec bs;
+	bool have_bs;
+	struct mask mask;
+	struct log log;
+	int log_fd;
+	struct strvec env;
+	struct shell sh;
+	bool have_shell;
+	struct proc_group group;
+	char *uuid;
+	int exit_status;
+	enum phase_status final; /* how the build ends */
+	bool skip_to_finalizing;
+};
+
+static void set_reason(struct run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_reason(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->res->reason)
+		return;
+	va_start(ap, fmt);
+	r->res->reason = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void fail(struct run *r, enum phase_status st, int status)
+{
+	if (r->final == PHASE_SUCCEEDED) {
+		r->final = st;
+		r->exit_status = status;
+	}
+}
+
+static char *initiator(void)
+{
+	const char *u = getenv("USER");
+	struct passwd *pw;
+
+	if (u && *u)
+		return xstrdup(u);
+	pw = getpwuid(geteuid());
+	return xstrdup(pw ? pw->pw_name : "local");
+}
+
+/* ---- DOWNLOAD_SOURCE: source, buildspec, environment ---- */
+
+static int resolve_secrets(struct run *r, struct phase_rec *p)
+{
+	struct secrets s = SECRETS_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const struct bs_kvlist *lists[2] = { &r->bs.parameter_store,
+					     &r->bs.secrets_manager };
+	int ret = 0;
+
+	if (!lists[0]->nr && !lists[1]->nr)
+		return 0;
+	secrets_init(&s);
+	secrets_set_mask(&s, &r->mask);
+	if (r->o->secrets_file &&
+	    secrets_load_file(&s, r->o->secrets_file, &e) < 0) {
+		log_agent(&r->log, "%s", e.msg);
+		phase_end(p, PHASE_FAILED, "CLIENT_ERROR", e.msg, &r->log);
+		set_reason(r, "%s", e.msg);
+		fail(r, PHASE_FAILED, e.code);
+		secrets_release(&s);
+		return -1;
+	}
+	if (r->o->secrets_command)
+		secrets_set_command(&s, r->o->secrets_command);
+	for (int k = 0; k < 2 && !ret; k++) {
+		for (size_t i = 0; i < lists[k]->nr; i++) {
+			const struct bs_kv *kv = &lists[k]->v[i];
+			char *value = NULL;
+			int rc = k == 0 ? secrets_get_parameter(&s, kv->value,
+								&value, &e)
+					: secrets_get_secret(&s, kv->value,
+							     &value, &e);
+
+			if (rc < 0) {
+				const char *code =
+					k == 0 ? "Decrypted Variables Error"
+					       : "Secrets Manager Error";
+
+				phase_end(p, PHASE_FAILED, code, e.msg,
+					  &r->log);
+				set_reason(r, "%s: %s", code, e.msg);
+				fail(r, PHASE_FAILED, ERR_FAILED);
+				ret = -1;
+				break;
+			}
+			env_set(&r->env, kv->name, value);
+			free(value);
+		}
+	}
+	secrets_release(&s);
+	return ret;
+}
+
+static int build_env(struct run *r, struct phase_rec *p)
+{
+	struct build_result *res = r->res;
+	struct env_codebuild cb = { 0 };
+	struct sw_err e = SW_ERR_INIT;
+	struct strvec names = STRVEC_INIT, values = STRVEC_INIT;
+
+	env_base(&r->env, r->o->inherit_env, environ);
+	cb.build_id = res->id;
+	cb.build_arn = res->arn;
+	cb.build_number = res->number;
+	cb.src_dir = res->src_dir;
+	cb.start_ms = res->start_ms;
+	cb.initiator = res->initiator;
+	cb.region = env_region(environ);
+	cb.source_version = res->source_version;
+	cb.resolved_source_version = res->resolved_source_version;
+	cb.source_repo_url = res->repo_url;
+	cb.log_path = r->uuid;
+	env_add_codebuild(&r->env, &cb);
+	/* lowest first: buildspec, secrets, env file, command line */
+	for (size_t i = 0; i < r->bs.variables.nr; i++) {
+		const struct bs_kv *kv = &r->bs.variables.v[i];
+
+		if (!strncmp(kv->name, "CODEBUILD_", 10))
+			continue; /* reserved; the parser warned */
+		env_set(&r->env, kv->name, kv->value);
+	}
+	if (resolve_secrets(r, p) < 0)
+		return -1;
+	if (r->o->env_file) {
+		if (envfile_load(r->o->env_file, &names, &values, &e) < 0) {
+			phase_end(p, PHASE_FAILED, "CLIENT_ERROR", e.msg,
+				  &r->log);
+			set_reason(r, "%s", e.msg);
+			fail(r, PHASE_FAILED, e.code);
+			return -1;
+		}
+		for (size_t i = 0; i < names.nr; i++)
+			env_set(&r->env, names.v[i], values.v[i]);
+		strvec_release(&names);
+		strvec_release(&values);
+	}
+	for (size_t i = 0; i < r->o->env.nr; i++) {
+		char *name, *value;
+
+		if (env_parse_assignment(r->o->env.v[i], &name, &value, &e) < 0)
+			continue; /* checked by the command line */
+		env_set(&r->env, name, value);
+		free(name);
+		free(value);
+	}
+	return 0;
+}
+
+static void log_phases_found(struct run *r)
+{
+	int n = 0;
+
+	for (int i = 0; i < BS_NPHASES; i++)
+		n += r->bs.phases[i].present;
+	log_agent(&r->log, "Phases found in YAML: %d", n);
+	for (int i = 0; i < BS_NPHASES; i++)
+		if (r->bs.phases[i].present)
+			log_agent(&r->log, " %s: %zu commands",
+				  bs_phase_type(i),
+				  r->bs.phases[i].commands.nr);
+}
+
+static int download_source(struct run *r)
+{
+	const struct build_opts *o = r->o;
+	struct build_result *res = r->res;
+	struct source_opts so = SOURCE_OPTS_INIT;
+	struct source_result sr = SOURCE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct phase_rec *p;
+	char *spec;
+
+	log_agent(&r->log, "Waiting for DOWNLOAD_SOURCE");
+	p = phase_begin(&res->phases, "DOWNLOAD_SOURCE", NULL);
+	log_agent(&r->log, "Phase is DOWNLOAD_SOURCE");
+	so.source = o->source;
+	so.ref = o->ref;
+	so.dest = res->src_dir;
+	so.progress = !o->quiet && isatty(STDERR_FILENO);
+	if (source_fetch(&so, &sr, &e) < 0) {
+		phase_end(p, e.code == ERR_SYSTEM ? PHASE_FAULT : PHASE_FAILED,
+			  "CLIENT_ERROR", e.msg, &r->log);
+		set_reason(r, "%s", e.msg);
+		fail(r, PHASE_FAILED,
+		     e.code == ERR_USAGE    ? ERR_USAGE
+		     : e.code == ERR_SYSTEM ? ERR_SYSTEM
+					    : ERR_FAILED);
+		source_result_release(&sr);
+		return -1;
+	}
+	res->repo_url =
+		sr.repo_url ? xstrdup(sr.repo_url) : fs_abspath(o->source);
+	res->source_version = xstrdup_or_null(sr.source_version);
+	res->resolved_source_version = xstrdup_or_null(sr.resolved_version);
+	source_result_release(&sr);
+	if (res->resolved_source_version)
+		log_agent(&r->log, "Source version %s resolved to %s",
+			  res->source_version ? res->source_version : "HEAD",
+			  res->resolved_source_version);
+	log_agent(&r->log, "CODEBUILD_SRC_DIR=%s", res->src_dir);
+
+	spec = o->buildspec && o->buildspec[0] == '/'
+		       ? xstrdup(o->buildspec)
+		       : fs_join(res->src_dir,
+				 o->buildspec ? o->buildspec : "buildspec.yml");
+	res->buildspec = xstrdup(o->buildspec ? o->buildspec : "buildspec.yml");
+	log_agent(&r->log, "YAML location is %s", spec);
+	if (buildspec_load(spec, &r->bs, &e) < 0) {
+		/* Messages name the file as the user knows it. */
+		const char *msg = e.msg;
+		size_t sl = strlen(res->src_dir);
+
+		if (!strncmp(msg, res->src_dir, sl) && msg[sl] == '/')
+			msg += sl + 1;
+		phase_end(p, PHASE_FAILED, "YAML_FILE_ERROR", msg, &r->log);
+		set_reason(r, "YAML_FILE_ERROR: %s", msg);
+		fail(r, PHASE_FAILED, e.code == ERR_SPEC ? ERR_SPEC : e.code);
+		free(spec);
+		return -1;
+	}
+	free(spec);
+	r->have_bs = true;
+	for (size_t i = 0; i < r->bs.warnings.nr; i++)
+		log_agent(&r->log, "Warning: %s", r->bs.warnings.v[i]);
+	log_agent(&r->log, "Processing environment variables");
+	if (build_env(r, p) < 0)
+		return -1;
+	if (!r->bs.phases[BS_INSTALL].runtime_versions.nr)
+		log_agent(&r->log, "No runtime version selected in buildspec.");
+	log_agent(&r->log, "Moving to directory %s", res->src_dir);
+	log_phases_found(r);
+	phase_end(p, PHASE_SUCCEEDED, NULL, NULL, &r->log);
+	return 0;
+}
+
+/* ---- UPLOAD_ARTIFACTS ---- */
+
+static int expand_artifact(struct run *r, const struct bs_artifact *in,
+			   struct bs_artifact *out, struct sw_err *e)
+{
+	struct strvec all = STRVEC_INIT;
+	char **x = NULL;
+	size_t k = 0;
+
+	memset(out, 0, sizeof(*out));
+	strvec_pushv(&all, (const char *const *)in->files.v);
+	strvec_pushv(&all, (const char *const *)in->exclude_paths.v);
+	strvec_push(&all, in->base_directory ? in->base_directory : "");
+	strvec_push(&all, in->name ? in->name : "");
+	if (shell_expand(&r->sh, (const char *const *)all.v, all.nr, &x, e) <
+	    0) {
+		strvec_release(&all);
+		return -1;
+	}
+	for (size_t i = 0; i < in->files.nr; i++)
+		strvec_push_nodup(&out->files, x[k++]);
+	for (size_t i = 0; i < in->exclude_paths.nr; i++)
+		strvec_push_nodup(&out->exclude_paths, x[k++]);
+	out->base_directory = x[k++];
+	if (!*out->base_directory) {
+		free(out->base_directory);
+		out->base_directory = NULL;
+	}
+	out->name = x[k++];
+	out->identifier = xstrdup_or_null(in->identifier);
+	out->discard_paths = in->discard_paths;
+	out->enable_symlinks = in->enable_symlinks;
+	free(x);
+	strvec_release(&all);
+	return 0;
+}
+
+static void artifact_release(struct bs_artifact *a)
+{
+	strvec_release(&a->files);
+	strvec_release(&a->exclude_paths);
+	free(a->base_directory);
+	free(a->name);
+	free(a->identifier);
+}
+
+static int upload_one(struct run *r, const struct bs_artifact *spec,
+		      const char *outdir, struct sw_err *e)
+{
+	struct bs_artifact a;
+	struct artifact_list list = { 0 };
+	struct artifact_digest d;
+	struct build_artifact *ba;
+	char *dest = NULL;
+	int ret = -1;
+
+	if (expand_artifact(r, spec, &a, e) < 0)
+		return -1;
+	log_agent(&r->log, "Expanding base directory path: %s",
+		  a.base_directory ? a.base_directory : ".");
+	log_agent(&r->log, "Assembling file list");
+	for (size_t i = 0; i < a.files.nr; i++)
+		log_agent(&r->log, "Expanding %s", a.files.v[i]);
+	if (artifacts_collect(&a, r->res->src_dir, &list, e) < 0)
+		goto out;
+	if (!list.nr) {
+		for (size_t i = 0; i < a.files.nr; i++)
+			log_agent(&r->log, "Skipping invalid file path %s",
+				  a.files.v[i]);
+		err_set(e, ERR_FAILED, "no matching artifact paths found");
+		goto out;
+	}
+	log_agent(&r->log, "Found %zu file(s)", list.nr);
+	dest = xasprintf("%s/%s.zip", outdir,
+			 a.identifier ? a.identifier : "artifacts");
+	if (artifacts_write_zip(&list, dest, &d, e) < 0)
+		goto out;
+	ALLOC_GROW(r->res->artifacts, r->res->nr_artifacts + 1,
+		   r->res->alloc_artifacts);
+	ba = &r->res->artifacts[r->res->nr_artifacts++];
+	memset(ba, 0, sizeof(*ba));
+	ba->identifier = xstrdup_or_null(a.identifier);
+	ba->location = dest;
+	dest = NULL;
+	ba->sha256 = xstrdup(d.sha256);
+	ba->md5 = xstrdup(d.md5);
+	ba->size = (long long)d.size;
+	ba->files = d.files;
+	log_agent(&r->log, "Artifact %s: %s (%lld bytes, sha256 %s)",
+		  a.identifier ? a.identifier : "primary", ba->location,
+		  ba->size, ba->sha256);
+	ret = 0;
+out:
+	free(dest);
+	artifact_list_release(&list);
+	artifact_release(&a);
+	return ret;
+}
+
+static void upload_artifacts(struct run *r)
+{
+	struct sw_err e = SW_ERR_INIT;
+	struct phase_rec *p =
+		phase_begin(&r->res->phases, "UPLOAD_ARTIFACTS", &r->log);
+	char *outdir = r->o->artifacts_dir
+			       ? fs_abspath(r->o->artifacts_dir)
+			       : fs_join(r->res->build_dir, "artifacts");
+	int ret = 0;
+
+	if (r->bs.has_artifacts || r->bs.nr_secondary) {
+		ret = fs_mkdir_p(outdir, 0755, &e);
+		if (!ret && r->bs.has_artifacts && r->bs.artifacts.files.nr)
+			ret = upload_one(r, &r->bs.artifacts, outdir, &e);
+		for (size_t i = 0; !ret && i < r->bs.nr_secondary; i++)
+			ret = upload_one(r, &r->bs.secondary[i], outdir, &e);
+	}
+	if (ret < 0) {
+		bool sys = e.code == ERR_SYSTEM;
+
+		phase_end(p, sys ? PHASE_FAULT : PHASE_FAILED, "CLIENT_ERROR",
+			  e.msg, &r->log);
+		set_reason(r, "UPLOAD_ARTIFACTS: CLIENT_ERROR: %s", e.msg);
+		fail(r, sys ? PHASE_FAULT : PHASE_FAILED,
+		     sys ? ERR_SYSTEM : ERR_FAILED);
+	} else {
+		phase_end(p, PHASE_SUCCEEDED, NULL, NULL, &r->log);
+	}
+	free(outdir);
+}
+
+/* ---- FINALIZING ---- */
+
+static void capture_exports(struct run *r)
+{
+	for (size_t i = 0; i < r->bs.exported_variables.nr; i++) {
+		const char *name = r->bs.exported_variables.v[i];
+		const char *v = shell_getenv(&r->sh, name);
+
+		if (!strncmp(name, "AWS_", 4)) {
+			log_agent(&r->log,
+				  "Skipping exported variable %s: names "
+				  "starting with AWS_ cannot be exported",
+				  name);
+			continue;
+		}
+		if (!v) {
+			log_agent(&r->log,
+				  "Exported variable %s is not set; exporting "
+				  "an empty value",
+				  name);
+			v = "";
+		}
+		strvec_pushf(&r->res->exported, "%s=%s", name, v);
+	}
+}
+
+static void finalize(struct run *r)
+{
+	struct phase_rec *p =
+		phase_begin(&r->res->phases, "FINALIZING", &r->log);
+
+	if (r->group.pgid) {
+		if (proc_group_stop(&r->group, GROUP_GRACE_MS))
+			log_agent(&r->log,
+				  "Killed processes the build left running");
+	}
+	if (r->have_shell)
+		shell_finish(&r->sh, 500);
+	phase_end(p, PHASE_SUCCEEDED, NULL, NULL, &r->log);
+}
+
+/* ---- the build ---- */
+
+static int prepare(struct run *r, struct sw_err *e)
+{
+	const struct build_opts *o = r->o;
+	struct build_result *res = r->res;
+	const char *source = o->source ? o->source : ".";
+	char *logpath;
+
+	if (state_open(&r->st, o->state_dir, e) < 0)
+		return -1;
+	res->project = source_project_name(source);
+	if (state_next_build_number(&r->st, res->project, &res->number, e) < 0)
+		return -1;
+	r->uuid = state_uuid();
+	res->id = xasprintf("%s:%s", res->project, r->uuid);
+	res->arn = xasprintf("arn:aws:codebuild:%s:000000000000:build/%s",
+			     env_region(environ), res->id);
+	res->build_dir = state_build_dir(&r->st, res->id);
+	res->src_dir = fs_join(res->build_dir, "src");
+	res->initiator = initiator();
+	res->timeout_minutes =
+		(long)((o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS) /
+		       60000);
+	if (fs_mkdir_p(res->build_dir, 0755, e) < 0)
+		return -1;
+	logpath = fs_join(res->build_dir, "build.log");
+	r->log_fd =
+		open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (r->log_fd < 0) {
+		err_sys(e, "cannot create '%s'", logpath);
+		free(logpath);
+		return -1;
+	}
+	free(logpath);
+	log_init(&r->log, STDOUT_FILENO, r->log_fd, &r->mask);
+	r->log.quiet = o->quiet;
+	return 0;
+}
+
+static int start_shell(struct run *r, struct sw_err *e)
+{
+	struct shell_opts so = SHELL_OPTS_INIT;
+	char *dir = fs_join(r->res->build_dir, "tmp");
+	int ret;
+
+	if (proc_group_start(&r->group, e) < 0) {
+		free(dir);
+		return -1;
+	}
+	so.shell = r->o->shell ? r->o->shell : r->bs.shell;
+	if (so.shell && (!strcmp(so.shell, "powershell.exe") ||
+			 !strcmp(so.shell, "cmd.exe"))) {
+		free(dir);
+		return err_set(e, ERR_FAILED,
+			       "shell '%s' is a Windows shell; slipway runs "
+			       "Linux builds",
+			       so.shell);
+	}
+	so.dir = dir;
+	so.cwd = r->res->src_dir;
+	so.env = (const char *const *)r->env.v;
+	so.persist = r->bs.minor >= 2;
+	so.log = &r->log;
+	so.pgid = r->group.pgid;
+	ret = shell_init(&r->sh, &so, e);
+	if (!ret)
+		r->have_shell = true;
+	free(dir);
+	return ret;
+}
+
+static const char *status_for(enum phase_status st)
+{
+	return phase_status_name(st);
+}
+
+static void run_build(struct run *r)
+{
+	struct build_result *res = r->res;
+	struct sw_err e = SW_ERR_INIT;
+	struct machine m = MACHINE_INIT;
+	int64_t timeout =
+		r->o->timeout_ms ? r->o->timeout_ms : DEFAULT_TIMEOUT_MS;
+
+	if (download_source(r) < 0)
+		goto finalizing;
+	if (start_shell(r, &e) < 0) {
+		struct phase_rec *p =
+			phase_begin(&res->phases, "INSTALL", &r->log);
+
+		phase_end(p, e.code == ERR_SYSTEM ? PHASE_FAULT : PHASE_FAILED,
+			  "CLIENT_ERROR", e.msg, &r->log);
+		set_reason(r, "%s", e.msg);
+		fail(r, e.code == ERR_SYSTEM ? PHASE_FAULT : PHASE_FAILED,
+		     e.code == ERR_SYSTEM ? ERR_SYSTEM : ERR_FAILED);
+		goto finalizing;
+	}
+	m.bs = &r->bs;
+	m.sh = &r->sh;
+	m.log = &r->log;
+	m.deadline = proc_now_ms() + timeout;
+	if (machine_run(&m, &res->phases, &e) < 0) {
+		set_reason(r, "%s", e.msg);
+		fail(r, PHASE_FAULT, ERR_SYSTEM);
+	}
+	switch (m.outcome) {
+	case MACHINE_SUCCEEDED:
+		break;
+	case MACHINE_FAILED:
+		fail(r, PHASE_FAILED, ERR_FAILED);
+		break;
+	case MACHINE_TIMED_OUT:
+		log_agent(&r->log, "Build timed out after %.0f seconds",
+			  (double)timeout / 1000.0);
+		set_reason(r, "build timed out after %.0f seconds",
+			   (double)timeout / 1000.0);
+		fail(r, PHASE_TIMED_OUT, ERR_TIMEOUT);
+		break;
+	case MACHINE_STOPPED:
+		set_reason(r, "build stopped by signal %d", proc_stop_signal());
+		fail(r, PHASE_STOPPED, ERR_FAILED);
+		break;
+	}
+	if (m.outcome == MACHINE_FAILED && !res->reason) {
+		/* the first failed phase's context */
+		for (size_t i = 0; i < res->phases.nr; i++) {
+			struct phase_rec *p = &res->phases.v[i];
+
+			if (p->status == PHASE_FAILED && p->nr_ctx) {
+				set_reason(r, "phase %s: %s", p->type,
+					   p->ctx[p->nr_ctx - 1].message);
+				break;
+			}
+		}
+	}
+	capture_exports(r);
+	if (!m.skip_artifacts)
+		upload_artifacts(r);
+finalizing:
+	finalize(r);
+}
+
+static void summary(const struct run *r, int64_t ms)
+{
+	const struct build_result *res = r->res;
+	char *reason = res->reason ? mask_string(&r->mask, res->reason) : NULL;
+
+	if (reason)
+		fprintf(stderr, "slipway: build %s #%ld %s in %.1fs: %s\n",
+			res->id, res->number, res->status, (double)ms / 1000.0,
+			reason);
+	else
+		fprintf(stderr, "slipway: build %s #%ld %s in %.1fs\n", res->id,
+			res->number, res->status, (double)ms / 1000.0);
+	free(reason);
+}
+
+int build_run(const struct build_opts *o, int *status)
+{
+	struct build_result res = { 0 };
+	struct run r;
+	struct sw_err e = SW_ERR_INIT;
+	int64_t t0 = proc_now_ms();
+
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	r.res = &res;
+	r.log_fd = -1;
+	r.final = PHASE_SUCCEEDED;
+	mask_init(&r.mask);
+	strvec_init(&r.env);
+	strvec_init(&res.exported);
+	res.start_ms = proc_wall_ms();
+	if (proc_signals_init(&e) < 0 || prepare(&r, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		*status = e.code ? e.code : ERR_SYSTEM;
+		goto out;
+	}
+	log_agent(&r.log, "Running on slipway %s, build %s #%ld", SW_VERSION,
+		  res.id, res.number);
+	run_build(&r);
+	phase_begin(&res.phases, "COMPLETED", NULL);
+	res.end_ms = proc_wall_ms();
+	res.status = xstrdup(status_for(r.final));
+	res.current_phase = xstrdup("COMPLETED");
+	log_release(&r.log);
+	{
+		char *rp = fs_join(res.build_dir, "report.json");
+
+		if (report_write(&res, &r.mask, rp, &e) < 0 ||
+		    (o->report &&
+		     report_write(&res, &r.mask, o->report, &e) < 0)) {
+			fprintf(stderr, "error: cannot write the report: %s\n",
+				e.msg);
+			if (!r.exit_status)
+				r.exit_status = ERR_SYSTEM;
+		}
+		free(rp);
+	}
+	summary(&r, proc_now_ms() - t0);
+	*status = r.exit_status;
+out:
+	if (r.have_shell)
+		shell_release(&r.sh);
+	if (r.group.pgid)
+		proc_group_stop(&r.group, GROUP_GRACE_MS);
+	if (r.log_fd >= 0)
+		close(r.log_fd);
+	if (r.have_bs)
+		buildspec_release(&r.bs);
+	strvec_release(&r.env);
+	mask_release(&r.mask);
+	state_release(&r.st);
+	free(r.uuid);
+	build_result_release(&res);
+	return 0;
+}
+
+void build_result_release(struct build_result *r)
+{
+	free(r->id);
+	free(r->arn);
+	free(r->project);
+	free(r->status);
+	free(r->current_phase);
+	free(r->source_version);
+	free(r->resolved_source_version);
+	free(r->repo_url);
+	free(r->src_dir);
+	free(r->buildspec);
+	free(r->initiator);
+	free(r->build_dir);
+	free(r->reason);
+	phase_list_release(&r->phases);
+	strvec_release(&r->exported);
+	for (size_t i = 0; i < r->nr_artifacts; i++) {
+		free(r->artifacts[i].identifier);
+		free(r->artifacts[i].location);
+		free(r->artifacts[i].sha256);
+		free(r->artifacts[i].md5);
+	}
+	free(r->artifacts);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,82 @@
+/*
+ * build: one build from source to report — DOWNLOAD_SOURCE, the build
+ * phases, UPLOAD_ARTIFACTS, FINALIZING — and the result it leaves.
+ *
+ *   struct build_opts o = BUILD_OPTS_INIT;
+ *   o.source = "."; o.artifacts_dir = "out";
+ *   int status;
+ *   build_run(&o, &status);   -- the process exit status (DESIGN.md)
+ *
+ * build_run() never returns -1 for a build that fails: the failure is in
+ * the report and the status. It prints one summary line on stderr that
+ * says how the build ended and why.
+ */
+#ifndef SW_BUILD_H
+#define SW_BUILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "phase.h"
+#include "strvec.h"
+
+struct build_opts {
+	const char *source; /* NULL: "." */
+	const char *ref;
+	const char *buildspec; /* relative to the source root */
+	struct strvec env; /* -e NAME=VALUE, in order */
+	const char *env_file;
+	const char *secrets_file;
+	const char *secrets_command;
+	const char *artifacts_dir;
+	const char *report;
+	const char *shell; /* --shell */
+	int64_t timeout_ms; /* 0: CodeBuild's default, 60 minutes */
+	bool no_cache;
+	const char *state_dir;
+	bool quiet;
+	bool inherit_env;
+};
+
+#define BUILD_OPTS_INIT                                                        \
+	{                                                                      \
+		.env = STRVEC_INIT                                             \
+	}
+
+struct build_artifact {
+	char *identifier; /* NULL for the primary */
+	char *location;
+	char *sha256;
+	char *md5;
+	long long size;
+	size_t files;
+};
+
+struct build_result {
+	char *id;
+	char *arn;
+	char *project;
+	long number;
+	char *status; /* SUCCEEDED FAILED FAULT TIMED_OUT STOPPED */
+	char *current_phase;
+	int64_t start_ms, end_ms;
+	char *source_version;
+	char *resolved_source_version;
+	char *repo_url;
+	char *src_dir;
+	char *buildspec;
+	char *initiator;
+	char *build_dir;
+	long timeout_minutes;
+	struct phase_list phases;
+	struct strvec exported; /* NAME=value */
+	struct build_artifact *artifacts; /* [0] primary when present */
+	size_t nr_artifacts, alloc_artifacts;
+	char *reason; /* why it failed, for the summary line */
+};
+
+int build_run(const struct build_opts *o, int *status);
+
+void build_result_release(struct build_result *r);
+
+#endif

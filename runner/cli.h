@@ -1,0 +1,40 @@
+/*
+ * cli: what the subcommands share — the command table's entry type,
+ * option helpers and the usage errors they print.
+ *
+ *   static const struct cli_command commands[] = {
+ *           { "build", cmd_build, "run one buildspec" }, ...
+ *   };
+ *
+ * A cmd_*() returns the process exit status (DESIGN.md "Exit status").
+ */
+#ifndef SW_CLI_H
+#define SW_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef int (*cli_fn)(int argc, char **argv);
+
+struct cli_command {
+	const char *name;
+	cli_fn fn;
+	const char *summary;
+};
+
+int cmd_build(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/*
+ * "90s", "10m", "2h", "1h30m", or a bare number of minutes (as CodeBuild
+ * counts). Returns 0 and *ms, or -1 for anything else (or zero).
+ */
+int cli_parse_duration(const char *s, int64_t *ms);
+
+/* Print "error: <msg>" and a hint to --help on stderr; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * slipway build [SOURCE] [options]: run one buildspec.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "cli.h"
+#include "envfile.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static const char build_usage[] =
+	"usage: slipway build [SOURCE] [options]\n"
+	"\n"
+	"Run a buildspec as CodeBuild would. SOURCE is a directory (default "
+	".),\n"
+	"a path to a git repository, or a git URL (file://, https://, ssh://,\n"
+	"git@host:path).\n"
+	"\n"
+	"  -b, --buildspec FILE      buildspec, relative to the source root\n"
+	"                            (default buildspec.yml)\n"
+	"      --ref REF             branch, tag or commit of a git source\n"
+	"  -e, --env NAME=VALUE      set a variable (repeatable; highest "
+	"precedence)\n"
+	"      --env-file FILE       VAR=VAL lines, # comments (the local "
+	"agent's -e)\n"
+	"      --inherit-env         start from slipway's whole environment "
+	"instead\n"
+	"                            of PATH, HOME, USER, LANG and TERM\n"
+	"      --secrets-file FILE   values for parameter-store and "
+	"secrets-manager\n"
+	"      --secrets-command CMD run CMD KIND NAME to resolve a secret\n"
+	"  -o, --artifacts DIR       write artifacts to DIR (artifacts.zip, "
+	"<id>.zip)\n"
+	"      --report FILE         write the JSON build report to FILE too\n"
+	"      --shell sh|bash       the shell for commands (overrides "
+	"env/shell)\n"
+	"      --timeout DURATION    90s, 10m, 2h; a bare number is minutes\n"
+	"                            (default 60)\n"
+	"      --no-cache            neither restore nor save caches\n"
+	"      --state-dir DIR       state directory (default .slipway or\n"
+	"                            $SLIPWAY_STATE_DIR)\n"
+	"  -q, --quiet               no build output on the terminal "
+	"(build.log\n"
+	"                            still has it)\n"
+	"  -h, --help                this help\n"
+	"\n"
+	"Exit status: 0 succeeded, 1 failed or stopped, 2 usage error,\n"
+	"3 invalid buildspec or input file, 4 timed out, 111 system error.\n";
+
+enum {
+	OPT_REF = 256,
+	OPT_ENV_FILE,
+	OPT_INHERIT_ENV,
+	OPT_SECRETS_FILE,
+	OPT_SECRETS_COMMAND,
+	OPT_REPORT,
+	OPT_SHELL,
+	OPT_TIMEOUT,
+	OPT_NO_CACHE,
+	OPT_STATE_DIR
+};
+
+static const struct option build_options[] = {
+	{ "buildspec", required_argument, NULL, 'b' },
+	{ "ref", required_argument, NULL, OPT_REF },
+	{ "env", required_argument, NULL, 'e' },
+	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
+	{ "inherit-env", no_argument, NULL, OPT_INHERIT_ENV },
+	{ "secrets-file", required_argument, NULL, OPT_SECRETS_FILE },
+	{ "secrets-command", required_argument, NULL, OPT_SECRETS_COMMAND },
+	{ "artifacts", required_argument, NULL, 'o' },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "shell", required_argument, NULL, OPT_SHELL },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int readable(const char *opt, const char *path)
+{
+	if (access(path, R_OK) < 0)
+		return cli_usage_error("build", "%s: cannot read '%s'", opt,
+				       path);
+	return 0;
+}
+
+int cmd_build(int argc, char **argv)
+{
+	struct build_opts o = BUILD_OPTS_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	int c, status = ERR_USAGE;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "b:e:o:qh", build_options, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'b':
+			o.buildspec = optarg;
+			break;
+		case OPT_REF:
+			o.ref = optarg;
+			break;
+		case 'e': {
+			char *n, *v;
+
+			err_clear(&e);
+			if (env_parse_assignment(optarg, &n, &v, &e) < 0) {
+				status = cli_usage_error("build", "%s", e.msg);
+				goto out;
+			}
+			free(n);
+			free(v);
+			strvec_push(&o.env, optarg);
+			break;
+		}
+		case OPT_ENV_FILE:
+			if (readable("--env-file", optarg))
+				goto out;
+			o.env_file = optarg;
+			break;
+		case OPT_INHERIT_ENV:
+			o.inherit_env = true;
+			break;
+		case OPT_SECRETS_FILE:
+			if (readable("--secrets-file", optarg))
+				goto out;
+			o.secrets_file = optarg;
+			break;
+		case OPT_SECRETS_COMMAND:
+			o.secrets_command = optarg;
+			break;
+		case 'o':
+			o.artifacts_dir = optarg;
+			break;
+		case OPT_REPORT:
+			o.report = optarg;
+			break;
+		case OPT_SHELL:
+			if (strcmp(optarg, "sh") && strcmp(optarg, "bash")) {
+				status = cli_usage_error(
+					"build",
+					"--shell must be sh or bash, not '%s'",
+					optarg);
+				goto out;
+			}
+			o.shell = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (cli_parse_duration(optarg, &o.timeout_ms) < 0) {
+				status = cli_usage_error(
+					"build",
+					"--timeout: '%s' is not a duration "
+					"(90s, 10m, 2h, or minutes)",
+					optarg);
+				goto out;
+			}
+			break;
+		case OPT_NO_CACHE:
+			o.no_cache = true;
+			break;
+		case OPT_STATE_DIR:
+			o.state_dir = optarg;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'h':
+			fputs(build_usage, stdout);
+			status = 0;
+			goto out;
+		default:
+			status = cli_usage_error("build", "unknown option '%s'",
+						 argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (argc - optind > 1) {
+		status = cli_usage_error("build", "too many arguments: '%s'",
+					 argv[optind + 1]);
+		goto out;
+	}
+	o.source = optind < argc ? argv[optind] : ".";
+	build_run(&o, &status);
+out:
+	strvec_release(&o.env);
+	return status;
+}

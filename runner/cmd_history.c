@@ -1,0 +1,208 @@
+/*
+ * slipway history | slipway show ID: the builds kept in the state
+ * directory.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fs.h"
+#include "report.h"
+#include "state.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static const char history_usage[] =
+	"usage: slipway history [--state-dir DIR] [-n N]\n"
+	"\n"
+	"List past builds, oldest first: number, status, start time,\n"
+	"duration, id.\n"
+	"\n"
+	"  -n, --limit N         only the last N builds\n"
+	"      --state-dir DIR   state directory (default .slipway or\n"
+	"                        $SLIPWAY_STATE_DIR)\n"
+	"  -h, --help            this help\n";
+
+static const char show_usage[] =
+	"usage: slipway show ID [--state-dir DIR] [--json]\n"
+	"\n"
+	"Show one build: its status, artifact, log and phase table. ID is a\n"
+	"build id (<project>:<uuid>), a unique prefix of one or of its uuid.\n"
+	"\n"
+	"      --json            print the JSON report as it is\n"
+	"      --state-dir DIR   state directory\n"
+	"  -h, --help            this help\n";
+
+enum { OPT_STATE_DIR = 256, OPT_JSON };
+
+static const struct option options[] = {
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "limit", required_argument, NULL, 'n' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct hopts {
+	const char *state_dir;
+	long limit;
+	int json;
+	const char *id;
+};
+
+static int parse(const char *cmd, const char *usage, int argc, char **argv,
+		 struct hopts *h, int *done)
+{
+	int c;
+
+	*done = 0;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "n:h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_STATE_DIR:
+			h->state_dir = optarg;
+			break;
+		case 'n': {
+			char *end;
+
+			h->limit = strtol(optarg, &end, 10);
+			if (*end || h->limit < 0)
+				return cli_usage_error(cmd, "bad -n '%s'",
+						       optarg);
+			break;
+		}
+		case OPT_JSON:
+			h->json = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			*done = 1;
+			return 0;
+		default:
+			return cli_usage_error(cmd, "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		h->id = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error(cmd, "too many arguments");
+	return 0;
+}
+
+int cmd_history(int argc, char **argv)
+{
+	struct hopts h = { 0 };
+	struct state st = STATE_INIT;
+	struct strvec ids = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	int done, ret;
+	size_t from = 0;
+
+	if ((ret = parse("history", history_usage, argc, argv, &h, &done)) ||
+	    done)
+		return ret;
+	if (h.id)
+		return cli_usage_error("history", "unexpected '%s'", h.id);
+	if (state_open(&st, h.state_dir, &e) < 0 ||
+	    state_list_builds(&st, &ids, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		state_release(&st);
+		return e.code;
+	}
+	if (h.limit && ids.nr > (size_t)h.limit)
+		from = ids.nr - (size_t)h.limit;
+	if (!ids.nr)
+		fprintf(stderr, "no builds in %s\n", st.dir);
+	for (size_t i = from; i < ids.nr; i++) {
+		char *dir = state_build_dir(&st, ids.v[i]);
+		char *p = fs_join(dir, "report.json");
+
+		err_clear(&e);
+		if (report_summary_line(p, stdout, &e) < 0)
+			fprintf(stderr, "warning: %s\n", e.msg);
+		free(dir);
+		free(p);
+	}
+	strvec_release(&ids);
+	state_release(&st);
+	return 0;
+}
+
+/* The one build matching id exactly or by a unique prefix. */
+static char *find_build(const struct strvec *ids, const char *id)
+{
+	const char *match = NULL;
+	size_t len = strlen(id);
+	int n = 0;
+
+	for (size_t i = 0; i < ids->nr; i++) {
+		const char *cand = ids->v[i];
+		const char *uuid = strchr(cand, ':');
+
+		if (!strcmp(cand, id))
+			return xstrdup(cand);
+		if (!strncmp(cand, id, len) ||
+		    (uuid && !strncmp(uuid + 1, id, len))) {
+			match = cand;
+			n++;
+		}
+	}
+	return n == 1 ? xstrdup(match) : NULL;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	struct hopts h = { 0 };
+	struct state st = STATE_INIT;
+	struct strvec ids = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *id = NULL, *dir = NULL, *p = NULL;
+	int done, ret;
+
+	if ((ret = parse("show", show_usage, argc, argv, &h, &done)) || done)
+		return ret;
+	if (!h.id)
+		return cli_usage_error("show", "no build id given");
+	if (state_open(&st, h.state_dir, &e) < 0 ||
+	    state_list_builds(&st, &ids, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		ret = e.code;
+		goto out;
+	}
+	id = find_build(&ids, h.id);
+	if (!id) {
+		fprintf(stderr,
+			"error: no build '%s' (or more than one) in %s\n", h.id,
+			st.dir);
+		ret = ERR_USAGE;
+		goto out;
+	}
+	dir = state_build_dir(&st, id);
+	p = fs_join(dir, "report.json");
+	if (h.json) {
+		char *data;
+		size_t len;
+
+		if (fs_read_file(p, 64 << 20, &data, &len, &e) == 0) {
+			fwrite(data, 1, len, stdout);
+			free(data);
+		}
+	} else {
+		report_show(p, stdout, &e);
+	}
+	if (e.code) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		ret = e.code;
+	}
+out:
+	free(id);
+	free(dir);
+	free(p);
+	strvec_release(&ids);
+	state_release(&st);
+	return ret;
+}

@@ -1,0 +1,274 @@
+#include "report.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static json_object *jstr(const struct mask *m, const char *s)
+{
+	char *masked;
+	json_object *o;
+
+	if (!s)
+		return NULL;
+	if (!m || !m->nr)
+		return json_object_new_string(s);
+	masked = mask_string(m, s);
+	o = json_object_new_string(masked);
+	free(masked);
+	return o;
+}
+
+static json_object *jtime(int64_t ms)
+{
+	char txt[32];
+
+	snprintf(txt, sizeof(txt), "%lld.%03lld", (long long)(ms / 1000),
+		 (long long)(ms % 1000));
+	return json_object_new_double_s((double)ms / 1000.0, txt);
+}
+
+static void add(json_object *o, const char *k, json_object *v)
+{
+	if (v)
+		json_object_object_add(o, k, v);
+}
+
+static json_object *phase_json(const struct phase_rec *p, const struct mask *m,
+			       bool last)
+{
+	json_object *o = json_object_new_object();
+	json_object *ctx;
+
+	add(o, "phaseType", json_object_new_string(p->type));
+	add(o, "startTime", jtime(p->start_ms));
+	if (last && !strcmp(p->type, "COMPLETED"))
+		return o; /* CodeBuild's COMPLETED has no status or end */
+	add(o, "phaseStatus",
+	    json_object_new_string(phase_status_name(p->status)));
+	add(o, "endTime", jtime(p->end_ms));
+	add(o, "durationInSeconds",
+	    json_object_new_int64((p->end_ms - p->start_ms) / 1000));
+	ctx = json_object_new_array();
+	for (size_t i = 0; i < p->nr_ctx; i++) {
+		json_object *c = json_object_new_object();
+
+		add(c, "statusCode", jstr(m, p->ctx[i].code));
+		add(c, "message", jstr(m, p->ctx[i].message));
+		json_object_array_add(ctx, c);
+	}
+	add(o, "contexts", ctx);
+	return o;
+}
+
+static json_object *artifact_json(const struct build_artifact *a,
+				  const struct mask *m)
+{
+	json_object *o = json_object_new_object();
+
+	add(o, "location", jstr(m, a->location));
+	add(o, "sha256sum", jstr(m, a->sha256));
+	add(o, "md5sum", jstr(m, a->md5));
+	if (a->identifier)
+		add(o, "artifactIdentifier", jstr(m, a->identifier));
+	add(o, "sizeInBytes", json_object_new_int64(a->size));
+	add(o, "files", json_object_new_int64((int64_t)a->files));
+	return o;
+}
+
+char *report_json(const struct build_result *r, const struct mask *m)
+{
+	json_object *o = json_object_new_object();
+	json_object *phases = json_object_new_array();
+	json_object *exp = json_object_new_array();
+	json_object *sec = json_object_new_array();
+	json_object *cache = json_object_new_object();
+	char *text;
+
+	add(o, "id", jstr(m, r->id));
+	add(o, "arn", jstr(m, r->arn));
+	add(o, "buildNumber", json_object_new_int64(r->number));
+	add(o, "projectName", jstr(m, r->project));
+	add(o, "buildStatus", jstr(m, r->status));
+	add(o, "buildComplete", json_object_new_boolean(1));
+	add(o, "currentPhase", jstr(m, r->current_phase));
+	add(o, "startTime", jtime(r->start_ms));
+	add(o, "endTime", jtime(r->end_ms));
+	add(o, "sourceVersion", jstr(m, r->source_version));
+	add(o, "resolvedSourceVersion", jstr(m, r->resolved_source_version));
+	{
+		json_object *src = json_object_new_object();
+
+		add(src, "type",
+		    json_object_new_string(
+			    r->resolved_source_version ? "GIT" : "LOCAL"));
+		add(src, "location", jstr(m, r->repo_url));
+		add(src, "buildspec", jstr(m, r->buildspec));
+		add(o, "source", src);
+	}
+	add(o, "initiator", jstr(m, r->initiator));
+	add(o, "timeoutInMinutes", json_object_new_int64(r->timeout_minutes));
+	for (size_t i = 0; i < r->phases.nr; i++)
+		json_object_array_add(
+			phases,
+			phase_json(&r->phases.v[i], m, i + 1 == r->phases.nr));
+	add(o, "phases", phases);
+	for (size_t i = 0; i < r->exported.nr; i++) {
+		const char *kv = r->exported.v[i];
+		const char *eq = strchr(kv, '=');
+		json_object *e = json_object_new_object();
+		char *name = xstrndup(kv, (size_t)(eq - kv));
+
+		add(e, "name", jstr(m, name));
+		add(e, "value", jstr(m, eq + 1));
+		json_object_array_add(exp, e);
+		free(name);
+	}
+	add(o, "exportedEnvironmentVariables", exp);
+	for (size_t i = 0; i < r->nr_artifacts; i++) {
+		if (!r->artifacts[i].identifier)
+			add(o, "artifacts", artifact_json(&r->artifacts[i], m));
+		else
+			json_object_array_add(
+				sec, artifact_json(&r->artifacts[i], m));
+	}
+	add(o, "secondaryArtifacts", sec);
+	add(o, "reports", json_object_new_array());
+	add(cache, "type", json_object_new_string("NO_CACHE"));
+	add(o, "cache", cache);
+	{
+		json_object *logs = json_object_new_object();
+		char *p = r->build_dir ? xasprintf("%s/build.log", r->build_dir)
+				       : NULL;
+
+		add(logs, "location", jstr(m, p));
+		add(o, "logs", logs);
+		free(p);
+	}
+	text = xstrdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE |
+			   JSON_C_TO_STRING_SPACED));
+	json_object_put(o);
+	return text;
+}
+
+int report_write(const struct build_result *r, const struct mask *m,
+		 const char *path, struct sw_err *e)
+{
+	char *text = report_json(r, m);
+	size_t len = strlen(text);
+	int ret;
+
+	text = xrealloc(text, len + 2);
+	text[len++] = '\n';
+	text[len] = '\0';
+	ret = fs_write_atomic(path, text, len, 0644, e);
+	free(text);
+	return ret;
+}
+
+static json_object *load(const char *path, struct sw_err *e)
+{
+	char *data;
+	size_t len;
+	json_object *o;
+
+	if (fs_read_file(path, 64 << 20, &data, &len, e) < 0)
+		return NULL;
+	o = json_tokener_parse(data);
+	free(data);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		err_set(e, ERR_SYSTEM, "'%s' is not a build report", path);
+		return NULL;
+	}
+	return o;
+}
+
+static const char *get(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !v)
+		return "";
+	return json_object_get_string(v);
+}
+
+static void fmt_time(json_object *o, const char *k, char out[32])
+{
+	json_object *v;
+	time_t t;
+	struct tm tm;
+
+	out[0] = '\0';
+	if (!json_object_object_get_ex(o, k, &v))
+		return;
+	t = (time_t)json_object_get_double(v);
+	localtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int report_summary_line(const char *path, FILE *out, struct sw_err *e)
+{
+	json_object *o = load(path, e);
+	json_object *s, *en;
+	char when[32];
+	double dur = 0;
+
+	if (!o)
+		return -1;
+	fmt_time(o, "startTime", when);
+	if (json_object_object_get_ex(o, "startTime", &s) &&
+	    json_object_object_get_ex(o, "endTime", &en))
+		dur = json_object_get_double(en) - json_object_get_double(s);
+	fprintf(out, "%-5s %-10s %s  %6.1fs  %s\n", get(o, "buildNumber"),
+		get(o, "buildStatus"), when, dur, get(o, "id"));
+	json_object_put(o);
+	return 0;
+}
+
+int report_show(const char *path, FILE *out, struct sw_err *e)
+{
+	json_object *o = load(path, e);
+	json_object *phases, *v;
+
+	if (!o)
+		return -1;
+	fprintf(out, "build:    %s\nnumber:   %s\nstatus:   %s\n", get(o, "id"),
+		get(o, "buildNumber"), get(o, "buildStatus"));
+	if (*get(o, "resolvedSourceVersion"))
+		fprintf(out, "commit:   %s\n", get(o, "resolvedSourceVersion"));
+	if (json_object_object_get_ex(o, "artifacts", &v))
+		fprintf(out, "artifact: %s\n", get(v, "location"));
+	if (json_object_object_get_ex(o, "logs", &v))
+		fprintf(out, "log:      %s\n", get(v, "location"));
+	fprintf(out, "\n%-18s %-10s %8s  %s\n", "PHASE", "STATUS", "SECONDS",
+		"CONTEXT");
+	if (json_object_object_get_ex(o, "phases", &phases)) {
+		size_t n = json_object_array_length(phases);
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *p = json_object_array_get_idx(phases, i);
+			json_object *ctx;
+			const char *msg = "";
+
+			if (json_object_object_get_ex(p, "contexts", &ctx) &&
+			    json_object_array_length(ctx))
+				msg = get(json_object_array_get_idx(
+						  ctx, json_object_array_length(
+							       ctx) -
+							       1),
+					  "message");
+			fprintf(out, "%-18s %-10s %8s  %s\n",
+				get(p, "phaseType"), get(p, "phaseStatus"),
+				get(p, "durationInSeconds"), msg);
+		}
+	}
+	json_object_put(o);
+	return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * state: the state directory (DESIGN.md "The state directory").
+ *
+ *   struct state st = STATE_INIT;
+ *   if (state_open(&st, opt_state_dir, &e) < 0) ...  -- created if absent
+ *   long n;
+ *   state_next_build_number(&st, "myproj", &n, &e);  -- 1, 2, 3 ...
+ *   char *uuid = state_uuid();                        -- caller frees
+ *   char *dir = state_build_dir(&st, "myproj:<uuid>"); -- caller frees
+ *   state_release(&st);
+ *
+ * The directory is --state-dir, else $SLIPWAY_STATE_DIR, else ./.slipway.
+ * Build numbers are counted under a lock (flock) so that concurrent
+ * builds of one project get distinct numbers.
+ */
+#ifndef SW_STATE_H
+#define SW_STATE_H
+
+#include "err.h"
+#include "strvec.h"
+
+struct state {
+	char *dir; /* absolute */
+};
+
+#define STATE_INIT                                                             \
+	{                                                                      \
+		NULL                                                           \
+	}
+
+int state_open(struct state *st, const char *dir, struct sw_err *e);
+void state_release(struct state *st);
+
+int state_next_build_number(struct state *st, const char *project, long *n,
+			    struct sw_err *e);
+
+/* A random (version 4) UUID, lowercase. */
+char *state_uuid(void);
+
+char *state_build_dir(const struct state *st, const char *build_id);
+
+/* The ids of past builds (directories under builds/ holding a
+ * report.json), oldest first by report time. */
+int state_list_builds(const struct state *st, struct strvec *ids,
+		      struct sw_err *e);
+
+#endif
