@@ -1,0 +1,540 @@
+#include "source.h"
+
+#include <errno.h>
+#include <git2.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fs.h"
+#include "strvec.h"
+#include "xalloc.h"
+
+#include "banned.h"
+
+/* Nested submodules deeper than this are taken for a loop. */
+#define SOURCE_MAX_SUBMODULE_DEPTH 16
+
+static const char *const url_schemes[] = {
+	"file://", "https://",	 "http://",    "ssh://",
+	"git://",  "git+ssh://", "ssh+git://",
+};
+
+bool source_is_git_url(const char *source)
+{
+	const char *colon, *at, *slash;
+	size_t i;
+
+	if (!source)
+		return false;
+	for (i = 0; i < ARRAY_SIZE(url_schemes); i++)
+		if (!strncasecmp(source, url_schemes[i],
+				 strlen(url_schemes[i])))
+			return true;
+	/* scp-like user@host:path, as git reads it: ':' before any '/'. */
+	colon = strchr(source, ':');
+	if (!colon || colon[1] == '\0')
+		return false;
+	slash = strchr(source, '/');
+	if (slash && slash < colon)
+		return false;
+	at = memchr(source, '@', (size_t)(colon - source));
+	return at && at > source && at + 1 < colon;
+}
+
+/* The last component of [s, end) after a '/' (or a ':' in a URL). */
+static const char *last_component(const char *s, const char **end, bool url)
+{
+	const char *p;
+
+	while (*end > s && (*end)[-1] == '/')
+		(*end)--;
+	for (p = *end; p > s; p--)
+		if (p[-1] == '/' || (url && p[-1] == ':'))
+			break;
+	return p;
+}
+
+char *source_project_name(const char *source)
+{
+	bool url = source_is_git_url(source);
+	char *path = NULL, *name;
+	const char *s, *end, *base;
+	size_t n, i;
+
+	if (!source || !*source)
+		source = ".";
+	s = url ? source : (path = fs_abspath(source));
+	end = s + strlen(s);
+	base = last_component(s, &end, url);
+	/* "repo/.git" is the repository "repo". */
+	if (end - base == 4 && !memcmp(base, ".git", 4)) {
+		end = base;
+		base = last_component(s, &end, url);
+	}
+	n = (size_t)(end - base);
+	if (n > 4 && !memcmp(end - 4, ".git", 4))
+		n -= 4;
+	name = xstrndup(base, n);
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			name[i] = '-';
+	}
+	if (strspn(name, ".") == n) {
+		free(name);
+		name = xstrdup("project");
+	}
+	free(path);
+	return name;
+}
+
+void source_result_release(struct source_result *r)
+{
+	free(r->kind);
+	free(r->repo_url);
+	free(r->source_version);
+	free(r->resolved_version);
+	r->kind = r->repo_url = r->source_version = r->resolved_version = NULL;
+}
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+
+static void git_init(void)
+{
+	git_libgit2_init();
+	/*
+	 * A source owned by another user (a checkout mounted into a
+	 * container) is only read to be cloned; libgit2 runs no hooks or
+	 * filters from its config, so the ownership check only gets in the
+	 * way.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+}
+
+static const char *git_msg(void)
+{
+	const git_error *ge = git_error_last();
+
+	return ge && ge->message ? ge->message : "unknown error";
+}
+
+/* State shared by the callbacks of one fetch. */
+struct fetch_ctx {
+	const char *url; /* what is being cloned now, for progress */
+	bool progress; /* print progress on stderr */
+	int line_len; /* length of the progress line on screen */
+	int last_pct; /* last transfer percentage printed, -1 none */
+	int checkout_pct; /* last checkout percentage printed, -1 none */
+	int ssh_attempt; /* next credential to offer */
+	char auth[256]; /* why authentication failed, "" if it did not */
+};
+
+static void progress_line(struct fetch_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void progress_line(struct fetch_ctx *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n >= (int)sizeof(line))
+		n = (int)sizeof(line) - 1;
+	/* Pad over what is left of a longer previous line. */
+	fprintf(stderr, "\r%s%*s", line, c->line_len > n ? c->line_len - n : 0,
+		"");
+	c->line_len = n;
+	fflush(stderr);
+}
+
+static void progress_end(struct fetch_ctx *c)
+{
+	if (c->line_len) {
+		fputc('\n', stderr);
+		c->line_len = 0;
+	}
+	c->last_pct = -1;
+	c->checkout_pct = -1;
+}
+
+static int transfer_cb(const git_indexer_progress *st, void *payload)
+{
+	struct fetch_ctx *c = payload;
+	int pct;
+
+	if (!c->progress || !st->total_objects)
+		return 0;
+	pct = (int)((unsigned long long)st->received_objects * 100 /
+		    st->total_objects);
+	if (pct == c->last_pct)
+		return 0;
+	c->last_pct = pct;
+	progress_line(c, "cloning %s: %d%% (%u/%u objects)", c->url, pct,
+		      st->received_objects, st->total_objects);
+	return 0;
+}
+
+static void checkout_cb(const char *path, size_t done, size_t total,
+			void *payload)
+{
+	struct fetch_ctx *c = payload;
+	int pct;
+
+	(void)path;
+	if (!c->progress || !total)
+		return;
+	pct = (int)(done * 100 / total);
+	if (pct == c->checkout_pct)
+		return;
+	c->checkout_pct = pct;
+	progress_line(c, "cloning %s: checking out %d%% (%zu/%zu files)",
+		      c->url, pct, done, total);
+}
+
+static char *home_file(const char *rel)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (!home || !*home) {
+		pw = getpwuid(getuid());
+		home = pw ? pw->pw_dir : "/";
+	}
+	return fs_join(home, rel);
+}
+
+static int ssh_key_cred(git_credential **out, const char *user,
+			const char *name)
+{
+	char *priv = home_file(name);
+	char *pub = xasprintf("%s.pub", priv);
+	int ret = -1;
+
+	if (fs_exists(priv))
+		ret = git_credential_ssh_key_new(
+			out, user, fs_exists(pub) ? pub : NULL, priv, NULL);
+	free(priv);
+	free(pub);
+	return ret;
+}
+
+/*
+ * Offer, one per call (libgit2 calls again after a rejection): the ssh
+ * agent, ~/.ssh/id_ed25519, ~/.ssh/id_rsa. Nothing is ever prompted for.
+ */
+static int cred_cb(git_credential **out, const char *url,
+		   const char *user_from_url, unsigned int allowed,
+		   void *payload)
+{
+	struct fetch_ctx *c = payload;
+	const char *user = user_from_url;
+	struct passwd *pw;
+
+	if (!user || !*user) {
+		pw = getpwuid(getuid());
+		user = pw ? pw->pw_name : "git";
+	}
+	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+		for (;;) {
+			int i = c->ssh_attempt++;
+
+			if (i == 0) {
+				if (getenv("SSH_AUTH_SOCK") &&
+				    !git_credential_ssh_key_from_agent(out,
+								       user))
+					return 0;
+			} else if (i == 1) {
+				if (!ssh_key_cred(out, user, ".ssh/id_ed25519"))
+					return 0;
+			} else if (i == 2) {
+				if (!ssh_key_cred(out, user, ".ssh/id_rsa"))
+					return 0;
+			} else {
+				break;
+			}
+		}
+		snprintf(c->auth, sizeof(c->auth),
+			 "ssh authentication as '%s' failed (tried the ssh "
+			 "agent, ~/.ssh/id_ed25519, ~/.ssh/id_rsa)",
+			 user);
+		return GIT_EUSER;
+	}
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user);
+	snprintf(c->auth, sizeof(c->auth),
+		 "'%s' asks for credentials, which slipway does not prompt "
+		 "for; use a public repository or an ssh URL",
+		 url);
+	return GIT_EUSER;
+}
+
+static void fetch_callbacks(git_remote_callbacks *cb, struct fetch_ctx *c)
+{
+	cb->credentials = cred_cb;
+	cb->transfer_progress = transfer_cb;
+	cb->payload = c;
+}
+
+static int clone_error(struct sw_err *e, struct fetch_ctx *c, const char *url)
+{
+	return err_set(e, ERR_FAILED, "cannot clone '%s': %s", url,
+		       c->auth[0] ? c->auth : git_msg());
+}
+
+/* The ref as a branch of origin, a tag, then anything revparse takes. */
+static int resolve_ref(git_repository *repo, const char *ref,
+		       git_commit **commit)
+{
+	char *spec[3];
+	git_object *obj = NULL;
+	size_t i;
+	int ret = -1;
+
+	if (!strncmp(ref, "refs/heads/", 11))
+		spec[0] = xasprintf("refs/remotes/origin/%s", ref + 11);
+	else
+		spec[0] = xasprintf("refs/remotes/origin/%s", ref);
+	spec[1] = xasprintf("refs/tags/%s", ref);
+	spec[2] = xstrdup(ref);
+	for (i = 0; i < ARRAY_SIZE(spec) && ret < 0; i++) {
+		if (git_revparse_single(&obj, repo, spec[i]) < 0)
+			continue;
+		ret = git_object_peel((git_object **)commit, obj,
+				      GIT_OBJECT_COMMIT);
+		git_object_free(obj);
+	}
+	for (i = 0; i < ARRAY_SIZE(spec); i++)
+		free(spec[i]);
+	return ret;
+}
+
+static int collect_submodule(git_submodule *sm, const char *name, void *payload)
+{
+	(void)sm;
+	strvec_push(payload, name);
+	return 0;
+}
+
+static int update_submodules(git_repository *repo, struct fetch_ctx *c,
+			     int depth, struct sw_err *e)
+{
+	struct strvec names = STRVEC_INIT;
+	const char *workdir = git_repository_workdir(repo);
+	char *gitmodules;
+	size_t i;
+	int ret = -1;
+
+	if (!workdir)
+		return 0;
+	gitmodules = fs_join(workdir, ".gitmodules");
+	if (!fs_exists(gitmodules)) {
+		free(gitmodules);
+		return 0;
+	}
+	free(gitmodules);
+	if (depth >= SOURCE_MAX_SUBMODULE_DEPTH)
+		return err_set(e, ERR_FAILED,
+			       "submodules of '%s' nested too deep", c->url);
+	if (git_submodule_foreach(repo, collect_submodule, &names) < 0) {
+		err_set(e, ERR_FAILED, "cannot read submodules of '%s': %s",
+			c->url, git_msg());
+		goto out;
+	}
+	for (i = 0; i < names.nr; i++) {
+		git_submodule_update_options uo;
+		git_submodule *sm = NULL;
+		git_repository *sub = NULL;
+		const char *parent_url = c->url;
+		const char *sm_url;
+		int r;
+
+		if (git_submodule_lookup(&sm, repo, names.v[i]) < 0) {
+			err_set(e, ERR_FAILED,
+				"cannot find submodule '%s' of '%s': %s",
+				names.v[i], c->url, git_msg());
+			goto out;
+		}
+		sm_url = git_submodule_url(sm);
+		git_submodule_update_options_init(
+			&uo, GIT_SUBMODULE_UPDATE_OPTIONS_VERSION);
+		fetch_callbacks(&uo.fetch_opts.callbacks, c);
+		uo.checkout_opts.progress_cb = checkout_cb;
+		uo.checkout_opts.progress_payload = c;
+		c->url = sm_url ? sm_url : names.v[i];
+		c->auth[0] = '\0';
+		c->ssh_attempt = 0;
+		r = git_submodule_update(sm, 1, &uo);
+		if (r < 0)
+			err_set(e, ERR_FAILED,
+				"cannot update submodule '%s' of '%s': %s",
+				names.v[i], parent_url,
+				c->auth[0] ? c->auth : git_msg());
+		else if ((r = git_submodule_open(&sub, sm)) < 0)
+			err_set(e, ERR_FAILED,
+				"cannot open submodule '%s' of '%s': %s",
+				names.v[i], parent_url, git_msg());
+		else
+			r = update_submodules(sub, c, depth + 1, e);
+		progress_end(c);
+		c->url = parent_url;
+		git_repository_free(sub);
+		git_submodule_free(sm);
+		if (r < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	strvec_release(&names);
+	return ret;
+}
+
+static int fetch_git(const struct source_opts *o, const char *url,
+		     struct source_result *r, struct sw_err *e)
+{
+	git_clone_options co;
+	struct fetch_ctx c = { url, o->progress, 0, -1, -1, 0, "" };
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	git_commit *commit = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	char *version = NULL;
+	int ret = -1;
+
+	pthread_once(&git_once, git_init);
+	git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
+	fetch_callbacks(&co.fetch_opts.callbacks, &c);
+	co.checkout_opts.progress_cb = checkout_cb;
+	co.checkout_opts.progress_payload = &c;
+	/* Copy (or hard-link) the objects of a local repository. */
+	co.local = GIT_CLONE_LOCAL;
+	/* A ref is checked out once, below, not the default branch first. */
+	if (o->ref)
+		co.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
+	if (git_clone(&repo, url, o->dest, &co) < 0) {
+		clone_error(e, &c, url);
+		goto out;
+	}
+	if (o->ref) {
+		git_checkout_options ch;
+
+		git_checkout_options_init(&ch, GIT_CHECKOUT_OPTIONS_VERSION);
+		if (resolve_ref(repo, o->ref, &commit) < 0) {
+			err_set(e, ERR_FAILED, "cannot find ref '%s' in '%s'",
+				o->ref, url);
+			goto out;
+		}
+		ch.checkout_strategy = GIT_CHECKOUT_FORCE;
+		ch.progress_cb = checkout_cb;
+		ch.progress_payload = &c;
+		if (git_checkout_tree(repo, (git_object *)commit, &ch) < 0 ||
+		    git_repository_set_head_detached(
+			    repo, git_commit_id(commit)) < 0) {
+			err_set(e, ERR_FAILED,
+				"cannot check out '%s' of '%s': %s", o->ref,
+				url, git_msg());
+			goto out;
+		}
+		version = xstrdup(o->ref);
+	} else {
+		if (git_repository_head(&head, repo) < 0 ||
+		    git_reference_peel((git_object **)&commit, head,
+				       GIT_OBJECT_COMMIT) < 0) {
+			err_set(e, ERR_FAILED,
+				"cannot clone '%s': no commit checked out: %s",
+				url, git_msg());
+			goto out;
+		}
+		if (git_reference_is_branch(head))
+			version = xstrdup(git_reference_shorthand(head));
+	}
+	git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
+	if (!version)
+		version = xstrdup(hex);
+	progress_end(&c);
+	if (update_submodules(repo, &c, 0, e) < 0)
+		goto out;
+	r->kind = xstrdup("git");
+	r->repo_url = xstrdup(url);
+	r->source_version = version;
+	r->resolved_version = xstrdup(hex);
+	version = NULL;
+	ret = 0;
+out:
+	progress_end(&c);
+	free(version);
+	git_commit_free(commit);
+	git_reference_free(head);
+	git_repository_free(repo);
+	return ret;
+}
+
+/* A work tree (".git" dir or file inside) or a bare repository. */
+static bool is_git_repo(const char *dir)
+{
+	static const char *const names[] = { ".git", "HEAD", "objects",
+					     "refs" };
+	bool has[ARRAY_SIZE(names)];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		char *p = fs_join(dir, names[i]);
+
+		has[i] = i < 2 ? fs_exists(p) : fs_is_dir(p);
+		free(p);
+	}
+	return has[0] || (has[1] && has[2] && has[3]);
+}
+
+int source_fetch(const struct source_opts *o, struct source_result *r,
+		 struct sw_err *e)
+{
+	static const char *const skip[] = { ".slipway", NULL };
+	struct stat st;
+	char *abs;
+	int ret;
+
+	if (!o->source || !o->dest)
+		BUG("source_fetch without source or dest");
+	if (source_is_git_url(o->source))
+		return fetch_git(o, o->source, r, e);
+	if (stat(o->source, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return err_set(e, ERR_USAGE,
+				       "source '%s' does not exist", o->source);
+		return err_sys(e, "cannot read source '%s'", o->source);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, ERR_USAGE, "source '%s' is not a directory",
+			       o->source);
+	abs = fs_abspath(o->source);
+	if (is_git_repo(abs)) {
+		ret = fetch_git(o, abs, r, e);
+		free(abs);
+		return ret;
+	}
+	free(abs);
+	if (o->ref)
+		return err_set(e, ERR_USAGE,
+			       "cannot use ref '%s': source '%s' is not a git "
+			       "repository",
+			       o->ref, o->source);
+	if (fs_copy_tree(o->source, o->dest, skip, e) < 0)
+		return -1;
+	r->kind = xstrdup("dir");
+	return 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * source: get a build's source into a fresh directory (DOWNLOAD_SOURCE).
+ *
+ *   struct source_opts o = SOURCE_OPTS_INIT;
+ *   struct source_result r = SOURCE_RESULT_INIT;
+ *   struct sw_err e = SW_ERR_INIT;
+ *
+ *   o.source = "https://example.com/org/app.git";   -- or a path, "."
+ *   o.ref = "v1.2";                                  -- NULL: default branch
+ *   o.dest = "/state/builds/app:1234/src";           -- must not exist
+ *   if (source_fetch(&o, &r, &e) < 0)                -- or be empty
+ *           fail(e.code, e.msg);
+ *   report(r.kind, r.source_version, r.resolved_version);
+ *   source_result_release(&r);
+ *
+ * A directory that is not a git repository (no .git inside, not bare) is
+ * copied with fs_copy_tree(), leaving out a top-level ".slipway" (the state
+ * directory may live inside the source). A git work tree, a bare
+ * repository or a git URL is cloned with libgit2 (committed state only:
+ * uncommitted changes of a work tree are not part of a clone), the ref is
+ * checked out detached, and submodules are initialised and updated
+ * recursively.
+ *
+ * The options' strings are borrowed; the result's strings belong to the
+ * result and are freed by source_result_release().
+ */
+#ifndef SW_SOURCE_H
+#define SW_SOURCE_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+struct source_opts {
+	const char *source; /* directory, repository path or git URL */
+	const char *ref; /* branch, tag, full or short commit; NULL: HEAD */
+	const char *dest; /* where the tree goes; absent or empty */
+	bool progress; /* one updating line on stderr while cloning */
+};
+
+#define SOURCE_OPTS_INIT                                                       \
+	{                                                                      \
+		NULL, NULL, NULL, false                                        \
+	}
+
+struct source_result {
+	char *kind; /* "dir" or "git" */
+	char *repo_url; /* git: the URL or absolute path; dir: NULL */
+	char *source_version; /* git: the ref as given, else the branch */
+	char *resolved_version; /* git: full commit id checked out */
+};
+
+#define SOURCE_RESULT_INIT                                                     \
+	{                                                                      \
+		NULL, NULL, NULL, NULL                                         \
+	}
+
+/*
+ * Fetch o->source into o->dest and fill *r (which must be initialised).
+ * Fails with:
+ *   ERR_USAGE  "source '<x>' does not exist" (or is not a directory), or
+ *              a ref given for a source that is not a git repository;
+ *   ERR_FAILED "cannot clone '<url>': <why>" and
+ *              "cannot find ref '<ref>' in '<url>'";
+ *   ERR_SYSTEM copying a directory failed.
+ * On failure *r is left empty; o->dest may hold a partial tree that the
+ * caller removes.
+ */
+int source_fetch(const struct source_opts *o, struct source_result *r,
+		 struct sw_err *e);
+
+/* Free the strings of *r and reset it to SOURCE_RESULT_INIT. */
+void source_result_release(struct source_result *r);
+
+/*
+ * Whether source names a remote repository rather than a path: file://,
+ * https://, http://, ssh://, git://, git+ssh:// or scp-like user@host:path.
+ */
+bool source_is_git_url(const char *source);
+
+/*
+ * The project name for a source: the base name of the directory or
+ * repository, trailing slashes and ".git" removed ("." is the current
+ * directory's name), characters outside [A-Za-z0-9._-] replaced by '-'.
+ * Never empty, never "." or "..". The caller frees it.
+ */
+char *source_project_name(const char *source);
+
+#endif
