@@ -504,12 +504,18 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 		 struct sw_err *e)
 {
 	static const char *const skip[] = { ".slipway", NULL };
+	struct source_opts dflt;
 	struct stat st;
 	char *abs;
 	int ret;
 
-	if (!o->source || !o->dest)
-		BUG("source_fetch without source or dest");
+	if (!o->dest)
+		BUG("source_fetch without dest");
+	if (!o->source) {
+		dflt = *o;
+		dflt.source = ".";
+		o = &dflt;
+	}
 	if (source_is_git_url(o->source))
 		return fetch_git(o, o->source, r, e);
 	if (stat(o->source, &st) < 0) {

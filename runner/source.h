@@ -32,7 +32,7 @@
 #include "err.h"
 
 struct source_opts {
-	const char *source; /* directory, repository path or git URL */
+	const char *source; /* directory, repository or git URL; NULL: "." */
 	const char *ref; /* branch, tag, full or short commit; NULL: HEAD */
 	const char *dest; /* where the tree goes; absent or empty */
 	bool progress; /* one updating line on stderr while cloning */
