@@ -1,0 +1,83 @@
+# Shared setup for the end-to-end suites: each test gets a fixture project
+# and a state directory inside its own temporary directory.
+#
+#   load helpers
+#   spec <<'EOF'          write $PROJ/buildspec.yml
+#   ...
+#   EOF
+#   sw_build [options]    run slipway build $PROJ (bats `run`)
+#   phase_status BUILD    the phase's status in $REPORT
+#   phase_types           "DOWNLOAD_SOURCE INSTALL ..." from $REPORT
+#   buildlog              the build.log named by $REPORT
+
+SLIPWAY=${SLIPWAY:-$BATS_TEST_DIRNAME/../../slipway}
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	PROJ=$T/proj
+	STATE=$T/state
+	REPORT=$T/report.json
+	mkdir -p "$PROJ"
+	MARK=$RANDOM$RANDOM$RANDOM
+}
+
+# Kill what a failed test may have left behind (never other processes).
+teardown() {
+	pkill -f "sleep 1000\\.$MARK" 2>/dev/null || true
+}
+
+spec() {
+	cat >"$PROJ/buildspec.yml"
+}
+
+sw_build() {
+	run "$SLIPWAY" build "$PROJ" --state-dir "$STATE" --report "$REPORT" \
+		"$@"
+}
+
+rj() {
+	jq -r "$1" "$REPORT"
+}
+
+phase_status() {
+	jq -r --arg p "$1" '.phases[] | select(.phaseType == $p) | .phaseStatus' \
+		"$REPORT"
+}
+
+phase_ctx() { # phase, field (statusCode|message): the last context's
+	jq -r --arg p "$1" --arg f "$2" \
+		'.phases[] | select(.phaseType == $p) | .contexts[-1][$f]' \
+		"$REPORT"
+}
+
+phase_types() {
+	jq -r '[.phases[].phaseType] | join(" ")' "$REPORT"
+}
+
+buildlog() {
+	cat "$(rj .logs.location)"
+}
+
+# The value of NAME as the build printed it with `echo "NAME=$NAME"`.
+printed() {
+	buildlog | sed -n "s/^$1=//p" | head -n 1
+}
+
+# True when no process of this test's marker survives.
+no_survivors() {
+	! pgrep -f "sleep 1000\\.$MARK" >/dev/null
+}
+
+# Wait (up to 10 s) until a process with this test's marker runs.
+wait_for_marker() {
+	local i
+	for i in $(seq 100); do
+		pgrep -f "sleep 1000\\.$MARK" >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+now_ms() {
+	date +%s%3N
+}
