@@ -48,7 +48,7 @@ void env_unset(struct strvec *env, const char *name)
 	env->nr--;
 }
 
-static const char *lookup(char *const *from, const char *name)
+static const char *lookup(const char *const *from, const char *name)
 {
 	size_t len = strlen(name);
 
@@ -58,7 +58,7 @@ static const char *lookup(char *const *from, const char *name)
 	return NULL;
 }
 
-void env_base(struct strvec *env, bool inherit, char *const *from)
+void env_base(struct strvec *env, bool inherit, const char *const *from)
 {
 	static const char *const keep[] = { "PATH", "HOME", "USER", "LANG",
 					    "TERM" };
@@ -80,7 +80,7 @@ void env_base(struct strvec *env, bool inherit, char *const *from)
 	}
 }
 
-const char *env_region(char *const *from)
+const char *env_region(const char *const *from)
 {
 	const char *r = lookup(from, "AWS_REGION");
 

@@ -35,7 +35,7 @@ struct env_codebuild {
 
 /* The clean base (PATH, HOME, USER, LANG, TERM from from[]) or, with
  * inherit, all of from[]. */
-void env_base(struct strvec *env, bool inherit, char *const *from);
+void env_base(struct strvec *env, bool inherit, const char *const *from);
 void env_add_codebuild(struct strvec *env, const struct env_codebuild *cb);
 
 void env_set(struct strvec *env, const char *name, const char *value);
@@ -44,6 +44,6 @@ void env_unset(struct strvec *env, const char *name);
 const char *env_get(const struct strvec *env, const char *name);
 
 /* AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1. */
-const char *env_region(char *const *from);
+const char *env_region(const char *const *from);
 
 #endif

@@ -262,8 +262,10 @@ int machine_run(struct machine *m, struct phase_list *pl, struct sw_err *e)
 			if (!failed_before)
 				set_succeeding(m, true);
 		}
-		if (a.status == PHASE_SUCCEEDED)
-			phase_end(r, PHASE_SUCCEEDED, NULL, NULL, m->log);
+		if (a.status ==
+		    PHASE_SUCCEEDED) /* after retries: a context too */
+			phase_end(r, PHASE_SUCCEEDED, tries ? "" : NULL, NULL,
+				  m->log);
 		else
 			phase_end(r, a.status, a.code, a.message, m->log);
 		free(a.code);

@@ -144,14 +144,14 @@ static int build_env(struct run *r, struct phase_rec *p)
 	struct sw_err e = SW_ERR_INIT;
 	struct strvec names = STRVEC_INIT, values = STRVEC_INIT;
 
-	env_base(&r->env, r->o->inherit_env, environ);
+	env_base(&r->env, r->o->inherit_env, (const char *const *)environ);
 	cb.build_id = res->id;
 	cb.build_arn = res->arn;
 	cb.build_number = res->number;
 	cb.src_dir = res->src_dir;
 	cb.start_ms = res->start_ms;
 	cb.initiator = res->initiator;
-	cb.region = env_region(environ);
+	cb.region = env_region((const char *const *)environ);
 	cb.source_version = res->source_version;
 	cb.resolved_source_version = res->resolved_source_version;
 	cb.source_repo_url = res->repo_url;
@@ -467,7 +467,7 @@ static int prepare(struct run *r, struct sw_err *e)
 	r->uuid = state_uuid();
 	res->id = xasprintf("%s:%s", res->project, r->uuid);
 	res->arn = xasprintf("arn:aws:codebuild:%s:000000000000:build/%s",
-			     env_region(environ), res->id);
+			     env_region((const char *const *)environ), res->id);
 	res->build_dir = state_build_dir(&r->st, res->id);
 	res->src_dir = fs_join(res->build_dir, "src");
 	res->initiator = initiator();
