@@ -86,7 +86,7 @@ check-asan: deps
 		test
 
 demo: all
-	@examples/webapp/demo.sh "$(abspath $(BIN))"
+	@examples/demo.sh "$(abspath $(BIN))"
 
 FMT_SRC = $(wildcard lib/*.[ch] phases/*.[ch] runner/*.[ch] tests/unit/*.[ch] fuzz/*.c)
 format:
