@@ -587,6 +587,12 @@ static void run_build(struct run *r)
 		}
 	}
 	capture_exports(r);
+	if (m.outcome != MACHINE_STOPPED && proc_stop_signal()) {
+		/* the signal came between commands */
+		set_reason(r, "build stopped by signal %d", proc_stop_signal());
+		fail(r, PHASE_STOPPED, ERR_FAILED);
+		m.skip_artifacts = true;
+	}
 	if (!m.skip_artifacts)
 		upload_artifacts(r);
 finalizing:
