@@ -31,8 +31,13 @@ spec() {
 }
 
 sw_build() {
+	rm -f "$REPORT"
 	run "$SLIPWAY" build "$PROJ" --state-dir "$STATE" --report "$REPORT" \
 		"$@"
+	LOG=
+	if [ -f "$REPORT" ]; then
+		LOG=$(jq -r .logs.location "$REPORT")
+	fi
 }
 
 rj() {
@@ -55,7 +60,7 @@ phase_types() {
 }
 
 buildlog() {
-	cat "$(rj .logs.location)"
+	cat "${LOG:-$(rj .logs.location)}"
 }
 
 # The value of NAME as the build printed it with `echo "NAME=$NAME"`.
