@@ -173,6 +173,8 @@ static int build_env(struct run *r, struct phase_rec *p)
 				  &r->log);
 			set_reason(r, "%s", e.msg);
 			fail(r, PHASE_FAILED, e.code);
+			strvec_release(&names);
+			strvec_release(&values);
 			return -1;
 		}
 		for (size_t i = 0; i < names.nr; i++)
