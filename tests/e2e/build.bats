@@ -116,7 +116,7 @@ EOF
 	sw_build
 	[ "$status" -eq 3 ]
 	[ "$(phase_ctx DOWNLOAD_SOURCE statusCode)" = YAML_FILE_ERROR ]
-	! buildlog | grep -q 'Entering phase BUILD'
+	! buildlog | grep -q 'Entering phase BUILD' || false
 }
 
 @test "a missing buildspec fails DOWNLOAD_SOURCE" {

@@ -35,8 +35,8 @@ failing_in() {
 	[ "$(phase_types)" = "DOWNLOAD_SOURCE INSTALL FINALIZING COMPLETED" ]
 	[ "$(phase_status INSTALL)" = FAILED ]
 	[ "$(rj .buildStatus)" = FAILED ]
-	! buildlog | grep -qx ran-pre_build
-	! buildlog | grep -qx ran-build
+	! buildlog | grep -qx ran-pre_build || false
+	! buildlog | grep -qx ran-build || false
 	[ ! -e "$T/out/artifacts.zip" ]
 }
 
@@ -48,8 +48,8 @@ failing_in() {
 	[ "$(phase_status INSTALL)" = SUCCEEDED ]
 	[ "$(phase_status PRE_BUILD)" = FAILED ]
 	buildlog | grep -qx ran-install
-	! buildlog | grep -qx ran-build
-	! buildlog | grep -qx ran-post_build
+	! buildlog | grep -qx ran-build || false
+	! buildlog | grep -qx ran-post_build || false
 	[ ! -e "$T/out/artifacts.zip" ]
 }
 
@@ -82,7 +82,7 @@ failing_in() {
 	sw_build -o "$T/out"
 	[ "$status" -eq 1 ]
 	[ "$(phase_types)" = "DOWNLOAD_SOURCE INSTALL PRE_BUILD BUILD FINALIZING COMPLETED" ]
-	! buildlog | grep -qx ran-post_build
+	! buildlog | grep -qx ran-post_build || false
 	[ ! -e "$T/out/artifacts.zip" ]
 }
 
@@ -184,7 +184,7 @@ phases:
 EOF
 	sw_build
 	[ "$status" -eq 1 ]
-	! buildlog | grep -qx not-reached
+	! buildlog | grep -qx not-reached || false
 	[ "$(printed BEFORE)" = 1 ]
 	[ "$(printed FIN)" = 0 ]
 	buildlog | grep -qx finally-second
@@ -234,7 +234,7 @@ EOF
 	[ "$status" -eq 1 ]
 	[ "$(phase_status BUILD)" = FAILED ]
 	[ "$(phase_ctx BUILD message)" = "Error while executing command: exit 9. Reason: exit status 9" ]
-	! buildlog | grep -qx not-reached
+	! buildlog | grep -qx not-reached || false
 	[ "$(printed PST)" = 0 ]
 }
 
@@ -254,6 +254,6 @@ EOF
 	sw_build
 	[ "$status" -eq 1 ]
 	buildlog | grep -qx install-finally
-	! buildlog | grep -qx ran-build
+	! buildlog | grep -qx ran-build || false
 	[ "$(phase_types)" = "DOWNLOAD_SOURCE INSTALL FINALIZING COMPLETED" ]
 }
