@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# The documentation matches the program: every option of every --help is
+# in the man page, the man page renders, the demo works, and the README
+# says how to start.
+
+SLIPWAY=${SLIPWAY:-$BATS_TEST_DIRNAME/../../slipway}
+ROOT=$BATS_TEST_DIRNAME/../..
+MAN=$ROOT/docs/slipway.1
+
+# The man page as text, with roff's \- turned into plain hyphens.
+man_text() {
+	sed 's/\\-/-/g' "$MAN"
+}
+
+# Every long and short option a --help text prints.
+help_options() {
+	"$SLIPWAY" "$@" --help |
+		grep -oE '(^|[ [,])--?[a-z][a-z-]*' | sed 's/^[ [,]//' |
+		sort -u
+}
+
+# Check that each option of `slipway ARGS --help` is in the man page.
+options_documented() {
+	local opts opt missing=
+	opts=$(help_options "$@")
+	[ -n "$opts" ]
+	for opt in $opts; do
+		man_text | grep -qE -- "(^|[^a-z-])${opt}([^a-z-]|$)" ||
+			missing="$missing $opt"
+	done
+	if [ -n "$missing" ]; then
+		echo "not in docs/slipway.1 ($*):$missing"
+		return 1
+	fi
+}
+
+@test "docs: every option of 'slipway build --help' is in the man page" {
+	options_documented build
+}
+
+@test "docs: every option of validate, history and show --help is in the man page" {
+	options_documented validate
+	options_documented history
+	options_documented show
+}
+
+@test "docs: the top-level options and every command are in the man page" {
+	options_documented
+	local cmds cmd
+	cmds=$("$SLIPWAY" --help | sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p')
+	[ -n "$cmds" ]
+	for cmd in $cmds; do
+		man_text | grep -q "^\.SS \"slipway $cmd" ||
+			{ echo "no section for '$cmd'"; return 1; }
+	done
+}
+
+@test "docs: the man page lists every exit status and environment variable" {
+	local section st var
+	section=$(man_text | sed -n '/^\.SH EXIT STATUS/,/^\.SH ENVIRONMENT/p')
+	for st in 0 1 2 3 4 111; do
+		grep -qx "\.B $st" <<<"$section" ||
+			{ echo "exit status $st missing"; return 1; }
+	done
+	for var in SLIPWAY_STATE_DIR NO_COLOR AWS_REGION AWS_DEFAULT_REGION; do
+		man_text | grep -q "$var" || { echo "$var missing"; return 1; }
+	done
+}
+
+@test "docs: every CODEBUILD_ variable a build sees is in the man page" {
+	local proj=$BATS_TEST_TMPDIR/proj var n=0
+	mkdir -p "$proj"
+	cat >"$proj/buildspec.yml" <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - env
+EOF
+	run "$SLIPWAY" build "$proj" --state-dir "$BATS_TEST_TMPDIR/state"
+	[ "$status" -eq 0 ]
+	for var in $(grep -oE '^CODEBUILD_[A-Z_]+' <<<"$output" | sort -u); do
+		n=$((n + 1))
+		man_text | grep -q "$var" || { echo "$var missing"; return 1; }
+	done
+	[ "$n" -ge 10 ]
+}
+
+@test "docs: the man page renders without warnings" {
+	command -v groff >/dev/null || skip "groff is not installed"
+	run groff -man -ww -z "$MAN"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run groff -man -Tutf8 "$MAN"
+	[ "$status" -eq 0 ]
+	grep -q 'slipway build' <<<"$output"
+}
+
+@test "docs: docs/buildspec.md has the section on unconfirmed choices" {
+	grep -q '^## Choices where CodeBuild is unconfirmed' \
+		"$ROOT/docs/buildspec.md"
+}
+
+@test "docs: README says how to start: make demo and make test" {
+	grep -q 'make demo' "$ROOT/README.md"
+	grep -q 'make test' "$ROOT/README.md"
+}
+
+@test "docs: the example buildspec is valid and has no warnings" {
+	run "$SLIPWAY" validate "$ROOT/examples/hello/buildspec.yml"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *": ok (buildspec 0.2, 4 phases)" ]]
+	[[ "$output" != *warning* ]]
+}
+
+@test "docs: make demo runs the demo script" {
+	grep -q '^demo:' "$ROOT/Makefile"
+	grep -q 'examples/demo.sh' "$ROOT/Makefile"
+	[ -x "$ROOT/examples/demo.sh" ]
+}
+
+@test "docs: the demo builds examples/hello and produces its artifacts" {
+	local d=$BATS_TEST_TMPDIR/demo
+	SLIPWAY_DEMO_DIR=$d run "$ROOT/examples/demo.sh" "$SLIPWAY"
+	[ "$status" -eq 0 ]
+	[ -f "$d/artifacts/artifacts.zip" ]
+	[ -f "$d/artifacts/checks.zip" ]
+	[ -f "$d/report.json" ]
+	grep -q '"buildStatus": "SUCCEEDED"' "$d/report.json"
+	[[ "${lines[${#lines[@]} - 2]}" == "report:"*"$d/report.json" ]]
+	# discard-paths: the zip holds hello and README.txt at its root
+	mkdir "$d/x"
+	(cd "$d/x" && unzip -q ../artifacts/artifacts.zip)
+	[ "$(cd "$d/x" && find . -type f | sort | tr '\n' ' ')" = \
+		"./README.txt ./hello " ]
+	run "$d/x/hello" slipway
+	[ "$output" = "hello, slipway!" ]
+	run "$d/x/hello" --version
+	[ "$output" = "hello 1.0.1" ]
+	# the exported variables reached the report
+	grep -q '"name": "VERSION"' "$d/report.json"
+	grep -q '"name": "HELLO_SHA256"' "$d/report.json"
+	# nothing was written into the example itself
+	[ ! -e "$ROOT/examples/hello/dist" ]
+	[ ! -e "$ROOT/examples/hello/.slipway" ]
+}
