@@ -1,0 +1,173 @@
+#!/usr/bin/env bats
+# Timeouts, SIGTERM/SIGINT and processes the build leaves behind: slipway
+# ends on time and no build process survives it.
+
+load helpers
+
+# Start slipway build in the background; sets SW_PID. Output goes to
+# $T/out; fd 3 (bats) is closed so that bats does not wait on it.
+sw_build_bg() {
+	"$SLIPWAY" build "$PROJ" --state-dir "$STATE" --report "$REPORT" \
+		"$@" >"$T/out" 2>&1 3>&- &
+	SW_PID=$!
+}
+
+# Wait for SW_PID (at most $1 seconds); sets SW_STATUS.
+sw_wait() {
+	local i
+	for i in $(seq $(($1 * 10))); do
+		kill -0 "$SW_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$SW_PID" 2>/dev/null; then
+		kill -KILL "$SW_PID"
+		echo "slipway did not end within $1 s" >&2
+		return 1
+	fi
+	SW_STATUS=0
+	wait "$SW_PID" || SW_STATUS=$?
+	LOG=$(jq -r .logs.location "$REPORT")
+}
+
+@test "a timeout kills the build and a double-forked daemon" {
+	spec <<EOF
+version: 0.2
+phases:
+  build:
+    commands:
+      - setsid sh -c 'sleep 1000.$MARK & sleep 1000.$MARK' >/dev/null 2>&1 &
+      - sleep 1000.$MARK
+EOF
+	t0=$(now_ms)
+	sw_build --timeout 2s
+	t1=$(now_ms)
+	[ "$status" -eq 4 ]
+	[ $((t1 - t0)) -lt 9000 ]
+	[ "$(rj .buildStatus)" = TIMED_OUT ]
+	[ "$(phase_status BUILD)" = TIMED_OUT ]
+	[ "$(phase_status FINALIZING)" = SUCCEEDED ]
+	[[ "$output" == *TIMED_OUT* ]]
+	no_survivors
+}
+
+@test "a timeout in INSTALL skips the later phases and the artifacts" {
+	spec <<EOF
+version: 0.2
+phases:
+  install:
+    commands:
+      - sleep 1000.$MARK
+  build:
+    commands:
+      - echo ran-build
+artifacts:
+  files:
+    - buildspec.yml
+EOF
+	sw_build --timeout 1s -o "$T/dist"
+	[ "$status" -eq 4 ]
+	[ "$(phase_types)" = "DOWNLOAD_SOURCE INSTALL FINALIZING COMPLETED" ]
+	[ ! -e "$T/dist/artifacts.zip" ]
+	no_survivors
+}
+
+@test "processes left running by a successful build are killed at its end" {
+	spec <<EOF
+version: 0.2
+phases:
+  build:
+    commands:
+      - sleep 1000.$MARK >/dev/null 2>&1 &
+      - setsid sh -c 'sleep 1000.$MARK &' >/dev/null 2>&1 &
+      - sleep 0.3
+      - echo build-done
+EOF
+	sw_build
+	[ "$status" -eq 0 ]
+	[ "$(rj .buildStatus)" = SUCCEEDED ]
+	buildlog | grep -qx build-done
+	no_survivors
+}
+
+@test "a background process holding stdout open does not hang the build" {
+	spec <<EOF
+version: 0.2
+phases:
+  build:
+    commands:
+      - sleep 1000.$MARK &
+      - echo after-background
+  post_build:
+    commands:
+      - echo post-ran
+EOF
+	t0=$(now_ms)
+	sw_build
+	t1=$(now_ms)
+	[ "$status" -eq 0 ]
+	[ $((t1 - t0)) -lt 10000 ]
+	buildlog | grep -qx after-background
+	buildlog | grep -qx post-ran
+	no_survivors
+}
+
+@test "output of a background process is still logged" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - (sleep 0.3; echo late-background-line) &
+      - sleep 0.6
+      - echo main-line
+EOF
+	sw_build
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx late-background-line
+	buildlog | grep -qx main-line
+}
+
+@test "SIGTERM during a long command stops the build, exit 1, no survivors" {
+	spec <<EOF
+version: 0.2
+phases:
+  build:
+    commands:
+      - setsid sh -c 'sleep 1000.$MARK' >/dev/null 2>&1 &
+      - sleep 1000.$MARK
+      - echo not-reached
+EOF
+	sw_build_bg
+	wait_for_marker
+	sleep 0.3
+	kill -TERM "$SW_PID"
+	sw_wait 10
+	[ "$SW_STATUS" -eq 1 ]
+	[ "$(rj .buildStatus)" = STOPPED ]
+	[ "$(phase_status BUILD)" = STOPPED ]
+	! grep -qx not-reached "$LOG" || false
+	no_survivors
+}
+
+@test "SIGINT during a long command stops the build, exit 1, no survivors" {
+	spec <<EOF
+version: 0.2
+phases:
+  pre_build:
+    commands:
+      - sleep 1000.$MARK
+  build:
+    commands:
+      - echo not-reached
+EOF
+	sw_build_bg
+	wait_for_marker
+	sleep 0.3
+	kill -INT "$SW_PID"
+	sw_wait 10
+	[ "$SW_STATUS" -eq 1 ]
+	[ "$(rj .buildStatus)" = STOPPED ]
+	[ "$(phase_status PRE_BUILD)" = STOPPED ]
+	! grep -qx not-reached "$LOG" || false
+	no_survivors
+}
