@@ -3,7 +3,7 @@
 #   make            build ./slipway (installs missing build deps first)
 #   make test       unit + end-to-end tests; ends with "N passed, N failed"
 #   make check-asan the same suites under -fsanitize=address,undefined
-#   make demo       build, then run examples/webapp end to end
+#   make demo       build, then run examples/hello end to end
 #   make deps       apt-get the Debian packages pkg-config cannot find
 #
 # BUILD= puts objects elsewhere (several trees can build side by side).

@@ -208,6 +208,27 @@ static void log_phases_found(struct run *r)
 				  r->bs.phases[i].commands.nr);
 }
 
+/* Sections slipway reads but does not act on yet: say so, once. */
+static void log_unsupported(struct run *r)
+{
+	static const char *const batch[] = { "", "build-list", "build-graph",
+					     "build-matrix", "build-fanout" };
+
+	if (r->bs.batch.type != BS_BATCH_NONE)
+		log_agent(&r->log,
+			  "Batch section (%s) validated; batch builds are not "
+			  "run yet: running this buildspec's own phases as one "
+			  "build",
+			  batch[r->bs.batch.type]);
+	if (r->bs.cache.present)
+		log_agent(
+			&r->log,
+			"Cache section ignored: caching is not supported yet");
+	if (r->bs.nr_reports)
+		log_agent(&r->log, "Reports section ignored: test reports are "
+				   "not supported yet");
+}
+
 static int download_source(struct run *r)
 {
 	const struct build_opts *o = r->o;
@@ -277,6 +298,7 @@ static int download_source(struct run *r)
 		log_agent(&r->log, "No runtime version selected in buildspec.");
 	log_agent(&r->log, "Moving to directory %s", res->src_dir);
 	log_phases_found(r);
+	log_unsupported(r);
 	phase_end(p, PHASE_SUCCEEDED, NULL, NULL, &r->log);
 	return 0;
 }

@@ -68,6 +68,10 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv,
 		case 'n': {
 			char *end;
 
+			if (strcmp(cmd, "history"))
+				return cli_usage_error(cmd,
+						       "unknown option '-n'");
+
 			h->limit = strtol(optarg, &end, 10);
 			if (*end || h->limit < 0)
 				return cli_usage_error(cmd, "bad -n '%s'",
@@ -75,6 +79,10 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv,
 			break;
 		}
 		case OPT_JSON:
+			if (strcmp(cmd, "show"))
+				return cli_usage_error(cmd,
+						       "unknown option '%s'",
+						       argv[optind - 1]);
 			h->json = 1;
 			break;
 		case 'h':
