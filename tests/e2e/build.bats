@@ -161,6 +161,21 @@ EOF
 	[ "$(phase_status BUILD)" = TIMED_OUT ]
 }
 
+@test "-q keeps build output off the terminal but in build.log" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo quiet-marker-line
+EOF
+	sw_build -q
+	[ "$status" -eq 0 ]
+	[[ "$output" != *quiet-marker-line* ]]
+	buildlog | grep -qx quiet-marker-line
+	buildlog | grep -q 'Running command echo quiet-marker-line'
+}
+
 @test "slipway --help and build --help exit 0" {
 	run "$SLIPWAY" --help
 	[ "$status" -eq 0 ]

@@ -152,6 +152,10 @@ EOF
 	[ "$status" -eq 1 ]
 	[ "$(buildlog | grep -cx try-build)" -eq 1 ]
 	[ "$(phase_status BUILD)" = FAILED ]
+	sed -i 's/RETRY-2-no-such-text/RETRY-no-such-text/' "$PROJ/buildspec.yml"
+	sw_build
+	[ "$status" -eq 1 ]
+	[ "$(buildlog | grep -cx try-build)" -eq 1 ]
 }
 
 @test "on-failure RETRY with a matching regex retries" {
