@@ -239,3 +239,41 @@ EOF
 	run "$SLIPWAY" show deadbeef-nothing --state-dir "$STATE"
 	[ "$status" -ne 0 ]
 }
+
+@test "concurrent builds of one project get distinct numbers" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "NUM=$CODEBUILD_BUILD_NUMBER"
+EOF
+	for i in 1 2 3 4; do
+		"$SLIPWAY" build "$PROJ" -q --state-dir "$STATE" \
+			--report "$T/r$i.json" >/dev/null 2>&1 3>&- &
+	done
+	wait
+	nums=$(for i in 1 2 3 4; do jq -r .buildNumber "$T/r$i.json"; done | sort -n | tr '\n' ' ')
+	[ "$nums" = "1 2 3 4 " ]
+	[ "$(for i in 1 2 3 4; do jq -r .id "$T/r$i.json"; done | sort -u | wc -l)" -eq 4 ]
+}
+
+@test "--timeout takes 90s, 10m, 2h and bare minutes" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo hi
+EOF
+	sw_build --timeout 2h
+	[ "$status" -eq 0 ]
+	[ "$(rj .timeoutInMinutes)" = 120 ]
+	sw_build --timeout 25
+	[ "$status" -eq 0 ]
+	[ "$(rj .timeoutInMinutes)" = 25 ]
+	sw_build --timeout 10m
+	[ "$(rj .timeoutInMinutes)" = 10 ]
+	sw_build
+	[ "$(rj .timeoutInMinutes)" = 60 ]
+}

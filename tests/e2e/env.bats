@@ -459,3 +459,84 @@ EOF
 	[ "$(phase_ctx DOWNLOAD_SOURCE statusCode)" = "Secrets Manager Error" ]
 	! buildlog | grep -qx ran-build || false
 }
+
+@test "a secrets-manager json-key that the secret lacks fails the build" {
+	spec <<'EOF'
+version: 0.2
+env:
+  secrets-manager:
+    TOKEN: prod/api:missing_key
+phases:
+  build:
+    commands:
+      - echo ran-build
+EOF
+	printf 'secrets-manager:\n  prod/api: %s\n' "'{\"token\": \"tok-999\"}'" >"$T/secrets.yml"
+	sw_build --secrets-file "$T/secrets.yml"
+	[ "$status" -eq 1 ]
+	[ "$(phase_ctx DOWNLOAD_SOURCE statusCode)" = "Secrets Manager Error" ]
+	! buildlog | grep -qx ran-build || false
+	! grep -q tok-999 "$REPORT" "$LOG" || false
+	[[ "$output" != *tok-999* ]]
+}
+
+@test "an invalid secrets file is an input error, exit 3" {
+	spec <<'EOF'
+version: 0.2
+env:
+  parameter-store:
+    P: /x
+phases:
+  build:
+    commands:
+      - echo ran-build
+EOF
+	printf 'parameter-store: [unclosed\n' >"$T/secrets.yml"
+	sw_build --secrets-file "$T/secrets.yml"
+	[ "$status" -eq 3 ]
+	[ "$(phase_status DOWNLOAD_SOURCE)" = FAILED ]
+	! buildlog | grep -qx ran-build || false
+}
+
+@test "a multi-line secret is masked line by line" {
+	spec <<'EOF'
+version: 0.2
+env:
+  parameter-store:
+    KEY: /prod/key
+phases:
+  build:
+    commands:
+      - printf '%s\n' "$KEY"
+      - echo after-key
+EOF
+	cat >"$T/secrets.yml" <<'EOF'
+parameter-store:
+  /prod/key: "BEGIN-line-one-abcdef\nline-two-ghijkl-END"
+EOF
+	sw_build --secrets-file "$T/secrets.yml"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *line-one-abcdef* ]]
+	[[ "$output" != *line-two-ghijkl* ]]
+	! grep -q 'line-one-abcdef\|line-two-ghijkl' "$LOG" || false
+	grep -qx after-key "$LOG"
+}
+
+@test "buildspec variables cannot override CODEBUILD_ variables" {
+	spec <<'EOF'
+version: 0.2
+env:
+  variables:
+    CODEBUILD_BUILD_NUMBER: "999"
+    CODEBUILD_SRC_DIR: /nowhere
+phases:
+  build:
+    commands:
+      - echo "NUM=$CODEBUILD_BUILD_NUMBER"
+      - echo "SRC=$CODEBUILD_SRC_DIR"
+EOF
+	sw_build
+	[ "$status" -eq 0 ]
+	[ "$(printed NUM)" = 1 ]
+	[ "$(printed SRC)" = "$(dirname "$LOG")/src" ]
+}
