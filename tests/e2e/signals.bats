@@ -171,3 +171,45 @@ EOF
 	! grep -qx not-reached "$LOG" || false
 	no_survivors
 }
+
+@test "a timeout kills a command that ignores SIGTERM" {
+	spec <<EOF
+version: 0.2
+phases:
+  build:
+    commands:
+      - trap '' TERM; sleep 1000.$MARK
+EOF
+	t0=$(now_ms)
+	sw_build --timeout 1s
+	t1=$(now_ms)
+	[ "$status" -eq 4 ]
+	[ $((t1 - t0)) -lt 10000 ]
+	[ "$(rj .buildStatus)" = TIMED_OUT ]
+	no_survivors
+}
+
+@test "SIGTERM after the build phases still leaves a complete report" {
+	spec <<EOF
+version: 0.2
+phases:
+  post_build:
+    commands:
+      - sleep 1000.$MARK
+artifacts:
+  files:
+    - buildspec.yml
+EOF
+	sw_build_bg -o "$T/dist"
+	wait_for_marker
+	kill -TERM "$SW_PID"
+	sw_wait 10
+	[ "$SW_STATUS" -eq 1 ]
+	[ "$(rj .buildStatus)" = STOPPED ]
+	[ "$(phase_status BUILD)" = SUCCEEDED ]
+	[ "$(phase_status POST_BUILD)" = STOPPED ]
+	[ "$(rj '.phases[-1].phaseType')" = COMPLETED ]
+	[ ! -e "$T/dist/artifacts.zip" ]
+	[ -z "$(find "$T/dist" -name '*.tmp*' 2>/dev/null)" ]
+	no_survivors
+}
