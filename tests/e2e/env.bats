@@ -540,3 +540,66 @@ EOF
 	[ "$(printed NUM)" = 1 ]
 	[ "$(printed SRC)" = "$(dirname "$LOG")/src" ]
 }
+
+# The values a later command must see unchanged.
+tricky_spec() {
+	spec <<'EOF'
+version: 0.2
+phases:
+  install:
+    commands:
+      - NL="$(printf 'line1\nline2')"
+      - Q="it's \"quoted\" \$HOME \\ back \`tick\`"
+      - SP="  two  spaces  "
+      - EMPTY=
+  build:
+    commands:
+      - printf 'NL=%s|\n' "$NL" | tr '\n' '~'; echo
+      - printf 'Q=%s\n' "$Q"
+      - printf 'SP=[%s]\n' "$SP"
+      - printf 'EMPTY=[%s]\n' "${EMPTY-unset}"
+EOF
+}
+
+check_tricky() {
+	[ "$status" -eq 0 ]
+	buildlog | grep -qxF 'NL=line1~line2|~'
+	[ "$(printed Q)" = "it's \"quoted\" \$HOME \\ back \`tick\`" ]
+	[ "$(printed SP)" = "[  two  spaces  ]" ]
+	[ "$(printed EMPTY)" = "[]" ]
+}
+
+@test "values with newlines, quotes and spaces persist unchanged (sh)" {
+	tricky_spec
+	sw_build
+	check_tricky
+}
+
+@test "values with newlines, quotes and spaces persist unchanged (bash)" {
+	tricky_spec
+	sw_build --shell bash
+	check_tricky
+}
+
+@test "unset and a changed PATH carry over" {
+	mkdir -p "$T/tools"
+	printf '#!/bin/sh\necho tool-ran\n' >"$T/tools/mytool"
+	chmod +x "$T/tools/mytool"
+	spec <<EOF
+version: 0.2
+phases:
+  install:
+    commands:
+      - export GONE=1
+      - export PATH="$T/tools:\$PATH"
+  build:
+    commands:
+      - unset GONE
+      - echo "GONE=\${GONE-unset}"
+      - mytool
+EOF
+	sw_build
+	[ "$status" -eq 0 ]
+	[ "$(printed GONE)" = unset ]
+	buildlog | grep -qx tool-ran
+}
