@@ -277,3 +277,28 @@ EOF
 	sw_build
 	[ "$(rj .timeoutInMinutes)" = 60 ]
 }
+
+@test "history of an empty state directory lists nothing and exits 0" {
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *:*-*-*-* ]]
+}
+
+@test "history -n limits to the last builds" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo hi
+EOF
+	sw_build
+	first=$(rj .id)
+	sw_build
+	sw_build
+	last=$(rj .id)
+	run "$SLIPWAY" history -n 1 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$last"* ]]
+	[[ "$output" != *"$first"* ]]
+}

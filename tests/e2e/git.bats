@@ -149,3 +149,21 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$(unzip -p "$T/dist/artifacts.zip" marker.txt)" = feature ]
 }
+
+@test "a bare repository builds its default branch" {
+	make_repo
+	git clone -q --bare "$REPO" "$T/bare.git"
+	git_build "$T/bare.git"
+	[ "$status" -eq 0 ]
+	[ "$(printed MARKER)" = second ]
+	[ "$(printed RESOLVED)" = "$SHA2" ]
+	[ "$(rj .projectName)" = bare ]
+}
+
+@test "a ref given for a plain directory is a usage error" {
+	mkdir -p "$T/plain"
+	printf 'version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n' \
+		>"$T/plain/buildspec.yml"
+	git_build "$T/plain" --ref main
+	[ "$status" -eq 2 ]
+}
