@@ -342,6 +342,11 @@ int proc_group_start(struct proc_group *g, struct sw_err *e)
 		setpgid(0, 0);
 		syscall(SYS_close_range, 0U, ~0U, 0U);
 		child_reset_signals();
+		/* Commands are stopped with TERM to the group: the holder
+		 * stays, so the group does too, until proc_group_stop. */
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		prctl(PR_SET_NAME, "slipway-group", 0, 0, 0);
 		sigemptyset(&none);
@@ -427,7 +432,9 @@ int proc_group_stop(struct proc_group *g, int grace_ms)
 
 	if (pgid <= 0)
 		return 0;
-	/* The holder takes the TERM too; the group outlives it. */
+	/* The holder goes first; the group outlives it. */
+	kill(pgid, SIGKILL);
+	waitpid(pgid, NULL, 0);
 	kill(-pgid, SIGTERM);
 	kill(-pgid, SIGCONT);
 	signal_orphans(0, SIGTERM);

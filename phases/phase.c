@@ -113,6 +113,14 @@ struct attempt {
 static void attempt_fail(struct attempt *a, enum phase_status st,
 			 const char *code, char *msg)
 {
+	/* A timeout or a stop outranks a failed command before it. */
+	bool ends_build = st == PHASE_TIMED_OUT || st == PHASE_STOPPED;
+
+	if (ends_build && a->status == PHASE_FAILED) {
+		free(a->code);
+		free(a->message);
+		a->status = PHASE_SUCCEEDED;
+	}
 	if (a->status == PHASE_SUCCEEDED) {
 		a->status = st;
 		a->code = xstrdup(code);

@@ -472,8 +472,8 @@ static void kill_command(struct shell *sh, pid_t pid, int *status)
 	kill(pid, SIGTERM);
 	while (!proc_reap(pid, status)) {
 		if (proc_now_ms() >= deadline) {
-			if (sh->pgid > 0)
-				kill(-sh->pgid, SIGKILL);
+			/* Not the group: its holder must live on. What else
+			 * ignored TERM is killed at FINALIZING. */
 			kill(pid, SIGKILL);
 			*status = proc_wait(pid);
 			break;

@@ -498,7 +498,8 @@ static int prepare(struct run *r, struct sw_err *e)
 	res->timeout_minutes =
 		(long)((o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS) /
 		       60000);
-	if (fs_mkdir_p(res->build_dir, 0755, e) < 0)
+	if (fs_mkdir_p(res->build_dir, 0755, e) < 0 ||
+	    state_link_build(&r->st, res->id, e) < 0)
 		return -1;
 	logpath = fs_join(res->build_dir, "build.log");
 	r->log_fd =

@@ -140,25 +140,32 @@ int cmd_history(int argc, char **argv)
 	return 0;
 }
 
-/* The one build matching id exactly or by a unique prefix. */
+/* The one build matching id exactly or by a unique prefix of the id or
+ * of its uuid. ids are directory names: <project>-<uuid>. */
 static char *find_build(const struct strvec *ids, const char *id)
 {
+	char *want = state_build_name(id);
 	const char *match = NULL;
-	size_t len = strlen(id);
+	size_t len = strlen(want);
 	int n = 0;
 
 	for (size_t i = 0; i < ids->nr; i++) {
 		const char *cand = ids->v[i];
-		const char *uuid = strchr(cand, ':');
+		size_t cl = strlen(cand);
+		/* the uuid is the last 36 characters */
+		const char *uuid = cl > 36 ? cand + cl - 36 : cand;
 
-		if (!strcmp(cand, id))
-			return xstrdup(cand);
-		if (!strncmp(cand, id, len) ||
-		    (uuid && !strncmp(uuid + 1, id, len))) {
+		if (!strcmp(cand, want)) {
+			match = cand;
+			n = 1;
+			break;
+		}
+		if (!strncmp(cand, want, len) || !strncmp(uuid, want, len)) {
 			match = cand;
 			n++;
 		}
 	}
+	free(want);
 	return n == 1 ? xstrdup(match) : NULL;
 }
 

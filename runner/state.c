@@ -102,9 +102,38 @@ char *state_uuid(void)
 			 b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+char *state_build_name(const char *build_id)
+{
+	char *name = xstrdup(build_id);
+
+	for (char *p = name; *p; p++)
+		if (*p == ':')
+			*p = '-';
+	return name;
+}
+
 char *state_build_dir(const struct state *st, const char *build_id)
 {
-	return xasprintf("%s/builds/%s", st->dir, build_id);
+	char *name = state_build_name(build_id);
+	char *dir = xasprintf("%s/builds/%s", st->dir, name);
+
+	free(name);
+	return dir;
+}
+
+int state_link_build(const struct state *st, const char *build_id,
+		     struct sw_err *e)
+{
+	char *name = state_build_name(build_id);
+	char *link = xasprintf("%s/builds/%s", st->dir, build_id);
+	int ret = 0;
+
+	if (strcmp(name, build_id) && symlink(name, link) < 0 &&
+	    errno != EEXIST)
+		ret = err_sys(e, "cannot create '%s'", link);
+	free(name);
+	free(link);
+	return ret;
 }
 
 struct entry {
@@ -142,8 +171,8 @@ int state_list_builds(const struct state *st, struct strvec *ids,
 		struct stat sb;
 		char *p;
 
-		if (de->d_name[0] == '.')
-			continue;
+		if (de->d_name[0] == '.' || de->d_type == DT_LNK)
+			continue; /* the id-named links */
 		p = xasprintf("%s/%s/report.json", dir, de->d_name);
 		if (!stat(p, &sb)) {
 			ALLOC_GROW(v, nr + 1, alloc);

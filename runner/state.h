@@ -37,10 +37,19 @@ int state_next_build_number(struct state *st, const char *project, long *n,
 /* A random (version 4) UUID, lowercase. */
 char *state_uuid(void);
 
+/*
+ * A build's directory is builds/<project>-<uuid>: the id with ':' made
+ * '-', because CODEBUILD_SRC_DIR lies inside it and a ':' would split
+ * PATH-like lists. builds/<project>:<uuid> is a symlink to it
+ * (state_link_build) so that the id finds it too.
+ */
+char *state_build_name(const char *build_id);
 char *state_build_dir(const struct state *st, const char *build_id);
+int state_link_build(const struct state *st, const char *build_id,
+		     struct sw_err *e);
 
-/* The ids of past builds (directories under builds/ holding a
- * report.json), oldest first by report time. */
+/* The directory names (state_build_name) of past builds holding a
+ * report.json, oldest first by report time. */
 int state_list_builds(const struct state *st, struct strvec *ids,
 		      struct sw_err *e);
 

@@ -232,7 +232,12 @@ EOF
 	[[ "$id" =~ ^proj:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]
 	[ "$(printed NUM)" = 1 ]
 	src=$(printed SRC)
-	[ "$src" = "$STATE/builds/$id/src" ] || [ "$src" = "$(cd "$STATE" && pwd -P)/builds/$id/src" ]
+	# the directory is the id with ':' made '-' (PATH-safe); the id links to it
+	dir=${id/:/-}
+	[ "$src" = "$STATE/builds/$dir/src" ] || [ "$src" = "$(cd "$STATE" && pwd -P)/builds/$dir/src" ]
+	[[ "$src" != *:* ]]
+	[ "$(readlink "$STATE/builds/$id")" = "$dir" ]
+	[ -f "$STATE/builds/$id/report.json" ]
 	[ "$(printed PWD0)" = "$src" ]
 	start=$(printed START)
 	[[ "$start" =~ ^[0-9]{13}$ ]]
