@@ -19,9 +19,9 @@
 /* Also the process exit statuses (DESIGN.md "Exit status"). */
 enum err_code {
 	ERR_OK = 0,
-	ERR_FAILED = 1,  /* the build or deployment failed or was stopped */
-	ERR_USAGE = 2,   /* bad command line */
-	ERR_SPEC = 3,    /* invalid buildspec, appspec, group or input file */
+	ERR_FAILED = 1, /* the build or deployment failed or was stopped */
+	ERR_USAGE = 2, /* bad command line */
+	ERR_SPEC = 3, /* invalid buildspec, appspec, group or input file */
 	ERR_TIMEOUT = 4, /* timed out */
 	ERR_SYSTEM = 111 /* disk, fork, library */
 };
@@ -31,7 +31,10 @@ struct sw_err {
 	char msg[1024];
 };
 
-#define SW_ERR_INIT { 0 }
+#define SW_ERR_INIT                                                            \
+	{                                                                      \
+		0                                                              \
+	}
 
 /* Set the error unless one is already set. Always returns -1. */
 int err_set(struct sw_err *e, int code, const char *fmt, ...)

@@ -24,7 +24,10 @@ struct strvec {
 	size_t alloc;
 };
 
-#define STRVEC_INIT { (char **)strvec_empty, 0, 0 }
+#define STRVEC_INIT                                                            \
+	{                                                                      \
+		(char **)strvec_empty, 0, 0                                    \
+	}
 
 void strvec_init(struct strvec *sv);
 /* Copies s. Returns the stored copy. */

@@ -22,7 +22,7 @@ char *xstrdup_or_null(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap);
 
-#define ALLOC_GROW(arr, want, alloc) \
+#define ALLOC_GROW(arr, want, alloc)                                           \
 	((arr) = xgrow((arr), sizeof(*(arr)), (want), &(alloc)))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
