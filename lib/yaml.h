@@ -52,12 +52,15 @@ struct ydoc {
 	size_t nr_all, alloc_all;
 };
 
-#define YDOC_INIT { 0 }
+#define YDOC_INIT                                                              \
+	{                                                                      \
+		0                                                              \
+	}
 
 /* Load a file / a buffer. On failure the doc is left released. */
 int ydoc_load_file(const char *path, struct ydoc *doc, struct sw_err *e);
-int ydoc_load(const char *name, const char *data, size_t len,
-	      struct ydoc *doc, struct sw_err *e);
+int ydoc_load(const char *name, const char *data, size_t len, struct ydoc *doc,
+	      struct sw_err *e);
 void ydoc_release(struct ydoc *doc);
 
 /* The value for a key of a mapping, or NULL (also when n is no map). */

@@ -174,7 +174,10 @@ struct buildspec {
 	struct strvec warnings; /* "file:line:col: message" */
 };
 
-#define BUILDSPEC_INIT { 0 }
+#define BUILDSPEC_INIT                                                         \
+	{                                                                      \
+		0                                                              \
+	}
 
 /* Parse a file. On failure *bs is left released. */
 int buildspec_load(const char *path, struct buildspec *bs, struct sw_err *e);
