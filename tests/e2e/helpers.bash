@@ -21,9 +21,13 @@ setup() {
 	MARK=$RANDOM$RANDOM$RANDOM
 }
 
-# Kill what a failed test may have left behind (never other processes).
+# Kill, by pid, what a failed test may have left behind: only processes
+# carrying this test's random marker.
 teardown() {
-	pkill -f "sleep 1000\\.$MARK" 2>/dev/null || true
+	local p
+	for p in $(pgrep -f "sleep 1000\\.$MARK"); do
+		kill -KILL "$p" 2>/dev/null || true
+	done
 }
 
 spec() {
