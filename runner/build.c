@@ -246,6 +246,7 @@ static int download_source(struct run *r)
 	so.ref = o->ref;
 	so.dest = res->src_dir;
 	so.progress = !o->quiet && isatty(STDERR_FILENO);
+	so.worktree = o->worktree;
 	if (source_fetch(&so, &sr, &e) < 0) {
 		phase_end(p, e.code == ERR_SYSTEM ? PHASE_FAULT : PHASE_FAILED,
 			  "CLIENT_ERROR", e.msg, &r->log);
@@ -261,6 +262,15 @@ static int download_source(struct run *r)
 		sr.repo_url ? xstrdup(sr.repo_url) : fs_abspath(o->source);
 	res->source_version = xstrdup_or_null(sr.source_version);
 	res->resolved_source_version = xstrdup_or_null(sr.resolved_version);
+	if (sr.uncommitted && !o->worktree)
+		log_agent(&r->log,
+			  "Warning: %s has uncommitted changes, which a clone "
+			  "leaves out; use --worktree to build the work tree "
+			  "as it is",
+			  o->source);
+	else if (sr.uncommitted)
+		log_agent(&r->log, "Building the work tree as it is, "
+				   "uncommitted changes included");
 	source_result_release(&sr);
 	if (res->resolved_source_version)
 		log_agent(&r->log, "Source version %s resolved to %s",

@@ -23,6 +23,7 @@
 struct build_opts {
 	const char *source; /* NULL: "." */
 	const char *ref;
+	bool worktree; /* copy a git work tree as it is */
 	const char *buildspec; /* relative to the source root */
 	struct strvec env; /* -e NAME=VALUE, in order */
 	const char *env_file;

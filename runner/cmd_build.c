@@ -24,6 +24,9 @@ static const char build_usage[] =
 	"  -b, --buildspec FILE      buildspec, relative to the source root\n"
 	"                            (default buildspec.yml)\n"
 	"      --ref REF             branch, tag or commit of a git source\n"
+	"      --worktree            copy a git work tree as it is "
+	"(uncommitted\n"
+	"                            changes included) instead of cloning it\n"
 	"  -e, --env NAME=VALUE      set a variable (repeatable; highest "
 	"precedence)\n"
 	"      --env-file FILE       VAR=VAL lines, # comments (the local "
@@ -54,6 +57,7 @@ static const char build_usage[] =
 
 enum {
 	OPT_REF = 256,
+	OPT_WORKTREE,
 	OPT_ENV_FILE,
 	OPT_INHERIT_ENV,
 	OPT_SECRETS_FILE,
@@ -68,6 +72,7 @@ enum {
 static const struct option build_options[] = {
 	{ "buildspec", required_argument, NULL, 'b' },
 	{ "ref", required_argument, NULL, OPT_REF },
+	{ "worktree", no_argument, NULL, OPT_WORKTREE },
 	{ "env", required_argument, NULL, 'e' },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "inherit-env", no_argument, NULL, OPT_INHERIT_ENV },
@@ -108,6 +113,9 @@ int cmd_build(int argc, char **argv)
 			break;
 		case OPT_REF:
 			o.ref = optarg;
+			break;
+		case OPT_WORKTREE:
+			o.worktree = true;
 			break;
 		case 'e': {
 			char *n, *v;

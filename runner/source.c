@@ -500,6 +500,86 @@ static bool is_git_repo(const char *dir)
 	return has[0] || (has[1] && has[2] && has[3]);
 }
 
+/* Does the work tree at dir differ from its HEAD (untracked included)? */
+static bool has_uncommitted(const char *dir)
+{
+	git_status_options so;
+	git_status_list *list = NULL;
+	git_repository *repo = NULL;
+	bool dirty = false;
+
+	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				    NULL) < 0 ||
+	    git_repository_is_bare(repo))
+		goto out;
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
+		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if (git_status_list_new(&list, repo, &so) < 0)
+		goto out;
+	for (size_t i = 0; !dirty && i < git_status_list_entrycount(list);
+	     i++) {
+		const git_status_entry *st = git_status_byindex(list, i);
+		const git_diff_delta *d = st->index_to_workdir
+						  ? st->index_to_workdir
+						  : st->head_to_index;
+		const char *path = d ? d->new_file.path : NULL;
+
+		/* slipway's own state directory is not the user's change */
+		dirty = !path || strncmp(path, ".slipway/", 9);
+	}
+out:
+	git_status_list_free(list);
+	git_repository_free(repo);
+	return dirty;
+}
+
+/* --worktree: copy the tree as it is, describe its HEAD. */
+static int copy_worktree(const struct source_opts *o, const char *abs,
+			 struct source_result *r, struct sw_err *e)
+{
+	static const char *const skip[] = { ".slipway", NULL };
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	git_commit *commit = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	int ret = -1;
+
+	if (o->ref)
+		return err_set(e, ERR_USAGE,
+			       "--ref and --worktree cannot go together: the "
+			       "work tree is built as it is");
+	if (git_repository_open_ext(&repo, abs, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				    NULL) < 0 ||
+	    git_repository_is_bare(repo)) {
+		err_set(e, ERR_USAGE, "source '%s' is not a git work tree",
+			o->source);
+		goto out;
+	}
+	if (fs_copy_tree(abs, o->dest, skip, e) < 0)
+		goto out;
+	r->kind = xstrdup("git");
+	r->repo_url = xstrdup(abs);
+	if (git_repository_head(&head, repo) == 0 &&
+	    git_reference_peel((git_object **)&commit, head,
+			       GIT_OBJECT_COMMIT) == 0) {
+		git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
+		r->resolved_version = xstrdup(hex);
+		r->source_version =
+			xstrdup(git_reference_is_branch(head)
+					? git_reference_shorthand(head)
+					: hex);
+	}
+	r->uncommitted = has_uncommitted(abs);
+	ret = 0;
+out:
+	git_commit_free(commit);
+	git_reference_free(head);
+	git_repository_free(repo);
+	return ret;
+}
+
 int source_fetch(const struct source_opts *o, struct source_result *r,
 		 struct sw_err *e)
 {
@@ -529,9 +609,21 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 			       o->source);
 	abs = fs_abspath(o->source);
 	if (is_git_repo(abs)) {
-		ret = fetch_git(o, abs, r, e);
+		pthread_once(&git_once, git_init);
+		if (o->worktree) {
+			ret = copy_worktree(o, abs, r, e);
+		} else {
+			ret = fetch_git(o, abs, r, e);
+			if (!ret && !o->ref)
+				r->uncommitted = has_uncommitted(abs);
+		}
 		free(abs);
 		return ret;
+	}
+	if (o->worktree) {
+		free(abs);
+		return err_set(e, ERR_USAGE,
+			       "source '%s' is not a git work tree", o->source);
 	}
 	free(abs);
 	if (o->ref)

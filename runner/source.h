@@ -19,7 +19,10 @@
  * repository or a git URL is cloned with libgit2 (committed state only:
  * uncommitted changes of a work tree are not part of a clone), the ref is
  * checked out detached, and submodules are initialised and updated
- * recursively.
+ * recursively. With o.worktree, a local work tree is copied as it is
+ * instead (uncommitted changes and .git included) and the git fields of
+ * the result describe its HEAD. Cloning a work tree that has uncommitted
+ * changes sets r.uncommitted, so the caller can say what was left out.
  *
  * The options' strings are borrowed; the result's strings belong to the
  * result and are freed by source_result_release().
@@ -36,11 +39,12 @@ struct source_opts {
 	const char *ref; /* branch, tag, full or short commit; NULL: HEAD */
 	const char *dest; /* where the tree goes; absent or empty */
 	bool progress; /* one updating line on stderr while cloning */
+	bool worktree; /* copy a local work tree as it is */
 };
 
 #define SOURCE_OPTS_INIT                                                       \
 	{                                                                      \
-		NULL, NULL, NULL, false                                        \
+		NULL, NULL, NULL, false, false                                 \
 	}
 
 struct source_result {
@@ -48,11 +52,12 @@ struct source_result {
 	char *repo_url; /* git: the URL or absolute path; dir: NULL */
 	char *source_version; /* git: the ref as given, else the branch */
 	char *resolved_version; /* git: full commit id checked out */
+	bool uncommitted; /* a cloned work tree had uncommitted changes */
 };
 
 #define SOURCE_RESULT_INIT                                                     \
 	{                                                                      \
-		NULL, NULL, NULL, NULL                                         \
+		NULL, NULL, NULL, NULL, false                                  \
 	}
 
 /*
