@@ -27,7 +27,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wno-format-truncation
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' $(OPT) \
-	$(WARN) -Ilib -Iphases -Irunner $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+	$(WARN) -iquote lib -iquote phases -iquote runner $(PKG_CFLAGS) $(CFLAGS) $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS_ALL = $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
@@ -111,8 +111,9 @@ FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 fuzz: deps $(FUZZ_BIN)
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-Ilib -Iphases -Irunner $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+	clang -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
+		-fsanitize=fuzzer,address,undefined \
+		-iquote lib -iquote phases -iquote runner $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
 fuzz-run: fuzz
 	@for f in $(FUZZ_BIN); do mkdir -p build-fuzz/corpus-$$(basename $$f); \
 		$$f -max_total_time=$(FUZZ_SECS) build-fuzz/corpus-$$(basename $$f) \

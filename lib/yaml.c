@@ -8,12 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-/*
- * This module's own header shadows libyaml's <yaml.h> on the -Ilib search
- * path; libyaml's lives in an "include" directory of the system or of its
- * pkg-config prefix, which this spelling reaches from either.
- */
-#include <../include/yaml.h>
+/* libyaml's header: the project's directories are -iquote, so <yaml.h>
+ * is never this module's own "yaml.h". */
+#include <yaml.h>
 
 #include "buf.h"
 #include "xalloc.h"
