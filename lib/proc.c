@@ -365,7 +365,45 @@ void proc_group_signal(const struct proc_group *g, int sig)
 }
 
 /* Children of ours (orphans reparented to the subreaper), by /proc. */
+static int scan_orphans(pid_t except, int sig);
+
+/*
+ * Children of ours: /proc/self/task/<tid>/children lists them directly
+ * (slipway is one thread), so the cost does not grow with the host's
+ * process count. Without that file, scan all of /proc.
+ */
 static int signal_orphans(pid_t except, int sig)
+{
+	char path[64], buf[4096];
+	int fd, n = 0;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+		 (int)gettid());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return scan_orphans(except, sig);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len < 0)
+		return scan_orphans(except, sig);
+	if ((size_t)len == sizeof(buf) - 1)
+		return scan_orphans(except, sig); /* too many to list here */
+	buf[len] = '\0';
+	for (char *p = buf, *end; *p; p = end) {
+		pid_t pid = (pid_t)strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (pid > 0 && pid != except) {
+			kill(pid, sig);
+			n++;
+		}
+	}
+	return n;
+}
+
+static int scan_orphans(pid_t except, int sig)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
