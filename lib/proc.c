@@ -122,39 +122,6 @@ static void child_fail(int errfd, const char *what)
 }
 
 /* execvpe with an explicit env, after the PATH of that env. */
-static void child_exec(const struct proc_opts *o)
-{
-	static const char *const empty[] = { NULL };
-	char *const *env = (char *const *)(o->env ? o->env : empty);
-	const char *file = o->argv[0];
-	const char *path = NULL;
-
-	if (strchr(file, '/')) {
-		execve(file, (char *const *)o->argv, env);
-		return;
-	}
-	for (char *const *p = env; *p; p++)
-		if (!strncmp(*p, "PATH=", 5))
-			path = *p + 5;
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		const char *end = strchrnul(path, ':');
-		char full[4096];
-		int n = snprintf(full, sizeof(full), "%.*s/%s",
-				 (int)(end - path), path, file);
-
-		if (n > 0 && (size_t)n < sizeof(full)) {
-			execve(full, (char *const *)o->argv, env);
-			if (errno != ENOENT && errno != ENOTDIR &&
-			    errno != EACCES)
-				return;
-		}
-		path = *end ? end + 1 : end;
-	}
-	errno = ENOENT;
-}
-
 /* The executable for argv[0], searched in the child's PATH. */
 static char *resolve_exec(const struct proc_opts *o)
 {
@@ -241,19 +208,28 @@ static int spawn_fast(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 
 int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 {
+	static const char *const no_env[] = { NULL };
 	int errpipe[2];
 	char msg[300];
+	char *exe;
 	ssize_t n;
 	pid_t pid;
 
 	if (!o->set_user)
 		return spawn_fast(o, pidp, e);
-	if (pipe2(errpipe, O_CLOEXEC) < 0)
+	exe = resolve_exec(o);
+	if (!exe)
+		return err_set(e, ERR_SYSTEM, "cannot start '%s': %s",
+			       o->argv[0], strerror(ENOENT));
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		free(exe);
 		return err_sys(e, "cannot create a pipe");
+	}
 	pid = fork();
 	if (pid < 0) {
 		close(errpipe[0]);
 		close(errpipe[1]);
+		free(exe);
 		return err_sys(e, "cannot fork");
 	}
 	if (pid == 0) {
@@ -283,11 +259,13 @@ int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 		}
 		if (o->cwd && chdir(o->cwd) < 0)
 			child_fail(errpipe[1], "cannot change directory");
-		child_exec(o);
+		execve(exe, (char *const *)o->argv,
+		       (char *const *)(o->env ? o->env : no_env));
 		child_fail(errpipe[1], "cannot run");
 	}
 	/* The parent sets the group too, so there is no race with kill. */
 	setpgid(pid, o->pgid ? o->pgid : pid);
+	free(exe);
 	close(errpipe[1]);
 	do {
 		n = read(errpipe[0], msg, sizeof(msg) - 1);

@@ -90,3 +90,28 @@ wait_for_marker() {
 now_ms() {
 	date +%s%3N
 }
+
+# Start slipway build in the background; sets SW_PID. Output goes to
+# $T/out; fd 3 (bats) is closed so that bats does not wait on it.
+sw_build_bg() {
+	"$SLIPWAY" build "$PROJ" --state-dir "$STATE" --report "$REPORT" \
+		"$@" >"$T/out" 2>&1 3>&- &
+	SW_PID=$!
+}
+
+# Wait for SW_PID (at most $1 seconds); sets SW_STATUS.
+sw_wait() {
+	local i
+	for i in $(seq $(($1 * 10))); do
+		kill -0 "$SW_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$SW_PID" 2>/dev/null; then
+		kill -KILL "$SW_PID"
+		echo "slipway did not end within $1 s" >&2
+		return 1
+	fi
+	SW_STATUS=0
+	wait "$SW_PID" || SW_STATUS=$?
+	LOG=$(jq -r .logs.location "$REPORT")
+}

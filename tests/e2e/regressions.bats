@@ -1,29 +1,7 @@
 #!/usr/bin/env bats
 # Regression tests: each caught a bug in slipway.
-# (sw_build_bg and sw_wait are as in signals.bats.)
 
 load helpers
-
-sw_build_bg() {
-	"$SLIPWAY" build "$PROJ" --state-dir "$STATE" --report "$REPORT" \
-		"$@" >"$T/out" 2>&1 3>&- &
-	SW_PID=$!
-}
-
-sw_wait() {
-	local i
-	for i in $(seq $(($1 * 10))); do
-		kill -0 "$SW_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$SW_PID" 2>/dev/null; then
-		kill -KILL "$SW_PID"
-		return 1
-	fi
-	SW_STATUS=0
-	wait "$SW_PID" || SW_STATUS=$?
-	LOG=$(jq -r .logs.location "$REPORT")
-}
 
 # Was: after a failed command, a timeout in `finally` is recorded as the
 # command's FAILED; the machine goes on to POST_BUILD, which cannot start
