@@ -228,11 +228,22 @@ static int run_attempt(struct machine *m, const struct bs_phase *p,
 			  "selection is not supported by slipway",
 			  kv->name, kv->value);
 	}
-	if (run_list(m, &p->commands, switch_user ? &user : NULL, a, e) < 0)
-		return -1;
-	if (a->status == PHASE_TIMED_OUT || a->status == PHASE_STOPPED)
-		return 0;
-	return run_list(m, &p->finally, switch_user ? &user : NULL, a, e);
+	if (run_list(m, &p->commands, switch_user ? &user : NULL, a, e) < 0 ||
+	    (a->status != PHASE_TIMED_OUT && a->status != PHASE_STOPPED &&
+	     run_list(m, &p->finally, switch_user ? &user : NULL, a, e) < 0)) {
+		if (!switch_user)
+			return -1;
+		/* Most often the user cannot reach the build directory. */
+		msg = xasprintf("run-as '%s': %s (the build's directories "
+				"must be reachable by that user; see "
+				"--state-dir)",
+				user.name, e->msg);
+		err_clear(e);
+		log_agent(m->log, "%s", msg);
+		attempt_fail(a, PHASE_FAILED, "CLIENT_ERROR", msg);
+		set_succeeding(m, false);
+	}
+	return 0;
 }
 
 int machine_run(struct machine *m, struct phase_list *pl, struct sw_err *e)
