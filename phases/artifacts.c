@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -21,7 +23,18 @@
 #include "xalloc.h"
 #include "banned.h"
 
-#define ZIP_BUFSZ (64 * 1024)
+/* Reads of files and writes of archives. */
+#define IO_BUFSZ (512 * 1024)
+#define OUT_BLOCK (256 * 1024)
+/* How much of a file the zip store decision looks at. */
+#define SAMPLE_MAX (64 * 1024)
+#define PROGRESS_EVERY_NS (100 * 1000 * 1000ULL)
+/* none: bytes per copy_file_range() call, so progress moves */
+#define COPY_CHUNK (8 << 20)
+
+#define ZIP_LEVEL 2
+#define GZIP_LEVEL 6
+#define ZSTD_LEVEL 3
 
 void artifact_list_release(struct artifact_list *l)
 {
@@ -136,7 +149,7 @@ static const char *real_parent(struct collect *c, const char *dir)
 }
 
 static void push_entry(struct collect *c, char *path, const char *name,
-		       bool is_symlink)
+		       bool is_symlink, off_t size)
 {
 	struct artifact_list *l = c->out;
 	struct artifact_entry *ent;
@@ -146,6 +159,7 @@ static void push_entry(struct collect *c, char *path, const char *name,
 	ent->path = path;
 	ent->name = xstrdup(name);
 	ent->is_symlink = is_symlink;
+	ent->size = size;
 	if (!nameset_add(&c->names, ent->name))
 		BUG("artifact name '%s' added twice", name);
 }
@@ -186,10 +200,10 @@ static int add_match(struct collect *c, const char *base, const char *rel)
 	}
 	if (S_ISREG(sb.st_mode)) {
 		push_entry(c, fs_join(preal, slash ? slash + 1 : rel), name,
-			   false);
+			   false, sb.st_size);
 	} else if (S_ISLNK(sb.st_mode) && a->enable_symlinks) {
 		push_entry(c, fs_join(preal, slash ? slash + 1 : rel), name,
-			   true);
+			   true, 0);
 	} else if (S_ISLNK(sb.st_mode)) {
 		target = realpath(abs, NULL);
 		if (!target) {
@@ -211,7 +225,7 @@ static int add_match(struct collect *c, const char *base, const char *rel)
 			goto out;
 		}
 		if (S_ISREG(sb.st_mode)) {
-			push_entry(c, target, name, false);
+			push_entry(c, target, name, false, sb.st_size);
 			target = NULL;
 		}
 	}
@@ -367,44 +381,94 @@ out:
 	return ret;
 }
 
-/* ---- zip writing ---- */
+/* ---- packaging names ---- */
 
-struct zip_sink {
-	int fd;
-	const char *file; /* for messages */
-	struct hash_ctx sha, md5;
-	off_t size;
-	struct sw_err *e;
+static const char *const packaging_names[] = { "zip", "tar.gz", "tar.zst",
+					       "none" };
+static const char *const packaging_exts[] = { ".zip", ".tar.gz", ".tar.zst",
+					      "" };
+
+int artifact_packaging_parse(const char *s, enum artifact_packaging *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(packaging_names); i++) {
+		if (!strcmp(s, packaging_names[i])) {
+			*out = (enum artifact_packaging)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *artifact_packaging_name(enum artifact_packaging p)
+{
+	if ((size_t)p >= ARRAY_SIZE(packaging_names))
+		BUG("bad artifact packaging %d", (int)p);
+	return packaging_names[p];
+}
+
+const char *artifact_packaging_ext(enum artifact_packaging p)
+{
+	if ((size_t)p >= ARRAY_SIZE(packaging_exts))
+		BUG("bad artifact packaging %d", (int)p);
+	return packaging_exts[p];
+}
+
+/* ---- progress ---- */
+
+struct progress {
+	artifact_progress_fn *fn;
+	void *data;
+	uint64_t bytes_done, bytes_total;
+	size_t files_done, files_total;
+	uint64_t next_ns;
 };
 
-static la_ssize_t zip_write_cb(struct archive *a, void *data, const void *buf,
-			       size_t len)
+static uint64_t now_ns(void)
 {
-	struct zip_sink *z = data;
-	const char *p = buf;
-	size_t left = len;
+	struct timespec ts;
 
-	while (left) {
-		ssize_t n = write(z->fd, p, left);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			archive_set_error(a, errno, "write '%s': %s", z->file,
-					  strerror(errno));
-			return -1;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	if (hash_update(&z->sha, buf, len, z->e) < 0 ||
-	    hash_update(&z->md5, buf, len, z->e) < 0) {
-		archive_set_error(a, EIO, "%s", z->e->msg);
-		return -1;
-	}
-	z->size += (off_t)len;
-	return (la_ssize_t)len;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
+
+static void progress_init(struct progress *pg, const struct artifact_list *l,
+			  const struct artifact_write_opts *o)
+{
+	memset(pg, 0, sizeof(*pg));
+	if (!o || !o->progress)
+		return;
+	pg->fn = o->progress;
+	pg->data = o->data;
+	pg->files_total = l->nr;
+	for (size_t i = 0; i < l->nr; i++)
+		if (!l->v[i].is_symlink && l->v[i].size > 0)
+			pg->bytes_total += (uint64_t)l->v[i].size;
+}
+
+/* Report unless the last report was under 100 ms ago; `last` always. */
+static void progress_tick(struct progress *pg, bool last)
+{
+	uint64_t now;
+
+	if (!pg->fn)
+		return;
+	now = now_ns();
+	if (!last && now < pg->next_ns)
+		return;
+	pg->next_ns = now + PROGRESS_EVERY_NS;
+	if (pg->bytes_done > pg->bytes_total)
+		pg->bytes_total = pg->bytes_done;
+	pg->fn(pg->bytes_done, pg->bytes_total, pg->files_done, pg->files_total,
+	       pg->data);
+}
+
+static void progress_bytes(struct progress *pg, size_t n)
+{
+	pg->bytes_done += n;
+	progress_tick(pg, false);
+}
+
+/* ---- the zip store decision ---- */
 
 static bool already_compressed(const char *name)
 {
@@ -422,56 +486,228 @@ static bool already_compressed(const char *name)
 	return false;
 }
 
-static int archive_fail(struct archive *a, struct sw_err *e, const char *what,
-			const char *name)
+/* log2(x) for x >= 1, to about 2^-24, without libm. */
+static double log2_of(double x)
 {
-	const char *msg = archive_error_string(a);
+	double r = 0, bit = 1;
 
-	return err_set(e, ERR_SYSTEM, "zip: %s '%s': %s", what, name,
-		       msg ? msg : "unknown libarchive error");
+	while (x >= 2) {
+		x /= 2;
+		r += 1;
+	}
+	for (int i = 0; i < 24; i++) {
+		x *= x;
+		bit /= 2;
+		if (x >= 2) {
+			x /= 2;
+			r += bit;
+		}
+	}
+	return r;
 }
 
-struct zip_state {
+static uint32_t load32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+#define EST_HASH_BITS 12
+#define EST_MATCH_BITS 24 /* length and distance codes with extra bits */
+#define EST_BLOCK_SYMS 16384 /* zlib's symbols per block at memLevel 8 */
+#define EST_TREE_BITS (64 * 8) /* a dynamic block's code description */
+
+/*
+ * About how many bytes deflate makes of p[0..n): greedy matches of 4 or
+ * more bytes within 32 KiB (the last position per hash only), then the
+ * remaining literals at their order-0 entropy (dynamic Huffman codes) or
+ * at 8-9 bits each (the fixed codes zlib picks for small inputs). It
+ * misses what a deeper search finds, so it errs on the side of storing
+ * data that compresses very little.
+ */
+static size_t deflate_estimate(const unsigned char *p, size_t n)
+{
+	uint32_t head[1 << EST_HASH_BITS] = { 0 };
+	uint32_t hist[256] = { 0 };
+	uint64_t fixed = 3 + 7, lits = 0, matches = 0;
+	double dyn, sum = 0;
+	size_t i = 0;
+
+	while (i < n) {
+		if (i + 4 <= n) {
+			uint32_t v = load32(p + i);
+			uint32_t h = (v * 2654435761u) >> (32 - EST_HASH_BITS);
+			size_t c = head[h];
+
+			head[h] = (uint32_t)i + 1;
+			if (c-- && i - c <= 32768 && load32(p + c) == v) {
+				size_t len = 4;
+
+				while (i + len < n && len < 258 &&
+				       p[c + len] == p[i + len])
+					len++;
+				matches++;
+				i += len;
+				continue;
+			}
+		}
+		hist[p[i]]++;
+		fixed += p[i] < 144 ? 8 : 9;
+		lits++;
+		i++;
+	}
+	fixed += matches * EST_MATCH_BITS;
+	for (size_t b = 0; b < 256; b++)
+		if (hist[b])
+			sum += hist[b] * log2_of(hist[b]);
+	dyn = lits ? (double)lits * log2_of((double)lits) - sum : 0;
+	dyn += (double)matches * EST_MATCH_BITS +
+	       (double)EST_TREE_BITS *
+		       (double)((lits + matches) / EST_BLOCK_SYMS + 1);
+	if (dyn < (double)fixed)
+		return (size_t)(dyn / 8) + 1;
+	return (size_t)(fixed / 8) + 1;
+}
+
+/*
+ * Store rather than deflate? `head` holds the first n bytes of a file of
+ * `size` bytes. Deflate must save at least 3% to be worth its time.
+ */
+static bool zip_should_store(const char *name, const unsigned char *head,
+			     size_t n, off_t size)
+{
+	if (!size || already_compressed(name))
+		return true;
+	if (n > SAMPLE_MAX)
+		n = SAMPLE_MAX;
+	return deflate_estimate(head, n) * 100 >= n * 97;
+}
+
+/* ---- archive output: a temporary file, hashed as it is written ---- */
+
+struct sink {
+	int fd;
+	const char *file; /* for messages */
+	struct hash_ctx sha, md5;
+	off_t size;
+	struct sw_err *e;
+};
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static la_ssize_t sink_write_cb(struct archive *a, void *data, const void *buf,
+				size_t len)
+{
+	struct sink *k = data;
+
+	if (write_all(k->fd, buf, len) < 0) {
+		archive_set_error(a, errno, "write '%s': %s", k->file,
+				  strerror(errno));
+		return -1;
+	}
+	if (hash_update(&k->sha, buf, len, k->e) < 0 ||
+	    hash_update(&k->md5, buf, len, k->e) < 0) {
+		archive_set_error(a, EIO, "%s", k->e->msg);
+		return -1;
+	}
+	k->size += (off_t)len;
+	return (la_ssize_t)len;
+}
+
+static ssize_t read_retry(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* ---- zip and tar ---- */
+
+struct pack {
+	enum artifact_packaging p;
 	struct archive *a;
 	struct archive_entry *ent;
 	struct nameset dirs; /* borrowed from `dirnames` */
 	struct strvec dirnames;
-	bool store; /* current zip:compression */
-	char *iobuf;
+	bool store; /* zip: current compression */
+	unsigned char *iobuf;
+	struct progress *pg;
 };
 
-static int write_header(struct zip_state *z, const char *name, struct sw_err *e)
+static const char *packaging_label(enum artifact_packaging p)
 {
-	if (archive_write_header(z->a, z->ent) < ARCHIVE_WARN)
-		return archive_fail(z->a, e, "cannot add", name);
+	return p == ARTIFACT_ZIP ? "zip" : "tar";
+}
+
+static int archive_fail(struct pack *k, struct sw_err *e, const char *what,
+			const char *name)
+{
+	const char *msg = archive_error_string(k->a);
+
+	return err_set(e, ERR_SYSTEM, "%s: %s '%s': %s", packaging_label(k->p),
+		       what, name, msg ? msg : "unknown libarchive error");
+}
+
+static int write_header(struct pack *k, const char *name, struct sw_err *e)
+{
+	if (archive_write_header(k->a, k->ent) < ARCHIVE_WARN)
+		return archive_fail(k, e, "cannot add", name);
 	return 0;
 }
 
+/* Start an entry: tar keeps whole seconds, so no pax header is needed. */
+static void entry_start(struct pack *k, const char *name, mode_t type,
+			mode_t perm, const struct timespec *mtime)
+{
+	archive_entry_clear(k->ent);
+	archive_entry_set_pathname(k->ent, name);
+	archive_entry_set_filetype(k->ent, type);
+	archive_entry_set_perm(k->ent, perm);
+	archive_entry_set_mtime(k->ent, mtime->tv_sec,
+				k->p == ARTIFACT_ZIP ? mtime->tv_nsec : 0);
+}
+
 /* Directory entries for every parent of name not written yet. */
-static int write_parents(struct zip_state *z, const char *name, time_t mtime,
-			 struct sw_err *e)
+static int write_parents(struct pack *k, const char *name,
+			 const struct timespec *mtime, struct sw_err *e)
 {
 	for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/')) {
 		char *dir = xasprintf("%.*s/", (int)(s - name), name);
 
-		if (z->dirs.cap && *nameset_find(&z->dirs, dir)) {
+		if (k->dirs.cap && *nameset_find(&k->dirs, dir)) {
 			free(dir);
 			continue;
 		}
-		strvec_push_nodup(&z->dirnames, dir);
-		nameset_add(&z->dirs, dir);
-		archive_entry_clear(z->ent);
-		archive_entry_set_pathname(z->ent, dir);
-		archive_entry_set_filetype(z->ent, AE_IFDIR);
-		archive_entry_set_perm(z->ent, 0755);
-		archive_entry_set_mtime(z->ent, mtime, 0);
-		if (write_header(z, dir, e) < 0)
+		strvec_push_nodup(&k->dirnames, dir);
+		nameset_add(&k->dirs, dir);
+		entry_start(k, dir, AE_IFDIR, 0755, mtime);
+		if (write_header(k, dir, e) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int write_symlink(struct zip_state *z, const struct artifact_entry *ent,
+static int write_symlink(struct pack *k, const struct artifact_entry *ent,
 			 struct sw_err *e)
 {
 	char target[PATH_MAX];
@@ -484,21 +720,41 @@ static int write_symlink(struct zip_state *z, const struct artifact_entry *ent,
 	if (n < 0)
 		return err_sys(e, "cannot read link '%s'", ent->path);
 	target[n] = '\0';
-	if (write_parents(z, ent->name, sb.st_mtime, e) < 0)
+	if (write_parents(k, ent->name, &sb.st_mtim, e) < 0)
 		return -1;
-	archive_entry_clear(z->ent);
-	archive_entry_set_pathname(z->ent, ent->name);
-	archive_entry_set_filetype(z->ent, AE_IFLNK);
-	archive_entry_set_perm(z->ent, 0777);
-	archive_entry_set_symlink(z->ent, target);
-	archive_entry_set_mtime(z->ent, sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
-	return write_header(z, ent->name, e);
+	entry_start(k, ent->name, AE_IFLNK, 0777, &sb.st_mtim);
+	archive_entry_set_symlink(k->ent, target);
+	return write_header(k, ent->name, e);
 }
 
-static int write_file(struct zip_state *z, const struct artifact_entry *ent,
+/* zip: switch between store and deflate for the next entry. */
+static int zip_set_store(struct pack *k, bool store, const char *name,
+			 struct sw_err *e)
+{
+	int rc;
+
+	/*
+	 * archive_write_set_options() is refused once the archive is open,
+	 * but the zip writer's own setters may switch between entries.
+	 */
+	if (store == k->store)
+		return 0;
+	rc = store ? archive_write_zip_set_compression_store(k->a)
+		   : archive_write_zip_set_compression_deflate(k->a);
+	if (rc != ARCHIVE_OK)
+		return archive_fail(k, e, "cannot set compression for", name);
+	k->store = store;
+	return 0;
+}
+
+/*
+ * One read of up to IO_BUFSZ comes before the header: the zip store
+ * decision looks at it, and a small file takes no second read.
+ */
+static int write_file(struct pack *k, const struct artifact_entry *ent,
 		      struct sw_err *e)
 {
-	bool store = already_compressed(ent->name);
+	bool started = false;
 	struct stat sb;
 	off_t left;
 	int fd, ret = -1;
@@ -514,57 +770,128 @@ static int write_file(struct zip_state *z, const struct artifact_entry *ent,
 		err_set(e, ERR_SYSTEM, "'%s' is not a regular file", ent->path);
 		goto out;
 	}
-	if (write_parents(z, ent->name, sb.st_mtime, e) < 0)
+	if (write_parents(k, ent->name, &sb.st_mtim, e) < 0)
 		goto out;
-	/*
-	 * archive_write_set_options() is refused once the archive is open,
-	 * but the zip writer's own setters may switch between entries.
-	 */
-	if (store != z->store) {
-		int rc =
-			store ? archive_write_zip_set_compression_store(z->a)
-			      : archive_write_zip_set_compression_deflate(z->a);
+	for (left = sb.st_size; !started || left > 0;) {
+		size_t want = left < IO_BUFSZ ? (size_t)left : IO_BUFSZ;
+		ssize_t n = want ? read_retry(fd, k->iobuf, want) : 0;
 
-		if (rc != ARCHIVE_OK) {
-			archive_fail(z->a, e, "cannot set compression for",
-				     ent->name);
-			goto out;
-		}
-		z->store = store;
-	}
-	archive_entry_clear(z->ent);
-	archive_entry_set_pathname(z->ent, ent->name);
-	archive_entry_set_filetype(z->ent, AE_IFREG);
-	archive_entry_set_perm(z->ent, sb.st_mode & 0777);
-	archive_entry_set_size(z->ent, sb.st_size);
-	archive_entry_set_mtime(z->ent, sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
-	if (write_header(z, ent->name, e) < 0)
-		goto out;
-	for (left = sb.st_size; left > 0;) {
-		size_t want = left < ZIP_BUFSZ ? (size_t)left : ZIP_BUFSZ;
-		ssize_t n = read(fd, z->iobuf, want);
-
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
 			err_sys(e, "cannot read '%s'", ent->path);
 			goto out;
 		}
-		if (n == 0) {
+		if (n == 0 && want) {
 			err_set(e, ERR_SYSTEM,
 				"'%s' shrank while being archived", ent->path);
 			goto out;
 		}
-		if (archive_write_data(z->a, z->iobuf, (size_t)n) < 0) {
-			archive_fail(z->a, e, "cannot write", ent->name);
+		if (!started) {
+			if (k->p == ARTIFACT_ZIP &&
+			    zip_set_store(k,
+					  zip_should_store(ent->name, k->iobuf,
+							   (size_t)n,
+							   sb.st_size),
+					  ent->name, e) < 0)
+				goto out;
+			entry_start(k, ent->name, AE_IFREG, sb.st_mode & 0777,
+				    &sb.st_mtim);
+			archive_entry_set_size(k->ent, sb.st_size);
+			if (write_header(k, ent->name, e) < 0)
+				goto out;
+			started = true;
+		}
+		if (n && archive_write_data(k->a, k->iobuf, (size_t)n) < 0) {
+			archive_fail(k, e, "cannot write", ent->name);
 			goto out;
 		}
 		left -= n;
+		progress_bytes(k->pg, (size_t)n);
 	}
 	ret = 0;
 out:
 	close(fd);
 	return ret;
+}
+
+/* CPUs this process may run on. */
+static int cpu_count(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+static int set_option(struct pack *k, const char *module, const char *opt,
+		      int val, const char *dest, struct sw_err *e)
+{
+	char num[16];
+
+	snprintf(num, sizeof(num), "%d", val);
+	if (archive_write_set_option(k->a, module, opt, num) != ARCHIVE_OK)
+		return archive_fail(k, e, "cannot set options for", dest);
+	return 0;
+}
+
+static int pack_open(struct pack *k, const struct artifact_write_opts *o,
+		     struct sink *sink, const char *dest, struct sw_err *e)
+{
+	int level = o && o->level > 0 ? o->level : 0;
+	int threads = o && o->threads > 0 ? o->threads : cpu_count();
+
+	switch (k->p) {
+	case ARTIFACT_ZIP:
+		if (archive_write_set_format_zip(k->a) != ARCHIVE_OK ||
+		    archive_write_set_options(
+			    k->a, "zip:compression=deflate") != ARCHIVE_OK)
+			return archive_fail(k, e, "cannot start", dest);
+		if (set_option(k, "zip", "compression-level",
+			       level ? level : ZIP_LEVEL, dest, e) < 0)
+			return -1;
+		break;
+	case ARTIFACT_TAR_GZ:
+		if (archive_write_set_format_pax_restricted(k->a) !=
+			    ARCHIVE_OK ||
+		    archive_write_add_filter_gzip(k->a) != ARCHIVE_OK)
+			return archive_fail(k, e, "cannot start", dest);
+		if (set_option(k, "gzip", "compression-level",
+			       level ? level : GZIP_LEVEL, dest, e) < 0)
+			return -1;
+		/* no mtime in the gzip header: same tree, same bytes */
+		if (archive_write_set_filter_option(k->a, "gzip", "timestamp",
+						    NULL) != ARCHIVE_OK)
+			return archive_fail(k, e, "cannot set options for",
+					    dest);
+		break;
+	case ARTIFACT_TAR_ZST:
+		if (archive_write_set_format_pax_restricted(k->a) !=
+			    ARCHIVE_OK ||
+		    archive_write_add_filter_zstd(k->a) != ARCHIVE_OK)
+			return archive_fail(k, e, "cannot start", dest);
+		if (set_option(k, "zstd", "compression-level",
+			       level ? level : ZSTD_LEVEL, dest, e) < 0)
+			return -1;
+		/* an older libarchive knows no threads: one thread then */
+		if (threads > 1) {
+			char num[16];
+
+			snprintf(num, sizeof(num), "%d", threads);
+			archive_write_set_filter_option(k->a, "zstd", "threads",
+							num);
+		}
+		break;
+	default:
+		BUG("bad packaging %d for an archive", (int)k->p);
+	}
+	if (archive_write_set_bytes_per_block(k->a, OUT_BLOCK) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(k->a, 1) != ARCHIVE_OK ||
+	    archive_write_open(k->a, sink, NULL, sink_write_cb, NULL) !=
+		    ARCHIVE_OK)
+		return archive_fail(k, e, "cannot start", dest);
+	return 0;
 }
 
 static void fsync_dir_of(const char *path)
@@ -581,16 +908,18 @@ static void fsync_dir_of(const char *path)
 	free(dir);
 }
 
-int artifacts_write_zip(const struct artifact_list *l, const char *dest,
-			struct artifact_digest *d, struct sw_err *e)
+static int write_archive(const struct artifact_list *l, const char *dest,
+			 enum artifact_packaging p,
+			 const struct artifact_write_opts *o,
+			 struct progress *pg, struct artifact_digest *dg,
+			 struct sw_err *e)
 {
-	struct zip_sink sink = { .fd = -1, .e = e };
-	struct zip_state z = { 0 };
+	struct sink sink = { .fd = -1, .e = e };
+	struct pack k = { .p = p, .pg = pg };
 	char *tmp = xasprintf("%s.tmp.%ld", dest, (long)getpid());
-	struct artifact_digest dg = { .files = l->nr };
 	int ret = -1;
 
-	strvec_init(&z.dirnames);
+	strvec_init(&k.dirnames);
 	sink.file = tmp;
 	sink.fd =
 		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
@@ -602,32 +931,27 @@ int artifacts_write_zip(const struct artifact_list *l, const char *dest,
 	if (hash_init(&sink.sha, HASH_SHA256, e) < 0 ||
 	    hash_init(&sink.md5, HASH_MD5, e) < 0)
 		goto out;
-	z.a = archive_write_new();
-	z.ent = archive_entry_new();
-	z.iobuf = xmalloc(ZIP_BUFSZ);
-	if (!z.a || !z.ent) {
-		err_set(e, ERR_SYSTEM, "zip: cannot allocate libarchive state");
+	k.a = archive_write_new();
+	k.ent = archive_entry_new();
+	k.iobuf = xmalloc(IO_BUFSZ);
+	if (!k.a || !k.ent) {
+		err_set(e, ERR_SYSTEM, "%s: cannot allocate libarchive state",
+			packaging_label(p));
 		goto out;
 	}
-	if (archive_write_set_format_zip(z.a) != ARCHIVE_OK ||
-	    archive_write_set_options(z.a, "zip:compression=deflate") !=
-		    ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(z.a, ZIP_BUFSZ) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(z.a, 1) != ARCHIVE_OK ||
-	    archive_write_open(z.a, &sink, NULL, zip_write_cb, NULL) !=
-		    ARCHIVE_OK) {
-		archive_fail(z.a, e, "cannot start", dest);
+	if (pack_open(&k, o, &sink, dest, e) < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < l->nr; i++) {
 		const struct artifact_entry *ent = &l->v[i];
 
-		if ((ent->is_symlink ? write_symlink(&z, ent, e)
-				     : write_file(&z, ent, e)) < 0)
+		if ((ent->is_symlink ? write_symlink(&k, ent, e)
+				     : write_file(&k, ent, e)) < 0)
 			goto out;
+		pg->files_done++;
+		progress_tick(pg, false);
 	}
-	if (archive_write_close(z.a) != ARCHIVE_OK) {
-		archive_fail(z.a, e, "cannot finish", dest);
+	if (archive_write_close(k.a) != ARCHIVE_OK) {
+		archive_fail(&k, e, "cannot finish", dest);
 		goto out;
 	}
 	if (fsync(sink.fd) < 0) {
@@ -640,31 +964,393 @@ int artifacts_write_zip(const struct artifact_list *l, const char *dest,
 		goto out;
 	}
 	sink.fd = -1;
-	if (hash_final(&sink.sha, dg.sha256, e) < 0 ||
-	    hash_final(&sink.md5, dg.md5, e) < 0)
+	if (hash_final(&sink.sha, dg->sha256, e) < 0 ||
+	    hash_final(&sink.md5, dg->md5, e) < 0)
 		goto out;
-	dg.size = sink.size;
+	dg->size = sink.size;
 	if (rename(tmp, dest) < 0) {
 		err_sys(e, "cannot rename '%s' to '%s'", tmp, dest);
 		goto out;
 	}
 	fsync_dir_of(dest);
-	if (d)
-		*d = dg;
 	ret = 0;
 out:
-	if (z.a)
-		archive_write_free(z.a);
-	archive_entry_free(z.ent);
+	if (k.a)
+		archive_write_free(k.a);
+	archive_entry_free(k.ent);
 	if (sink.fd >= 0)
 		close(sink.fd);
 	if (ret < 0)
 		unlink(tmp);
 	hash_release(&sink.sha);
 	hash_release(&sink.md5);
-	free(z.dirs.slot);
-	strvec_release(&z.dirnames);
-	free(z.iobuf);
+	free(k.dirs.slot);
+	strvec_release(&k.dirnames);
+	free(k.iobuf);
 	free(tmp);
 	return ret;
+}
+
+/* ---- none: a directory tree ---- */
+
+struct tree_item {
+	const char *name; /* borrowed from the list */
+	char type; /* 'f' or 'l' */
+	mode_t perm;
+	off_t size;
+	time_t mtime;
+	char *target; /* links */
+};
+
+struct tree {
+	int root; /* the temporary directory */
+	struct nameset dirs; /* borrowed from `dirnames` */
+	struct strvec dirnames;
+	struct tree_item *items;
+	char *iobuf;
+	struct progress *pg;
+};
+
+/* A relative name whose every component is a plain name. */
+static bool name_is_plain(const char *name)
+{
+	const char *s = name;
+
+	if (!*name || *name == '/')
+		return false;
+	while (*s) {
+		size_t n = strcspn(s, "/");
+
+		if (!n || (n == 1 && s[0] == '.') ||
+		    (n == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		s += n;
+		if (*s == '/' && !*++s)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Create the parents of name under the root. Every parent must be a
+ * directory made here, so that nothing is written through a link.
+ */
+static int tree_parents(struct tree *t, const char *name, struct sw_err *e)
+{
+	for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/')) {
+		char *dir = xstrndup(name, (size_t)(s - name));
+
+		if (t->dirs.cap && *nameset_find(&t->dirs, dir)) {
+			free(dir);
+			continue;
+		}
+		if (mkdirat(t->root, dir, 0755) < 0) {
+			err_sys(e, "cannot create directory '%s'", dir);
+			free(dir);
+			return -1;
+		}
+		strvec_push_nodup(&t->dirnames, dir);
+		nameset_add(&t->dirs, dir);
+	}
+	return 0;
+}
+
+static bool copy_fallback_errno(int err)
+{
+	return err == EXDEV || err == ENOSYS || err == EINVAL ||
+	       err == EOPNOTSUPP || err == EBADF;
+}
+
+static int tree_copy_data(struct tree *t, int in, int out, off_t size,
+			  const struct artifact_entry *ent, struct sw_err *e)
+{
+	bool rw = false;
+
+	while (size > 0) {
+		size_t want = size < COPY_CHUNK ? (size_t)size : COPY_CHUNK;
+		ssize_t n;
+
+		if (!rw) {
+			n = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (n < 0 && copy_fallback_errno(errno)) {
+				rw = true;
+				continue;
+			}
+		} else {
+			if (want > IO_BUFSZ)
+				want = IO_BUFSZ;
+			n = read_retry(in, t->iobuf, want);
+			if (n > 0 && write_all(out, t->iobuf, (size_t)n) < 0)
+				return err_sys(e, "cannot write '%s'",
+					       ent->name);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys(e, "cannot copy '%s'", ent->path);
+		if (n == 0)
+			return err_set(e, ERR_SYSTEM,
+				       "'%s' shrank while being copied",
+				       ent->path);
+		size -= n;
+		progress_bytes(t->pg, (size_t)n);
+	}
+	return 0;
+}
+
+static int tree_file(struct tree *t, const struct artifact_entry *ent,
+		     struct tree_item *it, struct sw_err *e)
+{
+	struct timespec times[2];
+	struct stat sb;
+	int in, out = -1, ret = -1;
+
+	in = open(ent->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return err_sys(e, "cannot open '%s'", ent->path);
+	if (fstat(in, &sb) < 0) {
+		err_sys(e, "cannot stat '%s'", ent->path);
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err_set(e, ERR_SYSTEM, "'%s' is not a regular file", ent->path);
+		goto out;
+	}
+	out = openat(t->root, ent->name,
+		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     0600);
+	if (out < 0) {
+		err_sys(e, "cannot create '%s'", ent->name);
+		goto out;
+	}
+	if (tree_copy_data(t, in, out, sb.st_size, ent, e) < 0)
+		goto out;
+	times[0].tv_sec = 0;
+	times[0].tv_nsec = UTIME_OMIT;
+	times[1] = sb.st_mtim;
+	if (fchmod(out, sb.st_mode & 0777) < 0 || futimens(out, times) < 0) {
+		err_sys(e, "cannot set mode and time of '%s'", ent->name);
+		goto out;
+	}
+	if (close(out) < 0) {
+		out = -1;
+		err_sys(e, "cannot write '%s'", ent->name);
+		goto out;
+	}
+	out = -1;
+	it->type = 'f';
+	it->perm = sb.st_mode & 0777;
+	it->size = sb.st_size;
+	it->mtime = sb.st_mtim.tv_sec;
+	ret = 0;
+out:
+	if (out >= 0)
+		close(out);
+	close(in);
+	return ret;
+}
+
+static int tree_symlink(struct tree *t, const struct artifact_entry *ent,
+			struct tree_item *it, struct sw_err *e)
+{
+	char target[PATH_MAX];
+	struct timespec times[2];
+	struct stat sb;
+	ssize_t n;
+
+	if (lstat(ent->path, &sb) < 0)
+		return err_sys(e, "cannot stat '%s'", ent->path);
+	n = readlink(ent->path, target, sizeof(target) - 1);
+	if (n < 0)
+		return err_sys(e, "cannot read link '%s'", ent->path);
+	target[n] = '\0';
+	if (symlinkat(target, t->root, ent->name) < 0)
+		return err_sys(e, "cannot create link '%s'", ent->name);
+	times[0].tv_sec = 0;
+	times[0].tv_nsec = UTIME_OMIT;
+	times[1] = sb.st_mtim;
+	/* a link's own time is cosmetic: not every filesystem keeps it */
+	utimensat(t->root, ent->name, times, AT_SYMLINK_NOFOLLOW);
+	it->type = 'l';
+	it->perm = 0777;
+	it->size = 0;
+	it->mtime = sb.st_mtim.tv_sec;
+	it->target = xstrdup(target);
+	return 0;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tree_item *)a)->name,
+		      ((const struct tree_item *)b)->name);
+}
+
+/* The digest of the canonical listing described in artifacts.h. */
+static int tree_digest(struct tree_item *items, size_t nr,
+		       struct artifact_digest *dg, struct sw_err *e)
+{
+	struct buf b = BUF_INIT;
+	int ret;
+
+	qsort(items, nr, sizeof(*items), item_cmp);
+	dg->size = 0;
+	for (size_t i = 0; i < nr; i++) {
+		const struct tree_item *it = &items[i];
+
+		/* each field ends in a NUL: buf_addf() counts them */
+		buf_addf(&b, "%s%c%c%c%o%c%lld%c%lld%c%s%c", it->name, 0,
+			 it->type, 0, (unsigned)it->perm, 0,
+			 (long long)it->size, 0, (long long)it->mtime, 0,
+			 it->target ? it->target : "", 0);
+		dg->size += it->size;
+	}
+	ret = hash_buf(HASH_SHA256, b.ptr ? b.ptr : "", b.len, dg->sha256, e);
+	if (!ret)
+		ret = hash_buf(HASH_MD5, b.ptr ? b.ptr : "", b.len, dg->md5, e);
+	buf_release(&b);
+	return ret;
+}
+
+/*
+ * Put the finished tree `tmp` at dest. An exchange of names keeps a dest
+ * in place at every moment; without it, the old dest goes aside first.
+ * The old tree is removed last, and a failure to remove it is not the
+ * artifact's failure.
+ */
+static int tree_install(const char *tmp, const char *dest, struct sw_err *e)
+{
+	struct sw_err ignored = SW_ERR_INIT;
+	char *old;
+
+	if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_EXCHANGE)) {
+		fsync_dir_of(dest);
+		fs_remove_tree(tmp, &ignored);
+		return 0;
+	}
+	if (errno == ENOENT) {
+		if (rename(tmp, dest) < 0)
+			return err_sys(e, "cannot rename '%s' to '%s'", tmp,
+				       dest);
+		fsync_dir_of(dest);
+		return 0;
+	}
+	if (!copy_fallback_errno(errno))
+		return err_sys(e, "cannot replace '%s'", dest);
+	old = xasprintf("%s.old.%ld", dest, (long)getpid());
+	fs_remove_tree(old, &ignored);
+	if (rename(dest, old) < 0) {
+		err_sys(e, "cannot move '%s' aside", dest);
+		free(old);
+		return -1;
+	}
+	if (rename(tmp, dest) < 0) {
+		err_sys(e, "cannot rename '%s' to '%s'", tmp, dest);
+		rename(old, dest);
+		free(old);
+		return -1;
+	}
+	fsync_dir_of(dest);
+	fs_remove_tree(old, &ignored);
+	free(old);
+	return 0;
+}
+
+static int write_tree(const struct artifact_list *l, const char *dest,
+		      struct progress *pg, struct artifact_digest *dg,
+		      struct sw_err *e)
+{
+	struct tree t = { .root = -1, .pg = pg };
+	struct sw_err ignored = SW_ERR_INIT;
+	char *tmp = xasprintf("%s.tmp.%ld", dest, (long)getpid());
+	bool made = false;
+	int ret = -1;
+
+	strvec_init(&t.dirnames);
+	t.items = xcalloc(l->nr ? l->nr : 1, sizeof(*t.items));
+	t.iobuf = xmalloc(IO_BUFSZ);
+	/* a leftover of a dead process with our pid */
+	if (fs_remove_tree(tmp, e) < 0)
+		goto out;
+	if (mkdir(tmp, 0755) < 0) {
+		err_sys(e, "cannot create '%s'", tmp);
+		goto out;
+	}
+	made = true;
+	t.root = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (t.root < 0) {
+		err_sys(e, "cannot open '%s'", tmp);
+		goto out;
+	}
+	for (size_t i = 0; i < l->nr; i++) {
+		const struct artifact_entry *ent = &l->v[i];
+
+		t.items[i].name = ent->name;
+		if (!name_is_plain(ent->name)) {
+			err_set(e, ERR_SYSTEM,
+				"artifact name '%s' cannot be a path in a "
+				"directory",
+				ent->name);
+			goto out;
+		}
+		if (tree_parents(&t, ent->name, e) < 0 ||
+		    (ent->is_symlink ? tree_symlink(&t, ent, &t.items[i], e)
+				     : tree_file(&t, ent, &t.items[i], e)) < 0)
+			goto out;
+		pg->files_done++;
+		progress_tick(pg, false);
+	}
+	if (syncfs(t.root) < 0) {
+		err_sys(e, "cannot sync '%s'", tmp);
+		goto out;
+	}
+	close(t.root);
+	t.root = -1;
+	if (tree_digest(t.items, l->nr, dg, e) < 0 ||
+	    tree_install(tmp, dest, e) < 0)
+		goto out;
+	made = false;
+	ret = 0;
+out:
+	if (t.root >= 0)
+		close(t.root);
+	if (made)
+		fs_remove_tree(tmp, &ignored);
+	for (size_t i = 0; i < l->nr; i++)
+		free(t.items[i].target);
+	free(t.items);
+	free(t.iobuf);
+	free(t.dirs.slot);
+	strvec_release(&t.dirnames);
+	free(tmp);
+	return ret;
+}
+
+/* ---- entry points ---- */
+
+int artifacts_write(const struct artifact_list *l, const char *dest,
+		    enum artifact_packaging p,
+		    const struct artifact_write_opts *o,
+		    struct artifact_digest *d, struct sw_err *e)
+{
+	struct artifact_digest dg = { .files = l->nr };
+	struct progress pg;
+	int ret;
+
+	progress_init(&pg, l, o);
+	if (p == ARTIFACT_NONE)
+		ret = write_tree(l, dest, &pg, &dg, e);
+	else
+		ret = write_archive(l, dest, p, o, &pg, &dg, e);
+	if (ret < 0)
+		return -1;
+	progress_tick(&pg, true);
+	if (d)
+		*d = dg;
+	return 0;
+}
+
+int artifacts_write_zip(const struct artifact_list *l, const char *dest,
+			struct artifact_digest *d, struct sw_err *e)
+{
+	return artifacts_write(l, dest, ARTIFACT_ZIP, NULL, d, e);
 }
