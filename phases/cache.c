@@ -1,0 +1,2438 @@
+#include "cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "glob.h"
+#include "hash.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define MANIFEST_MAX ((size_t)1 << 30)
+#define META_MAX ((size_t)1 << 20)
+#define STRAY_AGE_NS ((int64_t)3600 * 1000000000)
+
+enum { ROOT_SRC = 0, ROOT_ABS = 1 };
+enum { T_FILE, T_DIR, T_LINK };
+
+static const char *const root_names[] = { "src", "abs" };
+static const char *const type_names[] = { "file", "dir", "symlink" };
+
+/* One item of an entry, as walked at save time or read from a manifest. */
+struct item {
+	char *path; /* relative to its root */
+	int root;
+	int type;
+	unsigned mode;
+	int64_t mtime_ns;
+	uint64_t size;
+	uint64_t ino;
+	char hash[65];
+	char *target; /* symlinks */
+	int pat; /* index of the pattern it matched (restore) */
+};
+
+struct items {
+	struct item *v;
+	size_t nr, alloc;
+};
+
+static void items_release(struct items *it)
+{
+	for (size_t i = 0; i < it->nr; i++) {
+		free(it->v[i].path);
+		free(it->v[i].target);
+	}
+	free(it->v);
+	memset(it, 0, sizeof(*it));
+}
+
+static struct item *items_add(struct items *it)
+{
+	struct item *x;
+
+	ALLOC_GROW(it->v, it->nr + 1, it->alloc);
+	x = &it->v[it->nr++];
+	memset(x, 0, sizeof(*x));
+	x->pat = -1;
+	return x;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->root != y->root)
+		return x->root - y->root;
+	return strcmp(x->path, y->path);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t st_mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static bool is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 64;
+}
+
+static void warnf(struct cache_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void warnf(struct cache_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	strvec_push_nodup(&r->warnings, xvasprintf(fmt, ap));
+	va_end(ap);
+}
+
+/* ---- a small string-keyed hash table (stat cache, sets, refcounts) ---- */
+
+struct statc_ent {
+	char *key; /* NULL: empty slot */
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t ino;
+	long count;
+	char hash[65];
+};
+
+struct cache_statc {
+	struct statc_ent *v;
+	size_t cap, n;
+};
+
+static uint64_t fnv(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct statc_ent *statc_slot(struct cache_statc *t, const char *key)
+{
+	size_t i = fnv(key) & (t->cap - 1);
+
+	while (t->v[i].key && strcmp(t->v[i].key, key))
+		i = (i + 1) & (t->cap - 1);
+	return &t->v[i];
+}
+
+static struct statc_ent *statc_find(struct cache_statc *t, const char *key)
+{
+	struct statc_ent *s;
+
+	if (!t || !t->n)
+		return NULL;
+	s = statc_slot(t, key);
+	return s->key ? s : NULL;
+}
+
+/* The entry for key, added (zeroed) if absent. */
+static struct statc_ent *statc_get(struct cache_statc *t, const char *key)
+{
+	struct statc_ent *s;
+
+	if ((t->n + 1) * 10 >= t->cap * 7) {
+		struct cache_statc nt;
+
+		nt.cap = t->cap ? t->cap * 2 : 1024;
+		nt.n = t->n;
+		nt.v = xcalloc(nt.cap, sizeof(*nt.v));
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i].key)
+				*statc_slot(&nt, t->v[i].key) = t->v[i];
+		free(t->v);
+		*t = nt;
+	}
+	s = statc_slot(t, key);
+	if (!s->key) {
+		memset(s, 0, sizeof(*s));
+		s->key = xstrdup(key);
+		t->n++;
+	}
+	return s;
+}
+
+static void statc_free(struct cache_statc *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->v[i].key);
+	free(t->v);
+	free(t);
+}
+
+static char *item_key(int root, const char *path)
+{
+	return xasprintf("%c:%s", root == ROOT_ABS ? 'a' : 's', path);
+}
+
+static void statc_put_item(struct cache_statc *t, const struct item *x)
+{
+	char *k = item_key(x->root, x->path);
+	struct statc_ent *s = statc_get(t, k);
+
+	s->size = x->size;
+	s->mtime_ns = x->mtime_ns;
+	s->ino = x->ino;
+	memcpy(s->hash, x->hash, sizeof(s->hash));
+	free(k);
+}
+
+/* ---- patterns ---- */
+
+struct pat {
+	char *rel; /* normalised, relative to its root */
+	int root;
+	char *start; /* literal directory the walk starts from ("" = root) */
+	char *all_under; /* everything strictly beneath matches; or NULL */
+	size_t ncomp;
+	bool dstar, bare;
+};
+
+struct pats {
+	struct pat *v;
+	size_t nr;
+};
+
+static void pats_release(struct pats *p)
+{
+	for (size_t i = 0; i < p->nr; i++) {
+		free(p->v[i].rel);
+		free(p->v[i].start);
+		free(p->v[i].all_under);
+	}
+	free(p->v);
+	p->v = NULL;
+	p->nr = 0;
+}
+
+static void join_comps(struct buf *b, char **v, size_t n)
+{
+	buf_clear(b);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addch(b, '/');
+		buf_addstr(b, v[i]);
+	}
+}
+
+static int pat_parse(const char *s, struct pat *p, struct sw_err *e)
+{
+	struct strvec c = STRVEC_INIT;
+	struct buf b = BUF_INIT;
+	char *dup = xstrdup(s), *save = NULL, *tok;
+	size_t lit = 0;
+	int ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	p->root = *s == '/' ? ROOT_ABS : ROOT_SRC;
+	for (tok = strtok_r(dup, "/", &save); tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			err_set(e, ERR_FAILED,
+				"cache path '%s': '..' is not allowed", s);
+			goto out;
+		}
+		strvec_push(&c, tok);
+	}
+	if (!c.nr) {
+		err_set(e, ERR_FAILED, "cache path '%s' names no directory", s);
+		goto out;
+	}
+	while (lit < c.nr && !glob_has_magic(c.v[lit]))
+		lit++;
+	p->ncomp = c.nr;
+	p->bare = lit == c.nr;
+	for (size_t i = 0; i < c.nr; i++)
+		if (!strcmp(c.v[i], "**"))
+			p->dstar = true;
+	join_comps(&b, c.v, c.nr);
+	p->rel = xstrdup(buf_cstr(&b));
+	join_comps(&b, c.v, p->bare ? c.nr - 1 : lit);
+	p->start = xstrdup(buf_cstr(&b));
+	if (p->bare) {
+		p->all_under = xstrdup(p->rel);
+	} else if ((c.nr == lit + 2 && !strcmp(c.v[lit], "**") &&
+		    !strcmp(c.v[lit + 1], "*")) ||
+		   (c.nr == lit + 1 && !strcmp(c.v[lit], "**"))) {
+		join_comps(&b, c.v, lit);
+		p->all_under = xstrdup(buf_cstr(&b));
+	}
+	ret = 0;
+out:
+	free(dup);
+	strvec_release(&c);
+	buf_release(&b);
+	return ret;
+}
+
+static int pats_parse(const struct cache_spec *spec, struct pats *p,
+		      struct sw_err *e)
+{
+	p->v = xcalloc(spec->npaths ? spec->npaths : 1, sizeof(*p->v));
+	p->nr = 0;
+	for (size_t i = 0; i < spec->npaths; i++) {
+		if (pat_parse(spec->paths[i], &p->v[p->nr], e) < 0) {
+			pats_release(p);
+			return -1;
+		}
+		p->nr++;
+	}
+	return 0;
+}
+
+/* Is `path` (of root `root`) beneath all_under, or matched by pattern? */
+static bool pat_match(const struct pat *p, const char *path)
+{
+	if (p->all_under) {
+		size_t n = strlen(p->all_under);
+
+		if (!n || (!strncmp(path, p->all_under, n) && path[n] == '/'))
+			return true;
+	}
+	return glob_match_tree(p->rel, path);
+}
+
+/* ---- the store ---- */
+
+static void obj_name(const char *hash, bool exec, char out[72])
+{
+	snprintf(out, 72, "%.2s/%s%s", hash, hash, exec ? ".x" : "");
+}
+
+static bool obj_ok(const struct stat *st, uint64_t size, bool exec)
+{
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == size &&
+	       st->st_mtim.tv_sec == CACHE_OBJ_MTIME &&
+	       st->st_mtim.tv_nsec == 0 &&
+	       (st->st_mode & 07777) == (exec ? 0555u : 0444u);
+}
+
+enum obj_state { OBJ_ABSENT, OBJ_OK, OBJ_CORRUPT };
+
+/* Check an object; a corrupt one is deleted. */
+static enum obj_state obj_check(struct cache *c, const char *name,
+				uint64_t size, bool exec, struct stat *st)
+{
+	if (fstatat(c->objects_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return OBJ_ABSENT;
+	if (obj_ok(st, size, exec))
+		return OBJ_OK;
+	if (S_ISDIR(st->st_mode))
+		return OBJ_CORRUPT;
+	unlinkat(c->objects_fd, name, 0);
+	return OBJ_CORRUPT;
+}
+
+static int copy_fd(int in, int out)
+{
+	char buf[1 << 16];
+
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	for (;;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+
+		if (n == 0)
+			return 0;
+		if (n > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP && errno != EBADF)
+			return -1;
+		break;
+	}
+	if (lseek(in, 0, SEEK_SET) < 0 || lseek(out, 0, SEEK_SET) < 0 ||
+	    ftruncate(out, 0) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf)), w = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return (int)n;
+		while (w < n) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return -1;
+			w += k;
+		}
+	}
+}
+
+static int hash_fd(int fd, char out[65], struct sw_err *e)
+{
+	struct hash_ctx h = HASH_CTX_INIT;
+	char buf[1 << 16];
+	int ret = -1;
+
+	if (hash_init(&h, HASH_SHA256, e) < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_sys(e, "read");
+			goto out;
+		}
+		if (!n)
+			break;
+		if (hash_update(&h, buf, (size_t)n, e) < 0)
+			goto out;
+	}
+	ret = hash_final(&h, out, e);
+out:
+	hash_release(&h);
+	return ret;
+}
+
+static unsigned long tmp_seq;
+
+static char *tmp_name(const char *prefix)
+{
+	return xasprintf("%stmp.%ld.%lu.%lx", prefix, (long)getpid(), ++tmp_seq,
+			 (unsigned long)now_ns());
+}
+
+static char *root_path(int root, const char *srcdir, const char *path)
+{
+	if (root == ROOT_ABS)
+		return xasprintf("/%s", path);
+	return fs_join(srcdir, path);
+}
+
+/*
+ * Store the regular file `x` (already hashed) unless its object is there.
+ * Returns 1 when written, 0 when present or skipped (warning), -1 system.
+ */
+static int obj_store(struct cache *c, const char *srcdir, struct item *x,
+		     struct cache_result *r)
+{
+	char name[72], *path = root_path(x->root, srcdir, x->path);
+	char *tmp = NULL, sub[3];
+	struct stat st, st2;
+	bool exec = x->mode & 0111;
+	int in = -1, out = -1, ret = 0;
+
+	obj_name(x->hash, exec, name);
+	switch (obj_check(c, name, x->size, exec, &st)) {
+	case OBJ_OK:
+		goto out;
+	case OBJ_CORRUPT:
+		warnf(r, "cache object '%s' was modified: replaced", name);
+		break;
+	case OBJ_ABSENT:
+		break;
+	}
+	in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != x->size ||
+	    st_mtime_ns(&st) != x->mtime_ns) {
+		warnf(r, "'%s' changed during the save: not cached", path);
+		x->type = -1;
+		goto out;
+	}
+	memcpy(sub, x->hash, 2);
+	sub[2] = '\0';
+	if (mkdirat(c->objects_fd, sub, 0755) < 0 && errno != EEXIST) {
+		ret = -1;
+		goto out;
+	}
+	tmp = tmp_name("");
+	{
+		char *rel = xasprintf("%s/%s", sub, tmp);
+
+		free(tmp);
+		tmp = rel;
+	}
+	out = openat(c->objects_fd, tmp,
+		     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0 || copy_fd(in, out) < 0) {
+		ret = -1;
+		goto out;
+	}
+	if (fstat(in, &st2) < 0 || st2.st_size != st.st_size ||
+	    st_mtime_ns(&st2) != st_mtime_ns(&st)) {
+		warnf(r, "'%s' changed during the save: not cached", path);
+		x->type = -1;
+		goto out;
+	}
+	{
+		struct timespec ts[2] = { { CACHE_OBJ_MTIME, 0 },
+					  { CACHE_OBJ_MTIME, 0 } };
+
+		if (fchmod(out, exec ? 0555 : 0444) < 0 ||
+		    futimens(out, ts) < 0) {
+			ret = -1;
+			goto out;
+		}
+	}
+	if (close(out) < 0) {
+		out = -1;
+		ret = -1;
+		goto out;
+	}
+	out = -1;
+	if (renameat(c->objects_fd, tmp, c->objects_fd, name) < 0) {
+		ret = -1;
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	r->stored++;
+	r->stored_bytes += x->size;
+	ret = 1;
+out:
+	if (ret < 0)
+		warnf(r, "cannot store '%s' in the cache: %s", path,
+		      strerror(errno));
+	if (out >= 0)
+		close(out);
+	if (in >= 0)
+		close(in);
+	if (tmp)
+		unlinkat(c->objects_fd, tmp, 0);
+	free(tmp);
+	free(path);
+	return ret < 0 ? 0 : ret;
+}
+
+/* ---- open / release / lock ---- */
+
+int cache_open(struct cache *c, const char *state_dir, struct sw_err *e)
+{
+	const char *mode = getenv("SLIPWAY_CACHE_LINK");
+	char *abs = NULL, *p = NULL;
+	int ret = -1;
+
+	*c = (struct cache)CACHE_INIT;
+	if (!mode || !*mode || !strcmp(mode, "auto"))
+		c->link = CACHE_LINK_AUTO;
+	else if (!strcmp(mode, "link"))
+		c->link = CACHE_LINK_LINK;
+	else if (!strcmp(mode, "copy"))
+		c->link = CACHE_LINK_COPY;
+	else
+		return err_set(e, ERR_USAGE,
+			       "SLIPWAY_CACHE_LINK: '%s' is not auto, link or "
+			       "copy",
+			       mode);
+	abs = fs_abspath(state_dir);
+	c->dir = fs_join(abs, "cache");
+	p = fs_join(c->dir, "objects");
+	if (fs_mkdir_p(p, 0755, e) < 0)
+		goto out;
+	c->objects_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->objects_fd < 0) {
+		err_sys(e, "cannot open '%s'", p);
+		goto out;
+	}
+	free(p);
+	p = fs_join(c->dir, "entries");
+	if (fs_mkdir_p(p, 0755, e) < 0)
+		goto out;
+	free(p);
+	p = fs_join(c->dir, "lock");
+	c->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (c->lock_fd < 0) {
+		err_sys(e, "cannot open '%s'", p);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(abs);
+	free(p);
+	if (ret < 0) {
+		err_prefix(e, "cache");
+		cache_release(c);
+	}
+	return ret;
+}
+
+void cache_release(struct cache *c)
+{
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	if (c->objects_fd >= 0)
+		close(c->objects_fd);
+	free(c->dir);
+	statc_free(c->statc);
+	*c = (struct cache)CACHE_INIT;
+}
+
+static int lock(struct cache *c, int how, struct sw_err *e)
+{
+	if (!c->dir)
+		return err_set(e, ERR_SYSTEM, "cache: not open");
+	while (flock(c->lock_fd, how) < 0)
+		if (errno != EINTR)
+			return err_sys(e, "cache: cannot lock '%s/lock'",
+				       c->dir);
+	return 0;
+}
+
+static void unlock(struct cache *c)
+{
+	flock(c->lock_fd, LOCK_UN);
+}
+
+/* ---- names ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void cache_version(const char *const *paths, size_t n, char out[65])
+{
+	struct strvec v = STRVEC_INIT;
+	struct buf b = BUF_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	for (size_t i = 0; i < n; i++)
+		strvec_push(&v, paths[i]);
+	if (v.nr)
+		qsort(v.v, v.nr, sizeof(*v.v), cmp_str);
+	for (size_t i = 0; i < v.nr; i++) {
+		buf_addstr(&b, v.v[i]);
+		buf_addch(&b, '\n');
+	}
+	if (hash_buf(HASH_SHA256, b.ptr ? b.ptr : "", b.len, out, &e) < 0)
+		BUG("sha256: %s", e.msg);
+	strvec_release(&v);
+	buf_release(&b);
+}
+
+static char *entry_name(const struct cache_spec *spec)
+{
+	char hex[65];
+	struct sw_err e = SW_ERR_INIT;
+
+	if (spec->key && *spec->key) {
+		if (hash_buf(HASH_SHA256, spec->key, strlen(spec->key), hex,
+			     &e) < 0)
+			BUG("sha256: %s", e.msg);
+		return xstrdup(hex);
+	} else {
+		char *s = xasprintf("project-%s",
+				    spec->project ? spec->project : "default");
+
+		for (char *q = s; *q; q++)
+			if (*q == '/' || *q == '\\')
+				*q = '_';
+		return s;
+	}
+}
+
+static char *entry_path(const struct cache *c, const char *version,
+			const char *name, const char *ext)
+{
+	return xasprintf("%s/entries/%s/%s%s", c->dir, version, name, ext);
+}
+
+/* ---- manifests and metadata ---- */
+
+static void json_str(struct buf *b, const char *s)
+{
+	buf_addch(b, '"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\') {
+			buf_addch(b, '\\');
+			buf_addch(b, ch);
+		} else if (ch < 0x20) {
+			buf_addf(b, "\\u%04x", ch);
+		} else {
+			buf_addch(b, ch);
+		}
+	}
+	buf_addch(b, '"');
+}
+
+struct manifest {
+	int format;
+	char *version, *key, *project;
+	struct strvec paths;
+	int64_t created_ns, last_used_ns;
+	uint64_t size;
+	size_t files;
+	struct items items;
+};
+
+static void manifest_release(struct manifest *m)
+{
+	free(m->version);
+	free(m->key);
+	free(m->project);
+	strvec_release(&m->paths);
+	items_release(&m->items);
+	memset(m, 0, sizeof(*m));
+}
+
+static void manifest_head(struct buf *b, const struct manifest *m)
+{
+	buf_addf(b, "{\"format\":1,\"version\":\"%s\",\"key\":", m->version);
+	if (m->key)
+		json_str(b, m->key);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, ",\"project\":");
+	json_str(b, m->project ? m->project : "");
+	buf_addstr(b, ",\"paths\":[");
+	for (size_t i = 0; i < m->paths.nr; i++) {
+		if (i)
+			buf_addch(b, ',');
+		json_str(b, m->paths.v[i]);
+	}
+	buf_addf(b,
+		 "],\"created_ns\":%" PRId64 ",\"last_used_ns\":%" PRId64
+		 ",\"files_count\":%zu,\"total_size\":%" PRIu64,
+		 m->created_ns, m->last_used_ns, m->files, m->size);
+}
+
+static void manifest_items(struct buf *b, const struct items *it)
+{
+	buf_addstr(b, ",\"files\":[");
+	for (size_t i = 0, n = 0; i < it->nr; i++) {
+		const struct item *x = &it->v[i];
+
+		if (x->type < 0)
+			continue;
+		buf_addstr(b, n++ ? ",\n{\"path\":" : "\n{\"path\":");
+		json_str(b, x->path);
+		buf_addf(b,
+			 ",\"root\":\"%s\",\"type\":\"%s\",\"mode\":%u,"
+			 "\"mtime_ns\":%" PRId64,
+			 root_names[x->root], type_names[x->type], x->mode,
+			 x->mtime_ns);
+		if (x->type == T_FILE)
+			buf_addf(b,
+				 ",\"size\":%" PRIu64 ",\"ino\":%" PRIu64
+				 ",\"hash\":\"%s\"",
+				 x->size, x->ino, x->hash);
+		if (x->type == T_LINK) {
+			buf_addstr(b, ",\"target\":");
+			json_str(b, x->target);
+		}
+		buf_addch(b, '}');
+	}
+	buf_addstr(b, "]}\n");
+}
+
+static const char *jget_str(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	/* A string with a NUL inside is not one we wrote. */
+	if (strlen(json_object_get_string(v)) !=
+	    (size_t)json_object_get_string_len(v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool jget_int(json_object *o, const char *k, int64_t *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_int64(v);
+	return true;
+}
+
+static int type_of(const char *s)
+{
+	for (int i = 0; i < 3; i++)
+		if (s && !strcmp(s, type_names[i]))
+			return i;
+	return -1;
+}
+
+static int parse_head(json_object *root, struct manifest *m, struct sw_err *e)
+{
+	json_object *v;
+	const char *s;
+	int64_t n;
+
+	if (!json_object_is_type(root, json_type_object) ||
+	    !jget_int(root, "format", &n) || n != 1)
+		return err_set(e, ERR_FAILED, "not a cache manifest");
+	m->format = 1;
+	s = jget_str(root, "version");
+	if (!s || !is_hex64(s))
+		return err_set(e, ERR_FAILED, "bad 'version'");
+	m->version = xstrdup(s);
+	m->key = xstrdup_or_null(jget_str(root, "key"));
+	m->project = xstrdup_or_null(jget_str(root, "project"));
+	if (json_object_object_get_ex(root, "paths", &v) &&
+	    json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *p = json_object_array_get_idx(v, i);
+
+			if (json_object_is_type(p, json_type_string))
+				strvec_push(&m->paths,
+					    json_object_get_string(p));
+		}
+	jget_int(root, "created_ns", &m->created_ns);
+	if (!jget_int(root, "last_used_ns", &m->last_used_ns))
+		m->last_used_ns = m->created_ns;
+	if (jget_int(root, "total_size", &n) && n >= 0)
+		m->size = (uint64_t)n;
+	if (jget_int(root, "files_count", &n) && n >= 0)
+		m->files = (size_t)n;
+	return 0;
+}
+
+/* Parse the item list; structural checks only (types, hash form). */
+static int parse_items(json_object *root, struct manifest *m, struct sw_err *e)
+{
+	json_object *files;
+	size_t n;
+
+	if (!json_object_object_get_ex(root, "files", &files) ||
+	    !json_object_is_type(files, json_type_array))
+		return err_set(e, ERR_FAILED, "no 'files' list");
+	n = json_object_array_length(files);
+	m->items.v = xcalloc(n ? n : 1, sizeof(*m->items.v));
+	m->items.alloc = n ? n : 1;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(files, i);
+		const char *path, *rootn, *hash, *target;
+		struct item *x;
+		int64_t v;
+
+		if (!json_object_is_type(o, json_type_object))
+			return err_set(e, ERR_FAILED, "file %zu: not an object",
+				       i);
+		path = jget_str(o, "path");
+		rootn = jget_str(o, "root");
+		x = items_add(&m->items);
+		if (!path || !*path)
+			return err_set(e, ERR_FAILED, "file %zu: bad 'path'",
+				       i);
+		x->path = xstrdup(path);
+		if (rootn && !strcmp(rootn, "src"))
+			x->root = ROOT_SRC;
+		else if (rootn && !strcmp(rootn, "abs"))
+			x->root = ROOT_ABS;
+		else
+			return err_set(e, ERR_FAILED, "'%s': bad 'root'", path);
+		x->type = type_of(jget_str(o, "type"));
+		if (x->type < 0)
+			return err_set(e, ERR_FAILED, "'%s': bad 'type'", path);
+		if (!jget_int(o, "mode", &v) || v < 0 || v > 07777)
+			return err_set(e, ERR_FAILED, "'%s': bad 'mode'", path);
+		x->mode = (unsigned)v;
+		jget_int(o, "mtime_ns", &x->mtime_ns);
+		if (x->type == T_FILE) {
+			hash = jget_str(o, "hash");
+			if (!hash || !is_hex64(hash))
+				return err_set(e, ERR_FAILED,
+					       "'%s': bad 'hash'", path);
+			memcpy(x->hash, hash, 65);
+			if (!jget_int(o, "size", &v) || v < 0)
+				return err_set(e, ERR_FAILED,
+					       "'%s': bad 'size'", path);
+			x->size = (uint64_t)v;
+			if (jget_int(o, "ino", &v))
+				x->ino = (uint64_t)v;
+		}
+		if (x->type == T_LINK) {
+			target = jget_str(o, "target");
+			if (!target || !*target)
+				return err_set(e, ERR_FAILED,
+					       "'%s': bad 'target'", path);
+			x->target = xstrdup(target);
+		}
+	}
+	return 0;
+}
+
+static json_object *parse_json_file(const char *path, size_t max,
+				    struct sw_err *e)
+{
+	char *data = NULL;
+	size_t len;
+	json_object *o = NULL;
+	struct json_tokener *tok;
+
+	if (fs_read_file(path, max, &data, &len, e) < 0)
+		return NULL;
+	tok = json_tokener_new();
+	o = json_tokener_parse_ex(tok, data, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+		err_set(e, ERR_FAILED, "'%s': invalid JSON", path);
+	}
+	json_tokener_free(tok);
+	free(data);
+	return o;
+}
+
+/* with_items false reads only the head fields. */
+static int manifest_read(const char *path, bool with_items, struct manifest *m,
+			 struct sw_err *e)
+{
+	json_object *root = parse_json_file(path, MANIFEST_MAX, e);
+	int ret = -1;
+
+	memset(m, 0, sizeof(*m));
+	if (!root)
+		return -1;
+	if (parse_head(root, m, e) < 0)
+		goto out;
+	if (with_items && parse_items(root, m, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	json_object_put(root);
+	if (ret < 0) {
+		err_prefix(e, "'%s'", path);
+		manifest_release(m);
+	}
+	return ret;
+}
+
+static int meta_write(const char *path, const struct manifest *m,
+		      struct sw_err *e)
+{
+	struct buf b = BUF_INIT;
+	int ret;
+
+	manifest_head(&b, m);
+	buf_addstr(&b, "}\n");
+	ret = fs_write_atomic(path, b.ptr, b.len, 0644, e);
+	buf_release(&b);
+	return ret;
+}
+
+/* The entry's head from its .meta, rebuilt from the manifest if absent. */
+static int meta_read(const struct cache *c, const char *version,
+		     const char *name, struct manifest *m, struct sw_err *e)
+{
+	char *meta = entry_path(c, version, name, ".meta");
+	char *man = entry_path(c, version, name, ".json");
+	struct sw_err ign = SW_ERR_INIT;
+	int ret = 0;
+
+	if (manifest_read(meta, false, m, &ign) < 0) {
+		ret = manifest_read(man, false, m, e);
+		if (!ret)
+			meta_write(meta, m, &ign);
+	}
+	free(meta);
+	free(man);
+	return ret;
+}
+
+/* ---- walking at save time ---- */
+
+struct walk {
+	const struct pat *p;
+	int root;
+	struct items *out;
+	struct buf rel;
+	struct cache_result *r;
+};
+
+static int walk_add(struct walk *w, int dfd, const char *name,
+		    const struct stat *st)
+{
+	struct item *x = items_add(w->out);
+
+	x->path = xstrdup(buf_cstr(&w->rel));
+	x->root = w->root;
+	x->mode = st->st_mode & 07777;
+	x->mtime_ns = st_mtime_ns(st);
+	if (S_ISREG(st->st_mode)) {
+		x->type = T_FILE;
+		x->size = (uint64_t)st->st_size;
+		x->ino = (uint64_t)st->st_ino;
+	} else if (S_ISDIR(st->st_mode)) {
+		x->type = T_DIR;
+	} else {
+		char t[PATH_MAX];
+		ssize_t n = readlinkat(dfd, name, t, sizeof(t) - 1);
+
+		x->type = T_LINK;
+		if (n <= 0) {
+			x->type = -1;
+			return 0;
+		}
+		t[n] = '\0';
+		x->target = xstrdup(t);
+	}
+	return 0;
+}
+
+static int walk_dir(struct walk *w, int fd, size_t depth, bool all)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	size_t base = w->rel.len;
+
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		bool m, sub_all;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		buf_setlen(&w->rel, base);
+		if (base)
+			buf_addch(&w->rel, '/');
+		buf_addstr(&w->rel, de->d_name);
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
+		    !S_ISLNK(st.st_mode))
+			continue;
+		m = all || pat_match(w->p, buf_cstr(&w->rel));
+		if (m)
+			walk_add(w, dirfd(d), de->d_name, &st);
+		if (!S_ISDIR(st.st_mode))
+			continue;
+		sub_all = all || (w->p->all_under &&
+				  !strcmp(buf_cstr(&w->rel), w->p->all_under));
+		if (sub_all || w->p->dstar || depth + 1 < w->p->ncomp ||
+		    (m && w->p->bare)) {
+			int sfd = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+
+			if (sfd >= 0)
+				walk_dir(w, sfd, depth + 1, sub_all);
+		}
+	}
+	buf_setlen(&w->rel, base);
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Open the directory `rel` (components separated by '/') below dfd.
+ * follow: symlinks in rel are followed (a literal absolute prefix);
+ * create: missing ones are made 0755, and a non-directory in the way is
+ * replaced. Returns an fd or -1 with errno.
+ */
+static int open_dirs(int dfd, const char *rel, bool follow, bool create)
+{
+	char *dup = xstrdup(rel), *save = NULL, *tok;
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+
+	for (tok = strtok_r(dup, "/", &save); fd >= 0 && tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+			    (follow ? 0 : O_NOFOLLOW);
+		int nfd = openat(fd, tok, flags);
+
+		if (nfd < 0 && create &&
+		    (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
+			if (errno != ENOENT)
+				unlinkat(fd, tok, 0);
+			if (mkdirat(fd, tok, 0755) < 0 && errno != EEXIST) {
+				close(fd);
+				fd = -1;
+				break;
+			}
+			nfd = openat(fd, tok, flags);
+		}
+		close(fd);
+		fd = nfd;
+	}
+	free(dup);
+	return fd;
+}
+
+static int collect(const struct pats *pats, const char *srcdir,
+		   struct items *out, struct cache_result *r)
+{
+	for (size_t i = 0; i < pats->nr; i++) {
+		const struct pat *p = &pats->v[i];
+		struct walk w = { p, p->root, out, BUF_INIT, r };
+		int rfd = open(p->root == ROOT_ABS ? "/" : srcdir,
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		size_t depth;
+		int fd;
+
+		if (rfd < 0)
+			continue;
+		/* abs: the literal prefix is the user's own path. */
+		fd = open_dirs(rfd, p->start, p->root == ROOT_ABS, false);
+		close(rfd);
+		if (fd < 0)
+			continue;
+		buf_addstr(&w.rel, p->start);
+		depth = *p->start ? 1 : 0;
+		for (const char *q = p->start; *q; q++)
+			depth += *q == '/';
+		walk_dir(&w, fd, depth, false);
+		buf_release(&w.rel);
+	}
+	if (out->nr)
+		qsort(out->v, out->nr, sizeof(*out->v), item_cmp);
+	/* Overlapping patterns: keep the first of each path. */
+	size_t k = 0;
+
+	for (size_t i = 0; i < out->nr; i++) {
+		if (k && !item_cmp(&out->v[k - 1], &out->v[i])) {
+			free(out->v[i].path);
+			free(out->v[i].target);
+			continue;
+		}
+		out->v[k++] = out->v[i];
+	}
+	out->nr = k;
+	return 0;
+}
+
+/* ---- restore ---- */
+
+static bool path_ok(const char *p)
+{
+	const char *s = p;
+
+	if (!*p || *p == '/' || strlen(p) >= PATH_MAX)
+		return false;
+	while (*s) {
+		const char *end = strchrnul(s, '/');
+		size_t n = (size_t)(end - s);
+
+		if (!n || (n == 1 && s[0] == '.') ||
+		    (n == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		s = *end ? end + 1 : end;
+		if (*end && !*s)
+			return false; /* trailing slash */
+	}
+	return true;
+}
+
+/*
+ * Refuse a manifest that would write outside its roots: bad paths, paths
+ * outside the entry's own patterns, paths through one of its symlinks.
+ */
+static int validate(struct manifest *m, const struct pats *pats,
+		    const char *version, struct sw_err *e)
+{
+	struct cache_statc links = { 0 };
+	int ret = -1;
+
+	if (strcmp(m->version, version)) {
+		err_set(e, ERR_FAILED, "version '%s' is not '%s'", m->version,
+			version);
+		goto out;
+	}
+	for (size_t i = 0; i < m->items.nr; i++) {
+		struct item *x = &m->items.v[i];
+
+		if (!path_ok(x->path)) {
+			err_set(e, ERR_FAILED, "path '%s' is not allowed",
+				x->path);
+			goto out;
+		}
+		x->pat = -1;
+		for (size_t k = 0; k < pats->nr && x->pat < 0; k++) {
+			const struct pat *p = &pats->v[k];
+			size_t n = strlen(p->start);
+
+			if (p->root != x->root || !pat_match(p, x->path))
+				continue;
+			if (n && (strncmp(x->path, p->start, n) ||
+				  x->path[n] != '/'))
+				continue;
+			x->pat = (int)k;
+		}
+		if (x->pat < 0) {
+			err_set(e, ERR_FAILED,
+				"path '%s' is not within the cache paths",
+				x->path);
+			goto out;
+		}
+		if (x->type == T_LINK) {
+			char *k = item_key(x->root, x->path);
+
+			statc_get(&links, k);
+			free(k);
+		}
+	}
+	for (size_t i = 0; links.n && i < m->items.nr; i++) {
+		struct item *x = &m->items.v[i];
+		char *k = item_key(x->root, x->path);
+
+		for (char *q = k + 2; (q = strchr(q, '/')); q++) {
+			*q = '\0';
+			if (statc_find(&links, k)) {
+				err_set(e, ERR_FAILED,
+					"path '%s' passes through symlink "
+					"'%s'",
+					x->path, k + 2);
+				free(k);
+				goto out;
+			}
+			*q = '/';
+		}
+		free(k);
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < links.cap; i++)
+		free(links.v[i].key);
+	free(links.v);
+	return ret;
+}
+
+struct rctx {
+	struct cache *c;
+	struct cache_result *r;
+	const struct pats *pats;
+	int src_fd;
+	int *abs_fd; /* per pattern; -2: not opened yet */
+	int cur_fd, cur_root;
+	struct buf cur;
+	struct strvec late_dirs; /* "<root>\t<rel>\t<mode>" */
+};
+
+static int root_fd(struct rctx *x, int pat, int root)
+{
+	if (root == ROOT_SRC)
+		return x->src_fd;
+	if (x->abs_fd[pat] == -2) {
+		int slash = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		x->abs_fd[pat] =
+			slash < 0 ? -1
+				  : open_dirs(slash, x->pats->v[pat].start,
+					      true, true);
+		if (slash >= 0)
+			close(slash);
+	}
+	return x->abs_fd[pat];
+}
+
+/* rel below its root, for an item of root ROOT_ABS. */
+static const char *item_rel(const struct rctx *x, const struct item *it)
+{
+	size_t n;
+
+	if (it->root == ROOT_SRC)
+		return it->path;
+	n = strlen(x->pats->v[it->pat].start);
+	return n ? it->path + n + 1 : it->path;
+}
+
+/* The fd of rel's parent directory (borrowed), creating it; -1 errno. */
+static int parent_fd(struct rctx *x, const struct item *it, const char *rel,
+		     const char **leaf)
+{
+	const char *slash = strrchr(rel, '/');
+	int rid = it->root == ROOT_SRC ? -1 : it->pat;
+	int rfd = root_fd(x, it->pat, it->root);
+	size_t n;
+
+	*leaf = slash ? slash + 1 : rel;
+	if (rfd < 0)
+		return -1;
+	if (!slash)
+		return rfd;
+	n = (size_t)(slash - rel);
+	if (x->cur_fd >= 0 && x->cur_root == rid && x->cur.len == n &&
+	    !memcmp(x->cur.ptr, rel, n))
+		return x->cur_fd;
+	if (x->cur_fd >= 0)
+		close(x->cur_fd);
+	buf_clear(&x->cur);
+	buf_add(&x->cur, rel, n);
+	x->cur_root = rid;
+	x->cur_fd = open_dirs(rfd, buf_cstr(&x->cur), false, true);
+	return x->cur_fd;
+}
+
+/* Make room for leaf in pfd: 0, or -1 when a directory is in the way. */
+static int clear_leaf(int pfd, const char *leaf)
+{
+	if (unlinkat(pfd, leaf, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno == EISDIR && unlinkat(pfd, leaf, AT_REMOVEDIR) == 0)
+		return 0;
+	return -1;
+}
+
+static int place_copy(struct rctx *x, int pfd, const char *leaf,
+		      const struct item *it, const char *obj, bool clone_only,
+		      struct stat *st)
+{
+	int in = -1, out = -1, ret = -1;
+	struct timespec ts[2];
+
+	in = openat(x->c->objects_fd, obj, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		goto out;
+	if (clear_leaf(pfd, leaf) < 0)
+		goto out;
+	out = openat(pfd, leaf,
+		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     0600);
+	if (out < 0)
+		goto out;
+	if (clone_only) {
+		if (ioctl(out, FICLONE, in) < 0) {
+			int err = errno;
+
+			close(out);
+			out = -1;
+			unlinkat(pfd, leaf, 0);
+			errno = err;
+			ret = -2;
+			goto out;
+		}
+	} else if (copy_fd(in, out) < 0) {
+		goto out;
+	}
+	ts[0].tv_sec = ts[1].tv_sec = it->mtime_ns / 1000000000;
+	ts[0].tv_nsec = ts[1].tv_nsec = it->mtime_ns % 1000000000;
+	if (fchmod(out, it->mode & 07777) < 0 || futimens(out, ts) < 0 ||
+	    fstat(out, st) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ret;
+}
+
+static int place_file(struct rctx *x, int pfd, const char *leaf,
+		      const struct item *it, const char *obj,
+		      const struct stat *ost, struct stat *st)
+{
+	struct cache *c = x->c;
+	int rc;
+
+	if (c->link == CACHE_LINK_AUTO && !c->no_reflink) {
+		rc = place_copy(x, pfd, leaf, it, obj, true, st);
+		if (rc == 0)
+			return 0;
+		if (rc == -1)
+			return -1;
+		c->no_reflink = true;
+	}
+	if (c->link != CACHE_LINK_COPY) {
+		for (int tries = 0; tries < 2; tries++) {
+			if (linkat(c->objects_fd, obj, pfd, leaf, 0) == 0) {
+				*st = *ost;
+				return 0;
+			}
+			if (errno != EEXIST || clear_leaf(pfd, leaf) < 0)
+				break;
+		}
+		if (errno != EXDEV && errno != EMLINK && errno != EPERM)
+			return -1;
+	}
+	return place_copy(x, pfd, leaf, it, obj, false, st);
+}
+
+static void restore_item(struct rctx *x, const struct item *it)
+{
+	const char *rel = item_rel(x, it), *leaf;
+	int pfd = parent_fd(x, it, rel, &leaf);
+	char *where = root_path(it->root, "<src>", it->path);
+	struct cache_result *r = x->r;
+
+	if (pfd < 0) {
+		warnf(r, "cannot restore '%s': %s", where, strerror(errno));
+		goto out;
+	}
+	if (it->type == T_DIR) {
+		struct stat st;
+
+		if (mkdirat(pfd, leaf, 0700) < 0) {
+			if (errno != EEXIST ||
+			    fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    (!S_ISDIR(st.st_mode) &&
+			     (unlinkat(pfd, leaf, 0) < 0 ||
+			      mkdirat(pfd, leaf, 0700) < 0))) {
+				warnf(r, "cannot restore '%s': %s", where,
+				      strerror(errno));
+				goto out;
+			}
+		}
+		if ((it->mode & 0300) == 0300)
+			fchmodat(pfd, leaf, it->mode, 0);
+		else
+			strvec_pushf(&x->late_dirs, "%d\t%u\t%s",
+				     it->root == ROOT_SRC ? -1 : it->pat,
+				     it->mode, rel);
+		r->dirs++;
+	} else if (it->type == T_LINK) {
+		if (symlinkat(it->target, pfd, leaf) < 0 &&
+		    (errno != EEXIST || clear_leaf(pfd, leaf) < 0 ||
+		     symlinkat(it->target, pfd, leaf) < 0)) {
+			warnf(r, "cannot restore '%s': %s", where,
+			      strerror(errno));
+			goto out;
+		}
+		r->symlinks++;
+	} else {
+		char obj[72];
+		struct stat ost, st;
+		bool exec = it->mode & 0111;
+		char *k;
+		struct statc_ent *s;
+
+		obj_name(it->hash, exec, obj);
+		switch (obj_check(x->c, obj, it->size, exec, &ost)) {
+		case OBJ_OK:
+			break;
+		case OBJ_CORRUPT:
+			warnf(r,
+			      "cache object for '%s' was modified after it "
+			      "was stored: dropped, file not restored",
+			      where);
+			r->missing++;
+			goto out;
+		case OBJ_ABSENT:
+			warnf(r,
+			      "cache object for '%s' is missing: file not "
+			      "restored",
+			      where);
+			r->missing++;
+			goto out;
+		}
+		if (place_file(x, pfd, leaf, it, obj, &ost, &st) < 0) {
+			warnf(r, "cannot restore '%s': %s", where,
+			      strerror(errno));
+			r->missing++;
+			goto out;
+		}
+		k = item_key(it->root, it->path);
+		s = statc_get(x->c->statc, k);
+		s->size = (uint64_t)st.st_size;
+		s->mtime_ns = st_mtime_ns(&st);
+		s->ino = (uint64_t)st.st_ino;
+		memcpy(s->hash, it->hash, 65);
+		free(k);
+		r->files++;
+		r->bytes += it->size;
+	}
+out:
+	free(where);
+}
+
+static void late_dirs(struct rctx *x)
+{
+	/* Deepest first: a read-only parent must still let us in. */
+	for (size_t i = x->late_dirs.nr; i-- > 0;) {
+		char *s = x->late_dirs.v[i], *rel;
+		int rid = (int)strtol(s, &s, 10), fd, rfd;
+		unsigned mode = (unsigned)strtoul(s + 1, &rel, 10);
+
+		rfd = rid < 0 ? x->src_fd : x->abs_fd[rid];
+		if (rfd < 0)
+			continue;
+		fd = open_dirs(rfd, rel + 1, false, false);
+		if (fd >= 0) {
+			fchmod(fd, mode);
+			close(fd);
+		}
+	}
+}
+
+struct found {
+	char *name, *key;
+	int64_t created;
+};
+
+static int scan_keys(struct cache *c, const char *version, struct found **out,
+		     size_t *n)
+{
+	char *dir = xasprintf("%s/entries/%s", c->dir, version);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t alloc = 0;
+
+	*out = NULL;
+	*n = 0;
+	free(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		struct manifest m;
+		struct sw_err ign = SW_ERR_INIT;
+		char *name;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		name = xstrndup(de->d_name, len - 5);
+		if (meta_read(c, version, name, &m, &ign) < 0) {
+			free(name);
+			continue;
+		}
+		if (!m.key) {
+			manifest_release(&m);
+			free(name);
+			continue;
+		}
+		ALLOC_GROW(*out, *n + 1, alloc);
+		(*out)[*n].name = name;
+		(*out)[*n].key = m.key;
+		(*out)[*n].created = m.created_ns;
+		m.key = NULL;
+		(*n)++;
+		manifest_release(&m);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Which entry to restore: *name (and *fallback) or NULL. */
+static void find_entry(struct cache *c, const struct cache_spec *spec,
+		       const char *version, char **name, char **key,
+		       char **fallback)
+{
+	char *man, *n = entry_name(spec);
+	struct found *f = NULL;
+	size_t nf = 0;
+
+	*name = *key = *fallback = NULL;
+	man = entry_path(c, version, n, ".json");
+	if (fs_exists(man)) {
+		*name = n;
+		*key = xstrdup_or_null(spec->key && *spec->key ? spec->key
+							       : NULL);
+		free(man);
+		return;
+	}
+	free(man);
+	free(n);
+	if (!spec->key || !*spec->key || !spec->nfallback)
+		return;
+	scan_keys(c, version, &f, &nf);
+	for (size_t i = 0;
+	     i < spec->nfallback && i < CACHE_MAX_FALLBACK && !*name; i++) {
+		const char *fb = spec->fallback_keys[i];
+		struct found *best = NULL;
+
+		if (!fb || !*fb)
+			continue;
+		for (size_t k = 0; k < nf; k++)
+			if (!strncmp(f[k].key, fb, strlen(fb)) &&
+			    (!best || f[k].created > best->created))
+				best = &f[k];
+		if (best) {
+			*name = xstrdup(best->name);
+			*key = xstrdup(best->key);
+			*fallback = xstrdup(fb);
+		}
+	}
+	for (size_t k = 0; k < nf; k++) {
+		free(f[k].name);
+		free(f[k].key);
+	}
+	free(f);
+}
+
+int cache_restore(struct cache *c, const struct cache_spec *spec,
+		  const char *srcdir, struct cache_result *r, struct sw_err *e)
+{
+	struct pats pats = { 0 };
+	struct manifest m = { 0 };
+	struct rctx x = { 0 };
+	struct sw_err pe = SW_ERR_INIT;
+	char *name = NULL, *man = NULL, *meta = NULL;
+	double t0 = mono();
+	bool locked = false;
+	int ret = -1;
+
+	*r = (struct cache_result)CACHE_RESULT_INIT;
+	r->restore = true;
+	x.src_fd = x.cur_fd = -1;
+	cache_version(spec->paths, spec->npaths, r->version);
+	if ((spec->action && !strcmp(spec->action, "save")) || !spec->npaths) {
+		ret = 0;
+		goto out;
+	}
+	if (pats_parse(spec, &pats, &pe) < 0) {
+		warnf(r, "%s", pe.msg);
+		ret = 0;
+		goto out;
+	}
+	if (lock(c, LOCK_SH, e) < 0)
+		goto out;
+	locked = true;
+	r->outcome = CACHE_MISS;
+	find_entry(c, spec, r->version, &name, &r->key, &r->fallback);
+	if (!name) {
+		ret = 0;
+		goto out;
+	}
+	man = entry_path(c, r->version, name, ".json");
+	if (manifest_read(man, true, &m, &pe) < 0 ||
+	    validate(&m, &pats, r->version, &pe) < 0) {
+		warnf(r, "cache manifest refused: %s", pe.msg);
+		free(r->fallback);
+		r->fallback = NULL;
+		ret = 0;
+		goto out;
+	}
+	qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
+	x.src_fd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x.src_fd < 0) {
+		err_sys(e, "cache: cannot open '%s'", srcdir);
+		goto out;
+	}
+	x.c = c;
+	x.r = r;
+	x.pats = &pats;
+	x.abs_fd = xmalloc(sizeof(*x.abs_fd) * (pats.nr ? pats.nr : 1));
+	for (size_t i = 0; i < pats.nr; i++)
+		x.abs_fd[i] = -2;
+	if (!c->statc)
+		c->statc = xcalloc(1, sizeof(*c->statc));
+	r->outcome = r->fallback ? CACHE_HIT_FALLBACK : CACHE_HIT;
+	for (size_t i = 0; i < m.items.nr; i++)
+		restore_item(&x, &m.items.v[i]);
+	late_dirs(&x);
+	/* Last used lives in the small .meta, not the manifest. */
+	meta = entry_path(c, r->version, name, ".meta");
+	m.last_used_ns = now_ns();
+	meta_write(meta, &m, &pe);
+	ret = 0;
+out:
+	if (locked)
+		unlock(c);
+	if (x.cur_fd >= 0)
+		close(x.cur_fd);
+	if (x.src_fd >= 0)
+		close(x.src_fd);
+	for (size_t i = 0; x.abs_fd && i < pats.nr; i++)
+		if (x.abs_fd[i] >= 0)
+			close(x.abs_fd[i]);
+	free(x.abs_fd);
+	buf_release(&x.cur);
+	strvec_release(&x.late_dirs);
+	manifest_release(&m);
+	pats_release(&pats);
+	free(name);
+	free(man);
+	free(meta);
+	r->seconds = mono() - t0;
+	return ret;
+}
+
+/* ---- save ---- */
+
+static struct cache_statc *prev_statc(const char *man)
+{
+	struct manifest m;
+	struct sw_err ign = SW_ERR_INIT;
+	struct cache_statc *t;
+
+	if (!fs_exists(man) || manifest_read(man, true, &m, &ign) < 0)
+		return NULL;
+	t = xcalloc(1, sizeof(*t));
+	for (size_t i = 0; i < m.items.nr; i++)
+		if (m.items.v[i].type == T_FILE)
+			statc_put_item(t, &m.items.v[i]);
+	manifest_release(&m);
+	return t;
+}
+
+static bool statc_hit(struct cache_statc *t, const struct item *x,
+		      char hash[65])
+{
+	char *k;
+	struct statc_ent *s;
+
+	if (!t || !t->n)
+		return false;
+	k = item_key(x->root, x->path);
+	s = statc_find(t, k);
+	free(k);
+	if (!s || s->size != x->size || s->mtime_ns != x->mtime_ns ||
+	    s->ino != x->ino)
+		return false;
+	memcpy(hash, s->hash, 65);
+	return true;
+}
+
+static int hash_item(const char *srcdir, struct item *x, struct sw_err *e)
+{
+	char *path = root_path(x->root, srcdir, x->path);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), ret = -1;
+
+	if (fd < 0)
+		err_sys(e, "cannot open '%s'", path);
+	else
+		ret = hash_fd(fd, x->hash, e);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ret;
+}
+
+static int write_manifest(const char *dir, const char *final, bool keyed,
+			  const struct buf *b, bool *exists, struct sw_err *e)
+{
+	char *tmp = tmp_name(""), *path = fs_join(dir, tmp);
+	int fd = -1, ret = -1;
+	ssize_t w = 0;
+
+	*exists = false;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err_sys(e, "cannot create '%s'", path);
+		goto out;
+	}
+	while ((size_t)w < b->len) {
+		ssize_t k = write(fd, b->ptr + w, b->len - (size_t)w);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			err_sys(e, "cannot write '%s'", path);
+			goto out;
+		}
+		w += k;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		err_sys(e, "cannot write '%s'", path);
+		goto out;
+	}
+	fd = -1;
+	if (keyed) {
+		/* link() never replaces: the first save of a key wins. */
+		if (link(path, final) < 0) {
+			if (errno == EEXIST)
+				*exists = true;
+			else
+				err_sys(e, "cannot link '%s'", final);
+			goto out;
+		}
+	} else if (rename(path, final) < 0) {
+		err_sys(e, "cannot rename '%s'", path);
+		goto out;
+	}
+	ret = 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		fsync(fd);
+out:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	free(path);
+	free(tmp);
+	return *exists ? 0 : ret;
+}
+
+int cache_save(struct cache *c, const struct cache_spec *spec,
+	       const char *srcdir, struct cache_result *r, struct sw_err *e)
+{
+	struct pats pats = { 0 };
+	struct items items = { 0 };
+	struct manifest m = { 0 };
+	struct cache_statc *prev = NULL;
+	struct sw_err pe = SW_ERR_INIT;
+	struct buf b = BUF_INIT;
+	char *name = NULL, *man = NULL, *meta = NULL, *dir = NULL;
+	bool keyed = spec->key && *spec->key, locked = false, exists;
+	const char *kill = getenv(CACHE_TEST_KILL_ENV);
+	double t0 = mono();
+	int ret = -1;
+
+	*r = (struct cache_result)CACHE_RESULT_INIT;
+	cache_version(spec->paths, spec->npaths, r->version);
+	r->key = keyed ? xstrdup(spec->key) : NULL;
+	if ((spec->action && !strcmp(spec->action, "restore")) ||
+	    !spec->npaths) {
+		ret = 0;
+		goto out;
+	}
+	if (pats_parse(spec, &pats, &pe) < 0) {
+		warnf(r, "%s", pe.msg);
+		ret = 0;
+		goto out;
+	}
+	if (lock(c, LOCK_SH, e) < 0)
+		goto out;
+	locked = true;
+	name = entry_name(spec);
+	dir = xasprintf("%s/entries/%s", c->dir, r->version);
+	man = entry_path(c, r->version, name, ".json");
+	meta = entry_path(c, r->version, name, ".meta");
+	if (keyed && fs_exists(man)) {
+		r->outcome = CACHE_EXISTS;
+		ret = 0;
+		goto out;
+	}
+	if (fs_mkdir_p(dir, 0755, e) < 0)
+		goto out;
+	collect(&pats, srcdir, &items, r);
+	if (!keyed)
+		prev = prev_statc(man);
+	for (size_t i = 0; i < items.nr; i++) {
+		struct item *x = &items.v[i];
+
+		if (x->type != T_FILE)
+			continue;
+		if (!statc_hit(c->statc, x, x->hash) &&
+		    !statc_hit(prev, x, x->hash)) {
+			if (hash_item(srcdir, x, &pe) < 0) {
+				warnf(r, "%s: not cached", pe.msg);
+				err_clear(&pe);
+				x->type = -1;
+				continue;
+			}
+			r->hashed++;
+		}
+		obj_store(c, srcdir, x, r);
+	}
+	for (size_t i = 0; i < items.nr; i++) {
+		const struct item *x = &items.v[i];
+
+		if (x->type == T_FILE) {
+			r->files++;
+			r->bytes += x->size;
+		} else if (x->type == T_DIR) {
+			r->dirs++;
+		} else if (x->type == T_LINK) {
+			r->symlinks++;
+		}
+	}
+	if (kill && !strcmp(kill, "before-manifest"))
+		raise(SIGKILL);
+	m.version = xstrdup(r->version);
+	m.key = xstrdup_or_null(r->key);
+	m.project = xstrdup_or_null(spec->project);
+	for (size_t i = 0; i < spec->npaths; i++)
+		strvec_push(&m.paths, spec->paths[i]);
+	m.created_ns = m.last_used_ns = now_ns();
+	m.files = r->files;
+	m.size = r->bytes;
+	manifest_head(&b, &m);
+	manifest_items(&b, &items);
+	if (write_manifest(dir, man, keyed, &b, &exists, e) < 0)
+		goto out;
+	if (exists) {
+		r->outcome = CACHE_EXISTS;
+		ret = 0;
+		goto out;
+	}
+	r->outcome = CACHE_SAVED;
+	if (meta_write(meta, &m, &pe) < 0)
+		warnf(r, "%s", pe.msg);
+	ret = 0;
+out:
+	if (ret < 0)
+		err_prefix(e, "cache");
+	if (locked)
+		unlock(c);
+	statc_free(prev);
+	items_release(&items);
+	manifest_release(&m);
+	pats_release(&pats);
+	buf_release(&b);
+	free(name);
+	free(man);
+	free(meta);
+	free(dir);
+	r->seconds = mono() - t0;
+	return ret;
+}
+
+void cache_result_release(struct cache_result *r)
+{
+	free(r->key);
+	free(r->fallback);
+	strvec_release(&r->warnings);
+	*r = (struct cache_result)CACHE_RESULT_INIT;
+}
+
+static void human(struct buf *b, uint64_t n)
+{
+	static const char *const u[] = { "B", "KB", "MB", "GB", "TB" };
+	double v = (double)n;
+	size_t i = 0;
+
+	while (v >= 1024 && i + 1 < ARRAY_SIZE(u)) {
+		v /= 1024;
+		i++;
+	}
+	if (!i)
+		buf_addf(b, "%" PRIu64 " B", n);
+	else
+		buf_addf(b, v < 10 ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static void describe_key(const struct cache_result *r, struct buf *out)
+{
+	if (r->key)
+		buf_addf(out, "key %s", r->key);
+	else
+		buf_addstr(out, "project cache");
+	if (r->fallback)
+		buf_addf(out, " (fallback %s)", r->fallback);
+}
+
+void cache_result_describe(const struct cache_result *r, struct buf *out)
+{
+	const char *verb = r->restore ? "Restoring cache" : "Saving cache";
+
+	switch (r->outcome) {
+	case CACHE_SKIPPED:
+		buf_addf(out, "%s: skipped", verb);
+		return;
+	case CACHE_MISS:
+		buf_addf(out, "%s: no entry found (miss)", verb);
+		return;
+	case CACHE_EXISTS:
+		buf_addf(out, "%s: ", verb);
+		describe_key(r, out);
+		buf_addstr(out, " exists and is immutable, not saved again");
+		return;
+	default:
+		break;
+	}
+	buf_addf(out, "%s: ", verb);
+	describe_key(r, out);
+	buf_addf(out, " %zu files ", r->files);
+	human(out, r->bytes);
+	if (!r->restore) {
+		buf_addf(out, " (%zu hashed, %zu new objects, ", r->hashed,
+			 r->stored);
+		human(out, r->stored_bytes);
+		buf_addch(out, ')');
+	} else if (r->missing) {
+		buf_addf(out, " (%zu not restored)", r->missing);
+	}
+	buf_addf(out, " in %.2fs", r->seconds);
+}
+
+/* ---- list, prune, clear ---- */
+
+typedef void (*entry_fn)(const char *version, const char *name, void *data);
+
+/* Call fn for every manifest entries/<version>/<name>.json. */
+static void each_entry(struct cache *c, entry_fn fn, void *data)
+{
+	char *edir = fs_join(c->dir, "entries");
+	DIR *d = opendir(edir), *v;
+	struct dirent *de, *ve;
+
+	while (d && (de = readdir(d))) {
+		char *vdir;
+
+		if (!is_hex64(de->d_name))
+			continue;
+		vdir = fs_join(edir, de->d_name);
+		v = opendir(vdir);
+		while (v && (ve = readdir(v))) {
+			size_t len = strlen(ve->d_name);
+			char *name;
+
+			if (len < 6 || strcmp(ve->d_name + len - 5, ".json") ||
+			    !strncmp(ve->d_name, "tmp.", 4))
+				continue;
+			name = xstrndup(ve->d_name, len - 5);
+			fn(de->d_name, name, data);
+			free(name);
+		}
+		if (v)
+			closedir(v);
+		free(vdir);
+	}
+	if (d)
+		closedir(d);
+	free(edir);
+}
+
+struct list_ctx {
+	struct cache *c;
+	struct cache_entry_info *v;
+	size_t nr, alloc;
+};
+
+static void list_one(const char *version, const char *name, void *data)
+{
+	struct list_ctx *l = data;
+	struct manifest m;
+	struct sw_err ign = SW_ERR_INIT;
+	struct cache_entry_info *x;
+
+	if (meta_read(l->c, version, name, &m, &ign) < 0)
+		return;
+	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
+	x = &l->v[l->nr++];
+	memset(x, 0, sizeof(*x));
+	x->key = m.key;
+	x->project = m.project;
+	m.key = m.project = NULL;
+	memcpy(x->version, version, 65);
+	x->files = m.files;
+	x->bytes = m.size;
+	x->created_ns = m.created_ns;
+	x->last_used_ns = m.last_used_ns;
+	manifest_release(&m);
+}
+
+static int by_last_used_desc(const void *a, const void *b)
+{
+	const struct cache_entry_info *x = a, *y = b;
+
+	return (x->last_used_ns < y->last_used_ns) -
+	       (x->last_used_ns > y->last_used_ns);
+}
+
+int cache_list(struct cache *c, struct cache_entry_info **out, size_t *n,
+	       struct sw_err *e)
+{
+	struct list_ctx l = { c, NULL, 0, 0 };
+
+	*out = NULL;
+	*n = 0;
+	if (lock(c, LOCK_SH, e) < 0)
+		return -1;
+	each_entry(c, list_one, &l);
+	unlock(c);
+	if (l.nr)
+		qsort(l.v, l.nr, sizeof(*l.v), by_last_used_desc);
+	*out = l.v;
+	*n = l.nr;
+	return 0;
+}
+
+void cache_entries_free(struct cache_entry_info *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].project);
+	}
+	free(v);
+}
+
+struct pent {
+	char *version, *name;
+	int64_t last_used;
+	struct strvec objs; /* object names */
+	bool removed;
+};
+
+struct prune_ctx {
+	struct cache *c;
+	struct pent *v;
+	size_t nr, alloc;
+	struct cache_statc refs; /* object name -> count, size */
+	uint64_t live; /* bytes of referenced objects */
+};
+
+static void prune_unref(struct prune_ctx *p, const char *obj)
+{
+	struct statc_ent *s = statc_find(&p->refs, obj);
+
+	if (s && s->count > 0 && --s->count == 0)
+		p->live -= s->size;
+}
+
+static void prune_one(const char *version, const char *name, void *data)
+{
+	struct prune_ctx *p = data;
+	char *man = entry_path(p->c, version, name, ".json");
+	struct manifest m, head;
+	struct sw_err ign = SW_ERR_INIT;
+	struct pent *x;
+
+	if (manifest_read(man, true, &m, &ign) < 0) {
+		/* Unreadable: of no use to anyone. */
+		char *meta = entry_path(p->c, version, name, ".meta");
+
+		unlink(man);
+		unlink(meta);
+		free(meta);
+		free(man);
+		return;
+	}
+	free(man);
+	ALLOC_GROW(p->v, p->nr + 1, p->alloc);
+	x = &p->v[p->nr++];
+	memset(x, 0, sizeof(*x));
+	x->version = xstrdup(version);
+	x->name = xstrdup(name);
+	x->last_used = m.created_ns;
+	if (meta_read(p->c, version, name, &head, &ign) == 0) {
+		x->last_used = head.last_used_ns;
+		manifest_release(&head);
+	}
+	for (size_t i = 0; i < m.items.nr; i++) {
+		const struct item *it = &m.items.v[i];
+		char obj[72];
+		struct statc_ent *s;
+
+		if (it->type != T_FILE)
+			continue;
+		obj_name(it->hash, it->mode & 0111, obj);
+		s = statc_get(&p->refs, obj);
+		if (!s->count++) {
+			s->size = it->size;
+			p->live += it->size;
+		}
+		strvec_push(&x->objs, obj);
+	}
+	manifest_release(&m);
+}
+
+static int by_last_used_asc(const void *a, const void *b)
+{
+	const struct pent *x = a, *y = b;
+
+	return (x->last_used > y->last_used) - (x->last_used < y->last_used);
+}
+
+static bool is_stray(int dfd, const char *name, int64_t now)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return now - st_mtime_ns(&st) > STRAY_AGE_NS;
+}
+
+/* Remove unreferenced objects and stray temps; count what stays. */
+static void prune_objects(struct prune_ctx *p, struct cache_prune_result *r,
+			  bool before)
+{
+	DIR *d = fdopendir(openat(p->c->objects_fd, ".",
+				  O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	struct dirent *de;
+	int64_t now = now_ns();
+
+	while (d && (de = readdir(d))) {
+		int sfd;
+		DIR *s;
+		struct dirent *oe;
+
+		if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
+			continue;
+		sfd = openat(p->c->objects_fd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0)
+			continue;
+		s = fdopendir(sfd);
+		while (s && (oe = readdir(s))) {
+			char obj[600];
+			struct stat st;
+			struct statc_ent *ref;
+
+			if (oe->d_name[0] == '.' ||
+			    fstatat(sfd, oe->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+				    0)
+				continue;
+			if (before) {
+				r->bytes_before += (uint64_t)st.st_size;
+				continue;
+			}
+			if (!strncmp(oe->d_name, "tmp.", 4)) {
+				if (is_stray(sfd, oe->d_name, now) &&
+				    !unlinkat(sfd, oe->d_name, 0))
+					r->temps_removed++;
+				else
+					r->bytes_after += (uint64_t)st.st_size;
+				continue;
+			}
+			snprintf(obj, sizeof(obj), "%s/%s", de->d_name,
+				 oe->d_name);
+			ref = statc_find(&p->refs, obj);
+			if ((!ref || !ref->count) &&
+			    !unlinkat(sfd, oe->d_name, 0)) {
+				r->objects_removed++;
+				continue;
+			}
+			r->bytes_after += (uint64_t)st.st_size;
+		}
+		if (s)
+			closedir(s);
+		else
+			close(sfd);
+		if (!before)
+			unlinkat(p->c->objects_fd, de->d_name, AT_REMOVEDIR);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* entries/<v>/: temps, and .meta without a manifest, older than an hour. */
+static void prune_entry_strays(struct cache *c, struct cache_prune_result *r)
+{
+	char *edir = fs_join(c->dir, "entries");
+	DIR *d = opendir(edir), *v;
+	struct dirent *de, *ve;
+	int64_t now = now_ns();
+
+	while (d && (de = readdir(d))) {
+		char *vdir;
+		int vfd;
+
+		if (!is_hex64(de->d_name))
+			continue;
+		vdir = fs_join(edir, de->d_name);
+		v = opendir(vdir);
+		vfd = v ? dirfd(v) : -1;
+		while (v && (ve = readdir(v))) {
+			size_t len = strlen(ve->d_name);
+			bool stray = !strncmp(ve->d_name, "tmp.", 4) ||
+				     strstr(ve->d_name, ".tmp.");
+
+			if (!stray && len > 5 &&
+			    !strcmp(ve->d_name + len - 5, ".meta")) {
+				char *j = xasprintf("%.*s.json", (int)len - 5,
+						    ve->d_name);
+				struct stat st;
+
+				stray = fstatat(vfd, j, &st, 0) < 0;
+				free(j);
+			}
+			if (stray && is_stray(vfd, ve->d_name, now) &&
+			    !unlinkat(vfd, ve->d_name, 0))
+				r->temps_removed++;
+		}
+		if (v)
+			closedir(v);
+		rmdir(vdir);
+		free(vdir);
+	}
+	if (d)
+		closedir(d);
+	free(edir);
+}
+
+int cache_prune(struct cache *c, uint64_t max_bytes,
+		struct cache_prune_result *r, struct sw_err *e)
+{
+	struct prune_ctx p = { 0 };
+
+	memset(r, 0, sizeof(*r));
+	p.c = c;
+	if (lock(c, LOCK_EX, e) < 0)
+		return -1;
+	prune_objects(&p, r, true);
+	each_entry(c, prune_one, &p);
+	if (p.nr)
+		qsort(p.v, p.nr, sizeof(*p.v), by_last_used_asc);
+	for (size_t i = 0; i < p.nr && p.live > max_bytes; i++) {
+		char *man = entry_path(c, p.v[i].version, p.v[i].name, ".json");
+		char *meta =
+			entry_path(c, p.v[i].version, p.v[i].name, ".meta");
+
+		if (!unlink(man)) {
+			unlink(meta);
+			p.v[i].removed = true;
+			r->entries_removed++;
+			for (size_t k = 0; k < p.v[i].objs.nr; k++)
+				prune_unref(&p, p.v[i].objs.v[k]);
+		}
+		free(man);
+		free(meta);
+	}
+	prune_objects(&p, r, false);
+	prune_entry_strays(c, r);
+	unlock(c);
+	for (size_t i = 0; i < p.nr; i++) {
+		free(p.v[i].version);
+		free(p.v[i].name);
+		strvec_release(&p.v[i].objs);
+	}
+	free(p.v);
+	for (size_t i = 0; i < p.refs.cap; i++)
+		free(p.refs.v[i].key);
+	free(p.refs.v);
+	return 0;
+}
+
+int cache_clear(struct cache *c, struct sw_err *e)
+{
+	char *objs = NULL, *ents = NULL;
+	int ret = -1;
+
+	if (lock(c, LOCK_EX, e) < 0)
+		return -1;
+	objs = fs_join(c->dir, "objects");
+	ents = fs_join(c->dir, "entries");
+	if (fs_remove_tree(ents, e) < 0 || fs_remove_tree(objs, e) < 0 ||
+	    fs_mkdir_p(ents, 0755, e) < 0 || fs_mkdir_p(objs, 0755, e) < 0)
+		goto out;
+	close(c->objects_fd);
+	c->objects_fd = open(objs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->objects_fd < 0) {
+		err_sys(e, "cannot open '%s'", objs);
+		goto out;
+	}
+	statc_free(c->statc);
+	c->statc = NULL;
+	ret = 0;
+out:
+	unlock(c);
+	if (ret < 0)
+		err_prefix(e, "cache");
+	free(objs);
+	free(ents);
+	return ret;
+}
+
+/* ---- codebuild-hash-files, sizes ---- */
+
+int cache_hash_files(const char *dir, const char *const *globs, size_t n,
+		     char out[65], struct sw_err *e)
+{
+	struct strvec files = STRVEC_INIT;
+	struct hash_ctx h = HASH_CTX_INIT;
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++)
+		if (glob_expand(dir, globs[i], &files, e) < 0)
+			goto out;
+	if (files.nr)
+		qsort(files.v, files.nr, sizeof(*files.v), cmp_str);
+	if (hash_init(&h, HASH_SHA256, e) < 0)
+		goto out;
+	for (size_t i = 0; i < files.nr; i++) {
+		char hex[65], *path;
+		struct stat st;
+
+		if (i && !strcmp(files.v[i], files.v[i - 1]))
+			continue;
+		path = fs_join(dir, files.v[i]);
+		/* A symlink counts as its target; one to a directory or
+		 * to nothing is left out. */
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		if (hash_file_sha256(path, hex, e) < 0) {
+			free(path);
+			goto out;
+		}
+		free(path);
+		if (hash_update(&h, files.v[i], strlen(files.v[i]) + 1, e) <
+			    0 ||
+		    hash_update(&h, hex, 64, e) < 0 ||
+		    hash_update(&h, "\n", 1, e) < 0)
+			goto out;
+	}
+	ret = hash_final(&h, out, e);
+out:
+	hash_release(&h);
+	strvec_release(&files);
+	return ret;
+}
+
+int cache_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v;
+	uint64_t mult = 1;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mult = (uint64_t)1 << 10;
+		break;
+	case 'm':
+	case 'M':
+		mult = (uint64_t)1 << 20;
+		break;
+	case 'g':
+	case 'G':
+		mult = (uint64_t)1 << 30;
+		break;
+	case 't':
+	case 'T':
+		mult = (uint64_t)1 << 40;
+		break;
+	default:
+		break;
+	}
+	if (mult > 1) {
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+	} else if (*end == 'B') {
+		end++;
+	}
+	if (*end || v * (double)mult >= 1.8e19)
+		return -1;
+	*out = (uint64_t)(v * (double)mult);
+	return 0;
+}

@@ -1,0 +1,270 @@
+/*
+ * cache: the buildspec `cache` section as a local, content-addressed store
+ * (reference codebuild.md section 5).
+ *
+ *   struct cache c = CACHE_INIT;
+ *   struct cache_spec spec = CACHE_SPEC_INIT;
+ *   struct cache_result r = CACHE_RESULT_INIT;
+ *   struct buf line = BUF_INIT;
+ *
+ *   spec.key = expanded_key;              -- NULL: the project's unkeyed cache
+ *   spec.fallback_keys = (const char *const *)bs->cache.fallback_keys.v;
+ *   spec.nfallback = bs->cache.fallback_keys.nr;
+ *   spec.action = bs->cache.action;       -- NULL, "restore" or "save"
+ *   spec.paths = (const char *const *)bs->cache.paths.v;
+ *   spec.npaths = bs->cache.paths.nr;
+ *   spec.project = project;
+ *
+ *   if (cache_open(&c, state_dir, &e) < 0)
+ *           warn(e.msg);                  -- never a build failure
+ *   if (cache_restore(&c, &spec, srcdir, &r, &e) < 0)
+ *           warn(e.msg);
+ *   cache_result_describe(&r, &line);     -- "Restoring cache: key ..."
+ *   for (size_t i = 0; i < r.warnings.nr; i++)
+ *           warn(r.warnings.v[i]);
+ *   cache_result_release(&r);
+ *   ... INSTALL .. POST_BUILD ...
+ *   if (cache_save(&c, &spec, srcdir, &r, &e) < 0) ...   -- same c: it
+ *   cache_result_release(&r);            -- remembers what restore wrote
+ *   cache_release(&c);
+ *
+ * A cache failure is never a build failure. cache_restore() and
+ * cache_save() return 0 with r->warnings for what they skipped (a corrupt
+ * object, a refused manifest, a file that changed under them), and -1
+ * only for system errors (the store cannot be opened or written); the
+ * caller logs both as warnings and carries on.
+ *
+ * Model. An entry is the set of files, directories and symlinks under the
+ * cache paths at save time. Paths are artifact globs (lib/glob.h):
+ * relative ones are taken from the source directory (root "src"),
+ * absolute ones such as `/root/.m2/ ** / *` from "/" (root "abs"); a bare
+ * directory means everything beneath it. The cache VERSION is the sha256
+ * of the sorted path list, each followed by a newline: the same key with
+ * other paths is another cache. An entry with a key is found by that key
+ * exactly, else by each fallback key (at most 5, in order) as a prefix of
+ * the keys saved with the same version, the most recently saved winning.
+ * A keyed entry is immutable: a second save of the key does nothing
+ * (CACHE_EXISTS). Without a key the entry is the project's own, replaced
+ * at every save; fallback keys are then ignored, as CodeBuild does.
+ *
+ * Store, under <state>/cache/:
+ *   lock                         flock: shared for restore and save,
+ *                                exclusive for prune and clear
+ *   objects/<aa>/<sha256>        file contents, mode 0444
+ *   objects/<aa>/<sha256>.x      the same for executable files, mode 0555
+ *   entries/<version>/<name>.json  the manifest; <name> is the sha256 of
+ *                                the key, or "project-<project>"
+ *   entries/<version>/<name>.meta  key, paths, times, size: what `ls` and
+ *                                fallback lookups read, and last-used
+ * Objects are written to a temp name and renamed (two builds writing one
+ * object is harmless). The manifest is written last (temp, fsync, then
+ * link() for a keyed entry, so that the first of two racing saves wins,
+ * or rename() for an unkeyed one): a save killed half-way leaves no entry,
+ * only objects and temp files that cache_prune() removes. Objects are not
+ * fsync'd one by one; an object damaged by a power cut fails the check
+ * below and is dropped.
+ *
+ * Every object carries a fixed mtime (CACHE_OBJ_MTIME) and its 0444/0555
+ * mode. Restore and save check size, mtime and mode before using one; an
+ * object that differs was changed after it was stored (most likely by a
+ * build writing in place into a hard-linked file) and is deleted and not
+ * served: the file is missing from that restore, with a warning.
+ *
+ * Restore modes, $SLIPWAY_CACHE_LINK (read by cache_open):
+ *   auto (default)  reflink (FICLONE) where the file system can, else a
+ *                   hard link; a copy when the store is on another file
+ *                   system
+ *   link            hard links only (copy across file systems)
+ *   copy            always copy: slowest, fully isolated
+ * The trade-off of hard links: a restore costs one link() per file and no
+ * data, but the restored file IS the object: read-only (0444/0555, the
+ * manifest's mode is not applied), with the object's fixed mtime, and
+ * shared with every other build restoring it. Tools that replace files
+ * (write a temp, rename) are safe; a build running as root that writes
+ * into a restored file in place changes the object, which the next
+ * restore or save detects and drops. Reflinks and copies get the
+ * manifest's mode and mtime and share nothing.
+ *
+ * Restore writes only below its roots: manifest paths must be relative,
+ * without `.` or `..` components, must match the entry's own patterns,
+ * must not pass through a symlink of the entry, and every parent is
+ * opened with O_NOFOLLOW (for "abs" paths, below the pattern's literal
+ * prefix such as /root/.m2). A manifest that breaks these rules is
+ * refused as a whole, with a warning. Restored items replace what is in
+ * the target (CodeBuild: cached items override source items).
+ */
+#ifndef SW_CACHE_H
+#define SW_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+#include "strvec.h"
+
+/* The mtime every object carries (2001-09-09T01:46:40Z). */
+#define CACHE_OBJ_MTIME 1000000000
+
+#define CACHE_MAX_FALLBACK 5
+
+/*
+ * Set to "before-manifest" (tests only), a save kills its own process
+ * with SIGKILL just before it writes the manifest.
+ */
+#define CACHE_TEST_KILL_ENV "SLIPWAY_CACHE_TEST_KILL"
+
+enum cache_link { CACHE_LINK_AUTO, CACHE_LINK_LINK, CACHE_LINK_COPY };
+
+struct cache_statc; /* path -> (size, mtime, ino, hash): see cache_save */
+
+struct cache {
+	char *dir; /* <state>/cache, absolute */
+	int lock_fd;
+	int objects_fd; /* <dir>/objects */
+	enum cache_link link;
+	bool no_reflink; /* FICLONE failed once: do not try again */
+	struct cache_statc *statc;
+};
+
+#define CACHE_INIT                                                             \
+	{                                                                      \
+		NULL, -1, -1, CACHE_LINK_AUTO, false, NULL                     \
+	}
+
+/* All strings borrowed for the duration of the call. */
+struct cache_spec {
+	const char *key; /* expanded; NULL or "": unkeyed */
+	const char *const *fallback_keys; /* expanded; first 5 used */
+	size_t nfallback;
+	const char *action; /* NULL (both), "restore" or "save" */
+	const char *const *paths;
+	size_t npaths;
+	const char *project; /* names the unkeyed entry */
+};
+
+#define CACHE_SPEC_INIT                                                        \
+	{                                                                      \
+		NULL, NULL, 0, NULL, NULL, 0, NULL                             \
+	}
+
+enum cache_outcome {
+	CACHE_SKIPPED, /* action or empty paths said not to */
+	CACHE_MISS, /* restore: nothing found (or refused) */
+	CACHE_HIT, /* restore: the key (or the unkeyed entry) */
+	CACHE_HIT_FALLBACK, /* restore: a fallback key matched */
+	CACHE_SAVED, /* save: a new entry */
+	CACHE_EXISTS /* save: the key exists and is immutable */
+};
+
+struct cache_result {
+	enum cache_outcome outcome;
+	bool restore; /* the result of a restore (else a save) */
+	char *key; /* the entry's key, NULL when unkeyed; owned */
+	char *fallback; /* the fallback key that matched; owned */
+	char version[65];
+	size_t files; /* regular files in the entry */
+	size_t dirs, symlinks;
+	uint64_t bytes; /* their total size */
+	size_t hashed; /* save: files read and hashed */
+	size_t stored; /* save: new objects written */
+	uint64_t stored_bytes;
+	size_t missing; /* restore: files not served (corrupt objects) */
+	double seconds;
+	struct strvec warnings; /* one line each, no prefix */
+};
+
+#define CACHE_RESULT_INIT                                                      \
+	{                                                                      \
+		.outcome = CACHE_SKIPPED                                       \
+	}
+
+/*
+ * Create <state_dir>/cache (and its layout) if needed and open it. Reads
+ * $SLIPWAY_CACHE_LINK (an unknown value is an ERR_USAGE error). On
+ * failure c is left released.
+ */
+int cache_open(struct cache *c, const char *state_dir, struct sw_err *e);
+/* Close and free; CACHE_INIT again. Safe on CACHE_INIT. */
+void cache_release(struct cache *c);
+
+/* sha256 of the sorted path list (each followed by "\n"). */
+void cache_version(const char *const *paths, size_t n, char out[65]);
+
+/*
+ * Restore the entry for spec into srcdir (and the absolute roots of its
+ * paths). Fills *r (CACHE_RESULT_INIT or released beforehand; release it
+ * with cache_result_release). Remembers the (path, size, mtime, inode)
+ * of what it wrote in c, so that a later cache_save() on c hashes only
+ * the files the build changed.
+ */
+int cache_restore(struct cache *c, const struct cache_spec *spec,
+		  const char *srcdir, struct cache_result *r, struct sw_err *e);
+
+/*
+ * Save the files under spec's paths as the entry for spec. Files whose
+ * (path, size, mtime_ns, inode) match what this cache restored, or what
+ * the previous manifest of the same entry recorded, are not read again;
+ * the others are hashed, and only objects not in the store are written.
+ */
+int cache_save(struct cache *c, const struct cache_spec *spec,
+	       const char *srcdir, struct cache_result *r, struct sw_err *e);
+
+void cache_result_release(struct cache_result *r);
+
+/*
+ * One log line in CodeBuild's manner, appended to out (no newline):
+ *   Restoring cache: key npm-abc (fallback npm-) 20000 files 83 MB in 0.21s
+ *   Saving cache: key npm-abd 20000 files 83 MB (1 new object, 12 KB) ...
+ */
+void cache_result_describe(const struct cache_result *r, struct buf *out);
+
+struct cache_entry_info {
+	char *key; /* NULL when unkeyed */
+	char *project;
+	char version[65];
+	size_t files;
+	uint64_t bytes;
+	int64_t created_ns, last_used_ns; /* unix time, nanoseconds */
+};
+
+/* Every complete entry, most recently used first. Free with
+ * cache_entries_free(). */
+int cache_list(struct cache *c, struct cache_entry_info **out, size_t *n,
+	       struct sw_err *e);
+void cache_entries_free(struct cache_entry_info *v, size_t n);
+
+struct cache_prune_result {
+	size_t entries_removed, objects_removed, temps_removed;
+	uint64_t bytes_before, bytes_after; /* object bytes in the store */
+};
+
+/*
+ * Under the exclusive lock: drop least recently used entries until the
+ * objects the remaining ones use fit in max_bytes (UINT64_MAX: drop
+ * none), then every object no manifest uses, then temp files and
+ * orphan metadata older than an hour.
+ */
+int cache_prune(struct cache *c, uint64_t max_bytes,
+		struct cache_prune_result *r, struct sw_err *e);
+
+/* Remove every entry and object (exclusive lock). */
+int cache_clear(struct cache *c, struct sw_err *e);
+
+/*
+ * codebuild-hash-files: the sha256, over the regular files (or symlinks
+ * to them) that the globs match under dir, in sorted path order, of
+ * "<path>\0<sha256 of content>\n" for each. CodeBuild documents only
+ * "a SHA-256 over the matching files"; this is our definition. Globs are
+ * relative (lib/glob.h); none matching gives the sha256 of nothing.
+ */
+int cache_hash_files(const char *dir, const char *const *globs, size_t n,
+		     char out[65], struct sw_err *e);
+
+/* "500M", "2G", "1.5G", "10k", "123" (bytes); K/M/G/T are powers of 1024,
+ * an optional trailing "B" or "iB" is allowed. -1 for anything else. */
+int cache_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,872 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cache.h"
+#include "fs.h"
+#include "hash.h"
+#include "strvec.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static char root[64];
+static char *src, *state, *absdir, *abspat;
+
+static char *rpath(const char *rel)
+{
+	return xasprintf("%s/%s", root, rel);
+}
+
+/* Create root/<rel> with content, making parent directories. */
+static void mkfile_mode(const char *rel, const char *content, mode_t mode)
+{
+	char *path = rpath(rel);
+	int fd;
+
+	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)),
+			 (ssize_t)strlen(content));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	free(path);
+}
+
+static void mkfile(const char *rel, const char *content)
+{
+	mkfile_mode(rel, content, 0644);
+}
+
+/* The content of root/<rel>, or "<missing>". Caller frees. */
+static char *slurp(const char *rel)
+{
+	char *path = rpath(rel), *data = NULL;
+	size_t len;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (fs_read_file(path, 1 << 20, &data, &len, &e) < 0)
+		data = xstrdup("<missing>");
+	free(path);
+	return data;
+}
+
+#define assert_content(rel, want)                                              \
+	do {                                                                   \
+		char *got_ = slurp(rel);                                       \
+		assert_string_equal(got_, want);                               \
+		free(got_);                                                    \
+	} while (0)
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_tree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int setup(void **st)
+{
+	(void)st;
+	snprintf(root, sizeof(root), "/tmp/sw-cache-XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	src = rpath("src");
+	state = rpath("state");
+	absdir = rpath("abs/m2");
+	abspat = xasprintf("%s/**/*", absdir);
+	mkdir(src, 0755);
+	unsetenv("SLIPWAY_CACHE_LINK");
+	unsetenv(CACHE_TEST_KILL_ENV);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	rm_tree(root);
+	free(src);
+	free(state);
+	free(absdir);
+	free(abspat);
+	return 0;
+}
+
+static const char *npm_paths[] = { "node_modules/**/*" };
+
+static struct cache_spec spec_for(const char *key, const char **paths, size_t n)
+{
+	struct cache_spec s = CACHE_SPEC_INIT;
+
+	s.key = key;
+	s.paths = paths;
+	s.npaths = n;
+	s.project = "proj";
+	return s;
+}
+
+static enum cache_outcome do_save(const struct cache_spec *s,
+				  struct cache_result *out)
+{
+	struct cache c = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	enum cache_outcome o;
+
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_save(&c, s, src, &r, &e), 0);
+	o = r.outcome;
+	if (out)
+		*out = r;
+	else
+		cache_result_release(&r);
+	cache_release(&c);
+	return o;
+}
+
+static enum cache_outcome do_restore(const struct cache_spec *s,
+				     const char *dir, struct cache_result *out)
+{
+	struct cache c = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	enum cache_outcome o;
+
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, s, dir, &r, &e), 0);
+	o = r.outcome;
+	if (out)
+		*out = r;
+	else
+		cache_result_release(&r);
+	cache_release(&c);
+	return o;
+}
+
+static void make_tree(void)
+{
+	char *p;
+
+	mkfile("src/node_modules/a.txt", "alpha");
+	mkfile_mode("src/node_modules/.bin/run", "#!/bin/sh\n", 0755);
+	mkfile("src/node_modules/deep/x/y/z.txt", "zed");
+	p = rpath("src/node_modules/empty");
+	assert_int_equal(mkdir(p, 0750), 0);
+	assert_int_equal(chmod(p, 0750), 0);
+	free(p);
+	p = rpath("src/node_modules/link");
+	assert_int_equal(symlink("a.txt", p), 0);
+	free(p);
+	mkfile("src/keep.txt", "not cached");
+	mkfile("abs/m2/repo/lib.jar", "jar");
+}
+
+static void check_round_trip(const char *mode)
+{
+	const char *paths[] = { "node_modules/**/*", abspat };
+	struct cache_spec s = spec_for("npm-1", paths, 2);
+	struct cache_result r;
+	struct stat st;
+	char *p, buf[64];
+	ssize_t n;
+
+	if (mode)
+		setenv("SLIPWAY_CACHE_LINK", mode, 1);
+	make_tree();
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	assert_int_equal(r.files, 4);
+	assert_int_equal(r.symlinks, 1);
+	assert_true(r.dirs >= 4);
+	assert_int_equal(r.warnings.nr, 0);
+	cache_result_release(&r);
+
+	/* A fresh source, and the absolute root gone. */
+	rm_tree(src);
+	p = rpath("abs");
+	rm_tree(p);
+	free(p);
+	mkdir(src, 0755);
+	assert_int_equal(do_restore(&s, src, &r), CACHE_HIT);
+	assert_string_equal(r.key, "npm-1");
+	assert_null(r.fallback);
+	assert_int_equal(r.files, 4);
+	assert_int_equal(r.missing, 0);
+	assert_int_equal(r.warnings.nr, 0);
+	cache_result_release(&r);
+
+	assert_content("src/node_modules/a.txt", "alpha");
+	assert_content("src/node_modules/deep/x/y/z.txt", "zed");
+	assert_content("abs/m2/repo/lib.jar", "jar");
+	assert_content("src/keep.txt", "<missing>");
+	p = rpath("src/node_modules/link");
+	n = readlink(p, buf, sizeof(buf) - 1);
+	assert_int_equal(n, 5);
+	buf[n] = '\0';
+	assert_string_equal(buf, "a.txt");
+	free(p);
+	p = rpath("src/node_modules/empty");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0750);
+	free(p);
+	p = rpath("src/node_modules/.bin/run");
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(st.st_mode & 0100);
+	if (mode && !strcmp(mode, "copy")) {
+		/* A copy carries the manifest's mode and is not shared. */
+		assert_int_equal(st.st_mode & 07777, 0755);
+		assert_int_equal(st.st_nlink, 1);
+	} else {
+		assert_int_equal(st.st_mode & 07777, 0555);
+	}
+	free(p);
+	p = rpath("src/node_modules/a.txt");
+	assert_int_equal(stat(p, &st), 0);
+	if (mode && !strcmp(mode, "link"))
+		assert_true(st.st_nlink >= 2);
+	free(p);
+	unsetenv("SLIPWAY_CACHE_LINK");
+}
+
+static void test_cache__round_trip_auto(void **st)
+{
+	(void)st;
+	check_round_trip(NULL);
+}
+
+static void test_cache__round_trip_link(void **st)
+{
+	(void)st;
+	check_round_trip("link");
+}
+
+static void test_cache__round_trip_copy(void **st)
+{
+	(void)st;
+	check_round_trip("copy");
+}
+
+static void test_cache__bad_link_mode(void **st)
+{
+	struct cache c = CACHE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	(void)st;
+	setenv("SLIPWAY_CACHE_LINK", "symlink", 1);
+	assert_int_equal(cache_open(&c, state, &e), -1);
+	assert_int_equal(e.code, ERR_USAGE);
+	unsetenv("SLIPWAY_CACHE_LINK");
+}
+
+static void test_cache__keyed_entry_is_immutable(void **st)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	struct cache_result r;
+	struct buf b = BUF_INIT;
+	char *dst = rpath("dst");
+
+	(void)st;
+	mkfile("src/node_modules/f", "one");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkfile("src/node_modules/f", "two");
+	assert_int_equal(do_save(&s, &r), CACHE_EXISTS);
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b), "key k exists"));
+	cache_result_release(&r);
+	buf_release(&b);
+	mkdir(dst, 0755);
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_HIT);
+	assert_content("dst/node_modules/f", "one");
+	free(dst);
+}
+
+static void test_cache__fallback_prefix_order(void **st)
+{
+	struct cache_spec s = spec_for("npm-a", npm_paths, 1);
+	const char *fb1[] = { "nope-", "npm-" };
+	const char *fb2[] = { "other-", "npm-" };
+	struct cache_result r;
+	struct buf b = BUF_INIT;
+	char *dst = rpath("dst");
+
+	(void)st;
+	mkfile("src/node_modules/f", "a");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkfile("src/node_modules/f", "b");
+	s.key = "npm-b";
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkfile("src/node_modules/f", "x");
+	s.key = "other-x";
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(dst, 0755);
+
+	/* The most recently saved of the prefix matches. */
+	s.key = "npm-zzz";
+	s.fallback_keys = fb1;
+	s.nfallback = 2;
+	assert_int_equal(do_restore(&s, dst, &r), CACHE_HIT_FALLBACK);
+	assert_string_equal(r.key, "npm-b");
+	assert_string_equal(r.fallback, "npm-");
+	cache_result_describe(&r, &b);
+	assert_non_null(
+		strstr(buf_cstr(&b),
+		       "Restoring cache: key npm-b (fallback npm-) 1 files"));
+	buf_release(&b);
+	cache_result_release(&r);
+	assert_content("dst/node_modules/f", "b");
+
+	/* Fallback keys are tried in order. */
+	s.fallback_keys = fb2;
+	assert_int_equal(do_restore(&s, dst, &r), CACHE_HIT_FALLBACK);
+	assert_string_equal(r.key, "other-x");
+	cache_result_release(&r);
+	assert_content("dst/node_modules/f", "x");
+
+	/* Other paths: another version, nothing to fall back on. */
+	{
+		const char *p2[] = { "node_modules" };
+		struct cache_spec s2 = spec_for("npm-zzz", p2, 1);
+
+		s2.fallback_keys = fb1;
+		s2.nfallback = 2;
+		assert_int_equal(do_restore(&s2, dst, NULL), CACHE_MISS);
+	}
+	/* action save: restore does nothing. */
+	s.action = "save";
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_SKIPPED);
+	free(dst);
+}
+
+static size_t count_manifests(void)
+{
+	char *edir = rpath("state/cache/entries");
+	DIR *d = opendir(edir);
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && (de = readdir(d))) {
+		char *v;
+		DIR *vd;
+		struct dirent *ve;
+
+		if (de->d_name[0] == '.')
+			continue;
+		v = xasprintf("%s/%s", edir, de->d_name);
+		vd = opendir(v);
+		while (vd && (ve = readdir(vd))) {
+			size_t len = strlen(ve->d_name);
+
+			n += len > 5 && !strcmp(ve->d_name + len - 5, ".json");
+		}
+		if (vd)
+			closedir(vd);
+		free(v);
+	}
+	if (d)
+		closedir(d);
+	free(edir);
+	return n;
+}
+
+static void test_cache__unkeyed_is_replaced(void **st)
+{
+	struct cache_spec s = spec_for(NULL, npm_paths, 1);
+	struct cache_result r;
+	char *dst = rpath("dst"), name[32];
+
+	(void)st;
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "src/node_modules/f%02d", i);
+		mkfile(name, name);
+	}
+	mkfile("src/node_modules/gone", "gone");
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	assert_int_equal(r.hashed, 21);
+	cache_result_release(&r);
+
+	/* One file changed, one removed: one file is read again. */
+	mkfile("src/node_modules/f03", "changed");
+	{
+		char *p = rpath("src/node_modules/gone");
+
+		unlink(p);
+		free(p);
+	}
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	assert_int_equal(r.hashed, 1);
+	assert_int_equal(r.stored, 1);
+	assert_int_equal(r.files, 20);
+	assert_null(r.key);
+	cache_result_release(&r);
+	assert_int_equal(count_manifests(), 1);
+
+	mkdir(dst, 0755);
+	assert_int_equal(do_restore(&s, dst, &r), CACHE_HIT);
+	assert_int_equal(r.files, 20);
+	cache_result_release(&r);
+	assert_content("dst/node_modules/f03", "changed");
+	assert_content("dst/node_modules/f04", "src/node_modules/f04");
+	assert_content("dst/node_modules/gone", "<missing>");
+	free(dst);
+}
+
+static void test_cache__save_after_restore_hashes_changes_only(void **st)
+{
+	struct cache_spec s = spec_for("v1", npm_paths, 1);
+	const char *fb[] = { "v" };
+	struct cache c = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *dst = rpath("dst"), name[32];
+
+	(void)st;
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "src/node_modules/f%d", i);
+		mkfile(name, name);
+	}
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(dst, 0755);
+	s.key = "v2";
+	s.fallback_keys = fb;
+	s.nfallback = 1;
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s, dst, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_HIT_FALLBACK);
+	cache_result_release(&r);
+	/* The build replaces one file (new inode), as npm does. */
+	mkfile("dst/node_modules/f5", "new");
+	assert_int_equal(cache_save(&c, &s, dst, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_SAVED);
+	assert_int_equal(r.hashed, 1);
+	assert_int_equal(r.stored, 1);
+	assert_int_equal(r.files, 10);
+	cache_result_release(&r);
+	cache_release(&c);
+	free(dst);
+}
+
+static void test_cache__killed_save_leaves_no_entry(void **st)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	struct cache c = CACHE_INIT;
+	struct cache_prune_result pr;
+	struct sw_err e = SW_ERR_INIT;
+	char *dst = rpath("dst");
+	int status;
+	pid_t pid;
+
+	(void)st;
+	mkfile("src/node_modules/a", "a");
+	mkfile("src/node_modules/b", "b");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		setenv(CACHE_TEST_KILL_ENV, "before-manifest", 1);
+		do_save(&s, NULL);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(count_manifests(), 0);
+	mkdir(dst, 0755);
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_MISS);
+	assert_content("dst/node_modules/a", "<missing>");
+
+	/* Prune takes the orphan objects; a new save works. */
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_prune(&c, UINT64_MAX, &pr, &e), 0);
+	assert_int_equal(pr.objects_removed, 2);
+	assert_int_equal(pr.bytes_after, 0);
+	cache_release(&c);
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_HIT);
+	assert_content("dst/node_modules/b", "b");
+	free(dst);
+}
+
+static void test_cache__tampered_object_not_served(void **st)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	struct cache_result r;
+	char *dst = rpath("dst"), *dst2 = rpath("dst2"), *p;
+	int fd;
+
+	(void)st;
+	setenv("SLIPWAY_CACHE_LINK", "link", 1);
+	mkfile("src/node_modules/a", "original");
+	mkfile("src/node_modules/b", "other");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(dst, 0755);
+	mkdir(dst2, 0755);
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_HIT);
+
+	/* A build writes into the restored (hard-linked) file in place. */
+	p = rpath("dst/node_modules/a");
+	chmod(p, 0644);
+	fd = open(p, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "EVIL", 4), 4);
+	close(fd);
+	free(p);
+
+	assert_int_equal(do_restore(&s, dst2, &r), CACHE_HIT);
+	assert_int_equal(r.missing, 1);
+	assert_int_equal(r.files, 1);
+	assert_int_equal(r.warnings.nr, 1);
+	assert_non_null(strstr(r.warnings.v[0], "modified"));
+	cache_result_release(&r);
+	assert_content("dst2/node_modules/a", "<missing>");
+	assert_content("dst2/node_modules/b", "other");
+	unsetenv("SLIPWAY_CACHE_LINK");
+	free(dst);
+	free(dst2);
+}
+
+/* Replace the single manifest's "files" list with `files` (JSON). */
+static void rewrite_manifest(const char *files)
+{
+	char *edir = rpath("state/cache/entries"), *man = NULL;
+	DIR *d = opendir(edir), *vd;
+	struct dirent *de, *ve;
+	char *data, *pos;
+	size_t len;
+	struct buf b = BUF_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) && !man) {
+		char *v;
+
+		if (de->d_name[0] == '.')
+			continue;
+		v = xasprintf("%s/%s", edir, de->d_name);
+		vd = opendir(v);
+		while (vd && (ve = readdir(vd)))
+			if (strstr(ve->d_name, ".json"))
+				man = xasprintf("%s/%s", v, ve->d_name);
+		closedir(vd);
+		free(v);
+	}
+	closedir(d);
+	assert_non_null(man);
+	assert_int_equal(fs_read_file(man, 1 << 20, &data, &len, &e), 0);
+	pos = strstr(data, ",\"files\":");
+	assert_non_null(pos);
+	buf_add(&b, data, (size_t)(pos - data));
+	buf_addf(&b, ",\"files\":%s}", files);
+	assert_int_equal(fs_write_atomic(man, b.ptr, b.len, 0644, &e), 0);
+	buf_release(&b);
+	free(data);
+	free(man);
+	free(edir);
+}
+
+static void check_hostile(const char *files, const char *must_not_exist)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	struct cache_result r;
+	char *dst = rpath("dst"), *p;
+	struct stat st;
+
+	rewrite_manifest(files);
+	mkdir(dst, 0755);
+	assert_int_equal(do_restore(&s, dst, &r), CACHE_MISS);
+	assert_int_equal(r.warnings.nr, 1);
+	assert_non_null(strstr(r.warnings.v[0], "refused"));
+	cache_result_release(&r);
+	p = rpath(must_not_exist);
+	assert_int_not_equal(lstat(p, &st), 0);
+	free(p);
+	free(dst);
+}
+
+#define HASH_A                                                                 \
+	"ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+#define F_ENTRY(path)                                                          \
+	"{\"path\":\"" path "\",\"root\":\"src\",\"type\":\"file\",\"mode\":"  \
+	"420,\"mtime_ns\":0,\"size\":1,\"hash\":\"" HASH_A "\"}"
+
+static void test_cache__hostile_manifest_refused(void **st)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	char *out = rpath("outside"), *p;
+
+	(void)st;
+	mkfile("src/node_modules/a", "a");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(out, 0755);
+	check_hostile("[" F_ENTRY("node_modules/../../evil") "]", "evil");
+	check_hostile("[" F_ENTRY("../evil") "]", "evil");
+	{
+		char *abs = xasprintf("[" F_ENTRY("%s/evil") "]", root + 1);
+
+		check_hostile(abs, "evil");
+		free(abs);
+	}
+	check_hostile("[" F_ENTRY("elsewhere/evil") "]", "dst/elsewhere");
+	p = xasprintf("[{\"path\":\"node_modules/l\",\"root\":\"src\","
+		      "\"type\":\"symlink\",\"mode\":511,\"target\":\"%s\"},"
+		      "" F_ENTRY("node_modules/l/evil") "]",
+		      out);
+	check_hostile(p, "outside/evil");
+	free(p);
+	check_hostile("[{\"path\":\"node_modules/x\",\"root\":\"abs\","
+		      "\"type\":\"dir\",\"mode\":493}]",
+		      "dst/node_modules/x");
+	free(out);
+}
+
+static void test_cache__restore_replaces_symlink_in_target(void **st)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	char *dst = rpath("dst"), *out = rpath("outside"), *p;
+	struct stat sb;
+
+	(void)st;
+	mkfile("src/node_modules/a", "a");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(dst, 0755);
+	mkdir(out, 0755);
+	p = rpath("dst/node_modules");
+	assert_int_equal(symlink(out, p), 0);
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_HIT);
+	/* Written into a real directory, never through the link. */
+	assert_int_equal(lstat(p, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_content("dst/node_modules/a", "a");
+	assert_content("outside/a", "<missing>");
+	free(p);
+	free(dst);
+	free(out);
+}
+
+static void test_cache__concurrent_saves(void **st)
+{
+	const char *keys[] = { "k1", "k1", "k2", "k2", "k1", "k2" };
+	struct cache c = CACHE_INIT;
+	struct cache_prune_result pr;
+	struct sw_err e = SW_ERR_INIT;
+	char *dst = rpath("dst"), name[64];
+	pid_t pids[6];
+	int status;
+
+	(void)st;
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "src/node_modules/d%d/f%d", i % 7,
+			 i);
+		mkfile(name, name);
+	}
+	for (int i = 0; i < 6; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (!pids[i]) {
+			struct cache_spec s = spec_for(keys[i], npm_paths, 1);
+			enum cache_outcome o = do_save(&s, NULL);
+
+			_exit(o == CACHE_SAVED || o == CACHE_EXISTS ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(count_manifests(), 2);
+	mkdir(dst, 0755);
+	for (int k = 1; k <= 2; k++) {
+		struct cache_spec s =
+			spec_for(k == 1 ? "k1" : "k2", npm_paths, 1);
+		struct cache_result r;
+
+		assert_int_equal(do_restore(&s, dst, &r), CACHE_HIT);
+		assert_int_equal(r.files, 200);
+		assert_int_equal(r.missing, 0);
+		cache_result_release(&r);
+	}
+	assert_content("dst/node_modules/d3/f10", "src/node_modules/d3/f10");
+	/* Every object is referenced: nothing for prune to take. */
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_prune(&c, UINT64_MAX, &pr, &e), 0);
+	assert_int_equal(pr.objects_removed, 0);
+	assert_int_equal(pr.entries_removed, 0);
+	cache_release(&c);
+	free(dst);
+}
+
+static void big_file(const char *rel, char fill, size_t n)
+{
+	char *data = xmalloc(n + 1);
+
+	memset(data, fill, n);
+	data[n] = '\0';
+	mkfile(rel, data);
+	free(data);
+}
+
+static void test_cache__prune_lru(void **st)
+{
+	struct cache_spec s = spec_for("k1", npm_paths, 1);
+	struct cache c = CACHE_INIT;
+	struct cache_prune_result pr;
+	struct cache_entry_info *v;
+	struct sw_err e = SW_ERR_INIT;
+	char *dst = rpath("dst");
+	size_t n;
+
+	(void)st;
+	big_file("src/node_modules/f", 'a', 100000);
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	big_file("src/node_modules/f", 'b', 100000);
+	s.key = "k2";
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	big_file("src/node_modules/f", 'c', 100000);
+	s.key = "k3";
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	/* k1 used now: k2 is the least recently used. */
+	mkdir(dst, 0755);
+	s.key = "k1";
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_HIT);
+
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_list(&c, &v, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].key, "k1");
+	assert_int_equal(v[0].files, 1);
+	assert_int_equal(v[0].bytes, 100000);
+	cache_entries_free(v, n);
+
+	assert_int_equal(cache_prune(&c, 250000, &pr, &e), 0);
+	assert_int_equal(pr.entries_removed, 1);
+	assert_int_equal(pr.objects_removed, 1);
+	assert_int_equal(pr.bytes_before, 300000);
+	assert_int_equal(pr.bytes_after, 200000);
+	assert_int_equal(cache_list(&c, &v, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].key, "k1");
+	assert_string_equal(v[1].key, "k3");
+	cache_entries_free(v, n);
+
+	assert_int_equal(cache_clear(&c, &e), 0);
+	assert_int_equal(cache_list(&c, &v, &n, &e), 0);
+	assert_int_equal(n, 0);
+	cache_entries_free(v, n);
+	cache_release(&c);
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_MISS);
+	free(dst);
+}
+
+static void test_cache__hash_files(void **st)
+{
+	const char *g1[] = { "package-lock.json", "sub/*.json" };
+	const char *g2[] = { "sub/*.json", "package-lock.json", "nothing*" };
+	char h1[65], h2[65], want[65], ha[65], hb[65];
+	struct sw_err e = SW_ERR_INIT;
+	struct buf b = BUF_INIT;
+
+	(void)st;
+	mkfile("src/package-lock.json", "lock");
+	mkfile("src/sub/b.json", "b");
+	assert_int_equal(cache_hash_files(src, g1, 2, h1, &e), 0);
+	assert_int_equal(cache_hash_files(src, g2, 3, h2, &e), 0);
+	assert_string_equal(h1, h2);
+
+	assert_int_equal(hash_buf(HASH_SHA256, "lock", 4, ha, &e), 0);
+	assert_int_equal(hash_buf(HASH_SHA256, "b", 1, hb, &e), 0);
+	buf_addstr(&b, "package-lock.json");
+	buf_addch(&b, '\0');
+	buf_addf(&b, "%s\n", ha);
+	buf_addstr(&b, "sub/b.json");
+	buf_addch(&b, '\0');
+	buf_addf(&b, "%s\n", hb);
+	assert_int_equal(hash_buf(HASH_SHA256, b.ptr, b.len, want, &e), 0);
+	assert_string_equal(h1, want);
+	buf_release(&b);
+
+	mkfile("src/sub/b.json", "B");
+	assert_int_equal(cache_hash_files(src, g1, 2, h2, &e), 0);
+	assert_string_not_equal(h1, h2);
+	assert_int_equal(cache_hash_files(src, g2 + 2, 1, h2, &e), 0);
+	assert_string_equal(h2, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b93"
+				"4ca495991b7852b855");
+}
+
+static void test_cache__version_and_sizes(void **st)
+{
+	const char *a[] = { "x/**/*", "/root/.m2/**/*" };
+	const char *b[] = { "/root/.m2/**/*", "x/**/*" };
+	const char *c[] = { "x" };
+	char va[65], vb[65], vc[65];
+	uint64_t n;
+
+	(void)st;
+	cache_version(a, 2, va);
+	cache_version(b, 2, vb);
+	cache_version(c, 1, vc);
+	assert_string_equal(va, vb);
+	assert_string_not_equal(va, vc);
+
+	assert_int_equal(cache_parse_size("500M", &n), 0);
+	assert_int_equal(n, 500ULL << 20);
+	assert_int_equal(cache_parse_size("2G", &n), 0);
+	assert_int_equal(n, 2ULL << 30);
+	assert_int_equal(cache_parse_size("1.5GiB", &n), 0);
+	assert_int_equal(n, 3ULL << 29);
+	assert_int_equal(cache_parse_size("123", &n), 0);
+	assert_int_equal(n, 123);
+	assert_int_equal(cache_parse_size("12X", &n), -1);
+	assert_int_equal(cache_parse_size("-1", &n), -1);
+	assert_int_equal(cache_parse_size("", &n), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_cache__round_trip_auto),
+		T(test_cache__round_trip_link),
+		T(test_cache__round_trip_copy),
+		T(test_cache__bad_link_mode),
+		T(test_cache__keyed_entry_is_immutable),
+		T(test_cache__fallback_prefix_order),
+		T(test_cache__unkeyed_is_replaced),
+		T(test_cache__save_after_restore_hashes_changes_only),
+		T(test_cache__killed_save_leaves_no_entry),
+		T(test_cache__tampered_object_not_served),
+		T(test_cache__hostile_manifest_refused),
+		T(test_cache__restore_replaces_symlink_in_target),
+		T(test_cache__concurrent_saves),
+		T(test_cache__prune_lru),
+		T(test_cache__hash_files),
+		T(test_cache__version_and_sizes),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
