@@ -9,10 +9,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "fs.h"
+#include "mirror.h"
 #include "strvec.h"
 #include "xalloc.h"
 
@@ -104,7 +106,24 @@ void source_result_release(struct source_result *r)
 	free(r->repo_url);
 	free(r->source_version);
 	free(r->resolved_version);
+	free(r->mirror);
 	r->kind = r->repo_url = r->source_version = r->resolved_version = NULL;
+	r->mirror = NULL;
+	r->mirror_hit = false;
+	r->fetched_objects = 0;
+	r->seconds_fetch = r->seconds_checkout = 0;
+	r->checkout = NULL;
+}
+
+char *source_cache_summary(const struct source_result *r)
+{
+	if (!r->mirror)
+		return NULL;
+	return xasprintf("Source cache: mirror %s, %lu objects fetched in "
+			 "%.3f s, checked out (%s) in %.3f s",
+			 r->mirror_hit ? "hit" : "created", r->fetched_objects,
+			 r->seconds_fetch, r->checkout ? r->checkout : "-",
+			 r->seconds_checkout);
 }
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
@@ -296,9 +315,12 @@ static int clone_error(struct sw_err *e, struct fetch_ctx *c, const char *url)
 		       c->auth[0] ? c->auth : git_msg());
 }
 
-/* The ref as a branch of origin, a tag, then anything revparse takes. */
-static int resolve_ref(git_repository *repo, const char *ref,
-		       git_commit **commit)
+/*
+ * The ref as a branch (under branches: "refs/remotes/origin/" in a clone,
+ * "refs/heads/" in a mirror), a tag, then anything revparse takes.
+ */
+static int resolve_ref(git_repository *repo, const char *branches,
+		       const char *ref, git_commit **commit)
 {
 	char *spec[3];
 	git_object *obj = NULL;
@@ -306,9 +328,9 @@ static int resolve_ref(git_repository *repo, const char *ref,
 	int ret = -1;
 
 	if (!strncmp(ref, "refs/heads/", 11))
-		spec[0] = xasprintf("refs/remotes/origin/%s", ref + 11);
+		spec[0] = xasprintf("%s%s", branches, ref + 11);
 	else
-		spec[0] = xasprintf("refs/remotes/origin/%s", ref);
+		spec[0] = xasprintf("%s%s", branches, ref);
 	spec[1] = xasprintf("refs/tags/%s", ref);
 	spec[2] = xstrdup(ref);
 	for (i = 0; i < ARRAY_SIZE(spec) && ret < 0; i++) {
@@ -403,6 +425,156 @@ out:
 	return ret;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Fetch every branch and tag of url into the mirror, pruning the rest. */
+static int fetch_remote(git_repository *mirror, const char *url,
+			struct fetch_ctx *c, unsigned long *fetched,
+			struct sw_err *e)
+{
+	static char heads[] = "+refs/heads/*:refs/heads/*";
+	static char tags[] = "+refs/tags/*:refs/tags/*";
+	char *specs[] = { heads, tags };
+	git_strarray refspecs = { specs, ARRAY_SIZE(specs) };
+	git_fetch_options fo;
+	git_remote *remote = NULL;
+	git_buf head = { NULL, 0, 0 };
+	int ret = -1;
+
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fetch_callbacks(&fo.callbacks, c);
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	if (git_remote_create_anonymous(&remote, mirror, url) < 0 ||
+	    git_remote_connect(remote, GIT_DIRECTION_FETCH, &fo.callbacks,
+			       &fo.proxy_opts, &fo.custom_headers) < 0)
+		goto fail;
+	/* an empty repository or a server without HEAD: keep ours */
+	if (git_remote_default_branch(&head, remote) < 0)
+		git_error_clear();
+	if (git_remote_download(remote, &refspecs, &fo) < 0 ||
+	    git_remote_update_tips(remote, &fo.callbacks, 1,
+				   GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL) < 0 ||
+	    git_remote_prune(remote, &fo.callbacks) < 0)
+		goto fail;
+	*fetched = git_remote_stats(remote)->received_objects;
+	git_remote_disconnect(remote);
+	if (head.ptr && git_repository_set_head(mirror, head.ptr) < 0)
+		goto fail;
+	ret = 0;
+	goto out;
+fail:
+	clone_error(e, c, url);
+out:
+	git_buf_dispose(&head);
+	git_remote_free(remote);
+	return ret;
+}
+
+/* o->source through the mirror under o->mirror_dir. */
+static int fetch_mirrored(const struct source_opts *o, const char *url,
+			  struct source_result *r, struct sw_err *e)
+{
+	struct fetch_ctx c = { url, o->progress, 0, -1, -1, 0, "" };
+	struct mirror m = MIRROR_INIT;
+	git_repository *mirror = NULL, *src = NULL, *repo = NULL;
+	git_reference *head = NULL;
+	git_commit *commit = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	char *version = NULL;
+	const char *how = NULL;
+	unsigned long fetched = 0;
+	double t0 = now_seconds(), t1;
+	int ret = -1;
+
+	if (mirror_open(&m, o->mirror_dir, url, e) < 0)
+		goto out;
+	if (m.local) {
+		if (git_repository_open_ext(&src, url,
+					    GIT_REPOSITORY_OPEN_NO_SEARCH,
+					    NULL) < 0) {
+			clone_error(e, &c, url);
+			goto out;
+		}
+		if (mirror_sync_local(&m, git_repository_commondir(src),
+				      &fetched, e) < 0)
+			goto out;
+	}
+	if (git_repository_open_bare(&mirror, m.gitdir) < 0) {
+		err_set(e, ERR_FAILED, "cannot open mirror '%s': %s", m.gitdir,
+			git_msg());
+		goto out;
+	}
+	if (!m.local && fetch_remote(mirror, url, &c, &fetched, e) < 0)
+		goto out;
+	progress_end(&c);
+	if (o->ref) {
+		if (resolve_ref(mirror, "refs/heads/", o->ref, &commit) < 0) {
+			err_set(e, ERR_FAILED, "cannot find ref '%s' in '%s'",
+				o->ref, url);
+			goto out;
+		}
+		version = xstrdup(o->ref);
+	} else {
+		if (git_repository_head(&head, mirror) < 0 ||
+		    git_reference_peel((git_object **)&commit, head,
+				       GIT_OBJECT_COMMIT) < 0) {
+			err_set(e, ERR_FAILED,
+				"cannot clone '%s': no commit checked out: %s",
+				url, git_msg());
+			goto out;
+		}
+		if (git_reference_is_branch(head))
+			version = xstrdup(git_reference_shorthand(head));
+	}
+	/* objects are only ever added: the checkout needs no lock */
+	mirror_unlock(&m);
+	t1 = now_seconds();
+	if (mirror_checkout(&m, git_commit_id(commit), url, o->dest, &how, e) <
+	    0) {
+		err_prefix(e, "cannot check out '%s'", url);
+		goto out;
+	}
+	if (git_repository_open_ext(&repo, o->dest,
+				    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		err_set(e, ERR_FAILED, "cannot open '%s': %s", o->dest,
+			git_msg());
+		goto out;
+	}
+	if (update_submodules(repo, &c, 0, e) < 0)
+		goto out;
+	if (!o->no_spare)
+		mirror_spare_start(&m, git_commit_id(commit));
+	git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
+	r->kind = xstrdup("git");
+	r->repo_url = xstrdup(url);
+	r->source_version = version ? version : xstrdup(hex);
+	r->resolved_version = xstrdup(hex);
+	version = NULL;
+	r->mirror = xstrdup(m.gitdir);
+	r->mirror_hit = m.existed;
+	r->fetched_objects = fetched;
+	r->seconds_fetch = t1 - t0;
+	r->seconds_checkout = now_seconds() - t1;
+	r->checkout = how;
+	ret = 0;
+out:
+	progress_end(&c);
+	free(version);
+	git_commit_free(commit);
+	git_reference_free(head);
+	git_repository_free(repo);
+	git_repository_free(src);
+	git_repository_free(mirror);
+	mirror_release(&m);
+	return ret;
+}
+
 static int fetch_git(const struct source_opts *o, const char *url,
 		     struct source_result *r, struct sw_err *e)
 {
@@ -416,6 +588,8 @@ static int fetch_git(const struct source_opts *o, const char *url,
 	int ret = -1;
 
 	pthread_once(&git_once, git_init);
+	if (o->mirror_dir && !o->no_cache)
+		return fetch_mirrored(o, url, r, e);
 	git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
 	fetch_callbacks(&co.fetch_opts.callbacks, &c);
 	co.checkout_opts.progress_cb = checkout_cb;
@@ -433,7 +607,8 @@ static int fetch_git(const struct source_opts *o, const char *url,
 		git_checkout_options ch;
 
 		git_checkout_options_init(&ch, GIT_CHECKOUT_OPTIONS_VERSION);
-		if (resolve_ref(repo, o->ref, &commit) < 0) {
+		if (resolve_ref(repo, "refs/remotes/origin/", o->ref, &commit) <
+		    0) {
 			err_set(e, ERR_FAILED, "cannot find ref '%s' in '%s'",
 				o->ref, url);
 			goto out;

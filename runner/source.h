@@ -24,6 +24,17 @@
  * the result describe its HEAD. Cloning a work tree that has uncommitted
  * changes sets r.uncommitted, so the caller can say what was left out.
  *
+ * With o.mirror_dir (<state>/sources) a git source goes through a bare
+ * mirror there (CodeBuild's LOCAL_SOURCE_CACHE, see mirror.h): the first
+ * build creates it, later builds fetch only what is new and check out
+ * from it without copying objects (.git/objects/info/alternates names
+ * the mirror's objects; HEAD is detached, "origin" is the source, the
+ * branches are origin's remote-tracking branches, tags are tags).
+ * Submodules are cloned as without a mirror. o.no_cache (--no-cache)
+ * clones directly as if there were no mirror_dir. After a checkout from
+ * the mirror a detached process prepares the next build's tree unless
+ * o.no_spare.
+ *
  * The options' strings are borrowed; the result's strings belong to the
  * result and are freed by source_result_release().
  */
@@ -40,11 +51,14 @@ struct source_opts {
 	const char *dest; /* where the tree goes; absent or empty */
 	bool progress; /* one updating line on stderr while cloning */
 	bool worktree; /* copy a local work tree as it is */
+	const char *mirror_dir; /* where mirrors live; NULL: none */
+	bool no_cache; /* clone directly even with mirror_dir */
+	bool no_spare; /* do not prepare the next build's tree */
 };
 
 #define SOURCE_OPTS_INIT                                                       \
 	{                                                                      \
-		NULL, NULL, NULL, false, false                                 \
+		NULL, NULL, NULL, false, false, NULL, false, false             \
 	}
 
 struct source_result {
@@ -53,11 +67,18 @@ struct source_result {
 	char *source_version; /* git: the ref as given, else the branch */
 	char *resolved_version; /* git: full commit id checked out */
 	bool uncommitted; /* a cloned work tree had uncommitted changes */
+	/* Set when the source went through a mirror (mirror != NULL): */
+	char *mirror; /* the mirror's git directory */
+	bool mirror_hit; /* it existed: only what was new was fetched */
+	unsigned long fetched_objects; /* objects added to the mirror */
+	double seconds_fetch; /* locking and updating the mirror */
+	double seconds_checkout; /* files, index, .git and submodules */
+	const char *checkout; /* static: "spare", "files" or "libgit2" */
 };
 
 #define SOURCE_RESULT_INIT                                                     \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, false                                  \
+		NULL, NULL, NULL, NULL, false, NULL, false, 0, 0, 0, NULL      \
 	}
 
 /*
@@ -73,6 +94,13 @@ struct source_result {
  */
 int source_fetch(const struct source_opts *o, struct source_result *r,
 		 struct sw_err *e);
+
+/*
+ * One log line saying how the mirror served a fetch, e.g. "Source cache:
+ * mirror hit, 3 objects fetched in 0.012 s, checked out (spare) in
+ * 0.034 s"; NULL when no mirror was used. The caller frees it.
+ */
+char *source_cache_summary(const struct source_result *r);
 
 /* Free the strings of *r and reset it to SOURCE_RESULT_INIT. */
 void source_result_release(struct source_result *r);

@@ -1,0 +1,108 @@
+/*
+ * mirror: bare mirrors of git sources and checkouts that borrow their
+ * objects (CodeBuild's LOCAL_SOURCE_CACHE). source.c drives it:
+ *
+ *   struct mirror m = MIRROR_INIT;
+ *   mirror_open(&m, "/state/sources", url, &e);   -- paths, flock held
+ *   if (m.local)                                  -- a repository path
+ *           mirror_sync_local(&m, src_gitdir, &nobj, &e);
+ *   else
+ *           ...git_remote fetch into m.gitdir...     -- by the caller
+ *   ...resolve the commit in the mirror...
+ *   mirror_unlock(&m);                            -- objects are immutable
+ *   mirror_checkout(&m, &oid, url, dest, &how, &e); -- files, index, .git
+ *   mirror_spare_start(&m, &oid);                 -- next build's tree
+ *   mirror_release(&m);
+ *
+ * A mirror is <sources>/<sha256 of the normalised url>.git, bare, holding
+ * all branches and tags of the source and nothing else. Objects are
+ * only ever added, so a checkout reads them without the lock; the lock
+ * (<key>.lock, flock) serialises creating and updating the mirror.
+ *
+ * A checkout is a non-bare repository whose objects/info/alternates names
+ * the mirror's objects: no object is copied. Its HEAD is detached at the
+ * commit, remote "origin" is the source URL, the mirror's branches are its
+ * remote-tracking branches of origin and its tags the mirror.s tags, and its index
+ * matches the files written (git status is clean).
+ *
+ * Writing thousands of files dominates a checkout, so after a checkout a
+ * detached, low-priority process prepares the next one: a complete
+ * checkout of the same commit in <key>.spare/. The next checkout renames
+ * it into place (O(1)) and lets libgit2 rewrite only the files that
+ * differ. Two builds never get the same spare (rename is atomic).
+ */
+#ifndef SW_MIRROR_H
+#define SW_MIRROR_H
+
+#include <git2.h>
+#include <stdbool.h>
+
+#include "err.h"
+
+struct mirror {
+	char *url; /* normalised source: absolute path or URL */
+	char *gitdir; /* <sources>/<key>.git */
+	char *spares; /* <sources>/<key>.spare */
+	bool local; /* url is a local repository path */
+	bool existed; /* the mirror was there before mirror_open() */
+	int lock_fd; /* flock on <sources>/<key>.lock, -1 when unlocked */
+};
+
+#define MIRROR_INIT                                                            \
+	{                                                                      \
+		NULL, NULL, NULL, false, false, -1                             \
+	}
+
+/*
+ * The normalised form of a source that keys its mirror: a local path
+ * (or file:// URL) becomes the absolute, symlink-free path of the
+ * repository without a trailing "/.git"; a URL loses trailing slashes and
+ * ".git", and its scheme and host are lowercased. The caller frees it.
+ */
+char *mirror_normalise(const char *source);
+
+/*
+ * Compute the paths for source under sources_dir (created if absent),
+ * take the lock (blocking) and create an empty bare mirror if there is
+ * none. m->local is set for a path (not for file:// URLs, which go through
+ * libgit2's transport as git's --no-local does).
+ */
+int mirror_open(struct mirror *m, const char *sources_dir, const char *source,
+		struct sw_err *e);
+
+/*
+ * Bring the mirror up to date with the local repository whose git
+ * directory (or common directory) is src_gitdir: hard-link (or copy,
+ * across file systems) the loose objects and packs it does not have yet,
+ * then make branches, tags and HEAD exactly the source's.
+ * *fetched counts the objects added. Needs the lock.
+ */
+int mirror_sync_local(struct mirror *m, const char *src_gitdir,
+		      unsigned long *fetched, struct sw_err *e);
+
+/* Release the lock (the paths stay usable). */
+void mirror_unlock(struct mirror *m);
+
+/*
+ * Check out commit into dest (absent or empty) as described at the top,
+ * with "origin" set to origin_url. *how says which way the files came:
+ * "spare" (a prepared tree renamed into place and updated), "files"
+ * (written from the objects with their index) or "libgit2" (a tree with
+ * .gitattributes, where filters may apply, goes through libgit2's
+ * checkout). dest may hold a partial tree on failure.
+ */
+int mirror_checkout(const struct mirror *m, const git_oid *commit,
+		    const char *origin_url, const char *dest, const char **how,
+		    struct sw_err *e);
+
+/*
+ * Start a detached, low-priority process that prepares a spare checkout
+ * of commit for the next mirror_checkout(), unless one is there or being
+ * made. Never fails the caller.
+ */
+void mirror_spare_start(const struct mirror *m, const git_oid *commit);
+
+/* Unlock and free the paths; back to MIRROR_INIT. */
+void mirror_release(struct mirror *m);
+
+#endif

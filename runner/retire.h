@@ -1,0 +1,56 @@
+/*
+ * retire: keep old build trees off the critical path.
+ *
+ *   -- after a build's source step:
+ *   if (retire_old_builds(state_dir, project, keep, &e) < 0)
+ *           warn(e.msg);                  -- never worth failing a build
+ *
+ *   retire_detached(fn, data);           -- fn runs in a detached process
+ *
+ * Deleting a big tree on ext4 takes seconds. retire_old_builds() keeps
+ * the src/ of the newest `keep` builds of a project (the current one
+ * included) and moves the others' src/ to <state>/trash/ (a rename, O(1));
+ * report.json, build.log and artifacts stay. A detached process at the
+ * lowest CPU and I/O priority then empties <state>/trash/.
+ *
+ * Detached means: double fork, setsid, stdio on /dev/null, every other
+ * descriptor closed, signals reset, nice 19, I/O class idle, and not a
+ * child of this process (slipway is a child subreaper; the reaper role is
+ * dropped while forking, so the build's orphan sweep never sees it).
+ */
+#ifndef SW_RETIRE_H
+#define SW_RETIRE_H
+
+#include "err.h"
+
+/* Default of `keep`, overridden by SLIPWAY_KEEP_BUILDS. */
+#define RETIRE_KEEP_DEFAULT 10
+
+typedef void (*retire_fn)(void *data);
+
+/*
+ * Retire all but the newest `keep` build trees of project (keep < 1 is
+ * taken as 1; a negative keep reads SLIPWAY_KEEP_BUILDS, else
+ * RETIRE_KEEP_DEFAULT). A build counts once it has a src/ directory; one
+ * without report.json is still running and is kept unless its build.log is
+ * a day old. Fails only when trash/ cannot be made; a tree that cannot be
+ * moved is left where it is.
+ */
+int retire_old_builds(const char *state_dir, const char *project, int keep,
+		      struct sw_err *e);
+
+/*
+ * Move path into <state_dir>/trash/ and start the deleter. A missing path
+ * is not an error.
+ */
+int retire_tree(const char *state_dir, const char *path, struct sw_err *e);
+
+/*
+ * Run fn(data) in a detached low-priority process (see above) and return
+ * once it is detached. fn runs in a copy of this process and must not
+ * return to its callers: the process exits after fn. Returns 0 or -1
+ * when fork fails.
+ */
+int retire_detached(retire_fn fn, void *data);
+
+#endif
