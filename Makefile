@@ -15,9 +15,10 @@ BUILD ?= build
 BIN ?= slipway
 
 CC ?= cc
-PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto
+PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0
 DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
-	libcmocka-dev pkg-config bats git zip unzip jq gcc make clang-format \
+	libxml2-dev \
+	libcmocka-dev pkg-config bats git zip unzip jq zstd gcc make clang-format \
 	hyperfine time
 # Pkg-config names checked by `make deps` (cmocka is for the tests).
 DEP_PCS := $(PKGS) cmocka
@@ -51,7 +52,7 @@ all: deps
 deps:
 	@missing=; \
 	for p in $(DEP_PCS); do pkg-config --exists $$p || missing=1; done; \
-	for c in bats git zip unzip jq gcc clang-format; do command -v $$c >/dev/null || missing=1; done; \
+	for c in bats git zip unzip jq zstd gcc clang-format; do command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing $(DEP_PKGS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \

@@ -359,15 +359,40 @@ static void artifact_release(struct bs_artifact *a)
 	free(a->identifier);
 }
 
+/* A progress line on a terminal while a large artifact is packed. */
+struct pack_progress {
+	const char *name;
+	int64_t started;
+	bool drawn;
+};
+
+static void pack_progress(uint64_t done, uint64_t total, size_t files_done,
+			  size_t files_total, void *data)
+{
+	struct pack_progress *pp = data;
+
+	/* Quick ones never show a line. */
+	if (proc_now_ms() - pp->started < 300)
+		return;
+	fprintf(stderr, "\rpacking %s: %3d%% (%zu/%zu files, %.1f MB)",
+		pp->name, total ? (int)(done * 100 / total) : 100, files_done,
+		files_total, (double)done / 1e6);
+	fflush(stderr);
+	pp->drawn = true;
+}
+
 static int upload_one(struct run *r, const struct bs_artifact *spec,
 		      const char *outdir, struct sw_err *e)
 {
 	struct bs_artifact a;
 	struct artifact_list list = { 0 };
+	struct artifact_write_opts wo = ARTIFACT_WRITE_OPTS_INIT;
+	struct pack_progress pp = { NULL, proc_now_ms(), false };
+	bool progress_on = !r->o->quiet && isatty(STDERR_FILENO);
 	struct artifact_digest d;
 	struct build_artifact *ba;
 	char *dest = NULL;
-	int ret = -1;
+	int ret = -1, rc;
 
 	if (expand_artifact(r, spec, &a, e) < 0)
 		return -1;
@@ -386,15 +411,23 @@ static int upload_one(struct run *r, const struct bs_artifact *spec,
 		goto out;
 	}
 	log_agent(&r->log, "Found %zu file(s)", list.nr);
-	dest = xasprintf("%s/%s.zip", outdir,
-			 a.identifier ? a.identifier : "artifacts");
-	if (artifacts_write_zip(&list, dest, &d, e) < 0)
+	dest = xasprintf("%s/%s%s", outdir,
+			 a.identifier ? a.identifier : "artifacts",
+			 artifact_packaging_ext(r->o->packaging));
+	wo.progress = progress_on ? pack_progress : NULL;
+	wo.data = &pp;
+	pp.name = strrchr(dest, '/') + 1;
+	rc = artifacts_write(&list, dest, r->o->packaging, &wo, &d, e);
+	if (pp.drawn)
+		fputs("\r\033[K", stderr);
+	if (rc < 0)
 		goto out;
 	ALLOC_GROW(r->res->artifacts, r->res->nr_artifacts + 1,
 		   r->res->alloc_artifacts);
 	ba = &r->res->artifacts[r->res->nr_artifacts++];
 	memset(ba, 0, sizeof(*ba));
 	ba->identifier = xstrdup_or_null(a.identifier);
+	ba->packaging = artifact_packaging_name(r->o->packaging);
 	ba->location = dest;
 	dest = NULL;
 	ba->sha256 = xstrdup(d.sha256);

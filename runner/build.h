@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "artifacts.h"
 #include "phase.h"
 #include "strvec.h"
 
@@ -30,6 +31,7 @@ struct build_opts {
 	const char *secrets_file;
 	const char *secrets_command;
 	const char *artifacts_dir;
+	enum artifact_packaging packaging; /* zip unless --packaging */
 	const char *report;
 	const char *shell; /* --shell */
 	int64_t timeout_ms; /* 0: CodeBuild's default, 60 minutes */
@@ -47,6 +49,7 @@ struct build_opts {
 struct build_artifact {
 	char *identifier; /* NULL for the primary */
 	char *location;
+	const char *packaging; /* "zip", "tar.gz", "tar.zst", "none" */
 	char *sha256;
 	char *md5;
 	long long size;

@@ -63,6 +63,7 @@ enum {
 	OPT_SECRETS_FILE,
 	OPT_SECRETS_COMMAND,
 	OPT_REPORT,
+	OPT_PACKAGING,
 	OPT_SHELL,
 	OPT_TIMEOUT,
 	OPT_NO_CACHE,
@@ -80,6 +81,7 @@ static const struct option build_options[] = {
 	{ "secrets-command", required_argument, NULL, OPT_SECRETS_COMMAND },
 	{ "artifacts", required_argument, NULL, 'o' },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "packaging", required_argument, NULL, OPT_PACKAGING },
 	{ "shell", required_argument, NULL, OPT_SHELL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
@@ -151,6 +153,17 @@ int cmd_build(int argc, char **argv)
 			break;
 		case OPT_REPORT:
 			o.report = optarg;
+			break;
+		case OPT_PACKAGING:
+			if (artifact_packaging_parse(optarg, &o.packaging) <
+			    0) {
+				status = cli_usage_error(
+					"build",
+					"--packaging must be zip, tar.gz, "
+					"tar.zst or none, not '%s'",
+					optarg);
+				goto out;
+			}
 			break;
 		case OPT_SHELL:
 			if (strcmp(optarg, "sh") && strcmp(optarg, "bash")) {

@@ -72,6 +72,8 @@ static json_object *artifact_json(const struct build_artifact *a,
 	json_object *o = json_object_new_object();
 
 	add(o, "location", jstr(m, a->location));
+	if (a->packaging)
+		add(o, "packaging", json_object_new_string(a->packaging));
 	add(o, "sha256sum", jstr(m, a->sha256));
 	add(o, "md5sum", jstr(m, a->md5));
 	if (a->identifier)
