@@ -1,0 +1,141 @@
+#!/usr/bin/env bats
+# LOCAL_SOURCE_CACHE: a git source goes through a bare mirror under
+# <state>/sources; the second build fetches only what is new and checks
+# out without copying objects; --no-cache clones directly; old builds'
+# src/ go to the trash and are deleted in the background.
+
+load helpers
+
+export GIT_AUTHOR_NAME=e2e GIT_AUTHOR_EMAIL=e2e@example.invalid
+export GIT_COMMITTER_NAME=e2e GIT_COMMITTER_EMAIL=e2e@example.invalid
+export GIT_CONFIG_NOSYSTEM=1
+
+g() {
+	git -C "$REPO" -c init.defaultBranch=main "$@" >/dev/null 2>&1
+}
+
+# $REPO: two commits on main, tag v1 on the first; the buildspec prints
+# what the build sees of its checkout through the git CLI.
+make_repo() {
+	REPO=$T/repo
+	git -c init.defaultBranch=main init -q "$REPO"
+	cat >"$REPO/buildspec.yml" <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "MARKER=$(cat marker.txt)"
+      - echo "RESOLVED=$CODEBUILD_RESOLVED_SOURCE_VERSION"
+      - echo "HEAD=$(git rev-parse HEAD)"
+      - echo "DESCRIBE=$(git describe --tags)"
+      - echo "STATUS=$(git status --porcelain | wc -l)"
+      - echo "ORIGIN=$(git remote get-url origin)"
+      - echo "COMMITS=$(git log --oneline | wc -l)"
+EOF
+	echo first >"$REPO/marker.txt"
+	g add -A && g commit -q -m first && g tag -a -m one v1
+	echo second >"$REPO/marker.txt"
+	g commit -q -am second
+}
+
+cache_build() { # options...
+	rm -f "$REPORT"
+	run "$SLIPWAY" build "$REPO" --state-dir "$STATE" --report "$REPORT" \
+		"$@"
+	LOG=
+	if [ -f "$REPORT" ]; then
+		LOG=$(jq -r .logs.location "$REPORT")
+	fi
+}
+
+# Until runner/build.c passes the mirror directory, there is nothing to test.
+need_cache() {
+	if ! buildlog | grep -q 'Source cache: '; then
+		skip "slipway build does not use the source cache"
+	fi
+}
+
+@test "the second build uses the mirror and builds a commit added in between" {
+	make_repo
+	cache_build
+	[ "$status" -eq 0 ]
+	need_cache
+	buildlog | grep -q 'Source cache: mirror created'
+	[ "$(ls -d "$STATE"/sources/*.git | wc -l)" -eq 1 ]
+	mirror=$(ls -d "$STATE"/sources/*.git)
+	[[ $(basename "$mirror") =~ ^[0-9a-f]{64}\.git$ ]]
+	[ "$(printed MARKER)" = second ]
+	[ "$(printed STATUS)" = 0 ]
+	[ "$(printed DESCRIBE)" = "v1-1-g$(git -C "$REPO" rev-parse --short HEAD)" ]
+	[ "$(printed HEAD)" = "$(printed RESOLVED)" ]
+	[ "$(printed ORIGIN)" = "$REPO" ]
+	[ "$(printed COMMITS)" = 2 ]
+
+	echo third >"$REPO/marker.txt"
+	g commit -q -am third
+	third=$(git -C "$REPO" rev-parse HEAD)
+	cache_build
+	[ "$status" -eq 0 ]
+	buildlog | grep -q 'Source cache: mirror hit, 3 objects fetched'
+	[ "$(ls -d "$STATE"/sources/*.git | wc -l)" -eq 1 ]
+	[ "$(printed MARKER)" = third ]
+	[ "$(printed RESOLVED)" = "$third" ]
+	[ "$(printed HEAD)" = "$third" ]
+	[ "$(printed STATUS)" = 0 ]
+	[ "$(printed COMMITS)" = 3 ]
+	# objects come from the mirror, none are copied
+	src=$(dirname "$LOG")/src
+	[ "$(cat "$src/.git/objects/info/alternates")" = "$mirror/objects" ]
+	[ -z "$(find "$src/.git/objects" -type f ! -path '*/info/*')" ]
+}
+
+@test "a build checks out the tree prepared after the previous one" {
+	make_repo
+	cache_build
+	[ "$status" -eq 0 ]
+	need_cache
+	for i in $(seq 100); do
+		ls "$STATE"/sources/*.spare/[0-9a-f]*.* >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	cache_build
+	[ "$status" -eq 0 ]
+	buildlog | grep -q 'Source cache: mirror hit, 0 objects fetched in .* checked out (spare)'
+	[ "$(printed MARKER)" = second ]
+	[ "$(printed STATUS)" = 0 ]
+}
+
+@test "--no-cache clones directly" {
+	make_repo
+	cache_build --no-cache
+	[ "$status" -eq 0 ]
+	! buildlog | grep -q 'Source cache: '
+	[ ! -e "$STATE/sources" ] || [ -z "$(ls "$STATE/sources")" ]
+	src=$(dirname "$LOG")/src
+	[ ! -e "$src/.git/objects/info/alternates" ]
+	[ "$(printed MARKER)" = second ]
+	[ "$(printed STATUS)" = 0 ]
+}
+
+@test "only the newest SLIPWAY_KEEP_BUILDS build trees are kept" {
+	make_repo
+	export SLIPWAY_KEEP_BUILDS=2
+	for i in 1 2 3 4; do
+		cache_build
+		[ "$status" -eq 0 ]
+		[ "$i" -gt 1 ] || need_cache
+	done
+	builds=$(find "$STATE/builds" -mindepth 1 -maxdepth 1 -type d)
+	[ "$(echo "$builds" | wc -l)" -eq 4 ]
+	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name src | wc -l)" -eq 2 ]
+	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name report.json | wc -l)" -eq 4 ]
+	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name build.log | wc -l)" -eq 4 ]
+	# the newest build keeps its tree
+	[ -d "$(dirname "$LOG")/src" ]
+	# the trash empties itself in the background
+	for i in $(seq 100); do
+		[ -z "$(ls "$STATE/trash")" ] && break
+		sleep 0.1
+	done
+	[ -z "$(ls "$STATE/trash")" ]
+}
