@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -518,27 +520,39 @@ static uint32_t load32(const unsigned char *p)
 #define EST_MATCH_BITS 24 /* length and distance codes with extra bits */
 #define EST_BLOCK_SYMS 16384 /* zlib's symbols per block at memLevel 8 */
 #define EST_TREE_BITS (64 * 8) /* a dynamic block's code description */
+#define EST_STEP 8192 /* how often the early answer is considered */
 
 /*
- * About how many bytes deflate makes of p[0..n): greedy matches of 4 or
- * more bytes within 32 KiB (the last position per hash only), then the
- * remaining literals at their order-0 entropy (dynamic Huffman codes) or
- * at 8-9 bits each (the fixed codes zlib picks for small inputs). It
- * misses what a deeper search finds, so it errs on the side of storing
- * data that compresses very little.
+ * Does deflate make at least 3% less of p[0..n)? Its size is estimated
+ * from greedy matches of 4 or more bytes within 32 KiB (the last position
+ * per hash only), then the remaining literals at their order-0 entropy
+ * (dynamic Huffman codes) or at 8-9 bits each (the fixed codes zlib picks
+ * for small inputs). The estimate misses what a deeper search finds, so
+ * it errs towards storing data that compresses very little. A quarter of
+ * the bytes in matches so far answers yes at once.
  */
-static size_t deflate_estimate(const unsigned char *p, size_t n)
+static bool deflate_worth_it(const unsigned char *p, size_t n)
 {
-	uint32_t head[1 << EST_HASH_BITS] = { 0 };
+	uint32_t head[1 << EST_HASH_BITS];
 	uint32_t hist[256] = { 0 };
 	uint64_t fixed = 3 + 7, lits = 0, matches = 0;
-	double dyn, sum = 0;
-	size_t i = 0;
+	unsigned bits = 6;
+	double dyn, sum = 0, est;
+	size_t i = 0, step = EST_STEP;
 
+	/* a small input needs a small table, and zeroing it costs */
+	while (bits < EST_HASH_BITS && ((size_t)1 << (bits + 2)) < n)
+		bits++;
+	memset(head, 0, sizeof(head[0]) << bits);
 	while (i < n) {
+		if (i >= step) {
+			if ((i - lits) * 4 >= i)
+				return true;
+			step += EST_STEP;
+		}
 		if (i + 4 <= n) {
 			uint32_t v = load32(p + i);
-			uint32_t h = (v * 2654435761u) >> (32 - EST_HASH_BITS);
+			uint32_t h = (v * 2654435761u) >> (32 - bits);
 			size_t c = head[h];
 
 			head[h] = (uint32_t)i + 1;
@@ -566,14 +580,13 @@ static size_t deflate_estimate(const unsigned char *p, size_t n)
 	dyn += (double)matches * EST_MATCH_BITS +
 	       (double)EST_TREE_BITS *
 		       (double)((lits + matches) / EST_BLOCK_SYMS + 1);
-	if (dyn < (double)fixed)
-		return (size_t)(dyn / 8) + 1;
-	return (size_t)(fixed / 8) + 1;
+	est = (dyn < (double)fixed ? dyn : (double)fixed) / 8 + 1;
+	return est * 100 < (double)n * 97;
 }
 
 /*
  * Store rather than deflate? `head` holds the first n bytes of a file of
- * `size` bytes. Deflate must save at least 3% to be worth its time.
+ * `size` bytes.
  */
 static bool zip_should_store(const char *name, const unsigned char *head,
 			     size_t n, off_t size)
@@ -582,17 +595,41 @@ static bool zip_should_store(const char *name, const unsigned char *head,
 		return true;
 	if (n > SAMPLE_MAX)
 		n = SAMPLE_MAX;
-	return deflate_estimate(head, n) * 100 >= n * 97;
+	return !deflate_worth_it(head, n);
 }
 
-/* ---- archive output: a temporary file, hashed as it is written ---- */
+/*
+ * ---- archive output: a temporary file, hashed as it is written ----
+ *
+ * Writing to the page cache and md5 cost about a quarter of a core at
+ * archive speeds, so one thread does both while the caller's thread reads
+ * and compresses: libarchive's blocks are copied into a few slots and
+ * consumed in order. A failure shows at the next block, or at the end.
+ */
+
+#define SINK_SLOTS 4
+#define SINK_FLUSH (8 << 20)
+
+struct sink_slot {
+	char *buf;
+	size_t len, cap;
+};
 
 struct sink {
 	int fd;
 	const char *file; /* for messages */
 	struct hash_ctx sha, md5;
-	off_t size;
-	struct sw_err *e;
+	off_t size; /* the thread's until it is joined */
+	off_t flushed; /* writeback started up to here (the thread's) */
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t mu;
+	pthread_cond_t more, room;
+	struct sink_slot slot[SINK_SLOTS];
+	size_t head, tail; /* slots filled, slots consumed (under mu) */
+	bool closing; /* under mu */
+	int werr; /* errno of the first failed write (under mu) */
+	struct sw_err herr; /* the first hash failure (under mu) */
 };
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -612,22 +649,150 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+static void sink_consume(struct sink *k, const struct sink_slot *s)
+{
+	struct sw_err e = SW_ERR_INIT;
+	int werr = 0;
+
+	if (write_all(k->fd, s->buf, s->len) < 0)
+		werr = errno ? errno : EIO;
+	else if (hash_update(&k->sha, s->buf, s->len, &e) == 0)
+		hash_update(&k->md5, s->buf, s->len, &e);
+	k->size += (off_t)s->len;
+	/* start writeback early, so that the final fsync waits for less */
+	if (!werr && k->size - k->flushed >= SINK_FLUSH) {
+		sync_file_range(k->fd, k->flushed, k->size - k->flushed,
+				SYNC_FILE_RANGE_WRITE);
+		k->flushed = k->size;
+	}
+	if (!werr && !e.code)
+		return;
+	pthread_mutex_lock(&k->mu);
+	if (werr && !k->werr)
+		k->werr = werr;
+	if (e.code && !k->herr.code)
+		k->herr = e;
+	pthread_mutex_unlock(&k->mu);
+}
+
+static void *sink_main(void *data)
+{
+	struct sink *k = data;
+
+	for (;;) {
+		const struct sink_slot *s;
+		bool failed;
+
+		pthread_mutex_lock(&k->mu);
+		while (k->head == k->tail && !k->closing)
+			pthread_cond_wait(&k->more, &k->mu);
+		if (k->head == k->tail) {
+			pthread_mutex_unlock(&k->mu);
+			return NULL;
+		}
+		s = &k->slot[k->tail % SINK_SLOTS];
+		failed = k->werr || k->herr.code;
+		pthread_mutex_unlock(&k->mu);
+		if (!failed)
+			sink_consume(k, s);
+		pthread_mutex_lock(&k->mu);
+		k->tail++;
+		pthread_cond_signal(&k->room);
+		pthread_mutex_unlock(&k->mu);
+	}
+}
+
+static void sink_init(struct sink *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->fd = -1;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->more, NULL);
+	pthread_cond_init(&k->room, NULL);
+}
+
+static int sink_start(struct sink *k, struct sw_err *e)
+{
+	int rc = pthread_create(&k->thread, NULL, sink_main, k);
+
+	if (rc)
+		return err_set(e, ERR_SYSTEM, "cannot start a thread: %s",
+			       strerror(rc));
+	k->running = true;
+	return 0;
+}
+
+/* Wait for every block to be written; then report the first failure. */
+static int sink_finish(struct sink *k, struct sw_err *e)
+{
+	if (!k->running)
+		return 0;
+	pthread_mutex_lock(&k->mu);
+	k->closing = true;
+	pthread_cond_signal(&k->more);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thread, NULL);
+	k->running = false;
+	if (k->werr)
+		return err_set(e, ERR_SYSTEM, "cannot write '%s': %s", k->file,
+			       strerror(k->werr));
+	if (k->herr.code)
+		return err_set(e, k->herr.code, "%s", k->herr.msg);
+	return 0;
+}
+
+static void sink_release(struct sink *k)
+{
+	struct sw_err ignored = SW_ERR_INIT;
+
+	sink_finish(k, &ignored);
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+	hash_release(&k->sha);
+	hash_release(&k->md5);
+	for (size_t i = 0; i < SINK_SLOTS; i++)
+		free(k->slot[i].buf);
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->more);
+	pthread_cond_destroy(&k->room);
+}
+
 static la_ssize_t sink_write_cb(struct archive *a, void *data, const void *buf,
 				size_t len)
 {
 	struct sink *k = data;
+	struct sink_slot *s;
+	int werr, hcode;
 
-	if (write_all(k->fd, buf, len) < 0) {
-		archive_set_error(a, errno, "write '%s': %s", k->file,
-				  strerror(errno));
+	pthread_mutex_lock(&k->mu);
+	while (k->head - k->tail == SINK_SLOTS && !k->werr && !k->herr.code)
+		pthread_cond_wait(&k->room, &k->mu);
+	werr = k->werr;
+	hcode = k->herr.code;
+	pthread_mutex_unlock(&k->mu);
+	if (werr) {
+		archive_set_error(a, werr, "write '%s': %s", k->file,
+				  strerror(werr));
 		return -1;
 	}
-	if (hash_update(&k->sha, buf, len, k->e) < 0 ||
-	    hash_update(&k->md5, buf, len, k->e) < 0) {
-		archive_set_error(a, EIO, "%s", k->e->msg);
+	if (hcode) {
+		archive_set_error(a, EIO, "%s", k->herr.msg);
 		return -1;
 	}
-	k->size += (off_t)len;
+	/* the slot at head is ours until head moves past it */
+	s = &k->slot[k->head % SINK_SLOTS];
+	if (s->cap < len) {
+		free(s->buf);
+		s->buf = xmalloc(len);
+		s->cap = len;
+	}
+	memcpy(s->buf, buf, len);
+	s->len = len;
+	pthread_mutex_lock(&k->mu);
+	k->head++;
+	pthread_cond_signal(&k->more);
+	pthread_mutex_unlock(&k->mu);
 	return (la_ssize_t)len;
 }
 
@@ -914,11 +1079,19 @@ static int write_archive(const struct artifact_list *l, const char *dest,
 			 struct progress *pg, struct artifact_digest *dg,
 			 struct sw_err *e)
 {
-	struct sink sink = { .fd = -1, .e = e };
 	struct pack k = { .p = p, .pg = pg };
 	char *tmp = xasprintf("%s.tmp.%ld", dest, (long)getpid());
+	struct sink sink;
 	int ret = -1;
 
+	/*
+	 * libarchive sets up and tears down zlib's state (some 270 KiB) for
+	 * every deflated entry; with glibc's default trim threshold each
+	 * free shrinks the heap and the next entry faults it back in, a
+	 * seventh of the zip's time. Keep freed memory instead.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	sink_init(&sink);
 	strvec_init(&k.dirnames);
 	sink.file = tmp;
 	sink.fd =
@@ -929,7 +1102,7 @@ static int write_archive(const struct artifact_list *l, const char *dest,
 		goto out;
 	}
 	if (hash_init(&sink.sha, HASH_SHA256, e) < 0 ||
-	    hash_init(&sink.md5, HASH_MD5, e) < 0)
+	    hash_init(&sink.md5, HASH_MD5, e) < 0 || sink_start(&sink, e) < 0)
 		goto out;
 	k.a = archive_write_new();
 	k.ent = archive_entry_new();
@@ -954,6 +1127,8 @@ static int write_archive(const struct artifact_list *l, const char *dest,
 		archive_fail(&k, e, "cannot finish", dest);
 		goto out;
 	}
+	if (sink_finish(&sink, e) < 0)
+		goto out;
 	if (fsync(sink.fd) < 0) {
 		err_sys(e, "cannot sync '%s'", tmp);
 		goto out;
@@ -978,12 +1153,9 @@ out:
 	if (k.a)
 		archive_write_free(k.a);
 	archive_entry_free(k.ent);
-	if (sink.fd >= 0)
-		close(sink.fd);
+	sink_release(&sink);
 	if (ret < 0)
 		unlink(tmp);
-	hash_release(&sink.sha);
-	hash_release(&sink.md5);
 	free(k.dirs.slot);
 	strvec_release(&k.dirnames);
 	free(k.iobuf);

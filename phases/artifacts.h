@@ -110,9 +110,9 @@ const char *artifact_packaging_ext(enum artifact_packaging p);
 /*
  * Progress of artifacts_write(): content bytes read so far out of the
  * sizes seen by artifacts_collect() (bytes_total grows if a file did), and
- * entries done. Called from the writing thread at most every 100 ms, and
- * once more at the end with everything done. It must not call back into
- * this module.
+ * entries done. Called on the caller's thread at most every 100 ms, and
+ * once more at the end with everything done (not after a failure). It
+ * must not call back into this module.
  */
 typedef void artifact_progress_fn(uint64_t bytes_done, uint64_t bytes_total,
 				  size_t files_done, size_t files_total,
