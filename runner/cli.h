@@ -26,6 +26,7 @@ int cmd_build(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 /*
  * "90s", "10m", "2h", "1h30m", or a bare number of minutes (as CodeBuild

@@ -25,6 +25,7 @@ static const struct cli_command commands[] = {
 	{ "validate", cmd_validate, "check buildspec files, no side effects" },
 	{ "history", cmd_history, "list past builds" },
 	{ "show", cmd_show, "show one build's report" },
+	{ "cache", cmd_cache, "list, prune or clear build caches" },
 };
 
 static void usage(FILE *out)
