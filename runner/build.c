@@ -11,6 +11,7 @@
 
 #include "artifacts.h"
 #include "buildspec.h"
+#include "cache.h"
 #include "env.h"
 #include "envfile.h"
 #include "fs.h"
@@ -48,6 +49,10 @@ struct run {
 	int exit_status;
 	enum phase_status final; /* how the build ends */
 	bool skip_to_finalizing;
+	struct cache cache;
+	bool have_cache;
+	char *cache_key; /* expanded before INSTALL, used by the save too */
+	struct strvec cache_fallbacks;
 };
 
 static void set_reason(struct run *r, const char *fmt, ...)
@@ -194,6 +199,33 @@ static int build_env(struct run *r, struct phase_rec *p)
 	return 0;
 }
 
+/*
+ * The build's own helpers (codebuild-hash-files) are slipway under
+ * another name, in <build>/bin, put at the end of PATH.
+ */
+static void add_helpers(struct run *r)
+{
+	char *bin = fs_join(r->res->build_dir, "bin");
+	char *link = fs_join(bin, "codebuild-hash-files");
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct sw_err e = SW_ERR_INIT;
+	const char *path = env_get(&r->env, "PATH");
+
+	if (n > 0 && fs_mkdir_p(bin, 0755, &e) == 0) {
+		self[n] = '\0';
+		if (symlink(self, link) == 0 || errno == EEXIST) {
+			char *p = xasprintf("%s%s%s", path ? path : "",
+					    path && *path ? ":" : "", bin);
+
+			env_set(&r->env, "PATH", p);
+			free(p);
+		}
+	}
+	free(bin);
+	free(link);
+}
+
 static void log_phases_found(struct run *r)
 {
 	int n = 0;
@@ -220,13 +252,6 @@ static void log_unsupported(struct run *r)
 			  "run yet: running this buildspec's own phases as one "
 			  "build",
 			  batch[r->bs.batch.type]);
-	if (r->bs.cache.present)
-		log_agent(
-			&r->log,
-			"Cache section ignored: caching is not supported yet");
-	if (r->bs.nr_reports)
-		log_agent(&r->log, "Reports section ignored: test reports are "
-				   "not supported yet");
 }
 
 static int download_source(struct run *r)
@@ -304,13 +329,152 @@ static int download_source(struct run *r)
 	log_agent(&r->log, "Processing environment variables");
 	if (build_env(r, p) < 0)
 		return -1;
+	add_helpers(r);
 	if (!r->bs.phases[BS_INSTALL].runtime_versions.nr)
 		log_agent(&r->log, "No runtime version selected in buildspec.");
 	log_agent(&r->log, "Moving to directory %s", res->src_dir);
 	log_phases_found(r);
 	log_unsupported(r);
-	phase_end(p, PHASE_SUCCEEDED, NULL, NULL, &r->log);
-	return 0;
+	return 0; /* the caller ends DOWNLOAD_SOURCE after the cache */
+}
+
+/* ---- the build cache ---- */
+
+static void cache_spec_of(const struct run *r, struct cache_spec *spec)
+{
+	spec->key = r->cache_key;
+	spec->fallback_keys = (const char *const *)r->cache_fallbacks.v;
+	spec->nfallback = r->cache_fallbacks.nr;
+	spec->action = r->bs.cache.action;
+	spec->paths = (const char *const *)r->bs.cache.paths.v;
+	spec->npaths = r->bs.cache.paths.nr;
+	spec->project = r->res->project;
+}
+
+static void cache_log(struct run *r, struct cache_result *cr, int rc,
+		      const struct sw_err *e, char **desc)
+{
+	struct buf line = BUF_INIT;
+
+	if (rc < 0)
+		log_agent(&r->log, "Warning: cache: %s", e->msg);
+	for (size_t i = 0; i < cr->warnings.nr; i++)
+		log_agent(&r->log, "Warning: cache: %s", cr->warnings.v[i]);
+	cache_result_describe(cr, &line);
+	if (line.len)
+		log_agent(&r->log, "%s", line.ptr);
+	free(*desc);
+	*desc = buf_detach(&line);
+}
+
+/*
+ * Before INSTALL: expand the key (the build's shell, so that
+ * $(codebuild-hash-files ...) works) and restore. A cache problem is a
+ * warning, never a failed build.
+ */
+static void cache_restore_step(struct run *r)
+{
+	struct cache_spec spec = CACHE_SPEC_INIT;
+	struct cache_result cr = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct strvec in = STRVEC_INIT;
+	char **x = NULL;
+	int rc;
+
+	if (!r->bs.cache.present || !r->bs.cache.paths.nr)
+		return;
+	if (r->o->no_cache) {
+		log_agent(&r->log, "Cache disabled by --no-cache");
+		return;
+	}
+	strvec_push(&in, r->bs.cache.key ? r->bs.cache.key : "");
+	strvec_pushv(&in, (const char *const *)r->bs.cache.fallback_keys.v);
+	if (shell_expand(&r->sh, (const char *const *)in.v, in.nr, &x, &e) <
+	    0) {
+		log_agent(&r->log, "Warning: cache: key: %s; cache skipped",
+			  e.msg);
+		strvec_release(&in);
+		return;
+	}
+	r->cache_key = *x[0] ? x[0] : NULL;
+	if (!r->cache_key)
+		free(x[0]);
+	for (size_t i = 1; i < in.nr; i++)
+		strvec_push_nodup(&r->cache_fallbacks, x[i]);
+	free(x);
+	strvec_release(&in);
+	if (cache_open(&r->cache, r->st.dir, &e) < 0) {
+		log_agent(&r->log, "Warning: cache: %s; cache skipped", e.msg);
+		return;
+	}
+	r->have_cache = true;
+	cache_spec_of(r, &spec);
+	rc = cache_restore(&r->cache, &spec, r->res->src_dir, &cr, &e);
+	cache_log(r, &cr, rc, &e, &r->res->cache_restore);
+	cache_result_release(&cr);
+}
+
+/* After POST_BUILD, when it ran. */
+static void cache_save_step(struct run *r)
+{
+	struct cache_spec spec = CACHE_SPEC_INIT;
+	struct cache_result cr = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	int rc;
+
+	if (!r->have_cache)
+		return;
+	cache_spec_of(r, &spec);
+	rc = cache_save(&r->cache, &spec, r->res->src_dir, &cr, &e);
+	cache_log(r, &cr, rc, &e, &r->res->cache_save);
+	cache_result_release(&cr);
+}
+
+/* ---- test and coverage reports ---- */
+
+/*
+ * After the build phases, even when BUILD failed: read each report
+ * group's files. A bad report file is a warning, never a failed build.
+ */
+static void process_reports(struct run *r)
+{
+	size_t n = r->bs.nr_reports;
+
+	if (!n)
+		return;
+	r->res->reports = xcalloc(n, sizeof(*r->res->reports));
+	for (size_t i = 0; i < n; i++) {
+		const struct bs_report_group *g = &r->bs.reports[i];
+		struct report_result *rr = &r->res->reports[i];
+		struct bs_report_group x = *g;
+		struct strvec in = STRVEC_INIT;
+		struct sw_err e = SW_ERR_INIT;
+		char **out = NULL;
+
+		*rr = (struct report_result)REPORT_RESULT_INIT;
+		r->res->nr_reports++;
+		strvec_push(&in, g->name);
+		strvec_push(&in, g->base_directory ? g->base_directory : "");
+		strvec_pushv(&in, (const char *const *)g->files.v);
+		if (shell_expand(&r->sh, (const char *const *)in.v, in.nr, &out,
+				 &e) < 0) {
+			log_agent(&r->log, "Warning: report group %s: %s",
+				  g->name, e.msg);
+			strvec_release(&in);
+			continue;
+		}
+		x.name = out[0];
+		x.base_directory = *out[1] ? out[1] : NULL;
+		x.files.v = out + 2;
+		x.files.nr = in.nr - 2;
+		if (reports_process(&x, r->res->src_dir, rr, &e) < 0)
+			log_agent(&r->log, "Warning: report group %s: %s",
+				  x.name, e.msg);
+		for (size_t k = 0; k < in.nr; k++)
+			free(out[k]);
+		free(out);
+		strvec_release(&in);
+	}
 }
 
 /* ---- UPLOAD_ARTIFACTS ---- */
@@ -507,6 +671,10 @@ static void finalize(struct run *r)
 	struct phase_rec *p =
 		phase_begin(&r->res->phases, "FINALIZING", &r->log);
 
+	/* The report summaries close the log, where users look first. */
+	for (size_t i = 0; i < r->res->nr_reports; i++)
+		reports_log(&r->res->reports[i], &r->log);
+
 	if (r->group.pgid) {
 		if (proc_group_stop(&r->group, GROUP_GRACE_MS))
 			log_agent(&r->log,
@@ -600,15 +768,16 @@ static void run_build(struct run *r)
 	struct build_result *res = r->res;
 	struct sw_err e = SW_ERR_INIT;
 	struct machine m = MACHINE_INIT;
+	struct phase_rec *p;
 	int64_t timeout =
 		r->o->timeout_ms ? r->o->timeout_ms : DEFAULT_TIMEOUT_MS;
 
 	if (download_source(r) < 0)
 		goto finalizing;
+	/* DOWNLOAD_SOURCE is still open: the shell and the cache belong
+	 * to it, as CodeBuild restores caches before INSTALL. */
+	p = &res->phases.v[res->phases.nr - 1];
 	if (start_shell(r, &e) < 0) {
-		struct phase_rec *p =
-			phase_begin(&res->phases, "INSTALL", &r->log);
-
 		phase_end(p, e.code == ERR_SYSTEM ? PHASE_FAULT : PHASE_FAILED,
 			  "CLIENT_ERROR", e.msg, &r->log);
 		set_reason(r, "%s", e.msg);
@@ -616,6 +785,8 @@ static void run_build(struct run *r)
 		     e.code == ERR_SYSTEM ? ERR_SYSTEM : ERR_FAILED);
 		goto finalizing;
 	}
+	cache_restore_step(r);
+	phase_end(p, PHASE_SUCCEEDED, NULL, NULL, &r->log);
 	m.bs = &r->bs;
 	m.sh = &r->sh;
 	m.log = &r->log;
@@ -645,16 +816,22 @@ static void run_build(struct run *r)
 	if (m.outcome == MACHINE_FAILED && !res->reason) {
 		/* the first failed phase's context */
 		for (size_t i = 0; i < res->phases.nr; i++) {
-			struct phase_rec *p = &res->phases.v[i];
+			struct phase_rec *f = &res->phases.v[i];
 
-			if (p->status == PHASE_FAILED && p->nr_ctx) {
-				set_reason(r, "phase %s: %s", p->type,
-					   p->ctx[p->nr_ctx - 1].message);
+			if (f->status == PHASE_FAILED && f->nr_ctx) {
+				set_reason(r, "phase %s: %s", f->type,
+					   f->ctx[f->nr_ctx - 1].message);
 				break;
 			}
 		}
 	}
 	capture_exports(r);
+	if (m.outcome != MACHINE_TIMED_OUT && m.outcome != MACHINE_STOPPED &&
+	    !proc_stop_signal())
+		process_reports(r);
+	if (m.post_build_ran && m.outcome != MACHINE_TIMED_OUT &&
+	    m.outcome != MACHINE_STOPPED && !proc_stop_signal())
+		cache_save_step(r);
 	if (m.outcome != MACHINE_STOPPED && proc_stop_signal()) {
 		/* the signal came between commands */
 		set_reason(r, "build stopped by signal %d", proc_stop_signal());
@@ -690,6 +867,7 @@ int build_run(const struct build_opts *o, int *status)
 	int64_t t0 = proc_now_ms();
 
 	memset(&r, 0, sizeof(r));
+	r.cache = (struct cache)CACHE_INIT;
 	r.o = o;
 	r.res = &res;
 	r.log_fd = -1;
@@ -735,6 +913,9 @@ out:
 		close(r.log_fd);
 	if (r.have_bs)
 		buildspec_release(&r.bs);
+	cache_release(&r.cache);
+	free(r.cache_key);
+	strvec_release(&r.cache_fallbacks);
 	strvec_release(&r.env);
 	mask_release(&r.mask);
 	state_release(&r.st);
@@ -758,6 +939,11 @@ void build_result_release(struct build_result *r)
 	free(r->initiator);
 	free(r->build_dir);
 	free(r->reason);
+	for (size_t i = 0; i < r->nr_reports; i++)
+		reports_result_release(&r->reports[i]);
+	free(r->reports);
+	free(r->cache_restore);
+	free(r->cache_save);
 	phase_list_release(&r->phases);
 	strvec_release(&r->exported);
 	for (size_t i = 0; i < r->nr_artifacts; i++) {

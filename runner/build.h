@@ -19,6 +19,7 @@
 
 #include "artifacts.h"
 #include "phase.h"
+#include "reports.h"
 #include "strvec.h"
 
 struct build_opts {
@@ -77,6 +78,10 @@ struct build_result {
 	struct build_artifact *artifacts; /* [0] primary when present */
 	size_t nr_artifacts, alloc_artifacts;
 	char *reason; /* why it failed, for the summary line */
+	struct report_result *reports; /* one per report group processed */
+	size_t nr_reports;
+	char *cache_restore; /* what the cache restore did, or NULL */
+	char *cache_save;
 };
 
 int build_run(const struct build_opts *o, int *status);

@@ -27,6 +27,8 @@ int cmd_validate(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+/* codebuild-hash-files GLOB...: slipway called by that name. */
+int cmd_hash_files(int argc, char **argv);
 
 /*
  * "90s", "10m", "2h", "1h30m", or a bare number of minutes (as CodeBuild

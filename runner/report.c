@@ -140,8 +140,34 @@ char *report_json(const struct build_result *r, const struct mask *m)
 				sec, artifact_json(&r->artifacts[i], m));
 	}
 	add(o, "secondaryArtifacts", sec);
-	add(o, "reports", json_object_new_array());
-	add(cache, "type", json_object_new_string("NO_CACHE"));
+	{
+		json_object *reps = json_object_new_array();
+
+		for (size_t i = 0; i < r->nr_reports; i++) {
+			json_object *rep = reports_json(&r->reports[i], m);
+			char *group = xasprintf("%s-%s", r->project,
+						r->reports[i].name);
+
+			/* CodeBuild names a report group <project>-<name> */
+			if (strncmp(r->reports[i].name, "arn:", 4))
+				add(rep, "reportGroupName", jstr(m, group));
+			free(group);
+			json_object_array_add(reps, rep);
+		}
+		add(o, "reports", reps);
+	}
+	if (r->cache_restore || r->cache_save) {
+		json_object *modes = json_object_new_array();
+
+		json_object_array_add(
+			modes, json_object_new_string("LOCAL_CUSTOM_CACHE"));
+		add(cache, "type", json_object_new_string("LOCAL"));
+		add(cache, "modes", modes);
+		add(cache, "restore", jstr(m, r->cache_restore));
+		add(cache, "save", jstr(m, r->cache_save));
+	} else {
+		add(cache, "type", json_object_new_string("NO_CACHE"));
+	}
 	add(o, "cache", cache);
 	{
 		json_object *logs = json_object_new_object();

@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# The build cache through `slipway build`: restore before INSTALL, save
+# after POST_BUILD, keys, fallbacks, immutability, --no-cache, races and a
+# save killed half-way.
+
+load helpers
+
+# A build that makes deps/ when the cache did not bring it.
+cache_spec() {
+	cat >"$PROJ/buildspec.yml" <<EOF
+version: 0.2
+phases:
+  install:
+    commands:
+      - 'if [ -f deps/made-by ]; then echo "RESTORED=\$(cat deps/made-by)"; else mkdir -p deps/sub && echo "\$MAKER" > deps/made-by && echo x > deps/sub/f && echo "MADE"; fi'
+  post_build:
+    commands:
+      - echo post
+cache:
+$1
+  paths:
+    - deps/**/*
+EOF
+}
+
+@test "a keyed cache misses, saves, then restores; the key is immutable" {
+	cache_spec "  key: deps-\$(cat lock.txt)"
+	echo v1 >"$PROJ/lock.txt"
+	sw_build -e MAKER=first
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"MADE"* ]]
+	[[ "$output" == *"Saving cache: key deps-v1"* ]]
+	[ "$(rj .cache.type)" = LOCAL ]
+	sw_build -e MAKER=second
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"RESTORED=first"* ]]
+	[[ "$output" == *"Restoring cache: key deps-v1"* ]]
+	[[ "$output" == *"exists and is immutable"* ]]
+}
+
+@test "fallback keys match by prefix, in order" {
+	cache_spec "  key: deps-\$(cat lock.txt)
+  fallback-keys:
+    - nothing-
+    - deps-"
+	echo v1 >"$PROJ/lock.txt"
+	sw_build -e MAKER=v1build
+	[ "$status" -eq 0 ]
+	echo v2 >"$PROJ/lock.txt"
+	sw_build -e MAKER=v2build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"RESTORED=v1build"* ]]
+	[[ "$output" == *"(fallback deps-)"* ]]
+	[[ "$output" == *"Saving cache: key deps-v2"* ]]
+}
+
+@test "an unkeyed cache is the project's and is replaced at every save" {
+	cache_spec ""
+	sw_build -e MAKER=one
+	[[ "$output" == *"MADE"* ]]
+	sw_build -e MAKER=two
+	[[ "$output" == *"RESTORED=one"* ]]
+	# change the cached file in the build: the next build sees it
+	cat >>"$PROJ/buildspec.yml" <<'EOF'
+EOF
+	sed -i 's|      - echo post|      - echo changed > deps/made-by|' "$PROJ/buildspec.yml"
+	sw_build
+	sw_build
+	[[ "$output" == *"RESTORED=changed"* ]]
+}
+
+@test "--no-cache neither restores nor saves; action restore never saves" {
+	cache_spec "  key: k1"
+	sw_build --no-cache -e MAKER=a
+	[[ "$output" == *"Cache disabled by --no-cache"* ]]
+	sw_build -e MAKER=b
+	[[ "$output" == *"MADE"* ]]
+	cache_spec "  key: k2
+  action: restore"
+	sw_build -e MAKER=c
+	sw_build -e MAKER=d
+	[[ "$output" == *"MADE"* ]]
+	! echo "$output" | grep -q '^RESTORED=' || false
+	[[ "$output" == *"Saving cache: skipped"* ]]
+}
+
+@test "no save when POST_BUILD did not run" {
+	cache_spec "  key: k3"
+	sed -i 's|      - echo post|      - echo post|; s|^  install:|  pre_build:\n    commands:\n      - "false"\n  install:|' "$PROJ/buildspec.yml"
+	sw_build -e MAKER=a
+	[ "$status" -eq 1 ]
+	[[ "$output" != *"Saving cache"* ]]
+}
+
+@test "codebuild-hash-files is on the build's PATH and keys follow file contents" {
+	cache_spec "  key: deps-\$(codebuild-hash-files lock.txt)"
+	echo v1 >"$PROJ/lock.txt"
+	sw_build -e MAKER=h1
+	[ "$status" -eq 0 ]
+	key=$(echo "$output" | sed -n 's/.*Saving cache: key \(deps-[0-9a-f]*\).*/\1/p')
+	[[ "$key" =~ ^deps-[0-9a-f]{64}$ ]]
+	sw_build -e MAKER=h2
+	[[ "$output" == *"RESTORED=h1"* ]]
+	echo v2 >"$PROJ/lock.txt"
+	sw_build -e MAKER=h3
+	[[ "$output" == *"MADE"* ]]
+	# the same program by its own name
+	ln -s "$SLIPWAY" "$T/codebuild-hash-files"
+	(cd "$PROJ" && "$T/codebuild-hash-files" lock.txt) | grep -Eq '^[0-9a-f]{64}$'
+}
+
+@test "two builds racing on one key leave a consistent cache" {
+	cache_spec "  key: race"
+	"$SLIPWAY" build "$PROJ" --state-dir "$STATE" -q -e MAKER=r1 3>&- &
+	a=$!
+	"$SLIPWAY" build "$PROJ" --state-dir "$STATE" -q -e MAKER=r2 3>&- &
+	b=$!
+	wait $a
+	wait $b
+	sw_build -e MAKER=r3
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"RESTORED=r1"* || "$output" == *"RESTORED=r2"* ]]
+	[ "$(ls "$STATE"/cache/entries/*/ | grep -c '\.json$')" -eq 1 ]
+}
+
+@test "a save killed before its manifest leaves no entry; the next build misses cleanly" {
+	cache_spec "  key: killed"
+	SLIPWAY_CACHE_TEST_KILL=before-manifest run "$SLIPWAY" build "$PROJ" \
+		--state-dir "$STATE" -e MAKER=k1
+	[ "$status" -eq 137 ]
+	sw_build -e MAKER=k2
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"MADE"* ]]
+	[[ "$output" == *"Saving cache: key killed"* ]]
+	sw_build -e MAKER=k3
+	[[ "$output" == *"RESTORED=k2"* ]]
+}
