@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <limits.h>
 #include <linux/fs.h>
 #include <signal.h>
@@ -132,6 +131,7 @@ struct statc_ent {
 	int64_t mtime_ns;
 	uint64_t ino;
 	long count;
+	int64_t gen; /* generation its object was known to exist in */
 	char hash[65];
 };
 
@@ -209,7 +209,8 @@ static char *item_key(int root, const char *path)
 	return xasprintf("%c:%s", root == ROOT_ABS ? 'a' : 's', path);
 }
 
-static void statc_put_item(struct cache_statc *t, const struct item *x)
+static void statc_put_item(struct cache_statc *t, const struct item *x,
+			   int64_t gen)
 {
 	char *k = item_key(x->root, x->path);
 	struct statc_ent *s = statc_get(t, k);
@@ -217,6 +218,7 @@ static void statc_put_item(struct cache_statc *t, const struct item *x)
 	s->size = x->size;
 	s->mtime_ns = x->mtime_ns;
 	s->ino = x->ino;
+	s->gen = gen;
 	memcpy(s->hash, x->hash, sizeof(s->hash));
 	free(k);
 }
@@ -355,6 +357,8 @@ static bool obj_ok(const struct stat *st, uint64_t size, bool exec)
 
 enum obj_state { OBJ_ABSENT, OBJ_OK, OBJ_CORRUPT };
 
+static void bump_gen(struct cache *c);
+
 /* Check an object; a corrupt one is deleted. */
 static enum obj_state obj_check(struct cache *c, const char *name,
 				uint64_t size, bool exec, struct stat *st)
@@ -365,7 +369,9 @@ static enum obj_state obj_check(struct cache *c, const char *name,
 		return OBJ_OK;
 	if (S_ISDIR(st->st_mode))
 		return OBJ_CORRUPT;
-	unlinkat(c->objects_fd, name, 0);
+	/* Manifests of this generation no longer all hold: move it. */
+	if (!unlinkat(c->objects_fd, name, 0))
+		bump_gen(c);
 	return OBJ_CORRUPT;
 }
 
@@ -629,6 +635,36 @@ static void unlock(struct cache *c)
 	flock(c->lock_fd, LOCK_UN);
 }
 
+/*
+ * <dir>/generation counts prunes and clears, the only removers of
+ * objects still in use: a save trusts what its restore linked only if
+ * the count did not move in between.
+ */
+static int64_t read_gen(struct cache *c)
+{
+	char *p = fs_join(c->dir, "generation"), *data = NULL;
+	struct sw_err ign = SW_ERR_INIT;
+	size_t len;
+	int64_t n = 0;
+
+	if (fs_read_file(p, 64, &data, &len, &ign) == 0)
+		n = strtoll(data, NULL, 10);
+	free(data);
+	free(p);
+	return n;
+}
+
+static void bump_gen(struct cache *c)
+{
+	char *p = fs_join(c->dir, "generation");
+	char *s = xasprintf("%" PRId64 "\n", read_gen(c) + 1);
+	struct sw_err ign = SW_ERR_INIT;
+
+	fs_write_atomic(p, s, strlen(s), 0644, &ign);
+	free(p);
+	free(s);
+}
+
 /* ---- names ---- */
 
 static int cmp_str(const void *a, const void *b)
@@ -708,6 +744,7 @@ struct manifest {
 	char *version, *key, *project;
 	struct strvec paths;
 	int64_t created_ns, last_used_ns;
+	int64_t gen; /* the store's generation when it was written */
 	uint64_t size;
 	size_t files;
 	struct items items;
@@ -740,8 +777,9 @@ static void manifest_head(struct buf *b, const struct manifest *m)
 	}
 	buf_addf(b,
 		 "],\"created_ns\":%" PRId64 ",\"last_used_ns\":%" PRId64
-		 ",\"files_count\":%zu,\"total_size\":%" PRIu64,
-		 m->created_ns, m->last_used_ns, m->files, m->size);
+		 ",\"files_count\":%zu,\"total_size\":%" PRIu64
+		 ",\"generation\":%" PRId64,
+		 m->created_ns, m->last_used_ns, m->files, m->size, m->gen);
 }
 
 static void manifest_items(struct buf *b, const struct items *it)
@@ -773,178 +811,422 @@ static void manifest_items(struct buf *b, const struct items *it)
 	buf_addstr(b, "]}\n");
 }
 
-static const char *jget_str(json_object *o, const char *k)
-{
-	json_object *v;
+/*
+ * Manifests are JSON, read by a strict single-pass reader: json-c builds
+ * a tree of some 200,000 objects for 20,000 files and takes longer than
+ * the whole restore should. Anything the reader does not expect (a NUL
+ * in a string, a non-integer number, nesting deeper than 16) refuses the
+ * manifest.
+ */
+struct jp {
+	const char *start, *p, *end;
+	int depth;
+};
 
-	if (!json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	/* A string with a NUL inside is not one we wrote. */
-	if (strlen(json_object_get_string(v)) !=
-	    (size_t)json_object_get_string_len(v))
-		return NULL;
-	return json_object_get_string(v);
+static void jp_ws(struct jp *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' ||
+				 *j->p == '\t' || *j->p == '\r'))
+		j->p++;
 }
 
-static bool jget_int(json_object *o, const char *k, int64_t *out)
+static bool jp_eat(struct jp *j, char c)
 {
-	json_object *v;
+	jp_ws(j);
+	if (j->p < j->end && *j->p == c) {
+		j->p++;
+		return true;
+	}
+	return false;
+}
 
-	if (!json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_int))
-		return false;
-	*out = json_object_get_int64(v);
-	return true;
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A string into out (cleared first); -1 when malformed. */
+static int jp_string(struct jp *j, struct buf *out)
+{
+	buf_clear(out);
+	if (!jp_eat(j, '"'))
+		return -1;
+	while (j->p < j->end) {
+		const char *q = j->p;
+
+		while (q < j->end && *q != '"' && *q != '\\' &&
+		       (unsigned char)*q >= 0x20)
+			q++;
+		buf_add(out, j->p, (size_t)(q - j->p));
+		j->p = q;
+		if (q >= j->end || (unsigned char)*q < 0x20)
+			return -1;
+		j->p++;
+		if (*q == '"') {
+			buf_addch(out, '\0');
+			buf_setlen(out, out->len - 1);
+			return 0;
+		}
+		if (j->p >= j->end)
+			return -1;
+		switch (*j->p++) {
+		case '"':
+			buf_addch(out, '"');
+			break;
+		case '\\':
+			buf_addch(out, '\\');
+			break;
+		case '/':
+			buf_addch(out, '/');
+			break;
+		case 'b':
+			buf_addch(out, '\b');
+			break;
+		case 'f':
+			buf_addch(out, '\f');
+			break;
+		case 'n':
+			buf_addch(out, '\n');
+			break;
+		case 'r':
+			buf_addch(out, '\r');
+			break;
+		case 't':
+			buf_addch(out, '\t');
+			break;
+		case 'u': {
+			unsigned v = 0;
+
+			for (int i = 0; i < 4; i++) {
+				int h = j->p < j->end ? hexval(*j->p++) : -1;
+
+				if (h < 0)
+					return -1;
+				v = v * 16 + (unsigned)h;
+			}
+			if (!v || (v >= 0xd800 && v <= 0xdfff))
+				return -1; /* NUL, surrogates: not ours */
+			if (v < 0x80) {
+				buf_addch(out, (int)v);
+			} else if (v < 0x800) {
+				buf_addch(out, (int)(0xc0 | v >> 6));
+				buf_addch(out, (int)(0x80 | (v & 0x3f)));
+			} else {
+				buf_addch(out, (int)(0xe0 | v >> 12));
+				buf_addch(out, (int)(0x80 | ((v >> 6) & 0x3f)));
+				buf_addch(out, (int)(0x80 | (v & 0x3f)));
+			}
+			break;
+		}
+		default:
+			return -1;
+		}
+	}
+	return -1;
+}
+
+static int jp_int(struct jp *j, int64_t *v)
+{
+	char *end;
+	long long n;
+
+	jp_ws(j);
+	if (j->p >= j->end || !((*j->p >= '0' && *j->p <= '9') || *j->p == '-'))
+		return -1;
+	errno = 0;
+	n = strtoll(j->p, &end, 10);
+	if (errno || end == j->p || end > j->end ||
+	    (end < j->end && (*end == '.' || *end == 'e' || *end == 'E')))
+		return -1;
+	j->p = end;
+	*v = n;
+	return 0;
+}
+
+static bool jp_word(struct jp *j, const char *w)
+{
+	size_t n = strlen(w);
+
+	jp_ws(j);
+	if ((size_t)(j->end - j->p) >= n && !memcmp(j->p, w, n)) {
+		j->p += n;
+		return true;
+	}
+	return false;
+}
+
+static int jp_skip(struct jp *j)
+{
+	struct buf tmp = BUF_INIT;
+	int64_t n;
+	int ret = -1;
+
+	jp_ws(j);
+	if (j->p >= j->end || ++j->depth > 16)
+		goto out;
+	if (*j->p == '"') {
+		ret = jp_string(j, &tmp);
+	} else if (*j->p == '{' || *j->p == '[') {
+		char close = *j->p == '{' ? '}' : ']';
+
+		j->p++;
+		if (jp_eat(j, close)) {
+			ret = 0;
+			goto out;
+		}
+		do {
+			if (close == '}' &&
+			    (jp_string(j, &tmp) < 0 || !jp_eat(j, ':')))
+				goto out;
+			if (jp_skip(j) < 0)
+				goto out;
+		} while (jp_eat(j, ','));
+		ret = jp_eat(j, close) ? 0 : -1;
+	} else if (jp_word(j, "true") || jp_word(j, "false") ||
+		   jp_word(j, "null")) {
+		ret = 0;
+	} else {
+		ret = jp_int(j, &n);
+	}
+out:
+	j->depth--;
+	buf_release(&tmp);
+	return ret;
 }
 
 static int type_of(const char *s)
 {
 	for (int i = 0; i < 3; i++)
-		if (s && !strcmp(s, type_names[i]))
+		if (!strcmp(s, type_names[i]))
 			return i;
 	return -1;
 }
 
-static int parse_head(json_object *root, struct manifest *m, struct sw_err *e)
+/* One object of "files"; 0, or -1 with e set. */
+static int jp_item(struct jp *j, struct item *x, struct buf *k, struct buf *v,
+		   size_t idx, struct sw_err *e)
 {
-	json_object *v;
-	const char *s;
+	bool have_mode = false, have_size = false, have_hash = false;
+	bool have_root = false;
 	int64_t n;
 
-	if (!json_object_is_type(root, json_type_object) ||
-	    !jget_int(root, "format", &n) || n != 1)
-		return err_set(e, ERR_FAILED, "not a cache manifest");
-	m->format = 1;
-	s = jget_str(root, "version");
-	if (!s || !is_hex64(s))
-		return err_set(e, ERR_FAILED, "bad 'version'");
-	m->version = xstrdup(s);
-	m->key = xstrdup_or_null(jget_str(root, "key"));
-	m->project = xstrdup_or_null(jget_str(root, "project"));
-	if (json_object_object_get_ex(root, "paths", &v) &&
-	    json_object_is_type(v, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			json_object *p = json_object_array_get_idx(v, i);
+	x->type = -1;
+	if (!jp_eat(j, '{'))
+		return err_set(e, ERR_FAILED, "file %zu: not an object", idx);
+	if (!jp_eat(j, '}'))
+		do {
+			if (jp_string(j, k) < 0 || !jp_eat(j, ':'))
+				return err_set(e, ERR_FAILED,
+					       "file %zu: malformed", idx);
+			if (!strcmp(k->ptr, "path") ||
+			    !strcmp(k->ptr, "root") ||
+			    !strcmp(k->ptr, "type") ||
+			    !strcmp(k->ptr, "hash") ||
+			    !strcmp(k->ptr, "target")) {
+				if (jp_string(j, v) < 0 ||
+				    strlen(buf_cstr(v)) != v->len)
+					return err_set(e, ERR_FAILED,
+						       "file %zu: bad '%s'",
+						       idx, k->ptr);
+			} else if (!strcmp(k->ptr, "mode") ||
+				   !strcmp(k->ptr, "mtime_ns") ||
+				   !strcmp(k->ptr, "size") ||
+				   !strcmp(k->ptr, "ino")) {
+				if (jp_int(j, &n) < 0)
+					return err_set(e, ERR_FAILED,
+						       "file %zu: bad '%s'",
+						       idx, k->ptr);
+			} else if (jp_skip(j) < 0) {
+				return err_set(e, ERR_FAILED,
+					       "file %zu: malformed", idx);
+			}
+			if (!strcmp(k->ptr, "path")) {
+				free(x->path);
+				x->path = xstrdup(buf_cstr(v));
+			} else if (!strcmp(k->ptr, "root")) {
+				have_root = true;
+				if (!strcmp(buf_cstr(v), "src"))
+					x->root = ROOT_SRC;
+				else if (!strcmp(buf_cstr(v), "abs"))
+					x->root = ROOT_ABS;
+				else
+					have_root = false;
+			} else if (!strcmp(k->ptr, "type")) {
+				x->type = type_of(buf_cstr(v));
+			} else if (!strcmp(k->ptr, "hash")) {
+				have_hash = is_hex64(buf_cstr(v));
+				if (have_hash)
+					memcpy(x->hash, v->ptr, 65);
+			} else if (!strcmp(k->ptr, "target")) {
+				free(x->target);
+				x->target = xstrdup(buf_cstr(v));
+			} else if (!strcmp(k->ptr, "mode")) {
+				have_mode = n >= 0 && n <= 07777;
+				x->mode = (unsigned)n;
+			} else if (!strcmp(k->ptr, "mtime_ns")) {
+				x->mtime_ns = n;
+			} else if (!strcmp(k->ptr, "size")) {
+				have_size = n >= 0;
+				x->size = (uint64_t)n;
+			} else if (!strcmp(k->ptr, "ino")) {
+				x->ino = (uint64_t)n;
+			}
+		} while (jp_eat(j, ','));
+	if (!jp_eat(j, '}'))
+		return err_set(e, ERR_FAILED, "file %zu: malformed", idx);
+	if (!x->path || !*x->path)
+		return err_set(e, ERR_FAILED, "file %zu: bad 'path'", idx);
+	if (!have_root)
+		return err_set(e, ERR_FAILED, "'%s': bad 'root'", x->path);
+	if (x->type < 0)
+		return err_set(e, ERR_FAILED, "'%s': bad 'type'", x->path);
+	if (!have_mode)
+		return err_set(e, ERR_FAILED, "'%s': bad 'mode'", x->path);
+	if (x->type == T_FILE && (!have_hash || !have_size))
+		return err_set(e, ERR_FAILED, "'%s': bad 'hash' or 'size'",
+			       x->path);
+	if (x->type == T_LINK && (!x->target || !*x->target))
+		return err_set(e, ERR_FAILED, "'%s': bad 'target'", x->path);
+	return 0;
+}
 
-			if (json_object_is_type(p, json_type_string))
-				strvec_push(&m->paths,
-					    json_object_get_string(p));
+static int jp_manifest(struct jp *j, bool with_items, struct manifest *m,
+		       struct sw_err *e)
+{
+	struct buf k = BUF_INIT, v = BUF_INIT;
+	bool have_format = false, have_files = false;
+	int64_t n;
+	int ret = -1;
+
+	if (!jp_eat(j, '{')) {
+		err_set(e, ERR_FAILED, "not a cache manifest");
+		goto out;
+	}
+	do {
+		if (jp_string(j, &k) < 0 || !jp_eat(j, ':'))
+			goto bad;
+		if (!strcmp(k.ptr, "format")) {
+			if (jp_int(j, &n) < 0 || n != 1)
+				goto bad;
+			have_format = true;
+		} else if (!strcmp(k.ptr, "version") ||
+			   !strcmp(k.ptr, "project")) {
+			if (jp_string(j, &v) < 0)
+				goto bad;
+			if (!strcmp(k.ptr, "version")) {
+				free(m->version);
+				m->version = xstrdup(buf_cstr(&v));
+			} else {
+				free(m->project);
+				m->project = xstrdup(buf_cstr(&v));
+			}
+		} else if (!strcmp(k.ptr, "key")) {
+			free(m->key);
+			m->key = NULL;
+			if (!jp_word(j, "null")) {
+				if (jp_string(j, &v) < 0 ||
+				    strlen(buf_cstr(&v)) != v.len)
+					goto bad;
+				m->key = xstrdup(buf_cstr(&v));
+			}
+		} else if (!strcmp(k.ptr, "paths")) {
+			if (!jp_eat(j, '['))
+				goto bad;
+			if (!jp_eat(j, ']')) {
+				do {
+					if (jp_string(j, &v) < 0)
+						goto bad;
+					strvec_push(&m->paths, buf_cstr(&v));
+				} while (jp_eat(j, ','));
+				if (!jp_eat(j, ']'))
+					goto bad;
+			}
+		} else if (!strcmp(k.ptr, "created_ns") ||
+			   !strcmp(k.ptr, "last_used_ns") ||
+			   !strcmp(k.ptr, "files_count") ||
+			   !strcmp(k.ptr, "generation") ||
+			   !strcmp(k.ptr, "total_size")) {
+			if (jp_int(j, &n) < 0)
+				goto bad;
+			if (!strcmp(k.ptr, "created_ns"))
+				m->created_ns = n;
+			else if (!strcmp(k.ptr, "last_used_ns"))
+				m->last_used_ns = n;
+			else if (!strcmp(k.ptr, "files_count"))
+				m->files = n < 0 ? 0 : (size_t)n;
+			else if (!strcmp(k.ptr, "generation"))
+				m->gen = n;
+			else
+				m->size = n < 0 ? 0 : (uint64_t)n;
+		} else if (!strcmp(k.ptr, "files") && with_items) {
+			have_files = true;
+			if (!jp_eat(j, '['))
+				goto bad;
+			if (!jp_eat(j, ']')) {
+				do {
+					struct item *x = items_add(&m->items);
+
+					if (jp_item(j, x, &k, &v,
+						    m->items.nr - 1, e) < 0)
+						goto out;
+				} while (jp_eat(j, ','));
+				if (!jp_eat(j, ']'))
+					goto bad;
+			}
+		} else if (jp_skip(j) < 0) {
+			goto bad;
 		}
-	jget_int(root, "created_ns", &m->created_ns);
-	if (!jget_int(root, "last_used_ns", &m->last_used_ns))
+	} while (jp_eat(j, ','));
+	if (!jp_eat(j, '}'))
+		goto bad;
+	jp_ws(j);
+	if (j->p != j->end || !have_format)
+		goto bad;
+	if (!m->version || !is_hex64(m->version)) {
+		err_set(e, ERR_FAILED, "bad 'version'");
+		goto out;
+	}
+	if (with_items && !have_files) {
+		err_set(e, ERR_FAILED, "no 'files' list");
+		goto out;
+	}
+	if (!m->last_used_ns)
 		m->last_used_ns = m->created_ns;
-	if (jget_int(root, "total_size", &n) && n >= 0)
-		m->size = (uint64_t)n;
-	if (jget_int(root, "files_count", &n) && n >= 0)
-		m->files = (size_t)n;
-	return 0;
-}
-
-/* Parse the item list; structural checks only (types, hash form). */
-static int parse_items(json_object *root, struct manifest *m, struct sw_err *e)
-{
-	json_object *files;
-	size_t n;
-
-	if (!json_object_object_get_ex(root, "files", &files) ||
-	    !json_object_is_type(files, json_type_array))
-		return err_set(e, ERR_FAILED, "no 'files' list");
-	n = json_object_array_length(files);
-	m->items.v = xcalloc(n ? n : 1, sizeof(*m->items.v));
-	m->items.alloc = n ? n : 1;
-	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_array_get_idx(files, i);
-		const char *path, *rootn, *hash, *target;
-		struct item *x;
-		int64_t v;
-
-		if (!json_object_is_type(o, json_type_object))
-			return err_set(e, ERR_FAILED, "file %zu: not an object",
-				       i);
-		path = jget_str(o, "path");
-		rootn = jget_str(o, "root");
-		x = items_add(&m->items);
-		if (!path || !*path)
-			return err_set(e, ERR_FAILED, "file %zu: bad 'path'",
-				       i);
-		x->path = xstrdup(path);
-		if (rootn && !strcmp(rootn, "src"))
-			x->root = ROOT_SRC;
-		else if (rootn && !strcmp(rootn, "abs"))
-			x->root = ROOT_ABS;
-		else
-			return err_set(e, ERR_FAILED, "'%s': bad 'root'", path);
-		x->type = type_of(jget_str(o, "type"));
-		if (x->type < 0)
-			return err_set(e, ERR_FAILED, "'%s': bad 'type'", path);
-		if (!jget_int(o, "mode", &v) || v < 0 || v > 07777)
-			return err_set(e, ERR_FAILED, "'%s': bad 'mode'", path);
-		x->mode = (unsigned)v;
-		jget_int(o, "mtime_ns", &x->mtime_ns);
-		if (x->type == T_FILE) {
-			hash = jget_str(o, "hash");
-			if (!hash || !is_hex64(hash))
-				return err_set(e, ERR_FAILED,
-					       "'%s': bad 'hash'", path);
-			memcpy(x->hash, hash, 65);
-			if (!jget_int(o, "size", &v) || v < 0)
-				return err_set(e, ERR_FAILED,
-					       "'%s': bad 'size'", path);
-			x->size = (uint64_t)v;
-			if (jget_int(o, "ino", &v))
-				x->ino = (uint64_t)v;
-		}
-		if (x->type == T_LINK) {
-			target = jget_str(o, "target");
-			if (!target || !*target)
-				return err_set(e, ERR_FAILED,
-					       "'%s': bad 'target'", path);
-			x->target = xstrdup(target);
-		}
-	}
-	return 0;
-}
-
-static json_object *parse_json_file(const char *path, size_t max,
-				    struct sw_err *e)
-{
-	char *data = NULL;
-	size_t len;
-	json_object *o = NULL;
-	struct json_tokener *tok;
-
-	if (fs_read_file(path, max, &data, &len, e) < 0)
-		return NULL;
-	tok = json_tokener_new();
-	o = json_tokener_parse_ex(tok, data, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		json_object_put(o);
-		o = NULL;
-		err_set(e, ERR_FAILED, "'%s': invalid JSON", path);
-	}
-	json_tokener_free(tok);
-	free(data);
-	return o;
+	m->format = 1;
+	ret = 0;
+	goto out;
+bad:
+	err_set(e, ERR_FAILED, "not a valid cache manifest (at byte %zu)",
+		(size_t)(j->p - j->start));
+out:
+	buf_release(&k);
+	buf_release(&v);
+	return ret;
 }
 
 /* with_items false reads only the head fields. */
 static int manifest_read(const char *path, bool with_items, struct manifest *m,
 			 struct sw_err *e)
 {
-	json_object *root = parse_json_file(path, MANIFEST_MAX, e);
+	char *data = NULL;
+	size_t len;
+	struct jp j;
 	int ret = -1;
 
 	memset(m, 0, sizeof(*m));
-	if (!root)
+	if (fs_read_file(path, MANIFEST_MAX, &data, &len, e) < 0)
 		return -1;
-	if (parse_head(root, m, e) < 0)
-		goto out;
-	if (with_items && parse_items(root, m, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	json_object_put(root);
+	j.start = j.p = data;
+	j.end = data + len;
+	j.depth = 0;
+	ret = jp_manifest(&j, with_items, m, e);
+	free(data);
 	if (ret < 0) {
 		err_prefix(e, "'%s'", path);
 		manifest_release(m);
@@ -1474,6 +1756,7 @@ static void restore_item(struct rctx *x, const struct item *it)
 		s->mtime_ns = st_mtime_ns(&st);
 		s->ino = (uint64_t)st.st_ino;
 		memcpy(s->hash, it->hash, 65);
+		s->gen = x->c->gen;
 		free(k);
 		r->files++;
 		r->bytes += it->size;
@@ -1653,6 +1936,7 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		x.abs_fd[i] = -2;
 	if (!c->statc)
 		c->statc = xcalloc(1, sizeof(*c->statc));
+	c->gen = read_gen(c);
 	r->outcome = r->fallback ? CACHE_HIT_FALLBACK : CACHE_HIT;
 	for (size_t i = 0; i < m.items.nr; i++)
 		restore_item(&x, &m.items.v[i]);
@@ -1697,27 +1981,28 @@ static struct cache_statc *prev_statc(const char *man)
 	t = xcalloc(1, sizeof(*t));
 	for (size_t i = 0; i < m.items.nr; i++)
 		if (m.items.v[i].type == T_FILE)
-			statc_put_item(t, &m.items.v[i]);
+			statc_put_item(t, &m.items.v[i], m.gen);
 	manifest_release(&m);
 	return t;
 }
 
-static bool statc_hit(struct cache_statc *t, const struct item *x,
-		      char hash[65])
+static struct statc_ent *statc_hit(struct cache_statc *t, const struct item *x,
+				   char hash[65])
 {
-	char *k;
+	char k[PATH_MAX + 4];
 	struct statc_ent *s;
 
-	if (!t || !t->n)
-		return false;
-	k = item_key(x->root, x->path);
+	if (!t || !t->n ||
+	    (size_t)snprintf(k, sizeof(k), "%c:%s",
+			     x->root == ROOT_ABS ? 'a' : 's',
+			     x->path) >= sizeof(k))
+		return NULL;
 	s = statc_find(t, k);
-	free(k);
 	if (!s || s->size != x->size || s->mtime_ns != x->mtime_ns ||
 	    s->ino != x->ino)
-		return false;
+		return NULL;
 	memcpy(hash, s->hash, 65);
-	return true;
+	return s;
 }
 
 static int hash_item(const char *srcdir, struct item *x, struct sw_err *e)
@@ -1804,6 +2089,7 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 	bool keyed = spec->key && *spec->key, locked = false, exists;
 	const char *kill = getenv(CACHE_TEST_KILL_ENV);
 	double t0 = mono();
+	int64_t gen;
 	int ret = -1;
 
 	*r = (struct cache_result)CACHE_RESULT_INIT;
@@ -1836,13 +2122,23 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 	collect(&pats, srcdir, &items, r);
 	if (!keyed)
 		prev = prev_statc(man);
+	gen = read_gen(c);
 	for (size_t i = 0; i < items.nr; i++) {
 		struct item *x = &items.v[i];
+		struct statc_ent *hit;
 
 		if (x->type != T_FILE)
 			continue;
-		if (!statc_hit(c->statc, x, x->hash) &&
-		    !statc_hit(prev, x, x->hash)) {
+		hit = statc_hit(c->statc, x, x->hash);
+		if (!hit)
+			hit = statc_hit(prev, x, x->hash);
+		/*
+		 * Unchanged since a restore or save that saw its object:
+		 * nothing removed the object if the generation did not move.
+		 */
+		if (hit && hit->gen == gen)
+			continue;
+		if (!hit) {
 			if (hash_item(srcdir, x, &pe) < 0) {
 				warnf(r, "%s: not cached", pe.msg);
 				err_clear(&pe);
@@ -1873,6 +2169,7 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 	for (size_t i = 0; i < spec->npaths; i++)
 		strvec_push(&m.paths, spec->paths[i]);
 	m.created_ns = m.last_used_ns = now_ns();
+	m.gen = gen;
 	m.files = r->files;
 	m.size = r->bytes;
 	manifest_head(&b, &m);
@@ -2279,6 +2576,7 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 	p.c = c;
 	if (lock(c, LOCK_EX, e) < 0)
 		return -1;
+	bump_gen(c);
 	prune_objects(&p, r, true);
 	each_entry(c, prune_one, &p);
 	if (p.nr)
@@ -2320,6 +2618,7 @@ int cache_clear(struct cache *c, struct sw_err *e)
 
 	if (lock(c, LOCK_EX, e) < 0)
 		return -1;
+	bump_gen(c);
 	objs = fs_join(c->dir, "objects");
 	ents = fs_join(c->dir, "entries");
 	if (fs_remove_tree(ents, e) < 0 || fs_remove_tree(objs, e) < 0 ||

@@ -50,6 +50,7 @@
  * Store, under <state>/cache/:
  *   lock                         flock: shared for restore and save,
  *                                exclusive for prune and clear
+ *   generation                   counts prunes and clears (see cache_save)
  *   objects/<aa>/<sha256>        file contents, mode 0444
  *   objects/<aa>/<sha256>.x      the same for executable files, mode 0555
  *   entries/<version>/<name>.json  the manifest; <name> is the sha256 of
@@ -127,11 +128,12 @@ struct cache {
 	enum cache_link link;
 	bool no_reflink; /* FICLONE failed once: do not try again */
 	struct cache_statc *statc;
+	int64_t gen; /* prune/clear count seen by the last restore */
 };
 
 #define CACHE_INIT                                                             \
 	{                                                                      \
-		NULL, -1, -1, CACHE_LINK_AUTO, false, NULL                     \
+		NULL, -1, -1, CACHE_LINK_AUTO, false, NULL, 0                  \
 	}
 
 /* All strings borrowed for the duration of the call. */
@@ -208,6 +210,8 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
  * (path, size, mtime_ns, inode) match what this cache restored, or what
  * the previous manifest of the same entry recorded, are not read again;
  * the others are hashed, and only objects not in the store are written.
+ * A file restored as a hard link and unchanged is its object: it is not
+ * even looked up, unless a prune or clear ran since the restore.
  */
 int cache_save(struct cache *c, const struct cache_spec *spec,
 	       const char *srcdir, struct cache_result *r, struct sw_err *e);

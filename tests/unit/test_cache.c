@@ -549,6 +549,89 @@ static void test_cache__tampered_object_not_served(void **st)
 	free(dst2);
 }
 
+static void test_cache__dropped_object_is_stored_again(void **st)
+{
+	struct cache_spec s = spec_for(NULL, npm_paths, 1);
+	struct cache_result r;
+	char *d1 = rpath("d1"), *d2 = rpath("d2"), *d3 = rpath("d3"), *p;
+	int fd;
+
+	(void)st;
+	setenv("SLIPWAY_CACHE_LINK", "link", 1);
+	mkfile("src/node_modules/a", "aaa");
+	mkfile("src/node_modules/b", "bbb");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(d1, 0755);
+	mkdir(d2, 0755);
+	mkdir(d3, 0755);
+	assert_int_equal(do_restore(&s, d1, NULL), CACHE_HIT);
+	p = rpath("d1/node_modules/a");
+	fd = open(p, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "!", 1), 1);
+	close(fd);
+	free(p);
+	/* This restore drops the modified object. */
+	assert_int_equal(do_restore(&s, d2, &r), CACHE_HIT);
+	assert_int_equal(r.missing, 1);
+	cache_result_release(&r);
+	/* The unchanged source is saved again: the object comes back even
+	 * though the previous manifest's stat cache matches. */
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	assert_int_equal(r.hashed, 0);
+	assert_int_equal(r.stored, 1);
+	cache_result_release(&r);
+	assert_int_equal(do_restore(&s, d3, &r), CACHE_HIT);
+	assert_int_equal(r.missing, 0);
+	cache_result_release(&r);
+	assert_content("d3/node_modules/a", "aaa");
+	unsetenv("SLIPWAY_CACHE_LINK");
+	free(d1);
+	free(d2);
+	free(d3);
+}
+
+static void test_cache__prune_between_restore_and_save(void **st)
+{
+	struct cache_spec s = spec_for("k1", npm_paths, 1);
+	struct cache c = CACHE_INIT, c2 = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct cache_prune_result pr;
+	struct sw_err e = SW_ERR_INIT;
+	char *dst = rpath("dst"), *dst2 = rpath("dst2");
+
+	(void)st;
+	mkfile("src/node_modules/a", "aaa");
+	mkfile("src/node_modules/b", "bbb");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(dst, 0755);
+	mkdir(dst2, 0755);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s, dst, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_HIT);
+	cache_result_release(&r);
+	/* Another process empties the store during the build. */
+	assert_int_equal(cache_open(&c2, state, &e), 0);
+	assert_int_equal(cache_prune(&c2, 0, &pr, &e), 0);
+	assert_int_equal(pr.entries_removed, 1);
+	assert_int_equal(pr.bytes_after, 0);
+	cache_release(&c2);
+	s.key = "k2";
+	assert_int_equal(cache_save(&c, &s, dst, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_SAVED);
+	assert_int_equal(r.hashed, 0);
+	assert_int_equal(r.stored, 2);
+	cache_result_release(&r);
+	cache_release(&c);
+	assert_int_equal(do_restore(&s, dst2, &r), CACHE_HIT);
+	assert_int_equal(r.files, 2);
+	assert_int_equal(r.missing, 0);
+	cache_result_release(&r);
+	assert_content("dst2/node_modules/b", "bbb");
+	free(dst);
+	free(dst2);
+}
+
 /* Replace the single manifest's "files" list with `files` (JSON). */
 static void rewrite_manifest(const char *files)
 {
@@ -640,6 +723,12 @@ static void test_cache__hostile_manifest_refused(void **st)
 	check_hostile("[{\"path\":\"node_modules/x\",\"root\":\"abs\","
 		      "\"type\":\"dir\",\"mode\":493}]",
 		      "dst/node_modules/x");
+	check_hostile("[{\"path\":\"node_modules/x\\u0000y\",\"root\":"
+		      "\"src\",\"type\":\"dir\",\"mode\":493}]",
+		      "dst/node_modules/x");
+	check_hostile("[" F_ENTRY("node_modules/./x") "]",
+		      "dst/node_modules/x");
+	check_hostile("[{\"path\":1}] trailing", "dst/node_modules");
 	free(out);
 }
 
@@ -859,6 +948,8 @@ int main(void)
 		T(test_cache__save_after_restore_hashes_changes_only),
 		T(test_cache__killed_save_leaves_no_entry),
 		T(test_cache__tampered_object_not_served),
+		T(test_cache__dropped_object_is_stored_again),
+		T(test_cache__prune_between_restore_and_save),
 		T(test_cache__hostile_manifest_refused),
 		T(test_cache__restore_replaces_symlink_in_target),
 		T(test_cache__concurrent_saves),
