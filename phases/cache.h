@@ -28,6 +28,9 @@
  *   cache_result_release(&r);            -- remembers what restore wrote
  *   cache_release(&c);
  *
+ * One struct cache per process: its lock is an flock on its own open
+ * file, so a forked child must cache_open() its own.
+ *
  * A cache failure is never a build failure. cache_restore() and
  * cache_save() return 0 with r->warnings for what they skipped (a corrupt
  * object, a refused manifest, a file that changed under them), and -1
@@ -57,6 +60,13 @@
  *                                the key, or "project-<project>"
  *   entries/<version>/<name>.meta  key, paths, times, size: what `ls` and
  *                                fallback lookups read, and last-used
+ * A manifest is JSON: key, paths, project, created_ns, files_count,
+ * total_size, generation, and "files": one object per item with path
+ * (relative to its root), root ("src" or "abs"), type (file, dir,
+ * symlink), mode, mtime_ns, and size, ino, hash for files or target for
+ * symlinks. It is read by a strict reader of its own (json-c builds some
+ * 200,000 objects for 20,000 files, slower than the restore itself);
+ * anything unexpected refuses the manifest.
  * Objects are written to a temp name and renamed (two builds writing one
  * object is harmless). The manifest is written last (temp, fsync, then
  * link() for a keyed entry, so that the first of two racing saves wins,
