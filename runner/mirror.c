@@ -244,6 +244,24 @@ void mirror_release(struct mirror *m)
 
 /* ---- local sync ---- */
 
+static int write_all(int fd, const void *data, size_t len);
+
+static int copy_rw(int in, int out)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return (int)n;
+		if (write_all(out, buf, (size_t)n) < 0)
+			return -1;
+	}
+}
+
 /* Copy a file (across file systems, where link(2) cannot go). */
 static int copy_file(const char *from, const char *to)
 {
@@ -262,6 +280,14 @@ static int copy_file(const char *from, const char *to)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && left == st.st_size &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+		     errno == EOPNOTSUPP)) {
+			/* file systems that cannot copy between them */
+			if (copy_rw(in, out) < 0)
+				goto out;
+			break;
+		}
 		if (n <= 0)
 			goto out;
 		left -= n;
