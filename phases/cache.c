@@ -1234,6 +1234,21 @@ static int manifest_read(const char *path, bool with_items, struct manifest *m,
 	return ret;
 }
 
+int cache_manifest_parse(const char *data, size_t len, struct sw_err *e)
+{
+	struct manifest m;
+	struct jp j;
+	int ret;
+
+	memset(&m, 0, sizeof(m));
+	j.start = j.p = data;
+	j.end = data + len;
+	j.depth = 0;
+	ret = jp_manifest(&j, true, &m, e);
+	manifest_release(&m);
+	return ret;
+}
+
 static int meta_write(const char *path, const struct manifest *m,
 		      struct sw_err *e)
 {

@@ -277,6 +277,12 @@ int cache_clear(struct cache *c, struct sw_err *e);
 int cache_hash_files(const char *dir, const char *const *globs, size_t n,
 		     char out[65], struct sw_err *e);
 
+/*
+ * Parse a manifest held in memory and drop it: 0, or -1 with ERR_FAILED
+ * for anything a restore would refuse to read. For the fuzz harness.
+ */
+int cache_manifest_parse(const char *data, size_t len, struct sw_err *e);
+
 /* "500M", "2G", "1.5G", "10k", "123" (bytes); K/M/G/T are powers of 1024,
  * an optional trailing "B" or "iB" is allowed. -1 for anything else. */
 int cache_parse_size(const char *s, uint64_t *out);
