@@ -933,18 +933,30 @@ static int jp_string(struct jp *j, struct buf *out)
 
 static int jp_int(struct jp *j, int64_t *v)
 {
-	char *end;
+	char digits[24], *end;
+	size_t len = 0;
 	long long n;
 
 	jp_ws(j);
-	if (j->p >= j->end || !((*j->p >= '0' && *j->p <= '9') || *j->p == '-'))
+	/* Copy the number out: the input need not be NUL-terminated. */
+	if (j->p < j->end && *j->p == '-')
+		digits[len++] = '-';
+	while (j->p + len < j->end && j->p[len] >= '0' && j->p[len] <= '9') {
+		if (len + 1 >= sizeof(digits))
+			return -1;
+		digits[len] = j->p[len];
+		len++;
+	}
+	digits[len] = '\0';
+	if (!len ||
+	    (j->p + len < j->end &&
+	     (j->p[len] == '.' || j->p[len] == 'e' || j->p[len] == 'E')))
 		return -1;
 	errno = 0;
-	n = strtoll(j->p, &end, 10);
-	if (errno || end == j->p || end > j->end ||
-	    (end < j->end && (*end == '.' || *end == 'e' || *end == 'E')))
+	n = strtoll(digits, &end, 10);
+	if (errno || end != digits + len)
 		return -1;
-	j->p = end;
+	j->p += len;
 	*v = n;
 	return 0;
 }
