@@ -19,6 +19,7 @@
 #include "mask.h"
 #include "proc.h"
 #include "report.h"
+#include "retire.h"
 #include "secrets.h"
 #include "shell.h"
 #include "source.h"
@@ -262,7 +263,8 @@ static int download_source(struct run *r)
 	struct source_result sr = SOURCE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	struct phase_rec *p;
-	char *spec;
+	char *spec, *mirrors, *summary;
+	int rc;
 
 	log_agent(&r->log, "Waiting for DOWNLOAD_SOURCE");
 	p = phase_begin(&res->phases, "DOWNLOAD_SOURCE", NULL);
@@ -272,7 +274,12 @@ static int download_source(struct run *r)
 	so.dest = res->src_dir;
 	so.progress = !o->quiet && isatty(STDERR_FILENO);
 	so.worktree = o->worktree;
-	if (source_fetch(&so, &sr, &e) < 0) {
+	mirrors = fs_join(r->st.dir, "sources");
+	so.mirror_dir = mirrors;
+	so.no_cache = o->no_cache;
+	rc = source_fetch(&so, &sr, &e);
+	free(mirrors);
+	if (rc < 0) {
 		phase_end(p, e.code == ERR_SYSTEM ? PHASE_FAULT : PHASE_FAILED,
 			  "CLIENT_ERROR", e.msg, &r->log);
 		set_reason(r, "%s", e.msg);
@@ -287,6 +294,15 @@ static int download_source(struct run *r)
 		sr.repo_url ? xstrdup(sr.repo_url) : fs_abspath(o->source);
 	res->source_version = xstrdup_or_null(sr.source_version);
 	res->resolved_source_version = xstrdup_or_null(sr.resolved_version);
+	summary = source_cache_summary(&sr);
+	if (summary)
+		log_agent(&r->log, "%s", summary);
+	free(summary);
+	/* Old builds' trees go to the trash, deleted in the background. */
+	if (retire_old_builds(r->st.dir, res->project, -1, &e) < 0) {
+		log_agent(&r->log, "Warning: %s", e.msg);
+		err_clear(&e);
+	}
 	if (sr.uncommitted && !o->worktree)
 		log_agent(&r->log,
 			  "Warning: %s has uncommitted changes, which a clone "
