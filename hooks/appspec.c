@@ -1,0 +1,1301 @@
+#include "appspec.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "fs.h"
+#include "xalloc.h"
+#include "yaml.h"
+#include "banned.h"
+
+#define MAX_CATEGORY 1023
+
+static const char *const event_names[APPSPEC_NEVENTS] = { "Start",
+							  "BeforeBlockTraffic",
+							  "BlockTraffic",
+							  "AfterBlockTraffic",
+							  "ApplicationStop",
+							  "DownloadBundle",
+							  "BeforeInstall",
+							  "Install",
+							  "AfterInstall",
+							  "ApplicationStart",
+							  "ValidateService",
+							  "BeforeAllowTraffic",
+							  "AllowTraffic",
+							  "AfterAllowTraffic",
+							  "End" };
+
+static const char *const feb_names[] = { NULL, "DISALLOW", "OVERWRITE",
+					 "RETAIN" };
+
+const char *appspec_event_name(enum appspec_event ev)
+{
+	return (unsigned)ev < APPSPEC_NEVENTS ? event_names[ev] : "Unknown";
+}
+
+int appspec_event_from_name(const char *name, enum appspec_event *ev)
+{
+	for (int i = 0; i < APPSPEC_NEVENTS; i++)
+		if (!strcmp(name, event_names[i])) {
+			*ev = (enum appspec_event)i;
+			return 0;
+		}
+	return -1;
+}
+
+bool appspec_event_scriptable(enum appspec_event ev)
+{
+	switch (ev) {
+	case APPSPEC_BEFORE_BLOCK_TRAFFIC:
+	case APPSPEC_AFTER_BLOCK_TRAFFIC:
+	case APPSPEC_APPLICATION_STOP:
+	case APPSPEC_BEFORE_INSTALL:
+	case APPSPEC_AFTER_INSTALL:
+	case APPSPEC_APPLICATION_START:
+	case APPSPEC_VALIDATE_SERVICE:
+	case APPSPEC_BEFORE_ALLOW_TRAFFIC:
+	case APPSPEC_AFTER_ALLOW_TRAFFIC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+const char *appspec_feb_name(enum appspec_feb feb)
+{
+	return (unsigned)feb < ARRAY_SIZE(feb_names) ? feb_names[feb] : NULL;
+}
+
+/* The parse in progress. */
+struct asp {
+	const struct ydoc *doc;
+	struct appspec *a;
+	struct sw_err *e;
+};
+
+/* A key or value fit for a one-line message. */
+struct shown {
+	char s[80];
+};
+
+static struct shown show(const char *s, size_t len)
+{
+	struct shown out;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 4 < sizeof(out.s); i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out.s[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (n < len) {
+		memcpy(out.s + n, "...", 3);
+		n += 3;
+	}
+	out.s[n] = '\0';
+	return out;
+}
+
+static struct shown shown(const struct ynode *n)
+{
+	if (!n || n->type != YNODE_SCALAR)
+		return show("", 0);
+	return show(n->value, n->len);
+}
+
+static struct shown shows(const char *s)
+{
+	return show(s, strlen(s));
+}
+
+__attribute__((format(printf, 3, 4))) static int
+bad(struct asp *p, const struct ynode *n, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	ydoc_err(p->doc, n, p->e, "%s", buf_cstr(&b));
+	buf_release(&b);
+	return -1;
+}
+
+__attribute__((format(printf, 3, 4))) static void
+warnf(struct asp *p, const struct ynode *n, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	buf_addf(&b, "%s:%d:%d: ", p->doc->file, n ? n->line : 1,
+		 n ? n->col : 1);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	strvec_push_nodup(&p->a->warnings, buf_detach(&b));
+}
+
+static bool key_is(const struct ynode *k, const char *name)
+{
+	return k->len == strlen(name) && !memcmp(k->value, name, k->len);
+}
+
+/* Warn about an unknown key, with a hint when only its case is wrong. */
+static void unknown_key(struct asp *p, const struct ynode *k,
+			const char *const *known, size_t nr_known)
+{
+	for (size_t i = 0; i < nr_known; i++)
+		if (k->len == strlen(known[i]) &&
+		    !strcasecmp(k->value, known[i])) {
+			warnf(p, k,
+			      "unknown key '%s' ignored (keys are "
+			      "case-sensitive: did you mean '%s'?)",
+			      shown(k).s, known[i]);
+			return;
+		}
+	warnf(p, k, "unknown key '%s' ignored", shown(k).s);
+}
+
+static bool has_nul(const struct ynode *n)
+{
+	return strlen(n->value) != n->len;
+}
+
+/* An empty value has no place of its own worth showing: use its key's. */
+static const struct ynode *at(const struct ynode *v, const struct ynode *k)
+{
+	return v && !(ynode_is_null(v) && !v->len) ? v : k;
+}
+
+/* A string: NULL stays unset; sequences and mappings are errors. */
+static int get_str(struct asp *p, const struct ynode *n, const char *path,
+		   char **out)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_SCALAR)
+		return bad(p, n, "'%s' must be a string, not a %s", path,
+			   ynode_kind(n));
+	if (has_nul(n))
+		return bad(p, n, "'%s' must not contain a NUL character", path);
+	free(*out);
+	*out = xstrdup(n->value);
+	return 0;
+}
+
+/* A string with surrounding white space removed (the agent's .strip). */
+static int get_stripped(struct asp *p, const struct ynode *n, const char *path,
+			char **out)
+{
+	char *s, *end;
+	size_t skip;
+
+	if (get_str(p, n, path, out) < 0)
+		return -1;
+	if (!*out)
+		return 0;
+	s = *out;
+	skip = strspn(s, " \t\r\n\f\v");
+	end = s + strlen(s);
+	while (end > s + skip && strchr(" \t\r\n\f\v", end[-1]))
+		end--;
+	*end = '\0';
+	memmove(s, s + skip, (size_t)(end - s) - skip + 1);
+	return 0;
+}
+
+/* A list of strings; a single string is a list of one. */
+static int get_list(struct asp *p, const struct ynode *n, const char *path,
+		    struct strvec *out)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type == YNODE_SCALAR) {
+		if (has_nul(n))
+			return bad(p, n,
+				   "'%s' must not contain a NUL character",
+				   path);
+		strvec_push(out, n->value);
+		return 0;
+	}
+	if (n->type != YNODE_SEQ)
+		return bad(p, n, "'%s' must be a sequence", path);
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *it = n->items[i];
+
+		if (ynode_is_null(it))
+			continue;
+		if (it->type != YNODE_SCALAR)
+			return bad(p, it,
+				   "'%s' items must be strings, not a %s", path,
+				   ynode_kind(it));
+		if (has_nul(it))
+			return bad(p, it,
+				   "'%s' must not contain a NUL character",
+				   path);
+		strvec_push(out, it->value);
+	}
+	return 0;
+}
+
+/*
+ * Normalise a slash-separated path: no empty or "." components, no
+ * leading or trailing slash. Returns NULL when a component is "..".
+ */
+static char *norm_path(const char *s)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addstr(&b, "");
+	while (*s) {
+		size_t len;
+
+		s += strspn(s, "/");
+		len = strcspn(s, "/");
+		if (!len)
+			break;
+		if (len == 2 && !memcmp(s, "..", 2)) {
+			buf_release(&b);
+			return NULL;
+		}
+		if (!(len == 1 && *s == '.')) {
+			if (b.len)
+				buf_addch(&b, '/');
+			buf_add(&b, s, len);
+		}
+		s += len;
+	}
+	return buf_detach(&b);
+}
+
+/* ---- version, os, file_exists_behavior ---- */
+
+/* A YAML 1.1 number equal to zero: 0, 0.0, 0., .0, -0.0, 0_0.0 ... */
+static bool is_zero_number(const char *s)
+{
+	bool digit = false, dot = false;
+
+	if (*s == '+' || *s == '-')
+		s++;
+	for (; *s; s++) {
+		if (*s == '0')
+			digit = true;
+		else if (*s == '.' && !dot)
+			dot = true;
+		else if (*s != '_' || !digit)
+			return false;
+	}
+	return digit;
+}
+
+static int parse_version(struct asp *p, const struct ynode *root)
+{
+	const struct ynode *v = ynode_map_get(root, "version");
+	bool numeric;
+
+	if (!v || ynode_is_null(v)) {
+		const struct ynode *k = root;
+
+		for (size_t i = 0; i < root->nr; i++)
+			if (key_is(root->keys[i], "version"))
+				k = root->keys[i];
+		return bad(p, k,
+			   "'version' is required: the appspec must specify "
+			   "0.0 as the version");
+	}
+	if (v->type != YNODE_SCALAR)
+		return bad(p, v, "'version' must be a scalar, not a %s",
+			   ynode_kind(v));
+	if (v->tag)
+		numeric = !strcmp(v->tag, "tag:yaml.org,2002:float") ||
+			  !strcmp(v->tag, "tag:yaml.org,2002:int");
+	else
+		numeric = v->plain;
+	if (!has_nul(v) && is_zero_number(v->value) && !numeric)
+		return bad(p, v,
+			   "invalid version value (%s): the agent reads a "
+			   "quoted version as a string; write version: 0.0 "
+			   "without quotes",
+			   shown(v).s);
+	if (has_nul(v) || !numeric || !is_zero_number(v->value))
+		return bad(p, v,
+			   "invalid version value (%s): the appspec must "
+			   "specify 0.0 as the version",
+			   shown(v).s);
+	p->a->version = xstrdup("0.0");
+	return 0;
+}
+
+static int parse_os(struct asp *p, const struct ynode *root)
+{
+	const struct ynode *v = ynode_map_get(root, "os");
+
+	if (!v || ynode_is_null(v)) {
+		const struct ynode *k = root;
+
+		for (size_t i = 0; i < root->nr; i++)
+			if (key_is(root->keys[i], "os"))
+				k = root->keys[i];
+		return bad(p, k,
+			   "'os' is required: unsupported operating system "
+			   "(), only os: linux is supported");
+	}
+	if (v->type != YNODE_SCALAR)
+		return bad(p, v, "'os' must be a string, not a %s",
+			   ynode_kind(v));
+	if (!key_is(v, "linux"))
+		return bad(p, v,
+			   "unsupported operating system (%s): only os: linux "
+			   "is supported",
+			   shown(v).s);
+	p->a->os = xstrdup("linux");
+	return 0;
+}
+
+static int parse_feb(struct asp *p, const struct ynode *n)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type == YNODE_SCALAR && !has_nul(n))
+		for (size_t i = 1; i < ARRAY_SIZE(feb_names); i++)
+			if (!strcmp(n->value, feb_names[i])) {
+				p->a->file_exists_behavior =
+					(enum appspec_feb)i;
+				return 0;
+			}
+	return bad(p, n,
+		   "an invalid option was specified for file_exists_behavior: "
+		   "%s (valid options are DISALLOW, OVERWRITE and RETAIN)",
+		   n->type == YNODE_SCALAR ? shown(n).s : ynode_kind(n));
+}
+
+/* ---- files ---- */
+
+static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
+{
+	static const char *const known[] = { "source", "destination" };
+	char path[64], sub[160];
+	char *src = NULL, *dst = NULL, *norm = NULL;
+	const struct ynode *sk = NULL, *dk = NULL;
+	struct appspec_file *f;
+	int ret = -1;
+
+	snprintf(path, sizeof(path), "files[%zu]", idx);
+	if (n->type != YNODE_MAP)
+		return bad(p, n,
+			   "'%s' must be a mapping with 'source' and "
+			   "'destination', not a %s",
+			   path, ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *k = n->keys[i], *v = n->items[i];
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, shown(k).s);
+		if (key_is(k, "source")) {
+			sk = k;
+			if (get_str(p, v, sub, &src) < 0)
+				goto out;
+		} else if (key_is(k, "destination")) {
+			dk = k;
+			if (get_str(p, v, sub, &dst) < 0)
+				goto out;
+		} else if (key_is(k, "file_exists_behavior")) {
+			warnf(p, k,
+			      "'file_exists_behavior' in '%s' ignored: it is a "
+			      "top-level key that applies to all files",
+			      path);
+		} else {
+			unknown_key(p, k, known, ARRAY_SIZE(known));
+		}
+	}
+	if (!src || !*src) {
+		bad(p, sk ? at(ynode_map_get(n, "source"), sk) : n,
+		    "'%s' specifies a destination file, but no source file",
+		    path);
+		goto out;
+	}
+	if (!dst || !*dst) {
+		bad(p, dk ? at(ynode_map_get(n, "destination"), dk) : n,
+		    "'%s' specifies only a source file (%s): add the "
+		    "destination",
+		    path, shows(src).s);
+		goto out;
+	}
+	norm = norm_path(src);
+	if (!norm) {
+		bad(p, ynode_map_get(n, "source"),
+		    "'%s.source' must stay inside the bundle (%s)", path,
+		    shows(src).s);
+		goto out;
+	}
+	free(src);
+	if (*norm) {
+		src = norm;
+	} else {
+		free(norm);
+		src = xstrdup(".");
+	}
+	norm = NULL;
+	if (dst[0] != '/') {
+		bad(p, ynode_map_get(n, "destination"),
+		    "'%s.destination' must be an absolute path (%s)", path,
+		    shows(dst).s);
+		goto out;
+	}
+	norm = norm_path(dst);
+	if (!norm) {
+		bad(p, ynode_map_get(n, "destination"),
+		    "'%s.destination' must not contain '..' (%s)", path,
+		    shows(dst).s);
+		goto out;
+	}
+	free(dst);
+	dst = xasprintf("/%s", norm);
+	ALLOC_GROW(p->a->files, p->a->nr_files + 1, p->a->alloc_files);
+	f = &p->a->files[p->a->nr_files++];
+	*f = (struct appspec_file){ .source = src,
+				    .destination = dst,
+				    .line = n->line,
+				    .col = n->col };
+	src = dst = NULL;
+	ret = 0;
+out:
+	free(norm);
+	free(src);
+	free(dst);
+	return ret;
+}
+
+static int parse_files(struct asp *p, const struct ynode *n)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_SEQ)
+		return bad(p, n, "'files' must be a sequence, not a %s",
+			   ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++)
+		if (parse_file(p, n->items[i], i) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- permissions ---- */
+
+/* The agent's mode: octal digits, 1 to 4 of them, padded to 3. */
+static int parse_mode(struct asp *p, const struct ynode *n, const char *path,
+		      struct appspec_permission *perm)
+{
+	const char *s;
+	size_t len;
+	int mode = 0;
+
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_SCALAR || has_nul(n))
+		return bad(p, n, "'%s' must be octal digits, not a %s", path,
+			   ynode_kind(n));
+	s = n->value;
+	len = n->len;
+	if (len > 4)
+		return bad(p, n,
+			   "the length of a permissions mode (%s) is invalid: "
+			   "permissions modes must be between one and four "
+			   "characters long",
+			   shown(n).s);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return bad(p, n,
+				   "the permissions mode (%s) contains an "
+				   "invalid character (%c)",
+				   shown(n).s,
+				   (s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i]);
+		mode = mode * 8 + (s[i] - '0');
+	}
+	if (len < 3)
+		warnf(p, n, "'%s' %s is taken as %04o (padded with zeros)",
+		      path, shown(n).s, (unsigned)mode);
+	perm->mode = mode;
+	return 0;
+}
+
+/* One setfacl entry: [d[efault]:][u[ser]|g[roup]|m[ask]|o[ther]]:name:perms */
+static int check_ace(struct asp *p, const struct ynode *n, const char *ace)
+{
+	const char *parts[4];
+	size_t lens[4], nr = 0;
+	const char *s = ace;
+	bool dflt = false;
+	const char *type = NULL;
+	size_t name_len = 0;
+
+	/* split on ':' keeping empty parts, last part first (as the agent) */
+	for (;;) {
+		const char *c = strchr(s, ':');
+
+		if (nr == 4)
+			goto invalid;
+		if (!c) {
+			parts[nr] = s;
+			lens[nr++] = strlen(s);
+			break;
+		}
+		parts[nr] = s;
+		lens[nr++] = (size_t)(c - s);
+		s = c + 1;
+	}
+	if (nr < 2)
+		goto invalid;
+#define PART(i) (parts[nr - 1 - (i)])
+#define PLEN(i) (lens[nr - 1 - (i)])
+#define PIS(i, w) (PLEN(i) == strlen(w) && !memcmp(PART(i), (w), PLEN(i)))
+	if (nr == 4) {
+		if (!PIS(3, "d") && !PIS(3, "default"))
+			goto invalid;
+		dflt = true;
+	}
+	if (nr >= 3) {
+		if (PIS(2, "d") || PIS(2, "default")) {
+			if (dflt)
+				goto invalid;
+			dflt = true;
+		} else if (PIS(2, "m") || PIS(2, "mask")) {
+			type = "mask";
+		} else if (PIS(2, "o") || PIS(2, "other")) {
+			type = "other";
+		} else if (PIS(2, "g") || PIS(2, "group")) {
+			type = "group";
+		} else if (PIS(2, "u") || PIS(2, "user")) {
+			type = "user";
+		} else {
+			goto invalid;
+		}
+	}
+	if (PIS(1, "m") || PIS(1, "mask")) {
+		if (type)
+			name_len = PLEN(1);
+		else
+			type = "mask";
+	} else if (PIS(1, "o") || PIS(1, "other")) {
+		if (type)
+			name_len = PLEN(1);
+		else
+			type = "other";
+	} else {
+		if (!type)
+			type = "user";
+		name_len = PLEN(1);
+	}
+	if ((!strcmp(type, "mask") || !strcmp(type, "other")) && name_len)
+		goto invalid;
+	if (!dflt && strcmp(type, "mask") && !name_len)
+		return bad(p, n,
+			   "use mode to set the base acl entry (%s) in the "
+			   "acls of a permission",
+			   shows(ace).s);
+	if (PLEN(0) == 1 && PART(0)[0] >= '0' && PART(0)[0] <= '7')
+		return 0;
+	for (size_t i = 0; i < PLEN(0); i++) {
+		char c = PART(0)[i];
+
+		if (c != 'r' && c != 'w' && c != 'x' && c != '-')
+			return bad(p, n,
+				   "the access control list (ACL) entry %s "
+				   "contains an invalid character (%c)",
+				   shows(ace).s,
+				   (c < 0x20 || c == 0x7f) ? '?' : c);
+	}
+	return 0;
+#undef PART
+#undef PLEN
+#undef PIS
+invalid:
+	return bad(p, n,
+		   "a problem with the acls permission settings: invalid acl "
+		   "entry (%s)",
+		   shows(ace).s);
+}
+
+static int parse_acls(struct asp *p, const struct ynode *n, const char *path,
+		      struct appspec_permission *perm)
+{
+	if (get_list(p, n, path, &perm->acls) < 0)
+		return -1;
+	for (size_t i = 0; i < perm->acls.nr; i++) {
+		const struct ynode *at_n = n;
+
+		if (n->type == YNODE_SEQ) {
+			/* the i-th non-null item */
+			size_t seen = 0;
+
+			for (size_t j = 0; j < n->nr; j++) {
+				if (ynode_is_null(n->items[j]))
+					continue;
+				if (seen++ == i) {
+					at_n = n->items[j];
+					break;
+				}
+			}
+		}
+		if (check_ace(p, at_n, perm->acls.v[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* s<digits>; *out gets the level (capped, only compared). */
+static bool sensitivity(const char *s, size_t len, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (len < 2 || s[0] != 's')
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v < 100000000UL)
+			v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* c<digits> with a value of at most 1023. */
+static bool category(const char *s, size_t len, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (len < 2 || s[0] != 'c')
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned)(s[i] - '0');
+		if (v > MAX_CATEGORY)
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* An SELinux range as the agent reads it: s#[-s#][:c#[.c#](,c#[.c#])*]. */
+static int check_range(struct asp *p, const struct ynode *n, const char *r)
+{
+	const char *colon = strchr(r, ':'), *dash, *s;
+	size_t slen = colon ? (size_t)(colon - r) : strlen(r);
+	unsigned long lo, hi;
+	unsigned char seen[MAX_CATEGORY + 1] = { 0 };
+
+	dash = memchr(r, '-', slen);
+	if (!slen || (colon && !colon[1]) ||
+	    !sensitivity(r, dash ? (size_t)(dash - r) : slen, &lo))
+		goto bad_range;
+	if (dash) {
+		if (!sensitivity(dash + 1, slen - (size_t)(dash + 1 - r), &hi))
+			goto bad_range;
+		if (hi < lo)
+			goto bad_range;
+	}
+	if (!colon)
+		return 0;
+	for (s = colon + 1;;) {
+		size_t len = strcspn(s, ",");
+		const char *dot = memchr(s, '.', len);
+		unsigned a, b;
+
+		if (dot) {
+			if (!category(s, (size_t)(dot - s), &a) ||
+			    !category(dot + 1, len - (size_t)(dot + 1 - s),
+				      &b) ||
+			    b < a)
+				goto bad_range;
+		} else if (!category(s, len, &a)) {
+			goto bad_range;
+		} else {
+			b = a;
+		}
+		for (unsigned c = a; c <= b; c++) {
+			if (seen[c])
+				return bad(
+					p, n,
+					"duplicate categories in the SELinux "
+					"range (%s) of a permission's context",
+					shows(r).s);
+			seen[c] = 1;
+		}
+		if (!s[len])
+			break;
+		s += len + 1;
+	}
+	return 0;
+bad_range:
+	return bad(p, n,
+		   "a problem with the SELinux range specified (%s) for the "
+		   "context parameter of a permission (expected "
+		   "s#[-s#][:c#[.c#],...], categories up to c1023)",
+		   shows(r).s);
+}
+
+static int parse_context(struct asp *p, const struct ynode *k,
+			 const struct ynode *n, const char *path,
+			 struct appspec_permission *perm)
+{
+	static const char *const known[] = { "name", "user", "type", "range" };
+	const struct ynode *user_k = NULL;
+	char sub[256];
+
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_MAP)
+		return bad(p, n, "'%s' must be a mapping, not a %s", path,
+			   ynode_kind(n));
+	perm->has_context = true;
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *ck = n->keys[i], *v = n->items[i];
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, shown(ck).s);
+		if (key_is(ck, "name") || key_is(ck, "user")) {
+			if (user_k)
+				return bad(p, ck,
+					   "'%s' has both 'name' and 'user' "
+					   "(the SELinux user; give one)",
+					   path);
+			user_k = ck;
+			if (get_str(p, v, sub, &perm->context_user) < 0)
+				return -1;
+		} else if (key_is(ck, "type")) {
+			if (get_str(p, v, sub, &perm->context_type) < 0)
+				return -1;
+		} else if (key_is(ck, "range")) {
+			if (get_str(p, v, sub, &perm->context_range) < 0)
+				return -1;
+			if (perm->context_range &&
+			    check_range(p, v, perm->context_range) < 0)
+				return -1;
+		} else {
+			unknown_key(p, ck, known, ARRAY_SIZE(known));
+		}
+	}
+	if (!perm->context_type || !*perm->context_type)
+		return bad(p, at(ynode_map_get(n, "type"), k),
+			   "'%s' specifies an invalid context type: 'type' is "
+			   "required",
+			   path);
+	return 0;
+}
+
+static int parse_types(struct asp *p, const struct ynode *n, const char *path,
+		       struct appspec_permission *perm)
+{
+	struct strvec v = STRVEC_INIT;
+	int ret = -1;
+
+	if (ynode_is_null(n))
+		return 0;
+	if (get_list(p, n, path, &v) < 0)
+		goto out;
+	perm->types = 0;
+	for (size_t i = 0; i < v.nr; i++) {
+		if (!strcmp(v.v[i], "file")) {
+			perm->types |= APPSPEC_TYPE_FILE;
+		} else if (!strcmp(v.v[i], "directory")) {
+			perm->types |= APPSPEC_TYPE_DIRECTORY;
+		} else {
+			bad(p, n,
+			    "a permission for an object type not supported for "
+			    "permissions (%s): '%s' takes file and directory",
+			    shows(v.v[i]).s, path);
+			goto out;
+		}
+	}
+	if (!perm->types) {
+		bad(p, n, "'%s' must name file, directory or both", path);
+		goto out;
+	}
+	ret = 0;
+out:
+	strvec_release(&v);
+	return ret;
+}
+
+static void permission_release(struct appspec_permission *perm)
+{
+	free(perm->object);
+	free(perm->pattern);
+	strvec_release(&perm->except);
+	free(perm->owner);
+	free(perm->group);
+	strvec_release(&perm->acls);
+	free(perm->context_user);
+	free(perm->context_type);
+	free(perm->context_range);
+}
+
+static int parse_permission(struct asp *p, const struct ynode *n, size_t idx)
+{
+	static const char *const known[] = { "object", "pattern", "except",
+					     "owner",  "group",	  "mode",
+					     "acls",   "context", "type" };
+	struct appspec_permission perm = { .mode = -1,
+					   .types = APPSPEC_TYPE_FILE |
+						    APPSPEC_TYPE_DIRECTORY,
+					   .line = n->line,
+					   .col = n->col };
+	char path[64], sub[160];
+	char *norm;
+
+	strvec_init(&perm.except);
+	strvec_init(&perm.acls);
+	snprintf(path, sizeof(path), "permissions[%zu]", idx);
+	if (n->type != YNODE_MAP)
+		return bad(p, n, "'%s' must be a mapping, not a %s", path,
+			   ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *k = n->keys[i], *v = n->items[i];
+		int rc = 0;
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, shown(k).s);
+		if (key_is(k, "object"))
+			rc = get_stripped(p, v, sub, &perm.object);
+		else if (key_is(k, "pattern"))
+			rc = get_str(p, v, sub, &perm.pattern);
+		else if (key_is(k, "except"))
+			rc = get_list(p, v, sub, &perm.except);
+		else if (key_is(k, "owner"))
+			rc = get_str(p, v, sub, &perm.owner);
+		else if (key_is(k, "group"))
+			rc = get_str(p, v, sub, &perm.group);
+		else if (key_is(k, "mode"))
+			rc = parse_mode(p, v, sub, &perm);
+		else if (key_is(k, "acls"))
+			rc = parse_acls(p, v, sub, &perm);
+		else if (key_is(k, "context"))
+			rc = parse_context(p, k, v, sub, &perm);
+		else if (key_is(k, "type"))
+			rc = parse_types(p, v, sub, &perm);
+		else
+			unknown_key(p, k, known, ARRAY_SIZE(known));
+		if (rc < 0)
+			goto fail;
+	}
+	if (!perm.object || !*perm.object) {
+		const struct ynode *ok = NULL;
+
+		for (size_t i = 0; i < n->nr; i++)
+			if (key_is(n->keys[i], "object"))
+				ok = n->keys[i];
+		bad(p, ok ? ok : n,
+		    "'%s' has no object value: a permission needs the path "
+		    "it applies to",
+		    path);
+		goto fail;
+	}
+	if (perm.object[0] != '/') {
+		bad(p, ynode_map_get(n, "object"),
+		    "'%s.object' must be an absolute path (%s)", path,
+		    shows(perm.object).s);
+		goto fail;
+	}
+	norm = norm_path(perm.object);
+	if (!norm) {
+		bad(p, ynode_map_get(n, "object"),
+		    "'%s.object' must not contain '..' (%s)", path,
+		    shows(perm.object).s);
+		goto fail;
+	}
+	free(perm.object);
+	perm.object = xasprintf("/%s", norm);
+	free(norm);
+	if (!perm.pattern || !*perm.pattern) {
+		free(perm.pattern);
+		perm.pattern = xstrdup("**");
+	}
+	if ((perm.owner && !*perm.owner) || (perm.group && !*perm.group)) {
+		bad(p, n, "'%s' has an empty owner or group", path);
+		goto fail;
+	}
+	ALLOC_GROW(p->a->permissions, p->a->nr_permissions + 1,
+		   p->a->alloc_permissions);
+	p->a->permissions[p->a->nr_permissions++] = perm;
+	return 0;
+fail:
+	permission_release(&perm);
+	return -1;
+}
+
+static int parse_permissions(struct asp *p, const struct ynode *n)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_SEQ)
+		return bad(p, n, "'permissions' must be a sequence, not a %s",
+			   ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++)
+		if (parse_permission(p, n->items[i], i) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- hooks ---- */
+
+/* Whole seconds > 0, as the agent's to_i but without its silent 0. */
+static int parse_timeout(struct asp *p, const struct ynode *n, const char *path,
+			 unsigned *out)
+{
+	unsigned long v = 0;
+
+	*out = APPSPEC_DEFAULT_TIMEOUT;
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_SCALAR)
+		return bad(p, n,
+			   "an invalid timeout value was provided for a script "
+			   "in '%s': a number of seconds, not a %s",
+			   path, ynode_kind(n));
+	for (size_t i = 0; i < n->len; i++) {
+		char c = n->value[i];
+
+		if ((c < '0' || c > '9') && !(c == '+' && !i))
+			goto invalid;
+		if (c != '+' && v <= 1000000000UL)
+			v = v * 10 + (unsigned long)(c - '0');
+	}
+	if (!v || v > 1000000000UL)
+		goto invalid;
+	*out = (unsigned)v;
+	return 0;
+invalid:
+	return bad(p, n,
+		   "an invalid timeout value (%s) was provided for a script "
+		   "in '%s': whole seconds greater than 0",
+		   shown(n).s, path);
+}
+
+static int parse_script(struct asp *p, const struct ynode *n, const char *event,
+			size_t idx, struct appspec_hook *h)
+{
+	static const char *const known[] = { "location", "timeout", "runas",
+					     "sudo" };
+	struct appspec_script sc = { .timeout = APPSPEC_DEFAULT_TIMEOUT,
+				     .line = n->line,
+				     .col = n->col };
+	const struct ynode *loc;
+	char path[64], sub[160];
+	char *norm;
+
+	snprintf(path, sizeof(path), "hooks.%s[%zu]", event, idx);
+	if (n->type != YNODE_MAP)
+		return bad(p, n,
+			   "a script in 'hooks.%s' must be a mapping with "
+			   "'location', not a %s",
+			   event, ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *k = n->keys[i], *v = n->items[i];
+		int rc = 0;
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, shown(k).s);
+		if (key_is(k, "location")) {
+			rc = get_stripped(p, v, sub, &sc.location);
+		} else if (key_is(k, "timeout")) {
+			rc = parse_timeout(p, v, path, &sc.timeout);
+		} else if (key_is(k, "runas")) {
+			rc = get_stripped(p, v, sub, &sc.runas);
+			if (!rc && sc.runas && !*sc.runas) {
+				free(sc.runas);
+				sc.runas = NULL;
+			}
+		} else if (key_is(k, "sudo")) {
+			if (!ynode_is_null(v) && ynode_bool(v, &sc.sudo) < 0)
+				rc = bad(p, v,
+					 "'%s' must be a boolean (true or "
+					 "false)",
+					 sub);
+		} else {
+			unknown_key(p, k, known, ARRAY_SIZE(known));
+		}
+		if (rc < 0)
+			goto fail;
+	}
+	loc = ynode_map_get(n, "location");
+	if (!sc.location || !*sc.location) {
+		bad(p, loc ? at(loc, n) : n,
+		    "'%s' specifies a script with no location value", path);
+		goto fail;
+	}
+	if (sc.location[0] == '/')
+		warnf(p, loc,
+		      "'%s.location' is taken relative to the bundle root, as "
+		      "the agent does (%s)",
+		      path, shows(sc.location).s);
+	norm = norm_path(sc.location);
+	if (!norm || !*norm) {
+		free(norm);
+		bad(p, loc,
+		    norm ? "'%s.location' must name a script in the bundle "
+			   "(%s)"
+			 : "'%s.location' must stay inside the bundle (%s)",
+		    path, shows(sc.location).s);
+		goto fail;
+	}
+	free(sc.location);
+	sc.location = norm;
+	if (sc.timeout > APPSPEC_DEFAULT_TIMEOUT)
+		warnf(p, ynode_map_get(n, "timeout"),
+		      "'%s' timeout %u is more than %d seconds: the service "
+		      "fails an event that runs longer",
+		      path, sc.timeout, APPSPEC_DEFAULT_TIMEOUT);
+	ALLOC_GROW(h->scripts, h->nr + 1, h->alloc);
+	h->scripts[h->nr++] = sc;
+	return 0;
+fail:
+	free(sc.location);
+	free(sc.runas);
+	return -1;
+}
+
+/* The names of every unknown event key, for the agent's message. */
+static void list_unknown(const struct ynode *n, struct buf *b)
+{
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *k = n->keys[i];
+		enum appspec_event ev;
+
+		if (!has_nul(k) && !appspec_event_from_name(k->value, &ev))
+			continue;
+		if (b->len)
+			buf_addstr(b, ", ");
+		buf_addstr(b, shown(k).s);
+	}
+}
+
+static int parse_hooks(struct asp *p, const struct ynode *n)
+{
+	const char *base;
+
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_MAP)
+		return bad(p, n,
+			   "'hooks' must be a mapping of lifecycle events to "
+			   "scripts, not a %s",
+			   ynode_kind(n));
+	base = strrchr(p->doc->file, '/');
+	base = base ? base + 1 : p->doc->file;
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *k = n->keys[i], *v = n->items[i];
+		enum appspec_event ev;
+		struct appspec_hook *h;
+		unsigned long total = 0;
+
+		if (has_nul(k) || appspec_event_from_name(k->value, &ev) < 0) {
+			struct buf b = BUF_INIT;
+
+			list_unknown(n, &b);
+			bad(p, k,
+			    "%s file contains unknown lifecycle events: [%s] "
+			    "(scriptable: ApplicationStop, BeforeInstall, "
+			    "AfterInstall, ApplicationStart, ValidateService, "
+			    "BeforeBlockTraffic, AfterBlockTraffic, "
+			    "BeforeAllowTraffic, AfterAllowTraffic)",
+			    base, buf_cstr(&b));
+			buf_release(&b);
+			return -1;
+		}
+		if (!appspec_event_scriptable(ev))
+			return bad(p, k,
+				   "lifecycle event '%s' is reserved for "
+				   "CodeDeploy and cannot run scripts",
+				   event_names[ev]);
+		h = &p->a->hooks[ev];
+		h->present = true;
+		h->line = k->line;
+		h->col = k->col;
+		if (ynode_is_null(v))
+			continue;
+		if (v->type != YNODE_SEQ)
+			return bad(p, v,
+				   "'hooks.%s' must be a sequence of scripts "
+				   "(- location: ...), not a %s",
+				   event_names[ev], ynode_kind(v));
+		for (size_t j = 0; j < v->nr; j++) {
+			const struct ynode *t;
+
+			if (parse_script(p, v->items[j], event_names[ev], j,
+					 h) < 0)
+				return -1;
+			/* only timeouts written down: the default is a cap */
+			t = ynode_map_get(v->items[j], "timeout");
+			if (!ynode_is_null(t))
+				total += h->scripts[h->nr - 1].timeout;
+		}
+		if (h->nr > 1 && total > APPSPEC_DEFAULT_TIMEOUT)
+			warnf(p, k,
+			      "the timeouts of 'hooks.%s' add up to %lu "
+			      "seconds: the service fails an event that runs "
+			      "longer than %d",
+			      event_names[ev], total, APPSPEC_DEFAULT_TIMEOUT);
+	}
+	return 0;
+}
+
+/* ---- the whole ---- */
+
+static int parse_root(struct asp *p, const struct ynode *root)
+{
+	static const char *const known[] = {
+		"version",     "os",   "files", "file_exists_behavior",
+		"permissions", "hooks"
+	};
+
+	if (!root)
+		return bad(p, NULL,
+			   "appspec is empty: the application specification "
+			   "file was empty");
+	if (root->type != YNODE_MAP)
+		return bad(p, root, "appspec must be a mapping, not a %s",
+			   ynode_kind(root));
+	for (size_t i = 0; i < root->nr; i++)
+		if (key_is(root->keys[i], "Resources"))
+			return bad(p, root->keys[i],
+				   "'Resources' belongs to an ECS or Lambda "
+				   "appspec: only EC2/on-premises appspecs "
+				   "(os: linux) are supported");
+	if (parse_version(p, root) < 0 || parse_os(p, root) < 0)
+		return -1;
+	for (size_t i = 0; i < root->nr; i++) {
+		const struct ynode *k = root->keys[i], *v = root->items[i];
+		int rc = 0;
+
+		if (key_is(k, "version") || key_is(k, "os"))
+			continue;
+		if (key_is(k, "files"))
+			rc = parse_files(p, v);
+		else if (key_is(k, "file_exists_behavior"))
+			rc = parse_feb(p, v);
+		else if (key_is(k, "permissions"))
+			rc = parse_permissions(p, v);
+		else if (key_is(k, "hooks"))
+			rc = parse_hooks(p, v);
+		else
+			unknown_key(p, k, known, ARRAY_SIZE(known));
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_doc(const char *name, const struct ydoc *doc,
+		     struct appspec *a, struct sw_err *e)
+{
+	struct asp p = { .doc = doc, .a = a, .e = e };
+
+	a->file = xstrdup(name);
+	strvec_init(&a->warnings);
+	if (parse_root(&p, doc->root) < 0) {
+		appspec_release(a);
+		return -1;
+	}
+	return 0;
+}
+
+int appspec_parse(const char *name, const char *data, size_t len,
+		  struct appspec *a, struct sw_err *e)
+{
+	struct ydoc doc = YDOC_INIT;
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	if (ydoc_load(name, data, len, &doc, e) < 0)
+		return -1;
+	ret = parse_doc(name, &doc, a, e);
+	ydoc_release(&doc);
+	return ret;
+}
+
+int appspec_load(const char *path, struct appspec *a, struct sw_err *e)
+{
+	struct ydoc doc = YDOC_INIT;
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	if (ydoc_load_file(path, &doc, e) < 0)
+		return -1;
+	ret = parse_doc(path, &doc, a, e);
+	ydoc_release(&doc);
+	return ret;
+}
+
+void appspec_release(struct appspec *a)
+{
+	if (!a)
+		return;
+	free(a->file);
+	free(a->version);
+	free(a->os);
+	for (size_t i = 0; i < a->nr_files; i++) {
+		free(a->files[i].source);
+		free(a->files[i].destination);
+	}
+	free(a->files);
+	for (size_t i = 0; i < a->nr_permissions; i++)
+		permission_release(&a->permissions[i]);
+	free(a->permissions);
+	for (int ev = 0; ev < APPSPEC_NEVENTS; ev++) {
+		struct appspec_hook *h = &a->hooks[ev];
+
+		for (size_t i = 0; i < h->nr; i++) {
+			free(h->scripts[i].location);
+			free(h->scripts[i].runas);
+		}
+		free(h->scripts);
+	}
+	strvec_release(&a->warnings);
+	memset(a, 0, sizeof(*a));
+}
+
+size_t appspec_nr_hooks(const struct appspec *a)
+{
+	size_t n = 0;
+
+	for (int ev = 0; ev < APPSPEC_NEVENTS; ev++)
+		n += a->hooks[ev].nr > 0;
+	return n;
+}
+
+int appspec_find(const char *dir, char **path, struct sw_err *e)
+{
+	static const char *const names[] = { "appspec.yml", "appspec.yaml" };
+	struct stat st;
+
+	*path = NULL;
+	if (stat(dir, &st) < 0)
+		return err_sys(e, "'%s'", dir);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, ERR_SYSTEM, "'%s': not a directory", dir);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char *p = fs_join(dir, names[i]);
+
+		if (!stat(p, &st)) {
+			if (S_ISREG(st.st_mode)) {
+				*path = p;
+				return 0;
+			}
+		} else if (errno != ENOENT && errno != ENOTDIR) {
+			err_sys(e, "'%s'", p);
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	return err_set(e, ERR_SPEC,
+		       "'%s': no appspec.yml or appspec.yaml: did not find an "
+		       "AppSpec file within the unpacked revision directory at "
+		       "revision-relative path 'appspec.yml'",
+		       dir);
+}
