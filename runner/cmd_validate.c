@@ -1,13 +1,17 @@
 /*
- * slipway validate FILE...: check buildspecs without running anything.
+ * slipway validate FILE...: check buildspecs and appspecs without running
+ * anything.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "appspec.h"
 #include "buildspec.h"
 #include "cli.h"
 #include "err.h"
+#include "yaml.h"
 #include "banned.h"
 
 static const char validate_usage[] =
@@ -17,6 +21,12 @@ static const char validate_usage[] =
 	"0.2, batch sections. Prints 'FILE: ok' or 'error: FILE:LINE:COL: "
 	"...'\n"
 	"and warnings for unknown keys. Nothing is run or written.\n"
+	"\n"
+	"Appspec files (CodeDeploy, os: linux) are checked too: files,\n"
+	"file_exists_behavior, permissions and hooks, with the agent's rules.\n"
+	"A file is an appspec when it is named appspec.yml or appspec.yaml,\n"
+	"or when its top level has 'os', or appspec keys (version 0.0, files,\n"
+	"hooks, permissions, Resources) and no 'phases' or 'batch'.\n"
 	"\n"
 	"  -h, --help   this help\n"
 	"\n"
@@ -30,6 +40,71 @@ static int count_phases(const struct buildspec *bs)
 	for (int i = 0; i < BS_NPHASES; i++)
 		n += bs->phases[i].present;
 	return n;
+}
+
+static bool named_appspec(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strcmp(base, "appspec.yml") || !strcmp(base, "appspec.yaml");
+}
+
+/*
+ * Whether a file that is not named like one holds an appspec, from the
+ * keys of its top level. A file that is no YAML mapping goes to the
+ * buildspec parser, whose message for it is as good.
+ */
+static bool looks_like_appspec(const char *path)
+{
+	static const char *const appspec_keys[] = { "files", "hooks",
+						    "permissions",
+						    "file_exists_behavior",
+						    "Resources" };
+	struct ydoc doc = YDOC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const struct ynode *root, *v;
+	bool yes = false;
+
+	if (ydoc_load_file(path, &doc, &e) < 0)
+		return false;
+	root = doc.root;
+	if (!root || root->type != YNODE_MAP)
+		goto out;
+	if (ynode_map_get(root, "os")) {
+		yes = true;
+		goto out;
+	}
+	if (ynode_map_get(root, "phases") || ynode_map_get(root, "batch"))
+		goto out;
+	v = ynode_map_get(root, "version");
+	if (v && v->type == YNODE_SCALAR && v->plain &&
+	    (!strcmp(v->value, "0.0") || !strcmp(v->value, "0")))
+		yes = true;
+	for (size_t i = 0; i < sizeof(appspec_keys) / sizeof(*appspec_keys);
+	     i++)
+		if (ynode_map_get(root, appspec_keys[i]))
+			yes = true;
+out:
+	ydoc_release(&doc);
+	return yes;
+}
+
+static int validate_appspec(const char *path)
+{
+	struct appspec a = APPSPEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (appspec_load(path, &a, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		return e.code == ERR_SPEC ? ERR_SPEC : e.code;
+	}
+	for (size_t w = 0; w < a.warnings.nr; w++)
+		fprintf(stderr, "warning: %s\n", a.warnings.v[w]);
+	printf("%s: ok (appspec %s, %zu hooks, %zu files)\n", path, a.version,
+	       appspec_nr_hooks(&a), a.nr_files);
+	appspec_release(&a);
+	return 0;
 }
 
 int cmd_validate(int argc, char **argv)
@@ -55,6 +130,13 @@ int cmd_validate(int argc, char **argv)
 			fprintf(stderr, "error: cannot read '%s'\n", argv[i]);
 			if (!status)
 				status = ERR_USAGE;
+			continue;
+		}
+		if (named_appspec(argv[i]) || looks_like_appspec(argv[i])) {
+			int rc = validate_appspec(argv[i]);
+
+			if (rc)
+				status = rc;
 			continue;
 		}
 		if (buildspec_load(argv[i], &bs, &e) < 0) {
