@@ -593,6 +593,27 @@ static enum bundle_kind archive_kind(struct archive *a)
 	return BUNDLE_UNKNOWN;
 }
 
+/* libarchive's message on one line (some end in a newline). */
+static const char *archive_msg(struct archive *a, struct qname *q,
+			       const char *dflt)
+{
+	const char *msg = archive_error_string(a);
+	size_t i, n = 0;
+
+	for (i = 0; msg && msg[i] && n < sizeof(q->s) - 1; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			ch = ' ';
+		if (ch != ' ' || (n && q->s[n - 1] != ' '))
+			q->s[n++] = (char)ch;
+	}
+	while (n && q->s[n - 1] == ' ')
+		n--;
+	q->s[n] = '\0';
+	return n ? q->s : dflt;
+}
+
 static struct archive *reader_open(int fd, const char *path, struct sw_err *e)
 {
 	struct archive *a = archive_read_new();
@@ -631,7 +652,7 @@ static int reader_start(int fd, const char *path, struct archive **ap,
 			struct sw_err *e)
 {
 	struct archive *a = reader_open(fd, path, e);
-	struct qname b;
+	struct qname b, m;
 	int r;
 
 	*ap = NULL;
@@ -655,8 +676,7 @@ static int reader_start(int fd, const char *path, struct archive **ap,
 		}
 		err_set(e, ERR_SPEC, "'%s': corrupt %s archive: %s",
 			qname(&b, path), bundle_kind_name(*kind),
-			archive_error_string(a) ? archive_error_string(a)
-						: "unreadable header");
+			archive_msg(a, &m, "unreadable header"));
 		archive_read_free(a);
 		return -1;
 	}
@@ -667,8 +687,8 @@ static int reader_start(int fd, const char *path, struct archive **ap,
 static int corrupt(struct archive *a, const char *path, const char *name,
 		   struct sw_err *e)
 {
-	struct qname b, q;
-	const char *msg = archive_error_string(a);
+	struct qname b, q, m;
+	const char *msg = archive_msg(a, &m, NULL);
 
 	if (archive_errno(a) == ENOMEM)
 		BUG("libarchive: out of memory");
