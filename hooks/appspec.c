@@ -15,6 +15,8 @@
 #include "banned.h"
 
 #define MAX_CATEGORY 1023
+/* Unknown event names shown in one message. */
+#define MAX_LISTED 8
 
 static const char *const event_names[APPSPEC_NEVENTS] = { "Start",
 							  "BeforeBlockTraffic",
@@ -1059,15 +1061,22 @@ fail:
 	return -1;
 }
 
-/* The names of every unknown event key, for the agent's message. */
+/* The names of the unknown event keys (the first few), for the agent's
+ * message. */
 static void list_unknown(const struct ynode *n, struct buf *b)
 {
+	size_t listed = 0;
+
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *k = n->keys[i];
 		enum appspec_event ev;
 
 		if (!has_nul(k) && !appspec_event_from_name(k->value, &ev))
 			continue;
+		if (listed++ == MAX_LISTED) {
+			buf_addstr(b, ", ...");
+			break;
+		}
 		if (b->len)
 			buf_addstr(b, ", ");
 		buf_addstr(b, shown(k).s);

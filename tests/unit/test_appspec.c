@@ -631,6 +631,11 @@ static void test_appspec__hooks_errors(void **state)
 		  "ApplicationStop, BeforeInstall, AfterInstall, "
 		  "ApplicationStart, ValidateService, BeforeBlockTraffic, "
 		  "AfterBlockTraffic, BeforeAllowTraffic, AfterAllowTraffic)");
+	/* a long list of unknown names is cut short */
+	parse_err_has(HEAD "hooks: {e1: ~, e2: ~, e3: ~, e4: ~, e5: ~, e6: ~, "
+			   "e7: ~, e8: ~, e9: ~, e10: ~}\n",
+		      "unknown lifecycle events: [e1, e2, e3, e4, e5, e6, e7, "
+		      "e8, ...] (scriptable:");
 	parse_err(HEAD "hooks:\n  Install:\n    - location: a\n",
 		  "appspec.yml:4:3: lifecycle event 'Install' is reserved for "
 		  "CodeDeploy and cannot run scripts");
@@ -859,6 +864,18 @@ static void test_appspec__load_file(void **state)
 	assert_int_equal(e.code, ERR_SYSTEM);
 	assert_null(path);
 	err_clear(&e);
+	free(p);
+
+	/* a file is no bundle directory */
+	p = fs_join(dir, "file");
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(appspec_find(p, &path, &e), -1);
+	assert_int_equal(e.code, ERR_SYSTEM);
+	assert_null(path);
+	err_clear(&e);
+	assert_int_equal(unlink(p), 0);
 	free(p);
 	assert_int_equal(rmdir(dir), 0);
 }
