@@ -61,6 +61,7 @@ struct check {
 	uint64_t seen; /* every entry, for the bound */
 	uint64_t entries; /* entries other than the root */
 	uint64_t bytes; /* declared sizes of regular files */
+	bool drop_setid; /* a directory walk clears setuid and setgid bits */
 };
 
 /* What one entry is, whatever it came from (archive or directory). */
@@ -1075,6 +1076,13 @@ static int walk_dir(struct check *c, int dfd, struct buf *rel, struct sw_err *e)
 		}
 		if (check_entry(c, &en, &norm, &tnorm, &x, e) < 0)
 			goto out;
+		if (c->drop_setid && !S_ISLNK(st.st_mode) &&
+		    (st.st_mode & (S_ISUID | S_ISGID)) &&
+		    fchmodat(dirfd(d), de->d_name, x->mode, 0) < 0) {
+			err_sys(e, "cannot set the mode of '%s/%s'", c->bundle,
+				rel->ptr);
+			goto out;
+		}
 		if (S_ISDIR(st.st_mode)) {
 			int sub = openat(dirfd(d), de->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -1247,6 +1255,7 @@ static int unpack_into(const char *bundle, const char *tmp,
 	if (kind == BUNDLE_DIRECTORY) {
 		if (fs_copy_tree(bundle, tmp, NULL, e) < 0)
 			return -1;
+		c->drop_setid = !c->o->keep_setid;
 		return dir_check(c, tmp, e);
 	}
 	w.rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

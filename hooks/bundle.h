@@ -62,7 +62,8 @@ enum bundle_kind {
 };
 
 struct bundle_opts {
-	/* Refuse a bundle with more entries than this (0: the default). */
+	/* Refuse a bundle with more entries than this, the parent
+	 * directories they imply included (0: the default). */
 	uint64_t max_entries;
 	/* Refuse a bundle whose regular files add up to more bytes
 	 * than this, uncompressed (0: the default). */
@@ -85,7 +86,7 @@ struct bundle_opts {
 
 struct bundle_info {
 	enum bundle_kind kind;
-	/* Entries read (the archive's own root entry "./" not counted). */
+	/* Entries listed (not the root "./" nor implied parents). */
 	uint64_t entries;
 	/* Bytes of regular files written. */
 	uint64_t bytes;

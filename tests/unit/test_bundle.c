@@ -259,7 +259,7 @@ static void check_basic(struct fixture *f, const struct bundle_info *info)
 	free(want);
 	assert_false(info->hoisted);
 	assert_null(info->wrapper);
-	/* web/ is implied by web/index.html, and counts. */
+	/* web/, implied by web/index.html, is not an entry. */
 	assert_int_equal(info->entries, 4);
 	assert_int_equal(info->bytes, 23 + 18 + 10);
 	/* Only the deployment archive was left beside it. */
@@ -310,6 +310,7 @@ static void test_bundle__directory(void **state)
 	struct sw_err e = SW_ERR_INIT;
 	char *src = in_path(f, "src"), *p, *q;
 	enum bundle_kind kind;
+	struct stat st;
 
 	/* A wrapper directory is not hoisted out of a directory bundle. */
 	p = fs_join(src, "app");
@@ -328,10 +329,18 @@ static void test_bundle__directory(void **state)
 	p = fs_join(src, "link");
 	assert_int_equal(symlink("app/appspec.yml", p), 0);
 	free(p);
+	p = fs_join(src, "app/suid");
+	write_file(p, "", 0);
+	assert_int_equal(chmod(p, 04755), 0);
+	free(p);
 	unpack_ok(f, src, &info);
+	p = fs_join(f->dest, "app/suid");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	free(p);
 	assert_int_equal(info.kind, BUNDLE_DIRECTORY);
 	assert_false(info.hoisted);
-	assert_int_equal(info.entries, 4);
+	assert_int_equal(info.entries, 5);
 	assert_int_equal(info.bytes, 26);
 	assert_dest_file(f, "app/appspec.yml", "version: 0.0\n");
 	assert_dest_file(f, "link", "version: 0.0\n");
