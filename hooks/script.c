@@ -422,9 +422,57 @@ static char *prefix(const struct script_run_opts *o)
 	return xasprintf("Script at specified location: %s", o->location);
 }
 
-static bool group_gone(pid_t pgid)
+/*
+ * The process groups a timeout stops: the script's, and under runas the
+ * groups of su's children too, because `su -c` runs the command in a
+ * session of its own, out of reach of a signal to su's group.
+ */
+struct groups {
+	pid_t g[8];
+	size_t n;
+};
+
+static void groups_add_children(struct groups *gs, pid_t pid)
 {
-	return kill(-pgid, 0) < 0 && errno == ESRCH;
+	char path[64], list[1024];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	len = read(fd, list, sizeof(list) - 1);
+	close(fd);
+	list[len > 0 ? len : 0] = '\0';
+	for (char *p = list, *end; gs->n < ARRAY_SIZE(gs->g); p = end) {
+		pid_t child = (pid_t)strtol(p, &end, 10);
+		pid_t pgid;
+		size_t i;
+
+		if (end == p)
+			break;
+		pgid = getpgid(child);
+		for (i = 0; i < gs->n && gs->g[i] != pgid; i++)
+			;
+		if (pgid > 0 && i == gs->n)
+			gs->g[gs->n++] = pgid;
+	}
+}
+
+static void groups_signal(const struct groups *gs, int sig)
+{
+	for (size_t i = 0; i < gs->n; i++)
+		kill(-gs->g[i], sig);
+}
+
+static bool groups_gone(const struct groups *gs)
+{
+	for (size_t i = 0; i < gs->n; i++)
+		if (kill(-gs->g[i], 0) == 0 || errno != ESRCH)
+			return false;
+	return true;
 }
 
 static int64_t min_wake(int64_t a, int64_t b)
@@ -446,6 +494,7 @@ static void supervise(struct run *rn, pid_t pid, struct stream *st, int *status,
 	int kill_ms = o->kill_grace_ms > 0 ? o->kill_grace_ms : 5000;
 	int64_t deadline = proc_now_ms() + (int64_t)timeout_s * 1000;
 	int64_t exited_at = -1, term_at = -1, kill_at = -1, gone_at = -1;
+	struct groups gs = { { pid }, 1 };
 
 	*status = -1;
 	for (;;) {
@@ -462,15 +511,17 @@ static void supervise(struct run *rn, pid_t pid, struct stream *st, int *status,
 		    (now >= deadline || proc_stop_signal())) {
 			*stop_sig = now >= deadline ? 0 : proc_stop_signal();
 			*timed_out = !*stop_sig;
-			kill(-pid, SIGTERM);
-			kill(-pid, SIGCONT);
+			if (o->runas)
+				groups_add_children(&gs, pid);
+			groups_signal(&gs, SIGTERM);
+			groups_signal(&gs, SIGCONT);
 			term_at = now;
 		}
 		if (term_at >= 0 && gone_at < 0) {
-			if (exited_at >= 0 && group_gone(pid))
+			if (exited_at >= 0 && groups_gone(&gs))
 				gone_at = now;
 			else if (kill_at < 0 && now >= term_at + kill_ms) {
-				kill(-pid, SIGKILL);
+				groups_signal(&gs, SIGKILL);
 				kill_at = now;
 			} else if (kill_at >= 0 &&
 				   now >= kill_at + KILLED_WAIT_MS &&

@@ -15,7 +15,8 @@
  *           ... a system error (pipe, spawn, scripts.log) in e
  *   else if (r.status == SCRIPT_FAILED)
  *           ... r.error_code, r.message, r.log_tail go into diagnostics
- *   o.tail_in = r.log_tail;                -- next script of the same event
+ *   ... the next script of the same event gets o.tail_in = r.log_tail
+ *   ... (borrowed: release r only after that run)
  *   script_result_release(&r);
  *
  * What the agent does and this does too:
@@ -49,7 +50,9 @@
  * - timeout: when the script runs past timeout_s, SIGTERM to its group,
  *   up to kill_grace_ms (5 s, as agent v2) for the group to go, then
  *   SIGKILL: ScriptTimedOut "Script at specified location: <location>
- *   failed to complete in <N> seconds";
+ *   failed to complete in <N> seconds". Under runas the groups of su's
+ *   children get the signals too: `su -c` puts the command in a session
+ *   of its own, which a signal to su's group (all the agent sends) misses;
  * - exit status N != 0: ScriptFailed "Script at specified location:
  *   <location> [run as user <U>] failed with exit code <N>"; a script
  *   killed by signal S counts as exit code 128+S.

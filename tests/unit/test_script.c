@@ -574,6 +574,7 @@ static void test_script__runas(void **state)
 	struct script_result r = SCRIPT_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	char *want, *name = NULL, *home = NULL;
+	long pgid;
 
 	put_script(f, "who.sh",
 		   "#!/bin/sh\necho \"user=$(id -un)\"\necho \"home=$HOME\"\n"
@@ -609,8 +610,51 @@ static void test_script__runas(void **state)
 			 name, home, f->archive);
 	assert_non_null(strstr(r.log_tail, want));
 	free(want);
+	script_result_release(&r);
+
+	/* a timeout reaches the script in su's new session too */
+	put_script(f, "who.sh", "#!/bin/sh\necho \"pgid=$$\"\nsleep 30\n",
+		   0755);
+	o.timeout_s = 1;
+	assert_int_equal(script_run(&o, &r, &e), 0);
+	assert_string_equal(r.error_code, "ScriptTimedOut");
+	pgid = number_after(r.log_tail, "[stdout]pgid=");
+	assert_true(pgid > 0);
+	assert_true(pgid != r.pid);
+	assert_int_equal(kill(-(pid_t)pgid, 0), -1);
+	assert_int_equal(errno, ESRCH);
 	free(name);
 	free(home);
+	script_result_release(&r);
+}
+
+static void stop_on_ready(enum script_stream s, const char *line, size_t len,
+			  void *data)
+{
+	(void)data;
+	if (s == SCRIPT_STDOUT && len == 5 && !memcmp(line, "ready", 5))
+		raise(SIGTERM);
+}
+
+/* Last: the stop signal stays set for the rest of the process. */
+static void test_script__stop_signal_stops_the_script(void **state)
+{
+	struct fixture *f = *state;
+	struct script_run_opts o;
+	struct script_result r = SCRIPT_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	int64_t t0 = proc_now_ms();
+
+	put_script(f, "wait.sh", "#!/bin/sh\necho ready\nsleep 30\n", 0755);
+	opts_for(f, &o, "wait.sh");
+	o.line_fn = stop_on_ready;
+	assert_int_equal(script_run(&o, &r, &e), 0);
+	assert_true(proc_now_ms() - t0 < 3000);
+	assert_int_equal(r.status, SCRIPT_FAILED);
+	assert_string_equal(r.error_code, "UnknownError");
+	assert_int_equal(r.stop_signal, SIGTERM);
+	assert_non_null(strstr(r.message, "wait.sh was stopped"));
+	assert_int_equal(kill(-r.pid, 0), -1);
 	script_result_release(&r);
 }
 
@@ -632,6 +676,7 @@ int main(void)
 		T(test_script__scripts_log_format),
 		T(test_script__log_tail_bounded),
 		T(test_script__runas),
+		T(test_script__stop_signal_stops_the_script),
 #undef T
 	};
 
