@@ -539,9 +539,8 @@ static void supervise(struct run *rn, pid_t pid, struct stream *st, int *status,
 		}
 		if (term_at < 0)
 			wake = min_wake(wake, deadline);
-		else if (gone_at < 0)
-			wake = min_wake(wake,
-					now + 20); /* orphans: no SIGCHLD */
+		else if (gone_at < 0) /* orphans' ends bring no SIGCHLD */
+			wake = min_wake(wake, now + 20);
 		ms = wake < 0 ? 1000 : (int)(wake - now < 0 ? 0 : wake - now);
 		if (proc_sigfd() < 0 && ms > 50)
 			ms = 50;
