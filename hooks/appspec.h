@@ -54,9 +54,11 @@
  *                runas, sudo}. Only the nine scriptable events; reserved
  *                ones (DownloadBundle, Install, ...) and unknown names
  *                are errors. A null event is no scripts. location is
- *                stripped, relative to the bundle root, must not leave
- *                it. timeout is whole seconds > 0, default 3600; more
- *                than 3600 for a script (or in total for an event) is
+ *                stripped, relative to the bundle root (a leading "/" is
+ *                dropped, with a warning, as the agent joins it to the
+ *                archive anyway), must not leave it. timeout is whole
+ *                seconds > 0, default 3600; more than 3600 for a script
+ *                (or for the timeouts written in one event, added up) is
  *                accepted, as the agent does, with a warning that the
  *                service fails an event after 3600 seconds. runas is
  *                stripped; sudo is a boolean (undocumented, agent-only).
