@@ -43,6 +43,7 @@ struct stream {
 struct run {
 	const struct script_run_opts *o;
 	int log_fd;
+	int dlog_fd; /* the deployments log, or -1 */
 	int log_errno; /* first failed write to scripts.log */
 	struct buf tail;
 	struct buf msg;
@@ -101,6 +102,37 @@ static void tail_trim(struct buf *t)
 	buf_consume(t, cut);
 }
 
+/*
+ * The agent's deployments log line for a message: local time with
+ * milliseconds, the deployment id, the message stripped of surrounding
+ * white space (Ruby's strip). Best effort, as the agent's logger is.
+ */
+static void dlog_write(struct run *rn, const char *msg, size_t len)
+{
+	char stamp[48];
+	struct timespec ts;
+	struct tm tm;
+	struct buf line = BUF_INIT;
+
+	while (len && isspace((unsigned char)msg[len - 1]))
+		len--;
+	while (len && isspace((unsigned char)*msg)) {
+		msg++;
+		len--;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!localtime_r(&ts.tv_sec, &tm) ||
+	    !strftime(stamp, sizeof(stamp), "[%Y-%m-%d %H:%M:%S", &tm))
+		stamp[0] = '\0';
+	buf_addf(&line, "%s.%03ld] [%s]", stamp, ts.tv_nsec / 1000000,
+		 rn->o->deployment_id ? rn->o->deployment_id : "");
+	buf_add(&line, msg, len);
+	buf_addch(&line, '\n');
+	/* The deployments log never fails a hook. */
+	(void)!write(rn->dlog_fd, line.ptr, line.len);
+	buf_release(&line);
+}
+
 /* One scripts.log message: "<msg>\n" with a timestamp in the file, as is
  * in the tail. msg may hold a partial line; the newline is added. */
 static void log_msg(struct run *rn, const char *tag, const char *data,
@@ -121,6 +153,8 @@ static void log_msg(struct run *rn, const char *tag, const char *data,
 	buf_addch(&rn->msg, '\n');
 	buf_add(&rn->tail, rn->msg.ptr + body, rn->msg.len - body);
 	tail_trim(&rn->tail);
+	if (rn->dlog_fd >= 0)
+		dlog_write(rn, rn->msg.ptr + body, rn->msg.len - body);
 	if (rn->log_fd >= 0 && !rn->log_errno) {
 		/* One write per line: concurrent writers interleave only
 		 * between lines. */
@@ -625,7 +659,7 @@ static int check_script(struct run *rn, const char *path,
 int script_run(const struct script_run_opts *o, struct script_result *r,
 	       struct sw_err *e)
 {
-	struct run rn = { o, -1, 0, BUF_INIT, BUF_INIT, BUF_INIT };
+	struct run rn = { o, -1, -1, 0, BUF_INIT, BUF_INIT, BUF_INIT };
 	struct stream st[2] = {
 		{ -1, SCRIPT_STDOUT, "[stdout]", "STDOUT", BUF_INIT },
 		{ -1, SCRIPT_STDERR, "[stderr]", "STDERR", BUF_INIT },
@@ -653,6 +687,11 @@ int script_run(const struct script_run_opts *o, struct script_result *r,
 	tail_trim(&rn.tail);
 	if (o->log_path && (rn.log_fd = open_log(o->log_path, e)) < 0)
 		goto out;
+	if (o->deployments_log_path) {
+		struct sw_err ignored = SW_ERR_INIT;
+
+		rn.dlog_fd = open_log(o->deployments_log_path, &ignored);
+	}
 	if (o->event_header)
 		log_str(&rn, "LifecycleEvent - ", o->event);
 
@@ -718,6 +757,8 @@ out:
 		if (errp[i] >= 0)
 			close(errp[i]);
 	}
+	if (rn.dlog_fd >= 0)
+		close(rn.dlog_fd);
 	if (rn.log_fd >= 0) {
 		if (!rn.log_errno && close(rn.log_fd) < 0)
 			rn.log_errno = errno;

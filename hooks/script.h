@@ -113,6 +113,10 @@ struct script_run_opts {
 	const char *const *base_env; /* NULL: environ */
 	const char *const *extra_env; /* "NAME=VALUE", NULL-terminated */
 	const char *log_path; /* scripts.log to append to; NULL: none */
+	/* codedeploy-agent-deployments.log to append the same messages to,
+	 * as "[YYYY-MM-DD HH:MM:SS.mmm] [<deployment_id>]<msg stripped>";
+	 * NULL: none */
+	const char *deployments_log_path;
 	bool event_header; /* log "LifecycleEvent - <event>" first */
 	const char *tail_in; /* the event's log tail so far; may be NULL */
 	script_line_fn line_fn; /* live output; may be NULL */

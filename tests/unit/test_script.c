@@ -512,6 +512,47 @@ static void test_script__scripts_log_format(void **state)
 	script_result_release(&r);
 }
 
+static void test_script__deployments_log(void **state)
+{
+	struct fixture *f = *state;
+	struct script_run_opts o;
+	struct script_result r = SCRIPT_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *dlog = fs_join(f->dir, "deployment-logs/agent-deployments.log");
+	const char *stamp = "\\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:"
+			    "[0-9]{2}\\.[0-9]{3}\\] \\[d-ABCDEFGH1\\]";
+	const char *msgs[] = { "LifecycleEvent - AfterInstall", "Script - d.sh",
+			       "\\[stdout\\]  padded" };
+	struct buf re = BUF_INIT;
+	regex_t rx;
+	char *log;
+
+	put_script(f, "d.sh", "#!/bin/sh\necho '  padded  '\n", 0755);
+	opts_for(f, &o, "d.sh");
+	o.event_header = true;
+	o.deployments_log_path = dlog;
+	assert_int_equal(script_run(&o, &r, &e), 0);
+	assert_int_equal(r.status, SCRIPT_SUCCEEDED);
+	/* the same messages, stripped, with the deployment id */
+	buf_addch(&re, '^');
+	for (size_t i = 0; i < ARRAY_SIZE(msgs); i++)
+		buf_addf(&re, "%s%s\n", stamp, msgs[i]);
+	buf_addch(&re, '$');
+	assert_int_equal(regcomp(&rx, re.ptr, REG_EXTENDED | REG_NOSUB), 0);
+	log = read_text(dlog);
+	if (regexec(&rx, log, 0, NULL, 0))
+		fail_msg("deployments log does not match:\n%s", log);
+	/* scripts.log keeps the line as it was */
+	free(log);
+	log = read_text(f->log);
+	assert_non_null(strstr(log, "[stdout]  padded  \n"));
+	regfree(&rx);
+	free(log);
+	free(dlog);
+	buf_release(&re);
+	script_result_release(&r);
+}
+
 static void test_script__log_tail_bounded(void **state)
 {
 	struct fixture *f = *state;
@@ -674,6 +715,7 @@ int main(void)
 		T(test_script__background_holding_stdout),
 		T(test_script__daemon_with_redirection),
 		T(test_script__scripts_log_format),
+		T(test_script__deployments_log),
 		T(test_script__log_tail_bounded),
 		T(test_script__runas),
 		T(test_script__stop_signal_stops_the_script),
