@@ -1381,7 +1381,8 @@ static int exec_copy(struct ictx *c, const struct inst *in, struct sw_err *e)
 		sdir = xstrdup(".");
 	}
 	spfd = dcache_get(&c->src, c->archfd, sdir);
-	if (spfd < 0 || fstatat(spfd, sbase, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (spfd < 0 ||
+	    (in->link && fstatat(spfd, sbase, &sb, AT_SYMLINK_NOFOLLOW) < 0)) {
 		err_sys(e, "cannot open '%s' in the bundle", in->src);
 		goto out;
 	}
@@ -1394,7 +1395,7 @@ static int exec_copy(struct ictx *c, const struct inst *in, struct sw_err *e)
 		tmp_name(c, tmp, sizeof(tmp));
 		name = tmp;
 	}
-	if (S_ISLNK(sb.st_mode)) {
+	if (in->link) {
 		size_t sz = (size_t)sb.st_size + 1;
 		ssize_t n;
 
@@ -1435,14 +1436,21 @@ static int exec_copy(struct ictx *c, const struct inst *in, struct sw_err *e)
 				goto out;
 			}
 		}
-	} else if (S_ISREG(sb.st_mode)) {
-		struct timespec ts[2] = { sb.st_atim, sb.st_mtim };
+	} else {
+		struct timespec ts[2];
 
-		sfd = openat(spfd, sbase, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (sfd < 0 || fstat(sfd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-			if (sfd >= 0 && !S_ISREG(sb.st_mode))
-				errno = EINVAL;
+		sfd = openat(spfd, sbase,
+			     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (sfd < 0 || fstat(sfd, &sb) < 0) {
 			err_sys(e, "cannot open '%s' in the bundle", in->src);
+			goto out;
+		}
+		if (!S_ISREG(sb.st_mode)) {
+			err_set(e, ERR_FAILED,
+				"cannot install '%s': '%s' in the bundle is "
+				"not "
+				"a file or symbolic link",
+				in->path, in->src);
 			goto out;
 		}
 		dfd = openat(dpfd, name,
@@ -1480,12 +1488,6 @@ static int exec_copy(struct ictx *c, const struct inst *in, struct sw_err *e)
 			goto out;
 		}
 		dfd = -1;
-	} else {
-		err_set(e, ERR_FAILED,
-			"cannot install '%s': '%s' in the bundle is not a file "
-			"or symbolic link",
-			in->path, in->src);
-		goto out;
 	}
 	if (in->overwrite && renameat(dpfd, tmp, dpfd, dbase) < 0) {
 		if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST)
@@ -1783,6 +1785,14 @@ static int exec_perm(struct ictx *c, const struct pop *op, struct sw_err *e)
 			goto out;
 		}
 		c->r->permissions++;
+		/* chown dropped setuid and setgid: `mode: 4755` with an
+		   owner means both (the agent loses the bits) */
+		if (!ob.link && p->mode >= 0 && (p->mode & 06000) &&
+		    (ob.path_only ? chmod(ob.proc, (mode_t)p->mode)
+				  : fchmod(ob.fd, (mode_t)p->mode)) < 0) {
+			err_sys(e, "cannot change the mode of '%s'", in->path);
+			goto out;
+		}
 	}
 	ret = 0;
 out:

@@ -68,6 +68,23 @@
  *    mode), SELinux context, chown/chgrp. A context on a host without
  *    SELinux is skipped with a note.
  *
+ * Deliberate differences from the agent, all in the safe direction:
+ * owner, group and ACL user and group names are looked up (on this
+ * machine) while planning, so an unknown name fails before anything is
+ * written; a directory where a file must go fails under OVERWRITE and
+ * RETAIN too, and a file where a directory must go fails in the plan; a
+ * copied symbolic link takes only owner and group from a permission
+ * rule (its mode, ACL and context would be those of whatever it points
+ * to); setuid/setgid bits of a rule's mode are set again after its chown
+ * (which clears them); an ACL without a mask entry gets the mask that
+ * setfacl computes (the union of the group-class entries; the agent
+ * forces the group bits of the mode). An SELinux context is given to the
+ * object's real path on this machine, which is what the cleanup file
+ * records for it. Directories are created with mode 0777 less the umask,
+ * as the agent does.
+ *
+ * Link with libacl (pkg-config libacl: -lacl).
+ *
  * A failure in step 2 leaves the previous install removed and no cleanup
  * file, as the agent does; install.json is then not rewritten. Errors are
  * ERR_FAILED (the deployment's fault: a conflict, an unknown user or

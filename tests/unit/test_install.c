@@ -247,14 +247,30 @@ static void make_app(struct fixture *f)
 	put(f, "conf/single.conf", "k=v\n", 0600);
 }
 
+static size_t count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 static void test_install__first_install(void **state)
 {
 	struct fixture *f = *state;
 	struct install_result r = INSTALL_RESULT_INIT;
+	size_t nfd;
 	char *s;
 
 	make_app(f);
+	nfd = count_fds();
 	run_ok(f, WWW_SPEC, APPSPEC_FEB_UNSET, &r);
+	/* every descriptor opened is closed */
+	assert_int_equal(count_fds(), nfd);
 	s = hread(f, "/target/www/index.html");
 	assert_string_equal(s, "<h1>v1</h1>\n");
 	free(s);
@@ -459,6 +475,7 @@ static void test_install__appspec_feb_wins(void **state)
 static void test_install__two_sources_fail_first(void **state)
 {
 	struct fixture *f = *state;
+	size_t nfd = count_fds();
 	char *s;
 
 	put(f, "a/x.txt", "a\n", 0644);
@@ -473,6 +490,7 @@ static void test_install__two_sources_fail_first(void **state)
 		 "The deployment failed because the application "
 		 "specification file specifies two source files named "
 		 "b/x.txt and a/x.txt for the same destination (/srv/x.txt)");
+	assert_int_equal(count_fds(), nfd);
 	assert_true(dir_empty(f->root));
 	s = instr_file(f, "-cleanup");
 	assert_null(s);
@@ -649,6 +667,8 @@ static void test_install__chown(void **state)
 	assert_int_equal(lstat(p, &sb), 0);
 	assert_int_equal(sb.st_uid, 65534);
 	assert_int_equal(sb.st_gid, 65534);
+	/* the setuid bit survives the chown that follows the chmod */
+	assert_int_equal(sb.st_mode & 07777, 04755);
 	free(p);
 	p = hpath(f, "/w/d");
 	assert_int_equal(lstat(p, &sb), 0);
@@ -708,7 +728,7 @@ static void test_install__symlink_outside_root(void **state)
 	struct fixture *f = *state;
 	struct install_result r = INSTALL_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
-	char *p;
+	char *p, *probe, *line;
 
 	put(f, "app/index.html", "i\n", 0644);
 	/* var -> an absolute directory outside the host root */
@@ -721,6 +741,22 @@ static void test_install__symlink_outside_root(void **state)
 			     "    destination: /var/www\n",
 			     APPSPEC_FEB_UNSET, &r, &e),
 			 -1);
+	assert_int_equal(e.code, ERR_FAILED);
+	assert_string_equal(e.msg, "The deployment failed because a "
+				   "specified file already exists at this "
+				   "location: /var");
+	assert_true(dir_empty(f->outside));
+
+	/* a relative link climbing out stops at the root */
+	p = hpath(f, "/up");
+	assert_int_equal(symlink("../../../../../../..", p), 0);
+	free(p);
+	run_ok(f,
+	       "files:\n"
+	       "  - source: app\n"
+	       "    destination: /up/esc\n",
+	       APPSPEC_FEB_UNSET, &r);
+	assert_true(hexists(f, "/esc/index.html"));
 	assert_true(dir_empty(f->outside));
 
 	/* www -> /etc: that is the host's /etc, under the root */
@@ -741,18 +777,19 @@ static void test_install__symlink_outside_root(void **state)
 	       APPSPEC_FEB_UNSET, &r);
 	assert_true(hexists(f, "/etc/slipway-install-test-marker"));
 	assert_false(fs_exists("/etc/slipway-install-test-marker"));
-	assert_false(fs_exists("/etc/index.html") &&
-		     !hexists(f, "/etc/index.html"));
 	assert_true(dir_empty(f->outside));
 
-	/* and the cleanup of that install stays inside too */
-	write_at("/tmp/.slipway-install-victim-probe", "v\n", 0644);
+	/* a cleanup entry naming a path outside is resolved inside */
+	probe = fs_join(f->outside, "probe");
+	write_at(probe, "v\n", 0644);
 	p = xasprintf("%s/%s-cleanup", f->instr, GROUP);
-	write_at(p, "/tmp/.slipway-install-victim-probe\n", 0644);
+	line = xasprintf("%s\n", probe);
+	write_at(p, line, 0644);
 	free(p);
+	free(line);
 	run_ok(f, "files: []\n", APPSPEC_FEB_UNSET, &r);
-	assert_true(fs_exists("/tmp/.slipway-install-victim-probe"));
-	unlink("/tmp/.slipway-install-victim-probe");
+	assert_true(fs_exists(probe));
+	free(probe);
 }
 
 static void test_install__torn_cleanup_line(void **state)
