@@ -1369,7 +1369,7 @@ static int exec_copy(struct ictx *c, const struct inst *in, struct sw_err *e)
 	char tmp[64];
 	const char *name = dbase;
 	struct stat sb;
-	int spfd, dpfd, sfd = -1, dfd = -1, ret = -1;
+	int spfd, dpfd = -1, sfd = -1, dfd = -1, ret = -1;
 	bool made = false;
 	char *target = NULL;
 
@@ -1448,8 +1448,7 @@ static int exec_copy(struct ictx *c, const struct inst *in, struct sw_err *e)
 		if (!S_ISREG(sb.st_mode)) {
 			err_set(e, ERR_FAILED,
 				"cannot install '%s': '%s' in the bundle is "
-				"not "
-				"a file or symbolic link",
+				"not a file or symbolic link",
 				in->path, in->src);
 			goto out;
 		}
