@@ -15,9 +15,9 @@ BUILD ?= build
 BIN ?= slipway
 
 CC ?= cc
-PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0
+PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0 libacl
 DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
-	libxml2-dev \
+	libxml2-dev libacl1-dev acl \
 	libcmocka-dev pkg-config bats git zip unzip jq zstd gcc make clang-format \
 	hyperfine time
 # Pkg-config names checked by `make deps` (cmocka is for the tests).

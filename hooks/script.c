@@ -637,6 +637,9 @@ static int check_script(struct run *rn, const char *path,
 			 "Script at specified location: %s is not executable.  "
 			 "Trying to make it executable.",
 			 o->location);
+		if (o->line_fn)
+			o->line_fn(SCRIPT_NOTICE, rn->warn.ptr, rn->warn.len,
+				   o->line_data);
 		if (chmod(path, (sb.st_mode & 07777) | 0111) < 0) {
 			fail(r, SCRIPT_NOT_EXECUTABLE,
 			     "Unable to set script at specified location: %s "

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "appspec.h"
+
 typedef int (*cli_fn)(int argc, char **argv);
 
 struct cli_command {
@@ -27,6 +29,8 @@ int cmd_validate(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 /* codebuild-hash-files GLOB...: slipway called by that name. */
 int cmd_hash_files(int argc, char **argv);
 
@@ -35,6 +39,11 @@ int cmd_hash_files(int argc, char **argv);
  * counts). Returns 0 and *ms, or -1 for anything else (or zero).
  */
 int cli_parse_duration(const char *s, int64_t *ms);
+
+/* DISALLOW, OVERWRITE or RETAIN in any case: 0 and *feb, or -1. */
+int cli_parse_feb(const char *s, enum appspec_feb *feb);
+/* --max-revisions: 1 to 1000: 0 and *n, or -1. */
+int cli_parse_revisions(const char *s, unsigned *n);
 
 /* Print "error: <msg>" and a hint to --help on stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -22,10 +22,13 @@ const char *__lsan_default_suppressions(void)
 
 static const struct cli_command commands[] = {
 	{ "build", cmd_build, "run one buildspec" },
-	{ "validate", cmd_validate, "check buildspec files, no side effects" },
+	{ "deploy", cmd_deploy, "run one appspec deployment on a host" },
+	{ "validate", cmd_validate,
+	  "check buildspec and appspec files, no side effects" },
 	{ "history", cmd_history, "list past builds" },
 	{ "show", cmd_show, "show one build's report" },
 	{ "cache", cmd_cache, "list, prune or clear build caches" },
+	{ "agent", cmd_agent, "the on-host half of a deployment" },
 };
 
 static void usage(FILE *out)

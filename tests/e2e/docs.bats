@@ -144,3 +144,8 @@ EOF
 	[ ! -e "$ROOT/examples/hello/dist" ]
 	[ ! -e "$ROOT/examples/hello/.slipway" ]
 }
+
+@test "docs: every option of deploy and agent --help is in the man page" {
+	options_documented deploy
+	options_documented agent
+}

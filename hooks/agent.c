@@ -1,0 +1,740 @@
+#include "agent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "bundle.h"
+#include "fs.h"
+#include "install.h"
+#include "proc.h"
+#include "retire.h"
+#include "strvec.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static const char *const status_names[] = {
+	[AGENT_PENDING] = "Pending",	 [AGENT_IN_PROGRESS] = "InProgress",
+	[AGENT_SUCCEEDED] = "Succeeded", [AGENT_FAILED] = "Failed",
+	[AGENT_SKIPPED] = "Skipped",
+};
+
+const char *agent_status_name(enum agent_status st)
+{
+	if ((unsigned)st < ARRAY_SIZE(status_names))
+		return status_names[st];
+	return "Unknown";
+}
+
+int agent_status_from_name(const char *name, enum agent_status *st)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(status_names); i++)
+		if (!strcmp(name, status_names[i])) {
+			*st = (enum agent_status)i;
+			return 0;
+		}
+	return -1;
+}
+
+char *agent_new_deployment_id(void)
+{
+	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	unsigned char rnd[9];
+	char *id = xmalloc(12);
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		uint64_t x =
+			(uint64_t)proc_wall_ms() ^ ((uint64_t)getpid() << 20);
+
+		for (size_t i = 0; i < sizeof(rnd); i++, x >>= 5)
+			rnd[i] = (unsigned char)x;
+	}
+	id[0] = 'd';
+	id[1] = '-';
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		id[2 + i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
+	id[11] = '\0';
+	return id;
+}
+
+bool agent_id_ok(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (!n || n > 128 || !strcmp(id, ".") || !strcmp(id, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+void agent_result_release(struct agent_result *r)
+{
+	if (!r)
+		return;
+	free(r->message);
+	for (int i = 0; i < APPSPEC_NEVENTS; i++) {
+		free(r->events[i].error_code);
+		free(r->events[i].script_name);
+		free(r->events[i].message);
+		free(r->events[i].log_tail);
+	}
+	*r = (struct agent_result)AGENT_RESULT_INIT;
+}
+
+/* Everything one deployment on this host works with. */
+struct dep {
+	const struct agent_opts *o;
+	struct agent_result *r;
+	char *dg_dir; /* <root>/<dg-id> */
+	char *dep_dir; /* <root>/<dg-id>/<dep-id> */
+	char *archive; /* <dep_dir>/deployment-archive */
+	char *staging; /* <dep_dir>/.deployment-archive.new */
+	char *instr; /* <root>/deployment-instructions */
+	char *scripts_log; /* <dep_dir>/logs/scripts.log */
+	char *dlog; /* <root>/deployment-logs/codedeploy-agent-... */
+	char *ongoing; /* <root>/ongoing-deployment/<dep-id> */
+	struct appspec spec; /* the current revision's */
+	enum appspec_event cur; /* the event running, for on_line */
+};
+
+static bool is_block_event(enum appspec_event ev)
+{
+	return ev == APPSPEC_BEFORE_BLOCK_TRAFFIC ||
+	       ev == APPSPEC_BLOCK_TRAFFIC || ev == APPSPEC_AFTER_BLOCK_TRAFFIC;
+}
+
+static bool is_allow_event(enum appspec_event ev)
+{
+	return ev == APPSPEC_BEFORE_ALLOW_TRAFFIC ||
+	       ev == APPSPEC_ALLOW_TRAFFIC || ev == APPSPEC_AFTER_ALLOW_TRAFFIC;
+}
+
+static bool included(const struct agent_opts *o, enum appspec_event ev)
+{
+	if (ev == APPSPEC_START || ev == APPSPEC_END)
+		return false;
+	if (is_block_event(ev) || is_allow_event(ev))
+		return o->traffic;
+	return true;
+}
+
+static void event_start(struct dep *d, enum appspec_event ev)
+{
+	struct agent_event *a = &d->r->events[ev];
+
+	a->status = AGENT_IN_PROGRESS;
+	a->start_ms = proc_wall_ms();
+	d->cur = ev;
+	if (d->o->on_event)
+		d->o->on_event(a, d->o->data);
+}
+
+static void event_end(struct dep *d, enum appspec_event ev,
+		      enum agent_status st)
+{
+	struct agent_event *a = &d->r->events[ev];
+
+	a->status = st;
+	a->end_ms = proc_wall_ms();
+	if (d->o->on_event)
+		d->o->on_event(a, d->o->data);
+}
+
+static void event_fail(struct dep *d, enum appspec_event ev, const char *code,
+		       const char *script, const char *msg, const char *tail)
+{
+	struct agent_event *a = &d->r->events[ev];
+
+	a->error_code = xstrdup(code);
+	a->script_name = script ? xstrdup(script) : NULL;
+	a->message = xstrdup(msg);
+	a->log_tail = xstrdup(tail ? tail : "");
+}
+
+static void notice(struct dep *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void notice(struct dep *d, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	if (d->o->on_line)
+		d->o->on_line(d->cur, SCRIPT_NOTICE, b.ptr, b.len, d->o->data);
+	buf_release(&b);
+}
+
+static void install_note(const char *line, void *data)
+{
+	notice(data, "%s", line);
+}
+
+static void script_line(enum script_stream s, const char *line, size_t len,
+			void *data)
+{
+	struct dep *d = data;
+
+	if (d->o->on_line)
+		d->o->on_line(d->cur, s, line, len, d->o->data);
+}
+
+/* A pointer file's text: a deployment directory, no newline. */
+static int write_pointer(struct dep *d, const char *suffix, struct sw_err *e)
+{
+	char *name = xasprintf("%s/%s%s", d->instr, d->o->deployment_group_id,
+			       suffix);
+	int ret =
+		fs_write_atomic(name, d->dep_dir, strlen(d->dep_dir), 0644, e);
+
+	free(name);
+	return ret;
+}
+
+/* The deployment directory a pointer names, or NULL when it has none. */
+static char *read_pointer(struct dep *d, const char *suffix)
+{
+	char *name = xasprintf("%s/%s%s", d->instr, d->o->deployment_group_id,
+			       suffix);
+	struct sw_err e = SW_ERR_INIT;
+	char *text = NULL;
+	size_t len;
+
+	if (fs_read_file(name, 64 << 10, &text, &len, &e) < 0)
+		text = NULL;
+	else {
+		while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+			text[--len] = '\0';
+		if (!len) {
+			free(text);
+			text = NULL;
+		}
+	}
+	free(name);
+	return text;
+}
+
+/*
+ * Archive retention (codedeploy.md 4.4): keep at most max_revisions
+ * deployment directories in the group, the current one included; the
+ * oldest go first, never the last successful one.
+ */
+struct old_dir {
+	char *name;
+	struct timespec mtime;
+};
+
+static int by_mtime(const void *a, const void *b)
+{
+	const struct old_dir *x = a, *y = b;
+
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void cleanup_old_archives(struct dep *d)
+{
+	unsigned max =
+		d->o->max_revisions ? d->o->max_revisions : AGENT_MAX_REVISIONS;
+	char *keep = read_pointer(d, "_last_successful_install");
+	const char *cur = strrchr(d->dep_dir, '/') + 1;
+	struct old_dir *v = NULL;
+	size_t nr = 0, alloc = 0, extra;
+	struct dirent *de;
+	DIR *dir = opendir(d->dg_dir);
+
+	if (!dir)
+		goto out;
+	while ((de = readdir(dir))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, cur))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		ALLOC_GROW(v, nr + 1, alloc);
+		v[nr].name = xstrdup(de->d_name);
+		v[nr].mtime = st.st_mtim;
+		nr++;
+	}
+	closedir(dir);
+	/* The surplus counts every other directory; the oldest go, the
+	 * last successful one excepted (the agent drops it from the
+	 * candidates, so the count kept is still max). */
+	extra = nr + 1 > max ? nr + 1 - max : 0;
+	qsort(v, nr, sizeof(*v), by_mtime);
+	for (size_t i = 0; i < nr && extra; i++) {
+		char *path = fs_join(d->dg_dir, v[i].name);
+		struct sw_err e = SW_ERR_INIT;
+
+		if (keep && !strcmp(keep, path)) {
+			free(path);
+			continue;
+		}
+		extra--;
+		/* Off the critical path: renamed away now, deleted by a
+		 * detached low-priority process. */
+		if (retire_tree(d->o->deployment_root, path, &e) < 0)
+			notice(d, "warning: %s", e.msg);
+		free(path);
+	}
+out:
+	for (size_t i = 0; i < nr; i++)
+		free(v[i].name);
+	free(v);
+	free(keep);
+}
+
+/*
+ * The appspec whose scripts an event runs (codedeploy.md 2.3): the
+ * current revision's, except for ApplicationStop and the Block events
+ * while the current archive is not there yet, which take the last
+ * successful revision's. *spec NULL (and 0): no appspec, a no-op.
+ */
+static int select_spec(struct dep *d, enum appspec_event ev,
+		       const struct appspec **spec, struct appspec *old,
+		       char **archive, struct sw_err *e)
+{
+	char *dir, *path = NULL;
+	int ret = -1;
+
+	*spec = NULL;
+	*archive = NULL;
+	if (!(ev == APPSPEC_APPLICATION_STOP || is_block_event(ev)) ||
+	    fs_exists(d->archive)) {
+		*spec = &d->spec;
+		*archive = xstrdup(d->archive);
+		return 0;
+	}
+	dir = read_pointer(d, "_last_successful_install");
+	if (!dir)
+		return 0;
+	*archive = fs_join(dir, "deployment-archive");
+	if (appspec_find(*archive, &path, e) < 0 ||
+	    appspec_load(path, old, e) < 0) {
+		if (e->code == ERR_SYSTEM)
+			err_prefix(e, "last successful revision %s", dir);
+		goto out;
+	}
+	*spec = old;
+	ret = 0;
+out:
+	free(path);
+	free(dir);
+	return ret;
+}
+
+/* Run the scripts of one event. 0: succeeded (or nothing to run); -1:
+ * the event failed, its diagnostics set. */
+static int run_hooks(struct dep *d, enum appspec_event ev)
+{
+	const struct agent_opts *o = d->o;
+	const struct appspec *spec;
+	struct appspec old = APPSPEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *archive = NULL, *tail = NULL;
+	const struct appspec_hook *h;
+	int ret = 0;
+
+	if (select_spec(d, ev, &spec, &old, &archive, &e) < 0) {
+		event_fail(d, ev, "UnknownError", NULL, e.msg, "");
+		ret = -1;
+		goto out;
+	}
+	if (!spec)
+		goto out;
+	h = &spec->hooks[ev];
+	for (size_t i = 0; i < h->nr; i++) {
+		const struct appspec_script *s = &h->scripts[i];
+		struct script_run_opts so = SCRIPT_RUN_OPTS_INIT;
+		struct script_result sr = SCRIPT_RESULT_INIT;
+
+		so.archive_dir = archive;
+		so.location = s->location;
+		so.event = appspec_event_name(ev);
+		so.timeout_s = s->timeout;
+		if (o->timeout_cap_s && so.timeout_s > o->timeout_cap_s)
+			so.timeout_s = o->timeout_cap_s;
+		so.runas = s->runas;
+		so.deployment_id = o->deployment_id;
+		so.application_name = o->application_name;
+		so.deployment_group_name = o->deployment_group_name;
+		so.deployment_group_id = o->deployment_group_id;
+		so.host_root = o->host_root ? o->host_root : "/";
+		so.extra_env = o->extra_env;
+		so.log_path = d->scripts_log;
+		so.deployments_log_path = d->dlog;
+		so.event_header = i == 0;
+		so.tail_in = tail;
+		so.line_fn = script_line;
+		so.line_data = d;
+		if (s->sudo)
+			notice(d,
+			       "%s: sudo is ignored; the script runs as "
+			       "slipway's user",
+			       s->location);
+		if (script_run(&so, &sr, &e) < 0) {
+			event_fail(d, ev, "UnknownError", s->location, e.msg,
+				   tail);
+			script_result_release(&sr);
+			ret = -1;
+			break;
+		}
+		free(tail);
+		tail = xstrdup(sr.log_tail);
+		if (sr.status == SCRIPT_FAILED) {
+			event_fail(d, ev, sr.error_code, s->location,
+				   sr.message, sr.log_tail);
+			script_result_release(&sr);
+			ret = -1;
+			break;
+		}
+		script_result_release(&sr);
+	}
+out:
+	free(tail);
+	free(archive);
+	appspec_release(&old);
+	return ret;
+}
+
+static int do_download(struct dep *d, struct sw_err *e)
+{
+	cleanup_old_archives(d);
+	if (rename(d->staging, d->archive) < 0)
+		return err_sys(e, "cannot rename '%s' to '%s'", d->staging,
+			       d->archive);
+	if (fs_mkdir_p(d->instr, 0755, e) < 0)
+		return -1;
+	return write_pointer(d, "_most_recent_install", e);
+}
+
+static int do_install(struct dep *d, struct sw_err *e)
+{
+	struct install_opts io = INSTALL_OPTS_INIT;
+	struct install_result ir = INSTALL_RESULT_INIT;
+
+	io.spec = &d->spec;
+	io.archive_dir = d->archive;
+	io.host_root = d->o->host_root;
+	io.instructions_dir = d->instr;
+	io.group_id = d->o->deployment_group_id;
+	io.feb = d->o->feb;
+	io.note = install_note;
+	io.note_data = d;
+	if (install_run(&io, &ir, e) < 0)
+		return -1;
+	notice(d,
+	       "installed %zu files and %zu directories (%zu overwritten, "
+	       "%zu retained); removed %zu paths of the previous install",
+	       ir.copied, ir.mkdirs, ir.overwritten, ir.retained, ir.removed);
+	return write_pointer(d, "_last_successful_install", e);
+}
+
+/* Fail the deployment before any event ran: everything is Skipped but
+ * DownloadBundle, which carries the reason. */
+static void refuse(struct dep *d, const struct sw_err *e)
+{
+	struct agent_result *r = d->r;
+	struct sw_err ignored = SW_ERR_INIT;
+
+	for (int ev = 0; ev < APPSPEC_NEVENTS; ev++)
+		if (r->events[ev].included && ev != APPSPEC_DOWNLOAD_BUNDLE)
+			r->events[ev].status = AGENT_SKIPPED;
+	event_start(d, APPSPEC_DOWNLOAD_BUNDLE);
+	event_fail(d, APPSPEC_DOWNLOAD_BUNDLE, "UnknownError", NULL, e->msg,
+		   "");
+	event_end(d, APPSPEC_DOWNLOAD_BUNDLE, AGENT_FAILED);
+	r->status = AGENT_FAILED;
+	r->exit = e->code ? e->code : ERR_FAILED;
+	r->message = xstrdup(e->msg);
+	fs_remove_tree(d->dep_dir, &ignored);
+	if (d->ongoing)
+		unlink(d->ongoing);
+}
+
+/*
+ * Read the revision's appspec from the staging copy. Messages name it as
+ * the user knows it: "<bundle dir>/appspec.yml:L:C" for a directory,
+ * "appspec.yml:L:C" after "bundle <archive>: " for an archive.
+ */
+static int load_spec(struct dep *d, const struct bundle_info *info,
+		     struct sw_err *e)
+{
+	const char *base = strrchr(info->appspec, '/') + 1;
+	char *name, *text = NULL;
+	size_t len;
+	int ret = -1;
+
+	if (info->kind == BUNDLE_DIRECTORY)
+		name = fs_join(d->o->bundle, base);
+	else
+		name = xstrdup(base);
+	if (fs_read_file(info->appspec, 16 << 20, &text, &len, e) < 0)
+		goto out;
+	ret = appspec_parse(name, text, len, &d->spec, e);
+	if (ret < 0 && info->kind != BUNDLE_DIRECTORY)
+		err_prefix(e, "bundle %s", d->o->bundle);
+out:
+	free(text);
+	free(name);
+	return ret;
+}
+
+static void dep_release(struct dep *d)
+{
+	free(d->dg_dir);
+	free(d->dep_dir);
+	free(d->archive);
+	free(d->staging);
+	free(d->instr);
+	free(d->scripts_log);
+	free(d->dlog);
+	free(d->ongoing);
+	appspec_release(&d->spec);
+}
+
+static int check_opts(const struct agent_opts *o, struct sw_err *e)
+{
+	if (!o->bundle || !o->deployment_root || !o->deployment_id ||
+	    !o->deployment_group_id)
+		return err_set(e, ERR_USAGE,
+			       "agent: bundle, deployment root, deployment "
+			       "id and group id are required");
+	if (o->deployment_root[0] != '/' ||
+	    (o->host_root && o->host_root[0] != '/'))
+		return err_set(e, ERR_USAGE,
+			       "agent: the deployment root and the host root "
+			       "must be absolute paths");
+	if (!agent_id_ok(o->deployment_id))
+		return err_set(e, ERR_USAGE,
+			       "invalid deployment id '%s': use letters, "
+			       "digits, '.', '_' and '-'",
+			       o->deployment_id);
+	if (!agent_id_ok(o->deployment_group_id))
+		return err_set(e, ERR_USAGE,
+			       "invalid deployment group id '%s': use "
+			       "letters, digits, '.', '_' and '-'",
+			       o->deployment_group_id);
+	return 0;
+}
+
+static void dlog_line(struct dep *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A line of the agent's own in the deployments log. */
+static void dlog_line(struct dep *d, const char *fmt, ...)
+{
+	char stamp[32];
+	struct timespec ts;
+	struct tm tm;
+	struct buf b = BUF_INIT;
+	va_list ap;
+	int fd;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!localtime_r(&ts.tv_sec, &tm) ||
+	    !strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm))
+		stamp[0] = '\0';
+	buf_addf(&b, "[%s.%03ld] [%s]", stamp, ts.tv_nsec / 1000000,
+		 d->o->deployment_id);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	buf_addch(&b, '\n');
+	fd = open(d->dlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		(void)!write(fd, b.ptr, b.len);
+		close(fd);
+	}
+	buf_release(&b);
+}
+
+/*
+ * The deployments log rotates as the agent's does: 8 files of 64 MiB
+ * (name, name.1 .. name.7), checked when a deployment starts.
+ */
+static void dlog_rotate(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || st.st_size < (64 << 20))
+		return;
+	for (int i = 7; i >= 1; i--) {
+		char *from = i == 1 ? xstrdup(path)
+				    : xasprintf("%s.%d", path, i - 1);
+		char *to = xasprintf("%s.%d", path, i);
+
+		rename(from, to);
+		free(from);
+		free(to);
+	}
+}
+
+int agent_deploy(const struct agent_opts *o, struct agent_result *r)
+{
+	struct dep d = { .o = o, .r = r, .spec = APPSPEC_INIT };
+	struct bundle_info info = BUNDLE_INFO_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const char *root;
+	char *dir = NULL;
+	bool failed = false;
+
+	*r = (struct agent_result)AGENT_RESULT_INIT;
+	r->start_ms = proc_wall_ms();
+	for (int ev = 0; ev < APPSPEC_NEVENTS; ev++) {
+		r->events[ev].event = (enum appspec_event)ev;
+		r->events[ev].included = included(o, (enum appspec_event)ev);
+	}
+	if (check_opts(o, &e) < 0) {
+		r->status = AGENT_FAILED;
+		r->exit = e.code;
+		r->message = xstrdup(e.msg);
+		goto done;
+	}
+	root = o->deployment_root;
+	d.dg_dir = fs_join(root, o->deployment_group_id);
+	d.dep_dir = fs_join(d.dg_dir, o->deployment_id);
+	d.archive = fs_join(d.dep_dir, "deployment-archive");
+	d.staging = fs_join(d.dep_dir, ".deployment-archive.new");
+	d.instr = fs_join(root, "deployment-instructions");
+	d.scripts_log = fs_join(d.dep_dir, "logs/scripts.log");
+	d.dlog = fs_join(root,
+			 "deployment-logs/codedeploy-agent-deployments.log");
+	dir = fs_join(root, "ongoing-deployment");
+	d.ongoing = fs_join(dir, o->deployment_id);
+	d.cur = APPSPEC_DOWNLOAD_BUNDLE;
+
+	if (fs_exists(d.dep_dir)) {
+		err_set(&e, ERR_USAGE,
+			"deployment %s already exists on this host (%s)",
+			o->deployment_id, d.dep_dir);
+		r->status = AGENT_FAILED;
+		r->exit = e.code;
+		r->message = xstrdup(e.msg);
+		goto done;
+	}
+	if (fs_mkdir_p(d.dep_dir, 0755, &e) < 0 ||
+	    fs_mkdir_p(dir, 0755, &e) < 0 ||
+	    fs_write_atomic(d.ongoing, o->deployment_id,
+			    strlen(o->deployment_id), 0644, &e) < 0) {
+		refuse(&d, &e);
+		goto done;
+	}
+	free(dir);
+	dir = fs_join(root, "deployment-logs");
+	if (fs_mkdir_p(dir, 0755, &e) < 0) {
+		refuse(&d, &e);
+		goto done;
+	}
+	dlog_rotate(d.dlog);
+
+	/* The revision, unpacked and read before any event runs. */
+	if (bundle_unpack(o->bundle, d.staging, NULL, &info, &e) < 0) {
+		err_prefix(&e, "bundle %s", o->bundle);
+		refuse(&d, &e);
+		goto done;
+	}
+	if (load_spec(&d, &info, &e) < 0) {
+		refuse(&d, &e);
+		goto done;
+	}
+	if (info.kind != BUNDLE_DIRECTORY) {
+		char *link = fs_join(d.dep_dir, "bundle.tar");
+		char *abs = fs_abspath(o->bundle);
+
+		if (symlink(abs, link) < 0)
+			notice(&d, "warning: cannot link %s: %s", link,
+			       strerror(errno));
+		free(abs);
+		free(link);
+	}
+	dlog_line(&d, "Deployment %s of %s to group %s started",
+		  o->deployment_id, o->bundle, o->deployment_group_id);
+
+	for (int i = 0; i < APPSPEC_NEVENTS; i++) {
+		enum appspec_event ev = (enum appspec_event)i;
+		struct agent_event *a = &r->events[ev];
+
+		if (!a->included)
+			continue;
+		if (failed) {
+			a->status = AGENT_SKIPPED;
+			if (o->on_event)
+				o->on_event(a, o->data);
+			continue;
+		}
+		event_start(&d, ev);
+		err_clear(&e);
+		if (ev == APPSPEC_DOWNLOAD_BUNDLE) {
+			if (do_download(&d, &e) < 0)
+				event_fail(&d, ev, "UnknownError", NULL, e.msg,
+					   "");
+			else
+				goto ok;
+		} else if (ev == APPSPEC_INSTALL) {
+			if (do_install(&d, &e) < 0)
+				event_fail(&d, ev, "UnknownError", NULL, e.msg,
+					   "");
+			else
+				goto ok;
+		} else if (!appspec_event_scriptable(ev) ||
+			   run_hooks(&d, ev) == 0) {
+			goto ok;
+		}
+		/* The event failed. */
+		if (o->ignore_application_stop_failures &&
+		    (ev == APPSPEC_APPLICATION_STOP || is_block_event(ev))) {
+			a->ignored = true;
+			notice(&d,
+			       "%s failed; going on as "
+			       "--ignore-application-stop-failures asks",
+			       appspec_event_name(ev));
+			event_end(&d, ev, AGENT_FAILED);
+			continue;
+		}
+		event_end(&d, ev, AGENT_FAILED);
+		failed = true;
+		r->exit = e.code == ERR_SYSTEM ? ERR_SYSTEM : ERR_FAILED;
+		r->message = xasprintf("%s failed: %s", appspec_event_name(ev),
+				       a->message ? a->message : "");
+		continue;
+	ok:
+		event_end(&d, ev, AGENT_SUCCEEDED);
+	}
+	r->status = failed ? AGENT_FAILED : AGENT_SUCCEEDED;
+	if (!failed)
+		r->exit = 0;
+	dlog_line(&d, "Deployment %s %s", o->deployment_id,
+		  failed ? "failed" : "succeeded");
+	unlink(d.ongoing);
+done:
+	r->end_ms = proc_wall_ms();
+	bundle_info_release(&info);
+	free(dir);
+	dep_release(&d);
+	return r->exit;
+}

@@ -1,0 +1,146 @@
+/*
+ * agent: the on-host half of a deployment, what the CodeDeploy agent does
+ * on one host for one deployment (reference codedeploy.md sections 2 and
+ * 4), from the revision to the last lifecycle event.
+ *
+ *   struct agent_opts o = AGENT_OPTS_INIT;
+ *   o.bundle = "app.zip";                     -- directory or archive
+ *   o.deployment_root = "/opt/codedeploy-agent/deployment-root";
+ *   o.host_root = "/";                        -- the host's filesystem view
+ *   o.deployment_id = "d-AB12CD34E"; o.application_name = ...;
+ *   o.deployment_group_name = ...; o.deployment_group_id = ...;
+ *   o.on_event = show_event; o.on_line = show_line; o.data = ...;
+ *   struct agent_result r = AGENT_RESULT_INIT;
+ *   agent_deploy(&o, &r);
+ *   ... r.status, r.exit, r.message, r.events[i] ...
+ *   agent_result_release(&r);
+ *
+ * The deployment root has the agent's layout (section 4.1):
+ *   <root>/<dg-id>/<dep-id>/{bundle.tar, deployment-archive/,
+ *   logs/scripts.log}, <root>/deployment-instructions/{<dg-id>-cleanup,
+ *   <dg-id>-install.json, <dg-id>_last_successful_install,
+ *   <dg-id>_most_recent_install}, <root>/deployment-logs/
+ *   codedeploy-agent-deployments.log, <root>/ongoing-deployment/<dep-id>.
+ *
+ * Lifecycle (section 2.1, 2.3): [BeforeBlockTraffic, BlockTraffic,
+ * AfterBlockTraffic when o.traffic], ApplicationStop, DownloadBundle,
+ * BeforeInstall, Install, AfterInstall, ApplicationStart,
+ * ValidateService, [BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic
+ * when o.traffic]. ApplicationStop and the Block events run the scripts of
+ * the last successful revision (no-ops on a first deployment); the others
+ * the current one's. The pointer _last_successful_install is written at
+ * the end of Install, as the agent does. The first failing event fails
+ * the host; later events are Skipped. With
+ * ignore_application_stop_failures a failure of ApplicationStop or of a
+ * Block event is recorded and the deployment goes on.
+ *
+ * One deliberate difference in order: the bundle is unpacked and its
+ * appspec read before ApplicationStop (into a staging directory that
+ * becomes deployment-archive at DownloadBundle), so that a bundle that
+ * cannot be deployed (no appspec, a bad appspec, a hostile archive) is
+ * refused with exit 3 before the running application is stopped; the
+ * deployment's directory is then removed and nothing else on the host
+ * changes.
+ *
+ * Hooks run with the deployment archive as their working directory (the
+ * agent leaves its own cwd), with SLIPWAY_HOST_ROOT set to the host root.
+ */
+#ifndef SW_AGENT_H
+#define SW_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "appspec.h"
+#include "err.h"
+#include "script.h"
+
+enum agent_status {
+	AGENT_PENDING, /* not reached (yet) */
+	AGENT_IN_PROGRESS,
+	AGENT_SUCCEEDED,
+	AGENT_FAILED,
+	AGENT_SKIPPED
+};
+
+/* "Pending", "InProgress", "Succeeded", "Failed", "Skipped". */
+const char *agent_status_name(enum agent_status st);
+int agent_status_from_name(const char *name, enum agent_status *st);
+
+struct agent_event {
+	enum appspec_event event;
+	bool included; /* part of this deployment's lifecycle */
+	enum agent_status status;
+	int64_t start_ms, end_ms; /* 0 when not started / not ended */
+	/* diagnostics when Failed (owned): the agent's error code name,
+	 * the script that failed (may be NULL), the message, the log tail */
+	char *error_code;
+	char *script_name;
+	char *message;
+	char *log_tail;
+	bool ignored; /* failed but ignore_application_stop_failures */
+};
+
+struct agent_result {
+	enum agent_status status; /* SUCCEEDED or FAILED at the end */
+	int exit; /* 0, 1, 3 (bad bundle or appspec), 111 (system) */
+	char *message; /* why it failed (owned); NULL when it succeeded */
+	int64_t start_ms, end_ms;
+	struct agent_event events[APPSPEC_NEVENTS];
+};
+
+#define AGENT_RESULT_INIT                                                      \
+	{                                                                      \
+		.status = AGENT_PENDING                                        \
+	}
+
+/* An event changed status (InProgress when it starts, then its final
+ * status); ev points into the result being filled. */
+typedef void (*agent_event_fn)(const struct agent_event *ev, void *data);
+/* A line of a hook's output (or a notice of slipway's), during event. */
+typedef void (*agent_line_fn)(enum appspec_event event,
+			      enum script_stream stream, const char *line,
+			      size_t len, void *data);
+
+struct agent_opts {
+	const char *bundle; /* directory or archive */
+	const char *deployment_root; /* absolute; created if missing */
+	const char *host_root; /* absolute; NULL: "/" */
+	const char *deployment_id;
+	const char *application_name;
+	const char *deployment_group_name;
+	const char *deployment_group_id;
+	enum appspec_feb feb; /* --file-exists-behavior; UNSET: DISALLOW */
+	bool ignore_application_stop_failures;
+	bool traffic; /* run the load balancer events too */
+	unsigned max_revisions; /* 0: 5 */
+	unsigned timeout_cap_s; /* 0: none; else caps every script's */
+	const char *const *extra_env; /* NULL-terminated; may be NULL */
+	agent_event_fn on_event;
+	agent_line_fn on_line;
+	void *data;
+};
+
+#define AGENT_MAX_REVISIONS 5
+
+#define AGENT_OPTS_INIT                                                        \
+	{                                                                      \
+		.feb = APPSPEC_FEB_UNSET                                       \
+	}
+
+/*
+ * Run the deployment on this host. Always fills *r (r->exit says how it
+ * ended); returns r->exit.
+ */
+int agent_deploy(const struct agent_opts *o, struct agent_result *r);
+
+void agent_result_release(struct agent_result *r);
+
+/* A deployment id as CodeDeploy's: "d-" and 9 characters A-Z0-9. */
+char *agent_new_deployment_id(void);
+
+/* A path component that is safe as a deployment or group id: 1-128
+ * characters of [A-Za-z0-9._-], not "." or "..". */
+bool agent_id_ok(const char *id);
+
+#endif

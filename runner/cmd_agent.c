@@ -1,0 +1,172 @@
+/*
+ * slipway agent deploy [options] BUNDLE: the on-host half of a deployment.
+ * The driver (slipway deploy, locally or over ssh) runs it and reads its
+ * stdout, one JSON object per line (agent_proto.h).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agent_proto.h"
+#include "cli.h"
+#include "proc.h"
+#include "banned.h"
+
+static const char agent_usage[] =
+	"usage: slipway agent deploy [options] BUNDLE\n"
+	"\n"
+	"The on-host half of a deployment, run by 'slipway deploy' on each "
+	"host\n"
+	"(locally, or over ssh). Runs the lifecycle of one deployment and\n"
+	"writes its progress on stdout as JSON lines. Not meant to be run by\n"
+	"hand; see 'slipway deploy --help'.\n"
+	"\n"
+	"      --deployment-root DIR the agent's state (required, absolute)\n"
+	"      --host-root DIR       the host's filesystem view (default /)\n"
+	"      --deployment-id ID    (required)\n"
+	"      --application NAME\n"
+	"      --deployment-group NAME\n"
+	"      --deployment-group-id ID (required)\n"
+	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
+	"      --ignore-application-stop-failures\n"
+	"      --traffic             run the load balancer events too\n"
+	"      --max-revisions N     deployment archives kept (default 5)\n"
+	"  -h, --help                this help\n"
+	"\n"
+	"Exit status: 0 succeeded, 1 failed, 2 usage error, 3 invalid bundle\n"
+	"or appspec, 111 system error.\n";
+
+enum {
+	OPT_DEPLOYMENT_ROOT = 256,
+	OPT_HOST_ROOT,
+	OPT_DEPLOYMENT_ID,
+	OPT_APPLICATION,
+	OPT_GROUP,
+	OPT_GROUP_ID,
+	OPT_FEB,
+	OPT_IGNORE_STOP,
+	OPT_TRAFFIC,
+	OPT_MAX_REVISIONS
+};
+
+static const struct option agent_options[] = {
+	{ "deployment-root", required_argument, NULL, OPT_DEPLOYMENT_ROOT },
+	{ "host-root", required_argument, NULL, OPT_HOST_ROOT },
+	{ "deployment-id", required_argument, NULL, OPT_DEPLOYMENT_ID },
+	{ "application", required_argument, NULL, OPT_APPLICATION },
+	{ "deployment-group", required_argument, NULL, OPT_GROUP },
+	{ "deployment-group-id", required_argument, NULL, OPT_GROUP_ID },
+	{ "file-exists-behavior", required_argument, NULL, OPT_FEB },
+	{ "ignore-application-stop-failures", no_argument, NULL,
+	  OPT_IGNORE_STOP },
+	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
+	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void send_event(const struct agent_event *ev, void *data)
+{
+	agent_proto_event(data, ev);
+}
+
+static void send_line(enum appspec_event event, enum script_stream stream,
+		      const char *line, size_t len, void *data)
+{
+	agent_proto_line(data, event, stream, line, len);
+}
+
+static int agent_deploy_cmd(int argc, char **argv)
+{
+	struct agent_opts o = AGENT_OPTS_INIT;
+	struct agent_result r = AGENT_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	int c, status;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", agent_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_DEPLOYMENT_ROOT:
+			o.deployment_root = optarg;
+			break;
+		case OPT_HOST_ROOT:
+			o.host_root = optarg;
+			break;
+		case OPT_DEPLOYMENT_ID:
+			o.deployment_id = optarg;
+			break;
+		case OPT_APPLICATION:
+			o.application_name = optarg;
+			break;
+		case OPT_GROUP:
+			o.deployment_group_name = optarg;
+			break;
+		case OPT_GROUP_ID:
+			o.deployment_group_id = optarg;
+			break;
+		case OPT_FEB:
+			if (cli_parse_feb(optarg, &o.feb) < 0)
+				return cli_usage_error(
+					"agent",
+					"--file-exists-behavior must be "
+					"DISALLOW, OVERWRITE or RETAIN, not "
+					"'%s'",
+					optarg);
+			break;
+		case OPT_IGNORE_STOP:
+			o.ignore_application_stop_failures = true;
+			break;
+		case OPT_TRAFFIC:
+			o.traffic = true;
+			break;
+		case OPT_MAX_REVISIONS:
+			if (cli_parse_revisions(optarg, &o.max_revisions) < 0)
+				return cli_usage_error(
+					"agent",
+					"--max-revisions must be a number from "
+					"1 to 1000, not '%s'",
+					optarg);
+			break;
+		case 'h':
+			fputs(agent_usage, stdout);
+			return 0;
+		default:
+			return cli_usage_error("agent", "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("agent", "one BUNDLE is required");
+	if (!o.deployment_root || !o.deployment_id || !o.deployment_group_id)
+		return cli_usage_error("agent",
+				       "--deployment-root, --deployment-id and "
+				       "--deployment-group-id are required");
+	o.bundle = argv[optind];
+	if (proc_signals_init(&e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		return ERR_SYSTEM;
+	}
+	o.on_event = send_event;
+	o.on_line = send_line;
+	o.data = stdout;
+	agent_proto_hello(stdout);
+	status = agent_deploy(&o, &r);
+	agent_proto_result(stdout, &r);
+	agent_result_release(&r);
+	return status;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(agent_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? ERR_USAGE : 0;
+	}
+	if (!strcmp(argv[1], "deploy"))
+		return agent_deploy_cmd(argc - 1, argv + 1);
+	return cli_usage_error("agent", "unknown agent command '%s'", argv[1]);
+}

@@ -1,0 +1,232 @@
+/*
+ * slipway deploy BUNDLE [options]: run one appspec deployment on a host.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "deploy.h"
+#include "banned.h"
+
+static const char deploy_usage[] =
+	"usage: slipway deploy BUNDLE [options]\n"
+	"\n"
+	"Deploy a revision as the CodeDeploy agent would: ApplicationStop "
+	"(from\n"
+	"the last successful revision), DownloadBundle, BeforeInstall, "
+	"Install,\n"
+	"AfterInstall, ApplicationStart, ValidateService. BUNDLE is a "
+	"directory,\n"
+	"a .zip, a .tar or a .tar.gz holding appspec.yml at its root.\n"
+	"\n"
+	"      --root DIR            deploy to a host whose filesystem is DIR "
+	"(an\n"
+	"                            appspec destination /var/www lands in\n"
+	"                            DIR/var/www); --root / installs onto "
+	"this\n"
+	"                            machine, like codedeploy-local\n"
+	"      --host NAME           the host's name (default local); "
+	"without\n"
+	"                            --root, a rehearsal host under\n"
+	"                            <state>/hosts/NAME\n"
+	"      --deployment-root DIR the agent's state (default\n"
+	"                            <root>/opt/codedeploy-agent/"
+	"deployment-root)\n"
+	"      --deployment-id ID    (default: a new d-XXXXXXXXX)\n"
+	"      --application NAME    APPLICATION_NAME (default: BUNDLE)\n"
+	"      --deployment-group NAME\n"
+	"                            DEPLOYMENT_GROUP_NAME (default "
+	"LocalFleet)\n"
+	"      --deployment-group-id ID\n"
+	"                            DEPLOYMENT_GROUP_ID (default: derived "
+	"from\n"
+	"                            the name, or "
+	"default-local-deployment-group)\n"
+	"      --config NAME         deployment config (CodeDeployDefault."
+	"OneAtATime,\n"
+	"                            HalfAtATime or AllAtOnce)\n"
+	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
+	"                            for files already at a destination (the\n"
+	"                            appspec's file_exists_behavior wins)\n"
+	"      --ignore-application-stop-failures\n"
+	"                            go on when ApplicationStop, "
+	"BeforeBlockTraffic\n"
+	"                            or AfterBlockTraffic fails\n"
+	"      --traffic             run the load balancer events too "
+	"(Before/After\n"
+	"                            BlockTraffic, Before/AfterAllowTraffic)\n"
+	"      --max-revisions N     deployment archives kept per group "
+	"(default 5)\n"
+	"      --report FILE         write the JSON deployment report to FILE "
+	"too\n"
+	"      --state-dir DIR       state directory (default .slipway or\n"
+	"                            $SLIPWAY_STATE_DIR)\n"
+	"  -q, --quiet               no hook output on the terminal\n"
+	"  -h, --help                this help\n"
+	"\n"
+	"Examples:\n"
+	"  slipway deploy ./app                      # a rehearsal host\n"
+	"  slipway deploy app.zip --root /tmp/web-1  # a host rooted in a "
+	"directory\n"
+	"  sudo slipway deploy app.tgz --root /      # this machine, for "
+	"real\n"
+	"\n"
+	"Exit status: 0 succeeded, 1 failed, 2 usage error, 3 invalid bundle\n"
+	"or appspec, 111 system error.\n";
+
+enum {
+	OPT_ROOT = 256,
+	OPT_HOST,
+	OPT_DEPLOYMENT_ROOT,
+	OPT_DEPLOYMENT_ID,
+	OPT_APPLICATION,
+	OPT_GROUP,
+	OPT_GROUP_ID,
+	OPT_CONFIG,
+	OPT_FEB,
+	OPT_IGNORE_STOP,
+	OPT_TRAFFIC,
+	OPT_MAX_REVISIONS,
+	OPT_REPORT,
+	OPT_STATE_DIR
+};
+
+static const struct option deploy_options[] = {
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "deployment-root", required_argument, NULL, OPT_DEPLOYMENT_ROOT },
+	{ "deployment-id", required_argument, NULL, OPT_DEPLOYMENT_ID },
+	{ "application", required_argument, NULL, OPT_APPLICATION },
+	{ "deployment-group", required_argument, NULL, OPT_GROUP },
+	{ "deployment-group-id", required_argument, NULL, OPT_GROUP_ID },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "file-exists-behavior", required_argument, NULL, OPT_FEB },
+	{ "ignore-application-stop-failures", no_argument, NULL,
+	  OPT_IGNORE_STOP },
+	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
+	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* DISALLOW, OVERWRITE or RETAIN, any case (the agent upper-cases it). */
+int cli_parse_feb(const char *s, enum appspec_feb *feb)
+{
+	static const enum appspec_feb all[] = { APPSPEC_FEB_DISALLOW,
+						APPSPEC_FEB_OVERWRITE,
+						APPSPEC_FEB_RETAIN };
+
+	for (size_t i = 0; i < 3; i++)
+		if (!strcasecmp(s, appspec_feb_name(all[i]))) {
+			*feb = all[i];
+			return 0;
+		}
+	return -1;
+}
+
+int cli_parse_revisions(const char *s, unsigned *n)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!*s || *end || *s == '-' || v < 1 || v > 1000)
+		return -1;
+	*n = (unsigned)v;
+	return 0;
+}
+
+int cmd_deploy(int argc, char **argv)
+{
+	struct deploy_opts o = DEPLOY_OPTS_INIT;
+	int c, status = ERR_USAGE;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "qh", deploy_options, NULL)) !=
+	       -1) {
+		switch (c) {
+		case OPT_ROOT:
+			o.root = optarg;
+			break;
+		case OPT_HOST:
+			o.host = optarg;
+			break;
+		case OPT_DEPLOYMENT_ROOT:
+			o.deployment_root = optarg;
+			break;
+		case OPT_DEPLOYMENT_ID:
+			o.deployment_id = optarg;
+			break;
+		case OPT_APPLICATION:
+			o.application = optarg;
+			break;
+		case OPT_GROUP:
+			o.group_name = optarg;
+			break;
+		case OPT_GROUP_ID:
+			o.group_id = optarg;
+			break;
+		case OPT_CONFIG:
+			if (!deploy_config_known(optarg))
+				return cli_usage_error(
+					"deploy",
+					"--config: unknown deployment config "
+					"'%s' (CodeDeployDefault.OneAtATime, "
+					"HalfAtATime or AllAtOnce)",
+					optarg);
+			o.config = optarg;
+			break;
+		case OPT_FEB:
+			if (cli_parse_feb(optarg, &o.feb) < 0)
+				return cli_usage_error(
+					"deploy",
+					"--file-exists-behavior must be "
+					"DISALLOW, OVERWRITE or RETAIN, not "
+					"'%s'",
+					optarg);
+			break;
+		case OPT_IGNORE_STOP:
+			o.ignore_application_stop_failures = true;
+			break;
+		case OPT_TRAFFIC:
+			o.traffic = true;
+			break;
+		case OPT_MAX_REVISIONS:
+			if (cli_parse_revisions(optarg, &o.max_revisions) < 0)
+				return cli_usage_error(
+					"deploy",
+					"--max-revisions must be a number from "
+					"1 to 1000, not '%s'",
+					optarg);
+			break;
+		case OPT_REPORT:
+			o.report = optarg;
+			break;
+		case OPT_STATE_DIR:
+			o.state_dir = optarg;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'h':
+			fputs(deploy_usage, stdout);
+			return 0;
+		default:
+			return cli_usage_error("deploy", "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("deploy", "a BUNDLE is required");
+	if (argc - optind > 1)
+		return cli_usage_error("deploy", "too many arguments: '%s'",
+				       argv[optind + 1]);
+	o.bundle = argv[optind];
+	deploy_run(&o, &status);
+	return status;
+}

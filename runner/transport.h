@@ -1,0 +1,72 @@
+/*
+ * transport: how the driver of a deployment reaches a host's agent. Every
+ * transport runs `slipway agent deploy ...` on the host and hands back its
+ * stdout, a stream of agent_proto lines; the on-host code is the same for
+ * every transport.
+ *
+ *   const struct transport *t = transport_for(&host);
+ *   struct transport_run run = TRANSPORT_RUN_INIT;
+ *   if (t->start(&host, &req, &run, &e) < 0) ...   -- the host failed
+ *   ... read run.out_fd to EOF into an agent_proto_reader ...
+ *   int status = proc_wait(run.pid);
+ *
+ * Transports: "local" (a host on this machine: a rehearsal host under the
+ * state directory, or --root DIR) runs this very binary as the agent. A
+ * remote transport (ssh) fits the same interface: it runs the agent over
+ * a connection and streams the bundle to it.
+ */
+#ifndef SW_TRANSPORT_H
+#define SW_TRANSPORT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "appspec.h"
+#include "err.h"
+
+struct transport_host {
+	const char *name; /* as in reports and output prefixes */
+	const char *root; /* local: the host's filesystem view */
+	const char *deployment_root; /* local: the agent's state */
+};
+
+/* What the agent is asked to do on one host. */
+struct agent_request {
+	const char *bundle; /* absolute path on the driver's machine */
+	const char *deployment_id;
+	const char *application_name;
+	const char *deployment_group_name;
+	const char *deployment_group_id;
+	enum appspec_feb feb;
+	bool ignore_application_stop_failures;
+	bool traffic;
+	unsigned max_revisions; /* 0: the default */
+};
+
+struct transport_run {
+	pid_t pid; /* the process to wait for */
+	int out_fd; /* its stdout: agent_proto lines */
+};
+
+#define TRANSPORT_RUN_INIT                                                     \
+	{                                                                      \
+		0, -1                                                          \
+	}
+
+struct transport {
+	const char *name;
+	int (*start)(const struct transport_host *h,
+		     const struct agent_request *rq, struct transport_run *run,
+		     struct sw_err *e);
+};
+
+extern const struct transport transport_local;
+
+const struct transport *transport_for(const struct transport_host *h);
+
+/* The agent's command line for a request (argv[0] not included):
+ * "agent", "deploy", options..., bundle. Shared by the transports. */
+void transport_agent_args(const struct transport_host *h,
+			  const struct agent_request *rq, struct strvec *args);
+
+#endif
