@@ -602,6 +602,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	const char *root;
 	char *dir = NULL;
 	bool failed = false;
+	int64_t t0;
 
 	*r = (struct agent_result)AGENT_RESULT_INIT;
 	r->start_ms = proc_wall_ms();
@@ -653,8 +654,8 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	dlog_rotate(d.dlog);
 
 	/* The revision, unpacked and read before any event runs. */
+	t0 = proc_now_ms();
 	if (bundle_unpack(o->bundle, d.staging, NULL, &info, &e) < 0) {
-		err_prefix(&e, "bundle %s", o->bundle);
 		refuse(&d, &e);
 		goto done;
 	}
@@ -672,6 +673,12 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		free(abs);
 		free(link);
 	}
+	notice(&d,
+	       "unpacked %s bundle: %llu entries, %llu bytes in %lld ms%s%s",
+	       bundle_kind_name(info.kind), (unsigned long long)info.entries,
+	       (unsigned long long)info.bytes, (long long)(proc_now_ms() - t0),
+	       info.hoisted ? "; stripped leading directory " : "",
+	       info.hoisted ? info.wrapper : "");
 	dlog_line(&d, "Deployment %s of %s to group %s started",
 		  o->deployment_id, o->bundle, o->deployment_group_id);
 

@@ -56,6 +56,17 @@ int proc_signals_init(struct sw_err *e)
 	return 0;
 }
 
+int proc_signals_after_fork(struct sw_err *e)
+{
+	if (sigpipe_fds[0] >= 0) {
+		close(sigpipe_fds[0]);
+		close(sigpipe_fds[1]);
+		sigpipe_fds[0] = sigpipe_fds[1] = -1;
+	}
+	stop_signal = 0;
+	return proc_signals_init(e);
+}
+
 int proc_sigfd(void)
 {
 	return sigpipe_fds[0];

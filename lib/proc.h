@@ -50,6 +50,9 @@ struct proc_opts {
 /* Install SIGCHLD/SIGINT/SIGTERM/SIGHUP handlers that write to a
  * self-pipe, ignore SIGPIPE, and become a child subreaper. */
 int proc_signals_init(struct sw_err *e);
+/* In a child made by fork() that goes on as a program of its own: a
+ * self-pipe of its own, no stop signal received yet. */
+int proc_signals_after_fork(struct sw_err *e);
 /* The read end of the self-pipe (non-blocking); drain it after poll. */
 int proc_sigfd(void);
 void proc_sigfd_drain(void);

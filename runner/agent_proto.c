@@ -105,6 +105,32 @@ void agent_proto_result(FILE *out, const struct agent_result *r)
 	emit(out, o);
 }
 
+static void send_event(const struct agent_event *ev, void *data)
+{
+	agent_proto_event(data, ev);
+}
+
+static void send_line(enum appspec_event event, enum script_stream stream,
+		      const char *line, size_t len, void *data)
+{
+	agent_proto_line(data, event, stream, line, len);
+}
+
+int agent_proto_serve(struct agent_opts *o, FILE *out)
+{
+	struct agent_result r = AGENT_RESULT_INIT;
+	int status;
+
+	o->on_event = send_event;
+	o->on_line = send_line;
+	o->data = out;
+	agent_proto_hello(out);
+	status = agent_deploy(o, &r);
+	agent_proto_result(out, &r);
+	agent_result_release(&r);
+	return status;
+}
+
 void agent_proto_reader_init(struct agent_proto_reader *rd,
 			     struct agent_result *r)
 {

@@ -37,6 +37,12 @@ void agent_proto_line(FILE *out, enum appspec_event event,
 		      enum script_stream stream, const char *line, size_t len);
 void agent_proto_result(FILE *out, const struct agent_result *r);
 
+/*
+ * The agent's side whole: hello, the deployment (agent_deploy) with its
+ * events and lines, the result, all on out. Returns the exit status.
+ */
+int agent_proto_serve(struct agent_opts *o, FILE *out);
+
 struct agent_proto_reader {
 	struct agent_result *r; /* filled as lines come */
 	agent_event_fn on_event; /* may be NULL */

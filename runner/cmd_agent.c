@@ -68,23 +68,11 @@ static const struct option agent_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static void send_event(const struct agent_event *ev, void *data)
-{
-	agent_proto_event(data, ev);
-}
-
-static void send_line(enum appspec_event event, enum script_stream stream,
-		      const char *line, size_t len, void *data)
-{
-	agent_proto_line(data, event, stream, line, len);
-}
-
 static int agent_deploy_cmd(int argc, char **argv)
 {
 	struct agent_opts o = AGENT_OPTS_INIT;
-	struct agent_result r = AGENT_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
-	int c, status;
+	int c;
 
 	optind = 1;
 	opterr = 0;
@@ -150,14 +138,7 @@ static int agent_deploy_cmd(int argc, char **argv)
 		fprintf(stderr, "error: %s\n", e.msg);
 		return ERR_SYSTEM;
 	}
-	o.on_event = send_event;
-	o.on_line = send_line;
-	o.data = stdout;
-	agent_proto_hello(stdout);
-	status = agent_deploy(&o, &r);
-	agent_proto_result(stdout, &r);
-	agent_result_release(&r);
-	return status;
+	return agent_proto_serve(&o, stdout);
 }
 
 int cmd_agent(int argc, char **argv)

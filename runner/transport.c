@@ -8,12 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent_proto.h"
 #include "proc.h"
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
-
-extern char **environ;
 
 void transport_agent_args(const struct transport_host *h,
 			  const struct agent_request *rq, struct strvec *args)
@@ -50,57 +49,60 @@ void transport_agent_args(const struct transport_host *h,
 	strvec_push(args, rq->bundle);
 }
 
-/* This program, to run as the agent of a local host. */
-static char *self_exe(void)
-{
-	char path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-
-	if (n <= 0)
-		return NULL;
-	path[n] = '\0';
-	return xstrdup(path);
-}
-
+/*
+ * A local host's agent is a fork of this process running the agent's
+ * code (agent_proto_serve), as `slipway agent deploy` would, writing the
+ * same protocol into a pipe: no exec, no second start-up. It stays in
+ * our process group, so a Ctrl-C reaches it as it reaches us.
+ */
 static int local_start(const struct transport_host *h,
 		       const struct agent_request *rq,
 		       struct transport_run *run, struct sw_err *e)
 {
-	struct proc_opts po = PROC_OPTS_INIT;
-	struct strvec argv = STRVEC_INIT;
-	char *exe = self_exe();
-	int p[2] = { -1, -1 }, ret = -1;
+	int p[2];
+	pid_t pid;
 
-	if (!exe) {
-		err_sys(e, "cannot find slipway's own executable");
-		goto out;
-	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		err_sys(e, "cannot create a pipe");
-		goto out;
-	}
-	strvec_push(&argv, exe);
-	transport_agent_args(h, rq, &argv);
-	po.argv = (const char *const *)argv.v;
-	po.env = (const char *const *)environ;
-	po.in_fd = -1;
-	po.out_fd = p[1];
-	po.err_fd = STDERR_FILENO;
-	/* Same process group: a Ctrl-C reaches the agent as it reaches us. */
-	po.pgid = getpgrp();
-	if (proc_spawn(&po, &run->pid, e) < 0)
-		goto out;
-	run->out_fd = p[0];
-	p[0] = -1;
-	ret = 0;
-out:
-	if (p[0] >= 0)
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_sys(e, "cannot create a pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
 		close(p[0]);
-	if (p[1] >= 0)
 		close(p[1]);
-	strvec_release(&argv);
-	free(exe);
-	return ret;
+		return err_sys(e, "cannot fork the agent of host %s", h->name);
+	}
+	if (pid == 0) {
+		struct agent_opts o = AGENT_OPTS_INIT;
+		struct sw_err ce = SW_ERR_INIT;
+		FILE *out;
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		close(p[0]);
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			close(devnull);
+		}
+		out = fdopen(p[1], "w");
+		if (!out || proc_signals_after_fork(&ce) < 0)
+			_exit(ERR_SYSTEM);
+		o.bundle = rq->bundle;
+		o.deployment_root = h->deployment_root;
+		o.host_root = h->root;
+		o.deployment_id = rq->deployment_id;
+		o.application_name = rq->application_name;
+		o.deployment_group_name = rq->deployment_group_name;
+		o.deployment_group_id = rq->deployment_group_id;
+		o.feb = rq->feb;
+		o.ignore_application_stop_failures =
+			rq->ignore_application_stop_failures;
+		o.traffic = rq->traffic;
+		o.max_revisions = rq->max_revisions;
+		_exit(agent_proto_serve(&o, out) & 0xff);
+	}
+	close(p[1]);
+	run->pid = pid;
+	run->out_fd = p[0];
+	return 0;
 }
 
 const struct transport transport_local = { "local", local_start };

@@ -11,7 +11,8 @@
  *   int status = proc_wait(run.pid);
  *
  * Transports: "local" (a host on this machine: a rehearsal host under the
- * state directory, or --root DIR) runs this very binary as the agent. A
+ * state directory, or --root DIR) runs the agent's code in a fork of this
+ * process, writing the same protocol as `slipway agent deploy`. A
  * remote transport (ssh) fits the same interface: it runs the agent over
  * a connection and streams the bundle to it.
  */
