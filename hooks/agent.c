@@ -109,6 +109,8 @@ struct dep {
 	char *scripts_log; /* <dep_dir>/logs/scripts.log */
 	char *dlog; /* <root>/deployment-logs/codedeploy-agent-... */
 	char *ongoing; /* <root>/ongoing-deployment/<dep-id> */
+	const char *bundle; /* o->bundle, or <dep_dir>/bundle.tar for "-" */
+	char *received; /* that bundle.tar, owned */
 	struct appspec spec; /* the current revision's */
 	enum appspec_event cur; /* the event running, for on_line */
 };
@@ -454,6 +456,63 @@ static int do_install(struct dep *d, struct sw_err *e)
 	return write_pointer(d, "_last_successful_install", e);
 }
 
+/*
+ * A bundle streamed on stdin (from a driver over ssh): kept as
+ * <dep_dir>/bundle.tar, the agent's name for a downloaded bundle, then
+ * unpacked from there like any archive. Bounded by BUNDLE_MAX_BYTES.
+ */
+static int receive_bundle(struct dep *d, struct sw_err *e)
+{
+	char *path = fs_join(d->dep_dir, "bundle.tar");
+	char chunk[65536];
+	uint64_t total = 0;
+	int fd, ret = -1;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_sys(e, "cannot create '%s'", path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_sys(e, "cannot read the bundle from stdin");
+			goto out;
+		}
+		if (!n)
+			break;
+		total += (uint64_t)n;
+		if (total > BUNDLE_MAX_BYTES) {
+			err_set(e, ERR_SPEC,
+				"the bundle on stdin is larger than %llu bytes",
+				(unsigned long long)BUNDLE_MAX_BYTES);
+			goto out;
+		}
+		if (write(fd, chunk, (size_t)n) != n) {
+			err_sys(e, "cannot write '%s'", path);
+			goto out;
+		}
+	}
+	if (!total) {
+		err_set(e, ERR_SPEC, "no bundle on stdin (empty input)");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0 && close(fd) < 0 && !ret)
+		ret = err_sys(e, "cannot write '%s'", path);
+	if (ret == 0)
+		d->received = path;
+	else
+		free(path);
+	if (ret == 0)
+		d->bundle = d->received;
+	return ret;
+}
+
 /* Fail the deployment before any event ran: everything is Skipped but
  * DownloadBundle, which carries the reason. */
 static void refuse(struct dep *d, const struct sw_err *e)
@@ -490,7 +549,7 @@ static int load_spec(struct dep *d, const struct bundle_info *info,
 	int ret = -1;
 
 	if (info->kind == BUNDLE_DIRECTORY)
-		name = fs_join(d->o->bundle, base);
+		name = fs_join(d->bundle, base);
 	else
 		name = xstrdup(base);
 	if (fs_read_file(info->appspec, 16 << 20, &text, &len, e) < 0)
@@ -514,6 +573,7 @@ static void dep_release(struct dep *d)
 	free(d->scripts_log);
 	free(d->dlog);
 	free(d->ongoing);
+	free(d->received);
 	appspec_release(&d->spec);
 }
 
@@ -628,6 +688,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	dir = fs_join(root, "ongoing-deployment");
 	d.ongoing = fs_join(dir, o->deployment_id);
 	d.cur = APPSPEC_DOWNLOAD_BUNDLE;
+	d.bundle = o->bundle;
 
 	if (fs_exists(d.dep_dir)) {
 		err_set(&e, ERR_USAGE,
@@ -655,7 +716,11 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 
 	/* The revision, unpacked and read before any event runs. */
 	t0 = proc_now_ms();
-	if (bundle_unpack(o->bundle, d.staging, NULL, &info, &e) < 0) {
+	if (!strcmp(o->bundle, "-") && receive_bundle(&d, &e) < 0) {
+		refuse(&d, &e);
+		goto done;
+	}
+	if (bundle_unpack(d.bundle, d.staging, NULL, &info, &e) < 0) {
 		refuse(&d, &e);
 		goto done;
 	}
@@ -663,7 +728,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		refuse(&d, &e);
 		goto done;
 	}
-	if (info.kind != BUNDLE_DIRECTORY) {
+	if (info.kind != BUNDLE_DIRECTORY && strcmp(o->bundle, "-")) {
 		char *link = fs_join(d.dep_dir, "bundle.tar");
 		char *abs = fs_abspath(o->bundle);
 

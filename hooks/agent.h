@@ -103,7 +103,8 @@ typedef void (*agent_line_fn)(enum appspec_event event,
 			      size_t len, void *data);
 
 struct agent_opts {
-	const char *bundle; /* directory or archive */
+	const char *bundle; /* directory or archive; "-": an archive read
+			       from stdin, kept as <dep-id>/bundle.tar */
 	const char *deployment_root; /* absolute; created if missing */
 	const char *host_root; /* absolute; NULL: "/" */
 	const char *deployment_id;

@@ -31,6 +31,12 @@ static const char deploy_usage[] =
 	"without\n"
 	"                            --root, a rehearsal host under\n"
 	"                            <state>/hosts/NAME\n"
+	"      --ssh [USER@]HOST[:PORT]\n"
+	"                            deploy to a remote host over ssh (its "
+	"slipway\n"
+	"                            runs the agent; --root is then a path "
+	"there,\n"
+	"                            default /)\n"
 	"      --deployment-root DIR the agent's state (default\n"
 	"                            <root>/opt/codedeploy-agent/"
 	"deployment-root)\n"
@@ -79,6 +85,7 @@ static const char deploy_usage[] =
 enum {
 	OPT_ROOT = 256,
 	OPT_HOST,
+	OPT_SSH,
 	OPT_DEPLOYMENT_ROOT,
 	OPT_DEPLOYMENT_ID,
 	OPT_APPLICATION,
@@ -96,6 +103,7 @@ enum {
 static const struct option deploy_options[] = {
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "host", required_argument, NULL, OPT_HOST },
+	{ "ssh", required_argument, NULL, OPT_SSH },
 	{ "deployment-root", required_argument, NULL, OPT_DEPLOYMENT_ROOT },
 	{ "deployment-id", required_argument, NULL, OPT_DEPLOYMENT_ID },
 	{ "application", required_argument, NULL, OPT_APPLICATION },
@@ -155,6 +163,9 @@ int cmd_deploy(int argc, char **argv)
 			break;
 		case OPT_HOST:
 			o.host = optarg;
+			break;
+		case OPT_SSH:
+			o.ssh = optarg;
 			break;
 		case OPT_DEPLOYMENT_ROOT:
 			o.deployment_root = optarg;

@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "agent_proto.h"
+#include "artifacts.h"
 #include "buf.h"
 #include "bundle.h"
 #include "fs.h"
@@ -64,6 +65,10 @@ struct drv {
 	const char *error_code; /* errorInformation.code, or NULL */
 	char *error_msg;
 	enum bundle_kind kind;
+	char *ssh_user, *ssh_host; /* --ssh, parsed */
+	int ssh_port;
+	char *control_dir; /* <state>/ssh */
+	char *stream; /* what a remote transport sends as the bundle */
 };
 
 /* A UUID-shaped id derived from a group's name (stable across runs). */
@@ -137,6 +142,36 @@ static void on_line(enum appspec_event event, enum script_stream stream,
 	out_line(d, d->term_lines, "%s%.*s", tag, (int)len, line);
 }
 
+/*
+ * What a remote host receives as its bundle: the file itself, or a zip
+ * of a directory bundle made once in the deployment's state directory.
+ */
+static int prepare_stream(struct drv *d, struct sw_err *e)
+{
+	struct bs_artifact a = { 0 };
+	struct artifact_list l = ARTIFACT_LIST_INIT;
+	struct artifact_digest dg;
+	int ret = -1;
+
+	if (d->kind != BUNDLE_DIRECTORY) {
+		d->stream = xstrdup(d->bundle);
+		return 0;
+	}
+	strvec_push(&a.files, "**/*");
+	a.enable_symlinks = true;
+	d->stream = fs_join(d->dep_dir, "bundle.zip");
+	if (artifacts_collect(&a, d->bundle, &l, e) < 0 ||
+	    artifacts_write_zip(&l, d->stream, &dg, e) < 0) {
+		err_prefix(e, "cannot pack bundle %s", d->bundle);
+		goto out;
+	}
+	ret = 0;
+out:
+	artifact_list_release(&l);
+	strvec_release(&a.files);
+	return ret;
+}
+
 static int resolve(struct drv *d, struct sw_err *e)
 {
 	const struct deploy_opts *o = d->o;
@@ -169,13 +204,31 @@ static int resolve(struct drv *d, struct sw_err *e)
 			       "invalid deployment group id '%s': use "
 			       "letters, digits, '.', '_' and '-'",
 			       d->group_id);
-	d->host = o->host ? o->host : "local";
+	if (o->ssh && transport_parse_ssh(o->ssh, &d->ssh_user, &d->ssh_host,
+					  &d->ssh_port, e) < 0)
+		return -1;
+	d->host = o->host ? o->host : o->ssh ? d->ssh_host : "local";
 	if (!agent_id_ok(d->host))
 		return err_set(e, ERR_USAGE,
 			       "invalid host name '%s': use letters, digits, "
 			       "'.', '_' and '-'",
 			       d->host);
-	if (o->root) {
+	if (o->ssh) {
+		/* Paths on the remote host: not checked here. */
+		if (o->root && o->root[0] != '/')
+			return err_set(e, ERR_USAGE,
+				       "--root: '%s' must be an absolute path "
+				       "on the remote host",
+				       o->root);
+		d->host_root = xstrdup(o->root ? o->root : "/");
+		d->deployment_root =
+			o->deployment_root
+				? xstrdup(o->deployment_root)
+				: fs_join(d->host_root, AGENT_DEPLOYMENT_ROOT);
+		d->control_dir = fs_join(d->st.dir, "ssh");
+		if (fs_mkdir_p(d->control_dir, 0700, e) < 0)
+			return -1;
+	} else if (o->root) {
 		if (!fs_is_dir(o->root))
 			return err_set(e, ERR_USAGE,
 				       "--root: '%s' is not a directory",
@@ -220,24 +273,30 @@ static int resolve(struct drv *d, struct sw_err *e)
 		if (d->log_fd < 0)
 			return -1;
 	}
+	if (o->ssh && prepare_stream(d, e) < 0)
+		return -1;
 	return 0;
 }
 
 /* Run the host's agent and read its stream to the end. */
 static int run_host(struct drv *d, struct sw_err *e)
 {
-	const struct transport_host h = { d->host, d->host_root,
-					  d->deployment_root };
+	const struct transport_host h = {
+		.name = d->host,
+		.root = d->host_root,
+		.deployment_root = d->deployment_root,
+		.ssh = d->o->ssh,
+		.ssh_user = d->ssh_user,
+		.ssh_host = d->ssh_host,
+		.ssh_port = d->ssh_port,
+		.control_dir = d->control_dir,
+	};
 	const struct agent_request rq = {
-		d->bundle,
-		d->id,
-		d->application,
-		d->group_name,
-		d->group_id,
-		d->o->feb,
-		d->o->ignore_application_stop_failures,
-		d->o->traffic,
-		d->o->max_revisions,
+		d->bundle,     d->stream,
+		d->id,	       d->application,
+		d->group_name, d->group_id,
+		d->o->feb,     d->o->ignore_application_stop_failures,
+		d->o->traffic, d->o->max_revisions,
 	};
 	const struct transport *t = transport_for(&h);
 	struct transport_run run = TRANSPORT_RUN_INIT;
@@ -448,6 +507,10 @@ static void drv_release(struct drv *d)
 	free(d->deployment_root);
 	free(d->dep_dir);
 	free(d->error_msg);
+	free(d->ssh_user);
+	free(d->ssh_host);
+	free(d->control_dir);
+	free(d->stream);
 	buf_release(&d->line);
 	agent_result_release(&d->r);
 }

@@ -34,6 +34,7 @@ struct deploy_opts {
 	const char *root; /* --root: the host's filesystem view */
 	const char *deployment_root; /* --deployment-root */
 	const char *host; /* --host: the host's name (default "local") */
+	const char *ssh; /* --ssh [user@]host[:port]: a remote host */
 	const char *deployment_id;
 	const char *application;
 	const char *group_name;

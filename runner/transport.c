@@ -1,5 +1,6 @@
 #include "transport.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,7 +16,8 @@
 #include "banned.h"
 
 void transport_agent_args(const struct transport_host *h,
-			  const struct agent_request *rq, struct strvec *args)
+			  const struct agent_request *rq, bool stdin_bundle,
+			  struct strvec *args)
 {
 	strvec_push(args, "agent");
 	strvec_push(args, "deploy");
@@ -46,7 +48,7 @@ void transport_agent_args(const struct transport_host *h,
 	if (rq->max_revisions)
 		strvec_pushf(args, "--max-revisions=%u", rq->max_revisions);
 	strvec_push(args, "--");
-	strvec_push(args, rq->bundle);
+	strvec_push(args, stdin_bundle ? "-" : rq->bundle);
 }
 
 /*
@@ -109,6 +111,45 @@ const struct transport transport_local = { "local", local_start };
 
 const struct transport *transport_for(const struct transport_host *h)
 {
-	(void)h;
-	return &transport_local;
+	return h->ssh ? &transport_ssh : &transport_local;
+}
+
+int transport_parse_ssh(const char *s, char **user, char **host, int *port,
+			struct sw_err *e)
+{
+	const char *at = strchr(s, '@'), *h = at ? at + 1 : s, *colon;
+	size_t hl;
+
+	*user = *host = NULL;
+	*port = 0;
+	if (at) {
+		if (at == s || *s == '-')
+			return err_set(e, ERR_USAGE, "ssh '%s': bad user name",
+				       s);
+		for (const char *p = s; p < at; p++)
+			if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+				return err_set(e, ERR_USAGE,
+					       "ssh '%s': bad user name", s);
+	}
+	colon = strrchr(h, ':');
+	hl = colon ? (size_t)(colon - h) : strlen(h);
+	if (!hl)
+		return err_set(e, ERR_USAGE, "ssh '%s': no host", s);
+	for (size_t i = 0; i < hl; i++)
+		if (isspace((unsigned char)h[i]) || h[i] == '/' ||
+		    h[i] == '@' || (h[i] == '-' && i == 0))
+			return err_set(e, ERR_USAGE, "ssh '%s': bad host name",
+				       s);
+	if (colon) {
+		char *end;
+		long v = strtol(colon + 1, &end, 10);
+
+		if (!colon[1] || *end || v < 1 || v > 65535)
+			return err_set(e, ERR_USAGE,
+				       "ssh '%s': the port must be 1-65535", s);
+		*port = (int)v;
+	}
+	*user = at ? xstrndup(s, (size_t)(at - s)) : NULL;
+	*host = xstrndup(h, hl);
+	return 0;
 }

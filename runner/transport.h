@@ -24,16 +24,28 @@
 
 #include "appspec.h"
 #include "err.h"
+#include "strvec.h"
 
 struct transport_host {
 	const char *name; /* as in reports and output prefixes */
-	const char *root; /* local: the host's filesystem view */
-	const char *deployment_root; /* local: the agent's state */
+	const char *root; /* the host's filesystem view (on the host) */
+	const char *deployment_root; /* the agent's state (on the host) */
+	/* remote hosts: "[user@]host[:port]" as written, parsed below */
+	const char *ssh;
+	const char *ssh_user; /* NULL: ssh's default (~/.ssh/config) */
+	const char *ssh_host;
+	int ssh_port; /* 0: ssh's default */
+	const char *control_dir; /* a private directory for ControlPath
+				    sockets (the state's ssh/) */
 };
 
 /* What the agent is asked to do on one host. */
 struct agent_request {
 	const char *bundle; /* absolute path on the driver's machine */
+	/* An archive of the bundle that a remote transport streams to the
+	 * agent's stdin ("slipway agent deploy ... -"): the bundle itself
+	 * when it is a file, a zip of it when it is a directory. */
+	const char *stream;
 	const char *deployment_id;
 	const char *application_name;
 	const char *deployment_group_name;
@@ -62,12 +74,25 @@ struct transport {
 };
 
 extern const struct transport transport_local;
+extern const struct transport transport_ssh;
 
+/*
+ * Split "[user@]host[:port]": *user (NULL when absent), *host, *port (0
+ * when absent); the caller frees both strings. ERR_USAGE with a message
+ * for an empty host, a host with spaces or '/', a port outside 1-65535,
+ * a user outside [A-Za-z0-9._-].
+ */
+int transport_parse_ssh(const char *s, char **user, char **host, int *port,
+			struct sw_err *e);
+
+/* transport_ssh for a host with ssh, else transport_local. */
 const struct transport *transport_for(const struct transport_host *h);
 
 /* The agent's command line for a request (argv[0] not included):
- * "agent", "deploy", options..., bundle. Shared by the transports. */
+ * "agent", "deploy", options..., bundle (or "-" when rq->stream is to be
+ * sent on stdin: pass stdin_bundle). Shared by the transports. */
 void transport_agent_args(const struct transport_host *h,
-			  const struct agent_request *rq, struct strvec *args);
+			  const struct agent_request *rq, bool stdin_bundle,
+			  struct strvec *args);
 
 #endif
