@@ -1,0 +1,337 @@
+#!/usr/bin/env bats
+# slipway deploy against hostile bundles and hosts: a bundle that would
+# write outside its archive, or is not a bundle at all, is refused with
+# exit 3 and a message naming the entry, before any hook runs (not even
+# the previous revision's ApplicationStop), with nothing installed and
+# nothing left behind; symbolic links in the host root never take the
+# install (or the removal of the previous install) outside the root.
+
+load helpers
+load deploy_helpers
+
+# A previous, good revision whose ApplicationStop would run first.
+prior() {
+	rev r0 r0
+	std_appspec r0 ApplicationStop BeforeInstall
+	sw_deploy "$T/r0"
+	[ "$status" -eq 0 ]
+	D0=$DEP
+	mkdir -p "$OUT"
+	echo victim >"$OUT/victim"
+	: >"$HOOKLOG"
+	BEFORE=$(host_snapshot)
+	OUT_BEFORE=$(find "$OUT" -printf '%P %y %s\n')
+}
+
+# The deployment just run was refused: exit 3, the message (on stderr)
+# holds WANT, no hook ran, nothing changed on the host or outside it,
+# the refused deployment's directory is gone.
+refused() { # WANT
+	same "$status" 3
+	[[ "$stderr" == *"$1"* ]] || {
+		echo "--- stderr lacks '$1': $stderr" >&2
+		return 1
+	}
+	hooks_are ""
+	same "$(host_snapshot)" "$BEFORE"
+	same "$(find "$OUT" -printf '%P %y %s\n')" "$OUT_BEFORE"
+	same "$(dep_dirs)" "$D0"
+	ptr_is last "$DR/$DG/$D0"
+	ptr_is recent "$DR/$DG/$D0"
+	# no staging directory, no in-flight marker left
+	local f left=
+	for f in "$DR/$DG/$D0"/.[!.]* "$DR/$DG"/.[!.]* \
+		"$DR/ongoing-deployment"/*; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		left+="$f "
+	done
+	same "$left" ""
+	deployment_is Failed
+	ev_is DownloadBundle Failed
+	same "$RCODE" INVALID_REVISION
+}
+
+@test "zip-slip: a '..' entry in a tar or a zip is refused, nothing written" {
+	prior
+	py_bundle <<PY
+bundle("$T/slip.tar", "tar")
+base()
+add("../evil", b"x")
+bundle("$T/slip.zip", "zip")
+base()
+add("app/../../../../../../../../../../../..$OUT/evil", b"x")
+PY
+	sw_deploy "$T/slip.tar"
+	refused "entry '../evil' has a '..' component"
+	[ ! -e "$DR/$DG/evil" ]
+	sw_deploy "$T/slip.zip"
+	refused "entry 'app/../../../../../../../../../../../..$OUT/evil' has a '..' component"
+	[ ! -e "$OUT/evil" ]
+}
+
+@test "absolute entries in a tar or a zip are refused" {
+	prior
+	py_bundle <<PY
+bundle("$T/abs.tar", "tar")
+base()
+add("$OUT/abs", b"x")
+bundle("$T/abs.zip", "zip")
+base()
+add("$OUT/abs", b"x")
+PY
+	sw_deploy "$T/abs.tar"
+	refused "entry '$OUT/abs' is an absolute path"
+	sw_deploy "$T/abs.zip"
+	refused "entry '$OUT/abs' is an absolute path"
+	[ ! -e "$OUT/abs" ]
+}
+
+@test "a symbolic link out of the bundle, and a file written through it, are refused" {
+	prior
+	local up=../../../../../../../../../../../..$OUT
+	py_bundle <<PY
+# absolute target, then a file through it
+bundle("$T/sym.tar", "tar")
+base()
+add("link", kind="symlink", link="$OUT")
+add("link/evil", b"x")
+# relative target climbing out, in a zip: alone, then written through
+bundle("$T/sym.zip", "zip")
+base()
+add("up", kind="symlink", link="$up")
+bundle("$T/sym2.zip", "zip")
+base()
+add("up", kind="symlink", link="$up")
+add("up/evil", b"x")
+# a link that stays inside is fine alone, but nothing goes through it
+bundle("$T/in.tar", "tar")
+base()
+add("in", kind="symlink", link="app")
+add("in/evil", b"x")
+PY
+	sw_deploy "$T/sym.tar"
+	refused "entry 'link' is a symbolic link to the absolute path '$OUT'"
+	sw_deploy "$T/sym.zip"
+	refused "entry 'up' is a symbolic link to '$up', outside the bundle"
+	sw_deploy "$T/sym2.zip"
+	refused "entry 'up/evil' is inside a symbolic link 'up'"
+	sw_deploy "$T/in.tar"
+	refused "entry 'in/evil' is inside a symbolic link 'in'"
+	[ ! -e "$OUT/evil" ]
+}
+
+@test "a hard link to /etc/passwd is refused" {
+	prior
+	local links
+	links=$(stat -c %h /etc/passwd)
+	py_bundle <<PY
+bundle("$T/hard.tar", "tar")
+base()
+add("pw", kind="hardlink", link="/etc/passwd")
+bundle("$T/hard2.tar", "tar")
+base()
+add("pw", kind="hardlink", link="../../../../../../../../../../etc/passwd")
+PY
+	sw_deploy "$T/hard.tar"
+	refused "entry 'pw' is a hard link to '/etc/passwd', not an earlier file of the bundle"
+	sw_deploy "$T/hard2.tar"
+	refused "entry 'pw' is a hard link to '../../../../../../../../../../etc/passwd', not an earlier file of the bundle"
+	same "$(stat -c %h /etc/passwd)" "$links"
+}
+
+@test "device and fifo entries are refused" {
+	prior
+	py_bundle <<PY
+for k in ("chr", "blk", "fifo"):
+    bundle("$T/%s.tar" % k, "tar")
+    base()
+    add("app/dev", kind=k)
+PY
+	sw_deploy "$T/chr.tar"
+	refused "entry 'app/dev' is a character device"
+	sw_deploy "$T/blk.tar"
+	refused "entry 'app/dev' is a block device"
+	sw_deploy "$T/fifo.tar"
+	refused "entry 'app/dev' is a fifo"
+}
+
+@test "more than 1000000 entries, implied parent directories included, are refused" {
+	prior
+	# 25001 listed entries imply 1025000 directories: a 13 MB tar
+	"$PYTHON" - "$T/many.tar" <<'PY'
+import io, sys, tarfile
+deep = "/".join(["a"] * 40)
+ap = b"version: 0.0\nos: linux\n"
+with tarfile.open(sys.argv[1], "w", format=tarfile.USTAR_FORMAT) as t:
+    ti = tarfile.TarInfo("appspec.yml")
+    ti.size = len(ap)
+    t.addfile(ti, io.BytesIO(ap))
+    for i in range(25000):
+        t.addfile(tarfile.TarInfo("%05x/%s/f" % (i, deep)))
+PY
+	sw_deploy "$T/many.tar"
+	refused "more than 1000000 entries"
+	rm -f "$T/many.tar"
+}
+
+@test "a bundle of 3000 files within the bounds unpacks whole" {
+	"$PYTHON" - "$T/ok.tgz" <<'PY'
+import io, sys, tarfile
+ap = b"version: 0.0\nos: linux\n"
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    ti = tarfile.TarInfo("appspec.yml")
+    ti.size = len(ap)
+    t.addfile(ti, io.BytesIO(ap))
+    for i in range(3000):
+        data = b"%d\n" % i
+        ti = tarfile.TarInfo("d%02d/f%04d" % (i % 30, i))
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+PY
+	sw_deploy "$T/ok.tgz"
+	[ "$status" -eq 0 ]
+	local a=$DR/$DG/$DEP/deployment-archive
+	same "$(find "$a" -type f | wc -l)" 3001
+	same "$(find "$a" -mindepth 1 -type d | wc -l)" 30
+	file_is "$a/d29/f2999" 2999
+}
+
+@test "a file that is no archive is refused: empty, random bytes, text" {
+	prior
+	: >"$T/empty.zip"
+	sw_deploy "$T/empty.zip"
+	refused "not a zip, tar or tar.gz bundle (found an empty file)"
+	head -c 4096 /dev/urandom >"$T/random.tgz"
+	# random bytes that happen to look like gzip or zip are not random
+	printf 'R' | dd of="$T/random.tgz" bs=1 count=1 conv=notrunc 2>/dev/null
+	sw_deploy "$T/random.tgz"
+	refused "not a zip, tar or tar.gz bundle"
+	[[ "$stderr" == *"random.tgz"* ]]
+	printf 'version: 0.0\nos: linux\n' >"$T/appspec.tar"
+	sw_deploy "$T/appspec.tar"
+	refused "not a zip, tar or tar.gz bundle"
+}
+
+@test "a bundle without an appspec is refused" {
+	prior
+	rev noapp noapp
+	sw_deploy "$T/noapp"
+	refused "did not find an AppSpec file within the unpacked revision directory at revision-relative path 'appspec.yml'"
+	tar -czf "$T/noapp.tgz" -C "$T/noapp" .
+	sw_deploy "$T/noapp.tgz"
+	refused "did not find an AppSpec file"
+	[[ "$stderr" == *"noapp.tgz"* ]]
+}
+
+@test "a malformed appspec is refused with its line and column" {
+	prior
+	rev bad bad
+	printf 'version: 0.0\nos: linux\nhooks:\n\tBeforeInstall:\n' \
+		>"$T/bad/appspec.yml"
+	sw_deploy "$T/bad"
+	refused "$T/bad/appspec.yml:4:1: "
+	tar -czf "$T/bad.tgz" -C "$T/bad" .
+	sw_deploy "$T/bad.tgz"
+	refused "bundle $T/bad.tgz: appspec.yml:4:1: "
+	printf 'version: 0.0\nos: linux\nfiles:\n  - source: app\n' \
+		>"$T/bad/appspec.yml"
+	sw_deploy "$T/bad"
+	refused "$T/bad/appspec.yml:4:"
+}
+
+# ---- the host root ---------------------------------------------------------
+
+@test "a symbolic link in the host root resolves inside it: absolute" {
+	mkdir -p "$OUT" "$HOST$OUT"
+	ln -s "$OUT" "$HOST/var"
+	rev r1 r1
+	std_appspec r1
+	sw_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	file_is "$HOST$OUT/www/html/index.html" "r1 index"
+	same "$(ls -A "$OUT")" ""
+	cleanup_is "/var/www
+/var/www/html
+/var/www/html/about.html
+/var/www/html/css
+/var/www/html/css/site.css
+/var/www/html/index.html"
+	# the next install removes through the same link, inside the root
+	echo keep >"$OUT/index.html"
+	rev r2 r2
+	rm "$T/r2/app/about.html"
+	std_appspec r2
+	sw_deploy "$T/r2"
+	[ "$status" -eq 0 ]
+	[ ! -e "$HOST$OUT/www/html/about.html" ]
+	file_is "$HOST$OUT/www/html/index.html" "r2 index"
+	same "$(ls -A "$OUT")" index.html
+	file_is "$OUT/index.html" keep
+}
+
+@test "a symbolic link in the host root resolves inside it: relative, climbing" {
+	mkdir -p "$OUT" "$HOST$OUT"
+	ln -s "../../../../../../../../../../../..$OUT" "$HOST/var"
+	rev r1 r1
+	std_appspec r1
+	sw_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	file_is "$HOST$OUT/www/html/css/site.css" "r1 css"
+	same "$(ls -A "$OUT")" ""
+}
+
+@test "a symbolic link in the host root to a place missing inside it fails Install, nothing written outside" {
+	mkdir -p "$OUT"
+	ln -s "$OUT" "$HOST/var"
+	rev r1 r1
+	std_appspec r1 AfterInstall
+	sw_deploy "$T/r1"
+	[ "$status" -eq 1 ]
+	ev_is Install Failed
+	hooks_are ""
+	same "$(ls -A "$OUT")" ""
+	same "$(readlink "$HOST/var")" "$OUT"
+}
+
+@test "OVERWRITE replaces a symbolic link at a destination, never writes through it" {
+	mkdir -p "$OUT" "$HOST/var/www/html"
+	echo victim >"$OUT/victim"
+	ln -s "$OUT/victim" "$HOST/var/www/html/index.html"
+	ln -s "../../../../../../../../../..$OUT/victim" \
+		"$HOST/var/www/html/about.html"
+	rev r1 r1
+	std_appspec r1
+	sw_deploy "$T/r1" --file-exists-behavior OVERWRITE
+	[ "$status" -eq 0 ]
+	[ ! -L "$HOST/var/www/html/index.html" ]
+	[ ! -L "$HOST/var/www/html/about.html" ]
+	file_is "$HOST/var/www/html/index.html" "r1 index"
+	file_is "$HOST/var/www/html/about.html" "r1 about"
+	file_is "$OUT/victim" victim
+}
+
+@test "the previous install's cleanup list cannot remove anything outside the host root" {
+	rev r1 r1
+	std_appspec r1
+	sw_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	mkdir -p "$OUT/dir"
+	echo victim >"$OUT/victim"
+	echo victim >"$OUT/dir/victim"
+	# a link to outside in the host, and hostile entries in the list
+	ln -s "$OUT" "$HOST/var/www/out"
+	ln -s "$OUT/victim" "$HOST/var/www/html/victim-link"
+	printf '%s\n' "/../../../../../../../../../..$OUT/victim" \
+		"/var/www/out/victim" "/var/www/out/dir" \
+		"/var/www/html/victim-link" >>"$INSTR/$DG-cleanup"
+	rev r2 r2
+	std_appspec r2
+	sw_deploy "$T/r2"
+	[ "$status" -eq 0 ]
+	file_is "$OUT/victim" victim
+	file_is "$OUT/dir/victim" victim
+	# the link itself was CodeDeploy's to remove, not what it points to
+	[ ! -e "$HOST/var/www/html/victim-link" ]
+	[ ! -L "$HOST/var/www/html/victim-link" ]
+	file_is "$HOST/var/www/html/index.html" "r2 index"
+}
