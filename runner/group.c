@@ -1,0 +1,1049 @@
+#include "group.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fs.h"
+#include "hash.h"
+#include "xalloc.h"
+#include "yaml.h"
+#include "banned.h"
+
+#define MAX_NAME 100 /* application, deployment group, config names */
+#define MAX_HOST_NAME 64
+#define MAX_ID 128
+#define MAX_HOST_COUNT 1000000U
+#define MAX_DURATION_MS (30LL * 24 * 3600 * 1000) /* 30 days */
+#define CUSTOM_PREFIX "CodeDeployDefault."
+
+static const char *const builtin_names[] = { "CodeDeployDefault.OneAtATime",
+					     "CodeDeployDefault.HalfAtATime",
+					     "CodeDeployDefault.AllAtOnce" };
+
+static const char *const feb_names[] = { NULL, "DISALLOW", "OVERWRITE",
+					 "RETAIN" };
+
+/* The parse in progress. */
+struct gp {
+	const struct ydoc *doc;
+	struct group *g;
+	struct sw_err *e;
+};
+
+/* A key or value fit for a one-line message. */
+struct shown {
+	char s[80];
+};
+
+static struct shown show(const char *s, size_t len)
+{
+	struct shown out;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 4 < sizeof(out.s); i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out.s[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (n < len) {
+		memcpy(out.s + n, "...", 3);
+		n += 3;
+	}
+	out.s[n] = '\0';
+	return out;
+}
+
+static struct shown shown(const struct ynode *n)
+{
+	if (!n || n->type != YNODE_SCALAR)
+		return show("", 0);
+	return show(n->value, n->len);
+}
+
+__attribute__((format(printf, 3, 4))) static int
+bad(struct gp *p, const struct ynode *n, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	ydoc_err(p->doc, n, p->e, "%s", buf_cstr(&b));
+	buf_release(&b);
+	return -1;
+}
+
+__attribute__((format(printf, 3, 4))) static void
+warnf(struct gp *p, const struct ynode *n, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	buf_addf(&b, "%s:%d:%d: ", p->doc->file, n ? n->line : 1,
+		 n ? n->col : 1);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	strvec_push_nodup(&p->g->warnings, buf_detach(&b));
+}
+
+static bool key_is(const struct ynode *k, const char *name)
+{
+	return k->len == strlen(name) && !memcmp(k->value, name, k->len);
+}
+
+/* Warn about an unknown key, with a hint when only its case is wrong or
+ * '_' was written for '-'. */
+static void unknown_key(struct gp *p, const struct ynode *k, const char *where,
+			const char *const *known, size_t nr_known)
+{
+	for (size_t i = 0; i < nr_known; i++) {
+		bool same = k->len == strlen(known[i]);
+
+		for (size_t j = 0; same && j < k->len; j++) {
+			char a = k->value[j], b = known[i][j];
+
+			if (a == '_')
+				a = '-';
+			if (a >= 'A' && a <= 'Z')
+				a = (char)(a - 'A' + 'a');
+			same = a == b;
+		}
+		if (same) {
+			warnf(p, k,
+			      "unknown key '%s'%s%s%s ignored (did you mean "
+			      "'%s'?)",
+			      shown(k).s, where ? " in '" : "",
+			      where ? where : "", where ? "'" : "", known[i]);
+			return;
+		}
+	}
+	warnf(p, k, "unknown key '%s'%s%s%s ignored", shown(k).s,
+	      where ? " in '" : "", where ? where : "", where ? "'" : "");
+}
+
+static bool has_nul(const struct ynode *n)
+{
+	return strlen(n->value) != n->len;
+}
+
+/* The key node of name in mapping m, or NULL. */
+static const struct ynode *key_of(const struct ynode *m, const char *name)
+{
+	if (!m || m->type != YNODE_MAP)
+		return NULL;
+	for (size_t i = 0; i < m->nr; i++)
+		if (key_is(m->keys[i], name))
+			return m->keys[i];
+	return NULL;
+}
+
+/* Where to point for a missing or empty value: the value, its key, or the
+ * mapping. */
+static const struct ynode *where(const struct ynode *m, const char *name)
+{
+	const struct ynode *v = ynode_map_get(m, name);
+
+	if (v && !(ynode_is_null(v) && !v->len))
+		return v;
+	v = key_of(m, name);
+	return v ? v : m;
+}
+
+/* [A-Za-z0-9._-], 1 to max, neither "." nor "..". */
+static bool name_ok(const char *s, size_t len, size_t max)
+{
+	if (!len || len > max || (len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool has_ctrl(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* A string scalar, set or NULL for a null value. */
+static int get_str(struct gp *p, const struct ynode *n, const char *path,
+		   char **out)
+{
+	free(*out);
+	*out = NULL;
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_SCALAR)
+		return bad(p, n, "'%s' must be a string, not a %s", path,
+			   ynode_kind(n));
+	if (has_nul(n))
+		return bad(p, n, "'%s' must not contain a NUL character", path);
+	*out = xstrdup(n->value);
+	return 0;
+}
+
+/* A required single-line string of 1 to MAX_NAME characters. */
+static int get_name(struct gp *p, const struct ynode *m, const char *key,
+		    char **out)
+{
+	const struct ynode *v = ynode_map_get(m, key);
+
+	if (get_str(p, v, key, out) < 0)
+		return -1;
+	if (!*out || !**out)
+		return bad(p, where(m, key), "'%s' is required: a name", key);
+	if (strlen(*out) > MAX_NAME || has_ctrl(*out, strlen(*out)))
+		return bad(p, v,
+			   "invalid %s (%s): 1 to %d characters, no control "
+			   "characters",
+			   key, shown(v).s, MAX_NAME);
+	return 0;
+}
+
+static int get_bool(struct gp *p, const struct ynode *n, const char *path,
+		    bool *out)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_SCALAR || ynode_bool(n, out) < 0)
+		return bad(
+			p, n, "'%s' must be a boolean (true or false), not %s",
+			path,
+			n->type == YNODE_SCALAR ? shown(n).s : ynode_kind(n));
+	return 0;
+}
+
+/* The whole number 0 to max, in decimal digits, under key of mapping m. */
+static int get_uint(struct gp *p, const struct ynode *m, const char *key,
+		    const char *path, unsigned max, unsigned *out)
+{
+	const struct ynode *n = ynode_map_get(m, key);
+	unsigned long v = 0;
+
+	if (ynode_is_null(n))
+		return bad(p, where(m, key), "'%s' is required: a whole number",
+			   path);
+	if (n->type != YNODE_SCALAR)
+		return bad(p, n, "'%s' must be a whole number, not a %s", path,
+			   ynode_kind(n));
+	for (size_t i = 0; i < n->len; i++) {
+		char c = n->value[i];
+
+		if (c < '0' || c > '9')
+			return bad(p, n,
+				   "'%s' must be a whole number from 0 to %u, "
+				   "not %s",
+				   path, max, shown(n).s);
+		if (v <= max)
+			v = v * 10 + (unsigned long)(c - '0');
+	}
+	if (v > max)
+		return bad(p, n, "'%s' must be at most %u, not %s", path, max,
+			   shown(n).s);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/*
+ * "30s", "10m", "2h", "1h30m", "1m30s", or bare digits = seconds. Returns
+ * 0 and *ms, or -1.
+ */
+static int parse_duration(const char *s, size_t len, int64_t *ms)
+{
+	int64_t total = 0;
+	size_t i = 0;
+	int last = 4; /* units must come h, m, s: each at most once */
+
+	if (!len)
+		return -1;
+	while (i < len) {
+		int64_t v = 0, unit;
+		size_t start = i;
+		int rank;
+
+		while (i < len && s[i] >= '0' && s[i] <= '9') {
+			if (v <= MAX_DURATION_MS)
+				v = v * 10 + (s[i] - '0');
+			i++;
+		}
+		if (i == start)
+			return -1;
+		if (i == len) {
+			if (start)
+				return -1; /* "1h30": which unit? */
+			unit = 1000;
+			rank = 0;
+		} else {
+			switch (s[i++]) {
+			case 'h':
+				unit = 3600000;
+				rank = 3;
+				break;
+			case 'm':
+				unit = 60000;
+				rank = 2;
+				break;
+			case 's':
+				unit = 1000;
+				rank = 1;
+				break;
+			default:
+				return -1;
+			}
+		}
+		if (rank >= last)
+			return -1;
+		last = rank;
+		if (v > MAX_DURATION_MS / unit)
+			return -2;
+		total += v * unit;
+		if (total > MAX_DURATION_MS)
+			return -2;
+	}
+	*ms = total;
+	return 0;
+}
+
+static int get_duration(struct gp *p, const struct ynode *m, const char *key,
+			const char *path, int64_t *ms)
+{
+	const struct ynode *v = ynode_map_get(m, key);
+	int rc;
+
+	if (ynode_is_null(v))
+		return bad(p, where(m, key),
+			   "'%s' is required: a duration such as 30s, 10m, "
+			   "1h30m",
+			   path);
+	if (v->type != YNODE_SCALAR)
+		return bad(p, v, "'%s' must be a duration, not a %s", path,
+			   ynode_kind(v));
+	rc = parse_duration(v->value, v->len, ms);
+	if (rc == -2)
+		return bad(p, v, "'%s' is too long (%s): at most 720h", path,
+			   shown(v).s);
+	if (rc < 0)
+		return bad(p, v,
+			   "'%s' is not a duration (%s): write 30s, 10m, 2h, "
+			   "1h30m or a number of seconds",
+			   path, shown(v).s);
+	return 0;
+}
+
+/* ---- hosts ---- */
+
+static void host_release(struct group_host *h)
+{
+	free(h->name);
+	free(h->root);
+	free(h->ssh);
+	free(h->ssh_user);
+	free(h->ssh_host);
+	strvec_release(&h->tags);
+	memset(h, 0, sizeof(*h));
+}
+
+/* "[user@]host[:port]"; host may be "[v6 address]". */
+static int parse_ssh(struct gp *p, const struct ynode *n, const char *path,
+		     struct group_host *h)
+{
+	const char *s = h->ssh, *at, *host, *end, *port = NULL;
+	size_t hlen;
+
+	at = strchr(s, '@');
+	if (at) {
+		if (!name_ok(s, (size_t)(at - s), MAX_NAME) || s[0] == '-')
+			return bad(p, n,
+				   "'%s' has an invalid user (%s): use "
+				   "letters, digits, '.', '_' and '-'",
+				   path, shown(n).s);
+		h->ssh_user = xstrndup(s, (size_t)(at - s));
+		host = at + 1;
+	} else {
+		host = s;
+	}
+	if (*host == '[') {
+		end = strchr(host, ']');
+		if (!end)
+			return bad(p, n,
+				   "'%s' has no ']' after its address (%s)",
+				   path, shown(n).s);
+		host++;
+		hlen = (size_t)(end - host);
+		end++;
+		if (*end == ':')
+			port = end + 1;
+		else if (*end)
+			return bad(p, n,
+				   "'%s' has text after its address (%s): "
+				   "write [user@]host[:port]",
+				   path, shown(n).s);
+	} else {
+		end = strchr(host, ':');
+		hlen = end ? (size_t)(end - host) : strlen(host);
+		if (end)
+			port = end + 1;
+	}
+	if (!hlen)
+		return bad(p, n,
+			   "'%s' has no host name (%s): write "
+			   "[user@]host[:port]",
+			   path, shown(n).s);
+	if (host[0] == '-')
+		return bad(p, n, "'%s' host must not start with '-' (%s)", path,
+			   shown(n).s);
+	for (size_t i = 0; i < hlen; i++) {
+		unsigned char c = (unsigned char)host[i];
+
+		if (c <= ' ' || c == 0x7f || c == '/' || c == '@' || c == '[' ||
+		    c == ']' || c == '\\' || c == '\'' || c == '"')
+			return bad(p, n,
+				   "'%s' has an invalid host name (%s): no "
+				   "spaces, quotes, '/' or '@'",
+				   path, shown(n).s);
+	}
+	h->ssh_host = xstrndup(host, hlen);
+	if (port) {
+		unsigned long v = 0;
+		size_t plen = strlen(port);
+
+		if (!plen || plen > 5 || strspn(port, "0123456789") != plen)
+			goto bad_port;
+		v = strtoul(port, NULL, 10);
+		if (!v || v > 65535)
+			goto bad_port;
+		h->ssh_port = (int)v;
+	}
+	return 0;
+bad_port:
+	return bad(p, n, "'%s' has an invalid port (%s): 1 to 65535", path,
+		   shown(n).s);
+}
+
+static int parse_tags(struct gp *p, const struct ynode *n, const char *path,
+		      struct group_host *h)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_MAP)
+		return bad(p, n,
+			   "'%s' must be a mapping of names to values, "
+			   "not a %s",
+			   path, ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *k = n->keys[i], *v = n->items[i];
+
+		if (!k->len || has_nul(k) || memchr(k->value, '=', k->len) ||
+		    has_ctrl(k->value, k->len))
+			return bad(p, k,
+				   "'%s' has an invalid tag name (%s): not "
+				   "empty, no '=' or control characters",
+				   path, shown(k).s);
+		if (ynode_is_null(v) && !v->len) {
+			strvec_pushf(&h->tags, "%s=", k->value);
+			continue;
+		}
+		if (v->type != YNODE_SCALAR)
+			return bad(p, v, "'%s.%s' must be a string, not a %s",
+				   path, shown(k).s, ynode_kind(v));
+		if (has_nul(v))
+			return bad(p, v,
+				   "'%s.%s' must not contain a NUL character",
+				   path, shown(k).s);
+		strvec_pushf(&h->tags, "%s=%s", k->value, v->value);
+	}
+	return 0;
+}
+
+static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
+{
+	static const char *const known[] = { "name", "root", "ssh", "tags" };
+	struct group_host h = { .line = n->line, .col = n->col };
+	const struct ynode *v;
+	char path[64], sub[160];
+
+	strvec_init(&h.tags);
+	snprintf(path, sizeof(path), "hosts[%zu]", idx);
+	if (n->type != YNODE_MAP)
+		return bad(p, n, "'%s' must be a mapping with 'name', not a %s",
+			   path, ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *k = n->keys[i];
+
+		v = n->items[i];
+		snprintf(sub, sizeof(sub), "%s.%s", path, shown(k).s);
+		if (key_is(k, "name")) {
+			if (get_str(p, v, sub, &h.name) < 0)
+				goto fail;
+		} else if (key_is(k, "root")) {
+			if (get_str(p, v, sub, &h.root) < 0)
+				goto fail;
+		} else if (key_is(k, "ssh")) {
+			if (get_str(p, v, sub, &h.ssh) < 0)
+				goto fail;
+		} else if (key_is(k, "tags")) {
+			if (parse_tags(p, v, sub, &h) < 0)
+				goto fail;
+		} else {
+			unknown_key(p, k, path, known, ARRAY_SIZE(known));
+		}
+	}
+	v = ynode_map_get(n, "name");
+	if (!h.name || !*h.name) {
+		bad(p, where(n, "name"), "'%s' has no name: a host needs one",
+		    path);
+		goto fail;
+	}
+	if (!name_ok(h.name, strlen(h.name), MAX_HOST_NAME)) {
+		bad(p, v,
+		    "invalid host name '%s' in '%s': 1 to %d letters, digits, "
+		    "'.', '_' and '-'",
+		    shown(v).s, path, MAX_HOST_NAME);
+		goto fail;
+	}
+	if (h.root && h.ssh) {
+		const struct ynode *rk = key_of(n, "root"),
+				   *sk = key_of(n, "ssh");
+
+		bad(p,
+		    rk->line > sk->line ||
+				    (rk->line == sk->line && rk->col > sk->col)
+			    ? rk
+			    : sk,
+		    "'%s' has both 'root' and 'ssh': a host is local (root) "
+		    "or remote (ssh), not both",
+		    path);
+		goto fail;
+	}
+	if (h.root) {
+		char *joined;
+
+		v = ynode_map_get(n, "root");
+		snprintf(sub, sizeof(sub), "%s.root", path);
+		if (!*h.root) {
+			bad(p, key_of(n, "root"),
+			    "'%s' is empty: leave it out for a rehearsal host",
+			    sub);
+			goto fail;
+		}
+		if (has_ctrl(h.root, strlen(h.root))) {
+			bad(p, v, "'%s' must not contain control characters",
+			    sub);
+			goto fail;
+		}
+		joined = h.root[0] == '/'
+				 ? xstrdup(h.root)
+				 : xasprintf("%s/%s", p->g->dir, h.root);
+		free(h.root);
+		h.root = fs_abspath(joined);
+		free(joined);
+	}
+	if (h.ssh) {
+		v = ynode_map_get(n, "ssh");
+		snprintf(sub, sizeof(sub), "%s.ssh", path);
+		if (!*h.ssh) {
+			bad(p, key_of(n, "ssh"),
+			    "'%s' is empty: write [user@]host[:port]", sub);
+			goto fail;
+		}
+		if (parse_ssh(p, v, sub, &h) < 0)
+			goto fail;
+	}
+	ALLOC_GROW(p->g->hosts, p->g->nr_hosts + 1, p->g->alloc_hosts);
+	p->g->hosts[p->g->nr_hosts++] = h;
+	return 0;
+fail:
+	host_release(&h);
+	return -1;
+}
+
+static int cmp_host_idx(const void *a, const void *b, void *arg)
+{
+	const struct group_host *hosts = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(hosts[i].name, hosts[j].name);
+
+	if (c)
+		return c;
+	return i < j ? -1 : i > j;
+}
+
+/* Host names are unique: the first repeated one (in file order) is the
+ * error, naming the line of the host it repeats. */
+static int check_unique(struct gp *p, const struct ynode *list)
+{
+	struct group *g = p->g;
+	size_t *ix = xcalloc(g->nr_hosts, sizeof(*ix));
+	size_t dup = SIZE_MAX, orig = 0;
+
+	for (size_t i = 0; i < g->nr_hosts; i++)
+		ix[i] = i;
+	qsort_r(ix, g->nr_hosts, sizeof(*ix), cmp_host_idx, g->hosts);
+	for (size_t i = 1; i < g->nr_hosts; i++)
+		if (!strcmp(g->hosts[ix[i]].name, g->hosts[ix[i - 1]].name) &&
+		    (i < 2 ||
+		     strcmp(g->hosts[ix[i]].name, g->hosts[ix[i - 2]].name)) &&
+		    ix[i] < dup) {
+			dup = ix[i];
+			orig = ix[i - 1];
+		}
+	free(ix);
+	if (dup == SIZE_MAX)
+		return 0;
+	return bad(p, where(list->items[dup], "name"),
+		   "duplicate host name '%s' in 'hosts[%zu]': 'hosts[%zu]' on "
+		   "line %d has it already",
+		   g->hosts[dup].name, dup, orig, g->hosts[orig].line);
+}
+
+static int parse_hosts(struct gp *p, const struct ynode *root)
+{
+	const struct ynode *n = ynode_map_get(root, "hosts");
+
+	if (ynode_is_null(n))
+		return bad(p, where(root, "hosts"),
+			   "'hosts' is required: a list of at least one host "
+			   "(- name: web-1)");
+	if (n->type != YNODE_SEQ)
+		return bad(p, n,
+			   "'hosts' must be a sequence of hosts, not a %s",
+			   ynode_kind(n));
+	if (!n->nr)
+		return bad(p, n,
+			   "'hosts' is empty: at least one host is needed");
+	for (size_t i = 0; i < n->nr; i++)
+		if (parse_host(p, n->items[i], i) < 0)
+			return -1;
+	return check_unique(p, n);
+}
+
+/* ---- deployment configs ---- */
+
+static int parse_min_healthy(struct gp *p, const struct ynode *n,
+			     const char *path, struct dconfig *c)
+{
+	static const char *const known[] = { "type", "value" };
+	const struct ynode *t = ynode_map_get(n, "type");
+	char sub[160];
+
+	if (n->type != YNODE_MAP)
+		return bad(p, n,
+			   "'%s' must be a mapping {type: HOST_COUNT or "
+			   "FLEET_PERCENT, value: N}, not a %s",
+			   path, ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++)
+		if (!key_is(n->keys[i], "type") && !key_is(n->keys[i], "value"))
+			unknown_key(p, n->keys[i], path, known,
+				    ARRAY_SIZE(known));
+	c->kind = DCONFIG_MIN_HEALTHY;
+	if (ynode_is_null(t))
+		return bad(p, where(n, "type"),
+			   "'%s.type' is required: HOST_COUNT or "
+			   "FLEET_PERCENT",
+			   path);
+	if (t->type == YNODE_SCALAR && key_is(t, "HOST_COUNT"))
+		c->min_type = DCONFIG_HOST_COUNT;
+	else if (t->type == YNODE_SCALAR && key_is(t, "FLEET_PERCENT"))
+		c->min_type = DCONFIG_FLEET_PERCENT;
+	else
+		return bad(p, t,
+			   "'%s.type' must be HOST_COUNT or FLEET_PERCENT, "
+			   "not %s",
+			   path,
+			   t->type == YNODE_SCALAR ? shown(t).s
+						   : ynode_kind(t));
+	snprintf(sub, sizeof(sub), "%s.value", path);
+	return get_uint(p, n, "value", sub,
+			c->min_type == DCONFIG_FLEET_PERCENT ? 100
+							     : MAX_HOST_COUNT,
+			&c->min_value);
+}
+
+/* canary {percent, bake, health} and linear {percent, interval, health} */
+static int parse_step(struct gp *p, const struct ynode *n, const char *path,
+		      bool canary, struct dconfig *c)
+{
+	static const char *const canary_known[] = { "percent", "bake",
+						    "health" };
+	static const char *const linear_known[] = { "percent", "interval",
+						    "health" };
+	const char *wait = canary ? "bake" : "interval";
+	const struct ynode *v;
+	char sub[160];
+
+	if (n->type != YNODE_MAP)
+		return bad(p, n,
+			   "'%s' must be a mapping {percent: P, %s: D}, not "
+			   "a %s",
+			   path, wait, ynode_kind(n));
+	c->kind = canary ? DCONFIG_CANARY : DCONFIG_LINEAR;
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *k = n->keys[i];
+
+		if (!key_is(k, "percent") && !key_is(k, wait) &&
+		    !key_is(k, "health"))
+			unknown_key(p, k, path,
+				    canary ? canary_known : linear_known, 3);
+	}
+	snprintf(sub, sizeof(sub), "%s.percent", path);
+	if (get_uint(p, n, "percent", sub, 100, &c->percent) < 0)
+		return -1;
+	if (!c->percent)
+		return bad(p, ynode_map_get(n, "percent"),
+			   "'%s' must be from 1 to 100, not 0", sub);
+	snprintf(sub, sizeof(sub), "%s.%s", path, wait);
+	if (get_duration(p, n, wait, sub, &c->interval_ms) < 0)
+		return -1;
+	v = ynode_map_get(n, "health");
+	snprintf(sub, sizeof(sub), "%s.health", path);
+	if (get_str(p, v, sub, &c->health) < 0)
+		return -1;
+	if (c->health && !*c->health)
+		return bad(p, key_of(n, "health"),
+			   "'%s' is empty: leave it out or give a command",
+			   sub);
+	return 0;
+}
+
+static int parse_config(struct gp *p, const struct ynode *k,
+			const struct ynode *n)
+{
+	static const char *const known[] = { "minimum-healthy-hosts", "canary",
+					     "linear" };
+	struct dconfig c = DCONFIG_INIT;
+	const struct ynode *kind_k = NULL;
+	char path[160];
+
+	if (has_nul(k) || !name_ok(k->value, k->len, MAX_NAME))
+		return bad(p, k,
+			   "invalid deployment config name '%s': 1 to %d "
+			   "letters, digits, '.', '_' and '-'",
+			   shown(k).s, MAX_NAME);
+	if (!strncmp(k->value, CUSTOM_PREFIX, strlen(CUSTOM_PREFIX)))
+		return bad(p, k,
+			   "deployment config name '%s' must not start with "
+			   "'" CUSTOM_PREFIX "' (reserved for the built-in "
+			   "ones)",
+			   shown(k).s);
+	snprintf(path, sizeof(path), "deployment-configs.%s", shown(k).s);
+	if (ynode_is_null(n) || n->type != YNODE_MAP)
+		return bad(p, ynode_is_null(n) && !n->len ? k : n,
+			   "'%s' must be a mapping with one of "
+			   "minimum-healthy-hosts, canary or linear",
+			   path);
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *ck = n->keys[i];
+
+		if (!key_is(ck, known[0]) && !key_is(ck, known[1]) &&
+		    !key_is(ck, known[2])) {
+			unknown_key(p, ck, path, known, ARRAY_SIZE(known));
+			continue;
+		}
+		if (kind_k)
+			return bad(p, ck,
+				   "'%s' has both '%s' and '%s': a config is "
+				   "one of minimum-healthy-hosts, canary or "
+				   "linear",
+				   path, kind_k->value, ck->value);
+		kind_k = ck;
+	}
+	if (!kind_k)
+		return bad(p, k,
+			   "'%s' needs one of minimum-healthy-hosts, canary or "
+			   "linear",
+			   path);
+	c.name = xstrdup(k->value);
+	{
+		const struct ynode *v = ynode_map_get(n, kind_k->value);
+		char sub[200];
+		int rc;
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, kind_k->value);
+		if (ynode_is_null(v) && !v->len)
+			rc = bad(p, kind_k,
+				 "'%s' is empty: it needs its settings", sub);
+		else if (key_is(kind_k, known[0]))
+			rc = parse_min_healthy(p, v, sub, &c);
+		else
+			rc = parse_step(p, v, sub, key_is(kind_k, "canary"),
+					&c);
+		if (rc < 0) {
+			free(c.name);
+			free(c.health);
+			return -1;
+		}
+	}
+	ALLOC_GROW(p->g->configs, p->g->nr_configs + 1, p->g->alloc_configs);
+	p->g->configs[p->g->nr_configs++] = c;
+	return 0;
+}
+
+static int parse_configs(struct gp *p, const struct ynode *n)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_MAP)
+		return bad(p, n,
+			   "'deployment-configs' must be a mapping of names "
+			   "to configs, not a %s",
+			   ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++)
+		if (parse_config(p, n->keys[i], n->items[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static const struct dconfig *find_custom(const struct group *g,
+					 const char *name)
+{
+	for (size_t i = 0; i < g->nr_configs; i++)
+		if (!strcmp(g->configs[i].name, name))
+			return &g->configs[i];
+	return NULL;
+}
+
+static bool is_builtin(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(builtin_names); i++)
+		if (!strcmp(name, builtin_names[i]))
+			return true;
+	return false;
+}
+
+static int parse_config_name(struct gp *p, const struct ynode *root)
+{
+	const struct ynode *v = ynode_map_get(root, "deployment-config");
+	struct group *g = p->g;
+
+	if (get_str(p, v, "deployment-config", &g->config) < 0)
+		return -1;
+	if (!g->config) {
+		g->config = xstrdup(builtin_names[0]);
+		return 0;
+	}
+	if (!*g->config)
+		return bad(p, key_of(root, "deployment-config"),
+			   "'deployment-config' is empty: leave it out for "
+			   "CodeDeployDefault.OneAtATime");
+	if (find_custom(g, g->config) || is_builtin(g->config))
+		return 0;
+	return bad(p, v,
+		   "unknown deployment config '%s': use "
+		   "CodeDeployDefault.OneAtATime, HalfAtATime, AllAtOnce or "
+		   "a name from deployment-configs",
+		   shown(v).s);
+}
+
+/* ---- the whole ---- */
+
+static int parse_feb(struct gp *p, const struct ynode *n)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type == YNODE_SCALAR && !has_nul(n))
+		for (size_t i = 1; i < ARRAY_SIZE(feb_names); i++)
+			if (!strcmp(n->value, feb_names[i])) {
+				p->g->feb = (enum appspec_feb)i;
+				return 0;
+			}
+	return bad(p, n,
+		   "invalid file-exists-behavior (%s): DISALLOW, OVERWRITE or "
+		   "RETAIN",
+		   n->type == YNODE_SCALAR ? shown(n).s : ynode_kind(n));
+}
+
+static int parse_id(struct gp *p, const struct ynode *root)
+{
+	const struct ynode *v = ynode_map_get(root, "id");
+	struct group *g = p->g;
+
+	if (get_str(p, v, "id", &g->id) < 0)
+		return -1;
+	if (!g->id) {
+		g->id = group_derive_id(g->name);
+		return 0;
+	}
+	if (!name_ok(g->id, strlen(g->id), MAX_ID))
+		return bad(p, *g->id ? v : key_of(root, "id"),
+			   "invalid id '%s': 1 to %d letters, digits, '.', "
+			   "'_' and '-'",
+			   shown(v).s, MAX_ID);
+	return 0;
+}
+
+static int parse_root(struct gp *p, const struct ynode *root)
+{
+	static const char *const known[] = {
+		"application",
+		"deployment-group",
+		"id",
+		"deployment-config",
+		"file-exists-behavior",
+		"ignore-application-stop-failures",
+		"auto-rollback",
+		"load-balancer",
+		"hosts",
+		"deployment-configs",
+	};
+	struct group *g = p->g;
+
+	if (!root)
+		return bad(p, NULL,
+			   "group file is empty: it needs application, "
+			   "deployment-group and hosts");
+	if (root->type != YNODE_MAP)
+		return bad(p, root, "a group file must be a mapping, not a %s",
+			   ynode_kind(root));
+	for (size_t i = 0; i < root->nr; i++) {
+		const struct ynode *k = root->keys[i], *v = root->items[i];
+		int rc = 0;
+
+		if (key_is(k, "file-exists-behavior"))
+			rc = parse_feb(p, v);
+		else if (key_is(k, "ignore-application-stop-failures"))
+			rc = get_bool(p, v, "ignore-application-stop-failures",
+				      &g->ignore_application_stop_failures);
+		else if (key_is(k, "auto-rollback"))
+			rc = get_bool(p, v, "auto-rollback", &g->auto_rollback);
+		else if (key_is(k, "load-balancer"))
+			rc = get_bool(p, v, "load-balancer", &g->load_balancer);
+		else if (!key_is(k, known[0]) && !key_is(k, known[1]) &&
+			 !key_is(k, known[2]) && !key_is(k, known[3]) &&
+			 !key_is(k, known[8]) && !key_is(k, known[9]))
+			unknown_key(p, k, NULL, known, ARRAY_SIZE(known));
+		if (rc < 0)
+			return -1;
+	}
+	if (get_name(p, root, "application", &g->application) < 0 ||
+	    get_name(p, root, "deployment-group", &g->name) < 0 ||
+	    parse_id(p, root) < 0 ||
+	    parse_configs(p, ynode_map_get(root, "deployment-configs")) < 0 ||
+	    parse_config_name(p, root) < 0 || parse_hosts(p, root) < 0)
+		return -1;
+	return 0;
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *d, *abs;
+
+	if (!slash)
+		return fs_abspath(".");
+	d = slash == path ? xstrdup("/")
+			  : xstrndup(path, (size_t)(slash - path));
+	abs = fs_abspath(d);
+	free(d);
+	return abs;
+}
+
+static int parse_doc(const char *name, const char *dir, const struct ydoc *doc,
+		     struct group *g, struct sw_err *e)
+{
+	struct gp p = { .doc = doc, .g = g, .e = e };
+
+	g->file = xstrdup(name);
+	g->dir = dir ? fs_abspath(dir) : dir_of(name);
+	strvec_init(&g->warnings);
+	if (parse_root(&p, doc->root) < 0) {
+		group_release(g);
+		return -1;
+	}
+	return 0;
+}
+
+int group_parse(const char *name, const char *dir, const char *data, size_t len,
+		struct group *g, struct sw_err *e)
+{
+	struct ydoc doc = YDOC_INIT;
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	if (ydoc_load(name, data, len, &doc, e) < 0)
+		return -1;
+	ret = parse_doc(name, dir, &doc, g, e);
+	ydoc_release(&doc);
+	return ret;
+}
+
+int group_load(const char *path, struct group *g, struct sw_err *e)
+{
+	struct ydoc doc = YDOC_INIT;
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	if (ydoc_load_file(path, &doc, e) < 0)
+		return -1;
+	ret = parse_doc(path, NULL, &doc, g, e);
+	ydoc_release(&doc);
+	return ret;
+}
+
+void group_release(struct group *g)
+{
+	if (!g)
+		return;
+	free(g->file);
+	free(g->dir);
+	free(g->application);
+	free(g->name);
+	free(g->id);
+	free(g->config);
+	for (size_t i = 0; i < g->nr_hosts; i++)
+		host_release(&g->hosts[i]);
+	free(g->hosts);
+	for (size_t i = 0; i < g->nr_configs; i++)
+		dconfig_release(&g->configs[i]);
+	free(g->configs);
+	strvec_release(&g->warnings);
+	memset(g, 0, sizeof(*g));
+}
+
+int group_config(const struct group *g, const char *name, struct dconfig *c,
+		 struct sw_err *e)
+{
+	const struct dconfig *custom;
+
+	if (!name)
+		name = g->config ? g->config : builtin_names[0];
+	custom = find_custom(g, name);
+	if (custom) {
+		dconfig_copy(c, custom);
+		return 0;
+	}
+	if (dconfig_builtin(name, c) == 0)
+		return 0;
+	return err_set(e, ERR_USAGE, "unknown deployment config '%s'", name);
+}
+
+char *group_derive_id(const char *name)
+{
+	char hex[HASH_SHA256_HEX];
+	struct sw_err e = SW_ERR_INIT;
+	struct buf b = BUF_INIT;
+
+	buf_addstr(&b, "slipway deployment group\n");
+	buf_addstr(&b, name);
+	if (hash_buf(HASH_SHA256, b.ptr, b.len, hex, &e) < 0)
+		BUG("sha256: %s", e.msg);
+	buf_release(&b);
+	return xasprintf("%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+			 hex + 16, hex + 20);
+}
