@@ -1,6 +1,6 @@
 /*
- * slipway validate FILE...: check buildspecs and appspecs without running
- * anything.
+ * slipway validate FILE...: check buildspecs, appspecs and deployment
+ * group files without running anything.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "buildspec.h"
 #include "cli.h"
 #include "err.h"
+#include "group.h"
 #include "yaml.h"
 #include "banned.h"
 
@@ -27,6 +28,10 @@ static const char validate_usage[] =
 	"A file is an appspec when it is named appspec.yml or appspec.yaml,\n"
 	"or when its top level has 'os', or appspec keys (version 0.0, files,\n"
 	"hooks, permissions, Resources) and no 'phases' or 'batch'.\n"
+	"\n"
+	"Deployment group files are checked too: hosts, ssh targets, custom\n"
+	"deployment configs. A file is a group file when its top level has\n"
+	"'hosts' or 'deployment-group'.\n"
 	"\n"
 	"  -h, --help   this help\n"
 	"\n"
@@ -50,12 +55,16 @@ static bool named_appspec(const char *path)
 	return !strcmp(base, "appspec.yml") || !strcmp(base, "appspec.yaml");
 }
 
+enum file_kind { KIND_BUILDSPEC, KIND_APPSPEC, KIND_GROUP };
+
 /*
- * Whether a file that is not named like one holds an appspec, from the
- * keys of its top level. A file that is no YAML mapping goes to the
- * buildspec parser, whose message for it is as good.
+ * What a file that is not named like an appspec holds, from the keys of
+ * its top level: a group file has 'hosts' or 'deployment-group'; an
+ * appspec 'os', or appspec keys and no 'phases' or 'batch'. A file that
+ * is no YAML mapping goes to the buildspec parser, whose message for it
+ * is as good.
  */
-static bool looks_like_appspec(const char *path)
+static enum file_kind sniff(const char *path)
 {
 	static const char *const appspec_keys[] = { "files", "hooks",
 						    "permissions",
@@ -64,15 +73,20 @@ static bool looks_like_appspec(const char *path)
 	struct ydoc doc = YDOC_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	const struct ynode *root, *v;
-	bool yes = false;
+	enum file_kind kind = KIND_BUILDSPEC;
 
 	if (ydoc_load_file(path, &doc, &e) < 0)
-		return false;
+		return KIND_BUILDSPEC;
 	root = doc.root;
 	if (!root || root->type != YNODE_MAP)
 		goto out;
+	if (ynode_map_get(root, "hosts") ||
+	    ynode_map_get(root, "deployment-group")) {
+		kind = KIND_GROUP;
+		goto out;
+	}
 	if (ynode_map_get(root, "os")) {
-		yes = true;
+		kind = KIND_APPSPEC;
 		goto out;
 	}
 	if (ynode_map_get(root, "phases") || ynode_map_get(root, "batch"))
@@ -80,14 +94,31 @@ static bool looks_like_appspec(const char *path)
 	v = ynode_map_get(root, "version");
 	if (v && v->type == YNODE_SCALAR && v->plain &&
 	    (!strcmp(v->value, "0.0") || !strcmp(v->value, "0")))
-		yes = true;
+		kind = KIND_APPSPEC;
 	for (size_t i = 0; i < sizeof(appspec_keys) / sizeof(*appspec_keys);
 	     i++)
 		if (ynode_map_get(root, appspec_keys[i]))
-			yes = true;
+			kind = KIND_APPSPEC;
 out:
 	ydoc_release(&doc);
-	return yes;
+	return kind;
+}
+
+static int validate_group(const char *path)
+{
+	struct group g = GROUP_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (group_load(path, &g, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		return e.code == ERR_SPEC ? ERR_SPEC : e.code;
+	}
+	for (size_t w = 0; w < g.warnings.nr; w++)
+		fprintf(stderr, "warning: %s\n", g.warnings.v[w]);
+	printf("%s: ok (group %s, %zu hosts, config %s)\n", path, g.name,
+	       g.nr_hosts, g.config);
+	group_release(&g);
+	return 0;
 }
 
 static int validate_appspec(const char *path)
@@ -125,6 +156,7 @@ int cmd_validate(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		struct buildspec bs = BUILDSPEC_INIT;
 		struct sw_err e = SW_ERR_INIT;
+		enum file_kind kind;
 
 		if (access(argv[i], R_OK) < 0) {
 			fprintf(stderr, "error: cannot read '%s'\n", argv[i]);
@@ -132,8 +164,10 @@ int cmd_validate(int argc, char **argv)
 				status = ERR_USAGE;
 			continue;
 		}
-		if (named_appspec(argv[i]) || looks_like_appspec(argv[i])) {
-			int rc = validate_appspec(argv[i]);
+		kind = named_appspec(argv[i]) ? KIND_APPSPEC : sniff(argv[i]);
+		if (kind != KIND_BUILDSPEC) {
+			int rc = kind == KIND_GROUP ? validate_group(argv[i])
+						    : validate_appspec(argv[i]);
 
 			if (rc)
 				status = rc;
