@@ -12,6 +12,8 @@
 
 static const char deploy_usage[] =
 	"usage: slipway deploy BUNDLE [options]\n"
+	"       slipway deploy BUNDLE --group FILE [options]\n"
+	"       slipway deploy --rollback [--group FILE | host options]\n"
 	"\n"
 	"Deploy a revision as the CodeDeploy agent would: ApplicationStop "
 	"(from\n"
@@ -21,6 +23,15 @@ static const char deploy_usage[] =
 	"directory,\n"
 	"a .zip, a .tar or a .tar.gz holding appspec.yml at its root.\n"
 	"\n"
+	"      --group FILE          deploy to the hosts of a deployment group "
+	"file\n"
+	"                            under its deployment config (see "
+	"slipway plan)\n"
+	"      --rollback            redeploy the group's last successful "
+	"revision\n"
+	"                            (from each host's copy of it)\n"
+	"      --no-rollback         no automatic rollback, whatever the "
+	"group says\n"
 	"      --root DIR            deploy to a host whose filesystem is DIR "
 	"(an\n"
 	"                            appspec destination /var/www lands in\n"
@@ -50,9 +61,11 @@ static const char deploy_usage[] =
 	"from\n"
 	"                            the name, or "
 	"default-local-deployment-group)\n"
-	"      --config NAME         deployment config (CodeDeployDefault."
-	"OneAtATime,\n"
-	"                            HalfAtATime or AllAtOnce)\n"
+	"      --config NAME         deployment config: CodeDeployDefault."
+	"OneAtATime\n"
+	"                            (default), HalfAtATime, AllAtOnce, or "
+	"one of\n"
+	"                            the group file's\n"
 	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
 	"                            for files already at a destination (the\n"
 	"                            appspec's file_exists_behavior wins)\n"
@@ -78,6 +91,7 @@ static const char deploy_usage[] =
 	"directory\n"
 	"  sudo slipway deploy app.tgz --root /      # this machine, for "
 	"real\n"
+	"  slipway deploy app.zip --group fleet.yml  # a fleet\n"
 	"\n"
 	"Exit status: 0 succeeded, 1 failed, 2 usage error, 3 invalid bundle\n"
 	"or appspec, 111 system error.\n";
@@ -92,6 +106,9 @@ enum {
 	OPT_GROUP,
 	OPT_GROUP_ID,
 	OPT_CONFIG,
+	OPT_GROUP_FILE,
+	OPT_ROLLBACK,
+	OPT_NO_ROLLBACK,
 	OPT_FEB,
 	OPT_IGNORE_STOP,
 	OPT_TRAFFIC,
@@ -110,6 +127,9 @@ static const struct option deploy_options[] = {
 	{ "deployment-group", required_argument, NULL, OPT_GROUP },
 	{ "deployment-group-id", required_argument, NULL, OPT_GROUP_ID },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "group", required_argument, NULL, OPT_GROUP_FILE },
+	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
+	{ "no-rollback", no_argument, NULL, OPT_NO_ROLLBACK },
 	{ "file-exists-behavior", required_argument, NULL, OPT_FEB },
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
@@ -183,14 +203,16 @@ int cmd_deploy(int argc, char **argv)
 			o.group_id = optarg;
 			break;
 		case OPT_CONFIG:
-			if (!deploy_config_known(optarg))
-				return cli_usage_error(
-					"deploy",
-					"--config: unknown deployment config "
-					"'%s' (CodeDeployDefault.OneAtATime, "
-					"HalfAtATime or AllAtOnce)",
-					optarg);
 			o.config = optarg;
+			break;
+		case OPT_GROUP_FILE:
+			o.group_file = optarg;
+			break;
+		case OPT_ROLLBACK:
+			o.rollback = true;
+			break;
+		case OPT_NO_ROLLBACK:
+			o.no_rollback = true;
 			break;
 		case OPT_FEB:
 			if (cli_parse_feb(optarg, &o.feb) < 0)
@@ -232,12 +254,30 @@ int cmd_deploy(int argc, char **argv)
 					       argv[optind - 1]);
 		}
 	}
-	if (optind >= argc)
+	if (o.rollback) {
+		if (optind < argc)
+			return cli_usage_error("deploy",
+					       "--rollback takes no BUNDLE: it "
+					       "redeploys the last successful "
+					       "revision");
+	} else if (optind >= argc) {
 		return cli_usage_error("deploy", "a BUNDLE is required");
-	if (argc - optind > 1)
+	} else if (argc - optind > 1) {
 		return cli_usage_error("deploy", "too many arguments: '%s'",
 				       argv[optind + 1]);
-	o.bundle = argv[optind];
+	} else {
+		o.bundle = argv[optind];
+	}
+	if (o.group_file && (o.root || o.ssh || o.host || o.deployment_root))
+		return cli_usage_error("deploy",
+				       "--group names the hosts: --root, "
+				       "--ssh, --host and --deployment-root "
+				       "are for one host");
+	if (o.group_file && (o.group_name || o.group_id))
+		return cli_usage_error("deploy",
+				       "--group names the deployment group: "
+				       "drop --deployment-group and "
+				       "--deployment-group-id");
 	deploy_run(&o, &status);
 	return status;
 }

@@ -17,8 +17,9 @@
 #include "artifacts.h"
 #include "buf.h"
 #include "bundle.h"
+#include "dconfig.h"
 #include "fs.h"
-#include "hash.h"
+#include "group.h"
 #include "proc.h"
 #include "state.h"
 #include "transport.h"
@@ -29,74 +30,115 @@
 #define DEFAULT_GROUP_ID "default-local-deployment-group"
 #define DEFAULT_CONFIG "CodeDeployDefault.OneAtATime"
 #define AGENT_DEPLOYMENT_ROOT "opt/codedeploy-agent/deployment-root"
+#define HEALTH_TIMEOUT_MS (10 * 60 * 1000)
 
-static const char *const builtin_configs[] = {
-	"CodeDeployDefault.OneAtATime",
-	"CodeDeployDefault.HalfAtATime",
-	"CodeDeployDefault.AllAtOnce",
+enum fh_state { FH_PENDING, FH_IN_FLIGHT, FH_SUCCEEDED, FH_FAILED, FH_SKIPPED };
+
+static const char *const fh_names[] = { "Pending", "InProgress", "Succeeded",
+					"Failed", "Skipped" };
+
+struct drv;
+
+/* One host of the deployment. */
+struct fhost {
+	struct drv *d;
+	char *name;
+	char *root; /* on the host */
+	char *deployment_root; /* on the host */
+	char *ssh, *ssh_user, *ssh_host;
+	int ssh_port;
+	int order; /* 0 unhealthy, 1 never deployed, 2 the others */
+	size_t index; /* in the group file */
+	enum fh_state st;
+	struct transport_run run;
+	struct agent_proto_reader rd;
+	struct agent_result r;
+	char *message; /* why it failed, when the agent did not say */
+	bool agent_issue; /* no result from the agent (or no agent) */
+	int64_t start_ms, end_ms;
 };
-
-bool deploy_config_known(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(builtin_configs); i++)
-		if (!strcmp(name, builtin_configs[i]))
-			return true;
-	return false;
-}
 
 /* What one deployment run holds. */
 struct drv {
 	const struct deploy_opts *o;
-	struct state st;
+	struct state *st;
+	struct group *g; /* NULL without --group */
 	char *id;
-	char *bundle; /* absolute */
+	char *bundle; /* absolute; NULL for a rollback (on-host archives) */
+	char *rollback_of; /* the deployment this one rolls back */
+	char *rollback_source; /* the last good deployment id */
 	char *application;
 	char *group_name;
 	char *group_id;
-	char *host_root;
-	char *deployment_root;
-	const char *host;
+	struct dconfig config;
+	enum appspec_feb feb;
+	bool ignore_stop;
+	bool traffic;
+	struct fhost *hosts;
+	size_t nr_hosts;
+	size_t width; /* of the longest host name */
 	char *dep_dir; /* <state>/deployments/<id> */
-	int log_fd; /* deployment.log */
-	bool term_lines; /* hook output on the terminal */
-	struct buf line;
-	struct agent_result r;
-	int64_t start_ms, end_ms;
-	const char *error_code; /* errorInformation.code, or NULL */
-	char *error_msg;
-	enum bundle_kind kind;
-	char *ssh_user, *ssh_host; /* --ssh, parsed */
-	int ssh_port;
 	char *control_dir; /* <state>/ssh */
-	char *stream; /* what a remote transport sends as the bundle */
+	char *stream; /* what remote hosts receive as the bundle */
+	int log_fd; /* deployment.log */
+	bool summary_shown; /* a live line is on the terminal */
+	bool live; /* draw the live line */
+	struct buf line;
+	int64_t start_ms, end_ms;
+	enum bundle_kind kind;
+	struct dsched sched;
+	bool stopped; /* by the configuration */
+	bool interrupted; /* by a signal */
+	bool invalid_revision; /* a host refused the bundle */
+	char *stop_why;
+	char *status; /* "Succeeded", "Failed", "Stopped" */
+	const char *error_code;
+	char *error_msg;
+	const struct strvec *only; /* a rollback: these hosts only */
+	char *rollback_id; /* the rollback this one triggered */
+	char *rollback_status;
 };
 
-/* A UUID-shaped id derived from a group's name (stable across runs). */
-static char *derive_group_id(const char *name)
-{
-	char hex[HASH_SHA256_HEX];
-	struct sw_err e = SW_ERR_INIT;
-	struct buf b = BUF_INIT;
+/* ---- output ---- */
 
-	buf_addstr(&b, "slipway deployment group\n");
-	buf_addstr(&b, name);
-	if (hash_buf(HASH_SHA256, b.ptr, b.len, hex, &e) < 0)
-		BUG("sha256: %s", e.msg);
-	buf_release(&b);
-	return xasprintf("%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-			 hex + 16, hex + 20);
+static void live_clear(struct drv *d)
+{
+	if (d->summary_shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		d->summary_shown = false;
+	}
 }
 
-static void out_line(struct drv *d, bool term, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void live_draw(struct drv *d)
+{
+	size_t n[5] = { 0 };
+
+	if (!d->live)
+		return;
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		n[d->hosts[i].st]++;
+	fprintf(stderr,
+		"\r\033[K%s: %zu done, %zu in flight, %zu failed, %zu skipped, "
+		"%zu pending",
+		d->id, n[FH_SUCCEEDED], n[FH_IN_FLIGHT], n[FH_FAILED],
+		n[FH_SKIPPED], n[FH_PENDING]);
+	fflush(stderr);
+	d->summary_shown = true;
+}
+
+static void out_line(struct drv *d, const char *host, bool term,
+		     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* One "<host> | text" line to deployment.log and, if term, stdout. */
-static void out_line(struct drv *d, bool term, const char *fmt, ...)
+static void out_line(struct drv *d, const char *host, bool term,
+		     const char *fmt, ...)
 {
 	va_list ap;
 
 	buf_clear(&d->line);
-	buf_addf(&d->line, "%s | ", d->host);
+	buf_addf(&d->line, "%-*s | ", (int)d->width, host);
 	va_start(ap, fmt);
 	buf_vaddf(&d->line, fmt, ap);
 	va_end(ap);
@@ -104,6 +146,7 @@ static void out_line(struct drv *d, bool term, const char *fmt, ...)
 	if (d->log_fd >= 0)
 		(void)!write(d->log_fd, d->line.ptr, d->line.len);
 	if (term) {
+		live_clear(d);
 		fwrite(d->line.ptr, 1, d->line.len, stdout);
 		fflush(stdout);
 	}
@@ -111,21 +154,22 @@ static void out_line(struct drv *d, bool term, const char *fmt, ...)
 
 static void on_event(const struct agent_event *ev, void *data)
 {
-	struct drv *d = data;
+	struct fhost *h = data;
+	struct drv *d = h->d;
 	const char *name = appspec_event_name(ev->event);
 
 	if (ev->status == AGENT_IN_PROGRESS || ev->status == AGENT_PENDING)
 		return;
 	if (ev->status == AGENT_SKIPPED) {
-		out_line(d, !d->o->quiet, "%s Skipped", name);
+		out_line(d, h->name, !d->o->quiet, "%s Skipped", name);
 		return;
 	}
-	out_line(d, !d->o->quiet, "%s %s (%lld ms)%s", name,
+	out_line(d, h->name, !d->o->quiet, "%s %s (%lld ms)%s", name,
 		 agent_status_name(ev->status),
 		 (long long)(ev->end_ms - ev->start_ms),
 		 ev->ignored ? ", ignored" : "");
 	if (ev->status == AGENT_FAILED && ev->message)
-		out_line(d, true, "%s: %s: %s", name,
+		out_line(d, h->name, true, "%s: %s: %s", name,
 			 ev->error_code ? ev->error_code : "UnknownError",
 			 ev->message);
 }
@@ -133,13 +177,199 @@ static void on_event(const struct agent_event *ev, void *data)
 static void on_line(enum appspec_event event, enum script_stream stream,
 		    const char *line, size_t len, void *data)
 {
-	struct drv *d = data;
+	struct fhost *h = data;
 	const char *tag = stream == SCRIPT_STDOUT   ? "[stdout]"
 			  : stream == SCRIPT_STDERR ? "[stderr]"
 						    : "[slipway] ";
 
 	(void)event;
-	out_line(d, d->term_lines, "%s%.*s", tag, (int)len, line);
+	out_line(h->d, h->name, !h->d->o->quiet, "%s%.*s", tag, (int)len, line);
+}
+
+/* ---- driver state per group ---- */
+
+static char *group_state(const struct drv *d, const char *rest)
+{
+	return xasprintf("%s/groups/%s/%s", d->st->dir, d->group_id, rest);
+}
+
+static char *read_state(const struct drv *d, const char *rest)
+{
+	char *path = group_state(d, rest), *text = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	size_t n;
+
+	if (fs_read_file(path, 4096, &text, &n, &e) < 0)
+		text = NULL;
+	else
+		text[strcspn(text, " \n")] = '\0';
+	free(path);
+	return text;
+}
+
+static void write_state(const struct drv *d, const char *rest, const char *text)
+{
+	char *path = group_state(d, rest), *dir = xstrdup(path);
+	struct sw_err e = SW_ERR_INIT;
+
+	*strrchr(dir, '/') = '\0';
+	if (fs_mkdir_p(dir, 0755, &e) < 0 ||
+	    fs_write_atomic(path, text, strlen(text), 0644, &e) < 0)
+		fprintf(stderr, "warning: %s\n", e.msg);
+	free(dir);
+	free(path);
+}
+
+/* The host's health line: "Healthy <id>" / "Unhealthy <id>", or NULL. */
+static char *host_health(const struct drv *d, const char *host)
+{
+	char *rest = xasprintf("hosts/%s", host), *path = group_state(d, rest);
+	char *text = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	size_t n;
+
+	if (fs_read_file(path, 4096, &text, &n, &e) < 0)
+		text = NULL;
+	free(path);
+	free(rest);
+	return text;
+}
+
+/* ---- resolving the hosts ---- */
+
+static void add_host(struct drv *d, const char *name, const char *root,
+		     const char *deployment_root, const char *ssh,
+		     const char *user, const char *host, int port)
+{
+	struct fhost *h;
+
+	d->hosts = xrealloc(d->hosts, (d->nr_hosts + 1) * sizeof(*d->hosts));
+	h = &d->hosts[d->nr_hosts];
+	memset(h, 0, sizeof(*h));
+	h->d = d;
+	h->index = d->nr_hosts++;
+	h->name = xstrdup(name);
+	h->root = xstrdup(root);
+	h->deployment_root = xstrdup(deployment_root);
+	h->ssh = xstrdup_or_null(ssh);
+	h->ssh_user = xstrdup_or_null(user);
+	h->ssh_host = xstrdup_or_null(host);
+	h->ssh_port = port;
+	h->run = (struct transport_run)TRANSPORT_RUN_INIT;
+	h->r = (struct agent_result)AGENT_RESULT_INIT;
+	if (strlen(name) > d->width)
+		d->width = strlen(name);
+}
+
+/* Where a host's root and agent state are, from its kind. */
+static int host_paths(struct drv *d, const char *name, const char *root,
+		      const char *dep_root, bool ssh, char **hroot, char **hdr,
+		      struct sw_err *e)
+{
+	*hroot = *hdr = NULL;
+	if (ssh) {
+		if (root && root[0] != '/')
+			return err_set(e, ERR_USAGE,
+				       "host %s: root '%s' must be an absolute "
+				       "path on the remote host",
+				       name, root);
+		*hroot = xstrdup(root ? root : "/");
+		*hdr = dep_root ? xstrdup(dep_root)
+				: fs_join(*hroot, AGENT_DEPLOYMENT_ROOT);
+	} else if (root) {
+		if (!fs_is_dir(root))
+			return err_set(e, ERR_USAGE,
+				       "host %s: root '%s' is not a directory",
+				       name, root);
+		*hroot = fs_abspath(root);
+		*hdr = dep_root ? fs_abspath(dep_root)
+				: fs_join(*hroot, AGENT_DEPLOYMENT_ROOT);
+	} else {
+		char *hd = xasprintf("%s/hosts/%s", d->st->dir, name);
+
+		*hroot = fs_join(hd, "root");
+		*hdr = dep_root ? fs_abspath(dep_root)
+				: fs_join(hd, "deployment-root");
+		free(hd);
+		if (fs_mkdir_p(*hroot, 0755, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int resolve_hosts(struct drv *d, struct sw_err *e)
+{
+	const struct deploy_opts *o = d->o;
+	char *hroot = NULL, *hdr = NULL;
+	int ret = -1;
+
+	if (d->g) {
+		for (size_t i = 0; i < d->g->nr_hosts; i++) {
+			const struct group_host *gh = &d->g->hosts[i];
+
+			if (d->only && strvec_find(d->only, gh->name) < 0)
+				continue;
+			if (host_paths(d, gh->name, gh->root, NULL, gh->ssh,
+				       &hroot, &hdr, e) < 0)
+				goto out;
+			add_host(d, gh->name, hroot, hdr, gh->ssh, gh->ssh_user,
+				 gh->ssh_host, gh->ssh_port);
+			free(hroot);
+			free(hdr);
+			hroot = hdr = NULL;
+		}
+	} else {
+		char *user = NULL, *host = NULL;
+		const char *name;
+		int port = 0;
+
+		if (o->ssh &&
+		    transport_parse_ssh(o->ssh, &user, &host, &port, e) < 0)
+			goto out;
+		name = o->host ? o->host : o->ssh ? host : "local";
+		if (!agent_id_ok(name)) {
+			err_set(e, ERR_USAGE,
+				"invalid host name '%s': use letters, digits, "
+				"'.', '_' and '-'",
+				name);
+		} else if (host_paths(d, name, o->root, o->deployment_root,
+				      o->ssh, &hroot, &hdr, e) == 0) {
+			add_host(d, name, hroot, hdr, o->ssh, user, host, port);
+			ret = 0;
+		}
+		free(user);
+		free(host);
+		if (ret < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	free(hroot);
+	free(hdr);
+	return ret;
+}
+
+/* Unhealthy hosts first, then hosts never deployed, then the others. */
+static int by_order(const void *a, const void *b)
+{
+	const struct fhost *x = a, *y = b;
+
+	if (x->order != y->order)
+		return x->order - y->order;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static void order_hosts(struct drv *d)
+{
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		char *h = host_health(d, d->hosts[i].name);
+
+		d->hosts[i].order = !h				  ? 1
+				    : !strncmp(h, "Unhealthy", 9) ? 0
+								  : 2;
+		free(h);
+	}
+	qsort(d->hosts, d->nr_hosts, sizeof(*d->hosts), by_order);
 }
 
 /*
@@ -175,87 +405,79 @@ out:
 static int resolve(struct drv *d, struct sw_err *e)
 {
 	const struct deploy_opts *o = d->o;
-	struct stat sb;
+	const char *cname;
+	bool any_ssh = false;
 
-	if (state_open(&d->st, o->state_dir, e) < 0)
-		return -1;
-	if (stat(o->bundle, &sb) < 0)
-		return err_set(e, ERR_USAGE, "cannot read bundle '%s': %s",
-			       o->bundle, strerror(errno));
-	d->bundle = fs_abspath(o->bundle);
-	d->id = o->deployment_id ? xstrdup(o->deployment_id)
-				 : agent_new_deployment_id();
+	if (d->bundle) {
+		struct stat sb;
+		struct sw_err ignored = SW_ERR_INIT;
+
+		if (stat(d->bundle, &sb) < 0)
+			return err_set(e, ERR_USAGE,
+				       "cannot read bundle '%s': %s", o->bundle,
+				       strerror(errno));
+		if (bundle_detect(d->bundle, &d->kind, &ignored) < 0)
+			d->kind = BUNDLE_UNKNOWN;
+	}
+	if (!d->id)
+		d->id = o->deployment_id ? xstrdup(o->deployment_id)
+					 : agent_new_deployment_id();
 	if (!agent_id_ok(d->id))
 		return err_set(e, ERR_USAGE,
 			       "invalid deployment id '%s': use letters, "
 			       "digits, '.', '_' and '-'",
 			       d->id);
-	d->application = xstrdup(o->application ? o->application : o->bundle);
-	d->group_name =
-		xstrdup(o->group_name ? o->group_name : DEFAULT_GROUP_NAME);
-	if (o->group_id)
-		d->group_id = xstrdup(o->group_id);
-	else if (o->group_name)
-		d->group_id = derive_group_id(o->group_name);
-	else
-		d->group_id = xstrdup(DEFAULT_GROUP_ID);
+	if (d->g) {
+		d->application = xstrdup(o->application ? o->application
+							: d->g->application);
+		d->group_name = xstrdup(d->g->name);
+		d->group_id = xstrdup(d->g->id);
+		d->feb = o->feb != APPSPEC_FEB_UNSET ? o->feb : d->g->feb;
+		d->ignore_stop = o->ignore_application_stop_failures ||
+				 d->g->ignore_application_stop_failures;
+		d->traffic = o->traffic || d->g->load_balancer;
+	} else {
+		d->application = xstrdup(o->application ? o->application
+					 : o->bundle	? o->bundle
+							: "rollback");
+		d->group_name = xstrdup(o->group_name ? o->group_name
+						      : DEFAULT_GROUP_NAME);
+		if (o->group_id)
+			d->group_id = xstrdup(o->group_id);
+		else if (o->group_name)
+			d->group_id = group_derive_id(o->group_name);
+		else
+			d->group_id = xstrdup(DEFAULT_GROUP_ID);
+		d->feb = o->feb;
+		d->ignore_stop = o->ignore_application_stop_failures;
+		d->traffic = o->traffic;
+	}
 	if (!agent_id_ok(d->group_id))
 		return err_set(e, ERR_USAGE,
 			       "invalid deployment group id '%s': use "
 			       "letters, digits, '.', '_' and '-'",
 			       d->group_id);
-	if (o->ssh && transport_parse_ssh(o->ssh, &d->ssh_user, &d->ssh_host,
-					  &d->ssh_port, e) < 0)
-		return -1;
-	d->host = o->host ? o->host : o->ssh ? d->ssh_host : "local";
-	if (!agent_id_ok(d->host))
+	cname = o->config ? o->config : d->g ? d->g->config : DEFAULT_CONFIG;
+	if (d->g) {
+		if (group_config(d->g, cname, &d->config, e) < 0)
+			return -1;
+	} else if (dconfig_builtin(cname, &d->config) < 0) {
 		return err_set(e, ERR_USAGE,
-			       "invalid host name '%s': use letters, digits, "
-			       "'.', '_' and '-'",
-			       d->host);
-	if (o->ssh) {
-		/* Paths on the remote host: not checked here. */
-		if (o->root && o->root[0] != '/')
-			return err_set(e, ERR_USAGE,
-				       "--root: '%s' must be an absolute path "
-				       "on the remote host",
-				       o->root);
-		d->host_root = xstrdup(o->root ? o->root : "/");
-		d->deployment_root =
-			o->deployment_root
-				? xstrdup(o->deployment_root)
-				: fs_join(d->host_root, AGENT_DEPLOYMENT_ROOT);
-		d->control_dir = fs_join(d->st.dir, "ssh");
+			       "unknown deployment config '%s' (without "
+			       "--group: CodeDeployDefault.OneAtATime, "
+			       "HalfAtATime or AllAtOnce)",
+			       cname);
+	}
+	if (resolve_hosts(d, e) < 0)
+		return -1;
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		any_ssh |= d->hosts[i].ssh != NULL;
+	if (any_ssh) {
+		d->control_dir = fs_join(d->st->dir, "ssh");
 		if (fs_mkdir_p(d->control_dir, 0700, e) < 0)
 			return -1;
-	} else if (o->root) {
-		if (!fs_is_dir(o->root))
-			return err_set(e, ERR_USAGE,
-				       "--root: '%s' is not a directory",
-				       o->root);
-		d->host_root = fs_abspath(o->root);
-		d->deployment_root =
-			o->deployment_root
-				? fs_abspath(o->deployment_root)
-				: fs_join(d->host_root, AGENT_DEPLOYMENT_ROOT);
-	} else {
-		char *hd = xasprintf("%s/hosts/%s", d->st.dir, d->host);
-
-		d->host_root = fs_join(hd, "root");
-		d->deployment_root = o->deployment_root
-					     ? fs_abspath(o->deployment_root)
-					     : fs_join(hd, "deployment-root");
-		free(hd);
-		if (fs_mkdir_p(d->host_root, 0755, e) < 0)
-			return -1;
 	}
-	{
-		struct sw_err ignored = SW_ERR_INIT;
-
-		if (bundle_detect(d->bundle, &d->kind, &ignored) < 0)
-			d->kind = BUNDLE_UNKNOWN;
-	}
-	d->dep_dir = xasprintf("%s/deployments/%s", d->st.dir, d->id);
+	d->dep_dir = xasprintf("%s/deployments/%s", d->st->dir, d->id);
 	if (fs_exists(d->dep_dir))
 		return err_set(e, ERR_USAGE,
 			       "deployment %s already exists (%s)", d->id,
@@ -273,92 +495,334 @@ static int resolve(struct drv *d, struct sw_err *e)
 		if (d->log_fd < 0)
 			return -1;
 	}
-	if (o->ssh && prepare_stream(d, e) < 0)
+	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;
+	if (d->width < 5)
+		d->width = 5; /* "slipway" lines line up too */
 	return 0;
 }
 
-/* Run the host's agent and read its stream to the end. */
-static int run_host(struct drv *d, struct sw_err *e)
+/* ---- running the hosts ---- */
+
+static void host_done(struct fhost *h, enum fh_state st)
 {
-	const struct transport_host h = {
-		.name = d->host,
-		.root = d->host_root,
-		.deployment_root = d->deployment_root,
-		.ssh = d->o->ssh,
-		.ssh_user = d->ssh_user,
-		.ssh_host = d->ssh_host,
-		.ssh_port = d->ssh_port,
+	struct drv *d = h->d;
+
+	h->st = st;
+	h->end_ms = proc_wall_ms();
+	if (st == FH_FAILED && h->r.exit == ERR_SPEC && d->bundle)
+		d->invalid_revision = true;
+	live_draw(d);
+}
+
+static void host_start(struct drv *d, struct fhost *h)
+{
+	const struct transport_host th = {
+		.name = h->name,
+		.root = h->root,
+		.deployment_root = h->deployment_root,
+		.ssh = h->ssh,
+		.ssh_user = h->ssh_user,
+		.ssh_host = h->ssh_host,
+		.ssh_port = h->ssh_port,
 		.control_dir = d->control_dir,
 	};
-	const struct agent_request rq = {
-		d->bundle,     d->stream,
-		d->id,	       d->application,
-		d->group_name, d->group_id,
-		d->o->feb,     d->o->ignore_application_stop_failures,
-		d->o->traffic, d->o->max_revisions,
+	char *onhost = NULL;
+	struct agent_request rq = {
+		.bundle = d->bundle,
+		.stream = d->stream,
+		.deployment_id = d->id,
+		.application_name = d->application,
+		.deployment_group_name = d->group_name,
+		.deployment_group_id = d->group_id,
+		.feb = d->feb,
+		.ignore_application_stop_failures = d->ignore_stop,
+		.traffic = d->traffic,
+		.max_revisions = d->o->max_revisions,
 	};
-	const struct transport *t = transport_for(&h);
-	struct transport_run run = TRANSPORT_RUN_INIT;
-	struct agent_proto_reader rd;
-	bool forwarded = false;
-	int status = 0;
-	char chunk[65536];
+	struct sw_err e = SW_ERR_INIT;
 
-	agent_proto_reader_init(&rd, &d->r);
-	rd.on_event = on_event;
-	rd.on_line = on_line;
-	rd.data = d;
-	if (t->start(&h, &rq, &run, e) < 0) {
-		agent_proto_reader_release(&rd);
-		return -1;
+	if (!d->bundle) {
+		/* A rollback: the host's own copy of the good revision. */
+		onhost = xasprintf("%s/%s/%s/deployment-archive",
+				   h->deployment_root, d->group_id,
+				   d->rollback_source);
+		rq.bundle = onhost;
+		rq.stream = NULL;
 	}
-	for (;;) {
-		struct pollfd p[2] = { { run.out_fd, POLLIN, 0 },
-				       { proc_sigfd(), POLLIN, 0 } };
-		ssize_t n;
+	h->start_ms = proc_wall_ms();
+	h->st = FH_IN_FLIGHT;
+	agent_proto_reader_init(&h->rd, &h->r);
+	h->rd.on_event = on_event;
+	h->rd.on_line = on_line;
+	h->rd.data = h;
+	if (transport_for(&th)->start(&th, &rq, &h->run, &e) < 0) {
+		h->message = xstrdup(e.msg);
+		h->agent_issue = true;
+		h->r.status = AGENT_FAILED;
+		h->r.exit = ERR_FAILED;
+		out_line(d, h->name, true, "[slipway] %s", e.msg);
+		host_done(h, FH_FAILED);
+	} else {
+		live_draw(d);
+	}
+	free(onhost);
+}
 
-		if (poll(p, p[1].fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents) {
-			proc_sigfd_drain();
-			/* A TERM or HUP to us alone: pass it on, once (a
-			 * Ctrl-C reached the agent's group already). */
-			if (proc_stop_signal() && !forwarded) {
-				forwarded = true;
-				if (proc_stop_signal() != SIGINT)
-					kill(run.pid, SIGTERM);
-			}
-		}
-		if (!p[0].revents)
-			continue;
-		n = read(run.out_fd, chunk, sizeof(chunk));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			break;
-		agent_proto_feed(&rd, chunk, (size_t)n);
-	}
-	agent_proto_finish(&rd);
-	close(run.out_fd);
-	status = proc_wait(run.pid);
-	if (!rd.got_result) {
-		/* The agent died without saying how it ended. */
-		d->r.status = AGENT_FAILED;
-		d->r.exit = ERR_FAILED;
-		free(d->r.message);
+/* The host's agent stream ended: how did the host end? */
+static void host_finish(struct fhost *h)
+{
+	struct drv *d = h->d;
+	int status;
+
+	agent_proto_finish(&h->rd);
+	close(h->run.out_fd);
+	h->run.out_fd = -1;
+	status = proc_wait(h->run.pid);
+	if (!h->rd.got_result) {
+		h->agent_issue = true;
+		h->r.status = AGENT_FAILED;
+		h->r.exit = ERR_FAILED;
 		if (WIFSIGNALED(status))
-			d->r.message =
+			h->message =
 				xasprintf("the agent was killed by signal %d",
 					  WTERMSIG(status));
 		else
-			d->r.message = xasprintf(
+			h->message = xasprintf(
 				"the agent ended (exit status %d) without a "
 				"result",
 				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		d->error_code = "AGENT_ISSUE";
+		out_line(d, h->name, true, "[slipway] %s", h->message);
 	}
-	agent_proto_reader_release(&rd);
+	agent_proto_reader_release(&h->rd);
+	host_done(h, h->r.status == AGENT_SUCCEEDED ? FH_SUCCEEDED : FH_FAILED);
+}
+
+static void counts(const struct drv *d, struct dcounts *k)
+{
+	memset(k, 0, sizeof(*k));
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		switch (d->hosts[i].st) {
+		case FH_PENDING:
+			k->pending++;
+			break;
+		case FH_IN_FLIGHT:
+			k->in_flight++;
+			break;
+		case FH_SUCCEEDED:
+			k->succeeded++;
+			break;
+		case FH_FAILED:
+			k->failed++;
+			break;
+		case FH_SKIPPED:
+			k->skipped++;
+			break;
+		}
+}
+
+/* The health command of a canary or linear configuration: 0 when it
+ * passed. Runs in the group file's directory with the deployment's
+ * variables and the names of the hosts that succeeded so far. */
+static bool run_health(struct drv *d)
+{
+	struct proc_opts po = PROC_OPTS_INIT;
+	struct strvec env = STRVEC_INIT, hosts = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const char *argv[] = { "/bin/sh", "-c", d->config.health, NULL };
+	extern char **environ;
+	struct buf names = BUF_INIT;
+	int64_t deadline = proc_now_ms() + HEALTH_TIMEOUT_MS;
+	int p[2] = { -1, -1 }, status = -1;
+	bool ok = false;
+	pid_t pid;
+
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_SUCCEEDED)
+			buf_addf(&names, "%s%s", names.len ? " " : "",
+				 d->hosts[i].name);
+	strvec_pushv(&env, (const char *const *)environ);
+	strvec_pushf(&env, "DEPLOYMENT_ID=%s", d->id);
+	strvec_pushf(&env, "APPLICATION_NAME=%s", d->application);
+	strvec_pushf(&env, "DEPLOYMENT_GROUP_NAME=%s", d->group_name);
+	strvec_pushf(&env, "DEPLOYMENT_GROUP_ID=%s", d->group_id);
+	strvec_pushf(&env, "SLIPWAY_DEPLOYED_HOSTS=%s", buf_cstr(&names));
+	out_line(d, "slipway", true, "health check: %s (hosts: %s)",
+		 d->config.health, buf_cstr(&names));
+	if (pipe2(p, O_CLOEXEC) < 0)
+		goto out;
+	po.argv = argv;
+	po.env = (const char *const *)env.v;
+	po.cwd = d->g ? d->g->dir : NULL;
+	po.out_fd = p[1];
+	po.err_fd = -2;
+	if (proc_spawn(&po, &pid, &e) < 0) {
+		out_line(d, "slipway", true, "health check: %s", e.msg);
+		goto out;
+	}
+	close(p[1]);
+	p[1] = -1;
+	{
+		char chunk[4096];
+		struct buf part = BUF_INIT;
+		ssize_t n;
+
+		while ((n = read(p[0], chunk, sizeof(chunk))) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break;
+			buf_add(&part, chunk, (size_t)n);
+			for (char *nl; (nl = memchr(part.ptr, '\n', part.len));
+			     buf_consume(&part, (size_t)(nl - part.ptr) + 1))
+				out_line(d, "health", true, "%.*s",
+					 (int)(nl - part.ptr), part.ptr);
+			if (proc_now_ms() > deadline)
+				break;
+		}
+		if (part.len)
+			out_line(d, "health", true, "%.*s", (int)part.len,
+				 part.ptr);
+		buf_release(&part);
+	}
+	if (proc_now_ms() > deadline)
+		kill(pid, SIGKILL);
+	status = proc_wait(pid);
+	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	out_line(d, "slipway", true, "health check %s",
+		 ok ? "passed" : "FAILED");
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	buf_release(&names);
+	strvec_release(&env);
+	strvec_release(&hosts);
+	return ok;
+}
+
+/* Wait for host output, a signal, or until (0: no limit). */
+static void wait_some(struct drv *d, int64_t until_ms)
+{
+	struct pollfd *p = xcalloc(d->nr_hosts + 1, sizeof(*p));
+	struct fhost **who = xcalloc(d->nr_hosts + 1, sizeof(*who));
+	size_t n = 0;
+	int timeout = -1;
+	char chunk[65536];
+
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_IN_FLIGHT &&
+		    d->hosts[i].run.out_fd >= 0) {
+			p[n].fd = d->hosts[i].run.out_fd;
+			p[n].events = POLLIN;
+			who[n++] = &d->hosts[i];
+		}
+	if (proc_sigfd() >= 0) {
+		p[n].fd = proc_sigfd();
+		p[n].events = POLLIN;
+		who[n++] = NULL;
+	}
+	if (until_ms) {
+		int64_t left = until_ms - proc_now_ms();
+
+		timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+	}
+	if (poll(p, n, timeout) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			ssize_t r;
+
+			if (!p[i].revents)
+				continue;
+			if (!who[i]) {
+				proc_sigfd_drain();
+				continue;
+			}
+			r = read(p[i].fd, chunk, sizeof(chunk));
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0)
+				host_finish(who[i]);
+			else
+				agent_proto_feed(&who[i]->rd, chunk, (size_t)r);
+		}
+	}
+	free(p);
+	free(who);
+}
+
+/* A stop signal: no more launches; in-flight agents are told to stop
+ * (a Ctrl-C reached them already: they share our process group). */
+static void interrupt(struct drv *d)
+{
+	int sig = proc_stop_signal();
+
+	if (d->interrupted)
+		return;
+	d->interrupted = true;
+	free(d->stop_why);
+	d->stop_why = xasprintf("stopped by signal %d", sig);
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_IN_FLIGHT && d->hosts[i].run.pid > 0 &&
+		    sig != SIGINT)
+			kill(d->hosts[i].run.pid, SIGTERM);
+}
+
+static int run_fleet(struct drv *d, struct sw_err *e)
+{
+	size_t next = 0;
+
+	if (dsched_start(&d->sched, &d->config, d->nr_hosts, e) < 0)
+		return -1;
+	{
+		struct buf desc = BUF_INIT;
+
+		dsched_describe(&d->sched, &desc);
+		out_line(d, "slipway", !d->o->quiet, "%s", buf_cstr(&desc));
+		buf_release(&desc);
+	}
+	for (;;) {
+		struct dcounts k;
+		struct ddecision dec;
+
+		if (proc_stop_signal())
+			interrupt(d);
+		counts(d, &k);
+		if (d->interrupted || d->invalid_revision) {
+			if (!k.in_flight)
+				break;
+			wait_some(d, 0);
+			continue;
+		}
+		dsched_next(&d->sched, &k, proc_now_ms(), &dec);
+		switch (dec.verdict) {
+		case DSCHED_LAUNCH:
+			for (size_t i = 0; i < dec.launch && next < d->nr_hosts;
+			     i++)
+				host_start(d, &d->hosts[next++]);
+			break;
+		case DSCHED_WAIT:
+			wait_some(d, dec.until_ms);
+			break;
+		case DSCHED_HEALTH:
+			dsched_health(&d->sched, run_health(d));
+			break;
+		case DSCHED_STOP:
+			d->stopped = true;
+			free(d->stop_why);
+			d->stop_why = xstrdup(dec.why ? dec.why : "stopped");
+			out_line(d, "slipway", true,
+				 "stopping the deployment: %s", d->stop_why);
+			break;
+		case DSCHED_DONE:
+			goto done;
+		}
+	}
+done:
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_PENDING)
+			d->hosts[i].st = FH_SKIPPED;
+	live_clear(d);
 	return 0;
 }
 
@@ -409,40 +873,67 @@ static json_object *event_json(const struct agent_event *ev)
 	return o;
 }
 
-static const char *deployment_status(const struct drv *d)
+static json_object *host_json(const struct fhost *h)
 {
-	return d->r.status == AGENT_SUCCEEDED ? "Succeeded" : "Failed";
+	json_object *in = json_object_new_object(), *evs;
+
+	add(in, "instanceId", jstr(h->name));
+	add(in, "status", jstr(fh_names[h->st]));
+	if (h->ssh)
+		add(in, "ssh", jstr(h->ssh));
+	add(in, "hostRoot", jstr(h->root));
+	add(in, "deploymentRoot", jstr(h->deployment_root));
+	if (h->start_ms)
+		add(in, "startTime", jtime(h->start_ms));
+	if (h->end_ms)
+		add(in, "lastUpdatedAt", jtime(h->end_ms));
+	if (h->st == FH_FAILED)
+		add(in, "message",
+		    jstr(h->message ? h->message : h->r.message));
+	evs = json_object_new_array();
+	for (int i = 0; i < APPSPEC_NEVENTS; i++)
+		if (h->r.events[i].included)
+			json_object_array_add(evs, event_json(&h->r.events[i]));
+	add(in, "lifecycleEvents", evs);
+	return in;
 }
 
 static char *report_text(const struct drv *d)
 {
-	json_object *o = json_object_new_object(), *ov, *insts, *in, *evs, *rv;
-	const struct deploy_opts *opt = d->o;
-	bool ok = d->r.status == AGENT_SUCCEEDED;
+	json_object *o = json_object_new_object(), *ov, *insts, *rv;
+	size_t n[5] = { 0 };
 	char *text;
 
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		n[d->hosts[i].st]++;
 	add(o, "deploymentId", jstr(d->id));
 	add(o, "applicationName", jstr(d->application));
 	add(o, "deploymentGroupName", jstr(d->group_name));
 	add(o, "deploymentGroupId", jstr(d->group_id));
-	add(o, "deploymentConfigName",
-	    jstr(opt->config ? opt->config : DEFAULT_CONFIG));
-	add(o, "status", jstr(deployment_status(d)));
+	add(o, "deploymentConfigName", jstr(d->config.name));
+	add(o, "status", jstr(d->status));
 	add(o, "createTime", jtime(d->start_ms));
 	add(o, "startTime", jtime(d->start_ms));
 	add(o, "completeTime", jtime(d->end_ms));
-	add(o, "creator", jstr("user"));
+	add(o, "creator", jstr(d->rollback_of ? "codeDeployRollback" : "user"));
 	rv = json_object_new_object();
 	add(rv, "revisionType", jstr("Local"));
-	add(rv, "location", jstr(d->bundle));
-	add(rv, "bundleType", jstr(bundle_kind_name(d->kind)));
+	if (d->bundle) {
+		add(rv, "location", jstr(d->bundle));
+		add(rv, "bundleType", jstr(bundle_kind_name(d->kind)));
+	} else {
+		add(rv, "location",
+		    jstr("deployment-archive of the last successful "
+			 "deployment on each host"));
+		add(rv, "deploymentId", jstr(d->rollback_source));
+	}
 	add(o, "revision", rv);
 	add(o, "fileExistsBehavior",
-	    jstr(opt->feb == APPSPEC_FEB_UNSET ? "DISALLOW"
-					       : appspec_feb_name(opt->feb)));
+	    jstr(d->feb == APPSPEC_FEB_UNSET ? "DISALLOW"
+					     : appspec_feb_name(d->feb)));
 	add(o, "ignoreApplicationStopFailures",
-	    json_object_new_boolean(opt->ignore_application_stop_failures));
-	if (!ok) {
+	    json_object_new_boolean(d->ignore_stop));
+	if (strcmp(d->status, "Succeeded")) {
 		json_object *ei = json_object_new_object();
 
 		add(ei, "code", jstr(d->error_code));
@@ -450,125 +941,387 @@ static char *report_text(const struct drv *d)
 		add(o, "errorInformation", ei);
 	}
 	ov = json_object_new_object();
-	add(ov, "Pending", json_object_new_int(0));
-	add(ov, "InProgress", json_object_new_int(0));
-	add(ov, "Succeeded", json_object_new_int(ok));
-	add(ov, "Failed", json_object_new_int(!ok));
-	add(ov, "Skipped", json_object_new_int(0));
+	add(ov, "Pending", json_object_new_int((int)n[FH_PENDING]));
+	add(ov, "InProgress", json_object_new_int((int)n[FH_IN_FLIGHT]));
+	add(ov, "Succeeded", json_object_new_int((int)n[FH_SUCCEEDED]));
+	add(ov, "Failed", json_object_new_int((int)n[FH_FAILED]));
+	add(ov, "Skipped", json_object_new_int((int)n[FH_SKIPPED]));
 	add(ov, "Ready", json_object_new_int(0));
 	add(o, "deploymentOverview", ov);
 	insts = json_object_new_array();
-	in = json_object_new_object();
-	add(in, "instanceId", jstr(d->host));
-	add(in, "status", jstr(deployment_status(d)));
-	add(in, "hostRoot", jstr(d->host_root));
-	add(in, "deploymentRoot", jstr(d->deployment_root));
-	add(in, "startTime",
-	    jtime(d->r.start_ms ? d->r.start_ms : d->start_ms));
-	add(in, "lastUpdatedAt", jtime(d->r.end_ms ? d->r.end_ms : d->end_ms));
-	evs = json_object_new_array();
-	for (int i = 0; i < APPSPEC_NEVENTS; i++)
-		if (d->r.events[i].included)
-			json_object_array_add(evs, event_json(&d->r.events[i]));
-	add(in, "lifecycleEvents", evs);
-	json_object_array_add(insts, in);
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		json_object_array_add(insts, host_json(&d->hosts[i]));
 	add(o, "instances", insts);
-	add(o, "rollbackInfo", NULL);
+	if (d->rollback_of || d->rollback_id) {
+		json_object *rb = json_object_new_object();
+
+		if (d->rollback_of) {
+			add(rb, "rollbackTriggeringDeploymentId",
+			    jstr(d->rollback_of));
+			add(rb, "rollbackMessage",
+			    jstr("rollback of the failed deployment"));
+		} else {
+			add(rb, "rollbackDeploymentId", jstr(d->rollback_id));
+			add(rb, "rollbackMessage",
+			    jstr(d->rollback_status ? d->rollback_status
+						    : "started"));
+		}
+		add(o, "rollbackInfo", rb);
+	} else {
+		add(o, "rollbackInfo", NULL);
+	}
 	text = xstrdup(json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return text;
 }
 
-static int write_reports(struct drv *d, struct sw_err *e)
+static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 {
 	char *text = report_text(d), *path = fs_join(d->dep_dir, "report.json");
 	size_t n = strlen(text);
 	int ret = fs_write_atomic(path, text, n, 0644, e);
 
-	if (!ret && d->o->report)
+	if (!ret && user_copy && d->o->report)
 		ret = fs_write_atomic(d->o->report, text, n, 0644, e);
 	free(path);
 	free(text);
 	return ret;
 }
 
+/* ---- one deployment, start to end ---- */
+
 static void drv_release(struct drv *d)
 {
 	if (d->log_fd >= 0)
 		close(d->log_fd);
-	state_release(&d->st);
 	free(d->id);
 	free(d->bundle);
+	free(d->rollback_of);
+	free(d->rollback_source);
 	free(d->application);
 	free(d->group_name);
 	free(d->group_id);
-	free(d->host_root);
-	free(d->deployment_root);
+	dconfig_release(&d->config);
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		struct fhost *h = &d->hosts[i];
+
+		if (h->run.out_fd >= 0)
+			close(h->run.out_fd);
+		free(h->name);
+		free(h->root);
+		free(h->deployment_root);
+		free(h->ssh);
+		free(h->ssh_user);
+		free(h->ssh_host);
+		free(h->message);
+		agent_result_release(&h->r);
+	}
+	free(d->hosts);
 	free(d->dep_dir);
-	free(d->error_msg);
-	free(d->ssh_user);
-	free(d->ssh_host);
 	free(d->control_dir);
 	free(d->stream);
+	free(d->stop_why);
+	free(d->status);
+	free(d->error_msg);
+	free(d->rollback_id);
+	free(d->rollback_status);
 	buf_release(&d->line);
-	agent_result_release(&d->r);
+}
+
+/* The outcome, the driver's state, the summary. */
+static void conclude(struct drv *d)
+{
+	struct dcounts k;
+	bool ok;
+	size_t failed = 0;
+
+	counts(d, &k);
+	ok = !d->interrupted && !d->invalid_revision &&
+	     dsched_succeeded(&d->sched, &k);
+	d->end_ms = proc_wall_ms();
+	d->status = xstrdup(ok		     ? "Succeeded"
+			    : d->interrupted ? "Stopped"
+					     : "Failed");
+	if (!ok) {
+		struct buf why = BUF_INIT;
+
+		bool agents = k.failed > 0;
+
+		for (size_t i = 0; i < d->nr_hosts; i++)
+			if (d->hosts[i].st == FH_FAILED &&
+			    !d->hosts[i].agent_issue)
+				agents = false;
+		d->error_code = d->interrupted	      ? "MANUAL_STOP"
+				: d->invalid_revision ? "INVALID_REVISION"
+				: agents	      ? "AGENT_ISSUE"
+						      : "HEALTH_CONSTRAINTS";
+		if (d->stop_why)
+			buf_addf(&why, "%s; ", d->stop_why);
+		buf_addf(&why, "%zu of %zu hosts succeeded", k.succeeded,
+			 d->nr_hosts);
+		for (size_t i = 0; i < d->nr_hosts; i++) {
+			const struct fhost *h = &d->hosts[i];
+			const char *m = h->message ? h->message : h->r.message;
+
+			if (h->st != FH_FAILED || failed++ >= 3)
+				continue;
+			buf_addf(&why, "; %s: %s", h->name, m ? m : "failed");
+		}
+		d->error_msg = buf_detach(&why);
+	}
+	/* Health of each host that ran, and the group's last good one. */
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		const struct fhost *h = &d->hosts[i];
+		char *rest, *text;
+
+		if (h->st != FH_SUCCEEDED && h->st != FH_FAILED)
+			continue;
+		rest = xasprintf("hosts/%s", h->name);
+		text = xasprintf(
+			"%s %s\n",
+			h->st == FH_SUCCEEDED ? "Healthy" : "Unhealthy", d->id);
+		write_state(d, rest, text);
+		free(rest);
+		free(text);
+	}
+	if (ok) {
+		char *text = xasprintf("%s\n", d->id);
+
+		write_state(d, "last-successful", text);
+		free(text);
+	}
+}
+
+static void print_summary(struct drv *d, int64_t t0)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		n += d->hosts[i].st == FH_SUCCEEDED;
+	if (!strcmp(d->status, "Succeeded"))
+		fprintf(stderr,
+			"slipway: deployment %s Succeeded on %zu of %zu hosts "
+			"in %lld ms; report: %s/report.json\n",
+			d->id, n, d->nr_hosts, (long long)(proc_now_ms() - t0),
+			d->dep_dir);
+	else
+		fprintf(stderr,
+			"slipway: deployment %s %s: %s; report: "
+			"%s/report.json\n",
+			d->id, d->status, d->error_msg, d->dep_dir);
+}
+
+static int deploy_one(struct drv *d, struct sw_err *e)
+{
+	int64_t t0 = proc_now_ms();
+
+	d->start_ms = proc_wall_ms();
+	d->live = !d->o->quiet && isatty(STDERR_FILENO) &&
+		  !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
+		  getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	if (resolve(d, e) < 0)
+		return -1;
+	if (!d->bundle && !d->rollback_source) {
+		/* --rollback by hand: the group's last good revision. */
+		d->rollback_source = read_state(d, "last-successful");
+		if (!d->rollback_source)
+			return err_set(e, ERR_FAILED,
+				       "nothing to roll back to: group %s has "
+				       "no successful deployment",
+				       d->group_name);
+	}
+	order_hosts(d);
+	if (d->rollback_of)
+		fprintf(stderr,
+			"slipway: rollback %s of %s: redeploying %s on %zu "
+			"host%s\n",
+			d->id, d->rollback_of, d->rollback_source, d->nr_hosts,
+			d->nr_hosts == 1 ? "" : "s");
+	else
+		fprintf(stderr,
+			"slipway: deployment %s of %s to %zu host%s (group %s, "
+			"%s)\n",
+			d->id, d->bundle ? d->o->bundle : "(rollback)",
+			d->nr_hosts, d->nr_hosts == 1 ? "" : "s", d->group_name,
+			d->config.name);
+	if (run_fleet(d, e) < 0) {
+		/* The configuration cannot work on this fleet. */
+		d->end_ms = proc_wall_ms();
+		d->status = xstrdup("Failed");
+		d->error_code = "HEALTH_CONSTRAINTS_INVALID";
+		d->error_msg = xstrdup(e->msg);
+		for (size_t i = 0; i < d->nr_hosts; i++)
+			d->hosts[i].st = FH_SKIPPED;
+		err_clear(e);
+	} else {
+		conclude(d);
+	}
+	if (write_reports(d, true, e) < 0)
+		return -1;
+	print_summary(d, t0);
+	return 0;
+}
+
+static int exit_status(const struct drv *d)
+{
+	if (!strcmp(d->status, "Succeeded"))
+		return 0;
+	if (d->invalid_revision)
+		return ERR_SPEC;
+	return ERR_FAILED;
+}
+
+/*
+ * A rollback of d (which failed) onto the hosts that received it, as a
+ * new deployment. Its status goes into d's report.
+ */
+static void rollback(struct drv *d)
+{
+	struct drv rb = { 0 };
+	struct deploy_opts ro = *d->o;
+	struct strvec hosts = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *good = read_state(d, "last-successful");
+
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_SUCCEEDED ||
+		    d->hosts[i].st == FH_FAILED)
+			strvec_push(&hosts, d->hosts[i].name);
+	if (!good || !hosts.nr) {
+		fprintf(stderr, "slipway: no rollback: %s\n",
+			!good ? "the group has no successful deployment to go "
+				"back to"
+			      : "no host received the revision");
+		free(good);
+		strvec_release(&hosts);
+		return;
+	}
+	ro.report = NULL;
+	ro.deployment_id = NULL;
+	ro.bundle = NULL;
+	rb.o = &ro;
+	rb.st = d->st;
+	rb.g = d->g;
+	rb.log_fd = -1;
+	rb.line = (struct buf)BUF_INIT;
+	rb.only = &hosts;
+	rb.rollback_of = xstrdup(d->id);
+	rb.rollback_source = good;
+	rb.id = agent_new_deployment_id();
+	d->rollback_id = xstrdup(rb.id);
+	if (deploy_one(&rb, &e) < 0) {
+		fprintf(stderr, "error: rollback: %s\n", e.msg);
+		d->rollback_status = xasprintf(
+			"rollback %s could not start: %s", rb.id, e.msg);
+	} else {
+		d->rollback_status =
+			xasprintf("rollback %s %s", rb.id, rb.status);
+	}
+	drv_release(&rb);
+	strvec_release(&hosts);
 }
 
 void deploy_run(const struct deploy_opts *o, int *status)
 {
-	struct drv d = {
-		.o = o, .log_fd = -1, .line = BUF_INIT, .r = AGENT_RESULT_INIT
-	};
+	struct state st = STATE_INIT;
+	struct group g = GROUP_INIT;
+	struct drv d = { 0 };
 	struct sw_err e = SW_ERR_INIT;
-	int64_t t0 = proc_now_ms();
 
-	d.term_lines = !o->quiet;
-	d.start_ms = proc_wall_ms();
-	if (proc_signals_init(&e) < 0 || resolve(&d, &e) < 0) {
-		fprintf(stderr, "error: %s\n", e.msg);
-		*status = e.code ? e.code : ERR_SYSTEM;
-		goto out;
+	d.o = o;
+	d.st = &st;
+	d.log_fd = -1;
+	d.line = (struct buf)BUF_INIT;
+	if (proc_signals_init(&e) < 0 || state_open(&st, o->state_dir, &e) < 0)
+		goto fail;
+	if (o->group_file) {
+		if (group_load(o->group_file, &g, &e) < 0)
+			goto fail;
+		for (size_t i = 0; i < g.warnings.nr; i++)
+			fprintf(stderr, "warning: %s\n", g.warnings.v[i]);
+		d.g = &g;
 	}
-	fprintf(stderr, "slipway: deployment %s of %s to %s (group %s)\n", d.id,
-		o->bundle, d.host, d.group_name);
-	if (run_host(&d, &e) < 0) {
-		d.r.status = AGENT_FAILED;
-		d.r.exit = e.code ? e.code : ERR_SYSTEM;
-		d.r.message = xstrdup(e.msg);
-		d.error_code = "AGENT_ISSUE";
+	if (o->bundle)
+		d.bundle = fs_abspath(o->bundle);
+	if (deploy_one(&d, &e) < 0)
+		goto fail;
+	*status = exit_status(&d);
+	if (*status == ERR_FAILED && d.g && d.g->auto_rollback &&
+	    !o->no_rollback && d.bundle) {
+		rollback(&d);
+		err_clear(&e);
+		if (write_reports(&d, true, &e) < 0)
+			fprintf(stderr, "error: %s\n", e.msg);
 	}
-	d.end_ms = proc_wall_ms();
-	if (d.r.status != AGENT_SUCCEEDED) {
-		if (!d.error_code)
-			d.error_code = d.r.exit == ERR_SPEC ? "INVALID_REVISION"
-				       : proc_stop_signal()
-					       ? "MANUAL_STOP"
-					       : "HEALTH_CONSTRAINTS";
-		d.error_msg = xasprintf("%s: %s", d.host,
-					d.r.message ? d.r.message : "failed");
-	}
-	err_clear(&e);
-	if (write_reports(&d, &e) < 0) {
-		fprintf(stderr, "error: %s\n", e.msg);
-		*status = ERR_SYSTEM;
-		goto out;
-	}
-	*status = d.r.status == AGENT_SUCCEEDED ? 0
-		  : d.r.exit > 0		? d.r.exit
-						: ERR_FAILED;
-	if (*status == ERR_USAGE)
-		*status = ERR_FAILED;
-	if (d.r.status == AGENT_SUCCEEDED)
-		fprintf(stderr,
-			"slipway: deployment %s Succeeded on 1 of 1 hosts in "
-			"%lld ms; report: %s/report.json\n",
-			d.id, (long long)(proc_now_ms() - t0), d.dep_dir);
-	else
-		fprintf(stderr,
-			"slipway: deployment %s Failed: %s; report: "
-			"%s/report.json\n",
-			d.id, d.error_msg, d.dep_dir);
+	goto out;
+fail:
+	fprintf(stderr, "error: %s\n", e.msg);
+	*status = e.code ? e.code : ERR_SYSTEM;
 out:
 	drv_release(&d);
+	group_release(&g);
+	state_release(&st);
+}
+
+/* ---- slipway plan ---- */
+
+void deploy_plan(const struct deploy_opts *o, int *status)
+{
+	struct state st = STATE_INIT;
+	struct group g = GROUP_INIT;
+	struct drv d = { 0 };
+	struct sw_err e = SW_ERR_INIT;
+	struct dsched s;
+	struct buf desc = BUF_INIT;
+	size_t *sizes = NULL, nr = 0, next = 0;
+
+	d.o = o;
+	d.st = &st;
+	d.log_fd = -1;
+	d.line = (struct buf)BUF_INIT;
+	*status = 0;
+	if (state_open(&st, o->state_dir, &e) < 0 ||
+	    group_load(o->group_file, &g, &e) < 0)
+		goto fail;
+	for (size_t i = 0; i < g.warnings.nr; i++)
+		fprintf(stderr, "warning: %s\n", g.warnings.v[i]);
+	d.g = &g;
+	d.group_id = xstrdup(g.id);
+	if (group_config(&g, o->config, &d.config, &e) < 0)
+		goto fail;
+	for (size_t i = 0; i < g.nr_hosts; i++)
+		add_host(&d, g.hosts[i].name, "", "", g.hosts[i].ssh, NULL,
+			 NULL, 0);
+	order_hosts(&d);
+	printf("group %s of %s (id %s): %zu host%s\n", g.name, g.application,
+	       g.id, g.nr_hosts, g.nr_hosts == 1 ? "" : "s");
+	if (dsched_start(&s, &d.config, d.nr_hosts, &e) < 0 ||
+	    dsched_plan(&d.config, d.nr_hosts, &sizes, &nr, &e) < 0) {
+		printf("%s: %s\n", d.config.name, e.msg);
+		*status = ERR_FAILED;
+		goto out;
+	}
+	dsched_describe(&s, &desc);
+	printf("%s\n", buf_cstr(&desc));
+	for (size_t b = 0; b < nr; b++) {
+		printf("batch %zu:", b + 1);
+		for (size_t i = 0; i < sizes[b] && next < d.nr_hosts; i++) {
+			const struct fhost *h = &d.hosts[next++];
+
+			printf(" %s%s", h->name,
+			       h->order == 0 ? " (unhealthy)" : "");
+		}
+		putchar('\n');
+	}
+	goto out;
+fail:
+	fprintf(stderr, "error: %s\n", e.msg);
+	*status = e.code ? e.code : ERR_SYSTEM;
+out:
+	free(sizes);
+	buf_release(&desc);
+	drv_release(&d);
+	group_release(&g);
+	state_release(&st);
 }

@@ -1,26 +1,51 @@
 /*
- * deploy: one deployment from the driver's side — resolve the host, run
- * its agent through a transport, show its progress, write the report.
+ * deploy: one deployment from the driver's side — the hosts of a
+ * deployment group (or one host from the command line), started through
+ * their transports under a deployment configuration, their progress
+ * shown, the report written, and a rollback when the group asks for it.
  *
  *   struct deploy_opts o = DEPLOY_OPTS_INIT;
- *   o.bundle = "app.zip"; o.root = "/srv/web-1";
+ *   o.bundle = "app.zip"; o.group_file = "fleet.yml";
  *   int status;
  *   deploy_run(&o, &status);      -- the process exit status (DESIGN.md)
  *
- * Defaults are codedeploy-local's: APPLICATION_NAME is the bundle as
- * given, the group is LocalFleet with id default-local-deployment-group.
- * A group named with --deployment-group gets an id derived from its name
- * (a UUID, stable across runs) unless --deployment-group-id sets one.
+ * One host without a group file: defaults are codedeploy-local's:
+ * APPLICATION_NAME is the bundle as given, the group is LocalFleet with id
+ * default-local-deployment-group. A group named with --deployment-group
+ * gets an id derived from its name (group_derive_id) unless
+ * --deployment-group-id sets one. --root DIR is a host whose filesystem
+ * view is DIR, with the agent's state at
+ * DIR/opt/codedeploy-agent/deployment-root; without --root a rehearsal
+ * host lives under <state>/hosts/<name>/{root,deployment-root}; --ssh
+ * reaches a remote host.
  *
- * Hosts: --root DIR is a host whose filesystem view is DIR, with the
- * agent's state at DIR/opt/codedeploy-agent/deployment-root (the agent's
- * own place, so --root / shares it with a real agent); without --root a
- * rehearsal host lives under <state>/hosts/<name>/{root,deployment-root}.
+ * A fleet (--group FILE): the hosts of the file, deployed under the
+ * configuration (--config, else the file's) by dsched: hosts start in
+ * order, unhealthy ones first (those whose last deployment in this group
+ * failed, then those never deployed, then the others, each in file
+ * order); each runs concurrently through its transport, and its failure
+ * counts the moment it happens; a stop lets in-flight hosts finish and
+ * skips the rest. A first host that refuses the bundle (exit 3) stops the
+ * deployment at once: every host would refuse it.
  *
- * Output: each line of the host's hooks as "<host> | [stdout]<line>",
- * each event's end as "<host> | <Event> <Status> (<ms> ms)", then one
- * summary line on stderr. <state>/deployments/<id>/{deployment.log,
- * report.json} keep them.
+ * Rollback: when a deployment fails or stops and the group has
+ * auto-rollback (and no --no-rollback), or by hand with --rollback, a new
+ * deployment (new id) of the group's last successful revision runs on the
+ * hosts that received the failed one, with the normal lifecycle. The
+ * revision comes from each host's own copy of it, the deployment archive
+ * <deployment-root>/<group-id>/<last-good-id>/deployment-archive, which
+ * the agent's retention never removes first. The reports link the two
+ * deployments (rollbackInfo).
+ *
+ * Driver state, per group: <state>/groups/<group-id>/last-successful
+ * (the id of the last deployment that succeeded) and hosts/<name> (that
+ * host's health: "Healthy <deployment-id>" or "Unhealthy <id>").
+ *
+ * Output: each line of a host as "<host> | ..." (names padded to one
+ * width), each event's end "<host> | <Event> <Status> (<ms> ms)"; on a
+ * terminal a live summary line on stderr (done / in flight / failed /
+ * skipped); at the end one summary line on stderr.
+ * <state>/deployments/<id>/{deployment.log, report.json} keep them.
  */
 #ifndef SW_DEPLOY_H
 #define SW_DEPLOY_H
@@ -30,7 +55,8 @@
 #include "appspec.h"
 
 struct deploy_opts {
-	const char *bundle;
+	const char *bundle; /* NULL only with rollback */
+	const char *group_file; /* --group */
 	const char *root; /* --root: the host's filesystem view */
 	const char *deployment_root; /* --deployment-root */
 	const char *host; /* --host: the host's name (default "local") */
@@ -43,6 +69,8 @@ struct deploy_opts {
 	enum appspec_feb feb;
 	bool ignore_application_stop_failures;
 	bool traffic;
+	bool rollback; /* --rollback: redeploy the last successful revision */
+	bool no_rollback; /* --no-rollback */
 	unsigned max_revisions;
 	const char *report;
 	const char *state_dir;
@@ -54,9 +82,13 @@ struct deploy_opts {
 		.feb = APPSPEC_FEB_UNSET                                       \
 	}
 
-/* Built-in configurations a single deployment accepts by name. */
-bool deploy_config_known(const char *name);
-
 void deploy_run(const struct deploy_opts *o, int *status);
+
+/*
+ * slipway plan: the batches a deployment of o->group_file under
+ * o->config (NULL: the file's) would use, in host order, its minimum
+ * healthy count and success rule, on stdout. Touches no host.
+ */
+void deploy_plan(const struct deploy_opts *o, int *status);
 
 #endif

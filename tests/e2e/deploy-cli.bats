@@ -123,7 +123,7 @@ SH
 	same "$st" 1
 	# the hook is gone
 	! kill -0 "$(cat "$T/hook.pid")" 2>/dev/null || false
-	same "$(jq -r .status "$REPORT")" Failed
+	same "$(jq -r .status "$REPORT")" Stopped
 	same "$(jq -r .errorInformation.code "$REPORT")" MANUAL_STOP
 	same "$(jq -r '.instances[0].lifecycleEvents[] |
 		select(.lifecycleEventName == "BeforeInstall") | .status' \

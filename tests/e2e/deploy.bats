@@ -367,6 +367,20 @@ YML
 	[ ! -e "$HOST/var" ]
 }
 
+@test "08: the script made executable is named in a warning" {
+	rev r1 r1
+	chmod 0644 "$T/r1/scripts/hook.sh"
+	std_appspec r1 BeforeInstall
+	sw_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	hooks_are "r1 BeforeInstall hook.sh"
+	# script.h: "not executable is made executable (a+x) with a warning"
+	{
+		echo "$output"
+		cat "$DR/$DG/$DEP/logs/scripts.log"
+	} | grep -q 'scripts/hook.sh is not executable'
+}
+
 @test "09: a missing script fails its event with ScriptMissing and the absolute path" {
 	rev r1 r1
 	appspec r1 <<'YML'
@@ -538,6 +552,34 @@ d-000000007"
 	[ "$status" -eq 0 ]
 	same "$(dep_dirs)" "d-000000007
 d-000000008"
+}
+
+@test "16: retention never deletes the last successful deployment and still keeps five" {
+	rev good good
+	std_appspec good
+	sw_deploy "$T/good" --deployment-id d-000000001
+	[ "$status" -eq 0 ]
+	rev bad bad
+	appspec bad <<'YML'
+version: 0.0
+os: linux
+hooks:
+  BeforeInstall:
+    - location: scripts/fail.sh
+YML
+	local i
+	for i in 2 3 4 5 6 7; do
+		sw_deploy "$T/bad" --deployment-id "d-00000000$i"
+		[ "$status" -eq 1 ]
+	done
+	ptr_is last "$DR/$DG/d-000000001"
+	# the agent drops the last successful from the candidates, then
+	# deletes as many of the oldest others as needed
+	same "$(dep_dirs)" "d-000000001
+d-000000004
+d-000000005
+d-000000006
+d-000000007"
 }
 
 # ---- bbg: a background process left on stdout -----------------------------
@@ -883,7 +925,7 @@ YML
 	cmp "$REPORT" "$STATE/deployments/$DEP/report.json"
 	deployment_is Failed
 	same "$(jq -r '.errorInformation.message' "$REPORT")" \
-		"local: AfterInstall failed: Script at specified location: scripts/fail.sh failed with exit code 3"
+		"0 of 1 hosts succeeded; local: AfterInstall failed: Script at specified location: scripts/fail.sh failed with exit code 3"
 	[ -n "$(jq -r '.errorInformation.code // empty' "$REPORT")" ]
 	same "$(jq -c .deploymentOverview "$REPORT")" \
 		'{"Pending":0,"InProgress":0,"Succeeded":0,"Failed":1,"Skipped":0,"Ready":0}'

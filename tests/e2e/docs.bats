@@ -148,4 +148,5 @@ EOF
 @test "docs: every option of deploy and agent --help is in the man page" {
 	options_documented deploy
 	options_documented agent
+	options_documented plan
 }
