@@ -287,7 +287,8 @@ static void cleanup_old_archives(struct dep *d)
 	 * last successful one excepted (the agent drops it from the
 	 * candidates, so the count kept is still max). */
 	extra = nr + 1 > max ? nr + 1 - max : 0;
-	qsort(v, nr, sizeof(*v), by_mtime);
+	if (nr)
+		qsort(v, nr, sizeof(*v), by_mtime);
 	for (size_t i = 0; i < nr && extra; i++) {
 		char *path = fs_join(d->dg_dir, v[i].name);
 		struct sw_err e = SW_ERR_INIT;
