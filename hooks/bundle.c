@@ -52,7 +52,15 @@ struct table {
 	size_t nr, alloc;
 	uint32_t *slots; /* node index + 1; 0 is empty */
 	size_t nslots;
+	uint64_t name_bytes; /* of every path kept */
 };
+
+/*
+ * The paths of entries and of the parents they imply are kept for the
+ * checks. Deep names imply many long parents (a 4 KiB name of 2,000
+ * components keeps 4 MiB), so their total is bounded too.
+ */
+#define BUNDLE_MAX_NAME_BYTES (256ULL << 20)
 
 struct check {
 	const char *bundle;
@@ -162,6 +170,7 @@ static struct node *table_add(struct table *t, const char *s, size_t n,
 	memset(x, 0, sizeof(*x));
 	x->path = xstrndup(s, n);
 	x->len = n;
+	t->name_bytes += n + 1;
 	x->hash = hash_path(s, n);
 	x->type = type;
 	x->mode = 0755;
@@ -378,6 +387,17 @@ static const char *node_word(uint8_t type)
 				 : "a file";
 }
 
+static int name_bound(struct check *c, struct sw_err *e)
+{
+	struct qname b;
+
+	return err_set(e, ERR_SPEC,
+		       "'%s': the names of the entries and of the directories "
+		       "they imply add up to more than %llu MiB",
+		       qname(&b, c->bundle),
+		       (unsigned long long)(BUNDLE_MAX_NAME_BYTES >> 20));
+}
+
 /* Make sure every parent of path (normalised, non-empty) is a directory. */
 static int check_parents(struct check *c, const char *path, size_t len,
 			 struct sw_err *e)
@@ -415,6 +435,8 @@ static int check_parents(struct check *c, const char *path, size_t len,
 				       "'%s': more than %llu entries",
 				       qname(&b, c->bundle),
 				       (unsigned long long)c->o->max_entries);
+		if (c->t.name_bytes + n > BUNDLE_MAX_NAME_BYTES)
+			return name_bound(c, e);
 		table_add(&c->t, path, n, N_IMPLIED);
 	}
 	return 0;
@@ -503,6 +525,8 @@ static int check_entry(struct check *c, const struct entry *en,
 			       "then as %s",
 			       b.s, qname(&q, norm->ptr), node_word(x->type),
 			       node_word(want));
+	if (!x && c->t.name_bytes + norm->len > BUNDLE_MAX_NAME_BYTES)
+		return name_bound(c, e);
 	if (!x)
 		x = table_add(&c->t, norm->ptr, norm->len, want);
 	x->type = want;

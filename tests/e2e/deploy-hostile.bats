@@ -335,3 +335,17 @@ PY
 	[ ! -L "$HOST/var/www/html/victim-link" ]
 	file_is "$HOST/var/www/html/index.html" "r2 index"
 }
+
+@test "deep names that imply millions of parent bytes are refused before memory runs out" {
+	prior
+	"$PYTHON" - "$T/deep.tar" <<'PY'
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w")
+for i in range(200):
+    ti = tarfile.TarInfo("d%03d/" % i + "/".join(["a"] * 1995) + "/f")
+    t.addfile(ti, io.BytesIO(b""))
+t.close()
+PY
+	sw_deploy "$T/deep.tar"
+	refused "add up to more than 256 MiB"
+}
