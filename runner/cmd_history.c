@@ -18,9 +18,10 @@ static const char history_usage[] =
 	"usage: slipway history [--state-dir DIR] [-n N]\n"
 	"\n"
 	"List past builds, oldest first: number, status, start time,\n"
-	"duration, id.\n"
+	"duration, id; then past deployments: id, status, start time,\n"
+	"duration, application/group, hosts that succeeded.\n"
 	"\n"
-	"  -n, --limit N         only the last N builds\n"
+	"  -n, --limit N         only the last N builds (and deployments)\n"
 	"      --state-dir DIR   state directory (default .slipway or\n"
 	"                        $SLIPWAY_STATE_DIR)\n"
 	"  -h, --help            this help\n";
@@ -30,6 +31,8 @@ static const char show_usage[] =
 	"\n"
 	"Show one build: its status, artifact, log and phase table. ID is a\n"
 	"build id (<project>:<uuid>), a unique prefix of one or of its uuid.\n"
+	"Or one deployment (ID d-XXXXXXXXX, or a unique prefix): its status,\n"
+	"group, revision, error, and a table of hosts by lifecycle event.\n"
 	"\n"
 	"      --json            print the JSON report as it is\n"
 	"      --state-dir DIR   state directory\n"
@@ -105,7 +108,7 @@ int cmd_history(int argc, char **argv)
 {
 	struct hopts h = { 0 };
 	struct state st = STATE_INIT;
-	struct strvec ids = STRVEC_INIT;
+	struct strvec ids = STRVEC_INIT, deps = STRVEC_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	int done, ret;
 	size_t from = 0;
@@ -123,8 +126,11 @@ int cmd_history(int argc, char **argv)
 	}
 	if (h.limit && ids.nr > (size_t)h.limit)
 		from = ids.nr - (size_t)h.limit;
-	if (!ids.nr)
-		fprintf(stderr, "no builds in %s\n", st.dir);
+	err_clear(&e);
+	if (state_list_deployments(&st, &deps, &e) < 0)
+		fprintf(stderr, "warning: %s\n", e.msg);
+	if (!ids.nr && !deps.nr)
+		fprintf(stderr, "no builds or deployments in %s\n", st.dir);
 	for (size_t i = from; i < ids.nr; i++) {
 		char *dir = state_build_dir(&st, ids.v[i]);
 		char *p = fs_join(dir, "report.json");
@@ -135,6 +141,20 @@ int cmd_history(int argc, char **argv)
 		free(dir);
 		free(p);
 	}
+	from = h.limit && deps.nr > (size_t)h.limit ? deps.nr - (size_t)h.limit
+						    : 0;
+	if (deps.nr && ids.nr)
+		putchar('\n');
+	for (size_t i = from; i < deps.nr; i++) {
+		char *p = xasprintf("%s/deployments/%s/report.json", st.dir,
+				    deps.v[i]);
+
+		err_clear(&e);
+		if (report_deploy_summary_line(p, stdout, &e) < 0)
+			fprintf(stderr, "warning: %s\n", e.msg);
+		free(p);
+	}
+	strvec_release(&deps);
 	strvec_release(&ids);
 	state_release(&st);
 	return 0;
@@ -169,6 +189,55 @@ static char *find_build(const struct strvec *ids, const char *id)
 	return n == 1 ? xstrdup(match) : NULL;
 }
 
+/*
+ * `show` of a deployment: an exact id or a unique prefix of one. Returns
+ * the exit status, or -1 when no deployment matches.
+ */
+static int show_deployment(const struct state *st, const struct hopts *h)
+{
+	struct strvec deps = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const char *match = NULL;
+	size_t len = strlen(h->id);
+	char *p;
+	int n = 0, ret = 0;
+
+	if (state_list_deployments(st, &deps, &e) < 0)
+		return -1;
+	for (size_t i = 0; i < deps.nr; i++)
+		if (!strcmp(deps.v[i], h->id)) {
+			match = deps.v[i];
+			n = 1;
+			break;
+		} else if (!strncmp(deps.v[i], h->id, len)) {
+			match = deps.v[i];
+			n++;
+		}
+	if (n != 1) {
+		strvec_release(&deps);
+		return -1;
+	}
+	p = xasprintf("%s/deployments/%s/report.json", st->dir, match);
+	if (h->json) {
+		char *data;
+		size_t dlen;
+
+		if (fs_read_file(p, 64 << 20, &data, &dlen, &e) == 0) {
+			fwrite(data, 1, dlen, stdout);
+			free(data);
+		}
+	} else {
+		report_deploy_show(p, stdout, &e);
+	}
+	if (e.code) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		ret = e.code;
+	}
+	free(p);
+	strvec_release(&deps);
+	return ret;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	struct hopts h = { 0 };
@@ -189,6 +258,9 @@ int cmd_show(int argc, char **argv)
 		goto out;
 	}
 	id = find_build(&ids, h.id);
+	if (!id && (ret = show_deployment(&st, &h)) >= 0)
+		goto out;
+	ret = 0;
 	if (!id) {
 		fprintf(stderr,
 			"error: no build '%s' (or more than one) in %s\n", h.id,

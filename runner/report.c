@@ -212,7 +212,7 @@ static json_object *load(const char *path, struct sw_err *e)
 	free(data);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		err_set(e, ERR_SYSTEM, "'%s' is not a build report", path);
+		err_set(e, ERR_SYSTEM, "'%s' is not a report", path);
 		return NULL;
 	}
 	return o;
@@ -297,6 +297,112 @@ int report_show(const char *path, FILE *out, struct sw_err *e)
 				get(p, "durationInSeconds"), msg);
 		}
 	}
+	json_object_put(o);
+	return 0;
+}
+
+/* ---- deployment reports (written by deploy.c) ---- */
+
+int report_deploy_summary_line(const char *path, FILE *out, struct sw_err *e)
+{
+	json_object *o = load(path, e), *s, *en, *ov;
+	char when[32], hosts[64] = "";
+	double dur = 0;
+
+	if (!o)
+		return -1;
+	fmt_time(o, "startTime", when);
+	if (json_object_object_get_ex(o, "startTime", &s) &&
+	    json_object_object_get_ex(o, "completeTime", &en))
+		dur = json_object_get_double(en) - json_object_get_double(s);
+	if (json_object_object_get_ex(o, "deploymentOverview", &ov)) {
+		int ok = atoi(get(ov, "Succeeded"));
+		int all = ok + atoi(get(ov, "Failed")) +
+			  atoi(get(ov, "Skipped")) + atoi(get(ov, "Pending")) +
+			  atoi(get(ov, "InProgress"));
+
+		snprintf(hosts, sizeof(hosts), "%d/%d hosts", ok, all);
+	}
+	fprintf(out, "%-11s %-10s %s  %6.1fs  %s/%s  %s%s\n",
+		get(o, "deploymentId"), get(o, "status"), when, dur,
+		get(o, "applicationName"), get(o, "deploymentGroupName"), hosts,
+		!strcmp(get(o, "creator"), "codeDeployRollback")
+			? "  (rollback)"
+			: "");
+	json_object_put(o);
+	return 0;
+}
+
+int report_deploy_show(const char *path, FILE *out, struct sw_err *e)
+{
+	json_object *o = load(path, e), *v, *insts;
+	size_t n;
+
+	if (!o)
+		return -1;
+	fprintf(out,
+		"deployment:  %s\nstatus:      %s\napplication: %s\n"
+		"group:       %s (%s)\nconfig:      %s\n",
+		get(o, "deploymentId"), get(o, "status"),
+		get(o, "applicationName"), get(o, "deploymentGroupName"),
+		get(o, "deploymentGroupId"), get(o, "deploymentConfigName"));
+	if (json_object_object_get_ex(o, "revision", &v))
+		fprintf(out, "revision:    %s\n", get(v, "location"));
+	if (json_object_object_get_ex(o, "errorInformation", &v) && v)
+		fprintf(out, "error:       %s: %s\n", get(v, "code"),
+			get(v, "message"));
+	if (json_object_object_get_ex(o, "rollbackInfo", &v) && v) {
+		if (*get(v, "rollbackDeploymentId"))
+			fprintf(out, "rolled back: by %s (%s)\n",
+				get(v, "rollbackDeploymentId"),
+				get(v, "rollbackMessage"));
+		if (*get(v, "rollbackTriggeringDeploymentId"))
+			fprintf(out, "rollback of: %s\n",
+				get(v, "rollbackTriggeringDeploymentId"));
+	}
+	fprintf(out, "\n%-20s %-10s %s\n", "HOST", "STATUS",
+		"EVENTS (S succeeded, F failed, - skipped, . pending)");
+	if (!json_object_object_get_ex(o, "instances", &insts))
+		goto out;
+	n = json_object_array_length(insts);
+	for (size_t i = 0; i < n; i++) {
+		json_object *in = json_object_array_get_idx(insts, i), *evs;
+		char marks[32] = "";
+		size_t m = 0;
+
+		if (json_object_object_get_ex(in, "lifecycleEvents", &evs))
+			for (size_t j = 0; j < json_object_array_length(evs) &&
+					   m < sizeof(marks) - 1;
+			     j++) {
+				const char *st =
+					get(json_object_array_get_idx(evs, j),
+					    "status");
+
+				marks[m++] = !strcmp(st, "Succeeded") ? 'S'
+					     : !strcmp(st, "Failed")  ? 'F'
+					     : !strcmp(st, "Skipped") ? '-'
+								      : '.';
+			}
+		marks[m] = '\0';
+		fprintf(out, "%-20s %-10s %s\n", get(in, "instanceId"),
+			get(in, "status"), marks);
+		if (json_object_object_get_ex(in, "lifecycleEvents", &evs))
+			for (size_t j = 0; j < json_object_array_length(evs);
+			     j++) {
+				json_object *ev = json_object_array_get_idx(evs,
+									    j),
+					    *dg;
+
+				if (!json_object_object_get_ex(
+					    ev, "diagnostics", &dg))
+					continue;
+				fprintf(out, "  %s: %s: %s\n",
+					get(ev, "lifecycleEventName"),
+					get(dg, "errorCode"),
+					get(dg, "message"));
+			}
+	}
+out:
 	json_object_put(o);
 	return 0;
 }

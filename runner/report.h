@@ -27,4 +27,9 @@ int report_summary_line(const char *path, FILE *out, struct sw_err *e);
 /* A human view of a report for `slipway show`: header and phase table. */
 int report_show(const char *path, FILE *out, struct sw_err *e);
 
+/* The same for a deployment report: one line for `slipway history`, and
+ * a header and a host table for `slipway show`. */
+int report_deploy_summary_line(const char *path, FILE *out, struct sw_err *e);
+int report_deploy_show(const char *path, FILE *out, struct sw_err *e);
+
 #endif

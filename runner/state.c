@@ -152,10 +152,11 @@ static int by_time(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-int state_list_builds(const struct state *st, struct strvec *ids,
-		      struct sw_err *e)
+/* The entries of <state>/<sub> holding a report.json, oldest first. */
+static int list_reports(const struct state *st, const char *sub,
+			struct strvec *ids, struct sw_err *e)
 {
-	char *dir = xasprintf("%s/builds", st->dir);
+	char *dir = xasprintf("%s/%s", st->dir, sub);
 	struct entry *v = NULL;
 	size_t nr = 0, alloc = 0;
 	struct dirent *de;
@@ -165,7 +166,7 @@ int state_list_builds(const struct state *st, struct strvec *ids,
 		free(dir);
 		if (errno == ENOENT)
 			return 0;
-		return err_sys(e, "cannot read the build history");
+		return err_sys(e, "cannot read the history in '%s'", sub);
 	}
 	while ((de = readdir(d))) {
 		struct stat sb;
@@ -190,4 +191,16 @@ int state_list_builds(const struct state *st, struct strvec *ids,
 		strvec_push_nodup(ids, v[i].id);
 	free(v);
 	return 0;
+}
+
+int state_list_builds(const struct state *st, struct strvec *ids,
+		      struct sw_err *e)
+{
+	return list_reports(st, "builds", ids, e);
+}
+
+int state_list_deployments(const struct state *st, struct strvec *ids,
+			   struct sw_err *e)
+{
+	return list_reports(st, "deployments", ids, e);
 }

@@ -53,4 +53,9 @@ int state_link_build(const struct state *st, const char *build_id,
 int state_list_builds(const struct state *st, struct strvec *ids,
 		      struct sw_err *e);
 
+/* The ids of past deployments (deployments/<id>/report.json), oldest
+ * first by report time. */
+int state_list_deployments(const struct state *st, struct strvec *ids,
+			   struct sw_err *e);
+
 #endif

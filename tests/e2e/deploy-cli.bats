@@ -188,3 +188,33 @@ SH
 	same "$status" 0
 	same "$(jq -r .deploymentGroupId "$REPORT")" "$id"
 }
+
+@test "history lists deployments and show prints one by id or prefix" {
+	rev r1 one
+	std_appspec r1 BeforeInstall
+	sw_deploy "$T/r1" --deployment-id d-HISTORY01
+	same "$status" 0
+	appspec r1 <<'YML'
+version: 0.0
+os: linux
+hooks:
+  AfterInstall:
+    - location: scripts/fail.sh
+YML
+	sw_deploy "$T/r1" --deployment-id d-HISTORY02
+	same "$status" 1
+	run "$SLIPWAY" history --state-dir "$STATE"
+	same "$status" 0
+	[[ "${lines[0]}" =~ ^d-HISTORY01\ +Succeeded\ .*\ 1/1\ hosts$ ]]
+	[[ "${lines[1]}" =~ ^d-HISTORY02\ +Failed\ .*\ 0/1\ hosts$ ]]
+	run "$SLIPWAY" show d-HISTORY02 --state-dir "$STATE"
+	same "$status" 0
+	[[ "$output" == *"status:      Failed"* ]]
+	[[ "$output" == *"AfterInstall: ScriptFailed: Script at specified location: scripts/fail.sh failed with exit code 3"* ]]
+	grep -qE '^local +Failed +SSSSF--$' <<<"$output"
+	run "$SLIPWAY" show d-HISTORY01 --json --state-dir "$STATE"
+	same "$(jq -r .status <<<"$output")" Succeeded
+	# an ambiguous prefix names nothing
+	run "$SLIPWAY" show d-HISTORY --state-dir "$STATE"
+	same "$status" 2
+}
