@@ -82,68 +82,9 @@ struct asp {
 	struct sw_err *e;
 };
 
-/* A key or value fit for a one-line message. */
-struct shown {
-	char s[80];
-};
+#define bad(p, n, ...) ydoc_err((p)->doc, (n), (p)->e, __VA_ARGS__)
 
-static struct shown show(const char *s, size_t len)
-{
-	struct shown out;
-	size_t n = 0;
-
-	for (size_t i = 0; i < len && n + 4 < sizeof(out.s); i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out.s[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (n < len) {
-		memcpy(out.s + n, "...", 3);
-		n += 3;
-	}
-	out.s[n] = '\0';
-	return out;
-}
-
-static struct shown shown(const struct ynode *n)
-{
-	if (!n || n->type != YNODE_SCALAR)
-		return show("", 0);
-	return show(n->value, n->len);
-}
-
-static struct shown shows(const char *s)
-{
-	return show(s, strlen(s));
-}
-
-__attribute__((format(printf, 3, 4))) static int
-bad(struct asp *p, const struct ynode *n, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	ydoc_err(p->doc, n, p->e, "%s", buf_cstr(&b));
-	buf_release(&b);
-	return -1;
-}
-
-__attribute__((format(printf, 3, 4))) static void
-warnf(struct asp *p, const struct ynode *n, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	buf_addf(&b, "%s:%d:%d: ", p->doc->file, n ? n->line : 1,
-		 n ? n->col : 1);
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	strvec_push_nodup(&p->a->warnings, buf_detach(&b));
-}
+#define warnf(p, n, ...) ywarn((p)->doc, (n), &(p)->a->warnings, __VA_ARGS__)
 
 static bool key_is(const struct ynode *k, const char *name)
 {
@@ -160,10 +101,10 @@ static void unknown_key(struct asp *p, const struct ynode *k,
 			warnf(p, k,
 			      "unknown key '%s' ignored (keys are "
 			      "case-sensitive: did you mean '%s'?)",
-			      shown(k).s, known[i]);
+			      yshown(k).s, known[i]);
 			return;
 		}
-	warnf(p, k, "unknown key '%s' ignored", shown(k).s);
+	warnf(p, k, "unknown key '%s' ignored", yshown(k).s);
 }
 
 static bool has_nul(const struct ynode *n)
@@ -326,12 +267,12 @@ static int parse_version(struct asp *p, const struct ynode *root)
 			   "invalid version value (%s): the agent reads a "
 			   "quoted version as a string; write version: 0.0 "
 			   "without quotes",
-			   shown(v).s);
+			   yshown(v).s);
 	if (has_nul(v) || !numeric || !is_zero_number(v->value))
 		return bad(p, v,
 			   "invalid version value (%s): the appspec must "
 			   "specify 0.0 as the version",
-			   shown(v).s);
+			   yshown(v).s);
 	p->a->version = xstrdup("0.0");
 	return 0;
 }
@@ -357,7 +298,7 @@ static int parse_os(struct asp *p, const struct ynode *root)
 		return bad(p, v,
 			   "unsupported operating system (%s): only os: linux "
 			   "is supported",
-			   shown(v).s);
+			   yshown(v).s);
 	p->a->os = xstrdup("linux");
 	return 0;
 }
@@ -376,7 +317,7 @@ static int parse_feb(struct asp *p, const struct ynode *n)
 	return bad(p, n,
 		   "an invalid option was specified for file_exists_behavior: "
 		   "%s (valid options are DISALLOW, OVERWRITE and RETAIN)",
-		   n->type == YNODE_SCALAR ? shown(n).s : ynode_kind(n));
+		   n->type == YNODE_SCALAR ? yshown(n).s : ynode_kind(n));
 }
 
 /* ---- files ---- */
@@ -399,7 +340,7 @@ static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 
-		snprintf(sub, sizeof(sub), "%s.%s", path, shown(k).s);
+		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(k).s);
 		if (key_is(k, "source")) {
 			sk = k;
 			if (get_str(p, v, sub, &src) < 0)
@@ -427,14 +368,14 @@ static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
 		bad(p, dk ? at(ynode_map_get(n, "destination"), dk) : n,
 		    "'%s' specifies only a source file (%s): add the "
 		    "destination",
-		    path, shows(src).s);
+		    path, yshow(src, strlen(src)).s);
 		goto out;
 	}
 	norm = norm_path(src);
 	if (!norm) {
 		bad(p, ynode_map_get(n, "source"),
 		    "'%s.source' must stay inside the bundle (%s)", path,
-		    shows(src).s);
+		    yshow(src, strlen(src)).s);
 		goto out;
 	}
 	free(src);
@@ -448,14 +389,14 @@ static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
 	if (dst[0] != '/') {
 		bad(p, ynode_map_get(n, "destination"),
 		    "'%s.destination' must be an absolute path (%s)", path,
-		    shows(dst).s);
+		    yshow(dst, strlen(dst)).s);
 		goto out;
 	}
 	norm = norm_path(dst);
 	if (!norm) {
 		bad(p, ynode_map_get(n, "destination"),
 		    "'%s.destination' must not contain '..' (%s)", path,
-		    shows(dst).s);
+		    yshow(dst, strlen(dst)).s);
 		goto out;
 	}
 	free(dst);
@@ -510,19 +451,19 @@ static int parse_mode(struct asp *p, const struct ynode *n, const char *path,
 			   "the length of a permissions mode (%s) is invalid: "
 			   "permissions modes must be between one and four "
 			   "characters long",
-			   shown(n).s);
+			   yshown(n).s);
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '7')
 			return bad(p, n,
 				   "the permissions mode (%s) contains an "
 				   "invalid character (%c)",
-				   shown(n).s,
+				   yshown(n).s,
 				   (s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i]);
 		mode = mode * 8 + (s[i] - '0');
 	}
 	if (len < 3)
 		warnf(p, n, "'%s' %s is taken as %04o (padded with zeros)",
-		      path, shown(n).s, (unsigned)mode);
+		      path, yshown(n).s, (unsigned)mode);
 	perm->mode = mode;
 	return 0;
 }
@@ -600,7 +541,7 @@ static int check_ace(struct asp *p, const struct ynode *n, const char *ace)
 		return bad(p, n,
 			   "use mode to set the base acl entry (%s) in the "
 			   "acls of a permission",
-			   shows(ace).s);
+			   yshow(ace, strlen(ace)).s);
 	if (PLEN(0) == 1 && PART(0)[0] >= '0' && PART(0)[0] <= '7')
 		return 0;
 	for (size_t i = 0; i < PLEN(0); i++) {
@@ -610,7 +551,7 @@ static int check_ace(struct asp *p, const struct ynode *n, const char *ace)
 			return bad(p, n,
 				   "the access control list (ACL) entry %s "
 				   "contains an invalid character (%c)",
-				   shows(ace).s,
+				   yshow(ace, strlen(ace)).s,
 				   (c < 0x20 || c == 0x7f) ? '?' : c);
 	}
 	return 0;
@@ -621,7 +562,7 @@ invalid:
 	return bad(p, n,
 		   "a problem with the acls permission settings: invalid acl "
 		   "entry (%s)",
-		   shows(ace).s);
+		   yshow(ace, strlen(ace)).s);
 }
 
 static int parse_acls(struct asp *p, const struct ynode *n, const char *path,
@@ -728,7 +669,7 @@ static int check_range(struct asp *p, const struct ynode *n, const char *r)
 					p, n,
 					"duplicate categories in the SELinux "
 					"range (%s) of a permission's context",
-					shows(r).s);
+					yshow(r, strlen(r)).s);
 			seen[c] = 1;
 		}
 		if (!s[len])
@@ -741,7 +682,7 @@ bad_range:
 		   "a problem with the SELinux range specified (%s) for the "
 		   "context parameter of a permission (expected "
 		   "s#[-s#][:c#[.c#],...], categories up to c1023)",
-		   shows(r).s);
+		   yshow(r, strlen(r)).s);
 }
 
 static int parse_context(struct asp *p, const struct ynode *k,
@@ -761,7 +702,7 @@ static int parse_context(struct asp *p, const struct ynode *k,
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *ck = n->keys[i], *v = n->items[i];
 
-		snprintf(sub, sizeof(sub), "%s.%s", path, shown(ck).s);
+		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(ck).s);
 		if (key_is(ck, "name") || key_is(ck, "user")) {
 			if (user_k)
 				return bad(p, ck,
@@ -812,7 +753,7 @@ static int parse_types(struct asp *p, const struct ynode *n, const char *path,
 			bad(p, n,
 			    "a permission for an object type not supported for "
 			    "permissions (%s): '%s' takes file and directory",
-			    shows(v.v[i]).s, path);
+			    yshow(v.v[i], strlen(v.v[i])).s, path);
 			goto out;
 		}
 	}
@@ -862,7 +803,7 @@ static int parse_permission(struct asp *p, const struct ynode *n, size_t idx)
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 		int rc = 0;
 
-		snprintf(sub, sizeof(sub), "%s.%s", path, shown(k).s);
+		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(k).s);
 		if (key_is(k, "object"))
 			rc = get_stripped(p, v, sub, &perm.object);
 		else if (key_is(k, "pattern"))
@@ -901,14 +842,14 @@ static int parse_permission(struct asp *p, const struct ynode *n, size_t idx)
 	if (perm.object[0] != '/') {
 		bad(p, ynode_map_get(n, "object"),
 		    "'%s.object' must be an absolute path (%s)", path,
-		    shows(perm.object).s);
+		    yshow(perm.object, strlen(perm.object)).s);
 		goto fail;
 	}
 	norm = norm_path(perm.object);
 	if (!norm) {
 		bad(p, ynode_map_get(n, "object"),
 		    "'%s.object' must not contain '..' (%s)", path,
-		    shows(perm.object).s);
+		    yshow(perm.object, strlen(perm.object)).s);
 		goto fail;
 	}
 	free(perm.object);
@@ -976,7 +917,7 @@ invalid:
 	return bad(p, n,
 		   "an invalid timeout value (%s) was provided for a script "
 		   "in '%s': whole seconds greater than 0",
-		   shown(n).s, path);
+		   yshown(n).s, path);
 }
 
 static int parse_script(struct asp *p, const struct ynode *n, const char *event,
@@ -1001,7 +942,7 @@ static int parse_script(struct asp *p, const struct ynode *n, const char *event,
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 		int rc = 0;
 
-		snprintf(sub, sizeof(sub), "%s.%s", path, shown(k).s);
+		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(k).s);
 		if (key_is(k, "location")) {
 			rc = get_stripped(p, v, sub, &sc.location);
 		} else if (key_is(k, "timeout")) {
@@ -1034,7 +975,7 @@ static int parse_script(struct asp *p, const struct ynode *n, const char *event,
 		warnf(p, loc,
 		      "'%s.location' is taken relative to the bundle root, as "
 		      "the agent does (%s)",
-		      path, shows(sc.location).s);
+		      path, yshow(sc.location, strlen(sc.location)).s);
 	norm = norm_path(sc.location);
 	if (!norm || !*norm) {
 		free(norm);
@@ -1042,7 +983,7 @@ static int parse_script(struct asp *p, const struct ynode *n, const char *event,
 		    norm ? "'%s.location' must name a script in the bundle "
 			   "(%s)"
 			 : "'%s.location' must stay inside the bundle (%s)",
-		    path, shows(sc.location).s);
+		    path, yshow(sc.location, strlen(sc.location)).s);
 		goto fail;
 	}
 	free(sc.location);
@@ -1079,7 +1020,7 @@ static void list_unknown(const struct ynode *n, struct buf *b)
 		}
 		if (b->len)
 			buf_addstr(b, ", ");
-		buf_addstr(b, shown(k).s);
+		buf_addstr(b, yshown(k).s);
 	}
 }
 

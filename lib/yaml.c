@@ -771,3 +771,41 @@ const char *ynode_kind(const struct ynode *n)
 	}
 	return "node";
 }
+
+struct yshown yshow(const char *s, size_t len)
+{
+	struct yshown out;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 4 < sizeof(out.s); i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out.s[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (n < len) {
+		memcpy(out.s + n, "...", 3);
+		n += 3;
+	}
+	out.s[n] = '\0';
+	return out;
+}
+
+struct yshown yshown(const struct ynode *n)
+{
+	if (!n || n->type != YNODE_SCALAR)
+		return yshow("", 0);
+	return yshow(n->value, n->len);
+}
+
+void ywarn(const struct ydoc *doc, const struct ynode *n,
+	   struct strvec *warnings, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	buf_addf(&b, "%s:%d:%d: ", doc->file, n ? n->line : 1, n ? n->col : 1);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	strvec_push_nodup(warnings, buf_detach(&b));
+}

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "strvec.h"
 
 #define YAML_MAX_EXPANDED 1000000
 #define YAML_MAX_DEPTH 256
@@ -83,5 +84,22 @@ const char *ynode_kind(const struct ynode *n);
 /* Set e to "<doc.file>:<line>:<col>: <message>" with code ERR_SPEC. */
 int ydoc_err(const struct ydoc *doc, const struct ynode *n, struct sw_err *e,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * For the parsers built on this one: a key or value fit for a one-line
+ * message (control characters shown as '?', cut with "..." past 75
+ * bytes), and a warning "<file>:<line>:<col>: <message>" pushed onto a
+ * list.
+ */
+struct yshown {
+	char s[80];
+};
+
+struct yshown yshow(const char *s, size_t len);
+/* The text of a scalar node; "" for anything else. */
+struct yshown yshown(const struct ynode *n);
+void ywarn(const struct ydoc *doc, const struct ynode *n,
+	   struct strvec *warnings, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

@@ -46,74 +46,20 @@ struct bsp {
 	struct sw_err *e;
 };
 
-/* A key or value fit for a one-line message. */
-struct shown {
-	char s[80];
-};
+#define bad(p, n, ...) ydoc_err((p)->doc, (n), (p)->e, __VA_ARGS__)
 
-static struct shown show(const char *s, size_t len)
-{
-	struct shown out;
-	size_t n = 0;
-
-	for (size_t i = 0; i < len && n + 4 < sizeof(out.s); i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out.s[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (n < len) {
-		memcpy(out.s + n, "...", 3);
-		n += 3;
-	}
-	out.s[n] = '\0';
-	return out;
-}
-
-static struct shown shown(const struct ynode *n)
-{
-	if (!n || n->type != YNODE_SCALAR)
-		return show("", 0);
-	return show(n->value, n->len);
-}
-
-__attribute__((format(printf, 3, 4))) static int
-bad(struct bsp *p, const struct ynode *n, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	ydoc_err(p->doc, n, p->e, "%s", buf_cstr(&b));
-	buf_release(&b);
-	return -1;
-}
-
-__attribute__((format(printf, 3, 4))) static void
-warnf(struct bsp *p, const struct ynode *n, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	buf_addf(&b, "%s:%d:%d: ", p->doc->file, n ? n->line : 1,
-		 n ? n->col : 1);
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	strvec_push_nodup(&p->bs->warnings, buf_detach(&b));
-}
+#define warnf(p, n, ...) ywarn((p)->doc, (n), &(p)->bs->warnings, __VA_ARGS__)
 
 static void unknown_key(struct bsp *p, const struct ynode *k)
 {
-	warnf(p, k, "unknown key '%s' ignored", shown(k).s);
+	warnf(p, k, "unknown key '%s' ignored", yshown(k).s);
 }
 
 /* "<path>.<key>" for messages. */
 static void subpath(char *out, size_t size, const char *path,
 		    const struct ynode *k)
 {
-	snprintf(out, size, "%s.%s", path, shown(k).s);
+	snprintf(out, size, "%s.%s", path, yshown(k).s);
 }
 
 static bool key_is(const struct ynode *k, const char *name)
@@ -248,11 +194,11 @@ static int check_var_name(struct bsp *p, const struct ynode *k,
 {
 	if (!valid_var_name(k->value, k->len))
 		return bad(p, k, "invalid variable name '%s' in '%s'",
-			   shown(k).s, path);
+			   yshown(k).s, path);
 	if (!strncmp(k->value, "CODEBUILD_", 10))
 		warnf(p, k,
 		      "variable '%s' uses the reserved prefix 'CODEBUILD_'",
-		      shown(k).s);
+		      yshown(k).s);
 	return 0;
 }
 
@@ -376,7 +322,7 @@ static int parse_on_failure(struct bsp *p, const struct ynode *n,
 			   "invalid '%s' value '%s' (expected ABORT, CONTINUE, "
 			   "RETRY, RETRY-<count>, RETRY-<regex> or "
 			   "RETRY-<count>-<regex>)",
-			   path, shown(n).s);
+			   path, yshown(n).s);
 	rest = s + 6;
 	while (rest[digits] >= '0' && rest[digits] <= '9')
 		digits++;
@@ -388,19 +334,19 @@ static int parse_on_failure(struct bsp *p, const struct ynode *n,
 			return bad(p, n,
 				   "invalid retry count in '%s' value '%s' "
 				   "(0 to %d)",
-				   path, shown(n).s, BS_MAX_RETRY);
+				   path, yshown(n).s, BS_MAX_RETRY);
 		ph->retry_count = (int)count;
 		re = rest[digits] ? rest + digits + 1 : NULL;
 	}
 	if (re && !*re)
 		return bad(p, n, "empty retry regex in '%s' value '%s'", path,
-			   shown(n).s);
+			   yshown(n).s);
 	if (re) {
 		rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
 		if (rc) {
 			regerror(rc, &rx, msg, sizeof(msg));
 			return bad(p, n, "invalid retry regex '%s' in '%s': %s",
-				   show(re, strlen(re)).s, path, msg);
+				   yshow(re, strlen(re)).s, path, msg);
 		}
 		regfree(&rx);
 		ph->retry_regex = xstrdup(re);
@@ -467,7 +413,7 @@ static int parse_phases(struct bsp *p, const struct ynode *n)
 			if (key_is(k, phase_keys[id]))
 				break;
 		if (id == BS_NPHASES) {
-			warnf(p, k, "unknown phase '%s' ignored", shown(k).s);
+			warnf(p, k, "unknown phase '%s' ignored", yshown(k).s);
 			continue;
 		}
 		if (parse_phase(p, (enum bs_phase_id)id, k, n->items[i]) < 0)
@@ -489,7 +435,7 @@ static int parse_env(struct bsp *p, const struct ynode *n)
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 		int rc = 0;
 
-		snprintf(sub, sizeof(sub), "env.%s", shown(k).s);
+		snprintf(sub, sizeof(sub), "env.%s", yshown(k).s);
 		if (key_is(k, "shell")) {
 			rc = get_str(p, v, sub, &bs->shell);
 		} else if (key_is(k, "variables")) {
@@ -513,13 +459,13 @@ static int parse_env(struct bsp *p, const struct ynode *n)
 						p, v,
 						"invalid variable name '%s' in "
 						"'%s'",
-						show(name, strlen(name)).s,
+						yshow(name, strlen(name)).s,
 						sub);
 				else if (!strncmp(name, "AWS_", 4))
 					warnf(p, v,
 					      "variables starting with 'AWS_' "
 					      "cannot be exported ('%s')",
-					      show(name, strlen(name)).s);
+					      yshow(name, strlen(name)).s);
 			}
 		} else if (key_is(k, "git-credential-helper")) {
 			rc = get_bool(p, v, sub, &bs->git_credential_helper);
@@ -591,7 +537,7 @@ static int parse_secondary(struct bsp *p, const struct ynode *n,
 			return bad(p, k,
 				   "invalid artifact identifier '%s' (letters, "
 				   "digits, '_', '-' and '.' only)",
-				   shown(k).s);
+				   yshown(k).s);
 		subpath(sub, sizeof(sub), path, k);
 		ALLOC_GROW(bs->secondary, bs->nr_secondary + 1,
 			   bs->alloc_secondary);
@@ -663,7 +609,7 @@ static int parse_report(struct bsp *p, const struct ynode *k,
 	const struct ynode *files = NULL;
 	char path[128], sub[160];
 
-	snprintf(path, sizeof(path), "reports.%s", shown(k).s);
+	snprintf(path, sizeof(path), "reports.%s", yshown(k).s);
 	if (!n || n->type != YNODE_MAP)
 		return bad(p, at(n, k), "'%s' must be a mapping", path);
 	for (size_t i = 0; i < n->nr; i++) {
@@ -698,7 +644,7 @@ static int parse_report(struct bsp *p, const struct ynode *k,
 					 "TESTNGXML, VISUALSTUDIOTRX, "
 					 "CLOVERXML, COBERTURAXML, JACOCOXML "
 					 "or SIMPLECOV)",
-					 shown(v).s, sub);
+					 yshown(v).s, sub);
 		} else {
 			unknown_key(p, key);
 		}
@@ -732,7 +678,7 @@ static int parse_reports(struct bsp *p, const struct ynode *n)
 				   BS_MAX_REPORTS);
 		if (has_nul(k) || !k->len)
 			return bad(p, k, "invalid report group name '%s'",
-				   shown(k).s);
+				   yshown(k).s);
 		ALLOC_GROW(bs->reports, bs->nr_reports + 1, bs->alloc_reports);
 		r = &bs->reports[bs->nr_reports++];
 		memset(r, 0, sizeof(*r));
@@ -759,7 +705,7 @@ static int parse_cache(struct bsp *p, const struct ynode *n)
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 		int rc = 0;
 
-		snprintf(sub, sizeof(sub), "cache.%s", shown(k).s);
+		snprintf(sub, sizeof(sub), "cache.%s", yshown(k).s);
 		if (key_is(k, "key")) {
 			rc = get_str(p, v, sub, &c->key);
 		} else if (key_is(k, "fallback-keys")) {
@@ -783,7 +729,7 @@ static int parse_cache(struct bsp *p, const struct ynode *n)
 				rc = bad(p, v,
 					 "'cache.action' must be 'restore' or "
 					 "'save', not '%s'",
-					 shown(v).s);
+					 yshown(v).s);
 			}
 		} else if (key_is(k, "paths")) {
 			rc = get_list(p, v, sub, &c->paths);
@@ -884,7 +830,7 @@ static int parse_task(struct bsp *p, const struct ynode *n, const char *path,
 				rc = bad(p, v,
 					 "invalid batch identifier '%s' "
 					 "(letters, digits and '_' only)",
-					 shown(v).s);
+					 yshown(v).s);
 		} else if (key_is(k, "buildspec")) {
 			rc = get_str(p, v, sub, &t->buildspec);
 		} else if (key_is(k, "debug-session")) {
@@ -976,7 +922,7 @@ static int check_tasks(struct bsp *p, const char *path,
 		ydoc_err(p->doc,
 			 &(struct ynode){ .line = t->line, .col = t->col },
 			 p->e, "duplicate batch identifier '%s' in '%s'",
-			 show(t->identifier, strlen(t->identifier)).s, path);
+			 yshow(t->identifier, strlen(t->identifier)).s, path);
 		goto out;
 	}
 	if (b->type != BS_BATCH_GRAPH) {
@@ -997,9 +943,9 @@ static int check_tasks(struct bsp *p, const char *path,
 				bad(p, deps[i],
 				    "task '%s' depends on unknown identifier "
 				    "'%s'",
-				    show(t->identifier, strlen(t->identifier))
+				    yshow(t->identifier, strlen(t->identifier))
 					    .s,
-				    show(dep, strlen(dep)).s);
+				    yshow(dep, strlen(dep)).s);
 				goto out;
 			}
 			indeg[i]++;
@@ -1079,7 +1025,7 @@ static int check_tasks(struct bsp *p, const char *path,
 			const struct bs_batch_task *t = &b->tasks[walk];
 
 			buf_addf(&cyc, "'%s' -> ",
-				 show(t->identifier, strlen(t->identifier)).s);
+				 yshow(t->identifier, strlen(t->identifier)).s);
 			for (size_t d = 0; d < t->depend_on.nr; d++) {
 				size_t j = (size_t)task_find(ix, nr,
 							     t->depend_on.v[d]);
@@ -1094,16 +1040,16 @@ static int check_tasks(struct bsp *p, const char *path,
 		}
 		buf_addf(&cyc, "%s", walk == c ? "" : "... -> ");
 		buf_addf(&cyc, "'%s'",
-			 show(b->tasks[walk].identifier,
-			      strlen(b->tasks[walk].identifier))
+			 yshow(b->tasks[walk].identifier,
+			       strlen(b->tasks[walk].identifier))
 				 .s);
 		ydoc_err(p->doc,
 			 &(struct ynode){ .line = b->tasks[c].line,
 					  .col = b->tasks[c].col },
 			 p->e, "dependency cycle in '%s' involving '%s': %s",
 			 path,
-			 show(b->tasks[c].identifier,
-			      strlen(b->tasks[c].identifier))
+			 yshow(b->tasks[c].identifier,
+			       strlen(b->tasks[c].identifier))
 				 .s,
 			 buf_cstr(&cyc));
 		buf_release(&cyc);
@@ -1206,7 +1152,7 @@ static int parse_matrix_dynamic(struct bsp *p, const struct ynode *n)
 							   at(ev->items[m], vk),
 							   "'%s.%s' must not "
 							   "be empty",
-							   esub, shown(vk).s);
+							   esub, yshown(vk).s);
 				}
 			} else {
 				unknown_key(p, ek);
@@ -1289,7 +1235,7 @@ static int parse_fanout(struct bsp *p, const struct ynode *n)
 				return bad(p, v,
 					   "'%s.parallelism' must be an "
 					   "integer from 1 to %d, not '%s'",
-					   path, INT_MAX, shown(v).s);
+					   path, INT_MAX, yshown(v).s);
 			b->parallelism = (int)val;
 		} else if (key_is(k, "ignore-failure")) {
 			if (get_bool(p, v, "batch.build-fanout.ignore-failure",
@@ -1337,7 +1283,7 @@ static int parse_batch(struct bsp *p, const struct ynode *n)
 			return bad(p, k,
 				   "only one batch type is allowed ('%s' "
 				   "after another batch type)",
-				   shown(k).s);
+				   yshown(k).s);
 		b->type = type;
 		switch (type) {
 		case BS_BATCH_LIST:
@@ -1389,7 +1335,7 @@ static int parse_version(struct bsp *p, const struct ynode *root)
 		return bad(p, v,
 			   "unsupported buildspec version '%s' (expected 0.1 "
 			   "or 0.2)",
-			   shown(v).s);
+			   yshown(v).s);
 	bs->version = xstrdup(v->value);
 	return 0;
 }

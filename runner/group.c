@@ -36,63 +36,9 @@ struct gp {
 	struct sw_err *e;
 };
 
-/* A key or value fit for a one-line message. */
-struct shown {
-	char s[80];
-};
+#define bad(p, n, ...) ydoc_err((p)->doc, (n), (p)->e, __VA_ARGS__)
 
-static struct shown show(const char *s, size_t len)
-{
-	struct shown out;
-	size_t n = 0;
-
-	for (size_t i = 0; i < len && n + 4 < sizeof(out.s); i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out.s[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (n < len) {
-		memcpy(out.s + n, "...", 3);
-		n += 3;
-	}
-	out.s[n] = '\0';
-	return out;
-}
-
-static struct shown shown(const struct ynode *n)
-{
-	if (!n || n->type != YNODE_SCALAR)
-		return show("", 0);
-	return show(n->value, n->len);
-}
-
-__attribute__((format(printf, 3, 4))) static int
-bad(struct gp *p, const struct ynode *n, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	ydoc_err(p->doc, n, p->e, "%s", buf_cstr(&b));
-	buf_release(&b);
-	return -1;
-}
-
-__attribute__((format(printf, 3, 4))) static void
-warnf(struct gp *p, const struct ynode *n, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	buf_addf(&b, "%s:%d:%d: ", p->doc->file, n ? n->line : 1,
-		 n ? n->col : 1);
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	strvec_push_nodup(&p->g->warnings, buf_detach(&b));
-}
+#define warnf(p, n, ...) ywarn((p)->doc, (n), &(p)->g->warnings, __VA_ARGS__)
 
 static bool key_is(const struct ynode *k, const char *name)
 {
@@ -120,12 +66,12 @@ static void unknown_key(struct gp *p, const struct ynode *k, const char *where,
 			warnf(p, k,
 			      "unknown key '%s'%s%s%s ignored (did you mean "
 			      "'%s'?)",
-			      shown(k).s, where ? " in '" : "",
+			      yshown(k).s, where ? " in '" : "",
 			      where ? where : "", where ? "'" : "", known[i]);
 			return;
 		}
 	}
-	warnf(p, k, "unknown key '%s'%s%s%s ignored", shown(k).s,
+	warnf(p, k, "unknown key '%s'%s%s%s ignored", yshown(k).s,
 	      where ? " in '" : "", where ? where : "", where ? "'" : "");
 }
 
@@ -213,7 +159,7 @@ static int get_name(struct gp *p, const struct ynode *m, const char *key,
 		return bad(p, v,
 			   "invalid %s (%s): 1 to %d characters, no control "
 			   "characters",
-			   key, shown(v).s, MAX_NAME);
+			   key, yshown(v).s, MAX_NAME);
 	return 0;
 }
 
@@ -226,7 +172,7 @@ static int get_bool(struct gp *p, const struct ynode *n, const char *path,
 		return bad(
 			p, n, "'%s' must be a boolean (true or false), not %s",
 			path,
-			n->type == YNODE_SCALAR ? shown(n).s : ynode_kind(n));
+			n->type == YNODE_SCALAR ? yshown(n).s : ynode_kind(n));
 	return 0;
 }
 
@@ -250,13 +196,13 @@ static int get_uint(struct gp *p, const struct ynode *m, const char *key,
 			return bad(p, n,
 				   "'%s' must be a whole number from 0 to %u, "
 				   "not %s",
-				   path, max, shown(n).s);
+				   path, max, yshown(n).s);
 		if (v <= max)
 			v = v * 10 + (unsigned long)(c - '0');
 	}
 	if (v > max)
 		return bad(p, n, "'%s' must be at most %u, not %s", path, max,
-			   shown(n).s);
+			   yshown(n).s);
 	*out = (unsigned)v;
 	return 0;
 }
@@ -338,12 +284,12 @@ static int get_duration(struct gp *p, const struct ynode *m, const char *key,
 	rc = parse_duration(v->value, v->len, ms);
 	if (rc == -2)
 		return bad(p, v, "'%s' is too long (%s): at most 720h", path,
-			   shown(v).s);
+			   yshown(v).s);
 	if (rc < 0)
 		return bad(p, v,
 			   "'%s' is not a duration (%s): write 30s, 10m, 2h, "
 			   "1h30m or a number of seconds",
-			   path, shown(v).s);
+			   path, yshown(v).s);
 	return 0;
 }
 
@@ -373,7 +319,7 @@ static int parse_ssh(struct gp *p, const struct ynode *n, const char *path,
 			return bad(p, n,
 				   "'%s' has an invalid user (%s): use "
 				   "letters, digits, '.', '_' and '-'",
-				   path, shown(n).s);
+				   path, yshown(n).s);
 		h->ssh_user = xstrndup(s, (size_t)(at - s));
 		host = at + 1;
 	} else {
@@ -384,7 +330,7 @@ static int parse_ssh(struct gp *p, const struct ynode *n, const char *path,
 		if (!end)
 			return bad(p, n,
 				   "'%s' has no ']' after its address (%s)",
-				   path, shown(n).s);
+				   path, yshown(n).s);
 		host++;
 		hlen = (size_t)(end - host);
 		end++;
@@ -394,7 +340,7 @@ static int parse_ssh(struct gp *p, const struct ynode *n, const char *path,
 			return bad(p, n,
 				   "'%s' has text after its address (%s): "
 				   "write [user@]host[:port]",
-				   path, shown(n).s);
+				   path, yshown(n).s);
 	} else {
 		end = strchr(host, ':');
 		hlen = end ? (size_t)(end - host) : strlen(host);
@@ -405,10 +351,10 @@ static int parse_ssh(struct gp *p, const struct ynode *n, const char *path,
 		return bad(p, n,
 			   "'%s' has no host name (%s): write "
 			   "[user@]host[:port]",
-			   path, shown(n).s);
+			   path, yshown(n).s);
 	if (host[0] == '-')
 		return bad(p, n, "'%s' host must not start with '-' (%s)", path,
-			   shown(n).s);
+			   yshown(n).s);
 	for (size_t i = 0; i < hlen; i++) {
 		unsigned char c = (unsigned char)host[i];
 
@@ -417,7 +363,7 @@ static int parse_ssh(struct gp *p, const struct ynode *n, const char *path,
 			return bad(p, n,
 				   "'%s' has an invalid host name (%s): no "
 				   "spaces, quotes, '/' or '@'",
-				   path, shown(n).s);
+				   path, yshown(n).s);
 	}
 	h->ssh_host = xstrndup(host, hlen);
 	if (port) {
@@ -434,7 +380,7 @@ static int parse_ssh(struct gp *p, const struct ynode *n, const char *path,
 	return 0;
 bad_port:
 	return bad(p, n, "'%s' has an invalid port (%s): 1 to 65535", path,
-		   shown(n).s);
+		   yshown(n).s);
 }
 
 static int parse_tags(struct gp *p, const struct ynode *n, const char *path,
@@ -455,18 +401,18 @@ static int parse_tags(struct gp *p, const struct ynode *n, const char *path,
 			return bad(p, k,
 				   "'%s' has an invalid tag name (%s): not "
 				   "empty, no '=' or control characters",
-				   path, shown(k).s);
+				   path, yshown(k).s);
 		if (ynode_is_null(v) && !v->len) {
 			strvec_pushf(&h->tags, "%s=", k->value);
 			continue;
 		}
 		if (v->type != YNODE_SCALAR)
 			return bad(p, v, "'%s.%s' must be a string, not a %s",
-				   path, shown(k).s, ynode_kind(v));
+				   path, yshown(k).s, ynode_kind(v));
 		if (has_nul(v))
 			return bad(p, v,
 				   "'%s.%s' must not contain a NUL character",
-				   path, shown(k).s);
+				   path, yshown(k).s);
 		strvec_pushf(&h->tags, "%s=%s", k->value, v->value);
 	}
 	return 0;
@@ -488,7 +434,7 @@ static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
 		const struct ynode *k = n->keys[i];
 
 		v = n->items[i];
-		snprintf(sub, sizeof(sub), "%s.%s", path, shown(k).s);
+		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(k).s);
 		if (key_is(k, "name")) {
 			if (get_str(p, v, sub, &h.name) < 0)
 				goto fail;
@@ -515,7 +461,7 @@ static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
 		bad(p, v,
 		    "invalid host name '%s' in '%s': 1 to %d letters, digits, "
 		    "'.', '_' and '-'",
-		    shown(v).s, path, MAX_HOST_NAME);
+		    yshown(v).s, path, MAX_HOST_NAME);
 		goto fail;
 	}
 	if (h.root && h.ssh) {
@@ -667,7 +613,7 @@ static int parse_min_healthy(struct gp *p, const struct ynode *n,
 			   "'%s.type' must be HOST_COUNT or FLEET_PERCENT, "
 			   "not %s",
 			   path,
-			   t->type == YNODE_SCALAR ? shown(t).s
+			   t->type == YNODE_SCALAR ? yshown(t).s
 						   : ynode_kind(t));
 	snprintf(sub, sizeof(sub), "%s.value", path);
 	return get_uint(p, n, "value", sub,
@@ -735,14 +681,14 @@ static int parse_config(struct gp *p, const struct ynode *k,
 		return bad(p, k,
 			   "invalid deployment config name '%s': 1 to %d "
 			   "letters, digits, '.', '_' and '-'",
-			   shown(k).s, MAX_NAME);
+			   yshown(k).s, MAX_NAME);
 	if (!strncmp(k->value, CUSTOM_PREFIX, strlen(CUSTOM_PREFIX)))
 		return bad(p, k,
 			   "deployment config name '%s' must not start with "
 			   "'" CUSTOM_PREFIX "' (reserved for the built-in "
 			   "ones)",
-			   shown(k).s);
-	snprintf(path, sizeof(path), "deployment-configs.%s", shown(k).s);
+			   yshown(k).s);
+	snprintf(path, sizeof(path), "deployment-configs.%s", yshown(k).s);
 	if (ynode_is_null(n) || n->type != YNODE_MAP)
 		return bad(p, ynode_is_null(n) && !n->len ? k : n,
 			   "'%s' must be a mapping with one of "
@@ -848,7 +794,7 @@ static int parse_config_name(struct gp *p, const struct ynode *root)
 		   "unknown deployment config '%s': use "
 		   "CodeDeployDefault.OneAtATime, HalfAtATime, AllAtOnce or "
 		   "a name from deployment-configs",
-		   shown(v).s);
+		   yshown(v).s);
 }
 
 /* ---- the whole ---- */
@@ -866,7 +812,7 @@ static int parse_feb(struct gp *p, const struct ynode *n)
 	return bad(p, n,
 		   "invalid file-exists-behavior (%s): DISALLOW, OVERWRITE or "
 		   "RETAIN",
-		   n->type == YNODE_SCALAR ? shown(n).s : ynode_kind(n));
+		   n->type == YNODE_SCALAR ? yshown(n).s : ynode_kind(n));
 }
 
 static int parse_id(struct gp *p, const struct ynode *root)
@@ -884,7 +830,7 @@ static int parse_id(struct gp *p, const struct ynode *root)
 		return bad(p, *g->id ? v : key_of(root, "id"),
 			   "invalid id '%s': 1 to %d letters, digits, '.', "
 			   "'_' and '-'",
-			   shown(v).s, MAX_ID);
+			   yshown(v).s, MAX_ID);
 	return 0;
 }
 
