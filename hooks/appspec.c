@@ -86,11 +86,6 @@ struct asp {
 
 #define warnf(p, n, ...) ywarn((p)->doc, (n), &(p)->a->warnings, __VA_ARGS__)
 
-static bool key_is(const struct ynode *k, const char *name)
-{
-	return k->len == strlen(name) && !memcmp(k->value, name, k->len);
-}
-
 /* Warn about an unknown key, with a hint when only its case is wrong. */
 static void unknown_key(struct asp *p, const struct ynode *k,
 			const char *const *known, size_t nr_known)
@@ -107,17 +102,6 @@ static void unknown_key(struct asp *p, const struct ynode *k,
 	warnf(p, k, "unknown key '%s' ignored", yshown(k).s);
 }
 
-static bool has_nul(const struct ynode *n)
-{
-	return strlen(n->value) != n->len;
-}
-
-/* An empty value has no place of its own worth showing: use its key's. */
-static const struct ynode *at(const struct ynode *v, const struct ynode *k)
-{
-	return v && !(ynode_is_null(v) && !v->len) ? v : k;
-}
-
 /* A string: NULL stays unset; sequences and mappings are errors. */
 static int get_str(struct asp *p, const struct ynode *n, const char *path,
 		   char **out)
@@ -127,7 +111,7 @@ static int get_str(struct asp *p, const struct ynode *n, const char *path,
 	if (n->type != YNODE_SCALAR)
 		return bad(p, n, "'%s' must be a string, not a %s", path,
 			   ynode_kind(n));
-	if (has_nul(n))
+	if (ynode_has_nul(n))
 		return bad(p, n, "'%s' must not contain a NUL character", path);
 	free(*out);
 	*out = xstrdup(n->value);
@@ -155,39 +139,8 @@ static int get_stripped(struct asp *p, const struct ynode *n, const char *path,
 	return 0;
 }
 
-/* A list of strings; a single string is a list of one. */
-static int get_list(struct asp *p, const struct ynode *n, const char *path,
-		    struct strvec *out)
-{
-	if (ynode_is_null(n))
-		return 0;
-	if (n->type == YNODE_SCALAR) {
-		if (has_nul(n))
-			return bad(p, n,
-				   "'%s' must not contain a NUL character",
-				   path);
-		strvec_push(out, n->value);
-		return 0;
-	}
-	if (n->type != YNODE_SEQ)
-		return bad(p, n, "'%s' must be a sequence", path);
-	for (size_t i = 0; i < n->nr; i++) {
-		const struct ynode *it = n->items[i];
-
-		if (ynode_is_null(it))
-			continue;
-		if (it->type != YNODE_SCALAR)
-			return bad(p, it,
-				   "'%s' items must be strings, not a %s", path,
-				   ynode_kind(it));
-		if (has_nul(it))
-			return bad(p, it,
-				   "'%s' must not contain a NUL character",
-				   path);
-		strvec_push(out, it->value);
-	}
-	return 0;
-}
+#define get_list(p, n, path, out)                                              \
+	ynode_strlist((p)->doc, (n), (path), (out), (p)->e)
 
 /*
  * Normalise a slash-separated path: no empty or "." components, no
@@ -248,7 +201,7 @@ static int parse_version(struct asp *p, const struct ynode *root)
 		const struct ynode *k = root;
 
 		for (size_t i = 0; i < root->nr; i++)
-			if (key_is(root->keys[i], "version"))
+			if (ykey_is(root->keys[i], "version"))
 				k = root->keys[i];
 		return bad(p, k,
 			   "'version' is required: the appspec must specify "
@@ -262,13 +215,13 @@ static int parse_version(struct asp *p, const struct ynode *root)
 			  !strcmp(v->tag, "tag:yaml.org,2002:int");
 	else
 		numeric = v->plain;
-	if (!has_nul(v) && is_zero_number(v->value) && !numeric)
+	if (!ynode_has_nul(v) && is_zero_number(v->value) && !numeric)
 		return bad(p, v,
 			   "invalid version value (%s): the agent reads a "
 			   "quoted version as a string; write version: 0.0 "
 			   "without quotes",
 			   yshown(v).s);
-	if (has_nul(v) || !numeric || !is_zero_number(v->value))
+	if (ynode_has_nul(v) || !numeric || !is_zero_number(v->value))
 		return bad(p, v,
 			   "invalid version value (%s): the appspec must "
 			   "specify 0.0 as the version",
@@ -285,7 +238,7 @@ static int parse_os(struct asp *p, const struct ynode *root)
 		const struct ynode *k = root;
 
 		for (size_t i = 0; i < root->nr; i++)
-			if (key_is(root->keys[i], "os"))
+			if (ykey_is(root->keys[i], "os"))
 				k = root->keys[i];
 		return bad(p, k,
 			   "'os' is required: unsupported operating system "
@@ -294,7 +247,7 @@ static int parse_os(struct asp *p, const struct ynode *root)
 	if (v->type != YNODE_SCALAR)
 		return bad(p, v, "'os' must be a string, not a %s",
 			   ynode_kind(v));
-	if (!key_is(v, "linux"))
+	if (!ykey_is(v, "linux"))
 		return bad(p, v,
 			   "unsupported operating system (%s): only os: linux "
 			   "is supported",
@@ -307,7 +260,7 @@ static int parse_feb(struct asp *p, const struct ynode *n)
 {
 	if (ynode_is_null(n))
 		return 0;
-	if (n->type == YNODE_SCALAR && !has_nul(n))
+	if (n->type == YNODE_SCALAR && !ynode_has_nul(n))
 		for (size_t i = 1; i < ARRAY_SIZE(feb_names); i++)
 			if (!strcmp(n->value, feb_names[i])) {
 				p->a->file_exists_behavior =
@@ -341,15 +294,15 @@ static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 
 		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(k).s);
-		if (key_is(k, "source")) {
+		if (ykey_is(k, "source")) {
 			sk = k;
 			if (get_str(p, v, sub, &src) < 0)
 				goto out;
-		} else if (key_is(k, "destination")) {
+		} else if (ykey_is(k, "destination")) {
 			dk = k;
 			if (get_str(p, v, sub, &dst) < 0)
 				goto out;
-		} else if (key_is(k, "file_exists_behavior")) {
+		} else if (ykey_is(k, "file_exists_behavior")) {
 			warnf(p, k,
 			      "'file_exists_behavior' in '%s' ignored: it is a "
 			      "top-level key that applies to all files",
@@ -359,13 +312,13 @@ static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
 		}
 	}
 	if (!src || !*src) {
-		bad(p, sk ? at(ynode_map_get(n, "source"), sk) : n,
+		bad(p, sk ? ynode_at(ynode_map_get(n, "source"), sk) : n,
 		    "'%s' specifies a destination file, but no source file",
 		    path);
 		goto out;
 	}
 	if (!dst || !*dst) {
-		bad(p, dk ? at(ynode_map_get(n, "destination"), dk) : n,
+		bad(p, dk ? ynode_at(ynode_map_get(n, "destination"), dk) : n,
 		    "'%s' specifies only a source file (%s): add the "
 		    "destination",
 		    path, yshow(src, strlen(src)).s);
@@ -441,7 +394,7 @@ static int parse_mode(struct asp *p, const struct ynode *n, const char *path,
 
 	if (ynode_is_null(n))
 		return 0;
-	if (n->type != YNODE_SCALAR || has_nul(n))
+	if (n->type != YNODE_SCALAR || ynode_has_nul(n))
 		return bad(p, n, "'%s' must be octal digits, not a %s", path,
 			   ynode_kind(n));
 	s = n->value;
@@ -703,7 +656,7 @@ static int parse_context(struct asp *p, const struct ynode *k,
 		const struct ynode *ck = n->keys[i], *v = n->items[i];
 
 		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(ck).s);
-		if (key_is(ck, "name") || key_is(ck, "user")) {
+		if (ykey_is(ck, "name") || ykey_is(ck, "user")) {
 			if (user_k)
 				return bad(p, ck,
 					   "'%s' has both 'name' and 'user' "
@@ -712,10 +665,10 @@ static int parse_context(struct asp *p, const struct ynode *k,
 			user_k = ck;
 			if (get_str(p, v, sub, &perm->context_user) < 0)
 				return -1;
-		} else if (key_is(ck, "type")) {
+		} else if (ykey_is(ck, "type")) {
 			if (get_str(p, v, sub, &perm->context_type) < 0)
 				return -1;
-		} else if (key_is(ck, "range")) {
+		} else if (ykey_is(ck, "range")) {
 			if (get_str(p, v, sub, &perm->context_range) < 0)
 				return -1;
 			if (perm->context_range &&
@@ -726,7 +679,7 @@ static int parse_context(struct asp *p, const struct ynode *k,
 		}
 	}
 	if (!perm->context_type || !*perm->context_type)
-		return bad(p, at(ynode_map_get(n, "type"), k),
+		return bad(p, ynode_at(ynode_map_get(n, "type"), k),
 			   "'%s' specifies an invalid context type: 'type' is "
 			   "required",
 			   path);
@@ -804,23 +757,23 @@ static int parse_permission(struct asp *p, const struct ynode *n, size_t idx)
 		int rc = 0;
 
 		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(k).s);
-		if (key_is(k, "object"))
+		if (ykey_is(k, "object"))
 			rc = get_stripped(p, v, sub, &perm.object);
-		else if (key_is(k, "pattern"))
+		else if (ykey_is(k, "pattern"))
 			rc = get_str(p, v, sub, &perm.pattern);
-		else if (key_is(k, "except"))
+		else if (ykey_is(k, "except"))
 			rc = get_list(p, v, sub, &perm.except);
-		else if (key_is(k, "owner"))
+		else if (ykey_is(k, "owner"))
 			rc = get_str(p, v, sub, &perm.owner);
-		else if (key_is(k, "group"))
+		else if (ykey_is(k, "group"))
 			rc = get_str(p, v, sub, &perm.group);
-		else if (key_is(k, "mode"))
+		else if (ykey_is(k, "mode"))
 			rc = parse_mode(p, v, sub, &perm);
-		else if (key_is(k, "acls"))
+		else if (ykey_is(k, "acls"))
 			rc = parse_acls(p, v, sub, &perm);
-		else if (key_is(k, "context"))
+		else if (ykey_is(k, "context"))
 			rc = parse_context(p, k, v, sub, &perm);
-		else if (key_is(k, "type"))
+		else if (ykey_is(k, "type"))
 			rc = parse_types(p, v, sub, &perm);
 		else
 			unknown_key(p, k, known, ARRAY_SIZE(known));
@@ -831,7 +784,7 @@ static int parse_permission(struct asp *p, const struct ynode *n, size_t idx)
 		const struct ynode *ok = NULL;
 
 		for (size_t i = 0; i < n->nr; i++)
-			if (key_is(n->keys[i], "object"))
+			if (ykey_is(n->keys[i], "object"))
 				ok = n->keys[i];
 		bad(p, ok ? ok : n,
 		    "'%s' has no object value: a permission needs the path "
@@ -943,17 +896,17 @@ static int parse_script(struct asp *p, const struct ynode *n, const char *event,
 		int rc = 0;
 
 		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(k).s);
-		if (key_is(k, "location")) {
+		if (ykey_is(k, "location")) {
 			rc = get_stripped(p, v, sub, &sc.location);
-		} else if (key_is(k, "timeout")) {
+		} else if (ykey_is(k, "timeout")) {
 			rc = parse_timeout(p, v, path, &sc.timeout);
-		} else if (key_is(k, "runas")) {
+		} else if (ykey_is(k, "runas")) {
 			rc = get_stripped(p, v, sub, &sc.runas);
 			if (!rc && sc.runas && !*sc.runas) {
 				free(sc.runas);
 				sc.runas = NULL;
 			}
-		} else if (key_is(k, "sudo")) {
+		} else if (ykey_is(k, "sudo")) {
 			if (!ynode_is_null(v) && ynode_bool(v, &sc.sudo) < 0)
 				rc = bad(p, v,
 					 "'%s' must be a boolean (true or "
@@ -967,7 +920,7 @@ static int parse_script(struct asp *p, const struct ynode *n, const char *event,
 	}
 	loc = ynode_map_get(n, "location");
 	if (!sc.location || !*sc.location) {
-		bad(p, loc ? at(loc, n) : n,
+		bad(p, loc ? ynode_at(loc, n) : n,
 		    "'%s' specifies a script with no location value", path);
 		goto fail;
 	}
@@ -1012,7 +965,8 @@ static void list_unknown(const struct ynode *n, struct buf *b)
 		const struct ynode *k = n->keys[i];
 		enum appspec_event ev;
 
-		if (!has_nul(k) && !appspec_event_from_name(k->value, &ev))
+		if (!ynode_has_nul(k) &&
+		    !appspec_event_from_name(k->value, &ev))
 			continue;
 		if (listed++ == MAX_LISTED) {
 			buf_addstr(b, ", ...");
@@ -1043,7 +997,8 @@ static int parse_hooks(struct asp *p, const struct ynode *n)
 		struct appspec_hook *h;
 		unsigned long total = 0;
 
-		if (has_nul(k) || appspec_event_from_name(k->value, &ev) < 0) {
+		if (ynode_has_nul(k) ||
+		    appspec_event_from_name(k->value, &ev) < 0) {
 			struct buf b = BUF_INIT;
 
 			list_unknown(n, &b);
@@ -1111,7 +1066,7 @@ static int parse_root(struct asp *p, const struct ynode *root)
 		return bad(p, root, "appspec must be a mapping, not a %s",
 			   ynode_kind(root));
 	for (size_t i = 0; i < root->nr; i++)
-		if (key_is(root->keys[i], "Resources"))
+		if (ykey_is(root->keys[i], "Resources"))
 			return bad(p, root->keys[i],
 				   "'Resources' belongs to an ECS or Lambda "
 				   "appspec: only EC2/on-premises appspecs "
@@ -1122,15 +1077,15 @@ static int parse_root(struct asp *p, const struct ynode *root)
 		const struct ynode *k = root->keys[i], *v = root->items[i];
 		int rc = 0;
 
-		if (key_is(k, "version") || key_is(k, "os"))
+		if (ykey_is(k, "version") || ykey_is(k, "os"))
 			continue;
-		if (key_is(k, "files"))
+		if (ykey_is(k, "files"))
 			rc = parse_files(p, v);
-		else if (key_is(k, "file_exists_behavior"))
+		else if (ykey_is(k, "file_exists_behavior"))
 			rc = parse_feb(p, v);
-		else if (key_is(k, "permissions"))
+		else if (ykey_is(k, "permissions"))
 			rc = parse_permissions(p, v);
-		else if (key_is(k, "hooks"))
+		else if (ykey_is(k, "hooks"))
 			rc = parse_hooks(p, v);
 		else
 			unknown_key(p, k, known, ARRAY_SIZE(known));

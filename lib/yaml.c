@@ -809,3 +809,51 @@ void ywarn(const struct ydoc *doc, const struct ynode *n,
 	va_end(ap);
 	strvec_push_nodup(warnings, buf_detach(&b));
 }
+
+bool ykey_is(const struct ynode *k, const char *name)
+{
+	return k->len == strlen(name) && !memcmp(k->value, name, k->len);
+}
+
+bool ynode_has_nul(const struct ynode *n)
+{
+	return strlen(n->value) != n->len;
+}
+
+const struct ynode *ynode_at(const struct ynode *v, const struct ynode *k)
+{
+	return v && !(ynode_is_null(v) && !v->len) ? v : k;
+}
+
+int ynode_strlist(const struct ydoc *doc, const struct ynode *n,
+		  const char *path, struct strvec *out, struct sw_err *e)
+{
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type == YNODE_SCALAR) {
+		if (ynode_has_nul(n))
+			return ydoc_err(doc, n, e,
+					"'%s' must not contain a NUL character",
+					path);
+		strvec_push(out, n->value);
+		return 0;
+	}
+	if (n->type != YNODE_SEQ)
+		return ydoc_err(doc, n, e, "'%s' must be a sequence", path);
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *it = n->items[i];
+
+		if (ynode_is_null(it))
+			continue;
+		if (it->type != YNODE_SCALAR)
+			return ydoc_err(doc, it, e,
+					"'%s' items must be strings, not a %s",
+					path, ynode_kind(it));
+		if (ynode_has_nul(it))
+			return ydoc_err(doc, it, e,
+					"'%s' must not contain a NUL character",
+					path);
+		strvec_push(out, it->value);
+	}
+	return 0;
+}

@@ -96,6 +96,18 @@ struct yshown {
 };
 
 struct yshown yshow(const char *s, size_t len);
+/* The key (a scalar) is exactly name. */
+bool ykey_is(const struct ynode *k, const char *name);
+/* The scalar holds a NUL byte. */
+bool ynode_has_nul(const struct ynode *n);
+/* Where to point for a value: an empty null value has no place of its
+ * own worth showing, so its key's. */
+const struct ynode *ynode_at(const struct ynode *v, const struct ynode *k);
+/* A list of strings (a single string is a list of one, null is none)
+ * appended to out; "'<path>' must be a sequence" and the like as
+ * ERR_SPEC with the place. */
+int ynode_strlist(const struct ydoc *doc, const struct ynode *n,
+		  const char *path, struct strvec *out, struct sw_err *e);
 /* The text of a scalar node; "" for anything else. */
 struct yshown yshown(const struct ynode *n);
 void ywarn(const struct ydoc *doc, const struct ynode *n,

@@ -62,22 +62,6 @@ static void subpath(char *out, size_t size, const char *path,
 	snprintf(out, size, "%s.%s", path, yshown(k).s);
 }
 
-static bool key_is(const struct ynode *k, const char *name)
-{
-	return k->len == strlen(name) && !memcmp(k->value, name, k->len);
-}
-
-static bool has_nul(const struct ynode *n)
-{
-	return strlen(n->value) != n->len;
-}
-
-/* An empty value has no place of its own worth showing: use its key's. */
-static const struct ynode *at(const struct ynode *v, const struct ynode *k)
-{
-	return v && !(ynode_is_null(v) && !v->len) ? v : k;
-}
-
 /* A mapping, or NULL for a null value; anything else is an error. */
 static int want_map(struct bsp *p, const struct ynode *n, const char *path)
 {
@@ -95,7 +79,7 @@ static int get_str(struct bsp *p, const struct ynode *n, const char *path,
 	if (n->type != YNODE_SCALAR)
 		return bad(p, n, "'%s' must be a string, not a %s", path,
 			   ynode_kind(n));
-	if (has_nul(n))
+	if (ynode_has_nul(n))
 		return bad(p, n, "'%s' must not contain a NUL character", path);
 	free(*out);
 	*out = xstrdup(n->value);
@@ -126,39 +110,8 @@ static int get_bool(struct bsp *p, const struct ynode *n, const char *path,
 	return 0;
 }
 
-/* A list of strings; a single string is a list of one. */
-static int get_list(struct bsp *p, const struct ynode *n, const char *path,
-		    struct strvec *out)
-{
-	if (ynode_is_null(n))
-		return 0;
-	if (n->type == YNODE_SCALAR) {
-		if (has_nul(n))
-			return bad(p, n,
-				   "'%s' must not contain a NUL character",
-				   path);
-		strvec_push(out, n->value);
-		return 0;
-	}
-	if (n->type != YNODE_SEQ)
-		return bad(p, n, "'%s' must be a sequence", path);
-	for (size_t i = 0; i < n->nr; i++) {
-		const struct ynode *it = n->items[i];
-
-		if (ynode_is_null(it))
-			continue;
-		if (it->type != YNODE_SCALAR)
-			return bad(p, it,
-				   "'%s' items must be strings, not a %s", path,
-				   ynode_kind(it));
-		if (has_nul(it))
-			return bad(p, it,
-				   "'%s' must not contain a NUL character",
-				   path);
-		strvec_push(out, it->value);
-	}
-	return 0;
-}
+#define get_list(p, n, path, out)                                              \
+	ynode_strlist((p)->doc, (n), (path), (out), (p)->e)
 
 /* A required, non-empty list of paths. */
 static int get_files(struct bsp *p, const struct ynode *map,
@@ -230,7 +183,7 @@ static int get_kvlist(struct bsp *p, const struct ynode *n, const char *path,
 		const struct ynode *k = n->keys[i];
 		char *value = NULL;
 
-		if (has_nul(k))
+		if (ynode_has_nul(k))
 			return bad(p, k,
 				   "'%s' keys must not contain a NUL "
 				   "character",
@@ -242,7 +195,7 @@ static int get_kvlist(struct bsp *p, const struct ynode *n, const char *path,
 			return -1;
 		if ((flags & KV_NONEMPTY) && !*value) {
 			free(value);
-			return bad(p, at(n->items[i], k),
+			return bad(p, ynode_at(n->items[i], k),
 				   "'%s' must not be empty", sub);
 		}
 		kv_push(out, k, value);
@@ -256,7 +209,7 @@ static int get_commands(struct bsp *p, const struct ynode *n, const char *path,
 	if (ynode_is_null(n))
 		return 0;
 	if (n->type == YNODE_SCALAR) {
-		if (has_nul(n))
+		if (ynode_has_nul(n))
 			return bad(p, n,
 				   "'%s' must not contain a NUL character",
 				   path);
@@ -276,7 +229,7 @@ static int get_commands(struct bsp *p, const struct ynode *n, const char *path,
 				   "a command in '%s' must be a string, not a "
 				   "%s (quote a command that contains ': ')",
 				   path, ynode_kind(c));
-		if (has_nul(c))
+		if (ynode_has_nul(c))
 			return bad(p, c,
 				   "a command in '%s' must not contain a NUL "
 				   "character",
@@ -301,7 +254,7 @@ static int parse_on_failure(struct bsp *p, const struct ynode *n,
 
 	if (ynode_is_null(n))
 		return 0;
-	if (n->type != YNODE_SCALAR || has_nul(n))
+	if (n->type != YNODE_SCALAR || ynode_has_nul(n))
 		return bad(p, n, "'%s' must be a string", path);
 	s = n->value;
 	if (!strcasecmp(s, "ABORT")) {
@@ -374,11 +327,11 @@ static int parse_phase(struct bsp *p, enum bs_phase_id id,
 		int rc = 0;
 
 		subpath(sub, sizeof(sub), path, key);
-		if (key_is(key, "run-as")) {
+		if (ykey_is(key, "run-as")) {
 			rc = get_str(p, v, sub, &ph->run_as);
-		} else if (key_is(key, "on-failure")) {
+		} else if (ykey_is(key, "on-failure")) {
 			rc = parse_on_failure(p, v, sub, ph);
-		} else if (key_is(key, "runtime-versions")) {
+		} else if (ykey_is(key, "runtime-versions")) {
 			if (id != BS_INSTALL)
 				warnf(p, key,
 				      "'runtime-versions' is only used in "
@@ -386,9 +339,9 @@ static int parse_phase(struct bsp *p, enum bs_phase_id id,
 			else
 				rc = get_kvlist(p, v, sub,
 						&ph->runtime_versions, 0);
-		} else if (key_is(key, "commands")) {
+		} else if (ykey_is(key, "commands")) {
 			rc = get_commands(p, v, sub, &ph->commands);
-		} else if (key_is(key, "finally")) {
+		} else if (ykey_is(key, "finally")) {
 			rc = get_commands(p, v, sub, &ph->finally);
 		} else {
 			unknown_key(p, key);
@@ -410,7 +363,7 @@ static int parse_phases(struct bsp *p, const struct ynode *n)
 		int id;
 
 		for (id = 0; id < BS_NPHASES; id++)
-			if (key_is(k, phase_keys[id]))
+			if (ykey_is(k, phase_keys[id]))
 				break;
 		if (id == BS_NPHASES) {
 			warnf(p, k, "unknown phase '%s' ignored", yshown(k).s);
@@ -436,17 +389,17 @@ static int parse_env(struct bsp *p, const struct ynode *n)
 		int rc = 0;
 
 		snprintf(sub, sizeof(sub), "env.%s", yshown(k).s);
-		if (key_is(k, "shell")) {
+		if (ykey_is(k, "shell")) {
 			rc = get_str(p, v, sub, &bs->shell);
-		} else if (key_is(k, "variables")) {
+		} else if (ykey_is(k, "variables")) {
 			rc = get_kvlist(p, v, sub, &bs->variables, KV_NAMES);
-		} else if (key_is(k, "parameter-store")) {
+		} else if (ykey_is(k, "parameter-store")) {
 			rc = get_kvlist(p, v, sub, &bs->parameter_store,
 					KV_NAMES | KV_NONEMPTY);
-		} else if (key_is(k, "secrets-manager")) {
+		} else if (ykey_is(k, "secrets-manager")) {
 			rc = get_kvlist(p, v, sub, &bs->secrets_manager,
 					KV_NAMES | KV_NONEMPTY);
-		} else if (key_is(k, "exported-variables")) {
+		} else if (ykey_is(k, "exported-variables")) {
 			size_t first = bs->exported_variables.nr;
 
 			rc = get_list(p, v, sub, &bs->exported_variables);
@@ -467,7 +420,7 @@ static int parse_env(struct bsp *p, const struct ynode *n)
 					      "cannot be exported ('%s')",
 					      yshow(name, strlen(name)).s);
 			}
-		} else if (key_is(k, "git-credential-helper")) {
+		} else if (ykey_is(k, "git-credential-helper")) {
 			rc = get_bool(p, v, sub, &bs->git_credential_helper);
 		} else {
 			unknown_key(p, k);
@@ -488,7 +441,7 @@ static int parse_env_v01(struct bsp *p, const struct ynode *n)
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *k = n->keys[i];
 
-		if (!key_is(k, "plaintext")) {
+		if (!ykey_is(k, "plaintext")) {
 			unknown_key(p, k);
 			continue;
 		}
@@ -571,24 +524,24 @@ static int parse_artifact(struct bsp *p, const struct ynode *n,
 		int rc = 0;
 
 		subpath(sub, sizeof(sub), path, k);
-		if (key_is(k, "files")) {
+		if (ykey_is(k, "files")) {
 			files = v;
 			rc = get_files(p, n, v, sub, &a->files);
-		} else if (key_is(k, "name")) {
+		} else if (ykey_is(k, "name")) {
 			rc = get_str(p, v, sub, &a->name);
-		} else if (key_is(k, "base-directory")) {
+		} else if (ykey_is(k, "base-directory")) {
 			rc = get_str(p, v, sub, &a->base_directory);
-		} else if (key_is(k, "discard-paths")) {
+		} else if (ykey_is(k, "discard-paths")) {
 			rc = get_bool(p, v, sub, &a->discard_paths);
-		} else if (key_is(k, "exclude-paths")) {
+		} else if (ykey_is(k, "exclude-paths")) {
 			rc = get_list(p, v, sub, &a->exclude_paths);
-		} else if (key_is(k, "enable-symlinks")) {
+		} else if (ykey_is(k, "enable-symlinks")) {
 			rc = get_bool(p, v, sub, &a->enable_symlinks);
-		} else if (key_is(k, "s3-prefix")) {
+		} else if (ykey_is(k, "s3-prefix")) {
 			rc = get_str(p, v, sub, &a->s3_prefix);
-		} else if (primary && key_is(k, "secondary-artifacts")) {
+		} else if (primary && ykey_is(k, "secondary-artifacts")) {
 			rc = parse_secondary(p, v, sub);
-		} else if (key_is(k, "type")) {
+		} else if (ykey_is(k, "type")) {
 			warnf(p, k, "'%s' is deprecated; ignored", sub);
 		} else {
 			unknown_key(p, k);
@@ -611,20 +564,20 @@ static int parse_report(struct bsp *p, const struct ynode *k,
 
 	snprintf(path, sizeof(path), "reports.%s", yshown(k).s);
 	if (!n || n->type != YNODE_MAP)
-		return bad(p, at(n, k), "'%s' must be a mapping", path);
+		return bad(p, ynode_at(n, k), "'%s' must be a mapping", path);
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *key = n->keys[i], *v = n->items[i];
 		int rc = 0;
 
 		subpath(sub, sizeof(sub), path, key);
-		if (key_is(key, "files")) {
+		if (ykey_is(key, "files")) {
 			files = v;
 			rc = get_files(p, n, v, sub, &r->files);
-		} else if (key_is(key, "base-directory")) {
+		} else if (ykey_is(key, "base-directory")) {
 			rc = get_str(p, v, sub, &r->base_directory);
-		} else if (key_is(key, "discard-paths")) {
+		} else if (ykey_is(key, "discard-paths")) {
 			rc = get_bool(p, v, sub, &r->discard_paths);
-		} else if (key_is(key, "file-format")) {
+		} else if (ykey_is(key, "file-format")) {
 			size_t j;
 
 			rc = get_str(p, v, sub, &r->file_format);
@@ -676,7 +629,7 @@ static int parse_reports(struct bsp *p, const struct ynode *n)
 		if (i == BS_MAX_REPORTS)
 			return bad(p, k, "at most %d report groups are allowed",
 				   BS_MAX_REPORTS);
-		if (has_nul(k) || !k->len)
+		if (ynode_has_nul(k) || !k->len)
 			return bad(p, k, "invalid report group name '%s'",
 				   yshown(k).s);
 		ALLOC_GROW(bs->reports, bs->nr_reports + 1, bs->alloc_reports);
@@ -706,16 +659,16 @@ static int parse_cache(struct bsp *p, const struct ynode *n)
 		int rc = 0;
 
 		snprintf(sub, sizeof(sub), "cache.%s", yshown(k).s);
-		if (key_is(k, "key")) {
+		if (ykey_is(k, "key")) {
 			rc = get_str(p, v, sub, &c->key);
-		} else if (key_is(k, "fallback-keys")) {
+		} else if (ykey_is(k, "fallback-keys")) {
 			rc = get_list(p, v, sub, &c->fallback_keys);
 			if (!rc && c->fallback_keys.nr > BS_MAX_FALLBACK_KEYS)
 				rc = bad(p, v,
 					 "at most %d 'cache.fallback-keys' are "
 					 "allowed",
 					 BS_MAX_FALLBACK_KEYS);
-		} else if (key_is(k, "action")) {
+		} else if (ykey_is(k, "action")) {
 			rc = get_str(p, v, sub, &c->action);
 			if (rc || !c->action)
 				goto next;
@@ -731,7 +684,7 @@ static int parse_cache(struct bsp *p, const struct ynode *n)
 					 "'save', not '%s'",
 					 yshown(v).s);
 			}
-		} else if (key_is(k, "paths")) {
+		} else if (ykey_is(k, "paths")) {
 			rc = get_list(p, v, sub, &c->paths);
 		} else {
 			unknown_key(p, k);
@@ -758,19 +711,19 @@ static int parse_batch_env(struct bsp *p, const struct ynode *n,
 		int rc = 0;
 
 		subpath(sub, sizeof(sub), path, k);
-		if (key_is(k, "compute-type")) {
+		if (ykey_is(k, "compute-type")) {
 			compute = k;
 			rc = get_str(p, v, sub, &env->compute_type);
-		} else if (key_is(k, "fleet")) {
+		} else if (ykey_is(k, "fleet")) {
 			fleet = k;
 			rc = get_str(p, v, sub, &env->fleet);
-		} else if (key_is(k, "image")) {
+		} else if (ykey_is(k, "image")) {
 			rc = get_str(p, v, sub, &env->image);
-		} else if (key_is(k, "type")) {
+		} else if (ykey_is(k, "type")) {
 			rc = get_str(p, v, sub, &env->type);
-		} else if (key_is(k, "privileged-mode")) {
+		} else if (ykey_is(k, "privileged-mode")) {
 			rc = get_bool(p, v, sub, &env->privileged_mode);
-		} else if (key_is(k, "variables")) {
+		} else if (ykey_is(k, "variables")) {
 			rc = get_kvlist(p, v, sub, &env->variables, KV_NAMES);
 		} else {
 			unknown_key(p, k);
@@ -821,8 +774,8 @@ static int parse_task(struct bsp *p, const struct ynode *n, const char *path,
 		int rc = 0;
 
 		subpath(sub, sizeof(sub), path, k);
-		if (key_is(k, "identifier")) {
-			id = at(v, k);
+		if (ykey_is(k, "identifier")) {
+			id = ynode_at(v, k);
 			rc = get_str(p, v, sub, &t->identifier);
 			if (!rc && t->identifier &&
 			    !valid_task_id(t->identifier,
@@ -831,23 +784,23 @@ static int parse_task(struct bsp *p, const struct ynode *n, const char *path,
 					 "invalid batch identifier '%s' "
 					 "(letters, digits and '_' only)",
 					 yshown(v).s);
-		} else if (key_is(k, "buildspec")) {
+		} else if (ykey_is(k, "buildspec")) {
 			rc = get_str(p, v, sub, &t->buildspec);
-		} else if (key_is(k, "debug-session")) {
+		} else if (ykey_is(k, "debug-session")) {
 			rc = get_bool(p, v, sub, &t->debug_session);
-		} else if (key_is(k, "ignore-failure")) {
+		} else if (ykey_is(k, "ignore-failure")) {
 			rc = get_bool(p, v, sub, &t->ignore_failure);
-		} else if (key_is(k, "depend-on")) {
+		} else if (ykey_is(k, "depend-on")) {
 			if (!graph) {
 				warnf(p, k,
 				      "'depend-on' is only used in "
 				      "build-graph; "
 				      "ignored");
 			} else {
-				*deps = at(v, k);
+				*deps = ynode_at(v, k);
 				rc = get_list(p, v, sub, &t->depend_on);
 			}
-		} else if (key_is(k, "env")) {
+		} else if (ykey_is(k, "env")) {
 			rc = parse_batch_env(p, v, sub, &t->env);
 		} else {
 			unknown_key(p, k);
@@ -1106,12 +1059,12 @@ static int parse_matrix_dynamic(struct bsp *p, const struct ynode *n)
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 
 		subpath(sub, sizeof(sub), path, k);
-		if (key_is(k, "buildspec")) {
+		if (ykey_is(k, "buildspec")) {
 			if (get_list(p, v, sub, &b->matrix_buildspecs) < 0)
 				return -1;
 			continue;
 		}
-		if (!key_is(k, "env")) {
+		if (!ykey_is(k, "env")) {
 			unknown_key(p, k);
 			continue;
 		}
@@ -1123,12 +1076,12 @@ static int parse_matrix_dynamic(struct bsp *p, const struct ynode *n)
 			int rc = 0;
 
 			subpath(esub, sizeof(esub), sub, ek);
-			if (key_is(ek, "compute-type")) {
+			if (ykey_is(ek, "compute-type")) {
 				rc = get_list(p, ev, esub,
 					      &b->matrix_compute_types);
-			} else if (key_is(ek, "image")) {
+			} else if (ykey_is(ek, "image")) {
 				rc = get_list(p, ev, esub, &b->matrix_images);
-			} else if (key_is(ek, "variables")) {
+			} else if (ykey_is(ek, "variables")) {
 				if (want_map(p, ev, esub) < 0)
 					return -1;
 				for (size_t m = 0; ev && m < ev->nr; m++) {
@@ -1148,11 +1101,13 @@ static int parse_matrix_dynamic(struct bsp *p, const struct ynode *n)
 						     &mv->values) < 0)
 						return -1;
 					if (!mv->values.nr)
-						return bad(p,
-							   at(ev->items[m], vk),
-							   "'%s.%s' must not "
-							   "be empty",
-							   esub, yshown(vk).s);
+						return bad(
+							p,
+							ynode_at(ev->items[m],
+								 vk),
+							"'%s.%s' must not "
+							"be empty",
+							esub, yshown(vk).s);
 				}
 			} else {
 				unknown_key(p, ek);
@@ -1174,12 +1129,12 @@ static int parse_matrix(struct bsp *p, const struct ynode *n)
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 
-		if (key_is(k, "dynamic")) {
+		if (ykey_is(k, "dynamic")) {
 			if (parse_matrix_dynamic(p, v) < 0)
 				return -1;
 			continue;
 		}
-		if (!key_is(k, "static")) {
+		if (!ykey_is(k, "static")) {
 			unknown_key(p, k);
 			continue;
 		}
@@ -1189,12 +1144,12 @@ static int parse_matrix(struct bsp *p, const struct ynode *n)
 			const struct ynode *sk = v->keys[j];
 			int rc = 0;
 
-			if (key_is(sk, "ignore-failure"))
+			if (ykey_is(sk, "ignore-failure"))
 				rc = get_bool(p, v->items[j],
 					      "batch.build-matrix.static."
 					      "ignore-failure",
 					      &b->matrix_ignore_failure);
-			else if (key_is(sk, "env"))
+			else if (ykey_is(sk, "env"))
 				rc = parse_batch_env(
 					p, v->items[j],
 					"batch.build-matrix.static.env",
@@ -1219,12 +1174,12 @@ static int parse_fanout(struct bsp *p, const struct ynode *n)
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 
-		if (key_is(k, "parallelism")) {
+		if (ykey_is(k, "parallelism")) {
 			char *end;
 			long val;
 
-			par = at(v, k);
-			if (!v || v->type != YNODE_SCALAR || has_nul(v) ||
+			par = ynode_at(v, k);
+			if (!v || v->type != YNODE_SCALAR || ynode_has_nul(v) ||
 			    v->value[0] < '0' || v->value[0] > '9')
 				return bad(p, par,
 					   "'%s.parallelism' must be an "
@@ -1237,7 +1192,7 @@ static int parse_fanout(struct bsp *p, const struct ynode *n)
 					   "integer from 1 to %d, not '%s'",
 					   path, INT_MAX, yshown(v).s);
 			b->parallelism = (int)val;
-		} else if (key_is(k, "ignore-failure")) {
+		} else if (ykey_is(k, "ignore-failure")) {
 			if (get_bool(p, v, "batch.build-fanout.ignore-failure",
 				     &b->fanout_ignore_failure) < 0)
 				return -1;
@@ -1261,19 +1216,19 @@ static int parse_batch(struct bsp *p, const struct ynode *n)
 		enum bs_batch_type type = BS_BATCH_NONE;
 		int rc = 0;
 
-		if (key_is(k, "fast-fail")) {
+		if (ykey_is(k, "fast-fail")) {
 			if (get_bool(p, v, "batch.fast-fail", &b->fast_fail) <
 			    0)
 				return -1;
 			continue;
 		}
-		if (key_is(k, "build-list"))
+		if (ykey_is(k, "build-list"))
 			type = BS_BATCH_LIST;
-		else if (key_is(k, "build-graph"))
+		else if (ykey_is(k, "build-graph"))
 			type = BS_BATCH_GRAPH;
-		else if (key_is(k, "build-matrix"))
+		else if (ykey_is(k, "build-matrix"))
 			type = BS_BATCH_MATRIX;
-		else if (key_is(k, "build-fanout"))
+		else if (ykey_is(k, "build-fanout"))
 			type = BS_BATCH_FANOUT;
 		if (type == BS_BATCH_NONE) {
 			unknown_key(p, k);
@@ -1287,18 +1242,18 @@ static int parse_batch(struct bsp *p, const struct ynode *n)
 		b->type = type;
 		switch (type) {
 		case BS_BATCH_LIST:
-			rc = parse_tasks(p, at(v, k), "batch.build-list",
+			rc = parse_tasks(p, ynode_at(v, k), "batch.build-list",
 					 false);
 			break;
 		case BS_BATCH_GRAPH:
-			rc = parse_tasks(p, at(v, k), "batch.build-graph",
+			rc = parse_tasks(p, ynode_at(v, k), "batch.build-graph",
 					 true);
 			break;
 		case BS_BATCH_MATRIX:
-			rc = parse_matrix(p, at(v, k));
+			rc = parse_matrix(p, ynode_at(v, k));
 			break;
 		default:
-			rc = parse_fanout(p, at(v, k));
+			rc = parse_fanout(p, ynode_at(v, k));
 			break;
 		}
 		if (rc < 0)
@@ -1320,7 +1275,7 @@ static int parse_version(struct bsp *p, const struct ynode *root)
 		const struct ynode *k = root;
 
 		for (size_t i = 0; i < root->nr; i++)
-			if (key_is(root->keys[i], "version"))
+			if (ykey_is(root->keys[i], "version"))
 				k = root->keys[i];
 		return bad(p, k, "'version' is required (0.1 or 0.2)");
 	}
@@ -1356,38 +1311,38 @@ static int parse_root(struct bsp *p, const struct ynode *root)
 		const struct ynode *k = root->keys[i], *v = root->items[i];
 		int rc = 0;
 
-		if (key_is(k, "version") || key_is(k, "proxy")) {
+		if (ykey_is(k, "version") || ykey_is(k, "proxy")) {
 			/* version read above; proxy settings do not apply */
-		} else if (key_is(k, "run-as")) {
+		} else if (ykey_is(k, "run-as")) {
 			rc = get_str(p, v, "run-as", &bs->run_as);
-		} else if (key_is(k, "env") && bs->minor == 2) {
+		} else if (ykey_is(k, "env") && bs->minor == 2) {
 			rc = parse_env(p, v);
-		} else if (key_is(k, "environment_variables") &&
+		} else if (ykey_is(k, "environment_variables") &&
 			   bs->minor == 1) {
 			rc = parse_env_v01(p, v);
-		} else if (key_is(k, "env")) {
+		} else if (ykey_is(k, "env")) {
 			warnf(p, k,
 			      "unknown key 'env' ignored (version 0.1 uses "
 			      "'environment_variables')");
-		} else if (key_is(k, "environment_variables")) {
+		} else if (ykey_is(k, "environment_variables")) {
 			warnf(p, k,
 			      "unknown key 'environment_variables' ignored "
 			      "(version 0.2 uses 'env')");
-		} else if (key_is(k, "phases")) {
-			phases = at(v, k);
+		} else if (ykey_is(k, "phases")) {
+			phases = ynode_at(v, k);
 			rc = parse_phases(p, v);
-		} else if (key_is(k, "batch")) {
-			batch = at(v, k);
-			rc = parse_batch(p, at(v, k));
-		} else if (key_is(k, "artifacts")) {
+		} else if (ykey_is(k, "batch")) {
+			batch = ynode_at(v, k);
+			rc = parse_batch(p, ynode_at(v, k));
+		} else if (ykey_is(k, "artifacts")) {
 			if (!ynode_is_null(v)) {
 				bs->has_artifacts = true;
 				rc = parse_artifact(p, v, "artifacts",
 						    &bs->artifacts, true);
 			}
-		} else if (key_is(k, "reports")) {
+		} else if (ykey_is(k, "reports")) {
 			rc = parse_reports(p, v);
-		} else if (key_is(k, "cache")) {
+		} else if (ykey_is(k, "cache")) {
 			rc = parse_cache(p, v);
 		} else {
 			unknown_key(p, k);

@@ -40,11 +40,6 @@ struct gp {
 
 #define warnf(p, n, ...) ywarn((p)->doc, (n), &(p)->g->warnings, __VA_ARGS__)
 
-static bool key_is(const struct ynode *k, const char *name)
-{
-	return k->len == strlen(name) && !memcmp(k->value, name, k->len);
-}
-
 /* Warn about an unknown key, with a hint when only its case is wrong or
  * '_' was written for '-'. */
 static void unknown_key(struct gp *p, const struct ynode *k, const char *where,
@@ -75,18 +70,13 @@ static void unknown_key(struct gp *p, const struct ynode *k, const char *where,
 	      where ? " in '" : "", where ? where : "", where ? "'" : "");
 }
 
-static bool has_nul(const struct ynode *n)
-{
-	return strlen(n->value) != n->len;
-}
-
 /* The key node of name in mapping m, or NULL. */
 static const struct ynode *key_of(const struct ynode *m, const char *name)
 {
 	if (!m || m->type != YNODE_MAP)
 		return NULL;
 	for (size_t i = 0; i < m->nr; i++)
-		if (key_is(m->keys[i], name))
+		if (ykey_is(m->keys[i], name))
 			return m->keys[i];
 	return NULL;
 }
@@ -139,7 +129,7 @@ static int get_str(struct gp *p, const struct ynode *n, const char *path,
 	if (n->type != YNODE_SCALAR)
 		return bad(p, n, "'%s' must be a string, not a %s", path,
 			   ynode_kind(n));
-	if (has_nul(n))
+	if (ynode_has_nul(n))
 		return bad(p, n, "'%s' must not contain a NUL character", path);
 	*out = xstrdup(n->value);
 	return 0;
@@ -396,8 +386,8 @@ static int parse_tags(struct gp *p, const struct ynode *n, const char *path,
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *k = n->keys[i], *v = n->items[i];
 
-		if (!k->len || has_nul(k) || memchr(k->value, '=', k->len) ||
-		    has_ctrl(k->value, k->len))
+		if (!k->len || ynode_has_nul(k) ||
+		    memchr(k->value, '=', k->len) || has_ctrl(k->value, k->len))
 			return bad(p, k,
 				   "'%s' has an invalid tag name (%s): not "
 				   "empty, no '=' or control characters",
@@ -409,7 +399,7 @@ static int parse_tags(struct gp *p, const struct ynode *n, const char *path,
 		if (v->type != YNODE_SCALAR)
 			return bad(p, v, "'%s.%s' must be a string, not a %s",
 				   path, yshown(k).s, ynode_kind(v));
-		if (has_nul(v))
+		if (ynode_has_nul(v))
 			return bad(p, v,
 				   "'%s.%s' must not contain a NUL character",
 				   path, yshown(k).s);
@@ -435,16 +425,16 @@ static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
 
 		v = n->items[i];
 		snprintf(sub, sizeof(sub), "%s.%s", path, yshown(k).s);
-		if (key_is(k, "name")) {
+		if (ykey_is(k, "name")) {
 			if (get_str(p, v, sub, &h.name) < 0)
 				goto fail;
-		} else if (key_is(k, "root")) {
+		} else if (ykey_is(k, "root")) {
 			if (get_str(p, v, sub, &h.root) < 0)
 				goto fail;
-		} else if (key_is(k, "ssh")) {
+		} else if (ykey_is(k, "ssh")) {
 			if (get_str(p, v, sub, &h.ssh) < 0)
 				goto fail;
-		} else if (key_is(k, "tags")) {
+		} else if (ykey_is(k, "tags")) {
 			if (parse_tags(p, v, sub, &h) < 0)
 				goto fail;
 		} else {
@@ -595,7 +585,8 @@ static int parse_min_healthy(struct gp *p, const struct ynode *n,
 			   "FLEET_PERCENT, value: N}, not a %s",
 			   path, ynode_kind(n));
 	for (size_t i = 0; i < n->nr; i++)
-		if (!key_is(n->keys[i], "type") && !key_is(n->keys[i], "value"))
+		if (!ykey_is(n->keys[i], "type") &&
+		    !ykey_is(n->keys[i], "value"))
 			unknown_key(p, n->keys[i], path, known,
 				    ARRAY_SIZE(known));
 	c->kind = DCONFIG_MIN_HEALTHY;
@@ -604,9 +595,9 @@ static int parse_min_healthy(struct gp *p, const struct ynode *n,
 			   "'%s.type' is required: HOST_COUNT or "
 			   "FLEET_PERCENT",
 			   path);
-	if (t->type == YNODE_SCALAR && key_is(t, "HOST_COUNT"))
+	if (t->type == YNODE_SCALAR && ykey_is(t, "HOST_COUNT"))
 		c->min_type = DCONFIG_HOST_COUNT;
-	else if (t->type == YNODE_SCALAR && key_is(t, "FLEET_PERCENT"))
+	else if (t->type == YNODE_SCALAR && ykey_is(t, "FLEET_PERCENT"))
 		c->min_type = DCONFIG_FLEET_PERCENT;
 	else
 		return bad(p, t,
@@ -643,8 +634,8 @@ static int parse_step(struct gp *p, const struct ynode *n, const char *path,
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *k = n->keys[i];
 
-		if (!key_is(k, "percent") && !key_is(k, wait) &&
-		    !key_is(k, "health"))
+		if (!ykey_is(k, "percent") && !ykey_is(k, wait) &&
+		    !ykey_is(k, "health"))
 			unknown_key(p, k, path,
 				    canary ? canary_known : linear_known, 3);
 	}
@@ -677,7 +668,7 @@ static int parse_config(struct gp *p, const struct ynode *k,
 	const struct ynode *kind_k = NULL;
 	char path[160];
 
-	if (has_nul(k) || !name_ok(k->value, k->len, MAX_NAME))
+	if (ynode_has_nul(k) || !name_ok(k->value, k->len, MAX_NAME))
 		return bad(p, k,
 			   "invalid deployment config name '%s': 1 to %d "
 			   "letters, digits, '.', '_' and '-'",
@@ -697,8 +688,8 @@ static int parse_config(struct gp *p, const struct ynode *k,
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *ck = n->keys[i];
 
-		if (!key_is(ck, known[0]) && !key_is(ck, known[1]) &&
-		    !key_is(ck, known[2])) {
+		if (!ykey_is(ck, known[0]) && !ykey_is(ck, known[1]) &&
+		    !ykey_is(ck, known[2])) {
 			unknown_key(p, ck, path, known, ARRAY_SIZE(known));
 			continue;
 		}
@@ -725,10 +716,10 @@ static int parse_config(struct gp *p, const struct ynode *k,
 		if (ynode_is_null(v) && !v->len)
 			rc = bad(p, kind_k,
 				 "'%s' is empty: it needs its settings", sub);
-		else if (key_is(kind_k, known[0]))
+		else if (ykey_is(kind_k, known[0]))
 			rc = parse_min_healthy(p, v, sub, &c);
 		else
-			rc = parse_step(p, v, sub, key_is(kind_k, "canary"),
+			rc = parse_step(p, v, sub, ykey_is(kind_k, "canary"),
 					&c);
 		if (rc < 0) {
 			free(c.name);
@@ -803,7 +794,7 @@ static int parse_feb(struct gp *p, const struct ynode *n)
 {
 	if (ynode_is_null(n))
 		return 0;
-	if (n->type == YNODE_SCALAR && !has_nul(n))
+	if (n->type == YNODE_SCALAR && !ynode_has_nul(n))
 		for (size_t i = 1; i < ARRAY_SIZE(feb_names); i++)
 			if (!strcmp(n->value, feb_names[i])) {
 				p->g->feb = (enum appspec_feb)i;
@@ -861,18 +852,18 @@ static int parse_root(struct gp *p, const struct ynode *root)
 		const struct ynode *k = root->keys[i], *v = root->items[i];
 		int rc = 0;
 
-		if (key_is(k, "file-exists-behavior"))
+		if (ykey_is(k, "file-exists-behavior"))
 			rc = parse_feb(p, v);
-		else if (key_is(k, "ignore-application-stop-failures"))
+		else if (ykey_is(k, "ignore-application-stop-failures"))
 			rc = get_bool(p, v, "ignore-application-stop-failures",
 				      &g->ignore_application_stop_failures);
-		else if (key_is(k, "auto-rollback"))
+		else if (ykey_is(k, "auto-rollback"))
 			rc = get_bool(p, v, "auto-rollback", &g->auto_rollback);
-		else if (key_is(k, "load-balancer"))
+		else if (ykey_is(k, "load-balancer"))
 			rc = get_bool(p, v, "load-balancer", &g->load_balancer);
-		else if (!key_is(k, known[0]) && !key_is(k, known[1]) &&
-			 !key_is(k, known[2]) && !key_is(k, known[3]) &&
-			 !key_is(k, known[8]) && !key_is(k, known[9]))
+		else if (!ykey_is(k, known[0]) && !ykey_is(k, known[1]) &&
+			 !ykey_is(k, known[2]) && !ykey_is(k, known[3]) &&
+			 !ykey_is(k, known[8]) && !ykey_is(k, known[9]))
 			unknown_key(p, k, NULL, known, ARRAY_SIZE(known));
 		if (rc < 0)
 			return -1;
