@@ -90,6 +90,11 @@ struct drv {
 	bool stopped; /* by the configuration */
 	bool interrupted; /* by a signal */
 	bool invalid_revision; /* a host refused the bundle */
+	/* A new bundle goes to one host first: until that host has
+	 * unpacked it (DownloadBundle) or ended, no other host starts, so a
+	 * bundle every host would refuse is refused once. */
+	bool gate_open;
+	size_t started;
 	char *stop_why;
 	char *status; /* "Succeeded", "Failed", "Stopped" */
 	const char *error_code;
@@ -158,6 +163,9 @@ static void on_event(const struct agent_event *ev, void *data)
 	struct drv *d = h->d;
 	const char *name = appspec_event_name(ev->event);
 
+	if (ev->event == APPSPEC_DOWNLOAD_BUNDLE &&
+	    ev->status == AGENT_SUCCEEDED)
+		d->gate_open = true;
 	if (ev->status == AGENT_IN_PROGRESS || ev->status == AGENT_PENDING)
 		return;
 	if (ev->status == AGENT_SKIPPED) {
@@ -497,8 +505,6 @@ static int resolve(struct drv *d, struct sw_err *e)
 	}
 	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;
-	if (d->width < 5)
-		d->width = 5; /* "slipway" lines line up too */
 	return 0;
 }
 
@@ -512,6 +518,7 @@ static void host_done(struct fhost *h, enum fh_state st)
 	h->end_ms = proc_wall_ms();
 	if (st == FH_FAILED && h->r.exit == ERR_SPEC && d->bundle)
 		d->invalid_revision = true;
+	d->gate_open = true;
 	live_draw(d);
 }
 
@@ -796,11 +803,22 @@ static int run_fleet(struct drv *d, struct sw_err *e)
 		}
 		dsched_next(&d->sched, &k, proc_now_ms(), &dec);
 		switch (dec.verdict) {
-		case DSCHED_LAUNCH:
-			for (size_t i = 0; i < dec.launch && next < d->nr_hosts;
-			     i++)
+		case DSCHED_LAUNCH: {
+			size_t room = dec.launch;
+
+			if (!d->gate_open)
+				room = d->started ? 0 : 1;
+			if (!room) {
+				wait_some(d, 0);
+				break;
+			}
+			for (size_t i = 0; i < room && next < d->nr_hosts;
+			     i++) {
+				d->started++;
 				host_start(d, &d->hosts[next++]);
+			}
 			break;
+		}
 		case DSCHED_WAIT:
 			wait_some(d, dec.until_ms);
 			break;
@@ -1085,7 +1103,10 @@ static void conclude(struct drv *d)
 		free(rest);
 		free(text);
 	}
-	if (ok) {
+	/* A rollback redeploys the last successful revision, whose
+	 * archive is on every host that got it: it stays the one to go
+	 * back to (the rollback's own archive is only where it ran). */
+	if (ok && !d->rollback_source) {
 		char *text = xasprintf("%s\n", d->id);
 
 		write_state(d, "last-successful", text);
@@ -1117,6 +1138,7 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	int64_t t0 = proc_now_ms();
 
 	d->start_ms = proc_wall_ms();
+	d->gate_open = !d->bundle; /* a rollback: each host has its own */
 	d->live = !d->o->quiet && isatty(STDERR_FILENO) &&
 		  !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
 		  getenv("TERM") && strcmp(getenv("TERM"), "dumb");

@@ -585,3 +585,36 @@ YML
 	same "$(find "$STATE/hosts" -path '*/root/var/*' | wc -l)" 0
 	[ ! -s "$HOOKLOG" ]
 }
+
+# Failing against the current slipway (not committed):
+
+@test "after an auto-rollback on some hosts, a rollback by hand still reaches every host" {
+	rollback_fixture
+	fdeploy "$T/r2"
+	[ "$status" -eq 1 ]
+	local rb
+	rb=$(rj .rollbackInfo.rollbackDeploymentId)
+	same "$(jq -r .status "$STATE/deployments/$rb/report.json")" Succeeded
+	# the group's last good revision is revision 1, which every host
+	# holds; the rollback ran on h1 and h2 only
+	fdeploy --rollback
+	same "$(statuses_sorted)" \
+		"h1 Succeeded h2 Succeeded h3 Succeeded h4 Succeeded"
+	[ "$status" -eq 0 ]
+}
+
+@test "a bad appspec: exit 3 and only the first host was tried" {
+	frev r1 one
+	printf 'version: 9.9\nos: linux\n' >"$T/r1/appspec.yml"
+	# shellcheck disable=SC2046
+	group_file CodeDeployDefault.AllAtOnce $(hosts 4)
+	fdeploy "$T/r1"
+	[ "$status" -eq 3 ]
+	same "$(rj .status)" Failed
+	same "$(statuses_sorted)" "h1 Failed h2 Skipped h3 Skipped h4 Skipped"
+	local log=$STATE/deployments/$DEP/deployment.log
+	grep -Eq '^h1 +\| ' "$log"
+	! grep -Eq '^h[234] +\| ' "$log"
+	[ ! -e "$STATE/hosts/h2" ] || same "$(find "$STATE/hosts/h2" \
+		-path '*/deployment-root/*' -name 'd-*' | wc -l)" 0
+}
