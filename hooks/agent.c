@@ -204,8 +204,7 @@ static int write_pointer(struct dep *d, const char *suffix, struct sw_err *e)
 {
 	char *name = xasprintf("%s/%s%s", d->instr, d->o->deployment_group_id,
 			       suffix);
-	int ret =
-		fs_write_atomic(name, d->dep_dir, strlen(d->dep_dir), 0644, e);
+	int ret = fs_replace(name, d->dep_dir, strlen(d->dep_dir), 0644, e);
 
 	free(name);
 	return ret;
@@ -702,8 +701,8 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	}
 	if (fs_mkdir_p(d.dep_dir, 0755, &e) < 0 ||
 	    fs_mkdir_p(dir, 0755, &e) < 0 ||
-	    fs_write_atomic(d.ongoing, o->deployment_id,
-			    strlen(o->deployment_id), 0644, &e) < 0) {
+	    fs_replace(d.ongoing, o->deployment_id, strlen(o->deployment_id),
+		       0644, &e) < 0) {
 		refuse(&d, &e);
 		goto done;
 	}

@@ -1869,7 +1869,7 @@ int install_run(const struct install_opts *o, struct install_result *r,
 	if (remove_previous(&c, e) < 0 || plan(&c, e) < 0)
 		goto out;
 	json = plan_json(&c);
-	if (fs_write_atomic(json_path, json, strlen(json), 0644, e) < 0)
+	if (fs_replace(json_path, json, strlen(json), 0644, e) < 0)
 		goto out;
 	c.cleanup_fd =
 		open(c.cleanup_path,

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,6 +26,11 @@ int fs_mkdir_p(const char *path, mode_t mode, struct sw_err *e)
 
 	if (!*p) {
 		err_set(e, ERR_SYSTEM, "cannot create directory ''");
+		goto out;
+	}
+	/* Mostly the directory is there already: one stat says so. */
+	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+		ret = 0;
 		goto out;
 	}
 	for (;;) {
@@ -153,8 +159,8 @@ static void fsync_parent(const char *path)
 	free(dir);
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		    struct sw_err *e)
+static int write_replace(const char *path, const void *data, size_t len,
+			 mode_t mode, bool sync, struct sw_err *e)
 {
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	int fd = -1, ret = -1;
@@ -175,7 +181,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		err_sys(e, "cannot chmod '%s'", tmp);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		err_sys(e, "cannot sync '%s'", tmp);
 		goto out;
 	}
@@ -189,7 +195,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		err_sys(e, "cannot rename '%s' to '%s'", tmp, path);
 		goto out;
 	}
-	fsync_parent(path);
+	if (sync)
+		fsync_parent(path);
 	ret = 0;
 out:
 	if (fd >= 0)
@@ -198,6 +205,18 @@ out:
 		unlink(tmp);
 	free(tmp);
 	return ret;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		    struct sw_err *e)
+{
+	return write_replace(path, data, len, mode, true, e);
+}
+
+int fs_replace(const char *path, const void *data, size_t len, mode_t mode,
+	       struct sw_err *e)
+{
+	return write_replace(path, data, len, mode, false, e);
 }
 
 static int open_dir_at(int dirfd, const char *name)

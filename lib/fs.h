@@ -28,6 +28,12 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len,
 /* Write to "<path>.tmp.<pid>" in the same directory, fsync, rename. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		    struct sw_err *e);
+/* The same without fsync: a crash of the process never leaves a
+ * half-written file under the final name, a power loss may leave the old
+ * one. For small state rewritten often (the agent's pointer files, as
+ * the CodeDeploy agent writes them, without syncing). */
+int fs_replace(const char *path, const void *data, size_t len, mode_t mode,
+	       struct sw_err *e);
 
 /* rm -rf; a missing path is not an error. Does not follow symlinks. */
 int fs_remove_tree(const char *path, struct sw_err *e);

@@ -222,7 +222,7 @@ static void write_state(const struct drv *d, const char *rest, const char *text)
 
 	*strrchr(dir, '/') = '\0';
 	if (fs_mkdir_p(dir, 0755, &e) < 0 ||
-	    fs_write_atomic(path, text, strlen(text), 0644, &e) < 0)
+	    fs_replace(path, text, strlen(text), 0644, &e) < 0)
 		fprintf(stderr, "warning: %s\n", e.msg);
 	free(dir);
 	free(path);
