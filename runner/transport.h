@@ -9,12 +9,25 @@
  *   if (t->start(&host, &req, &run, &e) < 0) ...   -- the host failed
  *   ... read run.out_fd to EOF into an agent_proto_reader ...
  *   int status = proc_wait(run.pid);
+ *   char *why = transport_explain(&run, host.name, status);  -- always: it
+ *           closes run.err_fd; use why (a line, or NULL) when the agent
+ *           ended without a result; free it
  *
  * Transports: "local" (a host on this machine: a rehearsal host under the
  * state directory, or --root DIR) runs the agent's code in a fork of this
  * process, writing the same protocol as `slipway agent deploy`. A
  * remote transport (ssh) fits the same interface: it runs the agent over
  * a connection and streams the bundle to it.
+ *
+ * "ssh" runs the OpenSSH client ($SLIPWAY_SSH, split on spaces, or ssh)
+ * in batch mode with keepalives and a ControlMaster socket in
+ * h->control_dir, running `slipway agent deploy ... -` on the host
+ * ($SLIPWAY_REMOTE_BIN names the remote program) with rq->stream on its
+ * stdin (without rq->stream, rq->bundle is a path on the host). ssh
+ * stays in our process group, so a Ctrl-C reaches it as it reaches us;
+ * a TERM for the driver is passed on with kill(run.pid). A first
+ * connection leaves a master ssh for 60 s (ControlPersist), a child of
+ * ours once its parent has ended: the driver must not wait for it.
  */
 #ifndef SW_TRANSPORT_H
 #define SW_TRANSPORT_H
@@ -59,11 +72,15 @@ struct agent_request {
 struct transport_run {
 	pid_t pid; /* the process to wait for */
 	int out_fd; /* its stdout: agent_proto lines */
+	/* The transport's own stderr (ssh's, with the remote command's), an
+	 * unlinked temporary file read by transport_explain(); -1 when the
+	 * transport has none (local). The driver never has to drain it. */
+	int err_fd;
 };
 
 #define TRANSPORT_RUN_INIT                                                     \
 	{                                                                      \
-		0, -1                                                          \
+		0, -1, -1                                                      \
 	}
 
 struct transport {
@@ -94,5 +111,24 @@ const struct transport *transport_for(const struct transport_host *h);
 void transport_agent_args(const struct transport_host *h,
 			  const struct agent_request *rq, bool stdin_bundle,
 			  struct strvec *args);
+
+/*
+ * Why a run ended badly, as one line for the host's report (caller frees),
+ * or NULL when the transport has nothing to add (a local run, or one
+ * that ended well). Call it once after proc_wait() with the wait status,
+ * whatever happened: it reads and closes run->err_fd.
+ */
+char *transport_explain(struct transport_run *run, const char *host,
+			int wait_status);
+
+/*
+ * The ssh transport's reading of an ssh exit: 255 with ssh's stderr
+ * (unreachable, unknown host, host key or authentication refused,
+ * connection lost), 127 (slipway missing on the host), 126, a signal, or
+ * another failure with the last line of stderr. NULL for exit 0. host
+ * names the host in the message; stderr_text may be NULL.
+ */
+char *transport_ssh_explain(const char *host, int wait_status,
+			    const char *stderr_text);
 
 #endif
