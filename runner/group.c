@@ -454,17 +454,10 @@ static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
 		    yshown(v).s, path, MAX_HOST_NAME);
 		goto fail;
 	}
-	if (h.root && h.ssh) {
-		const struct ynode *rk = key_of(n, "root"),
-				   *sk = key_of(n, "ssh");
-
-		bad(p,
-		    rk->line > sk->line ||
-				    (rk->line == sk->line && rk->col > sk->col)
-			    ? rk
-			    : sk,
-		    "'%s' has both 'root' and 'ssh': a host is local (root) "
-		    "or remote (ssh), not both",
+	if (h.root && h.ssh && h.root[0] != '/') {
+		bad(p, ynode_map_get(n, "root"),
+		    "'%s.root' must be an absolute path: with 'ssh' it is a "
+		    "directory on the remote host",
 		    path);
 		goto fail;
 	}
@@ -484,7 +477,7 @@ static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
 			    sub);
 			goto fail;
 		}
-		joined = h.root[0] == '/'
+		joined = h.root[0] == '/' || h.ssh
 				 ? xstrdup(h.root)
 				 : xasprintf("%s/%s", p->g->dir, h.root);
 		free(h.root);

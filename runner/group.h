@@ -38,8 +38,10 @@
  *     Linear20:
  *       linear: {percent: 20, interval: 10s, health: ./check.sh}
  *
- * A host has at most one of root and ssh; with neither it is a rehearsal
- * host under the state directory. Durations are "30s", "10m", "2h",
+ * A host with root only is a local host rooted there; with ssh it is a
+ * remote host, and root (absolute) is then a directory on that host to
+ * use as its filesystem view (default /); with neither it is a
+ * rehearsal host under the state directory. Durations are "30s", "10m", "2h",
  * "1h30m", "1m30s" (units h, m, s in that order, each once), or a bare
  * number of SECONDS; at most 720h. A relative root is taken relative to
  * the group file's directory and stored absolute and normalised

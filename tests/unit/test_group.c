@@ -237,9 +237,9 @@ static void test_group__host_errors(void **state)
 	parse_err(HEAD "hosts:\n  - name: {a: 1}\n",
 		  "fleet.yml:4:11: 'hosts[0].name' must be a string, not a "
 		  "mapping");
-	parse_err(HEAD "hosts:\n  - name: a\n    ssh: h\n    root: /r\n",
-		  "fleet.yml:6:5: 'hosts[0]' has both 'root' and 'ssh': a host "
-		  "is local (root) or remote (ssh), not both");
+	parse_err(HEAD "hosts:\n  - name: a\n    ssh: h\n    root: r\n",
+		  "fleet.yml:6:11: 'hosts[0].root' must be an absolute path: "
+		  "with 'ssh' it is a directory on the remote host");
 	parse_err(HEAD "hosts:\n  - name: a\n    root: ''\n",
 		  "fleet.yml:5:5: 'hosts[0].root' is empty: leave it out for a "
 		  "rehearsal host");
