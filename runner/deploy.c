@@ -580,17 +580,23 @@ static void host_start(struct drv *d, struct fhost *h)
 static void host_finish(struct fhost *h)
 {
 	struct drv *d = h->d;
+	char *why = NULL;
 	int status;
 
 	agent_proto_finish(&h->rd);
 	close(h->run.out_fd);
 	h->run.out_fd = -1;
 	status = proc_wait(h->run.pid);
+	/* Always: it closes the transport's error channel. */
+	why = transport_explain(&h->run, h->name, status);
 	if (!h->rd.got_result) {
 		h->agent_issue = true;
 		h->r.status = AGENT_FAILED;
 		h->r.exit = ERR_FAILED;
-		if (WIFSIGNALED(status))
+		if (why) {
+			h->message = why;
+			why = NULL;
+		} else if (WIFSIGNALED(status))
 			h->message =
 				xasprintf("the agent was killed by signal %d",
 					  WTERMSIG(status));
@@ -601,6 +607,7 @@ static void host_finish(struct fhost *h)
 				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		out_line(d, h->name, true, "[slipway] %s", h->message);
 	}
+	free(why);
 	agent_proto_reader_release(&h->rd);
 	host_done(h, h->r.status == AGENT_SUCCEEDED ? FH_SUCCEEDED : FH_FAILED);
 }
