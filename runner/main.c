@@ -23,6 +23,7 @@ const char *__lsan_default_suppressions(void)
 static const struct cli_command commands[] = {
 	{ "build", cmd_build, "run one buildspec" },
 	{ "deploy", cmd_deploy, "run one appspec deployment on a host" },
+	{ "run", cmd_run, "build, then deploy the artifact to a group" },
 	{ "plan", cmd_plan, "print the batches a deployment would use" },
 	{ "validate", cmd_validate,
 	  "check buildspec and appspec files, no side effects" },

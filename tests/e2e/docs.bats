@@ -149,4 +149,5 @@ EOF
 	options_documented deploy
 	options_documented agent
 	options_documented plan
+	options_documented run
 }

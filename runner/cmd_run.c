@@ -1,0 +1,535 @@
+/*
+ * slipway run [SOURCE] --group FILE: the whole pipeline — build, then
+ * deploy the primary artifact to a group's hosts — with one report.
+ *
+ * The build runs as `slipway build` would; a failed build deploys
+ * nothing and its status is the exit status. The primary artifact (a zip,
+ * a tar.gz, or a plain tree with --packaging none) is the bundle and must
+ * hold an appspec.yml at its root (or under one wrapper directory): if it
+ * does not, the run fails with exit 3 naming what the artifact holds.
+ * The deployment runs as `slipway deploy BUNDLE --group FILE`, rollback
+ * included. <state>/runs/<run-id>/report.json holds
+ * {"runId", "status", "build": <build report>, "deployments": [<the
+ * deployment's report>, <its rollback's>]}.
+ */
+#include <archive.h>
+#include <dirent.h>
+#include <archive_entry.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "cli.h"
+#include "deploy.h"
+#include "envfile.h"
+#include "fs.h"
+#include "group.h"
+#include "proc.h"
+#include "state.h"
+#include "strvec.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static const char run_usage[] =
+	"usage: slipway run [SOURCE] --group FILE [options]\n"
+	"\n"
+	"Build SOURCE as 'slipway build' does, then deploy the primary "
+	"artifact to\n"
+	"the hosts of a deployment group as 'slipway deploy --group' does. A "
+	"failed\n"
+	"build deploys nothing. The artifact must hold appspec.yml at its "
+	"root.\n"
+	"\n"
+	"      --group FILE          the deployment group file (required)\n"
+	"  -b, --buildspec FILE      buildspec, relative to the source root\n"
+	"      --ref REF             branch, tag or commit of a git source\n"
+	"      --worktree            build a git work tree as it is\n"
+	"  -e, --env NAME=VALUE      set a build variable (repeatable)\n"
+	"      --env-file FILE       VAR=VAL lines for the build\n"
+	"      --secrets-file FILE   values for parameter-store and "
+	"secrets-manager\n"
+	"  -o, --artifacts DIR       write the artifacts to DIR too\n"
+	"      --packaging zip|tar.gz|none\n"
+	"                            how the primary artifact is packaged "
+	"(zip)\n"
+	"      --no-cache            neither restore nor save build caches\n"
+	"      --timeout DURATION    the build's timeout (90s, 10m, 2h)\n"
+	"      --config NAME         deployment config (default: the "
+	"group's)\n"
+	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
+	"      --ignore-application-stop-failures\n"
+	"      --no-rollback         no automatic rollback\n"
+	"      --report FILE         write the combined JSON report to FILE "
+	"too\n"
+	"      --state-dir DIR       state directory (default .slipway or\n"
+	"                            $SLIPWAY_STATE_DIR)\n"
+	"  -q, --quiet               no build or hook output on the terminal\n"
+	"  -h, --help                this help\n"
+	"\n"
+	"Example:\n"
+	"  slipway run examples/webapp --group examples/webapp/fleet.yml\n"
+	"\n"
+	"Exit status: the build's when it fails (1, 3, 4, ...); else 0 the\n"
+	"deployment succeeded, 1 it failed or was stopped, 3 the artifact is "
+	"no\n"
+	"valid bundle; 2 usage error, 111 system error.\n";
+
+enum {
+	OPT_GROUP = 256,
+	OPT_REF,
+	OPT_WORKTREE,
+	OPT_ENV_FILE,
+	OPT_SECRETS_FILE,
+	OPT_PACKAGING,
+	OPT_NO_CACHE,
+	OPT_TIMEOUT,
+	OPT_CONFIG,
+	OPT_FEB,
+	OPT_IGNORE_STOP,
+	OPT_NO_ROLLBACK,
+	OPT_REPORT,
+	OPT_STATE_DIR
+};
+
+static const struct option run_options[] = {
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "buildspec", required_argument, NULL, 'b' },
+	{ "ref", required_argument, NULL, OPT_REF },
+	{ "worktree", no_argument, NULL, OPT_WORKTREE },
+	{ "env", required_argument, NULL, 'e' },
+	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
+	{ "secrets-file", required_argument, NULL, OPT_SECRETS_FILE },
+	{ "artifacts", required_argument, NULL, 'o' },
+	{ "packaging", required_argument, NULL, OPT_PACKAGING },
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "file-exists-behavior", required_argument, NULL, OPT_FEB },
+	{ "ignore-application-stop-failures", no_argument, NULL,
+	  OPT_IGNORE_STOP },
+	{ "no-rollback", no_argument, NULL, OPT_NO_ROLLBACK },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static json_object *load_json(const char *path)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *data = NULL;
+	size_t len;
+	json_object *o;
+
+	if (fs_read_file(path, 64 << 20, &data, &len, &e) < 0)
+		return NULL;
+	o = json_tokener_parse(data);
+	free(data);
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static const char *jget(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, k, &v) || !v)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/*
+ * What an artifact holds at its top, for the message when it has no
+ * appspec: "index.html, app/, scripts/ (and 12 more)".
+ */
+static bool appspec_name(const char *n, size_t len)
+{
+	return (len == 11 && !strncmp(n, "appspec.yml", 11)) ||
+	       (len == 12 && !strncmp(n, "appspec.yaml", 12));
+}
+
+/* Also says whether an appspec is at the top or one directory down
+ * (where the agent's wrapper hoisting finds it). */
+static bool describe_top(const char *path, struct buf *out)
+{
+	struct strvec names = STRVEC_INIT;
+	size_t more = 0;
+	bool found = false;
+
+	if (fs_is_dir(path)) {
+		DIR *d = opendir(path);
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
+				continue;
+			if (names.nr < 8)
+				strvec_pushf(&names, "%s%s", de->d_name,
+					     de->d_type == DT_DIR ? "/" : "");
+			else
+				more++;
+		}
+		if (d)
+			closedir(d);
+	} else {
+		struct archive *a = archive_read_new();
+		struct archive_entry *ae;
+
+		archive_read_support_filter_all(a);
+		archive_read_support_format_all(a);
+		if (archive_read_open_filename(a, path, 65536) == ARCHIVE_OK)
+			while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+				const char *n = archive_entry_pathname(ae);
+				size_t len;
+				char *top;
+
+				if (!n)
+					continue;
+				while (!strncmp(n, "./", 2))
+					n += 2;
+				len = strcspn(n, "/");
+				if (!len)
+					continue;
+				if (appspec_name(n, strlen(n)) ||
+				    (n[len] && !strchr(n + len + 1, '/') &&
+				     appspec_name(n + len + 1,
+						  strlen(n + len + 1))))
+					found = true;
+				top = xasprintf("%.*s%s", (int)len, n,
+						n[len] ? "/" : "");
+				if (strvec_find(&names, top) >= 0)
+					free(top);
+				else if (names.nr < 8)
+					strvec_push_nodup(&names, top);
+				else {
+					more++;
+					free(top);
+				}
+				archive_read_data_skip(a);
+			}
+		archive_read_free(a);
+	}
+	if (!names.nr)
+		buf_addstr(out, "nothing");
+	for (size_t i = 0; i < names.nr; i++)
+		buf_addf(out, "%s%s", i ? ", " : "", names.v[i]);
+	if (more)
+		buf_addf(out, " (and %zu more)", more);
+	strvec_release(&names);
+	return found;
+}
+
+struct run_ctx {
+	struct state st;
+	char *id; /* r-<uuid> */
+	char *dir; /* <state>/runs/<id> */
+	char *build_report; /* <dir>/build.json */
+	char *deploy_report; /* <dir>/deployment.json */
+	const char *user_report;
+};
+
+static int write_combined(struct run_ctx *c, const char *status,
+			  const char *why, struct sw_err *e)
+{
+	json_object *o = json_object_new_object(), *deps, *b, *d;
+	char *path = fs_join(c->dir, "report.json");
+	const char *text;
+	int ret;
+
+	json_object_object_add(o, "runId", json_object_new_string(c->id));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	if (why)
+		json_object_object_add(o, "message",
+				       json_object_new_string(why));
+	b = load_json(c->build_report);
+	json_object_object_add(o, "build", b);
+	deps = json_object_new_array();
+	d = load_json(c->deploy_report);
+	if (d) {
+		json_object *rb, *v;
+		const char *rid;
+
+		json_object_array_add(deps, d);
+		if (json_object_object_get_ex(d, "rollbackInfo", &rb) && rb &&
+		    json_object_object_get_ex(rb, "rollbackDeploymentId", &v) &&
+		    (rid = json_object_get_string(v))) {
+			char *rp = xasprintf("%s/deployments/%s/report.json",
+					     c->st.dir, rid);
+			json_object *r = load_json(rp);
+
+			if (r)
+				json_object_array_add(deps, r);
+			free(rp);
+		}
+	}
+	json_object_object_add(o, "deployments", deps);
+	text = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	ret = fs_write_atomic(path, text, strlen(text), 0644, e);
+	if (!ret && c->user_report)
+		ret = fs_write_atomic(c->user_report, text, strlen(text), 0644,
+				      e);
+	if (!ret)
+		fprintf(stderr, "slipway: run %s %s%s%s; report: %s\n", c->id,
+			status, why ? ": " : "", why ? why : "", path);
+	json_object_put(o);
+	free(path);
+	return ret;
+}
+
+static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
+			const char *report)
+{
+	struct run_ctx c = { .st = STATE_INIT, .user_report = report };
+	struct sw_err e = SW_ERR_INIT;
+	json_object *b = NULL;
+	const char *bstatus, *artifact = NULL;
+	struct buf why = BUF_INIT;
+	int status = ERR_SYSTEM, bst;
+	char *uuid = NULL;
+
+	if (state_open(&c.st, bo->state_dir, &e) < 0)
+		goto fail;
+	uuid = state_uuid();
+	c.id = xasprintf("r-%s", uuid);
+	c.dir = xasprintf("%s/runs/%s", c.st.dir, c.id);
+	if (fs_mkdir_p(c.dir, 0755, &e) < 0)
+		goto fail;
+	c.build_report = fs_join(c.dir, "build.json");
+	c.deploy_report = fs_join(c.dir, "deployment.json");
+	bo->report = c.build_report;
+	fprintf(stderr, "slipway: run %s: build %s, then deploy to %s\n", c.id,
+		bo->source, dop->group_file);
+	build_run(bo, &bst);
+	b = load_json(c.build_report);
+	bstatus = jget(b, "buildStatus");
+	if (bst != 0 || !bstatus || strcmp(bstatus, "SUCCEEDED")) {
+		buf_addf(&why, "the build %s; nothing was deployed",
+			 bstatus ? bstatus : "did not finish");
+		status = bst ? bst : ERR_FAILED;
+		if (write_combined(&c, "Failed", why.ptr, &e) < 0)
+			goto fail;
+		goto out;
+	}
+	{
+		json_object *arts;
+
+		if (json_object_object_get_ex(b, "artifacts", &arts) && arts)
+			artifact = jget(arts, "location");
+	}
+	if (!artifact || !*artifact) {
+		buf_addstr(&why, "the build has no primary artifact to deploy "
+				 "(the buildspec's artifacts section must hold "
+				 "the appspec.yml and the scripts)");
+		status = ERR_SPEC;
+		if (write_combined(&c, "Failed", why.ptr, &e) < 0)
+			goto fail;
+		goto out;
+	}
+	{
+		struct buf held = BUF_INIT;
+
+		if (!describe_top(artifact, &held)) {
+			buf_addf(&why,
+				 "the primary artifact %s holds no "
+				 "appspec.yml at its root: it holds %s",
+				 artifact, held.ptr);
+			buf_release(&held);
+			status = ERR_SPEC;
+			if (write_combined(&c, "Failed", why.ptr, &e) < 0)
+				goto fail;
+			goto out;
+		}
+		buf_release(&held);
+	}
+	dop->bundle = artifact;
+	dop->report = c.deploy_report;
+	deploy_run(dop, &status);
+	{
+		json_object *d = load_json(c.deploy_report);
+		const char *ds = jget(d, "status");
+
+		if (!d) {
+			buf_addstr(&why, "the deployment did not start");
+		} else if (status == ERR_SPEC) {
+			buf_addf(&why,
+				 "the artifact %s is no valid bundle: it "
+				 "holds ",
+				 artifact);
+			describe_top(artifact, &why);
+		}
+		if (write_combined(&c, ds ? ds : "Failed",
+				   why.len ? why.ptr : NULL, &e) < 0) {
+			json_object_put(d);
+			goto fail;
+		}
+		json_object_put(d);
+	}
+	goto out;
+fail:
+	fprintf(stderr, "error: %s\n", e.msg);
+	status = e.code ? e.code : ERR_SYSTEM;
+out:
+	json_object_put(b);
+	buf_release(&why);
+	free(uuid);
+	free(c.id);
+	free(c.dir);
+	free(c.build_report);
+	free(c.deploy_report);
+	state_release(&c.st);
+	return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct build_opts bo = BUILD_OPTS_INIT;
+	struct deploy_opts dop = DEPLOY_OPTS_INIT;
+	const char *report = NULL;
+	int c, status = ERR_USAGE;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "b:e:o:qh", run_options, NULL)) !=
+	       -1) {
+		switch (c) {
+		case OPT_GROUP:
+			dop.group_file = optarg;
+			break;
+		case 'b':
+			bo.buildspec = optarg;
+			break;
+		case OPT_REF:
+			bo.ref = optarg;
+			break;
+		case OPT_WORKTREE:
+			bo.worktree = true;
+			break;
+		case 'e': {
+			struct sw_err e = SW_ERR_INIT;
+			char *n, *v;
+
+			if (env_parse_assignment(optarg, &n, &v, &e) < 0) {
+				status = cli_usage_error("run", "%s", e.msg);
+				goto out;
+			}
+			free(n);
+			free(v);
+			strvec_push(&bo.env, optarg);
+			break;
+		}
+		case OPT_ENV_FILE:
+			bo.env_file = optarg;
+			break;
+		case OPT_SECRETS_FILE:
+			bo.secrets_file = optarg;
+			break;
+		case 'o':
+			bo.artifacts_dir = optarg;
+			break;
+		case OPT_PACKAGING:
+			if (artifact_packaging_parse(optarg, &bo.packaging) <
+				    0 ||
+			    !strcmp(optarg, "tar.zst")) {
+				status = cli_usage_error(
+					"run",
+					"--packaging must be zip, tar.gz or "
+					"none (a bundle the agent reads), not "
+					"'%s'",
+					optarg);
+				goto out;
+			}
+			break;
+		case OPT_NO_CACHE:
+			bo.no_cache = true;
+			break;
+		case OPT_TIMEOUT:
+			if (cli_parse_duration(optarg, &bo.timeout_ms) < 0) {
+				status = cli_usage_error(
+					"run",
+					"--timeout: '%s' is not a duration "
+					"(90s, 10m, 2h, or minutes)",
+					optarg);
+				goto out;
+			}
+			break;
+		case OPT_CONFIG:
+			dop.config = optarg;
+			break;
+		case OPT_FEB:
+			if (cli_parse_feb(optarg, &dop.feb) < 0) {
+				status = cli_usage_error(
+					"run",
+					"--file-exists-behavior must be "
+					"DISALLOW, OVERWRITE or RETAIN, not "
+					"'%s'",
+					optarg);
+				goto out;
+			}
+			break;
+		case OPT_IGNORE_STOP:
+			dop.ignore_application_stop_failures = true;
+			break;
+		case OPT_NO_ROLLBACK:
+			dop.no_rollback = true;
+			break;
+		case OPT_REPORT:
+			report = optarg;
+			break;
+		case OPT_STATE_DIR:
+			bo.state_dir = dop.state_dir = optarg;
+			break;
+		case 'q':
+			bo.quiet = dop.quiet = true;
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			status = 0;
+			goto out;
+		default:
+			status = cli_usage_error("run", "unknown option '%s'",
+						 argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (argc - optind > 1) {
+		status = cli_usage_error("run", "too many arguments: '%s'",
+					 argv[optind + 1]);
+		goto out;
+	}
+	if (!dop.group_file) {
+		status = cli_usage_error("run", "--group FILE is required");
+		goto out;
+	}
+	if (access(dop.group_file, R_OK) < 0) {
+		status = cli_usage_error("run", "--group: cannot read '%s'",
+					 dop.group_file);
+		goto out;
+	}
+	{
+		/* A group file that cannot work is found before the build. */
+		struct group g = GROUP_INIT;
+		struct sw_err e = SW_ERR_INIT;
+
+		if (group_load(dop.group_file, &g, &e) < 0) {
+			fprintf(stderr, "error: %s\n", e.msg);
+			status = e.code;
+			goto out;
+		}
+		group_release(&g);
+	}
+	bo.source = optind < argc ? argv[optind] : ".";
+	status = run_pipeline(&bo, &dop, report);
+out:
+	strvec_release(&bo.env);
+	return status;
+}
