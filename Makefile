@@ -100,9 +100,12 @@ format-check:
 	@clang-format --dry-run --Werror $(FMT_SRC) && echo "format-check: ok"
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/slipway
 	install -m 0644 docs/slipway.1 $(DESTDIR)$(PREFIX)/share/man/man1/slipway.1
+	install -m 0644 completions/slipway.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/slipway
 
 bench: all
 	bench/build-overhead "$(abspath $(BIN))"

@@ -52,6 +52,13 @@ static const char build_usage[] =
 	"                            still has it)\n"
 	"  -h, --help                this help\n"
 	"\n"
+	"Examples:\n"
+	"  slipway build                             # the project here\n"
+	"  slipway build path/to/app -o out --report build.json\n"
+	"  slipway build https://github.com/org/app.git --ref v1.2\n"
+	"  slipway build . --worktree -e STAGE=test --secrets-file "
+	"secrets.yml\n"
+	"\n"
 	"Exit status: 0 succeeded, 1 failed or stopped, 2 usage error,\n"
 	"3 invalid buildspec or input file, 4 timed out, 111 system error.\n";
 

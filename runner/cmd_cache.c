@@ -39,6 +39,10 @@ static const char cache_usage[] =
 	"                            $SLIPWAY_STATE_DIR)\n"
 	"  -h, --help                this help\n"
 	"\n"
+	"Examples:\n"
+	"  slipway cache ls\n"
+	"  slipway cache prune --max-size 2G\n"
+	"\n"
 	"Exit status: 0 succeeded, 2 usage error, 111 system error.\n";
 
 enum { OPT_STATE_DIR = 256, OPT_MAX_SIZE };

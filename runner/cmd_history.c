@@ -24,7 +24,10 @@ static const char history_usage[] =
 	"  -n, --limit N         only the last N builds (and deployments)\n"
 	"      --state-dir DIR   state directory (default .slipway or\n"
 	"                        $SLIPWAY_STATE_DIR)\n"
-	"  -h, --help            this help\n";
+	"  -h, --help            this help\n"
+	"\n"
+	"Example:\n"
+	"  slipway history -n 5\n";
 
 static const char show_usage[] =
 	"usage: slipway show ID [--state-dir DIR] [--json]\n"
@@ -36,7 +39,11 @@ static const char show_usage[] =
 	"\n"
 	"      --json            print the JSON report as it is\n"
 	"      --state-dir DIR   state directory\n"
-	"  -h, --help            this help\n";
+	"  -h, --help            this help\n"
+	"\n"
+	"Examples:\n"
+	"  slipway show hello:3f2a          # a build, by a prefix of its id\n"
+	"  slipway show d-AB12CD34E --json  # a deployment's report\n";
 
 enum { OPT_STATE_DIR = 256, OPT_JSON };
 

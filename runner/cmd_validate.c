@@ -35,6 +35,9 @@ static const char validate_usage[] =
 	"\n"
 	"  -h, --help   this help\n"
 	"\n"
+	"Examples:\n"
+	"  slipway validate buildspec.yml appspec.yml fleet.yml\n"
+	"\n"
 	"Exit status: 0 all valid, 2 usage error or unreadable file,\n"
 	"3 a file is invalid.\n";
 

@@ -151,3 +151,31 @@ EOF
 	options_documented plan
 	options_documented run
 }
+
+@test "docs: every command's --help has an example" {
+	local cmd
+	for cmd in build validate history show cache deploy plan run; do
+		"$SLIPWAY" "$cmd" --help | grep -q '^Examples\{0,1\}:' ||
+			{ echo "no example in '$cmd --help'"; return 1; }
+	done
+}
+
+@test "docs: bash completion completes commands, options and values" {
+	local dir
+	dir=$(mktemp -d "$BATS_TEST_TMPDIR/bin.XXXXXX")
+	ln -s "$SLIPWAY" "$dir/slipway"
+	run env PATH="$dir:$PATH" bash -c '
+		. "$1"
+		complete_words() {
+			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+			COMPREPLY=(); _slipway; printf "%s\n" "${COMPREPLY[@]}"
+		}
+		echo "--- commands"; complete_words slipway de
+		echo "--- options"; complete_words slipway deploy --gr
+		echo "--- feb"; complete_words slipway deploy --file-exists-behavior O
+		echo "--- cache"; complete_words slipway cache p
+	' _ "$ROOT/completions/slipway.bash"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--- commands"$'\n'"deploy"$'\n'"--- options"* ]]
+	[[ "$output" == *$'\n'"--group"$'\n'"--- feb"$'\n'"OVERWRITE"$'\n'"--- cache"$'\n'"prune"* ]]
+}

@@ -1,0 +1,79 @@
+# bash completion for slipway. Installed by `make install` as
+# $(PREFIX)/share/bash-completion/completions/slipway; or source it.
+#
+# Commands come from `slipway --help`, options from `slipway CMD --help`,
+# so the completion follows the program. Values: files for FILE and DIR
+# options and for SOURCE and BUNDLE, the known words for the options that
+# take one.
+
+_slipway_words() { # the options in a --help text
+	sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z][a-z-]*\).*/\2/p'
+}
+
+_slipway() {
+	local cur prev cmd words_opts
+	COMPREPLY=()
+	cur=${COMP_WORDS[COMP_CWORD]}
+	prev=${COMP_WORDS[COMP_CWORD - 1]}
+	cmd=${COMP_WORDS[1]}
+
+	if [ "$COMP_CWORD" -eq 1 ]; then
+		COMPREPLY=($(compgen -W "$(slipway --help 2>/dev/null |
+			sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p') --help --version" \
+			-- "$cur"))
+		return
+	fi
+	case $prev in
+	--shell)
+		COMPREPLY=($(compgen -W "sh bash" -- "$cur"))
+		return
+		;;
+	--packaging)
+		COMPREPLY=($(compgen -W "zip tar.gz tar.zst none" -- "$cur"))
+		return
+		;;
+	--file-exists-behavior)
+		COMPREPLY=($(compgen -W "DISALLOW OVERWRITE RETAIN" -- "$cur"))
+		return
+		;;
+	--config)
+		COMPREPLY=($(compgen -W "CodeDeployDefault.OneAtATime
+			CodeDeployDefault.HalfAtATime CodeDeployDefault.AllAtOnce" \
+			-- "$cur"))
+		return
+		;;
+	--root | --state-dir | --deployment-root | -o | --artifacts)
+		COMPREPLY=($(compgen -d -- "$cur"))
+		return
+		;;
+	--group | --env-file | --secrets-file | --report | --html | -b | \
+		--buildspec)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	--ref | --timeout | -e | --env | --deployment-id | --application | \
+		--deployment-group | --deployment-group-id | --host | --ssh | \
+		--max-revisions | --max-size | -n | --limit | --secrets-command)
+		return
+		;;
+	esac
+	if [[ "$cur" == -* ]]; then
+		words_opts=$(slipway "$cmd" --help 2>/dev/null | _slipway_words)
+		COMPREPLY=($(compgen -W "$words_opts --help" -- "$cur"))
+		return
+	fi
+	case $cmd in
+	cache)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			COMPREPLY=($(compgen -W "ls prune clear" -- "$cur"))
+			return
+		fi
+		;;
+	history | show | report | plan)
+		return
+		;;
+	esac
+	COMPREPLY=($(compgen -f -- "$cur"))
+}
+
+complete -o filenames -F _slipway slipway
