@@ -83,6 +83,8 @@ static const char deploy_usage[] =
 	"      --state-dir DIR       state directory (default .slipway or\n"
 	"                            $SLIPWAY_STATE_DIR)\n"
 	"  -q, --quiet               no hook output on the terminal\n"
+	"  -v, --verbose             also say when each lifecycle event "
+	"starts\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Examples:\n"
@@ -138,6 +140,7 @@ static const struct option deploy_options[] = {
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -175,7 +178,7 @@ int cmd_deploy(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", deploy_options, NULL)) !=
+	while ((c = getopt_long(argc, argv, "qvh", deploy_options, NULL)) !=
 	       -1) {
 		switch (c) {
 		case OPT_ROOT:
@@ -245,6 +248,9 @@ int cmd_deploy(int argc, char **argv)
 			break;
 		case 'q':
 			o.quiet = true;
+			break;
+		case 'v':
+			o.verbose = true;
 			break;
 		case 'h':
 			fputs(deploy_usage, stdout);

@@ -68,6 +68,8 @@ static const char run_usage[] =
 	"      --state-dir DIR       state directory (default .slipway or\n"
 	"                            $SLIPWAY_STATE_DIR)\n"
 	"  -q, --quiet               no build or hook output on the terminal\n"
+	"  -v, --verbose             also say when each lifecycle event "
+	"starts\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Example:\n"
@@ -115,6 +117,7 @@ static const struct option run_options[] = {
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -399,7 +402,7 @@ int cmd_run(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "b:e:o:qh", run_options, NULL)) !=
+	while ((c = getopt_long(argc, argv, "b:e:o:qvh", run_options, NULL)) !=
 	       -1) {
 		switch (c) {
 		case OPT_GROUP:
@@ -490,6 +493,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'q':
 			bo.quiet = dop.quiet = true;
+			break;
+		case 'v':
+			dop.verbose = true;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);

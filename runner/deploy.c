@@ -166,6 +166,8 @@ static void on_event(const struct agent_event *ev, void *data)
 	if (ev->event == APPSPEC_DOWNLOAD_BUNDLE &&
 	    ev->status == AGENT_SUCCEEDED)
 		d->gate_open = true;
+	if (ev->status == AGENT_IN_PROGRESS && d->o->verbose && !d->o->quiet)
+		out_line(d, h->name, true, "==> %s", name);
 	if (ev->status == AGENT_IN_PROGRESS || ev->status == AGENT_PENDING)
 		return;
 	if (ev->status == AGENT_SKIPPED) {

@@ -75,6 +75,7 @@ struct deploy_opts {
 	const char *report;
 	const char *state_dir;
 	bool quiet;
+	bool verbose; /* -v: each event's start too */
 };
 
 #define DEPLOY_OPTS_INIT                                                       \
