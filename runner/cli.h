@@ -32,6 +32,7 @@ int cmd_cache(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 /* codebuild-hash-files GLOB...: slipway called by that name. */
 int cmd_hash_files(int argc, char **argv);

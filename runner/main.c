@@ -29,6 +29,7 @@ static const struct cli_command commands[] = {
 	  "check buildspec and appspec files, no side effects" },
 	{ "history", cmd_history, "list past builds" },
 	{ "show", cmd_show, "show one build's report" },
+	{ "report", cmd_report, "write a report as one HTML page" },
 	{ "cache", cmd_cache, "list, prune or clear build caches" },
 	{ "agent", cmd_agent, "the on-host half of a deployment" },
 };
