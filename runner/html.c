@@ -107,6 +107,10 @@ static const char css[] =
 	"border-top:3px solid var(--bad);border-radius:6px;box-shadow:0 8px "
 	"24px rgba(31,35,40,.18);padding:10px 12px;font-size:13px}\n"
 	"td.r details.diag>.panel{left:auto;right:0}\n"
+	"body.sw-all details.diag>.panel{position:static;width:auto;"
+	"min-width:260px;box-shadow:none;margin-top:4px}\n"
+	"@media print{details.diag>.panel{position:static;width:auto;"
+	"box-shadow:none}}\n"
 	"pre.log{margin:8px 0 0;background:#0d1117;color:#e6edf3;padding:"
 	"8px 10px;border-radius:4px;max-height:320px;overflow:auto;"
 	"white-space:pre-wrap;overflow-wrap:anywhere}\n"
@@ -142,6 +146,7 @@ static const char script[] =
 	"var b=document.getElementById('sw-toggle');\n"
 	"if(b)b.addEventListener('click',function(){\n"
 	" window.swAll=!window.swAll;\n"
+	" document.body.classList.toggle('sw-all',window.swAll);\n"
 	" all().forEach(function(d){d.open=window.swAll;});\n"
 	" b.textContent=window.swAll?'Close diagnostics':"
 	"'Open all diagnostics';\n"
@@ -468,7 +473,7 @@ static void test_summary(struct page *pg, json_object *rep, json_object *s)
 	char dur[32] = "";
 
 	jnum(s, "total", &total);
-	if (jnum(s, "durationInNanoSeconds", &ns))
+	if (jnum(s, "durationInNanoSeconds", &ns) && ns > 0)
 		fmt_dur(dur, sizeof(dur), ns / 1e9);
 	buf_addf(pg->b, "<td class=\"num\">%.0f</td><td class=\"counts\">",
 		 total);

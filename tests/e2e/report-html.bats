@@ -183,6 +183,19 @@ failing_fleet() {
 	[ -f "$T/report.png" ]
 	[ "$(stat -c %s "$T/report.png")" -gt 20000 ]
 	same "$(head -c 4 "$T/report.png" | od -An -tx1 | tr -d ' ')" 89504e47
+
+	# the page's script: its button opens every failure's diagnostics
+	local want
+	want=$(grep -o '<details class="diag"' "$T/report.html" | wc -l)
+	{
+		cat "$T/report.html"
+		echo "<script>document.getElementById('sw-toggle').click();"
+		echo "console.log('opened=' + document.querySelectorAll("
+		echo "'details.diag[open]').length);</script>"
+	} >"$T/click.html"
+	chrome "$T/click.html" --dump-dom >/dev/null
+	grep -q "\"opened=$want\"" "$T/chrome.err"
+	! grep -q Uncaught "$T/chrome.err"
 }
 
 @test "report --html: a build's page renders in headless chromium with its phase bars" {
