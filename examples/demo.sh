@@ -86,10 +86,10 @@ trap - EXIT
 
 step "done"
 id=$(jq -r .runId "$run_report")
-echo "webapp run: $state/runs/$id/report.json"
+echo "hello build: $report"
+echo "artifacts:   $out"
+echo "state:       $state"
 if [ -f "$state/runs/$id/report.html" ]; then
-	echo "html:       $state/runs/$id/report.html"
+	echo "html:        $state/runs/$id/report.html"
 fi
-echo "artifacts:  $out"
-echo "report:     $report"
-echo "state:      $state"
+echo "report:      $state/runs/$id/report.json"

@@ -28,6 +28,7 @@
 #include "envfile.h"
 #include "fs.h"
 #include "group.h"
+#include "html.h"
 #include "proc.h"
 #include "state.h"
 #include "strvec.h"
@@ -278,6 +279,8 @@ static int write_combined(struct run_ctx *c, const char *status,
 	text = json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	ret = fs_write_atomic(path, text, strlen(text), 0644, e);
+	if (!ret)
+		html_beside(path);
 	if (!ret && c->user_report)
 		ret = fs_write_atomic(c->user_report, text, strlen(text), 0644,
 				      e);

@@ -20,6 +20,7 @@
 #include "dconfig.h"
 #include "fs.h"
 #include "group.h"
+#include "html.h"
 #include "proc.h"
 #include "state.h"
 #include "transport.h"
@@ -663,7 +664,7 @@ static bool run_health(struct drv *d)
 	strvec_pushf(&env, "DEPLOYMENT_GROUP_NAME=%s", d->group_name);
 	strvec_pushf(&env, "DEPLOYMENT_GROUP_ID=%s", d->group_id);
 	strvec_pushf(&env, "SLIPWAY_DEPLOYED_HOSTS=%s", buf_cstr(&names));
-	out_line(d, "slipway", true, "health check: %s (hosts: %s)",
+	out_line(d, "slipway", !d->o->quiet, "health check: %s (hosts: %s)",
 		 d->config.health, buf_cstr(&names));
 	if (pipe2(p, O_CLOEXEC) < 0)
 		goto out;
@@ -691,14 +692,14 @@ static bool run_health(struct drv *d)
 			buf_add(&part, chunk, (size_t)n);
 			for (char *nl; (nl = memchr(part.ptr, '\n', part.len));
 			     buf_consume(&part, (size_t)(nl - part.ptr) + 1))
-				out_line(d, "health", true, "%.*s",
+				out_line(d, "health", !d->o->quiet, "%.*s",
 					 (int)(nl - part.ptr), part.ptr);
 			if (proc_now_ms() > deadline)
 				break;
 		}
 		if (part.len)
-			out_line(d, "health", true, "%.*s", (int)part.len,
-				 part.ptr);
+			out_line(d, "health", !d->o->quiet, "%.*s",
+				 (int)part.len, part.ptr);
 		buf_release(&part);
 	}
 	if (proc_now_ms() > deadline)
@@ -1009,6 +1010,8 @@ static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 	size_t n = strlen(text);
 	int ret = fs_write_atomic(path, text, n, 0644, e);
 
+	if (!ret)
+		html_beside(path);
 	if (!ret && user_copy && d->o->report)
 		ret = fs_write_atomic(d->o->report, text, n, 0644, e);
 	free(path);
@@ -1312,8 +1315,10 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 	d.log_fd = -1;
 	d.line = (struct buf)BUF_INIT;
 	*status = 0;
-	if (state_open(&st, o->state_dir, &e) < 0 ||
-	    group_load(o->group_file, &g, &e) < 0)
+	/* Plan writes nothing: the hosts' health is read if the state
+	 * directory is there. */
+	st.dir = state_path(o->state_dir);
+	if (group_load(o->group_file, &g, &e) < 0)
 		goto fail;
 	for (size_t i = 0; i < g.warnings.nr; i++)
 		fprintf(stderr, "warning: %s\n", g.warnings.v[i]);

@@ -15,13 +15,18 @@
 #include "xalloc.h"
 #include "banned.h"
 
-int state_open(struct state *st, const char *dir, struct sw_err *e)
+char *state_path(const char *dir)
 {
 	const char *env = getenv("SLIPWAY_STATE_DIR");
 
 	if (!dir || !*dir)
 		dir = env && *env ? env : ".slipway";
-	st->dir = fs_abspath(dir);
+	return fs_abspath(dir);
+}
+
+int state_open(struct state *st, const char *dir, struct sw_err *e)
+{
+	st->dir = state_path(dir);
 	if (fs_mkdir_p(st->dir, 0755, e) < 0) {
 		err_prefix(e, "state directory");
 		return -1;

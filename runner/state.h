@@ -29,6 +29,8 @@ struct state {
 	}
 
 int state_open(struct state *st, const char *dir, struct sw_err *e);
+/* The absolute path state_open() would use, without creating it. */
+char *state_path(const char *dir);
 void state_release(struct state *st);
 
 int state_next_build_number(struct state *st, const char *project, long *n,

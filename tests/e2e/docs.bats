@@ -119,7 +119,7 @@ EOF
 	[ -x "$ROOT/examples/demo.sh" ]
 }
 
-@test "docs: the demo builds examples/hello and produces its artifacts" {
+@test "docs: the demo builds examples/hello and runs the webapp, ending with the report" {
 	local d=$BATS_TEST_TMPDIR/demo
 	SLIPWAY_DEMO_DIR=$d run "$ROOT/examples/demo.sh" "$SLIPWAY"
 	[ "$status" -eq 0 ]
@@ -127,7 +127,11 @@ EOF
 	[ -f "$d/artifacts/checks.zip" ]
 	[ -f "$d/report.json" ]
 	grep -q '"buildStatus": "SUCCEEDED"' "$d/report.json"
-	[[ "${lines[${#lines[@]} - 2]}" == "report:"*"$d/report.json" ]]
+	# it ends by saying where the run's report is (the webapp's)
+	[[ "${lines[${#lines[@]} - 1]}" == "report:"*"$d/state/runs/"*"/report.json" ]]
+	[ -f "${lines[${#lines[@]} - 1]##* }" ]
+	[ "$(jq -r .status "${lines[${#lines[@]} - 1]##* }")" = Succeeded ]
+	grep -qx "hello build: $d/report.json" <<<"$output"
 	# discard-paths: the zip holds hello and README.txt at its root
 	mkdir "$d/x"
 	(cd "$d/x" && unzip -q ../artifacts/artifacts.zip)

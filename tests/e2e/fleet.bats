@@ -618,3 +618,13 @@ YML
 	[ ! -e "$STATE/hosts/h2" ] || same "$(find "$STATE/hosts/h2" \
 		-path '*/deployment-root/*' -name 'd-*' | wc -l)" 0
 }
+
+@test "plan writes nothing, not even the state directory" {
+	mkdir -p "$T/empty"
+	printf 'application: a\ndeployment-group: g\nhosts:\n  - name: x\n' \
+		>"$T/g.yml"
+	cd "$T/empty"
+	run "$SLIPWAY" plan --group "$T/g.yml"
+	[ "$status" -eq 0 ]
+	[ -z "$(ls -A "$T/empty")" ]
+}
