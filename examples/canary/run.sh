@@ -54,7 +54,7 @@ deploy() { # VERSION
 
 	WEBAPP_EXPECT_VERSION=$1 "$slipway" run "$examples/webapp" \
 		--group "$group" --state-dir "$state" -e APP_VERSION="$1" \
-		--report "$dir/run-$1.json" -q || status=$?
+		--report "$dir/run-$1.json" || status=$?
 	[ "$status" -eq 0 ] || fail "revision $1 did not deploy (exit $status)"
 }
 

@@ -128,7 +128,7 @@ get() { # NAME
 		[[ "$output" == *"$h  http://127.0.0.1:"*"/  webapp 1.0 on $h"* ]]
 	done
 	[[ "$output" == *"stopped webapp on web-4"* ]]
-	run_report=$(printf '%s\n' "$output" | sed -n 's/^webapp run: //p')
+	run_report=$(printf '%s\n' "$output" | sed -n 's/^report: *//p')
 	[[ "$run_report" == "$d/state/runs/r-"*"/report.json" ]]
 	[ "$(jq -r .status "$run_report")" = Succeeded ]
 	[ -z "$(servers)" ]
