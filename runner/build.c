@@ -163,6 +163,9 @@ static int build_env(struct run *r, struct phase_rec *p)
 	cb.source_repo_url = res->repo_url;
 	cb.log_path = r->uuid;
 	env_add_codebuild(&r->env, &cb);
+	if (r->o->batch_identifier)
+		env_set(&r->env, "CODEBUILD_BATCH_BUILD_IDENTIFIER",
+			r->o->batch_identifier);
 	/* lowest first: buildspec, secrets, env file, command line */
 	for (size_t i = 0; i < r->bs.variables.nr; i++) {
 		const struct bs_kv *kv = &r->bs.variables.v[i];
@@ -208,6 +211,7 @@ static void add_helpers(struct run *r)
 {
 	char *bin = fs_join(r->res->build_dir, "bin");
 	char *link = fs_join(bin, "codebuild-hash-files");
+	char *tests = fs_join(bin, "codebuild-tests-run");
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct sw_err e = SW_ERR_INIT;
@@ -215,6 +219,8 @@ static void add_helpers(struct run *r)
 
 	if (n > 0 && fs_mkdir_p(bin, 0755, &e) == 0) {
 		self[n] = '\0';
+		if (symlink(self, tests) < 0 && errno != EEXIST)
+			log_agent(&r->log, "Warning: cannot create %s", tests);
 		if (symlink(self, link) == 0 || errno == EEXIST) {
 			char *p = xasprintf("%s%s%s", path ? path : "",
 					    path && *path ? ":" : "", bin);
@@ -225,6 +231,7 @@ static void add_helpers(struct run *r)
 	}
 	free(bin);
 	free(link);
+	free(tests);
 }
 
 static void log_phases_found(struct run *r)
@@ -247,7 +254,12 @@ static void log_unsupported(struct run *r)
 	static const char *const batch[] = { "", "build-list", "build-graph",
 					     "build-matrix", "build-fanout" };
 
-	if (r->bs.batch.type != BS_BATCH_NONE)
+	if (r->bs.batch.type != BS_BATCH_NONE && r->o->batch_identifier)
+		log_agent(&r->log,
+			  "Batch task %s: the batch section is not "
+			  "run again inside it",
+			  r->o->batch_identifier);
+	else if (r->bs.batch.type != BS_BATCH_NONE)
 		log_agent(&r->log,
 			  "Batch section (%s) validated; batch builds are not "
 			  "run yet: running this buildspec's own phases as one "

@@ -40,6 +40,8 @@ struct build_opts {
 	const char *state_dir;
 	bool quiet;
 	bool inherit_env;
+	/* a batch's task: CODEBUILD_BATCH_BUILD_IDENTIFIER */
+	const char *batch_identifier;
 };
 
 #define BUILD_OPTS_INIT                                                        \

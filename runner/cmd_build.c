@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "build.h"
 #include "cli.h"
 #include "envfile.h"
@@ -47,6 +48,10 @@ static const char build_usage[] =
 	"      --no-cache            neither restore nor save caches\n"
 	"      --state-dir DIR       state directory (default .slipway or\n"
 	"                            $SLIPWAY_STATE_DIR)\n"
+	"  -j, --jobs N              a batch runs at most N builds at once\n"
+	"                            (default: the number of CPUs)\n"
+	"      --batch-task ID       run only the batch task ID, as one "
+	"build\n"
 	"  -q, --quiet               no build output on the terminal "
 	"(build.log\n"
 	"                            still has it)\n"
@@ -58,6 +63,8 @@ static const char build_usage[] =
 	"  slipway build https://github.com/org/app.git --ref v1.2\n"
 	"  slipway build . --worktree -e STAGE=test --secrets-file "
 	"secrets.yml\n"
+	"  slipway build . -j 2 -o out      # a batch buildspec: 2 at a time\n"
+	"  slipway build . --batch-task linux   # one task of the batch\n"
 	"\n"
 	"Exit status: 0 succeeded, 1 failed or stopped, 2 usage error,\n"
 	"3 invalid buildspec or input file, 4 timed out, 111 system error.\n";
@@ -74,7 +81,8 @@ enum {
 	OPT_SHELL,
 	OPT_TIMEOUT,
 	OPT_NO_CACHE,
-	OPT_STATE_DIR
+	OPT_STATE_DIR,
+	OPT_BATCH_TASK
 };
 
 static const struct option build_options[] = {
@@ -93,6 +101,8 @@ static const struct option build_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "batch-task", required_argument, NULL, OPT_BATCH_TASK },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -109,13 +119,14 @@ static int readable(const char *opt, const char *path)
 int cmd_build(int argc, char **argv)
 {
 	struct build_opts o = BUILD_OPTS_INIT;
+	struct batch_opts bo = BATCH_OPTS_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	int c, status = ERR_USAGE;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "b:e:o:qh", build_options, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "b:e:o:j:qh", build_options,
+				NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			o.buildspec = optarg;
@@ -198,6 +209,24 @@ int cmd_build(int argc, char **argv)
 		case OPT_STATE_DIR:
 			o.state_dir = optarg;
 			break;
+		case 'j': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 1 || n > 1024) {
+				status = cli_usage_error(
+					"build",
+					"--jobs must be a number from 1 to "
+					"1024, not '%s'",
+					optarg);
+				goto out;
+			}
+			bo.jobs = (int)n;
+			break;
+		}
+		case OPT_BATCH_TASK:
+			bo.task = optarg;
+			break;
 		case 'q':
 			o.quiet = true;
 			break;
@@ -217,7 +246,9 @@ int cmd_build(int argc, char **argv)
 		goto out;
 	}
 	o.source = optind < argc ? argv[optind] : ".";
-	build_run(&o, &status);
+	bo.build = &o;
+	if (!batch_run(&bo, &status))
+		build_run(&o, &status);
 out:
 	strvec_release(&o.env);
 	return status;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batch.h"
 #include "cli.h"
 #include "err.h"
 #include "xalloc.h"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 	/* Multi-call: builds find slipway on their PATH under this name. */
 	if (!strcmp(self ? self + 1 : argv[0], "codebuild-hash-files"))
 		return cmd_hash_files(argc, argv);
+	if (!strcmp(self ? self + 1 : argv[0], "codebuild-tests-run"))
+		return batch_tests_run_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return ERR_USAGE;
