@@ -15,6 +15,7 @@
 #include "env.h"
 #include "envfile.h"
 #include "fs.h"
+#include "html.h"
 #include "log.h"
 #include "mask.h"
 #include "proc.h"
@@ -927,6 +928,8 @@ int build_run(const struct build_opts *o, int *status)
 				e.msg);
 			if (!r.exit_status)
 				r.exit_status = ERR_SYSTEM;
+		} else {
+			html_beside(rp);
 		}
 		free(rp);
 	}
