@@ -218,3 +218,22 @@ YML
 	run "$SLIPWAY" show d-HISTORY --state-dir "$STATE"
 	same "$status" 2
 }
+
+@test "a terminal gets a live summary line, NO_COLOR or a pipe does not" {
+	command -v script >/dev/null || skip "needs script (util-linux)"
+	rev r1 one
+	std_appspec r1 BeforeInstall
+	printf 'application: a\ndeployment-group: g\nhosts:\n  - name: x\n  - name: y\n' \
+		>"$T/g.yml"
+	TERM=xterm script -qec "$SLIPWAY deploy $T/r1 --group $T/g.yml --state-dir $STATE" \
+		"$T/tty.out" >/dev/null
+	grep -q $'\r\033\\[K'"d-[A-Z0-9]*: [0-9] done, [0-9] in flight" "$T/tty.out"
+	# the line is cleared before the final summary is written
+	grep -q $'\r\033\\[K'"slipway: deployment d-[A-Z0-9]* Succeeded on 2 of 2 hosts" \
+		"$T/tty.out"
+	NO_COLOR=1 TERM=xterm script -qec "$SLIPWAY deploy $T/r1 --group $T/g.yml --state-dir $STATE" \
+		"$T/nc.out" >/dev/null
+	! grep -q 'in flight' "$T/nc.out" || false
+	run "$SLIPWAY" deploy "$T/r1" --group "$T/g.yml" --state-dir "$STATE"
+	[[ "$output" != *"in flight"* ]]
+}
