@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "sandbox.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -226,7 +227,7 @@ int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 	ssize_t n;
 	pid_t pid;
 
-	if (!o->set_user)
+	if (!o->set_user && !o->sandbox)
 		return spawn_fast(o, pidp, e);
 	exe = resolve_exec(o);
 	if (!exe)
@@ -260,6 +261,8 @@ int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 			child_fail(errpipe[1], "cannot set up stderr");
 		}
 		syscall(SYS_close_range, 3U, ~0U, 4U /* CLOEXEC */);
+		if (o->sandbox && sandbox_enter(o->sandbox, errpipe[1]) < 0)
+			child_fail(errpipe[1], "cannot enter the sandbox");
 		if (o->set_user) {
 			if (o->user && initgroups(o->user, o->gid) < 0)
 				child_fail(errpipe[1], "cannot set groups");

@@ -40,11 +40,12 @@ struct proc_opts {
 	uid_t uid;
 	gid_t gid;
 	const char *user; /* for initgroups() when set_user */
+	pid_t sandbox; /* join this sandbox holder's namespaces; 0: none */
 };
 
 #define PROC_OPTS_INIT                                                         \
 	{                                                                      \
-		NULL, NULL, NULL, -1, -1, -2, 0, false, 0, 0, NULL             \
+		NULL, NULL, NULL, -1, -1, -2, 0, false, 0, 0, NULL, 0          \
 	}
 
 /* Install SIGCHLD/SIGINT/SIGTERM/SIGHUP handlers that write to a

@@ -64,6 +64,7 @@ int shell_init(struct shell *sh, const struct shell_opts *o, struct sw_err *e)
 	sh->persist = o->persist;
 	sh->log = o->log;
 	sh->pgid = o->pgid;
+	sh->sandbox = o->sandbox;
 	strvec_pushv(&sh->env, o->env);
 	strvec_pushv(&sh->first_env, o->env);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -502,8 +503,15 @@ int shell_run(struct shell *sh, const char *command,
 	if (write_script(sh, command, envf, dirf, &script, e) < 0)
 		goto out;
 	cwd = sh->persist ? sh->cwd : sh->first_cwd;
-	if (access(cwd, X_OK) < 0) /* the directory went away */
+	if (sh->sandbox) { /* its paths are seen through the holder */
+		char *in = xasprintf("/proc/%d/root%s", (int)sh->sandbox, cwd);
+
+		if (access(in, X_OK) < 0)
+			cwd = sh->first_cwd;
+		free(in);
+	} else if (access(cwd, X_OK) < 0) { /* the directory went away */
 		cwd = sh->first_cwd;
+	}
 	argv[0] = sh->shell;
 	argv[1] = script;
 	argv[2] = NULL;
@@ -513,6 +521,7 @@ int shell_run(struct shell *sh, const char *command,
 	po.cwd = cwd;
 	po.out_fd = sh->out_w;
 	po.pgid = sh->pgid;
+	po.sandbox = sh->sandbox;
 	if (user) {
 		po.set_user = true;
 		po.uid = user->uid;
@@ -598,6 +607,7 @@ int shell_expand(struct shell *sh, const char *const *in, size_t n,
 	po.out_fd = fds[1];
 	po.err_fd = sh->out_w;
 	po.pgid = sh->pgid;
+	po.sandbox = sh->sandbox;
 	if (proc_spawn(&po, &pid, e) < 0)
 		goto out;
 	close(fds[1]);

@@ -51,11 +51,12 @@ struct shell_opts {
 	bool persist; /* carry env and cwd between commands (0.2) */
 	struct log *log;
 	pid_t pgid; /* the process group the commands join */
+	pid_t sandbox; /* the sandbox holder commands run in; 0: none */
 };
 
 #define SHELL_OPTS_INIT                                                        \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, true, NULL, 0                          \
+		NULL, NULL, NULL, NULL, true, NULL, 0, 0                       \
 	}
 
 struct shell_user {
@@ -85,6 +86,7 @@ struct shell {
 	char *first_cwd;
 	struct log *log;
 	pid_t pgid;
+	pid_t sandbox;
 	int out_r, out_w;
 	unsigned seq;
 	int last_exit;

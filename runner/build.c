@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "report.h"
 #include "retire.h"
+#include "sandbox.h"
 #include "secrets.h"
 #include "shell.h"
 #include "source.h"
@@ -55,6 +56,8 @@ struct run {
 	bool have_cache;
 	char *cache_key; /* expanded before INSTALL, used by the save too */
 	struct strvec cache_fallbacks;
+	char *sandbox_src; /* CODEBUILD_SRC_DIR inside the sandbox, or NULL */
+	struct sandbox sandbox;
 };
 
 static void set_reason(struct run *r, const char *fmt, ...)
@@ -155,7 +158,7 @@ static int build_env(struct run *r, struct phase_rec *p)
 	cb.build_id = res->id;
 	cb.build_arn = res->arn;
 	cb.build_number = res->number;
-	cb.src_dir = res->src_dir;
+	cb.src_dir = r->sandbox_src ? r->sandbox_src : res->src_dir;
 	cb.start_ms = res->start_ms;
 	cb.initiator = res->initiator;
 	cb.region = env_region((const char *const *)environ);
@@ -330,7 +333,8 @@ static int download_source(struct run *r)
 		log_agent(&r->log, "Source version %s resolved to %s",
 			  res->source_version ? res->source_version : "HEAD",
 			  res->resolved_source_version);
-	log_agent(&r->log, "CODEBUILD_SRC_DIR=%s", res->src_dir);
+	log_agent(&r->log, "CODEBUILD_SRC_DIR=%s",
+		  r->sandbox_src ? r->sandbox_src : res->src_dir);
 
 	spec = o->buildspec && o->buildspec[0] == '/'
 		       ? xstrdup(o->buildspec)
@@ -361,7 +365,8 @@ static int download_source(struct run *r)
 	add_helpers(r);
 	if (!r->bs.phases[BS_INSTALL].runtime_versions.nr)
 		log_agent(&r->log, "No runtime version selected in buildspec.");
-	log_agent(&r->log, "Moving to directory %s", res->src_dir);
+	log_agent(&r->log, "Moving to directory %s",
+		  r->sandbox_src ? r->sandbox_src : res->src_dir);
 	log_phases_found(r);
 	log_unsupported(r);
 	return 0; /* the caller ends DOWNLOAD_SOURCE after the cache */
@@ -704,6 +709,8 @@ static void finalize(struct run *r)
 	for (size_t i = 0; i < r->res->nr_reports; i++)
 		reports_log(&r->res->reports[i], &r->log);
 
+	if (r->sandbox.pid) /* everything in it ends with it */
+		sandbox_stop(&r->sandbox);
 	if (r->group.pgid) {
 		if (proc_group_stop(&r->group, GROUP_GRACE_MS))
 			log_agent(&r->log,
@@ -723,6 +730,20 @@ static int prepare(struct run *r, struct sw_err *e)
 	const char *source = o->source ? o->source : ".";
 	char *logpath;
 
+	if (o->isolation != BUILD_ISOLATION_DIR) {
+		struct sw_err pe = SW_ERR_INIT;
+
+		if (sandbox_probe(&pe) == 0) {
+			r->sandbox_src = sandbox_src_path();
+		} else if (o->isolation == BUILD_ISOLATION_AUTO) {
+			fprintf(stderr,
+				"slipway: no sandbox (%s); isolation is dir\n",
+				pe.msg);
+		} else {
+			return err_set(e, ERR_SYSTEM, "--isolation sandbox: %s",
+				       pe.msg);
+		}
+	}
 	if (state_open(&r->st, o->state_dir, e) < 0)
 		return -1;
 	res->project = source_project_name(source);
@@ -776,6 +797,26 @@ static int start_shell(struct run *r, struct sw_err *e)
 	}
 	so.dir = dir;
 	so.cwd = r->res->src_dir;
+	if (r->sandbox_src) {
+		struct sandbox_opts sbo = SANDBOX_OPTS_INIT;
+
+		sbo.src = r->res->src_dir;
+		sbo.src_at = r->sandbox_src;
+		sbo.rw_dir = r->res->build_dir;
+		sbo.network_none = r->o->network_none;
+		sbo.pids = r->o->pids;
+		sbo.memory = r->o->memory;
+		if (sandbox_start(&r->sandbox, &sbo, e) < 0) {
+			free(dir);
+			return -1;
+		}
+		log_agent(&r->log, "Running in a sandbox, source at %s%s; %s",
+			  r->sandbox_src,
+			  r->o->network_none ? ", no network" : "",
+			  r->sandbox.note);
+		so.cwd = r->sandbox_src;
+		so.sandbox = r->sandbox.pid;
+	}
 	so.env = (const char *const *)r->env.v;
 	so.persist = r->bs.minor >= 2;
 	so.log = &r->log;
@@ -900,6 +941,7 @@ int build_run(const struct build_opts *o, int *status)
 	r.o = o;
 	r.res = &res;
 	r.log_fd = -1;
+	r.sandbox = (struct sandbox)SANDBOX_INIT;
 	r.final = PHASE_SUCCEEDED;
 	mask_init(&r.mask);
 	strvec_init(&r.env);
@@ -938,6 +980,8 @@ int build_run(const struct build_opts *o, int *status)
 out:
 	if (r.have_shell)
 		shell_release(&r.sh);
+	sandbox_stop(&r.sandbox);
+	free(r.sandbox_src);
 	if (r.group.pgid)
 		proc_group_stop(&r.group, GROUP_GRACE_MS);
 	if (r.log_fd >= 0)

@@ -22,6 +22,12 @@
 #include "reports.h"
 #include "strvec.h"
 
+enum build_isolation {
+	BUILD_ISOLATION_DIR, /* a directory of its own, nothing more */
+	BUILD_ISOLATION_SANDBOX, /* namespaces (sandbox.h), or exit 111 */
+	BUILD_ISOLATION_AUTO /* sandbox where namespaces work, else dir */
+};
+
 struct build_opts {
 	const char *source; /* NULL: "." */
 	const char *ref;
@@ -42,6 +48,10 @@ struct build_opts {
 	bool inherit_env;
 	/* a batch's task: CODEBUILD_BATCH_BUILD_IDENTIFIER */
 	const char *batch_identifier;
+	enum build_isolation isolation; /* --isolation; dir by default */
+	bool network_none; /* --network none (sandbox only) */
+	long pids; /* --pids; 0: no limit (sandbox only) */
+	long long memory; /* --memory in bytes; 0: no limit (sandbox only) */
 };
 
 #define BUILD_OPTS_INIT                                                        \

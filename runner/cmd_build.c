@@ -1,6 +1,7 @@
 /*
  * slipway build [SOURCE] [options]: run one buildspec.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,13 @@ static const char build_usage[] =
 	"      --timeout DURATION    90s, 10m, 2h; a bare number is minutes\n"
 	"                            (default 60)\n"
 	"      --no-cache            neither restore nor save caches\n"
+	"      --isolation MODE      dir (default), sandbox (namespaces: "
+	"the host\n"
+	"                            read-only, exit 111 without them) or "
+	"auto\n"
+	"      --network none        sandbox: no network but lo\n"
+	"      --pids N              sandbox: at most N processes\n"
+	"      --memory SIZE         sandbox: memory limit (512M, 2G)\n"
 	"      --state-dir DIR       state directory (default .slipway or\n"
 	"                            $SLIPWAY_STATE_DIR)\n"
 	"  -j, --jobs N              a batch runs at most N builds at once\n"
@@ -82,7 +90,11 @@ enum {
 	OPT_TIMEOUT,
 	OPT_NO_CACHE,
 	OPT_STATE_DIR,
-	OPT_BATCH_TASK
+	OPT_BATCH_TASK,
+	OPT_ISOLATION,
+	OPT_NETWORK,
+	OPT_PIDS,
+	OPT_MEMORY
 };
 
 static const struct option build_options[] = {
@@ -103,6 +115,10 @@ static const struct option build_options[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "batch-task", required_argument, NULL, OPT_BATCH_TASK },
+	{ "isolation", required_argument, NULL, OPT_ISOLATION },
+	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "pids", required_argument, NULL, OPT_PIDS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -113,6 +129,30 @@ static int readable(const char *opt, const char *path)
 	if (access(path, R_OK) < 0)
 		return cli_usage_error("build", "%s: cannot read '%s'", opt,
 				       path);
+	return 0;
+}
+
+/* 512, 64K, 512M, 2G (powers of 1024) */
+static int parse_size(const char *s, long long *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (end == s || n <= 0 || errno)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		n <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		n <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		n <<= 30, end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -1;
+	*out = n;
 	return 0;
 }
 
@@ -227,6 +267,58 @@ int cmd_build(int argc, char **argv)
 		case OPT_BATCH_TASK:
 			bo.task = optarg;
 			break;
+		case OPT_ISOLATION:
+			if (!strcmp(optarg, "dir")) {
+				o.isolation = BUILD_ISOLATION_DIR;
+			} else if (!strcmp(optarg, "sandbox")) {
+				o.isolation = BUILD_ISOLATION_SANDBOX;
+			} else if (!strcmp(optarg, "auto")) {
+				o.isolation = BUILD_ISOLATION_AUTO;
+			} else {
+				status = cli_usage_error(
+					"build",
+					"--isolation must be dir, sandbox or "
+					"auto, not '%s'",
+					optarg);
+				goto out;
+			}
+			break;
+		case OPT_NETWORK:
+			if (strcmp(optarg, "none") && strcmp(optarg, "host")) {
+				status = cli_usage_error(
+					"build",
+					"--network must be none or host, not "
+					"'%s'",
+					optarg);
+				goto out;
+			}
+			o.network_none = !strcmp(optarg, "none");
+			break;
+		case OPT_PIDS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 1) {
+				status = cli_usage_error(
+					"build",
+					"--pids must be a positive number, "
+					"not '%s'",
+					optarg);
+				goto out;
+			}
+			o.pids = n;
+			break;
+		}
+		case OPT_MEMORY:
+			if (parse_size(optarg, &o.memory) < 0) {
+				status = cli_usage_error(
+					"build",
+					"--memory: '%s' is not a size (512M, "
+					"2G)",
+					optarg);
+				goto out;
+			}
+			break;
 		case 'q':
 			o.quiet = true;
 			break;
@@ -243,6 +335,13 @@ int cmd_build(int argc, char **argv)
 	if (argc - optind > 1) {
 		status = cli_usage_error("build", "too many arguments: '%s'",
 					 argv[optind + 1]);
+		goto out;
+	}
+	if ((o.network_none || o.pids || o.memory) &&
+	    o.isolation == BUILD_ISOLATION_DIR) {
+		status = cli_usage_error("build",
+					 "--network, --pids and --memory need "
+					 "--isolation sandbox or auto");
 		goto out;
 	}
 	o.source = optind < argc ? argv[optind] : ".";

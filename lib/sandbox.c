@@ -1,0 +1,649 @@
+#include "sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "xalloc.h"
+#include "banned.h"
+
+#define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+
+static const char *const cg_controllers[2] = { "pids", "memory" };
+
+/* fork() with new namespaces: returns like fork(). */
+static pid_t clone_ns(unsigned long flags)
+{
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL,
+			      NULL);
+}
+
+int sandbox_probe(struct sw_err *e)
+{
+	pid_t pid = clone_ns(NS_FLAGS | CLONE_NEWNET);
+	int st = 0;
+
+	if (pid < 0)
+		return err_sys(e, "namespaces are unavailable");
+	if (pid == 0)
+		_exit(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ? 1
+									: 0);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return err_set(e, ERR_SYSTEM,
+			       "namespaces are unavailable: cannot make "
+			       "mounts private");
+	return 0;
+}
+
+char *sandbox_src_path(void)
+{
+	unsigned int n = 0;
+
+	if (getrandom(&n, sizeof(n), 0) != sizeof(n))
+		n = (unsigned int)getpid() * 2654435761U;
+	return xasprintf("/codebuild/output/src%u/src", n % 1000000000U);
+}
+
+/* ---- the holder ---- */
+
+struct herr {
+	char msg[256];
+};
+
+static int hfail(struct herr *h, const char *what, const char *path)
+{
+	snprintf(h->msg, sizeof(h->msg), "%s '%s': %s", what, path,
+		 strerror(errno));
+	return -1;
+}
+
+static int mkdir_p(char *path, mode_t mode)
+{
+	for (char *p = path + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(path, mode) < 0 && errno != EEXIST) {
+				*p = c;
+				return -1;
+			}
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+static int bind_entry(const char *name, struct herr *h)
+{
+	char from[PATH_MAX], to[PATH_MAX], link[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	snprintf(from, sizeof(from), "/oldroot/%s", name);
+	snprintf(to, sizeof(to), "/newroot/%s", name);
+	if (lstat(from, &st) < 0)
+		return 0;
+	if (S_ISLNK(st.st_mode)) {
+		n = readlink(from, link, sizeof(link) - 1);
+		if (n < 0)
+			return 0;
+		link[n] = '\0';
+		if (symlink(link, to) < 0)
+			return hfail(h, "cannot link", to);
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir(to, 0755) < 0)
+			return hfail(h, "cannot make", to);
+	} else if (S_ISREG(st.st_mode)) {
+		fd = open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return hfail(h, "cannot make", to);
+		close(fd);
+	} else {
+		return 0;
+	}
+	if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return hfail(h, "cannot bind", from);
+	return 0;
+}
+
+/* Mount points in mountinfo escape space, tab, newline and backslash. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
+		    s[3]) {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+static unsigned long statvfs_flags(const char *path)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
+	return f;
+}
+
+/* Every mount under /newroot read-only. */
+static int all_readonly(struct herr *h)
+{
+	FILE *f = fopen("/oldroot/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+
+	if (!f)
+		return hfail(h, "cannot read", "/proc/self/mountinfo");
+	while (getline(&line, &cap, f) > 0) {
+		char *fld[5] = { NULL };
+		char *p = line;
+		unsigned long fl;
+
+		for (int i = 0; i < 5 && p; i++) {
+			fld[i] = p;
+			p = strchr(p, ' ');
+			if (p)
+				*p++ = '\0';
+		}
+		if (!fld[4])
+			continue;
+		unescape(fld[4]);
+		if (strcmp(fld[4], "/newroot") &&
+		    strncmp(fld[4], "/newroot/", 9))
+			continue;
+		fl = statvfs_flags(fld[4]);
+		if (mount(NULL, fld[4], NULL,
+			  MS_BIND | MS_REMOUNT | MS_RDONLY | fl, NULL) < 0 &&
+		    errno != ENOENT && errno != EACCES) {
+			ret = hfail(h, "cannot make read-only", fld[4] + 8);
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+static int lo_up(struct herr *h)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return hfail(h, "cannot open a socket for", "lo");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		close(fd);
+		return hfail(h, "cannot read the flags of", "lo");
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+		close(fd);
+		return hfail(h, "cannot bring up", "lo");
+	}
+	close(fd);
+	return 0;
+}
+
+static int tmpfs_at(const char *path, const char *mode, struct herr *h)
+{
+	char opts[32];
+
+	snprintf(opts, sizeof(opts), "mode=%s", mode);
+	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return hfail(h, "cannot mount a tmpfs at", path);
+	return 0;
+}
+
+static int bind_rw(const char *host, const char *at, struct herr *h)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	snprintf(from, sizeof(from), "/oldroot%s", host);
+	snprintf(to, sizeof(to), "/newroot%s", at);
+	if (mkdir_p(to, 0755) < 0)
+		return hfail(h, "cannot make", at);
+	if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return hfail(h, "cannot bind", host);
+	return 0;
+}
+
+static int holder_fs(const struct sandbox_opts *o, struct herr *h)
+{
+	static const char *const skip[] = { "proc", "tmp", "dev", "newroot",
+					    "oldroot" };
+	struct dirent *d;
+	DIR *dir;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return hfail(h, "cannot make private", "/");
+	if (tmpfs_at("/tmp", "0755", h) < 0)
+		return -1;
+	if (mkdir("/tmp/newroot", 0755) < 0 || mkdir("/tmp/oldroot", 0755))
+		return hfail(h, "cannot make", "/tmp/newroot");
+	if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0)
+		return hfail(h, "cannot pivot to", "/tmp");
+	if (chdir("/") < 0)
+		return hfail(h, "cannot change to", "/");
+	if (tmpfs_at("/newroot", "0755", h) < 0)
+		return -1;
+	dir = opendir("/oldroot");
+	if (!dir)
+		return hfail(h, "cannot read", "/");
+	while ((d = readdir(dir))) {
+		bool skipped =
+			!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+
+		for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+			skipped = skipped || !strcmp(d->d_name, skip[i]);
+		if (!skipped && bind_entry(d->d_name, h) < 0) {
+			closedir(dir);
+			return -1;
+		}
+	}
+	closedir(dir);
+	if (bind_entry("dev", h) < 0)
+		return -1;
+	if ((mkdir("/newroot/proc", 0555) < 0 && errno != EEXIST) ||
+	    (mkdir("/newroot/tmp", 01777) < 0 && errno != EEXIST) ||
+	    (mkdir("/newroot/codebuild", 0755) < 0 && errno != EEXIST))
+		return hfail(h, "cannot make", "/newroot");
+	if (all_readonly(h) < 0)
+		return -1;
+	if (mount("proc", "/newroot/proc", "proc",
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return hfail(h, "cannot mount", "/proc");
+	if (tmpfs_at("/newroot/tmp", "1777", h) < 0 ||
+	    tmpfs_at("/newroot/codebuild", "0755", h) < 0)
+		return -1;
+	if (access("/newroot/dev/shm", F_OK) == 0 &&
+	    tmpfs_at("/newroot/dev/shm", "1777", h) < 0)
+		return -1;
+	if (o->rw_dir && bind_rw(o->rw_dir, o->rw_dir, h) < 0)
+		return -1;
+	if (bind_rw(o->src, o->src_at, h) < 0)
+		return -1;
+	if (o->network_none && lo_up(h) < 0)
+		return -1;
+	if (chdir("/newroot") < 0)
+		return hfail(h, "cannot change to", "/newroot");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return hfail(h, "cannot pivot to", "/newroot");
+	if (umount2(".", MNT_DETACH) < 0)
+		return hfail(h, "cannot detach", "the old root");
+	if (chdir("/") < 0)
+		return hfail(h, "cannot change to", "/");
+	return 0;
+}
+
+static void on_chld(int sig)
+{
+	(void)sig;
+}
+
+static void holder_main(const struct sandbox_opts *o, int ctl, int ready)
+{
+	struct sigaction sa;
+	struct herr h = { { 0 } };
+	sigset_t none;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_chld;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (holder_fs(o, &h) < 0) {
+		if (write(ready, h.msg, strlen(h.msg)) < 0)
+			_exit(1);
+		_exit(1);
+	}
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	close(ready);
+	for (;;) {
+		struct pollfd p = { ctl, POLLIN, 0 };
+		int n = poll(&p, 1, 1000);
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (n > 0 && p.revents)
+			_exit(0); /* the last process: the kernel kills the rest */
+	}
+}
+
+static char *make_cgroup(const char *ctl, pid_t holder, const char *file,
+			 const char *value)
+{
+	char *dir = xasprintf("/sys/fs/cgroup/%s/slipway.%d", ctl, holder);
+	char *path;
+	int fd, ok;
+
+	if (mkdir(dir, 0755) < 0) {
+		free(dir);
+		return NULL;
+	}
+	path = xasprintf("%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ok = fd >= 0 &&
+	     write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	if (ok) {
+		char pid[24];
+
+		snprintf(pid, sizeof(pid), "%d", holder);
+		path = xasprintf("%s/cgroup.procs", dir);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		ok = fd >= 0 && write(fd, pid, strlen(pid)) > 0;
+		if (fd >= 0)
+			close(fd);
+		free(path);
+	}
+	if (!ok) {
+		rmdir(dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void set_limits(struct sandbox *s, const struct sandbox_opts *o)
+{
+	const char *pids = NULL, *mem = NULL;
+	char v[32];
+
+	if (o->pids > 0) {
+		snprintf(v, sizeof(v), "%ld", o->pids);
+		s->cgroups[0] = make_cgroup("pids", s->pid, "pids.max", v);
+		if (s->cgroups[0]) {
+			pids = "cgroup v1 pids.max";
+		} else {
+			struct rlimit rl = { (rlim_t)o->pids, (rlim_t)o->pids };
+
+			prlimit(s->pid, RLIMIT_NPROC, &rl, NULL);
+			pids = "RLIMIT_NPROC (not enforced for root)";
+		}
+	}
+	if (o->memory > 0) {
+		snprintf(v, sizeof(v), "%lld", o->memory);
+		s->cgroups[1] = make_cgroup("memory", s->pid,
+					    "memory.limit_in_bytes", v);
+		if (s->cgroups[1]) {
+			mem = "cgroup v1 memory.limit_in_bytes";
+		} else {
+			struct rlimit rl = { (rlim_t)o->memory,
+					     (rlim_t)o->memory };
+
+			prlimit(s->pid, RLIMIT_AS, &rl, NULL);
+			mem = "RLIMIT_AS per process";
+		}
+	}
+	s->note = xasprintf("limits: pids by %s, memory by %s, "
+			    "cpu time by the build timeout",
+			    pids ? pids : "none", mem ? mem : "none");
+}
+
+int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
+		  struct sw_err *e)
+{
+	int ctl[2], ready[2];
+	char msg[300];
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(ctl, O_CLOEXEC) < 0)
+		return err_sys(e, "cannot create a pipe");
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		close(ctl[0]);
+		close(ctl[1]);
+		return err_sys(e, "cannot create a pipe");
+	}
+	fflush(NULL);
+	pid = clone_ns(NS_FLAGS | (o->network_none ? CLONE_NEWNET : 0));
+	if (pid < 0) {
+		err_sys(e, "cannot make the sandbox's namespaces");
+		close(ctl[0]);
+		close(ctl[1]);
+		close(ready[0]);
+		close(ready[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(ctl[1]);
+		close(ready[0]);
+		holder_main(o, ctl[0], ready[1]);
+		_exit(1);
+	}
+	close(ctl[0]);
+	close(ready[1]);
+	s->pid = pid;
+	s->ctl_fd = ctl[1];
+	set_limits(s, o);
+	do {
+		n = read(ready[0], msg, sizeof(msg) - 1);
+	} while (n < 0 && errno == EINTR);
+	close(ready[0]);
+	if (n != 0) {
+		msg[n > 0 ? n : 0] = '\0';
+		err_set(e, ERR_SYSTEM, "cannot set up the sandbox: %s",
+			n > 0 ? msg : strerror(errno));
+		sandbox_stop(s);
+		return -1;
+	}
+	return 0;
+}
+
+void sandbox_stop(struct sandbox *s)
+{
+	if (s->ctl_fd >= 0) {
+		close(s->ctl_fd);
+		s->ctl_fd = -1;
+	}
+	if (s->pid > 0) {
+		int st;
+
+		kill(s->pid, SIGKILL);
+		while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		s->pid = 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!s->cgroups[i])
+			continue;
+		/* The processes in it are gone; their exit takes a moment. */
+		for (int tries = 0;
+		     tries < 200 && rmdir(s->cgroups[i]) < 0 && errno == EBUSY;
+		     tries++)
+			poll(NULL, 0, 5);
+		free(s->cgroups[i]);
+		s->cgroups[i] = NULL;
+	}
+	free(s->note);
+	s->note = NULL;
+}
+
+/* ---- joining ---- */
+
+static volatile pid_t inner_pid;
+
+static void forward(int sig)
+{
+	if (inner_pid > 0)
+		kill(inner_pid, sig);
+}
+
+static void join_cgroups(pid_t holder)
+{
+	char path[128], pid[24];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	for (int i = 0; i < 2; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path),
+			 "/sys/fs/cgroup/%s/slipway.%d/cgroup.procs",
+			 cg_controllers[i], holder);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (write(fd, pid, strlen(pid)) < 0) {
+			/* the limit is still on the holder's orphans */
+		}
+		close(fd);
+	}
+}
+
+static void copy_rlimit(pid_t holder, int res)
+{
+	struct rlimit rl;
+
+	if (!prlimit(holder, res, NULL, &rl) && rl.rlim_max != RLIM_INFINITY)
+		setrlimit(res, &rl);
+}
+
+static void drop_caps(void)
+{
+	static const int caps[] = {
+		CAP_SYS_ADMIN,	   CAP_SYS_MODULE,	CAP_SYS_RAWIO,
+		CAP_SYS_BOOT,	   CAP_SYS_TIME,	CAP_SYS_PTRACE,
+		CAP_SYS_RESOURCE,  CAP_MKNOD,		CAP_NET_ADMIN,
+		CAP_MAC_ADMIN,	   CAP_MAC_OVERRIDE,	CAP_SYSLOG,
+		CAP_AUDIT_CONTROL, CAP_DAC_READ_SEARCH, CAP_LINUX_IMMUTABLE,
+		CAP_SYS_PACCT,	   CAP_WAKE_ALARM,	CAP_BLOCK_SUSPEND,
+	};
+
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0);
+	/* bpf and perfmon where the kernel knows them */
+	prctl(PR_CAPBSET_DROP, 38, 0, 0, 0);
+	prctl(PR_CAPBSET_DROP, 39, 0, 0, 0);
+}
+
+int sandbox_enter(pid_t holder, int close_fd)
+{
+	static const char *const names[] = { "pid", "mnt", "ipc", "uts",
+					     "net" };
+	int fds[5];
+	sigset_t stop, old;
+	struct sigaction sa;
+	pid_t pid;
+	int st;
+
+	join_cgroups(holder);
+	copy_rlimit(holder, RLIMIT_NPROC);
+	copy_rlimit(holder, RLIMIT_AS);
+	for (int i = 0; i < 5; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", holder,
+			 names[i]);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			return -1;
+	}
+	for (int i = 0; i < 5; i++) {
+		if (setns(fds[i], 0) < 0)
+			return -1;
+		close(fds[i]);
+	}
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			return -1;
+		drop_caps();
+		return 0;
+	}
+	if (close_fd >= 0)
+		close(close_fd);
+	inner_pid = pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+
+		sa.sa_handler = SIG_DFL;
+		sigaction(sig, &sa, NULL);
+		signal(SIGCHLD, SIG_DFL);
+		kill(getpid(), sig);
+		_exit(128 + sig);
+	}
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}

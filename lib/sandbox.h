@@ -1,0 +1,86 @@
+/*
+ * sandbox: a build's commands in namespaces of their own, made without a
+ * container engine. A holder process is pid 1 of a new pid namespace
+ * (with new mount, ipc and uts namespaces, and a new network namespace
+ * with only lo when asked). It builds the filesystem view and reaps
+ * orphans until the build ends; commands join its namespaces through
+ * proc_spawn() with proc_opts.sandbox set to the holder's pid.
+ *
+ *   if (sandbox_probe(&e) < 0) ...            -- namespaces unavailable
+ *   char *at = sandbox_src_path();            -- /codebuild/output/srcN/src
+ *   struct sandbox sb = SANDBOX_INIT;
+ *   struct sandbox_opts so = SANDBOX_OPTS_INIT;
+ *   so.src = srcdir; so.src_at = at; so.rw_dir = build_dir;
+ *   if (sandbox_start(&sb, &so, &e) < 0) ...
+ *   po.sandbox = sb.pid; proc_spawn(&po, &pid, &e);  -- po.cwd is `at`
+ *   sandbox_stop(&sb);                        -- kills all that is in it
+ *
+ * The view: a tmpfs root; every top-level entry of the host's / bound
+ * read-only (every submount too); /dev bound read-only with a private
+ * /dev/shm; a fresh /proc; a private /tmp; src bound read-write at
+ * src_at; rw_dir bound read-write at its own path. The old root is
+ * detached. Commands run with PR_SET_NO_NEW_PRIVS and without the
+ * capabilities that would undo the view (CAP_SYS_ADMIN and others).
+ *
+ * Limits: pids and memory by cgroup v1 controllers where writable (the
+ * holder's cgroup slipway.<pid>, joined by every command), else by
+ * RLIMIT_NPROC and RLIMIT_AS copied from the holder; sandbox.note says
+ * which (caller-owned string in the struct, freed by sandbox_stop()).
+ */
+#ifndef SW_SANDBOX_H
+#define SW_SANDBOX_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct sandbox_opts {
+	const char *src; /* the source directory on the host */
+	const char *src_at; /* where it appears inside */
+	const char *rw_dir; /* bound read-write at its own path; or NULL */
+	bool network_none; /* a network namespace with only lo */
+	long pids; /* 0: no limit */
+	long long memory; /* bytes; 0: no limit */
+};
+
+#define SANDBOX_OPTS_INIT                                                      \
+	{                                                                      \
+		NULL, NULL, NULL, false, 0, 0                                  \
+	}
+
+struct sandbox {
+	pid_t pid; /* the holder (pid 1 inside); 0 when not started */
+	int ctl_fd; /* closing it tells the holder to end */
+	char *note; /* which mechanism enforces the limits */
+	char *cgroups[2]; /* cgroup directories made for the limits */
+};
+
+#define SANDBOX_INIT                                                           \
+	{                                                                      \
+		0, -1, NULL,                                                   \
+		{                                                              \
+			NULL, NULL                                             \
+		}                                                              \
+	}
+
+/* 0 when the namespaces the sandbox needs can be made, else -1 and why. */
+int sandbox_probe(struct sw_err *e);
+/* A new "/codebuild/output/src<N>/src" with N random (caller frees). */
+char *sandbox_src_path(void);
+int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
+		  struct sw_err *e);
+/* Kill everything in the sandbox, reap the holder, remove its cgroups. */
+void sandbox_stop(struct sandbox *s);
+
+/*
+ * In a child of fork() (for proc_spawn): join the holder's cgroups and
+ * namespaces and fork again. Returns 0 in the grandchild, which is
+ * inside (no new privileges, capabilities dropped); the intermediate
+ * closes close_fd, waits for the grandchild, passes SIGTERM, SIGINT and
+ * SIGHUP on to it and exits as it did. Returns -1 (errno set) when the
+ * namespaces cannot be joined.
+ */
+int sandbox_enter(pid_t holder, int close_fd);
+
+#endif
