@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# slipway build --isolation sandbox: namespaces made by slipway; the host
+# read-only, the source at CodeBuild's layout, no process left behind.
+
+load helpers
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	PROJ=$T/proj
+	STATE=$T/state
+	REPORT=$T/report.json
+	mkdir -p "$PROJ"
+	MARK=$RANDOM$RANDOM$RANDOM
+	[ "$(id -u)" -eq 0 ] || skip "the sandbox needs root here"
+	unshare --pid --fork --mount --ipc --uts --net true 2>/dev/null ||
+		skip "namespaces are unavailable"
+}
+
+@test "sandbox: writing outside the source and /tmp fails" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - touch /tmp/in-tmp.$MARK && echo tmp-ok
+      - echo hello >in-src && echo src-ok
+      - touch /etc/sandbox-escape.$MARK
+EOF
+	sw_build --isolation sandbox -e MARK=$MARK
+	[ "$status" -eq 1 ]
+	[ "$(phase_status BUILD)" = FAILED ]
+	[ "$(phase_ctx BUILD statusCode)" = COMMAND_EXECUTION_ERROR ]
+	buildlog | grep -qx tmp-ok
+	buildlog | grep -qx src-ok
+	buildlog | grep -q "Read-only file system"
+	[ ! -e "/etc/sandbox-escape.$MARK" ]
+	# the build's /tmp is its own
+	[ ! -e "/tmp/in-tmp.$MARK" ]
+	[ "$(cat "$(dirname "$LOG")/src/in-src")" = hello ]
+}
+
+@test "sandbox: HOME is read-only" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - touch "$HOME/sandbox-escape.$MARK"
+EOF
+	sw_build --isolation sandbox -e MARK=$MARK
+	[ "$status" -eq 1 ]
+	[ "$(phase_ctx BUILD statusCode)" = COMMAND_EXECUTION_ERROR ]
+	buildlog | grep -q "Read-only file system"
+	[ ! -e "$HOME/sandbox-escape.$MARK" ]
+}
+
+@test "sandbox: CODEBUILD_SRC_DIR and pwd are /codebuild/output/src<N>/src" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "srcdir=$CODEBUILD_SRC_DIR"
+      - echo "pwd=$(pwd)"
+      - mkdir -p sub && cd sub
+      - echo "then=$(pwd)"
+EOF
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	src=$(buildlog | sed -n 's/^srcdir=//p')
+	[[ "$src" =~ ^/codebuild/output/src[0-9]+/src$ ]]
+	buildlog | grep -qx "pwd=$src"
+	buildlog | grep -qx "then=$src/sub"
+	# slipway itself works on the real directory
+	[ -d "$(dirname "$LOG")/src/sub" ]
+}
+
+@test "sandbox: the build sees only its own processes" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "procs=$(ls /proc | grep -c '^[0-9]')"
+      - ps -e -o pid=,comm=
+EOF
+	sleep 1000.$MARK &
+	sw_build --isolation sandbox
+	kill $!
+	[ "$status" -eq 0 ]
+	n=$(buildlog | sed -n 's/^procs=//p')
+	[ "$n" -le 6 ]
+	! buildlog | grep -q "sleep"
+	buildlog | grep -qE '^ +1 '
+}
+
+@test "sandbox: a double-forked daemon does not outlive the build" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - (setsid sleep 1000.$MARK >/dev/null 2>&1 &) ; sleep 0.2
+      - echo "started=$(pgrep -fc "sleep 1000.$MARK")"
+EOF
+	sw_build --isolation sandbox -e MARK=$MARK
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx "started=1"
+	run pgrep -f "sleep 1000.$MARK"
+	[ "$status" -eq 1 ]
+}
+
+@test "sandbox: a timed-out build leaves nothing behind" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - setsid sleep 1000.$MARK &
+      - sleep 1000.$MARK
+EOF
+	sw_build --isolation sandbox --timeout 2s -e MARK=$MARK
+	[ "$status" -eq 4 ]
+	[ "$(rj .buildStatus)" = TIMED_OUT ]
+	run pgrep -f "sleep 1000.$MARK"
+	[ "$status" -eq 1 ]
+}
+
+@test "sandbox: --network none has no route and cannot reach the host" {
+	command -v python3 >/dev/null || skip "python3 is needed for a listener"
+	python3 -c '
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
+print(s.getsockname()[1], flush=True)
+time.sleep(60)' >"$T/port" &
+	listener=$!
+	for _ in $(seq 50); do
+		[ -s "$T/port" ] && break
+		sleep 0.1
+	done
+	port=$(cat "$T/port")
+	spec <<'EOF'
+version: 0.2
+env:
+  shell: bash
+phases:
+  build:
+    commands:
+      - echo "routes=$(ip route 2>/dev/null | wc -l)"
+      - (exec 3<>/dev/tcp/127.0.0.1/$PORT) && echo reached || echo unreachable
+EOF
+	sw_build --isolation sandbox --network none -e PORT=$port
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx "routes=0"
+	buildlog | grep -qx unreachable
+	# without --network none the host's loopback is the build's
+	sw_build --isolation sandbox -e PORT=$port
+	kill $listener
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx reached
+}
+
+@test "sandbox: --pids refuses forks past the limit and the build fails" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - i=0; while [ $i -lt 200 ]; do sleep 1000.$MARK & i=$((i+1)); done
+EOF
+	sw_build --isolation sandbox --pids 50 -e MARK=$MARK
+	[ "$status" -eq 1 ]
+	[ "$(phase_ctx BUILD statusCode)" = COMMAND_EXECUTION_ERROR ]
+	buildlog | grep -q "Cannot fork"
+	buildlog | grep -q "limits: pids by"
+	run pgrep -f "sleep 1000.$MARK"
+	[ "$status" -eq 1 ]
+}
+
+@test "sandbox: a fork bomb under --pids is contained and ends with the build" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - 'bomb() { bomb | bomb & }; bomb; sleep 2; exit 1'
+EOF
+	sw_build --isolation sandbox --pids 50 --timeout 60s
+	[ "$status" -eq 1 ]
+	[ "$(phase_status BUILD)" = FAILED ]
+	[ "$(phase_status FINALIZING)" = SUCCEEDED ]
+}
+
+@test "sandbox: --memory stops a memory hog" {
+	command -v python3 >/dev/null || skip "python3 is needed"
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - python3 -c 'b = bytearray(512 << 20); b[-1] = 1; print("allocated")'
+EOF
+	sw_build --isolation sandbox --memory 64M
+	[ "$status" -eq 1 ]
+	! buildlog | grep -qx allocated
+	buildlog | grep -q "memory by"
+}
+
+@test "sandbox: artifacts are collected from the source" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p dist && echo "built in $CODEBUILD_SRC_DIR" >dist/out.txt
+artifacts:
+  base-directory: dist
+  files:
+    - out.txt
+EOF
+	sw_build --isolation sandbox -o "$T/out" --packaging none
+	[ "$status" -eq 0 ]
+	grep -rq "^built in /codebuild/output/src" "$T/out"
+}
+
+@test "sandbox: --isolation auto runs in a sandbox where it can" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "srcdir=$CODEBUILD_SRC_DIR"
+EOF
+	sw_build --isolation auto
+	[ "$status" -eq 0 ]
+	buildlog | grep -q "^srcdir=/codebuild/output/src"
+}
+
+@test "sandbox: the options are checked" {
+	run "$SLIPWAY" build "$PROJ" --isolation jail
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--isolation must be dir, sandbox or auto"* ]]
+	run "$SLIPWAY" build "$PROJ" --pids 10
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"need --isolation sandbox"* ]]
+	run "$SLIPWAY" build "$PROJ" --isolation sandbox --memory lots
+	[ "$status" -eq 2 ]
+}
