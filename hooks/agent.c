@@ -292,7 +292,9 @@ static void cleanup_old_archives(struct dep *d)
 		char *path = fs_join(d->dg_dir, v[i].name);
 		struct sw_err e = SW_ERR_INIT;
 
-		if (keep && !strcmp(keep, path)) {
+		if ((keep && !strcmp(keep, path)) ||
+		    (d->o->keep_deployment &&
+		     !strcmp(d->o->keep_deployment, v[i].name))) {
 			free(path);
 			continue;
 		}
@@ -594,6 +596,10 @@ static int check_opts(const struct agent_opts *o, struct sw_err *e)
 			       "invalid deployment id '%s': use letters, "
 			       "digits, '.', '_' and '-'",
 			       o->deployment_id);
+	if (o->keep_deployment && !agent_id_ok(o->keep_deployment))
+		return err_set(e, ERR_USAGE,
+			       "invalid deployment id to keep '%s'",
+			       o->keep_deployment);
 	if (!agent_id_ok(o->deployment_group_id))
 		return err_set(e, ERR_USAGE,
 			       "invalid deployment group id '%s': use "

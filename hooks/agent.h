@@ -115,6 +115,10 @@ struct agent_opts {
 	bool ignore_application_stop_failures;
 	bool traffic; /* run the load balancer events too */
 	unsigned max_revisions; /* 0: 5 */
+	/* Another deployment id whose archive retention keeps too: the
+	 * driver's last good one, what a rollback redeploys (the on-host
+	 * pointer moves on at every Install, failed ones included). */
+	const char *keep_deployment;
 	unsigned timeout_cap_s; /* 0: none; else caps every script's */
 	const char *const *extra_env; /* NULL-terminated; may be NULL */
 	agent_event_fn on_event;

@@ -34,6 +34,9 @@ static const char agent_usage[] =
 	"      --ignore-application-stop-failures\n"
 	"      --traffic             run the load balancer events too\n"
 	"      --max-revisions N     deployment archives kept (default 5)\n"
+	"      --keep-deployment ID  an archive retention keeps too (the "
+	"last good\n"
+	"                            one, for a rollback)\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Exit status: 0 succeeded, 1 failed, 2 usage error, 3 invalid bundle\n"
@@ -49,7 +52,8 @@ enum {
 	OPT_FEB,
 	OPT_IGNORE_STOP,
 	OPT_TRAFFIC,
-	OPT_MAX_REVISIONS
+	OPT_MAX_REVISIONS,
+	OPT_KEEP
 };
 
 static const struct option agent_options[] = {
@@ -64,6 +68,7 @@ static const struct option agent_options[] = {
 	  OPT_IGNORE_STOP },
 	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
+	{ "keep-deployment", required_argument, NULL, OPT_KEEP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -118,6 +123,9 @@ static int agent_deploy_cmd(int argc, char **argv)
 					"--max-revisions must be a number from "
 					"1 to 1000, not '%s'",
 					optarg);
+			break;
+		case OPT_KEEP:
+			o.keep_deployment = optarg;
 			break;
 		case 'h':
 			fputs(agent_usage, stdout);

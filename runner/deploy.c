@@ -101,6 +101,7 @@ struct drv {
 	const char *error_code;
 	char *error_msg;
 	const struct strvec *only; /* a rollback: these hosts only */
+	char *keep_good; /* the group's last good deployment: kept */
 	char *rollback_id; /* the rollback this one triggered */
 	char *rollback_status;
 };
@@ -549,6 +550,7 @@ static void host_start(struct drv *d, struct fhost *h)
 		.ignore_application_stop_failures = d->ignore_stop,
 		.traffic = d->traffic,
 		.max_revisions = d->o->max_revisions,
+		.keep_deployment = d->keep_good,
 	};
 	struct sw_err e = SW_ERR_INIT;
 
@@ -1029,6 +1031,7 @@ static void drv_release(struct drv *d)
 	free(d->bundle);
 	free(d->rollback_of);
 	free(d->rollback_source);
+	free(d->keep_good);
 	free(d->application);
 	free(d->group_name);
 	free(d->group_id);
@@ -1165,6 +1168,7 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 				       "no successful deployment",
 				       d->group_name);
 	}
+	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
 	if (d->rollback_of)
 		fprintf(stderr,

@@ -47,6 +47,10 @@ void transport_agent_args(const struct transport_host *h,
 		strvec_push(args, "--traffic");
 	if (rq->max_revisions)
 		strvec_pushf(args, "--max-revisions=%u", rq->max_revisions);
+	if (rq->keep_deployment) {
+		strvec_push(args, "--keep-deployment");
+		strvec_push(args, rq->keep_deployment);
+	}
 	strvec_push(args, "--");
 	strvec_push(args, stdin_bundle ? "-" : rq->bundle);
 }
@@ -99,6 +103,7 @@ static int local_start(const struct transport_host *h,
 			rq->ignore_application_stop_failures;
 		o.traffic = rq->traffic;
 		o.max_revisions = rq->max_revisions;
+		o.keep_deployment = rq->keep_deployment;
 		_exit(agent_proto_serve(&o, out) & 0xff);
 	}
 	close(p[1]);

@@ -67,6 +67,7 @@ struct agent_request {
 	bool ignore_application_stop_failures;
 	bool traffic;
 	unsigned max_revisions; /* 0: the default */
+	const char *keep_deployment; /* retention keeps it too; NULL */
 };
 
 struct transport_run {

@@ -237,3 +237,33 @@ YML
 	run "$SLIPWAY" deploy "$T/r1" --group "$T/g.yml" --state-dir "$STATE"
 	[[ "$output" != *"in flight"* ]]
 }
+
+@test "retention keeps the last good archive after failures past Install, so --rollback still works" {
+	rev r1 one
+	std_appspec r1 BeforeInstall
+	sw_deploy "$T/r1" --deployment-id d-GOOD00001
+	same "$status" 0
+	appspec r1 <<'YML'
+version: 0.0
+os: linux
+files:
+  - source: app
+    destination: /var/www/html
+hooks:
+  AfterInstall:
+    - location: scripts/fail.sh
+YML
+	local i
+	for i in 1 2 3 4 5 6; do
+		sw_deploy "$T/r1" --file-exists-behavior OVERWRITE
+		same "$status" 1
+	done
+	# the agent's own pointer moved on to the failed ones (Install
+	# succeeded), yet the driver's last good archive is still there
+	[ -d "$DR/$DG/d-GOOD00001/deployment-archive" ]
+	same "$(ls "$DR/$DG" | wc -l)" 5
+	run "$SLIPWAY" deploy --rollback --root "$HOST" --state-dir "$STATE" \
+		--report "$REPORT"
+	same "$status" 0
+	same "$(jq -r .revision.deploymentId "$REPORT")" d-GOOD00001
+}
