@@ -1,0 +1,231 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "proc.h"
+#include "sandbox.h"
+
+struct fixture {
+	char dir[64];
+	char *src;
+	char *rw;
+	char *at;
+	struct sandbox sb;
+};
+
+static bool usable(void)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	return geteuid() == 0 && sandbox_probe(&e) == 0;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sw_err e = SW_ERR_INIT;
+
+	if (!f || proc_signals_init(&e) < 0)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_sandbox.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	f->src = fs_join(f->dir, "src");
+	f->rw = fs_join(f->dir, "rw");
+	if (mkdir(f->src, 0755) < 0 || mkdir(f->rw, 0755) < 0)
+		return -1;
+	f->at = sandbox_src_path();
+	f->sb = (struct sandbox)SANDBOX_INIT;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+
+	sandbox_stop(&f->sb);
+	fs_remove_tree(f->dir, &e);
+	free(f->src);
+	free(f->rw);
+	free(f->at);
+	free(f);
+	return 0;
+}
+
+static int start(struct fixture *f, bool network_none)
+{
+	struct sandbox_opts o = SANDBOX_OPTS_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	o.src = f->src;
+	o.src_at = f->at;
+	o.rw_dir = f->rw;
+	o.network_none = network_none;
+	if (sandbox_start(&f->sb, &o, &e) < 0) {
+		print_error("%s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The exit status of sh -c script run inside the sandbox. */
+static int run_in(struct fixture *f, const char *script, const char *cwd)
+{
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+	const char *env[] = { "PATH=/usr/bin:/bin", NULL };
+	pid_t pid;
+	int st;
+
+	o.argv = argv;
+	o.env = env;
+	o.cwd = cwd;
+	o.sandbox = f->sb.pid;
+	if (proc_spawn(&o, &pid, &e) < 0) {
+		print_error("%s\n", e.msg);
+		return -1;
+	}
+	st = proc_wait(pid);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static void test_sandbox__src_path_has_codebuild_layout(void **state)
+{
+	char *p = sandbox_src_path();
+	unsigned n;
+	char tail[8];
+
+	(void)state;
+	assert_int_equal(sscanf(p, "/codebuild/output/src%u/%7s", &n, tail), 2);
+	assert_string_equal(tail, "src");
+	free(p);
+}
+
+static void test_sandbox__host_read_only_source_writable(void **state)
+{
+	struct fixture *f = *state;
+	char *script, *out;
+
+	if (!usable())
+		skip();
+	assert_int_equal(start(f, false), 0);
+	assert_true(f->sb.pid > 0);
+	/* the source is written at its sandbox path and seen on the host */
+	script = fs_join(f->at, "made");
+	out = fs_join(f->src, "made");
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd), "test \"$(pwd)\" = %s && touch %s",
+			 f->at, script);
+		assert_int_equal(run_in(f, cmd, f->at), 0);
+	}
+	assert_int_equal(access(out, F_OK), 0);
+	free(script);
+	free(out);
+	/* the host's root is read-only, /tmp is private and writable */
+	assert_int_not_equal(run_in(f, "touch /etc/sandbox-unit-test", "/"), 0);
+	assert_int_not_equal(access("/etc/sandbox-unit-test", F_OK), 0);
+	assert_int_equal(run_in(f, "touch /tmp/x && test -f /tmp/x", "/"), 0);
+	/* the rw directory is writable at its own path */
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd), "touch %s/y", f->rw);
+		assert_int_equal(run_in(f, cmd, "/"), 0);
+	}
+}
+
+static void test_sandbox__pid_namespace_and_exit_status(void **state)
+{
+	struct fixture *f = *state;
+
+	if (!usable())
+		skip();
+	assert_int_equal(start(f, false), 0);
+	/* the holder is pid 1; the host's processes are not there */
+	assert_int_equal(run_in(f,
+				"test \"$(cat /proc/1/comm)\" != systemd "
+				"&& test $(ls /proc | grep -c '^[0-9]') "
+				"-le 5",
+				"/"),
+			 0);
+	assert_int_equal(run_in(f, "exit 7", "/"), 7);
+	assert_int_equal(run_in(f, "kill -TERM $$", "/"), 128 + SIGTERM);
+}
+
+static void test_sandbox__stop_kills_what_is_left(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+
+	if (!usable())
+		skip();
+	assert_int_equal(start(f, false), 0);
+	assert_int_equal(run_in(f,
+				"setsid sleep 600 </dev/null >/dev/null "
+				"2>&1 & echo $! >/tmp/pid",
+				"/"),
+			 0);
+	snprintf(path, sizeof(path), "/proc/%d/root/tmp/pid", (int)f->sb.pid);
+	assert_int_equal(access(path, F_OK), 0);
+	{
+		pid_t holder = f->sb.pid;
+
+		sandbox_stop(&f->sb);
+		assert_int_equal(f->sb.pid, 0);
+		assert_int_equal(kill(holder, 0), -1);
+	}
+}
+
+static void test_sandbox__network_none_has_only_lo(void **state)
+{
+	struct fixture *f = *state;
+
+	if (!usable())
+		skip();
+	assert_int_equal(start(f, true), 0);
+	assert_int_equal(run_in(f,
+				"test \"$(ls /sys/class/net 2>/dev/null | "
+				"grep -v '^lo$' | wc -l)\" -eq 0 || "
+				"test \"$(grep -vc 'lo:\\|Inter\\|face' "
+				"/proc/net/dev)\" -eq 0",
+				"/"),
+			 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sandbox__src_path_has_codebuild_layout),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__host_read_only_source_writable, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__pid_namespace_and_exit_status, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__stop_kills_what_is_left, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__network_none_has_only_lo, setup,
+			teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
