@@ -43,10 +43,11 @@ int cmd_hash_files(int argc, char **argv);
  */
 int cli_parse_duration(const char *s, int64_t *ms);
 
-/* DISALLOW, OVERWRITE or RETAIN in any case: 0 and *feb, or -1. */
-int cli_parse_feb(const char *s, enum appspec_feb *feb);
-/* --max-revisions: 1 to 1000: 0 and *n, or -1. */
-int cli_parse_revisions(const char *s, unsigned *n);
+/* --file-exists-behavior: DISALLOW, OVERWRITE or RETAIN in any case.
+ * 0 and *feb, or the usage error printed for cmd and 2 returned. */
+int cli_feb_option(const char *cmd, const char *s, enum appspec_feb *feb);
+/* --max-revisions: 1 to 1000. 0 and *n, or the usage error and 2. */
+int cli_revisions_option(const char *cmd, const char *s, unsigned *n);
 
 /* Print "error: <msg>" and a hint to --help on stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -102,13 +102,8 @@ static int agent_deploy_cmd(int argc, char **argv)
 			o.deployment_group_id = optarg;
 			break;
 		case OPT_FEB:
-			if (cli_parse_feb(optarg, &o.feb) < 0)
-				return cli_usage_error(
-					"agent",
-					"--file-exists-behavior must be "
-					"DISALLOW, OVERWRITE or RETAIN, not "
-					"'%s'",
-					optarg);
+			if (cli_feb_option("agent", optarg, &o.feb))
+				return ERR_USAGE;
 			break;
 		case OPT_IGNORE_STOP:
 			o.ignore_application_stop_failures = true;
@@ -117,12 +112,9 @@ static int agent_deploy_cmd(int argc, char **argv)
 			o.traffic = true;
 			break;
 		case OPT_MAX_REVISIONS:
-			if (cli_parse_revisions(optarg, &o.max_revisions) < 0)
-				return cli_usage_error(
-					"agent",
-					"--max-revisions must be a number from "
-					"1 to 1000, not '%s'",
-					optarg);
+			if (cli_revisions_option("agent", optarg,
+						 &o.max_revisions))
+				return ERR_USAGE;
 			break;
 		case OPT_KEEP:
 			o.keep_deployment = optarg;

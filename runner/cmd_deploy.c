@@ -145,8 +145,8 @@ static const struct option deploy_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* DISALLOW, OVERWRITE or RETAIN, any case (the agent upper-cases it). */
-int cli_parse_feb(const char *s, enum appspec_feb *feb)
+/* Any case: the agent upper-cases it. */
+int cli_feb_option(const char *cmd, const char *s, enum appspec_feb *feb)
 {
 	static const enum appspec_feb all[] = { APPSPEC_FEB_DISALLOW,
 						APPSPEC_FEB_OVERWRITE,
@@ -157,16 +157,22 @@ int cli_parse_feb(const char *s, enum appspec_feb *feb)
 			*feb = all[i];
 			return 0;
 		}
-	return -1;
+	return cli_usage_error(cmd,
+			       "--file-exists-behavior must be DISALLOW, "
+			       "OVERWRITE or RETAIN, not '%s'",
+			       s);
 }
 
-int cli_parse_revisions(const char *s, unsigned *n)
+int cli_revisions_option(const char *cmd, const char *s, unsigned *n)
 {
 	char *end;
 	unsigned long v = strtoul(s, &end, 10);
 
 	if (!*s || *end || *s == '-' || v < 1 || v > 1000)
-		return -1;
+		return cli_usage_error(cmd,
+				       "--max-revisions must be a number from "
+				       "1 to 1000, not '%s'",
+				       s);
 	*n = (unsigned)v;
 	return 0;
 }
@@ -218,13 +224,8 @@ int cmd_deploy(int argc, char **argv)
 			o.no_rollback = true;
 			break;
 		case OPT_FEB:
-			if (cli_parse_feb(optarg, &o.feb) < 0)
-				return cli_usage_error(
-					"deploy",
-					"--file-exists-behavior must be "
-					"DISALLOW, OVERWRITE or RETAIN, not "
-					"'%s'",
-					optarg);
+			if (cli_feb_option("deploy", optarg, &o.feb))
+				return ERR_USAGE;
 			break;
 		case OPT_IGNORE_STOP:
 			o.ignore_application_stop_failures = true;
@@ -233,12 +234,9 @@ int cmd_deploy(int argc, char **argv)
 			o.traffic = true;
 			break;
 		case OPT_MAX_REVISIONS:
-			if (cli_parse_revisions(optarg, &o.max_revisions) < 0)
-				return cli_usage_error(
-					"deploy",
-					"--max-revisions must be a number from "
-					"1 to 1000, not '%s'",
-					optarg);
+			if (cli_revisions_option("deploy", optarg,
+						 &o.max_revisions))
+				return ERR_USAGE;
 			break;
 		case OPT_REPORT:
 			o.report = optarg;

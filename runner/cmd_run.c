@@ -472,15 +472,9 @@ int cmd_run(int argc, char **argv)
 			dop.config = optarg;
 			break;
 		case OPT_FEB:
-			if (cli_parse_feb(optarg, &dop.feb) < 0) {
-				status = cli_usage_error(
-					"run",
-					"--file-exists-behavior must be "
-					"DISALLOW, OVERWRITE or RETAIN, not "
-					"'%s'",
-					optarg);
+			if ((status = cli_feb_option("run", optarg, &dop.feb)))
 				goto out;
-			}
+			status = ERR_USAGE;
 			break;
 		case OPT_IGNORE_STOP:
 			dop.ignore_application_stop_failures = true;
