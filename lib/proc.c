@@ -229,6 +229,8 @@ int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 
 	if (!o->set_user && !o->sandbox)
 		return spawn_fast(o, pidp, e);
+	if (!o->set_user)
+		return sandbox_spawn(o, pidp, e);
 	exe = resolve_exec(o);
 	if (!exe)
 		return err_set(e, ERR_SYSTEM, "cannot start '%s': %s",

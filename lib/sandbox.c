@@ -647,3 +647,208 @@ int sandbox_enter(pid_t holder, int close_fd)
 	}
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
+
+/* ---- spawning without fork ---- */
+
+enum { NS_PID, NS_MNT, NS_IPC, NS_UTS, NS_NET, NS_COUNT };
+
+struct vchild {
+	const struct proc_opts *o;
+	const char *exe;
+	pid_t holder;
+	int ns[NS_COUNT];
+	struct rlimit nproc, as;
+	bool have_nproc, have_as;
+	/* written by the child when it fails */
+	int err;
+	const char *what;
+};
+
+static int vfail(struct vchild *c, const char *what)
+{
+	c->err = errno;
+	c->what = what;
+	_exit(127);
+}
+
+static int vchild_fd(int want, int target)
+{
+	if (want == -1) {
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd < 0)
+			return -1;
+		if (fd != target) {
+			if (dup2(fd, target) < 0)
+				return -1;
+			close(fd);
+		}
+		return 0;
+	}
+	if (want == target)
+		return fcntl(want, F_SETFD, 0);
+	return dup2(want, target) < 0 ? -1 : 0;
+}
+
+static int vchild_main(void *arg)
+{
+	static const char *const no_env[] = { NULL };
+	struct vchild *c = arg;
+	const struct proc_opts *o = c->o;
+	struct sigaction sa;
+	sigset_t none;
+	char path[128];
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	if (setpgid(0, 0) < 0)
+		vfail(c, "cannot make a process group");
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path),
+			 "/sys/fs/cgroup/%s/slipway.%d/cgroup.procs",
+			 cg_controllers[i], c->holder);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (write(fd, "0", 1) < 0)
+			vfail(c, "cannot join the sandbox's cgroup");
+		close(fd);
+	}
+	for (int i = NS_MNT; i < NS_COUNT; i++)
+		if (setns(c->ns[i], 0) < 0)
+			vfail(c, "cannot enter the sandbox");
+	/* Move the descriptors out of the way before dup2. */
+	if (vchild_fd(o->in_fd, 0) < 0 || vchild_fd(o->out_fd, 1) < 0)
+		vfail(c, "cannot set up stdio");
+	if (o->err_fd == -2 && o->out_fd != -1) {
+		if (dup2(1, 2) < 0)
+			vfail(c, "cannot set up stderr");
+	} else if (vchild_fd(o->err_fd == -2 ? -1 : o->err_fd, 2) < 0) {
+		vfail(c, "cannot set up stderr");
+	}
+	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOEXEC */);
+	if (c->have_nproc)
+		setrlimit(RLIMIT_NPROC, &c->nproc);
+	if (c->have_as)
+		setrlimit(RLIMIT_AS, &c->as);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		vfail(c, "cannot set no-new-privileges");
+	drop_caps();
+	if (o->cwd && chdir(o->cwd) < 0)
+		vfail(c, "cannot change directory");
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(c->exe, (char *const *)o->argv,
+	       (char *const *)(o->env ? o->env : no_env));
+	vfail(c, "cannot run");
+	return 127;
+}
+
+/* argv[0], or the first match in the PATH of the command's env. */
+static char *find_exe(const struct proc_opts *o)
+{
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+
+	if (strchr(o->argv[0], '/'))
+		return xstrdup(o->argv[0]);
+	for (const char *const *v = o->env; v && *v; v++)
+		if (!strncmp(*v, "PATH=", 5))
+			path = *v + 5;
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		char *full = xasprintf("%.*s/%s", (int)(end - path), path,
+				       o->argv[0]);
+
+		if (!access(full, X_OK))
+			return full;
+		free(full);
+		path = *end ? end + 1 : end;
+	}
+	return NULL;
+}
+
+int sandbox_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
+{
+	static const char *const names[NS_COUNT] = { "pid", "mnt", "ipc", "uts",
+						     "net" };
+	struct vchild c;
+	sigset_t all, old;
+	size_t stack_size = 256 << 10;
+	char *stack = NULL;
+	int self = -1, ret = -1;
+	pid_t pid = -1;
+
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < NS_COUNT; i++)
+		c.ns[i] = -1;
+	c.o = o;
+	c.holder = o->sandbox;
+	c.exe = find_exe(o);
+	if (!c.exe)
+		return err_set(e, ERR_SYSTEM, "cannot start '%s': %s",
+			       o->argv[0], strerror(ENOENT));
+	for (int i = 0; i < NS_COUNT; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)c.holder,
+			 names[i]);
+		c.ns[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (c.ns[i] < 0) {
+			err_sys(e, "cannot start '%s': the sandbox is gone",
+				o->argv[0]);
+			goto out;
+		}
+	}
+	self = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		err_sys(e, "cannot open '/proc/self/ns/pid'");
+		goto out;
+	}
+	c.have_nproc = !prlimit(c.holder, RLIMIT_NPROC, NULL, &c.nproc) &&
+		       c.nproc.rlim_max != RLIM_INFINITY;
+	c.have_as = !prlimit(c.holder, RLIMIT_AS, NULL, &c.as) &&
+		    c.as.rlim_max != RLIM_INFINITY;
+	stack = xmalloc(stack_size);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if (setns(c.ns[NS_PID], CLONE_NEWPID) < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		err_sys(e, "cannot start '%s' in the sandbox", o->argv[0]);
+		goto out;
+	}
+	pid = clone(vchild_main, stack + stack_size,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	if (setns(self, CLONE_NEWPID) < 0) {
+		/* later children would be born inside: never go on */
+		perror("slipway: cannot leave the sandbox's pid namespace");
+		abort();
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		err_sys(e, "cannot start '%s'", o->argv[0]);
+		goto out;
+	}
+	if (c.what) {
+		int st;
+
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		err_set(e, ERR_SYSTEM, "cannot start '%s': %s: %s", o->argv[0],
+			c.what, strerror(c.err));
+		goto out;
+	}
+	*pidp = pid;
+	ret = 0;
+out:
+	for (int i = 0; i < NS_COUNT; i++)
+		if (c.ns[i] >= 0)
+			close(c.ns[i]);
+	if (self >= 0)
+		close(self);
+	free(stack);
+	free((char *)c.exe);
+	return ret;
+}

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "proc.h"
 
 struct sandbox_opts {
 	const char *src; /* the source directory on the host */
@@ -74,7 +75,17 @@ int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
 void sandbox_stop(struct sandbox *s);
 
 /*
- * In a child of fork() (for proc_spawn): join the holder's cgroups and
+ * For proc_spawn() when o->sandbox is set and no user switch: start the
+ * command inside the sandbox as a direct child of the caller, without
+ * fork(): the caller's pid namespace for children is switched to the
+ * holder's for a CLONE_VM|CLONE_VFORK child (as posix_spawn makes), which
+ * joins the cgroups, the other namespaces, and execs. The command leads
+ * a process group of its own (o->pgid cannot be joined from inside).
+ */
+int sandbox_spawn(const struct proc_opts *o, pid_t *pid, struct sw_err *e);
+
+/*
+ * In a child of fork() (for proc_spawn with a user switch): join the holder's cgroups and
  * namespaces and fork again. Returns 0 in the grandchild, which is
  * inside (no new privileges, capabilities dropped); the intermediate
  * closes close_fd, waits for the grandchild, passes SIGTERM, SIGINT and

@@ -470,6 +470,8 @@ static void kill_command(struct shell *sh, pid_t pid, int *status)
 	/* The whole group: the command and what it started. */
 	if (sh->pgid > 0)
 		kill(-sh->pgid, SIGTERM);
+	if (sh->sandbox) /* a command in a sandbox leads its own group */
+		kill(-pid, SIGTERM);
 	kill(pid, SIGTERM);
 	while (!proc_reap(pid, status)) {
 		if (proc_now_ms() >= deadline) {
