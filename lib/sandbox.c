@@ -202,7 +202,8 @@ static int all_readonly(struct herr *h)
 			continue;
 		fl = statvfs_flags(fld[4]);
 		if (mount(NULL, fld[4], NULL,
-			  MS_BIND | MS_REMOUNT | MS_RDONLY | fl, NULL) < 0 &&
+			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | fl,
+			  NULL) < 0 &&
 		    errno != ENOENT && errno != EACCES) {
 			ret = hfail(h, "cannot make read-only", fld[4] + 8);
 			break;
@@ -258,6 +259,71 @@ static int bind_rw(const char *host, const char *at, struct herr *h)
 	return 0;
 }
 
+/* Parts of a fresh /proc that would reach the host's kernel: read-only. */
+static int proc_guard(struct herr *h)
+{
+	static const char *const ro[] = { "sys", "sysrq-trigger", "irq", "bus",
+					  "fs" };
+	char path[64];
+
+	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+		snprintf(path, sizeof(path), "/newroot/proc/%s", ro[i]);
+		if (access(path, F_OK) < 0)
+			continue;
+		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    mount(NULL, path, NULL,
+			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+				  MS_NODEV | MS_NOEXEC,
+			  NULL) < 0)
+			return hfail(h, "cannot make read-only", path + 8);
+	}
+	return 0;
+}
+
+/* A /dev of its own: the harmless devices, a private pts, shm. */
+static int make_dev(struct herr *h)
+{
+	static const char *const nodes[] = { "null",   "zero",	  "full",
+					     "random", "urandom", "tty" };
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "fd" },
+		{ "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" },
+		{ "/proc/self/fd/2", "stderr" },
+		{ "pts/ptmx", "ptmx" },
+	};
+	char from[64], to[64];
+
+	if (tmpfs_at("/newroot/dev", "0755", h) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		int fd;
+
+		snprintf(from, sizeof(from), "/oldroot/dev/%s", nodes[i]);
+		snprintf(to, sizeof(to), "/newroot/dev/%s", nodes[i]);
+		if (access(from, F_OK) < 0)
+			continue;
+		fd = open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return hfail(h, "cannot make", to);
+		close(fd);
+		if (mount(from, to, NULL, MS_BIND, NULL) < 0)
+			return hfail(h, "cannot bind", from);
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(to, sizeof(to), "/newroot/dev/%s", links[i][1]);
+		if (symlink(links[i][0], to) < 0)
+			return hfail(h, "cannot link", to);
+	}
+	if (mkdir("/newroot/dev/pts", 0755) < 0 ||
+	    mkdir("/newroot/dev/shm", 01777) < 0)
+		return hfail(h, "cannot make", "/dev");
+	if (mount("devpts", "/newroot/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=620") < 0)
+		return hfail(h, "cannot mount", "/dev/pts");
+	return tmpfs_at("/newroot/dev/shm", "1777", h);
+}
+
 static int holder_fs(const struct sandbox_opts *o, struct herr *h)
 {
 	static const char *const skip[] = { "proc", "tmp", "dev", "newroot",
@@ -292,9 +358,8 @@ static int holder_fs(const struct sandbox_opts *o, struct herr *h)
 		}
 	}
 	closedir(dir);
-	if (bind_entry("dev", h) < 0)
-		return -1;
-	if ((mkdir("/newroot/proc", 0555) < 0 && errno != EEXIST) ||
+	if ((mkdir("/newroot/dev", 0755) < 0 && errno != EEXIST) ||
+	    (mkdir("/newroot/proc", 0555) < 0 && errno != EEXIST) ||
 	    (mkdir("/newroot/tmp", 01777) < 0 && errno != EEXIST) ||
 	    (mkdir("/newroot/codebuild", 0755) < 0 && errno != EEXIST))
 		return hfail(h, "cannot make", "/newroot");
@@ -306,8 +371,7 @@ static int holder_fs(const struct sandbox_opts *o, struct herr *h)
 	if (tmpfs_at("/newroot/tmp", "1777", h) < 0 ||
 	    tmpfs_at("/newroot/codebuild", "0755", h) < 0)
 		return -1;
-	if (access("/newroot/dev/shm", F_OK) == 0 &&
-	    tmpfs_at("/newroot/dev/shm", "1777", h) < 0)
+	if (proc_guard(h) < 0 || make_dev(h) < 0)
 		return -1;
 	if (o->rw_dir && bind_rw(o->rw_dir, o->rw_dir, h) < 0)
 		return -1;

@@ -246,3 +246,22 @@ EOF
 	run "$SLIPWAY" build "$PROJ" --isolation sandbox --memory lots
 	[ "$status" -eq 2 ]
 }
+
+@test "sandbox: no host disks in /dev, /proc/sys read-only, no remount" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo x >/dev/null && echo devnull-ok
+      - echo "disks=$(ls /dev | grep -cE '^(sd|vd|nvme|xvd|loop|dm-)')"
+      - echo 1 >/proc/sys/vm/drop_caches 2>/dev/null || echo procsys-ro
+      - mount -o remount,rw / 2>/dev/null || echo remount-denied
+EOF
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx devnull-ok
+	buildlog | grep -qx disks=0
+	buildlog | grep -qx procsys-ro
+	buildlog | grep -qx remount-denied
+}
