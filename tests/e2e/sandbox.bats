@@ -265,3 +265,27 @@ EOF
 	buildlog | grep -qx procsys-ro
 	buildlog | grep -qx remount-denied
 }
+
+@test "sandbox: without namespaces, sandbox exits 111 and auto falls back to dir" {
+	command -v setpriv >/dev/null || skip "setpriv is needed"
+	d=$(mktemp -d /tmp/sandbox-e2e.XXXXXX)
+	mkdir -p "$d/p"
+	printf 'version: 0.2\nphases:\n  build:\n    commands:\n      - echo "srcdir=$CODEBUILD_SRC_DIR"\n' >"$d/p/buildspec.yml"
+	chmod -R a+rwX "$d"
+	as_nobody() {
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+	}
+	run as_nobody "$SLIPWAY" build "$d/p" --state-dir "$d/s" -q \
+		--isolation sandbox
+	sandbox_status=$status
+	sandbox_output=$output
+	run as_nobody "$SLIPWAY" build "$d/p" --state-dir "$d/s" \
+		--isolation auto
+	rm -rf "$d"
+	[ "$sandbox_status" -eq 111 ]
+	[ "$(printf '%s\n' "$sandbox_output" | wc -l)" -eq 1 ]
+	[[ "$sandbox_output" == *"namespaces are unavailable"* ]]
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"no sandbox ("*"); isolation is dir"* ]]
+	[[ "$output" != *"srcdir=/codebuild"* ]]
+}
