@@ -395,6 +395,19 @@ static void on_chld(int sig)
 	(void)sig;
 }
 
+/* Keep only fds 0-2, a and b: nothing of slipway's stays open in here. */
+static void close_others(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 3)
+		syscall(SYS_close_range, 3U, (unsigned)lo - 1, 0U);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1,
+			0U);
+	syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
+}
+
 static void holder_main(const struct sandbox_opts *o, int ctl, int ready)
 {
 	struct sigaction sa;
@@ -413,6 +426,8 @@ static void holder_main(const struct sandbox_opts *o, int ctl, int ready)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
+	close_others(ctl, ready);
 	if (holder_fs(o, &h) < 0) {
 		if (write(ready, h.msg, strlen(h.msg)) < 0)
 			_exit(1);
@@ -423,6 +438,8 @@ static void holder_main(const struct sandbox_opts *o, int ctl, int ready)
 		dup2(fd, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
 	}
 	close(ready);
 	for (;;) {

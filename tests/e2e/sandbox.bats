@@ -126,6 +126,31 @@ EOF
 	[ "$status" -eq 1 ]
 }
 
+@test "sandbox: a stopped build leaves nothing behind" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - setsid sleep 1000.$MARK &
+      - trap '' TERM; sleep 1000.$MARK
+EOF
+	"$SLIPWAY" build "$PROJ" --state-dir "$STATE" --report "$REPORT" \
+		--isolation sandbox -q -e MARK=$MARK 2>/dev/null &
+	pid=$!
+	for _ in $(seq 50); do
+		[ "$(pgrep -fc "sleep 1000.$MARK")" -ge 2 ] && break
+		sleep 0.1
+	done
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	[ "$st" -eq 1 ]
+	[ "$(rj .buildStatus)" = STOPPED ]
+	run pgrep -f "sleep 1000.$MARK"
+	[ "$status" -eq 1 ]
+}
+
 @test "sandbox: --network none has no route and cannot reach the host" {
 	command -v python3 >/dev/null || skip "python3 is needed for a listener"
 	python3 -c '
