@@ -576,6 +576,50 @@ int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
 	return 0;
 }
 
+/* The number after "key " in a cgroup file of lines "key value", or 0. */
+static long long cg_value(const char *dir, const char *file, const char *key)
+{
+	char *path = xasprintf("%s/%s", dir, file);
+	FILE *f = fopen(path, "re");
+	char line[128];
+	size_t kl = strlen(key);
+	long long v = 0;
+
+	free(path);
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ' ')
+			v = strtoll(line + kl + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+char *sandbox_limit_events(const struct sandbox *s)
+{
+	long long forks = 0, ooms = 0;
+
+	if (s->cgroups[0])
+		forks = cg_value(s->cgroups[0], "pids.events", "max");
+	if (s->cgroups[1])
+		ooms = cg_value(s->cgroups[1], "memory.oom_control",
+				"oom_kill");
+	if (forks && ooms)
+		return xasprintf("Sandbox limits: the pids limit refused %lld "
+				 "fork(s); the memory limit killed %lld "
+				 "process(es)",
+				 forks, ooms);
+	if (forks)
+		return xasprintf("Sandbox limits: the pids limit refused %lld "
+				 "fork(s)",
+				 forks);
+	if (ooms)
+		return xasprintf("Sandbox limits: the memory limit killed %lld "
+				 "process(es)",
+				 ooms);
+	return NULL;
+}
+
 void sandbox_stop(struct sandbox *s)
 {
 	if (s->ctl_fd >= 0) {

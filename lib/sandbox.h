@@ -71,6 +71,10 @@ int sandbox_probe(struct sw_err *e);
 char *sandbox_src_path(void);
 int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
 		  struct sw_err *e);
+/* What the limits did, e.g. "the pids limit refused 12 forks", from the
+ * cgroups (before sandbox_stop()); NULL when they did nothing. The
+ * caller frees it. */
+char *sandbox_limit_events(const struct sandbox *s);
 /* Kill everything in the sandbox, reap the holder, remove its cgroups. */
 void sandbox_stop(struct sandbox *s);
 

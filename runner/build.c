@@ -709,8 +709,14 @@ static void finalize(struct run *r)
 	for (size_t i = 0; i < r->res->nr_reports; i++)
 		reports_log(&r->res->reports[i], &r->log);
 
-	if (r->sandbox.pid) /* everything in it ends with it */
+	if (r->sandbox.pid) { /* everything in it ends with it */
+		char *ev = sandbox_limit_events(&r->sandbox);
+
+		if (ev)
+			log_agent(&r->log, "%s", ev);
+		free(ev);
 		sandbox_stop(&r->sandbox);
+	}
 	if (r->group.pgid) {
 		if (proc_group_stop(&r->group, GROUP_GRACE_MS))
 			log_agent(&r->log,

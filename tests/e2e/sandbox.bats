@@ -198,6 +198,9 @@ EOF
 	[ "$(phase_ctx BUILD statusCode)" = COMMAND_EXECUTION_ERROR ]
 	buildlog | grep -q "Cannot fork"
 	buildlog | grep -q "limits: pids by"
+	if buildlog | grep -q "pids by cgroup"; then
+		buildlog | grep -q "Sandbox limits: the pids limit refused"
+	fi
 	run pgrep -f "sleep 1000.$MARK"
 	[ "$status" -eq 1 ]
 }
@@ -229,6 +232,9 @@ EOF
 	[ "$status" -eq 1 ]
 	! buildlog | grep -qx allocated
 	buildlog | grep -q "memory by"
+	if buildlog | grep -q "memory by cgroup"; then
+		buildlog | grep -q "Sandbox limits: the memory limit killed 1"
+	fi
 }
 
 @test "sandbox: artifacts are collected from the source" {
