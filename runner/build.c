@@ -470,6 +470,23 @@ static void cache_save_step(struct run *r)
  * After the build phases, even when BUILD failed: read each report
  * group's files. A bad report file is a warning, never a failed build.
  */
+/* Paths expanded in a sandbox name its source; slipway reads the host's. */
+static void to_host_paths(const struct run *r, char **v, size_t n)
+{
+	size_t l = r->sandbox_src ? strlen(r->sandbox_src) : 0;
+
+	for (size_t i = 0; l && i < n; i++) {
+		char *h;
+
+		if (strncmp(v[i], r->sandbox_src, l) ||
+		    (v[i][l] != '/' && v[i][l]))
+			continue;
+		h = xasprintf("%s%s", r->res->src_dir, v[i] + l);
+		free(v[i]);
+		v[i] = h;
+	}
+}
+
 static void process_reports(struct run *r)
 {
 	size_t n = r->bs.nr_reports;
@@ -497,6 +514,7 @@ static void process_reports(struct run *r)
 			strvec_release(&in);
 			continue;
 		}
+		to_host_paths(r, out, in.nr);
 		x.name = out[0];
 		x.base_directory = *out[1] ? out[1] : NULL;
 		x.files.v = out + 2;
@@ -530,6 +548,7 @@ static int expand_artifact(struct run *r, const struct bs_artifact *in,
 		strvec_release(&all);
 		return -1;
 	}
+	to_host_paths(r, x, all.nr);
 	for (size_t i = 0; i < in->files.nr; i++)
 		strvec_push_nodup(&out->files, x[k++]);
 	for (size_t i = 0; i < in->exclude_paths.nr; i++)

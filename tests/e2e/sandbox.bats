@@ -254,6 +254,23 @@ EOF
 	grep -rq "^built in /codebuild/output/src" "$T/out"
 }
 
+@test "sandbox: artifact paths through CODEBUILD_SRC_DIR name the source" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p dist && echo made >dist/out.txt
+artifacts:
+  base-directory: $CODEBUILD_SRC_DIR/dist
+  files:
+    - out.txt
+EOF
+	sw_build --isolation sandbox -o "$T/out" --packaging none
+	[ "$status" -eq 0 ]
+	grep -rqx made "$T/out"
+}
+
 @test "sandbox: --isolation auto runs in a sandbox where it can" {
 	spec <<'EOF'
 version: 0.2
