@@ -428,6 +428,14 @@ static void holder_main(const struct sandbox_opts *o, int ctl, int ready)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
 	close_others(ctl, ready);
+	/* the memory limit's OOM killer takes a command, never the holder */
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "-1000", 5) < 0) {
+			/* then it is only as likely as any other */
+		}
+		close(fd);
+	}
 	if (holder_fs(o, &h) < 0) {
 		if (write(ready, h.msg, strlen(h.msg)) < 0)
 			_exit(1);

@@ -65,7 +65,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int start(struct fixture *f, bool network_none)
+static int start_limited(struct fixture *f, bool network_none, long pids)
 {
 	struct sandbox_opts o = SANDBOX_OPTS_INIT;
 	struct sw_err e = SW_ERR_INIT;
@@ -74,11 +74,17 @@ static int start(struct fixture *f, bool network_none)
 	o.src_at = f->at;
 	o.rw_dir = f->rw;
 	o.network_none = network_none;
+	o.pids = pids;
 	if (sandbox_start(&f->sb, &o, &e) < 0) {
 		print_error("%s\n", e.msg);
 		return -1;
 	}
 	return 0;
+}
+
+static int start(struct fixture *f, bool network_none)
+{
+	return start_limited(f, network_none, 0);
 }
 
 /* The exit status of sh -c script run inside the sandbox. */
@@ -210,6 +216,42 @@ static void test_sandbox__network_none_has_only_lo(void **state)
 			 0);
 }
 
+static void test_sandbox__pids_limit_refuses_forks(void **state)
+{
+	struct fixture *f = *state;
+	char *ev;
+
+	if (!usable())
+		skip();
+	assert_int_equal(start_limited(f, false, 10), 0);
+	assert_non_null(f->sb.note);
+	assert_non_null(strstr(f->sb.note, "pids by "));
+	if (!strstr(f->sb.note, "cgroup"))
+		skip(); /* RLIMIT_NPROC does not hold root */
+	/* a fork past the limit fails; the limit says so */
+	assert_int_not_equal(run_in(f,
+				    "i=0; while [ $i -lt 30 ]; do "
+				    "sleep 5 & i=$((i+1)); done",
+				    "/"),
+			     0);
+	ev = sandbox_limit_events(&f->sb);
+	assert_non_null(ev);
+	assert_non_null(strstr(ev, "pids limit refused"));
+	free(ev);
+}
+
+static void test_sandbox__no_limit_no_events(void **state)
+{
+	struct fixture *f = *state;
+
+	if (!usable())
+		skip();
+	assert_int_equal(start(f, false), 0);
+	assert_int_equal(run_in(f, "true", "/"), 0);
+	assert_null(sandbox_limit_events(&f->sb));
+	assert_non_null(strstr(f->sb.note, "pids by none"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +267,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_sandbox__network_none_has_only_lo, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__pids_limit_refuses_forks, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__no_limit_no_events, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
