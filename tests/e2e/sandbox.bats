@@ -271,6 +271,30 @@ EOF
 	grep -rqx made "$T/out"
 }
 
+@test "sandbox: a batch's builds each get a sandbox of their own" {
+	spec <<'EOF'
+version: 0.2
+batch:
+  build-list:
+    - identifier: a
+    - identifier: b
+phases:
+  build:
+    commands:
+      - echo "id=$CODEBUILD_BATCH_BUILD_IDENTIFIER src=$CODEBUILD_SRC_DIR procs=$(ls /proc | grep -c '^[0-9]')"
+      - setsid sleep 1000.$MARK &
+EOF
+	sw_build --isolation sandbox -j 2 -e MARK=$MARK
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"id=a src=/codebuild/output/src"* ]]
+	[[ "$output" == *"id=b src=/codebuild/output/src"* ]]
+	a=$(printf '%s\n' "$output" | sed -n 's/.*id=a src=\([^ ]*\).*/\1/p')
+	b=$(printf '%s\n' "$output" | sed -n 's/.*id=b src=\([^ ]*\).*/\1/p')
+	[ "$a" != "$b" ]
+	run pgrep -f "sleep 1000.$MARK"
+	[ "$status" -eq 1 ]
+}
+
 @test "sandbox: --isolation auto runs in a sandbox where it can" {
 	spec <<'EOF'
 version: 0.2
