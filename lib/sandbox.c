@@ -204,7 +204,7 @@ static int all_readonly(struct herr *h)
 		if (mount(NULL, fld[4], NULL,
 			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | fl,
 			  NULL) < 0 &&
-		    errno != ENOENT && errno != EACCES) {
+		    errno != ENOENT) {
 			ret = hfail(h, "cannot make read-only", fld[4] + 8);
 			break;
 		}
