@@ -324,13 +324,49 @@ static int make_dev(struct herr *h)
 	return tmpfs_at("/newroot/dev/shm", "1777", h);
 }
 
+/*
+ * slipway's own executable, where the view hides it (under /tmp): the
+ * build's helpers (codebuild-hash-files, ...) are links to it.
+ */
+static int bind_self(const char *exe, struct herr *h)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	char *slash;
+	int fd;
+
+	if (!exe[0] ||
+	    snprintf(to, sizeof(to), "/newroot%s", exe) >= (int)sizeof(to))
+		return 0;
+	if (access(to, F_OK) == 0)
+		return 0;
+	snprintf(from, sizeof(from), "/oldroot%s", exe);
+	slash = strrchr(to, '/');
+	*slash = '\0';
+	if (mkdir_p(to, 0755) < 0)
+		return 0; /* not under a writable part of the view */
+	*slash = '/';
+	fd = open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	if (mount(from, to, NULL, MS_BIND, NULL) < 0)
+		return 0; /* replaced since it started: the helpers fail */
+	if (mount(NULL, to, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV,
+		  NULL) < 0)
+		return hfail(h, "cannot make read-only", exe);
+	return 0;
+}
+
 static int holder_fs(const struct sandbox_opts *o, struct herr *h)
 {
 	static const char *const skip[] = { "proc", "tmp", "dev", "newroot",
 					    "oldroot" };
+	char exe[PATH_MAX];
 	struct dirent *d;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	DIR *dir;
 
+	exe[n > 0 && exe[0] == '/' ? n : 0] = '\0';
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return hfail(h, "cannot make private", "/");
 	if (tmpfs_at("/tmp", "0755", h) < 0)
@@ -372,6 +408,8 @@ static int holder_fs(const struct sandbox_opts *o, struct herr *h)
 	    tmpfs_at("/newroot/codebuild", "0755", h) < 0)
 		return -1;
 	if (proc_guard(h) < 0 || make_dev(h) < 0)
+		return -1;
+	if (bind_self(exe, h) < 0)
 		return -1;
 	if (o->rw_dir && bind_rw(o->rw_dir, o->rw_dir, h) < 0)
 		return -1;

@@ -295,6 +295,26 @@ EOF
 	[ "$status" -eq 1 ]
 }
 
+@test "sandbox: codebuild-hash-files works inside, also in a cache key" {
+	echo content >"$PROJ/f.txt"
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "hash=$(codebuild-hash-files f.txt)"
+cache:
+  key: k-$(codebuild-hash-files f.txt)
+  paths:
+    - f.txt
+EOF
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	inside=$(buildlog | sed -n 's/^hash=//p')
+	[ ${#inside} -eq 64 ]
+	buildlog | grep -q "Saving cache: key k-$inside"
+}
+
 @test "sandbox: --isolation auto runs in a sandbox where it can" {
 	spec <<'EOF'
 version: 0.2
