@@ -466,10 +466,6 @@ static void cache_save_step(struct run *r)
 
 /* ---- test and coverage reports ---- */
 
-/*
- * After the build phases, even when BUILD failed: read each report
- * group's files. A bad report file is a warning, never a failed build.
- */
 /* Paths expanded in a sandbox name its source; slipway reads the host's. */
 static void to_host_paths(const struct run *r, char **v, size_t n)
 {
@@ -487,6 +483,10 @@ static void to_host_paths(const struct run *r, char **v, size_t n)
 	}
 }
 
+/*
+ * After the build phases, even when BUILD failed: read each report
+ * group's files. A bad report file is a warning, never a failed build.
+ */
 static void process_reports(struct run *r)
 {
 	size_t n = r->bs.nr_reports;
