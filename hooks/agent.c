@@ -507,11 +507,9 @@ out:
 	if (fd >= 0 && close(fd) < 0 && !ret)
 		ret = err_sys(e, "cannot write '%s'", path);
 	if (ret == 0)
-		d->received = path;
+		d->bundle = d->received = path;
 	else
 		free(path);
-	if (ret == 0)
-		d->bundle = d->received;
 	return ret;
 }
 

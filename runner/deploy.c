@@ -640,18 +640,86 @@ static void counts(const struct drv *d, struct dcounts *k)
 		}
 }
 
+/* SLIPWAY_HEALTH_TIMEOUT (seconds), else HEALTH_TIMEOUT_MS. */
+static int64_t health_timeout_ms(void)
+{
+	const char *v = getenv("SLIPWAY_HEALTH_TIMEOUT");
+	char *end;
+	long s;
+
+	if (!v || !*v)
+		return HEALTH_TIMEOUT_MS;
+	s = strtol(v, &end, 10);
+	return *end || s <= 0 ? HEALTH_TIMEOUT_MS : (int64_t)s * 1000;
+}
+
+/*
+ * Show the health command's output until it ends, and return its wait
+ * status. Bounded: past the deadline its process group is killed; once
+ * it has ended, output still held open by something it left behind is
+ * read for one more second only.
+ */
+static int read_health(struct drv *d, int fd, pid_t pid, int64_t deadline)
+{
+	struct buf part = BUF_INIT;
+	int64_t ended_at = 0;
+	int status = -1;
+	bool eof = false;
+	char chunk[4096];
+
+	for (;;) {
+		struct pollfd pfd = { eof ? -1 : fd, POLLIN, 0 };
+		int64_t now = proc_now_ms();
+		ssize_t n;
+
+		if (!ended_at && proc_reap(pid, &status))
+			ended_at = now;
+		if (ended_at && (eof || now - ended_at > 1000))
+			break;
+		if (!ended_at && now > deadline) {
+			out_line(d, "slipway", true,
+				 "health check: no end after %lld s: killed",
+				 (long long)(health_timeout_ms() / 1000));
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			status = proc_wait(pid);
+			ended_at = now;
+			break;
+		}
+		if (poll(&pfd, 1, 100) <= 0 || eof)
+			continue;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			eof = true;
+			continue;
+		}
+		buf_add(&part, chunk, (size_t)n);
+		for (char *nl; (nl = memchr(part.ptr, '\n', part.len));
+		     buf_consume(&part, (size_t)(nl - part.ptr) + 1))
+			out_line(d, "health", !d->o->quiet, "%.*s",
+				 (int)(nl - part.ptr), part.ptr);
+	}
+	if (part.len)
+		out_line(d, "health", !d->o->quiet, "%.*s", (int)part.len,
+			 part.ptr);
+	buf_release(&part);
+	return status;
+}
+
 /* The health command of a canary or linear configuration: 0 when it
  * passed. Runs in the group file's directory with the deployment's
  * variables and the names of the hosts that succeeded so far. */
 static bool run_health(struct drv *d)
 {
 	struct proc_opts po = PROC_OPTS_INIT;
-	struct strvec env = STRVEC_INIT, hosts = STRVEC_INIT;
+	struct strvec env = STRVEC_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	const char *argv[] = { "/bin/sh", "-c", d->config.health, NULL };
 	extern char **environ;
 	struct buf names = BUF_INIT;
-	int64_t deadline = proc_now_ms() + HEALTH_TIMEOUT_MS;
+	int64_t deadline = proc_now_ms() + health_timeout_ms();
 	int p[2] = { -1, -1 }, status = -1;
 	bool ok = false;
 	pid_t pid;
@@ -681,32 +749,7 @@ static bool run_health(struct drv *d)
 	}
 	close(p[1]);
 	p[1] = -1;
-	{
-		char chunk[4096];
-		struct buf part = BUF_INIT;
-		ssize_t n;
-
-		while ((n = read(p[0], chunk, sizeof(chunk))) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				break;
-			buf_add(&part, chunk, (size_t)n);
-			for (char *nl; (nl = memchr(part.ptr, '\n', part.len));
-			     buf_consume(&part, (size_t)(nl - part.ptr) + 1))
-				out_line(d, "health", !d->o->quiet, "%.*s",
-					 (int)(nl - part.ptr), part.ptr);
-			if (proc_now_ms() > deadline)
-				break;
-		}
-		if (part.len)
-			out_line(d, "health", !d->o->quiet, "%.*s",
-				 (int)part.len, part.ptr);
-		buf_release(&part);
-	}
-	if (proc_now_ms() > deadline)
-		kill(pid, SIGKILL);
-	status = proc_wait(pid);
+	status = read_health(d, p[0], pid, deadline);
 	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	out_line(d, "slipway", true, "health check %s",
 		 ok ? "passed" : "FAILED");
@@ -717,7 +760,6 @@ out:
 		close(p[1]);
 	buf_release(&names);
 	strvec_release(&env);
-	strvec_release(&hosts);
 	return ok;
 }
 

@@ -628,3 +628,36 @@ YML
 	[ "$status" -eq 0 ]
 	[ -z "$(ls -A "$T/empty")" ]
 }
+
+@test "canary: a health command that never ends is killed at the health timeout, one that leaves a process behind is not waited for" {
+	echo 0.05 >"$T/sleep"
+	frev r1 one
+	# never ends, with its output closed: killed after 2 s
+	printf '#!/bin/sh\nexec >/dev/null 2>&1\nexec sleep 1000.%s\n' "$MARK" \
+		>"$T/hang.sh"
+	# ends at once, but a child keeps its stdout open
+	printf '#!/bin/sh\necho checked\nsleep 1000.%s &\nexit 0\n' "$MARK" \
+		>"$T/leave.sh"
+	chmod +x "$T/hang.sh" "$T/leave.sh"
+	local t0 script
+	for script in hang leave; do
+		# shellcheck disable=SC2046
+		GF_EXTRA=1 group_file Canary25 $(hosts 4) <<YML
+deployment-configs:
+  Canary25:
+    canary: {percent: 25, bake: 0s, health: $T/$script.sh}
+YML
+		t0=$SECONDS
+		SLIPWAY_HEALTH_TIMEOUT=2 fdeploy "$T/r1"
+		[ $((SECONDS - t0)) -lt 30 ]
+		if [ "$script" = hang ]; then
+			same "$status" 1
+			[[ "$output" == *"health check: no end after 2 s: killed"* ]]
+			! pgrep -f "sleep 1000\\.$MARK" >/dev/null || false
+		else
+			same "$status" 0
+			[[ "$output" == *"health | checked"* ]]
+			[[ "$output" == *"health check passed"* ]]
+		fi
+	done
+}
