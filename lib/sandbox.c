@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nsview.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -30,16 +31,9 @@
 
 static const char *const cg_controllers[2] = { "pids", "memory" };
 
-/* fork() with new namespaces: returns like fork(). */
-static pid_t clone_ns(unsigned long flags)
-{
-	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL,
-			      NULL);
-}
-
 int sandbox_probe(struct sw_err *e)
 {
-	pid_t pid = clone_ns(NS_FLAGS | CLONE_NEWNET);
+	pid_t pid = nsv_clone(NS_FLAGS | CLONE_NEWNET);
 	int st = 0;
 
 	if (pid < 0)
@@ -67,37 +61,7 @@ char *sandbox_src_path(void)
 
 /* ---- the holder ---- */
 
-struct herr {
-	char msg[256];
-};
-
-static int hfail(struct herr *h, const char *what, const char *path)
-{
-	snprintf(h->msg, sizeof(h->msg), "%s '%s': %s", what, path,
-		 strerror(errno));
-	return -1;
-}
-
-static int mkdir_p(char *path, mode_t mode)
-{
-	for (char *p = path + 1;; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(path, mode) < 0 && errno != EEXIST) {
-				*p = c;
-				return -1;
-			}
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	return 0;
-}
-
-static int bind_entry(const char *name, struct herr *h)
+static int bind_entry(const char *name, struct nsv_err *h)
 {
 	char from[PATH_MAX], to[PATH_MAX], link[PATH_MAX];
 	struct stat st;
@@ -114,22 +78,22 @@ static int bind_entry(const char *name, struct herr *h)
 			return 0;
 		link[n] = '\0';
 		if (symlink(link, to) < 0)
-			return hfail(h, "cannot link", to);
+			return nsv_fail(h, "cannot link", to);
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		if (mkdir(to, 0755) < 0)
-			return hfail(h, "cannot make", to);
+			return nsv_fail(h, "cannot make", to);
 	} else if (S_ISREG(st.st_mode)) {
 		fd = open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0)
-			return hfail(h, "cannot make", to);
+			return nsv_fail(h, "cannot make", to);
 		close(fd);
 	} else {
 		return 0;
 	}
 	if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return hfail(h, "cannot bind", from);
+		return nsv_fail(h, "cannot bind", from);
 	return 0;
 }
 
@@ -174,7 +138,7 @@ static unsigned long statvfs_flags(const char *path)
 }
 
 /* Every mount under /newroot read-only. */
-static int all_readonly(struct herr *h)
+static int all_readonly(struct nsv_err *h)
 {
 	FILE *f = fopen("/oldroot/proc/self/mountinfo", "re");
 	char *line = NULL;
@@ -182,7 +146,7 @@ static int all_readonly(struct herr *h)
 	int ret = 0;
 
 	if (!f)
-		return hfail(h, "cannot read", "/proc/self/mountinfo");
+		return nsv_fail(h, "cannot read", "/proc/self/mountinfo");
 	while (getline(&line, &cap, f) > 0) {
 		char *fld[5] = { NULL };
 		char *p = line;
@@ -205,7 +169,7 @@ static int all_readonly(struct herr *h)
 			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | fl,
 			  NULL) < 0 &&
 		    errno != ENOENT) {
-			ret = hfail(h, "cannot make read-only", fld[4] + 8);
+			ret = nsv_fail(h, "cannot make read-only", fld[4] + 8);
 			break;
 		}
 	}
@@ -214,121 +178,11 @@ static int all_readonly(struct herr *h)
 	return ret;
 }
 
-static int lo_up(struct herr *h)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return hfail(h, "cannot open a socket for", "lo");
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
-		close(fd);
-		return hfail(h, "cannot read the flags of", "lo");
-	}
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
-		close(fd);
-		return hfail(h, "cannot bring up", "lo");
-	}
-	close(fd);
-	return 0;
-}
-
-static int tmpfs_at(const char *path, const char *mode, struct herr *h)
-{
-	char opts[32];
-
-	snprintf(opts, sizeof(opts), "mode=%s", mode);
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-		return hfail(h, "cannot mount a tmpfs at", path);
-	return 0;
-}
-
-static int bind_rw(const char *host, const char *at, struct herr *h)
-{
-	char from[PATH_MAX], to[PATH_MAX];
-
-	snprintf(from, sizeof(from), "/oldroot%s", host);
-	snprintf(to, sizeof(to), "/newroot%s", at);
-	if (mkdir_p(to, 0755) < 0)
-		return hfail(h, "cannot make", at);
-	if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return hfail(h, "cannot bind", host);
-	return 0;
-}
-
-/* Parts of a fresh /proc that would reach the host's kernel: read-only. */
-static int proc_guard(struct herr *h)
-{
-	static const char *const ro[] = { "sys", "sysrq-trigger", "irq", "bus",
-					  "fs" };
-	char path[64];
-
-	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
-		snprintf(path, sizeof(path), "/newroot/proc/%s", ro[i]);
-		if (access(path, F_OK) < 0)
-			continue;
-		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(NULL, path, NULL,
-			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
-				  MS_NODEV | MS_NOEXEC,
-			  NULL) < 0)
-			return hfail(h, "cannot make read-only", path + 8);
-	}
-	return 0;
-}
-
-/* A /dev of its own: the harmless devices, a private pts, shm. */
-static int make_dev(struct herr *h)
-{
-	static const char *const nodes[] = { "null",   "zero",	  "full",
-					     "random", "urandom", "tty" };
-	static const char *const links[][2] = {
-		{ "/proc/self/fd", "fd" },
-		{ "/proc/self/fd/0", "stdin" },
-		{ "/proc/self/fd/1", "stdout" },
-		{ "/proc/self/fd/2", "stderr" },
-		{ "pts/ptmx", "ptmx" },
-	};
-	char from[64], to[64];
-
-	if (tmpfs_at("/newroot/dev", "0755", h) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		int fd;
-
-		snprintf(from, sizeof(from), "/oldroot/dev/%s", nodes[i]);
-		snprintf(to, sizeof(to), "/newroot/dev/%s", nodes[i]);
-		if (access(from, F_OK) < 0)
-			continue;
-		fd = open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-		if (fd < 0)
-			return hfail(h, "cannot make", to);
-		close(fd);
-		if (mount(from, to, NULL, MS_BIND, NULL) < 0)
-			return hfail(h, "cannot bind", from);
-	}
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		snprintf(to, sizeof(to), "/newroot/dev/%s", links[i][1]);
-		if (symlink(links[i][0], to) < 0)
-			return hfail(h, "cannot link", to);
-	}
-	if (mkdir("/newroot/dev/pts", 0755) < 0 ||
-	    mkdir("/newroot/dev/shm", 01777) < 0)
-		return hfail(h, "cannot make", "/dev");
-	if (mount("devpts", "/newroot/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		  "newinstance,ptmxmode=0666,mode=620") < 0)
-		return hfail(h, "cannot mount", "/dev/pts");
-	return tmpfs_at("/newroot/dev/shm", "1777", h);
-}
-
 /*
  * slipway's own executable, where the view hides it (under /tmp): the
  * build's helpers (codebuild-hash-files, ...) are links to it.
  */
-static int bind_self(const char *exe, struct herr *h)
+static int bind_self(const char *exe, struct nsv_err *h)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 	char *slash;
@@ -342,7 +196,7 @@ static int bind_self(const char *exe, struct herr *h)
 	snprintf(from, sizeof(from), "/oldroot%s", exe);
 	slash = strrchr(to, '/');
 	*slash = '\0';
-	if (mkdir_p(to, 0755) < 0)
+	if (nsv_mkdir_p(to, 0755) < 0)
 		return 0; /* not under a writable part of the view */
 	*slash = '/';
 	fd = open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
@@ -353,11 +207,11 @@ static int bind_self(const char *exe, struct herr *h)
 		return 0; /* replaced since it started: the helpers fail */
 	if (mount(NULL, to, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV,
 		  NULL) < 0)
-		return hfail(h, "cannot make read-only", exe);
+		return nsv_fail(h, "cannot make read-only", exe);
 	return 0;
 }
 
-static int holder_fs(const struct sandbox_opts *o, struct herr *h)
+static int holder_fs(const struct sandbox_opts *o, struct nsv_err *h)
 {
 	static const char *const skip[] = { "proc", "tmp", "dev", "newroot",
 					    "oldroot" };
@@ -368,20 +222,20 @@ static int holder_fs(const struct sandbox_opts *o, struct herr *h)
 
 	exe[n > 0 && exe[0] == '/' ? n : 0] = '\0';
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return hfail(h, "cannot make private", "/");
-	if (tmpfs_at("/tmp", "0755", h) < 0)
+		return nsv_fail(h, "cannot make private", "/");
+	if (nsv_tmpfs_at("/tmp", "0755", h) < 0)
 		return -1;
 	if (mkdir("/tmp/newroot", 0755) < 0 || mkdir("/tmp/oldroot", 0755))
-		return hfail(h, "cannot make", "/tmp/newroot");
+		return nsv_fail(h, "cannot make", "/tmp/newroot");
 	if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0)
-		return hfail(h, "cannot pivot to", "/tmp");
+		return nsv_fail(h, "cannot pivot to", "/tmp");
 	if (chdir("/") < 0)
-		return hfail(h, "cannot change to", "/");
-	if (tmpfs_at("/newroot", "0755", h) < 0)
+		return nsv_fail(h, "cannot change to", "/");
+	if (nsv_tmpfs_at("/newroot", "0755", h) < 0)
 		return -1;
 	dir = opendir("/oldroot");
 	if (!dir)
-		return hfail(h, "cannot read", "/");
+		return nsv_fail(h, "cannot read", "/");
 	while ((d = readdir(dir))) {
 		bool skipped =
 			!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
@@ -398,33 +252,33 @@ static int holder_fs(const struct sandbox_opts *o, struct herr *h)
 	    (mkdir("/newroot/proc", 0555) < 0 && errno != EEXIST) ||
 	    (mkdir("/newroot/tmp", 01777) < 0 && errno != EEXIST) ||
 	    (mkdir("/newroot/codebuild", 0755) < 0 && errno != EEXIST))
-		return hfail(h, "cannot make", "/newroot");
+		return nsv_fail(h, "cannot make", "/newroot");
 	if (all_readonly(h) < 0)
 		return -1;
 	if (mount("proc", "/newroot/proc", "proc",
 		  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return hfail(h, "cannot mount", "/proc");
-	if (tmpfs_at("/newroot/tmp", "1777", h) < 0 ||
-	    tmpfs_at("/newroot/codebuild", "0755", h) < 0)
+		return nsv_fail(h, "cannot mount", "/proc");
+	if (nsv_tmpfs_at("/newroot/tmp", "1777", h) < 0 ||
+	    nsv_tmpfs_at("/newroot/codebuild", "0755", h) < 0)
 		return -1;
-	if (proc_guard(h) < 0 || make_dev(h) < 0)
+	if (nsv_proc_guard(h) < 0 || nsv_make_dev(h) < 0)
 		return -1;
 	if (bind_self(exe, h) < 0)
 		return -1;
-	if (o->rw_dir && bind_rw(o->rw_dir, o->rw_dir, h) < 0)
+	if (o->rw_dir && nsv_bind_rw(o->rw_dir, o->rw_dir, h) < 0)
 		return -1;
-	if (bind_rw(o->src, o->src_at, h) < 0)
+	if (nsv_bind_rw(o->src, o->src_at, h) < 0)
 		return -1;
-	if (o->network_none && lo_up(h) < 0)
+	if (o->network_none && nsv_lo_up(h) < 0)
 		return -1;
 	if (chdir("/newroot") < 0)
-		return hfail(h, "cannot change to", "/newroot");
+		return nsv_fail(h, "cannot change to", "/newroot");
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return hfail(h, "cannot pivot to", "/newroot");
+		return nsv_fail(h, "cannot pivot to", "/newroot");
 	if (umount2(".", MNT_DETACH) < 0)
-		return hfail(h, "cannot detach", "the old root");
+		return nsv_fail(h, "cannot detach", "the old root");
 	if (chdir("/") < 0)
-		return hfail(h, "cannot change to", "/");
+		return nsv_fail(h, "cannot change to", "/");
 	return 0;
 }
 
@@ -433,23 +287,10 @@ static void on_chld(int sig)
 	(void)sig;
 }
 
-/* Keep only fds 0-2, a and b: nothing of slipway's stays open in here. */
-static void close_others(int a, int b)
-{
-	int lo = a < b ? a : b, hi = a < b ? b : a;
-
-	if (lo > 3)
-		syscall(SYS_close_range, 3U, (unsigned)lo - 1, 0U);
-	if (hi > lo + 1)
-		syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1,
-			0U);
-	syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
-}
-
 static void holder_main(const struct sandbox_opts *o, int ctl, int ready)
 {
 	struct sigaction sa;
-	struct herr h = { { 0 } };
+	struct nsv_err h = { { 0 } };
 	sigset_t none;
 	int fd;
 
@@ -465,7 +306,7 @@ static void holder_main(const struct sandbox_opts *o, int ctl, int ready)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
-	close_others(ctl, ready);
+	nsv_close_others(ctl, ready);
 	/* the memory limit's OOM killer takes a command, never the holder */
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -588,7 +429,7 @@ int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
 		return err_sys(e, "cannot create a pipe");
 	}
 	fflush(NULL);
-	pid = clone_ns(NS_FLAGS | (o->network_none ? CLONE_NEWNET : 0));
+	pid = nsv_clone(NS_FLAGS | (o->network_none ? CLONE_NEWNET : 0));
 	if (pid < 0) {
 		err_sys(e, "cannot make the sandbox's namespaces");
 		close(ctl[0]);
