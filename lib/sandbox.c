@@ -211,6 +211,177 @@ static int bind_self(const char *exe, struct nsv_err *h)
 	return 0;
 }
 
+/* The tmpfs mounts made for missing mount points (see prepare_point). */
+static dev_t shadow_dev[SANDBOX_MAX_BINDS + 1];
+static size_t nshadow;
+
+/*
+ * Replace the view's dir (a host directory, "/newroot/..."), by a tmpfs
+ * of the same owner and mode holding binds of its entries: a place where
+ * mount points can be made without writing the host. all_readonly()
+ * makes it read-only afterwards.
+ */
+static int shadow_dir(const char *dir, struct nsv_err *h)
+{
+	char mode[16], name[PATH_MAX];
+	const char *rel = dir + strlen("/newroot/");
+	struct stat st;
+	struct dirent *d;
+	DIR *dd;
+	int ret = 0;
+
+	if (lstat(dir, &st) < 0)
+		return nsv_fail(h, "cannot read", dir + 8);
+	snprintf(name, sizeof(name), "/oldroot/%s", rel);
+	dd = opendir(name);
+	if (!dd)
+		return nsv_fail(h, "cannot read", dir + 8);
+	snprintf(mode, sizeof(mode), "%o", (unsigned)(st.st_mode & 07777));
+	if (nsv_tmpfs_at(dir, mode, h) < 0) {
+		closedir(dd);
+		return -1;
+	}
+	if (chown(dir, st.st_uid, st.st_gid) < 0 || lstat(dir, &st) < 0) {
+		closedir(dd);
+		return nsv_fail(h, "cannot own", dir + 8);
+	}
+	shadow_dev[nshadow++] = st.st_dev;
+	while (ret == 0 && (d = readdir(dd))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if (snprintf(name, sizeof(name), "%s/%s", rel, d->d_name) >=
+		    (int)sizeof(name) - 16) {
+			errno = ENAMETOOLONG;
+			ret = nsv_fail(h, "cannot bind", d->d_name);
+			break;
+		}
+		ret = bind_entry(name, h);
+	}
+	closedir(dd);
+	return ret;
+}
+
+/*
+ * Make the mount point for a bind at `at` in the view before it is made
+ * read-only: nothing to do where it exists or lies in a tmpfs mounted
+ * later (/tmp, /codebuild); else the missing directories, in a tmpfs of
+ * ours (the view's root, or a shadow_dir() of the nearest existing one).
+ */
+static int prepare_point(const char *at, struct nsv_err *h)
+{
+	static const char *const refused[] = { "proc", "dev", "newroot",
+					       "oldroot" };
+	char v[PATH_MAX], top[NAME_MAX + 1];
+	size_t tl = strcspn(at + 1, "/"), end, k;
+	struct stat st, rs;
+	bool ours;
+
+	if (at[0] != '/' || !tl || tl > NAME_MAX ||
+	    snprintf(v, sizeof(v), "/newroot%s", at) >= (int)sizeof(v) - 1) {
+		errno = EINVAL;
+		return nsv_fail(h, "cannot mount at", at);
+	}
+	memcpy(top, at + 1, tl);
+	top[tl] = '\0';
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		if (!strcmp(top, refused[i])) {
+			errno = EPERM;
+			return nsv_fail(h, "cannot mount at", at);
+		}
+	}
+	if (!strcmp(top, "tmp") || !strcmp(top, "codebuild"))
+		return 0;
+	/* The first missing component, refusing links on the way. */
+	for (end = strlen("/newroot") + 1;; end++) {
+		char c = v[end];
+
+		if (c && c != '/')
+			continue;
+		v[end] = '\0';
+		if (lstat(v, &st) < 0) {
+			v[end] = c;
+			if (errno != ENOENT)
+				return nsv_fail(h, "cannot mount at", at);
+			break;
+		}
+		if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+			errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+			nsv_fail(h, "cannot mount at", at);
+			v[end] = c;
+			return -1;
+		}
+		v[end] = c;
+		if (!c)
+			return 0; /* it exists */
+	}
+	/* v[..end) is missing; its parent, v[..k - 1), exists. */
+	k = end;
+	while (v[k - 1] != '/')
+		k--;
+	v[k - 1] = '\0';
+	if (lstat(v, &st) < 0 || lstat("/newroot", &rs) < 0) {
+		v[k - 1] = '/';
+		return nsv_fail(h, "cannot mount at", at);
+	}
+	ours = st.st_dev == rs.st_dev;
+	for (size_t i = 0; i < nshadow && !ours; i++)
+		ours = st.st_dev == shadow_dev[i];
+	if (!ours && shadow_dir(v, h) < 0)
+		return -1;
+	v[k - 1] = '/';
+	if (nsv_mkdir_p(v, 0755) < 0)
+		return nsv_fail(h, "cannot make", at);
+	return 0;
+}
+
+/* How many leading components of `at` the view has. */
+static size_t existing_depth(const char *at)
+{
+	char v[PATH_MAX];
+	size_t n = 0;
+	struct stat st;
+
+	if (snprintf(v, sizeof(v), "/newroot%s", at) >= (int)sizeof(v))
+		return 0;
+	for (char *p = v + strlen("/newroot") + 1;; p++) {
+		char c = *p;
+
+		if (c && c != '/')
+			continue;
+		*p = '\0';
+		if (lstat(v, &st) < 0 || !S_ISDIR(st.st_mode))
+			return n;
+		*p = c;
+		n++;
+		if (!c)
+			return n;
+	}
+}
+
+/*
+ * The mount points of the binds, shallowest missing part first: a
+ * shadow_dir() never hides one made before.
+ */
+static int prepare_points(const struct sandbox_opts *o, struct nsv_err *h)
+{
+	size_t order[SANDBOX_MAX_BINDS], depth[SANDBOX_MAX_BINDS];
+
+	for (size_t i = 0; i < o->nbinds; i++) {
+		size_t j = i;
+
+		depth[i] = existing_depth(o->binds[i].at);
+		while (j > 0 && depth[order[j - 1]] > depth[i]) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	for (size_t i = 0; i < o->nbinds; i++)
+		if (prepare_point(o->binds[order[i]].at, h) < 0)
+			return -1;
+	return 0;
+}
+
 static int holder_fs(const struct sandbox_opts *o, struct nsv_err *h)
 {
 	static const char *const skip[] = { "proc", "tmp", "dev", "newroot",
@@ -253,7 +424,7 @@ static int holder_fs(const struct sandbox_opts *o, struct nsv_err *h)
 	    (mkdir("/newroot/tmp", 01777) < 0 && errno != EEXIST) ||
 	    (mkdir("/newroot/codebuild", 0755) < 0 && errno != EEXIST))
 		return nsv_fail(h, "cannot make", "/newroot");
-	if (all_readonly(h) < 0)
+	if (prepare_points(o, h) < 0 || all_readonly(h) < 0)
 		return -1;
 	if (mount("proc", "/newroot/proc", "proc",
 		  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -269,6 +440,9 @@ static int holder_fs(const struct sandbox_opts *o, struct nsv_err *h)
 		return -1;
 	if (nsv_bind_rw(o->src, o->src_at, h) < 0)
 		return -1;
+	for (size_t i = 0; i < o->nbinds; i++)
+		if (nsv_bind_rw(o->binds[i].host, o->binds[i].at, h) < 0)
+			return -1;
 	if (o->network_none && nsv_lo_up(h) < 0)
 		return -1;
 	if (chdir("/newroot") < 0)
@@ -408,9 +582,17 @@ static void set_limits(struct sandbox *s, const struct sandbox_opts *o)
 			mem = "RLIMIT_AS per process";
 		}
 	}
+	if (o->cpu_time > 0) {
+		struct rlimit rl = { (rlim_t)o->cpu_time,
+				     (rlim_t)o->cpu_time + 5 };
+
+		prlimit(s->pid, RLIMIT_CPU, &rl, NULL);
+	}
 	s->note = xasprintf("limits: pids by %s, memory by %s, "
-			    "cpu time by the build timeout",
-			    pids ? pids : "none", mem ? mem : "none");
+			    "cpu time by %s",
+			    pids ? pids : "none", mem ? mem : "none",
+			    o->cpu_time > 0 ? "RLIMIT_CPU per process"
+					    : "the build timeout");
 }
 
 int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
@@ -421,6 +603,18 @@ int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
 	ssize_t n;
 	pid_t pid;
 
+	if (o->nbinds > SANDBOX_MAX_BINDS)
+		return err_set(e, ERR_USAGE,
+			       "the sandbox takes at most %d binds",
+			       SANDBOX_MAX_BINDS);
+	for (size_t i = 0; i < o->nbinds; i++) {
+		char *host = xstrdup(o->binds[i].host);
+		int rc = nsv_mkdir_p(host, 0755);
+
+		free(host);
+		if (rc < 0)
+			return err_sys(e, "cannot make '%s'", o->binds[i].host);
+	}
 	if (pipe2(ctl, O_CLOEXEC) < 0)
 		return err_sys(e, "cannot create a pipe");
 	if (pipe2(ready, O_CLOEXEC) < 0) {
@@ -606,6 +800,7 @@ int sandbox_enter(pid_t holder, int close_fd)
 	join_cgroups(holder);
 	copy_rlimit(holder, RLIMIT_NPROC);
 	copy_rlimit(holder, RLIMIT_AS);
+	copy_rlimit(holder, RLIMIT_CPU);
 	for (int i = 0; i < 5; i++) {
 		char path[64];
 
@@ -669,8 +864,8 @@ struct vchild {
 	const char *exe;
 	pid_t holder;
 	int ns[NS_COUNT];
-	struct rlimit nproc, as;
-	bool have_nproc, have_as;
+	struct rlimit nproc, as, cpu;
+	bool have_nproc, have_as, have_cpu;
 	/* written by the child when it fails */
 	int err;
 	const char *what;
@@ -746,6 +941,8 @@ static int vchild_main(void *arg)
 		setrlimit(RLIMIT_NPROC, &c->nproc);
 	if (c->have_as)
 		setrlimit(RLIMIT_AS, &c->as);
+	if (c->have_cpu)
+		setrlimit(RLIMIT_CPU, &c->cpu);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		vfail(c, "cannot set no-new-privileges");
 	drop_caps();
@@ -823,6 +1020,8 @@ int sandbox_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 		       c.nproc.rlim_max != RLIM_INFINITY;
 	c.have_as = !prlimit(c.holder, RLIMIT_AS, NULL, &c.as) &&
 		    c.as.rlim_max != RLIM_INFINITY;
+	c.have_cpu = !prlimit(c.holder, RLIMIT_CPU, NULL, &c.cpu) &&
+		     c.cpu.rlim_max != RLIM_INFINITY;
 	stack = xmalloc(stack_size);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);

@@ -18,13 +18,20 @@
  * The view: a tmpfs root; every top-level entry of the host's / bound
  * read-only (every submount too); /dev bound read-only with a private
  * /dev/shm; a fresh /proc; a private /tmp; src bound read-write at
- * src_at; rw_dir bound read-write at its own path. The old root is
+ * src_at; rw_dir bound read-write at its own path; each of binds
+ * read-write at its `at`. A bind whose `at` is missing from the host gets
+ * a mount point without writing the host: the nearest existing directory
+ * above it is replaced in the view by a tmpfs holding read-only binds of
+ * its entries and the missing directories. `at` may not be or be under
+ * /, /proc or /dev, nor pass through a symlink. The old root is
  * detached. Commands run with PR_SET_NO_NEW_PRIVS and without the
  * capabilities that would undo the view (CAP_SYS_ADMIN and others).
  *
  * Limits: pids and memory by cgroup v1 controllers where writable (the
  * holder's cgroup slipway.<pid>, joined by every command), else by
- * RLIMIT_NPROC and RLIMIT_AS copied from the holder; sandbox.note says
+ * RLIMIT_NPROC and RLIMIT_AS copied from the holder; cpu time by
+ * RLIMIT_CPU copied the same way (soft cpu_time seconds: SIGXCPU, hard 5 s
+ * later: SIGKILL; each process has its own count). sandbox.note says
  * which (caller-owned string in the struct, freed by sandbox_stop()).
  */
 #ifndef SW_SANDBOX_H
@@ -36,6 +43,14 @@
 #include "err.h"
 #include "proc.h"
 
+/* A directory of the host bound read-write at another path inside. */
+struct sandbox_bind {
+	const char *host; /* made (mkdir -p) by sandbox_start() if missing */
+	const char *at; /* absolute, without "." or ".." components */
+};
+
+#define SANDBOX_MAX_BINDS 32
+
 struct sandbox_opts {
 	const char *src; /* the source directory on the host */
 	const char *src_at; /* where it appears inside */
@@ -43,11 +58,14 @@ struct sandbox_opts {
 	bool network_none; /* a network namespace with only lo */
 	long pids; /* 0: no limit */
 	long long memory; /* bytes; 0: no limit */
+	long cpu_time; /* seconds of CPU per process; 0: no limit */
+	const struct sandbox_bind *binds; /* e.g. the build's caches */
+	size_t nbinds; /* at most SANDBOX_MAX_BINDS */
 };
 
 #define SANDBOX_OPTS_INIT                                                      \
 	{                                                                      \
-		NULL, NULL, NULL, false, 0, 0                                  \
+		NULL, NULL, NULL, false, 0, 0, 0, NULL, 0                      \
 	}
 
 struct sandbox {

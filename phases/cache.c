@@ -328,6 +328,60 @@ static int pats_parse(const struct cache_spec *spec, struct pats *p,
 	return 0;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cache_abs_dirs(const char *const *paths, size_t n, struct strvec *out,
+		   struct sw_err *e)
+{
+	struct strvec all = STRVEC_INIT;
+	size_t first = out->nr;
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pat p;
+		bool none;
+
+		if (paths[i][0] != '/')
+			continue;
+		if (pat_parse(paths[i], &p, e) < 0)
+			goto out;
+		none = !p.bare && !*p.start;
+		if (!none)
+			strvec_pushf(&all, "/%s", p.bare ? p.rel : p.start);
+		free(p.rel);
+		free(p.start);
+		free(p.all_under);
+		if (none) {
+			err_set(e, ERR_FAILED,
+				"cache path '%s' names no directory below /",
+				paths[i]);
+			goto out;
+		}
+	}
+	if (all.nr)
+		qsort(all.v, all.nr, sizeof(*all.v), str_cmp);
+	/* Sorted, a directory comes before those inside it. */
+	for (size_t i = 0; i < all.nr; i++) {
+		bool inside = false;
+
+		for (size_t k = first; k < out->nr && !inside; k++) {
+			size_t kl = strlen(out->v[k]);
+
+			inside = !strncmp(all.v[i], out->v[k], kl) &&
+				 (!all.v[i][kl] || all.v[i][kl] == '/');
+		}
+		if (!inside)
+			strvec_push(out, all.v[i]);
+	}
+	ret = 0;
+out:
+	strvec_release(&all);
+	return ret;
+}
+
 /* Is `path` (of root `root`) beneath all_under, or matched by pattern? */
 static bool pat_match(const struct pat *p, const char *path)
 {
@@ -453,21 +507,31 @@ static char *tmp_name(const char *prefix)
 			 (unsigned long)now_ns());
 }
 
-static char *root_path(int root, const char *srcdir, const char *path)
+/* abs_root: where absolute paths are mapped (NULL: the real "/"). */
+static char *root_path(int root, const char *srcdir, const char *abs_root,
+		       const char *path)
 {
 	if (root == ROOT_ABS)
-		return xasprintf("/%s", path);
+		return xasprintf("%s/%s", abs_root ? abs_root : "", path);
 	return fs_join(srcdir, path);
+}
+
+/* The directory absolute paths are taken from, or -1 with errno. */
+static int abs_open(const char *abs_root)
+{
+	if (!abs_root)
+		return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return open(abs_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 /*
  * Store the regular file `x` (already hashed) unless its object is there.
  * Returns 1 when written, 0 when present or skipped (warning), -1 system.
  */
-static int obj_store(struct cache *c, const char *srcdir, struct item *x,
-		     struct cache_result *r)
+static int obj_store(struct cache *c, const char *srcdir, const char *abs_root,
+		     struct item *x, struct cache_result *r)
 {
-	char name[72], *path = root_path(x->root, srcdir, x->path);
+	char name[72], *path = root_path(x->root, srcdir, abs_root, x->path);
 	char *tmp = NULL, sub[3];
 	struct stat st, st2;
 	bool exec = x->mode & 0111;
@@ -1416,20 +1480,25 @@ static int open_dirs(int dfd, const char *rel, bool follow, bool create)
 }
 
 static int collect(const struct pats *pats, const char *srcdir,
-		   struct items *out, struct cache_result *r)
+		   const char *abs_root, struct items *out,
+		   struct cache_result *r)
 {
 	for (size_t i = 0; i < pats->nr; i++) {
 		const struct pat *p = &pats->v[i];
 		struct walk w = { p, p->root, out, BUF_INIT, r };
-		int rfd = open(p->root == ROOT_ABS ? "/" : srcdir,
-			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int rfd = p->root == ROOT_ABS
+				  ? abs_open(abs_root)
+				  : open(srcdir,
+					 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		size_t depth;
 		int fd;
 
 		if (rfd < 0)
 			continue;
-		/* abs: the literal prefix is the user's own path. */
-		fd = open_dirs(rfd, p->start, p->root == ROOT_ABS, false);
+		/* abs: the literal prefix is the user's own path, unless
+		 * it is mapped into a directory of ours. */
+		fd = open_dirs(rfd, p->start, p->root == ROOT_ABS && !abs_root,
+			       false);
 		close(rfd);
 		if (fd < 0)
 			continue;
@@ -1558,6 +1627,7 @@ struct rctx {
 	struct cache_result *r;
 	const struct pats *pats;
 	int src_fd;
+	const char *abs_root; /* NULL: "/" */
 	int *abs_fd; /* per pattern; -2: not opened yet */
 	int cur_fd, cur_root;
 	struct buf cur;
@@ -1569,12 +1639,12 @@ static int root_fd(struct rctx *x, int pat, int root)
 	if (root == ROOT_SRC)
 		return x->src_fd;
 	if (x->abs_fd[pat] == -2) {
-		int slash = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int slash = abs_open(x->abs_root);
 
 		x->abs_fd[pat] =
 			slash < 0 ? -1
 				  : open_dirs(slash, x->pats->v[pat].start,
-					      true, true);
+					      !x->abs_root, true);
 		if (slash >= 0)
 			close(slash);
 	}
@@ -1708,7 +1778,7 @@ static void restore_item(struct rctx *x, const struct item *it)
 {
 	const char *rel = item_rel(x, it), *leaf;
 	int pfd = parent_fd(x, it, rel, &leaf);
-	char *where = root_path(it->root, "<src>", it->path);
+	char *where = root_path(it->root, "<src>", NULL, it->path);
 	struct cache_result *r = x->r;
 
 	if (pfd < 0) {
@@ -1955,9 +2025,16 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		err_sys(e, "cache: cannot open '%s'", srcdir);
 		goto out;
 	}
+	for (size_t i = 0; spec->abs_root && i < pats.nr; i++)
+		if (pats.v[i].root == ROOT_ABS) {
+			if (fs_mkdir_p(spec->abs_root, 0755, e) < 0)
+				goto out;
+			break;
+		}
 	x.c = c;
 	x.r = r;
 	x.pats = &pats;
+	x.abs_root = spec->abs_root;
 	x.abs_fd = xmalloc(sizeof(*x.abs_fd) * (pats.nr ? pats.nr : 1));
 	for (size_t i = 0; i < pats.nr; i++)
 		x.abs_fd[i] = -2;
@@ -2032,9 +2109,10 @@ static struct statc_ent *statc_hit(struct cache_statc *t, const struct item *x,
 	return s;
 }
 
-static int hash_item(const char *srcdir, struct item *x, struct sw_err *e)
+static int hash_item(const char *srcdir, const char *abs_root, struct item *x,
+		     struct sw_err *e)
 {
-	char *path = root_path(x->root, srcdir, x->path);
+	char *path = root_path(x->root, srcdir, abs_root, x->path);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), ret = -1;
 
 	if (fd < 0)
@@ -2146,7 +2224,7 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 	}
 	if (fs_mkdir_p(dir, 0755, e) < 0)
 		goto out;
-	collect(&pats, srcdir, &items, r);
+	collect(&pats, srcdir, spec->abs_root, &items, r);
 	if (!keyed)
 		prev = prev_statc(man);
 	gen = read_gen(c);
@@ -2166,7 +2244,7 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 		if (hit && hit->gen == gen)
 			continue;
 		if (!hit) {
-			if (hash_item(srcdir, x, &pe) < 0) {
+			if (hash_item(srcdir, spec->abs_root, x, &pe) < 0) {
 				warnf(r, "%s: not cached", pe.msg);
 				err_clear(&pe);
 				x->type = -1;
@@ -2174,7 +2252,7 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 			}
 			r->hashed++;
 		}
-		obj_store(c, srcdir, x, r);
+		obj_store(c, srcdir, spec->abs_root, x, r);
 	}
 	for (size_t i = 0; i < items.nr; i++) {
 		const struct item *x = &items.v[i];

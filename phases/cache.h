@@ -81,6 +81,11 @@
  * build writing in place into a hard-linked file) and is deleted and not
  * served: the file is missing from that restore, with a warning.
  *
+ * Sandboxed builds (spec.abs_root set): absolute paths are restored into
+ * and saved from <abs_root><path> instead of the machine's own paths,
+ * and the sandbox mounts the cache_abs_dirs() of the paths from there at
+ * their own places; the machine's paths are never written.
+ *
  * Restore modes, $SLIPWAY_CACHE_LINK (read by cache_open):
  *   auto (default)  reflink (FICLONE) where the file system can, else a
  *                   hard link; a copy when the store is on another file
@@ -155,11 +160,17 @@ struct cache_spec {
 	const char *const *paths;
 	size_t npaths;
 	const char *project; /* names the unkeyed entry */
+	/*
+	 * Where absolute paths are restored and saved from: /root/.m2/x is
+	 * <abs_root>/root/.m2/x. NULL: the machine's own paths. Set, the
+	 * literal prefixes are never followed through symlinks.
+	 */
+	const char *abs_root;
 };
 
 #define CACHE_SPEC_INIT                                                        \
 	{                                                                      \
-		NULL, NULL, 0, NULL, NULL, 0, NULL                             \
+		NULL, NULL, 0, NULL, NULL, 0, NULL, NULL                       \
 	}
 
 enum cache_outcome {
@@ -201,6 +212,17 @@ struct cache_result {
 int cache_open(struct cache *c, const char *state_dir, struct sw_err *e);
 /* Close and free; CACHE_INIT again. Safe on CACHE_INIT. */
 void cache_release(struct cache *c);
+
+/*
+ * The directories the absolute cache paths live in, appended to out:
+ * each path's literal prefix (up to the first glob component; a path
+ * without one as a whole), sorted, without duplicates or directories
+ * inside another: "/root/.m2/ ** / *" gives "/root/.m2". Relative paths
+ * add nothing. -1 (ERR_FAILED) for a path with '..' or none below "/"
+ * ("/ ** / *"). A sandbox mounts these, spec.abs_root mapping them.
+ */
+int cache_abs_dirs(const char *const *paths, size_t n, struct strvec *out,
+		   struct sw_err *e);
 
 /* sha256 of the sorted path list (each followed by "\n"). */
 void cache_version(const char *const *paths, size_t n, char out[65]);

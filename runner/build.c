@@ -58,6 +58,8 @@ struct run {
 	struct strvec cache_fallbacks;
 	char *sandbox_src; /* CODEBUILD_SRC_DIR inside the sandbox, or NULL */
 	struct sandbox sandbox;
+	/* sandboxed: absolute cache paths live under it, mounted inside */
+	char *cache_root;
 };
 
 static void set_reason(struct run *r, const char *fmt, ...)
@@ -383,6 +385,7 @@ static void cache_spec_of(const struct run *r, struct cache_spec *spec)
 	spec->paths = (const char *const *)r->bs.cache.paths.v;
 	spec->npaths = r->bs.cache.paths.nr;
 	spec->project = r->res->project;
+	spec->abs_root = r->cache_root;
 }
 
 static void cache_log(struct run *r, struct cache_result *cr, int rc,
@@ -801,6 +804,52 @@ static int prepare(struct run *r, struct sw_err *e)
 	return 0;
 }
 
+/*
+ * Sandboxed, the absolute cache paths are restored into <build>/cache-root
+ * and their directories mounted from there read-write at their own
+ * places; the machine's paths are never written. Fills binds (the host
+ * sides owned by the caller); returns how many.
+ */
+static size_t cache_binds(struct run *r, struct sandbox_bind *binds)
+{
+	struct strvec dirs = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct buf line = BUF_INIT;
+	size_t n = 0;
+
+	r->cache_root = fs_join(r->res->build_dir, "cache-root");
+	if (!r->bs.cache.present || !r->bs.cache.paths.nr || r->o->no_cache)
+		return 0;
+	if (cache_abs_dirs((const char *const *)r->bs.cache.paths.v,
+			   r->bs.cache.paths.nr, &dirs, &e) < 0) {
+		log_agent(&r->log,
+			  "Warning: cache: %s; no cache directory is mounted",
+			  e.msg);
+		strvec_release(&dirs);
+		return 0;
+	}
+	if (dirs.nr > SANDBOX_MAX_BINDS) {
+		log_agent(&r->log,
+			  "Warning: cache: %zu cache directories, the sandbox "
+			  "mounts at most %d; none is mounted",
+			  dirs.nr, SANDBOX_MAX_BINDS);
+		strvec_release(&dirs);
+		return 0;
+	}
+	for (size_t i = 0; i < dirs.nr; i++) {
+		binds[n].host = xasprintf("%s%s", r->cache_root, dirs.v[i]);
+		binds[n].at = xstrdup(dirs.v[i]);
+		buf_addf(&line, "%s%s", n ? ", " : "", dirs.v[i]);
+		n++;
+	}
+	if (n)
+		log_agent(&r->log, "Cache directories mounted from %s: %s",
+			  r->cache_root, line.ptr);
+	buf_release(&line);
+	strvec_release(&dirs);
+	return n;
+}
+
 static int start_shell(struct run *r, struct sw_err *e)
 {
 	struct shell_opts so = SHELL_OPTS_INIT;
@@ -824,6 +873,8 @@ static int start_shell(struct run *r, struct sw_err *e)
 	so.cwd = r->res->src_dir;
 	if (r->sandbox_src) {
 		struct sandbox_opts sbo = SANDBOX_OPTS_INIT;
+		struct sandbox_bind binds[SANDBOX_MAX_BINDS];
+		int rc;
 
 		sbo.src = r->res->src_dir;
 		sbo.src_at = r->sandbox_src;
@@ -831,7 +882,15 @@ static int start_shell(struct run *r, struct sw_err *e)
 		sbo.network_none = r->o->network_none;
 		sbo.pids = r->o->pids;
 		sbo.memory = r->o->memory;
-		if (sandbox_start(&r->sandbox, &sbo, e) < 0) {
+		sbo.cpu_time = r->o->cpu_time;
+		sbo.binds = binds;
+		sbo.nbinds = cache_binds(r, binds);
+		rc = sandbox_start(&r->sandbox, &sbo, e);
+		for (size_t i = 0; i < sbo.nbinds; i++) {
+			free((char *)binds[i].host);
+			free((char *)binds[i].at);
+		}
+		if (rc < 0) {
 			free(dir);
 			return -1;
 		}
@@ -851,6 +910,55 @@ static int start_shell(struct run *r, struct sw_err *e)
 		r->have_shell = true;
 	free(dir);
 	return ret;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/*
+ * A command of a sandboxed build ended by the cpu time limit: SIGXCPU
+ * (128 + 24) at the soft limit, SIGKILL (128 + 9) at the hard one.
+ */
+static void cpu_limit_check(struct run *r)
+{
+	const struct build_result *res = r->res;
+	long sec = r->o->cpu_time;
+
+	if (!r->sandbox_src || sec <= 0)
+		return;
+	for (size_t i = 0; i < res->phases.nr; i++) {
+		const struct phase_rec *f = &res->phases.v[i];
+		const char *msg;
+
+		if (f->status != PHASE_FAILED || !f->nr_ctx)
+			continue;
+		msg = f->ctx[f->nr_ctx - 1].message;
+		if (!msg)
+			continue;
+		if (ends_with(msg, "exit status 152")) {
+			log_agent(&r->log,
+				  "Sandbox limits: the cpu time limit (%ld s "
+				  "per process, RLIMIT_CPU) killed a command "
+				  "with SIGXCPU in phase %s",
+				  sec, f->type);
+			set_reason(r,
+				   "phase %s: a command reached the cpu time "
+				   "limit (--cpu-time %ld) and was killed",
+				   f->type, sec);
+		} else if (ends_with(msg, "exit status 137")) {
+			log_agent(&r->log,
+				  "Sandbox limits: a command was killed by "
+				  "SIGKILL in phase %s: the cpu time limit's "
+				  "hard limit (%ld s per process) or another "
+				  "kill",
+				  f->type, sec + 5);
+		}
+		return;
+	}
 }
 
 static const char *status_for(enum phase_status st)
@@ -908,6 +1016,8 @@ static void run_build(struct run *r)
 		fail(r, PHASE_STOPPED, ERR_FAILED);
 		break;
 	}
+	if (m.outcome == MACHINE_FAILED)
+		cpu_limit_check(r);
 	if (m.outcome == MACHINE_FAILED && !res->reason) {
 		/* the first failed phase's context */
 		for (size_t i = 0; i < res->phases.nr; i++) {
@@ -1007,6 +1117,7 @@ out:
 		shell_release(&r.sh);
 	sandbox_stop(&r.sandbox);
 	free(r.sandbox_src);
+	free(r.cache_root);
 	if (r.group.pgid)
 		proc_group_stop(&r.group, GROUP_GRACE_MS);
 	if (r.log_fd >= 0)

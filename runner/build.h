@@ -52,6 +52,7 @@ struct build_opts {
 	bool network_none; /* --network none (sandbox only) */
 	long pids; /* --pids; 0: no limit (sandbox only) */
 	long long memory; /* --memory in bytes; 0: no limit (sandbox only) */
+	long cpu_time; /* --cpu-time seconds per process; 0: no limit */
 };
 
 #define BUILD_OPTS_INIT                                                        \

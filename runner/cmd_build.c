@@ -54,6 +54,9 @@ static const char build_usage[] =
 	"      --network none        sandbox: no network but lo\n"
 	"      --pids N              sandbox: at most N processes\n"
 	"      --memory SIZE         sandbox: memory limit (512M, 2G)\n"
+	"      --cpu-time SECONDS    sandbox: CPU seconds per process "
+	"(SIGXCPU,\n"
+	"                            then SIGKILL 5 s later)\n"
 	"      --state-dir DIR       state directory (default .slipway or\n"
 	"                            $SLIPWAY_STATE_DIR)\n"
 	"  -j, --jobs N              a batch runs at most N builds at once\n"
@@ -94,7 +97,8 @@ enum {
 	OPT_ISOLATION,
 	OPT_NETWORK,
 	OPT_PIDS,
-	OPT_MEMORY
+	OPT_MEMORY,
+	OPT_CPU_TIME
 };
 
 static const struct option build_options[] = {
@@ -119,6 +123,7 @@ static const struct option build_options[] = {
 	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "cpu-time", required_argument, NULL, OPT_CPU_TIME },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -319,6 +324,21 @@ int cmd_build(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_CPU_TIME: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 1 || n > 1000000000) {
+				status = cli_usage_error(
+					"build",
+					"--cpu-time must be a positive number "
+					"of seconds, not '%s'",
+					optarg);
+				goto out;
+			}
+			o.cpu_time = n;
+			break;
+		}
 		case 'q':
 			o.quiet = true;
 			break;
@@ -337,11 +357,12 @@ int cmd_build(int argc, char **argv)
 					 argv[optind + 1]);
 		goto out;
 	}
-	if ((o.network_none || o.pids || o.memory) &&
+	if ((o.network_none || o.pids || o.memory || o.cpu_time) &&
 	    o.isolation == BUILD_ISOLATION_DIR) {
 		status = cli_usage_error("build",
-					 "--network, --pids and --memory need "
-					 "--isolation sandbox or auto");
+					 "--network, --pids, --memory and "
+					 "--cpu-time need --isolation sandbox "
+					 "or auto");
 		goto out;
 	}
 	o.source = optind < argc ? argv[optind] : ".";

@@ -315,6 +315,94 @@ EOF
 	buildlog | grep -q "Saving cache: key k-$inside"
 }
 
+@test "sandbox: absolute cache paths are mounted where the buildspec says" {
+	A=/var/cache/slipway-test-$MARK
+	B=/root/.slipway-test-cache-$MARK
+	C=/tmp/slipway-test-cache-$MARK
+	[ -d /var/cache ] && [ -d /root ] || skip "needs /var/cache and /root"
+	# one of the machine's own entries beside the mount point
+	other=$(ls -A /var/cache | head -n 1)
+	cat >"$PROJ/buildspec.yml" <<EOF
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "found=\$(cat $A/deep/f.txt 2>/dev/null || echo none)"
+      - echo "found2=\$(cat $B/g.txt 2>/dev/null || echo none)"
+      - echo "found3=\$(cat $C/h.txt 2>/dev/null || echo none)"
+      - mkdir -p $A/deep && echo one >$A/deep/f.txt
+      - echo two >$B/g.txt && echo three >$C/h.txt
+      - test -z "$other" || test -e "/var/cache/$other" && echo other-ok
+      - touch /var/cache/escape.$MARK 2>/dev/null || echo var-cache-ro
+      - touch /root/escape.$MARK 2>/dev/null || echo root-ro
+cache:
+  paths:
+    - $A/**/*
+    - $B/**/*
+    - $C/**/*
+EOF
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	buildlog | grep -q "Cache directories mounted from .*: $B, $C, $A"
+	buildlog | grep -qx found=none
+	buildlog | grep -qx other-ok
+	buildlog | grep -qx var-cache-ro
+	buildlog | grep -qx root-ro
+	buildlog | grep -q "Saving cache: .*3 files"
+	[ ! -e "$A" ] && [ ! -e "$B" ] && [ ! -e "$C" ]
+	[ ! -e /var/cache/escape.$MARK ] && [ ! -e /root/escape.$MARK ]
+	# the build's own copy
+	[ "$(cat "$(dirname "$LOG")/cache-root$A/deep/f.txt")" = one ]
+
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	buildlog | grep -q "Restoring cache: .*3 files"
+	buildlog | grep -qx found=one
+	buildlog | grep -qx found2=two
+	buildlog | grep -qx found3=three
+	[ ! -e "$A" ] && [ ! -e "$B" ] && [ ! -e "$C" ]
+}
+
+@test "sandbox: a cache path in /proc is refused" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo never
+cache:
+  paths:
+    - /proc/slipway-test/**/*
+EOF
+	sw_build --isolation sandbox
+	[ "$status" -eq 111 ]
+	buildlog | grep -q "cannot set up the sandbox: cannot mount at '/proc/slipway-test'"
+	! buildlog | grep -qx never
+}
+
+@test "sandbox: --cpu-time stops a busy loop with a line naming the limit" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - while :; do :; done
+  post_build:
+    commands:
+      - echo post-ran
+EOF
+	start=$SECONDS
+	sw_build --isolation sandbox --cpu-time 1 --timeout 2m
+	[ "$status" -eq 1 ]
+	[ $((SECONDS - start)) -lt 30 ]
+	[ "$(phase_status BUILD)" = FAILED ]
+	buildlog | grep -q "cpu time by RLIMIT_CPU per process"
+	buildlog | grep -q "Sandbox limits: the cpu time limit (1 s per process, RLIMIT_CPU) killed a command with SIGXCPU in phase BUILD"
+	[[ "$output" == *"a command reached the cpu time limit (--cpu-time 1)"* ]]
+	# another process has a count of its own
+	buildlog | grep -qx post-ran
+}
+
 @test "sandbox: --isolation auto runs in a sandbox where it can" {
 	spec <<'EOF'
 version: 0.2
@@ -337,6 +425,12 @@ EOF
 	[[ "$output" == *"need --isolation sandbox"* ]]
 	run "$SLIPWAY" build "$PROJ" --isolation sandbox --memory lots
 	[ "$status" -eq 2 ]
+	run "$SLIPWAY" build "$PROJ" --cpu-time 10
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"need --isolation sandbox"* ]]
+	run "$SLIPWAY" build "$PROJ" --isolation sandbox --cpu-time 0
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--cpu-time must be a positive number of seconds"* ]]
 }
 
 @test "sandbox: no host disks in /dev, /proc/sys read-only, no remount" {

@@ -934,6 +934,125 @@ static void test_cache__version_and_sizes(void **st)
 	assert_int_equal(cache_parse_size("", &n), -1);
 }
 
+static void test_cache__abs_dirs(void **st)
+{
+	const char *paths[] = { "node_modules/**/*",	  "/root/.m2/**/*",
+				"/var/cache/thing.d/*.x", "/root/.m2/repo/**/*",
+				"/var/cache/thing",	  "/opt/a/b*/c",
+				"/var/cache/thing/sub",	  "/root/.m2/**/*" };
+	const char *bad_root[] = { "/**/*" };
+	const char *bad_dots[] = { "/var/../etc/*" };
+	struct strvec v = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	(void)st;
+	assert_int_equal(cache_abs_dirs(paths, 8, &v, &e), 0);
+	assert_int_equal(v.nr, 4);
+	assert_string_equal(v.v[0], "/opt/a");
+	assert_string_equal(v.v[1], "/root/.m2");
+	assert_string_equal(v.v[2], "/var/cache/thing");
+	assert_string_equal(v.v[3], "/var/cache/thing.d");
+	strvec_clear(&v);
+	assert_int_equal(cache_abs_dirs(paths, 1, &v, &e), 0);
+	assert_int_equal(v.nr, 0);
+	assert_int_equal(cache_abs_dirs(bad_root, 1, &v, &e), -1);
+	assert_int_equal(e.code, ERR_FAILED);
+	assert_non_null(strstr(e.msg, "/**/*"));
+	err_clear(&e);
+	assert_int_equal(cache_abs_dirs(bad_dots, 1, &v, &e), -1);
+	assert_int_equal(v.nr, 0);
+	err_clear(&e);
+	strvec_release(&v);
+}
+
+/* abs_root: absolute paths live under it, never at the machine's path. */
+static void test_cache__abs_root_mapping(void **st)
+{
+	const char *paths[] = { abspat };
+	struct cache_spec s = spec_for("m2", paths, 1);
+	struct cache_result r;
+	char *map1 = rpath("map1"), *map2 = rpath("map2"), *p;
+	struct stat sb;
+
+	(void)st;
+	/* absdir is <root>/abs/m2: the build wrote <map1><absdir>/... */
+	p = xasprintf("map1%s/repo/lib.jar", absdir);
+	mkfile(p, "jar");
+	free(p);
+	s.abs_root = map1;
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	assert_int_equal(r.files, 1);
+	assert_int_equal(r.warnings.nr, 0);
+	cache_result_release(&r);
+	assert_int_equal(lstat(absdir, &sb), -1);
+
+	s.abs_root = map2;
+	assert_int_equal(do_restore(&s, src, &r), CACHE_HIT);
+	assert_int_equal(r.files, 1);
+	assert_int_equal(r.warnings.nr, 0);
+	cache_result_release(&r);
+	p = xasprintf("map2%s/repo/lib.jar", absdir);
+	assert_content(p, "jar");
+	free(p);
+	/* the machine's own path is not written */
+	assert_int_equal(lstat(absdir, &sb), -1);
+
+	/* Unmapped, the same entry goes to the real path. */
+	s.abs_root = NULL;
+	assert_int_equal(do_restore(&s, src, NULL), CACHE_HIT);
+	assert_content("abs/m2/repo/lib.jar", "jar");
+	free(map1);
+	free(map2);
+}
+
+/* Mapped, a symlink in a literal prefix is not followed. */
+static void test_cache__abs_root_no_follow(void **st)
+{
+	const char *paths[] = { abspat };
+	struct cache_spec s = spec_for("m2", paths, 1);
+	struct cache_result r;
+	char *map = rpath("map"), *out = rpath("outside"), *p, *q;
+	struct sw_err e = SW_ERR_INIT;
+
+	(void)st;
+	mkfile("abs/m2/repo/lib.jar", "jar");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	/* <map>/<root> -> outside: <map><absdir> resolves outside */
+	assert_int_equal(mkdir(out, 0755), 0);
+	p = xasprintf("map%s", root);
+	q = rpath(p);
+	free(p);
+	*strrchr(q, '/') = '\0';
+	assert_int_equal(fs_mkdir_p(q, 0755, &e), 0);
+	free(q);
+	q = xasprintf("%s%s", map, root);
+	assert_int_equal(symlink(out, q), 0);
+	free(q);
+	s.abs_root = map;
+	assert_int_equal(do_restore(&s, src, &r), CACHE_HIT);
+	cache_result_release(&r);
+	/* the link was replaced by a directory of the map's own */
+	assert_content("outside/abs/m2/repo/lib.jar", "<missing>");
+	p = xasprintf("map%s/repo/lib.jar", absdir);
+	assert_content(p, "jar");
+	free(p);
+
+	/* A save does not read through such a link either. */
+	mkfile("outside/abs/m2/repo/secret", "secret");
+	q = xasprintf("%s%s", map, root);
+	p = xasprintf("%s.old", q);
+	assert_int_equal(rename(q, p), 0);
+	free(p);
+	assert_int_equal(symlink(out, q), 0);
+	free(q);
+	s.key = "m2-second";
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	assert_int_equal(r.files, 0);
+	cache_result_release(&r);
+	free(map);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -956,6 +1075,9 @@ int main(void)
 		T(test_cache__prune_lru),
 		T(test_cache__hash_files),
 		T(test_cache__version_and_sizes),
+		T(test_cache__abs_dirs),
+		T(test_cache__abs_root_mapping),
+		T(test_cache__abs_root_no_follow),
 #undef T
 	};
 

@@ -252,6 +252,105 @@ static void test_sandbox__no_limit_no_events(void **state)
 	assert_non_null(strstr(f->sb.note, "pids by none"));
 }
 
+static int start_opts(struct fixture *f, struct sandbox_opts *o)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	o->src = f->src;
+	o->src_at = f->at;
+	o->rw_dir = f->rw;
+	if (sandbox_start(&f->sb, o, &e) < 0) {
+		print_error("%s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Binds at paths the host lacks get mount points without the host being
+ * written: the deeper one first, to be sure the shallower one's shadow
+ * does not hide it.
+ */
+static void test_sandbox__binds_at_missing_paths(void **state)
+{
+	struct fixture *f = *state;
+	struct sandbox_opts o = SANDBOX_OPTS_INIT;
+	struct sandbox_bind b[3];
+	char *host[3], at[3][96], cmd[1024];
+	unsigned n = (unsigned)getpid();
+
+	if (!usable())
+		skip();
+	snprintf(at[0], sizeof(at[0]), "/var/cache/sw-unit-%u/deep", n);
+	snprintf(at[1], sizeof(at[1]), "/var/sw-unit-%u", n);
+	snprintf(at[2], sizeof(at[2]), "/tmp/sw-unit-%u", n);
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "c%d", i);
+		host[i] = fs_join(f->dir, name); /* sandbox_start makes it */
+		b[i].host = host[i];
+		b[i].at = at[i];
+	}
+	o.binds = b;
+	o.nbinds = 3;
+	assert_int_equal(start_opts(f, &o), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "echo a >%s/f && echo b >%s/f && echo c >%s/f && "
+		 "test -d /var/cache && test -d /var/lib && "
+		 "! touch /var/sw-unit-x-%u 2>/dev/null && "
+		 "! touch /var/cache/sw-unit-x-%u 2>/dev/null",
+		 at[0], at[1], at[2], n, n);
+	assert_int_equal(run_in(f, cmd, "/"), 0);
+	for (int i = 0; i < 3; i++) {
+		char *p = fs_join(host[i], "f");
+
+		assert_int_equal(access(p, F_OK), 0);
+		free(p);
+		/* the machine's path was never made */
+		assert_int_not_equal(access(at[i], F_OK), 0);
+		free(host[i]);
+	}
+	snprintf(cmd, sizeof(cmd), "/var/cache/sw-unit-%u", n);
+	assert_int_not_equal(access(cmd, F_OK), 0);
+}
+
+static void test_sandbox__bind_in_proc_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct sandbox_opts o = SANDBOX_OPTS_INIT;
+	struct sandbox_bind b = { NULL, "/proc/sw-unit" };
+	struct sw_err e = SW_ERR_INIT;
+	char *host = fs_join(f->dir, "c");
+
+	if (!usable())
+		skip();
+	b.host = host;
+	o.src = f->src;
+	o.src_at = f->at;
+	o.binds = &b;
+	o.nbinds = 1;
+	assert_int_equal(sandbox_start(&f->sb, &o, &e), -1);
+	assert_non_null(strstr(e.msg, "cannot mount at '/proc/sw-unit'"));
+	assert_int_equal(f->sb.pid, 0);
+	free(host);
+}
+
+static void test_sandbox__cpu_time_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct sandbox_opts o = SANDBOX_OPTS_INIT;
+
+	if (!usable())
+		skip();
+	o.cpu_time = 1;
+	assert_int_equal(start_opts(f, &o), 0);
+	assert_non_null(strstr(f->sb.note, "cpu time by RLIMIT_CPU"));
+	assert_int_equal(run_in(f, "while :; do :; done", "/"), 128 + SIGXCPU);
+	/* a new process has a count of its own */
+	assert_int_equal(run_in(f, "true", "/"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +371,12 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sandbox__no_limit_no_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__binds_at_missing_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__bind_in_proc_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox__cpu_time_limit,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
