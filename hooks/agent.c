@@ -540,6 +540,11 @@ static void refuse(struct dep *d, const struct sw_err *e)
  * the user knows it: "<bundle dir>/appspec.yml:L:C" for a directory,
  * "appspec.yml:L:C" after "bundle <archive>: " for an archive.
  */
+static const char *bundle_name(const struct agent_opts *o)
+{
+	return o->bundle_name ? o->bundle_name : o->bundle;
+}
+
 static int load_spec(struct dep *d, const struct bundle_info *info,
 		     struct sw_err *e)
 {
@@ -549,14 +554,14 @@ static int load_spec(struct dep *d, const struct bundle_info *info,
 	int ret = -1;
 
 	if (info->kind == BUNDLE_DIRECTORY)
-		name = fs_join(d->bundle, base);
+		name = fs_join(bundle_name(d->o), base);
 	else
 		name = xstrdup(base);
 	if (fs_read_file(info->appspec, 16 << 20, &text, &len, e) < 0)
 		goto out;
 	ret = appspec_parse(name, text, len, &d->spec, e);
 	if (ret < 0 && info->kind != BUNDLE_DIRECTORY)
-		err_prefix(e, "bundle %s", d->o->bundle);
+		err_prefix(e, "bundle %s", bundle_name(d->o));
 out:
 	free(text);
 	free(name);
@@ -734,7 +739,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	}
 	if (info.kind != BUNDLE_DIRECTORY && strcmp(o->bundle, "-")) {
 		char *link = fs_join(d.dep_dir, "bundle.tar");
-		char *abs = fs_abspath(o->bundle);
+		char *abs = fs_abspath(bundle_name(o));
 
 		if (symlink(abs, link) < 0)
 			notice(&d, "warning: cannot link %s: %s", link,
@@ -749,7 +754,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	       info.hoisted ? "; stripped leading directory " : "",
 	       info.hoisted ? info.wrapper : "");
 	dlog_line(&d, "Deployment %s of %s to group %s started",
-		  o->deployment_id, o->bundle, o->deployment_group_id);
+		  o->deployment_id, bundle_name(o), o->deployment_group_id);
 
 	for (int i = 0; i < APPSPEC_NEVENTS; i++) {
 		enum appspec_event ev = (enum appspec_event)i;

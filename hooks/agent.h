@@ -124,6 +124,10 @@ struct agent_opts {
 	agent_event_fn on_event;
 	agent_line_fn on_line;
 	void *data;
+	/* How to name the bundle in messages and the bundle.tar link when
+	 * bundle is a path only this process can use (/proc/self/fd/N on a
+	 * sandboxed host); NULL: bundle. */
+	const char *bundle_name;
 };
 
 #define AGENT_MAX_REVISIONS 5

@@ -34,6 +34,7 @@ int cmd_agent(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_host(int argc, char **argv);
 /* codebuild-hash-files GLOB...: slipway called by that name. */
 int cmd_hash_files(int argc, char **argv);
 
@@ -48,6 +49,13 @@ int cli_parse_duration(const char *s, int64_t *ms);
 int cli_feb_option(const char *cmd, const char *s, enum appspec_feb *feb);
 /* --max-revisions: 1 to 1000. 0 and *n, or the usage error and 2. */
 int cli_revisions_option(const char *cmd, const char *s, unsigned *n);
+
+/* --isolation for deploy and run: dir, sandbox or auto (an enum
+ * deploy_isolation). 0 and *iso, or the usage error and 2. */
+int cli_isolation_option(const char *cmd, const char *s, int *iso);
+/* --host-network: private (true) or host (false). 0, or the usage error
+ * and 2. */
+int cli_host_network_option(const char *cmd, const char *s, bool *private_);
 
 /* Print "error: <msg>" and a hint to --help on stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -78,6 +78,21 @@ static const char deploy_usage[] =
 	"                            BlockTraffic, Before/AfterAllowTraffic)\n"
 	"      --max-revisions N     deployment archives kept per group "
 	"(default 5)\n"
+	"      --isolation MODE      dir (default): hooks run on this "
+	"machine;\n"
+	"                            sandbox: each rehearsal host is a "
+	"sandbox with\n"
+	"                            its root as /, its own processes, left "
+	"running\n"
+	"                            (slipway host); auto: sandbox where it "
+	"can be\n"
+	"                            made, else dir\n"
+	"      --host-network private|host\n"
+	"                            private: a sandbox started now gets its "
+	"own\n"
+	"                            network and address (10.213.0.0/16); "
+	"host\n"
+	"                            (default): this machine's network\n"
 	"      --report FILE         write the JSON deployment report to FILE "
 	"too\n"
 	"      --state-dir DIR       state directory (default .slipway or\n"
@@ -94,6 +109,9 @@ static const char deploy_usage[] =
 	"  sudo slipway deploy app.tgz --root /      # this machine, for "
 	"real\n"
 	"  slipway deploy app.zip --group fleet.yml  # a fleet\n"
+	"  slipway deploy app.zip --group fleet.yml --isolation sandbox \\\n"
+	"          --host-network private    # hosts with their own "
+	"addresses\n"
 	"\n"
 	"Exit status: 0 succeeded, 1 failed, 2 usage error, 3 invalid bundle\n"
 	"or appspec, 111 system error.\n";
@@ -116,7 +134,9 @@ enum {
 	OPT_TRAFFIC,
 	OPT_MAX_REVISIONS,
 	OPT_REPORT,
-	OPT_STATE_DIR
+	OPT_STATE_DIR,
+	OPT_ISOLATION,
+	OPT_HOST_NETWORK
 };
 
 static const struct option deploy_options[] = {
@@ -139,6 +159,8 @@ static const struct option deploy_options[] = {
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "isolation", required_argument, NULL, OPT_ISOLATION },
+	{ "host-network", required_argument, NULL, OPT_HOST_NETWORK },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -161,6 +183,36 @@ int cli_feb_option(const char *cmd, const char *s, enum appspec_feb *feb)
 			       "--file-exists-behavior must be DISALLOW, "
 			       "OVERWRITE or RETAIN, not '%s'",
 			       s);
+}
+
+int cli_isolation_option(const char *cmd, const char *s, int *iso)
+{
+	if (!strcmp(s, "dir"))
+		*iso = DEPLOY_ISOLATION_DIR;
+	else if (!strcmp(s, "sandbox"))
+		*iso = DEPLOY_ISOLATION_SANDBOX;
+	else if (!strcmp(s, "auto"))
+		*iso = DEPLOY_ISOLATION_AUTO;
+	else
+		return cli_usage_error(cmd,
+				       "--isolation must be dir, sandbox or "
+				       "auto, not '%s'",
+				       s);
+	return 0;
+}
+
+int cli_host_network_option(const char *cmd, const char *s, bool *private_)
+{
+	if (!strcmp(s, "private"))
+		*private_ = true;
+	else if (!strcmp(s, "host"))
+		*private_ = false;
+	else
+		return cli_usage_error(cmd,
+				       "--host-network must be private or "
+				       "host, not '%s'",
+				       s);
+	return 0;
 }
 
 int cli_revisions_option(const char *cmd, const char *s, unsigned *n)
@@ -244,6 +296,19 @@ int cmd_deploy(int argc, char **argv)
 		case OPT_STATE_DIR:
 			o.state_dir = optarg;
 			break;
+		case OPT_ISOLATION: {
+			int iso;
+
+			if (cli_isolation_option("deploy", optarg, &iso))
+				return ERR_USAGE;
+			o.isolation = (enum deploy_isolation)iso;
+			break;
+		}
+		case OPT_HOST_NETWORK:
+			if (cli_host_network_option("deploy", optarg,
+						    &o.host_network))
+				return ERR_USAGE;
+			break;
 		case 'q':
 			o.quiet = true;
 			break;
@@ -277,6 +342,10 @@ int cmd_deploy(int argc, char **argv)
 				       "--group names the hosts: --root, "
 				       "--ssh, --host and --deployment-root "
 				       "are for one host");
+	if (o.host_network && o.isolation == DEPLOY_ISOLATION_DIR)
+		return cli_usage_error(
+			"deploy", "--host-network private is for sandboxed "
+				  "hosts: add --isolation sandbox");
 	if (o.group_file && (o.group_name || o.group_id))
 		return cli_usage_error("deploy",
 				       "--group names the deployment group: "

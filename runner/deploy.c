@@ -20,8 +20,10 @@
 #include "dconfig.h"
 #include "fs.h"
 #include "group.h"
+#include "host.h"
 #include "html.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "state.h"
 #include "transport.h"
 #include "xalloc.h"
@@ -48,6 +50,7 @@ struct fhost {
 	char *deployment_root; /* on the host */
 	char *ssh, *ssh_user, *ssh_host;
 	int ssh_port;
+	bool rehearsal; /* under <state>/hosts/<name>: may be a sandbox */
 	int order; /* 0 unhealthy, 1 never deployed, 2 the others */
 	size_t index; /* in the group file */
 	enum fh_state st;
@@ -75,6 +78,7 @@ struct drv {
 	enum appspec_feb feb;
 	bool ignore_stop;
 	bool traffic;
+	bool sandbox; /* rehearsal hosts are sandboxes (--isolation) */
 	struct fhost *hosts;
 	size_t nr_hosts;
 	size_t width; /* of the longest host name */
@@ -326,6 +330,8 @@ static int resolve_hosts(struct drv *d, struct sw_err *e)
 				goto out;
 			add_host(d, gh->name, hroot, hdr, gh->ssh, gh->ssh_user,
 				 gh->ssh_host, gh->ssh_port);
+			d->hosts[d->nr_hosts - 1].rehearsal =
+				!gh->root && !gh->ssh;
 			free(hroot);
 			free(hdr);
 			hroot = hdr = NULL;
@@ -347,6 +353,8 @@ static int resolve_hosts(struct drv *d, struct sw_err *e)
 		} else if (host_paths(d, name, o->root, o->deployment_root,
 				      o->ssh, &hroot, &hdr, e) == 0) {
 			add_host(d, name, hroot, hdr, o->ssh, user, host, port);
+			d->hosts[d->nr_hosts - 1].rehearsal =
+				!o->root && !o->ssh && !o->deployment_root;
 			ret = 0;
 		}
 		free(user);
@@ -359,6 +367,28 @@ out:
 	free(hroot);
 	free(hdr);
 	return ret;
+}
+
+/* --isolation: sandbox, dir, or auto (sandbox where it can be made). */
+static int choose_isolation(struct drv *d, struct sw_err *e)
+{
+	struct sw_err pe = SW_ERR_INIT;
+	bool any = false;
+
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		any |= d->hosts[i].rehearsal;
+	if (d->o->isolation == DEPLOY_ISOLATION_DIR || !any)
+		return 0;
+	if (sandbox_probe(&pe) == 0) {
+		d->sandbox = true;
+		return 0;
+	}
+	if (d->o->isolation == DEPLOY_ISOLATION_AUTO) {
+		fprintf(stderr, "slipway: no sandbox (%s); isolation is dir\n",
+			pe.msg);
+		return 0;
+	}
+	return err_set(e, ERR_SYSTEM, "--isolation sandbox: %s", pe.msg);
 }
 
 /* Unhealthy hosts first, then hosts never deployed, then the others. */
@@ -482,6 +512,8 @@ static int resolve(struct drv *d, struct sw_err *e)
 	}
 	if (resolve_hosts(d, e) < 0)
 		return -1;
+	if (choose_isolation(d, e) < 0)
+		return -1;
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		any_ssh |= d->hosts[i].ssh != NULL;
 	if (any_ssh) {
@@ -526,9 +558,45 @@ static void host_done(struct fhost *h, enum fh_state st)
 	live_draw(d);
 }
 
+/*
+ * A rehearsal host's sandbox: started under sandbox isolation, used when
+ * it is running whatever the isolation. 0 and *box (0: none), or -1.
+ */
+static int host_sandbox(struct drv *d, struct fhost *h, pid_t *box,
+			struct sw_err *e)
+{
+	struct host_box b = HOST_BOX_INIT;
+	bool started = false;
+	int ret;
+
+	*box = 0;
+	if (!h->rehearsal)
+		return 0;
+	if (d->sandbox)
+		ret = host_box_ensure(d->st->dir, h->name, d->o->host_network,
+				      &b, &started, e);
+	else
+		ret = host_box_get(d->st->dir, h->name, &b, e);
+	if (ret < 0)
+		return -1;
+	*box = b.pid;
+	if (started)
+		out_line(d, h->name, !d->o->quiet,
+			 "[slipway] host started: a sandbox, pid %d%s%s",
+			 (int)b.pid, b.address ? ", address " : "",
+			 b.address ? b.address : "");
+	else if (b.pid && d->o->host_network && !b.network)
+		out_line(d, h->name, !d->o->quiet,
+			 "[slipway] host running without a network of its "
+			 "own: `slipway host stop %s` to start it afresh",
+			 h->name);
+	host_box_release(&b);
+	return 0;
+}
+
 static void host_start(struct drv *d, struct fhost *h)
 {
-	const struct transport_host th = {
+	struct transport_host th = {
 		.name = h->name,
 		.root = h->root,
 		.deployment_root = h->deployment_root,
@@ -568,7 +636,8 @@ static void host_start(struct drv *d, struct fhost *h)
 	h->rd.on_event = on_event;
 	h->rd.on_line = on_line;
 	h->rd.data = h;
-	if (transport_for(&th)->start(&th, &rq, &h->run, &e) < 0) {
+	if (host_sandbox(d, h, &th.box, &e) < 0 ||
+	    transport_for(&th)->start(&th, &rq, &h->run, &e) < 0) {
 		h->message = xstrdup(e.msg);
 		h->agent_issue = true;
 		h->r.status = AGENT_FAILED;

@@ -19,6 +19,13 @@
  * host lives under <state>/hosts/<name>/{root,deployment-root}; --ssh
  * reaches a remote host.
  *
+ * Isolation: with --isolation sandbox (or auto, where namespaces can be
+ * made) a rehearsal host is a sandbox (host.h, lib/hostbox.h), started
+ * when first needed and left running: its agent and hooks run inside it,
+ * with the host's root as "/". A host whose sandbox is running is always
+ * deployed inside it, so ApplicationStop reaches what ApplicationStart
+ * started there.
+ *
  * A fleet (--group FILE): the hosts of the file, deployed under the
  * configuration (--config, else the file's) by dsched: hosts start in
  * order, unhealthy ones first (those whose last deployment in this group
@@ -54,6 +61,12 @@
 
 #include "appspec.h"
 
+enum deploy_isolation {
+	DEPLOY_ISOLATION_DIR = 0, /* hooks run on this machine, as they are */
+	DEPLOY_ISOLATION_SANDBOX, /* rehearsal hosts are sandboxes */
+	DEPLOY_ISOLATION_AUTO, /* sandbox where namespaces can be made */
+};
+
 struct deploy_opts {
 	const char *bundle; /* NULL only with rollback */
 	const char *group_file; /* --group */
@@ -76,6 +89,11 @@ struct deploy_opts {
 	const char *state_dir;
 	bool quiet;
 	bool verbose; /* -v: each event's start too */
+	/* --isolation: rehearsal hosts as sandboxes (host.h); a host whose
+	 * sandbox is running is deployed inside it whatever this says */
+	enum deploy_isolation isolation;
+	bool host_network; /* --host-network private: a sandbox started
+			      now gets a network and address of its own */
 };
 
 #define DEPLOY_OPTS_INIT                                                       \

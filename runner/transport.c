@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "agent_proto.h"
+#include "hostbox.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -80,6 +82,7 @@ static int local_start(const struct transport_host *h,
 	if (pid == 0) {
 		struct agent_opts o = AGENT_OPTS_INIT;
 		struct sw_err ce = SW_ERR_INIT;
+		char inside[64];
 		FILE *out;
 		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -88,12 +91,38 @@ static int local_start(const struct transport_host *h,
 			dup2(devnull, STDIN_FILENO);
 			close(devnull);
 		}
+		if (h->box) {
+			/* Open the bundle here: it is not in the host's view. */
+			int bfd = open(rq->bundle, O_RDONLY | O_CLOEXEC);
+
+			if (bfd < 0) {
+				fprintf(stderr,
+					"slipway: host %s: cannot open '%s': "
+					"%s\n",
+					h->name, rq->bundle, strerror(errno));
+				_exit(ERR_SYSTEM);
+			}
+			if (sandbox_enter(h->box, -1) < 0) {
+				fprintf(stderr,
+					"slipway: host %s: cannot enter its "
+					"sandbox: %s\n",
+					h->name, strerror(errno));
+				_exit(ERR_SYSTEM);
+			}
+			snprintf(inside, sizeof(inside), "/proc/self/fd/%d",
+				 bfd);
+			o.bundle = inside;
+			o.bundle_name = rq->bundle;
+			o.deployment_root = HOSTBOX_AGENT_ROOT;
+			o.host_root = "/";
+		} else {
+			o.bundle = rq->bundle;
+			o.deployment_root = h->deployment_root;
+			o.host_root = h->root;
+		}
 		out = fdopen(p[1], "w");
 		if (!out || proc_signals_after_fork(&ce) < 0)
 			_exit(ERR_SYSTEM);
-		o.bundle = rq->bundle;
-		o.deployment_root = h->deployment_root;
-		o.host_root = h->root;
 		o.deployment_id = rq->deployment_id;
 		o.application_name = rq->application_name;
 		o.deployment_group_name = rq->deployment_group_name;

@@ -50,6 +50,10 @@ struct transport_host {
 	int ssh_port; /* 0: ssh's default */
 	const char *control_dir; /* a private directory for ControlPath
 				    sockets (the state's ssh/) */
+	/* A sandboxed rehearsal host: its holder (lib/hostbox.h); the local
+	 * agent then runs inside it, on root "/" with its deployment root
+	 * at HOSTBOX_AGENT_ROOT, the bundle opened before it enters. */
+	pid_t box;
 };
 
 /* What the agent is asked to do on one host. */
