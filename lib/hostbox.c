@@ -42,8 +42,41 @@ static void on_chld(int sig)
 	(void)sig;
 }
 
+/*
+ * The host's root is the user's files: a symbolic link on the way to a
+ * mount point or to a directory made here could lead out of it (an
+ * overlay's upper directory on this machine's /etc). Refuse any.
+ */
+static int no_links(const char *path, struct nsv_err *h)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *c = p + sizeof("/newroot");; c++) {
+		if (*c == '/' || !*c) {
+			char was = *c;
+
+			*c = '\0';
+			if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) {
+				errno = ELOOP;
+				return nsv_fail(h,
+						"the host's root has a "
+						"symbolic link at",
+						p + 8);
+			}
+			*c = was;
+			if (!was)
+				break;
+		}
+	}
+	return 0;
+}
+
 static int mkdir_mode(const char *path, mode_t mode, struct nsv_err *h)
 {
+	if (no_links(path, h) < 0)
+		return -1;
 	if (mkdir(path, mode) == 0)
 		return chmod(path, mode) < 0 ? nsv_fail(h, "cannot chmod", path)
 					     : 0;
@@ -98,21 +131,29 @@ static int system_dir(const struct hostbox_opts *o, const char *name,
 	if (lstat(lower, &st) < 0)
 		return 0;
 	if (S_ISLNK(st.st_mode)) {
-		if (lstat(at, &st) == 0)
-			return 0; /* the host has made its own */
-		n = readlink(lower, link, sizeof(link) - 1);
-		if (n < 0)
+		if (lstat(at, &st) == 0) {
+			/* the host's own link stays; a directory of its own
+			 * (an install made /bin/x) is overlaid on the
+			 * machine's (the link's target) */
+			if (!S_ISDIR(st.st_mode))
+				return 0;
+		} else {
+			n = readlink(lower, link, sizeof(link) - 1);
+			if (n < 0)
+				return 0;
+			link[n] = '\0';
+			if (symlink(link, at) < 0)
+				return nsv_fail(h, "cannot link", at + 8);
 			return 0;
-		link[n] = '\0';
-		if (symlink(link, at) < 0)
-			return nsv_fail(h, "cannot link", at + 8);
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
 		return 0;
 	}
-	if (!S_ISDIR(st.st_mode))
-		return 0;
 	snprintf(upper, sizeof(upper), "/oldroot%s/%s", o->root, name);
 	snprintf(work, sizeof(work), "/oldroot%s/%s", o->work, name);
-	if (mkdir_mode(at, 0755, h) < 0 || nsv_mkdir_p(work, 0700) < 0)
+	if (mkdir_mode(at, 0755, h) < 0)
+		return -1;
+	if (nsv_mkdir_p(work, 0700) < 0)
 		return nsv_fail(h, "cannot make", work + 8);
 	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
 		 lower, upper, work);
@@ -157,6 +198,8 @@ static int holder_fs(const struct hostbox_opts *o, struct nsv_err *h)
 		return -1;
 	if (o->agent_root) {
 		snprintf(to, sizeof(to), "/newroot%s", HOSTBOX_AGENT_ROOT);
+		if (no_links(to, h) < 0)
+			return -1;
 		if (nsv_mkdir_p(to, 0755) < 0)
 			return nsv_fail(h, "cannot make", HOSTBOX_AGENT_ROOT);
 		snprintf(from, sizeof(from), "/oldroot%s", o->agent_root);
@@ -269,10 +312,9 @@ int hostbox_start(const struct hostbox_opts *o, pid_t *pidp, struct sw_err *e)
 	if (bad_path(o->root) || bad_path(o->work) ||
 	    (o->agent_root && bad_path(o->agent_root)))
 		return err_set(e, ERR_SYSTEM,
-			       "host %s: cannot make a sandbox under '%s': "
-			       "its path must be absolute, without ',' ':' or "
-			       "'\\'",
-			       o->name, o->root ? o->root : "");
+			       "cannot make a sandbox under '%s': its path "
+			       "must be absolute, without ',' ':' or '\\'",
+			       o->root ? o->root : "");
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return err_sys(e, "cannot create a pipe");
 	if (pipe2(pp, O_CLOEXEC) < 0) {
@@ -322,7 +364,7 @@ int hostbox_start(const struct hostbox_opts *o, pid_t *pidp, struct sw_err *e)
 	close(pp[0]);
 	if (mid < 0) {
 		close(ready[0]);
-		return err_sys(e, "host %s: cannot fork", o->name);
+		return err_sys(e, "cannot fork");
 	}
 	do {
 		n = read(ready[0], msg, sizeof(msg) - 1);
@@ -332,9 +374,8 @@ int hostbox_start(const struct hostbox_opts *o, pid_t *pidp, struct sw_err *e)
 		msg[n > 0 ? n : 0] = '\0';
 		if (pid > 0)
 			kill(pid, SIGKILL);
-		return err_set(e, ERR_SYSTEM,
-			       "host %s: cannot set up its sandbox: %s",
-			       o->name, n > 0 ? msg : "the holder died");
+		return err_set(e, ERR_SYSTEM, "cannot set up its sandbox: %s",
+			       n > 0 ? msg : "the holder died");
 	}
 	*pidp = pid;
 	return 0;

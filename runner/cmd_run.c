@@ -64,6 +64,14 @@ static const char run_usage[] =
 	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
 	"      --ignore-application-stop-failures\n"
 	"      --no-rollback         no automatic rollback\n"
+	"      --isolation MODE      dir (default), sandbox or auto: for the "
+	"build\n"
+	"                            and the rehearsal hosts (see build and "
+	"deploy)\n"
+	"      --host-network private|host\n"
+	"                            private: sandboxed hosts started now get "
+	"their\n"
+	"                            own network and address\n"
 	"      --report FILE         write the combined JSON report to FILE "
 	"too\n"
 	"      --state-dir DIR       state directory (default .slipway or\n"
@@ -73,8 +81,10 @@ static const char run_usage[] =
 	"starts\n"
 	"  -h, --help                this help\n"
 	"\n"
-	"Example:\n"
+	"Examples:\n"
 	"  slipway run examples/webapp --group examples/webapp/fleet.yml\n"
+	"  slipway run examples/webapp --group examples/webapp/fleet.yml \\\n"
+	"          --isolation sandbox --host-network private\n"
 	"\n"
 	"Exit status: the build's when it fails (1, 3, 4, ...); else 0 the\n"
 	"deployment succeeded, 1 it failed or was stopped, 3 the artifact is "
@@ -95,7 +105,9 @@ enum {
 	OPT_IGNORE_STOP,
 	OPT_NO_ROLLBACK,
 	OPT_REPORT,
-	OPT_STATE_DIR
+	OPT_STATE_DIR,
+	OPT_ISOLATION,
+	OPT_HOST_NETWORK
 };
 
 static const struct option run_options[] = {
@@ -115,6 +127,8 @@ static const struct option run_options[] = {
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
 	{ "no-rollback", no_argument, NULL, OPT_NO_ROLLBACK },
+	{ "isolation", required_argument, NULL, OPT_ISOLATION },
+	{ "host-network", required_argument, NULL, OPT_HOST_NETWORK },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -482,6 +496,28 @@ int cmd_run(int argc, char **argv)
 		case OPT_NO_ROLLBACK:
 			dop.no_rollback = true;
 			break;
+		case OPT_ISOLATION: {
+			int iso;
+
+			if (cli_isolation_option("run", optarg, &iso)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			dop.isolation = (enum deploy_isolation)iso;
+			bo.isolation = iso == DEPLOY_ISOLATION_SANDBOX
+					       ? BUILD_ISOLATION_SANDBOX
+				       : iso == DEPLOY_ISOLATION_AUTO
+					       ? BUILD_ISOLATION_AUTO
+					       : BUILD_ISOLATION_DIR;
+			break;
+		}
+		case OPT_HOST_NETWORK:
+			if (cli_host_network_option("run", optarg,
+						    &dop.host_network)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			break;
 		case OPT_REPORT:
 			report = optarg;
 			break;
@@ -511,6 +547,13 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!dop.group_file) {
 		status = cli_usage_error("run", "--group FILE is required");
+		goto out;
+	}
+	if (dop.host_network && dop.isolation == DEPLOY_ISOLATION_DIR) {
+		status = cli_usage_error("run",
+					 "--host-network private is for "
+					 "sandboxed hosts: add --isolation "
+					 "sandbox");
 		goto out;
 	}
 	if (access(dop.group_file, R_OK) < 0) {

@@ -371,7 +371,7 @@ static int net_attach(const char *hd, struct host_box *b, struct sw_err *e)
 	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 		int i = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 
-		return err_set(e, ERR_SYSTEM, "network of the host: %s",
+		return err_set(e, ERR_SYSTEM, "its network: %s",
 			       i > 0 && i < 6 ? what[i] : "failed");
 	}
 	return 0;
@@ -452,10 +452,8 @@ int host_box_ensure(const char *state_dir, const char *name, bool network,
 	b->start = hostbox_starttime(b->pid);
 	b->network = network;
 	b->started_ms = proc_wall_ms();
-	if (network && net_attach(hd, b, e) < 0) {
-		err_prefix(e, "host %s", name);
+	if (network && net_attach(hd, b, e) < 0)
 		goto fail;
-	}
 	if (box_write(hd, b, e) < 0)
 		goto fail;
 	if (b->address) {

@@ -1,9 +1,9 @@
 /*
  * webapp: a tiny HTTP responder, the service the example deploys.
  *
- *   webapp -p PORT -n NAME -V VERSION [-P PIDFILE]
+ *   webapp -p PORT -n NAME -V VERSION [-P PIDFILE] [-a ADDRESS]
  *
- * Listens on 127.0.0.1:PORT and answers, one connection at a time,
+ * Listens on ADDRESS:PORT (default 127.0.0.1) and answers, one connection at a time,
  *   GET /        200 "webapp VERSION on NAME"
  *   GET /health  200 "ok"
  * anything else 404 (405 for a method other than GET or HEAD). The pid
@@ -88,6 +88,7 @@ static void serve(int c, const char *version, const char *name)
 int main(int argc, char **argv)
 {
 	const char *name = "localhost", *version = "0", *pidfile = NULL;
+	const char *addr = "127.0.0.1";
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct sigaction act = { .sa_handler = on_signal };
 	struct timeval tick = { 1, 0 };
@@ -96,7 +97,7 @@ int main(int argc, char **argv)
 	int opt, s, one = 1;
 	FILE *f;
 
-	while ((opt = getopt(argc, argv, "p:n:V:P:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:n:V:P:a:")) != -1) {
 		switch (opt) {
 		case 'p':
 			port = strtol(optarg, &end, 10);
@@ -115,9 +116,13 @@ int main(int argc, char **argv)
 		case 'P':
 			pidfile = optarg;
 			break;
+		case 'a':
+			addr = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: webapp -p PORT -n NAME "
-					"-V VERSION [-P PIDFILE]\n");
+			fprintf(stderr,
+				"usage: webapp -p PORT -n NAME "
+				"-V VERSION [-P PIDFILE] [-a ADDRESS]\n");
 			return 2;
 		}
 	}
@@ -129,12 +134,15 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sa.sin_port = htons((unsigned short)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		fprintf(stderr, "webapp: bad address '%s'\n", addr);
+		return 2;
+	}
 	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(s, 16) < 0) {
-		fprintf(stderr, "webapp: 127.0.0.1:%ld: %s\n", port,
+		fprintf(stderr, "webapp: %s:%ld: %s\n", addr, port,
 			strerror(errno));
 		return 1;
 	}
@@ -149,7 +157,7 @@ int main(int argc, char **argv)
 		fprintf(f, "%ld\n", (long)getpid());
 		fclose(f);
 	}
-	printf("webapp %s on %s listening on 127.0.0.1:%ld\n", version, name,
+	printf("webapp %s on %s listening on %s:%ld\n", version, name, addr,
 	       port);
 	fflush(stdout);
 	while (!stopping) {

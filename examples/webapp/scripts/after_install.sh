@@ -7,6 +7,10 @@ set -eu
 
 chmod 0755 "$APP_DIR/bin/webapp"
 PORT=$(host_port "$HOST_NAME")
+LISTEN=127.0.0.1
+if own_network; then
+	LISTEN=0.0.0.0 # its own address, reached from this machine
+fi
 for f in "$APP_DIR/config/default.env" "$APP_DIR/config/$HOST_NAME.env"; do
 	if [ -f "$f" ]; then
 		. "$f"
@@ -15,6 +19,7 @@ done
 {
 	echo "NAME=$HOST_NAME"
 	echo "PORT=$PORT"
+	echo "LISTEN=$LISTEN"
 	echo "VERSION=$(cat "$APP_DIR/VERSION")"
 } >"$CONF"
 chmod 0644 "$CONF"

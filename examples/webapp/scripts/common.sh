@@ -32,9 +32,21 @@ RUN_DIR=$ROOT/var/run/webapp
 PID_FILE=$RUN_DIR/webapp.pid
 LOG_FILE=$ROOT/var/log/webapp/webapp.log
 
+# True on a sandboxed host with a network of its own (slipway deploy
+# --isolation sandbox --host-network private): eth0 has an address on
+# slipway's bridge, and the host serves port 80 of it, as a real one would.
+own_network() {
+	[ -z "$ROOT" ] && [ -e /sys/class/net/eth0 ] &&
+		ip -4 -o addr show dev eth0 2>/dev/null | grep -q ' 10\.213\.'
+}
+
 host_port() { # NAME: WEBAPP_PORT_BASE plus the number NAME ends with
 	local n
 
+	if own_network; then
+		echo 80
+		return
+	fi
 	n=$(printf '%s\n' "$1" | sed -n 's/.*[^0-9]\([0-9][0-9]*\)$/\1/p')
 	echo $((${WEBAPP_PORT_BASE:-28080} + 10#${n:-0}))
 }

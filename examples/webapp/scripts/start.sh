@@ -9,5 +9,5 @@ set -eu
 
 rm -f "$PID_FILE"
 nohup "$APP_DIR/bin/webapp" -p "$PORT" -n "$NAME" -V "$VERSION" \
-	-P "$PID_FILE" >>"$LOG_FILE" 2>&1 </dev/null &
+	-a "${LISTEN:-127.0.0.1}" -P "$PID_FILE" >>"$LOG_FILE" 2>&1 </dev/null &
 echo "$NAME: started webapp $VERSION on port $PORT (pid $!)"
