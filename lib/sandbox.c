@@ -476,6 +476,9 @@ static void holder_main(const struct sandbox_opts *o, int ctl, int ready)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &sa, NULL);
+	/* its RLIMIT_CPU is the commands' limit, not one for itself */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGXCPU, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
