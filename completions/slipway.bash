@@ -32,6 +32,14 @@ _slipway() {
 		COMPREPLY=($(compgen -W "zip tar.gz tar.zst none" -- "$cur"))
 		return
 		;;
+	--isolation)
+		COMPREPLY=($(compgen -W "dir sandbox auto" -- "$cur"))
+		return
+		;;
+	--host-network)
+		COMPREPLY=($(compgen -W "private host" -- "$cur"))
+		return
+		;;
 	--file-exists-behavior)
 		COMPREPLY=($(compgen -W "DISALLOW OVERWRITE RETAIN" -- "$cur"))
 		return
@@ -68,6 +76,19 @@ _slipway() {
 			COMPREPLY=($(compgen -W "ls prune clear" -- "$cur"))
 			return
 		fi
+		;;
+	host)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			COMPREPLY=($(compgen -W "ls start stop rm exec" -- "$cur"))
+		elif [ "$COMP_CWORD" -eq 3 ] || [ "${COMP_WORDS[2]}" != exec ]; then
+			# the hosts of ./.slipway (or $SLIPWAY_STATE_DIR)
+			COMPREPLY=($(compgen -W "$(ls \
+				"${SLIPWAY_STATE_DIR:-.slipway}/hosts" 2>/dev/null)" \
+				-- "$cur"))
+		else
+			COMPREPLY=($(compgen -c -- "$cur"))
+		fi
+		return
 		;;
 	history | show | report | plan)
 		return

@@ -178,8 +178,11 @@ EOF
 		echo "--- options"; complete_words slipway deploy --gr
 		echo "--- feb"; complete_words slipway deploy --file-exists-behavior O
 		echo "--- cache"; complete_words slipway cache p
+		echo "--- host"; complete_words slipway host st
+		echo "--- isolation"; complete_words slipway deploy --isolation s
 	' _ "$ROOT/completions/slipway.bash"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"--- host"$'\n'"start"$'\n'"stop"$'\n'"--- isolation"$'\n'"sandbox"* ]]
 	[[ "$output" == *"--- commands"$'\n'"deploy"$'\n'"--- options"* ]]
 	[[ "$output" == *$'\n'"--group"$'\n'"--- feb"$'\n'"OVERWRITE"$'\n'"--- cache"$'\n'"prune"* ]]
 }

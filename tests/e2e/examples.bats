@@ -28,7 +28,13 @@ servers() {
 }
 
 teardown() {
-	local pidfile state
+	local pidfile state h
+	for h in "$STATE"/hosts/*/box.json; do
+		[ -f "$h" ] || continue
+		h=${h%/box.json}
+		"$SLIPWAY" host stop "${h##*/}" --state-dir "$STATE" \
+			>/dev/null 2>&1 || true
+	done
 
 	for pidfile in $(find "$T" -path '*/var/run/webapp/webapp.pid' \
 		2>/dev/null); do
@@ -87,6 +93,42 @@ get() { # NAME
 	[ ! -e "$EX/webapp/obj" ]
 	[ ! -e "$EX/webapp/dist" ]
 	[ ! -e "$EX/webapp/.slipway" ]
+}
+
+@test "examples: webapp in sandboxes: the build sandboxed, 4 hosts with their own networks each serve port 80; a second run stops and replaces them; host stop ends them" {
+	command -v ip >/dev/null || skip "iproute2 is needed"
+	run timeout 120 "$SLIPWAY" run "$EX/webapp" \
+		--group "$EX/webapp/fleet.yml" --state-dir "$STATE" \
+		--report "$REPORT" --isolation sandbox --host-network private
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Running in a sandbox, source at /codebuild/output/src"* ]]
+	addrs=
+	for h in web-1 web-2 web-3 web-4; do
+		a=$(jq -r .address "$STATE/hosts/$h/box.json")
+		[[ "$a" == 10.213.* ]]
+		[ "$(curl -s --max-time 5 "http://$a/")" = "webapp 1.0 on $h" ]
+		[ "$(curl -s --max-time 5 "http://$a/health")" = ok ]
+		addrs="$addrs $a"
+	done
+	# four distinct addresses, port 80 each, nothing on this machine's
+	[ "$(echo $addrs | tr ' ' '\n' | sort -u | wc -l)" -eq 4 ]
+	run timeout 120 "$SLIPWAY" run "$EX/webapp" \
+		--group "$EX/webapp/fleet.yml" --state-dir "$STATE" \
+		--report "$REPORT" --isolation sandbox -e APP_VERSION=1.1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"stopping webapp on web-1"* ]]
+	for a in $addrs; do
+		[[ "$(curl -s --max-time 5 "http://$a/")" == "webapp 1.1 on web-"* ]]
+	done
+	[ "$(pgrep -fc "^/opt/webapp/bin/webapp -p 80 ")" -eq 4 ]
+	run "$SLIPWAY" host stop web-1 web-2 web-3 web-4 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(pgrep -fc "^/opt/webapp/bin/webapp -p 80 ")" -eq 0 ]
+	for a in $addrs; do
+		[ ! -e "/run/slipway/net/$a" ]
+	done
+	[ ! -e "$EX/webapp/obj" ]
 }
 
 @test "examples: rollback: revision 2 fails on web-3, rolls back, 1.0 is served again" {
