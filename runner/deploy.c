@@ -51,6 +51,8 @@ struct fhost {
 	char *ssh, *ssh_user, *ssh_host;
 	int ssh_port;
 	bool rehearsal; /* under <state>/hosts/<name>: may be a sandbox */
+	pid_t box; /* its sandbox's holder when it ran in one */
+	char *box_address; /* that sandbox's own address, or NULL */
 	int order; /* 0 unhealthy, 1 never deployed, 2 the others */
 	size_t index; /* in the group file */
 	enum fh_state st;
@@ -579,7 +581,9 @@ static int host_sandbox(struct drv *d, struct fhost *h, pid_t *box,
 		ret = host_box_get(d->st->dir, h->name, &b, e);
 	if (ret < 0)
 		return -1;
-	*box = b.pid;
+	*box = h->box = b.pid;
+	free(h->box_address);
+	h->box_address = b.address ? xstrdup(b.address) : NULL;
 	if (started)
 		out_line(d, h->name, !d->o->quiet,
 			 "[slipway] host started: a sandbox, pid %d%s%s",
@@ -1024,6 +1028,14 @@ static json_object *host_json(const struct fhost *h)
 		add(in, "ssh", jstr(h->ssh));
 	add(in, "hostRoot", jstr(h->root));
 	add(in, "deploymentRoot", jstr(h->deployment_root));
+	if (h->box) {
+		json_object *b = json_object_new_object();
+
+		add(b, "pid", json_object_new_int(h->box));
+		if (h->box_address)
+			add(b, "address", jstr(h->box_address));
+		add(in, "sandbox", b);
+	}
 	if (h->start_ms)
 		add(in, "startTime", jtime(h->start_ms));
 	if (h->end_ms)
@@ -1155,6 +1167,7 @@ static void drv_release(struct drv *d)
 		free(h->name);
 		free(h->root);
 		free(h->deployment_root);
+		free(h->box_address);
 		free(h->ssh);
 		free(h->ssh_user);
 		free(h->ssh_host);

@@ -175,7 +175,8 @@ done
 exit 1
 EOF
 	for h in n1 n2; do
-		deploy "$h" --isolation sandbox --host-network private
+		deploy "$h" --isolation sandbox --host-network private \
+			--report "$T/$h.json"
 		echo "$output"
 		[ "$status" -eq 0 ]
 		[[ "$output" == *"host started: a sandbox, pid "*", address 10.213."* ]]
@@ -183,6 +184,8 @@ EOF
 	a1=$(jq -r .address "$STATE/hosts/n1/box.json")
 	a2=$(jq -r .address "$STATE/hosts/n2/box.json")
 	[ "$a1" != "$a2" ]
+	# the deployment's report says where it ran
+	[ "$(jq -r '.instances[0].sandbox.address' "$T/n2.json")" = "$a2" ]
 	[ "$(curl -s --max-time 5 "http://$a1/")" = "webapp $MARK on n1" ]
 	[ "$(curl -s --max-time 5 "http://$a2/")" = "webapp $MARK on n2" ]
 	pid1=$(jq -r .pid "$STATE/hosts/n1/box.json")
@@ -196,6 +199,15 @@ EOF
 	! ip link show "sw$pid1" 2>/dev/null
 	[ "$(pgrep -fc "webapp -p 80 -a 0.0.0.0 -n n[12] -V $MARK")" -eq 0 ]
 	# started again, a host gets its address back
+	run "$SLIPWAY" host start n1 --host-network private --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "n1: started, pid "*", address $a1" ]]
+	# even after its init was killed without a stop: the stale claim on
+	# the address is taken over
+	kill -KILL "$(jq -r .pid "$STATE/hosts/n1/box.json")"
+	[ -e "/run/slipway/net/$a1" ]
+	run "$SLIPWAY" host ls --state-dir "$STATE"
+	[[ "$output" == *"n1"*"stopped"* ]]
 	run "$SLIPWAY" host start n1 --host-network private --state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "n1: started, pid "*", address $a1" ]]
