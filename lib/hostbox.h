@@ -51,6 +51,9 @@ struct hostbox_opts {
 		NULL, NULL, NULL, NULL, false, 5000                            \
 	}
 
+/* 0 when a host's namespaces can be made here, else -1 and why (the
+ * build sandbox's probe without the network namespace, which costs). */
+int hostbox_probe(struct sw_err *e);
 /* Start the holder, detached from us (its own session, not our child);
  * *pid is its pid here. */
 int hostbox_start(const struct hostbox_opts *o, pid_t *pid, struct sw_err *e);

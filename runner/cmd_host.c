@@ -150,8 +150,7 @@ static int host_start(const struct state *st, const char *name, bool net)
 	struct sw_err e = SW_ERR_INIT;
 	bool started;
 
-	if (sandbox_probe(&e) < 0 ||
-	    host_box_ensure(st->dir, name, net, &b, &started, &e) < 0) {
+	if (host_box_ensure(st->dir, name, net, &b, &started, &e) < 0) {
 		fprintf(stderr, "error: host %s: %s\n", name, e.msg);
 		return ERR_SYSTEM;
 	}
@@ -207,8 +206,7 @@ static int host_exec(const struct state *st, const char *name, char **argv)
 			st->dir);
 		return ERR_FAILED;
 	}
-	if (sandbox_probe(&e) < 0 ||
-	    host_box_ensure(st->dir, name, false, &b, &started, &e) < 0) {
+	if (host_box_ensure(st->dir, name, false, &b, &started, &e) < 0) {
 		fprintf(stderr, "error: host %s: %s\n", name, e.msg);
 		return ERR_SYSTEM;
 	}

@@ -21,9 +21,9 @@
 #include "fs.h"
 #include "group.h"
 #include "host.h"
+#include "hostbox.h"
 #include "html.h"
 #include "proc.h"
-#include "sandbox.h"
 #include "state.h"
 #include "transport.h"
 #include "xalloc.h"
@@ -375,13 +375,21 @@ out:
 static int choose_isolation(struct drv *d, struct sw_err *e)
 {
 	struct sw_err pe = SW_ERR_INIT;
-	bool any = false;
+	bool stopped = false;
 
-	for (size_t i = 0; i < d->nr_hosts; i++)
-		any |= d->hosts[i].rehearsal;
-	if (d->o->isolation == DEPLOY_ISOLATION_DIR || !any)
+	if (d->o->isolation == DEPLOY_ISOLATION_DIR)
 		return 0;
-	if (sandbox_probe(&pe) == 0) {
+	/* Running hosts need no probe: their namespaces exist. */
+	for (size_t i = 0; i < d->nr_hosts && !stopped; i++) {
+		struct host_box b = HOST_BOX_INIT;
+
+		if (!d->hosts[i].rehearsal)
+			continue;
+		host_box_get(d->st->dir, d->hosts[i].name, &b, &pe);
+		stopped = !b.pid;
+		host_box_release(&b);
+	}
+	if (!stopped || hostbox_probe(&pe) == 0) {
 		d->sandbox = true;
 		return 0;
 	}
