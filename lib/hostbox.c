@@ -298,21 +298,7 @@ static void holder_main(const struct hostbox_opts *o, int ready)
 
 int hostbox_probe(struct sw_err *e)
 {
-	pid_t pid = nsv_clone(HOST_NS);
-	int st = 0;
-
-	if (pid < 0)
-		return err_sys(e, "namespaces are unavailable");
-	if (pid == 0)
-		_exit(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ? 1
-									: 0);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return err_set(e, ERR_SYSTEM,
-			       "namespaces are unavailable: cannot make "
-			       "mounts private");
-	return 0;
+	return nsv_probe(HOST_NS, e);
 }
 
 static bool bad_path(const char *p)

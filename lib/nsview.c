@@ -13,9 +13,29 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "banned.h"
+
+int nsv_probe(unsigned long flags, struct sw_err *e)
+{
+	pid_t pid = nsv_clone(flags);
+	int st = 0;
+
+	if (pid < 0)
+		return err_sys(e, "namespaces are unavailable");
+	if (pid == 0)
+		_exit(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ? 1
+									: 0);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return err_set(e, ERR_SYSTEM,
+			       "namespaces are unavailable: cannot make "
+			       "mounts private");
+	return 0;
+}
 
 int nsv_fail(struct nsv_err *h, const char *what, const char *path)
 {

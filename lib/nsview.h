@@ -15,10 +15,15 @@
 
 #include <sys/types.h>
 
+#include "err.h"
+
 struct nsv_err {
 	char msg[256];
 };
 
+/* 0 when namespaces of these CLONE_NEW* flags can be made and mounts
+ * made private in them, else -1 and why (ERR_SYSTEM). */
+int nsv_probe(unsigned long flags, struct sw_err *e);
 /* fork() with new namespaces (CLONE_NEW* flags): returns like fork(). */
 pid_t nsv_clone(unsigned long flags);
 /* Fill h with "<what> '<path>': <strerror(errno)>"; returns -1. */

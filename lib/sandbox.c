@@ -33,21 +33,7 @@ static const char *const cg_controllers[2] = { "pids", "memory" };
 
 int sandbox_probe(struct sw_err *e)
 {
-	pid_t pid = nsv_clone(NS_FLAGS | CLONE_NEWNET);
-	int st = 0;
-
-	if (pid < 0)
-		return err_sys(e, "namespaces are unavailable");
-	if (pid == 0)
-		_exit(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ? 1
-									: 0);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return err_set(e, ERR_SYSTEM,
-			       "namespaces are unavailable: cannot make "
-			       "mounts private");
-	return 0;
+	return nsv_probe(NS_FLAGS | CLONE_NEWNET, e);
 }
 
 char *sandbox_src_path(void)
