@@ -1,15 +1,20 @@
 #include "nsview.h"
 
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -192,3 +197,90 @@ pid_t nsv_clone(unsigned long flags)
 	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL,
 			      NULL);
 }
+
+/* ---- seccomp ---- */
+
+#if defined(__x86_64__)
+#define SECCOMP_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifdef SECCOMP_ARCH
+
+#define NSV_CLONE_NEW                                                          \
+	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |           \
+	 CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP)
+#define RET_ERRNO(e) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (e))
+#define DENY(name)                                                             \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_##name, 0, 1), RET_ERRNO(EPERM)
+
+static const struct sock_filter filter[] = {
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),
+	RET_ERRNO(ENOSYS),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#if defined(__x86_64__)
+	/* x32 system calls are the same numbers with bit 30 set */
+	BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000U, 0, 1),
+	RET_ERRNO(ENOSYS),
+#endif
+	DENY(keyctl),
+	DENY(add_key),
+	DENY(request_key),
+	DENY(bpf),
+	DENY(perf_event_open),
+	DENY(userfaultfd),
+	DENY(io_uring_setup),
+	DENY(io_uring_enter),
+	DENY(io_uring_register),
+	DENY(init_module),
+	DENY(finit_module),
+	DENY(delete_module),
+	DENY(kexec_load),
+	DENY(kexec_file_load),
+	DENY(reboot),
+	DENY(swapon),
+	DENY(swapoff),
+	DENY(acct),
+	DENY(mount),
+	DENY(umount2),
+	DENY(pivot_root),
+	DENY(open_tree),
+	DENY(move_mount),
+	DENY(fsopen),
+	DENY(fsconfig),
+	DENY(fsmount),
+	DENY(fspick),
+	DENY(mount_setattr),
+	DENY(setns),
+	DENY(unshare),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+	RET_ERRNO(ENOSYS),
+	/* clone: the flags are the first argument (its low word) */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args)),
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, NSV_CLONE_NEW, 0, 1),
+	RET_ERRNO(EPERM),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+int nsv_seccomp(void)
+{
+	const struct sock_fprog prog = {
+		(unsigned short)(sizeof(filter) / sizeof(filter[0])),
+		(struct sock_filter *)filter,
+	};
+
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+#else
+
+int nsv_seccomp(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+#endif

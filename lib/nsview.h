@@ -40,6 +40,18 @@ int nsv_proc_guard(struct nsv_err *h);
 /* /newroot/dev: a tmpfs with the harmless devices of /oldroot/dev, a
  * private devpts and /dev/shm. */
 int nsv_make_dev(struct nsv_err *h);
+/*
+ * A seccomp filter for what runs in a sandbox, after no-new-privileges:
+ * EPERM for the system calls that reach the kernel's shared state or
+ * widen its attack surface and that a build or a hook has no use for
+ * (keyrings, bpf, perf events, userfaultfd, io_uring, modules, kexec,
+ * reboot, swap, mounts and the new mount API, setns, unshare and clone
+ * with CLONE_NEW* flags); clone3 gets ENOSYS, so that libc falls back to
+ * clone, whose flags can be seen; system calls of another ABI (i386,
+ * x32) get ENOSYS. No allocation: safe in a vfork child. 0, or -1 with
+ * errno (the architecture has no filter here: ENOSYS).
+ */
+int nsv_seccomp(void);
 /* Close every fd above 2 but a and b. */
 void nsv_close_others(int a, int b);
 

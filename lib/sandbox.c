@@ -817,6 +817,8 @@ int sandbox_enter(pid_t holder, int close_fd)
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			return -1;
 		drop_caps();
+		if (nsv_seccomp() < 0 && errno != ENOSYS)
+			return -1;
 		return 0;
 	}
 	if (close_fd >= 0)
@@ -935,6 +937,8 @@ static int vchild_main(void *arg)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		vfail(c, "cannot set no-new-privileges");
 	drop_caps();
+	if (nsv_seccomp() < 0 && errno != ENOSYS)
+		vfail(c, "cannot set the seccomp filter");
 	if (o->cwd && chdir(o->cwd) < 0)
 		vfail(c, "cannot change directory");
 	sigemptyset(&none);

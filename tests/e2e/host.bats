@@ -82,6 +82,7 @@ hostname >/tmp/hostname
 head -1 /etc/os-release >/tmp/os-release
 ps -e -o comm= >/tmp/processes
 echo "root=\$SLIPWAY_HOST_ROOT" >/tmp/env
+unshare -U true 2>/dev/null || echo userns-denied >/tmp/seccomp
 test -x /bin/sh && test -d /var/tmp && test -d /proc/self
 EOF
 	deploy h1 --isolation sandbox
@@ -103,6 +104,7 @@ EOF
 	[ "$(cat "$R/tmp/hostname")" = h1 ]
 	[ "$(cat "$R/tmp/os-release")" = "$(head -1 /etc/os-release)" ]
 	[ "$(cat "$R/tmp/env")" = "root=/" ]
+	[ "$(cat "$R/tmp/seccomp")" = userns-denied ]
 	# the host's own processes only: no bats, no slipway driver
 	! grep -q bats "$R/tmp/processes"
 	[ "$(wc -l <"$R/tmp/processes")" -lt 10 ]

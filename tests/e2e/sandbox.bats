@@ -452,6 +452,30 @@ EOF
 	buildlog | grep -qx remount-denied
 }
 
+@test "sandbox: the seccomp filter refuses new namespaces, threads and forks still work" {
+	# outside, as root, unshare works: the refusal below is the filter's
+	unshare -U true
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - unshare -U true 2>&1 || echo userns-denied
+      - unshare -m true 2>&1 || echo mountns-denied
+      - unshare -n true 2>&1 || echo netns-denied
+      - seq 200000 | sort -n -r --parallel=4 -S 1M | head -1
+      - (echo in-a-fork) & wait
+EOF
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx userns-denied
+	buildlog | grep -qx mountns-denied
+	buildlog | grep -qx netns-denied
+	buildlog | grep -q "unshare failed: Operation not permitted"
+	buildlog | grep -qx 200000
+	buildlog | grep -qx in-a-fork
+}
+
 @test "sandbox: without namespaces, sandbox exits 111 and auto falls back to dir" {
 	command -v setpriv >/dev/null || skip "setpriv is needed"
 	d=$(mktemp -d /tmp/sandbox-e2e.XXXXXX)
