@@ -264,7 +264,9 @@ static void holder_main(const struct hostbox_opts *o, int ready)
 	prctl(PR_SET_NAME, "host-init", 0, 0, 0);
 	nsv_close_others(ready, ready);
 	umask(022);
-	if (holder_fs(o, &h) < 0 || sethostname(o->name, strlen(o->name))) {
+	/* a name longer than a hostname can be is cut */
+	if (holder_fs(o, &h) < 0 ||
+	    sethostname(o->name, strnlen(o->name, HOST_NAME_MAX))) {
 		if (!h.msg[0])
 			nsv_fail(&h, "cannot set the hostname", o->name);
 		if (write(ready, h.msg, strlen(h.msg)) < 0)
@@ -306,12 +308,63 @@ static bool bad_path(const char *p)
 	return !p || p[0] != '/' || strpbrk(p, ",:\\\n") != NULL;
 }
 
+/*
+ * The middle process: in a session of its own, it clones the holder and
+ * waits for it to be ready, so that a holder that fails is its child to
+ * reap (never a pid to kill later). It tells the parent "P<pid>" or
+ * "E<why>" through out, then ends and the holder is adopted by init.
+ */
+static void middle(const struct hostbox_opts *o, int out)
+{
+	char msg[300];
+	int ready[2], st;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	setsid();
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		goto fail;
+	pid = nsv_clone(HOST_NS | (o->network ? CLONE_NEWNET : 0));
+	if (pid == 0) {
+		close(ready[0]);
+		close(out);
+		holder_main(o, ready[1]);
+		_exit(1);
+	}
+	if (pid < 0)
+		goto fail;
+	close(ready[1]);
+	msg[0] = 'E';
+	while ((n = read(ready[0], msg + 1 + got,
+			 sizeof(msg) - 2 - (size_t)got)) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0)
+			got += n;
+	if (got > 0) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (write(out, msg, (size_t)got + 1) < 0)
+			_exit(1);
+		_exit(1);
+	}
+	n = snprintf(msg, sizeof(msg), "P%d", (int)pid);
+	if (write(out, msg, (size_t)n) < 0)
+		_exit(1);
+	_exit(0);
+fail:
+	n = snprintf(msg, sizeof(msg), "Ecannot make namespaces: %s",
+		     strerror(errno));
+	if (write(out, msg, (size_t)n) < 0)
+		_exit(1);
+	_exit(1);
+}
+
 int hostbox_start(const struct hostbox_opts *o, pid_t *pidp, struct sw_err *e)
 {
-	int ready[2], pp[2], reaper = 0, st;
-	pid_t mid, pid = 0;
-	char msg[300];
-	ssize_t n;
+	int pp[2], reaper = 0, st;
+	pid_t mid;
+	char msg[304];
+	ssize_t n, got = 0;
 
 	*pidp = 0;
 	if (bad_path(o->root) || bad_path(o->work) ||
@@ -320,13 +373,8 @@ int hostbox_start(const struct hostbox_opts *o, pid_t *pidp, struct sw_err *e)
 			       "cannot make a sandbox under '%s': its path "
 			       "must be absolute, without ',' ':' or '\\'",
 			       o->root ? o->root : "");
-	if (pipe2(ready, O_CLOEXEC) < 0)
+	if (pipe2(pp, O_CLOEXEC) < 0)
 		return err_sys(e, "cannot create a pipe");
-	if (pipe2(pp, O_CLOEXEC) < 0) {
-		close(ready[0]);
-		close(ready[1]);
-		return err_sys(e, "cannot create a pipe");
-	}
 	/* The holder must not be adopted by us when the middle one ends. */
 	if (prctl(PR_GET_CHILD_SUBREAPER, &reaper) < 0)
 		reaper = 0;
@@ -335,55 +383,31 @@ int hostbox_start(const struct hostbox_opts *o, pid_t *pidp, struct sw_err *e)
 	fflush(NULL);
 	mid = fork();
 	if (mid == 0) {
-		close(ready[0]);
 		close(pp[0]);
-		setsid();
-		pid = nsv_clone(HOST_NS | (o->network ? CLONE_NEWNET : 0));
-		if (pid == 0) {
-			holder_main(o, ready[1]);
-			_exit(1);
-		}
-		if (pid < 0) {
-			int n2 = snprintf(msg, sizeof(msg),
-					  "cannot make namespaces: %s",
-					  strerror(errno));
-
-			if (write(ready[1], msg, (size_t)n2) < 0)
-				_exit(1);
-			_exit(1);
-		}
-		if (write(pp[1], &pid, sizeof(pid)) != sizeof(pid))
-			_exit(1);
-		_exit(0);
+		middle(o, pp[1]);
 	}
-	close(ready[1]);
 	close(pp[1]);
 	if (mid > 0) {
+		while ((n = read(pp[0], msg + got,
+				 sizeof(msg) - 1 - (size_t)got)) > 0 ||
+		       (n < 0 && errno == EINTR))
+			if (n > 0)
+				got += n;
 		while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
 			;
-		if (read(pp[0], &pid, sizeof(pid)) != sizeof(pid))
-			pid = 0;
 	}
 	if (reaper)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	close(pp[0]);
-	if (mid < 0) {
-		close(ready[0]);
+	if (mid < 0)
 		return err_sys(e, "cannot fork");
+	msg[got] = '\0';
+	if (msg[0] == 'P' && atoi(msg + 1) > 0) {
+		*pidp = (pid_t)atoi(msg + 1);
+		return 0;
 	}
-	do {
-		n = read(ready[0], msg, sizeof(msg) - 1);
-	} while (n < 0 && errno == EINTR);
-	close(ready[0]);
-	if (n != 0 || pid <= 0) {
-		msg[n > 0 ? n : 0] = '\0';
-		if (pid > 0)
-			kill(pid, SIGKILL);
-		return err_set(e, ERR_SYSTEM, "cannot set up its sandbox: %s",
-			       n > 0 ? msg : "the holder died");
-	}
-	*pidp = pid;
-	return 0;
+	return err_set(e, ERR_SYSTEM, "cannot set up its sandbox: %s",
+		       msg[0] == 'E' ? msg + 1 : "the holder died");
 }
 
 unsigned long long hostbox_starttime(pid_t pid)

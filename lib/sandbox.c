@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -761,19 +762,33 @@ static void copy_rlimit(pid_t holder, int res)
 static void drop_caps(void)
 {
 	static const int caps[] = {
-		CAP_SYS_ADMIN,	   CAP_SYS_MODULE,	CAP_SYS_RAWIO,
-		CAP_SYS_BOOT,	   CAP_SYS_TIME,	CAP_SYS_PTRACE,
-		CAP_SYS_RESOURCE,  CAP_MKNOD,		CAP_NET_ADMIN,
-		CAP_MAC_ADMIN,	   CAP_MAC_OVERRIDE,	CAP_SYSLOG,
-		CAP_AUDIT_CONTROL, CAP_DAC_READ_SEARCH, CAP_LINUX_IMMUTABLE,
-		CAP_SYS_PACCT,	   CAP_WAKE_ALARM,	CAP_BLOCK_SUSPEND,
+		CAP_SYS_ADMIN,	      CAP_SYS_MODULE,	   CAP_SYS_RAWIO,
+		CAP_SYS_BOOT,	      CAP_SYS_TIME,	   CAP_SYS_PTRACE,
+		CAP_SYS_RESOURCE,     CAP_MKNOD,	   CAP_NET_ADMIN,
+		CAP_MAC_ADMIN,	      CAP_MAC_OVERRIDE,	   CAP_SYSLOG,
+		CAP_AUDIT_CONTROL,    CAP_DAC_READ_SEARCH, CAP_LINUX_IMMUTABLE,
+		CAP_SYS_PACCT,	      CAP_WAKE_ALARM,	   CAP_BLOCK_SUSPEND,
+		38 /* CAP_PERFMON */, 39 /* CAP_BPF */,
 	};
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3,
+						0 };
+	struct __user_cap_data_struct data[2];
+	bool have;
 
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+	memset(data, 0, sizeof(data));
+	have = syscall(SYS_capget, &hdr, data) == 0;
+
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		uint32_t bit = 1U << (caps[i] % 32);
+
 		prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0);
-	/* bpf and perfmon where the kernel knows them */
-	prctl(PR_CAPBSET_DROP, 38, 0, 0, 0);
-	prctl(PR_CAPBSET_DROP, 39, 0, 0, 0);
+		data[caps[i] / 32].effective &= ~bit;
+		data[caps[i] / 32].permitted &= ~bit;
+		data[caps[i] / 32].inheritable &= ~bit;
+	}
+	/* and from this process itself, not only from what it execs */
+	if (have)
+		syscall(SYS_capset, &hdr, data);
 }
 
 int sandbox_enter(pid_t holder, int close_fd)

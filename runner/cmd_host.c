@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "fs.h"
 #include "host.h"
@@ -24,7 +25,8 @@ static const char host_usage[] =
 	"       slipway host start NAME [--host-network private|host]\n"
 	"       slipway host stop NAME...\n"
 	"       slipway host rm NAME...\n"
-	"       slipway host exec NAME [--] COMMAND [ARG...]\n"
+	"       slipway host exec [--state-dir DIR] NAME [--] COMMAND "
+	"[ARG...]\n"
 	"\n"
 	"Rehearsal hosts are the local hosts a deployment makes under the "
 	"state\n"
@@ -43,7 +45,9 @@ static const char host_usage[] =
 	"its\n"
 	"          files stay\n"
 	"  rm      stop the host and remove it, files and agent state\n"
-	"  exec    run COMMAND on the host (started if needed), as root in /\n"
+	"  exec    run COMMAND on the host (started if needed), as root in /;\n"
+	"          exec's options go before NAME: what follows is the "
+	"command's\n"
 	"\n"
 	"      --host-network private|host\n"
 	"                            start: private gives the host its own "
@@ -70,16 +74,6 @@ static const struct option options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
-
-static bool name_ok(const char *s)
-{
-	if (!*s || *s == '.' || *s == '-' || strlen(s) > 128)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
-			return false;
-	return true;
-}
 
 static void show_uptime(int64_t ms, char *out, size_t n)
 {
@@ -157,6 +151,11 @@ static int host_start(const struct state *st, const char *name, bool net)
 	printf("%s: %s, pid %d%s%s\n", name,
 	       started ? "started" : "already running", (int)b.pid,
 	       b.address ? ", address " : "", b.address ? b.address : "");
+	if (!started && net && !b.network)
+		fprintf(stderr,
+			"warning: host %s runs without a network of its own: "
+			"`slipway host stop %s` first to start it with one\n",
+			name, name);
 	host_box_release(&b);
 	return 0;
 }
@@ -242,14 +241,14 @@ int cmd_host(int argc, char **argv)
 
 	/* exec's COMMAND has options of its own: parse in order, stop at
 	 * NAME; the others take options anywhere */
-	for (int i = 1; i < argc && !is_exec; i++) {
+	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--state-dir") ||
-		    !strcmp(argv[i], "--host-network"))
+		    !strcmp(argv[i], "--host-network")) {
 			i++;
-		else if (argv[i][0] != '-')
+		} else if (argv[i][0] != '-') {
 			is_exec = !strcmp(argv[i], "exec");
-		if (i < argc && argv[i][0] != '-')
 			break;
+		}
 	}
 	optind = 1;
 	opterr = 0;
@@ -292,7 +291,7 @@ int cmd_host(int argc, char **argv)
 		return cli_usage_error("host", "%s: a host NAME is required",
 				       sub);
 	for (int i = optind; strcmp(sub, "ls") && i < argc; i++) {
-		if (!name_ok(argv[i]))
+		if (!agent_id_ok(argv[i]))
 			return cli_usage_error("host", "invalid host name '%s'",
 					       argv[i]);
 		if (strcmp(sub, "stop") && strcmp(sub, "rm"))

@@ -573,7 +573,7 @@ static void host_done(struct fhost *h, enum fh_state st)
  * it is running whatever the isolation. 0 and *box (0: none), or -1.
  */
 static int host_sandbox(struct drv *d, struct fhost *h, pid_t *box,
-			struct sw_err *e)
+			unsigned long long *mntns, struct sw_err *e)
 {
 	struct host_box b = HOST_BOX_INIT;
 	bool started = false;
@@ -590,6 +590,7 @@ static int host_sandbox(struct drv *d, struct fhost *h, pid_t *box,
 	if (ret < 0)
 		return -1;
 	*box = h->box = b.pid;
+	*mntns = b.mntns;
 	free(h->box_address);
 	h->box_address = b.address ? xstrdup(b.address) : NULL;
 	if (started)
@@ -648,7 +649,7 @@ static void host_start(struct drv *d, struct fhost *h)
 	h->rd.on_event = on_event;
 	h->rd.on_line = on_line;
 	h->rd.data = h;
-	if (host_sandbox(d, h, &th.box, &e) < 0 ||
+	if (host_sandbox(d, h, &th.box, &th.box_mntns, &e) < 0 ||
 	    transport_for(&th)->start(&th, &rq, &h->run, &e) < 0) {
 		h->message = xstrdup(e.msg);
 		h->agent_issue = true;

@@ -53,7 +53,7 @@ int host_list(const char *state_dir, struct strvec *names, struct sw_err *e)
 	while ((de = readdir(d))) {
 		char *root;
 
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		root = xasprintf("%s/%s/root", dir, de->d_name);
 		if (fs_is_dir(root))
@@ -88,6 +88,8 @@ static int box_read(const char *hd, struct host_box *b)
 		b->pid = (pid_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "startTime", &v))
 		b->start = (unsigned long long)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "mountNamespace", &v))
+		b->mntns = (unsigned long long)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "network", &v))
 		b->network = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "address", &v) &&
@@ -109,6 +111,8 @@ static int box_write(const char *hd, const struct host_box *b, struct sw_err *e)
 	json_object_object_add(o, "pid", json_object_new_int64(b->pid));
 	json_object_object_add(o, "startTime",
 			       json_object_new_int64((int64_t)b->start));
+	json_object_object_add(o, "mountNamespace",
+			       json_object_new_int64((int64_t)b->mntns));
 	json_object_object_add(o, "network",
 			       json_object_new_boolean(b->network));
 	json_object_object_add(o, "address",
@@ -184,6 +188,24 @@ static int bridge_ensure(struct sw_err *e)
 	return run_ip(up, e);
 }
 
+/* The addresses are taken and released under one lock. */
+static int net_lock(struct sw_err *e)
+{
+	int fd;
+
+	if (fs_mkdir_p(NET_DIR, 0755, e) < 0)
+		return -1;
+	fd = open(NET_DIR "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_sys(e, "cannot open '%s'", NET_DIR "/.lock");
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return err_sys(e, "cannot lock '%s'", NET_DIR "/.lock");
+		}
+	return fd;
+}
+
 /* Take an address: create NET_DIR/<address> naming pid and start. */
 static int address_take(const char *addr, pid_t pid, unsigned long long start)
 {
@@ -228,6 +250,8 @@ static int address_take(const char *addr, pid_t pid, unsigned long long start)
 static void address_release(const char *addr, pid_t pid,
 			    unsigned long long start)
 {
+	struct sw_err ignored = SW_ERR_INIT;
+	int lock = net_lock(&ignored);
 	char *path = xasprintf("%s/%s", NET_DIR, addr);
 	FILE *f = fopen(path, "re");
 	int opid = 0;
@@ -240,19 +264,17 @@ static void address_release(const char *addr, pid_t pid,
 		fclose(f);
 	}
 	free(path);
+	if (lock >= 0)
+		close(lock);
 }
 
-static char *address_pick(const char *hd, pid_t pid, unsigned long long start,
-			  struct sw_err *e)
+static char *address_pick_locked(const char *hd, pid_t pid,
+				 unsigned long long start, struct sw_err *e)
 {
 	char *pref_path = fs_join(hd, "address"), *pref = NULL;
 	size_t len;
 	struct sw_err ignored = SW_ERR_INIT;
 
-	if (fs_mkdir_p(NET_DIR, 0755, e) < 0) {
-		free(pref_path);
-		return NULL;
-	}
 	if (fs_read_file(pref_path, 64, &pref, &len, &ignored) == 0) {
 		struct in_addr a;
 
@@ -278,6 +300,19 @@ static char *address_pick(const char *hd, pid_t pid, unsigned long long start,
 	}
 	err_set(e, ERR_SYSTEM, "no free address in 10.213.0.0/16");
 	return NULL;
+}
+
+static char *address_pick(const char *hd, pid_t pid, unsigned long long start,
+			  struct sw_err *e)
+{
+	int lock = net_lock(e);
+	char *addr;
+
+	if (lock < 0)
+		return NULL;
+	addr = address_pick_locked(hd, pid, start, e);
+	close(lock);
+	return addr;
 }
 
 static int set_addr(int fd, unsigned long req, const char *ifname,
@@ -379,6 +414,15 @@ static int net_attach(const char *hd, struct host_box *b, struct sw_err *e)
 
 /* ---- the box ---- */
 
+static unsigned long long ns_inode(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
 static int lock_dir(const char *hd, struct sw_err *e)
 {
 	char *path = fs_join(hd, "box.lock");
@@ -436,11 +480,14 @@ int host_box_ensure(const char *state_dir, const char *name, bool network,
 	if (lock < 0)
 		goto out;
 	if (box_read(hd, b) == 0) {
-		running(b);
-		if (b->pid) {
+		if (hostbox_alive(b->pid, b->start)) {
 			ret = 0;
 			goto out;
 		}
+		/* it died without a stop: its claim on an address goes */
+		if (b->address)
+			address_release(b->address, b->pid, b->start);
+		host_box_release(b);
 	}
 	o.name = name;
 	o.root = root;
@@ -450,7 +497,12 @@ int host_box_ensure(const char *state_dir, const char *name, bool network,
 	if (hostbox_start(&o, &b->pid, e) < 0)
 		goto out;
 	b->start = hostbox_starttime(b->pid);
+	b->mntns = ns_inode(b->pid);
 	b->network = network;
+	if (!b->start || !b->mntns) {
+		err_set(e, ERR_SYSTEM, "its sandbox ended as it started");
+		goto fail;
+	}
 	b->started_ms = proc_wall_ms();
 	if (network && net_attach(hd, b, e) < 0)
 		goto fail;

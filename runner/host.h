@@ -43,6 +43,8 @@
 struct host_box {
 	pid_t pid; /* the holder; 0: not running */
 	unsigned long long start; /* its start time (hostbox_starttime) */
+	unsigned long long mntns; /* its mount namespace's inode: what a
+				     process that joined it checks */
 	bool network; /* a network namespace of its own */
 	char *address; /* its address when network, else NULL */
 	int64_t started_ms; /* wall clock */
@@ -50,7 +52,7 @@ struct host_box {
 
 #define HOST_BOX_INIT                                                          \
 	{                                                                      \
-		0, 0, false, NULL, 0                                           \
+		0, 0, 0, false, NULL, 0                                        \
 	}
 
 /* <state>/hosts/<name> (caller frees). */

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent_proto.h"
 #include "hostbox.h"
+#include "nsview.h"
 #include "proc.h"
 #include "sandbox.h"
 #include "strvec.h"
@@ -58,6 +60,60 @@ void transport_agent_args(const struct transport_host *h,
 }
 
 /*
+ * In the local agent's child, for a sandboxed host: enter it and set the
+ * agent's paths as they are inside (root "/", its state at
+ * HOSTBOX_AGENT_ROOT). A bundle under the host's deployment root (a
+ * rollback's archive) is opened inside, where the host's links cannot
+ * lead out; any other (the user's, on this machine) is opened here,
+ * before, and read through /proc/self/fd. Keeps only stdio, out and that
+ * descriptor; the agent leaves our session (no terminal for the hooks).
+ */
+static int enter_box(const struct transport_host *h,
+		     const struct agent_request *rq, struct agent_opts *o,
+		     char *inside, size_t len, int out)
+{
+	size_t dl = strlen(h->deployment_root);
+	struct stat st;
+	int bfd = -1;
+
+	if (!strncmp(rq->bundle, h->deployment_root, dl) &&
+	    rq->bundle[dl] == '/') {
+		snprintf(inside, len, "%s%s", HOSTBOX_AGENT_ROOT,
+			 rq->bundle + dl);
+	} else {
+		bfd = open(rq->bundle, O_RDONLY | O_CLOEXEC);
+		if (bfd < 0) {
+			fprintf(stderr,
+				"slipway: host %s: cannot open '%s': %s\n",
+				h->name, rq->bundle, strerror(errno));
+			return -1;
+		}
+		snprintf(inside, len, "/proc/self/fd/%d", bfd);
+	}
+	nsv_close_others(out, bfd >= 0 ? bfd : out);
+	if (sandbox_enter(h->box, -1) < 0) {
+		fprintf(stderr,
+			"slipway: host %s: cannot enter its sandbox: %s\n",
+			h->name, strerror(errno));
+		return -1;
+	}
+	/* the pid was the host's init when it was looked up: check that
+	 * this is still the host (not a process that took the pid over) */
+	if (stat("/proc/self/ns/mnt", &st) < 0 ||
+	    (unsigned long long)st.st_ino != h->box_mntns) {
+		fprintf(stderr, "slipway: host %s: its sandbox has ended\n",
+			h->name);
+		return -1;
+	}
+	setsid();
+	o->bundle = inside;
+	o->bundle_name = rq->bundle;
+	o->deployment_root = HOSTBOX_AGENT_ROOT;
+	o->host_root = "/";
+	return 0;
+}
+
+/*
  * A local host's agent is a fork of this process running the agent's
  * code (agent_proto_serve), as `slipway agent deploy` would, writing the
  * same protocol into a pipe: no exec, no second start-up. It stays in
@@ -82,7 +138,7 @@ static int local_start(const struct transport_host *h,
 	if (pid == 0) {
 		struct agent_opts o = AGENT_OPTS_INIT;
 		struct sw_err ce = SW_ERR_INIT;
-		char inside[64];
+		char inside[PATH_MAX];
 		FILE *out;
 		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -92,29 +148,9 @@ static int local_start(const struct transport_host *h,
 			close(devnull);
 		}
 		if (h->box) {
-			/* Open the bundle here: it is not in the host's view. */
-			int bfd = open(rq->bundle, O_RDONLY | O_CLOEXEC);
-
-			if (bfd < 0) {
-				fprintf(stderr,
-					"slipway: host %s: cannot open '%s': "
-					"%s\n",
-					h->name, rq->bundle, strerror(errno));
+			if (enter_box(h, rq, &o, inside, sizeof(inside), p[1]) <
+			    0)
 				_exit(ERR_SYSTEM);
-			}
-			if (sandbox_enter(h->box, -1) < 0) {
-				fprintf(stderr,
-					"slipway: host %s: cannot enter its "
-					"sandbox: %s\n",
-					h->name, strerror(errno));
-				_exit(ERR_SYSTEM);
-			}
-			snprintf(inside, sizeof(inside), "/proc/self/fd/%d",
-				 bfd);
-			o.bundle = inside;
-			o.bundle_name = rq->bundle;
-			o.deployment_root = HOSTBOX_AGENT_ROOT;
-			o.host_root = "/";
 		} else {
 			o.bundle = rq->bundle;
 			o.deployment_root = h->deployment_root;

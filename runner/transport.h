@@ -54,6 +54,8 @@ struct transport_host {
 	 * agent then runs inside it, on root "/" with its deployment root
 	 * at HOSTBOX_AGENT_ROOT, the bundle opened before it enters. */
 	pid_t box;
+	unsigned long long box_mntns; /* its mount namespace's inode: the
+					 agent checks where it landed */
 };
 
 /* What the agent is asked to do on one host. */

@@ -227,6 +227,10 @@ EOF
 	run "$SLIPWAY" host exec --state-dir "$STATE" h1 -- sh -c 'echo $(hostname) $$; exit 7'
 	[ "$status" -eq 7 ]
 	[[ "$output" == "h1 "[0-9]* ]]
+	# options before the subcommand; the command's own after NAME
+	run "$SLIPWAY" host --state-dir "$STATE" exec h1 ls -l -d /proc
+	[ "$status" -eq 0 ]
+	[[ "$output" == d*" /proc" ]]
 	run -127 "$SLIPWAY" host exec --state-dir "$STATE" h1 no-such-command-$MARK
 	[[ "$output" == *"cannot run 'no-such-command-$MARK'"* ]]
 	run "$SLIPWAY" host exec --state-dir "$STATE" nohost true
@@ -305,4 +309,69 @@ EOF
 	[ "$st" -eq 0 ]
 	[[ "$out" == *"no sandbox ("*"); isolation is dir"* ]]
 	[[ "$out" == *"root=$STATE/hosts/local/root"* ]]
+}
+
+@test "host: hooks have no terminal to type into, even when slipway has one" {
+	command -v script >/dev/null || skip "script (util-linux) is needed"
+	appspec AfterInstall=tty
+	hook tty <<'EOF2'
+if ( : </dev/tty ) 2>/dev/null; then echo tty-open; else echo no-tty; fi
+EOF2
+	# slipway on a terminal of its own: the hook must not reach it
+	run script -qec "$SLIPWAY deploy $APP --host t1 --isolation sandbox \
+		--state-dir $STATE" /dev/null
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"[stdout]no-tty"* ]]
+}
+
+@test "host: a rollback reads the good revision inside the host, where a link planted by a hook cannot lead to this machine" {
+	mkdir -p "$T/machine"
+	echo "machine secret $MARK" >"$T/machine/secret.txt"
+	printf 'version: 0.0\nos: linux\nfiles:\n  - source: secret.txt\n    destination: /loot\n' \
+		>"$T/machine/appspec.yml"
+	appspec
+	deploy h1 --isolation sandbox --deployment-id d-GOOD$MARK
+	[ "$status" -eq 0 ]
+	appspec AfterInstall=plant ValidateService=fail
+	hook plant <<EOF2
+a=\$(ls -d /opt/codedeploy-agent/deployment-root/*/d-GOOD$MARK/deployment-archive)
+rm -rf "\$a" && ln -s "$T/machine" "\$a" && echo planted
+EOF2
+	hook fail <<'EOF2'
+exit 1
+EOF2
+	deploy h1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"[stdout]planted"* ]]
+	run "$SLIPWAY" deploy --rollback --host h1 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"h1 | "*"deployment-archive"* ]]
+	[ ! -e "$STATE/hosts/h1/root/loot" ]
+	! grep -rqs "machine secret" "$STATE/hosts/h1/root"
+}
+
+@test "host: an init pid that now names another process is not entered" {
+	appspec AfterInstall=where
+	hook where <<'EOF2'
+echo "wrote" >/tmp/where-$$
+EOF2
+	mkdir -p "$STATE/hosts/h1/root"
+	# box.json naming a process of this machine: alive, with its real
+	# start time, but not in the host's namespaces
+	sleep 60$MARK &
+	pid=$!
+	start=$(awk '{ print $22 }' "/proc/$pid/stat")
+	printf '{"pid": %d, "startTime": %s, "mountNamespace": 1, "network": false}\n' \
+		"$pid" "$start" >"$STATE/hosts/h1/box.json"
+	run "$SLIPWAY" host ls --state-dir "$STATE"
+	[[ "$output" == *"h1"*"running"* ]]
+	deploy h1
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"its sandbox has ended"* ]]
+	! ls /tmp/where-* 2>/dev/null
+	rm -f "$STATE/hosts/h1/box.json"
+	kill "$pid"
 }
