@@ -829,6 +829,7 @@ int sandbox_enter(pid_t holder, int close_fd)
 		return -1;
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		setsid(); /* no controlling terminal inside */
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			return -1;
 		drop_caps();
@@ -917,8 +918,10 @@ static int vchild_main(void *arg)
 	sa.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &sa, NULL);
-	if (setpgid(0, 0) < 0)
-		vfail(c, "cannot make a process group");
+	/* a session of its own: no controlling terminal to type into
+	 * (TIOCSTI) or read from; also a process group it leads */
+	if (setsid() < 0)
+		vfail(c, "cannot make a session");
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path),
 			 "/sys/fs/cgroup/%s/slipway.%d/cgroup.procs",

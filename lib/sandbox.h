@@ -102,14 +102,16 @@ void sandbox_stop(struct sandbox *s);
  * fork(): the caller's pid namespace for children is switched to the
  * holder's for a CLONE_VM|CLONE_VFORK child (as posix_spawn makes), which
  * joins the cgroups, the other namespaces, and execs. The command leads
- * a process group of its own (o->pgid cannot be joined from inside).
+ * a session and process group of its own (o->pgid cannot be joined from
+ * inside; no controlling terminal).
  */
 int sandbox_spawn(const struct proc_opts *o, pid_t *pid, struct sw_err *e);
 
 /*
  * In a child of fork() (for proc_spawn with a user switch): join the holder's cgroups and
  * namespaces and fork again. Returns 0 in the grandchild, which is
- * inside (no new privileges, capabilities dropped); the intermediate
+ * inside (a session of its own without a terminal, no new privileges,
+ * capabilities dropped, the seccomp filter); the intermediate
  * closes close_fd, waits for the grandchild, passes SIGTERM, SIGINT and
  * SIGHUP on to it and exits as it did. Returns -1 (errno set) when the
  * namespaces cannot be joined.

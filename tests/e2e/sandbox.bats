@@ -476,6 +476,21 @@ EOF
 	buildlog | grep -qx in-a-fork
 }
 
+@test "sandbox: commands have no terminal to type into, even when slipway has one" {
+	command -v script >/dev/null || skip "script (util-linux) is needed"
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - 'if ( true </dev/tty ) 2>/dev/null; then echo tty-open; else echo no-tty; fi'
+EOF
+	run script -qec "$SLIPWAY build $PROJ --state-dir $STATE \
+		--report $REPORT --isolation sandbox" /dev/null
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx no-tty
+}
+
 @test "sandbox: without namespaces, sandbox exits 111 and auto falls back to dir" {
 	command -v setpriv >/dev/null || skip "setpriv is needed"
 	d=$(mktemp -d /tmp/sandbox-e2e.XXXXXX)
