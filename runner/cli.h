@@ -50,8 +50,9 @@ int cli_feb_option(const char *cmd, const char *s, enum appspec_feb *feb);
 /* --max-revisions: 1 to 1000. 0 and *n, or the usage error and 2. */
 int cli_revisions_option(const char *cmd, const char *s, unsigned *n);
 
-/* --isolation for deploy and run: dir, sandbox or auto (an enum
- * deploy_isolation). 0 and *iso, or the usage error and 2. */
+/* --isolation for build, deploy and run: dir, sandbox or auto, as 0, 1
+ * or 2 (enum build_isolation and enum deploy_isolation alike). 0 and
+ * *iso, or the usage error and 2. */
 int cli_isolation_option(const char *cmd, const char *s, int *iso);
 /* --host-network: private (true) or host (false). 0, or the usage error
  * and 2. */

@@ -272,22 +272,16 @@ int cmd_build(int argc, char **argv)
 		case OPT_BATCH_TASK:
 			bo.task = optarg;
 			break;
-		case OPT_ISOLATION:
-			if (!strcmp(optarg, "dir")) {
-				o.isolation = BUILD_ISOLATION_DIR;
-			} else if (!strcmp(optarg, "sandbox")) {
-				o.isolation = BUILD_ISOLATION_SANDBOX;
-			} else if (!strcmp(optarg, "auto")) {
-				o.isolation = BUILD_ISOLATION_AUTO;
-			} else {
-				status = cli_usage_error(
-					"build",
-					"--isolation must be dir, sandbox or "
-					"auto, not '%s'",
-					optarg);
+		case OPT_ISOLATION: {
+			int iso;
+
+			if (cli_isolation_option("build", optarg, &iso)) {
+				status = ERR_USAGE;
 				goto out;
 			}
+			o.isolation = (enum build_isolation)iso;
 			break;
+		}
 		case OPT_NETWORK:
 			if (strcmp(optarg, "none") && strcmp(optarg, "host")) {
 				status = cli_usage_error(

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build.h"
 #include "cli.h"
 #include "deploy.h"
 #include "banned.h"
@@ -184,6 +185,12 @@ int cli_feb_option(const char *cmd, const char *s, enum appspec_feb *feb)
 			       "OVERWRITE or RETAIN, not '%s'",
 			       s);
 }
+
+_Static_assert((int)BUILD_ISOLATION_DIR == (int)DEPLOY_ISOLATION_DIR &&
+		       (int)BUILD_ISOLATION_SANDBOX ==
+			       (int)DEPLOY_ISOLATION_SANDBOX &&
+		       (int)BUILD_ISOLATION_AUTO == (int)DEPLOY_ISOLATION_AUTO,
+	       "one --isolation value for builds and deployments");
 
 int cli_isolation_option(const char *cmd, const char *s, int *iso)
 {

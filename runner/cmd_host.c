@@ -110,7 +110,7 @@ static int host_ls(const struct state *st)
 		char pid[16] = "-", up[24] = "-";
 		char *root = xasprintf("%s/hosts/%s/root", st->dir, names.v[i]);
 
-		host_box_get(st->dir, names.v[i], &b, &e);
+		host_box_get(st->dir, names.v[i], &b);
 		if (b.pid) {
 			snprintf(pid, sizeof(pid), "%d", (int)b.pid);
 			show_uptime(proc_wall_ms() - b.started_ms, up,

@@ -504,11 +504,7 @@ int cmd_run(int argc, char **argv)
 				goto out;
 			}
 			dop.isolation = (enum deploy_isolation)iso;
-			bo.isolation = iso == DEPLOY_ISOLATION_SANDBOX
-					       ? BUILD_ISOLATION_SANDBOX
-				       : iso == DEPLOY_ISOLATION_AUTO
-					       ? BUILD_ISOLATION_AUTO
-					       : BUILD_ISOLATION_DIR;
+			bo.isolation = (enum build_isolation)iso;
 			break;
 		}
 		case OPT_HOST_NETWORK:

@@ -385,7 +385,7 @@ static int choose_isolation(struct drv *d, struct sw_err *e)
 
 		if (!d->hosts[i].rehearsal)
 			continue;
-		host_box_get(d->st->dir, d->hosts[i].name, &b, &pe);
+		host_box_get(d->st->dir, d->hosts[i].name, &b);
 		stopped = !b.pid;
 		host_box_release(&b);
 	}
@@ -577,17 +577,14 @@ static int host_sandbox(struct drv *d, struct fhost *h, pid_t *box,
 {
 	struct host_box b = HOST_BOX_INIT;
 	bool started = false;
-	int ret;
 
 	*box = 0;
 	if (!h->rehearsal)
 		return 0;
-	if (d->sandbox)
-		ret = host_box_ensure(d->st->dir, h->name, d->o->host_network,
-				      &b, &started, e);
-	else
-		ret = host_box_get(d->st->dir, h->name, &b, e);
-	if (ret < 0)
+	if (!d->sandbox)
+		host_box_get(d->st->dir, h->name, &b);
+	else if (host_box_ensure(d->st->dir, h->name, d->o->host_network, &b,
+				 &started, e) < 0)
 		return -1;
 	*box = h->box = b.pid;
 	*mntns = b.mntns;

@@ -442,25 +442,13 @@ static int lock_dir(const char *hd, struct sw_err *e)
 	return fd;
 }
 
-static void running(struct host_box *b)
-{
-	if (!hostbox_alive(b->pid, b->start)) {
-		free(b->address);
-		b->address = NULL;
-		b->pid = 0;
-	}
-}
-
-int host_box_get(const char *state_dir, const char *name, struct host_box *b,
-		 struct sw_err *e)
+void host_box_get(const char *state_dir, const char *name, struct host_box *b)
 {
 	char *hd = host_dir(state_dir, name);
 
-	(void)e;
-	if (box_read(hd, b) == 0)
-		running(b);
+	if (box_read(hd, b) == 0 && !hostbox_alive(b->pid, b->start))
+		host_box_release(b); /* not running */
 	free(hd);
-	return 0;
 }
 
 int host_box_ensure(const char *state_dir, const char *name, bool network,

@@ -60,8 +60,7 @@ char *host_dir(const char *state_dir, const char *name);
 /* The names of the rehearsal hosts under <state>/hosts, sorted. */
 int host_list(const char *state_dir, struct strvec *names, struct sw_err *e);
 /* The host's running sandbox; b->pid 0 when it is not running. */
-int host_box_get(const char *state_dir, const char *name, struct host_box *b,
-		 struct sw_err *e);
+void host_box_get(const char *state_dir, const char *name, struct host_box *b);
 /* The host's sandbox, started when it is not running (*started then
  * true); a running one is used as it is, network or not. */
 int host_box_ensure(const char *state_dir, const char *name, bool network,
