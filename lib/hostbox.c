@@ -77,12 +77,14 @@ static int mkdir_mode(const char *path, mode_t mode, struct nsv_err *h)
 {
 	if (no_links(path, h) < 0)
 		return -1;
+	/* messages name the path as the host sees it */
 	if (mkdir(path, mode) == 0)
-		return chmod(path, mode) < 0 ? nsv_fail(h, "cannot chmod", path)
-					     : 0;
+		return chmod(path, mode) < 0
+			       ? nsv_fail(h, "cannot chmod", path + 8)
+			       : 0;
 	if (errno == EEXIST)
 		return 0;
-	return nsv_fail(h, "cannot make", path);
+	return nsv_fail(h, "cannot make", path + 8);
 }
 
 /* What every machine has: made in the host's root when missing. */
