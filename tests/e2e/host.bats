@@ -280,6 +280,13 @@ EOF
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"evil | [slipway] cannot set up its sandbox"*"symbolic link at '/var/tmp'"* ]]
 	[ -z "$(ls -A "$T/outside")" ]
+	# a file where a directory must be: one line naming it as inside
+	rm -rf "$STATE/hosts/evil/root"
+	mkdir -p "$STATE/hosts/evil/root"
+	touch "$STATE/hosts/evil/root/var"
+	run "$SLIPWAY" host start evil --state-dir "$STATE"
+	[ "$status" -eq 111 ]
+	[ "$output" = "error: host evil: cannot set up its sandbox: cannot make '/var/tmp': Not a directory" ]
 }
 
 @test "host: without namespaces, sandbox exits 111 and auto falls back to dir" {
