@@ -521,23 +521,19 @@ invalid:
 static int parse_acls(struct asp *p, const struct ynode *n, const char *path,
 		      struct appspec_permission *perm)
 {
+	size_t j = 0;
+
 	if (get_list(p, n, path, &perm->acls) < 0)
 		return -1;
 	for (size_t i = 0; i < perm->acls.nr; i++) {
 		const struct ynode *at_n = n;
 
 		if (n->type == YNODE_SEQ) {
-			/* the i-th non-null item */
-			size_t seen = 0;
-
-			for (size_t j = 0; j < n->nr; j++) {
-				if (ynode_is_null(n->items[j]))
-					continue;
-				if (seen++ == i) {
-					at_n = n->items[j];
-					break;
-				}
-			}
+			/* the i-th non-null item: one walk over the list */
+			while (j < n->nr && ynode_is_null(n->items[j]))
+				j++;
+			if (j < n->nr)
+				at_n = n->items[j++];
 		}
 		if (check_ace(p, at_n, perm->acls.v[i]) < 0)
 			return -1;

@@ -59,6 +59,7 @@ struct ace {
 	acl_tag_t tag;
 	unsigned id; /* uid or gid for ACL_USER, ACL_GROUP */
 	unsigned perm; /* 4 read, 2 write, 1 execute */
+	size_t seq; /* its place in the appspec's list */
 };
 
 /* A `permissions` rule, its names looked up at its first match. */
@@ -898,6 +899,42 @@ bad:
 		       obj, s);
 }
 
+static int ace_cmp(const void *pa, const void *pb)
+{
+	const struct ace *a = pa, *b = pb;
+
+	if (a->dflt != b->dflt)
+		return a->dflt ? 1 : -1;
+	if (a->tag != b->tag)
+		return a->tag < b->tag ? -1 : 1;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/*
+ * One entry per (default, tag, id), the last one written winning as with
+ * `setfacl -m`, sorted: the ACL is then built without searching it for
+ * each entry (which made thousands of entries quadratic).
+ */
+static void aces_dedup(struct rule *r)
+{
+	size_t i, n = 0;
+
+	if (r->nr_aces < 2)
+		return;
+	qsort(r->aces, r->nr_aces, sizeof(*r->aces), ace_cmp);
+	for (i = 0; i < r->nr_aces; i++) {
+		const struct ace *a = &r->aces[i], *next = a + 1;
+
+		if (i + 1 < r->nr_aces && next->dflt == a->dflt &&
+		    next->tag == a->tag && next->id == a->id)
+			continue;
+		r->aces[n++] = *a;
+	}
+	r->nr_aces = n;
+}
+
 /* Look up the names of a rule (once). */
 static int resolve_rule(struct rule *r, const char *path, struct sw_err *e)
 {
@@ -931,10 +968,12 @@ static int resolve_rule(struct rule *r, const char *path, struct sw_err *e)
 	for (size_t i = 0; i < p->acls.nr; i++) {
 		if (parse_ace(p->acls.v[i], path, &r->aces[i], e) < 0)
 			return -1;
+		r->aces[i].seq = i;
 		r->nr_aces++;
 		if (r->aces[i].dflt)
 			r->has_default = true;
 	}
+	aces_dedup(r);
 	r->resolved = true;
 	return 0;
 }
@@ -1556,32 +1595,26 @@ static int obj_open(struct ictx *c, const char *path, struct obj *ob,
 	return 0;
 }
 
+/*
+ * Set the entry tag (and id) of acl to perm. A named entry (ACL_USER,
+ * ACL_GROUP) is known to be new (the rule's entries are unique), so only
+ * the few base entries are searched for.
+ */
 static int acl_put(acl_t *acl, acl_tag_t tag, unsigned id, unsigned perm)
 {
 	acl_entry_t ent;
 	acl_permset_t ps;
-	int r = acl_get_entry(*acl, ACL_FIRST_ENTRY, &ent);
+	int r = tag == ACL_USER || tag == ACL_GROUP
+			? 0
+			: acl_get_entry(*acl, ACL_FIRST_ENTRY, &ent);
 
 	while (r == 1) {
 		acl_tag_t t;
 
 		if (acl_get_tag_type(ent, &t) < 0)
 			return -1;
-		if (t == tag) {
-			void *q;
-			unsigned qid;
-
-			if (tag != ACL_USER && tag != ACL_GROUP)
-				goto found;
-			q = acl_get_qualifier(ent);
-			if (!q)
-				return -1;
-			qid = tag == ACL_USER ? (unsigned)*(uid_t *)q
-					      : (unsigned)*(gid_t *)q;
-			acl_free(q);
-			if (qid == id)
-				goto found;
-		}
+		if (t == tag)
+			goto found;
 		r = acl_get_entry(*acl, ACL_NEXT_ENTRY, &ent);
 	}
 	if (r < 0 || acl_create_entry(acl, &ent) < 0 ||
@@ -1618,7 +1651,12 @@ static acl_t acl_build(const struct rule *r, mode_t mode, bool dflt)
 
 	if (!acl)
 		return NULL;
-	for (size_t i = 0; i < r->nr_aces; i++) {
+	/*
+	 * Backwards through the sorted entries: libacl keeps an ACL sorted
+	 * by searching it from the start for where each new entry goes, so
+	 * each entry put before the ones already in is found at once.
+	 */
+	for (size_t i = r->nr_aces; i-- > 0;) {
 		const struct ace *a = &r->aces[i];
 
 		if (a->dflt != dflt)

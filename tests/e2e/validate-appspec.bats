@@ -176,3 +176,18 @@ check_bad() {
 	[[ "$output" == *"Appspec files"* ]]
 	[[ "$output" == *"appspec.yml or appspec.yaml"* ]]
 }
+
+@test "an appspec with 40,000 acl entries validates in linear time" {
+	local f=$BATS_TEST_TMPDIR/appspec.yml
+
+	{
+		printf 'version: 0.0\nos: linux\npermissions:\n'
+		printf '  - object: /srv/app\n    acls:\n'
+		seq 100000 139999 | sed 's/.*/      - u:&:rwx/'
+		printf '      - u:1:bad\n'
+	} >"$f"
+	# Quadratic, this took over 10 s (40,000 entries found one by one).
+	run --separate-stderr timeout 5 "$SLIPWAY" validate "$f"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"appspec.yml:40006:9: the access control list (ACL) entry u:1:bad contains an invalid character (b)"* ]]
+}

@@ -963,6 +963,63 @@ static void test_install__acls(void **state)
 	assert_true(dir_empty(f->root));
 }
 
+/*
+ * Many entries, users and groups interleaved out of order, some written
+ * twice: the ACL holds one entry per user and group, sorted, each with
+ * the permissions written last (as with setfacl -m), the base entries
+ * and the mask as for one entry.
+ */
+static void test_install__acls_many(void **state)
+{
+	struct fixture *f = *state;
+	struct install_result r = INSTALL_RESULT_INIT;
+	struct buf spec = BUF_INIT, want = BUF_INIT;
+	const unsigned n = 150;
+	acl_t acl;
+	char *p, *text;
+
+	put(f, "app/a.html", "a\n", 0640);
+	buf_addstr(&spec, "files:\n"
+			  "  - source: app\n"
+			  "    destination: /w\n"
+			  "permissions:\n"
+			  "  - object: /w/a.html\n"
+			  "    acls:\n");
+	for (unsigned i = 0; i < n; i++) {
+		/* 0, 149, 1, 148, ...: never in order */
+		unsigned id = 70000 + (i % 2 ? n - 1 - i / 2 : i / 2);
+
+		buf_addf(&spec, "      - u:%u:r\n      - g:%u:x\n", id, id);
+		if (i % 3 == 0)
+			buf_addf(&spec, "      - u:%u:rw\n", id);
+	}
+	run_ok(f, spec.ptr, APPSPEC_FEB_UNSET, &r);
+
+	buf_addstr(&want, "user::rw-");
+	for (unsigned id = 70000; id < 70000 + n; id++) {
+		unsigned i = id - 70000 < (n + 1) / 2
+				     ? 2 * (id - 70000)
+				     : 2 * (n - 1 - (id - 70000)) + 1;
+
+		buf_addf(&want, ",user:%u:%s", id, i % 3 ? "r--" : "rw-");
+	}
+	buf_addstr(&want, ",group::r--");
+	for (unsigned id = 70000; id < 70000 + n; id++)
+		buf_addf(&want, ",group:%u:--x", id);
+	buf_addstr(&want, ",mask::rwx,other::---");
+
+	p = hpath(f, "/w/a.html");
+	acl = acl_get_file(p, ACL_TYPE_ACCESS);
+	assert_non_null(acl);
+	text = acl_to_any_text(acl, NULL, ',', TEXT_NUMERIC_IDS);
+	assert_string_equal(text, want.ptr);
+	acl_free(text);
+	acl_free(acl);
+	free(p);
+	buf_release(&spec);
+	buf_release(&want);
+}
+
 static void test_install__cleanup_parse(void **state)
 {
 	static const char data[] = "/a\n"
@@ -1018,6 +1075,7 @@ int main(void)
 		T(torn_cleanup_line),
 		T(install_json),
 		T(acls),
+		T(acls_many),
 		T(cleanup_parse),
 #undef T
 	};
