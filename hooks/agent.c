@@ -549,21 +549,17 @@ static int load_spec(struct dep *d, const struct bundle_info *info,
 		     struct sw_err *e)
 {
 	const char *base = strrchr(info->appspec, '/') + 1;
-	char *name, *text = NULL;
-	size_t len;
-	int ret = -1;
+	char *name;
+	int ret;
 
 	if (info->kind == BUNDLE_DIRECTORY)
 		name = fs_join(bundle_name(d->o), base);
 	else
 		name = xstrdup(base);
-	if (fs_read_file(info->appspec, 16 << 20, &text, &len, e) < 0)
-		goto out;
-	ret = appspec_parse(name, text, len, &d->spec, e);
+	/* validate's reader: what it refuses is refused here, with 3 */
+	ret = appspec_load_as(info->appspec, name, &d->spec, e);
 	if (ret < 0 && info->kind != BUNDLE_DIRECTORY)
 		err_prefix(e, "bundle %s", bundle_name(d->o));
-out:
-	free(text);
 	free(name);
 	return ret;
 }

@@ -1,6 +1,7 @@
 #include "appspec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,36 @@ static char *norm_path(const char *s)
 	return buf_detach(&b);
 }
 
+/*
+ * A path the host must be able to name: at most PATH_MAX - 1 bytes in all
+ * (full: the path as it will be used), no component over NAME_MAX. So a
+ * path that validates does not fail at Install (or in a hook's exec).
+ */
+static int check_path_len(struct asp *p, const struct ynode *n,
+			  const char *what, const char *full)
+{
+	const char *c = full;
+	size_t len = strlen(full);
+
+	if (len >= PATH_MAX)
+		return bad(p, n,
+			   "'%s' is %zu bytes long, more than %d (PATH_MAX)",
+			   what, len, PATH_MAX - 1);
+	while (*c) {
+		size_t clen;
+
+		c += strspn(c, "/");
+		clen = strcspn(c, "/");
+		if (clen > NAME_MAX)
+			return bad(p, n,
+				   "'%s' has a component of %zu bytes, more "
+				   "than %d (NAME_MAX): %s",
+				   what, clen, NAME_MAX, yshow(c, clen).s);
+		c += clen;
+	}
+	return 0;
+}
+
 /* ---- version, os, file_exists_behavior ---- */
 
 /* A YAML 1.1 number equal to zero: 0, 0.0, 0., .0, -0.0, 0_0.0 ... */
@@ -331,6 +362,9 @@ static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
 		    yshow(src, strlen(src)).s);
 		goto out;
 	}
+	snprintf(sub, sizeof(sub), "%s.source", path);
+	if (check_path_len(p, ynode_map_get(n, "source"), sub, norm) < 0)
+		goto out;
 	free(src);
 	if (*norm) {
 		src = norm;
@@ -354,6 +388,9 @@ static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
 	}
 	free(dst);
 	dst = xasprintf("/%s", norm);
+	snprintf(sub, sizeof(sub), "%s.destination", path);
+	if (check_path_len(p, ynode_map_get(n, "destination"), sub, dst) < 0)
+		goto out;
 	ALLOC_GROW(p->a->files, p->a->nr_files + 1, p->a->alloc_files);
 	f = &p->a->files[p->a->nr_files++];
 	*f = (struct appspec_file){ .source = src,
@@ -804,6 +841,9 @@ static int parse_permission(struct asp *p, const struct ynode *n, size_t idx)
 	free(perm.object);
 	perm.object = xasprintf("/%s", norm);
 	free(norm);
+	snprintf(sub, sizeof(sub), "%s.object", path);
+	if (check_path_len(p, ynode_map_get(n, "object"), sub, perm.object) < 0)
+		goto fail;
 	if (!perm.pattern || !*perm.pattern) {
 		free(perm.pattern);
 		perm.pattern = xstrdup("**");
@@ -937,6 +977,9 @@ static int parse_script(struct asp *p, const struct ynode *n, const char *event,
 	}
 	free(sc.location);
 	sc.location = norm;
+	snprintf(sub, sizeof(sub), "%s.location", path);
+	if (check_path_len(p, loc, sub, sc.location) < 0)
+		goto fail;
 	if (sc.timeout > APPSPEC_DEFAULT_TIMEOUT)
 		warnf(p, ynode_map_get(n, "timeout"),
 		      "'%s' timeout %u is more than %d seconds: the service "
@@ -1121,13 +1164,19 @@ int appspec_parse(const char *name, const char *data, size_t len,
 
 int appspec_load(const char *path, struct appspec *a, struct sw_err *e)
 {
+	return appspec_load_as(path, path, a, e);
+}
+
+int appspec_load_as(const char *path, const char *name, struct appspec *a,
+		    struct sw_err *e)
+{
 	struct ydoc doc = YDOC_INIT;
 	int ret;
 
 	memset(a, 0, sizeof(*a));
-	if (ydoc_load_file(path, &doc, e) < 0)
+	if (ydoc_load_file_as(path, name, &doc, e) < 0)
 		return -1;
-	ret = parse_doc(path, &doc, a, e);
+	ret = parse_doc(name, &doc, a, e);
 	ydoc_release(&doc);
 	return ret;
 }

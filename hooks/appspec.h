@@ -179,6 +179,11 @@ struct appspec {
 
 /* Parse a file. On failure *a is left released. */
 int appspec_load(const char *path, struct appspec *a, struct sw_err *e);
+/* The same, naming the file `name` in messages (as the user knows it,
+ * e.g. "appspec.yml" inside a bundle). What validate accepts, a
+ * deployment reads alike: the same reader, the same bounds. */
+int appspec_load_as(const char *path, const char *name, struct appspec *a,
+		    struct sw_err *e);
 /* Parse from memory (data need not be NUL-terminated); `name` is used in
  * messages. On failure *a is left released. */
 int appspec_parse(const char *name, const char *data, size_t len,

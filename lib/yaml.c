@@ -17,7 +17,6 @@
 #include "banned.h"
 
 /* A file bigger than this is not a configuration file. */
-#define YAML_MAX_FILE (16 * 1024 * 1024)
 
 /*
  * A tiny open-addressing index from byte strings to small integers, used
@@ -601,6 +600,10 @@ int ydoc_load(const char *name, const char *data, size_t len, struct ydoc *doc,
 	int ret = -1;
 
 	memset(doc, 0, sizeof(*doc));
+	if (len > YAML_MAX_FILE)
+		return err_set(e, ERR_SPEC, "%s: file too large (over %d MiB)",
+			       name ? name : "<input>",
+			       YAML_MAX_FILE / (1024 * 1024));
 	doc->file = xstrdup(name ? name : "<input>");
 	if (!yaml_parser_initialize(&parser)) {
 		err_set(e, ERR_SYSTEM, "%s: cannot initialize yaml parser",
@@ -638,6 +641,12 @@ out_doc:
 
 int ydoc_load_file(const char *path, struct ydoc *doc, struct sw_err *e)
 {
+	return ydoc_load_file_as(path, path, doc, e);
+}
+
+int ydoc_load_file_as(const char *path, const char *name, struct ydoc *doc,
+		      struct sw_err *e)
+{
 	struct buf b = BUF_INIT;
 	struct stat st;
 	char chunk[65536];
@@ -671,12 +680,12 @@ int ydoc_load_file(const char *path, struct ydoc *doc, struct sw_err *e)
 			break;
 		if (b.len + (size_t)n > YAML_MAX_FILE) {
 			err_set(e, ERR_SPEC, "%s: file too large (over %d MiB)",
-				path, YAML_MAX_FILE / (1024 * 1024));
+				name, YAML_MAX_FILE / (1024 * 1024));
 			goto out;
 		}
 		buf_add(&b, chunk, (size_t)n);
 	}
-	ret = ydoc_load(path, b.ptr ? b.ptr : "", b.len, doc, e);
+	ret = ydoc_load(name, b.ptr ? b.ptr : "", b.len, doc, e);
 out:
 	close(fd);
 	buf_release(&b);

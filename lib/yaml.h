@@ -28,6 +28,8 @@
 
 #define YAML_MAX_EXPANDED 1000000
 #define YAML_MAX_DEPTH 256
+/* The largest file or buffer read: more is ERR_SPEC "file too large". */
+#define YAML_MAX_FILE (16 * 1024 * 1024)
 
 enum ynode_type { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
 
@@ -60,6 +62,10 @@ struct ydoc {
 
 /* Load a file / a buffer. On failure the doc is left released. */
 int ydoc_load_file(const char *path, struct ydoc *doc, struct sw_err *e);
+/* Load the file at path, naming it name in messages and in doc->file
+ * (the name the user knows it by, e.g. inside a bundle). */
+int ydoc_load_file_as(const char *path, const char *name, struct ydoc *doc,
+		      struct sw_err *e);
 int ydoc_load(const char *name, const char *data, size_t len, struct ydoc *doc,
 	      struct sw_err *e);
 void ydoc_release(struct ydoc *doc);

@@ -1,6 +1,7 @@
 #include "buildspec.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1119,8 +1120,33 @@ static int parse_matrix_dynamic(struct bsp *p, const struct ynode *n)
 	return 0;
 }
 
+size_t buildspec_matrix_count(const struct bs_batch *b)
+{
+	size_t n = 1;
+	size_t dims[3] = { b->matrix_buildspecs.nr, b->matrix_images.nr,
+			   b->matrix_compute_types.nr };
+
+	for (size_t i = 0; i < 3; i++)
+		if (dims[i]) {
+			if (n > SIZE_MAX / dims[i])
+				return SIZE_MAX;
+			n *= dims[i];
+		}
+	for (size_t i = 0; i < b->nr_matrix_vars; i++) {
+		size_t k = b->matrix_vars[i].values.nr;
+
+		if (k && n > SIZE_MAX / k)
+			return SIZE_MAX;
+		if (k)
+			n *= k;
+	}
+	return n;
+}
+
 static int parse_matrix(struct bsp *p, const struct ynode *n)
 {
+	size_t count;
+
 	struct bs_batch *b = &p->bs->batch;
 	const char *path = "batch.build-matrix";
 
@@ -1160,6 +1186,13 @@ static int parse_matrix(struct bsp *p, const struct ynode *n)
 				return -1;
 		}
 	}
+	count = buildspec_matrix_count(b);
+	if (count == SIZE_MAX)
+		return bad(p, n, "'%s' expands to more than %d builds", path,
+			   BS_BATCH_MAX_BUILDS);
+	if (count > BS_BATCH_MAX_BUILDS)
+		return bad(p, n, "'%s' expands to %zu builds, more than %d",
+			   path, count, BS_BATCH_MAX_BUILDS);
 	return 0;
 }
 
@@ -1186,11 +1219,12 @@ static int parse_fanout(struct bsp *p, const struct ynode *n)
 					   "integer >= 1",
 					   path);
 			val = strtol(v->value, &end, 10);
-			if (*end || val < 1 || val > INT_MAX)
+			if (*end || val < 1 || val > BS_BATCH_MAX_BUILDS)
 				return bad(p, v,
 					   "'%s.parallelism' must be an "
 					   "integer from 1 to %d, not '%s'",
-					   path, INT_MAX, yshown(v).s);
+					   path, BS_BATCH_MAX_BUILDS,
+					   yshown(v).s);
 			b->parallelism = (int)val;
 		} else if (ykey_is(k, "ignore-failure")) {
 			if (get_bool(p, v, "batch.build-fanout.ignore-failure",

@@ -151,6 +151,18 @@ struct bs_batch {
 	bool fanout_ignore_failure;
 };
 
+/*
+ * At most this many builds in one batch: a build-matrix expanding to more,
+ * or a build-fanout with a larger parallelism, is refused by the parser
+ * (file:line:col), so that validate refuses what build would.
+ */
+#define BS_BATCH_MAX_BUILDS 1000
+
+/* How many builds a build-matrix expands to: the product of its
+ * buildspecs, images, compute types and variables' values (empty ones
+ * count 1), saturating at SIZE_MAX. */
+size_t buildspec_matrix_count(const struct bs_batch *b);
+
 struct buildspec {
 	char *file; /* as given to buildspec_load */
 	char *version; /* "0.1" or "0.2" */

@@ -73,29 +73,6 @@ static void env_of(struct batch_task *t, const struct bs_batch_env *env)
 			     env->variables.v[i].value);
 }
 
-size_t batch_matrix_count(const struct bs_batch *b)
-{
-	size_t n = 1;
-	size_t dims[3] = { b->matrix_buildspecs.nr, b->matrix_images.nr,
-			   b->matrix_compute_types.nr };
-
-	for (size_t i = 0; i < 3; i++)
-		if (dims[i]) {
-			if (n > SIZE_MAX / dims[i])
-				return SIZE_MAX;
-			n *= dims[i];
-		}
-	for (size_t i = 0; i < b->nr_matrix_vars; i++) {
-		size_t k = b->matrix_vars[i].values.nr;
-
-		if (k && n > SIZE_MAX / k)
-			return SIZE_MAX;
-		if (k)
-			n *= k;
-	}
-	return n;
-}
-
 /* One identifier part: letters, digits and '_' only. */
 static void id_part(struct buf *id, const char *s, bool stem)
 {
@@ -124,7 +101,7 @@ static void id_part(struct buf *id, const char *s, bool stem)
 static int make_matrix(const struct bs_batch *b, struct batch_plan *p,
 		       struct sw_err *e)
 {
-	size_t total = batch_matrix_count(b);
+	size_t total = buildspec_matrix_count(b);
 	size_t nd = 3 + b->nr_matrix_vars;
 	const struct strvec **dim = xcalloc(nd, sizeof(*dim));
 	size_t *at = xcalloc(nd, sizeof(*at));

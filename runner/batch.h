@@ -103,8 +103,8 @@ struct batch_plan {
 		BS_BATCH_NONE, false, NULL, 0, 0                               \
 	}
 
-/* At most this many builds in one batch. */
-#define BATCH_MAX_TASKS 1000
+/* At most this many builds in one batch (the parser's bound). */
+#define BATCH_MAX_TASKS BS_BATCH_MAX_BUILDS
 
 /*
  * The tasks of a batch: build-list and build-graph as written, a matrix
@@ -116,8 +116,6 @@ struct batch_plan {
 int batch_plan_make(const struct bs_batch *b, struct batch_plan *p,
 		    struct sw_err *e);
 void batch_plan_release(struct batch_plan *p);
-/* How many builds a matrix expands to (saturates at SIZE_MAX). */
-size_t batch_matrix_count(const struct bs_batch *b);
 /* The index of a task, or -1. */
 long batch_plan_find(const struct batch_plan *p, const char *identifier);
 

@@ -241,6 +241,39 @@ PY
 
 # ---- the host root ---------------------------------------------------------
 
+@test "an appspec validate refuses is refused by deploy with exit 3: over 16 MiB, a path past PATH_MAX or NAME_MAX" {
+	prior
+	rev big big
+	std_appspec big BeforeInstall
+	# a comment makes it 17 MiB of valid YAML
+	head -c 17M /dev/zero | tr '\0' '#' >>"$T/big/appspec.yml"
+	run "$SLIPWAY" validate "$T/big/appspec.yml"
+	same "$status" 3
+	[[ "$output" == *"appspec.yml: file too large (over 16 MiB)"* ]]
+	sw_deploy "$T/big"
+	refused "$T/big/appspec.yml: file too large (over 16 MiB)"
+	(cd "$T/big" && zip -qr "$T/big.zip" .)
+	sw_deploy "$T/big.zip"
+	refused "bundle $T/big.zip: appspec.yml: file too large (over 16 MiB)"
+
+	rev long long
+	"$PYTHON" - "$T/long/appspec.yml" <<'PY'
+import sys
+dest = "/srv/" + "/".join(["d" * 200] * 50000)
+open(sys.argv[1], "w").write("version: 0.0\nos: linux\nfiles:\n"
+                             "  - source: app\n    destination: " + dest + "\n")
+PY
+	run "$SLIPWAY" validate "$T/long/appspec.yml"
+	same "$status" 3
+	[[ "$output" == *"appspec.yml:5:18: 'files[0].destination' is 10050004 bytes long, more than 4095 (PATH_MAX)"* ]]
+	sw_deploy "$T/long"
+	refused "appspec.yml:5:18: 'files[0].destination' is 10050004 bytes long, more than 4095 (PATH_MAX)"
+	printf 'version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv/%s\n' \
+		"$(printf 'n%.0s' $(seq 256))" >"$T/long/appspec.yml"
+	sw_deploy "$T/long"
+	refused "'files[0].destination' has a component of 256 bytes, more than 255 (NAME_MAX)"
+}
+
 @test "a symbolic link in the host root resolves inside it: absolute" {
 	mkdir -p "$OUT" "$HOST$OUT"
 	ln -s "$OUT" "$HOST/var"

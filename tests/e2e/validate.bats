@@ -119,3 +119,25 @@ check_bad() {
 	[ "$(grep -c '^error: ' <<<"$stderr")" -eq 1 ]
 	[[ "$stderr" == *"error: $BAD/duplicate-key.yml:7:3: duplicate key 'build'"* ]]
 }
+
+@test "a build matrix that validate refuses, build refuses alike, before anything runs" {
+	local proj=$BATS_TEST_TMPDIR/proj state=$BATS_TEST_TMPDIR/state want
+
+	want="'batch.build-matrix' expands to 1000000000000 builds, more than 1000"
+	run --separate-stderr "$SLIPWAY" validate "$BAD/batch-matrix-huge.yml"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"batch-matrix-huge.yml:9:5: $want"* ]]
+	mkdir -p "$proj"
+	cp "$BAD/batch-matrix-huge.yml" "$proj/buildspec.yml"
+	# the build is recorded as failed at DOWNLOAD_SOURCE (YAML_FILE_ERROR,
+	# as CodeBuild), and nothing ran
+	run --separate-stderr "$SLIPWAY" build "$proj" --state-dir "$state" \
+		--report "$BATS_TEST_TMPDIR/report.json"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"buildspec.yml:9:5: $want"* ]]
+	[[ "$output" == *"YAML_FILE_ERROR Message: buildspec.yml:9:5: $want"* ]]
+	[[ "$output" != *"Running command"* ]]
+	[ "$(jq -r .currentPhase "$BATS_TEST_TMPDIR/report.json")" = COMPLETED ]
+	[ "$(jq -r '[.phases[].phaseType] | join(" ")' \
+		"$BATS_TEST_TMPDIR/report.json")" = "DOWNLOAD_SOURCE FINALIZING COMPLETED" ]
+}

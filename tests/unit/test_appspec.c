@@ -1,6 +1,7 @@
 #include "appspec.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "xalloc.h"
+#include "yaml.h"
 #include "banned.h"
 
 #define FIXTURES "tests/fixtures"
@@ -880,6 +882,109 @@ static void test_appspec__load_file(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * Paths the host cannot name are refused where they are written: a
+ * component over NAME_MAX, a path of PATH_MAX bytes or more. At the
+ * bounds they pass.
+ */
+static void test_appspec__path_limits(void **state)
+{
+	struct appspec a = APPSPEC_INIT;
+	struct buf y = BUF_INIT, name = BUF_INIT, path = BUF_INIT;
+
+	(void)state;
+	for (int i = 0; i < NAME_MAX; i++)
+		buf_addch(&name, 'n');
+	/* 1365 times "/dd": 4095 bytes, the longest PATH_MAX allows */
+	buf_addstr(&path, "/dd");
+	for (int i = 0; i < 1364; i++)
+		buf_addstr(&path, "/dd");
+	assert_int_equal(path.len, PATH_MAX - 1);
+
+	buf_addf(&y, HEAD "files:\n  - source: %s\n    destination: %s\n",
+		 name.ptr, path.ptr);
+	buf_addf(&y, "  - source: app\n    destination: /x/%s\n", name.ptr);
+	buf_addf(&y, "permissions:\n  - object: %s\n", path.ptr);
+	buf_addf(&y, "hooks:\n  AfterInstall:\n    - location: %s\n", name.ptr);
+	parse_ok(&a, y.ptr);
+	assert_int_equal(a.nr_files, 2);
+	appspec_release(&a);
+
+	buf_clear(&y);
+	buf_addf(&y, HEAD "files:\n  - source: app\n    destination: %sd\n",
+		 path.ptr);
+	parse_err(y.ptr, "appspec.yml:5:18: 'files[0].destination' is 4096 "
+			 "bytes long, more than 4095 (PATH_MAX)");
+	buf_clear(&y);
+	buf_addf(&y, HEAD "files:\n  - source: app/%sn\n    destination: /\n",
+		 name.ptr);
+	parse_err_has(y.ptr, "appspec.yml:4:13: 'files[0].source' has a "
+			     "component of 256 bytes, more than 255 "
+			     "(NAME_MAX): nnn");
+	buf_clear(&y);
+	buf_addf(&y, HEAD "permissions:\n  - object: /%sn\n", name.ptr);
+	parse_err_has(y.ptr, "appspec.yml:4:13: 'permissions[0].object' has "
+			     "a component of 256 bytes");
+	buf_clear(&y);
+	buf_addf(&y, HEAD "hooks:\n  AfterInstall:\n    - location: %s\n",
+		 path.ptr + 1);
+	parse_ok(&a, y.ptr);
+	appspec_release(&a);
+	buf_clear(&y);
+	buf_addf(&y, HEAD "hooks:\n  AfterInstall:\n    - location: a%s\n",
+		 path.ptr);
+	parse_err(y.ptr, "appspec.yml:5:17: 'hooks.AfterInstall[0].location' "
+			 "is 4096 bytes long, more than 4095 (PATH_MAX)");
+	buf_release(&y);
+	buf_release(&name);
+	buf_release(&path);
+}
+
+/*
+ * One bound on an appspec's size for a file and a buffer (validate and a
+ * deployment): over 16 MiB is ERR_SPEC, named as the caller names it.
+ */
+static void test_appspec__size_bound(void **state)
+{
+	char dir[] = "/tmp/test_appspec.XXXXXX";
+	struct appspec a = APPSPEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	size_t len = YAML_MAX_FILE + 1;
+	char *big = xmalloc(len), *p;
+	FILE *f;
+
+	(void)state;
+	memset(big, '#', len);
+	memcpy(big, HEAD, strlen(HEAD));
+	big[strlen(HEAD)] = '#';
+	assert_int_equal(appspec_parse("appspec.yml", big, len, &a, &e), -1);
+	assert_int_equal(e.code, ERR_SPEC);
+	assert_string_equal(e.msg, "appspec.yml: file too large (over 16 MiB)");
+	err_clear(&e);
+
+	assert_non_null(mkdtemp(dir));
+	p = fs_join(dir, "appspec.yml");
+	f = fopen(p, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(big, 1, len, f), len);
+	fclose(f);
+	assert_int_equal(appspec_load_as(p, "bundle.zip: appspec.yml", &a, &e),
+			 -1);
+	assert_int_equal(e.code, ERR_SPEC);
+	assert_string_equal(e.msg, "bundle.zip: appspec.yml: file too large "
+				   "(over 16 MiB)");
+	err_clear(&e);
+	/* at the bound, it is read (and its one line is a comment) */
+	assert_int_equal(truncate(p, YAML_MAX_FILE), 0);
+	assert_int_equal(appspec_load_as(p, "x/appspec.yml", &a, &e), 0);
+	assert_string_equal(a.file, "x/appspec.yml");
+	appspec_release(&a);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(p);
+	free(big);
+}
+
 /* The "# expect:" text of a fixture's first line, or "". */
 static void first_line_expect(const char *data, size_t len, char *out,
 			      size_t size)
@@ -972,6 +1077,8 @@ int main(void)
 		cmocka_unit_test(test_appspec__empty_and_not_a_map),
 		cmocka_unit_test(test_appspec__files),
 		cmocka_unit_test(test_appspec__files_errors),
+		cmocka_unit_test(test_appspec__path_limits),
+		cmocka_unit_test(test_appspec__size_bound),
 		cmocka_unit_test(test_appspec__file_exists_behavior),
 		cmocka_unit_test(test_appspec__permissions),
 		cmocka_unit_test(test_appspec__mode),

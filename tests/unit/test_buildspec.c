@@ -746,7 +746,11 @@ static void test_buildspec__batch_types(void **state)
 		  "build-matrix or build-fanout");
 	parse_err("version: 0.2\nbatch:\n  build-fanout:\n    parallelism: 0\n",
 		  "bs.yml:4:18: 'batch.build-fanout.parallelism' must be an "
-		  "integer from 1 to 2147483647, not '0'");
+		  "integer from 1 to 1000, not '0'");
+	parse_err("version: 0.2\nbatch:\n  build-fanout:\n    parallelism: "
+		  "1001\n",
+		  "bs.yml:4:18: 'batch.build-fanout.parallelism' must be an "
+		  "integer from 1 to 1000, not '1001'");
 	parse_err_has("version: 0.2\nbatch:\n  build-fanout:\n"
 		      "    parallelism: 99999999999999999999\n",
 		      "'batch.build-fanout.parallelism' must be an integer");
