@@ -461,13 +461,16 @@ static int do_install(struct dep *d, struct sw_err *e)
 /*
  * A bundle streamed on stdin (from a driver over ssh): kept as
  * <dep_dir>/bundle.tar, the agent's name for a downloaded bundle, then
- * unpacked from there like any archive. Bounded by BUNDLE_MAX_BYTES.
+ * unpacked from there like any archive. Bounded by the bound on what it
+ * unpacks to (an archive is never larger).
  */
 static int receive_bundle(struct dep *d, struct sw_err *e)
 {
 	char *path = fs_join(d->dep_dir, "bundle.tar");
 	char chunk[65536];
-	uint64_t total = 0;
+	uint64_t total = 0, max = d->o->max_bundle_bytes
+					  ? d->o->max_bundle_bytes
+					  : BUNDLE_MAX_BYTES;
 	int fd, ret = -1;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -487,10 +490,11 @@ static int receive_bundle(struct dep *d, struct sw_err *e)
 		if (!n)
 			break;
 		total += (uint64_t)n;
-		if (total > BUNDLE_MAX_BYTES) {
+		if (total > max) {
 			err_set(e, ERR_SPEC,
-				"the bundle on stdin is larger than %llu bytes",
-				(unsigned long long)BUNDLE_MAX_BYTES);
+				"the bundle on stdin is larger than %llu bytes "
+				"(--max-bundle-size)",
+				(unsigned long long)max);
 			goto out;
 		}
 		if (write(fd, chunk, (size_t)n) != n) {
@@ -663,6 +667,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 {
 	struct dep d = { .o = o, .r = r, .spec = APPSPEC_INIT };
 	struct bundle_info info = BUNDLE_INFO_INIT;
+	struct bundle_opts bo = BUNDLE_OPTS_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	const char *root;
 	char *dir = NULL;
@@ -725,7 +730,9 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		refuse(&d, &e);
 		goto done;
 	}
-	if (bundle_unpack(d.bundle, d.staging, NULL, &info, &e) < 0) {
+	bo.max_bytes = o->max_bundle_bytes;
+	bo.max_ratio = o->max_bundle_ratio;
+	if (bundle_unpack(d.bundle, d.staging, &bo, &info, &e) < 0) {
 		refuse(&d, &e);
 		goto done;
 	}

@@ -115,6 +115,10 @@ struct agent_opts {
 	bool ignore_application_stop_failures;
 	bool traffic; /* run the load balancer events too */
 	unsigned max_revisions; /* 0: 5 */
+	/* Bounds on what the bundle unpacks to (bundle.h); 0: the
+	 * defaults, BUNDLE_MAX_BYTES and BUNDLE_MAX_RATIO. */
+	uint64_t max_bundle_bytes;
+	uint64_t max_bundle_ratio;
 	/* Another deployment id whose archive retention keeps too: the
 	 * driver's last good one, what a rollback redeploys (the on-host
 	 * pointer moves on at every Install, failed ones included). */

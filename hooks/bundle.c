@@ -69,6 +69,7 @@ struct check {
 	uint64_t seen; /* every entry, for the bound */
 	uint64_t entries; /* entries other than the root */
 	uint64_t bytes; /* declared sizes of regular files */
+	uint64_t archive_size; /* of the archive, for the ratio; 0: none */
 	bool drop_setid; /* a directory walk clears setuid and setgid bits */
 };
 
@@ -398,6 +399,55 @@ static int name_bound(struct check *c, struct sw_err *e)
 		       (unsigned long long)(BUNDLE_MAX_NAME_BYTES >> 20));
 }
 
+/* "10 GiB", "512 MiB", "100 KiB" or "12345 bytes". */
+static const char *show_size(char *out, size_t n, uint64_t v)
+{
+	static const char *const units[] = { "TiB", "GiB", "MiB", "KiB" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		unsigned shift = 10 * (unsigned)(ARRAY_SIZE(units) - i);
+
+		if (v && !(v & ((1ULL << shift) - 1))) {
+			snprintf(out, n, "%llu %s",
+				 (unsigned long long)(v >> shift), units[i]);
+			return out;
+		}
+	}
+	snprintf(out, n, "%llu bytes", (unsigned long long)v);
+	return out;
+}
+
+/*
+ * The bounds on what a bundle unpacks to: total bytes of regular files
+ * so far, name the entry that brought them there.
+ */
+static int check_total(const struct check *c, const char *name, uint64_t total,
+		       struct sw_err *e)
+{
+	const struct bundle_opts *o = c->o;
+	struct qname b, q;
+	char sz[64];
+
+	if (total > o->max_bytes)
+		return err_set(e, ERR_SPEC,
+			       "'%s': entry '%s' expands the bundle past %s "
+			       "(--max-bundle-size)",
+			       qname(&b, c->bundle), qname(&q, name),
+			       show_size(sz, sizeof(sz), o->max_bytes));
+	if (c->archive_size && total > BUNDLE_RATIO_FLOOR &&
+	    /* the product cannot overflow once the quotient is known */
+	    total / o->max_ratio >= c->archive_size &&
+	    total > c->archive_size * o->max_ratio)
+		return err_set(e, ERR_SPEC,
+			       "'%s': entry '%s' expands the bundle past %llu "
+			       "times its size of %llu bytes "
+			       "(--max-bundle-ratio)",
+			       qname(&b, c->bundle), qname(&q, name),
+			       (unsigned long long)o->max_ratio,
+			       (unsigned long long)c->archive_size);
+	return 0;
+}
+
 /* Make sure every parent of path (normalised, non-empty) is a directory. */
 static int check_parents(struct check *c, const char *path, size_t len,
 			 struct sw_err *e)
@@ -532,12 +582,16 @@ static int check_entry(struct check *c, const struct entry *en,
 	x->type = want;
 
 	if (want == N_FILE && !en->hardlink && en->size_set) {
-		if (en->size < 0 ||
-		    (uint64_t)en->size > o->max_bytes - c->bytes)
-			return err_set(
-				e, ERR_SPEC,
-				"'%s': more than %llu bytes uncompressed", b.s,
-				(unsigned long long)o->max_bytes);
+		if (en->size < 0)
+			return err_set(e, ERR_SPEC,
+				       "'%s': entry '%s' has a negative size",
+				       b.s, qname(&q, norm->ptr));
+		if (check_total(c, norm->ptr,
+				(uint64_t)en->size > UINT64_MAX - c->bytes
+					? UINT64_MAX
+					: c->bytes + (uint64_t)en->size,
+				e) < 0)
+			return -1;
 		c->bytes += (uint64_t)en->size;
 	}
 	x->mode = en->perm & 07777;
@@ -642,6 +696,7 @@ static const char *archive_msg(struct archive *a, struct qname *q,
 static struct archive *reader_open(int fd, const char *path, struct sw_err *e)
 {
 	struct archive *a = archive_read_new();
+	char head[4];
 
 	if (!a)
 		BUG("archive_read_new");
@@ -651,7 +706,15 @@ static struct archive *reader_open(int fd, const char *path, struct sw_err *e)
 		return NULL;
 	}
 	archive_read_support_filter_gzip(a);
-	archive_read_support_format_zip(a);
+	/* Through the central directory, as unzip: the streaming reader
+	 * would take a zip whose central directory is cut off. The seekable
+	 * one refuses an empty zip (its end record alone), which the
+	 * streaming one reads as what it is. */
+	if (pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	    !memcmp(head, "PK\005\006", 4))
+		archive_read_support_format_zip_streamable(a);
+	else
+		archive_read_support_format_zip_seekable(a);
 	archive_read_support_format_tar(a);
 	return a;
 }
@@ -663,6 +726,12 @@ static int not_a_bundle(int fd, const char *path, struct sw_err *e)
 
 	if (fstat(fd, &st) < 0)
 		return err_sys(e, "cannot read '%s'", path);
+	if (!strcmp(sniff(fd, st.st_size), "a damaged zip archive"))
+		return err_set(
+			e, ERR_SPEC,
+			"'%s': corrupt zip archive: no central directory "
+			"(the file is cut short or is not a whole zip)",
+			qname(&b, path));
 	return err_set(e, ERR_SPEC,
 		       "'%s': not a zip, tar or tar.gz bundle (found %s)",
 		       qname(&b, path), sniff(fd, st.st_size));
@@ -825,7 +894,6 @@ static int write_data(struct writer *w, struct archive *a, int fd,
 {
 	const struct bundle_opts *o = w->c->o;
 	uint64_t end = 0;
-	struct qname b;
 
 	for (;;) {
 		const void *data;
@@ -838,14 +906,13 @@ static int write_data(struct writer *w, struct archive *a, int fd,
 		/* A bad CRC is only a warning to libarchive. */
 		if (r != ARCHIVE_OK)
 			return corrupt(a, w->path, name, e);
+		/* Count what is written, whatever the headers said. */
 		if (off < 0 || (uint64_t)off > o->max_bytes ||
 		    size > o->max_bytes - (uint64_t)off ||
 		    size > o->max_bytes - w->written)
-			return err_set(
-				e, ERR_SPEC,
-				"'%s': more than %llu bytes uncompressed",
-				qname(&b, w->path),
-				(unsigned long long)o->max_bytes);
+			return check_total(w->c, name, UINT64_MAX, e);
+		if (check_total(w->c, name, w->written + size, e) < 0)
+			return -1;
 		w->written += size;
 		while (done < size) {
 			ssize_t n = pwrite(fd, (const char *)data + done,
@@ -1314,6 +1381,8 @@ int bundle_unpack(const char *bundle, const char *dest,
 		eff.max_entries = defaults.max_entries;
 	if (!eff.max_bytes)
 		eff.max_bytes = defaults.max_bytes;
+	if (!eff.max_ratio)
+		eff.max_ratio = defaults.max_ratio;
 	c1.bundle = c2.bundle = bundle;
 	c1.o = c2.o = &eff;
 
@@ -1330,10 +1399,11 @@ int bundle_unpack(const char *bundle, const char *dest,
 			goto out;
 	} else {
 		fd = open(bundle, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
+		if (fd < 0 || fstat(fd, &st) < 0) {
 			err_sys(e, "cannot read bundle '%s'", bundle);
 			goto out;
 		}
+		c1.archive_size = c2.archive_size = (uint64_t)st.st_size;
 		if (archive_check(&c1, fd, bundle, &kind, e) < 0)
 			goto out;
 	}

@@ -32,7 +32,14 @@
  * path, hard links to anything but an earlier regular file, entries under
  * a symbolic link or a file of the bundle, a duplicate that changes an
  * entry's type, and the entry and byte bounds are all refused with
- * ERR_SPEC and a one-line message naming the entry. The second pass
+ * ERR_SPEC and a one-line message naming the entry.
+ *
+ * Bombs: the bytes of regular files are bounded (max_bytes), and so is
+ * their ratio to the archive's size (max_ratio), both from the sizes the
+ * headers declare in the first pass and from the bytes really written in
+ * the second (headers can lie); the entry that passes a bound is named. A
+ * zip is read through its central directory, as unzip does: one whose
+ * central directory is missing or cut short is refused. The second pass
  * extracts into a private temporary directory beside dest (checking every
  * entry again, never following a link while writing) and renames it into
  * place only when everything passed: on any error dest does not exist and
@@ -68,6 +75,10 @@ struct bundle_opts {
 	/* Refuse a bundle whose regular files add up to more bytes
 	 * than this, uncompressed (0: the default). */
 	uint64_t max_bytes;
+	/* Refuse an archive whose regular files add up to more than this
+	 * many times its own size, once they pass BUNDLE_RATIO_FLOOR
+	 * (0: the default). */
+	uint64_t max_ratio;
 	/* Keep setuid and setgid bits (dropped by default). */
 	bool keep_setid;
 	/* The appspec's name (NULL: "appspec.yml"); appspec.yaml, then
@@ -76,12 +87,18 @@ struct bundle_opts {
 };
 
 #define BUNDLE_MAX_ENTRIES 1000000ULL
-#define BUNDLE_MAX_BYTES (16ULL << 30)
+#define BUNDLE_MAX_BYTES (10ULL << 30)
+/* Deflate and gzip cannot pass about 1030:1; only a file of one repeated
+ * byte comes near it. */
+#define BUNDLE_MAX_RATIO 1000ULL
+/* Below this many bytes unpacked, the ratio is not judged: a small
+ * archive of a few empty or zero-filled files is no bomb. */
+#define BUNDLE_RATIO_FLOOR (1ULL << 20)
 
 #define BUNDLE_OPTS_INIT                                                       \
 	{                                                                      \
 		.max_entries = BUNDLE_MAX_ENTRIES,                             \
-		.max_bytes = BUNDLE_MAX_BYTES                                  \
+		.max_bytes = BUNDLE_MAX_BYTES, .max_ratio = BUNDLE_MAX_RATIO   \
 	}
 
 struct bundle_info {

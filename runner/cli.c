@@ -1,10 +1,12 @@
 #include "cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cache.h"
 #include "err.h"
 #include "banned.h"
 
@@ -53,6 +55,35 @@ int cli_parse_duration(const char *s, int64_t *ms)
 	if (total <= 0)
 		return -1;
 	*ms = total;
+	return 0;
+}
+
+int cli_bundle_size_option(const char *cmd, const char *s, uint64_t *n)
+{
+	uint64_t v;
+
+	if (cache_parse_size(s, &v) < 0 || !v)
+		return cli_usage_error(cmd,
+				       "--max-bundle-size must be a size such "
+				       "as 10G or 512M, not '%s'",
+				       s);
+	*n = v;
+	return 0;
+}
+
+int cli_bundle_ratio_option(const char *cmd, const char *s, uint64_t *n)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || *s == '-' || errno || v < 1 || v > 1000000000)
+		return cli_usage_error(cmd,
+				       "--max-bundle-ratio must be a number "
+				       "from 1 to 1000000000, not '%s'",
+				       s);
+	*n = v;
 	return 0;
 }
 

@@ -50,6 +50,13 @@ int cli_feb_option(const char *cmd, const char *s, enum appspec_feb *feb);
 /* --max-revisions: 1 to 1000. 0 and *n, or the usage error and 2. */
 int cli_revisions_option(const char *cmd, const char *s, unsigned *n);
 
+/* --max-bundle-size: a size as "10G", "512M", "1.5G" or bytes (powers of
+ * 1024), more than 0. 0 and *n, or the usage error and 2. */
+int cli_bundle_size_option(const char *cmd, const char *s, uint64_t *n);
+/* --max-bundle-ratio: a whole number from 1 to 1000000000. 0 and *n, or
+ * the usage error and 2. */
+int cli_bundle_ratio_option(const char *cmd, const char *s, uint64_t *n);
+
 /* --isolation for build, deploy and run: dir, sandbox or auto, as 0, 1
  * or 2 (enum build_isolation and enum deploy_isolation alike). 0 and
  * *iso, or the usage error and 2. */

@@ -34,6 +34,13 @@ static const char agent_usage[] =
 	"      --ignore-application-stop-failures\n"
 	"      --traffic             run the load balancer events too\n"
 	"      --max-revisions N     deployment archives kept (default 5)\n"
+	"      --max-bundle-size SIZE\n"
+	"                            refuse a bundle that unpacks to more "
+	"(default\n"
+	"                            10G; 512M, 1.5G, bytes)\n"
+	"      --max-bundle-ratio N  refuse an archive that unpacks to more "
+	"than N\n"
+	"                            times its size (default 1000)\n"
 	"      --keep-deployment ID  an archive retention keeps too (the "
 	"last good\n"
 	"                            one, for a rollback)\n"
@@ -53,6 +60,8 @@ enum {
 	OPT_IGNORE_STOP,
 	OPT_TRAFFIC,
 	OPT_MAX_REVISIONS,
+	OPT_MAX_BUNDLE_SIZE,
+	OPT_MAX_BUNDLE_RATIO,
 	OPT_KEEP
 };
 
@@ -68,6 +77,8 @@ static const struct option agent_options[] = {
 	  OPT_IGNORE_STOP },
 	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
+	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
+	{ "max-bundle-ratio", required_argument, NULL, OPT_MAX_BUNDLE_RATIO },
 	{ "keep-deployment", required_argument, NULL, OPT_KEEP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -114,6 +125,16 @@ static int agent_deploy_cmd(int argc, char **argv)
 		case OPT_MAX_REVISIONS:
 			if (cli_revisions_option("agent", optarg,
 						 &o.max_revisions))
+				return ERR_USAGE;
+			break;
+		case OPT_MAX_BUNDLE_SIZE:
+			if (cli_bundle_size_option("agent", optarg,
+						   &o.max_bundle_bytes))
+				return ERR_USAGE;
+			break;
+		case OPT_MAX_BUNDLE_RATIO:
+			if (cli_bundle_ratio_option("agent", optarg,
+						    &o.max_bundle_ratio))
 				return ERR_USAGE;
 			break;
 		case OPT_KEEP:

@@ -79,6 +79,13 @@ static const char deploy_usage[] =
 	"                            BlockTraffic, Before/AfterAllowTraffic)\n"
 	"      --max-revisions N     deployment archives kept per group "
 	"(default 5)\n"
+	"      --max-bundle-size SIZE\n"
+	"                            refuse a bundle that unpacks to more "
+	"(default\n"
+	"                            10G; 512M, 1.5G, bytes)\n"
+	"      --max-bundle-ratio N  refuse an archive that unpacks to more "
+	"than N\n"
+	"                            times its size (default 1000)\n"
 	"      --isolation MODE      dir (default): hooks run on this "
 	"machine;\n"
 	"                            sandbox: each rehearsal host is a "
@@ -134,6 +141,8 @@ enum {
 	OPT_IGNORE_STOP,
 	OPT_TRAFFIC,
 	OPT_MAX_REVISIONS,
+	OPT_MAX_BUNDLE_SIZE,
+	OPT_MAX_BUNDLE_RATIO,
 	OPT_REPORT,
 	OPT_STATE_DIR,
 	OPT_ISOLATION,
@@ -158,6 +167,8 @@ static const struct option deploy_options[] = {
 	  OPT_IGNORE_STOP },
 	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
+	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
+	{ "max-bundle-ratio", required_argument, NULL, OPT_MAX_BUNDLE_RATIO },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "isolation", required_argument, NULL, OPT_ISOLATION },
@@ -295,6 +306,16 @@ int cmd_deploy(int argc, char **argv)
 		case OPT_MAX_REVISIONS:
 			if (cli_revisions_option("deploy", optarg,
 						 &o.max_revisions))
+				return ERR_USAGE;
+			break;
+		case OPT_MAX_BUNDLE_SIZE:
+			if (cli_bundle_size_option("deploy", optarg,
+						   &o.max_bundle_bytes))
+				return ERR_USAGE;
+			break;
+		case OPT_MAX_BUNDLE_RATIO:
+			if (cli_bundle_ratio_option("deploy", optarg,
+						    &o.max_bundle_ratio))
 				return ERR_USAGE;
 			break;
 		case OPT_REPORT:

@@ -64,6 +64,13 @@ static const char run_usage[] =
 	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
 	"      --ignore-application-stop-failures\n"
 	"      --no-rollback         no automatic rollback\n"
+	"      --max-bundle-size SIZE\n"
+	"                            refuse a bundle that unpacks to more "
+	"(default\n"
+	"                            10G; 512M, 1.5G, bytes)\n"
+	"      --max-bundle-ratio N  refuse an archive that unpacks to more "
+	"than N\n"
+	"                            times its size (default 1000)\n"
 	"      --isolation MODE      dir (default), sandbox or auto: for the "
 	"build\n"
 	"                            and the rehearsal hosts (see build and "
@@ -107,7 +114,9 @@ enum {
 	OPT_REPORT,
 	OPT_STATE_DIR,
 	OPT_ISOLATION,
-	OPT_HOST_NETWORK
+	OPT_HOST_NETWORK,
+	OPT_MAX_BUNDLE_SIZE,
+	OPT_MAX_BUNDLE_RATIO
 };
 
 static const struct option run_options[] = {
@@ -127,6 +136,8 @@ static const struct option run_options[] = {
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
 	{ "no-rollback", no_argument, NULL, OPT_NO_ROLLBACK },
+	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
+	{ "max-bundle-ratio", required_argument, NULL, OPT_MAX_BUNDLE_RATIO },
 	{ "isolation", required_argument, NULL, OPT_ISOLATION },
 	{ "host-network", required_argument, NULL, OPT_HOST_NETWORK },
 	{ "report", required_argument, NULL, OPT_REPORT },
@@ -495,6 +506,20 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_ROLLBACK:
 			dop.no_rollback = true;
+			break;
+		case OPT_MAX_BUNDLE_SIZE:
+			if (cli_bundle_size_option("run", optarg,
+						   &dop.max_bundle_bytes)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			break;
+		case OPT_MAX_BUNDLE_RATIO:
+			if (cli_bundle_ratio_option("run", optarg,
+						    &dop.max_bundle_ratio)) {
+				status = ERR_USAGE;
+				goto out;
+			}
 			break;
 		case OPT_ISOLATION: {
 			int iso;

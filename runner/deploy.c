@@ -628,6 +628,8 @@ static void host_start(struct drv *d, struct fhost *h)
 		.ignore_application_stop_failures = d->ignore_stop,
 		.traffic = d->traffic,
 		.max_revisions = d->o->max_revisions,
+		.max_bundle_bytes = d->o->max_bundle_bytes,
+		.max_bundle_ratio = d->o->max_bundle_ratio,
 		.keep_deployment = d->keep_good,
 	};
 	struct sw_err e = SW_ERR_INIT;

@@ -58,6 +58,7 @@
 #define SW_DEPLOY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "appspec.h"
 
@@ -85,6 +86,8 @@ struct deploy_opts {
 	bool rollback; /* --rollback: redeploy the last successful revision */
 	bool no_rollback; /* --no-rollback */
 	unsigned max_revisions;
+	/* --max-bundle-size, --max-bundle-ratio; 0: the defaults */
+	uint64_t max_bundle_bytes, max_bundle_ratio;
 	const char *report;
 	const char *state_dir;
 	bool quiet;

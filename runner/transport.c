@@ -51,6 +51,12 @@ void transport_agent_args(const struct transport_host *h,
 		strvec_push(args, "--traffic");
 	if (rq->max_revisions)
 		strvec_pushf(args, "--max-revisions=%u", rq->max_revisions);
+	if (rq->max_bundle_bytes)
+		strvec_pushf(args, "--max-bundle-size=%llu",
+			     (unsigned long long)rq->max_bundle_bytes);
+	if (rq->max_bundle_ratio)
+		strvec_pushf(args, "--max-bundle-ratio=%llu",
+			     (unsigned long long)rq->max_bundle_ratio);
 	if (rq->keep_deployment) {
 		strvec_push(args, "--keep-deployment");
 		strvec_push(args, rq->keep_deployment);
@@ -168,6 +174,8 @@ static int local_start(const struct transport_host *h,
 			rq->ignore_application_stop_failures;
 		o.traffic = rq->traffic;
 		o.max_revisions = rq->max_revisions;
+		o.max_bundle_bytes = rq->max_bundle_bytes;
+		o.max_bundle_ratio = rq->max_bundle_ratio;
 		o.keep_deployment = rq->keep_deployment;
 		_exit(agent_proto_serve(&o, out) & 0xff);
 	}

@@ -33,6 +33,7 @@
 #define SW_TRANSPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "appspec.h"
@@ -73,6 +74,7 @@ struct agent_request {
 	bool ignore_application_stop_failures;
 	bool traffic;
 	unsigned max_revisions; /* 0: the default */
+	uint64_t max_bundle_bytes, max_bundle_ratio; /* 0: the defaults */
 	const char *keep_deployment; /* retention keeps it too; NULL */
 };
 

@@ -196,6 +196,98 @@ PY
 	file_is "$a/d29/f2999" 2999
 }
 
+# A revision whose app/big.bin is 5 MiB of zeros, as a zip and a tgz.
+bomb_rev() {
+	rev bomb bomb
+	std_appspec bomb BeforeInstall
+	head -c 5M /dev/zero >"$T/bomb/app/big.bin"
+	(cd "$T/bomb" && zip -qr ../bomb.zip .)
+	tar -czf "$T/bomb.tgz" -C "$T/bomb" .
+}
+
+@test "a bundle that unpacks past --max-bundle-size is refused, naming the entry" {
+	prior
+	bomb_rev
+	sw_deploy "$T/bomb.zip" --max-bundle-size 1M
+	refused "bomb.zip': entry 'app/big.bin' expands the bundle past 1 MiB (--max-bundle-size)"
+	sw_deploy "$T/bomb.tgz" --max-bundle-size 1M
+	refused "bomb.tgz': entry 'app/big.bin' expands the bundle past 1 MiB (--max-bundle-size)"
+	sw_deploy "$T/bomb" --max-bundle-size 1M
+	refused "entry 'app/big.bin' expands the bundle past 1 MiB (--max-bundle-size)"
+	# within the bound it deploys
+	sw_deploy "$T/bomb.zip" --max-bundle-size 6M
+	same "$status" 0
+	same "$(stat -c %s "$HOST/var/www/html/big.bin")" 5242880
+}
+
+@test "a bundle that unpacks past --max-bundle-ratio times its size is refused" {
+	prior
+	bomb_rev
+	sw_deploy "$T/bomb.zip" --max-bundle-ratio 100
+	refused "bomb.zip': entry 'app/big.bin' expands the bundle past 100 times its size of "
+	sw_deploy "$T/bomb.tgz" --max-bundle-ratio 100
+	refused "bomb.tgz': entry 'app/big.bin' expands the bundle past 100 times its size of "
+	run "$SLIPWAY" deploy "$T/bomb.zip" --max-bundle-ratio 0
+	same "$status" 2
+	[[ "$output" == *"--max-bundle-ratio must be a number from 1 to 1000000000, not '0'"* ]]
+	run "$SLIPWAY" deploy "$T/bomb.zip" --max-bundle-size 10X
+	same "$status" 2
+	[[ "$output" == *"--max-bundle-size must be a size such as 10G or 512M, not '10X'"* ]]
+}
+
+@test "a zip whose headers understate its sizes is stopped by the bytes written" {
+	prior
+	bomb_rev
+	# the local header and the central directory both say 100 bytes
+	"$PYTHON" - "$T/bomb.zip" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+# signature, offsets of the name length, the name, the uncompressed size
+for sig, len_at, name_at, size_at in ((b"PK\x03\x04", 26, 30, 22),
+                                      (b"PK\x01\x02", 28, 46, 24)):
+    i = b.find(sig)
+    while i >= 0:
+        n = struct.unpack("<H", b[i + len_at:i + len_at + 2])[0]
+        if b[i + name_at:i + name_at + n] == b"app/big.bin":
+            b[i + size_at:i + size_at + 4] = struct.pack("<I", 100)
+        i = b.find(sig, i + 4)
+open(sys.argv[1], "wb").write(b)
+PY
+	unzip -l "$T/bomb.zip" | grep -q ' 100 .*app/big.bin'
+	sw_deploy "$T/bomb.zip" --max-bundle-size 1M
+	refused "entry 'app/big.bin' expands the bundle past 1 MiB (--max-bundle-size)"
+}
+
+@test "a tar whose header declares 11 GiB is refused by the default bound, before a byte is written" {
+	prior
+	"$PYTHON" - "$T/huge.tar" <<'PY'
+import io, sys, tarfile
+ap = b"version: 0.0\nos: linux\n"
+with open(sys.argv[1], "wb") as f:
+    ti = tarfile.TarInfo("appspec.yml")
+    ti.size = len(ap)
+    f.write(ti.tobuf(tarfile.GNU_FORMAT) + ap + b"\0" * (512 - len(ap)))
+    ti = tarfile.TarInfo("huge.bin")
+    ti.size = 11 << 30
+    f.write(ti.tobuf(tarfile.GNU_FORMAT))
+    f.write(b"\0" * 4096)
+PY
+	sw_deploy "$T/huge.tar"
+	refused "huge.tar': entry 'huge.bin' expands the bundle past 10 GiB (--max-bundle-size)"
+}
+
+@test "a zip whose central directory is cut short is refused, as unzip refuses it" {
+	prior
+	bomb_rev
+	local n
+	for n in 1 22 40; do
+		head -c -$n "$T/bomb.zip" >"$T/cut.zip"
+		! unzip -tq "$T/cut.zip" >/dev/null 2>&1
+		sw_deploy "$T/cut.zip"
+		refused "cut.zip': corrupt zip archive: no central directory"
+	done
+}
+
 @test "a file that is no archive is refused: empty, random bytes, text" {
 	prior
 	: >"$T/empty.zip"

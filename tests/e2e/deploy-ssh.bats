@@ -111,6 +111,24 @@ one ApplicationStart hook.sh"
 	same "$(stat -c %a "$STATE/ssh")" 700
 }
 
+@test "ssh: --max-bundle-size and --max-bundle-ratio reach the agent on the host" {
+	fleet_up 1
+	rev r1 one
+	std_appspec r1 AfterInstall
+	head -c 3M /dev/zero >"$T/r1/app/zeros"
+	(cd "$T/r1" && zip -qr "$T/r1.zip" .)
+	ssh_deploy "$T/r1.zip" h1 --max-bundle-size 1M
+	same "$status" 3
+	said_has "entry 'app/zeros' expands the bundle past 1 MiB (--max-bundle-size)"
+	ssh_deploy "$T/r1.zip" h1 --max-bundle-ratio 10
+	same "$status" 3
+	said_has "entry 'app/zeros' expands the bundle past 10 times its size"
+	[ ! -e "$T/h1/var/www" ]
+	ssh_deploy "$T/r1.zip" h1 --max-bundle-size 4M
+	same "$status" 0
+	same "$(stat -c %s "$T/h1/var/www/html/zeros")" 3145728
+}
+
 @test "ssh: an unreachable host fails fast with a clear message" {
 	fleet_up 1
 	rev r1 one

@@ -91,6 +91,19 @@ sw_run() {
 	[ ! -d "$STATE/deployments" ]
 }
 
+@test "run: --max-bundle-size refuses an artifact that unpacks past it, nothing installed" {
+	setup_project 1
+	sed -i 's|> out/index.html|> out/index.html \&\& head -c 2M /dev/zero > out/zeros|; s|    - out/index.html|    - out/*|' \
+		"$PROJ/buildspec.yml"
+	sw_run --max-bundle-size 1M
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"entry 'out/zeros' expands the bundle past 1 MiB (--max-bundle-size)"* ]]
+	[ "$(jq -r .build.buildStatus "$REPORT")" = SUCCEEDED ]
+	[ -z "$(find "$STATE/hosts" -path '*/root/var/www*' 2>/dev/null)" ]
+	run "$SLIPWAY" run "$PROJ" --group "$T/fleet.yml" --max-bundle-ratio x
+	[ "$status" -eq 2 ]
+}
+
 @test "run: a failed deployment rolls back, and the report holds both" {
 	setup_project 1
 	sw_run

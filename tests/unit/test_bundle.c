@@ -742,7 +742,9 @@ static void test_bundle__size_bound(void **state)
 
 	make_archive(p, F_TGZ, ents, ARRAY_SIZE(ents));
 	o.max_bytes = 52;
-	refuse(f, p, &o, ERR_SPEC, "more than 52 bytes uncompressed");
+	refuse(f, p, &o, ERR_SPEC,
+	       "entry 'big' expands the bundle past 52 bytes "
+	       "(--max-bundle-size)");
 	o.max_bytes = 53;
 	assert_int_equal(bundle_unpack(p, f->dest, &o, &info, &e), 0);
 	assert_int_equal(info.bytes, 53);
@@ -841,6 +843,81 @@ static void test_bundle__truncated_and_corrupt(void **state)
 	refuse(f, p, NULL, ERR_SPEC, "corrupt archive at 'appspec.yml'");
 	free(p);
 	free(big);
+}
+
+/* Cut the last n bytes off path. */
+static void cut(const char *path, off_t n)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - n), 0);
+}
+
+/*
+ * A bundle expanding to many times its size is refused, naming the
+ * entry that took it past the ratio, in a zip and in a tar.gz; one below
+ * the floor is not judged.
+ */
+static void test_bundle__ratio_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct ent ents[] = {
+		{ "appspec.yml", 0, "version: 0.0\nos: linux\n", NULL, 0 },
+		{ "fill", 0, NULL, NULL, 0 },
+	};
+	struct bundle_opts o = BUNDLE_OPTS_INIT;
+	struct bundle_info info = BUNDLE_INFO_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const size_t big = 2 << 20, small = BUNDLE_RATIO_FLOOR / 2;
+	char *fill = xcalloc(1, big + 1), *p;
+
+	memset(fill, 'a', big);
+	ents[1].data = fill;
+	for (int fmt = F_ZIP; fmt <= F_TGZ; fmt += F_TGZ - F_ZIP) {
+		p = in_path(f, fmt == F_ZIP ? "r.zip" : "r.tgz");
+		make_archive(p, (enum fmt)fmt, ents, ARRAY_SIZE(ents));
+		o.max_ratio = 100;
+		refuse(f, p, &o, ERR_SPEC,
+		       "entry 'fill' expands the bundle past 100 times its "
+		       "size of ");
+		o.max_ratio = 100000;
+		assert_int_equal(bundle_unpack(p, f->dest, &o, &info, &e), 0);
+		assert_int_equal(info.bytes, big + 23);
+		bundle_info_release(&info);
+		assert_int_equal(fs_remove_tree(f->dest, &e), 0);
+		free(p);
+	}
+
+	/* below the floor, a ratio is no sign of a bomb */
+	fill[small] = '\0';
+	p = in_path(f, "s.zip");
+	make_archive(p, F_ZIP, ents, ARRAY_SIZE(ents));
+	o.max_ratio = 10;
+	assert_int_equal(bundle_unpack(p, f->dest, &o, &info, &e), 0);
+	assert_int_equal(info.bytes, small + 23);
+	bundle_info_release(&info);
+	free(p);
+	free(fill);
+}
+
+/*
+ * A zip whose central directory is cut short, or missing, is refused
+ * (the streaming reader took it from its local headers, unzip does not).
+ */
+static void test_bundle__zip_truncated_directory(void **state)
+{
+	struct fixture *f = *state;
+	char *p = in_path(f, "t.zip");
+	off_t n[] = { 1, 22, 60 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(n); i++) {
+		make_archive(p, F_ZIP, basic, ARRAY_SIZE(basic));
+		cut(p, n[i]);
+		refuse(f, p, NULL, ERR_SPEC,
+		       "corrupt zip archive: no central directory");
+	}
+	free(p);
 }
 
 static void test_bundle__empty(void **state)
@@ -972,6 +1049,8 @@ int main(void)
 		T(test_bundle__size_bound),
 		T(test_bundle__setid),
 		T(test_bundle__truncated_and_corrupt),
+		T(test_bundle__ratio_bound),
+		T(test_bundle__zip_truncated_directory),
 		T(test_bundle__empty),
 		T(test_bundle__not_an_archive),
 		T(test_bundle__dest_exists),
