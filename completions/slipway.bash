@@ -61,7 +61,8 @@ _slipway() {
 		;;
 	--ref | --timeout | -e | --env | --deployment-id | --application | \
 		--deployment-group | --deployment-group-id | --host | --ssh | \
-		--max-revisions | --max-size | -n | --limit | --secrets-command)
+		--max-revisions | --max-size | -n | --limit | --secrets-command | \
+		--keep | --older-than)
 		return
 		;;
 	esac

@@ -936,6 +936,21 @@ int fs_sweep_stale_tmp(const char *dir, int depth, const char *const *skip,
 	return ret;
 }
 
+int fs_create_locked(const char *path, mode_t mode, struct sw_err *e)
+{
+	char *tmp = fs_tmp_name(path);
+	int fd = fs_tmp_create(tmp, mode, e);
+
+	if (fd >= 0 && rename(tmp, path) < 0) {
+		err_sys(e, "cannot create '%s'", path);
+		close(fd);
+		unlink(tmp);
+		fd = -1;
+	}
+	free(tmp);
+	return fd;
+}
+
 int fs_lock_held(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |

@@ -103,6 +103,14 @@ int fs_sweep_stale_tmp(const char *dir, int depth, const char *const *skip,
 		       struct fs_sweep *r, struct sw_err *e);
 
 /*
+ * Create path (replacing what is there) with an flock() already held: it
+ * is made as a temporary, locked and renamed, so that path never exists
+ * unlocked while its creator lives (a running build's log). Returns the
+ * fd (write-only, O_CLOEXEC), which holds the lock until closed, or -1.
+ */
+int fs_create_locked(const char *path, mode_t mode, struct sw_err *e);
+
+/*
  * A lock file's state: 1 when another open file holds an flock() on path
  * (a running build's log), 0 when it is free, -1 when path cannot be
  * opened (errno set).

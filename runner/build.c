@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -872,22 +871,15 @@ static int prepare(struct run *r, struct sw_err *e)
 	    state_link_build(&r->st, res->id, e) < 0)
 		return -1;
 	logpath = fs_join(res->build_dir, "build.log");
-	r->log_fd =
-		open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (r->log_fd < 0) {
-		err_sys(e, "cannot create '%s'", logpath);
-		free(logpath);
-		return -1;
-	}
-	free(logpath);
 	/*
-	 * Held while the build runs: `slipway prune` never takes a build
-	 * whose log is locked, and one without a report whose log is free
-	 * was killed.
+	 * Locked from its creation while the build runs: `slipway prune`
+	 * never takes a build whose log is locked, and one without a report
+	 * whose log is free was killed.
 	 */
-	if (flock(r->log_fd, LOCK_EX | LOCK_NB) < 0) {
-		/* a new file: nobody else holds it */
-	}
+	r->log_fd = fs_create_locked(logpath, 0644, e);
+	free(logpath);
+	if (r->log_fd < 0)
+		return -1;
 	if (reserve_report(r, e) < 0)
 		return -1;
 	log_init(&r->log, STDOUT_FILENO, r->log_fd, &r->mask);

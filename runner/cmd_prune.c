@@ -25,7 +25,7 @@
 
 /* Kept per project (and per deployment group) when no option is given. */
 #define PRUNE_KEEP_DEFAULT 20
-/* A build without a report whose log is free this young may be starting. */
+/* A build directory without a log this young may be starting. */
 #define PRUNE_STARTING_SECONDS 60
 
 static const char prune_usage[] =
@@ -42,7 +42,7 @@ static const char prune_usage[] =
 	"                        group (0: none)\n"
 	"  --older-than DURATION remove only what ended more than DURATION\n"
 	"                        ago: 30m, 12h, 7d, 2w (units s m h d w)\n"
-	"  -n, --dry-run         print what would be removed, remove nothing\n"
+	"      --dry-run         print what would be removed, remove nothing\n"
 	"      --state-dir DIR   state directory (default .slipway or\n"
 	"                        $SLIPWAY_STATE_DIR)\n"
 	"  -h, --help            this help\n"
@@ -58,12 +58,12 @@ static const char prune_usage[] =
 	"  slipway prune --keep 5 --older-than 7d\n"
 	"  slipway prune --older-than 12h --dry-run\n";
 
-enum { OPT_STATE_DIR = 256, OPT_KEEP, OPT_OLDER };
+enum { OPT_STATE_DIR = 256, OPT_KEEP, OPT_OLDER, OPT_DRY_RUN };
 
 static const struct option options[] = {
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "older-than", required_argument, NULL, OPT_OLDER },
-	{ "dry-run", no_argument, NULL, 'n' },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -190,7 +190,7 @@ static int collect(const char *dir, bool deploy, struct recs *rs,
 		struct rec r = { NULL, NULL, 0 };
 		size_t len = strlen(de->d_name);
 		struct stat st;
-		bool has_report;
+		bool has_report, has_log;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -205,15 +205,16 @@ static int collect(const char *dir, bool deploy, struct recs *rs,
 		report = fs_join(path, "report.json");
 		log = fs_join(path, logname);
 		has_report = mtime_of(report, &r.t);
-		if (!has_report && !mtime_of(log, &r.t))
+		has_log = has_report || mtime_of(log, &r.t);
+		if (!has_log)
 			r.t = st.st_mtime;
 		/*
-		 * Its process holds the log: running (or writing its report
-		 * now). No report and a free log: killed, unless so young
-		 * that it may be between creating its log and locking it.
+		 * Its process holds the log, locked from its creation:
+		 * running (or writing its report now). A log without a
+		 * report, free: killed. No log yet: starting, unless old.
 		 */
 		if (fs_lock_held(log) == 1 ||
-		    (!has_report && now - r.t < PRUNE_STARTING_SECONDS)) {
+		    (!has_log && now - r.t < PRUNE_STARTING_SECONDS)) {
 			rs->running++;
 		} else {
 			r.name = xstrdup(de->d_name);
@@ -355,7 +356,7 @@ int cmd_prune(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "nh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_KEEP: {
 			char *end;
@@ -376,7 +377,7 @@ int cmd_prune(int argc, char **argv)
 					"30m, 12h, 7d, 2w)",
 					optarg);
 			break;
-		case 'n':
+		case OPT_DRY_RUN:
 			o.dry_run = 1;
 			break;
 		case OPT_STATE_DIR:

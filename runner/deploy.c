@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -577,17 +576,11 @@ static int resolve(struct drv *d, struct sw_err *e)
 	{
 		char *log = fs_join(d->dep_dir, "deployment.log");
 
-		d->log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				 0644);
-		if (d->log_fd < 0)
-			err_sys(e, "cannot create '%s'", log);
+		/* locked while it runs: `slipway prune` leaves it alone */
+		d->log_fd = fs_create_locked(log, 0644, e);
 		free(log);
 		if (d->log_fd < 0)
 			return -1;
-		/* `slipway prune` never takes a deployment holding this */
-		if (flock(d->log_fd, LOCK_EX | LOCK_NB) < 0) {
-			/* a new file: nobody else holds it */
-		}
 	}
 	if (reserve_report(d, e) < 0)
 		return -1;

@@ -608,6 +608,8 @@ static void test_fs__lock_held(void **state)
 {
 	struct fixture *f = *state;
 	char *p = path_in(f, "build.log"), *missing = path_in(f, "none");
+	struct sw_err e = SW_ERR_INIT;
+	char *tmp;
 	int fd;
 
 	write_file(p, "x", 0644);
@@ -618,6 +620,17 @@ static void test_fs__lock_held(void **state)
 	close(fd);
 	assert_int_equal(fs_lock_held(p), 0);
 	assert_int_equal(fs_lock_held(missing), -1);
+	/* created locked: never there unlocked while its creator lives */
+	fd = fs_create_locked(missing, 0640, &e);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_lock_held(missing), 1);
+	tmp = fs_tmp_name(missing);
+	assert_false(fs_exists(tmp));
+	assert_int_equal(write(fd, "y", 1), 1);
+	close(fd);
+	assert_int_equal(fs_lock_held(missing), 0);
+	assert_file_text(missing, "y");
+	free(tmp);
 	free(p);
 	free(missing);
 }
