@@ -124,7 +124,7 @@ static int parse_age(const char *s, int64_t *sec)
 struct rec {
 	char *name; /* the directory's name */
 	char *key; /* project, or application/group */
-	time_t t; /* when it ended (its report), or last wrote (its log) */
+	int64_t t; /* ns: when it ended (its report), or last wrote (log) */
 };
 
 struct recs {
@@ -145,14 +145,29 @@ static int newest_first(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static bool mtime_of(const char *path, time_t *t)
+#define NS 1000000000LL
+
+static int64_t ns_of(struct timespec ts)
+{
+	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+static bool mtime_of(const char *path, int64_t *t)
 {
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
 		return false;
-	*t = st.st_mtime;
+	*t = ns_of(st.st_mtim);
 	return true;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ns_of(ts);
 }
 
 /* The application/group of a deployment's report, or NULL. */
@@ -178,7 +193,7 @@ static int collect(const char *dir, bool deploy, struct recs *rs,
 		   struct sw_err *e)
 {
 	const char *logname = deploy ? "deployment.log" : "build.log";
-	time_t now = time(NULL);
+	int64_t now = now_ns();
 	struct dirent *de;
 	DIR *d = opendir(dir);
 
@@ -207,14 +222,14 @@ static int collect(const char *dir, bool deploy, struct recs *rs,
 		has_report = mtime_of(report, &r.t);
 		has_log = has_report || mtime_of(log, &r.t);
 		if (!has_log)
-			r.t = st.st_mtime;
+			r.t = ns_of(st.st_mtim);
 		/*
 		 * Its process holds the log, locked from its creation:
 		 * running (or writing its report now). A log without a
 		 * report, free: killed. No log yet: starting, unless old.
 		 */
 		if (fs_lock_held(log) == 1 ||
-		    (!has_log && now - r.t < PRUNE_STARTING_SECONDS)) {
+		    (!has_log && now - r.t < PRUNE_STARTING_SECONDS * NS)) {
 			rs->running++;
 		} else {
 			r.name = xstrdup(de->d_name);
@@ -265,7 +280,7 @@ static void print_size(FILE *out, uint64_t n)
 static void prune_recs(const char *dir, bool deploy, const struct recs *rs,
 		       const struct popts *o, struct totals *t)
 {
-	time_t now = time(NULL);
+	int64_t now = now_ns();
 	size_t nth = 0;
 
 	for (size_t i = 0; i < rs->nr; i++) {
@@ -276,7 +291,7 @@ static void prune_recs(const char *dir, bool deploy, const struct recs *rs,
 
 		nth = i && !strcmp(r->key, rs->v[i - 1].key) ? nth + 1 : 0;
 		if ((o->keep >= 0 && nth < (size_t)o->keep) ||
-		    (o->older >= 0 && now - r->t < o->older)) {
+		    (o->older >= 0 && now - r->t < o->older * NS)) {
 			t->kept++;
 			continue;
 		}

@@ -282,3 +282,53 @@ EOF
 	run "$SLIPWAY" prune extra --state-dir "$STATE"
 	[ "$status" -eq 2 ]
 }
+
+# A revision directory $T/rev whose BeforeInstall hook runs $1.
+hook_rev() {
+	mkdir -p "$T/rev" "$T/host"
+	printf 'version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - location: hook.sh\n' \
+		>"$T/rev/appspec.yml"
+	printf '#!/bin/sh\n%s\n' "$1" >"$T/rev/hook.sh"
+	chmod +x "$T/rev/hook.sh"
+}
+
+@test "a deployment that fills the disk still leaves its report and is in the history" {
+	small_disk
+	hook_rev "head -c 3000000 /dev/zero >'$STATE/fill' || true; seq 1 20000"
+	run "$SLIPWAY" deploy "$T/rev" --root "$T/host" --state-dir "$STATE" \
+		--deployment-id d-DISKFULL1 -q
+	[ -f "$STATE/deployments/d-DISKFULL1/report.json" ]
+	[ "$(jq -r .deploymentId "$STATE/deployments/d-DISKFULL1/report.json")" = d-DISKFULL1 ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *d-DISKFULL1* ]]
+	# no space for the next one's report: it does not start, leaves nothing
+	run "$SLIPWAY" deploy "$T/rev" --root "$T/host" --state-dir "$STATE" \
+		--deployment-id d-DISKFULL2 -q
+	[ "$status" -eq 111 ]
+	[[ "$output" == *"no space left on device"*"slipway prune"* ]]
+	[ ! -e "$STATE/deployments/d-DISKFULL2" ]
+}
+
+@test "prune --keep counts deployments per application and group" {
+	hook_rev "true"
+	for id in d-PRUNEDEP1 d-PRUNEDEP2 d-PRUNEDEP3; do
+		run "$SLIPWAY" deploy "$T/rev" --root "$T/host" \
+			--state-dir "$STATE" --deployment-id "$id" -q
+		[ "$status" -eq 0 ]
+	done
+	run "$SLIPWAY" deploy "$T/rev" --root "$T/host" --state-dir "$STATE" \
+		--deployment-id d-OTHERAPP1 --application other -q
+	[ "$status" -eq 0 ]
+	run "$SLIPWAY" prune --keep 1 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed deployment d-PRUNEDEP1"* ]]
+	[[ "$output" == *"removed deployment d-PRUNEDEP2"* ]]
+	[[ "$output" == *"pruned 0 builds and 2 deployments"* ]]
+	[ ! -e "$STATE/deployments/d-PRUNEDEP1" ]
+	[ -f "$STATE/deployments/d-PRUNEDEP3/report.json" ]
+	[ -f "$STATE/deployments/d-OTHERAPP1/report.json" ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[[ "$output" == *d-PRUNEDEP3* ]]
+	[[ "$output" != *d-PRUNEDEP2* ]]
+}
