@@ -185,6 +185,13 @@ EOF
 	running=$(ls -d "$STATE"/builds/proj-* | while read -r d; do
 		[ -e "$d/report.json" ] || [ "$d" = "$dead" ] || echo "$d"; done)
 	[ -n "$running" ]
+	# both are in the history, each as what it is
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	dead_id=$(basename "$dead")
+	dead_id="${dead_id:0:${#dead_id}-37}:${dead_id: -36}"
+	echo "$output" | grep -E "^2 +FAULT .*$dead_id  ended without a report"
+	echo "$output" | grep -Eq "^3 +IN_PROGRESS .*proj:"
 	# age them all: only the lock tells the running one apart
 	touch -d '30 days ago' "$running/build.log" "$dead/build.log" \
 		"$(build_dir "$old")/report.json"
