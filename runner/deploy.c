@@ -469,7 +469,9 @@ static int reserve_report(struct drv *d, struct sw_err *e)
 	int ret = 0, err;
 
 	d->report_rv = (struct fs_reserve)FS_RESERVE_INIT;
-	if (fs_reserve(&d->report_rv, rp, 64 << 10, &re) == 0) {
+	/* a host's entry is a few KiB at most (a failed event's log tail) */
+	if (fs_reserve(&d->report_rv, rp, (64 << 10) + d->nr_hosts * (8 << 10),
+		       &re) == 0) {
 		d->reserved = true;
 	} else {
 		err = errno;
