@@ -142,7 +142,8 @@ static int newest_first(const void *a, const void *b)
 		return c;
 	if (x->t != y->t)
 		return x->t > y->t ? -1 : 1;
-	return strcmp(x->name, y->name);
+	/* the same clock tick: a later name (d-...2 after d-...1) first */
+	return strcmp(y->name, x->name);
 }
 
 #define NS 1000000000LL
