@@ -310,6 +310,21 @@ static void fmt_time(json_object *o, const char *k, char out[32])
 	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* A reason on one line: a command of many lines is shown as one, and a
+ * long one is cut. */
+static void reason_out(FILE *out, const char *reason)
+{
+	size_t n = 0;
+
+	if (!*reason)
+		return;
+	fputs("  ", out);
+	for (const char *p = reason; *p && n < 240; p++, n++)
+		fputc(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p, out);
+	if (strlen(reason) > 240)
+		fputs("...", out);
+}
+
 int report_summary_line(const char *path, FILE *out, struct sw_err *e)
 {
 	json_object *o = load(path, e);
@@ -323,9 +338,10 @@ int report_summary_line(const char *path, FILE *out, struct sw_err *e)
 	if (json_object_object_get_ex(o, "startTime", &s) &&
 	    json_object_object_get_ex(o, "endTime", &en))
 		dur = json_object_get_double(en) - json_object_get_double(s);
-	fprintf(out, "%-5s %-10s %s  %6.1fs  %s%s%s\n", get(o, "buildNumber"),
-		get(o, "buildStatus"), when, dur, get(o, "id"),
-		*get(o, "statusReason") ? "  " : "", get(o, "statusReason"));
+	fprintf(out, "%-5s %-10s %s  %6.1fs  %s", get(o, "buildNumber"),
+		get(o, "buildStatus"), when, dur, get(o, "id"));
+	reason_out(out, get(o, "statusReason"));
+	fputc('\n', out);
 	json_object_put(o);
 	return 0;
 }
