@@ -62,7 +62,7 @@ _slipway() {
 	--ref | --timeout | -e | --env | --deployment-id | --application | \
 		--deployment-group | --deployment-group-id | --host | --ssh | \
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
-		--max-bundle-size | --max-bundle-ratio)
+		--max-bundle-size | --max-bundle-ratio | --keep | --older-than)
 		return
 		;;
 	esac

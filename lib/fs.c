@@ -5,14 +5,17 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "strvec.h"
 #include "xalloc.h"
 
 #include "banned.h"
@@ -159,32 +162,85 @@ static void fsync_parent(const char *path)
 	free(dir);
 }
 
+#define TMP_MARK ".slipway-tmp."
+
+char *fs_tmp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return xasprintf("."
+				 "%s" TMP_MARK "%ld",
+				 path, (long)getpid());
+	return xasprintf("%.*s/.%s" TMP_MARK "%ld", (int)(slash - path), path,
+			 slash + 1, (long)getpid());
+}
+
+bool fs_tmp_parse(const char *name, pid_t *pid)
+{
+	const char *mark, *p;
+	long v = 0;
+
+	if (name[0] != '.')
+		return false;
+	mark = strstr(name + 1, TMP_MARK);
+	if (!mark || mark == name + 1)
+		return false;
+	/* the last mark: a final name may hold the text itself */
+	while ((p = strstr(mark + 1, TMP_MARK)))
+		mark = p;
+	p = mark + strlen(TMP_MARK);
+	if (*p < '1' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > INT_MAX)
+			return false;
+	}
+	if (*p)
+		return false;
+	if (pid)
+		*pid = (pid_t)v;
+	return true;
+}
+
+int fs_tmp_create(const char *tmp, mode_t mode, struct sw_err *e)
+{
+	int fd;
+
+	/* A leftover of an earlier process with our pid. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_sys(e, "cannot create '%s'", tmp);
+	/* The mode asked for, not one cut down by the umask. */
+	if (fchmod(fd, mode & 07777) < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		err_sys(e, "cannot create '%s'", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	return fd;
+}
+
 static int write_replace(const char *path, const void *data, size_t len,
 			 mode_t mode, bool sync, struct sw_err *e)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char *tmp = fs_tmp_name(path);
 	int fd = -1, ret = -1;
 
-	/* A stale temp file of an earlier process with our pid. */
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_sys(e, "cannot create '%s'", tmp);
+	fd = fs_tmp_create(tmp, mode, e);
+	if (fd < 0)
 		goto out;
-	}
 	if (write_all(fd, data, len) < 0) {
 		err_sys(e, "cannot write '%s'", tmp);
-		goto out;
-	}
-	/* The mode asked for, not one cut down by the umask. */
-	if (fchmod(fd, mode & 07777) < 0) {
-		err_sys(e, "cannot chmod '%s'", tmp);
 		goto out;
 	}
 	if (sync && fsync(fd) < 0) {
 		err_sys(e, "cannot sync '%s'", tmp);
 		goto out;
 	}
+	/* Unlocked from here on, the temporary is ours by its live pid. */
 	if (close(fd) < 0) {
 		fd = -1;
 		err_sys(e, "cannot write '%s'", tmp);
@@ -745,4 +801,256 @@ out:
 	buf_release(&c.path);
 	free(c.iobuf);
 	return ret;
+}
+
+/* ---- stale temporaries, locks, reservations ---- */
+
+static bool pid_gone(pid_t pid)
+{
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static uint64_t size_at(int at, const char *name, int depth);
+
+static uint64_t dir_size_fd(int fd, int depth)
+{
+	uint64_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > 64) {
+		close(fd);
+		return 0;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n += size_at(dirfd(d), de->d_name, depth + 1);
+	closedir(d);
+	return n;
+}
+
+static uint64_t size_at(int at, const char *name, int depth)
+{
+	struct stat st;
+	uint64_t n;
+	int fd;
+
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	n = (uint64_t)st.st_blocks * 512;
+	if (!S_ISDIR(st.st_mode))
+		return n;
+	fd = open_dir_at(at, name);
+	return fd < 0 ? n : n + dir_size_fd(fd, depth);
+}
+
+uint64_t fs_tree_size(const char *path)
+{
+	return size_at(AT_FDCWD, path, 0);
+}
+
+/* Remove one stale temporary at dir/name, holding its lock meanwhile. */
+static void sweep_one(int dfd, const char *dir, const char *name,
+		      struct fs_sweep *r)
+{
+	struct sw_err ignored = SW_ERR_INIT;
+	struct stat st;
+	pid_t pid;
+	int fd;
+
+	if (!fs_tmp_parse(name, &pid) || !pid_gone(pid))
+		return;
+	fd = openat(dfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		char *p = xasprintf("%s/%s", dir, name);
+		uint64_t n = fs_tree_size(p);
+
+		if (fs_remove_tree(p, &ignored) == 0) {
+			r->files++;
+			r->bytes += n;
+		}
+		free(p);
+	} else if (unlinkat(dfd, name, 0) == 0) {
+		r->files++;
+		r->bytes += (uint64_t)st.st_blocks * 512;
+	}
+	close(fd);
+}
+
+int fs_sweep_stale_tmp(const char *dir, int depth, const char *const *skip,
+		       struct fs_sweep *r, struct sw_err *e)
+{
+	struct strvec subdirs = STRVEC_INIT;
+	struct dirent *de;
+	DIR *d;
+	int fd, ret = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0
+				       : err_sys(e, "cannot open '%s'", dir);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return err_sys(e, "cannot open '%s'", dir);
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fs_tmp_parse(de->d_name, NULL)) {
+			sweep_one(dirfd(d), dir, de->d_name, r);
+			continue;
+		}
+		if (depth > 0 && !in_list(skip, de->d_name) &&
+		    (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)) {
+			struct stat st;
+
+			if (fstatat(dirfd(d), de->d_name, &st,
+				    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode))
+				strvec_push(&subdirs, de->d_name);
+		}
+	}
+	closedir(d);
+	for (size_t i = 0; i < subdirs.nr; i++) {
+		char *sub = fs_join(dir, subdirs.v[i]);
+		struct sw_err se = SW_ERR_INIT;
+
+		/* one unreadable subdirectory stops nothing */
+		fs_sweep_stale_tmp(sub, depth - 1, skip, r, &se);
+		free(sub);
+	}
+	strvec_release(&subdirs);
+	return ret;
+}
+
+int fs_create_locked(const char *path, mode_t mode, struct sw_err *e)
+{
+	char *tmp = fs_tmp_name(path);
+	int fd = fs_tmp_create(tmp, mode, e);
+
+	if (fd >= 0 && rename(tmp, path) < 0) {
+		err_sys(e, "cannot create '%s'", path);
+		close(fd);
+		unlink(tmp);
+		fd = -1;
+	}
+	free(tmp);
+	return fd;
+}
+
+int fs_lock_held(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+				    O_CLOEXEC);
+	int held;
+
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		held = 0;
+	else
+		held = errno == EWOULDBLOCK ? 1 : 0;
+	close(fd);
+	return held;
+}
+
+int fs_reserve(struct fs_reserve *rv, const char *path, size_t size,
+	       struct sw_err *e)
+{
+	int rc;
+
+	rv->path = xstrdup(path);
+	rv->tmp = fs_tmp_name(path);
+	rv->size = size;
+	rv->fd = fs_tmp_create(rv->tmp, 0600, e);
+	if (rv->fd < 0)
+		goto fail;
+	rc = posix_fallocate(rv->fd, 0, (off_t)size);
+	if (rc == EOPNOTSUPP || rc == EINVAL) {
+		/* No fallocate here: zeros take the space as well. */
+		char *zero = xcalloc(1, size);
+
+		rc = write_all(rv->fd, zero, size) < 0 ? errno : 0;
+		free(zero);
+	}
+	if (rc) {
+		errno = rc;
+		err_sys(e, "cannot reserve %zu bytes for '%s'", size, path);
+		goto fail;
+	}
+	return 0;
+fail:
+	rc = errno;
+	fs_reserve_release(rv);
+	errno = rc;
+	return -1;
+}
+
+int fs_reserve_commit(struct fs_reserve *rv, const void *data, size_t len,
+		      mode_t mode, struct sw_err *e)
+{
+	const char *p = data;
+	size_t done = 0;
+	int saved;
+
+	if (rv->fd < 0)
+		BUG("fs_reserve_commit without a reservation");
+	while (done < len) {
+		ssize_t n = pwrite(rv->fd, p + done, len - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		done += (size_t)n;
+	}
+	if (ftruncate(rv->fd, (off_t)len) < 0 ||
+	    fchmod(rv->fd, mode & 07777) < 0 || fsync(rv->fd) < 0)
+		goto fail;
+	if (rename(rv->tmp, rv->path) < 0) {
+		saved = errno;
+		err_sys(e, "cannot rename '%s' to '%s'", rv->tmp, rv->path);
+		errno = saved;
+		return -1;
+	}
+	fsync_parent(rv->path);
+	close(rv->fd);
+	rv->fd = -1;
+	fs_reserve_release(rv);
+	return 0;
+fail:
+	saved = errno;
+	/* what a longer text took beyond the reservation goes back */
+	if (len > rv->size && ftruncate(rv->fd, (off_t)rv->size) < 0) {
+		/* the next try overwrites it anyway */
+	}
+	err_sys(e, "cannot write '%s'", rv->path);
+	errno = saved;
+	return -1;
+}
+
+void fs_reserve_release(struct fs_reserve *rv)
+{
+	if (rv->fd >= 0) {
+		unlink(rv->tmp);
+		close(rv->fd);
+	}
+	rv->fd = -1;
+	free(rv->path);
+	free(rv->tmp);
+	rv->path = rv->tmp = NULL;
+	rv->size = 0;
 }

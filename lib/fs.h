@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -25,7 +26,7 @@ int fs_mkdir_p(const char *path, mode_t mode, struct sw_err *e);
 int fs_read_file(const char *path, size_t max, char **data, size_t *len,
 		 struct sw_err *e);
 
-/* Write to "<path>.tmp.<pid>" in the same directory, fsync, rename. */
+/* Write to fs_tmp_name(path) (locked, see below), fsync, rename. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		    struct sw_err *e);
 /* The same without fsync: a crash of the process never leaves a
@@ -60,5 +61,100 @@ char *fs_abspath(const char *path);
  */
 int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e);
+
+/*
+ * Temporaries. What is written under a temporary name and renamed into
+ * place (atomic writes, artifacts) is named ".<base>.slipway-tmp.<pid>"
+ * beside its final name, and its writer holds an flock() on it while it
+ * writes. A process killed with SIGKILL leaves its temporary behind;
+ * fs_sweep_stale_tmp() finds those by name and removes the ones whose
+ * process is gone (kill(pid, 0) fails with ESRCH) and whose lock is free:
+ * the pid closes the moment between creating a temporary and locking it,
+ * the lock guards against a pid reused by another process.
+ *
+ *   char *tmp = fs_tmp_name("out/artifacts.zip");  -- caller frees
+ *   int fd = fs_tmp_create(tmp, 0644, &e);         -- created, locked
+ *   ... write, fsync, rename(tmp, final), close(fd)
+ *
+ *   struct fs_sweep sw = { 0 };
+ *   fs_sweep_stale_tmp("out", 0, NULL, &sw, &e);   -- sw.files, sw.bytes
+ */
+char *fs_tmp_name(const char *path);
+/* true when name (a base name) is a temporary's; its pid in *pid. */
+bool fs_tmp_parse(const char *name, pid_t *pid);
+/* Create tmp (O_EXCL after removing a leftover of a dead process with our
+ * pid, O_CLOEXEC, mode not cut by the umask) and lock it; returns the
+ * fd, which holds the lock until it is closed. */
+int fs_tmp_create(const char *tmp, mode_t mode, struct sw_err *e);
+
+struct fs_sweep {
+	size_t files; /* temporaries removed (a directory counts once) */
+	uint64_t bytes; /* their size */
+};
+
+/*
+ * Remove the stale temporaries in dir and, down to depth levels of
+ * subdirectories, in those (0: dir only); directories whose base name is
+ * in skip (NULL-terminated, may be NULL) are not descended into, nor are
+ * symlinks. A temporary may be a file or a directory. A missing dir is
+ * not an error; adds to *r.
+ */
+int fs_sweep_stale_tmp(const char *dir, int depth, const char *const *skip,
+		       struct fs_sweep *r, struct sw_err *e);
+
+/*
+ * Create path (replacing what is there) with an flock() already held: it
+ * is made as a temporary, locked and renamed, so that path never exists
+ * unlocked while its creator lives (a running build's log). Returns the
+ * fd (write-only, O_CLOEXEC), which holds the lock until closed, or -1.
+ */
+int fs_create_locked(const char *path, mode_t mode, struct sw_err *e);
+
+/*
+ * A lock file's state: 1 when another open file holds an flock() on path
+ * (a running build's log), 0 when it is free, -1 when path cannot be
+ * opened (errno set).
+ */
+int fs_lock_held(const char *path);
+
+/* The bytes a tree takes (st_blocks, symlinks not followed); 0 if absent. */
+uint64_t fs_tree_size(const char *path);
+
+/*
+ * A record that must be written even when the disk fills up later (a
+ * build's or deployment's report): its space is set aside when the work
+ * starts, and the final text is written into that space.
+ *
+ *   struct fs_reserve rv = FS_RESERVE_INIT;
+ *   if (fs_reserve(&rv, "d/report.json", 64 << 10, &e) < 0) ...  -- start
+ *   ...
+ *   if (fs_reserve_commit(&rv, text, len, 0644, &e) < 0) ...     -- end
+ *   fs_reserve_release(&rv);
+ *
+ * fs_reserve() allocates size bytes (fallocate, else zeros) in
+ * fs_tmp_name(path), locked. fs_reserve_commit() writes text at its
+ * start, truncates, syncs and renames it to path: a text no longer than
+ * the reservation needs no new space. It fails with errno set (ENOSPC
+ * for a longer text that does not fit; then the reservation is intact
+ * for a shorter try). fs_reserve_release() removes an uncommitted
+ * reservation.
+ */
+struct fs_reserve {
+	int fd;
+	char *path;
+	char *tmp;
+	size_t size;
+};
+
+#define FS_RESERVE_INIT                                                        \
+	{                                                                      \
+		-1, NULL, NULL, 0                                              \
+	}
+
+int fs_reserve(struct fs_reserve *rv, const char *path, size_t size,
+	       struct sw_err *e);
+int fs_reserve_commit(struct fs_reserve *rv, const void *data, size_t len,
+		      mode_t mode, struct sw_err *e);
+void fs_reserve_release(struct fs_reserve *rv);
 
 #endif

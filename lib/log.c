@@ -29,7 +29,7 @@ void log_init(struct log *lg, int term_fd, int file_fd, struct mask *mask)
 	lg->color = term_fd >= 0 && isatty(term_fd) && !(nc && *nc);
 }
 
-static void write_all(int *fd, const char *p, size_t n)
+static void write_all(int *fd, const char *p, size_t n, int *err)
 {
 	while (*fd >= 0 && n) {
 		ssize_t w = write(*fd, p, n);
@@ -37,6 +37,8 @@ static void write_all(int *fd, const char *p, size_t n)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			if (err && !*err)
+				*err = errno;
 			*fd = -1; /* a closed pipe: stop writing there */
 			return;
 		}
@@ -50,8 +52,8 @@ static void emit(struct log *lg, const char *p, size_t n, bool to_term)
 	if (!n)
 		return;
 	if (to_term && !lg->quiet)
-		write_all(&lg->term_fd, p, n);
-	write_all(&lg->file_fd, p, n);
+		write_all(&lg->term_fd, p, n, NULL);
+	write_all(&lg->file_fd, p, n, &lg->file_err);
 	lg->at_bol = p[n - 1] == '\n';
 }
 
@@ -82,7 +84,7 @@ static void agent_line(struct log *lg, const char *msg, const char *status,
 	log_timestamp(ts);
 	buf_clear(b);
 	buf_addf(b, "[Container] %s %s%s\n", ts, text, status ? status : "");
-	write_all(&lg->file_fd, b->ptr, b->len);
+	write_all(&lg->file_fd, b->ptr, b->len, &lg->file_err);
 	if (!lg->quiet) {
 		if (lg->color) {
 			buf_clear(b);
@@ -91,7 +93,7 @@ static void agent_line(struct log *lg, const char *msg, const char *status,
 				buf_addf(b, "%s%s" RESET, status_color, status);
 			buf_addch(b, '\n');
 		}
-		write_all(&lg->term_fd, b->ptr, b->len);
+		write_all(&lg->term_fd, b->ptr, b->len, NULL);
 	}
 	lg->at_bol = true;
 	free(masked);

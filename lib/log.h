@@ -13,7 +13,9 @@
  *
  * Colour (status words, a dim prefix) only when term_fd is a terminal and
  * NO_COLOR is unset; build.log never has colour. A write error on the
- * terminal (a closed pipe) stops terminal output but not the file.
+ * terminal (a closed pipe) stops terminal output but not the file; one
+ * on the file (a full disk) stops writing the file and is kept in
+ * file_err, for the build to report.
  */
 #ifndef SW_LOG_H
 #define SW_LOG_H
@@ -31,6 +33,7 @@ struct log {
 	bool quiet; /* -q: command output and agent lines only to the file */
 	struct mask *mask; /* may be NULL */
 	bool at_bol; /* the last byte written was a newline */
+	int file_err; /* errno of the first failed write to file_fd, or 0 */
 	struct buf scratch;
 };
 

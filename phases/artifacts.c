@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1072,7 +1073,7 @@ static int write_archive(const struct artifact_list *l, const char *dest,
 			 struct sw_err *e)
 {
 	struct pack k = { .p = p, .pg = pg };
-	char *tmp = xasprintf("%s.tmp.%ld", dest, (long)getpid());
+	char *tmp = fs_tmp_name(dest);
 	struct sink sink;
 	int ret = -1;
 
@@ -1088,13 +1089,10 @@ static int write_archive(const struct artifact_list *l, const char *dest,
 	sink_init(&sink);
 	strvec_init(&k.dirnames);
 	sink.file = tmp;
-	sink.fd =
-		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		     0644);
-	if (sink.fd < 0) {
-		err_sys(e, "cannot create '%s'", tmp);
+	/* locked while written: a sweep takes only a dead writer's */
+	sink.fd = fs_tmp_create(tmp, 0644, e);
+	if (sink.fd < 0)
 		goto out;
-	}
 	if (hash_init(&sink.sha, HASH_SHA256, e) < 0 ||
 	    hash_init(&sink.md5, HASH_MD5, e) < 0 || sink_start(&sink, e) < 0)
 		goto out;
@@ -1402,7 +1400,13 @@ static int tree_install(const char *tmp, const char *dest, struct sw_err *e)
 	}
 	if (!copy_fallback_errno(errno))
 		return err_sys(e, "cannot replace '%s'", dest);
-	old = xasprintf("%s.old.%ld", dest, (long)getpid());
+	{
+		char *aside = xasprintf("%s.old", dest);
+
+		/* named as a temporary: a sweep finds it after a kill */
+		old = fs_tmp_name(aside);
+		free(aside);
+	}
 	fs_remove_tree(old, &ignored);
 	if (rename(dest, old) < 0) {
 		err_sys(e, "cannot move '%s' aside", dest);
@@ -1427,7 +1431,7 @@ static int write_tree(const struct artifact_list *l, const char *dest,
 {
 	struct tree t = { .root = -1, .pg = pg };
 	struct sw_err ignored = SW_ERR_INIT;
-	char *tmp = xasprintf("%s.tmp.%ld", dest, (long)getpid());
+	char *tmp = fs_tmp_name(dest);
 	bool made = false;
 	int ret = -1;
 
@@ -1443,6 +1447,10 @@ static int write_tree(const struct artifact_list *l, const char *dest,
 	}
 	made = true;
 	t.root = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (t.root >= 0 && flock(t.root, LOCK_EX | LOCK_NB) < 0) {
+		close(t.root);
+		t.root = -1;
+	}
 	if (t.root < 0) {
 		err_sys(e, "cannot open '%s'", tmp);
 		goto out;

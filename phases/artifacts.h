@@ -146,8 +146,8 @@ struct artifact_digest {
  *
  * Every archive holds modes, mtimes, a directory entry for every parent
  * of a name (as zip -r and tar do) and symlinks as links where
- * is_symlink. It is written to "<dest>.tmp.<pid>", fsync'd and renamed
- * over dest.
+ * is_symlink. It is written to the temporary fs_tmp_name(dest) (locked
+ * while written, see fs.h), fsync'd and renamed over dest.
  *
  * zip: deflate at level 2 (libarchive's zip:compression-level) unless the
  * entry is stored: by name, already-compressed types (.zip .gz .tgz .bz2
@@ -168,10 +168,10 @@ struct artifact_digest {
  * none: dest becomes a directory holding the tree: files copied (the
  * build directory may be deleted later; copy_file_range, so a filesystem
  * that can share extents does), symlinks recreated only for is_symlink
- * entries, directories 0755. It is built in "<dest>.tmp.<pid>", synced
+ * entries, directories 0755. It is built in fs_tmp_name(dest), synced
  * (syncfs) and put in place with one atomic exchange of names, or, where
  * the filesystem cannot exchange, by renaming an existing dest aside to
- * "<dest>.old.<pid>" first; the old tree is deleted afterwards. An
+ * fs_tmp_name("<dest>.old") first; the old tree is deleted afterwards. An
  * existing dest of any type is replaced. The digest is over a canonical
  * listing, not over contents: for every entry in strcmp() order of name,
  *     name NUL type('f'|'l') NUL perm(octal) NUL size NUL mtime(s) NUL

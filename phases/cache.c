@@ -2647,7 +2647,8 @@ static void prune_entry_strays(struct cache *c, struct cache_prune_result *r)
 		while (v && (ve = readdir(v))) {
 			size_t len = strlen(ve->d_name);
 			bool stray = !strncmp(ve->d_name, "tmp.", 4) ||
-				     strstr(ve->d_name, ".tmp.");
+				     strstr(ve->d_name, ".tmp.") ||
+				     fs_tmp_parse(ve->d_name, NULL);
 
 			if (!stray && len > 5 &&
 			    !strcmp(ve->d_name + len - 5, ".meta")) {

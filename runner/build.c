@@ -60,6 +60,9 @@ struct run {
 	struct sandbox sandbox;
 	/* sandboxed: absolute cache paths live under it, mounted inside */
 	char *cache_root;
+	/* report.json's space, set aside before anything can fill the disk */
+	struct fs_reserve report_rv;
+	bool disk_noted; /* the reason already says what could not be written */
 };
 
 static void set_reason(struct run *r, const char *fmt, ...)
@@ -81,6 +84,33 @@ static void fail(struct run *r, enum phase_status st, int status)
 	if (r->final == PHASE_SUCCEEDED) {
 		r->final = st;
 		r->exit_status = status;
+	}
+}
+
+/*
+ * slipway could not write one of the build's own records (its log, its
+ * report): the build faults, and the reason says so first, the way an
+ * operator must read it ("no space left on device ..."), then why the
+ * build had already failed, if it had.
+ */
+static void record_fault(struct run *r, int err, const char *what)
+{
+	const char *why = err == ENOSPC || err == EDQUOT
+				  ? "no space left on device"
+				  : strerror(err);
+	char *old = r->res->reason;
+
+	if (r->disk_noted)
+		return;
+	r->disk_noted = true;
+	r->res->reason = old ? xasprintf("%s in %s: %s incomplete; %s", why,
+					 r->st.dir, what, old)
+			     : xasprintf("%s in %s: %s incomplete", why,
+					 r->st.dir, what);
+	free(old);
+	if (r->final == PHASE_SUCCEEDED || r->final == PHASE_FAILED) {
+		r->final = PHASE_FAULT;
+		r->exit_status = ERR_SYSTEM;
 	}
 }
 
@@ -665,6 +695,22 @@ out:
 	return ret;
 }
 
+/* What builds killed while writing to the same -o directory left. */
+static void sweep_outdir(struct run *r, const char *outdir)
+{
+	struct fs_sweep sw = { 0 };
+	struct sw_err e = SW_ERR_INIT;
+
+	if (fs_sweep_stale_tmp(outdir, 0, NULL, &sw, &e) < 0)
+		log_agent(&r->log, "Warning: %s", e.msg);
+	else if (sw.files)
+		log_agent(&r->log,
+			  "Removed %zu temporary file%s (%.1f MB) that killed "
+			  "builds left in %s",
+			  sw.files, sw.files == 1 ? "" : "s",
+			  (double)sw.bytes / 1e6, outdir);
+}
+
 static void upload_artifacts(struct run *r)
 {
 	struct sw_err e = SW_ERR_INIT;
@@ -677,6 +723,8 @@ static void upload_artifacts(struct run *r)
 
 	if (r->bs.has_artifacts || r->bs.nr_secondary) {
 		ret = fs_mkdir_p(outdir, 0755, &e);
+		if (!ret && r->o->artifacts_dir)
+			sweep_outdir(r, outdir);
 		if (!ret && r->bs.has_artifacts && r->bs.artifacts.files.nr)
 			ret = upload_one(r, &r->bs.artifacts, outdir, &e);
 		for (size_t i = 0; !ret && i < r->bs.nr_secondary; i++)
@@ -751,6 +799,38 @@ static void finalize(struct run *r)
 
 /* ---- the build ---- */
 
+/*
+ * The report's space, before anything can fill the disk: a build that
+ * starts always ends with a report. Without that space the build does
+ * not start, and leaves nothing behind.
+ */
+static int reserve_report(struct run *r, struct sw_err *e)
+{
+	struct sw_err re = SW_ERR_INIT;
+	char *rp = fs_join(r->res->build_dir, "report.json");
+	char *link = xasprintf("%s/builds/%s", r->st.dir, r->res->id);
+	int ret = 0, err;
+
+	if (fs_reserve(&r->report_rv, rp, REPORT_RESERVE, &re) < 0) {
+		err = errno;
+		close(r->log_fd);
+		r->log_fd = -1;
+		fs_remove_tree(r->res->build_dir, &re);
+		unlink(link);
+		if (err == ENOSPC || err == EDQUOT)
+			ret = err_set(e, ERR_SYSTEM,
+				      "no space left on device in %s: the "
+				      "build cannot start ('slipway prune' "
+				      "reclaims old builds)",
+				      r->st.dir);
+		else
+			ret = err_set(e, ERR_SYSTEM, "%s", re.msg);
+	}
+	free(rp);
+	free(link);
+	return ret;
+}
+
 static int prepare(struct run *r, struct sw_err *e)
 {
 	const struct build_opts *o = r->o;
@@ -791,14 +871,17 @@ static int prepare(struct run *r, struct sw_err *e)
 	    state_link_build(&r->st, res->id, e) < 0)
 		return -1;
 	logpath = fs_join(res->build_dir, "build.log");
-	r->log_fd =
-		open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (r->log_fd < 0) {
-		err_sys(e, "cannot create '%s'", logpath);
-		free(logpath);
-		return -1;
-	}
+	/*
+	 * Locked from its creation while the build runs: `slipway prune`
+	 * never takes a build whose log is locked, and one without a report
+	 * whose log is free was killed.
+	 */
+	r->log_fd = fs_create_locked(logpath, 0644, e);
 	free(logpath);
+	if (r->log_fd < 0)
+		return -1;
+	if (reserve_report(r, e) < 0)
+		return -1;
 	log_init(&r->log, STDOUT_FILENO, r->log_fd, &r->mask);
 	r->log.quiet = o->quiet;
 	return 0;
@@ -1049,6 +1132,23 @@ finalizing:
 	finalize(r);
 }
 
+/* Into the reserved space: whole, or compact when the disk is full. */
+static int write_report(struct run *r, struct sw_err *e)
+{
+	int err;
+
+	if (report_commit(r->res, &r->mask, false, &r->report_rv, e) == 0)
+		return 0;
+	err = errno;
+	if (err != ENOSPC && err != EDQUOT)
+		return -1;
+	err_clear(e);
+	record_fault(r, err, "report.json");
+	free(r->res->status);
+	r->res->status = xstrdup(status_for(r->final));
+	return report_commit(r->res, &r->mask, true, &r->report_rv, e);
+}
+
 static void summary(const struct run *r, int64_t ms)
 {
 	const struct build_result *res = r->res;
@@ -1062,6 +1162,9 @@ static void summary(const struct run *r, int64_t ms)
 		fprintf(stderr, "slipway: build %s #%ld %s in %.1fs\n", res->id,
 			res->number, res->status, (double)ms / 1000.0);
 	free(reason);
+	if (r->disk_noted)
+		fprintf(stderr, "slipway: 'slipway prune' reclaims space from "
+				"old builds and deployments\n");
 }
 
 int build_run(const struct build_opts *o, int *status)
@@ -1077,6 +1180,7 @@ int build_run(const struct build_opts *o, int *status)
 	r.res = &res;
 	r.log_fd = -1;
 	r.sandbox = (struct sandbox)SANDBOX_INIT;
+	r.report_rv = (struct fs_reserve)FS_RESERVE_INIT;
 	r.final = PHASE_SUCCEEDED;
 	mask_init(&r.mask);
 	strvec_init(&r.env);
@@ -1092,13 +1196,15 @@ int build_run(const struct build_opts *o, int *status)
 	run_build(&r);
 	phase_begin(&res.phases, "COMPLETED", NULL);
 	res.end_ms = proc_wall_ms();
+	log_release(&r.log);
+	if (r.log.file_err)
+		record_fault(&r, r.log.file_err, "build.log");
 	res.status = xstrdup(status_for(r.final));
 	res.current_phase = xstrdup("COMPLETED");
-	log_release(&r.log);
 	{
 		char *rp = fs_join(res.build_dir, "report.json");
 
-		if (report_write(&res, &r.mask, rp, &e) < 0 ||
+		if (write_report(&r, &e) < 0 ||
 		    (o->report &&
 		     report_write(&res, &r.mask, o->report, &e) < 0)) {
 			fprintf(stderr, "error: cannot write the report: %s\n",
@@ -1120,6 +1226,7 @@ out:
 	free(r.cache_root);
 	if (r.group.pgid)
 		proc_group_stop(&r.group, GROUP_GRACE_MS);
+	fs_reserve_release(&r.report_rv);
 	if (r.log_fd >= 0)
 		close(r.log_fd);
 	if (r.have_bs)

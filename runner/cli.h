@@ -35,6 +35,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_host(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 /* codebuild-hash-files GLOB...: slipway called by that name. */
 int cmd_hash_files(int argc, char **argv);
 

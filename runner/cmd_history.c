@@ -2,10 +2,14 @@
  * slipway history | slipway show ID: the builds kept in the state
  * directory.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fs.h"
@@ -18,8 +22,11 @@ static const char history_usage[] =
 	"usage: slipway history [--state-dir DIR] [-n N]\n"
 	"\n"
 	"List past builds, oldest first: number, status, start time,\n"
-	"duration, id; then past deployments: id, status, start time,\n"
-	"duration, application/group, hosts that succeeded.\n"
+	"duration, id, and why one did not succeed; then past deployments:\n"
+	"id, status, start time, duration, application/group, hosts that\n"
+	"succeeded. A build or deployment still running is IN_PROGRESS\n"
+	"(InProgress); one slipway was killed in, without a report, is\n"
+	"FAULT (Failed).\n"
 	"\n"
 	"  -n, --limit N         only the last N builds (and deployments)\n"
 	"      --state-dir DIR   state directory (default .slipway or\n"
@@ -111,6 +118,64 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv,
 	return 0;
 }
 
+/* The build number on the log's first line ("... build <id> #<n>"). */
+static long log_build_number(const char *log)
+{
+	char head[1024], *p;
+	ssize_t n;
+	int fd = open(log, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, head, sizeof(head) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	head[n] = '\0';
+	if ((p = strchr(head, '\n')))
+		*p = '\0';
+	p = strrchr(head, '#');
+	return p ? strtol(p + 1, NULL, 10) : 0;
+}
+
+/*
+ * A build or deployment without a report: running while its process
+ * holds its log locked; else it ended without one (slipway was killed),
+ * and the line says so.
+ */
+static void unfinished_line(const char *dir, const char *name, bool deploy)
+{
+	char *log = fs_join(dir, deploy ? "deployment.log" : "build.log");
+	bool running = fs_lock_held(log) == 1;
+	char when[32] = "", num[24] = "";
+	struct stat sb;
+	struct tm tm;
+
+	if (stat(log, &sb) == 0) {
+		localtime_r(&sb.st_mtime, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	}
+	if (deploy) {
+		printf("%-11s %-10s %s  %7s  %s\n", name,
+		       running ? "InProgress" : "Failed", when, "-",
+		       running ? "running" : "ended without a report (killed)");
+	} else {
+		char *id = xstrdup(name);
+		size_t len = strlen(id);
+
+		if (len > 37 && id[len - 37] == '-')
+			id[len - 37] = ':'; /* <project>-<uuid> */
+		snprintf(num, sizeof(num), "%ld", log_build_number(log));
+		printf("%-5s %-10s %s  %7s  %s%s\n", num,
+		       running ? "IN_PROGRESS" : "FAULT", when, "-", id,
+		       running ? ""
+			       : "  ended without a report (slipway was "
+				 "killed); see its build.log");
+		free(id);
+	}
+	free(log);
+}
+
 int cmd_history(int argc, char **argv)
 {
 	struct hopts h = { 0 };
@@ -126,7 +191,7 @@ int cmd_history(int argc, char **argv)
 	if (h.id)
 		return cli_usage_error("history", "unexpected '%s'", h.id);
 	if (state_open(&st, h.state_dir, &e) < 0 ||
-	    state_list_builds(&st, &ids, &e) < 0) {
+	    state_list_records(&st, false, &ids, &e) < 0) {
 		fprintf(stderr, "error: %s\n", e.msg);
 		state_release(&st);
 		return e.code;
@@ -134,7 +199,7 @@ int cmd_history(int argc, char **argv)
 	if (h.limit && ids.nr > (size_t)h.limit)
 		from = ids.nr - (size_t)h.limit;
 	err_clear(&e);
-	if (state_list_deployments(&st, &deps, &e) < 0)
+	if (state_list_records(&st, true, &deps, &e) < 0)
 		fprintf(stderr, "warning: %s\n", e.msg);
 	if (!ids.nr && !deps.nr)
 		fprintf(stderr, "no builds or deployments in %s\n", st.dir);
@@ -143,7 +208,9 @@ int cmd_history(int argc, char **argv)
 		char *p = fs_join(dir, "report.json");
 
 		err_clear(&e);
-		if (report_summary_line(p, stdout, &e) < 0)
+		if (!fs_exists(p))
+			unfinished_line(dir, ids.v[i], false);
+		else if (report_summary_line(p, stdout, &e) < 0)
 			fprintf(stderr, "warning: %s\n", e.msg);
 		free(dir);
 		free(p);
@@ -157,8 +224,15 @@ int cmd_history(int argc, char **argv)
 				    deps.v[i]);
 
 		err_clear(&e);
-		if (report_deploy_summary_line(p, stdout, &e) < 0)
+		if (!fs_exists(p)) {
+			char *dir = xasprintf("%s/deployments/%s", st.dir,
+					      deps.v[i]);
+
+			unfinished_line(dir, deps.v[i], true);
+			free(dir);
+		} else if (report_deploy_summary_line(p, stdout, &e) < 0) {
 			fprintf(stderr, "warning: %s\n", e.msg);
+		}
 		free(p);
 	}
 	strvec_release(&deps);

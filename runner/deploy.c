@@ -87,7 +87,10 @@ struct drv {
 	char *dep_dir; /* <state>/deployments/<id> */
 	char *control_dir; /* <state>/ssh */
 	char *stream; /* what remote hosts receive as the bundle */
-	int log_fd; /* deployment.log */
+	int log_fd; /* deployment.log, locked while the deployment runs */
+	/* report.json's space, set aside at the start (reserved: taken) */
+	struct fs_reserve report_rv;
+	bool reserved;
 	bool summary_shown; /* a live line is on the terminal */
 	bool live; /* draw the live line */
 	struct buf line;
@@ -454,6 +457,40 @@ out:
 	return ret;
 }
 
+/*
+ * The report's space, before any host runs: a deployment that starts
+ * ends with a report even on a full disk. Without that space it does not
+ * start and leaves nothing behind.
+ */
+static int reserve_report(struct drv *d, struct sw_err *e)
+{
+	struct sw_err re = SW_ERR_INIT;
+	char *rp = fs_join(d->dep_dir, "report.json");
+	int ret = 0, err;
+
+	d->report_rv = (struct fs_reserve)FS_RESERVE_INIT;
+	/* a host's entry is a few KiB at most (a failed event's log tail) */
+	if (fs_reserve(&d->report_rv, rp, (64 << 10) + d->nr_hosts * (8 << 10),
+		       &re) == 0) {
+		d->reserved = true;
+	} else {
+		err = errno;
+		close(d->log_fd);
+		d->log_fd = -1;
+		fs_remove_tree(d->dep_dir, &re);
+		if (err == ENOSPC || err == EDQUOT)
+			ret = err_set(e, ERR_SYSTEM,
+				      "no space left on device in %s: the "
+				      "deployment cannot start ('slipway "
+				      "prune' reclaims old deployments)",
+				      d->st->dir);
+		else
+			ret = err_set(e, ERR_SYSTEM, "%s", re.msg);
+	}
+	free(rp);
+	return ret;
+}
+
 static int resolve(struct drv *d, struct sw_err *e)
 {
 	const struct deploy_opts *o = d->o;
@@ -541,14 +578,14 @@ static int resolve(struct drv *d, struct sw_err *e)
 	{
 		char *log = fs_join(d->dep_dir, "deployment.log");
 
-		d->log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				 0644);
-		if (d->log_fd < 0)
-			err_sys(e, "cannot create '%s'", log);
+		/* locked while it runs: `slipway prune` leaves it alone */
+		d->log_fd = fs_create_locked(log, 0644, e);
 		free(log);
 		if (d->log_fd < 0)
 			return -1;
 	}
+	if (reserve_report(d, e) < 0)
+		return -1;
 	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;
 	return 0;
@@ -1141,7 +1178,13 @@ static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 {
 	char *text = report_text(d), *path = fs_join(d->dep_dir, "report.json");
 	size_t n = strlen(text);
-	int ret = fs_write_atomic(path, text, n, 0644, e);
+	int ret;
+
+	/* The first report goes into the space reserved for it. */
+	if (d->reserved && d->report_rv.fd >= 0)
+		ret = fs_reserve_commit(&d->report_rv, text, n, 0644, e);
+	else
+		ret = fs_write_atomic(path, text, n, 0644, e);
 
 	if (!ret)
 		html_beside(path);
@@ -1156,6 +1199,8 @@ static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 
 static void drv_release(struct drv *d)
 {
+	if (d->reserved)
+		fs_reserve_release(&d->report_rv);
 	if (d->log_fd >= 0)
 		close(d->log_fd);
 	free(d->id);

@@ -32,6 +32,7 @@ static const struct cli_command commands[] = {
 	{ "show", cmd_show, "show one build's report" },
 	{ "report", cmd_report, "write a report as one HTML page" },
 	{ "cache", cmd_cache, "list, prune or clear build caches" },
+	{ "prune", cmd_prune, "reclaim old builds, deployments, artifacts" },
 	{ "host", cmd_host, "list, start, stop or remove rehearsal hosts" },
 	{ "agent", cmd_agent, "the on-host half of a deployment" },
 };

@@ -1,5 +1,6 @@
 #include "report.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,24 @@ static void add(json_object *o, const char *k, json_object *v)
 		json_object_object_add(o, k, v);
 }
 
+/* A compact report's messages are cut to this many bytes. */
+#define COMPACT_MSG 1024
+
+static json_object *jstr_cut(const struct mask *m, const char *s, bool cut)
+{
+	char *c;
+	json_object *o;
+
+	if (!s || !cut || strlen(s) <= COMPACT_MSG)
+		return jstr(m, s);
+	c = xasprintf("%.*s...", COMPACT_MSG, s);
+	o = jstr(m, c);
+	free(c);
+	return o;
+}
+
 static json_object *phase_json(const struct phase_rec *p, const struct mask *m,
-			       bool last)
+			       bool last, bool compact)
 {
 	json_object *o = json_object_new_object();
 	json_object *ctx;
@@ -59,7 +76,7 @@ static json_object *phase_json(const struct phase_rec *p, const struct mask *m,
 		json_object *c = json_object_new_object();
 
 		add(c, "statusCode", jstr(m, p->ctx[i].code));
-		add(c, "message", jstr(m, p->ctx[i].message));
+		add(c, "message", jstr_cut(m, p->ctx[i].message, compact));
 		json_object_array_add(ctx, c);
 	}
 	add(o, "contexts", ctx);
@@ -83,7 +100,8 @@ static json_object *artifact_json(const struct build_artifact *a,
 	return o;
 }
 
-char *report_json(const struct build_result *r, const struct mask *m)
+static char *build_json(const struct build_result *r, const struct mask *m,
+			bool compact)
 {
 	json_object *o = json_object_new_object();
 	json_object *phases = json_object_new_array();
@@ -98,6 +116,8 @@ char *report_json(const struct build_result *r, const struct mask *m)
 	add(o, "projectName", jstr(m, r->project));
 	add(o, "buildStatus", jstr(m, r->status));
 	add(o, "buildComplete", json_object_new_boolean(1));
+	if (r->reason && r->status && strcmp(r->status, "SUCCEEDED"))
+		add(o, "statusReason", jstr_cut(m, r->reason, compact));
 	add(o, "currentPhase", jstr(m, r->current_phase));
 	add(o, "startTime", jtime(r->start_ms));
 	add(o, "endTime", jtime(r->end_ms));
@@ -116,10 +136,28 @@ char *report_json(const struct build_result *r, const struct mask *m)
 	add(o, "initiator", jstr(m, r->initiator));
 	add(o, "timeoutInMinutes", json_object_new_int64(r->timeout_minutes));
 	for (size_t i = 0; i < r->phases.nr; i++)
-		json_object_array_add(
-			phases,
-			phase_json(&r->phases.v[i], m, i + 1 == r->phases.nr));
+		json_object_array_add(phases, phase_json(&r->phases.v[i], m,
+							 i + 1 == r->phases.nr,
+							 compact));
 	add(o, "phases", phases);
+	if (compact) {
+		/*
+		 * What a full disk leaves room for: the status, the phases,
+		 * the log; a marker says the rest was left out.
+		 */
+		json_object *logs = json_object_new_object();
+		char *p = r->build_dir ? xasprintf("%s/build.log", r->build_dir)
+				       : NULL;
+
+		add(logs, "location", jstr(m, p));
+		add(o, "logs", logs);
+		free(p);
+		add(o, "reportCompact", json_object_new_boolean(1));
+		json_object_put(exp);
+		json_object_put(sec);
+		json_object_put(cache);
+		goto out;
+	}
 	for (size_t i = 0; i < r->exported.nr; i++) {
 		const char *kv = r->exported.v[i];
 		const char *eq = strchr(kv, '=');
@@ -178,6 +216,7 @@ char *report_json(const struct build_result *r, const struct mask *m)
 		add(o, "logs", logs);
 		free(p);
 	}
+out:
 	text = xstrdup(json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE |
 			   JSON_C_TO_STRING_SPACED));
@@ -185,18 +224,48 @@ char *report_json(const struct build_result *r, const struct mask *m)
 	return text;
 }
 
+char *report_json(const struct build_result *r, const struct mask *m)
+{
+	return build_json(r, m, false);
+}
+
+char *report_json_compact(const struct build_result *r, const struct mask *m)
+{
+	return build_json(r, m, true);
+}
+
+static char *with_newline(char *text, size_t *len)
+{
+	*len = strlen(text);
+	text = xrealloc(text, *len + 2);
+	text[(*len)++] = '\n';
+	text[*len] = '\0';
+	return text;
+}
+
 int report_write(const struct build_result *r, const struct mask *m,
 		 const char *path, struct sw_err *e)
 {
-	char *text = report_json(r, m);
-	size_t len = strlen(text);
+	size_t len;
+	char *text = with_newline(report_json(r, m), &len);
 	int ret;
 
-	text = xrealloc(text, len + 2);
-	text[len++] = '\n';
-	text[len] = '\0';
 	ret = fs_write_atomic(path, text, len, 0644, e);
 	free(text);
+	return ret;
+}
+
+int report_commit(const struct build_result *r, const struct mask *m,
+		  bool compact, struct fs_reserve *rv, struct sw_err *e)
+{
+	size_t len;
+	char *text = with_newline(build_json(r, m, compact), &len);
+	int ret, err;
+
+	ret = fs_reserve_commit(rv, text, len, 0644, e);
+	err = errno;
+	free(text);
+	errno = err;
 	return ret;
 }
 
@@ -241,6 +310,21 @@ static void fmt_time(json_object *o, const char *k, char out[32])
 	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* A reason on one line: a command of many lines is shown as one, and a
+ * long one is cut. */
+static void reason_out(FILE *out, const char *reason)
+{
+	size_t n = 0;
+
+	if (!*reason)
+		return;
+	fputs("  ", out);
+	for (const char *p = reason; *p && n < 240; p++, n++)
+		fputc(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p, out);
+	if (strlen(reason) > 240)
+		fputs("...", out);
+}
+
 int report_summary_line(const char *path, FILE *out, struct sw_err *e)
 {
 	json_object *o = load(path, e);
@@ -254,8 +338,10 @@ int report_summary_line(const char *path, FILE *out, struct sw_err *e)
 	if (json_object_object_get_ex(o, "startTime", &s) &&
 	    json_object_object_get_ex(o, "endTime", &en))
 		dur = json_object_get_double(en) - json_object_get_double(s);
-	fprintf(out, "%-5s %-10s %s  %6.1fs  %s\n", get(o, "buildNumber"),
+	fprintf(out, "%-5s %-10s %s  %6.1fs  %s", get(o, "buildNumber"),
 		get(o, "buildStatus"), when, dur, get(o, "id"));
+	reason_out(out, get(o, "statusReason"));
+	fputc('\n', out);
 	json_object_put(o);
 	return 0;
 }
@@ -269,6 +355,8 @@ int report_show(const char *path, FILE *out, struct sw_err *e)
 		return -1;
 	fprintf(out, "build:    %s\nnumber:   %s\nstatus:   %s\n", get(o, "id"),
 		get(o, "buildNumber"), get(o, "buildStatus"));
+	if (*get(o, "statusReason"))
+		fprintf(out, "reason:   %s\n", get(o, "statusReason"));
 	if (*get(o, "resolvedSourceVersion"))
 		fprintf(out, "commit:   %s\n", get(o, "resolvedSourceVersion"));
 	if (json_object_object_get_ex(o, "artifacts", &v))

@@ -157,9 +157,12 @@ static int by_time(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* The entries of <state>/<sub> holding a report.json, oldest first. */
+/*
+ * The entries of <state>/<sub> holding a report.json, oldest first; with
+ * log, also those holding only that log (by its time).
+ */
 static int list_reports(const struct state *st, const char *sub,
-			struct strvec *ids, struct sw_err *e)
+			const char *log, struct strvec *ids, struct sw_err *e)
 {
 	char *dir = xasprintf("%s/%s", st->dir, sub);
 	struct entry *v = NULL;
@@ -180,6 +183,10 @@ static int list_reports(const struct state *st, const char *sub,
 		if (de->d_name[0] == '.' || de->d_type == DT_LNK)
 			continue; /* the id-named links */
 		p = xasprintf("%s/%s/report.json", dir, de->d_name);
+		if (stat(p, &sb) < 0 && log) {
+			free(p);
+			p = xasprintf("%s/%s/%s", dir, de->d_name, log);
+		}
 		if (!stat(p, &sb)) {
 			ALLOC_GROW(v, nr + 1, alloc);
 			v[nr].id = xstrdup(de->d_name);
@@ -201,11 +208,19 @@ static int list_reports(const struct state *st, const char *sub,
 int state_list_builds(const struct state *st, struct strvec *ids,
 		      struct sw_err *e)
 {
-	return list_reports(st, "builds", ids, e);
+	return list_reports(st, "builds", NULL, ids, e);
 }
 
 int state_list_deployments(const struct state *st, struct strvec *ids,
 			   struct sw_err *e)
 {
-	return list_reports(st, "deployments", ids, e);
+	return list_reports(st, "deployments", NULL, ids, e);
+}
+
+int state_list_records(const struct state *st, bool deployments,
+		       struct strvec *ids, struct sw_err *e)
+{
+	return deployments ? list_reports(st, "deployments", "deployment.log",
+					  ids, e)
+			   : list_reports(st, "builds", "build.log", ids, e);
 }

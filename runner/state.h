@@ -16,6 +16,8 @@
 #ifndef SW_STATE_H
 #define SW_STATE_H
 
+#include <stdbool.h>
+
 #include "err.h"
 #include "strvec.h"
 
@@ -59,5 +61,13 @@ int state_list_builds(const struct state *st, struct strvec *ids,
  * first by report time. */
 int state_list_deployments(const struct state *st, struct strvec *ids,
 			   struct sw_err *e);
+
+/*
+ * The builds (or deployments) of state_list_builds() (or _deployments())
+ * and those that have a log but no report: running, or ended without one
+ * (slipway was killed); oldest first by report time, else log time.
+ */
+int state_list_records(const struct state *st, bool deployments,
+		       struct strvec *ids, struct sw_err *e);
 
 #endif

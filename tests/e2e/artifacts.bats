@@ -58,7 +58,7 @@ EOF
 	[ "$(rj .artifacts.sizeInBytes)" = "$(stat -c %s "$T/dist/artifacts.zip")" ]
 	unzip -Z1 "$T/dist/artifacts.zip" | grep -qx docs/README.md
 	unzip -Z1 "$T/dist/artifacts.zip" | grep -qx buildspec.yml
-	[ -z "$(find "$T/dist" -name '*.tmp*')" ]
+	[ -z "$(find "$T/dist" -name '*tmp*')" ]
 }
 
 @test "without -o the artifacts go to the build directory" {
@@ -142,7 +142,7 @@ EOF
 	[ "$(entries "$T/dist/headers.zip")" = src/lib/util.h ]
 	[ "$(rj '.secondaryArtifacts | length')" = 2 ]
 	[ "$(rj '.secondaryArtifacts[] | select(.artifactIdentifier=="code") | .sha256sum')" = "$(sha256sum "$T/dist/code.zip" | cut -d' ' -f1)" ]
-	[ -z "$(find "$T/dist" -name '*.tmp*')" ]
+	[ -z "$(find "$T/dist" -name '*tmp*')" ]
 }
 
 @test "files may name a variable the build set without export" {
@@ -244,7 +244,7 @@ EOF
 	[ "$(phase_status UPLOAD_ARTIFACTS)" = FAILED ]
 	[[ "$(phase_ctx UPLOAD_ARTIFACTS message)" == *docs/link.txt* ]]
 	[ ! -e "$T/dist/artifacts.zip" ]
-	[ -z "$(find "$T/dist" -name '*.tmp*' 2>/dev/null)" ]
+	[ -z "$(find "$T/dist" -name '*tmp*' 2>/dev/null)" ]
 }
 
 @test "a file reached through a symlinked directory outside the source is not archived" {

@@ -42,6 +42,7 @@ options_documented() {
 	options_documented validate
 	options_documented history
 	options_documented show
+	options_documented prune
 }
 
 @test "docs: the top-level options and every command are in the man page" {
@@ -158,7 +159,7 @@ EOF
 
 @test "docs: every command's --help has an example" {
 	local cmd
-	for cmd in build validate history show cache deploy plan run; do
+	for cmd in build validate history show cache prune deploy plan run; do
 		"$SLIPWAY" "$cmd" --help | grep -q '^Examples\{0,1\}:' ||
 			{ echo "no example in '$cmd --help'"; return 1; }
 	done

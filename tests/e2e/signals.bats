@@ -185,6 +185,6 @@ EOF
 	[ "$(phase_status POST_BUILD)" = STOPPED ]
 	[ "$(rj '.phases[-1].phaseType')" = COMPLETED ]
 	[ ! -e "$T/dist/artifacts.zip" ]
-	[ -z "$(find "$T/dist" -name '*.tmp*' 2>/dev/null)" ]
+	[ -z "$(find "$T/dist" -name '*tmp*' 2>/dev/null)" ]
 	no_survivors
 }

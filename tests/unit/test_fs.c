@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -191,7 +193,7 @@ static void test_fs__write_atomic(void **state)
 	struct fixture *f = *state;
 	struct sw_err e = SW_ERR_INIT;
 	char *p = path_in(f, "out.json");
-	char *tmp = xasprintf("%s.tmp.%ld", p, (long)getpid());
+	char *tmp = fs_tmp_name(p);
 	char *bad = path_in(f, "nodir/out.json");
 	struct stat st;
 	mode_t old = umask(077);
@@ -212,7 +214,7 @@ static void test_fs__write_atomic(void **state)
 	assert_int_equal(fs_write_atomic(f->dir, "x", 1, 0644, &e), -1);
 	assert_int_equal(e.code, ERR_SYSTEM);
 	free(tmp);
-	tmp = xasprintf("%s.tmp.%ld", f->dir, (long)getpid());
+	tmp = fs_tmp_name(f->dir);
 	assert_false(fs_exists(tmp));
 	err_clear(&e);
 	assert_int_equal(fs_write_atomic(bad, "x", 1, 0644, &e), -1);
@@ -480,6 +482,201 @@ static void test_fs__copy_large_file(void **state)
 	free(dst);
 }
 
+static void test_fs__tmp_name(void **state)
+{
+	char *t = fs_tmp_name("out/dir/artifacts.zip");
+	char *want = xasprintf("out/dir/.artifacts.zip.slipway-tmp.%ld",
+			       (long)getpid());
+	pid_t pid = 0;
+
+	(void)state;
+	assert_string_equal(t, want);
+	assert_true(fs_tmp_parse(strrchr(t, '/') + 1, &pid));
+	assert_int_equal(pid, getpid());
+	free(t);
+	free(want);
+	t = fs_tmp_name("bare");
+	want = xasprintf(".bare.slipway-tmp.%ld", (long)getpid());
+	assert_string_equal(t, want);
+	free(t);
+	free(want);
+	assert_true(fs_tmp_parse(".a.slipway-tmp.slipway-tmp.42", &pid));
+	assert_int_equal(pid, 42);
+	assert_false(fs_tmp_parse("a.slipway-tmp.42", NULL));
+	assert_false(fs_tmp_parse(".slipway-tmp.42", NULL));
+	assert_false(fs_tmp_parse(".a.slipway-tmp.", NULL));
+	assert_false(fs_tmp_parse(".a.slipway-tmp.4x", NULL));
+	assert_false(fs_tmp_parse(".a.slipway-tmp.0", NULL));
+	assert_false(fs_tmp_parse(".a.slipway-tmp.99999999999", NULL));
+	assert_false(fs_tmp_parse(".a.tmp.42", NULL));
+}
+
+/* A pid that no process has: a child that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return pid;
+}
+
+static char *tmp_in(const char *dir, const char *base, pid_t pid)
+{
+	return xasprintf("%s/.%s.slipway-tmp.%ld", dir, base, (long)pid);
+}
+
+static void test_fs__sweep_stale_tmp(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct fs_sweep sw = { 0 };
+	pid_t dead = dead_pid();
+	char *sub = path_in(f, "sub"), *skip = path_in(f, "src");
+	char *stale = tmp_in(f->dir, "a.zip", dead);
+	char *locked = tmp_in(f->dir, "b.zip", dead);
+	char *mine = tmp_in(f->dir, "c.zip", getpid());
+	char *tree = tmp_in(f->dir, "artifacts", dead);
+	char *deep = tmp_in(sub, "d.json", dead);
+	char *skipped = tmp_in(skip, "e.json", dead);
+	char *plain = path_in(f, "a.zip");
+	char *inner = fs_join(tree, "file");
+	const char *const skips[] = { "src", NULL };
+	char big[8192];
+	int fd;
+
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(mkdir(skip, 0755), 0);
+	assert_int_equal(mkdir(tree, 0755), 0);
+	write_file(stale, "", 0644);
+	fd = open(stale, O_WRONLY);
+	assert_int_equal(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
+	close(fd);
+	write_file(locked, "x", 0644);
+	write_file(mine, "x", 0644);
+	write_file(inner, "x", 0644);
+	write_file(deep, "x", 0644);
+	write_file(skipped, "x", 0644);
+	write_file(plain, "x", 0644);
+	/* a dead pid's name, but its lock is held: a reused pid's writer */
+	fd = open(locked, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+
+	assert_int_equal(fs_sweep_stale_tmp(f->dir, 0, skips, &sw, &e), 0);
+	assert_int_equal(sw.files, 2);
+	assert_true(sw.bytes >= sizeof(big));
+	assert_false(fs_exists(stale));
+	assert_false(fs_exists(tree));
+	assert_true(fs_exists(locked));
+	assert_true(fs_exists(mine));
+	assert_true(fs_exists(plain));
+	assert_true(fs_exists(deep)); /* depth 0: the directory only */
+
+	assert_int_equal(fs_sweep_stale_tmp(f->dir, 2, skips, &sw, &e), 0);
+	assert_int_equal(sw.files, 3);
+	assert_false(fs_exists(deep));
+	assert_true(fs_exists(skipped));
+	assert_true(fs_exists(locked));
+
+	close(fd); /* the writer is gone now */
+	assert_int_equal(fs_sweep_stale_tmp(f->dir, 0, NULL, &sw, &e), 0);
+	assert_int_equal(sw.files, 4);
+	assert_false(fs_exists(locked));
+	assert_true(fs_exists(mine));
+
+	free(sub);
+	sub = path_in(f, "missing");
+	assert_int_equal(fs_sweep_stale_tmp(sub, 0, NULL, &sw, &e), 0);
+	free(sub);
+	free(skip);
+	free(stale);
+	free(locked);
+	free(mine);
+	free(tree);
+	free(deep);
+	free(skipped);
+	free(plain);
+	free(inner);
+}
+
+static void test_fs__lock_held(void **state)
+{
+	struct fixture *f = *state;
+	char *p = path_in(f, "build.log"), *missing = path_in(f, "none");
+	struct sw_err e = SW_ERR_INIT;
+	char *tmp;
+	int fd;
+
+	write_file(p, "x", 0644);
+	assert_int_equal(fs_lock_held(p), 0);
+	fd = open(p, O_WRONLY);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(fs_lock_held(p), 1);
+	close(fd);
+	assert_int_equal(fs_lock_held(p), 0);
+	assert_int_equal(fs_lock_held(missing), -1);
+	/* created locked: never there unlocked while its creator lives */
+	fd = fs_create_locked(missing, 0640, &e);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_lock_held(missing), 1);
+	tmp = fs_tmp_name(missing);
+	assert_false(fs_exists(tmp));
+	assert_int_equal(write(fd, "y", 1), 1);
+	close(fd);
+	assert_int_equal(fs_lock_held(missing), 0);
+	assert_file_text(missing, "y");
+	free(tmp);
+	free(p);
+	free(missing);
+}
+
+static void test_fs__reserve(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct fs_reserve rv = FS_RESERVE_INIT;
+	char *p = path_in(f, "report.json"), *tmp = fs_tmp_name(p);
+	char *text = xmalloc(10000);
+	struct stat st;
+
+	assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
+	assert_int_equal(stat(tmp, &st), 0);
+	assert_int_equal(st.st_size, 4096);
+	assert_true((uint64_t)st.st_blocks * 512 >= 4096);
+	assert_false(fs_exists(p));
+	/* the writer holds the temporary's lock: no sweep takes it */
+	assert_int_equal(fs_lock_held(tmp), 1);
+	assert_int_equal(fs_reserve_commit(&rv, "{}\n", 3, 0644, &e), 0);
+	assert_file_text(p, "{}\n");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_false(fs_exists(tmp));
+	fs_reserve_release(&rv);
+
+	/* longer than the reservation: fine where there is space */
+	memset(text, 'y', 10000);
+	assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
+	assert_int_equal(fs_reserve_commit(&rv, text, 10000, 0600, &e), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 10000);
+	fs_reserve_release(&rv);
+
+	/* not committed: nothing is left */
+	assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
+	assert_true(fs_exists(tmp));
+	fs_reserve_release(&rv);
+	fs_reserve_release(&rv);
+	assert_false(fs_exists(tmp));
+	free(p);
+	free(tmp);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +694,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_tree_into_itself,
 						setup, teardown),
+		cmocka_unit_test(test_fs__tmp_name),
+		cmocka_unit_test_setup_teardown(test_fs__sweep_stale_tmp, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__lock_held, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__reserve, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_large_file, setup,
 						teardown),
 	};

@@ -1,0 +1,460 @@
+/*
+ * slipway prune: reclaim the state directory's space. Old builds (source
+ * tree, log, report, artifacts) and old deployments (log, report) go by
+ * count per project or deployment group and by age; what killed runs
+ * left (temporaries, the trash of retired trees) goes too. A running
+ * build or deployment, whose log its process holds locked, is never
+ * touched.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fs.h"
+#include "state.h"
+#include "xalloc.h"
+#include "banned.h"
+
+/* Kept per project (and per deployment group) when no option is given. */
+#define PRUNE_KEEP_DEFAULT 20
+/* A build directory without a log this young may be starting. */
+#define PRUNE_STARTING_SECONDS 60
+
+static const char prune_usage[] =
+	"usage: slipway prune [--keep N] [--older-than DURATION] [--dry-run]\n"
+	"                     [--state-dir DIR]\n"
+	"\n"
+	"Reclaim space in the state directory: remove old builds (source\n"
+	"tree, build.log, report, artifacts) and old deployments\n"
+	"(deployment.log, report), and what killed runs left behind\n"
+	"(temporary files, retired trees).\n"
+	"\n"
+	"  --keep N              keep the newest N builds of each project and\n"
+	"                        the newest N deployments of each deployment\n"
+	"                        group (0: none)\n"
+	"  --older-than DURATION remove only what ended more than DURATION\n"
+	"                        ago: 30m, 12h, 7d, 2w (units s m h d w)\n"
+	"      --dry-run         print what would be removed, remove nothing\n"
+	"      --state-dir DIR   state directory (default .slipway or\n"
+	"                        $SLIPWAY_STATE_DIR)\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"Without --keep or --older-than, the newest 20 of each project and\n"
+	"group are kept. With both, what goes is beyond the newest N and\n"
+	"older than DURATION. A running build or deployment is never\n"
+	"removed; one that was killed (no report) is removed like any other.\n"
+	"Artifacts written with -o DIR outside the state directory stay.\n"
+	"\n"
+	"Examples:\n"
+	"  slipway prune                          # keep 20 per project\n"
+	"  slipway prune --keep 5 --older-than 7d\n"
+	"  slipway prune --older-than 12h --dry-run\n";
+
+enum { OPT_STATE_DIR = 256, OPT_KEEP, OPT_OLDER, OPT_DRY_RUN };
+
+static const struct option options[] = {
+	{ "keep", required_argument, NULL, OPT_KEEP },
+	{ "older-than", required_argument, NULL, OPT_OLDER },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct popts {
+	const char *state_dir;
+	long keep; /* -1: not given */
+	int64_t older; /* seconds, -1: not given */
+	int dry_run;
+};
+
+/* "7d", "12h", "30m", "90s", "2w", "1d12h"; a unit is required. */
+static int parse_age(const char *s, int64_t *sec)
+{
+	int64_t total = 0;
+
+	if (!*s)
+		return -1;
+	while (*s) {
+		char *end;
+		long long v;
+		int64_t unit;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno || v > 100LL * 365 * 86400)
+			return -1;
+		switch (*end) {
+		case 's':
+			unit = 1;
+			break;
+		case 'm':
+			unit = 60;
+			break;
+		case 'h':
+			unit = 3600;
+			break;
+		case 'd':
+			unit = 86400;
+			break;
+		case 'w':
+			unit = 7 * 86400;
+			break;
+		default:
+			return -1;
+		}
+		total += (int64_t)v * unit;
+		s = end + 1;
+	}
+	*sec = total;
+	return 0;
+}
+
+/* One build or deployment directory. */
+struct rec {
+	char *name; /* the directory's name */
+	char *key; /* project, or application/group */
+	int64_t t; /* ns: when it ended (its report), or last wrote (log) */
+};
+
+struct recs {
+	struct rec *v;
+	size_t nr, alloc;
+	size_t running;
+};
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	if (x->t != y->t)
+		return x->t > y->t ? -1 : 1;
+	/* the same clock tick: a later name (d-...2 after d-...1) first */
+	return strcmp(y->name, x->name);
+}
+
+#define NS 1000000000LL
+
+static int64_t ns_of(struct timespec ts)
+{
+	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+static bool mtime_of(const char *path, int64_t *t)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return false;
+	*t = ns_of(st.st_mtim);
+	return true;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ns_of(ts);
+}
+
+/* The application/group of a deployment's report, or NULL. */
+static char *deploy_key(const char *report)
+{
+	json_object *o = json_object_from_file(report), *a, *g;
+	char *key = NULL;
+
+	if (o && json_object_object_get_ex(o, "applicationName", &a) &&
+	    json_object_object_get_ex(o, "deploymentGroupName", &g))
+		key = xasprintf("%s/%s", json_object_get_string(a),
+				json_object_get_string(g));
+	json_object_put(o);
+	return key;
+}
+
+/*
+ * The records in <state>/<sub>/: builds (deploy false; the project is
+ * the name without "-<uuid>") or deployments. Running ones are counted,
+ * not listed.
+ */
+static int collect(const char *dir, bool deploy, struct recs *rs,
+		   struct sw_err *e)
+{
+	const char *logname = deploy ? "deployment.log" : "build.log";
+	int64_t now = now_ns();
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return errno == ENOENT ? 0
+				       : err_sys(e, "cannot read '%s'", dir);
+	while ((de = readdir(d))) {
+		char *path, *report, *log;
+		struct rec r = { NULL, NULL, 0 };
+		size_t len = strlen(de->d_name);
+		struct stat st;
+		bool has_report, has_log;
+
+		if (de->d_name[0] == '.')
+			continue;
+		/* a build: <project>-<uuid>; its <project>:<uuid> is a link */
+		if (!deploy && (len < 38 || de->d_name[len - 37] != '-'))
+			continue;
+		path = fs_join(dir, de->d_name);
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		report = fs_join(path, "report.json");
+		log = fs_join(path, logname);
+		has_report = mtime_of(report, &r.t);
+		has_log = has_report || mtime_of(log, &r.t);
+		if (!has_log)
+			r.t = ns_of(st.st_mtim);
+		/*
+		 * Its process holds the log, locked from its creation:
+		 * running (or writing its report now). A log without a
+		 * report, free: killed. No log yet: starting, unless old.
+		 */
+		if (fs_lock_held(log) == 1 ||
+		    (!has_log && now - r.t < PRUNE_STARTING_SECONDS * NS)) {
+			rs->running++;
+		} else {
+			r.name = xstrdup(de->d_name);
+			if (deploy)
+				r.key = has_report ? deploy_key(report) : NULL;
+			else
+				r.key = xstrndup(de->d_name, len - 37);
+			if (!r.key)
+				r.key = xstrdup("");
+			ALLOC_GROW(rs->v, rs->nr + 1, rs->alloc);
+			rs->v[rs->nr++] = r;
+		}
+		free(report);
+		free(log);
+		free(path);
+	}
+	closedir(d);
+	qsort(rs->v, rs->nr, sizeof(*rs->v), newest_first);
+	return 0;
+}
+
+static void recs_release(struct recs *rs)
+{
+	for (size_t i = 0; i < rs->nr; i++) {
+		free(rs->v[i].name);
+		free(rs->v[i].key);
+	}
+	free(rs->v);
+}
+
+struct totals {
+	size_t removed, kept, failed;
+	uint64_t bytes;
+};
+
+static void print_size(FILE *out, uint64_t n)
+{
+	if (n >= 1000000)
+		fprintf(out, "%.1f MB", (double)n / 1e6);
+	else
+		fprintf(out, "%.1f kB", (double)n / 1e3);
+}
+
+/*
+ * Remove what the options let go from rs (sorted by key, newest first).
+ * A build also loses its id link, <project>:<uuid>.
+ */
+static void prune_recs(const char *dir, bool deploy, const struct recs *rs,
+		       const struct popts *o, struct totals *t)
+{
+	int64_t now = now_ns();
+	size_t nth = 0;
+
+	for (size_t i = 0; i < rs->nr; i++) {
+		const struct rec *r = &rs->v[i];
+		struct sw_err e = SW_ERR_INIT;
+		char *path, *id;
+		uint64_t size;
+
+		nth = i && !strcmp(r->key, rs->v[i - 1].key) ? nth + 1 : 0;
+		if ((o->keep >= 0 && nth < (size_t)o->keep) ||
+		    (o->older >= 0 && now - r->t < o->older * NS)) {
+			t->kept++;
+			continue;
+		}
+		path = fs_join(dir, r->name);
+		id = deploy ? xstrdup(r->name)
+			    : xasprintf("%s:%s", r->key,
+					r->name + strlen(r->key) + 1);
+		size = fs_tree_size(path);
+		if (o->dry_run) {
+			printf("would remove %s %s (",
+			       deploy ? "deployment" : "build", id);
+		} else if (fs_remove_tree(path, &e) < 0) {
+			fprintf(stderr, "warning: %s\n", e.msg);
+			t->failed++;
+			free(path);
+			free(id);
+			continue;
+		} else {
+			printf("removed %s %s (",
+			       deploy ? "deployment" : "build", id);
+		}
+		print_size(stdout, size);
+		fputs(")\n", stdout);
+		if (!deploy && !o->dry_run) {
+			char *link = fs_join(dir, id);
+
+			unlink(link);
+			free(link);
+		}
+		t->removed++;
+		t->bytes += size;
+		free(path);
+		free(id);
+	}
+}
+
+/* Trees retired to <state>/trash/ whose deleter did not finish. */
+static void prune_trash(const char *state, const struct popts *o,
+			uint64_t *bytes)
+{
+	char *trash = fs_join(state, "trash");
+	struct dirent *de;
+	DIR *d = opendir(trash);
+
+	while (d && (de = readdir(d))) {
+		struct sw_err e = SW_ERR_INIT;
+		char *p;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		p = fs_join(trash, de->d_name);
+		*bytes += fs_tree_size(p);
+		/* a deleter still at work may take it first: not an error */
+		if (!o->dry_run)
+			fs_remove_tree(p, &e);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(trash);
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	/* Not descended into: big trees that never hold our temporaries. */
+	static const char *const skip[] = { "src",     "root",	"cache-root",
+					    "sources", "trash", "objects",
+					    "bin",     "tmp",	NULL };
+	struct popts o = { NULL, -1, -1, 0 };
+	struct recs builds = { 0 }, deps = { 0 };
+	struct totals tb = { 0 }, td = { 0 };
+	struct fs_sweep sw = { 0 };
+	struct sw_err e = SW_ERR_INIT;
+	uint64_t trash = 0;
+	char *state = NULL, *bdir = NULL, *ddir = NULL;
+	int c, ret = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_KEEP: {
+			char *end;
+
+			errno = 0;
+			o.keep = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || o.keep < 0 ||
+			    o.keep > 1000000)
+				return cli_usage_error(
+					"prune", "bad --keep '%s'", optarg);
+			break;
+		}
+		case OPT_OLDER:
+			if (parse_age(optarg, &o.older) < 0)
+				return cli_usage_error(
+					"prune",
+					"bad --older-than '%s' (give a unit: "
+					"30m, 12h, 7d, 2w)",
+					optarg);
+			break;
+		case OPT_DRY_RUN:
+			o.dry_run = 1;
+			break;
+		case OPT_STATE_DIR:
+			o.state_dir = optarg;
+			break;
+		case 'h':
+			fputs(prune_usage, stdout);
+			return 0;
+		default:
+			return cli_usage_error("prune", "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("prune", "unexpected '%s'",
+				       argv[optind]);
+	if (o.keep < 0 && o.older < 0)
+		o.keep = PRUNE_KEEP_DEFAULT;
+	state = state_path(o.state_dir);
+	if (!fs_is_dir(state)) {
+		fprintf(stderr, "nothing to prune: no state directory %s\n",
+			state);
+		goto out;
+	}
+	bdir = fs_join(state, "builds");
+	ddir = fs_join(state, "deployments");
+	if (collect(bdir, false, &builds, &e) < 0 ||
+	    collect(ddir, true, &deps, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		ret = e.code;
+		goto out;
+	}
+	prune_recs(bdir, false, &builds, &o, &tb);
+	prune_recs(ddir, true, &deps, &o, &td);
+	prune_trash(state, &o, &trash);
+	if (!o.dry_run && fs_sweep_stale_tmp(state, 4, skip, &sw, &e) < 0) {
+		fprintf(stderr, "warning: %s\n", e.msg);
+		err_clear(&e);
+	}
+	printf("%s %zu build%s and %zu deployment%s",
+	       o.dry_run ? "would prune" : "pruned", tb.removed,
+	       tb.removed == 1 ? "" : "s", td.removed,
+	       td.removed == 1 ? "" : "s");
+	if (sw.files)
+		printf(", %zu temporary file%s", sw.files,
+		       sw.files == 1 ? "" : "s");
+	fputs(": ", stdout);
+	print_size(stdout, tb.bytes + td.bytes + trash + sw.bytes);
+	printf(" %s; kept %zu build%s and %zu deployment%s",
+	       o.dry_run ? "to reclaim" : "reclaimed", tb.kept,
+	       tb.kept == 1 ? "" : "s", td.kept, td.kept == 1 ? "" : "s");
+	if (builds.running + deps.running)
+		printf(", %zu running", builds.running + deps.running);
+	putchar('\n');
+	if (tb.failed || td.failed)
+		ret = ERR_SYSTEM;
+out:
+	recs_release(&builds);
+	recs_release(&deps);
+	free(state);
+	free(bdir);
+	free(ddir);
+	return ret;
+}
