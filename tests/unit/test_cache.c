@@ -218,6 +218,15 @@ static void check_round_trip(const char *mode)
 	assert_int_equal(r.files, 4);
 	assert_int_equal(r.missing, 0);
 	assert_int_equal(r.warnings.nr, 0);
+	/* How the files were placed: hard links only when asked for. */
+	if (mode && !strcmp(mode, "link")) {
+		assert_int_equal(r.linked, 4);
+	} else if (mode && !strcmp(mode, "copy")) {
+		assert_int_equal(r.copied, 4);
+	} else {
+		assert_int_equal(r.linked, 0);
+		assert_int_equal(r.cloned + r.copied, 4);
+	}
 	cache_result_release(&r);
 
 	assert_content("src/node_modules/a.txt", "alpha");
@@ -238,8 +247,9 @@ static void check_round_trip(const char *mode)
 	p = rpath("src/node_modules/.bin/run");
 	assert_int_equal(stat(p, &st), 0);
 	assert_true(st.st_mode & 0100);
-	if (mode && !strcmp(mode, "copy")) {
-		/* A copy carries the manifest's mode and is not shared. */
+	if (!mode || strcmp(mode, "link")) {
+		/* A reflink or copy carries the manifest's mode and is not
+		 * shared. */
 		assert_int_equal(st.st_mode & 07777, 0755);
 		assert_int_equal(st.st_nlink, 1);
 	} else {
@@ -250,6 +260,8 @@ static void check_round_trip(const char *mode)
 	assert_int_equal(stat(p, &st), 0);
 	if (mode && !strcmp(mode, "link"))
 		assert_true(st.st_nlink >= 2);
+	else
+		assert_int_equal(st.st_nlink, 1);
 	free(p);
 	unsetenv("SLIPWAY_CACHE_LINK");
 }
