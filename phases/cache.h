@@ -92,12 +92,13 @@
  * and is deleted. A restore leaves the file out (r->missing, a warning);
  * the entry is damaged but never a permanent miss: the next save of a
  * keyed entry checks every object of the existing entry, stores again
- * the damaged ones whose content the build still has (the same path and
- * hash: CACHE_REPAIRED, the entry unchanged) and otherwise replaces the
- * entry with what the build has (CACHE_REPLACED). An unkeyed entry is
- * replaced anyway; a restore that found an object missing bumps the
- * generation so that the save checks every object again. cache_list()
- * reports each entry's health.
+ * the damaged ones whose content the build still has (a file with the
+ * same hash: CACHE_REPAIRED, the entry unchanged) and otherwise replaces
+ * the entry with what the build has (CACHE_REPLACED), as it does when
+ * the manifest cannot be read. An unkeyed entry is replaced anyway; a
+ * restore that found an object missing bumps the generation so that the
+ * save checks every object again. cache_list() reports each entry's
+ * health.
  *
  * Sandboxed builds (spec.abs_root set): absolute paths are restored into
  * and saved from <abs_root><path> instead of the machine's own paths,
@@ -273,8 +274,14 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
  * (path, size, mtime_ns, inode) match what this cache restored, or what
  * the previous manifest of the same entry recorded, are not read again;
  * the others are hashed, and only objects not in the store are written.
- * A file restored as a hard link and unchanged is its object: it is not
- * even looked up, unless a prune or clear ran since the restore.
+ * The object of a file restored (or saved before) and unchanged is not
+ * even looked up, unless the generation moved since (a prune, a clear,
+ * an object found damaged or missing). A key that exists is not saved
+ * again (CACHE_EXISTS) unless its entry is damaged: then its objects
+ * are stored again from the build's files (CACHE_REPAIRED) or the entry
+ * is replaced (CACHE_REPLACED); see "Damage" above. Files in tmp/ of
+ * processes that are gone are removed first (r->temps_removed, with a
+ * warning). -1 (nothing saved) when an object cannot be stored.
  */
 int cache_save(struct cache *c, const struct cache_spec *spec,
 	       const char *srcdir, struct cache_result *r, struct sw_err *e);
