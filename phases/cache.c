@@ -635,7 +635,11 @@ static int tmp_put(struct cache *c, const char *final, const void *data,
 		}
 		w += (size_t)k;
 	}
-	if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0) || close(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
+		err_sys(e, "cannot write '%s/tmp/%s'", c->dir, tmp);
+		goto out;
+	}
+	if (close(fd) < 0) {
 		fd = -1;
 		err_sys(e, "cannot write '%s/tmp/%s'", c->dir, tmp);
 		goto out;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1541,6 +1542,56 @@ static void test_cache__prune_counts_temps(void **st)
 	cache_release(&c);
 }
 
+/*
+ * A save that cannot write an object (here: past RLIMIT_FSIZE, as on a
+ * full disk) fails and leaves no entry that would lack it, and no temp.
+ */
+static void test_cache__store_failure_writes_no_entry(void **st)
+{
+	uint64_t bytes;
+	pid_t pid;
+	int status;
+
+	(void)st;
+	mkfile("src/node_modules/small", "small");
+	big_file("src/node_modules/big", 'b', 300000);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct cache_spec s = spec_for("k", npm_paths, 1);
+		struct cache c = CACHE_INIT;
+		struct cache_result r = CACHE_RESULT_INIT;
+		struct sw_err e = SW_ERR_INIT;
+		struct rlimit rl = { 100000, 100000 };
+		int rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (cache_open(&c, state, &e) < 0 ||
+		    setrlimit(RLIMIT_FSIZE, &rl) < 0)
+			_exit(2);
+		rc = cache_save(&c, &s, src, &r, &e);
+		_exit(rc == -1 && e.code == ERR_SYSTEM &&
+				      strstr(e.msg, "cannot copy") &&
+				      strstr(e.msg, "File too large")
+			      ? 0
+			      : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count_manifests(), 0);
+	assert_int_equal(tmp_files(&bytes, NULL), 0);
+	/* Room again: the save works. */
+	{
+		struct cache_spec s = spec_for("k", npm_paths, 1);
+		struct cache_result r;
+
+		assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+		assert_int_equal(r.files, 2);
+		cache_result_release(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1574,6 +1625,7 @@ int main(void)
 		T(test_cache__killed_save_temp_removed_by_next_save),
 		T(test_cache__kill9_during_save_then_prune),
 		T(test_cache__prune_counts_temps),
+		T(test_cache__store_failure_writes_no_entry),
 #undef T
 	};
 
