@@ -247,3 +247,35 @@ YAML
 	[[ "$output" == *"Saving cache: key big 1 files"* ]]
 	[ "$(find "$STATE/cache/tmp" -type f | wc -l)" -eq 0 ]
 }
+
+@test "with hard links a damaged object is stored again by the next build that has its content" {
+	cat >"$PROJ/buildspec.yml" <<'YAML'
+version: 0.2
+phases:
+  build:
+    commands:
+      - 'mkdir -p deps; [ -f deps/a ] || echo stable > deps/a'
+cache:
+  key: k2
+  paths: ['deps/**/*']
+YAML
+	export SLIPWAY_CACHE_LINK=link
+	sw_build
+	[[ "$output" == *"Saving cache: key k2 1 files"* ]]
+	obj=$(find "$STATE/cache/objects" -type f)
+	# the object changes behind the cache's back
+	chmod u+w "$obj"
+	echo damaged >"$obj"
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[[ "${lines[1]}" == "k2 "*"  damaged: 1 of 1 objects missing or modified" ]]
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"was modified after it was stored: dropped, file not restored"* ]]
+	[[ "$output" == *"Saving cache: key k2 exists and is immutable; 1 damaged object stored again"* ]]
+	[ "$(cat "$obj")" = stable ]
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[[ "${lines[1]}" == "k2 "*"  ok" ]]
+	sw_build
+	[[ "$output" == *"Restoring cache: key k2 1 files 7 B by hard link in "* ]]
+	[[ "$output" != *"not restored"* ]]
+}
