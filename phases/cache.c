@@ -23,7 +23,6 @@
 
 #define MANIFEST_MAX ((size_t)1 << 30)
 #define META_MAX ((size_t)1 << 20)
-#define STRAY_AGE_NS ((int64_t)3600 * 1000000000)
 
 enum { ROOT_SRC = 0, ROOT_ABS = 1 };
 enum { T_FILE, T_DIR, T_LINK };
@@ -43,6 +42,7 @@ struct item {
 	char hash[65];
 	char *target; /* symlinks */
 	int pat; /* index of the pattern it matched (restore) */
+	bool trusted; /* save: its object is known to be in the store */
 };
 
 struct items {
@@ -114,6 +114,7 @@ static bool is_hex64(const char *s)
 
 static void warnf(struct cache_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+static void human(struct buf *b, uint64_t n);
 static void warnf(struct cache_result *r, const char *fmt, ...)
 {
 	va_list ap;
@@ -413,35 +414,63 @@ enum obj_state { OBJ_ABSENT, OBJ_OK, OBJ_CORRUPT };
 
 static void bump_gen(struct cache *c);
 
-/* Check an object; a corrupt one is deleted. */
-static enum obj_state obj_check(struct cache *c, const char *name,
+/* What an object is, changing nothing. */
+static enum obj_state obj_state(const struct cache *c, const char *name,
 				uint64_t size, bool exec, struct stat *st)
 {
 	if (fstatat(c->objects_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return OBJ_ABSENT;
-	if (obj_ok(st, size, exec))
-		return OBJ_OK;
-	if (S_ISDIR(st->st_mode))
-		return OBJ_CORRUPT;
+	return obj_ok(st, size, exec) ? OBJ_OK : OBJ_CORRUPT;
+}
+
+/* Check an object; a corrupt one is deleted. */
+static enum obj_state obj_check(struct cache *c, const char *name,
+				uint64_t size, bool exec, struct stat *st)
+{
+	enum obj_state s = obj_state(c, name, size, exec, st);
+
+	if (s != OBJ_CORRUPT || S_ISDIR(st->st_mode))
+		return s;
 	/* Manifests of this generation no longer all hold: move it. */
 	if (!unlinkat(c->objects_fd, name, 0))
 		bump_gen(c);
 	return OBJ_CORRUPT;
 }
 
-static int copy_fd(int in, int out)
+/* FICLONE failed with err: can this file system never clone? */
+static bool no_clone_errno(int err)
+{
+	return err == EOPNOTSUPP || err == ENOTTY || err == ENOSYS ||
+	       err == EXDEV || err == EINVAL || err == EPERM;
+}
+
+/*
+ * Copy in to out (both at offset 0, out empty): copy_file_range, which
+ * stays in the kernel (and some file systems turn into a clone of their
+ * own), else read and write. size bytes are copied: a source that ends
+ * before is an error (EIO), and one that goes on is cut (the callers
+ * check the size afterwards).
+ */
+static int copy_data(int in, int out, uint64_t size)
 {
 	char buf[1 << 16];
+	uint64_t done = 0;
 
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
 	for (;;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+		size_t want = size - done < (1u << 30) ? (size_t)(size - done)
+						       : (size_t)1 << 30;
+		ssize_t n;
 
-		if (n == 0)
+		/* Done without the extra call that would say EOF. */
+		if (done == size)
 			return 0;
-		if (n > 0)
+		n = copy_file_range(in, NULL, out, NULL, want, 0);
+		if (n > 0) {
+			done += (uint64_t)n;
 			continue;
+		}
+		if (n == 0)
+			goto end;
 		if (errno == EINTR)
 			continue;
 		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
@@ -452,13 +481,18 @@ static int copy_fd(int in, int out)
 	if (lseek(in, 0, SEEK_SET) < 0 || lseek(out, 0, SEEK_SET) < 0 ||
 	    ftruncate(out, 0) < 0)
 		return -1;
+	done = 0;
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf)), w = 0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return (int)n;
+		if (n < 0)
+			return -1;
+		if (!n)
+			goto end;
+		if ((uint64_t)n > size - done)
+			n = (ssize_t)(size - done);
 		while (w < n) {
 			ssize_t k = write(out, buf + w, (size_t)(n - w));
 
@@ -468,7 +502,16 @@ static int copy_fd(int in, int out)
 				return -1;
 			w += k;
 		}
+		done += (uint64_t)n;
+		if (done == size)
+			return 0;
 	}
+end:
+	if (done < size) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
 }
 
 static int hash_fd(int fd, char out[65], struct sw_err *e)
@@ -501,10 +544,136 @@ out:
 
 static unsigned long tmp_seq;
 
-static char *tmp_name(const char *prefix)
+/* A new name in tmp/: the writer's pid first, for sweep_tmp(). */
+static char *tmp_name(void)
 {
-	return xasprintf("%stmp.%ld.%lu.%lx", prefix, (long)getpid(), ++tmp_seq,
+	return xasprintf("%ld.%lu.%lx", (long)getpid(), ++tmp_seq,
 			 (unsigned long)now_ns());
+}
+
+/* The pid a tmp/ name was made by, or 0 when it is not one of ours. */
+static pid_t tmp_pid(const char *name)
+{
+	char *end;
+	long pid;
+
+	errno = 0;
+	pid = strtol(name, &end, 10);
+	if (errno || end == name || *end != '.' || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return (pid_t)pid;
+}
+
+/*
+ * Remove the files in tmp/ left by processes that are gone (all: every
+ * one, for prune under the exclusive lock); count them and their bytes.
+ */
+static void sweep_tmp(struct cache *c, bool all, size_t *n, uint64_t *bytes)
+{
+	int fd = openat(c->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	pid_t self = getpid();
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		pid_t pid = tmp_pid(de->d_name);
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!all && (!pid || pid == self || kill(pid, 0) == 0 ||
+			     errno != ESRCH))
+			continue;
+		if (fstatat(c->tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
+		    S_ISDIR(st.st_mode))
+			continue;
+		if (unlinkat(c->tmp_fd, de->d_name, 0) == 0) {
+			(*n)++;
+			*bytes += (uint64_t)st.st_size;
+		}
+	}
+	closedir(d);
+}
+
+enum put { PUT_RENAME, PUT_LINK };
+
+/*
+ * Write data to tmp/, then rename it to final (absolute), or link it
+ * there, which never replaces: *exists (may be NULL for PUT_RENAME) says
+ * final was there. sync: fsync the file and final's directory.
+ */
+static int tmp_put(struct cache *c, const char *final, const void *data,
+		   size_t len, mode_t mode, enum put how, bool sync,
+		   bool *exists, struct sw_err *e)
+{
+	char *tmp = tmp_name();
+	int fd = -1, ret = -1;
+	size_t w = 0;
+
+	if (exists)
+		*exists = false;
+	fd = openat(c->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		err_sys(e, "cannot create '%s/tmp/%s'", c->dir, tmp);
+		goto out;
+	}
+	while (w < len) {
+		ssize_t k = write(fd, (const char *)data + w, len - w);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			err_sys(e, "cannot write '%s/tmp/%s'", c->dir, tmp);
+			goto out;
+		}
+		w += (size_t)k;
+	}
+	if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
+		err_sys(e, "cannot write '%s/tmp/%s'", c->dir, tmp);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err_sys(e, "cannot write '%s/tmp/%s'", c->dir, tmp);
+		goto out;
+	}
+	fd = -1;
+	if (how == PUT_LINK) {
+		if (linkat(c->tmp_fd, tmp, AT_FDCWD, final, 0) < 0) {
+			if (errno == EEXIST && exists)
+				*exists = true;
+			else
+				err_sys(e, "cannot link '%s'", final);
+			goto out;
+		}
+	} else if (renameat(c->tmp_fd, tmp, AT_FDCWD, final) < 0) {
+		err_sys(e, "cannot rename to '%s'", final);
+		goto out;
+	}
+	ret = 0;
+	if (sync) {
+		char *dir = xstrdup(final), *slash = strrchr(dir, '/');
+
+		if (slash && slash != dir)
+			*slash = '\0';
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0)
+			fsync(fd);
+		free(dir);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(c->tmp_fd, tmp, 0);
+	free(tmp);
+	return exists && *exists ? 0 : ret;
 }
 
 /* abs_root: where absolute paths are mapped (NULL: the real "/"). */
@@ -526,13 +695,15 @@ static int abs_open(const char *abs_root)
 
 /*
  * Store the regular file `x` (already hashed) unless its object is there.
- * Returns 1 when written, 0 when present or skipped (warning), -1 system.
+ * Returns 1 when written, 0 when present or skipped (x->type set to -1,
+ * with a warning), -1 when the store cannot be written (e set).
  */
 static int obj_store(struct cache *c, const char *srcdir, const char *abs_root,
-		     struct item *x, struct cache_result *r)
+		     struct item *x, struct cache_result *r, struct sw_err *e)
 {
 	char name[72], *path = root_path(x->root, srcdir, abs_root, x->path);
 	char *tmp = NULL, sub[3];
+	const char *kill = getenv(CACHE_TEST_KILL_ENV);
 	struct stat st, st2;
 	bool exec = x->mode & 0111;
 	int in = -1, out = -1, ret = 0;
@@ -558,22 +729,27 @@ static int obj_store(struct cache *c, const char *srcdir, const char *abs_root,
 	memcpy(sub, x->hash, 2);
 	sub[2] = '\0';
 	if (mkdirat(c->objects_fd, sub, 0755) < 0 && errno != EEXIST) {
-		ret = -1;
+		ret = err_sys(e, "cannot create '%s/objects/%s'", c->dir, sub);
 		goto out;
 	}
-	tmp = tmp_name("");
-	{
-		char *rel = xasprintf("%s/%s", sub, tmp);
-
-		free(tmp);
-		tmp = rel;
-	}
-	out = openat(c->objects_fd, tmp,
-		     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0 || copy_fd(in, out) < 0) {
-		ret = -1;
+	tmp = tmp_name();
+	out = openat(c->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		     0600);
+	if (out < 0) {
+		ret = err_sys(e, "cannot create '%s/tmp/%s'", c->dir, tmp);
 		goto out;
 	}
+	if (c->no_reflink || ioctl(out, FICLONE, in) < 0) {
+		if (!c->no_reflink && no_clone_errno(errno))
+			c->no_reflink = true;
+		if (copy_data(in, out, x->size) < 0) {
+			ret = err_sys(e, "cannot copy '%s' to '%s/tmp/%s'",
+				      path, c->dir, tmp);
+			goto out;
+		}
+	}
+	if (kill && !strcmp(kill, "in-object"))
+		raise(SIGKILL);
 	if (fstat(in, &st2) < 0 || st2.st_size != st.st_size ||
 	    st_mtime_ns(&st2) != st_mtime_ns(&st)) {
 		warnf(r, "'%s' changed during the save: not cached", path);
@@ -586,18 +762,20 @@ static int obj_store(struct cache *c, const char *srcdir, const char *abs_root,
 
 		if (fchmod(out, exec ? 0555 : 0444) < 0 ||
 		    futimens(out, ts) < 0) {
-			ret = -1;
+			ret = err_sys(e, "cannot write '%s/tmp/%s'", c->dir,
+				      tmp);
 			goto out;
 		}
 	}
 	if (close(out) < 0) {
 		out = -1;
-		ret = -1;
+		ret = err_sys(e, "cannot write '%s/tmp/%s'", c->dir, tmp);
 		goto out;
 	}
 	out = -1;
-	if (renameat(c->objects_fd, tmp, c->objects_fd, name) < 0) {
-		ret = -1;
+	if (renameat(c->tmp_fd, tmp, c->objects_fd, name) < 0) {
+		ret = err_sys(e, "cannot rename to '%s/objects/%s'", c->dir,
+			      name);
 		goto out;
 	}
 	free(tmp);
@@ -606,18 +784,15 @@ static int obj_store(struct cache *c, const char *srcdir, const char *abs_root,
 	r->stored_bytes += x->size;
 	ret = 1;
 out:
-	if (ret < 0)
-		warnf(r, "cannot store '%s' in the cache: %s", path,
-		      strerror(errno));
 	if (out >= 0)
 		close(out);
 	if (in >= 0)
 		close(in);
 	if (tmp)
-		unlinkat(c->objects_fd, tmp, 0);
+		unlinkat(c->tmp_fd, tmp, 0);
 	free(tmp);
 	free(path);
-	return ret < 0 ? 0 : ret;
+	return ret;
 }
 
 /* ---- open / release / lock ---- */
@@ -651,6 +826,15 @@ int cache_open(struct cache *c, const char *state_dir, struct sw_err *e)
 		goto out;
 	}
 	free(p);
+	p = fs_join(c->dir, "tmp");
+	if (fs_mkdir_p(p, 0755, e) < 0)
+		goto out;
+	c->tmp_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->tmp_fd < 0) {
+		err_sys(e, "cannot open '%s'", p);
+		goto out;
+	}
+	free(p);
 	p = fs_join(c->dir, "entries");
 	if (fs_mkdir_p(p, 0755, e) < 0)
 		goto out;
@@ -678,6 +862,8 @@ void cache_release(struct cache *c)
 		close(c->lock_fd);
 	if (c->objects_fd >= 0)
 		close(c->objects_fd);
+	if (c->tmp_fd >= 0)
+		close(c->tmp_fd);
 	free(c->dir);
 	statc_free(c->statc);
 	*c = (struct cache)CACHE_INIT;
@@ -701,8 +887,9 @@ static void unlock(struct cache *c)
 
 /*
  * <dir>/generation counts prunes and clears, the only removers of
- * objects still in use: a save trusts what its restore linked only if
- * the count did not move in between.
+ * objects still in use, and objects found damaged or missing: a save
+ * trusts what its restore placed (or the previous manifest recorded)
+ * without looking at the objects only if the count did not move.
  */
 static int64_t read_gen(struct cache *c)
 {
@@ -724,7 +911,7 @@ static void bump_gen(struct cache *c)
 	char *s = xasprintf("%" PRId64 "\n", read_gen(c) + 1);
 	struct sw_err ign = SW_ERR_INIT;
 
-	fs_write_atomic(p, s, strlen(s), 0644, &ign);
+	tmp_put(c, p, s, strlen(s), 0644, PUT_RENAME, true, NULL, &ign);
 	free(p);
 	free(s);
 }
@@ -1325,22 +1512,23 @@ int cache_manifest_parse(const char *data, size_t len, struct sw_err *e)
 	return ret;
 }
 
-static int meta_write(const char *path, const struct manifest *m,
-		      struct sw_err *e)
+/* Not fsync'd: a .meta lost or torn is rebuilt from the manifest. */
+static int meta_write(struct cache *c, const char *path,
+		      const struct manifest *m, struct sw_err *e)
 {
 	struct buf b = BUF_INIT;
 	int ret;
 
 	manifest_head(&b, m);
 	buf_addstr(&b, "}\n");
-	ret = fs_write_atomic(path, b.ptr, b.len, 0644, e);
+	ret = tmp_put(c, path, b.ptr, b.len, 0644, PUT_RENAME, false, NULL, e);
 	buf_release(&b);
 	return ret;
 }
 
 /* The entry's head from its .meta, rebuilt from the manifest if absent. */
-static int meta_read(const struct cache *c, const char *version,
-		     const char *name, struct manifest *m, struct sw_err *e)
+static int meta_read(struct cache *c, const char *version, const char *name,
+		     struct manifest *m, struct sw_err *e)
 {
 	char *meta = entry_path(c, version, name, ".meta");
 	char *man = entry_path(c, version, name, ".json");
@@ -1350,7 +1538,7 @@ static int meta_read(const struct cache *c, const char *version,
 	if (manifest_read(meta, false, m, &ign) < 0) {
 		ret = manifest_read(man, false, m, e);
 		if (!ret)
-			meta_write(meta, m, &ign);
+			meta_write(c, meta, m, &ign);
 	}
 	free(meta);
 	free(man);
@@ -1632,6 +1820,7 @@ struct rctx {
 	int cur_fd, cur_root;
 	struct buf cur;
 	struct strvec late_dirs; /* "<root>\t<rel>\t<mode>" */
+	bool bumped; /* the generation, for a missing object */
 };
 
 static int root_fd(struct rctx *x, int pat, int root)
@@ -1699,24 +1888,31 @@ static int clear_leaf(int pfd, const char *leaf)
 	return -1;
 }
 
-static int place_copy(struct rctx *x, int pfd, const char *leaf,
-		      const struct item *it, const char *obj, bool clone_only,
-		      struct stat *st)
+enum place { PLACE_CLONE, PLACE_COPY };
+
+/*
+ * Make leaf a file of its own with the object's content, the manifest's
+ * mode and mtime: by FICLONE or by copying. 0, -1 with errno, or -2 when
+ * PLACE_CLONE failed with errno (nothing left behind).
+ */
+static int place_own(struct rctx *x, int pfd, const char *leaf,
+		     const struct item *it, const char *obj, enum place how,
+		     struct stat *st)
 {
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 	int in = -1, out = -1, ret = -1;
 	struct timespec ts[2];
 
 	in = openat(x->c->objects_fd, obj, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		goto out;
-	if (clear_leaf(pfd, leaf) < 0)
-		goto out;
-	out = openat(pfd, leaf,
-		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		     0600);
+	/* Into a new directory mostly: try before clearing the way. */
+	out = openat(pfd, leaf, flags, 0600);
+	if (out < 0 && errno == EEXIST && clear_leaf(pfd, leaf) == 0)
+		out = openat(pfd, leaf, flags, 0600);
 	if (out < 0)
 		goto out;
-	if (clone_only) {
+	if (how == PLACE_CLONE) {
 		if (ioctl(out, FICLONE, in) < 0) {
 			int err = errno;
 
@@ -1727,7 +1923,13 @@ static int place_copy(struct rctx *x, int pfd, const char *leaf,
 			ret = -2;
 			goto out;
 		}
-	} else if (copy_fd(in, out) < 0) {
+	} else if (copy_data(in, out, it->size) < 0) {
+		int err = errno;
+
+		close(out);
+		out = -1;
+		unlinkat(pfd, leaf, 0);
+		errno = err;
 		goto out;
 	}
 	ts[0].tv_sec = ts[1].tv_sec = it->mtime_ns / 1000000000;
@@ -1744,6 +1946,7 @@ out:
 	return ret;
 }
 
+/* Place the object as leaf, in the cache's mode; counts how in x->r. */
 static int place_file(struct rctx *x, int pfd, const char *leaf,
 		      const struct item *it, const char *obj,
 		      const struct stat *ost, struct stat *st)
@@ -1751,18 +1954,11 @@ static int place_file(struct rctx *x, int pfd, const char *leaf,
 	struct cache *c = x->c;
 	int rc;
 
-	if (c->link == CACHE_LINK_AUTO && !c->no_reflink) {
-		rc = place_copy(x, pfd, leaf, it, obj, true, st);
-		if (rc == 0)
-			return 0;
-		if (rc == -1)
-			return -1;
-		c->no_reflink = true;
-	}
-	if (c->link != CACHE_LINK_COPY) {
+	if (c->link == CACHE_LINK_LINK) {
 		for (int tries = 0; tries < 2; tries++) {
 			if (linkat(c->objects_fd, obj, pfd, leaf, 0) == 0) {
 				*st = *ost;
+				x->r->linked++;
 				return 0;
 			}
 			if (errno != EEXIST || clear_leaf(pfd, leaf) < 0)
@@ -1771,7 +1967,21 @@ static int place_file(struct rctx *x, int pfd, const char *leaf,
 		if (errno != EXDEV && errno != EMLINK && errno != EPERM)
 			return -1;
 	}
-	return place_copy(x, pfd, leaf, it, obj, false, st);
+	if (c->link == CACHE_LINK_AUTO && !c->no_reflink) {
+		rc = place_own(x, pfd, leaf, it, obj, PLACE_CLONE, st);
+		if (rc == 0) {
+			x->r->cloned++;
+			return 0;
+		}
+		if (rc == -1)
+			return -1;
+		if (no_clone_errno(errno))
+			c->no_reflink = true;
+	}
+	if (place_own(x, pfd, leaf, it, obj, PLACE_COPY, st) < 0)
+		return -1;
+	x->r->copied++;
+	return 0;
 }
 
 static void restore_item(struct rctx *x, const struct item *it)
@@ -1839,6 +2049,10 @@ static void restore_item(struct rctx *x, const struct item *it)
 			      "restored",
 			      where);
 			r->missing++;
+			/* The next save must not trust it is there. */
+			if (!x->bumped)
+				bump_gen(x->c);
+			x->bumped = true;
 			goto out;
 		}
 		if (place_file(x, pfd, leaf, it, obj, &ost, &st) < 0) {
@@ -2048,7 +2262,7 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 	/* Last used lives in the small .meta, not the manifest. */
 	meta = entry_path(c, r->version, name, ".meta");
 	m.last_used_ns = now_ns();
-	meta_write(meta, &m, &pe);
+	meta_write(c, meta, &m, &pe);
 	ret = 0;
 out:
 	if (locked)
@@ -2125,77 +2339,134 @@ static int hash_item(const char *srcdir, const char *abs_root, struct item *x,
 	return ret;
 }
 
-static int write_manifest(const char *dir, const char *final, bool keyed,
-			  const struct buf *b, bool *exists, struct sw_err *e)
+/*
+ * Check every object the existing entry at man uses, deleting corrupt
+ * ones (obj_check). The items whose object is missing or was modified
+ * are added to *bad; returns the number of distinct such objects, or -1
+ * when the manifest cannot be read or would be refused (a warning says
+ * why): the entry is damaged as a whole.
+ */
+static long entry_damage(struct cache *c, const char *man,
+			 const struct pats *pats, const char *version,
+			 struct items *bad, struct cache_result *r)
 {
-	char *tmp = tmp_name(""), *path = fs_join(dir, tmp);
-	int fd = -1, ret = -1;
-	ssize_t w = 0;
+	struct manifest m;
+	struct sw_err pe = SW_ERR_INIT;
+	struct cache_statc seen = { 0 };
+	long n = 0;
 
-	*exists = false;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err_sys(e, "cannot create '%s'", path);
-		goto out;
+	if (manifest_read(man, true, &m, &pe) < 0)
+		goto refused;
+	if (validate(&m, pats, version, &pe) < 0) {
+		manifest_release(&m);
+		goto refused;
 	}
-	while ((size_t)w < b->len) {
-		ssize_t k = write(fd, b->ptr + w, b->len - (size_t)w);
+	for (size_t i = 0; i < m.items.nr; i++) {
+		struct item *x = &m.items.v[i], *y;
+		char obj[72];
+		struct stat st;
+		struct statc_ent *s;
 
-		if (k < 0 && errno == EINTR)
+		if (x->type != T_FILE)
 			continue;
-		if (k < 0) {
-			err_sys(e, "cannot write '%s'", path);
-			goto out;
+		obj_name(x->hash, x->mode & 0111, obj);
+		s = statc_get(&seen, obj);
+		if (s->count++) {
+			if (s->gen) /* bad: this path may supply it too */
+				goto add;
+			continue;
 		}
-		w += k;
+		if (obj_check(c, obj, x->size, x->mode & 0111, &st) == OBJ_OK)
+			continue;
+		s->gen = 1;
+		n++;
+	add:
+		y = items_add(bad);
+		*y = *x;
+		x->path = x->target = NULL;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
-		err_sys(e, "cannot write '%s'", path);
-		goto out;
-	}
-	fd = -1;
-	if (keyed) {
-		/* link() never replaces: the first save of a key wins. */
-		if (link(path, final) < 0) {
-			if (errno == EEXIST)
-				*exists = true;
-			else
-				err_sys(e, "cannot link '%s'", final);
-			goto out;
+	manifest_release(&m);
+	for (size_t i = 0; i < seen.cap; i++)
+		free(seen.v[i].key);
+	free(seen.v);
+	/* Others must not trust what they placed from it either. */
+	if (n)
+		bump_gen(c);
+	return n;
+refused:
+	warnf(r, "cache manifest refused: %s", pe.msg);
+	return -1;
+}
+
+/*
+ * Store again the damaged objects of `bad` whose content the build has
+ * (a file of `items`, hashed, with the same hash). true when every one
+ * of them is back; -1 in *failed when the store cannot be written.
+ */
+static bool repair(struct cache *c, const char *srcdir, const char *abs_root,
+		   const struct items *bad, struct items *items,
+		   struct cache_result *r, int *failed, struct sw_err *e)
+{
+	struct cache_statc byhash = { 0 }, done = { 0 };
+	bool all = true;
+
+	for (size_t i = 0; i < items->nr; i++)
+		if (items->v[i].type == T_FILE)
+			statc_get(&byhash, items->v[i].hash)->count = (long)i;
+	for (size_t i = 0; i < bad->nr && !*failed; i++) {
+		const struct item *b = &bad->v[i];
+		struct statc_ent *have = statc_find(&byhash, b->hash);
+		struct item x;
+		char obj[72];
+		int rc;
+
+		obj_name(b->hash, b->mode & 0111, obj);
+		if (statc_find(&done, obj))
+			continue;
+		if (!have || items->v[have->count].type != T_FILE) {
+			all = false;
+			continue;
 		}
-	} else if (rename(path, final) < 0) {
-		err_sys(e, "cannot rename '%s'", path);
-		goto out;
+		/* The build's file, stored under the entry's object name. */
+		x = items->v[have->count];
+		x.mode = (x.mode & ~0111u) | (b->mode & 0111);
+		rc = obj_store(c, srcdir, abs_root, &x, r, e);
+		if (rc < 0) {
+			*failed = -1;
+		} else if (x.type != T_FILE) {
+			items->v[have->count].type = -1;
+			all = false;
+		} else {
+			statc_get(&done, obj);
+			r->repaired++;
+		}
 	}
-	ret = 0;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0)
-		fsync(fd);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
-	free(path);
-	free(tmp);
-	return *exists ? 0 : ret;
+	for (size_t i = 0; i < byhash.cap; i++)
+		free(byhash.v[i].key);
+	free(byhash.v);
+	for (size_t i = 0; i < done.cap; i++)
+		free(done.v[i].key);
+	free(done.v);
+	return all && !*failed;
 }
 
 int cache_save(struct cache *c, const struct cache_spec *spec,
 	       const char *srcdir, struct cache_result *r, struct sw_err *e)
 {
 	struct pats pats = { 0 };
-	struct items items = { 0 };
+	struct items items = { 0 }, bad = { 0 };
 	struct manifest m = { 0 };
 	struct cache_statc *prev = NULL;
 	struct sw_err pe = SW_ERR_INIT;
 	struct buf b = BUF_INIT;
 	char *name = NULL, *man = NULL, *meta = NULL, *dir = NULL;
 	bool keyed = spec->key && *spec->key, locked = false, exists;
+	bool replace = !keyed;
 	const char *kill = getenv(CACHE_TEST_KILL_ENV);
 	double t0 = mono();
+	long damaged = 0;
 	int64_t gen;
-	int ret = -1;
+	int ret = -1, failed = 0;
 
 	*r = (struct cache_result)CACHE_RESULT_INIT;
 	cache_version(spec->paths, spec->npaths, r->version);
@@ -2213,14 +2484,32 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 	if (lock(c, LOCK_SH, e) < 0)
 		goto out;
 	locked = true;
+	sweep_tmp(c, false, &r->temps_removed, &r->temps_bytes);
+	if (r->temps_removed) {
+		struct buf h = BUF_INIT;
+
+		human(&h, r->temps_bytes);
+		warnf(r,
+		      "removed %zu temporary file%s (%s) of saves killed "
+		      "before they ended",
+		      r->temps_removed, r->temps_removed == 1 ? "" : "s",
+		      buf_cstr(&h));
+		buf_release(&h);
+	}
 	name = entry_name(spec);
 	dir = xasprintf("%s/entries/%s", c->dir, r->version);
 	man = entry_path(c, r->version, name, ".json");
 	meta = entry_path(c, r->version, name, ".meta");
 	if (keyed && fs_exists(man)) {
-		r->outcome = CACHE_EXISTS;
-		ret = 0;
-		goto out;
+		/* Immutable, unless damaged: then repaired or replaced. */
+		damaged = entry_damage(c, man, &pats, r->version, &bad, r);
+		if (!damaged) {
+			r->outcome = CACHE_EXISTS;
+			ret = 0;
+			goto out;
+		}
+		r->damaged = damaged < 0 ? 0 : (size_t)damaged;
+		replace = true;
 	}
 	if (fs_mkdir_p(dir, 0755, e) < 0)
 		goto out;
@@ -2240,9 +2529,9 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 		/*
 		 * Unchanged since a restore or save that saw its object:
 		 * nothing removed the object if the generation did not move.
+		 * Saving over a damaged entry, every object is looked at.
 		 */
-		if (hit && hit->gen == gen)
-			continue;
+		x->trusted = hit && hit->gen == gen && !damaged;
 		if (!hit) {
 			if (hash_item(srcdir, spec->abs_root, x, &pe) < 0) {
 				warnf(r, "%s: not cached", pe.msg);
@@ -2252,7 +2541,21 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 			}
 			r->hashed++;
 		}
-		obj_store(c, srcdir, spec->abs_root, x, r);
+	}
+	if (damaged > 0 &&
+	    repair(c, srcdir, spec->abs_root, &bad, &items, r, &failed, e)) {
+		r->outcome = CACHE_REPAIRED;
+		ret = 0;
+		goto out;
+	}
+	if (failed)
+		goto out;
+	for (size_t i = 0; i < items.nr; i++) {
+		struct item *x = &items.v[i];
+
+		if (x->type == T_FILE && !x->trusted &&
+		    obj_store(c, srcdir, spec->abs_root, x, r, e) < 0)
+			goto out; /* no entry that lacks objects */
 	}
 	for (size_t i = 0; i < items.nr; i++) {
 		const struct item *x = &items.v[i];
@@ -2279,15 +2582,17 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 	m.size = r->bytes;
 	manifest_head(&b, &m);
 	manifest_items(&b, &items);
-	if (write_manifest(dir, man, keyed, &b, &exists, e) < 0)
+	/* link() never replaces: the first save of a key wins. */
+	if (tmp_put(c, man, b.ptr, b.len, 0644, replace ? PUT_RENAME : PUT_LINK,
+		    true, &exists, e) < 0)
 		goto out;
 	if (exists) {
 		r->outcome = CACHE_EXISTS;
 		ret = 0;
 		goto out;
 	}
-	r->outcome = CACHE_SAVED;
-	if (meta_write(meta, &m, &pe) < 0)
+	r->outcome = keyed && replace ? CACHE_REPLACED : CACHE_SAVED;
+	if (meta_write(c, meta, &m, &pe) < 0)
 		warnf(r, "%s", pe.msg);
 	ret = 0;
 out:
@@ -2297,6 +2602,7 @@ out:
 		unlock(c);
 	statc_free(prev);
 	items_release(&items);
+	items_release(&bad);
 	manifest_release(&m);
 	pats_release(&pats);
 	buf_release(&b);
@@ -2358,13 +2664,47 @@ void cache_result_describe(const struct cache_result *r, struct buf *out)
 		describe_key(r, out);
 		buf_addstr(out, " exists and is immutable, not saved again");
 		return;
+	case CACHE_REPAIRED:
+		buf_addf(out, "%s: ", verb);
+		describe_key(r, out);
+		buf_addf(out,
+			 " exists and is immutable; %zu damaged object%s "
+			 "stored again",
+			 r->repaired, r->repaired == 1 ? "" : "s");
+		return;
 	default:
 		break;
 	}
 	buf_addf(out, "%s: ", verb);
 	describe_key(r, out);
+	if (r->outcome == CACHE_REPLACED && r->damaged)
+		buf_addf(out,
+			 " was damaged (%zu object%s missing or modified): "
+			 "replaced,",
+			 r->damaged, r->damaged == 1 ? "" : "s");
+	else if (r->outcome == CACHE_REPLACED)
+		buf_addstr(
+			out,
+			" was damaged (its manifest was refused): replaced,");
 	buf_addf(out, " %zu files ", r->files);
 	human(out, r->bytes);
+	if (r->restore && r->files) {
+		const char *how[3];
+		size_t n = 0;
+
+		if (r->cloned)
+			how[n++] = "reflink";
+		if (r->copied)
+			how[n++] = "copy";
+		if (r->linked)
+			how[n++] = "hard link";
+		for (size_t i = 0; i < n; i++)
+			buf_addf(out, "%s%s",
+				 !i	     ? " by "
+				 : i + 1 < n ? ", "
+					     : " and ",
+				 how[i]);
+	}
 	if (!r->restore) {
 		buf_addf(out, " (%zu hashed, %zu new objects, ", r->hashed,
 			 r->stored);
@@ -2420,6 +2760,58 @@ struct list_ctx {
 	size_t nr, alloc;
 };
 
+/* x's health: can its manifest be used, are its objects all there. */
+static void entry_health(struct cache *c, const char *version, const char *name,
+			 struct cache_entry_info *x)
+{
+	char *man = entry_path(c, version, name, ".json");
+	struct cache_spec spec = CACHE_SPEC_INIT;
+	struct cache_statc seen = { 0 };
+	struct sw_err ign = SW_ERR_INIT;
+	struct pats pats = { 0 };
+	struct manifest m;
+
+	x->unreadable = true;
+	if (manifest_read(man, true, &m, &ign) < 0)
+		goto out;
+	spec.paths = (const char *const *)m.paths.v;
+	spec.npaths = m.paths.nr;
+	if (pats_parse(&spec, &pats, &ign) < 0 ||
+	    validate(&m, &pats, version, &ign) < 0)
+		goto release;
+	x->unreadable = false;
+	for (size_t i = 0; i < m.items.nr; i++) {
+		const struct item *it = &m.items.v[i];
+		char obj[72];
+		struct stat st;
+
+		if (it->type != T_FILE)
+			continue;
+		obj_name(it->hash, it->mode & 0111, obj);
+		if (statc_get(&seen, obj)->count++)
+			continue;
+		x->objects++;
+		switch (obj_state(c, obj, it->size, it->mode & 0111, &st)) {
+		case OBJ_OK:
+			break;
+		case OBJ_ABSENT:
+			x->missing++;
+			break;
+		case OBJ_CORRUPT:
+			x->modified++;
+			break;
+		}
+	}
+release:
+	pats_release(&pats);
+	manifest_release(&m);
+out:
+	for (size_t i = 0; i < seen.cap; i++)
+		free(seen.v[i].key);
+	free(seen.v);
+	free(man);
+}
+
 static void list_one(const char *version, const char *name, void *data)
 {
 	struct list_ctx *l = data;
@@ -2427,15 +2819,16 @@ static void list_one(const char *version, const char *name, void *data)
 	struct sw_err ign = SW_ERR_INIT;
 	struct cache_entry_info *x;
 
-	if (meta_read(l->c, version, name, &m, &ign) < 0)
-		return;
 	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
 	x = &l->v[l->nr++];
 	memset(x, 0, sizeof(*x));
+	memcpy(x->version, version, 65);
+	entry_health(l->c, version, name, x);
+	if (meta_read(l->c, version, name, &m, &ign) < 0)
+		return; /* listed, unreadable, so that it is seen */
 	x->key = m.key;
 	x->project = m.project;
 	m.key = m.project = NULL;
-	memcpy(x->version, version, 65);
 	x->files = m.files;
 	x->bytes = m.size;
 	x->created_ns = m.created_ns;
@@ -2555,23 +2948,28 @@ static int by_last_used_asc(const void *a, const void *b)
 	return (x->last_used > y->last_used) - (x->last_used < y->last_used);
 }
 
-static bool is_stray(int dfd, const char *name, int64_t now)
+/* Unlink dfd/name (a stray file) and count it. */
+static void remove_temp(int dfd, const char *name, struct cache_prune_result *r)
 {
 	struct stat st;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return false;
-	return now - st_mtime_ns(&st) > STRAY_AGE_NS;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    S_ISDIR(st.st_mode) || unlinkat(dfd, name, 0) < 0)
+		return;
+	r->temps_removed++;
+	r->temps_bytes += (uint64_t)st.st_size;
 }
 
-/* Remove unreferenced objects and stray temps; count what stays. */
+/*
+ * Remove unreferenced objects and the temps of older versions (they
+ * wrote objects/<aa>/tmp.*); count what stays.
+ */
 static void prune_objects(struct prune_ctx *p, struct cache_prune_result *r,
 			  bool before)
 {
 	DIR *d = fdopendir(openat(p->c->objects_fd, ".",
 				  O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	struct dirent *de;
-	int64_t now = now_ns();
 
 	while (d && (de = readdir(d))) {
 		int sfd;
@@ -2594,16 +2992,13 @@ static void prune_objects(struct prune_ctx *p, struct cache_prune_result *r,
 			    fstatat(sfd, oe->d_name, &st, AT_SYMLINK_NOFOLLOW) <
 				    0)
 				continue;
-			if (before) {
-				r->bytes_before += (uint64_t)st.st_size;
+			if (!strncmp(oe->d_name, "tmp.", 4)) {
+				if (!before)
+					remove_temp(sfd, oe->d_name, r);
 				continue;
 			}
-			if (!strncmp(oe->d_name, "tmp.", 4)) {
-				if (is_stray(sfd, oe->d_name, now) &&
-				    !unlinkat(sfd, oe->d_name, 0))
-					r->temps_removed++;
-				else
-					r->bytes_after += (uint64_t)st.st_size;
+			if (before) {
+				r->bytes_before += (uint64_t)st.st_size;
 				continue;
 			}
 			snprintf(obj, sizeof(obj), "%s/%s", de->d_name,
@@ -2627,13 +3022,25 @@ static void prune_objects(struct prune_ctx *p, struct cache_prune_result *r,
 		closedir(d);
 }
 
-/* entries/<v>/: temps, and .meta without a manifest, older than an hour. */
+/*
+ * entries/<v>/: temps of older versions (tmp.*, *.tmp.<pid>) and .meta
+ * without a manifest; <dir>/generation.tmp.<pid> likewise.
+ */
 static void prune_entry_strays(struct cache *c, struct cache_prune_result *r)
 {
 	char *edir = fs_join(c->dir, "entries");
 	DIR *d = opendir(edir), *v;
 	struct dirent *de, *ve;
-	int64_t now = now_ns();
+	int cfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	v = cfd >= 0 ? fdopendir(cfd) : NULL;
+	while (v && (ve = readdir(v)))
+		if (!strncmp(ve->d_name, "generation.tmp.", 15))
+			remove_temp(dirfd(v), ve->d_name, r);
+	if (v)
+		closedir(v);
+	else if (cfd >= 0)
+		close(cfd);
 
 	while (d && (de = readdir(d))) {
 		char *vdir;
@@ -2659,9 +3066,8 @@ static void prune_entry_strays(struct cache *c, struct cache_prune_result *r)
 				stray = fstatat(vfd, j, &st, 0) < 0;
 				free(j);
 			}
-			if (stray && is_stray(vfd, ve->d_name, now) &&
-			    !unlinkat(vfd, ve->d_name, 0))
-				r->temps_removed++;
+			if (stray)
+				remove_temp(vfd, ve->d_name, r);
 		}
 		if (v)
 			closedir(v);
@@ -2704,6 +3110,7 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 	}
 	prune_objects(&p, r, false);
 	prune_entry_strays(c, r);
+	sweep_tmp(c, true, &r->temps_removed, &r->temps_bytes);
 	unlock(c);
 	for (size_t i = 0; i < p.nr; i++) {
 		free(p.v[i].version);
@@ -2738,6 +3145,12 @@ int cache_clear(struct cache *c, struct sw_err *e)
 	}
 	statc_free(c->statc);
 	c->statc = NULL;
+	{
+		size_t n = 0;
+		uint64_t bytes = 0;
+
+		sweep_tmp(c, true, &n, &bytes);
+	}
 	ret = 0;
 out:
 	unlock(c);

@@ -47,13 +47,17 @@
  * exactly, else by each fallback key (at most 5, in order) as a prefix of
  * the keys saved with the same version, the most recently saved winning.
  * A keyed entry is immutable: a second save of the key does nothing
- * (CACHE_EXISTS). Without a key the entry is the project's own, replaced
- * at every save; fallback keys are then ignored, as CodeBuild does.
+ * (CACHE_EXISTS) unless the entry is damaged (below). Without a key the
+ * entry is the project's own, replaced at every save; fallback keys are
+ * then ignored, as CodeBuild does.
  *
  * Store, under <state>/cache/:
- *   lock                         flock: shared for restore and save,
+ *   lock                         flock: shared for restore, save and ls,
  *                                exclusive for prune and clear
- *   generation                   counts prunes and clears (see cache_save)
+ *   generation                   counts prunes, clears and objects found
+ *                                damaged (see cache_save)
+ *   tmp/<pid>.<n>.<t>            every temporary file (objects, manifests,
+ *                                metadata), named for the process writing it
  *   objects/<aa>/<sha256>        file contents, mode 0444
  *   objects/<aa>/<sha256>.x      the same for executable files, mode 0555
  *   entries/<version>/<name>.json  the manifest; <name> is the sha256 of
@@ -67,19 +71,34 @@
  * symlinks. It is read by a strict reader of its own (json-c builds some
  * 200,000 objects for 20,000 files, slower than the restore itself);
  * anything unexpected refuses the manifest.
- * Objects are written to a temp name and renamed (two builds writing one
- * object is harmless). The manifest is written last (temp, fsync, then
- * link() for a keyed entry, so that the first of two racing saves wins,
- * or rename() for an unkeyed one): a save killed half-way leaves no entry,
- * only objects and temp files that cache_prune() removes. Objects are not
- * fsync'd one by one; an object damaged by a power cut fails the check
- * below and is dropped.
  *
- * Every object carries a fixed mtime (CACHE_OBJ_MTIME) and its 0444/0555
- * mode. Restore and save check size, mtime and mode before using one; an
- * object that differs was changed after it was stored (most likely by a
- * build writing in place into a hard-linked file) and is deleted and not
- * served: the file is missing from that restore, with a warning.
+ * Writing. Every file is written under tmp/ and renamed (or linked) into
+ * place; two builds writing one object is harmless. The manifest is
+ * written last (fsync, then link() for a new keyed entry, so that the
+ * first of two racing saves wins, or rename() for an unkeyed or a
+ * replaced one): a save killed half-way leaves no entry, only objects no
+ * manifest uses and files in tmp/. A save removes the files in tmp/ of
+ * processes that are gone (the pid in the name, checked with kill(pid,
+ * 0): the processes sharing a state directory must see each other's
+ * pids); cache_prune(), holding the exclusive lock that every writer's
+ * shared lock excludes, removes them all and counts their bytes. A save
+ * that cannot store an object (a full disk) writes no manifest. Objects
+ * are not fsync'd one by one; one damaged by a power cut fails the check
+ * below.
+ *
+ * Damage. Every object carries a fixed mtime (CACHE_OBJ_MTIME) and its
+ * 0444/0555 mode. Restore and save check size, mtime and mode before
+ * trusting one; an object that differs was changed after it was stored
+ * and is deleted. A restore leaves the file out (r->missing, a warning);
+ * the entry is damaged but never a permanent miss: the next save of a
+ * keyed entry checks every object of the existing entry, stores again
+ * the damaged ones whose content the build still has (a file with the
+ * same hash: CACHE_REPAIRED, the entry unchanged) and otherwise replaces
+ * the entry with what the build has (CACHE_REPLACED), as it does when
+ * the manifest cannot be read. An unkeyed entry is replaced anyway; a
+ * restore that found an object missing bumps the generation so that the
+ * save checks every object again. cache_list() reports each entry's
+ * health.
  *
  * Sandboxed builds (spec.abs_root set): absolute paths are restored into
  * and saved from <abs_root><path> instead of the machine's own paths,
@@ -87,19 +106,23 @@
  * their own places; the machine's paths are never written.
  *
  * Restore modes, $SLIPWAY_CACHE_LINK (read by cache_open):
- *   auto (default)  reflink (FICLONE) where the file system can, else a
- *                   hard link; a copy when the store is on another file
- *                   system
- *   link            hard links only (copy across file systems)
- *   copy            always copy: slowest, fully isolated
- * The trade-off of hard links: a restore costs one link() per file and no
- * data, but the restored file IS the object: read-only (0444/0555, the
- * manifest's mode is not applied), with the object's fixed mtime, and
- * shared with every other build restoring it. Tools that replace files
- * (write a temp, rename) are safe; a build running as root that writes
- * into a restored file in place changes the object, which the next
- * restore or save detects and drops. Reflinks and copies get the
- * manifest's mode and mtime and share nothing.
+ *   auto (default)  a reflink (FICLONE) where the file system has them
+ *                   (btrfs, XFS, bcachefs), else a copy (copy_file_range)
+ *   copy            always a copy, never a reflink
+ *   link            hard links (opt-in); a copy across file systems
+ * A reflink or a copy is the build's own file: it gets the manifest's
+ * mode and mtime, and whatever the build does to it never reaches the
+ * store. A reflink costs no data (the blocks are shared until written);
+ * a copy writes every byte: restore time grows with the entry's size.
+ * A hard link costs one link() per file and no data, but the restored
+ * file IS the object: read-only (0444/0555, the manifest's mode is not
+ * applied), with the object's fixed mtime, and shared with every other
+ * build restoring it. Tools that replace files (write a temp, rename) are
+ * safe; a build running as root that writes into a restored file in
+ * place (`echo x > f`, as npm, Maven and pip do) changes the object: the
+ * entry is damaged until the next save repairs or replaces it, and other
+ * builds restoring it meanwhile miss that file. Hence an opt-in.
+ * cache_result counts how each file was placed.
  *
  * Restore writes only below its roots: manifest paths must be relative,
  * without `.` or `..` components, must match the entry's own patterns,
@@ -127,8 +150,9 @@
 #define CACHE_MAX_FALLBACK 5
 
 /*
- * Set to "before-manifest" (tests only), a save kills its own process
- * with SIGKILL just before it writes the manifest.
+ * Tests only: a save kills its own process with SIGKILL at a point:
+ * "before-manifest" just before it writes the manifest, "in-object" when
+ * the first object it stores is written under tmp/ but not yet renamed.
  */
 #define CACHE_TEST_KILL_ENV "SLIPWAY_CACHE_TEST_KILL"
 
@@ -140,6 +164,7 @@ struct cache {
 	char *dir; /* <state>/cache, absolute */
 	int lock_fd;
 	int objects_fd; /* <dir>/objects */
+	int tmp_fd; /* <dir>/tmp */
 	enum cache_link link;
 	bool no_reflink; /* FICLONE failed once: do not try again */
 	struct cache_statc *statc;
@@ -148,7 +173,7 @@ struct cache {
 
 #define CACHE_INIT                                                             \
 	{                                                                      \
-		NULL, -1, -1, CACHE_LINK_AUTO, false, NULL, 0                  \
+		NULL, -1, -1, -1, CACHE_LINK_AUTO, false, NULL, 0              \
 	}
 
 /* All strings borrowed for the duration of the call. */
@@ -179,7 +204,9 @@ enum cache_outcome {
 	CACHE_HIT, /* restore: the key (or the unkeyed entry) */
 	CACHE_HIT_FALLBACK, /* restore: a fallback key matched */
 	CACHE_SAVED, /* save: a new entry */
-	CACHE_EXISTS /* save: the key exists and is immutable */
+	CACHE_EXISTS, /* save: the key exists and is immutable */
+	CACHE_REPAIRED, /* save: the key's damaged objects stored again */
+	CACHE_REPLACED /* save: the key was damaged beyond repair: replaced */
 };
 
 struct cache_result {
@@ -195,6 +222,11 @@ struct cache_result {
 	size_t stored; /* save: new objects written */
 	uint64_t stored_bytes;
 	size_t missing; /* restore: files not served (corrupt objects) */
+	size_t cloned, copied, linked; /* restore: how files were placed */
+	size_t damaged; /* save: objects of the existing entry found bad */
+	size_t repaired; /* save: of those, stored again from the build */
+	size_t temps_removed; /* save: tmp/ files of processes gone */
+	uint64_t temps_bytes;
 	double seconds;
 	struct strvec warnings; /* one line each, no prefix */
 };
@@ -242,8 +274,14 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
  * (path, size, mtime_ns, inode) match what this cache restored, or what
  * the previous manifest of the same entry recorded, are not read again;
  * the others are hashed, and only objects not in the store are written.
- * A file restored as a hard link and unchanged is its object: it is not
- * even looked up, unless a prune or clear ran since the restore.
+ * The object of a file restored (or saved before) and unchanged is not
+ * even looked up, unless the generation moved since (a prune, a clear,
+ * an object found damaged or missing). A key that exists is not saved
+ * again (CACHE_EXISTS) unless its entry is damaged: then its objects
+ * are stored again from the build's files (CACHE_REPAIRED) or the entry
+ * is replaced (CACHE_REPLACED); see "Damage" above. Files in tmp/ of
+ * processes that are gone are removed first (r->temps_removed, with a
+ * warning). -1 (nothing saved) when an object cannot be stored.
  */
 int cache_save(struct cache *c, const struct cache_spec *spec,
 	       const char *srcdir, struct cache_result *r, struct sw_err *e);
@@ -252,8 +290,13 @@ void cache_result_release(struct cache_result *r);
 
 /*
  * One log line in CodeBuild's manner, appended to out (no newline):
- *   Restoring cache: key npm-abc (fallback npm-) 20000 files 83 MB in 0.21s
+ *   Restoring cache: key npm-abc (fallback npm-) 20000 files 83 MB by
+ *     reflink in 0.21s         -- "by copy", "by hard link", or several
  *   Saving cache: key npm-abd 20000 files 83 MB (1 new object, 12 KB) ...
+ *   Saving cache: key npm-abc exists and is immutable; 1 damaged object
+ *     stored again
+ *   Saving cache: key npm-abc was damaged (1 object missing or modified):
+ *     replaced, 20000 files 83 MB (...) in 0.40s
  */
 void cache_result_describe(const struct cache_result *r, struct buf *out);
 
@@ -264,10 +307,18 @@ struct cache_entry_info {
 	size_t files;
 	uint64_t bytes;
 	int64_t created_ns, last_used_ns; /* unix time, nanoseconds */
+	/* Health: the manifest cannot be read (or would be refused), or
+	 * of its `objects` distinct objects, how many are missing or were
+	 * modified in the store. All zero and false: healthy. */
+	bool unreadable;
+	size_t objects, missing, modified;
 };
 
-/* Every complete entry, most recently used first. Free with
- * cache_entries_free(). */
+/*
+ * Every complete entry, most recently used first, with its health: every
+ * manifest is read and its objects stat'ed (nothing is changed). Free
+ * with cache_entries_free().
+ */
 int cache_list(struct cache *c, struct cache_entry_info **out, size_t *n,
 	       struct sw_err *e);
 void cache_entries_free(struct cache_entry_info *v, size_t n);
@@ -275,13 +326,15 @@ void cache_entries_free(struct cache_entry_info *v, size_t n);
 struct cache_prune_result {
 	size_t entries_removed, objects_removed, temps_removed;
 	uint64_t bytes_before, bytes_after; /* object bytes in the store */
+	uint64_t temps_bytes; /* bytes of the temp files removed */
 };
 
 /*
  * Under the exclusive lock: drop least recently used entries until the
  * objects the remaining ones use fit in max_bytes (UINT64_MAX: drop
- * none), then every object no manifest uses, then temp files and
- * orphan metadata older than an hour.
+ * none), then every object no manifest uses, then every temporary file
+ * (no writer can be running: each holds the shared lock) and metadata
+ * without a manifest. Reclaimed: bytes_before - bytes_after + temps_bytes.
  */
 int cache_prune(struct cache *c, uint64_t max_bytes,
 		struct cache_prune_result *r, struct sw_err *e);

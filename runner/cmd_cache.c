@@ -25,11 +25,16 @@ static const char cache_usage[] =
 	"  ls                        one line per entry, most recently used "
 	"first:\n"
 	"                            key (or project), version, files, size,\n"
-	"                            created, last used\n"
+	"                            created, last used, health (ok, or the\n"
+	"                            objects missing or modified: the next "
+	"save\n"
+	"                            repairs or replaces the entry)\n"
 	"  prune                     drop least recently used entries until "
 	"the\n"
 	"                            store fits SIZE, then unused objects and\n"
-	"                            temp files left by killed builds\n"
+	"                            temp files left by killed builds; says "
+	"how\n"
+	"                            many bytes it reclaimed\n"
 	"  clear                     remove every entry and object\n"
 	"\n"
 	"      --max-size SIZE       prune: 500M, 2G, 1.5G, 10K or bytes "
@@ -94,20 +99,33 @@ static int do_ls(struct cache *c)
 		fprintf(stderr, "no cache entries in %s\n", c->dir);
 		return 0;
 	}
-	printf("%-40s %-12s %8s %8s  %-16s  %-16s\n", "KEY", "VERSION", "FILES",
-	       "SIZE", "CREATED", "LAST USED");
+	printf("%-40s %-12s %8s %8s  %-16s  %-16s  %s\n", "KEY", "VERSION",
+	       "FILES", "SIZE", "CREATED", "LAST USED", "HEALTH");
 	for (size_t i = 0; i < n; i++) {
-		char size[16], created[32], used[32], *name;
+		char size[16], created[32], used[32], *name, *health;
 
 		human(size, sizeof(size), v[i].bytes);
 		when(created, sizeof(created), v[i].created_ns);
 		when(used, sizeof(used), v[i].last_used_ns);
-		name = v[i].key ? xstrdup(v[i].key)
-				: xasprintf("(project %s)",
-					    v[i].project ? v[i].project : "?");
-		printf("%-40s %-12.12s %8zu %8s  %-16s  %-16s\n", name,
-		       v[i].version, v[i].files, size, created, used);
+		if (v[i].key)
+			name = xstrdup(v[i].key);
+		else if (v[i].project)
+			name = xasprintf("(project %s)", v[i].project);
+		else
+			name = xstrdup("(unreadable)");
+		if (v[i].unreadable)
+			health = xstrdup("damaged: manifest unreadable");
+		else if (v[i].missing || v[i].modified)
+			health = xasprintf(
+				"damaged: %zu of %zu objects missing "
+				"or modified",
+				v[i].missing + v[i].modified, v[i].objects);
+		else
+			health = xstrdup("ok");
+		printf("%-40s %-12.12s %8zu %8s  %-16s  %-16s  %s\n", name,
+		       v[i].version, v[i].files, size, created, used, health);
 		free(name);
+		free(health);
 	}
 	cache_entries_free(v, n);
 	return 0;
@@ -170,7 +188,7 @@ int cmd_cache(int argc, char **argv)
 		status = do_ls(&c);
 	} else if (!strcmp(verb, "prune")) {
 		struct cache_prune_result r;
-		char before[16], after[16];
+		char before[16], after[16], temps[16], freed[16];
 
 		if (cache_prune(&c, max_bytes, &r, &e) < 0) {
 			fprintf(stderr, "error: %s\n", e.msg);
@@ -179,10 +197,13 @@ int cmd_cache(int argc, char **argv)
 		}
 		human(before, sizeof(before), r.bytes_before);
 		human(after, sizeof(after), r.bytes_after);
-		printf("pruned %zu entries, %zu objects, %zu temp files: %s -> "
-		       "%s\n",
+		human(temps, sizeof(temps), r.temps_bytes);
+		human(freed, sizeof(freed),
+		      r.bytes_before - r.bytes_after + r.temps_bytes);
+		printf("pruned %zu entries, %zu objects, %zu temp files (%s): "
+		       "objects %s -> %s, %s reclaimed\n",
 		       r.entries_removed, r.objects_removed, r.temps_removed,
-		       before, after);
+		       temps, before, after, freed);
 		status = 0;
 	} else {
 		if (cache_clear(&c, &e) < 0) {

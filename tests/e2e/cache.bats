@@ -135,3 +135,147 @@ EOF
 	sw_build -e MAKER=k3
 	[[ "$output" == *"RESTORED=k2"* ]]
 }
+
+# The buildspec of the report: a build rewrites a restored file in place
+# (`echo x > f`, as npm, Maven and pip do).
+in_place_spec() {
+	cat >"$PROJ/buildspec.yml" <<'YAML'
+version: 0.2
+phases:
+  install:
+    on-failure: CONTINUE
+    commands:
+      - 'mkdir -p deps; [ -f deps/a ] && cat deps/a'
+  build:
+    commands:
+      - 'echo v$(date +%s%N) > deps/a'
+      - '[ -z "$LS" ] || "$SLIPWAY" cache ls --state-dir "$STATE"'
+cache:
+  key: k1
+  paths: ['deps/**/*']
+YAML
+}
+
+# What `cat deps/a` printed in INSTALL.
+cat_output() {
+	buildlog | grep -m1 '^v[0-9]'
+}
+
+@test "a build writing a restored file in place does not damage the cache" {
+	in_place_spec
+	sw_build
+	[[ "$output" == *"Saving cache: key k1 1 files"* ]]
+	obj=$(find "$STATE/cache/objects" -type f)
+	[ "$(echo "$obj" | wc -l)" -eq 1 ]
+	saved=$(cat "$obj")
+	[[ "$saved" == v* ]]
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Restoring cache: key k1 1 files 2"?" B by "*"in "* ]]
+	[[ "$output" != *"by hard link"* ]]
+	[ "$(cat_output)" = "$saved" ]
+	[[ "$output" == *"Saving cache: key k1 exists and is immutable"* ]]
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Restoring cache: key k1 1 files"* ]]
+	[[ "$output" != *"not restored"* ]]
+	[ "$(cat_output)" = "$saved" ]
+	# the store's object is as build 1 saved it
+	[ "$(cat "$obj")" = "$saved" ]
+	[ "$(stat -c %a "$obj")" = 444 ]
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[[ "${lines[1]}" == "k1 "*" ok" ]]
+}
+
+@test "with hard links a damaged entry shows in cache ls and the next save replaces it" {
+	in_place_spec
+	export SLIPWAY_CACHE_LINK=link
+	sw_build
+	[[ "$output" == *"Saving cache: key k1 1 files"* ]]
+	# build 2 writes into its hard link: cache ls, run by the build
+	# between the write and the save, sees the damage
+	sw_build -e LS=1 -e SLIPWAY="$SLIPWAY" -e STATE="$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Restoring cache: key k1 1 files "*" by hard link in "* ]]
+	[[ "$output" == *"damaged: 1 of 1 objects missing or modified"* ]]
+	[[ "$output" == *"Saving cache: key k1 was damaged (1 object missing or modified): replaced, 1 files"* ]]
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *"HEALTH" ]]
+	[[ "${lines[1]}" == "k1 "*" ok" ]]
+	obj=$(find "$STATE/cache/objects" -type f)
+	[ "$(echo "$obj" | wc -l)" -eq 1 ]
+	stored=$(cat "$obj")
+	# build 3 restores what build 2 wrote, nothing missing
+	unset SLIPWAY_CACHE_LINK
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Restoring cache: key k1 1 files"* ]]
+	[[ "$output" != *"not restored"* ]]
+	[ "$(cat_output)" = "$stored" ]
+}
+
+@test "a save killed while it writes an object: the next save or cache prune removes its temp file" {
+	cat >"$PROJ/buildspec.yml" <<'YAML'
+version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p deps && head -c 3000000 /dev/zero > deps/big
+cache:
+  key: big
+  paths: ['deps/**/*']
+YAML
+	SLIPWAY_CACHE_TEST_KILL=in-object run "$SLIPWAY" build "$PROJ" \
+		--state-dir "$STATE"
+	[ "$status" -eq 137 ]
+	[ "$(find "$STATE/cache/tmp" -type f | wc -l)" -eq 1 ]
+	[ "$(find "$STATE/cache/tmp" -type f -size 3000000c | wc -l)" -eq 1 ]
+	run "$SLIPWAY" cache prune --max-size 1G --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$output" = "pruned 0 entries, 0 objects, 1 temp files (2.9M): objects 0B -> 0B, 2.9M reclaimed" ]
+	[ "$(find "$STATE/cache/tmp" -type f | wc -l)" -eq 0 ]
+
+	# killed again; this time the next build's save cleans up
+	SLIPWAY_CACHE_TEST_KILL=in-object run "$SLIPWAY" build "$PROJ" \
+		--state-dir "$STATE"
+	[ "$status" -eq 137 ]
+	[ "$(find "$STATE/cache/tmp" -type f | wc -l)" -eq 1 ]
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Warning: cache: removed 1 temporary file (2.9 MB) of saves killed before they ended"* ]]
+	[[ "$output" == *"Saving cache: key big 1 files"* ]]
+	[ "$(find "$STATE/cache/tmp" -type f | wc -l)" -eq 0 ]
+}
+
+@test "with hard links a damaged object is stored again by the next build that has its content" {
+	cat >"$PROJ/buildspec.yml" <<'YAML'
+version: 0.2
+phases:
+  build:
+    commands:
+      - 'mkdir -p deps; [ -f deps/a ] || echo stable > deps/a'
+cache:
+  key: k2
+  paths: ['deps/**/*']
+YAML
+	export SLIPWAY_CACHE_LINK=link
+	sw_build
+	[[ "$output" == *"Saving cache: key k2 1 files"* ]]
+	obj=$(find "$STATE/cache/objects" -type f)
+	# the object changes behind the cache's back
+	chmod u+w "$obj"
+	echo damaged >"$obj"
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[[ "${lines[1]}" == "k2 "*"  damaged: 1 of 1 objects missing or modified" ]]
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"was modified after it was stored: dropped, file not restored"* ]]
+	[[ "$output" == *"Saving cache: key k2 exists and is immutable; 1 damaged object stored again"* ]]
+	[ "$(cat "$obj")" = stable ]
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[[ "${lines[1]}" == "k2 "*"  ok" ]]
+	sw_build
+	[[ "$output" == *"Restoring cache: key k2 1 files 7 B by hard link in "* ]]
+	[[ "$output" != *"not restored"* ]]
+}

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -131,8 +134,9 @@ static struct cache_spec spec_for(const char *key, const char **paths, size_t n)
 	return s;
 }
 
-static enum cache_outcome do_save(const struct cache_spec *s,
-				  struct cache_result *out)
+static enum cache_outcome do_save_from(const char *dir,
+				       const struct cache_spec *s,
+				       struct cache_result *out)
 {
 	struct cache c = CACHE_INIT;
 	struct cache_result r = CACHE_RESULT_INIT;
@@ -140,7 +144,7 @@ static enum cache_outcome do_save(const struct cache_spec *s,
 	enum cache_outcome o;
 
 	assert_int_equal(cache_open(&c, state, &e), 0);
-	assert_int_equal(cache_save(&c, s, src, &r, &e), 0);
+	assert_int_equal(cache_save(&c, s, dir, &r, &e), 0);
 	o = r.outcome;
 	if (out)
 		*out = r;
@@ -148,6 +152,12 @@ static enum cache_outcome do_save(const struct cache_spec *s,
 		cache_result_release(&r);
 	cache_release(&c);
 	return o;
+}
+
+static enum cache_outcome do_save(const struct cache_spec *s,
+				  struct cache_result *out)
+{
+	return do_save_from(src, s, out);
 }
 
 static enum cache_outcome do_restore(const struct cache_spec *s,
@@ -218,6 +228,15 @@ static void check_round_trip(const char *mode)
 	assert_int_equal(r.files, 4);
 	assert_int_equal(r.missing, 0);
 	assert_int_equal(r.warnings.nr, 0);
+	/* How the files were placed: hard links only when asked for. */
+	if (mode && !strcmp(mode, "link")) {
+		assert_int_equal(r.linked, 4);
+	} else if (mode && !strcmp(mode, "copy")) {
+		assert_int_equal(r.copied, 4);
+	} else {
+		assert_int_equal(r.linked, 0);
+		assert_int_equal(r.cloned + r.copied, 4);
+	}
 	cache_result_release(&r);
 
 	assert_content("src/node_modules/a.txt", "alpha");
@@ -238,8 +257,9 @@ static void check_round_trip(const char *mode)
 	p = rpath("src/node_modules/.bin/run");
 	assert_int_equal(stat(p, &st), 0);
 	assert_true(st.st_mode & 0100);
-	if (mode && !strcmp(mode, "copy")) {
-		/* A copy carries the manifest's mode and is not shared. */
+	if (!mode || strcmp(mode, "link")) {
+		/* A reflink or copy carries the manifest's mode and is not
+		 * shared. */
 		assert_int_equal(st.st_mode & 07777, 0755);
 		assert_int_equal(st.st_nlink, 1);
 	} else {
@@ -250,6 +270,8 @@ static void check_round_trip(const char *mode)
 	assert_int_equal(stat(p, &st), 0);
 	if (mode && !strcmp(mode, "link"))
 		assert_true(st.st_nlink >= 2);
+	else
+		assert_int_equal(st.st_nlink, 1);
 	free(p);
 	unsetenv("SLIPWAY_CACHE_LINK");
 }
@@ -1053,6 +1075,523 @@ static void test_cache__abs_root_no_follow(void **st)
 	free(out);
 }
 
+/* Write content into root/<rel> in place (same inode), as `echo x > f`. */
+static void write_in_place(const char *rel, const char *content)
+{
+	char *p = rpath(rel);
+	int fd = open(p, O_WRONLY | O_TRUNC);
+
+	if (fd < 0) {
+		/* Not root: a read-only hard link must be made writable. */
+		assert_int_equal(chmod(p, 0644), 0);
+		fd = open(p, O_WRONLY | O_TRUNC);
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)),
+			 (ssize_t)strlen(content));
+	close(fd);
+	free(p);
+}
+
+/* The store's object for content (not executable) is as stored. */
+static void assert_object_intact(const char *content)
+{
+	char hex[65], *p, *rel;
+	struct sw_err e = SW_ERR_INIT;
+	struct stat st;
+
+	assert_int_equal(
+		hash_buf(HASH_SHA256, content, strlen(content), hex, &e), 0);
+	rel = xasprintf("state/cache/objects/%.2s/%s", hex, hex);
+	p = rpath(rel);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mtim.tv_sec, CACHE_OBJ_MTIME);
+	assert_int_equal(st.st_mode & 07777, 0444);
+	assert_int_equal((size_t)st.st_size, strlen(content));
+	assert_content(rel, content);
+	free(p);
+	free(rel);
+}
+
+/* The health of the one entry cache_list() must find. */
+static struct cache_entry_info only_entry(void)
+{
+	struct cache c = CACHE_INIT;
+	struct cache_entry_info *v, x;
+	struct sw_err e = SW_ERR_INIT;
+	size_t n;
+
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_list(&c, &v, &n, &e), 0);
+	assert_int_equal(n, 1);
+	x = v[0];
+	x.key = x.project = NULL;
+	cache_entries_free(v, n);
+	cache_release(&c);
+	return x;
+}
+
+static bool healthy(const struct cache_entry_info *x)
+{
+	return !x->unreadable && !x->missing && !x->modified;
+}
+
+/*
+ * The default restore: a build that rewrites a restored file in place
+ * (npm, Maven, pip) must not reach the store. Build 1 saves k1, build 2
+ * restores it and writes the file in place, build 3 restores build 1's
+ * content, and the object is as it was stored.
+ */
+static void test_cache__in_place_write_does_not_damage_the_store(void **st)
+{
+	const char *paths[] = { "deps/**/*" };
+	struct cache_spec s = spec_for("k1", paths, 1);
+	struct cache_result r;
+	struct cache_entry_info x;
+	struct buf b = BUF_INIT;
+	char *b2 = rpath("b2"), *b3 = rpath("b3");
+	struct stat sb;
+	char *p;
+
+	(void)st;
+	mkfile("src/deps/a", "v1\n");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+
+	mkdir(b2, 0755);
+	assert_int_equal(do_restore(&s, b2, &r), CACHE_HIT);
+	assert_int_equal(r.files, 1);
+	assert_int_equal(r.linked, 0);
+	cache_result_describe(&r, &b);
+	assert_true(strstr(buf_cstr(&b), " by reflink in ") ||
+		    strstr(buf_cstr(&b), " by copy in "));
+	buf_release(&b);
+	cache_result_release(&r);
+	p = rpath("b2/deps/a");
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_nlink, 1);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	free(p);
+	write_in_place("b2/deps/a", "v2\n");
+	assert_int_equal(do_save_from(b2, &s, &r), CACHE_EXISTS);
+	cache_result_release(&r);
+	assert_object_intact("v1\n");
+	x = only_entry();
+	assert_true(healthy(&x));
+	assert_int_equal(x.objects, 1);
+
+	mkdir(b3, 0755);
+	assert_int_equal(do_restore(&s, b3, &r), CACHE_HIT);
+	assert_int_equal(r.files, 1);
+	assert_int_equal(r.missing, 0);
+	assert_int_equal(r.warnings.nr, 0);
+	cache_result_release(&r);
+	assert_content("b3/deps/a", "v1\n");
+	assert_object_intact("v1\n");
+	free(b2);
+	free(b3);
+}
+
+/*
+ * Hard links, asked for: a build writing in place damages the entry;
+ * `cache ls` says so; the build's save replaces it (the old content is
+ * gone with the object) and the entry is healthy again.
+ */
+static void test_cache__link_damage_replaced_by_next_save(void **st)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	struct cache_result r;
+	struct cache_entry_info x;
+	struct buf b = BUF_INIT;
+	char *d1 = rpath("d1"), *d2 = rpath("d2");
+
+	(void)st;
+	setenv("SLIPWAY_CACHE_LINK", "link", 1);
+	mkfile("src/node_modules/a", "one");
+	mkfile("src/node_modules/b", "bee");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(d1, 0755);
+	assert_int_equal(do_restore(&s, d1, &r), CACHE_HIT);
+	assert_int_equal(r.linked, 2);
+	cache_result_release(&r);
+	write_in_place("d1/node_modules/a", "EVIL");
+
+	x = only_entry();
+	assert_false(x.unreadable);
+	assert_int_equal(x.objects, 2);
+	assert_int_equal(x.modified, 1);
+	assert_int_equal(x.missing, 0);
+
+	/* The build's own save: the key exists but is damaged. */
+	assert_int_equal(do_save_from(d1, &s, &r), CACHE_REPLACED);
+	assert_int_equal(r.damaged, 1);
+	assert_int_equal(r.repaired, 0);
+	assert_int_equal(r.files, 2);
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b),
+			       "key k was damaged (1 object missing or "
+			       "modified): replaced, 2 files"));
+	buf_release(&b);
+	cache_result_release(&r);
+	x = only_entry();
+	assert_true(healthy(&x));
+	assert_int_equal(x.objects, 2);
+
+	mkdir(d2, 0755);
+	assert_int_equal(do_restore(&s, d2, &r), CACHE_HIT);
+	assert_int_equal(r.files, 2);
+	assert_int_equal(r.missing, 0);
+	cache_result_release(&r);
+	assert_content("d2/node_modules/a", "EVIL");
+	assert_content("d2/node_modules/b", "bee");
+	/* A save of a healthy key is immutable again. */
+	assert_int_equal(do_save_from(d1, &s, NULL), CACHE_EXISTS);
+	unsetenv("SLIPWAY_CACHE_LINK");
+	free(d1);
+	free(d2);
+}
+
+/*
+ * Hard links: an object damaged by one build is stored again by the save
+ * of another build that still has its content, and the entry keeps its
+ * content.
+ */
+static void test_cache__link_damage_repaired_by_next_save(void **st)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	struct cache_result r;
+	struct cache_entry_info x;
+	struct buf b = BUF_INIT;
+	char *d1 = rpath("d1"), *d2 = rpath("d2"), *d3 = rpath("d3");
+
+	(void)st;
+	mkfile("src/node_modules/a", "one");
+	mkfile("src/node_modules/b", "bee");
+	mkfile("src/node_modules/c", "one"); /* the same object as a */
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	/* Build 1 has copies; build 2 hard links and writes in place. */
+	mkdir(d1, 0755);
+	assert_int_equal(do_restore(&s, d1, NULL), CACHE_HIT);
+	setenv("SLIPWAY_CACHE_LINK", "link", 1);
+	mkdir(d2, 0755);
+	assert_int_equal(do_restore(&s, d2, NULL), CACHE_HIT);
+	write_in_place("d2/node_modules/a", "EVIL");
+	x = only_entry();
+	assert_int_equal(x.objects, 2);
+	assert_int_equal(x.modified, 1);
+
+	/* Build 1's save brings the object back. */
+	assert_int_equal(do_save_from(d1, &s, &r), CACHE_REPAIRED);
+	assert_int_equal(r.damaged, 1);
+	assert_int_equal(r.repaired, 1);
+	assert_int_equal(r.stored, 1);
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b),
+			       "key k exists and is immutable; 1 damaged "
+			       "object stored again"));
+	buf_release(&b);
+	cache_result_release(&r);
+	assert_object_intact("one");
+	x = only_entry();
+	assert_true(healthy(&x));
+
+	mkdir(d3, 0755);
+	assert_int_equal(do_restore(&s, d3, &r), CACHE_HIT);
+	assert_int_equal(r.files, 3);
+	assert_int_equal(r.missing, 0);
+	cache_result_release(&r);
+	assert_content("d3/node_modules/a", "one");
+	assert_content("d3/node_modules/c", "one");
+	unsetenv("SLIPWAY_CACHE_LINK");
+	free(d1);
+	free(d2);
+	free(d3);
+}
+
+/* A keyed entry whose manifest cannot be read is replaced, not a miss
+ * for ever. */
+static void test_cache__unreadable_keyed_entry_replaced(void **st)
+{
+	struct cache_spec s = spec_for("k", npm_paths, 1);
+	struct cache_result r;
+	struct cache_entry_info x;
+	char *dst = rpath("dst");
+
+	(void)st;
+	mkfile("src/node_modules/a", "a");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	rewrite_manifest("[{\"path\":1}]");
+	x = only_entry();
+	assert_true(x.unreadable);
+	mkdir(dst, 0755);
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_MISS);
+	mkfile("src/node_modules/a", "again");
+	assert_int_equal(do_save(&s, &r), CACHE_REPLACED);
+	assert_int_equal(r.files, 1);
+	cache_result_release(&r);
+	x = only_entry();
+	assert_true(healthy(&x));
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_HIT);
+	assert_content("dst/node_modules/a", "again");
+	free(dst);
+}
+
+/*
+ * An object removed behind the store's back: the project's entry keeps
+ * trusting its previous manifest until a restore finds the object
+ * missing; the save after it stores the object again.
+ */
+static void test_cache__missing_object_stored_again(void **st)
+{
+	struct cache_spec s = spec_for(NULL, npm_paths, 1);
+	struct cache_result r;
+	struct cache_entry_info x;
+	char hex[65], *p, *d1 = rpath("d1"), *d2 = rpath("d2");
+	struct sw_err e = SW_ERR_INIT;
+
+	(void)st;
+	mkfile("src/node_modules/a", "aaa");
+	mkfile("src/node_modules/b", "bbb");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	assert_int_equal(hash_buf(HASH_SHA256, "aaa", 3, hex, &e), 0);
+	p = xasprintf("%s/state/cache/objects/%.2s/%s", root, hex, hex);
+	assert_int_equal(unlink(p), 0);
+	free(p);
+	x = only_entry();
+	assert_int_equal(x.missing, 1);
+	assert_int_equal(x.objects, 2);
+
+	mkdir(d1, 0755);
+	assert_int_equal(do_restore(&s, d1, &r), CACHE_HIT);
+	assert_int_equal(r.missing, 1);
+	cache_result_release(&r);
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	assert_int_equal(r.stored, 1);
+	cache_result_release(&r);
+	x = only_entry();
+	assert_true(healthy(&x));
+	mkdir(d2, 0755);
+	assert_int_equal(do_restore(&s, d2, &r), CACHE_HIT);
+	assert_int_equal(r.missing, 0);
+	cache_result_release(&r);
+	assert_content("d2/node_modules/a", "aaa");
+	free(d1);
+	free(d2);
+}
+
+/* Files in state/cache/tmp and their total size; *pid from a name. */
+static size_t tmp_files(uint64_t *bytes, pid_t *pid)
+{
+	char *dir = rpath("state/cache/tmp");
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	*bytes = 0;
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		struct stat sb;
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		assert_int_equal(lstat(p, &sb), 0);
+		*bytes += (uint64_t)sb.st_size;
+		if (pid)
+			*pid = (pid_t)strtol(de->d_name, NULL, 10);
+		free(p);
+		n++;
+	}
+	closedir(d);
+	free(dir);
+	return n;
+}
+
+static pid_t save_in_child(const char *key, const char *kill_at)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct cache_spec s = spec_for(key, npm_paths, 1);
+
+		if (kill_at)
+			setenv(CACHE_TEST_KILL_ENV, kill_at, 1);
+		do_save(&s, NULL);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * A save killed while it writes an object leaves its temp file in tmp/,
+ * named for its pid; the next save removes it (its process is gone).
+ */
+static void test_cache__killed_save_temp_removed_by_next_save(void **st)
+{
+	struct cache_spec s = spec_for("other", npm_paths, 1);
+	struct cache_result r;
+	uint64_t bytes;
+	pid_t pid, in_name = 0;
+	int status;
+
+	(void)st;
+	big_file("src/node_modules/big", 'x', 300000);
+	pid = save_in_child("k", "in-object");
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(count_manifests(), 0);
+	assert_int_equal(tmp_files(&bytes, &in_name), 1);
+	assert_int_equal(in_name, pid);
+	assert_int_equal(bytes, 300000);
+
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	assert_int_equal(r.temps_removed, 1);
+	assert_int_equal(r.temps_bytes, 300000);
+	assert_int_equal(r.warnings.nr, 1);
+	assert_non_null(strstr(r.warnings.v[0], "removed 1 temporary file"));
+	cache_result_release(&r);
+	assert_int_equal(tmp_files(&bytes, NULL), 0);
+}
+
+/*
+ * kill -9 from outside while a save copies a big file into the store:
+ * prune removes and counts every temp file, whatever moment the kill
+ * hit, and the store holds either no entry or a whole one.
+ */
+static void test_cache__kill9_during_save_then_prune(void **st)
+{
+	struct cache c = CACHE_INIT;
+	struct cache_prune_result pr;
+	struct sw_err e = SW_ERR_INIT;
+	struct pollfd pfd;
+	uint64_t bytes;
+	size_t ntmp, big = (size_t)48 << 20;
+	char *tmpdir = rpath("state/cache/tmp"), *dst = rpath("dst");
+	int in, status;
+	pid_t pid;
+
+	(void)st;
+	big_file("src/node_modules/big", 'y', big);
+	/* The layout first, so that tmp/ can be watched. */
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	in = inotify_init1(IN_CLOEXEC);
+	assert_true(in >= 0);
+	assert_true(inotify_add_watch(in, tmpdir, IN_CREATE) >= 0);
+	pid = save_in_child("k", NULL);
+	pfd.fd = in;
+	pfd.events = POLLIN;
+	/* The save's first temp file: kill it. The bound is a safety net,
+	 * not an ordering. */
+	assert_int_equal(poll(&pfd, 1, 60000), 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(in);
+
+	ntmp = tmp_files(&bytes, NULL);
+	assert_int_equal(cache_prune(&c, UINT64_MAX, &pr, &e), 0);
+	assert_int_equal(pr.temps_removed, ntmp);
+	assert_int_equal(pr.temps_bytes, bytes);
+	assert_int_equal(tmp_files(&bytes, NULL), 0);
+	cache_release(&c);
+	mkdir(dst, 0755);
+	if (count_manifests()) {
+		struct cache_spec s = spec_for("k", npm_paths, 1);
+		struct cache_result r;
+
+		assert_int_equal(do_restore(&s, dst, &r), CACHE_HIT);
+		assert_int_equal(r.missing, 0);
+		assert_int_equal(r.bytes, big);
+		cache_result_release(&r);
+	} else {
+		/* Killed before its manifest: no entry, and prune took
+		 * the objects no entry uses. */
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(pr.bytes_after, 0);
+	}
+	free(tmpdir);
+	free(dst);
+}
+
+/* prune takes every temp file, however fresh, and counts its bytes. */
+static void test_cache__prune_counts_temps(void **st)
+{
+	struct cache c = CACHE_INIT;
+	struct cache_prune_result pr;
+	struct sw_err e = SW_ERR_INIT;
+	uint64_t bytes;
+	pid_t pid;
+	int status;
+
+	(void)st;
+	big_file("src/node_modules/big", 'z', 200000);
+	pid = save_in_child("k", "in-object");
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	/* A temp file where older versions wrote them. */
+	mkfile("state/cache/objects/ab/tmp.1.2.3", "12345");
+	assert_int_equal(tmp_files(&bytes, NULL), 1);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_prune(&c, UINT64_MAX, &pr, &e), 0);
+	assert_int_equal(pr.temps_removed, 2);
+	assert_int_equal(pr.temps_bytes, 200005);
+	assert_int_equal(pr.bytes_before, 0);
+	assert_int_equal(tmp_files(&bytes, NULL), 0);
+	assert_content("state/cache/objects/ab/tmp.1.2.3", "<missing>");
+	cache_release(&c);
+}
+
+/*
+ * A save that cannot write an object (here: past RLIMIT_FSIZE, as on a
+ * full disk) fails and leaves no entry that would lack it, and no temp.
+ */
+static void test_cache__store_failure_writes_no_entry(void **st)
+{
+	uint64_t bytes;
+	pid_t pid;
+	int status;
+
+	(void)st;
+	mkfile("src/node_modules/small", "small");
+	big_file("src/node_modules/big", 'b', 300000);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct cache_spec s = spec_for("k", npm_paths, 1);
+		struct cache c = CACHE_INIT;
+		struct cache_result r = CACHE_RESULT_INIT;
+		struct sw_err e = SW_ERR_INIT;
+		struct rlimit rl = { 100000, 100000 };
+		int rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (cache_open(&c, state, &e) < 0 ||
+		    setrlimit(RLIMIT_FSIZE, &rl) < 0)
+			_exit(2);
+		rc = cache_save(&c, &s, src, &r, &e);
+		_exit(rc == -1 && e.code == ERR_SYSTEM &&
+				      strstr(e.msg, "cannot copy") &&
+				      strstr(e.msg, "File too large")
+			      ? 0
+			      : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count_manifests(), 0);
+	assert_int_equal(tmp_files(&bytes, NULL), 0);
+	/* Room again: the save works. */
+	{
+		struct cache_spec s = spec_for("k", npm_paths, 1);
+		struct cache_result r;
+
+		assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+		assert_int_equal(r.files, 2);
+		cache_result_release(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1078,6 +1617,15 @@ int main(void)
 		T(test_cache__abs_dirs),
 		T(test_cache__abs_root_mapping),
 		T(test_cache__abs_root_no_follow),
+		T(test_cache__in_place_write_does_not_damage_the_store),
+		T(test_cache__link_damage_replaced_by_next_save),
+		T(test_cache__link_damage_repaired_by_next_save),
+		T(test_cache__unreadable_keyed_entry_replaced),
+		T(test_cache__missing_object_stored_again),
+		T(test_cache__killed_save_temp_removed_by_next_save),
+		T(test_cache__kill9_during_save_then_prune),
+		T(test_cache__prune_counts_temps),
+		T(test_cache__store_failure_writes_no_entry),
 #undef T
 	};
 
