@@ -240,14 +240,16 @@ static int build_env(struct run *r, struct phase_rec *p)
 }
 
 /*
- * The build's own helpers (codebuild-hash-files) are slipway under
- * another name, in <build>/bin, put at the end of PATH.
+ * The build's own helpers (codebuild-hash-files, codebuild-tests-run,
+ * codebuild-glob-search) are slipway under another name, in <build>/bin,
+ * put at the end of PATH.
  */
 static void add_helpers(struct run *r)
 {
 	char *bin = fs_join(r->res->build_dir, "bin");
 	char *link = fs_join(bin, "codebuild-hash-files");
 	char *tests = fs_join(bin, "codebuild-tests-run");
+	char *globs = fs_join(bin, "codebuild-glob-search");
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct sw_err e = SW_ERR_INIT;
@@ -257,6 +259,8 @@ static void add_helpers(struct run *r)
 		self[n] = '\0';
 		if (symlink(self, tests) < 0 && errno != EEXIST)
 			log_agent(&r->log, "Warning: cannot create %s", tests);
+		if (symlink(self, globs) < 0 && errno != EEXIST)
+			log_agent(&r->log, "Warning: cannot create %s", globs);
 		if (symlink(self, link) == 0 || errno == EEXIST) {
 			char *p = xasprintf("%s%s%s", path ? path : "",
 					    path && *path ? ":" : "", bin);
@@ -268,6 +272,7 @@ static void add_helpers(struct run *r)
 	free(bin);
 	free(link);
 	free(tests);
+	free(globs);
 }
 
 static void log_phases_found(struct run *r)
