@@ -396,6 +396,8 @@ static int download_source(struct run *r)
 	r->have_bs = true;
 	for (size_t i = 0; i < r->bs.warnings.nr; i++)
 		log_agent(&r->log, "Warning: %s", r->bs.warnings.v[i]);
+	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++)
+		log_agent(&r->log, "Warning: %s", r->bs.strict_warnings.v[i]);
 	log_agent(&r->log, "Processing environment variables");
 	if (build_env(r, p) < 0)
 		return -1;
