@@ -295,6 +295,9 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$(rj '.buildGroups | length')" = 6 ]
 	[ "$(rj '[.buildGroups[].identifier] | unique | length')" = 6 ]
+	# one naming rule: build<N>, then the values that vary (the image has
+	# one value, so it is not in the name)
+	[ "$(rj '[.buildGroups[].identifier] | join(",")')" = build1_unit_a,build2_unit_b,build3_unit_3,build4_lint_a,build5_lint_b,build6_lint_3 ]
 	[ "$(sort "$T/out" | tr '\n' ,)" = "lint 3,lint a,lint b,unit 3,unit a,unit b," ]
 	[ "$(rj '[.buildGroups[] | select(.status == "SUCCEEDED")] | length')" = 6 ]
 	[ "$(rj '[.buildGroups[].environment.image] | unique | join(",")')" = aws/codebuild/standard:7.0 ]
