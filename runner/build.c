@@ -179,12 +179,40 @@ static int resolve_secrets(struct run *r, struct phase_rec *p)
 	return ret;
 }
 
+/*
+ * CODEBUILD_BUILD_URL: the build's own page, report.html beside its
+ * report (written when the build ends), as a file:// URL with every byte
+ * but unreserved ones and '/' percent-encoded. Caller frees.
+ */
+static char *build_url(const char *build_dir)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *abs = fs_abspath(build_dir);
+	struct buf b = BUF_INIT;
+
+	buf_addstr(&b, "file://");
+	for (const unsigned char *c = (const unsigned char *)abs; *c; c++) {
+		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~/", *c)) {
+			buf_addch(&b, *c);
+		} else {
+			buf_addch(&b, '%');
+			buf_addch(&b, hex[*c >> 4]);
+			buf_addch(&b, hex[*c & 15]);
+		}
+	}
+	buf_addstr(&b, "/report.html");
+	free(abs);
+	return buf_detach(&b);
+}
+
 static int build_env(struct run *r, struct phase_rec *p)
 {
 	struct build_result *res = r->res;
 	struct env_codebuild cb = { 0 };
 	struct sw_err e = SW_ERR_INIT;
 	struct strvec names = STRVEC_INIT, values = STRVEC_INIT;
+	char *url;
 
 	env_base(&r->env, r->o->inherit_env, (const char *const *)environ);
 	cb.build_id = res->id;
@@ -198,7 +226,10 @@ static int build_env(struct run *r, struct phase_rec *p)
 	cb.resolved_source_version = res->resolved_source_version;
 	cb.source_repo_url = res->repo_url;
 	cb.log_path = r->uuid;
+	url = build_url(res->build_dir);
+	cb.build_url = url;
 	env_add_codebuild(&r->env, &cb);
+	free(url);
 	if (r->o->batch_identifier)
 		env_set(&r->env, "CODEBUILD_BATCH_BUILD_IDENTIFIER",
 			r->o->batch_identifier);
@@ -289,7 +320,7 @@ static void log_phases_found(struct run *r)
 				  r->bs.phases[i].commands.nr);
 }
 
-/* Sections slipway reads but does not act on yet: say so, once. */
+/* A batch section where this build does not run it: say so, once. */
 static void log_unsupported(struct run *r)
 {
 	static const char *const batch[] = { "", "build-list", "build-graph",
@@ -302,10 +333,33 @@ static void log_unsupported(struct run *r)
 			  r->o->batch_identifier);
 	else if (r->bs.batch.type != BS_BATCH_NONE)
 		log_agent(&r->log,
-			  "Batch section (%s) validated; batch builds are not "
-			  "run yet: running this buildspec's own phases as one "
-			  "build",
+			  "Batch section (%s): running this buildspec's own "
+			  "phases as one build ('slipway build' runs the "
+			  "batch)",
 			  batch[r->bs.batch.type]);
+}
+
+/*
+ * A plain directory (no git, so no commit) gets the SHA-256 of its
+ * content as CODEBUILD_SOURCE_VERSION and the report's sourceVersion:
+ * what `codebuild-hash-files '**' '/' '*'` prints in the source directory
+ * before the build (spaced out here, as a C comment cannot hold it). As
+ * for CodeBuild's S3 sources, there is no resolved version.
+ */
+static void dir_source_version(struct run *r)
+{
+	static const char *const all[] = { "**/*" };
+	struct sw_err e = SW_ERR_INIT;
+	char hex[65];
+
+	if (r->res->source_version || r->res->resolved_source_version)
+		return;
+	if (cache_hash_files(r->res->src_dir, all, 1, hex, &e) < 0) {
+		log_agent(&r->log, "Warning: no source version: %s", e.msg);
+		return;
+	}
+	r->res->source_version = xstrdup(hex);
+	log_agent(&r->log, "Source version: content SHA-256 %s", hex);
 }
 
 static int download_source(struct run *r)
@@ -366,6 +420,7 @@ static int download_source(struct run *r)
 		log_agent(&r->log, "Building the work tree as it is, "
 				   "uncommitted changes included");
 	source_result_release(&sr);
+	dir_source_version(r);
 	if (res->resolved_source_version)
 		log_agent(&r->log, "Source version %s resolved to %s",
 			  res->source_version ? res->source_version : "HEAD",
