@@ -408,7 +408,8 @@ static const char tests_run_usage[] =
 	"\n"
 	"Run CMD with this shard's test files appended (and in\n"
 	"CODEBUILD_CURRENT_SHARD_FILES, one per line). The files are the\n"
-	"lines --files-search prints; the shard comes from the batch\n"
+	"lines --files-search prints, e.g. \"codebuild-glob-search\n"
+	"'tests/**/test_*.py'\"; the shard comes from the batch\n"
 	"(SLIPWAY_SHARD_INDEX of SLIPWAY_SHARD_COUNT; one shard outside a\n"
 	"build-fanout).\n";
 
