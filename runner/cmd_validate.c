@@ -170,7 +170,6 @@ int cmd_validate(int argc, char **argv)
 
 		if (!strcmp(argv[i], "--strict"))
 			continue;
-
 		if (access(argv[i], R_OK) < 0) {
 			fprintf(stderr, "error: cannot read '%s'\n", argv[i]);
 			if (!status)
