@@ -515,7 +515,7 @@ static int parse_secondary(struct bsp *p, const struct ynode *n,
 static int parse_artifact(struct bsp *p, const struct ynode *n,
 			  const char *path, struct bs_artifact *a, bool primary)
 {
-	const struct ynode *files = NULL;
+	const struct ynode *files = NULL, *setting = NULL;
 	char sub[300];
 
 	if (n->type != YNODE_MAP)
@@ -546,13 +546,18 @@ static int parse_artifact(struct bsp *p, const struct ynode *n,
 			rc = get_str(p, v, sub, &a->s3_prefix);
 		} else if (primary && ykey_is(k, "secondary-artifacts")) {
 			rc = parse_secondary(p, v, sub);
+			k = NULL;
 		} else if (ykey_is(k, "type")) {
 			warnf(p, k, "'%s' is deprecated; ignored", sub);
 		} else {
 			unknown_key(p, k);
+			k = NULL;
 		}
 		if (rc < 0)
 			return -1;
+		if (k && !setting && !ykey_is(k, "files") &&
+		    !ykey_is(k, "type"))
+			setting = k;
 	}
 	/* Only secondary artifacts: no primary one (CodeBuild's multiple
 	 * inputs and outputs sample, and CodePipeline with several output
@@ -561,6 +566,11 @@ static int parse_artifact(struct bsp *p, const struct ynode *n,
 		snprintf(sub, sizeof(sub), "%s.files", path);
 		return bad(p, n, "'%s' is required", sub);
 	}
+	if (!files && setting)
+		strictf(p, setting,
+			"'%s.%s' applies to no artifact: without '%s.files' "
+			"there is no primary artifact",
+			path, yshown(setting).s, path);
 	return 0;
 }
 

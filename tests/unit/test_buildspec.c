@@ -457,6 +457,20 @@ static void test_buildspec__secondary_artifacts_only_multi_in_out(void **state)
 	assert_string_equal(bs.secondary[1].base_directory,
 			    "$CODEBUILD_SRC_DIR_source2");
 	assert_int_equal(bs.warnings.nr, 0);
+	assert_int_equal(bs.strict_warnings.nr, 0);
+	buildspec_release(&bs);
+
+	/* primary settings with no primary files: a slip --strict shows */
+	parse_ok(&bs, "version: 0.2\nphases: {build: {}}\nartifacts:\n"
+		      "  name: out\n  discard-paths: yes\n"
+		      "  secondary-artifacts:\n    docs:\n"
+		      "      files: ['docs/**']\n");
+	assert_int_equal(bs.warnings.nr, 0);
+	assert_int_equal(bs.strict_warnings.nr, 1);
+	assert_string_equal(bs.strict_warnings.v[0],
+			    "bs.yml:4:3: 'artifacts.name' applies to no "
+			    "artifact: without 'artifacts.files' there is no "
+			    "primary artifact");
 	buildspec_release(&bs);
 
 	/* an empty secondary-artifacts still leaves files required */
