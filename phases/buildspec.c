@@ -51,6 +51,10 @@ struct bsp {
 
 #define warnf(p, n, ...) ywarn((p)->doc, (n), &(p)->bs->warnings, __VA_ARGS__)
 
+/* What CodeBuild accepts silently but is likely a slip: --strict shows it. */
+#define strictf(p, n, ...)                                                     \
+	ywarn((p)->doc, (n), &(p)->bs->strict_warnings, __VA_ARGS__)
+
 static void unknown_key(struct bsp *p, const struct ynode *k)
 {
 	warnf(p, k, "unknown key '%s' ignored", yshown(k).s);
@@ -511,7 +515,7 @@ static int parse_secondary(struct bsp *p, const struct ynode *n,
 static int parse_artifact(struct bsp *p, const struct ynode *n,
 			  const char *path, struct bs_artifact *a, bool primary)
 {
-	const struct ynode *files = NULL;
+	const struct ynode *files = NULL, *setting = NULL;
 	char sub[300];
 
 	if (n->type != YNODE_MAP)
@@ -542,18 +546,31 @@ static int parse_artifact(struct bsp *p, const struct ynode *n,
 			rc = get_str(p, v, sub, &a->s3_prefix);
 		} else if (primary && ykey_is(k, "secondary-artifacts")) {
 			rc = parse_secondary(p, v, sub);
+			k = NULL;
 		} else if (ykey_is(k, "type")) {
 			warnf(p, k, "'%s' is deprecated; ignored", sub);
 		} else {
 			unknown_key(p, k);
+			k = NULL;
 		}
 		if (rc < 0)
 			return -1;
+		if (k && !setting && !ykey_is(k, "files") &&
+		    !ykey_is(k, "type"))
+			setting = k;
 	}
-	if (!files) {
+	/* Only secondary artifacts: no primary one (CodeBuild's multiple
+	 * inputs and outputs sample, and CodePipeline with several output
+	 * artifacts, write artifacts this way). */
+	if (!files && !(primary && p->bs->nr_secondary)) {
 		snprintf(sub, sizeof(sub), "%s.files", path);
 		return bad(p, n, "'%s' is required", sub);
 	}
+	if (!files && setting)
+		strictf(p, setting,
+			"'%s.%s' applies to no artifact: without '%s.files' "
+			"there is no primary artifact",
+			path, yshown(setting).s, path);
 	return 0;
 }
 
@@ -1384,10 +1401,16 @@ static int parse_root(struct bsp *p, const struct ynode *root)
 		if (rc < 0)
 			return -1;
 	}
+	/* CodeBuild runs a buildspec without phases (every phase succeeds
+	 * with no commands, then artifacts are uploaded): release
+	 * pipelines that only package what an earlier action built use
+	 * one. */
 	if (!batch && !phases)
-		return bad(p, root, "'phases' is required");
-	if (!batch && ynode_is_null(ynode_map_get(root, "phases")))
-		return bad(p, phases, "'phases' must not be empty");
+		strictf(p, root, "no 'phases': the build runs no commands");
+	else if (!batch && ynode_is_null(ynode_map_get(root, "phases")))
+		strictf(p, phases,
+			"'phases' is empty: the build runs no "
+			"commands");
 	return 0;
 }
 
@@ -1398,6 +1421,7 @@ static int parse_doc(const char *name, const struct ydoc *doc,
 
 	bs->file = xstrdup(name);
 	strvec_init(&bs->warnings);
+	strvec_init(&bs->strict_warnings);
 	for (int i = 0; i < BS_NPHASES; i++) {
 		strvec_init(&bs->phases[i].commands);
 		strvec_init(&bs->phases[i].finally);
@@ -1532,5 +1556,6 @@ void buildspec_release(struct buildspec *bs)
 	strvec_release(&bs->cache.paths);
 	batch_release(&bs->batch);
 	strvec_release(&bs->warnings);
+	strvec_release(&bs->strict_warnings);
 	memset(bs, 0, sizeof(*bs));
 }

@@ -8,6 +8,9 @@
  *           -- e.code == ERR_SPEC, e.msg = "buildspec.yml:4:3: ..."
  *   for (size_t i = 0; i < bs.warnings.nr; i++)
  *           warn(bs.warnings.v[i]);   -- "file:line:col: unknown key 'x'"
+ *   if (strict)                       -- e.g. "file:1:1: no 'phases': ..."
+ *           for (size_t i = 0; i < bs.strict_warnings.nr; i++)
+ *                   warn(bs.strict_warnings.v[i]);
  *   ...
  *   buildspec_release(&bs);
  *
@@ -184,6 +187,9 @@ struct buildspec {
 	struct bs_cache cache;
 	struct bs_batch batch;
 	struct strvec warnings; /* "file:line:col: message" */
+	/* Same form: what CodeBuild runs without a word but is likely a
+	 * slip (no phases at all); shown only under --strict. */
+	struct strvec strict_warnings;
 };
 
 #define BUILDSPEC_INIT                                                         \

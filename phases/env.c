@@ -91,7 +91,7 @@ const char *env_region(const char *const *from)
 
 void env_add_codebuild(struct strvec *env, const struct env_codebuild *cb)
 {
-	char num[32];
+	char num[32], kms[160];
 
 	env_set(env, "AWS_REGION", cb->region);
 	env_set(env, "AWS_DEFAULT_REGION", cb->region);
@@ -101,6 +101,13 @@ void env_add_codebuild(struct strvec *env, const struct env_codebuild *cb)
 	env_set(env, "CODEBUILD_BUILD_NUMBER", num);
 	env_set(env, "CODEBUILD_BUILD_SUCCEEDING", "1");
 	env_set(env, "CODEBUILD_BUILD_IMAGE", "slipway/local");
+	/* CodeBuild's default key for artifacts, the AWS-managed S3 key, in
+	 * the account CODEBUILD_BUILD_ARN names. */
+	snprintf(kms, sizeof(kms), "arn:aws:kms:%s:000000000000:alias/aws/s3",
+		 cb->region);
+	env_set(env, "CODEBUILD_KMS_KEY_ID", kms);
+	if (cb->build_url)
+		env_set(env, "CODEBUILD_BUILD_URL", cb->build_url);
 	env_set(env, "CODEBUILD_INITIATOR", cb->initiator);
 	env_set(env, "CODEBUILD_LOG_PATH", cb->log_path);
 	env_set(env, "CODEBUILD_SRC_DIR", cb->src_dir);

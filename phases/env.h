@@ -31,6 +31,7 @@ struct env_codebuild {
 	const char *resolved_source_version; /* NULL: not set */
 	const char *source_repo_url; /* NULL: not set */
 	const char *log_path; /* the build's uuid */
+	const char *build_url; /* CODEBUILD_BUILD_URL; NULL: not set */
 };
 
 /* The clean base (PATH, HOME, USER, LANG, TERM from from[]) or, with

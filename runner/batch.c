@@ -73,10 +73,23 @@ static void env_of(struct batch_task *t, const struct bs_batch_env *env)
 			     env->variables.v[i].value);
 }
 
-/* One identifier part: letters, digits and '_' only. */
+/*
+ * A matrix build's identifier (one rule for every matrix): "build<N>", N
+ * its 1-based place in the product, then "_<value>" for each dimension
+ * that has more than one value, in the order buildspec, image,
+ * compute-type, variables. A value is cut to its letters and digits (a
+ * buildspec to its file name without the extension), each run of other
+ * characters one '_', at most MATRIX_PART_MAX of them; the whole
+ * identifier at most MATRIX_ID_MAX. The number keeps every identifier
+ * unique whatever the values; the values make it readable.
+ */
+#define MATRIX_PART_MAX 24
+#define MATRIX_ID_MAX 64
+
 static void id_part(struct buf *id, const char *s, bool stem)
 {
 	const char *base = s, *end;
+	size_t start, room;
 
 	if (stem) {
 		const char *slash = strrchr(s, '/');
@@ -88,14 +101,27 @@ static void id_part(struct buf *id, const char *s, bool stem)
 	} else {
 		end = s + strlen(s);
 	}
-	if (id->len)
-		buf_addch(id, '_');
-	for (const char *c = base; c < end && id->len < 64; c++)
-		buf_addch(id, (*c >= 'A' && *c <= 'Z') ||
-					      (*c >= 'a' && *c <= 'z') ||
-					      (*c >= '0' && *c <= '9')
-				      ? *c
-				      : '_');
+	if (id->len + 2 > MATRIX_ID_MAX)
+		return;
+	start = id->len;
+	room = MATRIX_ID_MAX - id->len - 1;
+	if (room > MATRIX_PART_MAX)
+		room = MATRIX_PART_MAX;
+	buf_addch(id, '_');
+	for (const char *c = base; c < end && id->len - start - 1 < room; c++) {
+		bool alnum = (*c >= 'A' && *c <= 'Z') ||
+			     (*c >= 'a' && *c <= 'z') ||
+			     (*c >= '0' && *c <= '9');
+
+		if (alnum)
+			buf_addch(id, *c);
+		else if (id->ptr[id->len - 1] != '_')
+			buf_addch(id, '_');
+	}
+	while (id->len > start + 1 && id->ptr[id->len - 1] == '_')
+		buf_setlen(id, id->len - 1);
+	if (id->len == start + 1) /* nothing readable in the value */
+		buf_setlen(id, start);
 }
 
 static int make_matrix(const struct bs_batch *b, struct batch_plan *p,
@@ -122,6 +148,7 @@ static int make_matrix(const struct bs_batch *b, struct batch_plan *p,
 		struct batch_task *t = add_task(p);
 		struct buf id = BUF_INIT;
 
+		buf_addf(&id, "build%zu", n + 1);
 		t->ignore_failure = b->matrix_ignore_failure;
 		env_of(t, &b->matrix_static);
 		if (dim[0]->nr) {
@@ -147,10 +174,6 @@ static int make_matrix(const struct bs_batch *b, struct batch_plan *p,
 			env_set(&t->env, b->matrix_vars[i].name, v);
 			if (dim[3 + i]->nr > 1)
 				id_part(&id, v, false);
-		}
-		if (!id.len || batch_plan_find(p, buf_cstr(&id)) >= 0) {
-			buf_clear(&id);
-			buf_addf(&id, "build%zu", n + 1);
 		}
 		t->identifier = buf_detach(&id);
 		/* the last dimension turns fastest */
@@ -385,7 +408,8 @@ static const char tests_run_usage[] =
 	"\n"
 	"Run CMD with this shard's test files appended (and in\n"
 	"CODEBUILD_CURRENT_SHARD_FILES, one per line). The files are the\n"
-	"lines --files-search prints; the shard comes from the batch\n"
+	"lines --files-search prints, e.g. \"codebuild-glob-search\n"
+	"'tests/**/test_*.py'\"; the shard comes from the batch\n"
 	"(SLIPWAY_SHARD_INDEX of SLIPWAY_SHARD_COUNT; one shard outside a\n"
 	"build-fanout).\n";
 

@@ -109,7 +109,8 @@ struct batch_plan {
 /*
  * The tasks of a batch: build-list and build-graph as written, a matrix
  * as the Cartesian product of its buildspecs, images, compute types and
- * variables (static settings in each), a fanout as `parallelism` shards
+ * variables (static settings in each) named build<N>_<varying values>
+ * (build3_lint_b: see make_matrix() for the rule), a fanout as `parallelism` shards
  * with SLIPWAY_SHARD_INDEX (0-based) and SLIPWAY_SHARD_COUNT. ERR_SPEC
  * when a matrix would exceed BATCH_MAX_TASKS.
  */

@@ -179,12 +179,40 @@ static int resolve_secrets(struct run *r, struct phase_rec *p)
 	return ret;
 }
 
+/*
+ * CODEBUILD_BUILD_URL: the build's own page, report.html beside its
+ * report (written when the build ends), as a file:// URL with every byte
+ * but unreserved ones and '/' percent-encoded. Caller frees.
+ */
+static char *build_url(const char *build_dir)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *abs = fs_abspath(build_dir);
+	struct buf b = BUF_INIT;
+
+	buf_addstr(&b, "file://");
+	for (const unsigned char *c = (const unsigned char *)abs; *c; c++) {
+		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~/", *c)) {
+			buf_addch(&b, *c);
+		} else {
+			buf_addch(&b, '%');
+			buf_addch(&b, hex[*c >> 4]);
+			buf_addch(&b, hex[*c & 15]);
+		}
+	}
+	buf_addstr(&b, "/report.html");
+	free(abs);
+	return buf_detach(&b);
+}
+
 static int build_env(struct run *r, struct phase_rec *p)
 {
 	struct build_result *res = r->res;
 	struct env_codebuild cb = { 0 };
 	struct sw_err e = SW_ERR_INIT;
 	struct strvec names = STRVEC_INIT, values = STRVEC_INIT;
+	char *url;
 
 	env_base(&r->env, r->o->inherit_env, (const char *const *)environ);
 	cb.build_id = res->id;
@@ -198,7 +226,10 @@ static int build_env(struct run *r, struct phase_rec *p)
 	cb.resolved_source_version = res->resolved_source_version;
 	cb.source_repo_url = res->repo_url;
 	cb.log_path = r->uuid;
+	url = build_url(res->build_dir);
+	cb.build_url = url;
 	env_add_codebuild(&r->env, &cb);
+	free(url);
 	if (r->o->batch_identifier)
 		env_set(&r->env, "CODEBUILD_BATCH_BUILD_IDENTIFIER",
 			r->o->batch_identifier);
@@ -240,14 +271,16 @@ static int build_env(struct run *r, struct phase_rec *p)
 }
 
 /*
- * The build's own helpers (codebuild-hash-files) are slipway under
- * another name, in <build>/bin, put at the end of PATH.
+ * The build's own helpers (codebuild-hash-files, codebuild-tests-run,
+ * codebuild-glob-search) are slipway under another name, in <build>/bin,
+ * put at the end of PATH.
  */
 static void add_helpers(struct run *r)
 {
 	char *bin = fs_join(r->res->build_dir, "bin");
 	char *link = fs_join(bin, "codebuild-hash-files");
 	char *tests = fs_join(bin, "codebuild-tests-run");
+	char *globs = fs_join(bin, "codebuild-glob-search");
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct sw_err e = SW_ERR_INIT;
@@ -257,6 +290,8 @@ static void add_helpers(struct run *r)
 		self[n] = '\0';
 		if (symlink(self, tests) < 0 && errno != EEXIST)
 			log_agent(&r->log, "Warning: cannot create %s", tests);
+		if (symlink(self, globs) < 0 && errno != EEXIST)
+			log_agent(&r->log, "Warning: cannot create %s", globs);
 		if (symlink(self, link) == 0 || errno == EEXIST) {
 			char *p = xasprintf("%s%s%s", path ? path : "",
 					    path && *path ? ":" : "", bin);
@@ -268,6 +303,7 @@ static void add_helpers(struct run *r)
 	free(bin);
 	free(link);
 	free(tests);
+	free(globs);
 }
 
 static void log_phases_found(struct run *r)
@@ -284,7 +320,7 @@ static void log_phases_found(struct run *r)
 				  r->bs.phases[i].commands.nr);
 }
 
-/* Sections slipway reads but does not act on yet: say so, once. */
+/* A batch section where this build does not run it: say so, once. */
 static void log_unsupported(struct run *r)
 {
 	static const char *const batch[] = { "", "build-list", "build-graph",
@@ -297,10 +333,33 @@ static void log_unsupported(struct run *r)
 			  r->o->batch_identifier);
 	else if (r->bs.batch.type != BS_BATCH_NONE)
 		log_agent(&r->log,
-			  "Batch section (%s) validated; batch builds are not "
-			  "run yet: running this buildspec's own phases as one "
-			  "build",
+			  "Batch section (%s): running this buildspec's own "
+			  "phases as one build ('slipway build' runs the "
+			  "batch)",
 			  batch[r->bs.batch.type]);
+}
+
+/*
+ * A plain directory (no git, so no commit) gets the SHA-256 of its
+ * content as CODEBUILD_SOURCE_VERSION and the report's sourceVersion:
+ * what `codebuild-hash-files '**' '/' '*'` prints in the source directory
+ * before the build (spaced out here, as a C comment cannot hold it). As
+ * for CodeBuild's S3 sources, there is no resolved version.
+ */
+static void dir_source_version(struct run *r)
+{
+	static const char *const all[] = { "**/*" };
+	struct sw_err e = SW_ERR_INIT;
+	char hex[65];
+
+	if (r->res->source_version || r->res->resolved_source_version)
+		return;
+	if (cache_hash_files(r->res->src_dir, all, 1, hex, &e) < 0) {
+		log_agent(&r->log, "Warning: no source version: %s", e.msg);
+		return;
+	}
+	r->res->source_version = xstrdup(hex);
+	log_agent(&r->log, "Source version: content SHA-256 %s", hex);
 }
 
 static int download_source(struct run *r)
@@ -361,6 +420,7 @@ static int download_source(struct run *r)
 		log_agent(&r->log, "Building the work tree as it is, "
 				   "uncommitted changes included");
 	source_result_release(&sr);
+	dir_source_version(r);
 	if (res->resolved_source_version)
 		log_agent(&r->log, "Source version %s resolved to %s",
 			  res->source_version ? res->source_version : "HEAD",
@@ -391,6 +451,8 @@ static int download_source(struct run *r)
 	r->have_bs = true;
 	for (size_t i = 0; i < r->bs.warnings.nr; i++)
 		log_agent(&r->log, "Warning: %s", r->bs.warnings.v[i]);
+	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++)
+		log_agent(&r->log, "Warning: %s", r->bs.strict_warnings.v[i]);
 	log_agent(&r->log, "Processing environment variables");
 	if (build_env(r, p) < 0)
 		return -1;

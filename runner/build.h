@@ -46,6 +46,7 @@ struct build_opts {
 	const char *state_dir;
 	bool quiet;
 	bool inherit_env;
+	bool strict; /* --strict: also log the buildspec's strict_warnings */
 	/* a batch's task: CODEBUILD_BATCH_BUILD_IDENTIFIER */
 	const char *batch_identifier;
 	enum build_isolation isolation; /* --isolation; dir by default */

@@ -47,6 +47,9 @@ static const char build_usage[] =
 	"      --timeout DURATION    90s, 10m, 2h; a bare number is minutes\n"
 	"                            (default 60)\n"
 	"      --no-cache            neither restore nor save caches\n"
+	"      --strict              also warn about what CodeBuild runs "
+	"silently\n"
+	"                            but is likely a slip (no phases)\n"
 	"      --isolation MODE      dir (default), sandbox (namespaces: "
 	"the host\n"
 	"                            read-only, exit 111 without them) or "
@@ -92,6 +95,7 @@ enum {
 	OPT_SHELL,
 	OPT_TIMEOUT,
 	OPT_NO_CACHE,
+	OPT_STRICT,
 	OPT_STATE_DIR,
 	OPT_BATCH_TASK,
 	OPT_ISOLATION,
@@ -116,6 +120,7 @@ static const struct option build_options[] = {
 	{ "shell", required_argument, NULL, OPT_SHELL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "batch-task", required_argument, NULL, OPT_BATCH_TASK },
@@ -250,6 +255,9 @@ int cmd_build(int argc, char **argv)
 			break;
 		case OPT_NO_CACHE:
 			o.no_cache = true;
+			break;
+		case OPT_STRICT:
+			o.strict = true;
 			break;
 		case OPT_STATE_DIR:
 			o.state_dir = optarg;

@@ -58,6 +58,8 @@ static const char run_usage[] =
 	"                            how the primary artifact is packaged "
 	"(zip)\n"
 	"      --no-cache            neither restore nor save build caches\n"
+	"      --strict              also warn about what CodeBuild runs "
+	"silently\n"
 	"      --timeout DURATION    the build's timeout (90s, 10m, 2h)\n"
 	"      --config NAME         deployment config (default: the "
 	"group's)\n"
@@ -106,6 +108,7 @@ enum {
 	OPT_SECRETS_FILE,
 	OPT_PACKAGING,
 	OPT_NO_CACHE,
+	OPT_STRICT,
 	OPT_TIMEOUT,
 	OPT_CONFIG,
 	OPT_FEB,
@@ -130,6 +133,7 @@ static const struct option run_options[] = {
 	{ "artifacts", required_argument, NULL, 'o' },
 	{ "packaging", required_argument, NULL, OPT_PACKAGING },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "file-exists-behavior", required_argument, NULL, OPT_FEB },
@@ -482,6 +486,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_CACHE:
 			bo.no_cache = true;
+			break;
+		case OPT_STRICT:
+			bo.strict = true;
 			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_duration(optarg, &bo.timeout_ms) < 0) {

@@ -16,7 +16,7 @@
 #include "banned.h"
 
 static const char validate_usage[] =
-	"usage: slipway validate FILE...\n"
+	"usage: slipway validate [--strict] FILE...\n"
 	"\n"
 	"Check buildspec files: YAML syntax, the schema of versions 0.1 and\n"
 	"0.2, batch sections. Prints 'FILE: ok' or 'error: FILE:LINE:COL: "
@@ -33,6 +33,8 @@ static const char validate_usage[] =
 	"deployment configs. A file is a group file when its top level has\n"
 	"'hosts' or 'deployment-group'.\n"
 	"\n"
+	"      --strict also warn about what CodeBuild runs silently but is\n"
+	"               likely a slip (a buildspec with no phases)\n"
 	"  -h, --help   this help\n"
 	"\n"
 	"Examples:\n"
@@ -143,24 +145,31 @@ static int validate_appspec(const char *path)
 
 int cmd_validate(int argc, char **argv)
 {
-	int status = 0;
+	int status = 0, files = 0;
+	bool strict = false;
 
-	if (argc < 2)
-		return cli_usage_error("validate", "no file given");
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(validate_usage, stdout);
 			return 0;
 		}
-		if (argv[i][0] == '-' && argv[i][1])
+		if (!strcmp(argv[i], "--strict"))
+			strict = true;
+		else if (argv[i][0] == '-' && argv[i][1])
 			return cli_usage_error("validate",
 					       "unknown option '%s'", argv[i]);
+		else
+			files++;
 	}
+	if (!files)
+		return cli_usage_error("validate", "no file given");
 	for (int i = 1; i < argc; i++) {
 		struct buildspec bs = BUILDSPEC_INIT;
 		struct sw_err e = SW_ERR_INIT;
 		enum file_kind kind;
 
+		if (!strcmp(argv[i], "--strict"))
+			continue;
 		if (access(argv[i], R_OK) < 0) {
 			fprintf(stderr, "error: cannot read '%s'\n", argv[i]);
 			if (!status)
@@ -183,6 +192,9 @@ int cmd_validate(int argc, char **argv)
 		}
 		for (size_t w = 0; w < bs.warnings.nr; w++)
 			fprintf(stderr, "warning: %s\n", bs.warnings.v[w]);
+		for (size_t w = 0; strict && w < bs.strict_warnings.nr; w++)
+			fprintf(stderr, "warning: %s\n",
+				bs.strict_warnings.v[w]);
 		if (bs.batch.type != BS_BATCH_NONE)
 			printf("%s: ok (buildspec %s, %d phases, batch)\n",
 			       argv[i], bs.version, count_phases(&bs));

@@ -58,6 +58,8 @@ int main(int argc, char **argv)
 		return cmd_hash_files(argc, argv);
 	if (!strcmp(self ? self + 1 : argv[0], "codebuild-tests-run"))
 		return batch_tests_run_main(argc, argv);
+	if (!strcmp(self ? self + 1 : argv[0], "codebuild-glob-search"))
+		return cmd_glob_search(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return ERR_USAGE;

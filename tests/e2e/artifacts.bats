@@ -145,6 +145,38 @@ EOF
 	[ -z "$(find "$T/dist" -name '*tmp*')" ]
 }
 
+@test "multiple inputs and outputs sample: only secondary-artifacts, no primary" {
+	tree_spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - cd $CODEBUILD_SRC_DIR
+      - mkdir -p second && echo two >second/source2_file
+      - echo one >source1_file
+artifacts:
+  secondary-artifacts:
+    artifact1:
+      base-directory: $CODEBUILD_SRC_DIR
+      files:
+        - source1_file
+    artifact2:
+      base-directory: second
+      files:
+        - source2_file
+EOF
+	sw_build -o "$T/dist"
+	[ "$status" -eq 0 ]
+	[ "$(rj .buildStatus)" = SUCCEEDED ]
+	[ "$(phase_status UPLOAD_ARTIFACTS)" = SUCCEEDED ]
+	[ "$(entries "$T/dist/artifact1.zip")" = source1_file ]
+	[ "$(entries "$T/dist/artifact2.zip")" = source2_file ]
+	[ ! -e "$T/dist/artifacts.zip" ]
+	[ "$(rj '.artifacts // "none"')" = none ]
+	[ "$(rj '[.secondaryArtifacts[].artifactIdentifier] | join(",")')" = artifact1,artifact2 ]
+	! grep -q "artifacts.files' is required" <<<"$output"
+}
+
 @test "files may name a variable the build set without export" {
 	tree_spec <<'EOF'
 version: 0.2

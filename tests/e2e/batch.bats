@@ -295,6 +295,9 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$(rj '.buildGroups | length')" = 6 ]
 	[ "$(rj '[.buildGroups[].identifier] | unique | length')" = 6 ]
+	# one naming rule: build<N>, then the values that vary (the image has
+	# one value, so it is not in the name)
+	[ "$(rj '[.buildGroups[].identifier] | join(",")')" = build1_unit_a,build2_unit_b,build3_unit_3,build4_lint_a,build5_lint_b,build6_lint_3 ]
 	[ "$(sort "$T/out" | tr '\n' ,)" = "lint 3,lint a,lint b,unit 3,unit a,unit b," ]
 	[ "$(rj '[.buildGroups[] | select(.status == "SUCCEEDED")] | length')" = 6 ]
 	[ "$(rj '[.buildGroups[].environment.image] | unique | join(",")')" = aws/codebuild/standard:7.0 ]
@@ -466,4 +469,97 @@ EOF
 	[[ "$output" == *"dependency cycle"* ]]
 	sw_build
 	[ "$status" -ne 0 ]
+}
+
+@test "codebuild-glob-search: the issue's shape, tests/**/*.py, is on PATH" {
+	spec <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - codebuild-tests-run --test-command 'echo t' --files-search "codebuild-glob-search 'tests/**/*.py'"
+EOF2
+	mkdir -p "$PROJ/tests/unit"
+	touch "$PROJ/tests/a.py" "$PROJ/tests/unit/b.py" "$PROJ/tests/c.txt"
+	sw_build
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx 't tests/a.py tests/unit/b.py'
+	! buildlog | grep -q 'not found'
+}
+
+@test "codebuild-glob-search: Pytest sample, tests/test_*.py over an equal-distribution fanout" {
+	spec <<'EOF2'
+version: 0.2
+batch:
+  fast-fail: false
+  build-fanout:
+    parallelism: 2
+    ignore-failure: false
+phases:
+  build:
+    commands:
+      - echo "Running tests"
+      - |
+        codebuild-tests-run \
+          --test-command 'sh pytest.sh' \
+          --files-search "codebuild-glob-search 'tests/test_*.py'" \
+          --sharding-strategy 'equal-distribution'
+EOF2
+	mkdir -p "$PROJ/tests/test_dir.py" "$PROJ/tests/sub"
+	for n in one two three four five; do
+		touch "$PROJ/tests/test_$n.py"
+	done
+	touch "$PROJ/tests/helper.py" "$PROJ/tests/sub/test_deep.py"
+	cat >"$PROJ/pytest.sh" <<'EOF2'
+for f in "$@"; do echo "$CODEBUILD_BATCH_BUILD_IDENTIFIER $f" >>"$OUT"; done
+EOF2
+	sw_build -e OUT="$T/out"
+	[ "$status" -eq 0 ]
+	# each test file once, directories and other names left out; `*`
+	# does not cross into tests/sub
+	[ "$(cut -d' ' -f2 "$T/out" | sort | tr '\n' ' ')" = "tests/test_five.py tests/test_four.py tests/test_one.py tests/test_three.py tests/test_two.py " ]
+	# equal distribution: 3 and 2
+	[ "$(cut -d' ' -f1 "$T/out" | sort | uniq -c | awk '{print $1}' | sort | tr '\n' ' ')" = "2 3 " ]
+}
+
+@test "codebuild-glob-search: Jest sample, **/__tests__/*.js, echo and xargs forms" {
+	spec <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "found=$(codebuild-glob-search '**/__tests__/*.js' | tr '\n' ' ')"
+      - codebuild-glob-search '**/__tests__/*.js' | xargs -n 1 echo each
+      - echo "none=[$(codebuild-glob-search '**/*.nothing')]"
+      - codebuild-tests-run --test-command 'echo jest' --files-search "codebuild-glob-search '**/__tests__/*.js'" --sharding-strategy stability
+EOF2
+	mkdir -p "$PROJ/__tests__/nested" "$PROJ/src/app/__tests__" "$PROJ/src/__tests__/dir.js"
+	touch "$PROJ/__tests__/top.js" "$PROJ/__tests__/nested/deeper.js" \
+		"$PROJ/src/app/__tests__/a.js" "$PROJ/src/app/__tests__/a.ts" \
+		"$PROJ/src/app/b.js"
+	ln -s a.js "$PROJ/src/app/__tests__/link.js"
+	sw_build
+	[ "$status" -eq 0 ]
+	[ "$(printed found)" = "__tests__/top.js src/app/__tests__/a.js src/app/__tests__/link.js " ]
+	[ "$(buildlog | grep -c '^each ')" -eq 3 ]
+	[ "$(printed none)" = "[]" ]
+	buildlog | grep -q 'codebuild-glob-search: no files found'
+	buildlog | grep -qx 'jest __tests__/top.js src/app/__tests__/a.js src/app/__tests__/link.js'
+}
+
+@test "codebuild-glob-search: patterns from elsewhere, bad patterns and usage" {
+	cd "$T"
+	mkdir -p w/tests other
+	touch w/tests/a.py other/b.py
+	ln -s "$SLIPWAY" "$T/codebuild-glob-search"
+	cd w
+	run "$T/codebuild-glob-search" "$T/w/tests/*.py" '../other/*.py' 'tests/a.py' 'tests/a.py' '../missing/*.py'
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n' ../other/b.py "$T/w/tests/a.py" tests/a.py | LC_ALL=C sort)" ]
+	run "$T/codebuild-glob-search" '*/../../x'
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"leaves the base directory"* ]]
+	run "$T/codebuild-glob-search"
+	[ "$status" -eq 2 ]
+	[[ "$output" == usage:* ]]
 }

@@ -247,6 +247,93 @@ EOF
 	[ "$(printed REGION)" = us-east-1 ]
 }
 
+# Every variable the reference lists (CodeBuild's documented ones, and the
+# undocumented CODEBUILD_BUILD_URL real builds print), as a plain
+# directory's build sees it.
+@test "every documented CodeBuild variable, as a directory build sees it" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  install:
+    commands:
+      - echo "HASH=$(codebuild-hash-files '**/*')"
+  build:
+    commands:
+      - env | grep -E '^(CODEBUILD|AWS)_' | sort >"$OUT"
+EOF
+	echo data >"$PROJ/data.txt"
+	sw_build -e OUT="$T/env"
+	[ "$status" -eq 0 ]
+	v() { sed -n "s/^$1=//p" "$T/env"; }
+	id=$(rj .id)
+	[ "$(v AWS_REGION)" = us-east-1 ]
+	[ "$(v AWS_DEFAULT_REGION)" = us-east-1 ]
+	[ "$(v CODEBUILD_BUILD_ID)" = "$id" ]
+	[ "$(v CODEBUILD_BUILD_ARN)" = "arn:aws:codebuild:us-east-1:000000000000:build/$id" ]
+	[ "$(v CODEBUILD_BUILD_IMAGE)" = slipway/local ]
+	[ "$(v CODEBUILD_BUILD_NUMBER)" = 1 ]
+	[ "$(v CODEBUILD_BUILD_SUCCEEDING)" = 1 ]
+	[ -n "$(v CODEBUILD_INITIATOR)" ]
+	[ "$(v CODEBUILD_KMS_KEY_ID)" = "arn:aws:kms:us-east-1:000000000000:alias/aws/s3" ]
+	[ "$(v CODEBUILD_LOG_PATH)" = "${id#proj:}" ]
+	[ "$(v CODEBUILD_SOURCE_REPO_URL)" = "$PROJ" ]
+	[ -d "$(v CODEBUILD_SRC_DIR)" ]
+	[[ "$(v CODEBUILD_START_TIME)" =~ ^[0-9]{13}$ ]]
+	[ "$(v CODEBUILD_CI)" = true ]
+	[ "$(v CODEBUILD_LOCAL_BUILD)" = true ]
+	[ "$(v CODEBUILD_LAST_EXIT)" = 0 ]
+	# a plain directory: its content hash, as codebuild-hash-files gives
+	# it before the build; the report's sourceVersion too
+	sv=$(v CODEBUILD_SOURCE_VERSION)
+	[[ "$sv" =~ ^[0-9a-f]{64}$ ]]
+	[ "$sv" = "$(printed HASH)" ]
+	[ "$(rj .sourceVersion)" = "$sv" ]
+	[ "$(rj '.resolvedSourceVersion // ""')" = "" ]
+	# the build's page, a file:// URL of the report.html it ends with
+	url=$(v CODEBUILD_BUILD_URL)
+	[[ "$url" == file:///*/report.html ]]
+	[ -f "${url#file://}" ]
+	[ "$(cd "$(dirname "${url#file://}")" && pwd -P)" = "$(cd "$(dirname "$(rj .logs.location)")" && pwd -P)" ]
+	# not set, as in CodeBuild without the feature
+	for var in CODEBUILD_PUBLIC_BUILD_URL CODEBUILD_BATCH_BUILD_IDENTIFIER \
+		CODEBUILD_RESOLVED_SOURCE_VERSION CODEBUILD_CURRENT_SHARD_FILES \
+		CODEBUILD_WEBHOOK_EVENT CODEBUILD_WEBHOOK_TRIGGER; do
+		! grep -q "^$var=" "$T/env"
+	done
+
+	# the same files give the same version; a changed file another
+	sw_build -e OUT="$T/env"
+	[ "$(v CODEBUILD_SOURCE_VERSION)" = "$sv" ]
+	echo changed >"$PROJ/data.txt"
+	sw_build -e OUT="$T/env"
+	[ "$(v CODEBUILD_SOURCE_VERSION)" != "$sv" ]
+	[[ "$(v CODEBUILD_SOURCE_VERSION)" =~ ^[0-9a-f]{64}$ ]]
+}
+
+@test "a git source: the branch as CODEBUILD_SOURCE_VERSION, the commit resolved" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "SV=$CODEBUILD_SOURCE_VERSION"
+      - echo "RSV=$CODEBUILD_RESOLVED_SOURCE_VERSION"
+      - echo "URL=$CODEBUILD_BUILD_URL"
+EOF
+	git -C "$PROJ" init -q -b trunk
+	git -C "$PROJ" add .
+	git -C "$PROJ" -c user.email=t@t -c user.name=t commit -qm one
+	STATE="$T/state 100%"
+	sw_build
+	[ "$status" -eq 0 ]
+	[ "$(printed SV)" = trunk ]
+	[ "$(printed RSV)" = "$(git -C "$PROJ" rev-parse HEAD)" ]
+	# percent-encoded, so that a browser opens it
+	url=$(printed URL)
+	[[ "$url" == file://*/state%20100%25/builds/*/report.html ]]
+	[ -f "$(dirname "$(rj .logs.location)")/report.html" ]
+}
+
 @test "AWS_REGION is taken from the calling environment" {
 	spec <<'EOF'
 version: 0.2

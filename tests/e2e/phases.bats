@@ -261,3 +261,31 @@ EOF
 	! buildlog | grep -qx ran-build || false
 	[ "$(phase_types)" = "DOWNLOAD_SOURCE INSTALL FINALIZING COMPLETED" ]
 }
+
+@test "release pipeline without phases: every phase SUCCEEDED, artifacts uploaded" {
+	mkdir -p "$PROJ/dist"
+	echo built >"$PROJ/dist/app.txt"
+	spec <<'EOF'
+version: 0.2
+env:
+  variables:
+    STAGE: prod
+artifacts:
+  files:
+    - '**/*'
+  base-directory: dist
+EOF
+	sw_build -o "$T/out"
+	[ "$status" -eq 0 ]
+	[ "$(rj .buildStatus)" = SUCCEEDED ]
+	[ "$(phase_types)" = "DOWNLOAD_SOURCE INSTALL PRE_BUILD BUILD POST_BUILD UPLOAD_ARTIFACTS FINALIZING COMPLETED" ]
+	[ "$(rj '[.phases[] | select(.phaseType != "COMPLETED") | .phaseStatus] | unique | join(",")')" = SUCCEEDED ]
+	[ "$(unzip -p "$T/out/artifacts.zip" app.txt)" = built ]
+	# CodeBuild says nothing about it; neither does slipway
+	[[ "$output" != *"no 'phases'"* ]]
+
+	sw_build -o "$T/out2" --strict
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Warning: "*"buildspec.yml:1:1: no 'phases': the build runs no commands"* ]]
+	[ -f "$T/out2/artifacts.zip" ]
+}

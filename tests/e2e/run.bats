@@ -131,3 +131,41 @@ sw_run() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--group FILE is required"* ]]
 }
+
+@test "run: a release pipeline's packaging buildspec (no phases) deploys; --strict warns" {
+	setup_project 1
+	mkdir -p "$PROJ/out"
+	echo prebuilt >"$PROJ/out/index.html"
+	cat >"$PROJ/buildspec.yml" <<'YML'
+version: 0.2
+env:
+  variables:
+    STAGE: prod
+artifacts:
+  files:
+    - appspec.yml
+    - scripts/**/*
+    - out/index.html
+YML
+	sw_run --strict
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .build.buildStatus "$REPORT")" = SUCCEEDED ]
+	[ "$(cat "$STATE/hosts/a/root/var/www/index.html")" = prebuilt ]
+	[[ "$output" == *"no 'phases': the build runs no commands"* ]]
+}
+
+@test "run: a batch buildspec builds its own phases once, as the docs say" {
+	setup_project 1
+	cat >>"$PROJ/buildspec.yml" <<'YML'
+batch:
+  build-list:
+    - identifier: one
+    - identifier: two
+YML
+	sw_run
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .build.buildStatus "$REPORT")" = SUCCEEDED ]
+	[ "$(jq -r '.build.batchBuildIdentifier // "none"' "$REPORT")" = none ]
+	[[ "$output" == *"Batch section (build-list): running this buildspec's own phases as one build ('slipway build' runs the batch)"* ]]
+	[ "$(cat "$STATE/hosts/a/root/var/www/index.html")" = "version 1" ]
+}

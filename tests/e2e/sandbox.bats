@@ -514,3 +514,18 @@ EOF
 	[[ "$output" == *"no sandbox ("*"); isolation is dir"* ]]
 	[[ "$output" != *"srcdir=/codebuild"* ]]
 }
+
+@test "sandbox: the Jest parallel-test shape, codebuild-glob-search inside codebuild-tests-run" {
+	spec <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - codebuild-tests-run --test-command 'echo jest' --files-search "codebuild-glob-search '**/__tests__/*.js'"
+EOF2
+	mkdir -p "$PROJ/src/__tests__"
+	touch "$PROJ/src/__tests__/a.js" "$PROJ/src/__tests__/b.js"
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	buildlog | grep -qx 'jest src/__tests__/a.js src/__tests__/b.js'
+}

@@ -141,3 +141,21 @@ check_bad() {
 	[ "$(jq -r '[.phases[].phaseType] | join(" ")' \
 		"$BATS_TEST_TMPDIR/report.json")" = "DOWNLOAD_SOURCE FINALIZING COMPLETED" ]
 }
+
+@test "validate --strict: a release pipeline's buildspec without phases" {
+	f=tests/fixtures/good-buildspecs/no-phases-release-pipeline.yml
+	run --separate-stderr "$SLIPWAY" validate "$f"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$f: ok (buildspec 0.2, 0 phases)" ]
+	[ -z "$stderr" ]
+	run --separate-stderr "$SLIPWAY" validate --strict "$f"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$f: ok (buildspec 0.2, 0 phases)" ]
+	[ "$stderr" = "warning: $f:3:1: no 'phases': the build runs no commands" ]
+	# --strict anywhere among the files; alone it is a usage error
+	run --separate-stderr "$SLIPWAY" validate "$f" --strict
+	[ "$status" -eq 0 ]
+	[ -n "$stderr" ]
+	run "$SLIPWAY" validate --strict
+	[ "$status" -eq 2 ]
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -141,10 +142,10 @@ static void test_batch__matrix_counts(void **state)
 	assert_int_equal(buildspec_matrix_count(&bs.batch), 12);
 	assert_int_equal(p.nr, 12);
 	/* the last dimension turns fastest */
-	assert_string_equal(p.v[0].identifier, "unit_i1_a");
-	assert_string_equal(p.v[1].identifier, "unit_i1_b");
-	assert_string_equal(p.v[3].identifier, "unit_i2_a");
-	assert_string_equal(p.v[11].identifier, "lint_i2_c");
+	assert_string_equal(p.v[0].identifier, "build1_unit_i1_a");
+	assert_string_equal(p.v[1].identifier, "build2_unit_i1_b");
+	assert_string_equal(p.v[3].identifier, "build4_unit_i2_a");
+	assert_string_equal(p.v[11].identifier, "build12_lint_i2_c");
 	assert_string_equal(p.v[11].buildspec, "ci/lint.yml");
 	assert_string_equal(p.v[11].image, "i2");
 	for (size_t i = 0; i < p.nr; i++) {
@@ -161,24 +162,29 @@ static void test_batch__matrix_counts(void **state)
 	buildspec_release(&bs);
 }
 
+/*
+ * One naming rule for every matrix: build<N>, then the values that vary.
+ * The two shapes that used to be named differently: values that clash
+ * once cut to letters and digits, and a dimension with one value.
+ */
 static void test_batch__matrix_single_and_clashing_names(void **state)
 {
 	struct buildspec bs = BUILDSPEC_INIT;
 	struct batch_plan p = BATCH_PLAN_INIT;
 
 	(void)state;
-	/* "a-b" and "a_b" give the same name: the second is numbered */
 	load("version: 0.2\n"
 	     "batch:\n"
 	     "  build-matrix:\n"
 	     "    dynamic:\n"
 	     "      env:\n"
 	     "        variables:\n"
-	     "          V: [a-b, a_b]\n",
+	     "          V: [a-b, a_b, '--']\n",
 	     &bs, &p);
-	assert_int_equal(p.nr, 2);
-	assert_string_equal(p.v[0].identifier, "a_b");
-	assert_string_equal(p.v[1].identifier, "build2");
+	assert_int_equal(p.nr, 3);
+	assert_string_equal(p.v[0].identifier, "build1_a_b");
+	assert_string_equal(p.v[1].identifier, "build2_a_b");
+	assert_string_equal(p.v[2].identifier, "build3");
 	assert_null(p.v[0].buildspec);
 	batch_plan_release(&p);
 	buildspec_release(&bs);
@@ -192,6 +198,63 @@ static void test_batch__matrix_single_and_clashing_names(void **state)
 	assert_int_equal(p.nr, 1);
 	assert_string_equal(p.v[0].identifier, "build1");
 	assert_string_equal(p.v[0].buildspec, "only.yml");
+	batch_plan_release(&p);
+	buildspec_release(&bs);
+}
+
+/*
+ * cypress-realworld-app's buildspec-matrix2.yml: 3 long group specs times
+ * 7 workers, one image and one compute type. Each identifier keeps its
+ * number, a readable cut of the group and the worker, within 64.
+ */
+static void test_batch__matrix_cypress_realworld_names(void **state)
+{
+	struct buildspec bs = BUILDSPEC_INIT;
+	struct batch_plan p = BATCH_PLAN_INIT;
+
+	(void)state;
+	load("version: 0.2\n"
+	     "batch:\n"
+	     "  fast-fail: false\n"
+	     "  build-matrix:\n"
+	     "    static:\n"
+	     "      ignore-failure: false\n"
+	     "      env:\n"
+	     "        type: LINUX_CONTAINER\n"
+	     "        privileged-mode: true\n"
+	     "        compute-type: BUILD_GENERAL1_MEDIUM\n"
+	     "    dynamic:\n"
+	     "      env:\n"
+	     "        compute-type:\n"
+	     "          - BUILD_GENERAL1_MEDIUM\n"
+	     "        image:\n"
+	     "          - public.ecr.aws/q6t8o9m1/cypress-browsers-node14\n"
+	     "        variables:\n"
+	     "          CY_GROUP_SPEC:\n"
+	     "            - \"UI - Chrome|chrome|cypress/tests/ui/*\"\n"
+	     "            - \"UI - Chrome - Mobile|chrome|cypress/tests/ui/*|"
+	     "viewportWidth=375,viewportHeight=667\"\n"
+	     "            - \"API|chrome|cypress/tests/api/*\"\n"
+	     "          WORKERS: [1, 2, 3, 4, 5, 6, 7]\n",
+	     &bs, &p);
+	assert_int_equal(p.nr, 21);
+	assert_string_equal(p.v[0].identifier,
+			    "build1_UI_Chrome_chrome_cypress_1");
+	assert_string_equal(p.v[7].identifier,
+			    "build8_UI_Chrome_Mobile_chrome_1");
+	assert_string_equal(p.v[20].identifier,
+			    "build21_API_chrome_cypress_tests_7");
+	for (size_t i = 0; i < p.nr; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "build%zu_", i + 1);
+		assert_int_equal(strncmp(p.v[i].identifier, want, strlen(want)),
+				 0);
+		assert_true(strlen(p.v[i].identifier) <= 64);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(p.v[i].identifier,
+						p.v[j].identifier);
+	}
 	batch_plan_release(&p);
 	buildspec_release(&bs);
 }
@@ -427,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_batch__list_keeps_tasks_and_env),
 		cmocka_unit_test(test_batch__matrix_counts),
 		cmocka_unit_test(test_batch__matrix_single_and_clashing_names),
+		cmocka_unit_test(test_batch__matrix_cypress_realworld_names),
 		cmocka_unit_test(test_batch__matrix_too_large),
 		cmocka_unit_test(test_batch__fanout_shards),
 		cmocka_unit_test(test_batch__graph_order),

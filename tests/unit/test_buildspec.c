@@ -389,10 +389,99 @@ static void test_buildspec__wrong_types(void **state)
 		  "(yes, no, true, false)");
 	parse_err("version: 0.2\nrun-as: [a]\nphases: {build: {}}\n",
 		  "bs.yml:2:9: 'run-as' must be a string, not a sequence");
-	parse_err("version: 0.2\nenv: {}\n",
-		  "bs.yml:1:1: 'phases' is required");
-	parse_err("version: 0.2\nphases:\n",
-		  "bs.yml:2:1: 'phases' must not be empty");
+}
+
+/*
+ * A release pipeline's buildspec that only packages what an earlier
+ * action built: env and artifacts, no phases. CodeBuild runs it; only
+ * --strict (strict_warnings) says anything.
+ */
+static void test_buildspec__no_phases_release_pipeline(void **state)
+{
+	struct buildspec bs;
+
+	(void)state;
+	parse_ok(&bs, "version: 0.2\nenv:\n  variables:\n    STAGE: prod\n"
+		      "artifacts:\n  files:\n    - '**/*'\n"
+		      "  base-directory: dist\n");
+	for (int i = 0; i < BS_NPHASES; i++)
+		assert_false(bs.phases[i].present);
+	assert_true(bs.has_artifacts);
+	assert_int_equal(bs.warnings.nr, 0);
+	assert_int_equal(bs.strict_warnings.nr, 1);
+	assert_string_equal(bs.strict_warnings.v[0],
+			    "bs.yml:1:1: no 'phases': the build runs no "
+			    "commands");
+	buildspec_release(&bs);
+
+	parse_ok(&bs, "version: 0.2\nphases:\nartifacts: {files: [a]}\n");
+	assert_int_equal(bs.warnings.nr, 0);
+	assert_int_equal(bs.strict_warnings.nr, 1);
+	assert_string_equal(bs.strict_warnings.v[0],
+			    "bs.yml:2:1: 'phases' is empty: the build runs no "
+			    "commands");
+	buildspec_release(&bs);
+
+	/* a batch-only file needs no phases and is no slip */
+	parse_ok(&bs, "version: 0.2\nbatch:\n  build-list:\n"
+		      "    - identifier: a\n");
+	assert_int_equal(bs.strict_warnings.nr, 0);
+	buildspec_release(&bs);
+	parse_ok(&bs, "version: 0.2\nphases: {build: {commands: [make]}}\n");
+	assert_int_equal(bs.strict_warnings.nr, 0);
+	buildspec_release(&bs);
+}
+
+/*
+ * CodeBuild's multiple-inputs-and-outputs sample: artifacts has only
+ * secondary-artifacts, so there is no primary artifact.
+ */
+static void test_buildspec__secondary_artifacts_only_multi_in_out(void **state)
+{
+	struct buildspec bs;
+
+	(void)state;
+	parse_ok(&bs, "version: 0.2\nphases:\n  build:\n    commands:\n"
+		      "      - cd $CODEBUILD_SRC_DIR\n"
+		      "artifacts:\n  secondary-artifacts:\n"
+		      "    artifact1:\n"
+		      "      base-directory: $CODEBUILD_SRC_DIR\n"
+		      "      files:\n        - source1_file\n"
+		      "    artifact2:\n"
+		      "      base-directory: $CODEBUILD_SRC_DIR_source2\n"
+		      "      files:\n        - source2_file\n");
+	assert_true(bs.has_artifacts);
+	assert_int_equal(bs.artifacts.files.nr, 0);
+	assert_int_equal(bs.nr_secondary, 2);
+	assert_string_equal(bs.secondary[1].identifier, "artifact2");
+	assert_string_equal(bs.secondary[1].base_directory,
+			    "$CODEBUILD_SRC_DIR_source2");
+	assert_int_equal(bs.warnings.nr, 0);
+	assert_int_equal(bs.strict_warnings.nr, 0);
+	buildspec_release(&bs);
+
+	/* primary settings with no primary files: a slip --strict shows */
+	parse_ok(&bs, "version: 0.2\nphases: {build: {}}\nartifacts:\n"
+		      "  name: out\n  discard-paths: yes\n"
+		      "  secondary-artifacts:\n    docs:\n"
+		      "      files: ['docs/**']\n");
+	assert_int_equal(bs.warnings.nr, 0);
+	assert_int_equal(bs.strict_warnings.nr, 1);
+	assert_string_equal(bs.strict_warnings.v[0],
+			    "bs.yml:4:3: 'artifacts.name' applies to no "
+			    "artifact: without 'artifacts.files' there is no "
+			    "primary artifact");
+	buildspec_release(&bs);
+
+	/* an empty secondary-artifacts still leaves files required */
+	parse_err("version: 0.2\nphases: {build: {}}\nartifacts:\n"
+		  "  secondary-artifacts: {}\n",
+		  "bs.yml:4:3: 'artifacts.files' is required");
+	/* and a secondary artifact needs its own files */
+	parse_err_has("version: 0.2\nphases: {build: {}}\nartifacts:\n"
+		      "  secondary-artifacts:\n    x:\n      name: n\n",
+		      "bs.yml:6:7: 'artifacts.secondary-artifacts.x.files' is "
+		      "required");
 }
 
 static void test_buildspec__env(void **state)
@@ -943,6 +1032,9 @@ int main(void)
 		cmocka_unit_test(test_buildspec__variable_names),
 		cmocka_unit_test(test_buildspec__version_01),
 		cmocka_unit_test(test_buildspec__artifacts),
+		cmocka_unit_test(test_buildspec__no_phases_release_pipeline),
+		cmocka_unit_test(
+			test_buildspec__secondary_artifacts_only_multi_in_out),
 		cmocka_unit_test(test_buildspec__reports),
 		cmocka_unit_test(test_buildspec__cache),
 		cmocka_unit_test(test_buildspec__batch_list_unquoted_values),

@@ -91,6 +91,22 @@ static void test_env__codebuild_variables(void **state)
 	assert_string_equal(env_get(&env, "AWS_DEFAULT_REGION"), "us-east-1");
 	/* not a git source: not set at all */
 	assert_null(env_get(&env, "CODEBUILD_RESOLVED_SOURCE_VERSION"));
+	/* CodeBuild's default artifact key in the fake account; no URL
+	 * given, none set; never a public URL */
+	assert_string_equal(env_get(&env, "CODEBUILD_KMS_KEY_ID"),
+			    "arn:aws:kms:us-east-1:000000000000:alias/aws/s3");
+	assert_null(env_get(&env, "CODEBUILD_BUILD_URL"));
+	assert_null(env_get(&env, "CODEBUILD_PUBLIC_BUILD_URL"));
+	strvec_release(&env);
+
+	strvec_init(&env);
+	cb.region = "eu-west-3";
+	cb.build_url = "file:///st/builds/p-u/report.html";
+	env_add_codebuild(&env, &cb);
+	assert_string_equal(env_get(&env, "CODEBUILD_BUILD_URL"),
+			    "file:///st/builds/p-u/report.html");
+	assert_string_equal(env_get(&env, "CODEBUILD_KMS_KEY_ID"),
+			    "arn:aws:kms:eu-west-3:000000000000:alias/aws/s3");
 	strvec_release(&env);
 }
 
