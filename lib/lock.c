@@ -1,0 +1,162 @@
+#include "lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "xalloc.h"
+
+#include "banned.h"
+
+/* A holder's line is short; more than this is not ours to parse. */
+#define LOCK_TEXT_MAX 1024
+/* A busy lock whose file is still empty is being taken (or released)
+ * right now: its holder writes its line at once. Look again this often. */
+#define LOCK_TRIES 200
+
+void lock_holder_release(struct lock_holder *h)
+{
+	free(h->id);
+	free(h->note);
+	*h = (struct lock_holder)LOCK_HOLDER_INIT;
+}
+
+void lock_holder_parse(const char *text, struct lock_holder *h)
+{
+	const char *p = text, *w;
+	size_t n;
+
+	lock_holder_release(h);
+	p += strspn(p, " \t");
+	w = p;
+	n = strcspn(p, " \t\n");
+	if (!n)
+		return;
+	h->id = xstrndup(w, n);
+	p += n;
+	p += strspn(p, " \t");
+	if (*p >= '0' && *p <= '9') {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (v > 0 &&
+		    (*end == ' ' || *end == '\t' || *end == '\n' || !*end)) {
+			h->pid = (pid_t)v;
+			p = end + strspn(end, " \t");
+		}
+	}
+	n = strcspn(p, "\n");
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n)
+		h->note = xstrndup(p, n);
+	h->gone = h->pid > 0 && kill(h->pid, 0) < 0 && errno == ESRCH;
+}
+
+char *lock_holder_describe(const struct lock_holder *h, const char *what)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addf(&b, "%s '%s'", what, h->id ? h->id : "(unknown)");
+	if (h->pid)
+		buf_addf(&b, " (process %d%s%s%s)", (int)h->pid,
+			 h->gone ? " is gone" : "", h->note ? ", " : "",
+			 h->note ? h->note : "");
+	else if (h->note)
+		buf_addf(&b, " (%s)", h->note);
+	return buf_detach(&b);
+}
+
+/* The file's line (at most LOCK_TEXT_MAX bytes) into h. */
+static void read_holder(int fd, struct lock_holder *h)
+{
+	char text[LOCK_TEXT_MAX + 1];
+	ssize_t n;
+
+	do
+		n = pread(fd, text, LOCK_TEXT_MAX, 0);
+	while (n < 0 && errno == EINTR);
+	text[n > 0 ? n : 0] = '\0';
+	lock_holder_parse(text, h);
+}
+
+int lock_try(struct lock *l, const char *path, const char *id, const char *note,
+	     struct lock_holder *prev, struct sw_err *e)
+{
+	char *line = NULL;
+	struct stat st;
+	int fd, ret = -1;
+	size_t len;
+
+	*prev = (struct lock_holder)LOCK_HOLDER_INIT;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		  0644);
+	if (fd < 0)
+		return err_sys(e, "cannot open lock '%s'", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err_set(e, ERR_SYSTEM, "lock '%s' is not a regular file", path);
+		goto out;
+	}
+	for (int tries = 0;; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			err_sys(e, "cannot lock '%s'", path);
+			goto out;
+		}
+		read_holder(fd, prev);
+		if (prev->id || tries >= LOCK_TRIES) {
+			/* Busy: a holder that runs is never "gone"; one
+			 * whose pid is gone left a child holding it. */
+			ret = LOCK_BUSY;
+			goto out;
+		}
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	/* Ours. A line still there is a holder that died holding it. */
+	read_holder(fd, prev);
+	prev->gone = prev->id != NULL;
+	line = note ? xasprintf("%s %d %s\n", id, (int)getpid(), note)
+		    : xasprintf("%s %d\n", id, (int)getpid());
+	len = strlen(line);
+	if (pwrite(fd, line, len, 0) != (ssize_t)len ||
+	    ftruncate(fd, (off_t)len) < 0) {
+		err_sys(e, "cannot write lock '%s'", path);
+		goto out;
+	}
+	l->fd = fd;
+	l->path = xstrdup(path);
+	fd = -1;
+	ret = LOCK_TAKEN;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0)
+		lock_holder_release(prev);
+	free(line);
+	return ret;
+}
+
+void lock_release(struct lock *l)
+{
+	if (l->fd >= 0) {
+		/* Empty first: a file that names nobody is a clean end. */
+		if (ftruncate(l->fd, 0) < 0) {
+			/* still released: the next holder takes it over */
+		}
+		close(l->fd);
+	}
+	l->fd = -1;
+	free(l->path);
+	l->path = NULL;
+}
