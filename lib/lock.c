@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fs.h"
 #include "xalloc.h"
 
 #include "banned.h"
@@ -88,26 +90,49 @@ static void read_holder(int fd, struct lock_holder *h)
 	lock_holder_parse(text, h);
 }
 
+/* Is fd still the file at path (not one removed by its last holder)? */
+static bool same_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int lock_try(struct lock *l, const char *path, const char *id, const char *note,
 	     struct lock_holder *prev, struct sw_err *e)
 {
 	char *line = NULL;
 	struct stat st;
-	int fd, ret = -1;
+	int fd = -1, ret = -1;
 	size_t len;
 
 	*prev = (struct lock_holder)LOCK_HOLDER_INIT;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-		  0644);
-	if (fd < 0)
-		return err_sys(e, "cannot open lock '%s'", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(e, ERR_SYSTEM, "lock '%s' is not a regular file", path);
-		goto out;
-	}
 	for (int tries = 0;; tries++) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			break;
+		if (fd < 0) {
+			fd = open(path,
+				  O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+					  O_NOCTTY,
+				  0644);
+			if (fd < 0) {
+				err_sys(e, "cannot open lock '%s'", path);
+				goto out;
+			}
+			if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+				err_set(e, ERR_SYSTEM,
+					"lock '%s' is not a regular file",
+					path);
+				goto out;
+			}
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			if (same_file(fd, path))
+				break;
+			/* its holder removed it as we opened it: anew */
+			close(fd);
+			fd = -1;
+			continue;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EWOULDBLOCK) {
@@ -150,8 +175,9 @@ out:
 void lock_release(struct lock *l)
 {
 	if (l->fd >= 0) {
-		/* Empty first: a file that names nobody is a clean end. */
-		if (ftruncate(l->fd, 0) < 0) {
+		/* Removed while held: whoever opened it meanwhile finds
+		 * it gone once they have it, and starts again. */
+		if (unlink(l->path) < 0 && ftruncate(l->fd, 0) < 0) {
 			/* still released: the next holder takes it over */
 		}
 		close(l->fd);
@@ -159,4 +185,54 @@ void lock_release(struct lock *l)
 	l->fd = -1;
 	free(l->path);
 	l->path = NULL;
+}
+
+/* dir, made if missing, and a directory of ours or root's (not a link). */
+static bool usable_dir(const char *dir, mode_t mode)
+{
+	struct sw_err e = SW_ERR_INIT;
+	struct stat st;
+
+	if (fs_mkdir_p(dir, mode, &e) < 0 || lstat(dir, &st) < 0)
+		return false;
+	return S_ISDIR(st.st_mode) &&
+	       (st.st_uid == getuid() || st.st_uid == 0) &&
+	       !(st.st_mode & S_IWOTH);
+}
+
+char *lock_dir(struct sw_err *e)
+{
+	const char *env = getenv("SLIPWAY_LOCK_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char *dir;
+
+	if (env && *env) {
+		struct sw_err me = SW_ERR_INIT;
+
+		if (fs_mkdir_p(env, 0755, &me) < 0) {
+			err_set(e, me.code, "SLIPWAY_LOCK_DIR: %s", me.msg);
+			return NULL;
+		}
+		return xstrdup(env);
+	}
+	if (getuid() == 0 && usable_dir(LOCK_DIR_ROOT, 0755))
+		return xstrdup(LOCK_DIR_ROOT);
+	if (xdg && *xdg == '/') {
+		dir = xasprintf("%s/slipway/locks", xdg);
+		if (usable_dir(dir, 0700))
+			return dir;
+		free(dir);
+	}
+	dir = xasprintf("/tmp/slipway-%d", (int)getuid());
+	if (usable_dir(dir, 0700)) {
+		char *locks = xasprintf("%s/locks", dir);
+
+		free(dir);
+		if (usable_dir(locks, 0700))
+			return locks;
+		dir = locks;
+	}
+	err_set(e, ERR_SYSTEM, "no directory for locks: cannot use '%s'", dir);
+	free(dir);
+	return NULL;
 }

@@ -17,11 +17,11 @@
  * A lock is flock(2) on a file: the kernel drops it when the last
  * descriptor of the holder's open file goes, so a holder killed with
  * SIGKILL holds nothing. The file says who holds it, one line
- * "<id> <pid>[ <note>]", written once the lock is taken and emptied by
- * lock_release; a file that still names someone when its lock is free
+ * "<id> <pid>[ <note>]", written once the lock is taken; lock_release
+ * removes it (a taker that opened it meanwhile sees it gone once it has
+ * the lock, and opens it anew). A file still there when its lock is free
  * was left by a holder that died: lock_try takes it over and says whose
- * it was. The file is never removed (a lock on a removed file would lock
- * nothing for the next comer).
+ * it was.
  *
  * The descriptor is O_CLOEXEC: a program the holder runs does not hold
  * the lock. A child forked without exec shares it (and keeps the lock
@@ -72,8 +72,20 @@ enum { LOCK_TAKEN = 0, LOCK_BUSY = 1 };
 int lock_try(struct lock *l, const char *path, const char *id, const char *note,
 	     struct lock_holder *prev, struct sw_err *e);
 
-/* Empty the file and let go. No-op on a lock not held. */
+/* Remove the file and let go. No-op on a lock not held. */
 void lock_release(struct lock *l);
+
+#define LOCK_DIR_ROOT "/run/slipway/locks"
+
+/*
+ * This machine's directory for locks that are not any one state
+ * directory's (hosts): $SLIPWAY_LOCK_DIR when set, else for root
+ * LOCK_DIR_ROOT, else $XDG_RUNTIME_DIR/slipway/locks, else
+ * /tmp/slipway-<uid>/locks; made when missing. A directory of someone
+ * else's, or writable by all, is passed over. Caller frees; NULL and
+ * ERR_SYSTEM when none can be used.
+ */
+char *lock_dir(struct sw_err *e);
 
 /* Parse a holder's line "<id> <pid>[ <note>]" (to the first newline). */
 void lock_holder_parse(const char *text, struct lock_holder *h);

@@ -113,6 +113,7 @@ struct drv {
 	char *rollback_id; /* the rollback this one triggered */
 	char *rollback_status;
 	struct deploy_locks *locks; /* the group's and the hosts' */
+	bool lock_only; /* deploy_lock: resolve and lock, make nothing */
 	bool own_locks; /* taken here: released with the drv */
 };
 
@@ -318,7 +319,7 @@ static int host_paths(struct drv *d, const char *name, const char *root,
 		*hdr = dep_root ? fs_abspath(dep_root)
 				: fs_join(hd, "deployment-root");
 		free(hd);
-		if (fs_mkdir_p(*hroot, 0755, e) < 0)
+		if (!d->lock_only && fs_mkdir_p(*hroot, 0755, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -486,28 +487,55 @@ void deploy_locks_free(struct deploy_locks *l)
 	free(l);
 }
 
-/* A host's lock file: with the host when it is on this machine. */
-static int host_lock_path(const struct drv *d, const struct fhost *h,
-			  char **path, struct sw_err *e)
+/* path with its longest existing part resolved (the rest may not exist
+ * yet): one spelling per place, whatever links lead there. */
+static char *canonical(const char *path)
+{
+	char *abs = fs_abspath(path), *head = xstrdup(abs), *real, *out;
+
+	while (!(real = realpath(*head ? head : "/", NULL))) {
+		char *cut = strrchr(head, '/');
+
+		if (!cut) {
+			free(head);
+			return abs;
+		}
+		*cut = '\0';
+	}
+	out = xasprintf("%s%s", strcmp(real, "/") ? real : "",
+			abs + strlen(head));
+	free(real);
+	free(head);
+	free(abs);
+	return out;
+}
+
+/*
+ * A host's lock file, on this machine (lock_dir): by its deployment root
+ * (the agent's state: what two deployments must not share), and for a
+ * host reached over SSH by user@host:port too.
+ */
+static char *host_lock_path(const struct fhost *h, const char *dir,
+			    struct sw_err *e)
 {
 	char hex[HASH_SHA256_HEX];
+	struct buf key = BUF_INIT;
+	char *path = NULL;
 
-	*path = NULL;
-	if (!h->ssh) {
-		if (fs_mkdir_p(h->deployment_root, 0755, e) < 0) {
-			err_prefix(e, "host %s: cannot lock it", h->name);
-			return -1;
-		}
-		*path = fs_join(h->deployment_root, "slipway.lock");
-		return 0;
+	if (h->ssh) {
+		buf_addf(&key, "ssh %s@%s:%d %s",
+			 h->ssh_user ? h->ssh_user : "", h->ssh_host,
+			 h->ssh_port ? h->ssh_port : 22, h->deployment_root);
+	} else {
+		char *c = canonical(h->deployment_root);
+
+		buf_addf(&key, "local %s", c);
+		free(c);
 	}
-	if (hash_buf(HASH_SHA256, h->deployment_root,
-		     strlen(h->deployment_root), hex, e) < 0)
-		return -1;
-	*path = xasprintf("%s/locks/ssh-%s@%s:%d-%.16s.lock", d->st->dir,
-			  h->ssh_user ? h->ssh_user : "", h->ssh_host,
-			  h->ssh_port ? h->ssh_port : 22, hex);
-	return 0;
+	if (hash_buf(HASH_SHA256, key.ptr, key.len, hex, e) == 0)
+		path = xasprintf("%s/host-%.32s.lock", dir, hex);
+	buf_release(&key);
+	return path;
 }
 
 /*
@@ -521,10 +549,13 @@ static int take_locks(struct drv *d, const char *note, struct sw_err *e)
 	struct deploy_locks *l = xcalloc(1, sizeof(*l));
 	struct strvec said = STRVEC_INIT;
 	char *locks = fs_join(d->st->dir, "locks"), *hnote = NULL;
+	char *machine = NULL;
 	size_t nw = 0, first_host;
 	int ret = -1;
 
 	if (fs_mkdir_p(locks, 0755, e) < 0)
+		goto out;
+	if (d->nr_hosts && !(machine = lock_dir(e)))
 		goto out;
 	if (d->g || d->o->group_name || d->o->group_id) {
 		w[nw].path = xasprintf("%s/group-%s.lock", locks, d->group_id);
@@ -533,7 +564,7 @@ static int take_locks(struct drv *d, const char *note, struct sw_err *e)
 	}
 	first_host = nw;
 	for (size_t i = 0; i < d->nr_hosts; i++) {
-		if (host_lock_path(d, &d->hosts[i], &w[nw].path, e) < 0)
+		if (!(w[nw].path = host_lock_path(&d->hosts[i], machine, e)))
 			goto out;
 		w[nw++].what = xasprintf("host '%s'", d->hosts[i].name);
 	}
@@ -591,6 +622,7 @@ out:
 	free(w);
 	free(hnote);
 	free(locks);
+	free(machine);
 	strvec_release(&said);
 	return ret;
 }
@@ -1609,6 +1641,7 @@ int deploy_lock(const struct deploy_opts *o, const char *deployment_id,
 		d.g = &g;
 	}
 	d.id = xstrdup(deployment_id);
+	d.lock_only = true;
 	resolve_group(&d);
 	if (!agent_id_ok(d.id) || !agent_id_ok(d.group_id)) {
 		err_set(&e, ERR_USAGE, "invalid deployment or group id");

@@ -53,19 +53,20 @@
  * the lock of its group (<state>/locks/group-<group-id>.lock; only for a
  * group that is named: --group, --deployment-group or
  * --deployment-group-id), then the lock of each host in the order of
- * their lock files' paths: a local host's is <deployment-root>/
- * slipway.lock, with the host, so that two groups or two state
- * directories deploying to one host collide too; a host reached over SSH
- * is locked on this machine, <state>/locks/ssh-<user>@<host>:<port>-
- * <digest of its deployment root>.lock. Any lock held: the deployment is
+ * their lock files' paths. A host's lock is this machine's
+ * (lock_dir(): /run/slipway/locks for root), named by a digest of its
+ * deployment root with symbolic links resolved, and for a host reached
+ * over SSH of user@host:port too: two groups or two state directories
+ * deploying to one host collide, and a host is never written to by a
+ * deployment that does not start. Any lock held: the deployment is
  * refused (exit 1, "... is already deploying deployment 'd-X' (process
- * N)", no deployment directory, no host touched). The locks are held
- * by the slipway process and by the local agents it forks, so a host
- * whose agent outlives a killed slipway (a hook still running) stays
- * locked until that agent ends; hooks and what they leave running never
- * hold them. A lock whose holder died is taken over, and a line on
- * stderr names the deployment it belonged to. A rollback runs under the
- * locks of the deployment it rolls back.
+ * N)"; no deployment directory, no host touched). The locks are held by
+ * the slipway process and by the local agents it forks, so a host whose
+ * agent outlives a killed slipway (a hook still running) stays locked
+ * until that agent ends; hooks and what they leave running never hold
+ * them. A lock whose holder died is taken over, and a line on stderr
+ * names the deployment it belonged to. A rollback runs under the locks
+ * of the deployment it rolls back.
  *
  * Output: each line of a host as "<host> | ..." (names padded to one
  * width), each event's end "<host> | <Event> <Status> (<ms> ms)"; on a

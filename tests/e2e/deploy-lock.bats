@@ -208,9 +208,10 @@ EOF
 	same "$(hook_deployments)" "$dep"
 }
 
-@test "lock: one host (--root) is locked with the host: another state directory is refused too" {
+@test "lock: one host (--root) is locked on this machine: another state directory is refused too" {
 	HOLD=1 lrev r1 one
 	lrev r2 two
+	export SLIPWAY_LOCK_DIR=$T/locks
 	deploy_held "$T/r1" --root "$HOST" --state-dir "$STATE"
 	run --separate-stderr "$SLIPWAY" deploy "$T/r2" --root "$HOST" \
 		--state-dir "$T/other-state"
@@ -218,13 +219,19 @@ EOF
 	same "$stderr" "error: host 'local' is already deploying deployment 'd-ONE' (process $FIRST, group LocalFleet)"
 	[ ! -e "$T/other-state/deployments" ] ||
 		same "$(ls -A "$T/other-state/deployments")" ""
+	# the same host by another path
+	ln -s "$HOST" "$T/link"
+	run --separate-stderr "$SLIPWAY" deploy "$T/r2" --root "$T/link/." \
+		--state-dir "$T/other-state"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"already deploying deployment 'd-ONE'"* ]]
 	same "$(hook_deployments)" d-ONE
 	release_first
 	[ "$FIRST_STATUS" -eq 0 ]
 	file_is "$HOST/var/www/html/index.html" one
-	# the lock file lives in the host's deployment root, and says nobody
-	[ -f "$DR/slipway.lock" ]
-	[ ! -s "$DR/slipway.lock" ]
+	# the locks were this machine's, and are gone; the host holds none
+	same "$(ls -A "$T/locks")" ""
+	[ -z "$(find "$HOST" -name '*.lock')" ]
 	run --separate-stderr "$SLIPWAY" deploy "$T/r2" --root "$HOST" \
 		--state-dir "$T/other-state"
 	[ "$status" -eq 0 ]

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,12 +74,10 @@ static void test_lock__take_busy_release(void **state)
 	assert_string_equal(h.note, "run r-9");
 	assert_false(h.gone);
 
-	/* Released: the file names nobody, and the next one takes it. */
+	/* Released: the file is gone, and the next one takes it. */
 	lock_release(&a);
 	assert_int_equal(a.fd, -1);
-	text = slurp(p);
-	assert_string_equal(text, "");
-	free(text);
+	assert_int_equal(access(p, F_OK), -1);
 	assert_int_equal(lock_try(&b, p, "d-2", NULL, &h, &e), LOCK_TAKEN);
 	assert_null(h.id);
 	lock_release(&b);
@@ -192,6 +191,50 @@ static void test_lock__child_keeps_it(void **state)
 	free(p);
 }
 
+/* A taker that opened the file before its holder removed it (at
+ * release) must not hold a lock on a removed file. */
+static void test_lock__removed_under_a_taker(void **state)
+{
+	struct lock a = LOCK_INIT, b = LOCK_INIT, c = LOCK_INIT;
+	struct lock_holder h = LOCK_HOLDER_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *p = fs_join(dir, "gone.lock");
+	int old;
+
+	(void)state;
+	assert_int_equal(lock_try(&a, p, "d-1", NULL, &h, &e), LOCK_TAKEN);
+	/* b's open, as lock_try does it, before a lets go */
+	old = open(p, O_RDWR | O_CLOEXEC);
+	assert_true(old >= 0);
+	lock_release(&a);
+	/* c comes after and makes the file anew */
+	assert_int_equal(lock_try(&c, p, "d-3", NULL, &h, &e), LOCK_TAKEN);
+	/* the old file is free, but not the lock */
+	assert_int_equal(flock(old, LOCK_EX | LOCK_NB), 0);
+	close(old);
+	assert_int_equal(lock_try(&b, p, "d-2", NULL, &h, &e), LOCK_BUSY);
+	assert_string_equal(h.id, "d-3");
+	lock_release(&c);
+	lock_holder_release(&h);
+	free(p);
+}
+
+static void test_lock__dir(void **state)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *want = fs_join(dir, "locks/here"), *got;
+
+	(void)state;
+	setenv("SLIPWAY_LOCK_DIR", want, 1);
+	got = lock_dir(&e);
+	unsetenv("SLIPWAY_LOCK_DIR");
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	assert_true(fs_is_dir(want));
+	free(got);
+	free(want);
+}
+
 static void test_lock__refuses_symlink(void **state)
 {
 	struct lock l = LOCK_INIT;
@@ -256,6 +299,8 @@ int main(void)
 		cmocka_unit_test(test_lock__take_busy_release),
 		cmocka_unit_test(test_lock__stale_taken_over),
 		cmocka_unit_test(test_lock__child_keeps_it),
+		cmocka_unit_test(test_lock__removed_under_a_taker),
+		cmocka_unit_test(test_lock__dir),
 		cmocka_unit_test(test_lock__refuses_symlink),
 		cmocka_unit_test(test_lock__parse_describe),
 	};
