@@ -527,14 +527,26 @@ static char *host_lock_path(const struct fhost *h, const char *dir,
 			 h->ssh_user ? h->ssh_user : "", h->ssh_host,
 			 h->ssh_port ? h->ssh_port : 22, h->deployment_root);
 	} else {
-		char *c = canonical(h->deployment_root);
-
-		buf_addf(&key, "local %s", c);
-		free(c);
+		buf_release(&key);
+		return deploy_local_host_lock(dir, h->deployment_root, e);
 	}
 	if (hash_buf(HASH_SHA256, key.ptr, key.len, hex, e) == 0)
 		path = xasprintf("%s/host-%.32s.lock", dir, hex);
 	buf_release(&key);
+	return path;
+}
+
+char *deploy_local_host_lock(const char *dir, const char *deployment_root,
+			     struct sw_err *e)
+{
+	char hex[HASH_SHA256_HEX];
+	char *c = canonical(deployment_root), *key = xasprintf("local %s", c);
+	char *path = NULL;
+
+	if (hash_buf(HASH_SHA256, key, strlen(key), hex, e) == 0)
+		path = xasprintf("%s/host-%.32s.lock", dir, hex);
+	free(key);
+	free(c);
 	return path;
 }
 

@@ -58,7 +58,11 @@
  * deployment root with symbolic links resolved, and for a host reached
  * over SSH of user@host:port too: two groups or two state directories
  * deploying to one host collide, and a host is never written to by a
- * deployment that does not start. Any lock held: the deployment is
+ * deployment that does not start. On a host reached over SSH, `slipway
+ * agent deploy` takes the host's own lock of its deployment root as a
+ * deployment from that machine would (deploy_local_host_lock): one held
+ * there fails that host ("this host is already deploying deployment
+ * ...") instead of refusing the deployment. Any lock held: the deployment is
  * refused (exit 1, "... is already deploying deployment 'd-X' (process
  * N)"; no deployment directory, no host touched). The locks are held by
  * the slipway process and by the local agents it forks, so a host whose
@@ -141,6 +145,16 @@ int deploy_lock(const struct deploy_opts *o, const char *deployment_id,
 		const char *note, struct deploy_locks **locks);
 /* Release and free them. NULL: no-op. */
 void deploy_locks_free(struct deploy_locks *locks);
+
+/*
+ * The lock file in dir (lock_dir()) of the host on this machine whose
+ * agent state is deployment_root: what a deployment to it from here
+ * takes, and what `slipway agent deploy` takes on a host reached over
+ * SSH, so that deployments from two machines collide on the host too.
+ * Caller frees; NULL on error.
+ */
+char *deploy_local_host_lock(const char *dir, const char *deployment_root,
+			     struct sw_err *e);
 
 /*
  * slipway plan: the batches a deployment of o->group_file under
