@@ -107,7 +107,7 @@ int lock_try(struct lock *l, const char *path, const char *id, const char *note,
 	int fd = -1, ret = -1;
 	size_t len;
 
-	*prev = (struct lock_holder)LOCK_HOLDER_INIT;
+	lock_holder_release(prev);
 	for (int tries = 0;; tries++) {
 		if (fd < 0) {
 			fd = open(path,

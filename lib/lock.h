@@ -66,8 +66,8 @@ enum { LOCK_TAKEN = 0, LOCK_BUSY = 1 };
  * refused. id (one word) and note (NULL or a line) go into the file with
  * this process's pid. Returns LOCK_TAKEN (l holds it; *prev names the
  * holder that ended without releasing it, prev->id NULL when none),
- * LOCK_BUSY (*prev names the holder) or -1. *prev is reset first and
- * belongs to the caller.
+ * LOCK_BUSY (*prev names the holder) or -1. *prev (LOCK_HOLDER_INIT, or
+ * a holder from before) is released first and belongs to the caller.
  */
 int lock_try(struct lock *l, const char *path, const char *id, const char *note,
 	     struct lock_holder *prev, struct sw_err *e);
