@@ -53,6 +53,7 @@ struct fhost {
 	char *ssh, *ssh_user, *ssh_host;
 	int ssh_port;
 	bool rehearsal; /* under <state>/hosts/<name>: may be a sandbox */
+	bool make_root; /* its root is under the state dir: made if missing */
 	pid_t box; /* its sandbox's holder when it ran in one */
 	char *box_address; /* that sandbox's own address, or NULL */
 	int order; /* 0 unhealthy, 1 never deployed, 2 the others */
@@ -113,7 +114,6 @@ struct drv {
 	char *rollback_id; /* the rollback this one triggered */
 	char *rollback_status;
 	struct deploy_locks *locks; /* the group's and the hosts' */
-	bool lock_only; /* deploy_lock: resolve and lock, make nothing */
 	bool own_locks; /* taken here: released with the drv */
 };
 
@@ -318,9 +318,7 @@ static int host_paths(struct drv *d, const char *name, const char *root,
 		*hroot = fs_join(hd, "root");
 		*hdr = dep_root ? fs_abspath(dep_root)
 				: fs_join(hd, "deployment-root");
-		free(hd);
-		if (!d->lock_only && fs_mkdir_p(*hroot, 0755, e) < 0)
-			return -1;
+		free(hd); /* made once the host is locked (make_roots) */
 	}
 	return 0;
 }
@@ -343,6 +341,8 @@ static int resolve_hosts(struct drv *d, struct sw_err *e)
 			add_host(d, gh->name, hroot, hdr, gh->ssh, gh->ssh_user,
 				 gh->ssh_host, gh->ssh_port);
 			d->hosts[d->nr_hosts - 1].rehearsal =
+				!gh->root && !gh->ssh;
+			d->hosts[d->nr_hosts - 1].make_root =
 				!gh->root && !gh->ssh;
 			free(hroot);
 			free(hdr);
@@ -367,6 +367,8 @@ static int resolve_hosts(struct drv *d, struct sw_err *e)
 			add_host(d, name, hroot, hdr, o->ssh, user, host, port);
 			d->hosts[d->nr_hosts - 1].rehearsal =
 				!o->root && !o->ssh && !o->deployment_root;
+			d->hosts[d->nr_hosts - 1].make_root =
+				!o->root && !o->ssh;
 			ret = 0;
 		}
 		free(user);
@@ -717,6 +719,10 @@ static int resolve(struct drv *d, struct sw_err *e)
 		return -1;
 	if (!d->locks && take_locks(d, NULL, e) < 0)
 		return -1;
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].make_root &&
+		    fs_mkdir_p(d->hosts[i].root, 0755, e) < 0)
+			return -1;
 	if (choose_isolation(d, e) < 0)
 		return -1;
 	for (size_t i = 0; i < d->nr_hosts; i++)
@@ -1653,7 +1659,6 @@ int deploy_lock(const struct deploy_opts *o, const char *deployment_id,
 		d.g = &g;
 	}
 	d.id = xstrdup(deployment_id);
-	d.lock_only = true;
 	resolve_group(&d);
 	if (!agent_id_ok(d.id) || !agent_id_ok(d.group_id)) {
 		err_set(&e, ERR_USAGE, "invalid deployment or group id");

@@ -268,9 +268,9 @@ EOF
 	GF=$T/b.yml fdeploy "$T/r2"
 	[ "$status" -eq 1 ]
 	same "$stderr" "error: host 'shared' is already deploying deployment 'd-ONE' (process $FIRST, group fleet)"
-	# refused before anything: b1 was not deployed either
+	# refused before anything: b1 was not even made
 	same "$(hook_deployments)" d-ONE
-	[ ! -e "$STATE/hosts/b1/root/var/www" ]
+	[ ! -e "$STATE/hosts/b1" ]
 	release_first
 	[ "$FIRST_STATUS" -eq 0 ]
 
