@@ -1,5 +1,6 @@
 #include "lock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -235,4 +236,37 @@ char *lock_dir(struct sw_err *e)
 	err_set(e, ERR_SYSTEM, "no directory for locks: cannot use '%s'", dir);
 	free(dir);
 	return NULL;
+}
+
+void lock_sweep(const char *dir, const char *prefix, long max_age_s)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+	size_t pl = strlen(prefix);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		struct stat st;
+		char *path;
+		int fd;
+
+		if (n < pl + 5 || strncmp(de->d_name, prefix, pl) ||
+		    strcmp(de->d_name + n - 5, ".lock"))
+			continue;
+		fd = openat(dirfd(d), de->d_name,
+			    O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		if (fd < 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    now - st.st_mtime > max_age_s &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0 && same_file(fd, path))
+			unlink(path);
+		free(path);
+		close(fd);
+	}
+	closedir(d);
 }

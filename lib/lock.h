@@ -75,6 +75,13 @@ int lock_try(struct lock *l, const char *path, const char *id, const char *note,
 /* Remove the file and let go. No-op on a lock not held. */
 void lock_release(struct lock *l);
 
+/*
+ * Remove the files <prefix>*.lock in dir that nobody holds and that were
+ * last written more than max_age_s seconds ago: the lines of holders
+ * that died, whose thing nobody locked since. Best effort, silent.
+ */
+void lock_sweep(const char *dir, const char *prefix, long max_age_s);
+
 #define LOCK_DIR_ROOT "/run/slipway/locks"
 
 /*

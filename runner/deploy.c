@@ -36,6 +36,7 @@
 #define DEFAULT_CONFIG "CodeDeployDefault.OneAtATime"
 #define AGENT_DEPLOYMENT_ROOT "opt/codedeploy-agent/deployment-root"
 #define HEALTH_TIMEOUT_MS (10 * 60 * 1000)
+#define LOCK_SWEEP_AGE_S (24 * 3600)
 
 enum fh_state { FH_PENDING, FH_IN_FLIGHT, FH_SUCCEEDED, FH_FAILED, FH_SKIPPED };
 
@@ -627,6 +628,9 @@ static int take_locks(struct drv *d, const char *note, struct sw_err *e)
 	d->own_locks = true;
 	l = NULL;
 	ret = 0;
+	/* what killed deployments left, for hosts no one deployed since */
+	if (machine)
+		lock_sweep(machine, "host-", LOCK_SWEEP_AGE_S);
 out:
 	deploy_locks_free(l);
 	for (size_t i = 0; i < nw; i++) {

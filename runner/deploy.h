@@ -69,7 +69,8 @@
  * agent outlives a killed slipway (a hook still running) stays locked
  * until that agent ends; hooks and what they leave running never hold
  * them. A lock whose holder died is taken over, and a line on stderr
- * names the deployment it belonged to. A rollback runs under the locks
+ * names the deployment it belonged to; host lock files a day old that
+ * nobody holds (their host was never deployed again) are removed. A rollback runs under the locks
  * of the deployment it rolls back.
  *
  * Output: each line of a host as "<host> | ..." (names padded to one

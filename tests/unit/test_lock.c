@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -235,6 +236,44 @@ static void test_lock__dir(void **state)
 	free(want);
 }
 
+/* What a dead holder left: an old file no one holds goes, a new one or
+ * a held one stays. */
+static void test_lock__sweep(void **state)
+{
+	struct lock held = LOCK_INIT;
+	struct lock_holder h = LOCK_HOLDER_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *sd = fs_join(dir, "sweep"), *old = fs_join(sd, "host-old.lock");
+	char *young = fs_join(sd, "host-young.lock");
+	char *busy = fs_join(sd, "host-busy.lock");
+	char *other = fs_join(sd, "group-old.lock");
+	struct timespec ago[2] = { { time(NULL) - 7200, 0 },
+				   { time(NULL) - 7200, 0 } };
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(sd, 0755, &e), 0);
+	assert_int_equal(fs_write_atomic(old, "d-1 1\n", 6, 0644, &e), 0);
+	assert_int_equal(fs_write_atomic(young, "d-2 1\n", 6, 0644, &e), 0);
+	assert_int_equal(fs_write_atomic(other, "d-3 1\n", 6, 0644, &e), 0);
+	assert_int_equal(lock_try(&held, busy, "d-4", NULL, &h, &e),
+			 LOCK_TAKEN);
+	assert_int_equal(utimensat(AT_FDCWD, old, ago, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, other, ago, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, busy, ago, 0), 0);
+	lock_sweep(sd, "host-", 3600);
+	assert_false(fs_exists(old));
+	assert_true(fs_exists(young));
+	assert_true(fs_exists(busy));
+	assert_true(fs_exists(other));
+	lock_release(&held);
+	assert_false(fs_exists(busy));
+	free(sd);
+	free(old);
+	free(young);
+	free(busy);
+	free(other);
+}
+
 static void test_lock__refuses_symlink(void **state)
 {
 	struct lock l = LOCK_INIT;
@@ -301,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_lock__child_keeps_it),
 		cmocka_unit_test(test_lock__removed_under_a_taker),
 		cmocka_unit_test(test_lock__dir),
+		cmocka_unit_test(test_lock__sweep),
 		cmocka_unit_test(test_lock__refuses_symlink),
 		cmocka_unit_test(test_lock__parse_describe),
 	};
