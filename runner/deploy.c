@@ -319,7 +319,7 @@ static int host_paths(struct drv *d, const char *name, const char *root,
 		*hroot = fs_join(hd, "root");
 		*hdr = dep_root ? fs_abspath(dep_root)
 				: fs_join(hd, "deployment-root");
-		free(hd); /* made once the host is locked (make_roots) */
+		free(hd); /* made once the host is locked (resolve) */
 	}
 	return 0;
 }
@@ -522,20 +522,16 @@ static char *host_lock_path(const struct fhost *h, const char *dir,
 			    struct sw_err *e)
 {
 	char hex[HASH_SHA256_HEX];
-	struct buf key = BUF_INIT;
-	char *path = NULL;
+	char *key, *path = NULL;
 
-	if (h->ssh) {
-		buf_addf(&key, "ssh %s@%s:%d %s",
-			 h->ssh_user ? h->ssh_user : "", h->ssh_host,
-			 h->ssh_port ? h->ssh_port : 22, h->deployment_root);
-	} else {
-		buf_release(&key);
+	if (!h->ssh)
 		return deploy_local_host_lock(dir, h->deployment_root, e);
-	}
-	if (hash_buf(HASH_SHA256, key.ptr, key.len, hex, e) == 0)
+	key = xasprintf("ssh %s@%s:%d %s", h->ssh_user ? h->ssh_user : "",
+			h->ssh_host, h->ssh_port ? h->ssh_port : 22,
+			h->deployment_root);
+	if (hash_buf(HASH_SHA256, key, strlen(key), hex, e) == 0)
 		path = xasprintf("%s/host-%.32s.lock", dir, hex);
-	buf_release(&key);
+	free(key);
 	return path;
 }
 
@@ -568,11 +564,11 @@ static int take_locks(struct drv *d, const char *note, struct sw_err *e)
 	size_t nw = 0, first_host;
 	int ret = -1;
 
-	if (fs_mkdir_p(locks, 0755, e) < 0)
-		goto out;
 	if (d->nr_hosts && !(machine = lock_dir(e)))
 		goto out;
 	if (d->g || d->o->group_name || d->o->group_id) {
+		if (fs_mkdir_p(locks, 0755, e) < 0)
+			goto out;
 		w[nw].path = xasprintf("%s/group-%s.lock", locks, d->group_id);
 		w[nw++].what =
 			xasprintf("deployment group '%s'", d->group_name);
