@@ -2,6 +2,11 @@
  * slipway agent deploy [options] BUNDLE: the on-host half of a deployment.
  * The driver (slipway deploy, locally or over ssh) runs it and reads its
  * stdout, one JSON object per line (agent_proto.h).
+ *
+ * It holds the host's lock (deploy.h, "Locks") while it runs: a host
+ * being deployed by anyone else (another machine over SSH, or a slipway
+ * on the host itself) fails this deployment's host at once, naming the
+ * deployment in progress, and nothing on the host changes.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +17,10 @@
 #include "agent.h"
 #include "agent_proto.h"
 #include "cli.h"
+#include "deploy.h"
+#include "lock.h"
 #include "proc.h"
+#include "xalloc.h"
 #include "banned.h"
 
 static const char agent_usage[] =
@@ -84,11 +92,56 @@ static const struct option agent_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/*
+ * The host's lock, for o's deployment: 0 (l holds it), or -1 and why
+ * (caller frees). A lock taken over is said as a notice of slipway's.
+ */
+static int lock_host(const struct agent_opts *o, struct lock *l, char **why)
+{
+	struct lock_holder h = LOCK_HOLDER_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *dir = lock_dir(&e), *path = NULL, *note = NULL, *who;
+	int r = -1;
+
+	*why = NULL;
+	if (dir)
+		path = deploy_local_host_lock(dir, o->deployment_root, &e);
+	note = xasprintf("group %s", o->deployment_group_name
+					     ? o->deployment_group_name
+					     : o->deployment_group_id);
+	if (path)
+		r = lock_try(l, path, o->deployment_id, note, &h, &e);
+	if (r < 0) {
+		*why = xasprintf("cannot lock the host: %s", e.msg);
+	} else if (r == LOCK_BUSY) {
+		who = lock_holder_describe(&h, "deployment");
+		*why = xasprintf("this host is already deploying %s", who);
+		free(who);
+		r = -1;
+	} else if (h.id) {
+		char *line;
+
+		who = lock_holder_describe(&h, "deployment");
+		line = xasprintf("taking over the lock of %s", who);
+		agent_proto_line(stdout, APPSPEC_START, SCRIPT_NOTICE, line,
+				 strlen(line));
+		free(line);
+		free(who);
+	}
+	lock_holder_release(&h);
+	free(note);
+	free(path);
+	free(dir);
+	return r < 0 ? -1 : 0;
+}
+
 static int agent_deploy_cmd(int argc, char **argv)
 {
 	struct agent_opts o = AGENT_OPTS_INIT;
 	struct sw_err e = SW_ERR_INIT;
-	int c;
+	struct lock lock = LOCK_INIT;
+	char *why = NULL;
+	int c, status;
 
 	optind = 1;
 	opterr = 0;
@@ -159,7 +212,21 @@ static int agent_deploy_cmd(int argc, char **argv)
 		fprintf(stderr, "error: %s\n", e.msg);
 		return ERR_SYSTEM;
 	}
-	return agent_proto_serve(&o, stdout);
+	if (lock_host(&o, &lock, &why) < 0) {
+		struct agent_result r = AGENT_RESULT_INIT;
+
+		agent_proto_hello(stdout);
+		r.status = AGENT_FAILED;
+		r.exit = ERR_FAILED;
+		r.message = why;
+		agent_proto_result(stdout, &r);
+		agent_result_release(&r);
+		fflush(stdout);
+		return ERR_FAILED;
+	}
+	status = agent_proto_serve(&o, stdout);
+	lock_release(&lock);
+	return status;
 }
 
 int cmd_agent(int argc, char **argv)

@@ -121,8 +121,13 @@ static const char deploy_usage[] =
 	"          --host-network private    # hosts with their own "
 	"addresses\n"
 	"\n"
-	"Exit status: 0 succeeded, 1 failed, 2 usage error, 3 invalid bundle\n"
-	"or appspec, 111 system error.\n";
+	"One deployment at a time per group and per host: a deployment whose\n"
+	"group or a host of it is being deployed is refused (exit 1), naming\n"
+	"the deployment in progress.\n"
+	"\n"
+	"Exit status: 0 succeeded, 1 failed or refused, 2 usage error, 3 "
+	"invalid\n"
+	"bundle or appspec, 111 system error.\n";
 
 enum {
 	OPT_ROOT = 256,

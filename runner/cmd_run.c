@@ -11,6 +11,11 @@
  * included. <state>/runs/<run-id>/report.json holds
  * {"runId", "status", "build": <build report>, "deployments": [<the
  * deployment's report>, <its rollback's>]}.
+ *
+ * The deployment's locks (deploy.h) are taken before the build: a run
+ * whose group or a host of it is being deployed is refused (exit 1)
+ * before it builds anything, and no other deployment can start on them
+ * between the build and the deployment.
  */
 #include <archive.h>
 #include <dirent.h>
@@ -22,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "build.h"
 #include "cli.h"
 #include "deploy.h"
@@ -94,6 +100,9 @@ static const char run_usage[] =
 	"  slipway run examples/webapp --group examples/webapp/fleet.yml\n"
 	"  slipway run examples/webapp --group examples/webapp/fleet.yml \\\n"
 	"          --isolation sandbox --host-network private\n"
+	"\n"
+	"A group or host being deployed refuses the run before it builds\n"
+	"(exit 1, naming the deployment in progress).\n"
 	"\n"
 	"Exit status: the build's when it fails (1, 3, 4, ...); else 0 the\n"
 	"deployment succeeded, 1 it failed or was stopped, 3 the artifact is "
@@ -330,12 +339,21 @@ static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
 	const char *bstatus, *artifact = NULL;
 	struct buf why = BUF_INIT;
 	int status = ERR_SYSTEM, bst;
-	char *uuid = NULL;
+	char *uuid = NULL, *did = NULL, *note = NULL;
+	struct deploy_locks *locks = NULL;
 
 	if (state_open(&c.st, bo->state_dir, &e) < 0)
 		goto fail;
 	uuid = state_uuid();
 	c.id = xasprintf("r-%s", uuid);
+	did = agent_new_deployment_id();
+	note = xasprintf("run %s", c.id);
+	dop->deployment_id = did;
+	status = deploy_lock(dop, did, note, &locks);
+	if (status)
+		goto out;
+	dop->locks = locks;
+	status = ERR_SYSTEM;
 	c.dir = xasprintf("%s/runs/%s", c.st.dir, c.id);
 	if (fs_mkdir_p(c.dir, 0755, &e) < 0)
 		goto fail;
@@ -414,9 +432,14 @@ fail:
 	fprintf(stderr, "error: %s\n", e.msg);
 	status = e.code ? e.code : ERR_SYSTEM;
 out:
+	deploy_locks_free(locks);
+	dop->locks = NULL;
+	dop->deployment_id = NULL;
 	json_object_put(b);
 	buf_release(&why);
 	free(uuid);
+	free(did);
+	free(note);
 	free(c.id);
 	free(c.dir);
 	free(c.build_report);

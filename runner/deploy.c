@@ -20,9 +20,11 @@
 #include "dconfig.h"
 #include "fs.h"
 #include "group.h"
+#include "hash.h"
 #include "host.h"
 #include "hostbox.h"
 #include "html.h"
+#include "lock.h"
 #include "proc.h"
 #include "state.h"
 #include "transport.h"
@@ -34,6 +36,7 @@
 #define DEFAULT_CONFIG "CodeDeployDefault.OneAtATime"
 #define AGENT_DEPLOYMENT_ROOT "opt/codedeploy-agent/deployment-root"
 #define HEALTH_TIMEOUT_MS (10 * 60 * 1000)
+#define LOCK_SWEEP_AGE_S (24 * 3600)
 
 enum fh_state { FH_PENDING, FH_IN_FLIGHT, FH_SUCCEEDED, FH_FAILED, FH_SKIPPED };
 
@@ -51,6 +54,7 @@ struct fhost {
 	char *ssh, *ssh_user, *ssh_host;
 	int ssh_port;
 	bool rehearsal; /* under <state>/hosts/<name>: may be a sandbox */
+	bool make_root; /* its root is under the state dir: made if missing */
 	pid_t box; /* its sandbox's holder when it ran in one */
 	char *box_address; /* that sandbox's own address, or NULL */
 	int order; /* 0 unhealthy, 1 never deployed, 2 the others */
@@ -113,6 +117,13 @@ struct drv {
 	char *keep_good; /* the group's last good deployment: kept */
 	char *rollback_id; /* the rollback this one triggered */
 	char *rollback_status;
+	struct deploy_locks *locks; /* the group's and the hosts' */
+	bool own_locks; /* taken here: released with the drv */
+};
+
+struct deploy_locks {
+	struct lock *v;
+	size_t nr;
 };
 
 /* ---- output ---- */
@@ -311,9 +322,7 @@ static int host_paths(struct drv *d, const char *name, const char *root,
 		*hroot = fs_join(hd, "root");
 		*hdr = dep_root ? fs_abspath(dep_root)
 				: fs_join(hd, "deployment-root");
-		free(hd);
-		if (fs_mkdir_p(*hroot, 0755, e) < 0)
-			return -1;
+		free(hd); /* made once the host is locked (resolve) */
 	}
 	return 0;
 }
@@ -336,6 +345,8 @@ static int resolve_hosts(struct drv *d, struct sw_err *e)
 			add_host(d, gh->name, hroot, hdr, gh->ssh, gh->ssh_user,
 				 gh->ssh_host, gh->ssh_port);
 			d->hosts[d->nr_hosts - 1].rehearsal =
+				!gh->root && !gh->ssh;
+			d->hosts[d->nr_hosts - 1].make_root =
 				!gh->root && !gh->ssh;
 			free(hroot);
 			free(hdr);
@@ -360,6 +371,8 @@ static int resolve_hosts(struct drv *d, struct sw_err *e)
 			add_host(d, name, hroot, hdr, o->ssh, user, host, port);
 			d->hosts[d->nr_hosts - 1].rehearsal =
 				!o->root && !o->ssh && !o->deployment_root;
+			d->hosts[d->nr_hosts - 1].make_root =
+				!o->root && !o->ssh;
 			ret = 0;
 		}
 		free(user);
@@ -491,31 +504,185 @@ static int reserve_report(struct drv *d, struct sw_err *e)
 	return ret;
 }
 
-static int resolve(struct drv *d, struct sw_err *e)
+/* ---- locks: one deployment at a time per group and per host ---- */
+
+struct lock_want {
+	char *path;
+	char *what; /* "deployment group 'g'", "host 'h'" */
+};
+
+static int by_lock_path(const void *a, const void *b)
+{
+	return strcmp(((const struct lock_want *)a)->path,
+		      ((const struct lock_want *)b)->path);
+}
+
+void deploy_locks_free(struct deploy_locks *l)
+{
+	if (!l)
+		return;
+	for (size_t i = l->nr; i-- > 0;)
+		lock_release(&l->v[i]);
+	free(l->v);
+	free(l);
+}
+
+/* path with its longest existing part resolved (the rest may not exist
+ * yet): one spelling per place, whatever links lead there. */
+static char *canonical(const char *path)
+{
+	char *abs = fs_abspath(path), *head = xstrdup(abs), *real, *out;
+
+	while (!(real = realpath(*head ? head : "/", NULL))) {
+		char *cut = strrchr(head, '/');
+
+		if (!cut) {
+			free(head);
+			return abs;
+		}
+		*cut = '\0';
+	}
+	out = xasprintf("%s%s", strcmp(real, "/") ? real : "",
+			abs + strlen(head));
+	free(real);
+	free(head);
+	free(abs);
+	return out;
+}
+
+/*
+ * A host's lock file, on this machine (lock_dir): by its deployment root
+ * (the agent's state: what two deployments must not share), and for a
+ * host reached over SSH by user@host:port too.
+ */
+static char *host_lock_path(const struct fhost *h, const char *dir,
+			    struct sw_err *e)
+{
+	char hex[HASH_SHA256_HEX];
+	char *key, *path = NULL;
+
+	if (!h->ssh)
+		return deploy_local_host_lock(dir, h->deployment_root, e);
+	key = xasprintf("ssh %s@%s:%d %s", h->ssh_user ? h->ssh_user : "",
+			h->ssh_host, h->ssh_port ? h->ssh_port : 22,
+			h->deployment_root);
+	if (hash_buf(HASH_SHA256, key, strlen(key), hex, e) == 0)
+		path = xasprintf("%s/host-%.32s.lock", dir, hex);
+	free(key);
+	return path;
+}
+
+char *deploy_local_host_lock(const char *dir, const char *deployment_root,
+			     struct sw_err *e)
+{
+	char hex[HASH_SHA256_HEX];
+	char *c = canonical(deployment_root), *key = xasprintf("local %s", c);
+	char *path = NULL;
+
+	if (hash_buf(HASH_SHA256, key, strlen(key), hex, e) == 0)
+		path = xasprintf("%s/host-%.32s.lock", dir, hex);
+	free(key);
+	free(c);
+	return path;
+}
+
+/*
+ * The group's lock (when the group is named), then each host's, in the
+ * order of their paths; all or none. A held one: ERR_FAILED naming its
+ * deployment.
+ */
+static int take_locks(struct drv *d, const char *note, struct sw_err *e)
+{
+	struct lock_want *w = xcalloc(d->nr_hosts + 1, sizeof(*w));
+	struct deploy_locks *l = xcalloc(1, sizeof(*l));
+	struct strvec said = STRVEC_INIT;
+	char *locks = fs_join(d->st->dir, "locks"), *hnote = NULL;
+	char *machine = NULL;
+	size_t nw = 0, first_host;
+	int ret = -1;
+
+	if (d->nr_hosts && !(machine = lock_dir(e)))
+		goto out;
+	if (d->g || d->o->group_name || d->o->group_id) {
+		if (fs_mkdir_p(locks, 0755, e) < 0)
+			goto out;
+		w[nw].path = xasprintf("%s/group-%s.lock", locks, d->group_id);
+		w[nw++].what =
+			xasprintf("deployment group '%s'", d->group_name);
+	}
+	first_host = nw;
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		if (!(w[nw].path = host_lock_path(&d->hosts[i], machine, e)))
+			goto out;
+		w[nw++].what = xasprintf("host '%s'", d->hosts[i].name);
+	}
+	qsort(w + first_host, nw - first_host, sizeof(*w), by_lock_path);
+	hnote = note ? xasprintf("group %s, %s", d->group_name, note)
+		     : xasprintf("group %s", d->group_name);
+	l->v = xcalloc(nw, sizeof(*l->v));
+	for (size_t i = 0; i < nw; i++) {
+		struct lock_holder h = LOCK_HOLDER_INIT;
+		int r;
+
+		/* one host named twice is locked once */
+		if (i > first_host && !strcmp(w[i].path, w[i - 1].path))
+			continue;
+		l->v[l->nr] = (struct lock)LOCK_INIT;
+		r = lock_try(&l->v[l->nr], w[i].path, d->id,
+			     i < first_host ? note : hnote, &h, e);
+		if (r < 0) {
+			err_prefix(e, "%s", w[i].what);
+			goto out;
+		}
+		if (r == LOCK_BUSY) {
+			char *who = lock_holder_describe(&h, "deployment");
+
+			err_set(e, ERR_FAILED, "%s is already deploying %s%s",
+				w[i].what, who,
+				h.gone ? ": a process it started still holds "
+					 "the lock"
+				       : "");
+			free(who);
+			lock_holder_release(&h);
+			goto out;
+		}
+		l->nr++;
+		if (h.id && strvec_find(&said, h.id) < 0) {
+			char *who = lock_holder_describe(&h, "deployment");
+
+			fprintf(stderr, "slipway: taking over the lock of %s\n",
+				who);
+			strvec_push(&said, h.id);
+			free(who);
+		}
+		lock_holder_release(&h);
+	}
+	d->locks = l;
+	d->own_locks = true;
+	l = NULL;
+	ret = 0;
+	/* what killed deployments left, for hosts no one deployed since */
+	if (machine)
+		lock_sweep(machine, "host-", LOCK_SWEEP_AGE_S);
+out:
+	deploy_locks_free(l);
+	for (size_t i = 0; i < nw; i++) {
+		free(w[i].path);
+		free(w[i].what);
+	}
+	free(w);
+	free(hnote);
+	free(locks);
+	free(machine);
+	strvec_release(&said);
+	return ret;
+}
+
+/* The group's names and its defaults, from the file or the options. */
+static void resolve_group(struct drv *d)
 {
 	const struct deploy_opts *o = d->o;
-	const char *cname;
-	bool any_ssh = false;
 
-	if (d->bundle) {
-		struct stat sb;
-		struct sw_err ignored = SW_ERR_INIT;
-
-		if (stat(d->bundle, &sb) < 0)
-			return err_set(e, ERR_USAGE,
-				       "cannot read bundle '%s': %s", o->bundle,
-				       strerror(errno));
-		if (bundle_detect(d->bundle, &d->kind, &ignored) < 0)
-			d->kind = BUNDLE_UNKNOWN;
-	}
-	if (!d->id)
-		d->id = o->deployment_id ? xstrdup(o->deployment_id)
-					 : agent_new_deployment_id();
-	if (!agent_id_ok(d->id))
-		return err_set(e, ERR_USAGE,
-			       "invalid deployment id '%s': use letters, "
-			       "digits, '.', '_' and '-'",
-			       d->id);
 	if (d->g) {
 		d->application = xstrdup(o->application ? o->application
 							: d->g->application);
@@ -541,6 +708,34 @@ static int resolve(struct drv *d, struct sw_err *e)
 		d->ignore_stop = o->ignore_application_stop_failures;
 		d->traffic = o->traffic;
 	}
+}
+
+static int resolve(struct drv *d, struct sw_err *e)
+{
+	const struct deploy_opts *o = d->o;
+	const char *cname;
+	bool any_ssh = false;
+
+	if (d->bundle) {
+		struct stat sb;
+		struct sw_err ignored = SW_ERR_INIT;
+
+		if (stat(d->bundle, &sb) < 0)
+			return err_set(e, ERR_USAGE,
+				       "cannot read bundle '%s': %s", o->bundle,
+				       strerror(errno));
+		if (bundle_detect(d->bundle, &d->kind, &ignored) < 0)
+			d->kind = BUNDLE_UNKNOWN;
+	}
+	if (!d->id)
+		d->id = o->deployment_id ? xstrdup(o->deployment_id)
+					 : agent_new_deployment_id();
+	if (!agent_id_ok(d->id))
+		return err_set(e, ERR_USAGE,
+			       "invalid deployment id '%s': use letters, "
+			       "digits, '.', '_' and '-'",
+			       d->id);
+	resolve_group(d);
 	if (!agent_id_ok(d->group_id))
 		return err_set(e, ERR_USAGE,
 			       "invalid deployment group id '%s': use "
@@ -559,6 +754,12 @@ static int resolve(struct drv *d, struct sw_err *e)
 	}
 	if (resolve_hosts(d, e) < 0)
 		return -1;
+	if (!d->locks && take_locks(d, NULL, e) < 0)
+		return -1;
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].make_root &&
+		    fs_mkdir_p(d->hosts[i].root, 0755, e) < 0)
+			return -1;
 	if (choose_isolation(d, e) < 0)
 		return -1;
 	for (size_t i = 0; i < d->nr_hosts; i++)
@@ -1236,6 +1437,8 @@ static void drv_release(struct drv *d)
 	free(d->error_msg);
 	free(d->rollback_id);
 	free(d->rollback_status);
+	if (d->own_locks)
+		deploy_locks_free(d->locks);
 	buf_release(&d->line);
 }
 
@@ -1423,6 +1626,7 @@ static void rollback(struct drv *d)
 	rb.only = &hosts;
 	rb.rollback_of = xstrdup(d->id);
 	rb.rollback_source = good;
+	rb.locks = d->locks; /* the hosts are d's: still held */
 	rb.id = agent_new_deployment_id();
 	d->rollback_id = xstrdup(rb.id);
 	if (deploy_one(&rb, &e) < 0) {
@@ -1448,6 +1652,7 @@ void deploy_run(const struct deploy_opts *o, int *status)
 	d.st = &st;
 	d.log_fd = -1;
 	d.line = (struct buf)BUF_INIT;
+	d.locks = o->locks;
 	if (proc_signals_init(&e) < 0 || state_open(&st, o->state_dir, &e) < 0)
 		goto fail;
 	if (o->group_file) {
@@ -1477,6 +1682,48 @@ out:
 	drv_release(&d);
 	group_release(&g);
 	state_release(&st);
+}
+
+int deploy_lock(const struct deploy_opts *o, const char *deployment_id,
+		const char *note, struct deploy_locks **locks)
+{
+	struct state st = STATE_INIT;
+	struct group g = GROUP_INIT;
+	struct drv d = { 0 };
+	struct sw_err e = SW_ERR_INIT;
+	int status = 0;
+
+	*locks = NULL;
+	d.o = o;
+	d.st = &st;
+	d.log_fd = -1;
+	d.line = (struct buf)BUF_INIT;
+	if (state_open(&st, o->state_dir, &e) < 0)
+		goto fail;
+	if (o->group_file) {
+		if (group_load(o->group_file, &g, &e) < 0)
+			goto fail;
+		d.g = &g;
+	}
+	d.id = xstrdup(deployment_id);
+	resolve_group(&d);
+	if (!agent_id_ok(d.id) || !agent_id_ok(d.group_id)) {
+		err_set(&e, ERR_USAGE, "invalid deployment or group id");
+		goto fail;
+	}
+	if (resolve_hosts(&d, &e) < 0 || take_locks(&d, note, &e) < 0)
+		goto fail;
+	*locks = d.locks;
+	d.own_locks = false;
+	goto out;
+fail:
+	fprintf(stderr, "error: %s\n", e.msg);
+	status = e.code ? e.code : ERR_SYSTEM;
+out:
+	drv_release(&d);
+	group_release(&g);
+	state_release(&st);
+	return status;
 }
 
 /* ---- slipway plan ---- */

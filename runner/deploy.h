@@ -48,6 +48,31 @@
  * (the id of the last deployment that succeeded) and hosts/<name> (that
  * host's health: "Healthy <deployment-id>" or "Unhealthy <id>").
  *
+ * Locks (lib/lock.h): two deployments never run on one deployment group
+ * or one host at once. Before it touches anything, a deployment takes
+ * the lock of its group (<state>/locks/group-<group-id>.lock; only for a
+ * group that is named: --group, --deployment-group or
+ * --deployment-group-id), then the lock of each host in the order of
+ * their lock files' paths. A host's lock is this machine's
+ * (lock_dir(): /run/slipway/locks for root), named by a digest of its
+ * deployment root with symbolic links resolved, and for a host reached
+ * over SSH of user@host:port too: two groups or two state directories
+ * deploying to one host collide, and a host is never written to by a
+ * deployment that does not start. On a host reached over SSH, `slipway
+ * agent deploy` takes the host's own lock of its deployment root as a
+ * deployment from that machine would (deploy_local_host_lock): one held
+ * there fails that host ("this host is already deploying deployment
+ * ...") instead of refusing the deployment. Any lock held: the deployment is
+ * refused (exit 1, "... is already deploying deployment 'd-X' (process
+ * N)"; no deployment directory, no host touched). The locks are held by
+ * the slipway process and by the local agents it forks, so a host whose
+ * agent outlives a killed slipway (a hook still running) stays locked
+ * until that agent ends; hooks and what they leave running never hold
+ * them. A lock whose holder died is taken over, and a line on stderr
+ * names the deployment it belonged to; host lock files a day old that
+ * nobody holds (their host was never deployed again) are removed. A rollback runs under the locks
+ * of the deployment it rolls back.
+ *
  * Output: each line of a host as "<host> | ..." (names padded to one
  * width), each event's end "<host> | <Event> <Status> (<ms> ms)"; on a
  * terminal a live summary line on stderr (done / in flight / failed /
@@ -97,6 +122,9 @@ struct deploy_opts {
 	enum deploy_isolation isolation;
 	bool host_network; /* --host-network private: a sandbox started
 			      now gets a network and address of its own */
+	/* Taken already by deploy_lock (slipway run): deploy_run takes no
+	 * locks of its own. Borrowed. */
+	struct deploy_locks *locks;
 };
 
 #define DEPLOY_OPTS_INIT                                                       \
@@ -105,6 +133,32 @@ struct deploy_opts {
 	}
 
 void deploy_run(const struct deploy_opts *o, int *status);
+
+/* The locks a deployment holds (see "Locks" above). */
+struct deploy_locks;
+
+/*
+ * Take the locks deploy_run(o) would take, for deployment_id (which o
+ * must name too), with note (NULL, or a few words such as "run r-1") in
+ * each lock file: for a caller with work to do before the deployment
+ * starts. Returns 0 and *locks (free with deploy_locks_free), else the
+ * exit status, the reason printed on stderr: 1 when a lock is held, 2 or
+ * 3 for a group or host that cannot be used, 111 a system error.
+ */
+int deploy_lock(const struct deploy_opts *o, const char *deployment_id,
+		const char *note, struct deploy_locks **locks);
+/* Release and free them. NULL: no-op. */
+void deploy_locks_free(struct deploy_locks *locks);
+
+/*
+ * The lock file in dir (lock_dir()) of the host on this machine whose
+ * agent state is deployment_root: what a deployment to it from here
+ * takes, and what `slipway agent deploy` takes on a host reached over
+ * SSH, so that deployments from two machines collide on the host too.
+ * Caller frees; NULL on error.
+ */
+char *deploy_local_host_lock(const char *dir, const char *deployment_root,
+			     struct sw_err *e);
 
 /*
  * slipway plan: the batches a deployment of o->group_file under

@@ -246,3 +246,46 @@ deploy_ends_within() { # SECONDS
 	[ ! -e "$T/h1/var" ]
 	file_is "$T/h1.hooks.log" ""
 }
+
+@test "ssh: a host being deployed is refused: here by this machine's lock, from elsewhere by the agent's on the host" {
+	fleet_up 1
+	rev r1 one
+	std_appspec r1 AfterInstall
+	rev r2 two
+	std_appspec r2 AfterInstall
+	mkfifo "$T/entered" "$T/gate"
+	local entered gate first
+	exec {entered}<>"$T/entered" {gate}<>"$T/gate"
+	printf '%s\n' '#!/bin/sh' "echo in >\"$T/entered\"" \
+		"read -r go <\"$T/gate\"" >"$T/r1/scripts/hook.sh"
+	mkdir -p "$T/h1"
+	SLIPWAY_REMOTE_BIN=$SW_BIN "$SLIPWAY" deploy "$T/r1" --ssh h1 \
+		--root "$T/h1" --state-dir "$STATE" --deployment-id d-ONE \
+		>"$T/first.out" 2>"$T/first.err" 3>&- &
+	first=$!
+	read -r -t 30 -u "$entered" _
+	# from this machine: refused before anything
+	ssh_deploy "$T/r2" h1
+	[ "$status" -eq 1 ]
+	same "$stderr" "error: host 'h1' is already deploying deployment 'd-ONE' (process $first, group LocalFleet)"
+	# from another machine (locks of its own): the agent on the host
+	# refuses, and the host fails with nothing run
+	SLIPWAY_LOCK_DIR=$T/elsewhere ssh_deploy "$T/r2" h1 \
+		--state-dir "$T/elsewhere-state"
+	[ "$status" -eq 1 ]
+	same "$(jq -r .status "$REPORT")" Failed
+	said_has "this host is already deploying deployment 'd-ONE' (process "
+	# and a deployment on the host itself to that root
+	run --separate-stderr "$SLIPWAY" deploy "$T/r2" --root "$T/h1" \
+		--state-dir "$T/local-state"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "error: host 'local' is already deploying deployment 'd-ONE' (process "*", group LocalFleet)" ]]
+	! grep -q '^two ' "$T/h1.hooks.log"
+	echo go >&"$gate"
+	wait "$first"
+	file_is "$T/h1/var/www/html/index.html" "one index"
+	exec {entered}>&- {gate}>&-
+	ssh_deploy "$T/r2" h1
+	[ "$status" -eq 0 ]
+	file_is "$T/h1/var/www/html/index.html" "two index"
+}
