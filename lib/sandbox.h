@@ -52,8 +52,8 @@ struct sandbox_bind {
 #define SANDBOX_MAX_BINDS 32
 
 struct sandbox_opts {
-	const char *src; /* the source directory on the host */
-	const char *src_at; /* where it appears inside */
+	const char *src; /* the directory of the sources on the host */
+	const char *src_at; /* where it appears inside (/codebuild/output) */
 	const char *rw_dir; /* bound read-write at its own path; or NULL */
 	bool network_none; /* a network namespace with only lo */
 	long pids; /* 0: no limit */

@@ -16,6 +16,7 @@
 #include "envfile.h"
 #include "fs.h"
 #include "html.h"
+#include "layout.h"
 #include "log.h"
 #include "mask.h"
 #include "proc.h"
@@ -32,6 +33,8 @@
 extern char **environ;
 
 #define DEFAULT_TIMEOUT_MS (60LL * 60 * 1000)
+/* where a sandbox shows <build>/codebuild/output (layout.h) */
+#define SANDBOX_OUTPUT "/codebuild/output"
 #define GROUP_GRACE_MS 2000
 
 /* Everything one build holds while it runs. */
@@ -57,6 +60,8 @@ struct run {
 	char *cache_key; /* expanded before INSTALL, used by the save too */
 	struct strvec cache_fallbacks;
 	char *sandbox_src; /* CODEBUILD_SRC_DIR inside the sandbox, or NULL */
+	char *out_dir; /* <build>/codebuild/output: /codebuild/output inside */
+	char *src_name; /* "src<N>", the sources' directory under out_dir */
 	struct sandbox sandbox;
 	/* sandboxed: absolute cache paths live under it, mounted inside */
 	char *cache_root;
@@ -303,6 +308,20 @@ static void log_unsupported(struct run *r)
 			  batch[r->bs.batch.type]);
 }
 
+/* The directories above path, made as needed. */
+static int mkdir_parent(const char *path, struct sw_err *e)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int ret = 0;
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		ret = fs_mkdir_p(dir, 0755, e);
+	}
+	free(dir);
+	return ret;
+}
+
 static int download_source(struct run *r)
 {
 	const struct build_opts *o = r->o;
@@ -320,6 +339,12 @@ static int download_source(struct run *r)
 	so.source = o->source;
 	so.ref = o->ref;
 	so.dest = res->src_dir;
+	if (mkdir_parent(res->src_dir, &e) < 0) {
+		phase_end(p, PHASE_FAULT, "CLIENT_ERROR", e.msg, &r->log);
+		set_reason(r, "%s", e.msg);
+		fail(r, PHASE_FAULT, ERR_SYSTEM);
+		return -1;
+	}
 	so.progress = !o->quiet && isatty(STDERR_FILENO);
 	so.worktree = o->worktree;
 	mirrors = fs_join(r->st.dir, "sources");
@@ -499,18 +524,18 @@ static void cache_save_step(struct run *r)
 
 /* ---- test and coverage reports ---- */
 
-/* Paths expanded in a sandbox name its source; slipway reads the host's. */
+/* Paths expanded in a sandbox name its sources; slipway reads the host's. */
 static void to_host_paths(const struct run *r, char **v, size_t n)
 {
-	size_t l = r->sandbox_src ? strlen(r->sandbox_src) : 0;
+	size_t l = r->sandbox_src ? strlen(SANDBOX_OUTPUT) : 0;
 
 	for (size_t i = 0; l && i < n; i++) {
 		char *h;
 
-		if (strncmp(v[i], r->sandbox_src, l) ||
+		if (strncmp(v[i], SANDBOX_OUTPUT, l) ||
 		    (v[i][l] != '/' && v[i][l]))
 			continue;
-		h = xasprintf("%s%s", r->res->src_dir, v[i] + l);
+		h = xasprintf("%s%s", r->out_dir, v[i] + l);
 		free(v[i]);
 		v[i] = h;
 	}
@@ -836,13 +861,14 @@ static int prepare(struct run *r, struct sw_err *e)
 	const struct build_opts *o = r->o;
 	struct build_result *res = r->res;
 	const char *source = o->source ? o->source : ".";
-	char *logpath;
+	char *logpath, *rel, *repo;
+	bool sandboxed = false;
 
 	if (o->isolation != BUILD_ISOLATION_DIR) {
 		struct sw_err pe = SW_ERR_INIT;
 
 		if (sandbox_probe(&pe) == 0) {
-			r->sandbox_src = sandbox_src_path();
+			sandboxed = true;
 		} else if (o->isolation == BUILD_ISOLATION_AUTO) {
 			fprintf(stderr,
 				"slipway: no sandbox (%s); isolation is dir\n",
@@ -862,7 +888,20 @@ static int prepare(struct run *r, struct sw_err *e)
 	res->arn = xasprintf("arn:aws:codebuild:%s:000000000000:build/%s",
 			     env_region((const char *const *)environ), res->id);
 	res->build_dir = state_build_dir(&r->st, res->id);
-	res->src_dir = fs_join(res->build_dir, "src");
+	/*
+	 * CodeBuild's layout under the build's own directory, which stands
+	 * for "/": what a buildspec reaches with "cd ../.." stays the build's.
+	 */
+	r->out_dir = fs_join(res->build_dir, "codebuild/output");
+	r->src_name = layout_src_name();
+	repo = source_is_git_url(source) ? layout_repo_path(source) : NULL;
+	rel = repo ? xasprintf("%s/src/%s", r->src_name, repo)
+		   : xasprintf("%s/src", r->src_name);
+	res->src_dir = fs_join(r->out_dir, rel);
+	if (sandboxed)
+		r->sandbox_src = xasprintf("%s/%s", SANDBOX_OUTPUT, rel);
+	free(rel);
+	free(repo);
 	res->initiator = initiator();
 	res->timeout_minutes =
 		(long)((o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS) /
@@ -959,8 +998,8 @@ static int start_shell(struct run *r, struct sw_err *e)
 		struct sandbox_bind binds[SANDBOX_MAX_BINDS];
 		int rc;
 
-		sbo.src = r->res->src_dir;
-		sbo.src_at = r->sandbox_src;
+		sbo.src = r->out_dir;
+		sbo.src_at = SANDBOX_OUTPUT;
 		sbo.rw_dir = r->res->build_dir;
 		sbo.network_none = r->o->network_none;
 		sbo.pids = r->o->pids;
@@ -1223,6 +1262,8 @@ out:
 		shell_release(&r.sh);
 	sandbox_stop(&r.sandbox);
 	free(r.sandbox_src);
+	free(r.out_dir);
+	free(r.src_name);
 	free(r.cache_root);
 	if (r.group.pgid)
 		proc_group_stop(&r.group, GROUP_GRACE_MS);

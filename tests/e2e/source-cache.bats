@@ -82,7 +82,7 @@ need_cache() {
 	[ "$(printed STATUS)" = 0 ]
 	[ "$(printed COMMITS)" = 3 ]
 	# objects are the mirror's, linked, not copied and not borrowed
-	src=$(dirname "$LOG")/src
+	src=$(src_of "$LOG")
 	[ ! -e "$src/.git/objects/info/alternates" ]
 	n=0
 	for f in $(cd "$src/.git/objects" && find . -type f ! -path './info/*'); do
@@ -142,7 +142,7 @@ EOF
 	[ "$status" -eq 0 ]
 	! buildlog | grep -q 'Source cache: '
 	[ ! -e "$STATE/sources" ] || [ -z "$(ls "$STATE/sources")" ]
-	src=$(dirname "$LOG")/src
+	src=$(src_of "$LOG")
 	[ ! -e "$src/.git/objects/info/alternates" ]
 	[ "$(printed MARKER)" = second ]
 	[ "$(printed STATUS)" = 0 ]
@@ -158,11 +158,11 @@ EOF
 	done
 	builds=$(find "$STATE/builds" -mindepth 1 -maxdepth 1 -type d)
 	[ "$(echo "$builds" | wc -l)" -eq 4 ]
-	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name src | wc -l)" -eq 2 ]
+	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name codebuild | wc -l)" -eq 2 ]
 	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name report.json | wc -l)" -eq 4 ]
 	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name build.log | wc -l)" -eq 4 ]
 	# the newest build keeps its tree
-	[ -d "$(dirname "$LOG")/src" ]
+	[ -d "$(src_of "$LOG")" ]
 	# the trash empties itself in the background
 	for i in $(seq 100); do
 		[ -z "$(ls "$STATE/trash")" ] && break
