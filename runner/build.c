@@ -184,6 +184,27 @@ static int resolve_secrets(struct run *r, struct phase_rec *p)
 	return ret;
 }
 
+/* CODEBUILD_SRC_DIR_<id> and its companions, per secondary source. */
+static void secondary_env(struct run *r)
+{
+	for (size_t i = 0; i < r->res->nr_secondary; i++) {
+		const struct build_source *s = &r->res->secondary[i];
+		const char *version = s->source_version
+					      ? s->source_version
+					      : s->resolved_source_version;
+		char *n = xasprintf("CODEBUILD_SRC_DIR_%s", s->id);
+
+		env_set(&r->env, n, s->build_dir);
+		free(n);
+		n = xasprintf("CODEBUILD_SOURCE_VERSION_%s", s->id);
+		env_set(&r->env, n, version ? version : "");
+		free(n);
+		n = xasprintf("CODEBUILD_SOURCE_REPO_URL_%s", s->id);
+		env_set(&r->env, n, s->location);
+		free(n);
+	}
+}
+
 static int build_env(struct run *r, struct phase_rec *p)
 {
 	struct build_result *res = r->res;
@@ -204,6 +225,7 @@ static int build_env(struct run *r, struct phase_rec *p)
 	cb.source_repo_url = res->repo_url;
 	cb.log_path = r->uuid;
 	env_add_codebuild(&r->env, &cb);
+	secondary_env(r);
 	if (r->o->batch_identifier)
 		env_set(&r->env, "CODEBUILD_BATCH_BUILD_IDENTIFIER",
 			r->o->batch_identifier);
@@ -322,6 +344,100 @@ static int mkdir_parent(const char *path, struct sw_err *e)
 	return ret;
 }
 
+/*
+ * Where secondary source s goes, relative to the output directory: beside
+ * a primary at its forge path when s has one too (CodeBuild's layout, a
+ * GOPATH), else src<N>/secSrc/<id> (CodeBuild's local agent's). Never
+ * inside or above a source placed before.
+ */
+static char *secondary_rel(const struct run *r, const char *source,
+			   const char *id, const struct strvec *taken)
+{
+	char *plain = xasprintf("%s/src", r->src_name);
+	char *repo = NULL, *rel = NULL;
+
+	if (strcmp(taken->v[0], plain) && source_is_git_url(source))
+		repo = layout_repo_path(source);
+	if (repo) {
+		rel = xasprintf("%s/src/%s", r->src_name, repo);
+		for (size_t i = 0; rel && i < taken->nr; i++)
+			if (layout_overlaps(rel, taken->v[i])) {
+				free(rel);
+				rel = NULL;
+			}
+	}
+	free(repo);
+	free(plain);
+	return rel ? rel : xasprintf("%s/secSrc/%s", r->src_name, id);
+}
+
+/* The secondary sources, each into its own directory, after the primary. */
+static int fetch_secondaries(struct run *r, struct phase_rec *p)
+{
+	const struct build_opts *o = r->o;
+	struct build_result *res = r->res;
+	struct strvec taken = STRVEC_INIT;
+	char *mirrors = fs_join(r->st.dir, "sources");
+	int ret = 0;
+
+	if (!o->nr_secondary)
+		goto out;
+	strvec_push(&taken, res->src_dir + strlen(r->out_dir) + 1);
+	res->secondary = xcalloc(o->nr_secondary, sizeof(*res->secondary));
+	for (size_t i = 0; i < o->nr_secondary; i++) {
+		const struct layout_secondary *s = &o->secondary[i];
+		struct build_source *b = &res->secondary[res->nr_secondary++];
+		struct source_opts so = SOURCE_OPTS_INIT;
+		struct source_result sr = SOURCE_RESULT_INIT;
+		struct sw_err e = SW_ERR_INIT;
+		char *rel = secondary_rel(r, s->source, s->id, &taken), *sum;
+
+		b->id = xstrdup(s->id);
+		b->dir = fs_join(r->out_dir, rel);
+		b->build_dir = r->sandbox_src
+				       ? xasprintf("%s/%s", SANDBOX_OUTPUT, rel)
+				       : xstrdup(b->dir);
+		strvec_push(&taken, rel);
+		free(rel);
+		so.source = s->source;
+		so.ref = s->ref;
+		so.dest = b->dir;
+		so.progress = !o->quiet && isatty(STDERR_FILENO);
+		so.mirror_dir = mirrors;
+		so.no_cache = o->no_cache;
+		if (mkdir_parent(b->dir, &e) < 0 ||
+		    source_fetch(&so, &sr, &e) < 0) {
+			err_prefix(&e, "secondary source '%s'", s->id);
+			phase_end(p,
+				  e.code == ERR_SYSTEM ? PHASE_FAULT
+						       : PHASE_FAILED,
+				  "CLIENT_ERROR", e.msg, &r->log);
+			set_reason(r, "%s", e.msg);
+			fail(r, PHASE_FAILED,
+			     e.code == ERR_USAGE    ? ERR_USAGE
+			     : e.code == ERR_SYSTEM ? ERR_SYSTEM
+						    : ERR_FAILED);
+			source_result_release(&sr);
+			ret = -1;
+			goto out;
+		}
+		b->location = sr.repo_url ? xstrdup(sr.repo_url)
+					  : fs_abspath(s->source);
+		b->source_version = xstrdup_or_null(sr.source_version);
+		b->resolved_source_version =
+			xstrdup_or_null(sr.resolved_version);
+		sum = source_cache_summary(&sr);
+		if (sum)
+			log_agent(&r->log, "%s", sum);
+		free(sum);
+		source_result_release(&sr);
+	}
+out:
+	free(mirrors);
+	strvec_release(&taken);
+	return ret;
+}
+
 static int download_source(struct run *r)
 {
 	const struct build_opts *o = r->o;
@@ -371,6 +487,10 @@ static int download_source(struct run *r)
 	if (summary)
 		log_agent(&r->log, "%s", summary);
 	free(summary);
+	if (fetch_secondaries(r, p) < 0) {
+		source_result_release(&sr);
+		return -1;
+	}
 	/* Old builds' trees go to the trash, deleted in the background. */
 	if (retire_old_builds(r->st.dir, res->project, -1, &e) < 0) {
 		log_agent(&r->log, "Warning: %s", e.msg);
@@ -392,6 +512,9 @@ static int download_source(struct run *r)
 			  res->resolved_source_version);
 	log_agent(&r->log, "CODEBUILD_SRC_DIR=%s",
 		  r->sandbox_src ? r->sandbox_src : res->src_dir);
+	for (size_t i = 0; i < res->nr_secondary; i++)
+		log_agent(&r->log, "CODEBUILD_SRC_DIR_%s=%s",
+			  res->secondary[i].id, res->secondary[i].build_dir);
 
 	spec = o->buildspec && o->buildspec[0] == '/'
 		       ? xstrdup(o->buildspec)
@@ -656,6 +779,30 @@ static void pack_progress(uint64_t done, uint64_t total, size_t files_done,
 	pp->drawn = true;
 }
 
+/*
+ * The source an artifact is taken from: the secondary source its
+ * base-directory names ("$CODEBUILD_SRC_DIR_<id>/dist", as CodeBuild's
+ * multiple-inputs sample does), else the primary.
+ */
+static const char *artifact_root(const struct run *r,
+				 const struct bs_artifact *a)
+{
+	const char *bd = a->base_directory;
+
+	for (size_t i = 0; bd && bd[0] == '/' && i < r->res->nr_secondary;
+	     i++) {
+		const char *dir = r->res->secondary[i].dir;
+		char *norm = fs_abspath(bd);
+		bool in = layout_overlaps(norm, dir) &&
+			  strlen(norm) >= strlen(dir);
+
+		free(norm);
+		if (in)
+			return dir;
+	}
+	return r->res->src_dir;
+}
+
 static int upload_one(struct run *r, const struct bs_artifact *spec,
 		      const char *outdir, struct sw_err *e)
 {
@@ -676,7 +823,7 @@ static int upload_one(struct run *r, const struct bs_artifact *spec,
 	log_agent(&r->log, "Assembling file list");
 	for (size_t i = 0; i < a.files.nr; i++)
 		log_agent(&r->log, "Expanding %s", a.files.v[i]);
-	if (artifacts_collect(&a, r->res->src_dir, &list, e) < 0)
+	if (artifacts_collect(&a, artifact_root(r, &a), &list, e) < 0)
 		goto out;
 	if (!list.nr) {
 		for (size_t i = 0; i < a.files.nr; i++)
@@ -1303,6 +1450,15 @@ void build_result_release(struct build_result *r)
 	free(r->reports);
 	free(r->cache_restore);
 	free(r->cache_save);
+	for (size_t i = 0; i < r->nr_secondary; i++) {
+		free(r->secondary[i].id);
+		free(r->secondary[i].dir);
+		free(r->secondary[i].build_dir);
+		free(r->secondary[i].location);
+		free(r->secondary[i].source_version);
+		free(r->secondary[i].resolved_source_version);
+	}
+	free(r->secondary);
 	phase_list_release(&r->phases);
 	strvec_release(&r->exported);
 	for (size_t i = 0; i < r->nr_artifacts; i++) {

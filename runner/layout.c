@@ -187,6 +187,33 @@ void layout_secondary_release(struct layout_secondary *s)
 	s->id = s->source = s->ref = NULL;
 }
 
+int layout_add_secondary(struct layout_secondary **v, size_t *nr, size_t *alloc,
+			 const char *arg, struct sw_err *e)
+{
+	struct layout_secondary s = LAYOUT_SECONDARY_INIT;
+
+	if (layout_parse_secondary(arg, &s, e) < 0)
+		return -1;
+	for (size_t i = 0; i < *nr; i++) {
+		if (strcmp((*v)[i].id, s.id))
+			continue;
+		err_set(e, ERR_USAGE, "secondary source '%s' given twice",
+			s.id);
+		layout_secondary_release(&s);
+		return -1;
+	}
+	ALLOC_GROW(*v, *nr + 1, *alloc);
+	(*v)[(*nr)++] = s;
+	return 0;
+}
+
+void layout_secondaries_free(struct layout_secondary *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		layout_secondary_release(&v[i]);
+	free(v);
+}
+
 bool layout_overlaps(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;

@@ -21,6 +21,7 @@
 #define SW_LAYOUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "err.h"
 
@@ -62,6 +63,17 @@ int layout_parse_secondary(const char *arg, struct layout_secondary *s,
 			   struct sw_err *e);
 
 void layout_secondary_release(struct layout_secondary *s);
+
+/*
+ * Parse arg as above and append it to *v (nr, alloc as ALLOC_GROW keeps
+ * them). Fails with ERR_USAGE as layout_parse_secondary() does, or when
+ * the identifier is given twice.
+ */
+int layout_add_secondary(struct layout_secondary **v, size_t *nr, size_t *alloc,
+			 const char *arg, struct sw_err *e);
+
+/* Release the n entries of v and v itself; NULL is a no-op. */
+void layout_secondaries_free(struct layout_secondary *v, size_t n);
 
 /* Whether a is b or a directory above or below it ("x/y" and "x"). */
 bool layout_overlaps(const char *a, const char *b);

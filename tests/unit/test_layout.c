@@ -102,6 +102,25 @@ static void test_layout__secondary_source_arguments(void **state)
 	assert_null(s.id);
 }
 
+static void test_layout__secondary_sources_once_each(void **state)
+{
+	struct layout_secondary *v = NULL;
+	size_t nr = 0, alloc = 0;
+	struct sw_err e = SW_ERR_INIT;
+
+	(void)state;
+	assert_int_equal(layout_add_secondary(&v, &nr, &alloc, "a=x", &e), 0);
+	assert_int_equal(layout_add_secondary(&v, &nr, &alloc, "b=y@v1", &e),
+			 0);
+	assert_int_equal(layout_add_secondary(&v, &nr, &alloc, "a=z", &e), -1);
+	assert_int_equal(e.code, ERR_USAGE);
+	assert_string_equal(e.msg, "secondary source 'a' given twice");
+	assert_int_equal(nr, 2);
+	assert_string_equal(v[1].ref, "v1");
+	layout_secondaries_free(v, nr);
+	layout_secondaries_free(NULL, 0);
+}
+
 static void test_layout__overlaps(void **state)
 {
 	(void)state;
@@ -129,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_layout__forge_urls_give_go_paths),
 		cmocka_unit_test(test_layout__other_sources_keep_plain_src),
 		cmocka_unit_test(test_layout__secondary_source_arguments),
+		cmocka_unit_test(test_layout__secondary_sources_once_each),
 		cmocka_unit_test(test_layout__overlaps),
 		cmocka_unit_test(test_layout__src_name),
 	};
