@@ -205,6 +205,31 @@ static void secondary_env(struct run *r)
 	}
 }
 
+/*
+ * git-credential-helper: yes. CodeBuild lets the build's git commands use
+ * the credentials it fetched the source with; slipway's are the ssh
+ * agent (SSH_AUTH_SOCK), so the build gets that agent (the sandbox
+ * mounts its directory, agent_bind()). Keys are never copied.
+ */
+static void credential_env(struct run *r)
+{
+	const char *sock = getenv("SSH_AUTH_SOCK");
+
+	if (!r->bs.git_credential_helper)
+		return;
+	if (!sock || sock[0] != '/') {
+		log_agent(&r->log, "git-credential-helper: no ssh agent "
+				   "(SSH_AUTH_SOCK) to offer the build's git "
+				   "commands");
+		return;
+	}
+	env_set(&r->env, "SSH_AUTH_SOCK", sock);
+	log_agent(&r->log,
+		  "git-credential-helper: the build's git commands use the "
+		  "ssh agent at %s",
+		  sock);
+}
+
 static int build_env(struct run *r, struct phase_rec *p)
 {
 	struct build_result *res = r->res;
@@ -226,6 +251,7 @@ static int build_env(struct run *r, struct phase_rec *p)
 	cb.log_path = r->uuid;
 	env_add_codebuild(&r->env, &cb);
 	secondary_env(r);
+	credential_env(r);
 	if (r->o->batch_identifier)
 		env_set(&r->env, "CODEBUILD_BATCH_BUILD_IDENTIFIER",
 			r->o->batch_identifier);
@@ -1119,6 +1145,30 @@ static size_t cache_binds(struct run *r, struct sandbox_bind *binds)
 	return n;
 }
 
+/* Sandboxed with git-credential-helper: the ssh agent's directory. */
+static size_t agent_bind(const struct run *r, struct sandbox_bind *b,
+			 size_t room)
+{
+	const char *sock = env_get(&r->env, "SSH_AUTH_SOCK");
+	char *dir, *slash;
+
+	if (!r->bs.git_credential_helper || !sock || sock[0] != '/' || !room)
+		return 0;
+	dir = xstrdup(sock);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	b->host = realpath(*dir ? dir : "/", NULL);
+	free(dir);
+	if (!b->host || !strcmp(b->host, "/") ||
+	    !strncmp(b->host, "/proc/", 6) || !strncmp(b->host, "/dev/", 5)) {
+		free((char *)b->host);
+		b->host = NULL;
+		return 0;
+	}
+	b->at = xstrdup(b->host);
+	return 1;
+}
+
 static int start_shell(struct run *r, struct sw_err *e)
 {
 	struct shell_opts so = SHELL_OPTS_INIT;
@@ -1154,6 +1204,8 @@ static int start_shell(struct run *r, struct sw_err *e)
 		sbo.cpu_time = r->o->cpu_time;
 		sbo.binds = binds;
 		sbo.nbinds = cache_binds(r, binds);
+		sbo.nbinds += agent_bind(r, binds + sbo.nbinds,
+					 SANDBOX_MAX_BINDS - sbo.nbinds);
 		rc = sandbox_start(&r->sandbox, &sbo, e);
 		for (size_t i = 0; i < sbo.nbinds; i++) {
 			free((char *)binds[i].host);
