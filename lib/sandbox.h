@@ -43,10 +43,15 @@
 #include "err.h"
 #include "proc.h"
 
-/* A directory of the host bound read-write at another path inside. */
+/*
+ * A directory of the host bound read-write at another path inside; or,
+ * with file, a file of the host bound read-only over a file the view
+ * already has (e.g. the build's own /etc/passwd).
+ */
 struct sandbox_bind {
 	const char *host; /* made (mkdir -p) by sandbox_start() if missing */
 	const char *at; /* absolute, without "." or ".." components */
+	bool file;
 };
 
 #define SANDBOX_MAX_BINDS 32

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,8 @@ struct run {
 	struct sandbox sandbox;
 	/* sandboxed: absolute cache paths live under it, mounted inside */
 	char *cache_root;
+	struct shell_user cb_user; /* codebuild-user, when the sandbox has it */
+	bool have_cb_user;
 	/* report.json's space, set aside before anything can fill the disk */
 	struct fs_reserve report_rv;
 	bool disk_noted; /* the reason already says what could not be written */
@@ -1169,6 +1172,105 @@ static size_t agent_bind(const struct run *r, struct sandbox_bind *b,
 	return 1;
 }
 
+#define CB_USER "codebuild-user"
+
+/* Whether the buildspec runs a phase as user name. */
+static bool runs_as(const struct buildspec *bs, const char *name)
+{
+	bool yes = bs->run_as && !strcmp(bs->run_as, name);
+
+	for (int i = 0; i < BS_NPHASES; i++)
+		yes = yes || (bs->phases[i].run_as &&
+			      !strcmp(bs->phases[i].run_as, name));
+	return yes;
+}
+
+/* The machine's file with line added, as <build>/etc/<name>. */
+static char *etc_file(const struct run *r, const char *name, const char *line,
+		      struct sw_err *e)
+{
+	char *from = xasprintf("/etc/%s", name);
+	char *to = xasprintf("%s/etc/%s", r->res->build_dir, name);
+	char *dir = fs_join(r->res->build_dir, "etc");
+	char *data = NULL;
+	size_t len = 0;
+	struct buf b = BUF_INIT;
+	int rc = -1;
+
+	if (fs_read_file(from, 16 << 20, &data, &len, e) == 0 &&
+	    fs_mkdir_p(dir, 0755, e) == 0) {
+		buf_add(&b, data, len);
+		if (len && data[len - 1] != '\n')
+			buf_addch(&b, '\n');
+		buf_addstr(&b, line);
+		rc = fs_write_atomic(to, b.ptr, b.len, 0644, e);
+	}
+	buf_release(&b);
+	free(data);
+	free(dir);
+	free(from);
+	if (rc < 0) {
+		free(to);
+		return NULL;
+	}
+	return to;
+}
+
+/*
+ * run-as: codebuild-user in the sandbox, on a machine without that user
+ * (CodeBuild's images have it): a uid and gid of its own (the first from
+ * 1001 up the machine does not use), listed in the build's own
+ * /etc/passwd and /etc/group (the machine's plus one line each, mounted
+ * over them), and a home of its own, <build>/home/codebuild-user, at
+ * /home/codebuild-user. HOME stays as it is, as in CodeBuild. Fills b
+ * (host sides owned by the caller); returns how many.
+ */
+static size_t user_binds(struct run *r, struct sandbox_bind *b, size_t room)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *line, *home = NULL, *files[2] = { NULL, NULL };
+	unsigned id = 1001;
+
+	if (room < 3 || !runs_as(&r->bs, CB_USER) || getpwnam(CB_USER) ||
+	    geteuid() != 0)
+		return 0;
+	while (id < 60000 && (getpwuid(id) || getgrgid(id)))
+		id++;
+	line = xasprintf("%s:x:%u:%u:CodeBuild user:/home/%s:/bin/sh\n",
+			 CB_USER, id, id, CB_USER);
+	files[0] = etc_file(r, "passwd", line, &e);
+	free(line);
+	line = xasprintf("%s:x:%u:\n", CB_USER, id);
+	if (files[0])
+		files[1] = etc_file(r, "group", line, &e);
+	free(line);
+	home = xasprintf("%s/home/%s", r->res->build_dir, CB_USER);
+	if (!files[1] || fs_mkdir_p(home, 0755, &e) < 0 ||
+	    chown(home, id, id) < 0) {
+		log_agent(&r->log, "Warning: cannot provide %s: %s", CB_USER,
+			  e.msg[0] ? e.msg : strerror(errno));
+		free(files[0]);
+		free(files[1]);
+		free(home);
+		return 0;
+	}
+	b[0].host = files[0];
+	b[0].at = xstrdup("/etc/passwd");
+	b[0].file = true;
+	b[1].host = files[1];
+	b[1].at = xstrdup("/etc/group");
+	b[1].file = true;
+	b[2].host = home;
+	b[2].at = xasprintf("/home/%s", CB_USER);
+	r->cb_user.name = CB_USER;
+	r->cb_user.uid = id;
+	r->cb_user.gid = id;
+	r->have_cb_user = true;
+	log_agent(&r->log, "Sandbox user %s: uid %u, home /home/%s", CB_USER,
+		  id, CB_USER);
+	return 3;
+}
+
 static int start_shell(struct run *r, struct sw_err *e)
 {
 	struct shell_opts so = SHELL_OPTS_INIT;
@@ -1195,6 +1297,8 @@ static int start_shell(struct run *r, struct sw_err *e)
 		struct sandbox_bind binds[SANDBOX_MAX_BINDS];
 		int rc;
 
+		memset(binds, 0, sizeof(binds));
+
 		sbo.src = r->out_dir;
 		sbo.src_at = SANDBOX_OUTPUT;
 		sbo.rw_dir = r->res->build_dir;
@@ -1205,6 +1309,8 @@ static int start_shell(struct run *r, struct sw_err *e)
 		sbo.binds = binds;
 		sbo.nbinds = cache_binds(r, binds);
 		sbo.nbinds += agent_bind(r, binds + sbo.nbinds,
+					 SANDBOX_MAX_BINDS - sbo.nbinds);
+		sbo.nbinds += user_binds(r, binds + sbo.nbinds,
 					 SANDBOX_MAX_BINDS - sbo.nbinds);
 		rc = sandbox_start(&r->sandbox, &sbo, e);
 		for (size_t i = 0; i < sbo.nbinds; i++) {
@@ -1315,6 +1421,7 @@ static void run_build(struct run *r)
 	m.sh = &r->sh;
 	m.log = &r->log;
 	m.deadline = proc_now_ms() + timeout;
+	m.extra_user = r->have_cb_user ? &r->cb_user : NULL;
 	if (machine_run(&m, &res->phases, &e) < 0) {
 		set_reason(r, "%s", e.msg);
 		fail(r, PHASE_FAULT, ERR_SYSTEM);
