@@ -62,7 +62,8 @@ _slipway() {
 	--ref | --timeout | -e | --env | --deployment-id | --application | \
 		--deployment-group | --deployment-group-id | --host | --ssh | \
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
-		--max-bundle-size | --max-bundle-ratio | --keep | --older-than)
+		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
+		--secondary-source)
 		return
 		;;
 	esac

@@ -264,6 +264,23 @@ static int keep_from_env(int keep)
 	return RETIRE_KEEP_DEFAULT;
 }
 
+/* A build's source trees: CodeBuild's layout, and the one before it. */
+static const char *const trees[] = { "codebuild", "src" };
+
+static bool has_tree(const char *dir)
+{
+	struct stat st;
+	bool yes = false;
+
+	for (size_t i = 0; !yes && i < ARRAY_SIZE(trees); i++) {
+		char *t = fs_join(dir, trees[i]);
+
+		yes = lstat(t, &st) == 0 && S_ISDIR(st.st_mode);
+		free(t);
+	}
+	return yes;
+}
+
 int retire_old_builds(const char *state_dir, const char *project, int keep,
 		      struct sw_err *e)
 {
@@ -284,14 +301,13 @@ int retire_old_builds(const char *state_dir, const char *project, int keep,
 	}
 	while ((de = readdir(d))) {
 		struct stat st;
-		char *dir, *src;
+		char *dir;
 
 		if (!is_build_of(de->d_name, project))
 			continue;
 		dir = fs_join(builds, de->d_name);
-		src = fs_join(dir, "src");
 		if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-		    lstat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
+		    has_tree(dir)) {
 			ALLOC_GROW(v, nr + 1, alloc);
 			v[nr].dir = dir;
 			v[nr].born = born(dir);
@@ -299,25 +315,24 @@ int retire_old_builds(const char *state_dir, const char *project, int keep,
 		} else {
 			free(dir);
 		}
-		free(src);
 	}
 	closedir(d);
 	qsort(v, nr, sizeof(*v), by_age_newest_first);
 	for (i = (size_t)keep; i < nr; i++) {
-		char *src, *label;
-		int r;
-
 		if (!is_done(v[i].dir))
 			continue;
 		if (!trash && !(trash = trash_dir(state_dir, e)))
 			goto out;
-		src = fs_join(v[i].dir, "src");
-		label = xasprintf("%s-src", strrchr(v[i].dir, '/') + 1);
-		r = move_to_trash(trash, src, label);
-		if (r > 0)
-			moved++;
-		free(label);
-		free(src);
+		for (size_t t = 0; t < ARRAY_SIZE(trees); t++) {
+			char *src = fs_join(v[i].dir, trees[t]);
+			char *label = xasprintf(
+				"%s-%s", strrchr(v[i].dir, '/') + 1, trees[t]);
+
+			if (move_to_trash(trash, src, label) > 0)
+				moved++;
+			free(label);
+			free(src);
+		}
 	}
 	if (moved)
 		retire_detached(empty_trash, trash);

@@ -8,8 +8,9 @@
  *   retire_detached(fn, data);           -- fn runs in a detached process
  *
  * Deleting a big tree on ext4 takes seconds. retire_old_builds() keeps
- * the src/ of the newest `keep` builds of a project (the current one
- * included) and moves the others' src/ to <state>/trash/ (a rename, O(1));
+ * the source trees (codebuild/, and src/ of builds made before that
+ * layout) of the newest `keep` builds of a project (the current one
+ * included) and moves the others' to <state>/trash/ (a rename, O(1));
  * report.json, build.log and artifacts stay. A detached process at the
  * lowest CPU and I/O priority then empties <state>/trash/.
  *
@@ -31,7 +32,7 @@ typedef void (*retire_fn)(void *data);
 /*
  * Retire all but the newest `keep` build trees of project (keep < 1 is
  * taken as 1; a negative keep reads SLIPWAY_KEEP_BUILDS, else
- * RETIRE_KEEP_DEFAULT). A build counts once it has a src/ directory; one
+ * RETIRE_KEEP_DEFAULT). A build counts once it has a source tree; one
  * without report.json is still running and is kept unless its build.log is
  * a day old. Fails only when trash/ cannot be made; a tree that cannot be
  * moved is left where it is.

@@ -356,7 +356,9 @@ static int prepare_points(const struct sandbox_opts *o, struct nsv_err *h)
 	for (size_t i = 0; i < o->nbinds; i++) {
 		size_t j = i;
 
-		depth[i] = existing_depth(o->binds[i].at);
+		/* a file bind covers a file that is there: no point to make */
+		depth[i] =
+			o->binds[i].file ? 0 : existing_depth(o->binds[i].at);
 		while (j > 0 && depth[order[j - 1]] > depth[i]) {
 			order[j] = order[j - 1];
 			j--;
@@ -364,8 +366,29 @@ static int prepare_points(const struct sandbox_opts *o, struct nsv_err *h)
 		order[j] = i;
 	}
 	for (size_t i = 0; i < o->nbinds; i++)
-		if (prepare_point(o->binds[order[i]].at, h) < 0)
+		if (!o->binds[order[i]].file &&
+		    prepare_point(o->binds[order[i]].at, h) < 0)
 			return -1;
+	return 0;
+}
+
+/* A file of the host, read-only over one the view has. */
+static int bind_file(const struct sandbox_bind *b, struct nsv_err *h)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct stat st;
+
+	snprintf(from, sizeof(from), "/oldroot%s", b->host);
+	snprintf(to, sizeof(to), "/newroot%s", b->at);
+	if (lstat(to, &st) < 0 || !S_ISREG(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : errno;
+		return nsv_fail(h, "cannot mount at", b->at);
+	}
+	if (mount(from, to, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, to, NULL,
+		  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		  NULL) < 0)
+		return nsv_fail(h, "cannot bind", b->host);
 	return 0;
 }
 
@@ -428,7 +451,9 @@ static int holder_fs(const struct sandbox_opts *o, struct nsv_err *h)
 	if (nsv_bind_rw(o->src, o->src_at, h) < 0)
 		return -1;
 	for (size_t i = 0; i < o->nbinds; i++)
-		if (nsv_bind_rw(o->binds[i].host, o->binds[i].at, h) < 0)
+		if (o->binds[i].file ? bind_file(&o->binds[i], h) < 0
+				     : nsv_bind_rw(o->binds[i].host,
+						   o->binds[i].at, h) < 0)
 			return -1;
 	if (o->network_none && nsv_lo_up(h) < 0)
 		return -1;
@@ -599,7 +624,7 @@ int sandbox_start(struct sandbox *s, const struct sandbox_opts *o,
 			       SANDBOX_MAX_BINDS);
 	for (size_t i = 0; i < o->nbinds; i++) {
 		char *host = xstrdup(o->binds[i].host);
-		int rc = nsv_mkdir_p(host, 0755);
+		int rc = o->binds[i].file ? 0 : nsv_mkdir_p(host, 0755);
 
 		free(host);
 		if (rc < 0)

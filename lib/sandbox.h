@@ -43,17 +43,22 @@
 #include "err.h"
 #include "proc.h"
 
-/* A directory of the host bound read-write at another path inside. */
+/*
+ * A directory of the host bound read-write at another path inside; or,
+ * with file, a file of the host bound read-only over a file the view
+ * already has (e.g. the build's own /etc/passwd).
+ */
 struct sandbox_bind {
 	const char *host; /* made (mkdir -p) by sandbox_start() if missing */
 	const char *at; /* absolute, without "." or ".." components */
+	bool file;
 };
 
 #define SANDBOX_MAX_BINDS 32
 
 struct sandbox_opts {
-	const char *src; /* the source directory on the host */
-	const char *src_at; /* where it appears inside */
+	const char *src; /* the directory of the sources on the host */
+	const char *src_at; /* where it appears inside (/codebuild/output) */
 	const char *rw_dir; /* bound read-write at its own path; or NULL */
 	bool network_none; /* a network namespace with only lo */
 	long pids; /* 0: no limit */

@@ -147,6 +147,19 @@ static int resolve_user(const struct machine *m, const struct bs_phase *p,
 	if (!name)
 		return 0;
 	pw = getpwnam(name);
+	if (!pw && m->extra_user && !strcmp(name, m->extra_user->name)) {
+		*u = *m->extra_user;
+		*switch_user = true;
+		return 0;
+	}
+	if (!pw && !strcmp(name, "codebuild-user")) {
+		*msg = xasprintf("run-as user '%s' does not exist (CodeBuild's "
+				 "images have it: 'useradd -m %s' as root "
+				 "creates it, or --isolation sandbox provides "
+				 "it)",
+				 name, name);
+		return -1;
+	}
 	if (!pw) {
 		*msg = xasprintf("run-as user '%s' does not exist", name);
 		return -1;

@@ -93,6 +93,8 @@ struct machine {
 	struct shell *sh;
 	struct log *log;
 	int64_t deadline; /* proc_now_ms() value, 0 = none */
+	/* a run-as user the machine lacks but the sandbox provides, or NULL */
+	const struct shell_user *extra_user;
 	/* out */
 	enum machine_outcome outcome;
 	bool skip_artifacts; /* go straight to FINALIZING */
@@ -102,7 +104,8 @@ struct machine {
 
 #define MACHINE_INIT                                                           \
 	{                                                                      \
-		NULL, NULL, NULL, 0, MACHINE_SUCCEEDED, false, false, true     \
+		NULL, NULL, NULL, 0, NULL, MACHINE_SUCCEEDED, false, false,    \
+			true                                                   \
 	}
 
 /* Run the four build phases. Returns -1 only on a system error (the

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "envfile.h"
 #include "fs.h"
 #include "html.h"
+#include "layout.h"
 #include "log.h"
 #include "mask.h"
 #include "proc.h"
@@ -32,6 +34,8 @@
 extern char **environ;
 
 #define DEFAULT_TIMEOUT_MS (60LL * 60 * 1000)
+/* where a sandbox shows <build>/codebuild/output (layout.h) */
+#define SANDBOX_OUTPUT "/codebuild/output"
 #define GROUP_GRACE_MS 2000
 
 /* Everything one build holds while it runs. */
@@ -57,9 +61,13 @@ struct run {
 	char *cache_key; /* expanded before INSTALL, used by the save too */
 	struct strvec cache_fallbacks;
 	char *sandbox_src; /* CODEBUILD_SRC_DIR inside the sandbox, or NULL */
+	char *out_dir; /* <build>/codebuild/output: /codebuild/output inside */
+	char *src_name; /* "src<N>", the sources' directory under out_dir */
 	struct sandbox sandbox;
 	/* sandboxed: absolute cache paths live under it, mounted inside */
 	char *cache_root;
+	struct shell_user cb_user; /* codebuild-user, when the sandbox has it */
+	bool have_cb_user;
 	/* report.json's space, set aside before anything can fill the disk */
 	struct fs_reserve report_rv;
 	bool disk_noted; /* the reason already says what could not be written */
@@ -206,6 +214,52 @@ static char *build_url(const char *build_dir)
 	return buf_detach(&b);
 }
 
+/* CODEBUILD_SRC_DIR_<id> and its companions, per secondary source. */
+static void secondary_env(struct run *r)
+{
+	for (size_t i = 0; i < r->res->nr_secondary; i++) {
+		const struct build_source *s = &r->res->secondary[i];
+		const char *version = s->source_version
+					      ? s->source_version
+					      : s->resolved_source_version;
+		char *n = xasprintf("CODEBUILD_SRC_DIR_%s", s->id);
+
+		env_set(&r->env, n, s->build_dir);
+		free(n);
+		n = xasprintf("CODEBUILD_SOURCE_VERSION_%s", s->id);
+		env_set(&r->env, n, version ? version : "");
+		free(n);
+		n = xasprintf("CODEBUILD_SOURCE_REPO_URL_%s", s->id);
+		env_set(&r->env, n, s->location);
+		free(n);
+	}
+}
+
+/*
+ * git-credential-helper: yes. CodeBuild lets the build's git commands use
+ * the credentials it fetched the source with; slipway's are the ssh
+ * agent (SSH_AUTH_SOCK), so the build gets that agent (the sandbox
+ * mounts its directory, agent_bind()). Keys are never copied.
+ */
+static void credential_env(struct run *r)
+{
+	const char *sock = getenv("SSH_AUTH_SOCK");
+
+	if (!r->bs.git_credential_helper)
+		return;
+	if (!sock || sock[0] != '/') {
+		log_agent(&r->log, "git-credential-helper: no ssh agent "
+				   "(SSH_AUTH_SOCK) to offer the build's git "
+				   "commands");
+		return;
+	}
+	env_set(&r->env, "SSH_AUTH_SOCK", sock);
+	log_agent(&r->log,
+		  "git-credential-helper: the build's git commands use the "
+		  "ssh agent at %s",
+		  sock);
+}
+
 static int build_env(struct run *r, struct phase_rec *p)
 {
 	struct build_result *res = r->res;
@@ -230,6 +284,8 @@ static int build_env(struct run *r, struct phase_rec *p)
 	cb.build_url = url;
 	env_add_codebuild(&r->env, &cb);
 	free(url);
+	secondary_env(r);
+	credential_env(r);
 	if (r->o->batch_identifier)
 		env_set(&r->env, "CODEBUILD_BATCH_BUILD_IDENTIFIER",
 			r->o->batch_identifier);
@@ -362,6 +418,114 @@ static void dir_source_version(struct run *r)
 	log_agent(&r->log, "Source version: content SHA-256 %s", hex);
 }
 
+/* The directories above path, made as needed. */
+static int mkdir_parent(const char *path, struct sw_err *e)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int ret = 0;
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		ret = fs_mkdir_p(dir, 0755, e);
+	}
+	free(dir);
+	return ret;
+}
+
+/*
+ * Where secondary source s goes, relative to the output directory: beside
+ * a primary at its forge path when s has one too (CodeBuild's layout, a
+ * GOPATH), else src<N>/secSrc/<id> (CodeBuild's local agent's). Never
+ * inside or above a source placed before.
+ */
+static char *secondary_rel(const struct run *r, const char *source,
+			   const char *id, const struct strvec *taken)
+{
+	char *plain = xasprintf("%s/src", r->src_name);
+	char *repo = NULL, *rel = NULL;
+
+	if (strcmp(taken->v[0], plain) && source_is_git_url(source))
+		repo = layout_repo_path(source);
+	if (repo) {
+		rel = xasprintf("%s/src/%s", r->src_name, repo);
+		for (size_t i = 0; rel && i < taken->nr; i++)
+			if (layout_overlaps(rel, taken->v[i])) {
+				free(rel);
+				rel = NULL;
+			}
+	}
+	free(repo);
+	free(plain);
+	return rel ? rel : xasprintf("%s/secSrc/%s", r->src_name, id);
+}
+
+/* The secondary sources, each into its own directory, after the primary. */
+static int fetch_secondaries(struct run *r, struct phase_rec *p)
+{
+	const struct build_opts *o = r->o;
+	struct build_result *res = r->res;
+	struct strvec taken = STRVEC_INIT;
+	char *mirrors = fs_join(r->st.dir, "sources");
+	int ret = 0;
+
+	if (!o->nr_secondary)
+		goto out;
+	strvec_push(&taken, res->src_dir + strlen(r->out_dir) + 1);
+	res->secondary = xcalloc(o->nr_secondary, sizeof(*res->secondary));
+	for (size_t i = 0; i < o->nr_secondary; i++) {
+		const struct layout_secondary *s = &o->secondary[i];
+		struct build_source *b = &res->secondary[res->nr_secondary++];
+		struct source_opts so = SOURCE_OPTS_INIT;
+		struct source_result sr = SOURCE_RESULT_INIT;
+		struct sw_err e = SW_ERR_INIT;
+		char *rel = secondary_rel(r, s->source, s->id, &taken), *sum;
+
+		b->id = xstrdup(s->id);
+		b->dir = fs_join(r->out_dir, rel);
+		b->build_dir = r->sandbox_src
+				       ? xasprintf("%s/%s", SANDBOX_OUTPUT, rel)
+				       : xstrdup(b->dir);
+		strvec_push(&taken, rel);
+		free(rel);
+		so.source = s->source;
+		so.ref = s->ref;
+		so.dest = b->dir;
+		so.progress = !o->quiet && isatty(STDERR_FILENO);
+		so.mirror_dir = mirrors;
+		so.no_cache = o->no_cache;
+		if (mkdir_parent(b->dir, &e) < 0 ||
+		    source_fetch(&so, &sr, &e) < 0) {
+			err_prefix(&e, "secondary source '%s'", s->id);
+			phase_end(p,
+				  e.code == ERR_SYSTEM ? PHASE_FAULT
+						       : PHASE_FAILED,
+				  "CLIENT_ERROR", e.msg, &r->log);
+			set_reason(r, "%s", e.msg);
+			fail(r, PHASE_FAILED,
+			     e.code == ERR_USAGE    ? ERR_USAGE
+			     : e.code == ERR_SYSTEM ? ERR_SYSTEM
+						    : ERR_FAILED);
+			source_result_release(&sr);
+			ret = -1;
+			goto out;
+		}
+		b->location = sr.repo_url ? xstrdup(sr.repo_url)
+					  : fs_abspath(s->source);
+		b->source_version = xstrdup_or_null(sr.source_version);
+		b->resolved_source_version =
+			xstrdup_or_null(sr.resolved_version);
+		sum = source_cache_summary(&sr);
+		if (sum)
+			log_agent(&r->log, "%s", sum);
+		free(sum);
+		source_result_release(&sr);
+	}
+out:
+	free(mirrors);
+	strvec_release(&taken);
+	return ret;
+}
+
 static int download_source(struct run *r)
 {
 	const struct build_opts *o = r->o;
@@ -379,6 +543,12 @@ static int download_source(struct run *r)
 	so.source = o->source;
 	so.ref = o->ref;
 	so.dest = res->src_dir;
+	if (mkdir_parent(res->src_dir, &e) < 0) {
+		phase_end(p, PHASE_FAULT, "CLIENT_ERROR", e.msg, &r->log);
+		set_reason(r, "%s", e.msg);
+		fail(r, PHASE_FAULT, ERR_SYSTEM);
+		return -1;
+	}
 	so.progress = !o->quiet && isatty(STDERR_FILENO);
 	so.worktree = o->worktree;
 	mirrors = fs_join(r->st.dir, "sources");
@@ -405,6 +575,10 @@ static int download_source(struct run *r)
 	if (summary)
 		log_agent(&r->log, "%s", summary);
 	free(summary);
+	if (fetch_secondaries(r, p) < 0) {
+		source_result_release(&sr);
+		return -1;
+	}
 	/* Old builds' trees go to the trash, deleted in the background. */
 	if (retire_old_builds(r->st.dir, res->project, -1, &e) < 0) {
 		log_agent(&r->log, "Warning: %s", e.msg);
@@ -427,6 +601,9 @@ static int download_source(struct run *r)
 			  res->resolved_source_version);
 	log_agent(&r->log, "CODEBUILD_SRC_DIR=%s",
 		  r->sandbox_src ? r->sandbox_src : res->src_dir);
+	for (size_t i = 0; i < res->nr_secondary; i++)
+		log_agent(&r->log, "CODEBUILD_SRC_DIR_%s=%s",
+			  res->secondary[i].id, res->secondary[i].build_dir);
 
 	spec = o->buildspec && o->buildspec[0] == '/'
 		       ? xstrdup(o->buildspec)
@@ -561,18 +738,18 @@ static void cache_save_step(struct run *r)
 
 /* ---- test and coverage reports ---- */
 
-/* Paths expanded in a sandbox name its source; slipway reads the host's. */
+/* Paths expanded in a sandbox name its sources; slipway reads the host's. */
 static void to_host_paths(const struct run *r, char **v, size_t n)
 {
-	size_t l = r->sandbox_src ? strlen(r->sandbox_src) : 0;
+	size_t l = r->sandbox_src ? strlen(SANDBOX_OUTPUT) : 0;
 
 	for (size_t i = 0; l && i < n; i++) {
 		char *h;
 
-		if (strncmp(v[i], r->sandbox_src, l) ||
+		if (strncmp(v[i], SANDBOX_OUTPUT, l) ||
 		    (v[i][l] != '/' && v[i][l]))
 			continue;
-		h = xasprintf("%s%s", r->res->src_dir, v[i] + l);
+		h = xasprintf("%s%s", r->out_dir, v[i] + l);
 		free(v[i]);
 		v[i] = h;
 	}
@@ -693,6 +870,30 @@ static void pack_progress(uint64_t done, uint64_t total, size_t files_done,
 	pp->drawn = true;
 }
 
+/*
+ * The source an artifact is taken from: the secondary source its
+ * base-directory names ("$CODEBUILD_SRC_DIR_<id>/dist", as CodeBuild's
+ * multiple-inputs sample does), else the primary.
+ */
+static const char *artifact_root(const struct run *r,
+				 const struct bs_artifact *a)
+{
+	const char *bd = a->base_directory;
+
+	for (size_t i = 0; bd && bd[0] == '/' && i < r->res->nr_secondary;
+	     i++) {
+		const char *dir = r->res->secondary[i].dir;
+		char *norm = fs_abspath(bd);
+		bool in = layout_overlaps(norm, dir) &&
+			  strlen(norm) >= strlen(dir);
+
+		free(norm);
+		if (in)
+			return dir;
+	}
+	return r->res->src_dir;
+}
+
 static int upload_one(struct run *r, const struct bs_artifact *spec,
 		      const char *outdir, struct sw_err *e)
 {
@@ -713,7 +914,7 @@ static int upload_one(struct run *r, const struct bs_artifact *spec,
 	log_agent(&r->log, "Assembling file list");
 	for (size_t i = 0; i < a.files.nr; i++)
 		log_agent(&r->log, "Expanding %s", a.files.v[i]);
-	if (artifacts_collect(&a, r->res->src_dir, &list, e) < 0)
+	if (artifacts_collect(&a, artifact_root(r, &a), &list, e) < 0)
 		goto out;
 	if (!list.nr) {
 		for (size_t i = 0; i < a.files.nr; i++)
@@ -898,13 +1099,14 @@ static int prepare(struct run *r, struct sw_err *e)
 	const struct build_opts *o = r->o;
 	struct build_result *res = r->res;
 	const char *source = o->source ? o->source : ".";
-	char *logpath;
+	char *logpath, *rel, *repo;
+	bool sandboxed = false;
 
 	if (o->isolation != BUILD_ISOLATION_DIR) {
 		struct sw_err pe = SW_ERR_INIT;
 
 		if (sandbox_probe(&pe) == 0) {
-			r->sandbox_src = sandbox_src_path();
+			sandboxed = true;
 		} else if (o->isolation == BUILD_ISOLATION_AUTO) {
 			fprintf(stderr,
 				"slipway: no sandbox (%s); isolation is dir\n",
@@ -924,7 +1126,20 @@ static int prepare(struct run *r, struct sw_err *e)
 	res->arn = xasprintf("arn:aws:codebuild:%s:000000000000:build/%s",
 			     env_region((const char *const *)environ), res->id);
 	res->build_dir = state_build_dir(&r->st, res->id);
-	res->src_dir = fs_join(res->build_dir, "src");
+	/*
+	 * CodeBuild's layout under the build's own directory, which stands
+	 * for "/": what a buildspec reaches with "cd ../.." stays the build's.
+	 */
+	r->out_dir = fs_join(res->build_dir, "codebuild/output");
+	r->src_name = layout_src_name();
+	repo = source_is_git_url(source) ? layout_repo_path(source) : NULL;
+	rel = repo ? xasprintf("%s/src/%s", r->src_name, repo)
+		   : xasprintf("%s/src", r->src_name);
+	res->src_dir = fs_join(r->out_dir, rel);
+	if (sandboxed)
+		r->sandbox_src = xasprintf("%s/%s", SANDBOX_OUTPUT, rel);
+	free(rel);
+	free(repo);
 	res->initiator = initiator();
 	res->timeout_minutes =
 		(long)((o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS) /
@@ -995,6 +1210,129 @@ static size_t cache_binds(struct run *r, struct sandbox_bind *binds)
 	return n;
 }
 
+/* Sandboxed with git-credential-helper: the ssh agent's directory. */
+static size_t agent_bind(const struct run *r, struct sandbox_bind *b,
+			 size_t room)
+{
+	const char *sock = env_get(&r->env, "SSH_AUTH_SOCK");
+	char *dir, *slash;
+
+	if (!r->bs.git_credential_helper || !sock || sock[0] != '/' || !room)
+		return 0;
+	dir = xstrdup(sock);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	b->host = realpath(*dir ? dir : "/", NULL);
+	free(dir);
+	if (!b->host || !strcmp(b->host, "/") ||
+	    !strncmp(b->host, "/proc/", 6) || !strncmp(b->host, "/dev/", 5)) {
+		free((char *)b->host);
+		b->host = NULL;
+		return 0;
+	}
+	b->at = xstrdup(b->host);
+	return 1;
+}
+
+#define CB_USER "codebuild-user"
+
+/* Whether the buildspec runs a phase as user name. */
+static bool runs_as(const struct buildspec *bs, const char *name)
+{
+	bool yes = bs->run_as && !strcmp(bs->run_as, name);
+
+	for (int i = 0; i < BS_NPHASES; i++)
+		yes = yes || (bs->phases[i].run_as &&
+			      !strcmp(bs->phases[i].run_as, name));
+	return yes;
+}
+
+/* The machine's file with line added, as <build>/etc/<name>. */
+static char *etc_file(const struct run *r, const char *name, const char *line,
+		      struct sw_err *e)
+{
+	char *from = xasprintf("/etc/%s", name);
+	char *to = xasprintf("%s/etc/%s", r->res->build_dir, name);
+	char *dir = fs_join(r->res->build_dir, "etc");
+	char *data = NULL;
+	size_t len = 0;
+	struct buf b = BUF_INIT;
+	int rc = -1;
+
+	if (fs_read_file(from, 16 << 20, &data, &len, e) == 0 &&
+	    fs_mkdir_p(dir, 0755, e) == 0) {
+		buf_add(&b, data, len);
+		if (len && data[len - 1] != '\n')
+			buf_addch(&b, '\n');
+		buf_addstr(&b, line);
+		rc = fs_write_atomic(to, b.ptr, b.len, 0644, e);
+	}
+	buf_release(&b);
+	free(data);
+	free(dir);
+	free(from);
+	if (rc < 0) {
+		free(to);
+		return NULL;
+	}
+	return to;
+}
+
+/*
+ * run-as: codebuild-user in the sandbox, on a machine without that user
+ * (CodeBuild's images have it): a uid and gid of its own (the first from
+ * 1001 up the machine does not use), listed in the build's own
+ * /etc/passwd and /etc/group (the machine's plus one line each, mounted
+ * over them), and a home of its own, <build>/home/codebuild-user, at
+ * /home/codebuild-user. HOME stays as it is, as in CodeBuild. Fills b
+ * (host sides owned by the caller); returns how many.
+ */
+static size_t user_binds(struct run *r, struct sandbox_bind *b, size_t room)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *line, *home = NULL, *files[2] = { NULL, NULL };
+	unsigned id = 1001;
+
+	if (room < 3 || !runs_as(&r->bs, CB_USER) || getpwnam(CB_USER) ||
+	    geteuid() != 0)
+		return 0;
+	while (id < 60000 && (getpwuid(id) || getgrgid(id)))
+		id++;
+	line = xasprintf("%s:x:%u:%u:CodeBuild user:/home/%s:/bin/sh\n",
+			 CB_USER, id, id, CB_USER);
+	files[0] = etc_file(r, "passwd", line, &e);
+	free(line);
+	line = xasprintf("%s:x:%u:\n", CB_USER, id);
+	if (files[0])
+		files[1] = etc_file(r, "group", line, &e);
+	free(line);
+	home = xasprintf("%s/home/%s", r->res->build_dir, CB_USER);
+	if (!files[1] || fs_mkdir_p(home, 0755, &e) < 0 ||
+	    chown(home, id, id) < 0) {
+		log_agent(&r->log, "Warning: cannot provide %s: %s", CB_USER,
+			  e.msg[0] ? e.msg : strerror(errno));
+		free(files[0]);
+		free(files[1]);
+		free(home);
+		return 0;
+	}
+	b[0].host = files[0];
+	b[0].at = xstrdup("/etc/passwd");
+	b[0].file = true;
+	b[1].host = files[1];
+	b[1].at = xstrdup("/etc/group");
+	b[1].file = true;
+	b[2].host = home;
+	b[2].at = xasprintf("/home/%s", CB_USER);
+	r->cb_user.name = CB_USER;
+	r->cb_user.uid = id;
+	r->cb_user.gid = id;
+	r->have_cb_user = true;
+	log_agent(&r->log, "Sandbox user %s: uid %u, home /home/%s", CB_USER,
+		  id, CB_USER);
+	return 3;
+}
+
 static int start_shell(struct run *r, struct sw_err *e)
 {
 	struct shell_opts so = SHELL_OPTS_INIT;
@@ -1021,8 +1359,10 @@ static int start_shell(struct run *r, struct sw_err *e)
 		struct sandbox_bind binds[SANDBOX_MAX_BINDS];
 		int rc;
 
-		sbo.src = r->res->src_dir;
-		sbo.src_at = r->sandbox_src;
+		memset(binds, 0, sizeof(binds));
+
+		sbo.src = r->out_dir;
+		sbo.src_at = SANDBOX_OUTPUT;
 		sbo.rw_dir = r->res->build_dir;
 		sbo.network_none = r->o->network_none;
 		sbo.pids = r->o->pids;
@@ -1030,6 +1370,10 @@ static int start_shell(struct run *r, struct sw_err *e)
 		sbo.cpu_time = r->o->cpu_time;
 		sbo.binds = binds;
 		sbo.nbinds = cache_binds(r, binds);
+		sbo.nbinds += agent_bind(r, binds + sbo.nbinds,
+					 SANDBOX_MAX_BINDS - sbo.nbinds);
+		sbo.nbinds += user_binds(r, binds + sbo.nbinds,
+					 SANDBOX_MAX_BINDS - sbo.nbinds);
 		rc = sandbox_start(&r->sandbox, &sbo, e);
 		for (size_t i = 0; i < sbo.nbinds; i++) {
 			free((char *)binds[i].host);
@@ -1139,6 +1483,7 @@ static void run_build(struct run *r)
 	m.sh = &r->sh;
 	m.log = &r->log;
 	m.deadline = proc_now_ms() + timeout;
+	m.extra_user = r->have_cb_user ? &r->cb_user : NULL;
 	if (machine_run(&m, &res->phases, &e) < 0) {
 		set_reason(r, "%s", e.msg);
 		fail(r, PHASE_FAULT, ERR_SYSTEM);
@@ -1285,6 +1630,8 @@ out:
 		shell_release(&r.sh);
 	sandbox_stop(&r.sandbox);
 	free(r.sandbox_src);
+	free(r.out_dir);
+	free(r.src_name);
 	free(r.cache_root);
 	if (r.group.pgid)
 		proc_group_stop(&r.group, GROUP_GRACE_MS);
@@ -1324,6 +1671,15 @@ void build_result_release(struct build_result *r)
 	free(r->reports);
 	free(r->cache_restore);
 	free(r->cache_save);
+	for (size_t i = 0; i < r->nr_secondary; i++) {
+		free(r->secondary[i].id);
+		free(r->secondary[i].dir);
+		free(r->secondary[i].build_dir);
+		free(r->secondary[i].location);
+		free(r->secondary[i].source_version);
+		free(r->secondary[i].resolved_source_version);
+	}
+	free(r->secondary);
 	phase_list_release(&r->phases);
 	strvec_release(&r->exported);
 	for (size_t i = 0; i < r->nr_artifacts; i++) {

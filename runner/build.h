@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "artifacts.h"
+#include "layout.h"
 #include "phase.h"
 #include "reports.h"
 #include "strvec.h"
@@ -54,6 +55,9 @@ struct build_opts {
 	long pids; /* --pids; 0: no limit (sandbox only) */
 	long long memory; /* --memory in bytes; 0: no limit (sandbox only) */
 	long cpu_time; /* --cpu-time seconds per process; 0: no limit */
+	/* --secondary-source, owned by the caller (layout_add_secondary) */
+	struct layout_secondary *secondary;
+	size_t nr_secondary, alloc_secondary;
 };
 
 #define BUILD_OPTS_INIT                                                        \
@@ -69,6 +73,16 @@ struct build_artifact {
 	char *md5;
 	long long size;
 	size_t files;
+};
+
+/* A secondary source as the build got it (CODEBUILD_SRC_DIR_<id>). */
+struct build_source {
+	char *id;
+	char *dir; /* on the host */
+	char *build_dir; /* as the build's commands see it */
+	char *location; /* the URL or absolute path */
+	char *source_version; /* git: the ref as given, else the branch */
+	char *resolved_source_version; /* git: the commit */
 };
 
 struct build_result {
@@ -96,6 +110,8 @@ struct build_result {
 	size_t nr_reports;
 	char *cache_restore; /* what the cache restore did, or NULL */
 	char *cache_save;
+	struct build_source *secondary; /* one per --secondary-source */
+	size_t nr_secondary;
 };
 
 int build_run(const struct build_opts *o, int *status);

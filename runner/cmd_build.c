@@ -29,6 +29,10 @@ static const char build_usage[] =
 	"      --worktree            copy a git work tree as it is "
 	"(uncommitted\n"
 	"                            changes included) instead of cloning it\n"
+	"      --secondary-source ID=PATH|URL[@REF]\n"
+	"                            another source, at "
+	"$CODEBUILD_SRC_DIR_ID\n"
+	"                            (repeatable)\n"
 	"  -e, --env NAME=VALUE      set a variable (repeatable; highest "
 	"precedence)\n"
 	"      --env-file FILE       VAR=VAL lines, # comments (the local "
@@ -102,7 +106,8 @@ enum {
 	OPT_NETWORK,
 	OPT_PIDS,
 	OPT_MEMORY,
-	OPT_CPU_TIME
+	OPT_CPU_TIME,
+	OPT_SECONDARY_SOURCE
 };
 
 static const struct option build_options[] = {
@@ -129,6 +134,7 @@ static const struct option build_options[] = {
 	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "cpu-time", required_argument, NULL, OPT_CPU_TIME },
+	{ "secondary-source", required_argument, NULL, OPT_SECONDARY_SOURCE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -341,6 +347,15 @@ int cmd_build(int argc, char **argv)
 			o.cpu_time = n;
 			break;
 		}
+		case OPT_SECONDARY_SOURCE:
+			err_clear(&e);
+			if (layout_add_secondary(&o.secondary, &o.nr_secondary,
+						 &o.alloc_secondary, optarg,
+						 &e) < 0) {
+				status = cli_usage_error("build", "%s", e.msg);
+				goto out;
+			}
+			break;
 		case 'q':
 			o.quiet = true;
 			break;
@@ -373,5 +388,6 @@ int cmd_build(int argc, char **argv)
 		build_run(&o, &status);
 out:
 	strvec_release(&o.env);
+	layout_secondaries_free(o.secondary, o.nr_secondary);
 	return status;
 }

@@ -358,9 +358,10 @@ static void prune_trash(const char *state, const struct popts *o,
 int cmd_prune(int argc, char **argv)
 {
 	/* Not descended into: big trees that never hold our temporaries. */
-	static const char *const skip[] = { "src",     "root",	"cache-root",
-					    "sources", "trash", "objects",
-					    "bin",     "tmp",	NULL };
+	static const char *const skip[] = { "codebuild",  "src",     "root",
+					    "cache-root", "sources", "trash",
+					    "objects",	  "bin",     "tmp",
+					    NULL };
 	struct popts o = { NULL, -1, -1, 0 };
 	struct recs builds = { 0 }, deps = { 0 };
 	struct totals tb = { 0 }, td = { 0 };

@@ -55,6 +55,10 @@ static const char run_usage[] =
 	"  -b, --buildspec FILE      buildspec, relative to the source root\n"
 	"      --ref REF             branch, tag or commit of a git source\n"
 	"      --worktree            build a git work tree as it is\n"
+	"      --secondary-source ID=PATH|URL[@REF]\n"
+	"                            another source, at "
+	"$CODEBUILD_SRC_DIR_ID\n"
+	"                            (repeatable)\n"
 	"  -e, --env NAME=VALUE      set a build variable (repeatable)\n"
 	"      --env-file FILE       VAR=VAL lines for the build\n"
 	"      --secrets-file FILE   values for parameter-store and "
@@ -128,7 +132,8 @@ enum {
 	OPT_ISOLATION,
 	OPT_HOST_NETWORK,
 	OPT_MAX_BUNDLE_SIZE,
-	OPT_MAX_BUNDLE_RATIO
+	OPT_MAX_BUNDLE_RATIO,
+	OPT_SECONDARY_SOURCE
 };
 
 static const struct option run_options[] = {
@@ -136,6 +141,7 @@ static const struct option run_options[] = {
 	{ "buildspec", required_argument, NULL, 'b' },
 	{ "ref", required_argument, NULL, OPT_REF },
 	{ "worktree", no_argument, NULL, OPT_WORKTREE },
+	{ "secondary-source", required_argument, NULL, OPT_SECONDARY_SOURCE },
 	{ "env", required_argument, NULL, 'e' },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "secrets-file", required_argument, NULL, OPT_SECRETS_FILE },
@@ -472,6 +478,17 @@ int cmd_run(int argc, char **argv)
 		case OPT_WORKTREE:
 			bo.worktree = true;
 			break;
+		case OPT_SECONDARY_SOURCE: {
+			struct sw_err e = SW_ERR_INIT;
+
+			if (layout_add_secondary(
+				    &bo.secondary, &bo.nr_secondary,
+				    &bo.alloc_secondary, optarg, &e) < 0) {
+				status = cli_usage_error("run", "%s", e.msg);
+				goto out;
+			}
+			break;
+		}
 		case 'e': {
 			struct sw_err e = SW_ERR_INIT;
 			char *n, *v;
@@ -628,5 +645,6 @@ int cmd_run(int argc, char **argv)
 	status = run_pipeline(&bo, &dop, report);
 out:
 	strvec_release(&bo.env);
+	layout_secondaries_free(bo.secondary, bo.nr_secondary);
 	return status;
 }

@@ -686,7 +686,30 @@ out:
 
 /* ---- checkout ---- */
 
-/* dest/.git: alternates, detached HEAD, origin, the mirror's refs. */
+/*
+ * The mirror's objects into git/objects as hard links (a copy across file
+ * systems): packs and loose objects are immutable, so linking is cheap
+ * and leaves a repository that stands alone, in an artifact too, once the
+ * mirror is gone. What the mirror borrows itself (a local source's own
+ * alternates) stays borrowed, by absolute path.
+ */
+static int link_objects(const struct mirror *m, const char *git,
+			struct sw_err *e)
+{
+	char *from = fs_join(m->gitdir, "objects");
+	char *to = fs_join(git, "objects");
+	unsigned long n = 0;
+	int ret = 0;
+
+	if (sync_packs(from, to, &n, e) < 0 ||
+	    sync_loose(from, to, &n, e) < 0 || sync_alternates(from, to, e) < 0)
+		ret = -1;
+	free(from);
+	free(to);
+	return ret;
+}
+
+/* dest/.git: the objects, detached HEAD, origin, the mirror's refs. */
 static int write_git_dir(const struct mirror *m, git_repository *mirror,
 			 const git_oid *commit, const char *origin_url,
 			 const char *dest, struct sw_err *e)
@@ -711,12 +734,8 @@ static int write_git_dir(const struct mirror *m, git_repository *mirror,
 	if (write_text(p, buf_cstr(&b), e) < 0)
 		goto out;
 	free(p);
-	p = fs_join(git, "objects/info/alternates");
-	buf_clear(&b);
-	buf_addf(&b, "%s/objects\n", m->gitdir);
-	if (write_text(p, buf_cstr(&b), e) < 0)
+	if (link_objects(m, git, e) < 0)
 		goto out;
-	free(p);
 	p = fs_join(git, "config");
 	buf_clear(&b);
 	buf_addstr(&b, "[core]\n\trepositoryformatversion = 0\n"

@@ -1,5 +1,5 @@
 /*
- * mirror: bare mirrors of git sources and checkouts that borrow their
+ * mirror: bare mirrors of git sources and checkouts that share their
  * objects (CodeBuild's LOCAL_SOURCE_CACHE). source.c drives it:
  *
  *   struct mirror m = MIRROR_INIT;
@@ -19,8 +19,13 @@
  * only ever added, so a checkout reads them without the lock; the lock
  * (<key>.lock, flock) serialises creating and updating the mirror.
  *
- * A checkout is a non-bare repository whose objects/info/alternates names
- * the mirror's objects: no object is copied. Its HEAD is detached at the
+ * A checkout is a non-bare repository whose objects are hard links to the
+ * mirror's packs and loose objects (copies when the two are on different
+ * file systems): no object is copied, yet the checkout's .git stands alone
+ * (an artifact holding it is a whole repository). Only what the mirror
+ * itself borrows (a local source's own alternates) stays borrowed, by
+ * absolute path. Objects are immutable, so sharing them is safe as long
+ * as nothing writes into a pack in place. Its HEAD is detached at the
  * commit, remote "origin" is the source URL, the mirror's branches are its
  * remote-tracking branches of origin and its tags the mirror.s tags, and its index
  * matches the files written (git status is clean).

@@ -133,6 +133,34 @@ static char *build_json(const struct build_result *r, const struct mask *m,
 		add(src, "buildspec", jstr(m, r->buildspec));
 		add(o, "source", src);
 	}
+	if (r->nr_secondary) {
+		json_object *ss = json_object_new_array();
+		json_object *sv = json_object_new_array();
+
+		for (size_t i = 0; i < r->nr_secondary; i++) {
+			const struct build_source *b = &r->secondary[i];
+			json_object *x = json_object_new_object();
+			const char *v = b->resolved_source_version
+						? b->resolved_source_version
+						: b->source_version;
+
+			add(x, "type",
+			    json_object_new_string(b->resolved_source_version
+							   ? "GIT"
+							   : "LOCAL"));
+			add(x, "location", jstr(m, b->location));
+			add(x, "sourceIdentifier", jstr(m, b->id));
+			json_object_array_add(ss, x);
+			if (!v)
+				continue;
+			x = json_object_new_object();
+			add(x, "sourceIdentifier", jstr(m, b->id));
+			add(x, "sourceVersion", jstr(m, v));
+			json_object_array_add(sv, x);
+		}
+		add(o, "secondarySources", ss);
+		add(o, "secondarySourceVersions", sv);
+	}
 	add(o, "initiator", jstr(m, r->initiator));
 	add(o, "timeoutInMinutes", json_object_new_int64(r->timeout_minutes));
 	for (size_t i = 0; i < r->phases.nr; i++)

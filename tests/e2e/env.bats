@@ -26,7 +26,7 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$(printed PLAIN)" = p1 ]
 	[ "$(printed EXPO)" = e1 ]
-	[ "$(printed CWD)" = "$(rj .logs.location | xargs dirname)/src/sub/dir" ]
+	[ "$(printed CWD)" = "$(src_of "$(rj .logs.location)")/sub/dir" ]
 	[ "$(printed CHILD)" = p1 ]
 }
 
@@ -234,7 +234,7 @@ EOF
 	src=$(printed SRC)
 	# the directory is the id with ':' made '-' (PATH-safe); the id links to it
 	dir=${id/:/-}
-	[ "$src" = "$STATE/builds/$dir/src" ] || [ "$src" = "$(cd "$STATE" && pwd -P)/builds/$dir/src" ]
+	[[ "$src" =~ ^("$STATE"|"$(cd "$STATE" && pwd -P)")/builds/"$dir"/codebuild/output/src[0-9]+/src$ ]]
 	[[ "$src" != *:* ]]
 	[ "$(readlink "$STATE/builds/$id")" = "$dir" ]
 	[ -f "$STATE/builds/$id/report.json" ]
@@ -630,7 +630,7 @@ EOF
 	sw_build
 	[ "$status" -eq 0 ]
 	[ "$(printed NUM)" = 1 ]
-	[ "$(printed SRC)" = "$(dirname "$LOG")/src" ]
+	[ "$(printed SRC)" = "$(src_of "$LOG")" ]
 }
 
 # The values a later command must see unchanged.

@@ -115,3 +115,11 @@ sw_wait() {
 	wait "$SW_PID" || SW_STATUS=$?
 	LOG=$(jq -r .logs.location "$REPORT")
 }
+
+# The source directory of the build whose build.log is $1 (CodeBuild's
+# layout: <build>/codebuild/output/src<N>/src).
+src_of() {
+	local d
+	d=$(dirname "$1")
+	echo "$d"/codebuild/output/src*/src
+}

@@ -113,7 +113,7 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$(rj .buildStatus)" = SUCCEEDED ]
 	[ "$(phase_status BUILD)" = SUCCEEDED ]
-	dir=$(dirname "$(rj .logs.location)")
+	dir=$(dirname "$(src_of "$(rj .logs.location)")")
 	[ "$(wc -l <"$dir/tries")" -eq 3 ]
 	[ "$(printed SUCC)" = 1 ]
 }

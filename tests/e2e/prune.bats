@@ -200,7 +200,7 @@ EOF
 	[[ "$output" == *"pruned 2 builds"*"1 running"* ]]
 	[ ! -e "$dead" ]
 	[ ! -e "$(build_dir "$old")" ]
-	[ -d "$running/src" ]
+	[ -d "$(src_of "$running/build.log")" ]
 	echo go >"$T/go"
 	sw_wait 20
 	[ "$SW_STATUS" -eq 0 ]
@@ -264,7 +264,7 @@ EOF
 	[ "$status" -eq 0 ]
 	stale="$STATE/projects/proj/.next-build-number.slipway-tmp.$(dead_pid)"
 	head -c 100000 /dev/zero >"$stale"
-	keep="$(build_dir "$(rj .id)")/src/.x.slipway-tmp.$(dead_pid)"
+	keep="$(src_of "$(build_dir "$(rj .id)")/build.log")/.x.slipway-tmp.$(dead_pid)"
 	echo x >"$keep" # the build's own files are the build's
 	mkdir -p "$STATE/trash/t-src/a"
 	head -c 50000 /dev/zero >"$STATE/trash/t-src/a/f"

@@ -96,3 +96,50 @@ EOF
 	[ "$(phase_status BUILD)" = FAILED ]
 	[[ "$output" == *"run-as 'nobody'"*"must be reachable by that user"* ]]
 }
+
+# aws-toolkit-vscode's buildspec/linuxTests.yml runs as CodeBuild's user
+codebuild_user_spec() {
+	spec <<'EOF'
+version: 0.2
+run-as: codebuild-user
+phases:
+  install:
+    run-as: root
+    commands:
+      - echo "INSTALL_USER=$(id -un)"
+  build:
+    commands:
+      - echo "BUILD_USER=$(id -un) GROUP=$(id -gn)"
+      - export HOME=/home/codebuild-user
+      - touch "$HOME/.npmrc" && echo "HOME_OK=$(ls -A "$HOME")"
+      - echo "READ=$(head -n 1 buildspec.yml)"
+EOF
+}
+
+@test "run-as: codebuild-user in the sandbox, as aws-toolkit-vscode's linuxTests run" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	unshare --pid --fork --mount --ipc --uts --net true 2>/dev/null ||
+		skip "namespaces are unavailable"
+	! id codebuild-user >/dev/null 2>&1 || skip "the machine has codebuild-user"
+	open_up
+	codebuild_user_spec
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	[ "$(printed INSTALL_USER)" = root ]
+	[ "$(printed BUILD_USER)" = "codebuild-user GROUP=codebuild-user" ]
+	[ "$(printed HOME_OK)" = .npmrc ]
+	[ "$(printed READ)" = "version: 0.2" ]
+	buildlog | grep -q "Sandbox user codebuild-user: uid [0-9]*, home /home/codebuild-user"
+	# the machine's files are untouched
+	! grep -q '^codebuild-user:' /etc/passwd
+	[ ! -e /home/codebuild-user ]
+}
+
+@test "run-as: codebuild-user in dir isolation says how to create the user" {
+	! id codebuild-user >/dev/null 2>&1 || skip "the machine has codebuild-user"
+	codebuild_user_spec
+	sw_build
+	[ "$status" -eq 1 ]
+	[ "$(phase_status BUILD)" = FAILED ]
+	[[ "$(phase_ctx BUILD message)" == "run-as user 'codebuild-user' does not exist (CodeBuild's images have it: 'useradd -m codebuild-user' as root creates it, or --isolation sandbox provides it)" ]]
+}

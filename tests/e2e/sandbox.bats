@@ -36,7 +36,7 @@ EOF
 	[ ! -e "/etc/sandbox-escape.$MARK" ]
 	# the build's /tmp is its own
 	[ ! -e "/tmp/in-tmp.$MARK" ]
-	[ "$(cat "$(dirname "$LOG")/src/in-src")" = hello ]
+	[ "$(cat "$(src_of "$LOG")/in-src")" = hello ]
 }
 
 @test "sandbox: HOME is read-only" {
@@ -72,7 +72,7 @@ EOF
 	buildlog | grep -qx "pwd=$src"
 	buildlog | grep -qx "then=$src/sub"
 	# slipway itself works on the real directory
-	[ -d "$(dirname "$LOG")/src/sub" ]
+	[ -d "$(src_of "$LOG")/sub" ]
 }
 
 @test "sandbox: the build sees only its own processes" {

@@ -81,10 +81,43 @@ need_cache() {
 	[ "$(printed HEAD)" = "$third" ]
 	[ "$(printed STATUS)" = 0 ]
 	[ "$(printed COMMITS)" = 3 ]
-	# objects come from the mirror, none are copied
-	src=$(dirname "$LOG")/src
-	[ "$(cat "$src/.git/objects/info/alternates")" = "$mirror/objects" ]
-	[ -z "$(find "$src/.git/objects" -type f ! -path '*/info/*')" ]
+	# objects are the mirror's, linked, not copied and not borrowed
+	src=$(src_of "$LOG")
+	[ ! -e "$src/.git/objects/info/alternates" ]
+	n=0
+	for f in $(cd "$src/.git/objects" && find . -type f ! -path './info/*'); do
+		[ "$(stat -c %i "$src/.git/objects/$f")" = "$(stat -c %i "$mirror/objects/$f")" ]
+		n=$((n + 1))
+	done
+	[ "$n" -ge 9 ]
+}
+
+@test "an artifact with '**/*' ships a .git that works once the cache is gone" {
+	make_repo
+	cat >"$REPO/buildspec.yml" <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo built >out.txt
+artifacts:
+  files:
+    - '**/*'
+EOF
+	g add -A && g commit -q -m spec
+	cache_build -o "$T/out"
+	[ "$status" -eq 0 ]
+	need_cache
+	cache_build -o "$T/out"
+	[ "$status" -eq 0 ]
+	buildlog | grep -q 'Source cache: mirror hit'
+	mkdir "$T/unzipped"
+	(cd "$T/unzipped" && unzip -q "$T/out/artifacts.zip")
+	rm -rf "$STATE"
+	[ "$(git -C "$T/unzipped" log --oneline | wc -l)" -eq 3 ]
+	git -C "$T/unzipped" fsck --full --no-dangling
+	[ "$(git -C "$T/unzipped" rev-parse HEAD)" = "$(git -C "$REPO" rev-parse HEAD)" ]
+	[ "$(git -C "$T/unzipped" describe --tags HEAD~2)" = v1 ]
 }
 
 @test "a build checks out the tree prepared after the previous one" {
@@ -109,7 +142,7 @@ need_cache() {
 	[ "$status" -eq 0 ]
 	! buildlog | grep -q 'Source cache: '
 	[ ! -e "$STATE/sources" ] || [ -z "$(ls "$STATE/sources")" ]
-	src=$(dirname "$LOG")/src
+	src=$(src_of "$LOG")
 	[ ! -e "$src/.git/objects/info/alternates" ]
 	[ "$(printed MARKER)" = second ]
 	[ "$(printed STATUS)" = 0 ]
@@ -125,11 +158,11 @@ need_cache() {
 	done
 	builds=$(find "$STATE/builds" -mindepth 1 -maxdepth 1 -type d)
 	[ "$(echo "$builds" | wc -l)" -eq 4 ]
-	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name src | wc -l)" -eq 2 ]
+	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name codebuild | wc -l)" -eq 2 ]
 	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name report.json | wc -l)" -eq 4 ]
 	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name build.log | wc -l)" -eq 4 ]
 	# the newest build keeps its tree
-	[ -d "$(dirname "$LOG")/src" ]
+	[ -d "$(src_of "$LOG")" ]
 	# the trash empties itself in the background
 	for i in $(seq 100); do
 		[ -z "$(ls "$STATE/trash")" ] && break

@@ -55,7 +55,11 @@ static bool has(const char *d, const char *rel)
 	return yes;
 }
 
-/* builds/<project>-<uuid n> with src/, build.log and maybe report.json */
+/*
+ * builds/<project>-<uuid n> with its sources (CodeBuild's layout; src/
+ * as builds made before it had, for n < 2), build.log and maybe
+ * report.json
+ */
 static char *make_build(const char *state, const char *project, int n,
 			bool done)
 {
@@ -63,7 +67,8 @@ static char *make_build(const char *state, const char *project, int n,
 	char *rel =
 		xasprintf("builds/%s-%08d-0000-4000-8000-%012d", project, n, n);
 	char *b = fs_join(state, rel);
-	char *src = fs_join(b, "src/deep/tree");
+	char *src = fs_join(b, n < 2 ? "src/deep/tree"
+				     : "codebuild/output/src7/src/deep/tree");
 
 	assert_int_equal(fs_mkdir_p(src, 0755, &e), 0);
 	put(src, "file.txt", "x\n");
@@ -74,6 +79,13 @@ static char *make_build(const char *state, const char *project, int n,
 	free(rel);
 	usleep(20 * 1000); /* distinct birth times */
 	return b;
+}
+
+/* Whether build b still has its source tree, in either layout. */
+static bool has_src(const char *b)
+{
+	return has(b, "codebuild/output/src7/src/deep/tree/file.txt") ||
+	       has(b, "src/deep/tree/file.txt");
 }
 
 /* Entries of dir other than ".lock". */
@@ -121,25 +133,26 @@ static void test_retire__old_builds(void **state)
 
 	assert_int_equal(retire_old_builds(st, "app", 2, &e), 0);
 	/* the newest two keep their trees, the rest keep their records */
-	assert_true(has(b[5], "src/deep/tree/file.txt"));
-	assert_true(has(b[4], "src/deep/tree/file.txt"));
+	assert_true(has_src(b[5]));
+	assert_true(has_src(b[4]));
 	for (i = 0; i < 4; i++) {
 		assert_false(has(b[i], "src"));
+		assert_false(has(b[i], "codebuild"));
 		assert_true(has(b[i], "report.json"));
 		assert_true(has(b[i], "build.log"));
 	}
 	/* a build without a report is still running; another project */
-	assert_true(has(running, "src"));
-	assert_true(has(other, "src"));
+	assert_true(has_src(running));
+	assert_true(has_src(other));
 	assert_true(trash_empties(st));
 
 	/* SLIPWAY_KEEP_BUILDS when keep is negative */
 	setenv("SLIPWAY_KEEP_BUILDS", "1", 1);
 	assert_int_equal(retire_old_builds(st, "app", -1, &e), 0);
 	unsetenv("SLIPWAY_KEEP_BUILDS");
-	assert_true(has(b[5], "src"));
-	assert_false(has(b[4], "src"));
-	assert_true(has(running, "src"));
+	assert_true(has_src(b[5]));
+	assert_false(has_src(b[4]));
+	assert_true(has_src(running));
 	assert_true(trash_empties(st));
 	for (i = 0; i < 6; i++)
 		free(b[i]);

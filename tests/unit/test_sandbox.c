@@ -281,6 +281,7 @@ static void test_sandbox__binds_at_missing_paths(void **state)
 
 	if (!usable())
 		skip();
+	memset(b, 0, sizeof(b));
 	snprintf(at[0], sizeof(at[0]), "/var/cache/sw-unit-%u/deep", n);
 	snprintf(at[1], sizeof(at[1]), "/var/sw-unit-%u", n);
 	snprintf(at[2], sizeof(at[2]), "/tmp/sw-unit-%u", n);
@@ -315,11 +316,58 @@ static void test_sandbox__binds_at_missing_paths(void **state)
 	assert_int_not_equal(access(cmd, F_OK), 0);
 }
 
+/* Whether the machine's /etc/passwd names user. */
+static bool host_has_user(const char *user)
+{
+	char line[1024];
+	size_t n = strlen(user);
+	bool yes = false;
+	FILE *fp = fopen("/etc/passwd", "r");
+
+	while (fp && !yes && fgets(line, sizeof(line), fp))
+		yes = !strncmp(line, user, n) && line[n] == ':';
+	if (fp)
+		fclose(fp);
+	return yes;
+}
+
+/* The build's own /etc/passwd over the view's, read-only. */
+static void test_sandbox__file_bind(void **state)
+{
+	struct fixture *f = *state;
+	struct sandbox_opts o = SANDBOX_OPTS_INIT;
+	struct sandbox_bind b = { NULL, "/etc/passwd", true };
+	char *host = fs_join(f->dir, "passwd");
+	FILE *fp;
+
+	if (!usable())
+		skip();
+	fp = fopen(host, "w");
+	assert_non_null(fp);
+	fputs("root:x:0:0::/root:/bin/sh\nsw-unit-user:x:4242:4242::/:/bin/"
+	      "sh\n",
+	      fp);
+	fclose(fp);
+	b.host = host;
+	o.binds = &b;
+	o.nbinds = 1;
+	assert_int_equal(start_opts(f, &o), 0);
+	assert_int_equal(
+		run_in(f,
+		       "grep -q '^sw-unit-user:x:4242:' /etc/passwd && "
+		       "! echo x 2>/dev/null >>/etc/passwd",
+		       "/"),
+		0);
+	/* the machine's file is untouched */
+	assert_false(host_has_user("sw-unit-user"));
+	free(host);
+}
+
 static void test_sandbox__bind_in_proc_refused(void **state)
 {
 	struct fixture *f = *state;
 	struct sandbox_opts o = SANDBOX_OPTS_INIT;
-	struct sandbox_bind b = { NULL, "/proc/sw-unit" };
+	struct sandbox_bind b = { NULL, "/proc/sw-unit", false };
 	struct sw_err e = SW_ERR_INIT;
 	char *host = fs_join(f->dir, "c");
 
@@ -375,6 +423,8 @@ int main(void)
 			test_sandbox__binds_at_missing_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sandbox__bind_in_proc_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox__file_bind, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox__cpu_time_limit,
 						setup, teardown),
 	};
