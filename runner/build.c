@@ -459,6 +459,19 @@ static char *secondary_rel(const struct run *r, const char *source,
 	return rel ? rel : xasprintf("%s/secSrc/%s", r->src_name, id);
 }
 
+/* DOWNLOAD_SOURCE ends with the fetch's error e. */
+static void source_failed(struct run *r, struct phase_rec *p,
+			  const struct sw_err *e)
+{
+	phase_end(p, e->code == ERR_SYSTEM ? PHASE_FAULT : PHASE_FAILED,
+		  "CLIENT_ERROR", e->msg, &r->log);
+	set_reason(r, "%s", e->msg);
+	fail(r, PHASE_FAILED,
+	     e->code == ERR_USAGE    ? ERR_USAGE
+	     : e->code == ERR_SYSTEM ? ERR_SYSTEM
+				     : ERR_FAILED);
+}
+
 /* The secondary sources, each into its own directory, after the primary. */
 static int fetch_secondaries(struct run *r, struct phase_rec *p)
 {
@@ -496,15 +509,7 @@ static int fetch_secondaries(struct run *r, struct phase_rec *p)
 		if (mkdir_parent(b->dir, &e) < 0 ||
 		    source_fetch(&so, &sr, &e) < 0) {
 			err_prefix(&e, "secondary source '%s'", s->id);
-			phase_end(p,
-				  e.code == ERR_SYSTEM ? PHASE_FAULT
-						       : PHASE_FAILED,
-				  "CLIENT_ERROR", e.msg, &r->log);
-			set_reason(r, "%s", e.msg);
-			fail(r, PHASE_FAILED,
-			     e.code == ERR_USAGE    ? ERR_USAGE
-			     : e.code == ERR_SYSTEM ? ERR_SYSTEM
-						    : ERR_FAILED);
+			source_failed(r, p, &e);
 			source_result_release(&sr);
 			ret = -1;
 			goto out;
@@ -557,13 +562,7 @@ static int download_source(struct run *r)
 	rc = source_fetch(&so, &sr, &e);
 	free(mirrors);
 	if (rc < 0) {
-		phase_end(p, e.code == ERR_SYSTEM ? PHASE_FAULT : PHASE_FAILED,
-			  "CLIENT_ERROR", e.msg, &r->log);
-		set_reason(r, "%s", e.msg);
-		fail(r, PHASE_FAILED,
-		     e.code == ERR_USAGE    ? ERR_USAGE
-		     : e.code == ERR_SYSTEM ? ERR_SYSTEM
-					    : ERR_FAILED);
+		source_failed(r, p, &e);
 		source_result_release(&sr);
 		return -1;
 	}
