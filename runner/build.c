@@ -397,25 +397,27 @@ static void log_unsupported(struct run *r)
 
 /*
  * A plain directory (no git, so no commit) gets the SHA-256 of its
- * content as CODEBUILD_SOURCE_VERSION and the report's sourceVersion:
- * what `codebuild-hash-files '**' '/' '*'` prints in the source directory
- * before the build (spaced out here, as a C comment cannot hold it). As
- * for CodeBuild's S3 sources, there is no resolved version.
+ * content as its source version (CODEBUILD_SOURCE_VERSION, or
+ * CODEBUILD_SOURCE_VERSION_<ID> for a secondary source, and the report's
+ * sourceVersion): what `codebuild-hash-files '**' '/' '*'` prints in the
+ * source directory before the build (spaced out here, as a C comment
+ * cannot hold it). As for CodeBuild's S3 sources, there is no resolved
+ * version. NULL (with a warning in the log) when it cannot be read.
  */
-static void dir_source_version(struct run *r)
+static char *dir_source_version(struct run *r, const char *dir,
+				const char *what)
 {
 	static const char *const all[] = { "**/*" };
 	struct sw_err e = SW_ERR_INIT;
 	char hex[65];
 
-	if (r->res->source_version || r->res->resolved_source_version)
-		return;
-	if (cache_hash_files(r->res->src_dir, all, 1, hex, &e) < 0) {
-		log_agent(&r->log, "Warning: no source version: %s", e.msg);
-		return;
+	if (cache_hash_files(dir, all, 1, hex, &e) < 0) {
+		log_agent(&r->log, "Warning: no source version%s: %s", what,
+			  e.msg);
+		return NULL;
 	}
-	r->res->source_version = xstrdup(hex);
-	log_agent(&r->log, "Source version: content SHA-256 %s", hex);
+	log_agent(&r->log, "Source version%s: content SHA-256 %s", what, hex);
+	return xstrdup(hex);
 }
 
 /* The directories above path, made as needed. */
@@ -519,6 +521,12 @@ static int fetch_secondaries(struct run *r, struct phase_rec *p)
 		b->source_version = xstrdup_or_null(sr.source_version);
 		b->resolved_source_version =
 			xstrdup_or_null(sr.resolved_version);
+		if (!b->source_version && !b->resolved_source_version) {
+			char *what = xasprintf(" of '%s'", b->id);
+
+			b->source_version = dir_source_version(r, b->dir, what);
+			free(what);
+		}
 		sum = source_cache_summary(&sr);
 		if (sum)
 			log_agent(&r->log, "%s", sum);
@@ -593,7 +601,8 @@ static int download_source(struct run *r)
 		log_agent(&r->log, "Building the work tree as it is, "
 				   "uncommitted changes included");
 	source_result_release(&sr);
-	dir_source_version(r);
+	if (!res->source_version && !res->resolved_source_version)
+		res->source_version = dir_source_version(r, res->src_dir, "");
 	if (res->resolved_source_version)
 		log_agent(&r->log, "Source version %s resolved to %s",
 			  res->source_version ? res->source_version : "HEAD",

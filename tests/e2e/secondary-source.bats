@@ -32,6 +32,7 @@ phases:
     commands:
       - echo "S1=$CODEBUILD_SRC_DIR_source1"
       - echo "V1=[$CODEBUILD_SOURCE_VERSION_source1]"
+      - echo "H1=[$(cd $CODEBUILD_SRC_DIR_source1 && codebuild-hash-files '**/*')]"
       - cat $CODEBUILD_SRC_DIR_source1/directory/file2
 artifacts:
   files:
@@ -52,7 +53,10 @@ EOF
 	[[ "$s1" =~ /codebuild/output/src[0-9]+/secSrc/source1$ ]]
 	# beside the primary, inside the build's own directory
 	[ "${s1%/secSrc/source1}" = "$(dirname "$(src_of "$LOG")")" ]
-	[ "$(printed V1)" = "[]" ]
+	# a plain directory: its content hash, as for a primary source
+	[[ "$(printed V1)" =~ ^\[[0-9a-f]{64}\]$ ]]
+	[ "$(printed V1)" = "$(printed H1)" ]
+	[ "$(rj '.secondarySourceVersions[0].sourceVersion')" = "$(printed V1 | tr -d '[]')" ]
 	buildlog | grep -qx file2
 	buildlog | grep -q "CODEBUILD_SRC_DIR_source1=$s1"
 	[ "$(unzip -Z1 "$T/out/artifact1.zip" | grep -v '/$')" = directory/file1 ]
