@@ -113,6 +113,7 @@ struct dep {
 	char *received; /* that bundle.tar, owned */
 	struct appspec spec; /* the current revision's */
 	enum appspec_event cur; /* the event running, for on_line */
+	char *why; /* slipway's own account of a failure, or NULL */
 };
 
 static bool is_block_event(enum appspec_event ev)
@@ -412,6 +413,21 @@ static int run_hooks(struct dep *d, enum appspec_event ev)
 		if (sr.status == SCRIPT_FAILED) {
 			event_fail(d, ev, sr.error_code, s->location,
 				   sr.message, sr.log_tail);
+			/* The agent's message has no exit code for it:
+			 * slipway's own summary names the signal. */
+			if (sr.term_signal && !sr.stop_signal) {
+				const char *abbr = sigabbrev_np(sr.term_signal);
+
+				free(d->why);
+				d->why = xasprintf("script %s was killed by "
+						   "signal %d (SIG%s)",
+						   s->location, sr.term_signal,
+						   abbr ? abbr : "?");
+				notice(d,
+				       "%s: the agent reports no exit code "
+				       "for it",
+				       d->why);
+			}
 			script_result_release(&sr);
 			ret = -1;
 			break;
@@ -579,6 +595,7 @@ static void dep_release(struct dep *d)
 	free(d->dlog);
 	free(d->ongoing);
 	free(d->received);
+	free(d->why);
 	appspec_release(&d->spec);
 }
 
@@ -609,37 +626,6 @@ static int check_opts(const struct agent_opts *o, struct sw_err *e)
 			       "letters, digits, '.', '_' and '-'",
 			       o->deployment_group_id);
 	return 0;
-}
-
-static void dlog_line(struct dep *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* A line of the agent's own in the deployments log. */
-static void dlog_line(struct dep *d, const char *fmt, ...)
-{
-	char stamp[32];
-	struct timespec ts;
-	struct tm tm;
-	struct buf b = BUF_INIT;
-	va_list ap;
-	int fd;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (!localtime_r(&ts.tv_sec, &tm) ||
-	    !strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm))
-		stamp[0] = '\0';
-	buf_addf(&b, "[%s.%03ld] [%s]", stamp, ts.tv_nsec / 1000000,
-		 d->o->deployment_id);
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	buf_addch(&b, '\n');
-	fd = open(d->dlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		(void)!write(fd, b.ptr, b.len);
-		close(fd);
-	}
-	buf_release(&b);
 }
 
 /*
@@ -716,12 +702,8 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		refuse(&d, &e);
 		goto done;
 	}
-	free(dir);
-	dir = fs_join(root, "deployment-logs");
-	if (fs_mkdir_p(dir, 0755, &e) < 0) {
-		refuse(&d, &e);
-		goto done;
-	}
+	/* deployment-logs/ and its log are made by the first script that
+	 * writes there, as the agent's logger makes them */
 	dlog_rotate(d.dlog);
 
 	/* The revision, unpacked and read before any event runs. */
@@ -756,8 +738,8 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	       (unsigned long long)info.bytes, (long long)(proc_now_ms() - t0),
 	       info.hoisted ? "; stripped leading directory " : "",
 	       info.hoisted ? info.wrapper : "");
-	dlog_line(&d, "Deployment %s of %s to group %s started",
-		  o->deployment_id, bundle_name(o), o->deployment_group_id);
+	for (size_t i = 0; i < d.spec.warnings.nr; i++)
+		notice(&d, "warning: %s", d.spec.warnings.v[i]);
 
 	for (int i = 0; i < APPSPEC_NEVENTS; i++) {
 		enum appspec_event ev = (enum appspec_event)i;
@@ -793,6 +775,8 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		if (o->ignore_application_stop_failures &&
 		    (ev == APPSPEC_APPLICATION_STOP || is_block_event(ev))) {
 			a->ignored = true;
+			free(d.why);
+			d.why = NULL;
 			notice(&d,
 			       "%s failed; going on as "
 			       "--ignore-application-stop-failures asks",
@@ -803,8 +787,13 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		event_end(&d, ev, AGENT_FAILED);
 		failed = true;
 		r->exit = e.code == ERR_SYSTEM ? ERR_SYSTEM : ERR_FAILED;
-		r->message = xasprintf("%s failed: %s", appspec_event_name(ev),
-				       a->message ? a->message : "");
+		if (d.why)
+			r->message = xasprintf("%s failed: %s",
+					       appspec_event_name(ev), d.why);
+		else
+			r->message = xasprintf("%s failed: %s",
+					       appspec_event_name(ev),
+					       a->message ? a->message : "");
 		continue;
 	ok:
 		event_end(&d, ev, AGENT_SUCCEEDED);
@@ -812,9 +801,15 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	r->status = failed ? AGENT_FAILED : AGENT_SUCCEEDED;
 	if (!failed)
 		r->exit = 0;
-	dlog_line(&d, "Deployment %s %s", o->deployment_id,
-		  failed ? "failed" : "succeeded");
 	unlink(d.ongoing);
+	/* A deployment that ended before DownloadBundle (a failed
+	 * ApplicationStop) leaves no staging copy behind. */
+	if (fs_exists(d.staging)) {
+		struct sw_err ignored = SW_ERR_INIT;
+
+		if (fs_remove_tree(d.staging, &ignored) < 0)
+			notice(&d, "warning: %s", ignored.msg);
+	}
 done:
 	r->end_ms = proc_wall_ms();
 	bundle_info_release(&info);

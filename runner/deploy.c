@@ -1306,6 +1306,26 @@ static void conclude(struct drv *d)
 	}
 }
 
+/* A line of slipway's own on stderr and in deployment.log (the agent's
+ * deployments log on the host holds only what the agent writes there). */
+static void say(struct drv *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(struct drv *d, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	buf_addch(&b, '\n');
+	fputs(b.ptr, stderr);
+	if (d->log_fd >= 0)
+		(void)!write(d->log_fd, b.ptr, b.len);
+	buf_release(&b);
+}
+
 static void print_summary(struct drv *d, int64_t t0)
 {
 	size_t n = 0;
@@ -1313,16 +1333,14 @@ static void print_summary(struct drv *d, int64_t t0)
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		n += d->hosts[i].st == FH_SUCCEEDED;
 	if (!strcmp(d->status, "Succeeded"))
-		fprintf(stderr,
-			"slipway: deployment %s Succeeded on %zu of %zu hosts "
-			"in %lld ms; report: %s/report.json\n",
-			d->id, n, d->nr_hosts, (long long)(proc_now_ms() - t0),
-			d->dep_dir);
+		say(d,
+		    "slipway: deployment %s Succeeded on %zu of %zu hosts in "
+		    "%lld ms; report: %s/report.json",
+		    d->id, n, d->nr_hosts, (long long)(proc_now_ms() - t0),
+		    d->dep_dir);
 	else
-		fprintf(stderr,
-			"slipway: deployment %s %s: %s; report: "
-			"%s/report.json\n",
-			d->id, d->status, d->error_msg, d->dep_dir);
+		say(d, "slipway: deployment %s %s: %s; report: %s/report.json",
+		    d->id, d->status, d->error_msg, d->dep_dir);
 }
 
 static int deploy_one(struct drv *d, struct sw_err *e)
@@ -1348,18 +1366,15 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
 	if (d->rollback_of)
-		fprintf(stderr,
-			"slipway: rollback %s of %s: redeploying %s on %zu "
-			"host%s\n",
-			d->id, d->rollback_of, d->rollback_source, d->nr_hosts,
-			d->nr_hosts == 1 ? "" : "s");
+		say(d,
+		    "slipway: rollback %s of %s: redeploying %s on %zu host%s",
+		    d->id, d->rollback_of, d->rollback_source, d->nr_hosts,
+		    d->nr_hosts == 1 ? "" : "s");
 	else
-		fprintf(stderr,
-			"slipway: deployment %s of %s to %zu host%s (group %s, "
-			"%s)\n",
-			d->id, d->bundle ? d->o->bundle : "(rollback)",
-			d->nr_hosts, d->nr_hosts == 1 ? "" : "s", d->group_name,
-			d->config.name);
+		say(d,
+		    "slipway: deployment %s of %s to %zu host%s (group %s, %s)",
+		    d->id, d->bundle ? d->o->bundle : "(rollback)", d->nr_hosts,
+		    d->nr_hosts == 1 ? "" : "s", d->group_name, d->config.name);
 	if (run_fleet(d, e) < 0) {
 		/* The configuration cannot work on this fleet. */
 		d->end_ms = proc_wall_ms();
