@@ -97,6 +97,115 @@ void agent_result_release(struct agent_result *r)
 	*r = (struct agent_result)AGENT_RESULT_INIT;
 }
 
+/* What the agent lets come before DownloadBundle (the events that run
+ * the last successful revision's scripts) and before Install (those,
+ * DownloadBundle and BeforeInstall). */
+static bool may_precede(enum appspec_event ev, enum appspec_event what)
+{
+	switch (ev) {
+	case APPSPEC_BEFORE_BLOCK_TRAFFIC:
+	case APPSPEC_AFTER_BLOCK_TRAFFIC:
+	case APPSPEC_APPLICATION_STOP:
+		return true;
+	case APPSPEC_DOWNLOAD_BUNDLE:
+	case APPSPEC_BEFORE_INSTALL:
+		return what == APPSPEC_INSTALL;
+	default:
+		return false;
+	}
+}
+
+int agent_events_parse(const char *list, enum appspec_event *order, size_t *nr,
+		       struct sw_err *e)
+{
+	enum appspec_event got[APPSPEC_NEVENTS];
+	bool seen[APPSPEC_NEVENTS] = { false };
+	size_t n = 0, dl = 0, in = 0;
+	const char *p = list;
+
+	*nr = 0;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		char *name = xstrndup(p, len);
+		enum appspec_event ev;
+		int bad = 0;
+
+		if (!len)
+			bad = err_set(e, ERR_USAGE,
+				      "--events: an empty event name in '%s'",
+				      list);
+		else if (appspec_event_from_name(name, &ev) < 0)
+			bad = err_set(e, ERR_USAGE,
+				      "--events: unknown lifecycle event '%s' "
+				      "(custom events are not supported: an "
+				      "appspec has the nine scriptable events, "
+				      "and DownloadBundle and Install may be "
+				      "listed)",
+				      name);
+		else if (!appspec_event_scriptable(ev) &&
+			 ev != APPSPEC_DOWNLOAD_BUNDLE && ev != APPSPEC_INSTALL)
+			bad = err_set(e, ERR_USAGE,
+				      "--events: lifecycle event '%s' is "
+				      "reserved for CodeDeploy and cannot be "
+				      "listed",
+				      name);
+		else if (seen[ev])
+			bad = err_set(e, ERR_USAGE,
+				      "--events: '%s' is listed twice", name);
+		free(name);
+		if (bad)
+			return -1;
+		seen[ev] = true;
+		if (ev == APPSPEC_DOWNLOAD_BUNDLE)
+			dl = n + 1;
+		if (ev == APPSPEC_INSTALL)
+			in = n + 1;
+		got[n++] = ev;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	/* codedeploy-local's checks, in its words */
+	for (size_t i = 0; dl && i < dl - 1; i++)
+		if (!may_precede(got[i], APPSPEC_DOWNLOAD_BUNDLE))
+			return err_set(e, ERR_USAGE,
+				       "--events: the only events that can be "
+				       "specified before DownloadBundle are "
+				       "BeforeBlockTraffic,AfterBlockTraffic,"
+				       "ApplicationStop. Please fix the order "
+				       "of your specified events: %s",
+				       list);
+	for (size_t i = 0; in && i < in - 1; i++)
+		if (!may_precede(got[i], APPSPEC_INSTALL))
+			return err_set(e, ERR_USAGE,
+				       "--events: the only events that can be "
+				       "specified before Install are "
+				       "BeforeBlockTraffic,AfterBlockTraffic,"
+				       "ApplicationStop,DownloadBundle,"
+				       "BeforeInstall. Please fix the order of "
+				       "your specified events: %s",
+				       list);
+	/* DownloadBundle and Install first unless listed, then the list;
+	 * Install after DownloadBundle (the agent swaps them) */
+	if (!dl)
+		order[(*nr)++] = APPSPEC_DOWNLOAD_BUNDLE;
+	if (!in)
+		order[(*nr)++] = APPSPEC_INSTALL;
+	for (size_t i = 0; i < n; i++)
+		order[(*nr)++] = got[i];
+	for (size_t i = 0; i < *nr; i++) {
+		if (order[i] == APPSPEC_DOWNLOAD_BUNDLE)
+			dl = i;
+		if (order[i] == APPSPEC_INSTALL)
+			in = i;
+	}
+	if (in < dl) {
+		order[in] = APPSPEC_DOWNLOAD_BUNDLE;
+		order[dl] = APPSPEC_INSTALL;
+	}
+	return 0;
+}
+
 /* Everything one deployment on this host works with. */
 struct dep {
 	const struct agent_opts *o;
@@ -664,9 +773,16 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	r->start_ms = proc_wall_ms();
 	for (int ev = 0; ev < APPSPEC_NEVENTS; ev++) {
 		r->events[ev].event = (enum appspec_event)ev;
-		r->events[ev].included = included(o, (enum appspec_event)ev);
+		r->events[ev].included =
+			!o->events && included(o, (enum appspec_event)ev);
+		if (r->events[ev].included)
+			r->order[r->nr_order++] = (enum appspec_event)ev;
 	}
-	if (check_opts(o, &e) < 0) {
+	if (o->events &&
+	    agent_events_parse(o->events, r->order, &r->nr_order, &e) == 0)
+		for (size_t i = 0; i < r->nr_order; i++)
+			r->events[r->order[i]].included = true;
+	if (e.code || check_opts(o, &e) < 0) {
 		r->status = AGENT_FAILED;
 		r->exit = e.code;
 		r->message = xstrdup(e.msg);
@@ -741,12 +857,10 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	for (size_t i = 0; i < d.spec.warnings.nr; i++)
 		notice(&d, "warning: %s", d.spec.warnings.v[i]);
 
-	for (int i = 0; i < APPSPEC_NEVENTS; i++) {
-		enum appspec_event ev = (enum appspec_event)i;
+	for (size_t i = 0; i < r->nr_order; i++) {
+		enum appspec_event ev = r->order[i];
 		struct agent_event *a = &r->events[ev];
 
-		if (!a->included)
-			continue;
 		if (failed) {
 			a->status = AGENT_SKIPPED;
 			if (o->on_event)

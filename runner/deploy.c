@@ -664,6 +664,7 @@ static void host_start(struct drv *d, struct fhost *h)
 		.feb = d->feb,
 		.ignore_application_stop_failures = d->ignore_stop,
 		.traffic = d->traffic,
+		.events = d->o->events,
 		.max_revisions = d->o->max_revisions,
 		.max_bundle_bytes = d->o->max_bundle_bytes,
 		.max_bundle_ratio = d->o->max_bundle_ratio,
@@ -1089,9 +1090,10 @@ static json_object *host_json(const struct fhost *h)
 		add(in, "message",
 		    jstr(h->message ? h->message : h->r.message));
 	evs = json_object_new_array();
-	for (int i = 0; i < APPSPEC_NEVENTS; i++)
-		if (h->r.events[i].included)
-			json_object_array_add(evs, event_json(&h->r.events[i]));
+	/* in the order they ran (--events may list them in any order) */
+	for (size_t i = 0; i < h->r.nr_order; i++)
+		json_object_array_add(evs,
+				      event_json(&h->r.events[h->r.order[i]]));
 	add(in, "lifecycleEvents", evs);
 	return in;
 }
@@ -1430,6 +1432,7 @@ static void rollback(struct drv *d)
 	ro.report = NULL;
 	ro.deployment_id = NULL;
 	ro.bundle = NULL;
+	ro.events = NULL; /* a rollback runs the whole lifecycle */
 	rb.o = &ro;
 	rb.st = d->st;
 	rb.g = d->g;

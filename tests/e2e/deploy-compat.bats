@@ -235,3 +235,52 @@ YML
 	[[ "$output" == *"local | [slipway] warning: $want2"* ]]
 	hooks_are "r1 BeforeInstall hook.sh"
 }
+
+@test "deploy -e ValidateService rehearses one hook after the install, as codedeploy-local --events" {
+	rev r1 r1
+	std_appspec r1 ApplicationStop BeforeInstall AfterInstall ApplicationStart ValidateService
+	sw_deploy "$T/r1" -e ValidateService
+	[ "$status" -eq 0 ]
+	same "$PRINTED" "DownloadBundle Succeeded
+Install Succeeded
+ValidateService Succeeded"
+	hooks_are "r1 ValidateService hook.sh"
+	report_load
+	same "$EVENTS" "DownloadBundle Succeeded
+Install Succeeded
+ValidateService Succeeded"
+	# the files were installed, as Install ran
+	file_is "$HOST/var/www/html/index.html" "r1 index"
+}
+
+@test "deploy --events runs the listed events in their order, with Install before BeforeInstall when not listed" {
+	rev r1 r1
+	std_appspec r1 BeforeInstall ApplicationStart ValidateService
+	sw_deploy "$T/r1" --events ValidateService,ApplicationStart,BeforeInstall
+	[ "$status" -eq 0 ]
+	hooks_are "r1 ValidateService hook.sh
+r1 ApplicationStart hook.sh
+r1 BeforeInstall hook.sh"
+	report_load
+	same "$EVENTS" "DownloadBundle Succeeded
+Install Succeeded
+ValidateService Succeeded
+ApplicationStart Succeeded
+BeforeInstall Succeeded"
+}
+
+@test "deploy -e in an order codedeploy-local refuses is a usage error, and nothing is deployed" {
+	rev r1 r1
+	std_appspec r1 AfterInstall
+	sw_deploy "$T/r1" -e AfterInstall,Install
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"--events: the only events that can be specified before Install are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall. Please fix the order of your specified events: AfterInstall,Install"* ]]
+	sw_deploy "$T/r1" -e MyCustomCheck
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"--events: unknown lifecycle event 'MyCustomCheck' (custom events are not supported"* ]]
+	sw_deploy "$T/r1" -e AfterInstall --traffic
+	[ "$status" -eq 2 ]
+	[ ! -e "$DR" ]
+	[ ! -e "$HOST/var" ]
+	file_is "$HOOKLOG" ""
+}
