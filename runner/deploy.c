@@ -1308,8 +1308,9 @@ static void conclude(struct drv *d)
 	}
 }
 
-/* A line of slipway's own on stderr and in deployment.log (the agent's
- * deployments log on the host holds only what the agent writes there). */
+/* A line of slipway's own, "slipway: ..." on stderr and "slipway | ..."
+ * in deployment.log (the agent's deployments log on the host holds only
+ * what the agent writes there). */
 static void say(struct drv *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -1321,10 +1322,9 @@ static void say(struct drv *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	buf_addch(&b, '\n');
-	fputs(b.ptr, stderr);
-	if (d->log_fd >= 0)
-		(void)!write(d->log_fd, b.ptr, b.len);
+	live_clear(d);
+	fprintf(stderr, "slipway: %s\n", b.ptr);
+	out_line(d, "slipway", false, "%s", b.ptr);
 	buf_release(&b);
 }
 
@@ -1336,13 +1336,13 @@ static void print_summary(struct drv *d, int64_t t0)
 		n += d->hosts[i].st == FH_SUCCEEDED;
 	if (!strcmp(d->status, "Succeeded"))
 		say(d,
-		    "slipway: deployment %s Succeeded on %zu of %zu hosts in "
+		    "deployment %s Succeeded on %zu of %zu hosts in "
 		    "%lld ms; report: %s/report.json",
 		    d->id, n, d->nr_hosts, (long long)(proc_now_ms() - t0),
 		    d->dep_dir);
 	else
-		say(d, "slipway: deployment %s %s: %s; report: %s/report.json",
-		    d->id, d->status, d->error_msg, d->dep_dir);
+		say(d, "deployment %s %s: %s; report: %s/report.json", d->id,
+		    d->status, d->error_msg, d->dep_dir);
 }
 
 static int deploy_one(struct drv *d, struct sw_err *e)
@@ -1368,13 +1368,11 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
 	if (d->rollback_of)
-		say(d,
-		    "slipway: rollback %s of %s: redeploying %s on %zu host%s",
-		    d->id, d->rollback_of, d->rollback_source, d->nr_hosts,
+		say(d, "rollback %s of %s: redeploying %s on %zu host%s", d->id,
+		    d->rollback_of, d->rollback_source, d->nr_hosts,
 		    d->nr_hosts == 1 ? "" : "s");
 	else
-		say(d,
-		    "slipway: deployment %s of %s to %zu host%s (group %s, %s)",
+		say(d, "deployment %s of %s to %zu host%s (group %s, %s)",
 		    d->id, d->bundle ? d->o->bundle : "(rollback)", d->nr_hosts,
 		    d->nr_hosts == 1 ? "" : "s", d->group_name, d->config.name);
 	if (run_fleet(d, e) < 0) {

@@ -905,9 +905,9 @@ Script - scripts/hook.sh
 	same "$(sed -n "s/^\[.\{23\}\] \[$D2\]//p" "$log" | tail -n 1)" \
 		"[stdout]hook r2 BeforeInstall fail.sh"
 	# slipway's own lines are in slipway's own log
-	grep -qx "slipway: deployment $D1 Succeeded on 1 of 1 hosts in [0-9]* ms; report: .*" \
+	grep -qx "slipway | deployment $D1 Succeeded on 1 of 1 hosts in [0-9]* ms; report: .*" \
 		"$STATE/deployments/$D1/deployment.log"
-	grep -q "^slipway: deployment $D2 Failed: " \
+	grep -q "^slipway | deployment $D2 Failed: " \
 		"$STATE/deployments/$D2/deployment.log"
 	# D1's lines all come before D2's
 	same "$(sed -n 's/^\[.\{23\}\] \[\(d-[A-Z0-9]*\)\].*/\1/p' "$log" |
