@@ -21,6 +21,10 @@
  *   <dg-id>-install.json, <dg-id>_last_successful_install,
  *   <dg-id>_most_recent_install}, <root>/deployment-logs/
  *   codedeploy-agent-deployments.log, <root>/ongoing-deployment/<dep-id>.
+ * The deployments log holds the hooks' messages only, as the agent's (it
+ * is made by the first one); the appspec's warnings and slipway's notes
+ * go to on_line as SCRIPT_NOTICE lines. A deployment that ends before
+ * DownloadBundle (a failed ApplicationStop) removes its staging copy.
  *
  * With o.events, the events listed run instead, in their order, with
  * DownloadBundle and Install first unless listed (agent_events_parse), as

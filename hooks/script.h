@@ -120,7 +120,8 @@ struct script_run_opts {
 	const char *log_path; /* scripts.log to append to; NULL: none */
 	/* codedeploy-agent-deployments.log to append the same messages to,
 	 * as "[YYYY-MM-DD HH:MM:SS.mmm] [<deployment_id>]<msg stripped>";
-	 * NULL: none */
+	 * made (with its directory and Ruby's Logger header line) by the
+	 * first message, as the agent's logger makes it; NULL: none */
 	const char *deployments_log_path;
 	bool event_header; /* log "LifecycleEvent - <event>" first */
 	const char *tail_in; /* the event's log tail so far; may be NULL */
