@@ -203,8 +203,13 @@ static void on_line(enum appspec_event event, enum script_stream stream,
 			  : stream == SCRIPT_STDERR ? "[stderr]"
 						    : "[slipway] ";
 
+	/* warnings (the appspec's) are shown under -q too */
+	bool warning = stream == SCRIPT_NOTICE && len >= 9 &&
+		       !memcmp(line, "warning: ", 9);
+
 	(void)event;
-	out_line(h->d, h->name, !h->d->o->quiet, "%s%.*s", tag, (int)len, line);
+	out_line(h->d, h->name, !h->d->o->quiet || warning, "%s%.*s", tag,
+		 (int)len, line);
 }
 
 /* ---- driver state per group ---- */

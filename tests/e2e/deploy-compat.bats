@@ -234,6 +234,11 @@ YML
 	[[ "$output" == *"local | [slipway] warning: $want1"* ]]
 	[[ "$output" == *"local | [slipway] warning: $want2"* ]]
 	hooks_are "r1 BeforeInstall hook.sh"
+	# -q keeps the hooks' output off the terminal, not the warnings
+	sw_deploy "$T/r1" -q --file-exists-behavior OVERWRITE
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"local | [slipway] warning: $want1"* ]]
+	[[ "$output" != *"[stdout]"* ]]
 }
 
 @test "deploy -e ValidateService rehearses one hook after the install, as codedeploy-local --events" {
