@@ -17,6 +17,18 @@ _slipway() {
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
 	cmd=${COMP_WORDS[1]}
 
+	# deploy -e/--events: lifecycle events, comma-separated
+	if [ "$prev" = --events ] || { [ "$prev" = -e ] && [ "$cmd" = deploy ]; }; then
+		local done_part=${cur%,*} ev
+		[ "$done_part" = "$cur" ] && done_part= || done_part+=,
+		for ev in ApplicationStop DownloadBundle BeforeInstall Install \
+			AfterInstall ApplicationStart ValidateService \
+			BeforeBlockTraffic AfterBlockTraffic BeforeAllowTraffic \
+			AfterAllowTraffic; do
+			[[ "$ev" == "${cur##*,}"* ]] && COMPREPLY+=("$done_part$ev")
+		done
+		return
+	fi
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$(slipway --help 2>/dev/null |
 			sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p') --help --version" \

@@ -29,6 +29,26 @@ static int unclean(const char *s)
 	return 0;
 }
 
+/* A path that leaves its root (a ".." component) or names nothing in it
+ * (only "/" and "." components). */
+static int outside_or_empty(const char *s)
+{
+	int names = 0;
+
+	while (*s) {
+		size_t len;
+
+		s += strspn(s, "/");
+		len = strcspn(s, "/");
+		if (len == 2 && !memcmp(s, "..", 2))
+			return 1;
+		if (len && !(len == 1 && s[0] == '.'))
+			names++;
+		s += len;
+	}
+	return !names;
+}
+
 static void check_model(const struct appspec *a)
 {
 	if (!a->version || strcmp(a->version, "0.0") || !a->os ||
@@ -53,9 +73,10 @@ static void check_model(const struct appspec *a)
 
 		if ((h->nr || h->present) && !appspec_event_scriptable(ev))
 			__builtin_trap();
+		/* a location is kept as written ("./x.sh", "/x.sh") but
+		 * always names something inside the bundle */
 		for (size_t s = 0; s < h->nr; s++)
-			if (!h->scripts[s].location[0] ||
-			    unclean(h->scripts[s].location) ||
+			if (outside_or_empty(h->scripts[s].location) ||
 			    !h->scripts[s].timeout)
 				__builtin_trap();
 	}

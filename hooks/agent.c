@@ -97,6 +97,115 @@ void agent_result_release(struct agent_result *r)
 	*r = (struct agent_result)AGENT_RESULT_INIT;
 }
 
+/* What the agent lets come before DownloadBundle (the events that run
+ * the last successful revision's scripts) and before Install (those,
+ * DownloadBundle and BeforeInstall). */
+static bool may_precede(enum appspec_event ev, enum appspec_event what)
+{
+	switch (ev) {
+	case APPSPEC_BEFORE_BLOCK_TRAFFIC:
+	case APPSPEC_AFTER_BLOCK_TRAFFIC:
+	case APPSPEC_APPLICATION_STOP:
+		return true;
+	case APPSPEC_DOWNLOAD_BUNDLE:
+	case APPSPEC_BEFORE_INSTALL:
+		return what == APPSPEC_INSTALL;
+	default:
+		return false;
+	}
+}
+
+int agent_events_parse(const char *list, enum appspec_event *order, size_t *nr,
+		       struct sw_err *e)
+{
+	enum appspec_event got[APPSPEC_NEVENTS];
+	bool seen[APPSPEC_NEVENTS] = { false };
+	size_t n = 0, dl = 0, in = 0;
+	const char *p = list;
+
+	*nr = 0;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		char *name = xstrndup(p, len);
+		enum appspec_event ev;
+		int bad = 0;
+
+		if (!len)
+			bad = err_set(e, ERR_USAGE,
+				      "--events: an empty event name in '%s'",
+				      list);
+		else if (appspec_event_from_name(name, &ev) < 0)
+			bad = err_set(e, ERR_USAGE,
+				      "--events: unknown lifecycle event '%s' "
+				      "(custom events are not supported: an "
+				      "appspec has the nine scriptable events, "
+				      "and DownloadBundle and Install may be "
+				      "listed)",
+				      name);
+		else if (!appspec_event_scriptable(ev) &&
+			 ev != APPSPEC_DOWNLOAD_BUNDLE && ev != APPSPEC_INSTALL)
+			bad = err_set(e, ERR_USAGE,
+				      "--events: lifecycle event '%s' is "
+				      "reserved for CodeDeploy and cannot be "
+				      "listed",
+				      name);
+		else if (seen[ev])
+			bad = err_set(e, ERR_USAGE,
+				      "--events: '%s' is listed twice", name);
+		free(name);
+		if (bad)
+			return -1;
+		seen[ev] = true;
+		if (ev == APPSPEC_DOWNLOAD_BUNDLE)
+			dl = n + 1;
+		if (ev == APPSPEC_INSTALL)
+			in = n + 1;
+		got[n++] = ev;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	/* codedeploy-local's checks, in its words */
+	for (size_t i = 0; dl && i < dl - 1; i++)
+		if (!may_precede(got[i], APPSPEC_DOWNLOAD_BUNDLE))
+			return err_set(e, ERR_USAGE,
+				       "--events: the only events that can be "
+				       "specified before DownloadBundle are "
+				       "BeforeBlockTraffic,AfterBlockTraffic,"
+				       "ApplicationStop. Please fix the order "
+				       "of your specified events: %s",
+				       list);
+	for (size_t i = 0; in && i < in - 1; i++)
+		if (!may_precede(got[i], APPSPEC_INSTALL))
+			return err_set(e, ERR_USAGE,
+				       "--events: the only events that can be "
+				       "specified before Install are "
+				       "BeforeBlockTraffic,AfterBlockTraffic,"
+				       "ApplicationStop,DownloadBundle,"
+				       "BeforeInstall. Please fix the order of "
+				       "your specified events: %s",
+				       list);
+	/* DownloadBundle and Install first unless listed, then the list;
+	 * Install after DownloadBundle (the agent swaps them) */
+	if (!dl)
+		order[(*nr)++] = APPSPEC_DOWNLOAD_BUNDLE;
+	if (!in)
+		order[(*nr)++] = APPSPEC_INSTALL;
+	for (size_t i = 0; i < n; i++)
+		order[(*nr)++] = got[i];
+	for (size_t i = 0; i < *nr; i++) {
+		if (order[i] == APPSPEC_DOWNLOAD_BUNDLE)
+			dl = i;
+		if (order[i] == APPSPEC_INSTALL)
+			in = i;
+	}
+	if (in < dl) {
+		order[in] = APPSPEC_DOWNLOAD_BUNDLE;
+		order[dl] = APPSPEC_INSTALL;
+	}
+	return 0;
+}
+
 /* Everything one deployment on this host works with. */
 struct dep {
 	const struct agent_opts *o;
@@ -113,6 +222,7 @@ struct dep {
 	char *received; /* that bundle.tar, owned */
 	struct appspec spec; /* the current revision's */
 	enum appspec_event cur; /* the event running, for on_line */
+	char *why; /* slipway's own account of a failure, or NULL */
 };
 
 static bool is_block_event(enum appspec_event ev)
@@ -412,6 +522,21 @@ static int run_hooks(struct dep *d, enum appspec_event ev)
 		if (sr.status == SCRIPT_FAILED) {
 			event_fail(d, ev, sr.error_code, s->location,
 				   sr.message, sr.log_tail);
+			/* The agent's message has no exit code for it:
+			 * slipway's own summary names the signal. */
+			if (sr.term_signal && !sr.stop_signal) {
+				const char *abbr = sigabbrev_np(sr.term_signal);
+
+				free(d->why);
+				d->why = xasprintf("script %s was killed by "
+						   "signal %d (SIG%s)",
+						   s->location, sr.term_signal,
+						   abbr ? abbr : "?");
+				notice(d,
+				       "%s: the agent reports no exit code "
+				       "for it",
+				       d->why);
+			}
 			script_result_release(&sr);
 			ret = -1;
 			break;
@@ -579,6 +704,7 @@ static void dep_release(struct dep *d)
 	free(d->dlog);
 	free(d->ongoing);
 	free(d->received);
+	free(d->why);
 	appspec_release(&d->spec);
 }
 
@@ -609,37 +735,6 @@ static int check_opts(const struct agent_opts *o, struct sw_err *e)
 			       "letters, digits, '.', '_' and '-'",
 			       o->deployment_group_id);
 	return 0;
-}
-
-static void dlog_line(struct dep *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* A line of the agent's own in the deployments log. */
-static void dlog_line(struct dep *d, const char *fmt, ...)
-{
-	char stamp[32];
-	struct timespec ts;
-	struct tm tm;
-	struct buf b = BUF_INIT;
-	va_list ap;
-	int fd;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (!localtime_r(&ts.tv_sec, &tm) ||
-	    !strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm))
-		stamp[0] = '\0';
-	buf_addf(&b, "[%s.%03ld] [%s]", stamp, ts.tv_nsec / 1000000,
-		 d->o->deployment_id);
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	buf_addch(&b, '\n');
-	fd = open(d->dlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		(void)!write(fd, b.ptr, b.len);
-		close(fd);
-	}
-	buf_release(&b);
 }
 
 /*
@@ -678,9 +773,16 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	r->start_ms = proc_wall_ms();
 	for (int ev = 0; ev < APPSPEC_NEVENTS; ev++) {
 		r->events[ev].event = (enum appspec_event)ev;
-		r->events[ev].included = included(o, (enum appspec_event)ev);
+		r->events[ev].included =
+			!o->events && included(o, (enum appspec_event)ev);
+		if (r->events[ev].included)
+			r->order[r->nr_order++] = (enum appspec_event)ev;
 	}
-	if (check_opts(o, &e) < 0) {
+	if (o->events &&
+	    agent_events_parse(o->events, r->order, &r->nr_order, &e) == 0)
+		for (size_t i = 0; i < r->nr_order; i++)
+			r->events[r->order[i]].included = true;
+	if (e.code || check_opts(o, &e) < 0) {
 		r->status = AGENT_FAILED;
 		r->exit = e.code;
 		r->message = xstrdup(e.msg);
@@ -716,12 +818,8 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		refuse(&d, &e);
 		goto done;
 	}
-	free(dir);
-	dir = fs_join(root, "deployment-logs");
-	if (fs_mkdir_p(dir, 0755, &e) < 0) {
-		refuse(&d, &e);
-		goto done;
-	}
+	/* deployment-logs/ and its log are made by the first script that
+	 * writes there, as the agent's logger makes them */
 	dlog_rotate(d.dlog);
 
 	/* The revision, unpacked and read before any event runs. */
@@ -756,15 +854,13 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	       (unsigned long long)info.bytes, (long long)(proc_now_ms() - t0),
 	       info.hoisted ? "; stripped leading directory " : "",
 	       info.hoisted ? info.wrapper : "");
-	dlog_line(&d, "Deployment %s of %s to group %s started",
-		  o->deployment_id, bundle_name(o), o->deployment_group_id);
+	for (size_t i = 0; i < d.spec.warnings.nr; i++)
+		notice(&d, "warning: %s", d.spec.warnings.v[i]);
 
-	for (int i = 0; i < APPSPEC_NEVENTS; i++) {
-		enum appspec_event ev = (enum appspec_event)i;
+	for (size_t i = 0; i < r->nr_order; i++) {
+		enum appspec_event ev = r->order[i];
 		struct agent_event *a = &r->events[ev];
 
-		if (!a->included)
-			continue;
 		if (failed) {
 			a->status = AGENT_SKIPPED;
 			if (o->on_event)
@@ -793,6 +889,8 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		if (o->ignore_application_stop_failures &&
 		    (ev == APPSPEC_APPLICATION_STOP || is_block_event(ev))) {
 			a->ignored = true;
+			free(d.why);
+			d.why = NULL;
 			notice(&d,
 			       "%s failed; going on as "
 			       "--ignore-application-stop-failures asks",
@@ -803,8 +901,13 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		event_end(&d, ev, AGENT_FAILED);
 		failed = true;
 		r->exit = e.code == ERR_SYSTEM ? ERR_SYSTEM : ERR_FAILED;
-		r->message = xasprintf("%s failed: %s", appspec_event_name(ev),
-				       a->message ? a->message : "");
+		if (d.why)
+			r->message = xasprintf("%s failed: %s",
+					       appspec_event_name(ev), d.why);
+		else
+			r->message = xasprintf("%s failed: %s",
+					       appspec_event_name(ev),
+					       a->message ? a->message : "");
 		continue;
 	ok:
 		event_end(&d, ev, AGENT_SUCCEEDED);
@@ -812,9 +915,15 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	r->status = failed ? AGENT_FAILED : AGENT_SUCCEEDED;
 	if (!failed)
 		r->exit = 0;
-	dlog_line(&d, "Deployment %s %s", o->deployment_id,
-		  failed ? "failed" : "succeeded");
 	unlink(d.ongoing);
+	/* A deployment that ended before DownloadBundle (a failed
+	 * ApplicationStop) leaves no staging copy behind. */
+	if (fs_exists(d.staging)) {
+		struct sw_err ignored = SW_ERR_INIT;
+
+		if (fs_remove_tree(d.staging, &ignored) < 0)
+			notice(&d, "warning: %s", ignored.msg);
+	}
 done:
 	r->end_ms = proc_wall_ms();
 	bundle_info_release(&info);

@@ -21,6 +21,14 @@
  *   <dg-id>-install.json, <dg-id>_last_successful_install,
  *   <dg-id>_most_recent_install}, <root>/deployment-logs/
  *   codedeploy-agent-deployments.log, <root>/ongoing-deployment/<dep-id>.
+ * The deployments log holds the hooks' messages only, as the agent's (it
+ * is made by the first one); the appspec's warnings and slipway's notes
+ * go to on_line as SCRIPT_NOTICE lines. A deployment that ends before
+ * DownloadBundle (a failed ApplicationStop) removes its staging copy.
+ *
+ * With o.events, the events listed run instead, in their order, with
+ * DownloadBundle and Install first unless listed (agent_events_parse), as
+ * codedeploy-local --events runs them.
  *
  * Lifecycle (section 2.1, 2.3): [BeforeBlockTraffic, BlockTraffic,
  * AfterBlockTraffic when o.traffic], ApplicationStop, DownloadBundle,
@@ -87,6 +95,10 @@ struct agent_result {
 	char *message; /* why it failed (owned); NULL when it succeeded */
 	int64_t start_ms, end_ms;
 	struct agent_event events[APPSPEC_NEVENTS];
+	/* the events of this deployment in the order they run (or, read
+	 * from an agent's stream, in the order they were reported) */
+	enum appspec_event order[APPSPEC_NEVENTS];
+	size_t nr_order;
 };
 
 #define AGENT_RESULT_INIT                                                      \
@@ -114,6 +126,9 @@ struct agent_opts {
 	enum appspec_feb feb; /* --file-exists-behavior; UNSET: DISALLOW */
 	bool ignore_application_stop_failures;
 	bool traffic; /* run the load balancer events too */
+	/* codedeploy-local's --events: the events to run, in this order,
+	 * comma-separated (agent_events_parse); NULL: the lifecycle */
+	const char *events;
 	unsigned max_revisions; /* 0: 5 */
 	/* Bounds on what the bundle unpacks to (bundle.h); 0: the
 	 * defaults, BUNDLE_MAX_BYTES and BUNDLE_MAX_RATIO. */
@@ -148,6 +163,22 @@ struct agent_opts {
 int agent_deploy(const struct agent_opts *o, struct agent_result *r);
 
 void agent_result_release(struct agent_result *r);
+
+/*
+ * codedeploy-local's --events: a comma-separated list of lifecycle events
+ * to run, in that order, instead of the whole lifecycle. The agent's
+ * rules: DownloadBundle and Install run first when not listed (and
+ * Install after DownloadBundle); listed, DownloadBundle may follow only
+ * BeforeBlockTraffic, AfterBlockTraffic and ApplicationStop, Install only
+ * those, DownloadBundle and BeforeInstall. Fills order[0..*nr) (at most
+ * APPSPEC_NEVENTS). ERR_USAGE with the agent's message for a bad order;
+ * also (slipway) for an event listed twice, a reserved one (Start,
+ * BlockTraffic, AllowTraffic, End) and a name that is none of the
+ * lifecycle's (the agent's custom events: an appspec here has only the
+ * nine scriptable events).
+ */
+int agent_events_parse(const char *list, enum appspec_event *order, size_t *nr,
+		       struct sw_err *e);
 
 /* A deployment id as CodeDeploy's: "d-" and 9 characters A-Z0-9. */
 char *agent_new_deployment_id(void);

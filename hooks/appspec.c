@@ -374,9 +374,15 @@ static int parse_file(struct asp *p, const struct ynode *n, size_t idx)
 	}
 	norm = NULL;
 	if (dst[0] != '/') {
+		/* The agent takes it, relative to its own working directory
+		 * (/opt/codedeploy-agent, or / under systemd): never what
+		 * was meant, and a different place on every host. */
 		bad(p, ynode_map_get(n, "destination"),
-		    "'%s.destination' must be an absolute path (%s)", path,
-		    yshow(dst, strlen(dst)).s);
+		    "'%s.destination' must be an absolute path (%s): the agent "
+		    "would install it relative to its own working directory "
+		    "(/opt/codedeploy-agent, or / under systemd), not to the "
+		    "bundle or the application",
+		    path, yshow(dst, strlen(dst)).s);
 		goto out;
 	}
 	norm = norm_path(dst);
@@ -876,11 +882,176 @@ static int parse_permissions(struct asp *p, const struct ynode *n)
 
 /* ---- hooks ---- */
 
-/* Whole seconds > 0, as the agent's to_i but without its silent 0. */
+/* Seconds past this are refused: no hook runs for 30 years. */
+#define MAX_TIMEOUT 1000000000LL
+
+static long long sat_digit(long long v, int base, int d)
+{
+	return v > MAX_TIMEOUT ? v : v * base + d;
+}
+
+/* Digits of base with single '_' between them (Ruby's String#to_i and
+ * YAML 1.1 alike); *end past the last one read. */
+static long long digits(const char *s, const char *lim, int base,
+			const char **end)
+{
+	long long v = 0;
+	const char *p = s;
+
+	while (p < lim) {
+		int d = *p >= '0' && *p <= '9'	 ? *p - '0'
+			: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+			: *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+						 : 99;
+
+		if (d < base) {
+			v = sat_digit(v, base, d);
+			p++;
+		} else if (*p == '_' && p > s && p + 1 < lim && p[1] != '_') {
+			p++;
+		} else {
+			break;
+		}
+	}
+	*end = p;
+	return v;
+}
+
+/*
+ * A plain scalar that YAML 1.1 (Psych) reads as a number: *v, truncated
+ * toward zero for a float (Ruby's Float#to_i). False for anything else,
+ * and for .inf/.nan (whose to_i the agent cannot do either).
+ */
+static bool yaml11_number(const char *s, size_t len, long long *v)
+{
+	const char *lim = s + len, *p = s, *end;
+	bool neg = false;
+	long long x;
+
+	if (p < lim && (*p == '+' || *p == '-'))
+		neg = *p++ == '-';
+	if (p == lim)
+		return false;
+	if (lim - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'b')) {
+		x = digits(p + 2, lim, p[1] == 'x' ? 16 : 2, &end);
+		if (end != lim || end == p + 2)
+			return false;
+	} else if (*p == '.' || (*p >= '0' && *p <= '9')) {
+		const char *q = p;
+
+		x = digits(p, lim, 10, &end);
+		if (end == lim && (*p != '0' || end == p + 1)) {
+			/* decimal */
+		} else if (end == lim && *p == '0') {
+			x = digits(p, lim, 8, &end);
+			if (end != lim)
+				return false;
+		} else if (*end == ':') {
+			/* base 60: 1:30 is 90 */
+			while (end < lim && *end == ':') {
+				long long part;
+
+				q = end + 1;
+				part = digits(q, lim, 10, &end);
+				if (end == q || end - q > 2 || part > 59)
+					return false;
+				x = x > MAX_TIMEOUT ? x : x * 60 + part;
+			}
+			if (end != lim)
+				return false;
+		} else if (*end == '.') {
+			/* [0-9][0-9_]*?\.[0-9]*([eE][-+][0-9]+)? */
+			char buf[64];
+			size_t n = 0;
+			double f;
+
+			for (q = p; q < lim && n < sizeof(buf) - 1; q++) {
+				if (*q == '_' && q < end)
+					continue;
+				buf[n++] = *q;
+			}
+			if (q != lim)
+				return false;
+			buf[n] = '\0';
+			q = end + 1;
+			while (q < lim && *q >= '0' && *q <= '9')
+				q++;
+			if (q < lim) {
+				if ((*q != 'e' && *q != 'E') || q + 2 >= lim ||
+				    (q[1] != '+' && q[1] != '-'))
+					return false;
+				for (q += 2; q < lim; q++)
+					if (*q < '0' || *q > '9')
+						return false;
+			}
+			if (end == p && end + 1 == lim)
+				return false; /* "." alone is a string */
+			f = strtod(buf, NULL);
+			x = f >= (double)MAX_TIMEOUT ? MAX_TIMEOUT + 1
+						     : (long long)f;
+		} else {
+			return false;
+		}
+	} else {
+		return false;
+	}
+	*v = neg ? -x : x;
+	return true;
+}
+
+/* Ruby's String#to_i: blanks, a sign, the digits up to anything else. */
+static long long ruby_to_i(const char *s, size_t len, const char **rest)
+{
+	const char *lim = s + len, *p = s, *end;
+	bool neg = false;
+	long long x;
+
+	while (p < lim && strchr(" \t\n\v\f\r", *p))
+		p++;
+	if (p < lim && (*p == '+' || *p == '-'))
+		neg = *p++ == '-';
+	x = digits(p, lim, 10, &end);
+	*rest = end;
+	return neg ? -x : x;
+}
+
+/* "5m" meant minutes, the agent takes seconds: the unit it dropped. */
+static const char *dropped_unit(const char *rest, long long *per)
+{
+	rest += strspn(rest, " \t");
+	switch (*rest) {
+	case 'm':
+	case 'M':
+		*per = 60;
+		return "minutes";
+	case 'h':
+	case 'H':
+		*per = 3600;
+		return "hours";
+	case 'd':
+	case 'D':
+		*per = 86400;
+		return "days";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * The agent's `(timeout || 3600).to_i` on the YAML value: a YAML 1.1
+ * number as Psych reads it (2.5 is 2, 0x10 is 16, 1:30 is 90), any other
+ * text as Ruby's String#to_i reads it ("30s" is 30, "abc" is 0). Less
+ * than 1 is refused, as the agent refuses it; a value read differently
+ * from how it is written gets a warning. A boolean, a list or a mapping
+ * (the agent crashes on them) is refused.
+ */
 static int parse_timeout(struct asp *p, const struct ynode *n, const char *path,
 			 unsigned *out)
 {
-	unsigned long v = 0;
+	bool number, str_tag, b;
+	long long v, per = 1;
+	char canon[32];
+	const char *rest = "", *unit;
 
 	*out = APPSPEC_DEFAULT_TIMEOUT;
 	if (ynode_is_null(n))
@@ -890,23 +1061,45 @@ static int parse_timeout(struct asp *p, const struct ynode *n, const char *path,
 			   "an invalid timeout value was provided for a script "
 			   "in '%s': a number of seconds, not a %s",
 			   path, ynode_kind(n));
-	for (size_t i = 0; i < n->len; i++) {
-		char c = n->value[i];
-
-		if ((c < '0' || c > '9') && !(c == '+' && !i))
-			goto invalid;
-		if (c != '+' && v <= 1000000000UL)
-			v = v * 10 + (unsigned long)(c - '0');
-	}
-	if (!v || v > 1000000000UL)
+	if (ynode_has_nul(n))
+		goto invalid;
+	str_tag = n->tag && !strcmp(n->tag, "tag:yaml.org,2002:str");
+	if (n->plain && !n->tag && !ynode_bool(n, &b))
+		return bad(p, n,
+			   "an invalid timeout value (%s) was provided for a "
+			   "script in '%s': a number of seconds, not a boolean",
+			   yshown(n).s, path);
+	number = (n->plain || (n->tag && !str_tag)) && !str_tag &&
+		 yaml11_number(n->value, n->len, &v);
+	if (!number)
+		v = ruby_to_i(n->value, n->len, &rest);
+	if (v < 1 || v > MAX_TIMEOUT)
 		goto invalid;
 	*out = (unsigned)v;
+	snprintf(canon, sizeof(canon), "%lld", v);
+	unit = dropped_unit(rest, &per);
+	if (unit)
+		warnf(p, n,
+		      "timeout %s%s%s in '%s' is read as %lld second%s, as the "
+		      "agent reads it (Ruby's to_i), not %lld %s: write %lld "
+		      "for that",
+		      n->plain ? "" : "\"", yshown(n).s, n->plain ? "" : "\"",
+		      path, v, v == 1 ? "" : "s", v, unit,
+		      v > MAX_TIMEOUT / per ? MAX_TIMEOUT : v * per);
+	else if (strcmp(n->value, canon) &&
+		 !(n->value[0] == '+' && !strcmp(n->value + 1, canon)))
+		warnf(p, n,
+		      "timeout %s%s%s in '%s' is read as %lld second%s, as the "
+		      "agent reads it (Ruby's to_i)",
+		      n->plain ? "" : "\"", yshown(n).s, n->plain ? "" : "\"",
+		      path, v, v == 1 ? "" : "s");
 	return 0;
 invalid:
 	return bad(p, n,
 		   "an invalid timeout value (%s) was provided for a script "
-		   "in '%s': whole seconds greater than 0",
-		   yshown(n).s, path);
+		   "in '%s': whole seconds from 1 to %lld (the agent reads "
+		   "the value with Ruby's to_i)",
+		   yshown(n).s, path, MAX_TIMEOUT);
 }
 
 static int parse_script(struct asp *p, const struct ynode *n, const char *event,
@@ -975,11 +1168,14 @@ static int parse_script(struct asp *p, const struct ynode *n, const char *event,
 		    path, yshow(sc.location, strlen(sc.location)).s);
 		goto fail;
 	}
-	free(sc.location);
-	sc.location = norm;
+	/* Checked normalised, kept as written: the agent names a script
+	 * by its location as written, in scripts.log and in errors. */
 	snprintf(sub, sizeof(sub), "%s.location", path);
-	if (check_path_len(p, loc, sub, sc.location) < 0)
+	if (check_path_len(p, loc, sub, norm) < 0) {
+		free(norm);
 		goto fail;
+	}
+	free(norm);
 	if (sc.timeout > APPSPEC_DEFAULT_TIMEOUT)
 		warnf(p, ynode_map_get(n, "timeout"),
 		      "'%s' timeout %u is more than %d seconds: the service "
@@ -1134,13 +1330,16 @@ static int parse_root(struct asp *p, const struct ynode *root)
 	return 0;
 }
 
+/* dups: the loader's warnings (duplicate keys), moved to the front */
 static int parse_doc(const char *name, const struct ydoc *doc,
-		     struct appspec *a, struct sw_err *e)
+		     struct strvec *dups, struct appspec *a, struct sw_err *e)
 {
 	struct asp p = { .doc = doc, .a = a, .e = e };
 
 	a->file = xstrdup(name);
 	strvec_init(&a->warnings);
+	for (size_t i = 0; i < dups->nr; i++)
+		strvec_push(&a->warnings, dups->v[i]);
 	if (parse_root(&p, doc->root) < 0) {
 		appspec_release(a);
 		return -1;
@@ -1148,17 +1347,27 @@ static int parse_doc(const char *name, const struct ydoc *doc,
 	return 0;
 }
 
+/* Psych keeps the last value of a key written twice: so does the agent */
+#define APPSPEC_YDOC_OPTS(w)                                                   \
+	{                                                                      \
+		.dup_keys_last = true, .warnings = (w)                         \
+	}
+
 int appspec_parse(const char *name, const char *data, size_t len,
 		  struct appspec *a, struct sw_err *e)
 {
 	struct ydoc doc = YDOC_INIT;
-	int ret;
+	struct strvec dups = STRVEC_INIT;
+	struct ydoc_opts yo = APPSPEC_YDOC_OPTS(&dups);
+	int ret = -1;
 
 	memset(a, 0, sizeof(*a));
-	if (ydoc_load(name, data, len, &doc, e) < 0)
-		return -1;
-	ret = parse_doc(name, &doc, a, e);
+	if (ydoc_load_opts(name, data, len, &yo, &doc, e) < 0)
+		goto out;
+	ret = parse_doc(name, &doc, &dups, a, e);
 	ydoc_release(&doc);
+out:
+	strvec_release(&dups);
 	return ret;
 }
 
@@ -1171,13 +1380,17 @@ int appspec_load_as(const char *path, const char *name, struct appspec *a,
 		    struct sw_err *e)
 {
 	struct ydoc doc = YDOC_INIT;
-	int ret;
+	struct strvec dups = STRVEC_INIT;
+	struct ydoc_opts yo = APPSPEC_YDOC_OPTS(&dups);
+	int ret = -1;
 
 	memset(a, 0, sizeof(*a));
-	if (ydoc_load_file_as(path, name, &doc, e) < 0)
-		return -1;
-	ret = parse_doc(name, &doc, a, e);
+	if (ydoc_load_file_opts(path, name, &yo, &doc, e) < 0)
+		goto out;
+	ret = parse_doc(name, &doc, &dups, a, e);
 	ydoc_release(&doc);
+out:
+	strvec_release(&dups);
 	return ret;
 }
 

@@ -18,6 +18,9 @@
  *   appspec_release(&a);
  *   free(path);
  *
+ * A key written twice in a mapping keeps its last value, as the agent's
+ * YAML reader does, with a warning.
+ *
  * Every string in the model is owned by the model; appspec_release() frees
  * it all and leaves an APPSPEC_INIT struct. On failure the loaders leave
  * *a released. Errors are ERR_SPEC with "file:line:col: message" (1-based),
@@ -54,10 +57,12 @@
  *                runas, sudo}. Only the nine scriptable events; reserved
  *                ones (DownloadBundle, Install, ...) and unknown names
  *                are errors. A null event is no scripts. location is
- *                stripped, relative to the bundle root (a leading "/" is
- *                dropped, with a warning, as the agent joins it to the
- *                archive anyway), must not leave it. timeout is whole
- *                seconds > 0, default 3600; more than 3600 for a script
+ *                stripped and kept as written (the agent shows it so);
+ *                it is relative to the bundle root (a leading "/" gets a
+ *                warning, as the agent joins it to the archive anyway),
+ *                and must not leave it. timeout is read as the agent's
+ *                to_i reads it ("30s" is 30, 2.5 is 2, with a warning),
+ *                whole seconds > 0, default 3600; more than 3600 for a script
  *                (or for the timeouts written in one event, added up) is
  *                accepted, as the agent does, with a warning that the
  *                service fails an event after 3600 seconds. runas is
@@ -145,7 +150,8 @@ struct appspec_permission {
 };
 
 struct appspec_script {
-	char *location; /* relative to the bundle root, normalised */
+	char *location; /* relative to the bundle root, as written (stripped:
+			   "./x.sh" and "/x.sh" stay so; they name x.sh) */
 	unsigned timeout; /* seconds, > 0 */
 	char *runas; /* NULL: the agent's user */
 	bool sudo;

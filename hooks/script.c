@@ -44,6 +44,7 @@ struct run {
 	const struct script_run_opts *o;
 	int log_fd;
 	int dlog_fd; /* the deployments log, or -1 */
+	bool dlog_tried; /* opened on the first message, as the agent's */
 	int log_errno; /* first failed write to scripts.log */
 	struct buf tail;
 	struct buf msg;
@@ -103,6 +104,39 @@ static void tail_trim(struct buf *t)
 }
 
 /*
+ * The deployments log, opened when the first message goes to it: created
+ * (with its directory) the way Ruby's Logger creates a file, with its
+ * header line "# Logfile created on <Time.now> by logger.rb/v1.5.0"
+ * (the Logger of the agent's Ruby, 3.1), else appended to. -1 if it
+ * cannot be opened: the deployments log never fails a hook.
+ */
+static int dlog_open(const char *path)
+{
+	char *dir = xstrdup(path), stamp[64];
+	struct sw_err ignored = SW_ERR_INIT;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd;
+
+	fs_mkdir_p(dirname(dir), 0755, &ignored);
+	free(dir);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (localtime_r(&now, &tm) &&
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S %z", &tm)) {
+		char *head = xasprintf("# Logfile created on %s by "
+				       "logger.rb/v1.5.0\n",
+				       stamp);
+
+		(void)!write(fd, head, strlen(head));
+		free(head);
+	}
+	return fd;
+}
+
+/*
  * The agent's deployments log line for a message: local time with
  * milliseconds, the deployment id, the message stripped of surrounding
  * white space (Ruby's strip). Best effort, as the agent's logger is.
@@ -113,6 +147,13 @@ static void dlog_write(struct run *rn, const char *msg, size_t len)
 	struct timespec ts;
 	struct tm tm;
 	struct buf line = BUF_INIT;
+
+	if (!rn->dlog_tried) {
+		rn->dlog_tried = true;
+		rn->dlog_fd = dlog_open(rn->o->deployments_log_path);
+	}
+	if (rn->dlog_fd < 0)
+		return;
 
 	while (len && isspace((unsigned char)msg[len - 1]))
 		len--;
@@ -134,9 +175,11 @@ static void dlog_write(struct run *rn, const char *msg, size_t len)
 }
 
 /* One scripts.log message: "<msg>\n" with a timestamp in the file, as is
- * in the tail. msg may hold a partial line; the newline is added. */
-static void log_msg(struct run *rn, const char *tag, const char *data,
-		    size_t len)
+ * in the tail. msg may hold a partial line: the newline is added, but not
+ * in scripts.log when nl is false (the agent writes a last line without
+ * one as it is). */
+static void log_msg_nl(struct run *rn, const char *tag, const char *data,
+		       size_t len, bool nl)
 {
 	char stamp[32];
 	struct tm tm;
@@ -153,16 +196,23 @@ static void log_msg(struct run *rn, const char *tag, const char *data,
 	buf_addch(&rn->msg, '\n');
 	buf_add(&rn->tail, rn->msg.ptr + body, rn->msg.len - body);
 	tail_trim(&rn->tail);
-	if (rn->dlog_fd >= 0)
+	if (rn->o->deployments_log_path)
 		dlog_write(rn, rn->msg.ptr + body, rn->msg.len - body);
 	if (rn->log_fd >= 0 && !rn->log_errno) {
 		/* One write per line: concurrent writers interleave only
 		 * between lines. */
-		ssize_t n = write(rn->log_fd, rn->msg.ptr, rn->msg.len);
+		size_t want = rn->msg.len - !nl;
+		ssize_t n = write(rn->log_fd, rn->msg.ptr, want);
 
-		if (n < 0 || (size_t)n != rn->msg.len)
+		if (n < 0 || (size_t)n != want)
 			rn->log_errno = n < 0 ? errno : ENOSPC;
 	}
+}
+
+static void log_msg(struct run *rn, const char *tag, const char *data,
+		    size_t len)
+{
+	log_msg_nl(rn, tag, data, len, true);
 }
 
 static void log_str(struct run *rn, const char *tag, const char *s)
@@ -171,9 +221,9 @@ static void log_str(struct run *rn, const char *tag, const char *s)
 }
 
 static void emit_line(struct run *rn, struct stream *s, const char *data,
-		      size_t len)
+		      size_t len, bool nl)
 {
-	log_msg(rn, s->tag, data, len);
+	log_msg_nl(rn, s->tag, data, len, nl);
 	if (rn->o->line_fn)
 		rn->o->line_fn(s->kind, data, len, rn->o->line_data);
 }
@@ -181,13 +231,16 @@ static void emit_line(struct run *rn, struct stream *s, const char *data,
 static void stream_flush(struct run *rn, struct stream *s)
 {
 	if (s->line.len)
-		emit_line(rn, s, s->line.ptr, s->line.len);
+		emit_line(rn, s, s->line.ptr, s->line.len, true);
 	buf_clear(&s->line);
 }
 
 static void stream_close(struct run *rn, struct stream *s)
 {
-	stream_flush(rn, s);
+	/* The output ended: its last line, newline or not, as it is. */
+	if (s->line.len)
+		emit_line(rn, s, s->line.ptr, s->line.len, false);
+	buf_clear(&s->line);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -217,7 +270,7 @@ static void stream_read(struct run *rn, struct stream *s)
 				    s->line.len - start))) {
 			size_t len = (size_t)(nl - s->line.ptr);
 
-			emit_line(rn, s, s->line.ptr, len);
+			emit_line(rn, s, s->line.ptr, len, true);
 			buf_consume(&s->line, len + 1);
 			start = 0;
 		}
@@ -601,7 +654,7 @@ static void finish(struct run *rn, struct script_result *r, int status,
 	if (status != -1 && WIFEXITED(status))
 		r->exit_code = WEXITSTATUS(status);
 	else if (status != -1 && WIFSIGNALED(status))
-		r->exit_code = 128 + WTERMSIG(status);
+		r->term_signal = WTERMSIG(status);
 	if (stop_sig) {
 		r->exit_code = -1;
 		fail(r, SCRIPT_UNKNOWN_ERROR,
@@ -613,6 +666,10 @@ static void finish(struct run *rn, struct script_result *r, int status,
 		     "Script at specified location: %s failed to complete in "
 		     "%u seconds",
 		     o->location, o->timeout_s ? o->timeout_s : 3600);
+	} else if (r->term_signal) {
+		/* Ruby's exitstatus is nil for a signal: the agent's message
+		 * ends in "exit code " and nothing */
+		fail(r, SCRIPT_ERR_FAILED, "%s failed with exit code ", pre);
 	} else if (r->exit_code != 0) {
 		fail(r, SCRIPT_ERR_FAILED, "%s failed with exit code %d", pre,
 		     r->exit_code);
@@ -662,7 +719,7 @@ static int check_script(struct run *rn, const char *path,
 int script_run(const struct script_run_opts *o, struct script_result *r,
 	       struct sw_err *e)
 {
-	struct run rn = { o, -1, -1, 0, BUF_INIT, BUF_INIT, BUF_INIT };
+	struct run rn = { .o = o, .log_fd = -1, .dlog_fd = -1 };
 	struct stream st[2] = {
 		{ -1, SCRIPT_STDOUT, "[stdout]", "STDOUT", BUF_INIT },
 		{ -1, SCRIPT_STDERR, "[stderr]", "STDERR", BUF_INIT },
@@ -690,11 +747,6 @@ int script_run(const struct script_run_opts *o, struct script_result *r,
 	tail_trim(&rn.tail);
 	if (o->log_path && (rn.log_fd = open_log(o->log_path, e)) < 0)
 		goto out;
-	if (o->deployments_log_path) {
-		struct sw_err ignored = SW_ERR_INIT;
-
-		rn.dlog_fd = open_log(o->deployments_log_path, &ignored);
-	}
 	if (o->event_header)
 		log_str(&rn, "LifecycleEvent - ", o->event);
 

@@ -55,7 +55,12 @@
  *   of its own, which a signal to su's group (all the agent sends) misses;
  * - exit status N != 0: ScriptFailed "Script at specified location:
  *   <location> [run as user <U>] failed with exit code <N>"; a script
- *   killed by signal S counts as exit code 128+S.
+ *   killed by a signal has no exit code, as with the agent (Ruby's nil):
+ *   the message ends in "failed with exit code " and nothing,
+ *   r.exit_code is -1 and r.term_signal says which signal;
+ * - a last line of output without a newline is written to scripts.log as
+ *   it is, without one, as the agent writes it (the next message then
+ *   follows on the same line, as with the agent);
  *
  * Deliberate deviations:
  * - cwd is archive_dir. The agent never changes directory (hooks run in
@@ -115,7 +120,8 @@ struct script_run_opts {
 	const char *log_path; /* scripts.log to append to; NULL: none */
 	/* codedeploy-agent-deployments.log to append the same messages to,
 	 * as "[YYYY-MM-DD HH:MM:SS.mmm] [<deployment_id>]<msg stripped>";
-	 * NULL: none */
+	 * made (with its directory and Ruby's Logger header line) by the
+	 * first message, as the agent's logger makes it; NULL: none */
 	const char *deployments_log_path;
 	bool event_header; /* log "LifecycleEvent - <event>" first */
 	const char *tail_in; /* the event's log tail so far; may be NULL */
@@ -155,7 +161,9 @@ struct script_result {
 	enum script_code code;
 	const char *error_code; /* script_code_name(code); static */
 	char *message; /* the agent's message; NULL when succeeded */
-	int exit_code; /* -1 when it did not run or was stopped */
+	int exit_code; /* -1 when it did not run, was stopped or was
+			  killed by a signal */
+	int term_signal; /* the signal that killed the script, or 0 */
 	pid_t pid; /* the script's pid = its process group; 0: not run */
 	int64_t start_ms, end_ms; /* wall clock, ms since the epoch */
 	char *log_tail; /* never NULL after script_run() */

@@ -117,6 +117,7 @@ struct frame {
 struct loader {
 	struct ydoc *doc;
 	struct sw_err *e;
+	const struct ydoc_opts *opts; /* never NULL */
 	struct frame *stack;
 	size_t nr_stack, alloc_stack;
 	struct anchor *anchors;
@@ -321,24 +322,53 @@ static int map_finish(struct loader *ld, struct frame *f)
 	struct keyref *refs = NULL;
 	size_t nr_refs = 0, alloc_refs = 0;
 	struct ynode **nkeys = NULL, **nitems = NULL;
-	size_t nr = 0, alloc = 0, alloc_k = 0;
+	size_t nr = 0, alloc = 0, alloc_k = 0, kept = 0;
+	size_t *at = NULL, *newpos = NULL;
 	int ret = -1;
 
 	ALLOC_GROW(refs, m->nr + 1, alloc_refs);
+	/* at[] is where each key sits once later duplicates are folded
+	 * into it; newpos[i] how many keys stay before key i */
+	at = xcalloc(m->nr + 1, sizeof(*at));
+	newpos = xcalloc(m->nr + 1, sizeof(*newpos));
 	for (size_t i = 0; i < m->nr; i++) {
 		struct ynode *k = m->keys[i];
+		long prev;
 
+		newpos[i] = kept;
 		refs[nr_refs] = (struct keyref){ k->value, k->len };
-		if (strindex_lookup(&ix, refs, k->value, k->len,
-				    (long)nr_refs) >= 0) {
+		prev = strindex_lookup(&ix, refs, k->value, k->len,
+				       (long)nr_refs);
+		if (prev >= 0) {
 			char s[80];
+			struct ynode *first = m->keys[at[prev]];
 
-			ydoc_err(ld->doc, k, ld->e, "duplicate key '%s'",
-				 shown(k->value, k->len, s, sizeof(s)));
-			goto out;
+			if (!ld->opts->dup_keys_last) {
+				ydoc_err(ld->doc, k, ld->e,
+					 "duplicate key '%s'",
+					 shown(k->value, k->len, s, sizeof(s)));
+				goto out;
+			}
+			if (ld->opts->warnings)
+				ywarn(ld->doc, k, ld->opts->warnings,
+				      "duplicate key '%s': replaces the value "
+				      "at %d:%d (the last one wins, as the "
+				      "agent reads it)",
+				      shown(k->value, k->len, s, sizeof(s)),
+				      first->line, first->col);
+			/* Ruby's Hash: the first place, the last value */
+			m->keys[at[prev]] = k;
+			m->items[at[prev]] = m->items[i];
+			continue;
 		}
-		nr_refs++;
+		at[nr_refs++] = kept;
+		m->keys[kept] = k;
+		m->items[kept++] = m->items[i];
 	}
+	newpos[m->nr] = kept;
+	for (size_t mi = 0; mi < f->nr_merge; mi++)
+		f->merge_pos[mi] = newpos[f->merge_pos[mi]];
+	m->nr = kept;
 	if (!f->nr_merge) {
 		ret = 0;
 		goto out;
@@ -405,6 +435,8 @@ out:
 	free(nkeys);
 	free(nitems);
 	free(refs);
+	free(at);
+	free(newpos);
 	strindex_release(&ix);
 	return ret;
 }
@@ -594,7 +626,17 @@ static void loader_release(struct loader *ld)
 int ydoc_load(const char *name, const char *data, size_t len, struct ydoc *doc,
 	      struct sw_err *e)
 {
-	struct loader ld = { .doc = doc, .e = e };
+	return ydoc_load_opts(name, data, len, NULL, doc, e);
+}
+
+int ydoc_load_opts(const char *name, const char *data, size_t len,
+		   const struct ydoc_opts *opts, struct ydoc *doc,
+		   struct sw_err *e)
+{
+	static const struct ydoc_opts defaults = YDOC_OPTS_INIT;
+	struct loader ld = { .doc = doc,
+			     .e = e,
+			     .opts = opts ? opts : &defaults };
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	int ret = -1;
@@ -647,6 +689,13 @@ int ydoc_load_file(const char *path, struct ydoc *doc, struct sw_err *e)
 int ydoc_load_file_as(const char *path, const char *name, struct ydoc *doc,
 		      struct sw_err *e)
 {
+	return ydoc_load_file_opts(path, name, NULL, doc, e);
+}
+
+int ydoc_load_file_opts(const char *path, const char *name,
+			const struct ydoc_opts *opts, struct ydoc *doc,
+			struct sw_err *e)
+{
 	struct buf b = BUF_INIT;
 	struct stat st;
 	char chunk[65536];
@@ -685,7 +734,7 @@ int ydoc_load_file_as(const char *path, const char *name, struct ydoc *doc,
 		}
 		buf_add(&b, chunk, (size_t)n);
 	}
-	ret = ydoc_load(name, b.ptr ? b.ptr : "", b.len, doc, e);
+	ret = ydoc_load_opts(name, b.ptr ? b.ptr : "", b.len, opts, doc, e);
 out:
 	close(fd);
 	buf_release(&b);

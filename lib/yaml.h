@@ -14,7 +14,9 @@
  * the expanded size of the whole document is bounded (YAML_MAX_EXPANDED
  * nodes) so that a "billion laughs" file is refused, not obeyed. YAML 1.1
  * merge keys (<<: *anchor, <<: [*a, *b]) are applied. A mapping with the
- * same key twice is an error. Nesting deeper than YAML_MAX_DEPTH is an
+ * same key twice is an error (or, with ydoc_opts.dup_keys_last, the last
+ * value wins in the first key's place, as Ruby's Psych reads it, with a
+ * warning). Nesting deeper than YAML_MAX_DEPTH is an
  * error. Lines and columns are 1-based (libyaml's marks are 0-based).
  */
 #ifndef SW_YAML_H
@@ -69,6 +71,28 @@ int ydoc_load_file_as(const char *path, const char *name, struct ydoc *doc,
 int ydoc_load(const char *name, const char *data, size_t len, struct ydoc *doc,
 	      struct sw_err *e);
 void ydoc_release(struct ydoc *doc);
+
+/* How to load; YDOC_OPTS_INIT (or NULL) is what ydoc_load() does. */
+struct ydoc_opts {
+	/* A key written twice in a mapping: the last value is kept, in the
+	 * first key's place, and a "file:line:col: duplicate key ..."
+	 * warning is pushed onto warnings (when not NULL). Default: an
+	 * error. */
+	bool dup_keys_last;
+	struct strvec *warnings;
+};
+
+#define YDOC_OPTS_INIT                                                         \
+	{                                                                      \
+		0                                                              \
+	}
+
+int ydoc_load_opts(const char *name, const char *data, size_t len,
+		   const struct ydoc_opts *opts, struct ydoc *doc,
+		   struct sw_err *e);
+int ydoc_load_file_opts(const char *path, const char *name,
+			const struct ydoc_opts *opts, struct ydoc *doc,
+			struct sw_err *e);
 
 /* The value for a key of a mapping, or NULL (also when n is no map). */
 const struct ynode *ynode_map_get(const struct ynode *n, const char *key);

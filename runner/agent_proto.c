@@ -187,6 +187,8 @@ static void read_event(struct agent_proto_reader *rd, struct json_object *o)
 		return;
 	}
 	ev = &rd->r->events[evn];
+	if (!ev->included && rd->r->nr_order < APPSPEC_NEVENTS)
+		rd->r->order[rd->r->nr_order++] = evn;
 	ev->included = true;
 	ev->status = st;
 	ev->start_ms = get_i64(o, "startTime");

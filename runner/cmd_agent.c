@@ -41,6 +41,9 @@ static const char agent_usage[] =
 	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
 	"      --ignore-application-stop-failures\n"
 	"      --traffic             run the load balancer events too\n"
+	"      --events LIST         run these events, in this order "
+	"(codedeploy-local's\n"
+	"                            --events)\n"
 	"      --max-revisions N     deployment archives kept (default 5)\n"
 	"      --max-bundle-size SIZE\n"
 	"                            refuse a bundle that unpacks to more "
@@ -67,6 +70,7 @@ enum {
 	OPT_FEB,
 	OPT_IGNORE_STOP,
 	OPT_TRAFFIC,
+	OPT_EVENTS,
 	OPT_MAX_REVISIONS,
 	OPT_MAX_BUNDLE_SIZE,
 	OPT_MAX_BUNDLE_RATIO,
@@ -84,6 +88,7 @@ static const struct option agent_options[] = {
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
 	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
+	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
 	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
 	{ "max-bundle-ratio", required_argument, NULL, OPT_MAX_BUNDLE_RATIO },
@@ -174,6 +179,9 @@ static int agent_deploy_cmd(int argc, char **argv)
 			break;
 		case OPT_TRAFFIC:
 			o.traffic = true;
+			break;
+		case OPT_EVENTS:
+			o.events = optarg;
 			break;
 		case OPT_MAX_REVISIONS:
 			if (cli_revisions_option("agent", optarg,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "build.h"
 #include "cli.h"
 #include "deploy.h"
@@ -77,6 +78,14 @@ static const char deploy_usage[] =
 	"      --traffic             run the load balancer events too "
 	"(Before/After\n"
 	"                            BlockTraffic, Before/AfterAllowTraffic)\n"
+	"  -e, --events LIST         run only these events, in this order "
+	"(comma-\n"
+	"                            separated, as codedeploy-local "
+	"--events):\n"
+	"                            DownloadBundle and Install run first "
+	"unless\n"
+	"                            listed; e.g. -e AfterInstall rehearses "
+	"one hook\n"
 	"      --max-revisions N     deployment archives kept per group "
 	"(default 5)\n"
 	"      --max-bundle-size SIZE\n"
@@ -114,6 +123,8 @@ static const char deploy_usage[] =
 	"  slipway deploy ./app                      # a rehearsal host\n"
 	"  slipway deploy app.zip --root /tmp/web-1  # a host rooted in a "
 	"directory\n"
+	"  slipway deploy ./app -e ValidateService   # one hook, after the "
+	"install\n"
 	"  sudo slipway deploy app.tgz --root /      # this machine, for "
 	"real\n"
 	"  slipway deploy app.zip --group fleet.yml  # a fleet\n"
@@ -171,6 +182,7 @@ static const struct option deploy_options[] = {
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
 	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
+	{ "events", required_argument, NULL, 'e' },
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
 	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
 	{ "max-bundle-ratio", required_argument, NULL, OPT_MAX_BUNDLE_RATIO },
@@ -259,7 +271,7 @@ int cmd_deploy(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qvh", deploy_options, NULL)) !=
+	while ((c = getopt_long(argc, argv, "e:qvh", deploy_options, NULL)) !=
 	       -1) {
 		switch (c) {
 		case OPT_ROOT:
@@ -307,6 +319,9 @@ int cmd_deploy(int argc, char **argv)
 			break;
 		case OPT_TRAFFIC:
 			o.traffic = true;
+			break;
+		case 'e':
+			o.events = optarg;
 			break;
 		case OPT_MAX_REVISIONS:
 			if (cli_revisions_option("deploy", optarg,
@@ -379,6 +394,22 @@ int cmd_deploy(int argc, char **argv)
 		return cli_usage_error(
 			"deploy", "--host-network private is for sandboxed "
 				  "hosts: add --isolation sandbox");
+	if (o.events) {
+		enum appspec_event order[APPSPEC_NEVENTS];
+		struct sw_err e = SW_ERR_INIT;
+		size_t nr;
+
+		if (o.rollback)
+			return cli_usage_error("deploy",
+					       "--rollback runs the whole "
+					       "lifecycle: drop --events");
+		if (o.traffic)
+			return cli_usage_error("deploy",
+					       "--events lists the events to "
+					       "run: drop --traffic");
+		if (agent_events_parse(o.events, order, &nr, &e) < 0)
+			return cli_usage_error("deploy", "%s", e.msg);
+	}
 	if (o.group_file && (o.group_name || o.group_id))
 		return cli_usage_error("deploy",
 				       "--group names the deployment group: "

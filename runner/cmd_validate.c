@@ -77,10 +77,13 @@ static enum file_kind sniff(const char *path)
 						    "Resources" };
 	struct ydoc doc = YDOC_INIT;
 	struct sw_err e = SW_ERR_INIT;
+	/* only a look at the keys: a key written twice (an error for a
+	 * buildspec, a warning for an appspec) is told by the parser */
+	struct ydoc_opts yo = { .dup_keys_last = true };
 	const struct ynode *root, *v;
 	enum file_kind kind = KIND_BUILDSPEC;
 
-	if (ydoc_load_file(path, &doc, &e) < 0)
+	if (ydoc_load_file_opts(path, path, &yo, &doc, &e) < 0)
 		return KIND_BUILDSPEC;
 	root = doc.root;
 	if (!root || root->type != YNODE_MAP)

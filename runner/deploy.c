@@ -214,8 +214,13 @@ static void on_line(enum appspec_event event, enum script_stream stream,
 			  : stream == SCRIPT_STDERR ? "[stderr]"
 						    : "[slipway] ";
 
+	/* warnings (the appspec's) are shown under -q too */
+	bool warning = stream == SCRIPT_NOTICE && len >= 9 &&
+		       !memcmp(line, "warning: ", 9);
+
 	(void)event;
-	out_line(h->d, h->name, !h->d->o->quiet, "%s%.*s", tag, (int)len, line);
+	out_line(h->d, h->name, !h->d->o->quiet || warning, "%s%.*s", tag,
+		 (int)len, line);
 }
 
 /* ---- driver state per group ---- */
@@ -865,6 +870,7 @@ static void host_start(struct drv *d, struct fhost *h)
 		.feb = d->feb,
 		.ignore_application_stop_failures = d->ignore_stop,
 		.traffic = d->traffic,
+		.events = d->o->events,
 		.max_revisions = d->o->max_revisions,
 		.max_bundle_bytes = d->o->max_bundle_bytes,
 		.max_bundle_ratio = d->o->max_bundle_ratio,
@@ -1290,9 +1296,10 @@ static json_object *host_json(const struct fhost *h)
 		add(in, "message",
 		    jstr(h->message ? h->message : h->r.message));
 	evs = json_object_new_array();
-	for (int i = 0; i < APPSPEC_NEVENTS; i++)
-		if (h->r.events[i].included)
-			json_object_array_add(evs, event_json(&h->r.events[i]));
+	/* in the order they ran (--events may list them in any order) */
+	for (size_t i = 0; i < h->r.nr_order; i++)
+		json_object_array_add(evs,
+				      event_json(&h->r.events[h->r.order[i]]));
 	add(in, "lifecycleEvents", evs);
 	return in;
 }
@@ -1509,6 +1516,26 @@ static void conclude(struct drv *d)
 	}
 }
 
+/* A line of slipway's own, "slipway: ..." on stderr and "slipway | ..."
+ * in deployment.log (the agent's deployments log on the host holds only
+ * what the agent writes there). */
+static void say(struct drv *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(struct drv *d, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	live_clear(d);
+	fprintf(stderr, "slipway: %s\n", b.ptr);
+	out_line(d, "slipway", false, "%s", b.ptr);
+	buf_release(&b);
+}
+
 static void print_summary(struct drv *d, int64_t t0)
 {
 	size_t n = 0;
@@ -1516,16 +1543,14 @@ static void print_summary(struct drv *d, int64_t t0)
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		n += d->hosts[i].st == FH_SUCCEEDED;
 	if (!strcmp(d->status, "Succeeded"))
-		fprintf(stderr,
-			"slipway: deployment %s Succeeded on %zu of %zu hosts "
-			"in %lld ms; report: %s/report.json\n",
-			d->id, n, d->nr_hosts, (long long)(proc_now_ms() - t0),
-			d->dep_dir);
+		say(d,
+		    "deployment %s Succeeded on %zu of %zu hosts in "
+		    "%lld ms; report: %s/report.json",
+		    d->id, n, d->nr_hosts, (long long)(proc_now_ms() - t0),
+		    d->dep_dir);
 	else
-		fprintf(stderr,
-			"slipway: deployment %s %s: %s; report: "
-			"%s/report.json\n",
-			d->id, d->status, d->error_msg, d->dep_dir);
+		say(d, "deployment %s %s: %s; report: %s/report.json", d->id,
+		    d->status, d->error_msg, d->dep_dir);
 }
 
 static int deploy_one(struct drv *d, struct sw_err *e)
@@ -1551,18 +1576,13 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
 	if (d->rollback_of)
-		fprintf(stderr,
-			"slipway: rollback %s of %s: redeploying %s on %zu "
-			"host%s\n",
-			d->id, d->rollback_of, d->rollback_source, d->nr_hosts,
-			d->nr_hosts == 1 ? "" : "s");
+		say(d, "rollback %s of %s: redeploying %s on %zu host%s", d->id,
+		    d->rollback_of, d->rollback_source, d->nr_hosts,
+		    d->nr_hosts == 1 ? "" : "s");
 	else
-		fprintf(stderr,
-			"slipway: deployment %s of %s to %zu host%s (group %s, "
-			"%s)\n",
-			d->id, d->bundle ? d->o->bundle : "(rollback)",
-			d->nr_hosts, d->nr_hosts == 1 ? "" : "s", d->group_name,
-			d->config.name);
+		say(d, "deployment %s of %s to %zu host%s (group %s, %s)",
+		    d->id, d->bundle ? d->o->bundle : "(rollback)", d->nr_hosts,
+		    d->nr_hosts == 1 ? "" : "s", d->group_name, d->config.name);
 	if (run_fleet(d, e) < 0) {
 		/* The configuration cannot work on this fleet. */
 		d->end_ms = proc_wall_ms();
@@ -1618,6 +1638,7 @@ static void rollback(struct drv *d)
 	ro.report = NULL;
 	ro.deployment_id = NULL;
 	ro.bundle = NULL;
+	ro.events = NULL; /* a rollback runs the whole lifecycle */
 	rb.o = &ro;
 	rb.st = d->st;
 	rb.g = d->g;

@@ -108,6 +108,9 @@ struct deploy_opts {
 	enum appspec_feb feb;
 	bool ignore_application_stop_failures;
 	bool traffic;
+	/* -e/--events: codedeploy-local's list of events to run, in order
+	 * (agent_events_parse); NULL: the whole lifecycle */
+	const char *events;
 	bool rollback; /* --rollback: redeploy the last successful revision */
 	bool no_rollback; /* --no-rollback */
 	unsigned max_revisions;

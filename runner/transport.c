@@ -49,6 +49,8 @@ void transport_agent_args(const struct transport_host *h,
 		strvec_push(args, "--ignore-application-stop-failures");
 	if (rq->traffic)
 		strvec_push(args, "--traffic");
+	if (rq->events)
+		strvec_pushf(args, "--events=%s", rq->events);
 	if (rq->max_revisions)
 		strvec_pushf(args, "--max-revisions=%u", rq->max_revisions);
 	if (rq->max_bundle_bytes)
@@ -173,6 +175,7 @@ static int local_start(const struct transport_host *h,
 		o.ignore_application_stop_failures =
 			rq->ignore_application_stop_failures;
 		o.traffic = rq->traffic;
+		o.events = rq->events;
 		o.max_revisions = rq->max_revisions;
 		o.max_bundle_bytes = rq->max_bundle_bytes;
 		o.max_bundle_ratio = rq->max_bundle_ratio;

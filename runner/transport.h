@@ -73,6 +73,7 @@ struct agent_request {
 	enum appspec_feb feb;
 	bool ignore_application_stop_failures;
 	bool traffic;
+	const char *events; /* --events: a list of events to run; NULL */
 	unsigned max_revisions; /* 0: the default */
 	uint64_t max_bundle_bytes, max_bundle_ratio; /* 0: the defaults */
 	const char *keep_deployment; /* retention keeps it too; NULL */

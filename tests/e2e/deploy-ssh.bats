@@ -129,6 +129,20 @@ one ApplicationStart hook.sh"
 	same "$(stat -c %s "$T/h1/var/www/html/zeros")" 3145728
 }
 
+@test "ssh: -e AfterInstall reaches the agent on the host, which runs that hook after the install" {
+	fleet_up 1
+	rev r1 one
+	std_appspec r1 BeforeInstall AfterInstall
+	ssh_deploy "$T/r1" h1 -e AfterInstall
+	[ "$status" -eq 0 ]
+	same "$(lifecycle)" "DownloadBundle Succeeded
+Install Succeeded
+AfterInstall Succeeded"
+	[[ "$output" =~ h1\ +\|\ \[stdout\]hook\ one\ AfterInstall\ hook.sh ]]
+	[[ ! "$output" =~ BeforeInstall ]]
+	file_is "$T/h1/var/www/html/index.html" "one index"
+}
+
 @test "ssh: an unreachable host fails fast with a clear message" {
 	fleet_up 1
 	rev r1 one

@@ -871,7 +871,7 @@ DEPLOYMENT_GROUP_ID=dg-web"
 
 # ---- logs, report, exit statuses -----------------------------------------
 
-@test "the deployments log has the agent's format, one tagged line per message, for every deployment" {
+@test "the deployments log is the agent's file: Logger header, one tagged line per script message, nothing of slipway's" {
 	rev r1 r1
 	std_appspec r1 BeforeInstall AfterInstall
 	sw_deploy "$T/r1"
@@ -889,19 +889,26 @@ YML
 	[ "$status" -eq 1 ]
 	D2=$DEP
 	local log=$DR/deployment-logs/codedeploy-agent-deployments.log
+	# Ruby's Logger writes its header once, when it creates the file
+	run grep -cE '^# Logfile created on [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} [-+][0-9]{4} by logger\.rb/v1\.5\.0$' "$log"
+	same "$output" 1
+	[[ "$(head -n 1 "$log")" == "# Logfile created on "* ]]
 	run grep -cvE '^\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}\] \[d-[A-Z0-9]{9}\]' "$log"
-	same "$output" 0
+	same "$output" 1
 	same "$(sed -n "s/^\[.\{23\}\] \[$D1\]//p" "$log")" \
-		"Deployment $D1 of $T/r1 to group $DG started
-LifecycleEvent - BeforeInstall
+		"LifecycleEvent - BeforeInstall
 Script - scripts/hook.sh
 [stdout]hook r1 BeforeInstall hook.sh
 LifecycleEvent - AfterInstall
 Script - scripts/hook.sh
-[stdout]hook r1 AfterInstall hook.sh
-Deployment $D1 succeeded"
+[stdout]hook r1 AfterInstall hook.sh"
 	same "$(sed -n "s/^\[.\{23\}\] \[$D2\]//p" "$log" | tail -n 1)" \
-		"Deployment $D2 failed"
+		"[stdout]hook r2 BeforeInstall fail.sh"
+	# slipway's own lines are in slipway's own log
+	grep -qx "slipway | deployment $D1 Succeeded on 1 of 1 hosts in [0-9]* ms; report: .*" \
+		"$STATE/deployments/$D1/deployment.log"
+	grep -q "^slipway | deployment $D2 Failed: " \
+		"$STATE/deployments/$D2/deployment.log"
 	# D1's lines all come before D2's
 	same "$(sed -n 's/^\[.\{23\}\] \[\(d-[A-Z0-9]*\)\].*/\1/p' "$log" |
 		uniq | tr '\n' ' ')" "$D1 $D2 "

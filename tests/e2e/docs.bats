@@ -181,8 +181,11 @@ EOF
 		echo "--- cache"; complete_words slipway cache p
 		echo "--- host"; complete_words slipway host st
 		echo "--- isolation"; complete_words slipway deploy --isolation s
+		echo "--- events"; complete_words slipway deploy -e ApplicationStop,Val
+		echo "--- end"
 	' _ "$ROOT/completions/slipway.bash"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"--- events"$'\n'"ApplicationStop,ValidateService"$'\n'"--- end"* ]]
 	[[ "$output" == *"--- host"$'\n'"start"$'\n'"stop"$'\n'"--- isolation"$'\n'"sandbox"* ]]
 	[[ "$output" == *"--- commands"$'\n'"deploy"$'\n'"--- options"* ]]
 	[[ "$output" == *$'\n'"--group"$'\n'"--- feb"$'\n'"OVERWRITE"$'\n'"--- cache"$'\n'"prune"* ]]

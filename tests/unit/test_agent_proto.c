@@ -206,12 +206,43 @@ static void test_agent_proto__overlong_line_dropped(void **state)
 	free(big);
 }
 
+static void test_agent_proto__events_kept_in_the_order_they_ran(void **state)
+{
+	/* -e ValidateService,ApplicationStart: not the lifecycle's order */
+	const char *text = "{\"type\":\"event\",\"event\":\"DownloadBundle\","
+			   "\"status\":\"InProgress\"}\n"
+			   "{\"type\":\"event\",\"event\":\"DownloadBundle\","
+			   "\"status\":\"Succeeded\"}\n"
+			   "{\"type\":\"event\",\"event\":\"Install\","
+			   "\"status\":\"Succeeded\"}\n"
+			   "{\"type\":\"event\",\"event\":\"ValidateService\","
+			   "\"status\":\"Failed\"}\n"
+			   "{\"type\":\"event\",\"event\":\"ApplicationStart\","
+			   "\"status\":\"Skipped\"}\n";
+	struct agent_result r;
+	struct agent_proto_reader rd;
+
+	(void)state;
+	agent_proto_reader_init(&rd, &r);
+	agent_proto_feed(&rd, text, strlen(text));
+	agent_proto_finish(&rd);
+	assert_int_equal(r.nr_order, 4);
+	assert_int_equal(r.order[0], APPSPEC_DOWNLOAD_BUNDLE);
+	assert_int_equal(r.order[1], APPSPEC_INSTALL);
+	assert_int_equal(r.order[2], APPSPEC_VALIDATE_SERVICE);
+	assert_int_equal(r.order[3], APPSPEC_APPLICATION_START);
+	agent_proto_reader_release(&rd);
+	agent_result_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agent_proto__round_trip_any_split),
 		cmocka_unit_test(test_agent_proto__junk_is_counted_not_trusted),
 		cmocka_unit_test(test_agent_proto__overlong_line_dropped),
+		cmocka_unit_test(
+			test_agent_proto__events_kept_in_the_order_they_ran),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,7 +158,47 @@ static void test_appspec__empty_and_not_a_map(void **state)
 	parse_err("- a\n- b\n",
 		  "appspec.yml:1:1: appspec must be a mapping, not a sequence");
 	parse_err_has("version: 0.0\n\tos: linux\n", "appspec.yml:2:");
-	parse_err_has(HEAD "os: linux\n", "duplicate key 'os'");
+}
+
+static void
+test_appspec__duplicate_key_keeps_the_last_as_the_agent(void **state)
+{
+	struct appspec a;
+	const struct appspec_hook *h;
+
+	(void)state;
+	/* an appspec that grew by copy and paste: the agent's YAML reader
+	 * keeps the last value of a key, so the second AfterInstall runs */
+	parse_ok(&a, HEAD "hooks:\n"
+			  "  AfterInstall:\n"
+			  "    - location: scripts/old.sh\n"
+			  "  ApplicationStart:\n"
+			  "    - location: scripts/start.sh\n"
+			  "      timeout: 10\n"
+			  "      timeout: 20\n"
+			  "  AfterInstall:\n"
+			  "    - location: scripts/new.sh\n");
+	h = &a.hooks[APPSPEC_AFTER_INSTALL];
+	assert_int_equal(h->nr, 1);
+	assert_string_equal(h->scripts[0].location, "scripts/new.sh");
+	assert_int_equal(h->line, 10);
+	assert_int_equal(a.hooks[APPSPEC_APPLICATION_START].scripts[0].timeout,
+			 20);
+	assert_true(has_warning(&a, "appspec.yml:9:7: duplicate key "
+				    "'timeout': replaces the value at 8:7 (the "
+				    "last one wins, as the agent reads it)"));
+	assert_true(has_warning(&a, "appspec.yml:10:3: duplicate key "
+				    "'AfterInstall': replaces the value at 4:3 "
+				    "(the last one wins, as the agent reads "
+				    "it)"));
+	assert_int_equal(a.warnings.nr, 2);
+	appspec_release(&a);
+
+	/* a top-level key twice, the last one is checked */
+	parse_ok(&a, HEAD "os: linux\n");
+	assert_int_equal(a.warnings.nr, 1);
+	appspec_release(&a);
+	parse_err_has(HEAD "os: windows\n", "unsupported operating system");
 }
 
 static void test_appspec__files(void **state)
@@ -206,9 +246,14 @@ static void test_appspec__files_errors(void **state)
 	parse_err(HEAD "files:\n  - source: app\n    destination:\n",
 		  "appspec.yml:5:5: 'files[0]' specifies only a source file "
 		  "(app): add the destination");
+	/* the agent installs a relative destination relative to its own
+	 * working directory: refused, saying why */
 	parse_err(HEAD "files:\n  - source: app\n    destination: var/www\n",
 		  "appspec.yml:5:18: 'files[0].destination' must be an "
-		  "absolute path (var/www)");
+		  "absolute path (var/www): the agent would install it "
+		  "relative to its own working directory "
+		  "(/opt/codedeploy-agent, or / under systemd), not to the "
+		  "bundle or the application");
 	parse_err(HEAD "files:\n  - source: ../etc\n    destination: /x\n",
 		  "appspec.yml:4:13: 'files[0].source' must stay inside the "
 		  "bundle (../etc)");
@@ -542,7 +587,8 @@ static void test_appspec__hooks(void **state)
 	assert_int_equal(h->scripts[0].timeout, 300);
 	assert_string_equal(h->scripts[0].runas, "root");
 	assert_false(h->scripts[0].sudo);
-	assert_string_equal(h->scripts[1].location, "scripts/prepare.sh");
+	/* kept as written: the agent shows it so (resolved the same) */
+	assert_string_equal(h->scripts[1].location, "/scripts//prepare.sh");
 	assert_int_equal(h->scripts[1].timeout, APPSPEC_DEFAULT_TIMEOUT);
 	assert_null(h->scripts[1].runas);
 	assert_int_equal(h->scripts[1].line, 8);
@@ -681,9 +727,11 @@ static void test_appspec__hooks_errors(void **state)
 
 static void test_appspec__timeouts(void **state)
 {
-	static const char *const bad[] = { "0",	  "-5", "1.5",
-					   "abc", "''", "99999999999999999999",
-					   "1e3" };
+	static const char *const bad[] = { "0",		"-5",
+					   "0.5",	"abc",
+					   "''",	"99999999999999999999",
+					   "\"0s\"",	".inf",
+					   "!!str 0x10" };
 	struct appspec a;
 	char text[200];
 
@@ -710,6 +758,12 @@ static void test_appspec__timeouts(void **state)
 	assert_int_equal(a.warnings.nr, 0);
 	appspec_release(&a);
 
+	parse_err(HEAD "hooks:\n  AfterInstall:\n    - location: a\n"
+		       "      timeout: yes\n",
+		  "appspec.yml:6:16: an invalid timeout value (yes) was "
+		  "provided for a script in 'hooks.AfterInstall[0]': a number "
+		  "of seconds, not a boolean");
+
 	/* more than the service's hour: accepted, as the agent does */
 	parse_ok(&a, HEAD "hooks:\n  AfterInstall:\n    - location: a\n"
 			  "      timeout: 7200\n");
@@ -728,6 +782,66 @@ static void test_appspec__timeouts(void **state)
 				    "seconds: the service fails an event that "
 				    "runs longer than 3600"));
 	appspec_release(&a);
+}
+
+/* What the agent's `timeout.to_i` makes of a value, and the warning. */
+static void timeout_is(const char *text, unsigned want, bool warns)
+{
+	struct appspec a;
+	char yml[200];
+
+	snprintf(yml, sizeof(yml),
+		 HEAD "hooks:\n  AfterInstall:\n    - location: a\n"
+		      "      timeout: %s\n",
+		 text);
+	parse_ok(&a, yml);
+	if (a.hooks[APPSPEC_AFTER_INSTALL].scripts[0].timeout != want)
+		fail_msg("timeout: %s is %u, want %u", text,
+			 a.hooks[APPSPEC_AFTER_INSTALL].scripts[0].timeout,
+			 want);
+	if (warns != (a.warnings.nr == 1 &&
+		      strstr(a.warnings.v[0], "as the agent reads it (Ruby's "
+					      "to_i)")))
+		fail_msg("timeout: %s: %zu warnings, want %s", text,
+			 a.warnings.nr, warns ? "one" : "none");
+	appspec_release(&a);
+}
+
+static void test_appspec__timeout_written_as_the_agent_reads_it(void **state)
+{
+	(void)state;
+	/* appspecs in the wild: "30s" as a duration, 2.5 as a fraction;
+	 * the agent's to_i makes them 30 and 2 seconds */
+	timeout_is("\"30s\"", 30, true);
+	timeout_is("30s", 30, true);
+	timeout_is("2.5", 2, true);
+	timeout_is("'300'", 300, false);
+	timeout_is("\" 45 \"", 45, true);
+	timeout_is("1e3", 1, true); /* a string to YAML 1.1: "1e3".to_i */
+	timeout_is("1.0e+3", 1000, true);
+	timeout_is("1_000", 1000, true);
+	timeout_is("030", 24, true); /* YAML 1.1 octal */
+	timeout_is("0x3c", 60, true);
+	timeout_is("1:30", 90, true); /* base 60 */
+	timeout_is("3.", 3, true);
+	timeout_is("+60", 60, false);
+	timeout_is("60", 60, false);
+
+	/* "5m" meant five minutes; the agent runs the hook for 5 seconds:
+	 * accepted as the agent does, and the warning says what to write */
+	timeout_is("5m", 5, true);
+	{
+		struct appspec a;
+
+		parse_ok(&a, HEAD "hooks:\n  AfterInstall:\n    - location: a\n"
+				  "      timeout: \"5m\"\n");
+		assert_true(has_warning(
+			&a, "appspec.yml:6:16: timeout \"5m\" in "
+			    "'hooks.AfterInstall[0]' is read as 5 seconds, as "
+			    "the agent reads it (Ruby's to_i), not 5 minutes: "
+			    "write 300 for that"));
+		appspec_release(&a);
+	}
 }
 
 static void test_appspec__unknown_keys_warn(void **state)
@@ -1075,6 +1189,8 @@ int main(void)
 		cmocka_unit_test(test_appspec__version_forms),
 		cmocka_unit_test(test_appspec__os),
 		cmocka_unit_test(test_appspec__empty_and_not_a_map),
+		cmocka_unit_test(
+			test_appspec__duplicate_key_keeps_the_last_as_the_agent),
 		cmocka_unit_test(test_appspec__files),
 		cmocka_unit_test(test_appspec__files_errors),
 		cmocka_unit_test(test_appspec__path_limits),
@@ -1090,6 +1206,8 @@ int main(void)
 		cmocka_unit_test(test_appspec__event_names),
 		cmocka_unit_test(test_appspec__hooks_errors),
 		cmocka_unit_test(test_appspec__timeouts),
+		cmocka_unit_test(
+			test_appspec__timeout_written_as_the_agent_reads_it),
 		cmocka_unit_test(test_appspec__unknown_keys_warn),
 		cmocka_unit_test(test_appspec__yaml_features),
 		cmocka_unit_test(test_appspec__load_file),

@@ -459,12 +459,14 @@ static void test_script__scripts_log_format(void **state)
 	struct sw_err e = SW_ERR_INIT;
 	const char *stamp = "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:"
 			    "[0-9]{2} ";
-	const char *msgs[] = { "LifecycleEvent - AfterInstall",
-			       "Script - scripts/a.sh",
-			       "\\[stdout\\]hello",
-			       "\\[stderr\\]oops",
+	/* a last line without a newline is written as it is, as the
+	 * agent writes it: the next message follows on the same line */
+	const char *msgs[] = { "LifecycleEvent - AfterInstall\n",
+			       "Script - scripts/a.sh\n",
+			       "\\[stdout\\]hello\n",
+			       "\\[stderr\\]oops\n",
 			       "\\[stdout\\]no newline",
-			       "Script - scripts/a.sh" };
+			       "Script - scripts/a.sh\n" };
 	struct buf re = BUF_INIT;
 	regex_t rx;
 	char *log, *sub;
@@ -500,7 +502,7 @@ static void test_script__scripts_log_format(void **state)
 	}
 	buf_addch(&re, '^');
 	for (size_t i = 0; i < ARRAY_SIZE(msgs); i++)
-		buf_addf(&re, "%s%s\n", stamp, msgs[i]);
+		buf_addf(&re, "%s%s", stamp, msgs[i]);
 	buf_addch(&re, '$');
 	assert_int_equal(regcomp(&rx, re.ptr, REG_EXTENDED | REG_NOSUB), 0);
 	log = read_text(f->log);
@@ -533,8 +535,11 @@ static void test_script__deployments_log(void **state)
 	o.deployments_log_path = dlog;
 	assert_int_equal(script_run(&o, &r, &e), 0);
 	assert_int_equal(r.status, SCRIPT_SUCCEEDED);
-	/* the same messages, stripped, with the deployment id */
-	buf_addch(&re, '^');
+	/* Ruby's Logger header, then the same messages, stripped, with the
+	 * deployment id */
+	buf_addstr(&re, "^# Logfile created on [0-9]{4}-[0-9]{2}-[0-9]{2} "
+			"[0-9]{2}:[0-9]{2}:[0-9]{2} [-+][0-9]{4} by "
+			"logger\\.rb/v1\\.5\\.0\n");
 	for (size_t i = 0; i < ARRAY_SIZE(msgs); i++)
 		buf_addf(&re, "%s%s\n", stamp, msgs[i]);
 	buf_addch(&re, '$');
@@ -550,6 +555,74 @@ static void test_script__deployments_log(void **state)
 	free(log);
 	free(dlog);
 	buf_release(&re);
+	script_result_release(&r);
+}
+
+static void test_script__deployments_log_is_made_by_its_first_line(void **state)
+{
+	struct fixture *f = *state;
+	struct script_run_opts o;
+	struct script_result r = SCRIPT_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *dlog = fs_join(f->dir, "deployment-logs/agent-deployments.log");
+	char *log;
+	const char *p;
+	int headers = 0;
+
+	/* nothing logged (a missing second script): no file, no folder */
+	opts_for(f, &o, "missing.sh");
+	o.deployments_log_path = dlog;
+	assert_int_equal(script_run(&o, &r, &e), 0);
+	assert_int_equal(r.code, SCRIPT_MISSING);
+	script_result_release(&r);
+	assert_false(fs_exists(dlog));
+	/* two runs: one Logger header, at the top */
+	put_script(f, "d.sh", "#!/bin/sh\necho hi\n", 0755);
+	opts_for(f, &o, "d.sh");
+	o.deployments_log_path = dlog;
+	o.event_header = true;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(script_run(&o, &r, &e), 0);
+		script_result_release(&r);
+	}
+	log = read_text(dlog);
+	assert_true(!strncmp(log, "# Logfile created on ", 21));
+	for (p = log; (p = strstr(p, "# Logfile")); p++)
+		headers++;
+	assert_int_equal(headers, 1);
+	free(log);
+	free(dlog);
+}
+
+static void
+test_script__killed_by_a_signal_reports_no_exit_code_as_the_agent(void **state)
+{
+	struct fixture *f = *state;
+	struct script_run_opts o;
+	struct script_result r = SCRIPT_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	/* an OOM-killed or kill -9'd hook: the agent's exitstatus is nil */
+	put_script(f, "k.sh", "#!/bin/sh\necho dying\nkill -9 $$\n", 0755);
+	opts_for(f, &o, "./k.sh");
+	assert_int_equal(script_run(&o, &r, &e), 0);
+	assert_int_equal(r.status, SCRIPT_FAILED);
+	assert_int_equal(r.code, SCRIPT_ERR_FAILED);
+	assert_string_equal(r.error_code, "ScriptFailed");
+	assert_int_equal(r.exit_code, -1);
+	assert_int_equal(r.term_signal, 9);
+	/* the location as written, and no number after "exit code " */
+	assert_string_equal(r.message, "Script at specified location: ./k.sh "
+				       "failed with exit code ");
+	script_result_release(&r);
+
+	/* an ordinary exit is still a number */
+	put_script(f, "k.sh", "#!/bin/sh\nexit 137\n", 0755);
+	assert_int_equal(script_run(&o, &r, &e), 0);
+	assert_int_equal(r.exit_code, 137);
+	assert_int_equal(r.term_signal, 0);
+	assert_string_equal(r.message, "Script at specified location: ./k.sh "
+				       "failed with exit code 137");
 	script_result_release(&r);
 }
 
@@ -716,6 +789,8 @@ int main(void)
 		T(test_script__daemon_with_redirection),
 		T(test_script__scripts_log_format),
 		T(test_script__deployments_log),
+		T(test_script__deployments_log_is_made_by_its_first_line),
+		T(test_script__killed_by_a_signal_reports_no_exit_code_as_the_agent),
 		T(test_script__log_tail_bounded),
 		T(test_script__runas),
 		T(test_script__stop_signal_stops_the_script),

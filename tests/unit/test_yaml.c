@@ -243,6 +243,48 @@ static void test_yaml__duplicate_key(void **state)
 	load_err("{a: 1, a: 2}", "t.yml:1:8: duplicate key 'a'");
 }
 
+static void test_yaml__duplicate_key_last_wins_when_asked(void **state)
+{
+	static const char text[] = "base: &b {x: 1, y: 2}\n"
+				   "m:\n"
+				   "  a: first\n"
+				   "  <<: *b\n"
+				   "  c: 3\n"
+				   "  a: second\n"
+				   "  x: mine\n"
+				   "  a: third\n";
+	struct strvec w = STRVEC_INIT;
+	struct ydoc_opts yo = { .dup_keys_last = true, .warnings = &w };
+	struct ydoc doc = YDOC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const struct ynode *m;
+
+	(void)state;
+	assert_int_equal(
+		ydoc_load_opts("t.yml", text, strlen(text), &yo, &doc, &e), 0);
+	m = ynode_map_get(doc.root, "m");
+	/* Ruby's Hash: a, (merged y), c, x in first-seen order, last value */
+	assert_int_equal(m->nr, 4);
+	assert_string_equal(m->keys[0]->value, "a");
+	assert_string_equal(m->items[0]->value, "third");
+	assert_int_equal(m->keys[0]->line, 8);
+	assert_string_equal(m->keys[1]->value, "y");
+	assert_string_equal(m->keys[2]->value, "c");
+	assert_string_equal(m->keys[3]->value, "x");
+	assert_string_equal(m->items[3]->value, "mine");
+	assert_int_equal(w.nr, 2);
+	assert_string_equal(w.v[0], "t.yml:6:3: duplicate key 'a': replaces "
+				    "the value at 3:3 (the last one wins, as "
+				    "the agent reads it)");
+	assert_string_equal(w.v[1], "t.yml:8:3: duplicate key 'a': replaces "
+				    "the value at 6:3 (the last one wins, as "
+				    "the agent reads it)");
+	ydoc_release(&doc);
+	strvec_release(&w);
+	/* the default is still an error */
+	load_err("a: 1\na: 2\n", "t.yml:2:1: duplicate key 'a'");
+}
+
 static void test_yaml__undefined_and_recursive_alias(void **state)
 {
 	(void)state;
@@ -492,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_yaml__billion_laughs_refused_quickly),
 		cmocka_unit_test(test_yaml__many_aliases_under_limit_ok),
 		cmocka_unit_test(test_yaml__duplicate_key),
+		cmocka_unit_test(test_yaml__duplicate_key_last_wins_when_asked),
 		cmocka_unit_test(test_yaml__undefined_and_recursive_alias),
 		cmocka_unit_test(test_yaml__depth_limit),
 		cmocka_unit_test(test_yaml__empty_documents),
