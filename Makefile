@@ -1,7 +1,9 @@
 # slipway — one GNU Makefile: build, test, install, bench, fuzz, format.
 #
 #   make            build ./slipway (installs missing build deps first)
-#   make test       unit + end-to-end tests; ends with "N passed, N failed"
+#   make test       unit tests, each fuzz harness over its seed corpus
+#                   (fuzz/replay.c), end-to-end tests; ends with
+#                   "N passed, N failed"
 #   make check-asan the same suites under -fsanitize=address,undefined
 #   make demo       build, then run examples/hello end to end
 #   make deps       apt-get the Debian packages pkg-config cannot find
@@ -39,6 +41,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/runner/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Each libFuzzer harness, linked with fuzz/replay.c: replays its corpus.
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+REPLAY_OBJ := $(BUILD)/fuzz/replay.o
 HDRS := $(wildcard lib/*.h phases/*.h hooks/*.h runner/*.h)
 
 .PHONY: all deps test unit e2e check-asan format format-check install \
@@ -72,8 +78,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(HDRS)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB_OBJ) \
 		$$(pkg-config --libs cmocka) $(LIBS_ALL)
 
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(REPLAY_OBJ) $(LIB_OBJ) $(HDRS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(REPLAY_OBJ) $(LIB_OBJ) $(LIBS_ALL)
+.SECONDARY: $(REPLAY_OBJ)
+
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
 	@BUILD=$(BUILD) SLIPWAY=$(abspath $(BIN)) tests/run
 
 unit: $(UNIT_BIN)
@@ -112,7 +122,6 @@ bench: all
 
 # libFuzzer harnesses: make fuzz builds them, make fuzz-run FUZZ_SECS=600 runs.
 FUZZ_SECS ?= 60
-FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 fuzz: deps $(FUZZ_BIN)
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
