@@ -121,14 +121,21 @@ bench: all
 	bench/build-overhead "$(abspath $(BIN))"
 
 # libFuzzer harnesses: make fuzz builds them, make fuzz-run FUZZ_SECS=600 runs.
+# The library is compiled once (build-fuzz/obj), each harness linked to it.
 FUZZ_SECS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-fuzz: deps $(FUZZ_BIN)
-build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
-	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
-		-fsanitize=fuzzer,address,undefined \
-		-iquote lib -iquote phases -iquote hooks -iquote runner $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
+	-iquote lib -iquote phases -iquote hooks -iquote runner $(PKG_CFLAGS)
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+build-fuzz/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+		-c -o $@ $<
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDRS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(FUZZ_OBJ) $(PKG_LIBS) -lpthread
 fuzz-run: fuzz
 	@for f in $(FUZZ_BIN); do mkdir -p build-fuzz/corpus-$$(basename $$f); \
 		$$f -max_total_time=$(FUZZ_SECS) build-fuzz/corpus-$$(basename $$f) \
