@@ -324,32 +324,187 @@ int proc_wait(pid_t pid)
 	return st;
 }
 
-int proc_group_start(struct proc_group *g, struct sw_err *e)
+void proc_die_with_parent(pid_t parent, int sig)
 {
-	pid_t pid = fork();
+	prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0);
+	/* it may have ended before the prctl: we were reparented */
+	if (getppid() != parent)
+		raise(sig);
+}
+
+struct pinfo {
+	pid_t pid, ppid, pgrp;
+};
+
+static int cmp_pinfo(const void *a, const void *b)
+{
+	pid_t x = ((const struct pinfo *)a)->pid;
+	pid_t y = ((const struct pinfo *)b)->pid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every process's parent and group, from /proc; *n of them. */
+static struct pinfo *scan_procs(size_t *n)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	struct pinfo *v = NULL;
+	size_t alloc = 0;
+
+	*n = 0;
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		char path[64], line[512];
+		pid_t pid = (pid_t)atoi(de->d_name);
+		const char *p;
+		ssize_t len;
+		int fd, ppid, pgrp;
+		char state;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, line, sizeof(line) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		line[len] = '\0';
+		p = strrchr(line, ')');
+		if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+			continue;
+		ALLOC_GROW(v, *n + 1, alloc);
+		v[(*n)++] = (struct pinfo){ pid, ppid, pgrp };
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_pinfo);
+	return v;
+}
+
+static bool has_pgid(const pid_t *g, size_t n, pid_t pgid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g[i] == pgid)
+			return true;
+	return false;
+}
+
+/*
+ * The holder's last act, its parent gone: SIGKILL to the groups that
+ * children of the group's members lead (su -c runs the command in a
+ * session of its own, `set -m` puts each job in a group, a setsid child
+ * not yet detached), theirs in turn, then to its own group, itself
+ * included. A daemon that has already left (setsid, then its parent
+ * ended) has no tie to the group left: out of reach here.
+ */
+static void holder_kill_all(void)
+{
+	pid_t *g = xmalloc(sizeof(*g));
+	size_t n, ng = 1, alloc_g = 1;
+	struct pinfo *v = scan_procs(&n);
+	bool more = true;
+
+	g[0] = getpgrp();
+	while (more) {
+		more = false;
+		for (size_t i = 0; i < n; i++) {
+			struct pinfo key = { v[i].ppid, 0, 0 }, *parent;
+
+			if (v[i].pgrp != v[i].pid || has_pgid(g, ng, v[i].pgrp))
+				continue;
+			parent = bsearch(&key, v, n, sizeof(*v), cmp_pinfo);
+			if (!parent || !has_pgid(g, ng, parent->pgrp))
+				continue;
+			ALLOC_GROW(g, ng + 1, alloc_g);
+			g[ng++] = v[i].pgrp;
+			more = true;
+		}
+	}
+	for (size_t i = ng; i-- > 0;)
+		kill(-g[i], SIGKILL);
+	_exit(0); /* not reached: the last group was ours */
+}
+
+/*
+ * The holder: a member of the group (its leader, or joined to the group
+ * pgid) so that the group id outlives the commands in it, and a watch on
+ * its parent. The parent's death (even by SIGKILL) sends it SIGUSR1
+ * (PR_SET_PDEATHSIG); a SIGUSR1 from anyone else, with the parent still
+ * there, changes nothing.
+ */
+static void holder_main(pid_t parent, pid_t pgid)
+{
+	sigset_t usr1;
+
+	if (setpgid(0, pgid) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 0U, ~0U, 0U);
+	child_reset_signals();
+	/* Commands are stopped with TERM to the group: the holder stays, so
+	 * the group does too, until proc_group_stop. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_NAME, "slipway-group", 0, 0, 0);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
+	while (getppid() == parent)
+		sigwaitinfo(&usr1, NULL);
+	holder_kill_all();
+}
+
+/* Only while it is ours and not yet reaped can its pid not be another's. */
+static void holder_end(pid_t holder)
+{
+	if (waitpid(holder, NULL, WNOHANG) != 0)
+		return; /* ended (a KILL to its group) and reaped */
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+}
+
+static int holder_start(struct proc_group *g, pid_t pgid, struct sw_err *e)
+{
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid < 0)
 		return err_sys(e, "cannot fork");
-	if (pid == 0) {
-		sigset_t none;
-
-		setpgid(0, 0);
-		syscall(SYS_close_range, 0U, ~0U, 0U);
-		child_reset_signals();
-		/* Commands are stopped with TERM to the group: the holder
-		 * stays, so the group does too, until proc_group_stop. */
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		prctl(PR_SET_NAME, "slipway-group", 0, 0, 0);
-		sigemptyset(&none);
-		for (;;)
-			sigsuspend(&none);
+	if (pid == 0)
+		holder_main(parent, pgid);
+	/* The parent sets the group too, so there is no race with kill. */
+	setpgid(pid, pgid ? pgid : pid);
+	if (pgid && getpgid(pid) != pgid) {
+		holder_end(pid);
+		return err_set(e, ERR_SYSTEM,
+			       "cannot join process group %d: it has ended",
+			       (int)pgid);
 	}
-	setpgid(pid, pid);
-	g->pgid = pid;
+	g->pgid = pgid ? pgid : pid;
+	g->holder = pid;
 	return 0;
+}
+
+int proc_group_start(struct proc_group *g, struct sw_err *e)
+{
+	return holder_start(g, 0, e);
+}
+
+int proc_group_hold(struct proc_group *g, pid_t pgid, struct sw_err *e)
+{
+	return holder_start(g, pgid, e);
+}
+
+void proc_group_release(struct proc_group *g)
+{
+	if (g->holder > 0)
+		holder_end(g->holder);
+	g->pgid = g->holder = 0;
 }
 
 void proc_group_signal(const struct proc_group *g, int sig)
@@ -465,8 +620,7 @@ int proc_group_stop(struct proc_group *g, int grace_ms)
 	if (pgid <= 0)
 		return 0;
 	/* The holder goes first; the group outlives it. */
-	kill(pgid, SIGKILL);
-	waitpid(pgid, NULL, 0);
+	holder_end(g->holder);
 	kill(-pgid, SIGTERM);
 	kill(-pgid, SIGCONT);
 	signal_orphans(0, SIGTERM);
@@ -484,7 +638,7 @@ int proc_group_stop(struct proc_group *g, int grace_ms)
 		signal_orphans(0, SIGKILL);
 		poll(NULL, 0, 5);
 	}
-	g->pgid = 0;
+	g->pgid = g->holder = 0;
 	return killed;
 }
 
