@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,18 +118,20 @@ static int enter_box(const struct transport_host *h,
  * A local host's agent is a fork of this process running the agent's
  * code (agent_proto_serve), as `slipway agent deploy` would, writing the
  * same protocol into a pipe: no exec, no second start-up. It stays in
- * our process group, so a Ctrl-C reaches it as it reaches us.
+ * our process group, so a Ctrl-C reaches it as it reaches us, and takes
+ * our death (SIGKILL too) as a SIGTERM.
  */
 static int local_start(const struct transport_host *h,
 		       const struct agent_request *rq,
 		       struct transport_run *run, struct sw_err *e)
 {
 	int p[2];
-	pid_t pid;
+	pid_t parent, pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return err_sys(e, "cannot create a pipe");
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		close(p[0]);
@@ -159,6 +162,9 @@ static int local_start(const struct transport_host *h,
 		out = fdopen(p[1], "w");
 		if (!out || proc_signals_after_fork(&ce) < 0)
 			_exit(ERR_SYSTEM);
+		/* We dead (even by SIGKILL) is a stop, as a SIGTERM to us is:
+		 * the running hook is stopped, nothing more runs. */
+		proc_die_with_parent(parent, SIGTERM);
 		o.deployment_id = rq->deployment_id;
 		o.application_name = rq->application_name;
 		o.deployment_group_name = rq->deployment_group_name;
