@@ -549,7 +549,7 @@ static void supervise(struct run *rn, pid_t pid, struct proc_group *held,
 			if (o->runas)
 				groups_add_children(&gs, pid);
 			/* the holder must not keep the group "running" */
-			proc_group_release(held);
+			proc_group_detach(held);
 			groups_signal(&gs, SIGTERM);
 			groups_signal(&gs, SIGCONT);
 			term_at = now;

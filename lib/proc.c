@@ -402,14 +402,14 @@ static bool has_pgid(const pid_t *g, size_t n, pid_t pgid)
  * included. A daemon that has already left (setsid, then its parent
  * ended) has no tie to the group left: out of reach here.
  */
-static void holder_kill_all(void)
+static void holder_kill_all(pid_t target)
 {
 	pid_t *g = xmalloc(sizeof(*g));
 	size_t n, ng = 1, alloc_g = 1;
 	struct pinfo *v = scan_procs(&n);
 	bool more = true;
 
-	g[0] = getpgrp();
+	g[0] = target;
 	while (more) {
 		more = false;
 		for (size_t i = 0; i < n; i++) {
@@ -425,9 +425,10 @@ static void holder_kill_all(void)
 			more = true;
 		}
 	}
+	/* the last one is ours, unless we were moved out (a stop) */
 	for (size_t i = ng; i-- > 0;)
 		kill(-g[i], SIGKILL);
-	_exit(0); /* not reached: the last group was ours */
+	_exit(0);
 }
 
 /*
@@ -435,15 +436,17 @@ static void holder_kill_all(void)
  * pgid) so that the group id outlives the commands in it, and a watch on
  * its parent. The parent's death (even by SIGKILL) sends it SIGUSR1
  * (PR_SET_PDEATHSIG); a SIGUSR1 from anyone else, with the parent still
- * there, changes nothing.
+ * there, changes nothing. A stop moves it out of the group (so that the
+ * group can be seen to end) but it still watches, until the group is
+ * gone and it is ended.
  */
-static void holder_main(pid_t parent, pid_t pgid)
+static void holder_main(pid_t parent, pid_t pgid, int ready)
 {
 	sigset_t usr1;
 
 	if (setpgid(0, pgid) < 0)
 		_exit(1);
-	syscall(SYS_close_range, 0U, ~0U, 0U);
+	pgid = getpgrp();
 	child_reset_signals();
 	/* Commands are stopped with TERM to the group: the holder stays, so
 	 * the group does too, until proc_group_stop. */
@@ -455,9 +458,12 @@ static void holder_main(pid_t parent, pid_t pgid)
 	sigaddset(&usr1, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
+	if (write(ready, "", 1) != 1)
+		_exit(1);
+	syscall(SYS_close_range, 0U, ~0U, 0U);
 	while (getppid() == parent)
 		sigwaitinfo(&usr1, NULL);
-	holder_kill_all();
+	holder_kill_all(pgid);
 }
 
 /* Only while it is ours and not yet reaped can its pid not be another's. */
@@ -469,18 +475,38 @@ static void holder_end(pid_t holder)
 	waitpid(holder, NULL, 0);
 }
 
+/*
+ * Returns once the holder is in the group and watching (so that a stop
+ * cannot move it out before it has moved in): a fork and a pipe, once
+ * per build or hook.
+ */
 static int holder_start(struct proc_group *g, pid_t pgid, struct sw_err *e)
 {
-	pid_t parent = getpid(), pid = fork();
+	pid_t parent = getpid(), pid;
+	int p[2];
+	ssize_t n;
+	char c;
 
-	if (pid < 0)
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_sys(e, "cannot create a pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
 		return err_sys(e, "cannot fork");
+	}
 	if (pid == 0)
-		holder_main(parent, pgid);
-	/* The parent sets the group too, so there is no race with kill. */
-	setpgid(pid, pgid ? pgid : pid);
-	if (pgid && getpgid(pid) != pgid) {
+		holder_main(parent, pgid, p[1]);
+	close(p[1]);
+	do {
+		n = read(p[0], &c, 1);
+	} while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n != 1) {
 		holder_end(pid);
+		if (!pgid)
+			return err_set(e, ERR_SYSTEM,
+				       "cannot start a process group");
 		return err_set(e, ERR_SYSTEM,
 			       "cannot join process group %d: it has ended",
 			       (int)pgid);
@@ -498,6 +524,14 @@ int proc_group_start(struct proc_group *g, struct sw_err *e)
 int proc_group_hold(struct proc_group *g, pid_t pgid, struct sw_err *e)
 {
 	return holder_start(g, pgid, e);
+}
+
+void proc_group_detach(const struct proc_group *g)
+{
+	/* to our group: its leader (the holder of a build) cannot make
+	 * another; it ignores the signals a terminal sends there */
+	if (g->holder > 0)
+		setpgid(g->holder, getpgrp());
 }
 
 void proc_group_release(struct proc_group *g)
@@ -605,40 +639,41 @@ static void reap_all(void)
 		;
 }
 
-static bool anything_left(pid_t pgid)
+static bool anything_left(pid_t pgid, pid_t holder)
 {
 	reap_all();
-	return group_alive(pgid) || signal_orphans(0, 0) > 0;
+	return group_alive(pgid) || signal_orphans(holder, 0) > 0;
 }
 
 int proc_group_stop(struct proc_group *g, int grace_ms)
 {
 	int64_t deadline = proc_now_ms() + grace_ms;
-	pid_t pgid = g->pgid;
+	pid_t pgid = g->pgid, holder = g->holder;
 	int killed = 0;
 
 	if (pgid <= 0)
 		return 0;
-	/* The holder goes first; the group outlives it. */
-	holder_end(g->holder);
+	/* The holder steps out (the group outlives it) but still kills
+	 * the group should we die before it is gone. */
+	proc_group_detach(g);
 	kill(-pgid, SIGTERM);
 	kill(-pgid, SIGCONT);
-	signal_orphans(0, SIGTERM);
-	while (anything_left(pgid)) {
+	signal_orphans(holder, SIGTERM);
+	while (anything_left(pgid, holder)) {
 		if (proc_now_ms() >= deadline) {
 			killed = 1;
 			kill(-pgid, SIGKILL);
-			signal_orphans(0, SIGKILL);
+			signal_orphans(holder, SIGKILL);
 			break;
 		}
 		poll(NULL, 0, 5);
 	}
-	for (int i = 0; i < 400 && anything_left(pgid); i++) {
+	for (int i = 0; i < 400 && anything_left(pgid, holder); i++) {
 		kill(-pgid, SIGKILL);
-		signal_orphans(0, SIGKILL);
+		signal_orphans(holder, SIGKILL);
 		poll(NULL, 0, 5);
 	}
-	g->pgid = g->holder = 0;
+	proc_group_release(g);
 	return killed;
 }
 

@@ -24,9 +24,11 @@
  * When slipway itself is killed (SIGKILL: no handler runs), the holder
  * sees its parent go and kills the group with SIGKILL, and with it the
  * groups that children of its members lead (`su -c`, `set -m` jobs, a
- * setsid child still attached to its parent), then itself. A daemon that
- * has left the group and lost its parent (setsid, then a double fork) is
- * beyond its reach: only the sandbox (a pid namespace) catches those.
+ * setsid child still attached to its parent), then itself; also while
+ * proc_group_stop waits for the group, the holder stepped out of it. A
+ * daemon that has left the group and lost its parent (setsid, then a
+ * double fork) is beyond its reach: only the sandbox (a pid namespace)
+ * catches those.
  */
 #ifndef SW_PROC_H
 #define SW_PROC_H
@@ -97,14 +99,19 @@ int proc_group_start(struct proc_group *g, struct sw_err *e);
  * leader ($$ is the group id in a script), and its id cannot be taken
  * over while the holder lives. */
 int proc_group_hold(struct proc_group *g, pid_t pgid, struct sw_err *e);
+/* Move the holder out of the group, into ours, so that kill(-pgid, 0)
+ * says whether anything else is left (a stop in progress); it still
+ * kills the group should we die. No-op when not started. */
+void proc_group_detach(const struct proc_group *g);
 /* End the holder alone (the group's other members live on, and are no
  * longer killed when we end); *g becomes PROC_GROUP_INIT. No-op when not
  * started. */
 void proc_group_release(struct proc_group *g);
 /* SIGTERM to the group and to orphans reparented to slipway, up to
- * grace_ms for them to end, then SIGKILL; reaps all. Returns 1 when
- * something had to be killed with SIGKILL, else 0. Any other child of
- * slipway still running is treated as an orphan of the build. */
+ * grace_ms for them to end, then SIGKILL; reaps all, then ends the
+ * holder (detached meanwhile). Returns 1 when something had to be killed
+ * with SIGKILL, else 0. Any other child of slipway still running is
+ * treated as an orphan of the build. */
 int proc_group_stop(struct proc_group *g, int grace_ms);
 /* Kill the group without waiting (used from a timeout). */
 void proc_group_signal(const struct proc_group *g, int sig);

@@ -177,17 +177,23 @@ static bool read_line(int fd, char *line, size_t size)
 	return true;
 }
 
+enum parent_mode {
+	HOLDER_LEADS, /* proc_group_start, the command joins */
+	COMMAND_LEADS, /* the command leads, proc_group_hold */
+	STOPPING /* HOLDER_LEADS, killed while proc_group_stop waits */
+};
+
 /*
- * A stand-in for slipway: holds a group (led by its holder, or by the
- * command when hold is set) and runs a command in it that leaves
- * background children, a nested shell's, and a setsid child that leads a
- * session of its own; prints their pids then "held" on fd, and waits to
- * be killed.
+ * A stand-in for slipway: holds a group and runs a command in it that
+ * leaves background children, a nested shell's, and a setsid child that
+ * leads a session of its own (all ignoring SIGTERM); prints their pids,
+ * then "holder PID", on fd, and waits to be killed (in STOPPING, inside
+ * proc_group_stop with a long grace, begun when a byte comes on go).
  */
-static void killed_parent(int fd, bool hold)
+static void killed_parent(int fd, int go, enum parent_mode mode)
 {
 	static const char script[] =
-		"sleep 300 & echo $!; "
+		"trap '' TERM; sleep 300 & echo $!; "
 		"sh -c 'echo $$; sleep 300 & echo $!; exec sleep 300' & "
 		"setsid sh -c 'echo $$; exec sleep 300' & "
 		"echo $$; exec sleep 300";
@@ -197,8 +203,9 @@ static void killed_parent(int fd, bool hold)
 	struct proc_opts o = PROC_OPTS_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	pid_t pid;
+	char c;
 
-	if (!hold && proc_group_start(&g, &e) < 0)
+	if (mode != COMMAND_LEADS && proc_group_start(&g, &e) < 0)
 		_exit(1);
 	o.argv = argv;
 	o.env = env;
@@ -206,23 +213,27 @@ static void killed_parent(int fd, bool hold)
 	o.pgid = g.pgid;
 	if (proc_spawn(&o, &pid, &e) < 0)
 		_exit(1);
-	if (hold && (proc_group_hold(&g, pid, &e) < 0 || g.pgid != pid))
+	if (mode == COMMAND_LEADS &&
+	    (proc_group_hold(&g, pid, &e) < 0 || g.pgid != pid))
 		_exit(1);
-	if (write(fd, "held\n", 5) != 5)
+	if (dprintf(fd, "holder %d\n", (int)g.holder) < 0)
 		_exit(1);
+	if (mode == STOPPING && read(go, &c, 1) == 1)
+		proc_group_stop(&g, 60000);
 	for (;;)
 		pause();
 }
 
-static void parent_killed(bool hold)
+static void parent_killed(enum parent_mode mode)
 {
-	pid_t pids[8], middle, self;
+	pid_t pids[8], middle, self, holder = 0, pgid;
 	size_t n = 0;
-	bool held = false, gone;
-	int p[2];
+	bool gone;
+	int p[2], go[2], i;
 	char line[64];
 
 	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(go), 0);
 	self = getpid();
 	middle = fork();
 	assert_true(middle >= 0);
@@ -230,26 +241,39 @@ static void parent_killed(bool hold)
 		/* gone with us should an assertion fail before its kill */
 		proc_die_with_parent(self, SIGKILL);
 		close(p[0]);
-		killed_parent(p[1], hold);
+		close(go[1]);
+		killed_parent(p[1], go[0], mode);
 	}
 	close(p[1]);
-	while (n < 5 || !held) {
+	close(go[0]);
+	while (n < 5 || !holder) {
 		assert_true(read_line(p[0], line, sizeof(line)));
-		if (!strcmp(line, "held")) {
-			held = true;
+		if (!strncmp(line, "holder ", 7)) {
+			holder = atoi(line + 7);
 		} else {
 			assert_true(n < 5);
 			pids[n++] = atoi(line);
 		}
 	}
 	close(p[0]);
-	for (size_t i = 0; i < n; i++)
-		assert_true(pids[i] > 0 && alive(pids[i]));
+	for (size_t j = 0; j < n; j++)
+		assert_true(pids[j] > 0 && alive(pids[j]));
+	pgid = getpgid(holder);
+	assert_true(holder > 0 && pgid > 0);
+	if (mode != COMMAND_LEADS)
+		assert_int_equal(pgid, holder);
+	if (mode == STOPPING) { /* up to 10 s for the stop to move it out */
+		assert_int_equal(write(go[1], "", 1), 1);
+		for (i = 0; i < 1000 && getpgid(holder) == pgid; i++)
+			poll(NULL, 0, 10);
+		assert_true(i < 1000);
+	}
+	close(go[1]);
 	assert_int_equal(kill(middle, SIGKILL), 0);
 	assert_int_equal(waitpid(middle, NULL, 0), middle);
 	gone = all_gone(pids, n);
-	for (size_t i = 0; !gone && i < n; i++)
-		kill(pids[i], SIGKILL);
+	for (size_t j = 0; !gone && j < n; j++)
+		kill(pids[j], SIGKILL);
 	assert_true(gone);
 }
 
@@ -258,14 +282,22 @@ static void parent_killed(bool hold)
 static void test_proc__group_dies_with_its_parent(void **state)
 {
 	(void)state;
-	parent_killed(false);
+	parent_killed(HOLDER_LEADS);
+}
+
+/* The same while proc_group_stop waits for what ignores SIGTERM: the
+ * holder is out of the group by then, and still kills it. */
+static void test_proc__group_dies_with_its_parent_in_a_stop(void **state)
+{
+	(void)state;
+	parent_killed(STOPPING);
 }
 
 /* The same for a group led by the command (a hook script), held. */
 static void test_proc__held_group_dies_with_its_parent(void **state)
 {
 	(void)state;
-	parent_killed(true);
+	parent_killed(COMMAND_LEADS);
 }
 
 static bool usr1_pending(pid_t pid)
@@ -395,6 +427,8 @@ int main(void)
 		cmocka_unit_test(test_proc__spawn_env_cwd_and_path_lookup),
 		cmocka_unit_test(test_proc__group_stop_kills_daemons),
 		cmocka_unit_test(test_proc__group_dies_with_its_parent),
+		cmocka_unit_test(
+			test_proc__group_dies_with_its_parent_in_a_stop),
 		cmocka_unit_test(test_proc__held_group_dies_with_its_parent),
 		cmocka_unit_test(
 			test_proc__holder_stays_while_its_parent_lives),
