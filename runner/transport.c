@@ -146,6 +146,13 @@ static int local_start(const struct transport_host *h,
 		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		close(p[0]);
+		/* Our death (even by SIGKILL) is a stop, as a SIGTERM to us
+		 * is: the running hook is stopped, nothing more runs. Until
+		 * the agent's handler is in place nothing has started, and a
+		 * SIGTERM just ends it. In a sandbox this process stays
+		 * outside and forwards the signal to the agent inside. */
+		signal(SIGTERM, SIG_DFL);
+		proc_die_with_parent(parent, SIGTERM);
 		if (devnull >= 0) {
 			dup2(devnull, STDIN_FILENO);
 			close(devnull);
@@ -162,9 +169,6 @@ static int local_start(const struct transport_host *h,
 		out = fdopen(p[1], "w");
 		if (!out || proc_signals_after_fork(&ce) < 0)
 			_exit(ERR_SYSTEM);
-		/* We dead (even by SIGKILL) is a stop, as a SIGTERM to us is:
-		 * the running hook is stopped, nothing more runs. */
-		proc_die_with_parent(parent, SIGTERM);
 		o.deployment_id = rq->deployment_id;
 		o.application_name = rq->application_name;
 		o.deployment_group_name = rq->deployment_group_name;

@@ -210,15 +210,20 @@ survivors_end() {
 	return 1
 }
 
-# A deployment of $T/rev onto $T/host, in the background (sets SW_PID),
-# whose BeforeInstall hook is the shell script $1.
+# A deployment of $T/rev, in the background (sets SW_PID), whose
+# BeforeInstall hook is the shell script $1; onto $T/host, or with the
+# options that follow.
 deploy_bg() {
+	local script=$1
+
+	shift
+	[ $# -gt 0 ] || set -- --root "$T/host"
 	mkdir -p "$T/rev/scripts" "$T/host"
 	printf '%s\n' 'version: 0.0' 'os: linux' 'hooks:' '  BeforeInstall:' \
 		'    - location: scripts/hook.sh' >"$T/rev/appspec.yml"
-	printf '#!/bin/sh\n%s\n' "$1" >"$T/rev/scripts/hook.sh"
+	printf '#!/bin/sh\n%s\n' "$script" >"$T/rev/scripts/hook.sh"
 	chmod 0755 "$T/rev/scripts/hook.sh"
-	"$SLIPWAY" deploy "$T/rev" --root "$T/host" --state-dir "$STATE" \
+	"$SLIPWAY" deploy "$T/rev" "$@" --state-dir "$STATE" \
 		>"$T/out" 2>&1 3>&- &
 	SW_PID=$!
 }
@@ -330,4 +335,22 @@ sleep 1000.$MARK & exec sleep 1000.$MARK"
 	kill -KILL "$SW_PID" $agents
 	wait "$SW_PID" || true
 	survivors_end
+}
+
+@test "SIGKILL to slipway during a hook on a sandboxed host: the hook's processes die, the host stays" {
+	deploy_bg "sleep 1000.$MARK & sh -c 'sleep 1000.$MARK & exec sleep 1000.$MARK' &
+exec sleep 1000.$MARK" --host h1 --isolation sandbox
+	if ! wait_for_markers 4; then
+		wait "$SW_PID" || true
+		grep -q 'no sandbox' "$T/out" && skip "no sandbox here"
+		cat "$T/out" >&2
+		false
+	fi
+	kill -KILL "$SW_PID"
+	wait "$SW_PID" || true
+	local ok=0
+	survivors_end || ok=$?
+	"$SLIPWAY" host ls --state-dir "$STATE" | grep -q h1 || ok=1
+	"$SLIPWAY" host stop h1 --state-dir "$STATE" >/dev/null 2>&1 || ok=1
+	[ "$ok" -eq 0 ]
 }
