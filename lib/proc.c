@@ -398,9 +398,10 @@ static bool has_pgid(const pid_t *g, size_t n, pid_t pgid)
  * The holder's last act, its parent gone: SIGKILL to the groups that
  * children of the group's members lead (su -c runs the command in a
  * session of its own, `set -m` puts each job in a group, a setsid child
- * not yet detached), theirs in turn, then to its own group, itself
- * included. A daemon that has already left (setsid, then its parent
- * ended) has no tie to the group left: out of reach here.
+ * not yet detached), theirs in turn, then to the group it holds (itself
+ * included, unless a stop moved it out). A daemon that has already left
+ * (setsid, then its parent ended) has no tie to the group left: out of
+ * reach here.
  */
 static void holder_kill_all(pid_t target)
 {
