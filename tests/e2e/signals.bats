@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Timeouts, SIGTERM/SIGINT and processes the build leaves behind: slipway
-# ends on time and no build process survives it.
+# ends on time and no build process survives it; nor any process of a
+# build or of a running hook when slipway is killed with SIGKILL.
 
 load helpers
 
