@@ -1,7 +1,9 @@
 # slipway — one GNU Makefile: build, test, install, bench, fuzz, format.
 #
 #   make            build ./slipway (installs missing build deps first)
-#   make test       unit + end-to-end tests; ends with "N passed, N failed"
+#   make test       unit tests, each fuzz harness over its seed corpus
+#                   (fuzz/replay.c), end-to-end tests; ends with
+#                   "N passed, N failed"
 #   make check-asan the same suites under -fsanitize=address,undefined
 #   make demo       build, then run examples/hello end to end
 #   make deps       apt-get the Debian packages pkg-config cannot find
@@ -39,6 +41,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/runner/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Each libFuzzer harness, linked with fuzz/replay.c: replays its corpus.
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+REPLAY_OBJ := $(BUILD)/fuzz/replay.o
 HDRS := $(wildcard lib/*.h phases/*.h hooks/*.h runner/*.h)
 
 .PHONY: all deps test unit e2e check-asan format format-check install \
@@ -72,8 +78,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(HDRS)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB_OBJ) \
 		$$(pkg-config --libs cmocka) $(LIBS_ALL)
 
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(REPLAY_OBJ) $(LIB_OBJ) $(HDRS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(REPLAY_OBJ) $(LIB_OBJ) $(LIBS_ALL)
+.SECONDARY: $(REPLAY_OBJ)
+
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
 	@BUILD=$(BUILD) SLIPWAY=$(abspath $(BIN)) tests/run
 
 unit: $(UNIT_BIN)
@@ -111,15 +121,21 @@ bench: all
 	bench/build-overhead "$(abspath $(BIN))"
 
 # libFuzzer harnesses: make fuzz builds them, make fuzz-run FUZZ_SECS=600 runs.
+# The library is compiled once (build-fuzz/obj), each harness linked to it.
 FUZZ_SECS ?= 60
-FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-fuzz: deps $(FUZZ_BIN)
-build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
-	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
-		-fsanitize=fuzzer,address,undefined \
-		-iquote lib -iquote phases -iquote hooks -iquote runner $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
+	-iquote lib -iquote phases -iquote hooks -iquote runner $(PKG_CFLAGS)
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+build-fuzz/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+		-c -o $@ $<
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDRS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(FUZZ_OBJ) $(PKG_LIBS) -lpthread
 fuzz-run: fuzz
 	@for f in $(FUZZ_BIN); do mkdir -p build-fuzz/corpus-$$(basename $$f); \
 		$$f -max_total_time=$(FUZZ_SECS) build-fuzz/corpus-$$(basename $$f) \

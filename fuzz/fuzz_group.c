@@ -59,8 +59,8 @@ static void check_model(const struct group *g)
 	for (size_t i = 0; i < g->nr_hosts; i++) {
 		const struct group_host *h = &g->hosts[i];
 
-		if (!name_ok(h->name, 64) || (h->root && h->ssh) ||
-		    (h->root && !clean_abs(h->root)))
+		/* With ssh, root is a directory on that host: absolute. */
+		if (!name_ok(h->name, 64) || (h->root && !clean_abs(h->root)))
 			__builtin_trap();
 		if (h->ssh &&
 		    (!h->ssh_host || !h->ssh_host[0] || h->ssh_host[0] == '-' ||

@@ -572,8 +572,9 @@ static int64_t min_wake(int64_t a, int64_t b)
  * signals. Sets *status (a wait status, or -1), *timed_out, and leaves
  * the streams that were still open when it gave up on them.
  */
-static void supervise(struct run *rn, pid_t pid, struct stream *st, int *status,
-		      bool *timed_out, int *stop_sig)
+static void supervise(struct run *rn, pid_t pid, struct proc_group *held,
+		      struct stream *st, int *status, bool *timed_out,
+		      int *stop_sig)
 {
 	const struct script_run_opts *o = rn->o;
 	unsigned timeout_s = o->timeout_s ? o->timeout_s : 3600;
@@ -600,6 +601,8 @@ static void supervise(struct run *rn, pid_t pid, struct stream *st, int *status,
 			*timed_out = !*stop_sig;
 			if (o->runas)
 				groups_add_children(&gs, pid);
+			/* the holder must not keep the group "running" */
+			proc_group_detach(held);
 			groups_signal(&gs, SIGTERM);
 			groups_signal(&gs, SIGCONT);
 			term_at = now;
@@ -727,6 +730,7 @@ int script_run(const struct script_run_opts *o, struct script_result *r,
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	struct strvec env = STRVEC_INIT, argv = STRVEC_INIT;
 	struct proc_opts po = PROC_OPTS_INIT;
+	struct proc_group held = PROC_GROUP_INIT;
 	struct sw_err spawn_err = SW_ERR_INIT;
 	char *joined = NULL, *path = NULL;
 	bool timed_out = false;
@@ -790,8 +794,17 @@ int script_run(const struct script_run_opts *o, struct script_result *r,
 	close(outp[1]);
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
+	/* Should we die (SIGKILL), the holder takes the script's group with
+	 * it; while the script runs, not after: what it leaves is the
+	 * deployed application's. */
+	if (proc_group_hold(&held, pid, e) < 0) {
+		kill(-pid, SIGKILL);
+		proc_wait(pid);
+		goto out;
+	}
 
-	supervise(&rn, pid, st, &status, &timed_out, &stop_sig);
+	supervise(&rn, pid, &held, st, &status, &timed_out, &stop_sig);
+	proc_group_release(&held);
 	r->stop_signal = stop_sig;
 	if (st[0].fd >= 0 || st[1].fd >= 0) {
 		r->outputs_left_open = true;

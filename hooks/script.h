@@ -32,7 +32,8 @@
  *   account is currently not available."). runas needs slipway to run as
  *   root; otherwise the hook fails at once with UnknownError;
  * - a new process group led by the script, stdin /dev/null, stdout and
- *   stderr on two pipes read line by line;
+ *   stderr on two pipes read line by line; while it runs, a holder
+ *   (proc_group_hold) in the group kills it should we die, SIGKILL too;
  * - environment: base_env (NULL: slipway's own environment, as the agent
  *   passes its own) with LIFECYCLE_EVENT, DEPLOYMENT_ID, APPLICATION_NAME,
  *   DEPLOYMENT_GROUP_NAME, DEPLOYMENT_GROUP_ID set on top (a NULL value

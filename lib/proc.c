@@ -324,32 +324,222 @@ int proc_wait(pid_t pid)
 	return st;
 }
 
+void proc_die_with_parent(pid_t parent, int sig)
+{
+	prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0);
+	/* it may have ended before the prctl: we were reparented */
+	if (getppid() != parent)
+		raise(sig);
+}
+
+struct pinfo {
+	pid_t pid, ppid, pgrp;
+};
+
+static int cmp_pinfo(const void *a, const void *b)
+{
+	pid_t x = ((const struct pinfo *)a)->pid;
+	pid_t y = ((const struct pinfo *)b)->pid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every process's parent and group, from /proc; *n of them. */
+static struct pinfo *scan_procs(size_t *n)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	struct pinfo *v = NULL;
+	size_t alloc = 0;
+
+	*n = 0;
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		char path[64], line[512];
+		pid_t pid = (pid_t)atoi(de->d_name);
+		const char *p;
+		ssize_t len;
+		int fd, ppid, pgrp;
+		char state;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, line, sizeof(line) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		line[len] = '\0';
+		p = strrchr(line, ')');
+		if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+			continue;
+		ALLOC_GROW(v, *n + 1, alloc);
+		v[(*n)++] = (struct pinfo){ pid, ppid, pgrp };
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_pinfo);
+	return v;
+}
+
+static bool has_pgid(const pid_t *g, size_t n, pid_t pgid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g[i] == pgid)
+			return true;
+	return false;
+}
+
+/*
+ * The holder's last act, its parent gone: SIGKILL to the groups that
+ * children of the group's members lead (su -c runs the command in a
+ * session of its own, `set -m` puts each job in a group, a setsid child
+ * not yet detached), theirs in turn, then to the group it holds (itself
+ * included, unless a stop moved it out). A daemon that has already left
+ * (setsid, then its parent ended) has no tie to the group left: out of
+ * reach here.
+ */
+static void holder_kill_all(pid_t target)
+{
+	pid_t *g = xmalloc(sizeof(*g));
+	size_t n, ng = 1, alloc_g = 1;
+	struct pinfo *v = scan_procs(&n);
+	bool more = true;
+
+	g[0] = target;
+	while (more) {
+		more = false;
+		for (size_t i = 0; i < n; i++) {
+			struct pinfo key = { v[i].ppid, 0, 0 }, *parent;
+
+			if (v[i].pgrp != v[i].pid || has_pgid(g, ng, v[i].pgrp))
+				continue;
+			parent = bsearch(&key, v, n, sizeof(*v), cmp_pinfo);
+			if (!parent || !has_pgid(g, ng, parent->pgrp))
+				continue;
+			ALLOC_GROW(g, ng + 1, alloc_g);
+			g[ng++] = v[i].pgrp;
+			more = true;
+		}
+	}
+	/* the last one is ours, unless we were moved out (a stop) */
+	for (size_t i = ng; i-- > 0;)
+		kill(-g[i], SIGKILL);
+	_exit(0);
+}
+
+/*
+ * The holder: a member of the group (its leader, or joined to the group
+ * pgid) so that the group id outlives the commands in it, and a watch on
+ * its parent. The parent's death (even by SIGKILL) sends it SIGUSR1
+ * (PR_SET_PDEATHSIG); a SIGUSR1 from anyone else, with the parent still
+ * there, changes nothing. A stop moves it out of the group (so that the
+ * group can be seen to end) but it still watches, until the group is
+ * gone and it is ended.
+ */
+static void holder_main(pid_t parent, pid_t pgid, int ready)
+{
+	sigset_t usr1;
+
+	if (setpgid(0, pgid) < 0)
+		_exit(1);
+	pgid = getpgrp();
+	child_reset_signals();
+	/* Commands are stopped with TERM to the group: the holder stays, so
+	 * the group does too, until proc_group_stop. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_NAME, "slipway-group", 0, 0, 0);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
+	if (write(ready, "", 1) != 1)
+		_exit(1);
+	syscall(SYS_close_range, 0U, ~0U, 0U);
+	while (getppid() == parent)
+		sigwaitinfo(&usr1, NULL);
+	holder_kill_all(pgid);
+}
+
+/* Only while it is ours and not yet reaped can its pid not be another's. */
+static void holder_end(pid_t holder)
+{
+	if (waitpid(holder, NULL, WNOHANG) != 0)
+		return; /* ended (a KILL to its group) and reaped */
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+}
+
+/*
+ * Returns once the holder is in the group and watching (so that a stop
+ * cannot move it out before it has moved in): a fork and a pipe, once
+ * per build or hook.
+ */
+static int holder_start(struct proc_group *g, pid_t pgid, struct sw_err *e)
+{
+	pid_t parent = getpid(), pid;
+	int p[2];
+	ssize_t n;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_sys(e, "cannot create a pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return err_sys(e, "cannot fork");
+	}
+	if (pid == 0)
+		holder_main(parent, pgid, p[1]);
+	close(p[1]);
+	do {
+		n = read(p[0], &c, 1);
+	} while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n != 1) {
+		holder_end(pid);
+		if (!pgid)
+			return err_set(e, ERR_SYSTEM,
+				       "cannot start a process group");
+		return err_set(e, ERR_SYSTEM,
+			       "cannot join process group %d: it has ended",
+			       (int)pgid);
+	}
+	g->pgid = pgid ? pgid : pid;
+	g->holder = pid;
+	return 0;
+}
+
 int proc_group_start(struct proc_group *g, struct sw_err *e)
 {
-	pid_t pid = fork();
+	return holder_start(g, 0, e);
+}
 
-	if (pid < 0)
-		return err_sys(e, "cannot fork");
-	if (pid == 0) {
-		sigset_t none;
+int proc_group_hold(struct proc_group *g, pid_t pgid, struct sw_err *e)
+{
+	return holder_start(g, pgid, e);
+}
 
-		setpgid(0, 0);
-		syscall(SYS_close_range, 0U, ~0U, 0U);
-		child_reset_signals();
-		/* Commands are stopped with TERM to the group: the holder
-		 * stays, so the group does too, until proc_group_stop. */
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		prctl(PR_SET_NAME, "slipway-group", 0, 0, 0);
-		sigemptyset(&none);
-		for (;;)
-			sigsuspend(&none);
-	}
-	setpgid(pid, pid);
-	g->pgid = pid;
-	return 0;
+void proc_group_detach(const struct proc_group *g)
+{
+	/* to our group: its leader (the holder of a build) cannot make
+	 * another; it ignores the signals a terminal sends there */
+	if (g->holder > 0)
+		setpgid(g->holder, getpgrp());
+}
+
+void proc_group_release(struct proc_group *g)
+{
+	if (g->holder > 0)
+		holder_end(g->holder);
+	g->pgid = g->holder = 0;
 }
 
 void proc_group_signal(const struct proc_group *g, int sig)
@@ -450,41 +640,41 @@ static void reap_all(void)
 		;
 }
 
-static bool anything_left(pid_t pgid)
+static bool anything_left(pid_t pgid, pid_t holder)
 {
 	reap_all();
-	return group_alive(pgid) || signal_orphans(0, 0) > 0;
+	return group_alive(pgid) || signal_orphans(holder, 0) > 0;
 }
 
 int proc_group_stop(struct proc_group *g, int grace_ms)
 {
 	int64_t deadline = proc_now_ms() + grace_ms;
-	pid_t pgid = g->pgid;
+	pid_t pgid = g->pgid, holder = g->holder;
 	int killed = 0;
 
 	if (pgid <= 0)
 		return 0;
-	/* The holder goes first; the group outlives it. */
-	kill(pgid, SIGKILL);
-	waitpid(pgid, NULL, 0);
+	/* The holder steps out (the group outlives it) but still kills
+	 * the group should we die before it is gone. */
+	proc_group_detach(g);
 	kill(-pgid, SIGTERM);
 	kill(-pgid, SIGCONT);
-	signal_orphans(0, SIGTERM);
-	while (anything_left(pgid)) {
+	signal_orphans(holder, SIGTERM);
+	while (anything_left(pgid, holder)) {
 		if (proc_now_ms() >= deadline) {
 			killed = 1;
 			kill(-pgid, SIGKILL);
-			signal_orphans(0, SIGKILL);
+			signal_orphans(holder, SIGKILL);
 			break;
 		}
 		poll(NULL, 0, 5);
 	}
-	for (int i = 0; i < 400 && anything_left(pgid); i++) {
+	for (int i = 0; i < 400 && anything_left(pgid, holder); i++) {
 		kill(-pgid, SIGKILL);
-		signal_orphans(0, SIGKILL);
+		signal_orphans(holder, SIGKILL);
 		poll(NULL, 0, 5);
 	}
-	g->pgid = 0;
+	proc_group_release(g);
 	return killed;
 }
 

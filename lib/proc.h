@@ -13,11 +13,22 @@
  *   ... poll(proc_sigfd(), ...) wakes on SIGCHLD, SIGINT, SIGTERM;
  *   proc_reap(pid, &status) says whether pid has ended;
  *   proc_group_stop(&g, 2000);             -- TERM, grace, KILL, reap
+ *   (or proc_group_release(&g);            -- the holder only: what the
+ *                                             commands left lives on)
  *
  * Globals (the signal state) live in proc.c: the self-pipe and the
  * received stop signal. slipway is a child subreaper, so daemons that
  * double-fork out of a build come back to it and are killed by
  * proc_group_stop() too.
+ *
+ * When slipway itself is killed (SIGKILL: no handler runs), the holder
+ * sees its parent go and kills the group with SIGKILL, and with it the
+ * groups that children of its members lead (`su -c`, `set -m` jobs, a
+ * setsid child still attached to its parent), then itself; also while
+ * proc_group_stop waits for the group, the holder stepped out of it. A
+ * daemon that has left the group and lost its parent (setsid, then a
+ * double fork) is beyond its reach: only the sandbox (a pid namespace)
+ * catches those.
  */
 #ifndef SW_PROC_H
 #define SW_PROC_H
@@ -70,22 +81,44 @@ int proc_wait(pid_t pid);
 
 /* A process group that outlives the commands in it. */
 struct proc_group {
-	pid_t pgid; /* the holder's pid; 0 when not started */
+	pid_t pgid; /* 0 when not started */
+	pid_t holder; /* its holder process */
 };
 
 #define PROC_GROUP_INIT                                                        \
 	{                                                                      \
-		0                                                              \
+		0, 0                                                           \
 	}
 
+/* Fork the holder: it leads a new group (g->pgid is its pid) and ignores
+ * SIGTERM/SIGINT/SIGHUP; when the calling process ends, it kills the
+ * group (above). */
 int proc_group_start(struct proc_group *g, struct sw_err *e);
+/* The same for the group pgid that a child of ours leads (spawned with
+ * pgid 0, not yet reaped): the holder joins it. The group keeps its
+ * leader ($$ is the group id in a script), and its id cannot be taken
+ * over while the holder lives. */
+int proc_group_hold(struct proc_group *g, pid_t pgid, struct sw_err *e);
+/* Move the holder out of the group, into ours, so that kill(-pgid, 0)
+ * says whether anything else is left (a stop in progress); it still
+ * kills the group should we die. No-op when not started. */
+void proc_group_detach(const struct proc_group *g);
+/* End the holder alone (the group's other members live on, and are no
+ * longer killed when we end); *g becomes PROC_GROUP_INIT. No-op when not
+ * started. */
+void proc_group_release(struct proc_group *g);
 /* SIGTERM to the group and to orphans reparented to slipway, up to
- * grace_ms for them to end, then SIGKILL; reaps all. Returns 1 when
- * something had to be killed with SIGKILL, else 0. Any other child of
- * slipway still running is treated as an orphan of the build. */
+ * grace_ms for them to end, then SIGKILL; reaps all, then ends the
+ * holder (detached meanwhile). Returns 1 when something had to be killed
+ * with SIGKILL, else 0. Any other child of slipway still running is
+ * treated as an orphan of the build. */
 int proc_group_stop(struct proc_group *g, int grace_ms);
 /* Kill the group without waiting (used from a timeout). */
 void proc_group_signal(const struct proc_group *g, int sig);
+
+/* In a child made by fork() (parent: getpid() before the fork): sig when
+ * the parent ends, even by SIGKILL; at once if it already has. */
+void proc_die_with_parent(pid_t parent, int sig);
 
 /* Milliseconds: monotonic clock, and wall clock since the epoch. */
 int64_t proc_now_ms(void);

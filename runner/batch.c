@@ -1001,7 +1001,8 @@ static void task_opts(struct brun *b, const struct batch_task *t,
 	o->batch_identifier = t->identifier;
 }
 
-static void child_main(struct brun *b, struct batch_task *t, int wfd)
+static void child_main(struct brun *b, struct batch_task *t, int wfd,
+		       pid_t parent)
 {
 	struct build_opts o;
 	struct sw_err e = SW_ERR_INIT;
@@ -1020,6 +1021,8 @@ static void child_main(struct brun *b, struct batch_task *t, int wfd)
 	dup2(wfd, STDERR_FILENO);
 	if (proc_signals_after_fork(&e) < 0)
 		_exit(ERR_SYSTEM);
+	/* the batch's death, even by SIGKILL, stops the build as a TERM */
+	proc_die_with_parent(parent, SIGTERM);
 	task_opts(b, t, &o);
 	o.artifacts_dir = art;
 	o.report = t->report;
@@ -1032,7 +1035,7 @@ static void child_main(struct brun *b, struct batch_task *t, int wfd)
 static int task_start(struct brun *b, struct batch_task *t, struct sw_err *e)
 {
 	int p[2];
-	pid_t pid;
+	pid_t parent, pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return err_sys(e, "cannot create a pipe");
@@ -1040,6 +1043,7 @@ static int task_start(struct brun *b, struct batch_task *t, struct sw_err *e)
 	t->report = xasprintf("%s/builds/%s.json", b->dir, t->identifier);
 	t->start_ms = proc_wall_ms();
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		close(p[0]);
@@ -1048,7 +1052,7 @@ static int task_start(struct brun *b, struct batch_task *t, struct sw_err *e)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child_main(b, t, p[1]);
+		child_main(b, t, p[1], parent);
 	}
 	close(p[1]);
 	fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);

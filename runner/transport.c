@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,18 +126,20 @@ static int enter_box(const struct transport_host *h,
  * A local host's agent is a fork of this process running the agent's
  * code (agent_proto_serve), as `slipway agent deploy` would, writing the
  * same protocol into a pipe: no exec, no second start-up. It stays in
- * our process group, so a Ctrl-C reaches it as it reaches us.
+ * our process group, so a Ctrl-C reaches it as it reaches us, and takes
+ * our death (SIGKILL too) as a SIGTERM.
  */
 static int local_start(const struct transport_host *h,
 		       const struct agent_request *rq,
 		       struct transport_run *run, struct sw_err *e)
 {
 	int p[2];
-	pid_t pid;
+	pid_t parent, pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return err_sys(e, "cannot create a pipe");
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		close(p[0]);
@@ -151,6 +154,13 @@ static int local_start(const struct transport_host *h,
 		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		close(p[0]);
+		/* Our death (even by SIGKILL) is a stop, as a SIGTERM to us
+		 * is: the running hook is stopped, nothing more runs. Until
+		 * the agent's handler is in place nothing has started, and a
+		 * SIGTERM just ends it. In a sandbox this process stays
+		 * outside and forwards the signal to the agent inside. */
+		signal(SIGTERM, SIG_DFL);
+		proc_die_with_parent(parent, SIGTERM);
 		if (devnull >= 0) {
 			dup2(devnull, STDIN_FILENO);
 			close(devnull);
