@@ -185,13 +185,16 @@ int store_version(struct store *s, int *version, struct sw_err *e)
  * once the write lock is held, so racing openers apply a step once. */
 static int migrate(struct store *s, int max, struct sw_err *e)
 {
+	struct sw_err probe = SW_ERR_INIT;
 	int v;
 
-	if (exec(s,
-		 "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		 " version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)",
-		 e) < 0 ||
-	    read_version(s, &v, e) < 0)
+	/* the common case, a database made before: one read, no write */
+	if (read_version(s, &v, &probe) < 0 &&
+	    (exec(s,
+		  "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		  " version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+		  e) < 0 ||
+	     read_version(s, &v, e) < 0))
 		return -1;
 	if (v > store_latest_version())
 		return err_set(e, ERR_SYSTEM,
@@ -246,6 +249,13 @@ static int db_connect(struct store *s, int max, struct sw_err *e)
 		return db_fail(s, e, "cannot open");
 	}
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	/*
+	 * The last connection to close would checkpoint the WAL into the
+	 * database and remove it: with one short-lived process a build,
+	 * that is every close. Checkpoints happen as the WAL grows
+	 * (SQLite's 1000 pages) instead.
+	 */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_extended_result_codes(s->db, 0);
 	if (exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
 	    exec(s, "PRAGMA synchronous = NORMAL", e) < 0 ||
