@@ -103,7 +103,7 @@ EOF
 
 @test "racing builds each get their row, none is refused for a locked database" {
 	trivial
-	local pids= i
+	local pids='' i
 	for i in 1 2 3 4 5 6; do
 		"$SLIPWAY" build "$PROJ" --state-dir "$STATE" --quiet \
 			>"$T/out.$i" 2>&1 3>&- &
@@ -112,7 +112,9 @@ EOF
 	for i in $pids; do
 		wait "$i"
 	done
-	! grep -i 'locked\|warning' "$T"/out.*
+	run grep -il 'locked\|warning' "$T"/out.1 "$T"/out.2 "$T"/out.3 \
+		"$T"/out.4 "$T"/out.5 "$T"/out.6
+	[ "$status" -eq 1 ]
 	[ "$(db "SELECT count(*) FROM builds WHERE status = 'SUCCEEDED'")" -eq 6 ]
 	[ "$(db 'SELECT group_concat(number) FROM (SELECT number FROM builds ORDER BY number)')" = "1,2,3,4,5,6" ]
 	run "$SLIPWAY" history --state-dir "$STATE"
