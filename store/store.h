@@ -14,7 +14,8 @@
  *   store_builds_free(v, nr);
  *   store_close(s);
  *
- * One interface, implemented over SQLite (store/sqlite.c): the database is
+ * One interface, so that another database (PostgreSQL, for many
+ * machines) can implement it too; this one is SQLite (store/sqlite.c): it is
  * in WAL mode, so readers never wait for a writer; writers wait for each
  * other (busy timeout STORE_BUSY_MS) rather than fail, so racing
  * processes each get their record in. The schema is a numbered list of
@@ -58,8 +59,8 @@ int store_version(struct store *s, int *version, struct sw_err *e);
 int store_latest_version(void);
 
 /*
- * For tests and for a later interface that must be able to stop short:
- * open without migrating past version max (0: create nothing).
+ * Open without migrating past version max (0: no table at all), as a
+ * database made by an older slipway is: for testing the migrations.
  */
 int store_open_at(struct store **s, const char *path, int max,
 		  struct sw_err *e);
@@ -115,7 +116,7 @@ struct store_deployment {
 	char *status; /* InProgress Succeeded Failed Stopped ... */
 	int64_t start_ms, end_ms;
 	char *report_path;
-	long hosts_succeeded, hosts_total;
+	long hosts_succeeded, hosts_total; /* hosts_total -1: not known */
 	char *creator; /* user, codeDeployRollback, ... */
 };
 
