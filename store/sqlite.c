@@ -354,6 +354,26 @@ void store_close(struct store *s)
 	free(s);
 }
 
+int store_begin(struct store *s, struct sw_err *e)
+{
+	return exec(s, "BEGIN IMMEDIATE", e);
+}
+
+int store_commit(struct store *s, struct sw_err *e)
+{
+	if (exec(s, "COMMIT", e) < 0) {
+		store_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 /* meta */
 
 int store_meta_get(struct store *s, const char *key, char **value,
@@ -853,11 +873,13 @@ int store_append_event(struct store *s, const char *execution_id,
 		       int64_t time_ms, const char *json, long *seq,
 		       struct sw_err *e)
 {
+	/* inside the caller's transaction, or in one of its own */
+	bool own = sqlite3_get_autocommit(s->db);
 	sqlite3_stmt *st;
 	long n = 0;
 	int rc;
 
-	if (exec(s, "BEGIN IMMEDIATE", e) < 0)
+	if (own && exec(s, "BEGIN IMMEDIATE", e) < 0)
 		return -1;
 	st = prep(s, e,
 		  "SELECT COALESCE(MAX(seq), 0) + 1 FROM events"
@@ -877,13 +899,14 @@ int store_append_event(struct store *s, const char *execution_id,
 		"INSERT INTO events (execution_id, seq, time_ms, body)"
 		" VALUES (?, ?, ?, ?)",
 		"tlit", execution_id, n, time_ms, json) < 0 ||
-	    exec(s, "COMMIT", e) < 0)
+	    (own && exec(s, "COMMIT", e) < 0))
 		goto fail;
 	if (seq)
 		*seq = n;
 	return 0;
 fail:
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (own)
+		store_rollback(s);
 	return -1;
 }
 

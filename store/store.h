@@ -54,6 +54,16 @@ int store_open_ex(struct store **s, const char *path, int *moved_aside,
 /* Close and free; store_close(NULL) is a no-op. */
 void store_close(struct store *s);
 
+/*
+ * Writes that stand or fall together (an action's end, its stage's and
+ * its execution's): store_begin() takes the write lock (waiting as any
+ * write does), store_commit() makes them one, store_rollback() drops
+ * them. Not nested; reads in between see the transaction's own writes.
+ */
+int store_begin(struct store *s, struct sw_err *e);
+int store_commit(struct store *s, struct sw_err *e);
+void store_rollback(struct store *s);
+
 /* The schema version of the open database, and the newest one known. */
 int store_version(struct store *s, int *version, struct sw_err *e);
 int store_latest_version(void);

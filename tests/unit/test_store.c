@@ -573,6 +573,53 @@ static void test_store__not_a_database_is_moved_aside(void **state)
 	store_close(s);
 }
 
+static void test_store__transactions(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { .id = S("pe-t"),
+				     .pipeline = S("t"),
+				     .status = S("InProgress") };
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_event *ev;
+	struct store *s, *other;
+	size_t nr;
+	long seq;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_open(&other, f->db, &e), 0);
+	assert_int_equal(store_put_execution(s, &x, &e), 0);
+
+	/* dropped: none of it stays */
+	assert_int_equal(store_begin(s, &e), 0);
+	put_build(s, "t:1", "t", 1, "SUCCEEDED", 1, 2);
+	assert_int_equal(store_append_event(s, "pe-t", 1, "{}", &seq, &e), 0);
+	assert_int_equal(count_builds(s, NULL), 1); /* its own writes */
+	assert_int_equal(count_builds(other, NULL), 0); /* not yet others' */
+	store_rollback(s);
+	assert_int_equal(count_builds(s, NULL), 0);
+
+	/* committed: all of it, the event numbered in the same one */
+	assert_int_equal(store_begin(s, &e), 0);
+	put_build(s, "t:1", "t", 1, "SUCCEEDED", 1, 2);
+	put_build(s, "t:2", "t", 2, "FAILED", 3, 4);
+	assert_int_equal(store_append_event(s, "pe-t", 2, "{}", &seq, &e), 0);
+	assert_int_equal(seq, 1);
+	assert_int_equal(store_commit(s, &e), 0);
+	assert_int_equal(count_builds(other, NULL), 2);
+	q.execution_id = "pe-t";
+	assert_int_equal(store_list_events(other, &q, 0, &ev, &nr, &e), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(ev[0].time_ms, 2);
+	store_events_free(ev, nr);
+	/* not nested */
+	assert_int_equal(store_begin(s, &e), 0);
+	assert_int_equal(store_begin(s, &e), -1);
+	store_rollback(s);
+	store_close(other);
+	store_close(s);
+}
+
 static void test_store__meta(void **state)
 {
 	struct fixture *f = *state;
@@ -617,6 +664,7 @@ int main(void)
 		T(test_store__racing_processes_lose_nothing),
 		T(test_store__killed_writer_leaves_a_usable_db),
 		T(test_store__not_a_database_is_moved_aside),
+		T(test_store__transactions),
 		T(test_store__meta),
 		T(test_store__unwritable_place_is_reported),
 	};
