@@ -17,9 +17,9 @@ BUILD ?= build
 BIN ?= slipway
 
 CC ?= cc
-PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0 libacl
+PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0 libacl sqlite3
 DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
-	libxml2-dev libacl1-dev acl openssh-client openssh-server iproute2 \
+	libxml2-dev libacl1-dev libsqlite3-dev sqlite3 acl openssh-client openssh-server iproute2 \
 	libcmocka-dev pkg-config bats git zip unzip jq zstd gcc make clang-format \
 	hyperfine time
 # Pkg-config names checked by `make deps` (cmocka is for the tests).
@@ -30,12 +30,13 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wno-format-truncation
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' $(OPT) \
-	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote runner $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote runner -iquote store $(PKG_CFLAGS) $(CFLAGS) $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS_ALL = $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
 
-LIB_SRC := $(wildcard lib/*.c) $(wildcard phases/*.c) $(wildcard hooks/*.c) \
+LIB_SRC := $(wildcard lib/*.c) $(wildcard store/*.c) $(wildcard phases/*.c) \
+	$(wildcard hooks/*.c) \
 	$(filter-out runner/main.c,$(wildcard runner/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/runner/main.o
@@ -45,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_OBJ := $(BUILD)/fuzz/replay.o
-HDRS := $(wildcard lib/*.h phases/*.h hooks/*.h runner/*.h)
+HDRS := $(wildcard lib/*.h store/*.h phases/*.h hooks/*.h runner/*.h)
 
 .PHONY: all deps test unit e2e check-asan format format-check install \
 	demo clean bench fuzz fuzz-run
@@ -58,7 +59,7 @@ all: deps
 deps:
 	@missing=; \
 	for p in $(DEP_PCS); do pkg-config --exists $$p || missing=1; done; \
-	for c in bats git zip unzip jq zstd gcc clang-format ssh ip setfacl; do command -v $$c >/dev/null || missing=1; done; \
+	for c in bats git zip unzip jq zstd gcc clang-format ssh ip setfacl sqlite3; do command -v $$c >/dev/null || missing=1; done; \
 	[ -x /usr/sbin/sshd ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing $(DEP_PKGS)"; \
@@ -101,7 +102,7 @@ check-asan: deps
 demo: all
 	@examples/demo.sh "$(abspath $(BIN))"
 
-FMT_SRC = $(wildcard lib/*.[ch] phases/*.[ch] hooks/*.[ch] runner/*.[ch] \
+FMT_SRC = $(wildcard lib/*.[ch] store/*.[ch] phases/*.[ch] hooks/*.[ch] runner/*.[ch] \
 	tests/unit/*.[ch] fuzz/*.c)
 format:
 	clang-format -i $(FMT_SRC)
@@ -126,7 +127,7 @@ FUZZ_SECS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
-	-iquote lib -iquote phases -iquote hooks -iquote runner $(PKG_CFLAGS)
+	-iquote lib -iquote phases -iquote hooks -iquote runner -iquote store $(PKG_CFLAGS)
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 build-fuzz/obj/%.o: %.c $(HDRS)

@@ -17,6 +17,7 @@
 #include "envfile.h"
 #include "fs.h"
 #include "html.h"
+#include "index.h"
 #include "layout.h"
 #include "log.h"
 #include "mask.h"
@@ -1102,6 +1103,31 @@ static int reserve_report(struct run *r, struct sw_err *e)
 	return ret;
 }
 
+/* The build's row in the store's index (a failing store only warns). */
+static void index_put(const struct run *r)
+{
+	const struct build_result *res = r->res;
+	char *reason = res->reason ? mask_string(&r->mask, res->reason) : NULL;
+	char *rp = fs_join(res->build_dir, "report.json");
+	struct store_build b = {
+		.id = res->id,
+		.project = res->project,
+		.number = res->number,
+		.status = res->status ? res->status : (char *)"IN_PROGRESS",
+		.start_ms = res->start_ms,
+		.end_ms = res->status ? res->end_ms : 0,
+		.source_version = res->resolved_source_version
+					  ? res->resolved_source_version
+					  : res->source_version,
+		.report_path = rp,
+		.reason = reason,
+	};
+
+	index_build(&r->st, &b);
+	free(rp);
+	free(reason);
+}
+
 static int prepare(struct run *r, struct sw_err *e)
 {
 	const struct build_opts *o = r->o;
@@ -1169,6 +1195,7 @@ static int prepare(struct run *r, struct sw_err *e)
 		return -1;
 	log_init(&r->log, STDOUT_FILENO, r->log_fd, &r->mask);
 	r->log.quiet = o->quiet;
+	index_put(r);
 	return 0;
 }
 
@@ -1631,6 +1658,7 @@ int build_run(const struct build_opts *o, int *status)
 		}
 		free(rp);
 	}
+	index_put(&r);
 	summary(&r, proc_now_ms() - t0);
 	*status = r.exit_status;
 out:

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "fs.h"
+#include "index.h"
 #include "report.h"
 #include "state.h"
 #include "xalloc.h"
@@ -176,35 +177,25 @@ static void unfinished_line(const char *dir, const char *name, bool deploy)
 	free(log);
 }
 
-int cmd_history(int argc, char **argv)
+/* The old way, for a store that cannot be opened: every record's
+ * directory, its report read. */
+static void history_scan(struct state *st, const struct hopts *h)
 {
-	struct hopts h = { 0 };
-	struct state st = STATE_INIT;
 	struct strvec ids = STRVEC_INIT, deps = STRVEC_INIT;
 	struct sw_err e = SW_ERR_INIT;
-	int done, ret;
 	size_t from = 0;
 
-	if ((ret = parse("history", history_usage, argc, argv, &h, &done)) ||
-	    done)
-		return ret;
-	if (h.id)
-		return cli_usage_error("history", "unexpected '%s'", h.id);
-	if (state_open(&st, h.state_dir, &e) < 0 ||
-	    state_list_records(&st, false, &ids, &e) < 0) {
-		fprintf(stderr, "error: %s\n", e.msg);
-		state_release(&st);
-		return e.code;
-	}
-	if (h.limit && ids.nr > (size_t)h.limit)
-		from = ids.nr - (size_t)h.limit;
+	if (state_list_records(st, false, &ids, &e) < 0)
+		fprintf(stderr, "warning: %s\n", e.msg);
+	if (h->limit && ids.nr > (size_t)h->limit)
+		from = ids.nr - (size_t)h->limit;
 	err_clear(&e);
-	if (state_list_records(&st, true, &deps, &e) < 0)
+	if (state_list_records(st, true, &deps, &e) < 0)
 		fprintf(stderr, "warning: %s\n", e.msg);
 	if (!ids.nr && !deps.nr)
-		fprintf(stderr, "no builds or deployments in %s\n", st.dir);
+		fprintf(stderr, "no builds or deployments in %s\n", st->dir);
 	for (size_t i = from; i < ids.nr; i++) {
-		char *dir = state_build_dir(&st, ids.v[i]);
+		char *dir = state_build_dir(st, ids.v[i]);
 		char *p = fs_join(dir, "report.json");
 
 		err_clear(&e);
@@ -215,28 +206,116 @@ int cmd_history(int argc, char **argv)
 		free(dir);
 		free(p);
 	}
-	from = h.limit && deps.nr > (size_t)h.limit ? deps.nr - (size_t)h.limit
-						    : 0;
+	from = h->limit && deps.nr > (size_t)h->limit
+		       ? deps.nr - (size_t)h->limit
+		       : 0;
 	if (deps.nr && ids.nr)
 		putchar('\n');
 	for (size_t i = from; i < deps.nr; i++) {
-		char *p = xasprintf("%s/deployments/%s/report.json", st.dir,
-				    deps.v[i]);
+		char *dir = xasprintf("%s/deployments/%s", st->dir, deps.v[i]);
+		char *p = fs_join(dir, "report.json");
 
 		err_clear(&e);
-		if (!fs_exists(p)) {
-			char *dir = xasprintf("%s/deployments/%s", st.dir,
-					      deps.v[i]);
-
+		if (!fs_exists(p))
 			unfinished_line(dir, deps.v[i], true);
-			free(dir);
-		} else if (report_deploy_summary_line(p, stdout, &e) < 0) {
+		else if (report_deploy_summary_line(p, stdout, &e) < 0)
 			fprintf(stderr, "warning: %s\n", e.msg);
-		}
+		free(dir);
 		free(p);
 	}
 	strvec_release(&deps);
 	strvec_release(&ids);
+}
+
+/*
+ * A row of the index still IN_PROGRESS: running, or its slipway was
+ * killed (the log's lock tells), or its end was not recorded (the
+ * report tells). Only these touch the disk.
+ */
+static void build_row_line(const struct state *st, const struct store_build *b)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *dir, *p, *name;
+
+	if (strcmp(b->status, "IN_PROGRESS")) {
+		report_build_line(b, stdout);
+		return;
+	}
+	dir = state_build_dir(st, b->id);
+	p = fs_join(dir, "report.json");
+	name = state_build_name(b->id);
+	if (!fs_exists(p))
+		unfinished_line(dir, name, false);
+	else if (report_summary_line(p, stdout, &e) < 0)
+		fprintf(stderr, "warning: %s\n", e.msg);
+	free(name);
+	free(p);
+	free(dir);
+}
+
+static void deploy_row_line(const struct state *st,
+			    const struct store_deployment *d)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *dir, *p;
+
+	if (strcmp(d->status, "InProgress")) {
+		report_deploy_line(d, stdout);
+		return;
+	}
+	dir = xasprintf("%s/deployments/%s", st->dir, d->id);
+	p = fs_join(dir, "report.json");
+	if (!fs_exists(p))
+		unfinished_line(dir, d->id, true);
+	else if (report_deploy_summary_line(p, stdout, &e) < 0)
+		fprintf(stderr, "warning: %s\n", e.msg);
+	free(p);
+	free(dir);
+}
+
+int cmd_history(int argc, char **argv)
+{
+	struct hopts h = { 0 };
+	struct state st = STATE_INIT;
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_build *bv = NULL;
+	struct store_deployment *dv = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	struct store *s = NULL;
+	size_t bn = 0, dn = 0;
+	int done, ret;
+
+	if ((ret = parse("history", history_usage, argc, argv, &h, &done)) ||
+	    done)
+		return ret;
+	if (h.id)
+		return cli_usage_error("history", "unexpected '%s'", h.id);
+	if (state_open(&st, h.state_dir, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		return e.code;
+	}
+	q.limit = h.limit;
+	if (index_open(&st, &s, &e) < 0 ||
+	    store_list_builds(s, &q, &bv, &bn, &e) < 0 ||
+	    store_list_deployments(s, &q, &dv, &dn, &e) < 0) {
+		fprintf(stderr, "warning: %s; reading the reports instead\n",
+			e.msg);
+		history_scan(&st, &h);
+		goto out;
+	}
+	if (!bn && !dn)
+		fprintf(stderr, "no builds or deployments in %s\n", st.dir);
+	/* the store lists newest first; history reads oldest first */
+	for (size_t i = bn; i-- > 0;)
+		build_row_line(&st, &bv[i]);
+	if (bn && dn)
+		putchar('\n');
+	for (size_t i = dn; i-- > 0;)
+		deploy_row_line(&st, &dv[i]);
+out:
+	store_builds_free(bv, bn);
+	store_deployments_free(dv, dn);
+	store_close(s);
 	state_release(&st);
 	return 0;
 }

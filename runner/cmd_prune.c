@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "fs.h"
+#include "index.h"
 #include "state.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -279,7 +280,7 @@ static void print_size(FILE *out, uint64_t n)
  * A build also loses its id link, <project>:<uuid>.
  */
 static void prune_recs(const char *dir, bool deploy, const struct recs *rs,
-		       const struct popts *o, struct totals *t)
+		       const struct popts *o, struct store *s, struct totals *t)
 {
 	int64_t now = now_ns();
 	size_t nth = 0;
@@ -322,6 +323,11 @@ static void prune_recs(const char *dir, bool deploy, const struct recs *rs,
 			unlink(link);
 			free(link);
 		}
+		/* its row in the store's index goes with it */
+		if (s && !o->dry_run &&
+		    (deploy ? store_delete_deployment(s, id, &e)
+			    : store_delete_build(s, id, &e)) < 0)
+			fprintf(stderr, "warning: %s\n", e.msg);
 		t->removed++;
 		t->bytes += size;
 		free(path);
@@ -368,7 +374,8 @@ int cmd_prune(int argc, char **argv)
 	struct fs_sweep sw = { 0 };
 	struct sw_err e = SW_ERR_INIT;
 	uint64_t trash = 0;
-	char *state = NULL, *bdir = NULL, *ddir = NULL;
+	char *state = NULL, *bdir = NULL, *ddir = NULL, *db = NULL;
+	struct store *s = NULL;
 	int c, ret = 0;
 
 	optind = 1;
@@ -427,8 +434,18 @@ int cmd_prune(int argc, char **argv)
 		ret = e.code;
 		goto out;
 	}
-	prune_recs(bdir, false, &builds, &o, &tb);
-	prune_recs(ddir, true, &deps, &o, &td);
+	if (!o.dry_run) {
+		struct state st = { state };
+
+		/* a state directory without a store gets none from prune */
+		db = index_path(&st);
+		if (fs_exists(db) && index_open(&st, &s, &e) < 0) {
+			fprintf(stderr, "warning: %s\n", e.msg);
+			err_clear(&e);
+		}
+	}
+	prune_recs(bdir, false, &builds, &o, s, &tb);
+	prune_recs(ddir, true, &deps, &o, s, &td);
 	prune_trash(state, &o, &trash);
 	if (!o.dry_run && fs_sweep_stale_tmp(state, 4, skip, &sw, &e) < 0) {
 		fprintf(stderr, "warning: %s\n", e.msg);
@@ -454,6 +471,8 @@ int cmd_prune(int argc, char **argv)
 out:
 	recs_release(&builds);
 	recs_release(&deps);
+	store_close(s);
+	free(db);
 	free(state);
 	free(bdir);
 	free(ddir);

@@ -24,6 +24,7 @@
 #include "host.h"
 #include "hostbox.h"
 #include "html.h"
+#include "index.h"
 #include "lock.h"
 #include "proc.h"
 #include "state.h"
@@ -1382,6 +1383,30 @@ static char *report_text(const struct drv *d)
 	return text;
 }
 
+/* The deployment's row in the store's index (a failing store only
+ * warns). */
+static void index_put(const struct drv *d)
+{
+	char *rp = fs_join(d->dep_dir, "report.json");
+	struct store_deployment row = {
+		.id = d->id,
+		.application = d->application ? d->application : (char *)"",
+		.group = d->group_name ? d->group_name : (char *)"",
+		.status = d->status ? d->status : (char *)"InProgress",
+		.start_ms = d->start_ms,
+		.end_ms = d->status ? d->end_ms : 0,
+		.report_path = rp,
+		.hosts_total = (long)d->nr_hosts,
+		.creator = d->rollback_of ? (char *)"codeDeployRollback"
+					  : (char *)"user",
+	};
+
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		row.hosts_succeeded += d->hosts[i].st == FH_SUCCEEDED;
+	index_deployment(d->st, &row);
+	free(rp);
+}
+
 static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 {
 	char *text = report_text(d), *path = fs_join(d->dep_dir, "report.json");
@@ -1394,8 +1419,10 @@ static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 	else
 		ret = fs_write_atomic(path, text, n, 0644, e);
 
-	if (!ret)
+	if (!ret) {
 		html_beside(path);
+		index_put(d);
+	}
 	if (!ret && user_copy && d->o->report)
 		ret = fs_write_atomic(d->o->report, text, n, 0644, e);
 	free(path);
@@ -1564,6 +1591,7 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 		  getenv("TERM") && strcmp(getenv("TERM"), "dumb");
 	if (resolve(d, e) < 0)
 		return -1;
+	index_put(d);
 	if (!d->bundle && !d->rollback_source) {
 		/* --rollback by hand: the group's last good revision. */
 		d->rollback_source = read_state(d, "last-successful");

@@ -324,20 +324,6 @@ static const char *get(json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
-static void fmt_time(json_object *o, const char *k, char out[32])
-{
-	json_object *v;
-	time_t t;
-	struct tm tm;
-
-	out[0] = '\0';
-	if (!json_object_object_get_ex(o, k, &v))
-		return;
-	t = (time_t)json_object_get_double(v);
-	localtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 /* A reason on one line: a command of many lines is shown as one, and a
  * long one is cut. */
 static void reason_out(FILE *out, const char *reason)
@@ -353,24 +339,83 @@ static void reason_out(FILE *out, const char *reason)
 		fputs("...", out);
 }
 
-int report_summary_line(const char *path, FILE *out, struct sw_err *e)
+static int64_t get_ms(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !v)
+		return 0;
+	return (int64_t)(json_object_get_double(v) * 1000.0 + 0.5);
+}
+
+static void ms_time(int64_t ms, char out[32])
+{
+	time_t t = (time_t)((double)ms / 1000.0);
+	struct tm tm;
+
+	out[0] = '\0';
+	if (!ms)
+		return;
+	localtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static double ms_span(int64_t start, int64_t end)
+{
+	if (!start || !end)
+		return 0;
+	return (double)end / 1000.0 - (double)start / 1000.0;
+}
+
+int report_build_row(const char *path, struct store_build *b, struct sw_err *e)
 {
 	json_object *o = load(path, e);
-	json_object *s, *en;
-	char when[32];
-	double dur = 0;
+	const char *colon;
 
 	if (!o)
 		return -1;
-	fmt_time(o, "startTime", when);
-	if (json_object_object_get_ex(o, "startTime", &s) &&
-	    json_object_object_get_ex(o, "endTime", &en))
-		dur = json_object_get_double(en) - json_object_get_double(s);
-	fprintf(out, "%-5s %-10s %s  %6.1fs  %s", get(o, "buildNumber"),
-		get(o, "buildStatus"), when, dur, get(o, "id"));
-	reason_out(out, get(o, "statusReason"));
-	fputc('\n', out);
+	memset(b, 0, sizeof(*b));
+	b->id = xstrdup(get(o, "id"));
+	b->project = xstrdup(get(o, "projectName"));
+	if (!*b->project && (colon = strchr(b->id, ':'))) {
+		free(b->project);
+		b->project = xstrndup(b->id, (size_t)(colon - b->id));
+	}
+	b->number = atol(get(o, "buildNumber"));
+	b->status = xstrdup(get(o, "buildStatus"));
+	b->start_ms = get_ms(o, "startTime");
+	b->end_ms = get_ms(o, "endTime");
+	if (*get(o, "resolvedSourceVersion"))
+		b->source_version = xstrdup(get(o, "resolvedSourceVersion"));
+	b->report_path = xstrdup(path);
+	if (*get(o, "statusReason"))
+		b->reason = xstrdup(get(o, "statusReason"));
 	json_object_put(o);
+	return 0;
+}
+
+void report_build_line(const struct store_build *b, FILE *out)
+{
+	char when[32], num[24] = "";
+
+	ms_time(b->start_ms, when);
+	if (b->number)
+		snprintf(num, sizeof(num), "%ld", b->number);
+	fprintf(out, "%-5s %-10s %s  %6.1fs  %s", num,
+		b->status ? b->status : "", when,
+		ms_span(b->start_ms, b->end_ms), b->id);
+	reason_out(out, b->reason ? b->reason : "");
+	fputc('\n', out);
+}
+
+int report_summary_line(const char *path, FILE *out, struct sw_err *e)
+{
+	struct store_build b;
+
+	if (report_build_row(path, &b, e) < 0)
+		return -1;
+	report_build_line(&b, out);
+	store_build_release(&b);
 	return 0;
 }
 
@@ -419,33 +464,60 @@ int report_show(const char *path, FILE *out, struct sw_err *e)
 
 /* ---- deployment reports (written by deploy.c) ---- */
 
-int report_deploy_summary_line(const char *path, FILE *out, struct sw_err *e)
+int report_deploy_row(const char *path, struct store_deployment *d,
+		      struct sw_err *e)
 {
-	json_object *o = load(path, e), *s, *en, *ov;
-	char when[32], hosts[64] = "";
-	double dur = 0;
+	json_object *o = load(path, e), *ov;
 
 	if (!o)
 		return -1;
-	fmt_time(o, "startTime", when);
-	if (json_object_object_get_ex(o, "startTime", &s) &&
-	    json_object_object_get_ex(o, "completeTime", &en))
-		dur = json_object_get_double(en) - json_object_get_double(s);
+	memset(d, 0, sizeof(*d));
+	d->id = xstrdup(get(o, "deploymentId"));
+	d->application = xstrdup(get(o, "applicationName"));
+	d->group = xstrdup(get(o, "deploymentGroupName"));
+	d->status = xstrdup(get(o, "status"));
+	d->start_ms = get_ms(o, "startTime");
+	d->end_ms = get_ms(o, "completeTime");
+	d->report_path = xstrdup(path);
+	d->hosts_total = -1;
 	if (json_object_object_get_ex(o, "deploymentOverview", &ov)) {
-		int ok = atoi(get(ov, "Succeeded"));
-		int all = ok + atoi(get(ov, "Failed")) +
-			  atoi(get(ov, "Skipped")) + atoi(get(ov, "Pending")) +
-			  atoi(get(ov, "InProgress"));
-
-		snprintf(hosts, sizeof(hosts), "%d/%d hosts", ok, all);
+		d->hosts_succeeded = atoi(get(ov, "Succeeded"));
+		d->hosts_total = d->hosts_succeeded + atoi(get(ov, "Failed")) +
+				 atoi(get(ov, "Skipped")) +
+				 atoi(get(ov, "Pending")) +
+				 atoi(get(ov, "InProgress"));
 	}
-	fprintf(out, "%-11s %-10s %s  %6.1fs  %s/%s  %s%s\n",
-		get(o, "deploymentId"), get(o, "status"), when, dur,
-		get(o, "applicationName"), get(o, "deploymentGroupName"), hosts,
-		!strcmp(get(o, "creator"), "codeDeployRollback")
+	d->creator = xstrdup(get(o, "creator"));
+	json_object_put(o);
+	return 0;
+}
+
+void report_deploy_line(const struct store_deployment *d, FILE *out)
+{
+	char when[32], hosts[64] = "";
+
+	ms_time(d->start_ms, when);
+	if (d->hosts_total >= 0)
+		snprintf(hosts, sizeof(hosts), "%ld/%ld hosts",
+			 d->hosts_succeeded, d->hosts_total);
+	fprintf(out, "%-11s %-10s %s  %6.1fs  %s/%s  %s%s\n", d->id,
+		d->status ? d->status : "", when,
+		ms_span(d->start_ms, d->end_ms),
+		d->application ? d->application : "", d->group ? d->group : "",
+		hosts,
+		d->creator && !strcmp(d->creator, "codeDeployRollback")
 			? "  (rollback)"
 			: "");
-	json_object_put(o);
+}
+
+int report_deploy_summary_line(const char *path, FILE *out, struct sw_err *e)
+{
+	struct store_deployment d;
+
+	if (report_deploy_row(path, &d, e) < 0)
+		return -1;
+	report_deploy_line(&d, out);
+	store_deployment_release(&d);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "fs.h"
 #include "mask.h"
+#include "store.h"
 
 /* The JSON text (pretty), caller frees. A build that did not succeed
  * has "statusReason": the reason its summary line gives. */
@@ -41,12 +42,21 @@ int report_commit(const struct build_result *r, const struct mask *m,
 /* One line per build for `slipway history`: number, status, time,
  * duration, id, and the reason of one that did not succeed. */
 int report_summary_line(const char *path, FILE *out, struct sw_err *e);
+/* The same line from a build's row in the store; and the row a report
+ * makes (strings owned by b: store_build_release). */
+void report_build_line(const struct store_build *b, FILE *out);
+int report_build_row(const char *path, struct store_build *b, struct sw_err *e);
 /* A human view of a report for `slipway show`: header and phase table. */
 int report_show(const char *path, FILE *out, struct sw_err *e);
 
 /* The same for a deployment report: one line for `slipway history`, and
  * a header and a host table for `slipway show`. */
 int report_deploy_summary_line(const char *path, FILE *out, struct sw_err *e);
+/* As report_build_line and _row; hosts_total is -1 for a report without
+ * a deploymentOverview (the line then names no hosts). */
+void report_deploy_line(const struct store_deployment *d, FILE *out);
+int report_deploy_row(const char *path, struct store_deployment *d,
+		      struct sw_err *e);
 int report_deploy_show(const char *path, FILE *out, struct sw_err *e);
 
 #endif

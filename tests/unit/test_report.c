@@ -4,9 +4,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "fs.h"
 #include "report.h"
 #include "xalloc.h"
 
@@ -132,11 +136,92 @@ static void test_report__compact(void **state)
 	build_result_release(&r);
 }
 
+/* What f(path-or-row, out) printed. */
+static char *printed(FILE *f, char **buf)
+{
+	fclose(f);
+	return *buf;
+}
+
+/*
+ * The history line of a build and of a deployment, from a report and
+ * from the store's row made of it: the same text, pinned.
+ */
+static void test_report__history_lines_from_report_and_row(void **state)
+{
+	char dir[] = "/tmp/sw-report-XXXXXX", *path, *buf = NULL, *dpath;
+	const char *want = "3     FAILED     2023-11-14 22:13:20     5.3s  "
+			   "proj:1234  phase BUILD: exit status 1\n";
+	const char *dwant = "d-AAAAAAAAA Failed     2023-11-14 22:13:20 "
+			    "    2.5s  app/grp  1/3 hosts  (rollback)\n";
+	const char *djson =
+		"{\"deploymentId\": \"d-AAAAAAAAA\", \"status\": \"Failed\","
+		" \"applicationName\": \"app\", \"deploymentGroupName\":"
+		" \"grp\", \"startTime\": 1700000000.500, \"completeTime\":"
+		" 1700000003.000, \"creator\": \"codeDeployRollback\","
+		" \"deploymentOverview\": {\"Pending\": 0, \"InProgress\": 0,"
+		" \"Succeeded\": 1, \"Failed\": 1, \"Skipped\": 1}}";
+	struct build_result r;
+	struct mask m = MASK_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct store_build b;
+	struct store_deployment d;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/report.json", dir);
+	fill(&r);
+	r.reason = xstrdup("phase BUILD: exit status 1");
+	assert_int_equal(report_write(&r, &m, path, &e), 0);
+
+	f = open_memstream(&buf, &len);
+	assert_int_equal(report_summary_line(path, f, &e), 0);
+	assert_string_equal(printed(f, &buf), want);
+	free(buf);
+	assert_int_equal(report_build_row(path, &b, &e), 0);
+	assert_string_equal(b.project, "proj");
+	assert_int_equal(b.start_ms, 1700000000123LL);
+	f = open_memstream(&buf, &len);
+	report_build_line(&b, f);
+	assert_string_equal(printed(f, &buf), want);
+	free(buf);
+	store_build_release(&b);
+
+	dpath = xasprintf("%s/d.json", dir);
+	assert_int_equal(fs_write_atomic(dpath, djson, strlen(djson), 0644, &e),
+			 0);
+	f = open_memstream(&buf, &len);
+	assert_int_equal(report_deploy_summary_line(dpath, f, &e), 0);
+	assert_string_equal(printed(f, &buf), dwant);
+	free(buf);
+	assert_int_equal(report_deploy_row(dpath, &d, &e), 0);
+	assert_int_equal(d.hosts_total, 3);
+	f = open_memstream(&buf, &len);
+	report_deploy_line(&d, f);
+	assert_string_equal(printed(f, &buf), dwant);
+	free(buf);
+	store_deployment_release(&d);
+
+	unlink(path);
+	unlink(dpath);
+	rmdir(dir);
+	free(path);
+	free(dpath);
+	build_result_release(&r);
+	mask_release(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_report__shape_and_masking),
 		cmocka_unit_test(test_report__compact),
+		cmocka_unit_test(
+			test_report__history_lines_from_report_and_row),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,939 @@
+/*
+ * The store over SQLite (see store.h): one connection per struct store,
+ * WAL, a busy timeout, foreign keys on; writes of more than one statement
+ * in BEGIN IMMEDIATE transactions, so that a writer never has to upgrade
+ * a read (which in WAL mode fails at once instead of waiting).
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "migrations.h"
+#include "store.h"
+#include "xalloc.h"
+#include "banned.h"
+
+struct store {
+	sqlite3 *db;
+	char *path;
+};
+
+static int db_fail(struct store *s, struct sw_err *e, const char *what)
+{
+	return err_set(e, ERR_SYSTEM, "store '%s': %s: %s", s->path, what,
+		       sqlite3_errmsg(s->db));
+}
+
+/*
+ * Prepare sql and bind its parameters in order from ap, one letter of
+ * fmt each: 't' text (const char *, NULL binds NULL), 'i' int64_t,
+ * 'l' long.
+ */
+static sqlite3_stmt *vprep(struct store *s, const char *sql, const char *fmt,
+			   va_list ap, struct sw_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(s, e, "prepare");
+		return NULL;
+	}
+	for (int i = 1; *fmt && rc == SQLITE_OK; fmt++, i++) {
+		switch (*fmt) {
+		case 't': {
+			const char *t = va_arg(ap, const char *);
+
+			rc = t ? sqlite3_bind_text(st, i, t, -1,
+						   SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(st, i);
+			break;
+		}
+		case 'i':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'l':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, long));
+			break;
+		default:
+			BUG("bad bind format '%c'", *fmt);
+		}
+	}
+	if (rc != SQLITE_OK) {
+		db_fail(s, e, "bind");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+static sqlite3_stmt *prep(struct store *s, struct sw_err *e, const char *sql,
+			  const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+
+	va_start(ap, fmt);
+	st = vprep(s, sql, fmt, ap, e);
+	va_end(ap);
+	return st;
+}
+
+/* Run one statement to its end. */
+static int run(struct store *s, struct sw_err *e, const char *sql,
+	       const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	st = vprep(s, sql, fmt, ap, e);
+	va_end(ap);
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, e, "write");
+	return 0;
+}
+
+static int exec(struct store *s, const char *sql, struct sw_err *e)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, e, "exec");
+	return 0;
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+typedef void (*fill_fn)(sqlite3_stmt *st, void *row);
+
+/* Step st (finalized here) into a new array of rows of size sz. */
+static int collect(struct store *s, sqlite3_stmt *st, size_t sz, fill_fn fill,
+		   void **v, size_t *nr, struct sw_err *e)
+{
+	char *arr = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		arr = xgrow(arr, sz, n + 1, &alloc);
+		memset(arr + n * sz, 0, sz);
+		fill(st, arr + n * sz);
+		n++;
+	}
+	sqlite3_finalize(st);
+	*v = arr;
+	*nr = n;
+	if (rc != SQLITE_DONE)
+		return db_fail(s, e, "read");
+	return 0;
+}
+
+static long limit_of(const struct store_query *q)
+{
+	return q && q->limit > 0 ? q->limit : -1;
+}
+
+/* Versions and migrations. */
+
+static int read_version(struct store *s, int *version, struct sw_err *e)
+{
+	sqlite3_stmt *st = prep(s, e,
+				"SELECT COALESCE(MAX(version), 0)"
+				" FROM schema_migrations",
+				"");
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(s, e, "read the schema version");
+}
+
+int store_latest_version(void)
+{
+	return store_migrations[store_migrations_nr - 1].version;
+}
+
+int store_version(struct store *s, int *version, struct sw_err *e)
+{
+	return read_version(s, version, e);
+}
+
+/* Each missing step in its own transaction; the version is read again
+ * once the write lock is held, so racing openers apply a step once. */
+static int migrate(struct store *s, int max, struct sw_err *e)
+{
+	struct sw_err probe = SW_ERR_INIT;
+	int v;
+
+	/* the common case, a database made before: one read, no write */
+	if (read_version(s, &v, &probe) < 0 &&
+	    (exec(s,
+		  "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		  " version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+		  e) < 0 ||
+	     read_version(s, &v, e) < 0))
+		return -1;
+	if (v > store_latest_version())
+		return err_set(e, ERR_SYSTEM,
+			       "store '%s' has schema version %d, newer than "
+			       "this slipway knows (%d)",
+			       s->path, v, store_latest_version());
+	for (size_t i = 0; i < store_migrations_nr; i++) {
+		const struct store_migration *m = &store_migrations[i];
+		struct timespec now;
+
+		if (m->version <= v || m->version > max)
+			continue;
+		if (exec(s, "BEGIN IMMEDIATE", e) < 0)
+			return -1;
+		if (read_version(s, &v, e) < 0)
+			goto fail;
+		if (m->version <= v) {
+			exec(s, "COMMIT", e);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (exec(s, m->sql, e) < 0 ||
+		    run(s, e,
+			"INSERT INTO schema_migrations (version, applied_ms)"
+			" VALUES (?, ?)",
+			"li", (long)m->version,
+			(int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000) <
+			    0 ||
+		    exec(s, "COMMIT", e) < 0) {
+			err_prefix(e, "migration %d", m->version);
+			goto fail;
+		}
+		v = m->version;
+	}
+	return 0;
+fail:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int db_connect(struct store *s, int max, struct sw_err *e)
+{
+	int rc = sqlite3_open_v2(s->path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					 SQLITE_OPEN_NOMUTEX,
+				 NULL);
+
+	if (rc != SQLITE_OK) {
+		if (!s->db)
+			return err_set(e, ERR_SYSTEM, "store '%s': cannot open",
+				       s->path);
+		return db_fail(s, e, "cannot open");
+	}
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	/*
+	 * The last connection to close would checkpoint the WAL into the
+	 * database and remove it: with one short-lived process a build,
+	 * that is every close. Checkpoints happen as the WAL grows
+	 * (SQLite's 1000 pages) instead.
+	 */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_extended_result_codes(s->db, 0);
+	if (exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
+	    exec(s, "PRAGMA synchronous = NORMAL", e) < 0 ||
+	    exec(s, "PRAGMA foreign_keys = ON", e) < 0)
+		return -1;
+	return max ? migrate(s, max, e) : 0;
+}
+
+static bool not_a_db(struct store *s)
+{
+	int rc = s->db ? sqlite3_errcode(s->db) : SQLITE_OK;
+
+	return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
+}
+
+static int open_at(struct store **out, const char *path, int max,
+		   int *moved_aside, struct sw_err *e)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	struct sw_err first = SW_ERR_INIT;
+	struct stat before, now;
+
+	if (moved_aside)
+		*moved_aside = 0;
+	s->path = xstrdup(path);
+	if (db_connect(s, max, &first) == 0)
+		goto ok;
+	if (!not_a_db(s) || stat(path, &before) < 0) {
+		*e = first;
+		goto fail;
+	}
+	/*
+	 * Not a database (or a damaged one): the files it indexes are the
+	 * truth, so it is kept aside and a new one made. Only the file we
+	 * found is moved, not one a racing process has made since.
+	 */
+	sqlite3_close(s->db);
+	s->db = NULL;
+	if (stat(path, &now) == 0 && now.st_ino == before.st_ino) {
+		char stamp[32], *aside, *p;
+		time_t t = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		aside = xasprintf("%s.corrupt-%s", path, stamp);
+		if (rename(path, aside) < 0) {
+			err_sys(e, "store '%s': %s; cannot move it aside", path,
+				first.msg);
+			free(aside);
+			goto fail;
+		}
+		p = xasprintf("%s-wal", path);
+		unlink(p);
+		free(p);
+		p = xasprintf("%s-shm", path);
+		unlink(p);
+		free(p);
+		free(aside);
+		if (moved_aside)
+			*moved_aside = 1;
+	}
+	if (db_connect(s, max, e) < 0)
+		goto fail;
+ok:
+	*out = s;
+	return 0;
+fail:
+	store_close(s);
+	*out = NULL;
+	return -1;
+}
+
+int store_open_ex(struct store **s, const char *path, int *moved_aside,
+		  struct sw_err *e)
+{
+	return open_at(s, path, store_latest_version(), moved_aside, e);
+}
+
+int store_open(struct store **s, const char *path, struct sw_err *e)
+{
+	return open_at(s, path, store_latest_version(), NULL, e);
+}
+
+int store_open_at(struct store **s, const char *path, int max, struct sw_err *e)
+{
+	return open_at(s, path, max, NULL, e);
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+int store_begin(struct store *s, struct sw_err *e)
+{
+	return exec(s, "BEGIN IMMEDIATE", e);
+}
+
+int store_commit(struct store *s, struct sw_err *e)
+{
+	if (exec(s, "COMMIT", e) < 0) {
+		store_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* meta */
+
+int store_meta_get(struct store *s, const char *key, char **value,
+		   struct sw_err *e)
+{
+	sqlite3_stmt *st =
+		prep(s, e, "SELECT value FROM meta WHERE key = ?", "t", key);
+	int rc;
+
+	*value = NULL;
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*value = col_text(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(s, e, "read");
+	return rc == SQLITE_ROW ? 0 : 1;
+}
+
+int store_meta_set(struct store *s, const char *key, const char *value,
+		   struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO meta (key, value) VALUES (?, ?)"
+		   " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+		   "tt", key, value);
+}
+
+/* builds */
+
+#define BUILD_COLS                                                             \
+	"id, project, number, status, start_ms, end_ms, source_version,"       \
+	" report_path, reason"
+
+static void fill_build(sqlite3_stmt *st, void *row)
+{
+	struct store_build *b = row;
+
+	b->id = col_text(st, 0);
+	b->project = col_text(st, 1);
+	b->number = (long)sqlite3_column_int64(st, 2);
+	b->status = col_text(st, 3);
+	b->start_ms = sqlite3_column_int64(st, 4);
+	b->end_ms = sqlite3_column_int64(st, 5);
+	b->source_version = col_text(st, 6);
+	b->report_path = col_text(st, 7);
+	b->reason = col_text(st, 8);
+}
+
+int store_put_build(struct store *s, const struct store_build *b,
+		    struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO builds (" BUILD_COLS ")"
+		   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		   " ON CONFLICT (id) DO UPDATE SET project = excluded.project,"
+		   " number = excluded.number, status = excluded.status,"
+		   " start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
+		   " source_version = excluded.source_version,"
+		   " report_path = excluded.report_path,"
+		   " reason = excluded.reason",
+		   "ttltiittt", b->id, b->project, b->number, b->status,
+		   b->start_ms, b->end_ms, b->source_version, b->report_path,
+		   b->reason);
+}
+
+static int get_one(struct store *s, sqlite3_stmt *st, size_t sz, fill_fn fill,
+		   void *out, struct sw_err *e)
+{
+	void *v;
+	size_t nr;
+
+	if (collect(s, st, sz, fill, &v, &nr, e) < 0)
+		return -1;
+	if (nr)
+		memcpy(out, v, sz);
+	free(v);
+	return nr ? 0 : 1;
+}
+
+int store_get_build(struct store *s, const char *id, struct store_build *b,
+		    struct sw_err *e)
+{
+	return get_one(s,
+		       prep(s, e,
+			    "SELECT " BUILD_COLS " FROM builds WHERE id = ?",
+			    "t", id),
+		       sizeof(*b), fill_build, b, e);
+}
+
+int store_list_builds(struct store *s, const struct store_query *q,
+		      struct store_build **v, size_t *nr, struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT " BUILD_COLS " FROM builds"
+			    " WHERE (?1 IS NULL OR project = ?1)"
+			    " AND (?2 IS NULL OR status = ?2)"
+			    " ORDER BY CASE WHEN end_ms > 0 THEN end_ms"
+			    " ELSE start_ms END DESC, id DESC LIMIT ?3",
+			    "ttl", q ? q->name : NULL, q ? q->status : NULL,
+			    limit_of(q)),
+		       sizeof(**v), fill_build, (void **)v, nr, e);
+}
+
+int store_delete_build(struct store *s, const char *id, struct sw_err *e)
+{
+	return run(s, e, "DELETE FROM builds WHERE id = ?", "t", id);
+}
+
+void store_build_release(struct store_build *b)
+{
+	free(b->id);
+	free(b->project);
+	free(b->status);
+	free(b->source_version);
+	free(b->report_path);
+	free(b->reason);
+	memset(b, 0, sizeof(*b));
+}
+
+void store_builds_free(struct store_build *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		store_build_release(&v[i]);
+	free(v);
+}
+
+/* deployments */
+
+#define DEPLOY_COLS                                                            \
+	"id, application, deployment_group, status, start_ms, end_ms,"         \
+	" report_path, hosts_succeeded, hosts_total, creator"
+
+static void fill_deployment(sqlite3_stmt *st, void *row)
+{
+	struct store_deployment *d = row;
+
+	d->id = col_text(st, 0);
+	d->application = col_text(st, 1);
+	d->group = col_text(st, 2);
+	d->status = col_text(st, 3);
+	d->start_ms = sqlite3_column_int64(st, 4);
+	d->end_ms = sqlite3_column_int64(st, 5);
+	d->report_path = col_text(st, 6);
+	d->hosts_succeeded = (long)sqlite3_column_int64(st, 7);
+	d->hosts_total = (long)sqlite3_column_int64(st, 8);
+	d->creator = col_text(st, 9);
+}
+
+int store_put_deployment(struct store *s, const struct store_deployment *d,
+			 struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO deployments (" DEPLOY_COLS ")"
+		   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		   " ON CONFLICT (id) DO UPDATE SET"
+		   " application = excluded.application,"
+		   " deployment_group = excluded.deployment_group,"
+		   " status = excluded.status, start_ms = excluded.start_ms,"
+		   " end_ms = excluded.end_ms,"
+		   " report_path = excluded.report_path,"
+		   " hosts_succeeded = excluded.hosts_succeeded,"
+		   " hosts_total = excluded.hosts_total,"
+		   " creator = excluded.creator",
+		   "ttttiitllt", d->id, d->application, d->group, d->status,
+		   d->start_ms, d->end_ms, d->report_path, d->hosts_succeeded,
+		   d->hosts_total, d->creator);
+}
+
+int store_get_deployment(struct store *s, const char *id,
+			 struct store_deployment *d, struct sw_err *e)
+{
+	return get_one(s,
+		       prep(s, e,
+			    "SELECT " DEPLOY_COLS
+			    " FROM deployments WHERE id = ?",
+			    "t", id),
+		       sizeof(*d), fill_deployment, d, e);
+}
+
+int store_list_deployments(struct store *s, const struct store_query *q,
+			   struct store_deployment **v, size_t *nr,
+			   struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT " DEPLOY_COLS " FROM deployments"
+			    " WHERE (?1 IS NULL OR application = ?1)"
+			    " AND (?2 IS NULL OR status = ?2)"
+			    " ORDER BY CASE WHEN end_ms > 0 THEN end_ms"
+			    " ELSE start_ms END DESC, id DESC LIMIT ?3",
+			    "ttl", q ? q->name : NULL, q ? q->status : NULL,
+			    limit_of(q)),
+		       sizeof(**v), fill_deployment, (void **)v, nr, e);
+}
+
+int store_delete_deployment(struct store *s, const char *id, struct sw_err *e)
+{
+	return run(s, e, "DELETE FROM deployments WHERE id = ?", "t", id);
+}
+
+void store_deployment_release(struct store_deployment *d)
+{
+	free(d->id);
+	free(d->application);
+	free(d->group);
+	free(d->status);
+	free(d->report_path);
+	free(d->creator);
+	memset(d, 0, sizeof(*d));
+}
+
+void store_deployments_free(struct store_deployment *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		store_deployment_release(&v[i]);
+	free(v);
+}
+
+/* executions */
+
+#define EXEC_COLS                                                              \
+	"id, pipeline, pipeline_file, status, status_summary, trigger_type,"   \
+	" trigger_detail, variables, start_ms, end_ms"
+
+static void fill_execution(sqlite3_stmt *st, void *row)
+{
+	struct store_execution *x = row;
+
+	x->id = col_text(st, 0);
+	x->pipeline = col_text(st, 1);
+	x->pipeline_file = col_text(st, 2);
+	x->status = col_text(st, 3);
+	x->status_summary = col_text(st, 4);
+	x->trigger_type = col_text(st, 5);
+	x->trigger_detail = col_text(st, 6);
+	x->variables = col_text(st, 7);
+	x->start_ms = sqlite3_column_int64(st, 8);
+	x->end_ms = sqlite3_column_int64(st, 9);
+}
+
+int store_put_execution(struct store *s, const struct store_execution *x,
+			struct sw_err *e)
+{
+	return run(
+		s, e,
+		"INSERT INTO executions (" EXEC_COLS ")"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" ON CONFLICT (id) DO UPDATE SET pipeline = excluded.pipeline,"
+		" pipeline_file = excluded.pipeline_file,"
+		" status = excluded.status,"
+		" status_summary = excluded.status_summary,"
+		" trigger_type = excluded.trigger_type,"
+		" trigger_detail = excluded.trigger_detail,"
+		" variables = excluded.variables,"
+		" start_ms = excluded.start_ms, end_ms = excluded.end_ms",
+		"ttttttttii", x->id, x->pipeline, x->pipeline_file, x->status,
+		x->status_summary, x->trigger_type, x->trigger_detail,
+		x->variables, x->start_ms, x->end_ms);
+}
+
+int store_get_execution(struct store *s, const char *id,
+			struct store_execution *x, struct sw_err *e)
+{
+	return get_one(s,
+		       prep(s, e,
+			    "SELECT " EXEC_COLS " FROM executions WHERE id = ?",
+			    "t", id),
+		       sizeof(*x), fill_execution, x, e);
+}
+
+int store_list_executions(struct store *s, const struct store_query *q,
+			  struct store_execution **v, size_t *nr,
+			  struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT " EXEC_COLS " FROM executions"
+			    " WHERE (?1 IS NULL OR pipeline = ?1)"
+			    " AND (?2 IS NULL OR status = ?2)"
+			    " ORDER BY start_ms DESC, id DESC LIMIT ?3",
+			    "ttl", q ? q->name : NULL, q ? q->status : NULL,
+			    limit_of(q)),
+		       sizeof(**v), fill_execution, (void **)v, nr, e);
+}
+
+int store_delete_execution(struct store *s, const char *id, struct sw_err *e)
+{
+	return run(s, e, "DELETE FROM executions WHERE id = ?", "t", id);
+}
+
+void store_execution_release(struct store_execution *x)
+{
+	free(x->id);
+	free(x->pipeline);
+	free(x->pipeline_file);
+	free(x->status);
+	free(x->status_summary);
+	free(x->trigger_type);
+	free(x->trigger_detail);
+	free(x->variables);
+	memset(x, 0, sizeof(*x));
+}
+
+void store_executions_free(struct store_execution *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		store_execution_release(&v[i]);
+	free(v);
+}
+
+/* stages */
+
+static void fill_stage(sqlite3_stmt *st, void *row)
+{
+	struct store_stage *g = row;
+
+	g->execution_id = col_text(st, 0);
+	g->stage = col_text(st, 1);
+	g->status = col_text(st, 2);
+	g->start_ms = sqlite3_column_int64(st, 3);
+	g->end_ms = sqlite3_column_int64(st, 4);
+}
+
+int store_put_stage(struct store *s, const struct store_stage *g,
+		    struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO stages"
+		   " (execution_id, stage, status, start_ms, end_ms)"
+		   " VALUES (?, ?, ?, ?, ?)"
+		   " ON CONFLICT (execution_id, stage) DO UPDATE SET"
+		   " status = excluded.status, start_ms = excluded.start_ms,"
+		   " end_ms = excluded.end_ms",
+		   "tttii", g->execution_id, g->stage, g->status, g->start_ms,
+		   g->end_ms);
+}
+
+int store_list_stages(struct store *s, const struct store_query *q,
+		      struct store_stage **v, size_t *nr, struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT execution_id, stage, status, start_ms,"
+			    " end_ms FROM stages WHERE execution_id = ?"
+			    " ORDER BY rowid",
+			    "t", q->execution_id),
+		       sizeof(**v), fill_stage, (void **)v, nr, e);
+}
+
+void store_stages_free(struct store_stage *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(v[i].execution_id);
+		free(v[i].stage);
+		free(v[i].status);
+	}
+	free(v);
+}
+
+/* actions */
+
+#define ACTION_COLS                                                            \
+	"execution_id, stage, action, attempt, status, start_ms, end_ms,"      \
+	" external_id, output_variables, error"
+
+static void fill_action(sqlite3_stmt *st, void *row)
+{
+	struct store_action *a = row;
+
+	a->execution_id = col_text(st, 0);
+	a->stage = col_text(st, 1);
+	a->action = col_text(st, 2);
+	a->attempt = (long)sqlite3_column_int64(st, 3);
+	a->status = col_text(st, 4);
+	a->start_ms = sqlite3_column_int64(st, 5);
+	a->end_ms = sqlite3_column_int64(st, 6);
+	a->external_id = col_text(st, 7);
+	a->output_variables = col_text(st, 8);
+	a->error = col_text(st, 9);
+}
+
+int store_put_action(struct store *s, const struct store_action *a,
+		     struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO actions (" ACTION_COLS ")"
+		   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		   " ON CONFLICT (execution_id, stage, action, attempt)"
+		   " DO UPDATE SET status = excluded.status,"
+		   " start_ms = excluded.start_ms, end_ms = excluded.end_ms,"
+		   " external_id = excluded.external_id,"
+		   " output_variables = excluded.output_variables,"
+		   " error = excluded.error",
+		   "tttltiittt", a->execution_id, a->stage, a->action,
+		   a->attempt, a->status, a->start_ms, a->end_ms,
+		   a->external_id, a->output_variables, a->error);
+}
+
+int store_list_actions(struct store *s, const struct store_query *q,
+		       struct store_action **v, size_t *nr, struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT " ACTION_COLS " FROM actions"
+			    " WHERE execution_id = ?1"
+			    " AND (?2 IS NULL OR status = ?2) ORDER BY rowid",
+			    "tt", q->execution_id, q->status),
+		       sizeof(**v), fill_action, (void **)v, nr, e);
+}
+
+void store_actions_free(struct store_action *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(v[i].execution_id);
+		free(v[i].stage);
+		free(v[i].action);
+		free(v[i].status);
+		free(v[i].external_id);
+		free(v[i].output_variables);
+		free(v[i].error);
+	}
+	free(v);
+}
+
+/* approvals */
+
+#define APPROVAL_COLS                                                          \
+	"execution_id, stage, action, status, summary, who, created_ms,"       \
+	" expires_ms, decided_ms"
+
+static void fill_approval(sqlite3_stmt *st, void *row)
+{
+	struct store_approval *a = row;
+
+	a->execution_id = col_text(st, 0);
+	a->stage = col_text(st, 1);
+	a->action = col_text(st, 2);
+	a->status = col_text(st, 3);
+	a->summary = col_text(st, 4);
+	a->who = col_text(st, 5);
+	a->created_ms = sqlite3_column_int64(st, 6);
+	a->expires_ms = sqlite3_column_int64(st, 7);
+	a->decided_ms = sqlite3_column_int64(st, 8);
+}
+
+int store_put_approval(struct store *s, const struct store_approval *a,
+		       struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO approvals (" APPROVAL_COLS ")"
+		   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		   " ON CONFLICT (execution_id, stage, action) DO UPDATE SET"
+		   " status = excluded.status, summary = excluded.summary,"
+		   " who = excluded.who, created_ms = excluded.created_ms,"
+		   " expires_ms = excluded.expires_ms,"
+		   " decided_ms = excluded.decided_ms",
+		   "ttttttiii", a->execution_id, a->stage, a->action, a->status,
+		   a->summary, a->who, a->created_ms, a->expires_ms,
+		   a->decided_ms);
+}
+
+int store_list_approvals(struct store *s, const struct store_query *q,
+			 struct store_approval **v, size_t *nr,
+			 struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT " APPROVAL_COLS " FROM approvals"
+			    " WHERE (?1 IS NULL OR execution_id = ?1)"
+			    " AND (?2 IS NULL OR status = ?2)"
+			    " ORDER BY created_ms, rowid",
+			    "tt", q ? q->execution_id : NULL,
+			    q ? q->status : NULL),
+		       sizeof(**v), fill_approval, (void **)v, nr, e);
+}
+
+void store_approvals_free(struct store_approval *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(v[i].execution_id);
+		free(v[i].stage);
+		free(v[i].action);
+		free(v[i].status);
+		free(v[i].summary);
+		free(v[i].who);
+	}
+	free(v);
+}
+
+/* events */
+
+int store_append_event(struct store *s, const char *execution_id,
+		       int64_t time_ms, const char *json, long *seq,
+		       struct sw_err *e)
+{
+	/* inside the caller's transaction, or in one of its own */
+	bool own = sqlite3_get_autocommit(s->db);
+	sqlite3_stmt *st;
+	long n = 0;
+	int rc;
+
+	if (own && exec(s, "BEGIN IMMEDIATE", e) < 0)
+		return -1;
+	st = prep(s, e,
+		  "SELECT COALESCE(MAX(seq), 0) + 1 FROM events"
+		  " WHERE execution_id = ?",
+		  "t", execution_id);
+	if (!st)
+		goto fail;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		db_fail(s, e, "read");
+		goto fail;
+	}
+	if (run(s, e,
+		"INSERT INTO events (execution_id, seq, time_ms, body)"
+		" VALUES (?, ?, ?, ?)",
+		"tlit", execution_id, n, time_ms, json) < 0 ||
+	    (own && exec(s, "COMMIT", e) < 0))
+		goto fail;
+	if (seq)
+		*seq = n;
+	return 0;
+fail:
+	if (own)
+		store_rollback(s);
+	return -1;
+}
+
+static void fill_event(sqlite3_stmt *st, void *row)
+{
+	struct store_event *ev = row;
+
+	ev->seq = (long)sqlite3_column_int64(st, 0);
+	ev->time_ms = sqlite3_column_int64(st, 1);
+	ev->json = col_text(st, 2);
+}
+
+int store_list_events(struct store *s, const struct store_query *q, long after,
+		      struct store_event **v, size_t *nr, struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT seq, time_ms, body FROM events"
+			    " WHERE execution_id = ? AND seq > ?"
+			    " ORDER BY seq LIMIT ?",
+			    "tll", q->execution_id, after, limit_of(q)),
+		       sizeof(**v), fill_event, (void **)v, nr, e);
+}
+
+void store_events_free(struct store_event *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(v[i].json);
+	free(v);
+}

@@ -1,0 +1,245 @@
+/*
+ * store: the record (DESIGN.md "store/"): the index of builds and
+ * deployments, pipeline executions with their stages, actions, approvals
+ * and events, in one small schema. The reports stay files; the store says
+ * what exists, in what state, newest first, so that listing is a query.
+ *
+ *   struct store *s;
+ *   if (store_open(&s, "<state>/slipway.db", &e) < 0) ...  -- made if absent
+ *   struct store_build b = { .id = "p:uuid", .project = "p", ... };
+ *   store_put_build(s, &b, &e);                      -- insert or replace
+ *   struct store_build *v; size_t nr;
+ *   struct store_query q = STORE_QUERY_INIT;         -- q.limit = 5 ...
+ *   store_list_builds(s, &q, &v, &nr, &e);           -- newest first
+ *   store_builds_free(v, nr);
+ *   store_close(s);
+ *
+ * One interface, so that another database (PostgreSQL, for many
+ * machines) can implement it too; this one is SQLite (store/sqlite.c): it is
+ * in WAL mode, so readers never wait for a writer; writers wait for each
+ * other (busy timeout STORE_BUSY_MS) rather than fail, so racing
+ * processes each get their record in. The schema is a numbered list of
+ * migrations (store/migrations.c); store_open() applies the missing ones,
+ * each in its own transaction, and refuses a database from a newer
+ * slipway.
+ *
+ * Strings in records are borrowed by the put functions and owned by the
+ * caller in what the get and list functions return (free with the
+ * matching _free). Times are milliseconds since the epoch, 0 when
+ * unknown. JSON columns hold JSON text, NULL when absent. Every function
+ * returns 0 or -1 with *e set (ERR_SYSTEM, the database's message
+ * prefixed with the file name); a get of a missing row returns 1.
+ */
+#ifndef SW_STORE_H
+#define SW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define STORE_BUSY_MS 30000
+
+struct store;
+
+/*
+ * Open (creating, and migrating to the newest schema) the database at
+ * path. A file that is not a database is moved aside to
+ * "<path>.corrupt-<time>" and a new one made; *moved_aside (when not
+ * NULL) is set then, so that the caller can say so and rebuild the index.
+ */
+int store_open(struct store **s, const char *path, struct sw_err *e);
+int store_open_ex(struct store **s, const char *path, int *moved_aside,
+		  struct sw_err *e);
+/* Close and free; store_close(NULL) is a no-op. */
+void store_close(struct store *s);
+
+/*
+ * Writes that stand or fall together (an action's end, its stage's and
+ * its execution's): store_begin() takes the write lock (waiting as any
+ * write does), store_commit() makes them one, store_rollback() drops
+ * them. Not nested; reads in between see the transaction's own writes.
+ */
+int store_begin(struct store *s, struct sw_err *e);
+int store_commit(struct store *s, struct sw_err *e);
+void store_rollback(struct store *s);
+
+/* The schema version of the open database, and the newest one known. */
+int store_version(struct store *s, int *version, struct sw_err *e);
+int store_latest_version(void);
+
+/*
+ * Open without migrating past version max (0: no table at all), as a
+ * database made by an older slipway is: for testing the migrations.
+ */
+int store_open_at(struct store **s, const char *path, int max,
+		  struct sw_err *e);
+
+/* A small key/value table for the store's own bookkeeping. *value is
+ * NULL (and 1 returned) when key is absent. */
+int store_meta_get(struct store *s, const char *key, char **value,
+		   struct sw_err *e);
+int store_meta_set(struct store *s, const char *key, const char *value,
+		   struct sw_err *e);
+
+/* Filters of a list: NULL or 0 means any; limit 0 means all. */
+struct store_query {
+	const char *name; /* project, application, or pipeline name */
+	const char *status;
+	const char *execution_id; /* stages, actions, approvals, events */
+	long limit;
+};
+
+#define STORE_QUERY_INIT                                                       \
+	{                                                                      \
+		NULL, NULL, NULL, 0                                            \
+	}
+
+/* builds: the index of <state>/builds (status as CodeBuild spells it). */
+struct store_build {
+	char *id; /* <project>:<uuid> */
+	char *project;
+	long number;
+	char *status; /* IN_PROGRESS SUCCEEDED FAILED FAULT TIMED_OUT ... */
+	int64_t start_ms, end_ms;
+	char *source_version;
+	char *report_path;
+	char *reason; /* why it did not succeed, or NULL */
+};
+
+int store_put_build(struct store *s, const struct store_build *b,
+		    struct sw_err *e);
+int store_get_build(struct store *s, const char *id, struct store_build *b,
+		    struct sw_err *e);
+/* Newest first (by end time, else start time). */
+int store_list_builds(struct store *s, const struct store_query *q,
+		      struct store_build **v, size_t *nr, struct sw_err *e);
+int store_delete_build(struct store *s, const char *id, struct sw_err *e);
+void store_build_release(struct store_build *b);
+void store_builds_free(struct store_build *v, size_t nr);
+
+/* deployments: the index of <state>/deployments (CodeDeploy's status). */
+struct store_deployment {
+	char *id; /* d-XXXXXXXXX */
+	char *application;
+	char *group; /* the deployment group's name */
+	char *status; /* InProgress Succeeded Failed Stopped ... */
+	int64_t start_ms, end_ms;
+	char *report_path;
+	long hosts_succeeded, hosts_total; /* hosts_total -1: not known */
+	char *creator; /* user, codeDeployRollback, ... */
+};
+
+int store_put_deployment(struct store *s, const struct store_deployment *d,
+			 struct sw_err *e);
+int store_get_deployment(struct store *s, const char *id,
+			 struct store_deployment *d, struct sw_err *e);
+/* q->name filters on the application. Newest first. */
+int store_list_deployments(struct store *s, const struct store_query *q,
+			   struct store_deployment **v, size_t *nr,
+			   struct sw_err *e);
+int store_delete_deployment(struct store *s, const char *id, struct sw_err *e);
+void store_deployment_release(struct store_deployment *d);
+void store_deployments_free(struct store_deployment *v, size_t nr);
+
+/* A pipeline execution (CodePipeline's PipelineExecution). */
+struct store_execution {
+	char *id; /* pe-... */
+	char *pipeline; /* the pipeline's name */
+	char *pipeline_file; /* absolute path of its declaration, or NULL */
+	char *status; /* InProgress Stopping Stopped Succeeded Superseded
+			 Failed Cancelled */
+	char *status_summary;
+	char *trigger_type; /* StartPipelineExecution, Webhook, ... */
+	char *trigger_detail;
+	char *variables; /* JSON */
+	int64_t start_ms, end_ms;
+};
+
+int store_put_execution(struct store *s, const struct store_execution *x,
+			struct sw_err *e);
+int store_get_execution(struct store *s, const char *id,
+			struct store_execution *x, struct sw_err *e);
+/* q->name filters on the pipeline. Newest first (by start time). */
+int store_list_executions(struct store *s, const struct store_query *q,
+			  struct store_execution **v, size_t *nr,
+			  struct sw_err *e);
+/* Deletes its stages, actions, approvals and events with it. */
+int store_delete_execution(struct store *s, const char *id, struct sw_err *e);
+void store_execution_release(struct store_execution *x);
+void store_executions_free(struct store_execution *v, size_t nr);
+
+/* One stage of an execution; (execution_id, stage) is the key. */
+struct store_stage {
+	char *execution_id;
+	char *stage;
+	char *status; /* InProgress Failed Stopped Succeeded ... */
+	int64_t start_ms, end_ms;
+};
+
+int store_put_stage(struct store *s, const struct store_stage *st,
+		    struct sw_err *e);
+/* Those of q->execution_id, in the order they were first put. */
+int store_list_stages(struct store *s, const struct store_query *q,
+		      struct store_stage **v, size_t *nr, struct sw_err *e);
+void store_stages_free(struct store_stage *v, size_t nr);
+
+/* One attempt of an action; (execution_id, stage, action, attempt). */
+struct store_action {
+	char *execution_id;
+	char *stage;
+	char *action;
+	long attempt; /* 1, then 2 ... for each retry */
+	char *status; /* InProgress Abandoned Succeeded Failed */
+	int64_t start_ms, end_ms;
+	char *external_id; /* the build or deployment id it ran */
+	char *output_variables; /* JSON */
+	char *error; /* why it failed */
+};
+
+int store_put_action(struct store *s, const struct store_action *a,
+		     struct sw_err *e);
+/* Those of q->execution_id (q->status filters), in put order. */
+int store_list_actions(struct store *s, const struct store_query *q,
+		       struct store_action **v, size_t *nr, struct sw_err *e);
+void store_actions_free(struct store_action *v, size_t nr);
+
+/* A manual approval; (execution_id, stage, action) is the key. */
+struct store_approval {
+	char *execution_id;
+	char *stage;
+	char *action;
+	char *status; /* InProgress Approved Rejected Expired */
+	char *summary;
+	char *who;
+	int64_t created_ms, expires_ms, decided_ms;
+};
+
+int store_put_approval(struct store *s, const struct store_approval *a,
+		       struct sw_err *e);
+/* Those of q->execution_id if given, else of every execution (q->status
+ * filters: "InProgress" lists those waiting), oldest first. */
+int store_list_approvals(struct store *s, const struct store_query *q,
+			 struct store_approval **v, size_t *nr,
+			 struct sw_err *e);
+void store_approvals_free(struct store_approval *v, size_t nr);
+
+/*
+ * An execution's events, numbered 1, 2, ... in the order appended (the
+ * number is taken in the same transaction, so racing appenders never
+ * share one); *seq (when not NULL) is the number given.
+ */
+int store_append_event(struct store *s, const char *execution_id,
+		       int64_t time_ms, const char *json, long *seq,
+		       struct sw_err *e);
+struct store_event {
+	long seq;
+	int64_t time_ms;
+	char *json;
+};
+/* Those of q->execution_id after seq after, oldest first. */
+int store_list_events(struct store *s, const struct store_query *q, long after,
+		      struct store_event **v, size_t *nr, struct sw_err *e);
+void store_events_free(struct store_event *v, size_t nr);
+
+#endif
