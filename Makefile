@@ -28,18 +28,18 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wno-format-truncation
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' $(OPT) \
-	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote runner $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner $(PKG_CFLAGS) $(CFLAGS) $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS_ALL = $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
 
 LIB_SRC := $(wildcard lib/*.c) $(wildcard phases/*.c) $(wildcard hooks/*.c) \
-	$(filter-out runner/main.c,$(wildcard runner/*.c))
+	$(wildcard pipeline/*.c) $(filter-out runner/main.c,$(wildcard runner/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/runner/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-HDRS := $(wildcard lib/*.h phases/*.h hooks/*.h runner/*.h)
+HDRS := $(wildcard lib/*.h phases/*.h hooks/*.h pipeline/*.h runner/*.h)
 
 .PHONY: all deps test unit e2e check-asan format format-check install \
 	demo clean bench fuzz fuzz-run
@@ -91,7 +91,7 @@ check-asan: deps
 demo: all
 	@examples/demo.sh "$(abspath $(BIN))"
 
-FMT_SRC = $(wildcard lib/*.[ch] phases/*.[ch] hooks/*.[ch] runner/*.[ch] \
+FMT_SRC = $(wildcard lib/*.[ch] phases/*.[ch] hooks/*.[ch] pipeline/*.[ch] runner/*.[ch] \
 	tests/unit/*.[ch] fuzz/*.c)
 format:
 	clang-format -i $(FMT_SRC)
@@ -119,7 +119,7 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
 		-fsanitize=fuzzer,address,undefined \
-		-iquote lib -iquote phases -iquote hooks -iquote runner $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+		-iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
 fuzz-run: fuzz
 	@for f in $(FUZZ_BIN); do mkdir -p build-fuzz/corpus-$$(basename $$f); \
 		$$f -max_total_time=$(FUZZ_SECS) build-fuzz/corpus-$$(basename $$f) \
