@@ -551,6 +551,7 @@ static int parse_artifacts(struct pp *p, const struct ynode *an,
 					10, 128, &a->files) < 0)
 				return -1;
 		} else if (a->provider == PL_COMMANDS) {
+			snprintf(sub, sizeof(sub), "%s.%s[%zu]", path, key, i);
 			return bad(p, it,
 				   "'%s' of a Commands action requires "
 				   "'files'",
@@ -641,6 +642,16 @@ static int parse_commands_fields(struct pp *p, const struct ynode *an,
 	return 0;
 }
 
+/* "1", "0 to 5" into buf[32]. */
+static const char *show_range(char *buf, int min, int max)
+{
+	if (min == max)
+		snprintf(buf, 32, "%s%d", max ? "exactly " : "", min);
+	else
+		snprintf(buf, 32, "%d to %d", min, max);
+	return buf;
+}
+
 /* The artifact counts a provider takes. */
 static int check_counts(struct pp *p, const struct ynode *an, const char *path,
 			struct pl_action *a)
@@ -648,20 +659,24 @@ static int check_counts(struct pp *p, const struct ynode *an, const char *path,
 	const struct provider_info *info = info_of(a->provider);
 	const struct ynode *n;
 
+	char range[32];
+
 	if ((int)a->nr_inputs < info->in_min ||
 	    (int)a->nr_inputs > info->in_max) {
 		n = ynode_map_get(an, "inputArtifacts");
 		return bad(p, n ? n : an,
-			   "'%s' (%s) takes %d to %d input artifacts, not %zu",
-			   path, info->name, info->in_min, info->in_max,
+			   "'%s' (%s) takes %s input artifacts, not %zu", path,
+			   info->name,
+			   show_range(range, info->in_min, info->in_max),
 			   a->nr_inputs);
 	}
 	if ((int)a->outputs.nr < info->out_min ||
 	    (int)a->outputs.nr > info->out_max) {
 		n = ynode_map_get(an, "outputArtifacts");
 		return bad(p, n ? n : an,
-			   "'%s' (%s) takes %d to %d output artifacts, not %zu",
-			   path, info->name, info->out_min, info->out_max,
+			   "'%s' (%s) takes %s output artifacts, not %zu", path,
+			   info->name,
+			   show_range(range, info->out_min, info->out_max),
 			   a->outputs.nr);
 	}
 	return 0;
@@ -1365,6 +1380,34 @@ static int parse_project(struct pp *p, const struct ynode *k,
 	return 0;
 }
 
+/*
+ * Load a group file, naming it in messages as the user would find it from
+ * where they are: the pipeline file's directory as given, joined with the
+ * path as written.
+ */
+static int group_load_as(struct pp *p, const struct ynode *written,
+			 const char *abs, struct group *g)
+{
+	const char *slash = strrchr(p->pl->file, '/');
+	char *shown;
+	int ret;
+
+	if (written->value[0] == '/' || !slash)
+		shown = xstrdup(written->value);
+	else
+		shown = xasprintf("%.*s/%s", (int)(slash - p->pl->file),
+				  p->pl->file, written->value);
+	ret = group_load(abs, g, p->e);
+	if (ret < 0 && !strncmp(p->e->msg, abs, strlen(abs))) {
+		char rest[sizeof(p->e->msg)];
+
+		snprintf(rest, sizeof(rest), "%s", p->e->msg + strlen(abs));
+		snprintf(p->e->msg, sizeof(p->e->msg), "%s%s", shown, rest);
+	}
+	free(shown);
+	return ret;
+}
+
 static int parse_groups(struct pp *p, const struct ynode *m)
 {
 	struct pipeline *pl = p->pl;
@@ -1393,7 +1436,7 @@ static int parse_groups(struct pp *p, const struct ynode *m)
 				   sub);
 		if (get_path(p, m->items[i], sub, &b->target) < 0)
 			return -1;
-		if (group_load(b->target, &g, p->e) < 0) {
+		if (group_load_as(p, m->items[i], b->target, &g) < 0) {
 			err_prefix(p->e, "%s:%d:%d: deployment group '%s'",
 				   p->doc->file, m->items[i]->line,
 				   m->items[i]->col, b->name);
@@ -1770,7 +1813,7 @@ static int check_value_refs(struct pp *p, size_t s, size_t a, const char *v,
 			return -1;
 	if (rc < 0)
 		return bad(p, n,
-			   "malformed variable reference at '%.20s': "
+			   "malformed variable reference at '%.32s': "
 			   "#{namespace.key}",
 			   v + r.start);
 	return 0;

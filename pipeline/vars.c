@@ -29,10 +29,8 @@ int plvar_next(const char *s, size_t *pos, struct plvar_ref *r)
 		return -1;
 	memcpy(r->ns, s + i, ns_len);
 	i += ns_len + 1;
-	for (key_len = 0; s[i + key_len] && s[i + key_len] != '}'; key_len++)
-		if ((unsigned char)s[i + key_len] < 0x20 ||
-		    s[i + key_len] == 0x7f)
-			return -1;
+	for (key_len = 0; ns_char(s[i + key_len]); key_len++)
+		;
 	if (!key_len || key_len > 128 || s[i + key_len] != '}') {
 		r->ns[0] = '\0';
 		return -1;

@@ -12,7 +12,8 @@
  *           ... value[r.start] begins a malformed reference
  *
  * A reference is "#{", a namespace of [A-Za-z0-9@_-] (1-100), ".", a key
- * of anything but '}' and control characters (1-128), and "}". Text
+ * of the same characters (1-128: variable names, exported variables and
+ * CodePipeline's own keys all fit), and "}". Text
  * without "#{" is plain text. "#{" that does not start a well-formed
  * reference is an error, as CodePipeline refuses it when the pipeline is
  * created.
