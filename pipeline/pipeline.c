@@ -521,8 +521,11 @@ static int parse_artifacts(struct pp *p, const struct ynode *an,
 			return -1;
 		check_keys(p, it, sub, out ? out_keys : in_keys, NULL);
 		snprintf(sub, sizeof(sub), "%s.%s[%zu].name", path, key, i);
-		if (get_name(p, it, "name", sub, "_-", PL_MAX_NAME, &name) < 0)
+		if (get_name(p, it, "name", sub, "_-", PL_MAX_NAME, &name) <
+		    0) {
+			free(name);
 			return -1;
+		}
 		for (size_t j = 0; j < i; j++) {
 			const char *prev =
 				out ? a->outputs.v[j] : a->inputs[j].name;
@@ -1263,7 +1266,14 @@ static int get_path(struct pp *p, const struct ynode *n, const char *path,
 		free(s);
 		return bad(p, n, "'%s' must be a path", path);
 	}
-	*out = s[0] == '/' ? xstrdup(s) : fs_join(p->pl->dir, s);
+	if (s[0] == '/') {
+		*out = fs_abspath(s);
+	} else {
+		char *joined = fs_join(p->pl->dir, s);
+
+		*out = fs_abspath(joined);
+		free(joined);
+	}
 	free(s);
 	if (!fs_exists(*out))
 		return bad(p, n, "'%s': no such file or directory: %s", path,
