@@ -622,10 +622,10 @@ static int parse_commands_fields(struct pp *p, const struct ynode *an,
 		if (need_map(p, it, isub) < 0)
 			return -1;
 		check_keys(p, it, isub, env_keys, NULL);
+		a->nr_env++;
 		snprintf(isub, sizeof(isub), "%s[%zu].name", sub, i);
 		if (get_name(p, it, "name", isub, "_", 128, &ev->name) < 0)
 			return -1;
-		a->nr_env++;
 		snprintf(isub, sizeof(isub), "%s[%zu].value", sub, i);
 		if (get_str(p, ynode_map_get(it, "value"), isub, &ev->value) <
 		    0)
