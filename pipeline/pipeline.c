@@ -460,15 +460,20 @@ static int parse_config(struct pp *p, const struct ynode *an, const char *path,
 			    k->len > PL_MAX_CONFIG_KEY ||
 			    has_ctrl(k->value, k->len))
 				return bad(p, k,
-					   "invalid key in '%s': 1 to %d "
-					   "characters",
-					   sub, PL_MAX_CONFIG_KEY);
+					   "invalid key in '%s.configuration': "
+					   "1 to %d characters",
+					   path, PL_MAX_CONFIG_KEY);
 			snprintf(sub, sizeof(sub), "%s.configuration.%s", path,
 				 yshown(k).s);
-			if (v->type != YNODE_SCALAR || ynode_has_nul(v))
+			if (v->type != YNODE_SCALAR)
 				return bad(p, v,
 					   "'%s' must be a string, not a %s",
 					   sub, ynode_kind(v));
+			if (ynode_has_nul(v))
+				return bad(p, v,
+					   "'%s' must not contain a NUL "
+					   "character",
+					   sub);
 			if (!v->len || v->len > PL_MAX_CONFIG_VALUE)
 				return bad(p, ynode_at(v, k),
 					   "'%s' must be 1 to %d characters",
@@ -1559,11 +1564,12 @@ static int parse_slipway(struct pp *p, const struct ynode *m)
 		if (need_named_map(p, v, "slipway.projects") < 0)
 			return -1;
 		pl->projects = xcalloc(v->nr + 1, sizeof(*pl->projects));
-		for (size_t i = 0; i < v->nr; i++)
-			if (pl->nr_projects++,
-			    parse_project(p, v->keys[i], v->items[i],
+		for (size_t i = 0; i < v->nr; i++) {
+			pl->nr_projects++;
+			if (parse_project(p, v->keys[i], v->items[i],
 					  &pl->projects[i]) < 0)
 				return -1;
+		}
 	}
 	if ((v = ynode_map_get(m, "deployment-groups")) && !ynode_is_null(v) &&
 	    parse_groups(p, v) < 0)

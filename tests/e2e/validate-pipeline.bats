@@ -193,3 +193,21 @@ check_bad() {
 	[[ "$output" == *"Pipeline files"* ]]
 	[[ "$output" == *"top level"*"has 'pipeline'"* ]]
 }
+
+@test "JSON on one line or indented with tabs validates as well" {
+	local f=$GOOD/get-pipeline.json
+
+	jq -c . "$f" >"$T/one.json"
+	sed 's/    /\t/g' "$f" >"$T/tabs.json"
+	grep -q "$(printf '\t')\"stages\"" "$T/tabs.json"
+	for g in "$T/one.json" "$T/tabs.json"; do
+		run --separate-stderr "$SLIPWAY" validate "$g"
+		[ "$status" -eq 0 ]
+		[ "$output" = "$g: ok (pipeline MyPipeline, 2 stages, 2 actions, SUPERSEDED)" ]
+	done
+	# an error in one-line JSON still says where
+	jq -c '.pipeline.stages[1].actions[0].inputArtifacts = [{"name": "Nope"}]' "$f" >"$T/bad.json"
+	run --separate-stderr "$SLIPWAY" validate "$T/bad.json"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == "error: $T/bad.json:1:"*": input artifact 'Nope' of 'Build.Build' is not the output of any action" ]]
+}
