@@ -847,6 +847,14 @@ static int parse_action(struct pp *p, const struct ynode *an, size_t s,
 	if (get_int(p, ynode_map_get(an, "timeoutInMinutes"), sub, 5, 86400,
 		    &a->timeout_minutes) < 0)
 		return -1;
+	if (key_of(an, "region")) {
+		const struct ynode *r = ynode_map_get(an, "region");
+
+		if (!r || r->type != YNODE_SCALAR || r->len < 4 || r->len > 30)
+			return bad(p, ynode_at(r, key_of(an, "region")),
+				   "'%s.region' must be 4 to 30 characters",
+				   path);
+	}
 	if (key_of(an, "region") &&
 	    (a->category == PL_SOURCE || strcmp(a->owner, "AWS")))
 		return bad(p, key_of(an, "region"),
