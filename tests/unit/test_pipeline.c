@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "fs.h"
 #include "vars.h"
 #include "xalloc.h"
@@ -323,6 +324,58 @@ static void test_pipeline__errors(void **state)
 		  "directory: missing");
 }
 
+/* 11 stages of 46 approvals after the source: 507 actions. */
+static void test_pipeline__at_most_500_actions(void **state)
+{
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	buf_addstr(&b, HEAD);
+	for (int s = 0; s < 11; s++) {
+		if (s)
+			buf_addf(&b, "    - name: T%d\n      actions:\n", s);
+		for (int a = 0; a < 46; a++)
+			buf_addf(&b,
+				 "        - {name: a%d, actionTypeId: "
+				 "{category: "
+				 "Approval, owner: AWS, provider: Manual, "
+				 "version: '1'}}\n",
+				 a);
+	}
+	buf_addstr(&b, TAIL);
+	parse_err(b.ptr, "p.yml:491:7: a pipeline holds at most 500 actions");
+	buf_release(&b);
+}
+
+/* 51 triggers: the count is refused before anything else (50 source
+ * actions at most, so one of them has two). */
+static void test_pipeline__at_most_50_triggers(void **state)
+{
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	buf_addstr(&b, "pipeline:\n  name: p\n  stages:\n"
+		       "    - name: S\n      actions:\n");
+	for (int a = 0; a < 50; a++)
+		buf_addf(&b,
+			 "        - {name: s%d, actionTypeId: {category: "
+			 "Source, "
+			 "owner: AWS, provider: CodeCommit, version: '1'}, "
+			 "configuration: {RepositoryName: r, BranchName: b}, "
+			 "outputArtifacts: [{name: o%d}]}\n",
+			 a, a);
+	buf_addstr(&b, "    - name: T\n      actions:\n" CMD(
+			       "c", 1, "") "  triggers:\n");
+	for (int a = 0; a < 51; a++)
+		buf_addf(&b,
+			 "    - {providerType: CodeStarSourceConnection, "
+			 "gitConfiguration: {sourceActionName: s%d}}\n",
+			 a % 50);
+	buf_addstr(&b, TAIL);
+	parse_err(b.ptr, "p.yml:63:5: 'triggers' must hold at most 50 entries");
+	buf_release(&b);
+}
+
 static void test_pipeline__artifact_flow(void **state)
 {
 	struct pipeline pl = PIPELINE_INIT;
@@ -466,6 +519,8 @@ int main(void)
 		cmocka_unit_test(test_pipeline__get_pipeline_json),
 		cmocka_unit_test(test_pipeline__warnings),
 		cmocka_unit_test(test_pipeline__errors),
+		cmocka_unit_test(test_pipeline__at_most_500_actions),
+		cmocka_unit_test(test_pipeline__at_most_50_triggers),
 		cmocka_unit_test(test_pipeline__artifact_flow),
 		cmocka_unit_test(test_pipeline__variable_refs),
 		cmocka_unit_test(test_pipeline__vars_scanner),
