@@ -8,8 +8,8 @@
  *   struct pipeline pl = PIPELINE_INIT;
  *   if (pipeline_load("pipeline.json", &pl, &e) < 0)
  *           ... ERR_SPEC: "pipeline.json:31:30: input artifact 'BuildOut'
- *               of 'Deploy.Deploy' is not the output of an earlier
- *               action" (exit 3)
+ *               of 'Deploy.Deploy' is not the output of any action"
+ *               (exit 3)
  *   for (size_t s = 0; s < pl.nr_stages; s++)
  *           for (int g = 0; g < pl.stages[s].nr_groups; g++)
  *                   ... the actions with .group == g run side by side;
@@ -40,10 +40,18 @@
  * (pl.warnings, "file:line:col: unknown key 'x' in 'y' ignored").
  *
  * Every error is ERR_SPEC "file:line:col: message" (exit 3) at the node
- * at fault, except a bound file that cannot be read or parsed, whose own
- * error (still ERR_SPEC) is prefixed with the place that names it.
- * Paths in the slipway section are relative to the pipeline file's
- * directory and stored absolute; a source may also be a git URL.
+ * at fault, except a deployment group file that cannot be read or parsed:
+ * its own error (and code) is kept, prefixed with the place that names
+ * it. Paths in the slipway section are relative to the pipeline file's
+ * directory, must exist, and are stored absolute and normalised; a source
+ * may also be a git URL (not fetched here).
+ *
+ * The model keeps declaration order. What the engine needs beyond the
+ * file is resolved here: each action's runOrder group, the producer of
+ * each input artifact (pl_input.stage/.action), and the binding an action
+ * names (pl_action.binding). Variable references are checked here and
+ * left unresolved in the configuration values: vars.h scans them when
+ * an action starts.
  */
 #ifndef SW_PIPELINE_H
 #define SW_PIPELINE_H
