@@ -558,12 +558,6 @@ static int parse_artifacts(struct pp *p, const struct ynode *an,
 			if (get_strings(p, ynode_map_get(it, "files"), sub, 1,
 					10, 128, &a->files) < 0)
 				return -1;
-		} else if (a->provider == PL_COMMANDS) {
-			snprintf(sub, sizeof(sub), "%s.%s[%zu]", path, key, i);
-			return bad(p, it,
-				   "'%s' of a Commands action requires "
-				   "'files'",
-				   sub);
 		}
 	}
 	return 0;

@@ -132,7 +132,9 @@ struct pl_action {
 	struct pl_input *inputs;
 	size_t nr_inputs;
 	struct strvec outputs; /* output artifact names */
-	struct strvec files; /* Commands: its output artifact's files */
+	/* Commands: its output artifact's files (paths or globs); none:
+	 * every file of its working directory */
+	struct strvec files;
 	char *namespace; /* or NULL */
 	struct strvec commands; /* Commands */
 	struct strvec output_variables; /* Commands */

@@ -424,6 +424,27 @@ static void test_pipeline__variable_refs(void **state)
 		  "earlier");
 }
 
+static void test_pipeline__commands_output_without_files(void **state)
+{
+	struct pipeline pl = PIPELINE_INIT;
+	const struct pl_action *c;
+
+	(void)state;
+	parse_ok(&pl, HEAD "        - name: c\n"
+			   "          actionTypeId: {category: Compute, owner: "
+			   "AWS, provider: Commands, version: '1'}\n"
+			   "          commands: [make]\n"
+			   "          inputArtifacts: [{name: A}]\n"
+			   "          outputArtifacts: [{name: Dist}]\n" TAIL);
+	c = &pl.stages[1].actions[0];
+	assert_int_equal(c->provider, PL_COMMANDS);
+	assert_int_equal(c->outputs.nr, 1);
+	assert_int_equal(c->files.nr, 0);
+	assert_int_equal(c->nr_env, 0);
+	assert_int_equal(c->output_variables.nr, 0);
+	pipeline_release(&pl);
+}
+
 static void test_pipeline__vars_scanner(void **state)
 {
 	struct plvar_ref r;
@@ -523,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_pipeline__at_most_50_triggers),
 		cmocka_unit_test(test_pipeline__artifact_flow),
 		cmocka_unit_test(test_pipeline__variable_refs),
+		cmocka_unit_test(test_pipeline__commands_output_without_files),
 		cmocka_unit_test(test_pipeline__vars_scanner),
 		cmocka_unit_test(test_pipeline__bad_fixtures),
 	};
