@@ -1,6 +1,6 @@
 /*
- * slipway validate FILE...: check buildspecs, appspecs and deployment
- * group files without running anything.
+ * slipway validate FILE...: check buildspecs, appspecs, deployment
+ * group files and pipeline files without running anything.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "err.h"
 #include "group.h"
+#include "pipeline.h"
 #include "yaml.h"
 #include "banned.h"
 
@@ -33,12 +34,19 @@ static const char validate_usage[] =
 	"deployment configs. A file is a group file when its top level has\n"
 	"'hosts' or 'deployment-group'.\n"
 	"\n"
+	"Pipeline files (CodePipeline's declaration as get-pipeline prints\n"
+	"it, JSON or YAML, with a 'slipway' section binding its names) are\n"
+	"checked too: stages, actions, providers, artifacts, variables,\n"
+	"triggers and bindings. A file is a pipeline file when its top level\n"
+	"has 'pipeline', whatever its name.\n"
+	"\n"
 	"      --strict also warn about what CodeBuild runs silently but is\n"
 	"               likely a slip (a buildspec with no phases)\n"
 	"  -h, --help   this help\n"
 	"\n"
 	"Examples:\n"
 	"  slipway validate buildspec.yml appspec.yml fleet.yml\n"
+	"  slipway validate pipeline.json\n"
 	"\n"
 	"Exit status: 0 all valid, 2 usage error or unreadable file,\n"
 	"3 a file is invalid.\n";
@@ -60,11 +68,11 @@ static bool named_appspec(const char *path)
 	return !strcmp(base, "appspec.yml") || !strcmp(base, "appspec.yaml");
 }
 
-enum file_kind { KIND_BUILDSPEC, KIND_APPSPEC, KIND_GROUP };
+enum file_kind { KIND_BUILDSPEC, KIND_APPSPEC, KIND_GROUP, KIND_PIPELINE };
 
 /*
- * What a file that is not named like an appspec holds, from the keys of
- * its top level: a group file has 'hosts' or 'deployment-group'; an
+ * What a file holds, from the keys of its top level: a pipeline file has
+ * 'pipeline'; a group file has 'hosts' or 'deployment-group'; an
  * appspec 'os', or appspec keys and no 'phases' or 'batch'. A file that
  * is no YAML mapping goes to the buildspec parser, whose message for it
  * is as good.
@@ -88,6 +96,10 @@ static enum file_kind sniff(const char *path)
 	root = doc.root;
 	if (!root || root->type != YNODE_MAP)
 		goto out;
+	if (pipeline_sniff(root)) {
+		kind = KIND_PIPELINE;
+		goto out;
+	}
 	if (ynode_map_get(root, "hosts") ||
 	    ynode_map_get(root, "deployment-group")) {
 		kind = KIND_GROUP;
@@ -126,6 +138,26 @@ static int validate_group(const char *path)
 	printf("%s: ok (group %s, %zu hosts, config %s)\n", path, g.name,
 	       g.nr_hosts, g.config);
 	group_release(&g);
+	return 0;
+}
+
+static int validate_pipeline(const char *path)
+{
+	struct pipeline pl = PIPELINE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (pipeline_load(path, &pl, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		return e.code == ERR_SPEC ? ERR_SPEC : e.code;
+	}
+	for (size_t w = 0; w < pl.warnings.nr; w++)
+		fprintf(stderr, "warning: %s\n", pl.warnings.v[w]);
+	for (size_t w = 0; w < pl.notes.nr; w++)
+		fprintf(stderr, "note: %s\n", pl.notes.v[w]);
+	printf("%s: ok (pipeline %s, %zu stages, %zu actions, %s)\n", path,
+	       pl.name, pl.nr_stages, pipeline_nr_actions(&pl),
+	       pl_mode_name(pl.mode));
+	pipeline_release(&pl);
 	return 0;
 }
 
@@ -179,10 +211,14 @@ int cmd_validate(int argc, char **argv)
 				status = ERR_USAGE;
 			continue;
 		}
-		kind = named_appspec(argv[i]) ? KIND_APPSPEC : sniff(argv[i]);
+		kind = sniff(argv[i]);
+		if (kind != KIND_PIPELINE && named_appspec(argv[i]))
+			kind = KIND_APPSPEC;
 		if (kind != KIND_BUILDSPEC) {
 			int rc = kind == KIND_GROUP ? validate_group(argv[i])
-						    : validate_appspec(argv[i]);
+				 : kind == KIND_PIPELINE
+					 ? validate_pipeline(argv[i])
+					 : validate_appspec(argv[i]);
 
 			if (rc)
 				status = rc;

@@ -209,6 +209,20 @@ check_claim() {
 		[ "$status" -eq 2 ] && [[ "$output" == *"unknown option '--events'"* ]] ||
 			echo "deploy --events runs (status $status), yet the docs say it is not supported: $1"
 		;;
+	*pipeline.md*onSuccess*beforeEntry*"stage conditions are not supported"*)
+		# pipeline.md: stage conditions and blockers are refused
+		local k
+		for k in "onSuccess: {conditions: []}" "beforeEntry: {conditions: []}" \
+			"blockers: [{name: b, type: Schedule}]" \
+			"onFailure: {result: FAIL, conditions: []}"; do
+			mkdir -p "$BATS_TEST_TMPDIR/app"
+			sed "s/^    - name: Ask\$/&\\n      $k/" \
+				"$ROOT/tests/fixtures/good-pipelines/minimal.yml" >"$BATS_TEST_TMPDIR/p.yml"
+			run "$SLIPWAY" validate "$BATS_TEST_TMPDIR/p.yml"
+			[ "$status" -eq 3 ] && [[ "$output" == *"stage conditions are not supported"* ]] ||
+				echo "a stage with '$k' is not refused (status $status: $output), yet the docs say it is not supported: $1"
+		done
+		;;
 	*)
 		echo "a claim with no check here (add one, or make it true): $1"
 		;;
