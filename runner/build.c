@@ -19,6 +19,7 @@
 #include "html.h"
 #include "index.h"
 #include "layout.h"
+#include "mirror.h"
 #include "log.h"
 #include "mask.h"
 #include "proc.h"
@@ -903,6 +904,53 @@ static const char *artifact_root(const struct run *r,
 	return r->res->src_dir;
 }
 
+/*
+ * A checkout's .git borrows the source cache's objects; one that an
+ * artifact ships gets its own copies first (mirror_standalone()), so the
+ * artifact is a whole repository. Returns 1 when a .git changed (the
+ * list is to be collected again), 0 when none did, -1 on error.
+ */
+static int shipped_git_standalone(struct run *r, const char *root,
+				  const struct artifact_list *l,
+				  struct sw_err *e)
+{
+	struct strvec done = STRVEC_INIT;
+	char *sources = fs_join(r->st.dir, "sources");
+	size_t rootlen = strlen(root);
+	int ret = 0;
+
+	for (size_t i = 0; ret >= 0 && i < l->nr; i++) {
+		const char *p = l->v[i].path, *g;
+		char *git;
+		bool changed;
+
+		if (strncmp(p, root, rootlen) || p[rootlen] != '/')
+			continue;
+		g = strstr(p + rootlen, "/.git/");
+		if (!g)
+			continue;
+		git = xstrndup(p, (size_t)(g - p) + 5);
+		if (strvec_find(&done, git) >= 0) {
+			free(git);
+			continue;
+		}
+		if (mirror_standalone(git, root, sources, &changed, e) < 0) {
+			ret = -1;
+		} else if (changed) {
+			log_agent(&r->log,
+				  "Copied the source cache's objects into %s "
+				  "for the artifact",
+				  git);
+			ret = 1;
+		}
+		strvec_push(&done, git);
+		free(git);
+	}
+	strvec_release(&done);
+	free(sources);
+	return ret;
+}
+
 static int upload_one(struct run *r, const struct bs_artifact *spec,
 		      const char *outdir, struct sw_err *e)
 {
@@ -925,6 +973,15 @@ static int upload_one(struct run *r, const struct bs_artifact *spec,
 		log_agent(&r->log, "Expanding %s", a.files.v[i]);
 	if (artifacts_collect(&a, artifact_root(r, &a), &list, e) < 0)
 		goto out;
+	rc = shipped_git_standalone(r, artifact_root(r, &a), &list, e);
+	if (rc < 0)
+		goto out;
+	if (rc > 0) {
+		artifact_list_release(&list);
+		memset(&list, 0, sizeof(list));
+		if (artifacts_collect(&a, artifact_root(r, &a), &list, e) < 0)
+			goto out;
+	}
 	if (!list.nr) {
 		for (size_t i = 0; i < a.files.nr; i++)
 			log_agent(&r->log, "Skipping invalid file path %s",

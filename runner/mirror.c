@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -687,29 +689,25 @@ out:
 /* ---- checkout ---- */
 
 /*
- * The mirror's objects into git/objects as hard links (a copy across file
- * systems): packs and loose objects are immutable, so linking is cheap
- * and leaves a repository that stands alone, in an artifact too, once the
- * mirror is gone. What the mirror borrows itself (a local source's own
- * alternates) stays borrowed, by absolute path.
+ * The build's .git borrows the mirror's objects (objects/info/alternates)
+ * and never shares a file with it: the mirror's objects are hard links to
+ * a local source's own, so a build that chowns, chmods or appends to a
+ * file under its .git must not reach either. mirror_standalone() copies
+ * them in before the .git is shipped.
  */
-static int link_objects(const struct mirror *m, const char *git,
-			struct sw_err *e)
+static int borrow_objects(const struct mirror *m, const char *git,
+			  struct sw_err *e)
 {
-	char *from = fs_join(m->gitdir, "objects");
-	char *to = fs_join(git, "objects");
-	unsigned long n = 0;
-	int ret = 0;
+	char *p = fs_join(git, "objects/info/alternates");
+	char *text = xasprintf("%s/objects\n", m->gitdir);
+	int ret = write_text(p, text, e);
 
-	if (sync_packs(from, to, &n, e) < 0 ||
-	    sync_loose(from, to, &n, e) < 0 || sync_alternates(from, to, e) < 0)
-		ret = -1;
-	free(from);
-	free(to);
+	free(text);
+	free(p);
 	return ret;
 }
 
-/* dest/.git: the objects, detached HEAD, origin, the mirror's refs. */
+/* dest/.git: alternates, detached HEAD, origin, the mirror's refs. */
 static int write_git_dir(const struct mirror *m, git_repository *mirror,
 			 const git_oid *commit, const char *origin_url,
 			 const char *dest, struct sw_err *e)
@@ -734,7 +732,7 @@ static int write_git_dir(const struct mirror *m, git_repository *mirror,
 	if (write_text(p, buf_cstr(&b), e) < 0)
 		goto out;
 	free(p);
-	if (link_objects(m, git, e) < 0)
+	if (borrow_objects(m, git, e) < 0)
 		goto out;
 	p = fs_join(git, "config");
 	buf_clear(&b);
@@ -1198,4 +1196,300 @@ void mirror_spare_start(const struct mirror *m, const git_oid *commit)
 	job.m = m;
 	git_oid_cpy(&job.commit, commit);
 	retire_detached(make_spare, &job);
+}
+
+/* ---- standalone ---- */
+
+/*
+ * A copy of from as name in directory dfd, the build's own file: a
+ * reflink where the file system shares blocks (FICLONE), else
+ * copy_file_range, else read and write; never a link. Nothing through a
+ * symlink; a file already there is kept (objects are named by content).
+ */
+static int clone_object(const char *from, int dfd, const char *name)
+{
+	char tmp[NAME_MAX + 1];
+	struct stat st;
+	int in, out, ret = -1;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (snprintf(tmp, sizeof(tmp), ".%s.%ld", name, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return errno = ENAMETOOLONG, -1;
+	in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (in >= 0)
+			close(in);
+		return -1;
+	}
+	unlinkat(dfd, tmp, 0);
+	out = openat(dfd, tmp,
+		     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		     0444);
+	if (out < 0)
+		goto out;
+	if (ioctl(out, FICLONE, in) < 0) {
+		off_t left = st.st_size;
+
+		while (left > 0) {
+			ssize_t n = copy_file_range(in, NULL, out, NULL,
+						    (size_t)left, 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && left == st.st_size &&
+			    (errno == EXDEV || errno == EINVAL ||
+			     errno == ENOSYS || errno == EOPNOTSUPP)) {
+				if (copy_rw(in, out) < 0)
+					goto out;
+				break;
+			}
+			if (n <= 0)
+				goto out;
+			left -= n;
+		}
+	}
+	if (close(out) < 0) {
+		out = -1;
+		goto out;
+	}
+	out = -1;
+	if (renameat(dfd, tmp, dfd, name) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (ret)
+		unlinkat(dfd, tmp, 0);
+	if (out >= 0)
+		close(out);
+	close(in);
+	return ret;
+}
+
+/* Directory sub of dfd, made if missing, never through a symlink. */
+static int open_subdir(int dfd, const char *sub)
+{
+	if (mkdirat(dfd, sub, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return openat(dfd, sub,
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* The build put something else where a directory goes: its failure. */
+static int subdir_err(struct sw_err *e, const char *sub)
+{
+	if (errno == ENOTDIR || errno == ELOOP || errno == EEXIST)
+		return err_set(e, ERR_FAILED, "'objects/%s' is not a directory",
+			       sub);
+	return err_sys(e, "cannot create 'objects/%s'", sub);
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
+}
+
+/* The packs and loose objects of objects directory src into ofd. */
+static int clone_objects(const char *src, int ofd, struct sw_err *e)
+{
+	static const char *const exts[] = { ".pack", ".rev", ".idx" };
+	char *sdir = fs_join(src, "pack");
+	DIR *d = opendir(sdir);
+	struct dirent *de;
+	int ret = 0, pfd = -1;
+
+	while (!ret && d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char *base;
+
+		if (len < 10 || strncmp(de->d_name, "pack-", 5) ||
+		    strcmp(de->d_name + len - 4, ".idx"))
+			continue;
+		if (pfd < 0 && (pfd = open_subdir(ofd, "pack")) < 0) {
+			ret = subdir_err(e, "pack");
+			break;
+		}
+		base = xstrndup(de->d_name, len - 4);
+		/* .idx last: readers find a pack by its index */
+		for (size_t i = 0; !ret && i < ARRAY_SIZE(exts); i++) {
+			char *from = xasprintf("%s/%s%s", sdir, base, exts[i]);
+			char *name = xasprintf("%s%s", base, exts[i]);
+
+			if ((i != 1 || fs_exists(from)) &&
+			    clone_object(from, pfd, name) < 0)
+				ret = err_sys(e, "cannot copy '%s'", from);
+			free(from);
+			free(name);
+		}
+		free(base);
+	}
+	if (d)
+		closedir(d);
+	if (pfd >= 0)
+		close(pfd);
+	free(sdir);
+	for (int i = 0; !ret && i < 256; i++) {
+		char sub[3];
+		char *dir;
+		int lfd = -1;
+
+		snprintf(sub, sizeof(sub), "%02x", i);
+		dir = fs_join(src, sub);
+		d = opendir(dir);
+		while (!ret && d && (de = readdir(d))) {
+			char *from;
+
+			if (!is_hex(de->d_name, GIT_OID_HEXSZ - 2))
+				continue;
+			if (lfd < 0 && (lfd = open_subdir(ofd, sub)) < 0) {
+				ret = subdir_err(e, sub);
+				break;
+			}
+			from = fs_join(dir, de->d_name);
+			if (clone_object(from, lfd, de->d_name) < 0)
+				ret = err_sys(e, "cannot copy '%s'", from);
+			free(from);
+		}
+		if (d)
+			closedir(d);
+		if (lfd >= 0)
+			close(lfd);
+		free(dir);
+	}
+	return ret;
+}
+
+/* A small file of dfd, never through a symlink, NUL-terminated. */
+static int read_small(int dfd, const char *name, char **text)
+{
+	struct buf b = BUF_INIT;
+	char chunk[4096];
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	*text = NULL;
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || b.len > (1 << 20)) {
+			close(fd);
+			buf_release(&b);
+			return -1;
+		}
+		buf_add(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	*text = xstrdup(buf_cstr(&b));
+	buf_release(&b);
+	return 0;
+}
+
+/* Whether path is sources or under it, both without symlinks. */
+static bool under(const char *path, const char *sources)
+{
+	char *a = realpath(path, NULL), *b = realpath(sources, NULL);
+	size_t n = b ? strlen(b) : 0;
+	bool yes = a && b && !strncmp(a, b, n) && (!a[n] || a[n] == '/');
+
+	free(a);
+	free(b);
+	return yes;
+}
+
+int mirror_standalone(const char *git, const char *within,
+		      const char *sources_dir, bool *changed, struct sw_err *e)
+{
+	char *objects = fs_join(git, "objects");
+	char *alt = fs_join(objects, "info/alternates");
+	struct buf keep = BUF_INIT;
+	char *text = NULL, *line, *next;
+	int ofd = -1, ifd = -1, ret = -1;
+	bool copied = false;
+
+	*changed = false;
+	if (!under(objects, within)) {
+		ret = 0; /* not the build's own: left alone */
+		goto out;
+	}
+	ofd = open(objects, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	ifd = ofd < 0 ? -1
+		      : openat(ofd, "info",
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (ifd < 0 ||
+	    faccessat(ifd, "alternates", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = 0;
+		goto out;
+	}
+	if (read_small(ifd, "alternates", &text) < 0) {
+		err_sys(e, "cannot read '%s'", alt);
+		goto out;
+	}
+	for (line = text; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		if (!*line || *line == '#')
+			continue;
+		if (line[0] != '/' || !under(line, sources_dir)) {
+			/* not a mirror's: stays borrowed */
+			buf_addf(&keep, "%s\n", line);
+			continue;
+		}
+		if (clone_objects(line, ofd, e) < 0) {
+			err_prefix(e, "cannot make '%s' stand alone", git);
+			goto out;
+		}
+		copied = true;
+		/* what the mirror borrows itself stays borrowed */
+		{
+			char *own = fs_join(line, "info/alternates");
+			char *t = NULL;
+			size_t n;
+			struct sw_err ignore = SW_ERR_INIT;
+
+			if (fs_exists(own) &&
+			    fs_read_file(own, 1 << 20, &t, &n, &ignore) == 0)
+				buf_addf(&keep, "%s%s", t,
+					 n && t[n - 1] != '\n' ? "\n" : "");
+			free(t);
+			free(own);
+		}
+	}
+	if (!copied) {
+		ret = 0;
+		goto out;
+	}
+	if (unlinkat(ifd, "alternates", 0) < 0) {
+		err_sys(e, "cannot remove '%s'", alt);
+		goto out;
+	}
+	if (keep.len) {
+		int fd = openat(ifd, "alternates",
+				O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+					O_NOFOLLOW,
+				0644);
+
+		if (fd < 0 || write_all(fd, keep.ptr, keep.len) < 0) {
+			err_sys(e, "cannot write '%s'", alt);
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		close(fd);
+	}
+	*changed = true;
+	ret = 0;
+out:
+	if (ifd >= 0)
+		close(ifd);
+	if (ofd >= 0)
+		close(ofd);
+	buf_release(&keep);
+	free(text);
+	free(alt);
+	free(objects);
+	return ret;
 }

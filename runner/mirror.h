@@ -1,5 +1,5 @@
 /*
- * mirror: bare mirrors of git sources and checkouts that share their
+ * mirror: bare mirrors of git sources and checkouts that borrow their
  * objects (CodeBuild's LOCAL_SOURCE_CACHE). source.c drives it:
  *
  *   struct mirror m = MIRROR_INIT;
@@ -19,14 +19,12 @@
  * only ever added, so a checkout reads them without the lock; the lock
  * (<key>.lock, flock) serialises creating and updating the mirror.
  *
- * A checkout is a non-bare repository whose objects are hard links to the
- * mirror's packs and loose objects (copies when the two are on different
- * file systems): no object is copied, yet the checkout's .git stands alone
- * (an artifact holding it is a whole repository). Only what the mirror
- * itself borrows (a local source's own alternates) stays borrowed, by
- * absolute path. Objects are immutable, so sharing them is safe as long
- * as nothing writes into a pack in place. Its HEAD is detached at the
- * commit, remote "origin" is the source URL, the mirror's branches are its
+ * A checkout is a non-bare repository whose objects/info/alternates names
+ * the mirror's objects: no object is copied, and no file of its .git is
+ * one of the mirror's (whose objects are a local source's own, linked),
+ * so a build that writes, chmods or chowns its .git reaches neither.
+ * mirror_standalone() copies the objects in when the .git is shipped.
+ * Its HEAD is detached at the commit, remote "origin" is the source URL, the mirror's branches are its
  * remote-tracking branches of origin and its tags the mirror.s tags, and its index
  * matches the files written (git status is clean).
  *
@@ -106,6 +104,18 @@ int mirror_checkout(const struct mirror *m, const git_oid *commit,
  * made. Never fails the caller.
  */
 void mirror_spare_start(const struct mirror *m, const git_oid *commit);
+
+/*
+ * Make the checkout's git directory git stand alone before it is shipped
+ * (an artifact holding it): the objects of every alternate that is a
+ * mirror under sources_dir are copied in (reflinked where the file system
+ * can, never linked) and those alternates dropped; what the mirror itself
+ * borrows, and alternates elsewhere, stay. Nothing is done unless
+ * git/objects is under within (the build's source) without a symlink on
+ * the way, nor written through one. *changed says whether objects came in.
+ */
+int mirror_standalone(const char *git, const char *within,
+		      const char *sources_dir, bool *changed, struct sw_err *e);
 
 /* Unlock and free the paths; back to MIRROR_INIT. */
 void mirror_release(struct mirror *m);

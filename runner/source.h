@@ -27,9 +27,10 @@
  * With o.mirror_dir (<state>/sources) a git source goes through a bare
  * mirror there (CodeBuild's LOCAL_SOURCE_CACHE, see mirror.h): the first
  * build creates it, later builds fetch only what is new and check out
- * from it without copying objects (.git/objects hard-links the mirror's,
- * so the checkout stands alone; HEAD is detached, "origin" is the source, the
- * branches are origin's remote-tracking branches, tags are tags).
+ * from it without copying objects (.git/objects/info/alternates names
+ * the mirror's objects; mirror_standalone() copies them in when the .git
+ * is shipped; HEAD is detached, "origin" is the source, the branches
+ * are origin's remote-tracking branches, tags are tags).
  * Submodules are cloned as without a mirror. o.no_cache (--no-cache)
  * clones directly as if there were no mirror_dir. After a checkout from
  * the mirror a detached process prepares the next build's tree unless

@@ -81,15 +81,10 @@ need_cache() {
 	[ "$(printed HEAD)" = "$third" ]
 	[ "$(printed STATUS)" = 0 ]
 	[ "$(printed COMMITS)" = 3 ]
-	# objects are the mirror's, linked, not copied and not borrowed
+	# objects are borrowed from the mirror: none is copied or linked
 	src=$(src_of "$LOG")
-	[ ! -e "$src/.git/objects/info/alternates" ]
-	n=0
-	for f in $(cd "$src/.git/objects" && find . -type f ! -path './info/*'); do
-		[ "$(stat -c %i "$src/.git/objects/$f")" = "$(stat -c %i "$mirror/objects/$f")" ]
-		n=$((n + 1))
-	done
-	[ "$n" -ge 9 ]
+	[ "$(cat "$src/.git/objects/info/alternates")" = "$mirror/objects" ]
+	[ -z "$(find "$src/.git/objects" -type f ! -path '*/info/*')" ]
 }
 
 @test "an artifact with '**/*' ships a .git that works once the cache is gone" {
@@ -113,11 +108,75 @@ EOF
 	buildlog | grep -q 'Source cache: mirror hit'
 	mkdir "$T/unzipped"
 	(cd "$T/unzipped" && unzip -q "$T/out/artifacts.zip")
-	rm -rf "$STATE"
+	mv "$STATE" "$T/gone" # the spare may still be written: no rm -rf race
 	[ "$(git -C "$T/unzipped" log --oneline | wc -l)" -eq 3 ]
 	git -C "$T/unzipped" fsck --full --no-dangling
 	[ "$(git -C "$T/unzipped" rev-parse HEAD)" = "$(git -C "$REPO" rev-parse HEAD)" ]
 	[ "$(git -C "$T/unzipped" describe --tags HEAD~2)" = v1 ]
+	# the shipped .git got copies, never links to the cache or the repo
+	src=$(src_of "$LOG")
+	[ ! -e "$src/.git/objects/info/alternates" ]
+	[ -z "$(find "$src/.git/objects" -type f -links +1)" ]
+}
+
+# The owner, mode, inode and content of every object file of $REPO (the
+# mirror may link them: their link counts may change).
+repo_objects() {
+	(cd "$REPO/.git/objects" && find . -type f -printf '%p %u %m %i\n' |
+		sort && find . -type f -exec sha256sum {} + | sort)
+}
+
+# A build that takes over its .git (chown, chmod, appending to an object
+# file), as CI scripts that fix ownership do.
+hostile_git_spec() {
+	cat >"$REPO/buildspec.yml" <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - chown -R nobody .git
+      - chmod -R u+w .git
+      - for f in $(find .git/objects -type f ! -path '*/info/*'); do printf garbage >>"$f"; done
+      - echo "TOUCHED=$(find .git/objects -type f ! -path '*/info/*' | wc -l)"
+EOF
+	g add -A && g commit -q -m hostile
+}
+
+# Build twice (the second from the mirror) and check that nothing of the
+# user's repository or of the mirror changed.
+check_git_untouched() { # options...
+	hostile_git_spec
+	before=$(repo_objects)
+	cache_build "$@"
+	[ "$status" -eq 0 ]
+	need_cache
+	cache_build "$@"
+	[ "$status" -eq 0 ]
+	buildlog | grep -q 'Source cache: mirror hit'
+	[ "$(repo_objects)" = "$before" ]
+	git -C "$REPO" fsck --full --no-dangling
+	mirror=$(ls -d "$STATE"/sources/*.git)
+	[ -z "$(find "$mirror" ! -user "$(id -un)")" ]
+	git --git-dir="$mirror" fsck --full --no-dangling
+	# the build's own .git: its objects are none of the repo's or mirror's
+	src=$(src_of "$LOG")
+	for f in $(cd "$src/.git/objects" && find . -type f ! -path './info/*'); do
+		[ "$(stat -c %h "$src/.git/objects/$f")" -eq 1 ]
+	done
+}
+
+@test "a build that chowns and appends to its .git leaves the repository and the cache alone" {
+	[ "$(id -u)" -eq 0 ] || skip "chown to nobody needs root"
+	make_repo
+	check_git_untouched
+}
+
+@test "a sandboxed build that chowns and appends to its .git leaves the repository and the cache alone" {
+	[ "$(id -u)" -eq 0 ] || skip "the sandbox needs root here"
+	unshare --pid --fork --mount --ipc --uts --net true 2>/dev/null ||
+		skip "namespaces are unavailable"
+	make_repo
+	check_git_untouched --isolation sandbox
 }
 
 @test "a build checks out the tree prepared after the previous one" {
@@ -169,4 +228,26 @@ EOF
 		sleep 0.1
 	done
 	[ -z "$(ls "$STATE/trash")" ]
+}
+
+@test "an artifact's .git whose pack directory the build made a symlink is not written through" {
+	make_repo
+	cat >"$REPO/buildspec.yml" <<'EOF'
+version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir decoy && rm -rf .git/objects/pack && ln -s ../../decoy .git/objects/pack
+artifacts:
+  files:
+    - '**/*'
+EOF
+	g add -A && g commit -q -m spec
+	g gc -q
+	cache_build -o "$T/out"
+	[ "$status" -eq 1 ]
+	need_cache
+	buildlog | grep -q "CLIENT_ERROR.*cannot make '.*/.git' stand alone"
+	[ -z "$(ls -A "$(src_of "$LOG")/decoy")" ]
+	[ ! -e "$T/out/artifacts.zip" ]
 }
