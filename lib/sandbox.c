@@ -346,33 +346,122 @@ static size_t existing_depth(const char *at)
 }
 
 /*
+ * Directory `at` of the view in a tmpfs of ours: a host directory bound
+ * there is replaced by a shadow_dir(), so a file made in it is the
+ * view's, never the host's.
+ */
+static int own_dir(const char *at, struct nsv_err *h)
+{
+	char v[PATH_MAX];
+	struct stat st, rs;
+	bool ours;
+
+	if (snprintf(v, sizeof(v), "/newroot%s", at) >= (int)sizeof(v)) {
+		errno = ENAMETOOLONG;
+		return nsv_fail(h, "cannot mount at", at);
+	}
+	if (lstat(v, &st) < 0 || lstat("/newroot", &rs) < 0)
+		return nsv_fail(h, "cannot mount at", at);
+	ours = st.st_dev == rs.st_dev;
+	for (size_t i = 0; i < nshadow && !ours; i++)
+		ours = st.st_dev == shadow_dev[i];
+	return ours ? 0 : shadow_dir(v, h);
+}
+
+/* Whether the view lacks the file a file bind goes over. */
+static bool file_missing(const char *at)
+{
+	char v[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(v, sizeof(v), "/newroot%s", at) >= (int)sizeof(v))
+		return false;
+	return lstat(v, &st) < 0 && errno == ENOENT;
+}
+
+/* Whether `at` lies in a tmpfs the view mounts later (/tmp, /codebuild). */
+static bool in_late_tmpfs(const char *at)
+{
+	return !strncmp(at, "/tmp/", 5) || !strncmp(at, "/codebuild/", 11);
+}
+
+/* An empty file at `at` in the view (and its directories): a mount point. */
+static int point_file(const char *at, struct nsv_err *h)
+{
+	char v[PATH_MAX], *slash;
+	int fd;
+
+	if (snprintf(v, sizeof(v), "/newroot%s", at) >= (int)sizeof(v)) {
+		errno = ENAMETOOLONG;
+		return nsv_fail(h, "cannot mount at", at);
+	}
+	slash = strrchr(v, '/');
+	*slash = '\0';
+	if (nsv_mkdir_p(v, 0755) < 0)
+		return nsv_fail(h, "cannot make", at);
+	*slash = '/';
+	fd = open(v, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return nsv_fail(h, "cannot make", at);
+	close(fd);
+	return 0;
+}
+
+/*
  * The mount points of the binds, shallowest missing part first: a
- * shadow_dir() never hides one made before.
+ * shadow_dir() never hides one made before. A file bind whose file the
+ * view lacks gets its directory made like a directory bind's point, and
+ * an empty file in it.
  */
 static int prepare_points(const struct sandbox_opts *o, struct nsv_err *h)
 {
 	size_t order[SANDBOX_MAX_BINDS], depth[SANDBOX_MAX_BINDS];
+	bool missing[SANDBOX_MAX_BINDS];
 
 	for (size_t i = 0; i < o->nbinds; i++) {
 		size_t j = i;
 
-		/* a file bind covers a file that is there: no point to make */
-		depth[i] =
-			o->binds[i].file ? 0 : existing_depth(o->binds[i].at);
+		/* a file bind over a file that is there: no point to make */
+		missing[i] = o->binds[i].file && file_missing(o->binds[i].at);
+		depth[i] = o->binds[i].file && !missing[i]
+				   ? 0
+				   : existing_depth(o->binds[i].at);
 		while (j > 0 && depth[order[j - 1]] > depth[i]) {
 			order[j] = order[j - 1];
 			j--;
 		}
 		order[j] = i;
 	}
-	for (size_t i = 0; i < o->nbinds; i++)
-		if (!o->binds[order[i]].file &&
-		    prepare_point(o->binds[order[i]].at, h) < 0)
+	for (size_t i = 0; i < o->nbinds; i++) {
+		const struct sandbox_bind *b = &o->binds[order[i]];
+		char dir[PATH_MAX], *slash;
+
+		if (!b->file) {
+			if (prepare_point(b->at, h) < 0)
+				return -1;
+			continue;
+		}
+		if (!missing[order[i]] || in_late_tmpfs(b->at))
+			continue;
+		snprintf(dir, sizeof(dir), "%s", b->at);
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir) {
+			errno = EINVAL;
+			return nsv_fail(h, "cannot mount at", b->at);
+		}
+		*slash = '\0';
+		if (prepare_point(dir, h) < 0 || own_dir(dir, h) < 0 ||
+		    point_file(b->at, h) < 0)
 			return -1;
+	}
 	return 0;
 }
 
-/* A file of the host, read-only over one the view has. */
+/*
+ * A file of the host (a regular file or a socket), read-only over one
+ * the view has, or over an empty one made in /tmp or /codebuild.
+ */
 static int bind_file(const struct sandbox_bind *b, struct nsv_err *h)
 {
 	char from[PATH_MAX], to[PATH_MAX];
@@ -380,6 +469,9 @@ static int bind_file(const struct sandbox_bind *b, struct nsv_err *h)
 
 	snprintf(from, sizeof(from), "/oldroot%s", b->host);
 	snprintf(to, sizeof(to), "/newroot%s", b->at);
+	if (in_late_tmpfs(b->at) && file_missing(b->at) &&
+	    point_file(b->at, h) < 0)
+		return -1;
 	if (lstat(to, &st) < 0 || !S_ISREG(st.st_mode)) {
 		errno = S_ISLNK(st.st_mode) ? ELOOP : errno;
 		return nsv_fail(h, "cannot mount at", b->at);

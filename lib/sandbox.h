@@ -45,8 +45,11 @@
 
 /*
  * A directory of the host bound read-write at another path inside; or,
- * with file, a file of the host bound read-only over a file the view
- * already has (e.g. the build's own /etc/passwd).
+ * with file, a file of the host (a regular file or a socket) bound
+ * read-only over a file the view already has (e.g. the build's own
+ * /etc/passwd) or, where the view has none, over an empty file made in
+ * the view (its directories made as for a directory bind, in a tmpfs of
+ * the view: the host is never written), e.g. an ssh agent's socket.
  */
 struct sandbox_bind {
 	const char *host; /* made (mkdir -p) by sandbox_start() if missing */

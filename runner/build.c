@@ -237,29 +237,57 @@ static void secondary_env(struct run *r)
 	}
 }
 
+/* Where a sandboxed build finds the ssh agent (SSH_AUTH_SOCK). */
+#define AGENT_AT "/run/slipway/ssh-agent.sock"
+
+/*
+ * The ssh agent's socket for git-credential-helper, absolute and
+ * symlink-free, or NULL when SSH_AUTH_SOCK names no socket.
+ */
+static char *agent_socket(void)
+{
+	const char *sock = getenv("SSH_AUTH_SOCK");
+	char *real;
+	struct stat st;
+
+	if (!sock || sock[0] != '/')
+		return NULL;
+	real = realpath(sock, NULL);
+	if (!real || stat(real, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
 /*
  * git-credential-helper: yes. CodeBuild lets the build's git commands use
  * the credentials it fetched the source with; slipway's are the ssh
- * agent (SSH_AUTH_SOCK), so the build gets that agent (the sandbox
- * mounts its directory, agent_bind()). Keys are never copied.
+ * agent (SSH_AUTH_SOCK), so the build gets that agent's socket: in dir
+ * isolation where it is, in the sandbox the socket alone at AGENT_AT
+ * (agent_bind()), not its directory. The agent signs; no key is readable.
  */
 static void credential_env(struct run *r)
 {
-	const char *sock = getenv("SSH_AUTH_SOCK");
+	char *sock;
 
 	if (!r->bs.git_credential_helper)
 		return;
-	if (!sock || sock[0] != '/') {
+	sock = agent_socket();
+	if (!sock) {
 		log_agent(&r->log, "git-credential-helper: no ssh agent "
 				   "(SSH_AUTH_SOCK) to offer the build's git "
 				   "commands");
 		return;
 	}
-	env_set(&r->env, "SSH_AUTH_SOCK", sock);
+	env_set(&r->env, "SSH_AUTH_SOCK",
+		r->sandbox_src ? AGENT_AT : getenv("SSH_AUTH_SOCK"));
 	log_agent(&r->log,
 		  "git-credential-helper: the build's git commands use the "
-		  "ssh agent at %s",
-		  sock);
+		  "ssh agent at %s%s%s",
+		  getenv("SSH_AUTH_SOCK"), r->sandbox_src ? ", as " : "",
+		  r->sandbox_src ? AGENT_AT : "");
+	free(sock);
 }
 
 static int build_env(struct run *r, struct phase_rec *p)
@@ -1302,27 +1330,20 @@ static size_t cache_binds(struct run *r, struct sandbox_bind *binds)
 	return n;
 }
 
-/* Sandboxed with git-credential-helper: the ssh agent's directory. */
+/*
+ * Sandboxed with git-credential-helper: the ssh agent's socket, and
+ * nothing else of its directory, at AGENT_AT.
+ */
 static size_t agent_bind(const struct run *r, struct sandbox_bind *b,
 			 size_t room)
 {
-	const char *sock = env_get(&r->env, "SSH_AUTH_SOCK");
-	char *dir, *slash;
-
-	if (!r->bs.git_credential_helper || !sock || sock[0] != '/' || !room)
+	if (!r->bs.git_credential_helper || !room)
 		return 0;
-	dir = xstrdup(sock);
-	slash = strrchr(dir, '/');
-	*slash = '\0';
-	b->host = realpath(*dir ? dir : "/", NULL);
-	free(dir);
-	if (!b->host || !strcmp(b->host, "/") ||
-	    !strncmp(b->host, "/proc/", 6) || !strncmp(b->host, "/dev/", 5)) {
-		free((char *)b->host);
-		b->host = NULL;
+	b->host = agent_socket();
+	if (!b->host)
 		return 0;
-	}
-	b->at = xstrdup(b->host);
+	b->at = xstrdup(AGENT_AT);
+	b->file = true;
 	return 1;
 }
 

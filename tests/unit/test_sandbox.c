@@ -15,6 +15,7 @@
 #include "fs.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "xalloc.h"
 
 struct fixture {
 	char dir[64];
@@ -363,6 +364,47 @@ static void test_sandbox__file_bind(void **state)
 	free(host);
 }
 
+/*
+ * A file bind where the view has no file (an agent's socket at a neutral
+ * path): the point is made in the view, never on the machine, in a
+ * directory the machine has (/etc) and in the private /tmp.
+ */
+static void test_sandbox__file_bind_at_missing_path(void **state)
+{
+	struct fixture *f = *state;
+	struct sandbox_opts o = SANDBOX_OPTS_INIT;
+	struct sandbox_bind b[2] = { { NULL, NULL, true },
+				     { NULL, "/tmp/sw-unit/x/f", true } };
+	char *host = fs_join(f->dir, "f");
+	char *at = xasprintf("/etc/sw-unit-%ld/f", (long)getpid());
+	char *script;
+	FILE *fp;
+
+	if (!usable())
+		skip();
+	fp = fopen(host, "w");
+	assert_non_null(fp);
+	fputs("sw-unit-content\n", fp);
+	fclose(fp);
+	b[0].host = host;
+	b[0].at = at;
+	b[1].host = host;
+	o.binds = b;
+	o.nbinds = 2;
+	assert_int_equal(start_opts(f, &o), 0);
+	script = xasprintf("grep -qx sw-unit-content %s && "
+			   "grep -qx sw-unit-content /tmp/sw-unit/x/f && "
+			   "test -f /etc/passwd && "
+			   "! echo x 2>/dev/null >>%s",
+			   at, at);
+	assert_int_equal(run_in(f, script, "/"), 0);
+	*strrchr(at, '/') = '\0';
+	assert_int_equal(access(at, F_OK), -1);
+	free(script);
+	free(at);
+	free(host);
+}
+
 static void test_sandbox__bind_in_proc_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -425,6 +467,9 @@ int main(void)
 			test_sandbox__bind_in_proc_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox__file_bind, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sandbox__file_bind_at_missing_path, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox__cpu_time_limit,
 						setup, teardown),
 	};
