@@ -762,6 +762,16 @@ static int resolve(struct drv *d, struct sw_err *e)
 		return -1;
 	if (!d->locks && take_locks(d, NULL, e) < 0)
 		return -1;
+	if (!d->bundle && !d->rollback_source) {
+		/* --rollback by hand: the group's last good revision, read
+		 * under the locks and before anything is made. */
+		d->rollback_source = read_state(d, "last-successful");
+		if (!d->rollback_source)
+			return err_set(e, ERR_FAILED,
+				       "nothing to roll back to: group %s has "
+				       "no successful deployment",
+				       d->group_name);
+	}
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		if (d->hosts[i].make_root &&
 		    fs_mkdir_p(d->hosts[i].root, 0755, e) < 0)
@@ -788,8 +798,13 @@ static int resolve(struct drv *d, struct sw_err *e)
 		/* locked while it runs: `slipway prune` leaves it alone */
 		d->log_fd = fs_create_locked(log, 0644, e);
 		free(log);
-		if (d->log_fd < 0)
+		if (d->log_fd < 0) {
+			struct sw_err ignored = SW_ERR_INIT;
+
+			/* no log, no report: nothing of it stays */
+			fs_remove_tree(d->dep_dir, &ignored);
 			return -1;
+		}
 	}
 	if (reserve_report(d, e) < 0)
 		return -1;
@@ -1580,6 +1595,28 @@ static void print_summary(struct drv *d, int64_t t0)
 		    d->status, d->error_msg, d->dep_dir);
 }
 
+/*
+ * A deployment that started (its report's space is reserved) but cannot
+ * go on: its report says Failed with e's message, in that space, and its
+ * row in the store says so too. e is left as it is for the caller.
+ */
+static void fail_started(struct drv *d, const struct sw_err *e)
+{
+	struct sw_err we = SW_ERR_INIT;
+
+	d->end_ms = proc_wall_ms();
+	free(d->status);
+	d->status = xstrdup("Failed");
+	d->error_code = "INTERNAL_ERROR";
+	free(d->error_msg);
+	d->error_msg = xstrdup(e->msg);
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_PENDING)
+			d->hosts[i].st = FH_SKIPPED;
+	if (write_reports(d, true, &we) < 0)
+		fprintf(stderr, "error: %s\n", we.msg);
+}
+
 static int deploy_one(struct drv *d, struct sw_err *e)
 {
 	int64_t t0 = proc_now_ms();
@@ -1589,18 +1626,12 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	d->live = !d->o->quiet && isatty(STDERR_FILENO) &&
 		  !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
 		  getenv("TERM") && strcmp(getenv("TERM"), "dumb");
-	if (resolve(d, e) < 0)
+	if (resolve(d, e) < 0) {
+		if (d->reserved)
+			fail_started(d, e);
 		return -1;
-	index_put(d);
-	if (!d->bundle && !d->rollback_source) {
-		/* --rollback by hand: the group's last good revision. */
-		d->rollback_source = read_state(d, "last-successful");
-		if (!d->rollback_source)
-			return err_set(e, ERR_FAILED,
-				       "nothing to roll back to: group %s has "
-				       "no successful deployment",
-				       d->group_name);
 	}
+	index_put(d);
 	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
 	if (d->rollback_of)

@@ -339,3 +339,33 @@ hook_rev() {
 	[[ "$output" == *d-PRUNEDEP3* ]]
 	[[ "$output" != *d-PRUNEDEP2* ]]
 }
+
+@test "a deployment refused before it starts leaves nothing; one that fails after it started leaves a Failed report" {
+	# nothing to roll back to: refused before anything is made
+	mkdir -p "$T/host"
+	run "$SLIPWAY" deploy --rollback --root "$T/host" --state-dir "$STATE" \
+		--isolation dir
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"nothing to roll back to"* ]]
+	[ -z "$(ls -A "$STATE/deployments" 2>/dev/null)" ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[[ "$output" != *killed* ]]
+
+	# a directory bundle for ssh is packed after the report's space is
+	# reserved: no room for it, the deployment ends Failed with a report
+	small_disk
+	hook_rev "true"
+	head -c 3000000 /dev/urandom >"$T/rev/big"
+	run "$SLIPWAY" deploy "$T/rev" --ssh root@127.0.0.1:1 \
+		--state-dir "$STATE" --deployment-id d-NOPACK1 -q
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot pack bundle"* ]]
+	r=$STATE/deployments/d-NOPACK1/report.json
+	[ -f "$r" ]
+	[ "$(jq -r .status "$r")" = Failed ]
+	jq -r .errorInformation.message "$r" | grep -q "cannot pack bundle"
+	[ "$(jq -r '.instances[0].status' "$r")" = Skipped ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	echo "$output" | grep d-NOPACK1 | grep -q Failed
+	[[ "$output" != *killed* ]]
+}
