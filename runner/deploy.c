@@ -1398,6 +1398,87 @@ static char *report_text(const struct drv *d)
 	return text;
 }
 
+/* s, cut to at most max bytes at a character's start, "..." marking a cut */
+static json_object *jcut(const char *s, size_t max)
+{
+	size_t n;
+	char *t;
+	json_object *o;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	if (n <= max)
+		return json_object_new_string(s);
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	t = xasprintf("%.*s...", (int)n, s);
+	o = json_object_new_string(t);
+	free(t);
+	return o;
+}
+
+/*
+ * The report cut down to what must not be lost when the full one does
+ * not fit in its reserved space on a full disk: the outcome, the counts,
+ * each host's status and message, strings cut short; "reportCompact"
+ * says so.
+ */
+static char *report_compact(const struct drv *d)
+{
+	enum { CUT = 512 };
+	json_object *o = json_object_new_object(), *ov, *insts;
+	size_t n[5] = { 0 };
+	char *text;
+
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		n[d->hosts[i].st]++;
+	add(o, "deploymentId", jstr(d->id));
+	add(o, "applicationName", jcut(d->application, CUT));
+	add(o, "deploymentGroupName", jcut(d->group_name, CUT));
+	add(o, "deploymentGroupId", jcut(d->group_id, CUT));
+	add(o, "deploymentConfigName", jcut(d->config.name, CUT));
+	add(o, "status", jstr(d->status));
+	add(o, "createTime", jtime(d->start_ms));
+	add(o, "startTime", jtime(d->start_ms));
+	add(o, "completeTime", jtime(d->end_ms));
+	add(o, "creator", jstr(d->rollback_of ? "codeDeployRollback" : "user"));
+	if (strcmp(d->status, "Succeeded")) {
+		json_object *ei = json_object_new_object();
+
+		add(ei, "code", jstr(d->error_code));
+		add(ei, "message", jcut(d->error_msg, CUT));
+		add(o, "errorInformation", ei);
+	}
+	ov = json_object_new_object();
+	add(ov, "Pending", json_object_new_int((int)n[FH_PENDING]));
+	add(ov, "InProgress", json_object_new_int((int)n[FH_IN_FLIGHT]));
+	add(ov, "Succeeded", json_object_new_int((int)n[FH_SUCCEEDED]));
+	add(ov, "Failed", json_object_new_int((int)n[FH_FAILED]));
+	add(ov, "Skipped", json_object_new_int((int)n[FH_SKIPPED]));
+	add(ov, "Ready", json_object_new_int(0));
+	add(o, "deploymentOverview", ov);
+	insts = json_object_new_array();
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		const struct fhost *h = &d->hosts[i];
+		json_object *in = json_object_new_object();
+
+		add(in, "instanceId", jcut(h->name, CUT));
+		add(in, "status", jstr(fh_names[h->st]));
+		if (h->st == FH_FAILED)
+			add(in, "message",
+			    jcut(h->message ? h->message : h->r.message, CUT));
+		json_object_array_add(insts, in);
+	}
+	add(o, "instances", insts);
+	add(o, "reportCompact", json_object_new_boolean(1));
+	text = xstrdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return text;
+}
+
 /* The deployment's row in the store's index (a failing store only
  * warns). */
 static void index_put(const struct drv *d)
@@ -1428,10 +1509,19 @@ static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 	size_t n = strlen(text);
 	int ret;
 
-	/* The first report goes into the space reserved for it. */
-	if (d->reserved && d->report_rv.fd >= 0)
+	/* The first report goes into the space reserved for it; on a full
+	 * disk, compact if the whole one does not fit. */
+	if (d->reserved && d->report_rv.fd >= 0) {
 		ret = fs_reserve_commit(&d->report_rv, text, n, 0644, e);
-	else
+		if (ret < 0 && (errno == ENOSPC || errno == EDQUOT)) {
+			char *small = report_compact(d);
+
+			err_clear(e);
+			ret = fs_reserve_commit(&d->report_rv, small,
+						strlen(small), 0644, e);
+			free(small);
+		}
+	} else
 		ret = fs_write_atomic(path, text, n, 0644, e);
 
 	if (!ret) {

@@ -369,3 +369,25 @@ hook_rev() {
 	echo "$output" | grep d-NOPACK1 | grep -q Failed
 	[[ "$output" != *killed* ]]
 }
+
+@test "a deployment report longer than its reserved space is kept compact on a full disk" {
+	small_disk
+	hook_rev "head -c 3000000 /dev/zero >'$STATE/fill' || true; exit 3"
+	# an application name of 100 KB: the report outgrows its reservation
+	app=$(head -c 100000 /dev/zero | tr '\0' a)
+	run "$SLIPWAY" deploy "$T/rev" --root "$T/host" --state-dir "$STATE" \
+		--deployment-id d-COMPACT1 --application "$app" -q
+	[ "$status" -eq 1 ]
+	r=$STATE/deployments/d-COMPACT1/report.json
+	[ -f "$r" ]
+	[ "$(jq -r .reportCompact "$r")" = true ]
+	[ "$(jq -r .status "$r")" = Failed ]
+	[ "$(jq -r .deploymentOverview.Failed "$r")" = 1 ]
+	[ "$(jq -r '.instances[0].status' "$r")" = Failed ]
+	jq -r '.instances[0].message' "$r" | grep -q BeforeInstall
+	[ "$(jq -r .applicationName "$r" | wc -c)" -lt 1000 ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep d-COMPACT1 | grep -q Failed
+	[[ "$output" != *killed* ]]
+}
