@@ -391,3 +391,28 @@ hook_rev() {
 	echo "$output" | grep d-COMPACT1 | grep -q Failed
 	[[ "$output" != *killed* ]]
 }
+
+@test "a build that cannot create its log leaves neither its directory nor its id link" {
+	mkdir -p "$STATE"
+	mount -t tmpfs -o size=4m,nr_inodes=1000 tmpfs "$STATE" 2>/dev/null ||
+		skip "cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)"
+	MNT=$STATE
+	spec <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo built
+EOF2
+	sw_build -q
+	[ "$status" -eq 0 ]
+	# two inodes left: the directory and its link, not the log
+	used=$(df --output=iused "$STATE" | tail -1)
+	mount -o remount,nr_inodes=$((used + 2)) "$STATE"
+	sw_build -q
+	[ "$status" -eq 111 ]
+	[[ "$output" == *"No space left on device"* ]]
+	[ "$(ls "$STATE/builds" | wc -l)" -eq 2 ] # the first build's dir and link
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[[ "$output" != *killed* ]]
+}
