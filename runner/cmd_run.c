@@ -19,12 +19,14 @@
  */
 #include <archive.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <archive_entry.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -347,6 +349,7 @@ static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
 	int status = ERR_SYSTEM, bst;
 	char *uuid = NULL, *did = NULL, *note = NULL;
 	struct deploy_locks *locks = NULL;
+	int build_fd = -1;
 
 	if (state_open(&c.st, bo->state_dir, &e) < 0)
 		goto fail;
@@ -380,10 +383,24 @@ static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
 		goto out;
 	}
 	{
-		json_object *arts;
+		json_object *arts, *logs;
+		const char *log = NULL;
 
 		if (json_object_object_get_ex(b, "artifacts", &arts) && arts)
 			artifact = jget(arts, "location");
+		/* The build's log locked (shared) until the deployment ends:
+		 * `slipway prune` takes it for a running build and leaves its
+		 * artifact alone. */
+		if (json_object_object_get_ex(b, "logs", &logs) && logs)
+			log = jget(logs, "location");
+		if (log) {
+			build_fd = open(log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+						     O_NOCTTY);
+			if (build_fd >= 0 && flock(build_fd, LOCK_SH) < 0) {
+				close(build_fd);
+				build_fd = -1;
+			}
+		}
 	}
 	if (!artifact || !*artifact) {
 		buf_addstr(&why, "the build has no primary artifact to deploy "
@@ -438,6 +455,8 @@ fail:
 	fprintf(stderr, "error: %s\n", e.msg);
 	status = e.code ? e.code : ERR_SYSTEM;
 out:
+	if (build_fd >= 0)
+		close(build_fd);
 	deploy_locks_free(locks);
 	dop->locks = NULL;
 	dop->deployment_id = NULL;

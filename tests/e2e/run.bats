@@ -169,3 +169,30 @@ YML
 	[[ "$output" == *"Batch section (build-list): running this buildspec's own phases as one build ('slipway build' runs the batch)"* ]]
 	[ "$(cat "$STATE/hosts/a/root/var/www/index.html")" = "version 1" ]
 }
+
+@test "run: prune while the run deploys leaves the build whose artifact it deploys" {
+	setup_project 1
+	mkfifo "$T/go"
+	printf '#!/bin/sh\ntouch "%s/started"\ncat "%s/go" >/dev/null\n' "$T" "$T" \
+		>"$PROJ/scripts/validate.sh"
+	sed -i 's/^  - name: b$//' "$T/fleet.yml"
+	"$SLIPWAY" run "$PROJ" --group "$T/fleet.yml" --state-dir "$STATE" \
+		--report "$REPORT" -e APP_VERSION=1 >"$T/out" 2>&1 3>&- &
+	pid=$!
+	for i in $(seq 200); do [ -e "$T/started" ] && break; sleep 0.1; done
+	[ -e "$T/started" ]
+	build=$(ls -d "$STATE"/builds/proj-*)
+	[ -f "$build/report.json" ] # the build has ended
+	run "$SLIPWAY" prune --keep 0 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	# the build and the deployment
+	[[ "$output" == *"pruned 0 builds"*"2 running"* ]]
+	[ -f "$build/report.json" ]
+	echo go >"$T/go"
+	wait "$pid"
+	cat "$T/out"
+	[ "$(jq -r .status "$REPORT")" = Succeeded ]
+	# ended: the next prune takes it
+	run "$SLIPWAY" prune --keep 0 --state-dir "$STATE"
+	[ ! -e "$build" ]
+}
