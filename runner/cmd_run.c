@@ -16,6 +16,10 @@
  * whose group or a host of it is being deployed is refused (exit 1)
  * before it builds anything, and no other deployment can start on them
  * between the build and the deployment.
+ *
+ * <state>/runs/<run-id>/run.lock is held locked while the run runs, and
+ * the build's log from the build's end until the deployment ends:
+ * `slipway prune` leaves both, and the artifact being deployed.
  */
 #include <archive.h>
 #include <dirent.h>
@@ -349,7 +353,7 @@ static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
 	int status = ERR_SYSTEM, bst;
 	char *uuid = NULL, *did = NULL, *note = NULL;
 	struct deploy_locks *locks = NULL;
-	int build_fd = -1;
+	int build_fd = -1, run_fd = -1;
 
 	if (state_open(&c.st, bo->state_dir, &e) < 0)
 		goto fail;
@@ -366,6 +370,15 @@ static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
 	c.dir = xasprintf("%s/runs/%s", c.st.dir, c.id);
 	if (fs_mkdir_p(c.dir, 0755, &e) < 0)
 		goto fail;
+	{
+		char *lp = fs_join(c.dir, "run.lock");
+
+		/* held while the run runs: `slipway prune` leaves it */
+		run_fd = fs_create_locked(lp, 0644, &e);
+		free(lp);
+		if (run_fd < 0)
+			goto fail;
+	}
 	c.build_report = fs_join(c.dir, "build.json");
 	c.deploy_report = fs_join(c.dir, "deployment.json");
 	bo->report = c.build_report;
@@ -457,6 +470,14 @@ fail:
 out:
 	if (build_fd >= 0)
 		close(build_fd);
+	if (run_fd >= 0) {
+		char *lp = fs_join(c.dir, "run.lock");
+
+		/* ended: its report says so (killed, the lock stays free) */
+		unlink(lp);
+		free(lp);
+		close(run_fd);
+	}
 	deploy_locks_free(locks);
 	dop->locks = NULL;
 	dop->deployment_id = NULL;

@@ -185,9 +185,10 @@ YML
 	[ -f "$build/report.json" ] # the build has ended
 	run "$SLIPWAY" prune --keep 0 --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	# the build and the deployment
-	[[ "$output" == *"pruned 0 builds"*"2 running"* ]]
+	# the build, the deployment and the run
+	[[ "$output" == *"pruned 0 builds"*"3 running"* ]]
 	[ -f "$build/report.json" ]
+	[ -d "$STATE/runs/$(ls "$STATE/runs")" ]
 	echo go >"$T/go"
 	wait "$pid"
 	cat "$T/out"
@@ -195,4 +196,27 @@ YML
 	# ended: the next prune takes it
 	run "$SLIPWAY" prune --keep 0 --state-dir "$STATE"
 	[ ! -e "$build" ]
+}
+
+@test "run: prune removes old runs' records by count and age, never a running one" {
+	setup_project 1
+	sw_run
+	[ "$status" -eq 0 ]
+	old=$(jq -r .runId "$REPORT")
+	sw_run
+	[ "$status" -eq 0 ]
+	new=$(jq -r .runId "$REPORT")
+	[ ! -e "$STATE/runs/$new/run.lock" ] # ended: no lock left
+	run "$SLIPWAY" prune --keep 1 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed run $old"* ]]
+	[[ "$output" == *", 1 run:"*"kept 1 build and 1 deployment, 1 run"* ]]
+	[ ! -e "$STATE/runs/$old" ]
+	[ -f "$STATE/runs/$new/report.json" ]
+	run "$SLIPWAY" prune --older-than 1h --keep 0 --state-dir "$STATE"
+	[ -f "$STATE/runs/$new/report.json" ]
+	touch -d '2 hours ago' "$STATE/runs/$new/report.json"
+	run "$SLIPWAY" prune --older-than 1h --keep 0 --state-dir "$STATE"
+	[[ "$output" == *"removed run $new"* ]]
+	[ ! -e "$STATE/runs/$new" ]
 }
