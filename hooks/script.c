@@ -579,7 +579,8 @@ static void supervise(struct run *rn, pid_t pid, struct proc_group *held,
 	const struct script_run_opts *o = rn->o;
 	unsigned timeout_s = o->timeout_s ? o->timeout_s : 3600;
 	int held_ms = o->held_grace_ms > 0 ? o->held_grace_ms : 1000;
-	int kill_ms = o->kill_grace_ms > 0 ? o->kill_grace_ms : 5000;
+	int kill_ms =
+		proc_grace_ms(o->kill_grace_ms > 0 ? o->kill_grace_ms : 5000);
 	int64_t deadline = proc_now_ms() + (int64_t)timeout_s * 1000;
 	int64_t exited_at = -1, term_at = -1, kill_at = -1, gone_at = -1;
 	struct groups gs = { { pid }, 1 };

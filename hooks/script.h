@@ -49,11 +49,12 @@
  *   newest message longer than that keeps its last 2048 bytes (the agent
  *   would send an empty tail);
  * - timeout: when the script runs past timeout_s, SIGTERM to its group,
- *   up to kill_grace_ms (5 s, as agent v2) for the group to go, then
- *   SIGKILL: ScriptTimedOut "Script at specified location: <location>
- *   failed to complete in <N> seconds". Under runas the groups of su's
- *   children get the signals too: `su -c` puts the command in a session
- *   of its own, which a signal to su's group (all the agent sends) misses;
+ *   up to kill_grace_ms (5 s, as agent v2; proc_grace_ms) for the group
+ *   to go, then SIGKILL: ScriptTimedOut "Script at specified location:
+ *   <location> failed to complete in <N> seconds". Under runas the
+ *   groups of su's children get the signals too: `su -c` puts the
+ *   command in a session of its own, which a signal to su's group (all
+ *   the agent sends) misses;
  * - exit status N != 0: ScriptFailed "Script at specified location:
  *   <location> [run as user <U>] failed with exit code <N>"; a script
  *   killed by a signal has no exit code, as with the agent (Ruby's nil):

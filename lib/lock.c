@@ -22,7 +22,9 @@
 /* A holder's line is short; more than this is not ours to parse. */
 #define LOCK_TEXT_MAX 1024
 /* A busy lock whose file is still empty is being taken (or released)
- * right now: its holder writes its line at once. Look again this often. */
+ * right now: its holder writes its line at once. One whose holder is
+ * gone may be held for a moment by lock_sweep, about to remove it. Look
+ * again this often. */
 #define LOCK_TRIES 200
 
 void lock_holder_release(struct lock_holder *h)
@@ -141,9 +143,10 @@ int lock_try(struct lock *l, const char *path, const char *id, const char *note,
 			goto out;
 		}
 		read_holder(fd, prev);
-		if (prev->id || tries >= LOCK_TRIES) {
+		if ((prev->id && !prev->gone) || tries >= LOCK_TRIES) {
 			/* Busy: a holder that runs is never "gone"; one
-			 * whose pid is gone left a child holding it. */
+			 * whose pid is gone, still busy after a while, left
+			 * a child holding it. */
 			ret = LOCK_BUSY;
 			goto out;
 		}

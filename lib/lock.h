@@ -21,7 +21,9 @@
  * removes it (a taker that opened it meanwhile sees it gone once it has
  * the lock, and opens it anew). A file still there when its lock is free
  * was left by a holder that died: lock_try takes it over and says whose
- * it was.
+ * it was. lock_sweep holds a dead holder's file for a moment before it
+ * removes it: a taker that finds it busy with a holder that is gone
+ * looks again for a while (about 200 ms) before it says busy.
  *
  * The descriptor is O_CLOEXEC: a program the holder runs does not hold
  * the lock. A child forked without exec shares it (and keeps the lock

@@ -646,9 +646,22 @@ static bool anything_left(pid_t pgid, pid_t holder)
 	return group_alive(pgid) || signal_orphans(holder, 0) > 0;
 }
 
+int proc_grace_ms(int ms)
+{
+	const char *v = getenv("SLIPWAY_TEST_GRACE_MS");
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return ms;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	return !errno && !*end && n > 0 && n <= 3600000 ? (int)n : ms;
+}
+
 int proc_group_stop(struct proc_group *g, int grace_ms)
 {
-	int64_t deadline = proc_now_ms() + grace_ms;
+	int64_t deadline = proc_now_ms() + proc_grace_ms(grace_ms);
 	pid_t pgid = g->pgid, holder = g->holder;
 	int killed = 0;
 

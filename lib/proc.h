@@ -113,6 +113,13 @@ void proc_group_release(struct proc_group *g);
  * with SIGKILL, else 0. Any other child of slipway still running is
  * treated as an orphan of the build. */
 int proc_group_stop(struct proc_group *g, int grace_ms);
+/*
+ * The grace between SIGTERM and SIGKILL of a stop: ms, or the
+ * milliseconds in $SLIPWAY_TEST_GRACE_MS when that is set (for tests
+ * only: one that must catch slipway inside that wait sets it long).
+ * proc_group_stop() and a hook's stop use it.
+ */
+int proc_grace_ms(int ms);
 /* Kill the group without waiting (used from a timeout). */
 void proc_group_signal(const struct proc_group *g, int sig);
 

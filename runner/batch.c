@@ -1238,10 +1238,10 @@ static int prepare(struct brun *b, struct sw_err *e)
 		ret = err_sys(e, "cannot create '%s'", link);
 	logp = fs_join(b->dir, "batch.log");
 	if (!ret) {
-		b->log_fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				 0644);
+		/* locked while the batch runs: `slipway prune` leaves it */
+		b->log_fd = fs_create_locked(logp, 0644, e);
 		if (b->log_fd < 0)
-			ret = err_sys(e, "cannot create '%s'", logp);
+			ret = -1;
 	}
 	free(uuid);
 	free(name);

@@ -1263,8 +1263,7 @@ static int prepare(struct run *r, struct sw_err *e)
 	res->timeout_minutes =
 		(long)((o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS) /
 		       60000);
-	if (fs_mkdir_p(res->build_dir, 0755, e) < 0 ||
-	    state_link_build(&r->st, res->id, e) < 0)
+	if (fs_mkdir_p(res->build_dir, 0755, e) < 0)
 		return -1;
 	logpath = fs_join(res->build_dir, "build.log");
 	/*
@@ -1272,10 +1271,19 @@ static int prepare(struct run *r, struct sw_err *e)
 	 * never takes a build whose log is locked, and one without a report
 	 * whose log is free was killed.
 	 */
-	r->log_fd = fs_create_locked(logpath, 0644, e);
+	if (state_link_build(&r->st, res->id, e) == 0)
+		r->log_fd = fs_create_locked(logpath, 0644, e);
 	free(logpath);
-	if (r->log_fd < 0)
+	if (r->log_fd < 0) {
+		/* no log, no report: nothing of the build stays */
+		struct sw_err ignored = SW_ERR_INIT;
+		char *link = xasprintf("%s/builds/%s", r->st.dir, res->id);
+
+		fs_remove_tree(res->build_dir, &ignored);
+		unlink(link);
+		free(link);
 		return -1;
+	}
 	if (reserve_report(r, e) < 0)
 		return -1;
 	log_init(&r->log, STDOUT_FILENO, r->log_fd, &r->mask);

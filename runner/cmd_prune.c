@@ -1,10 +1,11 @@
 /*
  * slipway prune: reclaim the state directory's space. Old builds (source
- * tree, log, report, artifacts) and old deployments (log, report) go by
- * count per project or deployment group and by age; what killed runs
- * left (temporaries, the trash of retired trees) goes too. A running
- * build or deployment, whose log its process holds locked, is never
- * touched.
+ * tree, log, report, artifacts), old deployments (log, report) and the
+ * records of old runs and batches go by count per project, deployment
+ * group (runs all together) and by age; what killed runs left
+ * (temporaries, the trash of retired trees) goes too. A running build,
+ * deployment, run or batch, whose log (a run's run.lock) its process
+ * holds locked, is never touched.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,13 +35,14 @@ static const char prune_usage[] =
 	"                     [--state-dir DIR]\n"
 	"\n"
 	"Reclaim space in the state directory: remove old builds (source\n"
-	"tree, build.log, report, artifacts) and old deployments\n"
-	"(deployment.log, report), and what killed runs left behind\n"
-	"(temporary files, retired trees).\n"
+	"tree, build.log, report, artifacts), old deployments\n"
+	"(deployment.log, report), old runs' and batches' records (runs/,\n"
+	"batches/), and what killed runs left behind (temporary files,\n"
+	"retired trees).\n"
 	"\n"
-	"  --keep N              keep the newest N builds of each project and\n"
-	"                        the newest N deployments of each deployment\n"
-	"                        group (0: none)\n"
+	"  --keep N              keep the newest N builds and batches of each\n"
+	"                        project, deployments of each deployment\n"
+	"                        group, and runs (0: none)\n"
 	"  --older-than DURATION remove only what ended more than DURATION\n"
 	"                        ago: 30m, 12h, 7d, 2w (units s m h d w)\n"
 	"      --dry-run         print what would be removed, remove nothing\n"
@@ -49,9 +51,12 @@ static const char prune_usage[] =
 	"  -h, --help            this help\n"
 	"\n"
 	"Without --keep or --older-than, the newest 20 of each project and\n"
-	"group are kept. With both, what goes is beyond the newest N and\n"
-	"older than DURATION. A running build or deployment is never\n"
-	"removed; one that was killed (no report) is removed like any other.\n"
+	"group (and 20 runs) are kept. With both, what goes is beyond the "
+	"newest N and\n"
+	"older than DURATION. A running build, deployment, run or batch is "
+	"never\n"
+	"removed, nor the build whose artifact 'slipway run' is deploying;\n"
+	"one that was killed (no report) is removed like any other.\n"
 	"Artifacts written with -o DIR outside the state directory stay.\n"
 	"\n"
 	"Examples:\n"
@@ -121,7 +126,28 @@ static int parse_age(const char *s, int64_t *sec)
 	return 0;
 }
 
-/* One build or deployment directory. */
+/* What a record directory is. */
+enum kind { K_BUILD, K_DEPLOY, K_RUN, K_BATCH };
+
+/* Its directory under the state directory, its lock (held while it
+ * runs), what it is called. */
+static const struct {
+	const char *dir, *log, *what;
+} kinds[] = {
+	[K_BUILD] = { "builds", "build.log", "build" },
+	[K_DEPLOY] = { "deployments", "deployment.log", "deployment" },
+	[K_RUN] = { "runs", "run.lock", "run" },
+	[K_BATCH] = { "batches", "batch.log", "batch" },
+};
+
+/* A build's or batch's directory is <project>-<uuid>, with a
+ * <project>:<uuid> link to it. */
+static bool by_project(enum kind k)
+{
+	return k == K_BUILD || k == K_BATCH;
+}
+
+/* One build, deployment, run or batch directory. */
 struct rec {
 	char *name; /* the directory's name */
 	char *key; /* project, or application/group */
@@ -187,14 +213,15 @@ static char *deploy_key(const char *report)
 }
 
 /*
- * The records in <state>/<sub>/: builds (deploy false; the project is
- * the name without "-<uuid>") or deployments. Running ones are counted,
- * not listed.
+ * The records in <state>/<sub>/: builds and batches (keyed by project,
+ * the name without "-<uuid>"), deployments (by application and group) or
+ * runs (all one key). Running ones are counted, not listed.
  */
-static int collect(const char *dir, bool deploy, struct recs *rs,
+static int collect(const char *dir, enum kind k, struct recs *rs,
 		   struct sw_err *e)
 {
-	const char *logname = deploy ? "deployment.log" : "build.log";
+	const char *logname = kinds[k].log;
+	bool deploy = k == K_DEPLOY;
 	int64_t now = now_ns();
 	struct dirent *de;
 	DIR *d = opendir(dir);
@@ -212,7 +239,7 @@ static int collect(const char *dir, bool deploy, struct recs *rs,
 		if (de->d_name[0] == '.')
 			continue;
 		/* a build: <project>-<uuid>; its <project>:<uuid> is a link */
-		if (!deploy && (len < 38 || de->d_name[len - 37] != '-'))
+		if (by_project(k) && (len < 38 || de->d_name[len - 37] != '-'))
 			continue;
 		path = fs_join(dir, de->d_name);
 		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -237,7 +264,7 @@ static int collect(const char *dir, bool deploy, struct recs *rs,
 			r.name = xstrdup(de->d_name);
 			if (deploy)
 				r.key = has_report ? deploy_key(report) : NULL;
-			else
+			else if (by_project(k))
 				r.key = xstrndup(de->d_name, len - 37);
 			if (!r.key)
 				r.key = xstrdup("");
@@ -279,9 +306,11 @@ static void print_size(FILE *out, uint64_t n)
  * Remove what the options let go from rs (sorted by key, newest first).
  * A build also loses its id link, <project>:<uuid>.
  */
-static void prune_recs(const char *dir, bool deploy, const struct recs *rs,
+static void prune_recs(const char *dir, enum kind k, const struct recs *rs,
 		       const struct popts *o, struct store *s, struct totals *t)
 {
+	bool deploy = k == K_DEPLOY;
+
 	int64_t now = now_ns();
 	size_t nth = 0;
 
@@ -298,13 +327,12 @@ static void prune_recs(const char *dir, bool deploy, const struct recs *rs,
 			continue;
 		}
 		path = fs_join(dir, r->name);
-		id = deploy ? xstrdup(r->name)
-			    : xasprintf("%s:%s", r->key,
-					r->name + strlen(r->key) + 1);
+		id = !by_project(k) ? xstrdup(r->name)
+				    : xasprintf("%s:%s", r->key,
+						r->name + strlen(r->key) + 1);
 		size = fs_tree_size(path);
 		if (o->dry_run) {
-			printf("would remove %s %s (",
-			       deploy ? "deployment" : "build", id);
+			printf("would remove %s %s (", kinds[k].what, id);
 		} else if (fs_remove_tree(path, &e) < 0) {
 			fprintf(stderr, "warning: %s\n", e.msg);
 			t->failed++;
@@ -312,19 +340,18 @@ static void prune_recs(const char *dir, bool deploy, const struct recs *rs,
 			free(id);
 			continue;
 		} else {
-			printf("removed %s %s (",
-			       deploy ? "deployment" : "build", id);
+			printf("removed %s %s (", kinds[k].what, id);
 		}
 		print_size(stdout, size);
 		fputs(")\n", stdout);
-		if (!deploy && !o->dry_run) {
+		if (by_project(k) && !o->dry_run) {
 			char *link = fs_join(dir, id);
 
 			unlink(link);
 			free(link);
 		}
 		/* its row in the store's index goes with it */
-		if (s && !o->dry_run &&
+		if (s && !o->dry_run && (k == K_BUILD || deploy) &&
 		    (deploy ? store_delete_deployment(s, id, &e)
 			    : store_delete_build(s, id, &e)) < 0)
 			fprintf(stderr, "warning: %s\n", e.msg);
@@ -369,12 +396,13 @@ int cmd_prune(int argc, char **argv)
 					    "objects",	  "bin",     "tmp",
 					    NULL };
 	struct popts o = { NULL, -1, -1, 0 };
-	struct recs builds = { 0 }, deps = { 0 };
-	struct totals tb = { 0 }, td = { 0 };
+	struct recs rs[4] = { { 0 } };
+	struct totals t[4] = { { 0 } };
+	size_t running = 0;
 	struct fs_sweep sw = { 0 };
 	struct sw_err e = SW_ERR_INIT;
 	uint64_t trash = 0;
-	char *state = NULL, *bdir = NULL, *ddir = NULL, *db = NULL;
+	char *state = NULL, *dirs[4] = { NULL }, *db = NULL;
 	struct store *s = NULL;
 	int c, ret = 0;
 
@@ -426,13 +454,14 @@ int cmd_prune(int argc, char **argv)
 			state);
 		goto out;
 	}
-	bdir = fs_join(state, "builds");
-	ddir = fs_join(state, "deployments");
-	if (collect(bdir, false, &builds, &e) < 0 ||
-	    collect(ddir, true, &deps, &e) < 0) {
-		fprintf(stderr, "error: %s\n", e.msg);
-		ret = e.code;
-		goto out;
+	for (int k = 0; k < 4; k++) {
+		dirs[k] = fs_join(state, kinds[k].dir);
+		if (collect(dirs[k], k, &rs[k], &e) < 0) {
+			fprintf(stderr, "error: %s\n", e.msg);
+			ret = e.code;
+			goto out;
+		}
+		running += rs[k].running;
 	}
 	if (!o.dry_run) {
 		struct state st = { state };
@@ -444,37 +473,53 @@ int cmd_prune(int argc, char **argv)
 			err_clear(&e);
 		}
 	}
-	prune_recs(bdir, false, &builds, &o, s, &tb);
-	prune_recs(ddir, true, &deps, &o, s, &td);
+	for (int k = 0; k < 4; k++)
+		prune_recs(dirs[k], k, &rs[k], &o, s, &t[k]);
 	prune_trash(state, &o, &trash);
 	if (!o.dry_run && fs_sweep_stale_tmp(state, 4, skip, &sw, &e) < 0) {
 		fprintf(stderr, "warning: %s\n", e.msg);
 		err_clear(&e);
 	}
 	printf("%s %zu build%s and %zu deployment%s",
-	       o.dry_run ? "would prune" : "pruned", tb.removed,
-	       tb.removed == 1 ? "" : "s", td.removed,
-	       td.removed == 1 ? "" : "s");
+	       o.dry_run ? "would prune" : "pruned", t[K_BUILD].removed,
+	       t[K_BUILD].removed == 1 ? "" : "s", t[K_DEPLOY].removed,
+	       t[K_DEPLOY].removed == 1 ? "" : "s");
+	for (int k = K_RUN; k <= K_BATCH; k++)
+		if (t[k].removed)
+			printf(", %zu %s%s", t[k].removed, kinds[k].what,
+			       t[k].removed == 1 ? ""
+			       : k == K_RUN	 ? "s"
+						 : "es");
 	if (sw.files)
 		printf(", %zu temporary file%s", sw.files,
 		       sw.files == 1 ? "" : "s");
 	fputs(": ", stdout);
-	print_size(stdout, tb.bytes + td.bytes + trash + sw.bytes);
+	print_size(stdout, t[K_BUILD].bytes + t[K_DEPLOY].bytes +
+				   t[K_RUN].bytes + t[K_BATCH].bytes + trash +
+				   sw.bytes);
 	printf(" %s; kept %zu build%s and %zu deployment%s",
-	       o.dry_run ? "to reclaim" : "reclaimed", tb.kept,
-	       tb.kept == 1 ? "" : "s", td.kept, td.kept == 1 ? "" : "s");
-	if (builds.running + deps.running)
-		printf(", %zu running", builds.running + deps.running);
+	       o.dry_run ? "to reclaim" : "reclaimed", t[K_BUILD].kept,
+	       t[K_BUILD].kept == 1 ? "" : "s", t[K_DEPLOY].kept,
+	       t[K_DEPLOY].kept == 1 ? "" : "s");
+	for (int k = K_RUN; k <= K_BATCH; k++)
+		if (t[k].kept)
+			printf(", %zu %s%s", t[k].kept, kinds[k].what,
+			       t[k].kept == 1 ? ""
+			       : k == K_RUN   ? "s"
+					      : "es");
+	if (running)
+		printf(", %zu running", running);
 	putchar('\n');
-	if (tb.failed || td.failed)
-		ret = ERR_SYSTEM;
+	for (int k = 0; k < 4; k++)
+		if (t[k].failed)
+			ret = ERR_SYSTEM;
 out:
-	recs_release(&builds);
-	recs_release(&deps);
+	for (int k = 0; k < 4; k++) {
+		recs_release(&rs[k]);
+		free(dirs[k]);
+	}
 	store_close(s);
 	free(db);
 	free(state);
-	free(bdir);
-	free(ddir);
 	return ret;
 }

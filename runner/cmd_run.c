@@ -16,15 +16,21 @@
  * whose group or a host of it is being deployed is refused (exit 1)
  * before it builds anything, and no other deployment can start on them
  * between the build and the deployment.
+ *
+ * <state>/runs/<run-id>/run.lock is held locked while the run runs, and
+ * the build's log from the build's end until the deployment ends:
+ * `slipway prune` leaves both, and the artifact being deployed.
  */
 #include <archive.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <archive_entry.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -347,6 +353,7 @@ static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
 	int status = ERR_SYSTEM, bst;
 	char *uuid = NULL, *did = NULL, *note = NULL;
 	struct deploy_locks *locks = NULL;
+	int build_fd = -1, run_fd = -1;
 
 	if (state_open(&c.st, bo->state_dir, &e) < 0)
 		goto fail;
@@ -363,6 +370,15 @@ static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
 	c.dir = xasprintf("%s/runs/%s", c.st.dir, c.id);
 	if (fs_mkdir_p(c.dir, 0755, &e) < 0)
 		goto fail;
+	{
+		char *lp = fs_join(c.dir, "run.lock");
+
+		/* held while the run runs: `slipway prune` leaves it */
+		run_fd = fs_create_locked(lp, 0644, &e);
+		free(lp);
+		if (run_fd < 0)
+			goto fail;
+	}
 	c.build_report = fs_join(c.dir, "build.json");
 	c.deploy_report = fs_join(c.dir, "deployment.json");
 	bo->report = c.build_report;
@@ -380,10 +396,24 @@ static int run_pipeline(struct build_opts *bo, struct deploy_opts *dop,
 		goto out;
 	}
 	{
-		json_object *arts;
+		json_object *arts, *logs;
+		const char *log = NULL;
 
 		if (json_object_object_get_ex(b, "artifacts", &arts) && arts)
 			artifact = jget(arts, "location");
+		/* The build's log locked (shared) until the deployment ends:
+		 * `slipway prune` takes it for a running build and leaves its
+		 * artifact alone. */
+		if (json_object_object_get_ex(b, "logs", &logs) && logs)
+			log = jget(logs, "location");
+		if (log) {
+			build_fd = open(log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+						     O_NOCTTY);
+			if (build_fd >= 0 && flock(build_fd, LOCK_SH) < 0) {
+				close(build_fd);
+				build_fd = -1;
+			}
+		}
 	}
 	if (!artifact || !*artifact) {
 		buf_addstr(&why, "the build has no primary artifact to deploy "
@@ -438,6 +468,16 @@ fail:
 	fprintf(stderr, "error: %s\n", e.msg);
 	status = e.code ? e.code : ERR_SYSTEM;
 out:
+	if (build_fd >= 0)
+		close(build_fd);
+	if (run_fd >= 0) {
+		char *lp = fs_join(c.dir, "run.lock");
+
+		/* ended: its report says so (killed, the lock stays free) */
+		unlink(lp);
+		free(lp);
+		close(run_fd);
+	}
 	deploy_locks_free(locks);
 	dop->locks = NULL;
 	dop->deployment_id = NULL;

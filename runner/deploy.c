@@ -762,6 +762,16 @@ static int resolve(struct drv *d, struct sw_err *e)
 		return -1;
 	if (!d->locks && take_locks(d, NULL, e) < 0)
 		return -1;
+	if (!d->bundle && !d->rollback_source) {
+		/* --rollback by hand: the group's last good revision, read
+		 * under the locks and before anything is made. */
+		d->rollback_source = read_state(d, "last-successful");
+		if (!d->rollback_source)
+			return err_set(e, ERR_FAILED,
+				       "nothing to roll back to: group %s has "
+				       "no successful deployment",
+				       d->group_name);
+	}
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		if (d->hosts[i].make_root &&
 		    fs_mkdir_p(d->hosts[i].root, 0755, e) < 0)
@@ -788,8 +798,13 @@ static int resolve(struct drv *d, struct sw_err *e)
 		/* locked while it runs: `slipway prune` leaves it alone */
 		d->log_fd = fs_create_locked(log, 0644, e);
 		free(log);
-		if (d->log_fd < 0)
+		if (d->log_fd < 0) {
+			struct sw_err ignored = SW_ERR_INIT;
+
+			/* no log, no report: nothing of it stays */
+			fs_remove_tree(d->dep_dir, &ignored);
 			return -1;
+		}
 	}
 	if (reserve_report(d, e) < 0)
 		return -1;
@@ -1383,6 +1398,87 @@ static char *report_text(const struct drv *d)
 	return text;
 }
 
+/* s, cut to at most max bytes at a character's start, "..." marking a cut */
+static json_object *jcut(const char *s, size_t max)
+{
+	size_t n;
+	char *t;
+	json_object *o;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	if (n <= max)
+		return json_object_new_string(s);
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	t = xasprintf("%.*s...", (int)n, s);
+	o = json_object_new_string(t);
+	free(t);
+	return o;
+}
+
+/*
+ * The report cut down to what must not be lost when the full one does
+ * not fit in its reserved space on a full disk: the outcome, the counts,
+ * each host's status and message, strings cut short; "reportCompact"
+ * says so.
+ */
+static char *report_compact(const struct drv *d)
+{
+	enum { CUT = 512 };
+	json_object *o = json_object_new_object(), *ov, *insts;
+	size_t n[5] = { 0 };
+	char *text;
+
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		n[d->hosts[i].st]++;
+	add(o, "deploymentId", jstr(d->id));
+	add(o, "applicationName", jcut(d->application, CUT));
+	add(o, "deploymentGroupName", jcut(d->group_name, CUT));
+	add(o, "deploymentGroupId", jcut(d->group_id, CUT));
+	add(o, "deploymentConfigName", jcut(d->config.name, CUT));
+	add(o, "status", jstr(d->status));
+	add(o, "createTime", jtime(d->start_ms));
+	add(o, "startTime", jtime(d->start_ms));
+	add(o, "completeTime", jtime(d->end_ms));
+	add(o, "creator", jstr(d->rollback_of ? "codeDeployRollback" : "user"));
+	if (strcmp(d->status, "Succeeded")) {
+		json_object *ei = json_object_new_object();
+
+		add(ei, "code", jstr(d->error_code));
+		add(ei, "message", jcut(d->error_msg, CUT));
+		add(o, "errorInformation", ei);
+	}
+	ov = json_object_new_object();
+	add(ov, "Pending", json_object_new_int((int)n[FH_PENDING]));
+	add(ov, "InProgress", json_object_new_int((int)n[FH_IN_FLIGHT]));
+	add(ov, "Succeeded", json_object_new_int((int)n[FH_SUCCEEDED]));
+	add(ov, "Failed", json_object_new_int((int)n[FH_FAILED]));
+	add(ov, "Skipped", json_object_new_int((int)n[FH_SKIPPED]));
+	add(ov, "Ready", json_object_new_int(0));
+	add(o, "deploymentOverview", ov);
+	insts = json_object_new_array();
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		const struct fhost *h = &d->hosts[i];
+		json_object *in = json_object_new_object();
+
+		add(in, "instanceId", jcut(h->name, CUT));
+		add(in, "status", jstr(fh_names[h->st]));
+		if (h->st == FH_FAILED)
+			add(in, "message",
+			    jcut(h->message ? h->message : h->r.message, CUT));
+		json_object_array_add(insts, in);
+	}
+	add(o, "instances", insts);
+	add(o, "reportCompact", json_object_new_boolean(1));
+	text = xstrdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return text;
+}
+
 /* The deployment's row in the store's index (a failing store only
  * warns). */
 static void index_put(const struct drv *d)
@@ -1413,10 +1509,19 @@ static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 	size_t n = strlen(text);
 	int ret;
 
-	/* The first report goes into the space reserved for it. */
-	if (d->reserved && d->report_rv.fd >= 0)
+	/* The first report goes into the space reserved for it; on a full
+	 * disk, compact if the whole one does not fit. */
+	if (d->reserved && d->report_rv.fd >= 0) {
 		ret = fs_reserve_commit(&d->report_rv, text, n, 0644, e);
-	else
+		if (ret < 0 && (errno == ENOSPC || errno == EDQUOT)) {
+			char *small = report_compact(d);
+
+			err_clear(e);
+			ret = fs_reserve_commit(&d->report_rv, small,
+						strlen(small), 0644, e);
+			free(small);
+		}
+	} else
 		ret = fs_write_atomic(path, text, n, 0644, e);
 
 	if (!ret) {
@@ -1580,6 +1685,28 @@ static void print_summary(struct drv *d, int64_t t0)
 		    d->status, d->error_msg, d->dep_dir);
 }
 
+/*
+ * A deployment that started (its report's space is reserved) but cannot
+ * go on: its report says Failed with e's message, in that space, and its
+ * row in the store says so too. e is left as it is for the caller.
+ */
+static void fail_started(struct drv *d, const struct sw_err *e)
+{
+	struct sw_err we = SW_ERR_INIT;
+
+	d->end_ms = proc_wall_ms();
+	free(d->status);
+	d->status = xstrdup("Failed");
+	d->error_code = "INTERNAL_ERROR";
+	free(d->error_msg);
+	d->error_msg = xstrdup(e->msg);
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_PENDING)
+			d->hosts[i].st = FH_SKIPPED;
+	if (write_reports(d, true, &we) < 0)
+		fprintf(stderr, "error: %s\n", we.msg);
+}
+
 static int deploy_one(struct drv *d, struct sw_err *e)
 {
 	int64_t t0 = proc_now_ms();
@@ -1589,18 +1716,12 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	d->live = !d->o->quiet && isatty(STDERR_FILENO) &&
 		  !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
 		  getenv("TERM") && strcmp(getenv("TERM"), "dumb");
-	if (resolve(d, e) < 0)
+	if (resolve(d, e) < 0) {
+		if (d->reserved)
+			fail_started(d, e);
 		return -1;
-	index_put(d);
-	if (!d->bundle && !d->rollback_source) {
-		/* --rollback by hand: the group's last good revision. */
-		d->rollback_source = read_state(d, "last-successful");
-		if (!d->rollback_source)
-			return err_set(e, ERR_FAILED,
-				       "nothing to roll back to: group %s has "
-				       "no successful deployment",
-				       d->group_name);
 	}
+	index_put(d);
 	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
 	if (d->rollback_of)

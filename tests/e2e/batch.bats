@@ -563,3 +563,45 @@ EOF2
 	[ "$status" -eq 2 ]
 	[[ "$output" == usage:* ]]
 }
+
+@test "prune removes old batches' records, never a running batch" {
+	mkfifo "$T/go"
+	spec <<EOF2
+version: 0.2
+phases:
+  build:
+    commands:
+      - if [ -n "\$HOLD" ]; then touch "$T/started"; cat "$T/go"; fi
+batch:
+  build-list:
+    - identifier: one
+EOF2
+	sw_build
+	[ "$status" -eq 0 ]
+	old=$(rj .id)
+	sw_build
+	[ "$status" -eq 0 ]
+	new=$(rj .id)
+	run "$SLIPWAY" prune --keep 1 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed batch $old"* ]]
+	[[ "$output" == *", 1 batch:"* ]]
+	[ ! -e "$STATE/batches/${old/:/-}" ]
+	[ ! -L "$STATE/batches/$old" ]
+	[ -f "$STATE/batches/${new/:/-}/report.json" ]
+	# a running batch, held on the fifo by its build
+	"$SLIPWAY" build "$PROJ" --state-dir "$STATE" -e HOLD=1 \
+		>"$T/out" 2>&1 3>&- &
+	pid=$!
+	for i in $(seq 100); do [ -e "$T/started" ] && break; sleep 0.1; done
+	[ -e "$T/started" ]
+	run "$SLIPWAY" prune --keep 0 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed batch $new"* ]]
+	[[ "$output" == *"2 running"* ]] # the batch and its build
+	running=$(ls -d "$STATE"/batches/proj-*)
+	[ -d "$running" ]
+	echo go >"$T/go"
+	wait "$pid"
+	[ -f "$running/report.json" ]
+}

@@ -339,3 +339,80 @@ hook_rev() {
 	[[ "$output" == *d-PRUNEDEP3* ]]
 	[[ "$output" != *d-PRUNEDEP2* ]]
 }
+
+@test "a deployment refused before it starts leaves nothing; one that fails after it started leaves a Failed report" {
+	# nothing to roll back to: refused before anything is made
+	mkdir -p "$T/host"
+	run "$SLIPWAY" deploy --rollback --root "$T/host" --state-dir "$STATE" \
+		--isolation dir
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"nothing to roll back to"* ]]
+	[ -z "$(ls -A "$STATE/deployments" 2>/dev/null)" ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[[ "$output" != *killed* ]]
+
+	# a directory bundle for ssh is packed after the report's space is
+	# reserved: no room for it, the deployment ends Failed with a report
+	small_disk
+	hook_rev "true"
+	head -c 3000000 /dev/urandom >"$T/rev/big"
+	run "$SLIPWAY" deploy "$T/rev" --ssh root@127.0.0.1:1 \
+		--state-dir "$STATE" --deployment-id d-NOPACK1 -q
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot pack bundle"* ]]
+	r=$STATE/deployments/d-NOPACK1/report.json
+	[ -f "$r" ]
+	[ "$(jq -r .status "$r")" = Failed ]
+	jq -r .errorInformation.message "$r" | grep -q "cannot pack bundle"
+	[ "$(jq -r '.instances[0].status' "$r")" = Skipped ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	echo "$output" | grep d-NOPACK1 | grep -q Failed
+	[[ "$output" != *killed* ]]
+}
+
+@test "a deployment report longer than its reserved space is kept compact on a full disk" {
+	small_disk
+	hook_rev "head -c 3000000 /dev/zero >'$STATE/fill' || true; exit 3"
+	# an application name of 100 KB: the report outgrows its reservation
+	app=$(head -c 100000 /dev/zero | tr '\0' a)
+	run "$SLIPWAY" deploy "$T/rev" --root "$T/host" --state-dir "$STATE" \
+		--deployment-id d-COMPACT1 --application "$app" -q
+	[ "$status" -eq 1 ]
+	r=$STATE/deployments/d-COMPACT1/report.json
+	[ -f "$r" ]
+	[ "$(jq -r .reportCompact "$r")" = true ]
+	[ "$(jq -r .status "$r")" = Failed ]
+	[ "$(jq -r .deploymentOverview.Failed "$r")" = 1 ]
+	[ "$(jq -r '.instances[0].status' "$r")" = Failed ]
+	jq -r '.instances[0].message' "$r" | grep -q BeforeInstall
+	[ "$(jq -r .applicationName "$r" | wc -c)" -lt 1000 ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep d-COMPACT1 | grep -q Failed
+	[[ "$output" != *killed* ]]
+}
+
+@test "a build that cannot create its log leaves neither its directory nor its id link" {
+	mkdir -p "$STATE"
+	mount -t tmpfs -o size=4m,nr_inodes=1000 tmpfs "$STATE" 2>/dev/null ||
+		skip "cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)"
+	MNT=$STATE
+	spec <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo built
+EOF2
+	sw_build -q
+	[ "$status" -eq 0 ]
+	# two inodes left: the directory and its link, not the log
+	used=$(df --output=iused "$STATE" | tail -1)
+	mount -o remount,nr_inodes=$((used + 2)) "$STATE"
+	sw_build -q
+	[ "$status" -eq 111 ]
+	[[ "$output" == *"No space left on device"* ]]
+	[ "$(ls "$STATE/builds" | wc -l)" -eq 2 ] # the first build's dir and link
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[[ "$output" != *killed* ]]
+}

@@ -169,3 +169,54 @@ YML
 	[[ "$output" == *"Batch section (build-list): running this buildspec's own phases as one build ('slipway build' runs the batch)"* ]]
 	[ "$(cat "$STATE/hosts/a/root/var/www/index.html")" = "version 1" ]
 }
+
+@test "run: prune while the run deploys leaves the build whose artifact it deploys" {
+	setup_project 1
+	mkfifo "$T/go"
+	printf '#!/bin/sh\ntouch "%s/started"\ncat "%s/go" >/dev/null\n' "$T" "$T" \
+		>"$PROJ/scripts/validate.sh"
+	sed -i 's/^  - name: b$//' "$T/fleet.yml"
+	"$SLIPWAY" run "$PROJ" --group "$T/fleet.yml" --state-dir "$STATE" \
+		--report "$REPORT" -e APP_VERSION=1 >"$T/out" 2>&1 3>&- &
+	pid=$!
+	for i in $(seq 200); do [ -e "$T/started" ] && break; sleep 0.1; done
+	[ -e "$T/started" ]
+	build=$(ls -d "$STATE"/builds/proj-*)
+	[ -f "$build/report.json" ] # the build has ended
+	run "$SLIPWAY" prune --keep 0 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	# the build, the deployment and the run
+	[[ "$output" == *"pruned 0 builds"*"3 running"* ]]
+	[ -f "$build/report.json" ]
+	[ -d "$STATE/runs/$(ls "$STATE/runs")" ]
+	echo go >"$T/go"
+	wait "$pid"
+	cat "$T/out"
+	[ "$(jq -r .status "$REPORT")" = Succeeded ]
+	# ended: the next prune takes it
+	run "$SLIPWAY" prune --keep 0 --state-dir "$STATE"
+	[ ! -e "$build" ]
+}
+
+@test "run: prune removes old runs' records by count and age, never a running one" {
+	setup_project 1
+	sw_run
+	[ "$status" -eq 0 ]
+	old=$(jq -r .runId "$REPORT")
+	sw_run
+	[ "$status" -eq 0 ]
+	new=$(jq -r .runId "$REPORT")
+	[ ! -e "$STATE/runs/$new/run.lock" ] # ended: no lock left
+	run "$SLIPWAY" prune --keep 1 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed run $old"* ]]
+	[[ "$output" == *", 1 run:"*"kept 1 build and 1 deployment, 1 run"* ]]
+	[ ! -e "$STATE/runs/$old" ]
+	[ -f "$STATE/runs/$new/report.json" ]
+	run "$SLIPWAY" prune --older-than 1h --keep 0 --state-dir "$STATE"
+	[ -f "$STATE/runs/$new/report.json" ]
+	touch -d '2 hours ago' "$STATE/runs/$new/report.json"
+	run "$SLIPWAY" prune --older-than 1h --keep 0 --state-dir "$STATE"
+	[[ "$output" == *"removed run $new"* ]]
+	[ ! -e "$STATE/runs/$new" ]
+}

@@ -294,6 +294,15 @@ marked_group() {
 	ps -o pgid= -p "$(pgrep -f "sleep 1000\\.$MARK" | head -n 1)" | tr -d ' '
 }
 
+# Each pid is a process that runs (not ended, not a zombie).
+running() {
+	local p st
+	for p in "$@"; do
+		st=$(ps -o stat= -p "$p") || return 1
+		[[ "$st" != Z* ]] || return 1
+	done
+}
+
 # Up to 10 s for the holder of group $1 to leave it, as a stop makes it.
 holder_leaves() {
 	local i
@@ -312,19 +321,22 @@ phases:
     commands:
       - trap '' TERM; sleep 1000.$MARK & sleep 1000.$MARK
 EOF
-	sw_build_bg --isolation dir
+	# a long grace: slipway is still waiting in it when it is killed
+	SLIPWAY_TEST_GRACE_MS=600000 sw_build_bg --isolation dir
 	wait_for_markers 2
 	pg=$(marked_group)
 	pgrep -x -g "$pg" slipway-group
 	kill -TERM "$SW_PID"
 	holder_leaves "$pg"
+	running "$SW_PID" # not yet past its grace: the holder's doing
 	kill -KILL "$SW_PID"
 	wait "$SW_PID" || true
 	survivors_end
 }
 
 @test "SIGKILL to slipway and its agent while a stop waits for a hook ignoring SIGTERM" {
-	deploy_bg "trap '' TERM
+	# a long grace: slipway is still waiting in it when it is killed
+	SLIPWAY_TEST_GRACE_MS=600000 deploy_bg "trap '' TERM
 sleep 1000.$MARK & exec sleep 1000.$MARK"
 	wait_for_markers 2
 	pg=$(marked_group)
@@ -332,6 +344,9 @@ sleep 1000.$MARK & exec sleep 1000.$MARK"
 	agents=$(pgrep -P "$SW_PID")
 	kill -TERM "$SW_PID"
 	holder_leaves "$pg"
+	# not yet past the grace: the holder's doing
+	# shellcheck disable=SC2086 # one pid per word
+	running "$SW_PID" $agents
 	# shellcheck disable=SC2086 # one pid per word
 	kill -KILL "$SW_PID" $agents
 	wait "$SW_PID" || true

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -192,6 +193,65 @@ static void test_lock__child_keeps_it(void **state)
 	free(p);
 }
 
+/*
+ * lock_sweep holds a dead holder's old file for a moment before removing
+ * it: a taker that finds it busy then, with a gone holder's line, takes
+ * it once the sweeper lets go, and is not refused. The sweeper here lets
+ * go when the taker has read the line (it has found the lock busy).
+ */
+static void test_lock__sweeper_holds_a_moment(void **state)
+{
+	struct lock l = LOCK_INIT;
+	struct lock_holder h = LOCK_HOLDER_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *p = fs_join(dir, "swept.lock"), *line;
+	int ready[2], st, fd;
+	char c;
+	pid_t dead, pid;
+
+	(void)state;
+	dead = fork();
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	line = xasprintf("d-OLD %d\n", (int)dead);
+	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	free(line);
+	close(fd);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int in = inotify_init1(IN_CLOEXEC), sfd;
+		char ev[sizeof(struct inotify_event) + 256];
+
+		close(ready[0]);
+		sfd = open(p, O_RDWR | O_CLOEXEC);
+		if (in < 0 || sfd < 0 || flock(sfd, LOCK_EX | LOCK_NB) < 0 ||
+		    inotify_add_watch(in, p, IN_ACCESS) < 0)
+			_exit(1);
+		(void)!write(ready[1], "x", 1);
+		/* the taker read the holder's line: it found it busy */
+		if (read(in, ev, sizeof(ev)) <= 0)
+			_exit(1);
+		unlink(p);
+		close(sfd);
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	assert_int_equal(lock_try(&l, p, "d-new", NULL, &h, &e), LOCK_TAKEN);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	lock_holder_release(&h);
+	lock_release(&l);
+	free(p);
+}
+
 /* A taker that opened the file before its holder removed it (at
  * release) must not hold a lock on a removed file. */
 static void test_lock__removed_under_a_taker(void **state)
@@ -338,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_lock__take_busy_release),
 		cmocka_unit_test(test_lock__stale_taken_over),
 		cmocka_unit_test(test_lock__child_keeps_it),
+		cmocka_unit_test(test_lock__sweeper_holds_a_moment),
 		cmocka_unit_test(test_lock__removed_under_a_taker),
 		cmocka_unit_test(test_lock__dir),
 		cmocka_unit_test(test_lock__sweep),
