@@ -276,7 +276,8 @@ static int collect(const char *dir, enum kind k, struct recs *rs,
 		free(path);
 	}
 	closedir(d);
-	qsort(rs->v, rs->nr, sizeof(*rs->v), newest_first);
+	if (rs->nr) /* v is NULL when empty: qsort's base must not be */
+		qsort(rs->v, rs->nr, sizeof(*rs->v), newest_first);
 	return 0;
 }
 
