@@ -1,0 +1,369 @@
+#!/usr/bin/env bats
+# slipway pipeline: executions of a pipeline file run end to end: stages
+# in order, runOrder groups side by side, variables and artifacts passed,
+# approvals, a failure stopping the pipeline, a killed runner, events.
+
+load helpers
+
+# A git repository $T/repo with a buildspec that exports X and makes a
+# bundle (VERSION + appspec), a group file of one rehearsal host.
+pl_setup() {
+	mkdir -p "$T/repo"
+	cd "$T/repo"
+	git init -q -b main
+	cat >buildspec.yml <<'EOB'
+version: 0.2
+env:
+  exported-variables: [X]
+phases:
+  build:
+    commands:
+      - export X=built-$(cat VERSION)
+      - mkdir -p dist && cp VERSION appspec.yml dist/
+artifacts:
+  base-directory: dist
+  files: ['**/*']
+EOB
+	echo 1.2 >VERSION
+	printf 'version: 0.0\nos: linux\nfiles:\n  - source: VERSION\n    destination: /srv/app\n' >appspec.yml
+	git add -A
+	git -c user.email=t@example.com -c user.name=t commit -qm init
+	cd "$T"
+	printf 'application: app\ndeployment-group: staging\nhosts:\n  - name: h1\n' >"$T/fleet.yml"
+	cat >"$T/notify.sh" <<'EOB'
+#!/bin/sh
+cat >>"$(dirname "$0")/notified.jsonl"
+EOB
+	chmod +x "$T/notify.sh"
+}
+
+# The pipeline $T/pl.yml: Source, Build (CodeBuild, then a Commands
+# action that sees the build's variable), then the stage(s) from stdin.
+pl_file() {
+	{
+		cat <<'EOB'
+pipeline:
+  name: web
+  variables:
+    - {name: Env, defaultValue: test}
+  stages:
+    - name: Source
+      actions:
+        - name: Src
+          namespace: SourceVariables
+          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
+          configuration: {RepositoryName: app, BranchName: main}
+          outputArtifacts: [{name: Src}]
+    - name: Build
+      actions:
+        - name: Build
+          namespace: BuildVariables
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration:
+            ProjectName: app-build
+            EnvironmentVariables: '[{"name":"ENV","value":"#{variables.Env}"}]'
+          inputArtifacts: [{name: Src}]
+          outputArtifacts: [{name: Built}]
+        - name: Check
+          runOrder: 2
+          actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
+          commands:
+            - echo "x=$X commit=$C env=$E id=$P" >"$OUT/seen.txt"
+          environmentVariables:
+            - {name: X, value: "#{BuildVariables.X}"}
+            - {name: C, value: "#{SourceVariables.CommitId}"}
+            - {name: E, value: "#{variables.Env}"}
+            - {name: P, value: "#{codepipeline.PipelineExecutionId}"}
+          inputArtifacts: [{name: Built}]
+EOB
+		cat
+		cat <<'EOB'
+slipway:
+  sources: {app: ./repo}
+  projects: {app-build: {}}
+  deployment-groups: {app/staging: fleet.yml}
+  notifications: {team: {command: ./notify.sh}}
+EOB
+	} | sed "s|\$OUT|$T|g" >"$T/pl.yml"
+}
+
+deploy_stage() {
+	cat <<'EOB'
+    - name: Deploy
+      actions:
+        - name: Deploy
+          actionTypeId: {category: Deploy, owner: AWS, provider: CodeDeploy, version: "1"}
+          configuration: {ApplicationName: app, DeploymentGroupName: staging}
+          inputArtifacts: [{name: Built}]
+EOB
+}
+
+# A stage "Last" whose Command action writes $T/last.
+last_stage() {
+	cat <<EOB
+    - name: Last
+      actions:
+        - name: Mark
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "touch $T/last"}
+EOB
+}
+
+approval_stage() {
+	cat <<'EOB'
+    - name: Gate
+      actions:
+        - name: Approve
+          actionTypeId: {category: Approval, owner: AWS, provider: Manual, version: "1"}
+EOB
+}
+
+pl_start() {
+	run "$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE" "$@"
+	PE=$(printf '%s\n' "$output" | grep -m1 '^pe-' || true)
+}
+
+pl_json() { # jq filter over `pipeline show $PE --json`
+	"$SLIPWAY" pipeline show "$PE" --state-dir "$STATE" --json | jq -r "$1"
+}
+
+action_status() { # STAGE ACTION
+	pl_json ".stageStates[] | select(.stageName == \"$1\") | .actionStates[] | select(.actionName == \"$2\") | .latestExecution.status"
+}
+
+events() { # "stage/action:STATE" per event of $PE
+	jq -r '.detail | "\(.stage // "")/\(.action // ""):\(.state)"' \
+		"$STATE/executions/$PE/events.jsonl"
+}
+
+@test "pipeline: Source, CodeBuild, Commands and CodeDeploy run in order; variables and artifacts pass" {
+	pl_setup
+	deploy_stage | pl_file
+	pl_start -v Env=prod
+	[ "$status" -eq 0 ]
+	[[ "$PE" == pe-* ]]
+	[[ "$output" == *"Build/Build: Succeeded ("*" ms)"* ]]
+	[[ "$output" == *"Deploy/Deploy: Succeeded"* ]]
+	commit=$(git -C "$T/repo" rev-parse HEAD)
+	[ "$(cat "$T/seen.txt")" = "x=built-1.2 commit=$commit env=prod id=$PE" ]
+	# the deployment installed the build's artifact on the host
+	[ "$(cat "$STATE/hosts/h1/root/srv/app/VERSION")" = 1.2 ]
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	[ "$(pl_json '.pipelineExecution.variables[0].resolvedValue')" = prod ]
+	[ "$(action_status Deploy Deploy)" = Succeeded ]
+	[[ "$(pl_json '.stageStates[1].actionStates[0].latestExecution.externalExecutionId')" == app-build:* ]]
+	[ "$(pl_json '.stageStates[1].actionStates[0].latestExecution.outputVariables.X')" = built-1.2 ]
+	[[ "$(pl_json '.stageStates[2].actionStates[0].latestExecution.externalExecutionId')" =~ ^d-[0-9A-F]{9}$ ]]
+	# the sequence of states, as CodePipeline's events
+	[ "$(events | tr '\n' ' ')" = "/:STARTED Source/:STARTED Source/Src:STARTED Source/Src:SUCCEEDED Source/:SUCCEEDED Build/:STARTED Build/Build:STARTED Build/Build:SUCCEEDED Build/Check:STARTED Build/Check:SUCCEEDED Build/:SUCCEEDED Deploy/:STARTED Deploy/Deploy:STARTED Deploy/Deploy:SUCCEEDED Deploy/:SUCCEEDED /:SUCCEEDED " ]
+	[ "$(jq -r '."detail-type"' "$STATE/executions/$PE/events.jsonl" | sort -u | tr '\n' ,)" = "CodePipeline Action Execution State Change,CodePipeline Pipeline Execution State Change,CodePipeline Stage Execution State Change," ]
+	[ "$(jq -r '.detail."execution-id"' "$STATE/executions/$PE/events.jsonl" | sort -u)" = "$PE" ]
+	# the store has the same events
+	[ "$(sqlite3 "$STATE/slipway.db" "select count(*) from events where execution_id = '$PE'")" -eq 16 ]
+	# the notification command got every event on its stdin
+	[ "$(jq -c . "$T/notified.jsonl")" = "$(jq -c . "$STATE/executions/$PE/events.jsonl")" ]
+	# ls lists it
+	run "$SLIPWAY" pipeline ls "$T/pl.yml" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "$PE  Succeeded "*" web" ]]
+}
+
+@test "pipeline: an unchanged artifact is stored once" {
+	pl_setup
+	pl_file </dev/null
+	pl_start
+	[ "$status" -eq 0 ]
+	first=$PE
+	pl_start
+	[ "$status" -eq 0 ]
+	[ "$first" != "$PE" ]
+	a=$(readlink "$STATE/executions/$first/artifacts/Built")
+	b=$(readlink "$STATE/executions/$PE/artifacts/Built")
+	[ "$a" = "$b" ]
+	[[ "$a" == "$STATE/artifacts/"* ]]
+	[ "$(ls "$STATE/artifacts" | wc -l)" -eq 2 ] # Src and Built
+	[ "$(cat "$a/VERSION")" = 1.2 ]
+}
+
+@test "pipeline: actions of one runOrder run side by side" {
+	pl_setup
+	mkfifo "$T/fifo"
+	# A reads what B writes: run one after the other, A would wait forever
+	pl_file <<EOB
+    - name: Par
+      actions:
+        - name: A
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "read line <$T/fifo; echo \"\$line\" >$T/got"}
+        - name: B
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo from-b >$T/fifo"}
+EOB
+	run timeout 60 "$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/got")" = from-b ]
+}
+
+@test "pipeline: a failed action fails its stage and the execution; its sibling finishes, nothing later runs" {
+	pl_setup
+	{
+		cat <<EOB
+    - name: Bad
+      actions:
+        - name: Fail
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo oops; exit 3"}
+        - name: Sibling
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "touch $T/sibling"}
+        - name: Later
+          runOrder: 2
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "touch $T/later"}
+EOB
+		last_stage
+	} | pl_file
+	pl_start
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Bad/Fail: Failed ("*"exit status 3"* ]]
+	[ -e "$T/sibling" ]
+	[ ! -e "$T/later" ]
+	[ ! -e "$T/last" ]
+	[ "$(pl_json .pipelineExecution.status)" = Failed ]
+	[ "$(action_status Bad Fail)" = Failed ]
+	[ "$(action_status Bad Sibling)" = Succeeded ]
+	[ "$(action_status Bad Later)" = null ]
+	[ "$(pl_json '.stageStates[] | select(.stageName == "Last") | .latestExecution')" = null ]
+	grep -q oops "$STATE/executions/$PE/actions/Bad.Fail/log"
+	[ "$(events | tail -3 | tr '\n' ' ')" = "Bad/Sibling:SUCCEEDED Bad/:FAILED /:FAILED " ]
+}
+
+@test "pipeline: an unresolvable variable fails the action, saying which" {
+	pl_setup
+	pl_file <<'EOB'
+    - name: Use
+      actions:
+        - name: Use
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo #{BuildVariables.NOPE}"}
+EOB
+	pl_start
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Use/Use: Failed"*"cannot resolve '#{BuildVariables.NOPE}'"* ]]
+	[[ "$(action_status Use Use)" == Failed ]]
+}
+
+@test "pipeline: an approval stops the execution (exit 5); approve resumes it to Succeeded" {
+	pl_setup
+	{
+		approval_stage
+		last_stage
+	} | pl_file
+	pl_start
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"waiting for approval"* ]]
+	[ ! -e "$T/last" ]
+	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Approve"*"InProgress (waiting for approval)"* ]]
+	[[ "$output" == *"$PE web InProgress (waiting)"* ]]
+	[ "$(sqlite3 "$STATE/slipway.db" "select (expires_ms - created_ms) / 3600000 from approvals")" -eq 168 ]
+	run "$SLIPWAY" pipeline approve "$PE" Gate/Approve --summary "looks good" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Last/Mark: Succeeded"* ]]
+	[ -e "$T/last" ]
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	[ "$(pl_json '.stageStates[2].actionStates[0].latestExecution.summary')" = "looks good" ]
+	# decided once
+	run "$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"has no approval waiting"* ]]
+}
+
+@test "pipeline: reject fails the execution; reject wants a summary" {
+	pl_setup
+	{
+		approval_stage
+		last_stage
+	} | pl_file
+	pl_start
+	[ "$status" -eq 5 ]
+	run "$SLIPWAY" pipeline reject "$PE" --state-dir "$STATE"
+	[ "$status" -eq 2 ]
+	run "$SLIPWAY" pipeline reject "$PE" Gate/Approve --summary "not now" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[ ! -e "$T/last" ]
+	[ "$(pl_json .pipelineExecution.status)" = Failed ]
+	[ "$(action_status Gate Approve)" = Failed ]
+	[ "$(pl_json '.stageStates[2].actionStates[0].latestExecution.summary')" = "not now" ]
+}
+
+@test "pipeline: an expired approval fails the action when the execution is next touched" {
+	pl_setup
+	{
+		approval_stage
+		last_stage
+	} | pl_file
+	pl_start
+	[ "$status" -eq 5 ]
+	sqlite3 "$STATE/slipway.db" "update approvals set expires_ms = 1"
+	run "$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[ "$(action_status Gate Approve)" = Failed ]
+	[ "$(pl_json '.stageStates[2].actionStates[0].latestExecution.summary')" = "the approval expired" ]
+	[ ! -e "$T/last" ]
+}
+
+@test "pipeline: kill -9 of a running execution: the action shows Failed with the reason, never re-run" {
+	pl_setup
+	mkfifo "$T/started" "$T/hold"
+	pl_file <<EOB
+    - name: Long
+      actions:
+        - name: Wait
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo \$\$ >$T/started; echo run >>$T/runs; read x <$T/hold"}
+EOB
+	"$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE" >"$T/out" 2>&1 &
+	pid=$!
+	apid=$(timeout 30 cat "$T/started")
+	kill -KILL "$pid"
+	wait "$pid" || true
+	PE=$(head -1 "$T/out")
+	# the action's process went with its runner
+	for _ in $(seq 100); do kill -0 "$apid" 2>/dev/null || break; sleep 0.05; done
+	! kill -0 "$apid" 2>/dev/null
+	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Wait"*"Failed: slipway was killed while the action ran"* ]]
+	[ "$(pl_json .pipelineExecution.status)" = Failed ]
+	[ "$(pl_json '.stageStates[2].latestExecution.status')" = Failed ]
+	[ "$(wc -l <"$T/runs")" -eq 1 ]
+	run "$SLIPWAY" pipeline ls --state-dir "$STATE"
+	[[ "$output" == "$PE  Failed "* ]]
+}
+
+@test "pipeline: a failing notification command is a warning; the pipeline succeeds" {
+	pl_setup
+	pl_file </dev/null
+	printf '#!/bin/sh\ncat >/dev/null; exit 7\n' >"$T/notify.sh"
+	pl_start
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: notification 'team': command failed (status 7)"* ]]
+}
+
+@test "pipeline: usage and file errors" {
+	pl_setup
+	pl_file </dev/null
+	run "$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE" -v Nope=1
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"'Nope' is not a variable of pipeline 'web'"* ]]
+	printf 'pipeline: {name: x}\n' >"$T/bad.yml"
+	run "$SLIPWAY" pipeline start "$T/bad.yml" --state-dir "$STATE"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"bad.yml:"* ]]
+	run "$SLIPWAY" pipeline show pe-nope --state-dir "$STATE"
+	[ "$status" -eq 2 ]
+	run "$SLIPWAY" pipeline frob
+	[ "$status" -eq 2 ]
+}
