@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1219,15 +1220,25 @@ static int open_state(struct run *r, const char *state_dir, struct sw_err *e)
 static int take_lock(struct run *r, struct sw_err *e)
 {
 	char *p = fs_join(r->dir, "lock");
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 
-	if (fs_lock_held(p) == 1) {
-		err_set(e, ERR_FAILED, "execution %s is running", r->id);
+	if (fd < 0) {
+		err_sys(e, "%s", p);
 		free(p);
 		return -1;
 	}
-	r->lockfd = fs_create_locked(p, 0644, e);
 	free(p);
-	return r->lockfd < 0 ? -1 : 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		if (errno == EWOULDBLOCK)
+			return err_set(e, ERR_FAILED,
+				       "execution %s is running in another "
+				       "process",
+				       r->id);
+		return err_sys(e, "cannot lock execution %s", r->id);
+	}
+	r->lockfd = fd;
+	return 0;
 }
 
 /* An execution InProgress whose runner is gone: fail what was running. */
@@ -1535,6 +1546,26 @@ static json_object *jstr(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+/* A source action's output artifact, at the commit it fetched. */
+static void add_revision(json_object *revs, const struct pl_action *a,
+			 const struct store_action *l)
+{
+	json_object *ov, *id, *o;
+
+	if (a->category != PL_SOURCE || !a->outputs.nr ||
+	    strcmp(l->status, "Succeeded") || !l->output_variables)
+		return;
+	ov = json_tokener_parse(l->output_variables);
+	if (ov && json_object_object_get_ex(ov, "CommitId", &id)) {
+		o = json_object_new_object();
+		json_object_object_add(o, "name",
+				       json_object_new_string(a->outputs.v[0]));
+		json_object_object_add(o, "revisionId", json_object_get(id));
+		json_object_array_add(revs, o);
+	}
+	json_object_put(ov);
+}
+
 int exec_show(const char *state_dir, const char *id, bool json)
 {
 	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
@@ -1545,7 +1576,7 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	struct store_action *av = NULL;
 	struct store_approval *ap = NULL;
 	size_t snr = 0, anr = 0, pnr = 0;
-	json_object *root = NULL, *pe, *stages, *vars;
+	json_object *root = NULL, *pe, *stages, *vars, *revs;
 	int ret = 0;
 
 	if (open_run(&r, state_dir, id, &e) < 0) {
@@ -1566,8 +1597,8 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	json_object_object_add(pe, "pipelineExecutionId", jstr(x.id));
 	json_object_object_add(pe, "status", jstr(x.status));
 	json_object_object_add(pe, "statusSummary", jstr(x.status_summary));
-	json_object_object_add(pe, "artifactRevisions",
-			       json_object_new_array());
+	revs = json_object_new_array();
+	json_object_object_add(pe, "artifactRevisions", revs);
 	vars = json_object_new_array();
 	json_object_object_foreach(r.vars, k, val)
 	{
@@ -1641,6 +1672,7 @@ int exec_show(const char *state_dir, const char *id, bool json)
 						ale, "outputVariables",
 						json_tokener_parse(
 							l->output_variables));
+				add_revision(revs, &st->actions[a], l);
 				json_object_object_add(ao, "latestExecution",
 						       ale);
 				free(t);

@@ -150,6 +150,7 @@ events() { # "stage/action:STATE" per event of $PE
 	[ "$(cat "$STATE/hosts/h1/root/srv/app/VERSION")" = 1.2 ]
 	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
 	[ "$(pl_json '.pipelineExecution.variables[0].resolvedValue')" = prod ]
+	[ "$(pl_json '.pipelineExecution.artifactRevisions[0] | "\(.name) \(.revisionId)"')" = "Src $commit" ]
 	[ "$(action_status Deploy Deploy)" = Succeeded ]
 	[[ "$(pl_json '.stageStates[1].actionStates[0].latestExecution.externalExecutionId')" == app-build:* ]]
 	[ "$(pl_json '.stageStates[1].actionStates[0].latestExecution.outputVariables.X')" = built-1.2 ]
@@ -278,6 +279,33 @@ EOB
 	run "$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"has no approval waiting"* ]]
+}
+
+@test "pipeline: two racing approvals: one resumes the execution, once" {
+	pl_setup
+	{
+		approval_stage
+		cat <<EOB
+    - name: Last
+      actions:
+        - name: Mark
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo run >>$T/last"}
+EOB
+	} | pl_file
+	pl_start
+	[ "$status" -eq 5 ]
+	"$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE" >"$T/a1" 2>&1 &
+	p1=$!
+	"$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE" >"$T/a2" 2>&1 &
+	p2=$!
+	s1=0 s2=0
+	wait "$p1" || s1=$?
+	wait "$p2" || s2=$?
+	[ "$((s1 + s2))" -eq 1 ]
+	[ "$(wc -l <"$T/last")" -eq 1 ]
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	grep -qE "has no approval waiting|is running in another process" "$T/a1" "$T/a2"
 }
 
 @test "pipeline: reject fails the execution; reject wants a summary" {
