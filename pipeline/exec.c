@@ -318,9 +318,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The sha256 of a tree: of its sorted "path mode content-hash" lines. */
-static int tree_hash(const char *dir, char hex[HASH_SHA256_HEX],
-		     struct sw_err *e)
+int exec_tree_hash(const char *dir, char hex[HASH_SHA256_HEX], struct sw_err *e)
 {
 	struct strvec lines = STRVEC_INIT;
 	struct buf b = BUF_INIT;
@@ -353,7 +351,7 @@ static int put_artifact(struct run *r, const char *name, const char *dir,
 	char *store = NULL, *link = NULL, *adir = NULL, *tmp = NULL;
 	int ret = -1;
 
-	if (tree_hash(dir, hex, e) < 0)
+	if (exec_tree_hash(dir, hex, e) < 0)
 		return -1;
 	adir = fs_join(r->state, "artifacts");
 	store = fs_join(adir, hex);

@@ -71,4 +71,13 @@ int exec_show(const char *state_dir, const char *id, bool json);
  * file is not NULL). */
 int exec_list(const char *state_dir, const char *file);
 
+/*
+ * The content address of an artifact: the sha256 of its tree's sorted
+ * "path mode content-sha256" lines (a symlink's content is its target),
+ * so that the same files, modes and links give the same hex whatever
+ * their times or the directory's name.
+ */
+struct sw_err;
+int exec_tree_hash(const char *dir, char hex[65], struct sw_err *e);
+
 #endif
