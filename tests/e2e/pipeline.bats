@@ -394,4 +394,16 @@ EOB
 	[ "$status" -eq 2 ]
 	run "$SLIPWAY" pipeline frob
 	[ "$status" -eq 2 ]
+	# docs/pipeline.md "Left for later": retry and stop are refused
+	for sub in retry stop; do
+		run "$SLIPWAY" pipeline "$sub" pe-x --state-dir "$STATE"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"unknown subcommand '$sub'"* ]]
+	done
+	# a variable without a default must be given
+	sed -i 's/{name: Env, defaultValue: test}/{name: Env}/' "$T/pl.yml"
+	run "$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"variable 'Env' has no default: give it with -v Env=VALUE"* ]]
+	[ ! -e "$STATE/executions" ]
 }
