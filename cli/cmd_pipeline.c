@@ -3,13 +3,17 @@
  * a pipeline file (pipeline/exec.h).
  */
 #include <getopt.h>
+#include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "bundle.h"
 #include "cli.h"
 #include "exec.h"
 #include "fs.h"
+#include "hash.h"
 #include "source.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -61,6 +65,67 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+static void iso(FILE *f, const char *name, const git_signature *sig)
+{
+	char b[32];
+	time_t t = (time_t)sig->when.time;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(f, "%s=%s%c", name, b, 0);
+}
+
+/* CommitMessage, AuthorDate and CommitterDate of the commit fetched. */
+static void commit_variables(const char *dir, const char *id, const char *ov)
+{
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	git_oid oid;
+	FILE *f;
+
+	if (!ov || git_repository_open(&repo, dir) < 0)
+		return;
+	if (git_oid_fromstr(&oid, id) == 0 &&
+	    git_commit_lookup(&c, repo, &oid) == 0 && (f = fopen(ov, "ae"))) {
+		const char *m = git_commit_message(c);
+
+		fprintf(f, "CommitMessage=%.*s%c", (int)strcspn(m, "\n"), m, 0);
+		iso(f, "AuthorDate", git_commit_author(c));
+		iso(f, "CommitterDate", git_commit_committer(c));
+		fclose(f);
+	}
+	git_commit_free(c);
+	git_repository_free(repo);
+}
+
+/* An S3 source bound to a file: the object, unpacked as an artifact is
+ * (zip, tar), and its ETag (the md5 of its bytes, as S3's). */
+static int s3_object(const char *file, const char *dest, const char *ov)
+{
+	struct bundle_opts bo = BUNDLE_OPTS_INIT;
+	struct bundle_info info = BUNDLE_INFO_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char md5[HASH_MD5_HEX];
+	FILE *f;
+
+	bo.no_appspec = true;
+	if (hash_file(file, NULL, md5, &e) < 0 ||
+	    bundle_unpack(file, dest, &bo, &info, &e) < 0) {
+		fprintf(stderr, "slipway: %s\n", e.msg);
+		bundle_info_release(&info);
+		return e.code ? e.code : 1;
+	}
+	bundle_info_release(&info);
+	printf("source %s (object)\n", file);
+	f = ov ? fopen(ov, "ae") : NULL;
+	if (f) {
+		fprintf(f, "ETag=%s%c", md5, 0);
+		fclose(f);
+	}
+	return 0;
+}
+
 /*
  * The child of a source action: fetch a source into a directory and
  * write its output variables to $SLIPWAY_OUTPUT_VARIABLES.
@@ -79,10 +144,14 @@ static int source_child(int argc, char **argv)
 	o.source = argv[2];
 	o.dest = argv[3];
 	o.ref = *argv[4] ? argv[4] : NULL;
+	if (!fs_is_dir(o.source) && fs_exists(o.source))
+		return s3_object(o.source, o.dest, ov);
 	if (source_fetch(&o, &r, &e) < 0) {
 		fprintf(stderr, "slipway: %s\n", e.msg);
 		return e.code ? e.code : 1;
 	}
+	if (r.resolved_version)
+		commit_variables(o.dest, r.resolved_version, ov);
 	/* the tree at the commit, as CodePipeline's CODE_ZIP: no .git */
 	git = xasprintf("%s/.git", o.dest);
 	if (fs_remove_tree(git, &e) < 0) {

@@ -550,7 +550,10 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 		const char *ref = r->revision;
 
 		if (!ref)
-			ref = cfg(r, j, v, nr, "BranchName", &keep);
+			ref = cfg(r, j, v, nr,
+				  a->provider == PL_GITHUB ? "Branch"
+							   : "BranchName",
+				  &keep);
 		if (a->binding < 0) {
 			j->error = xstrdup("no slipway.sources binding");
 			break;
@@ -565,6 +568,7 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 	}
 	case PL_CODEBUILD: {
 		const char *project = cfg(r, j, v, nr, "ProjectName", &keep);
+		const char *primary = cfg(r, j, v, nr, "PrimarySource", &keep);
 		const char *envj =
 			cfg(r, j, v, nr, "EnvironmentVariables", &keep);
 		const struct pl_project *p =
@@ -575,6 +579,10 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 
 		if (j->error)
 			break;
+		if (primary && a->nr_inputs) {
+			free(in);
+			in = artifact_dir(r, primary);
+		}
 		if (!in) {
 			j->error = xstrdup("a CodeBuild action needs an input "
 					   "artifact");
@@ -613,6 +621,20 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 		if (p && p->isolation) {
 			strvec_push(&j->argv, "--isolation");
 			strvec_push(&j->argv, p->isolation);
+		}
+		/* the other inputs: CODEBUILD_SRC_DIR_<artifact name> */
+		for (size_t i = 0; i < a->nr_inputs; i++) {
+			char *d;
+
+			if (!strcmp(a->inputs[i].name,
+				    primary ? primary : a->inputs[0].name))
+				continue;
+			d = artifact_dir(r, a->inputs[i].name);
+			strvec_push(&j->argv, "--secondary-source");
+			strvec_push_nodup(
+				&j->argv,
+				xasprintf("%s=%s", a->inputs[i].name, d));
+			free(d);
 		}
 		for (size_t i = 0; p && i < p->env.nr; i++) {
 			strvec_push(&j->argv, "-e");
@@ -794,6 +816,30 @@ static json_object *read_outvars(const char *path, json_object *o)
 	return o;
 }
 
+/* A git source's variables that come from its configuration. */
+static void source_variables(const struct pl_action *a, json_object *ov)
+{
+	static const struct {
+		enum pl_provider p;
+		const char *var, *key;
+	} map[] = {
+		{ PL_CODECOMMIT, "RepositoryName", "RepositoryName" },
+		{ PL_CODESTAR, "FullRepositoryName", "FullRepositoryId" },
+		{ PL_CODESTAR, "ConnectionArn", "ConnectionArn" },
+		{ PL_GITHUB, "RepositoryName", "Repo" },
+	};
+
+	if (!json_object_object_get_ex(ov, "CommitId", NULL))
+		return;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		const char *v = pl_action_config(a, map[i].key);
+
+		if (map[i].p == a->provider && v)
+			json_object_object_add(ov, map[i].var,
+					       json_object_new_string(v));
+	}
+}
+
 /* After the child of j ended well: output variables and artifacts. */
 static int collect(struct run *r, struct job *j, json_object *ov,
 		   struct sw_err *e)
@@ -876,6 +922,7 @@ static int collect(struct run *r, struct job *j, json_object *ov,
 
 		read_outvars(ovp, ov);
 		free(ovp);
+		source_variables(a, ov);
 		for (size_t i = 0; i < a->outputs.nr; i++) {
 			if (!fs_is_dir(work)) {
 				err_set(e, ERR_SPEC, "no output for '%s'",
@@ -1006,7 +1053,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 	struct store_action *v = NULL;
 	struct job *jobs = xcalloc(st->nr_actions, sizeof(*jobs));
 	size_t nr = 0, nj = 0;
-	bool failed = false, waiting = false;
+	bool failed = false, waiting = false, *fin = NULL;
 	int ret = -1;
 
 	q.execution_id = r->id;
@@ -1077,19 +1124,37 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 		if (!j->error)
 			start_job(r, j);
 	}
-	for (size_t i = 0; i < nj; i++) {
-		struct job *j = &jobs[i];
+	/* each as it ends: those that never started first */
+	fin = xcalloc(nj ? nj : 1, sizeof(*fin));
+	for (size_t k = 0; k < nj; k++) {
+		struct job *j = NULL;
 		json_object *ov;
 		char *why = NULL;
 		int status = 0;
 		int64_t end;
 
+		for (size_t i = 0; i < nj && !j; i++)
+			if (!fin[i] && jobs[i].pid <= 0) {
+				fin[i] = true;
+				j = &jobs[i];
+			}
+		while (!j) {
+			pid_t p = waitpid(-1, &status, 0);
+
+			if (p < 0 && errno == EINTR)
+				continue;
+			if (p < 0) {
+				err_sys(e, "waitpid");
+				goto out;
+			}
+			for (size_t i = 0; i < nj && !j; i++)
+				if (!fin[i] && jobs[i].pid == p) {
+					fin[i] = true;
+					j = &jobs[i];
+				}
+		}
 		if (j->a->provider == PL_MANUAL)
 			continue;
-		if (j->pid > 0)
-			while (waitpid(j->pid, &status, 0) < 0 &&
-			       errno == EINTR)
-				;
 		end = now_ms();
 		ov = json_object_new_object();
 		if (j->error)
@@ -1126,6 +1191,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 	}
 	ret = failed ? 1 : waiting ? EXEC_WAITING : 0;
 out:
+	free(fin);
 	for (size_t i = 0; i < nj; i++)
 		job_release(&jobs[i]);
 	free(jobs);

@@ -20,6 +20,7 @@ phases:
     commands:
       - export X=built-$(cat VERSION)
       - mkdir -p dist && cp VERSION appspec.yml dist/
+      - cp "$CODEBUILD_SRC_DIR_Assets/a.txt" dist/
 artifacts:
   base-directory: dist
   files: ['**/*']
@@ -27,7 +28,12 @@ EOB
 	echo 1.2 >VERSION
 	printf 'version: 0.0\nos: linux\nfiles:\n  - source: VERSION\n    destination: /srv/app\n' >appspec.yml
 	git add -A
-	git -c user.email=t@example.com -c user.name=t commit -qm init
+	git -c user.email=t@example.com -c user.name=t commit -qm "init
+
+the body"
+	mkdir -p "$T/assets"
+	echo asset >"$T/assets/a.txt"
+	(cd "$T/assets" && zip -q "$T/site.zip" a.txt)
 	cd "$T"
 	printf 'application: app\ndeployment-group: staging\nhosts:\n  - name: h1\n' >"$T/fleet.yml"
 	cat >"$T/notify.sh" <<'EOB'
@@ -54,6 +60,11 @@ pipeline:
           actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
           configuration: {RepositoryName: app, BranchName: main}
           outputArtifacts: [{name: Src}]
+        - name: Assets
+          namespace: AssetVars
+          actionTypeId: {category: Source, owner: AWS, provider: S3, version: "1"}
+          configuration: {S3Bucket: assets, S3ObjectKey: site.zip}
+          outputArtifacts: [{name: Assets}]
     - name: Build
       actions:
         - name: Build
@@ -61,8 +72,9 @@ pipeline:
           actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
           configuration:
             ProjectName: app-build
+            PrimarySource: Src
             EnvironmentVariables: '[{"name":"ENV","value":"#{variables.Env}"}]'
-          inputArtifacts: [{name: Src}]
+          inputArtifacts: [{name: Assets}, {name: Src}]
           outputArtifacts: [{name: Built}]
         - name: Check
           runOrder: 2
@@ -79,7 +91,7 @@ EOB
 		cat
 		cat <<'EOB'
 slipway:
-  sources: {app: ./repo}
+  sources: {app: ./repo, assets/site.zip: site.zip}
   projects: {app-build: {}}
   deployment-groups: {app/staging: fleet.yml}
   notifications: {team: {command: ./notify.sh}}
@@ -148,6 +160,10 @@ events() { # "stage/action:STATE" per event of $PE
 	[ "$(cat "$T/seen.txt")" = "x=built-1.2 commit=$commit env=prod id=$PE" ]
 	# the deployment installed the build's artifact on the host
 	[ "$(cat "$STATE/hosts/h1/root/srv/app/VERSION")" = 1.2 ]
+	# the build saw its secondary input, as CODEBUILD_SRC_DIR_<name>
+	[ "$(cat "$STATE/executions/$PE/artifacts/Built/a.txt")" = asset ]
+	[ "$(pl_json '.stageStates[0].actionStates[0].latestExecution.outputVariables | "\(.RepositoryName) \(.BranchName) \(.CommitMessage)"')" = "app main init" ]
+	[ "$(pl_json '.stageStates[0].actionStates[1].latestExecution.outputVariables.ETag')" = "$(md5sum <"$T/site.zip" | cut -d" " -f1)" ]
 	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
 	[ "$(pl_json '.pipelineExecution.variables[0].resolvedValue')" = prod ]
 	[ "$(pl_json '.pipelineExecution.artifactRevisions[0] | "\(.name) \(.revisionId)"')" = "Src $commit" ]
@@ -156,11 +172,12 @@ events() { # "stage/action:STATE" per event of $PE
 	[ "$(pl_json '.stageStates[1].actionStates[0].latestExecution.outputVariables.X')" = built-1.2 ]
 	[[ "$(pl_json '.stageStates[2].actionStates[0].latestExecution.externalExecutionId')" =~ ^d-[0-9A-F]{9}$ ]]
 	# the sequence of states, as CodePipeline's events
-	[ "$(events | tr '\n' ' ')" = "/:STARTED Source/:STARTED Source/Src:STARTED Source/Src:SUCCEEDED Source/:SUCCEEDED Build/:STARTED Build/Build:STARTED Build/Build:SUCCEEDED Build/Check:STARTED Build/Check:SUCCEEDED Build/:SUCCEEDED Deploy/:STARTED Deploy/Deploy:STARTED Deploy/Deploy:SUCCEEDED Deploy/:SUCCEEDED /:SUCCEEDED " ]
+	[ "$(events | sed -n 3,6p | sort | tr '\n' ' ')" = "Source/Assets:STARTED Source/Assets:SUCCEEDED Source/Src:STARTED Source/Src:SUCCEEDED " ]
+	[ "$(events | sed 3,6d | tr '\n' ' ')" = "/:STARTED Source/:STARTED Source/:SUCCEEDED Build/:STARTED Build/Build:STARTED Build/Build:SUCCEEDED Build/Check:STARTED Build/Check:SUCCEEDED Build/:SUCCEEDED Deploy/:STARTED Deploy/Deploy:STARTED Deploy/Deploy:SUCCEEDED Deploy/:SUCCEEDED /:SUCCEEDED " ]
 	[ "$(jq -r '."detail-type"' "$STATE/executions/$PE/events.jsonl" | sort -u | tr '\n' ,)" = "CodePipeline Action Execution State Change,CodePipeline Pipeline Execution State Change,CodePipeline Stage Execution State Change," ]
 	[ "$(jq -r '.detail."execution-id"' "$STATE/executions/$PE/events.jsonl" | sort -u)" = "$PE" ]
 	# the store has the same events
-	[ "$(sqlite3 "$STATE/slipway.db" "select count(*) from events where execution_id = '$PE'")" -eq 16 ]
+	[ "$(sqlite3 "$STATE/slipway.db" "select count(*) from events where execution_id = '$PE'")" -eq 18 ]
 	# the notification command got every event on its stdin
 	[ "$(jq -c . "$T/notified.jsonl")" = "$(jq -c . "$STATE/executions/$PE/events.jsonl")" ]
 	# ls lists it
@@ -182,7 +199,7 @@ events() { # "stage/action:STATE" per event of $PE
 	b=$(readlink "$STATE/executions/$PE/artifacts/Built")
 	[ "$a" = "$b" ]
 	[[ "$a" == "$STATE/artifacts/"* ]]
-	[ "$(ls "$STATE/artifacts" | wc -l)" -eq 2 ] # Src and Built
+	[ "$(ls "$STATE/artifacts" | wc -l)" -eq 3 ] # Src, Assets and Built
 	[ "$(cat "$a/VERSION")" = 1.2 ]
 }
 
