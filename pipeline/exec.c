@@ -759,11 +759,16 @@ static void start_job(struct run *r, struct job *j)
 	char *ov = fs_join(j->wd, "outvars");
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
+	pid_t parent = getpid();
+
 	fflush(stdout);
 	fflush(stderr);
 	j->pid = fork();
 	if (j->pid == 0) {
+		/* dies with its runner, even one killed before this line */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
 		close(r->lockfd);
 		if (fd >= 0) {
 			dup2(fd, 1);
