@@ -1050,6 +1050,35 @@ static void job_release(struct job *j)
 	strvec_release(&j->env);
 }
 
+/* The last lines of a failed action's log, indented, on stderr. */
+static void log_tail(const char *wd)
+{
+	char *p = fs_join(wd, "log"), *data = NULL;
+	size_t len = 0, start, lines = 0;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (fs_read_file(p, 1 << 20, &data, &len, &e) == 0 && len) {
+		start = len;
+		if (data[start - 1] == '\n')
+			start--;
+		while (start > 0 && lines < 5)
+			if (data[--start] == '\n')
+				lines++;
+		if (data[start] == '\n')
+			start++;
+		for (char *l = data + start; l < data + len;) {
+			char *nl = memchr(l, '\n', (size_t)(data + len - l));
+			int n = nl ? (int)(nl - l) : (int)(data + len - l);
+
+			fprintf(stderr, "    | %.*s\n", n, l);
+			l += n + 1;
+		}
+	}
+	err_clear(&e);
+	free(data);
+	free(p);
+}
+
 /* Run a group's actions that have not run; 0 ok, 1 failed, 5 waiting. */
 static int run_group(struct run *r, const struct pl_stage *st, int g,
 		     struct sw_err *e)
@@ -1189,8 +1218,10 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			j->a->name, why ? "Failed" : "Succeeded",
 			(long long)(end - j->start), why ? ": " : "",
 			why ? why : "");
-		if (why)
+		if (why) {
 			failed = true;
+			log_tail(j->wd);
+		}
 		free(why);
 		json_object_put(ov);
 	}

@@ -243,7 +243,7 @@ EOB
 	} | pl_file
 	pl_start
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"Bad/Fail: Failed ("*"exit status 3"* ]]
+	[[ "$output" == *"Bad/Fail: Failed ("*"exit status 3"*$'\n'"    | oops"$'\n'* ]]
 	[ -e "$T/sibling" ]
 	[ ! -e "$T/later" ]
 	[ ! -e "$T/last" ]
