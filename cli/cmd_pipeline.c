@@ -24,24 +24,25 @@ static const char usage[] =
 	"                              [--no-wait] [--state-dir DIR]\n"
 	"       slipway pipeline approve ID [STAGE/ACTION] [--summary TEXT]\n"
 	"       slipway pipeline reject ID [STAGE/ACTION] --summary TEXT\n"
+	"       slipway pipeline retry ID [--all]\n"
 	"       slipway pipeline show ID [--json]\n"
 	"       slipway pipeline ls [FILE]\n"
 	"\n"
 	"Run a pipeline file (CodePipeline's declaration, docs/pipeline.md):\n"
 	"stages in order, the actions of one runOrder side by side. start\n"
-	"prints the execution's id (pe-...) and one line as each action "
-	"starts\n"
-	"and ends. A manual approval stops the execution, waiting: approve or\n"
-	"reject resumes it in this process. Exit status 0 Succeeded, 1 "
-	"Failed,\n"
-	"5 waiting for an approval, 2 usage, 3 invalid pipeline file, 111 a\n"
-	"system error.\n"
+	"prints the execution's id (pe-...) and a line as each action starts\n"
+	"and ends. A manual approval stops the execution, waiting: approve\n"
+	"or reject resumes it in this process. retry runs the failed actions\n"
+	"of the failed stage again (--all: all of its actions), and on.\n"
+	"Exit status 0 Succeeded, 1 Failed, 5 waiting for an approval,\n"
+	"2 usage, 3 invalid pipeline file, 111 a system error.\n"
 	"\n"
 	"      --revision REF      the source actions' branch, tag or commit\n"
 	"  -v, --variable NAME=VALUE  a pipeline variable (repeatable)\n"
 	"      --no-wait           return at an approval (exit 5; the "
 	"default)\n"
 	"      --summary TEXT      the approval's or rejection's comment\n"
+	"      --all               retry: every action of the stage\n"
 	"      --json              show: GetPipelineExecution + stage states\n"
 	"      --state-dir DIR     state directory (default .slipway or\n"
 	"                          $SLIPWAY_STATE_DIR)\n"
@@ -50,9 +51,17 @@ static const char usage[] =
 	"Examples:\n"
 	"  slipway pipeline start pipeline.yml -v Env=staging\n"
 	"  slipway pipeline approve pe-3f2a... Approve/Release --summary ok\n"
+	"  slipway pipeline retry pe-3f2a...\n"
 	"  slipway pipeline show pe-3f2a... --json\n";
 
-enum { OPT_STATE_DIR = 256, OPT_REVISION, OPT_NO_WAIT, OPT_SUMMARY, OPT_JSON };
+enum {
+	OPT_STATE_DIR = 256,
+	OPT_REVISION,
+	OPT_NO_WAIT,
+	OPT_SUMMARY,
+	OPT_JSON,
+	OPT_ALL
+};
 
 static const struct option options[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -61,6 +70,7 @@ static const struct option options[] = {
 	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 	{ "summary", required_argument, NULL, OPT_SUMMARY },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "all", no_argument, NULL, OPT_ALL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -180,7 +190,7 @@ int cmd_pipeline(int argc, char **argv)
 {
 	struct exec_opts o = EXEC_OPTS_INIT;
 	const char *sub, *summary = NULL;
-	bool json = false;
+	bool json = false, all = false;
 	int c, ret;
 
 	if (argc >= 2 && !strcmp(argv[1], "--source-fetch"))
@@ -213,6 +223,9 @@ int cmd_pipeline(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			json = true;
+			break;
+		case OPT_ALL:
+			all = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -248,6 +261,12 @@ int cmd_pipeline(int argc, char **argv)
 		}
 		ret = exec_decide(o.state_dir, argv[0],
 				  argc == 2 ? argv[1] : NULL, approve, summary);
+	} else if (!strcmp(sub, "retry")) {
+		if (argc != 1) {
+			ret = cli_usage_error("pipeline", "retry wants one ID");
+			goto out;
+		}
+		ret = exec_retry(o.state_dir, argv[0], all);
 	} else if (!strcmp(sub, "show")) {
 		if (argc != 1) {
 			ret = cli_usage_error("pipeline", "show wants one ID");

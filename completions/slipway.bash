@@ -106,7 +106,7 @@ _slipway() {
 		;;
 	pipeline)
 		if [ "$COMP_CWORD" -eq 2 ]; then
-			COMPREPLY=($(compgen -W "start approve reject show ls" \
+			COMPREPLY=($(compgen -W "start approve reject retry show ls" \
 				-- "$cur"))
 		elif [ "$COMP_CWORD" -eq 3 ] && [ "${COMP_WORDS[2]}" != start ] &&
 			[ "${COMP_WORDS[2]}" != ls ]; then

@@ -39,6 +39,10 @@ struct run {
 	int lockfd;
 	json_object *vars; /* name -> resolved value */
 	char *revision;
+	/* pipeline retry: the stage whose failed (or, retry_all, every)
+	 * actions run again, as a new attempt */
+	const struct pl_stage *retry;
+	bool retry_all;
 };
 
 static int64_t now_ms(void)
@@ -250,6 +254,7 @@ static struct store_action *latest(struct store_action *v, size_t nr,
 	return best;
 }
 
+/* start 0: the stage's start as it was put first. */
 static int put_stage(struct run *r, const char *stage, const char *status,
 		     int64_t start, int64_t end, struct sw_err *e)
 {
@@ -258,8 +263,20 @@ static int put_stage(struct run *r, const char *stage, const char *status,
 				  .status = (char *)status,
 				  .start_ms = start,
 				  .end_ms = end };
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_stage *v = NULL;
+	size_t nr = 0;
+	int ret;
 
-	return store_put_stage(r->s, &st, e);
+	q.execution_id = r->id;
+	if (!start && store_list_stages(r->s, &q, &v, &nr, e) < 0)
+		return -1;
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(v[i].stage, stage))
+			st.start_ms = v[i].start_ms;
+	ret = store_put_stage(r->s, &st, e);
+	store_stages_free(v, nr);
+	return ret;
 }
 
 static int set_execution(struct run *r, const char *status, const char *summary,
@@ -274,8 +291,7 @@ static int set_execution(struct run *r, const char *status, const char *summary,
 	x.status = xstrdup(status);
 	free(x.status_summary);
 	x.status_summary = xstrdup_or_null(summary);
-	if (strcmp(status, "InProgress"))
-		x.end_ms = now_ms();
+	x.end_ms = strcmp(status, "InProgress") ? now_ms() : 0;
 	ret = store_put_execution(r->s, &x, e);
 	store_execution_release(&x);
 	return ret;
@@ -470,6 +486,7 @@ static char *resolve(struct run *r, struct store_action *v, size_t nr,
 /* ---- actions ------------------------------------------------------------ */
 
 struct job {
+	long attempt; /* 1, then one more for each retry */
 	const struct pl_stage *st;
 	const struct pl_action *a;
 	pid_t pid;
@@ -1098,26 +1115,34 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 		struct store_action *x;
 		struct job *j;
 		char *base;
+		bool again;
 
 		if (a->group != g)
 			continue;
 		x = latest(v, nr, st->name, a->name);
-		if (x && !strcmp(x->status, "Succeeded"))
+		again = x && r->retry == st &&
+			strcmp(x->status, "InProgress") &&
+			(r->retry_all || strcmp(x->status, "Succeeded"));
+		if (x && !again && !strcmp(x->status, "Succeeded"))
 			continue;
-		if (x && strcmp(x->status, "InProgress")) {
+		if (x && !again && strcmp(x->status, "InProgress")) {
 			failed = true;
 			continue;
 		}
-		if (x) { /* an approval waiting */
+		if (x && !again) { /* an approval waiting */
 			waiting = true;
 			continue;
 		}
 		j = &jobs[nj++];
+		j->attempt = x ? x->attempt + 1 : 1;
 		j->st = st;
 		j->a = a;
 		j->argv = (struct strvec)STRVEC_INIT;
 		j->env = (struct strvec)STRVEC_INIT;
-		base = xasprintf("actions/%s.%s", st->name, a->name);
+		base = j->attempt > 1
+			       ? xasprintf("actions/%s.%s.%ld", st->name,
+					   a->name, j->attempt)
+			       : xasprintf("actions/%s.%s", st->name, a->name);
 		j->wd = fs_join(r->dir, base);
 		free(base);
 		fs_remove_tree(j->wd, e);
@@ -1127,7 +1152,8 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 		j->start = now_ms();
 		if (a->provider != PL_MANUAL)
 			prepare(r, j, v, nr);
-		if (put_action(r, j, 1, "InProgress", 0, NULL, NULL, e) < 0)
+		if (put_action(r, j, j->attempt, "InProgress", 0, NULL, NULL,
+			       e) < 0)
 			goto out;
 		event(r, 2, st, a, "STARTED", NULL);
 		fprintf(stderr, "%s/%s: started\n", st->name, a->name);
@@ -1207,8 +1233,8 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			why = xstrdup(e->msg);
 			err_clear(e);
 		}
-		if (put_action(r, j, 1, why ? "Failed" : "Succeeded", end,
-			       why ? NULL : ov, why, e) < 0) {
+		if (put_action(r, j, j->attempt, why ? "Failed" : "Succeeded",
+			       end, why ? NULL : ov, why, e) < 0) {
 			json_object_put(ov);
 			free(why);
 			goto out;
@@ -1637,6 +1663,59 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 out:
 	store_approvals_free(v, nr);
 	store_actions_free(av, anr);
+	run_release(&r);
+	return ret;
+}
+
+int exec_retry(const char *state_dir, const char *id, bool all)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_stage *sv = NULL;
+	size_t snr = 0;
+	int ret;
+
+	if (open_run(&r, state_dir, id, &e) < 0 || take_lock(&r, &e) < 0) {
+		ret = e.code == ERR_FAILED ? (fail_msg(&e), 1) : exit_of(&e);
+		goto out;
+	}
+	q.execution_id = id;
+	if (store_get_execution(r.s, id, &x, &e) != 0 ||
+	    store_list_stages(r.s, &q, &sv, &snr, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	for (size_t s = 0; s < r.pl.nr_stages; s++)
+		for (size_t i = 0; i < snr; i++)
+			if (!strcmp(sv[i].stage, r.pl.stages[s].name) &&
+			    !strcmp(sv[i].status, "Failed"))
+				r.retry = &r.pl.stages[s];
+	if (strcmp(x.status, "Failed") || !r.retry) {
+		fprintf(stderr,
+			"slipway: pipeline: execution %s is %s: only a failed "
+			"stage can be retried\n",
+			id, x.status);
+		ret = 1;
+		goto out;
+	}
+	r.retry_all = all;
+	if (put_stage(&r, r.retry->name, "InProgress", 0, 0, &e) < 0 ||
+	    set_execution(&r, "InProgress", NULL, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	event(&r, 0, NULL, NULL, "RESUMED", NULL);
+	event(&r, 1, r.retry, NULL, "RESUMED", NULL);
+	fprintf(stderr, "%s: retrying %s (%s)\n", id, r.retry->name,
+		all ? "all actions" : "failed actions");
+	ret = advance(&r);
+	if (ret == EXEC_WAITING)
+		fprintf(stderr, "%s waiting for approval\n", r.id);
+out:
+	store_execution_release(&x);
+	store_stages_free(sv, snr);
 	run_release(&r);
 	return ret;
 }

@@ -63,6 +63,10 @@ int exec_start(const char *file, const struct exec_opts *o);
 int exec_decide(const char *state_dir, const char *id, const char *target,
 		bool approve, const char *summary);
 
+/* Run again the failed actions (all: every action) of the failed stage
+ * of a failed execution, as new attempts, and on from there. */
+int exec_retry(const char *state_dir, const char *id, bool all);
+
 /* Print an execution (GetPipelineExecution + GetPipelineState as JSON
  * with json); its exit status is 0. */
 int exec_show(const char *state_dir, const char *id, bool json);
