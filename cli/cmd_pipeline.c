@@ -25,6 +25,7 @@ static const char usage[] =
 	"       slipway pipeline approve ID [STAGE/ACTION] [--summary TEXT]\n"
 	"       slipway pipeline reject ID [STAGE/ACTION] --summary TEXT\n"
 	"       slipway pipeline retry ID [--all]\n"
+	"       slipway pipeline stop ID [--abandon] [--reason TEXT]\n"
 	"       slipway pipeline show ID [--json]\n"
 	"       slipway pipeline ls [FILE]\n"
 	"\n"
@@ -33,7 +34,9 @@ static const char usage[] =
 	"prints the execution's id (pe-...) and a line as each action starts\n"
 	"and ends. A manual approval stops the execution, waiting: approve\n"
 	"or reject resumes it in this process. retry runs the failed actions\n"
-	"of the failed stage again (--all: all of its actions), and on.\n"
+	"of the failed stage again (--all: all of its actions), and on. stop\n"
+	"lets the running actions finish and starts nothing more (--abandon:\n"
+	"kills them).\n"
 	"Exit status 0 Succeeded, 1 Failed, 5 waiting for an approval,\n"
 	"2 usage, 3 invalid pipeline file, 111 a system error.\n"
 	"\n"
@@ -43,6 +46,8 @@ static const char usage[] =
 	"default)\n"
 	"      --summary TEXT      the approval's or rejection's comment\n"
 	"      --all               retry: every action of the stage\n"
+	"      --abandon           stop: abandon the running actions now\n"
+	"      --reason TEXT       stop: why, kept as the status summary\n"
 	"      --json              show: GetPipelineExecution + stage states\n"
 	"      --state-dir DIR     state directory (default .slipway or\n"
 	"                          $SLIPWAY_STATE_DIR)\n"
@@ -52,6 +57,7 @@ static const char usage[] =
 	"  slipway pipeline start pipeline.yml -v Env=staging\n"
 	"  slipway pipeline approve pe-3f2a... Approve/Release --summary ok\n"
 	"  slipway pipeline retry pe-3f2a...\n"
+	"  slipway pipeline stop pe-3f2a... --reason \"bad commit\"\n"
 	"  slipway pipeline show pe-3f2a... --json\n";
 
 enum {
@@ -60,7 +66,9 @@ enum {
 	OPT_NO_WAIT,
 	OPT_SUMMARY,
 	OPT_JSON,
-	OPT_ALL
+	OPT_ALL,
+	OPT_ABANDON,
+	OPT_REASON
 };
 
 static const struct option options[] = {
@@ -71,6 +79,8 @@ static const struct option options[] = {
 	{ "summary", required_argument, NULL, OPT_SUMMARY },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "abandon", no_argument, NULL, OPT_ABANDON },
+	{ "reason", required_argument, NULL, OPT_REASON },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -190,7 +200,8 @@ int cmd_pipeline(int argc, char **argv)
 {
 	struct exec_opts o = EXEC_OPTS_INIT;
 	const char *sub, *summary = NULL;
-	bool json = false, all = false;
+	bool json = false, all = false, abandon = false;
+	const char *reason = NULL;
 	int c, ret;
 
 	if (argc >= 2 && !strcmp(argv[1], "--source-fetch"))
@@ -226,6 +237,12 @@ int cmd_pipeline(int argc, char **argv)
 			break;
 		case OPT_ALL:
 			all = true;
+			break;
+		case OPT_ABANDON:
+			abandon = true;
+			break;
+		case OPT_REASON:
+			reason = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -267,6 +284,12 @@ int cmd_pipeline(int argc, char **argv)
 			goto out;
 		}
 		ret = exec_retry(o.state_dir, argv[0], all);
+	} else if (!strcmp(sub, "stop")) {
+		if (argc != 1) {
+			ret = cli_usage_error("pipeline", "stop wants one ID");
+			goto out;
+		}
+		ret = exec_stop(o.state_dir, argv[0], abandon, reason);
 	} else if (!strcmp(sub, "show")) {
 		if (argc != 1) {
 			ret = cli_usage_error("pipeline", "show wants one ID");

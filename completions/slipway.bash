@@ -75,7 +75,7 @@ _slipway() {
 		--deployment-group | --deployment-group-id | --host | --ssh | \
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
-		--secondary-source | --revision | -v | --variable | --summary)
+		--secondary-source | --revision | -v | --variable | --summary | --reason)
 		return
 		;;
 	esac
@@ -106,7 +106,7 @@ _slipway() {
 		;;
 	pipeline)
 		if [ "$COMP_CWORD" -eq 2 ]; then
-			COMPREPLY=($(compgen -W "start approve reject retry show ls" \
+			COMPREPLY=($(compgen -W "start approve reject retry stop show ls" \
 				-- "$cur"))
 		elif [ "$COMP_CWORD" -eq 3 ] && [ "${COMP_WORDS[2]}" != start ] &&
 			[ "${COMP_WORDS[2]}" != ls ]; then

@@ -238,6 +238,44 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 	json_object_put(o);
 }
 
+/* ---- stop ------------------------------------------------------------- */
+
+/* Set by SIGUSR1: `pipeline stop --abandon` asks the runner to abandon
+ * the actions running now. */
+static volatile sig_atomic_t abandon_now;
+
+static void on_abandon(int sig)
+{
+	(void)sig;
+	abandon_now = 1;
+}
+
+/* No SA_RESTART: the runner's waitpid() returns EINTR at once. */
+static void catch_abandon(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_abandon;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* The reason of a stop asked for (the file <pe-dir>/stop), or NULL. */
+static char *stop_requested(struct run *r)
+{
+	char *p = fs_join(r->dir, "stop"), *data = NULL;
+	size_t len = 0;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (fs_read_file(p, 4096, &data, &len, &e) < 0) {
+		err_clear(&e);
+		data = NULL;
+	}
+	free(p);
+	return data;
+}
+
 /* ---- store helpers ------------------------------------------------------ */
 
 /* The latest attempt of an action, or NULL (caller frees with *v). */
@@ -1199,8 +1237,14 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 				j = &jobs[i];
 			}
 		while (!j) {
-			pid_t p = waitpid(-1, &status, 0);
+			pid_t p;
 
+			/* also when the signal came before this wait */
+			if (abandon_now)
+				for (size_t i = 0; i < nj; i++)
+					if (!fin[i] && jobs[i].pid > 0)
+						kill(jobs[i].pid, SIGKILL);
+			p = waitpid(-1, &status, 0);
 			if (p < 0 && errno == EINTR)
 				continue;
 			if (p < 0) {
@@ -1233,15 +1277,26 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			why = xstrdup(e->msg);
 			err_clear(e);
 		}
-		if (put_action(r, j, j->attempt, why ? "Failed" : "Succeeded",
+		if (why && abandon_now) {
+			free(why);
+			why = xstrdup("abandoned: the execution was stopped");
+		}
+		if (put_action(r, j, j->attempt,
+			       why ? (abandon_now ? "Abandoned" : "Failed")
+				   : "Succeeded",
 			       end, why ? NULL : ov, why, e) < 0) {
 			json_object_put(ov);
 			free(why);
 			goto out;
 		}
-		event(r, 2, st, j->a, why ? "FAILED" : "SUCCEEDED", why);
+		event(r, 2, st, j->a,
+		      why ? (abandon_now ? "ABANDONED" : "FAILED")
+			  : "SUCCEEDED",
+		      why);
 		fprintf(stderr, "%s/%s: %s (%lld ms)%s%s\n", st->name,
-			j->a->name, why ? "Failed" : "Succeeded",
+			j->a->name,
+			why ? (abandon_now ? "Abandoned" : "Failed")
+			    : "Succeeded",
 			(long long)(end - j->start), why ? ": " : "",
 			why ? why : "");
 		if (why) {
@@ -1261,6 +1316,29 @@ out:
 	return ret;
 }
 
+/* End an execution that was asked to stop, at stage st. */
+static int stopped(struct run *r, const struct pl_stage *st, char *reason)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *p = fs_join(r->dir, "stop");
+	int ret = 1;
+
+	if ((st && put_stage(r, st->name, "Stopped", 0, now_ms(), &e) < 0) ||
+	    set_execution(r, "Stopped", reason, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	if (st)
+		event(r, 1, st, NULL, "STOPPED", NULL);
+	event(r, 0, NULL, NULL, "STOPPED", reason);
+	fprintf(stderr, "%s Stopped: %s\n", r->id, reason);
+	unlink(p);
+out:
+	free(p);
+	free(reason);
+	return ret;
+}
+
 /* Advance the execution as far as it goes. */
 static int advance(struct run *r)
 {
@@ -1269,6 +1347,7 @@ static int advance(struct run *r)
 	struct store_stage *sv = NULL;
 	size_t snr = 0;
 	int ret = 0;
+	char *why;
 
 	if (expire(r, &e) < 0)
 		return exit_of(&e);
@@ -1296,9 +1375,13 @@ static int advance(struct run *r)
 		}
 		store_stages_free(sv, snr);
 		for (int g = 0; g < st->nr_groups; g++) {
+			if ((why = stop_requested(r)))
+				return stopped(r, st, why);
 			ret = run_group(r, st, g, &e);
 			if (ret < 0)
 				return exit_of(&e);
+			if (ret != EXEC_WAITING && (why = stop_requested(r)))
+				return stopped(r, st, why);
 			if (ret == 1)
 				return finish(r, st, false, "an action failed");
 			if (ret == EXEC_WAITING)
@@ -1364,6 +1447,10 @@ static int take_lock(struct run *r, struct sw_err *e)
 		return err_sys(e, "cannot lock execution %s", r->id);
 	}
 	r->lockfd = fd;
+	/* the runner's pid, for pipeline stop --abandon */
+	catch_abandon();
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "%d\n", (int)getpid());
 	return 0;
 }
 
@@ -1384,7 +1471,8 @@ static int reconcile(struct run *r, struct sw_err *e)
 	p = fs_join(r->dir, "lock");
 	held = fs_lock_held(p);
 	free(p);
-	if (strcmp(x.status, "InProgress") || held == 1) {
+	if ((strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) ||
+	    held == 1) {
 		store_execution_release(&x);
 		return 0;
 	}
@@ -1690,9 +1778,11 @@ int exec_retry(const char *state_dir, const char *id, bool all)
 	for (size_t s = 0; s < r.pl.nr_stages; s++)
 		for (size_t i = 0; i < snr; i++)
 			if (!strcmp(sv[i].stage, r.pl.stages[s].name) &&
-			    !strcmp(sv[i].status, "Failed"))
+			    (!strcmp(sv[i].status, "Failed") ||
+			     !strcmp(sv[i].status, "Stopped")))
 				r.retry = &r.pl.stages[s];
-	if (strcmp(x.status, "Failed") || !r.retry) {
+	if ((strcmp(x.status, "Failed") && strcmp(x.status, "Stopped")) ||
+	    !r.retry) {
 		fprintf(stderr,
 			"slipway: pipeline: execution %s is %s: only a failed "
 			"stage can be retried\n",
@@ -1716,6 +1806,145 @@ int exec_retry(const char *state_dir, const char *id, bool all)
 out:
 	store_execution_release(&x);
 	store_stages_free(sv, snr);
+	run_release(&r);
+	return ret;
+}
+
+/* Stop an execution nobody runs: its approvals waiting are abandoned. */
+static int stop_waiting(struct run *r, char *why)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_approval *v = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	const struct pl_stage *at = NULL;
+	size_t nr = 0;
+	int ret;
+
+	q.execution_id = r->id;
+	q.status = "InProgress";
+	if (store_list_approvals(r->s, &q, &v, &nr, &e) < 0) {
+		free(why);
+		return exit_of(&e);
+	}
+	for (size_t i = 0; i < nr && !e.code; i++) {
+		struct job j = { 0 };
+
+		for (size_t s = 0; s < r->pl.nr_stages; s++)
+			for (size_t a = 0; a < r->pl.stages[s].nr_actions; a++)
+				if (!strcmp(r->pl.stages[s].name, v[i].stage) &&
+				    !strcmp(r->pl.stages[s].actions[a].name,
+					    v[i].action)) {
+					j.st = &r->pl.stages[s];
+					j.a = &j.st->actions[a];
+				}
+		free(v[i].status);
+		v[i].status = xstrdup("Rejected");
+		free(v[i].summary);
+		v[i].summary = xstrdup(why);
+		v[i].decided_ms = now_ms();
+		if (store_put_approval(r->s, &v[i], &e) < 0 || !j.a)
+			continue;
+		j.start = v[i].created_ms;
+		if (put_action(r, &j, 1, "Abandoned", now_ms(), NULL, why, &e) <
+		    0)
+			continue;
+		event(r, 2, j.st, j.a, "ABANDONED", why);
+		at = j.st;
+	}
+	store_approvals_free(v, nr);
+	if (e.code) {
+		free(why);
+		return exit_of(&e);
+	}
+	ret = stopped(r, at, why);
+	return ret == 1 ? 0 : ret;
+}
+
+/* Ask the runner (its pid in the lock file) to abandon its actions. */
+static void signal_runner(struct run *r)
+{
+	char *lp = fs_join(r->dir, "lock"), *data = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	size_t len = 0;
+	int pid = 0;
+
+	if (fs_read_file(lp, 64, &data, &len, &e) == 0)
+		pid = atoi(data);
+	err_clear(&e);
+	if (pid > 0 && kill(pid, SIGUSR1) < 0)
+		fprintf(stderr, "warning: cannot signal process %d: %s\n", pid,
+			strerror(errno));
+	free(data);
+	free(lp);
+}
+
+int exec_stop(const char *state_dir, const char *id, bool abandon,
+	      const char *reason)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	char *why = xstrdup(reason ? reason : "stopped by hand");
+	char *p = NULL;
+	int ret;
+
+	if (open_run(&r, state_dir, id, &e) < 0 ||
+	    store_get_execution(r.s, id, &x, &e) != 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	if (strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) {
+		fprintf(stderr,
+			"slipway: pipeline: execution %s is %s: only one in "
+			"progress can be stopped\n",
+			id, x.status);
+		ret = 1;
+		goto out;
+	}
+	if (!strcmp(x.status, "Stopping") && !abandon) {
+		fprintf(stderr, "slipway: pipeline: execution %s is stopping\n",
+			id);
+		ret = 1;
+		goto out;
+	}
+	if (take_lock(&r, &e) == 0) {
+		ret = stop_waiting(&r, why);
+		why = NULL;
+		goto out;
+	}
+	if (e.code != ERR_FAILED) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	err_clear(&e);
+	/* a runner: it stops at the next boundary, or abandons now */
+	p = fs_join(r.dir, "stop");
+	if (fs_write_atomic(p, why, strlen(why), 0644, &e) < 0 ||
+	    store_begin(r.s, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	/* unless the runner ended it meanwhile */
+	store_execution_release(&x);
+	memset(&x, 0, sizeof(x));
+	if (store_get_execution(r.s, id, &x, &e) != 0 ||
+	    (!strcmp(x.status, "InProgress") &&
+	     set_execution(&r, "Stopping", why, &e) < 0) ||
+	    store_commit(r.s, &e) < 0) {
+		store_rollback(r.s);
+		ret = exit_of(&e);
+		goto out;
+	}
+	event(&r, 0, NULL, NULL, "STOPPING", why);
+	if (abandon)
+		signal_runner(&r);
+	fprintf(stderr, "%s Stopping%s\n", id,
+		abandon ? ": its running actions are abandoned" : "");
+	ret = 0;
+out:
+	free(p);
+	free(why);
+	store_execution_release(&x);
 	run_release(&r);
 	return ret;
 }

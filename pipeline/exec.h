@@ -67,6 +67,16 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
  * of a failed execution, as new attempts, and on from there. */
 int exec_retry(const char *state_dir, const char *id, bool all);
 
+/*
+ * Stop an execution in progress (CodePipeline's StopPipelineExecution):
+ * its runner lets the running actions finish and starts nothing more,
+ * then the execution is Stopped; with abandon the running actions are
+ * killed and Abandoned at once. One waiting for an approval is stopped
+ * here, the approval abandoned.
+ */
+int exec_stop(const char *state_dir, const char *id, bool abandon,
+	      const char *reason);
+
 /* Print an execution (GetPipelineExecution + GetPipelineState as JSON
  * with json); its exit status is 0. */
 int exec_show(const char *state_dir, const char *id, bool json);

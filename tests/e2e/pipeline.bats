@@ -395,6 +395,93 @@ EOB
 	[ "$(sqlite3 "$STATE/slipway.db" "select attempt || ' ' || status from actions where action = 'Wait' order by attempt" | tr '\n' ,)" = "1 Failed,2 Succeeded," ]
 }
 
+# A stage Long whose action says it started on $T/started, then waits
+# for a line on $T/hold, unless $T/ok exists; then a stage Last.
+held_pipeline() {
+	mkfifo "$T/started" "$T/hold"
+	{
+		cat <<EOB
+    - name: Long
+      actions:
+        - name: Wait
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo run >>$T/runs; [ -e $T/ok ] || { echo \$\$ >$T/started; read x <$T/hold; }"}
+EOB
+		last_stage
+	} | pl_file
+	"$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE" >"$T/out" 2>&1 &
+	RUNNER=$!
+	APID=$(timeout 30 cat "$T/started")
+	PE=$(head -1 "$T/out")
+}
+
+@test "pipeline: stop lets the running action finish and starts nothing more" {
+	pl_setup
+	held_pipeline
+	run "$SLIPWAY" pipeline stop "$PE" --reason "bad commit" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(pl_json .pipelineExecution.status)" = Stopping ]
+	# a second stop without --abandon is refused
+	run "$SLIPWAY" pipeline stop "$PE" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is stopping"* ]]
+	echo go >"$T/hold"
+	st=0
+	wait "$RUNNER" || st=$?
+	[ "$st" -eq 1 ]
+	[ "$(action_status Long Wait)" = Succeeded ]
+	[ ! -e "$T/last" ]
+	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
+	[ "$(pl_json .pipelineExecution.statusSummary)" = "bad commit" ]
+	[ "$(pl_json '.stageStates[2].latestExecution.status')" = Stopped ]
+	[ "$(events | tail -4 | tr '\n' ' ')" = "/:STOPPING Long/Wait:SUCCEEDED Long/:STOPPED /:STOPPED " ]
+	# a stopped stage can be retried: it goes on from there
+	run "$SLIPWAY" pipeline retry "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ -e "$T/last" ]
+	# a stopped or succeeded execution cannot be stopped
+	run "$SLIPWAY" pipeline stop "$PE" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is Succeeded: only one in progress can be stopped"* ]]
+}
+
+@test "pipeline: stop --abandon abandons the running action at once; retry runs it again" {
+	pl_setup
+	held_pipeline
+	run "$SLIPWAY" pipeline stop "$PE" --abandon --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	st=0
+	wait "$RUNNER" || st=$?
+	[ "$st" -eq 1 ]
+	! kill -0 "$APID" 2>/dev/null
+	[ "$(action_status Long Wait)" = Abandoned ]
+	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
+	[ ! -e "$T/last" ]
+	grep -q "Long/Wait: Abandoned" "$T/out"
+	touch "$T/ok"
+	run "$SLIPWAY" pipeline retry "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$T/runs")" -eq 2 ]
+	[ -e "$T/last" ]
+}
+
+@test "pipeline: stop of an execution waiting for an approval abandons the approval" {
+	pl_setup
+	{
+		approval_stage
+		last_stage
+	} | pl_file
+	pl_start
+	[ "$status" -eq 5 ]
+	run "$SLIPWAY" pipeline stop "$PE" --reason "not today" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
+	[ "$(action_status Gate Approve)" = Abandoned ]
+	run "$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[ ! -e "$T/last" ]
+}
+
 @test "pipeline: retry runs the failed actions of the failed stage again, --all every action" {
 	pl_setup
 	{
@@ -457,12 +544,6 @@ EOB
 	[ "$status" -eq 2 ]
 	run "$SLIPWAY" pipeline frob
 	[ "$status" -eq 2 ]
-	# docs/pipeline.md "Left for later": stop is refused
-	for sub in stop; do
-		run "$SLIPWAY" pipeline "$sub" pe-x --state-dir "$STATE"
-		[ "$status" -eq 2 ]
-		[[ "$output" == *"unknown subcommand '$sub'"* ]]
-	done
 	# a variable without a default must be given
 	sed -i 's/{name: Env, defaultValue: test}/{name: Env}/' "$T/pl.yml"
 	run "$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE"
