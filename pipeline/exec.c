@@ -1529,9 +1529,67 @@ out:
 	return ret;
 }
 
-/* Open an existing execution: its record, its pipeline file. */
-static int open_run(struct run *r, const char *state_dir, const char *id,
-		    struct sw_err *e)
+/*
+ * The stages and actions of an execution as its record has them, for
+ * one whose pipeline file cannot be read any more: enough to show it.
+ */
+static int record_pipeline(struct run *r, const char *name, struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_stage *sv = NULL;
+	struct store_action *av = NULL;
+	size_t snr = 0, anr = 0;
+	int ret = -1;
+
+	q.execution_id = r->id;
+	if (store_list_stages(r->s, &q, &sv, &snr, e) < 0 ||
+	    store_list_actions(r->s, &q, &av, &anr, e) < 0)
+		goto out;
+	r->pl.name = xstrdup(name);
+	r->pl.dir = xstrdup("/");
+	r->pl.stages = xcalloc(snr ? snr : 1, sizeof(*r->pl.stages));
+	for (size_t i = 0; i < snr; i++) {
+		struct pl_stage *st = &r->pl.stages[r->pl.nr_stages++];
+
+		st->name = xstrdup(sv[i].stage);
+		st->nr_groups = 1;
+		st->actions = xcalloc(anr ? anr : 1, sizeof(*st->actions));
+		for (size_t k = 0; k < anr; k++) {
+			struct pl_action *a;
+			bool seen = false;
+
+			if (strcmp(av[k].stage, st->name))
+				continue;
+			for (size_t m = 0; m < st->nr_actions; m++)
+				seen |= !strcmp(st->actions[m].name,
+						av[k].action);
+			if (seen)
+				continue;
+			a = &st->actions[st->nr_actions++];
+			a->name = xstrdup(av[k].action);
+			a->category = PL_INVOKE;
+			a->provider = PL_COMMAND;
+			a->owner = xstrdup("");
+			a->provider_name = xstrdup("");
+			a->version = xstrdup("");
+			a->binding = -1;
+			strvec_init(&a->outputs);
+			strvec_init(&a->files);
+			strvec_init(&a->commands);
+			strvec_init(&a->output_variables);
+		}
+	}
+	ret = 0;
+out:
+	store_stages_free(sv, snr);
+	store_actions_free(av, anr);
+	return ret;
+}
+
+/* Open an existing execution: its record, its pipeline file (lenient:
+ * when that cannot be read, its record, with a warning). */
+static int open_run_ex(struct run *r, const char *state_dir, const char *id,
+		       bool lenient, struct sw_err *e)
 {
 	struct store_execution x = { 0 };
 	int rc;
@@ -1552,11 +1610,27 @@ static int open_run(struct run *r, const char *state_dir, const char *id,
 		if (!x.pipeline_file)
 			err_set(e, ERR_SPEC,
 				"execution %s has no pipeline file", id);
-		store_execution_release(&x);
-		return -1;
+		if (!lenient) {
+			store_execution_release(&x);
+			return -1;
+		}
+		fprintf(stderr, "warning: %s; showing the record only\n",
+			e->msg);
+		err_clear(e);
+		r->pl = (struct pipeline)PIPELINE_INIT;
+		if (record_pipeline(r, x.pipeline, e) < 0) {
+			store_execution_release(&x);
+			return -1;
+		}
 	}
 	store_execution_release(&x);
 	return reconcile(r, e);
+}
+
+static int open_run(struct run *r, const char *state_dir, const char *id,
+		    struct sw_err *e)
+{
+	return open_run_ex(r, state_dir, id, false, e);
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -1987,7 +2061,7 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	json_object *root = NULL, *pe, *stages, *vars, *revs;
 	int ret = 0;
 
-	if (open_run(&r, state_dir, id, &e) < 0) {
+	if (open_run_ex(&r, state_dir, id, true, &e) < 0) {
 		ret = exit_of(&e);
 		goto out;
 	}
@@ -2148,7 +2222,7 @@ int exec_list(const char *state_dir, const char *file)
 
 		/* an InProgress one may have lost its runner */
 		if (!strcmp(status, "InProgress") &&
-		    open_run(&one, state_dir, v[i].id, &e) == 0 &&
+		    open_run_ex(&one, state_dir, v[i].id, true, &e) == 0 &&
 		    store_get_execution(one.s, v[i].id, &cur, &e) == 0)
 			status = cur.status;
 		err_clear(&e);

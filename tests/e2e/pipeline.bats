@@ -184,6 +184,13 @@ events() { # "stage/action:STATE" per event of $PE
 	run "$SLIPWAY" pipeline ls "$T/pl.yml" --state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "$PE  Succeeded "*" web" ]]
+	# without its pipeline file, an execution is shown from its record
+	mv "$T/pl.yml" "$T/gone.yml"
+	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: "*"pl.yml"*"showing the record only"* ]]
+	[[ "$output" == *"Deploy       Succeeded"$'\n'"  Deploy               Succeeded"* ]]
+	[ "$(pl_json '.stageStates[1].actionStates[1].latestExecution.status')" = Succeeded ]
 }
 
 @test "pipeline: an unchanged artifact is stored once" {
