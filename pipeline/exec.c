@@ -602,9 +602,10 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 	case PL_CODESTAR:
 	case PL_GITHUB:
 	case PL_S3: {
-		const char *ref = r->revision;
+		/* an S3 object has no revision to choose */
+		const char *ref = a->provider == PL_S3 ? NULL : r->revision;
 
-		if (!ref)
+		if (!ref && a->provider != PL_S3)
 			ref = cfg(r, j, v, nr,
 				  a->provider == PL_GITHUB ? "Branch"
 							   : "BranchName",
@@ -632,8 +633,11 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 		char *out = fs_join(j->wd, "out");
 		char *src;
 
-		if (j->error)
+		if (j->error) {
+			free(rep);
+			free(out);
 			break;
+		}
 		if (primary && a->nr_inputs) {
 			free(in);
 			in = artifact_dir(r, primary);
@@ -647,6 +651,9 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 		}
 		/* the build's project is its source directory's name */
 		src = fs_join(j->wd, project ? project : a->name);
+		for (char *c = src + strlen(j->wd) + 1; *c; c++)
+			if (*c == '/')
+				*c = '-';
 		if (symlink(in, src) < 0) {
 			j->error = xasprintf("%s: %s", src, strerror(errno));
 			free(rep);

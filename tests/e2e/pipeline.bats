@@ -210,6 +210,20 @@ events() { # "stage/action:STATE" per event of $PE
 	[ "$(cat "$a/VERSION")" = 1.2 ]
 }
 
+@test "pipeline: --revision picks the git sources' commit; a project name with a slash builds" {
+	pl_setup
+	git -C "$T/repo" checkout -qb feature
+	echo 2.0 >"$T/repo/VERSION"
+	git -C "$T/repo" -c user.email=t@example.com -c user.name=t commit -qam two
+	git -C "$T/repo" checkout -q main
+	pl_file </dev/null
+	sed -i 's|ProjectName: app-build|ProjectName: team/app-build|; s|projects: {app-build: {}}|projects: {team/app-build: {}}|' "$T/pl.yml"
+	pl_start --revision feature
+	[ "$status" -eq 0 ]
+	[[ "$(cat "$T/seen.txt")" == "x=built-2.0 commit=$(git -C "$T/repo" rev-parse feature) "* ]]
+	[ "$(pl_json '.stageStates[0].actionStates[0].latestExecution.outputVariables.BranchName')" = feature ]
+}
+
 @test "pipeline: actions of one runOrder run side by side" {
 	pl_setup
 	mkfifo "$T/fifo"
