@@ -1112,6 +1112,25 @@ static void job_release(struct job *j)
 	strvec_release(&j->env);
 }
 
+/* What the reviewer of an approval is asked to look at. */
+static void approval_details(struct run *r, struct job *j,
+			     struct store_action *v, size_t nr)
+{
+	static const char *const keys[] = { "CustomData",
+					    "ExternalEntityLink" };
+	struct strvec keep = STRVEC_INIT;
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *val = cfg(r, j, v, nr, keys[i], &keep);
+
+		if (val)
+			fprintf(stderr, "    %s: %s\n", keys[i], val);
+	}
+	free(j->error); /* a reference that cannot be answered is shown */
+	j->error = NULL;
+	strvec_release(&keep);
+}
+
 /* The last lines of a failed action's log, indented, on stderr. */
 static void log_tail(const char *wd)
 {
@@ -1222,6 +1241,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 				"%s/%s: waiting for approval: slipway pipeline "
 				"approve %s %s/%s\n",
 				st->name, a->name, r->id, st->name, a->name);
+			approval_details(r, j, v, nr);
 			waiting = true;
 			j->pid = 0;
 			continue;
@@ -2130,6 +2150,7 @@ int exec_show(const char *state_dir, const char *id, bool json)
 			const char *status = l ? l->status : NULL;
 			const char *summary = l ? l->error : NULL;
 			bool wait = false;
+			const char *who = NULL;
 
 			for (size_t i = 0; i < pnr; i++)
 				if (!strcmp(ap[i].stage, st->name) &&
@@ -2139,6 +2160,7 @@ int exec_show(const char *state_dir, const char *id, bool json)
 						       "InProgress");
 					if (ap[i].summary)
 						summary = ap[i].summary;
+					who = ap[i].who;
 				}
 			json_object_object_add(ao, "actionName",
 					       jstr(st->actions[a].name));
@@ -2154,6 +2176,10 @@ int exec_show(const char *state_dir, const char *id, bool json)
 				json_object_object_add(ale,
 						       "externalExecutionId",
 						       jstr(l->external_id));
+				if (who)
+					json_object_object_add(ale,
+							       "lastUpdatedBy",
+							       jstr(who));
 				json_object_object_add(ale, "lastStatusChange",
 						       jstr(t));
 				if (l->output_variables)

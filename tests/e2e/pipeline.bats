@@ -127,6 +127,7 @@ approval_stage() {
       actions:
         - name: Approve
           actionTypeId: {category: Approval, owner: AWS, provider: Manual, version: "1"}
+          configuration: {CustomData: "release #{BuildVariables.X} to #{variables.Env}"}
 EOB
 }
 
@@ -300,7 +301,7 @@ EOB
 	} | pl_file
 	pl_start
 	[ "$status" -eq 5 ]
-	[[ "$output" == *"waiting for approval"* ]]
+	[[ "$output" == *"waiting for approval"*"CustomData: release built-1.2 to test"* ]]
 	[ ! -e "$T/last" ]
 	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
 	[ "$status" -eq 0 ]
@@ -313,6 +314,7 @@ EOB
 	[ -e "$T/last" ]
 	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
 	[ "$(pl_json '.stageStates[2].actionStates[0].latestExecution.summary')" = "looks good" ]
+	[ "$(pl_json '.stageStates[2].actionStates[0].latestExecution.lastUpdatedBy')" = "${USER:-unknown}" ]
 	# decided once
 	run "$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE"
 	[ "$status" -eq 1 ]
