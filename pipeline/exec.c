@@ -43,6 +43,7 @@ struct run {
 	 * actions run again, as a new attempt */
 	const struct pl_stage *retry;
 	bool retry_all;
+	int stage_fd; /* the lock of the stage it runs, or -1 */
 };
 
 static int64_t now_ms(void)
@@ -274,6 +275,104 @@ static char *stop_requested(struct run *r)
 	}
 	free(p);
 	return data;
+}
+
+/* ---- execution modes ---------------------------------------------------- */
+
+/* <state>/pipelines/<name>/stage-<stage>.<ext> */
+static char *stage_file(struct run *r, const struct pl_stage *st,
+			const char *ext)
+{
+	return xasprintf("%s/pipelines/%s/stage-%s.%s", r->state, r->pl.name,
+			 st->name, ext);
+}
+
+/*
+ * Enter stage st as the execution mode says: PARALLEL, at once; else
+ * one execution at a time holds the stage's lock. A QUEUED one waits its
+ * turn; a SUPERSEDED one waiting gives way to a newer one that comes to
+ * wait too (the newest waiter's id is in stage-<stage>.waiting).
+ * Returns 0 when entered, 1 when superseded, -1 on error.
+ */
+static int enter_stage(struct run *r, const struct pl_stage *st,
+		       struct sw_err *e)
+{
+	char *lp, *wp = NULL, *dir;
+	int fd, ret = -1;
+	bool said = false;
+
+	if (r->pl.mode == PL_PARALLEL || r->stage_fd >= 0)
+		return 0;
+	dir = xasprintf("%s/pipelines/%s", r->state, r->pl.name);
+	lp = stage_file(r, st, "lock");
+	if (fs_mkdir_p(dir, 0755, e) < 0)
+		goto out;
+	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		err_sys(e, "%s", lp);
+		goto out;
+	}
+	if (r->pl.mode == PL_SUPERSEDED)
+		wp = stage_file(r, st, "waiting");
+	for (;;) {
+		char *who = NULL;
+		size_t len = 0;
+
+		if (wp && said && fs_read_file(wp, 256, &who, &len, e) == 0 &&
+		    strcmp(who, r->id)) {
+			fprintf(stderr, "%s: superseded by %s\n", r->id, who);
+			free(who);
+			close(fd);
+			ret = 1;
+			goto out;
+		}
+		free(who);
+		err_clear(e);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK) {
+			err_sys(e, "%s", lp);
+			close(fd);
+			goto out;
+		}
+		if (!said) {
+			fprintf(stderr,
+				"%s: waiting for stage %s: another execution "
+				"runs it (%s)\n",
+				r->id, st->name, pl_mode_name(r->pl.mode));
+			if (wp &&
+			    fs_replace(wp, r->id, strlen(r->id), 0644, e) < 0) {
+				close(fd);
+				goto out;
+			}
+			said = true;
+		}
+		if (!wp) {
+			if (flock(fd, LOCK_EX) == 0)
+				break;
+			if (errno == EINTR)
+				continue;
+			err_sys(e, "%s", lp);
+			close(fd);
+			goto out;
+		}
+		/* SUPERSEDED: look again for a newer waiter shortly */
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+	r->stage_fd = fd;
+	ret = 0;
+out:
+	free(dir);
+	free(lp);
+	free(wp);
+	return ret;
+}
+
+static void leave_stage(struct run *r)
+{
+	if (r->stage_fd >= 0)
+		close(r->stage_fd);
+	r->stage_fd = -1;
 }
 
 /* ---- store helpers ------------------------------------------------------ */
@@ -832,6 +931,8 @@ static void start_job(struct run *r, struct job *j)
 		if (getppid() != parent)
 			_exit(1);
 		close(r->lockfd);
+		if (r->stage_fd >= 0)
+			close(r->stage_fd);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -1392,6 +1493,22 @@ static int advance(struct run *r)
 			store_stages_free(sv, snr);
 			continue;
 		}
+		ret = enter_stage(r, st, &e);
+		if (ret < 0) {
+			store_stages_free(sv, snr);
+			return exit_of(&e);
+		}
+		if (ret == 1) {
+			store_stages_free(sv, snr);
+			if (set_execution(r, "Superseded",
+					  "a newer execution "
+					  "came to the stage",
+					  &e) < 0)
+				return exit_of(&e);
+			event(r, 0, NULL, NULL, "SUPERSEDED", NULL);
+			fprintf(stderr, "%s Superseded\n", r->id);
+			return 1;
+		}
 		if (!got) {
 			if (put_stage(r, st->name, "InProgress", now_ms(), 0,
 				      &e) < 0) {
@@ -1417,6 +1534,7 @@ static int advance(struct run *r)
 		if (put_stage(r, st->name, "Succeeded", 0, now_ms(), &e) < 0)
 			return exit_of(&e);
 		event(r, 1, st, NULL, "SUCCEEDED", NULL);
+		leave_stage(r);
 	}
 	return finish(r, NULL, true, NULL);
 }
@@ -1432,6 +1550,7 @@ static void run_release(struct run *r)
 	free(r->dir);
 	if (r->lockfd >= 0)
 		close(r->lockfd);
+	leave_stage(r);
 	json_object_put(r->vars);
 	free(r->revision);
 }
@@ -1443,6 +1562,7 @@ static int open_state(struct run *r, const char *state_dir, struct sw_err *e)
 	int ret;
 
 	r->lockfd = -1;
+	r->stage_fd = -1;
 	if (state_open(&st, state_dir, e) < 0)
 		return -1;
 	r->state = xstrdup(st.dir);
@@ -1664,7 +1784,7 @@ static int open_run(struct run *r, const char *state_dir, const char *id,
 
 int exec_start(const char *file, const struct exec_opts *o)
 {
-	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
 	struct sw_err e = SW_ERR_INIT;
 	struct store_execution x = { 0 };
 	char *uid = NULL, *abs = NULL;
@@ -1764,7 +1884,7 @@ out:
 int exec_decide(const char *state_dir, const char *id, const char *target,
 		bool approve, const char *summary)
 {
-	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
 	struct sw_err e = SW_ERR_INIT;
 	struct store_query q = STORE_QUERY_INIT;
 	struct store_approval *v = NULL, *hit = NULL;
@@ -1858,7 +1978,7 @@ out:
 
 int exec_retry(const char *state_dir, const char *id, bool all)
 {
-	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
 	struct sw_err e = SW_ERR_INIT;
 	struct store_execution x = { 0 };
 	struct store_query q = STORE_QUERY_INIT;
@@ -1982,7 +2102,7 @@ static void signal_runner(struct run *r)
 int exec_stop(const char *state_dir, const char *id, bool abandon,
 	      const char *reason)
 {
-	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
 	struct sw_err e = SW_ERR_INIT;
 	struct store_execution x = { 0 };
 	char *why = xstrdup(reason ? reason : "stopped by hand");
@@ -2077,7 +2197,7 @@ static void add_revision(json_object *revs, const struct pl_action *a,
 
 int exec_show(const char *state_dir, const char *id, bool json)
 {
-	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
 	struct sw_err e = SW_ERR_INIT;
 	struct store_execution x = { 0 };
 	struct store_query q = STORE_QUERY_INIT;
@@ -2226,7 +2346,7 @@ out:
 
 int exec_list(const char *state_dir, const char *file)
 {
-	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1 };
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
 	struct sw_err e = SW_ERR_INIT;
 	struct store_query q = STORE_QUERY_INIT;
 	struct store_execution *v = NULL;
@@ -2248,7 +2368,9 @@ int exec_list(const char *state_dir, const char *file)
 		goto out;
 	}
 	for (size_t i = 0; i < nr; i++) {
-		struct run one = { .pl = PIPELINE_INIT, .lockfd = -1 };
+		struct run one = { .pl = PIPELINE_INIT,
+				   .lockfd = -1,
+				   .stage_fd = -1 };
 		struct store_execution cur = { 0 };
 		char *t = iso_time(v[i].start_ms);
 		const char *status = v[i].status;

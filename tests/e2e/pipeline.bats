@@ -438,6 +438,103 @@ EOB
 	PE=$(head -1 "$T/out")
 }
 
+# A pipeline in executionMode $1 whose stage Long's action makes the
+# fifo $T/hold.<execution id>, says the id on $T/started, and waits for a
+# line on its fifo (release ID); then a stage Last.
+mode_pipeline() {
+	mkfifo "$T/started"
+	{
+		cat <<EOB
+    - name: Long
+      actions:
+        - name: Wait
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "h=$T/hold.\$CODEPIPELINE_EXECUTION_ID; mkfifo \$h; echo run >>$T/runs; echo \$CODEPIPELINE_EXECUTION_ID >$T/started; cat \$h >/dev/null"}
+EOB
+		last_stage
+	} | pl_file
+	sed -i "s/^  name: web\$/&\n  executionMode: $1/" "$T/pl.yml"
+}
+
+bg_start() { # NAME: start an execution in the background, $T/NAME.out
+	"$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE" >"$T/$1.out" 2>&1 &
+	eval "PID_$1=\$!"
+}
+
+started() { # the id of the next execution whose action starts
+	timeout 30 cat "$T/started"
+}
+
+release() { # ID
+	echo go >"$T/hold.$1"
+}
+
+wait_for() { # FILE TEXT: until FILE has TEXT (30 s at most)
+	local i
+	for ((i = 0; i < 600; i++)); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "no '$2' in $1:"
+	cat "$1"
+	return 1
+}
+
+@test "pipeline: QUEUED: an execution waits for the stage another one runs, then runs it" {
+	pl_setup
+	mode_pipeline QUEUED
+	bg_start a
+	a=$(started)
+	bg_start b
+	wait_for "$T/b.out" "waiting for stage Long: another execution runs it (QUEUED)"
+	[ "$(wc -l <"$T/runs")" -eq 1 ]
+	release "$a"
+	b=$(started) # b's turn
+	[ "$b" = "$(head -1 "$T/b.out")" ]
+	[ "$(wc -l <"$T/runs")" -eq 2 ]
+	release "$b"
+	wait "$PID_a"
+	wait "$PID_b"
+}
+
+@test "pipeline: SUPERSEDED: a newer execution waiting for the stage replaces an older one" {
+	pl_setup
+	mode_pipeline SUPERSEDED
+	bg_start a
+	a=$(started)
+	bg_start b
+	wait_for "$T/b.out" "waiting for stage Long"
+	bg_start c
+	st=0
+	wait "$PID_b" || st=$?
+	[ "$st" -eq 1 ]
+	PE=$(head -1 "$T/b.out")
+	[ "$(pl_json .pipelineExecution.status)" = Superseded ]
+	[ "$(events | tail -1)" = "/:SUPERSEDED" ]
+	grep -q "superseded by $(head -1 "$T/c.out")" "$T/b.out"
+	release "$a"
+	c=$(started) # c's turn
+	[ "$c" = "$(head -1 "$T/c.out")" ]
+	release "$c"
+	wait "$PID_a"
+	wait "$PID_c"
+	[ "$(wc -l <"$T/runs")" -eq 2 ]
+}
+
+@test "pipeline: PARALLEL: executions run the same stage side by side" {
+	pl_setup
+	mode_pipeline PARALLEL
+	bg_start a
+	x=$(started)
+	bg_start b
+	y=$(started) # both in stage Long at once
+	release "$x"
+	release "$y"
+	wait "$PID_a"
+	wait "$PID_b"
+	! grep -q "waiting for stage" "$T/b.out"
+}
+
 @test "pipeline: stop lets the running action finish and starts nothing more" {
 	pl_setup
 	held_pipeline
