@@ -1,6 +1,7 @@
 /*
  * exec: the pipeline execution engine (exec.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -44,6 +45,10 @@ struct run {
 	const struct pl_stage *retry;
 	bool retry_all;
 	int stage_fd; /* the lock of the stage it runs, or -1 */
+	/* a rollback: the one stage it runs, and the execution whose
+	 * artifacts and variables it runs with */
+	const struct pl_stage *only;
+	char *target;
 };
 
 static int64_t now_ms(void)
@@ -1268,13 +1273,27 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 	struct store_query q = STORE_QUERY_INIT;
 	struct store_action *v = NULL;
 	struct job *jobs = xcalloc(st->nr_actions, sizeof(*jobs));
-	size_t nr = 0, nj = 0;
+	size_t nr = 0, nj = 0, tnr = 0, cnr = 0;
+	struct store_action *tv = NULL, *cv = NULL;
 	bool failed = false, waiting = false, *fin = NULL;
 	int ret = -1;
 
 	q.execution_id = r->id;
 	if (store_list_actions(r->s, &q, &v, &nr, e) < 0)
 		goto out;
+	/* a rollback resolves the other stages' variables as its target */
+	cv = xcalloc(nr + 1, sizeof(*cv));
+	memcpy(cv, v, nr * sizeof(*v));
+	cnr = nr;
+	if (r->target) {
+		q.execution_id = r->target;
+		if (store_list_actions(r->s, &q, &tv, &tnr, e) < 0)
+			goto out;
+		cv = xrealloc(cv, (nr + tnr + 1) * sizeof(*cv));
+		for (size_t i = 0; i < tnr; i++)
+			if (strcmp(tv[i].stage, st->name))
+				cv[cnr++] = tv[i];
+	}
 	for (size_t i = 0; i < st->nr_actions; i++) {
 		const struct pl_action *a = &st->actions[i];
 		struct store_action *x;
@@ -1316,7 +1335,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			goto out;
 		j->start = now_ms();
 		if (a->provider != PL_MANUAL)
-			prepare(r, j, v, nr);
+			prepare(r, j, cv, cnr);
 		if (put_action(r, j, j->attempt, "InProgress", 0, NULL, NULL,
 			       e) < 0)
 			goto out;
@@ -1342,7 +1361,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 				"%s/%s: waiting for approval: slipway pipeline "
 				"approve %s %s/%s\n",
 				st->name, a->name, r->id, st->name, a->name);
-			approval_details(r, j, v, nr);
+			approval_details(r, j, cv, cnr);
 			waiting = true;
 			j->pid = 0;
 			continue;
@@ -1440,7 +1459,9 @@ out:
 	for (size_t i = 0; i < nj; i++)
 		job_release(&jobs[i]);
 	free(jobs);
+	free(cv);
 	store_actions_free(v, nr);
+	store_actions_free(tv, tnr);
 	return ret;
 }
 
@@ -1467,6 +1488,9 @@ out:
 	return ret;
 }
 
+static int advance(struct run *r);
+static void rollback(struct run *r, const struct pl_stage *st);
+
 /* Advance the execution as far as it goes. */
 static int advance(struct run *r)
 {
@@ -1484,6 +1508,8 @@ static int advance(struct run *r)
 		const struct pl_stage *st = &r->pl.stages[s];
 		const struct store_stage *got = NULL;
 
+		if (r->only && st != r->only)
+			continue;
 		if (store_list_stages(r->s, &q, &sv, &snr, &e) < 0)
 			return exit_of(&e);
 		for (size_t i = 0; i < snr; i++)
@@ -1526,8 +1552,15 @@ static int advance(struct run *r)
 				return exit_of(&e);
 			if (ret != EXEC_WAITING && (why = stop_requested(r)))
 				return stopped(r, st, why);
-			if (ret == 1)
-				return finish(r, st, false, "an action failed");
+			if (ret == 1) {
+				ret = finish(r, st, false, "an action failed");
+				if (st->on_failure == PL_ROLLBACK && !r->only &&
+				    r->pl.mode != PL_PARALLEL) {
+					leave_stage(r);
+					rollback(r, st);
+				}
+				return ret;
+			}
 			if (ret == EXEC_WAITING)
 				return EXEC_WAITING;
 		}
@@ -1553,6 +1586,7 @@ static void run_release(struct run *r)
 	leave_stage(r);
 	json_object_put(r->vars);
 	free(r->revision);
+	free(r->target);
 }
 
 static int open_state(struct run *r, const char *state_dir, struct sw_err *e)
@@ -1778,6 +1812,132 @@ static int open_run(struct run *r, const char *state_dir, const char *id,
 		    struct sw_err *e)
 {
 	return open_run_ex(r, state_dir, id, false, e);
+}
+
+/* The newest other execution that succeeded in stage st and is no
+ * rollback, or NULL. */
+static char *rollback_target(struct run *r, const struct pl_stage *st,
+			     struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_execution *v = NULL;
+	size_t nr = 0;
+	char *found = NULL;
+
+	q.name = r->pl.name;
+	if (store_list_executions(r->s, &q, &v, &nr, e) < 0)
+		return NULL;
+	for (size_t i = 0; i < nr && !found; i++) {
+		struct store_query sq = STORE_QUERY_INIT;
+		struct store_stage *sv = NULL;
+		size_t snr = 0;
+
+		if (!strcmp(v[i].id, r->id) ||
+		    (v[i].trigger_type &&
+		     !strcmp(v[i].trigger_type, "AutomatedRollback")))
+			continue;
+		sq.execution_id = v[i].id;
+		if (store_list_stages(r->s, &sq, &sv, &snr, e) < 0)
+			break;
+		for (size_t k = 0; k < snr; k++)
+			if (!strcmp(sv[k].stage, st->name) &&
+			    !strcmp(sv[k].status, "Succeeded"))
+				found = xstrdup(v[i].id);
+		store_stages_free(sv, snr);
+	}
+	store_executions_free(v, nr);
+	return found;
+}
+
+/*
+ * onFailure ROLLBACK: a new execution runs stage st again with the
+ * artifacts and variables of the last execution that succeeded there.
+ */
+static void rollback(struct run *r, const struct pl_stage *st)
+{
+	struct run r2 = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct store_execution t = { 0 }, x = { 0 };
+	struct sw_err e = SW_ERR_INIT;
+	char *target = rollback_target(r, st, &e), *uid = NULL;
+	char *from = NULL, *to = NULL;
+	DIR *d = NULL;
+	struct dirent *de;
+
+	if (!target) {
+		if (e.code)
+			fail_msg(&e);
+		else
+			fprintf(stderr,
+				"%s: no earlier execution succeeded in stage "
+				"%s: nothing to roll back to\n",
+				r->id, st->name);
+		return;
+	}
+	if (open_state(&r2, r->state, &e) < 0 ||
+	    pipeline_load(r->pl.file, &r2.pl, &e) < 0 ||
+	    store_get_execution(r->s, target, &t, &e) != 0)
+		goto fail;
+	r2.only = &r2.pl.stages[st - r->pl.stages];
+	r2.target = target;
+	target = NULL;
+	r2.vars = t.variables ? json_tokener_parse(t.variables) : NULL;
+	if (!r2.vars)
+		r2.vars = json_object_new_object();
+	uid = state_uuid();
+	r2.id = xasprintf("pe-%s", uid);
+	r2.dir = xasprintf("%s/executions/%s", r2.state, r2.id);
+	from = xasprintf("%s/executions/%s/artifacts", r2.state, r2.target);
+	to = fs_join(r2.dir, "artifacts");
+	if (fs_mkdir_p(to, 0755, &e) < 0 || take_lock(&r2, &e) < 0)
+		goto fail;
+	/* the target's artifacts, by the same content addresses */
+	d = opendir(from);
+	while (d && (de = readdir(d))) {
+		char buf[4096], *src, *dst;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		src = fs_join(from, de->d_name);
+		dst = fs_join(to, de->d_name);
+		n = readlink(src, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = 0;
+			if (symlink(buf, dst) < 0)
+				err_sys(&e, "%s", dst);
+		}
+		free(src);
+		free(dst);
+		if (e.code)
+			goto fail;
+	}
+	x.id = r2.id;
+	x.pipeline = r2.pl.name;
+	x.pipeline_file = t.pipeline_file;
+	x.status = (char *)"InProgress";
+	x.trigger_type = (char *)"AutomatedRollback";
+	x.trigger_detail = r2.target;
+	x.variables = t.variables;
+	x.start_ms = now_ms();
+	if (store_put_execution(r2.s, &x, &e) < 0)
+		goto fail;
+	fprintf(stderr, "%s: rolling back stage %s to execution %s as %s\n",
+		r->id, st->name, r2.target, r2.id);
+	event(&r2, 0, NULL, NULL, "STARTED", NULL);
+	advance(&r2);
+	goto out;
+fail:
+	fprintf(stderr, "%s: cannot roll back stage %s: %s\n", r->id, st->name,
+		e.msg);
+out:
+	if (d)
+		closedir(d);
+	free(target);
+	free(uid);
+	free(from);
+	free(to);
+	store_execution_release(&t);
+	run_release(&r2);
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -2226,6 +2386,28 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	json_object_object_add(pe, "pipelineExecutionId", jstr(x.id));
 	json_object_object_add(pe, "status", jstr(x.status));
 	json_object_object_add(pe, "statusSummary", jstr(x.status_summary));
+	{
+		json_object *tr = json_object_new_object();
+		bool rb = x.trigger_type &&
+			  !strcmp(x.trigger_type, "AutomatedRollback");
+
+		json_object_object_add(tr, "triggerType", jstr(x.trigger_type));
+		json_object_object_add(tr, "triggerDetail",
+				       jstr(x.trigger_detail));
+		json_object_object_add(pe, "trigger", tr);
+		json_object_object_add(pe, "executionMode",
+				       jstr(pl_mode_name(r.pl.mode)));
+		json_object_object_add(pe, "executionType",
+				       jstr(rb ? "ROLLBACK" : "STANDARD"));
+		if (rb) {
+			json_object *m = json_object_new_object();
+
+			json_object_object_add(
+				m, "rollbackTargetPipelineExecutionId",
+				jstr(x.trigger_detail));
+			json_object_object_add(pe, "rollbackMetadata", m);
+		}
+	}
 	revs = json_object_new_array();
 	json_object_object_add(pe, "artifactRevisions", revs);
 	vars = json_object_new_array();

@@ -225,6 +225,59 @@ events() { # "stage/action:STATE" per event of $PE
 	[ "$(pl_json '.stageStates[0].actionStates[0].latestExecution.outputVariables.BranchName')" = feature ]
 }
 
+@test "pipeline: onFailure ROLLBACK runs the stage again with the last good execution's artifacts" {
+	pl_setup
+	git -C "$T/repo" checkout -qb bad
+	echo bad >"$T/repo/VERSION"
+	git -C "$T/repo" -c user.email=t@example.com -c user.name=t commit -qam bad
+	git -C "$T/repo" checkout -q main
+	pl_file <<EOB
+    - name: Live
+      onFailure: {result: ROLLBACK}
+      actions:
+        - name: Put
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "cp VERSION $T/live; echo #{BuildVariables.X} >$T/livex; ! grep -q bad VERSION"}
+          inputArtifacts: [{name: Built}]
+EOB
+	pl_start
+	[ "$status" -eq 0 ]
+	good=$PE
+	[ "$(cat "$T/live")" = 1.2 ]
+	pl_start --revision bad
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"rolling back stage Live to execution $good as pe-"* ]]
+	[ "$(cat "$T/live")" = 1.2 ]
+	# and the target's variables
+	[ "$(cat "$T/livex")" = built-1.2 ]
+	rb=$(printf '%s\n' "$output" | sed -n 's/.*rolling back stage Live to execution [^ ]* as \(pe-[^ ]*\)$/\1/p')
+	[ "$(pl_json .pipelineExecution.status)" = Failed ]
+	PE=$rb
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	[ "$(pl_json .pipelineExecution.executionType)" = ROLLBACK ]
+	[ "$(pl_json .pipelineExecution.trigger.triggerType)" = AutomatedRollback ]
+	[ "$(pl_json .pipelineExecution.rollbackMetadata.rollbackTargetPipelineExecutionId)" = "$good" ]
+	# only that stage ran, with the target's artifact
+	[ "$(pl_json '[.stageStates[] | select(.latestExecution != null) | .stageName] | join(",")')" = Live ]
+	[ "$(readlink "$STATE/executions/$rb/artifacts/Built")" = "$(readlink "$STATE/executions/$good/artifacts/Built")" ]
+}
+
+@test "pipeline: onFailure ROLLBACK with no execution that succeeded there says so" {
+	pl_setup
+	pl_file <<EOB
+    - name: Live
+      onFailure: {result: ROLLBACK}
+      actions:
+        - name: Put
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "false"}
+EOB
+	pl_start
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no earlier execution succeeded in stage Live: nothing to roll back to"* ]]
+	[ "$(sqlite3 "$STATE/slipway.db" "select count(*) from executions")" -eq 1 ]
+}
+
 @test "pipeline: actions of one runOrder run side by side" {
 	pl_setup
 	mkfifo "$T/fifo"
