@@ -1283,7 +1283,8 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 		goto out;
 	/* a rollback resolves the other stages' variables as its target */
 	cv = xcalloc(nr + 1, sizeof(*cv));
-	memcpy(cv, v, nr * sizeof(*v));
+	if (nr)
+		memcpy(cv, v, nr * sizeof(*v));
 	cnr = nr;
 	if (r->target) {
 		q.execution_id = r->target;
