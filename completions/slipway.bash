@@ -75,7 +75,7 @@ _slipway() {
 		--deployment-group | --deployment-group-id | --host | --ssh | \
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
-		--secondary-source)
+		--secondary-source | --revision | -v | --variable | --summary | --reason)
 		return
 		;;
 	esac
@@ -101,6 +101,21 @@ _slipway() {
 				-- "$cur"))
 		else
 			COMPREPLY=($(compgen -c -- "$cur"))
+		fi
+		return
+		;;
+	pipeline)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			COMPREPLY=($(compgen -W "start approve reject retry stop show ls" \
+				-- "$cur"))
+		elif [ "$COMP_CWORD" -eq 3 ] && [ "${COMP_WORDS[2]}" != start ] &&
+			[ "${COMP_WORDS[2]}" != ls ]; then
+			# the executions of ./.slipway (or $SLIPWAY_STATE_DIR)
+			COMPREPLY=($(compgen -W "$(ls \
+				"${SLIPWAY_STATE_DIR:-.slipway}/executions" 2>/dev/null)" \
+				-- "$cur"))
+		else
+			COMPREPLY=($(compgen -f -- "$cur"))
 		fi
 		return
 		;;

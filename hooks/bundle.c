@@ -1282,6 +1282,9 @@ static int plan(struct check *c, enum bundle_kind kind, char **wrapper,
 	struct qname b, q;
 
 	*wrapper = NULL;
+	*appspec = NULL;
+	if (c->o->no_appspec)
+		return 0;
 	if (kind != BUNDLE_DIRECTORY)
 		w = wrapper_dir(&c->t);
 	*appspec = find_appspec(&c->t, c->o, w ? w->path : NULL);
@@ -1436,7 +1439,7 @@ int bundle_unpack(const char *bundle, const char *dest,
 		info->hoisted = wrapper != NULL;
 		info->wrapper = wrapper;
 		wrapper = NULL;
-		info->appspec = fs_join(dest, appspec);
+		info->appspec = appspec ? fs_join(dest, appspec) : NULL;
 	}
 	ret = 0;
 out:

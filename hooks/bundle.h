@@ -84,6 +84,9 @@ struct bundle_opts {
 	/* The appspec's name (NULL: "appspec.yml"); appspec.yaml, then
 	 * appspec.yml are tried after it, as the agent does. */
 	const char *appspec_name;
+	/* Any archive, not a revision: no appspec wanted, never hoisted
+	 * (info->appspec NULL); a pipeline's S3 source object. */
+	bool no_appspec;
 };
 
 #define BUNDLE_MAX_ENTRIES 1000000ULL

@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
 	{ "plan", cmd_plan, "print the batches a deployment would use" },
 	{ "validate", cmd_validate,
 	  "check buildspec and appspec files, no side effects" },
+	{ "pipeline", cmd_pipeline,
+	  "run a pipeline file; approve, show, list" },
 	{ "history", cmd_history, "list past builds" },
 	{ "show", cmd_show, "show one build's report" },
 	{ "report", cmd_report, "write a report as one HTML page" },

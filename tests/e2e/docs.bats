@@ -43,6 +43,7 @@ options_documented() {
 	options_documented history
 	options_documented show
 	options_documented prune
+	options_documented pipeline
 }
 
 @test "docs: the top-level options and every command are in the man page" {
@@ -159,7 +160,7 @@ EOF
 
 @test "docs: every command's --help has an example" {
 	local cmd
-	for cmd in build validate history show cache prune deploy plan run; do
+	for cmd in build validate history show cache prune deploy plan run pipeline; do
 		"$SLIPWAY" "$cmd" --help | grep -q '^Examples\{0,1\}:' ||
 			{ echo "no example in '$cmd --help'"; return 1; }
 	done
@@ -182,10 +183,11 @@ EOF
 		echo "--- host"; complete_words slipway host st
 		echo "--- isolation"; complete_words slipway deploy --isolation s
 		echo "--- events"; complete_words slipway deploy -e ApplicationStop,Val
+		echo "--- pipeline"; complete_words slipway pipeline ap
 		echo "--- end"
 	' _ "$ROOT/completions/slipway.bash"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"--- events"$'\n'"ApplicationStop,ValidateService"$'\n'"--- end"* ]]
+	[[ "$output" == *"--- events"$'\n'"ApplicationStop,ValidateService"$'\n'"--- pipeline"$'\n'"approve"$'\n'"--- end"* ]]
 	[[ "$output" == *"--- host"$'\n'"start"$'\n'"stop"$'\n'"--- isolation"$'\n'"sandbox"* ]]
 	[[ "$output" == *"--- commands"$'\n'"deploy"$'\n'"--- options"* ]]
 	[[ "$output" == *$'\n'"--group"$'\n'"--- feb"$'\n'"OVERWRITE"$'\n'"--- cache"$'\n'"prune"* ]]

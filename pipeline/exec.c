@@ -1,0 +1,2577 @@
+/*
+ * exec: the pipeline execution engine (exec.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "exec.h"
+#include "fs.h"
+#include "hash.h"
+#include "pipeline.h"
+#include "state.h"
+#include "store.h"
+#include "vars.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define APPROVAL_DEFAULT_MS (7LL * 24 * 3600 * 1000)
+
+struct run {
+	struct pipeline pl;
+	struct store *s;
+	char *state; /* absolute */
+	char *id;
+	char *dir; /* <state>/executions/<id> */
+	int lockfd;
+	json_object *vars; /* name -> resolved value */
+	char *revision;
+	/* pipeline retry: the stage whose failed (or, retry_all, every)
+	 * actions run again, as a new attempt */
+	const struct pl_stage *retry;
+	bool retry_all;
+	int stage_fd; /* the lock of the stage it runs, or -1 */
+	/* a rollback: the one stage it runs, and the execution whose
+	 * artifacts and variables it runs with */
+	const struct pl_stage *only;
+	char *target;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *iso_time(int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char b[32];
+
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return xstrdup(b);
+}
+
+static void upper(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'a' && *s <= 'z')
+			*s = (char)(*s - 'a' + 'A');
+}
+
+static void fail_msg(struct sw_err *e)
+{
+	fprintf(stderr, "slipway: %s\n", e->msg);
+}
+
+static int exit_of(struct sw_err *e)
+{
+	fail_msg(e);
+	return e->code == ERR_SPEC ? 3 : e->code == ERR_USAGE ? 2 : 111;
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+static void notify(struct run *r, const char *json)
+{
+	for (size_t i = 0; i < r->pl.nr_notifications; i++) {
+		const struct pl_notification *n = &r->pl.notifications[i];
+		int p[2], st;
+		pid_t pid;
+
+		if (!n->command)
+			continue;
+		if (pipe2(p, O_CLOEXEC) < 0)
+			continue;
+		pid = fork();
+		if (pid == 0) {
+			dup2(p[0], 0);
+			dup2(2, 1);
+			if (chdir(r->pl.dir) < 0)
+				_exit(127);
+			execl("/bin/sh", "sh", "-c", n->command, (char *)NULL);
+			_exit(127);
+		}
+		close(p[0]);
+		if (pid > 0) {
+			size_t len = strlen(json), off = 0;
+			void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+
+			while (off < len) {
+				ssize_t w = write(p[1], json + off, len - off);
+				if (w <= 0)
+					break;
+				off += (size_t)w;
+			}
+			if (write(p[1], "\n", 1) < 0) {
+				/* the command did not read it all: its business */
+			}
+			close(p[1]);
+			signal(SIGPIPE, old);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+			if (!WIFEXITED(st) || WEXITSTATUS(st))
+				fprintf(stderr,
+					"warning: notification '%s': command "
+					"failed (status %d)\n",
+					n->name,
+					WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+		} else {
+			close(p[1]);
+		}
+	}
+}
+
+/* One state change: kind 0 pipeline, 1 stage, 2 action. */
+static void event(struct run *r, int kind, const struct pl_stage *st,
+		  const struct pl_action *a, const char *state,
+		  const char *summary)
+{
+	static const char *const types[] = {
+		"CodePipeline Pipeline Execution State Change",
+		"CodePipeline Stage Execution State Change",
+		"CodePipeline Action Execution State Change",
+	};
+	int64_t t = now_ms();
+	json_object *o = json_object_new_object(), *d;
+	char *uid = state_uuid(), *ts = iso_time(t), *up = xstrdup(state);
+	struct sw_err e = SW_ERR_INIT;
+	const char *text;
+	char *path;
+	int fd;
+
+	upper(up);
+	json_object_object_add(o, "version", json_object_new_string("0"));
+	json_object_object_add(o, "id", json_object_new_string(uid));
+	json_object_object_add(o, "detail-type",
+			       json_object_new_string(types[kind]));
+	json_object_object_add(o, "source",
+			       json_object_new_string("slipway.pipeline"));
+	json_object_object_add(o, "time", json_object_new_string(ts));
+	json_object_object_add(o, "resources", json_object_new_array());
+	json_object_array_add(json_object_object_get(o, "resources"),
+			      json_object_new_string(r->pl.name));
+	d = json_object_new_object();
+	json_object_object_add(d, "pipeline",
+			       json_object_new_string(r->pl.name));
+	json_object_object_add(d, "execution-id",
+			       json_object_new_string(r->id));
+	if (st)
+		json_object_object_add(d, "stage",
+				       json_object_new_string(st->name));
+	if (a) {
+		json_object *ty = json_object_new_object();
+
+		json_object_object_add(d, "action",
+				       json_object_new_string(a->name));
+		json_object_object_add(ty, "owner",
+				       json_object_new_string(a->owner));
+		json_object_object_add(
+			ty, "category",
+			json_object_new_string(pl_category_name(a->category)));
+		json_object_object_add(
+			ty, "provider",
+			json_object_new_string(a->provider_name));
+		json_object_object_add(ty, "version",
+				       json_object_new_string(a->version));
+		json_object_object_add(d, "type", ty);
+	}
+	json_object_object_add(d, "state", json_object_new_string(up));
+	if (kind == 0 && !strcmp(up, "STARTED")) {
+		json_object *tr = json_object_new_object();
+
+		json_object_object_add(
+			tr, "trigger-type",
+			json_object_new_string("StartPipelineExecution"));
+		json_object_object_add(tr, "trigger-detail",
+				       json_object_new_string("slipway"));
+		json_object_object_add(d, "execution-trigger", tr);
+	}
+	if (summary && a) {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "external-execution-summary",
+				       json_object_new_string(summary));
+		if (!strcmp(up, "FAILED"))
+			json_object_object_add(
+				x, "error-code",
+				json_object_new_string("JobFailed"));
+		json_object_object_add(d, "execution-result", x);
+	}
+	json_object_object_add(d, "version", json_object_new_int(1));
+	json_object_object_add(o, "detail", d);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+	path = fs_join(r->dir, "events.jsonl");
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		struct buf b = BUF_INIT;
+
+		buf_addstr(&b, text);
+		buf_addch(&b, '\n');
+		if (write(fd, b.ptr, b.len) != (ssize_t)b.len)
+			fprintf(stderr, "warning: %s: cannot append\n", path);
+		buf_release(&b);
+		close(fd);
+	}
+	if (store_append_event(r->s, r->id, t, text, NULL, &e) < 0) {
+		fprintf(stderr, "warning: %s\n", e.msg);
+		err_clear(&e);
+	}
+	notify(r, text);
+	free(path);
+	free(uid);
+	free(ts);
+	free(up);
+	json_object_put(o);
+}
+
+/* ---- stop ------------------------------------------------------------- */
+
+/* Set by SIGUSR1: `pipeline stop --abandon` asks the runner to abandon
+ * the actions running now. */
+static volatile sig_atomic_t abandon_now;
+
+static void on_abandon(int sig)
+{
+	(void)sig;
+	abandon_now = 1;
+}
+
+/* No SA_RESTART: the runner's waitpid() returns EINTR at once. */
+static void catch_abandon(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_abandon;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* The reason of a stop asked for (the file <pe-dir>/stop), or NULL. */
+static char *stop_requested(struct run *r)
+{
+	char *p = fs_join(r->dir, "stop"), *data = NULL;
+	size_t len = 0;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (fs_read_file(p, 4096, &data, &len, &e) < 0) {
+		err_clear(&e);
+		data = NULL;
+	}
+	free(p);
+	return data;
+}
+
+/* ---- execution modes ---------------------------------------------------- */
+
+/* <state>/pipelines/<name>/stage-<stage>.<ext> */
+static char *stage_file(struct run *r, const struct pl_stage *st,
+			const char *ext)
+{
+	return xasprintf("%s/pipelines/%s/stage-%s.%s", r->state, r->pl.name,
+			 st->name, ext);
+}
+
+/*
+ * Enter stage st as the execution mode says: PARALLEL, at once; else
+ * one execution at a time holds the stage's lock. A QUEUED one waits its
+ * turn; a SUPERSEDED one waiting gives way to a newer one that comes to
+ * wait too (the newest waiter's id is in stage-<stage>.waiting).
+ * Returns 0 when entered, 1 when superseded, -1 on error.
+ */
+static int enter_stage(struct run *r, const struct pl_stage *st,
+		       struct sw_err *e)
+{
+	char *lp, *wp = NULL, *dir;
+	int fd, ret = -1;
+	bool said = false;
+
+	if (r->pl.mode == PL_PARALLEL || r->stage_fd >= 0)
+		return 0;
+	dir = xasprintf("%s/pipelines/%s", r->state, r->pl.name);
+	lp = stage_file(r, st, "lock");
+	if (fs_mkdir_p(dir, 0755, e) < 0)
+		goto out;
+	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		err_sys(e, "%s", lp);
+		goto out;
+	}
+	if (r->pl.mode == PL_SUPERSEDED)
+		wp = stage_file(r, st, "waiting");
+	for (;;) {
+		char *who = NULL;
+		size_t len = 0;
+
+		if (wp && said && fs_read_file(wp, 256, &who, &len, e) == 0 &&
+		    strcmp(who, r->id)) {
+			fprintf(stderr, "%s: superseded by %s\n", r->id, who);
+			free(who);
+			close(fd);
+			ret = 1;
+			goto out;
+		}
+		free(who);
+		err_clear(e);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK) {
+			err_sys(e, "%s", lp);
+			close(fd);
+			goto out;
+		}
+		if (!said) {
+			fprintf(stderr,
+				"%s: waiting for stage %s: another execution "
+				"runs it (%s)\n",
+				r->id, st->name, pl_mode_name(r->pl.mode));
+			if (wp &&
+			    fs_replace(wp, r->id, strlen(r->id), 0644, e) < 0) {
+				close(fd);
+				goto out;
+			}
+			said = true;
+		}
+		if (!wp) {
+			if (flock(fd, LOCK_EX) == 0)
+				break;
+			if (errno == EINTR)
+				continue;
+			err_sys(e, "%s", lp);
+			close(fd);
+			goto out;
+		}
+		/* SUPERSEDED: look again for a newer waiter shortly */
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+	r->stage_fd = fd;
+	ret = 0;
+out:
+	free(dir);
+	free(lp);
+	free(wp);
+	return ret;
+}
+
+static void leave_stage(struct run *r)
+{
+	if (r->stage_fd >= 0)
+		close(r->stage_fd);
+	r->stage_fd = -1;
+}
+
+/* ---- store helpers ------------------------------------------------------ */
+
+/* The latest attempt of an action, or NULL (caller frees with *v). */
+static struct store_action *latest(struct store_action *v, size_t nr,
+				   const char *stage, const char *action)
+{
+	struct store_action *best = NULL;
+
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(v[i].stage, stage) &&
+		    !strcmp(v[i].action, action) &&
+		    (!best || v[i].attempt > best->attempt))
+			best = &v[i];
+	return best;
+}
+
+/* start 0: the stage's start as it was put first. */
+static int put_stage(struct run *r, const char *stage, const char *status,
+		     int64_t start, int64_t end, struct sw_err *e)
+{
+	struct store_stage st = { .execution_id = r->id,
+				  .stage = (char *)stage,
+				  .status = (char *)status,
+				  .start_ms = start,
+				  .end_ms = end };
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_stage *v = NULL;
+	size_t nr = 0;
+	int ret;
+
+	q.execution_id = r->id;
+	if (!start && store_list_stages(r->s, &q, &v, &nr, e) < 0)
+		return -1;
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(v[i].stage, stage))
+			st.start_ms = v[i].start_ms;
+	ret = store_put_stage(r->s, &st, e);
+	store_stages_free(v, nr);
+	return ret;
+}
+
+static int set_execution(struct run *r, const char *status, const char *summary,
+			 struct sw_err *e)
+{
+	struct store_execution x = { 0 };
+	int ret;
+
+	if (store_get_execution(r->s, r->id, &x, e) != 0)
+		return -1;
+	free(x.status);
+	x.status = xstrdup(status);
+	free(x.status_summary);
+	x.status_summary = xstrdup_or_null(summary);
+	x.end_ms = strcmp(status, "InProgress") ? now_ms() : 0;
+	ret = store_put_execution(r->s, &x, e);
+	store_execution_release(&x);
+	return ret;
+}
+
+/* ---- artifacts ------------------------------------------------------- */
+
+static struct strvec *walk_lines;
+static size_t walk_root;
+
+static int walk_one(const char *path, const struct stat *sb, int type,
+		    struct FTW *f)
+{
+	char hex[HASH_SHA256_HEX] = "";
+	struct sw_err e = SW_ERR_INIT;
+
+	(void)f;
+	if (strlen(path) <= walk_root)
+		return 0;
+	if (type == FTW_F && hash_file_sha256(path, hex, &e) < 0) {
+		err_clear(&e);
+		return -1;
+	}
+	if (type == FTW_SL) {
+		char t[4096];
+		ssize_t n = readlink(path, t, sizeof(t) - 1);
+
+		if (n < 0)
+			return -1;
+		t[n] = 0;
+		hash_buf(HASH_SHA256, t, (size_t)n, hex, &e);
+	}
+	strvec_push_nodup(walk_lines, xasprintf("%s %o %s", path + walk_root,
+						(unsigned)sb->st_mode, hex));
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int exec_tree_hash(const char *dir, char hex[HASH_SHA256_HEX], struct sw_err *e)
+{
+	struct strvec lines = STRVEC_INIT;
+	struct buf b = BUF_INIT;
+	int ret = -1;
+
+	walk_lines = &lines;
+	walk_root = strlen(dir);
+	if (nftw(dir, walk_one, 32, FTW_PHYS) != 0) {
+		err_sys(e, "%s: cannot read the artifact", dir);
+		goto out;
+	}
+	if (lines.nr)
+		qsort(lines.v, lines.nr, sizeof(*lines.v), cmp_str);
+	for (size_t i = 0; i < lines.nr; i++) {
+		buf_addstr(&b, lines.v[i]);
+		buf_addch(&b, '\n');
+	}
+	ret = hash_buf(HASH_SHA256, b.ptr ? b.ptr : "", b.len, hex, e);
+out:
+	strvec_release(&lines);
+	buf_release(&b);
+	return ret;
+}
+
+/* Store dir (which it consumes) as artifact name of the execution. */
+static int put_artifact(struct run *r, const char *name, const char *dir,
+			struct sw_err *e)
+{
+	char hex[HASH_SHA256_HEX];
+	char *store = NULL, *link = NULL, *adir = NULL, *tmp = NULL;
+	int ret = -1;
+
+	if (exec_tree_hash(dir, hex, e) < 0)
+		return -1;
+	adir = fs_join(r->state, "artifacts");
+	store = fs_join(adir, hex);
+	if (fs_mkdir_p(adir, 0755, e) < 0)
+		goto out;
+	if (!fs_exists(store)) {
+		tmp = xasprintf("%s/.%s.slipway-tmp.%d", adir, hex,
+				(int)getpid());
+		if (fs_copy_tree(dir, tmp, NULL, e) < 0)
+			goto out;
+		if (rename(tmp, store) < 0 && errno != ENOTEMPTY &&
+		    errno != EEXIST) {
+			err_sys(e, "%s: cannot store the artifact", store);
+			goto out;
+		}
+		fs_remove_tree(tmp, e); /* lost a race: the same content */
+		err_clear(e);
+	}
+	free(adir);
+	adir = fs_join(r->dir, "artifacts");
+	if (fs_mkdir_p(adir, 0755, e) < 0)
+		goto out;
+	link = fs_join(adir, name);
+	unlink(link);
+	if (symlink(store, link) < 0) {
+		err_sys(e, "%s: cannot link the artifact", link);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(store);
+	free(link);
+	free(adir);
+	free(tmp);
+	return ret;
+}
+
+static char *artifact_dir(struct run *r, const char *name)
+{
+	char *a = fs_join(r->dir, "artifacts"), *p = fs_join(a, name);
+
+	free(a);
+	return p;
+}
+
+/* ---- variables ---------------------------------------------------------- */
+
+/* Resolve the references of s; NULL and *e set when one cannot be. */
+static char *resolve(struct run *r, struct store_action *v, size_t nr,
+		     const char *s, struct sw_err *e)
+{
+	struct buf b = BUF_INIT;
+	struct plvar_ref ref;
+	size_t pos = 0, last = 0;
+	int rc;
+
+	while ((rc = plvar_next(s, &pos, &ref)) > 0) {
+		const char *val = NULL;
+		json_object *o = NULL;
+		json_object *ov = NULL;
+
+		buf_add(&b, s + last, ref.start - last);
+		last = ref.end;
+		if (!strcmp(ref.ns, PLVAR_CODEPIPELINE)) {
+			if (!strcmp(ref.key, "PipelineExecutionId"))
+				val = r->id;
+		} else if (!strcmp(ref.ns, PLVAR_VARIABLES)) {
+			if (json_object_object_get_ex(r->vars, ref.key, &o))
+				val = json_object_get_string(o);
+		} else {
+			for (size_t si = 0; si < r->pl.nr_stages && !val;
+			     si++) {
+				const struct pl_stage *st = &r->pl.stages[si];
+
+				for (size_t ai = 0; ai < st->nr_actions; ai++) {
+					const struct pl_action *a =
+						&st->actions[ai];
+					struct store_action *x;
+
+					if (!a->namespace ||
+					    strcmp(a->namespace, ref.ns))
+						continue;
+					x = latest(v, nr, st->name, a->name);
+					if (!x || !x->output_variables ||
+					    strcmp(x->status, "Succeeded"))
+						continue;
+					json_object_put(ov);
+					ov = json_tokener_parse(
+						x->output_variables);
+					if (ov && json_object_object_get_ex(
+							  ov, ref.key, &o))
+						val = json_object_get_string(o);
+				}
+			}
+		}
+		if (!val) {
+			err_set(e, ERR_SPEC,
+				"cannot resolve '#{%s.%s}': no such variable",
+				ref.ns, ref.key);
+			json_object_put(ov);
+			buf_release(&b);
+			return NULL;
+		}
+		buf_addstr(&b, val);
+		json_object_put(ov);
+	}
+	if (rc < 0) {
+		err_set(e, ERR_SPEC, "malformed variable reference in '%s'", s);
+		buf_release(&b);
+		return NULL;
+	}
+	buf_addstr(&b, s + last);
+	return buf_detach(&b);
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+struct job {
+	long attempt; /* 1, then one more for each retry */
+	const struct pl_stage *st;
+	const struct pl_action *a;
+	pid_t pid;
+	int64_t start;
+	char *wd; /* <pe-dir>/actions/<Stage>.<Action> */
+	struct strvec argv; /* what the child runs */
+	struct strvec env; /* NAME=VALUE added */
+	char *cwd;
+	char *ext_id;
+	char *error; /* resolution failed: no child */
+};
+
+static const char *self_exe(void)
+{
+	static char p[4096];
+	ssize_t n = readlink("/proc/self/exe", p, sizeof(p) - 1);
+
+	if (n <= 0)
+		return "slipway";
+	p[n] = 0;
+	return p;
+}
+
+static const char *cfg(struct run *r, struct job *j, struct store_action *v,
+		       size_t nr, const char *key, struct strvec *keep)
+{
+	const char *raw = pl_action_config(j->a, key);
+	struct sw_err e = SW_ERR_INIT;
+	char *s;
+
+	if (!raw || j->error)
+		return raw && !j->error ? raw : NULL;
+	s = resolve(r, v, nr, raw, &e);
+	if (!s) {
+		j->error = xasprintf("configuration %s: %s", key, e.msg);
+		err_clear(&e);
+		return NULL;
+	}
+	strvec_push_nodup(keep, s);
+	return s;
+}
+
+static char *shell_script(const struct pl_action *a)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addstr(&b, "set -e\n");
+	for (size_t i = 0; i < a->commands.nr; i++) {
+		buf_addstr(&b, a->commands.v[i]);
+		buf_addch(&b, '\n');
+	}
+	for (size_t i = 0; i < a->output_variables.nr; i++) {
+		const char *n = a->output_variables.v[i];
+
+		buf_addf(&b,
+			 "if [ -n \"${%s+set}\" ]; then printf '%%s=%%s\\0' "
+			 "%s \"$%s\" >>\"$SLIPWAY_OUTPUT_VARIABLES\"; fi\n",
+			 n, n, n);
+	}
+	return buf_detach(&b);
+}
+
+/* Prepare what the child of job j runs; j->error when it cannot. */
+static void prepare(struct run *r, struct job *j, struct store_action *v,
+		    size_t nr)
+{
+	const struct pl_action *a = j->a;
+	struct strvec keep = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *in = a->nr_inputs ? artifact_dir(r, a->inputs[0].name) : NULL;
+	char *work = fs_join(j->wd, "work");
+
+	switch (a->provider) {
+	case PL_CODECOMMIT:
+	case PL_CODESTAR:
+	case PL_GITHUB:
+	case PL_S3: {
+		/* an S3 object has no revision to choose */
+		const char *ref = a->provider == PL_S3 ? NULL : r->revision;
+
+		if (!ref && a->provider != PL_S3)
+			ref = cfg(r, j, v, nr,
+				  a->provider == PL_GITHUB ? "Branch"
+							   : "BranchName",
+				  &keep);
+		if (a->binding < 0) {
+			j->error = xstrdup("no slipway.sources binding");
+			break;
+		}
+		strvec_push(&j->argv, self_exe());
+		strvec_push(&j->argv, "pipeline");
+		strvec_push(&j->argv, "--source-fetch");
+		strvec_push(&j->argv, r->pl.sources[a->binding].target);
+		strvec_push(&j->argv, work);
+		strvec_push(&j->argv, ref ? ref : "");
+		break;
+	}
+	case PL_CODEBUILD: {
+		const char *project = cfg(r, j, v, nr, "ProjectName", &keep);
+		const char *primary = cfg(r, j, v, nr, "PrimarySource", &keep);
+		const char *envj =
+			cfg(r, j, v, nr, "EnvironmentVariables", &keep);
+		const struct pl_project *p =
+			a->binding >= 0 ? &r->pl.projects[a->binding] : NULL;
+		char *rep = fs_join(j->wd, "report.json");
+		char *out = fs_join(j->wd, "out");
+		char *src;
+
+		if (j->error) {
+			free(rep);
+			free(out);
+			break;
+		}
+		if (primary && a->nr_inputs) {
+			free(in);
+			in = artifact_dir(r, primary);
+		}
+		if (!in) {
+			j->error = xstrdup("a CodeBuild action needs an input "
+					   "artifact");
+			free(rep);
+			free(out);
+			break;
+		}
+		/* the build's project is its source directory's name */
+		src = fs_join(j->wd, project ? project : a->name);
+		for (char *c = src + strlen(j->wd) + 1; *c; c++)
+			if (*c == '/')
+				*c = '-';
+		if (symlink(in, src) < 0) {
+			j->error = xasprintf("%s: %s", src, strerror(errno));
+			free(rep);
+			free(out);
+			free(src);
+			break;
+		}
+		strvec_push(&j->argv, self_exe());
+		strvec_push(&j->argv, "build");
+		strvec_push_nodup(&j->argv, src);
+		strvec_push(&j->argv, "--state-dir");
+		strvec_push(&j->argv, r->state);
+		strvec_push(&j->argv, "--report");
+		strvec_push(&j->argv, rep);
+		strvec_push(&j->argv, "-o");
+		strvec_push(&j->argv, out);
+		strvec_push(&j->argv, "--packaging");
+		strvec_push(&j->argv, "none");
+		if (p && p->buildspec) {
+			strvec_push(&j->argv, "--buildspec");
+			strvec_push(&j->argv, p->buildspec);
+		}
+		if (p && p->secrets_file) {
+			strvec_push(&j->argv, "--secrets-file");
+			strvec_push(&j->argv, p->secrets_file);
+		}
+		if (p && p->isolation) {
+			strvec_push(&j->argv, "--isolation");
+			strvec_push(&j->argv, p->isolation);
+		}
+		/* the other inputs: CODEBUILD_SRC_DIR_<artifact name> */
+		for (size_t i = 0; i < a->nr_inputs; i++) {
+			char *d;
+
+			if (!strcmp(a->inputs[i].name,
+				    primary ? primary : a->inputs[0].name))
+				continue;
+			d = artifact_dir(r, a->inputs[i].name);
+			strvec_push(&j->argv, "--secondary-source");
+			strvec_push_nodup(
+				&j->argv,
+				xasprintf("%s=%s", a->inputs[i].name, d));
+			free(d);
+		}
+		for (size_t i = 0; p && i < p->env.nr; i++) {
+			strvec_push(&j->argv, "-e");
+			strvec_push(&j->argv, p->env.v[i]);
+		}
+		if (envj) {
+			json_object *arr = json_tokener_parse(envj);
+
+			for (size_t i = 0;
+			     arr && json_object_is_type(arr, json_type_array) &&
+			     i < json_object_array_length(arr);
+			     i++) {
+				json_object *x = json_object_array_get_idx(arr,
+									   i),
+					    *n, *val;
+
+				if (!json_object_object_get_ex(x, "name", &n) ||
+				    !json_object_object_get_ex(x, "value",
+							       &val))
+					continue;
+				strvec_push(&j->argv, "-e");
+				strvec_push_nodup(
+					&j->argv,
+					xasprintf("%s=%s",
+						  json_object_get_string(n),
+						  json_object_get_string(val)));
+			}
+			json_object_put(arr);
+		}
+		free(rep);
+		free(out);
+		break;
+	}
+	case PL_CODEDEPLOY: {
+		char *did = state_uuid();
+
+		if (a->binding < 0 || !in) {
+			j->error = xstrdup("a CodeDeploy action needs a "
+					   "slipway.deployment-groups binding "
+					   "and an input artifact");
+			free(did);
+			break;
+		}
+		/* d- and 9 of the uuid's hex digits, as CodeDeploy's */
+		upper(did);
+		memmove(did + 8, did + 9, 2);
+		did[9] = 0;
+		j->ext_id = xasprintf("d-%s", did);
+		free(did);
+		strvec_push(&j->argv, self_exe());
+		strvec_push(&j->argv, "deploy");
+		strvec_push(&j->argv, in);
+		strvec_push(&j->argv, "--group");
+		strvec_push(&j->argv, r->pl.groups[a->binding].target);
+		strvec_push(&j->argv, "--state-dir");
+		strvec_push(&j->argv, r->state);
+		strvec_push(&j->argv, "--deployment-id");
+		strvec_push(&j->argv, j->ext_id);
+		break;
+	}
+	case PL_COMMANDS:
+	case PL_COMMAND: {
+		char *script = NULL;
+
+		if (a->provider == PL_COMMAND) {
+			const char *c = cfg(r, j, v, nr, "Command", &keep);
+
+			if (c)
+				script = xstrdup(c);
+			else if (!j->error)
+				j->error = xstrdup("no configuration Command");
+		} else {
+			script = shell_script(a);
+			for (size_t i = 0; i < a->nr_env && !j->error; i++) {
+				char *val =
+					resolve(r, v, nr, a->env[i].value, &e);
+
+				if (!val) {
+					j->error = xasprintf(
+						"environment variable %s: %s",
+						a->env[i].name, e.msg);
+					err_clear(&e);
+					break;
+				}
+				strvec_push_nodup(&j->env,
+						  xasprintf("%s=%s",
+							    a->env[i].name,
+							    val));
+				free(val);
+			}
+		}
+		if (j->error) {
+			free(script);
+			break;
+		}
+		if (in && fs_copy_tree(in, work, NULL, &e) < 0) {
+			j->error = xstrdup(e.msg);
+			err_clear(&e);
+			free(script);
+			break;
+		}
+		if (!in)
+			fs_mkdir_p(work, 0755, &e);
+		err_clear(&e);
+		j->cwd = xstrdup(work);
+		strvec_push(&j->argv, "/bin/sh");
+		strvec_push(&j->argv, "-c");
+		strvec_push_nodup(&j->argv, script);
+		break;
+	}
+	case PL_MANUAL:
+		break;
+	}
+	strvec_release(&keep);
+	free(in);
+	free(work);
+}
+
+static void start_job(struct run *r, struct job *j)
+{
+	char *log = fs_join(j->wd, "log");
+	char *ov = fs_join(j->wd, "outvars");
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	pid_t parent = getpid();
+
+	fflush(stdout);
+	fflush(stderr);
+	j->pid = fork();
+	if (j->pid == 0) {
+		/* dies with its runner, even one killed before this line */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		close(r->lockfd);
+		if (r->stage_fd >= 0)
+			close(r->stage_fd);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setenv("SLIPWAY_OUTPUT_VARIABLES", ov, 1);
+		setenv("CODEPIPELINE_EXECUTION_ID", r->id, 1);
+		for (size_t i = 0; i < j->env.nr; i++)
+			putenv(j->env.v[i]);
+		if (j->cwd && chdir(j->cwd) < 0)
+			_exit(127);
+		if (!j->cwd && chdir(r->pl.dir) < 0)
+			_exit(127);
+		execv(j->argv.v[0], j->argv.v);
+		fprintf(stderr, "cannot run %s: %s\n", j->argv.v[0],
+			strerror(errno));
+		_exit(127);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(log);
+	free(ov);
+}
+
+/* Read the NUL-separated NAME=VALUE file into a JSON object. */
+static json_object *read_outvars(const char *path, json_object *o)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (fs_read_file(path, 1 << 20, &data, &len, &e) < 0) {
+		err_clear(&e);
+		return o;
+	}
+	for (size_t off = 0; off < len;) {
+		char *kv = data + off, *eq = strchr(kv, '=');
+		size_t n = strnlen(kv, len - off);
+
+		if (off + n >= len)
+			break;
+		if (eq && eq < kv + n) {
+			*eq = 0;
+			json_object_object_add(o, kv,
+					       json_object_new_string(eq + 1));
+		}
+		off += n + 1;
+	}
+	free(data);
+	return o;
+}
+
+/* A git source's variables that come from its configuration. */
+static void source_variables(const struct pl_action *a, json_object *ov)
+{
+	static const struct {
+		enum pl_provider p;
+		const char *var, *key;
+	} map[] = {
+		{ PL_CODECOMMIT, "RepositoryName", "RepositoryName" },
+		{ PL_CODESTAR, "FullRepositoryName", "FullRepositoryId" },
+		{ PL_CODESTAR, "ConnectionArn", "ConnectionArn" },
+		{ PL_GITHUB, "RepositoryName", "Repo" },
+	};
+
+	if (!json_object_object_get_ex(ov, "CommitId", NULL))
+		return;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		const char *v = pl_action_config(a, map[i].key);
+
+		if (map[i].p == a->provider && v)
+			json_object_object_add(ov, map[i].var,
+					       json_object_new_string(v));
+	}
+}
+
+/* After the child of j ended well: output variables and artifacts. */
+static int collect(struct run *r, struct job *j, json_object *ov,
+		   struct sw_err *e)
+{
+	const struct pl_action *a = j->a;
+	char *work = fs_join(j->wd, "work");
+	int ret = -1;
+
+	if (a->provider == PL_CODEBUILD) {
+		char *rep = fs_join(j->wd, "report.json");
+		json_object *o = json_object_from_file(rep), *x;
+
+		free(rep);
+		if (!o) {
+			err_set(e, ERR_SYSTEM, "the build left no report");
+			goto out;
+		}
+		if (json_object_object_get_ex(o, "id", &x)) {
+			free(j->ext_id);
+			j->ext_id = xstrdup(json_object_get_string(x));
+		}
+		if (json_object_object_get_ex(o, "exportedEnvironmentVariables",
+					      &x))
+			for (size_t i = 0; i < json_object_array_length(x);
+			     i++) {
+				json_object *kv = json_object_array_get_idx(x,
+									    i),
+					    *n, *val;
+
+				if (json_object_object_get_ex(kv, "name", &n) &&
+				    json_object_object_get_ex(kv, "value",
+							      &val))
+					json_object_object_add(
+						ov, json_object_get_string(n),
+						json_object_get(val));
+			}
+		for (size_t i = 0; i < a->outputs.nr; i++) {
+			const char *loc = NULL;
+			json_object *art, *l;
+
+			if (i == 0 &&
+			    json_object_object_get_ex(o, "artifacts", &art) &&
+			    json_object_object_get_ex(art, "location", &l))
+				loc = json_object_get_string(l);
+			if (i > 0 && json_object_object_get_ex(
+					     o, "secondaryArtifacts", &art))
+				for (size_t k = 0;
+				     k < json_object_array_length(art); k++) {
+					json_object
+						*s = json_object_array_get_idx(
+							art, k),
+						*id;
+					if (json_object_object_get_ex(
+						    s, "artifactIdentifier",
+						    &id) &&
+					    !strcmp(json_object_get_string(id),
+						    a->outputs.v[i]) &&
+					    json_object_object_get_ex(
+						    s, "location", &l))
+						loc = json_object_get_string(l);
+				}
+			if (loc && !strncmp(loc, "file://", 7))
+				loc += 7;
+			if (!loc || !fs_is_dir(loc)) {
+				err_set(e, ERR_SPEC,
+					"the build made no artifact for "
+					"output '%s'",
+					a->outputs.v[i]);
+				json_object_put(o);
+				goto out;
+			}
+			if (put_artifact(r, a->outputs.v[i], loc, e) < 0) {
+				json_object_put(o);
+				goto out;
+			}
+		}
+		json_object_put(o);
+	} else {
+		char *ovp = fs_join(j->wd, "outvars");
+
+		read_outvars(ovp, ov);
+		free(ovp);
+		source_variables(a, ov);
+		for (size_t i = 0; i < a->outputs.nr; i++) {
+			if (!fs_is_dir(work)) {
+				err_set(e, ERR_SPEC, "no output for '%s'",
+					a->outputs.v[i]);
+				goto out;
+			}
+			if (put_artifact(r, a->outputs.v[i], work, e) < 0)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(work);
+	return ret;
+}
+
+static int put_action(struct run *r, struct job *j, long attempt,
+		      const char *status, int64_t end, json_object *ov,
+		      const char *error, struct sw_err *e)
+{
+	struct store_action x = {
+		.execution_id = r->id,
+		.stage = j->st->name,
+		.action = j->a->name,
+		.attempt = attempt,
+		.status = (char *)status,
+		.start_ms = j->start,
+		.end_ms = end,
+		.external_id = j->ext_id,
+		.output_variables = ov ? (char *)json_object_to_json_string_ext(
+						 ov, JSON_C_TO_STRING_PLAIN)
+				       : NULL,
+		.error = (char *)error,
+	};
+
+	return store_put_action(r->s, &x, e);
+}
+
+/* ---- the state machine ------------------------------------------------- */
+
+static int finish(struct run *r, const struct pl_stage *st, bool ok,
+		  const char *why)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	if (st) {
+		if (put_stage(r, st->name, ok ? "Succeeded" : "Failed", 0,
+			      now_ms(), &e) < 0)
+			return exit_of(&e);
+		event(r, 1, st, NULL, ok ? "SUCCEEDED" : "FAILED", NULL);
+	}
+	if (set_execution(r, ok ? "Succeeded" : "Failed", why, &e) < 0)
+		return exit_of(&e);
+	event(r, 0, NULL, NULL, ok ? "SUCCEEDED" : "FAILED", why);
+	fprintf(stderr, "%s %s\n", r->id, ok ? "Succeeded" : "Failed");
+	return ok ? 0 : 1;
+}
+
+/* Fail approvals that expired. */
+static int expire(struct run *r, struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_approval *v = NULL;
+	size_t nr = 0;
+	int64_t now = now_ms();
+
+	q.execution_id = r->id;
+	q.status = "InProgress";
+	if (store_list_approvals(r->s, &q, &v, &nr, e) < 0)
+		return -1;
+	for (size_t i = 0; i < nr; i++) {
+		if (!v[i].expires_ms || v[i].expires_ms > now)
+			continue;
+		for (size_t s = 0; s < r->pl.nr_stages; s++)
+			for (size_t a = 0; a < r->pl.stages[s].nr_actions;
+			     a++) {
+				struct job j = { 0 };
+				struct store_action *av = NULL, *x;
+				size_t anr = 0;
+				struct store_query aq = STORE_QUERY_INIT;
+
+				j.st = &r->pl.stages[s];
+				j.a = &j.st->actions[a];
+				if (strcmp(j.st->name, v[i].stage) ||
+				    strcmp(j.a->name, v[i].action))
+					continue;
+				aq.execution_id = r->id;
+				if (store_list_actions(r->s, &aq, &av, &anr,
+						       e) < 0)
+					goto fail;
+				x = latest(av, anr, j.st->name, j.a->name);
+				j.start = x ? x->start_ms : now;
+				put_action(r, &j, x ? x->attempt : 1, "Failed",
+					   now, NULL, "the approval expired",
+					   e);
+				store_actions_free(av, anr);
+				event(r, 2, j.st, j.a, "FAILED",
+				      "the approval expired");
+			}
+		free(v[i].status);
+		v[i].status = xstrdup("Expired");
+		v[i].decided_ms = now;
+		if (store_put_approval(r->s, &v[i], e) < 0)
+			goto fail;
+	}
+	store_approvals_free(v, nr);
+	return 0;
+fail:
+	store_approvals_free(v, nr);
+	return -1;
+}
+
+static void job_release(struct job *j)
+{
+	free(j->wd);
+	free(j->cwd);
+	free(j->ext_id);
+	free(j->error);
+	strvec_release(&j->argv);
+	strvec_release(&j->env);
+}
+
+/* What the reviewer of an approval is asked to look at. */
+static void approval_details(struct run *r, struct job *j,
+			     struct store_action *v, size_t nr)
+{
+	static const char *const keys[] = { "CustomData",
+					    "ExternalEntityLink" };
+	struct strvec keep = STRVEC_INIT;
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *val = cfg(r, j, v, nr, keys[i], &keep);
+
+		if (val)
+			fprintf(stderr, "    %s: %s\n", keys[i], val);
+	}
+	free(j->error); /* a reference that cannot be answered is shown */
+	j->error = NULL;
+	strvec_release(&keep);
+}
+
+/* The last lines of a failed action's log, indented, on stderr. */
+static void log_tail(const char *wd)
+{
+	char *p = fs_join(wd, "log"), *data = NULL;
+	size_t len = 0, start, lines = 0;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (fs_read_file(p, 1 << 20, &data, &len, &e) == 0 && len) {
+		start = len;
+		if (data[start - 1] == '\n')
+			start--;
+		while (start > 0 && lines < 5)
+			if (data[--start] == '\n')
+				lines++;
+		if (data[start] == '\n')
+			start++;
+		for (char *l = data + start; l < data + len;) {
+			char *nl = memchr(l, '\n', (size_t)(data + len - l));
+			int n = nl ? (int)(nl - l) : (int)(data + len - l);
+
+			fprintf(stderr, "    | %.*s\n", n, l);
+			l += n + 1;
+		}
+	}
+	err_clear(&e);
+	free(data);
+	free(p);
+}
+
+/* Run a group's actions that have not run; 0 ok, 1 failed, 5 waiting. */
+static int run_group(struct run *r, const struct pl_stage *st, int g,
+		     struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_action *v = NULL;
+	struct job *jobs = xcalloc(st->nr_actions, sizeof(*jobs));
+	size_t nr = 0, nj = 0, tnr = 0, cnr = 0;
+	struct store_action *tv = NULL, *cv = NULL;
+	bool failed = false, waiting = false, *fin = NULL;
+	int ret = -1;
+
+	q.execution_id = r->id;
+	if (store_list_actions(r->s, &q, &v, &nr, e) < 0)
+		goto out;
+	/* a rollback resolves the other stages' variables as its target */
+	cv = xcalloc(nr + 1, sizeof(*cv));
+	if (nr)
+		memcpy(cv, v, nr * sizeof(*v));
+	cnr = nr;
+	if (r->target) {
+		q.execution_id = r->target;
+		if (store_list_actions(r->s, &q, &tv, &tnr, e) < 0)
+			goto out;
+		cv = xrealloc(cv, (nr + tnr + 1) * sizeof(*cv));
+		for (size_t i = 0; i < tnr; i++)
+			if (strcmp(tv[i].stage, st->name))
+				cv[cnr++] = tv[i];
+	}
+	for (size_t i = 0; i < st->nr_actions; i++) {
+		const struct pl_action *a = &st->actions[i];
+		struct store_action *x;
+		struct job *j;
+		char *base;
+		bool again;
+
+		if (a->group != g)
+			continue;
+		x = latest(v, nr, st->name, a->name);
+		again = x && r->retry == st &&
+			strcmp(x->status, "InProgress") &&
+			(r->retry_all || strcmp(x->status, "Succeeded"));
+		if (x && !again && !strcmp(x->status, "Succeeded"))
+			continue;
+		if (x && !again && strcmp(x->status, "InProgress")) {
+			failed = true;
+			continue;
+		}
+		if (x && !again) { /* an approval waiting */
+			waiting = true;
+			continue;
+		}
+		j = &jobs[nj++];
+		j->attempt = x ? x->attempt + 1 : 1;
+		j->st = st;
+		j->a = a;
+		j->argv = (struct strvec)STRVEC_INIT;
+		j->env = (struct strvec)STRVEC_INIT;
+		base = j->attempt > 1
+			       ? xasprintf("actions/%s.%s.%ld", st->name,
+					   a->name, j->attempt)
+			       : xasprintf("actions/%s.%s", st->name, a->name);
+		j->wd = fs_join(r->dir, base);
+		free(base);
+		fs_remove_tree(j->wd, e);
+		err_clear(e);
+		if (fs_mkdir_p(j->wd, 0755, e) < 0)
+			goto out;
+		j->start = now_ms();
+		if (a->provider != PL_MANUAL)
+			prepare(r, j, cv, cnr);
+		if (put_action(r, j, j->attempt, "InProgress", 0, NULL, NULL,
+			       e) < 0)
+			goto out;
+		event(r, 2, st, a, "STARTED", NULL);
+		fprintf(stderr, "%s/%s: started\n", st->name, a->name);
+		if (a->provider == PL_MANUAL) {
+			struct store_approval ap = {
+				.execution_id = r->id,
+				.stage = st->name,
+				.action = a->name,
+				.status = (char *)"InProgress",
+				.created_ms = j->start,
+				.expires_ms =
+					j->start +
+					(a->timeout_minutes
+						 ? a->timeout_minutes * 60000LL
+						 : APPROVAL_DEFAULT_MS),
+			};
+
+			if (store_put_approval(r->s, &ap, e) < 0)
+				goto out;
+			fprintf(stderr,
+				"%s/%s: waiting for approval: slipway pipeline "
+				"approve %s %s/%s\n",
+				st->name, a->name, r->id, st->name, a->name);
+			approval_details(r, j, cv, cnr);
+			waiting = true;
+			j->pid = 0;
+			continue;
+		}
+		if (!j->error)
+			start_job(r, j);
+	}
+	/* each as it ends: those that never started first */
+	fin = xcalloc(nj ? nj : 1, sizeof(*fin));
+	for (size_t k = 0; k < nj; k++) {
+		struct job *j = NULL;
+		json_object *ov;
+		char *why = NULL;
+		int status = 0;
+		int64_t end;
+
+		for (size_t i = 0; i < nj && !j; i++)
+			if (!fin[i] && jobs[i].pid <= 0) {
+				fin[i] = true;
+				j = &jobs[i];
+			}
+		while (!j) {
+			pid_t p;
+
+			/* also when the signal came before this wait */
+			if (abandon_now)
+				for (size_t i = 0; i < nj; i++)
+					if (!fin[i] && jobs[i].pid > 0)
+						kill(jobs[i].pid, SIGKILL);
+			p = waitpid(-1, &status, 0);
+			if (p < 0 && errno == EINTR)
+				continue;
+			if (p < 0) {
+				err_sys(e, "waitpid");
+				goto out;
+			}
+			for (size_t i = 0; i < nj && !j; i++)
+				if (!fin[i] && jobs[i].pid == p) {
+					fin[i] = true;
+					j = &jobs[i];
+				}
+		}
+		if (j->a->provider == PL_MANUAL)
+			continue;
+		end = now_ms();
+		ov = json_object_new_object();
+		if (j->error)
+			why = xstrdup(j->error);
+		else if (j->pid < 0)
+			why = xstrdup("cannot start a process");
+		else if (!WIFEXITED(status) || WEXITSTATUS(status))
+			why = WIFEXITED(status)
+				      ? xasprintf("exit status %d (log: "
+						  "%s/log)",
+						  WEXITSTATUS(status), j->wd)
+				      : xasprintf("killed by signal %d (log: "
+						  "%s/log)",
+						  WTERMSIG(status), j->wd);
+		else if (collect(r, j, ov, e) < 0) {
+			why = xstrdup(e->msg);
+			err_clear(e);
+		}
+		if (why && abandon_now) {
+			free(why);
+			why = xstrdup("abandoned: the execution was stopped");
+		}
+		if (put_action(r, j, j->attempt,
+			       why ? (abandon_now ? "Abandoned" : "Failed")
+				   : "Succeeded",
+			       end, why ? NULL : ov, why, e) < 0) {
+			json_object_put(ov);
+			free(why);
+			goto out;
+		}
+		event(r, 2, st, j->a,
+		      why ? (abandon_now ? "ABANDONED" : "FAILED")
+			  : "SUCCEEDED",
+		      why);
+		fprintf(stderr, "%s/%s: %s (%lld ms)%s%s\n", st->name,
+			j->a->name,
+			why ? (abandon_now ? "Abandoned" : "Failed")
+			    : "Succeeded",
+			(long long)(end - j->start), why ? ": " : "",
+			why ? why : "");
+		if (why) {
+			failed = true;
+			log_tail(j->wd);
+		}
+		free(why);
+		json_object_put(ov);
+	}
+	ret = failed ? 1 : waiting ? EXEC_WAITING : 0;
+out:
+	free(fin);
+	for (size_t i = 0; i < nj; i++)
+		job_release(&jobs[i]);
+	free(jobs);
+	free(cv);
+	store_actions_free(v, nr);
+	store_actions_free(tv, tnr);
+	return ret;
+}
+
+/* End an execution that was asked to stop, at stage st. */
+static int stopped(struct run *r, const struct pl_stage *st, char *reason)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *p = fs_join(r->dir, "stop");
+	int ret = 1;
+
+	if ((st && put_stage(r, st->name, "Stopped", 0, now_ms(), &e) < 0) ||
+	    set_execution(r, "Stopped", reason, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	if (st)
+		event(r, 1, st, NULL, "STOPPED", NULL);
+	event(r, 0, NULL, NULL, "STOPPED", reason);
+	fprintf(stderr, "%s Stopped: %s\n", r->id, reason);
+	unlink(p);
+out:
+	free(p);
+	free(reason);
+	return ret;
+}
+
+static int advance(struct run *r);
+static void rollback(struct run *r, const struct pl_stage *st);
+
+/* Advance the execution as far as it goes. */
+static int advance(struct run *r)
+{
+	struct sw_err e = SW_ERR_INIT;
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_stage *sv = NULL;
+	size_t snr = 0;
+	int ret = 0;
+	char *why;
+
+	if (expire(r, &e) < 0)
+		return exit_of(&e);
+	q.execution_id = r->id;
+	for (size_t s = 0; s < r->pl.nr_stages; s++) {
+		const struct pl_stage *st = &r->pl.stages[s];
+		const struct store_stage *got = NULL;
+
+		if (r->only && st != r->only)
+			continue;
+		if (store_list_stages(r->s, &q, &sv, &snr, &e) < 0)
+			return exit_of(&e);
+		for (size_t i = 0; i < snr; i++)
+			if (!strcmp(sv[i].stage, st->name))
+				got = &sv[i];
+		if (got && !strcmp(got->status, "Succeeded")) {
+			store_stages_free(sv, snr);
+			continue;
+		}
+		ret = enter_stage(r, st, &e);
+		if (ret < 0) {
+			store_stages_free(sv, snr);
+			return exit_of(&e);
+		}
+		if (ret == 1) {
+			store_stages_free(sv, snr);
+			if (set_execution(r, "Superseded",
+					  "a newer execution "
+					  "came to the stage",
+					  &e) < 0)
+				return exit_of(&e);
+			event(r, 0, NULL, NULL, "SUPERSEDED", NULL);
+			fprintf(stderr, "%s Superseded\n", r->id);
+			return 1;
+		}
+		if (!got) {
+			if (put_stage(r, st->name, "InProgress", now_ms(), 0,
+				      &e) < 0) {
+				store_stages_free(sv, snr);
+				return exit_of(&e);
+			}
+			event(r, 1, st, NULL, "STARTED", NULL);
+		}
+		store_stages_free(sv, snr);
+		for (int g = 0; g < st->nr_groups; g++) {
+			if ((why = stop_requested(r)))
+				return stopped(r, st, why);
+			ret = run_group(r, st, g, &e);
+			if (ret < 0)
+				return exit_of(&e);
+			if (ret != EXEC_WAITING && (why = stop_requested(r)))
+				return stopped(r, st, why);
+			if (ret == 1) {
+				ret = finish(r, st, false, "an action failed");
+				if (st->on_failure == PL_ROLLBACK && !r->only &&
+				    r->pl.mode != PL_PARALLEL) {
+					leave_stage(r);
+					rollback(r, st);
+				}
+				return ret;
+			}
+			if (ret == EXEC_WAITING)
+				return EXEC_WAITING;
+		}
+		if (put_stage(r, st->name, "Succeeded", 0, now_ms(), &e) < 0)
+			return exit_of(&e);
+		event(r, 1, st, NULL, "SUCCEEDED", NULL);
+		leave_stage(r);
+	}
+	return finish(r, NULL, true, NULL);
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static void run_release(struct run *r)
+{
+	pipeline_release(&r->pl);
+	store_close(r->s);
+	free(r->state);
+	free(r->id);
+	free(r->dir);
+	if (r->lockfd >= 0)
+		close(r->lockfd);
+	leave_stage(r);
+	json_object_put(r->vars);
+	free(r->revision);
+	free(r->target);
+}
+
+static int open_state(struct run *r, const char *state_dir, struct sw_err *e)
+{
+	struct state st = STATE_INIT;
+	char *db;
+	int ret;
+
+	r->lockfd = -1;
+	r->stage_fd = -1;
+	if (state_open(&st, state_dir, e) < 0)
+		return -1;
+	r->state = xstrdup(st.dir);
+	state_release(&st);
+	db = fs_join(r->state, "slipway.db");
+	ret = store_open(&r->s, db, e);
+	free(db);
+	return ret;
+}
+
+static int take_lock(struct run *r, struct sw_err *e)
+{
+	char *p = fs_join(r->dir, "lock");
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0) {
+		err_sys(e, "%s", p);
+		free(p);
+		return -1;
+	}
+	free(p);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		if (errno == EWOULDBLOCK)
+			return err_set(e, ERR_FAILED,
+				       "execution %s is running in another "
+				       "process",
+				       r->id);
+		return err_sys(e, "cannot lock execution %s", r->id);
+	}
+	r->lockfd = fd;
+	/* the runner's pid, for pipeline stop --abandon */
+	catch_abandon();
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "%d\n", (int)getpid());
+	return 0;
+}
+
+/* An execution InProgress whose runner is gone: fail what was running. */
+static int reconcile(struct run *r, struct sw_err *e)
+{
+	struct store_execution x = { 0 };
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_action *v = NULL;
+	struct store_approval *ap = NULL;
+	size_t nr = 0, anr = 0;
+	char *p;
+	int held, ret = -1;
+	bool any = false;
+
+	if (store_get_execution(r->s, r->id, &x, e) != 0)
+		return -1;
+	p = fs_join(r->dir, "lock");
+	held = fs_lock_held(p);
+	free(p);
+	if ((strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) ||
+	    held == 1) {
+		store_execution_release(&x);
+		return 0;
+	}
+	store_execution_release(&x);
+	q.execution_id = r->id;
+	if (store_list_actions(r->s, &q, &v, &nr, e) < 0)
+		return -1;
+	q.status = "InProgress";
+	if (store_list_approvals(r->s, &q, &ap, &anr, e) < 0)
+		goto out;
+	for (size_t s = 0; s < r->pl.nr_stages; s++) {
+		const struct pl_stage *st = &r->pl.stages[s];
+		bool stage_failed = false;
+
+		for (size_t a = 0; a < st->nr_actions; a++) {
+			struct store_action *l =
+				latest(v, nr, st->name, st->actions[a].name);
+			bool approval = false;
+			struct job j = { 0 };
+
+			if (!l || strcmp(l->status, "InProgress"))
+				continue;
+			for (size_t i = 0; i < anr; i++)
+				if (!strcmp(ap[i].stage, st->name) &&
+				    !strcmp(ap[i].action, l->action))
+					approval = true;
+			if (approval)
+				continue;
+			j.st = st;
+			j.a = &st->actions[a];
+			j.start = l->start_ms;
+			if (put_action(r, &j, l->attempt, "Failed", now_ms(),
+				       NULL, EXEC_KILLED_REASON, e) < 0)
+				goto out;
+			event(r, 2, st, j.a, "FAILED", EXEC_KILLED_REASON);
+			stage_failed = any = true;
+		}
+		if (stage_failed) {
+			if (put_stage(r, st->name, "Failed", 0, now_ms(), e) <
+			    0)
+				goto out;
+			event(r, 1, st, NULL, "FAILED", NULL);
+		}
+	}
+	if (any) {
+		if (set_execution(r, "Failed", EXEC_KILLED_REASON, e) < 0)
+			goto out;
+		event(r, 0, NULL, NULL, "FAILED", EXEC_KILLED_REASON);
+	}
+	ret = 0;
+out:
+	store_actions_free(v, nr);
+	store_approvals_free(ap, anr);
+	return ret;
+}
+
+/*
+ * The stages and actions of an execution as its record has them, for
+ * one whose pipeline file cannot be read any more: enough to show it.
+ */
+static int record_pipeline(struct run *r, const char *name, struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_stage *sv = NULL;
+	struct store_action *av = NULL;
+	size_t snr = 0, anr = 0;
+	int ret = -1;
+
+	q.execution_id = r->id;
+	if (store_list_stages(r->s, &q, &sv, &snr, e) < 0 ||
+	    store_list_actions(r->s, &q, &av, &anr, e) < 0)
+		goto out;
+	r->pl.name = xstrdup(name);
+	r->pl.dir = xstrdup("/");
+	r->pl.stages = xcalloc(snr ? snr : 1, sizeof(*r->pl.stages));
+	for (size_t i = 0; i < snr; i++) {
+		struct pl_stage *st = &r->pl.stages[r->pl.nr_stages++];
+
+		st->name = xstrdup(sv[i].stage);
+		st->nr_groups = 1;
+		st->actions = xcalloc(anr ? anr : 1, sizeof(*st->actions));
+		for (size_t k = 0; k < anr; k++) {
+			struct pl_action *a;
+			bool seen = false;
+
+			if (strcmp(av[k].stage, st->name))
+				continue;
+			for (size_t m = 0; m < st->nr_actions; m++)
+				seen |= !strcmp(st->actions[m].name,
+						av[k].action);
+			if (seen)
+				continue;
+			a = &st->actions[st->nr_actions++];
+			a->name = xstrdup(av[k].action);
+			a->category = PL_INVOKE;
+			a->provider = PL_COMMAND;
+			a->owner = xstrdup("");
+			a->provider_name = xstrdup("");
+			a->version = xstrdup("");
+			a->binding = -1;
+			strvec_init(&a->outputs);
+			strvec_init(&a->files);
+			strvec_init(&a->commands);
+			strvec_init(&a->output_variables);
+		}
+	}
+	ret = 0;
+out:
+	store_stages_free(sv, snr);
+	store_actions_free(av, anr);
+	return ret;
+}
+
+/* Open an existing execution: its record, its pipeline file (lenient:
+ * when that cannot be read, its record, with a warning). */
+static int open_run_ex(struct run *r, const char *state_dir, const char *id,
+		       bool lenient, struct sw_err *e)
+{
+	struct store_execution x = { 0 };
+	int rc;
+
+	if (open_state(r, state_dir, e) < 0)
+		return -1;
+	rc = store_get_execution(r->s, id, &x, e);
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return err_set(e, ERR_USAGE, "no execution '%s'", id);
+	r->id = xstrdup(id);
+	r->dir = xasprintf("%s/executions/%s", r->state, id);
+	r->vars = x.variables ? json_tokener_parse(x.variables) : NULL;
+	if (!r->vars)
+		r->vars = json_object_new_object();
+	if (!x.pipeline_file || pipeline_load(x.pipeline_file, &r->pl, e) < 0) {
+		if (!x.pipeline_file)
+			err_set(e, ERR_SPEC,
+				"execution %s has no pipeline file", id);
+		if (!lenient) {
+			store_execution_release(&x);
+			return -1;
+		}
+		fprintf(stderr, "warning: %s; showing the record only\n",
+			e->msg);
+		err_clear(e);
+		r->pl = (struct pipeline)PIPELINE_INIT;
+		if (record_pipeline(r, x.pipeline, e) < 0) {
+			store_execution_release(&x);
+			return -1;
+		}
+	}
+	store_execution_release(&x);
+	return reconcile(r, e);
+}
+
+static int open_run(struct run *r, const char *state_dir, const char *id,
+		    struct sw_err *e)
+{
+	return open_run_ex(r, state_dir, id, false, e);
+}
+
+/* The newest other execution that succeeded in stage st and is no
+ * rollback, or NULL. */
+static char *rollback_target(struct run *r, const struct pl_stage *st,
+			     struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_execution *v = NULL;
+	size_t nr = 0;
+	char *found = NULL;
+
+	q.name = r->pl.name;
+	if (store_list_executions(r->s, &q, &v, &nr, e) < 0)
+		return NULL;
+	for (size_t i = 0; i < nr && !found; i++) {
+		struct store_query sq = STORE_QUERY_INIT;
+		struct store_stage *sv = NULL;
+		size_t snr = 0;
+
+		if (!strcmp(v[i].id, r->id) ||
+		    (v[i].trigger_type &&
+		     !strcmp(v[i].trigger_type, "AutomatedRollback")))
+			continue;
+		sq.execution_id = v[i].id;
+		if (store_list_stages(r->s, &sq, &sv, &snr, e) < 0)
+			break;
+		for (size_t k = 0; k < snr; k++)
+			if (!strcmp(sv[k].stage, st->name) &&
+			    !strcmp(sv[k].status, "Succeeded"))
+				found = xstrdup(v[i].id);
+		store_stages_free(sv, snr);
+	}
+	store_executions_free(v, nr);
+	return found;
+}
+
+/*
+ * onFailure ROLLBACK: a new execution runs stage st again with the
+ * artifacts and variables of the last execution that succeeded there.
+ */
+static void rollback(struct run *r, const struct pl_stage *st)
+{
+	struct run r2 = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct store_execution t = { 0 }, x = { 0 };
+	struct sw_err e = SW_ERR_INIT;
+	char *target = rollback_target(r, st, &e), *uid = NULL;
+	char *from = NULL, *to = NULL;
+	DIR *d = NULL;
+	struct dirent *de;
+
+	if (!target) {
+		if (e.code)
+			fail_msg(&e);
+		else
+			fprintf(stderr,
+				"%s: no earlier execution succeeded in stage "
+				"%s: nothing to roll back to\n",
+				r->id, st->name);
+		return;
+	}
+	if (open_state(&r2, r->state, &e) < 0 ||
+	    pipeline_load(r->pl.file, &r2.pl, &e) < 0 ||
+	    store_get_execution(r->s, target, &t, &e) != 0)
+		goto fail;
+	r2.only = &r2.pl.stages[st - r->pl.stages];
+	r2.target = target;
+	target = NULL;
+	r2.vars = t.variables ? json_tokener_parse(t.variables) : NULL;
+	if (!r2.vars)
+		r2.vars = json_object_new_object();
+	uid = state_uuid();
+	r2.id = xasprintf("pe-%s", uid);
+	r2.dir = xasprintf("%s/executions/%s", r2.state, r2.id);
+	from = xasprintf("%s/executions/%s/artifacts", r2.state, r2.target);
+	to = fs_join(r2.dir, "artifacts");
+	if (fs_mkdir_p(to, 0755, &e) < 0 || take_lock(&r2, &e) < 0)
+		goto fail;
+	/* the target's artifacts, by the same content addresses */
+	d = opendir(from);
+	while (d && (de = readdir(d))) {
+		char buf[4096], *src, *dst;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		src = fs_join(from, de->d_name);
+		dst = fs_join(to, de->d_name);
+		n = readlink(src, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = 0;
+			if (symlink(buf, dst) < 0)
+				err_sys(&e, "%s", dst);
+		}
+		free(src);
+		free(dst);
+		if (e.code)
+			goto fail;
+	}
+	x.id = r2.id;
+	x.pipeline = r2.pl.name;
+	x.pipeline_file = t.pipeline_file;
+	x.status = (char *)"InProgress";
+	x.trigger_type = (char *)"AutomatedRollback";
+	x.trigger_detail = r2.target;
+	x.variables = t.variables;
+	x.start_ms = now_ms();
+	if (store_put_execution(r2.s, &x, &e) < 0)
+		goto fail;
+	fprintf(stderr, "%s: rolling back stage %s to execution %s as %s\n",
+		r->id, st->name, r2.target, r2.id);
+	event(&r2, 0, NULL, NULL, "STARTED", NULL);
+	advance(&r2);
+	goto out;
+fail:
+	fprintf(stderr, "%s: cannot roll back stage %s: %s\n", r->id, st->name,
+		e.msg);
+out:
+	if (d)
+		closedir(d);
+	free(target);
+	free(uid);
+	free(from);
+	free(to);
+	store_execution_release(&t);
+	run_release(&r2);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+int exec_start(const char *file, const struct exec_opts *o)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	char *uid = NULL, *abs = NULL;
+	int ret;
+
+	if (pipeline_load(file, &r.pl, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	for (size_t i = 0; i < r.pl.warnings.nr; i++)
+		fprintf(stderr, "warning: %s\n", r.pl.warnings.v[i]);
+	r.vars = json_object_new_object();
+	for (size_t i = 0; i < r.pl.nr_variables; i++)
+		if (r.pl.variables[i].default_value)
+			json_object_object_add(
+				r.vars, r.pl.variables[i].name,
+				json_object_new_string(
+					r.pl.variables[i].default_value));
+	for (size_t i = 0; i < o->vars.nr; i++) {
+		const char *kv = o->vars.v[i], *eq = strchr(kv, '=');
+		bool known = false;
+		char *n;
+
+		if (!eq || eq == kv) {
+			fprintf(stderr,
+				"slipway: pipeline: -v wants NAME=VALUE, "
+				"not '%s'\n",
+				kv);
+			ret = 2;
+			goto out;
+		}
+		n = xstrndup(kv, (size_t)(eq - kv));
+		for (size_t k = 0; k < r.pl.nr_variables; k++)
+			known |= !strcmp(r.pl.variables[k].name, n);
+		if (!known) {
+			fprintf(stderr,
+				"slipway: pipeline: '%s' is not a variable of "
+				"pipeline '%s'\n",
+				n, r.pl.name);
+			free(n);
+			ret = 2;
+			goto out;
+		}
+		json_object_object_add(r.vars, n,
+				       json_object_new_string(eq + 1));
+		free(n);
+	}
+	for (size_t i = 0; i < r.pl.nr_variables; i++)
+		if (!json_object_object_get_ex(r.vars, r.pl.variables[i].name,
+					       NULL)) {
+			fprintf(stderr,
+				"slipway: pipeline: variable '%s' has no "
+				"default: give it with -v %s=VALUE\n",
+				r.pl.variables[i].name, r.pl.variables[i].name);
+			ret = 2;
+			goto out;
+		}
+	r.revision = xstrdup_or_null(o->revision);
+	if (open_state(&r, o->state_dir, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	uid = state_uuid();
+	r.id = xasprintf("pe-%s", uid);
+	r.dir = xasprintf("%s/executions/%s", r.state, r.id);
+	if (fs_mkdir_p(r.dir, 0755, &e) < 0 || take_lock(&r, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	abs = fs_abspath(file);
+	x.id = r.id;
+	x.pipeline = r.pl.name;
+	x.pipeline_file = abs;
+	x.status = (char *)"InProgress";
+	x.trigger_type = (char *)"StartPipelineExecution";
+	x.trigger_detail = o->revision ? (char *)o->revision : NULL;
+	x.variables = (char *)json_object_to_json_string_ext(
+		r.vars, JSON_C_TO_STRING_PLAIN);
+	x.start_ms = now_ms();
+	if (store_put_execution(r.s, &x, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	printf("%s\n", r.id);
+	fflush(stdout);
+	event(&r, 0, NULL, NULL, "STARTED", NULL);
+	ret = advance(&r);
+	if (ret == EXEC_WAITING)
+		fprintf(stderr, "%s waiting for approval\n", r.id);
+out:
+	free(uid);
+	free(abs);
+	run_release(&r);
+	return ret;
+}
+
+int exec_decide(const char *state_dir, const char *id, const char *target,
+		bool approve, const char *summary)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_approval *v = NULL, *hit = NULL;
+	struct store_action *av = NULL, *x;
+	size_t nr = 0, anr = 0;
+	struct job j = { 0 };
+	int ret;
+
+	if (open_run(&r, state_dir, id, &e) < 0 || take_lock(&r, &e) < 0 ||
+	    expire(&r, &e) < 0) {
+		ret = e.code == ERR_FAILED ? (fail_msg(&e), 1) : exit_of(&e);
+		goto out;
+	}
+	q.execution_id = id;
+	q.status = "InProgress";
+	if (store_list_approvals(r.s, &q, &v, &nr, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		char *name = xasprintf("%s/%s", v[i].stage, v[i].action);
+
+		if (!target || !strcmp(target, name)) {
+			if (hit && !target) {
+				fprintf(stderr,
+					"slipway: pipeline: %s waits for more "
+					"than one approval: name one as "
+					"STAGE/ACTION\n",
+					id);
+				free(name);
+				ret = 2;
+				goto out;
+			}
+			hit = &v[i];
+		}
+		free(name);
+	}
+	if (!hit) {
+		fprintf(stderr,
+			"slipway: pipeline: %s has no approval waiting%s%s\n",
+			id, target ? " at " : "", target ? target : "");
+		ret = 1;
+		goto out;
+	}
+	for (size_t s = 0; s < r.pl.nr_stages; s++)
+		for (size_t a = 0; a < r.pl.stages[s].nr_actions; a++)
+			if (!strcmp(r.pl.stages[s].name, hit->stage) &&
+			    !strcmp(r.pl.stages[s].actions[a].name,
+				    hit->action)) {
+				j.st = &r.pl.stages[s];
+				j.a = &j.st->actions[a];
+			}
+	if (!j.a) {
+		fprintf(stderr, "slipway: pipeline: %s/%s is no longer in %s\n",
+			hit->stage, hit->action, r.pl.file);
+		ret = 3;
+		goto out;
+	}
+	free(hit->status);
+	hit->status = xstrdup(approve ? "Approved" : "Rejected");
+	free(hit->summary);
+	hit->summary = xstrdup_or_null(summary);
+	free(hit->who);
+	hit->who = xstrdup(getenv("USER") ? getenv("USER") : "unknown");
+	hit->decided_ms = now_ms();
+	q.status = NULL;
+	if (store_put_approval(r.s, hit, &e) < 0 ||
+	    store_list_actions(r.s, &q, &av, &anr, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	x = latest(av, anr, j.st->name, j.a->name);
+	j.start = x ? x->start_ms : hit->created_ms;
+	if (put_action(&r, &j, x ? x->attempt : 1,
+		       approve ? "Succeeded" : "Failed", now_ms(), NULL,
+		       approve ? summary : (summary ? summary : "rejected"),
+		       &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	event(&r, 2, j.st, j.a, approve ? "SUCCEEDED" : "FAILED", summary);
+	fprintf(stderr, "%s/%s: %s\n", j.st->name, j.a->name,
+		approve ? "Approved" : "Rejected");
+	ret = advance(&r);
+out:
+	store_approvals_free(v, nr);
+	store_actions_free(av, anr);
+	run_release(&r);
+	return ret;
+}
+
+int exec_retry(const char *state_dir, const char *id, bool all)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_stage *sv = NULL;
+	size_t snr = 0;
+	int ret;
+
+	if (open_run(&r, state_dir, id, &e) < 0 || take_lock(&r, &e) < 0) {
+		ret = e.code == ERR_FAILED ? (fail_msg(&e), 1) : exit_of(&e);
+		goto out;
+	}
+	q.execution_id = id;
+	if (store_get_execution(r.s, id, &x, &e) != 0 ||
+	    store_list_stages(r.s, &q, &sv, &snr, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	for (size_t s = 0; s < r.pl.nr_stages; s++)
+		for (size_t i = 0; i < snr; i++)
+			if (!strcmp(sv[i].stage, r.pl.stages[s].name) &&
+			    (!strcmp(sv[i].status, "Failed") ||
+			     !strcmp(sv[i].status, "Stopped")))
+				r.retry = &r.pl.stages[s];
+	if ((strcmp(x.status, "Failed") && strcmp(x.status, "Stopped")) ||
+	    !r.retry) {
+		fprintf(stderr,
+			"slipway: pipeline: execution %s is %s: only a failed "
+			"stage can be retried\n",
+			id, x.status);
+		ret = 1;
+		goto out;
+	}
+	r.retry_all = all;
+	if (put_stage(&r, r.retry->name, "InProgress", 0, 0, &e) < 0 ||
+	    set_execution(&r, "InProgress", NULL, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	event(&r, 0, NULL, NULL, "RESUMED", NULL);
+	event(&r, 1, r.retry, NULL, "RESUMED", NULL);
+	fprintf(stderr, "%s: retrying %s (%s)\n", id, r.retry->name,
+		all ? "all actions" : "failed actions");
+	ret = advance(&r);
+	if (ret == EXEC_WAITING)
+		fprintf(stderr, "%s waiting for approval\n", r.id);
+out:
+	store_execution_release(&x);
+	store_stages_free(sv, snr);
+	run_release(&r);
+	return ret;
+}
+
+/* Stop an execution nobody runs: its approvals waiting are abandoned. */
+static int stop_waiting(struct run *r, char *why)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_approval *v = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	const struct pl_stage *at = NULL;
+	size_t nr = 0;
+	int ret;
+
+	q.execution_id = r->id;
+	q.status = "InProgress";
+	if (store_list_approvals(r->s, &q, &v, &nr, &e) < 0) {
+		free(why);
+		return exit_of(&e);
+	}
+	for (size_t i = 0; i < nr && !e.code; i++) {
+		struct job j = { 0 };
+
+		for (size_t s = 0; s < r->pl.nr_stages; s++)
+			for (size_t a = 0; a < r->pl.stages[s].nr_actions; a++)
+				if (!strcmp(r->pl.stages[s].name, v[i].stage) &&
+				    !strcmp(r->pl.stages[s].actions[a].name,
+					    v[i].action)) {
+					j.st = &r->pl.stages[s];
+					j.a = &j.st->actions[a];
+				}
+		free(v[i].status);
+		v[i].status = xstrdup("Rejected");
+		free(v[i].summary);
+		v[i].summary = xstrdup(why);
+		v[i].decided_ms = now_ms();
+		if (store_put_approval(r->s, &v[i], &e) < 0 || !j.a)
+			continue;
+		j.start = v[i].created_ms;
+		if (put_action(r, &j, 1, "Abandoned", now_ms(), NULL, why, &e) <
+		    0)
+			continue;
+		event(r, 2, j.st, j.a, "ABANDONED", why);
+		at = j.st;
+	}
+	store_approvals_free(v, nr);
+	if (e.code) {
+		free(why);
+		return exit_of(&e);
+	}
+	ret = stopped(r, at, why);
+	return ret == 1 ? 0 : ret;
+}
+
+/* Ask the runner (its pid in the lock file) to abandon its actions. */
+static void signal_runner(struct run *r)
+{
+	char *lp = fs_join(r->dir, "lock"), *data = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	size_t len = 0;
+	int pid = 0;
+
+	if (fs_read_file(lp, 64, &data, &len, &e) == 0)
+		pid = atoi(data);
+	err_clear(&e);
+	if (pid > 0 && kill(pid, SIGUSR1) < 0)
+		fprintf(stderr, "warning: cannot signal process %d: %s\n", pid,
+			strerror(errno));
+	free(data);
+	free(lp);
+}
+
+int exec_stop(const char *state_dir, const char *id, bool abandon,
+	      const char *reason)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	char *why = xstrdup(reason ? reason : "stopped by hand");
+	char *p = NULL;
+	int ret;
+
+	if (open_run(&r, state_dir, id, &e) < 0 ||
+	    store_get_execution(r.s, id, &x, &e) != 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	if (strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) {
+		fprintf(stderr,
+			"slipway: pipeline: execution %s is %s: only one in "
+			"progress can be stopped\n",
+			id, x.status);
+		ret = 1;
+		goto out;
+	}
+	if (!strcmp(x.status, "Stopping") && !abandon) {
+		fprintf(stderr, "slipway: pipeline: execution %s is stopping\n",
+			id);
+		ret = 1;
+		goto out;
+	}
+	if (take_lock(&r, &e) == 0) {
+		ret = stop_waiting(&r, why);
+		why = NULL;
+		goto out;
+	}
+	if (e.code != ERR_FAILED) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	err_clear(&e);
+	/* a runner: it stops at the next boundary, or abandons now */
+	p = fs_join(r.dir, "stop");
+	if (fs_write_atomic(p, why, strlen(why), 0644, &e) < 0 ||
+	    store_begin(r.s, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	/* unless the runner ended it meanwhile */
+	store_execution_release(&x);
+	memset(&x, 0, sizeof(x));
+	if (store_get_execution(r.s, id, &x, &e) != 0 ||
+	    (!strcmp(x.status, "InProgress") &&
+	     set_execution(&r, "Stopping", why, &e) < 0) ||
+	    store_commit(r.s, &e) < 0) {
+		store_rollback(r.s);
+		ret = exit_of(&e);
+		goto out;
+	}
+	event(&r, 0, NULL, NULL, "STOPPING", why);
+	if (abandon)
+		signal_runner(&r);
+	fprintf(stderr, "%s Stopping%s\n", id,
+		abandon ? ": its running actions are abandoned" : "");
+	ret = 0;
+out:
+	free(p);
+	free(why);
+	store_execution_release(&x);
+	run_release(&r);
+	return ret;
+}
+
+static json_object *jstr(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* A source action's output artifact, at the commit it fetched. */
+static void add_revision(json_object *revs, const struct pl_action *a,
+			 const struct store_action *l)
+{
+	json_object *ov, *id, *o;
+
+	if (a->category != PL_SOURCE || !a->outputs.nr ||
+	    strcmp(l->status, "Succeeded") || !l->output_variables)
+		return;
+	ov = json_tokener_parse(l->output_variables);
+	if (ov && json_object_object_get_ex(ov, "CommitId", &id)) {
+		o = json_object_new_object();
+		json_object_object_add(o, "name",
+				       json_object_new_string(a->outputs.v[0]));
+		json_object_object_add(o, "revisionId", json_object_get(id));
+		json_object_array_add(revs, o);
+	}
+	json_object_put(ov);
+}
+
+int exec_show(const char *state_dir, const char *id, bool json)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_stage *sv = NULL;
+	struct store_action *av = NULL;
+	struct store_approval *ap = NULL;
+	size_t snr = 0, anr = 0, pnr = 0;
+	json_object *root = NULL, *pe, *stages, *vars, *revs;
+	int ret = 0;
+
+	if (open_run_ex(&r, state_dir, id, true, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	q.execution_id = id;
+	if (store_get_execution(r.s, id, &x, &e) != 0 ||
+	    store_list_stages(r.s, &q, &sv, &snr, &e) < 0 ||
+	    store_list_actions(r.s, &q, &av, &anr, &e) < 0 ||
+	    store_list_approvals(r.s, &q, &ap, &pnr, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	root = json_object_new_object();
+	pe = json_object_new_object();
+	json_object_object_add(pe, "pipelineName", jstr(x.pipeline));
+	json_object_object_add(pe, "pipelineExecutionId", jstr(x.id));
+	json_object_object_add(pe, "status", jstr(x.status));
+	json_object_object_add(pe, "statusSummary", jstr(x.status_summary));
+	{
+		json_object *tr = json_object_new_object();
+		bool rb = x.trigger_type &&
+			  !strcmp(x.trigger_type, "AutomatedRollback");
+
+		json_object_object_add(tr, "triggerType", jstr(x.trigger_type));
+		json_object_object_add(tr, "triggerDetail",
+				       jstr(x.trigger_detail));
+		json_object_object_add(pe, "trigger", tr);
+		json_object_object_add(pe, "executionMode",
+				       jstr(pl_mode_name(r.pl.mode)));
+		json_object_object_add(pe, "executionType",
+				       jstr(rb ? "ROLLBACK" : "STANDARD"));
+		if (rb) {
+			json_object *m = json_object_new_object();
+
+			json_object_object_add(
+				m, "rollbackTargetPipelineExecutionId",
+				jstr(x.trigger_detail));
+			json_object_object_add(pe, "rollbackMetadata", m);
+		}
+	}
+	revs = json_object_new_array();
+	json_object_object_add(pe, "artifactRevisions", revs);
+	vars = json_object_new_array();
+	json_object_object_foreach(r.vars, k, val)
+	{
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", jstr(k));
+		json_object_object_add(o, "resolvedValue",
+				       json_object_get(val));
+		json_object_array_add(vars, o);
+	}
+	json_object_object_add(pe, "variables", vars);
+	json_object_object_add(root, "pipelineExecution", pe);
+	stages = json_object_new_array();
+	for (size_t s = 0; s < r.pl.nr_stages; s++) {
+		const struct pl_stage *st = &r.pl.stages[s];
+		json_object *so = json_object_new_object(), *le = NULL,
+			    *acts = json_object_new_array();
+
+		json_object_object_add(so, "stageName", jstr(st->name));
+		for (size_t i = 0; i < snr; i++)
+			if (!strcmp(sv[i].stage, st->name)) {
+				le = json_object_new_object();
+				json_object_object_add(
+					le, "pipelineExecutionId", jstr(id));
+				json_object_object_add(le, "status",
+						       jstr(sv[i].status));
+			}
+		if (le)
+			json_object_object_add(so, "latestExecution", le);
+		if (!json)
+			printf("%-12s %s\n", st->name,
+			       le ? json_object_get_string(
+					    json_object_object_get(le,
+								   "status"))
+				  : "-");
+		for (size_t a = 0; a < st->nr_actions; a++) {
+			struct store_action *l =
+				latest(av, anr, st->name, st->actions[a].name);
+			json_object *ao = json_object_new_object(), *ale;
+			const char *status = l ? l->status : NULL;
+			const char *summary = l ? l->error : NULL;
+			bool wait = false;
+			const char *who = NULL;
+
+			for (size_t i = 0; i < pnr; i++)
+				if (!strcmp(ap[i].stage, st->name) &&
+				    !strcmp(ap[i].action,
+					    st->actions[a].name)) {
+					wait = !strcmp(ap[i].status,
+						       "InProgress");
+					if (ap[i].summary)
+						summary = ap[i].summary;
+					who = ap[i].who;
+				}
+			json_object_object_add(ao, "actionName",
+					       jstr(st->actions[a].name));
+			if (l) {
+				char *t = iso_time(l->end_ms ? l->end_ms
+							     : l->start_ms);
+
+				ale = json_object_new_object();
+				json_object_object_add(ale, "status",
+						       jstr(status));
+				json_object_object_add(ale, "summary",
+						       jstr(summary));
+				json_object_object_add(ale,
+						       "externalExecutionId",
+						       jstr(l->external_id));
+				if (who)
+					json_object_object_add(ale,
+							       "lastUpdatedBy",
+							       jstr(who));
+				json_object_object_add(ale, "lastStatusChange",
+						       jstr(t));
+				if (l->output_variables)
+					json_object_object_add(
+						ale, "outputVariables",
+						json_tokener_parse(
+							l->output_variables));
+				add_revision(revs, &st->actions[a], l);
+				json_object_object_add(ao, "latestExecution",
+						       ale);
+				free(t);
+			}
+			json_object_array_add(acts, ao);
+			if (!json)
+				printf("  %-20s %s%s%s%s\n",
+				       st->actions[a].name,
+				       status ? status : "-",
+				       wait ? " (waiting for approval)" : "",
+				       summary ? ": " : "",
+				       summary ? summary : "");
+		}
+		json_object_object_add(so, "actionStates", acts);
+		json_object_array_add(stages, so);
+	}
+	json_object_object_add(root, "stageStates", stages);
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(
+				       root, JSON_C_TO_STRING_PRETTY |
+						     JSON_C_TO_STRING_SPACED));
+	else
+		printf("%s %s %s%s%s\n", x.id, x.pipeline, x.status,
+		       pnr && !strcmp(x.status, "InProgress") ? " " : "",
+		       pnr && !strcmp(x.status, "InProgress") ? "(waiting)"
+							      : "");
+out:
+	json_object_put(root);
+	store_execution_release(&x);
+	store_stages_free(sv, snr);
+	store_actions_free(av, anr);
+	store_approvals_free(ap, pnr);
+	run_release(&r);
+	return ret;
+}
+
+int exec_list(const char *state_dir, const char *file)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_execution *v = NULL;
+	struct pipeline pl = PIPELINE_INIT;
+	size_t nr = 0;
+	int ret = 0;
+
+	if (file && pipeline_load(file, &pl, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	if (open_state(&r, state_dir, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	q.name = file ? pl.name : NULL;
+	if (store_list_executions(r.s, &q, &v, &nr, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		struct run one = { .pl = PIPELINE_INIT,
+				   .lockfd = -1,
+				   .stage_fd = -1 };
+		struct store_execution cur = { 0 };
+		char *t = iso_time(v[i].start_ms);
+		const char *status = v[i].status;
+
+		/* an InProgress one may have lost its runner */
+		if (!strcmp(status, "InProgress") &&
+		    open_run_ex(&one, state_dir, v[i].id, true, &e) == 0 &&
+		    store_get_execution(one.s, v[i].id, &cur, &e) == 0)
+			status = cur.status;
+		err_clear(&e);
+		printf("%s  %-10s %s  %s\n", v[i].id, status, t, v[i].pipeline);
+		store_execution_release(&cur);
+		run_release(&one);
+		free(t);
+	}
+out:
+	pipeline_release(&pl);
+	store_executions_free(v, nr);
+	run_release(&r);
+	return ret;
+}
