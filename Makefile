@@ -35,11 +35,12 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS_ALL = $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
 
+# The rooms, lowest first (DESIGN.md); cli/main.c alone is the program.
 LIB_SRC := $(wildcard lib/*.c) $(wildcard store/*.c) $(wildcard phases/*.c) \
-	$(wildcard hooks/*.c) $(wildcard pipeline/*.c) $(wildcard cli/*.c) \
-	$(filter-out runner/main.c,$(wildcard runner/*.c))
+	$(wildcard hooks/*.c) $(wildcard runner/*.c) $(wildcard pipeline/*.c) \
+	$(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/runner/main.o
+MAIN_OBJ := $(BUILD)/cli/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Each libFuzzer harness, linked with fuzz/replay.c: replays its corpus.
