@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "deliver.h"
 #include "err.h"
 #include "exec.h"
 #include "fs.h"
@@ -97,6 +98,8 @@ static void notify(struct run *r, const char *json)
 		int p[2], st;
 		pid_t pid;
 
+		if (n->url)
+			deliver_queue(r->dir, i, n->name, n->url, json);
 		if (!n->command)
 			continue;
 		if (pipe2(p, O_CLOEXEC) < 0)

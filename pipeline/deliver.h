@@ -1,0 +1,31 @@
+/*
+ * deliver: events POSTed to the `url` targets of slipway.notifications
+ * (docs/pipeline.md "Events"), never blocking the pipeline.
+ *
+ *   deliver_queue(pe_dir, 0, "team", "http://127.0.0.1:9000/events", json);
+ *
+ * Each event is appended to the target's spool, <pe-dir>/notify/<i>.jsonl
+ * (i: the target's index in the file), then a deliverer process, detached
+ * from the caller, drains the spool in order: one POST per event
+ * (Content-Type: application/json, the event as body). At most one
+ * deliverer per target holds <pe-dir>/notify/<i>.lock, taken before the
+ * caller goes on, so `flock <i>.lock true` waits until every event queued
+ * so far is delivered or given up; <i>.off is how far it got.
+ *
+ * An attempt fails on a transport error (refused, timed out: 2 s to
+ * connect, 5 s in all) or a 5xx or 429 answer; it is tried 4 times, after
+ * 0.2 s, 1 s and 5 s. An event that fails them all is given up, and until
+ * one goes through again the next ones get one attempt each. A deliverer
+ * gives up what is left after 120 s. Failures are warnings in
+ * <pe-dir>/notifications.log; the pipeline never waits for them.
+ */
+#ifndef SW_PIPELINE_DELIVER_H
+#define SW_PIPELINE_DELIVER_H
+
+#include <stddef.h>
+
+/* Queue the event json for target number idx, named name, at url. */
+void deliver_queue(const char *pe_dir, size_t idx, const char *name,
+		   const char *url, const char *json);
+
+#endif
