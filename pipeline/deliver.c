@@ -189,7 +189,7 @@ static void drain(struct target *t, int lockfd)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	t->curl = curl_easy_init();
 	for (;;) {
-		long long off = read_off(t), dropped = 0;
+		long long off = read_off(t), dropped = 0, tail;
 		struct stat sb;
 		FILE *f = fopen(t->spool, "re");
 		ssize_t n;
@@ -209,13 +209,16 @@ static void drain(struct target *t, int lockfd)
 			off += n;
 			write_off(t, off);
 		}
+		/* how far it read, a line still being written included */
+		tail = (long long)ftello(f);
 		fclose(f);
 		if (dropped)
 			say(t, "%lld events not delivered: out of time",
 			    dropped);
 		flock(lockfd, LOCK_UN);
 		/* an event queued while the lock was held is ours */
-		if (stat(t->spool, &sb) < 0 || sb.st_size <= off)
+		if (stat(t->spool, &sb) < 0 || sb.st_size <= off ||
+		    sb.st_size <= tail)
 			break;
 		if (flock(lockfd, LOCK_EX | LOCK_NB) < 0)
 			break;

@@ -111,3 +111,23 @@ Pipeline Execution State Change - - SUCCEEDED" ]
 	[ "$(grep -c 'event not delivered' "$log")" -eq "$(wc -l <"$EV")" ]
 	[ "$(cat "$STATE/executions/$PE/notify/0.off")" -eq "$(wc -c <"$EV")" ]
 }
+
+@test "pipeline-notify: events after an approval follow on, in order, once" {
+	receiver 0
+	np_file "http://127.0.0.1:$PORT/events"
+	# a manual approval between the source and the Commands stage
+	sed -i 's|^    - name: Two$|    - name: Gate\
+      actions:\
+        - name: Approve\
+          actionTypeId: {category: Approval, owner: AWS, provider: Manual, version: "1"}\
+&|' "$T/pl.yml"
+	np_start
+	[ "$status" -eq 5 ]
+	delivered
+	[ "$(wc -l <"$T/recv.log")" -eq "$(wc -l <"$EV")" ]
+	run "$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	delivered
+	[ "$(jq -r .detail.state "$EV" | tail -1)" = SUCCEEDED ]
+	[ "$(cut -d' ' -f3- "$T/recv.log" | jq -c .)" = "$(jq -c . "$EV")" ]
+}
