@@ -25,7 +25,8 @@
  * execution by the symlink <pe-dir>/artifacts/<name>.
  *
  * Events (CodePipeline's EventBridge shape) go to <pe-dir>/events.jsonl,
- * the store's events table and the commands of slipway.notifications.
+ * the store's events table, the commands of slipway.notifications and,
+ * through a detached deliverer (deliver.h), its URLs.
  *
  * Every function returns the process exit status (DESIGN.md) and has
  * printed the reason of a failure on stderr.
