@@ -134,6 +134,21 @@ EOF
 	[ -f "${lines[${#lines[@]} - 1]##* }" ]
 	[ "$(jq -r .status "${lines[${#lines[@]} - 1]##* }")" = Succeeded ]
 	grep -qx "hello build: $d/report.json" <<<"$output"
+	# then examples/pipeline: it waited for its approval, was approved,
+	# deployed and ended Succeeded, with its page and its events
+	grep -q 'waiting for approval' <<<"$output"
+	grep -q '^Approval/Release: Approved$' <<<"$output"
+	grep -Eq '^pe-[0-9a-f-]+ webapp Succeeded$' <<<"$output"
+	local page
+	page=$(sed -n 's/^pipeline: *//p' <<<"$output")
+	[[ "$page" == "$d/pipeline-state/executions/pe-"*"/report.html" ]]
+	xmllint --html --noout "$page"
+	[ "$(grep -c 'class="action st-ok"' "$page")" -eq 5 ]
+	grep -q 'approved by the demo' "$page"
+	grep -q '"state":"SUCCEEDED"' "$d/pipeline-events.jsonl"
+	[ "$(jq -r 'select(.detail.stage == null) | .detail.state' \
+		"$d/pipeline-events.jsonl" | tail -1)" = SUCCEEDED ]
+	[ ! -e "$ROOT/examples/pipeline/.slipway" ]
 	# discard-paths: the zip holds hello and README.txt at its root
 	mkdir "$d/x"
 	(cd "$d/x" && unzip -q ../artifacts/artifacts.zip)
