@@ -185,7 +185,8 @@ EOF
 	local dir
 	dir=$(mktemp -d "$BATS_TEST_TMPDIR/bin.XXXXXX")
 	ln -s "$SLIPWAY" "$dir/slipway"
-	run env PATH="$dir:$PATH" bash -c '
+	mkdir -p "$dir/state/executions/pe-1a" "$dir/state/executions/pe-2b"
+	run env PATH="$dir:$PATH" SLIPWAY_STATE_DIR="$dir/state" bash -c '
 		. "$1"
 		complete_words() {
 			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
@@ -200,8 +201,11 @@ EOF
 		echo "--- events"; complete_words slipway deploy -e ApplicationStop,Val
 		echo "--- pipeline"; complete_words slipway pipeline ap
 		echo "--- end"
+		echo "--- report"; complete_words slipway report pe-1
+		echo "--- report end"
 	' _ "$ROOT/completions/slipway.bash"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"--- report"$'\n'"pe-1a"$'\n'"--- report end"* ]]
 	[[ "$output" == *"--- events"$'\n'"ApplicationStop,ValidateService"$'\n'"--- pipeline"$'\n'"approve"$'\n'"--- end"* ]]
 	[[ "$output" == *"--- host"$'\n'"start"$'\n'"stop"$'\n'"--- isolation"$'\n'"sandbox"* ]]
 	[[ "$output" == *"--- commands"$'\n'"deploy"$'\n'"--- options"* ]]
