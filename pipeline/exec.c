@@ -2407,14 +2407,51 @@ static json_object *jnames(const struct pl_action *a, bool out)
 	return v;
 }
 
+/* The execution's artifacts: [{name, sha256}], each the content address
+ * its <pe-dir>/artifacts/<name> link names, in the order the pipeline
+ * declares them. */
+static json_object *jartifacts(struct run *r)
+{
+	json_object *v = json_object_new_array();
+
+	for (size_t s = 0; s < r->pl.nr_stages; s++)
+		for (size_t a = 0; a < r->pl.stages[s].nr_actions; a++) {
+			const struct strvec *out =
+				&r->pl.stages[s].actions[a].outputs;
+
+			for (size_t i = 0; i < out->nr; i++) {
+				char *link = xasprintf("%s/artifacts/%s",
+						       r->dir, out->v[i]);
+				char target[4096];
+				ssize_t n = readlink(link, target,
+						     sizeof(target) - 1);
+				json_object *o;
+
+				free(link);
+				if (n <= 0)
+					continue;
+				target[n] = '\0';
+				o = json_object_new_object();
+				json_object_object_add(o, "name",
+						       jstr(out->v[i]));
+				json_object_object_add(
+					o, "sha256",
+					jstr(strrchr(target, '/')
+						     ? strrchr(target, '/') + 1
+						     : target));
+				json_object_array_add(v, o);
+			}
+		}
+	return v;
+}
+
 enum show_mode { SHOW_TEXT, SHOW_JSON, SHOW_HTML };
 
 /* The execution r as `show` prints it (SHOW_HTML: with the keys
  * page.h wants, printing nothing) in *rootp. */
-static int show(struct run *r_, const char *id, enum show_mode mode,
+static int show(struct run *r, const char *id, enum show_mode mode,
 		json_object **rootp, struct sw_err *ep)
 {
-	struct run r = *r_;
 	struct sw_err e = SW_ERR_INIT;
 	struct store_execution x = { 0 };
 	bool json = mode != SHOW_TEXT, html = mode == SHOW_HTML;
@@ -2427,10 +2464,10 @@ static int show(struct run *r_, const char *id, enum show_mode mode,
 	int ret = 0;
 
 	q.execution_id = id;
-	if (store_get_execution(r.s, id, &x, &e) != 0 ||
-	    store_list_stages(r.s, &q, &sv, &snr, &e) < 0 ||
-	    store_list_actions(r.s, &q, &av, &anr, &e) < 0 ||
-	    store_list_approvals(r.s, &q, &ap, &pnr, &e) < 0) {
+	if (store_get_execution(r->s, id, &x, &e) != 0 ||
+	    store_list_stages(r->s, &q, &sv, &snr, &e) < 0 ||
+	    store_list_actions(r->s, &q, &av, &anr, &e) < 0 ||
+	    store_list_approvals(r->s, &q, &ap, &pnr, &e) < 0) {
 		ret = -1;
 		*ep = e;
 		goto out;
@@ -2451,7 +2488,7 @@ static int show(struct run *r_, const char *id, enum show_mode mode,
 				       jstr(x.trigger_detail));
 		json_object_object_add(pe, "trigger", tr);
 		json_object_object_add(pe, "executionMode",
-				       jstr(pl_mode_name(r.pl.mode)));
+				       jstr(pl_mode_name(r->pl.mode)));
 		json_object_object_add(pe, "executionType",
 				       jstr(rb ? "ROLLBACK" : "STANDARD"));
 		if (rb) {
@@ -2466,7 +2503,7 @@ static int show(struct run *r_, const char *id, enum show_mode mode,
 	revs = json_object_new_array();
 	json_object_object_add(pe, "artifactRevisions", revs);
 	vars = json_object_new_array();
-	json_object_object_foreach(r.vars, k, val)
+	json_object_object_foreach(r->vars, k, val)
 	{
 		json_object *o = json_object_new_object();
 
@@ -2476,10 +2513,12 @@ static int show(struct run *r_, const char *id, enum show_mode mode,
 		json_object_array_add(vars, o);
 	}
 	json_object_object_add(pe, "variables", vars);
+	if (html)
+		json_object_object_add(pe, "artifacts", jartifacts(r));
 	json_object_object_add(root, "pipelineExecution", pe);
 	stages = json_object_new_array();
-	for (size_t s = 0; s < r.pl.nr_stages; s++) {
-		const struct pl_stage *st = &r.pl.stages[s];
+	for (size_t s = 0; s < r->pl.nr_stages; s++) {
+		const struct pl_stage *st = &r->pl.stages[s];
 		json_object *so = json_object_new_object(), *le = NULL,
 			    *acts = json_object_new_array();
 
@@ -2572,7 +2611,7 @@ static int show(struct run *r_, const char *id, enum show_mode mode,
 							l->start_ms));
 				if (html) {
 					char *h =
-						report_href(&r, &st->actions[a],
+						report_href(r, &st->actions[a],
 							    l->external_id);
 
 					json_object_object_add(

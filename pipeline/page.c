@@ -231,6 +231,22 @@ void page_render(json_object *root, struct buf *b)
 	}
 	buf_addstr(b, "</div>\n");
 	x = NULL;
+	if (json_object_object_get_ex(pe, "artifacts", &x) && x &&
+	    json_object_array_length(x)) {
+		buf_addstr(b, "<h2>Artifacts</h2>\n<table class=\"vars\" "
+			      "id=\"artifacts\">");
+		for (size_t i = 0; i < json_object_array_length(x); i++) {
+			json_object *v = json_object_array_get_idx(x, i);
+
+			buf_addstr(b, "<tr><th>");
+			esc(b, get(v, "name"));
+			buf_addstr(b, "</th><td><code>");
+			esc(b, get(v, "sha256"));
+			buf_addstr(b, "</code></td></tr>");
+		}
+		buf_addstr(b, "</table>\n");
+	}
+	x = NULL;
 	if (json_object_object_get_ex(pe, "variables", &x) && x &&
 	    json_object_array_length(x)) {
 		buf_addstr(b, "<h2>Variables</h2>\n<table class=\"vars\">");

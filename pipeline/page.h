@@ -5,13 +5,14 @@
  * the action's status, duration, a link to its build or deployment page
  * where there is one, an approval's summary and who decided it, the
  * artifacts it took and made and the variables it output; below, the
- * execution's variables. Every string is escaped (html_escape).
+ * execution's artifacts with their content addresses, and its
+ * variables. Every string is escaped (html_escape).
  *
- * The input is the object `pipeline show --json` prints, each action's
- * "latestExecution" with these keys besides: "durationMs", "reportHref"
- * (relative to the page), and each action with "runOrder",
- * "actionTypeId" {category, provider}, "inputArtifacts" and
- * "outputArtifacts" (arrays of names).
+ * The input is the object `pipeline show --json` prints, with these keys
+ * besides: pipelineExecution.artifacts [{name, sha256}]; in each action
+ * "runOrder", "actionTypeId" {category, provider}, "inputArtifacts" and
+ * "outputArtifacts" (arrays of names), and in its "latestExecution"
+ * "durationMs" and "reportHref" (relative to the page).
  *
  *   struct buf page = BUF_INIT;
  *   page_render(root, &page);

@@ -117,6 +117,14 @@ xp() {
 	# artifacts in and out, the build's variable, the execution's
 	xp '//div[@class="art"]' | grep -q 'out <code>Built</code>'
 	xp '//div[@class="art"]' | grep -q 'in <code>Src</code>'
+	# the execution's artifacts by their content address
+	built=$(xp 'string(//table[@id="artifacts"]//tr[th="Built"]/td)')
+	[[ "$built" =~ ^[0-9a-f]{64}$ ]]
+	same "$built" \
+		"$(basename "$(readlink "$STATE/executions/$PE/artifacts/Built")")"
+	src=$(xp 'string(//table[@id="artifacts"]//tr[th="Src"]/td)')
+	[[ "$src" =~ ^[0-9a-f]{64}$ ]]
+	[ -f "$STATE/artifacts/$src/buildspec.yml" ]
 	# the approval: summary and who
 	same "$(xp 'string(//div[@class="summary"])')" \
 		'ship it <script>alert(2)</script> & "go"'
