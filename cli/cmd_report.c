@@ -1,6 +1,6 @@
 /*
- * slipway report ID [--html FILE]: a build, deployment or run of the state
- * directory as one HTML page (html.h).
+ * slipway report ID [--html FILE]: a build, deployment, run or pipeline
+ * execution of the state directory as one HTML page (html.h, page.h).
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "exec.h"
 #include "fs.h"
 #include "html.h"
 #include "state.h"
@@ -26,10 +27,13 @@ static const char report_usage[] =
 	"failure's diagnostics. ID is a build id (<project>:<uuid>), a\n"
 	"deployment id (d-XXXXXXXXX) or a run id, or a unique prefix of one.\n"
 	"A deployment's page also shows its rollback (or the deployment it\n"
-	"rolls back). Prints the page's path.\n"
+	"rolls back). A pipeline execution id (pe-...) gives the execution's\n"
+	"stages and actions, which `pipeline` keeps up to date in its\n"
+	"executions/<id>/report.html. Prints the page's path.\n"
 	"\n"
 	"      --html FILE       write the page to FILE (default: report.html\n"
-	"                        beside the report's report.json)\n"
+	"                        beside the report's report.json, or in the\n"
+	"                        execution's directory)\n"
 	"      --state-dir DIR   state directory (default .slipway or\n"
 	"                        $SLIPWAY_STATE_DIR)\n"
 	"  -h, --help            this help\n"
@@ -220,6 +224,8 @@ int cmd_report(int argc, char **argv)
 		return cli_usage_error("report", "empty id");
 	if (html && !*html)
 		return cli_usage_error("report", "empty --html");
+	if (!strncmp(id, "pe-", 3))
+		return exec_report(state_dir, id, html);
 	if (state_open(&st, state_dir, &e) < 0 ||
 	    find_reports(&st, id, &paths, &dir, &e) < 0)
 		goto fail;

@@ -119,7 +119,16 @@ _slipway() {
 		fi
 		return
 		;;
-	history | show | report | plan)
+	report)
+		# a pipeline execution of ./.slipway (or $SLIPWAY_STATE_DIR)
+		if [ "$COMP_CWORD" -eq 2 ] && [[ "$cur" == pe-* ]]; then
+			COMPREPLY=($(compgen -W "$(ls \
+				"${SLIPWAY_STATE_DIR:-.slipway}/executions" 2>/dev/null)" \
+				-- "$cur"))
+		fi
+		return
+		;;
+	history | show | plan)
 		return
 		;;
 	esac

@@ -3,7 +3,10 @@
 # artifacts), then run examples/webapp end to end: validate its files,
 # build, unit-test and deploy it to four rehearsal hosts with one
 # `slipway run`, ask every host over HTTP what it serves, and stop the
-# servers again.
+# servers again. Last, the same webapp through examples/pipeline: the
+# pipeline stops at its manual approval (exit 5), is approved here with
+# `slipway pipeline approve`, deploys to two rehearsal hosts and ends
+# Succeeded, with its report.html.
 #
 #   examples/demo.sh [SLIPWAY]     (make demo runs it with the built binary)
 #
@@ -34,10 +37,12 @@ out=$demo/artifacts
 report=$demo/report.json
 run_report=$demo/webapp-run.json
 webapp=$here/webapp
+pstate=$demo/pipeline-state
+export PIPELINE_EVENTS=$demo/pipeline-events.jsonl
 
 . "$webapp/scripts/common.sh"
 export WEBAPP_PORT_BASE=${WEBAPP_PORT_BASE:-$(free_port_base 28080)}
-trap '"$webapp/stop-servers.sh" "$state"' EXIT
+trap '"$webapp/stop-servers.sh" "$state"; "$webapp/stop-servers.sh" "$pstate"' EXIT
 trap 'exit 1' HUP INT TERM
 
 step() {
@@ -82,6 +87,30 @@ jq -r '"run \(.runId): \(.status)",
 
 step "stopping the servers"
 "$webapp/stop-servers.sh" "$state"
+
+step "slipway validate examples/pipeline/pipeline.yml"
+"$slipway" validate "$here/pipeline/pipeline.yml"
+
+step "slipway pipeline start examples/pipeline/pipeline.yml"
+rc=0
+pe=$("$slipway" pipeline start "$here/pipeline/pipeline.yml" \
+	--state-dir "$pstate") || rc=$?
+if [ "$rc" -ne 5 ] || [ -z "$pe" ]; then
+	echo "demo: the pipeline should wait for its approval (exit 5)," \
+		"not exit $rc" >&2
+	exit 1
+fi
+
+step "slipway pipeline approve $pe"
+"$slipway" pipeline approve "$pe" --state-dir "$pstate" \
+	--summary "approved by the demo"
+
+step "slipway pipeline show $pe"
+"$slipway" pipeline show "$pe" --state-dir "$pstate"
+"$webapp/check.sh" "$here/pipeline/rehearsal.yml" 1.0
+
+step "stopping the pipeline's servers"
+"$webapp/stop-servers.sh" "$pstate"
 trap - EXIT
 
 step "done"
@@ -92,4 +121,6 @@ echo "state:       $state"
 if [ -f "$state/runs/$id/report.html" ]; then
 	echo "html:        $state/runs/$id/report.html"
 fi
+echo "pipeline:    $pstate/executions/$pe/report.html"
+echo "events:      $PIPELINE_EVENTS"
 echo "report:      $state/runs/$id/report.json"

@@ -23,7 +23,9 @@
 #include "exec.h"
 #include "fs.h"
 #include "hash.h"
+#include "html.h"
 #include "pipeline.h"
+#include "page.h"
 #include "state.h"
 #include "store.h"
 #include "vars.h"
@@ -90,6 +92,8 @@ static int exit_of(struct sw_err *e)
 }
 
 /* ---- events ---------------------------------------------------------- */
+
+static void refresh_report(struct run *r);
 
 static void notify(struct run *r, const char *json)
 {
@@ -240,6 +244,7 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 		err_clear(&e);
 	}
 	notify(r, text);
+	refresh_report(r);
 	free(path);
 	free(uid);
 	free(ts);
@@ -2359,11 +2364,100 @@ static void add_revision(json_object *revs, const struct pl_action *a,
 	json_object_put(ov);
 }
 
-int exec_show(const char *state_dir, const char *id, bool json)
+/* The page of an action's build or deployment, relative to the
+ * execution's report.html, when its report is in the state directory. */
+static char *report_href(struct run *r, const struct pl_action *a,
+			 const char *ext)
 {
-	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	char *name, *p, *href = NULL;
+
+	if (!ext || strchr(ext, '/') || ext[0] == '.')
+		return NULL;
+	if (a->category == PL_DEPLOY)
+		name = xasprintf("deployments/%s", ext);
+	else if (a->provider == PL_CODEBUILD) {
+		char *b = state_build_name(ext);
+
+		name = xasprintf("builds/%s", b);
+		free(b);
+	} else
+		return NULL;
+	p = xasprintf("%s/%s/report.json", r->state, name);
+	if (fs_exists(p)) {
+		char *html = xasprintf("%s/%s/report.html", r->state, name);
+
+		if (!fs_exists(html))
+			html_beside(p);
+		if (fs_exists(html))
+			href = xasprintf("../../%s/report.html", name);
+		free(html);
+	}
+	free(p);
+	free(name);
+	return href;
+}
+
+static json_object *jnames(const struct pl_action *a, bool out)
+{
+	json_object *v = json_object_new_array();
+
+	if (out)
+		for (size_t i = 0; i < a->outputs.nr; i++)
+			json_object_array_add(v, jstr(a->outputs.v[i]));
+	else
+		for (size_t i = 0; i < a->nr_inputs; i++)
+			json_object_array_add(v, jstr(a->inputs[i].name));
+	return v;
+}
+
+/* The execution's artifacts: [{name, sha256}], each the content address
+ * its <pe-dir>/artifacts/<name> link names, in the order the pipeline
+ * declares them. */
+static json_object *jartifacts(struct run *r)
+{
+	json_object *v = json_object_new_array();
+
+	for (size_t s = 0; s < r->pl.nr_stages; s++)
+		for (size_t a = 0; a < r->pl.stages[s].nr_actions; a++) {
+			const struct strvec *out =
+				&r->pl.stages[s].actions[a].outputs;
+
+			for (size_t i = 0; i < out->nr; i++) {
+				char *link = xasprintf("%s/artifacts/%s",
+						       r->dir, out->v[i]);
+				char target[4096];
+				ssize_t n = readlink(link, target,
+						     sizeof(target) - 1);
+				json_object *o;
+
+				free(link);
+				if (n <= 0)
+					continue;
+				target[n] = '\0';
+				o = json_object_new_object();
+				json_object_object_add(o, "name",
+						       jstr(out->v[i]));
+				json_object_object_add(
+					o, "sha256",
+					jstr(strrchr(target, '/')
+						     ? strrchr(target, '/') + 1
+						     : target));
+				json_object_array_add(v, o);
+			}
+		}
+	return v;
+}
+
+enum show_mode { SHOW_TEXT, SHOW_JSON, SHOW_HTML };
+
+/* The execution r as `show` prints it (SHOW_HTML: with the keys
+ * page.h wants, printing nothing) in *rootp. */
+static int show(struct run *r, const char *id, enum show_mode mode,
+		json_object **rootp, struct sw_err *ep)
+{
 	struct sw_err e = SW_ERR_INIT;
 	struct store_execution x = { 0 };
+	bool json = mode != SHOW_TEXT, html = mode == SHOW_HTML;
 	struct store_query q = STORE_QUERY_INIT;
 	struct store_stage *sv = NULL;
 	struct store_action *av = NULL;
@@ -2372,16 +2466,13 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	json_object *root = NULL, *pe, *stages, *vars, *revs;
 	int ret = 0;
 
-	if (open_run_ex(&r, state_dir, id, true, &e) < 0) {
-		ret = exit_of(&e);
-		goto out;
-	}
 	q.execution_id = id;
-	if (store_get_execution(r.s, id, &x, &e) != 0 ||
-	    store_list_stages(r.s, &q, &sv, &snr, &e) < 0 ||
-	    store_list_actions(r.s, &q, &av, &anr, &e) < 0 ||
-	    store_list_approvals(r.s, &q, &ap, &pnr, &e) < 0) {
-		ret = exit_of(&e);
+	if (store_get_execution(r->s, id, &x, &e) != 0 ||
+	    store_list_stages(r->s, &q, &sv, &snr, &e) < 0 ||
+	    store_list_actions(r->s, &q, &av, &anr, &e) < 0 ||
+	    store_list_approvals(r->s, &q, &ap, &pnr, &e) < 0) {
+		ret = -1;
+		*ep = e;
 		goto out;
 	}
 	root = json_object_new_object();
@@ -2400,7 +2491,7 @@ int exec_show(const char *state_dir, const char *id, bool json)
 				       jstr(x.trigger_detail));
 		json_object_object_add(pe, "trigger", tr);
 		json_object_object_add(pe, "executionMode",
-				       jstr(pl_mode_name(r.pl.mode)));
+				       jstr(pl_mode_name(r->pl.mode)));
 		json_object_object_add(pe, "executionType",
 				       jstr(rb ? "ROLLBACK" : "STANDARD"));
 		if (rb) {
@@ -2415,7 +2506,7 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	revs = json_object_new_array();
 	json_object_object_add(pe, "artifactRevisions", revs);
 	vars = json_object_new_array();
-	json_object_object_foreach(r.vars, k, val)
+	json_object_object_foreach(r->vars, k, val)
 	{
 		json_object *o = json_object_new_object();
 
@@ -2425,10 +2516,12 @@ int exec_show(const char *state_dir, const char *id, bool json)
 		json_object_array_add(vars, o);
 	}
 	json_object_object_add(pe, "variables", vars);
+	if (html)
+		json_object_object_add(pe, "artifacts", jartifacts(r));
 	json_object_object_add(root, "pipelineExecution", pe);
 	stages = json_object_new_array();
-	for (size_t s = 0; s < r.pl.nr_stages; s++) {
-		const struct pl_stage *st = &r.pl.stages[s];
+	for (size_t s = 0; s < r->pl.nr_stages; s++) {
+		const struct pl_stage *st = &r->pl.stages[s];
 		json_object *so = json_object_new_object(), *le = NULL,
 			    *acts = json_object_new_array();
 
@@ -2470,6 +2563,24 @@ int exec_show(const char *state_dir, const char *id, bool json)
 				}
 			json_object_object_add(ao, "actionName",
 					       jstr(st->actions[a].name));
+			if (html) {
+				const struct pl_action *pa = &st->actions[a];
+				json_object *ty = json_object_new_object();
+
+				json_object_object_add(
+					ty, "category",
+					jstr(pl_category_name(pa->category)));
+				json_object_object_add(ty, "provider",
+						       jstr(pa->provider_name));
+				json_object_object_add(ao, "actionTypeId", ty);
+				json_object_object_add(
+					ao, "runOrder",
+					json_object_new_int(pa->run_order));
+				json_object_object_add(ao, "inputArtifacts",
+						       jnames(pa, false));
+				json_object_object_add(ao, "outputArtifacts",
+						       jnames(pa, true));
+			}
 			if (l) {
 				char *t = iso_time(l->end_ms ? l->end_ms
 							     : l->start_ms);
@@ -2493,6 +2604,23 @@ int exec_show(const char *state_dir, const char *id, bool json)
 						ale, "outputVariables",
 						json_tokener_parse(
 							l->output_variables));
+				if (html && l->end_ms >= l->start_ms &&
+				    l->start_ms)
+					json_object_object_add(
+						ale, "durationMs",
+						json_object_new_int64(
+							(l->end_ms ? l->end_ms
+								   : now_ms()) -
+							l->start_ms));
+				if (html) {
+					char *h =
+						report_href(r, &st->actions[a],
+							    l->external_id);
+
+					json_object_object_add(
+						ale, "reportHref", jstr(h));
+					free(h);
+				}
 				add_revision(revs, &st->actions[a], l);
 				json_object_object_add(ao, "latestExecution",
 						       ale);
@@ -2511,7 +2639,9 @@ int exec_show(const char *state_dir, const char *id, bool json)
 		json_object_array_add(stages, so);
 	}
 	json_object_object_add(root, "stageStates", stages);
-	if (json)
+	if (html)
+		;
+	else if (json)
 		printf("%s\n", json_object_to_json_string_ext(
 				       root, JSON_C_TO_STRING_PRETTY |
 						     JSON_C_TO_STRING_SPACED));
@@ -2521,11 +2651,81 @@ int exec_show(const char *state_dir, const char *id, bool json)
 		       pnr && !strcmp(x.status, "InProgress") ? "(waiting)"
 							      : "");
 out:
-	json_object_put(root);
+	if (ret == 0 && rootp)
+		*rootp = root;
+	else
+		json_object_put(root);
 	store_execution_release(&x);
 	store_stages_free(sv, snr);
 	store_actions_free(av, anr);
 	store_approvals_free(ap, pnr);
+	return ret;
+}
+
+int exec_show(const char *state_dir, const char *id, bool json)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	int ret = 0;
+
+	if (open_run_ex(&r, state_dir, id, true, &e) < 0 ||
+	    show(&r, id, json ? SHOW_JSON : SHOW_TEXT, NULL, &e) < 0)
+		ret = exit_of(&e);
+	run_release(&r);
+	return ret;
+}
+
+/* <pe-dir>/report.html (or out) from the execution's record now. */
+static int write_report(struct run *r, const char *out, struct sw_err *e)
+{
+	json_object *root = NULL;
+	struct buf page = BUF_INIT;
+	char *path = out ? xstrdup(out) : fs_join(r->dir, "report.html");
+	int ret = -1;
+
+	if (show(r, r->id, SHOW_HTML, &root, e) < 0)
+		goto out;
+	page_render(root, &page);
+	ret = fs_write_atomic(path, page.ptr, page.len, 0644, e);
+out:
+	json_object_put(root);
+	buf_release(&page);
+	free(path);
+	return ret;
+}
+
+/* After a state change: a report that cannot be written only warns. */
+static void refresh_report(struct run *r)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	if (!r->s || !r->id || !r->dir)
+		return;
+	if (write_report(r, NULL, &e) < 0) {
+		fprintf(stderr, "warning: %s\n", e.msg);
+		err_clear(&e);
+	}
+}
+
+int exec_report(const char *state_dir, const char *id, const char *out)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	char *path = NULL;
+	int ret = 0;
+
+	if (open_run_ex(&r, state_dir, id, true, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	path = out ? xstrdup(out) : fs_join(r.dir, "report.html");
+	if (write_report(&r, path, &e) < 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	printf("%s\n", path);
+out:
+	free(path);
 	run_release(&r);
 	return ret;
 }

@@ -26,7 +26,8 @@
  *
  * Events (CodePipeline's EventBridge shape) go to <pe-dir>/events.jsonl,
  * the store's events table, the commands of slipway.notifications and,
- * through a detached deliverer (deliver.h), its URLs.
+ * through a detached deliverer (deliver.h), its URLs; each also rewrites
+ * <pe-dir>/report.html (exec_report).
  *
  * Every function returns the process exit status (DESIGN.md) and has
  * printed the reason of a failure on stderr.
@@ -81,6 +82,11 @@ int exec_stop(const char *state_dir, const char *id, bool abandon,
 /* Print an execution (GetPipelineExecution + GetPipelineState as JSON
  * with json); its exit status is 0. */
 int exec_show(const char *state_dir, const char *id, bool json);
+
+/* Write the execution's page (pipeline/page.h) to out (NULL:
+ * <pe-dir>/report.html, which every state change of the execution
+ * rewrites) and print its path. */
+int exec_report(const char *state_dir, const char *id, const char *out);
 
 /* List executions, newest first (of the pipeline file's pipeline when
  * file is not NULL). */

@@ -134,6 +134,21 @@ EOF
 	[ -f "${lines[${#lines[@]} - 1]##* }" ]
 	[ "$(jq -r .status "${lines[${#lines[@]} - 1]##* }")" = Succeeded ]
 	grep -qx "hello build: $d/report.json" <<<"$output"
+	# then examples/pipeline: it waited for its approval, was approved,
+	# deployed and ended Succeeded, with its page and its events
+	grep -q 'waiting for approval' <<<"$output"
+	grep -q '^Approval/Release: Approved$' <<<"$output"
+	grep -Eq '^pe-[0-9a-f-]+ webapp Succeeded$' <<<"$output"
+	local page
+	page=$(sed -n 's/^pipeline: *//p' <<<"$output")
+	[[ "$page" == "$d/pipeline-state/executions/pe-"*"/report.html" ]]
+	xmllint --html --noout "$page"
+	[ "$(grep -c 'class="action st-ok"' "$page")" -eq 5 ]
+	grep -q 'approved by the demo' "$page"
+	grep -q '"state":"SUCCEEDED"' "$d/pipeline-events.jsonl"
+	[ "$(jq -r 'select(.detail.stage == null) | .detail.state' \
+		"$d/pipeline-events.jsonl" | tail -1)" = SUCCEEDED ]
+	[ ! -e "$ROOT/examples/pipeline/.slipway" ]
 	# discard-paths: the zip holds hello and README.txt at its root
 	mkdir "$d/x"
 	(cd "$d/x" && unzip -q ../artifacts/artifacts.zip)
@@ -170,7 +185,8 @@ EOF
 	local dir
 	dir=$(mktemp -d "$BATS_TEST_TMPDIR/bin.XXXXXX")
 	ln -s "$SLIPWAY" "$dir/slipway"
-	run env PATH="$dir:$PATH" bash -c '
+	mkdir -p "$dir/state/executions/pe-1a" "$dir/state/executions/pe-2b"
+	run env PATH="$dir:$PATH" SLIPWAY_STATE_DIR="$dir/state" bash -c '
 		. "$1"
 		complete_words() {
 			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
@@ -185,8 +201,11 @@ EOF
 		echo "--- events"; complete_words slipway deploy -e ApplicationStop,Val
 		echo "--- pipeline"; complete_words slipway pipeline ap
 		echo "--- end"
+		echo "--- report"; complete_words slipway report pe-1
+		echo "--- report end"
 	' _ "$ROOT/completions/slipway.bash"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"--- report"$'\n'"pe-1a"$'\n'"--- report end"* ]]
 	[[ "$output" == *"--- events"$'\n'"ApplicationStop,ValidateService"$'\n'"--- pipeline"$'\n'"approve"$'\n'"--- end"* ]]
 	[[ "$output" == *"--- host"$'\n'"start"$'\n'"stop"$'\n'"--- isolation"$'\n'"sandbox"* ]]
 	[[ "$output" == *"--- commands"$'\n'"deploy"$'\n'"--- options"* ]]

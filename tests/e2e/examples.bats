@@ -175,3 +175,38 @@ get() { # NAME
 	[ "$(jq -r .status "$run_report")" = Succeeded ]
 	[ -z "$(servers)" ]
 }
+
+@test "examples: pipeline validates with nothing to say, waits at its approval, approved deploys to both hosts; events reach notify.sh" {
+	touch "$T/mark"
+	run "$SLIPWAY" validate "$EX/pipeline/pipeline.yml"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$EX/pipeline/pipeline.yml: ok (pipeline webapp, 4 stages, 5 actions, QUEUED)" ]
+
+	export PIPELINE_EVENTS=$T/events.jsonl
+	run "$SLIPWAY" pipeline start "$EX/pipeline/pipeline.yml" \
+		--state-dir "$STATE"
+	[ "$status" -eq 5 ]
+	pe=$(printf '%s\n' "$output" | grep -m1 '^pe-')
+	# Build and Lint ran side by side: both started before either ended
+	[ "$(printf '%s\n' "$output" | grep -n '^Build/Lint: started' | cut -d: -f1)" -lt \
+		"$(printf '%s\n' "$output" | grep -n '^Build/Build: Succeeded' | cut -d: -f1)" ]
+	[[ "$output" == *"CustomData: deploy webapp 1.0 ("*") to the rehearsal hosts"* ]]
+	[ -z "$(servers)" ]
+
+	run "$SLIPWAY" pipeline approve "$pe" --state-dir "$STATE" \
+		--summary "ship it"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$pe Succeeded"* ]]
+	[ "$(get web-1)" = "webapp 1.0 on web-1" ]
+	[ "$(get web-2)" = "webapp 1.0 on web-2" ]
+	# every event went to the notification command, the last one the
+	# execution's success
+	[ "$(wc -l <"$PIPELINE_EVENTS")" -eq \
+		"$(wc -l <"$STATE/executions/$pe/events.jsonl")" ]
+	[ "$(tail -1 "$PIPELINE_EVENTS" | jq -r '.detail.state')" = SUCCEEDED ]
+	grep -q 'ship it' "$STATE/executions/$pe/report.html"
+	# nothing written into the example
+	[ -z "$(find "$EX/pipeline" "$EX/webapp" -newer "$T/mark")" ]
+	"$EX/webapp/stop-servers.sh" "$STATE" >/dev/null
+	[ -z "$(servers)" ]
+}
