@@ -384,8 +384,10 @@ int cmd_build(int argc, char **argv)
 	}
 	o.source = optind < argc ? argv[optind] : ".";
 	bo.build = &o;
-	if (!batch_run(&bo, &status))
+	if (!batch_run(&bo, &status)) {
+		o.submitted_ms = bo.fetched_ms;
 		build_run(&o, &status);
+	}
 out:
 	strvec_release(&o.env);
 	layout_secondaries_free(o.secondary, o.nr_secondary);

@@ -567,6 +567,7 @@ struct brun {
 	struct state st;
 	struct buildspec bs;
 	bool have_bs;
+	bool fetched; /* the source was fetched to read the buildspec */
 	struct batch_plan plan;
 	char *project, *id, *arn, *dir;
 	char *spec; /* the batch's buildspec, relative to the source */
@@ -916,19 +917,57 @@ static bool bare_repo(const char *dir)
 	return r;
 }
 
+/* The ref and versions the tasks build: the commit sr resolved. */
+static void pin_source(struct brun *b, const struct source_result *sr)
+{
+	const struct build_opts *o = b->bo->build;
+
+	b->resolved = xstrdup_or_null(sr->resolved_version);
+	b->source_version = xstrdup_or_null(sr->source_version);
+	if (b->resolved && !o->worktree)
+		b->ref = xstrdup(b->resolved);
+}
+
+/*
+ * A git source through the mirror: the buildspec read from the commit,
+ * no file written. 1 read (or absent: the build will say why), 2 only
+ * a checkout can tell, -1 a system error.
+ */
+static int read_from_mirror(struct brun *b, struct source_opts *so,
+			    struct sw_err *e)
+{
+	struct source_result sr = SOURCE_RESULT_INIT;
+	struct sw_err pe = SW_ERR_INIT;
+	struct buf text = BUF_INIT;
+	int rc = source_read_file(so, b->spec, &text, &sr, &pe);
+
+	(void)e;
+	if (rc == 1 && buildspec_parse(b->spec, text.ptr ? text.ptr : "",
+				       text.len, &b->bs, &pe) == 0)
+		b->have_bs = true;
+	if (rc == 0 || rc == 1)
+		pin_source(b, &sr);
+	source_result_release(&sr);
+	buf_release(&text);
+	/* a source that cannot be fetched: the build says why */
+	return rc == 2 ? 2 : 1;
+}
+
 /*
  * Load the buildspec as the build would see it: straight from a local
- * directory, else from a checkout made for the purpose (then removed),
- * the ref pinned to the commit it came from so that every task builds
- * the same tree. 1: it has a batch, 0: not (or cannot tell: the build
- * will say why), -1: a system error.
+ * directory, from the mirror's commit for a git source, else from a
+ * checkout made for the purpose (then removed), the ref pinned to the
+ * commit it came from so that every task builds the same tree. 1: it has
+ * a batch, 0: not (or cannot tell: the build will say why), -1: a system
+ * error.
  */
 static int load_batchspec(struct brun *b, struct sw_err *e)
 {
 	const struct build_opts *o = b->bo->build;
 	const char *source = o->source ? o->source : ".";
 	struct sw_err pe = SW_ERR_INIT;
-	char *path;
+	struct source_opts so = SOURCE_OPTS_INIT;
+	char *path, *mirrors = fs_join(b->st.dir, "sources");
 	int ret = 0;
 
 	b->spec = xstrdup(o->buildspec ? o->buildspec : "buildspec.yml");
@@ -938,28 +977,31 @@ static int load_batchspec(struct brun *b, struct sw_err *e)
 		path = xstrdup(o->buildspec);
 	else
 		path = fs_join(source, b->spec);
+	so.source = source;
+	so.ref = o->ref;
+	so.mirror_dir = mirrors;
+	so.no_cache = o->no_cache;
+	so.no_spare = true;
+	so.worktree = o->worktree;
 	if (!source_is_git_url(source) && fs_is_dir(source) &&
 	    (fs_exists(path) || !bare_repo(source))) {
 		if (fs_exists(path) && buildspec_load(path, &b->bs, &pe) == 0) {
 			b->have_bs = true;
 		}
+	} else if (!(o->buildspec && o->buildspec[0] == '/') &&
+		   source_readable(&so) &&
+		   (b->fetched = true, read_from_mirror(b, &so, e) == 1)) {
+		/* read from the commit */
 	} else {
-		struct source_opts so = SOURCE_OPTS_INIT;
 		struct source_result sr = SOURCE_RESULT_INIT;
 		char *uuid = state_uuid();
 		char *probe =
 			xasprintf("%s/batches/.probe-%s", b->st.dir, uuid);
-		char *mirrors = fs_join(b->st.dir, "sources");
 		char *spec;
 
 		free(uuid);
-		so.source = source;
-		so.ref = o->ref;
+		b->fetched = true;
 		so.dest = probe;
-		so.mirror_dir = mirrors;
-		so.no_cache = o->no_cache;
-		so.no_spare = true;
-		so.worktree = o->worktree;
 		if (fs_mkdir_p(probe, 0755, e) < 0) {
 			ret = -1;
 		} else if (source_fetch(&so, &sr, &pe) == 0) {
@@ -969,16 +1011,17 @@ static int load_batchspec(struct brun *b, struct sw_err *e)
 			if (buildspec_load(spec, &b->bs, &pe) == 0)
 				b->have_bs = true;
 			free(spec);
-			b->resolved = xstrdup_or_null(sr.resolved_version);
-			b->source_version = xstrdup_or_null(sr.source_version);
-			if (b->resolved && !o->worktree)
-				b->ref = xstrdup(b->resolved);
+			free(b->resolved);
+			free(b->source_version);
+			free(b->ref);
+			b->ref = NULL;
+			pin_source(b, &sr);
 		}
 		source_result_release(&sr);
 		fs_remove_tree(probe, &pe);
 		free(probe);
-		free(mirrors);
 	}
+	free(mirrors);
 	free(path);
 	if (ret < 0)
 		return -1;
@@ -1353,7 +1396,7 @@ static int run_batch(struct brun *b, int *status, struct sw_err *e)
 	return 0;
 }
 
-int batch_run(const struct batch_opts *bo, int *status)
+int batch_run(struct batch_opts *bo, int *status)
 {
 	struct brun b;
 	struct sw_err e = SW_ERR_INIT;
@@ -1388,6 +1431,8 @@ int batch_run(const struct batch_opts *bo, int *status)
 			*status = ERR_USAGE;
 		} else {
 			ret = 0;
+			if (b.fetched)
+				bo->fetched_ms = b.start_ms;
 		}
 		goto out;
 	}

@@ -46,11 +46,17 @@ struct batch_opts {
 	const struct build_opts *build;
 	int jobs; /* 0: the number of CPUs */
 	const char *task; /* run this identifier alone */
+	/*
+	 * Out: the wall-clock ms at which batch_run() began fetching the
+	 * source to find the batch section, 0 when it read a local file;
+	 * the caller passes it on as build_opts.submitted_ms.
+	 */
+	int64_t fetched_ms;
 };
 
 #define BATCH_OPTS_INIT                                                        \
 	{                                                                      \
-		NULL, 0, NULL                                                  \
+		NULL, 0, NULL, 0                                               \
 	}
 
 /*
@@ -58,7 +64,7 @@ struct batch_opts {
  * build); 1 when the batch (or bo->task) ran: *status is the exit status,
  * 0 when every task succeeded or failed with ignore-failure.
  */
-int batch_run(const struct batch_opts *bo, int *status);
+int batch_run(struct batch_opts *bo, int *status);
 
 enum batch_state {
 	BT_PENDING = 0,

@@ -580,6 +580,16 @@ static int download_source(struct run *r)
 	char *spec, *mirrors, *summary;
 	int rc;
 
+	if (o->submitted_ms) {
+		/* what the user waited for before build_run(), counted */
+		p = phase_begin(&res->phases, "PROVISIONING", NULL);
+		p->start_ms = res->start_ms;
+		phase_end(p, PHASE_SUCCEEDED, NULL, NULL, NULL);
+		log_agent(&r->log,
+			  "Provisioning took %.3f s (the buildspec read from "
+			  "the source to look for a batch section)",
+			  (double)(p->end_ms - p->start_ms) / 1000.0);
+	}
 	log_agent(&r->log, "Waiting for DOWNLOAD_SOURCE");
 	p = phase_begin(&res->phases, "DOWNLOAD_SOURCE", NULL);
 	log_agent(&r->log, "Phase is DOWNLOAD_SOURCE");
@@ -1703,6 +1713,8 @@ int build_run(const struct build_opts *o, int *status)
 	int64_t t0 = proc_now_ms();
 
 	memset(&r, 0, sizeof(r));
+	if (o->submitted_ms && o->submitted_ms < proc_wall_ms())
+		t0 -= proc_wall_ms() - o->submitted_ms;
 	r.cache = (struct cache)CACHE_INIT;
 	r.o = o;
 	r.res = &res;
@@ -1714,6 +1726,8 @@ int build_run(const struct build_opts *o, int *status)
 	strvec_init(&r.env);
 	strvec_init(&res.exported);
 	res.start_ms = proc_wall_ms();
+	if (o->submitted_ms && o->submitted_ms < res.start_ms)
+		res.start_ms = o->submitted_ms;
 	if (proc_signals_init(&e) < 0 || prepare(&r, &e) < 0) {
 		fprintf(stderr, "error: %s\n", e.msg);
 		*status = e.code ? e.code : ERR_SYSTEM;

@@ -58,6 +58,13 @@ struct build_opts {
 	/* --secondary-source, owned by the caller (layout_add_secondary) */
 	struct layout_secondary *secondary;
 	size_t nr_secondary, alloc_secondary;
+	/*
+	 * Wall-clock ms when the user's wait began, when something before
+	 * build_run() already worked on the build (reading a batch section
+	 * from the source): the build starts then, with a PROVISIONING
+	 * phase up to DOWNLOAD_SOURCE. 0: the build starts in build_run().
+	 */
+	int64_t submitted_ms;
 };
 
 #define BUILD_OPTS_INIT                                                        \

@@ -476,53 +476,75 @@ out:
 	return ret;
 }
 
-/* o->source through the mirror under o->mirror_dir. */
-static int fetch_mirrored(const struct source_opts *o, const char *url,
-			  struct source_result *r, struct sw_err *e)
+/* A mirror brought up to date and the commit the ref names in it. */
+struct mirrored {
+	struct mirror m;
+	git_repository *mirror;
+	git_commit *commit;
+	char *version; /* the ref as given, the branch, or NULL */
+	unsigned long fetched;
+};
+
+#define MIRRORED_INIT                                                          \
+	{                                                                      \
+		MIRROR_INIT, NULL, NULL, NULL, 0                               \
+	}
+
+static void mirrored_release(struct mirrored *x)
 {
-	struct fetch_ctx c = { url, o->progress, 0, -1, -1, 0, "" };
-	struct mirror m = MIRROR_INIT;
-	git_repository *mirror = NULL, *src = NULL, *repo = NULL;
+	free(x->version);
+	git_commit_free(x->commit);
+	git_repository_free(x->mirror);
+	mirror_release(&x->m);
+	x->version = NULL;
+	x->commit = NULL;
+	x->mirror = NULL;
+}
+
+/*
+ * Update the mirror of url under o->mirror_dir and resolve o->ref in it;
+ * the mirror is unlocked on return (its objects are immutable).
+ */
+static int mirror_update(const struct source_opts *o, const char *url,
+			 struct fetch_ctx *c, struct mirrored *x,
+			 struct sw_err *e)
+{
+	git_repository *src = NULL;
 	git_reference *head = NULL;
-	git_commit *commit = NULL;
-	char hex[GIT_OID_HEXSZ + 1];
-	char *version = NULL;
-	const char *how = NULL;
-	unsigned long fetched = 0;
-	double t0 = now_seconds(), t1;
 	int ret = -1;
 
-	if (mirror_open(&m, o->mirror_dir, url, e) < 0)
+	if (mirror_open(&x->m, o->mirror_dir, url, e) < 0)
 		goto out;
-	if (m.local) {
+	if (x->m.local) {
 		if (git_repository_open_ext(&src, url,
 					    GIT_REPOSITORY_OPEN_NO_SEARCH,
 					    NULL) < 0) {
-			clone_error(e, &c, url);
+			clone_error(e, c, url);
 			goto out;
 		}
-		if (mirror_sync_local(&m, git_repository_commondir(src),
-				      &fetched, e) < 0)
+		if (mirror_sync_local(&x->m, git_repository_commondir(src),
+				      &x->fetched, e) < 0)
 			goto out;
 	}
-	if (git_repository_open_bare(&mirror, m.gitdir) < 0) {
-		err_set(e, ERR_FAILED, "cannot open mirror '%s': %s", m.gitdir,
-			git_msg());
+	if (git_repository_open_bare(&x->mirror, x->m.gitdir) < 0) {
+		err_set(e, ERR_FAILED, "cannot open mirror '%s': %s",
+			x->m.gitdir, git_msg());
 		goto out;
 	}
-	if (!m.local && fetch_remote(mirror, url, &c, &fetched, e) < 0)
+	if (!x->m.local && fetch_remote(x->mirror, url, c, &x->fetched, e) < 0)
 		goto out;
-	progress_end(&c);
+	progress_end(c);
 	if (o->ref) {
-		if (resolve_ref(mirror, "refs/heads/", o->ref, &commit) < 0) {
+		if (resolve_ref(x->mirror, "refs/heads/", o->ref, &x->commit) <
+		    0) {
 			err_set(e, ERR_FAILED, "cannot find ref '%s' in '%s'",
 				o->ref, url);
 			goto out;
 		}
-		version = xstrdup(o->ref);
+		x->version = xstrdup(o->ref);
 	} else {
-		if (git_repository_head(&head, mirror) < 0 ||
-		    git_reference_peel((git_object **)&commit, head,
+		if (git_repository_head(&head, x->mirror) < 0 ||
+		    git_reference_peel((git_object **)&x->commit, head,
 				       GIT_OBJECT_COMMIT) < 0) {
 			err_set(e, ERR_FAILED,
 				"cannot clone '%s': no commit checked out: %s",
@@ -530,13 +552,50 @@ static int fetch_mirrored(const struct source_opts *o, const char *url,
 			goto out;
 		}
 		if (git_reference_is_branch(head))
-			version = xstrdup(git_reference_shorthand(head));
+			x->version = xstrdup(git_reference_shorthand(head));
 	}
-	/* objects are only ever added: the checkout needs no lock */
-	mirror_unlock(&m);
+	ret = 0;
+out:
+	/* objects are only ever added: reading and checking out need no lock */
+	mirror_unlock(&x->m);
+	git_reference_free(head);
+	git_repository_free(src);
+	return ret;
+}
+
+/* Fill the git fields of r from x. */
+static void mirrored_result(struct mirrored *x, const char *url,
+			    struct source_result *r)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof(hex), git_commit_id(x->commit));
+	r->kind = xstrdup("git");
+	r->repo_url = xstrdup(url);
+	r->source_version = x->version ? x->version : xstrdup(hex);
+	x->version = NULL;
+	r->resolved_version = xstrdup(hex);
+	r->mirror = xstrdup(x->m.gitdir);
+	r->mirror_hit = x->m.existed;
+	r->fetched_objects = x->fetched;
+}
+
+/* o->source through the mirror under o->mirror_dir. */
+static int fetch_mirrored(const struct source_opts *o, const char *url,
+			  struct source_result *r, struct sw_err *e)
+{
+	struct fetch_ctx c = { url, o->progress, 0, -1, -1, 0, "" };
+	struct mirrored x = MIRRORED_INIT;
+	git_repository *repo = NULL;
+	const char *how = NULL;
+	double t0 = now_seconds(), t1;
+	int ret = -1;
+
+	if (mirror_update(o, url, &c, &x, e) < 0)
+		goto out;
 	t1 = now_seconds();
-	if (mirror_checkout(&m, git_commit_id(commit), url, o->dest, &how, e) <
-	    0) {
+	if (mirror_checkout(&x.m, git_commit_id(x.commit), url, o->dest, &how,
+			    e) < 0) {
 		err_prefix(e, "cannot check out '%s'", url);
 		goto out;
 	}
@@ -549,29 +608,16 @@ static int fetch_mirrored(const struct source_opts *o, const char *url,
 	if (update_submodules(repo, &c, 0, e) < 0)
 		goto out;
 	if (!o->no_spare)
-		mirror_spare_start(&m, git_commit_id(commit));
-	git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
-	r->kind = xstrdup("git");
-	r->repo_url = xstrdup(url);
-	r->source_version = version ? version : xstrdup(hex);
-	r->resolved_version = xstrdup(hex);
-	version = NULL;
-	r->mirror = xstrdup(m.gitdir);
-	r->mirror_hit = m.existed;
-	r->fetched_objects = fetched;
+		mirror_spare_start(&x.m, git_commit_id(x.commit));
+	mirrored_result(&x, url, r);
 	r->seconds_fetch = t1 - t0;
 	r->seconds_checkout = now_seconds() - t1;
 	r->checkout = how;
 	ret = 0;
 out:
 	progress_end(&c);
-	free(version);
-	git_commit_free(commit);
-	git_reference_free(head);
 	git_repository_free(repo);
-	git_repository_free(src);
-	git_repository_free(mirror);
-	mirror_release(&m);
+	mirrored_release(&x);
 	return ret;
 }
 
@@ -810,4 +856,105 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 		return -1;
 	r->kind = xstrdup("dir");
 	return 0;
+}
+
+/* Components neither empty, "." nor "..": a path inside a tree. */
+static bool plain_path(const char *path)
+{
+	const char *p = path;
+
+	if (!*p || *p == '/')
+		return false;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (!n || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+		if (*p == '/')
+			p++;
+		if (!*p && p[-1] == '/')
+			return false;
+	}
+	return true;
+}
+
+bool source_readable(const struct source_opts *o)
+{
+	const char *source = o->source ? o->source : ".";
+	char *abs;
+	bool yes;
+
+	if (!o->mirror_dir || o->no_cache)
+		return false;
+	if (source_is_git_url(source))
+		return true;
+	if (o->worktree || !fs_is_dir(source))
+		return false;
+	abs = fs_abspath(source);
+	yes = is_git_repo(abs);
+	free(abs);
+	return yes;
+}
+
+int source_read_file(const struct source_opts *o, const char *path,
+		     struct buf *out, struct source_result *r, struct sw_err *e)
+{
+	const char *source = o->source ? o->source : ".";
+	char *url = source_is_git_url(source) ? xstrdup(source)
+					      : fs_abspath(source);
+	struct fetch_ctx c = { url, o->progress, 0, -1, -1, 0, "" };
+	struct mirrored x = MIRRORED_INIT;
+	git_tree *tree = NULL;
+	git_tree_entry *te = NULL;
+	git_blob *blob = NULL;
+	double t0 = now_seconds();
+	int ret = -1;
+
+	if (!source_readable(o))
+		BUG("source_read_file of a source that is not readable");
+	while (!strncmp(path, "./", 2))
+		path += 2;
+	if (!plain_path(path)) {
+		free(url);
+		return 2;
+	}
+	pthread_once(&git_once, git_init);
+	if (mirror_update(o, url, &c, &x, e) < 0)
+		goto out;
+	if (git_commit_tree(&tree, x.commit) < 0) {
+		err_set(e, ERR_FAILED, "cannot read the tree of '%s': %s", url,
+			git_msg());
+		goto out;
+	}
+	mirrored_result(&x, url, r);
+	r->seconds_fetch = now_seconds() - t0;
+	if (git_tree_entry_bypath(&te, tree, path) < 0 ||
+	    git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+		git_error_clear();
+		ret = 0;
+		goto out;
+	}
+	if (git_tree_entry_filemode(te) == GIT_FILEMODE_LINK) {
+		source_result_release(r);
+		ret = 2; /* where it points is the checkout's business */
+		goto out;
+	}
+	if (git_blob_lookup(&blob, x.mirror, git_tree_entry_id(te)) < 0) {
+		err_set(e, ERR_FAILED, "cannot read '%s' of '%s': %s", path,
+			url, git_msg());
+		source_result_release(r);
+		goto out;
+	}
+	buf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	ret = 1;
+out:
+	progress_end(&c);
+	git_blob_free(blob);
+	git_tree_entry_free(te);
+	git_tree_free(tree);
+	mirrored_release(&x);
+	free(url);
+	return ret;
 }

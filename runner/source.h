@@ -44,6 +44,7 @@
 
 #include <stdbool.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct source_opts {
@@ -102,6 +103,28 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
  * 0.034 s"; NULL when no mirror was used. The caller frees it.
  */
 char *source_cache_summary(const struct source_result *r);
+
+/*
+ * Whether source_read_file() can serve o: a git URL, or a git repository
+ * that is not copied as a work tree, going through a mirror (o->mirror_dir
+ * set, o->no_cache not).
+ */
+bool source_readable(const struct source_opts *o);
+
+/*
+ * Read one file of the commit a build of o would check out, without
+ * writing any file: the mirror is brought up to date as source_fetch()
+ * would, the ref resolved, and the blob at path (relative to the source
+ * root) appended to *out. Fills the git fields of *r (kind, repo_url,
+ * versions, mirror, fetched_objects, seconds_fetch). Returns 1 when read;
+ * 0 when the commit has no file there (r filled); 2 when only a checkout
+ * can tell (a symbolic link, or a path with "." or ".." components or an
+ * absolute one: r left empty); -1 with e set as source_fetch() fails.
+ * Only for a source that source_readable() accepts.
+ */
+int source_read_file(const struct source_opts *o, const char *path,
+		     struct buf *out, struct source_result *r,
+		     struct sw_err *e);
 
 /* Free the strings of *r and reset it to SOURCE_RESULT_INIT. */
 void source_result_release(struct source_result *r);

@@ -251,3 +251,39 @@ EOF
 	[ -z "$(ls -A "$(src_of "$LOG")/decoy")" ]
 	[ ! -e "$T/out/artifacts.zip" ]
 }
+
+@test "a URL's buildspec is read from the mirror's commit, no checkout, and the wait is in the report" {
+	make_repo
+	# no probe checkout can be made: batches/ is a file
+	mkdir -p "$STATE"
+	: >"$STATE/batches"
+	REPO_URL="file://$REPO"
+	rm -f "$REPORT"
+	run "$SLIPWAY" build "$REPO_URL" --state-dir "$STATE" --report "$REPORT"
+	[ "$status" -eq 0 ]
+	LOG=$(jq -r .logs.location "$REPORT")
+	[ "$(printed MARKER)" = second ]
+	buildlog | grep -q 'Provisioning took [0-9.]* s'
+	[ "$(phase_types)" = "PROVISIONING DOWNLOAD_SOURCE INSTALL PRE_BUILD BUILD POST_BUILD UPLOAD_ARTIFACTS FINALIZING COMPLETED" ]
+	[ "$(phase_status PROVISIONING)" = SUCCEEDED ]
+	# the build starts when the wait began: PROVISIONING first, no gap
+	[ "$(rj '.startTime == .phases[0].startTime')" = true ]
+	[ "$(rj '.phases[0].endTime <= .phases[1].startTime')" = true ]
+	# a batch section is found the same way, at the ref given
+	cat >"$REPO/buildspec.yml" <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "task=$CODEBUILD_BATCH_BUILD_IDENTIFIER"
+batch:
+  build-list:
+    - identifier: one
+EOF2
+	g add -A && g commit -q -m batch
+	rm "$STATE/batches"
+	run "$SLIPWAY" build "$REPO_URL" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"one   | task=one"* ]]
+	[ -z "$(find "$STATE/batches" -maxdepth 1 -name '.probe-*')" ]
+}
