@@ -803,6 +803,273 @@ out:
 	return ret;
 }
 
+/* ---- bringing a recycled copy up to date ---- */
+
+/* a before b */
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static bool ts_equal(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+struct sync_ctx {
+	struct copy_ctx c;
+	struct fs_sync *s;
+	int junk; /* directory fd, or -1: remove in place */
+};
+
+/* Take name out of ddir: into the junk directory, else removed here. */
+static int sync_drop(struct sync_ctx *x, int ddir, const char *name,
+		     struct sw_err *e)
+{
+	struct stat st;
+	char to[32];
+
+	if (fstatat(ddir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0
+				       : err_sys(e, "cannot stat copy of '%s'",
+						 x->c.path.ptr);
+	x->s->removed++;
+	if (x->junk >= 0) {
+		snprintf(to, sizeof(to), "%zu", x->s->removed);
+		if (renameat(ddir, name, x->junk, to) == 0)
+			return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(ddir, name, 0) < 0)
+			return err_sys(e, "cannot remove copy of '%s'",
+				       x->c.path.ptr);
+		return 0;
+	} else {
+		struct buf p = BUF_INIT;
+		int r;
+
+		buf_addstr(&p, x->c.path.ptr);
+		r = remove_dir_at(ddir, name, &p, e);
+		buf_release(&p);
+		return r;
+	}
+}
+
+/* The link at sdir/name and the one at ddir/name point the same way. */
+static bool same_link(int sdir, int ddir, const char *name, off_t size)
+{
+	char a[4096], b[4096];
+	ssize_t n, m;
+
+	if (size <= 0 || size >= (off_t)sizeof(a))
+		return false;
+	n = readlinkat(sdir, name, a, sizeof(a));
+	m = readlinkat(ddir, name, b, sizeof(b));
+	return n >= 0 && n == m && !memcmp(a, b, (size_t)n);
+}
+
+static int sync_dir_contents(struct sync_ctx *x, int sfd, int dfd,
+			     const char *const *skip, struct sw_err *e);
+
+/* Bring ddir/name up to date with sdir/name (a directory). */
+static int sync_subdir(struct sync_ctx *x, int sdir, int ddir, const char *name,
+		       const struct stat *sst, struct sw_err *e)
+{
+	struct stat dst;
+	int sfd, dfd = -1, ret = -1;
+
+	if (sst->st_dev == x->c.dst_dev && sst->st_ino == x->c.dst_ino)
+		return 0; /* the copy itself, inside its source */
+	if (fstatat(ddir, name, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(dst.st_mode)) {
+		if (sync_drop(x, ddir, name, e) < 0)
+			return -1;
+		x->s->copied++;
+		return copy_subdir(&x->c, sdir, ddir, name, e);
+	}
+	sfd = open_dir_at(sdir, name);
+	if (sfd < 0)
+		return err_sys(e, "cannot open '%s'", x->c.path.ptr);
+	/* the mode is the source's again at the end */
+	if (fchmodat(ddir, name, 0700, 0) < 0 ||
+	    (dfd = open_dir_at(ddir, name)) < 0) {
+		err_sys(e, "cannot open copy of '%s'", x->c.path.ptr);
+		goto out;
+	}
+	if (sync_dir_contents(x, sfd, dfd, NULL, e) < 0)
+		goto out;
+	if (copy_attrs(dfd, sst) < 0) {
+		err_sys(e, "cannot set mode or time of copy of '%s'",
+			x->c.path.ptr);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	close(sfd);
+	return ret;
+}
+
+/* One entry of the source, name in sdir, against the copy in ddir. */
+static int sync_entry(struct sync_ctx *x, int sdir, int ddir, const char *name,
+		      struct sw_err *e)
+{
+	const struct timespec *t = &x->s->trusted_before;
+	const struct timespec *tc = &x->s->trusted_copy;
+	struct stat sst, dst;
+	bool have;
+
+	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT
+			       ? 0
+			       : err_sys(e, "cannot stat '%s'", x->c.path.ptr);
+	if (S_ISDIR(sst.st_mode))
+		return sync_subdir(x, sdir, ddir, name, &sst, e);
+	if (!S_ISREG(sst.st_mode) && !S_ISLNK(sst.st_mode))
+		return sync_drop(x, ddir, name, e); /* not copied */
+	have = fstatat(ddir, name, &dst, AT_SYMLINK_NOFOLLOW) == 0;
+	/*
+	 * Kept when nothing changed either side since the copy was made:
+	 * no write, chmod, link or rename reaches a file without moving
+	 * its ctime, which no one can set back.
+	 */
+	if (have && (sst.st_mode & S_IFMT) == (dst.st_mode & S_IFMT) &&
+	    ts_before(&dst.st_ctim, tc) && ts_before(&sst.st_ctim, t) &&
+	    sst.st_size == dst.st_size) {
+		if (S_ISREG(sst.st_mode) &&
+		    (sst.st_mode & 07777) == (dst.st_mode & 07777) &&
+		    ts_equal(&sst.st_mtim, &dst.st_mtim)) {
+			x->s->kept++;
+			return 0;
+		}
+		if (S_ISLNK(sst.st_mode) &&
+		    same_link(sdir, ddir, name, sst.st_size)) {
+			x->s->kept++;
+			return 0;
+		}
+	}
+	if (have && sync_drop(x, ddir, name, e) < 0)
+		return -1;
+	x->s->copied++;
+	if (S_ISLNK(sst.st_mode))
+		return copy_symlink(&x->c, sdir, ddir, name, e);
+	return copy_file(&x->c, sdir, ddir, name, e);
+}
+
+static int sync_dir_contents(struct sync_ctx *x, int sfd, int dfd,
+			     const char *const *skip, struct sw_err *e)
+{
+	size_t len = x->c.path.len;
+	struct dirent *de;
+	int fd, ret = -1;
+	DIR *d;
+
+	/* first what the copy has that the source does not */
+	fd = dup(dfd);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return err_sys(e, "cannot open copy of '%s'", x->c.path.ptr);
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!in_list(skip, de->d_name) &&
+		    fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		buf_setlen(&x->c.path, len);
+		buf_addf(&x->c.path, "/%s", de->d_name);
+		if (sync_drop(x, dfd, de->d_name, e) < 0)
+			goto out;
+	}
+	if (errno) {
+		err_sys(e, "cannot read copy of '%s'", x->c.path.ptr);
+		goto out;
+	}
+	closedir(d);
+	/* then every entry of the source */
+	fd = dup(sfd);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		buf_setlen(&x->c.path, len);
+		return err_sys(e, "cannot open '%s'", x->c.path.ptr);
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    in_list(skip, de->d_name))
+			continue;
+		buf_setlen(&x->c.path, len);
+		buf_addf(&x->c.path, "/%s", de->d_name);
+		if (sync_entry(x, sfd, dfd, de->d_name, e) < 0)
+			goto out;
+	}
+	if (errno) {
+		buf_setlen(&x->c.path, len);
+		err_sys(e, "cannot read '%s'", x->c.path.ptr);
+		goto out;
+	}
+	ret = 0;
+out:
+	buf_setlen(&x->c.path, len);
+	closedir(d);
+	return ret;
+}
+
+int fs_sync_tree(const char *src, const char *dst, const char *const *skip,
+		 struct fs_sync *s, struct sw_err *e)
+{
+	struct sync_ctx x = { { BUF_INIT, 0, 0, NULL }, s, -1 };
+	struct stat st, dst_st;
+	int sfd, dfd = -1, ret = -1;
+
+	s->kept = s->copied = s->removed = 0;
+	sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return err_sys(e, "cannot open '%s'", src);
+	dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fstat(sfd, &st) < 0 || dfd < 0 || fstat(dfd, &dst_st) < 0) {
+		err_sys(e, "cannot open '%s'", dfd < 0 ? dst : src);
+		goto out;
+	}
+	if (s->junk) {
+		x.junk = open(s->junk,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (x.junk < 0) {
+			err_sys(e, "cannot open '%s'", s->junk);
+			goto out;
+		}
+	}
+	x.c.dst_dev = dst_st.st_dev;
+	x.c.dst_ino = dst_st.st_ino;
+	buf_addstr(&x.c.path, src);
+	if (fchmod(dfd, 0700) < 0 ||
+	    sync_dir_contents(&x, sfd, dfd, skip, e) < 0)
+		goto out;
+	if (copy_attrs(dfd, &st) < 0) {
+		err_sys(e, "cannot set mode or time of '%s'", dst);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (x.junk >= 0)
+		close(x.junk);
+	if (dfd >= 0)
+		close(dfd);
+	close(sfd);
+	buf_release(&x.c.path);
+	free(x.c.iobuf);
+	return ret;
+}
+
 /* ---- stale temporaries, locks, reservations ---- */
 
 static bool pid_gone(pid_t pid)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -61,6 +62,28 @@ char *fs_abspath(const char *path);
  */
 int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e);
+
+/*
+ * Make dst, a copy fs_copy_tree() (or this) made of src earlier, a copy
+ * of src as it is now, writing only what changed: a file or link is
+ * kept when its size, mode, mtime (links: target) are src's, its ctime in
+ * src has not reached s->trusted_before (when the earlier copy began)
+ * and its ctime in dst has not reached s->trusted_copy (when that copy
+ * was complete), both from CLOCK_REALTIME_COARSE; everything else in dst is
+ * replaced, and what src lacks (skip names at the top level included) is
+ * moved into the directory s->junk (same file system, NULL: removed in
+ * place). ctime moves with every write, chmod, link or rename and cannot
+ * be set back, so a file that anyone changed on either side since, even
+ * keeping its size and mtime, is copied again. Counts in s.
+ */
+struct fs_sync {
+	struct timespec trusted_before, trusted_copy;
+	const char *junk;
+	size_t kept, copied, removed; /* out: entries */
+};
+
+int fs_sync_tree(const char *src, const char *dst, const char *const *skip,
+		 struct fs_sync *s, struct sw_err *e);
 
 /*
  * Temporaries. What is written under a temporary name and renamed into

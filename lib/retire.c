@@ -284,6 +284,12 @@ static bool has_tree(const char *dir)
 int retire_old_builds(const char *state_dir, const char *project, int keep,
 		      struct sw_err *e)
 {
+	return retire_old_builds_with(state_dir, project, keep, NULL, NULL, e);
+}
+
+int retire_old_builds_with(const char *state_dir, const char *project, int keep,
+			   retire_build_fn fn, void *data, struct sw_err *e)
+{
 	char *builds = fs_join(state_dir, "builds");
 	struct old_build *v = NULL;
 	size_t nr = 0, alloc = 0, i;
@@ -323,6 +329,8 @@ int retire_old_builds(const char *state_dir, const char *project, int keep,
 			continue;
 		if (!trash && !(trash = trash_dir(state_dir, e)))
 			goto out;
+		if (fn)
+			fn(v[i].dir, data);
 		for (size_t t = 0; t < ARRAY_SIZE(trees); t++) {
 			char *src = fs_join(v[i].dir, trees[t]);
 			char *label = xasprintf(

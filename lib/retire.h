@@ -41,6 +41,16 @@ int retire_old_builds(const char *state_dir, const char *project, int keep,
 		      struct sw_err *e);
 
 /*
+ * retire_old_builds(), calling fn(build_dir, data) for each build it
+ * retires before its trees go to the trash: fn may move a tree it can
+ * use again out of the build's directory (a retired source tree is the
+ * next build's, see mirror.h).
+ */
+typedef void (*retire_build_fn)(const char *build_dir, void *data);
+int retire_old_builds_with(const char *state_dir, const char *project, int keep,
+			   retire_build_fn fn, void *data, struct sw_err *e);
+
+/*
  * Move path into <state_dir>/trash/ and start the deleter. A missing path
  * is not an error.
  */

@@ -604,6 +604,7 @@ static int download_source(struct run *r)
 	}
 	so.progress = !o->quiet && isatty(STDERR_FILENO);
 	so.worktree = o->worktree;
+	so.no_spare = true; /* started below, once old trees are retired */
 	mirrors = fs_join(r->st.dir, "sources");
 	so.mirror_dir = mirrors;
 	so.no_cache = o->no_cache;
@@ -626,11 +627,20 @@ static int download_source(struct run *r)
 		source_result_release(&sr);
 		return -1;
 	}
-	/* Old builds' trees go to the trash, deleted in the background. */
-	if (retire_old_builds(r->st.dir, res->project, -1, &e) < 0) {
+	if (source_note_tree(res->build_dir, res->src_dir, &sr, &e) < 0) {
 		log_agent(&r->log, "Warning: %s", e.msg);
 		err_clear(&e);
 	}
+	/*
+	 * Old builds' trees go to the trash, deleted in the background; a
+	 * source tree goes to its pool, the next build's.
+	 */
+	if (retire_old_builds_with(r->st.dir, res->project, -1,
+				   source_recycle_build, r->st.dir, &e) < 0) {
+		log_agent(&r->log, "Warning: %s", e.msg);
+		err_clear(&e);
+	}
+	source_spare_start(&sr);
 	if (sr.uncommitted && !o->worktree)
 		log_agent(&r->log,
 			  "Warning: %s has uncommitted changes, which a clone "

@@ -179,6 +179,25 @@ out:
 	return ret;
 }
 
+char *mirror_path(const char *sources_dir, const char *source,
+		  const char *suffix)
+{
+	struct hash_ctx h = HASH_CTX_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char key[HASH_SHA256_HEX];
+	char *url = mirror_normalise(source), *dir = fs_abspath(sources_dir);
+	char *p = NULL;
+
+	if (hash_init(&h, HASH_SHA256, &e) == 0 &&
+	    hash_update(&h, url, strlen(url), &e) == 0 &&
+	    hash_final(&h, key, &e) == 0)
+		p = xasprintf("%s/%s%s", dir, key, suffix);
+	hash_release(&h);
+	free(url);
+	free(dir);
+	return p;
+}
+
 int mirror_open(struct mirror *m, const char *sources_dir, const char *source,
 		struct sw_err *e)
 {
@@ -1022,13 +1041,13 @@ static bool spare_name(const char *name, git_oid *commit)
 
 /* Rename a spare to dest: 1 taken (its commit in *had), 0 none. */
 static int take_spare(const struct mirror *m, const git_oid *want,
-		      const char *dest, git_oid *had)
+		      const char *dest, git_oid *had, bool any)
 {
 	struct dirent *de;
 	int pass, taken = 0;
 	DIR *d;
 
-	for (pass = 0; pass < 2 && !taken; pass++) {
+	for (pass = any ? 1 : 0; pass < (any ? 2 : 1) && !taken; pass++) {
 		d = opendir(m->spares);
 		if (!d)
 			return 0;
@@ -1064,16 +1083,406 @@ static int open_tree(git_repository *repo, const git_oid *commit,
 	return ret;
 }
 
+/* ---- recycling a retired build's tree ---- */
+
+/*
+ * A retired tree waiting in the pool is
+ * "used.<commit hex>.<sec>.<nsec>.<pid>.<n>": the commit it was checked
+ * out at and when it was complete (see mirror_recycle_name()).
+ */
+static bool used_name(const char *name, git_oid *commit, struct timespec *t)
+{
+	long long sec;
+	long nsec;
+
+	if (strncmp(name, "used.", 5) || strlen(name) < 5 + GIT_OID_HEXSZ + 1 ||
+	    name[5 + GIT_OID_HEXSZ] != '.' ||
+	    git_oid_fromstrn(commit, name + 5, GIT_OID_HEXSZ) < 0 ||
+	    sscanf(name + 5 + GIT_OID_HEXSZ + 1, "%lld.%ld.", &sec, &nsec) !=
+		    2 ||
+	    nsec < 0 || nsec >= 1000000000L)
+		return false;
+	t->tv_sec = (time_t)sec;
+	t->tv_nsec = nsec;
+	return true;
+}
+
+char *mirror_recycle_name(const git_oid *commit, const struct timespec *done)
+{
+	static unsigned long n;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	if (commit)
+		git_oid_tostr(hex, sizeof(hex), commit);
+	else
+		memset(hex, '0', GIT_OID_HEXSZ), hex[GIT_OID_HEXSZ] = '\0';
+	return xasprintf("used.%s.%lld.%ld.%ld.%lu", hex,
+			 (long long)done->tv_sec, (long)done->tv_nsec,
+			 (long)getpid(), ++n);
+}
+
+size_t mirror_pool_count(const char *pool)
+{
+	DIR *d = opendir(pool);
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && (de = readdir(d)))
+		n += !strncmp(de->d_name, "used.", 5) ||
+		     !strncmp(de->d_name, "copy.", 5);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Rename a retired tree to dest: 1 taken (*had, *t), 0 none. */
+static int take_used(const char *pool, const git_oid *want, const char *dest,
+		     git_oid *had, struct timespec *t)
+{
+	struct dirent *de;
+	int pass, taken = 0;
+	DIR *d;
+
+	for (pass = 0; pass < 2 && !taken; pass++) {
+		d = opendir(pool);
+		if (!d)
+			return 0;
+		while (!taken && (de = readdir(d))) {
+			char *from;
+
+			if (!used_name(de->d_name, had, t))
+				continue;
+			/* first pass: one of the wanted commit */
+			if (!pass && want && git_oid_cmp(had, want))
+				continue;
+			from = fs_join(pool, de->d_name);
+			if (rename(from, dest) == 0)
+				taken = 1;
+			free(from);
+		}
+		closedir(d);
+	}
+	return taken;
+}
+
+int mirror_take_used(const char *pool, const char *dest, struct timespec *t)
+{
+	git_oid had;
+
+	return take_used(pool, NULL, dest, &had, t);
+}
+
+static int by_path(const void *a, const void *b)
+{
+	const struct tree_file *x = *(const struct tree_file *const *)a;
+	const struct tree_file *y = *(const struct tree_file *const *)b;
+
+	return strcmp(x->path, y->path);
+}
+
+static struct tree_file **sorted(const struct tree_files *t)
+{
+	struct tree_file **v = xcalloc(t->nr ? t->nr : 1, sizeof(*v));
+
+	for (size_t i = 0; i < t->nr; i++)
+		v[i] = &t->v[i];
+	qsort(v, t->nr, sizeof(*v), by_path);
+	return v;
+}
+
+static const struct tree_file *find(struct tree_file **v, size_t nr,
+				    const char *path)
+{
+	struct tree_file key = { (char *)path, { { 0 } }, 0 };
+	struct tree_file *k = &key, **hit;
+
+	hit = bsearch(&k, v, nr, sizeof(*v), by_path);
+	return hit ? *hit : NULL;
+}
+
+static bool has_submodule(const struct tree_files *t)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->v[i].mode == GIT_FILEMODE_COMMIT)
+			return true;
+	return false;
+}
+
+/* What recycling removes goes to one junk directory, deleted later. */
+struct junk {
+	char *dir; /* <pool>/junk.<pid>.<n>, made when first needed */
+	int fd;
+	size_t n;
+	const char *pool;
+};
+
+/* Move at/path (relative to at) into the junk directory. */
+static int junk_move(struct junk *j, int at, const char *path, struct sw_err *e)
+{
+	static unsigned long seq;
+	char to[32];
+
+	if (j->fd < 0) {
+		j->dir = xasprintf("%s/junk.%ld.%lu", j->pool, (long)getpid(),
+				   ++seq);
+		if (mkdir(j->dir, 0700) < 0 ||
+		    (j->fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						  O_CLOEXEC)) < 0)
+			return err_sys(e, "cannot create '%s'", j->dir);
+	}
+	snprintf(to, sizeof(to), "%zu", ++j->n);
+	if (renameat(at, path, j->fd, to) < 0)
+		return err_sys(e, "cannot move '%s' out of the tree", path);
+	return 0;
+}
+
+/* The pool's junk goes to the state directory's trash, deleted there. */
+static void junk_done(struct junk *j)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	if (j->fd >= 0) {
+		char *sources = xstrdup(j->pool), *slash;
+
+		close(j->fd);
+		slash = strrchr(sources, '/');
+		if (slash)
+			*slash = '\0';
+		slash = strrchr(sources, '/');
+		if (slash)
+			*slash = '\0';
+		if (retire_tree(sources, j->dir, &e) < 0)
+			fs_remove_tree(j->dir, &e);
+		free(sources);
+	}
+	free(j->dir);
+	j->dir = NULL;
+	j->fd = -1;
+}
+
+/* Whatever dest holds below rel that the tree does not have goes. */
+static int drop_extras(int dirfd, struct buf *rel, struct tree_file **nv,
+		       size_t nr, struct junk *j, struct sw_err *e)
+{
+	size_t len = rel->len;
+	struct dirent *de;
+	int fd, ret = -1;
+	DIR *d;
+
+	fd = openat(dirfd, len ? rel->ptr : ".",
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return err_sys(e, "cannot read '%s'", len ? rel->ptr : ".");
+	}
+	while ((de = readdir(d))) {
+		const struct tree_file *f;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (!len && !strcmp(de->d_name, ".git")))
+			continue;
+		buf_setlen(rel, len);
+		if (len)
+			buf_addch(rel, '/');
+		buf_addstr(rel, de->d_name);
+		f = find(nv, nr, rel->ptr);
+		if (!f) {
+			if (junk_move(j, dirfd, rel->ptr, e) < 0)
+				goto out;
+		} else if (f->mode == GIT_FILEMODE_TREE) {
+			if (drop_extras(dirfd, rel, nv, nr, j, e) < 0)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	buf_setlen(rel, len);
+	closedir(d);
+	return ret;
+}
+
+/* The mode a fresh checkout gives an entry (the umask applied). */
+static mode_t fresh_mode(git_filemode_t mode, mode_t mask)
+{
+	if (mode == GIT_FILEMODE_TREE || mode == GIT_FILEMODE_BLOB_EXECUTABLE)
+		return 0777 & ~mask;
+	return 0666 & ~mask;
+}
+
+/* Whether the entry at st still holds what old checked out there. */
+static bool untouched(const struct stat *st, const struct tree_file *f,
+		      const struct tree_file *old, const struct timespec *t,
+		      mode_t mask)
+{
+	bool link = f->mode == GIT_FILEMODE_LINK;
+
+	if (!old || old->mode != f->mode || git_oid_cmp(&old->id, &f->id))
+		return false;
+	/* no write, chmod, link or rename leaves ctime where it was */
+	if (st->st_ctim.tv_sec > t->tv_sec ||
+	    (st->st_ctim.tv_sec == t->tv_sec &&
+	     st->st_ctim.tv_nsec >= t->tv_nsec))
+		return false;
+	if (link)
+		return S_ISLNK(st->st_mode);
+	return S_ISREG(st->st_mode) &&
+	       (st->st_mode & 07777) == fresh_mode(f->mode, mask);
+}
+
+/*
+ * dest holds a tree checked out at had and complete at t (a retired
+ * build's): make it commit's checkout as checkout() would, writing only
+ * the entries that differ or were touched since t and moving out what the
+ * commit does not have (build outputs, ignored files and the old .git
+ * included). 1 done, 0 not possible here (submodules, filters: dest is
+ * left for the caller to clear), -1 failed.
+ */
+static int recycle(const struct mirror *m, git_repository *mirror,
+		   const git_tree *tree, const git_oid *commit,
+		   const git_oid *had, const struct timespec *t,
+		   const char *origin_url, const char *dest,
+		   struct mirror_counts *n, struct sw_err *e)
+{
+	struct tree_files nt = { NULL, 0, 0, false },
+			  ot = { NULL, 0, 0, false };
+	struct tree_file **nv = NULL, **ov = NULL;
+	struct junk j = { NULL, -1, 0, m->spares };
+	git_repository *repo = NULL;
+	git_tree *old = NULL;
+	git_index *index = NULL;
+	git_odb *odb = NULL;
+	struct buf rel = BUF_INIT;
+	mode_t mask = umask(0);
+	int dirfd = -1, ret = -1;
+
+	umask(mask);
+	if (open_tree(mirror, had, &old, e) < 0)
+		goto out;
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, collect_file, &nt) < 0 ||
+	    git_tree_walk(old, GIT_TREEWALK_PRE, collect_file, &ot) < 0) {
+		err_set(e, ERR_FAILED, "cannot read tree: %s", git_msg());
+		goto out;
+	}
+	if (nt.attributes || ot.attributes || has_submodule(&nt) ||
+	    has_submodule(&ot)) {
+		ret = 0;
+		goto out;
+	}
+	dirfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0) {
+		err_sys(e, "cannot open '%s'", dest);
+		goto out;
+	}
+	if (fchmod(dirfd, 0777 & ~mask) < 0) {
+		err_sys(e, "cannot change the mode of '%s'", dest);
+		goto out;
+	}
+	/* the build may have done anything to its .git: a new one */
+	if (faccessat(dirfd, ".git", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    junk_move(&j, dirfd, ".git", e) < 0)
+		goto out;
+	if (write_git_dir(m, mirror, commit, origin_url, dest, e) < 0)
+		goto out;
+	if (git_repository_open_ext(&repo, dest, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				    NULL) < 0 ||
+	    git_repository_odb(&odb, repo) < 0 ||
+	    git_repository_index(&index, repo) < 0) {
+		err_set(e, ERR_FAILED, "cannot open '%s': %s", dest, git_msg());
+		goto out;
+	}
+	if (needs_filters(repo)) {
+		ret = 0;
+		goto out;
+	}
+	git_index_clear(index);
+	nv = sorted(&nt);
+	ov = sorted(&ot);
+	for (size_t i = 0; i < nt.nr; i++) {
+		const struct tree_file *f = &nt.v[i];
+		git_index_entry ie;
+		struct stat st;
+		bool have =
+			fstatat(dirfd, f->path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+		if (f->mode == GIT_FILEMODE_TREE) {
+			if (have && S_ISDIR(st.st_mode)) {
+				if ((st.st_mode & 07777) !=
+					    fresh_mode(f->mode, mask) &&
+				    fchmodat(dirfd, f->path,
+					     fresh_mode(f->mode, mask),
+					     0) < 0) {
+					err_sys(e,
+						"cannot change the mode of "
+						"'%s'",
+						f->path);
+					goto out;
+				}
+				continue;
+			}
+		} else if (have && untouched(&st, f, find(ov, ot.nr, f->path),
+					     t, mask)) {
+			memset(&ie, 0, sizeof(ie));
+			ie.path = f->path;
+			ie.mode = f->mode;
+			git_oid_cpy(&ie.id, &f->id);
+			index_stat(&ie, &st);
+			n->kept++;
+			goto add;
+		}
+		if (have && junk_move(&j, dirfd, f->path, e) < 0)
+			goto out;
+		if (write_entry(dirfd, odb, f, &ie, e) < 0)
+			goto out;
+		if (f->mode == GIT_FILEMODE_TREE)
+			continue;
+		n->written++;
+	add:
+		if (git_index_add(index, &ie) < 0) {
+			err_set(e, ERR_FAILED, "cannot index '%s': %s", f->path,
+				git_msg());
+			goto out;
+		}
+	}
+	if (drop_extras(dirfd, &rel, nv, nt.nr, &j, e) < 0)
+		goto out;
+	if (git_index_write(index) < 0) {
+		err_set(e, ERR_FAILED, "cannot write the index of '%s': %s",
+			dest, git_msg());
+		goto out;
+	}
+	ret = 1;
+out:
+	/* the old .git counts as one */
+	n->removed += j.n;
+	junk_done(&j);
+	buf_release(&rel);
+	if (dirfd >= 0)
+		close(dirfd);
+	free(nv);
+	free(ov);
+	git_index_free(index);
+	git_odb_free(odb);
+	git_repository_free(repo);
+	git_tree_free(old);
+	tree_files_release(&nt);
+	tree_files_release(&ot);
+	return ret;
+}
+
 /* Check out commit into dest; how as in mirror_checkout(). */
 static int checkout(const struct mirror *m, const git_oid *commit,
 		    const char *origin_url, const char *dest, bool use_spare,
-		    bool settle, const char **how, struct sw_err *e)
+		    bool settle, const char **how, struct mirror_counts *n,
+		    struct sw_err *e)
 {
 	struct tree_files t = { NULL, 0, 0, false };
 	git_repository *mirror = NULL, *repo = NULL;
 	git_tree *tree = NULL, *old = NULL;
+	struct timespec done;
 	git_oid had;
-	bool spare;
+	bool spare = false;
 	int ret = -1;
 
 	if (git_repository_open_bare(&mirror, m->gitdir) < 0) {
@@ -1083,7 +1492,27 @@ static int checkout(const struct mirror *m, const git_oid *commit,
 	}
 	if (open_tree(mirror, commit, &tree, e) < 0)
 		goto out;
-	spare = use_spare && take_spare(m, commit, dest, &had);
+	/* a tree prepared at this commit, else a retired one, else any */
+	spare = use_spare && take_spare(m, commit, dest, &had, false);
+	if (!spare && use_spare &&
+	    take_used(m->spares, commit, dest, &had, &done)) {
+		struct junk j = { NULL, -1, 0, m->spares };
+		int r = recycle(m, mirror, tree, commit, &had, &done,
+				origin_url, dest, n, e);
+
+		if (r) {
+			*how = "recycled";
+			ret = r < 0 ? -1 : 0;
+			goto out;
+		}
+		/* submodules or filters: the tree goes, written afresh */
+		r = junk_move(&j, AT_FDCWD, dest, e);
+		junk_done(&j);
+		if (r < 0)
+			goto out;
+	}
+	if (!spare && use_spare)
+		spare = take_spare(m, commit, dest, &had, true);
 	if (write_git_dir(m, mirror, commit, origin_url, dest, e) < 0)
 		goto out;
 	if (git_repository_open_ext(&repo, dest, GIT_REPOSITORY_OPEN_NO_SEARCH,
@@ -1125,9 +1554,12 @@ out:
 
 int mirror_checkout(const struct mirror *m, const git_oid *commit,
 		    const char *origin_url, const char *dest, const char **how,
-		    struct sw_err *e)
+		    struct mirror_counts *n, struct sw_err *e)
 {
-	return checkout(m, commit, origin_url, dest, true, false, how, e);
+	struct mirror_counts ignored = { 0, 0, 0 };
+
+	return checkout(m, commit, origin_url, dest, true, false, how,
+			n ? n : &ignored, e);
 }
 
 struct spare_job {
@@ -1144,6 +1576,7 @@ static void make_spare(void *data)
 	char *lock = fs_join(m->spares, ".lock");
 	char *tmp = NULL, *done = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
+	struct mirror_counts counts = { 0, 0, 0 };
 	const char *how;
 	struct dirent *de;
 	bool have = false;
@@ -1159,7 +1592,9 @@ static void make_spare(void *data)
 	while (d && (de = readdir(d))) {
 		git_oid any;
 
-		if (spare_name(de->d_name, &any)) {
+		if (spare_name(de->d_name, &any) ||
+		    !strncmp(de->d_name, "used.", 5)) {
+			/* a retired tree is recycled: none is made */
 			have = true;
 		} else if (!strncmp(de->d_name, "tmp.", 4)) {
 			/* left by a process that died */
@@ -1178,7 +1613,8 @@ static void make_spare(void *data)
 	done = xasprintf("%s/%s.%ld", m->spares,
 			 git_oid_tostr(hex, sizeof(hex), &job->commit),
 			 (long)getpid());
-	if (checkout(m, &job->commit, m->url, tmp, false, true, &how, &e) < 0 ||
+	if (checkout(m, &job->commit, m->url, tmp, false, true, &how, &counts,
+		     &e) < 0 ||
 	    rename(tmp, done) < 0)
 		fs_remove_tree(tmp, &e);
 out:

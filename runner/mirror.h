@@ -39,6 +39,8 @@
 
 #include <git2.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -65,6 +67,14 @@ struct mirror {
 char *mirror_normalise(const char *source);
 
 /*
+ * <sources_dir>/<key><suffix>, key being the hash that names source's
+ * mirror (".git"), spares (".spare") and lock (".lock"); NULL if the hash
+ * cannot be computed. The caller frees it.
+ */
+char *mirror_path(const char *sources_dir, const char *source,
+		  const char *suffix);
+
+/*
  * Compute the paths for source under sources_dir (created if absent),
  * take the lock (blocking) and create an empty bare mirror if there is
  * none. m->local is set for a path (not for file:// URLs, which go through
@@ -86,17 +96,57 @@ int mirror_sync_local(struct mirror *m, const char *src_gitdir,
 /* Release the lock (the paths stay usable). */
 void mirror_unlock(struct mirror *m);
 
+/* What a checkout wrote, found in place, and moved out (recycling). */
+struct mirror_counts {
+	size_t written, kept, removed;
+};
+
 /*
  * Check out commit into dest (absent or empty) as described at the top,
  * with "origin" set to origin_url. *how says which way the files came:
- * "spare" (a prepared tree renamed into place and updated), "files"
- * (written from the objects with their index) or "libgit2" (a tree with
- * .gitattributes, where filters may apply, goes through libgit2's
- * checkout). dest may hold a partial tree on failure.
+ * "spare" (a prepared tree of this commit renamed into place, or one of
+ * another commit updated by libgit2), "recycled" (a retired build's tree,
+ * see below), "files" (written from the objects with their index) or
+ * "libgit2" (a tree with .gitattributes, where filters may apply, goes
+ * through libgit2's checkout). *n (may be NULL) counts the files of a
+ * recycled tree. dest may hold a partial tree on failure.
+ *
+ * Recycling: a retired build's tree waits in <key>.spare/ as
+ * used.<commit>.<sec>.<nsec>.<pid>.<n> (mirror_recycle_name()), the time
+ * being when its checkout was complete (CLOCK_REALTIME_COARSE). The
+ * checkout renames one into dest (preferring the same commit), moves
+ * its .git out and writes a new one, and then goes through the commit's
+ * tree: an entry is kept when the old commit had the same blob and mode
+ * there, its type and permissions are what a checkout gives, and its
+ * ctime is before that time (a write, chmod, link or rename moves ctime,
+ * which cannot be set back, so whatever the build's commands changed is
+ * written again, even with its size and mtime kept); any other entry is
+ * written. Everything the commit does not have (build outputs, ignored
+ * files included) is moved out to the trash, deleted in the background.
+ * The index is rebuilt from the stat of each file. A tree with
+ * submodules or .gitattributes, or a configuration that converts line
+ * endings, is not recycled: it goes to the trash and the checkout writes
+ * every file.
  */
 int mirror_checkout(const struct mirror *m, const git_oid *commit,
 		    const char *origin_url, const char *dest, const char **how,
-		    struct sw_err *e);
+		    struct mirror_counts *n, struct sw_err *e);
+
+/*
+ * The name a retired tree takes in a pool (<key>.spare/, or the pool of
+ * a work tree's copies): commit (NULL for a copy) and done, when the tree
+ * was complete. The caller frees it.
+ */
+char *mirror_recycle_name(const git_oid *commit, const struct timespec *done);
+
+/* How many retired trees wait in pool. */
+size_t mirror_pool_count(const char *pool);
+
+/*
+ * Rename any retired tree of pool to dest (absent or empty): 1 taken, its
+ * time in *done; 0 none.
+ */
+int mirror_take_used(const char *pool, const char *dest, struct timespec *done);
 
 /*
  * Start a detached, low-priority process that prepares a spare checkout

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "mirror.h"
+#include "retire.h"
 #include "strvec.h"
 #include "xalloc.h"
 
@@ -113,17 +115,59 @@ void source_result_release(struct source_result *r)
 	r->fetched_objects = 0;
 	r->seconds_fetch = r->seconds_checkout = 0;
 	r->checkout = NULL;
+	free(r->pool);
+	free(r->pool_name);
+	r->pool = r->pool_name = NULL;
+	r->written = r->kept = r->removed = 0;
 }
 
 char *source_cache_summary(const struct source_result *r)
 {
-	if (!r->mirror)
-		return NULL;
-	return xasprintf("Source cache: mirror %s, %lu objects fetched in "
-			 "%.3f s, checked out (%s) in %.3f s",
-			 r->mirror_hit ? "hit" : "created", r->fetched_objects,
-			 r->seconds_fetch, r->checkout ? r->checkout : "-",
-			 r->seconds_checkout);
+	char *counts = NULL, *s;
+
+	if (r->checkout && !strcmp(r->checkout, "recycled"))
+		counts = xasprintf(": %zu written, %zu kept, %zu removed",
+				   r->written, r->kept, r->removed);
+	if (r->mirror)
+		s = xasprintf("Source cache: mirror %s, %lu objects fetched in "
+			      "%.3f s, checked out (%s%s) in %.3f s",
+			      r->mirror_hit ? "hit" : "created",
+			      r->fetched_objects, r->seconds_fetch,
+			      r->checkout ? r->checkout : "-",
+			      counts ? counts : "", r->seconds_checkout);
+	else if (r->checkout)
+		s = xasprintf("Source copy: %s%s in %.3f s", r->checkout,
+			      counts ? counts : "", r->seconds_checkout);
+	else
+		s = NULL;
+	free(counts);
+	return s;
+}
+
+/* The clock file times come from: later changes never stamp earlier. */
+static struct timespec coarse_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &t);
+	return t;
+}
+
+/*
+ * When a tree just written is complete: the first tick of the file
+ * clock after the last write (at most one tick, a few ms, away), so that
+ * every file written has a ctime before it and every later change one
+ * at or after it.
+ */
+static struct timespec tree_done(void)
+{
+	struct timespec last = coarse_now(), t;
+	struct timespec ms = { 0, 1000000 };
+
+	while ((t = coarse_now()).tv_sec == last.tv_sec &&
+	       t.tv_nsec == last.tv_nsec)
+		nanosleep(&ms, NULL);
+	return t;
 }
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
@@ -586,8 +630,10 @@ static int fetch_mirrored(const struct source_opts *o, const char *url,
 {
 	struct fetch_ctx c = { url, o->progress, 0, -1, -1, 0, "" };
 	struct mirrored x = MIRRORED_INIT;
+	struct mirror_counts n = { 0, 0, 0 };
 	git_repository *repo = NULL;
 	const char *how = NULL;
+	struct timespec done;
 	double t0 = now_seconds(), t1;
 	int ret = -1;
 
@@ -595,7 +641,7 @@ static int fetch_mirrored(const struct source_opts *o, const char *url,
 		goto out;
 	t1 = now_seconds();
 	if (mirror_checkout(&x.m, git_commit_id(x.commit), url, o->dest, &how,
-			    e) < 0) {
+			    &n, e) < 0) {
 		err_prefix(e, "cannot check out '%s'", url);
 		goto out;
 	}
@@ -607,12 +653,21 @@ static int fetch_mirrored(const struct source_opts *o, const char *url,
 	}
 	if (update_submodules(repo, &c, 0, e) < 0)
 		goto out;
-	if (!o->no_spare)
-		mirror_spare_start(&x.m, git_commit_id(x.commit));
+	done = tree_done();
 	mirrored_result(&x, url, r);
+	if (strcmp(how, "libgit2")) {
+		r->pool = xstrdup(x.m.spares);
+		r->pool_name =
+			mirror_recycle_name(git_commit_id(x.commit), &done);
+	}
+	r->written = n.written;
+	r->kept = n.kept;
+	r->removed = n.removed;
 	r->seconds_fetch = t1 - t0;
 	r->seconds_checkout = now_seconds() - t1;
 	r->checkout = how;
+	if (!o->no_spare)
+		source_spare_start(r);
 	ret = 0;
 out:
 	progress_end(&c);
@@ -756,6 +811,136 @@ out:
 	return dirty;
 }
 
+/*
+ * A retired copy of a work tree waits in its pool (<sources>/<key>.copies)
+ * as "copy.<start sec>.<start nsec>.<done sec>.<done nsec>.<pid>.<n>":
+ * source files changed since the copy started, and copied files changed
+ * since it was done, are copied again.
+ */
+static char *copy_name(const struct timespec *start,
+		       const struct timespec *done)
+{
+	static unsigned long n;
+
+	return xasprintf("copy.%lld.%ld.%lld.%ld.%ld.%lu",
+			 (long long)start->tv_sec, (long)start->tv_nsec,
+			 (long long)done->tv_sec, (long)done->tv_nsec,
+			 (long)getpid(), ++n);
+}
+
+static bool parse_copy_name(const char *name, struct timespec *start,
+			    struct timespec *done)
+{
+	long long a, c;
+	long b, d;
+
+	if (strncmp(name, "copy.", 5) ||
+	    sscanf(name + 5, "%lld.%ld.%lld.%ld.", &a, &b, &c, &d) != 4 ||
+	    b < 0 || b >= 1000000000L || d < 0 || d >= 1000000000L)
+		return false;
+	start->tv_sec = (time_t)a;
+	start->tv_nsec = b;
+	done->tv_sec = (time_t)c;
+	done->tv_nsec = d;
+	return true;
+}
+
+/* Rename a retired copy of pool to dest: 1 taken, 0 none. */
+static int take_copy(const char *pool, const char *dest, struct timespec *start,
+		     struct timespec *done)
+{
+	struct dirent *de;
+	int taken = 0;
+	DIR *d = opendir(pool);
+
+	while (d && !taken && (de = readdir(d))) {
+		char *from;
+
+		if (!parse_copy_name(de->d_name, start, done))
+			continue;
+		from = fs_join(pool, de->d_name);
+		taken = rename(from, dest) == 0;
+		free(from);
+	}
+	if (d)
+		closedir(d);
+	return taken;
+}
+
+/* The state directory: the one above mirror_dir (<state>/sources). */
+static char *state_of(const char *mirror_dir)
+{
+	char *s = fs_abspath(mirror_dir), *slash = strrchr(s, '/');
+
+	if (slash && slash != s)
+		*slash = '\0';
+	return s;
+}
+
+/*
+ * Copy the work tree abs to o->dest: a retired copy brought up to date
+ * when the pool has one, else a whole copy.
+ */
+static int copy_recycling(const struct source_opts *o, const char *abs,
+			  const char *const *skip, struct source_result *r,
+			  struct sw_err *e)
+{
+	struct timespec start = coarse_now(), before, done;
+	struct fs_sync sync;
+	char *pool = NULL, *junk = NULL, *state = NULL;
+	double t0 = now_seconds();
+	int ret = -1;
+
+	if (o->mirror_dir && !o->no_cache)
+		pool = mirror_path(o->mirror_dir, abs, ".copies");
+	if (!pool || !take_copy(pool, o->dest, &before, &done)) {
+		r->checkout = "copy";
+		if (fs_copy_tree(abs, o->dest, skip, e) < 0)
+			goto out;
+	} else {
+		static unsigned long seq;
+
+		r->checkout = "recycled";
+		junk = xasprintf("%s/junk.%ld.%lu", pool, (long)getpid(),
+				 ++seq);
+		if (mkdir(junk, 0700) < 0) {
+			err_sys(e, "cannot create '%s'", junk);
+			goto out;
+		}
+		memset(&sync, 0, sizeof(sync));
+		/* what changed in the copy after it was done, or in the
+		 * source after it began, is copied again */
+		sync.trusted_before = before;
+		sync.trusted_copy = done;
+		sync.junk = junk;
+		if (fs_sync_tree(abs, o->dest, skip, &sync, e) < 0)
+			goto out;
+		r->written = sync.copied;
+		r->kept = sync.kept;
+		r->removed = sync.removed;
+	}
+	if (pool) {
+		r->pool = pool;
+		done = tree_done();
+		r->pool_name = copy_name(&start, &done);
+		pool = NULL;
+	}
+	r->seconds_checkout = now_seconds() - t0;
+	ret = 0;
+out:
+	if (junk) {
+		struct sw_err je = SW_ERR_INIT;
+
+		state = state_of(o->mirror_dir);
+		if (rmdir(junk) < 0 && retire_tree(state, junk, &je) < 0)
+			fs_remove_tree(junk, &je);
+	}
+	free(state);
+	free(junk);
+	free(pool);
+	return ret;
+}
+
 /* --worktree: copy the tree as it is, describe its HEAD. */
 static int copy_worktree(const struct source_opts *o, const char *abs,
 			 struct source_result *r, struct sw_err *e)
@@ -778,7 +963,7 @@ static int copy_worktree(const struct source_opts *o, const char *abs,
 			o->source);
 		goto out;
 	}
-	if (fs_copy_tree(abs, o->dest, skip, e) < 0)
+	if (copy_recycling(o, abs, skip, r, e) < 0)
 		goto out;
 	r->kind = xstrdup("git");
 	r->repo_url = xstrdup(abs);
@@ -957,4 +1142,103 @@ out:
 	mirrored_release(&x);
 	free(url);
 	return ret;
+}
+
+/* At most this many retired trees wait in a pool. */
+#define SOURCE_POOL_MAX 2
+
+int source_note_tree(const char *build_dir, const char *src_dir,
+		     const struct source_result *r, struct sw_err *e)
+{
+	size_t n = strlen(build_dir);
+	char *path, *text;
+	int ret;
+
+	if (!r->pool || !r->pool_name)
+		return 0;
+	if (strncmp(src_dir, build_dir, n) || src_dir[n] != '/')
+		BUG("source tree outside its build");
+	path = fs_join(build_dir, "source-tree");
+	text = xasprintf("%s\n%s\n%s\n", src_dir + n + 1, r->pool,
+			 r->pool_name);
+	ret = fs_replace(path, text, strlen(text), 0644, e);
+	free(text);
+	free(path);
+	return ret;
+}
+
+/* A pool this state directory's sources hold: <state>/sources/<hex>.x */
+static bool our_pool(const char *state, const char *pool)
+{
+	char *sources = fs_join(state, "sources");
+	size_t n = strlen(sources);
+	const char *base = pool + n + 1;
+	bool yes =
+		!strncmp(pool, sources, n) && pool[n] == '/' &&
+		strspn(base, "0123456789abcdef") == 64 &&
+		(!strcmp(base + 64, ".spare") || !strcmp(base + 64, ".copies"));
+
+	free(sources);
+	return yes;
+}
+
+void source_recycle_build(const char *build_dir, void *state_dir)
+{
+	char *path = fs_join(build_dir, "source-tree");
+	char *state = fs_abspath(state_dir);
+	char *text = NULL, *from = NULL, *to = NULL;
+	char *rel, *pool, *name, *nl;
+	struct sw_err e = SW_ERR_INIT;
+	size_t len;
+
+	if (fs_read_file(path, 4096, &text, &len, &e) < 0)
+		goto out;
+	rel = text;
+	if (!(nl = strchr(rel, '\n')))
+		goto out;
+	*nl = '\0';
+	pool = nl + 1;
+	if (!(nl = strchr(pool, '\n')))
+		goto out;
+	*nl = '\0';
+	name = nl + 1;
+	if (!(nl = strchr(name, '\n')))
+		goto out;
+	*nl = '\0';
+	/* written by slipway, but in the build's directory: checked */
+	if (strncmp(rel, "codebuild/", 10) || !plain_path(rel) ||
+	    !our_pool(state, pool) || strchr(name, '/') ||
+	    (strncmp(name, "used.", 5) && strncmp(name, "copy.", 5)) ||
+	    mirror_pool_count(pool) >= SOURCE_POOL_MAX)
+		goto out;
+	from = fs_join(build_dir, rel);
+	to = fs_join(pool, name);
+	if (fs_mkdir_p(pool, 0755, &e) == 0 && rename(from, to) < 0) {
+		/* gone already, or another file system: the trash takes it */
+	}
+out:
+	unlink(path);
+	free(from);
+	free(to);
+	free(text);
+	free(state);
+	free(path);
+}
+
+void source_spare_start(const struct source_result *r)
+{
+	struct mirror m = MIRROR_INIT;
+	git_oid commit;
+
+	/* a recycled tree means retired ones come: none is made */
+	if (!r->mirror || !r->pool || !r->resolved_version ||
+	    (r->checkout && !strcmp(r->checkout, "recycled")) ||
+	    mirror_pool_count(r->pool) ||
+	    git_oid_fromstr(&commit, r->resolved_version) < 0)
+		return;
+	m.url = mirror_normalise(r->repo_url);
+	m.gitdir = xstrdup(r->mirror);
+	m.spares = xstrdup(r->pool);
+	mirror_spare_start(&m, &commit);
+	mirror_release(&m);
 }

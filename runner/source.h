@@ -75,12 +75,18 @@ struct source_result {
 	unsigned long fetched_objects; /* objects added to the mirror */
 	double seconds_fetch; /* locking and updating the mirror */
 	double seconds_checkout; /* files, index, .git and submodules */
-	const char *checkout; /* static: "spare", "files" or "libgit2" */
+	const char *checkout; /* static: "spare", "recycled", "files",
+				 "libgit2"; a work tree: "copy", "recycled" */
+	/* A tree that can be recycled once its build retires: */
+	char *pool; /* where it goes then (NULL: nowhere) */
+	char *pool_name; /* under which name (mirror_recycle_name()) */
+	size_t written, kept, removed; /* "recycled": files */
 };
 
 #define SOURCE_RESULT_INIT                                                     \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, false, NULL, false, 0, 0, 0, NULL      \
+		NULL, NULL, NULL, NULL, false, NULL, false, 0, 0, 0, NULL,     \
+			NULL, NULL, 0, 0, 0                                    \
 	}
 
 /*
@@ -103,6 +109,29 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
  * 0.034 s"; NULL when no mirror was used. The caller frees it.
  */
 char *source_cache_summary(const struct source_result *r);
+
+/*
+ * Recycling source trees (see mirror.h). After a fetch whose r->pool is
+ * set, source_note_tree() records in <build_dir>/source-tree that the
+ * tree at src_dir (inside build_dir) can serve a later build; when the
+ * build retires, source_recycle_build() (a retire_build_fn whose data is
+ * the state directory) moves the tree into its pool, unless two wait
+ * there already. A work tree copied as it is (o->worktree) is recycled
+ * too: the next copy takes a retired one and fs_sync_tree() brings it up
+ * to date, copying only what changed.
+ */
+int source_note_tree(const char *build_dir, const char *src_dir,
+		     const struct source_result *r, struct sw_err *e);
+void source_recycle_build(const char *build_dir, void *state_dir);
+
+/*
+ * Have the next build's tree prepared in the background (mirror.h) after
+ * a fetch through a mirror, unless a retired tree waits in the pool or
+ * this one was recycled (retired trees are coming). source_fetch() does
+ * it itself unless o->no_spare: a caller that retires trees after the
+ * fetch sets no_spare and calls this afterwards.
+ */
+void source_spare_start(const struct source_result *r);
 
 /*
  * Whether source_read_file() can serve o: a git URL, or a git repository
