@@ -1198,8 +1198,8 @@ int html_render(const char *const *texts, size_t n, struct buf *out,
 	return 0;
 }
 
-int html_report_write(const char *const *json_paths, size_t n,
-		      const char *out_html, struct sw_err *e)
+static int write_page(const char *const *json_paths, size_t n,
+		      const char *out_html, bool durable, struct sw_err *e)
 {
 	json_object **docs;
 	struct buf page = BUF_INIT;
@@ -1221,11 +1221,18 @@ int html_report_write(const char *const *json_paths, size_t n,
 			goto out;
 	}
 	render_page(&page, docs, n);
-	ret = fs_write_atomic(out_html, page.ptr, page.len, 0644, e);
+	ret = durable ? fs_write_atomic(out_html, page.ptr, page.len, 0644, e)
+		      : fs_replace(out_html, page.ptr, page.len, 0644, e);
 out:
 	buf_release(&page);
 	put_all(docs, n);
 	return ret;
+}
+
+int html_report_write(const char *const *json_paths, size_t n,
+		      const char *out_html, struct sw_err *e)
+{
+	return write_page(json_paths, n, out_html, true, e);
 }
 
 void html_beside(const char *report_json_path)
@@ -1234,7 +1241,8 @@ void html_beside(const char *report_json_path)
 	char *copy = xstrdup(report_json_path);
 	char *out = fs_join(dirname(copy), "report.html");
 
-	if (html_report_write(&report_json_path, 1, out, &e) < 0)
+	/* rebuilt from the record by `slipway report`: not synced */
+	if (write_page(&report_json_path, 1, out, false, &e) < 0)
 		fprintf(stderr, "warning: %s: %s\n", out, e.msg);
 	free(out);
 	free(copy);

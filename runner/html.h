@@ -54,7 +54,9 @@ int html_render(const char *const *texts, size_t n, struct buf *out,
 		struct sw_err *e);
 
 /* <dirname of report_json_path>/report.html from that one report; on
- * failure prints "warning: ..." on stderr and carries on. */
+ * failure prints "warning: ..." on stderr and carries on. Written
+ * atomically but not synced (fs_replace): `slipway report` rebuilds it
+ * from the report.json. */
 void html_beside(const char *report_json_path);
 
 /* Append s with & < > " ' as character references and control
