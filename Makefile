@@ -33,7 +33,7 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' $(OPT) \
 	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli $(PKG_CFLAGS) $(CFLAGS) $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS_ALL = $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
+LIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
 
 # The rooms, lowest first (DESIGN.md); cli/main.c alone is the program.
 LIB_SRC := $(wildcard lib/*.c) $(wildcard store/*.c) $(wildcard phases/*.c) \
