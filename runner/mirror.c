@@ -21,6 +21,7 @@
 #include "hash.h"
 #include "retire.h"
 #include "source.h"
+#include "strvec.h"
 #include "xalloc.h"
 
 #include "banned.h"
@@ -344,9 +345,31 @@ static int link_object(const char *from, const char *to)
 	return copy_file(from, to) < 0 ? -1 : 1;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The sorted names in dir (none if it cannot be read) into *v. */
+static void names_of(const char *dir, struct strvec *v)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	strvec_clear(v);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			strvec_push(v, de->d_name);
+	if (d)
+		closedir(d);
+	qsort(v->v, v->nr, sizeof(*v->v), name_cmp);
+}
+
 static int sync_loose(const char *src, const char *dst, unsigned long *n,
 		      struct sw_err *e)
 {
+	struct strvec have = STRVEC_INIT;
+
 	for (int i = 0; i < 256; i++) {
 		char sub[3];
 		char *sdir, *ddir;
@@ -359,13 +382,19 @@ static int sync_loose(const char *src, const char *dst, unsigned long *n,
 		sdir = fs_join(src, sub);
 		ddir = fs_join(dst, sub);
 		d = opendir(sdir);
+		/* what the mirror has: a readdir, not a link(2) each */
+		if (d)
+			names_of(ddir, &have);
 		while (d && (de = readdir(d))) {
 			char *from, *to;
+			const char *name = de->d_name;
 			int r;
 
 			if (strlen(de->d_name) != GIT_OID_HEXSZ - 2 ||
 			    strspn(de->d_name, "0123456789abcdef") !=
-				    GIT_OID_HEXSZ - 2)
+				    GIT_OID_HEXSZ - 2 ||
+			    bsearch(&name, have.v, have.nr, sizeof(*have.v),
+				    name_cmp))
 				continue;
 			if (!made) {
 				if (mkdir(ddir, 0755) < 0 && errno != EEXIST) {
@@ -391,9 +420,12 @@ static int sync_loose(const char *src, const char *dst, unsigned long *n,
 			closedir(d);
 		free(sdir);
 		free(ddir);
-		if (ret)
+		if (ret) {
+			strvec_release(&have);
 			return -1;
+		}
 	}
+	strvec_release(&have);
 	return 0;
 }
 
@@ -1356,15 +1388,20 @@ static int recycle(const struct mirror *m, git_repository *mirror,
 	struct buf rel = BUF_INIT;
 	mode_t mask = umask(0);
 	int dirfd = -1, ret = -1;
+	bool same;
 
 	umask(mask);
-	if (open_tree(mirror, had, &old, e) < 0)
-		goto out;
 	if (git_tree_walk(tree, GIT_TREEWALK_PRE, collect_file, &nt) < 0 ||
-	    git_tree_walk(old, GIT_TREEWALK_PRE, collect_file, &ot) < 0) {
-		err_set(e, ERR_FAILED, "cannot read tree: %s", git_msg());
+	    (git_oid_cmp(had, commit) &&
+	     (open_tree(mirror, had, &old, e) < 0 ||
+	      git_tree_walk(old, GIT_TREEWALK_PRE, collect_file, &ot) < 0))) {
+		if (!e->code)
+			err_set(e, ERR_FAILED, "cannot read tree: %s",
+				git_msg());
 		goto out;
 	}
+	/* the same commit: the old tree is the new one */
+	same = !git_oid_cmp(had, commit);
 	if (nt.attributes || ot.attributes || has_submodule(&nt) ||
 	    has_submodule(&ot)) {
 		ret = 0;
@@ -1398,7 +1435,7 @@ static int recycle(const struct mirror *m, git_repository *mirror,
 	}
 	git_index_clear(index);
 	nv = sorted(&nt);
-	ov = sorted(&ot);
+	ov = same ? nv : sorted(&ot);
 	for (size_t i = 0; i < nt.nr; i++) {
 		const struct tree_file *f = &nt.v[i];
 		git_index_entry ie;
@@ -1421,8 +1458,10 @@ static int recycle(const struct mirror *m, git_repository *mirror,
 				}
 				continue;
 			}
-		} else if (have && untouched(&st, f, find(ov, ot.nr, f->path),
-					     t, mask)) {
+		} else if (have &&
+			   untouched(&st, f,
+				     same ? f : find(ov, ot.nr, f->path), t,
+				     mask)) {
 			memset(&ie, 0, sizeof(ie));
 			ie.path = f->path;
 			ie.mode = f->mode;
@@ -1460,8 +1499,9 @@ out:
 	buf_release(&rel);
 	if (dirfd >= 0)
 		close(dirfd);
+	if (ov != nv)
+		free(ov);
 	free(nv);
-	free(ov);
 	git_index_free(index);
 	git_odb_free(odb);
 	git_repository_free(repo);
