@@ -948,6 +948,42 @@ out:
 	return ret;
 }
 
+/*
+ * The uncommitted-changes check of a work tree (a status over all its
+ * files) runs beside the fetch or copy, which never writes the work tree,
+ * when no process is forked meanwhile (threaded: only when the caller
+ * starts the spare itself, no_spare); else after it.
+ */
+struct status_job {
+	const char *dir;
+	bool dirty;
+	bool threaded;
+	pthread_t thread;
+};
+
+static void *status_main(void *data)
+{
+	struct status_job *j = data;
+
+	j->dirty = has_uncommitted(j->dir);
+	return NULL;
+}
+
+static void status_start(struct status_job *j, bool threaded)
+{
+	j->threaded = threaded &&
+		      pthread_create(&j->thread, NULL, status_main, j) == 0;
+}
+
+static bool status_end(struct status_job *j)
+{
+	if (j->threaded)
+		pthread_join(j->thread, NULL);
+	else
+		status_main(j);
+	return j->dirty;
+}
+
 /* --worktree: copy the tree as it is, describe its HEAD. */
 static int copy_worktree(const struct source_opts *o, const char *abs,
 			 struct source_result *r, struct sw_err *e)
@@ -984,7 +1020,6 @@ static int copy_worktree(const struct source_opts *o, const char *abs,
 					? git_reference_shorthand(head)
 					: hex);
 	}
-	r->uncommitted = has_uncommitted(abs);
 	ret = 0;
 out:
 	git_commit_free(commit);
@@ -1022,14 +1057,17 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 			       o->source);
 	abs = fs_abspath(o->source);
 	if (is_git_repo(abs)) {
+		struct status_job job = { abs, false, false, 0 };
+
 		pthread_once(&git_once, git_init);
-		if (o->worktree) {
+		if (o->worktree || !o->ref)
+			status_start(&job, o->no_spare);
+		if (o->worktree)
 			ret = copy_worktree(o, abs, r, e);
-		} else {
+		else
 			ret = fetch_git(o, abs, r, e);
-			if (!ret && !o->ref)
-				r->uncommitted = has_uncommitted(abs);
-		}
+		if (o->worktree || !o->ref)
+			r->uncommitted = status_end(&job) && !ret;
 		free(abs);
 		return ret;
 	}
