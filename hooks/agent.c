@@ -830,6 +830,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	}
 	bo.max_bytes = o->max_bundle_bytes;
 	bo.max_ratio = o->max_bundle_ratio;
+	bo.link_files = o->link_bundle;
 	if (bundle_unpack(d.bundle, d.staging, &bo, &info, &e) < 0) {
 		refuse(&d, &e);
 		goto done;
@@ -838,7 +839,8 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		refuse(&d, &e);
 		goto done;
 	}
-	if (info.kind != BUNDLE_DIRECTORY && strcmp(o->bundle, "-")) {
+	if ((info.kind != BUNDLE_DIRECTORY || o->link_bundle) &&
+	    strcmp(o->bundle, "-")) {
 		char *link = fs_join(d.dep_dir, "bundle.tar");
 		char *abs = fs_abspath(bundle_name(o));
 
@@ -848,10 +850,12 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		free(abs);
 		free(link);
 	}
-	notice(&d,
-	       "unpacked %s bundle: %llu entries, %llu bytes in %lld ms%s%s",
-	       bundle_kind_name(info.kind), (unsigned long long)info.entries,
-	       (unsigned long long)info.bytes, (long long)(proc_now_ms() - t0),
+	notice(&d, "%s %s bundle: %llu entries, %llu bytes in %lld ms%s%s",
+	       o->link_bundle ? "linked" : "unpacked",
+	       o->link_bundle ? "the deployment's unpacked"
+			      : bundle_kind_name(info.kind),
+	       (unsigned long long)info.entries, (unsigned long long)info.bytes,
+	       (long long)(proc_now_ms() - t0),
 	       info.hoisted ? "; stripped leading directory " : "",
 	       info.hoisted ? info.wrapper : "");
 	for (size_t i = 0; i < d.spec.warnings.nr; i++)

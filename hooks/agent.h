@@ -147,6 +147,11 @@ struct agent_opts {
 	 * bundle is a path only this process can use (/proc/self/fd/N on a
 	 * sandboxed host); NULL: bundle. */
 	const char *bundle_name;
+	/* bundle is a directory unpacked once from the archive bundle_name
+	 * for several hosts: its files are hard-linked into this host's
+	 * deployment-archive (bundle_opts.link_files), which is otherwise
+	 * the same as when the archive is unpacked here. */
+	bool link_bundle;
 };
 
 #define AGENT_MAX_REVISIONS 5

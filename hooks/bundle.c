@@ -1347,7 +1347,8 @@ static int unpack_into(const char *bundle, const char *tmp,
 	int ret;
 
 	if (kind == BUNDLE_DIRECTORY) {
-		if (fs_copy_tree(bundle, tmp, NULL, e) < 0)
+		if ((c->o->link_files ? fs_link_tree(bundle, tmp, NULL, e)
+				      : fs_copy_tree(bundle, tmp, NULL, e)) < 0)
 			return -1;
 		c->drop_setid = !c->o->keep_setid;
 		return dir_check(c, tmp, e);

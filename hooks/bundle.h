@@ -87,6 +87,10 @@ struct bundle_opts {
 	/* Any archive, not a revision: no appspec wanted, never hoisted
 	 * (info->appspec NULL); a pipeline's S3 source object. */
 	bool no_appspec;
+	/* A directory bundle's regular files are hard-linked, not copied
+	 * (fs_link_tree): a bundle unpacked once for a deployment's local
+	 * hosts, with the same options, whose files nobody writes. */
+	bool link_files;
 };
 
 #define BUNDLE_MAX_ENTRIES 1000000ULL

@@ -445,6 +445,7 @@ char *fs_abspath(const char *path)
 /* The copy walk: one open directory per level, nothing followed. */
 struct copy_ctx {
 	struct buf path; /* source path, for messages */
+	bool link; /* regular files hard-linked where the file system can */
 	dev_t dst_dev; /* the destination root, never copied into itself */
 	ino_t dst_ino;
 	char *iobuf;
@@ -528,6 +529,16 @@ static int copy_file(struct copy_ctx *c, int sdir, int ddir, const char *name,
 	struct stat st;
 	int in, out = -1, ret = -1;
 
+	if (c->link) {
+		if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return err_sys(e, "cannot stat '%s'", c->path.ptr);
+		if (!S_ISREG(st.st_mode))
+			return 0;
+		if (linkat(sdir, name, ddir, name, 0) == 0)
+			return 0;
+		if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+			return err_sys(e, "cannot link '%s'", c->path.ptr);
+	}
 	in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (in < 0)
 		return err_sys(e, "cannot open '%s'", c->path.ptr);
@@ -751,10 +762,10 @@ static int dir_is_empty(int fd)
 	return empty;
 }
 
-int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
-		 struct sw_err *e)
+static int copy_tree(const char *src, const char *dst, const char *const *skip,
+		     bool link, struct sw_err *e)
 {
-	struct copy_ctx c = { BUF_INIT, 0, 0, NULL };
+	struct copy_ctx c = { BUF_INIT, link, 0, 0, NULL };
 	struct stat st, dst_st;
 	int sfd, dfd = -1, ret = -1;
 
@@ -801,6 +812,18 @@ out:
 	buf_release(&c.path);
 	free(c.iobuf);
 	return ret;
+}
+
+int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
+		 struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, false, e);
+}
+
+int fs_link_tree(const char *src, const char *dst, const char *const *skip,
+		 struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, true, e);
 }
 
 /* ---- bringing a recycled copy up to date ---- */
@@ -1027,7 +1050,7 @@ out:
 int fs_sync_tree(const char *src, const char *dst, const char *const *skip,
 		 struct fs_sync *s, struct sw_err *e)
 {
-	struct sync_ctx x = { { BUF_INIT, 0, 0, NULL }, s, -1 };
+	struct sync_ctx x = { { BUF_INIT, false, 0, 0, NULL }, s, -1 };
 	struct stat st, dst_st;
 	int sfd, dfd = -1, ret = -1;
 

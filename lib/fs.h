@@ -64,6 +64,15 @@ int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e);
 
 /*
+ * fs_copy_tree(), but regular files are hard links to src's (copies
+ * where the file system cannot link: another mount, too many links). The
+ * copy shares their inodes: a write into one of its files in place
+ * reaches src.
+ */
+int fs_link_tree(const char *src, const char *dst, const char *const *skip,
+		 struct sw_err *e);
+
+/*
  * Make dst, a copy fs_copy_tree() (or this) made of src earlier, a copy
  * of src as it is now, writing only what changed: a file or link is
  * kept when its size, mode, mtime (links: target) are src's, its ctime in

@@ -27,6 +27,7 @@
 #include "index.h"
 #include "lock.h"
 #include "proc.h"
+#include "retire.h"
 #include "state.h"
 #include "transport.h"
 #include "xalloc.h"
@@ -92,6 +93,8 @@ struct drv {
 	char *dep_dir; /* <state>/deployments/<id> */
 	char *control_dir; /* <state>/ssh */
 	char *stream; /* what remote hosts receive as the bundle */
+	/* an archive bundle unpacked once for the local hosts, or NULL */
+	char *unpacked;
 	int log_fd; /* deployment.log, locked while the deployment runs */
 	/* report.json's space, set aside at the start (reserved: taken) */
 	struct fs_reserve report_rv;
@@ -716,6 +719,39 @@ static void resolve_group(struct drv *d)
 	}
 }
 
+/*
+ * An archive bundle for two local hosts or more is unpacked once, into
+ * <dep_dir>/bundle/, with the bounds each host applies; each local
+ * host's agent then links its files into the host's archive instead of
+ * unpacking the archive again (2,000 files: 2,000 inodes, not 2,000 per
+ * host). A bundle that does not unpack here is left to each host, which
+ * refuses it with its own message.
+ */
+static void prepare_unpacked(struct drv *d)
+{
+	struct bundle_opts bo = BUNDLE_OPTS_INIT;
+	struct bundle_info info = BUNDLE_INFO_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	size_t local = 0;
+	char *dir;
+
+	if (!d->bundle || d->kind == BUNDLE_DIRECTORY ||
+	    d->kind == BUNDLE_UNKNOWN)
+		return;
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		local += !d->hosts[i].ssh;
+	if (local < 2)
+		return;
+	bo.max_bytes = d->o->max_bundle_bytes;
+	bo.max_ratio = d->o->max_bundle_ratio;
+	dir = fs_join(d->dep_dir, "bundle");
+	if (bundle_unpack(d->bundle, dir, &bo, &info, &e) == 0)
+		d->unpacked = dir;
+	else
+		free(dir);
+	bundle_info_release(&info);
+}
+
 static int resolve(struct drv *d, struct sw_err *e)
 {
 	const struct deploy_opts *o = d->o;
@@ -810,6 +846,7 @@ static int resolve(struct drv *d, struct sw_err *e)
 		return -1;
 	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;
+	prepare_unpacked(d);
 	return 0;
 }
 
@@ -891,6 +928,7 @@ static void host_start(struct drv *d, struct fhost *h)
 		.max_bundle_bytes = d->o->max_bundle_bytes,
 		.max_bundle_ratio = d->o->max_bundle_ratio,
 		.keep_deployment = d->keep_good,
+		.unpacked = h->ssh ? NULL : d->unpacked,
 	};
 	struct sw_err e = SW_ERR_INIT;
 
@@ -1543,6 +1581,14 @@ static void drv_release(struct drv *d)
 		fs_reserve_release(&d->report_rv);
 	if (d->log_fd >= 0)
 		close(d->log_fd);
+	if (d->unpacked) {
+		struct sw_err ignored = SW_ERR_INIT;
+
+		/* the hosts have their links: deleted in the background */
+		if (retire_tree(d->st->dir, d->unpacked, &ignored) < 0)
+			fs_remove_tree(d->unpacked, &ignored);
+		free(d->unpacked);
+	}
 	free(d->id);
 	free(d->bundle);
 	free(d->rollback_of);

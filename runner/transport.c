@@ -171,6 +171,11 @@ static int local_start(const struct transport_host *h,
 				_exit(ERR_SYSTEM);
 		} else {
 			o.bundle = rq->bundle;
+			if (rq->unpacked) {
+				o.bundle = rq->unpacked;
+				o.bundle_name = rq->bundle;
+				o.link_bundle = true;
+			}
 			o.deployment_root = h->deployment_root;
 			o.host_root = h->root;
 		}

@@ -77,6 +77,10 @@ struct agent_request {
 	unsigned max_revisions; /* 0: the default */
 	uint64_t max_bundle_bytes, max_bundle_ratio; /* 0: the defaults */
 	const char *keep_deployment; /* retention keeps it too; NULL */
+	/* Local hosts (not sandboxed): the archive bundle unpacked once for
+	 * the deployment, a directory whose files are hard-linked into each
+	 * host's archive (agent_opts.link_bundle); NULL: none. */
+	const char *unpacked;
 };
 
 struct transport_run {
