@@ -826,6 +826,45 @@ int fs_link_tree(const char *src, const char *dst, const char *const *skip,
 	return copy_tree(src, dst, skip, true, e);
 }
 
+/* ---- the file clock ---- */
+
+/* marker's ctime once touched now. */
+static int touch_ctime(const char *marker, struct timespec *t, struct sw_err *e)
+{
+	struct stat st;
+	int fd =
+		open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return err_sys(e, "cannot open '%s'", marker);
+	if (futimens(fd, NULL) < 0 || fstat(fd, &st) < 0) {
+		err_sys(e, "cannot touch '%s'", marker);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	*t = st.st_ctim;
+	return 0;
+}
+
+int fs_clock_after(const char *marker, struct timespec *t, struct sw_err *e)
+{
+	struct timespec first, ms = { 0, 1000000 };
+
+	if (touch_ctime(marker, &first, e) < 0)
+		return -1;
+	for (int i = 0; i < 1000; i++) {
+		if (touch_ctime(marker, t, e) < 0)
+			return -1;
+		if (t->tv_sec > first.tv_sec ||
+		    (t->tv_sec == first.tv_sec && t->tv_nsec > first.tv_nsec))
+			return 0;
+		nanosleep(&ms, NULL);
+	}
+	return err_set(e, ERR_SYSTEM, "the file clock at '%s' does not move",
+		       marker);
+}
+
 /* ---- bringing a recycled copy up to date ---- */
 
 /* a before b */

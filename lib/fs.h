@@ -73,12 +73,24 @@ int fs_link_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e);
 
 /*
+ * The file clock: *t such that every change made to any file before the
+ * call has a ctime before *t and every change made after it a ctime at
+ * or after *t. Read from marker's ctime (created if absent, on the file
+ * system concerned), touched until it moves: file times are handed out
+ * in order (the coarse clock, and the floor that keeps fine-grained
+ * timestamps in order with it), but the coarse clock may lag the real
+ * one by more than a tick, so no clock read gives this. Takes at most a
+ * tick of the file clock.
+ */
+int fs_clock_after(const char *marker, struct timespec *t, struct sw_err *e);
+
+/*
  * Make dst, a copy fs_copy_tree() (or this) made of src earlier, a copy
  * of src as it is now, writing only what changed: a file or link is
  * kept when its size, mode, mtime (links: target) are src's, its ctime in
  * src has not reached s->trusted_before (when the earlier copy began)
  * and its ctime in dst has not reached s->trusted_copy (when that copy
- * was complete), both from CLOCK_REALTIME_COARSE; everything else in dst is
+ * was complete), both from fs_clock_after(); everything else in dst is
  * replaced, and what src lacks (skip names at the top level included) is
  * moved into the directory s->junk (same file system, NULL: removed in
  * place). ctime moves with every write, chmod, link or rename and cannot

@@ -113,7 +113,7 @@ struct mirror_counts {
  *
  * Recycling: a retired build's tree waits in <key>.spare/ as
  * used.<commit>.<sec>.<nsec>.<pid>.<n> (mirror_recycle_name()), the time
- * being when its checkout was complete (CLOCK_REALTIME_COARSE). The
+ * being when its checkout was complete (fs_clock_after()). The
  * checkout renames one into dest (preferring the same commit), moves
  * its .git out and writes a new one, and then goes through the commit's
  * tree: an entry is kept when the old commit had the same blob and mode

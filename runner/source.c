@@ -144,30 +144,22 @@ char *source_cache_summary(const struct source_result *r)
 	return s;
 }
 
-/* The clock file times come from: later changes never stamp earlier. */
-static struct timespec coarse_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME_COARSE, &t);
-	return t;
-}
-
 /*
- * When a tree just written is complete: the first tick of the file
- * clock after the last write (at most one tick, a few ms, away), so that
- * every file written has a ctime before it and every later change one
- * at or after it.
+ * The file clock of pool (fs_clock_after() on <pool>/.clock, the pool
+ * made if absent); 0, or -1 when it cannot be read (then the tree is not
+ * recycled: nothing is lost but speed).
  */
-static struct timespec tree_done(void)
+static int pool_clock(const char *pool, struct timespec *t)
 {
-	struct timespec last = coarse_now(), t;
-	struct timespec ms = { 0, 1000000 };
+	struct sw_err e = SW_ERR_INIT;
+	char *marker = fs_join(pool, ".clock");
+	int ret = fs_mkdir_p(pool, 0755, &e) < 0 ||
+				  fs_clock_after(marker, t, &e) < 0
+			  ? -1
+			  : 0;
 
-	while ((t = coarse_now()).tv_sec == last.tv_sec &&
-	       t.tv_nsec == last.tv_nsec)
-		nanosleep(&ms, NULL);
-	return t;
+	free(marker);
+	return ret;
 }
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
@@ -660,9 +652,8 @@ static int fetch_mirrored(const struct source_opts *o, const char *url,
 	}
 	if (update_submodules(repo, &c, 0, e) < 0)
 		goto out;
-	done = tree_done();
 	mirrored_result(&x, url, r);
-	if (strcmp(how, "libgit2")) {
+	if (strcmp(how, "libgit2") && pool_clock(x.m.spares, &done) == 0) {
 		r->pool = xstrdup(x.m.spares);
 		r->pool_name =
 			mirror_recycle_name(git_commit_id(x.commit), &done);
@@ -892,7 +883,7 @@ static int copy_recycling(const struct source_opts *o, const char *abs,
 			  const char *const *skip, struct source_result *r,
 			  struct sw_err *e)
 {
-	struct timespec start = coarse_now(), before, done;
+	struct timespec start, before, done;
 	struct fs_sync sync;
 	char *pool = NULL, *junk = NULL, *state = NULL;
 	double t0 = now_seconds();
@@ -900,6 +891,11 @@ static int copy_recycling(const struct source_opts *o, const char *abs,
 
 	if (o->mirror_dir && !o->no_cache)
 		pool = mirror_path(o->mirror_dir, abs, ".copies");
+	/* a source file changed from now on is copied again next time */
+	if (pool && pool_clock(pool, &start) < 0) {
+		free(pool);
+		pool = NULL;
+	}
 	if (!pool || !take_copy(pool, o->dest, &before, &done)) {
 		r->checkout = "copy";
 		if (fs_copy_tree(abs, o->dest, skip, e) < 0)
@@ -926,9 +922,8 @@ static int copy_recycling(const struct source_opts *o, const char *abs,
 		r->kept = sync.kept;
 		r->removed = sync.removed;
 	}
-	if (pool) {
+	if (pool && pool_clock(pool, &done) == 0) {
 		r->pool = pool;
-		done = tree_done();
 		r->pool_name = copy_name(&start, &done);
 		pool = NULL;
 	}

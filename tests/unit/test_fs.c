@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -677,6 +678,152 @@ static void test_fs__reserve(void **state)
 	free(text);
 }
 
+/* fs_clock_after() on a marker in the fixture. */
+static struct timespec file_clock(struct fixture *f)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *marker = path_in(f, ".clock");
+	struct timespec t;
+
+	assert_int_equal(fs_clock_after(marker, &t, &e), 0);
+	free(marker);
+	return t;
+}
+
+static void test_fs__sync_tree(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *src = path_in(f, "src"), *dst = path_in(f, "dst");
+	char *junk = path_in(f, "junk"), *p, *q;
+	struct fs_sync s;
+	struct stat a, b;
+	ino_t kept_ino;
+
+	assert_int_equal(fs_mkdir_p(src, 0755, &e), 0);
+	assert_int_equal(mkdir(junk, 0700), 0);
+	p = fs_join(src, "sub");
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	p = fs_join(src, "same.txt");
+	write_file(p, "same\n", 0644);
+	free(p);
+	p = fs_join(src, "changed.txt");
+	write_file(p, "v1\n", 0644);
+	free(p);
+	p = fs_join(src, "gone.txt");
+	write_file(p, "gone\n", 0644);
+	free(p);
+	p = fs_join(src, "sub/exec.sh");
+	write_file(p, "#!/bin/sh\n", 0755);
+	free(p);
+	p = fs_join(src, "link");
+	assert_int_equal(symlink("same.txt", p), 0);
+	free(p);
+	p = fs_join(src, ".slipway");
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	{
+		static const char *const skip[] = { ".slipway", NULL };
+
+		memset(&s, 0, sizeof(s));
+		s.trusted_before = file_clock(f);
+		assert_int_equal(fs_copy_tree(src, dst, skip, &e), 0);
+		s.trusted_copy = file_clock(f);
+	}
+	p = fs_join(dst, "same.txt");
+	assert_int_equal(lstat(p, &a), 0);
+	kept_ino = a.st_ino;
+	free(p);
+
+	/* the source changes: a file, a deletion, a new one */
+	p = fs_join(src, "changed.txt");
+	write_file(p, "v2 longer\n", 0644);
+	free(p);
+	p = fs_join(src, "gone.txt");
+	assert_int_equal(unlink(p), 0);
+	free(p);
+	p = fs_join(src, "sub/new.txt");
+	write_file(p, "new\n", 0600);
+	free(p);
+	/* the copy changes: an output, a file rewritten with its size and
+	 * mtime kept, a chmod, a link pointed elsewhere */
+	p = fs_join(dst, "out.bin");
+	write_file(p, "output\n", 0644);
+	free(p);
+	p = fs_join(dst, "sub/exec.sh");
+	assert_int_equal(lstat(p, &a), 0);
+	write_file(p, "#!/bin/XX\n", 0755);
+	{
+		struct timespec ts[2] = { a.st_atim, a.st_mtim };
+
+		assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	}
+	free(p);
+	p = fs_join(dst, "link");
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(symlink("changed.txt", p), 0);
+	free(p);
+
+	{
+		static const char *const skip[] = { ".slipway", NULL };
+
+		s.junk = junk;
+		assert_int_equal(fs_sync_tree(src, dst, skip, &s, &e), 0);
+	}
+	/* same.txt untouched and kept: the same inode */
+	p = fs_join(dst, "same.txt");
+	assert_int_equal(lstat(p, &b), 0);
+	assert_int_equal(b.st_ino, kept_ino);
+	free(p);
+	p = fs_join(dst, "changed.txt");
+	assert_file_text(p, "v2 longer\n");
+	free(p);
+	p = fs_join(dst, "gone.txt");
+	assert_int_equal(lstat(p, &b), -1);
+	free(p);
+	p = fs_join(dst, "out.bin");
+	assert_int_equal(lstat(p, &b), -1);
+	free(p);
+	p = fs_join(dst, ".slipway");
+	assert_int_equal(lstat(p, &b), -1);
+	free(p);
+	p = fs_join(dst, "sub/exec.sh");
+	assert_file_text(p, "#!/bin/sh\n");
+	assert_int_equal(lstat(p, &b), 0);
+	assert_int_equal(b.st_mode & 07777, 0755);
+	free(p);
+	p = fs_join(dst, "sub/new.txt");
+	assert_file_text(p, "new\n");
+	assert_int_equal(lstat(p, &b), 0);
+	assert_int_equal(b.st_mode & 07777, 0600);
+	q = fs_join(src, "sub/new.txt");
+	assert_int_equal(lstat(q, &a), 0);
+	assert_int_equal(a.st_mtim.tv_sec, b.st_mtim.tv_sec);
+	assert_int_equal(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec);
+	free(q);
+	free(p);
+	p = fs_join(dst, "link");
+	{
+		char t[64];
+		ssize_t n = readlink(p, t, sizeof(t) - 1);
+
+		assert_true(n > 0);
+		t[n] = '\0';
+		assert_string_equal(t, "same.txt");
+	}
+	free(p);
+	/* kept: same.txt (directories are not counted); copied: changed,
+	 * exec.sh, new.txt, link; removed: gone, out.bin and the three
+	 * replaced (.slipway was never copied) */
+	assert_int_equal(s.kept, 1);
+	assert_int_equal(s.copied, 4);
+	assert_int_equal(s.removed, 2 + 3);
+	free(src);
+	free(dst);
+	free(junk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +849,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs__reserve, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_large_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__sync_tree, setup,
 						teardown),
 	};
 
