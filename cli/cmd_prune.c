@@ -37,8 +37,8 @@ static const char prune_usage[] =
 	"Reclaim space in the state directory: remove old builds (source\n"
 	"tree, build.log, report, artifacts), old deployments\n"
 	"(deployment.log, report), old runs' and batches' records (runs/,\n"
-	"batches/), and what killed runs left behind (temporary files,\n"
-	"retired trees).\n"
+	"batches/), what killed runs left behind (temporary files,\n"
+	"retired trees), and the source trees kept for later builds.\n"
 	"\n"
 	"  --keep N              keep the newest N builds and batches of each\n"
 	"                        project, deployments of each deployment\n"
@@ -389,6 +389,65 @@ static void prune_trash(const char *state, const struct popts *o,
 	free(trash);
 }
 
+/*
+ * Source trees waiting to be recycled (sources/<key>.spare/ and .copies/,
+ * prepared spares included): each is claimed by a rename into trash/ (a
+ * build takes one by a rename too: never half of one), then removed with
+ * the trash below.
+ */
+static void prune_pools(const char *state, const struct popts *o,
+			uint64_t *bytes)
+{
+	char *sources = fs_join(state, "sources");
+	char *trash = fs_join(state, "trash");
+	struct sw_err e = SW_ERR_INIT;
+	struct dirent *de;
+	DIR *d = opendir(sources);
+
+	while (d && (de = readdir(d))) {
+		const char *dot = strrchr(de->d_name, '.');
+		struct dirent *te;
+		char *pool;
+		DIR *pd;
+
+		if (!dot || (strcmp(dot, ".spare") && strcmp(dot, ".copies")))
+			continue;
+		pool = fs_join(sources, de->d_name);
+		pd = opendir(pool);
+		while (pd && (te = readdir(pd))) {
+			char *p, *to;
+
+			/* retired trees and prepared spares ("<commit>.<pid>");
+			 * not those being made or emptied (tmp., junk.) */
+			if (strncmp(te->d_name, "used.", 5) &&
+			    strncmp(te->d_name, "copy.", 5) &&
+			    (strspn(te->d_name, "0123456789abcdef") != 40 ||
+			     te->d_name[40] != '.'))
+				continue;
+			p = fs_join(pool, te->d_name);
+			if (o->dry_run) {
+				*bytes += fs_tree_size(p);
+			} else if (fs_mkdir_p(trash, 0755, &e) == 0) {
+				to = xasprintf("%s/pool-%s-%s", trash,
+					       de->d_name, te->d_name);
+				if (rename(p, to) < 0) {
+					/* taken by a build meanwhile */
+				}
+				free(to);
+			}
+			err_clear(&e);
+			free(p);
+		}
+		if (pd)
+			closedir(pd);
+		free(pool);
+	}
+	if (d)
+		closedir(d);
+	free(trash);
+	free(sources);
+}
+
 int cmd_prune(int argc, char **argv)
 {
 	/* Not descended into: big trees that never hold our temporaries. */
@@ -476,6 +535,7 @@ int cmd_prune(int argc, char **argv)
 	}
 	for (int k = 0; k < 4; k++)
 		prune_recs(dirs[k], k, &rs[k], &o, s, &t[k]);
+	prune_pools(state, &o, &trash);
 	prune_trash(state, &o, &trash);
 	if (!o.dry_run && fs_sweep_stale_tmp(state, 4, skip, &sw, &e) < 0) {
 		fprintf(stderr, "warning: %s\n", e.msg);
