@@ -1293,8 +1293,25 @@ static void junk_done(struct junk *j)
 }
 
 /* Whatever dest holds below rel that the tree does not have goes. */
+/* Whether rel (a directory when dir) is ignored in repo's .gitignore. */
+static bool ignored(git_repository *repo, struct buf *rel, bool dir)
+{
+	size_t len = rel->len;
+	int yes = 0;
+
+	if (dir)
+		buf_addch(rel, '/');
+	if (git_ignore_path_is_ignored(&yes, repo, rel->ptr) < 0) {
+		git_error_clear();
+		yes = 0;
+	}
+	buf_setlen(rel, len);
+	return yes;
+}
+
 static int drop_extras(int dirfd, struct buf *rel, struct tree_file **nv,
-		       size_t nr, struct junk *j, struct sw_err *e)
+		       size_t nr, git_repository *keep_ignored, struct junk *j,
+		       struct sw_err *e)
 {
 	size_t len = rel->len;
 	struct dirent *de;
@@ -1321,10 +1338,20 @@ static int drop_extras(int dirfd, struct buf *rel, struct tree_file **nv,
 		buf_addstr(rel, de->d_name);
 		f = find(nv, nr, rel->ptr);
 		if (!f) {
+			struct stat st;
+			bool dir = de->d_type == DT_DIR ||
+				   (de->d_type == DT_UNKNOWN &&
+				    fstatat(dirfd, rel->ptr, &st,
+					    AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISDIR(st.st_mode));
+
+			if (keep_ignored && ignored(keep_ignored, rel, dir))
+				continue;
 			if (junk_move(j, dirfd, rel->ptr, e) < 0)
 				goto out;
 		} else if (f->mode == GIT_FILEMODE_TREE) {
-			if (drop_extras(dirfd, rel, nv, nr, j, e) < 0)
+			if (drop_extras(dirfd, rel, nv, nr, keep_ignored, j,
+					e) < 0)
 				goto out;
 		}
 	}
@@ -1388,6 +1415,7 @@ static int recycle(const struct mirror *m, git_repository *mirror,
 	struct buf rel = BUF_INIT;
 	mode_t mask = umask(0);
 	int dirfd = -1, ret = -1;
+	const char *keep;
 	bool same;
 
 	umask(mask);
@@ -1484,7 +1512,10 @@ static int recycle(const struct mirror *m, git_repository *mirror,
 			goto out;
 		}
 	}
-	if (drop_extras(dirfd, &rel, nv, nt.nr, &j, e) < 0)
+	/* SLIPWAY_KEEP_IGNORED=1: the last build's ignored outputs stay */
+	keep = getenv("SLIPWAY_KEEP_IGNORED");
+	if (drop_extras(dirfd, &rel, nv, nt.nr,
+			keep && !strcmp(keep, "1") ? repo : NULL, &j, e) < 0)
 		goto out;
 	if (git_index_write(index) < 0) {
 		err_set(e, ERR_FAILED, "cannot write the index of '%s': %s",

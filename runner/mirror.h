@@ -122,7 +122,9 @@ struct mirror_counts {
  * which cannot be set back, so whatever the build's commands changed is
  * written again, even with its size and mtime kept); any other entry is
  * written. Everything the commit does not have (build outputs, ignored
- * files included) is moved out to the trash, deleted in the background.
+ * files included) is moved out to the trash, deleted in the background;
+ * with SLIPWAY_KEEP_IGNORED=1 what the commit's .gitignore files ignore
+ * stays (the retired build's outputs, for an incremental build).
  * The index is rebuilt from the stat of each file. A tree with
  * submodules or .gitattributes, or a configuration that converts line
  * endings, is not recycled: it goes to the trash and the checkout writes

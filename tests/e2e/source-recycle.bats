@@ -193,3 +193,21 @@ listing() {
 	[ "$status" -eq 0 ]
 	[ "$(printed SAME)" = hello ]
 }
+
+@test "SLIPWAY_KEEP_IGNORED=1 keeps the retired build's ignored outputs, nothing else" {
+	make_repo
+	rbuild "$REPO" -e MESS=1
+	[ "$status" -eq 0 ]
+	wait_spare
+	rbuild "$REPO"
+	[ "$status" -eq 0 ]
+	SLIPWAY_KEEP_IGNORED=1 rbuild "$REPO"
+	[ "$status" -eq 0 ]
+	buildlog | grep -q 'checked out (recycled: '
+	src=$(src_of "$LOG")
+	[ "$(cat "$src/out/app.bin")" = built ]
+	[ ! -e "$src/untracked.txt" ]
+	[ "$(printed SAME)" = hello ]
+	[ "$(printed STATUS)" = 1 ] # the ignored out/ only
+	git -C "$src" status --porcelain --ignored | grep -qx '!! out/'
+}
