@@ -930,18 +930,17 @@ static void pin_source(struct brun *b, const struct source_result *sr)
 
 /*
  * A git source through the mirror: the buildspec read from the commit,
- * no file written. 1 read (or absent: the build will say why), 2 only
- * a checkout can tell, -1 a system error.
+ * no file written. 1 read (or absent, or the source cannot be fetched:
+ * the build will say why), 2 only a checkout can tell.
  */
-static int read_from_mirror(struct brun *b, struct source_opts *so,
-			    struct sw_err *e)
+static int read_from_mirror(struct brun *b, struct source_opts *so)
 {
 	struct source_result sr = SOURCE_RESULT_INIT;
 	struct sw_err pe = SW_ERR_INIT;
 	struct buf text = BUF_INIT;
 	int rc = source_read_file(so, b->spec, &text, &sr, &pe);
 
-	(void)e;
+	b->fetched = true;
 	if (rc == 1 && buildspec_parse(b->spec, text.ptr ? text.ptr : "",
 				       text.len, &b->bs, &pe) == 0)
 		b->have_bs = true;
@@ -989,8 +988,7 @@ static int load_batchspec(struct brun *b, struct sw_err *e)
 			b->have_bs = true;
 		}
 	} else if (!(o->buildspec && o->buildspec[0] == '/') &&
-		   source_readable(&so) &&
-		   (b->fetched = true, read_from_mirror(b, &so, e) == 1)) {
+		   source_readable(&so) && read_from_mirror(b, &so) == 1) {
 		/* read from the commit */
 	} else {
 		struct source_result sr = SOURCE_RESULT_INIT;
