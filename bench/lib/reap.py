@@ -9,7 +9,8 @@ has finished, the page cache is synced and a second passes) or "b2b"
 process is a child subreaper, so the detached processes a run starts in
 the background (slipway's tree preparation and trash deletion) become its
 children when their parents exit, and their CPU time is counted here.
---pre runs a shell command before each run, outside the timing.
+--pre runs a shell command before each run, outside the timing (may be
+given more than once).
 
 Prints one line per run, "wall_ms fg_cpu_ms", then "bg_cpu_ms TOTAL":
 the CPU time of everything but the runs themselves, all runs together.
@@ -31,9 +32,9 @@ def main():
     args = sys.argv[1:]
     mode, n = args[0], int(args[1])
     args = args[2:]
-    pre = None
-    if args and args[0] == "--pre":
-        pre = args[1]
+    pre = []
+    while args and args[0] == "--pre":
+        pre.append(args[1])
         args = args[2:]
     if args and args[0] == "--":
         args = args[1:]
@@ -62,9 +63,9 @@ def main():
             time.sleep(1)
         else:
             reap(False)
-        if pre:
-            subprocess.run(["sh", "-c", pre], check=True)
-            reap(False)
+        for cmd in pre:
+            subprocess.run(["sh", "-c", cmd], check=True)
+        reap(False)
         t0 = time.monotonic()
         p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
