@@ -147,10 +147,11 @@ static void notify(struct run *r, const char *json)
 	}
 }
 
-/* One state change: kind 0 pipeline, 1 stage, 2 action. */
-static void event(struct run *r, int kind, const struct pl_stage *st,
-		  const struct pl_action *a, const char *state,
-		  const char *summary)
+/* One state change: kind 0 pipeline, 1 stage, 2 action; the keys of
+ * extra (consumed, or NULL) are added to its detail. */
+static void event_x(struct run *r, int kind, const struct pl_stage *st,
+		    const struct pl_action *a, const char *state,
+		    const char *summary, json_object *extra)
 {
 	static const char *const types[] = {
 		"CodePipeline Pipeline Execution State Change",
@@ -223,6 +224,11 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 				json_object_new_string("JobFailed"));
 		json_object_object_add(d, "execution-result", x);
 	}
+	if (extra) {
+		json_object_object_foreach(extra, k, val)
+			json_object_object_add(d, k, json_object_get(val));
+		json_object_put(extra);
+	}
 	json_object_object_add(d, "version", json_object_new_int(1));
 	json_object_object_add(o, "detail", d);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
@@ -250,6 +256,13 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 	free(ts);
 	free(up);
 	json_object_put(o);
+}
+
+static void event(struct run *r, int kind, const struct pl_stage *st,
+		  const struct pl_action *a, const char *state,
+		  const char *summary)
+{
+	event_x(r, kind, st, a, state, summary, NULL);
 }
 
 /* ---- stop ------------------------------------------------------------- */
@@ -445,6 +458,68 @@ static int set_execution(struct run *r, const char *status, const char *summary,
 	ret = store_put_execution(r->s, &x, e);
 	store_execution_release(&x);
 	return ret;
+}
+
+/* ---- stage retries ------------------------------------------------------ */
+
+#define AUTO_RETRY "AutomatedStageRetry"
+#define MANUAL_RETRY "ManualStageRetry"
+
+/* CodePipeline's RetryStageMetadata of stage, counted from the
+ * execution's stage RESUMED events; *trigger (when not NULL) is the
+ * latest retry's trigger, or NULL (caller frees). */
+static int stage_retries(struct run *r, const char *stage, long *autos,
+			 long *manuals, char **trigger, struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_event *v = NULL;
+	size_t nr = 0;
+
+	*autos = *manuals = 0;
+	if (trigger)
+		*trigger = NULL;
+	q.execution_id = r->id;
+	if (store_list_events(r->s, &q, 0, &v, &nr, e) < 0)
+		return -1;
+	for (size_t i = 0; i < nr; i++) {
+		json_object *o = json_tokener_parse(v[i].json), *d, *x;
+		const char *t;
+
+		if (!o || !json_object_object_get_ex(o, "detail", &d) ||
+		    !json_object_object_get_ex(d, "stage", &x) ||
+		    strcmp(json_object_get_string(x), stage) ||
+		    !json_object_object_get_ex(d, "retry-trigger", &x)) {
+			json_object_put(o);
+			continue;
+		}
+		t = json_object_get_string(x);
+		if (!strcmp(t, AUTO_RETRY))
+			(*autos)++;
+		else
+			(*manuals)++;
+		if (trigger) {
+			free(*trigger);
+			*trigger = xstrdup(t);
+		}
+		json_object_put(o);
+	}
+	store_events_free(v, nr);
+	return 0;
+}
+
+/* The stage's RESUMED event of a retry (trigger AUTO_RETRY or
+ * MANUAL_RETRY). */
+static void retry_event(struct run *r, const struct pl_stage *st,
+			const char *trigger, bool all)
+{
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "retry-trigger",
+			       json_object_new_string(trigger));
+	json_object_object_add(
+		x, "retry-mode",
+		json_object_new_string(all ? "ALL_ACTIONS" : "FAILED_ACTIONS"));
+	event_x(r, 1, st, NULL, "RESUMED", NULL, x);
 }
 
 /* ---- artifacts ------------------------------------------------------- */
@@ -1500,6 +1575,35 @@ out:
 static int advance(struct run *r);
 static void rollback(struct run *r, const struct pl_stage *st);
 
+/*
+ * onFailure RETRY: a failed stage is retried once by itself, as
+ * CodePipeline's automatic stage retry (autoStageRetryAttempt 1 at
+ * most), in the stage's retryMode. Returns 1 when it retries, 0 when
+ * the stage was retried already, -1 on error.
+ */
+static int auto_retry(struct run *r, const struct pl_stage *st,
+		      struct sw_err *e)
+{
+	bool all = st->retry_mode == PL_ALL_ACTIONS;
+	long autos, manuals;
+
+	if (stage_retries(r, st->name, &autos, &manuals, NULL, e) < 0)
+		return -1;
+	if (autos >= 1)
+		return 0;
+	if (put_stage(r, st->name, "Failed", 0, now_ms(), e) < 0)
+		return -1;
+	event(r, 1, st, NULL, "FAILED", NULL);
+	fprintf(stderr, "%s: stage %s failed: retrying it (%s, automatic)\n",
+		r->id, st->name, all ? "all actions" : "failed actions");
+	if (put_stage(r, st->name, "InProgress", 0, 0, e) < 0)
+		return -1;
+	retry_event(r, st, AUTO_RETRY, all);
+	r->retry = st;
+	r->retry_all = all;
+	return 1;
+}
+
 /* Advance the execution as far as it goes. */
 static int advance(struct run *r)
 {
@@ -1561,6 +1665,16 @@ static int advance(struct run *r)
 				return exit_of(&e);
 			if (ret != EXEC_WAITING && (why = stop_requested(r)))
 				return stopped(r, st, why);
+			if (ret == 1 && st->on_failure == PL_RETRY) {
+				int rc = auto_retry(r, st, &e);
+
+				if (rc < 0)
+					return exit_of(&e);
+				if (rc == 1) {
+					g = -1; /* again from its first group */
+					continue;
+				}
+			}
 			if (ret == 1) {
 				ret = finish(r, st, false, "an action failed");
 				if (st->on_failure == PL_ROLLBACK && !r->only &&
@@ -2187,7 +2301,7 @@ int exec_retry(const char *state_dir, const char *id, bool all)
 		goto out;
 	}
 	event(&r, 0, NULL, NULL, "RESUMED", NULL);
-	event(&r, 1, r.retry, NULL, "RESUMED", NULL);
+	retry_event(&r, r.retry, MANUAL_RETRY, all);
 	fprintf(stderr, "%s: retrying %s (%s)\n", id, r.retry->name,
 		all ? "all actions" : "failed actions");
 	ret = advance(&r);
@@ -2464,6 +2578,8 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 	struct store_approval *ap = NULL;
 	size_t snr = 0, anr = 0, pnr = 0;
 	json_object *root = NULL, *pe, *stages, *vars, *revs;
+	long autos, manuals;
+	char *trigger = NULL;
 	int ret = 0;
 
 	q.execution_id = id;
@@ -2520,6 +2636,7 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 		json_object_object_add(pe, "artifacts", jartifacts(r));
 	json_object_object_add(root, "pipelineExecution", pe);
 	stages = json_object_new_array();
+	json_object_object_add(root, "stageStates", stages);
 	for (size_t s = 0; s < r->pl.nr_stages; s++) {
 		const struct pl_stage *st = &r->pl.stages[s];
 		json_object *so = json_object_new_object(), *le = NULL,
@@ -2536,12 +2653,38 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 			}
 		if (le)
 			json_object_object_add(so, "latestExecution", le);
-		if (!json)
-			printf("%-12s %s\n", st->name,
+		if (stage_retries(r, st->name, &autos, &manuals, &trigger, &e) <
+		    0) {
+			ret = -1;
+			*ep = e;
+			json_object_put(so);
+			json_object_put(acts);
+			goto out;
+		}
+		if (trigger) {
+			json_object *m = json_object_new_object();
+
+			json_object_object_add(m, "autoStageRetryAttempt",
+					       json_object_new_int64(autos));
+			json_object_object_add(m, "manualStageRetryAttempt",
+					       json_object_new_int64(manuals));
+			json_object_object_add(m, "latestRetryTrigger",
+					       jstr(trigger));
+			json_object_object_add(so, "retryStageMetadata", m);
+		}
+		if (!json) {
+			printf("%-12s %s", st->name,
 			       le ? json_object_get_string(
 					    json_object_object_get(le,
 								   "status"))
 				  : "-");
+			if (trigger)
+				printf(" (attempt %ld, %s)",
+				       1 + autos + manuals, trigger);
+			printf("\n");
+		}
+		free(trigger);
+		trigger = NULL;
 		for (size_t a = 0; a < st->nr_actions; a++) {
 			struct store_action *l =
 				latest(av, anr, st->name, st->actions[a].name);
@@ -2627,7 +2770,13 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 				free(t);
 			}
 			json_object_array_add(acts, ao);
-			if (!json)
+			if (!json && l && l->attempt > 1)
+				printf("  %-20s %s (attempt %ld)%s%s%s\n",
+				       st->actions[a].name, status, l->attempt,
+				       wait ? " (waiting for approval)" : "",
+				       summary ? ": " : "",
+				       summary ? summary : "");
+			else if (!json)
 				printf("  %-20s %s%s%s%s\n",
 				       st->actions[a].name,
 				       status ? status : "-",
@@ -2638,7 +2787,6 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 		json_object_object_add(so, "actionStates", acts);
 		json_object_array_add(stages, so);
 	}
-	json_object_object_add(root, "stageStates", stages);
 	if (html)
 		;
 	else if (json)

@@ -694,6 +694,95 @@ EOB
 	[[ "$output" == *"is Succeeded: only a failed stage can be retried"* ]]
 }
 
+# A stage Bad with onFailure RETRY ($1: its retryMode) whose Flaky action
+# fails until its $T/runs has $2 lines of flaky, beside Fine; then Last.
+retry_pipeline() {
+	{
+		cat <<EOB
+    - name: Bad
+      onFailure: {result: RETRY, retryConfiguration: {retryMode: $1}}
+      actions:
+        - name: Flaky
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo flaky >>$T/runs; [ \$(grep -c flaky $T/runs) -ge $2 ]"}
+        - name: Fine
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo fine >>$T/runs"}
+EOB
+		last_stage
+	} | pl_file
+}
+
+@test "pipeline: onFailure RETRY retries a failed stage once by itself (FAILED_ACTIONS); show and events say so" {
+	pl_setup
+	retry_pipeline FAILED_ACTIONS 2
+	pl_start
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"stage Bad failed: retrying it (failed actions, automatic)"*"Last/Mark: Succeeded"* ]]
+	[ "$(sort "$T/runs" | uniq -c | tr -s ' ' | tr '\n' ,)" = " 1 fine, 2 flaky," ]
+	[ -e "$T/last" ]
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	[ "$(pl_json '.stageStates[2].retryStageMetadata | "\(.autoStageRetryAttempt) \(.manualStageRetryAttempt) \(.latestRetryTrigger)"')" = "1 0 AutomatedStageRetry" ]
+	[ "$(pl_json '.stageStates[1].retryStageMetadata')" = null ]
+	[ "$(events | grep '^Bad/' | tr '\n' ' ')" = "Bad/:STARTED Bad/Flaky:STARTED Bad/Fine:STARTED Bad/Flaky:FAILED Bad/Fine:SUCCEEDED Bad/:FAILED Bad/:RESUMED Bad/Flaky:STARTED Bad/Flaky:SUCCEEDED Bad/:SUCCEEDED " ]
+	[ "$(jq -r 'select(.detail.state == "RESUMED") | "\(.detail["retry-trigger"]) \(.detail["retry-mode"])"' "$STATE/executions/$PE/events.jsonl")" = "AutomatedStageRetry FAILED_ACTIONS" ]
+	# no pipeline event says it failed
+	! events | grep -q '^/:FAILED'
+	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
+	[[ "$output" == *"Bad          Succeeded (attempt 2, AutomatedStageRetry)"* ]]
+	[[ "$output" == *"Flaky                Succeeded (attempt 2)"* ]]
+	[ -e "$STATE/executions/$PE/actions/Bad.Flaky.2/log" ]
+}
+
+@test "pipeline: onFailure RETRY retries once only; ALL_ACTIONS runs every action again; a manual retry counts apart" {
+	pl_setup
+	retry_pipeline ALL_ACTIONS 3
+	pl_start
+	[ "$status" -eq 1 ]
+	# one automatic retry of every action, then the execution fails
+	[ "$(sort "$T/runs" | uniq -c | tr -s ' ' | tr '\n' ,)" = " 2 fine, 2 flaky," ]
+	[ ! -e "$T/last" ]
+	[ "$(pl_json .pipelineExecution.status)" = Failed ]
+	[ "$(pl_json '.stageStates[2].latestExecution.status')" = Failed ]
+	[ "$(events | grep -c '^Bad/:RESUMED')" -eq 1 ]
+	# by hand: a manual retry, no second automatic one
+	run "$SLIPWAY" pipeline retry "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(sort "$T/runs" | uniq -c | tr -s ' ' | tr '\n' ,)" = " 2 fine, 3 flaky," ]
+	[ "$(pl_json '.stageStates[2].retryStageMetadata | "\(.autoStageRetryAttempt) \(.manualStageRetryAttempt) \(.latestRetryTrigger)"')" = "1 1 ManualStageRetry" ]
+	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
+	[[ "$output" == *"Bad          Succeeded (attempt 3, ManualStageRetry)"* ]]
+	[[ "$output" == *"Flaky                Succeeded (attempt 3)"* ]]
+}
+
+@test "pipeline: onFailure RETRY does not retry a stage being stopped" {
+	pl_setup
+	mkfifo "$T/started" "$T/hold"
+	{
+		cat <<EOB
+    - name: Bad
+      onFailure: {result: RETRY}
+      actions:
+        - name: Flaky
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo flaky >>$T/runs; echo \$\$ >$T/started; read x <$T/hold; exit 1"}
+EOB
+		last_stage
+	} | pl_file
+	"$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE" >"$T/out" 2>&1 &
+	runner=$!
+	timeout 30 cat "$T/started" >/dev/null
+	PE=$(head -1 "$T/out")
+	"$SLIPWAY" pipeline stop "$PE" --state-dir "$STATE"
+	echo go >"$T/hold"
+	st=0
+	wait "$runner" || st=$?
+	[ "$st" -eq 1 ]
+	[ "$(wc -l <"$T/runs")" -eq 1 ]
+	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
+	! events | grep -q RESUMED
+}
+
 @test "pipeline: a failing notification command is a warning; the pipeline succeeds" {
 	pl_setup
 	pl_file </dev/null
