@@ -22,10 +22,13 @@
 #include "err.h"
 #include "exec.h"
 #include "fs.h"
+#include "glob.h"
 #include "hash.h"
 #include "html.h"
+#include "mask.h"
 #include "pipeline.h"
 #include "page.h"
+#include "secrets.h"
 #include "state.h"
 #include "store.h"
 #include "vars.h"
@@ -722,6 +725,7 @@ struct job {
 	char *cwd;
 	char *ext_id;
 	char *error; /* resolution failed: no child */
+	struct strvec secrets; /* values masked in its log */
 };
 
 static const char *self_exe(void)
@@ -772,6 +776,29 @@ static char *shell_script(const struct pl_action *a)
 			 n, n, n);
 	}
 	return buf_detach(&b);
+}
+
+/*
+ * The value of the secrets-manager reference ref (consumed), looked up
+ * in slipway.secrets-file as a build looks up its env/secrets-manager,
+ * and kept to be masked in the job's log; NULL and *e when there is none.
+ */
+static char *secret_value(struct run *r, struct job *j, char *ref,
+			  struct sw_err *e)
+{
+	struct secrets sec = SECRETS_INIT;
+	char *val = NULL;
+
+	secrets_init(&sec);
+	if (!r->pl.secrets_file)
+		err_set(e, ERR_SPEC, "no slipway.secrets-file to look up '%s'",
+			ref);
+	else if (secrets_load_file(&sec, r->pl.secrets_file, e) == 0 &&
+		 secrets_get_secret(&sec, ref, &val, e) == 0)
+		strvec_push(&j->secrets, val);
+	secrets_release(&sec);
+	free(ref);
+	return val;
 }
 
 /* Prepare what the child of job j runs; j->error when it cannot. */
@@ -961,6 +988,8 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 				char *val =
 					resolve(r, v, nr, a->env[i].value, &e);
 
+				if (val && a->env[i].secret)
+					val = secret_value(r, j, val, &e);
 				if (!val) {
 					j->error = xasprintf(
 						"environment variable %s: %s",
@@ -1002,6 +1031,61 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 	free(work);
 }
 
+/*
+ * In the child of a job with secrets: run the action in a child of its
+ * own whose output comes through a pipe, masked, to the log (fd), and
+ * end as it ended. Returns only when that cannot be set up.
+ */
+static void masked(struct job *j, int fd)
+{
+	struct mask m = MASK_INIT;
+	struct buf out = BUF_INIT;
+	char buf[8192];
+	int p[2], st = 0;
+	pid_t pid, me = getpid();
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		_exit(111);
+	pid = fork();
+	if (pid < 0)
+		_exit(111);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != me)
+			_exit(1);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		return; /* the caller execs the action */
+	}
+	close(p[1]);
+	mask_init(&m);
+	for (size_t i = 0; i < j->secrets.nr; i++)
+		mask_add(&m, j->secrets.v[i]);
+	for (;;) {
+		ssize_t n = read(p[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		mask_feed(&m, buf, (size_t)n, &out);
+		if (out.len && write(fd, out.ptr, out.len) < 0)
+			break;
+		buf_setlen(&out, 0);
+	}
+	mask_flush(&m, &out);
+	if (out.len && write(fd, out.ptr, out.len) < 0) {
+		/* the log cannot be written: the status still tells */
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(st)) {
+		signal(WTERMSIG(st), SIG_DFL);
+		raise(WTERMSIG(st));
+	}
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 111);
+}
+
 static void start_job(struct run *r, struct job *j)
 {
 	char *log = fs_join(j->wd, "log");
@@ -1033,6 +1117,8 @@ static void start_job(struct run *r, struct job *j)
 			_exit(127);
 		if (!j->cwd && chdir(r->pl.dir) < 0)
 			_exit(127);
+		if (j->secrets.nr && fd >= 0)
+			masked(j, fd);
 		execv(j->argv.v[0], j->argv.v);
 		fprintf(stderr, "cannot run %s: %s\n", j->argv.v[0],
 			strerror(errno));
@@ -1094,6 +1180,65 @@ static void source_variables(const struct pl_action *a, json_object *ov)
 			json_object_object_add(ov, map[i].var,
 					       json_object_new_string(v));
 	}
+}
+
+/*
+ * A Commands action's output artifact name: the files of work that its
+ * `files` patterns take (CodeBuild's artifact globs, glob.h), linked
+ * into a directory of their own, *dir. None taken is an error.
+ */
+static int select_files(struct job *j, const char *name, const char *work,
+			char **dir, struct sw_err *e)
+{
+	struct strvec files = STRVEC_INIT;
+	char *base = xasprintf("out.%s", name);
+	char *sel = fs_join(j->wd, base);
+	int ret = -1;
+
+	free(base);
+	for (size_t i = 0; i < j->a->files.nr; i++)
+		if (glob_expand(work, j->a->files.v[i], &files, e) < 0) {
+			err_prefix(e, "output artifact '%s'", name);
+			goto out;
+		}
+	if (!files.nr) {
+		err_set(e, ERR_SPEC,
+			"output artifact '%s': no file matches its files",
+			name);
+		goto out;
+	}
+	if (fs_remove_tree(sel, e) < 0)
+		goto out;
+	for (size_t i = 0; i < files.nr; i++) {
+		char *from = fs_join(work, files.v[i]);
+		char *to = fs_join(sel, files.v[i]);
+		char *slash = strrchr(to, '/'), t[4096];
+		ssize_t n;
+		int rc = 0;
+
+		*slash = 0;
+		if (fs_mkdir_p(to, 0755, e) < 0)
+			rc = -1;
+		*slash = '/';
+		if (!rc && (n = readlink(from, t, sizeof(t) - 1)) >= 0) {
+			t[n] = 0;
+			if (symlink(t, to) < 0 && errno != EEXIST)
+				rc = err_sys(e, "%s", to);
+		} else if (!rc && link(from, to) < 0 && errno != EEXIST) {
+			rc = err_sys(e, "%s", to);
+		}
+		free(from);
+		free(to);
+		if (rc < 0)
+			goto out;
+	}
+	*dir = sel;
+	sel = NULL;
+	ret = 0;
+out:
+	free(sel);
+	strvec_release(&files);
+	return ret;
 }
 
 /* After the child of j ended well: output variables and artifacts. */
@@ -1180,12 +1325,21 @@ static int collect(struct run *r, struct job *j, json_object *ov,
 		free(ovp);
 		source_variables(a, ov);
 		for (size_t i = 0; i < a->outputs.nr; i++) {
+			char *sel = NULL;
+			int rc;
+
 			if (!fs_is_dir(work)) {
 				err_set(e, ERR_SPEC, "no output for '%s'",
 					a->outputs.v[i]);
 				goto out;
 			}
-			if (put_artifact(r, a->outputs.v[i], work, e) < 0)
+			if (a->files.nr &&
+			    select_files(j, a->outputs.v[i], work, &sel, e) < 0)
+				goto out;
+			rc = put_artifact(r, a->outputs.v[i], sel ? sel : work,
+					  e);
+			free(sel);
+			if (rc < 0)
 				goto out;
 		}
 	}
@@ -1299,6 +1453,7 @@ static void job_release(struct job *j)
 	free(j->error);
 	strvec_release(&j->argv);
 	strvec_release(&j->env);
+	strvec_release(&j->secrets);
 }
 
 /* What the reviewer of an approval is asked to look at. */
@@ -1407,6 +1562,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 		j->a = a;
 		j->argv = (struct strvec)STRVEC_INIT;
 		j->env = (struct strvec)STRVEC_INIT;
+		j->secrets = (struct strvec)STRVEC_INIT;
 		base = j->attempt > 1
 			       ? xasprintf("actions/%s.%s.%ld", st->name,
 					   a->name, j->attempt)

@@ -15,6 +15,7 @@
 
 #include "fs.h"
 #include "group.h"
+#include "secrets.h"
 #include "vars.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -1550,6 +1551,7 @@ static int parse_slipway(struct pp *p, const struct ynode *m)
 					    "notifications",
 					    "webhook-secret-file",
 					    "poll",
+					    "secrets-file",
 					    NULL };
 	struct pipeline *pl = p->pl;
 	const struct ynode *v;
@@ -1586,6 +1588,24 @@ static int parse_slipway(struct pp *p, const struct ynode *m)
 	if ((v = ynode_map_get(m, "poll")) && !ynode_is_null(v) &&
 	    parse_poll(p, v) < 0)
 		return -1;
+	if ((v = ynode_map_get(m, "secrets-file"))) {
+		struct secrets sec = SECRETS_INIT;
+		struct sw_err se = SW_ERR_INIT;
+		int rc;
+
+		if (get_path(p, v, "slipway.secrets-file", &pl->secrets_file) <
+		    0)
+			return -1;
+		/* a malformed one is refused now, not when an action runs */
+		secrets_init(&sec);
+		rc = secrets_load_file(&sec, pl->secrets_file, &se);
+		secrets_release(&sec);
+		if (rc < 0) {
+			rc = bad(p, v, "'slipway.secrets-file': %s", se.msg);
+			err_clear(&se);
+			return rc;
+		}
+	}
 	return 0;
 }
 
@@ -1956,6 +1976,43 @@ static int check_buildspec(struct pp *p, size_t s, size_t a)
 	return ret;
 }
 
+/* A Commands action's SECRETS_MANAGER variables: a secret reference
+ * each, and slipway.secrets-file to look them up in. */
+static int check_secrets(struct pp *p, size_t s, size_t a)
+{
+	const struct pl_action *ac = &p->pl->stages[s].actions[a];
+	const struct ynode *env =
+		ynode_map_get(action_node(p, s, a), "environmentVariables");
+
+	for (size_t i = 0; i < ac->nr_env; i++) {
+		const struct ynode *it = env->items[i];
+		char *id = NULL, *key = NULL, *stage = NULL, *ver = NULL;
+		struct sw_err e = SW_ERR_INIT;
+		int rc = 0;
+
+		if (!ac->env[i].secret)
+			continue;
+		if (!p->pl->secrets_file)
+			return bad(p, where(it, "type"),
+				   "secret '%s' of '%s.%s' has no source of "
+				   "secrets: add 'slipway.secrets-file'",
+				   ac->env[i].name, p->pl->stages[s].name,
+				   ac->name);
+		if (!strstr(ac->env[i].value, "#{") &&
+		    secrets_parse_ref(ac->env[i].value, &id, &key, &stage, &ver,
+				      &e) < 0)
+			rc = bad(p, where(it, "value"), "%s", e.msg);
+		err_clear(&e);
+		free(id);
+		free(key);
+		free(stage);
+		free(ver);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int check_bindings(struct pp *p)
 {
 	struct pipeline *pl = p->pl;
@@ -2023,6 +2080,8 @@ static int check_bindings(struct pp *p)
 					      arn);
 				break;
 			case PL_COMMANDS:
+				rc = check_secrets(p, s, a);
+				break;
 			case PL_COMMAND:
 				break;
 			}
@@ -2348,6 +2407,7 @@ void pipeline_release(struct pipeline *pl)
 	}
 	free(pl->notifications);
 	free(pl->webhook_secret_file);
+	free(pl->secrets_file);
 	strvec_release(&pl->warnings);
 	strvec_release(&pl->notes);
 	memset(pl, 0, sizeof(*pl));

@@ -234,6 +234,9 @@ struct pipeline {
 	struct pl_notification *notifications;
 	size_t nr_notifications;
 	char *webhook_secret_file; /* absolute, or NULL */
+	/* where a Commands action's SECRETS_MANAGER variables are looked
+	 * up (secrets.h's file format): absolute, or NULL */
+	char *secrets_file;
 	int poll_seconds; /* 0: no polling */
 	struct strvec warnings;
 	struct strvec notes;

@@ -783,6 +783,100 @@ EOB
 	! events | grep -q RESUMED
 }
 
+# A stage Pack whose Commands action makes files and outputs artifact
+# Out with the files patterns $1 (a YAML list); then a stage Use whose
+# action lists what Out holds in $T/list.
+files_pipeline() {
+	pl_file <<EOB
+    - name: Pack
+      actions:
+        - name: Make
+          actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
+          commands:
+            - mkdir -p dist/sub
+            - echo a >dist/a.js; echo b >dist/sub/b.js; echo c >dist/c.txt; echo n >notes.md
+            - ln -s a.js dist/link.js
+          inputArtifacts: [{name: Src}]
+          outputArtifacts: [{name: Out, files: $1}]
+    - name: Use
+      actions:
+        - name: List
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "find . ! -type d | sort >$T/list"}
+          inputArtifacts: [{name: Out}]
+EOB
+}
+
+@test "pipeline: a Commands output artifact holds only the files its files patterns take" {
+	pl_setup
+	files_pipeline '["dist/**/*.js", notes.md]'
+	pl_start
+	[ "$status" -eq 0 ]
+	[ "$(tr '\n' ' ' <"$T/list")" = "./dist/a.js ./dist/link.js ./dist/sub/b.js ./notes.md " ]
+	[ -L "$STATE/executions/$PE/artifacts/Out/dist/link.js" ]
+	# a pattern that takes nothing fails the action, saying which artifact
+	rm -f "$T/list"
+	files_pipeline '["nothing/**/*"]'
+	pl_start
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Pack/Make: Failed"*"output artifact 'Out': no file matches its files"* ]]
+	[ ! -e "$T/list" ]
+}
+
+# A stage Use whose Commands action has TOKEN, a SECRETS_MANAGER
+# variable of value $1.
+secret_pipeline() {
+	pl_file <<EOB
+    - name: Use
+      actions:
+        - name: Call
+          actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
+          commands:
+            - echo "token is \$TOKEN"
+            - echo "\$TOKEN" >$T/token
+          environmentVariables:
+            - {name: TOKEN, value: "$1", type: SECRETS_MANAGER}
+            - {name: PLAIN, value: "prod/api:token"}
+          inputArtifacts: [{name: Src}]
+EOB
+}
+
+@test "pipeline: a Commands action's SECRETS_MANAGER variable comes from slipway.secrets-file, masked in its log" {
+	pl_setup
+	printf 'secrets-manager:\n  prod/api: %s\n' "'{\"token\": \"tok-s3cr3t-123\"}'" >"$T/secrets.yml"
+	secret_pipeline "prod/api:token"
+	echo "  secrets-file: secrets.yml" >>"$T/pl.yml"
+	pl_start
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/token")" = tok-s3cr3t-123 ]
+	grep -qx 'token is \*\*\*' "$STATE/executions/$PE/actions/Use.Call/log"
+	! grep -rqF tok-s3cr3t "$STATE"
+	[[ "$output" != *tok-s3cr3t* ]]
+	# a secret that does not exist fails the action, naming the variable
+	secret_pipeline "prod/nope"
+	echo "  secrets-file: secrets.yml" >>"$T/pl.yml"
+	pl_start
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Use/Call: Failed"*"environment variable TOKEN: secret does not exist: prod/nope"* ]]
+}
+
+@test "pipeline: a SECRETS_MANAGER variable without slipway.secrets-file is refused by validate and start" {
+	pl_setup
+	secret_pipeline "prod/api:token"
+	run "$SLIPWAY" validate "$T/pl.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"pl.yml:"*": secret 'TOKEN' of 'Use.Call' has no source of secrets: add 'slipway.secrets-file'"* ]]
+	pl_start
+	[ "$status" -eq 3 ]
+	[ ! -e "$STATE/executions" ]
+	# a malformed secrets file is refused too, where it is wrong
+	printf 'secrets-manager: [1]\n' >"$T/secrets.yml"
+	echo "  secrets-file: secrets.yml" >>"$T/pl.yml"
+	run "$SLIPWAY" validate "$T/pl.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"'slipway.secrets-file': $T/secrets.yml:1:"* ]]
+}
+
 @test "pipeline: a failing notification command is a warning; the pipeline succeeds" {
 	pl_setup
 	pl_file </dev/null
