@@ -2221,6 +2221,77 @@ out:
 
 /* ---- commands ----------------------------------------------------------- */
 
+/*
+ * start --no-wait: the execution goes on in a process detached from the
+ * caller (its own session, stdin /dev/null, stdout and stderr appended
+ * to <pe-dir>/runner.log) that inherits the execution's lock. Returns
+ * -1 in that process, which runs the execution; in the caller, 0 once
+ * it is on its way, 111 when it cannot be.
+ */
+static int detach(struct run *r)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *log = fs_join(r->dir, "runner.log"), *db;
+	pid_t pid;
+	int st = 0, fd;
+
+	/* no SQLite connection crosses a fork */
+	store_close(r->s);
+	r->s = NULL;
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "slipway: fork: %s\n", strerror(errno));
+		free(log);
+		return 111;
+	}
+	if (pid > 0) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			fprintf(stderr, "slipway: %s: cannot run detached\n",
+				r->id);
+			free(log);
+			return 111;
+		}
+		fprintf(stderr, "%s: running detached; its output goes to %s\n",
+			r->id, log);
+		free(log);
+		return 0;
+	}
+	if (setsid() < 0 || (pid = fork()) < 0)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		dup2(fd, 0);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	free(log);
+	/* none of the caller's other files (a pipe it reads to its end) */
+	if (r->lockfd != 3) {
+		if (dup3(r->lockfd, 3, O_CLOEXEC) != 3)
+			_exit(111);
+		close(r->lockfd);
+		r->lockfd = 3;
+	}
+	closefrom(4);
+	/* the lock is ours now: say so for pipeline stop --abandon */
+	if (ftruncate(r->lockfd, 0) == 0 && lseek(r->lockfd, 0, SEEK_SET) == 0)
+		dprintf(r->lockfd, "%d\n", (int)getpid());
+	db = fs_join(r->state, "slipway.db");
+	if (store_open(&r->s, db, &e) < 0) {
+		fail_msg(&e);
+		_exit(111);
+	}
+	free(db);
+	return -1;
+}
+
 int exec_start(const char *file, const struct exec_opts *o)
 {
 	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
@@ -2309,6 +2380,11 @@ int exec_start(const char *file, const struct exec_opts *o)
 	}
 	printf("%s\n", r.id);
 	fflush(stdout);
+	if (o->no_wait) {
+		ret = detach(&r);
+		if (ret != -1)
+			goto out; /* the caller: started */
+	}
 	event(&r, 0, NULL, NULL, "STARTED", NULL);
 	ret = advance(&r);
 	if (ret == EXEC_WAITING)

@@ -48,7 +48,9 @@ struct exec_opts {
 	const char *state_dir; /* NULL: the default (state.h) */
 	const char *revision; /* --revision: the source actions' ref */
 	struct strvec vars; /* -v NAME=VALUE */
-	bool no_wait; /* stop at an approval (it always does, for now) */
+	/* start: return once the execution is started (exit 0), which
+	 * runs on in a detached process, its output in <pe-dir>/runner.log */
+	bool no_wait;
 };
 
 #define EXEC_OPTS_INIT                                                         \

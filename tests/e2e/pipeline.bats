@@ -877,6 +877,64 @@ EOB
 	[[ "$output" == *"'slipway.secrets-file': $T/secrets.yml:1:"* ]]
 }
 
+@test "pipeline: start --no-wait returns once the execution is started; it runs on detached, its output in runner.log" {
+	pl_setup
+	mkfifo "$T/hold"
+	{
+		cat <<EOB
+    - name: Long
+      actions:
+        - name: Wait
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "read x <$T/hold; echo run >>$T/runs"}
+EOB
+		last_stage
+	} | pl_file
+	# returns while the action waits on the fifo: nobody has written it yet
+	run timeout 30 "$SLIPWAY" pipeline start "$T/pl.yml" --no-wait --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	PE=$(printf '%s\n' "$output" | grep -m1 '^pe-')
+	[[ "$output" == *"$PE: running detached; its output goes to $STATE/executions/$PE/runner.log"* ]]
+	[ ! -e "$T/runs" ]
+	[ "$(pl_json .pipelineExecution.status)" = InProgress ]
+	# the detached runner holds the execution: a retry is refused
+	run "$SLIPWAY" pipeline retry "$PE" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is running in another process"* ]]
+	echo go >"$T/hold"
+	flock "$STATE/executions/$PE/lock" true # until the runner is done
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	[ -e "$T/last" ]
+	grep -q "Last/Mark: Succeeded" "$STATE/executions/$PE/runner.log"
+	grep -q "$PE Succeeded" "$STATE/executions/$PE/runner.log"
+}
+
+@test "pipeline: stop --abandon reaches a detached runner" {
+	pl_setup
+	mkfifo "$T/started" "$T/hold"
+	{
+		cat <<EOB
+    - name: Long
+      actions:
+        - name: Wait
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo \$\$ >$T/started; read x <$T/hold"}
+EOB
+		last_stage
+	} | pl_file
+	run timeout 30 "$SLIPWAY" pipeline start "$T/pl.yml" --no-wait --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	PE=$(printf '%s\n' "$output" | grep -m1 '^pe-')
+	apid=$(timeout 30 cat "$T/started")
+	run "$SLIPWAY" pipeline stop "$PE" --abandon --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	flock "$STATE/executions/$PE/lock" true
+	! kill -0 "$apid" 2>/dev/null
+	[ "$(action_status Long Wait)" = Abandoned ]
+	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
+	[ ! -e "$T/last" ]
+}
+
 @test "pipeline: a failing notification command is a warning; the pipeline succeeds" {
 	pl_setup
 	pl_file </dev/null
