@@ -1597,6 +1597,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 
 			if (store_put_approval(r->s, &ap, e) < 0)
 				goto out;
+			refresh_report(r); /* the page shows it waiting */
 			fprintf(stderr,
 				"%s/%s: waiting for approval: slipway pipeline "
 				"approve %s %s/%s\n",
@@ -2794,6 +2795,61 @@ static json_object *jartifacts(struct run *r)
 	return v;
 }
 
+/* The attempts of action a before the latest one, l, oldest first:
+ * [{attempt, status, summary, externalExecutionId, durationMs,
+ * reportHref}] for the page. */
+static json_object *earlier(struct run *r, const struct pl_action *a,
+			    const struct store_action *v, size_t nr,
+			    const struct store_action *l)
+{
+	json_object *arr = json_object_new_array();
+
+	for (long n = 1; n < l->attempt; n++)
+		for (size_t i = 0; i < nr; i++) {
+			const struct store_action *x = &v[i];
+			json_object *o;
+			char *h;
+
+			if (x->attempt != n || strcmp(x->stage, l->stage) ||
+			    strcmp(x->action, l->action))
+				continue;
+			o = json_object_new_object();
+			json_object_object_add(o, "attempt",
+					       json_object_new_int64(n));
+			json_object_object_add(o, "status", jstr(x->status));
+			json_object_object_add(o, "summary", jstr(x->error));
+			json_object_object_add(o, "externalExecutionId",
+					       jstr(x->external_id));
+			if (x->start_ms && x->end_ms >= x->start_ms)
+				json_object_object_add(
+					o, "durationMs",
+					json_object_new_int64(x->end_ms -
+							      x->start_ms));
+			h = report_href(r, a, x->external_id);
+			json_object_object_add(o, "reportHref", jstr(h));
+			free(h);
+			json_object_array_add(arr, o);
+		}
+	return arr;
+}
+
+/* An approval's times for the page: {created, expires, decided}. */
+static json_object *japproval(const struct store_approval *ap)
+{
+	json_object *o = json_object_new_object();
+	const int64_t t[3] = { ap->created_ms, ap->expires_ms, ap->decided_ms };
+	const char *const k[3] = { "created", "expires", "decided" };
+
+	for (int i = 0; i < 3; i++)
+		if (t[i]) {
+			char *s = iso_time(t[i]);
+
+			json_object_object_add(o, k[i], jstr(s));
+			free(s);
+		}
+	return o;
+}
+
 enum show_mode { SHOW_TEXT, SHOW_JSON, SHOW_HTML };
 
 /* The execution r as `show` prints it (SHOW_HTML: with the keys
@@ -2925,11 +2981,13 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 			const char *summary = l ? l->error : NULL;
 			bool wait = false;
 			const char *who = NULL;
+			const struct store_approval *approval = NULL;
 
 			for (size_t i = 0; i < pnr; i++)
 				if (!strcmp(ap[i].stage, st->name) &&
 				    !strcmp(ap[i].action,
 					    st->actions[a].name)) {
+					approval = &ap[i];
 					wait = !strcmp(ap[i].status,
 						       "InProgress");
 					if (ap[i].summary)
@@ -2996,6 +3054,20 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 						ale, "reportHref", jstr(h));
 					free(h);
 				}
+				if (html && l->attempt > 1) {
+					json_object_object_add(
+						ale, "attempt",
+						json_object_new_int64(
+							l->attempt));
+					json_object_object_add(
+						ao, "earlierAttempts",
+						earlier(r, &st->actions[a], av,
+							anr, l));
+				}
+				if (html && approval)
+					json_object_object_add(
+						ale, "approval",
+						japproval(approval));
 				add_revision(revs, &st->actions[a], l);
 				json_object_object_add(ao, "latestExecution",
 						       ale);

@@ -69,6 +69,49 @@ static void vars_table(struct buf *b, json_object *o)
 	buf_addstr(b, "</table>\n");
 }
 
+/* The attempts before the latest one, oldest first. */
+static void attempts(struct buf *b, json_object *arr)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	json_object *x;
+
+	if (!n)
+		return;
+	buf_addstr(b, "<div class=\"attempts\">\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		const char *href = get(o, "reportHref");
+
+		buf_addstr(b, "<div class=\"earlier\">attempt ");
+		esc(b, get(o, "attempt"));
+		buf_addch(b, ' ');
+		badge(b, get(o, "status"));
+		if (json_object_object_get_ex(o, "durationMs", &x) && x) {
+			buf_addstr(b, " <span class=\"dur\">");
+			duration(b, json_object_get_int64(x));
+			buf_addstr(b, "</span>");
+		}
+		if (href) {
+			buf_addstr(b, " <a class=\"ext\" href=\"");
+			esc(b, href);
+			buf_addstr(b, "\">");
+			esc(b, get(o, "externalExecutionId"));
+			buf_addstr(b, "</a>");
+		} else if (get(o, "externalExecutionId")) {
+			buf_addstr(b, " <span class=\"ext\">");
+			esc(b, get(o, "externalExecutionId"));
+			buf_addstr(b, "</span>");
+		}
+		if (get(o, "summary")) {
+			buf_addstr(b, "<div class=\"summary\">");
+			esc(b, get(o, "summary"));
+			buf_addstr(b, "</div>");
+		}
+		buf_addstr(b, "</div>\n");
+	}
+	buf_addstr(b, "</div>\n");
+}
+
 static void action(struct buf *b, json_object *ao)
 {
 	json_object *le = NULL, *ty = NULL, *x;
@@ -91,7 +134,23 @@ static void action(struct buf *b, json_object *ao)
 		duration(b, json_object_get_int64(x));
 		buf_addstr(b, "</span>");
 	}
+	if (get(le, "attempt")) {
+		buf_addstr(b, " <span class=\"attempt\">attempt ");
+		esc(b, get(le, "attempt"));
+		buf_addstr(b, "</span>");
+	}
 	buf_addstr(b, "</div>\n");
+	x = NULL;
+	if (le && json_object_object_get_ex(le, "approval", &x) && x &&
+	    status && !strcmp(status, "InProgress") && get(x, "created")) {
+		buf_addstr(b, "<div class=\"wait\">waiting since ");
+		esc(b, get(x, "created"));
+		if (get(x, "expires")) {
+			buf_addstr(b, ", expires ");
+			esc(b, get(x, "expires"));
+		}
+		buf_addstr(b, "</div>\n");
+	}
 	if ((href = get(le, "reportHref"))) {
 		buf_addstr(b, "<div><a class=\"ext\" href=\"");
 		esc(b, href);
@@ -115,6 +174,10 @@ static void action(struct buf *b, json_object *ao)
 		esc(b, who);
 		buf_addstr(b, "</div>\n");
 	}
+	x = NULL;
+	json_object_object_get_ex(ao, "earlierAttempts", &x);
+	attempts(b, x);
+	x = NULL;
 	json_object_object_get_ex(ao, "inputArtifacts", &x);
 	names(b, "in", x);
 	x = NULL;
@@ -142,7 +205,8 @@ static const char css[] =
 	".action.st-ok{border-left:4px solid #1d8102}"
 	".action.st-bad{border-left:4px solid #d13212}"
 	".action.st-warn{border-left:4px solid #ff9900}"
-	".name{font-weight:600}.type,.dur,.who,.art{color:#545b64;"
+	".name{font-weight:600}.type,.dur,.who,.art,.attempt,.wait,"
+	".earlier{color:#545b64;"
 	"font-size:.9em}.summary{margin:.3em 0;white-space:pre-wrap}"
 	".badge{display:inline-block;padding:0 .5em;border-radius:1em;"
 	"color:#fff;font-size:.85em}.st-ok "
@@ -151,7 +215,9 @@ static const char css[] =
 	".badge.st-skip{background:#879596}"
 	"table.vars{border-collapse:collapse;font-size:.85em;margin-top:.3em}"
 	"table.vars th,table.vars td{border:1px solid #d5dbdb;padding:1px 4px;"
-	"text-align:left}code{font-size:.9em}\n";
+	"text-align:left}code{font-size:.9em}"
+	".attempts{border-top:1px dashed #d5dbdb;margin-top:.3em;"
+	"padding-top:.2em}\n";
 
 void page_render(json_object *root, struct buf *b)
 {

@@ -3,7 +3,9 @@
  * nothing fetched), drawn as CodePipeline's console draws it: the stages
  * side by side as columns, each a list of its actions in runOrder, with
  * the action's status, duration, a link to its build or deployment page
- * where there is one, an approval's summary and who decided it, the
+ * where there is one, its earlier attempts when it was retried, when an
+ * approval waiting began and expires, an approval's summary and who
+ * decided it, the
  * artifacts it took and made and the variables it output; below, the
  * execution's artifacts with their content addresses, and its
  * variables. Every string is escaped (html_escape).
@@ -11,8 +13,12 @@
  * The input is the object `pipeline show --json` prints, with these keys
  * besides: pipelineExecution.artifacts [{name, sha256}]; in each action
  * "runOrder", "actionTypeId" {category, provider}, "inputArtifacts" and
- * "outputArtifacts" (arrays of names), and in its "latestExecution"
- * "durationMs" and "reportHref" (relative to the page).
+ * "outputArtifacts" (arrays of names), "earlierAttempts" (the attempts
+ * before the latest, oldest first: [{attempt, status, summary,
+ * externalExecutionId, durationMs, reportHref}]), and in its
+ * "latestExecution" "durationMs", "reportHref" (relative to the page),
+ * "attempt" (when more than 1) and, for an approval, "approval"
+ * {created, expires, decided} (ISO 8601 times).
  *
  *   struct buf page = BUF_INIT;
  *   page_render(root, &page);
