@@ -317,10 +317,145 @@ static char *stage_file(struct run *r, const struct pl_stage *st,
 }
 
 /*
+ * QUEUED: a ticket, <state>/pipelines/<name>/stage-<stage>.queue/<n>.<id>,
+ * n the next number of stage-<stage>.seq, taken and created under that
+ * file's lock and held (flock) by the execution while it waits. Returns
+ * the ticket's fd and its path in *path, or -1.
+ */
+static int take_ticket(struct run *r, const struct pl_stage *st, char **path,
+		       struct sw_err *e)
+{
+	char *seq = stage_file(r, st, "seq"),
+	     *qdir = stage_file(r, st, "queue");
+	char buf[32];
+	int sfd = -1, tfd = -1;
+	long n = 0;
+	ssize_t k;
+
+	*path = NULL;
+	if (fs_mkdir_p(qdir, 0755, e) < 0)
+		goto out;
+	sfd = open(seq, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (sfd < 0 || flock(sfd, LOCK_EX) < 0) {
+		err_sys(e, "%s", seq);
+		goto out;
+	}
+	k = pread(sfd, buf, sizeof(buf) - 1, 0);
+	if (k > 0) {
+		buf[k] = 0;
+		n = atol(buf);
+	}
+	k = snprintf(buf, sizeof(buf), "%ld\n", ++n);
+	if (pwrite(sfd, buf, (size_t)k, 0) != k || ftruncate(sfd, k) < 0) {
+		err_sys(e, "%s", seq);
+		goto out;
+	}
+	*path = xasprintf("%s/%012ld.%s", qdir, n, r->id);
+	tfd = open(*path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (tfd >= 0 && flock(tfd, LOCK_EX) < 0) {
+		close(tfd);
+		tfd = -1;
+	}
+	if (tfd < 0) {
+		err_sys(e, "%s", *path);
+		free(*path);
+		*path = NULL;
+	}
+out:
+	if (sfd >= 0)
+		close(sfd);
+	free(seq);
+	free(qdir);
+	return tfd;
+}
+
+/* 1 when no live ticket is before ticket in its queue, else 0; a ticket
+ * nobody holds (its execution was killed) is removed. The queue is read
+ * under a shared lock of seq, so that no ticket is half made. -1 on
+ * error. */
+static int first_in_queue(const char *seq, const char *ticket, struct sw_err *e)
+{
+	const char *slash = strrchr(ticket, '/');
+	char *qdir = xstrndup(ticket, (size_t)(slash - ticket));
+	int sfd = open(seq, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *de;
+	DIR *d = NULL;
+	int ret = -1;
+
+	if (sfd < 0 || flock(sfd, LOCK_SH) < 0 || !(d = opendir(qdir))) {
+		err_sys(e, "%s", sfd < 0 ? seq : qdir);
+		goto out;
+	}
+	ret = 1;
+	while ((de = readdir(d))) {
+		char *p;
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, slash + 1))
+			continue;
+		p = fs_join(qdir, de->d_name);
+		if (fs_lock_held(p) == 0)
+			unlink(p);
+		else if (strcmp(de->d_name, slash + 1) < 0 && fs_exists(p))
+			ret = 0;
+		free(p);
+	}
+out:
+	if (d)
+		closedir(d);
+	if (sfd >= 0)
+		close(sfd);
+	free(qdir);
+	return ret;
+}
+
+/* QUEUED: enter the stage whose lock is fd when every execution that
+ * came to it before has entered it, one at a time. */
+static int enter_queued(struct run *r, const struct pl_stage *st, int fd,
+			struct sw_err *e)
+{
+	char *ticket = NULL, *seq = stage_file(r, st, "seq");
+	int tfd = take_ticket(r, st, &ticket, e), rc = -1;
+	bool said = false;
+
+	if (tfd < 0) {
+		free(seq);
+		return -1;
+	}
+	for (;;) {
+		int first = first_in_queue(seq, ticket, e);
+
+		if (first < 0)
+			goto out;
+		if (first && flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (first && errno != EWOULDBLOCK) {
+			err_sys(e, "cannot lock stage %s", st->name);
+			goto out;
+		}
+		if (!said) {
+			fprintf(stderr,
+				"%s: waiting for stage %s: another execution "
+				"runs it (%s)\n",
+				r->id, st->name, pl_mode_name(r->pl.mode));
+			said = true;
+		}
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+	rc = 0;
+out:
+	unlink(ticket);
+	close(tfd);
+	free(ticket);
+	free(seq);
+	return rc;
+}
+
+/*
  * Enter stage st as the execution mode says: PARALLEL, at once; else
  * one execution at a time holds the stage's lock. A QUEUED one waits its
- * turn; a SUPERSEDED one waiting gives way to a newer one that comes to
- * wait too (the newest waiter's id is in stage-<stage>.waiting).
+ * turn, in the order they came (enter_queued); a SUPERSEDED one waiting
+ * gives way to a newer one that comes to wait too (the newest waiter's
+ * id is in stage-<stage>.waiting).
  * Returns 0 when entered, 1 when superseded, -1 on error.
  */
 static int enter_stage(struct run *r, const struct pl_stage *st,
@@ -341,8 +476,16 @@ static int enter_stage(struct run *r, const struct pl_stage *st,
 		err_sys(e, "%s", lp);
 		goto out;
 	}
-	if (r->pl.mode == PL_SUPERSEDED)
-		wp = stage_file(r, st, "waiting");
+	if (r->pl.mode == PL_QUEUED) {
+		if (enter_queued(r, st, fd, e) < 0) {
+			close(fd);
+			goto out;
+		}
+		r->stage_fd = fd;
+		ret = 0;
+		goto out;
+	}
+	wp = stage_file(r, st, "waiting");
 	for (;;) {
 		char *who = NULL;
 		size_t len = 0;
@@ -376,16 +519,7 @@ static int enter_stage(struct run *r, const struct pl_stage *st,
 			}
 			said = true;
 		}
-		if (!wp) {
-			if (flock(fd, LOCK_EX) == 0)
-				break;
-			if (errno == EINTR)
-				continue;
-			err_sys(e, "%s", lp);
-			close(fd);
-			goto out;
-		}
-		/* SUPERSEDED: look again for a newer waiter shortly */
+		/* look again for a newer waiter shortly */
 		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	}
 	r->stage_fd = fd;

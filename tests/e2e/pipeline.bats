@@ -550,6 +550,37 @@ wait_for() { # FILE TEXT: until FILE has TEXT (30 s at most)
 	wait "$PID_b"
 }
 
+@test "pipeline: QUEUED: waiters enter in the order they came, even one slower to wake; a killed waiter loses its turn" {
+	pl_setup
+	mode_pipeline QUEUED
+	bg_start a
+	a=$(started)
+	bg_start b
+	wait_for "$T/b.out" "waiting for stage Long"
+	# b cannot run when its turn comes; c, after it, could
+	kill -STOP "$PID_b"
+	bg_start c
+	wait_for "$T/c.out" "waiting for stage Long"
+	bg_start d
+	wait_for "$T/d.out" "waiting for stage Long"
+	kill -KILL "$PID_d" # d's turn is gone with it
+	wait "$PID_d" || true
+	release "$a"
+	wait "$PID_a"
+	kill -CONT "$PID_b"
+	next=$(started)
+	[ "$next" = "$(head -1 "$T/b.out")" ]
+	release "$next"
+	next=$(started)
+	[ "$next" = "$(head -1 "$T/c.out")" ]
+	release "$next"
+	wait "$PID_b"
+	wait "$PID_c"
+	[ "$(wc -l <"$T/runs")" -eq 3 ]
+	# nothing left in the queue
+	[ -z "$(ls "$STATE/pipelines/web/stage-Long.queue")" ]
+}
+
 @test "pipeline: SUPERSEDED: a newer execution waiting for the stage replaces an older one" {
 	pl_setup
 	mode_pipeline SUPERSEDED
