@@ -51,6 +51,7 @@ static const char usage[] =
 	"      --abandon           stop: abandon the running actions now\n"
 	"      --reason TEXT       stop: why, kept as the status summary\n"
 	"      --json              show: GetPipelineExecution + stage states\n"
+	"                          + action executions\n"
 	"      --state-dir DIR     state directory (default .slipway or\n"
 	"                          $SLIPWAY_STATE_DIR)\n"
 	"  -h, --help              this help\n"

@@ -2984,6 +2984,114 @@ static json_object *japproval(const struct store_approval *ap)
 	return o;
 }
 
+/* {name} objects of a list of names. */
+static json_object *jname_objects(const char *const *v, size_t nr)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < nr; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", jstr(v[i]));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/* One attempt x of action pa, as ListActionExecutions prints it; its
+ * actionExecutionId is <pe-id>/<Stage>.<Action>.<attempt>. */
+static json_object *action_execution(struct run *r, const struct pl_stage *st,
+				     const struct pl_action *pa,
+				     const struct store_action *x)
+{
+	json_object *o = json_object_new_object(), *in, *out, *ty, *c, *res;
+	const char **names = xcalloc(pa->nr_inputs + 1, sizeof(*names));
+	char *t;
+
+	json_object_object_add(o, "pipelineExecutionId", jstr(r->id));
+	t = xasprintf("%s/%s.%s.%ld", r->id, st->name, pa->name, x->attempt);
+	json_object_object_add(o, "actionExecutionId", jstr(t));
+	free(t);
+	json_object_object_add(o, "stageName", jstr(st->name));
+	json_object_object_add(o, "actionName", jstr(pa->name));
+	t = iso_time(x->start_ms);
+	json_object_object_add(o, "startTime", jstr(t));
+	free(t);
+	t = iso_time(x->end_ms ? x->end_ms : x->start_ms);
+	json_object_object_add(o, "lastUpdateTime", jstr(t));
+	free(t);
+	json_object_object_add(o, "status", jstr(x->status));
+
+	in = json_object_new_object();
+	ty = json_object_new_object();
+	json_object_object_add(ty, "category",
+			       jstr(pl_category_name(pa->category)));
+	json_object_object_add(ty, "owner", jstr(pa->owner));
+	json_object_object_add(ty, "provider", jstr(pa->provider_name));
+	json_object_object_add(ty, "version", jstr(pa->version));
+	json_object_object_add(in, "actionTypeId", ty);
+	c = json_object_new_object();
+	for (size_t k = 0; k < pa->nr_config; k++)
+		json_object_object_add(c, pa->config[k].key,
+				       jstr(pa->config[k].value));
+	json_object_object_add(in, "configuration", c);
+	for (size_t k = 0; k < pa->nr_inputs; k++)
+		names[k] = pa->inputs[k].name;
+	json_object_object_add(in, "inputArtifacts",
+			       jname_objects(names, pa->nr_inputs));
+	free(names);
+	if (pa->namespace)
+		json_object_object_add(in, "namespace", jstr(pa->namespace));
+	json_object_object_add(o, "input", in);
+
+	out = json_object_new_object();
+	json_object_object_add(
+		out, "outputArtifacts",
+		strcmp(x->status, "Succeeded")
+			? json_object_new_array()
+			: jname_objects((const char *const *)pa->outputs.v,
+					pa->outputs.nr));
+	res = json_object_new_object();
+	json_object_object_add(res, "externalExecutionId",
+			       jstr(x->external_id));
+	json_object_object_add(res, "externalExecutionSummary", jstr(x->error));
+	json_object_object_add(out, "executionResult", res);
+	json_object_object_add(out, "outputVariables",
+			       x->output_variables
+				       ? json_tokener_parse(x->output_variables)
+				       : json_object_new_object());
+	json_object_object_add(o, "output", out);
+	return o;
+}
+
+/* Every attempt of every action (ListActionExecutions'
+ * actionExecutionDetails), in stage and action order, oldest first. */
+static json_object *action_executions(struct run *r,
+				      const struct store_action *v, size_t nr)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t s = 0; s < r->pl.nr_stages; s++)
+		for (size_t a = 0; a < r->pl.stages[s].nr_actions; a++) {
+			const struct pl_stage *st = &r->pl.stages[s];
+			const struct pl_action *pa = &st->actions[a];
+			const struct store_action *l =
+				latest((struct store_action *)v, nr, st->name,
+				       pa->name);
+
+			for (long n = 1; l && n <= l->attempt; n++)
+				for (size_t i = 0; i < nr; i++)
+					if (v[i].attempt == n &&
+					    !strcmp(v[i].stage, st->name) &&
+					    !strcmp(v[i].action, pa->name))
+						json_object_array_add(
+							arr, action_execution(
+								     r, st, pa,
+								     &v[i]));
+		}
+	return arr;
+}
+
 enum show_mode { SHOW_TEXT, SHOW_JSON, SHOW_HTML };
 
 /* The execution r as `show` prints it (SHOW_HTML: with the keys
@@ -3225,6 +3333,9 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 		json_object_object_add(so, "actionStates", acts);
 		json_object_array_add(stages, so);
 	}
+	if (json && !html)
+		json_object_object_add(root, "actionExecutionDetails",
+				       action_executions(r, av, anr));
 	if (html)
 		;
 	else if (json)

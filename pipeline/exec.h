@@ -81,8 +81,8 @@ int exec_retry(const char *state_dir, const char *id, bool all);
 int exec_stop(const char *state_dir, const char *id, bool abandon,
 	      const char *reason);
 
-/* Print an execution (GetPipelineExecution + GetPipelineState as JSON
- * with json); its exit status is 0. */
+/* Print an execution (GetPipelineExecution + GetPipelineState +
+ * ListActionExecutions as JSON with json); its exit status is 0. */
 int exec_show(const char *state_dir, const char *id, bool json);
 
 /* Write the execution's page (pipeline/page.h) to out (NULL:

@@ -763,6 +763,10 @@ EOB
 	[[ "$output" == *"Bad          Succeeded (attempt 2, AutomatedStageRetry)"* ]]
 	[[ "$output" == *"Flaky                Succeeded (attempt 2)"* ]]
 	[ -e "$STATE/executions/$PE/actions/Bad.Flaky.2/log" ]
+	# every attempt, as ListActionExecutions lists them
+	[ "$(pl_json '.actionExecutionDetails | length')" -eq 8 ]
+	[ "$(pl_json '[.actionExecutionDetails[] | select(.actionName == "Flaky") | "\(.actionExecutionId | sub("^pe-[^/]*/"; "")) \(.status) \(.input.actionTypeId.provider) \(.output.executionResult.externalExecutionSummary // "-" | sub(" \\(log.*"; ""))"] | join(",")')" = "Bad.Flaky.1 Failed Command exit status 1,Bad.Flaky.2 Succeeded Command -" ]
+	[ "$(pl_json '.actionExecutionDetails[] | select(.actionName == "Build") | "\(.input.namespace) \(.input.inputArtifacts | map(.name) | join("+")) \(.output.outputArtifacts[0].name) \(.output.outputVariables.X)"')" = "BuildVariables Assets+Src Built built-1.2" ]
 }
 
 @test "pipeline: onFailure RETRY retries once only; ALL_ACTIONS runs every action again; a manual retry counts apart" {
