@@ -1877,11 +1877,35 @@ static int auto_retry(struct run *r, const struct pl_stage *st,
 {
 	bool all = st->retry_mode == PL_ALL_ACTIONS;
 	long autos, manuals;
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_action *v = NULL;
+	size_t nr = 0;
+	bool decided = false;
 
 	if (stage_retries(r, st->name, &autos, &manuals, NULL, e) < 0)
 		return -1;
 	if (autos >= 1)
 		return 0;
+	/* a person's rejection (or an approval let expire) is no failure
+	 * to retry: it would only ask again */
+	q.execution_id = r->id;
+	if (store_list_actions(r->s, &q, &v, &nr, e) < 0)
+		return -1;
+	for (size_t i = 0; i < st->nr_actions; i++) {
+		struct store_action *x =
+			latest(v, nr, st->name, st->actions[i].name);
+
+		if (st->actions[i].provider == PL_MANUAL && x &&
+		    !strcmp(x->status, "Failed"))
+			decided = true;
+	}
+	store_actions_free(v, nr);
+	if (decided) {
+		fprintf(stderr,
+			"%s: stage %s failed at an approval: not retried\n",
+			r->id, st->name);
+		return 0;
+	}
 	if (put_stage(r, st->name, "Failed", 0, now_ms(), e) < 0)
 		return -1;
 	event(r, 1, st, NULL, "FAILED", NULL);

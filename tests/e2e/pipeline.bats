@@ -790,6 +790,24 @@ EOB
 	[[ "$output" == *"Flaky                Succeeded (attempt 3)"* ]]
 }
 
+@test "pipeline: onFailure RETRY does not retry a stage failed by a rejected approval" {
+	pl_setup
+	{
+		approval_stage
+		last_stage
+	} | pl_file
+	sed -i 's/^    - name: Gate$/&\n      onFailure: {result: RETRY}/' "$T/pl.yml"
+	pl_start
+	[ "$status" -eq 5 ]
+	run "$SLIPWAY" pipeline reject "$PE" --summary no --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"stage Gate failed at an approval: not retried"* ]]
+	[ "$(pl_json .pipelineExecution.status)" = Failed ]
+	[ "$(action_status Gate Approve)" = Failed ]
+	! events | grep -q RESUMED
+	[ ! -e "$T/last" ]
+}
+
 @test "pipeline: onFailure RETRY does not retry a stage being stopped" {
 	pl_setup
 	mkfifo "$T/started" "$T/hold"
