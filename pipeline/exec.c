@@ -603,25 +603,22 @@ static int set_execution(struct run *r, const char *status, const char *summary,
 #define MANUAL_RETRY "ManualStageRetry"
 
 /* CodePipeline's RetryStageMetadata of stage, counted from the
- * execution's stage RESUMED events; *trigger (when not NULL) is the
+ * execution's stage RESUMED events v; *trigger (when not NULL) is the
  * latest retry's trigger, or NULL (caller frees). */
-static int stage_retries(struct run *r, const char *stage, long *autos,
-			 long *manuals, char **trigger, struct sw_err *e)
+static void count_retries(const struct store_event *v, size_t nr,
+			  const char *stage, long *autos, long *manuals,
+			  char **trigger)
 {
-	struct store_query q = STORE_QUERY_INIT;
-	struct store_event *v = NULL;
-	size_t nr = 0;
-
 	*autos = *manuals = 0;
 	if (trigger)
 		*trigger = NULL;
-	q.execution_id = r->id;
-	if (store_list_events(r->s, &q, 0, &v, &nr, e) < 0)
-		return -1;
 	for (size_t i = 0; i < nr; i++) {
-		json_object *o = json_tokener_parse(v[i].json), *d, *x;
+		json_object *o, *d, *x;
 		const char *t;
 
+		if (!strstr(v[i].json, "\"retry-trigger\""))
+			continue;
+		o = json_tokener_parse(v[i].json);
 		if (!o || !json_object_object_get_ex(o, "detail", &d) ||
 		    !json_object_object_get_ex(d, "stage", &x) ||
 		    strcmp(json_object_get_string(x), stage) ||
@@ -640,6 +637,19 @@ static int stage_retries(struct run *r, const char *stage, long *autos,
 		}
 		json_object_put(o);
 	}
+}
+
+static int stage_retries(struct run *r, const char *stage, long *autos,
+			 long *manuals, struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_event *v = NULL;
+	size_t nr = 0;
+
+	q.execution_id = r->id;
+	if (store_list_events(r->s, &q, 0, &v, &nr, e) < 0)
+		return -1;
+	count_retries(v, nr, stage, autos, manuals, NULL);
 	store_events_free(v, nr);
 	return 0;
 }
@@ -1882,7 +1892,7 @@ static int auto_retry(struct run *r, const struct pl_stage *st,
 	size_t nr = 0;
 	bool decided = false;
 
-	if (stage_retries(r, st->name, &autos, &manuals, NULL, e) < 0)
+	if (stage_retries(r, st->name, &autos, &manuals, e) < 0)
 		return -1;
 	if (autos >= 1)
 		return 0;
@@ -3134,13 +3144,16 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 	json_object *root = NULL, *pe, *stages, *vars, *revs;
 	long autos, manuals;
 	char *trigger = NULL;
+	struct store_event *ev = NULL;
+	size_t enr = 0;
 	int ret = 0;
 
 	q.execution_id = id;
 	if (store_get_execution(r->s, id, &x, &e) != 0 ||
 	    store_list_stages(r->s, &q, &sv, &snr, &e) < 0 ||
 	    store_list_actions(r->s, &q, &av, &anr, &e) < 0 ||
-	    store_list_approvals(r->s, &q, &ap, &pnr, &e) < 0) {
+	    store_list_approvals(r->s, &q, &ap, &pnr, &e) < 0 ||
+	    store_list_events(r->s, &q, 0, &ev, &enr, &e) < 0) {
 		ret = -1;
 		*ep = e;
 		goto out;
@@ -3207,14 +3220,7 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 			}
 		if (le)
 			json_object_object_add(so, "latestExecution", le);
-		if (stage_retries(r, st->name, &autos, &manuals, &trigger, &e) <
-		    0) {
-			ret = -1;
-			*ep = e;
-			json_object_put(so);
-			json_object_put(acts);
-			goto out;
-		}
+		count_retries(ev, enr, st->name, &autos, &manuals, &trigger);
 		if (trigger) {
 			json_object *m = json_object_new_object();
 
@@ -3380,6 +3386,7 @@ out:
 	store_stages_free(sv, snr);
 	store_actions_free(av, anr);
 	store_approvals_free(ap, pnr);
+	store_events_free(ev, enr);
 	return ret;
 }
 
