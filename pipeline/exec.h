@@ -13,7 +13,9 @@
  * side by side, each in a child process of its own (its output goes to
  * <pe-dir>/actions/<Stage>.<Action>/log), the group after when all of
  * them succeeded. A failed action lets its siblings finish, then fails
- * the stage and the execution: nothing later starts. A manual approval
+ * the stage and the execution: nothing later starts, unless the stage's
+ * onFailure is RETRY: then it is retried once by itself (its retryMode),
+ * unless it failed at an approval or is being stopped. A manual approval
  * leaves the execution InProgress, waiting (exit 5), with its lock
  * released. The runner holds <pe-dir>/lock while it runs: an execution
  * InProgress whose lock nobody holds was killed, and the action that was
