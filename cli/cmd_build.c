@@ -43,6 +43,12 @@ static const char build_usage[] =
 	"      --secrets-file FILE   values for parameter-store and "
 	"secrets-manager\n"
 	"      --secrets-command CMD run CMD KIND NAME to resolve a secret\n"
+	"      --secret-env NAME=SECRET-ID[:JSON-KEY]\n"
+	"                            set NAME from Secrets Manager (masked; "
+	"repeatable)\n"
+	"      --parameter-env NAME=PARAMETER\n"
+	"                            set NAME from Parameter Store (masked; "
+	"repeatable)\n"
 	"  -o, --artifacts DIR       write artifacts to DIR (artifacts.zip, "
 	"<id>.zip)\n"
 	"      --report FILE         write the JSON build report to FILE too\n"
@@ -107,7 +113,9 @@ enum {
 	OPT_PIDS,
 	OPT_MEMORY,
 	OPT_CPU_TIME,
-	OPT_SECONDARY_SOURCE
+	OPT_SECONDARY_SOURCE,
+	OPT_SECRET_ENV,
+	OPT_PARAMETER_ENV
 };
 
 static const struct option build_options[] = {
@@ -119,6 +127,8 @@ static const struct option build_options[] = {
 	{ "inherit-env", no_argument, NULL, OPT_INHERIT_ENV },
 	{ "secrets-file", required_argument, NULL, OPT_SECRETS_FILE },
 	{ "secrets-command", required_argument, NULL, OPT_SECRETS_COMMAND },
+	{ "secret-env", required_argument, NULL, OPT_SECRET_ENV },
+	{ "parameter-env", required_argument, NULL, OPT_PARAMETER_ENV },
 	{ "artifacts", required_argument, NULL, 'o' },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "packaging", required_argument, NULL, OPT_PACKAGING },
@@ -222,6 +232,35 @@ int cmd_build(int argc, char **argv)
 		case OPT_SECRETS_COMMAND:
 			o.secrets_command = optarg;
 			break;
+		case OPT_SECRET_ENV:
+		case OPT_PARAMETER_ENV: {
+			const char *opt = c == OPT_SECRET_ENV
+						  ? "--secret-env"
+						  : "--parameter-env";
+			char *n, *v;
+
+			err_clear(&e);
+			if (env_parse_assignment(optarg, &n, &v, &e) < 0) {
+				status = cli_usage_error("build", "%s: %s", opt,
+							 e.msg);
+				goto out;
+			}
+			free(n);
+			if (!*v) {
+				free(v);
+				status = cli_usage_error(
+					"build", "%s: %s: no %s after '='", opt,
+					optarg,
+					c == OPT_SECRET_ENV ? "secret id"
+							    : "parameter name");
+				goto out;
+			}
+			free(v);
+			strvec_push(c == OPT_SECRET_ENV ? &o.secret_env
+							: &o.parameter_env,
+				    optarg);
+			break;
+		}
 		case 'o':
 			o.artifacts_dir = optarg;
 			break;
@@ -388,6 +427,8 @@ int cmd_build(int argc, char **argv)
 		build_run(&o, &status);
 out:
 	strvec_release(&o.env);
+	strvec_release(&o.secret_env);
+	strvec_release(&o.parameter_env);
 	layout_secondaries_free(o.secondary, o.nr_secondary);
 	return status;
 }

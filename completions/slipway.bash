@@ -74,6 +74,7 @@ _slipway() {
 	--ref | --timeout | -e | --env | --deployment-id | --application | \
 		--deployment-group | --deployment-group-id | --host | --ssh | \
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
+		--secret-env | --parameter-env | \
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
 		--secondary-source | --revision | -v | --variable | --summary | --reason)
 		return

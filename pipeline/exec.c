@@ -1034,9 +1034,11 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 			strvec_push(&j->argv, "--buildspec");
 			strvec_push(&j->argv, p->buildspec);
 		}
-		if (p && p->secrets_file) {
+		if ((p && p->secrets_file) || r->pl.secrets_file) {
 			strvec_push(&j->argv, "--secrets-file");
-			strvec_push(&j->argv, p->secrets_file);
+			strvec_push(&j->argv, p && p->secrets_file
+						      ? p->secrets_file
+						      : r->pl.secrets_file);
 		}
 		if (p && p->isolation) {
 			strvec_push(&j->argv, "--isolation");
@@ -1069,13 +1071,22 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 			     i++) {
 				json_object *x = json_object_array_get_idx(arr,
 									   i),
-					    *n, *val;
+					    *n, *val, *t;
+				const char *type = "PLAINTEXT";
 
 				if (!json_object_object_get_ex(x, "name", &n) ||
 				    !json_object_object_get_ex(x, "value",
 							       &val))
 					continue;
-				strvec_push(&j->argv, "-e");
+				if (json_object_object_get_ex(x, "type", &t))
+					type = json_object_get_string(t);
+				/* the reference, never the value, in argv */
+				strvec_push(&j->argv,
+					    !strcmp(type, "SECRETS_MANAGER")
+						    ? "--secret-env"
+					    : !strcmp(type, "PARAMETER_STORE")
+						    ? "--parameter-env"
+						    : "-e");
 				strvec_push_nodup(
 					&j->argv,
 					xasprintf("%s=%s",

@@ -2013,6 +2013,42 @@ static int check_secrets(struct pp *p, size_t s, size_t a)
 	return 0;
 }
 
+/* A CodeBuild action's PARAMETER_STORE and SECRETS_MANAGER variables
+ * need a secrets file: its project's, else slipway.secrets-file. */
+static int check_codebuild_secrets(struct pp *p, size_t s, size_t a)
+{
+	const struct pl_action *ac = &p->pl->stages[s].actions[a];
+	const char *env = pl_action_config(ac, "EnvironmentVariables");
+	json_object *j;
+	int ret = 0;
+
+	if (!env ||
+	    (ac->binding >= 0 && p->pl->projects[ac->binding].secrets_file) ||
+	    p->pl->secrets_file)
+		return 0;
+	j = json_tokener_parse(env); /* checked by check_codebuild */
+	for (size_t i = 0; j && json_object_is_type(j, json_type_array) &&
+			   i < json_object_array_length(j);
+	     i++) {
+		json_object *o = json_object_array_get_idx(j, i), *t, *n;
+
+		if (!json_object_object_get_ex(o, "type", &t) ||
+		    !strcmp(json_object_get_string(t), "PLAINTEXT"))
+			continue;
+		json_object_object_get_ex(o, "name", &n);
+		ret = bad(p, config_value_node(p, s, a, "EnvironmentVariables"),
+			  "%s variable '%s' of '%s.%s' has no source of "
+			  "secrets: add 'secrets-file' to project '%s' or "
+			  "'slipway.secrets-file'",
+			  json_object_get_string(t), json_object_get_string(n),
+			  p->pl->stages[s].name, ac->name,
+			  p->pl->projects[ac->binding].name);
+		break;
+	}
+	json_object_put(j);
+	return ret;
+}
+
 static int check_bindings(struct pp *p)
 {
 	struct pipeline *pl = p->pl;
@@ -2055,6 +2091,8 @@ static int check_bindings(struct pp *p)
 					  NULL, find_project, "projects");
 				if (!rc && ac->binding >= 0)
 					rc = check_buildspec(p, s, a);
+				if (!rc && ac->binding >= 0)
+					rc = check_codebuild_secrets(p, s, a);
 				break;
 			case PL_CODEDEPLOY:
 				rc = bind(p, s, a, "deployment group",

@@ -143,9 +143,11 @@ static int resolve_secrets(struct run *r, struct phase_rec *p)
 	struct sw_err e = SW_ERR_INIT;
 	const struct bs_kvlist *lists[2] = { &r->bs.parameter_store,
 					     &r->bs.secrets_manager };
+	const struct strvec *opts[2] = { &r->o->parameter_env,
+					 &r->o->secret_env };
 	int ret = 0;
 
-	if (!lists[0]->nr && !lists[1]->nr)
+	if (!lists[0]->nr && !lists[1]->nr && !opts[0]->nr && !opts[1]->nr)
 		return 0;
 	secrets_init(&s);
 	secrets_set_mask(&s, &r->mask);
@@ -182,6 +184,34 @@ static int resolve_secrets(struct run *r, struct phase_rec *p)
 				break;
 			}
 			env_set(&r->env, kv->name, value);
+			free(value);
+		}
+	}
+	/* then the command line's, which win over the buildspec's */
+	for (int k = 0; k < 2 && !ret; k++) {
+		for (size_t i = 0; i < opts[k]->nr; i++) {
+			const char *nv = opts[k]->v[i], *eq = strchr(nv, '=');
+			char *name = xstrndup(nv, eq - nv), *value = NULL;
+			int rc = k == 0 ? secrets_get_parameter(&s, eq + 1,
+								&value, &e)
+					: secrets_get_secret(&s, eq + 1, &value,
+							     &e);
+
+			if (rc < 0) {
+				const char *code =
+					k == 0 ? "Decrypted Variables Error"
+					       : "Secrets Manager Error";
+
+				phase_end(p, PHASE_FAILED, code, e.msg,
+					  &r->log);
+				set_reason(r, "%s: %s: %s", code, name, e.msg);
+				fail(r, PHASE_FAILED, ERR_FAILED);
+				free(name);
+				ret = -1;
+				break;
+			}
+			env_set(&r->env, name, value);
+			free(name);
 			free(value);
 		}
 	}

@@ -35,6 +35,11 @@ struct build_opts {
 	bool worktree; /* copy a git work tree as it is */
 	const char *buildspec; /* relative to the source root */
 	struct strvec env; /* -e NAME=VALUE, in order */
+	/* --secret-env NAME=SECRET-ID[:JSON-KEY...] and --parameter-env
+	 * NAME=PARAMETER: variables resolved as the buildspec's
+	 * secrets-manager and parameter-store ones (CodeBuild's
+	 * SECRETS_MANAGER and PARAMETER_STORE overrides), masked alike */
+	struct strvec secret_env, parameter_env;
 	const char *env_file;
 	const char *secrets_file;
 	const char *secrets_command;
@@ -62,7 +67,8 @@ struct build_opts {
 
 #define BUILD_OPTS_INIT                                                        \
 	{                                                                      \
-		.env = STRVEC_INIT                                             \
+		.env = STRVEC_INIT, .secret_env = STRVEC_INIT,                 \
+		.parameter_env = STRVEC_INIT                                   \
 	}
 
 struct build_artifact {

@@ -1018,3 +1018,26 @@ EOB
 	[[ "$output" == *"variable 'Env' has no default: give it with -v Env=VALUE"* ]]
 	[ ! -e "$STATE/executions" ]
 }
+
+@test "pipeline: a CodeBuild action's SECRETS_MANAGER and PARAMETER_STORE variables reach the build as values, masked, never in argv" {
+	pl_setup
+	cd "$T/repo"
+	sed -i "s|^      - export X=.*|&\n      - echo \"tok=\$TOK pw=\$PW\"\n      - echo \"\$TOK \$PW\" >$T/seen\n      - cat /proc/[0-9]*/cmdline 2>/dev/null \| tr '\\\\0' '\\\\n' \| grep -c 's3c[r]3t' >$T/argv-hits \|\| true|" buildspec.yml
+	git -c user.email=t@example.com -c user.name=t commit -qam "print the secrets"
+	cd "$T"
+	printf 'parameter-store:\n  /db/pw: pw-s3cr3t\nsecrets-manager:\n  prod/api: %s\n' "'{\"token\": \"tok-s3cr3t-123\"}'" >"$T/secrets.yml"
+	pl_file </dev/null
+	sed -i 's|EnvironmentVariables: .*|EnvironmentVariables: '"'"'[{"name":"ENV","value":"#{variables.Env}"},{"name":"TOK","value":"prod/api:token","type":"SECRETS_MANAGER"},{"name":"PW","value":"/db/pw","type":"PARAMETER_STORE"}]'"'"'|' "$T/pl.yml"
+	# without a source of secrets: refused where it is declared
+	run "$SLIPWAY" validate "$T/pl.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"pl.yml:"*": SECRETS_MANAGER variable 'TOK' of 'Build.Build' has no source of secrets: add 'secrets-file' to project 'app-build' or 'slipway.secrets-file'"* ]]
+	echo "  secrets-file: secrets.yml" >>"$T/pl.yml"
+	pl_start
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/seen")" = "tok-s3cr3t-123 pw-s3cr3t" ]
+	! grep -rqF -e tok-s3cr3t -e pw-s3cr3t "$STATE"
+	[[ "$output" != *s3cr3t* ]]
+	grep -rqx 'tok=\*\*\* pw=\*\*\*' "$STATE"
+	[ "$(cat "$T/argv-hits")" = 0 ]
+}
