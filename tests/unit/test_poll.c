@@ -295,12 +295,59 @@ static void test_poll__unreachable(void **state)
 	pipeline_release(&pl);
 }
 
+/* Pollers racing over one move: exactly one of them starts it. */
+static void test_poll__racing_pollers(void **state)
+{
+	struct pipeline pl = PIPELINE_INIT;
+	struct wh_start *s = NULL;
+	int gate[2], total = 0;
+	pid_t pids[4];
+	char *id;
+
+	(void)state;
+	load(&pl, "raced", true, NULL);
+	assert_int_equal(poll_n(&pl, &s), 0);
+	id = commit("src/race.c", "int r;\n");
+	assert_int_equal(pipe(gate), 0);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (!pids[i]) {
+			struct sw_err e = SW_ERR_INIT;
+			size_t nr = 0;
+			char c;
+
+			close(gate[1]);
+			if (read(gate[0], &c, 1) != 0)
+				_exit(90);
+			if (poll_check(&pl, 0, w.state, &s, &nr, &e) < 0)
+				_exit(91);
+			_exit((int)nr);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (int i = 0; i < 4; i++) {
+		int st;
+
+		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		assert_true(WIFEXITED(st));
+		assert_true(WEXITSTATUS(st) <= 1);
+		total += WEXITSTATUS(st);
+	}
+	assert_int_equal(total, 1);
+	assert_int_equal(poll_n(&pl, &s), 0);
+	free(id);
+	pipeline_release(&pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_poll__branch_moves),
 		cmocka_unit_test(test_poll__triggers_and_paths),
 		cmocka_unit_test(test_poll__unreachable),
+		cmocka_unit_test(test_poll__racing_pollers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
