@@ -71,13 +71,12 @@ static bool changed_files(const char *gitdir, const char *from, const char *to,
 	for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 
-		if (d->old_file.path &&
-		    strvec_find(files, d->old_file.path) < 0)
+		if (d->old_file.path)
 			strvec_push(files, d->old_file.path);
-		if (d->new_file.path &&
-		    strvec_find(files, d->new_file.path) < 0)
+		if (d->new_file.path)
 			strvec_push(files, d->new_file.path);
 	}
+	trigger_files_unique(files);
 	ok = true;
 out:
 	git_error_clear();

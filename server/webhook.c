@@ -339,14 +339,13 @@ static void commit_files(json_object *commits, struct strvec *files)
 				json_object *f =
 					json_object_array_get_idx(a, k);
 
-				if (json_object_is_type(f, json_type_string) &&
-				    strvec_find(files,
-						json_object_get_string(f)) < 0)
+				if (json_object_is_type(f, json_type_string))
 					strvec_push(files,
 						    json_object_get_string(f));
 			}
 		}
 	}
+	trigger_files_unique(files);
 }
 
 /*

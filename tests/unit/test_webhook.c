@@ -764,6 +764,69 @@ static void test_webhook__binding_keys(void **state)
 	fx_free(f);
 }
 
+static void test_webhook__github_form_body(void **state)
+{
+	struct fx *f = fx_new();
+	struct wh_outcome o = WH_OUTCOME_INIT;
+	char *json = push_body("refs/heads/main", SHA2, "");
+	struct buf form = BUF_INIT;
+	char hex[65], sig[80];
+	struct http_header h[] = {
+		{ "X-GitHub-Event", "push" },
+		{ "X-GitHub-Delivery", "form-1" },
+		{ "Content-Type", "application/x-www-form-urlencoded" },
+		{ "X-Hub-Signature-256", sig },
+	};
+
+	(void)state;
+	fx_add(f, PIPELINE("web", "", SECRET_BINDING));
+	buf_addstr(&form, "payload=");
+	for (const char *p = json; *p; p++)
+		if (*p == ' ')
+			buf_addch(&form, '+');
+		else if (strchr("{}\":,[]/", *p))
+			buf_addf(&form, "%%%02x", (unsigned char)*p);
+		else
+			buf_addch(&form, *p);
+	/* GitHub signs the form body as it is sent */
+	hmac_hex(SECRET, form.ptr, form.len, hex);
+	snprintf(sig, sizeof(sig), "sha256=%s", hex);
+	webhook_handle("github", h, 4, form.ptr, form.len, f->pls, f->npl,
+		       f->state, &o);
+	assert_int_equal(o.status, 202);
+	assert_int_equal(o.nr_starts, 1);
+	assert_string_equal(o.starts[0].revision, SHA2);
+	wh_outcome_release(&o);
+	buf_release(&form);
+	free(json);
+	fx_free(f);
+}
+
+static void test_webhook__huge_fields(void **state)
+{
+	struct fx *f = fx_new();
+	struct wh_outcome o = WH_OUTCOME_INIT;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	fx_add(f, PIPELINE("web", PUSH_TRIGGER, SECRET_BINDING));
+	buf_addstr(&b, "{\"ref\":\"refs/heads/release/9\",\"after\":\"" SHA2
+		       "\",\"repository\":{\"full_name\":\"acme/web\"},"
+		       "\"head_commit\":{\"message\":\"");
+	for (int i = 0; i < 1 << 20; i++)
+		buf_addch(&b, 'm');
+	buf_addstr(&b, "\"},\"commits\":[{\"added\":[");
+	for (int i = 0; i < 20000; i++)
+		buf_addf(&b, "%s\"docs/%d/%0200d.md\"", i ? "," : "", i, i);
+	buf_addstr(&b, ",\"src/x.c\"]}]}");
+	github(f, "push", "huge-1", SECRET, b.ptr, &o);
+	assert_int_equal(o.status, 202);
+	assert_int_equal(o.nr_starts, 1);
+	wh_outcome_release(&o);
+	buf_release(&b);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -782,6 +845,8 @@ int main(void)
 		cmocka_unit_test(test_webhook__deleted_and_skipped),
 		cmocka_unit_test(test_webhook__glob),
 		cmocka_unit_test(test_webhook__binding_keys),
+		cmocka_unit_test(test_webhook__github_form_body),
+		cmocka_unit_test(test_webhook__huge_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
