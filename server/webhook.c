@@ -2,6 +2,7 @@
  * webhook: forge deliveries verified, parsed and matched (webhook.h).
  */
 #include <ctype.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -212,8 +213,10 @@ static json_object *parse_json(const char *s, size_t len)
 	json_object *o;
 	size_t off;
 
-	if (!tok)
+	if (!tok || len > (size_t)INT_MAX) {
+		json_tokener_free(tok);
 		return NULL;
+	}
 	o = json_tokener_parse_ex(tok, s, (int)len);
 	off = json_tokener_get_parse_end(tok);
 	if (o && json_tokener_get_error(tok) == json_tokener_success) {
