@@ -47,6 +47,15 @@
  * webhook_handle() returns 0, or -1 when the store failed (out->status
  * is 500 then). out->body and every string of out->starts belong to out;
  * wh_outcome_release() frees them.
+ *
+ * For the server: start each wh_start as exec_start() with
+ * exec_opts.revision = revision, trigger trigger_type and summary as its
+ * detail. A pull request's commit is found in the base repository under
+ * ref only (refs/pull/N/head is not a branch): the source fetch must
+ * fetch that ref. Commit statuses (pipeline/status.h) link to the
+ * execution's page when the environment has SLIPWAY_PUBLIC_URL (the
+ * server's public base URL, no trailing slash needed):
+ * $SLIPWAY_PUBLIC_URL/executions/<pe-id>.
  */
 #ifndef SW_SERVER_WEBHOOK_H
 #define SW_SERVER_WEBHOOK_H
