@@ -667,6 +667,22 @@ static void test_webhook__push_filters(void **state)
 		wh_outcome_release(&o);
 		free(body);
 	}
+	/* a file changed by several commits counts once */
+	{
+		char *body = xasprintf(
+			"{\"ref\":\"refs/heads/release/3\",\"after\":\"" SHA2
+			"\",\"repository\":{\"full_name\":\"acme/web\"},"
+			"\"commits\":[{\"added\":[\"docs/b\",\"docs/a\"]},"
+			"{\"modified\":[\"docs/a\"],\"removed\":[\"docs/b\","
+			"\"docs/c\"]}]}");
+
+		github(f, "push", "f-dup", SECRET, body, &o);
+		assert_int_equal(o.nr_starts, 0);
+		if (!strstr(o.body, "(3 changed files)"))
+			fail_msg("%s", o.body);
+		wh_outcome_release(&o);
+		free(body);
+	}
 	fx_free(f);
 }
 
