@@ -695,9 +695,11 @@ static void match(const char *forge, const struct wh_event *ev,
 				add_start(out, i, forge, ev, a);
 				if (why.len)
 					reason(reasons, pl, "%s", why.ptr);
-			} else {
-				reason(reasons, pl, "%s", why.ptr);
+				buf_release(&why);
+				/* one execution runs all its sources */
+				break;
 			}
+			reason(reasons, pl, "%s", why.ptr);
 			buf_release(&why);
 		}
 		if (named && !verified[i])

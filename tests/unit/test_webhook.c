@@ -843,6 +843,47 @@ static void test_webhook__huge_fields(void **state)
 	fx_free(f);
 }
 
+static void test_webhook__one_start_per_pipeline(void **state)
+{
+	struct fx *f = fx_new();
+	struct wh_outcome o = WH_OUTCOME_INIT;
+	char *body = push_body("refs/heads/main", SHA2, "");
+	/* two source actions on the same repository and branch */
+	const char *two = PIPELINE(
+		"web",
+		"    - name: U\n"
+		"      actions:\n"
+		"        - name: D\n"
+		"          actionTypeId: {category: Invoke, owner: Custom, "
+		"provider: Command, version: '1'}\n"
+		"          configuration: {Command: 'true'}\n"
+		"          inputArtifacts: [{name: B}]\n",
+		SECRET_BINDING);
+	char *text = xstrdup(two), *at = strstr(text, "    - name: T\n");
+	char *full = xasprintf(
+		"%.*s"
+		"        - name: Src2\n"
+		"          actionTypeId: {category: Source, owner: AWS, "
+		"provider: "
+		"CodeStarSourceConnection, version: '1'}\n"
+		"          configuration: {ConnectionArn: x, FullRepositoryId: "
+		"acme/web, BranchName: main}\n"
+		"          outputArtifacts: [{name: B}]\n%s",
+		(int)(at - text), text, at);
+
+	(void)state;
+	fx_add(f, full);
+	assert_int_equal(f->pl[0].stages[0].nr_actions, 2);
+	github(f, "push", "one-1", SECRET, body, &o);
+	assert_int_equal(o.status, 202);
+	assert_int_equal(o.nr_starts, 1);
+	wh_outcome_release(&o);
+	free(full);
+	free(text);
+	free(body);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_webhook__binding_keys),
 		cmocka_unit_test(test_webhook__github_form_body),
 		cmocka_unit_test(test_webhook__huge_fields),
+		cmocka_unit_test(test_webhook__one_start_per_pipeline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
