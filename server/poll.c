@@ -96,6 +96,11 @@ static void push_start(struct wh_start **starts, size_t *nr, size_t index,
 	struct wh_start *s;
 	bool tag = !strncmp(ref, "refs/tags/", 10);
 
+	/* two source actions on one repository: one execution runs both */
+	for (size_t i = 0; i < *nr; i++)
+		if (!strcmp((*starts)[i].ref, ref) &&
+		    !strcmp((*starts)[i].revision, sha))
+			return;
 	*starts = xrealloc(*starts, (*nr + 1) * sizeof(**starts));
 	s = &(*starts)[(*nr)++];
 	memset(s, 0, sizeof(*s));
