@@ -295,6 +295,53 @@ static void test_poll__unreachable(void **state)
 	pipeline_release(&pl);
 }
 
+static void test_poll__two_actions_one_start(void **state)
+{
+	struct pipeline pl = PIPELINE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct wh_start *s = NULL;
+	char *text = xasprintf(
+		"pipeline:\n"
+		"  name: twice\n"
+		"  stages:\n"
+		"    - name: S\n"
+		"      actions:\n"
+		"        - name: Src\n"
+		"          actionTypeId: {category: Source, owner: AWS, "
+		"provider: CodeCommit, version: '1'}\n"
+		"          configuration: {RepositoryName: web, BranchName: "
+		"main}\n"
+		"          outputArtifacts: [{name: A}]\n"
+		"        - name: Src2\n"
+		"          actionTypeId: {category: Source, owner: AWS, "
+		"provider: CodeCommit, version: '1'}\n"
+		"          configuration: {RepositoryName: web, BranchName: "
+		"main}\n"
+		"          outputArtifacts: [{name: B}]\n"
+		"    - name: T\n"
+		"      actions:\n"
+		"        - name: C\n"
+		"          actionTypeId: {category: Invoke, owner: Custom, "
+		"provider: Command, version: '1'}\n"
+		"          configuration: {Command: 'true'}\n"
+		"slipway:\n"
+		"  sources: {web: '%s'}\n",
+		w.repo);
+	char *id;
+
+	(void)state;
+	if (pipeline_parse("p.yml", w.dir, text, strlen(text), &pl, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(poll_n(&pl, &s), 0);
+	id = commit("src/twice.c", "int t;\n");
+	assert_int_equal(poll_n(&pl, &s), 1);
+	assert_string_equal(s[0].revision, id);
+	starts_free(s, 1);
+	free(id);
+	free(text);
+	pipeline_release(&pl);
+}
+
 /* Pollers racing over one move: exactly one of them starts it. */
 static void test_poll__racing_pollers(void **state)
 {
@@ -348,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_poll__triggers_and_paths),
 		cmocka_unit_test(test_poll__unreachable),
 		cmocka_unit_test(test_poll__racing_pollers),
+		cmocka_unit_test(test_poll__two_actions_one_start),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
