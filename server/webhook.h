@@ -49,10 +49,10 @@
  * wh_outcome_release() frees them.
  *
  * For the server: start each wh_start as exec_start() with
- * exec_opts.revision = revision, trigger trigger_type and summary as its
- * detail. A pull request's commit is found in the base repository under
- * ref only (refs/pull/N/head is not a branch): the source fetch must
- * fetch that ref. Commit statuses (pipeline/status.h) link to the
+ * exec_opts.revision = revision for a push, = ref for a pull request
+ * (its commit is only named by refs/pull/N/head in the base repository,
+ * and source_fetch() fetches a ref given so); trigger trigger_type and
+ * summary as its detail. Commit statuses (pipeline/status.h) link to the
  * execution's page when the environment has SLIPWAY_PUBLIC_URL (the
  * server's public base URL, no trailing slash needed):
  * $SLIPWAY_PUBLIC_URL/executions/<pe-id>.

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "pipeline.h"
+#include "source.h"
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -342,6 +343,42 @@ static void test_poll__two_actions_one_start(void **state)
 	pipeline_release(&pl);
 }
 
+/* A pull request's head is only named by refs/pull/N/head: a source
+ * fetch of that ref gets it into the mirror and checks it out. */
+static void test_poll__pull_request_ref(void **state)
+{
+	struct source_opts o = SOURCE_OPTS_INIT;
+	struct source_result r = SOURCE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *url = xasprintf("file://%s", w.repo);
+	char *dest = fs_join(w.dir, "pr-src"), *id;
+
+	(void)state;
+	assert_int_equal(
+		git(w.repo, NULL, "checkout", "-q", "-b", "pr", (char *)NULL),
+		0);
+	id = commit("src/pr.c", "int pr;\n");
+	assert_int_equal(
+		git(w.repo, NULL, "checkout", "-q", "main", (char *)NULL), 0);
+	assert_int_equal(git(w.repo, NULL, "update-ref", "refs/pull/7/head", id,
+			     (char *)NULL),
+			 0);
+	assert_int_equal(
+		git(w.repo, NULL, "branch", "-q", "-D", "pr", (char *)NULL), 0);
+	o.source = url;
+	o.ref = "refs/pull/7/head";
+	o.dest = dest;
+	o.mirror_dir = w.mirrors;
+	o.no_spare = true;
+	if (source_fetch(&o, &r, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(r.resolved_version, id);
+	source_result_release(&r);
+	free(id);
+	free(dest);
+	free(url);
+}
+
 /* Pollers racing over one move: exactly one of them starts it. */
 static void test_poll__racing_pollers(void **state)
 {
@@ -396,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_poll__unreachable),
 		cmocka_unit_test(test_poll__racing_pollers),
 		cmocka_unit_test(test_poll__two_actions_one_start),
+		cmocka_unit_test(test_poll__pull_request_ref),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
