@@ -290,6 +290,9 @@ static void test_webhook__malformed_json(void **state)
 		"{\"ref\":\"refs/heads/../x\",\"after\":\"" SHA2 "\","
 		"\"repository\":{\"full_name\":\"acme/web\"}}",
 		"{\"ref\":\"refs/heads/main\",\"after\":\"" SHA2 "\"}",
+		/* a NUL inside a name would cut it short */
+		"{\"ref\":\"refs/heads/ma\\u0000in\",\"after\":\"" SHA2 "\","
+		"\"repository\":{\"full_name\":\"acme/web\"}}",
 	};
 	struct buf deep = BUF_INIT;
 
@@ -615,6 +618,23 @@ static void test_webhook__github_pull_request_and_ping(void **state)
 	assert_int_equal(o.nr_starts, 0);
 	assert_non_null(strstr(o.body, "fork (deleted)"));
 	wh_outcome_release(&o);
+	/* what the sender names stays on one line */
+	{
+		const char *evil =
+			"{\"action\":\"synchronize\",\"number\":14,"
+			"\"pull_request\":{\"head\":{\"ref\":\"f\",\"sha\":"
+			"\"" SHA2
+			"\",\"repo\":{\"id\":1}},\"base\":{\"ref\":\"main\","
+			"\"repo\":{\"id\":1}}},\"sender\":{\"login\":"
+			"\"eve\\nstarted pipeline x\"},"
+			"\"repository\":{\"id\":1,\"full_name\":\"acme/web\"}}";
+
+		github(f, "pull_request", "p-evil", SECRET, evil, &o);
+		assert_int_equal(o.nr_starts, 1);
+		assert_null(strchr(o.starts[0].summary, '\n'));
+		assert_non_null(strstr(o.starts[0].summary, "eve?started"));
+		wh_outcome_release(&o);
+	}
 	github(f, "issues", "p-3", SECRET, "{}", &o);
 	assert_int_equal(o.status, 202);
 	assert_non_null(strstr(o.body, "not one slipway acts on"));
