@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "pipeline.h"
+#include "store.h"
 #include "trigger.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -904,6 +905,51 @@ static void test_webhook__one_start_per_pipeline(void **state)
 	fx_free(f);
 }
 
+/* The seen-set: per forge, pruned by age, and poll heads kept by key. */
+static void test_webhook__store_tables(void **state)
+{
+	struct fx *f = fx_new();
+	struct sw_err e = SW_ERR_INIT;
+	struct strvec refs = STRVEC_INIT, oids = STRVEC_INIT;
+	struct store *s;
+	char *db = fs_join(f->state, "slipway.db");
+	int first = -1, v = 0;
+
+	(void)state;
+	assert_int_equal(store_open(&s, db, &e), 0);
+	assert_int_equal(store_version(s, &v, &e), 0);
+	assert_true(v >= 3);
+	assert_int_equal(
+		store_delivery_record(s, "github", "a", 1000, &first, &e), 0);
+	assert_int_equal(first, 1);
+	store_delivery_record(s, "github", "a", 2000, &first, &e);
+	assert_int_equal(first, 0);
+	store_delivery_record(s, "gitlab", "a", 2000, &first, &e);
+	assert_int_equal(first, 1);
+	/* forgotten once old enough, then new again */
+	assert_int_equal(store_delivery_prune(s, 1500, &e), 0);
+	store_delivery_record(s, "github", "a", 3000, &first, &e);
+	assert_int_equal(first, 1);
+	store_delivery_record(s, "gitlab", "a", 3000, &first, &e);
+	assert_int_equal(first, 0);
+
+	store_poll_head_set(s, "k", "refs/heads/main", SHA1, 1, &e);
+	store_poll_head_set(s, "k", "refs/tags/v1", SHA1, 1, &e);
+	store_poll_head_set(s, "other", "refs/heads/main", SHA1, 1, &e);
+	store_poll_head_set(s, "k", "refs/heads/main", SHA2, 2, &e);
+	store_poll_head_set(s, "k", "refs/tags/v1", NULL, 2, &e);
+	assert_int_equal(store_poll_heads(s, "k", &refs, &oids, &e), 0);
+	assert_int_equal(refs.nr, 1);
+	assert_string_equal(refs.v[0], "refs/heads/main");
+	assert_string_equal(oids.v[0], SHA2);
+	assert_int_equal(e.code, 0);
+	strvec_release(&refs);
+	strvec_release(&oids);
+	store_close(s);
+	free(db);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -925,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_webhook__github_form_body),
 		cmocka_unit_test(test_webhook__huge_fields),
 		cmocka_unit_test(test_webhook__one_start_per_pipeline),
+		cmocka_unit_test(test_webhook__store_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
