@@ -950,6 +950,39 @@ static void test_webhook__store_tables(void **state)
 	fx_free(f);
 }
 
+/* Another pipeline's secret never starts this one. */
+static void test_webhook__secret_is_per_pipeline(void **state)
+{
+	struct fx *f = fx_new();
+	struct wh_outcome o = WH_OUTCOME_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *body = push_body("refs/heads/main", SHA2, "");
+	char *p = fs_join(f->dir, "secret2");
+
+	(void)state;
+	assert_int_equal(fs_write_atomic(p, "other-secret", 12, 0600, &e), 0);
+	free(p);
+	fx_add(f, PIPELINE("web", "", "  webhook-secret-file: secret2\n"));
+	fx_add(f, PIPELINE("api", "", SECRET_BINDING));
+	free(f->pl[1].sources[0].name);
+	f->pl[1].sources[0].name = xstrdup("acme/api");
+	free(f->pl[1].stages[0].actions[0].config[1].value);
+	f->pl[1].stages[0].actions[0].config[1].value = xstrdup("acme/api");
+	/* signed with api's secret, naming web's repository */
+	github(f, "push", "per-1", SECRET, body, &o);
+	assert_int_equal(o.status, 202);
+	assert_int_equal(o.nr_starts, 0);
+	assert_non_null(strstr(o.body, "pipeline 'web': it watches acme/web "
+				       "but its secret did not verify"));
+	wh_outcome_release(&o);
+	github(f, "push", "per-2", "other-secret", body, &o);
+	assert_int_equal(o.nr_starts, 1);
+	assert_int_equal(o.starts[0].pipeline, 0);
+	wh_outcome_release(&o);
+	free(body);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -972,6 +1005,7 @@ int main(void)
 		cmocka_unit_test(test_webhook__huge_fields),
 		cmocka_unit_test(test_webhook__one_start_per_pipeline),
 		cmocka_unit_test(test_webhook__store_tables),
+		cmocka_unit_test(test_webhook__secret_is_per_pipeline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
