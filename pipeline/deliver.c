@@ -36,6 +36,8 @@ struct target {
 	const char *what; /* "notification", "commit status" */
 	const char *name;
 	const char *url; /* NULL: each line is a request record */
+	const char *command; /* run with each line on stdin, or NULL */
+	const char *cwd; /* the command's directory */
 	char *spool; /* notify/<i>.jsonl */
 	char *off; /* notify/<i>.off */
 	char *log; /* <pe-dir>/notifications.log */
@@ -259,6 +261,60 @@ static void send_one(struct target *t, const char *body, size_t len)
 	t->down = 1;
 }
 
+/* One event to a command: its stdin the event, its stdout and stderr
+ * appended to the log; a failure is said there. Never retried: a
+ * command may have acted before it failed. */
+static void run_one(struct target *t, const char *body, size_t len)
+{
+	int p[2], st = 0, logfd;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		say(t, "pipe: %s", strerror(errno));
+		return;
+	}
+	logfd = open(t->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[0], 0);
+		if (logfd >= 0) {
+			dup2(logfd, 1);
+			dup2(logfd, 2);
+		}
+		signal(SIGPIPE, SIG_DFL);
+		if (chdir(t->cwd) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", t->command, (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	if (logfd >= 0)
+		close(logfd);
+	if (pid < 0) {
+		close(p[1]);
+		say(t, "fork: %s", strerror(errno));
+		return;
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(p[1], body + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break; /* it did not read it all: its business */
+		off += (size_t)w;
+	}
+	if (write(p[1], "\n", 1) < 0) {
+		/* likewise */
+	}
+	close(p[1]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		say(t, "command failed (status %d)",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
 static long long read_off(const struct target *t)
 {
 	char *data = NULL;
@@ -292,8 +348,10 @@ static void drain(struct target *t, int lockfd)
 	char *line = NULL;
 	size_t cap = 0;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	t->curl = curl_easy_init();
+	if (!t->command) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		t->curl = curl_easy_init();
+	}
 	for (;;) {
 		long long off = read_off(t), dropped = 0, tail;
 		struct stat sb;
@@ -308,7 +366,9 @@ static void drain(struct target *t, int lockfd)
 		while ((n = getline(&line, &cap, f)) > 0 &&
 		       line[n - 1] == '\n') {
 			line[n - 1] = '\0';
-			if (!t->curl || mono_ms() - start > DEADLINE_MS)
+			if (t->command)
+				run_one(t, line, (size_t)n - 1);
+			else if (!t->curl || mono_ms() - start > DEADLINE_MS)
 				dropped++;
 			else
 				send_one(t, line, (size_t)n - 1);
@@ -335,11 +395,16 @@ static void drain(struct target *t, int lockfd)
 }
 
 static void queue(const char *pe_dir, const char *stem, const char *what,
-		  const char *name, const char *url, const char *json)
+		  const char *name, const char *url, const char *command,
+		  const char *cwd, const char *json)
 {
 	struct sw_err e = SW_ERR_INIT;
 	char *dir = fs_join(pe_dir, "notify"), *lock;
-	struct target t = { .what = what, .name = name, .url = url };
+	struct target t = { .what = what,
+			    .name = name,
+			    .url = url,
+			    .command = command,
+			    .cwd = cwd };
 	struct buf b = BUF_INIT;
 	int fd, lockfd = -1;
 	pid_t pid;
@@ -414,11 +479,21 @@ void deliver_queue(const char *pe_dir, size_t idx, const char *name,
 	char stem[32];
 
 	snprintf(stem, sizeof(stem), "%zu", idx);
-	queue(pe_dir, stem, "notification", name, url, json);
+	queue(pe_dir, stem, "notification", name, url, NULL, NULL, json);
+}
+
+void deliver_queue_command(const char *pe_dir, size_t idx, const char *name,
+			   const char *command, const char *cwd,
+			   const char *json)
+{
+	char stem[40];
+
+	snprintf(stem, sizeof(stem), "cmd-%zu", idx);
+	queue(pe_dir, stem, "notification", name, NULL, command, cwd, json);
 }
 
 void deliver_queue_request(const char *pe_dir, const char *stem,
 			   const char *name, const char *record)
 {
-	queue(pe_dir, stem, "commit status", name, NULL, record);
+	queue(pe_dir, stem, "commit status", name, NULL, NULL, NULL, record);
 }

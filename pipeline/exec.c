@@ -103,51 +103,12 @@ static void notify(struct run *r, const char *json)
 {
 	for (size_t i = 0; i < r->pl.nr_notifications; i++) {
 		const struct pl_notification *n = &r->pl.notifications[i];
-		int p[2], st;
-		pid_t pid;
 
 		if (n->url)
 			deliver_queue(r->dir, i, n->name, n->url, json);
-		if (!n->command)
-			continue;
-		if (pipe2(p, O_CLOEXEC) < 0)
-			continue;
-		pid = fork();
-		if (pid == 0) {
-			dup2(p[0], 0);
-			dup2(2, 1);
-			if (chdir(r->pl.dir) < 0)
-				_exit(127);
-			execl("/bin/sh", "sh", "-c", n->command, (char *)NULL);
-			_exit(127);
-		}
-		close(p[0]);
-		if (pid > 0) {
-			size_t len = strlen(json), off = 0;
-			void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-
-			while (off < len) {
-				ssize_t w = write(p[1], json + off, len - off);
-				if (w <= 0)
-					break;
-				off += (size_t)w;
-			}
-			if (write(p[1], "\n", 1) < 0) {
-				/* the command did not read it all: its business */
-			}
-			close(p[1]);
-			signal(SIGPIPE, old);
-			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-				;
-			if (!WIFEXITED(st) || WEXITSTATUS(st))
-				fprintf(stderr,
-					"warning: notification '%s': command "
-					"failed (status %d)\n",
-					n->name,
-					WIFEXITED(st) ? WEXITSTATUS(st) : 128);
-		} else {
-			close(p[1]);
-		}
+		if (n->command)
+			deliver_queue_command(r->dir, i, n->name, n->command,
+					      r->pl.dir, json);
 	}
 }
 

@@ -179,7 +179,9 @@ events() { # "stage/action:STATE" per event of $PE
 	[ "$(jq -r '.detail."execution-id"' "$STATE/executions/$PE/events.jsonl" | sort -u)" = "$PE" ]
 	# the store has the same events
 	[ "$(sqlite3 "$STATE/slipway.db" "select count(*) from events where execution_id = '$PE'")" -eq 18 ]
-	# the notification command got every event on its stdin
+	# the notification command got every event on its stdin, in order,
+	# from a deliverer the pipeline did not wait for
+	flock -w 60 "$STATE/executions/$PE/notify/cmd-0.lock" true
 	[ "$(jq -c . "$T/notified.jsonl")" = "$(jq -c . "$STATE/executions/$PE/events.jsonl")" ]
 	# ls lists it
 	run "$SLIPWAY" pipeline ls "$T/pl.yml" --state-dir "$STATE"
@@ -991,10 +993,31 @@ EOB
 @test "pipeline: a failing notification command is a warning; the pipeline succeeds" {
 	pl_setup
 	pl_file </dev/null
-	printf '#!/bin/sh\ncat >/dev/null; exit 7\n' >"$T/notify.sh"
+	printf '#!/bin/sh\ncat >/dev/null; echo said >&2; exit 7\n' >"$T/notify.sh"
 	pl_start
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"warning: notification 'team': command failed (status 7)"* ]]
+	flock -w 60 "$STATE/executions/$PE/notify/cmd-0.lock" true
+	grep -q "warning: notification 'team': command failed (status 7)" "$STATE/executions/$PE/notifications.log"
+	grep -qx said "$STATE/executions/$PE/notifications.log"
+}
+
+@test "pipeline: a notification command that hangs never holds the pipeline up" {
+	pl_setup
+	pl_file </dev/null
+	mkfifo "$T/gate"
+	# the first event blocks the command until the test opens the gate
+	printf '#!/bin/sh\ncat >>"%s/notified.jsonl"\n[ -e "%s/passed" ] || { read x <"%s/gate"; touch "%s/passed"; }\n' "$T" "$T" "$T" "$T" >"$T/notify.sh"
+	run timeout 60 "$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE"
+	PE=$(printf '%s\n' "$output" | grep -m1 '^pe-' || true)
+	[ "$status" -eq 0 ]
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	# the pipeline ended with one event given to the command so far
+	[ "$(wc -l <"$T/notified.jsonl")" -eq 1 ]
+	! flock -n "$STATE/executions/$PE/notify/cmd-0.lock" true
+	# let go: the rest follow, in order
+	echo go >"$T/gate"
+	flock -w 60 "$STATE/executions/$PE/notify/cmd-0.lock" true
+	[ "$(jq -c . "$T/notified.jsonl")" = "$(jq -c . "$STATE/executions/$PE/events.jsonl")" ]
 }
 
 @test "pipeline: usage and file errors" {
