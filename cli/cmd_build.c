@@ -12,6 +12,7 @@
 #include "build.h"
 #include "cli.h"
 #include "envfile.h"
+#include "pause.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -73,6 +74,15 @@ static const char build_usage[] =
 	"  -q, --quiet               no build output on the terminal "
 	"(build.log\n"
 	"                            still has it)\n"
+	"      --break on-failure|always|PHASE[:N]\n"
+	"                            pause in a shell in the build's "
+	"environment\n"
+	"                            when a command fails (always: also at "
+	"the\n"
+	"                            end; PHASE:N: also before command N); "
+	"needs\n"
+	"                            a terminal (see 'man slipway', "
+	"DEBUGGING)\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Examples:\n"
@@ -83,6 +93,7 @@ static const char build_usage[] =
 	"secrets.yml\n"
 	"  slipway build . -j 2 -o out      # a batch buildspec: 2 at a time\n"
 	"  slipway build . --batch-task linux   # one task of the batch\n"
+	"  slipway build --break on-failure      # a shell where it fails\n"
 	"\n"
 	"Exit status: 0 succeeded, 1 failed or stopped, 2 usage error,\n"
 	"3 invalid buildspec or input file, 4 timed out, 111 system error.\n";
@@ -107,7 +118,8 @@ enum {
 	OPT_PIDS,
 	OPT_MEMORY,
 	OPT_CPU_TIME,
-	OPT_SECONDARY_SOURCE
+	OPT_SECONDARY_SOURCE,
+	OPT_BREAK
 };
 
 static const struct option build_options[] = {
@@ -135,6 +147,7 @@ static const struct option build_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "cpu-time", required_argument, NULL, OPT_CPU_TIME },
 	{ "secondary-source", required_argument, NULL, OPT_SECONDARY_SOURCE },
+	{ "break", required_argument, NULL, OPT_BREAK },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -170,6 +183,26 @@ static int parse_size(const char *s, long long *out)
 		return -1;
 	*out = n;
 	return 0;
+}
+
+int cli_break_option(const char *cmd, const char *s, struct break_spec *out)
+{
+	if (break_spec_parse(s, out) < 0)
+		return cli_usage_error(cmd,
+				       "--break must be on-failure, always or "
+				       "PHASE[:N] (install, pre_build, build, "
+				       "post_build; N from 1), not '%s'",
+				       s);
+	return 0;
+}
+
+int cli_break_terminal(const char *cmd, const struct break_spec *b)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	if (b->mode == BREAK_NONE || pause_terminal_ok(&e) == 0)
+		return 0;
+	return cli_usage_error(cmd, "%s", e.msg);
 }
 
 int cmd_build(int argc, char **argv)
@@ -356,6 +389,12 @@ int cmd_build(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_BREAK:
+			if (cli_break_option("build", optarg, &o.brk)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			break;
 		case 'q':
 			o.quiet = true;
 			break;
@@ -380,6 +419,10 @@ int cmd_build(int argc, char **argv)
 					 "--network, --pids, --memory and "
 					 "--cpu-time need --isolation sandbox "
 					 "or auto");
+		goto out;
+	}
+	if (cli_break_terminal("build", &o.brk)) {
+		status = ERR_USAGE;
 		goto out;
 	}
 	o.source = optind < argc ? argv[optind] : ".";

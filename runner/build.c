@@ -22,6 +22,7 @@
 #include "mirror.h"
 #include "log.h"
 #include "mask.h"
+#include "pause.h"
 #include "proc.h"
 #include "report.h"
 #include "retire.h"
@@ -1571,6 +1572,94 @@ static void cpu_limit_check(struct run *r)
 	}
 }
 
+static const char *const break_words[] = { "resume", "retry", "skip", "abort" };
+
+/* --break: a shell for a person where the build paused (pause.h). */
+static int on_break(const struct break_point *bp, enum break_action *act,
+		    int64_t *paused_ms, void *data)
+{
+	struct run *r = data;
+	struct build_result *res = r->res;
+	struct pause_opts po = PAUSE_OPTS_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct build_pause *p;
+	char *dir = fs_join(res->build_dir, "break");
+	char *prompt;
+	const char *why = bp->failed	   ? "failed"
+			  : bp->breakpoint ? "breakpoint"
+			  : bp->command	   ? "before"
+					   : "end";
+	int64_t t0 = proc_now_ms(), w0 = proc_wall_ms();
+	int rc;
+
+	shell_drain(&r->sh);
+	log_output_flush(&r->log);
+	if (bp->failed)
+		log_agent(&r->log,
+			  "Paused: command %u of phase %s failed with exit "
+			  "status %d: %s",
+			  bp->n, bp->phase, bp->status, bp->command);
+	else if (bp->breakpoint)
+		log_agent(&r->log, "Paused at codebuild-breakpoint in phase %s",
+			  bp->phase);
+	else if (bp->command)
+		log_agent(&r->log, "Paused before command %u of phase %s: %s",
+			  bp->n, bp->phase, bp->command);
+	else
+		log_agent(&r->log, "Paused after phase %s", bp->phase);
+	prompt = bp->command && !bp->breakpoint
+			 ? xasprintf("%s:%u%s", bp->phase, bp->n,
+				     bp->failed ? " failed" : "")
+			 : xstrdup(bp->phase);
+	fprintf(stderr,
+		"slipway: a shell in the build's environment%s (the "
+		"timeout waits); then:\n"
+		"  codebuild-resume  go on with the build%s\n"
+		"  slipway-retry     run the command again\n"
+		"  slipway-skip      count the command as passed%s\n"
+		"  slipway-abort     stop the build (exit status 1)\n"
+		"  exit or Ctrl-D    as codebuild-resume\n",
+		r->sandbox_src ? ", in its sandbox" : "",
+		bp->failed ? " (the command stays failed)" : "",
+		bp->failed ? "" : " (do not run it)");
+	fflush(stderr);
+	po.dir = dir;
+	po.shell = r->sh.shell;
+	po.env = (const char *const *)(r->sh.persist ? r->sh.env.v
+						     : r->sh.first_env.v);
+	po.cwd = r->sh.persist ? r->sh.cwd : r->sh.first_cwd;
+	po.sandbox = r->sh.sandbox;
+	po.user = bp->user;
+	po.prompt = prompt;
+	rc = pause_shell(&po, act, &e);
+	*paused_ms = proc_now_ms() - t0;
+	if (rc < 0) {
+		log_agent(&r->log, "Warning: cannot pause: %s", e.msg);
+	} else {
+		if (!bp->command && (*act == BREAK_RETRY || *act == BREAK_SKIP))
+			*act = BREAK_RESUME; /* nothing to run again or skip */
+		log_agent(&r->log,
+			  "Pause ended after %.1f seconds (not counted by the "
+			  "timeout): %s",
+			  (double)*paused_ms / 1000.0, break_words[*act]);
+		ALLOC_GROW(res->pauses, res->nr_pauses + 1, res->alloc_pauses);
+		p = &res->pauses[res->nr_pauses++];
+		p->phase = xstrdup(bp->phase);
+		p->n = bp->n;
+		p->command = bp->command ? xstrdup(bp->command) : NULL;
+		p->why = why;
+		p->action = break_words[*act];
+		p->start_ms = w0;
+		p->end_ms = w0 + *paused_ms;
+		if (*act == BREAK_ABORT)
+			set_reason(r,
+				   "build aborted at a pause (slipway-abort)");
+	}
+	free(prompt);
+	free(dir);
+	return rc;
+}
+
 static const char *status_for(enum phase_status st)
 {
 	return phase_status_name(st);
@@ -1605,6 +1694,9 @@ static void run_build(struct run *r)
 	m.log = &r->log;
 	m.deadline = proc_now_ms() + timeout;
 	m.extra_user = r->have_cb_user ? &r->cb_user : NULL;
+	m.brk = &r->o->brk;
+	m.on_break = on_break;
+	m.break_data = r;
 	if (machine_run(&m, &res->phases, &e) < 0) {
 		set_reason(r, "%s", e.msg);
 		fail(r, PHASE_FAULT, ERR_SYSTEM);
@@ -1616,8 +1708,9 @@ static void run_build(struct run *r)
 		fail(r, PHASE_FAILED, ERR_FAILED);
 		break;
 	case MACHINE_TIMED_OUT:
-		log_agent(&r->log, "Build timed out after %.0f seconds",
-			  (double)timeout / 1000.0);
+		log_agent(&r->log, "Build timed out after %.0f seconds%s",
+			  (double)timeout / 1000.0,
+			  m.paused_ms ? " (pauses not counted)" : "");
 		set_reason(r, "build timed out after %.0f seconds",
 			   (double)timeout / 1000.0);
 		fail(r, PHASE_TIMED_OUT, ERR_TIMEOUT);
@@ -1802,6 +1895,11 @@ void build_result_release(struct build_result *r)
 		free(r->secondary[i].resolved_source_version);
 	}
 	free(r->secondary);
+	for (size_t i = 0; i < r->nr_pauses; i++) {
+		free(r->pauses[i].phase);
+		free(r->pauses[i].command);
+	}
+	free(r->pauses);
 	phase_list_release(&r->phases);
 	strvec_release(&r->exported);
 	for (size_t i = 0; i < r->nr_artifacts; i++) {

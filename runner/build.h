@@ -55,6 +55,7 @@ struct build_opts {
 	long pids; /* --pids; 0: no limit (sandbox only) */
 	long long memory; /* --memory in bytes; 0: no limit (sandbox only) */
 	long cpu_time; /* --cpu-time seconds per process; 0: no limit */
+	struct break_spec brk; /* --break; needs a terminal (pause.h) */
 	/* --secondary-source, owned by the caller (layout_add_secondary) */
 	struct layout_secondary *secondary;
 	size_t nr_secondary, alloc_secondary;
@@ -85,6 +86,16 @@ struct build_source {
 	char *resolved_source_version; /* git: the commit */
 };
 
+/* A pause of --break, for the report. */
+struct build_pause {
+	char *phase;
+	unsigned n; /* the command's number in its phase; 0: the end */
+	char *command; /* NULL at the end */
+	const char *why; /* "failed", "before", "breakpoint", "end" */
+	const char *action; /* "resume", "retry", "skip", "abort" */
+	int64_t start_ms, end_ms; /* wall clock */
+};
+
 struct build_result {
 	char *id;
 	char *arn;
@@ -112,6 +123,8 @@ struct build_result {
 	char *cache_save;
 	struct build_source *secondary; /* one per --secondary-source */
 	size_t nr_secondary;
+	struct build_pause *pauses; /* --break */
+	size_t nr_pauses, alloc_pauses;
 };
 
 int build_run(const struct build_opts *o, int *status);
