@@ -66,6 +66,11 @@ _slipway() {
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
+	--break)
+		COMPREPLY=($(compgen -W "on-failure always install pre_build build
+			post_build" -- "$cur"))
+		return
+		;;
 	--group | --env-file | --secrets-file | --report | --html | -b | \
 		--buildspec)
 		COMPREPLY=($(compgen -f -- "$cur"))
