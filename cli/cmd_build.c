@@ -83,6 +83,17 @@ static const char build_usage[] =
 	"needs\n"
 	"                            a terminal (see 'man slipway', "
 	"DEBUGGING)\n"
+	"      --from PHASE [BUILD-ID]\n"
+	"                            run a kept build's files again from "
+	"PHASE\n"
+	"                            (install, pre_build, build, "
+	"post_build) with\n"
+	"                            the variables it had there; BUILD-ID: "
+	"the\n"
+	"                            newest build by default (a slipway "
+	"extension)\n"
+	"      --phase PHASE [BUILD-ID]\n"
+	"                            the same, PHASE alone, no artifacts\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Examples:\n"
@@ -94,6 +105,8 @@ static const char build_usage[] =
 	"  slipway build . -j 2 -o out      # a batch buildspec: 2 at a time\n"
 	"  slipway build . --batch-task linux   # one task of the batch\n"
 	"  slipway build --break on-failure      # a shell where it fails\n"
+	"  slipway build --from build            # the last build, again "
+	"from BUILD\n"
 	"\n"
 	"Exit status: 0 succeeded, 1 failed or stopped, 2 usage error,\n"
 	"3 invalid buildspec or input file, 4 timed out, 111 system error.\n";
@@ -119,7 +132,9 @@ enum {
 	OPT_MEMORY,
 	OPT_CPU_TIME,
 	OPT_SECONDARY_SOURCE,
-	OPT_BREAK
+	OPT_BREAK,
+	OPT_FROM,
+	OPT_PHASE
 };
 
 static const struct option build_options[] = {
@@ -148,6 +163,8 @@ static const struct option build_options[] = {
 	{ "cpu-time", required_argument, NULL, OPT_CPU_TIME },
 	{ "secondary-source", required_argument, NULL, OPT_SECONDARY_SOURCE },
 	{ "break", required_argument, NULL, OPT_BREAK },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "phase", required_argument, NULL, OPT_PHASE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -395,6 +412,28 @@ int cmd_build(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_FROM:
+		case OPT_PHASE: {
+			struct break_spec b;
+
+			if (o.resume || break_spec_parse(optarg, &b) < 0 ||
+			    b.mode != BREAK_AT || strchr(optarg, ':')) {
+				status = cli_usage_error(
+					"build",
+					o.resume ? "--from and --phase are one "
+						   "choice: give one, once"
+						 : "%s must be install, "
+						   "pre_build, build or "
+						   "post_build, not '%s'",
+					c == OPT_FROM ? "--from" : "--phase",
+					optarg);
+				goto out;
+			}
+			o.resume = true;
+			o.from_phase = b.phase;
+			o.one_phase = c == OPT_PHASE;
+			break;
+		}
 		case 'q':
 			o.quiet = true;
 			break;
@@ -426,6 +465,13 @@ int cmd_build(int argc, char **argv)
 		goto out;
 	}
 	o.source = optind < argc ? argv[optind] : ".";
+	if (o.resume) {
+		/* the argument is a build, not a source */
+		o.from_build = optind < argc ? argv[optind] : NULL;
+		o.source = ".";
+		build_run(&o, &status);
+		goto out;
+	}
 	bo.build = &o;
 	if (!batch_run(&bo, &status))
 		build_run(&o, &status);

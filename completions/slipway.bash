@@ -71,6 +71,11 @@ _slipway() {
 			post_build" -- "$cur"))
 		return
 		;;
+	--from | --phase)
+		COMPREPLY=($(compgen -W "install pre_build build post_build" \
+			-- "$cur"))
+		return
+		;;
 	--group | --env-file | --secrets-file | --report | --html | -b | \
 		--buildspec)
 		COMPREPLY=($(compgen -f -- "$cur"))

@@ -437,12 +437,17 @@ int machine_run(struct machine *m, struct phase_list *pl, struct sw_err *e)
 {
 	bool failed_before = !m->succeeding;
 
-	for (int id = BS_INSTALL; id < BS_NPHASES; id++) {
+	for (int id = m->from; id < BS_NPHASES; id++) {
 		const struct bs_phase *p = &m->bs->phases[id];
 		struct attempt a = { PHASE_SUCCEEDED, NULL, NULL };
-		struct phase_rec *r =
-			phase_begin(pl, bs_phase_type(id), m->log);
+		struct phase_rec *r;
 		int tries = 0;
+
+		if (m->one_phase && id > m->from)
+			break;
+		if (m->on_phase)
+			m->on_phase(id, m->phase_data);
+		r = phase_begin(pl, bs_phase_type(id), m->log);
 
 		if (id == BS_POST_BUILD)
 			m->post_build_ran = true;

@@ -145,6 +145,13 @@ struct machine {
 	const struct break_spec *brk;
 	machine_break_fn on_break;
 	void *break_data;
+	/* --from / --phase: the first phase to run (an enum bs_phase_id;
+	 * BS_INSTALL by default), and whether to stop after it */
+	int from;
+	bool one_phase;
+	/* called as each phase starts, before its commands (or NULL) */
+	void (*on_phase)(int id, void *data);
+	void *phase_data;
 	/* out */
 	enum machine_outcome outcome;
 	bool skip_artifacts; /* go straight to FINALIZING */

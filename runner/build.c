@@ -25,6 +25,7 @@
 #include "pause.h"
 #include "proc.h"
 #include "report.h"
+#include "resume.h"
 #include "retire.h"
 #include "sandbox.h"
 #include "secrets.h"
@@ -74,6 +75,9 @@ struct run {
 	/* report.json's space, set aside before anything can fill the disk */
 	struct fs_reserve report_rv;
 	bool disk_noted; /* the reason already says what could not be written */
+	struct resume_rec from; /* --from / --phase: the kept build's record */
+	char *from_out; /* its codebuild/output */
+	char *resume_cwd; /* where the first command runs, or NULL */
 };
 
 static void set_reason(struct run *r, const char *fmt, ...)
@@ -570,6 +574,118 @@ out:
 	return ret;
 }
 
+/* A kept build's path in a value, made this build's. */
+static char *rebase(const struct run *r, const char *v)
+{
+	const char *src = r->sandbox_src ? r->sandbox_src : r->res->src_dir;
+	char *a = resume_rebase(v, r->from.build_src, src);
+	char *b = resume_rebase(a, r->from.build_dir, r->res->build_dir);
+
+	free(a);
+	return b;
+}
+
+/*
+ * --from / --phase: the variables the kept build had as the phase
+ * started, over this build's own (its CODEBUILD_* and secrets stay this
+ * build's; -e still wins), and the directory it was in.
+ */
+static void resume_env(struct run *r)
+{
+	struct sw_err e = SW_ERR_INIT;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->from.env.nr; i++) {
+		const char *kv = r->from.env.v[i], *eq = strchr(kv, '=');
+		char *name, *value;
+
+		if (!eq || eq == kv)
+			continue;
+		name = xstrndup(kv, (size_t)(eq - kv));
+		if (!strncmp(name, "CODEBUILD_", 10) &&
+		    (env_get(&r->env, name) ||
+		     !strcmp(name, "CODEBUILD_BUILD_SUCCEEDING") ||
+		     !strcmp(name, "CODEBUILD_LAST_EXIT"))) {
+			free(name);
+			continue;
+		}
+		value = rebase(r, eq + 1);
+		env_set(&r->env, name, value);
+		free(name);
+		free(value);
+		n++;
+	}
+	for (size_t i = 0; i < r->o->env.nr; i++) {
+		char *name, *value;
+
+		if (env_parse_assignment(r->o->env.v[i], &name, &value, &e) < 0)
+			continue;
+		env_set(&r->env, name, value);
+		free(name);
+		free(value);
+	}
+	if (r->from.cwd)
+		r->resume_cwd = rebase(r, r->from.cwd);
+	log_agent(&r->log,
+		  "Restored %zu variables and the directory %s of build %s "
+		  "as phase %s started",
+		  n, r->resume_cwd ? r->resume_cwd : "(the source's)",
+		  r->res->from_build, r->res->from_phase);
+}
+
+/*
+ * As each phase starts: the carried variables and directory, for a later
+ * --from (resume.h). Secrets are left out: a resumed build resolves them
+ * again.
+ */
+static void save_phase(int id, void *data)
+{
+	struct run *r = data;
+	struct build_result *res = r->res;
+	struct resume_rec rec = RESUME_REC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const struct strvec *env =
+		r->sh.persist ? &r->sh.env : &r->sh.first_env;
+	const struct bs_kvlist *secret[2] = { &r->bs.parameter_store,
+					      &r->bs.secrets_manager };
+
+	for (size_t i = 0; i < env->nr; i++) {
+		const char *kv = env->v[i], *eq = strchr(kv, '=');
+		bool skip = !eq;
+		char *masked;
+
+		for (int k = 0; !skip && k < 2; k++)
+			for (size_t j = 0; !skip && j < secret[k]->nr; j++) {
+				size_t l = strlen(secret[k]->v[j].name);
+
+				skip = (size_t)(eq - kv) == l &&
+				       !strncmp(kv, secret[k]->v[j].name, l);
+			}
+		if (skip)
+			continue;
+		masked = mask_string(&r->mask, eq + 1);
+		if (!strcmp(masked, eq + 1))
+			strvec_push(&rec.env, kv);
+		free(masked);
+	}
+	rec.build_id = res->id;
+	rec.project = res->project;
+	rec.phase = (char *)bs_phase_type(id);
+	rec.src_dir = res->src_dir;
+	rec.build_src = r->sandbox_src ? r->sandbox_src : res->src_dir;
+	rec.build_dir = res->build_dir;
+	rec.cwd = r->sh.persist ? r->sh.cwd : r->sh.first_cwd;
+	rec.repo_url = res->repo_url;
+	rec.source_version = res->source_version;
+	rec.resolved_source_version = res->resolved_source_version;
+	rec.buildspec = res->buildspec;
+	if (resume_save(res->build_dir, &rec, &e) < 0)
+		log_agent(&r->log,
+			  "Warning: no record of phase %s for --from: %s",
+			  rec.phase, e.msg);
+	strvec_release(&rec.env);
+}
+
 static int download_source(struct run *r)
 {
 	const struct build_opts *o = r->o;
@@ -598,7 +714,26 @@ static int download_source(struct run *r)
 	mirrors = fs_join(r->st.dir, "sources");
 	so.mirror_dir = mirrors;
 	so.no_cache = o->no_cache;
-	rc = source_fetch(&so, &sr, &e);
+	if (o->resume) {
+		/* the kept tree as it is now, fixes included */
+		fs_remove_tree(r->out_dir, &e);
+		err_clear(&e);
+		log_agent(&r->log,
+			  "Source: the files of build %s as they are now, "
+			  "from phase %s%s",
+			  res->from_build, res->from_phase,
+			  o->one_phase ? " alone" : "");
+		rc = fs_copy_tree(r->from_out, r->out_dir, NULL, &e);
+		if (!rc) {
+			sr.repo_url = xstrdup_or_null(r->from.repo_url);
+			sr.source_version =
+				xstrdup_or_null(r->from.source_version);
+			sr.resolved_version = xstrdup_or_null(
+				r->from.resolved_source_version);
+		}
+	} else {
+		rc = source_fetch(&so, &sr, &e);
+	}
 	free(mirrors);
 	if (rc < 0) {
 		source_failed(r, p, &e);
@@ -673,6 +808,8 @@ static int download_source(struct run *r)
 	if (build_env(r, p) < 0)
 		return -1;
 	add_helpers(r);
+	if (o->resume)
+		resume_env(r);
 	if (!r->bs.phases[BS_INSTALL].runtime_versions.nr)
 		log_agent(&r->log, "No runtime version selected in buildspec.");
 	log_agent(&r->log, "Moving to directory %s",
@@ -730,6 +867,11 @@ static void cache_restore_step(struct run *r)
 		return;
 	if (r->o->no_cache) {
 		log_agent(&r->log, "Cache disabled by --no-cache");
+		return;
+	}
+	if (r->o->resume) {
+		log_agent(&r->log, "Cache not used: the kept files are "
+				   "what the earlier phases left");
 		return;
 	}
 	strvec_push(&in, r->bs.cache.key ? r->bs.cache.key : "");
@@ -1214,6 +1356,64 @@ static void index_put(const struct run *r)
 	free(reason);
 }
 
+/* --from / --phase: the kept build and its record of the phase's start. */
+static int load_resume(struct run *r, struct sw_err *e)
+{
+	struct strvec ids = STRVEC_INIT;
+	const char *id = r->o->from_build;
+	const char *phase = bs_phase_type(r->o->from_phase);
+	char *dir = NULL;
+	size_t n;
+	int ret = -1;
+
+	if (!id) {
+		if (state_list_builds(&r->st, &ids, e) < 0)
+			goto out;
+		if (!ids.nr) {
+			err_set(e, ERR_USAGE,
+				"--from: no build in '%s' to run again",
+				r->st.dir);
+			goto out;
+		}
+		id = ids.v[ids.nr - 1];
+	}
+	dir = state_build_dir(&r->st, id);
+	if (access(dir, F_OK) < 0) {
+		err_set(e, ERR_USAGE, "--from: no build '%s' in '%s'", id,
+			r->st.dir);
+		goto out;
+	}
+	if (resume_load(dir, phase, &r->from, e) < 0) {
+		err_prefix(e, "--from %s: build '%s'", phase, id);
+		goto out;
+	}
+	r->from_out = fs_join(r->from.build_dir, "codebuild/output");
+	n = strlen(r->from_out);
+	if (strncmp(r->from.src_dir, r->from_out, n) ||
+	    r->from.src_dir[n] != '/') {
+		err_set(e, ERR_SPEC,
+			"--from: build '%s': its source is not in "
+			"its codebuild/output",
+			id);
+		goto out;
+	}
+	if (access(r->from.src_dir, F_OK) < 0) {
+		err_set(e, ERR_USAGE,
+			"--from: the source of build '%s' is gone (old builds' "
+			"sources are reclaimed; see SLIPWAY_KEEP_BUILDS)",
+			id);
+		goto out;
+	}
+	r->res->from_build = xstrdup(r->from.build_id ? r->from.build_id : id);
+	r->res->from_phase = xstrdup(phase);
+	r->res->one_phase = r->o->one_phase;
+	ret = 0;
+out:
+	free(dir);
+	strvec_release(&ids);
+	return ret;
+}
+
 static int prepare(struct run *r, struct sw_err *e)
 {
 	const struct build_opts *o = r->o;
@@ -1238,7 +1438,10 @@ static int prepare(struct run *r, struct sw_err *e)
 	}
 	if (state_open(&r->st, o->state_dir, e) < 0)
 		return -1;
-	res->project = source_project_name(source);
+	if (o->resume && load_resume(r, e) < 0)
+		return -1;
+	res->project = o->resume ? xstrdup(r->from.project)
+				 : source_project_name(source);
 	if (state_next_build_number(&r->st, res->project, &res->number, e) < 0)
 		return -1;
 	r->uuid = state_uuid();
@@ -1255,6 +1458,12 @@ static int prepare(struct run *r, struct sw_err *e)
 	repo = source_is_git_url(source) ? layout_repo_path(source) : NULL;
 	rel = repo ? xasprintf("%s/src/%s", r->src_name, repo)
 		   : xasprintf("%s/src", r->src_name);
+	if (o->resume) { /* the kept build's layout, as it was */
+		free(rel);
+		rel = xstrdup(r->from.src_dir + strlen(r->from_out) + 1);
+		free(r->src_name);
+		r->src_name = xstrndup(rel, strcspn(rel, "/"));
+	}
 	res->src_dir = fs_join(r->out_dir, rel);
 	if (sandboxed)
 		r->sandbox_src = xasprintf("%s/%s", SANDBOX_OUTPUT, rel);
@@ -1512,6 +1721,8 @@ static int start_shell(struct run *r, struct sw_err *e)
 		so.cwd = r->sandbox_src;
 		so.sandbox = r->sandbox.pid;
 	}
+	if (r->resume_cwd)
+		so.cwd = r->resume_cwd;
 	so.env = (const char *const *)r->env.v;
 	so.persist = r->bs.minor >= 2;
 	so.log = &r->log;
@@ -1697,6 +1908,10 @@ static void run_build(struct run *r)
 	m.brk = &r->o->brk;
 	m.on_break = on_break;
 	m.break_data = r;
+	m.from = r->o->resume ? r->o->from_phase : BS_INSTALL;
+	m.one_phase = r->o->resume && r->o->one_phase;
+	m.on_phase = save_phase;
+	m.phase_data = r;
 	if (machine_run(&m, &res->phases, &e) < 0) {
 		set_reason(r, "%s", e.msg);
 		fail(r, PHASE_FAULT, ERR_SYSTEM);
@@ -1747,7 +1962,10 @@ static void run_build(struct run *r)
 		fail(r, PHASE_STOPPED, ERR_FAILED);
 		m.skip_artifacts = true;
 	}
-	if (!m.skip_artifacts)
+	if (!m.skip_artifacts && m.one_phase)
+		log_agent(&r->log,
+			  "No artifacts: --phase runs one phase alone");
+	else if (!m.skip_artifacts)
 		upload_artifacts(r);
 finalizing:
 	finalize(r);
@@ -1848,6 +2066,9 @@ out:
 	free(r.out_dir);
 	free(r.src_name);
 	free(r.cache_root);
+	resume_rec_release(&r.from);
+	free(r.from_out);
+	free(r.resume_cwd);
 	if (r.group.pgid)
 		proc_group_stop(&r.group, GROUP_GRACE_MS);
 	fs_reserve_release(&r.report_rv);
@@ -1900,6 +2121,8 @@ void build_result_release(struct build_result *r)
 		free(r->pauses[i].command);
 	}
 	free(r->pauses);
+	free(r->from_build);
+	free(r->from_phase);
 	phase_list_release(&r->phases);
 	strvec_release(&r->exported);
 	for (size_t i = 0; i < r->nr_artifacts; i++) {

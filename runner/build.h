@@ -56,6 +56,12 @@ struct build_opts {
 	long long memory; /* --memory in bytes; 0: no limit (sandbox only) */
 	long cpu_time; /* --cpu-time seconds per process; 0: no limit */
 	struct break_spec brk; /* --break; needs a terminal (pause.h) */
+	/* --from / --phase: run a kept build's source again from a phase
+	 * (resume.h); source is then unused */
+	bool resume;
+	int from_phase; /* an enum bs_phase_id */
+	bool one_phase; /* --phase: that phase alone, no artifacts */
+	const char *from_build; /* its id; NULL: the newest build */
 	/* --secondary-source, owned by the caller (layout_add_secondary) */
 	struct layout_secondary *secondary;
 	size_t nr_secondary, alloc_secondary;
@@ -125,6 +131,9 @@ struct build_result {
 	size_t nr_secondary;
 	struct build_pause *pauses; /* --break */
 	size_t nr_pauses, alloc_pauses;
+	char *from_build; /* --from / --phase: the kept build, or NULL */
+	char *from_phase;
+	bool one_phase;
 };
 
 int build_run(const struct build_opts *o, int *status);

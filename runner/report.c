@@ -206,6 +206,14 @@ static char *build_json(const struct build_result *r, const struct mask *m,
 				sec, artifact_json(&r->artifacts[i], m));
 	}
 	add(o, "secondaryArtifacts", sec);
+	if (r->from_build) { /* slipway's own: --from / --phase */
+		json_object *f = json_object_new_object();
+
+		add(f, "buildId", jstr(m, r->from_build));
+		add(f, "phaseType", jstr(m, r->from_phase));
+		add(f, "onePhase", json_object_new_boolean(r->one_phase));
+		add(o, "resumedFrom", f);
+	}
 	if (r->nr_pauses) { /* slipway's own: --break */
 		json_object *ps = json_object_new_array();
 		int64_t total = 0;
