@@ -74,6 +74,14 @@ static const char build_usage[] =
 	"  -q, --quiet               no build output on the terminal "
 	"(build.log\n"
 	"                            still has it)\n"
+	"      --output pretty|codebuild\n"
+	"                            pretty: a line per phase and command, a "
+	"failing\n"
+	"                            command's output in full (the default on "
+	"a\n"
+	"                            terminal); codebuild: CodeBuild's lines "
+	"(build.log\n"
+	"                            always has those)\n"
 	"      --break on-failure|always|PHASE[:N]\n"
 	"                            pause in a shell in the build's "
 	"environment\n"
@@ -134,7 +142,8 @@ enum {
 	OPT_SECONDARY_SOURCE,
 	OPT_BREAK,
 	OPT_FROM,
-	OPT_PHASE
+	OPT_PHASE,
+	OPT_OUTPUT
 };
 
 static const struct option build_options[] = {
@@ -165,6 +174,7 @@ static const struct option build_options[] = {
 	{ "break", required_argument, NULL, OPT_BREAK },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "phase", required_argument, NULL, OPT_PHASE },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -210,6 +220,19 @@ int cli_break_option(const char *cmd, const char *s, struct break_spec *out)
 				       "PHASE[:N] (install, pre_build, build, "
 				       "post_build; N from 1), not '%s'",
 				       s);
+	return 0;
+}
+
+int cli_output_option(const char *cmd, const char *s, int *out)
+{
+	if (!strcmp(s, "pretty"))
+		*out = BUILD_OUTPUT_PRETTY;
+	else if (!strcmp(s, "codebuild"))
+		*out = BUILD_OUTPUT_CODEBUILD;
+	else
+		return cli_usage_error(
+			cmd, "--output must be pretty or codebuild, not '%s'",
+			s);
 	return 0;
 }
 
@@ -412,6 +435,16 @@ int cmd_build(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_OUTPUT: {
+			int v = 0;
+
+			if (cli_output_option("build", optarg, &v)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			o.output = (enum build_output)v;
+			break;
+		}
 		case OPT_FROM:
 		case OPT_PHASE: {
 			struct break_spec b;

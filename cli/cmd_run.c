@@ -104,6 +104,9 @@ static const char run_usage[] =
 	"  -q, --quiet               no build or hook output on the terminal\n"
 	"      --break on-failure|always|PHASE[:N]\n"
 	"                            pause the build in a shell (see build)\n"
+	"      --output pretty|codebuild\n"
+	"                            the build's view on the terminal (see "
+	"build)\n"
 	"  -v, --verbose             also say when each lifecycle event "
 	"starts\n"
 	"  -h, --help                this help\n"
@@ -142,7 +145,8 @@ enum {
 	OPT_MAX_BUNDLE_SIZE,
 	OPT_MAX_BUNDLE_RATIO,
 	OPT_SECONDARY_SOURCE,
-	OPT_BREAK
+	OPT_BREAK,
+	OPT_OUTPUT
 };
 
 static const struct option run_options[] = {
@@ -171,6 +175,7 @@ static const struct option run_options[] = {
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "break", required_argument, NULL, OPT_BREAK },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -636,6 +641,16 @@ int cmd_run(int argc, char **argv)
 		case OPT_STATE_DIR:
 			bo.state_dir = dop.state_dir = optarg;
 			break;
+		case OPT_OUTPUT: {
+			int v = 0;
+
+			if (cli_output_option("run", optarg, &v)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			bo.output = (enum build_output)v;
+			break;
+		}
 		case OPT_BREAK:
 			if (cli_break_option("run", optarg, &bo.brk)) {
 				status = ERR_USAGE;

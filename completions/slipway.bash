@@ -71,6 +71,10 @@ _slipway() {
 			post_build" -- "$cur"))
 		return
 		;;
+	--output)
+		COMPREPLY=($(compgen -W "pretty codebuild" -- "$cur"))
+		return
+		;;
 	--from | --phase)
 		COMPREPLY=($(compgen -W "install pre_build build post_build" \
 			-- "$cur"))

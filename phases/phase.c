@@ -64,7 +64,8 @@ void phase_end(struct phase_rec *r, enum phase_status st, const char *code,
 	if (lg) {
 		struct phase_ctx *c = &r->ctx[r->nr_ctx - 1];
 
-		log_phase_complete(lg, r->type, phase_status_name(st));
+		log_phase_complete_ms(lg, r->type, phase_status_name(st),
+				      r->end_ms - r->start_ms);
 		log_agent(lg, "Phase context status code: %s Message: %s",
 			  c->code, c->message);
 	}
@@ -279,8 +280,9 @@ static void abort_attempt(struct machine *m, struct attempt *a)
  * commands), for --break.
  */
 static int run_list(struct machine *m, int phase, const struct strvec *cmds,
-		    unsigned first, const struct shell_user *user,
-		    struct attempt *a, struct sw_err *e)
+		    const int *lines, unsigned first,
+		    const struct shell_user *user, struct attempt *a,
+		    struct sw_err *e)
 {
 	struct shell_state before = SHELL_STATE_INIT;
 	int ret = 0;
@@ -331,11 +333,13 @@ static int run_list(struct machine *m, int phase, const struct strvec *cmds,
 	again:
 		if (breaking(m))
 			shell_state_save(m->sh, &before);
-		log_agent(m->log, "Running command %s", cmd);
+		log_command(m->log, cmd);
 		if (shell_run(m->sh, cmd, user, m->deadline, &r, e) < 0) {
+			log_command_done(m->log, -1);
 			ret = -1;
 			goto out;
 		}
+		log_command_done(m->log, r.end == SHELL_EXITED ? r.status : -1);
 		if (r.end == SHELL_TIMEDOUT) {
 			attempt_fail(a, PHASE_TIMED_OUT, "BUILD_TIMED_OUT",
 				     xstrdup("Build timed out"));
@@ -381,6 +385,12 @@ static int run_list(struct machine *m, int phase, const struct strvec *cmds,
 			     xasprintf("Error while executing command: %s. "
 				       "Reason: exit status %d",
 				       cmd, r.status));
+		if (!m->failed_command) {
+			m->failed_phase = bs_phase_type(phase);
+			m->failed_command = cmd;
+			m->failed_line = lines ? lines[i] : 0;
+			m->failed_status = r.status;
+		}
 		set_succeeding(m, false);
 		goto out;
 	}
@@ -413,11 +423,12 @@ static int run_attempt(struct machine *m, int id, const struct bs_phase *p,
 			  "selection is not supported by slipway",
 			  kv->name, kv->value);
 	}
-	if (run_list(m, id, &p->commands, 1, switch_user ? &user : NULL, a, e) <
-		    0 ||
+	if (run_list(m, id, &p->commands, p->command_lines, 1,
+		     switch_user ? &user : NULL, a, e) < 0 ||
 	    (a->status != PHASE_TIMED_OUT && a->status != PHASE_STOPPED &&
-	     run_list(m, id, &p->finally, (unsigned)p->commands.nr + 1,
-		      switch_user ? &user : NULL, a, e) < 0)) {
+	     run_list(m, id, &p->finally, p->finally_lines,
+		      (unsigned)p->commands.nr + 1, switch_user ? &user : NULL,
+		      a, e) < 0)) {
 		if (!switch_user)
 			return -1;
 		/* Most often the user cannot reach the build directory. */

@@ -158,6 +158,11 @@ struct machine {
 	bool post_build_ran; /* POST_BUILD was entered (cache save rule) */
 	bool succeeding;
 	bool aborted; /* slipway-abort at a pause */
+	/* the first command that failed (borrowed from bs), or NULL */
+	const char *failed_phase;
+	const char *failed_command;
+	int failed_line; /* its line in the buildspec; 0: unknown */
+	int failed_status;
 	int64_t paused_ms; /* the pauses' total time */
 };
 

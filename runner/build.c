@@ -78,6 +78,9 @@ struct run {
 	struct resume_rec from; /* --from / --phase: the kept build's record */
 	char *from_out; /* its codebuild/output */
 	char *resume_cwd; /* where the first command runs, or NULL */
+	/* the first failed command (borrowed from bs), for the summary */
+	const char *failed_phase, *failed_command;
+	int failed_line, failed_status;
 };
 
 static void set_reason(struct run *r, const char *fmt, ...)
@@ -1498,6 +1501,9 @@ static int prepare(struct run *r, struct sw_err *e)
 		return -1;
 	log_init(&r->log, STDOUT_FILENO, r->log_fd, &r->mask);
 	r->log.quiet = o->quiet;
+	log_set_pretty(&r->log, o->output == BUILD_OUTPUT_PRETTY ||
+					(o->output == BUILD_OUTPUT_AUTO &&
+					 isatty(STDOUT_FILENO)));
 	index_put(r);
 	return 0;
 }
@@ -1916,6 +1922,10 @@ static void run_build(struct run *r)
 		set_reason(r, "%s", e.msg);
 		fail(r, PHASE_FAULT, ERR_SYSTEM);
 	}
+	r->failed_phase = m.failed_phase;
+	r->failed_command = m.failed_command;
+	r->failed_line = m.failed_line;
+	r->failed_status = m.failed_status;
 	switch (m.outcome) {
 	case MACHINE_SUCCEEDED:
 		break;
@@ -2001,6 +2011,20 @@ static void summary(const struct run *r, int64_t ms)
 		fprintf(stderr, "slipway: build %s #%ld %s in %.1fs\n", res->id,
 			res->number, res->status, (double)ms / 1000.0);
 	free(reason);
+	if (r->log.pretty && r->failed_command) {
+		/* where to look: the buildspec's line of the failed command */
+		char *cmd = mask_string(&r->mask, r->failed_command);
+		size_t n = strcspn(cmd, "\n");
+
+		if (r->failed_line)
+			fprintf(stderr,
+				"slipway:   %s:%d: %.*s%s (phase %s, "
+				"exit status %d)\n",
+				res->buildspec, r->failed_line, (int)n, cmd,
+				cmd[n] ? " ..." : "", r->failed_phase,
+				r->failed_status);
+		free(cmd);
+	}
 	if (r->disk_noted)
 		fprintf(stderr, "slipway: 'slipway prune' reclaims space from "
 				"old builds and deployments\n");

@@ -23,6 +23,12 @@
 #include "reports.h"
 #include "strvec.h"
 
+enum build_output {
+	BUILD_OUTPUT_AUTO, /* the view on a terminal, else CodeBuild's lines */
+	BUILD_OUTPUT_PRETTY, /* the terminal view (log.h) */
+	BUILD_OUTPUT_CODEBUILD /* CodeBuild's agent lines */
+};
+
 enum build_isolation {
 	BUILD_ISOLATION_DIR, /* a directory of its own, nothing more */
 	BUILD_ISOLATION_SANDBOX, /* namespaces (sandbox.h), or exit 111 */
@@ -55,6 +61,7 @@ struct build_opts {
 	long pids; /* --pids; 0: no limit (sandbox only) */
 	long long memory; /* --memory in bytes; 0: no limit (sandbox only) */
 	long cpu_time; /* --cpu-time seconds per process; 0: no limit */
+	enum build_output output; /* --output; build.log is always codebuild */
 	struct break_spec brk; /* --break; needs a terminal (pause.h) */
 	/* --from / --phase: run a kept build's source again from a phase
 	 * (resume.h); source is then unused */

@@ -1,0 +1,85 @@
+#!/usr/bin/env bats
+# The terminal view (--output pretty, the default on a terminal) and
+# CodeBuild's lines (--output codebuild, the default elsewhere and always
+# in build.log).
+
+load helpers
+
+view_spec() {
+	spec <<'EOF2'
+version: 0.2
+phases:
+  install:
+    commands:
+      - echo "hidden-$((1+1))"
+  build:
+    commands:
+      - echo fine
+      - |
+        for i in $(seq 1 40); do echo "line-$i of the failure"; done
+        exit 3
+  post_build:
+    commands:
+      - echo post
+EOF2
+}
+
+# slipway build on a pseudo-terminal; the screen in $T/tty.txt.
+on_tty() {
+	: >"$T/steps"
+	rm -f "$REPORT"
+	run python3 "$BATS_TEST_DIRNAME/ptydrive.py" "$T/tty.txt" -- \
+		"$SLIPWAY" build "$PROJ" --state-dir "$STATE" \
+		--report "$REPORT" "$@" <"$T/steps"
+	LOG=$(jq -r .logs.location "$REPORT")
+}
+
+@test "output: on a terminal, a line per phase and command; a failure's output in full" {
+	view_spec
+	on_tty
+	[ "$status" -eq 1 ]
+	# what the screen shows: a line rewritten after \r is its last text
+	sed 's/\r$//; s/.*\r//; s/\x1b\[[0-9;]*[mK]//g' "$T/tty.txt" >"$T/screen"
+	grep -Eq "^✓ INSTALL +[0-9]+\.[0-9]s$" "$T/screen"
+	grep -Eq "^  ✓ echo fine +[0-9]+\.[0-9]s$" "$T/screen"
+	grep -Eq "✗ for i in \\\$\(seq 1 40\).*\.\.\. +[0-9]+\.[0-9]s  failed$" \
+		"$T/screen"
+	grep -Eq "^✗ BUILD +[0-9]+\.[0-9]s  FAILED$" "$T/screen"
+	grep -Eq "^✓ POST_BUILD " "$T/screen"
+	# every line of the failing command's output, none of the others'
+	[ "$(grep -c '^line-[0-9]* of the failure$' "$T/screen")" -eq 40 ]
+	! grep -qx hidden-2 "$T/screen" || false
+	! grep -q "\[Container\]" "$T/screen" || false
+	# the summary names the failed command's line in the buildspec
+	grep -q "^slipway:   buildspec.yml:9: for i in \$(seq 1 40); do echo \"line-\$i of the failure\"; done ... (phase BUILD, exit status 3)$" \
+		"$T/screen"
+	# build.log keeps CodeBuild's lines and all the output
+	buildlog | grep -q "\[Container\] .* Running command echo fine"
+	buildlog | grep -qx hidden-2
+	! buildlog | grep -q "✓" || false
+}
+
+@test "output: --output codebuild on a terminal keeps CodeBuild's lines" {
+	view_spec
+	on_tty --output codebuild
+	[ "$status" -eq 1 ]
+	grep -q "\[Container\] .* Running command echo fine" "$T/tty.txt"
+	grep -q "^hidden-2" "$T/tty.txt"
+	! grep -q "✓" "$T/tty.txt" || false
+	! grep -q "^slipway:   buildspec.yml" "$T/tty.txt" || false
+}
+
+@test "output: off a terminal CodeBuild's lines by default; --output pretty asks for the view" {
+	view_spec
+	sw_build
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"[Container] "*"Running command echo fine"* ]]
+	[[ "$output" != *"✓"* ]]
+	sw_build --output pretty
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"✓ INSTALL"* ]]
+	[[ "$output" != *"[Container]"* ]]
+	run "$SLIPWAY" build "$PROJ" --state-dir "$STATE" --output fancy
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--output must be pretty or codebuild, not 'fancy'"* ]]
+}
