@@ -98,6 +98,8 @@ struct drv {
 	bool reserved;
 	bool summary_shown; /* a live line is on the terminal */
 	bool live; /* draw the live line */
+	bool color; /* stdout is a terminal that takes colour */
+	bool color_err; /* stderr too */
 	struct buf line;
 	int64_t start_ms, end_ms;
 	enum bundle_kind kind;
@@ -129,6 +131,12 @@ struct deploy_locks {
 
 /* ---- output ---- */
 
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_DIM "\033[2m"
+#define C_RESET "\033[0m"
+
 static void live_clear(struct drv *d)
 {
 	if (d->summary_shown) {
@@ -147,12 +155,64 @@ static void live_draw(struct drv *d)
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		n[d->hosts[i].st]++;
 	fprintf(stderr,
-		"\r\033[K%s: %zu done, %zu in flight, %zu failed, %zu skipped, "
-		"%zu pending",
-		d->id, n[FH_SUCCEEDED], n[FH_IN_FLIGHT], n[FH_FAILED],
-		n[FH_SKIPPED], n[FH_PENDING]);
+		"\r\033[K%s: %zu done, %zu in flight, %s%zu failed%s, %zu "
+		"skipped, %zu pending",
+		d->id, n[FH_SUCCEEDED], n[FH_IN_FLIGHT],
+		n[FH_FAILED] ? C_RED : "", n[FH_FAILED],
+		n[FH_FAILED] ? C_RESET : "", n[FH_SKIPPED], n[FH_PENDING]);
 	fflush(stderr);
 	d->summary_shown = true;
+}
+
+/* The colour of a status word, or NULL. */
+static const char *status_color(const char *w, size_t n)
+{
+	static const struct {
+		const char *word, *color;
+	} words[] = {
+		{ "Succeeded", C_GREEN },
+		{ "Failed", C_RED },
+		{ "Stopped", C_YELLOW },
+		{ "Skipped", C_YELLOW },
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i].word) == n && !memcmp(w, words[i].word, n))
+			return words[i].color;
+	return NULL;
+}
+
+/*
+ * The terminal's copy of a line: the host column dim, an event's status
+ * word ("BeforeInstall Failed (12 ms)") in its colour, an event's error
+ * ("BeforeInstall: ScriptFailed: ...") red.
+ */
+static void colorize(struct buf *out, const char *line, size_t prefix)
+{
+	const char *text = line + prefix, *sp = strchr(text, ' ');
+	const char *colon = strchr(text, ':');
+	const char *c;
+	size_t n;
+
+	buf_addf(out, C_DIM "%.*s" C_RESET, (int)prefix, line);
+	if (colon && (!sp || colon < sp) && colon > text && colon[1] == ' ' &&
+	    text[0] >= 'A' && text[0] <= 'Z') {
+		n = strcspn(text, "\n");
+		buf_addf(out, C_RED "%.*s" C_RESET "%s", (int)n, text,
+			 text + n);
+		return;
+	}
+	if (sp && text[0] >= 'A' && text[0] <= 'Z') {
+		n = strcspn(sp + 1, " \n");
+		c = status_color(sp + 1, n);
+		if (c) {
+			buf_addf(out, "%.*s%s%.*s" C_RESET "%s",
+				 (int)(sp + 1 - text), text, c, (int)n, sp + 1,
+				 sp + 1 + n);
+			return;
+		}
+	}
+	buf_addstr(out, text);
 }
 
 static void out_line(struct drv *d, const char *host, bool term,
@@ -165,15 +225,26 @@ static void out_line(struct drv *d, const char *host, bool term,
 {
 	va_list ap;
 
+	size_t prefix;
+
 	buf_clear(&d->line);
 	buf_addf(&d->line, "%-*s | ", (int)d->width, host);
+	prefix = d->line.len;
 	va_start(ap, fmt);
 	buf_vaddf(&d->line, fmt, ap);
 	va_end(ap);
 	buf_addch(&d->line, '\n');
 	if (d->log_fd >= 0)
 		(void)!write(d->log_fd, d->line.ptr, d->line.len);
-	if (term) {
+	if (term && d->color && strcmp(host, "slipway")) {
+		struct buf c = BUF_INIT;
+
+		colorize(&c, d->line.ptr, prefix);
+		live_clear(d);
+		fwrite(c.ptr, 1, c.len, stdout);
+		fflush(stdout);
+		buf_release(&c);
+	} else if (term) {
 		live_clear(d);
 		fwrite(d->line.ptr, 1, d->line.len, stdout);
 		fflush(stdout);
@@ -1663,7 +1734,21 @@ static void say(struct drv *d, const char *fmt, ...)
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	live_clear(d);
-	fprintf(stderr, "slipway: %s\n", b.ptr);
+	if (d->color_err && !strncmp(b.ptr, "deployment ", 11)) {
+		/* "deployment <id> Failed: ...": the status in its colour */
+		const char *st = strchr(b.ptr + 11, ' ');
+		size_t n = st ? strcspn(st + 1, " :") : 0;
+		const char *c = st ? status_color(st + 1, n) : NULL;
+
+		if (c)
+			fprintf(stderr, "slipway: %.*s%s%.*s" C_RESET "%s\n",
+				(int)(st + 1 - b.ptr), b.ptr, c, (int)n, st + 1,
+				st + 1 + n);
+		else
+			fprintf(stderr, "slipway: %s\n", b.ptr);
+	} else {
+		fprintf(stderr, "slipway: %s\n", b.ptr);
+	}
 	out_line(d, "slipway", false, "%s", b.ptr);
 	buf_release(&b);
 }
@@ -1716,6 +1801,10 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	d->live = !d->o->quiet && isatty(STDERR_FILENO) &&
 		  !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
 		  getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	d->color_err = d->live;
+	d->color = isatty(STDOUT_FILENO) &&
+		   !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
+		   getenv("TERM") && strcmp(getenv("TERM"), "dumb");
 	if (resolve(d, e) < 0) {
 		if (d->reserved)
 			fail_started(d, e);

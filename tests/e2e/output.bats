@@ -83,3 +83,36 @@ on_tty() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--output must be pretty or codebuild, not 'fancy'"* ]]
 }
+
+@test "output: a deployment on a terminal has its statuses in colour, none with NO_COLOR or off a terminal" {
+	mkdir -p "$T/bundle" "$T/host"
+	cat >"$T/bundle/appspec.yml" <<'EOF2'
+version: 0.0
+os: linux
+hooks:
+  BeforeInstall:
+    - location: fail.sh
+EOF2
+	printf '#!/bin/sh\necho oops >&2\nexit 3\n' >"$T/bundle/fail.sh"
+	chmod +x "$T/bundle/fail.sh"
+	: >"$T/steps"
+	run env TERM=xterm python3 "$BATS_TEST_DIRNAME/ptydrive.py" \
+		"$T/tty.txt" -- "$SLIPWAY" deploy "$T/bundle" --root "$T/host" \
+		--state-dir "$STATE" <"$T/steps"
+	[ "$status" -eq 1 ]
+	grep -q $'BeforeInstall \e\[31mFailed\e\[0m (' "$T/tty.txt"
+	grep -q $'ApplicationStop \e\[32mSucceeded\e\[0m (' "$T/tty.txt"
+	grep -q $'Install \e\[33mSkipped\e\[0m' "$T/tty.txt"
+	grep -q $'slipway: deployment d-[A-Z0-9]* \e\[31mFailed\e\[0m: ' \
+		"$T/tty.txt"
+	run env TERM=xterm NO_COLOR=1 python3 "$BATS_TEST_DIRNAME/ptydrive.py" \
+		"$T/tty2.txt" -- "$SLIPWAY" deploy "$T/bundle" --root "$T/host" \
+		--state-dir "$STATE" <"$T/steps"
+	[ "$status" -eq 1 ]
+	grep -q "BeforeInstall Failed (" "$T/tty2.txt"
+	! grep -q $'\e\[3' "$T/tty2.txt" || false
+	run "$SLIPWAY" deploy "$T/bundle" --root "$T/host" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"BeforeInstall Failed ("* ]]
+	[[ "$output" != *$'\e['* ]]
+}
