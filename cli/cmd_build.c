@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "envfile.h"
 #include "pause.h"
+#include "watch.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -102,6 +103,13 @@ static const char build_usage[] =
 	"extension)\n"
 	"      --phase PHASE [BUILD-ID]\n"
 	"                            the same, PHASE alone, no artifacts\n"
+	"      --watch               build again when a file under SOURCE "
+	"changes\n"
+	"                            (not .git, the state directory or what "
+	"git\n"
+	"                            ignores), stopping a stale build; a "
+	"line per\n"
+	"                            build; Ctrl-C ends\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Examples:\n"
@@ -143,7 +151,8 @@ enum {
 	OPT_BREAK,
 	OPT_FROM,
 	OPT_PHASE,
-	OPT_OUTPUT
+	OPT_OUTPUT,
+	OPT_WATCH
 };
 
 static const struct option build_options[] = {
@@ -175,6 +184,7 @@ static const struct option build_options[] = {
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "phase", required_argument, NULL, OPT_PHASE },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "watch", no_argument, NULL, OPT_WATCH },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -251,6 +261,7 @@ int cmd_build(int argc, char **argv)
 	struct batch_opts bo = BATCH_OPTS_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	int c, status = ERR_USAGE;
+	bool watch = false;
 
 	optind = 1;
 	opterr = 0;
@@ -435,6 +446,9 @@ int cmd_build(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_WATCH:
+			watch = true;
+			break;
 		case OPT_OUTPUT: {
 			int v = 0;
 
@@ -493,6 +507,13 @@ int cmd_build(int argc, char **argv)
 					 "or auto");
 		goto out;
 	}
+	if (watch && (o.brk.mode != BREAK_NONE || o.resume || bo.task)) {
+		status = cli_usage_error("build",
+					 "--watch builds SOURCE as it changes: "
+					 "not with --break, --from, --phase or "
+					 "--batch-task");
+		goto out;
+	}
 	if (cli_break_terminal("build", &o.brk)) {
 		status = ERR_USAGE;
 		goto out;
@@ -503,6 +524,12 @@ int cmd_build(int argc, char **argv)
 		o.from_build = optind < argc ? argv[optind] : NULL;
 		o.source = ".";
 		build_run(&o, &status);
+		goto out;
+	}
+	if (watch) {
+		/* the files as they are: that is what changed */
+		o.worktree = true;
+		watch_build(&o, &status);
 		goto out;
 	}
 	bo.build = &o;
