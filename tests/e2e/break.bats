@@ -265,3 +265,13 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$(rj '.pauses[0].reason')" = end ]
 }
+
+@test "--break: slipway run refuses it without a terminal too" {
+	failing_spec
+	printf 'application: a\ndeployment-group: g\nhosts:\n  - name: h\n' \
+		>"$T/g.yml"
+	run "$SLIPWAY" run "$PROJ" --group "$T/g.yml" --state-dir "$STATE" \
+		--break on-failure </dev/null
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--break needs a terminal"* ]]
+}
