@@ -513,8 +513,16 @@ int machine_run(struct machine *m, struct phase_list *pl, struct sw_err *e)
 		/* BUILD goes on to POST_BUILD, POST_BUILD to artifacts. */
 	}
 	if (breaking(m) && m->brk->mode == BREAK_ALWAYS) {
-		struct break_point bp = { "POST_BUILD", 0,   NULL, false, 0,
-					  false,	NULL };
+		/* after the last phase that ran (--phase: that one) */
+		struct break_point bp = {
+			bs_phase_type(m->one_phase ? m->from : BS_POST_BUILD),
+			0,
+			NULL,
+			false,
+			0,
+			false,
+			NULL
+		};
 
 		if (pause_at(m, &bp) == BREAK_ABORT) {
 			m->aborted = true;

@@ -1868,7 +1868,10 @@ static int on_break(const struct break_point *bp, enum break_action *act,
 		p->action = break_words[*act];
 		p->start_ms = w0;
 		p->end_ms = w0 + *paused_ms;
-		if (*act == BREAK_ABORT)
+		if (*act == BREAK_ABORT && proc_stop_signal())
+			set_reason(r, "build stopped by signal %d at a pause",
+				   proc_stop_signal());
+		else if (*act == BREAK_ABORT)
 			set_reason(r,
 				   "build aborted at a pause (slipway-abort)");
 	}

@@ -188,7 +188,7 @@ int pause_shell(const struct pause_opts *o, enum break_action *act,
 	struct proc_opts po = PROC_OPTS_INIT;
 	struct strvec env = STRVEC_INIT;
 	struct termios saved, raw;
-	struct winsize ws;
+	struct winsize ws = { 0, 0, 0, 0 };
 	char *action = fs_join(o->dir, "action");
 	char *bin = fs_join(o->dir, "bin");
 	char *bash = find_bash();
@@ -266,6 +266,7 @@ int pause_shell(const struct pause_opts *o, enum break_action *act,
 		tcsetattr(tty, TCSANOW, &raw);
 	}
 	for (;;) {
+		struct winsize now;
 		struct pollfd p[3] = { { tty, POLLIN, 0 },
 				       { master, POLLIN, 0 },
 				       { proc_sigfd(), POLLIN, 0 } };
@@ -285,6 +286,12 @@ int pause_shell(const struct pause_opts *o, enum break_action *act,
 		} else if (hung_up && proc_now_ms() - hup_at > HUP_GRACE_MS) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
+		}
+		if (master >= 0 && !ioctl(tty, TIOCGWINSZ, &now) &&
+		    (now.ws_row != ws.ws_row || now.ws_col != ws.ws_col)) {
+			/* the terminal was resized: the shell's follows */
+			ws = now;
+			ioctl(master, TIOCSWINSZ, &ws);
 		}
 		n = poll(p, master >= 0 ? 3 : 1, 200);
 		if (n < 0 && errno != EINTR)

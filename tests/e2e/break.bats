@@ -275,3 +275,16 @@ EOF
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--break needs a terminal"* ]]
 }
+
+@test "--break: SIGTERM to slipway while paused ends the shell and stops the build" {
+	failing_spec
+	steps <<'EOF2'
+expect slipway BUILD:1 failed\]
+send kill -TERM $PPID
+EOF2
+	drive --break on-failure
+	[ "$status" -eq 1 ]
+	[ "$(rj .buildStatus)" = STOPPED ]
+	grep -q "STOPPED.*build stopped by signal 15 at a pause" "$T/tty.txt"
+	! buildlog | grep -qx ran-post || false
+}
