@@ -92,6 +92,7 @@ struct drv {
 	char *dep_dir; /* <state>/deployments/<id> */
 	char *control_dir; /* <state>/ssh */
 	char *stream; /* what remote hosts receive as the bundle */
+	long long stream_size; /* its size, for the upload's progress */
 	int log_fd; /* deployment.log, locked while the deployment runs */
 	/* report.json's space, set aside at the start (reserved: taken) */
 	struct fs_reserve report_rv;
@@ -146,6 +147,39 @@ static void live_clear(struct drv *d)
 	}
 }
 
+/* How far ssh has read the bundle on its stdin, or -1. */
+static long long upload_pos(pid_t pid)
+{
+	char path[64], b[512];
+	const char *pos;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/0", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	b[n] = '\0';
+	pos = strstr(b, "pos:");
+	return pos ? strtoll(pos + 4, NULL, 10) : -1;
+}
+
+/* Whether a remote host is still reading the bundle. */
+static bool uploading(const struct drv *d, const struct fhost *h)
+{
+	long long pos;
+
+	if (!d->stream || !d->stream_size || !h->ssh || h->st != FH_IN_FLIGHT ||
+	    h->run.pid <= 0 || d->o->quiet)
+		return false;
+	pos = upload_pos(h->run.pid);
+	return pos >= 0 && pos < d->stream_size;
+}
+
 static void live_draw(struct drv *d)
 {
 	size_t n[5] = { 0 };
@@ -160,6 +194,17 @@ static void live_draw(struct drv *d)
 		d->id, n[FH_SUCCEEDED], n[FH_IN_FLIGHT],
 		n[FH_FAILED] ? C_RED : "", n[FH_FAILED],
 		n[FH_FAILED] ? C_RESET : "", n[FH_SKIPPED], n[FH_PENDING]);
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		const struct fhost *h = &d->hosts[i];
+		long long pos;
+
+		if (!uploading(d, h))
+			continue;
+		pos = upload_pos(h->run.pid);
+		fprintf(stderr, "; %s: bundle %lld%% of %.1f MB", h->name,
+			pos * 100 / d->stream_size,
+			(double)d->stream_size / 1e6);
+	}
 	fflush(stderr);
 	d->summary_shown = true;
 }
@@ -881,6 +926,12 @@ static int resolve(struct drv *d, struct sw_err *e)
 		return -1;
 	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;
+	if (d->stream) {
+		struct stat sst;
+
+		d->stream_size =
+			stat(d->stream, &sst) == 0 ? (long long)sst.st_size : 0;
+	}
 	return 0;
 }
 
@@ -1201,6 +1252,14 @@ static void wait_some(struct drv *d, int64_t until_ms)
 
 		timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 	}
+	for (size_t i = 0; d->live && i < d->nr_hosts; i++)
+		if (uploading(d, &d->hosts[i])) {
+			/* the upload's progress: a redraw four times a second */
+			if (timeout < 0 || timeout > 250)
+				timeout = 250;
+			live_draw(d);
+			break;
+		}
 	if (poll(p, n, timeout) > 0) {
 		for (size_t i = 0; i < n; i++) {
 			ssize_t r;

@@ -116,3 +116,31 @@ EOF2
 	[[ "$output" == *"BeforeInstall Failed ("* ]]
 	[[ "$output" != *$'\e['* ]]
 }
+
+@test "output: the bundle's upload to an ssh host shows its progress on a terminal" {
+	mkdir -p "$T/bundle"
+	printf 'version: 0.0\nos: linux\n' >"$T/bundle/appspec.yml"
+	head -c 300000 /dev/urandom >"$T/bundle/blob"
+	mkfifo "$T/gate"
+	# an ssh that reads a third of the bundle, then waits for the test
+	cat >"$T/fake-ssh" <<EOF2
+#!/bin/sh
+dd bs=100000 count=1 iflag=fullblock of=/dev/null 2>/dev/null
+cat "$T/gate" >/dev/null
+cat >/dev/null
+exit 255
+EOF2
+	chmod +x "$T/fake-ssh"
+	cat >"$T/steps" <<EOF2
+expect h: bundle 3[0-9]% of 0.3 MB
+write $T/gate go
+EOF2
+	run env TERM=xterm SLIPWAY_SSH="$T/fake-ssh" python3 \
+		"$BATS_TEST_DIRNAME/ptydrive.py" "$T/tty.txt" -- "$SLIPWAY" \
+		deploy "$T/bundle" --ssh u@h --root /srv/x --state-dir "$STATE" \
+		<"$T/steps"
+	[ "$status" -eq 1 ]
+	grep -q "the ssh connection to h failed" "$T/tty.txt"
+	# not in deployment.log, not off a terminal
+	! grep -rq "bundle 3[0-9]%" "$STATE/deployments" || false
+}

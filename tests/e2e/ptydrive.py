@@ -9,6 +9,8 @@ Steps, one a line:
   send TEXT      type TEXT and Enter
   eof            type Ctrl-D
   intr           type Ctrl-C
+  write PATH TEXT  write TEXT and a newline to PATH (e.g. a fifo the
+                 command waits on)
 
 Then it reads to the end. The whole output goes to TRANSCRIPT; the exit
 status is the command's, or 124 when an expect timed out (the transcript
@@ -75,6 +77,10 @@ def main():
             os.write(fd, b"\x04")
         elif word == "intr":
             os.write(fd, b"\x03")
+        elif word == "write":
+            path, _, text = arg.partition(" ")
+            with open(path, "w") as f:
+                f.write(text + "\n")
     end = time.monotonic() + limit
     while not eof and time.monotonic() < end:
         pump(0.2)
