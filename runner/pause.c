@@ -201,6 +201,11 @@ int pause_shell(const struct pause_opts *o, enum break_action *act,
 	*act = BREAK_RESUME;
 	if (write_commands(o->dir, e) < 0)
 		goto out;
+	/* a run-as user's shell writes its choice there */
+	if (o->user && chown(o->dir, o->user->uid, o->user->gid) < 0) {
+		err_sys(e, "cannot give '%s' to %s", o->dir, o->user->name);
+		goto out;
+	}
 	unlink(action);
 	tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (tty < 0) {
@@ -281,6 +286,14 @@ int pause_shell(const struct pause_opts *o, enum break_action *act,
 			stopped = !chosen(o->dir);
 			kill(-pid, SIGHUP);
 			kill(-pid, SIGCONT);
+			/* and hang its terminal up: the shell may lead a
+			 * session that is not pid's group (a run-as user in
+			 * the sandbox) */
+			if (master >= 0) {
+				relay(master, tty);
+				close(master);
+				master = -1;
+			}
 			hung_up = true;
 			hup_at = proc_now_ms();
 		} else if (hung_up && proc_now_ms() - hup_at > HUP_GRACE_MS) {
@@ -293,7 +306,7 @@ int pause_shell(const struct pause_opts *o, enum break_action *act,
 			ws = now;
 			ioctl(master, TIOCSWINSZ, &ws);
 		}
-		n = poll(p, master >= 0 ? 3 : 1, 200);
+		n = poll(p, 3, 200);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n <= 0)

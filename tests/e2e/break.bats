@@ -288,3 +288,29 @@ EOF2
 	grep -q "STOPPED.*build stopped by signal 15 at a pause" "$T/tty.txt"
 	! buildlog | grep -qx ran-post || false
 }
+
+@test "--break: the shell runs as the phase's run-as user, in the sandbox" {
+	[ "$(id -u)" -eq 0 ] || skip "the sandbox needs root here"
+	unshare --pid --fork --mount --ipc --uts --net true 2>/dev/null ||
+		skip "namespaces are unavailable"
+	getent passwd codebuild-user >/dev/null && skip "codebuild-user exists"
+	spec <<'EOF2'
+version: 0.2
+run-as: codebuild-user
+phases:
+  build:
+    commands:
+      - test -f /tmp/fixed-here
+EOF2
+	steps <<'EOF2'
+expect slipway BUILD:1 failed\]
+send echo "who=$(id -un)"; touch /tmp/fixed-here
+expect who=codebuild-user
+send slipway-retry
+EOF2
+	drive --break on-failure --isolation sandbox
+	[ "$status" -eq 0 ]
+	[ "$(rj '.pauses[0].action')" = retry ]
+	# the sandbox's own /tmp, shared by the shell and the commands
+	[ ! -e /tmp/fixed-here ]
+}
