@@ -206,7 +206,9 @@ static void agent_line(struct log *lg, const char *msg, const char *status,
 
 	log_output_flush(lg);
 	if (!lg->at_bol)
-		emit(lg, "\n", 1, true);
+		/* the view's lines end their own; a held-back output's
+		 * newline goes with it */
+		emit(lg, "\n", 1, !lg->pretty || lg->cmd_running);
 	log_timestamp(ts);
 	buf_clear(b);
 	buf_addf(b, "[Container] %s %s%s\n", ts, text, status ? status : "");
