@@ -129,9 +129,14 @@ static void view_line(struct log *lg, const char *indent, const char *mark,
 	buf_clear(b);
 	buf_addf(b, "%s%s%s%s ", indent, lg->color ? color : "", mark,
 		 lg->color ? RESET : "");
-	buf_addf(b, "%-*.*s%s", cut ? NAME_COLS - 3 : NAME_COLS,
-		 (int)(n > NAME_COLS - 3 && cut ? NAME_COLS - 3 : n), name,
-		 cut ? "..." : "");
+	{
+		/* the first line, cut to fit, then padded */
+		int shown = (int)(cut && n > NAME_COLS - 3 ? NAME_COLS - 3 : n);
+		int width = shown + (cut ? 3 : 0);
+
+		buf_addf(b, "%.*s%s%*s", shown, name, cut ? "..." : "",
+			 width < NAME_COLS ? NAME_COLS - width : 0, "");
+	}
 	buf_addf(b, " %s%8s%s%s%s\n", lg->color ? DIM : "", d,
 		 lg->color ? RESET : "", *note ? "  " : "", note);
 	write_all(&lg->term_fd, b->ptr, b->len, NULL);
