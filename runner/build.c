@@ -824,6 +824,37 @@ static int download_source(struct run *r)
 
 /* ---- the build cache ---- */
 
+/* A cache restore or save on a terminal: a line after the first half
+ * second, redrawn at most ten times a second, cleared at the end. */
+struct cache_progress {
+	int64_t start, last;
+	bool drawn;
+};
+
+static void cache_progress_cb(const char *what, size_t done, size_t total,
+			      void *data)
+{
+	struct cache_progress *p = data;
+	int64_t now = proc_now_ms();
+
+	if (now - p->start < 500 || (now - p->last < 100 && done < total))
+		return;
+	p->last = now;
+	p->drawn = true;
+	fprintf(stderr, "\r\033[Kcache: %s %zu of %zu files (%zu%%)", what,
+		done, total, total ? done * 100 / total : 100);
+	fflush(stderr);
+}
+
+static void cache_progress_end(struct cache_progress *p)
+{
+	if (p->drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	p->drawn = false;
+}
+
 static void cache_spec_of(const struct run *r, struct cache_spec *spec)
 {
 	spec->key = r->cache_key;
@@ -859,6 +890,7 @@ static void cache_log(struct run *r, struct cache_result *cr, int rc,
  */
 static void cache_restore_step(struct run *r)
 {
+	struct cache_progress progress = { 0, 0, false };
 	struct cache_spec spec = CACHE_SPEC_INIT;
 	struct cache_result cr = CACHE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
@@ -899,7 +931,13 @@ static void cache_restore_step(struct run *r)
 	}
 	r->have_cache = true;
 	cache_spec_of(r, &spec);
+	if (!r->o->quiet && isatty(STDERR_FILENO)) {
+		progress.start = proc_now_ms();
+		spec.progress = cache_progress_cb;
+		spec.progress_data = &progress;
+	}
 	rc = cache_restore(&r->cache, &spec, r->res->src_dir, &cr, &e);
+	cache_progress_end(&progress);
 	cache_log(r, &cr, rc, &e, &r->res->cache_restore);
 	cache_result_release(&cr);
 }
@@ -907,6 +945,7 @@ static void cache_restore_step(struct run *r)
 /* After POST_BUILD, when it ran. */
 static void cache_save_step(struct run *r)
 {
+	struct cache_progress progress = { 0, 0, false };
 	struct cache_spec spec = CACHE_SPEC_INIT;
 	struct cache_result cr = CACHE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
@@ -915,7 +954,13 @@ static void cache_save_step(struct run *r)
 	if (!r->have_cache)
 		return;
 	cache_spec_of(r, &spec);
+	if (!r->o->quiet && isatty(STDERR_FILENO)) {
+		progress.start = proc_now_ms();
+		spec.progress = cache_progress_cb;
+		spec.progress_data = &progress;
+	}
 	rc = cache_save(&r->cache, &spec, r->res->src_dir, &cr, &e);
+	cache_progress_end(&progress);
 	cache_log(r, &cr, rc, &e, &r->res->cache_save);
 	cache_result_release(&cr);
 }
