@@ -64,7 +64,7 @@ static int write_commands(const char *dir, struct sw_err *e)
 		buf_addf(&s, "echo %s >", commands[i].word);
 		buf_add_shquote(&s, action);
 		buf_addf(&s, " && echo 'slipway: %s'\n", commands[i].says);
-		ret = fs_write_atomic(path, s.ptr, s.len, 0755, e);
+		ret = fs_replace(path, s.ptr, s.len, 0755, e);
 		buf_release(&s);
 		free(path);
 	}

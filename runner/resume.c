@@ -69,7 +69,7 @@ int resume_save(const char *build_dir, const struct resume_rec *rec,
 	json_object_object_add(o, "env", env);
 	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	if (fs_mkdir_p(dir, 0700, e) == 0 &&
-	    fs_write_atomic(path, txt, strlen(txt), 0600, e) == 0)
+	    fs_replace(path, txt, strlen(txt), 0600, e) == 0)
 		ret = 0;
 	json_object_put(o);
 	free(path);

@@ -11,10 +11,10 @@
  *   resume_load(old_build_dir, "BUILD", &rec, &e);
  *   char *v = resume_rebase(value, rec.build_dir, new_build_dir);
  *
- * The record is written 0600 and atomically; it leaves out the values of
- * parameter-store and secrets-manager variables and every value holding
- * a secret (the caller drops those from env): a build resumed from it
- * resolves its secrets again.
+ * The record is written 0600, whole or not at all (not synced). It
+ * leaves out the values of parameter-store and secrets-manager variables
+ * and every value holding a secret (the caller drops those from env): a
+ * build resumed from it resolves its secrets again.
  */
 #ifndef SW_RESUME_H
 #define SW_RESUME_H
