@@ -78,6 +78,13 @@ static int add_tree(struct watch *w, const char *dir, bool flat,
 	if (wd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0; /* gone already */
+		if (errno == ENOSPC)
+			return err_set(
+				e, ERR_SYSTEM,
+				"cannot watch '%s': too many directories "
+				"(the limit is sysctl "
+				"fs.inotify.max_user_watches)",
+				dir);
 		return err_sys(e, "cannot watch '%s'", dir);
 	}
 	set_dir(w, wd, dir);
