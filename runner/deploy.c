@@ -67,6 +67,9 @@ struct fhost {
 	char *message; /* why it failed, when the agent did not say */
 	bool agent_issue; /* no result from the agent (or no agent) */
 	int64_t start_ms, end_ms;
+	/* the live table: each event's state ('r'unning, 's'ucceeded,
+	 * 'f'ailed, '-' skipped, 0 not yet) */
+	char marks[APPSPEC_NEVENTS];
 };
 
 /* What one deployment run holds. */
@@ -98,6 +101,10 @@ struct drv {
 	struct fs_reserve report_rv;
 	bool reserved;
 	bool summary_shown; /* a live line is on the terminal */
+	int live_rows; /* the table's lines above it */
+	bool live_shown_once; /* redraw it after each line from then on */
+	bool redraw; /* cleared for a line, to be drawn again */
+	int64_t drawn_ms;
 	bool live; /* draw the live line */
 	bool color; /* stdout is a terminal that takes colour */
 	bool color_err; /* stderr too */
@@ -141,10 +148,61 @@ struct deploy_locks {
 static void live_clear(struct drv *d)
 {
 	if (d->summary_shown) {
+		/* up over the table, clear to the end, and the line */
+		if (d->live_rows)
+			fprintf(stderr, "\r\033[%dA\033[J", d->live_rows);
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
 		d->summary_shown = false;
+		d->live_rows = 0;
 	}
+}
+
+/* The live table's columns: the lifecycle a host goes through. */
+static const struct {
+	enum appspec_event ev;
+	const char *title;
+} table_cols[] = {
+	{ APPSPEC_APPLICATION_STOP, "Stop" },
+	{ APPSPEC_DOWNLOAD_BUNDLE, "Bundle" },
+	{ APPSPEC_BEFORE_INSTALL, "BeforeI" },
+	{ APPSPEC_INSTALL, "Install" },
+	{ APPSPEC_AFTER_INSTALL, "AfterI" },
+	{ APPSPEC_APPLICATION_START, "Start" },
+	{ APPSPEC_VALIDATE_SERVICE, "Validate" },
+};
+
+/* At most this many hosts get a row; more get the summary line alone. */
+#define TABLE_MAX_HOSTS 12
+
+/* A host-by-event table above the live line (stderr is a terminal). */
+static void table_draw(struct drv *d)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addf(&b, "\r\033[K%-*s", (int)d->width, "");
+	for (size_t c = 0; c < ARRAY_SIZE(table_cols); c++)
+		buf_addf(&b, " %-8s", table_cols[c].title);
+	buf_addch(&b, '\n');
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		const struct fhost *h = &d->hosts[i];
+
+		buf_addf(&b, "\r\033[K%-*s", (int)d->width, h->name);
+		for (size_t c = 0; c < ARRAY_SIZE(table_cols); c++) {
+			char m = h->marks[table_cols[c].ev];
+			const char *mark = m == 's'   ? C_GREEN "\xe2\x9c\x93"
+					   : m == 'f' ? C_RED "\xe2\x9c\x97"
+					   : m == 'r' ? C_YELLOW "\xe2\x96\xb8"
+					   : m == '-' ? C_DIM "-"
+						      : C_DIM "\xc2\xb7";
+
+			buf_addf(&b, " %s" C_RESET "%-7s", mark, "");
+		}
+		buf_addch(&b, '\n');
+	}
+	fwrite(b.ptr, 1, b.len, stderr);
+	d->live_rows = (int)d->nr_hosts + 1;
+	buf_release(&b);
 }
 
 /* How far ssh has read the bundle on its stdin, or -1. */
@@ -186,6 +244,9 @@ static void live_draw(struct drv *d)
 
 	if (!d->live)
 		return;
+	live_clear(d);
+	if (d->nr_hosts <= TABLE_MAX_HOSTS)
+		table_draw(d);
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		n[d->hosts[i].st]++;
 	fprintf(stderr,
@@ -207,6 +268,9 @@ static void live_draw(struct drv *d)
 	}
 	fflush(stderr);
 	d->summary_shown = true;
+	d->live_shown_once = true;
+	d->redraw = false;
+	d->drawn_ms = proc_now_ms();
 }
 
 /* The colour of a status word, or NULL. */
@@ -294,6 +358,13 @@ static void out_line(struct drv *d, const char *host, bool term,
 		fwrite(d->line.ptr, 1, d->line.len, stdout);
 		fflush(stdout);
 	}
+	/* the table comes back at once, or in a moment when lines pour */
+	if (term && d->live && d->live_shown_once) {
+		if (proc_now_ms() - d->drawn_ms >= 100)
+			live_draw(d);
+		else
+			d->redraw = true;
+	}
 }
 
 static void on_event(const struct agent_event *ev, void *data)
@@ -305,6 +376,18 @@ static void on_event(const struct agent_event *ev, void *data)
 	if (ev->event == APPSPEC_DOWNLOAD_BUNDLE &&
 	    ev->status == AGENT_SUCCEEDED)
 		d->gate_open = true;
+	if (ev->event < APPSPEC_NEVENTS) {
+		char was = h->marks[ev->event];
+
+		h->marks[ev->event] = ev->status == AGENT_IN_PROGRESS ? 'r'
+				      : ev->status == AGENT_SUCCEEDED ? 's'
+				      : ev->status == AGENT_FAILED
+					      ? (ev->ignored ? 's' : 'f')
+				      : ev->status == AGENT_SKIPPED ? '-'
+								    : 0;
+		if (was != h->marks[ev->event] && d->summary_shown)
+			live_draw(d);
+	}
 	if (ev->status == AGENT_IN_PROGRESS && d->o->verbose && !d->o->quiet)
 		out_line(d, h->name, true, "==> %s", name);
 	if (ev->status == AGENT_IN_PROGRESS || ev->status == AGENT_PENDING)
@@ -1252,6 +1335,8 @@ static void wait_some(struct drv *d, int64_t until_ms)
 
 		timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 	}
+	if (d->live && d->redraw && (timeout < 0 || timeout > 100))
+		timeout = 100;
 	for (size_t i = 0; d->live && i < d->nr_hosts; i++)
 		if (uploading(d, &d->hosts[i])) {
 			/* the upload's progress: a redraw four times a second */
@@ -1279,6 +1364,8 @@ static void wait_some(struct drv *d, int64_t until_ms)
 				agent_proto_feed(&who[i]->rd, chunk, (size_t)r);
 		}
 	}
+	if (d->live && d->redraw && proc_now_ms() - d->drawn_ms >= 100)
+		live_draw(d);
 	free(p);
 	free(who);
 }
@@ -1814,6 +1901,14 @@ static void say(struct drv *d, const char *fmt, ...)
 
 static void print_summary(struct drv *d, int64_t t0)
 {
+	/* the table stays, as it ended */
+	if (d->live && d->live_shown_once && d->nr_hosts <= TABLE_MAX_HOSTS) {
+		live_clear(d);
+		table_draw(d);
+		d->live_rows = 0;
+		fputs("\r\033[K", stderr); /* as a live line's end is */
+		fflush(stderr);
+	}
 	size_t n = 0;
 
 	for (size_t i = 0; i < d->nr_hosts; i++)

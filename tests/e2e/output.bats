@@ -144,3 +144,43 @@ EOF2
 	# not in deployment.log, not off a terminal
 	! grep -rq "bundle 3[0-9]%" "$STATE/deployments" || false
 }
+
+@test "output: a deployment on a terminal draws a live host-by-event table, and leaves it" {
+	mkdir -p "$T/bundle"
+	mkfifo "$T/gate"
+	cat >"$T/bundle/appspec.yml" <<'EOF2'
+version: 0.0
+os: linux
+hooks:
+  BeforeInstall:
+    - location: hook.sh
+EOF2
+	# the first host waits for the test; the second fails
+	cat >"$T/bundle/hook.sh" <<EOF2
+#!/bin/sh
+if mkdir "$T/first" 2>/dev/null; then cat "$T/gate" >/dev/null; else exit 3; fi
+EOF2
+	chmod +x "$T/bundle/hook.sh"
+	printf 'application: a\ndeployment-group: g\nhosts:\n  - name: web-1\n  - name: web-2\n' \
+		>"$T/g.yml"
+	cat >"$T/steps" <<EOF2
+expect web-1 .{0,30}✓.{0,30}✓.{0,30}▸
+write $T/gate go
+EOF2
+	run env TERM=xterm python3 "$BATS_TEST_DIRNAME/ptydrive.py" \
+		"$T/tty.txt" -- "$SLIPWAY" deploy "$T/bundle" --group "$T/g.yml" \
+		--state-dir "$STATE" <"$T/steps"
+	[ "$status" -ne 124 ] # the table showed web-1 in BeforeInstall
+	sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r//g' "$T/tty.txt" >"$T/screen"
+	grep -Eq '^ +Stop +Bundle +BeforeI +Install +AfterI +Start +Validate$' \
+		"$T/screen"
+	# the table as it ended, above the summary
+	grep -E '^web-[12] ' "$T/screen" | tail -n 2 >"$T/rows"
+	grep -Eq '^web-1 +✓ +✓ +✓ +✓ +✓ +✓ +✓ *$' "$T/rows"
+	grep -Eq '^web-2 +✓ +✓ +✗ +- +- +- +- *$' "$T/rows"
+	tail -n 1 "$T/screen" | grep -q "^slipway: deployment d-"
+	# no terminal: no table
+	run "$SLIPWAY" deploy "$T/bundle" --group "$T/g.yml" \
+		--state-dir "$STATE" </dev/null
+	[[ "$output" != *"Stop     Bundle"* ]]
+}
