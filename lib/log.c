@@ -160,11 +160,10 @@ void log_command(struct log *lg, const char *cmd)
 	lg->cmd_dropped = 0;
 	if (lg->cmd) {
 		struct buf *b = &lg->scratch;
-
-		buf_clear(b);
 		size_t n = strcspn(lg->cmd, "\n");
 
 		/* one screen line, or \r cannot take it back */
+		buf_clear(b);
 		buf_addf(b, "  %.*s...", (int)(n > NAME_COLS ? NAME_COLS : n),
 			 lg->cmd);
 		write_all(&lg->term_fd, b->ptr, b->len, NULL);
