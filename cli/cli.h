@@ -65,6 +65,14 @@ int cli_bundle_ratio_option(const char *cmd, const char *s, uint64_t *n);
  * or 2 (enum build_isolation and enum deploy_isolation alike). 0 and
  * *iso, or the usage error and 2. */
 int cli_isolation_option(const char *cmd, const char *s, int *iso);
+
+struct break_spec;
+/* --break: parse s into *out; 0, or a usage error (returns ERR_USAGE). */
+int cli_break_option(const char *cmd, const char *s, struct break_spec *out);
+/* --output pretty|codebuild into *out (an enum build_output). */
+int cli_output_option(const char *cmd, const char *s, int *out);
+/* --break needs a terminal: 0, or a usage error (returns ERR_USAGE). */
+int cli_break_terminal(const char *cmd, const struct break_spec *b);
 /* --host-network: private (true) or host (false). 0, or the usage error
  * and 2. */
 int cli_host_network_option(const char *cmd, const char *s, bool *private_);

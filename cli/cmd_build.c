@@ -12,6 +12,8 @@
 #include "build.h"
 #include "cli.h"
 #include "envfile.h"
+#include "pause.h"
+#include "watch.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -79,6 +81,41 @@ static const char build_usage[] =
 	"  -q, --quiet               no build output on the terminal "
 	"(build.log\n"
 	"                            still has it)\n"
+	"      --output pretty|codebuild\n"
+	"                            pretty: a line per phase and command, a "
+	"failing\n"
+	"                            command's output in full (the default on "
+	"a\n"
+	"                            terminal); codebuild: CodeBuild's lines "
+	"(build.log\n"
+	"                            always has those)\n"
+	"      --break on-failure|always|PHASE[:N]\n"
+	"                            pause in a shell in the build's "
+	"environment\n"
+	"                            when a command fails (always: also at "
+	"the\n"
+	"                            end; PHASE:N: also before command N); "
+	"needs\n"
+	"                            a terminal (see 'man slipway', "
+	"DEBUGGING)\n"
+	"      --from PHASE [BUILD-ID]\n"
+	"                            run a kept build's files again from "
+	"PHASE\n"
+	"                            (install, pre_build, build, "
+	"post_build) with\n"
+	"                            the variables it had there; BUILD-ID: "
+	"the\n"
+	"                            newest build by default (a slipway "
+	"extension)\n"
+	"      --phase PHASE [BUILD-ID]\n"
+	"                            the same, PHASE alone, no artifacts\n"
+	"      --watch               build again when a file under SOURCE "
+	"changes\n"
+	"                            (not .git, the state directory or what "
+	"git\n"
+	"                            ignores), stopping a stale build; a "
+	"line per\n"
+	"                            build; Ctrl-C ends\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Examples:\n"
@@ -89,6 +126,9 @@ static const char build_usage[] =
 	"secrets.yml\n"
 	"  slipway build . -j 2 -o out      # a batch buildspec: 2 at a time\n"
 	"  slipway build . --batch-task linux   # one task of the batch\n"
+	"  slipway build --break on-failure      # a shell where it fails\n"
+	"  slipway build --from build            # the last build, again "
+	"from BUILD\n"
 	"\n"
 	"Exit status: 0 succeeded, 1 failed or stopped, 2 usage error,\n"
 	"3 invalid buildspec or input file, 4 timed out, 111 system error.\n";
@@ -115,7 +155,12 @@ enum {
 	OPT_CPU_TIME,
 	OPT_SECONDARY_SOURCE,
 	OPT_SECRET_ENV,
-	OPT_PARAMETER_ENV
+	OPT_PARAMETER_ENV,
+	OPT_BREAK,
+	OPT_FROM,
+	OPT_PHASE,
+	OPT_OUTPUT,
+	OPT_WATCH
 };
 
 static const struct option build_options[] = {
@@ -145,6 +190,11 @@ static const struct option build_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "cpu-time", required_argument, NULL, OPT_CPU_TIME },
 	{ "secondary-source", required_argument, NULL, OPT_SECONDARY_SOURCE },
+	{ "break", required_argument, NULL, OPT_BREAK },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "phase", required_argument, NULL, OPT_PHASE },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "watch", no_argument, NULL, OPT_WATCH },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -182,12 +232,46 @@ static int parse_size(const char *s, long long *out)
 	return 0;
 }
 
+int cli_break_option(const char *cmd, const char *s, struct break_spec *out)
+{
+	if (break_spec_parse(s, out) < 0)
+		return cli_usage_error(cmd,
+				       "--break must be on-failure, always or "
+				       "PHASE[:N] (install, pre_build, build, "
+				       "post_build; N from 1), not '%s'",
+				       s);
+	return 0;
+}
+
+int cli_output_option(const char *cmd, const char *s, int *out)
+{
+	if (!strcmp(s, "pretty"))
+		*out = BUILD_OUTPUT_PRETTY;
+	else if (!strcmp(s, "codebuild"))
+		*out = BUILD_OUTPUT_CODEBUILD;
+	else
+		return cli_usage_error(
+			cmd, "--output must be pretty or codebuild, not '%s'",
+			s);
+	return 0;
+}
+
+int cli_break_terminal(const char *cmd, const struct break_spec *b)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	if (b->mode == BREAK_NONE || pause_terminal_ok(&e) == 0)
+		return 0;
+	return cli_usage_error(cmd, "%s", e.msg);
+}
+
 int cmd_build(int argc, char **argv)
 {
 	struct build_opts o = BUILD_OPTS_INIT;
 	struct batch_opts bo = BATCH_OPTS_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	int c, status = ERR_USAGE;
+	bool watch = false;
 
 	optind = 1;
 	opterr = 0;
@@ -395,6 +479,47 @@ int cmd_build(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_BREAK:
+			if (cli_break_option("build", optarg, &o.brk)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			break;
+		case OPT_WATCH:
+			watch = true;
+			break;
+		case OPT_OUTPUT: {
+			int v = 0;
+
+			if (cli_output_option("build", optarg, &v)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			o.output = (enum build_output)v;
+			break;
+		}
+		case OPT_FROM:
+		case OPT_PHASE: {
+			struct break_spec b;
+
+			if (o.resume || break_spec_parse(optarg, &b) < 0 ||
+			    b.mode != BREAK_AT || strchr(optarg, ':')) {
+				status = cli_usage_error(
+					"build",
+					o.resume ? "--from and --phase are one "
+						   "choice: give one, once"
+						 : "%s must be install, "
+						   "pre_build, build or "
+						   "post_build, not '%s'",
+					c == OPT_FROM ? "--from" : "--phase",
+					optarg);
+				goto out;
+			}
+			o.resume = true;
+			o.from_phase = b.phase;
+			o.one_phase = c == OPT_PHASE;
+			break;
+		}
 		case 'q':
 			o.quiet = true;
 			break;
@@ -421,7 +546,31 @@ int cmd_build(int argc, char **argv)
 					 "or auto");
 		goto out;
 	}
+	if (watch && (o.brk.mode != BREAK_NONE || o.resume || bo.task)) {
+		status = cli_usage_error("build",
+					 "--watch builds SOURCE as it changes: "
+					 "not with --break, --from, --phase or "
+					 "--batch-task");
+		goto out;
+	}
+	if (cli_break_terminal("build", &o.brk)) {
+		status = ERR_USAGE;
+		goto out;
+	}
 	o.source = optind < argc ? argv[optind] : ".";
+	if (o.resume) {
+		/* the argument is a build, not a source */
+		o.from_build = optind < argc ? argv[optind] : NULL;
+		o.source = ".";
+		build_run(&o, &status);
+		goto out;
+	}
+	if (watch) {
+		/* the files as they are: that is what changed */
+		o.worktree = true;
+		watch_build(&o, &status);
+		goto out;
+	}
 	bo.build = &o;
 	if (!batch_run(&bo, &status))
 		build_run(&o, &status);

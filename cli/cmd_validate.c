@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "appspec.h"
@@ -13,6 +14,8 @@
 #include "err.h"
 #include "group.h"
 #include "pipeline.h"
+#include "proc.h"
+#include "watch.h"
 #include "yaml.h"
 #include "banned.h"
 
@@ -42,6 +45,9 @@ static const char validate_usage[] =
 	"\n"
 	"      --strict also warn about what CodeBuild runs silently but is\n"
 	"               likely a slip (a buildspec with no phases)\n"
+	"      --watch  check again each time one of the files changes, with "
+	"a\n"
+	"               line per check; Ctrl-C ends\n"
 	"  -h, --help   this help\n"
 	"\n"
 	"Examples:\n"
@@ -178,10 +184,46 @@ static int validate_appspec(const char *path)
 	return 0;
 }
 
+/* --watch: after a check, one line; then wait for a file to change.
+ * Returns 1 to check again. */
+static int watch_again(struct watch *w, int argc, char **argv, int status)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char hms[16];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	printf("%s validate: %s\n", hms,
+	       status ? "invalid (exit status 3 or 2)" : "all valid");
+	fflush(stdout);
+	if (w->fd < 0) {
+		struct watch_opts wo = WATCH_OPTS_INIT;
+		struct strvec files = STRVEC_INIT;
+		int rc;
+
+		for (int i = 1; i < argc; i++)
+			if (argv[i][0] != '-' || !argv[i][1])
+				strvec_push(&files, argv[i]);
+		wo.root = ".";
+		wo.files = (const char *const *)files.v;
+		rc = proc_signals_init(&e) < 0 ? -1 : watch_init(w, &wo, &e);
+		strvec_release(&files);
+		if (rc < 0) {
+			fprintf(stderr, "error: %s\n", e.msg);
+			return 0;
+		}
+	}
+	return watch_next(w, -1, NULL, 0) == 1 &&
+	       watch_settle(w, 150, 2000) == 0;
+}
+
 int cmd_validate(int argc, char **argv)
 {
 	int status = 0, files = 0;
-	bool strict = false;
+	bool strict = false, watching = false;
+	struct watch watcher = WATCH_INIT;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -190,6 +232,8 @@ int cmd_validate(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "--strict"))
 			strict = true;
+		else if (!strcmp(argv[i], "--watch"))
+			watching = true;
 		else if (argv[i][0] == '-' && argv[i][1])
 			return cli_usage_error("validate",
 					       "unknown option '%s'", argv[i]);
@@ -198,12 +242,14 @@ int cmd_validate(int argc, char **argv)
 	}
 	if (!files)
 		return cli_usage_error("validate", "no file given");
+again:
+	status = 0;
 	for (int i = 1; i < argc; i++) {
 		struct buildspec bs = BUILDSPEC_INIT;
 		struct sw_err e = SW_ERR_INIT;
 		enum file_kind kind;
 
-		if (!strcmp(argv[i], "--strict"))
+		if (!strcmp(argv[i], "--strict") || !strcmp(argv[i], "--watch"))
 			continue;
 		if (access(argv[i], R_OK) < 0) {
 			fprintf(stderr, "error: cannot read '%s'\n", argv[i]);
@@ -242,5 +288,9 @@ int cmd_validate(int argc, char **argv)
 			       bs.version, count_phases(&bs));
 		buildspec_release(&bs);
 	}
+	fflush(NULL);
+	if (watching && watch_again(&watcher, argc, argv, status))
+		goto again;
+	watch_release(&watcher);
 	return status;
 }

@@ -66,6 +66,20 @@ _slipway() {
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
+	--break)
+		COMPREPLY=($(compgen -W "on-failure always install pre_build build
+			post_build" -- "$cur"))
+		return
+		;;
+	--output)
+		COMPREPLY=($(compgen -W "pretty codebuild" -- "$cur"))
+		return
+		;;
+	--from | --phase)
+		COMPREPLY=($(compgen -W "install pre_build build post_build" \
+			-- "$cur"))
+		return
+		;;
 	--group | --env-file | --secrets-file | --report | --html | -b | \
 		--buildspec)
 		COMPREPLY=($(compgen -f -- "$cur"))

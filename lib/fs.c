@@ -448,6 +448,10 @@ struct copy_ctx {
 	dev_t dst_dev; /* the destination root, never copied into itself */
 	ino_t dst_ino;
 	char *iobuf;
+	fs_copy_progress_fn progress;
+	void *progress_data;
+	size_t files;
+	unsigned long long bytes;
 };
 
 enum { COPY_IOBUF = 1 << 17 };
@@ -554,6 +558,10 @@ static int copy_file(struct copy_ctx *c, int sdir, int ddir, const char *name,
 			c->path.ptr);
 		goto out;
 	}
+	c->files++;
+	c->bytes += (unsigned long long)st.st_size;
+	if (c->progress)
+		c->progress(c->files, c->bytes, c->progress_data);
 	ret = 0;
 out:
 	if (out >= 0 && close(out) < 0 && !ret)
@@ -754,7 +762,14 @@ static int dir_is_empty(int fd)
 int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e)
 {
-	struct copy_ctx c = { BUF_INIT, 0, 0, NULL };
+	return fs_copy_tree_progress(src, dst, skip, NULL, NULL, e);
+}
+
+int fs_copy_tree_progress(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_progress_fn fn,
+			  void *data, struct sw_err *e)
+{
+	struct copy_ctx c = { BUF_INIT, 0, 0, NULL, fn, data, 0, 0 };
 	struct stat st, dst_st;
 	int sfd, dfd = -1, ret = -1;
 

@@ -62,6 +62,15 @@ char *fs_abspath(const char *path);
 int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e);
 
+/* Told after each file copied: the files and bytes so far. */
+typedef void (*fs_copy_progress_fn)(size_t files, unsigned long long bytes,
+				    void *data);
+
+/* fs_copy_tree, telling fn (when not NULL) how far it got. */
+int fs_copy_tree_progress(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_progress_fn fn,
+			  void *data, struct sw_err *e);
+
 /*
  * Temporaries. What is written under a temporary name and renamed into
  * place (atomic writes, artifacts) is named ".<base>.slipway-tmp.<pid>"

@@ -208,8 +208,16 @@ static int get_kvlist(struct bsp *p, const struct ynode *n, const char *path,
 	return 0;
 }
 
+/* out gets the commands, *lines (grown with it) their lines */
+static void push_command(struct strvec *out, int **lines, const struct ynode *c)
+{
+	strvec_push(out, c->value);
+	*lines = xrealloc(*lines, out->nr * sizeof(**lines));
+	(*lines)[out->nr - 1] = c->line;
+}
+
 static int get_commands(struct bsp *p, const struct ynode *n, const char *path,
-			struct strvec *out)
+			struct strvec *out, int **lines)
 {
 	if (ynode_is_null(n))
 		return 0;
@@ -221,7 +229,7 @@ static int get_commands(struct bsp *p, const struct ynode *n, const char *path,
 		warnf(p, n,
 		      "'%s' should be a sequence; taking it as one command",
 		      path);
-		strvec_push(out, n->value);
+		push_command(out, lines, n);
 		return 0;
 	}
 	if (n->type != YNODE_SEQ)
@@ -243,7 +251,7 @@ static int get_commands(struct bsp *p, const struct ynode *n, const char *path,
 			warnf(p, c, "empty command in '%s' ignored", path);
 			continue;
 		}
-		strvec_push(out, c->value);
+		push_command(out, lines, c);
 	}
 	return 0;
 }
@@ -345,9 +353,11 @@ static int parse_phase(struct bsp *p, enum bs_phase_id id,
 				rc = get_kvlist(p, v, sub,
 						&ph->runtime_versions, 0);
 		} else if (ykey_is(key, "commands")) {
-			rc = get_commands(p, v, sub, &ph->commands);
+			rc = get_commands(p, v, sub, &ph->commands,
+					  &ph->command_lines);
 		} else if (ykey_is(key, "finally")) {
-			rc = get_commands(p, v, sub, &ph->finally);
+			rc = get_commands(p, v, sub, &ph->finally,
+					  &ph->finally_lines);
 		} else {
 			unknown_key(p, key);
 		}
@@ -1536,6 +1546,8 @@ void buildspec_release(struct buildspec *bs)
 		kvlist_release(&ph->runtime_versions);
 		strvec_release(&ph->commands);
 		strvec_release(&ph->finally);
+		free(ph->command_lines);
+		free(ph->finally_lines);
 	}
 	artifact_release(&bs->artifacts);
 	for (size_t i = 0; i < bs->nr_secondary; i++)

@@ -71,6 +71,7 @@ struct bs_phase {
 	struct bs_kvlist runtime_versions; /* install only */
 	struct strvec commands;
 	struct strvec finally;
+	int *command_lines, *finally_lines; /* each command's line */
 };
 
 struct bs_artifact {

@@ -1024,6 +1024,9 @@ static void child_main(struct brun *b, struct batch_task *t, int wfd,
 	/* the batch's death, even by SIGKILL, stops the build as a TERM */
 	proc_die_with_parent(parent, SIGTERM);
 	task_opts(b, t, &o);
+	/* the batch's tasks have no terminal: CodeBuild's lines, no pause */
+	o.brk.mode = BREAK_NONE;
+	o.output = BUILD_OUTPUT_CODEBUILD;
 	o.artifacts_dir = art;
 	o.report = t->report;
 	build_run(&o, &status);

@@ -23,6 +23,12 @@
 #include "reports.h"
 #include "strvec.h"
 
+enum build_output {
+	BUILD_OUTPUT_AUTO, /* the view on a terminal, else CodeBuild's lines */
+	BUILD_OUTPUT_PRETTY, /* the terminal view (log.h) */
+	BUILD_OUTPUT_CODEBUILD /* CodeBuild's agent lines */
+};
+
 enum build_isolation {
 	BUILD_ISOLATION_DIR, /* a directory of its own, nothing more */
 	BUILD_ISOLATION_SANDBOX, /* namespaces (sandbox.h), or exit 111 */
@@ -60,6 +66,14 @@ struct build_opts {
 	long pids; /* --pids; 0: no limit (sandbox only) */
 	long long memory; /* --memory in bytes; 0: no limit (sandbox only) */
 	long cpu_time; /* --cpu-time seconds per process; 0: no limit */
+	enum build_output output; /* --output; build.log is always codebuild */
+	struct break_spec brk; /* --break; needs a terminal (pause.h) */
+	/* --from / --phase: run a kept build's source again from a phase
+	 * (resume.h); source is then unused */
+	bool resume;
+	int from_phase; /* an enum bs_phase_id */
+	bool one_phase; /* --phase: that phase alone, no artifacts */
+	const char *from_build; /* its id; NULL: the newest build */
 	/* --secondary-source, owned by the caller (layout_add_secondary) */
 	struct layout_secondary *secondary;
 	size_t nr_secondary, alloc_secondary;
@@ -91,6 +105,16 @@ struct build_source {
 	char *resolved_source_version; /* git: the commit */
 };
 
+/* A pause of --break, for the report. */
+struct build_pause {
+	char *phase;
+	unsigned n; /* the command's number in its phase; 0: the end */
+	char *command; /* NULL at the end */
+	const char *why; /* "failed", "before", "breakpoint", "end" */
+	const char *action; /* "resume", "retry", "skip", "abort" */
+	int64_t start_ms, end_ms; /* wall clock */
+};
+
 struct build_result {
 	char *id;
 	char *arn;
@@ -118,6 +142,11 @@ struct build_result {
 	char *cache_save;
 	struct build_source *secondary; /* one per --secondary-source */
 	size_t nr_secondary;
+	struct build_pause *pauses; /* --break */
+	size_t nr_pauses, alloc_pauses;
+	char *from_build; /* --from / --phase: the kept build, or NULL */
+	char *from_phase;
+	bool one_phase;
 };
 
 int build_run(const struct build_opts *o, int *status);

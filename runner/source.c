@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "proc.h"
 #include "mirror.h"
 #include "strvec.h"
 #include "xalloc.h"
@@ -223,6 +224,41 @@ static void checkout_cb(const char *path, size_t done, size_t total,
 	c->checkout_pct = pct;
 	progress_line(c, "cloning %s: checking out %d%% (%zu/%zu files)",
 		      c->url, pct, done, total);
+}
+
+/* A directory being copied: a line after the first half second, then at
+ * most ten a second, on a terminal. */
+struct copy_progress {
+	struct fetch_ctx c;
+	const char *what;
+	int64_t start, last;
+};
+
+static void copy_cb(size_t files, unsigned long long bytes, void *data)
+{
+	struct copy_progress *p = data;
+	int64_t now = proc_now_ms();
+
+	if (now - p->start < 500 || now - p->last < 100)
+		return;
+	p->last = now;
+	progress_line(&p->c, "copying %s: %zu files, %.1f MB", p->what, files,
+		      (double)bytes / 1e6);
+}
+
+/* fs_copy_tree with progress when asked for. */
+static int copy_tree(const struct source_opts *o, const char *src,
+		     const char *const *skip, struct sw_err *e)
+{
+	struct copy_progress p = { { o->source, true, 0, -1, -1, 0, "" },
+				   o->source,
+				   proc_now_ms(),
+				   0 };
+	int rc = fs_copy_tree_progress(src, o->dest, skip,
+				       o->progress ? copy_cb : NULL, &p, e);
+
+	progress_end(&p.c);
+	return rc;
 }
 
 static char *home_file(const char *rel)
@@ -841,7 +877,7 @@ static int copy_worktree(const struct source_opts *o, const char *abs,
 			o->source);
 		goto out;
 	}
-	if (fs_copy_tree(abs, o->dest, skip, e) < 0)
+	if (copy_tree(o, abs, skip, e) < 0)
 		goto out;
 	r->kind = xstrdup("git");
 	r->repo_url = xstrdup(abs);
@@ -915,7 +951,7 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 			       "cannot use ref '%s': source '%s' is not a git "
 			       "repository",
 			       o->ref, o->source);
-	if (fs_copy_tree(o->source, o->dest, skip, e) < 0)
+	if (copy_tree(o, o->source, skip, e) < 0)
 		return -1;
 	r->kind = xstrdup("dir");
 	return 0;

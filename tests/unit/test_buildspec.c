@@ -90,6 +90,10 @@ static void test_buildspec__minimal(void **state)
 	assert_int_equal(bs.phases[BS_BUILD].commands.nr, 2);
 	assert_string_equal(bs.phases[BS_BUILD].commands.v[1], "make test");
 	assert_null(bs.phases[BS_BUILD].commands.v[2]);
+	/* each command's line, for the summary of a failure */
+	assert_int_equal(bs.phases[BS_BUILD].command_lines[0], 5);
+	assert_int_equal(bs.phases[BS_BUILD].command_lines[1], 6);
+	assert_null(bs.phases[BS_BUILD].finally_lines);
 	assert_int_equal(bs.phases[BS_BUILD].on_failure, BS_ONFAIL_DEFAULT);
 	assert_int_equal(bs.warnings.nr, 0);
 	assert_false(bs.has_artifacts);

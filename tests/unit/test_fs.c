@@ -423,6 +423,42 @@ static void test_fs__copy_tree(void **state)
 	free(dst);
 }
 
+static void count_copy(size_t files, unsigned long long bytes, void *data)
+{
+	unsigned long long *seen = data;
+
+	assert_int_equal(files, seen[0] + 1); /* once per file, in order */
+	seen[0] = files;
+	seen[1] = bytes;
+}
+
+static void test_fs__copy_tree_progress(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	unsigned long long seen[2] = { 0, 0 };
+	char *src = path_in(f, "psrc"), *dst = path_in(f, "pdst"), *p;
+
+	p = path_in(f, "psrc/a/b");
+	assert_int_equal(fs_mkdir_p(p, 0755, &e), 0);
+	free(p);
+	p = path_in(f, "psrc/one");
+	write_file(p, "12345", 0644);
+	free(p);
+	p = path_in(f, "psrc/a/b/two");
+	write_file(p, "1234567890", 0644);
+	free(p);
+	p = path_in(f, "psrc/a/empty");
+	write_file(p, "", 0644);
+	free(p);
+	assert_int_equal(
+		fs_copy_tree_progress(src, dst, NULL, count_copy, seen, &e), 0);
+	assert_int_equal(seen[0], 3);
+	assert_int_equal(seen[1], 15);
+	free(src);
+	free(dst);
+}
+
 static void test_fs__copy_tree_into_itself(void **state)
 {
 	struct fixture *f = *state;
@@ -692,6 +728,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_tree, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree_progress,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_tree_into_itself,
 						setup, teardown),
 		cmocka_unit_test(test_fs__tmp_name),
