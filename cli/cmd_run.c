@@ -648,6 +648,13 @@ int cmd_run(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (bo.worktree && bo.ref) {
+		status = cli_usage_error("run",
+					 "--ref and --worktree cannot go "
+					 "together: the work tree is built as "
+					 "it is");
+		goto out;
+	}
 	if (argc - optind > 1) {
 		status = cli_usage_error("run", "too many arguments: '%s'",
 					 argv[optind + 1]);

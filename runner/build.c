@@ -577,6 +577,7 @@ static int download_source(struct run *r)
 	struct source_result sr = SOURCE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	struct phase_rec *p;
+	const char *exclude[3] = { NULL, NULL, NULL };
 	char *spec, *mirrors, *summary;
 	int rc;
 
@@ -594,6 +595,9 @@ static int download_source(struct run *r)
 	}
 	so.progress = !o->quiet && isatty(STDERR_FILENO);
 	so.worktree = o->worktree;
+	exclude[0] = r->st.dir;
+	exclude[1] = o->artifacts_dir;
+	so.exclude = exclude;
 	mirrors = fs_join(r->st.dir, "sources");
 	so.mirror_dir = mirrors;
 	so.no_cache = o->no_cache;
@@ -621,15 +625,21 @@ static int download_source(struct run *r)
 		log_agent(&r->log, "Warning: %s", e.msg);
 		err_clear(&e);
 	}
-	if (sr.uncommitted && !o->worktree)
+	if (sr.uncommitted && sr.worktree)
+		log_agent(&r->log, "Building the work tree as it is, "
+				   "uncommitted changes included (--committed "
+				   "builds the last commit)");
+	else if (sr.uncommitted && o->committed)
+		log_agent(&r->log,
+			  "Warning: %s has uncommitted changes, which "
+			  "--committed leaves out",
+			  o->source ? o->source : ".");
+	else if (sr.uncommitted)
 		log_agent(&r->log,
 			  "Warning: %s has uncommitted changes, which a clone "
 			  "leaves out; use --worktree to build the work tree "
 			  "as it is",
-			  o->source);
-	else if (sr.uncommitted)
-		log_agent(&r->log, "Building the work tree as it is, "
-				   "uncommitted changes included");
+			  o->source ? o->source : ".");
 	source_result_release(&sr);
 	if (!res->source_version && !res->resolved_source_version)
 		res->source_version = dir_source_version(r, res->src_dir, "");

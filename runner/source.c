@@ -710,32 +710,108 @@ out:
 	return dirty;
 }
 
-/* --worktree: copy the tree as it is, describe its HEAD. */
+/*
+ * What a copy of a source leaves out: o->exclude's paths that lie inside
+ * the source, relative to it; with a repository, what git ignores and
+ * does not track.
+ */
+struct copy_filter {
+	git_repository *repo; /* NULL: a plain directory */
+	git_index *index;
+	struct strvec exclude;
+};
+
+static void copy_filter_init(struct copy_filter *f, const char *abs,
+			     const char *const *exclude)
+{
+	char *root = realpath(abs, NULL);
+
+	f->repo = NULL;
+	f->index = NULL;
+	strvec_init(&f->exclude);
+	for (; root && exclude && *exclude; exclude++) {
+		char *p = realpath(*exclude, NULL);
+		size_t n = strlen(root);
+
+		if (p && !strncmp(p, root, n) && p[n] == '/' && p[n + 1])
+			strvec_push(&f->exclude, p + n + 1);
+		free(p);
+	}
+	free(root);
+}
+
+static void copy_filter_release(struct copy_filter *f)
+{
+	git_index_free(f->index);
+	strvec_release(&f->exclude);
+}
+
+static enum fs_copy_verdict copy_filter_fn(const char *rel, bool is_dir,
+					   void *data)
+{
+	struct copy_filter *f = data;
+	const git_index_entry *ie;
+	struct buf dir = BUF_INIT;
+	int ignored = 0;
+	size_t pos;
+
+	for (size_t i = 0; i < f->exclude.nr; i++)
+		if (!strcmp(rel, f->exclude.v[i]))
+			return FS_COPY_SKIP;
+	if (!f->repo)
+		return FS_COPY;
+	if (!strcmp(rel, ".git"))
+		return FS_COPY_ALL;
+	ie = git_index_get_bypath(f->index, rel, 0);
+	if (ie && is_dir && ie->mode == GIT_FILEMODE_COMMIT)
+		return FS_COPY_ALL; /* a submodule's work tree */
+	if (ie && !is_dir)
+		return FS_COPY;
+	if (is_dir) {
+		buf_addstr(&dir, rel);
+		buf_addch(&dir, '/');
+		/* tracked files inside an ignored directory still count */
+		if (!git_index_find_prefix(&pos, f->index, dir.ptr)) {
+			buf_release(&dir);
+			return FS_COPY;
+		}
+	}
+	if (git_ignore_path_is_ignored(&ignored, f->repo,
+				       is_dir ? dir.ptr : rel) < 0)
+		ignored = 0;
+	buf_release(&dir);
+	return ignored ? FS_COPY_SKIP : FS_COPY;
+}
+
+/*
+ * A work tree as it is: tracked files as they are now, untracked files
+ * git does not ignore, and .git; HEAD describes it.
+ */
 static int copy_worktree(const struct source_opts *o, const char *abs,
-			 struct source_result *r, struct sw_err *e)
+			 git_repository *repo, struct source_result *r,
+			 struct sw_err *e)
 {
 	static const char *const skip[] = { ".slipway", NULL };
-	git_repository *repo = NULL;
+	struct copy_filter f;
 	git_reference *head = NULL;
 	git_commit *commit = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	int ret = -1;
 
-	if (o->ref)
-		return err_set(e, ERR_USAGE,
-			       "--ref and --worktree cannot go together: the "
-			       "work tree is built as it is");
-	if (git_repository_open_ext(&repo, abs, GIT_REPOSITORY_OPEN_NO_SEARCH,
-				    NULL) < 0 ||
-	    git_repository_is_bare(repo)) {
-		err_set(e, ERR_USAGE, "source '%s' is not a git work tree",
-			o->source);
+	copy_filter_init(&f, abs, o->exclude);
+	f.repo = repo;
+	if (git_repository_index(&f.index, repo) < 0 ||
+	    git_index_read(f.index, 0) < 0) {
+		err_set(e, ERR_FAILED, "cannot read the index of '%s': %s",
+			o->source, git_msg());
 		goto out;
 	}
-	if (fs_copy_tree(abs, o->dest, skip, e) < 0)
+	if (fs_copy_tree_filtered(abs, o->dest, skip, copy_filter_fn, &f, e) <
+	    0)
 		goto out;
 	r->kind = xstrdup("git");
 	r->repo_url = xstrdup(abs);
+	r->worktree = true;
 	if (git_repository_head(&head, repo) == 0 &&
 	    git_reference_peel((git_object **)&commit, head,
 			       GIT_OBJECT_COMMIT) == 0) {
@@ -749,9 +825,9 @@ static int copy_worktree(const struct source_opts *o, const char *abs,
 	r->uncommitted = has_uncommitted(abs);
 	ret = 0;
 out:
+	copy_filter_release(&f);
 	git_commit_free(commit);
 	git_reference_free(head);
-	git_repository_free(repo);
 	return ret;
 }
 
@@ -759,6 +835,7 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 		 struct sw_err *e)
 {
 	static const char *const skip[] = { ".slipway", NULL };
+	struct copy_filter f;
 	struct source_opts dflt;
 	struct stat st;
 	char *abs;
@@ -784,29 +861,36 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 			       o->source);
 	abs = fs_abspath(o->source);
 	if (is_git_repo(abs)) {
+		git_repository *repo = NULL;
+
 		pthread_once(&git_once, git_init);
-		if (o->worktree) {
-			ret = copy_worktree(o, abs, r, e);
+		if (o->worktree && !o->ref &&
+		    !git_repository_open_ext(
+			    &repo, abs, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) &&
+		    !git_repository_is_bare(repo)) {
+			ret = copy_worktree(o, abs, repo, r, e);
 		} else {
 			ret = fetch_git(o, abs, r, e);
 			if (!ret && !o->ref)
 				r->uncommitted = has_uncommitted(abs);
 		}
+		git_repository_free(repo);
 		free(abs);
 		return ret;
 	}
-	if (o->worktree) {
+	if (o->ref) {
 		free(abs);
-		return err_set(e, ERR_USAGE,
-			       "source '%s' is not a git work tree", o->source);
-	}
-	free(abs);
-	if (o->ref)
 		return err_set(e, ERR_USAGE,
 			       "cannot use ref '%s': source '%s' is not a git "
 			       "repository",
 			       o->ref, o->source);
-	if (fs_copy_tree(o->source, o->dest, skip, e) < 0)
+	}
+	copy_filter_init(&f, abs, o->exclude);
+	ret = fs_copy_tree_filtered(o->source, o->dest, skip, copy_filter_fn,
+				    &f, e);
+	copy_filter_release(&f);
+	free(abs);
+	if (ret < 0)
 		return -1;
 	r->kind = xstrdup("dir");
 	return 0;

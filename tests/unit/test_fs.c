@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "fs.h"
 #include "xalloc.h"
 
@@ -423,6 +424,66 @@ static void test_fs__copy_tree(void **state)
 	free(dst);
 }
 
+/* Leaves out "skip-me" anywhere, copies "all/" unasked, records what it
+ * was asked about. */
+static enum fs_copy_verdict filter_rec(const char *rel, bool is_dir, void *data)
+{
+	struct buf *asked = data;
+
+	buf_addf(asked, "%s%s ", rel, is_dir ? "/" : "");
+	if (!strcmp(rel, "d/skip-me") || !strcmp(rel, "skip-me"))
+		return FS_COPY_SKIP;
+	if (!strcmp(rel, "all"))
+		return FS_COPY_ALL;
+	return FS_COPY;
+}
+
+static void test_fs__copy_tree_filtered(void **state)
+{
+	static const char *const names[] = { "d/keep", "d/skip-me", "skip-me",
+					     "all/x/skip-me", "top" };
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct buf asked = BUF_INIT;
+	char *src = path_in(f, "s"), *dst = path_in(f, "d"), *p;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		char *q = fs_join(src, names[i]);
+		char *slash = strrchr(q, '/');
+
+		*slash = '\0';
+		assert_int_equal(fs_mkdir_p(q, 0755, &e), 0);
+		*slash = '/';
+		write_file(q, names[i], 0644);
+		free(q);
+	}
+	assert_int_equal(
+		fs_copy_tree_filtered(src, dst, NULL, filter_rec, &asked, &e),
+		0);
+	p = fs_join(dst, "d/keep");
+	assert_file_text(p, "d/keep");
+	free(p);
+	p = fs_join(dst, "top");
+	assert_file_text(p, "top");
+	free(p);
+	p = fs_join(dst, "all/x/skip-me"); /* under FS_COPY_ALL: unasked */
+	assert_file_text(p, "all/x/skip-me");
+	free(p);
+	p = fs_join(dst, "d/skip-me");
+	assert_false(fs_exists(p));
+	free(p);
+	p = fs_join(dst, "skip-me");
+	assert_false(fs_exists(p));
+	free(p);
+	assert_null(strstr(asked.ptr, "all/x"));
+	assert_non_null(strstr(asked.ptr, "d/keep "));
+	assert_non_null(strstr(asked.ptr, "d/ "));
+	buf_release(&asked);
+	free(src);
+	free(dst);
+}
+
 static void test_fs__copy_tree_into_itself(void **state)
 {
 	struct fixture *f = *state;
@@ -692,6 +753,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_tree, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree_filtered,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_tree_into_itself,
 						setup, teardown),
 		cmocka_unit_test(test_fs__tmp_name),
