@@ -373,8 +373,8 @@ int cmd_build(int argc, char **argv)
 			status = 0;
 			goto out;
 		default:
-			status = cli_usage_error("build", "unknown option '%s'",
-						 argv[optind - 1]);
+			status = cli_bad_option("build", argv[optind - 1],
+						build_options);
 			goto out;
 		}
 	}

@@ -160,8 +160,8 @@ int cmd_cache(int argc, char **argv)
 			fputs(cache_usage, stdout);
 			return 0;
 		default:
-			return cli_usage_error("cache", "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("cache", argv[optind - 1],
+					      cache_options);
 		}
 	}
 	if (optind >= argc)

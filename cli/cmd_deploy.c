@@ -367,8 +367,8 @@ int cmd_deploy(int argc, char **argv)
 			fputs(deploy_usage, stdout);
 			return 0;
 		default:
-			return cli_usage_error("deploy", "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("deploy", argv[optind - 1],
+					      deploy_options);
 		}
 	}
 	if (o.rollback) {

@@ -98,9 +98,8 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv,
 		}
 		case OPT_JSON:
 			if (strcmp(cmd, "show"))
-				return cli_usage_error(cmd,
-						       "unknown option '%s'",
-						       argv[optind - 1]);
+				return cli_bad_option(cmd, argv[optind - 1],
+						      options);
 			h->json = 1;
 			break;
 		case 'h':
@@ -108,8 +107,7 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv,
 			*done = 1;
 			return 0;
 		default:
-			return cli_usage_error(cmd, "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option(cmd, argv[optind - 1], options);
 		}
 	}
 	if (optind < argc)

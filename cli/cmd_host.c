@@ -268,9 +268,8 @@ int cmd_host(int argc, char **argv)
 				fputs(host_usage, stdout);
 				return 0;
 			default:
-				return cli_usage_error("host",
-						       "unknown option '%s'",
-						       argv[optind - 1]);
+				return cli_bad_option("host", argv[optind - 1],
+						      options);
 			}
 		}
 		if (optind >= argc)

@@ -249,8 +249,8 @@ int cmd_pipeline(int argc, char **argv)
 			ret = 0;
 			goto out;
 		default:
-			ret = cli_usage_error("pipeline", "unknown option '%s'",
-					      argv[optind - 1]);
+			ret = cli_bad_option("pipeline", argv[optind - 1],
+					     options);
 			goto out;
 		}
 	}

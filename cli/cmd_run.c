@@ -643,8 +643,8 @@ int cmd_run(int argc, char **argv)
 			status = 0;
 			goto out;
 		default:
-			status = cli_usage_error("run", "unknown option '%s'",
-						 argv[optind - 1]);
+			status = cli_bad_option("run", argv[optind - 1],
+						run_options);
 			goto out;
 		}
 	}

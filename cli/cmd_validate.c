@@ -180,6 +180,7 @@ static int validate_appspec(const char *path)
 
 int cmd_validate(int argc, char **argv)
 {
+	static const char *const names[] = { "--strict", "--help", NULL };
 	int status = 0, files = 0;
 	bool strict = false;
 
@@ -191,8 +192,7 @@ int cmd_validate(int argc, char **argv)
 		if (!strcmp(argv[i], "--strict"))
 			strict = true;
 		else if (argv[i][0] == '-' && argv[i][1])
-			return cli_usage_error("validate",
-					       "unknown option '%s'", argv[i]);
+			return cli_unknown_option("validate", argv[i], names);
 		else
 			files++;
 	}
