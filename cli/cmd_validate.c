@@ -13,6 +13,7 @@
 #include "err.h"
 #include "group.h"
 #include "pipeline.h"
+#include "strvec.h"
 #include "yaml.h"
 #include "banned.h"
 
@@ -40,8 +41,9 @@ static const char validate_usage[] =
 	"triggers and bindings. A file is a pipeline file when its top level\n"
 	"has 'pipeline', whatever its name.\n"
 	"\n"
-	"      --strict also warn about what CodeBuild runs silently but is\n"
-	"               likely a slip (a buildspec with no phases)\n"
+	"      --strict unknown keys are errors (exit 3), and warn about what\n"
+	"               CodeBuild runs silently but is likely a slip (a\n"
+	"               buildspec with no phases)\n"
 	"  -h, --help   this help\n"
 	"\n"
 	"Examples:\n"
@@ -49,7 +51,7 @@ static const char validate_usage[] =
 	"  slipway validate pipeline.json\n"
 	"\n"
 	"Exit status: 0 all valid, 2 usage error or unreadable file,\n"
-	"3 a file is invalid.\n";
+	"3 a file is invalid (or has an unknown key, with --strict).\n";
 
 static int count_phases(const struct buildspec *bs)
 {
@@ -124,7 +126,34 @@ out:
 	return kind;
 }
 
-static int validate_group(const char *path)
+/*
+ * Print a file's warnings on stderr. Under --strict the unknown keys
+ * among them are errors: returns 3 then, else 0.
+ */
+static int print_warnings(const struct strvec *w, const struct strvec *unknown,
+			  bool strict)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < w->nr; i++) {
+		bool fatal = strict && strvec_find(unknown, w->v[i]) >= 0;
+
+		const char *ign = fatal ? strstr(w->v[i], " ignored") : NULL;
+
+		/* an error says nothing is ignored */
+		if (ign)
+			fprintf(stderr, "error: %.*s%s\n", (int)(ign - w->v[i]),
+				w->v[i], ign + 8);
+		else
+			fprintf(stderr, "%s: %s\n", fatal ? "error" : "warning",
+				w->v[i]);
+		if (fatal)
+			rc = ERR_SPEC;
+	}
+	return rc;
+}
+
+static int validate_group(const char *path, bool strict)
 {
 	struct group g = GROUP_INIT;
 	struct sw_err e = SW_ERR_INIT;
@@ -133,27 +162,33 @@ static int validate_group(const char *path)
 		fprintf(stderr, "error: %s\n", e.msg);
 		return e.code == ERR_SPEC ? ERR_SPEC : e.code;
 	}
-	for (size_t w = 0; w < g.warnings.nr; w++)
-		fprintf(stderr, "warning: %s\n", g.warnings.v[w]);
+	if (print_warnings(&g.warnings, &g.unknown_keys, strict)) {
+		group_release(&g);
+		return ERR_SPEC;
+	}
 	printf("%s: ok (group %s, %zu hosts, config %s)\n", path, g.name,
 	       g.nr_hosts, g.config);
 	group_release(&g);
 	return 0;
 }
 
-static int validate_pipeline(const char *path)
+static int validate_pipeline(const char *path, bool strict)
 {
 	struct pipeline pl = PIPELINE_INIT;
 	struct sw_err e = SW_ERR_INIT;
+	int rc;
 
 	if (pipeline_load(path, &pl, &e) < 0) {
 		fprintf(stderr, "error: %s\n", e.msg);
 		return e.code == ERR_SPEC ? ERR_SPEC : e.code;
 	}
-	for (size_t w = 0; w < pl.warnings.nr; w++)
-		fprintf(stderr, "warning: %s\n", pl.warnings.v[w]);
+	rc = print_warnings(&pl.warnings, &pl.unknown_keys, strict);
 	for (size_t w = 0; w < pl.notes.nr; w++)
 		fprintf(stderr, "note: %s\n", pl.notes.v[w]);
+	if (rc) {
+		pipeline_release(&pl);
+		return rc;
+	}
 	printf("%s: ok (pipeline %s, %zu stages, %zu actions, %s)\n", path,
 	       pl.name, pl.nr_stages, pipeline_nr_actions(&pl),
 	       pl_mode_name(pl.mode));
@@ -161,7 +196,7 @@ static int validate_pipeline(const char *path)
 	return 0;
 }
 
-static int validate_appspec(const char *path)
+static int validate_appspec(const char *path, bool strict)
 {
 	struct appspec a = APPSPEC_INIT;
 	struct sw_err e = SW_ERR_INIT;
@@ -170,8 +205,10 @@ static int validate_appspec(const char *path)
 		fprintf(stderr, "error: %s\n", e.msg);
 		return e.code == ERR_SPEC ? ERR_SPEC : e.code;
 	}
-	for (size_t w = 0; w < a.warnings.nr; w++)
-		fprintf(stderr, "warning: %s\n", a.warnings.v[w]);
+	if (print_warnings(&a.warnings, &a.unknown_keys, strict)) {
+		appspec_release(&a);
+		return ERR_SPEC;
+	}
 	printf("%s: ok (appspec %s, %zu hooks, %zu files)\n", path, a.version,
 	       appspec_nr_hooks(&a), a.nr_files);
 	appspec_release(&a);
@@ -215,10 +252,11 @@ int cmd_validate(int argc, char **argv)
 		if (kind != KIND_PIPELINE && named_appspec(argv[i]))
 			kind = KIND_APPSPEC;
 		if (kind != KIND_BUILDSPEC) {
-			int rc = kind == KIND_GROUP ? validate_group(argv[i])
+			int rc = kind == KIND_GROUP
+					 ? validate_group(argv[i], strict)
 				 : kind == KIND_PIPELINE
-					 ? validate_pipeline(argv[i])
-					 : validate_appspec(argv[i]);
+					 ? validate_pipeline(argv[i], strict)
+					 : validate_appspec(argv[i], strict);
 
 			if (rc)
 				status = rc;
@@ -229,8 +267,11 @@ int cmd_validate(int argc, char **argv)
 			status = e.code == ERR_SPEC ? ERR_SPEC : e.code;
 			continue;
 		}
-		for (size_t w = 0; w < bs.warnings.nr; w++)
-			fprintf(stderr, "warning: %s\n", bs.warnings.v[w]);
+		if (print_warnings(&bs.warnings, &bs.unknown_keys, strict)) {
+			status = ERR_SPEC;
+			buildspec_release(&bs);
+			continue;
+		}
 		for (size_t w = 0; strict && w < bs.strict_warnings.nr; w++)
 			fprintf(stderr, "warning: %s\n",
 				bs.strict_warnings.v[w]);

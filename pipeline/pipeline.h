@@ -237,6 +237,9 @@ struct pipeline {
 	int poll_seconds; /* 0: no polling */
 	struct strvec warnings;
 	struct strvec notes;
+	/* The warnings about unknown keys, again: --strict makes them
+	 * errors. */
+	struct strvec unknown_keys;
 };
 
 #define PIPELINE_INIT                                                          \

@@ -569,6 +569,27 @@ out:
 	return ret;
 }
 
+/*
+ * A message about the build's copy of a file ("<src>/buildspec.yml:3:5:
+ * ...") names the user's file instead: under a local source as the user
+ * named it ("app/buildspec.yml:3:5: ..."), else relative to the
+ * repository's root. The caller frees it.
+ */
+static char *user_file_msg(const struct build_opts *o, const char *src_dir,
+			   const char *msg)
+{
+	size_t sl = strlen(src_dir);
+	const char *src = o->source ? o->source : ".";
+
+	if (strncmp(msg, src_dir, sl) || msg[sl] != '/')
+		return xstrdup(msg);
+	msg += sl + 1;
+	if (source_is_git_url(src) || !strcmp(src, "."))
+		return xstrdup(msg);
+	return xasprintf("%s%s%s", src, src[strlen(src) - 1] == '/' ? "" : "/",
+			 msg);
+}
+
 static int download_source(struct run *r)
 {
 	const struct build_opts *o = r->o;
@@ -660,22 +681,37 @@ static int download_source(struct run *r)
 	res->buildspec = xstrdup(o->buildspec ? o->buildspec : "buildspec.yml");
 	log_agent(&r->log, "YAML location is %s", spec);
 	if (buildspec_load(spec, &r->bs, &e) < 0) {
-		/* Messages name the file as the user knows it. */
-		const char *msg = e.msg;
-		size_t sl = strlen(res->src_dir);
+		char *msg = user_file_msg(o, res->src_dir, e.msg);
 
-		if (!strncmp(msg, res->src_dir, sl) && msg[sl] == '/')
-			msg += sl + 1;
 		phase_end(p, PHASE_FAILED, "YAML_FILE_ERROR", msg, &r->log);
 		set_reason(r, "YAML_FILE_ERROR: %s", msg);
 		fail(r, PHASE_FAILED, e.code == ERR_SPEC ? ERR_SPEC : e.code);
+		free(msg);
 		free(spec);
 		return -1;
 	}
 	free(spec);
 	r->have_bs = true;
-	for (size_t i = 0; i < r->bs.warnings.nr; i++)
-		log_agent(&r->log, "Warning: %s", r->bs.warnings.v[i]);
+	for (size_t i = 0; i < r->bs.warnings.nr; i++) {
+		char *msg = user_file_msg(o, res->src_dir, r->bs.warnings.v[i]);
+
+		log_agent(&r->log, "Warning: %s", msg);
+		free(msg);
+	}
+	if (o->strict && r->bs.unknown_keys.nr) {
+		/* --strict: the first unknown key fails the build */
+		char *msg =
+			user_file_msg(o, res->src_dir, r->bs.unknown_keys.v[0]);
+		char *ign = strstr(msg, " ignored");
+
+		if (ign)
+			memmove(ign, ign + 8, strlen(ign + 8) + 1);
+		phase_end(p, PHASE_FAILED, "YAML_FILE_ERROR", msg, &r->log);
+		set_reason(r, "YAML_FILE_ERROR: %s (--strict)", msg);
+		fail(r, PHASE_FAILED, ERR_SPEC);
+		free(msg);
+		return -1;
+	}
 	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++)
 		log_agent(&r->log, "Warning: %s", r->bs.strict_warnings.v[i]);
 	log_agent(&r->log, "Processing environment variables");

@@ -1,0 +1,161 @@
+#!/usr/bin/env bats
+# Mistakes caught early: "did you mean" for commands, options and the keys
+# of buildspecs, appspecs, group and pipeline files; --strict makes
+# unknown keys errors; a build's warnings name the user's file.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+@test "a mistyped command is refused with the command it is closest to" {
+	cd "$T"
+	run --separate-stderr "$SLIPWAY" buidl
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"error: unknown command 'buidl' (did you mean 'build'?)"* ]]
+	run --separate-stderr "$SLIPWAY" valdiate x.yml
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"(did you mean 'validate'?)"* ]]
+	# nothing close: no guess, the list of commands
+	run --separate-stderr "$SLIPWAY" frobnicate
+	[ "$status" -eq 2 ]
+	[[ "$stderr" != *"did you mean"* ]]
+	[[ "$stderr" == *"commands:"* ]]
+	[ ! -e .slipway ]
+}
+
+@test "a mistyped option is refused with the option it is closest to" {
+	run --separate-stderr "$SLIPWAY" build --buidlspec x.yml
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"unknown option '--buidlspec' (did you mean '--buildspec'?)"* ]]
+	run --separate-stderr "$SLIPWAY" deploy b --gruop g.yml
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"(did you mean '--group'?)"* ]]
+	run --separate-stderr "$SLIPWAY" build --no-cahce=1
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"unknown option '--no-cahce' (did you mean '--no-cache'?)"* ]]
+	run --separate-stderr "$SLIPWAY" validate --stritc x.yml
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"(did you mean '--strict'?)"* ]]
+	# an option that needs a value and got none is no unknown option
+	run --separate-stderr "$SLIPWAY" build --timeout
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"option '--timeout' needs a value"* ]]
+	run --separate-stderr "$SLIPWAY" build -b
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"option '-b' needs a value"* ]]
+}
+
+@test "slipway help CMD prints that command's help" {
+	run "$SLIPWAY" help build
+	[ "$status" -eq 0 ]
+	[ "$output" = "$("$SLIPWAY" build --help)" ]
+	run "$SLIPWAY" help history
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: slipway history"* ]]
+	run --separate-stderr "$SLIPWAY" help biuld
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"(did you mean 'build'?)"* ]]
+	run "$SLIPWAY" help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"commands:"* ]]
+}
+
+@test "validate: unknown buildspec keys and phases name the closest known one" {
+	cat >"$T/bs.yml" <<'EOF'
+version: 0.2
+phases:
+  biuld:
+    commands: [echo a]
+  install:
+    comands: [echo b]
+artifcats:
+  files: [a]
+cache:
+  pahts: [x]
+EOF
+	run --separate-stderr "$SLIPWAY" validate "$T/bs.yml"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"warning: $T/bs.yml:3:3: unknown phase 'biuld' ignored (did you mean 'build'?)"* ]]
+	[[ "$stderr" == *"warning: $T/bs.yml:6:5: unknown key 'comands' ignored (did you mean 'commands'?)"* ]]
+	[[ "$stderr" == *"$T/bs.yml:7:1: unknown key 'artifcats' ignored (did you mean 'artifacts'?)"* ]]
+	[[ "$stderr" == *"$T/bs.yml:10:3: unknown key 'pahts' ignored (did you mean 'paths'?)"* ]]
+	# --strict: the same keys are errors, nothing is called ok
+	run --separate-stderr "$SLIPWAY" validate --strict "$T/bs.yml"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"error: $T/bs.yml:6:5: unknown key 'comands' (did you mean 'commands'?)"* ]]
+	[[ "$output" != *"ok"* ]]
+}
+
+@test "validate: appspec, group and pipeline keys get the same hint" {
+	cat >"$T/appspec.yml" <<'EOF'
+version: 0.0
+os: linux
+fiels:
+  - source: /
+    destination: /srv
+EOF
+	run --separate-stderr "$SLIPWAY" validate "$T/appspec.yml"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"$T/appspec.yml:3:1: unknown key 'fiels' ignored (did you mean 'files'?)"* ]]
+	cat >"$T/group.yml" <<'EOF'
+application: a
+deployment-group: g
+deployment-confg: CodeDeployDefault.AllAtOnce
+hosts:
+  - name: h
+EOF
+	run --separate-stderr "$SLIPWAY" validate "$T/group.yml"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"unknown key 'deployment-confg' ignored (did you mean 'deployment-config'?)"* ]]
+	run --separate-stderr "$SLIPWAY" validate --strict "$T/group.yml" "$T/appspec.yml"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"error: $T/group.yml:3:1: unknown key 'deployment-confg'"* ]]
+	[[ "$stderr" == *"error: $T/appspec.yml:3:1: unknown key 'fiels'"* ]]
+	mkdir -p "$T/app"
+	cat >"$T/pipeline.yml" <<'EOF'
+pipeline:
+  name: p
+  exectionMode: QUEUED
+  stages:
+    - name: Source
+      actions:
+        - name: Src
+          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
+          configuration: {RepositoryName: app, BranchName: main, OutputArtefactFormat: CODE_ZIP}
+          outputArtifacts: [{name: Src}]
+    - name: Ask
+      actions:
+        - name: Approve
+          actionTypeId: {category: Approval, owner: AWS, provider: Manual, version: "1"}
+slipway:
+  sources: {app: app}
+EOF
+	run --separate-stderr "$SLIPWAY" validate "$T/pipeline.yml"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"$T/pipeline.yml:3:3: unknown key 'exectionMode'"*"(did you mean 'executionMode'?)"* ]]
+	[[ "$stderr" == *"unknown configuration key 'OutputArtefactFormat'"*"(did you mean 'OutputArtifactFormat'?)"* ]]
+	run --separate-stderr "$SLIPWAY" validate --strict "$T/pipeline.yml"
+	[ "$status" -eq 3 ]
+}
+
+@test "build: a warning names the user's buildspec; --strict fails on an unknown key" {
+	spec <<'EOF'
+version: 0.2
+phases:
+  build:
+    comands:
+      - echo ran-$((6 * 7))
+EOF
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Warning: $PROJ/buildspec.yml:4:5: unknown key 'comands' ignored (did you mean 'commands'?)"* ]]
+	[[ "$output" != *"src/buildspec.yml:4:5"* ]]
+	cd "$PROJ"
+	run "$SLIPWAY" build --state-dir "$STATE"
+	[[ "$output" == *"Warning: buildspec.yml:4:5: unknown key 'comands'"* ]]
+	cd "$T"
+	sw_build --strict
+	[ "$status" -eq 3 ]
+	[ "$(phase_ctx DOWNLOAD_SOURCE statusCode)" = YAML_FILE_ERROR ]
+	[[ "$(phase_ctx DOWNLOAD_SOURCE message)" == "$PROJ/buildspec.yml:4:5: unknown key 'comands' (did you mean 'commands'?)" ]]
+	[[ "$output" != *"ran-42"* ]]
+}
