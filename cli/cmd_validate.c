@@ -13,12 +13,14 @@
 #include "err.h"
 #include "group.h"
 #include "pipeline.h"
+#include "revision.h"
+#include "fs.h"
 #include "strvec.h"
 #include "yaml.h"
 #include "banned.h"
 
 static const char validate_usage[] =
-	"usage: slipway validate [--strict] FILE...\n"
+	"usage: slipway validate [--strict] FILE|BUNDLE...\n"
 	"\n"
 	"Check buildspec files: YAML syntax, the schema of versions 0.1 and\n"
 	"0.2, batch sections. Prints 'FILE: ok' or 'error: FILE:LINE:COL: "
@@ -41,6 +43,11 @@ static const char validate_usage[] =
 	"triggers and bindings. A file is a pipeline file when its top level\n"
 	"has 'pipeline', whatever its name.\n"
 	"\n"
+	"A bundle (a directory, or a zip or tar archive, as 'slipway deploy'\n"
+	"takes it) is checked as a deployment checks it before any host gets\n"
+	"it: unpacked safely, its appspec valid, every hook script and files\n"
+	"source present in it.\n"
+	"\n"
 	"      --strict unknown keys are errors (exit 3), and warn about what\n"
 	"               CodeBuild runs silently but is likely a slip (a\n"
 	"               buildspec with no phases)\n"
@@ -49,6 +56,7 @@ static const char validate_usage[] =
 	"Examples:\n"
 	"  slipway validate buildspec.yml appspec.yml fleet.yml\n"
 	"  slipway validate pipeline.json\n"
+	"  slipway validate out/artifacts.zip\n"
 	"\n"
 	"Exit status: 0 all valid, 2 usage error or unreadable file,\n"
 	"3 a file is invalid (or has an unknown key, with --strict).\n";
@@ -215,6 +223,49 @@ static int validate_appspec(const char *path, bool strict)
 	return 0;
 }
 
+static const char *const kind_names[] = {
+	[BUNDLE_UNKNOWN] = "?",	 [BUNDLE_DIRECTORY] = "directory",
+	[BUNDLE_ZIP] = "zip",	 [BUNDLE_TAR] = "tar",
+	[BUNDLE_TGZ] = "tar.gz",
+};
+
+/* A bundle: a directory or an archive, checked as a deployment checks it
+ * before any host gets it. */
+static int validate_bundle(const char *path, bool strict)
+{
+	struct revision_check rc = REVISION_CHECK_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	int rc_unknown;
+
+	if (revision_check(path, path, NULL, NULL, &rc, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		return e.code == ERR_SPEC ? ERR_SPEC : e.code;
+	}
+	rc_unknown = strict && rc.spec.unknown_keys.nr;
+	for (size_t w = 0; w < rc.notes.nr; w++) {
+		bool fatal = strict && strvec_find(&rc.spec.unknown_keys,
+						   rc.notes.v[w]) >= 0;
+
+		fprintf(stderr, "%s: %s\n", fatal ? "error" : "warning",
+			rc.notes.v[w]);
+	}
+	if (!rc_unknown)
+		printf("%s: ok (bundle %s, appspec %s, %zu hooks, %zu files)\n",
+		       path, kind_names[rc.kind], rc.spec.version,
+		       appspec_nr_hooks(&rc.spec), rc.spec.nr_files);
+	revision_check_release(&rc);
+	return rc_unknown ? ERR_SPEC : 0;
+}
+
+/* A directory, or a file that opens as a zip or tar archive. */
+static bool is_bundle(const char *path)
+{
+	struct sw_err e = SW_ERR_INIT;
+	enum bundle_kind kind;
+
+	return fs_is_dir(path) || bundle_detect(path, &kind, &e) == 0;
+}
+
 int cmd_validate(int argc, char **argv)
 {
 	static const char *const names[] = { "--strict", "--help", NULL };
@@ -246,6 +297,13 @@ int cmd_validate(int argc, char **argv)
 			fprintf(stderr, "error: cannot read '%s'\n", argv[i]);
 			if (!status)
 				status = ERR_USAGE;
+			continue;
+		}
+		if (is_bundle(argv[i])) {
+			int rc = validate_bundle(argv[i], strict);
+
+			if (rc)
+				status = rc;
 			continue;
 		}
 		kind = sniff(argv[i]);

@@ -19,6 +19,7 @@
 #include "bundle.h"
 #include "dconfig.h"
 #include "fs.h"
+#include "revision.h"
 #include "group.h"
 #include "hash.h"
 #include "host.h"
@@ -714,6 +715,29 @@ static void resolve_group(struct drv *d)
 		d->ignore_stop = o->ignore_application_stop_failures;
 		d->traffic = o->traffic;
 	}
+}
+
+/*
+ * The whole revision checked before any host is touched: a bundle a host
+ * would refuse, an invalid appspec, a hook script or files source missing
+ * from the bundle fail the deployment (INVALID_REVISION, exit 3) with
+ * every host skipped.
+ */
+static int check_revision(struct drv *d, struct sw_err *e)
+{
+	struct revision_check rc = REVISION_CHECK_INIT;
+	struct bundle_opts bo = BUNDLE_OPTS_INIT;
+	char *scratch = fs_join(d->st->dir, "tmp");
+	int ret;
+
+	if (d->o->max_bundle_bytes)
+		bo.max_bytes = d->o->max_bundle_bytes;
+	if (d->o->max_bundle_ratio)
+		bo.max_ratio = d->o->max_bundle_ratio;
+	ret = revision_check(d->bundle, d->o->bundle, &bo, scratch, &rc, e);
+	revision_check_release(&rc);
+	free(scratch);
+	return ret;
 }
 
 static int resolve(struct drv *d, struct sw_err *e)
@@ -1732,7 +1756,21 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 		say(d, "deployment %s of %s to %zu host%s (group %s, %s)",
 		    d->id, d->bundle ? d->o->bundle : "(rollback)", d->nr_hosts,
 		    d->nr_hosts == 1 ? "" : "s", d->group_name, d->config.name);
-	if (run_fleet(d, e) < 0) {
+	if (d->bundle && check_revision(d, e) < 0) {
+		if (e->code != ERR_SPEC) {
+			fail_started(d, e);
+			return -1;
+		}
+		/* No host gets a revision that one of them would refuse. */
+		d->end_ms = proc_wall_ms();
+		d->status = xstrdup("Failed");
+		d->error_code = "INVALID_REVISION";
+		d->error_msg = xstrdup(e->msg);
+		d->invalid_revision = true;
+		for (size_t i = 0; i < d->nr_hosts; i++)
+			d->hosts[i].st = FH_SKIPPED;
+		err_clear(e);
+	} else if (run_fleet(d, e) < 0) {
 		/* The configuration cannot work on this fleet. */
 		d->end_ms = proc_wall_ms();
 		d->status = xstrdup("Failed");

@@ -159,3 +159,71 @@ EOF
 	[[ "$(phase_ctx DOWNLOAD_SOURCE message)" == "$PROJ/buildspec.yml:4:5: unknown key 'comands' (did you mean 'commands'?)" ]]
 	[[ "$output" != *"ran-42"* ]]
 }
+
+# A revision: app/index.html, scripts/start.sh, an appspec naming both.
+bundle_dir() { # DIR
+	mkdir -p "$1/app" "$1/scripts"
+	echo hi >"$1/app/index.html"
+	printf '#!/bin/sh\necho start\n' >"$1/scripts/start.sh"
+	chmod 0755 "$1/scripts/start.sh"
+	cat >"$1/appspec.yml" <<'EOF'
+version: 0.0
+os: linux
+files:
+  - source: app
+    destination: /var/www
+hooks:
+  ApplicationStart:
+    - location: scripts/start.sh
+EOF
+}
+
+@test "validate BUNDLE: a directory or an archive, checked as a deployment checks it" {
+	bundle_dir "$T/rev"
+	run --separate-stderr "$SLIPWAY" validate "$T/rev"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$T/rev: ok (bundle directory, appspec 0.0, 1 hooks, 1 files)" ]
+	(cd "$T/rev" && zip -qr ../rev.zip .)
+	tar -czf "$T/rev.tgz" -C "$T/rev" .
+	run --separate-stderr "$SLIPWAY" validate "$T/rev.zip" "$T/rev.tgz"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$T/rev.zip: ok (bundle zip, appspec 0.0, 1 hooks, 1 files)"* ]]
+	[[ "$output" == *"$T/rev.tgz: ok (bundle tar.gz,"* ]]
+	# a script that is not executable is a warning: the agent fixes it
+	chmod 0644 "$T/rev/scripts/start.sh"
+	run --separate-stderr "$SLIPWAY" validate "$T/rev"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"warning: $T/rev/appspec.yml:8:7: ApplicationStart script 'scripts/start.sh' is not executable"* ]]
+	# a missing script or files source is an error, with its position
+	rm "$T/rev/scripts/start.sh"
+	run --separate-stderr "$SLIPWAY" validate "$T/rev"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == "error: $T/rev/appspec.yml:8:7: ApplicationStart script 'scripts/start.sh' does not exist in the bundle" ]]
+	bundle_dir "$T/rev2"
+	rm -r "$T/rev2/app"
+	(cd "$T/rev2" && zip -qr ../rev2.zip .)
+	run --separate-stderr "$SLIPWAY" validate "$T/rev2.zip"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == "error: bundle $T/rev2.zip: appspec.yml:4:5: files source 'app' does not exist in the bundle" ]]
+	# nothing written: no state directory, no scratch left behind
+	[ ! -e "$T/.slipway" ]
+	[ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'slipway-check.*' -newer "$T/rev2.zip")" ]
+}
+
+@test "deploy checks the whole revision before any host gets it" {
+	bundle_dir "$T/rev"
+	cat >>"$T/rev/appspec.yml" <<'EOF'
+  ValidateService:
+    - location: scripts/check.sh
+EOF
+	printf 'application: a\ndeployment-group: g\ndeployment-config: CodeDeployDefault.AllAtOnce\nhosts:\n  - name: h1\n  - name: h2\n' >"$T/group.yml"
+	run --separate-stderr "$SLIPWAY" deploy "$T/rev" --group "$T/group.yml" \
+		--state-dir "$STATE" --report "$REPORT"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"$T/rev/appspec.yml:10:7: ValidateService script 'scripts/check.sh' does not exist in the bundle"* ]]
+	[ "$(rj .errorInformation.code)" = INVALID_REVISION ]
+	[ "$(rj '[.instances[].status] | join(" ")')" = "Skipped Skipped" ]
+	# no host was touched: nothing installed, no agent state
+	[ -z "$(find "$STATE/hosts" -path '*/var/www*' 2>/dev/null)" ]
+	[ -z "$(find "$STATE/hosts" -name 'd-*' 2>/dev/null)" ]
+}
