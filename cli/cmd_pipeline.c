@@ -132,7 +132,7 @@ static int s3_object(const char *file, const char *dest, const char *ov)
 	bo.no_appspec = true;
 	if (hash_file(file, NULL, md5, &e) < 0 ||
 	    bundle_unpack(file, dest, &bo, &info, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		bundle_info_release(&info);
 		return e.code ? e.code : 1;
 	}
@@ -167,7 +167,7 @@ static int source_child(int argc, char **argv)
 	if (!fs_is_dir(o.source) && fs_exists(o.source))
 		return s3_object(o.source, o.dest, ov);
 	if (source_fetch(&o, &r, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		return e.code ? e.code : 1;
 	}
 	if (r.resolved_version)
@@ -175,7 +175,7 @@ static int source_child(int argc, char **argv)
 	/* the tree at the commit, as CodePipeline's CODE_ZIP: no .git */
 	git = xasprintf("%s/.git", o.dest);
 	if (fs_remove_tree(git, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		free(git);
 		source_result_release(&r);
 		return 111;

@@ -1274,7 +1274,7 @@ static int prepare(struct run *r, struct sw_err *e)
 			sandboxed = true;
 		} else if (o->isolation == BUILD_ISOLATION_AUTO) {
 			fprintf(stderr,
-				"slipway: no sandbox (%s); isolation is dir\n",
+				"note: no sandbox (%s); isolation is dir\n",
 				pe.msg);
 		} else {
 			return err_set(e, ERR_SYSTEM, "--isolation sandbox: %s",
@@ -1737,7 +1737,7 @@ static void summary(const struct run *r, int64_t ms)
 			res->number, res->status, (double)ms / 1000.0);
 	free(reason);
 	if (r->disk_noted)
-		fprintf(stderr, "slipway: 'slipway prune' reclaims space from "
+		fprintf(stderr, "note: 'slipway prune' reclaims space from "
 				"old builds and deployments\n");
 }
 

@@ -417,7 +417,7 @@ static int choose_isolation(struct drv *d, struct sw_err *e)
 		return 0;
 	}
 	if (d->o->isolation == DEPLOY_ISOLATION_AUTO) {
-		fprintf(stderr, "slipway: no sandbox (%s); isolation is dir\n",
+		fprintf(stderr, "note: no sandbox (%s); isolation is dir\n",
 			pe.msg);
 		return 0;
 	}
@@ -657,7 +657,7 @@ static int take_locks(struct drv *d, const char *note, struct sw_err *e)
 		if (h.id && strvec_find(&said, h.id) < 0) {
 			char *who = lock_holder_describe(&h, "deployment");
 
-			fprintf(stderr, "slipway: taking over the lock of %s\n",
+			fprintf(stderr, "note: taking over the lock of %s\n",
 				who);
 			strvec_push(&said, h.id);
 			free(who);
@@ -1814,7 +1814,7 @@ static void rollback(struct drv *d)
 		    d->hosts[i].st == FH_FAILED)
 			strvec_push(&hosts, d->hosts[i].name);
 	if (!good || !hosts.nr) {
-		fprintf(stderr, "slipway: no rollback: %s\n",
+		fprintf(stderr, "note: no rollback: %s\n",
 			!good ? "the group has no successful deployment to go "
 				"back to"
 			      : "no host received the revision");
