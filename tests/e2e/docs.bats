@@ -304,3 +304,33 @@ EOF2
 	[[ "$output" == *"Cache disabled by --no-cache"* ]]
 	[[ "$output" != *"Saving cache"* ]]
 }
+
+@test "docs: the README's variables and secrets example runs as written" {
+	local d=$BATS_TEST_TMPDIR/readme
+	mkdir -p "$d/bin"
+	ln -s "$SLIPWAY" "$d/bin/slipway"
+	cat >"$d/buildspec.yml" <<'EOF'
+version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /prod/db/password
+phases:
+  build:
+    commands:
+      - echo "STAGE=$STAGE API_URL=$API_URL PW=$DB_PASSWORD"
+      - mkdir -p dist && echo x >dist/x
+artifacts:
+  files: [dist/x]
+EOF
+	# the block from "# Variables and secrets" to the build it makes
+	sed -n '/^# Variables and secrets/,/--report build.json$/p' \
+		"$ROOT/README.md" >"$d/example.sh"
+	grep -q -- '--env-file build.env' "$d/example.sh"
+	cd "$d"
+	run env PATH="$d/bin:$PATH" SLIPWAY_STATE_DIR="$d/state" bash -e example.sh
+	[ "$status" -eq 0 ]
+	# -e STAGE=test wins over build.env's STAGE=dev; the secret is masked
+	[[ "$output" == *"STAGE=test API_URL=https://api.example.com PW=***"* ]]
+	[ -f out/artifacts.zip ]
+	[ "$(jq -r .buildStatus build.json)" = SUCCEEDED ]
+}
