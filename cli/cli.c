@@ -108,6 +108,23 @@ int cli_unknown_option(const char *cmd, const char *arg,
 	return cli_usage_error(cmd, "unknown option '%.*s'", (int)len, arg);
 }
 
+int cli_unknown_subcommand(const char *cmd, const char *sub,
+			   const char *const *subs)
+{
+	size_t nr = 0;
+	const char *s;
+
+	while (subs[nr])
+		nr++;
+	s = suggest_closest(sub, strlen(sub), subs, nr);
+	if (s)
+		return cli_usage_error(cmd,
+				       "unknown subcommand '%s' (did you mean "
+				       "'%s'?)",
+				       sub, s);
+	return cli_usage_error(cmd, "unknown subcommand '%s'", sub);
+}
+
 int cli_bad_option(const char *cmd, const char *arg, const struct option *opts)
 {
 	struct strvec names = STRVEC_INIT;

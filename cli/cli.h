@@ -82,6 +82,10 @@ int cli_bad_option(const char *cmd, const char *arg, const struct option *opts);
  * NULL-ended list of long options ("--strict"). Returns 2. */
 int cli_unknown_option(const char *cmd, const char *arg,
 		       const char *const *names);
+/* The usage error for a subcommand of cmd that is none of subs (a
+ * NULL-ended list), naming the closest when one is close. Returns 2. */
+int cli_unknown_subcommand(const char *cmd, const char *sub,
+			   const char *const *subs);
 /* Print "error: <msg>" and a hint to --help on stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -179,8 +179,9 @@ int cmd_cache(int argc, char **argv)
 	verb = argv[optind];
 	if (strcmp(verb, "ls") && strcmp(verb, "prune") &&
 	    strcmp(verb, "clear"))
-		return cli_usage_error("cache", "unknown subcommand '%s'",
-				       verb);
+		return cli_unknown_subcommand(
+			"cache", verb,
+			(const char *const[]){ "ls", "prune", "clear", NULL });
 	if (argc - optind > 1)
 		return cli_usage_error("cache", "too many arguments: '%s'",
 				       argv[optind + 1]);

@@ -304,8 +304,11 @@ int cmd_pipeline(int argc, char **argv)
 		}
 		ret = exec_list(o.state_dir, argc ? argv[0] : NULL);
 	} else {
-		ret = cli_usage_error("pipeline", "unknown subcommand '%s'",
-				      sub);
+		ret = cli_unknown_subcommand(
+			"pipeline", sub,
+			(const char *const[]){ "start", "approve", "reject",
+					       "retry", "stop", "show", "ls",
+					       NULL });
 	}
 out:
 	strvec_release(&o.vars);

@@ -44,6 +44,19 @@ load helpers
 	[[ "$stderr" == *"option '-b' needs a value"* ]]
 }
 
+@test "a mistyped subcommand is refused with the one it is closest to" {
+	run --separate-stderr "$SLIPWAY" cache lss --state-dir "$T/st"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"unknown subcommand 'lss' (did you mean 'ls'?)"* ]]
+	run --separate-stderr "$SLIPWAY" pipeline aprove pe-1 --state-dir "$T/st"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"(did you mean 'approve'?)"* ]]
+	run --separate-stderr "$SLIPWAY" host strat h --state-dir "$T/st"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"(did you mean 'start'?)"* ]]
+	[ ! -e "$T/st" ]
+}
+
 @test "slipway help CMD prints that command's help" {
 	run "$SLIPWAY" help build
 	[ "$status" -eq 0 ]
