@@ -142,8 +142,9 @@ int cli_bad_option(const char *cmd, const char *arg, const struct option *opts)
 		    o->val == arg[1] && o->has_arg == required_argument)
 			return cli_usage_error(cmd, "option '%s' needs a value",
 					       arg);
-		strvec_pushf(&names, "--%s", o->name);
 	}
+	for (const struct option *o = opts; o && o->name; o++)
+		strvec_pushf(&names, "--%s", o->name);
 	ret = cli_unknown_option(cmd, arg, (const char *const *)names.v);
 	strvec_release(&names);
 	return ret;

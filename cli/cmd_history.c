@@ -705,7 +705,8 @@ int cmd_history(int argc, char **argv)
 	st.dir = state_path(h.state_dir);
 	if (fs_is_dir(st.dir))
 		collect(&st, &r);
-	qsort(r.v, r.nr, sizeof(*r.v), by_start);
+	if (r.nr)
+		qsort(r.v, r.nr, sizeof(*r.v), by_start);
 	for (size_t i = 0; i < r.nr; i++)
 		if (keep(&r.v[i], &h))
 			r.v[kept++] = r.v[i];
@@ -840,7 +841,8 @@ int cmd_show(int argc, char **argv)
 	st.dir = state_path(h.state_dir);
 	if (fs_is_dir(st.dir))
 		collect(&st, &r);
-	qsort(r.v, r.nr, sizeof(*r.v), by_start);
+	if (r.nr)
+		qsort(r.v, r.nr, sizeof(*r.v), by_start);
 	for (size_t i = 0; i < r.nr; i++) {
 		int m = matches(&r.v[i], h.id);
 
