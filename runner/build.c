@@ -712,8 +712,13 @@ static int download_source(struct run *r)
 		free(msg);
 		return -1;
 	}
-	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++)
-		log_agent(&r->log, "Warning: %s", r->bs.strict_warnings.v[i]);
+	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++) {
+		char *msg = user_file_msg(o, res->src_dir,
+					  r->bs.strict_warnings.v[i]);
+
+		log_agent(&r->log, "Warning: %s", msg);
+		free(msg);
+	}
 	log_agent(&r->log, "Processing environment variables");
 	if (build_env(r, p) < 0)
 		return -1;
