@@ -570,7 +570,7 @@ int cmd_run(int argc, char **argv)
 			bo.no_cache = true;
 			break;
 		case OPT_STRICT:
-			bo.strict = true;
+			bo.strict = dop.strict = true;
 			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_duration(optarg, &bo.timeout_ms) < 0) {

@@ -717,6 +717,18 @@ static void resolve_group(struct drv *d)
 	}
 }
 
+/* --strict: the warning about an unknown key as an error (ERR_SPEC), which
+ * ignores nothing. */
+static int strict_error(struct sw_err *e, const char *warning)
+{
+	const char *ign = strstr(warning, " ignored");
+
+	if (!ign)
+		return err_set(e, ERR_SPEC, "%s (--strict)", warning);
+	return err_set(e, ERR_SPEC, "%.*s%s (--strict)", (int)(ign - warning),
+		       warning, ign + 8);
+}
+
 /*
  * The whole revision checked before any host is touched: a bundle a host
  * would refuse, an invalid appspec, a hook script or files source missing
@@ -735,6 +747,8 @@ static int check_revision(struct drv *d, struct sw_err *e)
 	if (d->o->max_bundle_ratio)
 		bo.max_ratio = d->o->max_bundle_ratio;
 	ret = revision_check(d->bundle, d->o->bundle, &bo, scratch, &rc, e);
+	if (!ret && d->o->strict && rc.spec.unknown_keys.nr)
+		ret = strict_error(e, rc.spec.unknown_keys.v[0]);
 	revision_check_release(&rc);
 	free(scratch);
 	return ret;
@@ -1868,6 +1882,10 @@ void deploy_run(const struct deploy_opts *o, int *status)
 			goto fail;
 		for (size_t i = 0; i < g.warnings.nr; i++)
 			fprintf(stderr, "warning: %s\n", g.warnings.v[i]);
+		if (o->strict && g.unknown_keys.nr) {
+			strict_error(&e, g.unknown_keys.v[0]);
+			goto fail;
+		}
 		d.g = &g;
 	}
 	if (o->bundle)

@@ -240,3 +240,25 @@ EOF
 	[ -z "$(find "$STATE/hosts" -path '*/var/www*' 2>/dev/null)" ]
 	[ -z "$(find "$STATE/hosts" -name 'd-*' 2>/dev/null)" ]
 }
+
+@test "deploy --strict: an unknown key of the group file or the appspec is an error" {
+	bundle_dir "$T/rev"
+	printf 'application: a\ndeployment-group: g\nhots: []\nhosts:\n  - name: h1\n' >"$T/group.yml"
+	# without --strict a warning, and the deployment runs
+	run --separate-stderr "$SLIPWAY" deploy "$T/rev" --group "$T/group.yml" \
+		--state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"warning: $T/group.yml:3:1: unknown key 'hots' ignored (did you mean 'hosts'?)"* ]]
+	run --separate-stderr "$SLIPWAY" deploy "$T/rev" --group "$T/group.yml" \
+		--state-dir "$STATE" --strict
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"error: $T/group.yml:3:1: unknown key 'hots' (did you mean 'hosts'?) (--strict)"* ]]
+	printf 'application: a\ndeployment-group: g\nhosts:\n  - name: h1\n' >"$T/group.yml"
+	printf 'permisions: []\n' >>"$T/rev/appspec.yml"
+	run --separate-stderr "$SLIPWAY" deploy "$T/rev" --group "$T/group.yml" \
+		--state-dir "$STATE" --strict --report "$REPORT"
+	[ "$status" -eq 3 ]
+	[ "$(rj .errorInformation.code)" = INVALID_REVISION ]
+	[[ "$(rj .errorInformation.message)" == *"appspec.yml:9:1: unknown key 'permisions' (did you mean 'permissions'?) (--strict)" ]]
+	[ "$(rj '.instances[0].status')" = Skipped ]
+}
