@@ -760,8 +760,10 @@ static enum fs_copy_verdict copy_filter_fn(const char *rel, bool is_dir,
 			return FS_COPY_SKIP;
 	if (!f->repo)
 		return FS_COPY;
+	/* a .git file points at a git directory the user's work tree
+	 * shares: the copy gets one of its own instead (own_git_dir) */
 	if (!strcmp(rel, ".git"))
-		return FS_COPY_ALL;
+		return is_dir ? FS_COPY_ALL : FS_COPY_SKIP;
 	ie = git_index_get_bypath(f->index, rel, 0);
 	if (ie && is_dir && ie->mode == GIT_FILEMODE_COMMIT)
 		return FS_COPY_ALL; /* a submodule's work tree */
@@ -781,6 +783,76 @@ static enum fs_copy_verdict copy_filter_fn(const char *rel, bool is_dir,
 		ignored = 0;
 	buf_release(&dir);
 	return ignored ? FS_COPY_SKIP : FS_COPY;
+}
+
+/*
+ * A .git of its own for the copy of a work tree whose .git is a file (a
+ * linked work tree, a submodule): the repository's objects borrowed
+ * (objects/info/alternates), its refs copied, HEAD detached at the work
+ * tree's commit and the index read from that commit, so that git in the
+ * build sees the uncommitted changes as changes. Nothing the build does
+ * with it reaches the user's repository.
+ */
+static int own_git_dir(const char *dest, git_repository *src,
+		       const git_commit *head, struct sw_err *e)
+{
+	git_repository_init_options io;
+	git_repository *dst = NULL;
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	git_index *idx = NULL;
+	git_tree *tree = NULL;
+	char *alt = NULL, *objs = NULL, *text = NULL;
+	int ret = -1;
+
+	git_repository_init_options_init(&io,
+					 GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	io.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+	if (git_repository_init_ext(&dst, dest, &io) < 0)
+		goto git_fail;
+	git_repository_free(dst);
+	dst = NULL;
+	objs = fs_join(git_repository_commondir(src), "objects");
+	alt = fs_join(dest, ".git/objects/info/alternates");
+	text = xasprintf("%s\n", objs);
+	if (fs_write_atomic(alt, text, strlen(text), 0644, e) < 0)
+		goto out;
+	/* opened again: the object database now has the alternates */
+	if (git_repository_open(&dst, dest) < 0 ||
+	    git_reference_iterator_new(&it, src) < 0)
+		goto git_fail;
+	while (git_reference_next(&ref, it) == 0) {
+		git_reference *copy = NULL;
+
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    !strncmp(git_reference_name(ref), "refs/", 5))
+			git_reference_create(&copy, dst,
+					     git_reference_name(ref),
+					     git_reference_target(ref), 1,
+					     "slipway: the work tree's refs");
+		git_reference_free(copy);
+		git_reference_free(ref);
+	}
+	if (head &&
+	    (git_repository_set_head_detached(dst, git_commit_id(head)) < 0 ||
+	     git_commit_tree(&tree, head) < 0 ||
+	     git_repository_index(&idx, dst) < 0 ||
+	     git_index_read_tree(idx, tree) < 0 || git_index_write(idx) < 0))
+		goto git_fail;
+	ret = 0;
+	goto out;
+git_fail:
+	err_set(e, ERR_SYSTEM, "cannot make a .git for the copy in '%s': %s",
+		dest, git_msg());
+out:
+	git_index_free(idx);
+	git_tree_free(tree);
+	git_reference_iterator_free(it);
+	git_repository_free(dst);
+	free(text);
+	free(alt);
+	free(objs);
+	return ret;
 }
 
 /*
@@ -821,6 +893,14 @@ static int copy_worktree(const struct source_opts *o, const char *abs,
 			xstrdup(git_reference_is_branch(head)
 					? git_reference_shorthand(head)
 					: hex);
+	}
+	{
+		char *dotgit = fs_join(abs, ".git");
+		bool linked = !fs_is_dir(dotgit);
+
+		free(dotgit);
+		if (linked && own_git_dir(o->dest, repo, commit, e) < 0)
+			goto out;
 	}
 	r->uncommitted = has_uncommitted(abs);
 	ret = 0;

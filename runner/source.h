@@ -21,8 +21,11 @@
  * checked out detached, and submodules are initialised and updated
  * recursively. With o.worktree and no o.ref, a local work tree (not a
  * bare repository) is copied as it is instead: tracked files as they are
- * now, untracked files that git does not ignore, and .git; the git fields
- * of the result describe its HEAD and r.worktree is set. Copying or
+ * now, untracked files that git does not ignore, and .git (a work tree
+ * whose .git is a file, a linked work tree, gets a .git of its own that
+ * borrows the repository's objects, so the build never writes to the
+ * user's); the git fields of the result describe its HEAD and
+ * r.worktree is set. Copying or
  * cloning a work tree that has uncommitted changes sets r.uncommitted, so
  * the caller can say what was in or left out. A copy (of a work tree or
  * of a plain directory) never holds the directories in o.exclude (the

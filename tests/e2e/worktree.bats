@@ -136,3 +136,36 @@ EOF2
 	[[ "$output" == *"FILE=committed"* ]]
 	[[ "$output" == *"which a clone leaves out"* ]]
 }
+
+@test "a linked work tree gets a .git of its own: git works in the build, the user's repository is left alone" {
+	setup_repo
+	git -C "$REPO" tag v1
+	git -C "$REPO" worktree add -q "$T/linked" 2>/dev/null
+	cat >"$T/linked/buildspec.yml" <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "HEAD=$(git rev-parse HEAD)"
+      - echo "DESCRIBE=$(git describe --tags)"
+      - echo "CHANGED=$(git status --porcelain | tr '\n' ' ')"
+      - git add -A && git -c user.name=b -c user.email=b@e commit -qm build
+      - echo "COMMITTED=$(git rev-parse HEAD)"
+EOF2
+	echo changed >"$T/linked/file.txt"
+	local before
+	before=$(git -C "$T/linked" status --porcelain; git -C "$REPO" for-each-ref)
+	run "$SLIPWAY" build "$T/linked" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"HEAD=$HEAD"* ]]
+	[[ "$output" == *"DESCRIBE=v1"* ]]
+	[[ "$output" == *"CHANGED= M buildspec.yml  M file.txt "* ]]
+	[[ "$output" == *"COMMITTED="* ]]
+	[[ "$output" != *"COMMITTED=$HEAD"* ]]
+	# the build's commit went to its own .git: the user's index, refs
+	# and objects are as they were
+	[ "$(git -C "$T/linked" status --porcelain; git -C "$REPO" for-each-ref)" = "$before" ]
+	[ "$(git -C "$T/linked" rev-parse HEAD)" = "$HEAD" ]
+	committed=$(printf '%s\n' "$output" | sed -n 's/^COMMITTED=//p')
+	! git -C "$REPO" cat-file -e "$committed" 2>/dev/null
+}
