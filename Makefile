@@ -119,6 +119,10 @@ install: all
 	install -m 0644 docs/slipway.1 $(DESTDIR)$(PREFIX)/share/man/man1/slipway.1
 	install -m 0644 completions/slipway.bash \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/slipway
+	install -D -m 0644 completions/_slipway \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_slipway
+	install -D -m 0644 completions/slipway.fish \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/slipway.fish
 
 bench: all
 	bench/build-overhead "$(abspath $(BIN))"

@@ -77,6 +77,23 @@ int cli_break_terminal(const char *cmd, const struct break_spec *b);
  * and 2. */
 int cli_host_network_option(const char *cmd, const char *s, bool *private_);
 
+/*
+ * The usage error for an option getopt_long() refused: arg is what the
+ * user wrote (argv[optind - 1]), opts the command's table ({NULL}-ended).
+ * "unknown option '--biuldspec' (did you mean '--buildspec'?)", or
+ * "option '--ref' needs a value" when arg names an option that takes
+ * one. Returns 2.
+ */
+struct option;
+int cli_bad_option(const char *cmd, const char *arg, const struct option *opts);
+/* The same for commands that read their options by hand: names is a
+ * NULL-ended list of long options ("--strict"). Returns 2. */
+int cli_unknown_option(const char *cmd, const char *arg,
+		       const char *const *names);
+/* The usage error for a subcommand of cmd that is none of subs (a
+ * NULL-ended list), naming the closest when one is close. Returns 2. */
+int cli_unknown_subcommand(const char *cmd, const char *sub,
+			   const char *const *subs);
 /* Print "error: <msg>" and a hint to --help on stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -28,9 +28,12 @@ static const char build_usage[] =
 	"  -b, --buildspec FILE      buildspec, relative to the source root\n"
 	"                            (default buildspec.yml)\n"
 	"      --ref REF             branch, tag or commit of a git source\n"
-	"      --worktree            copy a git work tree as it is "
-	"(uncommitted\n"
-	"                            changes included) instead of cloning it\n"
+	"      --committed           build a git work tree's last commit (a "
+	"clean\n"
+	"                            clone) instead of the work tree as it is\n"
+	"      --worktree            the work tree as it is: tracked and "
+	"untracked\n"
+	"                            files, not ignored ones (the default)\n"
 	"      --secondary-source ID=PATH|URL[@REF]\n"
 	"                            another source, at "
 	"$CODEBUILD_SRC_DIR_ID\n"
@@ -59,7 +62,9 @@ static const char build_usage[] =
 	"      --timeout DURATION    90s, 10m, 2h; a bare number is minutes\n"
 	"                            (default 60)\n"
 	"      --no-cache            neither restore nor save caches\n"
-	"      --strict              also warn about what CodeBuild runs "
+	"      --strict              an unknown buildspec key is an error "
+	"(exit 3);\n"
+	"                            also warn about what CodeBuild runs "
 	"silently\n"
 	"                            but is likely a slip (no phases)\n"
 	"      --isolation MODE      dir (default), sandbox (namespaces: "
@@ -122,7 +127,7 @@ static const char build_usage[] =
 	"  slipway build                             # the project here\n"
 	"  slipway build path/to/app -o out --report build.json\n"
 	"  slipway build https://github.com/org/app.git --ref v1.2\n"
-	"  slipway build . --worktree -e STAGE=test --secrets-file "
+	"  slipway build . --committed -e STAGE=test --secrets-file "
 	"secrets.yml\n"
 	"  slipway build . -j 2 -o out      # a batch buildspec: 2 at a time\n"
 	"  slipway build . --batch-task linux   # one task of the batch\n"
@@ -160,13 +165,15 @@ enum {
 	OPT_FROM,
 	OPT_PHASE,
 	OPT_OUTPUT,
-	OPT_WATCH
+	OPT_WATCH,
+	OPT_COMMITTED
 };
 
 static const struct option build_options[] = {
 	{ "buildspec", required_argument, NULL, 'b' },
 	{ "ref", required_argument, NULL, OPT_REF },
 	{ "worktree", no_argument, NULL, OPT_WORKTREE },
+	{ "committed", no_argument, NULL, OPT_COMMITTED },
 	{ "env", required_argument, NULL, 'e' },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "inherit-env", no_argument, NULL, OPT_INHERIT_ENV },
@@ -270,6 +277,7 @@ int cmd_build(int argc, char **argv)
 	struct build_opts o = BUILD_OPTS_INIT;
 	struct batch_opts bo = BATCH_OPTS_INIT;
 	struct sw_err e = SW_ERR_INIT;
+	bool worktree = false;
 	int c, status = ERR_USAGE;
 	bool watch = false;
 
@@ -285,7 +293,10 @@ int cmd_build(int argc, char **argv)
 			o.ref = optarg;
 			break;
 		case OPT_WORKTREE:
-			o.worktree = true;
+			worktree = true;
+			break;
+		case OPT_COMMITTED:
+			o.committed = true;
 			break;
 		case 'e': {
 			char *n, *v;
@@ -528,8 +539,8 @@ int cmd_build(int argc, char **argv)
 			status = 0;
 			goto out;
 		default:
-			status = cli_usage_error("build", "unknown option '%s'",
-						 argv[optind - 1]);
+			status = cli_bad_option("build", argv[optind - 1],
+						build_options);
 			goto out;
 		}
 	}
@@ -557,6 +568,16 @@ int cmd_build(int argc, char **argv)
 		status = ERR_USAGE;
 		goto out;
 	}
+	if (worktree && (o.ref || o.committed)) {
+		status = cli_usage_error("build",
+					 o.ref ? "--ref and --worktree cannot "
+						 "go together: the work tree "
+						 "is built as it is"
+					       : "--worktree and --committed "
+						 "cannot go together");
+		goto out;
+	}
+	o.worktree = !o.committed;
 	o.source = optind < argc ? argv[optind] : ".";
 	if (o.resume) {
 		/* the argument is a build, not a source */

@@ -135,7 +135,7 @@ static int s3_object(const char *file, const char *dest, const char *ov)
 	bo.no_appspec = true;
 	if (hash_file(file, NULL, md5, &e) < 0 ||
 	    bundle_unpack(file, dest, &bo, &info, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		bundle_info_release(&info);
 		return e.code ? e.code : 1;
 	}
@@ -170,7 +170,7 @@ static int source_child(int argc, char **argv)
 	if (!fs_is_dir(o.source) && fs_exists(o.source))
 		return s3_object(o.source, o.dest, ov);
 	if (source_fetch(&o, &r, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		return e.code ? e.code : 1;
 	}
 	if (r.resolved_version)
@@ -178,7 +178,7 @@ static int source_child(int argc, char **argv)
 	/* the tree at the commit, as CodePipeline's CODE_ZIP: no .git */
 	git = xasprintf("%s/.git", o.dest);
 	if (fs_remove_tree(git, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		free(git);
 		source_result_release(&r);
 		return 111;
@@ -252,8 +252,8 @@ int cmd_pipeline(int argc, char **argv)
 			ret = 0;
 			goto out;
 		default:
-			ret = cli_usage_error("pipeline", "unknown option '%s'",
-					      argv[optind - 1]);
+			ret = cli_bad_option("pipeline", argv[optind - 1],
+					     options);
 			goto out;
 		}
 	}
@@ -307,8 +307,11 @@ int cmd_pipeline(int argc, char **argv)
 		}
 		ret = exec_list(o.state_dir, argc ? argv[0] : NULL);
 	} else {
-		ret = cli_usage_error("pipeline", "unknown subcommand '%s'",
-				      sub);
+		ret = cli_unknown_subcommand(
+			"pipeline", sub,
+			(const char *const[]){ "start", "approve", "reject",
+					       "retry", "stop", "show", "ls",
+					       NULL });
 	}
 out:
 	strvec_release(&o.vars);

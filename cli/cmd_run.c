@@ -74,7 +74,9 @@ static const char run_usage[] =
 	"                            how the primary artifact is packaged "
 	"(zip)\n"
 	"      --no-cache            neither restore nor save build caches\n"
-	"      --strict              also warn about what CodeBuild runs "
+	"      --strict              an unknown buildspec key is an error; "
+	"also\n"
+	"                            warn about what CodeBuild runs "
 	"silently\n"
 	"      --timeout DURATION    the build's timeout (90s, 10m, 2h)\n"
 	"      --config NAME         deployment config (default: the "
@@ -577,7 +579,7 @@ int cmd_run(int argc, char **argv)
 			bo.no_cache = true;
 			break;
 		case OPT_STRICT:
-			bo.strict = true;
+			bo.strict = dop.strict = true;
 			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_duration(optarg, &bo.timeout_ms) < 0) {
@@ -668,10 +670,17 @@ int cmd_run(int argc, char **argv)
 			status = 0;
 			goto out;
 		default:
-			status = cli_usage_error("run", "unknown option '%s'",
-						 argv[optind - 1]);
+			status = cli_bad_option("run", argv[optind - 1],
+						run_options);
 			goto out;
 		}
+	}
+	if (bo.worktree && bo.ref) {
+		status = cli_usage_error("run",
+					 "--ref and --worktree cannot go "
+					 "together: the work tree is built as "
+					 "it is");
+		goto out;
 	}
 	if (argc - optind > 1) {
 		status = cli_usage_error("run", "too many arguments: '%s'",

@@ -7,6 +7,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "err.h"
+#include "suggest.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -51,6 +52,29 @@ static void usage(FILE *out)
 	      out);
 }
 
+static int run_command(int argc, char **argv)
+{
+	const char *names[ARRAY_SIZE(commands)];
+	const char *s;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (!strcmp(argv[0], commands[i].name))
+			return commands[i].fn(argc, argv);
+		names[i] = commands[i].name;
+	}
+	s = suggest_closest(argv[0], strlen(argv[0]), names, ARRAY_SIZE(names));
+	if (s) {
+		fprintf(stderr,
+			"error: unknown command '%s' (did you mean '%s'?)\n",
+			argv[0], s);
+		fputs("see 'slipway --help'\n", stderr);
+	} else {
+		fprintf(stderr, "error: unknown command '%s'\n", argv[0]);
+		usage(stderr);
+	}
+	return ERR_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	const char *self = strrchr(argv[0], '/');
@@ -70,15 +94,16 @@ int main(int argc, char **argv)
 		printf("slipway %s\n", SW_VERSION);
 		return 0;
 	}
+	/* slipway help CMD: that command's --help */
+	if (!strcmp(argv[1], "help") && argc > 2) {
+		char *args[] = { argv[2], (char *)"--help", NULL };
+
+		return run_command(2, args);
+	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return ERR_USAGE;
+	return run_command(argc - 1, argv + 1);
 }

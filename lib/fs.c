@@ -445,6 +445,9 @@ char *fs_abspath(const char *path)
 /* The copy walk: one open directory per level, nothing followed. */
 struct copy_ctx {
 	struct buf path; /* source path, for messages */
+	size_t root_len; /* path's length at the top: what follows is relative */
+	fs_copy_filter_fn filter; /* NULL: everything */
+	void *filter_data;
 	dev_t dst_dev; /* the destination root, never copied into itself */
 	ino_t dst_ino;
 	char *iobuf;
@@ -612,10 +615,11 @@ out:
 }
 
 static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
-			     const char *const *skip, struct sw_err *e);
+			     const char *const *skip, bool filtered,
+			     struct sw_err *e);
 
 static int copy_subdir(struct copy_ctx *c, int sdir, int ddir, const char *name,
-		       struct sw_err *e)
+		       bool filtered, struct sw_err *e)
 {
 	struct stat st;
 	int sfd, dfd = -1, ret = -1;
@@ -640,7 +644,7 @@ static int copy_subdir(struct copy_ctx *c, int sdir, int ddir, const char *name,
 		err_sys(e, "cannot open copy of '%s'", c->path.ptr);
 		goto out;
 	}
-	if (copy_dir_contents(c, sfd, dfd, NULL, e) < 0)
+	if (copy_dir_contents(c, sfd, dfd, NULL, filtered, e) < 0)
 		goto out;
 	/* Last: the mode may forbid writing, and writing moves the mtime. */
 	if (copy_attrs(dfd, &st) < 0) {
@@ -665,7 +669,8 @@ static bool in_list(const char *const *list, const char *name)
 }
 
 static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
-			     const char *const *skip, struct sw_err *e)
+			     const char *const *skip, bool filtered,
+			     struct sw_err *e)
 {
 	size_t len = c->path.len;
 	struct dirent *de;
@@ -685,6 +690,7 @@ static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
 	rewinddir(d);
 	for (;;) {
 		unsigned char type;
+		bool sub = filtered; /* ask about what a directory holds */
 		int r;
 
 		errno = 0;
@@ -713,12 +719,21 @@ static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
 			}
 			type = IFTODT(st.st_mode);
 		}
+		if (filtered && c->filter) {
+			enum fs_copy_verdict v;
+
+			v = c->filter(c->path.ptr + c->root_len + 1,
+				      type == DT_DIR, c->filter_data);
+			if (v == FS_COPY_SKIP)
+				continue;
+			sub = v == FS_COPY;
+		}
 		switch (type) {
 		case DT_REG:
 			r = copy_file(c, sfd, dfd, de->d_name, e);
 			break;
 		case DT_DIR:
-			r = copy_subdir(c, sfd, dfd, de->d_name, e);
+			r = copy_subdir(c, sfd, dfd, de->d_name, sub, e);
 			break;
 		case DT_LNK:
 			r = copy_symlink(c, sfd, dfd, de->d_name, e);
@@ -759,17 +774,16 @@ static int dir_is_empty(int fd)
 	return empty;
 }
 
-int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
-		 struct sw_err *e)
+static int copy_tree(const char *src, const char *dst, const char *const *skip,
+		     fs_copy_filter_fn filter, void *filter_data,
+		     fs_copy_progress_fn progress, void *progress_data,
+		     struct sw_err *e)
 {
-	return fs_copy_tree_progress(src, dst, skip, NULL, NULL, e);
-}
-
-int fs_copy_tree_progress(const char *src, const char *dst,
-			  const char *const *skip, fs_copy_progress_fn fn,
-			  void *data, struct sw_err *e)
-{
-	struct copy_ctx c = { BUF_INIT, 0, 0, NULL, fn, data, 0, 0 };
+	struct copy_ctx c = { .path = BUF_INIT,
+			      .filter = filter,
+			      .filter_data = filter_data,
+			      .progress = progress,
+			      .progress_data = progress_data };
 	struct stat st, dst_st;
 	int sfd, dfd = -1, ret = -1;
 
@@ -802,7 +816,8 @@ int fs_copy_tree_progress(const char *src, const char *dst,
 	c.dst_dev = dst_st.st_dev;
 	c.dst_ino = dst_st.st_ino;
 	buf_addstr(&c.path, src);
-	if (copy_dir_contents(&c, sfd, dfd, skip, e) < 0)
+	c.root_len = c.path.len;
+	if (copy_dir_contents(&c, sfd, dfd, skip, true, e) < 0)
 		goto out;
 	if (copy_attrs(dfd, &st) < 0) {
 		err_sys(e, "cannot set mode or time of '%s'", dst);
@@ -816,6 +831,35 @@ out:
 	buf_release(&c.path);
 	free(c.iobuf);
 	return ret;
+}
+
+int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
+		 struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, NULL, NULL, NULL, NULL, e);
+}
+
+int fs_copy_tree_progress(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_progress_fn fn,
+			  void *data, struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, NULL, NULL, fn, data, e);
+}
+
+int fs_copy_tree_filtered(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_filter_fn filter,
+			  void *data, struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, filter, data, NULL, NULL, e);
+}
+
+int fs_copy_tree_with(const char *src, const char *dst, const char *const *skip,
+		      fs_copy_filter_fn filter, void *filter_data,
+		      fs_copy_progress_fn progress, void *progress_data,
+		      struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, filter, filter_data, progress,
+			 progress_data, e);
 }
 
 /* ---- stale temporaries, locks, reservations ---- */

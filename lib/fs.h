@@ -72,6 +72,25 @@ int fs_copy_tree_progress(const char *src, const char *dst,
 			  void *data, struct sw_err *e);
 
 /*
+ * fs_copy_tree() asking filter about each entry below the top (after
+ * skip): rel is its path relative to src ("a/b", no leading slash),
+ * is_dir whether it is a directory (not a link to one). FS_COPY_SKIP
+ * leaves it out, FS_COPY copies it (and asks again for what a directory
+ * holds), FS_COPY_ALL copies a directory with all it holds, unasked.
+ */
+enum fs_copy_verdict { FS_COPY_SKIP, FS_COPY, FS_COPY_ALL };
+typedef enum fs_copy_verdict (*fs_copy_filter_fn)(const char *rel, bool is_dir,
+						  void *data);
+int fs_copy_tree_filtered(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_filter_fn filter,
+			  void *data, struct sw_err *e);
+/* Both: a filter and a progress callback (either may be NULL). */
+int fs_copy_tree_with(const char *src, const char *dst, const char *const *skip,
+		      fs_copy_filter_fn filter, void *filter_data,
+		      fs_copy_progress_fn progress, void *progress_data,
+		      struct sw_err *e);
+
+/*
  * Temporaries. What is written under a temporary name and renamed into
  * place (atomic writes, artifacts) is named ".<base>.slipway-tmp.<pid>"
  * beside its final name, and its writer holds an flock() on it while it

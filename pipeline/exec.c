@@ -86,7 +86,7 @@ static void upper(char *s)
 
 static void fail_msg(struct sw_err *e)
 {
-	fprintf(stderr, "slipway: %s\n", e->msg);
+	fprintf(stderr, "error: %s\n", e->msg);
 }
 
 static int exit_of(struct sw_err *e)
@@ -1330,7 +1330,7 @@ static void start_job(struct run *r, struct job *j)
 		if (j->secrets.nr && fd >= 0)
 			masked(j, fd);
 		execv(j->argv.v[0], j->argv.v);
-		fprintf(stderr, "cannot run %s: %s\n", j->argv.v[0],
+		fprintf(stderr, "error: cannot run %s: %s\n", j->argv.v[0],
 			strerror(errno));
 		_exit(127);
 	}
@@ -2555,7 +2555,7 @@ int exec_start(const char *file, const struct exec_opts *o)
 
 		if (!eq || eq == kv) {
 			fprintf(stderr,
-				"slipway: pipeline: -v wants NAME=VALUE, "
+				"error: -v wants NAME=VALUE, "
 				"not '%s'\n",
 				kv);
 			ret = 2;
@@ -2566,7 +2566,7 @@ int exec_start(const char *file, const struct exec_opts *o)
 			known |= !strcmp(r.pl.variables[k].name, n);
 		if (!known) {
 			fprintf(stderr,
-				"slipway: pipeline: '%s' is not a variable of "
+				"error: '%s' is not a variable of "
 				"pipeline '%s'\n",
 				n, r.pl.name);
 			free(n);
@@ -2581,7 +2581,7 @@ int exec_start(const char *file, const struct exec_opts *o)
 		if (!json_object_object_get_ex(r.vars, r.pl.variables[i].name,
 					       NULL)) {
 			fprintf(stderr,
-				"slipway: pipeline: variable '%s' has no "
+				"error: variable '%s' has no "
 				"default: give it with -v %s=VALUE\n",
 				r.pl.variables[i].name, r.pl.variables[i].name);
 			ret = 2;
@@ -2660,7 +2660,7 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 		if (!target || !strcmp(target, name)) {
 			if (hit && !target) {
 				fprintf(stderr,
-					"slipway: pipeline: %s waits for more "
+					"error: %s waits for more "
 					"than one approval: name one as "
 					"STAGE/ACTION\n",
 					id);
@@ -2673,9 +2673,8 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 		free(name);
 	}
 	if (!hit) {
-		fprintf(stderr,
-			"slipway: pipeline: %s has no approval waiting%s%s\n",
-			id, target ? " at " : "", target ? target : "");
+		fprintf(stderr, "error: %s has no approval waiting%s%s\n", id,
+			target ? " at " : "", target ? target : "");
 		ret = 1;
 		goto out;
 	}
@@ -2688,8 +2687,8 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 				j.a = &j.st->actions[a];
 			}
 	if (!j.a) {
-		fprintf(stderr, "slipway: pipeline: %s/%s is no longer in %s\n",
-			hit->stage, hit->action, r.pl.file);
+		fprintf(stderr, "error: %s/%s is no longer in %s\n", hit->stage,
+			hit->action, r.pl.file);
 		ret = 3;
 		goto out;
 	}
@@ -2755,7 +2754,7 @@ int exec_retry(const char *state_dir, const char *id, bool all)
 	if ((strcmp(x.status, "Failed") && strcmp(x.status, "Stopped")) ||
 	    !r.retry) {
 		fprintf(stderr,
-			"slipway: pipeline: execution %s is %s: only a failed "
+			"error: execution %s is %s: only a failed "
 			"stage can be retried\n",
 			id, x.status);
 		ret = 1;
@@ -2866,15 +2865,14 @@ int exec_stop(const char *state_dir, const char *id, bool abandon,
 	}
 	if (strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) {
 		fprintf(stderr,
-			"slipway: pipeline: execution %s is %s: only one in "
+			"error: execution %s is %s: only one in "
 			"progress can be stopped\n",
 			id, x.status);
 		ret = 1;
 		goto out;
 	}
 	if (!strcmp(x.status, "Stopping") && !abandon) {
-		fprintf(stderr, "slipway: pipeline: execution %s is stopping\n",
-			id);
+		fprintf(stderr, "error: execution %s is stopping\n", id);
 		ret = 1;
 		goto out;
 	}

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "suggest.h"
 #include "group.h"
 #include "secrets.h"
 #include "vars.h"
@@ -308,6 +309,65 @@ static size_t seq_len(const struct ynode *n)
 	return n && n->type == YNODE_SEQ ? n->nr : 0;
 }
 
+/* The number of words in a NULL-ended list (NULL: none). */
+static size_t list_len(const char *const *l)
+{
+	size_t n = 0;
+
+	while (l && l[n])
+		n++;
+	return n;
+}
+
+/* Warn about unknown key k in path, naming the closest of known and of
+ * more (NULL-ended lists, either may be NULL) when one is close. */
+static void unknown_in(struct pp *p, const struct ynode *k, const char *path,
+		       const char *const *known, const char *const *more)
+{
+	const char *s = NULL;
+
+	if (k->type == YNODE_SCALAR) {
+		s = suggest_closest(k->value, k->len, known, list_len(known));
+		if (!s)
+			s = suggest_closest(k->value, k->len, more,
+					    list_len(more));
+	}
+	if (s)
+		warnf(p, k,
+		      "unknown key '%s'%s%s%s ignored (did you mean '%s'?)",
+		      yshown(k).s, path ? " in '" : "", path ? path : "",
+		      path ? "'" : "", s);
+	else
+		warnf(p, k, "unknown key '%s'%s%s%s ignored", yshown(k).s,
+		      path ? " in '" : "", path ? path : "", path ? "'" : "");
+	strvec_push(&p->pl->unknown_keys,
+		    p->pl->warnings.v[p->pl->warnings.nr - 1]);
+}
+
+/* The same for a provider's configuration key. */
+static void unknown_config(struct pp *p, const struct ynode *k,
+			   const char *provider, const char *const *required,
+			   const char *const *known)
+{
+	const char *s;
+
+	s = suggest_closest(k->value, k->len, required, list_len(required));
+	if (!s)
+		s = suggest_closest(k->value, k->len, known, list_len(known));
+	if (s)
+		warnf(p, k,
+		      "unknown configuration key '%s' of provider '%s' "
+		      "ignored (did you mean '%s'?)",
+		      yshown(k).s, provider, s);
+	else
+		warnf(p, k,
+		      "unknown configuration key '%s' of provider '%s' "
+		      "ignored",
+		      yshown(k).s, provider);
+	strvec_push(&p->pl->unknown_keys,
+		    p->pl->warnings.v[p->pl->warnings.nr - 1]);
+}
+
 /*
  * Check the keys of mapping m: known ones pass, AWS-only ones are
  * remembered for the note, others are warnings.
@@ -327,8 +387,7 @@ static void check_keys(struct pp *p, const struct ynode *m, const char *path,
 				strvec_push(&p->aws_keys, k->value);
 			continue;
 		}
-		warnf(p, k, "unknown key '%s'%s%s%s ignored", yshown(k).s,
-		      path ? " in '" : "", path ? path : "", path ? "'" : "");
+		unknown_in(p, k, path, known, NULL);
 	}
 }
 
@@ -486,10 +545,8 @@ static int parse_config(struct pp *p, const struct ynode *an, const char *path,
 			a->nr_config++;
 			if (!in_list(info->required, k->value) &&
 			    !in_list(info->known, k->value))
-				warnf(p, k,
-				      "unknown configuration key '%s' of "
-				      "provider '%s' ignored",
-				      yshown(k).s, info->name);
+				unknown_config(p, k, info->name, info->required,
+					       info->known);
 		}
 	}
 	for (const char *const *r = info->required; *r; r++)
@@ -2571,6 +2628,7 @@ void pipeline_release(struct pipeline *pl)
 	}
 	free(pl->statuses);
 	strvec_release(&pl->warnings);
+	strvec_release(&pl->unknown_keys);
 	strvec_release(&pl->notes);
 	memset(pl, 0, sizeof(*pl));
 }

@@ -257,6 +257,9 @@ struct pipeline {
 	size_t nr_statuses;
 	struct strvec warnings;
 	struct strvec notes;
+	/* The warnings about unknown keys, again: --strict makes them
+	 * errors. */
+	struct strvec unknown_keys;
 };
 
 #define PIPELINE_INIT                                                          \

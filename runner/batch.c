@@ -946,6 +946,7 @@ static int load_batchspec(struct brun *b, struct sw_err *e)
 	} else {
 		struct source_opts so = SOURCE_OPTS_INIT;
 		struct source_result sr = SOURCE_RESULT_INIT;
+		const char *exclude[3] = { NULL, NULL, NULL };
 		char *uuid = state_uuid();
 		char *probe =
 			xasprintf("%s/batches/.probe-%s", b->st.dir, uuid);
@@ -960,6 +961,9 @@ static int load_batchspec(struct brun *b, struct sw_err *e)
 		so.no_cache = o->no_cache;
 		so.no_spare = true;
 		so.worktree = o->worktree;
+		exclude[0] = b->st.dir;
+		exclude[1] = o->artifacts_dir;
+		so.exclude = exclude;
 		if (fs_mkdir_p(probe, 0755, e) < 0) {
 			ret = -1;
 		} else if (source_fetch(&so, &sr, &pe) == 0) {
@@ -971,7 +975,7 @@ static int load_batchspec(struct brun *b, struct sw_err *e)
 			free(spec);
 			b->resolved = xstrdup_or_null(sr.resolved_version);
 			b->source_version = xstrdup_or_null(sr.source_version);
-			if (b->resolved && !o->worktree)
+			if (b->resolved && !sr.worktree)
 				b->ref = xstrdup(b->resolved);
 		}
 		source_result_release(&sr);

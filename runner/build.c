@@ -719,6 +719,27 @@ static void save_phase(int id, void *data)
 	strvec_release(&rec.env);
 }
 
+/*
+ * A message about the build's copy of a file ("<src>/buildspec.yml:3:5:
+ * ...") names the user's file instead: under a local source as the user
+ * named it ("app/buildspec.yml:3:5: ..."), else relative to the
+ * repository's root. The caller frees it.
+ */
+static char *user_file_msg(const struct build_opts *o, const char *src_dir,
+			   const char *msg)
+{
+	size_t sl = strlen(src_dir);
+	const char *src = o->source ? o->source : ".";
+
+	if (strncmp(msg, src_dir, sl) || msg[sl] != '/')
+		return xstrdup(msg);
+	msg += sl + 1;
+	if (source_is_git_url(src) || !strcmp(src, "."))
+		return xstrdup(msg);
+	return xasprintf("%s%s%s", src, src[strlen(src) - 1] == '/' ? "" : "/",
+			 msg);
+}
+
 static int download_source(struct run *r)
 {
 	const struct build_opts *o = r->o;
@@ -727,6 +748,7 @@ static int download_source(struct run *r)
 	struct source_result sr = SOURCE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	struct phase_rec *p;
+	const char *exclude[3] = { NULL, NULL, NULL };
 	char *spec, *mirrors, *summary;
 	int rc;
 
@@ -744,6 +766,9 @@ static int download_source(struct run *r)
 	}
 	so.progress = !o->quiet && isatty(STDERR_FILENO);
 	so.worktree = o->worktree;
+	exclude[0] = r->st.dir;
+	exclude[1] = o->artifacts_dir;
+	so.exclude = exclude;
 	mirrors = fs_join(r->st.dir, "sources");
 	so.mirror_dir = mirrors;
 	so.no_cache = o->no_cache;
@@ -790,15 +815,21 @@ static int download_source(struct run *r)
 		log_agent(&r->log, "Warning: %s", e.msg);
 		err_clear(&e);
 	}
-	if (sr.uncommitted && !o->worktree)
+	if (sr.uncommitted && sr.worktree)
+		log_agent(&r->log, "Building the work tree as it is, "
+				   "uncommitted changes included (--committed "
+				   "builds the last commit)");
+	else if (sr.uncommitted && o->committed)
+		log_agent(&r->log,
+			  "Warning: %s has uncommitted changes, which "
+			  "--committed leaves out",
+			  o->source ? o->source : ".");
+	else if (sr.uncommitted)
 		log_agent(&r->log,
 			  "Warning: %s has uncommitted changes, which a clone "
 			  "leaves out; use --worktree to build the work tree "
 			  "as it is",
-			  o->source);
-	else if (sr.uncommitted)
-		log_agent(&r->log, "Building the work tree as it is, "
-				   "uncommitted changes included");
+			  o->source ? o->source : ".");
 	source_result_release(&sr);
 	if (!res->source_version && !res->resolved_source_version)
 		res->source_version = dir_source_version(r, res->src_dir, "");
@@ -819,24 +850,44 @@ static int download_source(struct run *r)
 	res->buildspec = xstrdup(o->buildspec ? o->buildspec : "buildspec.yml");
 	log_agent(&r->log, "YAML location is %s", spec);
 	if (buildspec_load(spec, &r->bs, &e) < 0) {
-		/* Messages name the file as the user knows it. */
-		const char *msg = e.msg;
-		size_t sl = strlen(res->src_dir);
+		char *msg = user_file_msg(o, res->src_dir, e.msg);
 
-		if (!strncmp(msg, res->src_dir, sl) && msg[sl] == '/')
-			msg += sl + 1;
 		phase_end(p, PHASE_FAILED, "YAML_FILE_ERROR", msg, &r->log);
 		set_reason(r, "YAML_FILE_ERROR: %s", msg);
 		fail(r, PHASE_FAILED, e.code == ERR_SPEC ? ERR_SPEC : e.code);
+		free(msg);
 		free(spec);
 		return -1;
 	}
 	free(spec);
 	r->have_bs = true;
-	for (size_t i = 0; i < r->bs.warnings.nr; i++)
-		log_agent(&r->log, "Warning: %s", r->bs.warnings.v[i]);
-	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++)
-		log_agent(&r->log, "Warning: %s", r->bs.strict_warnings.v[i]);
+	for (size_t i = 0; i < r->bs.warnings.nr; i++) {
+		char *msg = user_file_msg(o, res->src_dir, r->bs.warnings.v[i]);
+
+		log_agent(&r->log, "Warning: %s", msg);
+		free(msg);
+	}
+	if (o->strict && r->bs.unknown_keys.nr) {
+		/* --strict: the first unknown key fails the build */
+		char *msg =
+			user_file_msg(o, res->src_dir, r->bs.unknown_keys.v[0]);
+		char *ign = strstr(msg, " ignored");
+
+		if (ign)
+			memmove(ign, ign + 8, strlen(ign + 8) + 1);
+		phase_end(p, PHASE_FAILED, "YAML_FILE_ERROR", msg, &r->log);
+		set_reason(r, "YAML_FILE_ERROR: %s (--strict)", msg);
+		fail(r, PHASE_FAILED, ERR_SPEC);
+		free(msg);
+		return -1;
+	}
+	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++) {
+		char *msg = user_file_msg(o, res->src_dir,
+					  r->bs.strict_warnings.v[i]);
+
+		log_agent(&r->log, "Warning: %s", msg);
+		free(msg);
+	}
 	log_agent(&r->log, "Processing environment variables");
 	if (build_env(r, p) < 0)
 		return -1;
@@ -1507,7 +1558,7 @@ static int prepare(struct run *r, struct sw_err *e)
 			sandboxed = true;
 		} else if (o->isolation == BUILD_ISOLATION_AUTO) {
 			fprintf(stderr,
-				"slipway: no sandbox (%s); isolation is dir\n",
+				"note: no sandbox (%s); isolation is dir\n",
 				pe.msg);
 		} else {
 			return err_set(e, ERR_SYSTEM, "--isolation sandbox: %s",
@@ -2104,7 +2155,7 @@ static void summary(const struct run *r, int64_t ms)
 		free(cmd);
 	}
 	if (r->disk_noted)
-		fprintf(stderr, "slipway: 'slipway prune' reclaims space from "
+		fprintf(stderr, "note: 'slipway prune' reclaims space from "
 				"old builds and deployments\n");
 }
 

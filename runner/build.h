@@ -38,7 +38,9 @@ enum build_isolation {
 struct build_opts {
 	const char *source; /* NULL: "." */
 	const char *ref;
-	bool worktree; /* copy a git work tree as it is */
+	/* copy a local git work tree as it is (build's default; --committed
+	 * clears it and sets committed); a clone of the commit otherwise */
+	bool worktree, committed;
 	const char *buildspec; /* relative to the source root */
 	struct strvec env; /* -e NAME=VALUE, in order */
 	/* --secret-env NAME=SECRET-ID[:JSON-KEY...] and --parameter-env

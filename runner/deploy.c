@@ -19,6 +19,7 @@
 #include "bundle.h"
 #include "dconfig.h"
 #include "fs.h"
+#include "revision.h"
 #include "group.h"
 #include "hash.h"
 #include "host.h"
@@ -615,7 +616,7 @@ static int choose_isolation(struct drv *d, struct sw_err *e)
 		return 0;
 	}
 	if (d->o->isolation == DEPLOY_ISOLATION_AUTO) {
-		fprintf(stderr, "slipway: no sandbox (%s); isolation is dir\n",
+		fprintf(stderr, "note: no sandbox (%s); isolation is dir\n",
 			pe.msg);
 		return 0;
 	}
@@ -855,7 +856,7 @@ static int take_locks(struct drv *d, const char *note, struct sw_err *e)
 		if (h.id && strvec_find(&said, h.id) < 0) {
 			char *who = lock_holder_describe(&h, "deployment");
 
-			fprintf(stderr, "slipway: taking over the lock of %s\n",
+			fprintf(stderr, "note: taking over the lock of %s\n",
 				who);
 			strvec_push(&said, h.id);
 			free(who);
@@ -913,6 +914,43 @@ static void resolve_group(struct drv *d)
 		d->ignore_stop = o->ignore_application_stop_failures;
 		d->traffic = o->traffic;
 	}
+}
+
+/* --strict: the warning about an unknown key as an error (ERR_SPEC), which
+ * ignores nothing. */
+static int strict_error(struct sw_err *e, const char *warning)
+{
+	const char *ign = strstr(warning, " ignored");
+
+	if (!ign)
+		return err_set(e, ERR_SPEC, "%s (--strict)", warning);
+	return err_set(e, ERR_SPEC, "%.*s%s (--strict)", (int)(ign - warning),
+		       warning, ign + 8);
+}
+
+/*
+ * The whole revision checked before any host is touched: a bundle a host
+ * would refuse, an invalid appspec, a hook script or files source missing
+ * from the bundle fail the deployment (INVALID_REVISION, exit 3) with
+ * every host skipped.
+ */
+static int check_revision(struct drv *d, struct sw_err *e)
+{
+	struct revision_check rc = REVISION_CHECK_INIT;
+	struct bundle_opts bo = BUNDLE_OPTS_INIT;
+	char *scratch = fs_join(d->st->dir, "tmp");
+	int ret;
+
+	if (d->o->max_bundle_bytes)
+		bo.max_bytes = d->o->max_bundle_bytes;
+	if (d->o->max_bundle_ratio)
+		bo.max_ratio = d->o->max_bundle_ratio;
+	ret = revision_check(d->bundle, d->o->bundle, &bo, scratch, &rc, e);
+	if (!ret && d->o->strict && rc.spec.unknown_keys.nr)
+		ret = strict_error(e, rc.spec.unknown_keys.v[0]);
+	revision_check_release(&rc);
+	free(scratch);
+	return ret;
 }
 
 static int resolve(struct drv *d, struct sw_err *e)
@@ -1975,7 +2013,21 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 		say(d, "deployment %s of %s to %zu host%s (group %s, %s)",
 		    d->id, d->bundle ? d->o->bundle : "(rollback)", d->nr_hosts,
 		    d->nr_hosts == 1 ? "" : "s", d->group_name, d->config.name);
-	if (run_fleet(d, e) < 0) {
+	if (d->bundle && check_revision(d, e) < 0) {
+		if (e->code != ERR_SPEC) {
+			fail_started(d, e);
+			return -1;
+		}
+		/* No host gets a revision that one of them would refuse. */
+		d->end_ms = proc_wall_ms();
+		d->status = xstrdup("Failed");
+		d->error_code = "INVALID_REVISION";
+		d->error_msg = xstrdup(e->msg);
+		d->invalid_revision = true;
+		for (size_t i = 0; i < d->nr_hosts; i++)
+			d->hosts[i].st = FH_SKIPPED;
+		err_clear(e);
+	} else if (run_fleet(d, e) < 0) {
 		/* The configuration cannot work on this fleet. */
 		d->end_ms = proc_wall_ms();
 		d->status = xstrdup("Failed");
@@ -2019,7 +2071,7 @@ static void rollback(struct drv *d)
 		    d->hosts[i].st == FH_FAILED)
 			strvec_push(&hosts, d->hosts[i].name);
 	if (!good || !hosts.nr) {
-		fprintf(stderr, "slipway: no rollback: %s\n",
+		fprintf(stderr, "note: no rollback: %s\n",
 			!good ? "the group has no successful deployment to go "
 				"back to"
 			      : "no host received the revision");
@@ -2073,6 +2125,10 @@ void deploy_run(const struct deploy_opts *o, int *status)
 			goto fail;
 		for (size_t i = 0; i < g.warnings.nr; i++)
 			fprintf(stderr, "warning: %s\n", g.warnings.v[i]);
+		if (o->strict && g.unknown_keys.nr) {
+			strict_error(&e, g.unknown_keys.v[0]);
+			goto fail;
+		}
 		d.g = &g;
 	}
 	if (o->bundle)

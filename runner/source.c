@@ -248,14 +248,15 @@ static void copy_cb(size_t files, unsigned long long bytes, void *data)
 
 /* fs_copy_tree with progress when asked for. */
 static int copy_tree(const struct source_opts *o, const char *src,
-		     const char *const *skip, struct sw_err *e)
+		     const char *const *skip, fs_copy_filter_fn filter,
+		     void *filter_data, struct sw_err *e)
 {
 	struct copy_progress p = { { o->source, true, 0, -1, -1, 0, "" },
 				   o->source,
 				   proc_now_ms(),
 				   0 };
-	int rc = fs_copy_tree_progress(src, o->dest, skip,
-				       o->progress ? copy_cb : NULL, &p, e);
+	int rc = fs_copy_tree_with(src, o->dest, skip, filter, filter_data,
+				   o->progress ? copy_cb : NULL, &p, e);
 
 	progress_end(&p.c);
 	return rc;
@@ -855,32 +856,179 @@ out:
 	return dirty;
 }
 
-/* --worktree: copy the tree as it is, describe its HEAD. */
+/*
+ * What a copy of a source leaves out: o->exclude's paths that lie inside
+ * the source, relative to it; with a repository, what git ignores and
+ * does not track.
+ */
+struct copy_filter {
+	git_repository *repo; /* NULL: a plain directory */
+	git_index *index;
+	struct strvec exclude;
+};
+
+static void copy_filter_init(struct copy_filter *f, const char *abs,
+			     const char *const *exclude)
+{
+	char *root = realpath(abs, NULL);
+
+	f->repo = NULL;
+	f->index = NULL;
+	strvec_init(&f->exclude);
+	for (; root && exclude && *exclude; exclude++) {
+		char *p = realpath(*exclude, NULL);
+		size_t n = strlen(root);
+
+		if (p && !strncmp(p, root, n) && p[n] == '/' && p[n + 1])
+			strvec_push(&f->exclude, p + n + 1);
+		free(p);
+	}
+	free(root);
+}
+
+static void copy_filter_release(struct copy_filter *f)
+{
+	git_index_free(f->index);
+	strvec_release(&f->exclude);
+}
+
+static enum fs_copy_verdict copy_filter_fn(const char *rel, bool is_dir,
+					   void *data)
+{
+	struct copy_filter *f = data;
+	const git_index_entry *ie;
+	struct buf dir = BUF_INIT;
+	int ignored = 0;
+	size_t pos;
+
+	for (size_t i = 0; i < f->exclude.nr; i++)
+		if (!strcmp(rel, f->exclude.v[i]))
+			return FS_COPY_SKIP;
+	if (!f->repo)
+		return FS_COPY;
+	/* a .git file points at a git directory the user's work tree
+	 * shares: the copy gets one of its own instead (own_git_dir) */
+	if (!strcmp(rel, ".git"))
+		return is_dir ? FS_COPY_ALL : FS_COPY_SKIP;
+	ie = git_index_get_bypath(f->index, rel, 0);
+	if (ie && is_dir && ie->mode == GIT_FILEMODE_COMMIT)
+		return FS_COPY_ALL; /* a submodule's work tree */
+	if (ie && !is_dir)
+		return FS_COPY;
+	if (is_dir) {
+		buf_addstr(&dir, rel);
+		buf_addch(&dir, '/');
+		/* tracked files inside an ignored directory still count */
+		if (!git_index_find_prefix(&pos, f->index, dir.ptr)) {
+			buf_release(&dir);
+			return FS_COPY;
+		}
+	}
+	if (git_ignore_path_is_ignored(&ignored, f->repo,
+				       is_dir ? dir.ptr : rel) < 0)
+		ignored = 0;
+	buf_release(&dir);
+	return ignored ? FS_COPY_SKIP : FS_COPY;
+}
+
+/*
+ * A .git of its own for the copy of a work tree whose .git is a file (a
+ * linked work tree, a submodule): the repository's objects borrowed
+ * (objects/info/alternates), its refs copied, HEAD detached at the work
+ * tree's commit and the index read from that commit, so that git in the
+ * build sees the uncommitted changes as changes. Nothing the build does
+ * with it reaches the user's repository.
+ */
+static int own_git_dir(const char *dest, git_repository *src,
+		       const git_commit *head, struct sw_err *e)
+{
+	git_repository_init_options io;
+	git_repository *dst = NULL;
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	git_index *idx = NULL;
+	git_tree *tree = NULL;
+	char *alt = NULL, *objs = NULL, *text = NULL;
+	int ret = -1;
+
+	git_repository_init_options_init(&io,
+					 GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	io.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+	if (git_repository_init_ext(&dst, dest, &io) < 0)
+		goto git_fail;
+	git_repository_free(dst);
+	dst = NULL;
+	objs = fs_join(git_repository_commondir(src), "objects");
+	alt = fs_join(dest, ".git/objects/info/alternates");
+	text = xasprintf("%s\n", objs);
+	if (fs_write_atomic(alt, text, strlen(text), 0644, e) < 0)
+		goto out;
+	/* opened again: the object database now has the alternates */
+	if (git_repository_open(&dst, dest) < 0 ||
+	    git_reference_iterator_new(&it, src) < 0)
+		goto git_fail;
+	while (git_reference_next(&ref, it) == 0) {
+		git_reference *copy = NULL;
+
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    !strncmp(git_reference_name(ref), "refs/", 5))
+			git_reference_create(&copy, dst,
+					     git_reference_name(ref),
+					     git_reference_target(ref), 1,
+					     "slipway: the work tree's refs");
+		git_reference_free(copy);
+		git_reference_free(ref);
+	}
+	if (head &&
+	    (git_repository_set_head_detached(dst, git_commit_id(head)) < 0 ||
+	     git_commit_tree(&tree, head) < 0 ||
+	     git_repository_index(&idx, dst) < 0 ||
+	     git_index_read_tree(idx, tree) < 0 || git_index_write(idx) < 0))
+		goto git_fail;
+	ret = 0;
+	goto out;
+git_fail:
+	err_set(e, ERR_SYSTEM, "cannot make a .git for the copy in '%s': %s",
+		dest, git_msg());
+out:
+	git_index_free(idx);
+	git_tree_free(tree);
+	git_reference_iterator_free(it);
+	git_repository_free(dst);
+	free(text);
+	free(alt);
+	free(objs);
+	return ret;
+}
+
+/*
+ * A work tree as it is: tracked files as they are now, untracked files
+ * git does not ignore, and .git; HEAD describes it.
+ */
 static int copy_worktree(const struct source_opts *o, const char *abs,
-			 struct source_result *r, struct sw_err *e)
+			 git_repository *repo, struct source_result *r,
+			 struct sw_err *e)
 {
 	static const char *const skip[] = { ".slipway", NULL };
-	git_repository *repo = NULL;
+	struct copy_filter f;
 	git_reference *head = NULL;
 	git_commit *commit = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	int ret = -1;
 
-	if (o->ref)
-		return err_set(e, ERR_USAGE,
-			       "--ref and --worktree cannot go together: the "
-			       "work tree is built as it is");
-	if (git_repository_open_ext(&repo, abs, GIT_REPOSITORY_OPEN_NO_SEARCH,
-				    NULL) < 0 ||
-	    git_repository_is_bare(repo)) {
-		err_set(e, ERR_USAGE, "source '%s' is not a git work tree",
-			o->source);
+	copy_filter_init(&f, abs, o->exclude);
+	f.repo = repo;
+	if (git_repository_index(&f.index, repo) < 0 ||
+	    git_index_read(f.index, 0) < 0) {
+		err_set(e, ERR_FAILED, "cannot read the index of '%s': %s",
+			o->source, git_msg());
 		goto out;
 	}
-	if (copy_tree(o, abs, skip, e) < 0)
+	if (copy_tree(o, abs, skip, copy_filter_fn, &f, e) < 0)
 		goto out;
 	r->kind = xstrdup("git");
 	r->repo_url = xstrdup(abs);
+	r->worktree = true;
 	if (git_repository_head(&head, repo) == 0 &&
 	    git_reference_peel((git_object **)&commit, head,
 			       GIT_OBJECT_COMMIT) == 0) {
@@ -891,12 +1039,20 @@ static int copy_worktree(const struct source_opts *o, const char *abs,
 					? git_reference_shorthand(head)
 					: hex);
 	}
+	{
+		char *dotgit = fs_join(abs, ".git");
+		bool linked = !fs_is_dir(dotgit);
+
+		free(dotgit);
+		if (linked && own_git_dir(o->dest, repo, commit, e) < 0)
+			goto out;
+	}
 	r->uncommitted = has_uncommitted(abs);
 	ret = 0;
 out:
+	copy_filter_release(&f);
 	git_commit_free(commit);
 	git_reference_free(head);
-	git_repository_free(repo);
 	return ret;
 }
 
@@ -904,6 +1060,7 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 		 struct sw_err *e)
 {
 	static const char *const skip[] = { ".slipway", NULL };
+	struct copy_filter f;
 	struct source_opts dflt;
 	struct stat st;
 	char *abs;
@@ -929,29 +1086,35 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 			       o->source);
 	abs = fs_abspath(o->source);
 	if (is_git_repo(abs)) {
+		git_repository *repo = NULL;
+
 		pthread_once(&git_once, git_init);
-		if (o->worktree) {
-			ret = copy_worktree(o, abs, r, e);
+		if (o->worktree && !o->ref &&
+		    !git_repository_open_ext(
+			    &repo, abs, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) &&
+		    !git_repository_is_bare(repo)) {
+			ret = copy_worktree(o, abs, repo, r, e);
 		} else {
 			ret = fetch_git(o, abs, r, e);
 			if (!ret && !o->ref)
 				r->uncommitted = has_uncommitted(abs);
 		}
+		git_repository_free(repo);
 		free(abs);
 		return ret;
 	}
-	if (o->worktree) {
+	if (o->ref) {
 		free(abs);
-		return err_set(e, ERR_USAGE,
-			       "source '%s' is not a git work tree", o->source);
-	}
-	free(abs);
-	if (o->ref)
 		return err_set(e, ERR_USAGE,
 			       "cannot use ref '%s': source '%s' is not a git "
 			       "repository",
 			       o->ref, o->source);
-	if (copy_tree(o, o->source, skip, e) < 0)
+	}
+	copy_filter_init(&f, abs, o->exclude);
+	ret = copy_tree(o, o->source, skip, copy_filter_fn, &f, e);
+	copy_filter_release(&f);
+	free(abs);
+	if (ret < 0)
 		return -1;
 	r->kind = xstrdup("dir");
 	return 0;

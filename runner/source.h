@@ -20,10 +20,18 @@
  * repository or a git URL is cloned with libgit2 (committed state only:
  * uncommitted changes of a work tree are not part of a clone), the ref is
  * checked out detached, and submodules are initialised and updated
- * recursively. With o.worktree, a local work tree is copied as it is
- * instead (uncommitted changes and .git included) and the git fields of
- * the result describe its HEAD. Cloning a work tree that has uncommitted
- * changes sets r.uncommitted, so the caller can say what was left out.
+ * recursively. With o.worktree and no o.ref, a local work tree (not a
+ * bare repository) is copied as it is instead: tracked files as they are
+ * now, untracked files that git does not ignore, and .git (a work tree
+ * whose .git is a file, a linked work tree, gets a .git of its own that
+ * borrows the repository's objects, so the build never writes to the
+ * user's); the git fields of the result describe its HEAD and
+ * r.worktree is set. Copying or
+ * cloning a work tree that has uncommitted changes sets r.uncommitted, so
+ * the caller can say what was in or left out. A copy (of a work tree or
+ * of a plain directory) never holds the directories in o.exclude (the
+ * state directory, the artifacts directory) when they lie inside the
+ * source.
  *
  * With o.mirror_dir (<state>/sources) a git source goes through a bare
  * mirror there (CodeBuild's LOCAL_SOURCE_CACHE, see mirror.h): the first
@@ -53,6 +61,7 @@ struct source_opts {
 	const char *dest; /* where the tree goes; absent or empty */
 	bool progress; /* one updating line on stderr while cloning */
 	bool worktree; /* copy a local work tree as it is */
+	const char *const *exclude; /* paths a copy leaves out; NULL-ended */
 	const char *mirror_dir; /* where mirrors live; NULL: none */
 	bool no_cache; /* clone directly even with mirror_dir */
 	bool no_spare; /* do not prepare the next build's tree */
@@ -60,7 +69,7 @@ struct source_opts {
 
 #define SOURCE_OPTS_INIT                                                       \
 	{                                                                      \
-		NULL, NULL, NULL, false, false, NULL, false, false             \
+		NULL, NULL, NULL, false, false, NULL, NULL, false, false       \
 	}
 
 struct source_result {
@@ -68,7 +77,8 @@ struct source_result {
 	char *repo_url; /* git: the URL or absolute path; dir: NULL */
 	char *source_version; /* git: the ref as given, else the branch */
 	char *resolved_version; /* git: full commit id checked out */
-	bool uncommitted; /* a cloned work tree had uncommitted changes */
+	bool uncommitted; /* the work tree had uncommitted changes */
+	bool worktree; /* a local work tree was copied as it is */
 	/* Set when the source went through a mirror (mirror != NULL): */
 	char *mirror; /* the mirror's git directory */
 	bool mirror_hit; /* it existed: only what was new was fetched */
@@ -80,7 +90,8 @@ struct source_result {
 
 #define SOURCE_RESULT_INIT                                                     \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, false, NULL, false, 0, 0, 0, NULL      \
+		NULL, NULL, NULL, NULL, false, false, NULL, false, 0, 0, 0,    \
+			NULL                                                   \
 	}
 
 /*

@@ -205,8 +205,8 @@ YML
 	same "$status" 1
 	run "$SLIPWAY" history --state-dir "$STATE"
 	same "$status" 0
-	[[ "${lines[0]}" =~ ^d-HISTORY01\ +Succeeded\ .*\ 1/1\ hosts$ ]]
-	[[ "${lines[1]}" =~ ^d-HISTORY02\ +Failed\ .*\ 0/1\ hosts$ ]]
+	[[ "${lines[1]}" =~ \ deployment\ +d-HISTORY01\ .*\ Succeeded\ .*\ 1/1\ hosts$ ]]
+	[[ "${lines[2]}" =~ \ deployment\ +d-HISTORY02\ .*\ Failed\ .*\ 0/1\ hosts$ ]]
 	run "$SLIPWAY" show d-HISTORY02 --state-dir "$STATE"
 	same "$status" 0
 	[[ "$output" == *"status:      Failed"* ]]
