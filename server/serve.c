@@ -24,6 +24,7 @@
 #include "exec.h"
 #include "fs.h"
 #include "http.h"
+#include "intake.h"
 #include "login.h"
 #include "pipeline.h"
 #include "serve.h"
@@ -530,6 +531,37 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 	return status;
 }
 
+int serve_start(struct serve *s, const struct pipeline *pl,
+		const char *trigger_type, const char *trigger_detail,
+		const char *revision, const struct strvec *vars,
+		const char *who, char **id, char **msg)
+{
+	struct strvec args = STRVEC_INIT;
+	char *nid = serve_new_id();
+	int ret;
+
+	*id = NULL;
+	strvec_push(&args, "start");
+	strvec_push(&args, s->state);
+	strvec_push(&args, pl->file);
+	strvec_push(&args, nid);
+	strvec_push(&args,
+		    trigger_type ? trigger_type : "StartPipelineExecution");
+	strvec_push(&args, trigger_detail ? trigger_detail : "");
+	strvec_push(&args, revision ? revision : "");
+	for (size_t i = 0; vars && i < vars->nr; i++)
+		strvec_push(&args, vars->v[i]);
+	ret = serve_spawn(s, &args, who, msg);
+	if (ret == 0 || ret == EXEC_WAITING) {
+		*id = nid;
+		nid = NULL;
+		ret = 0;
+	}
+	free(nid);
+	strvec_release(&args);
+	return ret;
+}
+
 /* Read what a runner wrote; log each whole line. Main thread only. */
 static void drain_output(struct serve *s, struct runner *r)
 {
@@ -904,6 +936,7 @@ int serve_run(const struct serve_opts *o)
 	s.h = http_new(&ho);
 	login_routes(s.h, &s.tokens);
 	api_routes(s.h, &s);
+	intake_routes(s.h, &s);
 	if (http_start(s.h, &e) < 0) {
 		fprintf(stderr, "error: %s\n", e.msg);
 		goto out;
@@ -923,10 +956,12 @@ int serve_run(const struct serve_opts *o)
 		goto out;
 	}
 	resume_all(&s);
+	intake_poll_start(&s);
 	loop(&s, sfd);
 	logf_("stopped");
 	ret = 0;
 out:
+	intake_poll_stop();
 	http_free(s.h);
 	while (s.runners) {
 		struct runner *r = s.runners;

@@ -82,6 +82,17 @@ bool serve_stopping(const struct serve *s);
 int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 		char **msg);
 
+/*
+ * Start an execution of pl (a pipeline of a snapshot) as serve_spawn()
+ * does, its trigger given (NULL: StartPipelineExecution), at revision
+ * (NULL: its branches), with vars ("NAME=VALUE"; NULL: none). 0 and *id
+ * (caller frees), else as serve_spawn().
+ */
+int serve_start(struct serve *s, const struct pipeline *pl,
+		const char *trigger_type, const char *trigger_detail,
+		const char *revision, const struct strvec *vars,
+		const char *who, char **id, char **msg);
+
 /* A new execution id, "pe-<uuid>" (caller frees). */
 char *serve_new_id(void);
 
