@@ -462,6 +462,29 @@ static const char *label_of(const struct strvec *args)
 	return "runner";
 }
 
+/* Wait (at most ms) until no live runner has this label. */
+static void wait_runner_locked(struct serve *s, const char *label, int ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		bool live = false;
+
+		for (struct runner *r = s->runners; r; r = r->next)
+			live |= !r->exited && !strcmp(r->label, label);
+		if (!live || pthread_cond_timedwait(&s->cond, &s->mu, &until) ==
+				     ETIMEDOUT)
+			return;
+	}
+}
+
 int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 		char **msg)
 {
@@ -473,6 +496,11 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 
 	*msg = NULL;
 	pthread_mutex_lock(&s->mu);
+	/* a decision or a retry needs the execution's lock: let the runner
+	 * that just left it waiting or failed finish first (a client that
+	 * saw the state change may come before it exits) */
+	if (strcmp(args->v[0], "stop") && strcmp(args->v[0], "start"))
+		wait_runner_locked(s, label_of(args), 5000);
 	r = s->stopping ? NULL
 			: spawn_locked(s, args, label_of(args), who, &fd);
 	pthread_mutex_unlock(&s->mu);
@@ -511,7 +539,15 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 	}
 	while (!r->exited || r->err_fd >= 0)
 		pthread_cond_wait(&s->cond, &s->mu);
-	status = r->status ? r->status : 111;
+	status = r->status;
+	if (!status) { /* done before it had to say so: a stop */
+		r->waiters--;
+		pthread_mutex_unlock(&s->mu);
+		if (write(s->wake[1], "w", 1) < 0) {
+			/* full: it wakes up anyway */
+		}
+		return 0;
+	}
 	if (r->last) {
 		const char *m = r->last;
 
