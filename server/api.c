@@ -158,18 +158,11 @@ static bool refuse_stopping(struct http_req *rq, struct serve *s)
 	return true;
 }
 
-/* Run a runner and answer from its outcome: ok() when it took the
- * request, the runner's message otherwise. */
-static bool run(struct http_req *rq, struct serve *s, struct strvec *args)
+/* Answer a runner's failure (serve_spawn()). */
+static void failed(struct http_req *rq, struct serve *s, int st,
+		   const char *msg)
 {
-	char *msg = NULL;
-	int st = serve_spawn(s, args, http_who(rq), &msg);
-
-	if (st == 0 || st == EXEC_WAITING) {
-		free(msg);
-		return true;
-	}
-	if (st == 503 || serve_stopping(s)) {
+	if (serve_stopping(s)) {
 		http_set_header(rq, "Retry-After", "30");
 		http_error(rq, 503, "ServiceUnavailableException", "%s",
 			   msg ? msg : "the server is stopping");
@@ -177,8 +170,18 @@ static bool run(struct http_req *rq, struct serve *s, struct strvec *args)
 		http_error(rq, api_status_of(st), type_of(api_status_of(st)),
 			   "%s", msg ? msg : "failed");
 	}
+}
+
+/* Run a runner and answer its failure; true when it took the request. */
+static bool run(struct http_req *rq, struct serve *s, struct strvec *args)
+{
+	char *msg = NULL;
+	int st = serve_spawn(s, args, http_who(rq), &msg);
+
+	if (st && st != EXEC_WAITING)
+		failed(rq, s, st, msg);
 	free(msg);
-	return false;
+	return !st || st == EXEC_WAITING;
 }
 
 /* ---- pipelines -------------------------------------------------------- */
@@ -293,19 +296,18 @@ static void start_execution(struct http_req *rq, void *data)
 {
 	struct serve *s = data;
 	const char *name = http_param(rq, 0), *rev = NULL;
-	struct serve_pls *p;
+	struct serve_pls *p = NULL;
 	struct pipeline *pl;
 	json_object *b, *vars, *revs;
-	struct strvec args = STRVEC_INIT;
-	char *id = NULL, *file = NULL;
+	struct strvec vv = STRVEC_INIT;
+	char *id = NULL, *msg = NULL, *detail = NULL;
+	int st;
 
 	if (refuse_stopping(rq, s) || !(b = body_json(rq)))
 		return;
 	p = serve_pipelines_get(s);
 	pl = serve_find(p, name);
-	file = pl ? xstrdup(pl->file) : NULL;
-	serve_pipelines_put(s, p);
-	if (!file) {
+	if (!pl) {
 		http_error(rq, 404, "PipelineNotFoundException",
 			   "no pipeline '%s' is served", name);
 		goto out;
@@ -334,14 +336,6 @@ static void start_execution(struct http_req *rq, void *data)
 		if (r0)
 			rev = json_object_get_string(rv);
 	}
-	id = serve_new_id();
-	strvec_push(&args, "start");
-	strvec_push(&args, serve_state_dir(s));
-	strvec_push(&args, file);
-	strvec_push(&args, id);
-	strvec_push(&args, "StartPipelineExecution");
-	strvec_pushf(&args, "api:%s", http_who(rq) ? http_who(rq) : "?");
-	strvec_push(&args, rev ? rev : "");
 	if (json_object_object_get_ex(b, "variables", &vars)) {
 		if (!json_object_is_type(vars, json_type_array)) {
 			http_error(rq, 400, "InvalidRequestException",
@@ -362,20 +356,27 @@ static void start_execution(struct http_req *rq, void *data)
 					   "\"value\": VALUE}");
 				goto out;
 			}
-			strvec_pushf(&args, "%s=%s", n, v);
+			strvec_pushf(&vv, "%s=%s", n, v);
 		}
 	}
-	if (run(rq, s, &args)) {
+	detail = xasprintf("api:%s", http_who(rq) ? http_who(rq) : "?");
+	st = serve_start(s, pl, "StartPipelineExecution", detail, rev, &vv,
+			 http_who(rq), &id, &msg);
+	if (st) {
+		failed(rq, s, st, msg);
+	} else {
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "pipelineExecutionId", jstr(id));
 		http_reply_json(rq, 200, o);
 	}
 out:
+	serve_pipelines_put(s, p);
 	json_object_put(b);
-	strvec_release(&args);
+	strvec_release(&vv);
 	free(id);
-	free(file);
+	free(msg);
+	free(detail);
 }
 
 /* ---- executions ------------------------------------------------------- */

@@ -38,9 +38,12 @@ extern char **environ;
 
 /* A loaded pipeline file, shared by the snapshots that hold it. */
 struct spl {
-	struct pipeline pl;
+	struct pipeline pl; /* first: serve_start() finds the rest */
 	char *path;
-	int refs;
+	atomic_int refs;
+	/* a reload kept this declaration: the file on disk does not load
+	 * (its error), and a runner, which reads it, could not run it */
+	char *broken;
 };
 
 struct snap {
@@ -115,6 +118,7 @@ static void spl_put(struct spl *p)
 		return;
 	pipeline_release(&p->pl);
 	free(p->path);
+	free(p->broken);
 	free(p);
 }
 
@@ -246,7 +250,6 @@ static struct snap *load_all(struct serve *s, struct snap *old, int *bad)
 		p->pl = (struct pipeline)PIPELINE_INIT;
 		if (pipeline_load(files.v[i], &p->pl, &e) < 0) {
 			logf_("error: %s", e.msg);
-			err_clear(&e);
 			(*bad)++;
 			for (size_t k = 0; old && k < old->pub.nr; k++)
 				if (!strcmp(old->items[k]->path, p->path))
@@ -255,8 +258,13 @@ static struct snap *load_all(struct serve *s, struct snap *old, int *bad)
 				logf_("%s: keeping the pipeline '%s' loaded "
 				      "before",
 				      p->path, keep->pl.name);
+				pthread_mutex_lock(&s->mu);
 				keep->refs++;
+				free(keep->broken);
+				keep->broken = xstrdup(e.msg);
+				pthread_mutex_unlock(&s->mu);
 			}
+			err_clear(&e);
 			free(p->path);
 			free(p);
 			p = keep;
@@ -573,10 +581,23 @@ int serve_start(struct serve *s, const struct pipeline *pl,
 		const char *who, char **id, char **msg)
 {
 	struct strvec args = STRVEC_INIT;
-	char *nid = serve_new_id();
+	const struct spl *sp = (const struct spl *)pl;
+	char *nid, *broken;
 	int ret;
 
 	*id = NULL;
+	*msg = NULL;
+	pthread_mutex_lock(&s->mu);
+	broken = xstrdup_or_null(sp->broken);
+	pthread_mutex_unlock(&s->mu);
+	if (broken) {
+		*msg = xasprintf("the file of pipeline '%s' no longer loads "
+				 "(%s): fix it and reload",
+				 pl->name, broken);
+		free(broken);
+		return 1;
+	}
+	nid = serve_new_id();
 	strvec_push(&args, "start");
 	strvec_push(&args, s->state);
 	strvec_push(&args, pl->file);

@@ -192,13 +192,22 @@ EOB
 	grep -q "keeping the pipeline 'web' loaded before" "$T/serve.log"
 	run api GET /api/pipelines
 	[ "$(echo "$output" | jq -r '[.pipelines[].name] | sort | join(",")')" = other,web ]
+	# its executions are there to see, but a new one would read the
+	# broken file: refused, saying why
+	run api POST /api/pipelines/web/executions
+	[ "$(code)" = 409 ]
+	[[ "$output" == *"the file of pipeline 'web' no longer loads ("*"web.yml:"*": fix it and reload"* ]]
+	api POST /api/pipelines/other/executions >/dev/null
+	[ "$(code)" = 200 ]
 	# the file fixed: served as it is now
 	cp "$T/good.yml" "$T/pl/web.yml"
 	sed -i 's/name: Step/name: Step2/' "$T/pl/web.yml"
 	kill -HUP "$SV_PID"
 	wait_line "$T/serve.log" "reloaded: 2 pipelines$"
-	run api GET /api/pipelines
-	[ "$(code)" = 200 ]
+	id=$(api POST /api/pipelines/web/executions | jq -r .pipelineExecutionId)
+	wait_status "$id" Succeeded
+	run "$SLIPWAY" pipeline show "$id" --json --state-dir "$STATE"
+	[ "$(echo "$output" | jq -r '.stageStates[1].actionStates[0].actionName')" = Step2 ]
 	sv_stop
 }
 
