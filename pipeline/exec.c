@@ -2882,6 +2882,54 @@ int exec_execution_json(const char *state_dir, const char *id,
 	return ret;
 }
 
+int exec_execution_json_in(struct store *s, const char *state_dir,
+			   struct pipeline *const *pls, size_t npl,
+			   const char *id, struct json_object **out,
+			   struct sw_err *e)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct store_execution x = { 0 };
+	const struct pipeline *pl = NULL;
+	int rc, ret = -1;
+
+	*out = NULL;
+	rc = store_get_execution(s, id, &x, e);
+	if (rc != 0) {
+		if (rc > 0)
+			err_set(e, ERR_USAGE, "no execution '%s'", id);
+		return -1;
+	}
+	for (size_t i = 0; i < npl && !pl && x.pipeline_file; i++) {
+		char *abs;
+
+		if (strcmp(pls[i]->name, x.pipeline))
+			continue;
+		abs = fs_abspath(pls[i]->file);
+		if (!strcmp(abs, x.pipeline_file))
+			pl = pls[i];
+		free(abs);
+	}
+	if (!pl) {
+		store_execution_release(&x);
+		return exec_execution_json(state_dir, id, out, e);
+	}
+	r.s = s;
+	r.state = xstrdup(state_dir);
+	r.id = xstrdup(id);
+	r.dir = xasprintf("%s/executions/%s", state_dir, id);
+	r.vars = x.variables ? json_tokener_parse(x.variables) : NULL;
+	if (!r.vars)
+		r.vars = json_object_new_object();
+	r.pl = *pl; /* borrowed: read only, never released here */
+	if (reconcile(&r, e) == 0 && show(&r, id, SHOW_HTML, out, e) == 0)
+		ret = 0;
+	r.pl = (struct pipeline)PIPELINE_INIT;
+	r.s = NULL;
+	run_release(&r);
+	store_execution_release(&x);
+	return ret;
+}
+
 /* <pe-dir>/report.html (or out) from the execution's record now. */
 static int write_report(struct run *r, const char *out, struct sw_err *e)
 {

@@ -73,13 +73,13 @@ static const char *type_of(int http)
 static int open_store(struct serve *s, struct store **st, struct http_req *rq)
 {
 	struct sw_err e = SW_ERR_INIT;
-	char *db = fs_join(serve_state_dir(s), "slipway.db");
-	int ret = store_open(st, db, &e);
 
-	free(db);
-	if (ret < 0)
+	*st = serve_store_get(s, &e);
+	if (!*st) {
 		http_error(rq, 500, "InternalError", "%s", e.msg);
-	return ret;
+		return -1;
+	}
+	return 0;
 }
 
 /* An id that names one thing under the state directory. */
@@ -289,7 +289,7 @@ static void list_executions(struct http_req *rq, void *data)
 out:
 	free(mode);
 	store_executions_free(v, nr);
-	store_close(st);
+	serve_store_put(s, st);
 }
 
 static void start_execution(struct http_req *rq, void *data)
@@ -398,7 +398,7 @@ static bool execution_exists(struct http_req *rq, struct serve *s,
 		return false;
 	rc = store_get_execution(st, id, &x, &e);
 	store_execution_release(&x);
-	store_close(st);
+	serve_store_put(s, st);
 	if (rc < 0)
 		http_error(rq, 500, "InternalError", "%s", e.msg);
 	else if (rc > 0)
@@ -412,11 +412,24 @@ static void get_execution(struct http_req *rq, void *data)
 	struct serve *s = data;
 	const char *id = http_param(rq, 0);
 	struct sw_err e = SW_ERR_INIT;
+	struct serve_pls *p;
+	struct store *st;
 	json_object *o = NULL;
+	int rc;
 
-	if (!execution_exists(rq, s, id))
+	if (!plain_id(id) || strncmp(id, "pe-", 3)) {
+		http_error(rq, 404, "PipelineExecutionNotFoundException",
+			   "no execution '%s'", id);
 		return;
-	if (exec_execution_json(serve_state_dir(s), id, &o, &e) < 0) {
+	}
+	if (open_store(s, &st, rq) < 0)
+		return;
+	p = serve_pipelines_get(s);
+	rc = exec_execution_json_in(st, serve_state_dir(s), p->v, p->nr, id, &o,
+				    &e);
+	serve_pipelines_put(s, p);
+	serve_store_put(s, st);
+	if (rc < 0) {
 		if (e.code == ERR_USAGE)
 			http_error(rq, 404,
 				   "PipelineExecutionNotFoundException", "%s",
@@ -585,14 +598,12 @@ static void report_or_row(struct http_req *rq, const char *dir,
 
 static json_object *build_row(struct serve *s, const char *id)
 {
-	struct store *st = NULL;
 	struct store_build b = { 0 };
 	struct sw_err e = SW_ERR_INIT;
-	char *db = fs_join(serve_state_dir(s), "slipway.db");
+	struct store *st = serve_store_get(s, &e);
 	json_object *o = NULL;
 
-	if (store_open(&st, db, &e) == 0 &&
-	    store_get_build(st, id, &b, &e) == 0) {
+	if (st && store_get_build(st, id, &b, &e) == 0) {
 		o = json_object_new_object();
 		json_object_object_add(o, "id", jstr(b.id));
 		json_object_object_add(o, "projectName", jstr(b.project));
@@ -606,21 +617,18 @@ static json_object *build_row(struct serve *s, const char *id)
 				       json_object_new_boolean(false));
 	}
 	store_build_release(&b);
-	store_close(st);
-	free(db);
+	serve_store_put(s, st);
 	return o;
 }
 
 static json_object *deployment_row(struct serve *s, const char *id)
 {
-	struct store *st = NULL;
 	struct store_deployment d = { 0 };
 	struct sw_err e = SW_ERR_INIT;
-	char *db = fs_join(serve_state_dir(s), "slipway.db");
+	struct store *st = serve_store_get(s, &e);
 	json_object *o = NULL;
 
-	if (store_open(&st, db, &e) == 0 &&
-	    store_get_deployment(st, id, &d, &e) == 0) {
+	if (st && store_get_deployment(st, id, &d, &e) == 0) {
 		o = json_object_new_object();
 		json_object_object_add(o, "deploymentId", jstr(d.id));
 		json_object_object_add(o, "applicationName",
@@ -630,8 +638,7 @@ static json_object *deployment_row(struct serve *s, const char *id)
 		json_object_object_add(o, "createTime", jtime(d.start_ms));
 	}
 	store_deployment_release(&d);
-	store_close(st);
-	free(db);
+	serve_store_put(s, st);
 	return o;
 }
 

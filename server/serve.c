@@ -77,6 +77,8 @@ struct serve {
 	struct strvec env; /* the runners' environment, without USER */
 	atomic_bool stopping;
 	int wake[2];
+	struct store *pool[16]; /* serve_store_get() */
+	size_t nr_pool;
 };
 
 static int64_t mono_ms(void)
@@ -314,6 +316,39 @@ static void reload(struct serve *s)
 	logf_("reloaded: %zu pipeline%s%s", n->pub.nr,
 	      n->pub.nr == 1 ? "" : "s",
 	      bad ? " (some files refused, see above)" : "");
+}
+
+/* ---- the store ------------------------------------------------------ */
+
+struct store *serve_store_get(struct serve *s, struct sw_err *e)
+{
+	struct store *st = NULL;
+	char *db;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->nr_pool)
+		st = s->pool[--s->nr_pool];
+	pthread_mutex_unlock(&s->mu);
+	if (st)
+		return st;
+	db = fs_join(s->state, "slipway.db");
+	if (store_open(&st, db, e) < 0)
+		st = NULL;
+	free(db);
+	return st;
+}
+
+void serve_store_put(struct serve *s, struct store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->nr_pool < sizeof(s->pool) / sizeof(s->pool[0])) {
+		s->pool[s->nr_pool++] = st;
+		st = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	store_close(st);
 }
 
 /* ---- runners -------------------------------------------------------- */
@@ -1033,6 +1068,8 @@ out:
 	}
 	if (s.cur)
 		snap_free(s.cur);
+	while (s.nr_pool)
+		store_close(s.pool[--s.nr_pool]);
 	if (sfd >= 0)
 		close(sfd);
 	if (s.wake[0] >= 0)
