@@ -359,3 +359,31 @@ EOP
 	[ "$status" = 111 ]
 	[[ "$output" == *"/nonexistent"* ]]
 }
+
+@test "serve: nothing in a request becomes a command: revisions, variables, ids and names are data" {
+	sv_setup </dev/null
+	sv_start
+	pwn="touch $T/pwned"
+	for rev in "\$($pwn)" "; $pwn" "--upload-pack=$pwn" "main\`$pwn\`"; do
+		api POST /api/pipelines/web/executions \
+			-d "$(jq -cn --arg r "$rev" '{revision: $r}')" >/dev/null
+		[ "$(code)" = 200 ]
+	done
+	api POST /api/pipelines/web/executions \
+		-d "$(jq -cn --arg v "\$($pwn)" '{variables: [{name: "Env", value: $v}]}')" >/dev/null
+	[ "$(code)" = 200 ]
+	api POST /api/pipelines/web/executions \
+		-d "$(jq -cn --arg n "X=\$($pwn)" '{variables: [{name: $n, value: "v"}]}')" >/dev/null
+	[ "$(code)" = 400 ]
+	enc=$(jq -rn --arg s "\$($pwn)" '$s | @uri')
+	api POST "/api/executions/pe-$enc/approve" >/dev/null
+	[ "$(code)" = 404 ]
+	api POST "/api/pipelines/web$enc/executions" >/dev/null
+	[ "$(code)" = 404 ]
+	# every execution ended (those at a bad revision failed to fetch)
+	for id in $(api GET /api/pipelines/web/executions | jq -r '.pipelineExecutionSummaries[].pipelineExecutionId'); do
+		wait_status "$id" Failed || wait_status "$id" Succeeded
+	done
+	[ ! -e "$T/pwned" ]
+	sv_stop
+}
