@@ -45,6 +45,7 @@ EOB
 	# recorded as the token's name
 	run "$SLIPWAY" pipeline show "$id" --json --state-dir "$STATE"
 	[ "$(echo "$output" | jq -r '.stageStates[2].actionStates[0].latestExecution.summary')" = "looks good" ]
+	[ "$(echo "$output" | jq -r '.stageStates[2].actionStates[0].latestExecution.lastUpdatedBy')" = alice ]
 	# a second approval has nothing to approve: 409
 	api POST "/api/executions/$id/approve" >/dev/null
 	[ "$(code)" = 409 ]
