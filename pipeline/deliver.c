@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -216,6 +217,10 @@ static int post(struct target *t, const char *line, size_t len, char *why,
 	/* GitLab refuses a status it already has: that is delivered */
 	if (code == 400 && r.benign && strstr(buf_cstr(&answer), r.benign))
 		code = 200;
+	/* GitHub's rate limits answer 403: worth waiting for */
+	if (code == 403 && !t->url &&
+	    strcasestr(buf_cstr(&answer), "rate limit"))
+		code = 429;
 	req_release(&r);
 	buf_release(&answer);
 	if (code < 0)

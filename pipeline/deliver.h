@@ -36,7 +36,8 @@ void deliver_queue(const char *pe_dir, size_t idx, const char *name,
  *    "benign": "Cannot transition status"}
  * POSTed to U with the headers, plus auth followed by the content of F
  * (read when sent, so that no token is written in the spool). A 400
- * whose answer holds benign counts as delivered. Messages name it
+ * whose answer holds benign counts as delivered; a 403 that speaks of a
+ * rate limit is retried as a 429 is. Messages name it
  * "commit status 'name'".
  */
 void deliver_queue_request(const char *pe_dir, const char *stem,

@@ -29,6 +29,7 @@
 #define JSON_DEPTH 64
 #define DELIVERY_KEEP_MS (30LL * 24 * 3600 * 1000)
 #define GITHUB_MAX_COMMITS 2048
+#define SUMMARY_MAX 1024 /* CodePipeline's triggerDetail */
 
 enum wh_kind { EV_IGNORED, EV_PING, EV_PUSH, EV_PR };
 
@@ -259,13 +260,17 @@ static json_object *jget(json_object *o, const char *path)
 	return o;
 }
 
+/* A string without a NUL inside, or NULL. */
 static const char *jstr(json_object *o, const char *path)
 {
 	json_object *v = jget(o, path);
+	const char *str;
 
-	return v && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
+	if (!v || !json_object_is_type(v, json_type_string))
+		return NULL;
+	str = json_object_get_string(v);
+	return strlen(str) == (size_t)json_object_get_string_len(v) ? str
+								    : NULL;
 }
 
 static bool jint(json_object *o, const char *path, long long *out)
@@ -644,6 +649,12 @@ static void add_start(struct wh_outcome *out, size_t idx, const char *forge,
 			forge, ev->number, ev->action, ev->base,
 			ev->who ? " by " : "", ev->who ? ev->who : "",
 			out->delivery);
+	/* names from the payload end up in log lines: one line, short */
+	for (char *p = s->summary; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (strlen(s->summary) > SUMMARY_MAX)
+		s->summary[SUMMARY_MAX] = '\0';
 	s->source_action = xstrdup(a->name);
 	s->trigger_type = xstrdup("WebhookV2");
 }

@@ -48,9 +48,9 @@ slipway:
 EOB
 }
 
-receiver() {
+receiver() { # [fails]
 	RECEIVER_FORGE=1 python3 "$BATS_TEST_DIRNAME/receiver.py" "$T/port" \
-		"$T/recv.log" 0 </dev/null >/dev/null 2>&1 3>&- &
+		"$T/recv.log" "${1:-0}" </dev/null >/dev/null 2>&1 3>&- &
 	RECV=$!
 	for _ in $(seq 100); do
 		[ -f "$T/port" ] && break
@@ -123,6 +123,18 @@ success slipway/web" ]
 	[ "$(cut -d' ' -f1 "$T/recv.log" | tr '\n' ' ')" = "201 201 400 " ]
 	[ "$(cut -d' ' -f4- "$T/recv.log" | jq -r .state | tr '\n' ' ')" = "running failed failed " ]
 	[ ! -s "$STATE/executions/$PE/notifications.log" ]
+}
+
+@test "pipeline-status: GitHub's rate limit (403) is waited out" {
+	receiver 1
+	st_file github "http://127.0.0.1:$PORT"
+	st_start
+	[ "$status" -eq 0 ]
+	delivered
+	[ "$(cut -d' ' -f1 "$T/recv.log" | tr '\n' ' ')" = "403 201 201 " ]
+	[ "$(grep '^201 ' "$T/recv.log" | cut -d' ' -f4- | jq -r .state | tr '\n' ' ')" = "pending success " ]
+	grep -q "HTTP status 403; attempt 2 of 4" "$STATE/executions/$PE/notifications.log"
+	! grep -q "not delivered" "$STATE/executions/$PE/notifications.log"
 }
 
 @test "pipeline-status: a forge that is down never holds the pipeline" {

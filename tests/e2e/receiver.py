@@ -11,7 +11,9 @@ With RECEIVER_FORGE=1 in the environment it stands in for a forge's
 commit status API instead: each line is "STATUS PATH AUTH BODY", where
 AUTH is the Authorization or PRIVATE-TOKEN header (spaces as '+'), the
 answer is 201, and a POST that repeats the state the same path already
-has is answered 400 "Cannot transition status" as GitLab does.
+has is answered 400 "Cannot transition status" as GitLab does; the
+first FAILS requests are answered 403 "API rate limit exceeded", as
+GitHub does.
 """
 import http.server
 import json
@@ -31,7 +33,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         status = 500 if seen < fails else 200
         seen += 1
         answer = b""
-        if forge and status == 200:
+        if forge and status == 500:
+            status = 403
+            answer = b'{"message":"API rate limit exceeded for user ID 1."}'
+            line = "%d %s - %s\n" % (status, self.path, body.decode().replace("\n", " "))
+        elif forge:
             status = 201
             try:
                 state = json.loads(body).get("state")

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "pipeline.h"
+#include "store.h"
 #include "trigger.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -290,6 +291,9 @@ static void test_webhook__malformed_json(void **state)
 		"{\"ref\":\"refs/heads/../x\",\"after\":\"" SHA2 "\","
 		"\"repository\":{\"full_name\":\"acme/web\"}}",
 		"{\"ref\":\"refs/heads/main\",\"after\":\"" SHA2 "\"}",
+		/* a NUL inside a name would cut it short */
+		"{\"ref\":\"refs/heads/ma\\u0000in\",\"after\":\"" SHA2 "\","
+		"\"repository\":{\"full_name\":\"acme/web\"}}",
 	};
 	struct buf deep = BUF_INIT;
 
@@ -615,6 +619,23 @@ static void test_webhook__github_pull_request_and_ping(void **state)
 	assert_int_equal(o.nr_starts, 0);
 	assert_non_null(strstr(o.body, "fork (deleted)"));
 	wh_outcome_release(&o);
+	/* what the sender names stays on one line */
+	{
+		const char *evil =
+			"{\"action\":\"synchronize\",\"number\":14,"
+			"\"pull_request\":{\"head\":{\"ref\":\"f\",\"sha\":"
+			"\"" SHA2
+			"\",\"repo\":{\"id\":1}},\"base\":{\"ref\":\"main\","
+			"\"repo\":{\"id\":1}}},\"sender\":{\"login\":"
+			"\"eve\\nstarted pipeline x\"},"
+			"\"repository\":{\"id\":1,\"full_name\":\"acme/web\"}}";
+
+		github(f, "pull_request", "p-evil", SECRET, evil, &o);
+		assert_int_equal(o.nr_starts, 1);
+		assert_null(strchr(o.starts[0].summary, '\n'));
+		assert_non_null(strstr(o.starts[0].summary, "eve?started"));
+		wh_outcome_release(&o);
+	}
 	github(f, "issues", "p-3", SECRET, "{}", &o);
 	assert_int_equal(o.status, 202);
 	assert_non_null(strstr(o.body, "not one slipway acts on"));
@@ -884,6 +905,84 @@ static void test_webhook__one_start_per_pipeline(void **state)
 	fx_free(f);
 }
 
+/* The seen-set: per forge, pruned by age, and poll heads kept by key. */
+static void test_webhook__store_tables(void **state)
+{
+	struct fx *f = fx_new();
+	struct sw_err e = SW_ERR_INIT;
+	struct strvec refs = STRVEC_INIT, oids = STRVEC_INIT;
+	struct store *s;
+	char *db = fs_join(f->state, "slipway.db");
+	int first = -1, v = 0;
+
+	(void)state;
+	assert_int_equal(store_open(&s, db, &e), 0);
+	assert_int_equal(store_version(s, &v, &e), 0);
+	assert_true(v >= 3);
+	assert_int_equal(
+		store_delivery_record(s, "github", "a", 1000, &first, &e), 0);
+	assert_int_equal(first, 1);
+	store_delivery_record(s, "github", "a", 2000, &first, &e);
+	assert_int_equal(first, 0);
+	store_delivery_record(s, "gitlab", "a", 2000, &first, &e);
+	assert_int_equal(first, 1);
+	/* forgotten once old enough, then new again */
+	assert_int_equal(store_delivery_prune(s, 1500, &e), 0);
+	store_delivery_record(s, "github", "a", 3000, &first, &e);
+	assert_int_equal(first, 1);
+	store_delivery_record(s, "gitlab", "a", 3000, &first, &e);
+	assert_int_equal(first, 0);
+
+	store_poll_head_set(s, "k", "refs/heads/main", SHA1, 1, &e);
+	store_poll_head_set(s, "k", "refs/tags/v1", SHA1, 1, &e);
+	store_poll_head_set(s, "other", "refs/heads/main", SHA1, 1, &e);
+	store_poll_head_set(s, "k", "refs/heads/main", SHA2, 2, &e);
+	store_poll_head_set(s, "k", "refs/tags/v1", NULL, 2, &e);
+	assert_int_equal(store_poll_heads(s, "k", &refs, &oids, &e), 0);
+	assert_int_equal(refs.nr, 1);
+	assert_string_equal(refs.v[0], "refs/heads/main");
+	assert_string_equal(oids.v[0], SHA2);
+	assert_int_equal(e.code, 0);
+	strvec_release(&refs);
+	strvec_release(&oids);
+	store_close(s);
+	free(db);
+	fx_free(f);
+}
+
+/* Another pipeline's secret never starts this one. */
+static void test_webhook__secret_is_per_pipeline(void **state)
+{
+	struct fx *f = fx_new();
+	struct wh_outcome o = WH_OUTCOME_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *body = push_body("refs/heads/main", SHA2, "");
+	char *p = fs_join(f->dir, "secret2");
+
+	(void)state;
+	assert_int_equal(fs_write_atomic(p, "other-secret", 12, 0600, &e), 0);
+	free(p);
+	fx_add(f, PIPELINE("web", "", "  webhook-secret-file: secret2\n"));
+	fx_add(f, PIPELINE("api", "", SECRET_BINDING));
+	free(f->pl[1].sources[0].name);
+	f->pl[1].sources[0].name = xstrdup("acme/api");
+	free(f->pl[1].stages[0].actions[0].config[1].value);
+	f->pl[1].stages[0].actions[0].config[1].value = xstrdup("acme/api");
+	/* signed with api's secret, naming web's repository */
+	github(f, "push", "per-1", SECRET, body, &o);
+	assert_int_equal(o.status, 202);
+	assert_int_equal(o.nr_starts, 0);
+	assert_non_null(strstr(o.body, "pipeline 'web': it watches acme/web "
+				       "but its secret did not verify"));
+	wh_outcome_release(&o);
+	github(f, "push", "per-2", "other-secret", body, &o);
+	assert_int_equal(o.nr_starts, 1);
+	assert_int_equal(o.starts[0].pipeline, 0);
+	wh_outcome_release(&o);
+	free(body);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -905,6 +1004,8 @@ int main(void)
 		cmocka_unit_test(test_webhook__github_form_body),
 		cmocka_unit_test(test_webhook__huge_fields),
 		cmocka_unit_test(test_webhook__one_start_per_pipeline),
+		cmocka_unit_test(test_webhook__store_tables),
+		cmocka_unit_test(test_webhook__secret_is_per_pipeline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
