@@ -269,8 +269,11 @@ EOB
 	a=$(api POST /api/pipelines/web/executions -d '{"variables": [{"name": "Env", "value": "a"}]}' | jq -r .pipelineExecutionId)
 	b=$(api POST /api/pipelines/web/executions -d '{"variables": [{"name": "Env", "value": "b"}]}' | jq -r .pipelineExecutionId)
 	wait_line "$T/ran" start
-	# the other execution's step waits while this one holds the slot
-	wait_line "$T/serve.log" "Build/Step: waiting for a worker slot (all 1 busy)"
+	# while one execution's step holds the slot, the other waits for it
+	first=$(sed -n 's/^start //p' "$T/ran")
+	other=$a
+	[ "$first" != "$a" ] || other=$b
+	wait_line "$T/serve.log" "$other: [A-Za-z]*/[A-Za-z]*: waiting for a worker slot (all 1 busy)"
 	[ "$(cat "$T/ran" | wc -l)" = 1 ]
 	echo x >"$T/go"
 	wait_line "$T/ran" "^end"
