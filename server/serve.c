@@ -1115,9 +1115,24 @@ out:
  *   stop STATE ID finish|abandon REASON
  * An empty argument stands for none.
  */
+/* A runner outlives a server that died: what it writes to the server
+ * then fails (EPIPE) instead of killing it. A handler, not SIG_IGN, so
+ * that the commands it runs get the default back. */
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+}
+
 int serve_runner_main(int argc, char **argv)
 {
 	const char *k = argc > 0 ? argv[0] : "";
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigpipe;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGPIPE, &sa, NULL);
 
 #define OR_NULL(x) (*(x) ? (x) : NULL)
 	exec_catch_drain();

@@ -436,3 +436,28 @@ EOP
 	[ "${lines[2]}" = 200 ]
 	sv_stop
 }
+
+@test "serve: a server killed outright leaves its runners to finish their executions, which the next start leaves alone" {
+	sv_setup </dev/null
+	mkfifo "$T/go"
+	printf '#!/bin/sh\necho step >>%s/ran\nread x <%s/go\necho step-done >>%s/ran\n' "$T" "$T" "$T" >"$T/step.sh"
+	sv_start
+	id=$(api POST /api/pipelines/web/executions | jq -r .pipelineExecutionId)
+	wait_line "$T/ran" '^step$'
+	kill -KILL "$SV_PID"
+	sv_wait 20
+	# the runner writes to a server that is gone, and goes on
+	echo x >"$T/go"
+	for i in $(seq 600); do
+		s=$("$SLIPWAY" pipeline show "$id" --json --state-dir "$STATE" | jq -r .pipelineExecution.status)
+		[ "$s" = InProgress ] || break
+		sleep 0.1
+	done
+	[ "$s" = Succeeded ]
+	sv_start
+	run api GET "/api/executions/$id"
+	[ "$(echo "$output" | jq -r .pipelineExecution.status)" = Succeeded ]
+	! grep -q "$id: resuming" "$T/serve.log"
+	[ "$(grep -c '^step$' "$T/ran")" = 1 ]
+	sv_stop
+}
