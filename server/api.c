@@ -242,6 +242,7 @@ static void list_executions(struct http_req *rq, void *data)
 	serve_pipelines_put(s, p);
 	q.name = name;
 	q.status = http_query(rq, "status");
+	q.limit = 100; /* ListPipelineExecutions' default */
 	if (max) {
 		char *end;
 		long n = strtol(max, &end, 10);

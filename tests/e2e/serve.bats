@@ -39,7 +39,8 @@ EOB
 	[ "$(code)" = 200 ]
 	[ "$(echo "$output" | jq -r .status)" = Approved ]
 	wait_status "$id" Succeeded
-	run api GET "/api/pipelines/web/executions"
+	run api GET "/api/pipelines/web/executions?maxResults=1"
+	[ "$(echo "$output" | jq -r '.pipelineExecutionSummaries | length')" = 1 ]
 	[ "$(echo "$output" | jq -r '.pipelineExecutionSummaries[0].pipelineExecutionId')" = "$id" ]
 	[ "$(echo "$output" | jq -r '.pipelineExecutionSummaries[0].status')" = Succeeded ]
 	# recorded as the token's name
@@ -64,6 +65,8 @@ EOB
 	[ "$(code)" = 400 ]
 	grep -q "'Nope' is not a variable of pipeline 'web'" "$T/body"
 	api POST /api/pipelines/web/executions -d '{"variables": ' >/dev/null
+	[ "$(code)" = 400 ]
+	api GET "/api/pipelines/web/executions?maxResults=0" >/dev/null
 	[ "$(code)" = 400 ]
 	api GET /api/executions/pe-nope >/dev/null
 	[ "$(code)" = 404 ]
