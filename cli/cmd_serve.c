@@ -41,7 +41,7 @@ static const char usage[] =
 	"      --token-file FILE   bearer tokens, one a line; without it a\n"
 	"                          token is made in DIR/serve-token and only\n"
 	"                          a loopback address may be served\n"
-	"      --max-body SIZE     largest request body (default 25M)\n"
+	"      --max-body SIZE     largest webhook body (default 25M)\n"
 	"      --grace DURATION    how long SIGTERM waits for running actions\n"
 	"                          (default 10m)\n"
 	"      --request-timeout DURATION  a request must arrive within it\n"
