@@ -464,3 +464,32 @@ EOP
 	[ "$(grep -c '^step$' "$T/ran")" = 1 ]
 	sv_stop
 }
+
+@test "serve: a deployment through the API: GetDeployment of the pipeline's CodeDeploy action" {
+	sv_setup <<'EOB'
+    - name: Deploy
+      actions:
+        - name: Ship
+          actionTypeId: {category: Deploy, owner: AWS, provider: CodeDeploy, version: "1"}
+          configuration: {ApplicationName: app, DeploymentGroupName: staging}
+          inputArtifacts: [{name: Src}]
+EOB
+	printf 'version: 0.0\nos: linux\nfiles:\n  - source: f.txt\n    destination: /srv/app\n' >"$T/repo/appspec.yml"
+	(cd "$T/repo" && git add -A && git -c user.email=t@example.com -c user.name=t commit -qm appspec)
+	printf 'application: app\ndeployment-group: staging\nhosts:\n  - name: h1\n' >"$T/fleet.yml"
+	echo "  deployment-groups: {app/staging: $T/fleet.yml}" >>"$T/pl/web.yml"
+	sv_start
+	id=$(api POST /api/pipelines/web/executions | jq -r .pipelineExecutionId)
+	wait_status "$id" Succeeded
+	did=$(api GET "/api/executions/$id" | jq -r '.stageStates[2].actionStates[0].latestExecution.externalExecutionId')
+	[[ "$did" == d-* ]]
+	run api GET "/api/deployments/$did"
+	[ "$(code)" = 200 ]
+	[ "$(echo "$output" | jq -r .deploymentId)" = "$did" ]
+	[ "$(echo "$output" | jq -r .status)" = Succeeded ]
+	api GET "/api/deployments/d-NOPE" >/dev/null
+	[ "$(code)" = 404 ]
+	api GET "/api/deployments/..%2F..%2Fetc" >/dev/null
+	[ "$(code)" = 404 ]
+	sv_stop
+}
