@@ -65,6 +65,7 @@ struct http_req {
 	char *method, *path;
 	const struct route *rt;
 	int no_route; /* 404 or 405 when rt is NULL */
+	struct strvec allow; /* for a 405: the methods the path takes */
 	struct strvec caps;
 	struct buf body;
 	uint64_t limit;
@@ -276,6 +277,8 @@ static void find_route(struct http_req *rq)
 		    !(!strcmp(rq->method, "HEAD") &&
 		      !strcmp(r->method, "GET"))) {
 			rq->no_route = 405;
+			if (strvec_find(&rq->allow, r->method) < 0)
+				strvec_push(&rq->allow, r->method);
 			continue;
 		}
 		http_match(r->pattern, rq->path, &rq->caps);
@@ -584,11 +587,18 @@ static void dispatch(struct http_req *rq)
 		return;
 	}
 	if (!rq->rt) {
-		if (rq->no_route == 405)
+		if (rq->no_route == 405) {
+			struct buf b = BUF_INIT;
+
+			for (size_t i = 0; i < rq->allow.nr; i++)
+				buf_addf(&b, "%s%s", i ? ", " : "",
+					 rq->allow.v[i]);
+			http_set_header(rq, "Allow", b.ptr);
+			buf_release(&b);
 			http_error(rq, 405, "MethodNotAllowedException",
 				   "%s is not allowed on %s", rq->method,
 				   rq->path);
-		else
+		} else
 			http_error(rq, 404, "ResourceNotFoundException",
 				   "no such path: %s", rq->path);
 		return;
@@ -661,6 +671,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		rq->start = mono_ms();
 		strvec_init(&rq->caps);
 		strvec_init(&rq->headers);
+		strvec_init(&rq->allow);
 		client_of(c, rq->client, sizeof(rq->client));
 		*req_cls = rq;
 		find_route(rq);
@@ -754,6 +765,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	free(rq->path);
 	strvec_release(&rq->caps);
 	strvec_release(&rq->headers);
+	strvec_release(&rq->allow);
 	buf_release(&rq->body);
 	free(rq);
 	*req_cls = NULL;
