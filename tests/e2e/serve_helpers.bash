@@ -104,6 +104,11 @@ teardown() {
 	for p in $(pgrep -f "sleep 1000\\.$MARK"); do
 		kill -KILL "$p" 2>/dev/null || true
 	done
+	# runners outlive their server by design: those of a failed test,
+	# and what they run, name this test's directory
+	for p in $(pgrep -f -- "$T/"); do
+		[ "$p" = "$$" ] || kill -KILL "$p" 2>/dev/null || true
+	done
 }
 
 # api METHOD PATH [curl args]: the body on stdout, the status in $T/code.
