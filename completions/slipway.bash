@@ -125,7 +125,7 @@ _slipway() {
 		return
 		;;
 	--group | --env-file | --secrets-file | --report | --html | -b | \
-		--buildspec)
+		--buildspec | --pipelines | --token-file | --port-file)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
@@ -134,7 +134,9 @@ _slipway() {
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
 		--secret-env | --parameter-env | \
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
-		--secondary-source | --revision | -v | --variable | --summary | --reason)
+		--secondary-source | --revision | -v | --variable | --summary | --reason | \
+		--listen | --workers | --max-body | --grace | --request-timeout | \
+		--public-url)
 		return
 		;;
 	esac

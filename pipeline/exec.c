@@ -56,6 +56,8 @@ struct run {
 	 * artifacts and variables it runs with */
 	const struct pl_stage *only;
 	char *target;
+	/* exec_start: what started it (exec_opts) */
+	const char *trigger_type, *trigger_detail;
 };
 
 static int64_t now_ms(void)
@@ -265,9 +267,14 @@ static void event_x(struct run *r, int kind, const struct pl_stage *st,
 
 		json_object_object_add(
 			tr, "trigger-type",
-			json_object_new_string("StartPipelineExecution"));
-		json_object_object_add(tr, "trigger-detail",
-				       json_object_new_string("slipway"));
+			json_object_new_string(
+				r->trigger_type ? r->trigger_type
+						: "StartPipelineExecution"));
+		json_object_object_add(
+			tr, "trigger-detail",
+			json_object_new_string(r->trigger_detail
+						       ? r->trigger_detail
+						       : "slipway"));
 		json_object_object_add(d, "execution-trigger", tr);
 	}
 	if (summary && a) {
@@ -359,6 +366,119 @@ static char *stop_requested(struct run *r)
 	}
 	free(p);
 	return data;
+}
+
+/* ---- serving: drain, worker slots, readiness ---------------------------- */
+
+/* Set by SIGUSR2: the server going down asks its runners to finish the
+ * actions running and start no more, leaving the execution to resume. */
+static volatile sig_atomic_t drain_now;
+
+static void on_drain(int sig)
+{
+	(void)sig;
+	drain_now = 1;
+}
+
+void exec_catch_drain(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_drain;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+static int drained(struct run *r)
+{
+	fprintf(stderr, "%s drained: it resumes where it stopped\n", r->id);
+	return EXEC_DRAINED;
+}
+
+/* The worker slot taken for the next action to start, or -1: a process
+ * runs one execution, so one static is enough. */
+static int slot_fd = -1;
+
+/*
+ * With SLIPWAY_WORKERS=N, take one of the N slot locks
+ * <state>/slots/<i> for the next action, waiting for one to be free;
+ * the action's process inherits it, so that it is free again when that
+ * process ends. -1 when the runner is asked to drain or abandon while
+ * it waits.
+ */
+static int take_slot(struct run *r, const struct pl_stage *st,
+		     const struct pl_action *a)
+{
+	const char *w = getenv("SLIPWAY_WORKERS");
+	long n = w ? strtol(w, NULL, 10) : 0;
+	struct sw_err e = SW_ERR_INIT;
+	bool said = false;
+	char *dir;
+
+	if (n <= 0 || slot_fd >= 0)
+		return 0;
+	dir = fs_join(r->state, "slots");
+	if (fs_mkdir_p(dir, 0755, &e) < 0) {
+		fprintf(stderr, "warning: %s: no worker slots\n", e.msg);
+		free(dir);
+		return 0;
+	}
+	for (;;) {
+		for (long i = 0; i < n; i++) {
+			char *p = xasprintf("%s/%ld", dir, i);
+			int fd = open(p,
+				      O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				      0644);
+
+			free(p);
+			if (fd < 0)
+				continue;
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				slot_fd = fd;
+				free(dir);
+				return 0;
+			}
+			close(fd);
+		}
+		if (drain_now || abandon_now) {
+			free(dir);
+			return -1;
+		}
+		if (!said)
+			fprintf(stderr,
+				"%s/%s: waiting for a worker slot (all %ld "
+				"busy)\n",
+				st->name, a->name, n);
+		said = true;
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+}
+
+static void release_slot(void)
+{
+	if (slot_fd >= 0)
+		close(slot_fd);
+	slot_fd = -1;
+}
+
+/* SLIPWAY_READY_FD: tell whoever started this runner that the request
+ * was taken (it answers its client then), once. */
+static void signal_ready(void)
+{
+	const char *v = getenv("SLIPWAY_READY_FD");
+	int fd = v ? atoi(v) : -1;
+	void (*old)(int);
+
+	if (fd < 3)
+		return;
+	old = signal(SIGPIPE, SIG_IGN);
+	if (write(fd, "ok\n", 3) != 3) {
+		/* nobody waits any more */
+	}
+	signal(SIGPIPE, old);
+	close(fd);
+	unsetenv("SLIPWAY_READY_FD");
 }
 
 /* ---- execution modes ---------------------------------------------------- */
@@ -487,6 +607,10 @@ static int enter_queued(struct run *r, const struct pl_stage *st, int fd,
 			err_sys(e, "cannot lock stage %s", st->name);
 			goto out;
 		}
+		if (drain_now) {
+			rc = 2; /* its ticket goes: it waits again on resume */
+			goto out;
+		}
 		if (!said) {
 			fprintf(stderr,
 				"%s: waiting for stage %s: another execution "
@@ -511,7 +635,8 @@ out:
  * turn, in the order they came (enter_queued); a SUPERSEDED one waiting
  * gives way to a newer one that comes to wait too (the newest waiter's
  * id is in stage-<stage>.waiting).
- * Returns 0 when entered, 1 when superseded, -1 on error.
+ * Returns 0 when entered, 1 when superseded, 2 when asked to drain while
+ * it waited, -1 on error.
  */
 static int enter_stage(struct run *r, const struct pl_stage *st,
 		       struct sw_err *e)
@@ -532,12 +657,11 @@ static int enter_stage(struct run *r, const struct pl_stage *st,
 		goto out;
 	}
 	if (r->pl.mode == PL_QUEUED) {
-		if (enter_queued(r, st, fd, e) < 0) {
+		ret = enter_queued(r, st, fd, e);
+		if (ret)
 			close(fd);
-			goto out;
-		}
-		r->stage_fd = fd;
-		ret = 0;
+		else
+			r->stage_fd = fd;
 		goto out;
 	}
 	wp = stage_file(r, st, "waiting");
@@ -557,6 +681,11 @@ static int enter_stage(struct run *r, const struct pl_stage *st,
 		err_clear(e);
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			break;
+		if (drain_now) {
+			close(fd);
+			ret = 2;
+			goto out;
+		}
 		if (errno != EWOULDBLOCK) {
 			err_sys(e, "%s", lp);
 			close(fd);
@@ -1315,6 +1444,8 @@ static void start_job(struct run *r, struct job *j)
 		close(r->lockfd);
 		if (r->stage_fd >= 0)
 			close(r->stage_fd);
+		if (slot_fd >= 0 && fcntl(slot_fd, F_SETFD, 0) < 0)
+			_exit(127);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -1766,6 +1897,9 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			waiting = true;
 			continue;
 		}
+		/* draining: what has not started stays for the resume */
+		if (a->provider != PL_MANUAL && take_slot(r, st, a) < 0)
+			break;
 		j = &jobs[nj++];
 		j->attempt = x ? x->attempt + 1 : 1;
 		j->st = st;
@@ -1819,6 +1953,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 		}
 		if (!j->error)
 			start_job(r, j);
+		release_slot();
 	}
 	/* each as it ends: those that never started first */
 	fin = xcalloc(nj ? nj : 1, sizeof(*fin));
@@ -2023,10 +2158,18 @@ static int advance(struct run *r)
 			store_stages_free(sv, snr);
 			continue;
 		}
+		if (drain_now) {
+			store_stages_free(sv, snr);
+			return drained(r);
+		}
 		ret = enter_stage(r, st, &e);
 		if (ret < 0) {
 			store_stages_free(sv, snr);
 			return exit_of(&e);
+		}
+		if (ret == 2) {
+			store_stages_free(sv, snr);
+			return drained(r);
 		}
 		if (ret == 1) {
 			store_stages_free(sv, snr);
@@ -2051,6 +2194,8 @@ static int advance(struct run *r)
 		for (int g = 0; g < st->nr_groups; g++) {
 			if ((why = stop_requested(r)))
 				return stopped(r, st, why);
+			if (drain_now)
+				return drained(r);
 			ret = run_group(r, st, g, &e);
 			if (ret < 0)
 				return exit_of(&e);
@@ -2077,6 +2222,9 @@ static int advance(struct run *r)
 			}
 			if (ret == EXEC_WAITING)
 				return EXEC_WAITING;
+			/* actions of the group may not have started */
+			if (drain_now)
+				return drained(r);
 		}
 		if (put_stage(r, st->name, "Succeeded", 0, now_ms(), &e) < 0)
 			return exit_of(&e);
@@ -2144,6 +2292,7 @@ static int take_lock(struct run *r, struct sw_err *e)
 	r->lockfd = fd;
 	/* the runner's pid, for pipeline stop --abandon */
 	catch_abandon();
+	exec_catch_drain();
 	if (ftruncate(fd, 0) == 0)
 		dprintf(fd, "%d\n", (int)getpid());
 	return 0;
@@ -2593,19 +2742,30 @@ int exec_start(const char *file, const struct exec_opts *o)
 		goto out;
 	}
 	uid = state_uuid();
-	r.id = xasprintf("pe-%s", uid);
+	r.id = o->id ? xstrdup(o->id) : xasprintf("pe-%s", uid);
+	if (o->id && (strncmp(o->id, "pe-", 3) || strchr(o->id, '/') ||
+		      strlen(o->id) > 64)) {
+		fprintf(stderr, "slipway: pipeline: bad execution id '%s'\n",
+			o->id);
+		ret = 2;
+		goto out;
+	}
 	r.dir = xasprintf("%s/executions/%s", r.state, r.id);
 	if (fs_mkdir_p(r.dir, 0755, &e) < 0 || take_lock(&r, &e) < 0) {
 		ret = exit_of(&e);
 		goto out;
 	}
+	r.trigger_type = o->trigger_type;
+	r.trigger_detail = o->trigger_detail;
 	abs = fs_abspath(file);
 	x.id = r.id;
 	x.pipeline = r.pl.name;
 	x.pipeline_file = abs;
 	x.status = (char *)"InProgress";
-	x.trigger_type = (char *)"StartPipelineExecution";
-	x.trigger_detail = o->revision ? (char *)o->revision : NULL;
+	x.trigger_type = (char *)(o->trigger_type ? o->trigger_type
+						  : "StartPipelineExecution");
+	x.trigger_detail =
+		(char *)(o->trigger_detail ? o->trigger_detail : o->revision);
 	x.variables = (char *)json_object_to_json_string_ext(
 		r.vars, JSON_C_TO_STRING_PLAIN);
 	x.start_ms = now_ms();
@@ -2621,6 +2781,7 @@ int exec_start(const char *file, const struct exec_opts *o)
 			goto out; /* the caller: started */
 	}
 	event(&r, 0, NULL, NULL, "STARTED", NULL);
+	signal_ready();
 	ret = advance(&r);
 	if (ret == EXEC_WAITING)
 		fprintf(stderr, "%s waiting for approval\n", r.id);
@@ -2717,6 +2878,7 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 	event(&r, 2, j.st, j.a, approve ? "SUCCEEDED" : "FAILED", summary);
 	fprintf(stderr, "%s/%s: %s\n", j.st->name, j.a->name,
 		approve ? "Approved" : "Rejected");
+	signal_ready();
 	ret = advance(&r);
 out:
 	store_approvals_free(v, nr);
@@ -2770,12 +2932,47 @@ int exec_retry(const char *state_dir, const char *id, bool all)
 	retry_event(&r, r.retry, MANUAL_RETRY, all);
 	fprintf(stderr, "%s: retrying %s (%s)\n", id, r.retry->name,
 		all ? "all actions" : "failed actions");
+	signal_ready();
 	ret = advance(&r);
 	if (ret == EXEC_WAITING)
 		fprintf(stderr, "%s waiting for approval\n", r.id);
 out:
 	store_execution_release(&x);
 	store_stages_free(sv, snr);
+	run_release(&r);
+	return ret;
+}
+
+int exec_resume(const char *state_dir, const char *id)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	int ret;
+
+	if (open_run(&r, state_dir, id, &e) < 0 || take_lock(&r, &e) < 0) {
+		ret = e.code == ERR_FAILED ? (fail_msg(&e), 1) : exit_of(&e);
+		goto out;
+	}
+	if (store_get_execution(r.s, id, &x, &e) != 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	if (strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) {
+		fprintf(stderr,
+			"slipway: pipeline: execution %s is %s: nothing to "
+			"resume\n",
+			id, x.status);
+		ret = 1;
+		goto out;
+	}
+	signal_ready();
+	fprintf(stderr, "%s resumed\n", id);
+	ret = advance(&r);
+	if (ret == EXEC_WAITING)
+		fprintf(stderr, "%s waiting for approval\n", r.id);
+out:
+	store_execution_release(&x);
 	run_release(&r);
 	return ret;
 }
@@ -3464,6 +3661,68 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	    show(&r, id, json ? SHOW_JSON : SHOW_TEXT, NULL, &e) < 0)
 		ret = exit_of(&e);
 	run_release(&r);
+	return ret;
+}
+
+int exec_execution_json(const char *state_dir, const char *id,
+			struct json_object **out, struct sw_err *e)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	int ret = -1;
+
+	*out = NULL;
+	if (open_run_ex(&r, state_dir, id, true, e) == 0 &&
+	    show(&r, id, SHOW_HTML, out, e) == 0)
+		ret = 0;
+	run_release(&r);
+	return ret;
+}
+
+int exec_execution_json_in(struct store *s, const char *state_dir,
+			   struct pipeline *const *pls, size_t npl,
+			   const char *id, struct json_object **out,
+			   struct sw_err *e)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct store_execution x = { 0 };
+	const struct pipeline *pl = NULL;
+	int rc, ret = -1;
+
+	*out = NULL;
+	rc = store_get_execution(s, id, &x, e);
+	if (rc != 0) {
+		if (rc > 0)
+			err_set(e, ERR_USAGE, "no execution '%s'", id);
+		return -1;
+	}
+	for (size_t i = 0; i < npl && !pl && x.pipeline_file; i++) {
+		char *abs;
+
+		if (strcmp(pls[i]->name, x.pipeline))
+			continue;
+		abs = fs_abspath(pls[i]->file);
+		if (!strcmp(abs, x.pipeline_file))
+			pl = pls[i];
+		free(abs);
+	}
+	if (!pl) {
+		store_execution_release(&x);
+		return exec_execution_json(state_dir, id, out, e);
+	}
+	r.s = s;
+	r.state = xstrdup(state_dir);
+	r.id = xstrdup(id);
+	r.dir = xasprintf("%s/executions/%s", state_dir, id);
+	r.vars = x.variables ? json_tokener_parse(x.variables) : NULL;
+	if (!r.vars)
+		r.vars = json_object_new_object();
+	r.pl = *pl; /* borrowed: read only, never released here */
+	if (reconcile(&r, e) == 0 && show(&r, id, SHOW_HTML, out, e) == 0)
+		ret = 0;
+	r.pl = (struct pipeline)PIPELINE_INIT;
+	r.s = NULL;
+	run_release(&r);
+	store_execution_release(&x);
 	return ret;
 }
 
