@@ -2675,6 +2675,21 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	return ret;
 }
 
+int exec_page_json(const char *state_dir, const char *id,
+		   struct json_object **root, struct sw_err *e)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	int ret;
+
+	*root = NULL;
+	ret = open_run_ex(&r, state_dir, id, true, e) < 0 ||
+			      show(&r, id, SHOW_HTML, root, e) < 0
+		      ? -1
+		      : 0;
+	run_release(&r);
+	return ret;
+}
+
 /* <pe-dir>/report.html (or out) from the execution's record now. */
 static int write_report(struct run *r, const char *out, struct sw_err *e)
 {

@@ -88,6 +88,18 @@ int exec_show(const char *state_dir, const char *id, bool json);
  * rewrites) and print its path. */
 int exec_report(const char *state_dir, const char *id, const char *out);
 
+/*
+ * The execution as its page draws it (page.h's input) in *root, which the
+ * caller puts (json_object_put). Returns 0, or -1 with *e set: ERR_USAGE
+ * for an id the store does not know, ERR_SYSTEM for a store that fails.
+ * Prints nothing (a pipeline file that cannot be read any more warns on
+ * stderr and the record alone is drawn).
+ */
+struct json_object;
+struct sw_err;
+int exec_page_json(const char *state_dir, const char *id,
+		   struct json_object **root, struct sw_err *e);
+
 /* List executions, newest first (of the pipeline file's pipeline when
  * file is not NULL). */
 int exec_list(const char *state_dir, const char *file);
@@ -98,7 +110,6 @@ int exec_list(const char *state_dir, const char *file);
  * so that the same files, modes and links give the same hex whatever
  * their times or the directory's name.
  */
-struct sw_err;
 int exec_tree_hash(const char *dir, char hex[65], struct sw_err *e);
 
 #endif

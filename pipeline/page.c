@@ -153,34 +153,14 @@ static const char css[] =
 	"table.vars th,table.vars td{border:1px solid #d5dbdb;padding:1px 4px;"
 	"text-align:left}code{font-size:.9em}\n";
 
-void page_render(json_object *root, struct buf *b)
+void page_render_stages(json_object *root, struct buf *b)
 {
 	json_object *pe = NULL, *stages = NULL, *x;
 	size_t ns;
 
 	json_object_object_get_ex(root, "pipelineExecution", &pe);
 	json_object_object_get_ex(root, "stageStates", &stages);
-	buf_addstr(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-		      "<meta charset=\"utf-8\">\n<title>");
-	esc(b, get(pe, "pipelineName"));
-	buf_addstr(b, " ");
-	esc(b, get(pe, "pipelineExecutionId"));
-	buf_addf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
-	esc(b, get(pe, "pipelineName"));
-	buf_addstr(b, " ");
-	badge(b, get(pe, "status"));
-	buf_addstr(b, "</h1>\n<p class=\"meta\">execution <code>");
-	esc(b, get(pe, "pipelineExecutionId"));
-	buf_addstr(b, "</code>");
-	if (get(pe, "executionMode")) {
-		buf_addstr(b, " · ");
-		esc(b, get(pe, "executionMode"));
-	}
-	if (get(pe, "statusSummary")) {
-		buf_addstr(b, " · ");
-		esc(b, get(pe, "statusSummary"));
-	}
-	buf_addstr(b, "</p>\n<div class=\"stages\">\n");
+	buf_addstr(b, "<div class=\"stages\">\n");
 	ns = stages ? json_object_array_length(stages) : 0;
 	for (size_t s = 0; s < ns; s++) {
 		json_object *so = json_object_array_get_idx(stages, s);
@@ -265,5 +245,34 @@ void page_render(json_object *root, struct buf *b)
 		}
 		buf_addstr(b, "</table>\n");
 	}
+}
+
+void page_render(json_object *root, struct buf *b)
+{
+	json_object *pe = NULL;
+
+	json_object_object_get_ex(root, "pipelineExecution", &pe);
+	buf_addstr(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+		      "<meta charset=\"utf-8\">\n<title>");
+	esc(b, get(pe, "pipelineName"));
+	buf_addstr(b, " ");
+	esc(b, get(pe, "pipelineExecutionId"));
+	buf_addf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
+	esc(b, get(pe, "pipelineName"));
+	buf_addstr(b, " ");
+	badge(b, get(pe, "status"));
+	buf_addstr(b, "</h1>\n<p class=\"meta\">execution <code>");
+	esc(b, get(pe, "pipelineExecutionId"));
+	buf_addstr(b, "</code>");
+	if (get(pe, "executionMode")) {
+		buf_addstr(b, " · ");
+		esc(b, get(pe, "executionMode"));
+	}
+	if (get(pe, "statusSummary")) {
+		buf_addstr(b, " · ");
+		esc(b, get(pe, "statusSummary"));
+	}
+	buf_addstr(b, "</p>\n");
+	page_render_stages(root, b);
 	buf_addstr(b, "</body>\n</html>\n");
 }

@@ -26,4 +26,8 @@
 
 void page_render(json_object *root, struct buf *out);
 
+/* The stage columns, artifacts and variables alone (no head, title or
+ * style), for a page that draws its own around them. */
+void page_render_stages(json_object *root, struct buf *out);
+
 #endif
