@@ -30,7 +30,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wno-format-truncation
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' $(OPT) \
-	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli -iquote server $(PKG_CFLAGS) $(CFLAGS) $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS_ALL = $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
@@ -38,6 +38,7 @@ LIBS_ALL = $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
 # The rooms, lowest first (DESIGN.md); cli/main.c alone is the program.
 LIB_SRC := $(wildcard lib/*.c) $(wildcard store/*.c) $(wildcard phases/*.c) \
 	$(wildcard hooks/*.c) $(wildcard runner/*.c) $(wildcard pipeline/*.c) \
+	$(wildcard server/*.c) \
 	$(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/cli/main.o
@@ -47,7 +48,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_OBJ := $(BUILD)/fuzz/replay.o
-HDRS := $(wildcard lib/*.h store/*.h phases/*.h hooks/*.h pipeline/*.h runner/*.h cli/*.h)
+HDRS := $(wildcard lib/*.h store/*.h phases/*.h hooks/*.h pipeline/*.h runner/*.h server/*.h cli/*.h)
 
 .PHONY: all deps test unit e2e check-asan format format-check install \
 	demo clean bench fuzz fuzz-run
@@ -103,7 +104,7 @@ check-asan: deps
 demo: all
 	@examples/demo.sh "$(abspath $(BIN))"
 
-FMT_SRC = $(wildcard lib/*.[ch] store/*.[ch] phases/*.[ch] hooks/*.[ch] pipeline/*.[ch] runner/*.[ch] cli/*.[ch] \
+FMT_SRC = $(wildcard lib/*.[ch] store/*.[ch] phases/*.[ch] hooks/*.[ch] pipeline/*.[ch] runner/*.[ch] server/*.[ch] cli/*.[ch] \
 	tests/unit/*.[ch] fuzz/*.c)
 format:
 	clang-format -i $(FMT_SRC)
@@ -128,7 +129,7 @@ FUZZ_SECS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
-	-iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli $(PKG_CFLAGS)
+	-iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli -iquote server $(PKG_CFLAGS)
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 build-fuzz/obj/%.o: %.c $(HDRS)

@@ -103,6 +103,11 @@ static void action(struct buf *b, json_object *ao)
 		esc(b, get(le, "externalExecutionId"));
 		buf_addstr(b, "</div>\n");
 	}
+	if ((href = get(le, "logHref"))) {
+		buf_addstr(b, "<div><a class=\"log\" href=\"");
+		esc(b, href);
+		buf_addstr(b, "\">log</a></div>\n");
+	}
 	who = get(le, "lastUpdatedBy");
 	summary = get(le, "summary");
 	if (summary) {
@@ -225,7 +230,13 @@ void page_render_stages(json_object *root, struct buf *b)
 			buf_addstr(b, "<tr><th>");
 			esc(b, get(v, "name"));
 			buf_addstr(b, "</th><td><code>");
+			if (get(v, "href")) {
+				buf_addstr(b, "<a href=\"");
+				esc(b, get(v, "href"));
+				buf_addstr(b, "\">");
+			}
 			esc(b, get(v, "sha256"));
+			buf_addstr(b, get(v, "href") ? "</a>" : "");
 			buf_addstr(b, "</code></td></tr>");
 		}
 		buf_addstr(b, "</table>\n");

@@ -12,7 +12,10 @@
  * besides: pipelineExecution.artifacts [{name, sha256}]; in each action
  * "runOrder", "actionTypeId" {category, provider}, "inputArtifacts" and
  * "outputArtifacts" (arrays of names), and in its "latestExecution"
- * "durationMs" and "reportHref" (relative to the page).
+ * "durationMs" and "reportHref" (relative to the page); optional, for a
+ * page served by the dashboard: "logHref" in an action's
+ * "latestExecution" (a link to its log) and "href" in an artifact (a
+ * link to its content).
  *
  *   struct buf page = BUF_INIT;
  *   page_render(root, &page);
