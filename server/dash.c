@@ -937,6 +937,62 @@ bool dash_csrf_ok(const char *secret, const char *given)
 	return CRYPTO_memcmp(want, given, 64) == 0;
 }
 
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* s[0..n) form-decoded, or NULL. */
+static char *form_decode(const char *s, size_t n)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addstr(&b, "");
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			if (i + 2 >= n || hexval(s[i + 1]) < 0 ||
+			    hexval(s[i + 2]) < 0) {
+				buf_release(&b);
+				return NULL;
+			}
+			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			i += 2;
+		}
+		if (c == 0) {
+			buf_release(&b);
+			return NULL;
+		}
+		buf_addch(&b, c);
+	}
+	return buf_detach(&b);
+}
+
+char *dash_form_get(const char *body, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = body; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t n = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', n);
+
+		if (eq && (size_t)(eq - p) == nl && !memcmp(p, name, nl))
+			return form_decode(eq + 1, n - nl - 1);
+		p = amp ? amp + 1 : p + n;
+	}
+	return NULL;
+}
+
 /* ---- events ---- */
 
 void dash_sse(struct buf *b, const char *event, const char *data, size_t len)

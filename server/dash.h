@@ -173,6 +173,11 @@ void dash_csrf(const char *secret, char out[DASH_CSRF_HEX]);
 /* Whether given is that token (constant time; NULL is not). */
 bool dash_csrf_ok(const char *secret, const char *given);
 
+/* The value of field name in an application/x-www-form-urlencoded body
+ * (decoded: '+' and %XX), or NULL when absent or badly encoded (a %
+ * without two hex digits, a NUL). The caller frees it. */
+char *dash_form_get(const char *body, const char *name);
+
 /* ---- events ---- */
 
 /* Append one server-sent event: "event: NAME", one "data: " line per

@@ -370,6 +370,34 @@ static void test_dash__sse(void **state)
 	buf_release(&b);
 }
 
+static void test_dash__form_get(void **state)
+{
+	const char body[] = "csrf=ab12&stage=Gate&summary=ok+%26+go%21"
+			    "&empty=&bad=%4&nul=a%00b&x=%3Cb%3E";
+	char *v;
+
+	(void)state;
+	v = dash_form_get(body, "csrf");
+	assert_string_equal(v, "ab12");
+	free(v);
+	v = dash_form_get(body, "summary");
+	assert_string_equal(v, "ok & go!");
+	free(v);
+	v = dash_form_get(body, "empty");
+	assert_string_equal(v, "");
+	free(v);
+	v = dash_form_get(body, "x");
+	assert_string_equal(v, "<b>");
+	free(v);
+	assert_null(dash_form_get(body, "bad"));
+	assert_null(dash_form_get(body, "nul"));
+	assert_null(dash_form_get(body, "missing"));
+	assert_null(dash_form_get(body, "sta"));
+	assert_null(dash_form_get("", "csrf"));
+	/* a name is matched whole, not as a value's tail */
+	assert_null(dash_form_get("a=csrf=1", "csrf"));
+}
+
 static void test_dash__rel_ok(void **state)
 {
 	static const char *const good[] = { "",	   "a",	  "a/b",   "a/b/",
@@ -517,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_dash__history),
 		cmocka_unit_test(test_dash__csrf),
 		cmocka_unit_test(test_dash__sse),
+		cmocka_unit_test(test_dash__form_get),
 		cmocka_unit_test(test_dash__rel_ok),
 		cmocka_unit_test(test_dash__artifact_open),
 	};
