@@ -18,10 +18,12 @@ BIN ?= slipway
 
 CC ?= cc
 PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0 libacl sqlite3 libcurl
+PKGS += libmicrohttpd
 DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
 	libxml2-dev libacl1-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 acl openssh-client openssh-server iproute2 \
 	libcmocka-dev pkg-config bats git zip unzip jq zstd gcc make clang-format \
 	hyperfine time
+DEP_PKGS += libmicrohttpd-dev curl
 # Pkg-config names checked by `make deps` (cmocka is for the tests).
 DEP_PCS := $(PKGS) cmocka
 
@@ -48,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_OBJ := $(BUILD)/fuzz/replay.o
-HDRS := $(wildcard lib/*.h store/*.h phases/*.h hooks/*.h pipeline/*.h runner/*.h server/*.h cli/*.h)
+HDRS := $(wildcard lib/*.h store/*.h phases/*.h hooks/*.h pipeline/*.h runner/*.h cli/*.h server/*.h)
 
 .PHONY: all deps test unit e2e check-asan format format-check install \
 	demo clean bench fuzz fuzz-run
@@ -104,7 +106,7 @@ check-asan: deps
 demo: all
 	@examples/demo.sh "$(abspath $(BIN))"
 
-FMT_SRC = $(wildcard lib/*.[ch] store/*.[ch] phases/*.[ch] hooks/*.[ch] pipeline/*.[ch] runner/*.[ch] server/*.[ch] cli/*.[ch] \
+FMT_SRC = $(wildcard lib/*.[ch] store/*.[ch] phases/*.[ch] hooks/*.[ch] pipeline/*.[ch] runner/*.[ch] cli/*.[ch] server/*.[ch] \
 	tests/unit/*.[ch] fuzz/*.c)
 format:
 	clang-format -i $(FMT_SRC)

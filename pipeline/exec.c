@@ -52,6 +52,8 @@ struct run {
 	 * artifacts and variables it runs with */
 	const struct pl_stage *only;
 	char *target;
+	/* exec_start: what started it (exec_opts) */
+	const char *trigger_type, *trigger_detail;
 };
 
 static int64_t now_ms(void)
@@ -207,9 +209,14 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 
 		json_object_object_add(
 			tr, "trigger-type",
-			json_object_new_string("StartPipelineExecution"));
-		json_object_object_add(tr, "trigger-detail",
-				       json_object_new_string("slipway"));
+			json_object_new_string(
+				r->trigger_type ? r->trigger_type
+						: "StartPipelineExecution"));
+		json_object_object_add(
+			tr, "trigger-detail",
+			json_object_new_string(r->trigger_detail
+						       ? r->trigger_detail
+						       : "slipway"));
 		json_object_object_add(d, "execution-trigger", tr);
 	}
 	if (summary && a) {
@@ -290,6 +297,118 @@ static char *stop_requested(struct run *r)
 	return data;
 }
 
+/* ---- serving: drain, worker slots, readiness ---------------------------- */
+
+/* Set by SIGUSR2: the server going down asks its runners to finish the
+ * actions running and start no more, leaving the execution to resume. */
+static volatile sig_atomic_t drain_now;
+
+static void on_drain(int sig)
+{
+	(void)sig;
+	drain_now = 1;
+}
+
+void exec_catch_drain(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_drain;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+static int drained(struct run *r)
+{
+	fprintf(stderr, "%s drained: it resumes where it stopped\n", r->id);
+	return EXEC_DRAINED;
+}
+
+/* The worker slot taken for the next action to start, or -1: a process
+ * runs one execution, so one static is enough. */
+static int slot_fd = -1;
+
+/*
+ * With SLIPWAY_WORKERS=N, take one of the N slot locks
+ * <state>/slots/<i> for the next action, waiting for one to be free;
+ * the action's process inherits it, so that it is free again when that
+ * process ends. -1 when the runner is asked to drain or abandon while
+ * it waits.
+ */
+static int take_slot(struct run *r)
+{
+	const char *w = getenv("SLIPWAY_WORKERS");
+	long n = w ? strtol(w, NULL, 10) : 0;
+	struct sw_err e = SW_ERR_INIT;
+	bool said = false;
+	char *dir;
+
+	if (n <= 0 || slot_fd >= 0)
+		return 0;
+	dir = fs_join(r->state, "slots");
+	if (fs_mkdir_p(dir, 0755, &e) < 0) {
+		fprintf(stderr, "warning: %s: no worker slots\n", e.msg);
+		free(dir);
+		return 0;
+	}
+	for (;;) {
+		for (long i = 0; i < n; i++) {
+			char *p = xasprintf("%s/%ld", dir, i);
+			int fd = open(p,
+				      O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				      0644);
+
+			free(p);
+			if (fd < 0)
+				continue;
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				slot_fd = fd;
+				free(dir);
+				return 0;
+			}
+			close(fd);
+		}
+		if (drain_now || abandon_now) {
+			free(dir);
+			return -1;
+		}
+		if (!said)
+			fprintf(stderr,
+				"%s: waiting for a worker slot (all %ld "
+				"busy)\n",
+				r->id, n);
+		said = true;
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+}
+
+static void release_slot(void)
+{
+	if (slot_fd >= 0)
+		close(slot_fd);
+	slot_fd = -1;
+}
+
+/* SLIPWAY_READY_FD: tell whoever started this runner that the request
+ * was taken (it answers its client then), once. */
+static void signal_ready(void)
+{
+	const char *v = getenv("SLIPWAY_READY_FD");
+	int fd = v ? atoi(v) : -1;
+	void (*old)(int);
+
+	if (fd < 3)
+		return;
+	old = signal(SIGPIPE, SIG_IGN);
+	if (write(fd, "ok\n", 3) != 3) {
+		/* nobody waits any more */
+	}
+	signal(SIGPIPE, old);
+	close(fd);
+	unsetenv("SLIPWAY_READY_FD");
+}
+
 /* ---- execution modes ---------------------------------------------------- */
 
 /* <state>/pipelines/<name>/stage-<stage>.<ext> */
@@ -305,7 +424,8 @@ static char *stage_file(struct run *r, const struct pl_stage *st,
  * one execution at a time holds the stage's lock. A QUEUED one waits its
  * turn; a SUPERSEDED one waiting gives way to a newer one that comes to
  * wait too (the newest waiter's id is in stage-<stage>.waiting).
- * Returns 0 when entered, 1 when superseded, -1 on error.
+ * Returns 0 when entered, 1 when superseded, 2 when asked to drain while
+ * it waited, -1 on error.
  */
 static int enter_stage(struct run *r, const struct pl_stage *st,
 		       struct sw_err *e)
@@ -343,6 +463,11 @@ static int enter_stage(struct run *r, const struct pl_stage *st,
 		err_clear(e);
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			break;
+		if (drain_now) {
+			close(fd);
+			ret = 2;
+			goto out;
+		}
 		if (errno != EWOULDBLOCK) {
 			err_sys(e, "%s", lp);
 			close(fd);
@@ -946,6 +1071,8 @@ static void start_job(struct run *r, struct job *j)
 		close(r->lockfd);
 		if (r->stage_fd >= 0)
 			close(r->stage_fd);
+		if (slot_fd >= 0 && fcntl(slot_fd, F_SETFD, 0) < 0)
+			_exit(127);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -1326,6 +1453,9 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			waiting = true;
 			continue;
 		}
+		/* draining: what has not started stays for the resume */
+		if (a->provider != PL_MANUAL && take_slot(r) < 0)
+			break;
 		j = &jobs[nj++];
 		j->attempt = x ? x->attempt + 1 : 1;
 		j->st = st;
@@ -1377,6 +1507,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 		}
 		if (!j->error)
 			start_job(r, j);
+		release_slot();
 	}
 	/* each as it ends: those that never started first */
 	fin = xcalloc(nj ? nj : 1, sizeof(*fin));
@@ -1528,10 +1659,18 @@ static int advance(struct run *r)
 			store_stages_free(sv, snr);
 			continue;
 		}
+		if (drain_now) {
+			store_stages_free(sv, snr);
+			return drained(r);
+		}
 		ret = enter_stage(r, st, &e);
 		if (ret < 0) {
 			store_stages_free(sv, snr);
 			return exit_of(&e);
+		}
+		if (ret == 2) {
+			store_stages_free(sv, snr);
+			return drained(r);
 		}
 		if (ret == 1) {
 			store_stages_free(sv, snr);
@@ -1556,6 +1695,8 @@ static int advance(struct run *r)
 		for (int g = 0; g < st->nr_groups; g++) {
 			if ((why = stop_requested(r)))
 				return stopped(r, st, why);
+			if (drain_now)
+				return drained(r);
 			ret = run_group(r, st, g, &e);
 			if (ret < 0)
 				return exit_of(&e);
@@ -1572,6 +1713,9 @@ static int advance(struct run *r)
 			}
 			if (ret == EXEC_WAITING)
 				return EXEC_WAITING;
+			/* actions of the group may not have started */
+			if (drain_now)
+				return drained(r);
 		}
 		if (put_stage(r, st->name, "Succeeded", 0, now_ms(), &e) < 0)
 			return exit_of(&e);
@@ -1639,6 +1783,7 @@ static int take_lock(struct run *r, struct sw_err *e)
 	r->lockfd = fd;
 	/* the runner's pid, for pipeline stop --abandon */
 	catch_abandon();
+	exec_catch_drain();
 	if (ftruncate(fd, 0) == 0)
 		dprintf(fd, "%d\n", (int)getpid());
 	return 0;
@@ -2017,19 +2162,30 @@ int exec_start(const char *file, const struct exec_opts *o)
 		goto out;
 	}
 	uid = state_uuid();
-	r.id = xasprintf("pe-%s", uid);
+	r.id = o->id ? xstrdup(o->id) : xasprintf("pe-%s", uid);
+	if (o->id && (strncmp(o->id, "pe-", 3) || strchr(o->id, '/') ||
+		      strlen(o->id) > 64)) {
+		fprintf(stderr, "slipway: pipeline: bad execution id '%s'\n",
+			o->id);
+		ret = 2;
+		goto out;
+	}
 	r.dir = xasprintf("%s/executions/%s", r.state, r.id);
 	if (fs_mkdir_p(r.dir, 0755, &e) < 0 || take_lock(&r, &e) < 0) {
 		ret = exit_of(&e);
 		goto out;
 	}
+	r.trigger_type = o->trigger_type;
+	r.trigger_detail = o->trigger_detail;
 	abs = fs_abspath(file);
 	x.id = r.id;
 	x.pipeline = r.pl.name;
 	x.pipeline_file = abs;
 	x.status = (char *)"InProgress";
-	x.trigger_type = (char *)"StartPipelineExecution";
-	x.trigger_detail = o->revision ? (char *)o->revision : NULL;
+	x.trigger_type = (char *)(o->trigger_type ? o->trigger_type
+						  : "StartPipelineExecution");
+	x.trigger_detail =
+		(char *)(o->trigger_detail ? o->trigger_detail : o->revision);
 	x.variables = (char *)json_object_to_json_string_ext(
 		r.vars, JSON_C_TO_STRING_PLAIN);
 	x.start_ms = now_ms();
@@ -2040,6 +2196,7 @@ int exec_start(const char *file, const struct exec_opts *o)
 	printf("%s\n", r.id);
 	fflush(stdout);
 	event(&r, 0, NULL, NULL, "STARTED", NULL);
+	signal_ready();
 	ret = advance(&r);
 	if (ret == EXEC_WAITING)
 		fprintf(stderr, "%s waiting for approval\n", r.id);
@@ -2137,6 +2294,7 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 	event(&r, 2, j.st, j.a, approve ? "SUCCEEDED" : "FAILED", summary);
 	fprintf(stderr, "%s/%s: %s\n", j.st->name, j.a->name,
 		approve ? "Approved" : "Rejected");
+	signal_ready();
 	ret = advance(&r);
 out:
 	store_approvals_free(v, nr);
@@ -2190,12 +2348,47 @@ int exec_retry(const char *state_dir, const char *id, bool all)
 	event(&r, 1, r.retry, NULL, "RESUMED", NULL);
 	fprintf(stderr, "%s: retrying %s (%s)\n", id, r.retry->name,
 		all ? "all actions" : "failed actions");
+	signal_ready();
 	ret = advance(&r);
 	if (ret == EXEC_WAITING)
 		fprintf(stderr, "%s waiting for approval\n", r.id);
 out:
 	store_execution_release(&x);
 	store_stages_free(sv, snr);
+	run_release(&r);
+	return ret;
+}
+
+int exec_resume(const char *state_dir, const char *id)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	int ret;
+
+	if (open_run(&r, state_dir, id, &e) < 0 || take_lock(&r, &e) < 0) {
+		ret = e.code == ERR_FAILED ? (fail_msg(&e), 1) : exit_of(&e);
+		goto out;
+	}
+	if (store_get_execution(r.s, id, &x, &e) != 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	if (strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) {
+		fprintf(stderr,
+			"slipway: pipeline: execution %s is %s: nothing to "
+			"resume\n",
+			id, x.status);
+		ret = 1;
+		goto out;
+	}
+	signal_ready();
+	fprintf(stderr, "%s resumed\n", id);
+	ret = advance(&r);
+	if (ret == EXEC_WAITING)
+		fprintf(stderr, "%s waiting for approval\n", r.id);
+out:
+	store_execution_release(&x);
 	run_release(&r);
 	return ret;
 }
@@ -2675,17 +2868,16 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	return ret;
 }
 
-int exec_page_json(const char *state_dir, const char *id,
-		   struct json_object **root, struct sw_err *e)
+int exec_execution_json(const char *state_dir, const char *id,
+			struct json_object **out, struct sw_err *e)
 {
 	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
-	int ret;
+	int ret = -1;
 
-	*root = NULL;
-	ret = open_run_ex(&r, state_dir, id, true, e) < 0 ||
-			      show(&r, id, SHOW_HTML, root, e) < 0
-		      ? -1
-		      : 0;
+	*out = NULL;
+	if (open_run_ex(&r, state_dir, id, true, e) == 0 &&
+	    show(&r, id, SHOW_HTML, out, e) == 0)
+		ret = 0;
 	run_release(&r);
 	return ret;
 }

@@ -41,6 +41,33 @@
 
 #define EXEC_WAITING 5 /* exit status: waiting for an approval */
 
+/*
+ * Serving (docs/serve.md): a runner (any of the functions below that
+ * advance an execution) started by `slipway serve` is told three more
+ * things.
+ *
+ * SLIPWAY_READY_FD=N in its environment: once the request is taken (the
+ * execution recorded, the approval decided, the retry or the resume
+ * begun), "ok\n" is written to fd N and N closed; a runner that fails
+ * before that has said why on stderr and exits with its status.
+ *
+ * SLIPWAY_WORKERS=N: at most N actions run at a time across all the
+ * runners of the state directory: an action takes one of the slot locks
+ * <state>/slots/0..N-1 before it starts (waiting, and saying so), and
+ * its process holds it until it ends. Approvals take none.
+ *
+ * SIGUSR2 drains a runner: the actions running finish and are recorded,
+ * nothing more starts (also no action waiting for a slot or a stage),
+ * and the runner exits EXEC_DRAINED with its lock released and the
+ * execution InProgress, for exec_resume() to take up.
+ */
+#define EXEC_DRAINED 75
+
+/* Catch SIGUSR2 as above from now on (a runner does it itself when it
+ * takes an execution's lock; this is for a process that means to be one
+ * before that). */
+void exec_catch_drain(void);
+
 /* What a killed runner leaves on the action it was running. */
 #define EXEC_KILLED_REASON "slipway was killed while the action ran"
 
@@ -49,6 +76,11 @@ struct exec_opts {
 	const char *revision; /* --revision: the source actions' ref */
 	struct strvec vars; /* -v NAME=VALUE */
 	bool no_wait; /* stop at an approval (it always does, for now) */
+	/* exec_start: the new execution's id ("pe-..."; NULL: a new one),
+	 * and its trigger as CodePipeline records it (NULL:
+	 * StartPipelineExecution, with the revision as its detail) */
+	const char *id;
+	const char *trigger_type, *trigger_detail;
 };
 
 #define EXEC_OPTS_INIT                                                         \
@@ -79,26 +111,28 @@ int exec_retry(const char *state_dir, const char *id, bool all);
 int exec_stop(const char *state_dir, const char *id, bool abandon,
 	      const char *reason);
 
+/* Run on an execution InProgress (or Stopping) that no runner holds,
+ * from where it stopped: a drained one. An action its runner was
+ * killed in the middle of is Failed first (EXEC_KILLED_REASON), never
+ * run again; exit 1 then, as for an execution that is not in progress. */
+int exec_resume(const char *state_dir, const char *id);
+
 /* Print an execution (GetPipelineExecution + GetPipelineState as JSON
  * with json); its exit status is 0. */
 int exec_show(const char *state_dir, const char *id, bool json);
+
+/* The same as a JSON object (with the extra keys of the page: artifacts,
+ * each action's actionTypeId, runOrder, artifacts and duration) in *out
+ * for the caller to put; -1 with *e set (ERR_USAGE: no such execution). */
+struct sw_err;
+struct json_object;
+int exec_execution_json(const char *state_dir, const char *id,
+			struct json_object **out, struct sw_err *e);
 
 /* Write the execution's page (pipeline/page.h) to out (NULL:
  * <pe-dir>/report.html, which every state change of the execution
  * rewrites) and print its path. */
 int exec_report(const char *state_dir, const char *id, const char *out);
-
-/*
- * The execution as its page draws it (page.h's input) in *root, which the
- * caller puts (json_object_put). Returns 0, or -1 with *e set: ERR_USAGE
- * for an id the store does not know, ERR_SYSTEM for a store that fails.
- * Prints nothing (a pipeline file that cannot be read any more warns on
- * stderr and the record alone is drawn).
- */
-struct json_object;
-struct sw_err;
-int exec_page_json(const char *state_dir, const char *id,
-		   struct json_object **root, struct sw_err *e);
 
 /* List executions, newest first (of the pipeline file's pipeline when
  * file is not NULL). */

@@ -1542,6 +1542,104 @@ static int parse_poll(struct pp *p, const struct ynode *n)
 		   n->type == YNODE_SCALAR ? yshown(n).s : ynode_kind(n));
 }
 
+static int get_bool(struct pp *p, const struct ynode *n, const char *path,
+		    bool *out)
+{
+	if (!n || ynode_is_null(n))
+		return 0;
+	if (n->type == YNODE_SCALAR && !strcmp(n->value, "true"))
+		*out = true;
+	else if (n->type == YNODE_SCALAR && !strcmp(n->value, "false"))
+		*out = false;
+	else
+		return bad(p, n, "'%s' must be true or false, not '%s'", path,
+			   n->type == YNODE_SCALAR ? yshown(n).s
+						   : ynode_kind(n));
+	return 0;
+}
+
+static int find_source(const struct pipeline *pl, const char *name);
+
+static int parse_status(struct pp *p, const struct ynode *k,
+			const struct ynode *v, struct pl_status *st)
+{
+	static const char *const keys[] = { "forge",	  "api",
+					    "repository", "token-file",
+					    "context",	  NULL };
+	static const char *const forges[] = { "github", "gitlab", "gitea" };
+	static const char *const apis[] = { "https://api.github.com",
+					    "https://gitlab.com/api/v4", NULL };
+	struct pipeline *pl = p->pl;
+	char sub[200], isub[260];
+	size_t n;
+	int f;
+
+	snprintf(sub, sizeof(sub), "slipway.statuses.%s", yshown(k).s);
+	st->source = xstrdup(k->value);
+	st->line = k->line;
+	st->col = k->col;
+	if (find_source(pl, k->value) < 0)
+		return bad(p, k,
+			   "'%s': '%s' is not a name in 'slipway.sources'", sub,
+			   yshown(k).s);
+	if (need_map(p, v, sub) < 0)
+		return -1;
+	check_keys(p, v, sub, keys, NULL);
+	snprintf(isub, sizeof(isub), "%s.forge", sub);
+	if (!ynode_map_get(v, "forge"))
+		return bad(p, v, "'%s' is required: github, gitlab or gitea",
+			   isub);
+	f = get_enum(p, ynode_map_get(v, "forge"), isub, forges, 3);
+	if (f < 0)
+		return -1;
+	st->forge = xstrdup(forges[f]);
+	snprintf(isub, sizeof(isub), "%s.api", sub);
+	if (get_str(p, ynode_map_get(v, "api"), isub, &st->api) < 0)
+		return -1;
+	if (!st->api && !apis[f])
+		return bad(p, v,
+			   "'%s' is required for gitea: the API base, "
+			   "such as https://gitea.example.com/api/v1",
+			   isub);
+	if (!st->api)
+		st->api = xstrdup(apis[f]);
+	if (strncmp(st->api, "http://", 7) && strncmp(st->api, "https://", 8))
+		return bad(p, ynode_map_get(v, "api"),
+			   "'%s' must be an http:// or https:// URL", isub);
+	n = strlen(st->api);
+	while (n > 8 && st->api[n - 1] == '/')
+		st->api[--n] = '\0';
+	snprintf(isub, sizeof(isub), "%s.repository", sub);
+	if (get_str(p, ynode_map_get(v, "repository"), isub, &st->repository) <
+	    0)
+		return -1;
+	if (!st->repository)
+		st->repository = xstrdup(k->value);
+	if (!*st->repository || strstr(st->repository, "..") ||
+	    !charset_ok(st->repository, "-_./"))
+		return bad(p,
+			   ynode_map_get(v, "repository")
+				   ? ynode_map_get(v, "repository")
+				   : k,
+			   "invalid '%s' (%s): owner/name", isub,
+			   st->repository);
+	snprintf(isub, sizeof(isub), "%s.token-file", sub);
+	if (!ynode_map_get(v, "token-file"))
+		return bad(p, v, "'%s' is required", isub);
+	if (get_path(p, ynode_map_get(v, "token-file"), isub, &st->token_file) <
+	    0)
+		return -1;
+	snprintf(isub, sizeof(isub), "%s.context", sub);
+	if (get_str(p, ynode_map_get(v, "context"), isub, &st->context) < 0)
+		return -1;
+	if (!st->context)
+		st->context = xasprintf("slipway/%s", pl->name ? pl->name : "");
+	if (!*st->context || strlen(st->context) > 255)
+		return bad(p, ynode_map_get(v, "context"),
+			   "'%s' must be 1 to 255 characters", isub);
+	return 0;
+}
+
 static int parse_slipway(struct pp *p, const struct ynode *m)
 {
 	static const char *const keys[] = { "sources",
@@ -1550,6 +1648,8 @@ static int parse_slipway(struct pp *p, const struct ynode *m)
 					    "notifications",
 					    "webhook-secret-file",
 					    "poll",
+					    "allow-fork-pull-requests",
+					    "statuses",
 					    NULL };
 	struct pipeline *pl = p->pl;
 	const struct ynode *v;
@@ -1586,6 +1686,21 @@ static int parse_slipway(struct pp *p, const struct ynode *m)
 	if ((v = ynode_map_get(m, "poll")) && !ynode_is_null(v) &&
 	    parse_poll(p, v) < 0)
 		return -1;
+	if (get_bool(p, ynode_map_get(m, "allow-fork-pull-requests"),
+		     "slipway.allow-fork-pull-requests",
+		     &pl->allow_fork_pull_requests) < 0)
+		return -1;
+	if ((v = ynode_map_get(m, "statuses")) && !ynode_is_null(v)) {
+		if (need_named_map(p, v, "slipway.statuses") < 0)
+			return -1;
+		pl->statuses = xcalloc(v->nr + 1, sizeof(*pl->statuses));
+		for (size_t i = 0; i < v->nr; i++) {
+			pl->nr_statuses++;
+			if (parse_status(p, v->keys[i], v->items[i],
+					 &pl->statuses[i]) < 0)
+				return -1;
+		}
+	}
 	return 0;
 }
 
@@ -2348,6 +2463,15 @@ void pipeline_release(struct pipeline *pl)
 	}
 	free(pl->notifications);
 	free(pl->webhook_secret_file);
+	for (size_t i = 0; i < pl->nr_statuses; i++) {
+		free(pl->statuses[i].source);
+		free(pl->statuses[i].forge);
+		free(pl->statuses[i].api);
+		free(pl->statuses[i].repository);
+		free(pl->statuses[i].token_file);
+		free(pl->statuses[i].context);
+	}
+	free(pl->statuses);
 	strvec_release(&pl->warnings);
 	strvec_release(&pl->notes);
 	memset(pl, 0, sizeof(*pl));

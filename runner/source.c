@@ -575,6 +575,99 @@ out:
 	return ret;
 }
 
+int source_ls_remote(const char *url, struct strvec *refs, struct strvec *oids,
+		     struct sw_err *e)
+{
+	struct fetch_ctx c = { url, false, 0, -1, -1, 0, "" };
+	git_remote_callbacks cb;
+	git_remote *remote = NULL;
+	const git_remote_head **heads;
+	size_t n;
+	int ret = -1;
+
+	pthread_once(&git_once, git_init);
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	fetch_callbacks(&cb, &c);
+	if (git_remote_create_detached(&remote, url) < 0 ||
+	    git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) <
+		    0 ||
+	    git_remote_ls(&heads, &n, remote) < 0) {
+		err_set(e, ERR_FAILED, "cannot list '%s': %s", url,
+			c.auth[0] ? c.auth : git_msg());
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = heads[i]->name;
+		size_t len = strlen(name);
+		char hex[GIT_OID_HEXSZ + 1];
+		long at;
+
+		if (strncmp(name, "refs/heads/", 11) &&
+		    strncmp(name, "refs/tags/", 10))
+			continue;
+		git_oid_tostr(hex, sizeof(hex), &heads[i]->oid);
+		if (len > 3 && !strcmp(name + len - 3, "^{}")) {
+			/* the peeled commit of the annotated tag before */
+			char *tag = xstrndup(name, len - 3);
+
+			at = strvec_find(refs, tag);
+			free(tag);
+			if (at >= 0) {
+				free(oids->v[at]);
+				oids->v[at] = xstrdup(hex);
+			}
+			continue;
+		}
+		strvec_push(refs, name);
+		strvec_push(oids, hex);
+	}
+	ret = 0;
+out:
+	git_remote_free(remote);
+	return ret;
+}
+
+int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
+			 struct sw_err *e)
+{
+	struct fetch_ctx c = { url, false, 0, -1, -1, 0, "" };
+	struct mirror m = MIRROR_INIT;
+	git_repository *mirror = NULL, *src = NULL;
+	unsigned long fetched = 0;
+	int ret = -1;
+
+	pthread_once(&git_once, git_init);
+	if (mirror_open(&m, mirror_dir, url, e) < 0)
+		goto out;
+	if (m.local) {
+		if (git_repository_open_ext(&src, url,
+					    GIT_REPOSITORY_OPEN_NO_SEARCH,
+					    NULL) < 0) {
+			clone_error(e, &c, url);
+			goto out;
+		}
+		if (mirror_sync_local(&m, git_repository_commondir(src),
+				      &fetched, e) < 0)
+			goto out;
+	} else {
+		if (git_repository_open_bare(&mirror, m.gitdir) < 0) {
+			err_set(e, ERR_FAILED, "cannot open mirror '%s': %s",
+				m.gitdir, git_msg());
+			goto out;
+		}
+		if (fetch_remote(mirror, url, &c, &fetched, e) < 0)
+			goto out;
+	}
+	if (gitdir)
+		*gitdir = xstrdup(m.gitdir);
+	ret = 0;
+out:
+	git_repository_free(mirror);
+	git_repository_free(src);
+	mirror_release(&m);
+	return ret;
+}
+
 static int fetch_git(const struct source_opts *o, const char *url,
 		     struct source_result *r, struct sw_err *e)
 {

@@ -103,6 +103,25 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
  */
 char *source_cache_summary(const struct source_result *r);
 
+/*
+ * The branches and tags of a repository (a git URL or a path) as
+ * `git ls-remote --heads --tags` lists them, without fetching objects:
+ * refs gets "refs/heads/B" and "refs/tags/T", oids the commit each
+ * points at (an annotated tag's peeled commit). Fails with ERR_FAILED
+ * "cannot list '<url>': <why>".
+ */
+struct strvec;
+int source_ls_remote(const char *url, struct strvec *refs, struct strvec *oids,
+		     struct sw_err *e);
+
+/*
+ * Bring the mirror of url under mirror_dir up to date (creating it), as
+ * source_fetch() does before a checkout; *gitdir (when not NULL) gets
+ * the mirror's git directory, which the caller frees.
+ */
+int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
+			 struct sw_err *e);
+
 /* Free the strings of *r and reset it to SOURCE_RESULT_INIT. */
 void source_result_release(struct source_result *r);
 

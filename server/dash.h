@@ -1,6 +1,6 @@
 /*
  * dash: the dashboard's pages (docs/dashboard.md) as HTML, from the
- * store's records (store.h), an execution's page JSON (exec_page_json)
+ * store's records (store.h), an execution's page JSON (exec_execution_json)
  * and the build and deployment reports. No I/O here but the artifact
  * opener at the end: each page is a function of what the caller hands
  * in, tested as such (tests/unit/test_dash.c).
@@ -95,7 +95,7 @@ void dash_pipelines(struct buf *b, const struct dash_pipeline *v, size_t nr,
 		    const char *csrf);
 
 /*
- * An execution: root is exec_page_json()'s object, which this changes:
+ * An execution: root is exec_execution_json()'s object, which this changes:
  * each action's reportHref becomes the dashboard's page of its build or
  * deployment, a logHref is added for its log, an artifact's href its
  * download, and a running action's durationMs is dropped. The waiting

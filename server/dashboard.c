@@ -279,7 +279,7 @@ static int render_exec(struct view *v, struct store *st, struct buf *b,
 		return -1;
 	set_str(&v->key, key);
 	free(key);
-	if (exec_page_json(serve_state_dir(v->srv), v->id, &root, e) < 0) {
+	if (exec_execution_json(serve_state_dir(v->srv), v->id, &root, e) < 0) {
 		if (e->code == ERR_USAGE) {
 			err_clear(e);
 			v->found = false;
@@ -402,15 +402,14 @@ static ssize_t main_next(void *cls, char *buf, size_t max)
 				digest(&b, d);
 				if (strcmp(d, m->last)) {
 					memcpy(m->last, d, sizeof(d));
-					dash_sse(&m->out, "main", b.ptr,
-						 b.len);
+					dash_sse(&m->out, "main", b.ptr, b.len);
 				}
 			}
 			buf_release(&b);
 			if (m->out.len)
 				continue;
 		}
-idle:
+	idle:
 		if (now >= m->next_ping) {
 			m->next_ping = now + PING_EVERY_MS;
 			buf_addstr(&m->out, ": ping\n\n");
@@ -802,8 +801,7 @@ static void serve_log(struct http_req *rq, struct logsrc *src)
 		size_t len = 0;
 		struct sw_err e = SW_ERR_INIT;
 
-		if (fs_read_file(src->path, RAW_LOG_MAX, &text, &len, &e) <
-		    0) {
+		if (fs_read_file(src->path, RAW_LOG_MAX, &text, &len, &e) < 0) {
 			reply_message(rq, 404, "Not found", "no log yet");
 		} else {
 			security_headers(rq);
@@ -816,8 +814,8 @@ static void serve_log(struct http_req *rq, struct logsrc *src)
 }
 
 /* The tail of src's log for a page: complete lines while it is live. */
-static void log_for_page(struct logsrc *src, struct dash_log *log,
-			 char **text, const char *base)
+static void log_for_page(struct logsrc *src, struct dash_log *log, char **text,
+			 const char *base)
 {
 	int fd = open(src->path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -865,8 +863,8 @@ static void log_page_release(struct dash_log *log, char *text)
 
 /* ---- builds and deployments ---- */
 
-static void build_or_deploy(struct http_req *rq, struct serve *srv,
-			    bool deploy, bool raw_log)
+static void build_or_deploy(struct http_req *rq, struct serve *srv, bool deploy,
+			    bool raw_log)
 {
 	const char *id = http_param(rq, 0);
 	struct sw_err e = SW_ERR_INIT;
@@ -1154,8 +1152,8 @@ static void artifact(struct http_req *rq, struct serve *srv, const char *sha,
 	}
 	{
 		struct filestream *f = xcalloc(1, sizeof(*f));
-		const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1
-						     : rel;
+		const char *base =
+			strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 		struct buf cd = BUF_INIT;
 
 		f->fd = fd;
@@ -1269,8 +1267,7 @@ void dashboard_routes(struct http_server *h, struct serve *srv)
 		   get_exec_artifact, srv);
 	http_route(h, "GET", "/builds/{}", HTTP_PAGE, get_build, srv);
 	http_route(h, "GET", "/builds/{}/log", HTTP_PAGE, get_build_log, srv);
-	http_route(h, "GET", "/deployments/{}", HTTP_PAGE, get_deployment,
-		   srv);
+	http_route(h, "GET", "/deployments/{}", HTTP_PAGE, get_deployment, srv);
 	http_route(h, "GET", "/deployments/{}/log", HTTP_PAGE,
 		   get_deployment_log, srv);
 	http_route(h, "GET", "/artifacts/{}", HTTP_PAGE, get_artifact_root,
