@@ -189,6 +189,7 @@ void dash_begin(struct buf *b, const struct dash_page *pg)
 	buf_addstr(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 		      "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
 		      "content=\"width=device-width,initial-scale=1\">\n"
+		      "<link rel=\"icon\" href=\"data:,\">\n"
 		      "<title>slipway: ");
 	esc(b, pg->title);
 	buf_addstr(b, "</title>\n<link rel=\"stylesheet\" "

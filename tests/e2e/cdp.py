@@ -136,6 +136,25 @@ class Browser:
             raise RuntimeError("%s: %s" % (expr, r["exceptionDetails"]))
         return r["result"].get("value")
 
+    def wait_true(self, expr):
+        """Whether expr became true within the deadline, checked in the
+        page at each frame; a page that navigates meanwhile (a reload)
+        is asked again."""
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            ms = int((end - time.monotonic()) * 1000)
+            try:
+                return bool(self.evaluate(
+                    "new Promise(function(ok){var t0=Date.now();"
+                    "(function f(){var v=false;try{v=(%s);}catch(e){}"
+                    "if(v)return ok(true);if(Date.now()-t0>%d)return ok("
+                    "false);requestAnimationFrame(f);})();})" % (expr, ms),
+                    await_promise=True))
+            except RuntimeError as e:
+                if "navigated" not in str(e) and "context" not in str(e):
+                    raise
+        return False
+
     def close(self):
         try:
             self.send("Browser.close", session=False)
@@ -166,13 +185,7 @@ def main(argv):
                 b.send("Page.navigate", {"url": arg})
                 b.wait_event("Page.loadEventFired")
             elif step == "wait":
-                ms = int(DEADLINE * 1000)
-                ok = b.evaluate(
-                    "new Promise(function(ok){var t0=Date.now();"
-                    "(function f(){var v=false;try{v=(%s);}catch(e){}"
-                    "if(v)return ok(true);if(Date.now()-t0>%d)return ok("
-                    "false);requestAnimationFrame(f);})();})" % (arg, ms),
-                    await_promise=True)
+                ok = b.wait_true(arg)
                 if not ok:
                     raise RuntimeError("not true within %ds: %s"
                                        % (DEADLINE, arg))

@@ -119,11 +119,12 @@ exec_status() {
 		jq -r .pipelineExecution.status
 }
 
-# Read lines of the event stream on fd 4 until one matches $1 (up to
-# 30 s for each line).
+# Read lines of the event stream on fd 4 until one matches $1, for 30 s
+# at most (the stream's pings keep each read short).
 sse_until() {
-	local line
-	while IFS= read -r -t 30 -u 4 line; do
+	local line end=$((SECONDS + 30))
+	while [ "$SECONDS" -lt "$end" ] &&
+		IFS= read -r -t 30 -u 4 line; do
 		printf '%s\n' "$line" >>"$T/sse.seen"
 		case "$line" in *$1*) return 0 ;; esac
 	done
@@ -139,6 +140,14 @@ sse_open() {
 	curl -sSN -H "Authorization: Bearer $TOKEN" "$1" >"$T/sse" 3>&- &
 	CURL_PID=$!
 	exec 4<"$T/sse"
+}
+
+# grep -q that must not match (a bare "! grep" never fails a test).
+lacks() {
+	if grep -q "$@"; then
+		echo "unexpected match: $*" >&2
+		return 1
+	fi
 }
 
 need_chromium() {
@@ -162,8 +171,8 @@ cdp() {
 		grep -qi '^content-security-policy: default-src .none.; style-src .self.' "$T/h"
 		grep -qi '^x-frame-options: DENY' "$T/h"
 		grep -q '<script src="/static/dash.js" defer></script>' "$T/page.html"
-		! grep -q '<script>' "$T/page.html"
-		! grep -q '<style' "$T/page.html"
+		lacks '<script>' "$T/page.html"
+		lacks '<style' "$T/page.html"
 		xmllint --html --noout "$T/page.html"
 	done
 	# the execution: its stages as columns, the variable escaped
@@ -179,9 +188,9 @@ cdp() {
 	# history filters
 	get "$URL/history?kind=build" -o "$T/b.html"
 	grep -q 'href="/builds/b:' "$T/b.html"
-	! grep -q "href=\"/executions/$PE\"" "$T/b.html"
+	lacks "href=\"/executions/$PE\"" "$T/b.html"
 	get "$URL/history?status=Succeeded&kind=execution" -o "$T/s.html"
-	! grep -q "href=\"/executions/$PE\"" "$T/s.html"
+	lacks "href=\"/executions/$PE\"" "$T/s.html"
 	get "$URL/history?kind=nonsense" -o /dev/null
 	same "$(code_of)" 400
 	# the build the pipeline ran: its report's phases, its log
@@ -193,7 +202,7 @@ cdp() {
 	same "$(code_of)" 200
 	grep -q '<table class="phases">' "$T/build.html"
 	grep -q 'echo hi' "$T/build.html"
-	! grep -q 'data-stream' "$T/build.html"
+	lacks 'data-stream' "$T/build.html"
 	get "$URL/builds/$bid/log" -o "$T/build.log"
 	grep -q '^text/plain' <(grep -i '^content-type:' "$T/h" | sed 's/^[^:]*: //')
 	grep -q 'Running command echo hi' "$T/build.log"
@@ -249,7 +258,7 @@ cdp() {
 	same "$(code_of)" 303
 	grep -qi "^location: /executions/$PE" "$T/h"
 	# the page's stream sends the new page as the execution moves on
-	sse_until 'badge st-ok">Succeeded</span></dd>'
+	sse_until '<dt>status</dt><dd><span class="badge st-ok">Succeeded</span>'
 	same "$(exec_status)" Succeeded
 	"$SLIPWAY" pipeline show "$PE" --json --state-dir "$STATE" |
 		jq -e '.stageStates[] | select(.stageName == "Gate") |
@@ -258,7 +267,7 @@ cdp() {
 			.summary == "looks <good>"'
 	get "$URL/executions/$PE" -o "$T/done.html"
 	grep -q 'looks &lt;good&gt;' "$T/done.html"
-	! grep -q '<form class="decide"' "$T/done.html"
+	lacks '<form class="decide"' "$T/done.html"
 	# nothing waits any more: a replayed form is refused by the engine
 	get -X POST --data "csrf=$csrf&stage=Gate&action=Approve&decision=reject" \
 		"$URL$action" -o /dev/null
@@ -278,7 +287,7 @@ cdp() {
 		"$URL/executions/$PE/approval" -o /dev/null
 	same "$(code_of)" 303
 	sse_open "$URL/executions/$PE?live=1"
-	sse_until 'badge st-bad">Failed</span></dd>'
+	sse_until '<dt>status</dt><dd><span class="badge st-bad">Failed</span>'
 	same "$(exec_status)" Failed
 }
 
@@ -314,7 +323,7 @@ EOB
 	get "$URL/builds/$BID" -o "$T/b.html"
 	same "$(code_of)" 200
 	grep -q 'first-line' "$T/b.html"
-	! grep -q 'second-line' "$T/b.html"
+	lacks 'second-line' "$T/b.html"
 	grep -q 'class="live-dot"' "$T/b.html"
 	# without JavaScript it reloads itself while the build runs
 	grep -q 'http-equiv="refresh"' "$T/b.html"
@@ -326,14 +335,14 @@ EOB
 	timeout 10 sh "$T/go1.sh"
 	sse_until 'data: second-line'
 	# the stream took up where the page ended: the first line once
-	! grep -q 'first-line' "$T/sse.seen"
+	lacks 'first-line' "$T/sse.seen"
 	timeout 10 sh "$T/go2.sh"
 	sse_until 'data: third-line'
 	sse_until 'event: end'
 	sw_wait 30
 	[ "$SW_STATUS" -eq 0 ]
 	get "$URL/builds/$BID" -o "$T/b.html"
-	! grep -q 'data-stream' "$T/b.html"
+	lacks 'data-stream' "$T/b.html"
 	grep -q 'third-line' "$T/b.html"
 }
 
@@ -379,13 +388,13 @@ EOB
 			return 1
 			;;
 		esac
-		! grep -q 'secret-data' "$T/got"
-		! grep -q 'root:' "$T/got"
+		lacks 'secret-data' "$T/got"
+		lacks 'root:' "$T/got"
 	done
 	for p in "../secret" "%2e%2e" "nothex" "$sha/../x"; do
 		get --path-as-is "$URL/artifacts/$p/" -o "$T/got"
 		[ "$(code_of)" -ge 400 ]
-		! grep -q 'secret-data' "$T/got"
+		lacks 'secret-data' "$T/got"
 	done
 	get --path-as-is "$URL/executions/$PE/artifacts/..%2f..%2fsecret/" -o "$T/got"
 	[ "$(code_of)" -ge 400 ]
