@@ -29,7 +29,6 @@
 #include "banned.h"
 
 #define LOG_PAGE_MAX (512 * 1024) /* the tail of a log a page holds */
-#define RAW_LOG_MAX (256u << 20)
 #define POLL_MS 100
 #define RENDER_EVERY_MS 300
 #define PING_EVERY_MS 15000
@@ -775,6 +774,40 @@ static void log_free(void *cls)
 	free(ls);
 }
 
+struct filestream {
+	int fd;
+};
+
+static ssize_t file_next(void *cls, char *buf, size_t max)
+{
+	struct filestream *f = cls;
+	ssize_t n;
+
+	do
+		n = read(f->fd, buf, max);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return HTTP_STREAM_END;
+	return n < 0 ? HTTP_STREAM_ERROR : n;
+}
+
+static void file_free(void *cls)
+{
+	struct filestream *f = cls;
+
+	close(f->fd);
+	free(f);
+}
+
+/* The file fd (taken) as the response, read as it is sent. */
+static void stream_fd(struct http_req *rq, int fd, const char *type)
+{
+	struct filestream *f = xcalloc(1, sizeof(*f));
+
+	f->fd = fd;
+	http_stream(rq, 200, type, file_next, f, file_free);
+}
+
 /* A log's stream from ?from=, or the whole log as text. */
 static void serve_log(struct http_req *rq, struct logsrc *src)
 {
@@ -797,19 +830,15 @@ static void serve_log(struct http_req *rq, struct logsrc *src)
 			    log_free);
 		return;
 	} else {
-		char *text = NULL;
-		size_t len = 0;
-		struct sw_err e = SW_ERR_INIT;
+		int fd = open(src->path, O_RDONLY | O_CLOEXEC);
 
-		if (fs_read_file(src->path, RAW_LOG_MAX, &text, &len, &e) < 0) {
-			reply_message(rq, 404, "Not found", "no log yet");
-		} else {
-			security_headers(rq);
-			http_reply(rq, 200, "text/plain; charset=utf-8", text,
-				   len);
-		}
-		free(text);
 		logsrc_free(src);
+		if (fd < 0) {
+			reply_message(rq, 404, "Not found", "no log yet");
+			return;
+		}
+		security_headers(rq);
+		stream_fd(rq, fd, "text/plain; charset=utf-8");
 	}
 }
 
@@ -1057,31 +1086,6 @@ static void get_action_log(struct http_req *rq, void *data)
 
 /* ---- artifacts ---- */
 
-struct filestream {
-	int fd;
-};
-
-static ssize_t file_next(void *cls, char *buf, size_t max)
-{
-	struct filestream *f = cls;
-	ssize_t n;
-
-	do
-		n = read(f->fd, buf, max);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return HTTP_STREAM_END;
-	return n < 0 ? HTTP_STREAM_ERROR : n;
-}
-
-static void file_free(void *cls)
-{
-	struct filestream *f = cls;
-
-	close(f->fd);
-	free(f);
-}
-
 static void artifact(struct http_req *rq, struct serve *srv, const char *sha,
 		     const char *rel)
 {
@@ -1151,12 +1155,10 @@ static void artifact(struct http_req *rq, struct serve *srv, const char *sha,
 		goto out;
 	}
 	{
-		struct filestream *f = xcalloc(1, sizeof(*f));
 		const char *base =
 			strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 		struct buf cd = BUF_INIT;
 
-		f->fd = fd;
 		/* never drawn on this origin: downloaded */
 		buf_addstr(&cd, "attachment; filename*=UTF-8''");
 		dash_url_seg(&cd, base);
@@ -1164,8 +1166,7 @@ static void artifact(struct http_req *rq, struct serve *srv, const char *sha,
 		http_set_header(rq, "Content-Security-Policy",
 				"default-src 'none'; sandbox");
 		buf_release(&cd);
-		http_stream(rq, 200, "application/octet-stream", file_next, f,
-			    file_free);
+		stream_fd(rq, fd, "application/octet-stream");
 	}
 out:
 	free(arts);

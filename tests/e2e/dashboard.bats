@@ -35,7 +35,14 @@ phases:
 artifacts:
   files: [out.txt, sub/deep.txt]
 EOB
-	cat >"$T/pl.yml" <<'EOB'
+	# Ship waits on the fifo $T/ship with SHIP_WAIT set
+	SHIP="echo shipped"
+	if [ -n "${SHIP_WAIT:-}" ]; then
+		mkfifo "$T/ship"
+		SHIP="cat '$T/ship'"
+		printf 'echo go >"%s"\n' "$T/ship" >"$T/ship.sh"
+	fi
+	cat >"$T/pl.yml" <<EOB
 pipeline:
   name: web
   variables:
@@ -63,7 +70,7 @@ pipeline:
       actions:
         - name: Say
           actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
-          commands: ["echo shipped"]
+          commands: ["$SHIP"]
           inputArtifacts: [{name: Built}]
 slipway:
   sources: {b/src: ./src}
@@ -402,20 +409,31 @@ EOB
 	same "$(code_of)" 404
 }
 
-@test "dashboard: in headless chromium: the login form, the approve button resumes the execution, the page follows it live" {
+@test "dashboard: in headless chromium: the login form, the pages, the approve button resumes the execution, the page follows it live" {
 	need_chromium
-	dash_pipeline
+	SHIP_WAIT=1 dash_pipeline
 	serve_start
 	dash_waiting -v 'Env=<script>console.error("injected")</script>'
+	# Ship waits on a fifo after the approval: the page, loaded once,
+	# shows it running, then (window.marker still set: not loaded again)
+	# the execution's end arrives by its event stream
 	cdp open "$URL/executions/$PE" \
 		wait "document.querySelector('input[name=token]')" \
 		eval "document.querySelector('input[name=token]').value='$TOKEN','set'" \
 		submit "form button, form [type=submit]" \
 		wait "document.querySelector('form.decide button.approve')" \
 		eval "location.pathname" \
+		open "$URL/" \
+		wait "document.querySelector('table.pipelines tr.pipeline')" \
+		open "$URL/history?kind=execution" \
+		wait "document.querySelector('table.history')" \
+		open "$URL/executions/$PE" \
 		submit "form.decide button.approve" \
-		wait "[...document.querySelectorAll('main dl.meta dd .badge')].some(function(b){return b.textContent=='Succeeded'})" \
-		eval "document.querySelectorAll('form.decide').length" \
+		eval "window.marker=1,document.querySelectorAll('form.decide').length" \
+		wait "document.querySelector('.stage:nth-child(4) .badge.st-warn')" \
+		run "$T/ship.sh" \
+		wait "window.marker===1 && [...document.querySelectorAll('main dl.meta dd .badge')].some(function(b){return b.textContent=='Succeeded'})" \
+		eval "document.querySelector('.stage:nth-child(4) .badge').textContent" \
 		>"$T/cdp.out" 2>"$T/cdp.err" || {
 		cat "$T/cdp.out" "$T/cdp.err"
 		return 1
@@ -423,6 +441,7 @@ EOB
 	same "$(sed -n 1p "$T/cdp.out")" set
 	same "$(sed -n 2p "$T/cdp.out")" "/executions/$PE"
 	same "$(sed -n 3p "$T/cdp.out")" 0
+	same "$(sed -n 4p "$T/cdp.out")" Succeeded
 	same "$(exec_status)" Succeeded
 	"$SLIPWAY" pipeline show "$PE" --json --state-dir "$STATE" |
 		jq -e '.stageStates[] | select(.stageName == "Gate") |
