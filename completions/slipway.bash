@@ -67,7 +67,7 @@ _slipway() {
 		return
 		;;
 	--group | --env-file | --secrets-file | --report | --html | -b | \
-		--buildspec)
+		--buildspec | --pipelines | --token-file | --port-file)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
@@ -75,7 +75,8 @@ _slipway() {
 		--deployment-group | --deployment-group-id | --host | --ssh | \
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
-		--secondary-source | --revision | -v | --variable | --summary | --reason)
+		--secondary-source | --revision | -v | --variable | --summary | --reason | \
+		--listen | --workers | --max-body | --grace | --request-timeout)
 		return
 		;;
 	esac

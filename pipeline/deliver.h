@@ -28,4 +28,18 @@
 void deliver_queue(const char *pe_dir, size_t idx, const char *name,
 		   const char *url, const char *json);
 
+/*
+ * The same for requests that differ one from the next (commit statuses,
+ * status.h): spool <pe-dir>/notify/<stem>.jsonl, each line a record
+ *   {"url": U, "body": "<JSON text>", "headers": ["Accept: ..", ..],
+ *    "auth": "Authorization: Bearer ", "token-file": F,
+ *    "benign": "Cannot transition status"}
+ * POSTed to U with the headers, plus auth followed by the content of F
+ * (read when sent, so that no token is written in the spool). A 400
+ * whose answer holds benign counts as delivered. Messages name it
+ * "commit status 'name'".
+ */
+void deliver_queue_request(const char *pe_dir, const char *stem,
+			   const char *name, const char *record);
+
 #endif

@@ -27,6 +27,7 @@
 #include "pipeline.h"
 #include "page.h"
 #include "state.h"
+#include "status.h"
 #include "store.h"
 #include "vars.h"
 #include "xalloc.h"
@@ -149,6 +150,98 @@ static void notify(struct run *r, const char *json)
 	}
 }
 
+/* The commit a source action fetched in this execution, or NULL. */
+static char *commit_of(struct run *r, const struct pl_action *a)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_action *v = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	char *sha = NULL;
+	size_t nr = 0;
+
+	q.execution_id = r->id;
+	q.status = "Succeeded";
+	if (store_list_actions(r->s, &q, &v, &nr, &e) < 0)
+		return NULL;
+	for (size_t i = 0; i < nr; i++) {
+		json_object *ov, *id;
+
+		if (strcmp(v[i].stage, r->pl.stages[0].name) ||
+		    strcmp(v[i].action, a->name) || !v[i].output_variables)
+			continue;
+		ov = json_tokener_parse(v[i].output_variables);
+		if (ov && json_object_object_get_ex(ov, "CommitId", &id)) {
+			free(sha);
+			sha = xstrdup(json_object_get_string(id));
+		}
+		json_object_put(ov);
+	}
+	store_actions_free(v, nr);
+	return sha;
+}
+
+/* Commit statuses (status.h): running once a source action has its
+ * commit, the outcome when the execution ends. */
+static void statuses(struct run *r, int kind, const struct pl_action *a,
+		     const char *up)
+{
+	static const char *const ends[] = { "SUCCEEDED", "FAILED", "STOPPED",
+					    "SUPERSEDED" };
+	static const enum status_state states[] = {
+		STATUS_SUCCESS, STATUS_FAILURE, STATUS_ERROR, STATUS_ERROR
+	};
+	const char *base = getenv("SLIPWAY_PUBLIC_URL");
+	char *target = NULL;
+	int end = -1;
+
+	if (!r->pl.nr_statuses || !r->pl.nr_stages)
+		return;
+	for (int i = 0; kind == 0 && i < 4; i++)
+		if (!strcmp(up, ends[i]))
+			end = i;
+	if (end < 0 && !(kind == 2 && a && a->category == PL_SOURCE &&
+			 !strcmp(up, "SUCCEEDED")))
+		return;
+	if (base && *base)
+		target = xasprintf(
+			"%.*s/executions/%s",
+			(int)(strlen(base) - (base[strlen(base) - 1] == '/')),
+			base, r->id);
+	for (size_t i = 0; i < r->pl.stages[0].nr_actions; i++) {
+		const struct pl_action *s = &r->pl.stages[0].actions[i];
+		char *sha, *desc, *rec, stem[32];
+
+		if ((end < 0 && s != a) || s->binding < 0 ||
+		    (size_t)s->binding >= r->pl.nr_sources)
+			continue;
+		for (size_t k = 0; k < r->pl.nr_statuses; k++) {
+			const struct pl_status *ps = &r->pl.statuses[k];
+
+			if (strcmp(ps->source,
+				   r->pl.sources[s->binding].name) ||
+			    !(sha = commit_of(r, s)))
+				continue;
+			desc = end < 0 ? xasprintf("%s: running", r->pl.name)
+				       : xasprintf("%s: %s", r->pl.name,
+						   end == 0   ? "succeeded"
+						   : end == 1 ? "failed"
+						   : end == 2 ? "stopped"
+							      : "superseded");
+			rec = status_record(
+				ps, sha, end < 0 ? STATUS_RUNNING : states[end],
+				desc, target);
+			snprintf(stem, sizeof(stem), "status-%zu", k);
+			if (rec)
+				deliver_queue_request(r->dir, stem, ps->source,
+						      rec);
+			free(rec);
+			free(desc);
+			free(sha);
+		}
+	}
+	free(target);
+}
+
 /* One state change: kind 0 pipeline, 1 stage, 2 action. */
 static void event(struct run *r, int kind, const struct pl_stage *st,
 		  const struct pl_action *a, const char *state,
@@ -251,6 +344,7 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 		err_clear(&e);
 	}
 	notify(r, text);
+	statuses(r, kind, a, up);
 	refresh_report(r);
 	free(path);
 	free(uid);
@@ -2879,6 +2973,54 @@ int exec_execution_json(const char *state_dir, const char *id,
 	    show(&r, id, SHOW_HTML, out, e) == 0)
 		ret = 0;
 	run_release(&r);
+	return ret;
+}
+
+int exec_execution_json_in(struct store *s, const char *state_dir,
+			   struct pipeline *const *pls, size_t npl,
+			   const char *id, struct json_object **out,
+			   struct sw_err *e)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct store_execution x = { 0 };
+	const struct pipeline *pl = NULL;
+	int rc, ret = -1;
+
+	*out = NULL;
+	rc = store_get_execution(s, id, &x, e);
+	if (rc != 0) {
+		if (rc > 0)
+			err_set(e, ERR_USAGE, "no execution '%s'", id);
+		return -1;
+	}
+	for (size_t i = 0; i < npl && !pl && x.pipeline_file; i++) {
+		char *abs;
+
+		if (strcmp(pls[i]->name, x.pipeline))
+			continue;
+		abs = fs_abspath(pls[i]->file);
+		if (!strcmp(abs, x.pipeline_file))
+			pl = pls[i];
+		free(abs);
+	}
+	if (!pl) {
+		store_execution_release(&x);
+		return exec_execution_json(state_dir, id, out, e);
+	}
+	r.s = s;
+	r.state = xstrdup(state_dir);
+	r.id = xstrdup(id);
+	r.dir = xasprintf("%s/executions/%s", state_dir, id);
+	r.vars = x.variables ? json_tokener_parse(x.variables) : NULL;
+	if (!r.vars)
+		r.vars = json_object_new_object();
+	r.pl = *pl; /* borrowed: read only, never released here */
+	if (reconcile(&r, e) == 0 && show(&r, id, SHOW_HTML, out, e) == 0)
+		ret = 0;
+	r.pl = (struct pipeline)PIPELINE_INIT;
+	r.s = NULL;
+	run_release(&r);
+	store_execution_release(&x);
 	return ret;
 }
 

@@ -129,6 +129,16 @@ struct json_object;
 int exec_execution_json(const char *state_dir, const char *id,
 			struct json_object **out, struct sw_err *e);
 
+/* The same, with a store already open and the pipelines already loaded:
+ * the one the execution ran (by name and file) is used as it is (read
+ * only), else the file is loaded as above. state_dir is absolute. */
+struct store;
+struct pipeline;
+int exec_execution_json_in(struct store *s, const char *state_dir,
+			   struct pipeline *const *pls, size_t npl,
+			   const char *id, struct json_object **out,
+			   struct sw_err *e);
+
 /* Write the execution's page (pipeline/page.h) to out (NULL:
  * <pe-dir>/report.html, which every state change of the execution
  * rewrites) and print its path. */

@@ -434,14 +434,29 @@ static double now_seconds(void)
 }
 
 /* Fetch every branch and tag of url into the mirror, pruning the rest. */
+/*
+ * A ref that is neither a branch nor a tag, such as a pull request's head
+ * (refs/pull/N/head, refs/merge-requests/N/head): fetched on its own as
+ * well, as it is the only name of its commit in the repository.
+ */
+static bool extra_ref(const char *ref)
+{
+	return ref && !strncmp(ref, "refs/", 5) &&
+	       strncmp(ref, "refs/heads/", 11) &&
+	       strncmp(ref, "refs/tags/", 10) && !strchr(ref, ':') &&
+	       !strchr(ref, '*') && !strstr(ref, "..") &&
+	       git_reference_is_valid_name(ref);
+}
+
 static int fetch_remote(git_repository *mirror, const char *url,
-			struct fetch_ctx *c, unsigned long *fetched,
-			struct sw_err *e)
+			const char *ref, struct fetch_ctx *c,
+			unsigned long *fetched, struct sw_err *e)
 {
 	static char heads[] = "+refs/heads/*:refs/heads/*";
 	static char tags[] = "+refs/tags/*:refs/tags/*";
-	char *specs[] = { heads, tags };
-	git_strarray refspecs = { specs, ARRAY_SIZE(specs) };
+	char *extra = extra_ref(ref) ? xasprintf("+%s:%s", ref, ref) : NULL;
+	char *specs[] = { heads, tags, extra };
+	git_strarray refspecs = { specs, extra ? 3 : 2 };
 	git_fetch_options fo;
 	git_remote *remote = NULL;
 	git_buf head = { NULL, 0, 0 };
@@ -473,6 +488,7 @@ fail:
 out:
 	git_buf_dispose(&head);
 	git_remote_free(remote);
+	free(extra);
 	return ret;
 }
 
@@ -510,7 +526,7 @@ static int fetch_mirrored(const struct source_opts *o, const char *url,
 			git_msg());
 		goto out;
 	}
-	if (!m.local && fetch_remote(mirror, url, &c, &fetched, e) < 0)
+	if (!m.local && fetch_remote(mirror, url, o->ref, &c, &fetched, e) < 0)
 		goto out;
 	progress_end(&c);
 	if (o->ref) {
@@ -655,7 +671,7 @@ int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
 				m.gitdir, git_msg());
 			goto out;
 		}
-		if (fetch_remote(mirror, url, &c, &fetched, e) < 0)
+		if (fetch_remote(mirror, url, NULL, &c, &fetched, e) < 0)
 			goto out;
 	}
 	if (gitdir)

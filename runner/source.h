@@ -7,6 +7,7 @@
  *
  *   o.source = "https://example.com/org/app.git";   -- or a path, "."
  *   o.ref = "v1.2";                                  -- NULL: default branch
+ *                         -- or refs/pull/12/head: fetched as well
  *   o.dest = "/state/builds/app:1234/src";           -- must not exist
  *   if (source_fetch(&o, &r, &e) < 0)                -- or be empty
  *           fail(e.code, e.msg);

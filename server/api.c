@@ -73,13 +73,13 @@ static const char *type_of(int http)
 static int open_store(struct serve *s, struct store **st, struct http_req *rq)
 {
 	struct sw_err e = SW_ERR_INIT;
-	char *db = fs_join(serve_state_dir(s), "slipway.db");
-	int ret = store_open(st, db, &e);
 
-	free(db);
-	if (ret < 0)
+	*st = serve_store_get(s, &e);
+	if (!*st) {
 		http_error(rq, 500, "InternalError", "%s", e.msg);
-	return ret;
+		return -1;
+	}
+	return 0;
 }
 
 /* An id that names one thing under the state directory. */
@@ -158,18 +158,11 @@ static bool refuse_stopping(struct http_req *rq, struct serve *s)
 	return true;
 }
 
-/* Run a runner and answer from its outcome: ok() when it took the
- * request, the runner's message otherwise. */
-static bool run(struct http_req *rq, struct serve *s, struct strvec *args)
+/* Answer a runner's failure (serve_spawn()). */
+static void failed(struct http_req *rq, struct serve *s, int st,
+		   const char *msg)
 {
-	char *msg = NULL;
-	int st = serve_spawn(s, args, http_who(rq), &msg);
-
-	if (st == 0 || st == EXEC_WAITING) {
-		free(msg);
-		return true;
-	}
-	if (st == 503 || serve_stopping(s)) {
+	if (serve_stopping(s)) {
 		http_set_header(rq, "Retry-After", "30");
 		http_error(rq, 503, "ServiceUnavailableException", "%s",
 			   msg ? msg : "the server is stopping");
@@ -177,8 +170,18 @@ static bool run(struct http_req *rq, struct serve *s, struct strvec *args)
 		http_error(rq, api_status_of(st), type_of(api_status_of(st)),
 			   "%s", msg ? msg : "failed");
 	}
+}
+
+/* Run a runner and answer its failure; true when it took the request. */
+static bool run(struct http_req *rq, struct serve *s, struct strvec *args)
+{
+	char *msg = NULL;
+	int st = serve_spawn(s, args, http_who(rq), &msg);
+
+	if (st && st != EXEC_WAITING)
+		failed(rq, s, st, msg);
 	free(msg);
-	return false;
+	return !st || st == EXEC_WAITING;
 }
 
 /* ---- pipelines -------------------------------------------------------- */
@@ -286,26 +289,25 @@ static void list_executions(struct http_req *rq, void *data)
 out:
 	free(mode);
 	store_executions_free(v, nr);
-	store_close(st);
+	serve_store_put(s, st);
 }
 
 static void start_execution(struct http_req *rq, void *data)
 {
 	struct serve *s = data;
 	const char *name = http_param(rq, 0), *rev = NULL;
-	struct serve_pls *p;
+	struct serve_pls *p = NULL;
 	struct pipeline *pl;
 	json_object *b, *vars, *revs;
-	struct strvec args = STRVEC_INIT;
-	char *id = NULL, *file = NULL;
+	struct strvec vv = STRVEC_INIT;
+	char *id = NULL, *msg = NULL, *detail = NULL;
+	int st;
 
 	if (refuse_stopping(rq, s) || !(b = body_json(rq)))
 		return;
 	p = serve_pipelines_get(s);
 	pl = serve_find(p, name);
-	file = pl ? xstrdup(pl->file) : NULL;
-	serve_pipelines_put(s, p);
-	if (!file) {
+	if (!pl) {
 		http_error(rq, 404, "PipelineNotFoundException",
 			   "no pipeline '%s' is served", name);
 		goto out;
@@ -334,14 +336,6 @@ static void start_execution(struct http_req *rq, void *data)
 		if (r0)
 			rev = json_object_get_string(rv);
 	}
-	id = serve_new_id();
-	strvec_push(&args, "start");
-	strvec_push(&args, serve_state_dir(s));
-	strvec_push(&args, file);
-	strvec_push(&args, id);
-	strvec_push(&args, "StartPipelineExecution");
-	strvec_pushf(&args, "api:%s", http_who(rq) ? http_who(rq) : "?");
-	strvec_push(&args, rev ? rev : "");
 	if (json_object_object_get_ex(b, "variables", &vars)) {
 		if (!json_object_is_type(vars, json_type_array)) {
 			http_error(rq, 400, "InvalidRequestException",
@@ -362,20 +356,27 @@ static void start_execution(struct http_req *rq, void *data)
 					   "\"value\": VALUE}");
 				goto out;
 			}
-			strvec_pushf(&args, "%s=%s", n, v);
+			strvec_pushf(&vv, "%s=%s", n, v);
 		}
 	}
-	if (run(rq, s, &args)) {
+	detail = xasprintf("api:%s", http_who(rq) ? http_who(rq) : "?");
+	st = serve_start(s, pl, "StartPipelineExecution", detail, rev, &vv,
+			 http_who(rq), &id, &msg);
+	if (st) {
+		failed(rq, s, st, msg);
+	} else {
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "pipelineExecutionId", jstr(id));
 		http_reply_json(rq, 200, o);
 	}
 out:
+	serve_pipelines_put(s, p);
 	json_object_put(b);
-	strvec_release(&args);
+	strvec_release(&vv);
 	free(id);
-	free(file);
+	free(msg);
+	free(detail);
 }
 
 /* ---- executions ------------------------------------------------------- */
@@ -397,7 +398,7 @@ static bool execution_exists(struct http_req *rq, struct serve *s,
 		return false;
 	rc = store_get_execution(st, id, &x, &e);
 	store_execution_release(&x);
-	store_close(st);
+	serve_store_put(s, st);
 	if (rc < 0)
 		http_error(rq, 500, "InternalError", "%s", e.msg);
 	else if (rc > 0)
@@ -411,11 +412,24 @@ static void get_execution(struct http_req *rq, void *data)
 	struct serve *s = data;
 	const char *id = http_param(rq, 0);
 	struct sw_err e = SW_ERR_INIT;
+	struct serve_pls *p;
+	struct store *st;
 	json_object *o = NULL;
+	int rc;
 
-	if (!execution_exists(rq, s, id))
+	if (!plain_id(id) || strncmp(id, "pe-", 3)) {
+		http_error(rq, 404, "PipelineExecutionNotFoundException",
+			   "no execution '%s'", id);
 		return;
-	if (exec_execution_json(serve_state_dir(s), id, &o, &e) < 0) {
+	}
+	if (open_store(s, &st, rq) < 0)
+		return;
+	p = serve_pipelines_get(s);
+	rc = exec_execution_json_in(st, serve_state_dir(s), p->v, p->nr, id, &o,
+				    &e);
+	serve_pipelines_put(s, p);
+	serve_store_put(s, st);
+	if (rc < 0) {
 		if (e.code == ERR_USAGE)
 			http_error(rq, 404,
 				   "PipelineExecutionNotFoundException", "%s",
@@ -584,14 +598,12 @@ static void report_or_row(struct http_req *rq, const char *dir,
 
 static json_object *build_row(struct serve *s, const char *id)
 {
-	struct store *st = NULL;
 	struct store_build b = { 0 };
 	struct sw_err e = SW_ERR_INIT;
-	char *db = fs_join(serve_state_dir(s), "slipway.db");
+	struct store *st = serve_store_get(s, &e);
 	json_object *o = NULL;
 
-	if (store_open(&st, db, &e) == 0 &&
-	    store_get_build(st, id, &b, &e) == 0) {
+	if (st && store_get_build(st, id, &b, &e) == 0) {
 		o = json_object_new_object();
 		json_object_object_add(o, "id", jstr(b.id));
 		json_object_object_add(o, "projectName", jstr(b.project));
@@ -605,21 +617,18 @@ static json_object *build_row(struct serve *s, const char *id)
 				       json_object_new_boolean(false));
 	}
 	store_build_release(&b);
-	store_close(st);
-	free(db);
+	serve_store_put(s, st);
 	return o;
 }
 
 static json_object *deployment_row(struct serve *s, const char *id)
 {
-	struct store *st = NULL;
 	struct store_deployment d = { 0 };
 	struct sw_err e = SW_ERR_INIT;
-	char *db = fs_join(serve_state_dir(s), "slipway.db");
+	struct store *st = serve_store_get(s, &e);
 	json_object *o = NULL;
 
-	if (store_open(&st, db, &e) == 0 &&
-	    store_get_deployment(st, id, &d, &e) == 0) {
+	if (st && store_get_deployment(st, id, &d, &e) == 0) {
 		o = json_object_new_object();
 		json_object_object_add(o, "deploymentId", jstr(d.id));
 		json_object_object_add(o, "applicationName",
@@ -629,8 +638,7 @@ static json_object *deployment_row(struct serve *s, const char *id)
 		json_object_object_add(o, "createTime", jtime(d.start_ms));
 	}
 	store_deployment_release(&d);
-	store_close(st);
-	free(db);
+	serve_store_put(s, st);
 	return o;
 }
 

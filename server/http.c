@@ -441,6 +441,22 @@ const char *http_cookie(const struct http_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->c, MHD_COOKIE_KIND, name);
 }
 
+static enum MHD_Result push_header(void *cls, enum MHD_ValueKind kind,
+				   const char *key, const char *value)
+{
+	struct strvec *out = cls;
+
+	(void)kind;
+	strvec_push(out, key);
+	strvec_push(out, value ? value : "");
+	return MHD_YES;
+}
+
+void http_headers(const struct http_req *rq, struct strvec *out)
+{
+	MHD_get_connection_values(rq->c, MHD_HEADER_KIND, push_header, out);
+}
+
 const char *http_body(const struct http_req *rq, size_t *len)
 {
 	if (len)

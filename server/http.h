@@ -70,6 +70,7 @@
 #include "err.h"
 
 struct auth_tokens;
+struct strvec;
 
 #define HTTP_SMALL_BODY (64 * 1024)
 #define HTTP_DEFAULT_MAX_BODY (25 * 1024 * 1024) /* GitHub's own maximum */
@@ -138,6 +139,8 @@ const char *http_param(const struct http_req *rq, size_t i);
 const char *http_query(const struct http_req *rq, const char *name);
 const char *http_header(const struct http_req *rq, const char *name);
 const char *http_cookie(const struct http_req *rq, const char *name);
+/* Every request header, as name, value, name, value ... pushed to out. */
+void http_headers(const struct http_req *rq, struct strvec *out);
 /* The request body, NUL-terminated (len without the NUL), "" if none. */
 const char *http_body(const struct http_req *rq, size_t *len);
 /* The name of the token the request came with, NULL on a public route. */
@@ -164,7 +167,6 @@ void http_stream(struct http_req *rq, int status, const char *type,
  * Match path against pattern; on a match the captures are appended to
  * caps (when not NULL) and true returned.
  */
-struct strvec;
 bool http_match(const char *pattern, const char *path, struct strvec *caps);
 /* "ADDR:PORT", "[V6]:PORT", ":PORT" or "PORT": 0, or -1 with *e set
  * (ERR_USAGE). *addr is allocated (NULL for ":PORT" and "PORT"). */

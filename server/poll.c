@@ -71,13 +71,12 @@ static bool changed_files(const char *gitdir, const char *from, const char *to,
 	for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 
-		if (d->old_file.path &&
-		    strvec_find(files, d->old_file.path) < 0)
+		if (d->old_file.path)
 			strvec_push(files, d->old_file.path);
-		if (d->new_file.path &&
-		    strvec_find(files, d->new_file.path) < 0)
+		if (d->new_file.path)
 			strvec_push(files, d->new_file.path);
 	}
+	trigger_files_unique(files);
 	ok = true;
 out:
 	git_error_clear();
@@ -97,6 +96,11 @@ static void push_start(struct wh_start **starts, size_t *nr, size_t index,
 	struct wh_start *s;
 	bool tag = !strncmp(ref, "refs/tags/", 10);
 
+	/* two source actions on one repository: one execution runs both */
+	for (size_t i = 0; i < *nr; i++)
+		if (!strcmp((*starts)[i].ref, ref) &&
+		    !strcmp((*starts)[i].revision, sha))
+			return;
 	*starts = xrealloc(*starts, (*nr + 1) * sizeof(**starts));
 	s = &(*starts)[(*nr)++];
 	memset(s, 0, sizeof(*s));
@@ -120,6 +124,8 @@ static int check_source(struct pipeline *pl, size_t index,
 	struct strvec refs = STRVEC_INIT, oids = STRVEC_INIT;
 	struct strvec seen = STRVEC_INIT, seen_oids = STRVEC_INIT;
 	struct strvec moved = STRVEC_INIT; /* indexes into refs, as text */
+	struct strvec lost = STRVEC_INIT; /* of those, another poller's */
+	struct strvec now_refs = STRVEC_INIT, now_oids = STRVEC_INIT;
 	char *norm = mirror_normalise(b->target);
 	char *key = xasprintf("%s\t%s\t%s", pl->name, a->name, norm);
 	char *gitdir = NULL;
@@ -152,6 +158,35 @@ static int check_source(struct pipeline *pl, size_t index,
 	if (moved.nr &&
 	    source_mirror_update(sources_dir, b->target, &gitdir, e) < 0)
 		goto out;
+	/*
+	 * Record what was seen under the store's write lock, and start only
+	 * what this process is first to see move: a poller racing with this
+	 * one (another server on the same state directory) has recorded it
+	 * already, and starts it itself.
+	 */
+	if (store_begin(s, e) < 0)
+		goto out;
+	if (store_poll_heads(s, key, &now_refs, &now_oids, e) < 0)
+		goto rollback;
+	for (size_t i = 0; i < refs.nr; i++) {
+		long at = strvec_find(&seen, refs.v[i]);
+		long cur = strvec_find(&now_refs, refs.v[i]);
+
+		if (!((at < 0) == (cur < 0) &&
+		      (at < 0 || !strcmp(seen_oids.v[at], now_oids.v[cur]))))
+			strvec_pushf(&lost, "%zu", i);
+		else if ((at < 0 || strcmp(seen_oids.v[at], oids.v[i])) &&
+			 store_poll_head_set(s, key, refs.v[i], oids.v[i], now,
+					     e) < 0)
+			goto rollback;
+	}
+	for (size_t i = 0; i < seen.nr; i++)
+		if (strvec_find(&refs, seen.v[i]) < 0 &&
+		    strvec_find(&now_refs, seen.v[i]) >= 0 &&
+		    store_poll_head_set(s, key, seen.v[i], NULL, now, e) < 0)
+			goto rollback;
+	if (store_commit(s, e) < 0)
+		goto rollback;
 	for (size_t k = 0; k < moved.nr; k++) {
 		size_t i = strtoul(moved.v[k], NULL, 10);
 		long at = strvec_find(&seen, refs.v[i]);
@@ -159,6 +194,8 @@ static int check_source(struct pipeline *pl, size_t index,
 		struct strvec files = STRVEC_INIT;
 		struct buf why = BUF_INIT;
 
+		if (strvec_find(&lost, moved.v[k]) >= 0)
+			continue;
 		ev.kind = !strncmp(refs.v[i], "refs/tags/", 10) ? TRIG_TAG
 								: TRIG_BRANCH;
 		ev.name = refs.v[i] + (ev.kind == TRIG_TAG ? 10 : 11);
@@ -171,23 +208,6 @@ static int check_source(struct pipeline *pl, size_t index,
 		buf_release(&why);
 		strvec_release(&files);
 	}
-	/* what was seen is recorded once the changes are acted on */
-	if (store_begin(s, e) < 0)
-		goto out;
-	for (size_t i = 0; i < refs.nr; i++) {
-		long at = strvec_find(&seen, refs.v[i]);
-
-		if ((at < 0 || strcmp(seen_oids.v[at], oids.v[i])) &&
-		    store_poll_head_set(s, key, refs.v[i], oids.v[i], now, e) <
-			    0)
-			goto rollback;
-	}
-	for (size_t i = 0; i < seen.nr; i++)
-		if (strvec_find(&refs, seen.v[i]) < 0 &&
-		    store_poll_head_set(s, key, seen.v[i], NULL, now, e) < 0)
-			goto rollback;
-	if (store_commit(s, e) < 0)
-		goto rollback;
 	ret = 0;
 	goto out;
 rollback:
@@ -198,6 +218,9 @@ out:
 	strvec_release(&seen);
 	strvec_release(&seen_oids);
 	strvec_release(&moved);
+	strvec_release(&lost);
+	strvec_release(&now_refs);
+	strvec_release(&now_oids);
 	free(gitdir);
 	free(norm);
 	free(key);

@@ -25,6 +25,7 @@
 #include "exec.h"
 #include "fs.h"
 #include "http.h"
+#include "intake.h"
 #include "login.h"
 #include "pipeline.h"
 #include "serve.h"
@@ -38,9 +39,12 @@ extern char **environ;
 
 /* A loaded pipeline file, shared by the snapshots that hold it. */
 struct spl {
-	struct pipeline pl;
+	struct pipeline pl; /* first: serve_start() finds the rest */
 	char *path;
-	int refs;
+	atomic_int refs;
+	/* a reload kept this declaration: the file on disk does not load
+	 * (its error), and a runner, which reads it, could not run it */
+	char *broken;
 };
 
 struct snap {
@@ -74,6 +78,8 @@ struct serve {
 	struct strvec env; /* the runners' environment, without USER */
 	atomic_bool stopping;
 	int wake[2];
+	struct store *pool[16]; /* serve_store_get() */
+	size_t nr_pool;
 };
 
 static int64_t mono_ms(void)
@@ -115,6 +121,7 @@ static void spl_put(struct spl *p)
 		return;
 	pipeline_release(&p->pl);
 	free(p->path);
+	free(p->broken);
 	free(p);
 }
 
@@ -246,7 +253,6 @@ static struct snap *load_all(struct serve *s, struct snap *old, int *bad)
 		p->pl = (struct pipeline)PIPELINE_INIT;
 		if (pipeline_load(files.v[i], &p->pl, &e) < 0) {
 			logf_("error: %s", e.msg);
-			err_clear(&e);
 			(*bad)++;
 			for (size_t k = 0; old && k < old->pub.nr; k++)
 				if (!strcmp(old->items[k]->path, p->path))
@@ -255,8 +261,13 @@ static struct snap *load_all(struct serve *s, struct snap *old, int *bad)
 				logf_("%s: keeping the pipeline '%s' loaded "
 				      "before",
 				      p->path, keep->pl.name);
+				pthread_mutex_lock(&s->mu);
 				keep->refs++;
+				free(keep->broken);
+				keep->broken = xstrdup(e.msg);
+				pthread_mutex_unlock(&s->mu);
 			}
+			err_clear(&e);
 			free(p->path);
 			free(p);
 			p = keep;
@@ -306,6 +317,39 @@ static void reload(struct serve *s)
 	logf_("reloaded: %zu pipeline%s%s", n->pub.nr,
 	      n->pub.nr == 1 ? "" : "s",
 	      bad ? " (some files refused, see above)" : "");
+}
+
+/* ---- the store ------------------------------------------------------ */
+
+struct store *serve_store_get(struct serve *s, struct sw_err *e)
+{
+	struct store *st = NULL;
+	char *db;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->nr_pool)
+		st = s->pool[--s->nr_pool];
+	pthread_mutex_unlock(&s->mu);
+	if (st)
+		return st;
+	db = fs_join(s->state, "slipway.db");
+	if (store_open(&st, db, e) < 0)
+		st = NULL;
+	free(db);
+	return st;
+}
+
+void serve_store_put(struct serve *s, struct store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->nr_pool < sizeof(s->pool) / sizeof(s->pool[0])) {
+		s->pool[s->nr_pool++] = st;
+		st = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	store_close(st);
 }
 
 /* ---- runners -------------------------------------------------------- */
@@ -462,6 +506,29 @@ static const char *label_of(const struct strvec *args)
 	return "runner";
 }
 
+/* Wait (at most ms) until no live runner has this label. */
+static void wait_runner_locked(struct serve *s, const char *label, int ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		bool live = false;
+
+		for (struct runner *r = s->runners; r; r = r->next)
+			live |= !r->exited && !strcmp(r->label, label);
+		if (!live || pthread_cond_timedwait(&s->cond, &s->mu, &until) ==
+				     ETIMEDOUT)
+			return;
+	}
+}
+
 int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 		char **msg)
 {
@@ -473,6 +540,11 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 
 	*msg = NULL;
 	pthread_mutex_lock(&s->mu);
+	/* a decision or a retry needs the execution's lock: let the runner
+	 * that just left it waiting or failed finish first (a client that
+	 * saw the state change may come before it exits) */
+	if (strcmp(args->v[0], "stop") && strcmp(args->v[0], "start"))
+		wait_runner_locked(s, label_of(args), 5000);
 	r = s->stopping ? NULL
 			: spawn_locked(s, args, label_of(args), who, &fd);
 	pthread_mutex_unlock(&s->mu);
@@ -511,7 +583,15 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 	}
 	while (!r->exited || r->err_fd >= 0)
 		pthread_cond_wait(&s->cond, &s->mu);
-	status = r->status ? r->status : 111;
+	status = r->status;
+	if (!status) { /* done before it had to say so: a stop */
+		r->waiters--;
+		pthread_mutex_unlock(&s->mu);
+		if (write(s->wake[1], "w", 1) < 0) {
+			/* full: it wakes up anyway */
+		}
+		return 0;
+	}
 	if (r->last) {
 		const char *m = r->last;
 
@@ -529,6 +609,50 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 		/* full: it wakes up anyway */
 	}
 	return status;
+}
+
+int serve_start(struct serve *s, const struct pipeline *pl,
+		const char *trigger_type, const char *trigger_detail,
+		const char *revision, const struct strvec *vars,
+		const char *who, char **id, char **msg)
+{
+	struct strvec args = STRVEC_INIT;
+	const struct spl *sp = (const struct spl *)pl;
+	char *nid, *broken;
+	int ret;
+
+	*id = NULL;
+	*msg = NULL;
+	pthread_mutex_lock(&s->mu);
+	broken = xstrdup_or_null(sp->broken);
+	pthread_mutex_unlock(&s->mu);
+	if (broken) {
+		*msg = xasprintf("the file of pipeline '%s' no longer loads "
+				 "(%s): fix it and reload",
+				 pl->name, broken);
+		free(broken);
+		return 1;
+	}
+	nid = serve_new_id();
+	strvec_push(&args, "start");
+	strvec_push(&args, s->state);
+	strvec_push(&args, pl->file);
+	strvec_push(&args, nid);
+	strvec_push(&args,
+		    trigger_type ? trigger_type : "StartPipelineExecution");
+	strvec_push(&args, trigger_detail ? trigger_detail : "");
+	strvec_push(&args, revision ? revision : "");
+	for (size_t i = 0; vars && i < vars->nr; i++)
+		strvec_push(&args, vars->v[i]);
+	ret = serve_spawn(s, &args, who, msg);
+	if (ret == 0 || ret == EXEC_WAITING) {
+		*id = nid;
+		nid = NULL;
+		ret = 0;
+	}
+	free(nid);
+	strvec_release(&args);
+	return ret;
 }
 
 /* Read what a runner wrote; log each whole line. Main thread only. */
@@ -905,6 +1029,7 @@ int serve_run(const struct serve_opts *o)
 	s.h = http_new(&ho);
 	login_routes(s.h, &s.tokens);
 	api_routes(s.h, &s);
+	intake_routes(s.h, &s);
 	dashboard_routes(s.h, &s);
 	if (http_start(s.h, &e) < 0) {
 		fprintf(stderr, "error: %s\n", e.msg);
@@ -925,10 +1050,12 @@ int serve_run(const struct serve_opts *o)
 		goto out;
 	}
 	resume_all(&s);
+	intake_poll_start(&s);
 	loop(&s, sfd);
 	logf_("stopped");
 	ret = 0;
 out:
+	intake_poll_stop();
 	http_free(s.h);
 	while (s.runners) {
 		struct runner *r = s.runners;
@@ -943,6 +1070,8 @@ out:
 	}
 	if (s.cur)
 		snap_free(s.cur);
+	while (s.nr_pool)
+		store_close(s.pool[--s.nr_pool]);
 	if (sfd >= 0)
 		close(sfd);
 	if (s.wake[0] >= 0)

@@ -82,6 +82,28 @@ bool serve_stopping(const struct serve *s);
 int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 		char **msg);
 
+/*
+ * Start an execution of pl (a pipeline of a snapshot) as serve_spawn()
+ * does, its trigger given (NULL: StartPipelineExecution), at revision
+ * (NULL: its branches), with vars ("NAME=VALUE"; NULL: none). 0 and *id
+ * (caller frees), else as serve_spawn().
+ */
+int serve_start(struct serve *s, const struct pipeline *pl,
+		const char *trigger_type, const char *trigger_detail,
+		const char *revision, const struct strvec *vars,
+		const char *who, char **id, char **msg);
+
+/*
+ * A handle on the state directory's store, from a small pool (opening one
+ * reads the schema: too slow to do per request). Give it back with
+ * serve_store_put() (NULL is a no-op) and never use it after. NULL with
+ * *e set when the store cannot be opened.
+ */
+struct store;
+struct sw_err;
+struct store *serve_store_get(struct serve *s, struct sw_err *e);
+void serve_store_put(struct serve *s, struct store *st);
+
 /* A new execution id, "pe-<uuid>" (caller frees). */
 char *serve_new_id(void);
 

@@ -294,3 +294,25 @@ yes:
 			 "taken as matched");
 	return true;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void trigger_files_unique(struct strvec *files)
+{
+	size_t k = 1;
+
+	if (files->nr < 2)
+		return;
+	qsort(files->v, files->nr, sizeof(*files->v), cmp_str);
+	for (size_t i = 1; i < files->nr; i++) {
+		if (!strcmp(files->v[i], files->v[k - 1]))
+			free(files->v[i]);
+		else
+			files->v[k++] = files->v[i];
+	}
+	files->nr = k;
+	files->v[k] = NULL;
+}

@@ -72,4 +72,8 @@ bool trigger_matches(const struct pipeline *pl, const struct pl_action *src,
  */
 bool trigger_glob(const char *pattern, const char *s);
 
+/* Sort a list of changed files and drop repeats (n log n, where a
+ * search per file would be quadratic in a push of many files). */
+void trigger_files_unique(struct strvec *files);
+
 #endif

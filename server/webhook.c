@@ -2,6 +2,7 @@
  * webhook: forge deliveries verified, parsed and matched (webhook.h).
  */
 #include <ctype.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -212,8 +213,10 @@ static json_object *parse_json(const char *s, size_t len)
 	json_object *o;
 	size_t off;
 
-	if (!tok)
+	if (!tok || len > (size_t)INT_MAX) {
+		json_tokener_free(tok);
 		return NULL;
+	}
 	o = json_tokener_parse_ex(tok, s, (int)len);
 	off = json_tokener_get_parse_end(tok);
 	if (o && json_tokener_get_error(tok) == json_tokener_success) {
@@ -339,14 +342,13 @@ static void commit_files(json_object *commits, struct strvec *files)
 				json_object *f =
 					json_object_array_get_idx(a, k);
 
-				if (json_object_is_type(f, json_type_string) &&
-				    strvec_find(files,
-						json_object_get_string(f)) < 0)
+				if (json_object_is_type(f, json_type_string))
 					strvec_push(files,
 						    json_object_get_string(f));
 			}
 		}
 	}
+	trigger_files_unique(files);
 }
 
 /*
@@ -693,9 +695,11 @@ static void match(const char *forge, const struct wh_event *ev,
 				add_start(out, i, forge, ev, a);
 				if (why.len)
 					reason(reasons, pl, "%s", why.ptr);
-			} else {
-				reason(reasons, pl, "%s", why.ptr);
+				buf_release(&why);
+				/* one execution runs all its sources */
+				break;
 			}
+			reason(reasons, pl, "%s", why.ptr);
 			buf_release(&why);
 		}
 		if (named && !verified[i])

@@ -47,6 +47,15 @@
  * webhook_handle() returns 0, or -1 when the store failed (out->status
  * is 500 then). out->body and every string of out->starts belong to out;
  * wh_outcome_release() frees them.
+ *
+ * For the server: start each wh_start as exec_start() with
+ * exec_opts.revision = revision for a push, = ref for a pull request
+ * (its commit is only named by refs/pull/N/head in the base repository,
+ * and source_fetch() fetches a ref given so); trigger trigger_type and
+ * summary as its detail. Commit statuses (pipeline/status.h) link to the
+ * execution's page when the environment has SLIPWAY_PUBLIC_URL (the
+ * server's public base URL, no trailing slash needed):
+ * $SLIPWAY_PUBLIC_URL/executions/<pe-id>.
  */
 #ifndef SW_SERVER_WEBHOOK_H
 #define SW_SERVER_WEBHOOK_H

@@ -44,6 +44,7 @@ options_documented() {
 	options_documented show
 	options_documented prune
 	options_documented pipeline
+	options_documented serve
 }
 
 @test "docs: the top-level options and every command are in the man page" {
@@ -175,7 +176,7 @@ EOF
 
 @test "docs: every command's --help has an example" {
 	local cmd
-	for cmd in build validate history show cache prune deploy plan run pipeline; do
+	for cmd in build validate history show cache prune deploy plan run pipeline serve; do
 		"$SLIPWAY" "$cmd" --help | grep -q '^Examples\{0,1\}:' ||
 			{ echo "no example in '$cmd --help'"; return 1; }
 	done

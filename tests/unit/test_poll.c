@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "pipeline.h"
+#include "source.h"
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -295,12 +296,144 @@ static void test_poll__unreachable(void **state)
 	pipeline_release(&pl);
 }
 
+static void test_poll__two_actions_one_start(void **state)
+{
+	struct pipeline pl = PIPELINE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct wh_start *s = NULL;
+	char *text = xasprintf(
+		"pipeline:\n"
+		"  name: twice\n"
+		"  stages:\n"
+		"    - name: S\n"
+		"      actions:\n"
+		"        - name: Src\n"
+		"          actionTypeId: {category: Source, owner: AWS, "
+		"provider: CodeCommit, version: '1'}\n"
+		"          configuration: {RepositoryName: web, BranchName: "
+		"main}\n"
+		"          outputArtifacts: [{name: A}]\n"
+		"        - name: Src2\n"
+		"          actionTypeId: {category: Source, owner: AWS, "
+		"provider: CodeCommit, version: '1'}\n"
+		"          configuration: {RepositoryName: web, BranchName: "
+		"main}\n"
+		"          outputArtifacts: [{name: B}]\n"
+		"    - name: T\n"
+		"      actions:\n"
+		"        - name: C\n"
+		"          actionTypeId: {category: Invoke, owner: Custom, "
+		"provider: Command, version: '1'}\n"
+		"          configuration: {Command: 'true'}\n"
+		"slipway:\n"
+		"  sources: {web: '%s'}\n",
+		w.repo);
+	char *id;
+
+	(void)state;
+	if (pipeline_parse("p.yml", w.dir, text, strlen(text), &pl, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(poll_n(&pl, &s), 0);
+	id = commit("src/twice.c", "int t;\n");
+	assert_int_equal(poll_n(&pl, &s), 1);
+	assert_string_equal(s[0].revision, id);
+	starts_free(s, 1);
+	free(id);
+	free(text);
+	pipeline_release(&pl);
+}
+
+/* A pull request's head is only named by refs/pull/N/head: a source
+ * fetch of that ref gets it into the mirror and checks it out. */
+static void test_poll__pull_request_ref(void **state)
+{
+	struct source_opts o = SOURCE_OPTS_INIT;
+	struct source_result r = SOURCE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *url = xasprintf("file://%s", w.repo);
+	char *dest = fs_join(w.dir, "pr-src"), *id;
+
+	(void)state;
+	assert_int_equal(
+		git(w.repo, NULL, "checkout", "-q", "-b", "pr", (char *)NULL),
+		0);
+	id = commit("src/pr.c", "int pr;\n");
+	assert_int_equal(
+		git(w.repo, NULL, "checkout", "-q", "main", (char *)NULL), 0);
+	assert_int_equal(git(w.repo, NULL, "update-ref", "refs/pull/7/head", id,
+			     (char *)NULL),
+			 0);
+	assert_int_equal(
+		git(w.repo, NULL, "branch", "-q", "-D", "pr", (char *)NULL), 0);
+	o.source = url;
+	o.ref = "refs/pull/7/head";
+	o.dest = dest;
+	o.mirror_dir = w.mirrors;
+	o.no_spare = true;
+	if (source_fetch(&o, &r, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(r.resolved_version, id);
+	source_result_release(&r);
+	free(id);
+	free(dest);
+	free(url);
+}
+
+/* Pollers racing over one move: exactly one of them starts it. */
+static void test_poll__racing_pollers(void **state)
+{
+	struct pipeline pl = PIPELINE_INIT;
+	struct wh_start *s = NULL;
+	int gate[2], total = 0;
+	pid_t pids[4];
+	char *id;
+
+	(void)state;
+	load(&pl, "raced", true, NULL);
+	assert_int_equal(poll_n(&pl, &s), 0);
+	id = commit("src/race.c", "int r;\n");
+	assert_int_equal(pipe(gate), 0);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (!pids[i]) {
+			struct sw_err e = SW_ERR_INIT;
+			size_t nr = 0;
+			char c;
+
+			close(gate[1]);
+			if (read(gate[0], &c, 1) != 0)
+				_exit(90);
+			if (poll_check(&pl, 0, w.state, &s, &nr, &e) < 0)
+				_exit(91);
+			_exit((int)nr);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (int i = 0; i < 4; i++) {
+		int st;
+
+		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		assert_true(WIFEXITED(st));
+		assert_true(WEXITSTATUS(st) <= 1);
+		total += WEXITSTATUS(st);
+	}
+	assert_int_equal(total, 1);
+	assert_int_equal(poll_n(&pl, &s), 0);
+	free(id);
+	pipeline_release(&pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_poll__branch_moves),
 		cmocka_unit_test(test_poll__triggers_and_paths),
 		cmocka_unit_test(test_poll__unreachable),
+		cmocka_unit_test(test_poll__racing_pollers),
+		cmocka_unit_test(test_poll__two_actions_one_start),
+		cmocka_unit_test(test_poll__pull_request_ref),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -667,6 +667,22 @@ static void test_webhook__push_filters(void **state)
 		wh_outcome_release(&o);
 		free(body);
 	}
+	/* a file changed by several commits counts once */
+	{
+		char *body = xasprintf(
+			"{\"ref\":\"refs/heads/release/3\",\"after\":\"" SHA2
+			"\",\"repository\":{\"full_name\":\"acme/web\"},"
+			"\"commits\":[{\"added\":[\"docs/b\",\"docs/a\"]},"
+			"{\"modified\":[\"docs/a\"],\"removed\":[\"docs/b\","
+			"\"docs/c\"]}]}");
+
+		github(f, "push", "f-dup", SECRET, body, &o);
+		assert_int_equal(o.nr_starts, 0);
+		if (!strstr(o.body, "(3 changed files)"))
+			fail_msg("%s", o.body);
+		wh_outcome_release(&o);
+		free(body);
+	}
 	fx_free(f);
 }
 
@@ -764,6 +780,110 @@ static void test_webhook__binding_keys(void **state)
 	fx_free(f);
 }
 
+static void test_webhook__github_form_body(void **state)
+{
+	struct fx *f = fx_new();
+	struct wh_outcome o = WH_OUTCOME_INIT;
+	char *json = push_body("refs/heads/main", SHA2, "");
+	struct buf form = BUF_INIT;
+	char hex[65], sig[80];
+	struct http_header h[] = {
+		{ "X-GitHub-Event", "push" },
+		{ "X-GitHub-Delivery", "form-1" },
+		{ "Content-Type", "application/x-www-form-urlencoded" },
+		{ "X-Hub-Signature-256", sig },
+	};
+
+	(void)state;
+	fx_add(f, PIPELINE("web", "", SECRET_BINDING));
+	buf_addstr(&form, "payload=");
+	for (const char *p = json; *p; p++)
+		if (*p == ' ')
+			buf_addch(&form, '+');
+		else if (strchr("{}\":,[]/", *p))
+			buf_addf(&form, "%%%02x", (unsigned char)*p);
+		else
+			buf_addch(&form, *p);
+	/* GitHub signs the form body as it is sent */
+	hmac_hex(SECRET, form.ptr, form.len, hex);
+	snprintf(sig, sizeof(sig), "sha256=%s", hex);
+	webhook_handle("github", h, 4, form.ptr, form.len, f->pls, f->npl,
+		       f->state, &o);
+	assert_int_equal(o.status, 202);
+	assert_int_equal(o.nr_starts, 1);
+	assert_string_equal(o.starts[0].revision, SHA2);
+	wh_outcome_release(&o);
+	buf_release(&form);
+	free(json);
+	fx_free(f);
+}
+
+static void test_webhook__huge_fields(void **state)
+{
+	struct fx *f = fx_new();
+	struct wh_outcome o = WH_OUTCOME_INIT;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	fx_add(f, PIPELINE("web", PUSH_TRIGGER, SECRET_BINDING));
+	buf_addstr(&b, "{\"ref\":\"refs/heads/release/9\",\"after\":\"" SHA2
+		       "\",\"repository\":{\"full_name\":\"acme/web\"},"
+		       "\"head_commit\":{\"message\":\"");
+	for (int i = 0; i < 1 << 20; i++)
+		buf_addch(&b, 'm');
+	buf_addstr(&b, "\"},\"commits\":[{\"added\":[");
+	for (int i = 0; i < 20000; i++)
+		buf_addf(&b, "%s\"docs/%d/%0200d.md\"", i ? "," : "", i, i);
+	buf_addstr(&b, ",\"src/x.c\"]}]}");
+	github(f, "push", "huge-1", SECRET, b.ptr, &o);
+	assert_int_equal(o.status, 202);
+	assert_int_equal(o.nr_starts, 1);
+	wh_outcome_release(&o);
+	buf_release(&b);
+	fx_free(f);
+}
+
+static void test_webhook__one_start_per_pipeline(void **state)
+{
+	struct fx *f = fx_new();
+	struct wh_outcome o = WH_OUTCOME_INIT;
+	char *body = push_body("refs/heads/main", SHA2, "");
+	/* two source actions on the same repository and branch */
+	const char *two = PIPELINE(
+		"web",
+		"    - name: U\n"
+		"      actions:\n"
+		"        - name: D\n"
+		"          actionTypeId: {category: Invoke, owner: Custom, "
+		"provider: Command, version: '1'}\n"
+		"          configuration: {Command: 'true'}\n"
+		"          inputArtifacts: [{name: B}]\n",
+		SECRET_BINDING);
+	char *text = xstrdup(two), *at = strstr(text, "    - name: T\n");
+	char *full = xasprintf(
+		"%.*s"
+		"        - name: Src2\n"
+		"          actionTypeId: {category: Source, owner: AWS, "
+		"provider: "
+		"CodeStarSourceConnection, version: '1'}\n"
+		"          configuration: {ConnectionArn: x, FullRepositoryId: "
+		"acme/web, BranchName: main}\n"
+		"          outputArtifacts: [{name: B}]\n%s",
+		(int)(at - text), text, at);
+
+	(void)state;
+	fx_add(f, full);
+	assert_int_equal(f->pl[0].stages[0].nr_actions, 2);
+	github(f, "push", "one-1", SECRET, body, &o);
+	assert_int_equal(o.status, 202);
+	assert_int_equal(o.nr_starts, 1);
+	wh_outcome_release(&o);
+	free(full);
+	free(text);
+	free(body);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -782,6 +902,9 @@ int main(void)
 		cmocka_unit_test(test_webhook__deleted_and_skipped),
 		cmocka_unit_test(test_webhook__glob),
 		cmocka_unit_test(test_webhook__binding_keys),
+		cmocka_unit_test(test_webhook__github_form_body),
+		cmocka_unit_test(test_webhook__huge_fields),
+		cmocka_unit_test(test_webhook__one_start_per_pipeline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
