@@ -409,6 +409,57 @@ EOB
 	same "$(code_of)" 404
 }
 
+@test "dashboard: a deployment's page is its hosts by lifecycle event, the failed one's hook output escaped" {
+	dash_pipeline
+	serve_start
+	mkdir -p "$T/rev/scripts" "$T/rev/app"
+	echo hi >"$T/rev/app/index.html"
+	cat >"$T/rev/scripts/hook.sh" <<'EOS'
+#!/bin/sh
+echo "$LIFECYCLE_EVENT <b>bold</b> on the host"
+case "$SLIPWAY_HOST_ROOT" in
+*h2*) [ "$LIFECYCLE_EVENT" = ValidateService ] && exit 1 ;;
+esac
+exit 0
+EOS
+	chmod 0755 "$T/rev/scripts/hook.sh"
+	cat >"$T/rev/appspec.yml" <<'EOS'
+version: 0.0
+os: linux
+files:
+  - source: app
+    destination: /var/www/html
+hooks:
+  ApplicationStart:
+    - location: scripts/hook.sh
+  ValidateService:
+    - location: scripts/hook.sh
+EOS
+	printf '%s\n' 'application: app' 'deployment-group: g' \
+		'deployment-config: CodeDeployDefault.AllAtOnce' \
+		'auto-rollback: false' 'hosts:' '  - name: h1' '  - name: h2' \
+		>"$T/group.yml"
+	"$SLIPWAY" deploy "$T/rev" --group "$T/group.yml" --state-dir "$STATE" \
+		>"$T/dep.out" 2>&1 || true
+	local dep
+	dep=$(cd "$STATE/deployments" && ls | head -1)
+	[ -n "$dep" ]
+	get "$URL/deployments/$dep" -o "$T/dep.html"
+	same "$(code_of)" 200
+	xmllint --html --noout "$T/dep.html"
+	grep -q '<table class="grid">' "$T/dep.html"
+	[ "$(grep -o '<tr class="host">' "$T/dep.html" | wc -l)" -eq 2 ]
+	grep -q '<details class="diag"' "$T/dep.html"
+	grep -q 'ScriptFailed' "$T/dep.html"
+	grep -qF '&lt;b&gt;bold&lt;/b&gt;' "$T/dep.html"
+	lacks '<b>bold</b>' "$T/dep.html"
+	lacks 'data-stream' "$T/dep.html"
+	get "$URL/history?kind=deployment&name=app" -o "$T/h.html"
+	grep -q "href=\"/deployments/$dep\"" "$T/h.html"
+	get "$URL/deployments/$dep/log" -o "$T/dep.log"
+	grep -q 'ValidateService' "$T/dep.log"
+}
+
 @test "dashboard: in headless chromium: the login form, the pages, the approve button resumes the execution, the page follows it live" {
 	need_chromium
 	SHIP_WAIT=1 dash_pipeline
