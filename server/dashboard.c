@@ -63,13 +63,12 @@ static bool id_ok(const char *s)
 	return true;
 }
 
+/* A store handle from the server's pool, given back with
+ * serve_store_put(). */
 static int open_store(struct serve *srv, struct store **st, struct sw_err *e)
 {
-	char *db = fs_join(serve_state_dir(srv), "slipway.db");
-	int r = store_open(st, db, e);
-
-	free(db);
-	return r;
+	*st = serve_store_get(srv, e);
+	return *st ? 0 : -1;
 }
 
 /* ---- replies ---- */
@@ -272,13 +271,18 @@ static int render_exec(struct view *v, struct store *st, struct buf *b,
 	struct store_approval *ap = NULL;
 	size_t nap = 0;
 	char *key = exec_key(st, v->id, e);
-	int ret = -1;
+	struct serve_pls *pls;
+	int ret = -1, rc;
 
 	if (!key)
 		return -1;
 	set_str(&v->key, key);
 	free(key);
-	if (exec_execution_json(serve_state_dir(v->srv), v->id, &root, e) < 0) {
+	pls = serve_pipelines_get(v->srv);
+	rc = exec_execution_json_in(st, serve_state_dir(v->srv), pls->v,
+				    pls->nr, v->id, &root, e);
+	serve_pipelines_put(v->srv, pls);
+	if (rc < 0) {
 		if (e->code == ERR_USAGE) {
 			err_clear(e);
 			v->found = false;
@@ -329,7 +333,7 @@ static int render(struct view *v, struct buf *b, struct sw_err *e)
 		ret = render_exec(v, st, b, e);
 		break;
 	}
-	store_close(st);
+	serve_store_put(v->srv, st);
 	return ret;
 }
 
@@ -389,7 +393,7 @@ static ssize_t main_next(void *cls, char *buf, size_t max)
 
 				if (open_store(m->v->srv, &st, &e) == 0)
 					key = exec_key(st, m->v->id, &e);
-				store_close(st);
+				serve_store_put(m->v->srv, st);
 				if (key && m->v->key &&
 				    !strcmp(key, m->v->key)) {
 					free(key);
@@ -676,7 +680,7 @@ static bool log_live(const struct logsrc *l)
 			    !strcmp(v[i].action, l->action))
 				live = !strcmp(v[i].status, "InProgress");
 	store_actions_free(v, n);
-	store_close(st);
+	serve_store_put(l->srv, st);
 	/* a runner that is gone leaves its action InProgress a while */
 	lock = xasprintf("%s/executions/%s/lock", serve_state_dir(l->srv),
 			 l->exec_id);
@@ -919,7 +923,7 @@ static void build_or_deploy(struct http_req *rq, struct serve *srv, bool deploy,
 	}
 	rc = deploy ? store_get_deployment(st, id, &dd, &e)
 		    : store_get_build(st, id, &bd, &e);
-	store_close(st);
+	serve_store_put(srv, st);
 	if (rc != 0) {
 		if (rc < 0)
 			reply_message(rq, 500, "Error", "%s", e.msg);
@@ -1028,7 +1032,7 @@ static void action_log(struct http_req *rq, struct serve *srv, bool raw)
 	q.execution_id = id;
 	if (rc == 0 && store_list_actions(st, &q, &av, &n, &e) < 0)
 		rc = -1;
-	store_close(st);
+	serve_store_put(srv, st);
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(av[i].stage, stage) &&
 		    !strcmp(av[i].action, action))
