@@ -1014,16 +1014,20 @@ void dash_sse(struct buf *b, const char *event, const char *data, size_t len)
 	buf_addch(b, '\n');
 }
 
-size_t dash_sse_log(struct buf *b, const char *data, size_t len, bool final)
+size_t dash_sse_log(struct buf *b, const char *data, size_t len, bool final,
+		    int64_t start)
 {
 	size_t used = len;
 
 	if (!final)
 		while (used && data[used - 1] != '\n')
 			used--;
+	if (!used)
+		return 0;
+	/* the offset after it: where a reconnecting EventSource resumes */
+	buf_addf(b, "id: %" PRId64 "\n", start + (int64_t)used);
 	/* a data buffer is the lines joined by newlines: with its last
 	 * newline the event's data is the bytes exactly */
-	if (used)
-		dash_sse(b, "log", data, used);
+	dash_sse(b, "log", data, used);
 	return used;
 }

@@ -184,11 +184,14 @@ char *dash_form_get(const char *body, const char *name);
  * line of data (CR dropped), a blank line. */
 void dash_sse(struct buf *b, const char *event, const char *data, size_t len);
 
-/* Append the log bytes data[0..len) as one "log" event whose data (as
- * an EventSource hands it over) is those bytes, CR and NUL dropped:
- * complete lines only, all of them when final; returns how many bytes it
- * took (0: none, and nothing appended). */
-size_t dash_sse_log(struct buf *b, const char *data, size_t len, bool final);
+/* Append the log bytes data[0..len) (at offset start of the log) as one
+ * "log" event whose data (as an EventSource hands it over) is those
+ * bytes, CR and NUL dropped, and whose id is the offset after them (an
+ * EventSource that reconnects sends it back as Last-Event-ID): complete
+ * lines only, all of them when final; returns how many bytes it took
+ * (0: none, and nothing appended). */
+size_t dash_sse_log(struct buf *b, const char *data, size_t len, bool final,
+		    int64_t start);
 
 /* ---- artifacts ---- */
 

@@ -588,7 +588,9 @@ static void post_approval(struct http_req *rq, void *data)
 	bool approve;
 	int rc;
 
-	if (!same_origin(rq) || !dash_csrf_ok(session_secret(rq), csrf)) {
+	/* no session token, no secret to check a form against */
+	if (!same_origin(rq) || !session_secret(rq) ||
+	    !dash_csrf_ok(session_secret(rq), csrf)) {
 		reply_message(rq, 403, "Refused",
 			      "this form is stale or was not sent by this "
 			      "dashboard: load the page again");
@@ -740,8 +742,9 @@ static ssize_t log_next(void *cls, char *buf, size_t max)
 		if (ls->ended || http_stopping(ls->h))
 			return HTTP_STREAM_END;
 		if (log_read(ls) > 0) {
-			size_t used = dash_sse_log(&ls->out, ls->carry.ptr,
-						   ls->carry.len, false);
+			size_t used = dash_sse_log(
+				&ls->out, ls->carry.ptr, ls->carry.len, false,
+				(int64_t)ls->off - (int64_t)ls->carry.len);
 
 			buf_consume(&ls->carry, used);
 			continue;
@@ -751,7 +754,8 @@ static ssize_t log_next(void *cls, char *buf, size_t max)
 			while (log_read(ls) > 0)
 				;
 			dash_sse_log(&ls->out, ls->carry.ptr, ls->carry.len,
-				     true);
+				     true,
+				     (int64_t)ls->off - (int64_t)ls->carry.len);
 			buf_clear(&ls->carry);
 			dash_sse(&ls->out, "end", "", 0);
 			ls->ended = true;
@@ -819,9 +823,14 @@ static void serve_log(struct http_req *rq, struct logsrc *src)
 
 	if (http_query(rq, "live")) {
 		struct logstream *ls = xcalloc(1, sizeof(*ls));
+		const char *last = http_header(rq, "Last-Event-ID");
 		char *end = NULL;
-		long long off = from ? strtoll(from, &end, 10) : 0;
+		long long off;
 
+		/* a reconnecting EventSource says how far it got */
+		if (last && *last)
+			from = last;
+		off = from ? strtoll(from, &end, 10) : 0;
 		if (from && (!*from || *end || off < 0))
 			off = 0;
 		ls->src = src;

@@ -343,11 +343,21 @@ EOB
 	sse_until 'data: second-line'
 	# the stream took up where the page ended: the first line once
 	lacks 'first-line' "$T/sse.seen"
+	local id2
+	id2=$(grep '^id: ' "$T/sse.seen" | tail -1 | cut -d' ' -f2)
+	[ "$id2" -gt 0 ]
 	timeout 10 sh "$T/go2.sh"
 	sse_until 'data: third-line'
 	sse_until 'event: end'
 	sw_wait 30
 	[ "$SW_STATUS" -eq 0 ]
+	# an EventSource that reconnects resumes at its Last-Event-ID, not
+	# at the from= of its URL
+	get -H "Last-Event-ID: $id2" "$URL/builds/$BID/log?live=1&from=0" \
+		-o "$T/again"
+	grep -q 'data: third-line' "$T/again"
+	lacks 'second-line' "$T/again"
+	grep -q 'event: end' "$T/again"
 	get "$URL/builds/$BID" -o "$T/b.html"
 	lacks 'data-stream' "$T/b.html"
 	grep -q 'third-line' "$T/b.html"

@@ -354,19 +354,20 @@ static void test_dash__sse(void **state)
 	buf_clear(&b);
 	/* complete lines only; with the last newline, so that the event's
 	 * data is the bytes */
-	used = dash_sse_log(&b, "one\n\ntwo\nthr", 12, false);
+	used = dash_sse_log(&b, "one\n\ntwo\nthr", 12, false, 100);
 	assert_int_equal(used, 9);
-	assert_string_equal(buf_cstr(&b), "event: log\ndata: one\ndata: \n"
-					  "data: two\ndata: \n\n");
+	assert_string_equal(buf_cstr(&b), "id: 109\nevent: log\ndata: one\n"
+					  "data: \ndata: two\ndata: \n\n");
 	buf_clear(&b);
-	assert_int_equal(dash_sse_log(&b, "thr", 3, false), 0);
+	assert_int_equal(dash_sse_log(&b, "thr", 3, false, 109), 0);
 	assert_string_equal(buf_cstr(&b), "");
-	assert_int_equal(dash_sse_log(&b, "thr", 3, true), 3);
-	assert_string_equal(buf_cstr(&b), "event: log\ndata: thr\n\n");
+	assert_int_equal(dash_sse_log(&b, "thr", 3, true, 109), 3);
+	assert_string_equal(buf_cstr(&b), "id: 112\nevent: log\ndata: thr\n\n");
 	buf_clear(&b);
 	/* a blank line alone still makes an event with data */
-	assert_int_equal(dash_sse_log(&b, "\n", 1, false), 1);
-	assert_string_equal(buf_cstr(&b), "event: log\ndata: \ndata: \n\n");
+	assert_int_equal(dash_sse_log(&b, "\n", 1, false, 0), 1);
+	assert_string_equal(buf_cstr(&b),
+			    "id: 1\nevent: log\ndata: \ndata: \n\n");
 	buf_release(&b);
 }
 
