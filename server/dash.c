@@ -69,6 +69,16 @@ static const char css_extra[] =
 	"border:1px solid var(--line);border-radius:6px}\n"
 	".execs{display:flex;flex-wrap:wrap;gap:6px}\n"
 	"pre.log.full{max-height:none;min-height:4em}\n"
+	"body.login{max-width:380px;margin:12vh auto;padding:24px 28px;"
+	"border:1px solid var(--line);border-top:6px solid var(--skip-line);"
+	"border-radius:6px}\n"
+	"body.login h1{font-size:20px;margin:0 0 14px}\n"
+	"body.login form{display:flex;flex-direction:column;gap:12px}\n"
+	"body.login label{display:flex;flex-direction:column;gap:4px;"
+	"color:var(--muted);font-size:12px}\n"
+	"body.login input{font:inherit;padding:5px 8px;border:1px solid "
+	"var(--line);border-radius:6px}\n"
+	"body.login .error{color:var(--bad)}\n"
 	".live-dot{display:inline-block;width:8px;height:8px;border-radius:"
 	"50%;background:var(--warn-line);margin-right:6px}\n";
 

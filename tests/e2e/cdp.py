@@ -9,6 +9,7 @@ end-to-end tests:
     wait EXPR        wait (up to 30 s) until the JavaScript EXPR is true
     eval EXPR        print the value of EXPR (a string, or JSON)
     submit SELECTOR  click the element and wait for the next page's load
+    shot FILE        a 1280x900 screenshot of the page, as PNG
     run FILE         run the shell command in FILE (a step of the test,
                      between two of the browser's)
 
@@ -16,6 +17,7 @@ The page's console errors, CSP violations and uncaught exceptions are
 printed on stderr as "console: ..." and make the exit status 1. Waiting is
 on events or on a condition checked in the page, never a fixed delay.
 """
+import base64
 import json
 import os
 import subprocess
@@ -198,6 +200,13 @@ def main(argv):
                 b.evaluate("document.querySelector(%s).click()"
                            % json.dumps(arg))
                 b.wait_event("Page.loadEventFired")
+            elif step == "shot":
+                b.send("Emulation.setDeviceMetricsOverride", {
+                    "width": 1280, "height": 900, "deviceScaleFactor": 1,
+                    "mobile": False})
+                png = b.send("Page.captureScreenshot", {"format": "png"})
+                with open(arg, "wb") as f:
+                    f.write(base64.b64decode(png["data"]))
             elif step == "run":
                 subprocess.run(["sh", arg], check=True)
             else:

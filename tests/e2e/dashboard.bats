@@ -489,6 +489,7 @@ EOS
 		open "$URL/history?kind=execution" \
 		wait "document.querySelector('table.history')" \
 		open "$URL/executions/$PE" \
+		shot "$T/pe.png" \
 		submit "form.decide button.approve" \
 		eval "window.marker=1,document.querySelectorAll('form.decide').length" \
 		wait "document.querySelector('.stage:nth-child(4) .badge.st-warn')" \
@@ -503,6 +504,8 @@ EOS
 	same "$(sed -n 2p "$T/cdp.out")" "/executions/$PE"
 	same "$(sed -n 3p "$T/cdp.out")" 0
 	same "$(sed -n 4p "$T/cdp.out")" Succeeded
+	[ "$(stat -c %s "$T/pe.png")" -gt 20000 ]
+	same "$(head -c 4 "$T/pe.png" | od -An -tx1 | tr -d ' ')" 89504e47
 	same "$(exec_status)" Succeeded
 	"$SLIPWAY" pipeline show "$PE" --json --state-dir "$STATE" |
 		jq -e '.stageStates[] | select(.stageName == "Gate") |
