@@ -19,6 +19,7 @@ static const char usage[] =
 	"                     [--max-body SIZE] [--grace DURATION]\n"
 	"                     [--request-timeout DURATION] [--port-file "
 	"FILE]\n"
+	"                     [--public-url URL]\n"
 	"\n"
 	"Serve pipelines over HTTP (docs/serve.md): a JSON API to start,\n"
 	"approve, retry and stop executions and to read builds and\n"
@@ -46,6 +47,9 @@ static const char usage[] =
 	"      --request-timeout DURATION  a request must arrive within it\n"
 	"                          (default 30s)\n"
 	"      --port-file FILE    write the port listened on to FILE\n"
+	"      --public-url URL    the server as others reach it, for the\n"
+	"                          links of commit statuses (default\n"
+	"                          http://ADDR:PORT)\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"Examples:\n"
@@ -63,7 +67,8 @@ enum {
 	OPT_MAX_BODY,
 	OPT_GRACE,
 	OPT_REQUEST_TIMEOUT,
-	OPT_PORT_FILE
+	OPT_PORT_FILE,
+	OPT_PUBLIC_URL
 };
 
 static const struct option options[] = {
@@ -76,6 +81,7 @@ static const struct option options[] = {
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+	{ "public-url", required_argument, NULL, OPT_PUBLIC_URL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -167,6 +173,18 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case OPT_PORT_FILE:
 			o.port_file = optarg;
+			break;
+		case OPT_PUBLIC_URL:
+			if (strncmp(optarg, "http://", 7) &&
+			    strncmp(optarg, "https://", 8)) {
+				ret = cli_usage_error(
+					"serve",
+					"--public-url wants an http:// or "
+					"https:// URL, not '%s'",
+					optarg);
+				goto out;
+			}
+			o.public_url = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -76,7 +76,8 @@ _slipway() {
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
 		--secondary-source | --revision | -v | --variable | --summary | --reason | \
-		--listen | --workers | --max-body | --grace | --request-timeout)
+		--listen | --workers | --max-body | --grace | --request-timeout | \
+		--public-url)
 		return
 		;;
 	esac

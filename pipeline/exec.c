@@ -430,7 +430,8 @@ static int slot_fd = -1;
  * process ends. -1 when the runner is asked to drain or abandon while
  * it waits.
  */
-static int take_slot(struct run *r)
+static int take_slot(struct run *r, const struct pl_stage *st,
+		     const struct pl_action *a)
 {
 	const char *w = getenv("SLIPWAY_WORKERS");
 	long n = w ? strtol(w, NULL, 10) : 0;
@@ -469,9 +470,9 @@ static int take_slot(struct run *r)
 		}
 		if (!said)
 			fprintf(stderr,
-				"%s: waiting for a worker slot (all %ld "
+				"%s/%s: waiting for a worker slot (all %ld "
 				"busy)\n",
-				r->id, n);
+				st->name, a->name, n);
 		said = true;
 		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	}
@@ -1548,7 +1549,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			continue;
 		}
 		/* draining: what has not started stays for the resume */
-		if (a->provider != PL_MANUAL && take_slot(r) < 0)
+		if (a->provider != PL_MANUAL && take_slot(r, st, a) < 0)
 			break;
 		j = &jobs[nj++];
 		j->attempt = x ? x->attempt + 1 : 1;

@@ -492,6 +492,31 @@ out:
 	return ret;
 }
 
+/* A clone has the branches and tags of its origin: fetch an extra_ref()
+ * (a pull request's head) into it as well, under its own name. */
+static int fetch_extra(git_repository *repo, const char *ref,
+		       struct fetch_ctx *c, struct sw_err *e)
+{
+	char *spec = xasprintf("+%s:%s", ref, ref);
+	char *specs[] = { spec };
+	git_strarray refspecs = { specs, 1 };
+	git_fetch_options fo;
+	git_remote *remote = NULL;
+	int ret = 0;
+
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fetch_callbacks(&fo.callbacks, c);
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	if (git_remote_lookup(&remote, repo, "origin") < 0 ||
+	    git_remote_fetch(remote, &refspecs, &fo, NULL) < 0) {
+		clone_error(e, c, c->url);
+		ret = -1;
+	}
+	git_remote_free(remote);
+	free(spec);
+	return ret;
+}
+
 /* o->source through the mirror under o->mirror_dir. */
 static int fetch_mirrored(const struct source_opts *o, const char *url,
 			  struct source_result *r, struct sw_err *e)
@@ -712,6 +737,8 @@ static int fetch_git(const struct source_opts *o, const char *url,
 		clone_error(e, &c, url);
 		goto out;
 	}
+	if (o->ref && extra_ref(o->ref) && fetch_extra(repo, o->ref, &c, e) < 0)
+		goto out;
 	if (o->ref) {
 		git_checkout_options ch;
 

@@ -3,6 +3,7 @@
  */
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,14 @@ static char **start_all(struct serve *s, const struct serve_pls *p,
 	for (size_t i = 0; i < nr; i++) {
 		const struct pipeline *pl = p->v[v[i].pipeline];
 		char *msg = NULL;
+		/* a pull request's commit is named only by its ref in the
+		 * base repository: fetch that */
+		bool pr = v[i].ref &&
+			  (!strncmp(v[i].ref, "refs/pull/", 10) ||
+			   !strncmp(v[i].ref, "refs/merge-requests/", 20));
 		int st = serve_start(s, pl, v[i].trigger_type, v[i].summary,
-				     v[i].revision, NULL, by, &ids[i], &msg);
+				     pr ? v[i].ref : v[i].revision, NULL, by,
+				     &ids[i], &msg);
 
 		if (st)
 			logf_("error: %s: cannot start pipeline '%s' at %s: "

@@ -1002,7 +1002,8 @@ int serve_run(const struct serve_opts *o)
 	for (char **ep = environ; *ep; ep++)
 		if (strncmp(*ep, "USER=", 5) &&
 		    strncmp(*ep, "SLIPWAY_READY_FD=", 17) &&
-		    strncmp(*ep, "SLIPWAY_WORKERS=", 16))
+		    strncmp(*ep, "SLIPWAY_WORKERS=", 16) &&
+		    strncmp(*ep, "SLIPWAY_PUBLIC_URL=", 19))
 			strvec_push(&s.env, *ep);
 	strvec_pushf(&s.env, "SLIPWAY_WORKERS=%d", oo.workers);
 
@@ -1041,6 +1042,14 @@ int serve_run(const struct serve_opts *o)
 	      addr && strchr(addr, ':') ? "[" : "", addr ? addr : "127.0.0.1",
 	      addr && strchr(addr, ':') ? "]" : "", http_port(s.h), s.state,
 	      oo.workers, oo.workers == 1 ? "" : "s");
+	if (oo.public_url)
+		strvec_pushf(&s.env, "SLIPWAY_PUBLIC_URL=%s", oo.public_url);
+	else
+		strvec_pushf(&s.env, "SLIPWAY_PUBLIC_URL=http://%s%s%s:%u",
+			     addr && strchr(addr, ':') ? "[" : "",
+			     addr ? addr : "127.0.0.1",
+			     addr && strchr(addr, ':') ? "]" : "",
+			     http_port(s.h));
 	if (tokpath)
 		logf_("no --token-file: the token for this run is in %s",
 		      tokpath);

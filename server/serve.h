@@ -41,6 +41,9 @@ struct serve_opts {
 	int64_t grace_ms; /* 0: 10 minutes */
 	int64_t request_timeout_ms; /* 0: 30 s */
 	const char *port_file; /* write the port here once listening */
+	/* the server's URL as others reach it, for links (commit
+	 * statuses); NULL: http://ADDR:PORT as listened on */
+	const char *public_url;
 };
 
 #define SERVE_OPTS_INIT                                                        \

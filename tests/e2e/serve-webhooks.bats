@@ -182,3 +182,47 @@ executions() {
 	[ "$(executions)" = 1 ]
 	sv_stop
 }
+
+@test "serve webhooks: a pull request runs at its head, fetched by its ref in the base repository; one from a fork does not run" {
+	wh_setup
+	sed -i 's/^  stages:$/  triggers:\n    - providerType: CodeStarSourceConnection\n      gitConfiguration:\n        sourceActionName: Src\n        pullRequest:\n          - branches: {includes: [main]}\n            events: [OPEN, UPDATED]\n  stages:/' "$T/pl/web.yml"
+	(
+		cd "$T/repo"
+		git checkout -q -b feature
+		echo pr >f.txt
+		git -c user.email=t@example.com -c user.name=t commit -qam pr
+		git update-ref refs/pull/7/head HEAD
+		git checkout -q main
+		git branch -q -D feature
+	)
+	pr=$(git -C "$T/repo" rev-parse refs/pull/7/head)
+	sv_start
+	pr_body() { # fork: 0 or 1
+		jq -cn --arg sha "$pr" --argjson fork "$1" '{
+			action: "opened", number: 7,
+			pull_request: {number: 7, state: "open", merged: false,
+				head: {ref: "feature", sha: $sha,
+					repo: {id: (1 + $fork), full_name: (if $fork == 1 then "eve/app" else "org/app" end)}},
+				base: {ref: "main", sha: $sha, repo: {id: 1, full_name: "org/app"}}},
+			repository: {id: 1, full_name: "org/app"}, sender: {login: "alice"}}'
+	}
+	pr_body 1 >"$T/fork.json"
+	deliver github "$T/fork.json" -H "X-GitHub-Event: pull_request" \
+		-H "X-GitHub-Delivery: p-1" \
+		-H "X-Hub-Signature-256: sha256=$(hmac "$T/fork.json")"
+	[ "$(code)" = 202 ]
+	[ "$(jq -r '.started | length' "$T/body")" = 0 ]
+	[[ "$(jq -r '.reasons | join(" ")' "$T/body")" == *fork* ]]
+	pr_body 0 >"$T/pr.json"
+	deliver github "$T/pr.json" -H "X-GitHub-Event: pull_request" \
+		-H "X-GitHub-Delivery: p-2" \
+		-H "X-Hub-Signature-256: sha256=$(hmac "$T/pr.json")"
+	[ "$(code)" = 202 ]
+	[ "$(jq -r '.started[0].ref' "$T/body")" = refs/pull/7/head ]
+	id=$(jq -r '.started[0].pipelineExecutionId' "$T/body")
+	wait_status "$id" Succeeded || { cat "$T/serve.log"; false; }
+	run api GET "/api/executions/$id"
+	[ "$(echo "$output" | jq -r '.pipelineExecution.artifactRevisions[0].revisionId')" = "$pr" ]
+	[ "$(cat "$STATE/executions/$id/artifacts/Src/f.txt")" = pr ]
+	sv_stop
+}

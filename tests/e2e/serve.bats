@@ -268,7 +268,8 @@ EOB
 	a=$(api POST /api/pipelines/web/executions -d '{"variables": [{"name": "Env", "value": "a"}]}' | jq -r .pipelineExecutionId)
 	b=$(api POST /api/pipelines/web/executions -d '{"variables": [{"name": "Env", "value": "b"}]}' | jq -r .pipelineExecutionId)
 	wait_line "$T/ran" start
-	wait_line "$T/serve.log" "waiting for a worker slot"
+	# the other execution's step waits while this one holds the slot
+	wait_line "$T/serve.log" "Build/Step: waiting for a worker slot (all 1 busy)"
 	[ "$(cat "$T/ran" | wc -l)" = 1 ]
 	echo x >"$T/go"
 	wait_line "$T/ran" "^end"
@@ -358,4 +359,32 @@ EOP
 		--token-file /nonexistent --state-dir "$STATE" --grace 10m
 	[ "$status" = 111 ]
 	[[ "$output" == *"/nonexistent"* ]]
+}
+
+@test "serve: nothing in a request becomes a command: revisions, variables, ids and names are data" {
+	sv_setup </dev/null
+	sv_start
+	pwn="touch $T/pwned"
+	for rev in "\$($pwn)" "; $pwn" "--upload-pack=$pwn" "main\`$pwn\`"; do
+		api POST /api/pipelines/web/executions \
+			-d "$(jq -cn --arg r "$rev" '{revision: $r}')" >/dev/null
+		[ "$(code)" = 200 ]
+	done
+	api POST /api/pipelines/web/executions \
+		-d "$(jq -cn --arg v "\$($pwn)" '{variables: [{name: "Env", value: $v}]}')" >/dev/null
+	[ "$(code)" = 200 ]
+	api POST /api/pipelines/web/executions \
+		-d "$(jq -cn --arg n "X=\$($pwn)" '{variables: [{name: $n, value: "v"}]}')" >/dev/null
+	[ "$(code)" = 400 ]
+	enc=$(jq -rn --arg s "\$($pwn)" '$s | @uri')
+	api POST "/api/executions/pe-$enc/approve" >/dev/null
+	[ "$(code)" = 404 ]
+	api POST "/api/pipelines/web$enc/executions" >/dev/null
+	[ "$(code)" = 404 ]
+	# every execution ended (those at a bad revision failed to fetch)
+	for id in $(api GET /api/pipelines/web/executions | jq -r '.pipelineExecutionSummaries[].pipelineExecutionId'); do
+		wait_ended "$id"
+	done
+	[ ! -e "$T/pwned" ]
+	sv_stop
 }

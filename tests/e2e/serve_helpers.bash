@@ -110,7 +110,7 @@ teardown() {
 api() {
 	local m=$1 p=$2
 	shift 2
-	curl -s -o "$T/body" -w '%{http_code}' -X "$m" \
+	curl -s --max-time 60 -o "$T/body" -w '%{http_code}' -X "$m" \
 		-H "Authorization: Bearer $TOK" "http://127.0.0.1:$PORT$p" \
 		"$@" >"$T/code"
 	cat "$T/body"
@@ -120,10 +120,10 @@ code() {
 	cat "$T/code"
 }
 
-# Wait (up to 20 s) until the execution's status is $2.
+# Wait (up to 60 s) until the execution's status is $2.
 wait_status() {
 	local i s
-	for i in $(seq 200); do
+	for i in $(seq 600); do
 		s=$(api GET "/api/executions/$1" | jq -r .pipelineExecution.status)
 		[ "$s" = "$2" ] && return 0
 		sleep 0.1
@@ -132,10 +132,22 @@ wait_status() {
 	return 1
 }
 
-# Wait (up to 20 s) until the file $1 holds a line matching $2.
+# Wait (up to 60 s) until the execution has ended, whichever way.
+wait_ended() {
+	local i s
+	for i in $(seq 600); do
+		s=$(api GET "/api/executions/$1" | jq -r .pipelineExecution.status)
+		case $s in InProgress | Stopping) ;; *) return 0 ;; esac
+		sleep 0.1
+	done
+	echo "execution $1 is still $s" >&2
+	return 1
+}
+
+# Wait (up to 60 s) until the file $1 holds a line matching $2.
 wait_line() {
 	local i
-	for i in $(seq 200); do
+	for i in $(seq 600); do
 		grep -q -- "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
