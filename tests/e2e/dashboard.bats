@@ -13,6 +13,12 @@ load helpers
 TOKEN=dash-token-0123456789abcdef
 
 teardown() {
+	# a fifo nobody will write any more: let what waits on it go
+	local f
+	for f in "$T/ship" "$T/go1" "$T/go2"; do
+		# opened read-write: never blocks, even with no reader
+		[ -p "$f" ] && { echo >&6; } 6<>"$f" || true
+	done
 	if [ -n "${SERVE_PID:-}" ]; then
 		kill -TERM "$SERVE_PID" 2>/dev/null || true
 		wait "$SERVE_PID" 2>/dev/null || true
@@ -83,7 +89,7 @@ serve_start() {
 	printf '%s alice\n' "$TOKEN" >"$T/tokens"
 	"$SLIPWAY" serve --listen 127.0.0.1:0 --pipelines "$T/pl.yml" \
 		--state-dir "$STATE" --token-file "$T/tokens" \
-		--port-file "$T/port" >"$T/serve.log" 2>&1 3>&- &
+		--port-file "$T/port" --grace 5s >"$T/serve.log" 2>&1 3>&- &
 	SERVE_PID=$!
 	for _ in $(seq 200); do
 		[ -s "$T/port" ] && break
