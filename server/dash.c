@@ -439,6 +439,42 @@ static void relink(json_object *root)
 	buf_release(&u);
 }
 
+/* A failed execution's Retry buttons, a running one's Stop buttons. */
+static void controls(struct buf *b, const char *id, const char *status,
+		     const char *csrf)
+{
+	bool failed = status && !strcmp(status, "Failed");
+	bool running = status && (!strcmp(status, "InProgress") ||
+				  !strcmp(status, "Stopping"));
+
+	if (!csrf || !id || (!failed && !running))
+		return;
+	buf_addstr(b, "<form class=\"decide control\" method=\"post\" "
+		      "action=\"/executions/");
+	dash_url_seg(b, id);
+	buf_addstr(b, failed ? "/retry" : "/stop");
+	buf_addstr(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+	esc(b, csrf);
+	buf_addstr(b, "\">");
+	if (failed)
+		buf_addstr(b, "<button type=\"submit\" name=\"mode\" "
+			      "value=\"failed\" class=\"retry\">Retry failed "
+			      "actions</button><button type=\"submit\" "
+			      "name=\"mode\" value=\"all\" class=\"retry\">"
+			      "Retry the stage</button>");
+	else
+		buf_addstr(b, "<input type=\"text\" name=\"reason\" "
+			      "maxlength=\"512\" placeholder=\"reason "
+			      "(optional)\" aria-label=\"reason\"><button "
+			      "type=\"submit\" name=\"mode\" value=\"finish\" "
+			      "class=\"stop\">Stop</button><button "
+			      "type=\"submit\" name=\"mode\" "
+			      "value=\"abandon\" class=\"reject\" "
+			      "title=\"kill the running actions\">Stop and "
+			      "abandon</button>");
+	buf_addstr(b, "</form>\n");
+}
+
 void dash_execution(struct buf *b, json_object *root,
 		    const struct store_approval *waiting, size_t nw,
 		    const char *csrf)
@@ -477,6 +513,7 @@ void dash_execution(struct buf *b, json_object *root,
 	buf_addstr(b, "</dl>\n");
 	for (size_t i = 0; i < nw; i++)
 		decide_form(b, &waiting[i], csrf);
+	controls(b, jget(pe, "pipelineExecutionId"), jget(pe, "status"), csrf);
 	buf_addstr(b, "<h2>Stages</h2>\n");
 	page_render_stages(root, b);
 }

@@ -99,7 +99,10 @@ void dash_pipelines(struct buf *b, const struct dash_pipeline *v, size_t nr,
  * each action's reportHref becomes the dashboard's page of its build or
  * deployment, a logHref is added for its log, an artifact's href its
  * download, and a running action's durationMs is dropped. The waiting
- * approvals of the execution get their forms (csrf NULL: none).
+ * approvals of the execution get their forms, a failed execution Retry
+ * buttons (POST /executions/ID/retry, mode failed or all) and a running
+ * one Stop buttons (POST /executions/ID/stop, mode finish or abandon,
+ * reason); csrf NULL: no form.
  */
 void dash_execution(struct buf *b, struct json_object *root,
 		    const struct store_approval *waiting, size_t nw,

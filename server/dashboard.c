@@ -572,30 +572,100 @@ static bool same_origin(struct http_req *rq)
 	return !strcmp(p, host);
 }
 
+/* Whether a state-changing form may go on; when not, answered (403). */
+static bool form_ok(struct http_req *rq, const char *body)
+{
+	char *csrf = dash_form_get(body, "csrf");
+	/* no session token, no secret to check a form against */
+	bool ok = same_origin(rq) && session_secret(rq) &&
+		  dash_csrf_ok(session_secret(rq), csrf);
+
+	free(csrf);
+	if (!ok)
+		reply_message(rq, 403, "Refused",
+			      "this form is stale or was not sent by this "
+			      "dashboard: load the page again");
+	return ok;
+}
+
+/* Run a runner (serve.h) for execution id, then back to its page. */
+static void run_then_show(struct http_req *rq, struct serve *srv,
+			  const char *id, const struct strvec *args)
+{
+	struct buf to = BUF_INIT;
+	char *msg = NULL;
+	int rc = serve_spawn(srv, args, http_who(rq), &msg);
+
+	if (rc != 0 && rc != EXEC_WAITING) {
+		reply_message(rq, rc == 111 ? 503 : 409, "Not done", "%s",
+			      msg ? msg : "the runner failed");
+	} else {
+		buf_addstr(&to, "/executions/");
+		dash_url_seg(&to, id);
+		http_redirect(rq, buf_cstr(&to));
+	}
+	buf_release(&to);
+	free(msg);
+}
+
+static void post_control(struct http_req *rq, struct serve *srv, bool retry)
+{
+	const char *id = http_param(rq, 0);
+	const char *body = http_body(rq, NULL);
+	char *mode = NULL, *reason = NULL;
+	struct strvec args = STRVEC_INIT;
+
+	if (!form_ok(rq, body))
+		return;
+	mode = dash_form_get(body, "mode");
+	reason = dash_form_get(body, "reason");
+	if (!id_ok(id) || !mode ||
+	    (retry ? strcmp(mode, "failed") && strcmp(mode, "all")
+		   : strcmp(mode, "finish") && strcmp(mode, "abandon"))) {
+		reply_message(rq, 400, "Bad request",
+			      retry ? "mode is failed or all"
+				    : "mode is finish or abandon");
+		goto out;
+	}
+	strvec_push(&args, retry ? "retry" : "stop");
+	strvec_push(&args, serve_state_dir(srv));
+	strvec_push(&args, id);
+	strvec_push(&args, mode);
+	if (!retry)
+		strvec_push(&args, reason ? reason : "");
+	run_then_show(rq, srv, id, &args);
+out:
+	strvec_release(&args);
+	free(mode);
+	free(reason);
+}
+
+static void post_retry(struct http_req *rq, void *data)
+{
+	post_control(rq, data, true);
+}
+
+static void post_stop(struct http_req *rq, void *data)
+{
+	post_control(rq, data, false);
+}
+
 static void post_approval(struct http_req *rq, void *data)
 {
 	struct serve *srv = data;
 	const char *id = http_param(rq, 0);
 	const char *body = http_body(rq, NULL);
-	char *csrf = dash_form_get(body, "csrf");
-	char *stage = dash_form_get(body, "stage");
-	char *action = dash_form_get(body, "action");
-	char *decision = dash_form_get(body, "decision");
-	char *summary = dash_form_get(body, "summary");
+	char *stage = NULL, *action = NULL, *decision = NULL, *summary = NULL;
 	struct strvec args = STRVEC_INIT;
-	char *target = NULL, *msg = NULL;
-	struct buf to = BUF_INIT;
+	char *target = NULL;
 	bool approve;
-	int rc;
 
-	/* no session token, no secret to check a form against */
-	if (!same_origin(rq) || !session_secret(rq) ||
-	    !dash_csrf_ok(session_secret(rq), csrf)) {
-		reply_message(rq, 403, "Refused",
-			      "this form is stale or was not sent by this "
-			      "dashboard: load the page again");
-		goto out;
-	}
+	if (!form_ok(rq, body))
+		return;
+	stage = dash_form_get(body, "stage");
+	action = dash_form_get(body, "action");
+	decision = dash_form_get(body, "decision");
+	summary = dash_form_get(body, "summary");
 	if (!id_ok(id) || !stage || !*stage || !action || !*action ||
 	    !decision ||
 	    (strcmp(decision, "approve") && strcmp(decision, "reject"))) {
@@ -619,21 +689,10 @@ static void post_approval(struct http_req *rq, void *data)
 	strvec_push(&args, approve ? "approve" : "reject");
 	strvec_push(&args, target);
 	strvec_push(&args, summary ? summary : "");
-	rc = serve_spawn(srv, &args, http_who(rq), &msg);
-	if (rc != 0 && rc != EXEC_WAITING) {
-		reply_message(rq, rc == 111 ? 503 : 409, "Not decided", "%s",
-			      msg ? msg : "the runner failed");
-		goto out;
-	}
-	buf_addstr(&to, "/executions/");
-	dash_url_seg(&to, id);
-	http_redirect(rq, buf_cstr(&to));
+	run_then_show(rq, srv, id, &args);
 out:
-	buf_release(&to);
 	strvec_release(&args);
-	free(msg);
 	free(target);
-	free(csrf);
 	free(stage);
 	free(action);
 	free(decision);
@@ -1271,6 +1330,9 @@ void dashboard_routes(struct http_server *h, struct serve *srv)
 	http_route(h, "GET", "/executions/{}", HTTP_PAGE, get_exec, srv);
 	http_route(h, "POST", "/executions/{}/approval", HTTP_PAGE,
 		   post_approval, srv);
+	http_route(h, "POST", "/executions/{}/retry", HTTP_PAGE, post_retry,
+		   srv);
+	http_route(h, "POST", "/executions/{}/stop", HTTP_PAGE, post_stop, srv);
 	http_route(h, "GET", "/executions/{}/actions/{}/{}", HTTP_PAGE,
 		   get_action, srv);
 	http_route(h, "GET", "/executions/{}/actions/{}/{}/log", HTTP_PAGE,

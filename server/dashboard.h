@@ -10,6 +10,8 @@
  *   GET  /history?kind=&name=&status=       executions, builds, deployments
  *   GET  /executions/ID                     stages and actions
  *   POST /executions/ID/approval            approve or reject (form, CSRF)
+ *   POST /executions/ID/retry, /stop        retry a failed one, stop a
+ *                                           running one (form, CSRF)
  *   GET  /executions/ID/actions/STAGE/ACTION[/log]   an action's log
  *   GET  /builds/ID[/log]                   a build, its log
  *   GET  /deployments/ID[/log]              a deployment's grid, its log

@@ -288,7 +288,7 @@ cdp() {
 	same "$(exec_status)" Succeeded
 }
 
-@test "dashboard: a rejection from the form fails the execution" {
+@test "dashboard: a rejection from the form fails the execution; Retry waits for the approval again; Stop stops it" {
 	dash_pipeline
 	serve_start
 	dash_waiting
@@ -302,6 +302,33 @@ cdp() {
 	sse_open "$URL/executions/$PE?live=1"
 	sse_until '<dt>status</dt><dd><span class="badge st-bad">Failed</span>'
 	same "$(exec_status)" Failed
+	kill "$CURL_PID"
+	exec 4<&-
+	# the failed execution's page offers Retry (and no Stop)
+	get "$URL/executions/$PE" -o "$T/failed.html"
+	grep -q "action=\"/executions/$PE/retry\"" "$T/failed.html"
+	lacks "/executions/$PE/stop" "$T/failed.html"
+	get -X POST --data "stage=x&mode=failed" "$URL/executions/$PE/retry" \
+		-o /dev/null
+	same "$(code_of)" 403
+	same "$(exec_status)" Failed
+	get -X POST --data "csrf=$csrf&mode=failed" \
+		"$URL/executions/$PE/retry" -o /dev/null
+	same "$(code_of)" 303
+	sse_open "$URL/executions/$PE?live=1"
+	sse_until 'is waiting for approval'
+	same "$(exec_status)" InProgress
+	# waiting: Stop
+	get "$URL/executions/$PE" -o "$T/again.html"
+	grep -q "action=\"/executions/$PE/stop\"" "$T/again.html"
+	get -X POST --data "csrf=$csrf&mode=finish&reason=not+today" \
+		"$URL/executions/$PE/stop" -o /dev/null
+	same "$(code_of)" 303
+	kill "$CURL_PID"
+	exec 4<&-
+	sse_open "$URL/executions/$PE?live=1"
+	sse_until '<dt>status</dt><dd><span class="badge st-warn">Stopped</span>'
+	same "$(exec_status)" Stopped
 }
 
 # A build that prints a line, says so on fifo started, then waits on go1
@@ -497,7 +524,7 @@ EOS
 		open "$URL/executions/$PE" \
 		shot "$T/pe.png" \
 		submit "form.decide button.approve" \
-		eval "window.marker=1,document.querySelectorAll('form.decide').length" \
+		eval "window.marker=1,document.querySelectorAll('form.decide:not(.control)').length" \
 		wait "document.querySelector('.stage:nth-child(4) .badge.st-warn')" \
 		run "$T/ship.sh" \
 		wait "window.marker===1 && [...document.querySelectorAll('main dl.meta dd .badge')].some(function(b){return b.textContent=='Succeeded'})" \

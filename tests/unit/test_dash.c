@@ -184,6 +184,26 @@ static void test_dash__execution(void **state)
 	assert_has(&b, "action=\"/executions/pe-1/approval\"");
 	assert_has(&b, "name=\"csrf\" value=\"t0k\"");
 	assert_hasnt(&b, "/actions/Gate/Approve");
+	/* running: Stop buttons, no Retry */
+	assert_has(&b, "action=\"/executions/pe-1/stop\"");
+	assert_has(&b, "name=\"mode\" value=\"abandon\"");
+	assert_hasnt(&b, "/retry");
+	json_object_put(root);
+	buf_clear(&b);
+	/* failed: Retry buttons; no token: no form at all */
+	root = json_tokener_parse(exec_json);
+	json_object_object_add(
+		json_object_object_get(root, "pipelineExecution"), "status",
+		json_object_new_string("Failed"));
+	dash_execution(&b, root, NULL, 0, "t0k");
+	assert_has(&b, "action=\"/executions/pe-1/retry\"");
+	assert_has(&b, "name=\"mode\" value=\"all\"");
+	assert_hasnt(&b, "/stop\"");
+	json_object_put(root);
+	buf_clear(&b);
+	root = json_tokener_parse(exec_json);
+	dash_execution(&b, root, &ap, 1, NULL);
+	assert_hasnt(&b, "<form");
 	json_object_put(root);
 	buf_release(&b);
 }
