@@ -53,6 +53,9 @@ struct http_server {
 	bool watching;
 	pthread_mutex_t mu;
 	struct conn *conns;
+	/* bytes of request bodies held in memory now, all connections */
+	atomic_ullong buffered;
+	unsigned long long budget;
 };
 
 struct http_req {
@@ -65,7 +68,8 @@ struct http_req {
 	struct strvec caps;
 	struct buf body;
 	uint64_t limit;
-	bool too_big, answered;
+	unsigned long long charged; /* of h->buffered */
+	bool too_big, over_budget, answered;
 	struct strvec headers; /* name, value, ... */
 	int status;
 	atomic_ullong sent;
@@ -234,6 +238,10 @@ struct http_server *http_new(const struct http_opts *o)
 		h->o.header_limit = 32 * 1024;
 	if (!h->o.max_connections)
 		h->o.max_connections = 256;
+	/* a few of the largest bodies at once, not one per connection */
+	h->budget = 4 * (unsigned long long)(h->o.max_body > HTTP_SMALL_BODY
+						     ? h->o.max_body
+						     : HTTP_SMALL_BODY);
 	pthread_mutex_init(&h->mu, NULL);
 	return h;
 }
@@ -617,6 +625,21 @@ static void client_of(struct MHD_Connection *c, char *out, size_t size)
 			    out, (socklen_t)size, NULL, 0, NI_NUMERICHOST);
 }
 
+/* Count n more bytes of body against the server's budget; false when
+ * it has no room for them. */
+static bool charge(struct http_req *rq, unsigned long long n)
+{
+	struct http_server *h = rq->h;
+	unsigned long long now = atomic_fetch_add(&h->buffered, n);
+
+	if (now + n > h->budget) {
+		atomic_fetch_sub(&h->buffered, n);
+		return false;
+	}
+	rq->charged += n;
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -651,12 +674,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			http_error(rq, 413, "PayloadTooLargeException",
 				   "the body is over %llu bytes",
 				   (unsigned long long)rq->limit);
+		} else if (cl && !charge(rq, strtoull(cl, NULL, 10))) {
+			http_set_header(rq, "Connection", "close");
+			http_set_header(rq, "Retry-After", "10");
+			http_error(rq, 503, "ServiceUnavailableException",
+				   "too many large bodies at once: send again "
+				   "later");
 		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		if (!rq->too_big && rq->body.len + *upload_size > rq->limit) {
 			rq->too_big = true;
+			buf_release(&rq->body);
+		}
+		/* a body without Content-Length is charged as it comes */
+		if (!rq->too_big && rq->body.len + *upload_size > rq->charged &&
+		    !charge(rq, rq->body.len + *upload_size - rq->charged)) {
+			rq->too_big = rq->over_budget = true;
 			buf_release(&rq->body);
 		}
 		if (!rq->too_big)
@@ -670,6 +705,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		pthread_mutex_lock(&h->mu);
 		rq->conn->busy = true;
 		pthread_mutex_unlock(&h->mu);
+	}
+	if (rq->over_budget) {
+		http_set_header(rq, "Connection", "close");
+		http_set_header(rq, "Retry-After", "10");
+		http_error(rq, 503, "ServiceUnavailableException",
+			   "too many large bodies at once: send again later");
+		return MHD_YES;
 	}
 	if (rq->too_big) {
 		http_set_header(rq, "Connection", "close");
@@ -707,6 +749,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		rq->conn->since = mono_ms();
 		pthread_mutex_unlock(&h->mu);
 	}
+	atomic_fetch_sub(&h->buffered, rq->charged);
 	free(rq->method);
 	free(rq->path);
 	strvec_release(&rq->caps);

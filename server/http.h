@@ -33,6 +33,9 @@
  * Bodies: a route with HTTP_BODY takes a request body of up to
  * opts.max_body bytes, others up to HTTP_SMALL_BODY; more is 413,
  * answered as soon as Content-Length says so, before any of it is read.
+ * The bodies held in memory at once, all connections together, are at
+ * most 4 times the larger limit: a request that would go over is 503
+ * (Retry-After), so that many slow uploads cannot exhaust the memory.
  *
  * Handlers run on the connection's own thread (one thread per
  * connection), so a handler may block, for instance on a child process.

@@ -537,6 +537,7 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 	char buf[8];
 	size_t got = 0;
 	int64_t until = mono_ms() + 120000;
+	bool late = false;
 
 	*msg = NULL;
 	pthread_mutex_lock(&s->mu);
@@ -559,8 +560,10 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 		int64_t left = until - mono_ms();
 		ssize_t n;
 
-		if (left <= 0)
+		if (left <= 0) {
+			late = true;
 			break;
+		}
 		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
 			break;
 		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
@@ -576,10 +579,16 @@ int serve_spawn(struct serve *s, const struct strvec *args, const char *who,
 	}
 	close(fd);
 	pthread_mutex_lock(&s->mu);
-	if (got >= 3 && !memcmp(buf, "ok\n", 3)) {
+	if ((got >= 3 && !memcmp(buf, "ok\n", 3)) || late) {
+		/* late: it goes on, and its log says how; no client waits
+		 * for a whole execution */
 		r->waiters--;
 		pthread_mutex_unlock(&s->mu);
-		return 0;
+		if (late)
+			*msg = xstrdup("the runner did not take the request "
+				       "within 120 s; it goes on: see the "
+				       "server's log");
+		return late ? 111 : 0;
 	}
 	while (!r->exited || r->err_fd >= 0)
 		pthread_cond_wait(&s->cond, &s->mu);

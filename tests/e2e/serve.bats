@@ -45,6 +45,7 @@ EOB
 	# recorded as the token's name
 	run "$SLIPWAY" pipeline show "$id" --json --state-dir "$STATE"
 	[ "$(echo "$output" | jq -r '.stageStates[2].actionStates[0].latestExecution.summary')" = "looks good" ]
+	[ "$(echo "$output" | jq -r '.stageStates[2].actionStates[0].latestExecution.lastUpdatedBy')" = alice ]
 	# a second approval has nothing to approve: 409
 	api POST "/api/executions/$id/approve" >/dev/null
 	[ "$(code)" = 409 ]
@@ -386,5 +387,49 @@ EOP
 		wait_ended "$id"
 	done
 	[ ! -e "$T/pwned" ]
+	sv_stop
+}
+
+@test "serve: the bodies held at once are capped: many large uploads at a time get 503, and the room comes back" {
+	sv_setup </dev/null
+	# API bodies take 64 KiB at most: 4 of them at once are the budget
+	sv_start --max-body 1K
+	run python3 - "$PORT" "$TOK" <<'EOP'
+import select, socket, sys
+port, tok = int(sys.argv[1]), sys.argv[2]
+def start():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(("POST /api/pipelines/web/executions HTTP/1.1\r\nHost: x\r\n"
+               "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+               "Content-Length: 60000\r\n\r\n" % tok).encode() + b" " * 100)
+    return s
+def status(s):
+    s.settimeout(30)
+    return s.recv(64).split(b" ")[1].decode()
+five = [start() for _ in range(5)]
+# one of the five, whichever came last, is refused at once
+ready, _, _ = select.select(five, [], [], 10)
+print(len(ready), status(ready[0]))
+held = [s for s in five if s is not ready[0]]
+for s in held:       # the rest of their bodies: a JSON object of spaces
+    s.sendall(b" " * (60000 - 102) + b"{}")
+print(" ".join(status(s) for s in held))
+# the room comes back as those requests end (just after their answers)
+for attempt in range(100):
+    sixth = start()
+    st = None
+    r, _, _ = select.select([sixth], [], [], 0.2)
+    if r:
+        st = status(sixth)
+    else:
+        sixth.sendall(b" " * (60000 - 102) + b"{}")
+        st = status(sixth)
+    if st != "503":
+        break
+print(st)
+EOP
+	[ "${lines[0]}" = "1 503" ]
+	[ "${lines[1]}" = "200 200 200 200" ]
+	[ "${lines[2]}" = 200 ]
 	sv_stop
 }
