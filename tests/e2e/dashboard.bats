@@ -234,6 +234,17 @@ cdp() {
 	# no token: to the login form
 	curl -sS -D "$T/h" "$URL/executions/$PE" -o /dev/null
 	same "$(code_of)" 303
+	# the front page's stream: a new execution appears without a reload
+	local live pe1=$PE
+	get "$URL/" -o "$T/home.html"
+	live=$(grep -o 'data-live="[^"]*"' "$T/home.html" |
+		sed 's/data-live="//; s/"$//; s/&amp;/\&/g')
+	same "${live%%v=*}" "/?live=1&"
+	sse_open "$URL$live"
+	dash_waiting
+	[ "$PE" != "$pe1" ]
+	sse_until "href=\"/executions/$PE\""
+	grep -q '^event: main' "$T/sse.seen"
 }
 
 @test "dashboard: an approval with the page's form and CSRF token resumes the execution; without the token it is refused" {
