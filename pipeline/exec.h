@@ -158,7 +158,6 @@ int exec_list(const char *state_dir, const char *file);
  * so that the same files, modes and links give the same hex whatever
  * their times or the directory's name.
  */
-struct sw_err;
 int exec_tree_hash(const char *dir, char hex[65], struct sw_err *e);
 
 #endif

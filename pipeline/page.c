@@ -162,6 +162,11 @@ static void action(struct buf *b, json_object *ao)
 		esc(b, get(le, "externalExecutionId"));
 		buf_addstr(b, "</div>\n");
 	}
+	if ((href = get(le, "logHref"))) {
+		buf_addstr(b, "<div><a class=\"log\" href=\"");
+		esc(b, href);
+		buf_addstr(b, "\">log</a></div>\n");
+	}
 	who = get(le, "lastUpdatedBy");
 	summary = get(le, "summary");
 	if (summary) {
@@ -219,34 +224,14 @@ static const char css[] =
 	".attempts{border-top:1px dashed #d5dbdb;margin-top:.3em;"
 	"padding-top:.2em}\n";
 
-void page_render(json_object *root, struct buf *b)
+void page_render_stages(json_object *root, struct buf *b)
 {
 	json_object *pe = NULL, *stages = NULL, *x;
 	size_t ns;
 
 	json_object_object_get_ex(root, "pipelineExecution", &pe);
 	json_object_object_get_ex(root, "stageStates", &stages);
-	buf_addstr(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-		      "<meta charset=\"utf-8\">\n<title>");
-	esc(b, get(pe, "pipelineName"));
-	buf_addstr(b, " ");
-	esc(b, get(pe, "pipelineExecutionId"));
-	buf_addf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
-	esc(b, get(pe, "pipelineName"));
-	buf_addstr(b, " ");
-	badge(b, get(pe, "status"));
-	buf_addstr(b, "</h1>\n<p class=\"meta\">execution <code>");
-	esc(b, get(pe, "pipelineExecutionId"));
-	buf_addstr(b, "</code>");
-	if (get(pe, "executionMode")) {
-		buf_addstr(b, " · ");
-		esc(b, get(pe, "executionMode"));
-	}
-	if (get(pe, "statusSummary")) {
-		buf_addstr(b, " · ");
-		esc(b, get(pe, "statusSummary"));
-	}
-	buf_addstr(b, "</p>\n<div class=\"stages\">\n");
+	buf_addstr(b, "<div class=\"stages\">\n");
 	ns = stages ? json_object_array_length(stages) : 0;
 	for (size_t s = 0; s < ns; s++) {
 		json_object *so = json_object_array_get_idx(stages, s);
@@ -311,7 +296,13 @@ void page_render(json_object *root, struct buf *b)
 			buf_addstr(b, "<tr><th>");
 			esc(b, get(v, "name"));
 			buf_addstr(b, "</th><td><code>");
+			if (get(v, "href")) {
+				buf_addstr(b, "<a href=\"");
+				esc(b, get(v, "href"));
+				buf_addstr(b, "\">");
+			}
 			esc(b, get(v, "sha256"));
+			buf_addstr(b, get(v, "href") ? "</a>" : "");
 			buf_addstr(b, "</code></td></tr>");
 		}
 		buf_addstr(b, "</table>\n");
@@ -331,5 +322,34 @@ void page_render(json_object *root, struct buf *b)
 		}
 		buf_addstr(b, "</table>\n");
 	}
+}
+
+void page_render(json_object *root, struct buf *b)
+{
+	json_object *pe = NULL;
+
+	json_object_object_get_ex(root, "pipelineExecution", &pe);
+	buf_addstr(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+		      "<meta charset=\"utf-8\">\n<title>");
+	esc(b, get(pe, "pipelineName"));
+	buf_addstr(b, " ");
+	esc(b, get(pe, "pipelineExecutionId"));
+	buf_addf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
+	esc(b, get(pe, "pipelineName"));
+	buf_addstr(b, " ");
+	badge(b, get(pe, "status"));
+	buf_addstr(b, "</h1>\n<p class=\"meta\">execution <code>");
+	esc(b, get(pe, "pipelineExecutionId"));
+	buf_addstr(b, "</code>");
+	if (get(pe, "executionMode")) {
+		buf_addstr(b, " · ");
+		esc(b, get(pe, "executionMode"));
+	}
+	if (get(pe, "statusSummary")) {
+		buf_addstr(b, " · ");
+		esc(b, get(pe, "statusSummary"));
+	}
+	buf_addstr(b, "</p>\n");
+	page_render_stages(root, b);
 	buf_addstr(b, "</body>\n</html>\n");
 }

@@ -19,6 +19,9 @@
  * "latestExecution" "durationMs", "reportHref" (relative to the page),
  * "attempt" (when more than 1) and, for an approval, "approval"
  * {created, expires, decided} (ISO 8601 times).
+ * Optional, for a page served by the dashboard: "logHref" in an
+ * action's "latestExecution" (a link to its log) and "href" in an
+ * artifact (a link to its content).
  *
  *   struct buf page = BUF_INIT;
  *   page_render(root, &page);
@@ -31,5 +34,9 @@
 #include "buf.h"
 
 void page_render(json_object *root, struct buf *out);
+
+/* The stage columns, artifacts and variables alone (no head, title or
+ * style), for a page that draws its own around them. */
+void page_render_stages(json_object *root, struct buf *out);
 
 #endif

@@ -23,7 +23,7 @@
 
 #define HTML_MAX_JSON (64 << 20)
 
-static const char css[] =
+const char html_css[] =
 	":root{--ok:#1a7f37;--ok-bg:#dafbe1;--ok-line:#4ac26b;"
 	"--bad:#cf222e;--bad-bg:#ffebe9;--bad-line:#ff8182;"
 	"--warn:#9a6700;--warn-bg:#fff8c5;--warn-line:#d4a72c;"
@@ -1228,7 +1228,7 @@ static void render_page(struct buf *b, json_object *const *docs, size_t n)
 		      "img-src data:\">\n<title>slipway: ");
 	html_escape(b, buf_cstr(&t));
 	buf_addstr(b, "</title>\n<style>\n");
-	buf_addstr(b, css);
+	buf_addstr(b, html_css);
 	buf_addf(b, "</style>\n</head><body>\n<header class=\"top %s\">",
 		 html_status_class(status));
 	buf_addstr(b, "<div><h1>");
@@ -1280,10 +1280,10 @@ static void put_all(json_object **docs, size_t n)
 	free(docs);
 }
 
-int html_render(const char *const *texts, size_t n, struct buf *out,
-		struct sw_err *e)
+static int parse_all(const char *const *texts, size_t n, json_object ***docsp,
+		     struct sw_err *e)
 {
-	json_object **docs;
+	json_object **docs = NULL;
 
 	if (!n)
 		return err_set(e, ERR_USAGE, "no report to render");
@@ -1297,6 +1297,34 @@ int html_render(const char *const *texts, size_t n, struct buf *out,
 			return -1;
 		}
 	}
+	*docsp = docs;
+	return 0;
+}
+
+int html_render_sections(const char *const *texts, size_t n, struct buf *out,
+			 struct sw_err *e)
+{
+	json_object **docs = NULL;
+	struct page pg = { out, STRVEC_INIT, 0 };
+
+	if (parse_all(texts, n, &docs, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		collect_ids(&pg, docs[i]);
+	for (size_t i = 0; i < n; i++)
+		render_doc(&pg, docs[i]);
+	strvec_release(&pg.dep_ids);
+	put_all(docs, n);
+	return 0;
+}
+
+int html_render(const char *const *texts, size_t n, struct buf *out,
+		struct sw_err *e)
+{
+	json_object **docs = NULL;
+
+	if (parse_all(texts, n, &docs, e) < 0)
+		return -1;
 	render_page(out, docs, n);
 	put_all(docs, n);
 	return 0;
@@ -1305,7 +1333,7 @@ int html_render(const char *const *texts, size_t n, struct buf *out,
 int html_report_write(const char *const *json_paths, size_t n,
 		      const char *out_html, struct sw_err *e)
 {
-	json_object **docs;
+	json_object **docs = NULL;
 	struct buf page = BUF_INIT;
 	int ret = -1;
 

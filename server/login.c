@@ -64,7 +64,9 @@ static void form(struct http_req *rq, int status, const char *next,
 
 	buf_addstr(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 		       "<meta charset=\"utf-8\"><title>slipway: sign in"
-		       "</title></head>\n<body class=\"login\">\n"
+		       "</title>\n<link rel=\"stylesheet\" "
+		       "href=\"/static/dash.css\"></head>\n"
+		       "<body class=\"login\">\n"
 		       "<h1>slipway</h1>\n");
 	if (msg) {
 		buf_addstr(&b, "<p class=\"error\">");

@@ -21,6 +21,7 @@
 #include "api.h"
 #include "auth.h"
 #include "buf.h"
+#include "dashboard.h"
 #include "exec.h"
 #include "fs.h"
 #include "http.h"
@@ -1039,6 +1040,7 @@ int serve_run(const struct serve_opts *o)
 	login_routes(s.h, &s.tokens);
 	api_routes(s.h, &s);
 	intake_routes(s.h, &s);
+	dashboard_routes(s.h, &s);
 	if (http_start(s.h, &e) < 0) {
 		fprintf(stderr, "error: %s\n", e.msg);
 		goto out;
