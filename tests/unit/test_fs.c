@@ -456,364 +456,355 @@ static void test_fs__copy_tree_progress(void **state)
 		fs_copy_tree_progress(src, dst, NULL, count_copy, seen, &e), 0);
 	assert_int_equal(seen[0], 3);
 	assert_int_equal(seen[1], 15);
-	/* Leaves out "skip-me" anywhere, copies "all/" unasked, records what it
+	free(src);
+	free(dst);
+}
+
+/* Leaves out "skip-me" anywhere, copies "all/" unasked, records what it
  * was asked about. */
-	static enum fs_copy_verdict filter_rec(const char *rel, bool is_dir,
-					       void *data)
-	{
-		struct buf *asked = data;
+static enum fs_copy_verdict filter_rec(const char *rel, bool is_dir, void *data)
+{
+	struct buf *asked = data;
 
-		buf_addf(asked, "%s%s ", rel, is_dir ? "/" : "");
-		if (!strcmp(rel, "d/skip-me") || !strcmp(rel, "skip-me"))
-			return FS_COPY_SKIP;
-		if (!strcmp(rel, "all"))
-			return FS_COPY_ALL;
-		return FS_COPY;
+	buf_addf(asked, "%s%s ", rel, is_dir ? "/" : "");
+	if (!strcmp(rel, "d/skip-me") || !strcmp(rel, "skip-me"))
+		return FS_COPY_SKIP;
+	if (!strcmp(rel, "all"))
+		return FS_COPY_ALL;
+	return FS_COPY;
+}
+
+static void test_fs__copy_tree_filtered(void **state)
+{
+	static const char *const names[] = { "d/keep", "d/skip-me", "skip-me",
+					     "all/x/skip-me", "top" };
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct buf asked = BUF_INIT;
+	char *src = path_in(f, "s"), *dst = path_in(f, "d"), *p;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		char *q = fs_join(src, names[i]);
+		char *slash = strrchr(q, '/');
+
+		*slash = '\0';
+		assert_int_equal(fs_mkdir_p(q, 0755, &e), 0);
+		*slash = '/';
+		write_file(q, names[i], 0644);
+		free(q);
 	}
+	assert_int_equal(
+		fs_copy_tree_filtered(src, dst, NULL, filter_rec, &asked, &e),
+		0);
+	p = fs_join(dst, "d/keep");
+	assert_file_text(p, "d/keep");
+	free(p);
+	p = fs_join(dst, "top");
+	assert_file_text(p, "top");
+	free(p);
+	p = fs_join(dst, "all/x/skip-me"); /* under FS_COPY_ALL: unasked */
+	assert_file_text(p, "all/x/skip-me");
+	free(p);
+	p = fs_join(dst, "d/skip-me");
+	assert_false(fs_exists(p));
+	free(p);
+	p = fs_join(dst, "skip-me");
+	assert_false(fs_exists(p));
+	free(p);
+	assert_null(strstr(asked.ptr, "all/x"));
+	assert_non_null(strstr(asked.ptr, "d/keep "));
+	assert_non_null(strstr(asked.ptr, "d/ "));
+	buf_release(&asked);
+	free(src);
+	free(dst);
+}
 
-	static void test_fs__copy_tree_filtered(void **state)
-	{
-		static const char *const names[] = { "d/keep", "d/skip-me",
-						     "skip-me", "all/x/skip-me",
-						     "top" };
-		struct fixture *f = *state;
-		struct sw_err e = SW_ERR_INIT;
-		struct buf asked = BUF_INIT;
-		char *src = path_in(f, "s"), *dst = path_in(f, "d"), *p;
-		size_t i;
+static void test_fs__copy_tree_into_itself(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *src = path_in(f, "s");
+	char *dst = path_in(f, "s/state/build/src");
+	char *p;
 
-		for (i = 0; i < ARRAY_SIZE(names); i++) {
-			char *q = fs_join(src, names[i]);
-			char *slash = strrchr(q, '/');
+	assert_int_equal(fs_mkdir_p(dst, 0755, &e), 0);
+	p = path_in(f, "s/file");
+	write_file(p, "x", 0644);
+	free(p);
+	assert_int_equal(fs_copy_tree(src, dst, NULL, &e), 0);
+	p = path_in(f, "s/state/build/src/file");
+	assert_file_text(p, "x");
+	free(p);
+	/* The copy did not descend into itself. */
+	p = path_in(f, "s/state/build/src/state/build");
+	assert_true(fs_is_dir(p));
+	free(p);
+	p = path_in(f, "s/state/build/src/state/build/src");
+	assert_false(fs_exists(p));
+	free(p);
+	free(src);
+	free(dst);
+}
 
-			*slash = '\0';
-			assert_int_equal(fs_mkdir_p(q, 0755, &e), 0);
-			*slash = '/';
-			write_file(q, names[i], 0644);
-			free(q);
-		}
-		assert_int_equal(fs_copy_tree_filtered(src, dst, NULL,
-						       filter_rec, &asked, &e),
-				 0);
-		p = fs_join(dst, "d/keep");
-		assert_file_text(p, "d/keep");
-		free(p);
-		p = fs_join(dst, "top");
-		assert_file_text(p, "top");
-		free(p);
-		p = fs_join(dst,
-			    "all/x/skip-me"); /* under FS_COPY_ALL: unasked */
-		assert_file_text(p, "all/x/skip-me");
-		free(p);
-		p = fs_join(dst, "d/skip-me");
-		assert_false(fs_exists(p));
-		free(p);
-		p = fs_join(dst, "skip-me");
-		assert_false(fs_exists(p));
-		free(p);
-		assert_null(strstr(asked.ptr, "all/x"));
-		assert_non_null(strstr(asked.ptr, "d/keep "));
-		assert_non_null(strstr(asked.ptr, "d/ "));
-		buf_release(&asked);
-		free(src);
-		free(dst);
-	}
+static void test_fs__copy_large_file(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *src = path_in(f, "big");
+	char *dst = path_in(f, "big-copy");
+	char *p = path_in(f, "big/blob");
+	size_t size = (3u << 20) + 17;
+	char *data = xmalloc(size), *back;
+	size_t i, len;
+	int fd;
 
-	static void test_fs__copy_tree_into_itself(void **state)
-	{
-		struct fixture *f = *state;
-		struct sw_err e = SW_ERR_INIT;
-		char *src = path_in(f, "s");
-		char *dst = path_in(f, "s/state/build/src");
-		char *p;
+	assert_int_equal(mkdir(src, 0755), 0);
+	for (i = 0; i < size; i++)
+		data[i] = (char)(i * 131 + (i >> 9));
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	close(fd);
+	free(p);
+	assert_int_equal(fs_copy_tree(src, dst, NULL, &e), 0);
+	p = path_in(f, "big-copy/blob");
+	assert_int_equal(fs_read_file(p, size, &back, &len, &e), 0);
+	assert_int_equal(len, size);
+	assert_memory_equal(back, data, size);
+	free(back);
+	free(data);
+	free(p);
+	free(src);
+	free(dst);
+}
 
-		assert_int_equal(fs_mkdir_p(dst, 0755, &e), 0);
-		p = path_in(f, "s/file");
-		write_file(p, "x", 0644);
-		free(p);
-		assert_int_equal(fs_copy_tree(src, dst, NULL, &e), 0);
-		p = path_in(f, "s/state/build/src/file");
-		assert_file_text(p, "x");
-		free(p);
-		/* The copy did not descend into itself. */
-		p = path_in(f, "s/state/build/src/state/build");
-		assert_true(fs_is_dir(p));
-		free(p);
-		p = path_in(f, "s/state/build/src/state/build/src");
-		assert_false(fs_exists(p));
-		free(p);
-		free(src);
-		free(dst);
-	}
+static void test_fs__tmp_name(void **state)
+{
+	char *t = fs_tmp_name("out/dir/artifacts.zip");
+	char *want = xasprintf("out/dir/.artifacts.zip.slipway-tmp.%ld",
+			       (long)getpid());
+	pid_t pid = 0;
 
-	static void test_fs__copy_large_file(void **state)
-	{
-		struct fixture *f = *state;
-		struct sw_err e = SW_ERR_INIT;
-		char *src = path_in(f, "big");
-		char *dst = path_in(f, "big-copy");
-		char *p = path_in(f, "big/blob");
-		size_t size = (3u << 20) + 17;
-		char *data = xmalloc(size), *back;
-		size_t i, len;
-		int fd;
+	(void)state;
+	assert_string_equal(t, want);
+	assert_true(fs_tmp_parse(strrchr(t, '/') + 1, &pid));
+	assert_int_equal(pid, getpid());
+	free(t);
+	free(want);
+	t = fs_tmp_name("bare");
+	want = xasprintf(".bare.slipway-tmp.%ld", (long)getpid());
+	assert_string_equal(t, want);
+	free(t);
+	free(want);
+	assert_true(fs_tmp_parse(".a.slipway-tmp.slipway-tmp.42", &pid));
+	assert_int_equal(pid, 42);
+	assert_false(fs_tmp_parse("a.slipway-tmp.42", NULL));
+	assert_false(fs_tmp_parse(".slipway-tmp.42", NULL));
+	assert_false(fs_tmp_parse(".a.slipway-tmp.", NULL));
+	assert_false(fs_tmp_parse(".a.slipway-tmp.4x", NULL));
+	assert_false(fs_tmp_parse(".a.slipway-tmp.0", NULL));
+	assert_false(fs_tmp_parse(".a.slipway-tmp.99999999999", NULL));
+	assert_false(fs_tmp_parse(".a.tmp.42", NULL));
+}
 
-		assert_int_equal(mkdir(src, 0755), 0);
-		for (i = 0; i < size; i++)
-			data[i] = (char)(i * 131 + (i >> 9));
-		fd = open(p, O_WRONLY | O_CREAT, 0644);
-		assert_true(fd >= 0);
-		assert_int_equal(write(fd, data, size), (ssize_t)size);
-		close(fd);
-		free(p);
-		assert_int_equal(fs_copy_tree(src, dst, NULL, &e), 0);
-		p = path_in(f, "big-copy/blob");
-		assert_int_equal(fs_read_file(p, size, &back, &len, &e), 0);
-		assert_int_equal(len, size);
-		assert_memory_equal(back, data, size);
-		free(back);
-		free(data);
-		free(p);
-		free(src);
-		free(dst);
-	}
+/* A pid that no process has: a child that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+	int st;
+	pid_t pid = fork();
 
-	static void test_fs__tmp_name(void **state)
-	{
-		char *t = fs_tmp_name("out/dir/artifacts.zip");
-		char *want = xasprintf("out/dir/.artifacts.zip.slipway-tmp.%ld",
-				       (long)getpid());
-		pid_t pid = 0;
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return pid;
+}
 
-		(void)state;
-		assert_string_equal(t, want);
-		assert_true(fs_tmp_parse(strrchr(t, '/') + 1, &pid));
-		assert_int_equal(pid, getpid());
-		free(t);
-		free(want);
-		t = fs_tmp_name("bare");
-		want = xasprintf(".bare.slipway-tmp.%ld", (long)getpid());
-		assert_string_equal(t, want);
-		free(t);
-		free(want);
-		assert_true(
-			fs_tmp_parse(".a.slipway-tmp.slipway-tmp.42", &pid));
-		assert_int_equal(pid, 42);
-		assert_false(fs_tmp_parse("a.slipway-tmp.42", NULL));
-		assert_false(fs_tmp_parse(".slipway-tmp.42", NULL));
-		assert_false(fs_tmp_parse(".a.slipway-tmp.", NULL));
-		assert_false(fs_tmp_parse(".a.slipway-tmp.4x", NULL));
-		assert_false(fs_tmp_parse(".a.slipway-tmp.0", NULL));
-		assert_false(fs_tmp_parse(".a.slipway-tmp.99999999999", NULL));
-		assert_false(fs_tmp_parse(".a.tmp.42", NULL));
-	}
+static char *tmp_in(const char *dir, const char *base, pid_t pid)
+{
+	return xasprintf("%s/.%s.slipway-tmp.%ld", dir, base, (long)pid);
+}
 
-	/* A pid that no process has: a child that has exited and been reaped. */
-	static pid_t dead_pid(void)
-	{
-		int st;
-		pid_t pid = fork();
+static void test_fs__sweep_stale_tmp(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct fs_sweep sw = { 0 };
+	pid_t dead = dead_pid();
+	char *sub = path_in(f, "sub"), *skip = path_in(f, "src");
+	char *stale = tmp_in(f->dir, "a.zip", dead);
+	char *locked = tmp_in(f->dir, "b.zip", dead);
+	char *mine = tmp_in(f->dir, "c.zip", getpid());
+	char *tree = tmp_in(f->dir, "artifacts", dead);
+	char *deep = tmp_in(sub, "d.json", dead);
+	char *skipped = tmp_in(skip, "e.json", dead);
+	char *plain = path_in(f, "a.zip");
+	char *inner = fs_join(tree, "file");
+	const char *const skips[] = { "src", NULL };
+	char big[8192];
+	int fd;
 
-		assert_true(pid >= 0);
-		if (!pid)
-			_exit(0);
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		return pid;
-	}
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(mkdir(skip, 0755), 0);
+	assert_int_equal(mkdir(tree, 0755), 0);
+	write_file(stale, "", 0644);
+	fd = open(stale, O_WRONLY);
+	assert_int_equal(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
+	close(fd);
+	write_file(locked, "x", 0644);
+	write_file(mine, "x", 0644);
+	write_file(inner, "x", 0644);
+	write_file(deep, "x", 0644);
+	write_file(skipped, "x", 0644);
+	write_file(plain, "x", 0644);
+	/* a dead pid's name, but its lock is held: a reused pid's writer */
+	fd = open(locked, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
 
-	static char *tmp_in(const char *dir, const char *base, pid_t pid)
-	{
-		return xasprintf("%s/.%s.slipway-tmp.%ld", dir, base,
-				 (long)pid);
-	}
+	assert_int_equal(fs_sweep_stale_tmp(f->dir, 0, skips, &sw, &e), 0);
+	assert_int_equal(sw.files, 2);
+	assert_true(sw.bytes >= sizeof(big));
+	assert_false(fs_exists(stale));
+	assert_false(fs_exists(tree));
+	assert_true(fs_exists(locked));
+	assert_true(fs_exists(mine));
+	assert_true(fs_exists(plain));
+	assert_true(fs_exists(deep)); /* depth 0: the directory only */
 
-	static void test_fs__sweep_stale_tmp(void **state)
-	{
-		struct fixture *f = *state;
-		struct sw_err e = SW_ERR_INIT;
-		struct fs_sweep sw = { 0 };
-		pid_t dead = dead_pid();
-		char *sub = path_in(f, "sub"), *skip = path_in(f, "src");
-		char *stale = tmp_in(f->dir, "a.zip", dead);
-		char *locked = tmp_in(f->dir, "b.zip", dead);
-		char *mine = tmp_in(f->dir, "c.zip", getpid());
-		char *tree = tmp_in(f->dir, "artifacts", dead);
-		char *deep = tmp_in(sub, "d.json", dead);
-		char *skipped = tmp_in(skip, "e.json", dead);
-		char *plain = path_in(f, "a.zip");
-		char *inner = fs_join(tree, "file");
-		const char *const skips[] = { "src", NULL };
-		char big[8192];
-		int fd;
+	assert_int_equal(fs_sweep_stale_tmp(f->dir, 2, skips, &sw, &e), 0);
+	assert_int_equal(sw.files, 3);
+	assert_false(fs_exists(deep));
+	assert_true(fs_exists(skipped));
+	assert_true(fs_exists(locked));
 
-		memset(big, 'x', sizeof(big));
-		assert_int_equal(mkdir(sub, 0755), 0);
-		assert_int_equal(mkdir(skip, 0755), 0);
-		assert_int_equal(mkdir(tree, 0755), 0);
-		write_file(stale, "", 0644);
-		fd = open(stale, O_WRONLY);
-		assert_int_equal(write(fd, big, sizeof(big)),
-				 (ssize_t)sizeof(big));
-		close(fd);
-		write_file(locked, "x", 0644);
-		write_file(mine, "x", 0644);
-		write_file(inner, "x", 0644);
-		write_file(deep, "x", 0644);
-		write_file(skipped, "x", 0644);
-		write_file(plain, "x", 0644);
-		/* a dead pid's name, but its lock is held: a reused pid's writer */
-		fd = open(locked, O_RDONLY);
-		assert_true(fd >= 0);
-		assert_int_equal(flock(fd, LOCK_EX), 0);
+	close(fd); /* the writer is gone now */
+	assert_int_equal(fs_sweep_stale_tmp(f->dir, 0, NULL, &sw, &e), 0);
+	assert_int_equal(sw.files, 4);
+	assert_false(fs_exists(locked));
+	assert_true(fs_exists(mine));
 
-		assert_int_equal(fs_sweep_stale_tmp(f->dir, 0, skips, &sw, &e),
-				 0);
-		assert_int_equal(sw.files, 2);
-		assert_true(sw.bytes >= sizeof(big));
-		assert_false(fs_exists(stale));
-		assert_false(fs_exists(tree));
-		assert_true(fs_exists(locked));
-		assert_true(fs_exists(mine));
-		assert_true(fs_exists(plain));
-		assert_true(fs_exists(deep)); /* depth 0: the directory only */
+	free(sub);
+	sub = path_in(f, "missing");
+	assert_int_equal(fs_sweep_stale_tmp(sub, 0, NULL, &sw, &e), 0);
+	free(sub);
+	free(skip);
+	free(stale);
+	free(locked);
+	free(mine);
+	free(tree);
+	free(deep);
+	free(skipped);
+	free(plain);
+	free(inner);
+}
 
-		assert_int_equal(fs_sweep_stale_tmp(f->dir, 2, skips, &sw, &e),
-				 0);
-		assert_int_equal(sw.files, 3);
-		assert_false(fs_exists(deep));
-		assert_true(fs_exists(skipped));
-		assert_true(fs_exists(locked));
+static void test_fs__lock_held(void **state)
+{
+	struct fixture *f = *state;
+	char *p = path_in(f, "build.log"), *missing = path_in(f, "none");
+	struct sw_err e = SW_ERR_INIT;
+	char *tmp;
+	int fd;
 
-		close(fd); /* the writer is gone now */
-		assert_int_equal(fs_sweep_stale_tmp(f->dir, 0, NULL, &sw, &e),
-				 0);
-		assert_int_equal(sw.files, 4);
-		assert_false(fs_exists(locked));
-		assert_true(fs_exists(mine));
+	write_file(p, "x", 0644);
+	assert_int_equal(fs_lock_held(p), 0);
+	fd = open(p, O_WRONLY);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(fs_lock_held(p), 1);
+	close(fd);
+	assert_int_equal(fs_lock_held(p), 0);
+	assert_int_equal(fs_lock_held(missing), -1);
+	/* created locked: never there unlocked while its creator lives */
+	fd = fs_create_locked(missing, 0640, &e);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_lock_held(missing), 1);
+	tmp = fs_tmp_name(missing);
+	assert_false(fs_exists(tmp));
+	assert_int_equal(write(fd, "y", 1), 1);
+	close(fd);
+	assert_int_equal(fs_lock_held(missing), 0);
+	assert_file_text(missing, "y");
+	free(tmp);
+	free(p);
+	free(missing);
+}
 
-		free(sub);
-		sub = path_in(f, "missing");
-		assert_int_equal(fs_sweep_stale_tmp(sub, 0, NULL, &sw, &e), 0);
-		free(sub);
-		free(skip);
-		free(stale);
-		free(locked);
-		free(mine);
-		free(tree);
-		free(deep);
-		free(skipped);
-		free(plain);
-		free(inner);
-	}
+static void test_fs__reserve(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct fs_reserve rv = FS_RESERVE_INIT;
+	char *p = path_in(f, "report.json"), *tmp = fs_tmp_name(p);
+	char *text = xmalloc(10000);
+	struct stat st;
 
-	static void test_fs__lock_held(void **state)
-	{
-		struct fixture *f = *state;
-		char *p = path_in(f, "build.log"),
-		     *missing = path_in(f, "none");
-		struct sw_err e = SW_ERR_INIT;
-		char *tmp;
-		int fd;
+	assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
+	assert_int_equal(stat(tmp, &st), 0);
+	assert_int_equal(st.st_size, 4096);
+	assert_true((uint64_t)st.st_blocks * 512 >= 4096);
+	assert_false(fs_exists(p));
+	/* the writer holds the temporary's lock: no sweep takes it */
+	assert_int_equal(fs_lock_held(tmp), 1);
+	assert_int_equal(fs_reserve_commit(&rv, "{}\n", 3, 0644, &e), 0);
+	assert_file_text(p, "{}\n");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_false(fs_exists(tmp));
+	fs_reserve_release(&rv);
 
-		write_file(p, "x", 0644);
-		assert_int_equal(fs_lock_held(p), 0);
-		fd = open(p, O_WRONLY);
-		assert_int_equal(flock(fd, LOCK_EX), 0);
-		assert_int_equal(fs_lock_held(p), 1);
-		close(fd);
-		assert_int_equal(fs_lock_held(p), 0);
-		assert_int_equal(fs_lock_held(missing), -1);
-		/* created locked: never there unlocked while its creator lives */
-		fd = fs_create_locked(missing, 0640, &e);
-		assert_true(fd >= 0);
-		assert_int_equal(fs_lock_held(missing), 1);
-		tmp = fs_tmp_name(missing);
-		assert_false(fs_exists(tmp));
-		assert_int_equal(write(fd, "y", 1), 1);
-		close(fd);
-		assert_int_equal(fs_lock_held(missing), 0);
-		assert_file_text(missing, "y");
-		free(tmp);
-		free(p);
-		free(missing);
-	}
+	/* longer than the reservation: fine where there is space */
+	memset(text, 'y', 10000);
+	assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
+	assert_int_equal(fs_reserve_commit(&rv, text, 10000, 0600, &e), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 10000);
+	fs_reserve_release(&rv);
 
-	static void test_fs__reserve(void **state)
-	{
-		struct fixture *f = *state;
-		struct sw_err e = SW_ERR_INIT;
-		struct fs_reserve rv = FS_RESERVE_INIT;
-		char *p = path_in(f, "report.json"), *tmp = fs_tmp_name(p);
-		char *text = xmalloc(10000);
-		struct stat st;
+	/* not committed: nothing is left */
+	assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
+	assert_true(fs_exists(tmp));
+	fs_reserve_release(&rv);
+	fs_reserve_release(&rv);
+	assert_false(fs_exists(tmp));
+	free(p);
+	free(tmp);
+	free(text);
+}
 
-		assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
-		assert_int_equal(stat(tmp, &st), 0);
-		assert_int_equal(st.st_size, 4096);
-		assert_true((uint64_t)st.st_blocks * 512 >= 4096);
-		assert_false(fs_exists(p));
-		/* the writer holds the temporary's lock: no sweep takes it */
-		assert_int_equal(fs_lock_held(tmp), 1);
-		assert_int_equal(fs_reserve_commit(&rv, "{}\n", 3, 0644, &e),
-				 0);
-		assert_file_text(p, "{}\n");
-		assert_int_equal(stat(p, &st), 0);
-		assert_int_equal(st.st_mode & 07777, 0644);
-		assert_false(fs_exists(tmp));
-		fs_reserve_release(&rv);
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fs__join),
+		cmocka_unit_test(test_fs__abspath),
+		cmocka_unit_test_setup_teardown(test_fs__mkdir_p_and_exists,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs__read_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__write_atomic, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__remove_tree, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree_progress,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree_filtered,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree_into_itself,
+						setup, teardown),
+		cmocka_unit_test(test_fs__tmp_name),
+		cmocka_unit_test_setup_teardown(test_fs__sweep_stale_tmp, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__lock_held, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__reserve, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_large_file, setup,
+						teardown),
+	};
 
-		/* longer than the reservation: fine where there is space */
-		memset(text, 'y', 10000);
-		assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
-		assert_int_equal(fs_reserve_commit(&rv, text, 10000, 0600, &e),
-				 0);
-		assert_int_equal(stat(p, &st), 0);
-		assert_int_equal(st.st_size, 10000);
-		fs_reserve_release(&rv);
-
-		/* not committed: nothing is left */
-		assert_int_equal(fs_reserve(&rv, p, 4096, &e), 0);
-		assert_true(fs_exists(tmp));
-		fs_reserve_release(&rv);
-		fs_reserve_release(&rv);
-		assert_false(fs_exists(tmp));
-		free(p);
-		free(tmp);
-		free(text);
-	}
-
-	int main(void)
-	{
-		const struct CMUnitTest tests[] = {
-			cmocka_unit_test(test_fs__join),
-			cmocka_unit_test(test_fs__abspath),
-			cmocka_unit_test_setup_teardown(
-				test_fs__mkdir_p_and_exists, setup, teardown),
-			cmocka_unit_test_setup_teardown(test_fs__read_file,
-							setup, teardown),
-			cmocka_unit_test_setup_teardown(test_fs__write_atomic,
-							setup, teardown),
-			cmocka_unit_test_setup_teardown(test_fs__remove_tree,
-							setup, teardown),
-			cmocka_unit_test_setup_teardown(test_fs__copy_tree,
-							setup, teardown),
-			cmocka_unit_test_setup_teardown(
-				test_fs__copy_tree_progress, setup, teardown),
-			cmocka_unit_test_setup_teardown(
-				test_fs__copy_tree_filtered, setup, teardown),
-			cmocka_unit_test_setup_teardown(
-				test_fs__copy_tree_into_itself, setup,
-				teardown),
-			cmocka_unit_test(test_fs__tmp_name),
-			cmocka_unit_test_setup_teardown(
-				test_fs__sweep_stale_tmp, setup, teardown),
-			cmocka_unit_test_setup_teardown(test_fs__lock_held,
-							setup, teardown),
-			cmocka_unit_test_setup_teardown(test_fs__reserve, setup,
-							teardown),
-			cmocka_unit_test_setup_teardown(
-				test_fs__copy_large_file, setup, teardown),
-		};
-
-		return cmocka_run_group_tests(tests, NULL, NULL);
-	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
