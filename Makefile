@@ -18,10 +18,12 @@ BIN ?= slipway
 
 CC ?= cc
 PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0 libacl sqlite3 libcurl
+PKGS += libmicrohttpd
 DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
 	libxml2-dev libacl1-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 acl openssh-client openssh-server iproute2 \
 	libcmocka-dev pkg-config bats git zip unzip jq zstd gcc make clang-format \
 	hyperfine time
+DEP_PKGS += libmicrohttpd-dev curl
 # Pkg-config names checked by `make deps` (cmocka is for the tests).
 DEP_PCS := $(PKGS) cmocka
 
@@ -30,7 +32,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wno-format-truncation
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' $(OPT) \
-	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+	$(WARN) -iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli -iquote server $(PKG_CFLAGS) $(CFLAGS) $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
@@ -38,6 +40,7 @@ LIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lpthread $(LDFLAGS) $(SAN)
 # The rooms, lowest first (DESIGN.md); cli/main.c alone is the program.
 LIB_SRC := $(wildcard lib/*.c) $(wildcard store/*.c) $(wildcard phases/*.c) \
 	$(wildcard hooks/*.c) $(wildcard runner/*.c) $(wildcard pipeline/*.c) \
+	$(wildcard server/*.c) \
 	$(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/cli/main.o
@@ -47,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_OBJ := $(BUILD)/fuzz/replay.o
-HDRS := $(wildcard lib/*.h store/*.h phases/*.h hooks/*.h pipeline/*.h runner/*.h cli/*.h)
+HDRS := $(wildcard lib/*.h store/*.h phases/*.h hooks/*.h pipeline/*.h runner/*.h cli/*.h server/*.h)
 
 .PHONY: all deps test unit e2e check-asan format format-check install \
 	demo clean bench fuzz fuzz-run
@@ -60,7 +63,7 @@ all: deps
 deps:
 	@missing=; \
 	for p in $(DEP_PCS); do pkg-config --exists $$p || missing=1; done; \
-	for c in bats git zip unzip jq zstd gcc clang-format ssh ip setfacl sqlite3 python3 flock; do command -v $$c >/dev/null || missing=1; done; \
+	for c in bats git zip unzip jq zstd gcc clang-format ssh ip setfacl sqlite3 python3 flock curl; do command -v $$c >/dev/null || missing=1; done; \
 	[ -x /usr/sbin/sshd ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing $(DEP_PKGS)"; \
@@ -103,7 +106,7 @@ check-asan: deps
 demo: all
 	@examples/demo.sh "$(abspath $(BIN))"
 
-FMT_SRC = $(wildcard lib/*.[ch] store/*.[ch] phases/*.[ch] hooks/*.[ch] pipeline/*.[ch] runner/*.[ch] cli/*.[ch] \
+FMT_SRC = $(wildcard lib/*.[ch] store/*.[ch] phases/*.[ch] hooks/*.[ch] pipeline/*.[ch] runner/*.[ch] cli/*.[ch] server/*.[ch] \
 	tests/unit/*.[ch] fuzz/*.c)
 format:
 	clang-format -i $(FMT_SRC)
@@ -118,6 +121,10 @@ install: all
 	install -m 0644 docs/slipway.1 $(DESTDIR)$(PREFIX)/share/man/man1/slipway.1
 	install -m 0644 completions/slipway.bash \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/slipway
+	install -D -m 0644 completions/_slipway \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_slipway
+	install -D -m 0644 completions/slipway.fish \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/slipway.fish
 
 bench: all
 	bench/build-overhead "$(abspath $(BIN))"
@@ -128,7 +135,7 @@ FUZZ_SECS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -g -O1 \
-	-iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli $(PKG_CFLAGS)
+	-iquote lib -iquote phases -iquote hooks -iquote pipeline -iquote runner -iquote store -iquote cli -iquote server $(PKG_CFLAGS)
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 build-fuzz/obj/%.o: %.c $(HDRS)

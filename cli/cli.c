@@ -2,12 +2,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cache.h"
 #include "err.h"
+#include "strvec.h"
+#include "suggest.h"
 #include "banned.h"
 
 int cli_parse_duration(const char *s, int64_t *ms)
@@ -85,6 +89,65 @@ int cli_bundle_ratio_option(const char *cmd, const char *s, uint64_t *n)
 				       s);
 	*n = v;
 	return 0;
+}
+
+int cli_unknown_option(const char *cmd, const char *arg,
+		       const char *const *names)
+{
+	size_t nr = 0, len = strcspn(arg, "=");
+	const char *s;
+
+	while (names && names[nr])
+		nr++;
+	s = suggest_closest(arg, len, names, nr);
+	if (s)
+		return cli_usage_error(cmd,
+				       "unknown option '%.*s' (did you mean "
+				       "'%s'?)",
+				       (int)len, arg, s);
+	return cli_usage_error(cmd, "unknown option '%.*s'", (int)len, arg);
+}
+
+int cli_unknown_subcommand(const char *cmd, const char *sub,
+			   const char *const *subs)
+{
+	size_t nr = 0;
+	const char *s;
+
+	while (subs[nr])
+		nr++;
+	s = suggest_closest(sub, strlen(sub), subs, nr);
+	if (s)
+		return cli_usage_error(cmd,
+				       "unknown subcommand '%s' (did you mean "
+				       "'%s'?)",
+				       sub, s);
+	return cli_usage_error(cmd, "unknown subcommand '%s'", sub);
+}
+
+int cli_bad_option(const char *cmd, const char *arg, const struct option *opts)
+{
+	struct strvec names = STRVEC_INIT;
+	size_t len = strcspn(arg, "=");
+	int ret;
+
+	for (const struct option *o = opts; o && o->name; o++) {
+		if (arg[0] == '-' && arg[1] == '-' &&
+		    strlen(o->name) == len - 2 &&
+		    !strncmp(arg + 2, o->name, len - 2) &&
+		    o->has_arg == required_argument)
+			return cli_usage_error(
+				cmd, "option '--%s' needs a value", o->name);
+		if (arg[0] == '-' && arg[1] && arg[1] != '-' && !arg[2] &&
+		    o->val == arg[1] && o->has_arg == required_argument)
+			return cli_usage_error(cmd, "option '%s' needs a value",
+					       arg);
+	}
+	for (const struct option *o = opts; o && o->name; o++)
+		strvec_pushf(&names, "--%s", o->name);
+	ret = cli_unknown_option(cmd, arg, (const char *const *)names.v);
+	strvec_release(&names);
+	return ret;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

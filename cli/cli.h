@@ -41,6 +41,7 @@ int cmd_hash_files(int argc, char **argv);
 /* codebuild-glob-search PATTERN...: slipway called by that name. */
 int cmd_glob_search(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /*
  * "90s", "10m", "2h", "1h30m", or a bare number of minutes (as CodeBuild
@@ -65,10 +66,35 @@ int cli_bundle_ratio_option(const char *cmd, const char *s, uint64_t *n);
  * or 2 (enum build_isolation and enum deploy_isolation alike). 0 and
  * *iso, or the usage error and 2. */
 int cli_isolation_option(const char *cmd, const char *s, int *iso);
+
+struct break_spec;
+/* --break: parse s into *out; 0, or a usage error (returns ERR_USAGE). */
+int cli_break_option(const char *cmd, const char *s, struct break_spec *out);
+/* --output pretty|codebuild into *out (an enum build_output). */
+int cli_output_option(const char *cmd, const char *s, int *out);
+/* --break needs a terminal: 0, or a usage error (returns ERR_USAGE). */
+int cli_break_terminal(const char *cmd, const struct break_spec *b);
 /* --host-network: private (true) or host (false). 0, or the usage error
  * and 2. */
 int cli_host_network_option(const char *cmd, const char *s, bool *private_);
 
+/*
+ * The usage error for an option getopt_long() refused: arg is what the
+ * user wrote (argv[optind - 1]), opts the command's table ({NULL}-ended).
+ * "unknown option '--biuldspec' (did you mean '--buildspec'?)", or
+ * "option '--ref' needs a value" when arg names an option that takes
+ * one. Returns 2.
+ */
+struct option;
+int cli_bad_option(const char *cmd, const char *arg, const struct option *opts);
+/* The same for commands that read their options by hand: names is a
+ * NULL-ended list of long options ("--strict"). Returns 2. */
+int cli_unknown_option(const char *cmd, const char *arg,
+		       const char *const *names);
+/* The usage error for a subcommand of cmd that is none of subs (a
+ * NULL-ended list), naming the closest when one is close. Returns 2. */
+int cli_unknown_subcommand(const char *cmd, const char *sub,
+			   const char *const *subs);
 /* Print "error: <msg>" and a hint to --help on stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -205,8 +205,8 @@ static int agent_deploy_cmd(int argc, char **argv)
 			fputs(agent_usage, stdout);
 			return 0;
 		default:
-			return cli_usage_error("agent", "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("agent", argv[optind - 1],
+					      agent_options);
 		}
 	}
 	if (argc - optind != 1)

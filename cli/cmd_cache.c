@@ -89,7 +89,8 @@ static int do_ls(struct cache *c)
 {
 	struct cache_entry_info *v;
 	struct sw_err e = SW_ERR_INIT;
-	size_t n;
+	char **names;
+	size_t n, kw = 3;
 
 	if (cache_list(c, &v, &n, &e) < 0) {
 		fprintf(stderr, "error: %s\n", e.msg);
@@ -99,20 +100,27 @@ static int do_ls(struct cache *c)
 		fprintf(stderr, "no cache entries in %s\n", c->dir);
 		return 0;
 	}
-	printf("%-40s %-12s %8s %8s  %-16s  %-16s  %s\n", "KEY", "VERSION",
-	       "FILES", "SIZE", "CREATED", "LAST USED", "HEALTH");
+	names = xcalloc(n, sizeof(*names));
 	for (size_t i = 0; i < n; i++) {
-		char size[16], created[32], used[32], *name, *health;
+		if (v[i].key)
+			names[i] = xstrdup(v[i].key);
+		else if (v[i].project)
+			names[i] = xasprintf("(project %s)", v[i].project);
+		else
+			names[i] = xstrdup("(unreadable)");
+		/* the key column is as wide as the widest key: a long key
+		 * pushes the columns right, never out of line */
+		if (strlen(names[i]) > kw)
+			kw = strlen(names[i]);
+	}
+	printf("%-*s  %-12s %8s %8s  %-16s  %-16s  %s\n", (int)kw, "KEY",
+	       "VERSION", "FILES", "SIZE", "CREATED", "LAST USED", "HEALTH");
+	for (size_t i = 0; i < n; i++) {
+		char size[16], created[32], used[32], *health;
 
 		human(size, sizeof(size), v[i].bytes);
 		when(created, sizeof(created), v[i].created_ns);
 		when(used, sizeof(used), v[i].last_used_ns);
-		if (v[i].key)
-			name = xstrdup(v[i].key);
-		else if (v[i].project)
-			name = xasprintf("(project %s)", v[i].project);
-		else
-			name = xstrdup("(unreadable)");
 		if (v[i].unreadable)
 			health = xstrdup("damaged: manifest unreadable");
 		else if (v[i].missing || v[i].modified)
@@ -122,11 +130,13 @@ static int do_ls(struct cache *c)
 				v[i].missing + v[i].modified, v[i].objects);
 		else
 			health = xstrdup("ok");
-		printf("%-40s %-12.12s %8zu %8s  %-16s  %-16s  %s\n", name,
-		       v[i].version, v[i].files, size, created, used, health);
-		free(name);
+		printf("%-*s  %-12.12s %8zu %8s  %-16s  %-16s  %s\n", (int)kw,
+		       names[i], v[i].version, v[i].files, size, created, used,
+		       health);
+		free(names[i]);
 		free(health);
 	}
+	free(names);
 	cache_entries_free(v, n);
 	return 0;
 }
@@ -160,8 +170,8 @@ int cmd_cache(int argc, char **argv)
 			fputs(cache_usage, stdout);
 			return 0;
 		default:
-			return cli_usage_error("cache", "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("cache", argv[optind - 1],
+					      cache_options);
 		}
 	}
 	if (optind >= argc)
@@ -169,8 +179,9 @@ int cmd_cache(int argc, char **argv)
 	verb = argv[optind];
 	if (strcmp(verb, "ls") && strcmp(verb, "prune") &&
 	    strcmp(verb, "clear"))
-		return cli_usage_error("cache", "unknown subcommand '%s'",
-				       verb);
+		return cli_unknown_subcommand(
+			"cache", verb,
+			(const char *const[]){ "ls", "prune", "clear", NULL });
 	if (argc - optind > 1)
 		return cli_usage_error("cache", "too many arguments: '%s'",
 				       argv[optind + 1]);

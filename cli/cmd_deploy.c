@@ -34,6 +34,8 @@ static const char deploy_usage[] =
 	"                            (from each host's copy of it)\n"
 	"      --no-rollback         no automatic rollback, whatever the "
 	"group says\n"
+	"      --strict              an unknown key in the group file or the\n"
+	"                            appspec is an error (exit 3)\n"
 	"      --root DIR            deploy to a host whose filesystem is DIR "
 	"(an\n"
 	"                            appspec destination /var/www lands in\n"
@@ -162,7 +164,8 @@ enum {
 	OPT_REPORT,
 	OPT_STATE_DIR,
 	OPT_ISOLATION,
-	OPT_HOST_NETWORK
+	OPT_HOST_NETWORK,
+	OPT_STRICT
 };
 
 static const struct option deploy_options[] = {
@@ -190,6 +193,7 @@ static const struct option deploy_options[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "isolation", required_argument, NULL, OPT_ISOLATION },
 	{ "host-network", required_argument, NULL, OPT_HOST_NETWORK },
+	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -307,6 +311,9 @@ int cmd_deploy(int argc, char **argv)
 		case OPT_ROLLBACK:
 			o.rollback = true;
 			break;
+		case OPT_STRICT:
+			o.strict = true;
+			break;
 		case OPT_NO_ROLLBACK:
 			o.no_rollback = true;
 			break;
@@ -367,8 +374,8 @@ int cmd_deploy(int argc, char **argv)
 			fputs(deploy_usage, stdout);
 			return 0;
 		default:
-			return cli_usage_error("deploy", "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("deploy", argv[optind - 1],
+					      deploy_options);
 		}
 	}
 	if (o.rollback) {

@@ -268,9 +268,8 @@ int cmd_host(int argc, char **argv)
 				fputs(host_usage, stdout);
 				return 0;
 			default:
-				return cli_usage_error("host",
-						       "unknown option '%s'",
-						       argv[optind - 1]);
+				return cli_bad_option("host", argv[optind - 1],
+						      options);
 			}
 		}
 		if (optind >= argc)
@@ -284,7 +283,10 @@ int cmd_host(int argc, char **argv)
 	}
 	if (strcmp(sub, "ls") && strcmp(sub, "start") && strcmp(sub, "stop") &&
 	    strcmp(sub, "rm") && strcmp(sub, "exec"))
-		return cli_usage_error("host", "unknown subcommand '%s'", sub);
+		return cli_unknown_subcommand(
+			"host", sub,
+			(const char *const[]){ "ls", "start", "stop", "rm",
+					       "exec", NULL });
 	if (!strcmp(sub, "ls") && optind < argc)
 		return cli_usage_error("host", "unexpected '%s'", argv[optind]);
 	if (strcmp(sub, "ls") && optind >= argc)

@@ -42,13 +42,16 @@ static const char usage[] =
 	"\n"
 	"      --revision REF      the source actions' branch, tag or commit\n"
 	"  -v, --variable NAME=VALUE  a pipeline variable (repeatable)\n"
-	"      --no-wait           return at an approval (exit 5; the "
-	"default)\n"
+	"      --no-wait           start: return once started (exit 0); "
+	"the execution\n"
+	"                          runs on detached, its output in "
+	"runner.log\n"
 	"      --summary TEXT      the approval's or rejection's comment\n"
 	"      --all               retry: every action of the stage\n"
 	"      --abandon           stop: abandon the running actions now\n"
 	"      --reason TEXT       stop: why, kept as the status summary\n"
 	"      --json              show: GetPipelineExecution + stage states\n"
+	"                          + action executions\n"
 	"      --state-dir DIR     state directory (default .slipway or\n"
 	"                          $SLIPWAY_STATE_DIR)\n"
 	"  -h, --help              this help\n"
@@ -132,7 +135,7 @@ static int s3_object(const char *file, const char *dest, const char *ov)
 	bo.no_appspec = true;
 	if (hash_file(file, NULL, md5, &e) < 0 ||
 	    bundle_unpack(file, dest, &bo, &info, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		bundle_info_release(&info);
 		return e.code ? e.code : 1;
 	}
@@ -167,7 +170,7 @@ static int source_child(int argc, char **argv)
 	if (!fs_is_dir(o.source) && fs_exists(o.source))
 		return s3_object(o.source, o.dest, ov);
 	if (source_fetch(&o, &r, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		return e.code ? e.code : 1;
 	}
 	if (r.resolved_version)
@@ -175,7 +178,7 @@ static int source_child(int argc, char **argv)
 	/* the tree at the commit, as CodePipeline's CODE_ZIP: no .git */
 	git = xasprintf("%s/.git", o.dest);
 	if (fs_remove_tree(git, &e) < 0) {
-		fprintf(stderr, "slipway: %s\n", e.msg);
+		fprintf(stderr, "error: %s\n", e.msg);
 		free(git);
 		source_result_release(&r);
 		return 111;
@@ -249,8 +252,8 @@ int cmd_pipeline(int argc, char **argv)
 			ret = 0;
 			goto out;
 		default:
-			ret = cli_usage_error("pipeline", "unknown option '%s'",
-					      argv[optind - 1]);
+			ret = cli_bad_option("pipeline", argv[optind - 1],
+					     options);
 			goto out;
 		}
 	}
@@ -304,8 +307,11 @@ int cmd_pipeline(int argc, char **argv)
 		}
 		ret = exec_list(o.state_dir, argc ? argv[0] : NULL);
 	} else {
-		ret = cli_usage_error("pipeline", "unknown subcommand '%s'",
-				      sub);
+		ret = cli_unknown_subcommand(
+			"pipeline", sub,
+			(const char *const[]){ "start", "approve", "reject",
+					       "retry", "stop", "show", "ls",
+					       NULL });
 	}
 out:
 	strvec_release(&o.vars);

@@ -67,8 +67,8 @@ int cmd_plan(int argc, char **argv)
 			fputs(plan_usage, stdout);
 			return 0;
 		default:
-			return cli_usage_error("plan", "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("plan", argv[optind - 1],
+					      plan_options);
 		}
 	}
 	if (optind < argc)

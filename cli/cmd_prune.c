@@ -499,8 +499,8 @@ int cmd_prune(int argc, char **argv)
 			fputs(prune_usage, stdout);
 			return 0;
 		default:
-			return cli_usage_error("prune", "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("prune", argv[optind - 1],
+					      options);
 		}
 	}
 	if (optind < argc)

@@ -211,8 +211,8 @@ int cmd_report(int argc, char **argv)
 			fputs(report_usage, stdout);
 			return 0;
 		default:
-			return cli_usage_error("report", "unknown option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("report", argv[optind - 1],
+					      options);
 		}
 	}
 	if (optind >= argc)

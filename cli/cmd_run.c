@@ -74,7 +74,9 @@ static const char run_usage[] =
 	"                            how the primary artifact is packaged "
 	"(zip)\n"
 	"      --no-cache            neither restore nor save build caches\n"
-	"      --strict              also warn about what CodeBuild runs "
+	"      --strict              an unknown buildspec key is an error; "
+	"also\n"
+	"                            warn about what CodeBuild runs "
 	"silently\n"
 	"      --timeout DURATION    the build's timeout (90s, 10m, 2h)\n"
 	"      --config NAME         deployment config (default: the "
@@ -102,6 +104,11 @@ static const char run_usage[] =
 	"      --state-dir DIR       state directory (default .slipway or\n"
 	"                            $SLIPWAY_STATE_DIR)\n"
 	"  -q, --quiet               no build or hook output on the terminal\n"
+	"      --break on-failure|always|PHASE[:N]\n"
+	"                            pause the build in a shell (see build)\n"
+	"      --output pretty|codebuild\n"
+	"                            the build's view on the terminal (see "
+	"build)\n"
 	"  -v, --verbose             also say when each lifecycle event "
 	"starts\n"
 	"  -h, --help                this help\n"
@@ -139,7 +146,9 @@ enum {
 	OPT_HOST_NETWORK,
 	OPT_MAX_BUNDLE_SIZE,
 	OPT_MAX_BUNDLE_RATIO,
-	OPT_SECONDARY_SOURCE
+	OPT_SECONDARY_SOURCE,
+	OPT_BREAK,
+	OPT_OUTPUT
 };
 
 static const struct option run_options[] = {
@@ -167,6 +176,8 @@ static const struct option run_options[] = {
 	{ "host-network", required_argument, NULL, OPT_HOST_NETWORK },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "break", required_argument, NULL, OPT_BREAK },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -568,7 +579,7 @@ int cmd_run(int argc, char **argv)
 			bo.no_cache = true;
 			break;
 		case OPT_STRICT:
-			bo.strict = true;
+			bo.strict = dop.strict = true;
 			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_duration(optarg, &bo.timeout_ms) < 0) {
@@ -632,6 +643,22 @@ int cmd_run(int argc, char **argv)
 		case OPT_STATE_DIR:
 			bo.state_dir = dop.state_dir = optarg;
 			break;
+		case OPT_OUTPUT: {
+			int v = 0;
+
+			if (cli_output_option("run", optarg, &v)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			bo.output = (enum build_output)v;
+			break;
+		}
+		case OPT_BREAK:
+			if (cli_break_option("run", optarg, &bo.brk)) {
+				status = ERR_USAGE;
+				goto out;
+			}
+			break;
 		case 'q':
 			bo.quiet = dop.quiet = true;
 			break;
@@ -643,10 +670,17 @@ int cmd_run(int argc, char **argv)
 			status = 0;
 			goto out;
 		default:
-			status = cli_usage_error("run", "unknown option '%s'",
-						 argv[optind - 1]);
+			status = cli_bad_option("run", argv[optind - 1],
+						run_options);
 			goto out;
 		}
+	}
+	if (bo.worktree && bo.ref) {
+		status = cli_usage_error("run",
+					 "--ref and --worktree cannot go "
+					 "together: the work tree is built as "
+					 "it is");
+		goto out;
 	}
 	if (argc - optind > 1) {
 		status = cli_usage_error("run", "too many arguments: '%s'",
@@ -655,6 +689,10 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!dop.group_file) {
 		status = cli_usage_error("run", "--group FILE is required");
+		goto out;
+	}
+	if (cli_break_terminal("run", &bo.brk)) {
+		status = ERR_USAGE;
 		goto out;
 	}
 	if (dop.host_network && dop.isolation == DEPLOY_ISOLATION_DIR) {

@@ -7,6 +7,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "err.h"
+#include "suggest.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -37,6 +38,7 @@ static const struct cli_command commands[] = {
 	{ "prune", cmd_prune, "reclaim old builds, deployments, artifacts" },
 	{ "host", cmd_host, "list, start, stop or remove rehearsal hosts" },
 	{ "agent", cmd_agent, "the on-host half of a deployment" },
+	{ "serve", cmd_serve, "serve pipelines: API, webhooks, runners" },
 };
 
 static void usage(FILE *out)
@@ -49,6 +51,29 @@ static void usage(FILE *out)
 			commands[i].summary);
 	fputs("\nRun 'slipway <command> --help' for a command's options.\n",
 	      out);
+}
+
+static int run_command(int argc, char **argv)
+{
+	const char *names[ARRAY_SIZE(commands)];
+	const char *s;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (!strcmp(argv[0], commands[i].name))
+			return commands[i].fn(argc, argv);
+		names[i] = commands[i].name;
+	}
+	s = suggest_closest(argv[0], strlen(argv[0]), names, ARRAY_SIZE(names));
+	if (s) {
+		fprintf(stderr,
+			"error: unknown command '%s' (did you mean '%s'?)\n",
+			argv[0], s);
+		fputs("see 'slipway --help'\n", stderr);
+	} else {
+		fprintf(stderr, "error: unknown command '%s'\n", argv[0]);
+		usage(stderr);
+	}
+	return ERR_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -70,15 +95,16 @@ int main(int argc, char **argv)
 		printf("slipway %s\n", SW_VERSION);
 		return 0;
 	}
+	/* slipway help CMD: that command's --help */
+	if (!strcmp(argv[1], "help") && argc > 2) {
+		char *args[] = { argv[2], (char *)"--help", NULL };
+
+		return run_command(2, args);
+	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return ERR_USAGE;
+	return run_command(argc - 1, argv + 1);
 }

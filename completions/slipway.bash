@@ -2,12 +2,43 @@
 # $(PREFIX)/share/bash-completion/completions/slipway; or source it.
 #
 # Commands come from `slipway --help`, options from `slipway CMD --help`,
-# so the completion follows the program. Values: files for FILE and DIR
+# ids (for show and report) from `slipway history --json`, so the
+# completion follows the program. Values: files for FILE and DIR
 # options and for SOURCE and BUNDLE, the known words for the options that
 # take one.
 
 _slipway_words() { # the options in a --help text
 	sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z][a-z-]*\).*/\2/p'
+}
+
+# The state directory the command line names (--state-dir DIR), if any.
+_slipway_state() {
+	local i
+	for ((i = 1; i < ${#COMP_WORDS[@]} - 1; i++)); do
+		if [ "${COMP_WORDS[i]}" = --state-dir ]; then
+			printf '%s\n' "${COMP_WORDS[i + 1]}"
+			return
+		fi
+	done
+}
+
+# What `slipway show` takes, from the state directory: every record's id
+# and each build's PROJECT#N (slipway history --json, read without jq).
+_slipway_ids() {
+	local st
+	st=$(_slipway_state)
+	slipway history --json ${st:+--state-dir "$st"} 2>/dev/null |
+		awk -F'"' '$2 == "id" { print $4 } $2 == "project" { p = $4 }
+			$2 == "number" { n = $3; gsub(/[^0-9]/, "", n); print p "#" n }'
+}
+
+# The projects (applications, pipelines) of the state directory.
+_slipway_projects() {
+	local st
+	st=$(_slipway_state)
+	slipway history --json ${st:+--state-dir "$st"} 2>/dev/null |
+		awk -F'"' '$2 == "project" { sub(/\/.*/, "", $4); print $4 }' |
+		sort -u
 }
 
 _slipway() {
@@ -31,7 +62,7 @@ _slipway() {
 	fi
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$(slipway --help 2>/dev/null |
-			sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p') --help --version" \
+			sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p') help --help --version" \
 			-- "$cur"))
 		return
 	fi
@@ -62,20 +93,50 @@ _slipway() {
 			-- "$cur"))
 		return
 		;;
+	--project)
+		[ "$cmd" = history ] &&
+			COMPREPLY=($(compgen -W "$(_slipway_projects)" -- "$cur"))
+		return
+		;;
+	--status)
+		COMPREPLY=($(compgen -W "SUCCEEDED FAILED FAULT TIMED_OUT STOPPED
+			IN_PROGRESS Succeeded Failed Stopped InProgress" -- "$cur"))
+		return
+		;;
+	--since)
+		return
+		;;
 	--root | --state-dir | --deployment-root | -o | --artifacts)
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
+	--break)
+		COMPREPLY=($(compgen -W "on-failure always install pre_build build
+			post_build" -- "$cur"))
+		return
+		;;
+	--output)
+		COMPREPLY=($(compgen -W "pretty codebuild" -- "$cur"))
+		return
+		;;
+	--from | --phase)
+		COMPREPLY=($(compgen -W "install pre_build build post_build" \
+			-- "$cur"))
+		return
+		;;
 	--group | --env-file | --secrets-file | --report | --html | -b | \
-		--buildspec)
+		--buildspec | --pipelines | --token-file | --port-file)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
 	--ref | --timeout | -e | --env | --deployment-id | --application | \
 		--deployment-group | --deployment-group-id | --host | --ssh | \
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
+		--secret-env | --parameter-env | \
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
-		--secondary-source | --revision | -v | --variable | --summary | --reason)
+		--secondary-source | --revision | -v | --variable | --summary | --reason | \
+		--listen | --workers | --max-body | --grace | --request-timeout | \
+		--public-url)
 		return
 		;;
 	esac
@@ -125,10 +186,30 @@ _slipway() {
 			COMPREPLY=($(compgen -W "$(ls \
 				"${SLIPWAY_STATE_DIR:-.slipway}/executions" 2>/dev/null)" \
 				-- "$cur"))
+		elif [ "$COMP_CWORD" -eq 2 ]; then
+			COMPREPLY=($(compgen -W "$(_slipway_ids)" -- "$cur"))
 		fi
 		return
 		;;
-	history | show | plan)
+	show)
+		# ids of ./.slipway (or --state-dir, $SLIPWAY_STATE_DIR); ':'
+		# in an id is a word break to bash: complete what follows it
+		local ids
+		ids=$(_slipway_ids)
+		if [[ "$cur" == *:* && "$COMP_WORDBREAKS" == *:* ]]; then
+			COMPREPLY=($(compgen -W "$ids" -- "$cur" |
+				sed "s/^${cur%:*}://"))
+		else
+			COMPREPLY=($(compgen -W "$ids" -- "$cur"))
+		fi
+		return
+		;;
+	help)
+		COMPREPLY=($(compgen -W "$(slipway --help 2>/dev/null |
+			sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p')" -- "$cur"))
+		return
+		;;
+	history | plan)
 		return
 		;;
 	esac

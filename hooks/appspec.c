@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "suggest.h"
 #include "xalloc.h"
 #include "yaml.h"
 #include "banned.h"
@@ -87,10 +88,14 @@ struct asp {
 
 #define warnf(p, n, ...) ywarn((p)->doc, (n), &(p)->a->warnings, __VA_ARGS__)
 
-/* Warn about an unknown key, with a hint when only its case is wrong. */
+/* Warn about an unknown key, with a hint when only its case is wrong or
+ * it is close to a known one. */
 static void unknown_key(struct asp *p, const struct ynode *k,
 			const char *const *known, size_t nr_known)
 {
+	struct strvec *w = &p->a->warnings;
+	const char *s;
+
 	for (size_t i = 0; i < nr_known; i++)
 		if (k->len == strlen(known[i]) &&
 		    !strcasecmp(k->value, known[i])) {
@@ -98,9 +103,16 @@ static void unknown_key(struct asp *p, const struct ynode *k,
 			      "unknown key '%s' ignored (keys are "
 			      "case-sensitive: did you mean '%s'?)",
 			      yshown(k).s, known[i]);
-			return;
+			goto out;
 		}
-	warnf(p, k, "unknown key '%s' ignored", yshown(k).s);
+	s = suggest_closest(k->value, k->len, known, nr_known);
+	if (s)
+		warnf(p, k, "unknown key '%s' ignored (did you mean '%s'?)",
+		      yshown(k).s, s);
+	else
+		warnf(p, k, "unknown key '%s' ignored", yshown(k).s);
+out:
+	strvec_push(&p->a->unknown_keys, w->v[w->nr - 1]);
 }
 
 /* A string: NULL stays unset; sequences and mappings are errors. */
@@ -1419,6 +1431,7 @@ void appspec_release(struct appspec *a)
 		free(h->scripts);
 	}
 	strvec_release(&a->warnings);
+	strvec_release(&a->unknown_keys);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -176,6 +176,9 @@ struct appspec {
 	size_t nr_permissions, alloc_permissions;
 	struct appspec_hook hooks[APPSPEC_NEVENTS];
 	struct strvec warnings; /* "file:line:col: message" */
+	/* The warnings about unknown keys, again: --strict makes them
+	 * errors. */
+	struct strvec unknown_keys;
 };
 
 #define APPSPEC_INIT                                                           \

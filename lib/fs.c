@@ -446,9 +446,16 @@ char *fs_abspath(const char *path)
 struct copy_ctx {
 	struct buf path; /* source path, for messages */
 	bool link; /* regular files hard-linked where the file system can */
+	size_t root_len; /* path's length at the top: what follows is relative */
+	fs_copy_filter_fn filter; /* NULL: everything */
+	void *filter_data;
 	dev_t dst_dev; /* the destination root, never copied into itself */
 	ino_t dst_ino;
 	char *iobuf;
+	fs_copy_progress_fn progress;
+	void *progress_data;
+	size_t files;
+	unsigned long long bytes;
 };
 
 enum { COPY_IOBUF = 1 << 17 };
@@ -565,6 +572,10 @@ static int copy_file(struct copy_ctx *c, int sdir, int ddir, const char *name,
 			c->path.ptr);
 		goto out;
 	}
+	c->files++;
+	c->bytes += (unsigned long long)st.st_size;
+	if (c->progress)
+		c->progress(c->files, c->bytes, c->progress_data);
 	ret = 0;
 out:
 	if (out >= 0 && close(out) < 0 && !ret)
@@ -615,10 +626,11 @@ out:
 }
 
 static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
-			     const char *const *skip, struct sw_err *e);
+			     const char *const *skip, bool filtered,
+			     struct sw_err *e);
 
 static int copy_subdir(struct copy_ctx *c, int sdir, int ddir, const char *name,
-		       struct sw_err *e)
+		       bool filtered, struct sw_err *e)
 {
 	struct stat st;
 	int sfd, dfd = -1, ret = -1;
@@ -643,7 +655,7 @@ static int copy_subdir(struct copy_ctx *c, int sdir, int ddir, const char *name,
 		err_sys(e, "cannot open copy of '%s'", c->path.ptr);
 		goto out;
 	}
-	if (copy_dir_contents(c, sfd, dfd, NULL, e) < 0)
+	if (copy_dir_contents(c, sfd, dfd, NULL, filtered, e) < 0)
 		goto out;
 	/* Last: the mode may forbid writing, and writing moves the mtime. */
 	if (copy_attrs(dfd, &st) < 0) {
@@ -668,7 +680,8 @@ static bool in_list(const char *const *list, const char *name)
 }
 
 static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
-			     const char *const *skip, struct sw_err *e)
+			     const char *const *skip, bool filtered,
+			     struct sw_err *e)
 {
 	size_t len = c->path.len;
 	struct dirent *de;
@@ -688,6 +701,7 @@ static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
 	rewinddir(d);
 	for (;;) {
 		unsigned char type;
+		bool sub = filtered; /* ask about what a directory holds */
 		int r;
 
 		errno = 0;
@@ -716,12 +730,21 @@ static int copy_dir_contents(struct copy_ctx *c, int sfd, int dfd,
 			}
 			type = IFTODT(st.st_mode);
 		}
+		if (filtered && c->filter) {
+			enum fs_copy_verdict v;
+
+			v = c->filter(c->path.ptr + c->root_len + 1,
+				      type == DT_DIR, c->filter_data);
+			if (v == FS_COPY_SKIP)
+				continue;
+			sub = v == FS_COPY;
+		}
 		switch (type) {
 		case DT_REG:
 			r = copy_file(c, sfd, dfd, de->d_name, e);
 			break;
 		case DT_DIR:
-			r = copy_subdir(c, sfd, dfd, de->d_name, e);
+			r = copy_subdir(c, sfd, dfd, de->d_name, sub, e);
 			break;
 		case DT_LNK:
 			r = copy_symlink(c, sfd, dfd, de->d_name, e);
@@ -763,9 +786,16 @@ static int dir_is_empty(int fd)
 }
 
 static int copy_tree(const char *src, const char *dst, const char *const *skip,
-		     bool link, struct sw_err *e)
+		     bool link, fs_copy_filter_fn filter, void *filter_data,
+		     fs_copy_progress_fn progress, void *progress_data,
+		     struct sw_err *e)
 {
-	struct copy_ctx c = { BUF_INIT, link, 0, 0, NULL };
+	struct copy_ctx c = { .path = BUF_INIT,
+			      .link = link,
+			      .filter = filter,
+			      .filter_data = filter_data,
+			      .progress = progress,
+			      .progress_data = progress_data };
 	struct stat st, dst_st;
 	int sfd, dfd = -1, ret = -1;
 
@@ -798,7 +828,8 @@ static int copy_tree(const char *src, const char *dst, const char *const *skip,
 	c.dst_dev = dst_st.st_dev;
 	c.dst_ino = dst_st.st_ino;
 	buf_addstr(&c.path, src);
-	if (copy_dir_contents(&c, sfd, dfd, skip, e) < 0)
+	c.root_len = c.path.len;
+	if (copy_dir_contents(&c, sfd, dfd, skip, true, e) < 0)
 		goto out;
 	if (copy_attrs(dfd, &st) < 0) {
 		err_sys(e, "cannot set mode or time of '%s'", dst);
@@ -817,13 +848,36 @@ out:
 int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e)
 {
-	return copy_tree(src, dst, skip, false, e);
+	return copy_tree(src, dst, skip, false, NULL, NULL, NULL, NULL, e);
+}
+
+int fs_copy_tree_progress(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_progress_fn fn,
+			  void *data, struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, false, NULL, NULL, fn, data, e);
+}
+
+int fs_copy_tree_filtered(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_filter_fn filter,
+			  void *data, struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, false, filter, data, NULL, NULL, e);
+}
+
+int fs_copy_tree_with(const char *src, const char *dst, const char *const *skip,
+		      fs_copy_filter_fn filter, void *filter_data,
+		      fs_copy_progress_fn progress, void *progress_data,
+		      struct sw_err *e)
+{
+	return copy_tree(src, dst, skip, false, filter, filter_data, progress,
+			 progress_data, e);
 }
 
 int fs_link_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e)
 {
-	return copy_tree(src, dst, skip, true, e);
+	return copy_tree(src, dst, skip, true, NULL, NULL, NULL, NULL, e);
 }
 
 /* ---- the file clock ---- */
@@ -932,11 +986,15 @@ static bool same_link(int sdir, int ddir, const char *name, off_t size)
 }
 
 static int sync_dir_contents(struct sync_ctx *x, int sfd, int dfd,
-			     const char *const *skip, struct sw_err *e);
+			     const char *const *skip, bool filtered,
+			     struct sw_err *e);
 
-/* Bring ddir/name up to date with sdir/name (a directory). */
+/*
+ * Bring ddir/name up to date with sdir/name (a directory); filtered: ask
+ * the filter about what it holds.
+ */
 static int sync_subdir(struct sync_ctx *x, int sdir, int ddir, const char *name,
-		       const struct stat *sst, struct sw_err *e)
+		       const struct stat *sst, bool filtered, struct sw_err *e)
 {
 	struct stat dst;
 	int sfd, dfd = -1, ret = -1;
@@ -948,7 +1006,7 @@ static int sync_subdir(struct sync_ctx *x, int sdir, int ddir, const char *name,
 		if (sync_drop(x, ddir, name, e) < 0)
 			return -1;
 		x->s->copied++;
-		return copy_subdir(&x->c, sdir, ddir, name, e);
+		return copy_subdir(&x->c, sdir, ddir, name, filtered, e);
 	}
 	sfd = open_dir_at(sdir, name);
 	if (sfd < 0)
@@ -959,7 +1017,7 @@ static int sync_subdir(struct sync_ctx *x, int sdir, int ddir, const char *name,
 		err_sys(e, "cannot open copy of '%s'", x->c.path.ptr);
 		goto out;
 	}
-	if (sync_dir_contents(x, sfd, dfd, NULL, e) < 0)
+	if (sync_dir_contents(x, sfd, dfd, NULL, filtered, e) < 0)
 		goto out;
 	if (copy_attrs(dfd, sst) < 0) {
 		err_sys(e, "cannot set mode or time of copy of '%s'",
@@ -976,7 +1034,7 @@ out:
 
 /* One entry of the source, name in sdir, against the copy in ddir. */
 static int sync_entry(struct sync_ctx *x, int sdir, int ddir, const char *name,
-		      struct sw_err *e)
+		      bool filtered, struct sw_err *e)
 {
 	const struct timespec *t = &x->s->trusted_before;
 	const struct timespec *tc = &x->s->trusted_copy;
@@ -987,8 +1045,18 @@ static int sync_entry(struct sync_ctx *x, int sdir, int ddir, const char *name,
 		return errno == ENOENT
 			       ? 0
 			       : err_sys(e, "cannot stat '%s'", x->c.path.ptr);
+	if (filtered && x->c.filter) {
+		enum fs_copy_verdict v;
+
+		v = x->c.filter(x->c.path.ptr + x->c.root_len + 1,
+				S_ISDIR(sst.st_mode), x->c.filter_data);
+		if (v == FS_COPY_SKIP)
+			return sync_drop(x, ddir, name,
+					 e); /* as a copy would */
+		filtered = v == FS_COPY;
+	}
 	if (S_ISDIR(sst.st_mode))
-		return sync_subdir(x, sdir, ddir, name, &sst, e);
+		return sync_subdir(x, sdir, ddir, name, &sst, filtered, e);
 	if (!S_ISREG(sst.st_mode) && !S_ISLNK(sst.st_mode))
 		return sync_drop(x, ddir, name, e); /* not copied */
 	have = fstatat(ddir, name, &dst, AT_SYMLINK_NOFOLLOW) == 0;
@@ -1021,7 +1089,8 @@ static int sync_entry(struct sync_ctx *x, int sdir, int ddir, const char *name,
 }
 
 static int sync_dir_contents(struct sync_ctx *x, int sfd, int dfd,
-			     const char *const *skip, struct sw_err *e)
+			     const char *const *skip, bool filtered,
+			     struct sw_err *e)
 {
 	size_t len = x->c.path.len;
 	struct dirent *de;
@@ -1071,7 +1140,7 @@ static int sync_dir_contents(struct sync_ctx *x, int sfd, int dfd,
 			continue;
 		buf_setlen(&x->c.path, len);
 		buf_addf(&x->c.path, "/%s", de->d_name);
-		if (sync_entry(x, sfd, dfd, de->d_name, e) < 0)
+		if (sync_entry(x, sfd, dfd, de->d_name, filtered, e) < 0)
 			goto out;
 	}
 	if (errno) {
@@ -1089,7 +1158,11 @@ out:
 int fs_sync_tree(const char *src, const char *dst, const char *const *skip,
 		 struct fs_sync *s, struct sw_err *e)
 {
-	struct sync_ctx x = { { BUF_INIT, false, 0, 0, NULL }, s, -1 };
+	struct sync_ctx x = { .c = { .path = BUF_INIT,
+				     .filter = s->filter,
+				     .filter_data = s->filter_data },
+			      .s = s,
+			      .junk = -1 };
 	struct stat st, dst_st;
 	int sfd, dfd = -1, ret = -1;
 
@@ -1113,8 +1186,9 @@ int fs_sync_tree(const char *src, const char *dst, const char *const *skip,
 	x.c.dst_dev = dst_st.st_dev;
 	x.c.dst_ino = dst_st.st_ino;
 	buf_addstr(&x.c.path, src);
+	x.c.root_len = x.c.path.len;
 	if (fchmod(dfd, 0700) < 0 ||
-	    sync_dir_contents(&x, sfd, dfd, skip, e) < 0)
+	    sync_dir_contents(&x, sfd, dfd, skip, true, e) < 0)
 		goto out;
 	if (copy_attrs(dfd, &st) < 0) {
 		err_sys(e, "cannot set mode or time of '%s'", dst);

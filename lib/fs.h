@@ -63,6 +63,34 @@ char *fs_abspath(const char *path);
 int fs_copy_tree(const char *src, const char *dst, const char *const *skip,
 		 struct sw_err *e);
 
+/* Told after each file copied: the files and bytes so far. */
+typedef void (*fs_copy_progress_fn)(size_t files, unsigned long long bytes,
+				    void *data);
+
+/* fs_copy_tree, telling fn (when not NULL) how far it got. */
+int fs_copy_tree_progress(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_progress_fn fn,
+			  void *data, struct sw_err *e);
+
+/*
+ * fs_copy_tree() asking filter about each entry below the top (after
+ * skip): rel is its path relative to src ("a/b", no leading slash),
+ * is_dir whether it is a directory (not a link to one). FS_COPY_SKIP
+ * leaves it out, FS_COPY copies it (and asks again for what a directory
+ * holds), FS_COPY_ALL copies a directory with all it holds, unasked.
+ */
+enum fs_copy_verdict { FS_COPY_SKIP, FS_COPY, FS_COPY_ALL };
+typedef enum fs_copy_verdict (*fs_copy_filter_fn)(const char *rel, bool is_dir,
+						  void *data);
+int fs_copy_tree_filtered(const char *src, const char *dst,
+			  const char *const *skip, fs_copy_filter_fn filter,
+			  void *data, struct sw_err *e);
+/* Both: a filter and a progress callback (either may be NULL). */
+int fs_copy_tree_with(const char *src, const char *dst, const char *const *skip,
+		      fs_copy_filter_fn filter, void *filter_data,
+		      fs_copy_progress_fn progress, void *progress_data,
+		      struct sw_err *e);
+
 /*
  * fs_copy_tree(), but regular files are hard links to src's (copies
  * where the file system cannot link: another mount, too many links). The
@@ -91,7 +119,8 @@ int fs_clock_after(const char *marker, struct timespec *t, struct sw_err *e);
  * src has not reached s->trusted_before (when the earlier copy began)
  * and its ctime in dst has not reached s->trusted_copy (when that copy
  * was complete), both from fs_clock_after(); everything else in dst is
- * replaced, and what src lacks (skip names at the top level included) is
+ * replaced, and what src lacks (skip names at the top level included, and
+ * what s->filter leaves out, asked as fs_copy_tree_filtered() asks) is
  * moved into the directory s->junk (same file system, NULL: removed in
  * place). ctime moves with every write, chmod, link or rename and cannot
  * be set back, so a file that anyone changed on either side since, even
@@ -100,6 +129,9 @@ int fs_clock_after(const char *marker, struct timespec *t, struct sw_err *e);
 struct fs_sync {
 	struct timespec trusted_before, trusted_copy;
 	const char *junk;
+	/* NULL: everything; else what fs_copy_tree_filtered() would copy */
+	fs_copy_filter_fn filter;
+	void *filter_data;
 	size_t kept, copied, removed; /* out: entries */
 };
 

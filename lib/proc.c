@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -227,9 +228,9 @@ int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 	ssize_t n;
 	pid_t pid;
 
-	if (!o->set_user && !o->sandbox)
+	if (!o->set_user && !o->sandbox && !o->ctty)
 		return spawn_fast(o, pidp, e);
-	if (!o->set_user)
+	if (!o->set_user && o->sandbox)
 		return sandbox_spawn(o, pidp, e);
 	exe = resolve_exec(o);
 	if (!exe)
@@ -251,7 +252,7 @@ int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 
 		close(errpipe[0]);
 		child_reset_signals();
-		if (setpgid(0, o->pgid) < 0)
+		if (o->ctty ? setsid() < 0 : setpgid(0, o->pgid) < 0)
 			child_fail(errpipe[1], "cannot join process group");
 		/* Move the descriptors out of the way before dup2. */
 		if (child_fd(o->in_fd, 0) < 0 || child_fd(o->out_fd, 1) < 0)
@@ -265,6 +266,8 @@ int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 		syscall(SYS_close_range, 3U, ~0U, 4U /* CLOEXEC */);
 		if (o->sandbox && sandbox_enter(o->sandbox, errpipe[1]) < 0)
 			child_fail(errpipe[1], "cannot enter the sandbox");
+		if (o->ctty && ioctl(0, TIOCSCTTY, 0) < 0)
+			child_fail(errpipe[1], "cannot take the terminal");
 		if (o->set_user) {
 			if (o->user && initgroups(o->user, o->gid) < 0)
 				child_fail(errpipe[1], "cannot set groups");
@@ -280,7 +283,8 @@ int proc_spawn(const struct proc_opts *o, pid_t *pidp, struct sw_err *e)
 		child_fail(errpipe[1], "cannot run");
 	}
 	/* The parent sets the group too, so there is no race with kill. */
-	setpgid(pid, o->pgid ? o->pgid : pid);
+	if (!o->ctty)
+		setpgid(pid, o->pgid ? o->pgid : pid);
 	free(exe);
 	close(errpipe[1]);
 	do {

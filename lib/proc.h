@@ -52,11 +52,14 @@ struct proc_opts {
 	gid_t gid;
 	const char *user; /* for initgroups() when set_user */
 	pid_t sandbox; /* join this sandbox holder's namespaces; 0: none */
+	/* lead a session of its own with in_fd (a terminal, e.g. a pty's
+	 * slave side) as its controlling terminal; pgid is then unused */
+	bool ctty;
 };
 
 #define PROC_OPTS_INIT                                                         \
 	{                                                                      \
-		NULL, NULL, NULL, -1, -1, -2, 0, false, 0, 0, NULL, 0          \
+		NULL, NULL, NULL, -1, -1, -2, 0, false, 0, 0, NULL, 0, false   \
 	}
 
 /* Install SIGCHLD/SIGINT/SIGTERM/SIGHUP handlers that write to a

@@ -1063,6 +1063,9 @@ static int vchild_main(void *arg)
 		vfail(c, "cannot set up stderr");
 	}
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOEXEC */);
+	/* a terminal of its own (a pty of --break), never slipway's */
+	if (o->ctty && ioctl(0, TIOCSCTTY, 0) < 0)
+		vfail(c, "cannot take the terminal");
 	if (c->have_nproc)
 		setrlimit(RLIMIT_NPROC, &c->nproc);
 	if (c->have_as)

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "suggest.h"
 #include "xalloc.h"
 #include "yaml.h"
 #include "banned.h"
@@ -55,9 +56,37 @@ struct bsp {
 #define strictf(p, n, ...)                                                     \
 	ywarn((p)->doc, (n), &(p)->bs->strict_warnings, __VA_ARGS__)
 
-static void unknown_key(struct bsp *p, const struct ynode *k)
+/* A NULL-ended list of the keys a mapping may hold, for unknown_key(). */
+#define KEYS(...)                                                              \
+	(const char *const[])                                                  \
+	{                                                                      \
+		__VA_ARGS__, NULL                                              \
+	}
+
+/* The last warning is about an unknown key: --strict makes it an error. */
+static void unknown_last(struct bsp *p)
 {
-	warnf(p, k, "unknown key '%s' ignored", yshown(k).s);
+	struct strvec *w = &p->bs->warnings;
+
+	strvec_push(&p->bs->unknown_keys, w->v[w->nr - 1]);
+}
+
+/* Warn about an unknown key, with the known key it is closest to. */
+static void unknown_key(struct bsp *p, const struct ynode *k,
+			const char *const *known)
+{
+	size_t nr = 0;
+	const char *s;
+
+	while (known[nr])
+		nr++;
+	s = suggest_closest(k->value, k->len, known, nr);
+	if (s)
+		warnf(p, k, "unknown key '%s' ignored (did you mean '%s'?)",
+		      yshown(k).s, s);
+	else
+		warnf(p, k, "unknown key '%s' ignored", yshown(k).s);
+	unknown_last(p);
 }
 
 /* "<path>.<key>" for messages. */
@@ -208,8 +237,16 @@ static int get_kvlist(struct bsp *p, const struct ynode *n, const char *path,
 	return 0;
 }
 
+/* out gets the commands, *lines (grown with it) their lines */
+static void push_command(struct strvec *out, int **lines, const struct ynode *c)
+{
+	strvec_push(out, c->value);
+	*lines = xrealloc(*lines, out->nr * sizeof(**lines));
+	(*lines)[out->nr - 1] = c->line;
+}
+
 static int get_commands(struct bsp *p, const struct ynode *n, const char *path,
-			struct strvec *out)
+			struct strvec *out, int **lines)
 {
 	if (ynode_is_null(n))
 		return 0;
@@ -221,7 +258,7 @@ static int get_commands(struct bsp *p, const struct ynode *n, const char *path,
 		warnf(p, n,
 		      "'%s' should be a sequence; taking it as one command",
 		      path);
-		strvec_push(out, n->value);
+		push_command(out, lines, n);
 		return 0;
 	}
 	if (n->type != YNODE_SEQ)
@@ -243,7 +280,7 @@ static int get_commands(struct bsp *p, const struct ynode *n, const char *path,
 			warnf(p, c, "empty command in '%s' ignored", path);
 			continue;
 		}
-		strvec_push(out, c->value);
+		push_command(out, lines, c);
 	}
 	return 0;
 }
@@ -345,11 +382,16 @@ static int parse_phase(struct bsp *p, enum bs_phase_id id,
 				rc = get_kvlist(p, v, sub,
 						&ph->runtime_versions, 0);
 		} else if (ykey_is(key, "commands")) {
-			rc = get_commands(p, v, sub, &ph->commands);
+			rc = get_commands(p, v, sub, &ph->commands,
+					  &ph->command_lines);
 		} else if (ykey_is(key, "finally")) {
-			rc = get_commands(p, v, sub, &ph->finally);
+			rc = get_commands(p, v, sub, &ph->finally,
+					  &ph->finally_lines);
 		} else {
-			unknown_key(p, key);
+			unknown_key(p, key,
+				    KEYS("run-as", "on-failure",
+					 "runtime-versions", "commands",
+					 "finally"));
 		}
 		if (rc < 0)
 			return -1;
@@ -371,7 +413,18 @@ static int parse_phases(struct bsp *p, const struct ynode *n)
 			if (ykey_is(k, phase_keys[id]))
 				break;
 		if (id == BS_NPHASES) {
-			warnf(p, k, "unknown phase '%s' ignored", yshown(k).s);
+			const char *sug = suggest_closest(
+				k->value, k->len, phase_keys, BS_NPHASES);
+
+			if (sug)
+				warnf(p, k,
+				      "unknown phase '%s' ignored (did you "
+				      "mean '%s'?)",
+				      yshown(k).s, sug);
+			else
+				warnf(p, k, "unknown phase '%s' ignored",
+				      yshown(k).s);
+			unknown_last(p);
 			continue;
 		}
 		if (parse_phase(p, (enum bs_phase_id)id, k, n->items[i]) < 0)
@@ -428,7 +481,11 @@ static int parse_env(struct bsp *p, const struct ynode *n)
 		} else if (ykey_is(k, "git-credential-helper")) {
 			rc = get_bool(p, v, sub, &bs->git_credential_helper);
 		} else {
-			unknown_key(p, k);
+			unknown_key(p, k,
+				    KEYS("shell", "variables",
+					 "parameter-store", "secrets-manager",
+					 "exported-variables",
+					 "git-credential-helper"));
 		}
 		if (rc < 0)
 			return -1;
@@ -447,7 +504,7 @@ static int parse_env_v01(struct bsp *p, const struct ynode *n)
 		const struct ynode *k = n->keys[i];
 
 		if (!ykey_is(k, "plaintext")) {
-			unknown_key(p, k);
+			unknown_key(p, k, KEYS("plaintext"));
 			continue;
 		}
 		if (get_kvlist(p, n->items[i],
@@ -550,7 +607,11 @@ static int parse_artifact(struct bsp *p, const struct ynode *n,
 		} else if (ykey_is(k, "type")) {
 			warnf(p, k, "'%s' is deprecated; ignored", sub);
 		} else {
-			unknown_key(p, k);
+			unknown_key(p, k,
+				    KEYS("files", "name", "base-directory",
+					 "discard-paths", "exclude-paths",
+					 "enable-symlinks", "s3-prefix",
+					 "secondary-artifacts"));
 			k = NULL;
 		}
 		if (rc < 0)
@@ -617,7 +678,9 @@ static int parse_report(struct bsp *p, const struct ynode *k,
 					 "or SIMPLECOV)",
 					 yshown(v).s, sub);
 		} else {
-			unknown_key(p, key);
+			unknown_key(p, key,
+				    KEYS("files", "base-directory",
+					 "discard-paths", "file-format"));
 		}
 	next:
 		if (rc < 0)
@@ -705,7 +768,9 @@ static int parse_cache(struct bsp *p, const struct ynode *n)
 		} else if (ykey_is(k, "paths")) {
 			rc = get_list(p, v, sub, &c->paths);
 		} else {
-			unknown_key(p, k);
+			unknown_key(p, k,
+				    KEYS("key", "fallback-keys", "action",
+					 "paths"));
 		}
 	next:
 		if (rc < 0)
@@ -744,7 +809,10 @@ static int parse_batch_env(struct bsp *p, const struct ynode *n,
 		} else if (ykey_is(k, "variables")) {
 			rc = get_kvlist(p, v, sub, &env->variables, KV_NAMES);
 		} else {
-			unknown_key(p, k);
+			unknown_key(p, k,
+				    KEYS("compute-type", "fleet", "image",
+					 "type", "privileged-mode",
+					 "variables"));
 		}
 		if (rc < 0)
 			return -1;
@@ -821,7 +889,10 @@ static int parse_task(struct bsp *p, const struct ynode *n, const char *path,
 		} else if (ykey_is(k, "env")) {
 			rc = parse_batch_env(p, v, sub, &t->env);
 		} else {
-			unknown_key(p, k);
+			unknown_key(p, k,
+				    KEYS("identifier", "buildspec",
+					 "debug-session", "ignore-failure",
+					 "depend-on", "env"));
 		}
 		if (rc < 0)
 			return -1;
@@ -1083,7 +1154,7 @@ static int parse_matrix_dynamic(struct bsp *p, const struct ynode *n)
 			continue;
 		}
 		if (!ykey_is(k, "env")) {
-			unknown_key(p, k);
+			unknown_key(p, k, KEYS("buildspec", "env"));
 			continue;
 		}
 		if (want_map(p, v, sub) < 0)
@@ -1128,7 +1199,9 @@ static int parse_matrix_dynamic(struct bsp *p, const struct ynode *n)
 							esub, yshown(vk).s);
 				}
 			} else {
-				unknown_key(p, ek);
+				unknown_key(p, ek,
+					    KEYS("compute-type", "image",
+						 "variables"));
 			}
 			if (rc < 0)
 				return -1;
@@ -1178,7 +1251,7 @@ static int parse_matrix(struct bsp *p, const struct ynode *n)
 			continue;
 		}
 		if (!ykey_is(k, "static")) {
-			unknown_key(p, k);
+			unknown_key(p, k, KEYS("static", "dynamic"));
 			continue;
 		}
 		if (want_map(p, v, "batch.build-matrix.static") < 0)
@@ -1198,7 +1271,8 @@ static int parse_matrix(struct bsp *p, const struct ynode *n)
 					"batch.build-matrix.static.env",
 					&b->matrix_static);
 			else
-				unknown_key(p, sk);
+				unknown_key(p, sk,
+					    KEYS("ignore-failure", "env"));
 			if (rc < 0)
 				return -1;
 		}
@@ -1248,7 +1322,8 @@ static int parse_fanout(struct bsp *p, const struct ynode *n)
 				     &b->fanout_ignore_failure) < 0)
 				return -1;
 		} else {
-			unknown_key(p, k);
+			unknown_key(p, k,
+				    KEYS("parallelism", "ignore-failure"));
 		}
 	}
 	if (!par)
@@ -1282,7 +1357,10 @@ static int parse_batch(struct bsp *p, const struct ynode *n)
 		else if (ykey_is(k, "build-fanout"))
 			type = BS_BATCH_FANOUT;
 		if (type == BS_BATCH_NONE) {
-			unknown_key(p, k);
+			unknown_key(p, k,
+				    KEYS("fast-fail", "build-list",
+					 "build-graph", "build-matrix",
+					 "build-fanout"));
 			continue;
 		}
 		if (b->type != BS_BATCH_NONE)
@@ -1375,10 +1453,12 @@ static int parse_root(struct bsp *p, const struct ynode *root)
 			warnf(p, k,
 			      "unknown key 'env' ignored (version 0.1 uses "
 			      "'environment_variables')");
+			unknown_last(p);
 		} else if (ykey_is(k, "environment_variables")) {
 			warnf(p, k,
 			      "unknown key 'environment_variables' ignored "
 			      "(version 0.2 uses 'env')");
+			unknown_last(p);
 		} else if (ykey_is(k, "phases")) {
 			phases = ynode_at(v, k);
 			rc = parse_phases(p, v);
@@ -1396,7 +1476,10 @@ static int parse_root(struct bsp *p, const struct ynode *root)
 		} else if (ykey_is(k, "cache")) {
 			rc = parse_cache(p, v);
 		} else {
-			unknown_key(p, k);
+			unknown_key(p, k,
+				    KEYS("version", "run-as", "env", "phases",
+					 "batch", "artifacts", "reports",
+					 "cache"));
 		}
 		if (rc < 0)
 			return -1;
@@ -1422,6 +1505,7 @@ static int parse_doc(const char *name, const struct ydoc *doc,
 	bs->file = xstrdup(name);
 	strvec_init(&bs->warnings);
 	strvec_init(&bs->strict_warnings);
+	strvec_init(&bs->unknown_keys);
 	for (int i = 0; i < BS_NPHASES; i++) {
 		strvec_init(&bs->phases[i].commands);
 		strvec_init(&bs->phases[i].finally);
@@ -1536,6 +1620,8 @@ void buildspec_release(struct buildspec *bs)
 		kvlist_release(&ph->runtime_versions);
 		strvec_release(&ph->commands);
 		strvec_release(&ph->finally);
+		free(ph->command_lines);
+		free(ph->finally_lines);
 	}
 	artifact_release(&bs->artifacts);
 	for (size_t i = 0; i < bs->nr_secondary; i++)
@@ -1557,5 +1643,6 @@ void buildspec_release(struct buildspec *bs)
 	batch_release(&bs->batch);
 	strvec_release(&bs->warnings);
 	strvec_release(&bs->strict_warnings);
+	strvec_release(&bs->unknown_keys);
 	memset(bs, 0, sizeof(*bs));
 }

@@ -8,6 +8,8 @@
  *           -- e.code == ERR_SPEC, e.msg = "buildspec.yml:4:3: ..."
  *   for (size_t i = 0; i < bs.warnings.nr; i++)
  *           warn(bs.warnings.v[i]);   -- "file:line:col: unknown key 'x'"
+ *   if (strict && bs.unknown_keys.nr)  -- also in warnings: errors now
+ *           fail(bs.unknown_keys.v[0]); -- "... (did you mean 'build'?)"
  *   if (strict)                       -- e.g. "file:1:1: no 'phases': ..."
  *           for (size_t i = 0; i < bs.strict_warnings.nr; i++)
  *                   warn(bs.strict_warnings.v[i]);
@@ -71,6 +73,7 @@ struct bs_phase {
 	struct bs_kvlist runtime_versions; /* install only */
 	struct strvec commands;
 	struct strvec finally;
+	int *command_lines, *finally_lines; /* each command's line */
 };
 
 struct bs_artifact {
@@ -190,6 +193,9 @@ struct buildspec {
 	/* Same form: what CodeBuild runs without a word but is likely a
 	 * slip (no phases at all); shown only under --strict. */
 	struct strvec strict_warnings;
+	/* The warnings about unknown keys and phases, again (each names the
+	 * closest known key when one is close): --strict makes them errors. */
+	struct strvec unknown_keys;
 };
 
 #define BUILDSPEC_INIT                                                         \

@@ -2256,8 +2256,12 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		c->statc = xcalloc(1, sizeof(*c->statc));
 	c->gen = read_gen(c);
 	r->outcome = r->fallback ? CACHE_HIT_FALLBACK : CACHE_HIT;
-	for (size_t i = 0; i < m.items.nr; i++)
+	for (size_t i = 0; i < m.items.nr; i++) {
 		restore_item(&x, &m.items.v[i]);
+		if (spec->progress)
+			spec->progress("restoring", i + 1, m.items.nr,
+				       spec->progress_data);
+	}
 	late_dirs(&x);
 	/* Last used lives in the small .meta, not the manifest. */
 	meta = entry_path(c, r->version, name, ".meta");
@@ -2532,6 +2536,9 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 		 * Saving over a damaged entry, every object is looked at.
 		 */
 		x->trusted = hit && hit->gen == gen && !damaged;
+		if (spec->progress)
+			spec->progress("hashing", i + 1, items.nr,
+				       spec->progress_data);
 		if (!hit) {
 			if (hash_item(srcdir, spec->abs_root, x, &pe) < 0) {
 				warnf(r, "%s: not cached", pe.msg);
@@ -2556,6 +2563,9 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 		if (x->type == T_FILE && !x->trusted &&
 		    obj_store(c, srcdir, spec->abs_root, x, r, e) < 0)
 			goto out; /* no entry that lacks objects */
+		if (spec->progress)
+			spec->progress("storing", i + 1, items.nr,
+				       spec->progress_data);
 	}
 	for (size_t i = 0; i < items.nr; i++) {
 		const struct item *x = &items.v[i];

@@ -191,11 +191,16 @@ struct cache_spec {
 	 * literal prefixes are never followed through symlinks.
 	 */
 	const char *abs_root;
+	/* told as items are restored, hashed or stored (what: "restoring",
+	 * "hashing", "storing"), or NULL */
+	void (*progress)(const char *what, size_t done, size_t total,
+			 void *data);
+	void *progress_data;
 };
 
 #define CACHE_SPEC_INIT                                                        \
 	{                                                                      \
-		NULL, NULL, 0, NULL, NULL, 0, NULL, NULL                       \
+		NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL           \
 	}
 
 enum cache_outcome {

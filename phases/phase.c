@@ -64,7 +64,8 @@ void phase_end(struct phase_rec *r, enum phase_status st, const char *code,
 	if (lg) {
 		struct phase_ctx *c = &r->ctx[r->nr_ctx - 1];
 
-		log_phase_complete(lg, r->type, phase_status_name(st));
+		log_phase_complete_ms(lg, r->type, phase_status_name(st),
+				      r->end_ms - r->start_ms);
 		log_agent(lg, "Phase context status code: %s Message: %s",
 			  c->code, c->message);
 	}
@@ -178,46 +179,227 @@ static int resolve_user(const struct machine *m, const struct bs_phase *p,
 	return 0;
 }
 
-/* Run a list of commands until the first failure. */
-static int run_list(struct machine *m, const struct strvec *cmds,
+int break_spec_parse(const char *s, struct break_spec *out)
+{
+	static const int ids[] = { BS_INSTALL, BS_PRE_BUILD, BS_BUILD,
+				   BS_POST_BUILD };
+	const char *colon;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if (!strcmp(s, "on-failure")) {
+		out->mode = BREAK_ON_FAILURE;
+		return 0;
+	}
+	if (!strcmp(s, "always")) {
+		out->mode = BREAK_ALWAYS;
+		return 0;
+	}
+	colon = strchr(s, ':');
+	len = colon ? (size_t)(colon - s) : strlen(s);
+	out->n = 1;
+	if (colon) {
+		char *end;
+		unsigned long n;
+
+		if (colon[1] < '0' || colon[1] > '9')
+			return -1;
+		n = strtoul(colon + 1, &end, 10);
+		if (*end || n < 1 || n > 100000)
+			return -1;
+		out->n = (unsigned)n;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		const char *name = bs_phase_type(ids[i]);
+		size_t k;
+
+		if (strlen(name) != len)
+			continue;
+		for (k = 0; k < len; k++) {
+			char c = s[k] == '-' ? '_' : s[k];
+
+			if (c >= 'a' && c <= 'z')
+				c = (char)(c - 'a' + 'A');
+			if (c != name[k])
+				break;
+		}
+		if (k == len) {
+			out->mode = BREAK_AT;
+			out->phase = ids[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static bool breaking(const struct machine *m)
+{
+	return m->brk && m->brk->mode != BREAK_NONE && m->on_break;
+}
+
+/* Pause at bp; a pause that cannot be made goes on as without it. */
+static enum break_action pause_at(struct machine *m,
+				  const struct break_point *bp)
+{
+	enum break_action act = BREAK_RESUME;
+	int64_t ms = 0;
+
+	if (m->on_break(bp, &act, &ms, m->break_data) < 0)
+		return BREAK_RESUME;
+	m->paused_ms += ms;
+	if (m->deadline)
+		m->deadline += ms;
+	return act;
+}
+
+static bool is_breakpoint(const char *cmd)
+{
+	static const char word[] = "codebuild-breakpoint";
+	size_t n = sizeof(word) - 1;
+
+	while (*cmd == ' ' || *cmd == '\t')
+		cmd++;
+	if (strncmp(cmd, word, n))
+		return false;
+	for (cmd += n; *cmd; cmd++)
+		if (*cmd != ' ' && *cmd != '\t' && *cmd != '\n' && *cmd != ';')
+			return false;
+	return true;
+}
+
+static void abort_attempt(struct machine *m, struct attempt *a)
+{
+	m->aborted = true;
+	attempt_fail(a, PHASE_STOPPED, "BUILD_STOPPED",
+		     xstrdup("Build aborted at a pause (slipway-abort)"));
+}
+
+/*
+ * Run a list of commands until the first failure. first: the number of
+ * the list's first command in its phase (finally counts on after
+ * commands), for --break.
+ */
+static int run_list(struct machine *m, int phase, const struct strvec *cmds,
+		    const int *lines, unsigned first,
 		    const struct shell_user *user, struct attempt *a,
 		    struct sw_err *e)
 {
+	struct shell_state before = SHELL_STATE_INIT;
+	int ret = 0;
+
 	for (size_t i = 0; i < cmds->nr; i++) {
 		const char *cmd = cmds->v[i];
+		struct break_point bp = { bs_phase_type(phase),
+					  first + (unsigned)i,
+					  cmd,
+					  false,
+					  0,
+					  false,
+					  user };
 		struct shell_result r;
+		enum break_action act;
 
-		log_agent(m->log, "Running command %s", cmd);
-		if (shell_run(m->sh, cmd, user, m->deadline, &r, e) < 0)
-			return -1;
+		if (is_breakpoint(cmd)) {
+			log_agent(m->log, "Running command %s", cmd);
+			if (!breaking(m)) {
+				log_agent(m->log, "codebuild-breakpoint: no "
+						  "--break, going on");
+				continue;
+			}
+			bp.breakpoint = true;
+			act = pause_at(m, &bp);
+			if (act == BREAK_ABORT) {
+				abort_attempt(m, a);
+				goto out;
+			}
+			continue;
+		}
+		if (breaking(m) && m->brk->mode == BREAK_AT &&
+		    m->brk->phase == phase && m->brk->n == bp.n) {
+			act = pause_at(m, &bp);
+			if (act == BREAK_ABORT) {
+				abort_attempt(m, a);
+				goto out;
+			}
+			if (act == BREAK_SKIP) {
+				log_agent(
+					m->log,
+					"Skipping command %s: slipway-skip at "
+					"a pause",
+					cmd);
+				continue;
+			}
+		}
+	again:
+		if (breaking(m))
+			shell_state_save(m->sh, &before);
+		log_command(m->log, cmd);
+		if (shell_run(m->sh, cmd, user, m->deadline, &r, e) < 0) {
+			log_command_done(m->log, -1);
+			ret = -1;
+			goto out;
+		}
+		log_command_done(m->log, r.end == SHELL_EXITED ? r.status : -1);
 		if (r.end == SHELL_TIMEDOUT) {
 			attempt_fail(a, PHASE_TIMED_OUT, "BUILD_TIMED_OUT",
 				     xstrdup("Build timed out"));
-			return 0;
+			goto out;
 		}
 		if (r.end == SHELL_STOPPED) {
 			attempt_fail(a, PHASE_STOPPED, "BUILD_STOPPED",
 				     xasprintf("Build stopped by signal %d",
 					       proc_stop_signal()));
-			return 0;
+			goto out;
 		}
-		if (r.status) {
-			log_agent(m->log,
-				  "Command did not exit successfully %s exit "
-				  "status %d",
-				  cmd, r.status);
-			attempt_fail(a, PHASE_FAILED, "COMMAND_EXECUTION_ERROR",
-				     xasprintf("Error while executing command: "
-					       "%s. Reason: exit status %d",
-					       cmd, r.status));
-			set_succeeding(m, false);
-			return 0;
+		if (!r.status)
+			continue;
+		log_agent(m->log,
+			  "Command did not exit successfully %s exit status %d",
+			  cmd, r.status);
+		if (breaking(m)) {
+			struct shell_state after = SHELL_STATE_INIT;
+
+			/* the shell opens where the command started */
+			shell_state_save(m->sh, &after);
+			shell_state_restore(m->sh, &before);
+			bp.failed = true;
+			bp.status = r.status;
+			act = pause_at(m, &bp);
+			if (act == BREAK_RETRY) {
+				shell_state_release(&after);
+				goto again;
+			}
+			shell_state_restore(m->sh, &after);
+			shell_state_release(&after);
+			if (act == BREAK_ABORT) {
+				abort_attempt(m, a);
+				goto out;
+			}
+			if (act == BREAK_SKIP) {
+				log_agent(m->log, "Command counted as passed: "
+						  "slipway-skip at a pause");
+				continue;
+			}
 		}
+		attempt_fail(a, PHASE_FAILED, "COMMAND_EXECUTION_ERROR",
+			     xasprintf("Error while executing command: %s. "
+				       "Reason: exit status %d",
+				       cmd, r.status));
+		if (!m->failed_command) {
+			m->failed_phase = bs_phase_type(phase);
+			m->failed_command = cmd;
+			m->failed_line = lines ? lines[i] : 0;
+			m->failed_status = r.status;
+		}
+		set_succeeding(m, false);
+		goto out;
 	}
-	return 0;
+out:
+	shell_state_release(&before);
+	return ret;
 }
 
-static int run_attempt(struct machine *m, const struct bs_phase *p,
+static int run_attempt(struct machine *m, int id, const struct bs_phase *p,
 		       struct attempt *a, struct sw_err *e)
 {
 	struct shell_user user;
@@ -241,9 +423,12 @@ static int run_attempt(struct machine *m, const struct bs_phase *p,
 			  "selection is not supported by slipway",
 			  kv->name, kv->value);
 	}
-	if (run_list(m, &p->commands, switch_user ? &user : NULL, a, e) < 0 ||
+	if (run_list(m, id, &p->commands, p->command_lines, 1,
+		     switch_user ? &user : NULL, a, e) < 0 ||
 	    (a->status != PHASE_TIMED_OUT && a->status != PHASE_STOPPED &&
-	     run_list(m, &p->finally, switch_user ? &user : NULL, a, e) < 0)) {
+	     run_list(m, id, &p->finally, p->finally_lines,
+		      (unsigned)p->commands.nr + 1, switch_user ? &user : NULL,
+		      a, e) < 0)) {
 		if (!switch_user)
 			return -1;
 		/* Most often the user cannot reach the build directory. */
@@ -263,17 +448,22 @@ int machine_run(struct machine *m, struct phase_list *pl, struct sw_err *e)
 {
 	bool failed_before = !m->succeeding;
 
-	for (int id = BS_INSTALL; id < BS_NPHASES; id++) {
+	for (int id = m->from; id < BS_NPHASES; id++) {
 		const struct bs_phase *p = &m->bs->phases[id];
 		struct attempt a = { PHASE_SUCCEEDED, NULL, NULL };
-		struct phase_rec *r =
-			phase_begin(pl, bs_phase_type(id), m->log);
+		struct phase_rec *r;
 		int tries = 0;
+
+		if (m->one_phase && id > m->from)
+			break;
+		if (m->on_phase)
+			m->on_phase(id, m->phase_data);
+		r = phase_begin(pl, bs_phase_type(id), m->log);
 
 		if (id == BS_POST_BUILD)
 			m->post_build_ran = true;
 		for (;;) {
-			if (run_attempt(m, p, &a, e) < 0) {
+			if (run_attempt(m, id, p, &a, e) < 0) {
 				phase_end(r, PHASE_FAULT, "CLIENT_ERROR",
 					  e->msg, m->log);
 				m->outcome = MACHINE_FAILED;
@@ -321,6 +511,24 @@ int machine_run(struct machine *m, struct phase_list *pl, struct sw_err *e)
 			return 0;
 		}
 		/* BUILD goes on to POST_BUILD, POST_BUILD to artifacts. */
+	}
+	if (breaking(m) && m->brk->mode == BREAK_ALWAYS) {
+		/* after the last phase that ran (--phase: that one) */
+		struct break_point bp = {
+			bs_phase_type(m->one_phase ? m->from : BS_POST_BUILD),
+			0,
+			NULL,
+			false,
+			0,
+			false,
+			NULL
+		};
+
+		if (pause_at(m, &bp) == BREAK_ABORT) {
+			m->aborted = true;
+			m->outcome = MACHINE_STOPPED;
+			m->skip_artifacts = true;
+		}
 	}
 	return 0;
 }

@@ -80,6 +80,51 @@ void phase_end(struct phase_rec *r, enum phase_status st, const char *code,
 	       const char *msg, struct log *lg);
 void phase_list_release(struct phase_list *pl);
 
+/*
+ * --break: where the build pauses for a person. Every mode pauses when a
+ * command fails; ALWAYS also once after POST_BUILD when nothing failed;
+ * AT also before command n (1-based, through the phase's commands and
+ * then its finally commands) of phase. A `codebuild-breakpoint` command
+ * pauses in every mode but NONE.
+ */
+enum break_mode { BREAK_NONE = 0, BREAK_ON_FAILURE, BREAK_ALWAYS, BREAK_AT };
+
+struct break_spec {
+	enum break_mode mode;
+	int phase; /* AT: an enum bs_phase_id, BS_INSTALL.. */
+	unsigned n; /* AT: 1-based */
+};
+
+/* "on-failure", "always", "PHASE" or "PHASE:N" (PHASE in any case, '-'
+ * for '_'). -1 when s is none of these. */
+int break_spec_parse(const char *s, struct break_spec *out);
+
+/* What the person chose in the pause. */
+enum break_action {
+	BREAK_RESUME, /* codebuild-resume (or the shell ended): go on */
+	BREAK_RETRY, /* slipway-retry: run the command again */
+	BREAK_SKIP, /* slipway-skip: count the command as passed */
+	BREAK_ABORT /* slipway-abort: stop the build */
+};
+
+/* Where the build paused. */
+struct break_point {
+	const char *phase; /* "BUILD" */
+	unsigned n; /* the command's number in the phase; 0 at the end */
+	const char *command; /* NULL at the end */
+	bool failed; /* after the command failed, else before it runs */
+	int status; /* failed: its exit status */
+	bool breakpoint; /* a codebuild-breakpoint command */
+	const struct shell_user *user; /* run-as, or NULL */
+};
+
+/* Pause at bp until the person chooses; returns how long the pause took
+ * (ms) through *paused_ms. -1 (e set) when the pause could not be made:
+ * the build then goes on as without it. */
+typedef int (*machine_break_fn)(const struct break_point *bp,
+				enum break_action *act, int64_t *paused_ms,
+				void *data);
+
 /* How the build phases ended. */
 enum machine_outcome {
 	MACHINE_SUCCEEDED,
@@ -95,17 +140,35 @@ struct machine {
 	int64_t deadline; /* proc_now_ms() value, 0 = none */
 	/* a run-as user the machine lacks but the sandbox provides, or NULL */
 	const struct shell_user *extra_user;
+	/* --break: NULL or mode BREAK_NONE for none; on_break is then
+	 * called at each pause (its time is not counted by the deadline) */
+	const struct break_spec *brk;
+	machine_break_fn on_break;
+	void *break_data;
+	/* --from / --phase: the first phase to run (an enum bs_phase_id;
+	 * BS_INSTALL by default), and whether to stop after it */
+	int from;
+	bool one_phase;
+	/* called as each phase starts, before its commands (or NULL) */
+	void (*on_phase)(int id, void *data);
+	void *phase_data;
 	/* out */
 	enum machine_outcome outcome;
 	bool skip_artifacts; /* go straight to FINALIZING */
 	bool post_build_ran; /* POST_BUILD was entered (cache save rule) */
 	bool succeeding;
+	bool aborted; /* slipway-abort at a pause */
+	/* the first command that failed (borrowed from bs), or NULL */
+	const char *failed_phase;
+	const char *failed_command;
+	int failed_line; /* its line in the buildspec; 0: unknown */
+	int failed_status;
+	int64_t paused_ms; /* the pauses' total time */
 };
 
 #define MACHINE_INIT                                                           \
 	{                                                                      \
-		NULL, NULL, NULL, 0, NULL, MACHINE_SUCCEEDED, false, false,    \
-			true                                                   \
+		.outcome = MACHINE_SUCCEEDED, .succeeding = true               \
 	}
 
 /* Run the four build phases. Returns -1 only on a system error (the

@@ -166,6 +166,34 @@ const char *shell_cwd(const struct shell *sh)
 	return sh->cwd;
 }
 
+void shell_state_save(const struct shell *sh, struct shell_state *s)
+{
+	shell_state_release(s);
+	strvec_pushv(&s->env,
+		     (const char *const *)(sh->persist ? sh->env.v
+						       : sh->first_env.v));
+	s->cwd = xstrdup(sh->persist ? sh->cwd : sh->first_cwd);
+}
+
+void shell_state_restore(struct shell *sh, const struct shell_state *s)
+{
+	struct strvec *env = sh->persist ? &sh->env : &sh->first_env;
+
+	strvec_clear(env);
+	strvec_pushv(env, (const char *const *)s->env.v);
+	if (sh->persist) {
+		free(sh->cwd);
+		sh->cwd = xstrdup(s->cwd);
+	}
+}
+
+void shell_state_release(struct shell_state *s)
+{
+	strvec_release(&s->env);
+	free(s->cwd);
+	s->cwd = NULL;
+}
+
 /* ---- export -p parsing ---- */
 
 static int hexval(int c)

@@ -111,6 +111,24 @@ void shell_setenv(struct shell *sh, const char *name, const char *value);
 const char *const *shell_environ(const struct shell *sh);
 const char *shell_cwd(const struct shell *sh);
 
+/* The carried environment and directory, saved to be put back (a
+ * command run again from where it started). */
+struct shell_state {
+	struct strvec env;
+	char *cwd;
+};
+
+#define SHELL_STATE_INIT                                                       \
+	{                                                                      \
+		STRVEC_INIT, NULL                                              \
+	}
+
+/* Copy sh's carried state into s (released first). */
+void shell_state_save(const struct shell *sh, struct shell_state *s);
+/* Make s's copy sh's carried state again (s keeps its own). */
+void shell_state_restore(struct shell *sh, const struct shell_state *s);
+void shell_state_release(struct shell_state *s);
+
 /*
  * Expand variables and command substitutions in each string as the shell
  * does inside double quotes (no globbing, no word splitting), with the

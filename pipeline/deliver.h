@@ -1,6 +1,7 @@
 /*
  * deliver: events POSTed to the `url` targets of slipway.notifications
- * (docs/pipeline.md "Events"), never blocking the pipeline.
+ * and given to their `command`s (docs/pipeline.md "Events"), never
+ * blocking the pipeline.
  *
  *   deliver_queue(pe_dir, 0, "team", "http://127.0.0.1:9000/events", json);
  *
@@ -27,5 +28,31 @@
 /* Queue the event json for target number idx, named name, at url. */
 void deliver_queue(const char *pe_dir, size_t idx, const char *name,
 		   const char *url, const char *json);
+
+/*
+ * The same for a command target: spool <pe-dir>/notify/cmd-<idx>.jsonl,
+ * drained by a detached deliverer (lock cmd-<idx>.lock) that runs
+ * `/bin/sh -c command` in cwd once per event, the event and a newline on
+ * its stdin, its stdout and stderr appended to <pe-dir>/notifications.log.
+ * A command that fails is a warning there, not tried again.
+ */
+void deliver_queue_command(const char *pe_dir, size_t idx, const char *name,
+			   const char *command, const char *cwd,
+			   const char *json);
+
+/*
+ * The same for requests that differ one from the next (commit statuses,
+ * status.h): spool <pe-dir>/notify/<stem>.jsonl, each line a record
+ *   {"url": U, "body": "<JSON text>", "headers": ["Accept: ..", ..],
+ *    "auth": "Authorization: Bearer ", "token-file": F,
+ *    "benign": "Cannot transition status"}
+ * POSTed to U with the headers, plus auth followed by the content of F
+ * (read when sent, so that no token is written in the spool). A 400
+ * whose answer holds benign counts as delivered; a 403 that speaks of a
+ * rate limit is retried as a 429 is. Messages name it
+ * "commit status 'name'".
+ */
+void deliver_queue_request(const char *pe_dir, const char *stem,
+			   const char *name, const char *record);
 
 #endif

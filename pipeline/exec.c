@@ -22,11 +22,15 @@
 #include "err.h"
 #include "exec.h"
 #include "fs.h"
+#include "glob.h"
 #include "hash.h"
 #include "html.h"
+#include "mask.h"
 #include "pipeline.h"
 #include "page.h"
+#include "secrets.h"
 #include "state.h"
+#include "status.h"
 #include "store.h"
 #include "vars.h"
 #include "xalloc.h"
@@ -52,6 +56,8 @@ struct run {
 	 * artifacts and variables it runs with */
 	const struct pl_stage *only;
 	char *target;
+	/* exec_start: what started it (exec_opts) */
+	const char *trigger_type, *trigger_detail;
 };
 
 static int64_t now_ms(void)
@@ -82,7 +88,7 @@ static void upper(char *s)
 
 static void fail_msg(struct sw_err *e)
 {
-	fprintf(stderr, "slipway: %s\n", e->msg);
+	fprintf(stderr, "error: %s\n", e->msg);
 }
 
 static int exit_of(struct sw_err *e)
@@ -99,58 +105,112 @@ static void notify(struct run *r, const char *json)
 {
 	for (size_t i = 0; i < r->pl.nr_notifications; i++) {
 		const struct pl_notification *n = &r->pl.notifications[i];
-		int p[2], st;
-		pid_t pid;
 
 		if (n->url)
 			deliver_queue(r->dir, i, n->name, n->url, json);
-		if (!n->command)
-			continue;
-		if (pipe2(p, O_CLOEXEC) < 0)
-			continue;
-		pid = fork();
-		if (pid == 0) {
-			dup2(p[0], 0);
-			dup2(2, 1);
-			if (chdir(r->pl.dir) < 0)
-				_exit(127);
-			execl("/bin/sh", "sh", "-c", n->command, (char *)NULL);
-			_exit(127);
-		}
-		close(p[0]);
-		if (pid > 0) {
-			size_t len = strlen(json), off = 0;
-			void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-
-			while (off < len) {
-				ssize_t w = write(p[1], json + off, len - off);
-				if (w <= 0)
-					break;
-				off += (size_t)w;
-			}
-			if (write(p[1], "\n", 1) < 0) {
-				/* the command did not read it all: its business */
-			}
-			close(p[1]);
-			signal(SIGPIPE, old);
-			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-				;
-			if (!WIFEXITED(st) || WEXITSTATUS(st))
-				fprintf(stderr,
-					"warning: notification '%s': command "
-					"failed (status %d)\n",
-					n->name,
-					WIFEXITED(st) ? WEXITSTATUS(st) : 128);
-		} else {
-			close(p[1]);
-		}
+		if (n->command)
+			deliver_queue_command(r->dir, i, n->name, n->command,
+					      r->pl.dir, json);
 	}
 }
 
-/* One state change: kind 0 pipeline, 1 stage, 2 action. */
-static void event(struct run *r, int kind, const struct pl_stage *st,
-		  const struct pl_action *a, const char *state,
-		  const char *summary)
+/* The commit a source action fetched in this execution, or NULL. */
+static char *commit_of(struct run *r, const struct pl_action *a)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_action *v = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	char *sha = NULL;
+	size_t nr = 0;
+
+	q.execution_id = r->id;
+	q.status = "Succeeded";
+	if (store_list_actions(r->s, &q, &v, &nr, &e) < 0)
+		return NULL;
+	for (size_t i = 0; i < nr; i++) {
+		json_object *ov, *id;
+
+		if (strcmp(v[i].stage, r->pl.stages[0].name) ||
+		    strcmp(v[i].action, a->name) || !v[i].output_variables)
+			continue;
+		ov = json_tokener_parse(v[i].output_variables);
+		if (ov && json_object_object_get_ex(ov, "CommitId", &id)) {
+			free(sha);
+			sha = xstrdup(json_object_get_string(id));
+		}
+		json_object_put(ov);
+	}
+	store_actions_free(v, nr);
+	return sha;
+}
+
+/* Commit statuses (status.h): running once a source action has its
+ * commit, the outcome when the execution ends. */
+static void statuses(struct run *r, int kind, const struct pl_action *a,
+		     const char *up)
+{
+	static const char *const ends[] = { "SUCCEEDED", "FAILED", "STOPPED",
+					    "SUPERSEDED" };
+	static const enum status_state states[] = {
+		STATUS_SUCCESS, STATUS_FAILURE, STATUS_ERROR, STATUS_ERROR
+	};
+	const char *base = getenv("SLIPWAY_PUBLIC_URL");
+	char *target = NULL;
+	int end = -1;
+
+	if (!r->pl.nr_statuses || !r->pl.nr_stages)
+		return;
+	for (int i = 0; kind == 0 && i < 4; i++)
+		if (!strcmp(up, ends[i]))
+			end = i;
+	if (end < 0 && !(kind == 2 && a && a->category == PL_SOURCE &&
+			 !strcmp(up, "SUCCEEDED")))
+		return;
+	if (base && *base)
+		target = xasprintf(
+			"%.*s/executions/%s",
+			(int)(strlen(base) - (base[strlen(base) - 1] == '/')),
+			base, r->id);
+	for (size_t i = 0; i < r->pl.stages[0].nr_actions; i++) {
+		const struct pl_action *s = &r->pl.stages[0].actions[i];
+		char *sha, *desc, *rec, stem[32];
+
+		if ((end < 0 && s != a) || s->binding < 0 ||
+		    (size_t)s->binding >= r->pl.nr_sources)
+			continue;
+		for (size_t k = 0; k < r->pl.nr_statuses; k++) {
+			const struct pl_status *ps = &r->pl.statuses[k];
+
+			if (strcmp(ps->source,
+				   r->pl.sources[s->binding].name) ||
+			    !(sha = commit_of(r, s)))
+				continue;
+			desc = end < 0 ? xasprintf("%s: running", r->pl.name)
+				       : xasprintf("%s: %s", r->pl.name,
+						   end == 0   ? "succeeded"
+						   : end == 1 ? "failed"
+						   : end == 2 ? "stopped"
+							      : "superseded");
+			rec = status_record(
+				ps, sha, end < 0 ? STATUS_RUNNING : states[end],
+				desc, target);
+			snprintf(stem, sizeof(stem), "status-%zu", k);
+			if (rec)
+				deliver_queue_request(r->dir, stem, ps->source,
+						      rec);
+			free(rec);
+			free(desc);
+			free(sha);
+		}
+	}
+	free(target);
+}
+
+/* One state change: kind 0 pipeline, 1 stage, 2 action; the keys of
+ * extra (consumed, or NULL) are added to its detail. */
+static void event_x(struct run *r, int kind, const struct pl_stage *st,
+		    const struct pl_action *a, const char *state,
+		    const char *summary, json_object *extra)
 {
 	static const char *const types[] = {
 		"CodePipeline Pipeline Execution State Change",
@@ -207,9 +267,14 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 
 		json_object_object_add(
 			tr, "trigger-type",
-			json_object_new_string("StartPipelineExecution"));
-		json_object_object_add(tr, "trigger-detail",
-				       json_object_new_string("slipway"));
+			json_object_new_string(
+				r->trigger_type ? r->trigger_type
+						: "StartPipelineExecution"));
+		json_object_object_add(
+			tr, "trigger-detail",
+			json_object_new_string(r->trigger_detail
+						       ? r->trigger_detail
+						       : "slipway"));
 		json_object_object_add(d, "execution-trigger", tr);
 	}
 	if (summary && a) {
@@ -222,6 +287,11 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 				x, "error-code",
 				json_object_new_string("JobFailed"));
 		json_object_object_add(d, "execution-result", x);
+	}
+	if (extra) {
+		json_object_object_foreach(extra, k, val)
+			json_object_object_add(d, k, json_object_get(val));
+		json_object_put(extra);
 	}
 	json_object_object_add(d, "version", json_object_new_int(1));
 	json_object_object_add(o, "detail", d);
@@ -244,12 +314,20 @@ static void event(struct run *r, int kind, const struct pl_stage *st,
 		err_clear(&e);
 	}
 	notify(r, text);
+	statuses(r, kind, a, up);
 	refresh_report(r);
 	free(path);
 	free(uid);
 	free(ts);
 	free(up);
 	json_object_put(o);
+}
+
+static void event(struct run *r, int kind, const struct pl_stage *st,
+		  const struct pl_action *a, const char *state,
+		  const char *summary)
+{
+	event_x(r, kind, st, a, state, summary, NULL);
 }
 
 /* ---- stop ------------------------------------------------------------- */
@@ -290,6 +368,119 @@ static char *stop_requested(struct run *r)
 	return data;
 }
 
+/* ---- serving: drain, worker slots, readiness ---------------------------- */
+
+/* Set by SIGUSR2: the server going down asks its runners to finish the
+ * actions running and start no more, leaving the execution to resume. */
+static volatile sig_atomic_t drain_now;
+
+static void on_drain(int sig)
+{
+	(void)sig;
+	drain_now = 1;
+}
+
+void exec_catch_drain(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_drain;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+static int drained(struct run *r)
+{
+	fprintf(stderr, "%s drained: it resumes where it stopped\n", r->id);
+	return EXEC_DRAINED;
+}
+
+/* The worker slot taken for the next action to start, or -1: a process
+ * runs one execution, so one static is enough. */
+static int slot_fd = -1;
+
+/*
+ * With SLIPWAY_WORKERS=N, take one of the N slot locks
+ * <state>/slots/<i> for the next action, waiting for one to be free;
+ * the action's process inherits it, so that it is free again when that
+ * process ends. -1 when the runner is asked to drain or abandon while
+ * it waits.
+ */
+static int take_slot(struct run *r, const struct pl_stage *st,
+		     const struct pl_action *a)
+{
+	const char *w = getenv("SLIPWAY_WORKERS");
+	long n = w ? strtol(w, NULL, 10) : 0;
+	struct sw_err e = SW_ERR_INIT;
+	bool said = false;
+	char *dir;
+
+	if (n <= 0 || slot_fd >= 0)
+		return 0;
+	dir = fs_join(r->state, "slots");
+	if (fs_mkdir_p(dir, 0755, &e) < 0) {
+		fprintf(stderr, "warning: %s: no worker slots\n", e.msg);
+		free(dir);
+		return 0;
+	}
+	for (;;) {
+		for (long i = 0; i < n; i++) {
+			char *p = xasprintf("%s/%ld", dir, i);
+			int fd = open(p,
+				      O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				      0644);
+
+			free(p);
+			if (fd < 0)
+				continue;
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				slot_fd = fd;
+				free(dir);
+				return 0;
+			}
+			close(fd);
+		}
+		if (drain_now || abandon_now) {
+			free(dir);
+			return -1;
+		}
+		if (!said)
+			fprintf(stderr,
+				"%s/%s: waiting for a worker slot (all %ld "
+				"busy)\n",
+				st->name, a->name, n);
+		said = true;
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+}
+
+static void release_slot(void)
+{
+	if (slot_fd >= 0)
+		close(slot_fd);
+	slot_fd = -1;
+}
+
+/* SLIPWAY_READY_FD: tell whoever started this runner that the request
+ * was taken (it answers its client then), once. */
+static void signal_ready(void)
+{
+	const char *v = getenv("SLIPWAY_READY_FD");
+	int fd = v ? atoi(v) : -1;
+	void (*old)(int);
+
+	if (fd < 3)
+		return;
+	old = signal(SIGPIPE, SIG_IGN);
+	if (write(fd, "ok\n", 3) != 3) {
+		/* nobody waits any more */
+	}
+	signal(SIGPIPE, old);
+	close(fd);
+	unsetenv("SLIPWAY_READY_FD");
+}
+
 /* ---- execution modes ---------------------------------------------------- */
 
 /* <state>/pipelines/<name>/stage-<stage>.<ext> */
@@ -301,11 +492,151 @@ static char *stage_file(struct run *r, const struct pl_stage *st,
 }
 
 /*
+ * QUEUED: a ticket, <state>/pipelines/<name>/stage-<stage>.queue/<n>.<id>,
+ * n the next number of stage-<stage>.seq, taken and created under that
+ * file's lock and held (flock) by the execution while it waits. Returns
+ * the ticket's fd and its path in *path, or -1.
+ */
+static int take_ticket(struct run *r, const struct pl_stage *st, char **path,
+		       struct sw_err *e)
+{
+	char *seq = stage_file(r, st, "seq"),
+	     *qdir = stage_file(r, st, "queue");
+	char buf[32];
+	int sfd = -1, tfd = -1;
+	long n = 0;
+	ssize_t k;
+
+	*path = NULL;
+	if (fs_mkdir_p(qdir, 0755, e) < 0)
+		goto out;
+	sfd = open(seq, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (sfd < 0 || flock(sfd, LOCK_EX) < 0) {
+		err_sys(e, "%s", seq);
+		goto out;
+	}
+	k = pread(sfd, buf, sizeof(buf) - 1, 0);
+	if (k > 0) {
+		buf[k] = 0;
+		n = atol(buf);
+	}
+	k = snprintf(buf, sizeof(buf), "%ld\n", ++n);
+	if (pwrite(sfd, buf, (size_t)k, 0) != k || ftruncate(sfd, k) < 0) {
+		err_sys(e, "%s", seq);
+		goto out;
+	}
+	*path = xasprintf("%s/%012ld.%s", qdir, n, r->id);
+	tfd = open(*path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (tfd >= 0 && flock(tfd, LOCK_EX) < 0) {
+		close(tfd);
+		tfd = -1;
+	}
+	if (tfd < 0) {
+		err_sys(e, "%s", *path);
+		free(*path);
+		*path = NULL;
+	}
+out:
+	if (sfd >= 0)
+		close(sfd);
+	free(seq);
+	free(qdir);
+	return tfd;
+}
+
+/* 1 when no live ticket is before ticket in its queue, else 0; a ticket
+ * nobody holds (its execution was killed) is removed. The queue is read
+ * under a shared lock of seq, so that no ticket is half made. -1 on
+ * error. */
+static int first_in_queue(const char *seq, const char *ticket, struct sw_err *e)
+{
+	const char *slash = strrchr(ticket, '/');
+	char *qdir = xstrndup(ticket, (size_t)(slash - ticket));
+	int sfd = open(seq, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *de;
+	DIR *d = NULL;
+	int ret = -1;
+
+	if (sfd < 0 || flock(sfd, LOCK_SH) < 0 || !(d = opendir(qdir))) {
+		err_sys(e, "%s", sfd < 0 ? seq : qdir);
+		goto out;
+	}
+	ret = 1;
+	while ((de = readdir(d))) {
+		char *p;
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, slash + 1))
+			continue;
+		p = fs_join(qdir, de->d_name);
+		if (fs_lock_held(p) == 0)
+			unlink(p);
+		else if (strcmp(de->d_name, slash + 1) < 0 && fs_exists(p))
+			ret = 0;
+		free(p);
+	}
+out:
+	if (d)
+		closedir(d);
+	if (sfd >= 0)
+		close(sfd);
+	free(qdir);
+	return ret;
+}
+
+/* QUEUED: enter the stage whose lock is fd when every execution that
+ * came to it before has entered it, one at a time. */
+static int enter_queued(struct run *r, const struct pl_stage *st, int fd,
+			struct sw_err *e)
+{
+	char *ticket = NULL, *seq = stage_file(r, st, "seq");
+	int tfd = take_ticket(r, st, &ticket, e), rc = -1;
+	bool said = false;
+
+	if (tfd < 0) {
+		free(seq);
+		return -1;
+	}
+	for (;;) {
+		int first = first_in_queue(seq, ticket, e);
+
+		if (first < 0)
+			goto out;
+		if (first && flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (first && errno != EWOULDBLOCK) {
+			err_sys(e, "cannot lock stage %s", st->name);
+			goto out;
+		}
+		if (drain_now) {
+			rc = 2; /* its ticket goes: it waits again on resume */
+			goto out;
+		}
+		if (!said) {
+			fprintf(stderr,
+				"%s: waiting for stage %s: another execution "
+				"runs it (%s)\n",
+				r->id, st->name, pl_mode_name(r->pl.mode));
+			said = true;
+		}
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+	rc = 0;
+out:
+	unlink(ticket);
+	close(tfd);
+	free(ticket);
+	free(seq);
+	return rc;
+}
+
+/*
  * Enter stage st as the execution mode says: PARALLEL, at once; else
  * one execution at a time holds the stage's lock. A QUEUED one waits its
- * turn; a SUPERSEDED one waiting gives way to a newer one that comes to
- * wait too (the newest waiter's id is in stage-<stage>.waiting).
- * Returns 0 when entered, 1 when superseded, -1 on error.
+ * turn, in the order they came (enter_queued); a SUPERSEDED one waiting
+ * gives way to a newer one that comes to wait too (the newest waiter's
+ * id is in stage-<stage>.waiting).
+ * Returns 0 when entered, 1 when superseded, 2 when asked to drain while
+ * it waited, -1 on error.
  */
 static int enter_stage(struct run *r, const struct pl_stage *st,
 		       struct sw_err *e)
@@ -325,8 +656,15 @@ static int enter_stage(struct run *r, const struct pl_stage *st,
 		err_sys(e, "%s", lp);
 		goto out;
 	}
-	if (r->pl.mode == PL_SUPERSEDED)
-		wp = stage_file(r, st, "waiting");
+	if (r->pl.mode == PL_QUEUED) {
+		ret = enter_queued(r, st, fd, e);
+		if (ret)
+			close(fd);
+		else
+			r->stage_fd = fd;
+		goto out;
+	}
+	wp = stage_file(r, st, "waiting");
 	for (;;) {
 		char *who = NULL;
 		size_t len = 0;
@@ -343,6 +681,11 @@ static int enter_stage(struct run *r, const struct pl_stage *st,
 		err_clear(e);
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			break;
+		if (drain_now) {
+			close(fd);
+			ret = 2;
+			goto out;
+		}
 		if (errno != EWOULDBLOCK) {
 			err_sys(e, "%s", lp);
 			close(fd);
@@ -360,16 +703,7 @@ static int enter_stage(struct run *r, const struct pl_stage *st,
 			}
 			said = true;
 		}
-		if (!wp) {
-			if (flock(fd, LOCK_EX) == 0)
-				break;
-			if (errno == EINTR)
-				continue;
-			err_sys(e, "%s", lp);
-			close(fd);
-			goto out;
-		}
-		/* SUPERSEDED: look again for a newer waiter shortly */
+		/* look again for a newer waiter shortly */
 		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	}
 	r->stage_fd = fd;
@@ -445,6 +779,78 @@ static int set_execution(struct run *r, const char *status, const char *summary,
 	ret = store_put_execution(r->s, &x, e);
 	store_execution_release(&x);
 	return ret;
+}
+
+/* ---- stage retries ------------------------------------------------------ */
+
+#define AUTO_RETRY "AutomatedStageRetry"
+#define MANUAL_RETRY "ManualStageRetry"
+
+/* CodePipeline's RetryStageMetadata of stage, counted from the
+ * execution's stage RESUMED events v; *trigger (when not NULL) is the
+ * latest retry's trigger, or NULL (caller frees). */
+static void count_retries(const struct store_event *v, size_t nr,
+			  const char *stage, long *autos, long *manuals,
+			  char **trigger)
+{
+	*autos = *manuals = 0;
+	if (trigger)
+		*trigger = NULL;
+	for (size_t i = 0; i < nr; i++) {
+		json_object *o, *d, *x;
+		const char *t;
+
+		if (!strstr(v[i].json, "\"retry-trigger\""))
+			continue;
+		o = json_tokener_parse(v[i].json);
+		if (!o || !json_object_object_get_ex(o, "detail", &d) ||
+		    !json_object_object_get_ex(d, "stage", &x) ||
+		    strcmp(json_object_get_string(x), stage) ||
+		    !json_object_object_get_ex(d, "retry-trigger", &x)) {
+			json_object_put(o);
+			continue;
+		}
+		t = json_object_get_string(x);
+		if (!strcmp(t, AUTO_RETRY))
+			(*autos)++;
+		else
+			(*manuals)++;
+		if (trigger) {
+			free(*trigger);
+			*trigger = xstrdup(t);
+		}
+		json_object_put(o);
+	}
+}
+
+static int stage_retries(struct run *r, const char *stage, long *autos,
+			 long *manuals, struct sw_err *e)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_event *v = NULL;
+	size_t nr = 0;
+
+	q.execution_id = r->id;
+	if (store_list_events(r->s, &q, 0, &v, &nr, e) < 0)
+		return -1;
+	count_retries(v, nr, stage, autos, manuals, NULL);
+	store_events_free(v, nr);
+	return 0;
+}
+
+/* The stage's RESUMED event of a retry (trigger AUTO_RETRY or
+ * MANUAL_RETRY). */
+static void retry_event(struct run *r, const struct pl_stage *st,
+			const char *trigger, bool all)
+{
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "retry-trigger",
+			       json_object_new_string(trigger));
+	json_object_object_add(
+		x, "retry-mode",
+		json_object_new_string(all ? "ALL_ACTIONS" : "FAILED_ACTIONS"));
+	event_x(r, 1, st, NULL, "RESUMED", NULL, x);
 }
 
 /* ---- artifacts ------------------------------------------------------- */
@@ -647,6 +1053,7 @@ struct job {
 	char *cwd;
 	char *ext_id;
 	char *error; /* resolution failed: no child */
+	struct strvec secrets; /* values masked in its log */
 };
 
 static const char *self_exe(void)
@@ -697,6 +1104,29 @@ static char *shell_script(const struct pl_action *a)
 			 n, n, n);
 	}
 	return buf_detach(&b);
+}
+
+/*
+ * The value of the secrets-manager reference ref (consumed), looked up
+ * in slipway.secrets-file as a build looks up its env/secrets-manager,
+ * and kept to be masked in the job's log; NULL and *e when there is none.
+ */
+static char *secret_value(struct run *r, struct job *j, char *ref,
+			  struct sw_err *e)
+{
+	struct secrets sec = SECRETS_INIT;
+	char *val = NULL;
+
+	secrets_init(&sec);
+	if (!r->pl.secrets_file)
+		err_set(e, ERR_SPEC, "no slipway.secrets-file to look up '%s'",
+			ref);
+	else if (secrets_load_file(&sec, r->pl.secrets_file, e) == 0 &&
+		 secrets_get_secret(&sec, ref, &val, e) == 0)
+		strvec_push(&j->secrets, val);
+	secrets_release(&sec);
+	free(ref);
+	return val;
 }
 
 /* Prepare what the child of job j runs; j->error when it cannot. */
@@ -788,9 +1218,11 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 			strvec_push(&j->argv, "--buildspec");
 			strvec_push(&j->argv, p->buildspec);
 		}
-		if (p && p->secrets_file) {
+		if ((p && p->secrets_file) || r->pl.secrets_file) {
 			strvec_push(&j->argv, "--secrets-file");
-			strvec_push(&j->argv, p->secrets_file);
+			strvec_push(&j->argv, p && p->secrets_file
+						      ? p->secrets_file
+						      : r->pl.secrets_file);
 		}
 		if (p && p->isolation) {
 			strvec_push(&j->argv, "--isolation");
@@ -823,13 +1255,22 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 			     i++) {
 				json_object *x = json_object_array_get_idx(arr,
 									   i),
-					    *n, *val;
+					    *n, *val, *t;
+				const char *type = "PLAINTEXT";
 
 				if (!json_object_object_get_ex(x, "name", &n) ||
 				    !json_object_object_get_ex(x, "value",
 							       &val))
 					continue;
-				strvec_push(&j->argv, "-e");
+				if (json_object_object_get_ex(x, "type", &t))
+					type = json_object_get_string(t);
+				/* the reference, never the value, in argv */
+				strvec_push(&j->argv,
+					    !strcmp(type, "SECRETS_MANAGER")
+						    ? "--secret-env"
+					    : !strcmp(type, "PARAMETER_STORE")
+						    ? "--parameter-env"
+						    : "-e");
 				strvec_push_nodup(
 					&j->argv,
 					xasprintf("%s=%s",
@@ -886,6 +1327,8 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 				char *val =
 					resolve(r, v, nr, a->env[i].value, &e);
 
+				if (val && a->env[i].secret)
+					val = secret_value(r, j, val, &e);
 				if (!val) {
 					j->error = xasprintf(
 						"environment variable %s: %s",
@@ -927,6 +1370,61 @@ static void prepare(struct run *r, struct job *j, struct store_action *v,
 	free(work);
 }
 
+/*
+ * In the child of a job with secrets: run the action in a child of its
+ * own whose output comes through a pipe, masked, to the log (fd), and
+ * end as it ended. Returns only when that cannot be set up.
+ */
+static void masked(struct job *j, int fd)
+{
+	struct mask m = MASK_INIT;
+	struct buf out = BUF_INIT;
+	char buf[8192];
+	int p[2], st = 0;
+	pid_t pid, me = getpid();
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		_exit(111);
+	pid = fork();
+	if (pid < 0)
+		_exit(111);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != me)
+			_exit(1);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		return; /* the caller execs the action */
+	}
+	close(p[1]);
+	mask_init(&m);
+	for (size_t i = 0; i < j->secrets.nr; i++)
+		mask_add(&m, j->secrets.v[i]);
+	for (;;) {
+		ssize_t n = read(p[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		mask_feed(&m, buf, (size_t)n, &out);
+		if (out.len && write(fd, out.ptr, out.len) < 0)
+			break;
+		buf_setlen(&out, 0);
+	}
+	mask_flush(&m, &out);
+	if (out.len && write(fd, out.ptr, out.len) < 0) {
+		/* the log cannot be written: the status still tells */
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(st)) {
+		signal(WTERMSIG(st), SIG_DFL);
+		raise(WTERMSIG(st));
+	}
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 111);
+}
+
 static void start_job(struct run *r, struct job *j)
 {
 	char *log = fs_join(j->wd, "log");
@@ -946,6 +1444,8 @@ static void start_job(struct run *r, struct job *j)
 		close(r->lockfd);
 		if (r->stage_fd >= 0)
 			close(r->stage_fd);
+		if (slot_fd >= 0 && fcntl(slot_fd, F_SETFD, 0) < 0)
+			_exit(127);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -958,8 +1458,10 @@ static void start_job(struct run *r, struct job *j)
 			_exit(127);
 		if (!j->cwd && chdir(r->pl.dir) < 0)
 			_exit(127);
+		if (j->secrets.nr && fd >= 0)
+			masked(j, fd);
 		execv(j->argv.v[0], j->argv.v);
-		fprintf(stderr, "cannot run %s: %s\n", j->argv.v[0],
+		fprintf(stderr, "error: cannot run %s: %s\n", j->argv.v[0],
 			strerror(errno));
 		_exit(127);
 	}
@@ -1019,6 +1521,65 @@ static void source_variables(const struct pl_action *a, json_object *ov)
 			json_object_object_add(ov, map[i].var,
 					       json_object_new_string(v));
 	}
+}
+
+/*
+ * A Commands action's output artifact name: the files of work that its
+ * `files` patterns take (CodeBuild's artifact globs, glob.h), linked
+ * into a directory of their own, *dir. None taken is an error.
+ */
+static int select_files(struct job *j, const char *name, const char *work,
+			char **dir, struct sw_err *e)
+{
+	struct strvec files = STRVEC_INIT;
+	char *base = xasprintf("out.%s", name);
+	char *sel = fs_join(j->wd, base);
+	int ret = -1;
+
+	free(base);
+	for (size_t i = 0; i < j->a->files.nr; i++)
+		if (glob_expand(work, j->a->files.v[i], &files, e) < 0) {
+			err_prefix(e, "output artifact '%s'", name);
+			goto out;
+		}
+	if (!files.nr) {
+		err_set(e, ERR_SPEC,
+			"output artifact '%s': no file matches its files",
+			name);
+		goto out;
+	}
+	if (fs_remove_tree(sel, e) < 0)
+		goto out;
+	for (size_t i = 0; i < files.nr; i++) {
+		char *from = fs_join(work, files.v[i]);
+		char *to = fs_join(sel, files.v[i]);
+		char *slash = strrchr(to, '/'), t[4096];
+		ssize_t n;
+		int rc = 0;
+
+		*slash = 0;
+		if (fs_mkdir_p(to, 0755, e) < 0)
+			rc = -1;
+		*slash = '/';
+		if (!rc && (n = readlink(from, t, sizeof(t) - 1)) >= 0) {
+			t[n] = 0;
+			if (symlink(t, to) < 0 && errno != EEXIST)
+				rc = err_sys(e, "%s", to);
+		} else if (!rc && link(from, to) < 0 && errno != EEXIST) {
+			rc = err_sys(e, "%s", to);
+		}
+		free(from);
+		free(to);
+		if (rc < 0)
+			goto out;
+	}
+	*dir = sel;
+	sel = NULL;
+	ret = 0;
+out:
+	free(sel);
+	strvec_release(&files);
+	return ret;
 }
 
 /* After the child of j ended well: output variables and artifacts. */
@@ -1105,12 +1666,21 @@ static int collect(struct run *r, struct job *j, json_object *ov,
 		free(ovp);
 		source_variables(a, ov);
 		for (size_t i = 0; i < a->outputs.nr; i++) {
+			char *sel = NULL;
+			int rc;
+
 			if (!fs_is_dir(work)) {
 				err_set(e, ERR_SPEC, "no output for '%s'",
 					a->outputs.v[i]);
 				goto out;
 			}
-			if (put_artifact(r, a->outputs.v[i], work, e) < 0)
+			if (a->files.nr &&
+			    select_files(j, a->outputs.v[i], work, &sel, e) < 0)
+				goto out;
+			rc = put_artifact(r, a->outputs.v[i], sel ? sel : work,
+					  e);
+			free(sel);
+			if (rc < 0)
 				goto out;
 		}
 	}
@@ -1224,6 +1794,7 @@ static void job_release(struct job *j)
 	free(j->error);
 	strvec_release(&j->argv);
 	strvec_release(&j->env);
+	strvec_release(&j->secrets);
 }
 
 /* What the reviewer of an approval is asked to look at. */
@@ -1326,12 +1897,16 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			waiting = true;
 			continue;
 		}
+		/* draining: what has not started stays for the resume */
+		if (a->provider != PL_MANUAL && take_slot(r, st, a) < 0)
+			break;
 		j = &jobs[nj++];
 		j->attempt = x ? x->attempt + 1 : 1;
 		j->st = st;
 		j->a = a;
 		j->argv = (struct strvec)STRVEC_INIT;
 		j->env = (struct strvec)STRVEC_INIT;
+		j->secrets = (struct strvec)STRVEC_INIT;
 		base = j->attempt > 1
 			       ? xasprintf("actions/%s.%s.%ld", st->name,
 					   a->name, j->attempt)
@@ -1366,6 +1941,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 
 			if (store_put_approval(r->s, &ap, e) < 0)
 				goto out;
+			refresh_report(r); /* the page shows it waiting */
 			fprintf(stderr,
 				"%s/%s: waiting for approval: slipway pipeline "
 				"approve %s %s/%s\n",
@@ -1377,6 +1953,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 		}
 		if (!j->error)
 			start_job(r, j);
+		release_slot();
 	}
 	/* each as it ends: those that never started first */
 	fin = xcalloc(nj ? nj : 1, sizeof(*fin));
@@ -1500,6 +2077,59 @@ out:
 static int advance(struct run *r);
 static void rollback(struct run *r, const struct pl_stage *st);
 
+/*
+ * onFailure RETRY: a failed stage is retried once by itself, as
+ * CodePipeline's automatic stage retry (autoStageRetryAttempt 1 at
+ * most), in the stage's retryMode. Returns 1 when it retries, 0 when
+ * the stage was retried already, -1 on error.
+ */
+static int auto_retry(struct run *r, const struct pl_stage *st,
+		      struct sw_err *e)
+{
+	bool all = st->retry_mode == PL_ALL_ACTIONS;
+	long autos, manuals;
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_action *v = NULL;
+	size_t nr = 0;
+	bool decided = false;
+
+	if (stage_retries(r, st->name, &autos, &manuals, e) < 0)
+		return -1;
+	if (autos >= 1)
+		return 0;
+	/* a person's rejection (or an approval let expire) is no failure
+	 * to retry: it would only ask again */
+	q.execution_id = r->id;
+	if (store_list_actions(r->s, &q, &v, &nr, e) < 0)
+		return -1;
+	for (size_t i = 0; i < st->nr_actions; i++) {
+		struct store_action *x =
+			latest(v, nr, st->name, st->actions[i].name);
+
+		if (st->actions[i].provider == PL_MANUAL && x &&
+		    !strcmp(x->status, "Failed"))
+			decided = true;
+	}
+	store_actions_free(v, nr);
+	if (decided) {
+		fprintf(stderr,
+			"%s: stage %s failed at an approval: not retried\n",
+			r->id, st->name);
+		return 0;
+	}
+	if (put_stage(r, st->name, "Failed", 0, now_ms(), e) < 0)
+		return -1;
+	event(r, 1, st, NULL, "FAILED", NULL);
+	fprintf(stderr, "%s: stage %s failed: retrying it (%s, automatic)\n",
+		r->id, st->name, all ? "all actions" : "failed actions");
+	if (put_stage(r, st->name, "InProgress", 0, 0, e) < 0)
+		return -1;
+	retry_event(r, st, AUTO_RETRY, all);
+	r->retry = st;
+	r->retry_all = all;
+	return 1;
+}
+
 /* Advance the execution as far as it goes. */
 static int advance(struct run *r)
 {
@@ -1528,10 +2158,18 @@ static int advance(struct run *r)
 			store_stages_free(sv, snr);
 			continue;
 		}
+		if (drain_now) {
+			store_stages_free(sv, snr);
+			return drained(r);
+		}
 		ret = enter_stage(r, st, &e);
 		if (ret < 0) {
 			store_stages_free(sv, snr);
 			return exit_of(&e);
+		}
+		if (ret == 2) {
+			store_stages_free(sv, snr);
+			return drained(r);
 		}
 		if (ret == 1) {
 			store_stages_free(sv, snr);
@@ -1556,11 +2194,23 @@ static int advance(struct run *r)
 		for (int g = 0; g < st->nr_groups; g++) {
 			if ((why = stop_requested(r)))
 				return stopped(r, st, why);
+			if (drain_now)
+				return drained(r);
 			ret = run_group(r, st, g, &e);
 			if (ret < 0)
 				return exit_of(&e);
 			if (ret != EXEC_WAITING && (why = stop_requested(r)))
 				return stopped(r, st, why);
+			if (ret == 1 && st->on_failure == PL_RETRY) {
+				int rc = auto_retry(r, st, &e);
+
+				if (rc < 0)
+					return exit_of(&e);
+				if (rc == 1) {
+					g = -1; /* again from its first group */
+					continue;
+				}
+			}
 			if (ret == 1) {
 				ret = finish(r, st, false, "an action failed");
 				if (st->on_failure == PL_ROLLBACK && !r->only &&
@@ -1572,6 +2222,9 @@ static int advance(struct run *r)
 			}
 			if (ret == EXEC_WAITING)
 				return EXEC_WAITING;
+			/* actions of the group may not have started */
+			if (drain_now)
+				return drained(r);
 		}
 		if (put_stage(r, st->name, "Succeeded", 0, now_ms(), &e) < 0)
 			return exit_of(&e);
@@ -1639,6 +2292,7 @@ static int take_lock(struct run *r, struct sw_err *e)
 	r->lockfd = fd;
 	/* the runner's pid, for pipeline stop --abandon */
 	catch_abandon();
+	exec_catch_drain();
 	if (ftruncate(fd, 0) == 0)
 		dprintf(fd, "%d\n", (int)getpid());
 	return 0;
@@ -1951,6 +2605,77 @@ out:
 
 /* ---- commands ----------------------------------------------------------- */
 
+/*
+ * start --no-wait: the execution goes on in a process detached from the
+ * caller (its own session, stdin /dev/null, stdout and stderr appended
+ * to <pe-dir>/runner.log) that inherits the execution's lock. Returns
+ * -1 in that process, which runs the execution; in the caller, 0 once
+ * it is on its way, 111 when it cannot be.
+ */
+static int detach(struct run *r)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *log = fs_join(r->dir, "runner.log"), *db;
+	pid_t pid;
+	int st = 0, fd;
+
+	/* no SQLite connection crosses a fork */
+	store_close(r->s);
+	r->s = NULL;
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "slipway: fork: %s\n", strerror(errno));
+		free(log);
+		return 111;
+	}
+	if (pid > 0) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			fprintf(stderr, "slipway: %s: cannot run detached\n",
+				r->id);
+			free(log);
+			return 111;
+		}
+		fprintf(stderr, "%s: running detached; its output goes to %s\n",
+			r->id, log);
+		free(log);
+		return 0;
+	}
+	if (setsid() < 0 || (pid = fork()) < 0)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		dup2(fd, 0);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	free(log);
+	/* none of the caller's other files (a pipe it reads to its end) */
+	if (r->lockfd != 3) {
+		if (dup3(r->lockfd, 3, O_CLOEXEC) != 3)
+			_exit(111);
+		close(r->lockfd);
+		r->lockfd = 3;
+	}
+	closefrom(4);
+	/* the lock is ours now: say so for pipeline stop --abandon */
+	if (ftruncate(r->lockfd, 0) == 0 && lseek(r->lockfd, 0, SEEK_SET) == 0)
+		dprintf(r->lockfd, "%d\n", (int)getpid());
+	db = fs_join(r->state, "slipway.db");
+	if (store_open(&r->s, db, &e) < 0) {
+		fail_msg(&e);
+		_exit(111);
+	}
+	free(db);
+	return -1;
+}
+
 int exec_start(const char *file, const struct exec_opts *o)
 {
 	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
@@ -1979,7 +2704,7 @@ int exec_start(const char *file, const struct exec_opts *o)
 
 		if (!eq || eq == kv) {
 			fprintf(stderr,
-				"slipway: pipeline: -v wants NAME=VALUE, "
+				"error: -v wants NAME=VALUE, "
 				"not '%s'\n",
 				kv);
 			ret = 2;
@@ -1990,7 +2715,7 @@ int exec_start(const char *file, const struct exec_opts *o)
 			known |= !strcmp(r.pl.variables[k].name, n);
 		if (!known) {
 			fprintf(stderr,
-				"slipway: pipeline: '%s' is not a variable of "
+				"error: '%s' is not a variable of "
 				"pipeline '%s'\n",
 				n, r.pl.name);
 			free(n);
@@ -2005,7 +2730,7 @@ int exec_start(const char *file, const struct exec_opts *o)
 		if (!json_object_object_get_ex(r.vars, r.pl.variables[i].name,
 					       NULL)) {
 			fprintf(stderr,
-				"slipway: pipeline: variable '%s' has no "
+				"error: variable '%s' has no "
 				"default: give it with -v %s=VALUE\n",
 				r.pl.variables[i].name, r.pl.variables[i].name);
 			ret = 2;
@@ -2017,19 +2742,30 @@ int exec_start(const char *file, const struct exec_opts *o)
 		goto out;
 	}
 	uid = state_uuid();
-	r.id = xasprintf("pe-%s", uid);
+	r.id = o->id ? xstrdup(o->id) : xasprintf("pe-%s", uid);
+	if (o->id && (strncmp(o->id, "pe-", 3) || strchr(o->id, '/') ||
+		      strlen(o->id) > 64)) {
+		fprintf(stderr, "slipway: pipeline: bad execution id '%s'\n",
+			o->id);
+		ret = 2;
+		goto out;
+	}
 	r.dir = xasprintf("%s/executions/%s", r.state, r.id);
 	if (fs_mkdir_p(r.dir, 0755, &e) < 0 || take_lock(&r, &e) < 0) {
 		ret = exit_of(&e);
 		goto out;
 	}
+	r.trigger_type = o->trigger_type;
+	r.trigger_detail = o->trigger_detail;
 	abs = fs_abspath(file);
 	x.id = r.id;
 	x.pipeline = r.pl.name;
 	x.pipeline_file = abs;
 	x.status = (char *)"InProgress";
-	x.trigger_type = (char *)"StartPipelineExecution";
-	x.trigger_detail = o->revision ? (char *)o->revision : NULL;
+	x.trigger_type = (char *)(o->trigger_type ? o->trigger_type
+						  : "StartPipelineExecution");
+	x.trigger_detail =
+		(char *)(o->trigger_detail ? o->trigger_detail : o->revision);
 	x.variables = (char *)json_object_to_json_string_ext(
 		r.vars, JSON_C_TO_STRING_PLAIN);
 	x.start_ms = now_ms();
@@ -2039,7 +2775,13 @@ int exec_start(const char *file, const struct exec_opts *o)
 	}
 	printf("%s\n", r.id);
 	fflush(stdout);
+	if (o->no_wait) {
+		ret = detach(&r);
+		if (ret != -1)
+			goto out; /* the caller: started */
+	}
 	event(&r, 0, NULL, NULL, "STARTED", NULL);
+	signal_ready();
 	ret = advance(&r);
 	if (ret == EXEC_WAITING)
 		fprintf(stderr, "%s waiting for approval\n", r.id);
@@ -2079,7 +2821,7 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 		if (!target || !strcmp(target, name)) {
 			if (hit && !target) {
 				fprintf(stderr,
-					"slipway: pipeline: %s waits for more "
+					"error: %s waits for more "
 					"than one approval: name one as "
 					"STAGE/ACTION\n",
 					id);
@@ -2092,9 +2834,8 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 		free(name);
 	}
 	if (!hit) {
-		fprintf(stderr,
-			"slipway: pipeline: %s has no approval waiting%s%s\n",
-			id, target ? " at " : "", target ? target : "");
+		fprintf(stderr, "error: %s has no approval waiting%s%s\n", id,
+			target ? " at " : "", target ? target : "");
 		ret = 1;
 		goto out;
 	}
@@ -2107,8 +2848,8 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 				j.a = &j.st->actions[a];
 			}
 	if (!j.a) {
-		fprintf(stderr, "slipway: pipeline: %s/%s is no longer in %s\n",
-			hit->stage, hit->action, r.pl.file);
+		fprintf(stderr, "error: %s/%s is no longer in %s\n", hit->stage,
+			hit->action, r.pl.file);
 		ret = 3;
 		goto out;
 	}
@@ -2137,6 +2878,7 @@ int exec_decide(const char *state_dir, const char *id, const char *target,
 	event(&r, 2, j.st, j.a, approve ? "SUCCEEDED" : "FAILED", summary);
 	fprintf(stderr, "%s/%s: %s\n", j.st->name, j.a->name,
 		approve ? "Approved" : "Rejected");
+	signal_ready();
 	ret = advance(&r);
 out:
 	store_approvals_free(v, nr);
@@ -2174,7 +2916,7 @@ int exec_retry(const char *state_dir, const char *id, bool all)
 	if ((strcmp(x.status, "Failed") && strcmp(x.status, "Stopped")) ||
 	    !r.retry) {
 		fprintf(stderr,
-			"slipway: pipeline: execution %s is %s: only a failed "
+			"error: execution %s is %s: only a failed "
 			"stage can be retried\n",
 			id, x.status);
 		ret = 1;
@@ -2187,15 +2929,50 @@ int exec_retry(const char *state_dir, const char *id, bool all)
 		goto out;
 	}
 	event(&r, 0, NULL, NULL, "RESUMED", NULL);
-	event(&r, 1, r.retry, NULL, "RESUMED", NULL);
+	retry_event(&r, r.retry, MANUAL_RETRY, all);
 	fprintf(stderr, "%s: retrying %s (%s)\n", id, r.retry->name,
 		all ? "all actions" : "failed actions");
+	signal_ready();
 	ret = advance(&r);
 	if (ret == EXEC_WAITING)
 		fprintf(stderr, "%s waiting for approval\n", r.id);
 out:
 	store_execution_release(&x);
 	store_stages_free(sv, snr);
+	run_release(&r);
+	return ret;
+}
+
+int exec_resume(const char *state_dir, const char *id)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { 0 };
+	int ret;
+
+	if (open_run(&r, state_dir, id, &e) < 0 || take_lock(&r, &e) < 0) {
+		ret = e.code == ERR_FAILED ? (fail_msg(&e), 1) : exit_of(&e);
+		goto out;
+	}
+	if (store_get_execution(r.s, id, &x, &e) != 0) {
+		ret = exit_of(&e);
+		goto out;
+	}
+	if (strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) {
+		fprintf(stderr,
+			"slipway: pipeline: execution %s is %s: nothing to "
+			"resume\n",
+			id, x.status);
+		ret = 1;
+		goto out;
+	}
+	signal_ready();
+	fprintf(stderr, "%s resumed\n", id);
+	ret = advance(&r);
+	if (ret == EXEC_WAITING)
+		fprintf(stderr, "%s waiting for approval\n", r.id);
+out:
+	store_execution_release(&x);
 	run_release(&r);
 	return ret;
 }
@@ -2285,15 +3062,14 @@ int exec_stop(const char *state_dir, const char *id, bool abandon,
 	}
 	if (strcmp(x.status, "InProgress") && strcmp(x.status, "Stopping")) {
 		fprintf(stderr,
-			"slipway: pipeline: execution %s is %s: only one in "
+			"error: execution %s is %s: only one in "
 			"progress can be stopped\n",
 			id, x.status);
 		ret = 1;
 		goto out;
 	}
 	if (!strcmp(x.status, "Stopping") && !abandon) {
-		fprintf(stderr, "slipway: pipeline: execution %s is stopping\n",
-			id);
+		fprintf(stderr, "error: execution %s is stopping\n", id);
 		ret = 1;
 		goto out;
 	}
@@ -2448,6 +3224,169 @@ static json_object *jartifacts(struct run *r)
 	return v;
 }
 
+/* The attempts of action a before the latest one, l, oldest first:
+ * [{attempt, status, summary, externalExecutionId, durationMs,
+ * reportHref}] for the page. */
+static json_object *earlier(struct run *r, const struct pl_action *a,
+			    const struct store_action *v, size_t nr,
+			    const struct store_action *l)
+{
+	json_object *arr = json_object_new_array();
+
+	for (long n = 1; n < l->attempt; n++)
+		for (size_t i = 0; i < nr; i++) {
+			const struct store_action *x = &v[i];
+			json_object *o;
+			char *h;
+
+			if (x->attempt != n || strcmp(x->stage, l->stage) ||
+			    strcmp(x->action, l->action))
+				continue;
+			o = json_object_new_object();
+			json_object_object_add(o, "attempt",
+					       json_object_new_int64(n));
+			json_object_object_add(o, "status", jstr(x->status));
+			json_object_object_add(o, "summary", jstr(x->error));
+			json_object_object_add(o, "externalExecutionId",
+					       jstr(x->external_id));
+			if (x->start_ms && x->end_ms >= x->start_ms)
+				json_object_object_add(
+					o, "durationMs",
+					json_object_new_int64(x->end_ms -
+							      x->start_ms));
+			h = report_href(r, a, x->external_id);
+			json_object_object_add(o, "reportHref", jstr(h));
+			free(h);
+			json_object_array_add(arr, o);
+		}
+	return arr;
+}
+
+/* An approval's times for the page: {created, expires, decided}. */
+static json_object *japproval(const struct store_approval *ap)
+{
+	json_object *o = json_object_new_object();
+	const int64_t t[3] = { ap->created_ms, ap->expires_ms, ap->decided_ms };
+	const char *const k[3] = { "created", "expires", "decided" };
+
+	for (int i = 0; i < 3; i++)
+		if (t[i]) {
+			char *s = iso_time(t[i]);
+
+			json_object_object_add(o, k[i], jstr(s));
+			free(s);
+		}
+	return o;
+}
+
+/* {name} objects of a list of names. */
+static json_object *jname_objects(const char *const *v, size_t nr)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < nr; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", jstr(v[i]));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/* One attempt x of action pa, as ListActionExecutions prints it; its
+ * actionExecutionId is <pe-id>/<Stage>.<Action>.<attempt>. */
+static json_object *action_execution(struct run *r, const struct pl_stage *st,
+				     const struct pl_action *pa,
+				     const struct store_action *x)
+{
+	json_object *o = json_object_new_object(), *in, *out, *ty, *c, *res;
+	const char **names = xcalloc(pa->nr_inputs + 1, sizeof(*names));
+	char *t;
+
+	json_object_object_add(o, "pipelineExecutionId", jstr(r->id));
+	t = xasprintf("%s/%s.%s.%ld", r->id, st->name, pa->name, x->attempt);
+	json_object_object_add(o, "actionExecutionId", jstr(t));
+	free(t);
+	json_object_object_add(o, "stageName", jstr(st->name));
+	json_object_object_add(o, "actionName", jstr(pa->name));
+	t = iso_time(x->start_ms);
+	json_object_object_add(o, "startTime", jstr(t));
+	free(t);
+	t = iso_time(x->end_ms ? x->end_ms : x->start_ms);
+	json_object_object_add(o, "lastUpdateTime", jstr(t));
+	free(t);
+	json_object_object_add(o, "status", jstr(x->status));
+
+	in = json_object_new_object();
+	ty = json_object_new_object();
+	json_object_object_add(ty, "category",
+			       jstr(pl_category_name(pa->category)));
+	json_object_object_add(ty, "owner", jstr(pa->owner));
+	json_object_object_add(ty, "provider", jstr(pa->provider_name));
+	json_object_object_add(ty, "version", jstr(pa->version));
+	json_object_object_add(in, "actionTypeId", ty);
+	c = json_object_new_object();
+	for (size_t k = 0; k < pa->nr_config; k++)
+		json_object_object_add(c, pa->config[k].key,
+				       jstr(pa->config[k].value));
+	json_object_object_add(in, "configuration", c);
+	for (size_t k = 0; k < pa->nr_inputs; k++)
+		names[k] = pa->inputs[k].name;
+	json_object_object_add(in, "inputArtifacts",
+			       jname_objects(names, pa->nr_inputs));
+	free(names);
+	if (pa->namespace)
+		json_object_object_add(in, "namespace", jstr(pa->namespace));
+	json_object_object_add(o, "input", in);
+
+	out = json_object_new_object();
+	json_object_object_add(
+		out, "outputArtifacts",
+		strcmp(x->status, "Succeeded")
+			? json_object_new_array()
+			: jname_objects((const char *const *)pa->outputs.v,
+					pa->outputs.nr));
+	res = json_object_new_object();
+	json_object_object_add(res, "externalExecutionId",
+			       jstr(x->external_id));
+	json_object_object_add(res, "externalExecutionSummary", jstr(x->error));
+	json_object_object_add(out, "executionResult", res);
+	json_object_object_add(out, "outputVariables",
+			       x->output_variables
+				       ? json_tokener_parse(x->output_variables)
+				       : json_object_new_object());
+	json_object_object_add(o, "output", out);
+	return o;
+}
+
+/* Every attempt of every action (ListActionExecutions'
+ * actionExecutionDetails), in stage and action order, oldest first. */
+static json_object *action_executions(struct run *r,
+				      const struct store_action *v, size_t nr)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t s = 0; s < r->pl.nr_stages; s++)
+		for (size_t a = 0; a < r->pl.stages[s].nr_actions; a++) {
+			const struct pl_stage *st = &r->pl.stages[s];
+			const struct pl_action *pa = &st->actions[a];
+			const struct store_action *l =
+				latest((struct store_action *)v, nr, st->name,
+				       pa->name);
+
+			for (long n = 1; l && n <= l->attempt; n++)
+				for (size_t i = 0; i < nr; i++)
+					if (v[i].attempt == n &&
+					    !strcmp(v[i].stage, st->name) &&
+					    !strcmp(v[i].action, pa->name))
+						json_object_array_add(
+							arr, action_execution(
+								     r, st, pa,
+								     &v[i]));
+		}
+	return arr;
+}
+
 enum show_mode { SHOW_TEXT, SHOW_JSON, SHOW_HTML };
 
 /* The execution r as `show` prints it (SHOW_HTML: with the keys
@@ -2464,13 +3403,18 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 	struct store_approval *ap = NULL;
 	size_t snr = 0, anr = 0, pnr = 0;
 	json_object *root = NULL, *pe, *stages, *vars, *revs;
+	long autos, manuals;
+	char *trigger = NULL;
+	struct store_event *ev = NULL;
+	size_t enr = 0;
 	int ret = 0;
 
 	q.execution_id = id;
 	if (store_get_execution(r->s, id, &x, &e) != 0 ||
 	    store_list_stages(r->s, &q, &sv, &snr, &e) < 0 ||
 	    store_list_actions(r->s, &q, &av, &anr, &e) < 0 ||
-	    store_list_approvals(r->s, &q, &ap, &pnr, &e) < 0) {
+	    store_list_approvals(r->s, &q, &ap, &pnr, &e) < 0 ||
+	    store_list_events(r->s, &q, 0, &ev, &enr, &e) < 0) {
 		ret = -1;
 		*ep = e;
 		goto out;
@@ -2520,6 +3464,7 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 		json_object_object_add(pe, "artifacts", jartifacts(r));
 	json_object_object_add(root, "pipelineExecution", pe);
 	stages = json_object_new_array();
+	json_object_object_add(root, "stageStates", stages);
 	for (size_t s = 0; s < r->pl.nr_stages; s++) {
 		const struct pl_stage *st = &r->pl.stages[s];
 		json_object *so = json_object_new_object(), *le = NULL,
@@ -2536,12 +3481,31 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 			}
 		if (le)
 			json_object_object_add(so, "latestExecution", le);
-		if (!json)
-			printf("%-12s %s\n", st->name,
+		count_retries(ev, enr, st->name, &autos, &manuals, &trigger);
+		if (trigger) {
+			json_object *m = json_object_new_object();
+
+			json_object_object_add(m, "autoStageRetryAttempt",
+					       json_object_new_int64(autos));
+			json_object_object_add(m, "manualStageRetryAttempt",
+					       json_object_new_int64(manuals));
+			json_object_object_add(m, "latestRetryTrigger",
+					       jstr(trigger));
+			json_object_object_add(so, "retryStageMetadata", m);
+		}
+		if (!json) {
+			printf("%-12s %s", st->name,
 			       le ? json_object_get_string(
 					    json_object_object_get(le,
 								   "status"))
 				  : "-");
+			if (trigger)
+				printf(" (attempt %ld, %s)",
+				       1 + autos + manuals, trigger);
+			printf("\n");
+		}
+		free(trigger);
+		trigger = NULL;
 		for (size_t a = 0; a < st->nr_actions; a++) {
 			struct store_action *l =
 				latest(av, anr, st->name, st->actions[a].name);
@@ -2550,11 +3514,13 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 			const char *summary = l ? l->error : NULL;
 			bool wait = false;
 			const char *who = NULL;
+			const struct store_approval *approval = NULL;
 
 			for (size_t i = 0; i < pnr; i++)
 				if (!strcmp(ap[i].stage, st->name) &&
 				    !strcmp(ap[i].action,
 					    st->actions[a].name)) {
+					approval = &ap[i];
 					wait = !strcmp(ap[i].status,
 						       "InProgress");
 					if (ap[i].summary)
@@ -2621,13 +3587,33 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 						ale, "reportHref", jstr(h));
 					free(h);
 				}
+				if (html && l->attempt > 1) {
+					json_object_object_add(
+						ale, "attempt",
+						json_object_new_int64(
+							l->attempt));
+					json_object_object_add(
+						ao, "earlierAttempts",
+						earlier(r, &st->actions[a], av,
+							anr, l));
+				}
+				if (html && approval)
+					json_object_object_add(
+						ale, "approval",
+						japproval(approval));
 				add_revision(revs, &st->actions[a], l);
 				json_object_object_add(ao, "latestExecution",
 						       ale);
 				free(t);
 			}
 			json_object_array_add(acts, ao);
-			if (!json)
+			if (!json && l && l->attempt > 1)
+				printf("  %-20s %s (attempt %ld)%s%s%s\n",
+				       st->actions[a].name, status, l->attempt,
+				       wait ? " (waiting for approval)" : "",
+				       summary ? ": " : "",
+				       summary ? summary : "");
+			else if (!json)
 				printf("  %-20s %s%s%s%s\n",
 				       st->actions[a].name,
 				       status ? status : "-",
@@ -2638,7 +3624,9 @@ static int show(struct run *r, const char *id, enum show_mode mode,
 		json_object_object_add(so, "actionStates", acts);
 		json_object_array_add(stages, so);
 	}
-	json_object_object_add(root, "stageStates", stages);
+	if (json && !html)
+		json_object_object_add(root, "actionExecutionDetails",
+				       action_executions(r, av, anr));
 	if (html)
 		;
 	else if (json)
@@ -2659,6 +3647,7 @@ out:
 	store_stages_free(sv, snr);
 	store_actions_free(av, anr);
 	store_approvals_free(ap, pnr);
+	store_events_free(ev, enr);
 	return ret;
 }
 
@@ -2672,6 +3661,68 @@ int exec_show(const char *state_dir, const char *id, bool json)
 	    show(&r, id, json ? SHOW_JSON : SHOW_TEXT, NULL, &e) < 0)
 		ret = exit_of(&e);
 	run_release(&r);
+	return ret;
+}
+
+int exec_execution_json(const char *state_dir, const char *id,
+			struct json_object **out, struct sw_err *e)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	int ret = -1;
+
+	*out = NULL;
+	if (open_run_ex(&r, state_dir, id, true, e) == 0 &&
+	    show(&r, id, SHOW_HTML, out, e) == 0)
+		ret = 0;
+	run_release(&r);
+	return ret;
+}
+
+int exec_execution_json_in(struct store *s, const char *state_dir,
+			   struct pipeline *const *pls, size_t npl,
+			   const char *id, struct json_object **out,
+			   struct sw_err *e)
+{
+	struct run r = { .pl = PIPELINE_INIT, .lockfd = -1, .stage_fd = -1 };
+	struct store_execution x = { 0 };
+	const struct pipeline *pl = NULL;
+	int rc, ret = -1;
+
+	*out = NULL;
+	rc = store_get_execution(s, id, &x, e);
+	if (rc != 0) {
+		if (rc > 0)
+			err_set(e, ERR_USAGE, "no execution '%s'", id);
+		return -1;
+	}
+	for (size_t i = 0; i < npl && !pl && x.pipeline_file; i++) {
+		char *abs;
+
+		if (strcmp(pls[i]->name, x.pipeline))
+			continue;
+		abs = fs_abspath(pls[i]->file);
+		if (!strcmp(abs, x.pipeline_file))
+			pl = pls[i];
+		free(abs);
+	}
+	if (!pl) {
+		store_execution_release(&x);
+		return exec_execution_json(state_dir, id, out, e);
+	}
+	r.s = s;
+	r.state = xstrdup(state_dir);
+	r.id = xstrdup(id);
+	r.dir = xasprintf("%s/executions/%s", state_dir, id);
+	r.vars = x.variables ? json_tokener_parse(x.variables) : NULL;
+	if (!r.vars)
+		r.vars = json_object_new_object();
+	r.pl = *pl; /* borrowed: read only, never released here */
+	if (reconcile(&r, e) == 0 && show(&r, id, SHOW_HTML, out, e) == 0)
+		ret = 0;
+	r.pl = (struct pipeline)PIPELINE_INIT;
+	r.s = NULL;
+	run_release(&r);
+	store_execution_release(&x);
 	return ret;
 }
 

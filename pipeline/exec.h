@@ -13,7 +13,9 @@
  * side by side, each in a child process of its own (its output goes to
  * <pe-dir>/actions/<Stage>.<Action>/log), the group after when all of
  * them succeeded. A failed action lets its siblings finish, then fails
- * the stage and the execution: nothing later starts. A manual approval
+ * the stage and the execution: nothing later starts, unless the stage's
+ * onFailure is RETRY: then it is retried once by itself (its retryMode),
+ * unless it failed at an approval or is being stopped. A manual approval
  * leaves the execution InProgress, waiting (exit 5), with its lock
  * released. The runner holds <pe-dir>/lock while it runs: an execution
  * InProgress whose lock nobody holds was killed, and the action that was
@@ -41,6 +43,33 @@
 
 #define EXEC_WAITING 5 /* exit status: waiting for an approval */
 
+/*
+ * Serving (docs/serve.md): a runner (any of the functions below that
+ * advance an execution) started by `slipway serve` is told three more
+ * things.
+ *
+ * SLIPWAY_READY_FD=N in its environment: once the request is taken (the
+ * execution recorded, the approval decided, the retry or the resume
+ * begun), "ok\n" is written to fd N and N closed; a runner that fails
+ * before that has said why on stderr and exits with its status.
+ *
+ * SLIPWAY_WORKERS=N: at most N actions run at a time across all the
+ * runners of the state directory: an action takes one of the slot locks
+ * <state>/slots/0..N-1 before it starts (waiting, and saying so), and
+ * its process holds it until it ends. Approvals take none.
+ *
+ * SIGUSR2 drains a runner: the actions running finish and are recorded,
+ * nothing more starts (also no action waiting for a slot or a stage),
+ * and the runner exits EXEC_DRAINED with its lock released and the
+ * execution InProgress, for exec_resume() to take up.
+ */
+#define EXEC_DRAINED 75
+
+/* Catch SIGUSR2 as above from now on (a runner does it itself when it
+ * takes an execution's lock; this is for a process that means to be one
+ * before that). */
+void exec_catch_drain(void);
+
 /* What a killed runner leaves on the action it was running. */
 #define EXEC_KILLED_REASON "slipway was killed while the action ran"
 
@@ -48,7 +77,14 @@ struct exec_opts {
 	const char *state_dir; /* NULL: the default (state.h) */
 	const char *revision; /* --revision: the source actions' ref */
 	struct strvec vars; /* -v NAME=VALUE */
-	bool no_wait; /* stop at an approval (it always does, for now) */
+	/* start: return once the execution is started (exit 0), which
+	 * runs on in a detached process, its output in <pe-dir>/runner.log */
+	bool no_wait;
+	/* exec_start: the new execution's id ("pe-..."; NULL: a new one),
+	 * and its trigger as CodePipeline records it (NULL:
+	 * StartPipelineExecution, with the revision as its detail) */
+	const char *id;
+	const char *trigger_type, *trigger_detail;
 };
 
 #define EXEC_OPTS_INIT                                                         \
@@ -79,9 +115,33 @@ int exec_retry(const char *state_dir, const char *id, bool all);
 int exec_stop(const char *state_dir, const char *id, bool abandon,
 	      const char *reason);
 
-/* Print an execution (GetPipelineExecution + GetPipelineState as JSON
- * with json); its exit status is 0. */
+/* Run on an execution InProgress (or Stopping) that no runner holds,
+ * from where it stopped: a drained one. An action its runner was
+ * killed in the middle of is Failed first (EXEC_KILLED_REASON), never
+ * run again; exit 1 then, as for an execution that is not in progress. */
+int exec_resume(const char *state_dir, const char *id);
+
+/* Print an execution (GetPipelineExecution + GetPipelineState +
+ * ListActionExecutions as JSON with json); its exit status is 0. */
 int exec_show(const char *state_dir, const char *id, bool json);
+
+/* The same as a JSON object (with the extra keys of the page: artifacts,
+ * each action's actionTypeId, runOrder, artifacts and duration) in *out
+ * for the caller to put; -1 with *e set (ERR_USAGE: no such execution). */
+struct sw_err;
+struct json_object;
+int exec_execution_json(const char *state_dir, const char *id,
+			struct json_object **out, struct sw_err *e);
+
+/* The same, with a store already open and the pipelines already loaded:
+ * the one the execution ran (by name and file) is used as it is (read
+ * only), else the file is loaded as above. state_dir is absolute. */
+struct store;
+struct pipeline;
+int exec_execution_json_in(struct store *s, const char *state_dir,
+			   struct pipeline *const *pls, size_t npl,
+			   const char *id, struct json_object **out,
+			   struct sw_err *e);
 
 /* Write the execution's page (pipeline/page.h) to out (NULL:
  * <pe-dir>/report.html, which every state change of the execution
@@ -98,7 +158,6 @@ int exec_list(const char *state_dir, const char *file);
  * so that the same files, modes and links give the same hex whatever
  * their times or the directory's name.
  */
-struct sw_err;
 int exec_tree_hash(const char *dir, char hex[65], struct sw_err *e);
 
 #endif

@@ -69,6 +69,49 @@ static void vars_table(struct buf *b, json_object *o)
 	buf_addstr(b, "</table>\n");
 }
 
+/* The attempts before the latest one, oldest first. */
+static void attempts(struct buf *b, json_object *arr)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	json_object *x;
+
+	if (!n)
+		return;
+	buf_addstr(b, "<div class=\"attempts\">\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		const char *href = get(o, "reportHref");
+
+		buf_addstr(b, "<div class=\"earlier\">attempt ");
+		esc(b, get(o, "attempt"));
+		buf_addch(b, ' ');
+		badge(b, get(o, "status"));
+		if (json_object_object_get_ex(o, "durationMs", &x) && x) {
+			buf_addstr(b, " <span class=\"dur\">");
+			duration(b, json_object_get_int64(x));
+			buf_addstr(b, "</span>");
+		}
+		if (href) {
+			buf_addstr(b, " <a class=\"ext\" href=\"");
+			esc(b, href);
+			buf_addstr(b, "\">");
+			esc(b, get(o, "externalExecutionId"));
+			buf_addstr(b, "</a>");
+		} else if (get(o, "externalExecutionId")) {
+			buf_addstr(b, " <span class=\"ext\">");
+			esc(b, get(o, "externalExecutionId"));
+			buf_addstr(b, "</span>");
+		}
+		if (get(o, "summary")) {
+			buf_addstr(b, "<div class=\"summary\">");
+			esc(b, get(o, "summary"));
+			buf_addstr(b, "</div>");
+		}
+		buf_addstr(b, "</div>\n");
+	}
+	buf_addstr(b, "</div>\n");
+}
+
 static void action(struct buf *b, json_object *ao)
 {
 	json_object *le = NULL, *ty = NULL, *x;
@@ -91,7 +134,23 @@ static void action(struct buf *b, json_object *ao)
 		duration(b, json_object_get_int64(x));
 		buf_addstr(b, "</span>");
 	}
+	if (get(le, "attempt")) {
+		buf_addstr(b, " <span class=\"attempt\">attempt ");
+		esc(b, get(le, "attempt"));
+		buf_addstr(b, "</span>");
+	}
 	buf_addstr(b, "</div>\n");
+	x = NULL;
+	if (le && json_object_object_get_ex(le, "approval", &x) && x &&
+	    status && !strcmp(status, "InProgress") && get(x, "created")) {
+		buf_addstr(b, "<div class=\"wait\">waiting since ");
+		esc(b, get(x, "created"));
+		if (get(x, "expires")) {
+			buf_addstr(b, ", expires ");
+			esc(b, get(x, "expires"));
+		}
+		buf_addstr(b, "</div>\n");
+	}
 	if ((href = get(le, "reportHref"))) {
 		buf_addstr(b, "<div><a class=\"ext\" href=\"");
 		esc(b, href);
@@ -102,6 +161,11 @@ static void action(struct buf *b, json_object *ao)
 		buf_addstr(b, "<div class=\"ext\">");
 		esc(b, get(le, "externalExecutionId"));
 		buf_addstr(b, "</div>\n");
+	}
+	if ((href = get(le, "logHref"))) {
+		buf_addstr(b, "<div><a class=\"log\" href=\"");
+		esc(b, href);
+		buf_addstr(b, "\">log</a></div>\n");
 	}
 	who = get(le, "lastUpdatedBy");
 	summary = get(le, "summary");
@@ -115,6 +179,10 @@ static void action(struct buf *b, json_object *ao)
 		esc(b, who);
 		buf_addstr(b, "</div>\n");
 	}
+	x = NULL;
+	json_object_object_get_ex(ao, "earlierAttempts", &x);
+	attempts(b, x);
+	x = NULL;
 	json_object_object_get_ex(ao, "inputArtifacts", &x);
 	names(b, "in", x);
 	x = NULL;
@@ -142,7 +210,8 @@ static const char css[] =
 	".action.st-ok{border-left:4px solid #1d8102}"
 	".action.st-bad{border-left:4px solid #d13212}"
 	".action.st-warn{border-left:4px solid #ff9900}"
-	".name{font-weight:600}.type,.dur,.who,.art{color:#545b64;"
+	".name{font-weight:600}.type,.dur,.who,.art,.attempt,.wait,"
+	".earlier{color:#545b64;"
 	"font-size:.9em}.summary{margin:.3em 0;white-space:pre-wrap}"
 	".badge{display:inline-block;padding:0 .5em;border-radius:1em;"
 	"color:#fff;font-size:.85em}.st-ok "
@@ -151,36 +220,18 @@ static const char css[] =
 	".badge.st-skip{background:#879596}"
 	"table.vars{border-collapse:collapse;font-size:.85em;margin-top:.3em}"
 	"table.vars th,table.vars td{border:1px solid #d5dbdb;padding:1px 4px;"
-	"text-align:left}code{font-size:.9em}\n";
+	"text-align:left}code{font-size:.9em}"
+	".attempts{border-top:1px dashed #d5dbdb;margin-top:.3em;"
+	"padding-top:.2em}\n";
 
-void page_render(json_object *root, struct buf *b)
+void page_render_stages(json_object *root, struct buf *b)
 {
 	json_object *pe = NULL, *stages = NULL, *x;
 	size_t ns;
 
 	json_object_object_get_ex(root, "pipelineExecution", &pe);
 	json_object_object_get_ex(root, "stageStates", &stages);
-	buf_addstr(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-		      "<meta charset=\"utf-8\">\n<title>");
-	esc(b, get(pe, "pipelineName"));
-	buf_addstr(b, " ");
-	esc(b, get(pe, "pipelineExecutionId"));
-	buf_addf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
-	esc(b, get(pe, "pipelineName"));
-	buf_addstr(b, " ");
-	badge(b, get(pe, "status"));
-	buf_addstr(b, "</h1>\n<p class=\"meta\">execution <code>");
-	esc(b, get(pe, "pipelineExecutionId"));
-	buf_addstr(b, "</code>");
-	if (get(pe, "executionMode")) {
-		buf_addstr(b, " · ");
-		esc(b, get(pe, "executionMode"));
-	}
-	if (get(pe, "statusSummary")) {
-		buf_addstr(b, " · ");
-		esc(b, get(pe, "statusSummary"));
-	}
-	buf_addstr(b, "</p>\n<div class=\"stages\">\n");
+	buf_addstr(b, "<div class=\"stages\">\n");
 	ns = stages ? json_object_array_length(stages) : 0;
 	for (size_t s = 0; s < ns; s++) {
 		json_object *so = json_object_array_get_idx(stages, s);
@@ -245,7 +296,13 @@ void page_render(json_object *root, struct buf *b)
 			buf_addstr(b, "<tr><th>");
 			esc(b, get(v, "name"));
 			buf_addstr(b, "</th><td><code>");
+			if (get(v, "href")) {
+				buf_addstr(b, "<a href=\"");
+				esc(b, get(v, "href"));
+				buf_addstr(b, "\">");
+			}
 			esc(b, get(v, "sha256"));
+			buf_addstr(b, get(v, "href") ? "</a>" : "");
 			buf_addstr(b, "</code></td></tr>");
 		}
 		buf_addstr(b, "</table>\n");
@@ -265,5 +322,34 @@ void page_render(json_object *root, struct buf *b)
 		}
 		buf_addstr(b, "</table>\n");
 	}
+}
+
+void page_render(json_object *root, struct buf *b)
+{
+	json_object *pe = NULL;
+
+	json_object_object_get_ex(root, "pipelineExecution", &pe);
+	buf_addstr(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+		      "<meta charset=\"utf-8\">\n<title>");
+	esc(b, get(pe, "pipelineName"));
+	buf_addstr(b, " ");
+	esc(b, get(pe, "pipelineExecutionId"));
+	buf_addf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
+	esc(b, get(pe, "pipelineName"));
+	buf_addstr(b, " ");
+	badge(b, get(pe, "status"));
+	buf_addstr(b, "</h1>\n<p class=\"meta\">execution <code>");
+	esc(b, get(pe, "pipelineExecutionId"));
+	buf_addstr(b, "</code>");
+	if (get(pe, "executionMode")) {
+		buf_addstr(b, " · ");
+		esc(b, get(pe, "executionMode"));
+	}
+	if (get(pe, "statusSummary")) {
+		buf_addstr(b, " · ");
+		esc(b, get(pe, "statusSummary"));
+	}
+	buf_addstr(b, "</p>\n");
+	page_render_stages(root, b);
 	buf_addstr(b, "</body>\n</html>\n");
 }

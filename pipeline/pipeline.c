@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "fs.h"
+#include "suggest.h"
 #include "group.h"
+#include "secrets.h"
 #include "vars.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -307,6 +309,65 @@ static size_t seq_len(const struct ynode *n)
 	return n && n->type == YNODE_SEQ ? n->nr : 0;
 }
 
+/* The number of words in a NULL-ended list (NULL: none). */
+static size_t list_len(const char *const *l)
+{
+	size_t n = 0;
+
+	while (l && l[n])
+		n++;
+	return n;
+}
+
+/* Warn about unknown key k in path, naming the closest of known and of
+ * more (NULL-ended lists, either may be NULL) when one is close. */
+static void unknown_in(struct pp *p, const struct ynode *k, const char *path,
+		       const char *const *known, const char *const *more)
+{
+	const char *s = NULL;
+
+	if (k->type == YNODE_SCALAR) {
+		s = suggest_closest(k->value, k->len, known, list_len(known));
+		if (!s)
+			s = suggest_closest(k->value, k->len, more,
+					    list_len(more));
+	}
+	if (s)
+		warnf(p, k,
+		      "unknown key '%s'%s%s%s ignored (did you mean '%s'?)",
+		      yshown(k).s, path ? " in '" : "", path ? path : "",
+		      path ? "'" : "", s);
+	else
+		warnf(p, k, "unknown key '%s'%s%s%s ignored", yshown(k).s,
+		      path ? " in '" : "", path ? path : "", path ? "'" : "");
+	strvec_push(&p->pl->unknown_keys,
+		    p->pl->warnings.v[p->pl->warnings.nr - 1]);
+}
+
+/* The same for a provider's configuration key. */
+static void unknown_config(struct pp *p, const struct ynode *k,
+			   const char *provider, const char *const *required,
+			   const char *const *known)
+{
+	const char *s;
+
+	s = suggest_closest(k->value, k->len, required, list_len(required));
+	if (!s)
+		s = suggest_closest(k->value, k->len, known, list_len(known));
+	if (s)
+		warnf(p, k,
+		      "unknown configuration key '%s' of provider '%s' "
+		      "ignored (did you mean '%s'?)",
+		      yshown(k).s, provider, s);
+	else
+		warnf(p, k,
+		      "unknown configuration key '%s' of provider '%s' "
+		      "ignored",
+		      yshown(k).s, provider);
+	strvec_push(&p->pl->unknown_keys,
+		    p->pl->warnings.v[p->pl->warnings.nr - 1]);
+}
+
 /*
  * Check the keys of mapping m: known ones pass, AWS-only ones are
  * remembered for the note, others are warnings.
@@ -326,8 +387,7 @@ static void check_keys(struct pp *p, const struct ynode *m, const char *path,
 				strvec_push(&p->aws_keys, k->value);
 			continue;
 		}
-		warnf(p, k, "unknown key '%s'%s%s%s ignored", yshown(k).s,
-		      path ? " in '" : "", path ? path : "", path ? "'" : "");
+		unknown_in(p, k, path, known, NULL);
 	}
 }
 
@@ -485,10 +545,8 @@ static int parse_config(struct pp *p, const struct ynode *an, const char *path,
 			a->nr_config++;
 			if (!in_list(info->required, k->value) &&
 			    !in_list(info->known, k->value))
-				warnf(p, k,
-				      "unknown configuration key '%s' of "
-				      "provider '%s' ignored",
-				      yshown(k).s, info->name);
+				unknown_config(p, k, info->name, info->required,
+					       info->known);
 		}
 	}
 	for (const char *const *r = info->required; *r; r++)
@@ -1542,6 +1600,104 @@ static int parse_poll(struct pp *p, const struct ynode *n)
 		   n->type == YNODE_SCALAR ? yshown(n).s : ynode_kind(n));
 }
 
+static int get_bool(struct pp *p, const struct ynode *n, const char *path,
+		    bool *out)
+{
+	if (!n || ynode_is_null(n))
+		return 0;
+	if (n->type == YNODE_SCALAR && !strcmp(n->value, "true"))
+		*out = true;
+	else if (n->type == YNODE_SCALAR && !strcmp(n->value, "false"))
+		*out = false;
+	else
+		return bad(p, n, "'%s' must be true or false, not '%s'", path,
+			   n->type == YNODE_SCALAR ? yshown(n).s
+						   : ynode_kind(n));
+	return 0;
+}
+
+static int find_source(const struct pipeline *pl, const char *name);
+
+static int parse_status(struct pp *p, const struct ynode *k,
+			const struct ynode *v, struct pl_status *st)
+{
+	static const char *const keys[] = { "forge",	  "api",
+					    "repository", "token-file",
+					    "context",	  NULL };
+	static const char *const forges[] = { "github", "gitlab", "gitea" };
+	static const char *const apis[] = { "https://api.github.com",
+					    "https://gitlab.com/api/v4", NULL };
+	struct pipeline *pl = p->pl;
+	char sub[200], isub[260];
+	size_t n;
+	int f;
+
+	snprintf(sub, sizeof(sub), "slipway.statuses.%s", yshown(k).s);
+	st->source = xstrdup(k->value);
+	st->line = k->line;
+	st->col = k->col;
+	if (find_source(pl, k->value) < 0)
+		return bad(p, k,
+			   "'%s': '%s' is not a name in 'slipway.sources'", sub,
+			   yshown(k).s);
+	if (need_map(p, v, sub) < 0)
+		return -1;
+	check_keys(p, v, sub, keys, NULL);
+	snprintf(isub, sizeof(isub), "%s.forge", sub);
+	if (!ynode_map_get(v, "forge"))
+		return bad(p, v, "'%s' is required: github, gitlab or gitea",
+			   isub);
+	f = get_enum(p, ynode_map_get(v, "forge"), isub, forges, 3);
+	if (f < 0)
+		return -1;
+	st->forge = xstrdup(forges[f]);
+	snprintf(isub, sizeof(isub), "%s.api", sub);
+	if (get_str(p, ynode_map_get(v, "api"), isub, &st->api) < 0)
+		return -1;
+	if (!st->api && !apis[f])
+		return bad(p, v,
+			   "'%s' is required for gitea: the API base, "
+			   "such as https://gitea.example.com/api/v1",
+			   isub);
+	if (!st->api)
+		st->api = xstrdup(apis[f]);
+	if (strncmp(st->api, "http://", 7) && strncmp(st->api, "https://", 8))
+		return bad(p, ynode_map_get(v, "api"),
+			   "'%s' must be an http:// or https:// URL", isub);
+	n = strlen(st->api);
+	while (n > 8 && st->api[n - 1] == '/')
+		st->api[--n] = '\0';
+	snprintf(isub, sizeof(isub), "%s.repository", sub);
+	if (get_str(p, ynode_map_get(v, "repository"), isub, &st->repository) <
+	    0)
+		return -1;
+	if (!st->repository)
+		st->repository = xstrdup(k->value);
+	if (!*st->repository || strstr(st->repository, "..") ||
+	    !charset_ok(st->repository, "-_./"))
+		return bad(p,
+			   ynode_map_get(v, "repository")
+				   ? ynode_map_get(v, "repository")
+				   : k,
+			   "invalid '%s' (%s): owner/name", isub,
+			   st->repository);
+	snprintf(isub, sizeof(isub), "%s.token-file", sub);
+	if (!ynode_map_get(v, "token-file"))
+		return bad(p, v, "'%s' is required", isub);
+	if (get_path(p, ynode_map_get(v, "token-file"), isub, &st->token_file) <
+	    0)
+		return -1;
+	snprintf(isub, sizeof(isub), "%s.context", sub);
+	if (get_str(p, ynode_map_get(v, "context"), isub, &st->context) < 0)
+		return -1;
+	if (!st->context)
+		st->context = xasprintf("slipway/%s", pl->name ? pl->name : "");
+	if (!*st->context || strlen(st->context) > 255)
+		return bad(p, ynode_map_get(v, "context"),
+			   "'%s' must be 1 to 255 characters", isub);
+	return 0;
+}
+
 static int parse_slipway(struct pp *p, const struct ynode *m)
 {
 	static const char *const keys[] = { "sources",
@@ -1550,6 +1706,9 @@ static int parse_slipway(struct pp *p, const struct ynode *m)
 					    "notifications",
 					    "webhook-secret-file",
 					    "poll",
+					    "secrets-file",
+					    "allow-fork-pull-requests",
+					    "statuses",
 					    NULL };
 	struct pipeline *pl = p->pl;
 	const struct ynode *v;
@@ -1586,6 +1745,39 @@ static int parse_slipway(struct pp *p, const struct ynode *m)
 	if ((v = ynode_map_get(m, "poll")) && !ynode_is_null(v) &&
 	    parse_poll(p, v) < 0)
 		return -1;
+	if ((v = ynode_map_get(m, "secrets-file"))) {
+		struct secrets sec = SECRETS_INIT;
+		struct sw_err se = SW_ERR_INIT;
+		int rc;
+
+		if (get_path(p, v, "slipway.secrets-file", &pl->secrets_file) <
+		    0)
+			return -1;
+		/* a malformed one is refused now, not when an action runs */
+		secrets_init(&sec);
+		rc = secrets_load_file(&sec, pl->secrets_file, &se);
+		secrets_release(&sec);
+		if (rc < 0) {
+			rc = bad(p, v, "'slipway.secrets-file': %s", se.msg);
+			err_clear(&se);
+			return rc;
+		}
+	}
+	if (get_bool(p, ynode_map_get(m, "allow-fork-pull-requests"),
+		     "slipway.allow-fork-pull-requests",
+		     &pl->allow_fork_pull_requests) < 0)
+		return -1;
+	if ((v = ynode_map_get(m, "statuses")) && !ynode_is_null(v)) {
+		if (need_named_map(p, v, "slipway.statuses") < 0)
+			return -1;
+		pl->statuses = xcalloc(v->nr + 1, sizeof(*pl->statuses));
+		for (size_t i = 0; i < v->nr; i++) {
+			pl->nr_statuses++;
+			if (parse_status(p, v->keys[i], v->items[i],
+					 &pl->statuses[i]) < 0)
+				return -1;
+		}
+	}
 	return 0;
 }
 
@@ -1956,6 +2148,79 @@ static int check_buildspec(struct pp *p, size_t s, size_t a)
 	return ret;
 }
 
+/* A Commands action's SECRETS_MANAGER variables: a secret reference
+ * each, and slipway.secrets-file to look them up in. */
+static int check_secrets(struct pp *p, size_t s, size_t a)
+{
+	const struct pl_action *ac = &p->pl->stages[s].actions[a];
+	const struct ynode *env =
+		ynode_map_get(action_node(p, s, a), "environmentVariables");
+
+	for (size_t i = 0; i < ac->nr_env; i++) {
+		const struct ynode *it = env->items[i];
+		char *id = NULL, *key = NULL, *stage = NULL, *ver = NULL;
+		struct sw_err e = SW_ERR_INIT;
+		int rc = 0;
+
+		if (!ac->env[i].secret)
+			continue;
+		if (!p->pl->secrets_file)
+			return bad(p, where(it, "type"),
+				   "secret '%s' of '%s.%s' has no source of "
+				   "secrets: add 'slipway.secrets-file'",
+				   ac->env[i].name, p->pl->stages[s].name,
+				   ac->name);
+		if (!strstr(ac->env[i].value, "#{") &&
+		    secrets_parse_ref(ac->env[i].value, &id, &key, &stage, &ver,
+				      &e) < 0)
+			rc = bad(p, where(it, "value"), "%s", e.msg);
+		err_clear(&e);
+		free(id);
+		free(key);
+		free(stage);
+		free(ver);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A CodeBuild action's PARAMETER_STORE and SECRETS_MANAGER variables
+ * need a secrets file: its project's, else slipway.secrets-file. */
+static int check_codebuild_secrets(struct pp *p, size_t s, size_t a)
+{
+	const struct pl_action *ac = &p->pl->stages[s].actions[a];
+	const char *env = pl_action_config(ac, "EnvironmentVariables");
+	json_object *j;
+	int ret = 0;
+
+	if (!env ||
+	    (ac->binding >= 0 && p->pl->projects[ac->binding].secrets_file) ||
+	    p->pl->secrets_file)
+		return 0;
+	j = json_tokener_parse(env); /* checked by check_codebuild */
+	for (size_t i = 0; j && json_object_is_type(j, json_type_array) &&
+			   i < json_object_array_length(j);
+	     i++) {
+		json_object *o = json_object_array_get_idx(j, i), *t, *n;
+
+		if (!json_object_object_get_ex(o, "type", &t) ||
+		    !strcmp(json_object_get_string(t), "PLAINTEXT"))
+			continue;
+		json_object_object_get_ex(o, "name", &n);
+		ret = bad(p, config_value_node(p, s, a, "EnvironmentVariables"),
+			  "%s variable '%s' of '%s.%s' has no source of "
+			  "secrets: add 'secrets-file' to project '%s' or "
+			  "'slipway.secrets-file'",
+			  json_object_get_string(t), json_object_get_string(n),
+			  p->pl->stages[s].name, ac->name,
+			  p->pl->projects[ac->binding].name);
+		break;
+	}
+	json_object_put(j);
+	return ret;
+}
+
 static int check_bindings(struct pp *p)
 {
 	struct pipeline *pl = p->pl;
@@ -1998,6 +2263,8 @@ static int check_bindings(struct pp *p)
 					  NULL, find_project, "projects");
 				if (!rc && ac->binding >= 0)
 					rc = check_buildspec(p, s, a);
+				if (!rc && ac->binding >= 0)
+					rc = check_codebuild_secrets(p, s, a);
 				break;
 			case PL_CODEDEPLOY:
 				rc = bind(p, s, a, "deployment group",
@@ -2023,6 +2290,8 @@ static int check_bindings(struct pp *p)
 					      arn);
 				break;
 			case PL_COMMANDS:
+				rc = check_secrets(p, s, a);
+				break;
 			case PL_COMMAND:
 				break;
 			}
@@ -2348,7 +2617,18 @@ void pipeline_release(struct pipeline *pl)
 	}
 	free(pl->notifications);
 	free(pl->webhook_secret_file);
+	free(pl->secrets_file);
+	for (size_t i = 0; i < pl->nr_statuses; i++) {
+		free(pl->statuses[i].source);
+		free(pl->statuses[i].forge);
+		free(pl->statuses[i].api);
+		free(pl->statuses[i].repository);
+		free(pl->statuses[i].token_file);
+		free(pl->statuses[i].context);
+	}
+	free(pl->statuses);
 	strvec_release(&pl->warnings);
+	strvec_release(&pl->unknown_keys);
 	strvec_release(&pl->notes);
 	memset(pl, 0, sizeof(*pl));
 }

@@ -214,6 +214,20 @@ struct pl_notification {
 	char *url; /* http(s) URL to POST the event to, or NULL */
 };
 
+/*
+ * slipway.statuses: a source name -> where its commits' statuses go
+ * (docs/webhooks.md "Commit statuses").
+ */
+struct pl_status {
+	char *source; /* a slipway.sources name */
+	char *forge; /* "github", "gitlab" or "gitea" */
+	char *api; /* API base, no trailing slash */
+	char *repository; /* owner/name (GitLab: its path or numeric id) */
+	char *token_file; /* absolute */
+	char *context; /* the status's context (GitLab: name) */
+	int line, col; /* of the key */
+};
+
 struct pipeline {
 	char *file; /* as given */
 	char *dir; /* its directory, absolute */
@@ -234,9 +248,18 @@ struct pipeline {
 	struct pl_notification *notifications;
 	size_t nr_notifications;
 	char *webhook_secret_file; /* absolute, or NULL */
+	/* where a Commands action's SECRETS_MANAGER variables are looked
+	 * up (secrets.h's file format): absolute, or NULL */
+	char *secrets_file;
 	int poll_seconds; /* 0: no polling */
+	bool allow_fork_pull_requests; /* slipway.allow-fork-pull-requests */
+	struct pl_status *statuses;
+	size_t nr_statuses;
 	struct strvec warnings;
 	struct strvec notes;
+	/* The warnings about unknown keys, again: --strict makes them
+	 * errors. */
+	struct strvec unknown_keys;
 };
 
 #define PIPELINE_INIT                                                          \

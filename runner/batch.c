@@ -920,11 +920,9 @@ static bool bare_repo(const char *dir)
 /* The ref and versions the tasks build: the commit sr resolved. */
 static void pin_source(struct brun *b, const struct source_result *sr)
 {
-	const struct build_opts *o = b->bo->build;
-
 	b->resolved = xstrdup_or_null(sr->resolved_version);
 	b->source_version = xstrdup_or_null(sr->source_version);
-	if (b->resolved && !o->worktree)
+	if (b->resolved && !sr->worktree)
 		b->ref = xstrdup(b->resolved);
 }
 
@@ -992,6 +990,7 @@ static int load_batchspec(struct brun *b, struct sw_err *e)
 		/* read from the commit */
 	} else {
 		struct source_result sr = SOURCE_RESULT_INIT;
+		const char *exclude[3] = { NULL, NULL, NULL };
 		char *uuid = state_uuid();
 		char *probe =
 			xasprintf("%s/batches/.probe-%s", b->st.dir, uuid);
@@ -1000,6 +999,9 @@ static int load_batchspec(struct brun *b, struct sw_err *e)
 		free(uuid);
 		b->fetched = true;
 		so.dest = probe;
+		exclude[0] = b->st.dir;
+		exclude[1] = o->artifacts_dir;
+		so.exclude = exclude;
 		if (fs_mkdir_p(probe, 0755, e) < 0) {
 			ret = -1;
 		} else if (source_fetch(&so, &sr, &pe) == 0) {
@@ -1065,6 +1067,9 @@ static void child_main(struct brun *b, struct batch_task *t, int wfd,
 	/* the batch's death, even by SIGKILL, stops the build as a TERM */
 	proc_die_with_parent(parent, SIGTERM);
 	task_opts(b, t, &o);
+	/* the batch's tasks have no terminal: CodeBuild's lines, no pause */
+	o.brk.mode = BREAK_NONE;
+	o.output = BUILD_OUTPUT_CODEBUILD;
 	o.artifacts_dir = art;
 	o.report = t->report;
 	build_run(&o, &status);

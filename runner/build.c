@@ -22,8 +22,10 @@
 #include "mirror.h"
 #include "log.h"
 #include "mask.h"
+#include "pause.h"
 #include "proc.h"
 #include "report.h"
+#include "resume.h"
 #include "retire.h"
 #include "sandbox.h"
 #include "secrets.h"
@@ -73,6 +75,12 @@ struct run {
 	/* report.json's space, set aside before anything can fill the disk */
 	struct fs_reserve report_rv;
 	bool disk_noted; /* the reason already says what could not be written */
+	struct resume_rec from; /* --from / --phase: the kept build's record */
+	char *from_out; /* its codebuild/output */
+	char *resume_cwd; /* where the first command runs, or NULL */
+	/* the first failed command (borrowed from bs), for the summary */
+	const char *failed_phase, *failed_command;
+	int failed_line, failed_status;
 };
 
 static void set_reason(struct run *r, const char *fmt, ...)
@@ -143,9 +151,11 @@ static int resolve_secrets(struct run *r, struct phase_rec *p)
 	struct sw_err e = SW_ERR_INIT;
 	const struct bs_kvlist *lists[2] = { &r->bs.parameter_store,
 					     &r->bs.secrets_manager };
+	const struct strvec *opts[2] = { &r->o->parameter_env,
+					 &r->o->secret_env };
 	int ret = 0;
 
-	if (!lists[0]->nr && !lists[1]->nr)
+	if (!lists[0]->nr && !lists[1]->nr && !opts[0]->nr && !opts[1]->nr)
 		return 0;
 	secrets_init(&s);
 	secrets_set_mask(&s, &r->mask);
@@ -182,6 +192,34 @@ static int resolve_secrets(struct run *r, struct phase_rec *p)
 				break;
 			}
 			env_set(&r->env, kv->name, value);
+			free(value);
+		}
+	}
+	/* then the command line's, which win over the buildspec's */
+	for (int k = 0; k < 2 && !ret; k++) {
+		for (size_t i = 0; i < opts[k]->nr; i++) {
+			const char *nv = opts[k]->v[i], *eq = strchr(nv, '=');
+			char *name = xstrndup(nv, eq - nv), *value = NULL;
+			int rc = k == 0 ? secrets_get_parameter(&s, eq + 1,
+								&value, &e)
+					: secrets_get_secret(&s, eq + 1, &value,
+							     &e);
+
+			if (rc < 0) {
+				const char *code =
+					k == 0 ? "Decrypted Variables Error"
+					       : "Secrets Manager Error";
+
+				phase_end(p, PHASE_FAILED, code, e.msg,
+					  &r->log);
+				set_reason(r, "%s: %s: %s", code, name, e.msg);
+				fail(r, PHASE_FAILED, ERR_FAILED);
+				free(name);
+				ret = -1;
+				break;
+			}
+			env_set(&r->env, name, value);
+			free(name);
 			free(value);
 		}
 	}
@@ -569,6 +607,139 @@ out:
 	return ret;
 }
 
+/* A kept build's path in a value, made this build's. */
+static char *rebase(const struct run *r, const char *v)
+{
+	const char *src = r->sandbox_src ? r->sandbox_src : r->res->src_dir;
+	char *a = resume_rebase(v, r->from.build_src, src);
+	char *b = resume_rebase(a, r->from.build_dir, r->res->build_dir);
+
+	free(a);
+	return b;
+}
+
+/*
+ * --from / --phase: the variables the kept build had as the phase
+ * started, over this build's own (its CODEBUILD_* and secrets stay this
+ * build's; -e still wins), and the directory it was in.
+ */
+static void resume_env(struct run *r)
+{
+	struct sw_err e = SW_ERR_INIT;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->from.env.nr; i++) {
+		const char *kv = r->from.env.v[i], *eq = strchr(kv, '=');
+		char *name, *value;
+
+		if (!eq || eq == kv)
+			continue;
+		name = xstrndup(kv, (size_t)(eq - kv));
+		if (!strncmp(name, "CODEBUILD_", 10) &&
+		    (env_get(&r->env, name) ||
+		     !strcmp(name, "CODEBUILD_BUILD_SUCCEEDING") ||
+		     !strcmp(name, "CODEBUILD_LAST_EXIT"))) {
+			free(name);
+			continue;
+		}
+		value = rebase(r, eq + 1);
+		env_set(&r->env, name, value);
+		free(name);
+		free(value);
+		n++;
+	}
+	for (size_t i = 0; i < r->o->env.nr; i++) {
+		char *name, *value;
+
+		if (env_parse_assignment(r->o->env.v[i], &name, &value, &e) < 0)
+			continue;
+		env_set(&r->env, name, value);
+		free(name);
+		free(value);
+	}
+	if (r->from.cwd)
+		r->resume_cwd = rebase(r, r->from.cwd);
+	log_agent(&r->log,
+		  "Restored %zu variables and the directory %s of build %s "
+		  "as phase %s started",
+		  n, r->resume_cwd ? r->resume_cwd : "(the source's)",
+		  r->res->from_build, r->res->from_phase);
+}
+
+/*
+ * As each phase starts: the carried variables and directory, for a later
+ * --from (resume.h). Secrets are left out: a resumed build resolves them
+ * again.
+ */
+static void save_phase(int id, void *data)
+{
+	struct run *r = data;
+	struct build_result *res = r->res;
+	struct resume_rec rec = RESUME_REC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	const struct strvec *env =
+		r->sh.persist ? &r->sh.env : &r->sh.first_env;
+	const struct bs_kvlist *secret[2] = { &r->bs.parameter_store,
+					      &r->bs.secrets_manager };
+
+	for (size_t i = 0; i < env->nr; i++) {
+		const char *kv = env->v[i], *eq = strchr(kv, '=');
+		bool skip = !eq;
+		char *masked;
+
+		for (int k = 0; !skip && k < 2; k++)
+			for (size_t j = 0; !skip && j < secret[k]->nr; j++) {
+				size_t l = strlen(secret[k]->v[j].name);
+
+				skip = (size_t)(eq - kv) == l &&
+				       !strncmp(kv, secret[k]->v[j].name, l);
+			}
+		if (skip)
+			continue;
+		masked = mask_string(&r->mask, eq + 1);
+		if (!strcmp(masked, eq + 1))
+			strvec_push(&rec.env, kv);
+		free(masked);
+	}
+	rec.build_id = res->id;
+	rec.project = res->project;
+	rec.phase = (char *)bs_phase_type(id);
+	rec.src_dir = res->src_dir;
+	rec.build_src = r->sandbox_src ? r->sandbox_src : res->src_dir;
+	rec.build_dir = res->build_dir;
+	rec.cwd = r->sh.persist ? r->sh.cwd : r->sh.first_cwd;
+	rec.repo_url = res->repo_url;
+	rec.source_version = res->source_version;
+	rec.resolved_source_version = res->resolved_source_version;
+	rec.buildspec = res->buildspec;
+	if (resume_save(res->build_dir, &rec, &e) < 0)
+		log_agent(&r->log,
+			  "Warning: no record of phase %s for --from: %s",
+			  rec.phase, e.msg);
+	strvec_release(&rec.env);
+}
+
+/*
+ * A message about the build's copy of a file ("<src>/buildspec.yml:3:5:
+ * ...") names the user's file instead: under a local source as the user
+ * named it ("app/buildspec.yml:3:5: ..."), else relative to the
+ * repository's root. The caller frees it.
+ */
+static char *user_file_msg(const struct build_opts *o, const char *src_dir,
+			   const char *msg)
+{
+	size_t sl = strlen(src_dir);
+	const char *src = o->source ? o->source : ".";
+
+	if (strncmp(msg, src_dir, sl) || msg[sl] != '/')
+		return xstrdup(msg);
+	msg += sl + 1;
+	if (source_is_git_url(src) || !strcmp(src, "."))
+		return xstrdup(msg);
+	return xasprintf("%s%s%s", src, src[strlen(src) - 1] == '/' ? "" : "/",
+			 msg);
+}
+
 static int download_source(struct run *r)
 {
 	const struct build_opts *o = r->o;
@@ -577,6 +748,7 @@ static int download_source(struct run *r)
 	struct source_result sr = SOURCE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	struct phase_rec *p;
+	const char *exclude[3] = { NULL, NULL, NULL };
 	char *spec, *mirrors, *summary;
 	int rc;
 
@@ -605,10 +777,32 @@ static int download_source(struct run *r)
 	so.progress = !o->quiet && isatty(STDERR_FILENO);
 	so.worktree = o->worktree;
 	so.no_spare = true; /* started below, once old trees are retired */
+	exclude[0] = r->st.dir;
+	exclude[1] = o->artifacts_dir;
+	so.exclude = exclude;
 	mirrors = fs_join(r->st.dir, "sources");
 	so.mirror_dir = mirrors;
 	so.no_cache = o->no_cache;
-	rc = source_fetch(&so, &sr, &e);
+	if (o->resume) {
+		/* the kept tree as it is now, fixes included */
+		fs_remove_tree(r->out_dir, &e);
+		err_clear(&e);
+		log_agent(&r->log,
+			  "Source: the files of build %s as they are now, "
+			  "from phase %s%s",
+			  res->from_build, res->from_phase,
+			  o->one_phase ? " alone" : "");
+		rc = fs_copy_tree(r->from_out, r->out_dir, NULL, &e);
+		if (!rc) {
+			sr.repo_url = xstrdup_or_null(r->from.repo_url);
+			sr.source_version =
+				xstrdup_or_null(r->from.source_version);
+			sr.resolved_version = xstrdup_or_null(
+				r->from.resolved_source_version);
+		}
+	} else {
+		rc = source_fetch(&so, &sr, &e);
+	}
 	free(mirrors);
 	if (rc < 0) {
 		source_failed(r, p, &e);
@@ -641,15 +835,21 @@ static int download_source(struct run *r)
 		err_clear(&e);
 	}
 	source_spare_start(&sr);
-	if (sr.uncommitted && !o->worktree)
+	if (sr.uncommitted && sr.worktree)
+		log_agent(&r->log, "Building the work tree as it is, "
+				   "uncommitted changes included (--committed "
+				   "builds the last commit)");
+	else if (sr.uncommitted && o->committed)
+		log_agent(&r->log,
+			  "Warning: %s has uncommitted changes, which "
+			  "--committed leaves out",
+			  o->source ? o->source : ".");
+	else if (sr.uncommitted)
 		log_agent(&r->log,
 			  "Warning: %s has uncommitted changes, which a clone "
 			  "leaves out; use --worktree to build the work tree "
 			  "as it is",
-			  o->source);
-	else if (sr.uncommitted)
-		log_agent(&r->log, "Building the work tree as it is, "
-				   "uncommitted changes included");
+			  o->source ? o->source : ".");
 	source_result_release(&sr);
 	if (!res->source_version && !res->resolved_source_version)
 		res->source_version = dir_source_version(r, res->src_dir, "");
@@ -670,28 +870,50 @@ static int download_source(struct run *r)
 	res->buildspec = xstrdup(o->buildspec ? o->buildspec : "buildspec.yml");
 	log_agent(&r->log, "YAML location is %s", spec);
 	if (buildspec_load(spec, &r->bs, &e) < 0) {
-		/* Messages name the file as the user knows it. */
-		const char *msg = e.msg;
-		size_t sl = strlen(res->src_dir);
+		char *msg = user_file_msg(o, res->src_dir, e.msg);
 
-		if (!strncmp(msg, res->src_dir, sl) && msg[sl] == '/')
-			msg += sl + 1;
 		phase_end(p, PHASE_FAILED, "YAML_FILE_ERROR", msg, &r->log);
 		set_reason(r, "YAML_FILE_ERROR: %s", msg);
 		fail(r, PHASE_FAILED, e.code == ERR_SPEC ? ERR_SPEC : e.code);
+		free(msg);
 		free(spec);
 		return -1;
 	}
 	free(spec);
 	r->have_bs = true;
-	for (size_t i = 0; i < r->bs.warnings.nr; i++)
-		log_agent(&r->log, "Warning: %s", r->bs.warnings.v[i]);
-	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++)
-		log_agent(&r->log, "Warning: %s", r->bs.strict_warnings.v[i]);
+	for (size_t i = 0; i < r->bs.warnings.nr; i++) {
+		char *msg = user_file_msg(o, res->src_dir, r->bs.warnings.v[i]);
+
+		log_agent(&r->log, "Warning: %s", msg);
+		free(msg);
+	}
+	if (o->strict && r->bs.unknown_keys.nr) {
+		/* --strict: the first unknown key fails the build */
+		char *msg =
+			user_file_msg(o, res->src_dir, r->bs.unknown_keys.v[0]);
+		char *ign = strstr(msg, " ignored");
+
+		if (ign)
+			memmove(ign, ign + 8, strlen(ign + 8) + 1);
+		phase_end(p, PHASE_FAILED, "YAML_FILE_ERROR", msg, &r->log);
+		set_reason(r, "YAML_FILE_ERROR: %s (--strict)", msg);
+		fail(r, PHASE_FAILED, ERR_SPEC);
+		free(msg);
+		return -1;
+	}
+	for (size_t i = 0; o->strict && i < r->bs.strict_warnings.nr; i++) {
+		char *msg = user_file_msg(o, res->src_dir,
+					  r->bs.strict_warnings.v[i]);
+
+		log_agent(&r->log, "Warning: %s", msg);
+		free(msg);
+	}
 	log_agent(&r->log, "Processing environment variables");
 	if (build_env(r, p) < 0)
 		return -1;
 	add_helpers(r);
+	if (o->resume)
+		resume_env(r);
 	if (!r->bs.phases[BS_INSTALL].runtime_versions.nr)
 		log_agent(&r->log, "No runtime version selected in buildspec.");
 	log_agent(&r->log, "Moving to directory %s",
@@ -702,6 +924,37 @@ static int download_source(struct run *r)
 }
 
 /* ---- the build cache ---- */
+
+/* A cache restore or save on a terminal: a line after the first half
+ * second, redrawn at most ten times a second, cleared at the end. */
+struct cache_progress {
+	int64_t start, last;
+	bool drawn;
+};
+
+static void cache_progress_cb(const char *what, size_t done, size_t total,
+			      void *data)
+{
+	struct cache_progress *p = data;
+	int64_t now = proc_now_ms();
+
+	if (now - p->start < 500 || (now - p->last < 100 && done < total))
+		return;
+	p->last = now;
+	p->drawn = true;
+	fprintf(stderr, "\r\033[Kcache: %s %zu of %zu files (%zu%%)", what,
+		done, total, total ? done * 100 / total : 100);
+	fflush(stderr);
+}
+
+static void cache_progress_end(struct cache_progress *p)
+{
+	if (p->drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	p->drawn = false;
+}
 
 static void cache_spec_of(const struct run *r, struct cache_spec *spec)
 {
@@ -738,6 +991,7 @@ static void cache_log(struct run *r, struct cache_result *cr, int rc,
  */
 static void cache_restore_step(struct run *r)
 {
+	struct cache_progress progress = { 0, 0, false };
 	struct cache_spec spec = CACHE_SPEC_INIT;
 	struct cache_result cr = CACHE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
@@ -749,6 +1003,11 @@ static void cache_restore_step(struct run *r)
 		return;
 	if (r->o->no_cache) {
 		log_agent(&r->log, "Cache disabled by --no-cache");
+		return;
+	}
+	if (r->o->resume) {
+		log_agent(&r->log, "Cache not used: the kept files are "
+				   "what the earlier phases left");
 		return;
 	}
 	strvec_push(&in, r->bs.cache.key ? r->bs.cache.key : "");
@@ -773,7 +1032,13 @@ static void cache_restore_step(struct run *r)
 	}
 	r->have_cache = true;
 	cache_spec_of(r, &spec);
+	if (!r->o->quiet && isatty(STDERR_FILENO)) {
+		progress.start = proc_now_ms();
+		spec.progress = cache_progress_cb;
+		spec.progress_data = &progress;
+	}
 	rc = cache_restore(&r->cache, &spec, r->res->src_dir, &cr, &e);
+	cache_progress_end(&progress);
 	cache_log(r, &cr, rc, &e, &r->res->cache_restore);
 	cache_result_release(&cr);
 }
@@ -781,6 +1046,7 @@ static void cache_restore_step(struct run *r)
 /* After POST_BUILD, when it ran. */
 static void cache_save_step(struct run *r)
 {
+	struct cache_progress progress = { 0, 0, false };
 	struct cache_spec spec = CACHE_SPEC_INIT;
 	struct cache_result cr = CACHE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
@@ -789,7 +1055,13 @@ static void cache_save_step(struct run *r)
 	if (!r->have_cache)
 		return;
 	cache_spec_of(r, &spec);
+	if (!r->o->quiet && isatty(STDERR_FILENO)) {
+		progress.start = proc_now_ms();
+		spec.progress = cache_progress_cb;
+		spec.progress_data = &progress;
+	}
 	rc = cache_save(&r->cache, &spec, r->res->src_dir, &cr, &e);
+	cache_progress_end(&progress);
 	cache_log(r, &cr, rc, &e, &r->res->cache_save);
 	cache_result_release(&cr);
 }
@@ -1233,6 +1505,64 @@ static void index_put(const struct run *r)
 	free(reason);
 }
 
+/* --from / --phase: the kept build and its record of the phase's start. */
+static int load_resume(struct run *r, struct sw_err *e)
+{
+	struct strvec ids = STRVEC_INIT;
+	const char *id = r->o->from_build;
+	const char *phase = bs_phase_type(r->o->from_phase);
+	char *dir = NULL;
+	size_t n;
+	int ret = -1;
+
+	if (!id) {
+		if (state_list_builds(&r->st, &ids, e) < 0)
+			goto out;
+		if (!ids.nr) {
+			err_set(e, ERR_USAGE,
+				"--from: no build in '%s' to run again",
+				r->st.dir);
+			goto out;
+		}
+		id = ids.v[ids.nr - 1];
+	}
+	dir = state_build_dir(&r->st, id);
+	if (access(dir, F_OK) < 0) {
+		err_set(e, ERR_USAGE, "--from: no build '%s' in '%s'", id,
+			r->st.dir);
+		goto out;
+	}
+	if (resume_load(dir, phase, &r->from, e) < 0) {
+		err_prefix(e, "--from %s: build '%s'", phase, id);
+		goto out;
+	}
+	r->from_out = fs_join(r->from.build_dir, "codebuild/output");
+	n = strlen(r->from_out);
+	if (strncmp(r->from.src_dir, r->from_out, n) ||
+	    r->from.src_dir[n] != '/') {
+		err_set(e, ERR_SPEC,
+			"--from: build '%s': its source is not in "
+			"its codebuild/output",
+			id);
+		goto out;
+	}
+	if (access(r->from.src_dir, F_OK) < 0) {
+		err_set(e, ERR_USAGE,
+			"--from: the source of build '%s' is gone (old builds' "
+			"sources are reclaimed; see SLIPWAY_KEEP_BUILDS)",
+			id);
+		goto out;
+	}
+	r->res->from_build = xstrdup(r->from.build_id ? r->from.build_id : id);
+	r->res->from_phase = xstrdup(phase);
+	r->res->one_phase = r->o->one_phase;
+	ret = 0;
+out:
+	free(dir);
+	strvec_release(&ids);
+	return ret;
+}
+
 static int prepare(struct run *r, struct sw_err *e)
 {
 	const struct build_opts *o = r->o;
@@ -1248,7 +1578,7 @@ static int prepare(struct run *r, struct sw_err *e)
 			sandboxed = true;
 		} else if (o->isolation == BUILD_ISOLATION_AUTO) {
 			fprintf(stderr,
-				"slipway: no sandbox (%s); isolation is dir\n",
+				"note: no sandbox (%s); isolation is dir\n",
 				pe.msg);
 		} else {
 			return err_set(e, ERR_SYSTEM, "--isolation sandbox: %s",
@@ -1257,7 +1587,10 @@ static int prepare(struct run *r, struct sw_err *e)
 	}
 	if (state_open(&r->st, o->state_dir, e) < 0)
 		return -1;
-	res->project = source_project_name(source);
+	if (o->resume && load_resume(r, e) < 0)
+		return -1;
+	res->project = o->resume ? xstrdup(r->from.project)
+				 : source_project_name(source);
 	if (state_next_build_number(&r->st, res->project, &res->number, e) < 0)
 		return -1;
 	r->uuid = state_uuid();
@@ -1274,6 +1607,12 @@ static int prepare(struct run *r, struct sw_err *e)
 	repo = source_is_git_url(source) ? layout_repo_path(source) : NULL;
 	rel = repo ? xasprintf("%s/src/%s", r->src_name, repo)
 		   : xasprintf("%s/src", r->src_name);
+	if (o->resume) { /* the kept build's layout, as it was */
+		free(rel);
+		rel = xstrdup(r->from.src_dir + strlen(r->from_out) + 1);
+		free(r->src_name);
+		r->src_name = xstrndup(rel, strcspn(rel, "/"));
+	}
 	res->src_dir = fs_join(r->out_dir, rel);
 	if (sandboxed)
 		r->sandbox_src = xasprintf("%s/%s", SANDBOX_OUTPUT, rel);
@@ -1308,6 +1647,9 @@ static int prepare(struct run *r, struct sw_err *e)
 		return -1;
 	log_init(&r->log, STDOUT_FILENO, r->log_fd, &r->mask);
 	r->log.quiet = o->quiet;
+	log_set_pretty(&r->log, o->output == BUILD_OUTPUT_PRETTY ||
+					(o->output == BUILD_OUTPUT_AUTO &&
+					 isatty(STDOUT_FILENO)));
 	index_put(r);
 	return 0;
 }
@@ -1531,6 +1873,8 @@ static int start_shell(struct run *r, struct sw_err *e)
 		so.cwd = r->sandbox_src;
 		so.sandbox = r->sandbox.pid;
 	}
+	if (r->resume_cwd)
+		so.cwd = r->resume_cwd;
 	so.env = (const char *const *)r->env.v;
 	so.persist = r->bs.minor >= 2;
 	so.log = &r->log;
@@ -1591,6 +1935,97 @@ static void cpu_limit_check(struct run *r)
 	}
 }
 
+static const char *const break_words[] = { "resume", "retry", "skip", "abort" };
+
+/* --break: a shell for a person where the build paused (pause.h). */
+static int on_break(const struct break_point *bp, enum break_action *act,
+		    int64_t *paused_ms, void *data)
+{
+	struct run *r = data;
+	struct build_result *res = r->res;
+	struct pause_opts po = PAUSE_OPTS_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct build_pause *p;
+	char *dir = fs_join(res->build_dir, "break");
+	char *prompt;
+	const char *why = bp->failed	   ? "failed"
+			  : bp->breakpoint ? "breakpoint"
+			  : bp->command	   ? "before"
+					   : "end";
+	int64_t t0 = proc_now_ms(), w0 = proc_wall_ms();
+	int rc;
+
+	shell_drain(&r->sh);
+	log_output_flush(&r->log);
+	if (bp->failed)
+		log_agent(&r->log,
+			  "Paused: command %u of phase %s failed with exit "
+			  "status %d: %s",
+			  bp->n, bp->phase, bp->status, bp->command);
+	else if (bp->breakpoint)
+		log_agent(&r->log, "Paused at codebuild-breakpoint in phase %s",
+			  bp->phase);
+	else if (bp->command)
+		log_agent(&r->log, "Paused before command %u of phase %s: %s",
+			  bp->n, bp->phase, bp->command);
+	else
+		log_agent(&r->log, "Paused after phase %s", bp->phase);
+	prompt = bp->command && !bp->breakpoint
+			 ? xasprintf("%s:%u%s", bp->phase, bp->n,
+				     bp->failed ? " failed" : "")
+			 : xstrdup(bp->phase);
+	fprintf(stderr,
+		"slipway: a shell in the build's environment%s (the "
+		"timeout waits); then:\n"
+		"  codebuild-resume  go on with the build%s\n"
+		"  slipway-retry     run the command again\n"
+		"  slipway-skip      count the command as passed%s\n"
+		"  slipway-abort     stop the build (exit status 1)\n"
+		"  exit or Ctrl-D    as codebuild-resume\n",
+		r->sandbox_src ? ", in its sandbox" : "",
+		bp->failed ? " (the command stays failed)" : "",
+		bp->failed ? "" : " (do not run it)");
+	fflush(stderr);
+	po.dir = dir;
+	po.shell = r->sh.shell;
+	po.env = (const char *const *)(r->sh.persist ? r->sh.env.v
+						     : r->sh.first_env.v);
+	po.cwd = r->sh.persist ? r->sh.cwd : r->sh.first_cwd;
+	po.sandbox = r->sh.sandbox;
+	po.user = bp->user;
+	po.prompt = prompt;
+	rc = pause_shell(&po, act, &e);
+	*paused_ms = proc_now_ms() - t0;
+	if (rc < 0) {
+		log_agent(&r->log, "Warning: cannot pause: %s", e.msg);
+	} else {
+		if (!bp->command && (*act == BREAK_RETRY || *act == BREAK_SKIP))
+			*act = BREAK_RESUME; /* nothing to run again or skip */
+		log_agent(&r->log,
+			  "Pause ended after %.1f seconds (not counted by the "
+			  "timeout): %s",
+			  (double)*paused_ms / 1000.0, break_words[*act]);
+		ALLOC_GROW(res->pauses, res->nr_pauses + 1, res->alloc_pauses);
+		p = &res->pauses[res->nr_pauses++];
+		p->phase = xstrdup(bp->phase);
+		p->n = bp->n;
+		p->command = bp->command ? xstrdup(bp->command) : NULL;
+		p->why = why;
+		p->action = break_words[*act];
+		p->start_ms = w0;
+		p->end_ms = w0 + *paused_ms;
+		if (*act == BREAK_ABORT && proc_stop_signal())
+			set_reason(r, "build stopped by signal %d at a pause",
+				   proc_stop_signal());
+		else if (*act == BREAK_ABORT)
+			set_reason(r,
+				   "build aborted at a pause (slipway-abort)");
+	}
+	free(prompt);
+	free(dir);
+	return rc;
+}
+
 static const char *status_for(enum phase_status st)
 {
 	return phase_status_name(st);
@@ -1625,10 +2060,21 @@ static void run_build(struct run *r)
 	m.log = &r->log;
 	m.deadline = proc_now_ms() + timeout;
 	m.extra_user = r->have_cb_user ? &r->cb_user : NULL;
+	m.brk = &r->o->brk;
+	m.on_break = on_break;
+	m.break_data = r;
+	m.from = r->o->resume ? r->o->from_phase : BS_INSTALL;
+	m.one_phase = r->o->resume && r->o->one_phase;
+	m.on_phase = save_phase;
+	m.phase_data = r;
 	if (machine_run(&m, &res->phases, &e) < 0) {
 		set_reason(r, "%s", e.msg);
 		fail(r, PHASE_FAULT, ERR_SYSTEM);
 	}
+	r->failed_phase = m.failed_phase;
+	r->failed_command = m.failed_command;
+	r->failed_line = m.failed_line;
+	r->failed_status = m.failed_status;
 	switch (m.outcome) {
 	case MACHINE_SUCCEEDED:
 		break;
@@ -1636,8 +2082,9 @@ static void run_build(struct run *r)
 		fail(r, PHASE_FAILED, ERR_FAILED);
 		break;
 	case MACHINE_TIMED_OUT:
-		log_agent(&r->log, "Build timed out after %.0f seconds",
-			  (double)timeout / 1000.0);
+		log_agent(&r->log, "Build timed out after %.0f seconds%s",
+			  (double)timeout / 1000.0,
+			  m.paused_ms ? " (pauses not counted)" : "");
 		set_reason(r, "build timed out after %.0f seconds",
 			   (double)timeout / 1000.0);
 		fail(r, PHASE_TIMED_OUT, ERR_TIMEOUT);
@@ -1674,7 +2121,10 @@ static void run_build(struct run *r)
 		fail(r, PHASE_STOPPED, ERR_FAILED);
 		m.skip_artifacts = true;
 	}
-	if (!m.skip_artifacts)
+	if (!m.skip_artifacts && m.one_phase)
+		log_agent(&r->log,
+			  "No artifacts: --phase runs one phase alone");
+	else if (!m.skip_artifacts)
 		upload_artifacts(r);
 finalizing:
 	finalize(r);
@@ -1710,8 +2160,22 @@ static void summary(const struct run *r, int64_t ms)
 		fprintf(stderr, "slipway: build %s #%ld %s in %.1fs\n", res->id,
 			res->number, res->status, (double)ms / 1000.0);
 	free(reason);
+	if (r->log.pretty && r->failed_command) {
+		/* where to look: the buildspec's line of the failed command */
+		char *cmd = mask_string(&r->mask, r->failed_command);
+		size_t n = strcspn(cmd, "\n");
+
+		if (r->failed_line)
+			fprintf(stderr,
+				"slipway:   %s:%d: %.*s%s (phase %s, "
+				"exit status %d)\n",
+				res->buildspec, r->failed_line, (int)n, cmd,
+				cmd[n] ? " ..." : "", r->failed_phase,
+				r->failed_status);
+		free(cmd);
+	}
 	if (r->disk_noted)
-		fprintf(stderr, "slipway: 'slipway prune' reclaims space from "
+		fprintf(stderr, "note: 'slipway prune' reclaims space from "
 				"old builds and deployments\n");
 }
 
@@ -1779,6 +2243,9 @@ out:
 	free(r.out_dir);
 	free(r.src_name);
 	free(r.cache_root);
+	resume_rec_release(&r.from);
+	free(r.from_out);
+	free(r.resume_cwd);
 	if (r.group.pgid)
 		proc_group_stop(&r.group, GROUP_GRACE_MS);
 	fs_reserve_release(&r.report_rv);
@@ -1826,6 +2293,13 @@ void build_result_release(struct build_result *r)
 		free(r->secondary[i].resolved_source_version);
 	}
 	free(r->secondary);
+	for (size_t i = 0; i < r->nr_pauses; i++) {
+		free(r->pauses[i].phase);
+		free(r->pauses[i].command);
+	}
+	free(r->pauses);
+	free(r->from_build);
+	free(r->from_phase);
 	phase_list_release(&r->phases);
 	strvec_release(&r->exported);
 	for (size_t i = 0; i < r->nr_artifacts; i++) {

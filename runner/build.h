@@ -23,6 +23,12 @@
 #include "reports.h"
 #include "strvec.h"
 
+enum build_output {
+	BUILD_OUTPUT_AUTO, /* the view on a terminal, else CodeBuild's lines */
+	BUILD_OUTPUT_PRETTY, /* the terminal view (log.h) */
+	BUILD_OUTPUT_CODEBUILD /* CodeBuild's agent lines */
+};
+
 enum build_isolation {
 	BUILD_ISOLATION_DIR, /* a directory of its own, nothing more */
 	BUILD_ISOLATION_SANDBOX, /* namespaces (sandbox.h), or exit 111 */
@@ -32,9 +38,16 @@ enum build_isolation {
 struct build_opts {
 	const char *source; /* NULL: "." */
 	const char *ref;
-	bool worktree; /* copy a git work tree as it is */
+	/* copy a local git work tree as it is (build's default; --committed
+	 * clears it and sets committed); a clone of the commit otherwise */
+	bool worktree, committed;
 	const char *buildspec; /* relative to the source root */
 	struct strvec env; /* -e NAME=VALUE, in order */
+	/* --secret-env NAME=SECRET-ID[:JSON-KEY...] and --parameter-env
+	 * NAME=PARAMETER: variables resolved as the buildspec's
+	 * secrets-manager and parameter-store ones (CodeBuild's
+	 * SECRETS_MANAGER and PARAMETER_STORE overrides), masked alike */
+	struct strvec secret_env, parameter_env;
 	const char *env_file;
 	const char *secrets_file;
 	const char *secrets_command;
@@ -55,6 +68,14 @@ struct build_opts {
 	long pids; /* --pids; 0: no limit (sandbox only) */
 	long long memory; /* --memory in bytes; 0: no limit (sandbox only) */
 	long cpu_time; /* --cpu-time seconds per process; 0: no limit */
+	enum build_output output; /* --output; build.log is always codebuild */
+	struct break_spec brk; /* --break; needs a terminal (pause.h) */
+	/* --from / --phase: run a kept build's source again from a phase
+	 * (resume.h); source is then unused */
+	bool resume;
+	int from_phase; /* an enum bs_phase_id */
+	bool one_phase; /* --phase: that phase alone, no artifacts */
+	const char *from_build; /* its id; NULL: the newest build */
 	/* --secondary-source, owned by the caller (layout_add_secondary) */
 	struct layout_secondary *secondary;
 	size_t nr_secondary, alloc_secondary;
@@ -69,7 +90,8 @@ struct build_opts {
 
 #define BUILD_OPTS_INIT                                                        \
 	{                                                                      \
-		.env = STRVEC_INIT                                             \
+		.env = STRVEC_INIT, .secret_env = STRVEC_INIT,                 \
+		.parameter_env = STRVEC_INIT                                   \
 	}
 
 struct build_artifact {
@@ -90,6 +112,16 @@ struct build_source {
 	char *location; /* the URL or absolute path */
 	char *source_version; /* git: the ref as given, else the branch */
 	char *resolved_source_version; /* git: the commit */
+};
+
+/* A pause of --break, for the report. */
+struct build_pause {
+	char *phase;
+	unsigned n; /* the command's number in its phase; 0: the end */
+	char *command; /* NULL at the end */
+	const char *why; /* "failed", "before", "breakpoint", "end" */
+	const char *action; /* "resume", "retry", "skip", "abort" */
+	int64_t start_ms, end_ms; /* wall clock */
 };
 
 struct build_result {
@@ -119,6 +151,11 @@ struct build_result {
 	char *cache_save;
 	struct build_source *secondary; /* one per --secondary-source */
 	size_t nr_secondary;
+	struct build_pause *pauses; /* --break */
+	size_t nr_pauses, alloc_pauses;
+	char *from_build; /* --from / --phase: the kept build, or NULL */
+	char *from_phase;
+	bool one_phase;
 };
 
 int build_run(const struct build_opts *o, int *status);

@@ -19,6 +19,7 @@
 #include "bundle.h"
 #include "dconfig.h"
 #include "fs.h"
+#include "revision.h"
 #include "group.h"
 #include "hash.h"
 #include "host.h"
@@ -68,6 +69,9 @@ struct fhost {
 	char *message; /* why it failed, when the agent did not say */
 	bool agent_issue; /* no result from the agent (or no agent) */
 	int64_t start_ms, end_ms;
+	/* the live table: each event's state ('r'unning, 's'ucceeded,
+	 * 'f'ailed, '-' skipped, 0 not yet) */
+	char marks[APPSPEC_NEVENTS];
 };
 
 /* What one deployment run holds. */
@@ -95,12 +99,19 @@ struct drv {
 	char *stream; /* what remote hosts receive as the bundle */
 	/* an archive bundle unpacked once for the local hosts, or NULL */
 	char *unpacked;
+	long long stream_size; /* its size, for the upload's progress */
 	int log_fd; /* deployment.log, locked while the deployment runs */
 	/* report.json's space, set aside at the start (reserved: taken) */
 	struct fs_reserve report_rv;
 	bool reserved;
 	bool summary_shown; /* a live line is on the terminal */
+	int live_rows; /* the table's lines above it */
+	bool live_shown_once; /* redraw it after each line from then on */
+	bool redraw; /* cleared for a line, to be drawn again */
+	int64_t drawn_ms;
 	bool live; /* draw the live line */
+	bool color; /* stdout is a terminal that takes colour */
+	bool color_err; /* stderr too */
 	struct buf line;
 	int64_t start_ms, end_ms;
 	enum bundle_kind kind;
@@ -132,13 +143,103 @@ struct deploy_locks {
 
 /* ---- output ---- */
 
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_DIM "\033[2m"
+#define C_RESET "\033[0m"
+
 static void live_clear(struct drv *d)
 {
 	if (d->summary_shown) {
+		/* up over the table, clear to the end, and the line */
+		if (d->live_rows)
+			fprintf(stderr, "\r\033[%dA\033[J", d->live_rows);
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
 		d->summary_shown = false;
+		d->live_rows = 0;
 	}
+}
+
+/* The live table's columns: the lifecycle a host goes through. */
+static const struct {
+	enum appspec_event ev;
+	const char *title;
+} table_cols[] = {
+	{ APPSPEC_APPLICATION_STOP, "Stop" },
+	{ APPSPEC_DOWNLOAD_BUNDLE, "Bundle" },
+	{ APPSPEC_BEFORE_INSTALL, "BeforeI" },
+	{ APPSPEC_INSTALL, "Install" },
+	{ APPSPEC_AFTER_INSTALL, "AfterI" },
+	{ APPSPEC_APPLICATION_START, "Start" },
+	{ APPSPEC_VALIDATE_SERVICE, "Validate" },
+};
+
+/* At most this many hosts get a row; more get the summary line alone. */
+#define TABLE_MAX_HOSTS 12
+
+/* A host-by-event table above the live line (stderr is a terminal). */
+static void table_draw(struct drv *d)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addf(&b, "\r\033[K%-*s", (int)d->width, "");
+	for (size_t c = 0; c < ARRAY_SIZE(table_cols); c++)
+		buf_addf(&b, " %-8s", table_cols[c].title);
+	buf_addch(&b, '\n');
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		const struct fhost *h = &d->hosts[i];
+
+		buf_addf(&b, "\r\033[K%-*s", (int)d->width, h->name);
+		for (size_t c = 0; c < ARRAY_SIZE(table_cols); c++) {
+			char m = h->marks[table_cols[c].ev];
+			const char *mark = m == 's'   ? C_GREEN "\xe2\x9c\x93"
+					   : m == 'f' ? C_RED "\xe2\x9c\x97"
+					   : m == 'r' ? C_YELLOW "\xe2\x96\xb8"
+					   : m == '-' ? C_DIM "-"
+						      : C_DIM "\xc2\xb7";
+
+			buf_addf(&b, " %s" C_RESET "%-7s", mark, "");
+		}
+		buf_addch(&b, '\n');
+	}
+	fwrite(b.ptr, 1, b.len, stderr);
+	d->live_rows = (int)d->nr_hosts + 1;
+	buf_release(&b);
+}
+
+/* How far ssh has read the bundle on its stdin, or -1. */
+static long long upload_pos(pid_t pid)
+{
+	char path[64], b[512];
+	const char *pos;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/0", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	b[n] = '\0';
+	pos = strstr(b, "pos:");
+	return pos ? strtoll(pos + 4, NULL, 10) : -1;
+}
+
+/* Whether a remote host is still reading the bundle. */
+static bool uploading(const struct drv *d, const struct fhost *h)
+{
+	long long pos;
+
+	if (!d->stream || !d->stream_size || !h->ssh || h->st != FH_IN_FLIGHT ||
+	    h->run.pid <= 0 || d->o->quiet)
+		return false;
+	pos = upload_pos(h->run.pid);
+	return pos >= 0 && pos < d->stream_size;
 }
 
 static void live_draw(struct drv *d)
@@ -147,15 +248,84 @@ static void live_draw(struct drv *d)
 
 	if (!d->live)
 		return;
+	live_clear(d);
+	if (d->nr_hosts <= TABLE_MAX_HOSTS)
+		table_draw(d);
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		n[d->hosts[i].st]++;
 	fprintf(stderr,
-		"\r\033[K%s: %zu done, %zu in flight, %zu failed, %zu skipped, "
-		"%zu pending",
-		d->id, n[FH_SUCCEEDED], n[FH_IN_FLIGHT], n[FH_FAILED],
-		n[FH_SKIPPED], n[FH_PENDING]);
+		"\r\033[K%s: %zu done, %zu in flight, %s%zu failed%s, %zu "
+		"skipped, %zu pending",
+		d->id, n[FH_SUCCEEDED], n[FH_IN_FLIGHT],
+		n[FH_FAILED] ? C_RED : "", n[FH_FAILED],
+		n[FH_FAILED] ? C_RESET : "", n[FH_SKIPPED], n[FH_PENDING]);
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		const struct fhost *h = &d->hosts[i];
+		long long pos;
+
+		if (!uploading(d, h))
+			continue;
+		pos = upload_pos(h->run.pid);
+		fprintf(stderr, "; %s: bundle %lld%% of %.1f MB", h->name,
+			pos * 100 / d->stream_size,
+			(double)d->stream_size / 1e6);
+	}
 	fflush(stderr);
 	d->summary_shown = true;
+	d->live_shown_once = true;
+	d->redraw = false;
+	d->drawn_ms = proc_now_ms();
+}
+
+/* The colour of a status word, or NULL. */
+static const char *status_color(const char *w, size_t n)
+{
+	static const struct {
+		const char *word, *color;
+	} words[] = {
+		{ "Succeeded", C_GREEN },
+		{ "Failed", C_RED },
+		{ "Stopped", C_YELLOW },
+		{ "Skipped", C_YELLOW },
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i].word) == n && !memcmp(w, words[i].word, n))
+			return words[i].color;
+	return NULL;
+}
+
+/*
+ * The terminal's copy of a line: the host column dim, an event's status
+ * word ("BeforeInstall Failed (12 ms)") in its colour, an event's error
+ * ("BeforeInstall: ScriptFailed: ...") red.
+ */
+static void colorize(struct buf *out, const char *line, size_t prefix)
+{
+	const char *text = line + prefix, *sp = strchr(text, ' ');
+	const char *colon = strchr(text, ':');
+	const char *c;
+	size_t n;
+
+	buf_addf(out, C_DIM "%.*s" C_RESET, (int)prefix, line);
+	if (colon && (!sp || colon < sp) && colon > text && colon[1] == ' ' &&
+	    text[0] >= 'A' && text[0] <= 'Z') {
+		n = strcspn(text, "\n");
+		buf_addf(out, C_RED "%.*s" C_RESET "%s", (int)n, text,
+			 text + n);
+		return;
+	}
+	if (sp && text[0] >= 'A' && text[0] <= 'Z') {
+		n = strcspn(sp + 1, " \n");
+		c = status_color(sp + 1, n);
+		if (c) {
+			buf_addf(out, "%.*s%s%.*s" C_RESET "%s",
+				 (int)(sp + 1 - text), text, c, (int)n, sp + 1,
+				 sp + 1 + n);
+			return;
+		}
+	}
+	buf_addstr(out, text);
 }
 
 static void out_line(struct drv *d, const char *host, bool term,
@@ -168,18 +338,36 @@ static void out_line(struct drv *d, const char *host, bool term,
 {
 	va_list ap;
 
+	size_t prefix;
+
 	buf_clear(&d->line);
 	buf_addf(&d->line, "%-*s | ", (int)d->width, host);
+	prefix = d->line.len;
 	va_start(ap, fmt);
 	buf_vaddf(&d->line, fmt, ap);
 	va_end(ap);
 	buf_addch(&d->line, '\n');
 	if (d->log_fd >= 0)
 		(void)!write(d->log_fd, d->line.ptr, d->line.len);
-	if (term) {
+	if (term && d->color && strcmp(host, "slipway")) {
+		struct buf c = BUF_INIT;
+
+		colorize(&c, d->line.ptr, prefix);
+		live_clear(d);
+		fwrite(c.ptr, 1, c.len, stdout);
+		fflush(stdout);
+		buf_release(&c);
+	} else if (term) {
 		live_clear(d);
 		fwrite(d->line.ptr, 1, d->line.len, stdout);
 		fflush(stdout);
+	}
+	/* the table comes back at once, or in a moment when lines pour */
+	if (term && d->live && d->live_shown_once) {
+		if (proc_now_ms() - d->drawn_ms >= 100)
+			live_draw(d);
+		else
+			d->redraw = true;
 	}
 }
 
@@ -192,6 +380,18 @@ static void on_event(const struct agent_event *ev, void *data)
 	if (ev->event == APPSPEC_DOWNLOAD_BUNDLE &&
 	    ev->status == AGENT_SUCCEEDED)
 		d->gate_open = true;
+	if (ev->event < APPSPEC_NEVENTS) {
+		char was = h->marks[ev->event];
+
+		h->marks[ev->event] = ev->status == AGENT_IN_PROGRESS ? 'r'
+				      : ev->status == AGENT_SUCCEEDED ? 's'
+				      : ev->status == AGENT_FAILED
+					      ? (ev->ignored ? 's' : 'f')
+				      : ev->status == AGENT_SKIPPED ? '-'
+								    : 0;
+		if (was != h->marks[ev->event] && d->summary_shown)
+			live_draw(d);
+	}
 	if (ev->status == AGENT_IN_PROGRESS && d->o->verbose && !d->o->quiet)
 		out_line(d, h->name, true, "==> %s", name);
 	if (ev->status == AGENT_IN_PROGRESS || ev->status == AGENT_PENDING)
@@ -419,7 +619,7 @@ static int choose_isolation(struct drv *d, struct sw_err *e)
 		return 0;
 	}
 	if (d->o->isolation == DEPLOY_ISOLATION_AUTO) {
-		fprintf(stderr, "slipway: no sandbox (%s); isolation is dir\n",
+		fprintf(stderr, "note: no sandbox (%s); isolation is dir\n",
 			pe.msg);
 		return 0;
 	}
@@ -659,7 +859,7 @@ static int take_locks(struct drv *d, const char *note, struct sw_err *e)
 		if (h.id && strvec_find(&said, h.id) < 0) {
 			char *who = lock_holder_describe(&h, "deployment");
 
-			fprintf(stderr, "slipway: taking over the lock of %s\n",
+			fprintf(stderr, "note: taking over the lock of %s\n",
 				who);
 			strvec_push(&said, h.id);
 			free(who);
@@ -750,6 +950,43 @@ static void prepare_unpacked(struct drv *d)
 	else
 		free(dir);
 	bundle_info_release(&info);
+}
+
+/* --strict: the warning about an unknown key as an error (ERR_SPEC), which
+ * ignores nothing. */
+static int strict_error(struct sw_err *e, const char *warning)
+{
+	const char *ign = strstr(warning, " ignored");
+
+	if (!ign)
+		return err_set(e, ERR_SPEC, "%s (--strict)", warning);
+	return err_set(e, ERR_SPEC, "%.*s%s (--strict)", (int)(ign - warning),
+		       warning, ign + 8);
+}
+
+/*
+ * The whole revision checked before any host is touched: a bundle a host
+ * would refuse, an invalid appspec, a hook script or files source missing
+ * from the bundle fail the deployment (INVALID_REVISION, exit 3) with
+ * every host skipped.
+ */
+static int check_revision(struct drv *d, struct sw_err *e)
+{
+	struct revision_check rc = REVISION_CHECK_INIT;
+	struct bundle_opts bo = BUNDLE_OPTS_INIT;
+	char *scratch = fs_join(d->st->dir, "tmp");
+	int ret;
+
+	if (d->o->max_bundle_bytes)
+		bo.max_bytes = d->o->max_bundle_bytes;
+	if (d->o->max_bundle_ratio)
+		bo.max_ratio = d->o->max_bundle_ratio;
+	ret = revision_check(d->bundle, d->o->bundle, &bo, scratch, &rc, e);
+	if (!ret && d->o->strict && rc.spec.unknown_keys.nr)
+		ret = strict_error(e, rc.spec.unknown_keys.v[0]);
+	revision_check_release(&rc);
+	free(scratch);
+	return ret;
 }
 
 static int resolve(struct drv *d, struct sw_err *e)
@@ -846,6 +1083,12 @@ static int resolve(struct drv *d, struct sw_err *e)
 		return -1;
 	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;
+	if (d->stream) {
+		struct stat sst;
+
+		d->stream_size =
+			stat(d->stream, &sst) == 0 ? (long long)sst.st_size : 0;
+	}
 	prepare_unpacked(d);
 	return 0;
 }
@@ -1168,6 +1411,16 @@ static void wait_some(struct drv *d, int64_t until_ms)
 
 		timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 	}
+	if (d->live && d->redraw && (timeout < 0 || timeout > 100))
+		timeout = 100;
+	for (size_t i = 0; d->live && i < d->nr_hosts; i++)
+		if (uploading(d, &d->hosts[i])) {
+			/* the upload's progress: a redraw four times a second */
+			if (timeout < 0 || timeout > 250)
+				timeout = 250;
+			live_draw(d);
+			break;
+		}
 	if (poll(p, n, timeout) > 0) {
 		for (size_t i = 0; i < n; i++) {
 			ssize_t r;
@@ -1187,6 +1440,8 @@ static void wait_some(struct drv *d, int64_t until_ms)
 				agent_proto_feed(&who[i]->rd, chunk, (size_t)r);
 		}
 	}
+	if (d->live && d->redraw && proc_now_ms() - d->drawn_ms >= 100)
+		live_draw(d);
 	free(p);
 	free(who);
 }
@@ -1709,13 +1964,35 @@ static void say(struct drv *d, const char *fmt, ...)
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	live_clear(d);
-	fprintf(stderr, "slipway: %s\n", b.ptr);
+	if (d->color_err && !strncmp(b.ptr, "deployment ", 11)) {
+		/* "deployment <id> Failed: ...": the status in its colour */
+		const char *st = strchr(b.ptr + 11, ' ');
+		size_t n = st ? strcspn(st + 1, " :") : 0;
+		const char *c = st ? status_color(st + 1, n) : NULL;
+
+		if (c)
+			fprintf(stderr, "slipway: %.*s%s%.*s" C_RESET "%s\n",
+				(int)(st + 1 - b.ptr), b.ptr, c, (int)n, st + 1,
+				st + 1 + n);
+		else
+			fprintf(stderr, "slipway: %s\n", b.ptr);
+	} else {
+		fprintf(stderr, "slipway: %s\n", b.ptr);
+	}
 	out_line(d, "slipway", false, "%s", b.ptr);
 	buf_release(&b);
 }
 
 static void print_summary(struct drv *d, int64_t t0)
 {
+	/* the table stays, as it ended */
+	if (d->live && d->live_shown_once && d->nr_hosts <= TABLE_MAX_HOSTS) {
+		live_clear(d);
+		table_draw(d);
+		d->live_rows = 0;
+		fputs("\r\033[K", stderr); /* as a live line's end is */
+		fflush(stderr);
+	}
 	size_t n = 0;
 
 	for (size_t i = 0; i < d->nr_hosts; i++)
@@ -1762,6 +2039,10 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	d->live = !d->o->quiet && isatty(STDERR_FILENO) &&
 		  !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
 		  getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	d->color_err = d->live;
+	d->color = isatty(STDOUT_FILENO) &&
+		   !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
+		   getenv("TERM") && strcmp(getenv("TERM"), "dumb");
 	if (resolve(d, e) < 0) {
 		if (d->reserved)
 			fail_started(d, e);
@@ -1778,7 +2059,21 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 		say(d, "deployment %s of %s to %zu host%s (group %s, %s)",
 		    d->id, d->bundle ? d->o->bundle : "(rollback)", d->nr_hosts,
 		    d->nr_hosts == 1 ? "" : "s", d->group_name, d->config.name);
-	if (run_fleet(d, e) < 0) {
+	if (d->bundle && check_revision(d, e) < 0) {
+		if (e->code != ERR_SPEC) {
+			fail_started(d, e);
+			return -1;
+		}
+		/* No host gets a revision that one of them would refuse. */
+		d->end_ms = proc_wall_ms();
+		d->status = xstrdup("Failed");
+		d->error_code = "INVALID_REVISION";
+		d->error_msg = xstrdup(e->msg);
+		d->invalid_revision = true;
+		for (size_t i = 0; i < d->nr_hosts; i++)
+			d->hosts[i].st = FH_SKIPPED;
+		err_clear(e);
+	} else if (run_fleet(d, e) < 0) {
 		/* The configuration cannot work on this fleet. */
 		d->end_ms = proc_wall_ms();
 		d->status = xstrdup("Failed");
@@ -1822,7 +2117,7 @@ static void rollback(struct drv *d)
 		    d->hosts[i].st == FH_FAILED)
 			strvec_push(&hosts, d->hosts[i].name);
 	if (!good || !hosts.nr) {
-		fprintf(stderr, "slipway: no rollback: %s\n",
+		fprintf(stderr, "note: no rollback: %s\n",
 			!good ? "the group has no successful deployment to go "
 				"back to"
 			      : "no host received the revision");
@@ -1876,6 +2171,10 @@ void deploy_run(const struct deploy_opts *o, int *status)
 			goto fail;
 		for (size_t i = 0; i < g.warnings.nr; i++)
 			fprintf(stderr, "warning: %s\n", g.warnings.v[i]);
+		if (o->strict && g.unknown_keys.nr) {
+			strict_error(&e, g.unknown_keys.v[0]);
+			goto fail;
+		}
 		d.g = &g;
 	}
 	if (o->bundle)

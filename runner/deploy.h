@@ -128,6 +128,9 @@ struct deploy_opts {
 	/* Taken already by deploy_lock (slipway run): deploy_run takes no
 	 * locks of its own. Borrowed. */
 	struct deploy_locks *locks;
+	/* --strict: an unknown key in the group file or the appspec is an
+	 * error (exit 3) instead of a warning */
+	bool strict;
 };
 
 #define DEPLOY_OPTS_INIT                                                       \

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "suggest.h"
 #include "hash.h"
 #include "xalloc.h"
 #include "yaml.h"
@@ -45,6 +46,8 @@ struct gp {
 static void unknown_key(struct gp *p, const struct ynode *k, const char *where,
 			const char *const *known, size_t nr_known)
 {
+	const char *s = NULL;
+
 	for (size_t i = 0; i < nr_known; i++) {
 		bool same = k->len == strlen(known[i]);
 
@@ -58,16 +61,23 @@ static void unknown_key(struct gp *p, const struct ynode *k, const char *where,
 			same = a == b;
 		}
 		if (same) {
-			warnf(p, k,
-			      "unknown key '%s'%s%s%s ignored (did you mean "
-			      "'%s'?)",
-			      yshown(k).s, where ? " in '" : "",
-			      where ? where : "", where ? "'" : "", known[i]);
-			return;
+			s = known[i];
+			break;
 		}
 	}
-	warnf(p, k, "unknown key '%s'%s%s%s ignored", yshown(k).s,
-	      where ? " in '" : "", where ? where : "", where ? "'" : "");
+	if (!s)
+		s = suggest_closest(k->value, k->len, known, nr_known);
+	if (s)
+		warnf(p, k,
+		      "unknown key '%s'%s%s%s ignored (did you mean '%s'?)",
+		      yshown(k).s, where ? " in '" : "", where ? where : "",
+		      where ? "'" : "", s);
+	else
+		warnf(p, k, "unknown key '%s'%s%s%s ignored", yshown(k).s,
+		      where ? " in '" : "", where ? where : "",
+		      where ? "'" : "");
+	strvec_push(&p->g->unknown_keys,
+		    p->g->warnings.v[p->g->warnings.nr - 1]);
 }
 
 /* The key node of name in mapping m, or NULL. */
@@ -943,6 +953,7 @@ void group_release(struct group *g)
 		dconfig_release(&g->configs[i]);
 	free(g->configs);
 	strvec_release(&g->warnings);
+	strvec_release(&g->unknown_keys);
 	memset(g, 0, sizeof(*g));
 }
 

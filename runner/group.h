@@ -98,6 +98,9 @@ struct group {
 	struct dconfig *configs; /* custom ones */
 	size_t nr_configs, alloc_configs;
 	struct strvec warnings;
+	/* The warnings about unknown keys, again: --strict makes them
+	 * errors. */
+	struct strvec unknown_keys;
 };
 
 #define GROUP_INIT                                                             \

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "fs.h"
@@ -22,7 +23,7 @@
 
 #define HTML_MAX_JSON (64 << 20)
 
-static const char css[] =
+const char html_css[] =
 	":root{--ok:#1a7f37;--ok-bg:#dafbe1;--ok-line:#4ac26b;"
 	"--bad:#cf222e;--bad-bg:#ffebe9;--bad-line:#ff8182;"
 	"--warn:#9a6700;--warn-bg:#fff8c5;--warn-line:#d4a72c;"
@@ -101,14 +102,12 @@ static const char css[] =
 	"none}details.diag>summary::-webkit-details-marker{display:none}\n"
 	"details.diag>summary::after{content:\" \\25B8\"}"
 	"details.diag[open]>summary::after{content:\" \\25BE\"}\n"
-	"details.diag>.panel{position:absolute;z-index:20;top:100%;left:0;"
-	"width:min(620px,70vw);text-align:left;white-space:normal;color:"
+	"details.diag>.panel{position:static;margin-top:4px;min-width:260px;"
+	"max-width:min(620px,70vw);text-align:left;white-space:normal;color:"
 	"var(--fg);background:#fff;border:1px solid var(--line);"
 	"border-top:3px solid var(--bad);border-radius:6px;box-shadow:0 8px "
 	"24px rgba(31,35,40,.18);padding:10px 12px;font-size:13px}\n"
-	"td.r details.diag>.panel{left:auto;right:0}\n"
-	"body.sw-all details.diag>.panel{position:static;width:auto;"
-	"min-width:260px;box-shadow:none;margin-top:4px}\n"
+	"body.sw-all details.diag>.panel{box-shadow:none}\n"
 	"@media print{details.diag>.panel{position:static;width:auto;"
 	"box-shadow:none}}\n"
 	"pre.log{margin:8px 0 0;background:#0d1117;color:#e6edf3;padding:"
@@ -1008,6 +1007,108 @@ static void render_deploy(struct page *pg, json_object *o)
 
 static void render_doc(struct page *pg, json_object *o);
 
+static bool ok_status(const char *st)
+{
+	return !st || !strcasecmp(st, "SUCCEEDED");
+}
+
+static void fail_item(struct page *pg, const char *href, const char *where,
+		      const char *code, const char *msg)
+{
+	buf_addstr(pg->b, "<li><a href=\"#");
+	text(pg, href);
+	buf_addstr(pg->b, "\"><code>");
+	text(pg, where);
+	buf_addstr(pg->b, "</code></a> ");
+	if (code && *code) {
+		buf_addstr(pg->b, "<strong>");
+		text(pg, code);
+		buf_addstr(pg->b, "</strong> ");
+	}
+	text(pg, msg);
+	buf_addstr(pg->b, "</li>\n");
+}
+
+/*
+ * A run that did not succeed says why at the top of its page, before
+ * the build's and the deployments' sections: the run's message, the
+ * build's failed phases, each deployment's error and its failed host
+ * events, each linking to its section. build_sec is the id the build's
+ * section will get.
+ */
+static void run_failures(struct page *pg, json_object *o, unsigned build_sec)
+{
+	json_object *b = jobj(o, "build"), *deps = jobj(o, "deployments");
+	char href[32];
+
+	if (ok_status(jstr(o, "status")))
+		return;
+	buf_addstr(pg->b, "<div class=\"callout\" id=\"run-failures\">"
+			  "<strong>Why it failed</strong>");
+	if (jstr(o, "message")) {
+		buf_addstr(pg->b, " ");
+		text(pg, jstr(o, "message"));
+	}
+	buf_addstr(pg->b, "\n<ul class=\"fails\">\n");
+	snprintf(href, sizeof(href), "b%u", build_sec);
+	if (kind_of(b) == K_BUILD && !ok_status(jstr(b, "buildStatus"))) {
+		json_object *phases = jobj(b, "phases");
+
+		for (size_t i = 0; i < jlen(phases); i++) {
+			json_object *p = jat(phases, i), *ctx;
+			const char *st = jstr(p, "phaseStatus");
+			char *where;
+
+			if (!st || ok_status(st) || !strcmp(st, "SKIPPED"))
+				continue;
+			ctx = jobj(p, "contexts");
+			ctx = jlen(ctx) ? jat(ctx, jlen(ctx) - 1) : NULL;
+			where = xasprintf("build %s", jstr(p, "phaseType"));
+			fail_item(pg, href, where, jstr(ctx, "statusCode"),
+				  jstr(ctx, "message"));
+			free(where);
+		}
+	}
+	for (size_t i = 0; i < jlen(deps); i++) {
+		json_object *d = jat(deps, i),
+			    *ei = jobj(d, "errorInformation");
+		json_object *insts = jobj(d, "instances");
+		char *dhref;
+
+		if (kind_of(d) != K_DEPLOY ||
+		    !strcmp(jstr(d, "status") ? jstr(d, "status") : "",
+			    "Succeeded"))
+			continue;
+		dhref = xasprintf("dep-%s", jstr(d, "deploymentId"));
+		if (ei && (jstr(ei, "code") || jstr(ei, "message")))
+			fail_item(pg, dhref, jstr(d, "deploymentId"),
+				  jstr(ei, "code"), jstr(ei, "message"));
+		for (size_t h = 0; h < jlen(insts); h++) {
+			json_object *in = jat(insts, h);
+			json_object *evs = jobj(in, "lifecycleEvents");
+
+			for (size_t k = 0; k < jlen(evs); k++) {
+				json_object *ev = jat(evs, k);
+				json_object *dg = jobj(ev, "diagnostics");
+				char *where;
+
+				if (!dg)
+					continue;
+				where = xasprintf(
+					"%s \xe2\x80\xba %s",
+					jstr(in, "instanceId"),
+					jstr(ev, "lifecycleEventName"));
+				fail_item(pg, dhref, where,
+					  jstr(dg, "errorCode"),
+					  jstr(dg, "message"));
+				free(where);
+			}
+		}
+		free(dhref);
+	}
+	buf_addstr(pg->b, "</ul></div>\n");
+}
+
 static void render_run(struct page *pg, json_object *o)
 {
 	json_object *deps = jobj(o, "deployments");
@@ -1016,7 +1117,10 @@ static void render_run(struct page *pg, json_object *o)
 	text(pg, jstr(o, "runId"));
 	buf_addch(pg->b, ' ');
 	badge(pg, jstr(o, "status"));
-	buf_addstr(pg->b, "</h2>\n<dl class=\"meta\">\n");
+	buf_addstr(pg->b, "</h2>\n");
+	/* the build's section is the next to take a number */
+	run_failures(pg, o, pg->seq);
+	buf_addstr(pg->b, "<dl class=\"meta\">\n");
 	meta_times(pg, o, "endTime");
 	buf_addstr(pg->b, "</dl>\n</section>\n");
 	if (kind_of(jobj(o, "build")) == K_BUILD)
@@ -1124,7 +1228,7 @@ static void render_page(struct buf *b, json_object *const *docs, size_t n)
 		      "img-src data:\">\n<title>slipway: ");
 	html_escape(b, buf_cstr(&t));
 	buf_addstr(b, "</title>\n<style>\n");
-	buf_addstr(b, css);
+	buf_addstr(b, html_css);
 	buf_addf(b, "</style>\n</head><body>\n<header class=\"top %s\">",
 		 html_status_class(status));
 	buf_addstr(b, "<div><h1>");
@@ -1176,10 +1280,10 @@ static void put_all(json_object **docs, size_t n)
 	free(docs);
 }
 
-int html_render(const char *const *texts, size_t n, struct buf *out,
-		struct sw_err *e)
+static int parse_all(const char *const *texts, size_t n, json_object ***docsp,
+		     struct sw_err *e)
 {
-	json_object **docs;
+	json_object **docs = NULL;
 
 	if (!n)
 		return err_set(e, ERR_USAGE, "no report to render");
@@ -1193,6 +1297,34 @@ int html_render(const char *const *texts, size_t n, struct buf *out,
 			return -1;
 		}
 	}
+	*docsp = docs;
+	return 0;
+}
+
+int html_render_sections(const char *const *texts, size_t n, struct buf *out,
+			 struct sw_err *e)
+{
+	json_object **docs = NULL;
+	struct page pg = { out, STRVEC_INIT, 0 };
+
+	if (parse_all(texts, n, &docs, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		collect_ids(&pg, docs[i]);
+	for (size_t i = 0; i < n; i++)
+		render_doc(&pg, docs[i]);
+	strvec_release(&pg.dep_ids);
+	put_all(docs, n);
+	return 0;
+}
+
+int html_render(const char *const *texts, size_t n, struct buf *out,
+		struct sw_err *e)
+{
+	json_object **docs = NULL;
+
+	if (parse_all(texts, n, &docs, e) < 0)
+		return -1;
 	render_page(out, docs, n);
 	put_all(docs, n);
 	return 0;
@@ -1201,7 +1333,7 @@ int html_render(const char *const *texts, size_t n, struct buf *out,
 static int write_page(const char *const *json_paths, size_t n,
 		      const char *out_html, bool durable, struct sw_err *e)
 {
-	json_object **docs;
+	json_object **docs = NULL;
 	struct buf page = BUF_INIT;
 	int ret = -1;
 

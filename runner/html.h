@@ -53,6 +53,14 @@ int html_report_write(const char *const *json_paths, size_t n,
 int html_render(const char *const *texts, size_t n, struct buf *out,
 		struct sw_err *e);
 
+/* The same without the page around: the reports' <section>s only, for a
+ * page that has its own head and style (html_css). */
+int html_render_sections(const char *const *texts, size_t n, struct buf *out,
+			 struct sw_err *e);
+
+/* The report pages' style sheet (what goes in their <style>). */
+extern const char html_css[];
+
 /* <dirname of report_json_path>/report.html from that one report; on
  * failure prints "warning: ..." on stderr and carries on. Written
  * atomically but not synced (fs_replace): `slipway report` rebuilds it

@@ -206,6 +206,40 @@ static char *build_json(const struct build_result *r, const struct mask *m,
 				sec, artifact_json(&r->artifacts[i], m));
 	}
 	add(o, "secondaryArtifacts", sec);
+	if (r->from_build) { /* slipway's own: --from / --phase */
+		json_object *f = json_object_new_object();
+
+		add(f, "buildId", jstr(m, r->from_build));
+		add(f, "phaseType", jstr(m, r->from_phase));
+		add(f, "onePhase", json_object_new_boolean(r->one_phase));
+		add(o, "resumedFrom", f);
+	}
+	if (r->nr_pauses) { /* slipway's own: --break */
+		json_object *ps = json_object_new_array();
+		int64_t total = 0;
+
+		for (size_t i = 0; i < r->nr_pauses; i++) {
+			const struct build_pause *bp = &r->pauses[i];
+			json_object *p = json_object_new_object();
+
+			add(p, "phaseType", json_object_new_string(bp->phase));
+			if (bp->n)
+				add(p, "commandNumber",
+				    json_object_new_int64(bp->n));
+			add(p, "command", jstr(m, bp->command));
+			add(p, "reason", json_object_new_string(bp->why));
+			add(p, "action", json_object_new_string(bp->action));
+			add(p, "startTime", jtime(bp->start_ms));
+			add(p, "endTime", jtime(bp->end_ms));
+			add(p, "durationInSeconds",
+			    json_object_new_int64((bp->end_ms - bp->start_ms) /
+						  1000));
+			json_object_array_add(ps, p);
+			total += bp->end_ms - bp->start_ms;
+		}
+		add(o, "pauses", ps);
+		add(o, "pausedInSeconds", jtime(total));
+	}
 	{
 		json_object *reps = json_object_new_array();
 

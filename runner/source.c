@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "proc.h"
 #include "mirror.h"
 #include "retire.h"
 #include "strvec.h"
@@ -268,6 +269,42 @@ static void checkout_cb(const char *path, size_t done, size_t total,
 		      c->url, pct, done, total);
 }
 
+/* A directory being copied: a line after the first half second, then at
+ * most ten a second, on a terminal. */
+struct copy_progress {
+	struct fetch_ctx c;
+	const char *what;
+	int64_t start, last;
+};
+
+static void copy_cb(size_t files, unsigned long long bytes, void *data)
+{
+	struct copy_progress *p = data;
+	int64_t now = proc_now_ms();
+
+	if (now - p->start < 500 || now - p->last < 100)
+		return;
+	p->last = now;
+	progress_line(&p->c, "copying %s: %zu files, %.1f MB", p->what, files,
+		      (double)bytes / 1e6);
+}
+
+/* fs_copy_tree with progress when asked for. */
+static int copy_tree(const struct source_opts *o, const char *src,
+		     const char *const *skip, fs_copy_filter_fn filter,
+		     void *filter_data, struct sw_err *e)
+{
+	struct copy_progress p = { { o->source, true, 0, -1, -1, 0, "" },
+				   o->source,
+				   proc_now_ms(),
+				   0 };
+	int rc = fs_copy_tree_with(src, o->dest, skip, filter, filter_data,
+				   o->progress ? copy_cb : NULL, &p, e);
+
+	progress_end(&p.c);
+	return rc;
+}
+
 static char *home_file(const char *rel)
 {
 	const char *home = getenv("HOME");
@@ -477,14 +514,29 @@ static double now_seconds(void)
 }
 
 /* Fetch every branch and tag of url into the mirror, pruning the rest. */
+/*
+ * A ref that is neither a branch nor a tag, such as a pull request's head
+ * (refs/pull/N/head, refs/merge-requests/N/head): fetched on its own as
+ * well, as it is the only name of its commit in the repository.
+ */
+static bool extra_ref(const char *ref)
+{
+	return ref && !strncmp(ref, "refs/", 5) &&
+	       strncmp(ref, "refs/heads/", 11) &&
+	       strncmp(ref, "refs/tags/", 10) && !strchr(ref, ':') &&
+	       !strchr(ref, '*') && !strstr(ref, "..") &&
+	       git_reference_is_valid_name(ref);
+}
+
 static int fetch_remote(git_repository *mirror, const char *url,
-			struct fetch_ctx *c, unsigned long *fetched,
-			struct sw_err *e)
+			const char *ref, struct fetch_ctx *c,
+			unsigned long *fetched, struct sw_err *e)
 {
 	static char heads[] = "+refs/heads/*:refs/heads/*";
 	static char tags[] = "+refs/tags/*:refs/tags/*";
-	char *specs[] = { heads, tags };
-	git_strarray refspecs = { specs, ARRAY_SIZE(specs) };
+	char *extra = extra_ref(ref) ? xasprintf("+%s:%s", ref, ref) : NULL;
+	char *specs[] = { heads, tags, extra };
+	git_strarray refspecs = { specs, extra ? 3 : 2 };
 	git_fetch_options fo;
 	git_remote *remote = NULL;
 	git_buf head = { NULL, 0, 0 };
@@ -516,6 +568,32 @@ fail:
 out:
 	git_buf_dispose(&head);
 	git_remote_free(remote);
+	free(extra);
+	return ret;
+}
+
+/* A clone has the branches and tags of its origin: fetch an extra_ref()
+ * (a pull request's head) into it as well, under its own name. */
+static int fetch_extra(git_repository *repo, const char *ref,
+		       struct fetch_ctx *c, struct sw_err *e)
+{
+	char *spec = xasprintf("+%s:%s", ref, ref);
+	char *specs[] = { spec };
+	git_strarray refspecs = { specs, 1 };
+	git_fetch_options fo;
+	git_remote *remote = NULL;
+	int ret = 0;
+
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fetch_callbacks(&fo.callbacks, c);
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	if (git_remote_lookup(&remote, repo, "origin") < 0 ||
+	    git_remote_fetch(remote, &refspecs, &fo, NULL) < 0) {
+		clone_error(e, c, c->url);
+		ret = -1;
+	}
+	git_remote_free(remote);
+	free(spec);
 	return ret;
 }
 
@@ -574,7 +652,8 @@ static int mirror_update(const struct source_opts *o, const char *url,
 			x->m.gitdir, git_msg());
 		goto out;
 	}
-	if (!x->m.local && fetch_remote(x->mirror, url, c, &x->fetched, e) < 0)
+	if (!x->m.local &&
+	    fetch_remote(x->mirror, url, o->ref, c, &x->fetched, e) < 0)
 		goto out;
 	progress_end(c);
 	if (o->ref) {
@@ -674,6 +753,99 @@ out:
 	return ret;
 }
 
+int source_ls_remote(const char *url, struct strvec *refs, struct strvec *oids,
+		     struct sw_err *e)
+{
+	struct fetch_ctx c = { url, false, 0, -1, -1, 0, "" };
+	git_remote_callbacks cb;
+	git_remote *remote = NULL;
+	const git_remote_head **heads;
+	size_t n;
+	int ret = -1;
+
+	pthread_once(&git_once, git_init);
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	fetch_callbacks(&cb, &c);
+	if (git_remote_create_detached(&remote, url) < 0 ||
+	    git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) <
+		    0 ||
+	    git_remote_ls(&heads, &n, remote) < 0) {
+		err_set(e, ERR_FAILED, "cannot list '%s': %s", url,
+			c.auth[0] ? c.auth : git_msg());
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = heads[i]->name;
+		size_t len = strlen(name);
+		char hex[GIT_OID_HEXSZ + 1];
+		long at;
+
+		if (strncmp(name, "refs/heads/", 11) &&
+		    strncmp(name, "refs/tags/", 10))
+			continue;
+		git_oid_tostr(hex, sizeof(hex), &heads[i]->oid);
+		if (len > 3 && !strcmp(name + len - 3, "^{}")) {
+			/* the peeled commit of the annotated tag before */
+			char *tag = xstrndup(name, len - 3);
+
+			at = strvec_find(refs, tag);
+			free(tag);
+			if (at >= 0) {
+				free(oids->v[at]);
+				oids->v[at] = xstrdup(hex);
+			}
+			continue;
+		}
+		strvec_push(refs, name);
+		strvec_push(oids, hex);
+	}
+	ret = 0;
+out:
+	git_remote_free(remote);
+	return ret;
+}
+
+int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
+			 struct sw_err *e)
+{
+	struct fetch_ctx c = { url, false, 0, -1, -1, 0, "" };
+	struct mirror m = MIRROR_INIT;
+	git_repository *mirror = NULL, *src = NULL;
+	unsigned long fetched = 0;
+	int ret = -1;
+
+	pthread_once(&git_once, git_init);
+	if (mirror_open(&m, mirror_dir, url, e) < 0)
+		goto out;
+	if (m.local) {
+		if (git_repository_open_ext(&src, url,
+					    GIT_REPOSITORY_OPEN_NO_SEARCH,
+					    NULL) < 0) {
+			clone_error(e, &c, url);
+			goto out;
+		}
+		if (mirror_sync_local(&m, git_repository_commondir(src),
+				      &fetched, e) < 0)
+			goto out;
+	} else {
+		if (git_repository_open_bare(&mirror, m.gitdir) < 0) {
+			err_set(e, ERR_FAILED, "cannot open mirror '%s': %s",
+				m.gitdir, git_msg());
+			goto out;
+		}
+		if (fetch_remote(mirror, url, NULL, &c, &fetched, e) < 0)
+			goto out;
+	}
+	if (gitdir)
+		*gitdir = xstrdup(m.gitdir);
+	ret = 0;
+out:
+	git_repository_free(mirror);
+	git_repository_free(src);
+	mirror_release(&m);
+	return ret;
+}
+
 static int fetch_git(const struct source_opts *o, const char *url,
 		     struct source_result *r, struct sw_err *e)
 {
@@ -702,6 +874,8 @@ static int fetch_git(const struct source_opts *o, const char *url,
 		clone_error(e, &c, url);
 		goto out;
 	}
+	if (o->ref && extra_ref(o->ref) && fetch_extra(repo, o->ref, &c, e) < 0)
+		goto out;
 	if (o->ref) {
 		git_checkout_options ch;
 
@@ -880,7 +1054,8 @@ static char *state_of(const char *mirror_dir)
  * when the pool has one, else a whole copy.
  */
 static int copy_recycling(const struct source_opts *o, const char *abs,
-			  const char *const *skip, struct source_result *r,
+			  const char *const *skip, fs_copy_filter_fn filter,
+			  void *filter_data, struct source_result *r,
 			  struct sw_err *e)
 {
 	struct timespec start, before, done;
@@ -898,7 +1073,7 @@ static int copy_recycling(const struct source_opts *o, const char *abs,
 	}
 	if (!pool || !take_copy(pool, o->dest, &before, &done)) {
 		r->checkout = "copy";
-		if (fs_copy_tree(abs, o->dest, skip, e) < 0)
+		if (copy_tree(o, abs, skip, filter, filter_data, e) < 0)
 			goto out;
 	} else {
 		static unsigned long seq;
@@ -916,6 +1091,9 @@ static int copy_recycling(const struct source_opts *o, const char *abs,
 		sync.trusted_before = before;
 		sync.trusted_copy = done;
 		sync.junk = junk;
+		/* the same files as a whole copy: the filter again */
+		sync.filter = filter;
+		sync.filter_data = filter_data;
 		if (fs_sync_tree(abs, o->dest, skip, &sync, e) < 0)
 			goto out;
 		r->written = sync.copied;
@@ -940,6 +1118,151 @@ out:
 	free(state);
 	free(junk);
 	free(pool);
+	return ret;
+}
+
+/*
+ * What a copy of a source leaves out: o->exclude's paths that lie inside
+ * the source, relative to it; with a repository, what git ignores and
+ * does not track.
+ */
+struct copy_filter {
+	git_repository *repo; /* NULL: a plain directory */
+	git_index *index;
+	struct strvec exclude;
+};
+
+static void copy_filter_init(struct copy_filter *f, const char *abs,
+			     const char *const *exclude)
+{
+	char *root = realpath(abs, NULL);
+
+	f->repo = NULL;
+	f->index = NULL;
+	strvec_init(&f->exclude);
+	for (; root && exclude && *exclude; exclude++) {
+		char *p = realpath(*exclude, NULL);
+		size_t n = strlen(root);
+
+		if (p && !strncmp(p, root, n) && p[n] == '/' && p[n + 1])
+			strvec_push(&f->exclude, p + n + 1);
+		free(p);
+	}
+	free(root);
+}
+
+static void copy_filter_release(struct copy_filter *f)
+{
+	git_index_free(f->index);
+	strvec_release(&f->exclude);
+}
+
+static enum fs_copy_verdict copy_filter_fn(const char *rel, bool is_dir,
+					   void *data)
+{
+	struct copy_filter *f = data;
+	const git_index_entry *ie;
+	struct buf dir = BUF_INIT;
+	int ignored = 0;
+	size_t pos;
+
+	for (size_t i = 0; i < f->exclude.nr; i++)
+		if (!strcmp(rel, f->exclude.v[i]))
+			return FS_COPY_SKIP;
+	if (!f->repo)
+		return FS_COPY;
+	/* a .git file points at a git directory the user's work tree
+	 * shares: the copy gets one of its own instead (own_git_dir) */
+	if (!strcmp(rel, ".git"))
+		return is_dir ? FS_COPY_ALL : FS_COPY_SKIP;
+	ie = git_index_get_bypath(f->index, rel, 0);
+	if (ie && is_dir && ie->mode == GIT_FILEMODE_COMMIT)
+		return FS_COPY_ALL; /* a submodule's work tree */
+	if (ie && !is_dir)
+		return FS_COPY;
+	if (is_dir) {
+		buf_addstr(&dir, rel);
+		buf_addch(&dir, '/');
+		/* tracked files inside an ignored directory still count */
+		if (!git_index_find_prefix(&pos, f->index, dir.ptr)) {
+			buf_release(&dir);
+			return FS_COPY;
+		}
+	}
+	if (git_ignore_path_is_ignored(&ignored, f->repo,
+				       is_dir ? dir.ptr : rel) < 0)
+		ignored = 0;
+	buf_release(&dir);
+	return ignored ? FS_COPY_SKIP : FS_COPY;
+}
+
+/*
+ * A .git of its own for the copy of a work tree whose .git is a file (a
+ * linked work tree, a submodule): the repository's objects borrowed
+ * (objects/info/alternates), its refs copied, HEAD detached at the work
+ * tree's commit and the index read from that commit, so that git in the
+ * build sees the uncommitted changes as changes. Nothing the build does
+ * with it reaches the user's repository.
+ */
+static int own_git_dir(const char *dest, git_repository *src,
+		       const git_commit *head, struct sw_err *e)
+{
+	git_repository_init_options io;
+	git_repository *dst = NULL;
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	git_index *idx = NULL;
+	git_tree *tree = NULL;
+	char *alt = NULL, *objs = NULL, *text = NULL;
+	int ret = -1;
+
+	git_repository_init_options_init(&io,
+					 GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	io.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+	if (git_repository_init_ext(&dst, dest, &io) < 0)
+		goto git_fail;
+	git_repository_free(dst);
+	dst = NULL;
+	objs = fs_join(git_repository_commondir(src), "objects");
+	alt = fs_join(dest, ".git/objects/info/alternates");
+	text = xasprintf("%s\n", objs);
+	if (fs_write_atomic(alt, text, strlen(text), 0644, e) < 0)
+		goto out;
+	/* opened again: the object database now has the alternates */
+	if (git_repository_open(&dst, dest) < 0 ||
+	    git_reference_iterator_new(&it, src) < 0)
+		goto git_fail;
+	while (git_reference_next(&ref, it) == 0) {
+		git_reference *copy = NULL;
+
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    !strncmp(git_reference_name(ref), "refs/", 5))
+			git_reference_create(&copy, dst,
+					     git_reference_name(ref),
+					     git_reference_target(ref), 1,
+					     "slipway: the work tree's refs");
+		git_reference_free(copy);
+		git_reference_free(ref);
+	}
+	if (head &&
+	    (git_repository_set_head_detached(dst, git_commit_id(head)) < 0 ||
+	     git_commit_tree(&tree, head) < 0 ||
+	     git_repository_index(&idx, dst) < 0 ||
+	     git_index_read_tree(idx, tree) < 0 || git_index_write(idx) < 0))
+		goto git_fail;
+	ret = 0;
+	goto out;
+git_fail:
+	err_set(e, ERR_SYSTEM, "cannot make a .git for the copy in '%s': %s",
+		dest, git_msg());
+out:
+	git_index_free(idx);
+	git_tree_free(tree);
+	git_reference_iterator_free(it);
+	git_repository_free(dst);
+	free(text);
+	free(alt);
+	free(objs);
 	return ret;
 }
 
@@ -979,32 +1302,34 @@ static bool status_end(struct status_job *j)
 	return j->dirty;
 }
 
-/* --worktree: copy the tree as it is, describe its HEAD. */
+/*
+ * A work tree as it is: tracked files as they are now, untracked files
+ * git does not ignore, and .git; HEAD describes it.
+ */
 static int copy_worktree(const struct source_opts *o, const char *abs,
-			 struct source_result *r, struct sw_err *e)
+			 git_repository *repo, struct source_result *r,
+			 struct sw_err *e)
 {
 	static const char *const skip[] = { ".slipway", NULL };
-	git_repository *repo = NULL;
+	struct copy_filter f;
 	git_reference *head = NULL;
 	git_commit *commit = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	int ret = -1;
 
-	if (o->ref)
-		return err_set(e, ERR_USAGE,
-			       "--ref and --worktree cannot go together: the "
-			       "work tree is built as it is");
-	if (git_repository_open_ext(&repo, abs, GIT_REPOSITORY_OPEN_NO_SEARCH,
-				    NULL) < 0 ||
-	    git_repository_is_bare(repo)) {
-		err_set(e, ERR_USAGE, "source '%s' is not a git work tree",
-			o->source);
+	copy_filter_init(&f, abs, o->exclude);
+	f.repo = repo;
+	if (git_repository_index(&f.index, repo) < 0 ||
+	    git_index_read(f.index, 0) < 0) {
+		err_set(e, ERR_FAILED, "cannot read the index of '%s': %s",
+			o->source, git_msg());
 		goto out;
 	}
-	if (copy_recycling(o, abs, skip, r, e) < 0)
+	if (copy_recycling(o, abs, skip, copy_filter_fn, &f, r, e) < 0)
 		goto out;
 	r->kind = xstrdup("git");
 	r->repo_url = xstrdup(abs);
+	r->worktree = true;
 	if (git_repository_head(&head, repo) == 0 &&
 	    git_reference_peel((git_object **)&commit, head,
 			       GIT_OBJECT_COMMIT) == 0) {
@@ -1015,11 +1340,19 @@ static int copy_worktree(const struct source_opts *o, const char *abs,
 					? git_reference_shorthand(head)
 					: hex);
 	}
+	{
+		char *dotgit = fs_join(abs, ".git");
+		bool linked = !fs_is_dir(dotgit);
+
+		free(dotgit);
+		if (linked && own_git_dir(o->dest, repo, commit, e) < 0)
+			goto out;
+	}
 	ret = 0;
 out:
+	copy_filter_release(&f);
 	git_commit_free(commit);
 	git_reference_free(head);
-	git_repository_free(repo);
 	return ret;
 }
 
@@ -1027,6 +1360,7 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 		 struct sw_err *e)
 {
 	static const char *const skip[] = { ".slipway", NULL };
+	struct copy_filter f;
 	struct source_opts dflt;
 	struct stat st;
 	char *abs;
@@ -1053,31 +1387,36 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 	abs = fs_abspath(o->source);
 	if (is_git_repo(abs)) {
 		struct status_job job = { abs, false, false, 0 };
+		git_repository *repo = NULL;
 
 		pthread_once(&git_once, git_init);
-		if (o->worktree || !o->ref)
+		if (!o->ref)
 			status_start(&job, o->no_spare);
-		if (o->worktree)
-			ret = copy_worktree(o, abs, r, e);
+		if (o->worktree && !o->ref &&
+		    !git_repository_open_ext(
+			    &repo, abs, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) &&
+		    !git_repository_is_bare(repo))
+			ret = copy_worktree(o, abs, repo, r, e);
 		else
 			ret = fetch_git(o, abs, r, e);
-		if (o->worktree || !o->ref)
+		if (!o->ref)
 			r->uncommitted = status_end(&job) && !ret;
+		git_repository_free(repo);
 		free(abs);
 		return ret;
 	}
-	if (o->worktree) {
+	if (o->ref) {
 		free(abs);
-		return err_set(e, ERR_USAGE,
-			       "source '%s' is not a git work tree", o->source);
-	}
-	free(abs);
-	if (o->ref)
 		return err_set(e, ERR_USAGE,
 			       "cannot use ref '%s': source '%s' is not a git "
 			       "repository",
 			       o->ref, o->source);
-	if (fs_copy_tree(o->source, o->dest, skip, e) < 0)
+	}
+	copy_filter_init(&f, abs, o->exclude);
+	ret = copy_tree(o, o->source, skip, copy_filter_fn, &f, e);
+	copy_filter_release(&f);
+	free(abs);
+	if (ret < 0)
 		return -1;
 	r->kind = xstrdup("dir");
 	return 0;
@@ -1115,8 +1454,8 @@ bool source_readable(const struct source_opts *o)
 		return false;
 	if (source_is_git_url(source))
 		return true;
-	if (o->worktree || !fs_is_dir(source))
-		return false;
+	if ((o->worktree && !o->ref) || !fs_is_dir(source))
+		return false; /* a work tree is copied as it is */
 	abs = fs_abspath(source);
 	yes = is_git_repo(abs);
 	free(abs);

@@ -7,6 +7,7 @@
  *
  *   o.source = "https://example.com/org/app.git";   -- or a path, "."
  *   o.ref = "v1.2";                                  -- NULL: default branch
+ *                         -- or refs/pull/12/head: fetched as well
  *   o.dest = "/state/builds/app:1234/src";           -- must not exist
  *   if (source_fetch(&o, &r, &e) < 0)                -- or be empty
  *           fail(e.code, e.msg);
@@ -19,10 +20,18 @@
  * repository or a git URL is cloned with libgit2 (committed state only:
  * uncommitted changes of a work tree are not part of a clone), the ref is
  * checked out detached, and submodules are initialised and updated
- * recursively. With o.worktree, a local work tree is copied as it is
- * instead (uncommitted changes and .git included) and the git fields of
- * the result describe its HEAD. Cloning a work tree that has uncommitted
- * changes sets r.uncommitted, so the caller can say what was left out.
+ * recursively. With o.worktree and no o.ref, a local work tree (not a
+ * bare repository) is copied as it is instead: tracked files as they are
+ * now, untracked files that git does not ignore, and .git (a work tree
+ * whose .git is a file, a linked work tree, gets a .git of its own that
+ * borrows the repository's objects, so the build never writes to the
+ * user's); the git fields of the result describe its HEAD and
+ * r.worktree is set. Copying or
+ * cloning a work tree that has uncommitted changes sets r.uncommitted, so
+ * the caller can say what was in or left out. A copy (of a work tree or
+ * of a plain directory) never holds the directories in o.exclude (the
+ * state directory, the artifacts directory) when they lie inside the
+ * source.
  *
  * With o.mirror_dir (<state>/sources) a git source goes through a bare
  * mirror there (CodeBuild's LOCAL_SOURCE_CACHE, see mirror.h): the first
@@ -53,6 +62,7 @@ struct source_opts {
 	const char *dest; /* where the tree goes; absent or empty */
 	bool progress; /* one updating line on stderr while cloning */
 	bool worktree; /* copy a local work tree as it is */
+	const char *const *exclude; /* paths a copy leaves out; NULL-ended */
 	const char *mirror_dir; /* where mirrors live; NULL: none */
 	bool no_cache; /* clone directly even with mirror_dir */
 	bool no_spare; /* do not prepare the next build's tree */
@@ -60,7 +70,7 @@ struct source_opts {
 
 #define SOURCE_OPTS_INIT                                                       \
 	{                                                                      \
-		NULL, NULL, NULL, false, false, NULL, false, false             \
+		NULL, NULL, NULL, false, false, NULL, NULL, false, false       \
 	}
 
 struct source_result {
@@ -68,7 +78,8 @@ struct source_result {
 	char *repo_url; /* git: the URL or absolute path; dir: NULL */
 	char *source_version; /* git: the ref as given, else the branch */
 	char *resolved_version; /* git: full commit id checked out */
-	bool uncommitted; /* a cloned work tree had uncommitted changes */
+	bool uncommitted; /* the work tree had uncommitted changes */
+	bool worktree; /* a local work tree was copied as it is */
 	/* Set when the source went through a mirror (mirror != NULL): */
 	char *mirror; /* the mirror's git directory */
 	bool mirror_hit; /* it existed: only what was new was fetched */
@@ -85,8 +96,8 @@ struct source_result {
 
 #define SOURCE_RESULT_INIT                                                     \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, false, NULL, false, 0, 0, 0, NULL,     \
-			NULL, NULL, 0, 0, 0                                    \
+		NULL, NULL, NULL, NULL, false, false, NULL, false, 0, 0, 0,    \
+			NULL, NULL, NULL, 0, 0, 0                              \
 	}
 
 /*
@@ -154,6 +165,25 @@ bool source_readable(const struct source_opts *o);
 int source_read_file(const struct source_opts *o, const char *path,
 		     struct buf *out, struct source_result *r,
 		     struct sw_err *e);
+
+/*
+ * The branches and tags of a repository (a git URL or a path) as
+ * `git ls-remote --heads --tags` lists them, without fetching objects:
+ * refs gets "refs/heads/B" and "refs/tags/T", oids the commit each
+ * points at (an annotated tag's peeled commit). Fails with ERR_FAILED
+ * "cannot list '<url>': <why>".
+ */
+struct strvec;
+int source_ls_remote(const char *url, struct strvec *refs, struct strvec *oids,
+		     struct sw_err *e);
+
+/*
+ * Bring the mirror of url under mirror_dir up to date (creating it), as
+ * source_fetch() does before a checkout; *gitdir (when not NULL) gets
+ * the mirror's git directory, which the caller frees.
+ */
+int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
+			 struct sw_err *e);
 
 /* Free the strings of *r and reset it to SOURCE_RESULT_INIT. */
 void source_result_release(struct source_result *r);

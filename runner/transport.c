@@ -93,7 +93,7 @@ static int enter_box(const struct transport_host *h,
 		bfd = open(rq->bundle, O_RDONLY | O_CLOEXEC);
 		if (bfd < 0) {
 			fprintf(stderr,
-				"slipway: host %s: cannot open '%s': %s\n",
+				"error: host %s: cannot open '%s': %s\n",
 				h->name, rq->bundle, strerror(errno));
 			return -1;
 		}
@@ -102,7 +102,7 @@ static int enter_box(const struct transport_host *h,
 	nsv_close_others(out, bfd >= 0 ? bfd : out);
 	if (sandbox_enter(h->box, -1) < 0) {
 		fprintf(stderr,
-			"slipway: host %s: cannot enter its sandbox: %s\n",
+			"error: host %s: cannot enter its sandbox: %s\n",
 			h->name, strerror(errno));
 		return -1;
 	}
@@ -110,7 +110,7 @@ static int enter_box(const struct transport_host *h,
 	 * this is still the host (not a process that took the pid over) */
 	if (stat("/proc/self/ns/mnt", &st) < 0 ||
 	    (unsigned long long)st.st_ino != h->box_mntns) {
-		fprintf(stderr, "slipway: host %s: its sandbox has ended\n",
+		fprintf(stderr, "error: host %s: its sandbox has ended\n",
 			h->name);
 		return -1;
 	}

@@ -88,6 +88,19 @@ const struct store_migration store_migrations[] = {
 	     " time_ms BIGINT NOT NULL,"
 	     " body TEXT NOT NULL,"
 	     " PRIMARY KEY (execution_id, seq))" },
+	{ 3, "CREATE TABLE webhook_deliveries ("
+	     " forge TEXT NOT NULL,"
+	     " id TEXT NOT NULL,"
+	     " received_ms BIGINT NOT NULL,"
+	     " PRIMARY KEY (forge, id));"
+	     "CREATE INDEX webhook_deliveries_received"
+	     " ON webhook_deliveries (received_ms);"
+	     "CREATE TABLE poll_heads ("
+	     " source TEXT NOT NULL,"
+	     " ref TEXT NOT NULL,"
+	     " commit_id TEXT NOT NULL,"
+	     " seen_ms BIGINT NOT NULL,"
+	     " PRIMARY KEY (source, ref))" },
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

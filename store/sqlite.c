@@ -17,6 +17,7 @@
 
 #include "migrations.h"
 #include "store.h"
+#include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -936,4 +937,61 @@ void store_events_free(struct store_event *v, size_t nr)
 	for (size_t i = 0; i < nr; i++)
 		free(v[i].json);
 	free(v);
+}
+
+/* webhook deliveries and poll heads */
+
+int store_delivery_record(struct store *s, const char *forge, const char *id,
+			  int64_t now_ms, int *first, struct sw_err *e)
+{
+	if (run(s, e,
+		"INSERT INTO webhook_deliveries (forge, id, received_ms)"
+		" VALUES (?, ?, ?) ON CONFLICT (forge, id) DO NOTHING",
+		"tti", forge, id, now_ms) < 0)
+		return -1;
+	*first = sqlite3_changes(s->db) == 1;
+	return 0;
+}
+
+int store_delivery_prune(struct store *s, int64_t before_ms, struct sw_err *e)
+{
+	return run(s, e, "DELETE FROM webhook_deliveries WHERE received_ms < ?",
+		   "i", before_ms);
+}
+
+int store_poll_heads(struct store *s, const char *source, struct strvec *refs,
+		     struct strvec *commits, struct sw_err *e)
+{
+	sqlite3_stmt *st = prep(s, e,
+				"SELECT ref, commit_id FROM poll_heads"
+				" WHERE source = ? ORDER BY ref",
+				"t", source);
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		strvec_push(refs, (const char *)sqlite3_column_text(st, 0));
+		strvec_push(commits, (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, e, "read");
+	return 0;
+}
+
+int store_poll_head_set(struct store *s, const char *source, const char *ref,
+			const char *commit, int64_t now_ms, struct sw_err *e)
+{
+	if (!commit)
+		return run(
+			s, e,
+			"DELETE FROM poll_heads WHERE source = ? AND ref = ?",
+			"tt", source, ref);
+	return run(s, e,
+		   "INSERT INTO poll_heads (source, ref, commit_id, seen_ms)"
+		   " VALUES (?, ?, ?, ?) ON CONFLICT (source, ref) DO UPDATE"
+		   " SET commit_id = excluded.commit_id,"
+		   " seen_ms = excluded.seen_ms",
+		   "ttti", source, ref, commit, now_ms);
 }

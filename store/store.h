@@ -242,4 +242,26 @@ int store_list_events(struct store *s, const struct store_query *q, long after,
 		      struct store_event **v, size_t *nr, struct sw_err *e);
 void store_events_free(struct store_event *v, size_t nr);
 
+/*
+ * Webhook deliveries seen (server/webhook.h): record (forge, id) unless
+ * it is there; *first is 1 when this call recorded it, 0 when it was
+ * seen before (by this process or another: the insert decides).
+ */
+int store_delivery_record(struct store *s, const char *forge, const char *id,
+			  int64_t now_ms, int *first, struct sw_err *e);
+/* Forget the deliveries received before before_ms. */
+int store_delivery_prune(struct store *s, int64_t before_ms, struct sw_err *e);
+
+/*
+ * The commits a poll last saw (server/poll.h): source is the key of a
+ * polled source (its normalised URL), ref a full ref name. Listing gives
+ * parallel arrays "ref" and "commit" (caller frees both with
+ * strvec_release); set with commit NULL deletes the row.
+ */
+struct strvec;
+int store_poll_heads(struct store *s, const char *source, struct strvec *refs,
+		     struct strvec *commits, struct sw_err *e);
+int store_poll_head_set(struct store *s, const char *source, const char *ref,
+			const char *commit, int64_t now_ms, struct sw_err *e);
+
 #endif

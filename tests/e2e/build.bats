@@ -217,10 +217,11 @@ EOF
 	second=$(rj .id)
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"$first"* ]]
-	[[ "$output" == *"$second"* ]]
-	echo "$output" | grep "$first" | grep -q SUCCEEDED
-	echo "$output" | grep "$second" | grep -q FAILED
+	[[ "${lines[0]}" == "STARTED "*" KIND "*" ID "*" PROJECT "*" STATUS "*" DURATION  NOTE" ]]
+	echo "$output" | grep " build  *proj#1  *proj  *SUCCEEDED"
+	echo "$output" | grep " build  *proj#2  *proj  *FAILED"
+	run "$SLIPWAY" history --json --state-dir "$STATE"
+	[ "$(jq -r '[.[].id] | join(" ")' <<<"$output")" = "$first $second" ]
 	uuid=${second#proj:}
 	run "$SLIPWAY" show "${uuid:0:8}" --state-dir "$STATE"
 	[ "$status" -eq 0 ]
@@ -299,6 +300,9 @@ EOF
 	last=$(rj .id)
 	run "$SLIPWAY" history -n 1 --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"$last"* ]]
-	[[ "$output" != *"$first"* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "$output" == *" proj#3 "* ]]
+	[[ "$output" != *" proj#1 "* ]]
+	run "$SLIPWAY" history -n 1 --json --state-dir "$STATE"
+	[ "$(jq -r '.[0].id' <<<"$output")" = "$last" ]
 }

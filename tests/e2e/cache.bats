@@ -279,3 +279,35 @@ YAML
 	[[ "$output" == *"Restoring cache: key k2 1 files 7 B by hard link in "* ]]
 	[[ "$output" != *"not restored"* ]]
 }
+
+@test "cache ls keeps its columns in line whatever the length of a key" {
+	local long=deps-$(printf 'x%.0s' $(seq 1 70))
+	for k in k1 "$long"; do
+		spec <<YAML
+version: 0.2
+phases:
+  build:
+    commands:
+      - 'mkdir -p deps; echo a > deps/a'
+cache:
+  key: $k
+  paths: ['deps/**/*']
+YAML
+		sw_build
+		[ "$status" -eq 0 ]
+	done
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	# every line has VERSION, FILES, SIZE... at the same column: the
+	# header's VERSION sits where each entry's version begins
+	local col=${lines[0]%%VERSION*}
+	[ "${#col}" -eq $((${#long} + 2)) ]
+	local l
+	for l in "${lines[1]}" "${lines[2]}"; do
+		[ "${l:${#col}-2:2}" = "  " ]
+		[ "${l:${#col}:1}" != " " ]
+		[[ "$l" == *" ok" ]]
+	done
+	[[ "${lines[1]} ${lines[2]}" == *"$long  "* ]]
+}

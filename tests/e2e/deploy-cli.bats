@@ -205,8 +205,8 @@ YML
 	same "$status" 1
 	run "$SLIPWAY" history --state-dir "$STATE"
 	same "$status" 0
-	[[ "${lines[0]}" =~ ^d-HISTORY01\ +Succeeded\ .*\ 1/1\ hosts$ ]]
-	[[ "${lines[1]}" =~ ^d-HISTORY02\ +Failed\ .*\ 0/1\ hosts$ ]]
+	[[ "${lines[1]}" =~ \ deployment\ +d-HISTORY01\ .*\ Succeeded\ .*\ 1/1\ hosts$ ]]
+	[[ "${lines[2]}" =~ \ deployment\ +d-HISTORY02\ .*\ Failed\ .*\ 0/1\ hosts$ ]]
 	run "$SLIPWAY" show d-HISTORY02 --state-dir "$STATE"
 	same "$status" 0
 	[[ "$output" == *"status:      Failed"* ]]
@@ -229,7 +229,8 @@ YML
 		"$T/tty.out" >/dev/null
 	grep -q $'\r\033\\[K'"d-[A-Z0-9]*: [0-9] done, [0-9] in flight" "$T/tty.out"
 	# the line is cleared before the final summary is written
-	grep -q $'\r\033\\[K'"slipway: deployment d-[A-Z0-9]* Succeeded on 2 of 2 hosts" \
+	# (the status in green on a terminal)
+	grep -q $'\r\033\\[K'"slipway: deployment d-[A-Z0-9]* "$'\033\\[32mSucceeded\033\\[0m'" on 2 of 2 hosts" \
 		"$T/tty.out"
 	NO_COLOR=1 TERM=xterm script -qec "$SLIPWAY deploy $T/r1 --group $T/g.yml --state-dir $STATE" \
 		"$T/nc.out" >/dev/null

@@ -23,8 +23,8 @@ prior() {
 	OUT_BEFORE=$(find "$OUT" -printf '%P %y %s\n')
 }
 
-# The deployment just run was refused: exit 3, the message (on stderr)
-# holds WANT, no hook ran, nothing changed on the host or outside it,
+# The deployment just run was refused before any host got the bundle:
+# exit 3, the message (on stderr) holds WANT, no hook ran, nothing changed on the host or outside it,
 # the refused deployment's directory is gone.
 refused() { # WANT
 	same "$status" 3
@@ -47,8 +47,10 @@ refused() { # WANT
 	done
 	same "$left" ""
 	deployment_is Failed
-	ev_is DownloadBundle Failed
 	same "$RCODE" INVALID_REVISION
+	# checked before any host got it: the host was never contacted
+	same "$(jq -r '.instances[0].status' "$REPORT")" Skipped
+	same "$EVENTS" ""
 }
 
 @test "zip-slip: a '..' entry in a tar or a zip is refused, nothing written" {

@@ -317,7 +317,7 @@ EOF
 	fdeploy "$T/r2"
 	[ "$status" -eq 0 ]
 	same "$(grep -c 'taking over' "$T/stderr")" 1
-	grep -qx "slipway: taking over the lock of deployment 'd-ONE' (process $dead is gone)" "$T/stderr"
+	grep -qx "note: taking over the lock of deployment 'd-ONE' (process $dead is gone)" "$T/stderr"
 	same "$(hosts_run two ApplicationStart "$DEP")" h1
 	# and released cleanly at the end
 	fdeploy "$T/r2"

@@ -44,6 +44,7 @@ options_documented() {
 	options_documented show
 	options_documented prune
 	options_documented pipeline
+	options_documented serve
 }
 
 @test "docs: the top-level options and every command are in the man page" {
@@ -175,7 +176,7 @@ EOF
 
 @test "docs: every command's --help has an example" {
 	local cmd
-	for cmd in build validate history show cache prune deploy plan run pipeline; do
+	for cmd in build validate history show cache prune deploy plan run pipeline serve; do
 		"$SLIPWAY" "$cmd" --help | grep -q '^Examples\{0,1\}:' ||
 			{ echo "no example in '$cmd --help'"; return 1; }
 	done
@@ -303,4 +304,104 @@ EOF2
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Cache disabled by --no-cache"* ]]
 	[[ "$output" != *"Saving cache"* ]]
+}
+
+@test "docs: the README's variables and secrets example runs as written" {
+	local d=$BATS_TEST_TMPDIR/readme
+	mkdir -p "$d/bin"
+	ln -s "$SLIPWAY" "$d/bin/slipway"
+	cat >"$d/buildspec.yml" <<'EOF'
+version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /prod/db/password
+phases:
+  build:
+    commands:
+      - echo "STAGE=$STAGE API_URL=$API_URL PW=$DB_PASSWORD"
+      - mkdir -p dist && echo x >dist/x
+artifacts:
+  files: [dist/x]
+EOF
+	# the block from "# Variables and secrets" to the build it makes
+	sed -n '/^# Variables and secrets/,/--report build.json$/p' \
+		"$ROOT/README.md" >"$d/example.sh"
+	grep -q -- '--env-file build.env' "$d/example.sh"
+	cd "$d"
+	run env PATH="$d/bin:$PATH" SLIPWAY_STATE_DIR="$d/state" bash -e example.sh
+	[ "$status" -eq 0 ]
+	# -e STAGE=test wins over build.env's STAGE=dev; the secret is masked
+	[[ "$output" == *"STAGE=test API_URL=https://api.example.com PW=***"* ]]
+	[ -f out/artifacts.zip ]
+	[ "$(jq -r .buildStatus build.json)" = SUCCEEDED ]
+}
+
+# A state directory with builds hello#1, hello#2 and a deployment; prints
+# its path. $1: where.
+completion_state() {
+	local d=$1
+	mkdir -p "$d/hello" "$d/bin"
+	ln -sf "$SLIPWAY" "$d/bin/slipway"
+	printf 'version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n' \
+		>"$d/hello/buildspec.yml"
+	"$SLIPWAY" build "$d/hello" --state-dir "$d/state" -q 2>/dev/null
+	"$SLIPWAY" build "$d/hello" --state-dir "$d/state" -q 2>/dev/null
+	mkdir -p "$d/rev" "$d/root"
+	printf 'version: 0.0\nos: linux\n' >"$d/rev/appspec.yml"
+	"$SLIPWAY" deploy "$d/rev" --root "$d/root" --deployment-id d-COMPLETE1 \
+		--state-dir "$d/state" -q 2>/dev/null
+}
+
+@test "docs: bash completion completes ids from the state directory" {
+	local d=$BATS_TEST_TMPDIR/c
+	completion_state "$d"
+	run env PATH="$d/bin:$PATH" bash -c '
+		. "$1"
+		complete_words() {
+			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+			COMPREPLY=(); _slipway; printf "%s\n" "${COMPREPLY[@]}"
+		}
+		echo "--- show"; complete_words slipway show --state-dir "$2" hello#
+		echo "--- dep"; complete_words slipway show --state-dir "$2" d-
+		echo "--- project"; complete_words slipway history --state-dir "$2" --project he
+		echo "--- help"; complete_words slipway help bu
+		echo "--- end"
+	' _ "$ROOT/completions/slipway.bash" "$d/state"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--- show"$'\n'"hello#1"$'\n'"hello#2"$'\n'"--- dep"$'\n'"d-COMPLETE1"$'\n'"--- project"$'\n'"hello"$'\n'"--- help"$'\n'"build"$'\n'"--- end"* ]]
+}
+
+@test "docs: zsh completion completes commands, options and ids" {
+	command -v zsh >/dev/null || skip "no zsh"
+	local d=$BATS_TEST_TMPDIR/c
+	completion_state "$d"
+	# compadd and _files stand in for zsh's completion system
+	run env PATH="$d/bin:$PATH" SLIPWAY_STATE_DIR="$d/state" zsh -fc '
+		compadd() { if [[ $1 == -a ]]; then print -l -- ${(P)2}; else print -l -- "$@"; fi }
+		_files() { print FILES }
+		words=(slipway de); CURRENT=2; print -- "--- cmd"; source "$0"
+		words=(slipway deploy --gr); CURRENT=3; print -- "--- opt"; source "$0"
+		words=(slipway show ""); CURRENT=3; print -- "--- ids"; source "$0"
+		print -- "--- end"
+	' "$ROOT/completions/_slipway"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--- cmd"$'\n'*"deploy"*"--- opt"* ]]
+	[[ "$output" == *"--- opt"$'\n'*"--group"*"--- ids"* ]]
+	[[ "$output" == *"--- ids"$'\n'*"hello#1"*"hello#2"*"d-COMPLETE1"*"--- end"* ]]
+}
+
+@test "docs: fish completion completes commands, options and ids" {
+	command -v fish >/dev/null || skip "no fish"
+	local d=$BATS_TEST_TMPDIR/c
+	completion_state "$d"
+	run env PATH="$d/bin:$PATH" SLIPWAY_STATE_DIR="$d/state" fish -c '
+		source $argv[1]
+		echo "--- cmd"; complete -C "slipway vali"
+		echo "--- opt"; complete -C "slipway deploy --gr"
+		echo "--- ids"; complete -C "slipway show hello"
+		echo "--- dep"; complete -C "slipway report d-"
+		echo "--- end"
+	' "$ROOT/completions/slipway.fish"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--- cmd"$'\n'"validate"*"--- opt"$'\n'"--group"*"--- ids"$'\n'"hello#1"$'\n'"hello#2"$'\n'*"--- dep"$'\n'"d-COMPLETE1"$'\n'"--- end"* ]]
 }

@@ -695,3 +695,40 @@ EOF
 	[ "$(printed GONE)" = unset ]
 	buildlog | grep -qx tool-ran
 }
+
+@test "--secret-env and --parameter-env set variables from the secrets file, masked, over the buildspec's" {
+	spec <<'EOF2'
+version: 0.2
+env:
+  variables:
+    TOK: from-buildspec
+phases:
+  build:
+    commands:
+      - echo "tok is $TOK and pw is $PW"
+      - test "$TOK" = tok-12345
+      - test "$PW" = hunter2
+EOF2
+	cat >"$T/secrets.yml" <<'EOF2'
+parameter-store:
+  /prod/db/password: hunter2
+secrets-manager:
+  prod/api: '{"token": "tok-12345"}'
+EOF2
+	sw_build --secrets-file "$T/secrets.yml" --secret-env TOK=prod/api:token --parameter-env PW=/prod/db/password
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"tok is *** and pw is ***"* ]]
+	[[ "$output" != *hunter2* && "$output" != *tok-12345* ]]
+	! grep -q 'hunter2\|tok-12345' "$REPORT" || false
+	# one that does not exist fails the build, naming the variable
+	sw_build --secrets-file "$T/secrets.yml" --secret-env TOK=prod/nope
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Secrets Manager Error: TOK: "*"prod/nope"* ]]
+	# malformed on the command line: a usage error
+	sw_build --secret-env TOK
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--secret-env"* ]]
+	sw_build --parameter-env PW=
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--parameter-env: PW=: no parameter name after '='"* ]]
+}

@@ -201,6 +201,7 @@ get() { # NAME
 	[ "$(get web-2)" = "webapp 1.0 on web-2" ]
 	# every event went to the notification command, the last one the
 	# execution's success
+	flock -w 60 "$STATE/executions/$pe/notify/cmd-0.lock" true
 	[ "$(wc -l <"$PIPELINE_EVENTS")" -eq \
 		"$(wc -l <"$STATE/executions/$pe/events.jsonl")" ]
 	[ "$(tail -1 "$PIPELINE_EVENTS" | jq -r '.detail.state')" = SUCCEEDED ]

@@ -55,10 +55,10 @@ git_build() { # source, options...
 	fi
 }
 
-@test "a repository path builds its checked-out branch's last commit" {
+@test "a repository path with --committed builds its branch's last commit" {
 	make_repo
 	echo uncommitted >"$REPO/dirty.txt"
-	git_build "$REPO"
+	git_build "$REPO" --committed
 	[ "$status" -eq 0 ]
 	[ "$(printed MARKER)" = second ]
 	[ "$(printed RESOLVED)" = "$SHA2" ]

@@ -286,6 +286,6 @@ EOF
 
 	sw_build -o "$T/out2" --strict
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"Warning: "*"buildspec.yml:1:1: no 'phases': the build runs no commands"* ]]
+	[[ "$output" == *"Warning: $PROJ/buildspec.yml:1:1: no 'phases': the build runs no commands"* ]]
 	[ -f "$T/out2/artifacts.zip" ]
 }

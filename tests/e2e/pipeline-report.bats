@@ -190,3 +190,43 @@ xp() {
 	[ "$(stat -c %s "$T/pe.png")" -gt 10000 ]
 	same "$(head -c 4 "$T/pe.png" | od -An -tx1 | tr -d ' ')" 89504e47
 }
+
+@test "pipeline report: a waiting approval says since when and until when" {
+	pr_setup
+	pr_start
+	[ "$status" -eq 5 ]
+	wait_text=$(xp 'string(//div[@class="stage"][3]//div[@class="wait"])')
+	[[ "$wait_text" =~ ^waiting\ since\ ([0-9T:-]+Z),\ expires\ ([0-9T:-]+Z)$ ]]
+	since=$(date -ud "${BASH_REMATCH[1]}" +%s)
+	until=$(date -ud "${BASH_REMATCH[2]}" +%s)
+	same "$((until - since))" $((7 * 24 * 3600))
+	[ $((since - $(date -u +%s))) -le 0 ]
+	USER=bob run "$SLIPWAY" pipeline approve "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	# decided: a duration, no longer waiting
+	same "$(xp 'count(//div[@class="wait"])')" 0
+	same "$(xp 'count(//div[@class="stage"][3]//span[@class="dur"])')" 1
+}
+
+@test "pipeline report: a retried action shows its earlier attempts under the latest" {
+	pr_setup
+	# Lint fails until $T/ok exists
+	sed -i "0,/commands: \[\"true\"\]/s##commands: [\"test -e $T/ok || { echo no-ok; false; }\"]#" "$T/pl.yml"
+	pr_start
+	[ "$status" -eq 1 ]
+	same "$(xp 'count(//div[@class="earlier"])')" 0
+	run "$SLIPWAY" pipeline retry "$PE" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	touch "$T/ok"
+	run "$SLIPWAY" pipeline retry "$PE" --state-dir "$STATE"
+	[ "$status" -eq 5 ]
+	xmllint --html --noout "$PAGE"
+	lint='//div[contains(@class,"action")][div[@class="name"]="Lint"]'
+	same "$(xp "string($lint//span[contains(@class,\"badge\")])")" Succeeded
+	same "$(xp "string($lint//span[@class=\"attempt\"])")" "attempt 3"
+	same "$(xp "count($lint//div[@class=\"earlier\"])")" 2
+	same "$(xp "string($lint//div[@class=\"earlier\"][1])" | cut -c1-17)" "attempt 1 Failed "
+	[[ "$(xp "string($lint//div[@class=\"earlier\"][2]/div[@class=\"summary\"])")" == "exit status 1 (log: "*"/actions/Build.Lint.2/log)" ]]
+	# the others ran once: no attempts shown
+	same "$(xp 'count(//span[@class="attempt"])')" 1
+}

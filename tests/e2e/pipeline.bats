@@ -179,7 +179,9 @@ events() { # "stage/action:STATE" per event of $PE
 	[ "$(jq -r '.detail."execution-id"' "$STATE/executions/$PE/events.jsonl" | sort -u)" = "$PE" ]
 	# the store has the same events
 	[ "$(sqlite3 "$STATE/slipway.db" "select count(*) from events where execution_id = '$PE'")" -eq 18 ]
-	# the notification command got every event on its stdin
+	# the notification command got every event on its stdin, in order,
+	# from a deliverer the pipeline did not wait for
+	flock -w 60 "$STATE/executions/$PE/notify/cmd-0.lock" true
 	[ "$(jq -c . "$T/notified.jsonl")" = "$(jq -c . "$STATE/executions/$PE/events.jsonl")" ]
 	# ls lists it
 	run "$SLIPWAY" pipeline ls "$T/pl.yml" --state-dir "$STATE"
@@ -550,6 +552,37 @@ wait_for() { # FILE TEXT: until FILE has TEXT (30 s at most)
 	wait "$PID_b"
 }
 
+@test "pipeline: QUEUED: waiters enter in the order they came, even one slower to wake; a killed waiter loses its turn" {
+	pl_setup
+	mode_pipeline QUEUED
+	bg_start a
+	a=$(started)
+	bg_start b
+	wait_for "$T/b.out" "waiting for stage Long"
+	# b cannot run when its turn comes; c, after it, could
+	kill -STOP "$PID_b"
+	bg_start c
+	wait_for "$T/c.out" "waiting for stage Long"
+	bg_start d
+	wait_for "$T/d.out" "waiting for stage Long"
+	kill -KILL "$PID_d" # d's turn is gone with it
+	wait "$PID_d" || true
+	release "$a"
+	wait "$PID_a"
+	kill -CONT "$PID_b"
+	next=$(started)
+	[ "$next" = "$(head -1 "$T/b.out")" ]
+	release "$next"
+	next=$(started)
+	[ "$next" = "$(head -1 "$T/c.out")" ]
+	release "$next"
+	wait "$PID_b"
+	wait "$PID_c"
+	[ "$(wc -l <"$T/runs")" -eq 3 ]
+	# nothing left in the queue
+	[ -z "$(ls "$STATE/pipelines/web/stage-Long.queue")" ]
+}
+
 @test "pipeline: SUPERSEDED: a newer execution waiting for the stage replaces an older one" {
 	pl_setup
 	mode_pipeline SUPERSEDED
@@ -694,13 +727,299 @@ EOB
 	[[ "$output" == *"is Succeeded: only a failed stage can be retried"* ]]
 }
 
+# A stage Bad with onFailure RETRY ($1: its retryMode) whose Flaky action
+# fails until its $T/runs has $2 lines of flaky, beside Fine; then Last.
+retry_pipeline() {
+	{
+		cat <<EOB
+    - name: Bad
+      onFailure: {result: RETRY, retryConfiguration: {retryMode: $1}}
+      actions:
+        - name: Flaky
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo flaky >>$T/runs; [ \$(grep -c flaky $T/runs) -ge $2 ]"}
+        - name: Fine
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo fine >>$T/runs"}
+EOB
+		last_stage
+	} | pl_file
+}
+
+@test "pipeline: onFailure RETRY retries a failed stage once by itself (FAILED_ACTIONS); show and events say so" {
+	pl_setup
+	retry_pipeline FAILED_ACTIONS 2
+	pl_start
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"stage Bad failed: retrying it (failed actions, automatic)"*"Last/Mark: Succeeded"* ]]
+	[ "$(sort "$T/runs" | uniq -c | tr -s ' ' | tr '\n' ,)" = " 1 fine, 2 flaky," ]
+	[ -e "$T/last" ]
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	[ "$(pl_json '.stageStates[2].retryStageMetadata | "\(.autoStageRetryAttempt) \(.manualStageRetryAttempt) \(.latestRetryTrigger)"')" = "1 0 AutomatedStageRetry" ]
+	[ "$(pl_json '.stageStates[1].retryStageMetadata')" = null ]
+	# Flaky and Fine run side by side: their first events in any order
+	[ "$(events | grep '^Bad/' | sed -n 2,5p | sort | tr '\n' ' ')" = "Bad/Fine:STARTED Bad/Fine:SUCCEEDED Bad/Flaky:FAILED Bad/Flaky:STARTED " ]
+	[ "$(events | grep '^Bad/' | sed 2,5d | tr '\n' ' ')" = "Bad/:STARTED Bad/:FAILED Bad/:RESUMED Bad/Flaky:STARTED Bad/Flaky:SUCCEEDED Bad/:SUCCEEDED " ]
+	[ "$(jq -r 'select(.detail.state == "RESUMED") | "\(.detail["retry-trigger"]) \(.detail["retry-mode"])"' "$STATE/executions/$PE/events.jsonl")" = "AutomatedStageRetry FAILED_ACTIONS" ]
+	# no pipeline event says it failed
+	! events | grep -q '^/:FAILED'
+	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
+	[[ "$output" == *"Bad          Succeeded (attempt 2, AutomatedStageRetry)"* ]]
+	[[ "$output" == *"Flaky                Succeeded (attempt 2)"* ]]
+	[ -e "$STATE/executions/$PE/actions/Bad.Flaky.2/log" ]
+	# every attempt, as ListActionExecutions lists them
+	[ "$(pl_json '.actionExecutionDetails | length')" -eq 8 ]
+	[ "$(pl_json '[.actionExecutionDetails[] | select(.actionName == "Flaky") | "\(.actionExecutionId | sub("^pe-[^/]*/"; "")) \(.status) \(.input.actionTypeId.provider) \(.output.executionResult.externalExecutionSummary // "-" | sub(" \\(log.*"; ""))"] | join(",")')" = "Bad.Flaky.1 Failed Command exit status 1,Bad.Flaky.2 Succeeded Command -" ]
+	[ "$(pl_json '.actionExecutionDetails[] | select(.actionName == "Build") | "\(.input.namespace) \(.input.inputArtifacts | map(.name) | join("+")) \(.output.outputArtifacts[0].name) \(.output.outputVariables.X)"')" = "BuildVariables Assets+Src Built built-1.2" ]
+}
+
+@test "pipeline: onFailure RETRY retries once only; ALL_ACTIONS runs every action again; a manual retry counts apart" {
+	pl_setup
+	retry_pipeline ALL_ACTIONS 3
+	pl_start
+	[ "$status" -eq 1 ]
+	# one automatic retry of every action, then the execution fails
+	[ "$(sort "$T/runs" | uniq -c | tr -s ' ' | tr '\n' ,)" = " 2 fine, 2 flaky," ]
+	[ ! -e "$T/last" ]
+	[ "$(pl_json .pipelineExecution.status)" = Failed ]
+	[ "$(pl_json '.stageStates[2].latestExecution.status')" = Failed ]
+	[ "$(events | grep -c '^Bad/:RESUMED')" -eq 1 ]
+	# by hand: a manual retry, no second automatic one
+	run "$SLIPWAY" pipeline retry "$PE" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(sort "$T/runs" | uniq -c | tr -s ' ' | tr '\n' ,)" = " 2 fine, 3 flaky," ]
+	[ "$(pl_json '.stageStates[2].retryStageMetadata | "\(.autoStageRetryAttempt) \(.manualStageRetryAttempt) \(.latestRetryTrigger)"')" = "1 1 ManualStageRetry" ]
+	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
+	[[ "$output" == *"Bad          Succeeded (attempt 3, ManualStageRetry)"* ]]
+	[[ "$output" == *"Flaky                Succeeded (attempt 3)"* ]]
+}
+
+@test "pipeline: onFailure RETRY does not retry a stage failed by a rejected approval" {
+	pl_setup
+	{
+		approval_stage
+		last_stage
+	} | pl_file
+	sed -i 's/^    - name: Gate$/&\n      onFailure: {result: RETRY}/' "$T/pl.yml"
+	pl_start
+	[ "$status" -eq 5 ]
+	run "$SLIPWAY" pipeline reject "$PE" --summary no --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"stage Gate failed at an approval: not retried"* ]]
+	[ "$(pl_json .pipelineExecution.status)" = Failed ]
+	[ "$(action_status Gate Approve)" = Failed ]
+	! events | grep -q RESUMED
+	[ ! -e "$T/last" ]
+}
+
+@test "pipeline: onFailure RETRY does not retry a stage being stopped" {
+	pl_setup
+	mkfifo "$T/started" "$T/hold"
+	{
+		cat <<EOB
+    - name: Bad
+      onFailure: {result: RETRY}
+      actions:
+        - name: Flaky
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo flaky >>$T/runs; echo \$\$ >$T/started; read x <$T/hold; exit 1"}
+EOB
+		last_stage
+	} | pl_file
+	"$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE" >"$T/out" 2>&1 &
+	runner=$!
+	timeout 30 cat "$T/started" >/dev/null
+	PE=$(head -1 "$T/out")
+	"$SLIPWAY" pipeline stop "$PE" --state-dir "$STATE"
+	echo go >"$T/hold"
+	st=0
+	wait "$runner" || st=$?
+	[ "$st" -eq 1 ]
+	[ "$(wc -l <"$T/runs")" -eq 1 ]
+	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
+	! events | grep -q RESUMED
+}
+
+# A stage Pack whose Commands action makes files and outputs artifact
+# Out with the files patterns $1 (a YAML list); then a stage Use whose
+# action lists what Out holds in $T/list.
+files_pipeline() {
+	pl_file <<EOB
+    - name: Pack
+      actions:
+        - name: Make
+          actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
+          commands:
+            - mkdir -p dist/sub
+            - echo a >dist/a.js; echo b >dist/sub/b.js; echo c >dist/c.txt; echo n >notes.md
+            - ln -s a.js dist/link.js
+          inputArtifacts: [{name: Src}]
+          outputArtifacts: [{name: Out, files: $1}]
+    - name: Use
+      actions:
+        - name: List
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "find . ! -type d | sort >$T/list"}
+          inputArtifacts: [{name: Out}]
+EOB
+}
+
+@test "pipeline: a Commands output artifact holds only the files its files patterns take" {
+	pl_setup
+	files_pipeline '["dist/**/*.js", notes.md]'
+	pl_start
+	[ "$status" -eq 0 ]
+	[ "$(tr '\n' ' ' <"$T/list")" = "./dist/a.js ./dist/link.js ./dist/sub/b.js ./notes.md " ]
+	[ -L "$STATE/executions/$PE/artifacts/Out/dist/link.js" ]
+	# a pattern that takes nothing fails the action, saying which artifact
+	rm -f "$T/list"
+	files_pipeline '["nothing/**/*"]'
+	pl_start
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Pack/Make: Failed"*"output artifact 'Out': no file matches its files"* ]]
+	[ ! -e "$T/list" ]
+}
+
+# A stage Use whose Commands action has TOKEN, a SECRETS_MANAGER
+# variable of value $1.
+secret_pipeline() {
+	pl_file <<EOB
+    - name: Use
+      actions:
+        - name: Call
+          actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
+          commands:
+            - echo "token is \$TOKEN"
+            - echo "\$TOKEN" >$T/token
+          environmentVariables:
+            - {name: TOKEN, value: "$1", type: SECRETS_MANAGER}
+            - {name: PLAIN, value: "prod/api:token"}
+          inputArtifacts: [{name: Src}]
+EOB
+}
+
+@test "pipeline: a Commands action's SECRETS_MANAGER variable comes from slipway.secrets-file, masked in its log" {
+	pl_setup
+	printf 'secrets-manager:\n  prod/api: %s\n' "'{\"token\": \"tok-s3cr3t-123\"}'" >"$T/secrets.yml"
+	secret_pipeline "prod/api:token"
+	echo "  secrets-file: secrets.yml" >>"$T/pl.yml"
+	pl_start
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/token")" = tok-s3cr3t-123 ]
+	grep -qx 'token is \*\*\*' "$STATE/executions/$PE/actions/Use.Call/log"
+	! grep -rqF tok-s3cr3t "$STATE"
+	[[ "$output" != *tok-s3cr3t* ]]
+	# a secret that does not exist fails the action, naming the variable
+	secret_pipeline "prod/nope"
+	echo "  secrets-file: secrets.yml" >>"$T/pl.yml"
+	pl_start
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Use/Call: Failed"*"environment variable TOKEN: secret does not exist: prod/nope"* ]]
+}
+
+@test "pipeline: a SECRETS_MANAGER variable without slipway.secrets-file is refused by validate and start" {
+	pl_setup
+	secret_pipeline "prod/api:token"
+	run "$SLIPWAY" validate "$T/pl.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"pl.yml:"*": secret 'TOKEN' of 'Use.Call' has no source of secrets: add 'slipway.secrets-file'"* ]]
+	pl_start
+	[ "$status" -eq 3 ]
+	[ ! -e "$STATE/executions" ]
+	# a malformed secrets file is refused too, where it is wrong
+	printf 'secrets-manager: [1]\n' >"$T/secrets.yml"
+	echo "  secrets-file: secrets.yml" >>"$T/pl.yml"
+	run "$SLIPWAY" validate "$T/pl.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"'slipway.secrets-file': $T/secrets.yml:1:"* ]]
+}
+
+@test "pipeline: start --no-wait returns once the execution is started; it runs on detached, its output in runner.log" {
+	pl_setup
+	mkfifo "$T/hold"
+	{
+		cat <<EOB
+    - name: Long
+      actions:
+        - name: Wait
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "read x <$T/hold; echo run >>$T/runs"}
+EOB
+		last_stage
+	} | pl_file
+	# returns while the action waits on the fifo: nobody has written it yet
+	run timeout 30 "$SLIPWAY" pipeline start "$T/pl.yml" --no-wait --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	PE=$(printf '%s\n' "$output" | grep -m1 '^pe-')
+	[[ "$output" == *"$PE: running detached; its output goes to $STATE/executions/$PE/runner.log"* ]]
+	[ ! -e "$T/runs" ]
+	[ "$(pl_json .pipelineExecution.status)" = InProgress ]
+	# the detached runner holds the execution: a retry is refused
+	run "$SLIPWAY" pipeline retry "$PE" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is running in another process"* ]]
+	echo go >"$T/hold"
+	flock "$STATE/executions/$PE/lock" true # until the runner is done
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	[ -e "$T/last" ]
+	grep -q "Last/Mark: Succeeded" "$STATE/executions/$PE/runner.log"
+	grep -q "$PE Succeeded" "$STATE/executions/$PE/runner.log"
+}
+
+@test "pipeline: stop --abandon reaches a detached runner" {
+	pl_setup
+	mkfifo "$T/started" "$T/hold"
+	{
+		cat <<EOB
+    - name: Long
+      actions:
+        - name: Wait
+          actionTypeId: {category: Invoke, owner: Custom, provider: Command, version: "1"}
+          configuration: {Command: "echo \$\$ >$T/started; read x <$T/hold"}
+EOB
+		last_stage
+	} | pl_file
+	run timeout 30 "$SLIPWAY" pipeline start "$T/pl.yml" --no-wait --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	PE=$(printf '%s\n' "$output" | grep -m1 '^pe-')
+	apid=$(timeout 30 cat "$T/started")
+	run "$SLIPWAY" pipeline stop "$PE" --abandon --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	flock "$STATE/executions/$PE/lock" true
+	! kill -0 "$apid" 2>/dev/null
+	[ "$(action_status Long Wait)" = Abandoned ]
+	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
+	[ ! -e "$T/last" ]
+}
+
 @test "pipeline: a failing notification command is a warning; the pipeline succeeds" {
 	pl_setup
 	pl_file </dev/null
-	printf '#!/bin/sh\ncat >/dev/null; exit 7\n' >"$T/notify.sh"
+	printf '#!/bin/sh\ncat >/dev/null; echo said >&2; exit 7\n' >"$T/notify.sh"
 	pl_start
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"warning: notification 'team': command failed (status 7)"* ]]
+	flock -w 60 "$STATE/executions/$PE/notify/cmd-0.lock" true
+	grep -q "warning: notification 'team': command failed (status 7)" "$STATE/executions/$PE/notifications.log"
+	grep -qx said "$STATE/executions/$PE/notifications.log"
+}
+
+@test "pipeline: a notification command that hangs never holds the pipeline up" {
+	pl_setup
+	pl_file </dev/null
+	mkfifo "$T/gate"
+	# the first event blocks the command until the test opens the gate
+	printf '#!/bin/sh\ncat >>"%s/notified.jsonl"\n[ -e "%s/passed" ] || { read x <"%s/gate"; touch "%s/passed"; }\n' "$T" "$T" "$T" "$T" >"$T/notify.sh"
+	run timeout 60 "$SLIPWAY" pipeline start "$T/pl.yml" --state-dir "$STATE"
+	PE=$(printf '%s\n' "$output" | grep -m1 '^pe-' || true)
+	[ "$status" -eq 0 ]
+	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
+	# the pipeline ended with one event given to the command so far
+	[ "$(wc -l <"$T/notified.jsonl")" -eq 1 ]
+	! flock -n "$STATE/executions/$PE/notify/cmd-0.lock" true
+	# let go: the rest follow, in order
+	echo go >"$T/gate"
+	flock -w 60 "$STATE/executions/$PE/notify/cmd-0.lock" true
+	[ "$(jq -c . "$T/notified.jsonl")" = "$(jq -c . "$STATE/executions/$PE/events.jsonl")" ]
 }
 
 @test "pipeline: usage and file errors" {
@@ -723,4 +1042,27 @@ EOB
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"variable 'Env' has no default: give it with -v Env=VALUE"* ]]
 	[ ! -e "$STATE/executions" ]
+}
+
+@test "pipeline: a CodeBuild action's SECRETS_MANAGER and PARAMETER_STORE variables reach the build as values, masked, never in argv" {
+	pl_setup
+	cd "$T/repo"
+	sed -i "s|^      - export X=.*|&\n      - echo \"tok=\$TOK pw=\$PW\"\n      - echo \"\$TOK \$PW\" >$T/seen\n      - cat /proc/[0-9]*/cmdline 2>/dev/null \| tr '\\\\0' '\\\\n' \| grep -c 's3c[r]3t' >$T/argv-hits \|\| true|" buildspec.yml
+	git -c user.email=t@example.com -c user.name=t commit -qam "print the secrets"
+	cd "$T"
+	printf 'parameter-store:\n  /db/pw: pw-s3cr3t\nsecrets-manager:\n  prod/api: %s\n' "'{\"token\": \"tok-s3cr3t-123\"}'" >"$T/secrets.yml"
+	pl_file </dev/null
+	sed -i 's|EnvironmentVariables: .*|EnvironmentVariables: '"'"'[{"name":"ENV","value":"#{variables.Env}"},{"name":"TOK","value":"prod/api:token","type":"SECRETS_MANAGER"},{"name":"PW","value":"/db/pw","type":"PARAMETER_STORE"}]'"'"'|' "$T/pl.yml"
+	# without a source of secrets: refused where it is declared
+	run "$SLIPWAY" validate "$T/pl.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"pl.yml:"*": SECRETS_MANAGER variable 'TOK' of 'Build.Build' has no source of secrets: add 'secrets-file' to project 'app-build' or 'slipway.secrets-file'"* ]]
+	echo "  secrets-file: secrets.yml" >>"$T/pl.yml"
+	pl_start
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/seen")" = "tok-s3cr3t-123 pw-s3cr3t" ]
+	! grep -rqF -e tok-s3cr3t -e pw-s3cr3t "$STATE"
+	[[ "$output" != *s3cr3t* ]]
+	grep -rqx 'tok=\*\*\* pw=\*\*\*' "$STATE"
+	[ "$(cat "$T/argv-hits")" = 0 ]
 }

@@ -68,7 +68,8 @@ EOF
 	jq -r .statusReason "$dir/report.json" | grep -q '^no space left on device'
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	echo "$output" | grep "$id" | grep FAULT | grep -q 'no space left on device'
+	echo "$output" | grep " proj#$(rj .buildNumber) " | grep FAULT |
+		grep -q 'no space left on device'
 	run "$SLIPWAY" show "$id" --state-dir "$STATE"
 	[[ "$output" == *"reason:   no space left on device"* ]]
 
@@ -120,7 +121,7 @@ EOF
 	[ -f "$(build_dir "$2")/report.json" ]
 	[ -L "$STATE/builds/$2" ]
 	[ ! -L "$STATE/builds/$1" ]
-	run "$SLIPWAY" history --state-dir "$STATE"
+	run "$SLIPWAY" history --json --state-dir "$STATE"
 	[ "$(echo "$output" | grep -c SUCCEEDED)" -eq 2 ] # proj's newest, other's
 	[[ "$output" == *"$2"* ]]
 	[[ "$output" == *"other:"* ]]
@@ -188,10 +189,8 @@ EOF
 	# both are in the history, each as what it is
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	dead_id=$(basename "$dead")
-	dead_id="${dead_id:0:${#dead_id}-37}:${dead_id: -36}"
-	echo "$output" | grep -E "^2 +FAULT .*$dead_id  ended without a report"
-	echo "$output" | grep -Eq "^3 +IN_PROGRESS .*proj:"
+	echo "$output" | grep -E " build +proj#2 +proj +FAULT .* ended without a report"
+	echo "$output" | grep -Eq " build +proj#3 +proj +IN_PROGRESS "
 	# age them all: only the lock tells the running one apart
 	touch -d '30 days ago' "$running/build.log" "$dead/build.log" \
 		"$(build_dir "$old")/report.json"

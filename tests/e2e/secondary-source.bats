@@ -99,7 +99,8 @@ EOF
 	git -C "$T/results" add -A
 	git -C "$T/results" commit -q -m spec
 	rm -f "$REPORT"
-	run "$SLIPWAY" build "$T/results" --state-dir "$STATE" --report "$REPORT"
+	run "$SLIPWAY" build "$T/results" --committed --state-dir "$STATE" \
+		--report "$REPORT"
 	[ "$status" -eq 0 ]
 	LOG=$(rj .logs.location)
 	buildlog | grep -q 'Source cache: mirror hit'

@@ -38,10 +38,10 @@ EOF
 	g commit -q -am second
 }
 
-cache_build() { # options...
+cache_build() { # options...: a build of the commit, through the mirror
 	rm -f "$REPORT"
-	run "$SLIPWAY" build "$REPO" --state-dir "$STATE" --report "$REPORT" \
-		"$@"
+	run "$SLIPWAY" build "$REPO" --committed --state-dir "$STATE" \
+		--report "$REPORT" "$@"
 	LOG=
 	if [ -f "$REPORT" ]; then
 		LOG=$(jq -r .logs.location "$REPORT")

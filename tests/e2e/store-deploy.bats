@@ -41,10 +41,10 @@ db() {
 		"Succeeded|2|codeDeployRollback"
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 3 ]
-	[[ "${lines[0]}" =~ ^$DEP1\ +Succeeded\ .*\ app/fleet\ \ 3/3\ hosts$ ]]
-	[[ "${lines[1]}" =~ ^$DEP2\ +Failed\ .*\ app/fleet\ \ 1/3\ hosts$ ]]
-	[[ "${lines[2]}" =~ ^$rb\ +Succeeded\ .*\ 2/2\ hosts\ \ \(rollback\)$ ]]
+	[ "${#lines[@]}" -eq 4 ]
+	[[ "${lines[1]}" =~ \ deployment\ +$DEP1\ +app/fleet\ +Succeeded\ .*\ 3/3\ hosts$ ]]
+	[[ "${lines[2]}" =~ \ deployment\ +$DEP2\ +app/fleet\ +Failed\ .*\ 1/3\ hosts$ ]]
+	[[ "${lines[3]}" =~ \ deployment\ +$rb\ +app/fleet\ +Succeeded\ .*\ 2/2\ hosts\ \(rollback\)$ ]]
 	from_store=$output
 	rm -f "$STATE"/slipway.db*
 	run "$SLIPWAY" history --state-dir "$STATE"

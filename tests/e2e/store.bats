@@ -55,9 +55,9 @@ EOF
 	[ "$status" -eq 1 ]
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 3 ]
+	[ "${#lines[@]}" -eq 4 ]
 	from_store=$output
-	[[ ${lines[2]} == "3     FAILED"*"phase BUILD"* ]]
+	[[ ${lines[3]} == *" build "*" proj#3 "*" FAILED "*"phase BUILD"* ]]
 	# as a state directory made before the store: the reports only
 	rm -f "$STATE"/slipway.db*
 	run "$SLIPWAY" history --state-dir "$STATE"
@@ -66,8 +66,8 @@ EOF
 	[ "$(db 'SELECT count(*) FROM builds')" -eq 3 ]
 	[ "$(db "SELECT value FROM meta WHERE key = 'imported-state-dir'")" = 1 ]
 	run "$SLIPWAY" history --state-dir "$STATE" -n 2
-	[ "${#lines[@]}" -eq 2 ]
-	[ "${lines[1]}" = "$(echo "$from_store" | tail -n 1)" ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "${lines[2]}" = "$(echo "$from_store" | tail -n 1)" ]
 }
 
 @test "a store that is not a database is kept aside and the build goes on" {
@@ -83,9 +83,9 @@ EOF
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	# the new store imported the first build from its report
-	[ "${#lines[@]}" -eq 2 ]
-	[[ ${lines[0]} == "1     SUCCEEDED"* ]]
-	[[ ${lines[1]} == "2     SUCCEEDED"* ]]
+	[ "${#lines[@]}" -eq 3 ]
+	[[ ${lines[1]} == *" proj#1 "*" SUCCEEDED "* ]]
+	[[ ${lines[2]} == *" proj#2 "*" SUCCEEDED "* ]]
 }
 
 @test "a store that cannot be written warns and the build succeeds; history reads the reports" {
@@ -98,7 +98,7 @@ EOF
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	[[ $output == *"reading the reports instead"* ]]
-	[[ $output == *"1     SUCCEEDED"* ]]
+	[[ $output == *" proj#1 "*" SUCCEEDED "* ]]
 }
 
 @test "racing builds each get their row, none is refused for a locked database" {
@@ -118,7 +118,7 @@ EOF
 	[ "$(db "SELECT count(*) FROM builds WHERE status = 'SUCCEEDED'")" -eq 6 ]
 	[ "$(db 'SELECT group_concat(number) FROM (SELECT number FROM builds ORDER BY number)')" = "1,2,3,4,5,6" ]
 	run "$SLIPWAY" history --state-dir "$STATE"
-	[ "${#lines[@]}" -eq 6 ]
+	[ "${#lines[@]}" -eq 7 ]
 }
 
 @test "a build killed with SIGKILL stays IN_PROGRESS in the store and history calls it FAULT" {
@@ -132,7 +132,7 @@ EOF
 	sw_build_bg
 	wait_for_marker
 	run "$SLIPWAY" history --state-dir "$STATE"
-	[[ ${lines[0]} == "1     IN_PROGRESS"* ]]
+	[[ ${lines[1]} == *" proj#1 "*" IN_PROGRESS "* ]]
 	kill -KILL "$SW_PID"
 	wait "$SW_PID" || true
 	for p in $(pgrep -f "sleep 1000\\.$MARK"); do
@@ -141,7 +141,7 @@ EOF
 	[ "$(db 'SELECT status FROM builds')" = IN_PROGRESS ]
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	[[ ${lines[0]} == "1     FAULT"*"ended without a report"* ]]
+	[[ ${lines[1]} == *" proj#1 "*" FAULT "*"ended without a report"* ]]
 	# and the store still takes the next build
 	trivial
 	sw_build
@@ -159,5 +159,5 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$(db 'SELECT id FROM builds')" = "$last" ]
 	run "$SLIPWAY" history --state-dir "$STATE"
-	[ "${#lines[@]}" -eq 1 ]
+	[ "${#lines[@]}" -eq 2 ]
 }

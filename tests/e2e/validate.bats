@@ -135,7 +135,7 @@ check_bad() {
 		--report "$BATS_TEST_TMPDIR/report.json"
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"buildspec.yml:9:5: $want"* ]]
-	[[ "$output" == *"YAML_FILE_ERROR Message: buildspec.yml:9:5: $want"* ]]
+	[[ "$output" == *"YAML_FILE_ERROR Message: $proj/buildspec.yml:9:5: $want"* ]]
 	[[ "$output" != *"Running command"* ]]
 	[ "$(jq -r .currentPhase "$BATS_TEST_TMPDIR/report.json")" = COMPLETED ]
 	[ "$(jq -r '[.phases[].phaseType] | join(" ")' \

@@ -844,6 +844,23 @@ static void test_appspec__timeout_written_as_the_agent_reads_it(void **state)
 	}
 }
 
+static void test_appspec__unknown_keys_suggest(void **state)
+{
+	struct appspec a;
+
+	(void)state;
+	parse_ok(&a, HEAD "fiels:\n  - source: a\n    destination: /b\n"
+			  "hooks:\n  AfterInstall:\n    - location: a\n"
+			  "      timout: 5\n");
+	assert_true(has_warning(&a, "appspec.yml:3:1: unknown key 'fiels' "
+				    "ignored (did you mean 'files'?)"));
+	assert_true(has_warning(&a, "appspec.yml:9:7: unknown key 'timout' "
+				    "ignored (did you mean 'timeout'?)"));
+	assert_int_equal(a.warnings.nr, 2);
+	assert_int_equal(a.unknown_keys.nr, 2);
+	appspec_release(&a);
+}
+
 static void test_appspec__unknown_keys_warn(void **state)
 {
 	struct appspec a;
@@ -1209,6 +1226,7 @@ int main(void)
 		cmocka_unit_test(
 			test_appspec__timeout_written_as_the_agent_reads_it),
 		cmocka_unit_test(test_appspec__unknown_keys_warn),
+		cmocka_unit_test(test_appspec__unknown_keys_suggest),
 		cmocka_unit_test(test_appspec__yaml_features),
 		cmocka_unit_test(test_appspec__load_file),
 		cmocka_unit_test(test_appspec__good_fixtures),

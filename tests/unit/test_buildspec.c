@@ -90,6 +90,10 @@ static void test_buildspec__minimal(void **state)
 	assert_int_equal(bs.phases[BS_BUILD].commands.nr, 2);
 	assert_string_equal(bs.phases[BS_BUILD].commands.v[1], "make test");
 	assert_null(bs.phases[BS_BUILD].commands.v[2]);
+	/* each command's line, for the summary of a failure */
+	assert_int_equal(bs.phases[BS_BUILD].command_lines[0], 5);
+	assert_int_equal(bs.phases[BS_BUILD].command_lines[1], 6);
+	assert_null(bs.phases[BS_BUILD].finally_lines);
 	assert_int_equal(bs.phases[BS_BUILD].on_failure, BS_ONFAIL_DEFAULT);
 	assert_int_equal(bs.warnings.nr, 0);
 	assert_false(bs.has_artifacts);
@@ -362,7 +366,37 @@ static void test_buildspec__unknown_keys_warn(void **state)
 	assert_string_equal(bs.warnings.v[2],
 			    "bs.yml:9:3: unknown key 'baz' ignored");
 	assert_string_equal(bs.warnings.v[3],
-			    "bs.yml:11:3: unknown key 'variable' ignored");
+			    "bs.yml:11:3: unknown key 'variable' ignored (did "
+			    "you mean 'variables'?)");
+	/* the same four again, for --strict */
+	assert_int_equal(bs.unknown_keys.nr, 4);
+	assert_string_equal(bs.unknown_keys.v[1], bs.warnings.v[1]);
+	buildspec_release(&bs);
+}
+
+static void test_buildspec__unknown_keys_suggest(void **state)
+{
+	struct buildspec bs;
+
+	(void)state;
+	parse_ok(&bs, "version: 0.2\nphases:\n  biuld:\n    commands: [a]\n"
+		      "  install:\n    comands: [b]\n    finaly: [c]\n"
+		      "artifcats:\n  files: [a]\n"
+		      "cache:\n  pahts: [x]\n"
+		      "reports:\n  r:\n    files: [a]\n    file-fromat: X\n");
+	assert_true(has_warning(&bs, "bs.yml:3:3: unknown phase 'biuld' "
+				     "ignored (did you mean 'build'?)"));
+	assert_true(has_warning(&bs, "bs.yml:6:5: unknown key 'comands' "
+				     "ignored (did you mean 'commands'?)"));
+	assert_true(has_warning(&bs, "bs.yml:7:5: unknown key 'finaly' "
+				     "ignored (did you mean 'finally'?)"));
+	assert_true(has_warning(&bs, "bs.yml:8:1: unknown key 'artifcats' "
+				     "ignored (did you mean 'artifacts'?)"));
+	assert_true(has_warning(&bs, "bs.yml:11:3: unknown key 'pahts' "
+				     "ignored (did you mean 'paths'?)"));
+	assert_true(has_warning(&bs, "bs.yml:15:5: unknown key 'file-fromat' "
+				     "ignored (did you mean 'file-format'?)"));
+	assert_int_equal(bs.unknown_keys.nr, bs.warnings.nr);
 	buildspec_release(&bs);
 }
 
@@ -1027,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_buildspec__on_failure_invalid),
 		cmocka_unit_test(test_buildspec__phase_keys),
 		cmocka_unit_test(test_buildspec__unknown_keys_warn),
+		cmocka_unit_test(test_buildspec__unknown_keys_suggest),
 		cmocka_unit_test(test_buildspec__wrong_types),
 		cmocka_unit_test(test_buildspec__env),
 		cmocka_unit_test(test_buildspec__variable_names),

@@ -493,6 +493,59 @@ static void test_cache__save_after_restore_hashes_changes_only(void **st)
 	free(dst);
 }
 
+/* Progress: each step counts up to its total, in order. */
+struct seen_progress {
+	char what[3][16];
+	size_t last[3], total[3];
+	int steps;
+};
+
+static void on_progress(const char *what, size_t done, size_t total, void *data)
+{
+	struct seen_progress *p = data;
+	int k = p->steps - 1;
+
+	if (k < 0 || strcmp(p->what[k], what)) {
+		assert_true(p->steps < 3);
+		k = p->steps++;
+		snprintf(p->what[k], sizeof(p->what[k]), "%s", what);
+		p->last[k] = 0;
+	}
+	assert_int_equal(done, p->last[k] + 1);
+	p->last[k] = done;
+	p->total[k] = total;
+}
+
+static void test_cache__progress(void **st)
+{
+	struct cache_spec s = spec_for("p1", npm_paths, 1);
+	struct seen_progress save = { 0 }, restore = { 0 };
+	char *dst = rpath("pdst"), name[32];
+
+	(void)st;
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "src/node_modules/f%d", i);
+		mkfile(name, name);
+	}
+	s.progress = on_progress;
+	s.progress_data = &save;
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	assert_int_equal(save.steps, 2);
+	assert_string_equal(save.what[0], "hashing");
+	assert_string_equal(save.what[1], "storing");
+	assert_true(save.total[0] >= 4); /* files and their directory */
+	assert_int_equal(save.last[0], save.total[0]);
+	assert_int_equal(save.last[1], save.total[1]);
+	mkdir(dst, 0755);
+	s.progress_data = &restore;
+	assert_int_equal(do_restore(&s, dst, NULL), CACHE_HIT);
+	assert_int_equal(restore.steps, 1);
+	assert_string_equal(restore.what[0], "restoring");
+	assert_int_equal(restore.last[0], restore.total[0]);
+	assert_int_equal(restore.total[0], save.total[0]);
+	free(dst);
+}
+
 static void test_cache__killed_save_leaves_no_entry(void **st)
 {
 	struct cache_spec s = spec_for("k", npm_paths, 1);
@@ -1604,6 +1657,7 @@ int main(void)
 		T(test_cache__fallback_prefix_order),
 		T(test_cache__unkeyed_is_replaced),
 		T(test_cache__save_after_restore_hashes_changes_only),
+		T(test_cache__progress),
 		T(test_cache__killed_save_leaves_no_entry),
 		T(test_cache__tampered_object_not_served),
 		T(test_cache__dropped_object_is_stored_again),

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "fs.h"
 #include "xalloc.h"
 
@@ -420,6 +421,102 @@ static void test_fs__copy_tree(void **state)
 	free(p);
 	free(q);
 
+	free(src);
+	free(dst);
+}
+
+static void count_copy(size_t files, unsigned long long bytes, void *data)
+{
+	unsigned long long *seen = data;
+
+	assert_int_equal(files, seen[0] + 1); /* once per file, in order */
+	seen[0] = files;
+	seen[1] = bytes;
+}
+
+static void test_fs__copy_tree_progress(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	unsigned long long seen[2] = { 0, 0 };
+	char *src = path_in(f, "psrc"), *dst = path_in(f, "pdst"), *p;
+
+	p = path_in(f, "psrc/a/b");
+	assert_int_equal(fs_mkdir_p(p, 0755, &e), 0);
+	free(p);
+	p = path_in(f, "psrc/one");
+	write_file(p, "12345", 0644);
+	free(p);
+	p = path_in(f, "psrc/a/b/two");
+	write_file(p, "1234567890", 0644);
+	free(p);
+	p = path_in(f, "psrc/a/empty");
+	write_file(p, "", 0644);
+	free(p);
+	assert_int_equal(
+		fs_copy_tree_progress(src, dst, NULL, count_copy, seen, &e), 0);
+	assert_int_equal(seen[0], 3);
+	assert_int_equal(seen[1], 15);
+	free(src);
+	free(dst);
+}
+
+/* Leaves out "skip-me" anywhere, copies "all/" unasked, records what it
+ * was asked about. */
+static enum fs_copy_verdict filter_rec(const char *rel, bool is_dir, void *data)
+{
+	struct buf *asked = data;
+
+	buf_addf(asked, "%s%s ", rel, is_dir ? "/" : "");
+	if (!strcmp(rel, "d/skip-me") || !strcmp(rel, "skip-me"))
+		return FS_COPY_SKIP;
+	if (!strcmp(rel, "all"))
+		return FS_COPY_ALL;
+	return FS_COPY;
+}
+
+static void test_fs__copy_tree_filtered(void **state)
+{
+	static const char *const names[] = { "d/keep", "d/skip-me", "skip-me",
+					     "all/x/skip-me", "top" };
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct buf asked = BUF_INIT;
+	char *src = path_in(f, "s"), *dst = path_in(f, "d"), *p;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		char *q = fs_join(src, names[i]);
+		char *slash = strrchr(q, '/');
+
+		*slash = '\0';
+		assert_int_equal(fs_mkdir_p(q, 0755, &e), 0);
+		*slash = '/';
+		write_file(q, names[i], 0644);
+		free(q);
+	}
+	assert_int_equal(
+		fs_copy_tree_filtered(src, dst, NULL, filter_rec, &asked, &e),
+		0);
+	p = fs_join(dst, "d/keep");
+	assert_file_text(p, "d/keep");
+	free(p);
+	p = fs_join(dst, "top");
+	assert_file_text(p, "top");
+	free(p);
+	p = fs_join(dst, "all/x/skip-me"); /* under FS_COPY_ALL: unasked */
+	assert_file_text(p, "all/x/skip-me");
+	free(p);
+	p = fs_join(dst, "d/skip-me");
+	assert_false(fs_exists(p));
+	free(p);
+	p = fs_join(dst, "skip-me");
+	assert_false(fs_exists(p));
+	free(p);
+	assert_null(strstr(asked.ptr, "all/x"));
+	assert_non_null(strstr(asked.ptr, "d/keep "));
+	assert_non_null(strstr(asked.ptr, "d/ "));
+	buf_release(&asked);
 	free(src);
 	free(dst);
 }
@@ -839,6 +936,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_tree, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree_progress,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs__copy_tree_filtered,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs__copy_tree_into_itself,
 						setup, teardown),
 		cmocka_unit_test(test_fs__tmp_name),

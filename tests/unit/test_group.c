@@ -502,6 +502,26 @@ static void test_group__unknown_keys_warn(void **state)
 	group_release(&g);
 }
 
+static void test_group__unknown_keys_suggest(void **state)
+{
+	struct group g = GROUP_INIT;
+
+	(void)state;
+	parse_ok(&g, HEAD "auto-rolback: true\n"
+			  "hosts:\n  - name: a\n    sssh: x@y\n");
+	assert_int_equal(g.warnings.nr, 2);
+	assert_string_equal(g.warnings.v[0],
+			    "fleet.yml:3:1: unknown key 'auto-rolback' ignored "
+			    "(did you mean 'auto-rollback'?)");
+	assert_string_equal(g.warnings.v[1],
+			    "fleet.yml:6:5: unknown key 'sssh' in 'hosts[0]' "
+			    "ignored (did you mean 'ssh'?)");
+	/* the same again, for --strict */
+	assert_int_equal(g.unknown_keys.nr, 2);
+	assert_string_equal(g.unknown_keys.v[1], g.warnings.v[1]);
+	group_release(&g);
+}
+
 static void test_group__load_file(void **state)
 {
 	char tmpl[] = "/tmp/test_group.XXXXXX";
@@ -679,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_group__config_errors),
 		cmocka_unit_test(test_group__config_lookup),
 		cmocka_unit_test(test_group__unknown_keys_warn),
+		cmocka_unit_test(test_group__unknown_keys_suggest),
 		cmocka_unit_test(test_group__load_file),
 		cmocka_unit_test(test_group__good_fixtures),
 		cmocka_unit_test(test_group__full_fixture),

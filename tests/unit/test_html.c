@@ -262,6 +262,83 @@ static void test_html__run_report(void **state)
 	buf_release(&run);
 }
 
+/* A failed run says why at the top: its message, the build's failed
+ * phase and the deployment's failed host event, each a link to its
+ * section, before any section's detail. */
+static void test_html__run_failures_on_top(void **state)
+{
+	struct buf run = BUF_INIT;
+	const char *texts[1];
+	char *page, *why, *phases, *grid, *build_sec;
+
+	(void)state;
+	buf_addf(&run,
+		 "{\"runId\":\"r-2\",\"status\":\"Failed\",\"message\":"
+		 "\"the deployment failed\",\"build\":%s,"
+		 "\"deployments\":[%s]}",
+		 build_json, dep_json);
+	texts[0] = buf_cstr(&run);
+	page = render(texts, 1);
+	why = strstr(page, "<strong>Why it failed</strong>");
+	phases = strstr(page, "<h3>Phases</h3>");
+	grid = strstr(page, "<h3>Hosts by lifecycle event</h3>");
+	assert_non_null(why);
+	assert_non_null(phases);
+	assert_non_null(grid);
+	assert_true(why < phases && why < grid);
+	assert_non_null(strstr(why, " the deployment failed"));
+	assert_non_null(strstr(why,
+			       "<code>build BUILD</code></a> <strong>"
+			       "COMMAND_EXECUTION_ERROR</strong> Error "
+			       "while executing command: make &lt;all&gt;"));
+	assert_non_null(strstr(why, "<strong>HEALTH_CONSTRAINTS</strong> 1 "
+				    "host failed"));
+	assert_non_null(strstr(why, "h2 \xe2\x80\xba ValidateService</code>"
+				    "</a> <strong>ScriptFailed</strong> exit "
+				    "code 1"));
+	assert_non_null(strstr(why, "href=\"#dep-d-AAAAAAAAA\""));
+	/* the build link names the build's section */
+	build_sec = strstr(why, "<li><a href=\"#b");
+	assert_non_null(build_sec);
+	{
+		char want[64];
+		unsigned n = 0;
+
+		assert_int_equal(sscanf(build_sec, "<li><a href=\"#b%u\"", &n),
+				 1);
+		snprintf(want, sizeof(want),
+			 "<section class=\"doc build\" "
+			 "id=\"b%u\">",
+			 n);
+		assert_non_null(strstr(page, want));
+	}
+	free(page);
+	/* a run that succeeded has no such box */
+	buf_clear(&run);
+	buf_addf(&run,
+		 "{\"runId\":\"r-3\",\"status\":\"Succeeded\",\"build\":%s,"
+		 "\"deployments\":[]}",
+		 build_json);
+	texts[0] = buf_cstr(&run);
+	page = render(texts, 1);
+	assert_null(strstr(page, "Why it failed"));
+	free(page);
+	buf_release(&run);
+}
+
+/* A diagnostics panel opens in the flow of its cell, never over the
+ * rows below it. */
+static void test_html__diagnostics_panel_in_flow(void **state)
+{
+	const char *texts[] = { dep_json };
+	char *page = render(texts, 1);
+
+	(void)state;
+	assert_non_null(strstr(page, "details.diag>.panel{position:static;"));
+	assert_null(strstr(page, ">.panel{position:absolute"));
+	free(page);
+}
+
 static void test_html__bad_input_is_an_error(void **state)
 {
 	static const char *const bad[] = {
@@ -353,6 +430,8 @@ int main(void)
 		cmocka_unit_test(test_html__rollback_linked),
 		cmocka_unit_test(test_html__build_phases),
 		cmocka_unit_test(test_html__run_report),
+		cmocka_unit_test(test_html__run_failures_on_top),
+		cmocka_unit_test(test_html__diagnostics_panel_in_flow),
 		cmocka_unit_test(test_html__bad_input_is_an_error),
 		cmocka_unit_test(test_html__write_files),
 	};

@@ -19,6 +19,50 @@ static char *drain(int fd)
 	return buf;
 }
 
+/* The terminal view: a line per command, a failed one's output in full,
+ * build.log (the file) unchanged. */
+static void test_log__pretty_view(void **state)
+{
+	struct log lg;
+	int term[2], file[2];
+	char *text;
+
+	(void)state;
+	assert_int_equal(pipe(term), 0);
+	assert_int_equal(pipe(file), 0);
+	log_init(&lg, term[1], file[1], NULL);
+	log_set_pretty(&lg, true);
+	log_agent(&lg, "Entering phase %s", "BUILD");
+	log_command(&lg, "make");
+	log_output(&lg, "quiet-when-ok\n", 14);
+	log_command_done(&lg, 0);
+	log_command(&lg, "make test\nsecond line");
+	log_output(&lg, "shown-when-failed\n", 18);
+	log_command_done(&lg, 2);
+	log_agent(&lg, "Warning: %s", "a warning is shown");
+	log_phase_complete_ms(&lg, "BUILD", "FAILED", 1500);
+	text = drain(term[0]);
+	assert_null(strstr(text, "[Container]"));
+	assert_null(strstr(text, "quiet-when-ok"));
+	assert_non_null(strstr(text, "\xe2\x9c\x93 make "));
+	assert_non_null(strstr(text, "\xe2\x9c\x97 make test... "));
+	assert_null(strstr(text, "second line"));
+	assert_non_null(strstr(text, "  failed\nshown-when-failed\n"));
+	assert_non_null(strstr(text, "  Warning: a warning is shown\n"));
+	assert_non_null(strstr(text, "\xe2\x9c\x97 BUILD "));
+	assert_non_null(strstr(text, "    1.5s  FAILED\n"));
+	text = drain(file[0]);
+	assert_non_null(strstr(text, "Running command make\n"));
+	assert_non_null(strstr(text, "quiet-when-ok\n[Container]"));
+	assert_non_null(strstr(text, "Phase complete: BUILD State: FAILED\n"));
+	assert_null(strstr(text, "\xe2\x9c"));
+	log_release(&lg);
+	close(term[0]);
+	close(term[1]);
+	close(file[0]);
+	close(file[1]);
+}
+
 static void test_log__agent_line_format(void **state)
 {
 	struct log lg;
@@ -116,6 +160,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log__agent_line_format),
+		cmocka_unit_test(test_log__pretty_view),
 		cmocka_unit_test(test_log__output_raw_and_newline_before_agent),
 		cmocka_unit_test(test_log__masks_output_and_agent_lines),
 		cmocka_unit_test(test_log__quiet_keeps_file),

@@ -17,6 +17,39 @@
 #include "shell.h"
 #include "xalloc.h"
 
+/* --break for run_spec: the spec, and the actions the fake person takes
+ * in turn (the last one repeats). */
+static struct break_spec *brk_spec;
+static const enum break_action *actions;
+static size_t nr_actions, nr_calls;
+static struct break_point calls[8];
+static int machine_from;
+static bool machine_one;
+
+/* A person who creates "flag" in the build's directory, then acts. */
+static int fake_break(const struct break_point *bp, enum break_action *act,
+		      int64_t *paused_ms, void *data)
+{
+	const struct shell *sh = data;
+	char *flag = fs_join(shell_cwd(sh), "flag");
+	struct sw_err e = SW_ERR_INIT;
+
+	assert_int_equal(fs_write_atomic(flag, "x", 1, 0644, &e), 0);
+	free(flag);
+	if (nr_calls < 8) {
+		static char cmds[8][128];
+
+		calls[nr_calls] = *bp;
+		snprintf(cmds[nr_calls], sizeof(cmds[0]), "%s",
+			 bp->command ? bp->command : "");
+		calls[nr_calls].command = cmds[nr_calls];
+	}
+	*act = actions[nr_calls < nr_actions ? nr_calls : nr_actions - 1];
+	nr_calls++;
+	*paused_ms = 5000;
+	return 0;
+}
+
 /* Run the four phases of a buildspec given as text; return the list. */
 struct result {
 	struct phase_list pl;
@@ -61,6 +94,12 @@ static void run_spec(const char *yaml, struct result *res)
 	res->m.bs = &bs;
 	res->m.sh = &sh;
 	res->m.log = &lg;
+	res->m.brk = brk_spec;
+	res->m.on_break = fake_break;
+	res->m.break_data = &sh;
+	res->m.from = machine_from;
+	res->m.one_phase = machine_one;
+	nr_calls = 0;
 	assert_int_equal(machine_run(&res->m, &res->pl, &e), 0);
 	proc_group_stop(&g, 1000);
 	shell_finish(&sh, 100);
@@ -101,6 +140,7 @@ static void expect(const char *yaml, const char *want_table,
 	struct result res;
 	char *t;
 
+	brk_spec = NULL;
 	run_spec(yaml, &res);
 	t = table(&res);
 	assert_string_equal(t, want_table);
@@ -253,10 +293,193 @@ static void test_phase__status_names(void **state)
 	assert_string_equal(phase_status_name(PHASE_FAULT), "FAULT");
 }
 
+static void test_phase__break_spec_parse(void **state)
+{
+	struct break_spec b;
+
+	(void)state;
+	assert_int_equal(break_spec_parse("on-failure", &b), 0);
+	assert_int_equal(b.mode, BREAK_ON_FAILURE);
+	assert_int_equal(break_spec_parse("always", &b), 0);
+	assert_int_equal(b.mode, BREAK_ALWAYS);
+	assert_int_equal(break_spec_parse("build", &b), 0);
+	assert_int_equal(b.mode, BREAK_AT);
+	assert_int_equal(b.phase, BS_BUILD);
+	assert_int_equal(b.n, 1);
+	assert_int_equal(break_spec_parse("Pre-Build:12", &b), 0);
+	assert_int_equal(b.phase, BS_PRE_BUILD);
+	assert_int_equal(b.n, 12);
+	assert_int_equal(break_spec_parse("POST_BUILD:3", &b), 0);
+	assert_int_equal(b.phase, BS_POST_BUILD);
+	assert_int_equal(break_spec_parse("build:0", &b), -1);
+	assert_int_equal(break_spec_parse("build:", &b), -1);
+	assert_int_equal(break_spec_parse("build:x", &b), -1);
+	assert_int_equal(break_spec_parse("build:-1", &b), -1);
+	assert_int_equal(break_spec_parse("buildx", &b), -1);
+	assert_int_equal(break_spec_parse("finalizing", &b), -1);
+	assert_int_equal(break_spec_parse("", &b), -1);
+}
+
+static const char flag_spec[] = "version: 0.2\n"
+				"phases:\n"
+				"  build:\n"
+				"    commands:\n"
+				"      - test -f flag\n"
+				"      - echo next-ran\n";
+
+static void test_phase__break_retry_after_a_fix(void **state)
+{
+	static const enum break_action retry[] = { BREAK_RETRY };
+	struct break_spec b = { BREAK_ON_FAILURE, 0, 0 };
+	struct result res;
+	char *t;
+
+	(void)state;
+	brk_spec = &b;
+	actions = retry;
+	nr_actions = 1;
+	run_spec(flag_spec, &res);
+	brk_spec = NULL;
+	t = table(&res);
+	assert_string_equal(t, "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED "
+			       "BUILD:SUCCEEDED POST_BUILD:SUCCEEDED");
+	assert_int_equal(nr_calls, 1);
+	assert_true(calls[0].failed);
+	assert_int_equal(calls[0].n, 1);
+	assert_int_equal(calls[0].status, 1);
+	assert_string_equal(calls[0].phase, "BUILD");
+	assert_int_equal(res.m.paused_ms, 5000);
+	assert_non_null(strstr(res.log, "next-ran"));
+	free(t);
+	release(&res);
+}
+
+static void test_phase__break_skip_resume_abort(void **state)
+{
+	static const enum break_action skip[] = { BREAK_SKIP };
+	static const enum break_action resume[] = { BREAK_RESUME };
+	static const enum break_action abort_[] = { BREAK_ABORT };
+	static const char spec[] = "version: 0.2\n"
+				   "phases:\n"
+				   "  build:\n"
+				   "    commands:\n"
+				   "      - false\n"
+				   "      - echo next-ran\n";
+	struct break_spec b = { BREAK_ON_FAILURE, 0, 0 };
+	struct result res;
+
+	(void)state;
+	brk_spec = &b;
+	actions = skip;
+	nr_actions = 1;
+	run_spec(spec, &res);
+	assert_int_equal(res.m.outcome, MACHINE_SUCCEEDED);
+	assert_true(res.m.succeeding);
+	assert_non_null(strstr(res.log, "next-ran"));
+	release(&res);
+
+	actions = resume;
+	run_spec(spec, &res);
+	assert_int_equal(res.m.outcome, MACHINE_FAILED);
+	assert_null(strstr(res.log, "next-ran"));
+	assert_int_equal(res.pl.v[2].status, PHASE_FAILED);
+	release(&res);
+
+	actions = abort_;
+	run_spec(spec, &res);
+	brk_spec = NULL;
+	assert_int_equal(res.m.outcome, MACHINE_STOPPED);
+	assert_true(res.m.aborted);
+	assert_true(res.m.skip_artifacts);
+	assert_int_equal(res.pl.nr, 3); /* no POST_BUILD */
+	assert_int_equal(res.pl.v[2].status, PHASE_STOPPED);
+	release(&res);
+}
+
+static void test_phase__break_before_a_command(void **state)
+{
+	static const enum break_action skip[] = { BREAK_SKIP };
+	static const char spec[] = "version: 0.2\n"
+				   "phases:\n"
+				   "  build:\n"
+				   "    commands:\n"
+				   "      - echo one\n"
+				   "      - echo two-ran\n"
+				   "    finally:\n"
+				   "      - echo three-ran\n";
+	struct break_spec b = { BREAK_AT, BS_BUILD, 2 };
+	struct result res;
+
+	(void)state;
+	brk_spec = &b;
+	actions = skip;
+	nr_actions = 1;
+	run_spec(spec, &res);
+	assert_int_equal(nr_calls, 1);
+	assert_false(calls[0].failed);
+	assert_string_equal(calls[0].command, "echo two-ran");
+	assert_null(strstr(res.log, "two-ran\n"));
+	assert_non_null(strstr(res.log, "three-ran\n"));
+	release(&res);
+
+	b.n = 3; /* finally's first command counts on */
+	run_spec(spec, &res);
+	brk_spec = NULL;
+	assert_int_equal(nr_calls, 1);
+	assert_string_equal(calls[0].command, "echo three-ran");
+	assert_non_null(strstr(res.log, "two-ran\n"));
+	assert_null(strstr(res.log, "three-ran\n"));
+	release(&res);
+}
+
+static void test_phase__breakpoint_without_break_is_a_no_op(void **state)
+{
+	static const char spec[] = "version: 0.2\n"
+				   "phases:\n"
+				   "  build:\n"
+				   "    commands:\n"
+				   "      - codebuild-breakpoint\n"
+				   "      - echo after\n";
+
+	(void)state;
+	expect(spec,
+	       "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:SUCCEEDED "
+	       "POST_BUILD:SUCCEEDED",
+	       MACHINE_SUCCEEDED, false);
+}
+
+static void test_phase__from_and_one_phase(void **state)
+{
+	static const char spec[] = "version: 0.2\n"
+				   "phases:\n"
+				   "  install:\n"
+				   "    commands: [echo i]\n"
+				   "  build:\n"
+				   "    commands: [echo b]\n"
+				   "  post_build:\n"
+				   "    commands: [echo p]\n";
+
+	(void)state;
+	machine_from = BS_BUILD;
+	expect(spec, "BUILD:SUCCEEDED POST_BUILD:SUCCEEDED", MACHINE_SUCCEEDED,
+	       false);
+	machine_one = true;
+	expect(spec, "BUILD:SUCCEEDED", MACHINE_SUCCEEDED, false);
+	machine_from = BS_INSTALL;
+	machine_one = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_phase__all_succeed),
+		cmocka_unit_test(test_phase__break_spec_parse),
+		cmocka_unit_test(test_phase__break_retry_after_a_fix),
+		cmocka_unit_test(test_phase__break_skip_resume_abort),
+		cmocka_unit_test(test_phase__break_before_a_command),
+		cmocka_unit_test(
+			test_phase__breakpoint_without_break_is_a_no_op),
+		cmocka_unit_test(test_phase__from_and_one_phase),
 		cmocka_unit_test(
 			test_phase__install_failure_skips_to_finalizing),
 		cmocka_unit_test(test_phase__build_failure_runs_post_build),

@@ -241,6 +241,9 @@ static void test_pipeline__full_fixture(void **state)
 	want = fs_join(dir, "app/webhook-secret");
 	assert_string_equal(pl.webhook_secret_file, want);
 	free(want);
+	want = fs_join(dir, "app/commands-secrets.yml");
+	assert_string_equal(pl.secrets_file, want);
+	free(want);
 	assert_int_equal(pl.warnings.nr, 0);
 	assert_int_equal(pl.notes.nr, 0);
 	pipeline_release(&pl);

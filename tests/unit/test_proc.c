@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +57,52 @@ static void test_proc__spawn_env_cwd_and_path_lookup(void **state)
 	st = proc_wait(pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* ctty: the child leads a session whose terminal is the pty it got. */
+static void test_proc__spawn_with_a_terminal(void **state)
+{
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	/* /dev/tty opens only for a process with a controlling terminal;
+	 * a session leader's pid is its session id */
+	const char *argv[] = { "sh", "-c",
+			       "exec 3</dev/tty && "
+			       "test \"$(cut -d' ' -f6 /proc/$$/stat)\" = $$",
+			       NULL };
+	const char *env[] = { "PATH=/usr/bin:/bin", NULL };
+	char name[128];
+	int master, slave, st;
+	pid_t pid;
+
+	(void)state;
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	assert_int_equal(ptsname_r(master, name, sizeof(name)), 0);
+	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(slave >= 0);
+	o.argv = argv;
+	o.env = env;
+	o.in_fd = o.out_fd = slave;
+	o.ctty = true;
+	assert_int_equal(proc_spawn(&o, &pid, &e), 0);
+	close(slave);
+	st = proc_wait(pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* without ctty the same command has no terminal to open */
+	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	o.in_fd = o.out_fd = slave;
+	o.ctty = false;
+	o.err_fd = -1;
+	assert_int_equal(proc_spawn(&o, &pid, &e), 0);
+	close(slave);
+	st = proc_wait(pid);
+	assert_true(WIFEXITED(st));
+	assert_int_not_equal(WEXITSTATUS(st), 0);
+	close(master);
 }
 
 static bool alive(pid_t pid)
@@ -425,6 +472,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proc__spawn_reports_exec_failure),
 		cmocka_unit_test(test_proc__spawn_env_cwd_and_path_lookup),
+		cmocka_unit_test(test_proc__spawn_with_a_terminal),
 		cmocka_unit_test(test_proc__group_stop_kills_daemons),
 		cmocka_unit_test(test_proc__group_dies_with_its_parent),
 		cmocka_unit_test(

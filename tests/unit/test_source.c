@@ -437,6 +437,39 @@ static void test_source__ref_tags_and_commits(void **state)
 	free(dest);
 }
 
+/* A pull request's head: its commit is named only by refs/pull/N/head. */
+static void test_source__pull_request_ref(void **state)
+{
+	struct source_result r = SOURCE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *repo = fs_join(w.dir, "prs"), *url, *dest, pr[41];
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(repo, 0755, &e), 0);
+	assert_int_equal(GIT(repo, "init", "-q", "-b", "main"), 0);
+	assert_int_equal(write_text(repo, "f.txt", "main\n"), 0);
+	assert_int_equal(commit_all(repo, "main", pr), 0);
+	assert_int_equal(GIT(repo, "checkout", "-q", "-b", "x"), 0);
+	assert_int_equal(write_text(repo, "f.txt", "pr\n"), 0);
+	assert_int_equal(commit_all(repo, "pr", pr), 0);
+	assert_int_equal(GIT(repo, "update-ref", "refs/pull/9/head", "HEAD"),
+			 0);
+	assert_int_equal(GIT(repo, "checkout", "-q", "main"), 0);
+	assert_int_equal(GIT(repo, "branch", "-q", "-D", "x"), 0);
+	dest = fetch_ok(repo, "refs/pull/9/head", &r);
+	assert_string_equal(r.resolved_version, pr);
+	assert_text_in(dest, "f.txt", "pr\n");
+	source_result_release(&r);
+	free(dest);
+	url = xasprintf("file://%s", repo);
+	dest = fetch_ok(url, "refs/pull/9/head", &r);
+	assert_string_equal(r.resolved_version, pr);
+	source_result_release(&r);
+	free(dest);
+	free(url);
+	free(repo);
+}
+
 static void test_source__clone_bare(void **state)
 {
 	struct source_result r = SOURCE_RESULT_INIT;
@@ -1118,6 +1151,7 @@ int main(void)
 		cmocka_unit_test(test_source__mirror_spare),
 		cmocka_unit_test(test_source__mirror_attributes),
 		cmocka_unit_test(test_source__mirror_no_cache),
+		cmocka_unit_test(test_source__pull_request_ref),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
