@@ -83,16 +83,16 @@ listing() {
 
 @test "a retired tree recycled for the same commit writes nothing and keeps every file" {
 	make_repo
-	rbuild "$REPO"
+	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
 	wait_spare
 	first=$(src_of "$LOG")
 	ino=$(stat -c %i "$first/n7.txt")
-	rbuild "$REPO" # takes the prepared tree, retires the first
+	rbuild "$REPO" --committed # takes the prepared tree, retires the first
 	[ "$status" -eq 0 ]
 	buildlog | grep -q 'checked out (spare)'
 	[ ! -e "$first" ]
-	rbuild "$REPO"
+	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
 	buildlog | grep -q 'checked out (recycled: 0 written, 28 kept, 1 removed)'
 	src=$(src_of "$LOG")
@@ -103,17 +103,17 @@ listing() {
 
 @test "a recycled tree is a fresh checkout of the new commit whatever the last build did to it" {
 	make_repo
-	rbuild "$REPO" -e MESS=1
+	rbuild "$REPO" --committed -e MESS=1
 	[ "$status" -eq 0 ]
 	wait_spare
-	rbuild "$REPO"
+	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
 	# the messed-up tree waits in the pool; the commit moves on
 	echo changed >"$REPO/n1.txt"
 	g rm -q n2.txt
 	echo new >"$REPO/new.txt"
 	g add -A && g commit -q -m second
-	rbuild "$REPO"
+	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
 	buildlog | grep -q 'checked out (recycled: '
 	src=$(src_of "$LOG")
@@ -159,15 +159,52 @@ listing() {
 	[ "$(git -C "$src" log --format=%s | head -n 1)" = first ]
 }
 
+@test "a recycled work-tree copy leaves out what a fresh copy does: ignored files, the state dir, -o's dir" {
+	make_repo
+	cd "$REPO"
+	wbuild() { # options...
+		rm -f "$REPORT"
+		run "$SLIPWAY" build . --state-dir st -o art --report "$REPORT" "$@"
+		LOG=
+		if [ -f "$REPORT" ]; then
+			LOG=$(jq -r .logs.location "$REPORT")
+		fi
+	}
+	mkdir -p out art
+	echo ignored >out/ignored.bin
+	echo old >art/old.zip
+	wbuild
+	[ "$status" -eq 0 ]
+	wbuild
+	[ "$status" -eq 0 ]
+	buildlog | grep -q 'Source copy: copy in'
+	echo changed >n1.txt
+	echo again >out/again.bin
+	wbuild
+	[ "$status" -eq 0 ]
+	buildlog | grep -q 'Source copy: recycled: '
+	src=$(src_of "$LOG")
+	[ "$(cat "$src/n1.txt")" = changed ]
+	[ ! -e "$src/out" ]
+	[ ! -e "$src/st" ]
+	[ ! -e "$src/art" ]
+	recycled=$(listing "$src")
+	# a whole copy, made afresh, holds the same
+	wbuild --no-cache
+	[ "$status" -eq 0 ]
+	buildlog | grep -q 'Source copy: copy in'
+	[ "$(listing "$(src_of "$LOG")")" = "$recycled" ]
+}
+
 @test "a tree with submodules or .gitattributes is not recycled, and still right" {
 	make_repo
 	printf '*.txt text\n' >"$REPO/.gitattributes"
 	g add -A && g commit -q -m attrs
-	rbuild "$REPO" -e MESS=1
+	rbuild "$REPO" --committed -e MESS=1
 	[ "$status" -eq 0 ]
-	rbuild "$REPO"
+	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
-	rbuild "$REPO"
+	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
 	! buildlog | grep -q 'recycled'
 	[ "$(printed SAME)" = hello ]
@@ -180,7 +217,7 @@ listing() {
 @test "slipway prune takes the trees waiting to be recycled" {
 	make_repo
 	for i in 1 2 3; do
-		rbuild "$REPO"
+		rbuild "$REPO" --committed
 		[ "$status" -eq 0 ]
 	done
 	ls "$STATE"/sources/*.spare/ | grep -q '^used\.'
@@ -189,19 +226,19 @@ listing() {
 	# (a spare still being prepared may land after it: not checked)
 	[ -z "$(ls "$STATE"/sources/*.spare/ | grep '^used\.')" ]
 	# the next build writes its tree afresh and still builds
-	rbuild "$REPO"
+	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
 	[ "$(printed SAME)" = hello ]
 }
 
 @test "SLIPWAY_KEEP_IGNORED=1 keeps the retired build's ignored outputs, nothing else" {
 	make_repo
-	rbuild "$REPO" -e MESS=1
+	rbuild "$REPO" --committed -e MESS=1
 	[ "$status" -eq 0 ]
 	wait_spare
-	rbuild "$REPO"
+	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
-	SLIPWAY_KEEP_IGNORED=1 rbuild "$REPO"
+	SLIPWAY_KEEP_IGNORED=1 rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
 	buildlog | grep -q 'checked out (recycled: '
 	src=$(src_of "$LOG")
