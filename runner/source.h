@@ -129,7 +129,8 @@ char *source_cache_summary(const struct source_result *r);
  * the state directory) moves the tree into its pool, unless two wait
  * there already. A work tree copied as it is (o->worktree) is recycled
  * too: the next copy takes a retired one and fs_sync_tree() brings it up
- * to date, copying only what changed.
+ * to date, copying only what changed and leaving out what a whole copy
+ * leaves out (the same filter: ignored files, o->exclude).
  */
 int source_note_tree(const char *build_dir, const char *src_dir,
 		     const struct source_result *r, struct sw_err *e);
