@@ -921,6 +921,61 @@ static void test_fs__sync_tree(void **state)
 	free(junk);
 }
 
+/* A recycled copy holds what a filtered copy would: what the filter
+ * leaves out goes, even when the copy had it and the source still has. */
+static void test_fs__sync_tree_filtered(void **state)
+{
+	static const char *const names[] = { "d/keep", "d/skip-me", "skip-me",
+					     "all/x/skip-me", "top" };
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct buf asked = BUF_INIT;
+	char *src = path_in(f, "s"), *dst = path_in(f, "d"), *p;
+	struct fs_sync s;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		char *q = fs_join(src, names[i]);
+		char *slash = strrchr(q, '/');
+
+		*slash = '\0';
+		assert_int_equal(fs_mkdir_p(q, 0755, &e), 0);
+		*slash = '/';
+		write_file(q, names[i], 0644);
+		free(q);
+	}
+	memset(&s, 0, sizeof(s));
+	s.trusted_before = file_clock(f);
+	assert_int_equal(fs_copy_tree(src, dst, NULL, &e), 0); /* everything */
+	s.trusted_copy = file_clock(f);
+	s.filter = filter_rec;
+	s.filter_data = &asked;
+	assert_int_equal(fs_sync_tree(src, dst, NULL, &s, &e), 0);
+	p = fs_join(dst, "d/keep");
+	assert_file_text(p, "d/keep");
+	free(p);
+	p = fs_join(dst, "top");
+	assert_file_text(p, "top");
+	free(p);
+	p = fs_join(dst, "all/x/skip-me"); /* under FS_COPY_ALL: unasked */
+	assert_file_text(p, "all/x/skip-me");
+	free(p);
+	p = fs_join(dst, "d/skip-me");
+	assert_false(fs_exists(p));
+	free(p);
+	p = fs_join(dst, "skip-me");
+	assert_false(fs_exists(p));
+	free(p);
+	assert_null(strstr(asked.ptr, "all/x"));
+	/* kept: the three copied files; removed: the two left out */
+	assert_int_equal(s.kept, 3);
+	assert_int_equal(s.copied, 0);
+	assert_int_equal(s.removed, 2);
+	buf_release(&asked);
+	free(src);
+	free(dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +1008,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fs__sync_tree, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_fs__sync_tree_filtered,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
