@@ -881,6 +881,20 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 					   "");
 			else
 				goto ok;
+		} else if ((ev == APPSPEC_BLOCK_TRAFFIC ||
+			    ev == APPSPEC_ALLOW_TRAFFIC) &&
+			   o->traffic_fn) {
+			struct buf note = BUF_INIT;
+			int rc = o->traffic_fn(ev, &note, &e, o->traffic_data);
+
+			if (note.len)
+				notice(&d, "%s", note.ptr);
+			buf_release(&note);
+			if (rc == 0)
+				goto ok;
+			event_fail(&d, ev, "UnknownError", NULL, e.msg, "");
+			free(d.why);
+			d.why = xstrdup(e.msg);
 		} else if (!appspec_event_scriptable(ev) ||
 			   run_hooks(&d, ev) == 0) {
 			goto ok;

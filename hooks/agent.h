@@ -34,7 +34,8 @@
  * AfterBlockTraffic when o.traffic], ApplicationStop, DownloadBundle,
  * BeforeInstall, Install, AfterInstall, ApplicationStart,
  * ValidateService, [BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic
- * when o.traffic]. ApplicationStop and the Block events run the scripts of
+ * when o.traffic]; BlockTraffic and AllowTraffic call o.traffic_fn
+ * when there is one. ApplicationStop and the Block events run the scripts of
  * the last successful revision (no-ops on a first deployment); the others
  * the current one's. The pointer _last_successful_install is written at
  * the end of Install, as the agent does. The first failing event fails
@@ -60,6 +61,7 @@
 #include <stdint.h>
 
 #include "appspec.h"
+#include "buf.h"
 #include "err.h"
 #include "script.h"
 
@@ -114,6 +116,12 @@ typedef void (*agent_line_fn)(enum appspec_event event,
 			      enum script_stream stream, const char *line,
 			      size_t len, void *data);
 
+/* BlockTraffic or AllowTraffic's work, the load balancer's: 0, or -1
+ * with why in e (the event fails); a line on what was done may go to
+ * note, shown as the agent's notices are. */
+typedef int (*agent_traffic_fn)(enum appspec_event ev, struct buf *note,
+				struct sw_err *e, void *data);
+
 struct agent_opts {
 	const char *bundle; /* directory or archive; "-": an archive read
 			       from stdin, kept as <dep-id>/bundle.tar */
@@ -126,6 +134,10 @@ struct agent_opts {
 	enum appspec_feb feb; /* --file-exists-behavior; UNSET: DISALLOW */
 	bool ignore_application_stop_failures;
 	bool traffic; /* run the load balancer events too */
+	/* With traffic: what BlockTraffic and AllowTraffic do (NULL:
+	 * nothing, they succeed at once). */
+	agent_traffic_fn traffic_fn;
+	void *traffic_data;
 	/* codedeploy-local's --events: the events to run, in this order,
 	 * comma-separated (agent_events_parse); NULL: the lifecycle */
 	const char *events;

@@ -20,6 +20,7 @@
 #include "dconfig.h"
 #include "fs.h"
 #include "group.h"
+#include "lb.h"
 #include "hash.h"
 #include "host.h"
 #include "hostbox.h"
@@ -120,6 +121,8 @@ struct drv {
 	char *rollback_status;
 	struct deploy_locks *locks; /* the group's and the hosts' */
 	bool own_locks; /* taken here: released with the drv */
+	struct lb lb; /* the group's HAProxy, when it has one */
+	bool have_lb;
 };
 
 struct deploy_locks {
@@ -808,6 +811,17 @@ static int resolve(struct drv *d, struct sw_err *e)
 	}
 	if (reserve_report(d, e) < 0)
 		return -1;
+	if (d->g && d->g->lb.haproxy) {
+		struct buf note = BUF_INIT;
+		int rc = lb_open(&d->lb, d->st->dir, d->g, true, &note, e);
+
+		if (note.len)
+			out_line(d, "slipway", !d->o->quiet, "%s", note.ptr);
+		buf_release(&note);
+		if (rc < 0)
+			return -1;
+		d->have_lb = true;
+	}
 	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;
 	return 0;
@@ -863,6 +877,18 @@ static int host_sandbox(struct drv *d, struct fhost *h, pid_t *box,
 	return 0;
 }
 
+/* BlockTraffic and AllowTraffic behind an HAProxy: run in the host's
+ * agent process (a fork of ours), h and its drv are that process's copy. */
+static int traffic(enum appspec_event ev, struct buf *note, struct sw_err *e,
+		   void *data)
+{
+	struct fhost *h = data;
+
+	if (ev == APPSPEC_BLOCK_TRAFFIC)
+		return lb_block(&h->d->lb, h->name, note, e);
+	return lb_allow(&h->d->lb, h->name, note, e);
+}
+
 static void host_start(struct drv *d, struct fhost *h)
 {
 	struct transport_host th = {
@@ -891,6 +917,9 @@ static void host_start(struct drv *d, struct fhost *h)
 		.max_bundle_bytes = d->o->max_bundle_bytes,
 		.max_bundle_ratio = d->o->max_bundle_ratio,
 		.keep_deployment = d->keep_good,
+		.traffic_fn = d->have_lb ? traffic : NULL,
+		.traffic_data = h,
+		.traffic_fd = d->have_lb ? &d->lb.dirfd : NULL,
 	};
 	struct sw_err e = SW_ERR_INIT;
 
@@ -1578,6 +1607,8 @@ static void drv_release(struct drv *d)
 	free(d->rollback_status);
 	if (d->own_locks)
 		deploy_locks_free(d->locks);
+	if (d->have_lb)
+		lb_release(&d->lb);
 	buf_release(&d->line);
 }
 

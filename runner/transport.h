@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent.h"
 #include "appspec.h"
 #include "err.h"
 #include "strvec.h"
@@ -77,6 +78,13 @@ struct agent_request {
 	unsigned max_revisions; /* 0: the default */
 	uint64_t max_bundle_bytes, max_bundle_ratio; /* 0: the defaults */
 	const char *keep_deployment; /* retention keeps it too; NULL */
+	/* The local transport only: what BlockTraffic and AllowTraffic do
+	 * (agent_opts.traffic_fn), called in the agent's process, and a
+	 * descriptor it uses that must stay open in a sandbox (NULL: none;
+	 * in the agent's process *traffic_fd is updated where it moves). */
+	agent_traffic_fn traffic_fn;
+	void *traffic_data;
+	int *traffic_fd;
 };
 
 struct transport_run {
