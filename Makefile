@@ -21,7 +21,7 @@ PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0 libacl sqlite3 l
 DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
 	libxml2-dev libacl1-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 acl openssh-client openssh-server iproute2 \
 	libcmocka-dev pkg-config bats git zip unzip jq zstd gcc make clang-format \
-	hyperfine time
+	hyperfine time haproxy
 # Pkg-config names checked by `make deps` (cmocka is for the tests).
 DEP_PCS := $(PKGS) cmocka
 

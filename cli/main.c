@@ -37,6 +37,7 @@ static const struct cli_command commands[] = {
 	{ "prune", cmd_prune, "reclaim old builds, deployments, artifacts" },
 	{ "host", cmd_host, "list, start, stop or remove rehearsal hosts" },
 	{ "agent", cmd_agent, "the on-host half of a deployment" },
+	{ "lb", cmd_lb, "a deployment group's load balancer" },
 };
 
 static void usage(FILE *out)

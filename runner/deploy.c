@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "group.h"
 #include "lb.h"
+#include "probe.h"
 #include "hash.h"
 #include "host.h"
 #include "hostbox.h"
@@ -123,6 +124,12 @@ struct drv {
 	bool own_locks; /* taken here: released with the drv */
 	struct lb lb; /* the group's HAProxy, when it has one */
 	bool have_lb;
+	/* --probe: requests through the balancer while it all runs (the
+	 * deployment and its rollback); the figures once it stopped */
+	struct probe_opts probe_opts;
+	struct probe probe;
+	struct probe_result pr;
+	bool have_pr;
 };
 
 struct deploy_locks {
@@ -1349,6 +1356,41 @@ static json_object *host_json(const struct fhost *h)
 	return in;
 }
 
+static json_object *probe_json(const struct probe_result *r)
+{
+	json_object *o = json_object_new_object(), *v, *f;
+
+	add(o, "url", jstr(r->url));
+	add(o, "ratePerSecond", json_object_new_int((int)r->rate));
+	add(o, "startTime", jtime(r->start_ms));
+	add(o, "endTime", jtime(r->end_ms));
+	add(o, "sent", json_object_new_int64((int64_t)r->sent));
+	add(o, "failed", json_object_new_int64((int64_t)r->failed));
+	add(o, "longestGapMs", json_object_new_int64(r->longest_gap_ms));
+	v = json_object_new_array();
+	for (size_t i = 0; i < r->nr_versions; i++) {
+		json_object *x = json_object_new_object();
+
+		add(x, "version", jstr(r->versions[i].version));
+		add(x, "firstAt", jtime(r->versions[i].first_ms));
+		add(x, "lastAt", jtime(r->versions[i].last_ms));
+		add(x, "count",
+		    json_object_new_int64((int64_t)r->versions[i].count));
+		json_object_array_add(v, x);
+	}
+	add(o, "versions", v);
+	f = json_object_new_array();
+	for (size_t i = 0; i < r->nr_failures; i++) {
+		json_object *x = json_object_new_object();
+
+		add(x, "at", jtime(r->failures[i].at_ms));
+		add(x, "error", jstr(r->failures[i].why));
+		json_object_array_add(f, x);
+	}
+	add(o, "failures", f);
+	return o;
+}
+
 static char *report_text(const struct drv *d)
 {
 	json_object *o = json_object_new_object(), *ov, *insts, *rv;
@@ -1403,6 +1445,8 @@ static char *report_text(const struct drv *d)
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		json_object_array_add(insts, host_json(&d->hosts[i]));
 	add(o, "instances", insts);
+	if (d->have_pr)
+		add(o, "probe", probe_json(&d->pr));
 	if (d->rollback_of || d->rollback_id) {
 		json_object *rb = json_object_new_object();
 
@@ -1609,6 +1653,9 @@ static void drv_release(struct drv *d)
 		deploy_locks_free(d->locks);
 	if (d->have_lb)
 		lb_release(&d->lb);
+	probe_release(&d->probe);
+	probe_result_release(&d->pr);
+	probe_opts_release(&d->probe_opts);
 	buf_release(&d->line);
 }
 
@@ -1699,21 +1746,77 @@ static void say(struct drv *d, const char *fmt, ...)
 	buf_release(&b);
 }
 
+/* "; probe: 0 of 412 requests failed, longest gap 61 ms" (red on a
+ * terminal when some failed), or nothing. */
+static void probe_summary(const struct drv *d, bool color, struct buf *b)
+{
+	bool red = color && d->pr.failed;
+
+	if (!d->have_pr)
+		return;
+	buf_addf(b,
+		 "; %sprobe: %zu of %zu requests failed, longest gap %lld ms%s",
+		 red ? "\033[31m" : "", d->pr.failed, d->pr.sent,
+		 (long long)d->pr.longest_gap_ms, red ? "\033[0m" : "");
+}
+
+static bool color_ok(void)
+{
+	const char *t = getenv("TERM");
+
+	return isatty(STDERR_FILENO) &&
+	       !(getenv("NO_COLOR") && *getenv("NO_COLOR")) && t &&
+	       strcmp(t, "dumb");
+}
+
 static void print_summary(struct drv *d, int64_t t0)
 {
+	struct buf plain = BUF_INIT, shown = BUF_INIT;
 	size_t n = 0;
 
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		n += d->hosts[i].st == FH_SUCCEEDED;
-	if (!strcmp(d->status, "Succeeded"))
-		say(d,
-		    "deployment %s Succeeded on %zu of %zu hosts in "
-		    "%lld ms; report: %s/report.json",
-		    d->id, n, d->nr_hosts, (long long)(proc_now_ms() - t0),
-		    d->dep_dir);
+	for (int pass = 0; pass < 2; pass++) {
+		struct buf *b = pass ? &shown : &plain;
+
+		if (!strcmp(d->status, "Succeeded"))
+			buf_addf(b,
+				 "deployment %s Succeeded on %zu of %zu hosts "
+				 "in %lld ms",
+				 d->id, n, d->nr_hosts,
+				 (long long)(proc_now_ms() - t0));
+		else
+			buf_addf(b, "deployment %s %s: %s", d->id, d->status,
+				 d->error_msg);
+		probe_summary(d, pass && color_ok(), b);
+		buf_addf(b, "; report: %s/report.json", d->dep_dir);
+	}
+	live_clear(d);
+	fprintf(stderr, "slipway: %s\n", shown.ptr);
+	out_line(d, "slipway", false, "%s", plain.ptr);
+	buf_release(&plain);
+	buf_release(&shown);
+}
+
+/* The probe's figures, once it is stopped; false when it ran not. */
+static void stop_probe(struct drv *d)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	if (!d->probe.pid)
+		return;
+	if (probe_stop(&d->probe, &d->pr, &e) < 0)
+		fprintf(stderr, "slipway: probe: %s\n", e.msg);
 	else
-		say(d, "deployment %s %s: %s; report: %s/report.json", d->id,
-		    d->status, d->error_msg, d->dep_dir);
+		d->have_pr = true;
+}
+
+/* A failed deployment that deploy_run will roll back. */
+static bool will_roll_back(const struct drv *d)
+{
+	return !d->rollback_of && d->status && strcmp(d->status, "Succeeded") &&
+	       !d->invalid_revision && !d->interrupted && d->g &&
+	       d->g->auto_rollback && !d->o->no_rollback && d->bundle;
 }
 
 /*
@@ -1753,6 +1856,20 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 		return -1;
 	}
 	index_put(d);
+	if (d->o->probe && !d->rollback_of) {
+		char *log = fs_join(d->dep_dir, "probe.log");
+		int rc = probe_start(&d->probe, &d->probe_opts, log, e);
+
+		free(log);
+		if (rc < 0) {
+			fail_started(d, e);
+			return -1;
+		}
+		out_line(d, "slipway", !d->o->quiet,
+			 "probe: GET %s, %u a second, until the deployment "
+			 "ends",
+			 d->probe_opts.url, d->probe_opts.rate);
+	}
 	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
 	if (d->rollback_of)
@@ -1775,6 +1892,8 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	} else {
 		conclude(d);
 	}
+	if (!will_roll_back(d))
+		stop_probe(d);
 	if (write_reports(d, true, e) < 0)
 		return -1;
 	print_summary(d, t0);
@@ -1865,6 +1984,8 @@ void deploy_run(const struct deploy_opts *o, int *status)
 	}
 	if (o->bundle)
 		d.bundle = fs_abspath(o->bundle);
+	if (o->probe && probe_parse(o->probe, &d.probe_opts, &e) < 0)
+		goto fail;
 	if (deploy_one(&d, &e) < 0)
 		goto fail;
 	*status = exit_status(&d);
@@ -1872,9 +1993,20 @@ void deploy_run(const struct deploy_opts *o, int *status)
 	    !o->no_rollback && d.bundle) {
 		rollback(&d);
 		err_clear(&e);
+		stop_probe(&d);
 		if (write_reports(&d, true, &e) < 0)
 			fprintf(stderr, "error: %s\n", e.msg);
+		if (d.have_pr) {
+			struct buf b = BUF_INIT;
+
+			probe_summary(&d, color_ok(), &b);
+			fprintf(stderr,
+				"slipway: deployment %s and its rollback%s\n",
+				d.id, b.ptr);
+			buf_release(&b);
+		}
 	}
+	stop_probe(&d);
 	goto out;
 fail:
 	fprintf(stderr, "error: %s\n", e.msg);

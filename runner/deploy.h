@@ -128,6 +128,9 @@ struct deploy_opts {
 	/* Taken already by deploy_lock (slipway run): deploy_run takes no
 	 * locks of its own. Borrowed. */
 	struct deploy_locks *locks;
+	/* --probe URL[,RATE] (probe.h): requests sent through the load
+	 * balancer while the deployment (and its rollback) runs */
+	const char *probe;
 };
 
 #define DEPLOY_OPTS_INIT                                                       \

@@ -106,8 +106,10 @@ ApplicationStop)
 	if [ -s "$R/app.pid" ]; then
 		pid=$(cat "$R/app.pid")
 		kill "$pid" 2>/dev/null || true
+		# gone, or a zombie not yet reaped
 		for _ in $(seq 500); do
-			kill -0 "$pid" 2>/dev/null || break
+			grep -q '^State:[[:space:]]*[^Z]' "/proc/$pid/status" \
+				2>/dev/null || break
 			sleep 0.01
 		done
 	fi
@@ -164,4 +166,15 @@ lb_teardown() {
 		[ -s "$f" ] || continue
 		kill -KILL "$(cut -d' ' -f1 "$f")" 2>/dev/null || true
 	done
+}
+
+same() { # GOT WANT
+	[ "$1" = "$2" ] && return 0
+	printf -- '--- got:\n%s\n--- want:\n%s\n' "$1" "$2" >&2
+	return 1
+}
+
+# True while PID runs (a zombie does not count).
+running() { # PID
+	grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null
 }

@@ -1,0 +1,189 @@
+#!/usr/bin/env bats
+# A group behind a load balancer: a managed HAProxy that slipway starts,
+# the six traffic events done for real (a host is drained and taken out
+# before ApplicationStop, put back once HAProxy's health check passes),
+# `slipway lb status`, and --probe counting the requests that failed
+# while the deployment ran. The hosts serve lb_app.py on loopback ports.
+
+load helpers
+load lb_helpers
+
+eval "base_$(declare -f setup)"
+eval "base_$(declare -f teardown)"
+
+setup() {
+	base_setup
+	lb_setup
+}
+
+teardown() {
+	lb_teardown
+	base_teardown
+}
+
+# Every host's ApplicationStop found its server in maintenance.
+all_drained_before_stop() { # HOST...
+	local h
+	for h in "$@"; do
+		grep -qx "ApplicationStop $h MAINT" "$HOOKLOG" || {
+			echo "ApplicationStop of $h did not find it in MAINT:"
+			cat "$HOOKLOG"
+			return 1
+		}
+	done
+}
+
+@test "OneAtATime redeploy behind HAProxy: each host drained before ApplicationStop, 0 requests failed" {
+	lb_group CodeDeployDefault.OneAtATime w1 w2 w3
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	[ "$(lb_state w1)" = UP ]
+	: >"$HOOKLOG"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	all_drained_before_stop w1 w2 w3
+	# one host at a time: the next one is blocked after the last allowed
+	[ "$(grep -E '^(BeforeBlockTraffic|AfterAllowTraffic)' "$HOOKLOG" |
+		awk '{print $1}' | uniq -c | awk '{print $1}' | sort -u)" = 1 ]
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj .probe.sent)" -gt 10 ]
+	# both versions answered: v1 first, v2 last
+	[ "$(rj '.probe.versions[0].version')" = v1 ]
+	[ "$(rj '.probe.versions[1].version')" = v2 ]
+	[ "$(rj '.probe.versions | length')" = 2 ]
+	[[ "$output" == *"probe: 0 of $(rj .probe.sent) requests failed"* ]]
+	for h in w1 w2 w3; do
+		[ "$(lb_state $h)" = UP ]
+	done
+	# the traffic events ran and say what they did
+	[[ "$output" == *"w2 | [slipway] load balancer: w2 drained in "* ]]
+	[[ "$output" == *"w2 | [slipway] load balancer: w2 ready; its health check passed"* ]]
+}
+
+@test "HalfAtATime redeploy of 4 hosts behind HAProxy: 0 requests failed" {
+	lb_group CodeDeployDefault.HalfAtATime w1 w2 w3 w4
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	: >"$HOOKLOG"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	all_drained_before_stop w1 w2 w3 w4
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj '[.probe.versions[].version] | join(" ")')" = "v1 v2" ]
+}
+
+@test "a probe through a balancer with no host up counts every request as failed" {
+	LB_WAIT=1s lb_group CodeDeployDefault.AllAtOnce w1 w2
+	lb_rev r1 v1
+	touch "$T/nostart/w1" "$T/nostart/w2"
+	lb_deploy "$T/r1" --probe "http://127.0.0.1:$LB_PORT/,50"
+	[ "$status" -eq 1 ]
+	echo "$output"
+	[ "$(rj .probe.sent)" -gt 5 ]
+	[ "$(rj .probe.failed)" = "$(rj .probe.sent)" ]
+	[ "$(rj '.probe.versions | length')" = 0 ]
+	[[ "$(rj '.probe.failures[0].error')" == "status 503"* ]]
+	# the longest gap is the whole probe
+	[ "$(rj .probe.longestGapMs)" -gt 900 ]
+	[[ "$output" == *"probe: $(rj .probe.sent) of $(rj .probe.sent) requests failed"* ]]
+}
+
+@test "a host that never passes the health check fails AllowTraffic with the check's result" {
+	LB_WAIT=1s lb_group CodeDeployDefault.OneAtATime w2 w1
+	lb_rev r1 v1
+	touch "$T/nostart/w2"
+	lb_deploy "$T/r1"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	same "$(jq -r '.instances[] | select(.instanceId == "w2") |
+		.lifecycleEvents[] | select(.lifecycleEventName == "AllowTraffic") |
+		.status' "$REPORT")" Failed
+	[[ "$output" == *"w2 did not pass the load balancer's health check (GET /health every 200 ms) within 1000 ms: it is DOWN, last check L4CON"* ]]
+	# AfterAllowTraffic did not run on it
+	! grep -q "AfterAllowTraffic w2" "$HOOKLOG"
+	[ "$(lb_state w2)" = DOWN ]
+}
+
+@test "a failed ValidateService leaves the host out; the rollback puts the old version back behind the balancer" {
+	GF_EXTRA=1 lb_group CodeDeployDefault.OneAtATime w1 w2 w3 <<<"auto-rollback: true"
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	mkdir -p "$T/badvalidate/v2"
+	touch "$T/badvalidate/v2/w2"
+	: >"$HOOKLOG"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	same "$(rj .status)" Failed
+	[[ "$(rj .rollbackInfo.rollbackMessage)" == *"Succeeded" ]]
+	# w2 was drained before it stopped, in the deployment and the rollback
+	[ "$(grep -c '^ApplicationStop w2 MAINT$' "$HOOKLOG")" = 2 ]
+	# after the rollback every host serves v1 again, all in rotation
+	for h in w1 w2; do
+		[ "$(lb_state $h)" = UP ]
+	done
+	[ "$(lb_state w3)" = UP ]
+	[ "$(rj .probe.failed)" = 0 ]
+	# v1 answered last: after the rollback
+	[ "$(rj '[.probe.versions[] | select(.version == "v1")][0].lastAt')" \
+		'>' "$(rj '[.probe.versions[] | select(.version == "v2")][0].lastAt')" ]
+	[[ "$output" == *"and its rollback; probe: 0 of "* ]]
+}
+
+@test "lb status shows each server as HAProxy sees it; host stop stops the balancer" {
+	lb_group CodeDeployDefault.AllAtOnce w1 w2
+	lb_rev r1 v1
+	run "$SLIPWAY" lb status --group "$GF" --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"the load balancer of group lbfleet is not running"* ]]
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	run "$SLIPWAY" lb status --group "$GF" --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == SERVER* ]]
+	[[ "$output" == *"w1 "*"127.0.0.1:"*" UP "* ]]
+	python3 "$BATS_TEST_DIRNAME/lb_admin.py" "$(lb_sock)" \
+		set server slipway/w2 state maint
+	run "$SLIPWAY" lb status --group "$GF" --state-dir "$STATE"
+	[[ "$output" == *"w2 "*" MAINT "* ]]
+	pid=$(cut -d' ' -f1 "$STATE"/lb/*/haproxy.pid)
+	running "$pid"
+	run "$SLIPWAY" host stop --state-dir "$STATE" w1
+	echo "$output"
+	[[ "$output" == *"load balancer of"*"stopped"* ]]
+	! running "$pid"
+	[ ! -e "$(lb_sock)" ] || ! lb_state w1
+}
+
+@test "group file: load-balancer errors point at the line" {
+	cat >"$T/g.yml" <<'YML'
+application: a
+deployment-group: g
+load-balancer:
+  kind: haproxy
+  managed: {listen: 127.0.0.1:8080}
+hosts:
+  - name: w1
+    target: 127.0.0.1:99999
+YML
+	run "$SLIPWAY" validate "$T/g.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"g.yml:8:13: 'hosts[0].target' must be address:port"* ]]
+	sed -i 's/    target: 127.0.0.1:99999//' "$T/g.yml"
+	run "$SLIPWAY" validate "$T/g.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"g.yml:7:5: 'hosts[0]' (w1) has no 'target'"* ]]
+	sed -i 's/  kind: haproxy/  kind: nginx/' "$T/g.yml"
+	run "$SLIPWAY" validate "$T/g.yml"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"g.yml:4:9: unknown load balancer kind"* ]]
+}
