@@ -440,8 +440,8 @@ static int check_target(struct gp *p, const struct ynode *v, const char *path,
 	if (!target_ok(s, NULL))
 		return bad(p, v,
 			   "'%s' must be address:port (127.0.0.1:28081), not "
-			   "%s",
-			   path, yshown(v).s);
+			   "'%s'",
+			   path, s);
 	return 0;
 }
 
@@ -981,9 +981,9 @@ static int parse_lb(struct gp *p, const struct ynode *n)
 	}
 	if (strcmp(kind, "haproxy")) {
 		bad(p, v,
-		    "unknown load balancer kind %s in 'load-balancer.kind': "
+		    "unknown load balancer kind '%s' in 'load-balancer.kind': "
 		    "haproxy is the only one",
-		    yshown(v).s);
+		    kind);
 		goto out;
 	}
 	managed = ynode_map_get(n, "managed");
