@@ -55,12 +55,17 @@ all_drained_before_stop() { # HOST...
 	[ "$(rj '.probe.versions[1].version')" = v2 ]
 	[ "$(rj '.probe.versions | length')" = 2 ]
 	[[ "$output" == *"probe: 0 of $(rj .probe.sent) requests failed"* ]]
-	for h in w1 w2 w3; do
-		[ "$(lb_state $h)" = UP ]
-	done
 	# the traffic events ran and say what they did
 	[[ "$output" == *"w2 | [slipway] load balancer: w2 drained in "* ]]
 	[[ "$output" == *"w2 | [slipway] load balancer: w2 ready; its health check passed"* ]]
+	# the page shows the probe: each version a line of the timeline
+	run "$SLIPWAY" report --state-dir "$STATE" "$(rj .deploymentId)" --html "$T/r.html"
+	[ "$status" -eq 0 ]
+	grep -q "0 of $(jq -r .probe.sent "$REPORT") requests failed" "$T/r.html"
+	[ "$(grep -c '<tr><td><code>v[12]</code>' "$T/r.html")" = 2 ]
+	for h in w1 w2 w3; do
+		[ "$(lb_state $h)" = UP ]
+	done
 }
 
 @test "HalfAtATime redeploy of 4 hosts behind HAProxy: 0 requests failed" {
