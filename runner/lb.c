@@ -372,9 +372,13 @@ int lb_allow(const struct lb *lb, const char *name, struct buf *note,
 	struct sw_err ignored = SW_ERR_INIT;
 
 	/* A check result from before the host was stopped must not count:
-	 * it comes back only once a fresh check passes. Without checks
-	 * there is nothing to reset. */
-	(void)lb_set(lb, name, "health down", &ignored);
+	 * out of rotation, it comes back only once a fresh check passes
+	 * (without checks there is nothing to reset). A server still in
+	 * rotation is left as it is: marking it down would drop traffic. */
+	if (lb_server_get(lb, name, &s, e) < 0)
+		return -1;
+	if (!strncmp(s.status, "MAINT", 5))
+		(void)lb_set(lb, name, "health down", &ignored);
 	if (lb_set(lb, name, "state ready", e) < 0)
 		return -1;
 	t0 = proc_now_ms();

@@ -30,8 +30,8 @@
  * BlockTraffic: "set server B/S state drain", then "show stat" every
  * 10 ms until the server has no session or the deregistration delay has
  * passed, then "set server B/S state maint". AllowTraffic: "set server
- * B/S health down" (so that a stale check result does not count) and
- * "set server B/S state ready", then "show stat" every 10 ms until the
+ * B/S health down" when it is in maintenance (so that a stale check
+ * result does not count) and "set server B/S state ready", then "show stat" every 10 ms until the
  * server is UP (its health check passed) or health.wait has passed: then
  * ERR_FAILED with the last check's result. A server without a health
  * check ("no check") is ready at once.
