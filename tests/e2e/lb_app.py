@@ -5,13 +5,15 @@
 
 Serves on 127.0.0.1:PORT, each request in a thread: GET / answers the
 first line of VERSION_FILE (read once at start) with an X-Version header,
-GET /health "ok"; SIGTERM ends it. The pid file is written once the port
+GET /health "ok", GET /slow the same as / after 30 s (a session that
+stays open); SIGTERM ends it. The pid file is written once the port
 listens.
 """
 import http.server
 import os
 import signal
 import sys
+import time
 
 port, version_file = int(sys.argv[1]), sys.argv[2]
 pidfile = sys.argv[3] if len(sys.argv) > 3 else None
@@ -21,6 +23,8 @@ with open(version_file) as f:
 
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(30)
         body = ("ok\n" if self.path == "/health" else version + "\n").encode()
         self.send_response(200)
         self.send_header("X-Version", version)
