@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,9 +242,37 @@ static bool included(const struct agent_opts *o, enum appspec_event ev)
 {
 	if (ev == APPSPEC_START || ev == APPSPEC_END)
 		return false;
+	switch (o->part) {
+	case AGENT_PART_ALL:
+		break;
+	case AGENT_PART_REPLACEMENT:
+		if (is_block_event(ev))
+			return false;
+		break;
+	case AGENT_PART_BLOCK:
+		return is_block_event(ev);
+	case AGENT_PART_BLOCK_STOP:
+		return is_block_event(ev) || ev == APPSPEC_APPLICATION_STOP;
+	case AGENT_PART_ALLOW:
+		return is_allow_event(ev);
+	}
 	if (is_block_event(ev) || is_allow_event(ev))
 		return o->traffic;
 	return true;
+}
+
+/* A configured wait (not a race's): ends early on a stop signal. */
+static void pause_for(int64_t ms)
+{
+	int64_t end = proc_now_ms() + ms;
+
+	while (!proc_stop_signal()) {
+		int64_t left = end - proc_now_ms();
+
+		if (left <= 0)
+			break;
+		(void)poll(NULL, 0, left > 100 ? 100 : (int)left);
+	}
 }
 
 static void event_start(struct dep *d, enum appspec_event ev)
@@ -437,13 +466,16 @@ static int select_spec(struct dep *d, enum appspec_event ev,
 
 	*spec = NULL;
 	*archive = NULL;
-	if (!(ev == APPSPEC_APPLICATION_STOP || is_block_event(ev)) ||
+	if (!(ev == APPSPEC_APPLICATION_STOP || is_block_event(ev) ||
+	      (d->o->bg_rollback && is_allow_event(ev))) ||
 	    fs_exists(d->archive)) {
 		*spec = &d->spec;
 		*archive = xstrdup(d->archive);
 		return 0;
 	}
-	dir = read_pointer(d, "_last_successful_install");
+	dir = read_pointer(d, d->o->bg_rollback && is_block_event(ev)
+				      ? "_most_recent_install"
+				      : "_last_successful_install");
 	if (!dir)
 		return 0;
 	*archive = fs_join(dir, "deployment-archive");
@@ -866,6 +898,14 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 			if (o->on_event)
 				o->on_event(a, o->data);
 			continue;
+		}
+		if (ev == APPSPEC_APPLICATION_STOP &&
+		    o->part == AGENT_PART_BLOCK_STOP && o->stop_after_ms > 0) {
+			notice(&d,
+			       "out of the load balancer; stopped in %lld ms "
+			       "(original.wait)",
+			       (long long)o->stop_after_ms);
+			pause_for(o->stop_after_ms);
 		}
 		event_start(&d, ev);
 		err_clear(&e);

@@ -122,6 +122,23 @@ typedef void (*agent_line_fn)(enum appspec_event event,
 typedef int (*agent_traffic_fn)(enum appspec_event ev, struct buf *note,
 				struct sw_err *e, void *data);
 
+/*
+ * The part of the lifecycle a host runs in a blue/green deployment
+ * (reference 2.1): the replacement fleet all but the Block events, the
+ * original fleet the Block events only (and ApplicationStop, after
+ * o.stop_after_ms, when it is to be terminated); in a blue/green
+ * rollback the original fleet the Allow events, the replacement fleet
+ * the Block events. The traffic events of these parts run whatever
+ * o.traffic says.
+ */
+enum agent_part {
+	AGENT_PART_ALL = 0, /* in place */
+	AGENT_PART_REPLACEMENT, /* ApplicationStop .. AfterAllowTraffic */
+	AGENT_PART_BLOCK, /* Before/Block/AfterBlockTraffic */
+	AGENT_PART_BLOCK_STOP, /* those, then ApplicationStop */
+	AGENT_PART_ALLOW, /* Before/Allow/AfterAllowTraffic */
+};
+
 struct agent_opts {
 	const char *bundle; /* directory or archive; "-": an archive read
 			       from stdin, kept as <dep-id>/bundle.tar */
@@ -138,6 +155,14 @@ struct agent_opts {
 	 * nothing, they succeed at once). */
 	agent_traffic_fn traffic_fn;
 	void *traffic_data;
+	enum agent_part part;
+	/* AGENT_PART_BLOCK_STOP: the wait before ApplicationStop */
+	int64_t stop_after_ms;
+	/* A blue/green rollback (DeploymentCreator codeDeployRollback,
+	 * DeploymentType BLUE_GREEN): the Block events run the scripts of the
+	 * most recent revision, the Allow events those of the last
+	 * successful one, until the current one is downloaded (2.3). */
+	bool bg_rollback;
 	/* codedeploy-local's --events: the events to run, in this order,
 	 * comma-separated (agent_events_parse); NULL: the lifecycle */
 	const char *events;

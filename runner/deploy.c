@@ -57,6 +57,13 @@ struct fhost {
 	char *ssh, *ssh_user, *ssh_host;
 	int ssh_port;
 	bool rehearsal; /* under <state>/hosts/<name>: may be a sandbox */
+	/* Blue/green: a replacement (green) host; phase 1 hosts run under
+	 * the configuration, phase 2 ones all at once once phase 1 has
+	 * succeeded; the part of the lifecycle it runs. */
+	bool green;
+	int phase;
+	enum agent_part part;
+	bool terminated; /* an original host retired (TERMINATE) */
 	bool make_root; /* its root is under the state dir: made if missing */
 	pid_t box; /* its sandbox's holder when it ran in one */
 	char *box_address; /* that sandbox's own address, or NULL */
@@ -124,6 +131,9 @@ struct drv {
 	bool own_locks; /* taken here: released with the drv */
 	struct lb lb; /* the group's HAProxy, when it has one */
 	bool have_lb;
+	bool bg; /* a blue/green deployment (or its rollback) */
+	bool bg_rollback;
+	size_t nr_phase1;
 	/* --probe: requests through the balancer while it all runs (the
 	 * deployment and its rollback); the figures once it stopped */
 	struct probe_opts probe_opts;
@@ -362,6 +372,7 @@ static int resolve_hosts(struct drv *d, struct sw_err *e)
 				 gh->ssh_host, gh->ssh_port);
 			d->hosts[d->nr_hosts - 1].rehearsal =
 				!gh->root && !gh->ssh;
+			d->hosts[d->nr_hosts - 1].green = gh->replacement;
 			d->hosts[d->nr_hosts - 1].make_root =
 				!gh->root && !gh->ssh;
 			free(hroot);
@@ -403,6 +414,39 @@ out:
 	return ret;
 }
 
+/*
+ * Which hosts run which part of the lifecycle, and when. In place: all
+ * of it, under the configuration. Blue/green: the replacement fleet
+ * installs and takes traffic under the configuration, then the original
+ * fleet gives it up all at once (and stops, to be terminated); its
+ * rollback gives traffic back to the original fleet, then takes it from
+ * the replacement fleet (reference 2.1).
+ */
+static void assign_parts(struct drv *d)
+{
+	d->bg = d->g && d->g->blue_green;
+	d->bg_rollback = d->bg && d->rollback_of;
+	d->nr_phase1 = 0;
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		struct fhost *h = &d->hosts[i];
+
+		if (!d->bg) {
+			h->phase = 1;
+			h->part = AGENT_PART_ALL;
+		} else if (!d->bg_rollback) {
+			h->phase = h->green ? 1 : 2;
+			h->part = h->green	    ? AGENT_PART_REPLACEMENT
+				  : d->g->terminate ? AGENT_PART_BLOCK_STOP
+						    : AGENT_PART_BLOCK;
+		} else {
+			h->phase = h->green ? 2 : 1;
+			h->part =
+				h->green ? AGENT_PART_BLOCK : AGENT_PART_ALLOW;
+		}
+		d->nr_phase1 += h->phase == 1;
+	}
+}
+
 /* --isolation: sandbox, dir, or auto (sandbox where it can be made). */
 static int choose_isolation(struct drv *d, struct sw_err *e)
 {
@@ -438,6 +482,8 @@ static int by_order(const void *a, const void *b)
 {
 	const struct fhost *x = a, *y = b;
 
+	if (x->phase != y->phase)
+		return x->phase - y->phase;
 	if (x->order != y->order)
 		return x->order - y->order;
 	return x->index < y->index ? -1 : x->index > y->index;
@@ -770,6 +816,7 @@ static int resolve(struct drv *d, struct sw_err *e)
 	}
 	if (resolve_hosts(d, e) < 0)
 		return -1;
+	assign_parts(d);
 	if (!d->locks && take_locks(d, NULL, e) < 0)
 		return -1;
 	if (!d->bundle && !d->rollback_source) {
@@ -927,6 +974,9 @@ static void host_start(struct drv *d, struct fhost *h)
 		.traffic_fn = d->have_lb ? traffic : NULL,
 		.traffic_data = h,
 		.traffic_fd = d->have_lb ? &d->lb.dirfd : NULL,
+		.part = h->part,
+		.stop_after_ms = d->g ? d->g->original_wait_ms : 0,
+		.bg_rollback = d->bg_rollback,
 	};
 	struct sw_err e = SW_ERR_INIT;
 
@@ -998,7 +1048,8 @@ static void counts(const struct drv *d, struct dcounts *k)
 {
 	memset(k, 0, sizeof(*k));
 	for (size_t i = 0; i < d->nr_hosts; i++)
-		switch (d->hosts[i].st) {
+		switch (d->hosts[i].phase == 1 ? d->hosts[i].st
+					       : FH_SKIPPED + 1) {
 		case FH_PENDING:
 			k->pending++;
 			break;
@@ -1013,6 +1064,8 @@ static void counts(const struct drv *d, struct dcounts *k)
 			break;
 		case FH_SKIPPED:
 			k->skipped++;
+			break;
+		default: /* phase 2: counted apart */
 			break;
 		}
 }
@@ -1206,11 +1259,75 @@ static void interrupt(struct drv *d)
 			kill(d->hosts[i].run.pid, SIGTERM);
 }
 
+/* An original host retired: its sandbox stopped, its files removed. */
+static void terminate(struct drv *d, struct fhost *h)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *dir;
+
+	if (!h->rehearsal) {
+		out_line(d, h->name, !d->o->quiet,
+			 "[slipway] not a rehearsal host: kept (TERMINATE "
+			 "retires rehearsal hosts only)");
+		return;
+	}
+	dir = host_dir(d->st->dir, h->name);
+	if (host_box_stop(d->st->dir, h->name, &e) < 0 ||
+	    fs_remove_tree(dir, &e) < 0)
+		out_line(d, h->name, true, "[slipway] cannot terminate: %s",
+			 e.msg);
+	else {
+		h->terminated = true;
+		out_line(d, h->name, !d->o->quiet,
+			 "[slipway] terminated: host stopped and removed");
+	}
+	free(dir);
+}
+
+/*
+ * Blue/green, once the fleet of phase 1 succeeded: the other fleet all
+ * at once (every one of them must succeed: "a single original instance
+ * that fails to deregister fails the whole deployment"), then the
+ * originals terminated when asked.
+ */
+static void run_phase2(struct drv *d)
+{
+	struct dcounts k;
+	size_t busy;
+
+	counts(d, &k);
+	if (d->interrupted || d->invalid_revision || d->stopped ||
+	    !dsched_succeeded(&d->sched, &k))
+		return;
+	out_line(d, "slipway", !d->o->quiet, "%s",
+		 d->bg_rollback ? "traffic back to the original fleet: now "
+				  "off the replacement fleet"
+				: "the replacement fleet takes the traffic: "
+				  "now the original fleet gives it up");
+	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+		host_start(d, &d->hosts[i]);
+	for (;;) {
+		if (proc_stop_signal())
+			interrupt(d);
+		busy = 0;
+		for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+			busy += d->hosts[i].st == FH_IN_FLIGHT;
+		if (!busy)
+			break;
+		wait_some(d, 0);
+	}
+	if (d->bg_rollback || !d->g->terminate)
+		return;
+	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_SUCCEEDED)
+			terminate(d, &d->hosts[i]);
+}
+
 static int run_fleet(struct drv *d, struct sw_err *e)
 {
 	size_t next = 0;
 
-	if (dsched_start(&d->sched, &d->config, d->nr_hosts, e) < 0)
+	if (dsched_start(&d->sched, &d->config, d->nr_phase1, e) < 0)
 		return -1;
 	{
 		struct buf desc = BUF_INIT;
@@ -1243,7 +1360,7 @@ static int run_fleet(struct drv *d, struct sw_err *e)
 				wait_some(d, 0);
 				break;
 			}
-			for (size_t i = 0; i < room && next < d->nr_hosts;
+			for (size_t i = 0; i < room && next < d->nr_phase1;
 			     i++) {
 				d->started++;
 				host_start(d, &d->hosts[next++]);
@@ -1268,6 +1385,8 @@ static int run_fleet(struct drv *d, struct sw_err *e)
 		}
 	}
 done:
+	if (d->nr_phase1 < d->nr_hosts)
+		run_phase2(d);
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		if (d->hosts[i].st == FH_PENDING)
 			d->hosts[i].st = FH_SKIPPED;
@@ -1328,6 +1447,11 @@ static json_object *host_json(const struct fhost *h)
 
 	add(in, "instanceId", jstr(h->name));
 	add(in, "status", jstr(fh_names[h->st]));
+	if (h->d->bg) {
+		add(in, "instanceType", jstr(h->green ? "GREEN" : "BLUE"));
+		if (h->terminated)
+			add(in, "terminated", json_object_new_boolean(true));
+	}
 	if (h->ssh)
 		add(in, "ssh", jstr(h->ssh));
 	add(in, "hostRoot", jstr(h->root));
@@ -1669,6 +1793,11 @@ static void conclude(struct drv *d)
 	counts(d, &k);
 	ok = !d->interrupted && !d->invalid_revision &&
 	     dsched_succeeded(&d->sched, &k);
+	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+		if (d->hosts[i].st != FH_SUCCEEDED) {
+			ok = false;
+			k.failed += d->hosts[i].st == FH_FAILED;
+		}
 	d->end_ms = proc_wall_ms();
 	d->status = xstrdup(ok		     ? "Succeeded"
 			    : d->interrupted ? "Stopped"
@@ -1872,7 +2001,13 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	}
 	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
-	if (d->rollback_of)
+	if (d->bg_rollback)
+		say(d,
+		    "rollback %s of %s: traffic back to the original fleet "
+		    "(%zu host%s in all)",
+		    d->id, d->rollback_of, d->nr_hosts,
+		    d->nr_hosts == 1 ? "" : "s");
+	else if (d->rollback_of)
 		say(d, "rollback %s of %s: redeploying %s on %zu host%s", d->id,
 		    d->rollback_of, d->rollback_source, d->nr_hosts,
 		    d->nr_hosts == 1 ? "" : "s");
@@ -1923,8 +2058,11 @@ static void rollback(struct drv *d)
 
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		if (d->hosts[i].st == FH_SUCCEEDED ||
-		    d->hosts[i].st == FH_FAILED)
+		    d->hosts[i].st == FH_FAILED ||
+		    (d->bg && !d->hosts[i].green))
 			strvec_push(&hosts, d->hosts[i].name);
+	if (d->bg && !good) /* the originals still have what they had */
+		good = xstrdup("none");
 	if (!good || !hosts.nr) {
 		fprintf(stderr, "slipway: no rollback: %s\n",
 			!good ? "the group has no successful deployment to go "
@@ -1946,6 +2084,8 @@ static void rollback(struct drv *d)
 	rb.only = &hosts;
 	rb.rollback_of = xstrdup(d->id);
 	rb.rollback_source = good;
+	if (d->bg) /* traffic events only: any bundle does, this one is here */
+		rb.bundle = xstrdup(d->bundle);
 	rb.locks = d->locks; /* the hosts are d's: still held */
 	rb.id = agent_new_deployment_id();
 	d->rollback_id = xstrdup(rb.id);
@@ -2087,14 +2227,22 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 	d.group_id = xstrdup(g.id);
 	if (group_config(&g, o->config, &d.config, &e) < 0)
 		goto fail;
-	for (size_t i = 0; i < g.nr_hosts; i++)
+	for (size_t i = 0; i < g.nr_hosts; i++) {
 		add_host(&d, g.hosts[i].name, "", "", g.hosts[i].ssh, NULL,
 			 NULL, 0);
+		d.hosts[i].green = g.hosts[i].replacement;
+	}
+	assign_parts(&d);
 	order_hosts(&d);
 	printf("group %s of %s (id %s): %zu host%s\n", g.name, g.application,
 	       g.id, g.nr_hosts, g.nr_hosts == 1 ? "" : "s");
-	if (dsched_start(&s, &d.config, d.nr_hosts, &e) < 0 ||
-	    dsched_plan(&d.config, d.nr_hosts, &sizes, &nr, &e) < 0) {
+	if (d.bg)
+		printf("BLUE_GREEN: the replacement fleet (green), %zu "
+		       "host%s, installed and given traffic under the "
+		       "config:\n",
+		       d.nr_phase1, d.nr_phase1 == 1 ? "" : "s");
+	if (dsched_start(&s, &d.config, d.nr_phase1, &e) < 0 ||
+	    dsched_plan(&d.config, d.nr_phase1, &sizes, &nr, &e) < 0) {
 		printf("%s: %s\n", d.config.name, e.msg);
 		*status = ERR_FAILED;
 		goto out;
@@ -2103,13 +2251,31 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 	printf("%s\n", buf_cstr(&desc));
 	for (size_t b = 0; b < nr; b++) {
 		printf("batch %zu:", b + 1);
-		for (size_t i = 0; i < sizes[b] && next < d.nr_hosts; i++) {
+		for (size_t i = 0; i < sizes[b] && next < d.nr_phase1; i++) {
 			const struct fhost *h = &d.hosts[next++];
 
 			printf(" %s%s", h->name,
 			       h->order == 0 ? " (unhealthy)" : "");
 		}
 		putchar('\n');
+	}
+	if (d.bg) {
+		printf("replacement fleet (green):");
+		for (size_t i = 0; i < d.nr_phase1; i++)
+			printf(" %s", d.hosts[i].name);
+		printf("\nthen the original fleet (blue), all at once:");
+		for (size_t i = d.nr_phase1; i < d.nr_hosts; i++)
+			printf(" %s", d.hosts[i].name);
+		if (g.terminate)
+			printf("; BeforeBlockTraffic, BlockTraffic, "
+			       "AfterBlockTraffic, then after %lld ms "
+			       "ApplicationStop and terminated (TERMINATE)\n",
+			       (long long)g.original_wait_ms);
+		else
+			printf("; BeforeBlockTraffic, BlockTraffic, "
+			       "AfterBlockTraffic; kept (KEEP_ALIVE)\n");
+		printf("rollback: AllowTraffic on the original fleet, then "
+		       "BlockTraffic on the replacement fleet\n");
 	}
 	goto out;
 fail:

@@ -34,6 +34,7 @@ struct gp {
 	const struct ydoc *doc;
 	struct group *g;
 	struct sw_err *e;
+	const char *hosts_key; /* the host list being read; NULL: "hosts" */
 };
 
 #define bad(p, n, ...) ydoc_err((p)->doc, (n), (p)->e, __VA_ARGS__)
@@ -451,10 +452,12 @@ static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
 					     "target" };
 	struct group_host h = { .line = n->line, .col = n->col };
 	const struct ynode *v;
-	char path[64], sub[160];
+	char path[96], sub[192];
 
 	strvec_init(&h.tags);
-	snprintf(path, sizeof(path), "hosts[%zu]", idx);
+	h.replacement = p->hosts_key != NULL;
+	snprintf(path, sizeof(path), "%s[%zu]",
+		 p->hosts_key ? p->hosts_key : "hosts", idx);
 	if (n->type != YNODE_MAP)
 		return bad(p, n, "'%s' must be a mapping with 'name', not a %s",
 			   path, ynode_kind(n));
@@ -1075,6 +1078,134 @@ out:
 	return ret;
 }
 
+/* ---- blue-green ---- */
+
+static int bg_action(struct gp *p, const struct ynode *m, const char *path,
+		     const char *const *allowed, size_t *which)
+{
+	const struct ynode *v = ynode_map_get(m, "action");
+	char *a = NULL;
+
+	*which = 0;
+	if (ynode_is_null(v))
+		return 0;
+	if (get_str(p, v, path, &a) < 0)
+		return -1;
+	for (size_t i = 0; i < 2; i++)
+		if (!strcmp(a, allowed[i])) {
+			*which = i;
+			free(a);
+			return 0;
+		}
+	free(a);
+	return bad(p, v, "'%s' must be %s or %s, not %s", path, allowed[0],
+		   allowed[1], yshown(v).s);
+}
+
+static int parse_blue_green(struct gp *p, const struct ynode *root)
+{
+	static const char *const known[] = { "replacement-hosts", "ready",
+					     "original" };
+	static const char *const ready_actions[] = { "CONTINUE_DEPLOYMENT",
+						     "STOP_DEPLOYMENT" };
+	static const char *const orig_actions[] = { "TERMINATE", "KEEP_ALIVE" };
+	const struct ynode *type = ynode_map_get(root, "deployment-type");
+	const struct ynode *bg = ynode_map_get(root, "blue-green"), *list, *m;
+	struct group *g = p->g;
+	char *t = NULL;
+	size_t which, first = g->nr_hosts;
+
+	if (!ynode_is_null(type)) {
+		if (get_str(p, type, "deployment-type", &t) < 0)
+			return -1;
+		if (strcmp(t, "IN_PLACE") && strcmp(t, "BLUE_GREEN")) {
+			free(t);
+			return bad(p, type,
+				   "'deployment-type' must be IN_PLACE or "
+				   "BLUE_GREEN, not %s",
+				   yshown(type).s);
+		}
+		g->blue_green = !strcmp(t, "BLUE_GREEN");
+		free(t);
+	}
+	if (!g->blue_green) {
+		if (!ynode_is_null(bg))
+			warnf(p, key_of(root, "blue-green"),
+			      "'blue-green' ignored: 'deployment-type' is not "
+			      "BLUE_GREEN");
+		return 0;
+	}
+	if (!g->lb.haproxy)
+		return bad(p, type,
+			   "a BLUE_GREEN deployment moves traffic: the group "
+			   "needs a 'load-balancer' (kind: haproxy)");
+	if (ynode_is_null(bg) || bg->type != YNODE_MAP)
+		return bad(p, ynode_is_null(bg) ? type : bg,
+			   "a BLUE_GREEN deployment needs 'blue-green' with "
+			   "'replacement-hosts'");
+	for (size_t i = 0; i < bg->nr; i++)
+		if (!ykey_is(bg->keys[i], known[0]) &&
+		    !ykey_is(bg->keys[i], known[1]) &&
+		    !ykey_is(bg->keys[i], known[2]))
+			unknown_key(p, bg->keys[i], "blue-green", known,
+				    ARRAY_SIZE(known));
+	list = ynode_map_get(bg, "replacement-hosts");
+	if (ynode_is_null(list) || list->type != YNODE_SEQ || !list->nr)
+		return bad(p,
+			   ynode_is_null(list) ? where(bg, "replacement-hosts")
+					       : list,
+			   "'blue-green.replacement-hosts' must be a list of "
+			   "at least one host (- name: green-1)");
+	p->hosts_key = "blue-green.replacement-hosts";
+	for (size_t i = 0; i < list->nr; i++)
+		if (parse_host(p, list->items[i], i) < 0)
+			return -1;
+	p->hosts_key = NULL;
+	g->nr_replacements = g->nr_hosts - first;
+	for (size_t i = first; i < g->nr_hosts; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(g->hosts[i].name, g->hosts[j].name))
+				return bad(
+					p,
+					where(list->items[i - first], "name"),
+					"duplicate host name '%s' in "
+					"'blue-green.replacement-hosts[%zu]'"
+					": the two fleets are distinct "
+					"hosts",
+					g->hosts[i].name, i - first);
+	m = ynode_map_get(bg, "ready");
+	if (!ynode_is_null(m)) {
+		if (m->type != YNODE_MAP)
+			return bad(p, m,
+				   "'blue-green.ready' must be a mapping "
+				   "({action: CONTINUE_DEPLOYMENT})");
+		if (bg_action(p, m, "blue-green.ready.action", ready_actions,
+			      &which) < 0)
+			return -1;
+		if (which == 1)
+			return bad(p, ynode_map_get(m, "action"),
+				   "'blue-green.ready.action' STOP_DEPLOYMENT "
+				   "waits for traffic to be rerouted by hand, "
+				   "which a rehearsal cannot do: use "
+				   "CONTINUE_DEPLOYMENT");
+	}
+	g->terminate = true;
+	m = ynode_map_get(bg, "original");
+	if (!ynode_is_null(m)) {
+		if (m->type != YNODE_MAP)
+			return bad(p, m,
+				   "'blue-green.original' must be a mapping "
+				   "({action: TERMINATE, wait: 5m})");
+		if (bg_action(p, m, "blue-green.original.action", orig_actions,
+			      &which) < 0 ||
+		    lb_duration(p, m, "wait", "blue-green.original.wait",
+				&g->original_wait_ms) < 0)
+			return -1;
+		g->terminate = which == 0;
+	}
+	return 0;
+}
+
 /* With an HAProxy: each host has a target (its own or the port's), and
  * none is reached over ssh (the traffic events act from this machine). */
 static int check_lb_hosts(struct gp *p, const struct ynode *root)
@@ -1084,21 +1215,29 @@ static int check_lb_hosts(struct gp *p, const struct ynode *root)
 
 	if (!g->lb.haproxy)
 		return 0;
+	const struct ynode *rlist = ynode_map_get(
+		ynode_map_get(root, "blue-green"), "replacement-hosts");
+	size_t nr_orig = g->nr_hosts - g->nr_replacements;
+
 	for (size_t i = 0; i < g->nr_hosts; i++) {
 		struct group_host *h = &g->hosts[i];
-		const struct ynode *hn = list->items[i];
+		bool r = i >= nr_orig;
+		const struct ynode *hn =
+			r ? rlist->items[i - nr_orig] : list->items[i];
+		const char *key = r ? "blue-green.replacement-hosts" : "hosts";
+		size_t ix = r ? i - nr_orig : i;
 
 		if (h->ssh)
 			return bad(p, ynode_map_get(hn, "ssh"),
-				   "'hosts[%zu]' is reached over ssh: hosts "
+				   "'%s[%zu]' is reached over ssh: hosts "
 				   "behind 'load-balancer' must be local",
-				   i);
+				   key, ix);
 		if (!h->target && !g->lb.port)
 			return bad(p, hn,
-				   "'hosts[%zu]' (%s) has no 'target' and "
+				   "'%s[%zu]' (%s) has no 'target' and "
 				   "'load-balancer' no 'port': where does its "
 				   "traffic go?",
-				   i, h->name);
+				   key, ix, h->name);
 		if (!h->target)
 			h->target = xasprintf("127.0.0.1:%u", g->lb.port);
 	}
@@ -1118,6 +1257,8 @@ static int parse_root(struct gp *p, const struct ynode *root)
 		"load-balancer",
 		"hosts",
 		"deployment-configs",
+		"deployment-type",
+		"blue-green",
 	};
 	struct group *g = p->g;
 
@@ -1146,7 +1287,8 @@ static int parse_root(struct gp *p, const struct ynode *root)
 						&g->load_balancer);
 		else if (!ykey_is(k, known[0]) && !ykey_is(k, known[1]) &&
 			 !ykey_is(k, known[2]) && !ykey_is(k, known[3]) &&
-			 !ykey_is(k, known[8]) && !ykey_is(k, known[9]))
+			 !ykey_is(k, known[8]) && !ykey_is(k, known[9]) &&
+			 !ykey_is(k, known[10]) && !ykey_is(k, known[11]))
 			unknown_key(p, k, NULL, known, ARRAY_SIZE(known));
 		if (rc < 0)
 			return -1;
@@ -1156,7 +1298,7 @@ static int parse_root(struct gp *p, const struct ynode *root)
 	    parse_id(p, root) < 0 ||
 	    parse_configs(p, ynode_map_get(root, "deployment-configs")) < 0 ||
 	    parse_config_name(p, root) < 0 || parse_hosts(p, root) < 0 ||
-	    check_lb_hosts(p, root) < 0)
+	    parse_blue_green(p, root) < 0 || check_lb_hosts(p, root) < 0)
 		return -1;
 	return 0;
 }

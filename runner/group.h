@@ -33,6 +33,12 @@
  *     port: 28080                       # targets' default port
  *     health: {path: /, interval: 2s, wait: 30s}
  *     deregistration-delay: 300s        # BlockTraffic's longest drain
+ *   deployment-type: IN_PLACE           # or BLUE_GREEN (needs an HAProxy):
+ *   blue-green:
+ *     replacement-hosts:                # as hosts (not over ssh)
+ *       - {name: green-1, target: 127.0.0.1:28091}
+ *     ready: {action: CONTINUE_DEPLOYMENT}
+ *     original: {action: TERMINATE, wait: 5s}  # or KEEP_ALIVE
  *   hosts:                              # at least one; names unique
  *     - name: web-1                     # [A-Za-z0-9._-], 1-64
  *     - name: web-2
@@ -95,6 +101,7 @@ struct group_host {
 	int ssh_port; /* 0 when not given */
 	struct strvec tags; /* "key=value" */
 	char *target; /* "addr:port": the load balancer's server, or NULL */
+	bool replacement; /* one of blue-green.replacement-hosts */
 	int line, col; /* of the host's mapping */
 };
 
@@ -124,6 +131,12 @@ struct group {
 	bool auto_rollback;
 	bool load_balancer; /* the traffic events run (true with lb too) */
 	struct group_lb lb;
+	/* deployment-type: BLUE_GREEN; the replacement hosts are the last
+	 * nr_replacements of hosts (replacement set) */
+	bool blue_green;
+	size_t nr_replacements;
+	bool terminate; /* blue-green.original.action TERMINATE */
+	int64_t original_wait_ms; /* blue-green.original.wait */
 	struct group_host *hosts;
 	size_t nr_hosts, alloc_hosts;
 	struct dconfig *configs; /* custom ones */

@@ -79,9 +79,11 @@ void lb_config_text(const struct group *g, struct buf *out)
 	buf_addstr(out, " downinter ");
 	add_duration(out, lb->health_interval_ms);
 	buf_addstr(out, " rise 1 fall 2\n");
+	/* a replacement fleet gets traffic only once AllowTraffic lets it */
 	for (size_t i = 0; i < g->nr_hosts; i++)
-		buf_addf(out, "\tserver %s %s check\n", g->hosts[i].name,
-			 g->hosts[i].target);
+		buf_addf(out, "\tserver %s %s check%s\n", g->hosts[i].name,
+			 g->hosts[i].target,
+			 g->hosts[i].replacement ? " disabled" : "");
 }
 
 /* ---- the admin socket ---- */

@@ -231,6 +231,9 @@ static int local_start(const struct transport_host *h,
 		o.max_bundle_bytes = rq->max_bundle_bytes;
 		o.max_bundle_ratio = rq->max_bundle_ratio;
 		o.keep_deployment = rq->keep_deployment;
+		o.part = rq->part;
+		o.stop_after_ms = rq->stop_after_ms;
+		o.bg_rollback = rq->bg_rollback;
 		o.traffic_fn = rq->traffic_fn;
 		o.traffic_data = rq->traffic_data;
 		if (rq->traffic_fd) /* our copy of it: where it is now */

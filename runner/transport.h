@@ -85,6 +85,10 @@ struct agent_request {
 	agent_traffic_fn traffic_fn;
 	void *traffic_data;
 	int *traffic_fd;
+	/* blue/green (local transport only): agent_opts' fields */
+	enum agent_part part;
+	int64_t stop_after_ms;
+	bool bg_rollback;
 };
 
 struct transport_run {

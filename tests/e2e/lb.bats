@@ -138,8 +138,8 @@ all_drained_before_stop() { # HOST...
 	[ "$(lb_state w3)" = UP ]
 	[ "$(rj .probe.failed)" = 0 ]
 	# v1 answered last: after the rollback
-	[ "$(rj '[.probe.versions[] | select(.version == "v1")][0].lastAt')" \
-		'>' "$(rj '[.probe.versions[] | select(.version == "v2")][0].lastAt')" ]
+	[ "$(rj '([.probe.versions[] | select(.version == "v1")][0].lastAt) >
+		([.probe.versions[] | select(.version == "v2")][0].lastAt)')" = true ]
 	[[ "$output" == *"and its rollback; probe: 0 of "* ]]
 }
 
@@ -191,4 +191,104 @@ YML
 	run "$SLIPWAY" validate "$T/g.yml"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"g.yml:4:9: unknown load balancer kind"* ]]
+}
+
+# ---- blue/green ----
+
+@test "blue/green KEEP_ALIVE: the replacement fleet takes the traffic, the originals leave it and keep running" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1 b2" "g1 g2"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA="  original: {action: KEEP_ALIVE}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.OneAtATime "b1 b2" "g1 g2"
+	run "$SLIPWAY" plan --group "$GF" --state-dir "$STATE"
+	echo "$output"
+	[[ "$output" == *"replacement fleet (green): g1 g2"* ]]
+	[[ "$output" == *"then the original fleet (blue), all at once: b1 b2; BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic; kept (KEEP_ALIVE)"* ]]
+	: >"$HOOKLOG"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	same "$(jq -r '.instances[] | "\(.instanceId) \(.instanceType) \(.status)"' "$REPORT" | sort)" \
+		"$(printf '%s\n' 'b1 BLUE Succeeded' 'b2 BLUE Succeeded' 'g1 GREEN Succeeded' 'g2 GREEN Succeeded')"
+	# the replacements ran the install and Allow events, the originals
+	# only the Block ones
+	same "$(jq -r '.instances[] | select(.instanceId == "b1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$REPORT")" \
+		"BeforeBlockTraffic BlockTraffic AfterBlockTraffic"
+	same "$(jq -r '.instances[] | select(.instanceId == "g1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$REPORT")" \
+		"ApplicationStop DownloadBundle BeforeInstall Install AfterInstall ApplicationStart ValidateService BeforeAllowTraffic AllowTraffic AfterAllowTraffic"
+	for h in g1 g2; do [ "$(lb_state $h)" = UP ]; done
+	for h in b1 b2; do [ "$(lb_state $h)" = MAINT ]; done
+	# the originals were blocked after every replacement took traffic
+	last_allow=$(grep -n '^AfterAllowTraffic g' "$HOOKLOG" | tail -n 1 | cut -d: -f1)
+	first_block=$(grep -n '^BeforeBlockTraffic b' "$HOOKLOG" | head -n 1 | cut -d: -f1)
+	[ "$last_allow" -lt "$first_block" ]
+	# kept: their servers still run
+	! grep -q '^ApplicationStop b' "$HOOKLOG"
+	running "$(cat "$STATE/hosts/b1/root/app.pid")"
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj '[.probe.versions[].version] | join(" ")')" = "v1 v2" ]
+	[ "$(rj '.probe.versions[0].lastAt < .probe.versions[1].lastAt')" = true ]
+}
+
+@test "blue/green TERMINATE: the originals stop after the wait and are removed" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1 b2" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	bpid=$(cat "$STATE/hosts/b1/root/app.pid")
+	BG_EXTRA="  original: {action: TERMINATE, wait: 300ms}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1 b2" "g1"
+	: >"$HOOKLOG"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# drained and out before they were stopped
+	grep -qx 'ApplicationStop b1 MAINT' "$HOOKLOG"
+	grep -qx 'ApplicationStop b2 MAINT' "$HOOKLOG"
+	[[ "$output" == *"b1 | [slipway] out of the load balancer; stopped in 300 ms (original.wait)"* ]]
+	[[ "$output" == *"b1 | [slipway] terminated: host stopped and removed"* ]]
+	[ ! -e "$STATE/hosts/b1" ] && [ ! -e "$STATE/hosts/b2" ]
+	! running "$bpid"
+	same "$(jq -r '[.instances[] | select(.terminated) | .instanceId] | join(" ")' "$REPORT")" "b1 b2"
+	[ "$(lb_state g1)" = UP ]
+	[ "$(rj .probe.failed)" = 0 ]
+}
+
+@test "blue/green rollback: traffic goes back to the originals first, then leaves the replacements" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1 b2" "g1 g2"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1 b2" "g1 g2"
+	mkdir -p "$T/badvalidate/v2"
+	touch "$T/badvalidate/v2/g1" "$T/badvalidate/v2/g2"
+	: >"$HOOKLOG"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$(rj .rollbackInfo.rollbackMessage)" == *"Succeeded" ]]
+	rb=$(rj .rollbackInfo.rollbackDeploymentId)
+	rbr=$STATE/deployments/$rb/report.json
+	# the originals ran the Allow events, with their own (last good)
+	# scripts, then the replacements the Block events
+	same "$(jq -r '.instances[] | select(.instanceId == "b1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$rbr")" \
+		"BeforeAllowTraffic AllowTraffic AfterAllowTraffic"
+	same "$(jq -r '.instances[] | select(.instanceId == "g1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$rbr")" \
+		"BeforeBlockTraffic BlockTraffic AfterBlockTraffic"
+	last_allow=$(grep -n '^AfterAllowTraffic b' "$HOOKLOG" | tail -n 1 | cut -d: -f1)
+	first_block=$(grep -n '^BeforeBlockTraffic g' "$HOOKLOG" | head -n 1 | cut -d: -f1)
+	[ -n "$last_allow" ] && [ "$last_allow" -lt "$first_block" ]
+	for h in b1 b2; do [ "$(lb_state $h)" = UP ]; done
+	for h in g1 g2; do [ "$(lb_state $h)" = MAINT ]; done
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj '[.probe.versions[].version] | join(" ")')" = v1 ]
 }

@@ -178,3 +178,45 @@ same() { # GOT WANT
 running() { # PID
 	grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null
 }
+
+# A blue/green group: ORIGINAL... are hosts, REPLACEMENT... the
+# replacement hosts; TYPE IN_PLACE writes the same file deploying the
+# originals in place. Extra YAML for blue-green from BG_EXTRA.
+lb_bg_group() { # TYPE CONFIG "ORIGINAL..." "REPLACEMENT..."
+	local type=$1 config=$2 h i=0 ports n
+	read -r -a orig <<<"$3"
+	read -r -a repl <<<"$4"
+	n=$((${#orig[@]} + ${#repl[@]} + 1))
+	if [ ! -s "$T/bg-ports" ]; then
+		free_ports "$n" >"$T/bg-ports"
+	fi
+	ports=($(cat "$T/bg-ports"))
+	LB_PORT=${ports[0]}
+	: >"$LBT_PORTS"
+	{
+		echo "application: app"
+		echo "deployment-group: lbfleet"
+		echo "deployment-config: $config"
+		echo "auto-rollback: true"
+		echo "deployment-type: $type"
+		echo "load-balancer:"
+		echo "  kind: haproxy"
+		echo "  managed: {listen: 127.0.0.1:$LB_PORT}"
+		echo "  health: {path: /health, interval: 200ms, wait: 3s}"
+		echo "  deregistration-delay: 5s"
+		echo "hosts:"
+		for h in "${orig[@]}"; do
+			i=$((i + 1))
+			echo "  - {name: $h, target: 127.0.0.1:${ports[$i]}}"
+			echo "$h ${ports[$i]}" >>"$LBT_PORTS"
+		done
+		echo "blue-green:"
+		echo "  replacement-hosts:"
+		for h in "${repl[@]}"; do
+			i=$((i + 1))
+			echo "    - {name: $h, target: 127.0.0.1:${ports[$i]}}"
+			echo "$h ${ports[$i]}" >>"$LBT_PORTS"
+		done
+		echo "${BG_EXTRA:-}"
+	} >"$GF"
+}
