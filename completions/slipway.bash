@@ -76,7 +76,8 @@ _slipway() {
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
 		--secret-env | --parameter-env | \
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
-		--secondary-source | --revision | -v | --variable | --summary | --reason)
+		--secondary-source | --revision | -v | --variable | --summary | --reason | \
+		--probe)
 		return
 		;;
 	esac
@@ -91,6 +92,12 @@ _slipway() {
 			COMPREPLY=($(compgen -W "ls prune clear" -- "$cur"))
 			return
 		fi
+		;;
+	lb)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			COMPREPLY=($(compgen -W "status stop" -- "$cur"))
+		fi
+		return
 		;;
 	host)
 		if [ "$COMP_CWORD" -eq 2 ]; then
