@@ -232,7 +232,12 @@ YML
 	running "$(cat "$STATE/hosts/b1/root/app.pid")"
 	[ "$(rj .probe.failed)" = 0 ]
 	[ "$(rj '[.probe.versions[].version] | join(" ")')" = "v1 v2" ]
-	[ "$(rj '.probe.versions[0].lastAt < .probe.versions[1].lastAt')" = true ]
+	# from now on only the replacements answer
+	same "$(python3 -c '
+import sys, urllib.request
+for _ in range(10):
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())
+' "http://127.0.0.1:$LB_PORT/" | sort -u)" v2
 }
 
 @test "blue/green TERMINATE: the originals stop after the wait and are removed" {
@@ -291,4 +296,83 @@ YML
 	for h in g1 g2; do [ "$(lb_state $h)" = MAINT ]; done
 	[ "$(rj .probe.failed)" = 0 ]
 	[ "$(rj '[.probe.versions[].version] | join(" ")')" = v1 ]
+}
+
+# ---- an existing HAProxy ----
+
+@test "an existing HAProxy driven over its admin socket: drained, back, 0 requests failed; its configuration untouched" {
+	local ports
+	ports=($(free_ports 3))
+	LB_PORT=${ports[0]}
+	mkdir -p "$T/hx"
+	cat >"$T/hx/haproxy.cfg" <<CFG
+global
+	stats socket $T/hx/admin.sock mode 600 level admin
+	stats timeout 1m
+defaults
+	mode http
+	timeout connect 2s
+	timeout client 30s
+	timeout server 30s
+frontend fe
+	bind 127.0.0.1:$LB_PORT
+	default_backend web
+backend web
+	option httpchk GET /health
+	default-server inter 200 fastinter 200 downinter 200 rise 1 fall 2
+	server x1 127.0.0.1:${ports[1]} check
+	server x2 127.0.0.1:${ports[2]} check
+CFG
+	echo "x1 ${ports[1]}" >"$LBT_PORTS"
+	echo "x2 ${ports[2]}" >>"$LBT_PORTS"
+	cp "$T/hx/haproxy.cfg" "$T/hx/orig.cfg"
+	(cd "$T/hx" && exec setsid /usr/sbin/haproxy -db -f haproxy.cfg \
+		</dev/null >log 2>&1) &
+	echo $! >"$T/hx/pid"
+	for _ in $(seq 500); do
+		[ -S "$T/hx/admin.sock" ] && break
+		sleep 0.01
+	done
+	cat >"$GF" <<YML
+application: app
+deployment-group: existing
+load-balancer:
+  kind: haproxy
+  socket: hx/admin.sock
+  backend: web
+  health: {path: /health, interval: 200ms, wait: 3s}
+  deregistration-delay: 5s
+hosts:
+  - {name: x1, target: 127.0.0.1:${ports[1]}}
+  - {name: x2, target: 127.0.0.1:${ports[2]}}
+YML
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_deploy "$T/r1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"load balancer: haproxy at $T/hx/admin.sock, backend web"* ]]
+	: >"$HOOKLOG"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	sock=$T/hx/admin.sock
+	for h in x1 x2; do
+		grep -qx "ApplicationStop $h MAINT" "$HOOKLOG"
+		[ "$(python3 "$BATS_TEST_DIRNAME/lb_admin.py" "$sock" state web $h)" = UP ]
+	done
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj '[.probe.versions[].version] | join(" ")')" = "v1 v2" ]
+	# slipway started nothing and wrote nothing of its own for it
+	[ ! -e "$STATE/lb" ]
+	cmp "$T/hx/haproxy.cfg" "$T/hx/orig.cfg"
+	run "$SLIPWAY" lb status --group "$GF" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"haproxy at $T/hx/admin.sock, backend web"* ]]
+	# a host the backend lacks is refused before anything runs
+	sed -i 's/name: x2/name: x3/' "$GF"
+	echo "x3 ${ports[2]}" >>"$LBT_PORTS"
+	lb_deploy "$T/r2"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"backend 'web' of $T/hx/admin.sock has no server 'x3'"* ]]
 }

@@ -100,8 +100,12 @@ P=$(awk -v h="$H" '$1 == h { print $2 }' "$LBT_PORTS")
 ev=$LIFECYCLE_EVENT
 case $ev in
 ApplicationStop)
-	sock=$(ls "$LBT_T"/state/lb/*/admin.sock 2>/dev/null | head -n 1)
-	st=$(python3 "$LBT_DIR/lb_admin.py" "$sock" state slipway "$H" || echo none)
+	sock=$(ls "$LBT_T"/state/lb/*/admin.sock "$LBT_T"/hx/admin.sock \
+		2>/dev/null | head -n 1)
+	backend=slipway
+	case $sock in */hx/*) backend=web ;; esac
+	st=$(python3 "$LBT_DIR/lb_admin.py" "$sock" state "$backend" "$H" ||
+		echo none)
 	echo "$ev $H $st" >>"$LBT_HOOKLOG"
 	if [ -s "$R/app.pid" ]; then
 		pid=$(cat "$R/app.pid")
@@ -159,12 +163,19 @@ lb_state() { # HOST
 	python3 "$BATS_TEST_DIRNAME/lb_admin.py" "$(lb_sock)" state slipway "$1"
 }
 
-# Kill by pid what a test started: the managed HAProxy and the servers.
+# Kill by pid what a test started: the HAProxy and the servers (only a
+# process that is one of them: a stale pid file kills nothing else).
 lb_teardown() {
-	local f
-	for f in "$STATE"/lb/*/haproxy.pid "$STATE"/hosts/*/root/app.pid; do
+	local f pid
+	for f in "$STATE"/lb/*/haproxy.pid "$STATE"/hosts/*/root/app.pid \
+		"$T"/hx/pid; do
 		[ -s "$f" ] || continue
-		kill -KILL "$(cut -d' ' -f1 "$f")" 2>/dev/null || true
+		pid=$(cut -d' ' -f1 "$f")
+		case $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in
+		*haproxy* | *lb_app.py*)
+			kill -KILL "$pid" 2>/dev/null || true
+			;;
+		esac
 	done
 }
 
