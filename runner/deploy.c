@@ -1927,7 +1927,7 @@ static void print_summary(struct drv *d, int64_t t0)
 	buf_release(&shown);
 }
 
-/* The probe's figures, once it is stopped; false when it ran not. */
+/* Stop the probe, if it runs, and keep its figures for the report. */
 static void stop_probe(struct drv *d)
 {
 	struct sw_err e = SW_ERR_INIT;
