@@ -772,6 +772,39 @@ static void resolve_group(struct drv *d)
 	}
 }
 
+/*
+ * Blue/green: the replacement fleet gets traffic only from its own
+ * AllowTraffic. A new HAProxy has its servers disabled already; one that
+ * ran before may have them in rotation (an earlier rehearsal): drained
+ * and taken out first.
+ */
+static int take_green_out(struct drv *d, struct sw_err *e)
+{
+	if (!d->bg || d->bg_rollback)
+		return 0;
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		struct fhost *h = &d->hosts[i];
+		struct lb_server srv;
+		struct buf note = BUF_INIT;
+		int rc;
+
+		if (!h->green)
+			continue;
+		if (lb_server_get(&d->lb, h->name, &srv, e) < 0)
+			return -1;
+		if (!strncmp(srv.status, "MAINT", 5))
+			continue;
+		rc = lb_block(&d->lb, h->name, &note, e);
+		if (note.len)
+			out_line(d, h->name, !d->o->quiet, "[slipway] %s",
+				 note.ptr);
+		buf_release(&note);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int resolve(struct drv *d, struct sw_err *e)
 {
 	const struct deploy_opts *o = d->o;
@@ -875,6 +908,8 @@ static int resolve(struct drv *d, struct sw_err *e)
 		if (rc < 0)
 			return -1;
 		d->have_lb = true;
+		if (take_green_out(d, e) < 0)
+			return -1;
 	}
 	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;

@@ -238,6 +238,13 @@ import sys, urllib.request
 for _ in range(10):
     print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())
 ' "http://127.0.0.1:$LB_PORT/" | sort -u)" v2
+	# the same again: the replacements, in service now, are taken out
+	# before they are deployed to
+	lb_deploy "$T/r2"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"g1 | [slipway] load balancer: g1 drained in "* ]]
+	for h in g1 g2; do [ "$(lb_state $h)" = UP ]; done
 }
 
 @test "blue/green TERMINATE: the originals stop after the wait and are removed" {
