@@ -1097,9 +1097,10 @@ static int bg_action(struct gp *p, const struct ynode *m, const char *path,
 			free(a);
 			return 0;
 		}
+	bad(p, v, "'%s' must be %s or %s, not '%s'", path, allowed[0],
+	    allowed[1], a);
 	free(a);
-	return bad(p, v, "'%s' must be %s or %s, not %s", path, allowed[0],
-		   allowed[1], yshown(v).s);
+	return -1;
 }
 
 static int parse_blue_green(struct gp *p, const struct ynode *root)
@@ -1109,6 +1110,7 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 	static const char *const ready_actions[] = { "CONTINUE_DEPLOYMENT",
 						     "STOP_DEPLOYMENT" };
 	static const char *const orig_actions[] = { "TERMINATE", "KEEP_ALIVE" };
+	static const char *const act_keys[] = { "action", "wait" };
 	const struct ynode *type = ynode_map_get(root, "deployment-type");
 	const struct ynode *bg = ynode_map_get(root, "blue-green"), *list, *m;
 	struct group *g = p->g;
@@ -1119,11 +1121,12 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 		if (get_str(p, type, "deployment-type", &t) < 0)
 			return -1;
 		if (strcmp(t, "IN_PLACE") && strcmp(t, "BLUE_GREEN")) {
+			bad(p, type,
+			    "'deployment-type' must be IN_PLACE or BLUE_GREEN, "
+			    "not '%s'",
+			    t);
 			free(t);
-			return bad(p, type,
-				   "'deployment-type' must be IN_PLACE or "
-				   "BLUE_GREEN, not %s",
-				   yshown(type).s);
+			return -1;
 		}
 		g->blue_green = !strcmp(t, "BLUE_GREEN");
 		free(t);
@@ -1179,9 +1182,18 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 			return bad(p, m,
 				   "'blue-green.ready' must be a mapping "
 				   "({action: CONTINUE_DEPLOYMENT})");
+		for (size_t i = 0; i < m->nr; i++)
+			if (!ykey_is(m->keys[i], "action") &&
+			    !ykey_is(m->keys[i], "wait"))
+				unknown_key(p, m->keys[i], "blue-green.ready",
+					    act_keys, ARRAY_SIZE(act_keys));
 		if (bg_action(p, m, "blue-green.ready.action", ready_actions,
 			      &which) < 0)
 			return -1;
+		if (which == 0 && key_of(m, "wait"))
+			warnf(p, key_of(m, "wait"),
+			      "'blue-green.ready.wait' ignored: "
+			      "CONTINUE_DEPLOYMENT moves the traffic at once");
 		if (which == 1)
 			return bad(p, ynode_map_get(m, "action"),
 				   "'blue-green.ready.action' STOP_DEPLOYMENT "
@@ -1196,6 +1208,12 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 			return bad(p, m,
 				   "'blue-green.original' must be a mapping "
 				   "({action: TERMINATE, wait: 5m})");
+		for (size_t i = 0; i < m->nr; i++)
+			if (!ykey_is(m->keys[i], "action") &&
+			    !ykey_is(m->keys[i], "wait"))
+				unknown_key(p, m->keys[i],
+					    "blue-green.original", act_keys,
+					    ARRAY_SIZE(act_keys));
 		if (bg_action(p, m, "blue-green.original.action", orig_actions,
 			      &which) < 0 ||
 		    lb_duration(p, m, "wait", "blue-green.original.wait",

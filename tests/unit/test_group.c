@@ -751,6 +751,65 @@ static void test_group__load_balancer_errors(void **state)
 		  "(127.0.0.1:28081), not '127.0.0.1:0'");
 }
 
+#define BG_LB                                                                  \
+	"deployment-type: BLUE_GREEN\n"                                        \
+	"load-balancer: {kind: haproxy, port: 80, managed: {listen: "          \
+	"127.0.0.1:1}}\n"
+
+static void test_group__blue_green(void **state)
+{
+	struct group g = GROUP_INIT;
+
+	(void)state;
+	parse_ok(&g, HEAD BG_LB "blue-green:\n"
+				"  replacement-hosts:\n"
+				"    - {name: g1, target: 127.0.0.1:9001}\n"
+				"    - name: g2\n"
+				"  original: {action: KEEP_ALIVE}\n"
+				"hosts: [{name: b1}]\n");
+	assert_true(g.blue_green);
+	assert_int_equal(g.nr_hosts, 3);
+	assert_int_equal(g.nr_replacements, 2);
+	assert_false(g.hosts[0].replacement);
+	assert_string_equal(g.hosts[1].name, "g1");
+	assert_true(g.hosts[1].replacement);
+	assert_string_equal(g.hosts[2].target, "127.0.0.1:80");
+	assert_false(g.terminate);
+	group_release(&g);
+
+	parse_ok(&g, HEAD BG_LB "blue-green:\n"
+				"  replacement-hosts: [{name: g1}]\n"
+				"  original: {wait: 2m}\n"
+				"hosts: [{name: b1}]\n");
+	assert_true(g.terminate);
+	assert_int_equal(g.original_wait_ms, 120000);
+	group_release(&g);
+}
+
+static void test_group__blue_green_errors(void **state)
+{
+	(void)state;
+	parse_err(HEAD "deployment-type: BLUE_GREEN\n" ONE_HOST,
+		  "fleet.yml:3:18: a BLUE_GREEN deployment moves traffic: the "
+		  "group needs a 'load-balancer' (kind: haproxy)");
+	parse_err(HEAD "deployment-type: ROLLING\n" ONE_HOST,
+		  "fleet.yml:3:18: 'deployment-type' must be IN_PLACE or "
+		  "BLUE_GREEN, not 'ROLLING'");
+	parse_err(HEAD BG_LB ONE_HOST,
+		  "fleet.yml:3:18: a BLUE_GREEN deployment needs 'blue-green' "
+		  "with 'replacement-hosts'");
+	parse_err(HEAD BG_LB
+		  "blue-green: {replacement-hosts: [{name: a}]}\n" ONE_HOST,
+		  "fleet.yml:5:41: duplicate host name 'a' in "
+		  "'blue-green.replacement-hosts[0]': the two fleets are "
+		  "distinct hosts");
+	parse_err(HEAD BG_LB "blue-green:\n"
+			     "  replacement-hosts: [{name: g}]\n"
+			     "  original: {action: STOP}\n" ONE_HOST,
+		  "fleet.yml:7:22: 'blue-green.original.action' must be "
+		  "TERMINATE or KEEP_ALIVE, not 'STOP'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -771,6 +830,8 @@ int main(void)
 		cmocka_unit_test(test_group__bad_fixtures),
 		cmocka_unit_test(test_group__load_balancer),
 		cmocka_unit_test(test_group__load_balancer_errors),
+		cmocka_unit_test(test_group__blue_green),
+		cmocka_unit_test(test_group__blue_green_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
