@@ -22,7 +22,7 @@ PKGS += libmicrohttpd
 DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
 	libxml2-dev libacl1-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 acl openssh-client openssh-server iproute2 \
 	libcmocka-dev pkg-config bats git zip unzip jq zstd gcc make clang-format \
-	hyperfine time
+	hyperfine time haproxy
 DEP_PKGS += libmicrohttpd-dev curl
 # Pkg-config names checked by `make deps` (cmocka is for the tests).
 DEP_PCS := $(PKGS) cmocka

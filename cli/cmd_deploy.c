@@ -10,6 +10,7 @@
 #include "build.h"
 #include "cli.h"
 #include "deploy.h"
+#include "probe.h"
 #include "banned.h"
 
 static const char deploy_usage[] =
@@ -79,7 +80,13 @@ static const char deploy_usage[] =
 	"                            or AfterBlockTraffic fails\n"
 	"      --traffic             run the load balancer events too "
 	"(Before/After\n"
-	"                            BlockTraffic, Before/AfterAllowTraffic)\n"
+	"                            BlockTraffic, Before/AfterAllowTraffic);\n"
+	"                            a group with a load balancer runs them\n"
+	"      --probe URL[,RATE]    send GET URL (through the load balancer) "
+	"RATE\n"
+	"                            times a second (default 20) while the\n"
+	"                            deployment runs; the report counts what "
+	"failed\n"
 	"  -e, --events LIST         run only these events, in this order "
 	"(comma-\n"
 	"                            separated, as codedeploy-local "
@@ -158,6 +165,7 @@ enum {
 	OPT_FEB,
 	OPT_IGNORE_STOP,
 	OPT_TRAFFIC,
+	OPT_PROBE,
 	OPT_MAX_REVISIONS,
 	OPT_MAX_BUNDLE_SIZE,
 	OPT_MAX_BUNDLE_RATIO,
@@ -185,6 +193,7 @@ static const struct option deploy_options[] = {
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
 	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
+	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "events", required_argument, NULL, 'e' },
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
 	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
@@ -324,6 +333,16 @@ int cmd_deploy(int argc, char **argv)
 		case OPT_IGNORE_STOP:
 			o.ignore_application_stop_failures = true;
 			break;
+		case OPT_PROBE: {
+			struct probe_opts po;
+			struct sw_err pe = SW_ERR_INIT;
+
+			if (probe_parse(optarg, &po, &pe) < 0)
+				return cli_usage_error("deploy", "%s", pe.msg);
+			probe_opts_release(&po);
+			o.probe = optarg;
+			break;
+		}
 		case OPT_TRAFFIC:
 			o.traffic = true;
 			break;

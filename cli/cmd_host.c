@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fs.h"
 #include "host.h"
+#include "lb.h"
 #include "proc.h"
 #include "sandbox.h"
 #include "state.h"
@@ -45,6 +46,8 @@ static const char host_usage[] =
 	"its\n"
 	"          files stay\n"
 	"  rm      stop the host and remove it, files and agent state\n"
+	"          (stop and rm also stop the managed load balancer of a\n"
+	"          group the host is in)\n"
 	"  exec    run COMMAND on the host (started if needed), as root in /;\n"
 	"          exec's options go before NAME: what follows is the "
 	"command's\n"
@@ -188,6 +191,21 @@ static int host_stop(const struct state *st, char **names, int n, bool rm)
 			status = ERR_SYSTEM;
 		}
 		free(hd);
+	}
+	{
+		/* a managed load balancer lives as long as its hosts */
+		struct strvec stopped = STRVEC_INIT;
+		struct sw_err e = SW_ERR_INIT;
+
+		if (lb_stop_for_hosts(st->dir, names, (size_t)n, &stopped, &e) <
+		    0) {
+			fprintf(stderr, "error: %s\n", e.msg);
+			status = ERR_SYSTEM;
+		}
+		for (size_t i = 0; i < stopped.nr; i++)
+			printf("the load balancer of group id %s stopped\n",
+			       stopped.v[i]);
+		strvec_release(&stopped);
 	}
 	return status;
 }

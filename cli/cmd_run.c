@@ -37,6 +37,7 @@
 #include "build.h"
 #include "cli.h"
 #include "deploy.h"
+#include "probe.h"
 #include "envfile.h"
 #include "fs.h"
 #include "group.h"
@@ -84,6 +85,9 @@ static const char run_usage[] =
 	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
 	"      --ignore-application-stop-failures\n"
 	"      --no-rollback         no automatic rollback\n"
+	"      --probe URL[,RATE]    count the requests through the load "
+	"balancer\n"
+	"                            that fail while the deployment runs\n"
 	"      --max-bundle-size SIZE\n"
 	"                            refuse a bundle that unpacks to more "
 	"(default\n"
@@ -140,6 +144,7 @@ enum {
 	OPT_FEB,
 	OPT_IGNORE_STOP,
 	OPT_NO_ROLLBACK,
+	OPT_PROBE,
 	OPT_REPORT,
 	OPT_STATE_DIR,
 	OPT_ISOLATION,
@@ -170,6 +175,7 @@ static const struct option run_options[] = {
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
 	{ "no-rollback", no_argument, NULL, OPT_NO_ROLLBACK },
+	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
 	{ "max-bundle-ratio", required_argument, NULL, OPT_MAX_BUNDLE_RATIO },
 	{ "isolation", required_argument, NULL, OPT_ISOLATION },
@@ -605,6 +611,18 @@ int cmd_run(int argc, char **argv)
 		case OPT_NO_ROLLBACK:
 			dop.no_rollback = true;
 			break;
+		case OPT_PROBE: {
+			struct probe_opts po;
+			struct sw_err pe = SW_ERR_INIT;
+
+			if (probe_parse(optarg, &po, &pe) < 0) {
+				status = cli_usage_error("run", "%s", pe.msg);
+				goto out;
+			}
+			probe_opts_release(&po);
+			dop.probe = optarg;
+			break;
+		}
 		case OPT_MAX_BUNDLE_SIZE:
 			if (cli_bundle_size_option("run", optarg,
 						   &dop.max_bundle_bytes)) {

@@ -136,7 +136,7 @@ _slipway() {
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
 		--secondary-source | --revision | -v | --variable | --summary | --reason | \
 		--listen | --workers | --max-body | --grace | --request-timeout | \
-		--public-url)
+		--public-url | --probe)
 		return
 		;;
 	esac
@@ -151,6 +151,12 @@ _slipway() {
 			COMPREPLY=($(compgen -W "ls prune clear" -- "$cur"))
 			return
 		fi
+		;;
+	lb)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			COMPREPLY=($(compgen -W "status stop" -- "$cur"))
+		fi
+		return
 		;;
 	host)
 		if [ "$COMP_CWORD" -eq 2 ]; then

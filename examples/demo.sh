@@ -6,7 +6,10 @@
 # servers again. Last, the same webapp through examples/pipeline: the
 # pipeline stops at its manual approval (exit 5), is approved here with
 # `slipway pipeline approve`, deploys to two rehearsal hosts and ends
-# Succeeded, with its report.html.
+# Succeeded, with its report.html. Last, the webapp is redeployed one
+# host at a time behind an HAProxy that slipway runs
+# (examples/webapp/fleet-lb.yml) while --probe sends requests through it:
+# "0 of N requests failed" (skipped where HAProxy is not installed).
 #
 #   examples/demo.sh [SLIPWAY]     (make demo runs it with the built binary)
 #
@@ -42,7 +45,10 @@ export PIPELINE_EVENTS=$demo/pipeline-events.jsonl
 
 . "$webapp/scripts/common.sh"
 export WEBAPP_PORT_BASE=${WEBAPP_PORT_BASE:-$(free_port_base 28080)}
-trap '"$webapp/stop-servers.sh" "$state"; "$webapp/stop-servers.sh" "$pstate"' EXIT
+lbgroup=$demo/fleet-lb.yml
+trap '"$webapp/stop-servers.sh" "$state"; "$webapp/stop-servers.sh" "$pstate"
+	[ -f "$lbgroup" ] && "$slipway" lb stop --group "$lbgroup" \
+		--state-dir "$state" >/dev/null 2>&1' EXIT
 trap 'exit 1' HUP INT TERM
 
 step() {
@@ -111,6 +117,40 @@ step "slipway pipeline show $pe"
 
 step "stopping the pipeline's servers"
 "$webapp/stop-servers.sh" "$pstate"
+
+if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then
+	# the example's ports, moved to this demo's
+	lbport=$((WEBAPP_PORT_BASE + 9))
+	sed -e "s/127\.0\.0\.1:28080/127.0.0.1:$lbport/" \
+		-e "s/127\.0\.0\.1:28081/127.0.0.1:$((WEBAPP_PORT_BASE + 1))/" \
+		-e "s/127\.0\.0\.1:28082/127.0.0.1:$((WEBAPP_PORT_BASE + 2))/" \
+		-e "s/127\.0\.0\.1:28083/127.0.0.1:$((WEBAPP_PORT_BASE + 3))/" \
+		-e "s/127\.0\.0\.1:28084/127.0.0.1:$((WEBAPP_PORT_BASE + 4))/" \
+		"$webapp/fleet-lb.yml" >"$lbgroup"
+	bundle=$(jq -r '.deployments[0].revision.location' "$run_report")
+
+	step "slipway deploy the webapp behind HAProxy (examples/webapp/fleet-lb.yml)"
+	"$slipway" deploy "$bundle" --group "$lbgroup" --state-dir "$state" -q
+
+	step "redeploy one host at a time with --probe http://127.0.0.1:$lbport/"
+	"$slipway" deploy "$bundle" --group "$lbgroup" --state-dir "$state" \
+		-q --probe "http://127.0.0.1:$lbport/,20" \
+		--report "$demo/lb-report.json"
+	jq -r '"\(.probe.failed) of \(.probe.sent) requests failed; " +
+		"longest gap between answers \(.probe.longestGapMs) ms"' \
+		"$demo/lb-report.json"
+	if [ "$(jq -r .probe.failed "$demo/lb-report.json")" != 0 ]; then
+		echo "demo: requests were lost behind the load balancer" >&2
+		exit 1
+	fi
+	"$slipway" lb status --group "$lbgroup" --state-dir "$state"
+
+	step "stopping the servers and the load balancer"
+	"$webapp/stop-servers.sh" "$state"
+	"$slipway" lb stop --group "$lbgroup" --state-dir "$state"
+else
+	step "no HAProxy here (apt-get install haproxy): the load balancer part is skipped"
+fi
 trap - EXIT
 
 step "done"

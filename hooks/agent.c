@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,9 +242,37 @@ static bool included(const struct agent_opts *o, enum appspec_event ev)
 {
 	if (ev == APPSPEC_START || ev == APPSPEC_END)
 		return false;
+	switch (o->part) {
+	case AGENT_PART_ALL:
+		break;
+	case AGENT_PART_REPLACEMENT:
+		if (is_block_event(ev))
+			return false;
+		break;
+	case AGENT_PART_BLOCK:
+		return is_block_event(ev);
+	case AGENT_PART_BLOCK_STOP:
+		return is_block_event(ev) || ev == APPSPEC_APPLICATION_STOP;
+	case AGENT_PART_ALLOW:
+		return is_allow_event(ev);
+	}
 	if (is_block_event(ev) || is_allow_event(ev))
 		return o->traffic;
 	return true;
+}
+
+/* A configured wait (not a race's): ends early on a stop signal. */
+static void pause_for(int64_t ms)
+{
+	int64_t end = proc_now_ms() + ms;
+
+	while (!proc_stop_signal()) {
+		int64_t left = end - proc_now_ms();
+
+		if (left <= 0)
+			break;
+		(void)poll(NULL, 0, left > 100 ? 100 : (int)left);
+	}
 }
 
 static void event_start(struct dep *d, enum appspec_event ev)
@@ -437,13 +466,16 @@ static int select_spec(struct dep *d, enum appspec_event ev,
 
 	*spec = NULL;
 	*archive = NULL;
-	if (!(ev == APPSPEC_APPLICATION_STOP || is_block_event(ev)) ||
+	if (!(ev == APPSPEC_APPLICATION_STOP || is_block_event(ev) ||
+	      (d->o->bg_rollback && is_allow_event(ev))) ||
 	    fs_exists(d->archive)) {
 		*spec = &d->spec;
 		*archive = xstrdup(d->archive);
 		return 0;
 	}
-	dir = read_pointer(d, "_last_successful_install");
+	dir = read_pointer(d, d->o->bg_rollback && is_block_event(ev)
+				      ? "_most_recent_install"
+				      : "_last_successful_install");
 	if (!dir)
 		return 0;
 	*archive = fs_join(dir, "deployment-archive");
@@ -871,6 +903,14 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 				o->on_event(a, o->data);
 			continue;
 		}
+		if (ev == APPSPEC_APPLICATION_STOP &&
+		    o->part == AGENT_PART_BLOCK_STOP && o->stop_after_ms > 0) {
+			notice(&d,
+			       "out of the load balancer; stopped in %lld ms "
+			       "(original.wait)",
+			       (long long)o->stop_after_ms);
+			pause_for(o->stop_after_ms);
+		}
 		event_start(&d, ev);
 		err_clear(&e);
 		if (ev == APPSPEC_DOWNLOAD_BUNDLE) {
@@ -885,6 +925,20 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 					   "");
 			else
 				goto ok;
+		} else if ((ev == APPSPEC_BLOCK_TRAFFIC ||
+			    ev == APPSPEC_ALLOW_TRAFFIC) &&
+			   o->traffic_fn) {
+			struct buf note = BUF_INIT;
+			int rc = o->traffic_fn(ev, &note, &e, o->traffic_data);
+
+			if (note.len)
+				notice(&d, "%s", note.ptr);
+			buf_release(&note);
+			if (rc == 0)
+				goto ok;
+			event_fail(&d, ev, "UnknownError", NULL, e.msg, "");
+			free(d.why);
+			d.why = xstrdup(e.msg);
 		} else if (!appspec_event_scriptable(ev) ||
 			   run_hooks(&d, ev) == 0) {
 			goto ok;

@@ -34,7 +34,8 @@
  * AfterBlockTraffic when o.traffic], ApplicationStop, DownloadBundle,
  * BeforeInstall, Install, AfterInstall, ApplicationStart,
  * ValidateService, [BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic
- * when o.traffic]. ApplicationStop and the Block events run the scripts of
+ * when o.traffic]; BlockTraffic and AllowTraffic call o.traffic_fn
+ * when there is one. ApplicationStop and the Block events run the scripts of
  * the last successful revision (no-ops on a first deployment); the others
  * the current one's. The pointer _last_successful_install is written at
  * the end of Install, as the agent does. The first failing event fails
@@ -60,6 +61,7 @@
 #include <stdint.h>
 
 #include "appspec.h"
+#include "buf.h"
 #include "err.h"
 #include "script.h"
 
@@ -114,6 +116,29 @@ typedef void (*agent_line_fn)(enum appspec_event event,
 			      enum script_stream stream, const char *line,
 			      size_t len, void *data);
 
+/* BlockTraffic or AllowTraffic's work, the load balancer's: 0, or -1
+ * with why in e (the event fails); a line on what was done may go to
+ * note, shown as the agent's notices are. */
+typedef int (*agent_traffic_fn)(enum appspec_event ev, struct buf *note,
+				struct sw_err *e, void *data);
+
+/*
+ * The part of the lifecycle a host runs in a blue/green deployment
+ * (reference 2.1): the replacement fleet all but the Block events, the
+ * original fleet the Block events only (and ApplicationStop, after
+ * o.stop_after_ms, when it is to be terminated); in a blue/green
+ * rollback the original fleet the Allow events, the replacement fleet
+ * the Block events. The traffic events of these parts run whatever
+ * o.traffic says.
+ */
+enum agent_part {
+	AGENT_PART_ALL = 0, /* in place */
+	AGENT_PART_REPLACEMENT, /* ApplicationStop .. AfterAllowTraffic */
+	AGENT_PART_BLOCK, /* Before/Block/AfterBlockTraffic */
+	AGENT_PART_BLOCK_STOP, /* those, then ApplicationStop */
+	AGENT_PART_ALLOW, /* Before/Allow/AfterAllowTraffic */
+};
+
 struct agent_opts {
 	const char *bundle; /* directory or archive; "-": an archive read
 			       from stdin, kept as <dep-id>/bundle.tar */
@@ -126,6 +151,18 @@ struct agent_opts {
 	enum appspec_feb feb; /* --file-exists-behavior; UNSET: DISALLOW */
 	bool ignore_application_stop_failures;
 	bool traffic; /* run the load balancer events too */
+	/* With traffic: what BlockTraffic and AllowTraffic do (NULL:
+	 * nothing, they succeed at once). */
+	agent_traffic_fn traffic_fn;
+	void *traffic_data;
+	enum agent_part part;
+	/* AGENT_PART_BLOCK_STOP: the wait before ApplicationStop */
+	int64_t stop_after_ms;
+	/* A blue/green rollback (DeploymentCreator codeDeployRollback,
+	 * DeploymentType BLUE_GREEN): the Block events run the scripts of the
+	 * most recent revision, the Allow events those of the last
+	 * successful one, until the current one is downloaded (2.3). */
+	bool bg_rollback;
 	/* codedeploy-local's --events: the events to run, in this order,
 	 * comma-separated (agent_events_parse); NULL: the lifecycle */
 	const char *events;

@@ -21,6 +21,8 @@
 #include "fs.h"
 #include "revision.h"
 #include "group.h"
+#include "lb.h"
+#include "probe.h"
 #include "hash.h"
 #include "host.h"
 #include "hostbox.h"
@@ -57,6 +59,13 @@ struct fhost {
 	char *ssh, *ssh_user, *ssh_host;
 	int ssh_port;
 	bool rehearsal; /* under <state>/hosts/<name>: may be a sandbox */
+	/* Blue/green: a replacement (green) host; phase 1 hosts run under
+	 * the configuration, phase 2 ones all at once once phase 1 has
+	 * succeeded; the part of the lifecycle it runs. */
+	bool green;
+	int phase;
+	enum agent_part part;
+	bool terminated; /* an original host retired (TERMINATE) */
 	bool make_root; /* its root is under the state dir: made if missing */
 	pid_t box; /* its sandbox's holder when it ran in one */
 	char *box_address; /* that sandbox's own address, or NULL */
@@ -134,6 +143,17 @@ struct drv {
 	char *rollback_status;
 	struct deploy_locks *locks; /* the group's and the hosts' */
 	bool own_locks; /* taken here: released with the drv */
+	struct lb lb; /* the group's HAProxy, when it has one */
+	bool have_lb;
+	bool bg; /* a blue/green deployment (or its rollback) */
+	bool bg_rollback;
+	size_t nr_phase1;
+	/* --probe: requests through the balancer while it all runs (the
+	 * deployment and its rollback); the figures once it stopped */
+	struct probe_opts probe_opts;
+	struct probe probe;
+	struct probe_result pr;
+	bool have_pr;
 };
 
 struct deploy_locks {
@@ -555,6 +575,7 @@ static int resolve_hosts(struct drv *d, struct sw_err *e)
 				 gh->ssh_host, gh->ssh_port);
 			d->hosts[d->nr_hosts - 1].rehearsal =
 				!gh->root && !gh->ssh;
+			d->hosts[d->nr_hosts - 1].green = gh->replacement;
 			d->hosts[d->nr_hosts - 1].make_root =
 				!gh->root && !gh->ssh;
 			free(hroot);
@@ -596,6 +617,39 @@ out:
 	return ret;
 }
 
+/*
+ * Which hosts run which part of the lifecycle, and when. In place: all
+ * of it, under the configuration. Blue/green: the replacement fleet
+ * installs and takes traffic under the configuration, then the original
+ * fleet gives it up all at once (and stops, to be terminated); its
+ * rollback gives traffic back to the original fleet, then takes it from
+ * the replacement fleet (reference 2.1).
+ */
+static void assign_parts(struct drv *d)
+{
+	d->bg = d->g && d->g->blue_green;
+	d->bg_rollback = d->bg && d->rollback_of;
+	d->nr_phase1 = 0;
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		struct fhost *h = &d->hosts[i];
+
+		if (!d->bg) {
+			h->phase = 1;
+			h->part = AGENT_PART_ALL;
+		} else if (!d->bg_rollback) {
+			h->phase = h->green ? 1 : 2;
+			h->part = h->green	    ? AGENT_PART_REPLACEMENT
+				  : d->g->terminate ? AGENT_PART_BLOCK_STOP
+						    : AGENT_PART_BLOCK;
+		} else {
+			h->phase = h->green ? 2 : 1;
+			h->part =
+				h->green ? AGENT_PART_BLOCK : AGENT_PART_ALLOW;
+		}
+		d->nr_phase1 += h->phase == 1;
+	}
+}
+
 /* --isolation: sandbox, dir, or auto (sandbox where it can be made). */
 static int choose_isolation(struct drv *d, struct sw_err *e)
 {
@@ -631,6 +685,8 @@ static int by_order(const void *a, const void *b)
 {
 	const struct fhost *x = a, *y = b;
 
+	if (x->phase != y->phase)
+		return x->phase - y->phase;
 	if (x->order != y->order)
 		return x->order - y->order;
 	return x->index < y->index ? -1 : x->index > y->index;
@@ -989,6 +1045,39 @@ static int check_revision(struct drv *d, struct sw_err *e)
 	return ret;
 }
 
+/*
+ * Blue/green: the replacement fleet gets traffic only from its own
+ * AllowTraffic. A new HAProxy has its servers disabled already; one that
+ * ran before may have them in rotation (an earlier rehearsal): drained
+ * and taken out first.
+ */
+static int take_green_out(struct drv *d, struct sw_err *e)
+{
+	if (!d->bg || d->bg_rollback)
+		return 0;
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		struct fhost *h = &d->hosts[i];
+		struct lb_server srv;
+		struct buf note = BUF_INIT;
+		int rc;
+
+		if (!h->green)
+			continue;
+		if (lb_server_get(&d->lb, h->name, &srv, e) < 0)
+			return -1;
+		if (!strncmp(srv.status, "MAINT", 5))
+			continue;
+		rc = lb_block(&d->lb, h->name, &note, e);
+		if (note.len)
+			out_line(d, h->name, !d->o->quiet, "[slipway] %s",
+				 note.ptr);
+		buf_release(&note);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int resolve(struct drv *d, struct sw_err *e)
 {
 	const struct deploy_opts *o = d->o;
@@ -1033,6 +1122,7 @@ static int resolve(struct drv *d, struct sw_err *e)
 	}
 	if (resolve_hosts(d, e) < 0)
 		return -1;
+	assign_parts(d);
 	if (!d->locks && take_locks(d, NULL, e) < 0)
 		return -1;
 	if (!d->bundle && !d->rollback_source) {
@@ -1081,6 +1171,19 @@ static int resolve(struct drv *d, struct sw_err *e)
 	}
 	if (reserve_report(d, e) < 0)
 		return -1;
+	if (d->g && d->g->lb.haproxy) {
+		struct buf note = BUF_INIT;
+		int rc = lb_open(&d->lb, d->st->dir, d->g, true, &note, e);
+
+		if (note.len)
+			out_line(d, "slipway", !d->o->quiet, "%s", note.ptr);
+		buf_release(&note);
+		if (rc < 0)
+			return -1;
+		d->have_lb = true;
+		if (take_green_out(d, e) < 0)
+			return -1;
+	}
 	if (any_ssh && d->bundle && prepare_stream(d, e) < 0)
 		return -1;
 	if (d->stream) {
@@ -1143,6 +1246,18 @@ static int host_sandbox(struct drv *d, struct fhost *h, pid_t *box,
 	return 0;
 }
 
+/* BlockTraffic and AllowTraffic behind an HAProxy: run in the host's
+ * agent process (a fork of ours), h and its drv are that process's copy. */
+static int traffic(enum appspec_event ev, struct buf *note, struct sw_err *e,
+		   void *data)
+{
+	struct fhost *h = data;
+
+	if (ev == APPSPEC_BLOCK_TRAFFIC)
+		return lb_block(&h->d->lb, h->name, note, e);
+	return lb_allow(&h->d->lb, h->name, note, e);
+}
+
 static void host_start(struct drv *d, struct fhost *h)
 {
 	struct transport_host th = {
@@ -1172,6 +1287,12 @@ static void host_start(struct drv *d, struct fhost *h)
 		.max_bundle_ratio = d->o->max_bundle_ratio,
 		.keep_deployment = d->keep_good,
 		.unpacked = h->ssh ? NULL : d->unpacked,
+		.traffic_fn = d->have_lb ? traffic : NULL,
+		.traffic_data = h,
+		.traffic_fd = d->have_lb ? &d->lb.dirfd : NULL,
+		.part = h->part,
+		.stop_after_ms = d->g ? d->g->original_wait_ms : 0,
+		.bg_rollback = d->bg_rollback,
 	};
 	struct sw_err e = SW_ERR_INIT;
 
@@ -1243,7 +1364,8 @@ static void counts(const struct drv *d, struct dcounts *k)
 {
 	memset(k, 0, sizeof(*k));
 	for (size_t i = 0; i < d->nr_hosts; i++)
-		switch (d->hosts[i].st) {
+		switch (d->hosts[i].phase == 1 ? d->hosts[i].st
+					       : FH_SKIPPED + 1) {
 		case FH_PENDING:
 			k->pending++;
 			break;
@@ -1258,6 +1380,8 @@ static void counts(const struct drv *d, struct dcounts *k)
 			break;
 		case FH_SKIPPED:
 			k->skipped++;
+			break;
+		default: /* phase 2: counted apart */
 			break;
 		}
 }
@@ -1463,11 +1587,75 @@ static void interrupt(struct drv *d)
 			kill(d->hosts[i].run.pid, SIGTERM);
 }
 
+/* An original host retired: its sandbox stopped, its files removed. */
+static void terminate(struct drv *d, struct fhost *h)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *dir;
+
+	if (!h->rehearsal) {
+		out_line(d, h->name, !d->o->quiet,
+			 "[slipway] not a rehearsal host: kept (TERMINATE "
+			 "retires rehearsal hosts only)");
+		return;
+	}
+	dir = host_dir(d->st->dir, h->name);
+	if (host_box_stop(d->st->dir, h->name, &e) < 0 ||
+	    fs_remove_tree(dir, &e) < 0)
+		out_line(d, h->name, true, "[slipway] cannot terminate: %s",
+			 e.msg);
+	else {
+		h->terminated = true;
+		out_line(d, h->name, !d->o->quiet,
+			 "[slipway] terminated: host stopped and removed");
+	}
+	free(dir);
+}
+
+/*
+ * Blue/green, once the fleet of phase 1 succeeded: the other fleet all
+ * at once (every one of them must succeed: "a single original instance
+ * that fails to deregister fails the whole deployment"), then the
+ * originals terminated when asked.
+ */
+static void run_phase2(struct drv *d)
+{
+	struct dcounts k;
+	size_t busy;
+
+	counts(d, &k);
+	if (d->interrupted || d->invalid_revision || d->stopped ||
+	    !dsched_succeeded(&d->sched, &k))
+		return;
+	out_line(d, "slipway", !d->o->quiet, "%s",
+		 d->bg_rollback ? "traffic back to the original fleet: now "
+				  "off the replacement fleet"
+				: "the replacement fleet takes the traffic: "
+				  "now the original fleet gives it up");
+	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+		host_start(d, &d->hosts[i]);
+	for (;;) {
+		if (proc_stop_signal())
+			interrupt(d);
+		busy = 0;
+		for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+			busy += d->hosts[i].st == FH_IN_FLIGHT;
+		if (!busy)
+			break;
+		wait_some(d, 0);
+	}
+	if (d->bg_rollback || !d->g->terminate)
+		return;
+	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+		if (d->hosts[i].st == FH_SUCCEEDED)
+			terminate(d, &d->hosts[i]);
+}
+
 static int run_fleet(struct drv *d, struct sw_err *e)
 {
 	size_t next = 0;
 
-	if (dsched_start(&d->sched, &d->config, d->nr_hosts, e) < 0)
+	if (dsched_start(&d->sched, &d->config, d->nr_phase1, e) < 0)
 		return -1;
 	{
 		struct buf desc = BUF_INIT;
@@ -1500,7 +1688,7 @@ static int run_fleet(struct drv *d, struct sw_err *e)
 				wait_some(d, 0);
 				break;
 			}
-			for (size_t i = 0; i < room && next < d->nr_hosts;
+			for (size_t i = 0; i < room && next < d->nr_phase1;
 			     i++) {
 				d->started++;
 				host_start(d, &d->hosts[next++]);
@@ -1525,6 +1713,8 @@ static int run_fleet(struct drv *d, struct sw_err *e)
 		}
 	}
 done:
+	if (d->nr_phase1 < d->nr_hosts)
+		run_phase2(d);
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		if (d->hosts[i].st == FH_PENDING)
 			d->hosts[i].st = FH_SKIPPED;
@@ -1585,6 +1775,11 @@ static json_object *host_json(const struct fhost *h)
 
 	add(in, "instanceId", jstr(h->name));
 	add(in, "status", jstr(fh_names[h->st]));
+	if (h->d->bg) {
+		add(in, "instanceType", jstr(h->green ? "GREEN" : "BLUE"));
+		if (h->terminated)
+			add(in, "terminated", json_object_new_boolean(true));
+	}
 	if (h->ssh)
 		add(in, "ssh", jstr(h->ssh));
 	add(in, "hostRoot", jstr(h->root));
@@ -1611,6 +1806,41 @@ static json_object *host_json(const struct fhost *h)
 				      event_json(&h->r.events[h->r.order[i]]));
 	add(in, "lifecycleEvents", evs);
 	return in;
+}
+
+static json_object *probe_json(const struct probe_result *r)
+{
+	json_object *o = json_object_new_object(), *v, *f;
+
+	add(o, "url", jstr(r->url));
+	add(o, "ratePerSecond", json_object_new_int((int)r->rate));
+	add(o, "startTime", jtime(r->start_ms));
+	add(o, "endTime", jtime(r->end_ms));
+	add(o, "sent", json_object_new_int64((int64_t)r->sent));
+	add(o, "failed", json_object_new_int64((int64_t)r->failed));
+	add(o, "longestGapMs", json_object_new_int64(r->longest_gap_ms));
+	v = json_object_new_array();
+	for (size_t i = 0; i < r->nr_versions; i++) {
+		json_object *x = json_object_new_object();
+
+		add(x, "version", jstr(r->versions[i].version));
+		add(x, "firstAt", jtime(r->versions[i].first_ms));
+		add(x, "lastAt", jtime(r->versions[i].last_ms));
+		add(x, "count",
+		    json_object_new_int64((int64_t)r->versions[i].count));
+		json_object_array_add(v, x);
+	}
+	add(o, "versions", v);
+	f = json_object_new_array();
+	for (size_t i = 0; i < r->nr_failures; i++) {
+		json_object *x = json_object_new_object();
+
+		add(x, "at", jtime(r->failures[i].at_ms));
+		add(x, "error", jstr(r->failures[i].why));
+		json_object_array_add(f, x);
+	}
+	add(o, "failures", f);
+	return o;
 }
 
 static char *report_text(const struct drv *d)
@@ -1667,6 +1897,8 @@ static char *report_text(const struct drv *d)
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		json_object_array_add(insts, host_json(&d->hosts[i]));
 	add(o, "instances", insts);
+	if (d->have_pr)
+		add(o, "probe", probe_json(&d->pr));
 	if (d->rollback_of || d->rollback_id) {
 		json_object *rb = json_object_new_object();
 
@@ -1879,6 +2111,11 @@ static void drv_release(struct drv *d)
 	free(d->rollback_status);
 	if (d->own_locks)
 		deploy_locks_free(d->locks);
+	if (d->have_lb)
+		lb_release(&d->lb);
+	probe_release(&d->probe);
+	probe_result_release(&d->pr);
+	probe_opts_release(&d->probe_opts);
 	buf_release(&d->line);
 }
 
@@ -1892,6 +2129,11 @@ static void conclude(struct drv *d)
 	counts(d, &k);
 	ok = !d->interrupted && !d->invalid_revision &&
 	     dsched_succeeded(&d->sched, &k);
+	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+		if (d->hosts[i].st != FH_SUCCEEDED) {
+			ok = false;
+			k.failed += d->hosts[i].st == FH_FAILED;
+		}
 	d->end_ms = proc_wall_ms();
 	d->status = xstrdup(ok		     ? "Succeeded"
 			    : d->interrupted ? "Stopped"
@@ -1983,8 +2225,34 @@ static void say(struct drv *d, const char *fmt, ...)
 	buf_release(&b);
 }
 
+/* "; probe: 0 of 412 requests failed, longest gap 61 ms" (red on a
+ * terminal when some failed), or nothing. */
+static void probe_summary(const struct drv *d, bool color, struct buf *b)
+{
+	bool red = color && d->pr.failed;
+
+	if (!d->have_pr)
+		return;
+	buf_addf(b,
+		 "; %sprobe: %zu of %zu requests failed, longest gap %lld ms%s",
+		 red ? "\033[31m" : "", d->pr.failed, d->pr.sent,
+		 (long long)d->pr.longest_gap_ms, red ? "\033[0m" : "");
+}
+
+static bool color_ok(void)
+{
+	const char *t = getenv("TERM");
+
+	return isatty(STDERR_FILENO) &&
+	       !(getenv("NO_COLOR") && *getenv("NO_COLOR")) && t &&
+	       strcmp(t, "dumb");
+}
+
 static void print_summary(struct drv *d, int64_t t0)
 {
+	struct buf plain = BUF_INIT, shown = BUF_INIT;
+	size_t n = 0;
+
 	/* the table stays, as it ended */
 	if (d->live && d->live_shown_once && d->nr_hosts <= TABLE_MAX_HOSTS) {
 		live_clear(d);
@@ -1993,19 +2261,56 @@ static void print_summary(struct drv *d, int64_t t0)
 		fputs("\r\033[K", stderr); /* as a live line's end is */
 		fflush(stderr);
 	}
-	size_t n = 0;
 
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		n += d->hosts[i].st == FH_SUCCEEDED;
-	if (!strcmp(d->status, "Succeeded"))
-		say(d,
-		    "deployment %s Succeeded on %zu of %zu hosts in "
-		    "%lld ms; report: %s/report.json",
-		    d->id, n, d->nr_hosts, (long long)(proc_now_ms() - t0),
-		    d->dep_dir);
+	for (int pass = 0; pass < 2; pass++) {
+		struct buf *b = pass ? &shown : &plain;
+		/* on a terminal, the status in its colour (Failed red) */
+		const char *c =
+			pass && d->color_err
+				? status_color(d->status, strlen(d->status))
+				: NULL;
+
+		if (!strcmp(d->status, "Succeeded"))
+			buf_addf(b,
+				 "deployment %s %sSucceeded%s on %zu of %zu "
+				 "hosts in %lld ms",
+				 d->id, c ? c : "", c ? C_RESET : "", n,
+				 d->nr_hosts, (long long)(proc_now_ms() - t0));
+		else
+			buf_addf(b, "deployment %s %s%s%s: %s", d->id,
+				 c ? c : "", d->status, c ? C_RESET : "",
+				 d->error_msg);
+		probe_summary(d, pass && (d->color_err || color_ok()), b);
+		buf_addf(b, "; report: %s/report.json", d->dep_dir);
+	}
+	live_clear(d);
+	fprintf(stderr, "slipway: %s\n", shown.ptr);
+	out_line(d, "slipway", false, "%s", plain.ptr);
+	buf_release(&plain);
+	buf_release(&shown);
+}
+
+/* Stop the probe, if it runs, and keep its figures for the report. */
+static void stop_probe(struct drv *d)
+{
+	struct sw_err e = SW_ERR_INIT;
+
+	if (!d->probe.pid)
+		return;
+	if (probe_stop(&d->probe, &d->pr, &e) < 0)
+		fprintf(stderr, "slipway: probe: %s\n", e.msg);
 	else
-		say(d, "deployment %s %s: %s; report: %s/report.json", d->id,
-		    d->status, d->error_msg, d->dep_dir);
+		d->have_pr = true;
+}
+
+/* A failed deployment that deploy_run will roll back. */
+static bool will_roll_back(const struct drv *d)
+{
+	return !d->rollback_of && d->status && strcmp(d->status, "Succeeded") &&
+	       !d->invalid_revision && !d->interrupted && d->g &&
+	       d->g->auto_rollback && !d->o->no_rollback && d->bundle;
 }
 
 /*
@@ -2049,9 +2354,29 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 		return -1;
 	}
 	index_put(d);
+	if (d->o->probe && !d->rollback_of) {
+		char *log = fs_join(d->dep_dir, "probe.log");
+		int rc = probe_start(&d->probe, &d->probe_opts, log, e);
+
+		free(log);
+		if (rc < 0) {
+			fail_started(d, e);
+			return -1;
+		}
+		out_line(d, "slipway", !d->o->quiet,
+			 "probe: GET %s, %u a second, until the deployment "
+			 "ends",
+			 d->probe_opts.url, d->probe_opts.rate);
+	}
 	d->keep_good = read_state(d, "last-successful");
 	order_hosts(d);
-	if (d->rollback_of)
+	if (d->bg_rollback)
+		say(d,
+		    "rollback %s of %s: traffic back to the original fleet "
+		    "(%zu host%s in all)",
+		    d->id, d->rollback_of, d->nr_hosts,
+		    d->nr_hosts == 1 ? "" : "s");
+	else if (d->rollback_of)
 		say(d, "rollback %s of %s: redeploying %s on %zu host%s", d->id,
 		    d->rollback_of, d->rollback_source, d->nr_hosts,
 		    d->nr_hosts == 1 ? "" : "s");
@@ -2085,6 +2410,8 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 	} else {
 		conclude(d);
 	}
+	if (!will_roll_back(d))
+		stop_probe(d);
 	if (write_reports(d, true, e) < 0)
 		return -1;
 	print_summary(d, t0);
@@ -2114,8 +2441,11 @@ static void rollback(struct drv *d)
 
 	for (size_t i = 0; i < d->nr_hosts; i++)
 		if (d->hosts[i].st == FH_SUCCEEDED ||
-		    d->hosts[i].st == FH_FAILED)
+		    d->hosts[i].st == FH_FAILED ||
+		    (d->bg && !d->hosts[i].green))
 			strvec_push(&hosts, d->hosts[i].name);
+	if (d->bg && !good) /* the originals still have what they had */
+		good = xstrdup("none");
 	if (!good || !hosts.nr) {
 		fprintf(stderr, "note: no rollback: %s\n",
 			!good ? "the group has no successful deployment to go "
@@ -2137,6 +2467,8 @@ static void rollback(struct drv *d)
 	rb.only = &hosts;
 	rb.rollback_of = xstrdup(d->id);
 	rb.rollback_source = good;
+	if (d->bg) /* traffic events only: any bundle does, this one is here */
+		rb.bundle = xstrdup(d->bundle);
 	rb.locks = d->locks; /* the hosts are d's: still held */
 	rb.id = agent_new_deployment_id();
 	d->rollback_id = xstrdup(rb.id);
@@ -2179,6 +2511,8 @@ void deploy_run(const struct deploy_opts *o, int *status)
 	}
 	if (o->bundle)
 		d.bundle = fs_abspath(o->bundle);
+	if (o->probe && probe_parse(o->probe, &d.probe_opts, &e) < 0)
+		goto fail;
 	if (deploy_one(&d, &e) < 0)
 		goto fail;
 	*status = exit_status(&d);
@@ -2186,9 +2520,20 @@ void deploy_run(const struct deploy_opts *o, int *status)
 	    !o->no_rollback && d.bundle) {
 		rollback(&d);
 		err_clear(&e);
+		stop_probe(&d);
 		if (write_reports(&d, true, &e) < 0)
 			fprintf(stderr, "error: %s\n", e.msg);
+		if (d.have_pr) {
+			struct buf b = BUF_INIT;
+
+			probe_summary(&d, color_ok(), &b);
+			fprintf(stderr,
+				"slipway: deployment %s and its rollback%s\n",
+				d.id, b.ptr);
+			buf_release(&b);
+		}
 	}
+	stop_probe(&d);
 	goto out;
 fail:
 	fprintf(stderr, "error: %s\n", e.msg);
@@ -2269,14 +2614,22 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 	d.group_id = xstrdup(g.id);
 	if (group_config(&g, o->config, &d.config, &e) < 0)
 		goto fail;
-	for (size_t i = 0; i < g.nr_hosts; i++)
+	for (size_t i = 0; i < g.nr_hosts; i++) {
 		add_host(&d, g.hosts[i].name, "", "", g.hosts[i].ssh, NULL,
 			 NULL, 0);
+		d.hosts[i].green = g.hosts[i].replacement;
+	}
+	assign_parts(&d);
 	order_hosts(&d);
 	printf("group %s of %s (id %s): %zu host%s\n", g.name, g.application,
 	       g.id, g.nr_hosts, g.nr_hosts == 1 ? "" : "s");
-	if (dsched_start(&s, &d.config, d.nr_hosts, &e) < 0 ||
-	    dsched_plan(&d.config, d.nr_hosts, &sizes, &nr, &e) < 0) {
+	if (d.bg)
+		printf("BLUE_GREEN: the replacement fleet (green), %zu "
+		       "host%s, installed and given traffic under the "
+		       "config:\n",
+		       d.nr_phase1, d.nr_phase1 == 1 ? "" : "s");
+	if (dsched_start(&s, &d.config, d.nr_phase1, &e) < 0 ||
+	    dsched_plan(&d.config, d.nr_phase1, &sizes, &nr, &e) < 0) {
 		printf("%s: %s\n", d.config.name, e.msg);
 		*status = ERR_FAILED;
 		goto out;
@@ -2285,13 +2638,31 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 	printf("%s\n", buf_cstr(&desc));
 	for (size_t b = 0; b < nr; b++) {
 		printf("batch %zu:", b + 1);
-		for (size_t i = 0; i < sizes[b] && next < d.nr_hosts; i++) {
+		for (size_t i = 0; i < sizes[b] && next < d.nr_phase1; i++) {
 			const struct fhost *h = &d.hosts[next++];
 
 			printf(" %s%s", h->name,
 			       h->order == 0 ? " (unhealthy)" : "");
 		}
 		putchar('\n');
+	}
+	if (d.bg) {
+		printf("replacement fleet (green):");
+		for (size_t i = 0; i < d.nr_phase1; i++)
+			printf(" %s", d.hosts[i].name);
+		printf("\nthen the original fleet (blue), all at once:");
+		for (size_t i = d.nr_phase1; i < d.nr_hosts; i++)
+			printf(" %s", d.hosts[i].name);
+		if (g.terminate)
+			printf("; BeforeBlockTraffic, BlockTraffic, "
+			       "AfterBlockTraffic, then after %lld ms "
+			       "ApplicationStop and terminated (TERMINATE)\n",
+			       (long long)g.original_wait_ms);
+		else
+			printf("; BeforeBlockTraffic, BlockTraffic, "
+			       "AfterBlockTraffic; kept (KEEP_ALIVE)\n");
+		printf("rollback: AllowTraffic on the original fleet, then "
+		       "BlockTraffic on the replacement fleet\n");
 	}
 	goto out;
 fail:

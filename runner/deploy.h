@@ -73,6 +73,19 @@
  * nobody holds (their host was never deployed again) are removed. A rollback runs under the locks
  * of the deployment it rolls back.
  *
+ * Load balancer (the group's load-balancer: kind haproxy, lb.h): opened
+ * (a managed one started or reused) once the locks are held, before any
+ * host starts; the six traffic events run, BlockTraffic and AllowTraffic
+ * acting on the host's server from the host's agent process (local
+ * transport only: the group file refuses hosts over ssh behind it).
+ * Blue/green (deployment-type BLUE_GREEN): the replacement hosts run
+ * under the configuration (AGENT_PART_REPLACEMENT), then, once that
+ * succeeded, the original hosts all at once (AGENT_PART_BLOCK, or
+ * AGENT_PART_BLOCK_STOP and terminated); its rollback runs the original
+ * hosts first (AGENT_PART_ALLOW), then the replacement hosts that got
+ * the revision (AGENT_PART_BLOCK). --probe (probe.h) runs from the start
+ * of the deployment to the end of its rollback.
+ *
  * Output: each line of a host as "<host> | ..." (names padded to one
  * width), each event's end "<host> | <Event> <Status> (<ms> ms)"; on a
  * terminal a live summary line on stderr (done / in flight / failed /
@@ -131,6 +144,9 @@ struct deploy_opts {
 	/* --strict: an unknown key in the group file or the appspec is an
 	 * error (exit 3) instead of a warning */
 	bool strict;
+	/* --probe URL[,RATE] (probe.h): requests sent through the load
+	 * balancer while the deployment (and its rollback) runs */
+	const char *probe;
 };
 
 #define DEPLOY_OPTS_INIT                                                       \

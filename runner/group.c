@@ -35,6 +35,7 @@ struct gp {
 	const struct ydoc *doc;
 	struct group *g;
 	struct sw_err *e;
+	const char *hosts_key; /* the host list being read; NULL: "hosts" */
 };
 
 #define bad(p, n, ...) ydoc_err((p)->doc, (n), (p)->e, __VA_ARGS__)
@@ -302,6 +303,7 @@ static void host_release(struct group_host *h)
 	free(h->ssh);
 	free(h->ssh_user);
 	free(h->ssh_host);
+	free(h->target);
 	strvec_release(&h->tags);
 	memset(h, 0, sizeof(*h));
 }
@@ -418,15 +420,54 @@ static int parse_tags(struct gp *p, const struct ynode *n, const char *path,
 	return 0;
 }
 
+/* "addr:port": a name or IPv4 address without spaces, a port 1-65535. */
+static bool target_ok(const char *s, unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long v = 0;
+
+	if (!colon || colon == s || !colon[1] || strlen(colon + 1) > 5)
+		return false;
+	for (const char *c = s; c < colon; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' ||
+		      *c == '_'))
+			return false;
+	for (const char *c = colon + 1; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*c - '0');
+	}
+	if (v < 1 || v > 65535)
+		return false;
+	if (port)
+		*port = (unsigned)v;
+	return true;
+}
+
+static int check_target(struct gp *p, const struct ynode *v, const char *path,
+			const char *s)
+{
+	if (!target_ok(s, NULL))
+		return bad(p, v,
+			   "'%s' must be address:port (127.0.0.1:28081), not "
+			   "'%s'",
+			   path, s);
+	return 0;
+}
+
 static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
 {
-	static const char *const known[] = { "name", "root", "ssh", "tags" };
+	static const char *const known[] = { "name", "root", "ssh", "tags",
+					     "target" };
 	struct group_host h = { .line = n->line, .col = n->col };
 	const struct ynode *v;
-	char path[64], sub[160];
+	char path[96], sub[192];
 
 	strvec_init(&h.tags);
-	snprintf(path, sizeof(path), "hosts[%zu]", idx);
+	h.replacement = p->hosts_key != NULL;
+	snprintf(path, sizeof(path), "%s[%zu]",
+		 p->hosts_key ? p->hosts_key : "hosts", idx);
 	if (n->type != YNODE_MAP)
 		return bad(p, n, "'%s' must be a mapping with 'name', not a %s",
 			   path, ynode_kind(n));
@@ -446,6 +487,10 @@ static int parse_host(struct gp *p, const struct ynode *n, size_t idx)
 				goto fail;
 		} else if (ykey_is(k, "tags")) {
 			if (parse_tags(p, v, sub, &h) < 0)
+				goto fail;
+		} else if (ykey_is(k, "target")) {
+			if (get_str(p, v, sub, &h.target) < 0 ||
+			    (h.target && check_target(p, v, sub, h.target) < 0))
 				goto fail;
 		} else {
 			unknown_key(p, k, path, known, ARRAY_SIZE(known));
@@ -828,6 +873,405 @@ static int parse_id(struct gp *p, const struct ynode *root)
 	return 0;
 }
 
+/* ---- load-balancer ---- */
+
+static int lb_duration(struct gp *p, const struct ynode *m, const char *key,
+		       const char *path, int64_t *ms)
+{
+	const struct ynode *v = ynode_map_get(m, key);
+
+	if (ynode_is_null(v))
+		return 0; /* the default stays */
+	/* a balancer's times are short: "200ms" too */
+	if (v->type == YNODE_SCALAR && v->len > 2 && v->len <= 9 &&
+	    !strcmp(v->value + v->len - 2, "ms")) {
+		int64_t n = 0;
+
+		for (size_t i = 0; i < v->len - 2; i++) {
+			if (v->value[i] < '0' || v->value[i] > '9')
+				return bad(p, v,
+					   "'%s' is not a duration (%s): "
+					   "write 200ms, 30s, 10m or a number "
+					   "of seconds",
+					   path, yshown(v).s);
+			n = n * 10 + (v->value[i] - '0');
+		}
+		*ms = n;
+		return 0;
+	}
+	return get_duration(p, m, key, path, ms);
+}
+
+static int parse_lb_health(struct gp *p, const struct ynode *n)
+{
+	static const char *const known[] = { "path", "interval", "wait" };
+	struct group_lb *lb = &p->g->lb;
+	const struct ynode *v;
+
+	if (ynode_is_null(n))
+		return 0;
+	if (n->type != YNODE_MAP)
+		return bad(p, n,
+			   "'load-balancer.health' must be a mapping "
+			   "({path: /, interval: 2s}), not a %s",
+			   ynode_kind(n));
+	for (size_t i = 0; i < n->nr; i++)
+		if (!ykey_is(n->keys[i], "path") &&
+		    !ykey_is(n->keys[i], "interval") &&
+		    !ykey_is(n->keys[i], "wait"))
+			unknown_key(p, n->keys[i], "load-balancer.health",
+				    known, ARRAY_SIZE(known));
+	v = ynode_map_get(n, "path");
+	if (!ynode_is_null(v)) {
+		char *path = NULL;
+
+		if (get_str(p, v, "load-balancer.health.path", &path) < 0)
+			return -1;
+		free(lb->health_path);
+		lb->health_path = path;
+		if (path[0] != '/' || strlen(path) > 1024)
+			return bad(p, v,
+				   "'load-balancer.health.path' must be a URL "
+				   "path starting with '/', not %s",
+				   yshown(v).s);
+		for (const char *c = path; *c; c++)
+			if ((unsigned char)*c <= ' ' || *c == 0x7f ||
+			    *c == '"' || *c == '\\')
+				return bad(p, v,
+					   "'load-balancer.health.path' must "
+					   "not contain spaces, quotes or "
+					   "control characters: %s",
+					   yshown(v).s);
+	}
+	if (lb_duration(p, n, "interval", "load-balancer.health.interval",
+			&lb->health_interval_ms) < 0 ||
+	    lb_duration(p, n, "wait", "load-balancer.health.wait",
+			&lb->health_wait_ms) < 0)
+		return -1;
+	if (lb->health_interval_ms < 100)
+		return bad(p, ynode_map_get(n, "interval"),
+			   "'load-balancer.health.interval' must be at least "
+			   "100ms");
+	return 0;
+}
+
+static int parse_lb(struct gp *p, const struct ynode *n)
+{
+	static const char *const known[] = { "kind",
+					     "managed",
+					     "socket",
+					     "backend",
+					     "port",
+					     "health",
+					     "deregistration-delay" };
+	struct group_lb *lb = &p->g->lb;
+	const struct ynode *v, *managed, *sock;
+	char *kind = NULL;
+	int ret = -1;
+
+	p->g->load_balancer = true;
+	lb->haproxy = true;
+	lb->health_path = xstrdup("/");
+	lb->health_interval_ms = 2000;
+	lb->health_wait_ms = 30000;
+	lb->deregistration_delay_ms = 300000;
+	for (size_t i = 0; i < n->nr; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < ARRAY_SIZE(known); j++)
+			found |= ykey_is(n->keys[i], known[j]);
+		if (!found)
+			unknown_key(p, n->keys[i], "load-balancer", known,
+				    ARRAY_SIZE(known));
+	}
+	v = ynode_map_get(n, "kind");
+	if (get_str(p, v, "load-balancer.kind", &kind) < 0)
+		goto out;
+	if (!kind) {
+		bad(p, where(n, "kind"),
+		    "'load-balancer.kind' is required: haproxy");
+		goto out;
+	}
+	if (strcmp(kind, "haproxy")) {
+		bad(p, v,
+		    "unknown load balancer kind '%s' in 'load-balancer.kind': "
+		    "haproxy is the only one",
+		    kind);
+		goto out;
+	}
+	managed = ynode_map_get(n, "managed");
+	sock = ynode_map_get(n, "socket");
+	if (!ynode_is_null(managed) && !ynode_is_null(sock)) {
+		bad(p, sock,
+		    "'load-balancer' has both 'managed' and 'socket': one "
+		    "HAProxy, either run by slipway or an existing one");
+		goto out;
+	}
+	if (!ynode_is_null(managed)) {
+		const struct ynode *l;
+
+		if (managed->type != YNODE_MAP) {
+			bad(p, managed,
+			    "'load-balancer.managed' must be a mapping "
+			    "({listen: 127.0.0.1:8080}), not a %s",
+			    ynode_kind(managed));
+			goto out;
+		}
+		lb->managed = true;
+		l = ynode_map_get(managed, "listen");
+		if (get_str(p, l, "load-balancer.managed.listen", &lb->listen) <
+		    0)
+			goto out;
+		if (!lb->listen) {
+			bad(p, where(managed, "listen"),
+			    "'load-balancer.managed.listen' is required: "
+			    "address:port");
+			goto out;
+		}
+		if (check_target(p, l, "load-balancer.managed.listen",
+				 lb->listen) < 0)
+			goto out;
+		lb->backend = xstrdup("slipway");
+	} else if (!ynode_is_null(sock)) {
+		const struct ynode *b = ynode_map_get(n, "backend");
+		char *joined;
+
+		if (get_str(p, sock, "load-balancer.socket", &lb->socket) < 0)
+			goto out;
+		if (!*lb->socket || has_ctrl(lb->socket, strlen(lb->socket))) {
+			bad(p, sock,
+			    "'load-balancer.socket' must be a path to "
+			    "HAProxy's admin socket");
+			goto out;
+		}
+		joined = lb->socket[0] == '/'
+				 ? xstrdup(lb->socket)
+				 : xasprintf("%s/%s", p->g->dir, lb->socket);
+		free(lb->socket);
+		lb->socket = fs_abspath(joined);
+		free(joined);
+		if (get_str(p, b, "load-balancer.backend", &lb->backend) < 0)
+			goto out;
+		if (!lb->backend ||
+		    !name_ok(lb->backend, strlen(lb->backend), 100)) {
+			bad(p, where(n, "backend"),
+			    "'load-balancer.backend' is required with "
+			    "'socket': the name of the HAProxy backend whose "
+			    "servers are the hosts");
+			goto out;
+		}
+	} else {
+		bad(p, n,
+		    "'load-balancer' needs 'managed: {listen: ADDR:PORT}' "
+		    "(slipway runs an HAProxy) or 'socket' and 'backend' (an "
+		    "existing one)");
+		goto out;
+	}
+	v = ynode_map_get(n, "port");
+	if (!ynode_is_null(v)) {
+		if (get_uint(p, n, "port", "load-balancer.port", 65535,
+			     &lb->port) < 0)
+			goto out;
+		if (!lb->port) {
+			bad(p, v, "'load-balancer.port' must be 1 to 65535");
+			goto out;
+		}
+	}
+	if (parse_lb_health(p, ynode_map_get(n, "health")) < 0 ||
+	    lb_duration(p, n, "deregistration-delay",
+			"load-balancer.deregistration-delay",
+			&lb->deregistration_delay_ms) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(kind);
+	return ret;
+}
+
+/* ---- blue-green ---- */
+
+static int bg_action(struct gp *p, const struct ynode *m, const char *path,
+		     const char *const *allowed, size_t *which)
+{
+	const struct ynode *v = ynode_map_get(m, "action");
+	char *a = NULL;
+
+	*which = 0;
+	if (ynode_is_null(v))
+		return 0;
+	if (get_str(p, v, path, &a) < 0)
+		return -1;
+	for (size_t i = 0; i < 2; i++)
+		if (!strcmp(a, allowed[i])) {
+			*which = i;
+			free(a);
+			return 0;
+		}
+	bad(p, v, "'%s' must be %s or %s, not '%s'", path, allowed[0],
+	    allowed[1], a);
+	free(a);
+	return -1;
+}
+
+static int parse_blue_green(struct gp *p, const struct ynode *root)
+{
+	static const char *const known[] = { "replacement-hosts", "ready",
+					     "original" };
+	static const char *const ready_actions[] = { "CONTINUE_DEPLOYMENT",
+						     "STOP_DEPLOYMENT" };
+	static const char *const orig_actions[] = { "TERMINATE", "KEEP_ALIVE" };
+	static const char *const act_keys[] = { "action", "wait" };
+	const struct ynode *type = ynode_map_get(root, "deployment-type");
+	const struct ynode *bg = ynode_map_get(root, "blue-green"), *list, *m;
+	struct group *g = p->g;
+	char *t = NULL;
+	size_t which, first = g->nr_hosts;
+
+	if (!ynode_is_null(type)) {
+		if (get_str(p, type, "deployment-type", &t) < 0)
+			return -1;
+		if (strcmp(t, "IN_PLACE") && strcmp(t, "BLUE_GREEN")) {
+			bad(p, type,
+			    "'deployment-type' must be IN_PLACE or BLUE_GREEN, "
+			    "not '%s'",
+			    t);
+			free(t);
+			return -1;
+		}
+		g->blue_green = !strcmp(t, "BLUE_GREEN");
+		free(t);
+	}
+	if (!g->blue_green) {
+		if (!ynode_is_null(bg))
+			warnf(p, key_of(root, "blue-green"),
+			      "'blue-green' ignored: 'deployment-type' is not "
+			      "BLUE_GREEN");
+		return 0;
+	}
+	if (!g->lb.haproxy)
+		return bad(p, type,
+			   "a BLUE_GREEN deployment moves traffic: the group "
+			   "needs a 'load-balancer' (kind: haproxy)");
+	if (ynode_is_null(bg) || bg->type != YNODE_MAP)
+		return bad(p, ynode_is_null(bg) ? type : bg,
+			   "a BLUE_GREEN deployment needs 'blue-green' with "
+			   "'replacement-hosts'");
+	for (size_t i = 0; i < bg->nr; i++)
+		if (!ykey_is(bg->keys[i], known[0]) &&
+		    !ykey_is(bg->keys[i], known[1]) &&
+		    !ykey_is(bg->keys[i], known[2]))
+			unknown_key(p, bg->keys[i], "blue-green", known,
+				    ARRAY_SIZE(known));
+	list = ynode_map_get(bg, "replacement-hosts");
+	if (ynode_is_null(list) || list->type != YNODE_SEQ || !list->nr)
+		return bad(p,
+			   ynode_is_null(list) ? where(bg, "replacement-hosts")
+					       : list,
+			   "'blue-green.replacement-hosts' must be a list of "
+			   "at least one host (- name: green-1)");
+	p->hosts_key = "blue-green.replacement-hosts";
+	for (size_t i = 0; i < list->nr; i++)
+		if (parse_host(p, list->items[i], i) < 0)
+			return -1;
+	p->hosts_key = NULL;
+	g->nr_replacements = g->nr_hosts - first;
+	for (size_t i = first; i < g->nr_hosts; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(g->hosts[i].name, g->hosts[j].name))
+				return bad(
+					p,
+					where(list->items[i - first], "name"),
+					"duplicate host name '%s' in "
+					"'blue-green.replacement-hosts[%zu]'"
+					": the two fleets are distinct "
+					"hosts",
+					g->hosts[i].name, i - first);
+	m = ynode_map_get(bg, "ready");
+	if (!ynode_is_null(m)) {
+		if (m->type != YNODE_MAP)
+			return bad(p, m,
+				   "'blue-green.ready' must be a mapping "
+				   "({action: CONTINUE_DEPLOYMENT})");
+		for (size_t i = 0; i < m->nr; i++)
+			if (!ykey_is(m->keys[i], "action") &&
+			    !ykey_is(m->keys[i], "wait"))
+				unknown_key(p, m->keys[i], "blue-green.ready",
+					    act_keys, ARRAY_SIZE(act_keys));
+		if (bg_action(p, m, "blue-green.ready.action", ready_actions,
+			      &which) < 0)
+			return -1;
+		if (which == 0 && key_of(m, "wait"))
+			warnf(p, key_of(m, "wait"),
+			      "'blue-green.ready.wait' ignored: "
+			      "CONTINUE_DEPLOYMENT moves the traffic at once");
+		if (which == 1)
+			return bad(p, ynode_map_get(m, "action"),
+				   "'blue-green.ready.action' STOP_DEPLOYMENT "
+				   "waits for traffic to be rerouted by hand, "
+				   "which a rehearsal cannot do: use "
+				   "CONTINUE_DEPLOYMENT");
+	}
+	g->terminate = true;
+	m = ynode_map_get(bg, "original");
+	if (!ynode_is_null(m)) {
+		if (m->type != YNODE_MAP)
+			return bad(p, m,
+				   "'blue-green.original' must be a mapping "
+				   "({action: TERMINATE, wait: 5m})");
+		for (size_t i = 0; i < m->nr; i++)
+			if (!ykey_is(m->keys[i], "action") &&
+			    !ykey_is(m->keys[i], "wait"))
+				unknown_key(p, m->keys[i],
+					    "blue-green.original", act_keys,
+					    ARRAY_SIZE(act_keys));
+		if (bg_action(p, m, "blue-green.original.action", orig_actions,
+			      &which) < 0 ||
+		    lb_duration(p, m, "wait", "blue-green.original.wait",
+				&g->original_wait_ms) < 0)
+			return -1;
+		g->terminate = which == 0;
+	}
+	return 0;
+}
+
+/* With an HAProxy: each host has a target (its own or the port's), and
+ * none is reached over ssh (the traffic events act from this machine). */
+static int check_lb_hosts(struct gp *p, const struct ynode *root)
+{
+	const struct ynode *list = ynode_map_get(root, "hosts");
+	struct group *g = p->g;
+
+	if (!g->lb.haproxy)
+		return 0;
+	const struct ynode *rlist = ynode_map_get(
+		ynode_map_get(root, "blue-green"), "replacement-hosts");
+	size_t nr_orig = g->nr_hosts - g->nr_replacements;
+
+	for (size_t i = 0; i < g->nr_hosts; i++) {
+		struct group_host *h = &g->hosts[i];
+		bool r = i >= nr_orig;
+		const struct ynode *hn =
+			r ? rlist->items[i - nr_orig] : list->items[i];
+		const char *key = r ? "blue-green.replacement-hosts" : "hosts";
+		size_t ix = r ? i - nr_orig : i;
+
+		if (h->ssh)
+			return bad(p, ynode_map_get(hn, "ssh"),
+				   "'%s[%zu]' is reached over ssh: hosts "
+				   "behind 'load-balancer' must be local",
+				   key, ix);
+		if (!h->target && !g->lb.port)
+			return bad(p, hn,
+				   "'%s[%zu]' (%s) has no 'target' and "
+				   "'load-balancer' no 'port': where does its "
+				   "traffic go?",
+				   key, ix, h->name);
+		if (!h->target)
+			h->target = xasprintf("127.0.0.1:%u", g->lb.port);
+	}
+	return 0;
+}
+
 static int parse_root(struct gp *p, const struct ynode *root)
 {
 	static const char *const known[] = {
@@ -841,6 +1285,8 @@ static int parse_root(struct gp *p, const struct ynode *root)
 		"load-balancer",
 		"hosts",
 		"deployment-configs",
+		"deployment-type",
+		"blue-green",
 	};
 	struct group *g = p->g;
 
@@ -863,10 +1309,14 @@ static int parse_root(struct gp *p, const struct ynode *root)
 		else if (ykey_is(k, "auto-rollback"))
 			rc = get_bool(p, v, "auto-rollback", &g->auto_rollback);
 		else if (ykey_is(k, "load-balancer"))
-			rc = get_bool(p, v, "load-balancer", &g->load_balancer);
+			rc = v && v->type == YNODE_MAP
+				     ? parse_lb(p, v)
+				     : get_bool(p, v, "load-balancer",
+						&g->load_balancer);
 		else if (!ykey_is(k, known[0]) && !ykey_is(k, known[1]) &&
 			 !ykey_is(k, known[2]) && !ykey_is(k, known[3]) &&
-			 !ykey_is(k, known[8]) && !ykey_is(k, known[9]))
+			 !ykey_is(k, known[8]) && !ykey_is(k, known[9]) &&
+			 !ykey_is(k, known[10]) && !ykey_is(k, known[11]))
 			unknown_key(p, k, NULL, known, ARRAY_SIZE(known));
 		if (rc < 0)
 			return -1;
@@ -875,7 +1325,8 @@ static int parse_root(struct gp *p, const struct ynode *root)
 	    get_name(p, root, "deployment-group", &g->name) < 0 ||
 	    parse_id(p, root) < 0 ||
 	    parse_configs(p, ynode_map_get(root, "deployment-configs")) < 0 ||
-	    parse_config_name(p, root) < 0 || parse_hosts(p, root) < 0)
+	    parse_config_name(p, root) < 0 || parse_hosts(p, root) < 0 ||
+	    parse_blue_green(p, root) < 0 || check_lb_hosts(p, root) < 0)
 		return -1;
 	return 0;
 }
@@ -946,6 +1397,10 @@ void group_release(struct group *g)
 	free(g->name);
 	free(g->id);
 	free(g->config);
+	free(g->lb.listen);
+	free(g->lb.socket);
+	free(g->lb.backend);
+	free(g->lb.health_path);
 	for (size_t i = 0; i < g->nr_hosts; i++)
 		host_release(&g->hosts[i]);
 	free(g->hosts);

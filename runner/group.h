@@ -23,6 +23,22 @@
  *   ignore-application-stop-failures: false
  *   auto-rollback: true                 # default false
  *   load-balancer: false                # true: the traffic events run
+ *                                       # (nothing behind them); or an
+ *                                       # HAProxy (docs/loadbalancer.md):
+ *   load-balancer:
+ *     kind: haproxy                     # the only kind
+ *     managed: {listen: 127.0.0.1:8080} # slipway runs a private one, or
+ *     # socket: /run/haproxy/admin.sock # an existing one's admin socket
+ *     # backend: web                    #   and its backend (required)
+ *     port: 28080                       # targets' default port
+ *     health: {path: /, interval: 2s, wait: 30s}
+ *     deregistration-delay: 300s        # BlockTraffic's longest drain
+ *   deployment-type: IN_PLACE           # or BLUE_GREEN (needs an HAProxy):
+ *   blue-green:
+ *     replacement-hosts:                # as hosts (not over ssh)
+ *       - {name: green-1, target: 127.0.0.1:28091}
+ *     ready: {action: CONTINUE_DEPLOYMENT}
+ *     original: {action: TERMINATE, wait: 5s}  # or KEEP_ALIVE
  *   hosts:                              # at least one; names unique
  *     - name: web-1                     # [A-Za-z0-9._-], 1-64
  *     - name: web-2
@@ -30,6 +46,8 @@
  *     - name: prod-1
  *       ssh: deploy@prod-1.example.com:22   # [user@]host[:port]
  *       tags: {zone: a}                 # free-form string map
+ *       target: 127.0.0.1:28081         # its load balancer server
+ *                                       # (default 127.0.0.1:<port>)
  *   deployment-configs:
  *     ThreeQuarters:
  *       minimum-healthy-hosts: {type: FLEET_PERCENT, value: 75}
@@ -57,6 +75,9 @@
  * minimum-healthy-hosts: HOST_COUNT value 0-1000000, FLEET_PERCENT
  * 0-100; canary and linear percent 1-100. Tags are strings ("key=value",
  * the key without '='). Booleans are YAML 1.1 (true/false/yes/no/on/off).
+ * A target is "addr:port" (an IPv4 address or a name without spaces, port
+ * 1-65535); with an HAProxy every host needs one or the balancer's port,
+ * and hosts reached over ssh cannot be behind it.
  * Unknown keys are warnings (g.warnings, "file:line:col: unknown key 'x'
  * ignored"), as in the other files.
  */
@@ -79,7 +100,23 @@ struct group_host {
 	char *ssh_host;
 	int ssh_port; /* 0 when not given */
 	struct strvec tags; /* "key=value" */
+	char *target; /* "addr:port": the load balancer's server, or NULL */
+	bool replacement; /* one of blue-green.replacement-hosts */
 	int line, col; /* of the host's mapping */
+};
+
+/* load-balancer: {kind: haproxy, ...}: an HAProxy in front of the hosts. */
+struct group_lb {
+	bool haproxy; /* configured (else none) */
+	bool managed; /* slipway runs it */
+	char *listen; /* managed: "addr:port" it listens on */
+	char *socket; /* existing: its admin socket, absolute */
+	char *backend; /* its backend ("slipway" for a managed one) */
+	unsigned port; /* the targets' default port; 0: none */
+	char *health_path; /* "/" */
+	int64_t health_interval_ms; /* 2 s */
+	int64_t health_wait_ms; /* AllowTraffic's bound: 30 s */
+	int64_t deregistration_delay_ms; /* 300 s, as ELB's */
 };
 
 struct group {
@@ -92,7 +129,14 @@ struct group {
 	enum appspec_feb feb; /* UNSET when not given */
 	bool ignore_application_stop_failures;
 	bool auto_rollback;
-	bool load_balancer;
+	bool load_balancer; /* the traffic events run (true with lb too) */
+	struct group_lb lb;
+	/* deployment-type: BLUE_GREEN; the replacement hosts are the last
+	 * nr_replacements of hosts (replacement set) */
+	bool blue_green;
+	size_t nr_replacements;
+	bool terminate; /* blue-green.original.action TERMINATE */
+	int64_t original_wait_ms; /* blue-green.original.wait */
 	struct group_host *hosts;
 	size_t nr_hosts, alloc_hosts;
 	struct dconfig *configs; /* custom ones */

@@ -948,6 +948,86 @@ static void dep_overview(struct page *pg, json_object *o)
 	buf_addstr(pg->b, "</dd>\n");
 }
 
+/* --probe: what answered through the load balancer, and when; each
+ * version a bar from its first answer to its last, the failures too. */
+static void dep_probe(struct page *pg, json_object *o)
+{
+	json_object *pr = jobj(o, "probe"), *vs, *fs;
+	double t0, t1, sent = 0, failed = 0, gap = 0, a, z;
+	char when[64];
+
+	if (!pr || !jnum(pr, "startTime", &t0) || !jnum(pr, "endTime", &t1))
+		return;
+	jnum(pr, "sent", &sent);
+	jnum(pr, "failed", &failed);
+	jnum(pr, "longestGapMs", &gap);
+	vs = jobj(pr, "versions");
+	fs = jobj(pr, "failures");
+	buf_addstr(pg->b, "<h3>Probe</h3>\n<div class=\"callout");
+	buf_addstr(pg->b, failed > 0 ? "\">" : " info\">");
+	buf_addf(pg->b,
+		 "<span class=\"badge %s\">%.0f of %.0f requests failed"
+		 "</span> longest gap between successes %.0f ms; GET ",
+		 failed > 0 ? "st-bad" : "st-ok", failed, sent, gap);
+	text(pg, jstr(pr, "url"));
+	buf_addstr(pg->b, "</div>\n<table class=\"phases\"><tr>"
+			  "<th>Answered</th><th class=\"num\">Requests</th>"
+			  "<th>From</th><th>To</th>"
+			  "<th style=\"width:45%\">Timeline</th></tr>\n");
+	for (size_t i = 0; i < jlen(vs); i++) {
+		json_object *v = jat(vs, i);
+		double n = 0;
+
+		if (!jnum(v, "firstAt", &a) || !jnum(v, "lastAt", &z))
+			continue;
+		jnum(v, "count", &n);
+		buf_addstr(pg->b, "<tr><td><code>");
+		text(pg, jstr(v, "version"));
+		buf_addf(pg->b, "</code></td><td class=\"num\">%.0f</td><td>",
+			 n);
+		fmt_when(when, sizeof(when), a);
+		text(pg, when);
+		buf_addstr(pg->b, "</td><td>");
+		fmt_when(when, sizeof(when), z);
+		text(pg, when);
+		buf_addstr(pg->b, "</td><td>");
+		bar(pg, t0, t1 - t0, a, z, "Succeeded");
+		buf_addstr(pg->b, "</td></tr>\n");
+	}
+	if (jlen(fs) && jnum(jat(fs, 0), "at", &a) &&
+	    jnum(jat(fs, jlen(fs) - 1), "at", &z)) {
+		buf_addf(pg->b,
+			 "<tr><td>failed</td><td class=\"num\">%.0f</td><td>",
+			 failed);
+		fmt_when(when, sizeof(when), a);
+		text(pg, when);
+		buf_addstr(pg->b, "</td><td>");
+		fmt_when(when, sizeof(when), z);
+		text(pg, when);
+		buf_addstr(pg->b, "</td><td>");
+		bar(pg, t0, t1 - t0, a, z, "Failed");
+		buf_addstr(pg->b, "</td></tr>\n");
+	}
+	buf_addstr(pg->b, "</table>\n");
+	if (jlen(fs)) {
+		buf_addstr(pg->b, "<details><summary>failed requests</summary>"
+				  "<ul>\n");
+		for (size_t i = 0; i < jlen(fs); i++) {
+			json_object *f = jat(fs, i);
+
+			buf_addstr(pg->b, "<li>");
+			if (jnum(f, "at", &a)) {
+				fmt_when(when, sizeof(when), a);
+				text(pg, when);
+				buf_addstr(pg->b, ": ");
+			}
+			text(pg, jstr(f, "error"));
+			buf_addstr(pg->b, "</li>\n");
+		}
+		buf_addstr(pg->b, "</ul></details>\n");
+	}
+}
+
 static void render_deploy(struct page *pg, json_object *o)
 {
 	json_object *rb = jobj(o, "rollbackInfo"),
@@ -1000,6 +1080,7 @@ static void render_deploy(struct page *pg, json_object *o)
 	}
 	buf_addstr(pg->b, "</dl>\n");
 	dep_grid(pg, o);
+	dep_probe(pg, o);
 	buf_addstr(pg->b, "</section>\n");
 }
 

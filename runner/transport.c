@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent_proto.h"
@@ -77,9 +78,32 @@ void transport_agent_args(const struct transport_host *h,
  * before, and read through /proc/self/fd. Keeps only stdio, out and that
  * descriptor; the agent leaves our session (no terminal for the hooks).
  */
+/* Close every descriptor from 3 up but a, b and c. */
+static void close_keep3(int a, int b, int c)
+{
+	int v[3] = { a, b, c }, lo = 3;
+
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (v[j] < v[i]) {
+				int t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+			}
+	for (int i = 0; i < 3; i++) {
+		if (v[i] > lo)
+			syscall(SYS_close_range, (unsigned)lo,
+				(unsigned)v[i] - 1, 0U);
+		if (v[i] + 1 > lo)
+			lo = v[i] + 1;
+	}
+	syscall(SYS_close_range, (unsigned)lo, ~0U, 0U);
+}
+
 static int enter_box(const struct transport_host *h,
 		     const struct agent_request *rq, struct agent_opts *o,
-		     char *inside, size_t len, int out)
+		     char *inside, size_t len, int out, int *traffic_fd)
 {
 	size_t dl = strlen(h->deployment_root);
 	struct stat st;
@@ -99,7 +123,23 @@ static int enter_box(const struct transport_host *h,
 		}
 		snprintf(inside, len, "/proc/self/fd/%d", bfd);
 	}
-	nsv_close_others(out, bfd >= 0 ? bfd : out);
+	if (*traffic_fd >= 0 && bfd >= 0) {
+		/* three to keep: the balancer's goes above the other two */
+		int moved = fcntl(*traffic_fd, F_DUPFD_CLOEXEC,
+				  (out > bfd ? out : bfd) + 1);
+
+		if (moved < 0) {
+			fprintf(stderr, "slipway: host %s: dup: %s\n", h->name,
+				strerror(errno));
+			return -1;
+		}
+		*traffic_fd = moved;
+		close_keep3(out, bfd, moved);
+	} else {
+		nsv_close_others(out, bfd >= 0		 ? bfd
+				      : *traffic_fd >= 0 ? *traffic_fd
+							 : out);
+	}
 	if (sandbox_enter(h->box, -1) < 0) {
 		fprintf(stderr,
 			"error: host %s: cannot enter its sandbox: %s\n",
@@ -152,6 +192,7 @@ static int local_start(const struct transport_host *h,
 		char inside[PATH_MAX];
 		FILE *out;
 		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int traffic_fd = rq->traffic_fd ? *rq->traffic_fd : -1;
 
 		close(p[0]);
 		/* Our death (even by SIGKILL) is a stop, as a SIGTERM to us
@@ -166,8 +207,8 @@ static int local_start(const struct transport_host *h,
 			close(devnull);
 		}
 		if (h->box) {
-			if (enter_box(h, rq, &o, inside, sizeof(inside), p[1]) <
-			    0)
+			if (enter_box(h, rq, &o, inside, sizeof(inside), p[1],
+				      &traffic_fd) < 0)
 				_exit(ERR_SYSTEM);
 		} else {
 			o.bundle = rq->bundle;
@@ -195,6 +236,13 @@ static int local_start(const struct transport_host *h,
 		o.max_bundle_bytes = rq->max_bundle_bytes;
 		o.max_bundle_ratio = rq->max_bundle_ratio;
 		o.keep_deployment = rq->keep_deployment;
+		o.part = rq->part;
+		o.stop_after_ms = rq->stop_after_ms;
+		o.bg_rollback = rq->bg_rollback;
+		o.traffic_fn = rq->traffic_fn;
+		o.traffic_data = rq->traffic_data;
+		if (rq->traffic_fd) /* our copy of it: where it is now */
+			*rq->traffic_fd = traffic_fd;
 		_exit(agent_proto_serve(&o, out) & 0xff);
 	}
 	close(p[1]);

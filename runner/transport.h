@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent.h"
 #include "appspec.h"
 #include "err.h"
 #include "strvec.h"
@@ -81,6 +82,17 @@ struct agent_request {
 	 * the deployment, a directory whose files are hard-linked into each
 	 * host's archive (agent_opts.link_bundle); NULL: none. */
 	const char *unpacked;
+	/* The local transport only: what BlockTraffic and AllowTraffic do
+	 * (agent_opts.traffic_fn), called in the agent's process, and a
+	 * descriptor it uses that must stay open in a sandbox (NULL: none;
+	 * in the agent's process *traffic_fd is updated where it moves). */
+	agent_traffic_fn traffic_fn;
+	void *traffic_data;
+	int *traffic_fd;
+	/* blue/green (local transport only): agent_opts' fields */
+	enum agent_part part;
+	int64_t stop_after_ms;
+	bool bg_rollback;
 };
 
 struct transport_run {

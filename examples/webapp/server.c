@@ -6,7 +6,8 @@
  * Listens on ADDRESS:PORT (default 127.0.0.1) and answers, one connection at a time,
  *   GET /        200 "webapp VERSION on NAME"
  *   GET /health  200 "ok"
- * anything else 404 (405 for a method other than GET or HEAD). The pid
+ * each with an X-Version: VERSION header; anything else 404 (405 for a
+ * method other than GET or HEAD). The pid
  * file is written once the port is listening and removed on exit;
  * SIGTERM or SIGINT ends it cleanly (exit 0).
  */
@@ -59,7 +60,7 @@ static void on_signal(int sig)
 
 static void serve(int c, const char *version, const char *name)
 {
-	char req[4096], body[512], head[256];
+	char req[4096], body[512], head[384];
 	struct timeval tv = { 2, 0 };
 	size_t len = 0;
 	ssize_t n;
@@ -75,10 +76,13 @@ static void serve(int c, const char *version, const char *name)
 	}
 	req[len] = '\0';
 	code = route(req, version, name, body, sizeof(body));
+	/* X-Version: what a probe through a load balancer counts */
 	hl = snprintf(head, sizeof(head),
 		      "HTTP/1.0 %d %s\r\nContent-Type: text/plain\r\n"
-		      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-		      code, code == 200 ? "OK" : "Error", strlen(body));
+		      "X-Version: %.64s\r\nContent-Length: %zu\r\n"
+		      "Connection: close\r\n\r\n",
+		      code, code == 200 ? "OK" : "Error", version,
+		      strlen(body));
 	if (write(c, head, (size_t)hl) == hl && strncmp(req, "HEAD ", 5))
 		(void)!write(c, body, strlen(body));
 	printf("%d %.*s\n", code, (int)strcspn(req, "\r\n"), req);

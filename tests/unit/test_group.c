@@ -685,6 +685,151 @@ static void test_group__bad_fixtures(void **state)
 	assert_true(n >= 25);
 }
 
+static void test_group__load_balancer(void **state)
+{
+	struct group g = GROUP_INIT;
+
+	(void)state;
+	parse_ok(&g, HEAD "load-balancer:\n"
+			  "  kind: haproxy\n"
+			  "  managed: {listen: 127.0.0.1:8080}\n"
+			  "  port: 28080\n"
+			  "  health: {path: /health, interval: 250ms}\n"
+			  "  deregistration-delay: 5s\n"
+			  "hosts:\n"
+			  "  - name: a\n"
+			  "  - name: b\n"
+			  "    target: localhost:9001\n");
+	assert_true(g.load_balancer);
+	assert_true(g.lb.haproxy);
+	assert_true(g.lb.managed);
+	assert_string_equal(g.lb.listen, "127.0.0.1:8080");
+	assert_string_equal(g.lb.backend, "slipway");
+	assert_string_equal(g.lb.health_path, "/health");
+	assert_int_equal(g.lb.health_interval_ms, 250);
+	assert_int_equal(g.lb.health_wait_ms, 30000);
+	assert_int_equal(g.lb.deregistration_delay_ms, 5000);
+	assert_string_equal(g.hosts[0].target, "127.0.0.1:28080");
+	assert_string_equal(g.hosts[1].target, "localhost:9001");
+	group_release(&g);
+
+	/* an existing one: its socket relative to the file, its backend */
+	parse_ok(&g, HEAD "load-balancer:\n"
+			  "  kind: haproxy\n"
+			  "  socket: run/admin.sock\n"
+			  "  backend: web\n"
+			  "hosts:\n"
+			  "  - name: a\n"
+			  "    target: 10.0.0.1:80\n");
+	assert_false(g.lb.managed);
+	assert_string_equal(g.lb.socket, "/srv/groups/run/admin.sock");
+	assert_string_equal(g.lb.backend, "web");
+	assert_int_equal(g.lb.deregistration_delay_ms, 300000);
+	group_release(&g);
+
+	/* the old boolean still runs the traffic events alone */
+	parse_ok(&g, HEAD "load-balancer: true\n" ONE_HOST);
+	assert_true(g.load_balancer);
+	assert_false(g.lb.haproxy);
+	group_release(&g);
+}
+
+static void test_group__load_balancer_errors(void **state)
+{
+	(void)state;
+	parse_err(HEAD "load-balancer: {kind: nginx}\n" ONE_HOST,
+		  "fleet.yml:3:23: unknown load balancer kind 'nginx' in "
+		  "'load-balancer.kind': haproxy is the only one");
+	parse_err(HEAD "load-balancer: {kind: haproxy}\n" ONE_HOST,
+		  "fleet.yml:3:16: 'load-balancer' needs 'managed: {listen: "
+		  "ADDR:PORT}' (slipway runs an HAProxy) or 'socket' and "
+		  "'backend' (an existing one)");
+	parse_err(HEAD "load-balancer: {kind: haproxy, managed: {listen: "
+		       "x}}\n" ONE_HOST,
+		  "fleet.yml:3:50: 'load-balancer.managed.listen' must be "
+		  "address:port (127.0.0.1:28081), not 'x'");
+	parse_err(HEAD "load-balancer: {kind: haproxy, socket: /s}\n" ONE_HOST,
+		  "fleet.yml:3:16: 'load-balancer.backend' is required with "
+		  "'socket': the name of the HAProxy backend whose servers "
+		  "are the hosts");
+	parse_err(HEAD "load-balancer: {kind: haproxy, managed: {listen: "
+		       "127.0.0.1:1}}\n" ONE_HOST,
+		  "fleet.yml:5:5: 'hosts[0]' (a) has no 'target' and "
+		  "'load-balancer' no 'port': where does its traffic go?");
+	parse_err(HEAD "load-balancer: {kind: haproxy, port: 80, managed: "
+		       "{listen: 127.0.0.1:1}}\n"
+		       "hosts:\n  - name: a\n    ssh: h\n",
+		  "fleet.yml:6:10: 'hosts[0]' is reached over ssh: hosts "
+		  "behind 'load-balancer' must be local");
+	parse_err(HEAD
+		  "load-balancer: {kind: haproxy, port: 80, managed: "
+		  "{listen: 127.0.0.1:1}, health: {interval: 5ms}}\n" ONE_HOST,
+		  "fleet.yml:3:93: 'load-balancer.health.interval' must be at "
+		  "least 100ms");
+	parse_err(HEAD ONE_HOST "    target: 127.0.0.1:0\n",
+		  "fleet.yml:5:13: 'hosts[0].target' must be address:port "
+		  "(127.0.0.1:28081), not '127.0.0.1:0'");
+}
+
+#define BG_LB                                                                  \
+	"deployment-type: BLUE_GREEN\n"                                        \
+	"load-balancer: {kind: haproxy, port: 80, managed: {listen: "          \
+	"127.0.0.1:1}}\n"
+
+static void test_group__blue_green(void **state)
+{
+	struct group g = GROUP_INIT;
+
+	(void)state;
+	parse_ok(&g, HEAD BG_LB "blue-green:\n"
+				"  replacement-hosts:\n"
+				"    - {name: g1, target: 127.0.0.1:9001}\n"
+				"    - name: g2\n"
+				"  original: {action: KEEP_ALIVE}\n"
+				"hosts: [{name: b1}]\n");
+	assert_true(g.blue_green);
+	assert_int_equal(g.nr_hosts, 3);
+	assert_int_equal(g.nr_replacements, 2);
+	assert_false(g.hosts[0].replacement);
+	assert_string_equal(g.hosts[1].name, "g1");
+	assert_true(g.hosts[1].replacement);
+	assert_string_equal(g.hosts[2].target, "127.0.0.1:80");
+	assert_false(g.terminate);
+	group_release(&g);
+
+	parse_ok(&g, HEAD BG_LB "blue-green:\n"
+				"  replacement-hosts: [{name: g1}]\n"
+				"  original: {wait: 2m}\n"
+				"hosts: [{name: b1}]\n");
+	assert_true(g.terminate);
+	assert_int_equal(g.original_wait_ms, 120000);
+	group_release(&g);
+}
+
+static void test_group__blue_green_errors(void **state)
+{
+	(void)state;
+	parse_err(HEAD "deployment-type: BLUE_GREEN\n" ONE_HOST,
+		  "fleet.yml:3:18: a BLUE_GREEN deployment moves traffic: the "
+		  "group needs a 'load-balancer' (kind: haproxy)");
+	parse_err(HEAD "deployment-type: ROLLING\n" ONE_HOST,
+		  "fleet.yml:3:18: 'deployment-type' must be IN_PLACE or "
+		  "BLUE_GREEN, not 'ROLLING'");
+	parse_err(HEAD BG_LB ONE_HOST,
+		  "fleet.yml:3:18: a BLUE_GREEN deployment needs 'blue-green' "
+		  "with 'replacement-hosts'");
+	parse_err(HEAD BG_LB
+		  "blue-green: {replacement-hosts: [{name: a}]}\n" ONE_HOST,
+		  "fleet.yml:5:41: duplicate host name 'a' in "
+		  "'blue-green.replacement-hosts[0]': the two fleets are "
+		  "distinct hosts");
+	parse_err(HEAD BG_LB "blue-green:\n"
+			     "  replacement-hosts: [{name: g}]\n"
+			     "  original: {action: STOP}\n" ONE_HOST,
+		  "fleet.yml:7:22: 'blue-green.original.action' must be "
+		  "TERMINATE or KEEP_ALIVE, not 'STOP'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -704,6 +849,10 @@ int main(void)
 		cmocka_unit_test(test_group__good_fixtures),
 		cmocka_unit_test(test_group__full_fixture),
 		cmocka_unit_test(test_group__bad_fixtures),
+		cmocka_unit_test(test_group__load_balancer),
+		cmocka_unit_test(test_group__load_balancer_errors),
+		cmocka_unit_test(test_group__blue_green),
+		cmocka_unit_test(test_group__blue_green_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
