@@ -484,7 +484,7 @@ EOF2
 	sw_build
 	[ "$status" -eq 0 ]
 	buildlog | grep -qx 't tests/a.py tests/unit/b.py'
-	! buildlog | grep -q 'not found'
+	! buildlog | grep -q 'not found' || false
 }
 
 @test "codebuild-glob-search: Pytest sample, tests/test_*.py over an equal-distribution fanout" {

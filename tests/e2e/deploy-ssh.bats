@@ -294,7 +294,7 @@ deploy_ends_within() { # SECONDS
 		--state-dir "$T/local-state"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == "error: host 'local' is already deploying deployment 'd-ONE' (process "*", group LocalFleet)" ]]
-	! grep -q '^two ' "$T/h1.hooks.log"
+	! grep -q '^two ' "$T/h1.hooks.log" || false
 	echo go >&"$gate"
 	wait "$first"
 	file_is "$T/h1/var/www/html/index.html" "one index"

@@ -298,7 +298,7 @@ EOF
 	for var in CODEBUILD_PUBLIC_BUILD_URL CODEBUILD_BATCH_BUILD_IDENTIFIER \
 		CODEBUILD_RESOLVED_SOURCE_VERSION CODEBUILD_CURRENT_SHARD_FILES \
 		CODEBUILD_WEBHOOK_EVENT CODEBUILD_WEBHOOK_TRIGGER; do
-		! grep -q "^$var=" "$T/env"
+		! grep -q "^$var=" "$T/env" || false
 	done
 
 	# the same files give the same version; a changed file another

@@ -88,7 +88,7 @@ get() { # NAME
 
 	"$EX/webapp/stop-servers.sh" "$STATE"
 	[ -z "$(servers)" ]
-	! get web-1
+	! get web-1 || false
 	# nothing was written into the example itself
 	[ ! -e "$EX/webapp/obj" ]
 	[ ! -e "$EX/webapp/dist" ]

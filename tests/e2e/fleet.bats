@@ -507,7 +507,7 @@ YML
 	run "$SLIPWAY" plan --group "$GF" --state-dir "$STATE"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"Strict: "*"10"* ]]
-	! grep -q '^batch' <<<"$output"
+	! grep -q '^batch' <<<"$output" || false
 	run "$SLIPWAY" plan --group "$GF" --state-dir "$STATE" --config Nope
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"unknown deployment config 'Nope'"* ]]
@@ -564,7 +564,7 @@ YML
 		grep -qx "$h | BeforeInstall Succeeded ([0-9]* ms)" "$log"
 	done
 	# every line is the driver's or a host's, prefixed
-	! grep -Ev '^(slipway|a     |web-10|db    ) \| ' "$log"
+	! grep -Ev '^(slipway|a     |web-10|db    ) \| ' "$log" || false
 	# the terminal output says the same
 	grep -qx "web-10 | Install Succeeded ([0-9]* ms)" <<<"$output"
 	grep -qx "a      | Install Succeeded ([0-9]* ms)" <<<"$output"
@@ -614,7 +614,7 @@ YML
 	same "$(rj .status)" Failed
 	same "$(statuses_sorted)" "h1 Skipped h2 Skipped h3 Skipped h4 Skipped"
 	local log=$STATE/deployments/$DEP/deployment.log
-	! grep -Eq '^h[1234] +\| ' "$log"
+	! grep -Eq '^h[1234] +\| ' "$log" || false
 	[ ! -e "$STATE/hosts/h2" ] || same "$(find "$STATE/hosts/h2" \
 		-path '*/deployment-root/*' -name 'd-*' | wc -l)" 0
 }

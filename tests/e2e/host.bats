@@ -106,7 +106,7 @@ EOF
 	[ "$(cat "$R/tmp/env")" = "root=/" ]
 	[ "$(cat "$R/tmp/seccomp")" = userns-denied ]
 	# the host's own processes only: no bats, no slipway driver
-	! grep -q bats "$R/tmp/processes"
+	! grep -q bats "$R/tmp/processes" || false
 	[ "$(wc -l <"$R/tmp/processes")" -lt 10 ]
 	[ "$(sed -n 1p "$R/tmp/processes")" = host-init ]
 }
@@ -195,10 +195,10 @@ EOF
 	ip link show "sw$pid1" >/dev/null
 	run "$SLIPWAY" host stop n1 n2 --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	! curl -s --max-time 2 "http://$a1/"
+	! curl -s --max-time 2 "http://$a1/" || false
 	[ ! -e "/run/slipway/net/$a1" ]
 	[ ! -e "/run/slipway/net/$a2" ]
-	! ip link show "sw$pid1" 2>/dev/null
+	! ip link show "sw$pid1" 2>/dev/null || false
 	[ "$(pgrep -fc "webapp -p 80 -a 0.0.0.0 -n n[12] -V $MARK")" -eq 0 ]
 	# started again, a host gets its address back
 	run "$SLIPWAY" host start n1 --host-network private --state-dir "$STATE"
@@ -356,7 +356,7 @@ EOF2
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"h1 | "*"deployment-archive"* ]]
 	[ ! -e "$STATE/hosts/h1/root/loot" ]
-	! grep -rqs "machine secret" "$STATE/hosts/h1/root"
+	! grep -rqs "machine secret" "$STATE/hosts/h1/root" || false
 }
 
 @test "host: an init pid that now names another process is not entered" {
@@ -378,7 +378,7 @@ EOF2
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"its sandbox has ended"* ]]
-	! ls /tmp/where-* 2>/dev/null
+	! ls /tmp/where-* 2>/dev/null || false
 	rm -f "$STATE/hosts/h1/box.json"
 	kill "$pid"
 }

@@ -111,7 +111,7 @@ all_drained_before_stop() { # HOST...
 		.status' "$REPORT")" Failed
 	[[ "$output" == *"w2 did not pass the load balancer's health check (GET /health every 200 ms) within 1000 ms: it is DOWN, last check L4CON"* ]]
 	# AfterAllowTraffic did not run on it
-	! grep -q "AfterAllowTraffic w2" "$HOOKLOG"
+	! grep -q "AfterAllowTraffic w2" "$HOOKLOG" || false
 	[ "$(lb_state w2)" = DOWN ]
 }
 
@@ -165,7 +165,7 @@ all_drained_before_stop() { # HOST...
 	run "$SLIPWAY" host stop --state-dir "$STATE" w1
 	echo "$output"
 	[[ "$output" == *"load balancer of"*"stopped"* ]]
-	! running "$pid"
+	! running "$pid" || false
 	[ ! -e "$(lb_sock)" ] || ! lb_state w1
 }
 
@@ -228,7 +228,7 @@ YML
 	first_block=$(grep -n '^BeforeBlockTraffic b' "$HOOKLOG" | head -n 1 | cut -d: -f1)
 	[ "$last_allow" -lt "$first_block" ]
 	# kept: their servers still run
-	! grep -q '^ApplicationStop b' "$HOOKLOG"
+	! grep -q '^ApplicationStop b' "$HOOKLOG" || false
 	running "$(cat "$STATE/hosts/b1/root/app.pid")"
 	[ "$(rj .probe.failed)" = 0 ]
 	[ "$(rj '[.probe.versions[].version] | join(" ")')" = "v1 v2" ]
@@ -266,7 +266,7 @@ for _ in range(10):
 	[[ "$output" == *"b1 | [slipway] out of the load balancer; stopped in 300 ms (original.wait)"* ]]
 	[[ "$output" == *"b1 | [slipway] terminated: host stopped and removed"* ]]
 	[ ! -e "$STATE/hosts/b1" ] && [ ! -e "$STATE/hosts/b2" ]
-	! running "$bpid"
+	! running "$bpid" || false
 	same "$(jq -r '[.instances[] | select(.terminated) | .instanceId] | join(" ")' "$REPORT")" "b1 b2"
 	[ "$(lb_state g1)" = UP ]
 	[ "$(rj .probe.failed)" = 0 ]

@@ -112,7 +112,7 @@ ApplicationStop)
 		kill "$pid" 2>/dev/null || true
 		# gone, or a zombie not yet reaped
 		for _ in $(seq 500); do
-			grep -q '^State:[[:space:]]*[^Z]' "/proc/$pid/status" \
+			grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$pid/status" \
 				2>/dev/null || break
 			sleep 0.01
 		done
@@ -187,7 +187,7 @@ same() { # GOT WANT
 
 # True while PID runs (a zombie does not count).
 running() { # PID
-	grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null
+	grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$1/status" 2>/dev/null
 }
 
 # A blue/green group: ORIGINAL... are hosts, REPLACEMENT... the

@@ -130,12 +130,12 @@ xp() {
 		'ship it <script>alert(2)</script> & "go"'
 	same "$(xp 'string(//div[@class="who"])')" "by alice"
 	# escaped: no markup from a value, no external asset
-	! grep -q '<script>' "$PAGE"
-	! grep -q '<b>built</b>' "$PAGE"
+	! grep -q '<script>' "$PAGE" || false
+	! grep -q '<b>built</b>' "$PAGE" || false
 	grep -qF '&lt;b&gt;built&lt;/b&gt;' "$PAGE"
 	grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' "$PAGE"
 	grep -qF 'ship it &lt;script&gt;alert(2)&lt;/script&gt; &amp; &quot;go&quot;' "$PAGE"
-	! grep -Eq '(src|href)="(https?:)?//' "$PAGE"
+	! grep -Eq '(src|href)="(https?:)?//' "$PAGE" || false
 }
 
 @test "pipeline report: slipway report pe-... writes the page (--html FILE too); an unknown id is a usage error" {
@@ -179,14 +179,14 @@ xp() {
 	timeout 60 chromium --headless --no-sandbox --disable-gpu \
 		--user-data-dir="$T/chrome-profile" --enable-logging=stderr \
 		--v=0 --dump-dom "file://$PAGE" >"$T/dom.html" 2>"$T/chrome.err"
-	! grep -E 'CONSOLE|Uncaught' "$T/chrome.err"
+	! grep -E 'CONSOLE|Uncaught' "$T/chrome.err" || false
 	grep -q '<div class="stages">' "$T/dom.html"
 	[ "$(grep -o '<div class="stage">' "$T/dom.html" | wc -l)" -eq 3 ]
 	timeout 60 chromium --headless --no-sandbox --disable-gpu \
 		--user-data-dir="$T/chrome-profile" --enable-logging=stderr \
 		--v=0 --screenshot="$T/pe.png" --window-size=1280,900 \
 		"file://$PAGE" >/dev/null 2>"$T/chrome.err"
-	! grep -E 'CONSOLE|Uncaught' "$T/chrome.err"
+	! grep -E 'CONSOLE|Uncaught' "$T/chrome.err" || false
 	[ "$(stat -c %s "$T/pe.png")" -gt 10000 ]
 	same "$(head -c 4 "$T/pe.png" | od -An -tx1 | tr -d ' ')" 89504e47
 }

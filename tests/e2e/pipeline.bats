@@ -455,7 +455,7 @@ EOB
 	PE=$(head -1 "$T/out")
 	# the action's process went with its runner
 	for _ in $(seq 100); do kill -0 "$apid" 2>/dev/null || break; sleep 0.05; done
-	! kill -0 "$apid" 2>/dev/null
+	! kill -0 "$apid" 2>/dev/null || false
 	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Wait"*"Failed: slipway was killed while the action ran"* ]]
@@ -618,7 +618,7 @@ wait_for() { # FILE TEXT: until FILE has TEXT (30 s at most)
 	release "$y"
 	wait "$PID_a"
 	wait "$PID_b"
-	! grep -q "waiting for stage" "$T/b.out"
+	! grep -q "waiting for stage" "$T/b.out" || false
 }
 
 @test "pipeline: stop lets the running action finish and starts nothing more" {
@@ -659,7 +659,7 @@ wait_for() { # FILE TEXT: until FILE has TEXT (30 s at most)
 	st=0
 	wait "$RUNNER" || st=$?
 	[ "$st" -eq 1 ]
-	! kill -0 "$APID" 2>/dev/null
+	! kill -0 "$APID" 2>/dev/null || false
 	[ "$(action_status Long Wait)" = Abandoned ]
 	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
 	[ ! -e "$T/last" ]
@@ -762,7 +762,7 @@ EOB
 	[ "$(events | grep '^Bad/' | sed 2,5d | tr '\n' ' ')" = "Bad/:STARTED Bad/:FAILED Bad/:RESUMED Bad/Flaky:STARTED Bad/Flaky:SUCCEEDED Bad/:SUCCEEDED " ]
 	[ "$(jq -r 'select(.detail.state == "RESUMED") | "\(.detail["retry-trigger"]) \(.detail["retry-mode"])"' "$STATE/executions/$PE/events.jsonl")" = "AutomatedStageRetry FAILED_ACTIONS" ]
 	# no pipeline event says it failed
-	! events | grep -q '^/:FAILED'
+	! events | grep -q '^/:FAILED' || false
 	run "$SLIPWAY" pipeline show "$PE" --state-dir "$STATE"
 	[[ "$output" == *"Bad          Succeeded (attempt 2, AutomatedStageRetry)"* ]]
 	[[ "$output" == *"Flaky                Succeeded (attempt 2)"* ]]
@@ -808,7 +808,7 @@ EOB
 	[[ "$output" == *"stage Gate failed at an approval: not retried"* ]]
 	[ "$(pl_json .pipelineExecution.status)" = Failed ]
 	[ "$(action_status Gate Approve)" = Failed ]
-	! events | grep -q RESUMED
+	! events | grep -q RESUMED || false
 	[ ! -e "$T/last" ]
 }
 
@@ -837,7 +837,7 @@ EOB
 	[ "$st" -eq 1 ]
 	[ "$(wc -l <"$T/runs")" -eq 1 ]
 	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
-	! events | grep -q RESUMED
+	! events | grep -q RESUMED || false
 }
 
 # A stage Pack whose Commands action makes files and outputs artifact
@@ -907,7 +907,7 @@ EOB
 	[ "$status" -eq 0 ]
 	[ "$(cat "$T/token")" = tok-s3cr3t-123 ]
 	grep -qx 'token is \*\*\*' "$STATE/executions/$PE/actions/Use.Call/log"
-	! grep -rqF tok-s3cr3t "$STATE"
+	! grep -rqF tok-s3cr3t "$STATE" || false
 	[[ "$output" != *tok-s3cr3t* ]]
 	# a secret that does not exist fails the action, naming the variable
 	secret_pipeline "prod/nope"
@@ -986,7 +986,7 @@ EOB
 	run "$SLIPWAY" pipeline stop "$PE" --abandon --state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	flock "$STATE/executions/$PE/lock" true
-	! kill -0 "$apid" 2>/dev/null
+	! kill -0 "$apid" 2>/dev/null || false
 	[ "$(action_status Long Wait)" = Abandoned ]
 	[ "$(pl_json .pipelineExecution.status)" = Stopped ]
 	[ ! -e "$T/last" ]
@@ -1015,7 +1015,7 @@ EOB
 	[ "$(pl_json .pipelineExecution.status)" = Succeeded ]
 	# the pipeline ended with one event given to the command so far
 	[ "$(wc -l <"$T/notified.jsonl")" -eq 1 ]
-	! flock -n "$STATE/executions/$PE/notify/cmd-0.lock" true
+	! flock -n "$STATE/executions/$PE/notify/cmd-0.lock" true || false
 	# let go: the rest follow, in order
 	echo go >"$T/gate"
 	flock -w 60 "$STATE/executions/$PE/notify/cmd-0.lock" true
@@ -1061,7 +1061,7 @@ EOB
 	pl_start
 	[ "$status" -eq 0 ]
 	[ "$(cat "$T/seen")" = "tok-s3cr3t-123 pw-s3cr3t" ]
-	! grep -rqF -e tok-s3cr3t -e pw-s3cr3t "$STATE"
+	! grep -rqF -e tok-s3cr3t -e pw-s3cr3t "$STATE" || false
 	[[ "$output" != *s3cr3t* ]]
 	grep -rqx 'tok=\*\*\* pw=\*\*\*' "$STATE"
 	[ "$(cat "$T/argv-hits")" = 0 ]

@@ -156,7 +156,7 @@ failing_fleet() {
 		--state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	# nothing on the page is fetched
-	! grep -Eq '(src|href)="(https?:)?//' "$T/report.html"
+	! grep -Eq '(src|href)="(https?:)?//' "$T/report.html" || false
 
 	chrome "$T/report.html" --dump-dom >"$T/dom.html"
 	no_console_errors
@@ -175,7 +175,7 @@ failing_fleet() {
 		grep -qF '&lt;script&gt;console.error("injected")&lt;/script&gt;' \
 			"$T/dom.html"
 	grep -qF '&lt;b&gt;bold&lt;/b&gt;' "$T/dom.html"
-	! grep -q '<b>bold</b>' "$T/dom.html"
+	! grep -q '<b>bold</b>' "$T/dom.html" || false
 
 	chrome "$T/report.html" --screenshot="$T/report.png" \
 		--window-size=1280,2000 >/dev/null
@@ -195,7 +195,7 @@ failing_fleet() {
 	} >"$T/click.html"
 	chrome "$T/click.html" --dump-dom >/dev/null
 	grep -q "\"opened=$want\"" "$T/chrome.err"
-	! grep -q Uncaught "$T/chrome.err"
+	! grep -q Uncaught "$T/chrome.err" || false
 }
 
 @test "report --html: a build's page renders in headless chromium with its phase bars" {

@@ -131,7 +131,7 @@ EOF
 	[ "$(printed READ)" = "version: 0.2" ]
 	buildlog | grep -q "Sandbox user codebuild-user: uid [0-9]*, home /home/codebuild-user"
 	# the machine's files are untouched
-	! grep -q '^codebuild-user:' /etc/passwd
+	! grep -q '^codebuild-user:' /etc/passwd || false
 	[ ! -e /home/codebuild-user ]
 }
 

@@ -63,7 +63,7 @@ EOF
 	[ "$(unzip -Z1 "$T/out/artifact2.zip" | grep -v '/$')" = directory/file2 ]
 	[ "$(unzip -p "$T/out/artifact2.zip" directory/file2)" = file2 ]
 	# the primary artifact holds the primary source only
-	! unzip -Z1 "$T/out/artifacts.zip" | grep -q file2
+	! unzip -Z1 "$T/out/artifacts.zip" | grep -q file2 || false
 	[ "$(rj '.secondarySources[0].sourceIdentifier')" = source1 ]
 	[ "$(rj '.secondarySources[0].location')" = "$T/s1" ]
 }

@@ -199,7 +199,7 @@ check_git_untouched() { # options...
 	make_repo
 	cache_build --no-cache
 	[ "$status" -eq 0 ]
-	! buildlog | grep -q 'Source cache: '
+	! buildlog | grep -q 'Source cache: ' || false
 	[ ! -e "$STATE/sources" ] || [ -z "$(ls "$STATE/sources")" ]
 	src=$(src_of "$LOG")
 	[ ! -e "$src/.git/objects/info/alternates" ]

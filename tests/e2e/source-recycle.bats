@@ -206,7 +206,7 @@ listing() {
 	[ "$status" -eq 0 ]
 	rbuild "$REPO" --committed
 	[ "$status" -eq 0 ]
-	! buildlog | grep -q 'recycled'
+	! buildlog | grep -q 'recycled' || false
 	[ "$(printed SAME)" = hello ]
 	[ "$(printed STATUS)" = 0 ]
 	# the refused tree went to the trash, not to the next build

@@ -90,7 +90,7 @@ check_bad() {
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"warning: $f:12:1: unknown key 'unknown_top_level' ignored"* ]]
 	[[ "$stderr" == *"warning: $f:9:3: unknown phase 'deploy' ignored"* ]]
-	! grep -q '^error: ' <<<"$stderr"
+	! grep -q '^error: ' <<<"$stderr" || false
 }
 
 @test "an unquoted ': ' in a command is reported where it is" {

@@ -167,5 +167,5 @@ EOF2
 	[ "$(git -C "$T/linked" status --porcelain; git -C "$REPO" for-each-ref)" = "$before" ]
 	[ "$(git -C "$T/linked" rev-parse HEAD)" = "$HEAD" ]
 	committed=$(printf '%s\n' "$output" | sed -n 's/^COMMITTED=//p')
-	! git -C "$REPO" cat-file -e "$committed" 2>/dev/null
+	! git -C "$REPO" cat-file -e "$committed" 2>/dev/null || false
 }
