@@ -2263,7 +2263,7 @@ static int open_state(struct run *r, const char *state_dir, struct sw_err *e)
 		return -1;
 	r->state = xstrdup(st.dir);
 	state_release(&st);
-	db = fs_join(r->state, "slipway.db");
+	db = store_locate(r->state);
 	ret = store_open(&r->s, db, e);
 	free(db);
 	return ret;
@@ -2667,7 +2667,7 @@ static int detach(struct run *r)
 	/* the lock is ours now: say so for pipeline stop --abandon */
 	if (ftruncate(r->lockfd, 0) == 0 && lseek(r->lockfd, 0, SEEK_SET) == 0)
 		dprintf(r->lockfd, "%d\n", (int)getpid());
-	db = fs_join(r->state, "slipway.db");
+	db = store_locate(r->state);
 	if (store_open(&r->s, db, &e) < 0) {
 		fail_msg(&e);
 		_exit(111);

@@ -18,7 +18,7 @@
 
 char *index_path(const struct state *st)
 {
-	return fs_join(st->dir, "slipway.db");
+	return store_locate(st->dir);
 }
 
 static int open_store(const struct state *st, struct store **s,

@@ -332,7 +332,7 @@ struct store *serve_store_get(struct serve *s, struct sw_err *e)
 	pthread_mutex_unlock(&s->mu);
 	if (st)
 		return st;
-	db = fs_join(s->state, "slipway.db");
+	db = store_locate(s->state);
 	if (store_open(&st, db, e) < 0)
 		st = NULL;
 	free(db);
@@ -739,7 +739,7 @@ static void resume_all(struct serve *s)
 	struct store_query q = STORE_QUERY_INIT;
 	struct store_execution *v = NULL;
 	size_t nr = 0;
-	char *db = fs_join(s->state, "slipway.db");
+	char *db = store_locate(s->state);
 
 	if (store_open(&st, db, &e) < 0 ||
 	    store_list_executions(st, &q, &v, &nr, &e) < 0) {
