@@ -144,6 +144,19 @@ static PGresult *query(struct pg *s, struct sw_err *e, const char *sql,
 	return r;
 }
 
+/* A write that returns rows (INSERT ... RETURNING). */
+static PGresult *query_write(struct pg *s, struct sw_err *e, const char *sql,
+			     const char *fmt, ...)
+{
+	PGresult *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = vquery(s, e, "write", sql, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 /* Run one statement; *changed (when not NULL) is the rows it changed. */
 static int run_n(struct pg *s, struct sw_err *e, long *changed, const char *sql,
 		 const char *fmt, ...)
@@ -836,11 +849,12 @@ int pg_append_event(struct pg *s, const char *execution_id, int64_t time_ms,
 		" current_schema() || ':' || $1))",
 		"t", execution_id) < 0)
 		goto fail;
-	r = query(s, e,
-		  "INSERT INTO events (execution_id, seq, time_ms, body)"
-		  " SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM events"
-		  " WHERE execution_id = $1 RETURNING seq",
-		  "tit", execution_id, time_ms, json);
+	r = query_write(
+		s, e,
+		"INSERT INTO events (execution_id, seq, time_ms, body)"
+		" SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM events"
+		" WHERE execution_id = $1 RETURNING seq",
+		"tit", execution_id, time_ms, json);
 	if (!r)
 		goto fail;
 	if (seq)
