@@ -41,6 +41,7 @@ static const struct cli_command commands[] = {
 	{ "host", cmd_host, "list, start, stop or remove rehearsal hosts" },
 	{ "agent", cmd_agent, "the on-host half of a deployment" },
 	{ "serve", cmd_serve, "serve pipelines: API, webhooks, runners" },
+	{ "worker", cmd_worker, "run queued actions for a server" },
 };
 
 /* The commands that read or write the store, and so take --db. */

@@ -1012,9 +1012,13 @@ int serve_run(const struct serve_opts *o)
 		if (strncmp(*ep, "USER=", 5) &&
 		    strncmp(*ep, "SLIPWAY_READY_FD=", 17) &&
 		    strncmp(*ep, "SLIPWAY_WORKERS=", 16) &&
+		    strncmp(*ep, "SLIPWAY_QUEUE=", 14) &&
 		    strncmp(*ep, "SLIPWAY_PUBLIC_URL=", 19))
 			strvec_push(&s.env, *ep);
-	strvec_pushf(&s.env, "SLIPWAY_WORKERS=%d", oo.workers);
+	if (oo.queue)
+		strvec_push(&s.env, "SLIPWAY_QUEUE=1");
+	else
+		strvec_pushf(&s.env, "SLIPWAY_WORKERS=%d", oo.workers);
 
 	/* every thread made from here on has these blocked: the loop
 	 * takes them from its signalfd */
@@ -1050,7 +1054,8 @@ int serve_run(const struct serve_opts *o)
 	      SW_VERSION, s.cur->pub.nr, s.cur->pub.nr == 1 ? "" : "s",
 	      addr && strchr(addr, ':') ? "[" : "", addr ? addr : "127.0.0.1",
 	      addr && strchr(addr, ':') ? "]" : "", http_port(s.h), s.state,
-	      oo.workers, oo.workers == 1 ? "" : "s");
+	      oo.queue ? 0 : oo.workers,
+	      !oo.queue && oo.workers == 1 ? "" : "s");
 	if (oo.public_url)
 		strvec_pushf(&s.env, "SLIPWAY_PUBLIC_URL=%s", oo.public_url);
 	else

@@ -105,6 +105,23 @@ const struct store_migration store_migrations[] = {
 	     " commit_id TEXT NOT NULL,"
 	     " seen_ms BIGINT NOT NULL,"
 	     " PRIMARY KEY (source, ref))" },
+	{ 4, "CREATE TABLE jobs ("
+	     " id TEXT PRIMARY KEY,"
+	     " kind TEXT NOT NULL,"
+	     " spec TEXT NOT NULL,"
+	     " labels TEXT,"
+	     " status TEXT NOT NULL,"
+	     " owner TEXT,"
+	     " lease_ms BIGINT NOT NULL DEFAULT 0,"
+	     " attempt BIGINT NOT NULL DEFAULT 1,"
+	     " outcome TEXT,"
+	     " result TEXT,"
+	     " reason TEXT,"
+	     " enqueued_ms BIGINT NOT NULL DEFAULT 0,"
+	     " started_ms BIGINT NOT NULL DEFAULT 0,"
+	     " ended_ms BIGINT NOT NULL DEFAULT 0);"
+	     "CREATE INDEX jobs_status ON jobs (status, enqueued_ms);"
+	     "CREATE INDEX jobs_lease ON jobs (status, lease_ms)" },
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -867,3 +867,209 @@ int sq_poll_head_set(struct sq *s, const char *source, const char *ref,
 		   " seen_ms = excluded.seen_ms",
 		   "ttti", source, ref, commit, now_ms);
 }
+
+/* the job queue */
+
+#define JOB_COLS                                                               \
+	"id, kind, spec, labels, status, owner, lease_ms, attempt, outcome,"   \
+	" result, reason, enqueued_ms, started_ms, ended_ms"
+
+static void fill_job(sqlite3_stmt *st, void *row)
+{
+	struct store_job *j = row;
+
+	j->id = col_text(st, 0);
+	j->kind = col_text(st, 1);
+	j->spec = col_text(st, 2);
+	j->labels = col_text(st, 3);
+	j->status = col_text(st, 4);
+	j->owner = col_text(st, 5);
+	j->lease_ms = sqlite3_column_int64(st, 6);
+	j->attempt = (long)sqlite3_column_int64(st, 7);
+	j->outcome = col_text(st, 8);
+	j->result = col_text(st, 9);
+	j->reason = col_text(st, 10);
+	j->enqueued_ms = sqlite3_column_int64(st, 11);
+	j->started_ms = sqlite3_column_int64(st, 12);
+	j->ended_ms = sqlite3_column_int64(st, 13);
+}
+
+int store_job_enqueue(struct store *s, const struct store_job *j,
+		      struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO jobs (id, kind, spec, labels, status, attempt,"
+		   " enqueued_ms) VALUES (?, ?, ?, ?, 'queued', 1, ?)",
+		   "tttti", j->id, j->kind, j->spec, j->labels, j->enqueued_ms);
+}
+
+/*
+ * Under the write lock (BEGIN IMMEDIATE), so that no other claimer reads
+ * the queue between our read and our update; the update checks the
+ * status again all the same.
+ */
+int store_job_claim(struct store *s, const char *owner, const char *labels,
+		    int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		    struct sw_err *e)
+{
+	sqlite3_stmt *st = NULL;
+	char *id = NULL;
+	int rc, ret = -1;
+
+	if (exec(s, "BEGIN IMMEDIATE", e) < 0)
+		return -1;
+	st = prep(s, e,
+		  "SELECT id, labels FROM jobs WHERE status = 'queued'"
+		  " ORDER BY enqueued_ms, id",
+		  "");
+	if (!st)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (store_job_labels_match(
+			    (const char *)sqlite3_column_text(st, 1), labels)) {
+			id = col_text(st, 0);
+			break;
+		}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(s, e, "read");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!id) {
+		ret = 1;
+		goto out;
+	}
+	if (run(s, e,
+		"UPDATE jobs SET status = 'claimed', owner = ?, lease_ms = ?,"
+		" started_ms = ? WHERE id = ? AND status = 'queued'",
+		"tiit", owner, now_ms + lease_ms, now_ms, id) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1)
+		BUG("job '%s' changed under the write lock", id);
+	if (exec(s, "COMMIT", e) < 0)
+		goto out;
+	ret = store_job_get(s, id, j, e);
+	if (ret == 1)
+		ret = err_set(e, ERR_SYSTEM, "job '%s' vanished", id);
+out:
+	sqlite3_finalize(st);
+	if (ret != 0)
+		store_rollback(s);
+	free(id);
+	return ret;
+}
+
+int store_job_heartbeat(struct store *s, const char *id, const char *owner,
+			int64_t now_ms, int64_t lease_ms, struct sw_err *e)
+{
+	if (run(s, e,
+		"UPDATE jobs SET lease_ms = ? WHERE id = ? AND owner = ?"
+		" AND status = 'claimed'",
+		"itt", now_ms + lease_ms, id, owner) < 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_job_complete(struct store *s, const char *id, const char *owner,
+		       const char *outcome, const char *result,
+		       const char *reason, int64_t now_ms, struct sw_err *e)
+{
+	if (run(s, e,
+		"UPDATE jobs SET status = 'done', outcome = ?, result = ?,"
+		" reason = COALESCE(?, reason), ended_ms = ?, lease_ms = 0"
+		" WHERE id = ? AND owner = ? AND status = 'claimed'",
+		"tttitt", outcome, result, reason, now_ms, id, owner) < 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_job_reap(struct store *s, int64_t now_ms, long *requeued,
+		   long *failed, struct sw_err *e)
+{
+	long nf, nq;
+
+	if (exec(s, "BEGIN IMMEDIATE", e) < 0)
+		return -1;
+	if (run(s, e,
+		"UPDATE jobs SET status = 'done', outcome = 'Failed',"
+		" ended_ms = ?, lease_ms = 0, reason = CASE kind"
+		" WHEN 'deploy' THEN 'worker ''' || owner || ''' lost its lease"
+		" during the deployment; not run again'"
+		" ELSE 'worker ''' || owner || ''' lost its lease on attempt '"
+		" || attempt || ', the last one allowed' END"
+		" WHERE status = 'claimed' AND lease_ms < ?"
+		" AND (kind = 'deploy' OR attempt >= ?)",
+		"iil", now_ms, now_ms, (long)STORE_JOB_MAX_ATTEMPTS) < 0)
+		goto fail;
+	nf = sqlite3_changes(s->db);
+	if (run(s, e,
+		"UPDATE jobs SET status = 'queued', lease_ms = 0,"
+		" reason = 'worker ''' || owner || ''' lost its lease on"
+		" attempt ' || attempt, attempt = attempt + 1, owner = NULL"
+		" WHERE status = 'claimed' AND lease_ms < ?",
+		"i", now_ms) < 0)
+		goto fail;
+	nq = sqlite3_changes(s->db);
+	if (exec(s, "COMMIT", e) < 0)
+		goto fail;
+	if (requeued)
+		*requeued = nq;
+	if (failed)
+		*failed = nf;
+	return 0;
+fail:
+	store_rollback(s);
+	return -1;
+}
+
+int store_job_get(struct store *s, const char *id, struct store_job *j,
+		  struct sw_err *e)
+{
+	return get_one(s,
+		       prep(s, e, "SELECT " JOB_COLS " FROM jobs WHERE id = ?",
+			    "t", id),
+		       sizeof(*j), fill_job, j, e);
+}
+
+int store_list_jobs(struct store *s, const struct store_query *q,
+		    struct store_job **v, size_t *nr, struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT " JOB_COLS " FROM jobs"
+			    " WHERE (?1 IS NULL OR status = ?1)"
+			    " AND (?2 IS NULL OR owner = ?2)"
+			    " ORDER BY enqueued_ms, id LIMIT ?3",
+			    "ttl", q ? q->status : NULL, q ? q->name : NULL,
+			    limit_of(q)),
+		       sizeof(**v), fill_job, (void **)v, nr, e);
+}
+
+int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e)
+{
+	return run(s, e,
+		   "DELETE FROM jobs WHERE status = 'done' AND ended_ms < ?",
+		   "i", before_ms);
+}
+
+void store_job_release(struct store_job *j)
+{
+	free(j->id);
+	free(j->kind);
+	free(j->spec);
+	free(j->labels);
+	free(j->status);
+	free(j->owner);
+	free(j->outcome);
+	free(j->result);
+	free(j->reason);
+	memset(j, 0, sizeof(*j));
+}
+
+void store_jobs_free(struct store_job *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		store_job_release(&v[i]);
+	free(v);
+}

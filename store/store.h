@@ -284,4 +284,98 @@ int store_poll_heads(struct store *s, const char *source, struct strvec *refs,
 int store_poll_head_set(struct store *s, const char *source, const char *ref,
 			const char *commit, int64_t now_ms, struct sw_err *e);
 
+/*
+ * The job queue (docs/scale.md): an action to run on some worker. The
+ * engine enqueues, a worker claims one job at a time under a lease that
+ * it renews by heartbeat, and completes it; the reaper takes back the
+ * leases that expired. Every call decides in the database, so any number
+ * of processes on any number of machines may race: a job is claimed by
+ * one worker at most, and only the lease holder may renew or complete it.
+ *
+ * status is "queued", "claimed" or "done"; outcome (on "done") is
+ * "Succeeded" or "Failed". kind is "build", "command" or "deploy": a lost
+ * build or command is queued again (attempt + 1, reason says why), a lost
+ * deployment is done and failed, never run again (a host may be half
+ * deployed). labels is the comma-separated list a worker must all have,
+ * NULL or "" for any worker.
+ */
+struct store_job {
+	char *id; /* chosen by the enqueuer, unique (j-<uuid>) */
+	char *kind; /* build command deploy */
+	char *spec; /* JSON: what to run ({"argv": [...], "cwd": ...}) */
+	char *labels; /* wanted, comma-separated, or NULL */
+	char *status; /* queued claimed done */
+	char *owner; /* the worker that holds (or held) it, or NULL */
+	int64_t lease_ms; /* when the lease expires, 0 when not claimed */
+	long attempt; /* 1, then 2 ... each time a lost lease requeues it */
+	char *outcome; /* Succeeded Failed, once done; else NULL */
+	char *result; /* JSON the worker reported, or NULL */
+	char *reason; /* why an attempt was lost or the job failed, or NULL */
+	int64_t enqueued_ms, started_ms, ended_ms;
+};
+
+/* A lost build or command is queued again this many attempts at most;
+ * then it is done and failed. */
+#define STORE_JOB_MAX_ATTEMPTS 3
+
+/*
+ * Enqueue j: j->id, j->kind, j->spec, j->labels and j->enqueued_ms are
+ * used; the job starts queued at attempt 1. An id already there is an
+ * error (ERR_SYSTEM).
+ */
+int store_job_enqueue(struct store *s, const struct store_job *j,
+		      struct sw_err *e);
+/*
+ * Claim for worker owner (having labels, comma-separated, NULL: none)
+ * the oldest queued job whose every wanted label it has; the job becomes
+ * claimed by owner, its lease expiring at now_ms + lease_ms, started_ms
+ * now_ms. Atomic: racing claimers never get the same job. Returns 0 with
+ * *j filled (the caller releases it), 1 when no job fits (*j untouched).
+ */
+int store_job_claim(struct store *s, const char *owner, const char *labels,
+		    int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		    struct sw_err *e);
+/*
+ * Renew owner's lease on job id to now_ms + lease_ms. Returns 0 when
+ * renewed, 1 when owner does not hold it (reaped, claimed by another,
+ * done): the worker must stop the job's action then.
+ */
+int store_job_heartbeat(struct store *s, const char *id, const char *owner,
+			int64_t now_ms, int64_t lease_ms, struct sw_err *e);
+/*
+ * Owner finished job id: it becomes done with outcome ("Succeeded" or
+ * "Failed"), result (JSON or NULL) and reason (NULL keeps the one a lost
+ * attempt left, so that the report says why it ran again) at now_ms. Returns 1 (and changes nothing) when owner no longer holds
+ * the lease: its result is not wanted then.
+ */
+int store_job_complete(struct store *s, const char *id, const char *owner,
+		       const char *outcome, const char *result,
+		       const char *reason, int64_t now_ms, struct sw_err *e);
+/*
+ * Take back every lease expired before now_ms: a build or command is
+ * queued again (attempt + 1, owner cleared, reason "worker 'W' lost its
+ * lease (attempt N)"), or failed once STORE_JOB_MAX_ATTEMPTS is reached;
+ * a deploy is done and failed ("worker 'W' lost its lease during the
+ * deployment; not run again"). *requeued and *failed (when not NULL)
+ * count them. Any process may reap; racing reapers take a job back once.
+ */
+int store_job_reap(struct store *s, int64_t now_ms, long *requeued,
+		   long *failed, struct sw_err *e);
+/* Job id into *j (the caller releases it); 1 when there is none. */
+int store_job_get(struct store *s, const char *id, struct store_job *j,
+		  struct sw_err *e);
+/* Jobs, oldest first; q->status filters, q->name filters on the owner. */
+int store_list_jobs(struct store *s, const struct store_query *q,
+		    struct store_job **v, size_t *nr, struct sw_err *e);
+/* Delete the jobs done before before_ms. */
+int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e);
+void store_job_release(struct store_job *j);
+void store_jobs_free(struct store_job *v, size_t nr);
+/*
+ * Whether a worker having labels (comma-separated, NULL: none) may run a
+ * job wanting wanted (comma-separated, NULL or "": any): 1 or 0. Blanks
+ * around names are ignored. Pure; the same for every database.
+ */
+int store_job_labels_match(const char *wanted, const char *labels);
+
 #endif
