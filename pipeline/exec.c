@@ -1437,7 +1437,7 @@ static int queue_job(struct run *r, struct job *j)
 	struct strvec env = STRVEC_INIT;
 	struct buf labels = BUF_INIT;
 	struct queue_action qa = { 0 };
-	char *db = fs_join(r->state, "slipway.db");
+	char *db = store_locate(r->state);
 	char *log = fs_join(j->wd, "log");
 	char *ov = fs_join(j->wd, "outvars");
 	char *name = xasprintf("%s/%s", j->st->name, a->name);

@@ -35,7 +35,7 @@ int64_t queue_wall_ms(void);
 bool queue_wanted(void);
 
 struct queue_action {
-	const char *db; /* the store's file */
+	const char *db; /* the store's location (store_locate()) */
 	const char *kind; /* build command deploy */
 	const char *labels; /* comma-separated, or NULL */
 	char *const *argv;

@@ -287,7 +287,7 @@ int worker_main(const struct worker_opts *o)
 		goto fail;
 	w.state = xstrdup(st.dir);
 	state_release(&st);
-	db = o->db ? xstrdup(o->db) : fs_join(w.state, "slipway.db");
+	db = o->db ? xstrdup(o->db) : store_locate(w.state);
 	if (!strncmp(db, "sqlite:", 7))
 		memmove(db, db + 7, strlen(db + 7) + 1);
 	if (store_open(&w.s, db, &e) < 0)

@@ -121,4 +121,38 @@ int pg_poll_heads(struct pg *s, const char *source, struct strvec *refs,
 int pg_poll_head_set(struct pg *s, const char *source, const char *ref,
 		     const char *commit, int64_t now_ms, struct sw_err *e);
 
+/* the job queue */
+int sq_job_enqueue(struct sq *s, const struct store_job *j, struct sw_err *e);
+int sq_job_claim(struct sq *s, const char *owner, const char *labels,
+		 int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		 struct sw_err *e);
+int sq_job_heartbeat(struct sq *s, const char *id, const char *owner,
+		     int64_t now_ms, int64_t lease_ms, struct sw_err *e);
+int sq_job_complete(struct sq *s, const char *id, const char *owner,
+		    const char *outcome, const char *result, const char *reason,
+		    int64_t now_ms, struct sw_err *e);
+int sq_job_reap(struct sq *s, int64_t now_ms, long *requeued, long *failed,
+		struct sw_err *e);
+int sq_job_get(struct sq *s, const char *id, struct store_job *j,
+	       struct sw_err *e);
+int sq_list_jobs(struct sq *s, const struct store_query *q,
+		 struct store_job **v, size_t *nr, struct sw_err *e);
+int sq_job_prune(struct sq *s, int64_t before_ms, struct sw_err *e);
+int pg_job_enqueue(struct pg *s, const struct store_job *j, struct sw_err *e);
+int pg_job_claim(struct pg *s, const char *owner, const char *labels,
+		 int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		 struct sw_err *e);
+int pg_job_heartbeat(struct pg *s, const char *id, const char *owner,
+		     int64_t now_ms, int64_t lease_ms, struct sw_err *e);
+int pg_job_complete(struct pg *s, const char *id, const char *owner,
+		    const char *outcome, const char *result, const char *reason,
+		    int64_t now_ms, struct sw_err *e);
+int pg_job_reap(struct pg *s, int64_t now_ms, long *requeued, long *failed,
+		struct sw_err *e);
+int pg_job_get(struct pg *s, const char *id, struct store_job *j,
+	       struct sw_err *e);
+int pg_list_jobs(struct pg *s, const struct store_query *q,
+		 struct store_job **v, size_t *nr, struct sw_err *e);
+int pg_job_prune(struct pg *s, int64_t before_ms, struct sw_err *e);
+
 #endif

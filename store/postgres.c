@@ -949,3 +949,167 @@ int pg_poll_head_set(struct pg *s, const char *source, const char *ref,
 		" seen_ms = excluded.seen_ms",
 		"ttti", source, ref, commit, now_ms);
 }
+
+/* the job queue */
+
+#define JOB_COLS                                                               \
+	"id, kind, spec, labels, status, owner, lease_ms, attempt, outcome,"   \
+	" result, reason, enqueued_ms, started_ms, ended_ms"
+
+/* A comma-separated list of labels as an array of its names, without
+ * blanks around them or empty ones (store_job_labels_match()). */
+#define LABELS(x)                                                              \
+	"ARRAY(SELECT btrim(l, E' \\t') FROM unnest(string_to_array("          \
+	"COALESCE(" x ", ''), ',')) l WHERE btrim(l, E' \\t') <> '')"
+
+static void fill_job(PGresult *r, int i, void *row)
+{
+	struct store_job *j = row;
+
+	j->id = col_text(r, i, 0);
+	j->kind = col_text(r, i, 1);
+	j->spec = col_text(r, i, 2);
+	j->labels = col_text(r, i, 3);
+	j->status = col_text(r, i, 4);
+	j->owner = col_text(r, i, 5);
+	j->lease_ms = col_int(r, i, 6);
+	j->attempt = (long)col_int(r, i, 7);
+	j->outcome = col_text(r, i, 8);
+	j->result = col_text(r, i, 9);
+	j->reason = col_text(r, i, 10);
+	j->enqueued_ms = col_int(r, i, 11);
+	j->started_ms = col_int(r, i, 12);
+	j->ended_ms = col_int(r, i, 13);
+}
+
+int pg_job_enqueue(struct pg *s, const struct store_job *j, struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO jobs (id, kind, spec, labels, status, attempt,"
+		   " enqueued_ms) VALUES ($1, $2, $3, $4, 'queued', 1, $5)",
+		   "tttti", j->id, j->kind, j->spec, j->labels, j->enqueued_ms);
+}
+
+/*
+ * One statement: the oldest queued job this worker may run, locked FOR
+ * UPDATE SKIP LOCKED, so that racing claimers each take another row
+ * instead of waiting for (or failing on) the one a claimer holds; a row
+ * claimed and committed meanwhile is checked again and passed over.
+ */
+int pg_job_claim(struct pg *s, const char *owner, const char *labels,
+		 int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		 struct sw_err *e)
+{
+	return get_one(
+		query_write(
+			s, e,
+			"UPDATE jobs SET status = 'claimed', owner = $1,"
+			" lease_ms = $2, started_ms = $3"
+			" WHERE id = (SELECT id FROM jobs"
+			" WHERE status = 'queued'"
+			" AND " LABELS("labels") " <@ " LABELS(
+				"$4::text") " ORDER BY enqueued_ms, id LIMIT 1"
+					    " FOR UPDATE SKIP LOCKED)"
+					    " RETURNING " JOB_COLS,
+			"tiit", owner, now_ms + lease_ms, now_ms, labels),
+		sizeof(*j), fill_job, j);
+}
+
+int pg_job_heartbeat(struct pg *s, const char *id, const char *owner,
+		     int64_t now_ms, int64_t lease_ms, struct sw_err *e)
+{
+	long n = 0;
+
+	if (run_n(s, e, &n,
+		  "UPDATE jobs SET lease_ms = $1 WHERE id = $2 AND owner = $3"
+		  " AND status = 'claimed'",
+		  "itt", now_ms + lease_ms, id, owner) < 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+}
+
+int pg_job_complete(struct pg *s, const char *id, const char *owner,
+		    const char *outcome, const char *result, const char *reason,
+		    int64_t now_ms, struct sw_err *e)
+{
+	long n = 0;
+
+	if (run_n(s, e, &n,
+		  "UPDATE jobs SET status = 'done', outcome = $1, result = $2,"
+		  " reason = COALESCE($3, reason), ended_ms = $4, lease_ms = 0"
+		  " WHERE id = $5 AND owner = $6 AND status = 'claimed'",
+		  "tttitt", outcome, result, reason, now_ms, id, owner) < 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+}
+
+/*
+ * Each UPDATE locks the rows it changes and checks them again if a
+ * racing reaper changed them first, so a lease is taken back once.
+ */
+int pg_job_reap(struct pg *s, int64_t now_ms, long *requeued, long *failed,
+		struct sw_err *e)
+{
+	long nf = 0, nq = 0;
+
+	if (exec(s, "BEGIN", e) < 0)
+		return -1;
+	if (run_n(s, e, &nf,
+		  "UPDATE jobs SET status = 'done', outcome = 'Failed',"
+		  " ended_ms = $1, lease_ms = 0, reason = CASE kind"
+		  " WHEN 'deploy' THEN 'worker ''' || owner || ''' lost its "
+		  "lease"
+		  " during the deployment; not run again'"
+		  " ELSE 'worker ''' || owner || ''' lost its lease on attempt "
+		  "'"
+		  " || attempt || ', the last one allowed' END"
+		  " WHERE status = 'claimed' AND lease_ms < $2"
+		  " AND (kind = 'deploy' OR attempt >= $3)",
+		  "iil", now_ms, now_ms, (long)STORE_JOB_MAX_ATTEMPTS) < 0 ||
+	    run_n(s, e, &nq,
+		  "UPDATE jobs SET status = 'queued', lease_ms = 0,"
+		  " reason = 'worker ''' || owner || ''' lost its lease on"
+		  " attempt ' || attempt, attempt = attempt + 1, owner = NULL"
+		  " WHERE status = 'claimed' AND lease_ms < $1",
+		  "i", now_ms) < 0 ||
+	    pg_commit(s, e) < 0) {
+		pg_rollback(s);
+		return -1;
+	}
+	if (requeued)
+		*requeued = nq;
+	if (failed)
+		*failed = nf;
+	return 0;
+}
+
+int pg_job_get(struct pg *s, const char *id, struct store_job *j,
+	       struct sw_err *e)
+{
+	return get_one(query(s, e,
+			     "SELECT " JOB_COLS " FROM jobs WHERE id = $1", "t",
+			     id),
+		       sizeof(*j), fill_job, j);
+}
+
+int pg_list_jobs(struct pg *s, const struct store_query *q,
+		 struct store_job **v, size_t *nr, struct sw_err *e)
+{
+	char lim[24];
+
+	return collect(query(s, e,
+			     "SELECT " JOB_COLS " FROM jobs"
+			     " WHERE ($1::text IS NULL OR status = $1)"
+			     " AND ($2::text IS NULL OR owner = $2)"
+			     " ORDER BY enqueued_ms, id LIMIT $3::bigint",
+			     "ttt", q ? q->status : NULL, q ? q->name : NULL,
+			     limit_of(q, lim, sizeof(lim))),
+		       sizeof(**v), fill_job, (void **)v, nr);
+}
+
+int pg_job_prune(struct pg *s, int64_t before_ms, struct sw_err *e)
+{
+	return run(s, e,
+		   "DELETE FROM jobs WHERE status = 'done' AND ended_ms < $1",
+		   "i", before_ms);
+}

@@ -894,8 +894,7 @@ static void fill_job(sqlite3_stmt *st, void *row)
 	j->ended_ms = sqlite3_column_int64(st, 13);
 }
 
-int store_job_enqueue(struct store *s, const struct store_job *j,
-		      struct sw_err *e)
+int sq_job_enqueue(struct sq *s, const struct store_job *j, struct sw_err *e)
 {
 	return run(s, e,
 		   "INSERT INTO jobs (id, kind, spec, labels, status, attempt,"
@@ -908,9 +907,9 @@ int store_job_enqueue(struct store *s, const struct store_job *j,
  * the queue between our read and our update; the update checks the
  * status again all the same.
  */
-int store_job_claim(struct store *s, const char *owner, const char *labels,
-		    int64_t now_ms, int64_t lease_ms, struct store_job *j,
-		    struct sw_err *e)
+int sq_job_claim(struct sq *s, const char *owner, const char *labels,
+		 int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		 struct sw_err *e)
 {
 	sqlite3_stmt *st = NULL;
 	char *id = NULL;
@@ -949,19 +948,19 @@ int store_job_claim(struct store *s, const char *owner, const char *labels,
 		BUG("job '%s' changed under the write lock", id);
 	if (exec(s, "COMMIT", e) < 0)
 		goto out;
-	ret = store_job_get(s, id, j, e);
+	ret = sq_job_get(s, id, j, e);
 	if (ret == 1)
 		ret = err_set(e, ERR_SYSTEM, "job '%s' vanished", id);
 out:
 	sqlite3_finalize(st);
 	if (ret != 0)
-		store_rollback(s);
+		sq_rollback(s);
 	free(id);
 	return ret;
 }
 
-int store_job_heartbeat(struct store *s, const char *id, const char *owner,
-			int64_t now_ms, int64_t lease_ms, struct sw_err *e)
+int sq_job_heartbeat(struct sq *s, const char *id, const char *owner,
+		     int64_t now_ms, int64_t lease_ms, struct sw_err *e)
 {
 	if (run(s, e,
 		"UPDATE jobs SET lease_ms = ? WHERE id = ? AND owner = ?"
@@ -971,9 +970,9 @@ int store_job_heartbeat(struct store *s, const char *id, const char *owner,
 	return sqlite3_changes(s->db) == 1 ? 0 : 1;
 }
 
-int store_job_complete(struct store *s, const char *id, const char *owner,
-		       const char *outcome, const char *result,
-		       const char *reason, int64_t now_ms, struct sw_err *e)
+int sq_job_complete(struct sq *s, const char *id, const char *owner,
+		    const char *outcome, const char *result, const char *reason,
+		    int64_t now_ms, struct sw_err *e)
 {
 	if (run(s, e,
 		"UPDATE jobs SET status = 'done', outcome = ?, result = ?,"
@@ -984,8 +983,8 @@ int store_job_complete(struct store *s, const char *id, const char *owner,
 	return sqlite3_changes(s->db) == 1 ? 0 : 1;
 }
 
-int store_job_reap(struct store *s, int64_t now_ms, long *requeued,
-		   long *failed, struct sw_err *e)
+int sq_job_reap(struct sq *s, int64_t now_ms, long *requeued, long *failed,
+		struct sw_err *e)
 {
 	long nf, nq;
 
@@ -1019,12 +1018,12 @@ int store_job_reap(struct store *s, int64_t now_ms, long *requeued,
 		*failed = nf;
 	return 0;
 fail:
-	store_rollback(s);
+	sq_rollback(s);
 	return -1;
 }
 
-int store_job_get(struct store *s, const char *id, struct store_job *j,
-		  struct sw_err *e)
+int sq_job_get(struct sq *s, const char *id, struct store_job *j,
+	       struct sw_err *e)
 {
 	return get_one(s,
 		       prep(s, e, "SELECT " JOB_COLS " FROM jobs WHERE id = ?",
@@ -1032,8 +1031,8 @@ int store_job_get(struct store *s, const char *id, struct store_job *j,
 		       sizeof(*j), fill_job, j, e);
 }
 
-int store_list_jobs(struct store *s, const struct store_query *q,
-		    struct store_job **v, size_t *nr, struct sw_err *e)
+int sq_list_jobs(struct sq *s, const struct store_query *q,
+		 struct store_job **v, size_t *nr, struct sw_err *e)
 {
 	return collect(s,
 		       prep(s, e,
@@ -1046,30 +1045,9 @@ int store_list_jobs(struct store *s, const struct store_query *q,
 		       sizeof(**v), fill_job, (void **)v, nr, e);
 }
 
-int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e)
+int sq_job_prune(struct sq *s, int64_t before_ms, struct sw_err *e)
 {
 	return run(s, e,
 		   "DELETE FROM jobs WHERE status = 'done' AND ended_ms < ?",
 		   "i", before_ms);
-}
-
-void store_job_release(struct store_job *j)
-{
-	free(j->id);
-	free(j->kind);
-	free(j->spec);
-	free(j->labels);
-	free(j->status);
-	free(j->owner);
-	free(j->outcome);
-	free(j->result);
-	free(j->reason);
-	memset(j, 0, sizeof(*j));
-}
-
-void store_jobs_free(struct store_job *v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		store_job_release(&v[i]);
-	free(v);
 }

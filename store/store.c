@@ -422,3 +422,87 @@ int store_poll_head_set(struct store *s, const char *source, const char *ref,
 	return s->pg ? pg_poll_head_set(s->pg, source, ref, commit, now_ms, e)
 		     : sq_poll_head_set(s->sq, source, ref, commit, now_ms, e);
 }
+
+void store_job_release(struct store_job *j)
+{
+	free(j->id);
+	free(j->kind);
+	free(j->spec);
+	free(j->labels);
+	free(j->status);
+	free(j->owner);
+	free(j->outcome);
+	free(j->result);
+	free(j->reason);
+	memset(j, 0, sizeof(*j));
+}
+
+void store_jobs_free(struct store_job *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		store_job_release(&v[i]);
+	free(v);
+}
+
+/* the job queue */
+
+int store_job_enqueue(struct store *s, const struct store_job *j,
+		      struct sw_err *e)
+{
+	return s->pg ? pg_job_enqueue(s->pg, j, e)
+		     : sq_job_enqueue(s->sq, j, e);
+}
+
+int store_job_claim(struct store *s, const char *owner, const char *labels,
+		    int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		    struct sw_err *e)
+{
+	return s->pg ? pg_job_claim(s->pg, owner, labels, now_ms, lease_ms, j,
+				    e)
+		     : sq_job_claim(s->sq, owner, labels, now_ms, lease_ms, j,
+				    e);
+}
+
+int store_job_heartbeat(struct store *s, const char *id, const char *owner,
+			int64_t now_ms, int64_t lease_ms, struct sw_err *e)
+{
+	return s->pg ? pg_job_heartbeat(s->pg, id, owner, now_ms, lease_ms, e)
+		     : sq_job_heartbeat(s->sq, id, owner, now_ms, lease_ms, e);
+}
+
+int store_job_complete(struct store *s, const char *id, const char *owner,
+		       const char *outcome, const char *result,
+		       const char *reason, int64_t now_ms, struct sw_err *e)
+{
+	return s->pg ? pg_job_complete(s->pg, id, owner, outcome, result,
+				       reason, now_ms, e)
+		     : sq_job_complete(s->sq, id, owner, outcome, result,
+				       reason, now_ms, e);
+}
+
+int store_job_reap(struct store *s, int64_t now_ms, long *requeued,
+		   long *failed, struct sw_err *e)
+{
+	return s->pg ? pg_job_reap(s->pg, now_ms, requeued, failed, e)
+		     : sq_job_reap(s->sq, now_ms, requeued, failed, e);
+}
+
+int store_job_get(struct store *s, const char *id, struct store_job *j,
+		  struct sw_err *e)
+{
+	return s->pg ? pg_job_get(s->pg, id, j, e)
+		     : sq_job_get(s->sq, id, j, e);
+}
+
+int store_list_jobs(struct store *s, const struct store_query *q,
+		    struct store_job **v, size_t *nr, struct sw_err *e)
+{
+	return s->pg ? pg_list_jobs(s->pg, q, v, nr, e)
+		     : sq_list_jobs(s->sq, q, v, nr, e);
+}
+
+int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e)
+{
+	return s->pg ? pg_job_prune(s->pg, before_ms, e)
+		     : sq_job_prune(s->sq, before_ms, e);
+}

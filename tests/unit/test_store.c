@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
-#include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "pgtest.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -26,39 +26,19 @@
  * PostgreSQL that main() starts (tests/pg.sh), in a schema of its own
  * (the URL's search_path), made by setup and dropped by teardown.
  */
-static const char *pg_url; /* the server's, NULL while on SQLite */
-static int pg_schemas;
-
 struct fixture {
 	char dir[32];
 	char *db; /* the location given to store_open() */
 	char schema[32];
 };
 
-/* Run sql on the server as its superuser. */
-static void pg_admin(const char *sql)
-{
-	PGconn *c = PQconnectdb(pg_url);
-	PGresult *r;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("%s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
-	r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
 /* Run sql in the fixture's database, as the store sees it. */
 static void raw_exec(struct fixture *f, const char *sql)
 {
-	if (pg_url) {
+	if (pgtest_url) {
 		char *q = xasprintf("SET search_path = %s; %s", f->schema, sql);
 
-		pg_admin(q);
+		pgtest_admin(q);
 		free(q);
 	} else {
 		sqlite3 *db;
@@ -73,11 +53,11 @@ static void raw_exec(struct fixture *f, const char *sql)
 /* Start again from nothing. */
 static void reset_db(struct fixture *f)
 {
-	if (pg_url) {
+	if (pgtest_url) {
 		char *q = xasprintf("DROP SCHEMA %s CASCADE; CREATE SCHEMA %s",
 				    f->schema, f->schema);
 
-		pg_admin(q);
+		pgtest_admin(q);
 		free(q);
 	} else {
 		unlink(f->db);
@@ -91,16 +71,8 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/sw-store-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
-	if (pg_url) {
-		char *q;
-
-		snprintf(f->schema, sizeof(f->schema), "t%d_%d", (int)getpid(),
-			 ++pg_schemas);
-		q = xasprintf("CREATE SCHEMA %s", f->schema);
-		pg_admin(q);
-		free(q);
-		f->db = xasprintf("%s&options=-csearch_path%%3D%s", pg_url,
-				  f->schema);
+	if (pgtest_url) {
+		f->db = pgtest_schema_new(f->schema, sizeof(f->schema));
 	} else {
 		f->db = fs_join(f->dir, "slipway.db");
 	}
@@ -113,12 +85,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	struct sw_err e = SW_ERR_INIT;
 
-	if (pg_url) {
-		char *q = xasprintf("DROP SCHEMA %s CASCADE", f->schema);
-
-		pg_admin(q);
-		free(q);
-	}
+	if (pgtest_url)
+		pgtest_schema_drop(f->schema);
 	fs_remove_tree(f->dir, &e);
 	free(f->db);
 	free(f);
@@ -824,9 +792,9 @@ static void test_store__postgres_connection_lost_mid_transaction(void **state)
 	assert_int_equal(store_open(&s, f->db, &e), 0);
 	assert_int_equal(store_begin(s, &e), 0);
 	put_build(s, "half:1", "half", 1, "SUCCEEDED", 1, 2);
-	pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-		 " WHERE application_name = 'slipway'"
-		 " AND state = 'idle in transaction'");
+	pgtest_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		     " WHERE application_name = 'slipway'"
+		     " AND state = 'idle in transaction'");
 	assert_int_equal(store_put_build(s, &b, &e), -1);
 	assert_int_equal(e.code, ERR_SYSTEM);
 	assert_non_null(strstr(e.msg, "connection lost"));
@@ -861,7 +829,7 @@ static void test_store__postgres_least_privileged_role(void **state)
 	snprintf(role, sizeof(role), "r_%s", f->schema);
 	q = xasprintf("CREATE ROLE %s LOGIN; GRANT USAGE ON SCHEMA %s TO %s",
 		      role, f->schema, role);
-	pg_admin(q);
+	pgtest_admin(q);
 	free(q);
 	url = xasprintf("postgresql://%s%s", role, at);
 
@@ -876,7 +844,7 @@ static void test_store__postgres_least_privileged_role(void **state)
 		      " IN SCHEMA %s TO %s;"
 		      " GRANT USAGE ON ALL SEQUENCES IN SCHEMA %s TO %s",
 		      f->schema, role, f->schema, role);
-	pg_admin(q);
+	pgtest_admin(q);
 	free(q);
 	assert_int_equal(store_open(&s, url, &e), 0);
 	put_build(s, "r:1", "r", 1, "SUCCEEDED", 1, 2);
@@ -892,7 +860,7 @@ static void test_store__postgres_least_privileged_role(void **state)
 	store_close(s);
 	q = xasprintf("SET search_path = %s; DROP OWNED BY %s; DROP ROLE %s",
 		      f->schema, role, role);
-	pg_admin(q);
+	pgtest_admin(q);
 	free(q);
 	free(url);
 }
@@ -911,48 +879,6 @@ static void test_store__postgres_least_privileged_role(void **state)
 		T(test_store__killed_in_a_transaction_leaves_nothing),         \
 		T(test_store__transactions), T(test_store__meta)
 
-/* tests/pg.sh start: the URL, or NULL (and *skipped when no binaries). */
-static char *pg_start(int *skipped)
-{
-	const char *sh = getenv("SLIPWAY_PG_SH");
-	char *cmd, line[512] = "";
-	FILE *p;
-	int status;
-
-	*skipped = 0;
-	cmd = xasprintf("%s start", sh ? sh : "tests/pg.sh");
-	p = popen(cmd, "r");
-	free(cmd);
-	if (!p)
-		return NULL;
-	if (!fgets(line, sizeof(line), p))
-		line[0] = '\0';
-	status = pclose(p);
-	line[strcspn(line, "\n")] = '\0';
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
-		*skipped = 1;
-		return NULL;
-	}
-	if (status != 0 || !line[0])
-		return NULL;
-	return xstrdup(line);
-}
-
-static void pg_stop(const char *url)
-{
-	const char *sh = getenv("SLIPWAY_PG_SH");
-	pid_t pid = fork();
-	int status;
-
-	if (pid == 0) {
-		execl("/bin/sh", "sh", sh ? sh : "tests/pg.sh", "stop", url,
-		      (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		waitpid(pid, &status, 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest on_sqlite[] = {
@@ -967,26 +893,11 @@ int main(void)
 		T(test_store__postgres_connection_lost_mid_transaction),
 		T(test_store__postgres_least_privileged_role),
 	};
-	char *url;
-	int ret, skipped;
+	int ret;
 
 	ret = cmocka_run_group_tests_name("store on sqlite", on_sqlite, NULL,
 					  NULL);
-	url = pg_start(&skipped);
-	if (!url) {
-		if (skipped) {
-			printf("# store on postgresql: skipped, PostgreSQL "
-			       "binaries (initdb, pg_ctl) not found\n");
-			return ret;
-		}
-		printf("not ok - store on postgresql: tests/pg.sh start "
-		       "failed\n");
-		return 1;
-	}
-	pg_url = url;
-	ret |= cmocka_run_group_tests_name("store on postgresql", on_postgres,
-					   NULL, NULL);
-	pg_stop(url);
-	free(url);
+	ret |= pgtest_run_group("store on postgresql", on_postgres,
+				ARRAY_SIZE(on_postgres));
 	return ret;
 }
