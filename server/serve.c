@@ -330,8 +330,10 @@ struct store *serve_store_get(struct serve *s, struct sw_err *e)
 	if (s->nr_pool)
 		st = s->pool[--s->nr_pool];
 	pthread_mutex_unlock(&s->mu);
-	if (st)
+	if (st && store_alive(st))
 		return st;
+	store_close(st); /* its database went away meanwhile */
+	st = NULL;
 	db = store_locate(s->state);
 	if (store_open(&st, db, e) < 0)
 		st = NULL;
@@ -344,7 +346,8 @@ void serve_store_put(struct serve *s, struct store *st)
 	if (!st)
 		return;
 	pthread_mutex_lock(&s->mu);
-	if (s->nr_pool < sizeof(s->pool) / sizeof(s->pool[0])) {
+	if (store_alive(st) &&
+	    s->nr_pool < sizeof(s->pool) / sizeof(s->pool[0])) {
 		s->pool[s->nr_pool++] = st;
 		st = NULL;
 	}

@@ -18,6 +18,7 @@ int sq_open(struct sq **s, const char *path, int max, int *moved_aside,
 int pg_open(struct pg **s, const char *url, int max, struct sw_err *e);
 void sq_close(struct sq *s);
 void pg_close(struct pg *s);
+int pg_alive(struct pg *s);
 
 int sq_begin(struct sq *s, struct sw_err *e);
 int sq_commit(struct sq *s, struct sw_err *e);

@@ -15,6 +15,7 @@
  */
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -401,6 +402,21 @@ void pg_close(struct pg *s)
 	PQfinish(s->conn);
 	free(s->name);
 	free(s);
+}
+
+/* Read what the server sent while we were idle: a connection it ended
+ * (a restart, pg_terminate_backend) is seen as lost. */
+int pg_alive(struct pg *s)
+{
+	struct pollfd p = { .fd = PQsocket(s->conn), .events = POLLIN };
+
+	/* its last words (FATAL: terminating connection), then the end */
+	for (int i = 0; i < 4 && PQstatus(s->conn) == CONNECTION_OK &&
+			!in_transaction(s) && poll(&p, 1, 0) > 0;
+	     i++)
+		if (!PQconsumeInput(s->conn))
+			break;
+	return PQstatus(s->conn) == CONNECTION_OK;
 }
 
 int pg_begin(struct pg *s, struct sw_err *e)

@@ -102,6 +102,11 @@ int store_open_at(struct store **s, const char *location, int max,
 	return open_at(s, location, max, NULL, e);
 }
 
+int store_alive(struct store *s)
+{
+	return s->pg ? pg_alive(s->pg) : 1;
+}
+
 void store_close(struct store *s)
 {
 	if (!s)

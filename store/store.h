@@ -73,6 +73,12 @@ int store_open_ex(struct store **s, const char *location, int *moved_aside,
 		  struct sw_err *e);
 /* Close and free; store_close(NULL) is a no-op. */
 void store_close(struct store *s);
+/*
+ * 1 while s can be used; 0 once its connection is lost (PostgreSQL went
+ * away, even while s was idle): close it and open another. Always 1 for
+ * SQLite. Does not wait.
+ */
+int store_alive(struct store *s);
 
 /*
  * Writes that stand or fall together (an action's end, its stage's and

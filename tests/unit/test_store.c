@@ -806,6 +806,33 @@ static void test_store__postgres_connection_lost_mid_transaction(void **state)
 	store_close(other);
 }
 
+/* A connection the server ended while it was idle is seen as lost (so
+ * that a pool of them, as serve keeps, drops it rather than fail). */
+static void test_store__postgres_alive_sees_a_lost_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store *s;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_alive(s), 1);
+	assert_int_equal(count_builds(s, NULL), 0);
+	assert_int_equal(store_alive(s), 1);
+	/* the timeout: it returns once the backend has exited */
+	pgtest_admin("SELECT pg_terminate_backend(pid, 10000)"
+		     " FROM pg_stat_activity"
+		     " WHERE application_name = 'slipway'");
+	assert_int_equal(store_alive(s), 0);
+	assert_int_equal(store_put_build(s,
+					 &(struct store_build){
+						 .id = S("x:1"),
+						 .project = S("x"),
+						 .status = S("SUCCEEDED") },
+					 &e),
+			 -1);
+	store_close(s);
+}
+
 /*
  * The role of docs/scale.md: once the owner has migrated the schema, a
  * role with USAGE on it, the four DML rights on its tables and USAGE on
@@ -891,6 +918,7 @@ int main(void)
 		BOTH,
 		T(test_store__postgres_unreachable_is_reported),
 		T(test_store__postgres_connection_lost_mid_transaction),
+		T(test_store__postgres_alive_sees_a_lost_connection),
 		T(test_store__postgres_least_privileged_role),
 	};
 	int ret;
