@@ -287,9 +287,8 @@ int worker_main(const struct worker_opts *o)
 		goto fail;
 	w.state = xstrdup(st.dir);
 	state_release(&st);
+	/* "sqlite:PATH", a path or a PostgreSQL URL: store_open() knows */
 	db = o->db ? xstrdup(o->db) : store_locate(w.state);
-	if (!strncmp(db, "sqlite:", 7))
-		memmove(db, db + 7, strlen(db + 7) + 1);
 	if (store_open(&w.s, db, &e) < 0)
 		goto fail;
 
