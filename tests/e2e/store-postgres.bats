@@ -227,3 +227,43 @@ EOB
 	[ "$(sql "SELECT string_agg(stage || ':' || status, ' ' ORDER BY ord) FROM actions WHERE execution_id = '$PE'")" = "Source:Succeeded Cut:InProgress" ]
 	[ "$(sql "SELECT max(seq) = count(*) FROM events WHERE execution_id = '$PE'")" = t ]
 }
+
+@test "store-postgres: state directories sharing one store: each is imported once, and one's running build is not another's FAULT" {
+	trivial
+	sw_build # into $STATE's own SQLite store
+	[ "$status" -eq 0 ]
+	other=$T/other
+	"$SLIPWAY" build "$PROJ" --state-dir "$other" >/dev/null 2>&1
+	run "$SLIPWAY" history --db "$DB" --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(sql "SELECT count(*) FROM builds")" -eq 1 ]
+	run "$SLIPWAY" history --db "$DB" --state-dir "$other"
+	[ "$status" -eq 0 ]
+	[ "$(sql "SELECT count(*) FROM builds")" -eq 2 ]
+	run "$SLIPWAY" history --db "$DB" --state-dir "$other"
+	[ "$(sql "SELECT count(*) FROM builds")" -eq 2 ]
+	[ "$(sql "SELECT count(*) FROM meta WHERE key LIKE 'imported-state-dir:%'")" -eq 2 ]
+
+	# a build running from $STATE, seen from $other
+	mkfifo "$T/go"
+	spec <<EOF2
+version: 0.2
+phases:
+  build:
+    commands:
+      - read x <"$T/go"
+EOF2
+	sw_build_bg --db "$DB"
+	for i in $(seq 100); do
+		[ "$(sql "SELECT count(*) FROM builds WHERE status = 'IN_PROGRESS'")" -eq 1 ] && break
+		sleep 0.1
+	done
+	run "$SLIPWAY" history --db "$DB" --state-dir "$other"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" proj#2 "*" IN_PROGRESS "* ]]
+	[[ "$output" != *FAULT* ]]
+	echo go >"$T/go"
+	sw_wait 30
+	[ "$SW_STATUS" -eq 0 ]
+	[ "$(sql "SELECT status FROM builds WHERE number = 2 AND end_ms > 0")" = SUCCEEDED ]
+}
