@@ -1,0 +1,276 @@
+#!/usr/bin/env bats
+# slipway worker: `slipway serve --workers 0` queues every action, worker
+# processes claim them under leases (docs/scale.md). One server, three
+# workers on one SQLite store: builds spread over all of them, a worker
+# killed with SIGKILL mid-build and its build finished by another as
+# attempt 2, a deployment whose worker died failed and never run again,
+# labels honoured, the server killed and restarted mid-run with nothing
+# lost.
+
+load helpers
+load serve_helpers
+
+# A git repository $T/repo whose buildspec runs $T/build.sh, and the
+# pipeline $T/pl/web.yml: Source, then a Build stage of $1 CodeBuild
+# actions (B1..Bn, project app), then what stdin adds.
+wk_setup() {
+	local n=${1:-1} i
+	mkdir -p "$T/repo" "$T/pl"
+	printf '%s alice\n' "$TOK" >"$T/tokens"
+	[ -f "$T/build.sh" ] || echo "echo built" >"$T/build.sh"
+	(
+		cd "$T/repo"
+		git init -q -b main
+		cat >buildspec.yml <<EOB
+version: 0.2
+phases:
+  build:
+    commands:
+      - sh $T/build.sh
+EOB
+		git add -A
+		git -c user.email=t@example.com -c user.name=t commit -qm init
+	)
+	{
+		cat <<EOB
+pipeline:
+  name: web
+  executionMode: PARALLEL
+  stages:
+    - name: Source
+      actions:
+        - name: Src
+          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
+          configuration: {RepositoryName: app, BranchName: main}
+          outputArtifacts: [{name: Src}]
+    - name: Build
+      actions:
+EOB
+		for i in $(seq "$n"); do
+			cat <<EOB
+        - name: B$i
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: app}
+          inputArtifacts: [{name: Src}]
+EOB
+		done
+		cat
+		cat <<EOB
+slipway:
+  sources: {app: $T/repo}
+  projects: {app: {${PROJECT_OPTS:-}}}
+EOB
+	} >"$T/pl/web.yml"
+}
+
+# wk_start NAME [options]: a worker on the server's store, its own state
+# directory $T/NAME, its log $T/NAME.log; its pid in WK_<NAME>.
+wk_start() {
+	local name=$1
+	shift
+	"$SLIPWAY" worker --db "$STATE/slipway.db" --state-dir "$T/$name" \
+		--name "$name" "$@" 2>>"$T/$name.log" &
+	eval "WK_$name=$!"
+	wait_line "$T/$name.log" "worker $name: ready"
+}
+
+start_execution() {
+	api POST /api/pipelines/web/executions | jq -r .pipelineExecutionId
+}
+
+jobs_sql() {
+	sqlite3 "$STATE/slipway.db" "$1"
+}
+
+# Wait (up to 60 s) until the SQL query's answer is $2.
+wait_sql() {
+	local i v
+	for i in $(seq 600); do
+		v=$(jobs_sql "$1" 2>/dev/null) || true
+		[ "$v" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "'$1' gives '$v', not '$2'" >&2
+	return 1
+}
+
+action_json() { # ID STAGE ACTION: the action's latestExecution
+	"$SLIPWAY" pipeline show "$1" --state-dir "$STATE" --json |
+		jq -c ".stageStates[] | select(.stageName == \"$2\") | .actionStates[] | select(.actionName == \"$3\") | .latestExecution"
+}
+
+@test "worker: 30 queued builds spread over three workers, each running some" {
+	# each build waits (bounded) until three run at once: one per worker
+	cat >"$T/build.sh.in" <<'EOB'
+echo x >>"$T/running"
+i=0
+while [ "$(wc -l <"$T/running")" -lt 3 ] && [ $i -lt 600 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+EOB
+	wk_setup 10 </dev/null
+	sed "s|\$T|$T|g" "$T/build.sh.in" >"$T/build.sh"
+	sv_start --workers 0
+	grep -q "0 workers" "$T/serve.log"
+	wk_start w1
+	wk_start w2
+	wk_start w3
+	ids="$(start_execution) $(start_execution) $(start_execution)"
+	for id in $ids; do
+		wait_status "$id" Succeeded
+	done
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE kind = 'build' AND status = 'done' AND outcome = 'Succeeded' AND attempt = 1")" = 30 ]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs")" = 33 ]
+	for w in w1 w2 w3; do
+		n=$(jobs_sql "SELECT count(*) FROM jobs WHERE kind = 'build' AND owner = '$w'")
+		[ "$n" -ge 1 ]
+		# its builds used its own state directory
+		[ "$(ls "$T/$w/builds" | wc -l)" -ge 1 ]
+	done
+	# the report names the worker of each action
+	w=$(action_json "${ids%% *}" Build B1 | jq -r .outputVariables.SLIPWAY_WORKER)
+	[[ "$w" == w[123] ]]
+	# no build was started twice
+	[ "$(wc -l <"$T/running")" = 30 ]
+	sv_stop
+	[ "$SV_STATUS" = 0 ]
+	kill -TERM "$WK_w1" "$WK_w2" "$WK_w3"
+	wait "$WK_w1" "$WK_w2" "$WK_w3"
+}
+
+@test "worker: a worker killed mid-build loses its lease; another finishes the build as attempt 2, with the reason in the report" {
+	mkfifo "$T/hold"
+	cat >"$T/build.sh" <<EOB
+if mkdir "$T/first" 2>/dev/null; then
+	echo \$PPID >"$T/first/up"
+	cat "$T/hold"
+fi
+echo attempt >>"$T/attempts"
+EOB
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	wk_start w1 --lease 2s
+	id=$(start_execution)
+	wait_sql "SELECT owner FROM jobs WHERE kind = 'build' AND status = 'claimed'" w1
+	wait_line "$T/first/up" .
+	wk_start w2 --lease 2s
+	kill -KILL "$WK_w1"
+	wait_status "$id" Succeeded
+	run jobs_sql "SELECT attempt, owner, outcome, reason FROM jobs WHERE kind = 'build'"
+	[ "$output" = "2|w2|Succeeded|worker 'w1' lost its lease on attempt 1" ]
+	a=$(action_json "$id" Build B1)
+	[ "$(echo "$a" | jq -r .status)" = Succeeded ]
+	[ "$(echo "$a" | jq -r .outputVariables.SLIPWAY_JOB_ATTEMPT)" = 2 ]
+	[ "$(echo "$a" | jq -r .outputVariables.SLIPWAY_WORKER)" = w2 ]
+	[ "$(echo "$a" | jq -r .outputVariables.SLIPWAY_JOB_REASON)" = "worker 'w1' lost its lease on attempt 1" ]
+	# the first attempt never got past the fifo; the second ran once
+	[ "$(wc -l <"$T/attempts")" = 1 ]
+	grep -q "run again: worker 'w1' lost its lease on attempt 1" \
+		"$STATE/executions/$id/actions/Build.B1/log"
+	exec 7<>"$T/hold" # let the orphaned first attempt end
+	exec 7>&-
+}
+
+@test "worker: a deployment whose worker died is failed with the reason and never run again" {
+	mkfifo "$T/hold"
+	cat >"$T/deploy.sh" <<EOB
+#!/bin/sh
+echo ran >>"$T/deploys"
+cat "$T/hold"
+EOB
+	chmod +x "$T/deploy.sh"
+	wk_setup 0 <<'EOB'
+    - name: Deploy
+      actions:
+        - name: Ship
+          actionTypeId: {category: Deploy, owner: AWS, provider: CodeDeploy, version: "1"}
+          configuration: {ApplicationName: app, DeploymentGroupName: staging}
+          inputArtifacts: [{name: Src}]
+EOB
+	sed -i '/^    - name: Build$/,/^      actions:$/d' "$T/pl/web.yml"
+	(
+		cd "$T/repo"
+		printf 'version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: start.sh\n' >appspec.yml
+		printf '#!/bin/sh\nsh %s\n' "$T/deploy.sh" >start.sh
+		chmod +x start.sh
+		git add -A
+		git -c user.email=t@example.com -c user.name=t commit -qm deploy
+	)
+	printf 'application: app\ndeployment-group: staging\nhosts:\n  - name: h1\n' >"$T/fleet.yml"
+	echo "  deployment-groups: {app/staging: $T/fleet.yml}" >>"$T/pl/web.yml"
+	sv_start --workers 0
+	wk_start w1 --lease 2s
+	id=$(start_execution)
+	wait_line "$T/deploys" ran
+	wk_start w2 --lease 2s
+	kill -KILL "$WK_w1"
+	wait_status "$id" Failed
+	run jobs_sql "SELECT attempt, owner, status, outcome, reason FROM jobs WHERE kind = 'deploy'"
+	[ "$output" = "1|w1|done|Failed|worker 'w1' lost its lease during the deployment; not run again" ]
+	a=$(action_json "$id" Deploy Ship)
+	[ "$(echo "$a" | jq -r .status)" = Failed ]
+	[[ "$(echo "$a" | jq -r .summary)" == *"lost its lease during the deployment; not run again"* ]]
+	# w2 is alive and idle, and the hook ran once
+	kill -0 "$WK_w2"
+	[ "$(wc -l <"$T/deploys")" = 1 ]
+	exec 7<>"$T/hold"
+	exec 7>&-
+}
+
+@test "worker: a project's runs-on labels pick the workers that may run its builds" {
+	PROJECT_OPTS='runs-on: [linux, big]' wk_setup 2 </dev/null
+	sv_start --workers 0
+	wk_start small --labels linux
+	id=$(start_execution)
+	wait_sql "SELECT count(*) FROM jobs WHERE kind = 'build' AND status = 'queued' AND labels = 'linux,big'" 2
+	# the source ran on 'small'; the builds wait for a worker with both labels
+	wait_sql "SELECT owner FROM jobs WHERE kind = 'command'" small
+	"$SLIPWAY" worker --db "$STATE/slipway.db" --state-dir "$T/small2" \
+		--name small2 --labels linux --exit-when-idle 2>"$T/small2.log"
+	grep -q "queue empty" "$T/small2.log"
+	wk_start big --labels big,linux,x86
+	wait_status "$id" Succeeded
+	run jobs_sql "SELECT DISTINCT owner FROM jobs WHERE kind = 'build'"
+	[ "$output" = big ]
+}
+
+@test "worker: the server killed and restarted mid-run loses nothing; the build runs once" {
+	mkfifo "$T/hold"
+	cat >"$T/build.sh" <<EOB
+echo started >>"$T/builds"
+cat "$T/hold"
+EOB
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	wk_start w1
+	id=$(start_execution)
+	wait_line "$T/builds" started
+	kill -KILL "$SV_PID"
+	wait "$SV_PID" || true
+	sv_start --workers 0
+	run api GET "/api/executions/$id"
+	[ "$(echo "$output" | jq -r .pipelineExecution.status)" = InProgress ]
+	exec 7<>"$T/hold"
+	exec 7>&-
+	wait_status "$id" Succeeded
+	[ "$(wc -l <"$T/builds")" = 1 ]
+	[ "$(jobs_sql "SELECT count(*) || ' ' || max(attempt) FROM jobs WHERE kind = 'build'")" = "1 1" ]
+	sv_stop
+}
+
+@test "worker: bad options are usage errors" {
+	run "$SLIPWAY" worker --slots 0
+	[ "$status" = 2 ]
+	[[ "$output" == *"--slots wants 1 to 1024, not '0'"* ]]
+	run "$SLIPWAY" worker --lease 0
+	[ "$status" = 2 ]
+	run "$SLIPWAY" worker --server http://127.0.0.1:1
+	[ "$status" = 2 ]
+	[[ "$output" == *"--server wants --token-file"* ]]
+	run "$SLIPWAY" worker extra
+	[ "$status" = 2 ]
+	run "$SLIPWAY" serve --workers -1 --pipelines "$T"
+	[ "$status" = 2 ]
+	[[ "$output" == *"--workers wants 0 to 1024"* ]]
+}
