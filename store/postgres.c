@@ -76,14 +76,21 @@ static char *redact(const char *url)
 static int pg_fail_msg(struct pg *s, struct sw_err *e, const char *what,
 		       const char *msg)
 {
-	size_t n = strcspn(msg ? msg : "", "\n");
+	size_t n;
+
+	if (!msg)
+		msg = "";
+	/* "ERROR:  x" or "FATAL:  x": the severity is ours to say */
+	if (!strncmp(msg, "ERROR:  ", 8) || !strncmp(msg, "FATAL:  ", 8))
+		msg += 8;
+	n = strcspn(msg, "\n");
 
 	if (PQstatus(s->conn) == CONNECTION_BAD)
 		return err_set(e, ERR_SYSTEM,
 			       "store '%s': %s: connection lost: %.*s", s->name,
-			       what, (int)n, msg ? msg : "");
+			       what, (int)n, msg);
 	return err_set(e, ERR_SYSTEM, "store '%s': %s: %.*s", s->name, what,
-		       (int)n, msg ? msg : "");
+		       (int)n, msg);
 }
 
 /*
@@ -185,7 +192,7 @@ static int exec(struct pg *s, const char *sql, struct sw_err *e)
 	ExecStatusType st = PQresultStatus(r);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		pg_fail_msg(s, e, "exec",
+		pg_fail_msg(s, e, "write",
 			    r ? PQresultErrorMessage(r)
 			      : PQerrorMessage(s->conn));
 		PQclear(r);
