@@ -4,8 +4,11 @@
  * Unix socket only) and stops; each case in a schema of its own.
  *
  *   ret = cmocka_run_group_tests_name("x on sqlite", tests, NULL, NULL);
- *   ret |= pgtest_run_group("x on postgresql", tests, n);
+ *   ret |= pgtest_run_group("x on postgresql", tests, n, NULL, NULL);
  *   -- sets pgtest_url while it runs; setup: pgtest_schema_new()
+ *
+ * Code that finds the store by itself (store_locate()) is pointed at a
+ * schema with SLIPWAY_DB: pgtest_env_setup/teardown as group fixtures.
  *
  * Where the binaries are missing it says so (a TAP comment) and passes;
  * a server that does not start is a failed test. SLIPWAY_PG_SH names the
@@ -64,6 +67,24 @@ static inline void pgtest_schema_drop(const char *schema)
 	free(q);
 }
 
+static char pgtest_env_schema[32];
+
+/* SLIPWAY_DB: a new schema of the server, for the whole group. */
+static inline void pgtest_env_setup(void)
+{
+	char *url =
+		pgtest_schema_new(pgtest_env_schema, sizeof(pgtest_env_schema));
+
+	setenv("SLIPWAY_DB", url, 1);
+	free(url);
+}
+
+static inline void pgtest_env_teardown(void)
+{
+	unsetenv("SLIPWAY_DB");
+	pgtest_schema_drop(pgtest_env_schema);
+}
+
 static inline const char *pgtest_sh(void)
 {
 	const char *sh = getenv("SLIPWAY_PG_SH");
@@ -72,7 +93,9 @@ static inline const char *pgtest_sh(void)
 }
 
 static inline int pgtest_run_group(const char *name,
-				   const struct CMUnitTest *tests, size_t n)
+				   const struct CMUnitTest *tests, size_t n,
+				   CMFixtureFunction group_setup,
+				   CMFixtureFunction group_teardown)
 {
 	char *cmd, line[512] = "";
 	FILE *p;
@@ -97,7 +120,8 @@ static inline int pgtest_run_group(const char *name,
 		return 1;
 	}
 	pgtest_url = line;
-	ret = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	ret = _cmocka_run_group_tests(name, tests, n, group_setup,
+				      group_teardown);
 	pgtest_url = NULL;
 	pid = fork();
 	if (pid == 0) {

@@ -313,6 +313,7 @@ int main(void)
 	int ret;
 
 	ret = cmocka_run_group_tests_name("jobs on sqlite", tests, NULL, NULL);
-	ret |= pgtest_run_group("jobs on postgresql", tests, ARRAY_SIZE(tests));
+	ret |= pgtest_run_group("jobs on postgresql", tests, ARRAY_SIZE(tests),
+				NULL, NULL);
 	return ret;
 }

@@ -924,6 +924,6 @@ int main(void)
 	ret = cmocka_run_group_tests_name("store on sqlite", on_sqlite, NULL,
 					  NULL);
 	ret |= pgtest_run_group("store on postgresql", on_postgres,
-				ARRAY_SIZE(on_postgres));
+				ARRAY_SIZE(on_postgres), NULL, NULL);
 	return ret;
 }
