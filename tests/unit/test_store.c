@@ -688,6 +688,60 @@ static void test_store__unwritable_place_is_reported(void **state)
 }
 
 /*
+ * store_begin() takes the write lock (SQLite's, PostgreSQL's advisory
+ * one) before any read: processes that read a counter and write it plus
+ * one, each in its own transaction, lose no increment.
+ */
+#define BUMPERS 4
+#define BUMPS 40
+static void test_store__begin_serializes_read_then_write(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	pid_t pids[BUMPERS];
+	struct store *s;
+	char *v;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_meta_set(s, "n", "0", &e), 0);
+	store_close(s);
+	for (int k = 0; k < BUMPERS; k++) {
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k])
+			continue;
+		if (store_open(&s, f->db, &e) < 0)
+			_exit(1);
+		for (int i = 0; i < BUMPS; i++) {
+			char next[32];
+
+			if (store_begin(s, &e) < 0 ||
+			    store_meta_get(s, "n", &v, &e) != 0)
+				_exit(2);
+			snprintf(next, sizeof(next), "%ld", atol(v) + 1);
+			free(v);
+			if (store_meta_set(s, "n", next, &e) < 0 ||
+			    store_commit(s, &e) < 0)
+				_exit(3);
+		}
+		store_close(s);
+		_exit(0);
+	}
+	for (int k = 0; k < BUMPERS; k++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_meta_get(s, "n", &v, &e), 0);
+	assert_int_equal(atol(v), BUMPERS * BUMPS);
+	free(v);
+	store_close(s);
+}
+
+/*
  * A process killed (SIGKILL) inside store_begin()'s transaction, holding
  * the write lock (SQLite's, or PostgreSQL's advisory lock): nothing it
  * wrote is there, and the next writer takes the lock at once.
@@ -902,6 +956,7 @@ static void test_store__postgres_least_privileged_role(void **state)
 		T(test_store__executions_and_their_rows),                      \
 		T(test_store__racing_processes_lose_nothing),                  \
 		T(test_store__killed_in_a_transaction_leaves_nothing),         \
+		T(test_store__begin_serializes_read_then_write),               \
 		T(test_store__transactions), T(test_store__meta)
 
 int main(void)
