@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "worker.h"
+#include "store.h"
 #include "banned.h"
 
 static const char usage[] =
@@ -25,8 +26,9 @@ static const char usage[] =
 	"Exit status 0 after SIGTERM (or once idle with --exit-when-idle),\n"
 	"2 usage, 111 a system error (the store cannot be opened).\n"
 	"\n"
-	"      --db URL            the server's store: sqlite:PATH or PATH\n"
-	"                          (default DIR/slipway.db)\n"
+	"      --db URL            the server's store: sqlite:PATH, PATH or\n"
+	"                          postgres://... (default $SLIPWAY_DB, else\n"
+	"                          DIR/slipway.db)\n"
 	"      --state-dir DIR     this worker's state directory, its builds'\n"
 	"                          sources and caches (default .slipway or\n"
 	"                          $SLIPWAY_STATE_DIR)\n"
@@ -81,14 +83,17 @@ int cmd_worker(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
-		case OPT_DB:
-			if (!strncmp(optarg, "postgres", 8))
-				return cli_usage_error(
-					"worker",
-					"--db: this slipway has no "
-					"PostgreSQL store, only sqlite:PATH");
+		case OPT_DB: {
+			struct sw_err e = SW_ERR_INIT;
+
+			if (store_location_check(optarg, &e) < 0)
+				return cli_usage_error("worker", "--db: %s",
+						       e.msg);
+			/* and the builds it runs record into the same */
+			setenv("SLIPWAY_DB", optarg, 1);
 			o.db = optarg;
 			break;
+		}
 		case OPT_STATE_DIR:
 			o.state_dir = optarg;
 			break;

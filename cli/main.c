@@ -2,11 +2,13 @@
  * slipway: the command table and the process's one exit point.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "batch.h"
 #include "cli.h"
 #include "err.h"
+#include "store.h"
 #include "suggest.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -42,6 +44,56 @@ static const struct cli_command commands[] = {
 	{ "worker", cmd_worker, "run queued actions for a server" },
 };
 
+/* The commands that read or write the store, and so take --db. */
+static const char *const store_commands[] = {
+	"build", "deploy", "run",   "pipeline", "history",
+	"show",	 "report", "prune", "serve",
+};
+
+/*
+ * --db URL (or --db=URL), anywhere before "--": taken out of argv and
+ * put in the environment as SLIPWAY_DB, where the store is looked for
+ * (store_locate()), so that the processes the command starts (pipeline
+ * runners, builds, deployments) use the same store.
+ */
+static int take_db(int *argc, char **argv)
+{
+	struct sw_err e = SW_ERR_INIT;
+	int i = 1;
+
+	while (i < *argc && strcmp(argv[i], "--")) {
+		const char *v;
+		int n = 1;
+
+		if (!strcmp(argv[i], "--db")) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "error: option '--db' requires "
+						"an argument\n");
+				return ERR_USAGE;
+			}
+			v = argv[i + 1];
+			n = 2;
+		} else if (!strncmp(argv[i], "--db=", 5)) {
+			v = argv[i] + 5;
+		} else {
+			i++;
+			continue;
+		}
+		if (store_location_check(v, &e) < 0) {
+			fprintf(stderr, "error: --db: %s\n", e.msg);
+			return ERR_USAGE;
+		}
+		if (setenv("SLIPWAY_DB", v, 1) < 0) {
+			perror("error: setenv");
+			return ERR_SYSTEM;
+		}
+		memmove(argv + i, argv + i + n,
+			(size_t)(*argc - i - n + 1) * sizeof(*argv));
+		*argc -= n;
+	}
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fputs("usage: slipway <command> [options]\n"
@@ -50,7 +102,9 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
 			commands[i].summary);
-	fputs("\nRun 'slipway <command> --help' for a command's options.\n",
+	fputs("\nRun 'slipway <command> --help' for a command's options.\n"
+	      "Those that use the store also take --db URL: sqlite:PATH\n"
+	      "(default <state-dir>/slipway.db) or postgres://...\n",
 	      out);
 }
 
@@ -59,6 +113,13 @@ static int run_command(int argc, char **argv)
 	const char *names[ARRAY_SIZE(commands)];
 	const char *s;
 
+	for (size_t i = 0; i < ARRAY_SIZE(store_commands); i++) {
+		int ret;
+
+		if (!strcmp(argv[0], store_commands[i]) &&
+		    (ret = take_db(&argc, argv)))
+			return ret;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (!strcmp(argv[0], commands[i].name))
 			return commands[i].fn(argc, argv);

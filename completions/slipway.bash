@@ -106,6 +106,10 @@ _slipway() {
 	--since)
 		return
 		;;
+	--db)
+		COMPREPLY=($(compgen -W "sqlite: postgres:// postgresql://" -- "$cur"))
+		return
+		;;
 	--root | --state-dir | --deployment-root | -o | --artifacts)
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
@@ -142,6 +146,10 @@ _slipway() {
 	esac
 	if [[ "$cur" == -* ]]; then
 		words_opts=$(slipway "$cmd" --help 2>/dev/null | _slipway_words)
+		case $cmd in # the commands that use the store take --db
+		build | deploy | run | pipeline | history | show | report | prune | serve)
+			words_opts="$words_opts --db" ;;
+		esac
 		COMPREPLY=($(compgen -W "$words_opts --help" -- "$cur"))
 		return
 	fi

@@ -1437,7 +1437,7 @@ static int queue_job(struct run *r, struct job *j)
 	struct strvec env = STRVEC_INIT;
 	struct buf labels = BUF_INIT;
 	struct queue_action qa = { 0 };
-	char *db = fs_join(r->state, "slipway.db");
+	char *db = store_locate(r->state);
 	char *log = fs_join(j->wd, "log");
 	char *ov = fs_join(j->wd, "outvars");
 	char *name = xasprintf("%s/%s", j->st->name, a->name);
@@ -2355,7 +2355,7 @@ static int open_state(struct run *r, const char *state_dir, struct sw_err *e)
 		return -1;
 	r->state = xstrdup(st.dir);
 	state_release(&st);
-	db = fs_join(r->state, "slipway.db");
+	db = store_locate(r->state);
 	ret = store_open(&r->s, db, e);
 	free(db);
 	return ret;
@@ -2759,7 +2759,7 @@ static int detach(struct run *r)
 	/* the lock is ours now: say so for pipeline stop --abandon */
 	if (ftruncate(r->lockfd, 0) == 0 && lseek(r->lockfd, 0, SEEK_SET) == 0)
 		dprintf(r->lockfd, "%d\n", (int)getpid());
-	db = fs_join(r->state, "slipway.db");
+	db = store_locate(r->state);
 	if (store_open(&r->s, db, &e) < 0) {
 		fail_msg(&e);
 		_exit(111);

@@ -42,7 +42,7 @@ int64_t queue_wall_ms(void);
 bool queue_wanted(void);
 
 struct queue_action {
-	const char *db; /* the store's file */
+	const char *db; /* the store's location (store_locate()) */
 	const char *state_dir; /* the runner's, absolute */
 	const char *kind; /* build command deploy */
 	const char *labels; /* comma-separated, or NULL */

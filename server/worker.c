@@ -528,9 +528,8 @@ int worker_main(const struct worker_opts *o)
 		goto fail;
 	w.state = xstrdup(st.dir);
 	state_release(&st);
-	db = o->db ? xstrdup(o->db) : fs_join(w.state, "slipway.db");
-	if (!strncmp(db, "sqlite:", 7))
-		memmove(db, db + 7, strlen(db + 7) + 1);
+	/* "sqlite:PATH", a path or a PostgreSQL URL: store_open() knows */
+	db = o->db ? xstrdup(o->db) : store_locate(w.state);
 	if (store_open(&w.s, db, &e) < 0)
 		goto fail;
 	w.remote = o->server || o->shared_dir;

@@ -14,21 +14,27 @@
  *   store_builds_free(v, nr);
  *   store_close(s);
  *
- * One interface, so that another database (PostgreSQL, for many
- * machines) can implement it too; this one is SQLite (store/sqlite.c): it is
+ * One interface, two databases: the location given to store_open() is
+ * "sqlite:PATH" or a plain PATH (store/sqlite.c, one machine) or a
+ * "postgres://..." / "postgresql://..." URL (store/postgres.c, many
+ * machines; libpq's URL syntax). SQLite is
  * in WAL mode, so readers never wait for a writer; writers wait for each
  * other (busy timeout STORE_BUSY_MS) rather than fail, so racing
  * processes each get their record in. The schema is a numbered list of
  * migrations (store/migrations.c); store_open() applies the missing ones,
  * each in its own transaction, and refuses a database from a newer
- * slipway.
+ * slipway. PostgreSQL does the same under an advisory lock, and serializes
+ * store_begin() transactions with one as SQLite's write lock does.
  *
  * Strings in records are borrowed by the put functions and owned by the
  * caller in what the get and list functions return (free with the
  * matching _free). Times are milliseconds since the epoch, 0 when
  * unknown. JSON columns hold JSON text, NULL when absent. Every function
  * returns 0 or -1 with *e set (ERR_SYSTEM, the database's message
- * prefixed with the file name); a get of a missing row returns 1.
+ * prefixed with the file name or the URL, its password left out); a get
+ * of a missing row returns 1. A PostgreSQL connection that is lost is not
+ * made again: every later call fails (the transaction open then was
+ * rolled back by the server, so nothing of it is written).
  */
 #ifndef SW_STORE_H
 #define SW_STORE_H
@@ -43,16 +49,36 @@
 struct store;
 
 /*
+ * Where the store of state_dir is: $SLIPWAY_DB when set (so that child
+ * processes use the store their parent was given with --db), else
+ * "<state_dir>/slipway.db". Caller frees.
+ */
+char *store_locate(const char *state_dir);
+/* 1 if location is a PostgreSQL URL. */
+int store_is_postgres(const char *location);
+/* The file of an SQLite location (borrowed from it), NULL for PostgreSQL. */
+const char *store_sqlite_path(const char *location);
+/* Check the form of a location (as given to --db); ERR_USAGE if bad. */
+int store_location_check(const char *location, struct sw_err *e);
+
+/*
  * Open (creating, and migrating to the newest schema) the database at
- * path. A file that is not a database is moved aside to
+ * location (see above; a PostgreSQL database must exist, its tables are
+ * made). A file that is not a database is moved aside to
  * "<path>.corrupt-<time>" and a new one made; *moved_aside (when not
  * NULL) is set then, so that the caller can say so and rebuild the index.
  */
-int store_open(struct store **s, const char *path, struct sw_err *e);
-int store_open_ex(struct store **s, const char *path, int *moved_aside,
+int store_open(struct store **s, const char *location, struct sw_err *e);
+int store_open_ex(struct store **s, const char *location, int *moved_aside,
 		  struct sw_err *e);
 /* Close and free; store_close(NULL) is a no-op. */
 void store_close(struct store *s);
+/*
+ * 1 while s can be used; 0 once its connection is lost (PostgreSQL went
+ * away, even while s was idle): close it and open another. Always 1 for
+ * SQLite. Does not wait.
+ */
+int store_alive(struct store *s);
 
 /*
  * Writes that stand or fall together (an action's end, its stage's and
@@ -72,7 +98,7 @@ int store_latest_version(void);
  * Open without migrating past version max (0: no table at all), as a
  * database made by an older slipway is: for testing the migrations.
  */
-int store_open_at(struct store **s, const char *path, int max,
+int store_open_at(struct store **s, const char *location, int max,
 		  struct sw_err *e);
 
 /* A small key/value table for the store's own bookkeeping. *value is

@@ -16,6 +16,19 @@ teardown() {
 	sv_teardown
 }
 
+# WORKER_PG_URL (a tests/pg.sh server; worker-postgres.bats sets it): the
+# same tests with the store on PostgreSQL, each in a database of its own,
+# named to every process by SLIPWAY_DB.
+if [ -n "${WORKER_PG_URL:-}" ]; then
+	eval "sqlite_$(declare -f setup)"
+	setup() {
+		sqlite_setup
+		local db=w$BATS_TEST_NUMBER
+		psql -q "$WORKER_PG_URL" -c "CREATE DATABASE $db" >/dev/null
+		export SLIPWAY_DB=${WORKER_PG_URL/\/slipway\?//$db?}
+	}
+fi
+
 # A git repository $T/repo whose buildspec runs $T/build.sh, and the
 # pipeline $T/pl/web.yml: Source, then a Build stage of $1 CodeBuild
 # actions (B1..Bn, project app), then what stdin adds.
@@ -74,7 +87,7 @@ EOB
 wk_start() {
 	local name=$1
 	shift
-	"$SLIPWAY" worker --db "$STATE/slipway.db" --state-dir "$T/$name" \
+	"$SLIPWAY" worker --db "${SLIPWAY_DB:-$STATE/slipway.db}" --state-dir "$T/$name" \
 		--name "$name" "$@" 2>>"$T/$name.log" &
 	eval "WK_$name=$!"
 	wait_line "$T/$name.log" "worker $name: ready"
@@ -85,7 +98,11 @@ start_execution() {
 }
 
 jobs_sql() {
-	sqlite3 "$STATE/slipway.db" "$1"
+	if [ -n "${SLIPWAY_DB:-}" ]; then
+		psql -qAt "$SLIPWAY_DB" -c "$1"
+	else
+		sqlite3 "$STATE/slipway.db" "$1"
+	fi
 }
 
 # Wait (up to 60 s) until the SQL query's answer is $2.
@@ -246,7 +263,7 @@ EOB
 	wait_sql "SELECT count(*) FROM jobs WHERE kind = 'build' AND status = 'queued' AND labels = 'linux,big'" 2
 	# the source ran on 'small'; the builds wait for a worker with both labels
 	wait_sql "SELECT owner FROM jobs WHERE kind = 'command'" small
-	"$SLIPWAY" worker --db "$STATE/slipway.db" --state-dir "$T/small2" \
+	"$SLIPWAY" worker --db "${SLIPWAY_DB:-$STATE/slipway.db}" --state-dir "$T/small2" \
 		--name small2 --labels linux --exit-when-idle 2>"$T/small2.log"
 	grep -q "queue empty" "$T/small2.log"
 	wk_start big --labels big,linux,x86
@@ -355,7 +372,7 @@ EOB
 	wait_line "$T/port" .
 	PORT=$(cat "$T/port")
 	printf '%s\n' "$TOK" >"$T/worker-token"
-	${NETNS:+ip netns exec "$NETNS"} "$SLIPWAY" worker --db "$STATE/slipway.db" \
+	${NETNS:+ip netns exec "$NETNS"} "$SLIPWAY" worker --db "${SLIPWAY_DB:-$STATE/slipway.db}" \
 		--state-dir "$T/far" --name far \
 		--server "http://$ADDR:$PORT" --token-file "$T/worker-token" \
 		2>>"$T/far.log" &
@@ -369,7 +386,7 @@ EOB
 	[ "$(cat "$T/seen")" = "built by hello" ]
 	# the input came by digest, the output went as a blob
 	[ "$(ls "$T/far/inputs" | grep -c '^[0-9a-f]\{64\}$')" -ge 1 ]
-	sha=$(jobs_sql "SELECT json_extract(result, '\$.artifact') FROM jobs WHERE kind = 'build'")
+	sha=$(jobs_sql "SELECT result FROM jobs WHERE kind = 'build'" | jq -r .artifact)
 	[ -f "$STATE/blobs/$sha" ]
 	[ "$(sha256sum <"$STATE/blobs/$sha" | cut -c1-64)" = "$sha" ]
 	# the log reached the server's copy through the API

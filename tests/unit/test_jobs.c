@@ -10,15 +10,18 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "pgtest.h"
 #include "store.h"
 #include "xalloc.h"
 
 #define S(lit) ((char *)(lit))
 #define LEASE 10000
 
+/* Each case runs on SQLite, then on PostgreSQL (pgtest.h). */
 struct fixture {
 	char dir[32];
 	char *db;
+	char schema[32];
 	struct store *s;
 };
 
@@ -30,9 +33,14 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/sw-jobs-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
-	f->db = fs_join(f->dir, "slipway.db");
-	if (store_open(&f->s, f->db, &e) < 0)
+	if (pgtest_url)
+		f->db = pgtest_schema_new(f->schema, sizeof(f->schema));
+	else
+		f->db = fs_join(f->dir, "slipway.db");
+	if (store_open(&f->s, f->db, &e) < 0) {
+		fprintf(stderr, "%s\n", e.msg);
 		return -1;
+	}
 	*state = f;
 	return 0;
 }
@@ -43,6 +51,8 @@ static int teardown(void **state)
 	struct sw_err e = SW_ERR_INIT;
 
 	store_close(f->s);
+	if (pgtest_url)
+		pgtest_schema_drop(f->schema);
 	fs_remove_tree(f->dir, &e);
 	free(f->db);
 	free(f);
@@ -300,5 +310,9 @@ int main(void)
 		T(test_jobs__racing_claims_never_share_a_job),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int ret;
+
+	ret = cmocka_run_group_tests_name("jobs on sqlite", tests, NULL, NULL);
+	ret |= pgtest_run_group("jobs on postgresql", tests, ARRAY_SIZE(tests));
+	return ret;
 }
