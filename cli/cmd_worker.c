@@ -98,10 +98,14 @@ int cmd_worker(int argc, char **argv)
 			o.state_dir = optarg;
 			break;
 		case OPT_NAME:
-			if (!*optarg || strchr(optarg, '\''))
+			if (!*optarg || strlen(optarg) > 64 ||
+			    optarg[strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+						  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						  "0123456789._-")])
 				return cli_usage_error(
 					"worker",
-					"--name wants a name, not '%s'",
+					"--name wants letters, digits, '.', "
+					"'_' and '-' (64 at most), not '%s'",
 					optarg);
 			o.name = optarg;
 			break;

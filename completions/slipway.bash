@@ -129,7 +129,8 @@ _slipway() {
 		return
 		;;
 	--group | --env-file | --secrets-file | --report | --html | -b | \
-		--buildspec | --pipelines | --token-file | --port-file)
+		--buildspec | --pipelines | --token-file | --port-file | \
+		--shared-dir)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
@@ -140,7 +141,7 @@ _slipway() {
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
 		--secondary-source | --revision | -v | --variable | --summary | --reason | \
 		--listen | --workers | --max-body | --grace | --request-timeout | \
-		--public-url)
+		--public-url | --name | --slots | --labels | --server | --lease)
 		return
 		;;
 	esac

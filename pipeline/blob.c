@@ -4,6 +4,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,20 @@ int blob_is_digest(const char *s)
 	return n == 64;
 }
 
+/* An absolute name, or one with a ".." part. */
+static bool bad_name(const char *s)
+{
+	if (*s == '/')
+		return true;
+	for (const char *p = s; p; p = strchr(p, '/')) {
+		if (*p == '/')
+			p++;
+		if (!strncmp(p, "..", 2) && (p[2] == '/' || !p[2]))
+			return true;
+	}
+	return false;
+}
+
 int blob_pack(const char *dir, const char *tar, char hex[65], struct sw_err *e)
 {
 	struct archive *disk = archive_read_disk_new();
@@ -41,9 +56,7 @@ int blob_pack(const char *dir, const char *tar, char hex[65], struct sw_err *e)
 		err_set(e, ERR_SYSTEM, "%s: %s", tmp, archive_error_string(w));
 		goto out;
 	}
-	if (chdir(dir) < 0 && err_sys(e, "%s", dir))
-		goto out;
-	if (archive_read_disk_open(disk, ".") != ARCHIVE_OK) {
+	if (archive_read_disk_open(disk, dir) != ARCHIVE_OK) {
 		err_set(e, ERR_SYSTEM, "%s: %s", dir,
 			archive_error_string(disk));
 		goto out;
@@ -51,13 +64,16 @@ int blob_pack(const char *dir, const char *tar, char hex[65], struct sw_err *e)
 	ent = archive_entry_new();
 	while ((rc = archive_read_next_header2(disk, ent)) == ARCHIVE_OK) {
 		const char *src = archive_entry_sourcepath(ent);
+		const char *name = archive_entry_pathname(ent);
 		char buf[65536];
 		ssize_t n;
 		int fd;
 
 		archive_read_disk_descend(disk);
-		if (!strcmp(archive_entry_pathname(ent), "."))
+		/* names relative to dir, without a cwd to change */
+		if (strncmp(name, dir, strlen(dir)) || name[strlen(dir)] != '/')
 			continue;
+		archive_entry_copy_pathname(ent, name + strlen(dir) + 1);
 		archive_entry_set_uid(ent, 0);
 		archive_entry_set_gid(ent, 0);
 		archive_entry_set_uname(ent, NULL);
@@ -91,9 +107,6 @@ int blob_pack(const char *dir, const char *tar, char hex[65], struct sw_err *e)
 		goto out;
 	ret = 0;
 out:
-	if (chdir("/") < 0) {
-		/* the callers use absolute paths */
-	}
 	archive_entry_free(ent);
 	archive_read_free(disk);
 	archive_write_free(w);
@@ -115,8 +128,7 @@ int blob_unpack(const char *tar, const char *dest, struct sw_err *e)
 	archive_write_disk_set_options(
 		d, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
 			   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-			   ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-			   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+			   ARCHIVE_EXTRACT_SECURE_SYMLINKS);
 	if (fs_mkdir_p(tmp, 0755, e) < 0)
 		goto out;
 	if (archive_read_open_filename(a, tar, 65536) != ARCHIVE_OK) {
@@ -124,10 +136,26 @@ int blob_unpack(const char *tar, const char *dest, struct sw_err *e)
 		goto out;
 	}
 	while ((rc = archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
-		char *path = fs_join(tmp, archive_entry_pathname(ent));
+		const char *name = archive_entry_pathname(ent);
+		const char *link = archive_entry_hardlink(ent);
+		char *path;
 		const void *buf;
 		size_t len;
 		la_int64_t off;
+
+		/* names are made absolute under tmp: check them first */
+		if (!name || bad_name(name) || (link && bad_name(link))) {
+			err_set(e, ERR_SPEC, "%s: refused entry '%s'", tar,
+				name ? name : "");
+			goto out;
+		}
+		path = fs_join(tmp, name);
+		if (link) {
+			char *l = fs_join(tmp, link);
+
+			archive_entry_copy_hardlink(ent, l);
+			free(l);
+		}
 
 		archive_entry_set_pathname(ent, path);
 		free(path);

@@ -1453,6 +1453,7 @@ static int queue_job(struct run *r, struct job *j)
 	for (size_t i = 0; i < j->env.nr; i++)
 		strvec_push(&env, j->env.v[i]);
 	qa.db = db;
+	qa.state_dir = r->state;
 	qa.kind = a->provider == PL_CODEBUILD	 ? "build"
 		  : a->provider == PL_CODEDEPLOY ? "deploy"
 						 : "command";

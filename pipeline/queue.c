@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "blob.h"
 #include "fs.h"
+#include "hash.h"
 #include "queue.h"
 #include "state.h"
 #include "store.h"
@@ -57,6 +59,38 @@ static void put_str(json_object *o, const char *k, const char *v)
 		json_object_object_add(o, k, json_object_new_string(v));
 }
 
+/* The arguments that name a pipeline artifact, by its digest. */
+static json_object *inputs_of(const struct queue_action *qa)
+{
+	json_object *a = json_object_new_array();
+	char *adir = fs_join(qa->state_dir, "artifacts");
+	size_t n = strlen(adir);
+
+	for (size_t i = 0; qa->argv[i]; i++) {
+		char *real = realpath(qa->argv[i], NULL);
+		json_object *in;
+		char hex[65];
+
+		if (!real || strncmp(real, adir, n) || real[n] != '/' ||
+		    strlen(real + n + 1) != 64) {
+			free(real);
+			continue;
+		}
+		memcpy(hex, real + n + 1, 65);
+		free(real);
+		if (!blob_is_digest(hex))
+			continue;
+		in = json_object_new_object();
+		json_object_object_add(in, "index",
+				       json_object_new_int64((int64_t)i));
+		json_object_object_add(in, "digest",
+				       json_object_new_string(hex));
+		json_object_array_add(a, in);
+	}
+	free(adir);
+	return a;
+}
+
 static char *spec_of(const struct queue_action *qa)
 {
 	json_object *o = json_object_new_object();
@@ -70,6 +104,8 @@ static char *spec_of(const struct queue_action *qa)
 	put_str(o, "wd", qa->wd);
 	put_str(o, "execution", qa->execution_id);
 	put_str(o, "action", qa->action);
+	if (qa->state_dir)
+		json_object_object_add(o, "inputs", inputs_of(qa));
 	s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;
@@ -83,6 +119,101 @@ static void append_log(const char *log, const char *line)
 		return;
 	fprintf(f, "%s\n", line);
 	fclose(f);
+}
+
+/* A location of the worker's report, under root, made one under wd. */
+static void relocate(json_object *o, const char *root, const char *wd)
+{
+	json_object *l;
+	const char *v;
+	size_t n = strlen(root);
+
+	if (!o || !json_object_object_get_ex(o, "location", &l))
+		return;
+	v = json_object_get_string(l);
+	if (!strncmp(v, "file://", 7))
+		v += 7;
+	if (strncmp(v, root, n) || (v[n] && v[n] != '/'))
+		return;
+	{
+		char *loc = xasprintf("file://%s%s", wd, v + n);
+
+		json_object_object_add(o, "location",
+				       json_object_new_string(loc));
+		free(loc);
+	}
+}
+
+/*
+ * The build's report and output that a worker on another machine sent
+ * (see queue.h), unpacked into wd; -1 with *e set when they cannot be.
+ */
+static int take_artifact(const struct queue_action *qa, json_object *res,
+			 struct sw_err *e)
+{
+	json_object *x, *rep = NULL, *arr;
+	const char *sha, *root, *shared = NULL;
+	char *tar, *tmp = NULL, *p = NULL, *q = NULL;
+	char got[HASH_SHA256_HEX];
+	int ret = -1;
+
+	if (!json_object_object_get_ex(res, "artifact", &x))
+		return 0;
+	sha = json_object_get_string(x);
+	if (!blob_is_digest(sha) || !json_object_object_get_ex(res, "root", &x))
+		return err_set(e, ERR_SYSTEM, "the worker's result is bad");
+	root = json_object_get_string(x);
+	if (json_object_object_get_ex(res, "shared", &x))
+		shared = json_object_get_string(x);
+	p = xasprintf("blobs/%s", sha);
+	tar = shared ? fs_join(shared, sha) : fs_join(qa->state_dir, p);
+	if (hash_file_sha256(tar, got, e) < 0)
+		goto out;
+	if (strcmp(got, sha)) {
+		err_set(e, ERR_SYSTEM, "%s: its sha256 is %s, not %s", tar, got,
+			sha);
+		goto out;
+	}
+	tmp = fs_join(qa->wd, "result");
+	fs_remove_tree(tmp, e);
+	if (blob_unpack(tar, tmp, e) < 0)
+		goto out;
+	free(p);
+	p = fs_join(tmp, "report.json");
+	rep = json_object_from_file(p);
+	if (!rep) {
+		err_set(e, ERR_SYSTEM, "the worker sent no build report");
+		goto out;
+	}
+	if (json_object_object_get_ex(rep, "artifacts", &x))
+		relocate(x, root, qa->wd);
+	if (json_object_object_get_ex(rep, "secondaryArtifacts", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+			relocate(json_object_array_get_idx(arr, i), root,
+				 qa->wd);
+	free(q);
+	q = fs_join(qa->wd, "report.json");
+	if (json_object_to_file_ext(q, rep, JSON_C_TO_STRING_PRETTY) < 0) {
+		err_sys(e, "%s", q);
+		goto out;
+	}
+	free(p);
+	free(q);
+	p = fs_join(tmp, "out");
+	q = fs_join(qa->wd, "out");
+	if (fs_is_dir(p) && (fs_remove_tree(q, e) < 0 || rename(p, q) < 0)) {
+		if (!e->msg[0])
+			err_sys(e, "rename '%s'", q);
+		goto out;
+	}
+	ret = 0;
+out:
+	json_object_put(rep);
+	free(tar);
+	free(tmp);
+	free(p);
+	free(q);
+	return ret;
 }
 
 /* <wd>/job.json for the report, and the exit status the job gives. */
@@ -99,6 +230,15 @@ static int finish(const struct queue_action *qa, const struct store_job *j)
 		status = json_object_get_int(x);
 	if (status == 0 && strcmp(j->outcome ? j->outcome : "", "Succeeded"))
 		status = 1;
+	if (status == 0 && res && take_artifact(qa, res, &e) < 0) {
+		char *line = xasprintf("error: job %s: %s", j->id, e.msg);
+
+		append_log(qa->log, line);
+		fprintf(stderr, "%s\n", line);
+		free(line);
+		err_clear(&e);
+		status = 111;
+	}
 	put_str(o, "id", j->id);
 	put_str(o, "worker", j->owner);
 	json_object_object_add(o, "attempt", json_object_new_int64(j->attempt));

@@ -10,8 +10,15 @@
  *
  * The job's spec is JSON: {"argv": [...], "cwd": D, "env": ["N=V", ..],
  * "log": F, "outvars": F, "wd": D, "execution": "pe-..", "action":
- * "Stage/Action"}: the same command a local action runs, and where its
- * log and output variables go. While it waits, it takes back leases
+ * "Stage/Action", "inputs": [{"index": I, "digest": HEX}, ..]}: the
+ * same command a local action runs, where its log and output variables
+ * go, and which of its arguments name a pipeline artifact
+ * (<state>/artifacts/HEX), for a worker on another machine to fetch by
+ * digest. A worker that ran a build elsewhere reports {"artifact": SHA,
+ * "root": DIR, "shared": DIR} in its result: the build's report and
+ * output as a tar (pipeline/blob.h) at <state>/blobs/SHA (uploaded) or
+ * in the shared directory; the waiter checks its digest and unpacks it
+ * into <wd> (report.json, out/), the report's locations made local. While it waits, it takes back leases
  * that expired (store_job_reap), so that a dead worker's job is queued
  * again (a build, a command) or failed (a deployment) even when no
  * worker is left to notice. When the job is done it writes
@@ -36,6 +43,7 @@ bool queue_wanted(void);
 
 struct queue_action {
 	const char *db; /* the store's location (store_locate()) */
+	const char *state_dir; /* the runner's, absolute */
 	const char *kind; /* build command deploy */
 	const char *labels; /* comma-separated, or NULL */
 	char *const *argv;

@@ -16,11 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "fs.h"
 #include "queue.h"
 #include "state.h"
 #include "store.h"
 #include "strvec.h"
+#include "wclient.h"
 #include "worker.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -33,6 +35,8 @@ struct running {
 	pid_t pid; /* 0: the slot is free */
 	int64_t renew_at;
 	bool lost;
+	char *dir; /* <state>/jobs/<id>: its files on this machine */
+	off_t sent; /* how much of dir/log the server has */
 };
 
 struct worker {
@@ -44,6 +48,8 @@ struct worker {
 	struct running *slot;
 	int nslots, busy;
 	bool stopping;
+	bool remote; /* --server or --shared-dir: not the runner's files */
+	struct wclient client; /* with --server */
 };
 
 static void say(const struct worker *w, const char *fmt, ...)
@@ -79,13 +85,134 @@ static const char *json_str(json_object *o, const char *key)
 						     : NULL;
 }
 
-/* In the job's child: run it; never returns. */
-static void run_child(struct worker *w, const struct store_job *j, pid_t parent)
+/* Replace the value after option opt in argv by val. */
+static void set_option(struct strvec *argv, const char *opt, const char *val)
 {
+	for (size_t i = 0; i + 1 < argv->nr; i++)
+		if (!strcmp(argv->v[i], opt)) {
+			free(argv->v[i + 1]);
+			argv->v[i + 1] = xstrdup(val);
+		}
+}
+
+/*
+ * The pipeline artifacts the job's arguments name, fetched by digest
+ * into <state>/inputs/<digest> (once per worker), each argument made a
+ * link of the same name under dir (a build takes its project's name
+ * from it).
+ */
+static int fetch_inputs(struct worker *w, json_object *spec, const char *dir,
+			struct strvec *argv, struct sw_err *e)
+{
+	json_object *ins, *in, *x;
+
+	if (!json_object_object_get_ex(spec, "inputs", &ins))
+		return 0;
+	for (size_t k = 0; k < json_object_array_length(ins); k++) {
+		const char *hex, *base;
+		char *rel, *cache, *tar, *link;
+		size_t i;
+
+		in = json_object_array_get_idx(ins, k);
+		if (!json_object_object_get_ex(in, "index", &x))
+			continue;
+		i = (size_t)json_object_get_int64(x);
+		if (!json_object_object_get_ex(in, "digest", &x) ||
+		    i >= argv->nr)
+			continue;
+		hex = json_object_get_string(x);
+		if (!blob_is_digest(hex))
+			return err_set(e, ERR_SYSTEM, "bad input digest");
+		rel = fs_join(w->state, "inputs");
+		cache = fs_join(rel, hex);
+		tar = xasprintf("%s.tar", cache);
+		if (!fs_is_dir(cache)) {
+			if (!w->o->server) {
+				free(rel);
+				free(cache);
+				free(tar);
+				return err_set(e, ERR_SYSTEM,
+					       "input artifact %s: not here, "
+					       "and no --server to fetch it",
+					       hex);
+			}
+			if (fs_mkdir_p(rel, 0755, e) < 0 ||
+			    wclient_get_blob(&w->client, hex, tar, e) < 0 ||
+			    (blob_unpack(tar, cache, e) < 0 &&
+			     !fs_is_dir(cache))) {
+				free(rel);
+				free(cache);
+				free(tar);
+				return -1;
+			}
+			unlink(tar);
+			err_clear(e);
+		}
+		free(rel);
+		base = strrchr(argv->v[i], '/');
+		base = base ? base + 1 : argv->v[i];
+		link = fs_join(dir, base);
+		unlink(link);
+		if (symlink(cache, link) < 0) {
+			err_sys(e, "%s", link);
+			free(cache);
+			free(tar);
+			free(link);
+			return -1;
+		}
+		free(argv->v[i]);
+		argv->v[i] = link;
+		free(cache);
+		free(tar);
+	}
+	return 0;
+}
+
+/* After a build ran here for another machine: its result as a blob. */
+static int send_result(struct worker *w, const char *dir, struct sw_err *e)
+{
+	char *res = fs_join(dir, "result"), *tar = fs_join(dir, "result.tar");
+	char *note = fs_join(dir, "artifact");
+	char hex[65];
+	int ret = -1;
+
+	if (blob_pack(res, tar, hex, e) < 0)
+		goto out;
+	if (w->o->shared_dir) {
+		char *to = fs_join(w->o->shared_dir, hex);
+		char *tmp = fs_tmp_name(to);
+
+		ret = fs_copy_tree(tar, tmp, NULL, e);
+		if (!ret && rename(tmp, to) < 0)
+			ret = err_sys(e, "rename '%s'", to);
+		free(to);
+		free(tmp);
+		if (ret < 0)
+			goto out;
+		ret = -1;
+	} else if (wclient_put_blob(&w->client, tar, hex, e) < 0) {
+		goto out;
+	}
+	ret = fs_write_atomic(note, hex, 64, 0644, e);
+out:
+	free(res);
+	free(tar);
+	free(note);
+	return ret;
+}
+
+/* In the job's child: run it; never returns. */
+static void run_child(struct worker *w, struct running *r, pid_t parent)
+{
+	const struct store_job *j = &r->job;
 	json_object *spec = json_tokener_parse(j->spec);
 	struct strvec argv = STRVEC_INIT, env = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
 	const char *log, *cwd;
-	int fd;
+	bool build = !strcmp(j->kind, "build");
+	char *locallog = NULL;
+	int fd, status;
+	pid_t pid;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -106,13 +233,14 @@ static void run_child(struct worker *w, const struct store_job *j, pid_t parent)
 	json_strings(spec, "argv", &argv);
 	json_strings(spec, "env", &env);
 	/* a build keeps its sources and caches in the worker's state */
-	if (!strcmp(j->kind, "build") && w->o->state_dir)
-		for (size_t i = 0; i + 1 < argv.nr; i++)
-			if (!strcmp(argv.v[i], "--state-dir")) {
-				free(argv.v[i + 1]);
-				argv.v[i + 1] = xstrdup(w->state);
-			}
+	if ((build || (w->remote && !strcmp(j->kind, "deploy"))) &&
+	    (w->o->state_dir || w->remote))
+		set_option(&argv, "--state-dir", w->state);
 	log = json_str(spec, "log");
+	if (w->o->server) {
+		locallog = fs_join(r->dir, "log");
+		log = locallog;
+	}
 	if (log) {
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd >= 0) {
@@ -124,6 +252,23 @@ static void run_child(struct worker *w, const struct store_job *j, pid_t parent)
 		j->attempt, w->name);
 	if (j->reason)
 		fprintf(stderr, "slipway: run again: %s\n", j->reason);
+	if (w->remote) {
+		char *res = fs_join(r->dir, "result");
+		char *out = fs_join(res, "out");
+		char *rep = fs_join(res, "report.json");
+
+		if (fetch_inputs(w, spec, r->dir, &argv, &e) < 0) {
+			fprintf(stderr, "error: %s\n", e.msg);
+			_exit(111);
+		}
+		if (build) {
+			set_option(&argv, "--report", rep);
+			set_option(&argv, "-o", out);
+		}
+		free(res);
+		free(out);
+		free(rep);
+	}
 	fflush(stderr);
 	for (size_t i = 0; i < env.nr; i++)
 		putenv(xstrdup(env.v[i]));
@@ -138,16 +283,81 @@ static void run_child(struct worker *w, const struct store_job *j, pid_t parent)
 		fprintf(stderr, "error: job %s has no argv\n", j->id);
 		_exit(127);
 	}
-	execv(argv.v[0], argv.v);
-	fprintf(stderr, "error: cannot run %s: %s\n", argv.v[0],
-		strerror(errno));
-	_exit(127);
+	/* here, its output is all there is to send: run it in our place */
+	pid = w->remote && build ? fork() : 0;
+	if (pid == 0) {
+		execv(argv.v[0], argv.v);
+		fprintf(stderr, "error: cannot run %s: %s\n", argv.v[0],
+			strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0) {
+		fprintf(stderr, "error: fork: %s\n", strerror(errno));
+		_exit(111);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(111);
+	if (!WIFEXITED(status))
+		_exit(128 + WTERMSIG(status));
+	if (WEXITSTATUS(status) == 0 && send_result(w, r->dir, &e) < 0) {
+		fprintf(stderr, "error: job %s: sending its result: %s\n",
+			j->id, e.msg);
+		_exit(111);
+	}
+	_exit(WEXITSTATUS(status));
+}
+
+/* Send the server what was added to the job's log here. */
+static void stream_log(struct worker *w, struct running *r)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *path, buf[65536];
+	ssize_t n;
+	int fd;
+
+	if (!w->o->server || !r->dir)
+		return;
+	path = fs_join(r->dir, "log");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return;
+	while ((n = pread(fd, buf, sizeof(buf), r->sent)) > 0) {
+		int rc = wclient_post_log(&w->client, r->job.id, w->name, buf,
+					  (size_t)n, &e);
+
+		if (rc < 0) {
+			say(w, "job %s: log: %s", r->job.id, e.msg);
+			break;
+		}
+		r->sent += n;
+		if (rc == 1)
+			break;
+	}
+	close(fd);
 }
 
 static int start(struct worker *w, struct running *r)
 {
 	pid_t parent = getpid();
 
+	struct sw_err e = SW_ERR_INIT;
+
+	free(r->dir);
+	r->dir = NULL;
+	r->sent = 0;
+	if (w->remote) {
+		char *rel = xasprintf("jobs/%s", r->job.id);
+
+		r->dir = fs_join(w->state, rel);
+		free(rel);
+		fs_remove_tree(r->dir, &e);
+		if (fs_mkdir_p(r->dir, 0755, &e) < 0) {
+			say(w, "job %s: %s", r->job.id, e.msg);
+			return -1;
+		}
+	}
 	fflush(stdout);
 	fflush(stderr);
 	r->pid = fork();
@@ -156,7 +366,7 @@ static int start(struct worker *w, struct running *r)
 		return -1;
 	}
 	if (r->pid == 0)
-		run_child(w, &r->job, parent);
+		run_child(w, r, parent);
 	setpgid(r->pid, r->pid);
 	r->renew_at = queue_wall_ms() + w->lease / 3;
 	r->lost = false;
@@ -179,6 +389,37 @@ static void finished(struct worker *w, struct running *r, int status)
 		     : NULL;
 	int rc = 1;
 
+	if (r->dir) {
+		char *note = fs_join(r->dir, "artifact"), *hex = NULL;
+		size_t len;
+
+		stream_log(w, r);
+		if (code == 0 && fs_read_file(note, 64, &hex, &len, &e) == 0 &&
+		    len == 64) {
+			char *res = fs_join(r->dir, "result");
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "exit",
+					       json_object_new_int(code));
+			json_object_object_add(o, "artifact",
+					       json_object_new_string(hex));
+			json_object_object_add(o, "root",
+					       json_object_new_string(res));
+			if (w->o->shared_dir)
+				json_object_object_add(
+					o, "shared",
+					json_object_new_string(
+						w->o->shared_dir));
+			free(result);
+			result = xstrdup(json_object_to_json_string_ext(
+				o, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+			free(res);
+		}
+		err_clear(&e);
+		free(note);
+		free(hex);
+	}
 	if (!r->lost)
 		rc = store_job_complete(w->s, r->job.id, w->name,
 					code ? "Failed" : "Succeeded", result,
@@ -291,6 +532,12 @@ int worker_main(const struct worker_opts *o)
 	db = o->db ? xstrdup(o->db) : store_locate(w.state);
 	if (store_open(&w.s, db, &e) < 0)
 		goto fail;
+	w.remote = o->server || o->shared_dir;
+	if (o->server &&
+	    wclient_init(&w.client, o->server, o->token_file, &e) < 0)
+		goto fail;
+	if (o->shared_dir && fs_mkdir_p(o->shared_dir, 0755, &e) < 0)
+		goto fail;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -312,6 +559,9 @@ int worker_main(const struct worker_opts *o)
 
 		reap_children(&w);
 		renew(&w, now);
+		for (int i = 0; i < w.nslots; i++)
+			if (w.slot[i].pid && !w.slot[i].lost)
+				stream_log(&w, &w.slot[i]);
 		if (now >= next_reap) {
 			long nq = 0, nf = 0;
 
@@ -350,10 +600,13 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	store_close(w.s);
-	for (int i = 0; i < w.nslots; i++)
+	for (int i = 0; i < w.nslots; i++) {
 		if (w.slot[i].pid)
 			store_job_release(&w.slot[i].job);
+		free(w.slot[i].dir);
+	}
 	free(w.slot);
+	wclient_release(&w.client);
 	free(w.state);
 	free(w.name);
 	free(db);

@@ -10,6 +10,12 @@
 load helpers
 load serve_helpers
 
+eval "$(declare -f teardown | sed '1s/^teardown/sv_teardown/')"
+teardown() {
+	net_teardown
+	sv_teardown
+}
+
 # WORKER_PG_URL (a tests/pg.sh server; worker-postgres.bats sets it): the
 # same tests with the store on PostgreSQL, each in a database of its own,
 # named to every process by SLIPWAY_DB.
@@ -108,6 +114,20 @@ wait_sql() {
 		sleep 0.1
 	done
 	echo "'$1' gives '$v', not '$2'" >&2
+	return 1
+}
+
+# wait_status against $ADDR (the server may not listen on loopback).
+wait_status_at() {
+	local i s
+	for i in $(seq 600); do
+		s=$(curl -s -H "Authorization: Bearer $TOK" \
+			"http://${ADDR:-127.0.0.1}:$PORT/api/executions/$1" |
+			jq -r .pipelineExecution.status)
+		[ "$s" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "execution $1 is $s, not $2" >&2
 	return 1
 }
 
@@ -290,4 +310,90 @@ EOB
 	run "$SLIPWAY" serve --workers -1 --pipelines "$T"
 	[ "$status" = 2 ]
 	[[ "$output" == *"--workers wants 0 to 1024"* ]]
+}
+
+# A network namespace of its own for a worker, reaching the server only
+# over a veth pair (10.213.N.1 the server's end); NETNS empty (and the
+# server's address 127.0.0.1) where namespaces cannot be made.
+net_setup() {
+	NETNS= ADDR=127.0.0.1
+	local n=$((RANDOM % 250 + 1))
+	if [ "$(id -u)" = 0 ] && ip netns add "sww$n$$" 2>/dev/null; then
+		NETNS=sww$n$$
+		ip link add "swh$n$$" type veth peer name "swn$n$$"
+		ip link set "swn$n$$" netns "$NETNS"
+		ip addr add "10.213.$n.1/30" dev "swh$n$$"
+		ip link set "swh$n$$" up
+		ip netns exec "$NETNS" ip addr add "10.213.$n.2/30" dev "swn$n$$"
+		ip netns exec "$NETNS" ip link set "swn$n$$" up
+		ip netns exec "$NETNS" ip link set lo up
+		ADDR=10.213.$n.1
+		echo "$NETNS swh$n$$" >"$T/netns"
+	fi
+}
+
+net_teardown() {
+	if [ -s "$T/netns" ]; then
+		read -r ns link <"$T/netns"
+		ip netns del "$ns" 2>/dev/null || true
+		ip link del "$link" 2>/dev/null || true
+	fi
+}
+
+@test "worker: a worker in a network of its own fetches the build's input by digest and sends its log and artifact over HTTP" {
+	net_setup
+	cat >"$T/build.sh" <<EOB
+mkdir -p dist
+echo "built by \$(cat f.txt)" >dist/out.txt
+echo "a line of the build's log"
+EOB
+	wk_setup 1 <<EOB
+    - name: Check
+      actions:
+        - name: Read
+          actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
+          commands: ["cat out.txt >$T/seen"]
+          inputArtifacts: [{name: Built}]
+EOB
+	(
+		cd "$T/repo"
+		echo hello >f.txt
+		printf 'artifacts:\n  base-directory: dist\n  files: ["**/*"]\n' >>buildspec.yml
+		sed -i 's|sh '"$T"'/build.sh|. '"$T"'/build.sh|' buildspec.yml
+		git add -A
+		git -c user.email=t@example.com -c user.name=t commit -qm out
+	)
+	sed -i 's|          inputArtifacts: \[{name: Src}\]$|&\n          outputArtifacts: [{name: Built}]|' "$T/pl/web.yml"
+	rm -f "$T/port"
+	"$SLIPWAY" serve --listen "$ADDR:0" --port-file "$T/port" \
+		--state-dir "$STATE" --token-file "$T/tokens" \
+		--pipelines "$T/pl" --workers 0 2>>"$T/serve.log" 3>&- &
+	SV_PID=$!
+	wait_line "$T/port" .
+	PORT=$(cat "$T/port")
+	printf '%s\n' "$TOK" >"$T/worker-token"
+	${NETNS:+ip netns exec "$NETNS"} "$SLIPWAY" worker --db "${SLIPWAY_DB:-$STATE/slipway.db}" \
+		--state-dir "$T/far" --name far \
+		--server "http://$ADDR:$PORT" --token-file "$T/worker-token" \
+		2>>"$T/far.log" &
+	WK_far=$!
+	id=$(curl -s -X POST -H "Authorization: Bearer $TOK" \
+		"http://$ADDR:$PORT/api/pipelines/web/executions" | jq -r .pipelineExecutionId)
+	wait_status_at "$id" Succeeded || {
+		cat "$T/far.log" "$STATE"/executions/*/actions/*/log >&2
+		false
+	}
+	[ "$(cat "$T/seen")" = "built by hello" ]
+	# the input came by digest, the output went as a blob
+	[ "$(ls "$T/far/inputs" | grep -c '^[0-9a-f]\{64\}$')" -ge 1 ]
+	sha=$(jobs_sql "SELECT result FROM jobs WHERE kind = 'build'" | jq -r .artifact)
+	[ -f "$STATE/blobs/$sha" ]
+	[ "$(sha256sum <"$STATE/blobs/$sha" | cut -c1-64)" = "$sha" ]
+	# the log reached the server's copy through the API
+	grep -q "a line of the build's log" "$STATE/executions/$id/actions/Build.B1/log"
+	grep -q "job .* attempt 1 on worker far" "$STATE/executions/$id/actions/Build.B1/log"
+	grep -q '"PUT /api/artifacts/'"$sha" "$T/serve.log"
+	kill -TERM "$WK_far"
+	wait "$WK_far"
+	net_teardown
 }
