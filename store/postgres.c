@@ -985,6 +985,12 @@ int pg_poll_head_set(struct pg *s, const char *source, const char *ref,
 	"ARRAY(SELECT btrim(l, E' \\t') FROM unnest(string_to_array("          \
 	"COALESCE(" x ", ''), ',')) l WHERE btrim(l, E' \\t') <> '')"
 
+/* A queued job that the worker of labels $4 may run (no labels wanted,
+ * or all of them among its own). */
+#define CLAIMABLE                                                              \
+	"status = 'queued' AND (COALESCE(labels, '') = '' OR " LABELS(         \
+		"labels") " <@ " LABELS("$4::text") ")"
+
 static void fill_job(PGresult *r, int i, void *row)
 {
 	struct store_job *j = row;
@@ -1023,19 +1029,17 @@ int pg_job_claim(struct pg *s, const char *owner, const char *labels,
 		 int64_t now_ms, int64_t lease_ms, struct store_job *j,
 		 struct sw_err *e)
 {
-	return get_one(
-		query_write(
-			s, e,
-			"UPDATE jobs SET status = 'claimed', owner = $1,"
-			" lease_ms = $2, started_ms = $3"
-			" WHERE id = (SELECT id FROM jobs"
-			" WHERE status = 'queued'"
-			" AND " LABELS("labels") " <@ " LABELS(
-				"$4::text") " ORDER BY enqueued_ms, id LIMIT 1"
-					    " FOR UPDATE SKIP LOCKED)"
-					    " RETURNING " JOB_COLS,
-			"tiit", owner, now_ms + lease_ms, now_ms, labels),
-		sizeof(*j), fill_job, j);
+	return get_one(query_write(s, e,
+				   "UPDATE jobs SET status = 'claimed',"
+				   " owner = $1, lease_ms = $2, started_ms = $3"
+				   " WHERE id = (SELECT id FROM jobs"
+				   " WHERE " CLAIMABLE
+				   " ORDER BY enqueued_ms, id LIMIT 1"
+				   " FOR UPDATE SKIP LOCKED)"
+				   " RETURNING " JOB_COLS,
+				   "tiit", owner, now_ms + lease_ms, now_ms,
+				   labels),
+		       sizeof(*j), fill_job, j);
 }
 
 int pg_job_heartbeat(struct pg *s, const char *id, const char *owner,

@@ -298,6 +298,34 @@ static void test_jobs__racing_claims_never_share_a_job(void **state)
 	store_jobs_free(v, nr);
 }
 
+/* A claim picks as store_job_labels_match() says, on either store:
+ * blanks around names, empty names and "" wanting nothing. */
+static void test_jobs__claim_matches_labels_as_labels_match(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	static const char *const wanted[] = { "gpu", " big , linux ", "",
+					      "linux,,", "big,gpu" };
+	struct store_job j;
+	int got = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(wanted); i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "j-%zu", i);
+		enqueue(f->s, id, "build", wanted[i], (int64_t)i);
+	}
+	while (store_job_claim(f->s, "w", "linux, big", 0, LEASE, &j, &e) ==
+	       0) {
+		size_t i = (size_t)atoi(j.id + 2);
+
+		assert_true(store_job_labels_match(wanted[i], "linux, big"));
+		got++;
+		store_job_release(&j);
+	}
+	assert_int_equal(got, 3);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -308,6 +336,7 @@ int main(void)
 		T(test_jobs__reap_requeues_a_build_fails_a_deploy),
 		T(test_jobs__a_build_lost_too_often_fails),
 		T(test_jobs__racing_claims_never_share_a_job),
+		T(test_jobs__claim_matches_labels_as_labels_match),
 	};
 
 	int ret;
