@@ -1,6 +1,7 @@
 /*
  * slipway: the command table and the process's one exit point.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,22 +109,47 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* Whether argv asks for help (before any "--"). */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
 static int run_command(int argc, char **argv)
 {
 	const char *names[ARRAY_SIZE(commands)];
 	const char *s;
+	bool store = false;
 
 	for (size_t i = 0; i < ARRAY_SIZE(store_commands); i++) {
 		int ret;
 
-		if (!strcmp(argv[0], store_commands[i]) &&
-		    (ret = take_db(&argc, argv)))
+		if (strcmp(argv[0], store_commands[i]))
+			continue;
+		if ((ret = take_db(&argc, argv)))
 			return ret;
+		store = true;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		if (!strcmp(argv[0], commands[i].name))
-			return commands[i].fn(argc, argv);
-		names[i] = commands[i].name;
+		int ret;
+
+		if (strcmp(argv[0], commands[i].name)) {
+			names[i] = commands[i].name;
+			continue;
+		}
+		ret = commands[i].fn(argc, argv);
+		/* the option take_db() handles for each of them */
+		if (store && ret == 0 && wants_help(argc, argv))
+			fputs("\nthe store, for every command that uses it:\n"
+			      "      --db URL            sqlite:PATH, PATH or "
+			      "postgres://... (default\n"
+			      "                          $SLIPWAY_DB, else "
+			      "<state-dir>/slipway.db)\n",
+			      stdout);
+		return ret;
 	}
 	s = suggest_closest(argv[0], strlen(argv[0]), names, ARRAY_SIZE(names));
 	if (s) {

@@ -74,6 +74,14 @@ EOF2
 	run "$SLIPWAY" history --state-dir "$STATE" --db
 	[ "$status" -eq 2 ]
 	[ "$output" = "error: option '--db' requires an argument" ]
+	# every command that takes it says so in its --help
+	for cmd in build deploy run pipeline history show report prune serve; do
+		run "$SLIPWAY" "$cmd" --help
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"--db URL "*"sqlite:PATH"* ]]
+	done
+	run "$SLIPWAY" validate --help
+	[[ "$output" != *"--db"* ]]
 	# sqlite:PATH names a file
 	trivial
 	sw_build --db "sqlite:$T/other.db"
