@@ -32,6 +32,16 @@ setup() {
 	DB=${PG_BASE/\/slipway\?//$db?}
 }
 
+# A failed test may leave its build waiting on the fifo: let it end.
+eval "helpers_$(declare -f teardown)"
+teardown() {
+	if [ -p "$T/go" ] && [ -n "${SW_PID:-}" ] && kill -0 "$SW_PID" 2>/dev/null; then
+		timeout 5 sh -c 'echo go >"$1"' _ "$T/go" || true
+		wait "$SW_PID" || true
+	fi
+	helpers_teardown
+}
+
 sql() {
 	psql -qAt "$DB" -c "$1"
 }
