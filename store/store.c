@@ -1,6 +1,6 @@
 /*
  * The front of the store (see store.h): the location names the database,
- * and each call goes to its implementation (store_impl.h).
+ * and each call goes to its implementation (impl.h).
  */
 #include <stdlib.h>
 #include <string.h>
