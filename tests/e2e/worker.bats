@@ -101,7 +101,7 @@ jobs_sql() {
 	if [ -n "${SLIPWAY_DB:-}" ]; then
 		psql -qAt "$SLIPWAY_DB" -c "$1"
 	else
-		sqlite3 "$STATE/slipway.db" "$1"
+		sqlite3 -cmd ".timeout 30000" "$STATE/slipway.db" "$1"
 	fi
 }
 
