@@ -440,3 +440,31 @@ EOB
 	wait_status "$id" Succeeded
 	! grep -q "not yet" "$STATE/executions/$id/actions/Source.Src/log"
 }
+
+@test "worker: an action abandoned on its runner has its job stopped on the worker" {
+	mkfifo "$T/hold"
+	cat >"$T/build.sh" <<EOB
+echo started >>"$T/builds"
+exec cat "$T/hold"
+EOB
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	wk_start w1 --lease 3s
+	id=$(start_execution)
+	wait_line "$T/builds" started
+	api POST "/api/executions/$id/stop" -d '{"abandon": true}' >/dev/null
+	[ "$(code)" = 200 ]
+	wait_ended "$id"
+	[ "$(action_json "$id" Build B1 | jq -r .status)" = Abandoned ]
+	wait_sql "SELECT status || ' ' || outcome FROM jobs WHERE kind = 'build'" "done Failed"
+	[[ "$(jobs_sql "SELECT reason FROM jobs WHERE kind = 'build'")" == "its action ended on its runner"* ]]
+	wait_line "$T/w1.log" "its action ended on its runner, stopping it"
+	# the build's step is gone with it: nothing holds the fifo open
+	for i in $(seq 100); do
+		pgrep -f "cat $T/hold" >/dev/null || break
+		sleep 0.1
+	done
+	! pgrep -f "cat $T/hold"
+	# and the worker takes the next job
+	kill -0 "$WK_w1"
+}
