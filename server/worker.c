@@ -29,12 +29,16 @@
 
 /* How often an idle worker looks at the queue (ms). */
 #define WORKER_IDLE_MS 100
+/* How long a job being stopped has between SIGTERM and SIGKILL (ms). */
+#define WORKER_GRACE_MS 5000
 
 struct running {
 	struct store_job job;
 	pid_t pid; /* 0: the slot is free */
 	int64_t renew_at;
 	bool lost;
+	bool cancelled; /* its action ended on its runner (abandoned) */
+	int64_t kill_at; /* SIGTERM sent: SIGKILL then, 0: not stopping */
 	char *dir; /* <state>/jobs/<id>: its files on this machine */
 	off_t sent; /* how much of dir/log the server has */
 };
@@ -370,6 +374,8 @@ static int start(struct worker *w, struct running *r)
 	setpgid(r->pid, r->pid);
 	r->renew_at = queue_wall_ms() + w->lease / 3;
 	r->lost = false;
+	r->cancelled = false;
+	r->kill_at = 0;
 	w->busy++;
 	say(w, "started job %s (%s, attempt %ld)", r->job.id, r->job.kind,
 	    r->job.attempt);
@@ -420,6 +426,12 @@ static void finished(struct worker *w, struct running *r, int status)
 		free(note);
 		free(hex);
 	}
+	if (r->cancelled) {
+		free(reason);
+		reason = xstrdup("its action ended on its runner (stopped or "
+				 "abandoned): the job was stopped");
+		code = code ? code : 1;
+	}
 	if (!r->lost)
 		rc = store_job_complete(w->s, r->job.id, w->name,
 					code ? "Failed" : "Succeeded", result,
@@ -437,6 +449,49 @@ static void finished(struct worker *w, struct running *r, int status)
 	w->busy--;
 }
 
+/*
+ * Whether the action the job runs for has ended on its runner (stopped
+ * with --abandon, or failed when its runner was killed): then nobody
+ * waits for the job.
+ */
+static bool action_ended(struct worker *w, const struct store_job *j)
+{
+	struct store_query q = STORE_QUERY_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	json_object *spec = json_tokener_parse(j->spec);
+	const char *x = spec ? json_str(spec, "execution") : NULL;
+	const char *name = spec ? json_str(spec, "action") : NULL;
+	const char *slash = name ? strchr(name, '/') : NULL;
+	struct store_action *v = NULL, *last = NULL;
+	size_t nr = 0;
+	bool ended = false;
+
+	q.execution_id = x;
+	if (x && slash && store_list_actions(w->s, &q, &v, &nr, &e) == 0) {
+		for (size_t i = 0; i < nr; i++)
+			if (!strncmp(v[i].stage, name,
+				     (size_t)(slash - name)) &&
+			    !v[i].stage[slash - name] &&
+			    !strcmp(v[i].action, slash + 1) &&
+			    (!last || v[i].attempt > last->attempt))
+				last = &v[i];
+		ended = last && strcmp(last->status, "InProgress");
+	}
+	store_actions_free(v, nr);
+	json_object_put(spec);
+	return ended;
+}
+
+/* SIGTERM to the job's process group (slipway forwards it to the
+ * groups of its steps), SIGKILL after the grace. */
+static void stop_job(struct running *r, int64_t now)
+{
+	if (r->kill_at)
+		return;
+	kill(-r->pid, SIGTERM);
+	r->kill_at = now + WORKER_GRACE_MS;
+}
+
 static void renew(struct worker *w, int64_t now)
 {
 	for (int i = 0; i < w->nslots; i++) {
@@ -444,6 +499,8 @@ static void renew(struct worker *w, int64_t now)
 		struct sw_err e = SW_ERR_INIT;
 		int rc;
 
+		if (r->pid && r->kill_at && now >= r->kill_at)
+			kill(-r->pid, SIGKILL);
 		if (!r->pid || r->lost || now < r->renew_at)
 			continue;
 		rc = store_job_heartbeat(w->s, r->job.id, w->name, now,
@@ -458,10 +515,18 @@ static void renew(struct worker *w, int64_t now)
 			say(w, "job %s: lease taken back, stopping it",
 			    r->job.id);
 			r->lost = true;
-			kill(-r->pid, SIGKILL);
+			stop_job(r, now);
 			continue;
 		}
 		r->renew_at = now + w->lease / 3;
+		if (!r->cancelled && action_ended(w, &r->job)) {
+			say(w,
+			    "job %s: its action ended on its runner, stopping "
+			    "it",
+			    r->job.id);
+			r->cancelled = true;
+			stop_job(r, now);
+		}
 	}
 }
 

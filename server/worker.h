@@ -10,7 +10,9 @@
  * fit the job's), runs the job's argv in a process group of its own
  * (dying with the worker), renews each lease every third of its length,
  * and reports the exit status (store_job_complete). A job whose lease
- * it could not renew (taken back) is killed at once and not reported.
+ * it could not renew (taken back) is stopped at once (SIGTERM to its
+ * group, SIGKILL after 5 s) and not reported; one whose action ended on
+ * its runner (abandoned) is stopped and reported failed.
  * Any worker also reaps the leases that expired (another worker died).
  *
  * A build runs with the worker's own state directory (--state-dir, its

@@ -101,7 +101,7 @@ jobs_sql() {
 	if [ -n "${SLIPWAY_DB:-}" ]; then
 		psql -qAt "$SLIPWAY_DB" -c "$1"
 	else
-		sqlite3 "$STATE/slipway.db" "$1"
+		sqlite3 -cmd ".timeout 30000" "$STATE/slipway.db" "$1"
 	fi
 }
 
@@ -396,4 +396,75 @@ EOB
 	kill -TERM "$WK_far"
 	wait "$WK_far"
 	net_teardown
+}
+
+@test "worker: artifact uploads are checked against their digest and resume where they stopped; a job's log takes appends only from its holder" {
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	head -c 100000 /dev/urandom >"$T/blob"
+	sha=$(sha256sum <"$T/blob" | cut -c1-64)
+	head -c 40000 "$T/blob" >"$T/p1"
+	tail -c +40001 "$T/blob" >"$T/p2"
+	api PUT "/api/artifacts/$sha?offset=0&size=100000" --data-binary @"$T/p1" >/dev/null
+	[ "$(code)" = 202 ]
+	# a piece at the wrong offset: 409 and how much the server has
+	run api PUT "/api/artifacts/$sha?offset=50&size=100000" --data-binary @"$T/p2"
+	[ "$(code)" = 409 ]
+	[ "$(echo "$output" | jq -r .received)" = 40000 ]
+	[ "$(api GET "/api/artifacts/$sha/upload" | jq -r .received)" = 40000 ]
+	api PUT "/api/artifacts/$sha?offset=40000&size=100000" --data-binary @"$T/p2" >/dev/null
+	[ "$(code)" = 201 ]
+	cmp "$STATE/blobs/$sha" "$T/blob"
+	curl -s -D "$T/h" -H "Authorization: Bearer $TOK" \
+		"http://127.0.0.1:$PORT/api/artifacts/$sha" | cmp - "$T/blob"
+	grep -qi "^x-slipway-sha256: $sha" "$T/h"
+	# bytes that are not what the digest says are dropped
+	other=$(echo other | sha256sum | cut -c1-64)
+	api PUT "/api/artifacts/$other" --data-binary @"$T/p1" >/dev/null
+	[ "$(code)" = 422 ]
+	[ ! -e "$STATE/blobs/$other" ]
+	[ ! -e "$STATE/blobs/$other.part" ]
+	api PUT "/api/artifacts/nothex" --data-binary @"$T/p1" >/dev/null
+	[ "$(code)" = 400 ]
+	api GET "/api/artifacts/$other" >/dev/null
+	[ "$(code)" = 404 ]
+
+	id=$(start_execution)
+	wait_sql "SELECT count(*) FROM jobs WHERE status = 'queued'" 1
+	job=$(jobs_sql "SELECT id FROM jobs")
+	api POST "/api/jobs/$job/log?owner=w1" -d 'not yet' >/dev/null
+	[ "$(code)" = 409 ]
+	api POST "/api/jobs/j-nope/log?owner=w1" -d 'x' >/dev/null
+	[ "$(code)" = 404 ]
+	wk_start w1
+	wait_status "$id" Succeeded
+	! grep -q "not yet" "$STATE/executions/$id/actions/Source.Src/log"
+}
+
+@test "worker: an action abandoned on its runner has its job stopped on the worker" {
+	mkfifo "$T/hold"
+	cat >"$T/build.sh" <<EOB
+echo started >>"$T/builds"
+exec cat "$T/hold"
+EOB
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	wk_start w1 --lease 3s
+	id=$(start_execution)
+	wait_line "$T/builds" started
+	api POST "/api/executions/$id/stop" -d '{"abandon": true}' >/dev/null
+	[ "$(code)" = 200 ]
+	wait_ended "$id"
+	[ "$(action_json "$id" Build B1 | jq -r .status)" = Abandoned ]
+	wait_sql "SELECT status || ' ' || outcome FROM jobs WHERE kind = 'build'" "done Failed"
+	[[ "$(jobs_sql "SELECT reason FROM jobs WHERE kind = 'build'")" == "its action ended on its runner"* ]]
+	wait_line "$T/w1.log" "its action ended on its runner, stopping it"
+	# the build's step is gone with it: nothing holds the fifo open
+	for i in $(seq 100); do
+		pgrep -f "cat $T/hold" >/dev/null || break
+		sleep 0.1
+	done
+	! pgrep -f "cat $T/hold"
+	# and the worker takes the next job
+	kill -0 "$WK_w1"
 }
