@@ -19,11 +19,13 @@ BIN ?= slipway
 CC ?= cc
 PKGS := libgit2 yaml-0.1 libarchive json-c libcrypto libxml-2.0 libacl sqlite3 libcurl
 PKGS += libmicrohttpd
+PKGS += libpq
 DEP_PKGS := libgit2-dev libyaml-dev libarchive-dev libjson-c-dev libssl-dev \
 	libxml2-dev libacl1-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 acl openssh-client openssh-server iproute2 \
 	libcmocka-dev pkg-config bats git zip unzip jq zstd gcc make clang-format \
 	hyperfine time haproxy
 DEP_PKGS += libmicrohttpd-dev curl
+DEP_PKGS += libpq-dev postgresql
 # Pkg-config names checked by `make deps` (cmocka is for the tests).
 DEP_PCS := $(PKGS) cmocka
 
@@ -65,6 +67,7 @@ deps:
 	for p in $(DEP_PCS); do pkg-config --exists $$p || missing=1; done; \
 	for c in bats git zip unzip jq zstd gcc clang-format ssh ip setfacl sqlite3 python3 flock curl; do command -v $$c >/dev/null || missing=1; done; \
 	[ -x /usr/sbin/sshd ] || missing=1; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing $(DEP_PKGS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \

@@ -43,6 +43,7 @@ int cmd_glob_search(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_lb(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 /*
  * "90s", "10m", "2h", "1h30m", or a bare number of minutes (as CodeBuild

@@ -528,7 +528,9 @@ int cmd_prune(int argc, char **argv)
 
 		/* a state directory without a store gets none from prune */
 		db = index_path(&st);
-		if (fs_exists(db) && index_open(&st, &s, &e) < 0) {
+		if ((!store_sqlite_path(db) ||
+		     fs_exists(store_sqlite_path(db))) &&
+		    index_open(&st, &s, &e) < 0) {
 			fprintf(stderr, "warning: %s\n", e.msg);
 			err_clear(&e);
 		}

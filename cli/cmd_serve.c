@@ -37,7 +37,9 @@ static const char usage[] =
 	"                          (repeatable)\n"
 	"      --state-dir DIR     state directory (default .slipway or\n"
 	"                          $SLIPWAY_STATE_DIR)\n"
-	"      --workers N         actions at a time (default: the CPUs)\n"
+	"      --workers N         actions at a time (default: the CPUs);\n"
+	"                          0: none here, all queued for `slipway\n"
+	"                          worker` processes (docs/scale.md)\n"
 	"      --token-file FILE   bearer tokens, one a line; without it a\n"
 	"                          token is made in DIR/serve-token and only\n"
 	"                          a loopback address may be served\n"
@@ -125,15 +127,16 @@ int cmd_serve(int argc, char **argv)
 			char *end;
 			long n = strtol(optarg, &end, 10);
 
-			if (*end || n < 1 || n > 1024) {
+			if (*end || n < 0 || n > 1024) {
 				ret = cli_usage_error(
 					"serve",
-					"--workers wants 1 to 1024, not "
+					"--workers wants 0 to 1024, not "
 					"'%s'",
 					optarg);
 				goto out;
 			}
 			o.workers = (int)n;
+			o.queue = n == 0;
 			break;
 		}
 		case OPT_TOKEN_FILE:

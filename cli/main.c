@@ -1,12 +1,15 @@
 /*
  * slipway: the command table and the process's one exit point.
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "batch.h"
 #include "cli.h"
 #include "err.h"
+#include "store.h"
 #include "suggest.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -40,7 +43,58 @@ static const struct cli_command commands[] = {
 	{ "agent", cmd_agent, "the on-host half of a deployment" },
 	{ "serve", cmd_serve, "serve pipelines: API, webhooks, runners" },
 	{ "lb", cmd_lb, "a deployment group's load balancer" },
+	{ "worker", cmd_worker, "run queued actions for a server" },
 };
+
+/* The commands that read or write the store, and so take --db. */
+static const char *const store_commands[] = {
+	"build", "deploy", "run",   "pipeline", "history",
+	"show",	 "report", "prune", "serve",
+};
+
+/*
+ * --db URL (or --db=URL), anywhere before "--": taken out of argv and
+ * put in the environment as SLIPWAY_DB, where the store is looked for
+ * (store_locate()), so that the processes the command starts (pipeline
+ * runners, builds, deployments) use the same store.
+ */
+static int take_db(int *argc, char **argv)
+{
+	struct sw_err e = SW_ERR_INIT;
+	int i = 1;
+
+	while (i < *argc && strcmp(argv[i], "--")) {
+		const char *v;
+		int n = 1;
+
+		if (!strcmp(argv[i], "--db")) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "error: option '--db' requires "
+						"an argument\n");
+				return ERR_USAGE;
+			}
+			v = argv[i + 1];
+			n = 2;
+		} else if (!strncmp(argv[i], "--db=", 5)) {
+			v = argv[i] + 5;
+		} else {
+			i++;
+			continue;
+		}
+		if (store_location_check(v, &e) < 0) {
+			fprintf(stderr, "error: --db: %s\n", e.msg);
+			return ERR_USAGE;
+		}
+		if (setenv("SLIPWAY_DB", v, 1) < 0) {
+			perror("error: setenv");
+			return ERR_SYSTEM;
+		}
+		memmove(argv + i, argv + i + n,
+			(size_t)(*argc - i - n + 1) * sizeof(*argv));
+		*argc -= n;
+	}
+	return 0;
+}
 
 static void usage(FILE *out)
 {
@@ -50,19 +104,53 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
 			commands[i].summary);
-	fputs("\nRun 'slipway <command> --help' for a command's options.\n",
+	fputs("\nRun 'slipway <command> --help' for a command's options.\n"
+	      "Those that use the store also take --db URL: sqlite:PATH\n"
+	      "(default <state-dir>/slipway.db) or postgres://...\n",
 	      out);
+}
+
+/* Whether argv asks for help (before any "--"). */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
 }
 
 static int run_command(int argc, char **argv)
 {
 	const char *names[ARRAY_SIZE(commands)];
 	const char *s;
+	bool store = false;
 
+	for (size_t i = 0; i < ARRAY_SIZE(store_commands); i++) {
+		int ret;
+
+		if (strcmp(argv[0], store_commands[i]))
+			continue;
+		if ((ret = take_db(&argc, argv)))
+			return ret;
+		store = true;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		if (!strcmp(argv[0], commands[i].name))
-			return commands[i].fn(argc, argv);
-		names[i] = commands[i].name;
+		int ret;
+
+		if (strcmp(argv[0], commands[i].name)) {
+			names[i] = commands[i].name;
+			continue;
+		}
+		ret = commands[i].fn(argc, argv);
+		/* the option take_db() handles for each of them */
+		if (store && ret == 0 && wants_help(argc, argv))
+			fputs("\nthe store, for every command that uses it:\n"
+			      "      --db URL            sqlite:PATH, PATH or "
+			      "postgres://... (default\n"
+			      "                          $SLIPWAY_DB, else "
+			      "<state-dir>/slipway.db)\n",
+			      stdout);
+		return ret;
 	}
 	s = suggest_closest(argv[0], strlen(argv[0]), names, ARRAY_SIZE(names));
 	if (s) {

@@ -106,6 +106,10 @@ _slipway() {
 	--since)
 		return
 		;;
+	--db)
+		COMPREPLY=($(compgen -W "sqlite: postgres:// postgresql://" -- "$cur"))
+		return
+		;;
 	--root | --state-dir | --deployment-root | -o | --artifacts)
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
@@ -125,7 +129,8 @@ _slipway() {
 		return
 		;;
 	--group | --env-file | --secrets-file | --report | --html | -b | \
-		--buildspec | --pipelines | --token-file | --port-file)
+		--buildspec | --pipelines | --token-file | --port-file | \
+		--shared-dir)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
@@ -136,12 +141,16 @@ _slipway() {
 		--max-bundle-size | --max-bundle-ratio | --keep | --older-than | \
 		--secondary-source | --revision | -v | --variable | --summary | --reason | \
 		--listen | --workers | --max-body | --grace | --request-timeout | \
-		--public-url | --probe)
+		--public-url | --name | --slots | --labels | --server | --lease | --probe)
 		return
 		;;
 	esac
 	if [[ "$cur" == -* ]]; then
 		words_opts=$(slipway "$cmd" --help 2>/dev/null | _slipway_words)
+		case $cmd in # the commands that use the store take --db
+		build | deploy | run | pipeline | history | show | report | prune | serve)
+			words_opts="$words_opts --db" ;;
+		esac
 		COMPREPLY=($(compgen -W "$words_opts --help" -- "$cur"))
 		return
 	fi

@@ -80,6 +80,7 @@ complete -c slipway -n '__slipway_using pipeline; and __slipway_arg_index 3' -a 
 complete -c slipway -n '__slipway_using history' -l project -x -a '(__slipway_projects)'
 complete -c slipway -n '__slipway_using history' -l status -x -a 'SUCCEEDED FAILED FAULT TIMED_OUT STOPPED IN_PROGRESS Succeeded Failed Stopped InProgress'
 complete -c slipway -l state-dir -x -a '(__fish_complete_directories)'
+complete -c slipway -n 'contains -- (__slipway_cmd) build deploy run pipeline history show report prune serve worker' -l db -x -d 'the store: sqlite:PATH or postgres://...'
 complete -c slipway -l shell -x -a 'sh bash'
 complete -c slipway -l packaging -x -a 'zip tar.gz tar.zst none'
 complete -c slipway -l isolation -x -a 'dir sandbox auto'

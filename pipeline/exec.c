@@ -28,6 +28,7 @@
 #include "mask.h"
 #include "pipeline.h"
 #include "page.h"
+#include "queue.h"
 #include "secrets.h"
 #include "state.h"
 #include "status.h"
@@ -1425,6 +1426,93 @@ static void masked(struct job *j, int fd)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 111);
 }
 
+/*
+ * In the child of job j, with the environment set: hand the action to a
+ * worker (queue.h) and return the exit status it gave. A CodeBuild
+ * action wants its project's runs-on labels.
+ */
+static int queue_job(struct run *r, struct job *j)
+{
+	const struct pl_action *a = j->a;
+	struct strvec env = STRVEC_INIT;
+	struct buf labels = BUF_INIT;
+	struct queue_action qa = { 0 };
+	char *db = store_locate(r->state);
+	char *log = fs_join(j->wd, "log");
+	char *ov = fs_join(j->wd, "outvars");
+	char *name = xasprintf("%s/%s", j->st->name, a->name);
+	int ret;
+
+	if (a->provider == PL_CODEBUILD && a->binding >= 0)
+		for (size_t i = 0; i < r->pl.projects[a->binding].runs_on.nr;
+		     i++)
+			buf_addf(&labels, "%s%s", i ? "," : "",
+				 r->pl.projects[a->binding].runs_on.v[i]);
+	strvec_pushf(&env, "SLIPWAY_OUTPUT_VARIABLES=%s", ov);
+	strvec_pushf(&env, "CODEPIPELINE_EXECUTION_ID=%s", r->id);
+	for (size_t i = 0; i < j->env.nr; i++)
+		strvec_push(&env, j->env.v[i]);
+	qa.db = db;
+	qa.state_dir = r->state;
+	qa.kind = a->provider == PL_CODEBUILD	 ? "build"
+		  : a->provider == PL_CODEDEPLOY ? "deploy"
+						 : "command";
+	qa.labels = labels.len ? labels.ptr : NULL;
+	qa.argv = j->argv.v;
+	qa.cwd = j->cwd ? j->cwd : r->pl.dir;
+	qa.env = env.v;
+	qa.nr_env = env.nr;
+	qa.log = log;
+	qa.outvars = ov;
+	qa.wd = j->wd;
+	qa.execution_id = r->id;
+	qa.action = name;
+	ret = queue_run(&qa);
+	strvec_release(&env);
+	buf_release(&labels);
+	free(db);
+	free(log);
+	free(ov);
+	free(name);
+	return ret;
+}
+
+/*
+ * What a worker said of a job run through the queue (<wd>/job.json):
+ * on success its worker, attempt and the reason of an earlier lost
+ * attempt become output variables of the action; on a failure without
+ * an exit status (a lost deployment) its reason is *why.
+ */
+static void queue_outcome(struct job *j, json_object *ov, char **why)
+{
+	char *path = fs_join(j->wd, "job.json");
+	json_object *o = json_object_from_file(path), *x;
+
+	free(path);
+	if (!o)
+		return;
+	if (*why && json_object_object_get_ex(o, "outcome", &x) &&
+	    strcmp(json_object_get_string(x), "Succeeded") &&
+	    json_object_object_get_ex(o, "reason", &x)) {
+		free(*why);
+		*why = xstrdup(json_object_get_string(x));
+	}
+	if (!*why) {
+		if (json_object_object_get_ex(o, "worker", &x))
+			json_object_object_add(ov, "SLIPWAY_WORKER",
+					       json_object_get(x));
+		if (json_object_object_get_ex(o, "attempt", &x))
+			json_object_object_add(
+				ov, "SLIPWAY_JOB_ATTEMPT",
+				json_object_new_string(
+					json_object_get_string(x)));
+		if (json_object_object_get_ex(o, "reason", &x))
+			json_object_object_add(ov, "SLIPWAY_JOB_REASON",
+					       json_object_get(x));
+	}
+	json_object_put(o);
+}
+
 static void start_job(struct run *r, struct job *j)
 {
 	char *log = fs_join(j->wd, "log");
@@ -1458,6 +1546,9 @@ static void start_job(struct run *r, struct job *j)
 			_exit(127);
 		if (!j->cwd && chdir(r->pl.dir) < 0)
 			_exit(127);
+		/* secrets stay on this machine: no job spec holds them */
+		if (queue_wanted() && !j->secrets.nr)
+			_exit(queue_job(r, j));
 		if (j->secrets.nr && fd >= 0)
 			masked(j, fd);
 		execv(j->argv.v[0], j->argv.v);
@@ -2010,6 +2101,7 @@ static int run_group(struct run *r, const struct pl_stage *st, int g,
 			why = xstrdup(e->msg);
 			err_clear(e);
 		}
+		queue_outcome(j, ov, &why);
 		if (why && abandon_now) {
 			free(why);
 			why = xstrdup("abandoned: the execution was stopped");
@@ -2263,7 +2355,7 @@ static int open_state(struct run *r, const char *state_dir, struct sw_err *e)
 		return -1;
 	r->state = xstrdup(st.dir);
 	state_release(&st);
-	db = fs_join(r->state, "slipway.db");
+	db = store_locate(r->state);
 	ret = store_open(&r->s, db, e);
 	free(db);
 	return ret;
@@ -2667,7 +2759,7 @@ static int detach(struct run *r)
 	/* the lock is ours now: say so for pipeline stop --abandon */
 	if (ftruncate(r->lockfd, 0) == 0 && lseek(r->lockfd, 0, SEEK_SET) == 0)
 		dprintf(r->lockfd, "%d\n", (int)getpid());
-	db = fs_join(r->state, "slipway.db");
+	db = store_locate(r->state);
 	if (store_open(&r->s, db, &e) < 0) {
 		fail_msg(&e);
 		_exit(111);

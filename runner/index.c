@@ -18,7 +18,25 @@
 
 char *index_path(const struct state *st)
 {
-	return fs_join(st->dir, "slipway.db");
+	return store_locate(st->dir);
+}
+
+/*
+ * A store of its own (SQLite) imports its state directory once; one that
+ * many machines share (PostgreSQL) once for each machine's directory.
+ */
+static char *imported_key(const struct state *st)
+{
+	char *loc = index_path(st), host[256] = "", *key;
+
+	if (store_is_postgres(loc)) {
+		gethostname(host, sizeof(host) - 1);
+		key = xasprintf("%s:%s:%s", IMPORTED_KEY, host, st->dir);
+	} else {
+		key = xstrdup(IMPORTED_KEY);
+	}
+	free(loc);
+	return key;
 }
 
 static int open_store(const struct state *st, struct store **s,
@@ -181,16 +199,18 @@ out:
 
 int index_open(const struct state *st, struct store **s, struct sw_err *e)
 {
-	char *done = NULL;
+	char *done = NULL, *key;
 	int rc;
 
 	if (open_store(st, s, e) < 0)
 		return -1;
-	rc = store_meta_get(*s, IMPORTED_KEY, &done, e);
+	key = imported_key(st);
+	rc = store_meta_get(*s, key, &done, e);
 	free(done);
 	if (rc == 1 && (index_import(st, *s, e) < 0 ||
-			store_meta_set(*s, IMPORTED_KEY, "1", e) < 0))
+			store_meta_set(*s, key, "1", e) < 0))
 		rc = -1;
+	free(key);
 	if (rc < 0) {
 		store_close(*s);
 		*s = NULL;

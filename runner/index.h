@@ -22,7 +22,7 @@
 #include "state.h"
 #include "store.h"
 
-/* <state>/slipway.db; caller frees. */
+/* The store of st (store_locate()); caller frees. */
 char *index_path(const struct state *st);
 
 void index_build(const struct state *st, const struct store_build *b);

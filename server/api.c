@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "blobs.h"
 #include "exec.h"
 #include "fs.h"
 #include "http.h"
@@ -740,6 +741,7 @@ static void get_build_log(struct http_req *rq, void *data)
 
 void api_routes(struct http_server *h, struct serve *s)
 {
+	blobs_routes(h, s);
 	http_route(h, "GET", "/api/pipelines", HTTP_API, list_pipelines, s);
 	http_route(h, "GET", "/api/pipelines/{}/executions", HTTP_API,
 		   list_executions, s);

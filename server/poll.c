@@ -230,7 +230,7 @@ out:
 int poll_check(struct pipeline *pl, size_t index, const char *state_dir,
 	       struct wh_start **starts, size_t *nr, struct sw_err *e)
 {
-	char *db = fs_join(state_dir ? state_dir : ".", "slipway.db");
+	char *db = store_locate(state_dir);
 	char *sources = fs_join(state_dir ? state_dir : ".", "sources");
 	struct store *s = NULL;
 	int ret = -1;

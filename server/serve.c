@@ -330,9 +330,11 @@ struct store *serve_store_get(struct serve *s, struct sw_err *e)
 	if (s->nr_pool)
 		st = s->pool[--s->nr_pool];
 	pthread_mutex_unlock(&s->mu);
-	if (st)
+	if (st && store_alive(st))
 		return st;
-	db = fs_join(s->state, "slipway.db");
+	store_close(st); /* its database went away meanwhile */
+	st = NULL;
+	db = store_locate(s->state);
 	if (store_open(&st, db, e) < 0)
 		st = NULL;
 	free(db);
@@ -344,7 +346,8 @@ void serve_store_put(struct serve *s, struct store *st)
 	if (!st)
 		return;
 	pthread_mutex_lock(&s->mu);
-	if (s->nr_pool < sizeof(s->pool) / sizeof(s->pool[0])) {
+	if (store_alive(st) &&
+	    s->nr_pool < sizeof(s->pool) / sizeof(s->pool[0])) {
 		s->pool[s->nr_pool++] = st;
 		st = NULL;
 	}
@@ -739,7 +742,7 @@ static void resume_all(struct serve *s)
 	struct store_query q = STORE_QUERY_INIT;
 	struct store_execution *v = NULL;
 	size_t nr = 0;
-	char *db = fs_join(s->state, "slipway.db");
+	char *db = store_locate(s->state);
 
 	if (store_open(&st, db, &e) < 0 ||
 	    store_list_executions(st, &q, &v, &nr, &e) < 0) {
@@ -1012,9 +1015,13 @@ int serve_run(const struct serve_opts *o)
 		if (strncmp(*ep, "USER=", 5) &&
 		    strncmp(*ep, "SLIPWAY_READY_FD=", 17) &&
 		    strncmp(*ep, "SLIPWAY_WORKERS=", 16) &&
+		    strncmp(*ep, "SLIPWAY_QUEUE=", 14) &&
 		    strncmp(*ep, "SLIPWAY_PUBLIC_URL=", 19))
 			strvec_push(&s.env, *ep);
-	strvec_pushf(&s.env, "SLIPWAY_WORKERS=%d", oo.workers);
+	if (oo.queue)
+		strvec_push(&s.env, "SLIPWAY_QUEUE=1");
+	else
+		strvec_pushf(&s.env, "SLIPWAY_WORKERS=%d", oo.workers);
 
 	/* every thread made from here on has these blocked: the loop
 	 * takes them from its signalfd */
@@ -1050,7 +1057,8 @@ int serve_run(const struct serve_opts *o)
 	      SW_VERSION, s.cur->pub.nr, s.cur->pub.nr == 1 ? "" : "s",
 	      addr && strchr(addr, ':') ? "[" : "", addr ? addr : "127.0.0.1",
 	      addr && strchr(addr, ':') ? "]" : "", http_port(s.h), s.state,
-	      oo.workers, oo.workers == 1 ? "" : "s");
+	      oo.queue ? 0 : oo.workers,
+	      !oo.queue && oo.workers == 1 ? "" : "s");
 	if (oo.public_url)
 		strvec_pushf(&s.env, "SLIPWAY_PUBLIC_URL=%s", oo.public_url);
 	else

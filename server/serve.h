@@ -36,6 +36,7 @@ struct serve_opts {
 	struct strvec pipelines; /* files or directories of them */
 	const char *state_dir; /* NULL: the default (state.h) */
 	int workers; /* actions at a time; 0: the number of CPUs */
+	bool queue; /* --workers 0: actions go to the job queue */
 	const char *token_file; /* NULL: a token made at start (loopback) */
 	uint64_t max_body; /* 0: 25 MiB */
 	int64_t grace_ms; /* 0: 10 minutes */

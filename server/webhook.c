@@ -940,7 +940,7 @@ int webhook_handle(const char *forge, const struct http_header *h, size_t nh,
 		respond_error(out, 400, msg);
 		goto out;
 	}
-	db = fs_join(state_dir ? state_dir : ".", "slipway.db");
+	db = store_locate(state_dir);
 	if (store_open(&s, db, &e) < 0 ||
 	    store_delivery_record(s, forge, id, now_ms(), &first, &e) < 0) {
 		respond_error(out, 500, e.msg);

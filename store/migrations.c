@@ -5,6 +5,64 @@
 #include "xalloc.h"
 #include "banned.h"
 
+/* Version 2, with the order of put that SQLite keeps as rowid. */
+#define V2                                                                     \
+	"CREATE TABLE executions ("                                            \
+	" id TEXT PRIMARY KEY,"                                                \
+	" pipeline TEXT NOT NULL,"                                             \
+	" pipeline_file TEXT,"                                                 \
+	" status TEXT NOT NULL,"                                               \
+	" status_summary TEXT,"                                                \
+	" trigger_type TEXT,"                                                  \
+	" trigger_detail TEXT,"                                                \
+	" variables TEXT,"                                                     \
+	" start_ms BIGINT NOT NULL DEFAULT 0,"                                 \
+	" end_ms BIGINT NOT NULL DEFAULT 0);"                                  \
+	"CREATE INDEX executions_pipeline"                                     \
+	" ON executions (pipeline, start_ms);"                                 \
+	"CREATE TABLE stages ("                                                \
+	" execution_id TEXT NOT NULL"                                          \
+	"  REFERENCES executions (id) ON DELETE CASCADE,"                      \
+	" stage TEXT NOT NULL,"                                                \
+	" status TEXT NOT NULL,"                                               \
+	" start_ms BIGINT NOT NULL DEFAULT 0,"                                 \
+	" end_ms BIGINT NOT NULL DEFAULT 0,"                                   \
+	" PRIMARY KEY (execution_id, stage));"                                 \
+	"CREATE TABLE actions ("                                               \
+	" execution_id TEXT NOT NULL"                                          \
+	"  REFERENCES executions (id) ON DELETE CASCADE,"                      \
+	" stage TEXT NOT NULL,"                                                \
+	" action TEXT NOT NULL,"                                               \
+	" attempt BIGINT NOT NULL,"                                            \
+	" status TEXT NOT NULL,"                                               \
+	" start_ms BIGINT NOT NULL DEFAULT 0,"                                 \
+	" end_ms BIGINT NOT NULL DEFAULT 0,"                                   \
+	" external_id TEXT,"                                                   \
+	" output_variables TEXT,"                                              \
+	" error TEXT,"                                                         \
+	" PRIMARY KEY (execution_id, stage, action, attempt));"                \
+	"CREATE INDEX actions_external ON actions (external_id);"              \
+	"CREATE TABLE approvals ("                                             \
+	" execution_id TEXT NOT NULL"                                          \
+	"  REFERENCES executions (id) ON DELETE CASCADE,"                      \
+	" stage TEXT NOT NULL,"                                                \
+	" action TEXT NOT NULL,"                                               \
+	" status TEXT NOT NULL,"                                               \
+	" summary TEXT,"                                                       \
+	" who TEXT,"                                                           \
+	" created_ms BIGINT NOT NULL DEFAULT 0,"                               \
+	" expires_ms BIGINT NOT NULL DEFAULT 0,"                               \
+	" decided_ms BIGINT NOT NULL DEFAULT 0,"                               \
+	" PRIMARY KEY (execution_id, stage, action));"                         \
+	"CREATE INDEX approvals_status ON approvals (status, expires_ms);"     \
+	"CREATE TABLE events ("                                                \
+	" execution_id TEXT NOT NULL"                                          \
+	"  REFERENCES executions (id) ON DELETE CASCADE,"                      \
+	" seq BIGINT NOT NULL,"                                                \
+	" time_ms BIGINT NOT NULL,"                                            \
+	" body TEXT NOT NULL,"                                                 \
+	" PRIMARY KEY (execution_id, seq))"
+
 const struct store_migration store_migrations[] = {
 	{ 1, "CREATE TABLE meta ("
 	     " key TEXT PRIMARY KEY,"
@@ -33,61 +91,7 @@ const struct store_migration store_migrations[] = {
 	     " creator TEXT);"
 	     "CREATE INDEX deployments_application"
 	     " ON deployments (application, end_ms)" },
-	{ 2, "CREATE TABLE executions ("
-	     " id TEXT PRIMARY KEY,"
-	     " pipeline TEXT NOT NULL,"
-	     " pipeline_file TEXT,"
-	     " status TEXT NOT NULL,"
-	     " status_summary TEXT,"
-	     " trigger_type TEXT,"
-	     " trigger_detail TEXT,"
-	     " variables TEXT,"
-	     " start_ms BIGINT NOT NULL DEFAULT 0,"
-	     " end_ms BIGINT NOT NULL DEFAULT 0);"
-	     "CREATE INDEX executions_pipeline"
-	     " ON executions (pipeline, start_ms);"
-	     "CREATE TABLE stages ("
-	     " execution_id TEXT NOT NULL"
-	     "  REFERENCES executions (id) ON DELETE CASCADE,"
-	     " stage TEXT NOT NULL,"
-	     " status TEXT NOT NULL,"
-	     " start_ms BIGINT NOT NULL DEFAULT 0,"
-	     " end_ms BIGINT NOT NULL DEFAULT 0,"
-	     " PRIMARY KEY (execution_id, stage));"
-	     "CREATE TABLE actions ("
-	     " execution_id TEXT NOT NULL"
-	     "  REFERENCES executions (id) ON DELETE CASCADE,"
-	     " stage TEXT NOT NULL,"
-	     " action TEXT NOT NULL,"
-	     " attempt BIGINT NOT NULL,"
-	     " status TEXT NOT NULL,"
-	     " start_ms BIGINT NOT NULL DEFAULT 0,"
-	     " end_ms BIGINT NOT NULL DEFAULT 0,"
-	     " external_id TEXT,"
-	     " output_variables TEXT,"
-	     " error TEXT,"
-	     " PRIMARY KEY (execution_id, stage, action, attempt));"
-	     "CREATE INDEX actions_external ON actions (external_id);"
-	     "CREATE TABLE approvals ("
-	     " execution_id TEXT NOT NULL"
-	     "  REFERENCES executions (id) ON DELETE CASCADE,"
-	     " stage TEXT NOT NULL,"
-	     " action TEXT NOT NULL,"
-	     " status TEXT NOT NULL,"
-	     " summary TEXT,"
-	     " who TEXT,"
-	     " created_ms BIGINT NOT NULL DEFAULT 0,"
-	     " expires_ms BIGINT NOT NULL DEFAULT 0,"
-	     " decided_ms BIGINT NOT NULL DEFAULT 0,"
-	     " PRIMARY KEY (execution_id, stage, action));"
-	     "CREATE INDEX approvals_status ON approvals (status, expires_ms);"
-	     "CREATE TABLE events ("
-	     " execution_id TEXT NOT NULL"
-	     "  REFERENCES executions (id) ON DELETE CASCADE,"
-	     " seq BIGINT NOT NULL,"
-	     " time_ms BIGINT NOT NULL,"
-	     " body TEXT NOT NULL,"
-	     " PRIMARY KEY (execution_id, seq))" },
+	{ 2, V2 },
 	{ 3, "CREATE TABLE webhook_deliveries ("
 	     " forge TEXT NOT NULL,"
 	     " id TEXT NOT NULL,"
@@ -101,6 +105,40 @@ const struct store_migration store_migrations[] = {
 	     " commit_id TEXT NOT NULL,"
 	     " seen_ms BIGINT NOT NULL,"
 	     " PRIMARY KEY (source, ref))" },
+	{ 4, "CREATE TABLE jobs ("
+	     " id TEXT PRIMARY KEY,"
+	     " kind TEXT NOT NULL,"
+	     " spec TEXT NOT NULL,"
+	     " labels TEXT,"
+	     " status TEXT NOT NULL,"
+	     " owner TEXT,"
+	     " lease_ms BIGINT NOT NULL DEFAULT 0,"
+	     " attempt BIGINT NOT NULL DEFAULT 1,"
+	     " outcome TEXT,"
+	     " result TEXT,"
+	     " reason TEXT,"
+	     " enqueued_ms BIGINT NOT NULL DEFAULT 0,"
+	     " started_ms BIGINT NOT NULL DEFAULT 0,"
+	     " ended_ms BIGINT NOT NULL DEFAULT 0);"
+	     "CREATE INDEX jobs_status ON jobs (status, enqueued_ms);"
+	     "CREATE INDEX jobs_lease ON jobs (status, lease_ms)" },
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);
+
+/* The steps whose text PostgreSQL runs instead, by version. */
+const struct store_migration store_migrations_pg[] = {
+	{ 2, V2 ";ALTER TABLE stages ADD COLUMN ord BIGSERIAL;"
+		"ALTER TABLE actions ADD COLUMN ord BIGSERIAL;"
+		"ALTER TABLE approvals ADD COLUMN ord BIGSERIAL" },
+};
+
+const size_t store_migrations_pg_nr = ARRAY_SIZE(store_migrations_pg);
+
+const char *store_migration_sql(const struct store_migration *m, int pg)
+{
+	for (size_t i = 0; pg && i < store_migrations_pg_nr; i++)
+		if (store_migrations_pg[i].version == m->version)
+			return store_migrations_pg[i].sql;
+	return m->sql;
+}

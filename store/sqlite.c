@@ -1,5 +1,5 @@
 /*
- * The store over SQLite (see store.h): one connection per struct store,
+ * The store over SQLite (see store.h): one connection per struct sq,
  * WAL, a busy timeout, foreign keys on; writes of more than one statement
  * in BEGIN IMMEDIATE transactions, so that a writer never has to upgrade
  * a read (which in WAL mode fails at once instead of waiting).
@@ -15,18 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "impl.h"
 #include "migrations.h"
-#include "store.h"
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
 
-struct store {
+struct sq {
 	sqlite3 *db;
 	char *path;
 };
 
-static int db_fail(struct store *s, struct sw_err *e, const char *what)
+static int db_fail(struct sq *s, struct sw_err *e, const char *what)
 {
 	return err_set(e, ERR_SYSTEM, "store '%s': %s: %s", s->path, what,
 		       sqlite3_errmsg(s->db));
@@ -37,7 +37,7 @@ static int db_fail(struct store *s, struct sw_err *e, const char *what)
  * fmt each: 't' text (const char *, NULL binds NULL), 'i' int64_t,
  * 'l' long.
  */
-static sqlite3_stmt *vprep(struct store *s, const char *sql, const char *fmt,
+static sqlite3_stmt *vprep(struct sq *s, const char *sql, const char *fmt,
 			   va_list ap, struct sw_err *e)
 {
 	sqlite3_stmt *st;
@@ -75,7 +75,7 @@ static sqlite3_stmt *vprep(struct store *s, const char *sql, const char *fmt,
 	return st;
 }
 
-static sqlite3_stmt *prep(struct store *s, struct sw_err *e, const char *sql,
+static sqlite3_stmt *prep(struct sq *s, struct sw_err *e, const char *sql,
 			  const char *fmt, ...)
 {
 	sqlite3_stmt *st;
@@ -88,8 +88,8 @@ static sqlite3_stmt *prep(struct store *s, struct sw_err *e, const char *sql,
 }
 
 /* Run one statement to its end. */
-static int run(struct store *s, struct sw_err *e, const char *sql,
-	       const char *fmt, ...)
+static int run(struct sq *s, struct sw_err *e, const char *sql, const char *fmt,
+	       ...)
 {
 	sqlite3_stmt *st;
 	va_list ap;
@@ -108,7 +108,7 @@ static int run(struct store *s, struct sw_err *e, const char *sql,
 	return 0;
 }
 
-static int exec(struct store *s, const char *sql, struct sw_err *e)
+static int exec(struct sq *s, const char *sql, struct sw_err *e)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(s, e, "exec");
@@ -125,7 +125,7 @@ static char *col_text(sqlite3_stmt *st, int i)
 typedef void (*fill_fn)(sqlite3_stmt *st, void *row);
 
 /* Step st (finalized here) into a new array of rows of size sz. */
-static int collect(struct store *s, sqlite3_stmt *st, size_t sz, fill_fn fill,
+static int collect(struct sq *s, sqlite3_stmt *st, size_t sz, fill_fn fill,
 		   void **v, size_t *nr, struct sw_err *e)
 {
 	char *arr = NULL;
@@ -155,7 +155,7 @@ static long limit_of(const struct store_query *q)
 
 /* Versions and migrations. */
 
-static int read_version(struct store *s, int *version, struct sw_err *e)
+static int read_version(struct sq *s, int *version, struct sw_err *e)
 {
 	sqlite3_stmt *st = prep(s, e,
 				"SELECT COALESCE(MAX(version), 0)"
@@ -172,19 +172,14 @@ static int read_version(struct store *s, int *version, struct sw_err *e)
 	return rc == SQLITE_ROW ? 0 : db_fail(s, e, "read the schema version");
 }
 
-int store_latest_version(void)
-{
-	return store_migrations[store_migrations_nr - 1].version;
-}
-
-int store_version(struct store *s, int *version, struct sw_err *e)
+int sq_version(struct sq *s, int *version, struct sw_err *e)
 {
 	return read_version(s, version, e);
 }
 
 /* Each missing step in its own transaction; the version is read again
  * once the write lock is held, so racing openers apply a step once. */
-static int migrate(struct store *s, int max, struct sw_err *e)
+static int migrate(struct sq *s, int max, struct sw_err *e)
 {
 	struct sw_err probe = SW_ERR_INIT;
 	int v;
@@ -236,7 +231,7 @@ fail:
 	return -1;
 }
 
-static int db_connect(struct store *s, int max, struct sw_err *e)
+static int db_connect(struct sq *s, int max, struct sw_err *e)
 {
 	int rc = sqlite3_open_v2(s->path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -265,17 +260,17 @@ static int db_connect(struct store *s, int max, struct sw_err *e)
 	return max ? migrate(s, max, e) : 0;
 }
 
-static bool not_a_db(struct store *s)
+static bool not_a_db(struct sq *s)
 {
 	int rc = s->db ? sqlite3_errcode(s->db) : SQLITE_OK;
 
 	return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
 }
 
-static int open_at(struct store **out, const char *path, int max,
-		   int *moved_aside, struct sw_err *e)
+int sq_open(struct sq **out, const char *path, int max, int *moved_aside,
+	    struct sw_err *e)
 {
-	struct store *s = xcalloc(1, sizeof(*s));
+	struct sq *s = xcalloc(1, sizeof(*s));
 	struct sw_err first = SW_ERR_INIT;
 	struct stat before, now;
 
@@ -325,28 +320,12 @@ ok:
 	*out = s;
 	return 0;
 fail:
-	store_close(s);
+	sq_close(s);
 	*out = NULL;
 	return -1;
 }
 
-int store_open_ex(struct store **s, const char *path, int *moved_aside,
-		  struct sw_err *e)
-{
-	return open_at(s, path, store_latest_version(), moved_aside, e);
-}
-
-int store_open(struct store **s, const char *path, struct sw_err *e)
-{
-	return open_at(s, path, store_latest_version(), NULL, e);
-}
-
-int store_open_at(struct store **s, const char *path, int max, struct sw_err *e)
-{
-	return open_at(s, path, max, NULL, e);
-}
-
-void store_close(struct store *s)
+void sq_close(struct sq *s)
 {
 	if (!s)
 		return;
@@ -355,21 +334,21 @@ void store_close(struct store *s)
 	free(s);
 }
 
-int store_begin(struct store *s, struct sw_err *e)
+int sq_begin(struct sq *s, struct sw_err *e)
 {
 	return exec(s, "BEGIN IMMEDIATE", e);
 }
 
-int store_commit(struct store *s, struct sw_err *e)
+int sq_commit(struct sq *s, struct sw_err *e)
 {
 	if (exec(s, "COMMIT", e) < 0) {
-		store_rollback(s);
+		sq_rollback(s);
 		return -1;
 	}
 	return 0;
 }
 
-void store_rollback(struct store *s)
+void sq_rollback(struct sq *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -377,8 +356,7 @@ void store_rollback(struct store *s)
 
 /* meta */
 
-int store_meta_get(struct store *s, const char *key, char **value,
-		   struct sw_err *e)
+int sq_meta_get(struct sq *s, const char *key, char **value, struct sw_err *e)
 {
 	sqlite3_stmt *st =
 		prep(s, e, "SELECT value FROM meta WHERE key = ?", "t", key);
@@ -396,8 +374,8 @@ int store_meta_get(struct store *s, const char *key, char **value,
 	return rc == SQLITE_ROW ? 0 : 1;
 }
 
-int store_meta_set(struct store *s, const char *key, const char *value,
-		   struct sw_err *e)
+int sq_meta_set(struct sq *s, const char *key, const char *value,
+		struct sw_err *e)
 {
 	return run(s, e,
 		   "INSERT INTO meta (key, value) VALUES (?, ?)"
@@ -426,8 +404,7 @@ static void fill_build(sqlite3_stmt *st, void *row)
 	b->reason = col_text(st, 8);
 }
 
-int store_put_build(struct store *s, const struct store_build *b,
-		    struct sw_err *e)
+int sq_put_build(struct sq *s, const struct store_build *b, struct sw_err *e)
 {
 	return run(s, e,
 		   "INSERT INTO builds (" BUILD_COLS ")"
@@ -443,7 +420,7 @@ int store_put_build(struct store *s, const struct store_build *b,
 		   b->reason);
 }
 
-static int get_one(struct store *s, sqlite3_stmt *st, size_t sz, fill_fn fill,
+static int get_one(struct sq *s, sqlite3_stmt *st, size_t sz, fill_fn fill,
 		   void *out, struct sw_err *e)
 {
 	void *v;
@@ -457,8 +434,8 @@ static int get_one(struct store *s, sqlite3_stmt *st, size_t sz, fill_fn fill,
 	return nr ? 0 : 1;
 }
 
-int store_get_build(struct store *s, const char *id, struct store_build *b,
-		    struct sw_err *e)
+int sq_get_build(struct sq *s, const char *id, struct store_build *b,
+		 struct sw_err *e)
 {
 	return get_one(s,
 		       prep(s, e,
@@ -467,8 +444,8 @@ int store_get_build(struct store *s, const char *id, struct store_build *b,
 		       sizeof(*b), fill_build, b, e);
 }
 
-int store_list_builds(struct store *s, const struct store_query *q,
-		      struct store_build **v, size_t *nr, struct sw_err *e)
+int sq_list_builds(struct sq *s, const struct store_query *q,
+		   struct store_build **v, size_t *nr, struct sw_err *e)
 {
 	return collect(s,
 		       prep(s, e,
@@ -482,27 +459,9 @@ int store_list_builds(struct store *s, const struct store_query *q,
 		       sizeof(**v), fill_build, (void **)v, nr, e);
 }
 
-int store_delete_build(struct store *s, const char *id, struct sw_err *e)
+int sq_delete_build(struct sq *s, const char *id, struct sw_err *e)
 {
 	return run(s, e, "DELETE FROM builds WHERE id = ?", "t", id);
-}
-
-void store_build_release(struct store_build *b)
-{
-	free(b->id);
-	free(b->project);
-	free(b->status);
-	free(b->source_version);
-	free(b->report_path);
-	free(b->reason);
-	memset(b, 0, sizeof(*b));
-}
-
-void store_builds_free(struct store_build *v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		store_build_release(&v[i]);
-	free(v);
 }
 
 /* deployments */
@@ -527,8 +486,8 @@ static void fill_deployment(sqlite3_stmt *st, void *row)
 	d->creator = col_text(st, 9);
 }
 
-int store_put_deployment(struct store *s, const struct store_deployment *d,
-			 struct sw_err *e)
+int sq_put_deployment(struct sq *s, const struct store_deployment *d,
+		      struct sw_err *e)
 {
 	return run(s, e,
 		   "INSERT INTO deployments (" DEPLOY_COLS ")"
@@ -547,8 +506,8 @@ int store_put_deployment(struct store *s, const struct store_deployment *d,
 		   d->hosts_total, d->creator);
 }
 
-int store_get_deployment(struct store *s, const char *id,
-			 struct store_deployment *d, struct sw_err *e)
+int sq_get_deployment(struct sq *s, const char *id, struct store_deployment *d,
+		      struct sw_err *e)
 {
 	return get_one(s,
 		       prep(s, e,
@@ -558,9 +517,9 @@ int store_get_deployment(struct store *s, const char *id,
 		       sizeof(*d), fill_deployment, d, e);
 }
 
-int store_list_deployments(struct store *s, const struct store_query *q,
-			   struct store_deployment **v, size_t *nr,
-			   struct sw_err *e)
+int sq_list_deployments(struct sq *s, const struct store_query *q,
+			struct store_deployment **v, size_t *nr,
+			struct sw_err *e)
 {
 	return collect(s,
 		       prep(s, e,
@@ -574,27 +533,9 @@ int store_list_deployments(struct store *s, const struct store_query *q,
 		       sizeof(**v), fill_deployment, (void **)v, nr, e);
 }
 
-int store_delete_deployment(struct store *s, const char *id, struct sw_err *e)
+int sq_delete_deployment(struct sq *s, const char *id, struct sw_err *e)
 {
 	return run(s, e, "DELETE FROM deployments WHERE id = ?", "t", id);
-}
-
-void store_deployment_release(struct store_deployment *d)
-{
-	free(d->id);
-	free(d->application);
-	free(d->group);
-	free(d->status);
-	free(d->report_path);
-	free(d->creator);
-	memset(d, 0, sizeof(*d));
-}
-
-void store_deployments_free(struct store_deployment *v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		store_deployment_release(&v[i]);
-	free(v);
 }
 
 /* executions */
@@ -619,8 +560,8 @@ static void fill_execution(sqlite3_stmt *st, void *row)
 	x->end_ms = sqlite3_column_int64(st, 9);
 }
 
-int store_put_execution(struct store *s, const struct store_execution *x,
-			struct sw_err *e)
+int sq_put_execution(struct sq *s, const struct store_execution *x,
+		     struct sw_err *e)
 {
 	return run(
 		s, e,
@@ -639,8 +580,8 @@ int store_put_execution(struct store *s, const struct store_execution *x,
 		x->variables, x->start_ms, x->end_ms);
 }
 
-int store_get_execution(struct store *s, const char *id,
-			struct store_execution *x, struct sw_err *e)
+int sq_get_execution(struct sq *s, const char *id, struct store_execution *x,
+		     struct sw_err *e)
 {
 	return get_one(s,
 		       prep(s, e,
@@ -649,9 +590,8 @@ int store_get_execution(struct store *s, const char *id,
 		       sizeof(*x), fill_execution, x, e);
 }
 
-int store_list_executions(struct store *s, const struct store_query *q,
-			  struct store_execution **v, size_t *nr,
-			  struct sw_err *e)
+int sq_list_executions(struct sq *s, const struct store_query *q,
+		       struct store_execution **v, size_t *nr, struct sw_err *e)
 {
 	return collect(s,
 		       prep(s, e,
@@ -664,29 +604,9 @@ int store_list_executions(struct store *s, const struct store_query *q,
 		       sizeof(**v), fill_execution, (void **)v, nr, e);
 }
 
-int store_delete_execution(struct store *s, const char *id, struct sw_err *e)
+int sq_delete_execution(struct sq *s, const char *id, struct sw_err *e)
 {
 	return run(s, e, "DELETE FROM executions WHERE id = ?", "t", id);
-}
-
-void store_execution_release(struct store_execution *x)
-{
-	free(x->id);
-	free(x->pipeline);
-	free(x->pipeline_file);
-	free(x->status);
-	free(x->status_summary);
-	free(x->trigger_type);
-	free(x->trigger_detail);
-	free(x->variables);
-	memset(x, 0, sizeof(*x));
-}
-
-void store_executions_free(struct store_execution *v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		store_execution_release(&v[i]);
-	free(v);
 }
 
 /* stages */
@@ -702,8 +622,7 @@ static void fill_stage(sqlite3_stmt *st, void *row)
 	g->end_ms = sqlite3_column_int64(st, 4);
 }
 
-int store_put_stage(struct store *s, const struct store_stage *g,
-		    struct sw_err *e)
+int sq_put_stage(struct sq *s, const struct store_stage *g, struct sw_err *e)
 {
 	return run(s, e,
 		   "INSERT INTO stages"
@@ -716,8 +635,8 @@ int store_put_stage(struct store *s, const struct store_stage *g,
 		   g->end_ms);
 }
 
-int store_list_stages(struct store *s, const struct store_query *q,
-		      struct store_stage **v, size_t *nr, struct sw_err *e)
+int sq_list_stages(struct sq *s, const struct store_query *q,
+		   struct store_stage **v, size_t *nr, struct sw_err *e)
 {
 	return collect(s,
 		       prep(s, e,
@@ -726,16 +645,6 @@ int store_list_stages(struct store *s, const struct store_query *q,
 			    " ORDER BY rowid",
 			    "t", q->execution_id),
 		       sizeof(**v), fill_stage, (void **)v, nr, e);
-}
-
-void store_stages_free(struct store_stage *v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++) {
-		free(v[i].execution_id);
-		free(v[i].stage);
-		free(v[i].status);
-	}
-	free(v);
 }
 
 /* actions */
@@ -760,8 +669,7 @@ static void fill_action(sqlite3_stmt *st, void *row)
 	a->error = col_text(st, 9);
 }
 
-int store_put_action(struct store *s, const struct store_action *a,
-		     struct sw_err *e)
+int sq_put_action(struct sq *s, const struct store_action *a, struct sw_err *e)
 {
 	return run(s, e,
 		   "INSERT INTO actions (" ACTION_COLS ")"
@@ -777,8 +685,8 @@ int store_put_action(struct store *s, const struct store_action *a,
 		   a->external_id, a->output_variables, a->error);
 }
 
-int store_list_actions(struct store *s, const struct store_query *q,
-		       struct store_action **v, size_t *nr, struct sw_err *e)
+int sq_list_actions(struct sq *s, const struct store_query *q,
+		    struct store_action **v, size_t *nr, struct sw_err *e)
 {
 	return collect(s,
 		       prep(s, e,
@@ -787,20 +695,6 @@ int store_list_actions(struct store *s, const struct store_query *q,
 			    " AND (?2 IS NULL OR status = ?2) ORDER BY rowid",
 			    "tt", q->execution_id, q->status),
 		       sizeof(**v), fill_action, (void **)v, nr, e);
-}
-
-void store_actions_free(struct store_action *v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++) {
-		free(v[i].execution_id);
-		free(v[i].stage);
-		free(v[i].action);
-		free(v[i].status);
-		free(v[i].external_id);
-		free(v[i].output_variables);
-		free(v[i].error);
-	}
-	free(v);
 }
 
 /* approvals */
@@ -824,8 +718,8 @@ static void fill_approval(sqlite3_stmt *st, void *row)
 	a->decided_ms = sqlite3_column_int64(st, 8);
 }
 
-int store_put_approval(struct store *s, const struct store_approval *a,
-		       struct sw_err *e)
+int sq_put_approval(struct sq *s, const struct store_approval *a,
+		    struct sw_err *e)
 {
 	return run(s, e,
 		   "INSERT INTO approvals (" APPROVAL_COLS ")"
@@ -840,9 +734,8 @@ int store_put_approval(struct store *s, const struct store_approval *a,
 		   a->decided_ms);
 }
 
-int store_list_approvals(struct store *s, const struct store_query *q,
-			 struct store_approval **v, size_t *nr,
-			 struct sw_err *e)
+int sq_list_approvals(struct sq *s, const struct store_query *q,
+		      struct store_approval **v, size_t *nr, struct sw_err *e)
 {
 	return collect(s,
 		       prep(s, e,
@@ -855,24 +748,10 @@ int store_list_approvals(struct store *s, const struct store_query *q,
 		       sizeof(**v), fill_approval, (void **)v, nr, e);
 }
 
-void store_approvals_free(struct store_approval *v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++) {
-		free(v[i].execution_id);
-		free(v[i].stage);
-		free(v[i].action);
-		free(v[i].status);
-		free(v[i].summary);
-		free(v[i].who);
-	}
-	free(v);
-}
-
 /* events */
 
-int store_append_event(struct store *s, const char *execution_id,
-		       int64_t time_ms, const char *json, long *seq,
-		       struct sw_err *e)
+int sq_append_event(struct sq *s, const char *execution_id, int64_t time_ms,
+		    const char *json, long *seq, struct sw_err *e)
 {
 	/* inside the caller's transaction, or in one of its own */
 	bool own = sqlite3_get_autocommit(s->db);
@@ -907,7 +786,7 @@ int store_append_event(struct store *s, const char *execution_id,
 	return 0;
 fail:
 	if (own)
-		store_rollback(s);
+		sq_rollback(s);
 	return -1;
 }
 
@@ -920,8 +799,8 @@ static void fill_event(sqlite3_stmt *st, void *row)
 	ev->json = col_text(st, 2);
 }
 
-int store_list_events(struct store *s, const struct store_query *q, long after,
-		      struct store_event **v, size_t *nr, struct sw_err *e)
+int sq_list_events(struct sq *s, const struct store_query *q, long after,
+		   struct store_event **v, size_t *nr, struct sw_err *e)
 {
 	return collect(s,
 		       prep(s, e,
@@ -932,17 +811,10 @@ int store_list_events(struct store *s, const struct store_query *q, long after,
 		       sizeof(**v), fill_event, (void **)v, nr, e);
 }
 
-void store_events_free(struct store_event *v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		free(v[i].json);
-	free(v);
-}
-
 /* webhook deliveries and poll heads */
 
-int store_delivery_record(struct store *s, const char *forge, const char *id,
-			  int64_t now_ms, int *first, struct sw_err *e)
+int sq_delivery_record(struct sq *s, const char *forge, const char *id,
+		       int64_t now_ms, int *first, struct sw_err *e)
 {
 	if (run(s, e,
 		"INSERT INTO webhook_deliveries (forge, id, received_ms)"
@@ -953,14 +825,14 @@ int store_delivery_record(struct store *s, const char *forge, const char *id,
 	return 0;
 }
 
-int store_delivery_prune(struct store *s, int64_t before_ms, struct sw_err *e)
+int sq_delivery_prune(struct sq *s, int64_t before_ms, struct sw_err *e)
 {
 	return run(s, e, "DELETE FROM webhook_deliveries WHERE received_ms < ?",
 		   "i", before_ms);
 }
 
-int store_poll_heads(struct store *s, const char *source, struct strvec *refs,
-		     struct strvec *commits, struct sw_err *e)
+int sq_poll_heads(struct sq *s, const char *source, struct strvec *refs,
+		  struct strvec *commits, struct sw_err *e)
 {
 	sqlite3_stmt *st = prep(s, e,
 				"SELECT ref, commit_id FROM poll_heads"
@@ -980,8 +852,8 @@ int store_poll_heads(struct store *s, const char *source, struct strvec *refs,
 	return 0;
 }
 
-int store_poll_head_set(struct store *s, const char *source, const char *ref,
-			const char *commit, int64_t now_ms, struct sw_err *e)
+int sq_poll_head_set(struct sq *s, const char *source, const char *ref,
+		     const char *commit, int64_t now_ms, struct sw_err *e)
 {
 	if (!commit)
 		return run(
@@ -994,4 +866,188 @@ int store_poll_head_set(struct store *s, const char *source, const char *ref,
 		   " SET commit_id = excluded.commit_id,"
 		   " seen_ms = excluded.seen_ms",
 		   "ttti", source, ref, commit, now_ms);
+}
+
+/* the job queue */
+
+#define JOB_COLS                                                               \
+	"id, kind, spec, labels, status, owner, lease_ms, attempt, outcome,"   \
+	" result, reason, enqueued_ms, started_ms, ended_ms"
+
+static void fill_job(sqlite3_stmt *st, void *row)
+{
+	struct store_job *j = row;
+
+	j->id = col_text(st, 0);
+	j->kind = col_text(st, 1);
+	j->spec = col_text(st, 2);
+	j->labels = col_text(st, 3);
+	j->status = col_text(st, 4);
+	j->owner = col_text(st, 5);
+	j->lease_ms = sqlite3_column_int64(st, 6);
+	j->attempt = (long)sqlite3_column_int64(st, 7);
+	j->outcome = col_text(st, 8);
+	j->result = col_text(st, 9);
+	j->reason = col_text(st, 10);
+	j->enqueued_ms = sqlite3_column_int64(st, 11);
+	j->started_ms = sqlite3_column_int64(st, 12);
+	j->ended_ms = sqlite3_column_int64(st, 13);
+}
+
+int sq_job_enqueue(struct sq *s, const struct store_job *j, struct sw_err *e)
+{
+	return run(s, e,
+		   "INSERT INTO jobs (id, kind, spec, labels, status, attempt,"
+		   " enqueued_ms) VALUES (?, ?, ?, ?, 'queued', 1, ?)",
+		   "tttti", j->id, j->kind, j->spec, j->labels, j->enqueued_ms);
+}
+
+/*
+ * Under the write lock (BEGIN IMMEDIATE), so that no other claimer reads
+ * the queue between our read and our update; the update checks the
+ * status again all the same.
+ */
+int sq_job_claim(struct sq *s, const char *owner, const char *labels,
+		 int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		 struct sw_err *e)
+{
+	sqlite3_stmt *st = NULL;
+	char *id = NULL;
+	int rc, ret = -1;
+
+	if (exec(s, "BEGIN IMMEDIATE", e) < 0)
+		return -1;
+	st = prep(s, e,
+		  "SELECT id, labels FROM jobs WHERE status = 'queued'"
+		  " ORDER BY enqueued_ms, id",
+		  "");
+	if (!st)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (store_job_labels_match(
+			    (const char *)sqlite3_column_text(st, 1), labels)) {
+			id = col_text(st, 0);
+			break;
+		}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(s, e, "read");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!id) {
+		ret = 1;
+		goto out;
+	}
+	if (run(s, e,
+		"UPDATE jobs SET status = 'claimed', owner = ?, lease_ms = ?,"
+		" started_ms = ? WHERE id = ? AND status = 'queued'",
+		"tiit", owner, now_ms + lease_ms, now_ms, id) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1)
+		BUG("job '%s' changed under the write lock", id);
+	if (exec(s, "COMMIT", e) < 0)
+		goto out;
+	ret = sq_job_get(s, id, j, e);
+	if (ret == 1)
+		ret = err_set(e, ERR_SYSTEM, "job '%s' vanished", id);
+out:
+	sqlite3_finalize(st);
+	if (ret != 0)
+		sq_rollback(s);
+	free(id);
+	return ret;
+}
+
+int sq_job_heartbeat(struct sq *s, const char *id, const char *owner,
+		     int64_t now_ms, int64_t lease_ms, struct sw_err *e)
+{
+	if (run(s, e,
+		"UPDATE jobs SET lease_ms = ? WHERE id = ? AND owner = ?"
+		" AND status = 'claimed'",
+		"itt", now_ms + lease_ms, id, owner) < 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int sq_job_complete(struct sq *s, const char *id, const char *owner,
+		    const char *outcome, const char *result, const char *reason,
+		    int64_t now_ms, struct sw_err *e)
+{
+	if (run(s, e,
+		"UPDATE jobs SET status = 'done', outcome = ?, result = ?,"
+		" reason = COALESCE(?, reason), ended_ms = ?, lease_ms = 0"
+		" WHERE id = ? AND owner = ? AND status = 'claimed'",
+		"tttitt", outcome, result, reason, now_ms, id, owner) < 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int sq_job_reap(struct sq *s, int64_t now_ms, long *requeued, long *failed,
+		struct sw_err *e)
+{
+	long nf, nq;
+
+	if (exec(s, "BEGIN IMMEDIATE", e) < 0)
+		return -1;
+	if (run(s, e,
+		"UPDATE jobs SET status = 'done', outcome = 'Failed',"
+		" ended_ms = ?, lease_ms = 0, reason = CASE kind"
+		" WHEN 'deploy' THEN 'worker ''' || owner || ''' lost its lease"
+		" during the deployment; not run again'"
+		" ELSE 'worker ''' || owner || ''' lost its lease on attempt '"
+		" || attempt || ', the last one allowed' END"
+		" WHERE status = 'claimed' AND lease_ms < ?"
+		" AND (kind = 'deploy' OR attempt >= ?)",
+		"iil", now_ms, now_ms, (long)STORE_JOB_MAX_ATTEMPTS) < 0)
+		goto fail;
+	nf = sqlite3_changes(s->db);
+	if (run(s, e,
+		"UPDATE jobs SET status = 'queued', lease_ms = 0,"
+		" reason = 'worker ''' || owner || ''' lost its lease on"
+		" attempt ' || attempt, attempt = attempt + 1, owner = NULL"
+		" WHERE status = 'claimed' AND lease_ms < ?",
+		"i", now_ms) < 0)
+		goto fail;
+	nq = sqlite3_changes(s->db);
+	if (exec(s, "COMMIT", e) < 0)
+		goto fail;
+	if (requeued)
+		*requeued = nq;
+	if (failed)
+		*failed = nf;
+	return 0;
+fail:
+	sq_rollback(s);
+	return -1;
+}
+
+int sq_job_get(struct sq *s, const char *id, struct store_job *j,
+	       struct sw_err *e)
+{
+	return get_one(s,
+		       prep(s, e, "SELECT " JOB_COLS " FROM jobs WHERE id = ?",
+			    "t", id),
+		       sizeof(*j), fill_job, j, e);
+}
+
+int sq_list_jobs(struct sq *s, const struct store_query *q,
+		 struct store_job **v, size_t *nr, struct sw_err *e)
+{
+	return collect(s,
+		       prep(s, e,
+			    "SELECT " JOB_COLS " FROM jobs"
+			    " WHERE (?1 IS NULL OR status = ?1)"
+			    " AND (?2 IS NULL OR owner = ?2)"
+			    " ORDER BY enqueued_ms, id LIMIT ?3",
+			    "ttl", q ? q->status : NULL, q ? q->name : NULL,
+			    limit_of(q)),
+		       sizeof(**v), fill_job, (void **)v, nr, e);
+}
+
+int sq_job_prune(struct sq *s, int64_t before_ms, struct sw_err *e)
+{
+	return run(s, e,
+		   "DELETE FROM jobs WHERE status = 'done' AND ended_ms < ?",
+		   "i", before_ms);
 }

@@ -14,21 +14,27 @@
  *   store_builds_free(v, nr);
  *   store_close(s);
  *
- * One interface, so that another database (PostgreSQL, for many
- * machines) can implement it too; this one is SQLite (store/sqlite.c): it is
+ * One interface, two databases: the location given to store_open() is
+ * "sqlite:PATH" or a plain PATH (store/sqlite.c, one machine) or a
+ * "postgres://..." / "postgresql://..." URL (store/postgres.c, many
+ * machines; libpq's URL syntax). SQLite is
  * in WAL mode, so readers never wait for a writer; writers wait for each
  * other (busy timeout STORE_BUSY_MS) rather than fail, so racing
  * processes each get their record in. The schema is a numbered list of
  * migrations (store/migrations.c); store_open() applies the missing ones,
  * each in its own transaction, and refuses a database from a newer
- * slipway.
+ * slipway. PostgreSQL does the same under an advisory lock, and serializes
+ * store_begin() transactions with one as SQLite's write lock does.
  *
  * Strings in records are borrowed by the put functions and owned by the
  * caller in what the get and list functions return (free with the
  * matching _free). Times are milliseconds since the epoch, 0 when
  * unknown. JSON columns hold JSON text, NULL when absent. Every function
  * returns 0 or -1 with *e set (ERR_SYSTEM, the database's message
- * prefixed with the file name); a get of a missing row returns 1.
+ * prefixed with the file name or the URL, its password left out); a get
+ * of a missing row returns 1. A PostgreSQL connection that is lost is not
+ * made again: every later call fails (the transaction open then was
+ * rolled back by the server, so nothing of it is written).
  */
 #ifndef SW_STORE_H
 #define SW_STORE_H
@@ -43,16 +49,36 @@
 struct store;
 
 /*
+ * Where the store of state_dir is: $SLIPWAY_DB when set (so that child
+ * processes use the store their parent was given with --db), else
+ * "<state_dir>/slipway.db". Caller frees.
+ */
+char *store_locate(const char *state_dir);
+/* 1 if location is a PostgreSQL URL. */
+int store_is_postgres(const char *location);
+/* The file of an SQLite location (borrowed from it), NULL for PostgreSQL. */
+const char *store_sqlite_path(const char *location);
+/* Check the form of a location (as given to --db); ERR_USAGE if bad. */
+int store_location_check(const char *location, struct sw_err *e);
+
+/*
  * Open (creating, and migrating to the newest schema) the database at
- * path. A file that is not a database is moved aside to
+ * location (see above; a PostgreSQL database must exist, its tables are
+ * made). A file that is not a database is moved aside to
  * "<path>.corrupt-<time>" and a new one made; *moved_aside (when not
  * NULL) is set then, so that the caller can say so and rebuild the index.
  */
-int store_open(struct store **s, const char *path, struct sw_err *e);
-int store_open_ex(struct store **s, const char *path, int *moved_aside,
+int store_open(struct store **s, const char *location, struct sw_err *e);
+int store_open_ex(struct store **s, const char *location, int *moved_aside,
 		  struct sw_err *e);
 /* Close and free; store_close(NULL) is a no-op. */
 void store_close(struct store *s);
+/*
+ * 1 while s can be used; 0 once its connection is lost (PostgreSQL went
+ * away, even while s was idle): close it and open another. Always 1 for
+ * SQLite. Does not wait.
+ */
+int store_alive(struct store *s);
 
 /*
  * Writes that stand or fall together (an action's end, its stage's and
@@ -72,7 +98,7 @@ int store_latest_version(void);
  * Open without migrating past version max (0: no table at all), as a
  * database made by an older slipway is: for testing the migrations.
  */
-int store_open_at(struct store **s, const char *path, int max,
+int store_open_at(struct store **s, const char *location, int max,
 		  struct sw_err *e);
 
 /* A small key/value table for the store's own bookkeeping. *value is
@@ -263,5 +289,99 @@ int store_poll_heads(struct store *s, const char *source, struct strvec *refs,
 		     struct strvec *commits, struct sw_err *e);
 int store_poll_head_set(struct store *s, const char *source, const char *ref,
 			const char *commit, int64_t now_ms, struct sw_err *e);
+
+/*
+ * The job queue (docs/scale.md): an action to run on some worker. The
+ * engine enqueues, a worker claims one job at a time under a lease that
+ * it renews by heartbeat, and completes it; the reaper takes back the
+ * leases that expired. Every call decides in the database, so any number
+ * of processes on any number of machines may race: a job is claimed by
+ * one worker at most, and only the lease holder may renew or complete it.
+ *
+ * status is "queued", "claimed" or "done"; outcome (on "done") is
+ * "Succeeded" or "Failed". kind is "build", "command" or "deploy": a lost
+ * build or command is queued again (attempt + 1, reason says why), a lost
+ * deployment is done and failed, never run again (a host may be half
+ * deployed). labels is the comma-separated list a worker must all have,
+ * NULL or "" for any worker.
+ */
+struct store_job {
+	char *id; /* chosen by the enqueuer, unique (j-<uuid>) */
+	char *kind; /* build command deploy */
+	char *spec; /* JSON: what to run ({"argv": [...], "cwd": ...}) */
+	char *labels; /* wanted, comma-separated, or NULL */
+	char *status; /* queued claimed done */
+	char *owner; /* the worker that holds (or held) it, or NULL */
+	int64_t lease_ms; /* when the lease expires, 0 when not claimed */
+	long attempt; /* 1, then 2 ... each time a lost lease requeues it */
+	char *outcome; /* Succeeded Failed, once done; else NULL */
+	char *result; /* JSON the worker reported, or NULL */
+	char *reason; /* why an attempt was lost or the job failed, or NULL */
+	int64_t enqueued_ms, started_ms, ended_ms;
+};
+
+/* A lost build or command is queued again this many attempts at most;
+ * then it is done and failed. */
+#define STORE_JOB_MAX_ATTEMPTS 3
+
+/*
+ * Enqueue j: j->id, j->kind, j->spec, j->labels and j->enqueued_ms are
+ * used; the job starts queued at attempt 1. An id already there is an
+ * error (ERR_SYSTEM).
+ */
+int store_job_enqueue(struct store *s, const struct store_job *j,
+		      struct sw_err *e);
+/*
+ * Claim for worker owner (having labels, comma-separated, NULL: none)
+ * the oldest queued job whose every wanted label it has; the job becomes
+ * claimed by owner, its lease expiring at now_ms + lease_ms, started_ms
+ * now_ms. Atomic: racing claimers never get the same job. Returns 0 with
+ * *j filled (the caller releases it), 1 when no job fits (*j untouched).
+ */
+int store_job_claim(struct store *s, const char *owner, const char *labels,
+		    int64_t now_ms, int64_t lease_ms, struct store_job *j,
+		    struct sw_err *e);
+/*
+ * Renew owner's lease on job id to now_ms + lease_ms. Returns 0 when
+ * renewed, 1 when owner does not hold it (reaped, claimed by another,
+ * done): the worker must stop the job's action then.
+ */
+int store_job_heartbeat(struct store *s, const char *id, const char *owner,
+			int64_t now_ms, int64_t lease_ms, struct sw_err *e);
+/*
+ * Owner finished job id: it becomes done with outcome ("Succeeded" or
+ * "Failed"), result (JSON or NULL) and reason (NULL keeps the one a lost
+ * attempt left, so that the report says why it ran again) at now_ms. Returns 1 (and changes nothing) when owner no longer holds
+ * the lease: its result is not wanted then.
+ */
+int store_job_complete(struct store *s, const char *id, const char *owner,
+		       const char *outcome, const char *result,
+		       const char *reason, int64_t now_ms, struct sw_err *e);
+/*
+ * Take back every lease expired before now_ms: a build or command is
+ * queued again (attempt + 1, owner cleared, reason "worker 'W' lost its
+ * lease (attempt N)"), or failed once STORE_JOB_MAX_ATTEMPTS is reached;
+ * a deploy is done and failed ("worker 'W' lost its lease during the
+ * deployment; not run again"). *requeued and *failed (when not NULL)
+ * count them. Any process may reap; racing reapers take a job back once.
+ */
+int store_job_reap(struct store *s, int64_t now_ms, long *requeued,
+		   long *failed, struct sw_err *e);
+/* Job id into *j (the caller releases it); 1 when there is none. */
+int store_job_get(struct store *s, const char *id, struct store_job *j,
+		  struct sw_err *e);
+/* Jobs, oldest first; q->status filters, q->name filters on the owner. */
+int store_list_jobs(struct store *s, const struct store_query *q,
+		    struct store_job **v, size_t *nr, struct sw_err *e);
+/* Delete the jobs done before before_ms. */
+int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e);
+void store_job_release(struct store_job *j);
+void store_jobs_free(struct store_job *v, size_t nr);
+/*
+ * Whether a worker having labels (comma-separated, NULL: none) may run a
+ * job wanting wanted (comma-separated, NULL or "": any): 1 or 0. Blanks
+ * around names are ignored. Pure; the same for every database.
+ */
+int store_job_labels_match(const char *wanted, const char *labels);
 
 #endif

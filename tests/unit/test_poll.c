@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "pgtest.h"
 #include "pipeline.h"
 #include "source.h"
 #include "strvec.h"
@@ -425,6 +426,19 @@ static void test_poll__racing_pollers(void **state)
 	pipeline_release(&pl);
 }
 
+/* The same, the store on PostgreSQL (pgtest.h). */
+static int pg_setup(void **state)
+{
+	pgtest_env_setup();
+	return setup(state);
+}
+
+static int pg_teardown(void **state)
+{
+	pgtest_env_teardown();
+	return teardown(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,5 +450,11 @@ int main(void)
 		cmocka_unit_test(test_poll__pull_request_ref),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int ret;
+
+	ret = cmocka_run_group_tests_name("poll on sqlite", tests, setup,
+					  teardown);
+	ret |= pgtest_run_group("poll on postgresql", tests, ARRAY_SIZE(tests),
+				pg_setup, pg_teardown);
+	return ret;
 }

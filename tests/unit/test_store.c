@@ -14,16 +14,55 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "pgtest.h"
 #include "store.h"
 #include "xalloc.h"
 
 /* The records' strings are char *: those the store returns are owned. */
 #define S(lit) ((char *)(lit))
 
+/*
+ * Each case runs twice: on an SQLite file in a new directory, then on a
+ * PostgreSQL that main() starts (tests/pg.sh), in a schema of its own
+ * (the URL's search_path), made by setup and dropped by teardown.
+ */
 struct fixture {
 	char dir[32];
-	char *db;
+	char *db; /* the location given to store_open() */
+	char schema[32];
 };
+
+/* Run sql in the fixture's database, as the store sees it. */
+static void raw_exec(struct fixture *f, const char *sql)
+{
+	if (pgtest_url) {
+		char *q = xasprintf("SET search_path = %s; %s", f->schema, sql);
+
+		pgtest_admin(q);
+		free(q);
+	} else {
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL),
+				 SQLITE_OK);
+		sqlite3_close(db);
+	}
+}
+
+/* Start again from nothing. */
+static void reset_db(struct fixture *f)
+{
+	if (pgtest_url) {
+		char *q = xasprintf("DROP SCHEMA %s CASCADE; CREATE SCHEMA %s",
+				    f->schema, f->schema);
+
+		pgtest_admin(q);
+		free(q);
+	} else {
+		unlink(f->db);
+	}
+}
 
 static int setup(void **state)
 {
@@ -32,7 +71,11 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/sw-store-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
-	f->db = fs_join(f->dir, "slipway.db");
+	if (pgtest_url) {
+		f->db = pgtest_schema_new(f->schema, sizeof(f->schema));
+	} else {
+		f->db = fs_join(f->dir, "slipway.db");
+	}
 	*state = f;
 	return 0;
 }
@@ -42,6 +85,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	struct sw_err e = SW_ERR_INIT;
 
+	if (pgtest_url)
+		pgtest_schema_drop(f->schema);
 	fs_remove_tree(f->dir, &e);
 	free(f->db);
 	free(f);
@@ -107,7 +152,7 @@ static void test_store__migrates_from_every_earlier_version(void **state)
 		struct store *s;
 		int v;
 
-		unlink(f->db);
+		reset_db(f);
 		assert_int_equal(store_open_at(&s, f->db, from, &e), 0);
 		if (from >= 1)
 			put_build(s, "p:1", "p", 1, "SUCCEEDED", 1000, 2000);
@@ -129,17 +174,10 @@ static void test_store__refuses_a_newer_schema(void **state)
 	struct fixture *f = *state;
 	struct sw_err e = SW_ERR_INIT;
 	struct store *s;
-	sqlite3 *db;
 
 	assert_int_equal(store_open(&s, f->db, &e), 0);
 	store_close(s);
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "INSERT INTO schema_migrations"
-				      " VALUES (999, 0)",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
+	raw_exec(f, "INSERT INTO schema_migrations VALUES (999, 0)");
 	assert_int_equal(store_open(&s, f->db, &e), -1);
 	assert_null(s);
 	assert_non_null(strstr(e.msg, "schema version 999, newer"));
@@ -391,7 +429,7 @@ static void test_store__executions_and_their_rows(void **state)
 	/* an action of no execution is refused */
 	a.execution_id = S("pe-none");
 	assert_int_equal(store_put_action(s, &a, &e), -1);
-	assert_non_null(strstr(e.msg, "FOREIGN KEY"));
+	assert_non_null(strcasestr(e.msg, "foreign key"));
 	store_close(s);
 }
 
@@ -649,25 +687,298 @@ static void test_store__unwritable_place_is_reported(void **state)
 	assert_non_null(strstr(e.msg, "/nonexistent-dir/slipway.db"));
 }
 
+/*
+ * store_begin() takes the write lock (SQLite's, PostgreSQL's advisory
+ * one) before any read: processes that read a counter and write it plus
+ * one, each in its own transaction, lose no increment.
+ */
+#define BUMPERS 4
+#define BUMPS 40
+static void test_store__begin_serializes_read_then_write(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	pid_t pids[BUMPERS];
+	struct store *s;
+	char *v;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_meta_set(s, "n", "0", &e), 0);
+	store_close(s);
+	for (int k = 0; k < BUMPERS; k++) {
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k])
+			continue;
+		if (store_open(&s, f->db, &e) < 0)
+			_exit(1);
+		for (int i = 0; i < BUMPS; i++) {
+			char next[32];
+
+			if (store_begin(s, &e) < 0 ||
+			    store_meta_get(s, "n", &v, &e) != 0)
+				_exit(2);
+			snprintf(next, sizeof(next), "%ld", atol(v) + 1);
+			free(v);
+			if (store_meta_set(s, "n", next, &e) < 0 ||
+			    store_commit(s, &e) < 0)
+				_exit(3);
+		}
+		store_close(s);
+		_exit(0);
+	}
+	for (int k = 0; k < BUMPERS; k++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_meta_get(s, "n", &v, &e), 0);
+	assert_int_equal(atol(v), BUMPERS * BUMPS);
+	free(v);
+	store_close(s);
+}
+
+/*
+ * A process killed (SIGKILL) inside store_begin()'s transaction, holding
+ * the write lock (SQLite's, or PostgreSQL's advisory lock): nothing it
+ * wrote is there, and the next writer takes the lock at once.
+ */
+static void test_store__killed_in_a_transaction_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { .id = S("pe-k"),
+				     .pipeline = S("k"),
+				     .status = S("InProgress") };
+	struct store_query q = STORE_QUERY_INIT;
+	struct store_event *ev;
+	struct store *s;
+	int fds[2], status;
+	size_t nr;
+	pid_t pid;
+	long seq;
+	char c;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	put_build(s, "kept:1", "kept", 1, "SUCCEEDED", 1, 2);
+	assert_int_equal(store_put_execution(s, &x, &e), 0);
+	store_close(s);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (store_open(&s, f->db, &e) < 0 || store_begin(s, &e) < 0)
+			_exit(1);
+		for (int i = 0; i < 200; i++) {
+			char id[32];
+
+			snprintf(id, sizeof(id), "lost:%d", i);
+			put_build(s, id, "lost", i, "FAILED", i, i + 1);
+		}
+		if (store_append_event(s, "pe-k", 1, "{}", NULL, &e) < 0 ||
+		    write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_begin(s, &e), 0);
+	assert_int_equal(count_builds(s, "lost"), 0);
+	assert_int_equal(count_builds(s, "kept"), 1);
+	put_build(s, "after:1", "after", 1, "SUCCEEDED", 3, 4);
+	assert_int_equal(store_append_event(s, "pe-k", 2, "{}", &seq, &e), 0);
+	assert_int_equal(seq, 1); /* the lost one's number is free again */
+	assert_int_equal(store_commit(s, &e), 0);
+	q.execution_id = "pe-k";
+	assert_int_equal(store_list_events(s, &q, 0, &ev, &nr, &e), 0);
+	assert_int_equal(nr, 1);
+	store_events_free(ev, nr);
+	assert_int_equal(count_builds(s, NULL), 2);
+	store_close(s);
+}
+
+static void test_store__postgres_unreachable_is_reported(void **state)
+{
+	struct sw_err e = SW_ERR_INIT;
+	struct store *s;
+
+	(void)state;
+	assert_int_equal(
+		store_open(
+			&s,
+			"postgresql://u:secret@/slipway?host=/nonexistent-dir",
+			&e),
+		-1);
+	assert_null(s);
+	assert_int_equal(e.code, ERR_SYSTEM);
+	assert_non_null(strstr(e.msg, "cannot connect"));
+	assert_non_null(strstr(e.msg, "postgresql://u:***@/slipway"));
+	assert_null(strstr(e.msg, "secret"));
+	assert_null(strchr(e.msg, '\n'));
+}
+
+/*
+ * The server ends the connection inside a transaction (a restart, a
+ * network cut): the next call says so, commit fails, and nothing of the
+ * transaction is written.
+ */
+static void test_store__postgres_connection_lost_mid_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store_build b = { .id = S("half:2"),
+				 .project = S("half"),
+				 .number = 2,
+				 .status = S("SUCCEEDED") };
+	struct store *s, *other;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_begin(s, &e), 0);
+	put_build(s, "half:1", "half", 1, "SUCCEEDED", 1, 2);
+	pgtest_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		     " WHERE application_name = 'slipway'"
+		     " AND state = 'idle in transaction'");
+	assert_int_equal(store_put_build(s, &b, &e), -1);
+	assert_int_equal(e.code, ERR_SYSTEM);
+	assert_non_null(strstr(e.msg, "connection lost"));
+	err_clear(&e);
+	assert_int_equal(store_commit(s, &e), -1);
+	store_close(s);
+	assert_int_equal(store_open(&other, f->db, &e), 0);
+	assert_int_equal(count_builds(other, "half"), 0);
+	store_close(other);
+}
+
+/* A connection the server ended while it was idle is seen as lost (so
+ * that a pool of them, as serve keeps, drops it rather than fail). */
+static void test_store__postgres_alive_sees_a_lost_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store *s;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(store_alive(s), 1);
+	assert_int_equal(count_builds(s, NULL), 0);
+	assert_int_equal(store_alive(s), 1);
+	/* the timeout: it returns once the backend has exited */
+	pgtest_admin("SELECT pg_terminate_backend(pid, 10000)"
+		     " FROM pg_stat_activity"
+		     " WHERE application_name = 'slipway'");
+	assert_int_equal(store_alive(s), 0);
+	assert_int_equal(store_put_build(s,
+					 &(struct store_build){
+						 .id = S("x:1"),
+						 .project = S("x"),
+						 .status = S("SUCCEEDED") },
+					 &e),
+			 -1);
+	store_close(s);
+}
+
+/*
+ * The role of docs/scale.md: once the owner has migrated the schema, a
+ * role with USAGE on it, the four DML rights on its tables and USAGE on
+ * its sequences can do all that slipway does; without them it cannot
+ * even open an empty schema (it would have to make tables).
+ */
+static void test_store__postgres_least_privileged_role(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store_execution x = { .id = S("pe-r"),
+				     .pipeline = S("r"),
+				     .status = S("InProgress") };
+	struct store_stage g = { .execution_id = S("pe-r"),
+				 .stage = S("Build"),
+				 .status = S("InProgress") };
+	struct store *s;
+	char role[48], *q, *url;
+	const char *at = strchr(f->db, '@');
+
+	snprintf(role, sizeof(role), "r_%s", f->schema);
+	q = xasprintf("CREATE ROLE %s LOGIN; GRANT USAGE ON SCHEMA %s TO %s",
+		      role, f->schema, role);
+	pgtest_admin(q);
+	free(q);
+	url = xasprintf("postgresql://%s%s", role, at);
+
+	/* an empty schema: no right to make the tables */
+	assert_int_equal(store_open(&s, url, &e), -1);
+	assert_non_null(strstr(e.msg, "permission denied"));
+	err_clear(&e);
+
+	assert_int_equal(store_open(&s, f->db, &e), 0); /* the owner */
+	store_close(s);
+	q = xasprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES"
+		      " IN SCHEMA %s TO %s;"
+		      " GRANT USAGE ON ALL SEQUENCES IN SCHEMA %s TO %s",
+		      f->schema, role, f->schema, role);
+	pgtest_admin(q);
+	free(q);
+	assert_int_equal(store_open(&s, url, &e), 0);
+	put_build(s, "r:1", "r", 1, "SUCCEEDED", 1, 2);
+	assert_int_equal(store_begin(s, &e), 0);
+	assert_int_equal(store_put_execution(s, &x, &e), 0);
+	assert_int_equal(store_put_stage(s, &g, &e), 0);
+	assert_int_equal(store_append_event(s, "pe-r", 1, "{}", NULL, &e), 0);
+	assert_int_equal(store_commit(s, &e), 0);
+	assert_int_equal(store_delete_execution(s, "pe-r", &e), 0);
+	assert_int_equal(count_builds(s, NULL), 1);
+	store_close(s);
+	q = xasprintf("SET search_path = %s; DROP OWNED BY %s; DROP ROLE %s",
+		      f->schema, role, role);
+	pgtest_admin(q);
+	free(q);
+	free(url);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+#define BOTH                                                                   \
+	T(test_store__creates_the_newest_schema),                              \
+		T(test_store__migrates_from_every_earlier_version),            \
+		T(test_store__refuses_a_newer_schema),                         \
+		T(test_store__builds_crud),                                    \
+		T(test_store__lists_newest_first_with_filters),                \
+		T(test_store__deployments_crud),                               \
+		T(test_store__executions_and_their_rows),                      \
+		T(test_store__racing_processes_lose_nothing),                  \
+		T(test_store__killed_in_a_transaction_leaves_nothing),         \
+		T(test_store__begin_serializes_read_then_write),               \
+		T(test_store__transactions), T(test_store__meta)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		T(test_store__creates_the_newest_schema),
-		T(test_store__migrates_from_every_earlier_version),
-		T(test_store__refuses_a_newer_schema),
-		T(test_store__builds_crud),
-		T(test_store__lists_newest_first_with_filters),
-		T(test_store__deployments_crud),
-		T(test_store__executions_and_their_rows),
-		T(test_store__racing_processes_lose_nothing),
+	const struct CMUnitTest on_sqlite[] = {
+		BOTH,
 		T(test_store__killed_writer_leaves_a_usable_db),
 		T(test_store__not_a_database_is_moved_aside),
-		T(test_store__transactions),
-		T(test_store__meta),
 		T(test_store__unwritable_place_is_reported),
 	};
+	const struct CMUnitTest on_postgres[] = {
+		BOTH,
+		T(test_store__postgres_unreachable_is_reported),
+		T(test_store__postgres_connection_lost_mid_transaction),
+		T(test_store__postgres_alive_sees_a_lost_connection),
+		T(test_store__postgres_least_privileged_role),
+	};
+	int ret;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	ret = cmocka_run_group_tests_name("store on sqlite", on_sqlite, NULL,
+					  NULL);
+	ret |= pgtest_run_group("store on postgresql", on_postgres,
+				ARRAY_SIZE(on_postgres), NULL, NULL);
+	return ret;
 }

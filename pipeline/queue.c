@@ -1,0 +1,323 @@
+/*
+ * An action through the job queue (see queue.h).
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blob.h"
+#include "fs.h"
+#include "hash.h"
+#include "queue.h"
+#include "state.h"
+#include "store.h"
+#include "xalloc.h"
+#include "banned.h"
+
+/* How often a waiter looks at its job (ms). */
+#define QUEUE_POLL_MS 50
+
+int64_t queue_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t queue_lease_ms(void)
+{
+	const char *v = getenv("SLIPWAY_LEASE_MS");
+	long n = v ? strtol(v, NULL, 10) : 0;
+
+	return n > 0 ? n : QUEUE_LEASE_MS;
+}
+
+bool queue_wanted(void)
+{
+	const char *v = getenv("SLIPWAY_QUEUE");
+
+	return v && !strcmp(v, "1");
+}
+
+static json_object *strings(char *const *v, size_t nr)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; v && (nr ? i < nr : v[i] != NULL); i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+static void put_str(json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+/* The arguments that name a pipeline artifact, by its digest. */
+static json_object *inputs_of(const struct queue_action *qa)
+{
+	json_object *a = json_object_new_array();
+	char *adir = fs_join(qa->state_dir, "artifacts");
+	size_t n = strlen(adir);
+
+	for (size_t i = 0; qa->argv[i]; i++) {
+		char *real = realpath(qa->argv[i], NULL);
+		json_object *in;
+		char hex[65];
+
+		if (!real || strncmp(real, adir, n) || real[n] != '/' ||
+		    strlen(real + n + 1) != 64) {
+			free(real);
+			continue;
+		}
+		memcpy(hex, real + n + 1, 65);
+		free(real);
+		if (!blob_is_digest(hex))
+			continue;
+		in = json_object_new_object();
+		json_object_object_add(in, "index",
+				       json_object_new_int64((int64_t)i));
+		json_object_object_add(in, "digest",
+				       json_object_new_string(hex));
+		json_object_array_add(a, in);
+	}
+	free(adir);
+	return a;
+}
+
+static char *spec_of(const struct queue_action *qa)
+{
+	json_object *o = json_object_new_object();
+	char *s;
+
+	json_object_object_add(o, "argv", strings(qa->argv, 0));
+	put_str(o, "cwd", qa->cwd);
+	json_object_object_add(o, "env", strings(qa->env, qa->nr_env));
+	put_str(o, "log", qa->log);
+	put_str(o, "outvars", qa->outvars);
+	put_str(o, "wd", qa->wd);
+	put_str(o, "execution", qa->execution_id);
+	put_str(o, "action", qa->action);
+	if (qa->state_dir)
+		json_object_object_add(o, "inputs", inputs_of(qa));
+	s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+static void append_log(const char *log, const char *line)
+{
+	FILE *f = log ? fopen(log, "ae") : NULL;
+
+	if (!f)
+		return;
+	fprintf(f, "%s\n", line);
+	fclose(f);
+}
+
+/* A location of the worker's report, under root, made one under wd. */
+static void relocate(json_object *o, const char *root, const char *wd)
+{
+	json_object *l;
+	const char *v;
+	size_t n = strlen(root);
+
+	if (!o || !json_object_object_get_ex(o, "location", &l))
+		return;
+	v = json_object_get_string(l);
+	if (!strncmp(v, "file://", 7))
+		v += 7;
+	if (strncmp(v, root, n) || (v[n] && v[n] != '/'))
+		return;
+	{
+		char *loc = xasprintf("file://%s%s", wd, v + n);
+
+		json_object_object_add(o, "location",
+				       json_object_new_string(loc));
+		free(loc);
+	}
+}
+
+/*
+ * The build's report and output that a worker on another machine sent
+ * (see queue.h), unpacked into wd; -1 with *e set when they cannot be.
+ */
+static int take_artifact(const struct queue_action *qa, json_object *res,
+			 struct sw_err *e)
+{
+	json_object *x, *rep = NULL, *arr;
+	const char *sha, *root, *shared = NULL;
+	char *tar, *tmp = NULL, *p = NULL, *q = NULL;
+	char got[HASH_SHA256_HEX];
+	int ret = -1;
+
+	if (!json_object_object_get_ex(res, "artifact", &x))
+		return 0;
+	sha = json_object_get_string(x);
+	if (!blob_is_digest(sha) || !json_object_object_get_ex(res, "root", &x))
+		return err_set(e, ERR_SYSTEM, "the worker's result is bad");
+	root = json_object_get_string(x);
+	if (json_object_object_get_ex(res, "shared", &x))
+		shared = json_object_get_string(x);
+	p = xasprintf("blobs/%s", sha);
+	tar = shared ? fs_join(shared, sha) : fs_join(qa->state_dir, p);
+	if (hash_file_sha256(tar, got, e) < 0)
+		goto out;
+	if (strcmp(got, sha)) {
+		err_set(e, ERR_SYSTEM, "%s: its sha256 is %s, not %s", tar, got,
+			sha);
+		goto out;
+	}
+	tmp = fs_join(qa->wd, "result");
+	fs_remove_tree(tmp, e);
+	if (blob_unpack(tar, tmp, e) < 0)
+		goto out;
+	free(p);
+	p = fs_join(tmp, "report.json");
+	rep = json_object_from_file(p);
+	if (!rep) {
+		err_set(e, ERR_SYSTEM, "the worker sent no build report");
+		goto out;
+	}
+	if (json_object_object_get_ex(rep, "artifacts", &x))
+		relocate(x, root, qa->wd);
+	if (json_object_object_get_ex(rep, "secondaryArtifacts", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+			relocate(json_object_array_get_idx(arr, i), root,
+				 qa->wd);
+	free(q);
+	q = fs_join(qa->wd, "report.json");
+	if (json_object_to_file_ext(q, rep, JSON_C_TO_STRING_PRETTY) < 0) {
+		err_sys(e, "%s", q);
+		goto out;
+	}
+	free(p);
+	free(q);
+	p = fs_join(tmp, "out");
+	q = fs_join(qa->wd, "out");
+	if (fs_is_dir(p) && (fs_remove_tree(q, e) < 0 || rename(p, q) < 0)) {
+		if (!e->msg[0])
+			err_sys(e, "rename '%s'", q);
+		goto out;
+	}
+	ret = 0;
+out:
+	json_object_put(rep);
+	free(tar);
+	free(tmp);
+	free(p);
+	free(q);
+	return ret;
+}
+
+/* <wd>/job.json for the report, and the exit status the job gives. */
+static int finish(const struct queue_action *qa, const struct store_job *j)
+{
+	json_object *o = json_object_new_object(), *res, *x;
+	struct sw_err e = SW_ERR_INIT;
+	const char *txt;
+	char *path;
+	int status = strcmp(j->outcome ? j->outcome : "", "Succeeded") ? 1 : 0;
+
+	res = j->result ? json_tokener_parse(j->result) : NULL;
+	if (res && json_object_object_get_ex(res, "exit", &x))
+		status = json_object_get_int(x);
+	if (status == 0 && strcmp(j->outcome ? j->outcome : "", "Succeeded"))
+		status = 1;
+	if (status == 0 && res && take_artifact(qa, res, &e) < 0) {
+		char *line = xasprintf("error: job %s: %s", j->id, e.msg);
+
+		append_log(qa->log, line);
+		fprintf(stderr, "%s\n", line);
+		free(line);
+		err_clear(&e);
+		status = 111;
+	}
+	put_str(o, "id", j->id);
+	put_str(o, "worker", j->owner);
+	json_object_object_add(o, "attempt", json_object_new_int64(j->attempt));
+	put_str(o, "reason", j->reason);
+	put_str(o, "outcome", j->outcome);
+	json_object_object_add(
+		o, "queuedMs",
+		json_object_new_int64(j->started_ms - j->enqueued_ms));
+	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	path = fs_join(qa->wd, "job.json");
+	if (fs_write_atomic(path, txt, strlen(txt), 0644, &e) < 0)
+		fprintf(stderr, "warning: %s\n", e.msg);
+	free(path);
+	if (status && j->reason &&
+	    !(res && json_object_object_get_ex(res, "exit", NULL))) {
+		char *line = xasprintf("error: %s", j->reason);
+
+		append_log(qa->log, line);
+		free(line);
+	}
+	json_object_put(res);
+	json_object_put(o);
+	return status;
+}
+
+int queue_run(const struct queue_action *qa)
+{
+	struct store *s = NULL;
+	struct sw_err e = SW_ERR_INIT;
+	struct store_job j = { 0 };
+	char *uuid = state_uuid();
+	int ret = 111;
+
+	j.id = xasprintf("j-%s", uuid);
+	j.kind = (char *)qa->kind;
+	j.labels = (char *)(qa->labels && *qa->labels ? qa->labels : NULL);
+	j.spec = spec_of(qa);
+	j.enqueued_ms = queue_wall_ms();
+	if (store_open(&s, qa->db, &e) < 0 || store_job_enqueue(s, &j, &e) < 0)
+		goto fail;
+	free(j.spec);
+	j.spec = NULL;
+	j.kind = j.labels = NULL;
+	fprintf(stderr, "slipway: queued as job %s%s%s\n", j.id,
+		qa->labels && *qa->labels ? " for labels " : "",
+		qa->labels && *qa->labels ? qa->labels : "");
+	for (;;) {
+		struct store_job cur = { 0 };
+		int64_t now;
+		int rc = store_job_get(s, j.id, &cur, &e);
+
+		if (rc < 0)
+			goto fail;
+		if (rc == 1) {
+			err_set(&e, ERR_SYSTEM, "job '%s' was deleted", j.id);
+			goto fail;
+		}
+		if (!strcmp(cur.status, "done")) {
+			ret = finish(qa, &cur);
+			store_job_release(&cur);
+			break;
+		}
+		now = queue_wall_ms();
+		if (!strcmp(cur.status, "claimed") && cur.lease_ms < now &&
+		    store_job_reap(s, now, NULL, NULL, &e) < 0) {
+			store_job_release(&cur);
+			goto fail;
+		}
+		store_job_release(&cur);
+		poll(NULL, 0, QUEUE_POLL_MS);
+	}
+	goto out;
+fail:
+	fprintf(stderr, "error: %s\n", e.msg);
+	ret = 111;
+out:
+	store_close(s);
+	free(j.id);
+	free(j.spec);
+	free(uuid);
+	return ret;
+}

@@ -1,0 +1,470 @@
+#!/usr/bin/env bats
+# slipway worker: `slipway serve --workers 0` queues every action, worker
+# processes claim them under leases (docs/scale.md). One server, three
+# workers on one SQLite store: builds spread over all of them, a worker
+# killed with SIGKILL mid-build and its build finished by another as
+# attempt 2, a deployment whose worker died failed and never run again,
+# labels honoured, the server killed and restarted mid-run with nothing
+# lost.
+
+load helpers
+load serve_helpers
+
+eval "$(declare -f teardown | sed '1s/^teardown/sv_teardown/')"
+teardown() {
+	net_teardown
+	sv_teardown
+}
+
+# WORKER_PG_URL (a tests/pg.sh server; worker-postgres.bats sets it): the
+# same tests with the store on PostgreSQL, each in a database of its own,
+# named to every process by SLIPWAY_DB.
+if [ -n "${WORKER_PG_URL:-}" ]; then
+	eval "sqlite_$(declare -f setup)"
+	setup() {
+		sqlite_setup
+		local db=w$BATS_TEST_NUMBER
+		psql -q "$WORKER_PG_URL" -c "CREATE DATABASE $db" >/dev/null
+		export SLIPWAY_DB=${WORKER_PG_URL/\/slipway\?//$db?}
+	}
+fi
+
+# A git repository $T/repo whose buildspec runs $T/build.sh, and the
+# pipeline $T/pl/web.yml: Source, then a Build stage of $1 CodeBuild
+# actions (B1..Bn, project app), then what stdin adds.
+wk_setup() {
+	local n=${1:-1} i
+	mkdir -p "$T/repo" "$T/pl"
+	printf '%s alice\n' "$TOK" >"$T/tokens"
+	[ -f "$T/build.sh" ] || echo "echo built" >"$T/build.sh"
+	(
+		cd "$T/repo"
+		git init -q -b main
+		cat >buildspec.yml <<EOB
+version: 0.2
+phases:
+  build:
+    commands:
+      - sh $T/build.sh
+EOB
+		git add -A
+		git -c user.email=t@example.com -c user.name=t commit -qm init
+	)
+	{
+		cat <<EOB
+pipeline:
+  name: web
+  executionMode: PARALLEL
+  stages:
+    - name: Source
+      actions:
+        - name: Src
+          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
+          configuration: {RepositoryName: app, BranchName: main}
+          outputArtifacts: [{name: Src}]
+    - name: Build
+      actions:
+EOB
+		for i in $(seq "$n"); do
+			cat <<EOB
+        - name: B$i
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: app}
+          inputArtifacts: [{name: Src}]
+EOB
+		done
+		cat
+		cat <<EOB
+slipway:
+  sources: {app: $T/repo}
+  projects: {app: {${PROJECT_OPTS:-}}}
+EOB
+	} >"$T/pl/web.yml"
+}
+
+# wk_start NAME [options]: a worker on the server's store, its own state
+# directory $T/NAME, its log $T/NAME.log; its pid in WK_<NAME>.
+wk_start() {
+	local name=$1
+	shift
+	"$SLIPWAY" worker --db "${SLIPWAY_DB:-$STATE/slipway.db}" --state-dir "$T/$name" \
+		--name "$name" "$@" 2>>"$T/$name.log" &
+	eval "WK_$name=$!"
+	wait_line "$T/$name.log" "worker $name: ready"
+}
+
+start_execution() {
+	api POST /api/pipelines/web/executions | jq -r .pipelineExecutionId
+}
+
+jobs_sql() {
+	if [ -n "${SLIPWAY_DB:-}" ]; then
+		psql -qAt "$SLIPWAY_DB" -c "$1"
+	else
+		sqlite3 -cmd ".timeout 30000" "$STATE/slipway.db" "$1"
+	fi
+}
+
+# Wait (up to 60 s) until the SQL query's answer is $2.
+wait_sql() {
+	local i v
+	for i in $(seq 600); do
+		v=$(jobs_sql "$1" 2>/dev/null) || true
+		[ "$v" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "'$1' gives '$v', not '$2'" >&2
+	return 1
+}
+
+# wait_status against $ADDR (the server may not listen on loopback).
+wait_status_at() {
+	local i s
+	for i in $(seq 600); do
+		s=$(curl -s -H "Authorization: Bearer $TOK" \
+			"http://${ADDR:-127.0.0.1}:$PORT/api/executions/$1" |
+			jq -r .pipelineExecution.status)
+		[ "$s" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "execution $1 is $s, not $2" >&2
+	return 1
+}
+
+action_json() { # ID STAGE ACTION: the action's latestExecution
+	"$SLIPWAY" pipeline show "$1" --state-dir "$STATE" --json |
+		jq -c ".stageStates[] | select(.stageName == \"$2\") | .actionStates[] | select(.actionName == \"$3\") | .latestExecution"
+}
+
+@test "worker: 30 queued builds spread over three workers, each running some" {
+	# each build waits (bounded) until three run at once: one per worker
+	cat >"$T/build.sh.in" <<'EOB'
+echo x >>"$T/running"
+i=0
+while [ "$(wc -l <"$T/running")" -lt 3 ] && [ $i -lt 600 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+EOB
+	wk_setup 10 </dev/null
+	sed "s|\$T|$T|g" "$T/build.sh.in" >"$T/build.sh"
+	sv_start --workers 0
+	grep -q "0 workers" "$T/serve.log"
+	wk_start w1
+	wk_start w2
+	wk_start w3
+	ids="$(start_execution) $(start_execution) $(start_execution)"
+	for id in $ids; do
+		wait_status "$id" Succeeded
+	done
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE kind = 'build' AND status = 'done' AND outcome = 'Succeeded' AND attempt = 1")" = 30 ]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs")" = 33 ]
+	for w in w1 w2 w3; do
+		n=$(jobs_sql "SELECT count(*) FROM jobs WHERE kind = 'build' AND owner = '$w'")
+		[ "$n" -ge 1 ]
+		# its builds used its own state directory
+		[ "$(ls "$T/$w/builds" | wc -l)" -ge 1 ]
+	done
+	# the report names the worker of each action
+	w=$(action_json "${ids%% *}" Build B1 | jq -r .outputVariables.SLIPWAY_WORKER)
+	[[ "$w" == w[123] ]]
+	# no build was started twice
+	[ "$(wc -l <"$T/running")" = 30 ]
+	sv_stop
+	[ "$SV_STATUS" = 0 ]
+	kill -TERM "$WK_w1" "$WK_w2" "$WK_w3"
+	wait "$WK_w1" "$WK_w2" "$WK_w3"
+}
+
+@test "worker: a worker killed mid-build loses its lease; another finishes the build as attempt 2, with the reason in the report" {
+	mkfifo "$T/hold"
+	cat >"$T/build.sh" <<EOB
+if mkdir "$T/first" 2>/dev/null; then
+	echo \$PPID >"$T/first/up"
+	cat "$T/hold"
+fi
+echo attempt >>"$T/attempts"
+EOB
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	wk_start w1 --lease 2s
+	id=$(start_execution)
+	wait_sql "SELECT owner FROM jobs WHERE kind = 'build' AND status = 'claimed'" w1
+	wait_line "$T/first/up" .
+	wk_start w2 --lease 2s
+	kill -KILL "$WK_w1"
+	wait_status "$id" Succeeded
+	run jobs_sql "SELECT attempt, owner, outcome, reason FROM jobs WHERE kind = 'build'"
+	[ "$output" = "2|w2|Succeeded|worker 'w1' lost its lease on attempt 1" ]
+	a=$(action_json "$id" Build B1)
+	[ "$(echo "$a" | jq -r .status)" = Succeeded ]
+	[ "$(echo "$a" | jq -r .outputVariables.SLIPWAY_JOB_ATTEMPT)" = 2 ]
+	[ "$(echo "$a" | jq -r .outputVariables.SLIPWAY_WORKER)" = w2 ]
+	[ "$(echo "$a" | jq -r .outputVariables.SLIPWAY_JOB_REASON)" = "worker 'w1' lost its lease on attempt 1" ]
+	# the first attempt never got past the fifo; the second ran once
+	[ "$(wc -l <"$T/attempts")" = 1 ]
+	grep -q "run again: worker 'w1' lost its lease on attempt 1" \
+		"$STATE/executions/$id/actions/Build.B1/log"
+	exec 7<>"$T/hold" # let the orphaned first attempt end
+	exec 7>&-
+}
+
+@test "worker: a deployment whose worker died is failed with the reason and never run again" {
+	mkfifo "$T/hold"
+	cat >"$T/deploy.sh" <<EOB
+#!/bin/sh
+echo ran >>"$T/deploys"
+cat "$T/hold"
+EOB
+	chmod +x "$T/deploy.sh"
+	wk_setup 0 <<'EOB'
+    - name: Deploy
+      actions:
+        - name: Ship
+          actionTypeId: {category: Deploy, owner: AWS, provider: CodeDeploy, version: "1"}
+          configuration: {ApplicationName: app, DeploymentGroupName: staging}
+          inputArtifacts: [{name: Src}]
+EOB
+	sed -i '/^    - name: Build$/,/^      actions:$/d' "$T/pl/web.yml"
+	(
+		cd "$T/repo"
+		printf 'version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: start.sh\n' >appspec.yml
+		printf '#!/bin/sh\nsh %s\n' "$T/deploy.sh" >start.sh
+		chmod +x start.sh
+		git add -A
+		git -c user.email=t@example.com -c user.name=t commit -qm deploy
+	)
+	printf 'application: app\ndeployment-group: staging\nhosts:\n  - name: h1\n' >"$T/fleet.yml"
+	echo "  deployment-groups: {app/staging: $T/fleet.yml}" >>"$T/pl/web.yml"
+	sv_start --workers 0
+	wk_start w1 --lease 2s
+	id=$(start_execution)
+	wait_line "$T/deploys" ran
+	wk_start w2 --lease 2s
+	kill -KILL "$WK_w1"
+	wait_status "$id" Failed
+	run jobs_sql "SELECT attempt, owner, status, outcome, reason FROM jobs WHERE kind = 'deploy'"
+	[ "$output" = "1|w1|done|Failed|worker 'w1' lost its lease during the deployment; not run again" ]
+	a=$(action_json "$id" Deploy Ship)
+	[ "$(echo "$a" | jq -r .status)" = Failed ]
+	[[ "$(echo "$a" | jq -r .summary)" == *"lost its lease during the deployment; not run again"* ]]
+	# w2 is alive and idle, and the hook ran once
+	kill -0 "$WK_w2"
+	[ "$(wc -l <"$T/deploys")" = 1 ]
+	exec 7<>"$T/hold"
+	exec 7>&-
+}
+
+@test "worker: a project's runs-on labels pick the workers that may run its builds" {
+	PROJECT_OPTS='runs-on: [linux, big]' wk_setup 2 </dev/null
+	sv_start --workers 0
+	wk_start small --labels linux
+	id=$(start_execution)
+	wait_sql "SELECT count(*) FROM jobs WHERE kind = 'build' AND status = 'queued' AND labels = 'linux,big'" 2
+	# the source ran on 'small'; the builds wait for a worker with both labels
+	wait_sql "SELECT owner FROM jobs WHERE kind = 'command'" small
+	"$SLIPWAY" worker --db "${SLIPWAY_DB:-$STATE/slipway.db}" --state-dir "$T/small2" \
+		--name small2 --labels linux --exit-when-idle 2>"$T/small2.log"
+	grep -q "queue empty" "$T/small2.log"
+	wk_start big --labels big,linux,x86
+	wait_status "$id" Succeeded
+	run jobs_sql "SELECT DISTINCT owner FROM jobs WHERE kind = 'build'"
+	[ "$output" = big ]
+}
+
+@test "worker: the server killed and restarted mid-run loses nothing; the build runs once" {
+	mkfifo "$T/hold"
+	cat >"$T/build.sh" <<EOB
+echo started >>"$T/builds"
+cat "$T/hold"
+EOB
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	wk_start w1
+	id=$(start_execution)
+	wait_line "$T/builds" started
+	kill -KILL "$SV_PID"
+	wait "$SV_PID" || true
+	sv_start --workers 0
+	run api GET "/api/executions/$id"
+	[ "$(echo "$output" | jq -r .pipelineExecution.status)" = InProgress ]
+	exec 7<>"$T/hold"
+	exec 7>&-
+	wait_status "$id" Succeeded
+	[ "$(wc -l <"$T/builds")" = 1 ]
+	[ "$(jobs_sql "SELECT count(*) || ' ' || max(attempt) FROM jobs WHERE kind = 'build'")" = "1 1" ]
+	sv_stop
+}
+
+@test "worker: bad options are usage errors" {
+	run "$SLIPWAY" worker --slots 0
+	[ "$status" = 2 ]
+	[[ "$output" == *"--slots wants 1 to 1024, not '0'"* ]]
+	run "$SLIPWAY" worker --lease 0
+	[ "$status" = 2 ]
+	run "$SLIPWAY" worker --server http://127.0.0.1:1
+	[ "$status" = 2 ]
+	[[ "$output" == *"--server wants --token-file"* ]]
+	run "$SLIPWAY" worker extra
+	[ "$status" = 2 ]
+	run "$SLIPWAY" serve --workers -1 --pipelines "$T"
+	[ "$status" = 2 ]
+	[[ "$output" == *"--workers wants 0 to 1024"* ]]
+}
+
+# A network namespace of its own for a worker, reaching the server only
+# over a veth pair (10.213.N.1 the server's end); NETNS empty (and the
+# server's address 127.0.0.1) where namespaces cannot be made.
+net_setup() {
+	NETNS= ADDR=127.0.0.1
+	local n=$((RANDOM % 250 + 1))
+	if [ "$(id -u)" = 0 ] && ip netns add "sww$n$$" 2>/dev/null; then
+		NETNS=sww$n$$
+		ip link add "swh$n$$" type veth peer name "swn$n$$"
+		ip link set "swn$n$$" netns "$NETNS"
+		ip addr add "10.213.$n.1/30" dev "swh$n$$"
+		ip link set "swh$n$$" up
+		ip netns exec "$NETNS" ip addr add "10.213.$n.2/30" dev "swn$n$$"
+		ip netns exec "$NETNS" ip link set "swn$n$$" up
+		ip netns exec "$NETNS" ip link set lo up
+		ADDR=10.213.$n.1
+		echo "$NETNS swh$n$$" >"$T/netns"
+	fi
+}
+
+net_teardown() {
+	if [ -s "$T/netns" ]; then
+		read -r ns link <"$T/netns"
+		ip netns del "$ns" 2>/dev/null || true
+		ip link del "$link" 2>/dev/null || true
+	fi
+}
+
+@test "worker: a worker in a network of its own fetches the build's input by digest and sends its log and artifact over HTTP" {
+	net_setup
+	cat >"$T/build.sh" <<EOB
+mkdir -p dist
+echo "built by \$(cat f.txt)" >dist/out.txt
+echo "a line of the build's log"
+EOB
+	wk_setup 1 <<EOB
+    - name: Check
+      actions:
+        - name: Read
+          actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
+          commands: ["cat out.txt >$T/seen"]
+          inputArtifacts: [{name: Built}]
+EOB
+	(
+		cd "$T/repo"
+		echo hello >f.txt
+		printf 'artifacts:\n  base-directory: dist\n  files: ["**/*"]\n' >>buildspec.yml
+		sed -i 's|sh '"$T"'/build.sh|. '"$T"'/build.sh|' buildspec.yml
+		git add -A
+		git -c user.email=t@example.com -c user.name=t commit -qm out
+	)
+	sed -i 's|          inputArtifacts: \[{name: Src}\]$|&\n          outputArtifacts: [{name: Built}]|' "$T/pl/web.yml"
+	rm -f "$T/port"
+	"$SLIPWAY" serve --listen "$ADDR:0" --port-file "$T/port" \
+		--state-dir "$STATE" --token-file "$T/tokens" \
+		--pipelines "$T/pl" --workers 0 2>>"$T/serve.log" 3>&- &
+	SV_PID=$!
+	wait_line "$T/port" .
+	PORT=$(cat "$T/port")
+	printf '%s\n' "$TOK" >"$T/worker-token"
+	${NETNS:+ip netns exec "$NETNS"} "$SLIPWAY" worker --db "${SLIPWAY_DB:-$STATE/slipway.db}" \
+		--state-dir "$T/far" --name far \
+		--server "http://$ADDR:$PORT" --token-file "$T/worker-token" \
+		2>>"$T/far.log" &
+	WK_far=$!
+	id=$(curl -s -X POST -H "Authorization: Bearer $TOK" \
+		"http://$ADDR:$PORT/api/pipelines/web/executions" | jq -r .pipelineExecutionId)
+	wait_status_at "$id" Succeeded || {
+		cat "$T/far.log" "$STATE"/executions/*/actions/*/log >&2
+		false
+	}
+	[ "$(cat "$T/seen")" = "built by hello" ]
+	# the input came by digest, the output went as a blob
+	[ "$(ls "$T/far/inputs" | grep -c '^[0-9a-f]\{64\}$')" -ge 1 ]
+	sha=$(jobs_sql "SELECT result FROM jobs WHERE kind = 'build'" | jq -r .artifact)
+	[ -f "$STATE/blobs/$sha" ]
+	[ "$(sha256sum <"$STATE/blobs/$sha" | cut -c1-64)" = "$sha" ]
+	# the log reached the server's copy through the API
+	grep -q "a line of the build's log" "$STATE/executions/$id/actions/Build.B1/log"
+	grep -q "job .* attempt 1 on worker far" "$STATE/executions/$id/actions/Build.B1/log"
+	grep -q '"PUT /api/artifacts/'"$sha" "$T/serve.log"
+	kill -TERM "$WK_far"
+	wait "$WK_far"
+	net_teardown
+}
+
+@test "worker: artifact uploads are checked against their digest and resume where they stopped; a job's log takes appends only from its holder" {
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	head -c 100000 /dev/urandom >"$T/blob"
+	sha=$(sha256sum <"$T/blob" | cut -c1-64)
+	head -c 40000 "$T/blob" >"$T/p1"
+	tail -c +40001 "$T/blob" >"$T/p2"
+	api PUT "/api/artifacts/$sha?offset=0&size=100000" --data-binary @"$T/p1" >/dev/null
+	[ "$(code)" = 202 ]
+	# a piece at the wrong offset: 409 and how much the server has
+	run api PUT "/api/artifacts/$sha?offset=50&size=100000" --data-binary @"$T/p2"
+	[ "$(code)" = 409 ]
+	[ "$(echo "$output" | jq -r .received)" = 40000 ]
+	[ "$(api GET "/api/artifacts/$sha/upload" | jq -r .received)" = 40000 ]
+	api PUT "/api/artifacts/$sha?offset=40000&size=100000" --data-binary @"$T/p2" >/dev/null
+	[ "$(code)" = 201 ]
+	cmp "$STATE/blobs/$sha" "$T/blob"
+	curl -s -D "$T/h" -H "Authorization: Bearer $TOK" \
+		"http://127.0.0.1:$PORT/api/artifacts/$sha" | cmp - "$T/blob"
+	grep -qi "^x-slipway-sha256: $sha" "$T/h"
+	# bytes that are not what the digest says are dropped
+	other=$(echo other | sha256sum | cut -c1-64)
+	api PUT "/api/artifacts/$other" --data-binary @"$T/p1" >/dev/null
+	[ "$(code)" = 422 ]
+	[ ! -e "$STATE/blobs/$other" ]
+	[ ! -e "$STATE/blobs/$other.part" ]
+	api PUT "/api/artifacts/nothex" --data-binary @"$T/p1" >/dev/null
+	[ "$(code)" = 400 ]
+	api GET "/api/artifacts/$other" >/dev/null
+	[ "$(code)" = 404 ]
+
+	id=$(start_execution)
+	wait_sql "SELECT count(*) FROM jobs WHERE status = 'queued'" 1
+	job=$(jobs_sql "SELECT id FROM jobs")
+	api POST "/api/jobs/$job/log?owner=w1" -d 'not yet' >/dev/null
+	[ "$(code)" = 409 ]
+	api POST "/api/jobs/j-nope/log?owner=w1" -d 'x' >/dev/null
+	[ "$(code)" = 404 ]
+	wk_start w1
+	wait_status "$id" Succeeded
+	! grep -q "not yet" "$STATE/executions/$id/actions/Source.Src/log"
+}
+
+@test "worker: an action abandoned on its runner has its job stopped on the worker" {
+	mkfifo "$T/hold"
+	cat >"$T/build.sh" <<EOB
+echo started >>"$T/builds"
+exec cat "$T/hold"
+EOB
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	wk_start w1 --lease 3s
+	id=$(start_execution)
+	wait_line "$T/builds" started
+	api POST "/api/executions/$id/stop" -d '{"abandon": true}' >/dev/null
+	[ "$(code)" = 200 ]
+	wait_ended "$id"
+	[ "$(action_json "$id" Build B1 | jq -r .status)" = Abandoned ]
+	wait_sql "SELECT status || ' ' || outcome FROM jobs WHERE kind = 'build'" "done Failed"
+	[[ "$(jobs_sql "SELECT reason FROM jobs WHERE kind = 'build'")" == "its action ended on its runner"* ]]
+	wait_line "$T/w1.log" "its action ended on its runner, stopping it"
+	# the build's step is gone with it: nothing holds the fifo open
+	for i in $(seq 100); do
+		pgrep -f "cat $T/hold" >/dev/null || break
+		sleep 0.1
+	done
+	! pgrep -f "cat $T/hold"
+	# and the worker takes the next job
+	kill -0 "$WK_w1"
+}
