@@ -66,7 +66,7 @@ deps:
 	@missing=; \
 	for p in $(DEP_PCS); do pkg-config --exists $$p || missing=1; done; \
 	for c in bats git zip unzip jq zstd gcc clang-format ssh ip setfacl sqlite3 python3 flock curl; do command -v $$c >/dev/null || missing=1; done; \
-	[ -x /usr/sbin/sshd ] || missing=1; \
+	[ -x /usr/sbin/sshd ] && [ -x /usr/sbin/haproxy ] || missing=1; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing $(DEP_PKGS)"; \
