@@ -438,7 +438,7 @@ EOB
 	[ "$(code)" = 404 ]
 	wk_start w1
 	wait_status "$id" Succeeded
-	! grep -q "not yet" "$STATE/executions/$id/actions/Source.Src/log"
+	! grep -q "not yet" "$STATE/executions/$id/actions/Source.Src/log" || false
 }
 
 @test "worker: an action abandoned on its runner has its job stopped on the worker" {
@@ -464,7 +464,7 @@ EOB
 		pgrep -f "cat $T/hold" >/dev/null || break
 		sleep 0.1
 	done
-	! pgrep -f "cat $T/hold"
+	! pgrep -f "cat $T/hold" || false
 	# and the worker takes the next job
 	kill -0 "$WK_w1"
 }
