@@ -831,6 +831,11 @@ static int check_codebuild(struct pp *p, const struct ynode *an,
 				  i);
 			goto out;
 		}
+		if (strcmp(t, "PLAINTEXT") && !a->secret_var) {
+			json_object_object_get_ex(o, "name", &f);
+			a->secret_var = xstrdup(json_object_get_string(f));
+			a->secret_type = xstrdup(t);
+		}
 	}
 out:
 	json_object_put(j);
@@ -2190,35 +2195,16 @@ static int check_secrets(struct pp *p, size_t s, size_t a)
 static int check_codebuild_secrets(struct pp *p, size_t s, size_t a)
 {
 	const struct pl_action *ac = &p->pl->stages[s].actions[a];
-	const char *env = pl_action_config(ac, "EnvironmentVariables");
-	json_object *j;
-	int ret = 0;
 
-	if (!env ||
+	if (!ac->secret_var ||
 	    (ac->binding >= 0 && p->pl->projects[ac->binding].secrets_file) ||
 	    p->pl->secrets_file)
 		return 0;
-	j = json_tokener_parse(env); /* checked by check_codebuild */
-	for (size_t i = 0; j && json_object_is_type(j, json_type_array) &&
-			   i < json_object_array_length(j);
-	     i++) {
-		json_object *o = json_object_array_get_idx(j, i), *t, *n;
-
-		if (!json_object_object_get_ex(o, "type", &t) ||
-		    !strcmp(json_object_get_string(t), "PLAINTEXT"))
-			continue;
-		json_object_object_get_ex(o, "name", &n);
-		ret = bad(p, config_value_node(p, s, a, "EnvironmentVariables"),
-			  "%s variable '%s' of '%s.%s' has no source of "
-			  "secrets: add 'secrets-file' to project '%s' or "
-			  "'slipway.secrets-file'",
-			  json_object_get_string(t), json_object_get_string(n),
-			  p->pl->stages[s].name, ac->name,
-			  p->pl->projects[ac->binding].name);
-		break;
-	}
-	json_object_put(j);
-	return ret;
+	return bad(p, config_value_node(p, s, a, "EnvironmentVariables"),
+		   "%s variable '%s' of '%s.%s' has no source of secrets: add "
+		   "'secrets-file' to project '%s' or 'slipway.secrets-file'",
+		   ac->secret_type, ac->secret_var, p->pl->stages[s].name,
+		   ac->name, p->pl->projects[ac->binding].name);
 }
 
 static int check_bindings(struct pp *p)
@@ -2553,6 +2539,8 @@ static void action_release(struct pl_action *a)
 	strvec_release(&a->outputs);
 	strvec_release(&a->files);
 	free(a->namespace);
+	free(a->secret_var);
+	free(a->secret_type);
 	strvec_release(&a->commands);
 	strvec_release(&a->output_variables);
 	for (size_t i = 0; i < a->nr_env; i++) {

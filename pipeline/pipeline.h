@@ -141,6 +141,9 @@ struct pl_action {
 	struct pl_envvar *env; /* Commands */
 	size_t nr_env;
 	int timeout_minutes; /* 0 when not given */
+	/* CodeBuild: the first of its EnvironmentVariables whose type is
+	 * PARAMETER_STORE or SECRETS_MANAGER, and that type; NULL if none */
+	char *secret_var, *secret_type;
 	/* Resolved through the slipway section: the source's, project's
 	 * or deployment group's binding (an index into pl.sources,
 	 * pl.projects, pl.groups), -1 for none. */
