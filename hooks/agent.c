@@ -255,6 +255,8 @@ static bool included(const struct agent_opts *o, enum appspec_event ev)
 		return is_block_event(ev) || ev == APPSPEC_APPLICATION_STOP;
 	case AGENT_PART_ALLOW:
 		return is_allow_event(ev);
+	case AGENT_PART_INSTALL:
+		return !is_block_event(ev) && !is_allow_event(ev);
 	}
 	if (is_block_event(ev) || is_allow_event(ev))
 		return o->traffic;
@@ -834,7 +836,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	d.cur = APPSPEC_DOWNLOAD_BUNDLE;
 	d.bundle = o->bundle;
 
-	if (fs_exists(d.dep_dir)) {
+	if (fs_exists(d.dep_dir) && !o->resume) {
 		err_set(&e, ERR_USAGE,
 			"deployment %s already exists on this host (%s)",
 			o->deployment_id, d.dep_dir);

@@ -128,8 +128,10 @@ typedef int (*agent_traffic_fn)(enum appspec_event ev, struct buf *note,
  * original fleet the Block events only (and ApplicationStop, after
  * o.stop_after_ms, when it is to be terminated); in a blue/green
  * rollback the original fleet the Allow events, the replacement fleet
- * the Block events. The traffic events of these parts run whatever
- * o.traffic says.
+ * the Block events. With ready.action STOP_DEPLOYMENT the replacement
+ * fleet runs its install first (AGENT_PART_INSTALL) and, once the
+ * deployment is continued, the Allow events. The traffic events of these
+ * parts run whatever o.traffic says.
  */
 enum agent_part {
 	AGENT_PART_ALL = 0, /* in place */
@@ -137,6 +139,7 @@ enum agent_part {
 	AGENT_PART_BLOCK, /* Before/Block/AfterBlockTraffic */
 	AGENT_PART_BLOCK_STOP, /* those, then ApplicationStop */
 	AGENT_PART_ALLOW, /* Before/Allow/AfterAllowTraffic */
+	AGENT_PART_INSTALL, /* ApplicationStop .. ValidateService */
 };
 
 struct agent_opts {
@@ -163,6 +166,11 @@ struct agent_opts {
 	 * most recent revision, the Allow events those of the last
 	 * successful one, until the current one is downloaded (2.3). */
 	bool bg_rollback;
+	/* The rest of a deployment that already ran on this host (a
+	 * replacement host's Allow events once a STOP_DEPLOYMENT deployment
+	 * is continued): its directory is there, bundle is its
+	 * deployment-archive. */
+	bool resume;
 	/* codedeploy-local's --events: the events to run, in this order,
 	 * comma-separated (agent_events_parse); NULL: the lifecycle */
 	const char *events;

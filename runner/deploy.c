@@ -30,6 +30,7 @@
 #include "index.h"
 #include "lock.h"
 #include "proc.h"
+#include "ready.h"
 #include "retire.h"
 #include "state.h"
 #include "transport.h"
@@ -66,6 +67,10 @@ struct fhost {
 	int phase;
 	enum agent_part part;
 	bool terminated; /* an original host retired (TERMINATE) */
+	/* STOP_DEPLOYMENT: a replacement host's install, while its Allow
+	 * events run; merged into r when they end */
+	struct agent_result first;
+	bool have_first;
 	bool make_root; /* its root is under the state dir: made if missing */
 	pid_t box; /* its sandbox's holder when it ran in one */
 	char *box_address; /* that sandbox's own address, or NULL */
@@ -148,6 +153,13 @@ struct drv {
 	bool bg; /* a blue/green deployment (or its rollback) */
 	bool bg_rollback;
 	size_t nr_phase1;
+	/* ready.action STOP_DEPLOYMENT: waiting (status Ready) until
+	 * ready_until (wall clock), and how the wait ended */
+	bool waiting;
+	int64_t ready_until;
+	enum ready_verdict ready;
+	bool ready_done;
+	bool allow_failed; /* a replacement host's Allow events failed */
 	/* --probe: requests through the balancer while it all runs (the
 	 * deployment and its rollback); the figures once it stopped */
 	struct probe_opts probe_opts;
@@ -638,7 +650,9 @@ static void assign_parts(struct drv *d)
 			h->part = AGENT_PART_ALL;
 		} else if (!d->bg_rollback) {
 			h->phase = h->green ? 1 : 2;
-			h->part = h->green	    ? AGENT_PART_REPLACEMENT
+			h->part = h->green && d->g->ready_stop
+					  ? AGENT_PART_INSTALL
+				  : h->green	    ? AGENT_PART_REPLACEMENT
 				  : d->g->terminate ? AGENT_PART_BLOCK_STOP
 						    : AGENT_PART_BLOCK;
 		} else {
@@ -1258,6 +1272,8 @@ static int traffic(enum appspec_event ev, struct buf *note, struct sw_err *e,
 	return lb_allow(&h->d->lb, h->name, note, e);
 }
 
+static void merge_first(struct fhost *h);
+
 static void host_start(struct drv *d, struct fhost *h)
 {
 	struct transport_host th = {
@@ -1296,15 +1312,22 @@ static void host_start(struct drv *d, struct fhost *h)
 	};
 	struct sw_err e = SW_ERR_INIT;
 
-	if (!d->bundle) {
-		/* A rollback: the host's own copy of the good revision. */
+	if (!d->bundle || h->have_first) {
+		/* A rollback: the host's own copy of the good revision; the
+		 * rest of a deployment: its own. */
 		onhost = xasprintf("%s/%s/%s/deployment-archive",
 				   h->deployment_root, d->group_id,
-				   d->rollback_source);
+				   h->have_first ? d->id : d->rollback_source);
 		rq.bundle = onhost;
 		rq.stream = NULL;
+		rq.unpacked = NULL;
+		rq.resume = h->have_first;
 	}
-	h->start_ms = proc_wall_ms();
+	if (h->have_first)
+		h->first = h->r; /* its install's; agent_proto_reader_init
+				    starts a new result */
+	else
+		h->start_ms = proc_wall_ms();
 	h->st = FH_IN_FLIGHT;
 	agent_proto_reader_init(&h->rd, &h->r);
 	h->rd.on_event = on_event;
@@ -1317,11 +1340,48 @@ static void host_start(struct drv *d, struct fhost *h)
 		h->r.status = AGENT_FAILED;
 		h->r.exit = ERR_FAILED;
 		out_line(d, h->name, true, "[slipway] %s", e.msg);
+		if (h->have_first)
+			merge_first(h);
 		host_done(h, FH_FAILED);
 	} else {
 		live_draw(d);
 	}
 	free(onhost);
+}
+
+/* A replacement host's Allow events after its install: one result, the
+ * install's events, then theirs. */
+static void merge_first(struct fhost *h)
+{
+	struct agent_result m = h->first, *r = &h->r;
+
+	for (size_t i = 0; i < r->nr_order; i++) {
+		enum appspec_event ev = r->order[i];
+		struct agent_event *a = &m.events[ev];
+		bool seen = false;
+
+		free(a->error_code);
+		free(a->script_name);
+		free(a->message);
+		free(a->log_tail);
+		*a = r->events[ev];
+		memset(&r->events[ev], 0, sizeof(r->events[ev]));
+		for (size_t j = 0; j < m.nr_order; j++)
+			seen |= m.order[j] == ev;
+		if (!seen && m.nr_order < APPSPEC_NEVENTS)
+			m.order[m.nr_order++] = ev;
+	}
+	m.status = r->status;
+	m.exit = r->exit;
+	free(m.message);
+	m.message = r->message;
+	r->message = NULL;
+	if (r->end_ms)
+		m.end_ms = r->end_ms;
+	agent_result_release(r);
+	*r = m;
+	h->first = (struct agent_result)AGENT_RESULT_INIT;
+	h->have_first = false;
 }
 
 /* The host's agent stream ended: how did the host end? */
@@ -1357,6 +1417,8 @@ static void host_finish(struct fhost *h)
 	}
 	free(why);
 	agent_proto_reader_release(&h->rd);
+	if (h->have_first)
+		merge_first(h);
 	host_done(h, h->r.status == AGENT_SUCCEEDED ? FH_SUCCEEDED : FH_FAILED);
 }
 
@@ -1612,6 +1674,116 @@ static void terminate(struct drv *d, struct fhost *h)
 	free(dir);
 }
 
+/* Until no host in [from, to) is in flight. */
+static void wait_hosts(struct drv *d, size_t from, size_t to)
+{
+	for (;;) {
+		size_t busy = 0;
+
+		if (proc_stop_signal())
+			interrupt(d);
+		for (size_t i = from; i < to; i++)
+			busy += d->hosts[i].st == FH_IN_FLIGHT;
+		if (!busy)
+			break;
+		wait_some(d, 0);
+	}
+}
+
+static void format_ms(int64_t ms, char *b, size_t n)
+{
+	if (ms % 1000)
+		snprintf(b, n, "%lldms", (long long)ms);
+	else if (ms % 60000)
+		snprintf(b, n, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(b, n, "%lldm", (long long)(ms / 60000));
+}
+
+static int write_waiting(struct drv *d);
+static void say(struct drv *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * ready.action STOP_DEPLOYMENT: the replacement fleet is installed; the
+ * deployment says Ready (its report, its row in the store) and waits for
+ * `slipway deploy continue` (then the replacement hosts run their Allow
+ * events, all at once, each must succeed), `slipway deploy stop` or the
+ * end of ready.wait (then it stops, the traffic where it was). True when
+ * the traffic is to move on.
+ */
+static bool ready_gate(struct drv *d)
+{
+	struct ready_wait w = READY_WAIT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char wait[32];
+	size_t n = 0;
+
+	format_ms(d->g->ready_wait_ms, wait, sizeof(wait));
+	d->ready_until = proc_wall_ms() + d->g->ready_wait_ms;
+	if (ready_open(&w, d->dep_dir, &e) < 0) {
+		ready_close(&w);
+		free(d->stop_why);
+		d->stop_why = xasprintf("cannot wait for continue: %s", e.msg);
+		d->stopped = true;
+		return false;
+	}
+	d->waiting = true;
+	if (write_waiting(d) < 0)
+		out_line(d, "slipway", true, "warning: the report: %s",
+			 "cannot say Ready");
+	say(d,
+	    "deployment %s Ready: the replacement fleet is installed, the "
+	    "traffic stays on the original fleet until `slipway deploy "
+	    "continue %s` (`slipway deploy stop %s` stops it); ready.wait "
+	    "%s",
+	    d->id, d->id, d->id, wait);
+	d->ready = ready_wait(&w, proc_now_ms() + d->g->ready_wait_ms);
+	ready_close(&w);
+	d->waiting = false;
+	d->ready_done = true;
+	switch (d->ready) {
+	case READY_CONTINUE:
+		break;
+	case READY_SIGNAL:
+		interrupt(d);
+		return false;
+	case READY_STOP:
+	case READY_EXPIRED:
+		d->stopped = true;
+		free(d->stop_why);
+		d->stop_why =
+			d->ready == READY_STOP
+				? xstrdup("stopped by `slipway deploy stop` "
+					  "before the traffic moved")
+				: xasprintf("not continued within ready.wait "
+					    "(%s): the traffic stays on the "
+					    "original fleet",
+					    wait);
+		out_line(d, "slipway", true, "stopping the deployment: %s",
+			 d->stop_why);
+		return false;
+	}
+	out_line(d, "slipway", !d->o->quiet,
+		 "continued: the replacement fleet takes the traffic");
+	for (size_t i = 0; i < d->nr_phase1; i++) {
+		struct fhost *h = &d->hosts[i];
+
+		if (!h->green || h->st != FH_SUCCEEDED)
+			continue;
+		h->part = AGENT_PART_ALLOW;
+		h->have_first = true;
+		host_start(d, h);
+		n++;
+	}
+	wait_hosts(d, 0, d->nr_phase1);
+	for (size_t i = 0; i < d->nr_phase1; i++)
+		if (d->hosts[i].green && d->hosts[i].part == AGENT_PART_ALLOW &&
+		    d->hosts[i].st != FH_SUCCEEDED)
+			d->allow_failed = true;
+	return n && !d->allow_failed && !d->interrupted;
+}
+
 /*
  * Blue/green, once the fleet of phase 1 succeeded: the other fleet all
  * at once (every one of them must succeed: "a single original instance
@@ -1621,11 +1793,12 @@ static void terminate(struct drv *d, struct fhost *h)
 static void run_phase2(struct drv *d)
 {
 	struct dcounts k;
-	size_t busy;
 
 	counts(d, &k);
 	if (d->interrupted || d->invalid_revision || d->stopped ||
 	    !dsched_succeeded(&d->sched, &k))
+		return;
+	if (!d->bg_rollback && d->g->ready_stop && !ready_gate(d))
 		return;
 	out_line(d, "slipway", !d->o->quiet, "%s",
 		 d->bg_rollback ? "traffic back to the original fleet: now "
@@ -1634,16 +1807,7 @@ static void run_phase2(struct drv *d)
 				  "now the original fleet gives it up");
 	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
 		host_start(d, &d->hosts[i]);
-	for (;;) {
-		if (proc_stop_signal())
-			interrupt(d);
-		busy = 0;
-		for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
-			busy += d->hosts[i].st == FH_IN_FLIGHT;
-		if (!busy)
-			break;
-		wait_some(d, 0);
-	}
+	wait_hosts(d, d->nr_phase1, d->nr_hosts);
 	if (d->bg_rollback || !d->g->terminate)
 		return;
 	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
@@ -1769,12 +1933,53 @@ static json_object *event_json(const struct agent_event *ev)
 	return o;
 }
 
+/* A replacement host installed, waiting for the traffic (CodeDeploy's
+ * instance status Ready). */
+static bool host_ready(const struct fhost *h)
+{
+	return h->d->waiting && h->green && h->st == FH_SUCCEEDED;
+}
+
+static const char *const ready_outcomes[] = {
+	[READY_CONTINUE] = "Continued",
+	[READY_STOP] = "Stopped",
+	[READY_EXPIRED] = "Expired",
+	[READY_SIGNAL] = "Interrupted",
+};
+
+/* blueGreen: the ready option and, with STOP_DEPLOYMENT, its wait. */
+static json_object *bg_json(const struct drv *d)
+{
+	json_object *o = json_object_new_object(), *r;
+
+	r = json_object_new_object();
+	add(r, "actionOnTimeout",
+	    jstr(d->g->ready_stop ? "STOP_DEPLOYMENT" : "CONTINUE_DEPLOYMENT"));
+	if (d->g->ready_stop) {
+		add(r, "waitTimeMs",
+		    json_object_new_int64(d->g->ready_wait_ms));
+		if (d->ready_until)
+			add(r, "waitUntil", jtime(d->ready_until));
+		add(r, "outcome",
+		    jstr(d->waiting	 ? "Waiting"
+			 : d->ready_done ? ready_outcomes[d->ready]
+					 : "NotReached"));
+	}
+	add(o, "deploymentReadyOption", r);
+	r = json_object_new_object();
+	add(r, "action", jstr(d->g->terminate ? "TERMINATE" : "KEEP_ALIVE"));
+	add(r, "terminationWaitTimeMs",
+	    json_object_new_int64(d->g->original_wait_ms));
+	add(o, "terminateBlueInstancesOnDeploymentSuccess", r);
+	return o;
+}
+
 static json_object *host_json(const struct fhost *h)
 {
 	json_object *in = json_object_new_object(), *evs;
 
 	add(in, "instanceId", jstr(h->name));
-	add(in, "status", jstr(fh_names[h->st]));
+	add(in, "status", jstr(host_ready(h) ? "Ready" : fh_names[h->st]));
 	if (h->d->bg) {
 		add(in, "instanceType", jstr(h->green ? "GREEN" : "BLUE"));
 		if (h->terminated)
@@ -1846,11 +2051,13 @@ static json_object *probe_json(const struct probe_result *r)
 static char *report_text(const struct drv *d)
 {
 	json_object *o = json_object_new_object(), *ov, *insts, *rv;
-	size_t n[5] = { 0 };
+	size_t n[5] = { 0 }, ready = 0;
 	char *text;
 
-	for (size_t i = 0; i < d->nr_hosts; i++)
+	for (size_t i = 0; i < d->nr_hosts; i++) {
 		n[d->hosts[i].st]++;
+		ready += host_ready(&d->hosts[i]);
+	}
 	add(o, "deploymentId", jstr(d->id));
 	add(o, "applicationName", jstr(d->application));
 	add(o, "deploymentGroupName", jstr(d->group_name));
@@ -1878,20 +2085,23 @@ static char *report_text(const struct drv *d)
 					     : appspec_feb_name(d->feb)));
 	add(o, "ignoreApplicationStopFailures",
 	    json_object_new_boolean(d->ignore_stop));
-	if (strcmp(d->status, "Succeeded")) {
+	if (strcmp(d->status, "Succeeded") && !d->waiting) {
 		json_object *ei = json_object_new_object();
 
 		add(ei, "code", jstr(d->error_code));
 		add(ei, "message", jstr(d->error_msg));
 		add(o, "errorInformation", ei);
 	}
+	if (d->bg)
+		add(o, "blueGreenDeploymentConfiguration", bg_json(d));
 	ov = json_object_new_object();
 	add(ov, "Pending", json_object_new_int((int)n[FH_PENDING]));
 	add(ov, "InProgress", json_object_new_int((int)n[FH_IN_FLIGHT]));
-	add(ov, "Succeeded", json_object_new_int((int)n[FH_SUCCEEDED]));
+	add(ov, "Succeeded",
+	    json_object_new_int((int)(n[FH_SUCCEEDED] - ready)));
 	add(ov, "Failed", json_object_new_int((int)n[FH_FAILED]));
 	add(ov, "Skipped", json_object_new_int((int)n[FH_SKIPPED]));
-	add(ov, "Ready", json_object_new_int(0));
+	add(ov, "Ready", json_object_new_int((int)ready));
 	add(o, "deploymentOverview", ov);
 	insts = json_object_new_array();
 	for (size_t i = 0; i < d->nr_hosts; i++)
@@ -2015,7 +2225,7 @@ static void index_put(const struct drv *d)
 		.group = d->group_name ? d->group_name : (char *)"",
 		.status = d->status ? d->status : (char *)"InProgress",
 		.start_ms = d->start_ms,
-		.end_ms = d->status ? d->end_ms : 0,
+		.end_ms = d->status && !d->waiting ? d->end_ms : 0,
 		.report_path = rp,
 		.hosts_total = (long)d->nr_hosts,
 		.creator = d->rollback_of ? (char *)"codeDeployRollback"
@@ -2060,6 +2270,35 @@ static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 	return ret;
 }
 
+/*
+ * While it waits for `deploy continue`: the report says Ready (written
+ * beside the space reserved for the final one, then moved in place) and
+ * so does the deployment's row in the store.
+ */
+static int write_waiting(struct drv *d)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *text, *path = fs_join(d->dep_dir, "report.json"),
+		    *tmp = fs_join(d->dep_dir, "report-ready.json");
+	int ret;
+
+	d->status = xstrdup("Ready");
+	text = report_text(d);
+	ret = fs_write_atomic(tmp, text, strlen(text), 0644, &e);
+	if (!ret && rename(tmp, path) < 0)
+		ret = -1;
+	if (!ret && d->o->report)
+		ret = fs_write_atomic(d->o->report, text, strlen(text), 0644,
+				      &e);
+	index_put(d);
+	free(d->status);
+	d->status = NULL;
+	free(text);
+	free(path);
+	free(tmp);
+	return ret;
+}
+
 /* ---- one deployment, start to end ---- */
 
 static void drv_release(struct drv *d)
@@ -2099,6 +2338,7 @@ static void drv_release(struct drv *d)
 		free(h->ssh_host);
 		free(h->message);
 		agent_result_release(&h->r);
+		agent_result_release(&h->first);
 	}
 	free(d->hosts);
 	free(d->dep_dir);
@@ -2119,6 +2359,13 @@ static void drv_release(struct drv *d)
 	buf_release(&d->line);
 }
 
+/* Stopped while the replacement fleet waited for the traffic. */
+static bool ready_stopped(const struct drv *d)
+{
+	return d->ready_done &&
+	       (d->ready == READY_STOP || d->ready == READY_EXPIRED);
+}
+
 /* The outcome, the driver's state, the summary. */
 static void conclude(struct drv *d)
 {
@@ -2127,7 +2374,7 @@ static void conclude(struct drv *d)
 	size_t failed = 0;
 
 	counts(d, &k);
-	ok = !d->interrupted && !d->invalid_revision &&
+	ok = !d->interrupted && !d->invalid_revision && !d->allow_failed &&
 	     dsched_succeeded(&d->sched, &k);
 	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
 		if (d->hosts[i].st != FH_SUCCEEDED) {
@@ -2135,9 +2382,9 @@ static void conclude(struct drv *d)
 			k.failed += d->hosts[i].st == FH_FAILED;
 		}
 	d->end_ms = proc_wall_ms();
-	d->status = xstrdup(ok		     ? "Succeeded"
-			    : d->interrupted ? "Stopped"
-					     : "Failed");
+	d->status = xstrdup(ok					 ? "Succeeded"
+			    : d->interrupted || ready_stopped(d) ? "Stopped"
+								 : "Failed");
 	if (!ok) {
 		struct buf why = BUF_INIT;
 
@@ -2148,6 +2395,9 @@ static void conclude(struct drv *d)
 			    !d->hosts[i].agent_issue)
 				agents = false;
 		d->error_code = d->interrupted	      ? "MANUAL_STOP"
+				: ready_stopped(d)    ? (d->ready == READY_STOP
+								 ? "MANUAL_STOP"
+								 : "TIMEOUT")
 				: d->invalid_revision ? "INVALID_REVISION"
 				: agents	      ? "AGENT_ISSUE"
 						      : "HEALTH_CONSTRAINTS";
@@ -2309,8 +2559,8 @@ static void stop_probe(struct drv *d)
 static bool will_roll_back(const struct drv *d)
 {
 	return !d->rollback_of && d->status && strcmp(d->status, "Succeeded") &&
-	       !d->invalid_revision && !d->interrupted && d->g &&
-	       d->g->auto_rollback && !d->o->no_rollback && d->bundle;
+	       !d->invalid_revision && !d->interrupted && !ready_stopped(d) &&
+	       d->g && d->g->auto_rollback && !d->o->no_rollback && d->bundle;
 }
 
 /*
@@ -2424,6 +2674,8 @@ static int exit_status(const struct drv *d)
 		return 0;
 	if (d->invalid_revision)
 		return ERR_SPEC;
+	if (d->ready_done && d->ready == READY_EXPIRED)
+		return ERR_TIMEOUT;
 	return ERR_FAILED;
 }
 

@@ -1204,12 +1204,18 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 			warnf(p, key_of(m, "wait"),
 			      "'blue-green.ready.wait' ignored: "
 			      "CONTINUE_DEPLOYMENT moves the traffic at once");
+		g->ready_stop = which == 1;
 		if (which == 1)
-			return bad(p, ynode_map_get(m, "action"),
-				   "'blue-green.ready.action' STOP_DEPLOYMENT "
-				   "waits for traffic to be rerouted by hand, "
-				   "which a rehearsal cannot do: use "
-				   "CONTINUE_DEPLOYMENT");
+			g->ready_wait_ms = 60 * 60 * 1000; /* 1h by default */
+		if (which == 1 &&
+		    lb_duration(p, m, "wait", "blue-green.ready.wait",
+				&g->ready_wait_ms) < 0)
+			return -1;
+		if (which == 1 && key_of(m, "wait") && !g->ready_wait_ms)
+			return bad(p, ynode_map_get(m, "wait"),
+				   "'blue-green.ready.wait' must be more "
+				   "than 0: how long the replacement fleet "
+				   "waits for `slipway deploy continue`");
 	}
 	g->terminate = true;
 	m = ynode_map_get(bg, "original");

@@ -37,7 +37,8 @@
  *   blue-green:
  *     replacement-hosts:                # as hosts (not over ssh)
  *       - {name: green-1, target: 127.0.0.1:28091}
- *     ready: {action: CONTINUE_DEPLOYMENT}
+ *     ready: {action: CONTINUE_DEPLOYMENT}  # or STOP_DEPLOYMENT,
+ *                                       # wait: 1h (for deploy continue)
  *     original: {action: TERMINATE, wait: 5s}  # or KEEP_ALIVE
  *   hosts:                              # at least one; names unique
  *     - name: web-1                     # [A-Za-z0-9._-], 1-64
@@ -135,6 +136,10 @@ struct group {
 	 * nr_replacements of hosts (replacement set) */
 	bool blue_green;
 	size_t nr_replacements;
+	/* blue-green.ready.action STOP_DEPLOYMENT: the replacement fleet,
+	 * installed, waits up to ready_wait_ms for `deploy continue` */
+	bool ready_stop;
+	int64_t ready_wait_ms;
 	bool terminate; /* blue-green.original.action TERMINATE */
 	int64_t original_wait_ms; /* blue-green.original.wait */
 	struct group_host *hosts;

@@ -239,6 +239,7 @@ static int local_start(const struct transport_host *h,
 		o.part = rq->part;
 		o.stop_after_ms = rq->stop_after_ms;
 		o.bg_rollback = rq->bg_rollback;
+		o.resume = rq->resume;
 		o.traffic_fn = rq->traffic_fn;
 		o.traffic_data = rq->traffic_data;
 		if (rq->traffic_fd) /* our copy of it: where it is now */

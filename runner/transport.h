@@ -93,6 +93,7 @@ struct agent_request {
 	enum agent_part part;
 	int64_t stop_after_ms;
 	bool bg_rollback;
+	bool resume;
 };
 
 struct transport_run {

@@ -305,6 +305,139 @@ for _ in range(10):
 	[ "$(rj '[.probe.versions[].version] | join(" ")')" = v1 ]
 }
 
+# The deployment ID, run in the background, once it says Ready (its
+# report), or fail when it ends first.
+wait_ready() { # ID PID
+	local r=$STATE/deployments/$1/report.json
+	for _ in $(seq 1500); do
+		[ "$(jq -r .status "$r" 2>/dev/null)" = Ready ] && return 0
+		running "$2" || {
+			echo "deployment $1 ended before it was Ready"
+			cat "$T/bg.out"
+			return 1
+		}
+		sleep 0.02
+	done
+	return 1
+}
+
+@test "blue/green STOP_DEPLOYMENT: Ready until deploy continue, then the traffic moves; 0 requests failed" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1 b2" "g1 g2"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA=$'  ready: {action: STOP_DEPLOYMENT, wait: 10m}\n  original: {action: KEEP_ALIVE}' \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.OneAtATime "b1 b2" "g1 g2"
+	: >"$HOOKLOG"
+	"$SLIPWAY" deploy "$T/r2" --group "$GF" --state-dir "$STATE" \
+		--report "$REPORT" --deployment-id d-bgwait01 \
+		--probe "http://127.0.0.1:$LB_PORT/,50" >"$T/bg.out" 2>&1 &
+	pid=$!
+	wait_ready d-bgwait01 "$pid"
+	# waiting: installed, out of rotation; the originals serve
+	for h in g1 g2; do [ "$(lb_state $h)" = MAINT ]; done
+	for h in b1 b2; do [ "$(lb_state $h)" = UP ]; done
+	grep -q '^ValidateService g2 v2$' "$HOOKLOG"
+	! grep -q 'AllowTraffic g' "$HOOKLOG" || false
+	[ "$(rj .deploymentOverview.Ready)" = 2 ]
+	[ "$(rj '.instances[] | select(.instanceId == "g1") | .status')" = Ready ]
+	[ "$(rj .blueGreenDeploymentConfiguration.deploymentReadyOption.outcome)" = Waiting ]
+	grep -q "deployment d-bgwait01 Ready: the replacement fleet is installed" "$T/bg.out"
+	run "$SLIPWAY" show d-bgwait01 --state-dir "$STATE"
+	[[ "$output" == *"status:      Ready"* ]]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	echo "$output"
+	[[ "$output" == *d-bgwait01*Ready* ]]
+	# from another terminal
+	run "$SLIPWAY" deploy continue d-bgwait01 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"deployment d-bgwait01 continued"* ]]
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/bg.out"
+	[ "$rc" -eq 0 ]
+	same "$(rj .status)" Succeeded
+	[ "$(rj .blueGreenDeploymentConfiguration.deploymentReadyOption.outcome)" = Continued ]
+	# one lifecycle per replacement host: the install, then the Allow events
+	same "$(jq -r '.instances[] | select(.instanceId == "g1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$REPORT")" \
+		"ApplicationStop DownloadBundle BeforeInstall Install AfterInstall ApplicationStart ValidateService BeforeAllowTraffic AllowTraffic AfterAllowTraffic"
+	for h in g1 g2; do [ "$(lb_state $h)" = UP ]; done
+	for h in b1 b2; do [ "$(lb_state $h)" = MAINT ]; done
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj '[.probe.versions[].version] | join(" ")')" = "v1 v2" ]
+	# a finished deployment, an unknown one
+	run "$SLIPWAY" deploy continue d-bgwait01 --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error: deployment d-bgwait01 does not wait for a decision: it is Succeeded"* ]]
+	run "$SLIPWAY" deploy stop d-nosuch --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error: no deployment d-nosuch in "* ]]
+	run "$SLIPWAY" deploy continue --state-dir "$STATE"
+	[ "$status" -eq 2 ]
+}
+
+@test "blue/green STOP_DEPLOYMENT: not continued within ready.wait, it stops (exit 4); the traffic stays on the original fleet" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA="  ready: {action: STOP_DEPLOYMENT, wait: 300ms}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	same "$(rj .status)" Stopped
+	same "$(rj .errorInformation.code)" TIMEOUT
+	[[ "$(rj .errorInformation.message)" == "not continued within ready.wait (300ms): the traffic stays on the original fleet"* ]]
+	[ "$(rj .blueGreenDeploymentConfiguration.deploymentReadyOption.outcome)" = Expired ]
+	[ "$(rj .rollbackInfo)" = null ]
+	# the replacement: installed, never in rotation, kept; the original
+	# untouched and serving
+	same "$(jq -r '.instances[] | select(.instanceId == "g1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$REPORT")" \
+		"ApplicationStop DownloadBundle BeforeInstall Install AfterInstall ApplicationStart ValidateService"
+	[ "$(rj '.instances[] | select(.instanceId == "b1") | .status')" = Skipped ]
+	[ "$(lb_state g1)" = MAINT ]
+	[ "$(lb_state b1)" = UP ]
+	[ -d "$STATE/hosts/b1" ] && [ -d "$STATE/hosts/g1" ]
+	! grep -q 'BlockTraffic b1' "$HOOKLOG" || false
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj '[.probe.versions[].version] | join(" ")')" = v1 ]
+	# the FIFO is gone: nothing waits
+	[ ! -e "$STATE/deployments/$(rj .deploymentId)/control" ]
+}
+
+@test "blue/green STOP_DEPLOYMENT: deploy stop while it waits stops it (exit 1)" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA="  ready: {action: STOP_DEPLOYMENT}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1" "g1"
+	"$SLIPWAY" deploy "$T/r2" --group "$GF" --state-dir "$STATE" \
+		--report "$REPORT" --deployment-id d-bgstop01 >"$T/bg.out" 2>&1 &
+	pid=$!
+	wait_ready d-bgstop01 "$pid"
+	run "$SLIPWAY" deploy stop d-bgstop01 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/bg.out"
+	[ "$rc" -eq 1 ]
+	same "$(rj .status)" Stopped
+	same "$(rj .errorInformation.code)" MANUAL_STOP
+	[ "$(lb_state g1)" = MAINT ]
+	[ "$(lb_state b1)" = UP ]
+	run "$SLIPWAY" deploy continue d-bgstop01 --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"does not wait for a decision: it is Stopped"* ]]
+}
+
 # ---- an existing HAProxy ----
 
 @test "an existing HAProxy driven over its admin socket: drained, back, 0 requests failed; its configuration untouched" {

@@ -803,6 +803,24 @@ static void test_group__blue_green(void **state)
 				"hosts: [{name: b1}]\n");
 	assert_true(g.terminate);
 	assert_int_equal(g.original_wait_ms, 120000);
+	assert_false(g.ready_stop);
+	group_release(&g);
+
+	parse_ok(&g, HEAD BG_LB "blue-green:\n"
+				"  replacement-hosts: [{name: g1}]\n"
+				"  ready: {action: STOP_DEPLOYMENT}\n"
+				"hosts: [{name: b1}]\n");
+	assert_true(g.ready_stop);
+	assert_int_equal(g.ready_wait_ms, 3600000);
+	group_release(&g);
+
+	parse_ok(&g,
+		 HEAD BG_LB "blue-green:\n"
+			    "  replacement-hosts: [{name: g1}]\n"
+			    "  ready: {action: STOP_DEPLOYMENT, wait: 300ms}\n"
+			    "hosts: [{name: b1}]\n");
+	assert_true(g.ready_stop);
+	assert_int_equal(g.ready_wait_ms, 300);
 	group_release(&g);
 }
 
@@ -828,6 +846,13 @@ static void test_group__blue_green_errors(void **state)
 			     "  original: {action: STOP}\n" ONE_HOST,
 		  "fleet.yml:7:22: 'blue-green.original.action' must be "
 		  "TERMINATE or KEEP_ALIVE, not 'STOP'");
+	parse_err(HEAD BG_LB
+		  "blue-green:\n"
+		  "  replacement-hosts: [{name: g}]\n"
+		  "  ready: {action: STOP_DEPLOYMENT, wait: 0}\n" ONE_HOST,
+		  "fleet.yml:7:42: 'blue-green.ready.wait' must be more than "
+		  "0: how long the replacement fleet waits for `slipway "
+		  "deploy continue`");
 }
 
 int main(void)
