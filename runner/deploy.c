@@ -2877,9 +2877,9 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 	       g.id, g.nr_hosts, g.nr_hosts == 1 ? "" : "s");
 	if (d.bg)
 		printf("BLUE_GREEN: the replacement fleet (green), %zu "
-		       "host%s, installed and given traffic under the "
-		       "config:\n",
-		       d.nr_phase1, d.nr_phase1 == 1 ? "" : "s");
+		       "host%s, installed %sunder the config:\n",
+		       d.nr_phase1, d.nr_phase1 == 1 ? "" : "s",
+		       g.ready_stop ? "" : "and given traffic ");
 	if (dsched_start(&s, &d.config, d.nr_phase1, &e) < 0 ||
 	    dsched_plan(&d.config, d.nr_phase1, &sizes, &nr, &e) < 0) {
 		printf("%s: %s\n", d.config.name, e.msg);
@@ -2902,6 +2902,12 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 		printf("replacement fleet (green):");
 		for (size_t i = 0; i < d.nr_phase1; i++)
 			printf(" %s", d.hosts[i].name);
+		if (g.ready_stop)
+			printf("\nthen Ready: it waits up to %lld ms for "
+			       "`slipway deploy continue` (STOP_DEPLOYMENT), "
+			       "then BeforeAllowTraffic, AllowTraffic, "
+			       "AfterAllowTraffic on it, all at once",
+			       (long long)g.ready_wait_ms);
 		printf("\nthen the original fleet (blue), all at once:");
 		for (size_t i = d.nr_phase1; i < d.nr_hosts; i++)
 			printf(" %s", d.hosts[i].name);
