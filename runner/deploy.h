@@ -83,8 +83,14 @@
  * succeeded, the original hosts all at once (AGENT_PART_BLOCK, or
  * AGENT_PART_BLOCK_STOP and terminated); its rollback runs the original
  * hosts first (AGENT_PART_ALLOW), then the replacement hosts that got
- * the revision (AGENT_PART_BLOCK). --probe (probe.h) runs from the start
- * of the deployment to the end of its rollback.
+ * the revision (AGENT_PART_BLOCK). With ready.action STOP_DEPLOYMENT
+ * the replacement hosts run AGENT_PART_INSTALL; the deployment then says
+ * Ready (report.json, its store row) and waits (ready.h) up to ready.wait
+ * for `deploy continue` (the replacement hosts then run AGENT_PART_ALLOW,
+ * all at once, as the rest of the same deployment, and it goes on) or
+ * `deploy stop`; stopped or expired, it ends Stopped (exit 1, or 4 for
+ * the wait) with no rollback: nothing moved. --probe (probe.h) runs from
+ * the start of the deployment to the end of its rollback.
  *
  * Output: each line of a host as "<host> | ..." (names padded to one
  * width), each event's end "<host> | <Event> <Status> (<ms> ms)"; on a
