@@ -1092,6 +1092,47 @@ static int take_green_out(struct drv *d, struct sw_err *e)
 	return 0;
 }
 
+/*
+ * Behind a load balancer, a sandboxed host with a network of its own and
+ * no target of its own is reached at its address and the balancer's
+ * port: its sandbox is started now (as its deployment would start it),
+ * before the balancer is configured.
+ */
+static int own_targets(struct drv *d, struct sw_err *e)
+{
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		struct fhost *h = &d->hosts[i];
+		struct group_host *gh = &d->g->hosts[h->index];
+		struct host_box b = HOST_BOX_INIT;
+		bool started = false;
+
+		if (!h->rehearsal || !gh->target_default)
+			continue;
+		if (!d->o->host_network)
+			host_box_get(d->st->dir, h->name, &b);
+		else if (host_box_ensure(d->st->dir, h->name, true, &b,
+					 &started, e) < 0)
+			return -1;
+		if (started)
+			out_line(
+				d, h->name, !d->o->quiet,
+				"[slipway] host started: a sandbox, pid %d%s%s",
+				(int)b.pid, b.address ? ", address " : "",
+				b.address ? b.address : "");
+		if (b.pid && b.address) {
+			free(gh->target);
+			gh->target =
+				xasprintf("%s:%u", b.address, d->g->lb.port);
+			out_line(d, h->name, d->o->verbose,
+				 "[slipway] load balancer target %s (its own "
+				 "address)",
+				 gh->target);
+		}
+		host_box_release(&b);
+	}
+	return 0;
+}
+
 static int resolve(struct drv *d, struct sw_err *e)
 {
 	const struct deploy_opts *o = d->o;
@@ -1184,6 +1225,8 @@ static int resolve(struct drv *d, struct sw_err *e)
 		}
 	}
 	if (reserve_report(d, e) < 0)
+		return -1;
+	if (d->g && d->g->lb.haproxy && d->sandbox && own_targets(d, e) < 0)
 		return -1;
 	if (d->g && d->g->lb.haproxy) {
 		struct buf note = BUF_INIT;

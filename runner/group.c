@@ -1272,8 +1272,10 @@ static int check_lb_hosts(struct gp *p, const struct ynode *root)
 				   "'load-balancer' no 'port': where does its "
 				   "traffic go?",
 				   key, ix, h->name);
-		if (!h->target)
+		if (!h->target) {
 			h->target = xasprintf("127.0.0.1:%u", g->lb.port);
+			h->target_default = true;
+		}
 	}
 	return 0;
 }

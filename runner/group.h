@@ -48,7 +48,8 @@
  *       ssh: deploy@prod-1.example.com:22   # [user@]host[:port]
  *       tags: {zone: a}                 # free-form string map
  *       target: 127.0.0.1:28081         # its load balancer server
- *                                       # (default 127.0.0.1:<port>)
+ *                                       # (default 127.0.0.1:<port>, or
+ *                                       # a sandbox's own address:<port>)
  *   deployment-configs:
  *     ThreeQuarters:
  *       minimum-healthy-hosts: {type: FLEET_PERCENT, value: 75}
@@ -102,6 +103,9 @@ struct group_host {
 	int ssh_port; /* 0 when not given */
 	struct strvec tags; /* "key=value" */
 	char *target; /* "addr:port": the load balancer's server, or NULL */
+	/* no target given: 127.0.0.1:<port> here; a deployment makes it the
+	 * host's own address when it is a sandbox with a network */
+	bool target_default;
 	bool replacement; /* one of blue-green.replacement-hosts */
 	int line, col; /* of the host's mapping */
 };

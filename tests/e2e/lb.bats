@@ -17,6 +17,13 @@ setup() {
 }
 
 teardown() {
+	local b
+	# the sandboxes a test started (and their balancer)
+	for b in "$STATE"/hosts/*/box.json; do
+		[ -e "$b" ] || continue
+		"$SLIPWAY" host stop "$(basename "$(dirname "$b")")" \
+			--state-dir "$STATE" >/dev/null 2>&1 || true
+	done
 	lb_teardown
 	base_teardown
 }
@@ -191,6 +198,77 @@ YML
 	run "$SLIPWAY" validate "$T/g.yml"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"g.yml:4:9: unknown load balancer kind"* ]]
+}
+
+@test "sandboxed hosts with addresses of their own and no target: the balancer reaches each at its address and port" {
+	command -v ip >/dev/null || skip "iproute2 is needed"
+	local ports
+	ports=($(free_ports 1))
+	LB_PORT=${ports[0]}
+	cc -O1 -o "$T/webapp" "$BATS_TEST_DIRNAME/../../examples/webapp/server.c"
+	mkdir -p "$T/sb/bin"
+	cp "$T/webapp" "$T/sb/bin/"
+	cat >"$T/sb/appspec.yml" <<'YML'
+version: 0.0
+os: linux
+files:
+  - source: bin
+    destination: /opt/web
+hooks:
+  ApplicationStop:
+    - location: stop.sh
+  ApplicationStart:
+    - location: start.sh
+YML
+	cat >"$T/sb/start.sh" <<'SH'
+#!/bin/bash
+nohup /opt/web/webapp -p 8000 -a 0.0.0.0 -n "$(hostname)" -V sb \
+	-P /run/web.pid >/var/log/web.log 2>&1 </dev/null &
+for i in $(seq 500); do
+	(exec 3<>/dev/tcp/127.0.0.1/8000) 2>/dev/null && exit 0
+	sleep 0.01
+done
+exit 1
+SH
+	cat >"$T/sb/stop.sh" <<'SH'
+#!/bin/bash
+[ -s /run/web.pid ] && kill "$(cat /run/web.pid)" || true
+SH
+	chmod +x "$T/sb/start.sh" "$T/sb/stop.sh"
+	cat >"$GF" <<YML
+application: app
+deployment-group: sandboxed
+deployment-config: CodeDeployDefault.OneAtATime
+load-balancer:
+  kind: haproxy
+  managed: {listen: 127.0.0.1:$LB_PORT}
+  port: 8000
+  health: {path: /, interval: 200ms, wait: 5s}
+  deregistration-delay: 5s
+hosts:
+  - name: s1
+  - name: s2
+YML
+	lb_deploy "$T/sb" --isolation sandbox --host-network private
+	echo "$output"
+	[ "$status" -eq 0 ]
+	a1=$(jq -r .address "$STATE/hosts/s1/box.json")
+	a2=$(jq -r .address "$STATE/hosts/s2/box.json")
+	[[ "$a1" == 10.213.* ]] && [[ "$a2" == 10.213.* ]]
+	run "$SLIPWAY" lb status --group "$GF" --state-dir "$STATE"
+	echo "$output"
+	[[ "$output" == *"s1 "*" $a1:8000 "*" UP "* ]]
+	[[ "$output" == *"s2 "*" $a2:8000 "*" UP "* ]]
+	# both answer through the balancer (round robin)
+	same "$(for _ in 1 2 3 4; do
+		curl -s --max-time 5 "http://127.0.0.1:$LB_PORT/"
+	done | sort -u)" "$(printf '%s\n' 'webapp sb on s1' 'webapp sb on s2')"
+	# a redeploy behind it, each drained first: 0 requests failed
+	lb_deploy "$T/sb" --isolation sandbox --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(rj .probe.failed)" = 0 ]
+	[[ "$output" == *"s1 | [slipway] load balancer: s1 drained in "* ]]
 }
 
 # ---- blue/green ----

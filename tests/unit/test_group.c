@@ -794,6 +794,8 @@ static void test_group__blue_green(void **state)
 	assert_string_equal(g.hosts[1].name, "g1");
 	assert_true(g.hosts[1].replacement);
 	assert_string_equal(g.hosts[2].target, "127.0.0.1:80");
+	assert_true(g.hosts[2].target_default);
+	assert_false(g.hosts[1].target_default);
 	assert_false(g.terminate);
 	group_release(&g);
 
