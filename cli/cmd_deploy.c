@@ -161,6 +161,8 @@ static const char deploy_usage[] =
 	"ContinueDeployment)\n"
 	"  stop ID       stop it there, the traffic on the original fleet\n"
 	"                (StopDeployment)\n"
+	"While original hosts wait original.wait before TERMINATE, continue\n"
+	"ends that wait at once (TERMINATION_WAIT).\n"
 	"Both return at once (0), or exit 1 when no deployment ID waits.\n"
 	"\n"
 	"Exit status: 0 succeeded, 1 failed, stopped or refused, 2 usage "
@@ -332,6 +334,7 @@ static int deploy_decide(int argc, char **argv)
 	const char *state_dir = NULL, *id;
 	struct state st;
 	struct sw_err e = SW_ERR_INIT;
+	enum ready_kind kind = READY_READY_WAIT;
 	char *dir;
 	int c, ret;
 
@@ -364,18 +367,25 @@ static int deploy_decide(int argc, char **argv)
 	if (!fs_exists(dir)) {
 		fprintf(stderr, "error: no deployment %s in %s\n", id, st.dir);
 		ret = ERR_FAILED;
-	} else if (ready_send(dir, go ? READY_CONTINUE : READY_STOP, &e) < 0) {
-		if (e.code == ERR_FAILED)
+	} else if (ready_send(dir, go ? READY_CONTINUE : READY_STOP, &kind,
+			      &e) < 0) {
+		if (e.code == ERR_FAILED && kind == READY_TERMINATION_WAIT)
+			fprintf(stderr, "error: deployment %s: %s\n", id,
+				e.msg);
+		else if (e.code == ERR_FAILED)
 			not_waiting(id, dir, e.msg);
 		else
 			fprintf(stderr, "error: %s\n", e.msg);
 		ret = e.code;
 	} else {
 		fprintf(stderr, "slipway: deployment %s %s\n", id,
-			go ? "continued: the traffic moves to the replacement "
-			     "fleet"
-			   : "stopped: the traffic stays on the original "
-			     "fleet");
+			kind == READY_TERMINATION_WAIT
+				? "continued: the original fleet is terminated "
+				  "now"
+			: go ? "continued: the traffic moves to the "
+			       "replacement fleet"
+			     : "stopped: the traffic stays on the original "
+			       "fleet");
 		ret = 0;
 	}
 	free(dir);

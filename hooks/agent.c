@@ -263,18 +263,22 @@ static bool included(const struct agent_opts *o, enum appspec_event ev)
 	return true;
 }
 
-/* A configured wait (not a race's): ends early on a stop signal. */
-static void pause_for(int64_t ms)
+/* A configured wait (not a race's): ends early on a stop signal, or when
+ * the file over exists (true then). */
+static bool pause_for(int64_t ms, const char *over)
 {
 	int64_t end = proc_now_ms() + ms;
 
 	while (!proc_stop_signal()) {
 		int64_t left = end - proc_now_ms();
 
+		if (over && fs_exists(over))
+			return true;
 		if (left <= 0)
 			break;
 		(void)poll(NULL, 0, left > 100 ? 100 : (int)left);
 	}
+	return false;
 }
 
 static void event_start(struct dep *d, enum appspec_event ev)
@@ -907,11 +911,16 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		}
 		if (ev == APPSPEC_APPLICATION_STOP &&
 		    o->part == AGENT_PART_BLOCK_STOP && o->stop_after_ms > 0) {
+			char *over = fs_join(d.dep_dir, AGENT_WAIT_OVER);
+
 			notice(&d,
 			       "out of the load balancer; stopped in %lld ms "
 			       "(original.wait)",
 			       (long long)o->stop_after_ms);
-			pause_for(o->stop_after_ms);
+			if (pause_for(o->stop_after_ms, over))
+				notice(&d, "original.wait cut short: the "
+					   "deployment was continued");
+			free(over);
 		}
 		event_start(&d, ev);
 		err_clear(&e);

@@ -133,6 +133,8 @@ typedef int (*agent_traffic_fn)(enum appspec_event ev, struct buf *note,
  * deployment is continued, the Allow events. The traffic events of these
  * parts run whatever o.traffic says.
  */
+#define AGENT_WAIT_OVER "termination-wait-over"
+
 enum agent_part {
 	AGENT_PART_ALL = 0, /* in place */
 	AGENT_PART_REPLACEMENT, /* ApplicationStop .. AfterAllowTraffic */
@@ -159,7 +161,9 @@ struct agent_opts {
 	agent_traffic_fn traffic_fn;
 	void *traffic_data;
 	enum agent_part part;
-	/* AGENT_PART_BLOCK_STOP: the wait before ApplicationStop */
+	/* AGENT_PART_BLOCK_STOP: the wait before ApplicationStop; it ends
+	 * early once <deployment dir>/AGENT_WAIT_OVER exists (CodeDeploy's
+	 * ContinueDeployment with TERMINATION_WAIT) */
 	int64_t stop_after_ms;
 	/* A blue/green rollback (DeploymentCreator codeDeployRollback,
 	 * DeploymentType BLUE_GREEN): the Block events run the scripts of the

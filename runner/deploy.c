@@ -1764,7 +1764,7 @@ static bool ready_gate(struct drv *d)
 
 	format_ms(d->g->ready_wait_ms, wait, sizeof(wait));
 	d->ready_until = proc_wall_ms() + d->g->ready_wait_ms;
-	if (ready_open(&w, d->dep_dir, &e) < 0) {
+	if (ready_open(&w, d->dep_dir, READY_READY_WAIT, &e) < 0) {
 		ready_close(&w);
 		free(d->stop_why);
 		d->stop_why = xasprintf("cannot wait for continue: %s", e.msg);
@@ -1828,6 +1828,55 @@ static bool ready_gate(struct drv *d)
 }
 
 /*
+ * TERMINATE with an original.wait: while the original hosts wait in their
+ * agents, `slipway deploy continue` (ContinueDeployment, TERMINATION_WAIT)
+ * ends the wait of each at once: a file in its deployment directory that
+ * its agent looks for (AGENT_WAIT_OVER).
+ */
+static void termination_wait(struct drv *d)
+{
+	struct ready_wait w = READY_WAIT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	int cmd = 0;
+
+	if (ready_open(&w, d->dep_dir, READY_TERMINATION_WAIT, &e) < 0) {
+		out_line(d, "slipway", true,
+			 "warning: no continue for original.wait: %s", e.msg);
+		ready_close(&w);
+		return;
+	}
+	for (;;) {
+		size_t busy = 0;
+
+		if (proc_stop_signal())
+			interrupt(d);
+		for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+			busy += d->hosts[i].st == FH_IN_FLIGHT;
+		if (!busy || (cmd = ready_poll(&w)))
+			break;
+		wait_some(d, proc_now_ms() + 200);
+	}
+	if (ready_finish(&w, cmd, READY_EXPIRED) == READY_CONTINUE) {
+		out_line(d, "slipway", !d->o->quiet,
+			 "continued: the original fleet is terminated now "
+			 "(original.wait cut short)");
+		for (size_t i = d->nr_phase1; i < d->nr_hosts; i++) {
+			const struct fhost *h = &d->hosts[i];
+			char *p =
+				xasprintf("%s/%s/%s/%s", h->deployment_root,
+					  d->group_id, d->id, AGENT_WAIT_OVER);
+
+			if (fs_write_atomic(p, "", 0, 0644, &e) < 0)
+				out_line(d, h->name, true, "[slipway] %s",
+					 e.msg);
+			err_clear(&e);
+			free(p);
+		}
+	}
+	ready_close(&w);
+}
+
+/*
  * Blue/green, once the fleet of phase 1 succeeded: the other fleet all
  * at once (every one of them must succeed: "a single original instance
  * that fails to deregister fails the whole deployment"), then the
@@ -1850,6 +1899,8 @@ static void run_phase2(struct drv *d)
 				  "now the original fleet gives it up");
 	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
 		host_start(d, &d->hosts[i]);
+	if (!d->bg_rollback && d->g->terminate && d->g->original_wait_ms > 0)
+		termination_wait(d);
 	wait_hosts(d, d->nr_phase1, d->nr_hosts);
 	if (d->bg_rollback || !d->g->terminate)
 		return;

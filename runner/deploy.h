@@ -89,7 +89,9 @@
  * for `deploy continue` (the replacement hosts then run AGENT_PART_ALLOW,
  * all at once, as the rest of the same deployment, and it goes on) or
  * `deploy stop`; stopped or expired, it ends Stopped (exit 1, or 4 for
- * the wait) with no rollback: nothing moved. --probe (probe.h) runs from
+ * the wait) with no rollback: nothing moved. With TERMINATE and an
+ * original.wait, `deploy continue` during that wait cuts it short (the
+ * agents look for AGENT_WAIT_OVER). --probe (probe.h) runs from
  * the start of the deployment to the end of its rollback.
  *
  * Output: each line of a host as "<host> | ..." (names padded to one

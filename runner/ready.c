@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -14,16 +15,26 @@
 #include "xalloc.h"
 #include "banned.h"
 
-int ready_open(struct ready_wait *w, const char *dir, struct sw_err *e)
+int ready_open(struct ready_wait *w, const char *dir, enum ready_kind kind,
+	       struct sw_err *e)
 {
+	const char *what = kind == READY_TERMINATION_WAIT ? "TERMINATION_WAIT\n"
+							  : "READY_WAIT\n";
 	int fd;
+	bool ok;
 
 	w->fifo = fs_join(dir, "control");
 	w->lock = fs_join(dir, "control.lock");
 	fd = open(w->lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_sys(e, "cannot create %s", w->lock);
+	/* what it waits for, for the senders: under the lock */
+	(void)flock(fd, LOCK_EX);
+	ok = ftruncate(fd, 0) == 0 &&
+	     write(fd, what, strlen(what)) == (ssize_t)strlen(what);
 	close(fd);
+	if (!ok)
+		return err_sys(e, "cannot write %s", w->lock);
 	(void)unlink(w->fifo); /* a dead deployment's: nobody reads it */
 	if (mkfifo(w->fifo, 0600) < 0)
 		return err_sys(e, "cannot make %s", w->fifo);
@@ -52,26 +63,16 @@ static int drain(int fd)
 	return cmd;
 }
 
-enum ready_verdict ready_wait(struct ready_wait *w, int64_t until_ms)
+int ready_poll(struct ready_wait *w)
 {
-	enum ready_verdict v = READY_EXPIRED;
-	int cmd = 0, lk;
+	return drain(w->rd);
+}
 
-	for (;;) {
-		struct pollfd p = { .fd = w->rd, .events = POLLIN };
-		int64_t left = until_ms - proc_now_ms();
+enum ready_verdict ready_finish(struct ready_wait *w, int cmd,
+				enum ready_verdict v)
+{
+	int lk;
 
-		if (proc_stop_signal()) {
-			v = READY_SIGNAL;
-			break;
-		}
-		if (left <= 0)
-			break;
-		/* a slice: a signal between the check and poll() is seen */
-		if (poll(&p, 1, left > 200 ? 200 : (int)left) > 0 &&
-		    (cmd = drain(w->rd)))
-			break;
-	}
 	/* Under the lock, no command comes between the last look and the
 	 * FIFO's end: one that came is honoured, a later one refused. */
 	lk = open(w->lock, O_RDWR | O_CLOEXEC);
@@ -90,6 +91,29 @@ enum ready_verdict ready_wait(struct ready_wait *w, int64_t until_ms)
 	return v;
 }
 
+enum ready_verdict ready_wait(struct ready_wait *w, int64_t until_ms)
+{
+	enum ready_verdict v = READY_EXPIRED;
+	int cmd = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = w->rd, .events = POLLIN };
+		int64_t left = until_ms - proc_now_ms();
+
+		if (proc_stop_signal()) {
+			v = READY_SIGNAL;
+			break;
+		}
+		if (left <= 0)
+			break;
+		/* a slice: a signal between the check and poll() is seen */
+		if (poll(&p, 1, left > 200 ? 200 : (int)left) > 0 &&
+		    (cmd = drain(w->rd)))
+			break;
+	}
+	return ready_finish(w, cmd, v);
+}
+
 void ready_close(struct ready_wait *w)
 {
 	if (w->rd >= 0) {
@@ -104,16 +128,18 @@ void ready_close(struct ready_wait *w)
 	w->fifo = w->lock = NULL;
 }
 
-int ready_send(const char *dir, enum ready_verdict cmd, struct sw_err *e)
+int ready_send(const char *dir, enum ready_verdict cmd, enum ready_kind *kind,
+	       struct sw_err *e)
 {
 	char *fifo = fs_join(dir, "control"),
 	     *lock = fs_join(dir, "control.lock");
-	char c = (char)cmd;
+	char c = (char)cmd, what[32] = "";
 	int lk, fd = -1, ret = -1;
+	ssize_t n;
 
 	lk = open(lock, O_RDWR | O_CLOEXEC);
 	if (lk < 0) {
-		err_set(e, ERR_FAILED, "it does not wait for a decision");
+		err_set(e, ERR_FAILED, "does not wait for a decision");
 		goto out;
 	}
 	if (flock(lk, LOCK_EX) < 0) {
@@ -124,9 +150,20 @@ int ready_send(const char *dir, enum ready_verdict cmd, struct sw_err *e)
 	if (fd < 0) {
 		if (errno == ENXIO || errno == ENOENT)
 			err_set(e, ERR_FAILED,
-				"it does not wait for a decision (any more)");
+				"does not wait for a decision any more");
 		else
 			err_sys(e, "cannot open %s", fifo);
+		goto out;
+	}
+	n = pread(lk, what, sizeof(what) - 1, 0);
+	what[n > 0 ? n : 0] = '\0';
+	*kind = !strncmp(what, "TERMINATION_WAIT", 16) ? READY_TERMINATION_WAIT
+						       : READY_READY_WAIT;
+	if (*kind == READY_TERMINATION_WAIT && cmd == READY_STOP) {
+		err_set(e, ERR_FAILED,
+			"its traffic has moved; it waits to terminate the "
+			"original fleet (original.wait), which only `slipway "
+			"deploy continue` cuts short");
 		goto out;
 	}
 	if (write(fd, &c, 1) != 1) {

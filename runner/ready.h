@@ -10,7 +10,12 @@
  *   enum ready_verdict v = ready_wait(&w, until);  -- then it waits
  *   ready_close(&w);
  *
- *   ready_send("<state>/deployments/d-X", READY_CONTINUE, &e);
+ *   ready_send("<state>/deployments/d-X", READY_CONTINUE, &kind, &e);
+ *
+ * The same serves a deployment whose original fleet waits original.wait
+ * before it is terminated (deploymentWaitType TERMINATION_WAIT): there
+ * the deployment polls (ready_poll) while its hosts run, and a continue
+ * cuts the wait short; a stop is refused.
  *
  * In the deployment's directory: `control`, a FIFO the waiting process
  * reads (it holds a writing end too, so that it never sees an end of
@@ -36,6 +41,12 @@ enum ready_verdict {
 	READY_SIGNAL = 'i', /* a stop signal (proc_stop_signal) */
 };
 
+/* What it waits for (CodeDeploy's deploymentWaitType). */
+enum ready_kind {
+	READY_READY_WAIT, /* the traffic to move */
+	READY_TERMINATION_WAIT, /* original.wait, before TERMINATE */
+};
+
 struct ready_wait {
 	int rd, wr; /* the FIFO's two ends */
 	char *fifo, *lock;
@@ -46,16 +57,26 @@ struct ready_wait {
 		-1, -1, NULL, NULL                                             \
 	}
 
-/* Make dir/control and dir/control.lock and open the FIFO. */
-int ready_open(struct ready_wait *w, const char *dir, struct sw_err *e);
+/* Make dir/control and dir/control.lock (which says what it waits for)
+ * and open the FIFO. */
+int ready_open(struct ready_wait *w, const char *dir, enum ready_kind kind,
+	       struct sw_err *e);
 /* Wait until a command comes, until_ms (proc_now_ms()) or a stop signal;
  * the FIFO is gone when it returns. A command that came with the
  * deadline wins. */
 enum ready_verdict ready_wait(struct ready_wait *w, int64_t until_ms);
+/* Or by hand: a command come so far (0: none), without blocking; then
+ * the end, under the lock (cmd: what ready_poll gave, v: the verdict
+ * when no command came). */
+int ready_poll(struct ready_wait *w);
+enum ready_verdict ready_finish(struct ready_wait *w, int cmd,
+				enum ready_verdict v);
 void ready_close(struct ready_wait *w);
 
 /* Send cmd (READY_CONTINUE or READY_STOP) to the deployment waiting in
- * dir: 0, or -1 with ERR_FAILED when nothing waits there. */
-int ready_send(const char *dir, enum ready_verdict cmd, struct sw_err *e);
+ * dir, *kind what it waits for: 0, or -1 with ERR_FAILED when nothing
+ * waits there (or a stop during a TERMINATION_WAIT). */
+int ready_send(const char *dir, enum ready_verdict cmd, enum ready_kind *kind,
+	       struct sw_err *e);
 
 #endif

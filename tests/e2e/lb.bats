@@ -516,6 +516,46 @@ wait_ready() { # ID PID
 	[[ "$output" == *"does not wait for a decision: it is Stopped"* ]]
 }
 
+@test "blue/green TERMINATE: deploy continue cuts original.wait short (TERMINATION_WAIT); deploy stop is refused there" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	run "$SLIPWAY" deploy continue d-bgterm01 --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	BG_EXTRA="  original: {action: TERMINATE, wait: 10m}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1" "g1"
+	"$SLIPWAY" deploy "$T/r2" --group "$GF" --state-dir "$STATE" \
+		--report "$REPORT" --deployment-id d-bgterm01 >"$T/bg.out" 2>&1 &
+	pid=$!
+	# the original host waits in its agent
+	for _ in $(seq 1500); do
+		grep -q 'b1 | \[slipway\] out of the load balancer; stopped in 600000 ms' \
+			"$T/bg.out" && break
+		running "$pid" || break
+		sleep 0.02
+	done
+	grep -q 'stopped in 600000 ms (original.wait)' "$T/bg.out"
+	run "$SLIPWAY" deploy stop d-bgterm01 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error: deployment d-bgterm01: its traffic has moved; it waits to terminate the original fleet (original.wait)"* ]]
+	run "$SLIPWAY" deploy continue d-bgterm01 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"deployment d-bgterm01 continued: the original fleet is terminated now"* ]]
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/bg.out"
+	[ "$rc" -eq 0 ]
+	grep -q 'b1 | \[slipway\] original.wait cut short: the deployment was continued' "$T/bg.out"
+	grep -q 'b1 | \[slipway\] terminated: host stopped and removed' "$T/bg.out"
+	[ ! -e "$STATE/hosts/b1" ]
+	[ "$(lb_state g1)" = UP ]
+	same "$(rj .status)" Succeeded
+}
+
 # ---- an existing HAProxy ----
 
 @test "an existing HAProxy driven over its admin socket: drained, back, 0 requests failed; its configuration untouched" {
