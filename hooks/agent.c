@@ -281,6 +281,53 @@ static bool pause_for(int64_t ms, const char *over)
 	return false;
 }
 
+static void notice(struct dep *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * o.traffic_remote: the event's work is done by the deploying machine,
+ * which answers in <dep_dir>/traffic-<Event> ("ok" or "failed", then a
+ * line to show). 0, or -1 with the message.
+ */
+static int await_traffic(struct dep *d, enum appspec_event ev, struct sw_err *e)
+{
+	char *name = xasprintf("traffic-%s", appspec_event_name(ev));
+	char *path = fs_join(d->dep_dir, name), *text = NULL, *line;
+	int64_t end = proc_now_ms() + AGENT_TRAFFIC_WAIT_MS;
+	size_t len;
+	int ret = -1;
+
+	while (!fs_exists(path)) {
+		if (proc_stop_signal() || proc_now_ms() > end) {
+			err_set(e, ERR_FAILED,
+				"no answer from the load balancer's side");
+			goto out;
+		}
+		(void)poll(NULL, 0, 5);
+	}
+	if (fs_read_file(path, 64 << 10, &text, &len, e) < 0)
+		goto out;
+	(void)unlink(path);
+	line = strchr(text, '\n');
+	if (line)
+		*line++ = '\0';
+	if (line && *line) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(text, "ok"))
+			notice(d, "%s", line);
+	}
+	if (!strcmp(text, "ok"))
+		ret = 0;
+	else
+		err_set(e, ERR_FAILED, "%s",
+			line && *line ? line : "the load balancer failed");
+out:
+	free(text);
+	free(path);
+	free(name);
+	return ret;
+}
+
 static void event_start(struct dep *d, enum appspec_event ev)
 {
 	struct agent_event *a = &d->r->events[ev];
@@ -946,6 +993,14 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 				notice(&d, "%s", note.ptr);
 			buf_release(&note);
 			if (rc == 0)
+				goto ok;
+			event_fail(&d, ev, "UnknownError", NULL, e.msg, "");
+			free(d.why);
+			d.why = xstrdup(e.msg);
+		} else if ((ev == APPSPEC_BLOCK_TRAFFIC ||
+			    ev == APPSPEC_ALLOW_TRAFFIC) &&
+			   o->traffic_remote) {
+			if (await_traffic(&d, ev, &e) == 0)
 				goto ok;
 			event_fail(&d, ev, "UnknownError", NULL, e.msg, "");
 			free(d.why);

@@ -134,6 +134,7 @@ typedef int (*agent_traffic_fn)(enum appspec_event ev, struct buf *note,
  * parts run whatever o.traffic says.
  */
 #define AGENT_WAIT_OVER "termination-wait-over"
+#define AGENT_TRAFFIC_WAIT_MS (2 * 3600 * 1000)
 
 enum agent_part {
 	AGENT_PART_ALL = 0, /* in place */
@@ -175,6 +176,11 @@ struct agent_opts {
 	 * is continued): its directory is there, bundle is its
 	 * deployment-archive. */
 	bool resume;
+	/* A host over ssh behind a load balancer: BlockTraffic and
+	 * AllowTraffic are done by the machine that deploys, which writes
+	 * <deployment dir>/traffic-<Event> when done: "ok" or "failed",
+	 * then a line for the log (AGENT_TRAFFIC_WAIT_MS at most). */
+	bool traffic_remote;
 	/* codedeploy-local's --events: the events to run, in this order,
 	 * comma-separated (agent_events_parse); NULL: the lifecycle */
 	const char *events;

@@ -83,6 +83,7 @@ struct fhost {
 	char *message; /* why it failed, when the agent did not say */
 	bool agent_issue; /* no result from the agent (or no agent) */
 	int64_t start_ms, end_ms;
+	pid_t traffic_pid; /* over ssh: the process doing its traffic event */
 	/* the live table: each event's state ('r'unning, 's'ucceeded,
 	 * 'f'ailed, '-' skipped, 0 not yet) */
 	char marks[APPSPEC_NEVENTS];
@@ -403,11 +404,68 @@ static void out_line(struct drv *d, const char *host, bool term,
 	}
 }
 
+/*
+ * A host over ssh behind the load balancer started BlockTraffic or
+ * AllowTraffic: a process of ours does it (as a local host's agent
+ * process does) and writes the answer into the host's deployment
+ * directory, which the agent waits for (agent_opts.traffic_remote).
+ */
+static void remote_traffic(struct drv *d, struct fhost *h,
+			   enum appspec_event ev)
+{
+	pid_t pid;
+
+	if (h->traffic_pid > 0) /* the last one: answered, so ending */
+		proc_wait(h->traffic_pid);
+	h->traffic_pid = 0;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		out_line(d, h->name, true, "[slipway] cannot fork: %s",
+			 strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		struct transport_host th = {
+			.name = h->name,
+			.ssh = h->ssh,
+			.ssh_user = h->ssh_user,
+			.ssh_host = h->ssh_host,
+			.ssh_port = h->ssh_port,
+			.control_dir = d->control_dir,
+		};
+		struct buf note = BUF_INIT, answer = BUF_INIT;
+		struct sw_err e = SW_ERR_INIT;
+		char *path;
+		int rc;
+
+		rc = ev == APPSPEC_BLOCK_TRAFFIC
+			     ? lb_block(&d->lb, h->name, &note, &e)
+			     : lb_allow(&d->lb, h->name, &note, &e);
+		buf_addf(&answer, "%s\n%s\n", rc == 0 ? "ok" : "failed",
+			 rc == 0 ? buf_cstr(&note) : e.msg);
+		path = xasprintf("%s/%s/%s/traffic-%s", h->deployment_root,
+				 d->group_id, d->id, appspec_event_name(ev));
+		err_clear(&e);
+		if (transport_ssh_put(&th, path, answer.ptr, &e) < 0) {
+			fprintf(stderr, "slipway: %s\n", e.msg);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	h->traffic_pid = pid;
+}
+
 static void on_event(const struct agent_event *ev, void *data)
 {
 	struct fhost *h = data;
 	struct drv *d = h->d;
 	const char *name = appspec_event_name(ev->event);
+
+	if (h->ssh && d->have_lb && ev->status == AGENT_IN_PROGRESS &&
+	    (ev->event == APPSPEC_BLOCK_TRAFFIC ||
+	     ev->event == APPSPEC_ALLOW_TRAFFIC))
+		remote_traffic(d, h, ev->event);
 
 	if (ev->event == APPSPEC_DOWNLOAD_BUNDLE &&
 	    ev->status == AGENT_SUCCEEDED)
@@ -1346,7 +1404,8 @@ static void host_start(struct drv *d, struct fhost *h)
 		.max_bundle_ratio = d->o->max_bundle_ratio,
 		.keep_deployment = d->keep_good,
 		.unpacked = h->ssh ? NULL : d->unpacked,
-		.traffic_fn = d->have_lb ? traffic : NULL,
+		.traffic_fn = d->have_lb && !h->ssh ? traffic : NULL,
+		.traffic_remote = d->have_lb && h->ssh,
 		.traffic_data = h,
 		.traffic_fd = d->have_lb ? &d->lb.dirfd : NULL,
 		.part = h->part,
@@ -1438,6 +1497,12 @@ static void host_finish(struct fhost *h)
 	close(h->run.out_fd);
 	h->run.out_fd = -1;
 	status = proc_wait(h->run.pid);
+	if (h->traffic_pid > 0) {
+		/* its answer came, or the agent is gone: not wanted now */
+		kill(h->traffic_pid, SIGTERM);
+		proc_wait(h->traffic_pid);
+		h->traffic_pid = 0;
+	}
 	/* Always: it closes the transport's error channel. */
 	why = transport_explain(&h->run, h->name, status);
 	if (!h->rd.got_result) {

@@ -77,7 +77,9 @@
  * (a managed one started or reused) once the locks are held, before any
  * host starts; the six traffic events run, BlockTraffic and AllowTraffic
  * acting on the host's server from the host's agent process (local
- * transport only: the group file refuses hosts over ssh behind it).
+ * transport), or, for a host over ssh (which has a target of its own),
+ * from a process of the driver's that answers the agent over ssh
+ * (agent_opts.traffic_remote).
  * Blue/green (deployment-type BLUE_GREEN): the replacement hosts run
  * under the configuration (AGENT_PART_REPLACEMENT), then, once that
  * succeeded, the original hosts all at once (AGENT_PART_BLOCK, or

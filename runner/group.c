@@ -1240,8 +1240,8 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 	return 0;
 }
 
-/* With an HAProxy: each host has a target (its own or the port's), and
- * none is reached over ssh (the traffic events act from this machine). */
+/* With an HAProxy: each host has a target (its own or the port's); one
+ * reached over ssh has its own (and is not part of a blue/green). */
 static int check_lb_hosts(struct gp *p, const struct ynode *root)
 {
 	const struct ynode *list = ynode_map_get(root, "hosts");
@@ -1261,10 +1261,16 @@ static int check_lb_hosts(struct gp *p, const struct ynode *root)
 		const char *key = r ? "blue-green.replacement-hosts" : "hosts";
 		size_t ix = r ? i - nr_orig : i;
 
-		if (h->ssh)
+		if (h->ssh && g->blue_green)
 			return bad(p, ynode_map_get(hn, "ssh"),
-				   "'%s[%zu]' is reached over ssh: hosts "
-				   "behind 'load-balancer' must be local",
+				   "'%s[%zu]' is reached over ssh: the hosts "
+				   "of a BLUE_GREEN deployment must be local",
+				   key, ix);
+		if (h->ssh && !h->target)
+			return bad(p, ynode_map_get(hn, "ssh"),
+				   "'%s[%zu]' is reached over ssh: behind "
+				   "'load-balancer' it needs a 'target', the "
+				   "address:port its traffic goes to",
 				   key, ix);
 		if (!h->target && !g->lb.port)
 			return bad(p, hn,

@@ -51,6 +51,8 @@ void transport_agent_args(const struct transport_host *h,
 		strvec_push(args, "--ignore-application-stop-failures");
 	if (rq->traffic)
 		strvec_push(args, "--traffic");
+	if (rq->traffic_remote)
+		strvec_push(args, "--traffic-remote");
 	if (rq->events)
 		strvec_pushf(args, "--events=%s", rq->events);
 	if (rq->max_revisions)
