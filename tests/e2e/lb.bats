@@ -556,6 +556,30 @@ wait_ready() { # ID PID
 	same "$(rj .status)" Succeeded
 }
 
+@test "blue/green STOP_DEPLOYMENT: a deployment killed while it waits refuses continue; history says Failed" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA="  ready: {action: STOP_DEPLOYMENT}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1" "g1"
+	"$SLIPWAY" deploy "$T/r2" --group "$GF" --state-dir "$STATE" \
+		--report "$REPORT" --deployment-id d-bgkill01 >"$T/bg.out" 2>&1 &
+	pid=$!
+	wait_ready d-bgkill01 "$pid"
+	kill -KILL "$pid"
+	wait "$pid" || true
+	run "$SLIPWAY" deploy continue d-bgkill01 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error: deployment d-bgkill01 does not wait for a decision: it is Ready but its process is gone"* ]]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	echo "$output"
+	[[ "$output" == *d-bgkill01*Failed* ]]
+	[ "$(lb_state b1)" = UP ]
+}
+
 # ---- an existing HAProxy ----
 
 @test "an existing HAProxy driven over its admin socket: drained, back, 0 requests failed; its configuration untouched" {
