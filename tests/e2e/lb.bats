@@ -424,6 +424,7 @@ wait_ready() { # ID PID
 	grep -q "deployment d-bgwait01 Ready: the replacement fleet is installed" "$T/bg.out"
 	run "$SLIPWAY" show d-bgwait01 --state-dir "$STATE"
 	[[ "$output" == *"status:      Ready"* ]]
+	[[ "$output" == *"waiting:     for \`slipway deploy continue d-bgwait01\` (or stop) until 20"* ]]
 	run "$SLIPWAY" history --state-dir "$STATE"
 	echo "$output"
 	[[ "$output" == *d-bgwait01*Ready* ]]
