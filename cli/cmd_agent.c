@@ -41,6 +41,11 @@ static const char agent_usage[] =
 	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
 	"      --ignore-application-stop-failures\n"
 	"      --traffic             run the load balancer events too\n"
+	"      --traffic-remote      BlockTraffic and AllowTraffic wait for "
+	"the\n"
+	"                            deploying machine's answer (a file in "
+	"the\n"
+	"                            deployment's directory)\n"
 	"      --events LIST         run these events, in this order "
 	"(codedeploy-local's\n"
 	"                            --events)\n"
@@ -74,7 +79,8 @@ enum {
 	OPT_MAX_REVISIONS,
 	OPT_MAX_BUNDLE_SIZE,
 	OPT_MAX_BUNDLE_RATIO,
-	OPT_KEEP
+	OPT_KEEP,
+	OPT_TRAFFIC_REMOTE
 };
 
 static const struct option agent_options[] = {
@@ -88,6 +94,7 @@ static const struct option agent_options[] = {
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
 	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
+	{ "traffic-remote", no_argument, NULL, OPT_TRAFFIC_REMOTE },
 	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
 	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
@@ -179,6 +186,9 @@ static int agent_deploy_cmd(int argc, char **argv)
 			break;
 		case OPT_TRAFFIC:
 			o.traffic = true;
+			break;
+		case OPT_TRAFFIC_REMOTE:
+			o.traffic_remote = true;
 			break;
 		case OPT_EVENTS:
 			o.events = optarg;

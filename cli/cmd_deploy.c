@@ -1,5 +1,7 @@
 /*
  * slipway deploy BUNDLE [options]: run one appspec deployment on a host.
+ * slipway deploy continue|stop ID: decide for a blue/green deployment
+ * that waits (ready.action STOP_DEPLOYMENT; runner/ready.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,13 +12,20 @@
 #include "build.h"
 #include "cli.h"
 #include "deploy.h"
+#include "fs.h"
 #include "probe.h"
+#include "ready.h"
+#include "report.h"
+#include "state.h"
+#include "store.h"
+#include "xalloc.h"
 #include "banned.h"
 
 static const char deploy_usage[] =
 	"usage: slipway deploy BUNDLE [options]\n"
 	"       slipway deploy BUNDLE --group FILE [options]\n"
 	"       slipway deploy --rollback [--group FILE | host options]\n"
+	"       slipway deploy continue|stop DEPLOYMENT-ID [--state-dir DIR]\n"
 	"\n"
 	"Deploy a revision as the CodeDeploy agent would: ApplicationStop "
 	"(from\n"
@@ -145,9 +154,22 @@ static const char deploy_usage[] =
 	"group or a host of it is being deployed is refused (exit 1), naming\n"
 	"the deployment in progress.\n"
 	"\n"
-	"Exit status: 0 succeeded, 1 failed or refused, 2 usage error, 3 "
-	"invalid\n"
-	"bundle or appspec, 111 system error.\n";
+	"A blue/green group with ready: {action: STOP_DEPLOYMENT} installs "
+	"the\n"
+	"replacement fleet, then waits (status Ready) up to ready.wait:\n"
+	"  continue ID   move the traffic now (CodeDeploy's "
+	"ContinueDeployment)\n"
+	"  stop ID       stop it there, the traffic on the original fleet\n"
+	"                (StopDeployment)\n"
+	"While original hosts wait original.wait before TERMINATE, continue\n"
+	"ends that wait at once (TERMINATION_WAIT).\n"
+	"Both return at once (0), or exit 1 when no deployment ID waits.\n"
+	"\n"
+	"Exit status: 0 succeeded, 1 failed, stopped or refused, 2 usage "
+	"error,\n"
+	"3 invalid bundle or appspec, 4 ready.wait passed without a "
+	"continue\n"
+	"(Stopped), 111 system error.\n";
 
 enum {
 	OPT_ROOT = 256,
@@ -277,11 +299,108 @@ int cli_revisions_option(const char *cmd, const char *s, unsigned *n)
 	return 0;
 }
 
+/* Why the deployment in dir does not wait: what its report says. */
+static void not_waiting(const char *id, const char *dir, const char *why)
+{
+	char *p = fs_join(dir, "report.json");
+	struct store_deployment rd;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (fs_exists(p) && report_deploy_row(p, &rd, &e) == 0) {
+		fprintf(stderr,
+			"error: deployment %s does not wait for a decision: "
+			"it is %s%s\n",
+			id, rd.status ? rd.status : "?",
+			rd.status && !strcmp(rd.status, "Ready")
+				? " but its process is gone"
+				: "");
+		store_deployment_release(&rd);
+	} else {
+		fprintf(stderr, "error: deployment %s %s (it is running)\n", id,
+			why);
+	}
+	free(p);
+}
+
+/* slipway deploy continue|stop ID */
+static int deploy_decide(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool go = !strcmp(argv[0], "continue");
+	const char *state_dir = NULL, *id;
+	struct state st;
+	struct sw_err e = SW_ERR_INIT;
+	enum ready_kind kind = READY_READY_WAIT;
+	char *dir;
+	int c, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			state_dir = optarg;
+			break;
+		case 'h':
+			fputs(deploy_usage, stdout);
+			return 0;
+		default:
+			return cli_bad_option("deploy", argv[optind - 1], opts);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(
+			"deploy", "deploy %s takes one DEPLOYMENT-ID", argv[0]);
+	id = argv[optind];
+	if (!agent_id_ok(id))
+		return cli_usage_error("deploy", "invalid deployment id '%s'",
+				       id);
+	if (state_open(&st, state_dir, &e) < 0) {
+		fprintf(stderr, "error: %s\n", e.msg);
+		return ERR_SYSTEM;
+	}
+	dir = xasprintf("%s/deployments/%s", st.dir, id);
+	if (!fs_exists(dir)) {
+		fprintf(stderr, "error: no deployment %s in %s\n", id, st.dir);
+		ret = ERR_FAILED;
+	} else if (ready_send(dir, go ? READY_CONTINUE : READY_STOP, &kind,
+			      &e) < 0) {
+		if (e.code == ERR_FAILED && kind == READY_TERMINATION_WAIT)
+			fprintf(stderr, "error: deployment %s: %s\n", id,
+				e.msg);
+		else if (e.code == ERR_FAILED)
+			not_waiting(id, dir, e.msg);
+		else
+			fprintf(stderr, "error: %s\n", e.msg);
+		ret = e.code;
+	} else {
+		fprintf(stderr, "slipway: deployment %s %s\n", id,
+			kind == READY_TERMINATION_WAIT
+				? "continued: the original fleet is terminated "
+				  "now"
+			: go ? "continued: the traffic moves to the "
+			       "replacement fleet"
+			     : "stopped: the traffic stays on the original "
+			       "fleet");
+		ret = 0;
+	}
+	free(dir);
+	state_release(&st);
+	return ret;
+}
+
 int cmd_deploy(int argc, char **argv)
 {
 	struct deploy_opts o = DEPLOY_OPTS_INIT;
 	int c, status = ERR_USAGE;
 
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "continue") || !strcmp(argv[1], "stop")))
+		return deploy_decide(argc - 1, argv + 1);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "e:qvh", deploy_options, NULL)) !=

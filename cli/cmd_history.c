@@ -342,7 +342,17 @@ static void deploy_row(struct hrows *r, const struct state *st,
 				    rollback ? " (rollback)" : "");
 	else if (rollback)
 		w->note = xstrdup("(rollback)");
-	if (!strcmp(w->status, "InProgress")) {
+	if (!strcmp(w->status, "Ready")) {
+		/* waiting for `deploy continue` while its process lives */
+		char *dir = xasprintf("%s/deployments/%s", st->dir, d->id);
+
+		unfinished(w, dir, true);
+		if (!strcmp(w->status, "InProgress")) {
+			free(w->status);
+			w->status = xstrdup("Ready");
+		}
+		free(dir);
+	} else if (!strcmp(w->status, "InProgress")) {
 		char *dir = xasprintf("%s/deployments/%s", st->dir, d->id);
 		char *p = fs_join(dir, "report.json");
 		struct store_deployment rd;

@@ -100,7 +100,7 @@ _slipway() {
 		;;
 	--status)
 		COMPREPLY=($(compgen -W "SUCCEEDED FAILED FAULT TIMED_OUT STOPPED
-			IN_PROGRESS Succeeded Failed Stopped InProgress" -- "$cur"))
+			IN_PROGRESS Succeeded Failed Stopped InProgress Ready" -- "$cur"))
 		return
 		;;
 	--since)
@@ -166,6 +166,19 @@ _slipway() {
 			COMPREPLY=($(compgen -W "status stop" -- "$cur"))
 		fi
 		return
+		;;
+	deploy)
+		# a bundle, or continue|stop and a deployment of ./.slipway
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			COMPREPLY=($(compgen -W "continue stop" -- "$cur")
+				$(compgen -f -- "$cur"))
+			return
+		elif [ "$COMP_CWORD" -eq 3 ] && [[ "${COMP_WORDS[2]}" == @(continue|stop) ]]; then
+			COMPREPLY=($(compgen -W "$(ls \
+				"${SLIPWAY_STATE_DIR:-.slipway}/deployments" 2>/dev/null)" \
+				-- "$cur"))
+			return
+		fi
 		;;
 	host)
 		if [ "$COMP_CWORD" -eq 2 ]; then

@@ -255,24 +255,77 @@ static bool included(const struct agent_opts *o, enum appspec_event ev)
 		return is_block_event(ev) || ev == APPSPEC_APPLICATION_STOP;
 	case AGENT_PART_ALLOW:
 		return is_allow_event(ev);
+	case AGENT_PART_INSTALL:
+		return !is_block_event(ev) && !is_allow_event(ev);
 	}
 	if (is_block_event(ev) || is_allow_event(ev))
 		return o->traffic;
 	return true;
 }
 
-/* A configured wait (not a race's): ends early on a stop signal. */
-static void pause_for(int64_t ms)
+/* A configured wait (not a race's): ends early on a stop signal, or when
+ * the file over exists (true then). */
+static bool pause_for(int64_t ms, const char *over)
 {
 	int64_t end = proc_now_ms() + ms;
 
 	while (!proc_stop_signal()) {
 		int64_t left = end - proc_now_ms();
 
+		if (over && fs_exists(over))
+			return true;
 		if (left <= 0)
 			break;
 		(void)poll(NULL, 0, left > 100 ? 100 : (int)left);
 	}
+	return false;
+}
+
+static void notice(struct dep *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * o.traffic_remote: the event's work is done by the deploying machine,
+ * which answers in <dep_dir>/traffic-<Event> ("ok" or "failed", then a
+ * line to show). 0, or -1 with the message.
+ */
+static int await_traffic(struct dep *d, enum appspec_event ev, struct sw_err *e)
+{
+	char *name = xasprintf("traffic-%s", appspec_event_name(ev));
+	char *path = fs_join(d->dep_dir, name), *text = NULL, *line;
+	int64_t end = proc_now_ms() + AGENT_TRAFFIC_WAIT_MS;
+	size_t len;
+	int ret = -1;
+
+	while (!fs_exists(path)) {
+		if (proc_stop_signal() || proc_now_ms() > end) {
+			err_set(e, ERR_FAILED,
+				"no answer from the load balancer's side");
+			goto out;
+		}
+		(void)poll(NULL, 0, 5);
+	}
+	if (fs_read_file(path, 64 << 10, &text, &len, e) < 0)
+		goto out;
+	(void)unlink(path);
+	line = strchr(text, '\n');
+	if (line)
+		*line++ = '\0';
+	if (line && *line) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(text, "ok"))
+			notice(d, "%s", line);
+	}
+	if (!strcmp(text, "ok"))
+		ret = 0;
+	else
+		err_set(e, ERR_FAILED, "%s",
+			line && *line ? line : "the load balancer failed");
+out:
+	free(text);
+	free(path);
+	free(name);
+	return ret;
 }
 
 static void event_start(struct dep *d, enum appspec_event ev)
@@ -834,7 +887,7 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 	d.cur = APPSPEC_DOWNLOAD_BUNDLE;
 	d.bundle = o->bundle;
 
-	if (fs_exists(d.dep_dir)) {
+	if (fs_exists(d.dep_dir) && !o->resume) {
 		err_set(&e, ERR_USAGE,
 			"deployment %s already exists on this host (%s)",
 			o->deployment_id, d.dep_dir);
@@ -905,11 +958,16 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 		}
 		if (ev == APPSPEC_APPLICATION_STOP &&
 		    o->part == AGENT_PART_BLOCK_STOP && o->stop_after_ms > 0) {
+			char *over = fs_join(d.dep_dir, AGENT_WAIT_OVER);
+
 			notice(&d,
 			       "out of the load balancer; stopped in %lld ms "
 			       "(original.wait)",
 			       (long long)o->stop_after_ms);
-			pause_for(o->stop_after_ms);
+			if (pause_for(o->stop_after_ms, over))
+				notice(&d, "original.wait cut short: the "
+					   "deployment was continued");
+			free(over);
 		}
 		event_start(&d, ev);
 		err_clear(&e);
@@ -935,6 +993,14 @@ int agent_deploy(const struct agent_opts *o, struct agent_result *r)
 				notice(&d, "%s", note.ptr);
 			buf_release(&note);
 			if (rc == 0)
+				goto ok;
+			event_fail(&d, ev, "UnknownError", NULL, e.msg, "");
+			free(d.why);
+			d.why = xstrdup(e.msg);
+		} else if ((ev == APPSPEC_BLOCK_TRAFFIC ||
+			    ev == APPSPEC_ALLOW_TRAFFIC) &&
+			   o->traffic_remote) {
+			if (await_traffic(&d, ev, &e) == 0)
 				goto ok;
 			event_fail(&d, ev, "UnknownError", NULL, e.msg, "");
 			free(d.why);

@@ -128,15 +128,21 @@ typedef int (*agent_traffic_fn)(enum appspec_event ev, struct buf *note,
  * original fleet the Block events only (and ApplicationStop, after
  * o.stop_after_ms, when it is to be terminated); in a blue/green
  * rollback the original fleet the Allow events, the replacement fleet
- * the Block events. The traffic events of these parts run whatever
- * o.traffic says.
+ * the Block events. With ready.action STOP_DEPLOYMENT the replacement
+ * fleet runs its install first (AGENT_PART_INSTALL) and, once the
+ * deployment is continued, the Allow events. The traffic events of these
+ * parts run whatever o.traffic says.
  */
+#define AGENT_WAIT_OVER "termination-wait-over"
+#define AGENT_TRAFFIC_WAIT_MS (2 * 3600 * 1000)
+
 enum agent_part {
 	AGENT_PART_ALL = 0, /* in place */
 	AGENT_PART_REPLACEMENT, /* ApplicationStop .. AfterAllowTraffic */
 	AGENT_PART_BLOCK, /* Before/Block/AfterBlockTraffic */
 	AGENT_PART_BLOCK_STOP, /* those, then ApplicationStop */
 	AGENT_PART_ALLOW, /* Before/Allow/AfterAllowTraffic */
+	AGENT_PART_INSTALL, /* ApplicationStop .. ValidateService */
 };
 
 struct agent_opts {
@@ -156,13 +162,25 @@ struct agent_opts {
 	agent_traffic_fn traffic_fn;
 	void *traffic_data;
 	enum agent_part part;
-	/* AGENT_PART_BLOCK_STOP: the wait before ApplicationStop */
+	/* AGENT_PART_BLOCK_STOP: the wait before ApplicationStop; it ends
+	 * early once <deployment dir>/AGENT_WAIT_OVER exists (CodeDeploy's
+	 * ContinueDeployment with TERMINATION_WAIT) */
 	int64_t stop_after_ms;
 	/* A blue/green rollback (DeploymentCreator codeDeployRollback,
 	 * DeploymentType BLUE_GREEN): the Block events run the scripts of the
 	 * most recent revision, the Allow events those of the last
 	 * successful one, until the current one is downloaded (2.3). */
 	bool bg_rollback;
+	/* The rest of a deployment that already ran on this host (a
+	 * replacement host's Allow events once a STOP_DEPLOYMENT deployment
+	 * is continued): its directory is there, bundle is its
+	 * deployment-archive. */
+	bool resume;
+	/* A host over ssh behind a load balancer: BlockTraffic and
+	 * AllowTraffic are done by the machine that deploys, which writes
+	 * <deployment dir>/traffic-<Event> when done: "ok" or "failed",
+	 * then a line for the log (AGENT_TRAFFIC_WAIT_MS at most). */
+	bool traffic_remote;
 	/* codedeploy-local's --events: the events to run, in this order,
 	 * comma-separated (agent_events_parse); NULL: the lifecycle */
 	const char *events;

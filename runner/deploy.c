@@ -30,6 +30,7 @@
 #include "index.h"
 #include "lock.h"
 #include "proc.h"
+#include "ready.h"
 #include "retire.h"
 #include "state.h"
 #include "transport.h"
@@ -66,6 +67,10 @@ struct fhost {
 	int phase;
 	enum agent_part part;
 	bool terminated; /* an original host retired (TERMINATE) */
+	/* STOP_DEPLOYMENT: a replacement host's install, while its Allow
+	 * events run; merged into r when they end */
+	struct agent_result first;
+	bool have_first;
 	bool make_root; /* its root is under the state dir: made if missing */
 	pid_t box; /* its sandbox's holder when it ran in one */
 	char *box_address; /* that sandbox's own address, or NULL */
@@ -78,6 +83,7 @@ struct fhost {
 	char *message; /* why it failed, when the agent did not say */
 	bool agent_issue; /* no result from the agent (or no agent) */
 	int64_t start_ms, end_ms;
+	pid_t traffic_pid; /* over ssh: the process doing its traffic event */
 	/* the live table: each event's state ('r'unning, 's'ucceeded,
 	 * 'f'ailed, '-' skipped, 0 not yet) */
 	char marks[APPSPEC_NEVENTS];
@@ -148,6 +154,13 @@ struct drv {
 	bool bg; /* a blue/green deployment (or its rollback) */
 	bool bg_rollback;
 	size_t nr_phase1;
+	/* ready.action STOP_DEPLOYMENT: waiting (status Ready) until
+	 * ready_until (wall clock), and how the wait ended */
+	bool waiting;
+	int64_t ready_until;
+	enum ready_verdict ready;
+	bool ready_done;
+	bool allow_failed; /* a replacement host's Allow events failed */
 	/* --probe: requests through the balancer while it all runs (the
 	 * deployment and its rollback); the figures once it stopped */
 	struct probe_opts probe_opts;
@@ -391,11 +404,68 @@ static void out_line(struct drv *d, const char *host, bool term,
 	}
 }
 
+/*
+ * A host over ssh behind the load balancer started BlockTraffic or
+ * AllowTraffic: a process of ours does it (as a local host's agent
+ * process does) and writes the answer into the host's deployment
+ * directory, which the agent waits for (agent_opts.traffic_remote).
+ */
+static void remote_traffic(struct drv *d, struct fhost *h,
+			   enum appspec_event ev)
+{
+	pid_t pid;
+
+	if (h->traffic_pid > 0) /* the last one: answered, so ending */
+		proc_wait(h->traffic_pid);
+	h->traffic_pid = 0;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		out_line(d, h->name, true, "[slipway] cannot fork: %s",
+			 strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		struct transport_host th = {
+			.name = h->name,
+			.ssh = h->ssh,
+			.ssh_user = h->ssh_user,
+			.ssh_host = h->ssh_host,
+			.ssh_port = h->ssh_port,
+			.control_dir = d->control_dir,
+		};
+		struct buf note = BUF_INIT, answer = BUF_INIT;
+		struct sw_err e = SW_ERR_INIT;
+		char *path;
+		int rc;
+
+		rc = ev == APPSPEC_BLOCK_TRAFFIC
+			     ? lb_block(&d->lb, h->name, &note, &e)
+			     : lb_allow(&d->lb, h->name, &note, &e);
+		buf_addf(&answer, "%s\n%s\n", rc == 0 ? "ok" : "failed",
+			 rc == 0 ? buf_cstr(&note) : e.msg);
+		path = xasprintf("%s/%s/%s/traffic-%s", h->deployment_root,
+				 d->group_id, d->id, appspec_event_name(ev));
+		err_clear(&e);
+		if (transport_ssh_put(&th, path, answer.ptr, &e) < 0) {
+			fprintf(stderr, "slipway: %s\n", e.msg);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	h->traffic_pid = pid;
+}
+
 static void on_event(const struct agent_event *ev, void *data)
 {
 	struct fhost *h = data;
 	struct drv *d = h->d;
 	const char *name = appspec_event_name(ev->event);
+
+	if (h->ssh && d->have_lb && ev->status == AGENT_IN_PROGRESS &&
+	    (ev->event == APPSPEC_BLOCK_TRAFFIC ||
+	     ev->event == APPSPEC_ALLOW_TRAFFIC))
+		remote_traffic(d, h, ev->event);
 
 	if (ev->event == APPSPEC_DOWNLOAD_BUNDLE &&
 	    ev->status == AGENT_SUCCEEDED)
@@ -638,7 +708,9 @@ static void assign_parts(struct drv *d)
 			h->part = AGENT_PART_ALL;
 		} else if (!d->bg_rollback) {
 			h->phase = h->green ? 1 : 2;
-			h->part = h->green	    ? AGENT_PART_REPLACEMENT
+			h->part = h->green && d->g->ready_stop
+					  ? AGENT_PART_INSTALL
+				  : h->green	    ? AGENT_PART_REPLACEMENT
 				  : d->g->terminate ? AGENT_PART_BLOCK_STOP
 						    : AGENT_PART_BLOCK;
 		} else {
@@ -1078,6 +1150,47 @@ static int take_green_out(struct drv *d, struct sw_err *e)
 	return 0;
 }
 
+/*
+ * Behind a load balancer, a sandboxed host with a network of its own and
+ * no target of its own is reached at its address and the balancer's
+ * port: its sandbox is started now (as its deployment would start it),
+ * before the balancer is configured.
+ */
+static int own_targets(struct drv *d, struct sw_err *e)
+{
+	for (size_t i = 0; i < d->nr_hosts; i++) {
+		struct fhost *h = &d->hosts[i];
+		struct group_host *gh = &d->g->hosts[h->index];
+		struct host_box b = HOST_BOX_INIT;
+		bool started = false;
+
+		if (!h->rehearsal || !gh->target_default)
+			continue;
+		if (!d->o->host_network)
+			host_box_get(d->st->dir, h->name, &b);
+		else if (host_box_ensure(d->st->dir, h->name, true, &b,
+					 &started, e) < 0)
+			return -1;
+		if (started)
+			out_line(
+				d, h->name, !d->o->quiet,
+				"[slipway] host started: a sandbox, pid %d%s%s",
+				(int)b.pid, b.address ? ", address " : "",
+				b.address ? b.address : "");
+		if (b.pid && b.address) {
+			free(gh->target);
+			gh->target =
+				xasprintf("%s:%u", b.address, d->g->lb.port);
+			out_line(d, h->name, d->o->verbose,
+				 "[slipway] load balancer target %s (its own "
+				 "address)",
+				 gh->target);
+		}
+		host_box_release(&b);
+	}
+	return 0;
+}
+
 static int resolve(struct drv *d, struct sw_err *e)
 {
 	const struct deploy_opts *o = d->o;
@@ -1171,6 +1284,8 @@ static int resolve(struct drv *d, struct sw_err *e)
 	}
 	if (reserve_report(d, e) < 0)
 		return -1;
+	if (d->g && d->g->lb.haproxy && d->sandbox && own_targets(d, e) < 0)
+		return -1;
 	if (d->g && d->g->lb.haproxy) {
 		struct buf note = BUF_INIT;
 		int rc = lb_open(&d->lb, d->st->dir, d->g, true, &note, e);
@@ -1258,6 +1373,8 @@ static int traffic(enum appspec_event ev, struct buf *note, struct sw_err *e,
 	return lb_allow(&h->d->lb, h->name, note, e);
 }
 
+static void merge_first(struct fhost *h);
+
 static void host_start(struct drv *d, struct fhost *h)
 {
 	struct transport_host th = {
@@ -1287,7 +1404,8 @@ static void host_start(struct drv *d, struct fhost *h)
 		.max_bundle_ratio = d->o->max_bundle_ratio,
 		.keep_deployment = d->keep_good,
 		.unpacked = h->ssh ? NULL : d->unpacked,
-		.traffic_fn = d->have_lb ? traffic : NULL,
+		.traffic_fn = d->have_lb && !h->ssh ? traffic : NULL,
+		.traffic_remote = d->have_lb && h->ssh,
 		.traffic_data = h,
 		.traffic_fd = d->have_lb ? &d->lb.dirfd : NULL,
 		.part = h->part,
@@ -1296,15 +1414,22 @@ static void host_start(struct drv *d, struct fhost *h)
 	};
 	struct sw_err e = SW_ERR_INIT;
 
-	if (!d->bundle) {
-		/* A rollback: the host's own copy of the good revision. */
+	if (!d->bundle || h->have_first) {
+		/* A rollback: the host's own copy of the good revision; the
+		 * rest of a deployment: its own. */
 		onhost = xasprintf("%s/%s/%s/deployment-archive",
 				   h->deployment_root, d->group_id,
-				   d->rollback_source);
+				   h->have_first ? d->id : d->rollback_source);
 		rq.bundle = onhost;
 		rq.stream = NULL;
+		rq.unpacked = NULL;
+		rq.resume = h->have_first;
 	}
-	h->start_ms = proc_wall_ms();
+	if (h->have_first)
+		h->first = h->r; /* its install's; agent_proto_reader_init
+				    starts a new result */
+	else
+		h->start_ms = proc_wall_ms();
 	h->st = FH_IN_FLIGHT;
 	agent_proto_reader_init(&h->rd, &h->r);
 	h->rd.on_event = on_event;
@@ -1317,11 +1442,48 @@ static void host_start(struct drv *d, struct fhost *h)
 		h->r.status = AGENT_FAILED;
 		h->r.exit = ERR_FAILED;
 		out_line(d, h->name, true, "[slipway] %s", e.msg);
+		if (h->have_first)
+			merge_first(h);
 		host_done(h, FH_FAILED);
 	} else {
 		live_draw(d);
 	}
 	free(onhost);
+}
+
+/* A replacement host's Allow events after its install: one result, the
+ * install's events, then theirs. */
+static void merge_first(struct fhost *h)
+{
+	struct agent_result m = h->first, *r = &h->r;
+
+	for (size_t i = 0; i < r->nr_order; i++) {
+		enum appspec_event ev = r->order[i];
+		struct agent_event *a = &m.events[ev];
+		bool seen = false;
+
+		free(a->error_code);
+		free(a->script_name);
+		free(a->message);
+		free(a->log_tail);
+		*a = r->events[ev];
+		memset(&r->events[ev], 0, sizeof(r->events[ev]));
+		for (size_t j = 0; j < m.nr_order; j++)
+			seen |= m.order[j] == ev;
+		if (!seen && m.nr_order < APPSPEC_NEVENTS)
+			m.order[m.nr_order++] = ev;
+	}
+	m.status = r->status;
+	m.exit = r->exit;
+	free(m.message);
+	m.message = r->message;
+	r->message = NULL;
+	if (r->end_ms)
+		m.end_ms = r->end_ms;
+	agent_result_release(r);
+	*r = m;
+	h->first = (struct agent_result)AGENT_RESULT_INIT;
+	h->have_first = false;
 }
 
 /* The host's agent stream ended: how did the host end? */
@@ -1335,6 +1497,12 @@ static void host_finish(struct fhost *h)
 	close(h->run.out_fd);
 	h->run.out_fd = -1;
 	status = proc_wait(h->run.pid);
+	if (h->traffic_pid > 0) {
+		/* its answer came, or the agent is gone: not wanted now */
+		kill(h->traffic_pid, SIGTERM);
+		proc_wait(h->traffic_pid);
+		h->traffic_pid = 0;
+	}
 	/* Always: it closes the transport's error channel. */
 	why = transport_explain(&h->run, h->name, status);
 	if (!h->rd.got_result) {
@@ -1357,6 +1525,8 @@ static void host_finish(struct fhost *h)
 	}
 	free(why);
 	agent_proto_reader_release(&h->rd);
+	if (h->have_first)
+		merge_first(h);
 	host_done(h, h->r.status == AGENT_SUCCEEDED ? FH_SUCCEEDED : FH_FAILED);
 }
 
@@ -1612,6 +1782,165 @@ static void terminate(struct drv *d, struct fhost *h)
 	free(dir);
 }
 
+/* Until no host in [from, to) is in flight. */
+static void wait_hosts(struct drv *d, size_t from, size_t to)
+{
+	for (;;) {
+		size_t busy = 0;
+
+		if (proc_stop_signal())
+			interrupt(d);
+		for (size_t i = from; i < to; i++)
+			busy += d->hosts[i].st == FH_IN_FLIGHT;
+		if (!busy)
+			break;
+		wait_some(d, 0);
+	}
+}
+
+static void format_ms(int64_t ms, char *b, size_t n)
+{
+	if (ms % 1000)
+		snprintf(b, n, "%lldms", (long long)ms);
+	else if (ms % 60000)
+		snprintf(b, n, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(b, n, "%lldm", (long long)(ms / 60000));
+}
+
+static int write_waiting(struct drv *d);
+static void say(struct drv *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * ready.action STOP_DEPLOYMENT: the replacement fleet is installed; the
+ * deployment says Ready (its report, its row in the store) and waits for
+ * `slipway deploy continue` (then the replacement hosts run their Allow
+ * events, all at once, each must succeed), `slipway deploy stop` or the
+ * end of ready.wait (then it stops, the traffic where it was). True when
+ * the traffic is to move on.
+ */
+static bool ready_gate(struct drv *d)
+{
+	struct ready_wait w = READY_WAIT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char wait[32];
+	size_t n = 0;
+
+	format_ms(d->g->ready_wait_ms, wait, sizeof(wait));
+	d->ready_until = proc_wall_ms() + d->g->ready_wait_ms;
+	if (ready_open(&w, d->dep_dir, READY_READY_WAIT, &e) < 0) {
+		ready_close(&w);
+		free(d->stop_why);
+		d->stop_why = xasprintf("cannot wait for continue: %s", e.msg);
+		d->stopped = true;
+		return false;
+	}
+	d->waiting = true;
+	if (write_waiting(d) < 0)
+		out_line(d, "slipway", true, "warning: the report: %s",
+			 "cannot say Ready");
+	say(d,
+	    "deployment %s Ready: the replacement fleet is installed, the "
+	    "traffic stays on the original fleet until `slipway deploy "
+	    "continue %s` (`slipway deploy stop %s` stops it); ready.wait "
+	    "%s",
+	    d->id, d->id, d->id, wait);
+	d->ready = ready_wait(&w, proc_now_ms() + d->g->ready_wait_ms);
+	ready_close(&w);
+	d->waiting = false;
+	d->ready_done = true;
+	switch (d->ready) {
+	case READY_CONTINUE:
+		break;
+	case READY_SIGNAL:
+		interrupt(d);
+		return false;
+	case READY_STOP:
+	case READY_EXPIRED:
+		d->stopped = true;
+		free(d->stop_why);
+		d->stop_why =
+			d->ready == READY_STOP
+				? xstrdup("stopped by `slipway deploy stop` "
+					  "before the traffic moved")
+				: xasprintf("not continued within ready.wait "
+					    "(%s): the traffic stays on the "
+					    "original fleet",
+					    wait);
+		out_line(d, "slipway", true, "stopping the deployment: %s",
+			 d->stop_why);
+		return false;
+	}
+	out_line(d, "slipway", !d->o->quiet,
+		 "continued: the replacement fleet takes the traffic");
+	for (size_t i = 0; i < d->nr_phase1; i++) {
+		struct fhost *h = &d->hosts[i];
+
+		if (!h->green || h->st != FH_SUCCEEDED)
+			continue;
+		h->part = AGENT_PART_ALLOW;
+		h->have_first = true;
+		host_start(d, h);
+		n++;
+	}
+	wait_hosts(d, 0, d->nr_phase1);
+	for (size_t i = 0; i < d->nr_phase1; i++)
+		if (d->hosts[i].green && d->hosts[i].part == AGENT_PART_ALLOW &&
+		    d->hosts[i].st != FH_SUCCEEDED)
+			d->allow_failed = true;
+	return n && !d->allow_failed && !d->interrupted;
+}
+
+/*
+ * TERMINATE with an original.wait: while the original hosts wait in their
+ * agents, `slipway deploy continue` (ContinueDeployment, TERMINATION_WAIT)
+ * ends the wait of each at once: a file in its deployment directory that
+ * its agent looks for (AGENT_WAIT_OVER).
+ */
+static void termination_wait(struct drv *d)
+{
+	struct ready_wait w = READY_WAIT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	int cmd = 0;
+
+	if (ready_open(&w, d->dep_dir, READY_TERMINATION_WAIT, &e) < 0) {
+		out_line(d, "slipway", true,
+			 "warning: no continue for original.wait: %s", e.msg);
+		ready_close(&w);
+		return;
+	}
+	for (;;) {
+		size_t busy = 0;
+
+		if (proc_stop_signal())
+			interrupt(d);
+		for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
+			busy += d->hosts[i].st == FH_IN_FLIGHT;
+		if (!busy || (cmd = ready_poll(&w)))
+			break;
+		wait_some(d, proc_now_ms() + 200);
+	}
+	if (ready_finish(&w, cmd, READY_EXPIRED) == READY_CONTINUE) {
+		out_line(d, "slipway", !d->o->quiet,
+			 "continued: the original fleet is terminated now "
+			 "(original.wait cut short)");
+		for (size_t i = d->nr_phase1; i < d->nr_hosts; i++) {
+			const struct fhost *h = &d->hosts[i];
+			char *p =
+				xasprintf("%s/%s/%s/%s", h->deployment_root,
+					  d->group_id, d->id, AGENT_WAIT_OVER);
+
+			if (fs_write_atomic(p, "", 0, 0644, &e) < 0)
+				out_line(d, h->name, true, "[slipway] %s",
+					 e.msg);
+			err_clear(&e);
+			free(p);
+		}
+	}
+	ready_close(&w);
+}
+
 /*
  * Blue/green, once the fleet of phase 1 succeeded: the other fleet all
  * at once (every one of them must succeed: "a single original instance
@@ -1621,11 +1950,12 @@ static void terminate(struct drv *d, struct fhost *h)
 static void run_phase2(struct drv *d)
 {
 	struct dcounts k;
-	size_t busy;
 
 	counts(d, &k);
 	if (d->interrupted || d->invalid_revision || d->stopped ||
 	    !dsched_succeeded(&d->sched, &k))
+		return;
+	if (!d->bg_rollback && d->g->ready_stop && !ready_gate(d))
 		return;
 	out_line(d, "slipway", !d->o->quiet, "%s",
 		 d->bg_rollback ? "traffic back to the original fleet: now "
@@ -1634,16 +1964,9 @@ static void run_phase2(struct drv *d)
 				  "now the original fleet gives it up");
 	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
 		host_start(d, &d->hosts[i]);
-	for (;;) {
-		if (proc_stop_signal())
-			interrupt(d);
-		busy = 0;
-		for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
-			busy += d->hosts[i].st == FH_IN_FLIGHT;
-		if (!busy)
-			break;
-		wait_some(d, 0);
-	}
+	if (!d->bg_rollback && d->g->terminate && d->g->original_wait_ms > 0)
+		termination_wait(d);
+	wait_hosts(d, d->nr_phase1, d->nr_hosts);
 	if (d->bg_rollback || !d->g->terminate)
 		return;
 	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
@@ -1769,12 +2092,53 @@ static json_object *event_json(const struct agent_event *ev)
 	return o;
 }
 
+/* A replacement host installed, waiting for the traffic (CodeDeploy's
+ * instance status Ready). */
+static bool host_ready(const struct fhost *h)
+{
+	return h->d->waiting && h->green && h->st == FH_SUCCEEDED;
+}
+
+static const char *const ready_outcomes[] = {
+	[READY_CONTINUE] = "Continued",
+	[READY_STOP] = "Stopped",
+	[READY_EXPIRED] = "Expired",
+	[READY_SIGNAL] = "Interrupted",
+};
+
+/* blueGreen: the ready option and, with STOP_DEPLOYMENT, its wait. */
+static json_object *bg_json(const struct drv *d)
+{
+	json_object *o = json_object_new_object(), *r;
+
+	r = json_object_new_object();
+	add(r, "actionOnTimeout",
+	    jstr(d->g->ready_stop ? "STOP_DEPLOYMENT" : "CONTINUE_DEPLOYMENT"));
+	if (d->g->ready_stop) {
+		add(r, "waitTimeMs",
+		    json_object_new_int64(d->g->ready_wait_ms));
+		if (d->ready_until)
+			add(r, "waitUntil", jtime(d->ready_until));
+		add(r, "outcome",
+		    jstr(d->waiting	 ? "Waiting"
+			 : d->ready_done ? ready_outcomes[d->ready]
+					 : "NotReached"));
+	}
+	add(o, "deploymentReadyOption", r);
+	r = json_object_new_object();
+	add(r, "action", jstr(d->g->terminate ? "TERMINATE" : "KEEP_ALIVE"));
+	add(r, "terminationWaitTimeMs",
+	    json_object_new_int64(d->g->original_wait_ms));
+	add(o, "terminateBlueInstancesOnDeploymentSuccess", r);
+	return o;
+}
+
 static json_object *host_json(const struct fhost *h)
 {
 	json_object *in = json_object_new_object(), *evs;
 
 	add(in, "instanceId", jstr(h->name));
-	add(in, "status", jstr(fh_names[h->st]));
+	add(in, "status", jstr(host_ready(h) ? "Ready" : fh_names[h->st]));
 	if (h->d->bg) {
 		add(in, "instanceType", jstr(h->green ? "GREEN" : "BLUE"));
 		if (h->terminated)
@@ -1846,11 +2210,13 @@ static json_object *probe_json(const struct probe_result *r)
 static char *report_text(const struct drv *d)
 {
 	json_object *o = json_object_new_object(), *ov, *insts, *rv;
-	size_t n[5] = { 0 };
+	size_t n[5] = { 0 }, ready = 0;
 	char *text;
 
-	for (size_t i = 0; i < d->nr_hosts; i++)
+	for (size_t i = 0; i < d->nr_hosts; i++) {
 		n[d->hosts[i].st]++;
+		ready += host_ready(&d->hosts[i]);
+	}
 	add(o, "deploymentId", jstr(d->id));
 	add(o, "applicationName", jstr(d->application));
 	add(o, "deploymentGroupName", jstr(d->group_name));
@@ -1878,20 +2244,23 @@ static char *report_text(const struct drv *d)
 					     : appspec_feb_name(d->feb)));
 	add(o, "ignoreApplicationStopFailures",
 	    json_object_new_boolean(d->ignore_stop));
-	if (strcmp(d->status, "Succeeded")) {
+	if (strcmp(d->status, "Succeeded") && !d->waiting) {
 		json_object *ei = json_object_new_object();
 
 		add(ei, "code", jstr(d->error_code));
 		add(ei, "message", jstr(d->error_msg));
 		add(o, "errorInformation", ei);
 	}
+	if (d->bg)
+		add(o, "blueGreenDeploymentConfiguration", bg_json(d));
 	ov = json_object_new_object();
 	add(ov, "Pending", json_object_new_int((int)n[FH_PENDING]));
 	add(ov, "InProgress", json_object_new_int((int)n[FH_IN_FLIGHT]));
-	add(ov, "Succeeded", json_object_new_int((int)n[FH_SUCCEEDED]));
+	add(ov, "Succeeded",
+	    json_object_new_int((int)(n[FH_SUCCEEDED] - ready)));
 	add(ov, "Failed", json_object_new_int((int)n[FH_FAILED]));
 	add(ov, "Skipped", json_object_new_int((int)n[FH_SKIPPED]));
-	add(ov, "Ready", json_object_new_int(0));
+	add(ov, "Ready", json_object_new_int((int)ready));
 	add(o, "deploymentOverview", ov);
 	insts = json_object_new_array();
 	for (size_t i = 0; i < d->nr_hosts; i++)
@@ -2015,7 +2384,7 @@ static void index_put(const struct drv *d)
 		.group = d->group_name ? d->group_name : (char *)"",
 		.status = d->status ? d->status : (char *)"InProgress",
 		.start_ms = d->start_ms,
-		.end_ms = d->status ? d->end_ms : 0,
+		.end_ms = d->status && !d->waiting ? d->end_ms : 0,
 		.report_path = rp,
 		.hosts_total = (long)d->nr_hosts,
 		.creator = d->rollback_of ? (char *)"codeDeployRollback"
@@ -2060,6 +2429,35 @@ static int write_reports(struct drv *d, bool user_copy, struct sw_err *e)
 	return ret;
 }
 
+/*
+ * While it waits for `deploy continue`: the report says Ready (written
+ * beside the space reserved for the final one, then moved in place) and
+ * so does the deployment's row in the store.
+ */
+static int write_waiting(struct drv *d)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *text, *path = fs_join(d->dep_dir, "report.json"),
+		    *tmp = fs_join(d->dep_dir, "report-ready.json");
+	int ret;
+
+	d->status = xstrdup("Ready");
+	text = report_text(d);
+	ret = fs_write_atomic(tmp, text, strlen(text), 0644, &e);
+	if (!ret && rename(tmp, path) < 0)
+		ret = -1;
+	if (!ret && d->o->report)
+		ret = fs_write_atomic(d->o->report, text, strlen(text), 0644,
+				      &e);
+	index_put(d);
+	free(d->status);
+	d->status = NULL;
+	free(text);
+	free(path);
+	free(tmp);
+	return ret;
+}
+
 /* ---- one deployment, start to end ---- */
 
 static void drv_release(struct drv *d)
@@ -2099,6 +2497,7 @@ static void drv_release(struct drv *d)
 		free(h->ssh_host);
 		free(h->message);
 		agent_result_release(&h->r);
+		agent_result_release(&h->first);
 	}
 	free(d->hosts);
 	free(d->dep_dir);
@@ -2119,6 +2518,13 @@ static void drv_release(struct drv *d)
 	buf_release(&d->line);
 }
 
+/* Stopped while the replacement fleet waited for the traffic. */
+static bool ready_stopped(const struct drv *d)
+{
+	return d->ready_done &&
+	       (d->ready == READY_STOP || d->ready == READY_EXPIRED);
+}
+
 /* The outcome, the driver's state, the summary. */
 static void conclude(struct drv *d)
 {
@@ -2127,7 +2533,7 @@ static void conclude(struct drv *d)
 	size_t failed = 0;
 
 	counts(d, &k);
-	ok = !d->interrupted && !d->invalid_revision &&
+	ok = !d->interrupted && !d->invalid_revision && !d->allow_failed &&
 	     dsched_succeeded(&d->sched, &k);
 	for (size_t i = d->nr_phase1; i < d->nr_hosts; i++)
 		if (d->hosts[i].st != FH_SUCCEEDED) {
@@ -2135,9 +2541,9 @@ static void conclude(struct drv *d)
 			k.failed += d->hosts[i].st == FH_FAILED;
 		}
 	d->end_ms = proc_wall_ms();
-	d->status = xstrdup(ok		     ? "Succeeded"
-			    : d->interrupted ? "Stopped"
-					     : "Failed");
+	d->status = xstrdup(ok					 ? "Succeeded"
+			    : d->interrupted || ready_stopped(d) ? "Stopped"
+								 : "Failed");
 	if (!ok) {
 		struct buf why = BUF_INIT;
 
@@ -2148,6 +2554,9 @@ static void conclude(struct drv *d)
 			    !d->hosts[i].agent_issue)
 				agents = false;
 		d->error_code = d->interrupted	      ? "MANUAL_STOP"
+				: ready_stopped(d)    ? (d->ready == READY_STOP
+								 ? "MANUAL_STOP"
+								 : "TIMEOUT")
 				: d->invalid_revision ? "INVALID_REVISION"
 				: agents	      ? "AGENT_ISSUE"
 						      : "HEALTH_CONSTRAINTS";
@@ -2309,8 +2718,8 @@ static void stop_probe(struct drv *d)
 static bool will_roll_back(const struct drv *d)
 {
 	return !d->rollback_of && d->status && strcmp(d->status, "Succeeded") &&
-	       !d->invalid_revision && !d->interrupted && d->g &&
-	       d->g->auto_rollback && !d->o->no_rollback && d->bundle;
+	       !d->invalid_revision && !d->interrupted && !ready_stopped(d) &&
+	       d->g && d->g->auto_rollback && !d->o->no_rollback && d->bundle;
 }
 
 /*
@@ -2424,6 +2833,8 @@ static int exit_status(const struct drv *d)
 		return 0;
 	if (d->invalid_revision)
 		return ERR_SPEC;
+	if (d->ready_done && d->ready == READY_EXPIRED)
+		return ERR_TIMEOUT;
 	return ERR_FAILED;
 }
 
@@ -2625,9 +3036,9 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 	       g.id, g.nr_hosts, g.nr_hosts == 1 ? "" : "s");
 	if (d.bg)
 		printf("BLUE_GREEN: the replacement fleet (green), %zu "
-		       "host%s, installed and given traffic under the "
-		       "config:\n",
-		       d.nr_phase1, d.nr_phase1 == 1 ? "" : "s");
+		       "host%s, installed %sunder the config:\n",
+		       d.nr_phase1, d.nr_phase1 == 1 ? "" : "s",
+		       g.ready_stop ? "" : "and given traffic ");
 	if (dsched_start(&s, &d.config, d.nr_phase1, &e) < 0 ||
 	    dsched_plan(&d.config, d.nr_phase1, &sizes, &nr, &e) < 0) {
 		printf("%s: %s\n", d.config.name, e.msg);
@@ -2650,6 +3061,12 @@ void deploy_plan(const struct deploy_opts *o, int *status)
 		printf("replacement fleet (green):");
 		for (size_t i = 0; i < d.nr_phase1; i++)
 			printf(" %s", d.hosts[i].name);
+		if (g.ready_stop)
+			printf("\nthen Ready: it waits up to %lld ms for "
+			       "`slipway deploy continue` (STOP_DEPLOYMENT), "
+			       "then BeforeAllowTraffic, AllowTraffic, "
+			       "AfterAllowTraffic on it, all at once",
+			       (long long)g.ready_wait_ms);
 		printf("\nthen the original fleet (blue), all at once:");
 		for (size_t i = d.nr_phase1; i < d.nr_hosts; i++)
 			printf(" %s", d.hosts[i].name);

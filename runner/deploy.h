@@ -77,14 +77,24 @@
  * (a managed one started or reused) once the locks are held, before any
  * host starts; the six traffic events run, BlockTraffic and AllowTraffic
  * acting on the host's server from the host's agent process (local
- * transport only: the group file refuses hosts over ssh behind it).
+ * transport), or, for a host over ssh (which has a target of its own),
+ * from a process of the driver's that answers the agent over ssh
+ * (agent_opts.traffic_remote).
  * Blue/green (deployment-type BLUE_GREEN): the replacement hosts run
  * under the configuration (AGENT_PART_REPLACEMENT), then, once that
  * succeeded, the original hosts all at once (AGENT_PART_BLOCK, or
  * AGENT_PART_BLOCK_STOP and terminated); its rollback runs the original
  * hosts first (AGENT_PART_ALLOW), then the replacement hosts that got
- * the revision (AGENT_PART_BLOCK). --probe (probe.h) runs from the start
- * of the deployment to the end of its rollback.
+ * the revision (AGENT_PART_BLOCK). With ready.action STOP_DEPLOYMENT
+ * the replacement hosts run AGENT_PART_INSTALL; the deployment then says
+ * Ready (report.json, its store row) and waits (ready.h) up to ready.wait
+ * for `deploy continue` (the replacement hosts then run AGENT_PART_ALLOW,
+ * all at once, as the rest of the same deployment, and it goes on) or
+ * `deploy stop`; stopped or expired, it ends Stopped (exit 1, or 4 for
+ * the wait) with no rollback: nothing moved. With TERMINATE and an
+ * original.wait, `deploy continue` during that wait cuts it short (the
+ * agents look for AGENT_WAIT_OVER). --probe (probe.h) runs from
+ * the start of the deployment to the end of its rollback.
  *
  * Output: each line of a host as "<host> | ..." (names padded to one
  * width), each event's end "<host> | <Event> <Status> (<ms> ms)"; on a

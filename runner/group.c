@@ -1204,12 +1204,18 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 			warnf(p, key_of(m, "wait"),
 			      "'blue-green.ready.wait' ignored: "
 			      "CONTINUE_DEPLOYMENT moves the traffic at once");
+		g->ready_stop = which == 1;
 		if (which == 1)
-			return bad(p, ynode_map_get(m, "action"),
-				   "'blue-green.ready.action' STOP_DEPLOYMENT "
-				   "waits for traffic to be rerouted by hand, "
-				   "which a rehearsal cannot do: use "
-				   "CONTINUE_DEPLOYMENT");
+			g->ready_wait_ms = 60 * 60 * 1000; /* 1h by default */
+		if (which == 1 &&
+		    lb_duration(p, m, "wait", "blue-green.ready.wait",
+				&g->ready_wait_ms) < 0)
+			return -1;
+		if (which == 1 && key_of(m, "wait") && !g->ready_wait_ms)
+			return bad(p, ynode_map_get(m, "wait"),
+				   "'blue-green.ready.wait' must be more "
+				   "than 0: how long the replacement fleet "
+				   "waits for `slipway deploy continue`");
 	}
 	g->terminate = true;
 	m = ynode_map_get(bg, "original");
@@ -1234,8 +1240,8 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 	return 0;
 }
 
-/* With an HAProxy: each host has a target (its own or the port's), and
- * none is reached over ssh (the traffic events act from this machine). */
+/* With an HAProxy: each host has a target (its own or the port's); one
+ * reached over ssh has its own (and is not part of a blue/green). */
 static int check_lb_hosts(struct gp *p, const struct ynode *root)
 {
 	const struct ynode *list = ynode_map_get(root, "hosts");
@@ -1255,10 +1261,16 @@ static int check_lb_hosts(struct gp *p, const struct ynode *root)
 		const char *key = r ? "blue-green.replacement-hosts" : "hosts";
 		size_t ix = r ? i - nr_orig : i;
 
-		if (h->ssh)
+		if (h->ssh && g->blue_green)
 			return bad(p, ynode_map_get(hn, "ssh"),
-				   "'%s[%zu]' is reached over ssh: hosts "
-				   "behind 'load-balancer' must be local",
+				   "'%s[%zu]' is reached over ssh: the hosts "
+				   "of a BLUE_GREEN deployment must be local",
+				   key, ix);
+		if (h->ssh && !h->target)
+			return bad(p, ynode_map_get(hn, "ssh"),
+				   "'%s[%zu]' is reached over ssh: behind "
+				   "'load-balancer' it needs a 'target', the "
+				   "address:port its traffic goes to",
 				   key, ix);
 		if (!h->target && !g->lb.port)
 			return bad(p, hn,
@@ -1266,8 +1278,10 @@ static int check_lb_hosts(struct gp *p, const struct ynode *root)
 				   "'load-balancer' no 'port': where does its "
 				   "traffic go?",
 				   key, ix, h->name);
-		if (!h->target)
+		if (!h->target) {
 			h->target = xasprintf("127.0.0.1:%u", g->lb.port);
+			h->target_default = true;
+		}
 	}
 	return 0;
 }

@@ -37,7 +37,8 @@
  *   blue-green:
  *     replacement-hosts:                # as hosts (not over ssh)
  *       - {name: green-1, target: 127.0.0.1:28091}
- *     ready: {action: CONTINUE_DEPLOYMENT}
+ *     ready: {action: CONTINUE_DEPLOYMENT}  # or STOP_DEPLOYMENT,
+ *                                       # wait: 1h (for deploy continue)
  *     original: {action: TERMINATE, wait: 5s}  # or KEEP_ALIVE
  *   hosts:                              # at least one; names unique
  *     - name: web-1                     # [A-Za-z0-9._-], 1-64
@@ -47,7 +48,8 @@
  *       ssh: deploy@prod-1.example.com:22   # [user@]host[:port]
  *       tags: {zone: a}                 # free-form string map
  *       target: 127.0.0.1:28081         # its load balancer server
- *                                       # (default 127.0.0.1:<port>)
+ *                                       # (default 127.0.0.1:<port>, or
+ *                                       # a sandbox's own address:<port>)
  *   deployment-configs:
  *     ThreeQuarters:
  *       minimum-healthy-hosts: {type: FLEET_PERCENT, value: 75}
@@ -101,6 +103,9 @@ struct group_host {
 	int ssh_port; /* 0 when not given */
 	struct strvec tags; /* "key=value" */
 	char *target; /* "addr:port": the load balancer's server, or NULL */
+	/* no target given: 127.0.0.1:<port> here; a deployment makes it the
+	 * host's own address when it is a sandbox with a network */
+	bool target_default;
 	bool replacement; /* one of blue-green.replacement-hosts */
 	int line, col; /* of the host's mapping */
 };
@@ -135,6 +140,10 @@ struct group {
 	 * nr_replacements of hosts (replacement set) */
 	bool blue_green;
 	size_t nr_replacements;
+	/* blue-green.ready.action STOP_DEPLOYMENT: the replacement fleet,
+	 * installed, waits up to ready_wait_ms for `deploy continue` */
+	bool ready_stop;
+	int64_t ready_wait_ms;
 	bool terminate; /* blue-green.original.action TERMINATE */
 	int64_t original_wait_ms; /* blue-green.original.wait */
 	struct group_host *hosts;

@@ -568,6 +568,24 @@ int report_deploy_show(const char *path, FILE *out, struct sw_err *e)
 		get(o, "deploymentId"), get(o, "status"),
 		get(o, "applicationName"), get(o, "deploymentGroupName"),
 		get(o, "deploymentGroupId"), get(o, "deploymentConfigName"));
+	if (!strcmp(get(o, "status"), "Ready") &&
+	    json_object_object_get_ex(o, "blueGreenDeploymentConfiguration",
+				      &v) &&
+	    json_object_object_get_ex(v, "deploymentReadyOption", &v)) {
+		json_object *u;
+		time_t t = json_object_object_get_ex(v, "waitUntil", &u)
+				   ? (time_t)json_object_get_int64(u)
+				   : 0;
+		char when[32] = "?";
+
+		if (t)
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+				 localtime(&t));
+		fprintf(out,
+			"waiting:     for `slipway deploy continue %s` (or "
+			"stop) until %s\n",
+			get(o, "deploymentId"), when);
+	}
 	if (json_object_object_get_ex(o, "revision", &v))
 		fprintf(out, "revision:    %s\n", get(v, "location"));
 	if (json_object_object_get_ex(o, "errorInformation", &v) && v)

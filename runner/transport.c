@@ -51,6 +51,8 @@ void transport_agent_args(const struct transport_host *h,
 		strvec_push(args, "--ignore-application-stop-failures");
 	if (rq->traffic)
 		strvec_push(args, "--traffic");
+	if (rq->traffic_remote)
+		strvec_push(args, "--traffic-remote");
 	if (rq->events)
 		strvec_pushf(args, "--events=%s", rq->events);
 	if (rq->max_revisions)
@@ -239,6 +241,7 @@ static int local_start(const struct transport_host *h,
 		o.part = rq->part;
 		o.stop_after_ms = rq->stop_after_ms;
 		o.bg_rollback = rq->bg_rollback;
+		o.resume = rq->resume;
 		o.traffic_fn = rq->traffic_fn;
 		o.traffic_data = rq->traffic_data;
 		if (rq->traffic_fd) /* our copy of it: where it is now */

@@ -93,6 +93,9 @@ struct agent_request {
 	enum agent_part part;
 	int64_t stop_after_ms;
 	bool bg_rollback;
+	bool resume;
+	/* a host over ssh behind a load balancer: agent_opts' */
+	bool traffic_remote;
 };
 
 struct transport_run {
@@ -127,6 +130,11 @@ extern const struct transport transport_ssh;
  */
 int transport_parse_ssh(const char *s, char **user, char **host, int *port,
 			struct sw_err *e);
+
+/* Write text to path on a host over ssh (path.tmp, then renamed): 0, or
+ * -1 with why. It waits for ssh. */
+int transport_ssh_put(const struct transport_host *h, const char *path,
+		      const char *text, struct sw_err *e);
 
 /* transport_ssh for a host with ssh, else transport_local. */
 const struct transport *transport_for(const struct transport_host *h);

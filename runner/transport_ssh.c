@@ -193,6 +193,57 @@ out:
 
 const struct transport transport_ssh = { "ssh", ssh_start };
 
+int transport_ssh_put(const struct transport_host *h, const char *path,
+		      const char *text, struct sw_err *e)
+{
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct strvec argv = STRVEC_INIT;
+	struct buf cmd = BUF_INIT, tmp = BUF_INIT;
+	size_t len = strlen(text);
+	int in, null = -1, rc = -1, st;
+	pid_t pid;
+
+	in = err_file(h->control_dir, e);
+	if (in < 0)
+		return -1;
+	if (write(in, text, len) != (ssize_t)len ||
+	    lseek(in, 0, SEEK_SET) < 0) {
+		err_sys(e, "cannot write a temporary file");
+		goto out;
+	}
+	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	buf_addf(&tmp, "%s.tmp", path);
+	buf_addstr(&cmd, "cat >");
+	buf_add_shquote(&cmd, tmp.ptr);
+	buf_addstr(&cmd, " && mv ");
+	buf_add_shquote(&cmd, tmp.ptr);
+	buf_addch(&cmd, ' ');
+	buf_add_shquote(&cmd, path);
+	ssh_argv(h, cmd.ptr, &argv);
+	o.argv = (const char *const *)argv.v;
+	o.env = (const char *const *)environ;
+	o.in_fd = in;
+	o.out_fd = null;
+	o.err_fd = null;
+	if (proc_spawn(&o, &pid, e) < 0)
+		goto out;
+	st = proc_wait(pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		err_set(e, ERR_FAILED, "host %s: cannot write %s over ssh",
+			h->name, path);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(in);
+	if (null >= 0)
+		close(null);
+	buf_release(&cmd);
+	buf_release(&tmp);
+	strvec_release(&argv);
+	return rc;
+}
+
 /* The tail of the file, as a string (caller frees). */
 static char *read_tail(int fd)
 {

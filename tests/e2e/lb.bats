@@ -17,6 +17,13 @@ setup() {
 }
 
 teardown() {
+	local b
+	# the sandboxes a test started (and their balancer)
+	for b in "$STATE"/hosts/*/box.json; do
+		[ -e "$b" ] || continue
+		"$SLIPWAY" host stop "$(basename "$(dirname "$b")")" \
+			--state-dir "$STATE" >/dev/null 2>&1 || true
+	done
 	lb_teardown
 	base_teardown
 }
@@ -193,6 +200,77 @@ YML
 	[[ "$output" == *"g.yml:4:9: unknown load balancer kind"* ]]
 }
 
+@test "sandboxed hosts with addresses of their own and no target: the balancer reaches each at its address and port" {
+	command -v ip >/dev/null || skip "iproute2 is needed"
+	local ports
+	ports=($(free_ports 1))
+	LB_PORT=${ports[0]}
+	cc -O1 -o "$T/webapp" "$BATS_TEST_DIRNAME/../../examples/webapp/server.c"
+	mkdir -p "$T/sb/bin"
+	cp "$T/webapp" "$T/sb/bin/"
+	cat >"$T/sb/appspec.yml" <<'YML'
+version: 0.0
+os: linux
+files:
+  - source: bin
+    destination: /opt/web
+hooks:
+  ApplicationStop:
+    - location: stop.sh
+  ApplicationStart:
+    - location: start.sh
+YML
+	cat >"$T/sb/start.sh" <<'SH'
+#!/bin/bash
+nohup /opt/web/webapp -p 8000 -a 0.0.0.0 -n "$(hostname)" -V sb \
+	-P /run/web.pid >/var/log/web.log 2>&1 </dev/null &
+for i in $(seq 500); do
+	(exec 3<>/dev/tcp/127.0.0.1/8000) 2>/dev/null && exit 0
+	sleep 0.01
+done
+exit 1
+SH
+	cat >"$T/sb/stop.sh" <<'SH'
+#!/bin/bash
+[ -s /run/web.pid ] && kill "$(cat /run/web.pid)" || true
+SH
+	chmod +x "$T/sb/start.sh" "$T/sb/stop.sh"
+	cat >"$GF" <<YML
+application: app
+deployment-group: sandboxed
+deployment-config: CodeDeployDefault.OneAtATime
+load-balancer:
+  kind: haproxy
+  managed: {listen: 127.0.0.1:$LB_PORT}
+  port: 8000
+  health: {path: /, interval: 200ms, wait: 5s}
+  deregistration-delay: 5s
+hosts:
+  - name: s1
+  - name: s2
+YML
+	lb_deploy "$T/sb" --isolation sandbox --host-network private
+	echo "$output"
+	[ "$status" -eq 0 ]
+	a1=$(jq -r .address "$STATE/hosts/s1/box.json")
+	a2=$(jq -r .address "$STATE/hosts/s2/box.json")
+	[[ "$a1" == 10.213.* ]] && [[ "$a2" == 10.213.* ]]
+	run "$SLIPWAY" lb status --group "$GF" --state-dir "$STATE"
+	echo "$output"
+	[[ "$output" == *"s1 "*" $a1:8000 "*" UP "* ]]
+	[[ "$output" == *"s2 "*" $a2:8000 "*" UP "* ]]
+	# both answer through the balancer (round robin)
+	same "$(for _ in 1 2 3 4; do
+		curl -s --max-time 5 "http://127.0.0.1:$LB_PORT/"
+	done | sort -u)" "$(printf '%s\n' 'webapp sb on s1' 'webapp sb on s2')"
+	# a redeploy behind it, each drained first: 0 requests failed
+	lb_deploy "$T/sb" --isolation sandbox --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(rj .probe.failed)" = 0 ]
+	[[ "$output" == *"s1 | [slipway] load balancer: s1 drained in "* ]]
+}
+
 # ---- blue/green ----
 
 @test "blue/green KEEP_ALIVE: the replacement fleet takes the traffic, the originals leave it and keep running" {
@@ -303,6 +381,204 @@ for _ in range(10):
 	for h in g1 g2; do [ "$(lb_state $h)" = MAINT ]; done
 	[ "$(rj .probe.failed)" = 0 ]
 	[ "$(rj '[.probe.versions[].version] | join(" ")')" = v1 ]
+}
+
+# The deployment ID, run in the background, once it says Ready (its
+# report), or fail when it ends first.
+wait_ready() { # ID PID
+	local r=$STATE/deployments/$1/report.json
+	for _ in $(seq 1500); do
+		[ "$(jq -r .status "$r" 2>/dev/null)" = Ready ] && return 0
+		running "$2" || {
+			echo "deployment $1 ended before it was Ready"
+			cat "$T/bg.out"
+			return 1
+		}
+		sleep 0.02
+	done
+	return 1
+}
+
+@test "blue/green STOP_DEPLOYMENT: Ready until deploy continue, then the traffic moves; 0 requests failed" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1 b2" "g1 g2"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA=$'  ready: {action: STOP_DEPLOYMENT, wait: 10m}\n  original: {action: KEEP_ALIVE}' \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.OneAtATime "b1 b2" "g1 g2"
+	: >"$HOOKLOG"
+	"$SLIPWAY" deploy "$T/r2" --group "$GF" --state-dir "$STATE" \
+		--report "$REPORT" --deployment-id d-bgwait01 \
+		--probe "http://127.0.0.1:$LB_PORT/,50" >"$T/bg.out" 2>&1 &
+	pid=$!
+	wait_ready d-bgwait01 "$pid"
+	# waiting: installed, out of rotation; the originals serve
+	for h in g1 g2; do [ "$(lb_state $h)" = MAINT ]; done
+	for h in b1 b2; do [ "$(lb_state $h)" = UP ]; done
+	grep -q '^ValidateService g2 v2$' "$HOOKLOG"
+	! grep -q 'AllowTraffic g' "$HOOKLOG" || false
+	[ "$(rj .deploymentOverview.Ready)" = 2 ]
+	[ "$(rj '.instances[] | select(.instanceId == "g1") | .status')" = Ready ]
+	[ "$(rj .blueGreenDeploymentConfiguration.deploymentReadyOption.outcome)" = Waiting ]
+	grep -q "deployment d-bgwait01 Ready: the replacement fleet is installed" "$T/bg.out"
+	run "$SLIPWAY" show d-bgwait01 --state-dir "$STATE"
+	[[ "$output" == *"status:      Ready"* ]]
+	[[ "$output" == *"waiting:     for \`slipway deploy continue d-bgwait01\` (or stop) until 20"* ]]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	echo "$output"
+	[[ "$output" == *d-bgwait01*Ready* ]]
+	# from another terminal
+	run "$SLIPWAY" deploy continue d-bgwait01 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"deployment d-bgwait01 continued"* ]]
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/bg.out"
+	[ "$rc" -eq 0 ]
+	same "$(rj .status)" Succeeded
+	[ "$(rj .blueGreenDeploymentConfiguration.deploymentReadyOption.outcome)" = Continued ]
+	# one lifecycle per replacement host: the install, then the Allow events
+	same "$(jq -r '.instances[] | select(.instanceId == "g1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$REPORT")" \
+		"ApplicationStop DownloadBundle BeforeInstall Install AfterInstall ApplicationStart ValidateService BeforeAllowTraffic AllowTraffic AfterAllowTraffic"
+	for h in g1 g2; do [ "$(lb_state $h)" = UP ]; done
+	for h in b1 b2; do [ "$(lb_state $h)" = MAINT ]; done
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj '[.probe.versions[].version] | join(" ")')" = "v1 v2" ]
+	# a finished deployment, an unknown one
+	run "$SLIPWAY" deploy continue d-bgwait01 --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error: deployment d-bgwait01 does not wait for a decision: it is Succeeded"* ]]
+	run "$SLIPWAY" deploy stop d-nosuch --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error: no deployment d-nosuch in "* ]]
+	run "$SLIPWAY" deploy continue --state-dir "$STATE"
+	[ "$status" -eq 2 ]
+}
+
+@test "blue/green STOP_DEPLOYMENT: not continued within ready.wait, it stops (exit 4); the traffic stays on the original fleet" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA="  ready: {action: STOP_DEPLOYMENT, wait: 300ms}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r2" --probe "http://127.0.0.1:$LB_PORT/,50"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	same "$(rj .status)" Stopped
+	same "$(rj .errorInformation.code)" TIMEOUT
+	[[ "$(rj .errorInformation.message)" == "not continued within ready.wait (300ms): the traffic stays on the original fleet"* ]]
+	[ "$(rj .blueGreenDeploymentConfiguration.deploymentReadyOption.outcome)" = Expired ]
+	[ "$(rj .rollbackInfo)" = null ]
+	# the replacement: installed, never in rotation, kept; the original
+	# untouched and serving
+	same "$(jq -r '.instances[] | select(.instanceId == "g1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$REPORT")" \
+		"ApplicationStop DownloadBundle BeforeInstall Install AfterInstall ApplicationStart ValidateService"
+	[ "$(rj '.instances[] | select(.instanceId == "b1") | .status')" = Skipped ]
+	[ "$(lb_state g1)" = MAINT ]
+	[ "$(lb_state b1)" = UP ]
+	[ -d "$STATE/hosts/b1" ] && [ -d "$STATE/hosts/g1" ]
+	! grep -q 'BlockTraffic b1' "$HOOKLOG" || false
+	[ "$(rj .probe.failed)" = 0 ]
+	[ "$(rj '[.probe.versions[].version] | join(" ")')" = v1 ]
+	# the FIFO is gone: nothing waits
+	[ ! -e "$STATE/deployments/$(rj .deploymentId)/control" ]
+}
+
+@test "blue/green STOP_DEPLOYMENT: deploy stop while it waits stops it (exit 1)" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA="  ready: {action: STOP_DEPLOYMENT}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1" "g1"
+	"$SLIPWAY" deploy "$T/r2" --group "$GF" --state-dir "$STATE" \
+		--report "$REPORT" --deployment-id d-bgstop01 >"$T/bg.out" 2>&1 &
+	pid=$!
+	wait_ready d-bgstop01 "$pid"
+	run "$SLIPWAY" deploy stop d-bgstop01 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/bg.out"
+	[ "$rc" -eq 1 ]
+	same "$(rj .status)" Stopped
+	same "$(rj .errorInformation.code)" MANUAL_STOP
+	[ "$(lb_state g1)" = MAINT ]
+	[ "$(lb_state b1)" = UP ]
+	run "$SLIPWAY" deploy continue d-bgstop01 --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"does not wait for a decision: it is Stopped"* ]]
+}
+
+@test "blue/green TERMINATE: deploy continue cuts original.wait short (TERMINATION_WAIT); deploy stop is refused there" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	run "$SLIPWAY" deploy continue d-bgterm01 --state-dir "$STATE"
+	[ "$status" -eq 1 ]
+	BG_EXTRA="  original: {action: TERMINATE, wait: 10m}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1" "g1"
+	"$SLIPWAY" deploy "$T/r2" --group "$GF" --state-dir "$STATE" \
+		--report "$REPORT" --deployment-id d-bgterm01 >"$T/bg.out" 2>&1 &
+	pid=$!
+	# the original host waits in its agent
+	for _ in $(seq 1500); do
+		grep -q 'b1 | \[slipway\] out of the load balancer; stopped in 600000 ms' \
+			"$T/bg.out" && break
+		running "$pid" || break
+		sleep 0.02
+	done
+	grep -q 'stopped in 600000 ms (original.wait)' "$T/bg.out"
+	run "$SLIPWAY" deploy stop d-bgterm01 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error: deployment d-bgterm01: its traffic has moved; it waits to terminate the original fleet (original.wait)"* ]]
+	run "$SLIPWAY" deploy continue d-bgterm01 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"deployment d-bgterm01 continued: the original fleet is terminated now"* ]]
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/bg.out"
+	[ "$rc" -eq 0 ]
+	grep -q 'b1 | \[slipway\] original.wait cut short: the deployment was continued' "$T/bg.out"
+	grep -q 'b1 | \[slipway\] terminated: host stopped and removed' "$T/bg.out"
+	[ ! -e "$STATE/hosts/b1" ]
+	[ "$(lb_state g1)" = UP ]
+	same "$(rj .status)" Succeeded
+}
+
+@test "blue/green STOP_DEPLOYMENT: a deployment killed while it waits refuses continue; history says Failed" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1" "g1"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	BG_EXTRA="  ready: {action: STOP_DEPLOYMENT}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1" "g1"
+	"$SLIPWAY" deploy "$T/r2" --group "$GF" --state-dir "$STATE" \
+		--report "$REPORT" --deployment-id d-bgkill01 >"$T/bg.out" 2>&1 &
+	pid=$!
+	wait_ready d-bgkill01 "$pid"
+	kill -KILL "$pid"
+	wait "$pid" || true
+	run "$SLIPWAY" deploy continue d-bgkill01 --state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error: deployment d-bgkill01 does not wait for a decision: it is Ready but its process is gone"* ]]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	echo "$output"
+	[[ "$output" == *d-bgkill01*Failed* ]]
+	[ "$(lb_state b1)" = UP ]
 }
 
 # ---- an existing HAProxy ----

@@ -759,8 +759,9 @@ static void test_group__load_balancer_errors(void **state)
 	parse_err(HEAD "load-balancer: {kind: haproxy, port: 80, managed: "
 		       "{listen: 127.0.0.1:1}}\n"
 		       "hosts:\n  - name: a\n    ssh: h\n",
-		  "fleet.yml:6:10: 'hosts[0]' is reached over ssh: hosts "
-		  "behind 'load-balancer' must be local");
+		  "fleet.yml:6:10: 'hosts[0]' is reached over ssh: behind "
+		  "'load-balancer' it needs a 'target', the address:port its "
+		  "traffic goes to");
 	parse_err(HEAD
 		  "load-balancer: {kind: haproxy, port: 80, managed: "
 		  "{listen: 127.0.0.1:1}, health: {interval: 5ms}}\n" ONE_HOST,
@@ -794,6 +795,8 @@ static void test_group__blue_green(void **state)
 	assert_string_equal(g.hosts[1].name, "g1");
 	assert_true(g.hosts[1].replacement);
 	assert_string_equal(g.hosts[2].target, "127.0.0.1:80");
+	assert_true(g.hosts[2].target_default);
+	assert_false(g.hosts[1].target_default);
 	assert_false(g.terminate);
 	group_release(&g);
 
@@ -803,6 +806,33 @@ static void test_group__blue_green(void **state)
 				"hosts: [{name: b1}]\n");
 	assert_true(g.terminate);
 	assert_int_equal(g.original_wait_ms, 120000);
+	assert_false(g.ready_stop);
+	group_release(&g);
+
+	parse_ok(&g, HEAD BG_LB "blue-green:\n"
+				"  replacement-hosts: [{name: g1}]\n"
+				"  ready: {action: STOP_DEPLOYMENT}\n"
+				"hosts: [{name: b1}]\n");
+	assert_true(g.ready_stop);
+	assert_int_equal(g.ready_wait_ms, 3600000);
+	group_release(&g);
+
+	parse_ok(&g,
+		 HEAD BG_LB "blue-green:\n"
+			    "  replacement-hosts: [{name: g1}]\n"
+			    "  ready: {action: STOP_DEPLOYMENT, wait: 300ms}\n"
+			    "hosts: [{name: b1}]\n");
+	assert_true(g.ready_stop);
+	assert_int_equal(g.ready_wait_ms, 300);
+	group_release(&g);
+
+	/* in place, a host over ssh with a target of its own */
+	parse_ok(&g, HEAD "load-balancer: {kind: haproxy, managed: {listen: "
+			  "127.0.0.1:1}}\n"
+			  "hosts:\n  - {name: a, ssh: h, target: "
+			  "10.0.0.2:80}\n");
+	assert_string_equal(g.hosts[0].target, "10.0.0.2:80");
+	assert_false(g.hosts[0].target_default);
 	group_release(&g);
 }
 
@@ -828,6 +858,19 @@ static void test_group__blue_green_errors(void **state)
 			     "  original: {action: STOP}\n" ONE_HOST,
 		  "fleet.yml:7:22: 'blue-green.original.action' must be "
 		  "TERMINATE or KEEP_ALIVE, not 'STOP'");
+	parse_err(HEAD BG_LB "blue-green:\n"
+			     "  replacement-hosts: [{name: g, ssh: h, target: "
+			     "10.0.0.2:80}]\n" ONE_HOST,
+		  "fleet.yml:6:38: 'blue-green.replacement-hosts[0]' is "
+		  "reached over ssh: the hosts of a BLUE_GREEN deployment "
+		  "must be local");
+	parse_err(HEAD BG_LB
+		  "blue-green:\n"
+		  "  replacement-hosts: [{name: g}]\n"
+		  "  ready: {action: STOP_DEPLOYMENT, wait: 0}\n" ONE_HOST,
+		  "fleet.yml:7:42: 'blue-green.ready.wait' must be more than "
+		  "0: how long the replacement fleet waits for `slipway "
+		  "deploy continue`");
 }
 
 int main(void)
