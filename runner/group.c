@@ -1,5 +1,6 @@
 #include "group.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1240,8 +1241,18 @@ static int parse_blue_green(struct gp *p, const struct ynode *root)
 	return 0;
 }
 
+/* A dotted-quad IPv4 address: what ssh and HAProxy read the same way (a
+ * name may be an alias of ssh_config that HAProxy cannot resolve). */
+static bool ipv4_literal(const char *s)
+{
+	struct in_addr a;
+
+	return s && inet_pton(AF_INET, s, &a) == 1;
+}
+
 /* With an HAProxy: each host has a target (its own or the port's); one
- * reached over ssh has its own (and is not part of a blue/green). */
+ * reached over ssh has its own or, at an IPv4 address, that address and
+ * the port's (and is not part of a blue/green). */
 static int check_lb_hosts(struct gp *p, const struct ynode *root)
 {
 	const struct ynode *list = ynode_map_get(root, "hosts");
@@ -1266,12 +1277,19 @@ static int check_lb_hosts(struct gp *p, const struct ynode *root)
 				   "'%s[%zu]' is reached over ssh: the hosts "
 				   "of a BLUE_GREEN deployment must be local",
 				   key, ix);
-		if (h->ssh && !h->target)
-			return bad(p, ynode_map_get(hn, "ssh"),
-				   "'%s[%zu]' is reached over ssh: behind "
-				   "'load-balancer' it needs a 'target', the "
-				   "address:port its traffic goes to",
-				   key, ix);
+		if (h->ssh && !h->target &&
+		    !(g->lb.port && ipv4_literal(h->ssh_host)))
+			return bad(
+				p, ynode_map_get(hn, "ssh"),
+				"'%s[%zu]' is reached over ssh: behind "
+				"'load-balancer' it needs a 'target' "
+				"(address:port), or an IPv4 address in 'ssh' "
+				"and the balancer's 'port'",
+				key, ix);
+		if (h->ssh && !h->target) {
+			h->target = xasprintf("%s:%u", h->ssh_host, g->lb.port);
+			h->target_default = true;
+		}
 		if (!h->target && !g->lb.port)
 			return bad(p, hn,
 				   "'%s[%zu]' (%s) has no 'target' and "

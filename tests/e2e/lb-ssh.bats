@@ -76,7 +76,7 @@ SH
 	chmod +x "$d/start.sh" "$d/stop.sh"
 }
 
-@test "hosts over ssh behind HAProxy at their targets: OneAtATime redeploy, each drained before ApplicationStop, 0 requests failed" {
+@test "hosts over ssh behind HAProxy at their targets (given, or the ssh address and the port): OneAtATime redeploy, each drained before ApplicationStop, 0 requests failed" {
 	fleet_up 2
 	cc -O1 -o "$T/webapp" "$BATS_TEST_DIRNAME/../../examples/webapp/server.c"
 	local ports
@@ -94,11 +94,13 @@ deployment-config: CodeDeployDefault.OneAtATime
 load-balancer:
   kind: haproxy
   managed: {listen: 127.0.0.1:$LB_PORT}
+  port: 8000
   health: {path: /, interval: 200ms, wait: 2s}
   deregistration-delay: 5s
 hosts:
   - {name: h1, ssh: h1, root: $T/h1, target: ${FLEET_ADDR[1]}:8000}
-  - {name: h2, ssh: h2, root: $T/h2, target: ${FLEET_ADDR[2]}:8000}
+  # at an IPv4 address and no target: that address and the port
+  - {name: h2, ssh: ${FLEET_ADDR[2]}, root: $T/h2}
 YML
 	ssh_rev r1 v1
 	ssh_rev r2 v2

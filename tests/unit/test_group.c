@@ -760,8 +760,14 @@ static void test_group__load_balancer_errors(void **state)
 		       "{listen: 127.0.0.1:1}}\n"
 		       "hosts:\n  - name: a\n    ssh: h\n",
 		  "fleet.yml:6:10: 'hosts[0]' is reached over ssh: behind "
-		  "'load-balancer' it needs a 'target', the address:port its "
-		  "traffic goes to");
+		  "'load-balancer' it needs a 'target' (address:port), or an "
+		  "IPv4 address in 'ssh' and the balancer's 'port'");
+	parse_err(HEAD "load-balancer: {kind: haproxy, managed: {listen: "
+		       "127.0.0.1:1}}\n"
+		       "hosts:\n  - name: a\n    ssh: 10.0.0.11\n",
+		  "fleet.yml:6:10: 'hosts[0]' is reached over ssh: behind "
+		  "'load-balancer' it needs a 'target' (address:port), or an "
+		  "IPv4 address in 'ssh' and the balancer's 'port'");
 	parse_err(HEAD
 		  "load-balancer: {kind: haproxy, port: 80, managed: "
 		  "{listen: 127.0.0.1:1}, health: {interval: 5ms}}\n" ONE_HOST,
@@ -833,6 +839,15 @@ static void test_group__blue_green(void **state)
 			  "10.0.0.2:80}\n");
 	assert_string_equal(g.hosts[0].target, "10.0.0.2:80");
 	assert_false(g.hosts[0].target_default);
+	group_release(&g);
+
+	/* over ssh at an IPv4 address: that address and the port */
+	parse_ok(&g,
+		 HEAD "load-balancer: {kind: haproxy, port: 8080, "
+		      "managed: {listen: 127.0.0.1:1}}\n"
+		      "hosts:\n  - {name: a, ssh: deploy@10.0.0.11:2222}\n");
+	assert_string_equal(g.hosts[0].target, "10.0.0.11:8080");
+	assert_true(g.hosts[0].target_default);
 	group_release(&g);
 }
 
