@@ -122,6 +122,7 @@ const struct store_migration store_migrations[] = {
 	     " ended_ms BIGINT NOT NULL DEFAULT 0);"
 	     "CREATE INDEX jobs_status ON jobs (status, enqueued_ms);"
 	     "CREATE INDEX jobs_lease ON jobs (status, lease_ms)" },
+	{ 5, "ALTER TABLE jobs ADD COLUMN fallback TEXT" },
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -439,6 +439,7 @@ void store_job_release(struct store_job *j)
 	free(j->outcome);
 	free(j->result);
 	free(j->reason);
+	free(j->fallback);
 	memset(j, 0, sizeof(*j));
 }
 
