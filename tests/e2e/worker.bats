@@ -3,7 +3,8 @@
 # processes claim them under leases (docs/scale.md). One server, three
 # workers on one SQLite store: builds spread over all of them, a worker
 # killed with SIGKILL mid-build and its build finished by another as
-# attempt 2, a deployment whose worker died failed and never run again,
+# attempt 2, a deployment whose worker died failed and never run again
+# (and rolled back by another worker when its group has auto-rollback),
 # labels honoured, the server killed and restarted mid-run with nothing
 # lost.
 
@@ -248,9 +249,99 @@ EOB
 	a=$(action_json "$id" Deploy Ship)
 	[ "$(echo "$a" | jq -r .status)" = Failed ]
 	[[ "$(echo "$a" | jq -r .summary)" == *"lost its lease during the deployment; not run again"* ]]
+	# no auto-rollback in the group: nothing rolls it back
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE id LIKE '%-rollback'")" = 0 ]
+	[[ "$(echo "$a" | jq -r .summary)" != *"rolled back"* ]]
 	# w2 is alive and idle, and the hook ran once
 	kill -0 "$WK_w2"
 	[ "$(wc -l <"$T/deploys")" = 1 ]
+	exec 7<>"$T/hold"
+	exec 7>&-
+}
+
+# The pipeline of wk_setup with a Deploy stage (and no Build stage) of the
+# deployment group $T/fleet.yml (one rehearsal host h1; stdin adds to
+# it); the repository's appspec installs index.html into /srv/app and
+# runs start.sh at ApplicationStart. Commits revision $1: index.html says
+# it, start.sh logs it to $T/deploys and, for v2, waits on $T/hold.
+wk_deploy_setup() {
+	wk_setup 0 <<'EOB'
+    - name: Deploy
+      actions:
+        - name: Ship
+          actionTypeId: {category: Deploy, owner: AWS, provider: CodeDeploy, version: "1"}
+          configuration: {ApplicationName: app, DeploymentGroupName: staging}
+          inputArtifacts: [{name: Src}]
+EOB
+	sed -i '/^    - name: Build$/,/^      actions:$/d' "$T/pl/web.yml"
+	{
+		printf 'application: app\ndeployment-group: staging\n'
+		cat
+		printf 'hosts:\n  - name: h1\n'
+	} >"$T/fleet.yml"
+	echo "  deployment-groups: {app/staging: $T/fleet.yml}" >>"$T/pl/web.yml"
+	printf 'version: 0.0\nos: linux\nfiles:\n  - source: index.html\n    destination: /srv/app\nhooks:\n  ApplicationStart:\n    - location: start.sh\n' >"$T/repo/appspec.yml"
+	wk_revision v1
+}
+
+wk_revision() {
+	(
+		cd "$T/repo"
+		echo "$1" >index.html
+		printf '#!/bin/sh\necho "%s $DEPLOYMENT_ID" >>%s\n' "$1" "$T/deploys" >start.sh
+		[ "$1" != v2 ] || echo "cat $T/hold" >>start.sh
+		chmod +x start.sh
+		git add -A
+		git -c user.email=t@example.com -c user.name=t commit -qm "$1"
+	)
+}
+
+@test "worker: a deployment whose worker died is failed and rolled back once, by another worker, when its group has auto-rollback" {
+	mkfifo "$T/hold"
+	echo 'auto-rollback: true' | wk_deploy_setup
+	sv_start --workers 0
+	wk_start w1 --lease 2s
+	# v1 deploys and succeeds: the group's last good revision
+	id1=$(start_execution)
+	wait_status "$id1" Succeeded
+	site=$STATE/hosts/h1/root/srv/app/index.html
+	[ "$(cat "$site")" = v1 ]
+	wk_revision v2
+	id2=$(start_execution)
+	wait_line "$T/deploys" "^v2 "
+	[ "$(cat "$site")" = v2 ]
+	lost=$(action_json "$id2" Deploy Ship | jq -r .externalExecutionId)
+	[ "$(grep '^v2 ' "$T/deploys")" = "v2 $lost" ]
+	wk_start w2 --lease 2s
+	kill -KILL "$WK_w1"
+	wait_status "$id2" Failed
+	job=$(jobs_sql "SELECT id FROM jobs WHERE kind = 'deploy' AND owner = 'w1' AND started_ms > 0 ORDER BY enqueued_ms DESC LIMIT 1")
+	run jobs_sql "SELECT status, outcome, reason FROM jobs WHERE id = '$job'"
+	[ "$output" = "done|Failed|worker 'w1' lost its lease during the deployment; not run again; rolled back by job $job-rollback" ]
+	# the rollback ran once, on the live worker, and succeeded
+	run jobs_sql "SELECT id, owner, status, outcome, attempt FROM jobs WHERE id LIKE '%-rollback'"
+	[ "$output" = "$job-rollback|w2|done|Succeeded|1" ]
+	# the host has the last good revision again
+	[ "$(cat "$site")" = v1 ]
+	# the action's error names the reason, the rollback and how it ended
+	a=$(action_json "$id2" Deploy Ship)
+	[ "$(echo "$a" | jq -r .status)" = Failed ]
+	summary=$(echo "$a" | jq -r .summary)
+	[[ "$summary" == "worker 'w1' lost its lease during the deployment; not run again; rolled back by job $job-rollback: deployment d-"*" Succeeded" ]]
+	rb=$(echo "$summary" | grep -o 'deployment d-[A-Za-z0-9]*' | cut -d' ' -f2)
+	[ "$(tail -n 1 "$T/deploys")" = "v1 $rb" ]
+	grep -q "rolling back as deployment $rb" "$STATE/executions/$id2/actions/Deploy.Ship/log"
+	# the rollback is a deployment of its own, linked to the lost one
+	run "$SLIPWAY" show "$rb" --state-dir "$STATE" --json
+	[ "$status" = 0 ]
+	[ "$(echo "$output" | jq -r .status)" = Succeeded ]
+	[ "$(echo "$output" | jq -r .creator)" = codeDeployRollback ]
+	[ "$(echo "$output" | jq -r .rollbackInfo.rollbackTriggeringDeploymentId)" = "$lost" ]
+	"$SLIPWAY" history --state-dir "$STATE" | grep "$rb" | grep -q Succeeded
+	# the lost deployment was not run again: v2's hook ran once
+	[ "$(grep -c '^v2 ' "$T/deploys")" = 1 ]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE kind = 'deploy'")" = 3 ]
+	kill -0 "$WK_w2"
 	exec 7<>"$T/hold"
 	exec 7>&-
 }
@@ -307,6 +398,12 @@ EOB
 	[[ "$output" == *"--server wants --token-file"* ]]
 	run "$SLIPWAY" worker extra
 	[ "$status" = 2 ]
+	run "$SLIPWAY" deploy --rollback-of d-1 "$T"
+	[ "$status" = 2 ]
+	[[ "$output" == *"--rollback-of goes with --rollback"* ]]
+	run "$SLIPWAY" deploy --rollback --rollback-of 'd 1'
+	[ "$status" = 2 ]
+	[[ "$output" == *"invalid deployment id 'd 1'"* ]]
 	run "$SLIPWAY" serve --workers -1 --pipelines "$T"
 	[ "$status" = 2 ]
 	[[ "$output" == *"--workers wants 0 to 1024"* ]]
