@@ -268,6 +268,11 @@ static void run_child(struct worker *w, struct running *r, pid_t parent)
 		if (build) {
 			set_option(&argv, "--report", rep);
 			set_option(&argv, "-o", out);
+			/* a build with no artifact makes no out/ to hold it */
+			if (fs_mkdir_p(res, 0755, &e) < 0) {
+				fprintf(stderr, "error: %s\n", e.msg);
+				_exit(111);
+			}
 		}
 		free(res);
 		free(out);
