@@ -446,3 +446,60 @@ EOB
 	# and the worker takes the next job
 	kill -0 "$WK_w1"
 }
+
+@test "worker: prune removes finished jobs, the blobs no job names and stopped uploads" {
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	printf '%s\n' "$TOK" >"$T/worker-token"
+	wk_start w1 --server "http://127.0.0.1:$PORT" --token-file "$T/worker-token"
+	id=$(start_execution)
+	wait_status "$id" Succeeded
+	# the build's result came as a blob its job names
+	named=$(jobs_sql "SELECT result FROM jobs WHERE kind = 'build'" | jq -r .artifact)
+	[ -f "$STATE/blobs/$named" ]
+	# a blob no job names, an upload that stopped long ago, one under way
+	echo lone >"$T/lone"
+	lone=$(sha256sum <"$T/lone" | cut -c1-64)
+	api PUT "/api/artifacts/$lone" --data-binary @"$T/lone" >/dev/null
+	[ "$(code)" = 201 ]
+	for x in stopped going; do
+		head -c 1000 /dev/urandom >"$T/$x"
+		eval "$x=\$(sha256sum <\"\$T/\$x\" | cut -c1-64)"
+		head -c 400 "$T/$x" >"$T/$x.1"
+		api PUT "/api/artifacts/${!x}?offset=0&size=1000" --data-binary @"$T/$x.1" >/dev/null
+		[ "$(code)" = 202 ]
+	done
+	touch -d '2 hours ago' "$STATE/blobs/$lone" "$STATE/blobs/$named" \
+		"$STATE/blobs/$stopped.part"
+	njobs=$(jobs_sql "SELECT count(*) FROM jobs")
+	[ "$njobs" = 2 ]
+
+	run "$SLIPWAY" prune --keep 100 --dry-run --state-dir "$STATE"
+	[ "$status" = 0 ]
+	[[ "$output" == "would prune 0 builds and 0 deployments, 2 blobs: "* ]]
+	[ -f "$STATE/blobs/$lone" ]
+	[ -f "$STATE/blobs/$stopped.part" ]
+	# the jobs ended less than an hour ago: they and what they name stay
+	run "$SLIPWAY" prune --keep 100 --state-dir "$STATE"
+	[ "$status" = 0 ]
+	[[ "$output" == "pruned 0 builds and 0 deployments, 2 blobs: "* ]]
+	[ ! -e "$STATE/blobs/$lone" ]
+	[ ! -e "$STATE/blobs/$stopped.part" ]
+	[ -f "$STATE/blobs/$named" ]
+	[ -f "$STATE/blobs/$going.part" ]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs")" = 2 ]
+	# the upload under way goes on
+	tail -c +401 "$T/going" >"$T/going.2"
+	api PUT "/api/artifacts/$going?offset=400&size=1000" --data-binary @"$T/going.2" >/dev/null
+	[ "$(code)" = 201 ]
+	touch -d '2 hours ago' "$STATE/blobs/$going"
+	# finished jobs that ended before --older-than go; then their blob
+	run "$SLIPWAY" prune --keep 100 --older-than 0s --state-dir "$STATE"
+	[ "$status" = 0 ]
+	[[ "$output" == "pruned 0 builds and 0 deployments, 2 finished jobs, 2 blobs: "* ]]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs")" = 0 ]
+	[ ! -e "$STATE/blobs/$named" ]
+	[ ! -e "$STATE/blobs/$going" ]
+	# the execution's record is untouched
+	[ "$(api GET "/api/executions/$id" | jq -r .pipelineExecution.status)" = Succeeded ]
+}
