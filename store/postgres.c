@@ -1153,6 +1153,26 @@ int pg_list_jobs(struct pg *s, const struct store_query *q,
 		       sizeof(**v), fill_job, (void **)v, nr);
 }
 
+int pg_job_listen(struct pg *s, struct sw_err *e)
+{
+	if (exec(s, "LISTEN slipway_jobs", e) < 0)
+		return -1;
+	return PQsocket(s->conn);
+}
+
+int pg_job_notified(struct pg *s)
+{
+	PGnotify *n;
+	int got = 0;
+
+	PQconsumeInput(s->conn);
+	while ((n = PQnotifies(s->conn))) {
+		got++;
+		PQfreemem(n);
+	}
+	return got;
+}
+
 int pg_job_prune(struct pg *s, int64_t before_ms, struct sw_err *e)
 {
 	return run(s, e,

@@ -512,3 +512,13 @@ int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e)
 	return s->pg ? pg_job_prune(s->pg, before_ms, e)
 		     : sq_job_prune(s->sq, before_ms, e);
 }
+
+int store_job_listen(struct store *s, struct sw_err *e)
+{
+	return s->pg ? pg_job_listen(s->pg, e) : -1;
+}
+
+int store_job_notified(struct store *s)
+{
+	return s->pg ? pg_job_notified(s->pg) : 0;
+}

@@ -382,6 +382,17 @@ int store_list_jobs(struct store *s, const struct store_query *q,
 		    struct store_job **v, size_t *nr, struct sw_err *e);
 /* Delete the jobs done before before_ms. */
 int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e);
+/*
+ * Wake on queued jobs instead of looking: on PostgreSQL, LISTEN to the
+ * notice a trigger sends when a job becomes queued (enqueued, or taken
+ * back from a lost lease), and return the connection's descriptor, which
+ * becomes readable when one arrives; -1 where there is none (SQLite, or
+ * LISTEN failed: *e says why), so the caller polls. store_job_notified()
+ * consumes what arrived (over the descriptor, or with the answer to
+ * another statement) and returns how many notices: 0 for none.
+ */
+int store_job_listen(struct store *s, struct sw_err *e);
+int store_job_notified(struct store *s);
 void store_job_release(struct store_job *j);
 void store_jobs_free(struct store_job *v, size_t nr);
 /*

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -459,6 +460,56 @@ static void test_jobs__racing_reapers_queue_each_rollback_once(void **state)
 			 1);
 }
 
+/* Wait up to 10 s for fd to be readable: 1, else 0. */
+static int readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 10000) == 1;
+}
+
+/*
+ * On PostgreSQL a listener is told of each job that becomes queued, by
+ * another connection's enqueue or a reap that queues it again, and of
+ * nothing else (a claim, a heartbeat); SQLite has nothing to listen to.
+ */
+static void test_jobs__a_listener_wakes_on_queued_jobs(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store *l = NULL;
+	struct store_job j = { 0 };
+	int fd;
+
+	assert_int_equal(store_open(&l, f->db, &e), 0);
+	fd = store_job_listen(l, &e);
+	if (!pgtest_url) {
+		assert_int_equal(fd, -1);
+		assert_string_equal(e.msg, "");
+		assert_int_equal(store_job_notified(l), 0);
+		store_close(l);
+		return;
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(store_job_notified(l), 0);
+	enqueue(f->s, "j-1", "build", NULL, 1);
+	assert_true(readable(fd));
+	assert_int_equal(store_job_notified(l), 1);
+	assert_int_equal(store_job_notified(l), 0);
+	/* a claim and a heartbeat queue nothing */
+	assert_int_equal(store_job_claim(f->s, "w1", NULL, 0, 5, &j, &e), 0);
+	store_job_release(&j);
+	assert_int_equal(store_job_heartbeat(f->s, "j-1", "w1", 1, 5, &e), 0);
+	/* the reap that queues it again does */
+	assert_int_equal(store_job_reap(f->s, 100, NULL, NULL, &e), 0);
+	assert_true(readable(fd));
+	assert_int_equal(store_job_notified(l), 1);
+	assert_int_equal(store_job_get(f->s, "j-1", &j, &e), 0);
+	assert_string_equal(j.status, "queued");
+	store_job_release(&j);
+	store_close(l);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -471,6 +522,7 @@ int main(void)
 		T(test_jobs__racing_claims_never_share_a_job),
 		T(test_jobs__claim_matches_labels_as_labels_match),
 		T(test_jobs__racing_reapers_queue_each_rollback_once),
+		T(test_jobs__a_listener_wakes_on_queued_jobs),
 	};
 
 	int ret;
