@@ -365,8 +365,7 @@ int queue_run(const struct queue_action *qa)
 		line = xasprintf("slipway: %s; rolling back as deployment %s",
 				 cur.reason ? cur.reason : "lost",
 				 qa->rollback_id);
-		append_log(qa->log, line);
-		fprintf(stderr, "%s\n", line);
+		fprintf(stderr, "%s\n", line); /* the action's log */
 		free(line);
 		if (wait_job(s, rid, &rb, &e) < 0)
 			goto fail;
