@@ -219,6 +219,8 @@ wk_revision() {
 	[ "$(echo "$output" | jq -r .creator)" = codeDeployRollback ]
 	[ "$(echo "$output" | jq -r .rollbackInfo.rollbackTriggeringDeploymentId)" = "$lost" ]
 	"$SLIPWAY" history --state-dir "$STATE" | grep "$rb" | grep -q Succeeded
+	# the lost one, killed before its report, is a failed deployment there
+	"$SLIPWAY" history --state-dir "$STATE" | grep "$lost" | grep -q Failed
 	# the lost deployment was not run again: v2's hook ran once
 	[ "$(grep -c '^v2 ' "$T/deploys")" = 1 ]
 	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE kind = 'deploy'")" = 3 ]
