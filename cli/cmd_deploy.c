@@ -42,6 +42,9 @@ static const char deploy_usage[] =
 	"      --rollback            redeploy the group's last successful "
 	"revision\n"
 	"                            (from each host's copy of it)\n"
+	"      --rollback-of ID      with --rollback: the deployment it rolls "
+	"back\n"
+	"                            (the reports name each other)\n"
 	"      --no-rollback         no automatic rollback, whatever the "
 	"group says\n"
 	"      --strict              an unknown key in the group file or the\n"
@@ -184,6 +187,7 @@ enum {
 	OPT_GROUP_FILE,
 	OPT_ROLLBACK,
 	OPT_NO_ROLLBACK,
+	OPT_ROLLBACK_OF,
 	OPT_FEB,
 	OPT_IGNORE_STOP,
 	OPT_TRAFFIC,
@@ -211,6 +215,7 @@ static const struct option deploy_options[] = {
 	{ "group", required_argument, NULL, OPT_GROUP_FILE },
 	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
 	{ "no-rollback", no_argument, NULL, OPT_NO_ROLLBACK },
+	{ "rollback-of", required_argument, NULL, OPT_ROLLBACK_OF },
 	{ "file-exists-behavior", required_argument, NULL, OPT_FEB },
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
@@ -445,6 +450,15 @@ int cmd_deploy(int argc, char **argv)
 		case OPT_NO_ROLLBACK:
 			o.no_rollback = true;
 			break;
+		case OPT_ROLLBACK_OF:
+			if (!agent_id_ok(optarg))
+				return cli_usage_error(
+					"deploy",
+					"invalid deployment id '%s': use "
+					"letters, digits, '.', '_' and '-'",
+					optarg);
+			o.rollback_of = optarg;
+			break;
 		case OPT_FEB:
 			if (cli_feb_option("deploy", optarg, &o.feb))
 				return ERR_USAGE;
@@ -522,6 +536,9 @@ int cmd_deploy(int argc, char **argv)
 					       "--rollback takes no BUNDLE: it "
 					       "redeploys the last successful "
 					       "revision");
+	} else if (o.rollback_of) {
+		return cli_usage_error("deploy",
+				       "--rollback-of goes with --rollback");
 	} else if (optind >= argc) {
 		return cli_usage_error("deploy", "a BUNDLE is required");
 	} else if (argc - optind > 1) {

@@ -18,10 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "cli.h"
 #include "fs.h"
 #include "index.h"
+#include "queue.h"
 #include "state.h"
+#include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -29,6 +32,9 @@
 #define PRUNE_KEEP_DEFAULT 20
 /* A build directory without a log this young may be starting. */
 #define PRUNE_STARTING_SECONDS 60
+/* Finished jobs (and stopped uploads) older than this go without
+ * --older-than: their runners read a job's end within a poll. */
+#define PRUNE_JOBS_SECONDS 3600
 
 static const char prune_usage[] =
 	"usage: slipway prune [--keep N] [--older-than DURATION] [--dry-run]\n"
@@ -39,6 +45,8 @@ static const char prune_usage[] =
 	"(deployment.log, report), old runs' and batches' records (runs/,\n"
 	"batches/), what killed runs left behind (temporary files,\n"
 	"retired trees), and the source trees kept for later builds.\n"
+	"With a job queue (docs/scale.md): its finished jobs, the artifacts\n"
+	"workers sent that no job left names, and stopped uploads.\n"
 	"\n"
 	"  --keep N              keep the newest N builds and batches of each\n"
 	"                        project, deployments of each deployment\n"
@@ -57,6 +65,8 @@ static const char prune_usage[] =
 	"never\n"
 	"removed, nor the build whose artifact 'slipway run' is deploying;\n"
 	"one that was killed (no report) is removed like any other.\n"
+	"Finished jobs go once they ended more than DURATION ago (without\n"
+	"--older-than, an hour ago), whatever --keep says.\n"
 	"Artifacts written with -o DIR outside the state directory stay.\n"
 	"\n"
 	"Examples:\n"
@@ -83,6 +93,94 @@ struct popts {
 };
 
 /* "7d", "12h", "30m", "90s", "2w", "1d12h"; a unit is required. */
+/* What the queue part of prune removed. */
+struct qtotals {
+	size_t jobs, blobs;
+	uint64_t bytes;
+};
+
+static void add_artifact(struct strvec *keep, const char *result)
+{
+	json_object *o = result ? json_tokener_parse(result) : NULL, *x;
+
+	if (o && json_object_object_get_ex(o, "artifact", &x) &&
+	    blob_is_digest(json_object_get_string(x)))
+		strvec_push(keep, json_object_get_string(x));
+	json_object_put(o);
+}
+
+/*
+ * The job queue's finished jobs that ended before the cutoff (--older-than,
+ * else an hour ago), then the blobs workers sent (<state>/blobs/SHA256)
+ * that no job left in the store names as its result, once a minute old
+ * (a worker sends its blob before it reports the job that names it), and
+ * uploads that stopped (SHA256.part) before the cutoff.
+ */
+static void prune_queue(const char *state, const struct popts *o,
+			struct store *s, struct qtotals *t)
+{
+	int64_t now = queue_wall_ms();
+	int64_t cut =
+		now - (o->older >= 0 ? o->older : PRUNE_JOBS_SECONDS) * 1000;
+	struct store_job *v = NULL;
+	struct strvec keep = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *blobs = fs_join(state, "blobs");
+	struct dirent *de;
+	size_t nr = 0;
+	DIR *d;
+
+	if (!s)
+		goto out;
+	if (store_list_jobs(s, NULL, &v, &nr, &e) < 0) {
+		fprintf(stderr, "warning: %s\n", e.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		if (!strcmp(v[i].status, "done") && v[i].ended_ms < cut)
+			t->jobs++;
+		else
+			add_artifact(&keep, v[i].result);
+	}
+	if (t->jobs && !o->dry_run && store_job_prune(s, cut, &e) < 0) {
+		fprintf(stderr, "warning: %s\n", e.msg);
+		t->jobs = 0;
+		goto out;
+	}
+	d = opendir(blobs);
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		bool part = n == 69 && !strcmp(de->d_name + 64, ".part");
+		char hex[65];
+		struct stat sb;
+		char *p;
+
+		if (n != 64 && !part)
+			continue;
+		memcpy(hex, de->d_name, 64);
+		hex[64] = 0;
+		if (!blob_is_digest(hex) ||
+		    (!part && strvec_find(&keep, hex) >= 0))
+			continue;
+		p = fs_join(blobs, de->d_name);
+		if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    (int64_t)sb.st_mtime * 1000 <
+			    (part ? cut
+				  : now - PRUNE_STARTING_SECONDS * 1000) &&
+		    (o->dry_run || unlink(p) == 0)) {
+			t->blobs++;
+			t->bytes += (uint64_t)sb.st_size;
+		}
+		free(p);
+	}
+	if (d)
+		closedir(d);
+out:
+	store_jobs_free(v, nr);
+	strvec_release(&keep);
+	free(blobs);
+}
+
 static int parse_age(const char *s, int64_t *sec)
 {
 	int64_t total = 0;
@@ -456,6 +554,7 @@ int cmd_prune(int argc, char **argv)
 					    "objects",	  "bin",     "tmp",
 					    NULL };
 	struct popts o = { NULL, -1, -1, 0 };
+	struct qtotals qt = { 0 };
 	struct recs rs[4] = { { 0 } };
 	struct totals t[4] = { { 0 } };
 	size_t running = 0;
@@ -523,7 +622,7 @@ int cmd_prune(int argc, char **argv)
 		}
 		running += rs[k].running;
 	}
-	if (!o.dry_run) {
+	{
 		struct state st = { state };
 
 		/* a state directory without a store gets none from prune */
@@ -537,6 +636,7 @@ int cmd_prune(int argc, char **argv)
 	}
 	for (int k = 0; k < 4; k++)
 		prune_recs(dirs[k], k, &rs[k], &o, s, &t[k]);
+	prune_queue(state, &o, s, &qt);
 	prune_pools(state, &o, &trash);
 	prune_trash(state, &o, &trash);
 	if (!o.dry_run && fs_sweep_stale_tmp(state, 4, skip, &sw, &e) < 0) {
@@ -553,13 +653,18 @@ int cmd_prune(int argc, char **argv)
 			       t[k].removed == 1 ? ""
 			       : k == K_RUN	 ? "s"
 						 : "es");
+	if (qt.jobs)
+		printf(", %zu finished job%s", qt.jobs,
+		       qt.jobs == 1 ? "" : "s");
+	if (qt.blobs)
+		printf(", %zu blob%s", qt.blobs, qt.blobs == 1 ? "" : "s");
 	if (sw.files)
 		printf(", %zu temporary file%s", sw.files,
 		       sw.files == 1 ? "" : "s");
 	fputs(": ", stdout);
 	print_size(stdout, t[K_BUILD].bytes + t[K_DEPLOY].bytes +
 				   t[K_RUN].bytes + t[K_BATCH].bytes + trash +
-				   sw.bytes);
+				   sw.bytes + qt.bytes);
 	printf(" %s; kept %zu build%s and %zu deployment%s",
 	       o.dry_run ? "to reclaim" : "reclaimed", t[K_BUILD].kept,
 	       t[K_BUILD].kept == 1 ? "" : "s", t[K_DEPLOY].kept,

@@ -134,7 +134,7 @@ _slipway() {
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
-	--ref | --timeout | -e | --env | --deployment-id | --application | \
+	--ref | --timeout | -e | --env | --deployment-id | --rollback-of | --application | \
 		--deployment-group | --deployment-group-id | --host | --ssh | \
 		--max-revisions | --max-size | -n | --limit | --secrets-command | \
 		--secret-env | --parameter-env | \

@@ -17,12 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "buf.h"
 #include "deliver.h"
 #include "err.h"
 #include "exec.h"
 #include "fs.h"
 #include "glob.h"
+#include "group.h"
 #include "hash.h"
 #include "html.h"
 #include "mask.h"
@@ -1427,6 +1429,40 @@ static void masked(struct job *j, int fd)
 }
 
 /*
+ * A CodeDeploy action's rollback, should its worker be lost (queue.h):
+ * when its group has auto-rollback (and is no blue/green one, whose
+ * traffic only its own deployment knows), `slipway deploy --rollback
+ * --rollback-of ID` with the action's other options and a new deployment
+ * id, into *argv and *id.
+ */
+static void rollback_argv(struct run *r, struct job *j, struct strvec *argv,
+			  char **id)
+{
+	struct group g = GROUP_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (j->a->provider != PL_CODEDEPLOY || j->argv.nr < 3 ||
+	    group_load(r->pl.groups[j->a->binding].target, &g, &e) < 0 ||
+	    !g.auto_rollback || g.blue_green) {
+		group_release(&g);
+		return;
+	}
+	group_release(&g);
+	*id = agent_new_deployment_id();
+	strvec_push(argv, j->argv.v[0]);
+	strvec_push(argv, "deploy");
+	strvec_push(argv, "--rollback");
+	strvec_push(argv, "--rollback-of");
+	strvec_push(argv, j->ext_id);
+	/* what follows the bundle, with the rollback's own id */
+	for (size_t i = 3; i < j->argv.nr; i++)
+		strvec_push(argv, i > 3 && !strcmp(j->argv.v[i - 1],
+						   "--deployment-id")
+					  ? *id
+					  : j->argv.v[i]);
+}
+
+/*
  * In the child of job j, with the environment set: hand the action to a
  * worker (queue.h) and return the exit status it gave. A CodeBuild
  * action wants its project's runs-on labels.
@@ -1441,6 +1477,8 @@ static int queue_job(struct run *r, struct job *j)
 	char *log = fs_join(j->wd, "log");
 	char *ov = fs_join(j->wd, "outvars");
 	char *name = xasprintf("%s/%s", j->st->name, a->name);
+	struct strvec rb = STRVEC_INIT;
+	char *rb_id = NULL;
 	int ret;
 
 	if (a->provider == PL_CODEBUILD && a->binding >= 0)
@@ -1467,7 +1505,14 @@ static int queue_job(struct run *r, struct job *j)
 	qa.wd = j->wd;
 	qa.execution_id = r->id;
 	qa.action = name;
+	rollback_argv(r, j, &rb, &rb_id);
+	if (rb.nr) {
+		qa.rollback_argv = rb.v;
+		qa.rollback_id = rb_id;
+	}
 	ret = queue_run(&qa);
+	strvec_release(&rb);
+	free(rb_id);
 	strvec_release(&env);
 	buf_release(&labels);
 	free(db);

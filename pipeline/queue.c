@@ -91,21 +91,41 @@ static json_object *inputs_of(const struct queue_action *qa)
 	return a;
 }
 
-static char *spec_of(const struct queue_action *qa)
+/* The job's spec, or with rollback its fallback's (see queue.h). */
+static char *spec_of(const struct queue_action *qa, bool rollback)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = json_object_new_object(), *env;
 	char *s;
 
-	json_object_object_add(o, "argv", strings(qa->argv, 0));
+	json_object_object_add(
+		o, "argv", strings(rollback ? qa->rollback_argv : qa->argv, 0));
 	put_str(o, "cwd", qa->cwd);
-	json_object_object_add(o, "env", strings(qa->env, qa->nr_env));
+	env = strings(qa->env, qa->nr_env);
+	if (rollback) {
+		json_object *keep = json_object_new_array();
+
+		for (size_t i = 0; i < json_object_array_length(env); i++) {
+			json_object *x = json_object_array_get_idx(env, i);
+
+			if (strncmp(json_object_get_string(x),
+				    "SLIPWAY_OUTPUT_VARIABLES=", 25))
+				json_object_array_add(keep, json_object_get(x));
+		}
+		json_object_put(env);
+		env = keep;
+	}
+	json_object_object_add(o, "env", env);
 	put_str(o, "log", qa->log);
-	put_str(o, "outvars", qa->outvars);
 	put_str(o, "wd", qa->wd);
-	put_str(o, "execution", qa->execution_id);
-	put_str(o, "action", qa->action);
-	if (qa->state_dir)
-		json_object_object_add(o, "inputs", inputs_of(qa));
+	if (!rollback) {
+		put_str(o, "outvars", qa->outvars);
+		put_str(o, "execution", qa->execution_id);
+		put_str(o, "action", qa->action);
+		if (qa->state_dir)
+			json_object_object_add(o, "inputs", inputs_of(qa));
+	} else {
+		put_str(o, "deployment", qa->rollback_id);
+	}
 	s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;
@@ -216,13 +236,15 @@ out:
 	return ret;
 }
 
-/* <wd>/job.json for the report, and the exit status the job gives. */
-static int finish(const struct queue_action *qa, const struct store_job *j)
+/* <wd>/job.json for the report, and the exit status the job gives;
+ * rb is the rollback that ran in a lost deployment's place, or NULL. */
+static int finish(const struct queue_action *qa, const struct store_job *j,
+		  const struct store_job *rb)
 {
 	json_object *o = json_object_new_object(), *res, *x;
 	struct sw_err e = SW_ERR_INIT;
 	const char *txt;
-	char *path;
+	char *path, *reason = NULL;
 	int status = strcmp(j->outcome ? j->outcome : "", "Succeeded") ? 1 : 0;
 
 	res = j->result ? json_tokener_parse(j->result) : NULL;
@@ -242,7 +264,18 @@ static int finish(const struct queue_action *qa, const struct store_job *j)
 	put_str(o, "id", j->id);
 	put_str(o, "worker", j->owner);
 	json_object_object_add(o, "attempt", json_object_new_int64(j->attempt));
-	put_str(o, "reason", j->reason);
+	if (rb) {
+		json_object *ro = json_object_new_object();
+
+		reason = xasprintf("%s: deployment %s %s", j->reason,
+				   qa->rollback_id, rb->outcome);
+		put_str(ro, "job", rb->id);
+		put_str(ro, "deployment", qa->rollback_id);
+		put_str(ro, "worker", rb->owner);
+		put_str(ro, "outcome", rb->outcome);
+		json_object_object_add(o, "rollback", ro);
+	}
+	put_str(o, "reason", reason ? reason : j->reason);
 	put_str(o, "outcome", j->outcome);
 	json_object_object_add(
 		o, "queuedMs",
@@ -254,70 +287,103 @@ static int finish(const struct queue_action *qa, const struct store_job *j)
 	free(path);
 	if (status && j->reason &&
 	    !(res && json_object_object_get_ex(res, "exit", NULL))) {
-		char *line = xasprintf("error: %s", j->reason);
+		char *line =
+			xasprintf("error: %s", reason ? reason : j->reason);
 
 		append_log(qa->log, line);
 		free(line);
 	}
+	free(reason);
 	json_object_put(res);
 	json_object_put(o);
 	return status;
+}
+
+/* Wait until job id is done, into *cur; take back expired leases. */
+static int wait_job(struct store *s, const char *id, struct store_job *cur,
+		    struct sw_err *e)
+{
+	for (;;) {
+		int64_t now;
+		int rc = store_job_get(s, id, cur, e);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			return err_set(e, ERR_SYSTEM, "job '%s' was deleted",
+				       id);
+		if (!strcmp(cur->status, "done"))
+			return 0;
+		now = queue_wall_ms();
+		if (!strcmp(cur->status, "claimed") && cur->lease_ms < now &&
+		    store_job_reap(s, now, NULL, NULL, e) < 0) {
+			store_job_release(cur);
+			return -1;
+		}
+		store_job_release(cur);
+		poll(NULL, 0, QUEUE_POLL_MS);
+	}
 }
 
 int queue_run(const struct queue_action *qa)
 {
 	struct store *s = NULL;
 	struct sw_err e = SW_ERR_INIT;
-	struct store_job j = { 0 };
-	char *uuid = state_uuid();
-	int ret = 111;
+	struct store_job j = { 0 }, cur = { 0 }, rb = { 0 };
+	char *uuid = state_uuid(), *rid = NULL;
+	bool rolled = false;
+	int ret = 111, rc;
 
 	j.id = xasprintf("j-%s", uuid);
 	j.kind = (char *)qa->kind;
 	j.labels = (char *)(qa->labels && *qa->labels ? qa->labels : NULL);
-	j.spec = spec_of(qa);
+	j.spec = spec_of(qa, false);
+	if (qa->rollback_argv)
+		j.fallback = spec_of(qa, true);
 	j.enqueued_ms = queue_wall_ms();
 	if (store_open(&s, qa->db, &e) < 0 || store_job_enqueue(s, &j, &e) < 0)
 		goto fail;
 	free(j.spec);
-	j.spec = NULL;
+	free(j.fallback);
+	j.spec = j.fallback = NULL;
 	j.kind = j.labels = NULL;
 	fprintf(stderr, "slipway: queued as job %s%s%s\n", j.id,
 		qa->labels && *qa->labels ? " for labels " : "",
 		qa->labels && *qa->labels ? qa->labels : "");
-	for (;;) {
-		struct store_job cur = { 0 };
-		int64_t now;
-		int rc = store_job_get(s, j.id, &cur, &e);
+	if (wait_job(s, j.id, &cur, &e) < 0)
+		goto fail;
+	/* a lost deployment: its rollback was queued in its place */
+	rid = xasprintf("%s-rollback", j.id);
+	if (qa->rollback_argv &&
+	    strcmp(cur.outcome ? cur.outcome : "", "Succeeded") &&
+	    (rc = store_job_get(s, rid, &rb, &e)) != 1) {
+		char *line;
 
 		if (rc < 0)
 			goto fail;
-		if (rc == 1) {
-			err_set(&e, ERR_SYSTEM, "job '%s' was deleted", j.id);
+		store_job_release(&rb);
+		line = xasprintf("slipway: %s; rolling back as deployment %s",
+				 cur.reason ? cur.reason : "lost",
+				 qa->rollback_id);
+		fprintf(stderr, "%s\n", line); /* the action's log */
+		free(line);
+		if (wait_job(s, rid, &rb, &e) < 0)
 			goto fail;
-		}
-		if (!strcmp(cur.status, "done")) {
-			ret = finish(qa, &cur);
-			store_job_release(&cur);
-			break;
-		}
-		now = queue_wall_ms();
-		if (!strcmp(cur.status, "claimed") && cur.lease_ms < now &&
-		    store_job_reap(s, now, NULL, NULL, &e) < 0) {
-			store_job_release(&cur);
-			goto fail;
-		}
-		store_job_release(&cur);
-		poll(NULL, 0, QUEUE_POLL_MS);
+		rolled = true;
 	}
+	ret = finish(qa, &cur, rolled ? &rb : NULL);
 	goto out;
 fail:
 	fprintf(stderr, "error: %s\n", e.msg);
 	ret = 111;
 out:
+	store_job_release(&cur);
+	store_job_release(&rb);
 	store_close(s);
 	free(j.id);
 	free(j.spec);
+	free(j.fallback);
+	free(rid);
 	free(uuid);
 	return ret;
 }

@@ -25,6 +25,17 @@
  * <wd>/job.json: {"worker", "attempt", "reason", "outcome"} for the
  * report, and exits with the action's exit status (1 for a job failed
  * without one, its reason appended to the log).
+ *
+ * A deployment whose group has auto-rollback carries its rollback
+ * (rollback_argv, `slipway deploy --rollback --rollback-of ID ...`) as
+ * the job's fallback, a spec like its own but with no execution or
+ * action (nothing stops a rollback) and no output variables. When the
+ * deployment's worker is lost, the reaper queues it as job
+ * "<id>-rollback" (store.h); the waiter then waits for that job too,
+ * and the action's error says how the rollback ended: "worker 'w1' lost
+ * its lease during the deployment; not run again; rolled back by job
+ * J-rollback: deployment d-X Succeeded". job.json has it as "rollback":
+ * {"job", "deployment", "worker", "outcome"}.
  */
 #ifndef SW_PIPELINE_QUEUE_H
 #define SW_PIPELINE_QUEUE_H
@@ -52,6 +63,11 @@ struct queue_action {
 	size_t nr_env;
 	const char *log, *outvars, *wd;
 	const char *execution_id, *action; /* for the spec, "Stage/Action" */
+	/* a deployment's rollback, queued in its place if its worker is
+	 * lost (the job's fallback), or NULL; rollback_id the deployment id
+	 * it runs as */
+	char *const *rollback_argv;
+	const char *rollback_id;
 };
 
 /* Enqueue qa and wait for its end; the exit status for the action's

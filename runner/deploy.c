@@ -698,7 +698,8 @@ out:
 static void assign_parts(struct drv *d)
 {
 	d->bg = d->g && d->g->blue_green;
-	d->bg_rollback = d->bg && d->rollback_of;
+	/* a rollback by hand (no bundle) is no traffic rollback */
+	d->bg_rollback = d->bg && d->rollback_of && d->bundle;
 	d->nr_phase1 = 0;
 	for (size_t i = 0; i < d->nr_hosts; i++) {
 		struct fhost *h = &d->hosts[i];
@@ -2922,6 +2923,8 @@ void deploy_run(const struct deploy_opts *o, int *status)
 	}
 	if (o->bundle)
 		d.bundle = fs_abspath(o->bundle);
+	else if (o->rollback_of)
+		d.rollback_of = xstrdup(o->rollback_of);
 	if (o->probe && probe_parse(o->probe, &d.probe_opts, &e) < 0)
 		goto fail;
 	if (deploy_one(&d, &e) < 0)

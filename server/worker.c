@@ -29,6 +29,9 @@
 
 /* How often an idle worker looks at the queue (ms). */
 #define WORKER_IDLE_MS 100
+/* The same when the store wakes it on a queued job (PostgreSQL's
+ * LISTEN): a notice lost or missed is made up for this late. */
+#define WORKER_LISTEN_MS 1000
 /* How long a job being stopped has between SIGTERM and SIGKILL (ms). */
 #define WORKER_GRACE_MS 5000
 
@@ -268,6 +271,11 @@ static void run_child(struct worker *w, struct running *r, pid_t parent)
 		if (build) {
 			set_option(&argv, "--report", rep);
 			set_option(&argv, "-o", out);
+			/* a build with no artifact makes no out/ to hold it */
+			if (fs_mkdir_p(res, 0755, &e) < 0) {
+				fprintf(stderr, "error: %s\n", e.msg);
+				_exit(111);
+			}
 		}
 		free(res);
 		free(out);
@@ -580,7 +588,7 @@ int worker_main(const struct worker_opts *o)
 	char host[256] = "worker";
 	char *db = NULL;
 	sigset_t mask;
-	int sfd = -1, ret = 111;
+	int sfd = -1, nfd = -1, ret = 111;
 	int64_t next_reap = 0;
 
 	w.nslots = o->slots > 0 ? o->slots : 1;
@@ -597,6 +605,12 @@ int worker_main(const struct worker_opts *o)
 	db = o->db ? xstrdup(o->db) : store_locate(w.state);
 	if (store_open(&w.s, db, &e) < 0)
 		goto fail;
+	nfd = store_job_listen(w.s, &e);
+	if (nfd < 0 && e.msg[0]) {
+		say(&w, "cannot listen for jobs, looking every %d ms: %s",
+		    WORKER_IDLE_MS, e.msg);
+		err_clear(&e);
+	}
 	w.remote = o->server || o->shared_dir;
 	if (o->server &&
 	    wclient_init(&w.client, o->server, o->token_file, &e) < 0)
@@ -618,7 +632,8 @@ int worker_main(const struct worker_opts *o)
 	    w.nslots == 1 ? "" : "s", o->labels ? ", labels " : "",
 	    o->labels ? o->labels : "", (long long)w.lease);
 	for (;;) {
-		struct pollfd p = { .fd = sfd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
+				       { .fd = nfd, .events = POLLIN } };
 		struct signalfd_siginfo si;
 		int64_t now = queue_wall_ms();
 
@@ -649,7 +664,15 @@ int worker_main(const struct worker_opts *o)
 			say(&w, "queue empty, exiting");
 			break;
 		}
-		if (poll(&p, 1, WORKER_IDLE_MS) > 0)
+		/* a job queued meanwhile (its notice may have come with the
+		 * answer to another statement): claim again at once */
+		if (nfd >= 0 && store_job_notified(w.s) && !w.stopping &&
+		    w.busy < w.nslots)
+			continue;
+		if (poll(p, nfd >= 0 ? 2 : 1,
+			 nfd >= 0 && !w.busy ? WORKER_LISTEN_MS
+					     : WORKER_IDLE_MS) > 0 &&
+		    p[0].revents)
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
 				if (si.ssi_signo != SIGCHLD && !w.stopping) {
 					w.stopping = true;

@@ -14,6 +14,9 @@
  * group, SIGKILL after 5 s) and not reported; one whose action ended on
  * its runner (abandoned) is stopped and reported failed.
  * Any worker also reaps the leases that expired (another worker died).
+ * Idle, it looks at the queue every 100 ms, or on PostgreSQL waits for
+ * the notice of a queued job (store_job_listen()) and looks once a
+ * second besides.
  *
  * A build runs with the worker's own state directory (--state-dir, its
  * own source and build caches); other jobs as the runner asked. With a

@@ -155,5 +155,7 @@ int pg_job_get(struct pg *s, const char *id, struct store_job *j,
 int pg_list_jobs(struct pg *s, const struct store_query *q,
 		 struct store_job **v, size_t *nr, struct sw_err *e);
 int pg_job_prune(struct pg *s, int64_t before_ms, struct sw_err *e);
+int pg_job_listen(struct pg *s, struct sw_err *e);
+int pg_job_notified(struct pg *s);
 
 #endif

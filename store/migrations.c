@@ -122,6 +122,7 @@ const struct store_migration store_migrations[] = {
 	     " ended_ms BIGINT NOT NULL DEFAULT 0);"
 	     "CREATE INDEX jobs_status ON jobs (status, enqueued_ms);"
 	     "CREATE INDEX jobs_lease ON jobs (status, lease_ms)" },
+	{ 5, "ALTER TABLE jobs ADD COLUMN fallback TEXT" },
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);
@@ -131,6 +132,15 @@ const struct store_migration store_migrations_pg[] = {
 	{ 2, V2 ";ALTER TABLE stages ADD COLUMN ord BIGSERIAL;"
 		"ALTER TABLE actions ADD COLUMN ord BIGSERIAL;"
 		"ALTER TABLE approvals ADD COLUMN ord BIGSERIAL" },
+	/* a job queued (inserted, or taken back) wakes the workers that
+	 * LISTEN (store_job_listen()); one notice per transaction */
+	{ 5, "ALTER TABLE jobs ADD COLUMN fallback TEXT;"
+	     "CREATE FUNCTION slipway_jobs_notify() RETURNS trigger"
+	     " LANGUAGE plpgsql AS $$BEGIN"
+	     " PERFORM pg_notify('slipway_jobs', ''); RETURN NULL; END$$;"
+	     "CREATE TRIGGER jobs_queued AFTER INSERT OR UPDATE OF status"
+	     " ON jobs FOR EACH ROW WHEN (NEW.status = 'queued')"
+	     " EXECUTE PROCEDURE slipway_jobs_notify()" },
 };
 
 const size_t store_migrations_pg_nr = ARRAY_SIZE(store_migrations_pg);

@@ -977,7 +977,7 @@ int pg_poll_head_set(struct pg *s, const char *source, const char *ref,
 
 #define JOB_COLS                                                               \
 	"id, kind, spec, labels, status, owner, lease_ms, attempt, outcome,"   \
-	" result, reason, enqueued_ms, started_ms, ended_ms"
+	" result, reason, enqueued_ms, started_ms, ended_ms, fallback"
 
 /* A comma-separated list of labels as an array of its names, without
  * blanks around them or empty ones (store_job_labels_match()). */
@@ -1009,14 +1009,18 @@ static void fill_job(PGresult *r, int i, void *row)
 	j->enqueued_ms = col_int(r, i, 11);
 	j->started_ms = col_int(r, i, 12);
 	j->ended_ms = col_int(r, i, 13);
+	j->fallback = col_text(r, i, 14);
 }
 
 int pg_job_enqueue(struct pg *s, const struct store_job *j, struct sw_err *e)
 {
-	return run(s, e,
-		   "INSERT INTO jobs (id, kind, spec, labels, status, attempt,"
-		   " enqueued_ms) VALUES ($1, $2, $3, $4, 'queued', 1, $5)",
-		   "tttti", j->id, j->kind, j->spec, j->labels, j->enqueued_ms);
+	return run(
+		s, e,
+		"INSERT INTO jobs (id, kind, spec, labels, status, attempt,"
+		" enqueued_ms, fallback) VALUES ($1, $2, $3, $4, 'queued', 1,"
+		" $5, $6)",
+		"ttttit", j->id, j->kind, j->spec, j->labels, j->enqueued_ms,
+		j->fallback);
 }
 
 /*
@@ -1072,16 +1076,31 @@ int pg_job_complete(struct pg *s, const char *id, const char *owner,
 
 /*
  * Each UPDATE locks the rows it changes and checks them again if a
- * racing reaper changed them first, so a lease is taken back once.
+ * racing reaper changed them first, so a lease is taken back once. A
+ * deployment with a fallback is failed by the UPDATE whose RETURNING
+ * feeds the INSERT of its rollback, in one statement: only the reaper
+ * that failed it queues the rollback.
  */
 int pg_job_reap(struct pg *s, int64_t now_ms, long *requeued, long *failed,
 		struct sw_err *e)
 {
-	long nf = 0, nq = 0;
+	long nf = 0, nq = 0, nr = 0;
 
 	if (exec(s, "BEGIN", e) < 0)
 		return -1;
-	if (run_n(s, e, &nf,
+	if (run_n(s, e, &nr,
+		  "WITH lost AS (UPDATE jobs SET status = 'done',"
+		  " outcome = 'Failed', ended_ms = $1, lease_ms = 0,"
+		  " reason = 'worker ''' || owner || ''' lost its lease during"
+		  " the deployment; not run again; rolled back by job ' || id"
+		  " || '-rollback' WHERE status = 'claimed' AND lease_ms < $1"
+		  " AND kind = 'deploy' AND fallback IS NOT NULL"
+		  " RETURNING id, fallback)"
+		  " INSERT INTO jobs (id, kind, spec, status, attempt,"
+		  " enqueued_ms) SELECT id || '-rollback', 'deploy', fallback,"
+		  " 'queued', 1, $1 FROM lost",
+		  "i", now_ms) < 0 ||
+	    run_n(s, e, &nf,
 		  "UPDATE jobs SET status = 'done', outcome = 'Failed',"
 		  " ended_ms = $1, lease_ms = 0, reason = CASE kind"
 		  " WHEN 'deploy' THEN 'worker ''' || owner || ''' lost its "
@@ -1106,7 +1125,7 @@ int pg_job_reap(struct pg *s, int64_t now_ms, long *requeued, long *failed,
 	if (requeued)
 		*requeued = nq;
 	if (failed)
-		*failed = nf;
+		*failed = nf + nr;
 	return 0;
 }
 
@@ -1132,6 +1151,26 @@ int pg_list_jobs(struct pg *s, const struct store_query *q,
 			     "ttt", q ? q->status : NULL, q ? q->name : NULL,
 			     limit_of(q, lim, sizeof(lim))),
 		       sizeof(**v), fill_job, (void **)v, nr);
+}
+
+int pg_job_listen(struct pg *s, struct sw_err *e)
+{
+	if (exec(s, "LISTEN slipway_jobs", e) < 0)
+		return -1;
+	return PQsocket(s->conn);
+}
+
+int pg_job_notified(struct pg *s)
+{
+	PGnotify *n;
+	int got = 0;
+
+	PQconsumeInput(s->conn);
+	while ((n = PQnotifies(s->conn))) {
+		got++;
+		PQfreemem(n);
+	}
+	return got;
 }
 
 int pg_job_prune(struct pg *s, int64_t before_ms, struct sw_err *e)

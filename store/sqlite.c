@@ -872,7 +872,7 @@ int sq_poll_head_set(struct sq *s, const char *source, const char *ref,
 
 #define JOB_COLS                                                               \
 	"id, kind, spec, labels, status, owner, lease_ms, attempt, outcome,"   \
-	" result, reason, enqueued_ms, started_ms, ended_ms"
+	" result, reason, enqueued_ms, started_ms, ended_ms, fallback"
 
 static void fill_job(sqlite3_stmt *st, void *row)
 {
@@ -892,14 +892,17 @@ static void fill_job(sqlite3_stmt *st, void *row)
 	j->enqueued_ms = sqlite3_column_int64(st, 11);
 	j->started_ms = sqlite3_column_int64(st, 12);
 	j->ended_ms = sqlite3_column_int64(st, 13);
+	j->fallback = col_text(st, 14);
 }
 
 int sq_job_enqueue(struct sq *s, const struct store_job *j, struct sw_err *e)
 {
 	return run(s, e,
 		   "INSERT INTO jobs (id, kind, spec, labels, status, attempt,"
-		   " enqueued_ms) VALUES (?, ?, ?, ?, 'queued', 1, ?)",
-		   "tttti", j->id, j->kind, j->spec, j->labels, j->enqueued_ms);
+		   " enqueued_ms, fallback) VALUES (?, ?, ?, ?, 'queued', 1, ?,"
+		   " ?)",
+		   "ttttit", j->id, j->kind, j->spec, j->labels, j->enqueued_ms,
+		   j->fallback);
 }
 
 /*
@@ -990,11 +993,22 @@ int sq_job_reap(struct sq *s, int64_t now_ms, long *requeued, long *failed,
 
 	if (exec(s, "BEGIN IMMEDIATE", e) < 0)
 		return -1;
+	/* under the write lock: the rows read are the rows failed next */
+	if (run(s, e,
+		"INSERT INTO jobs (id, kind, spec, status, attempt,"
+		" enqueued_ms) SELECT id || '-rollback', 'deploy', fallback,"
+		" 'queued', 1, ? FROM jobs WHERE status = 'claimed'"
+		" AND lease_ms < ? AND kind = 'deploy' AND fallback IS NOT "
+		"NULL",
+		"ii", now_ms, now_ms) < 0)
+		goto fail;
 	if (run(s, e,
 		"UPDATE jobs SET status = 'done', outcome = 'Failed',"
 		" ended_ms = ?, lease_ms = 0, reason = CASE kind"
 		" WHEN 'deploy' THEN 'worker ''' || owner || ''' lost its lease"
-		" during the deployment; not run again'"
+		" during the deployment; not run again' || CASE WHEN fallback"
+		" IS NULL THEN '' ELSE '; rolled back by job ' || id ||"
+		" '-rollback' END"
 		" ELSE 'worker ''' || owner || ''' lost its lease on attempt '"
 		" || attempt || ', the last one allowed' END"
 		" WHERE status = 'claimed' AND lease_ms < ?"

@@ -439,6 +439,7 @@ void store_job_release(struct store_job *j)
 	free(j->outcome);
 	free(j->result);
 	free(j->reason);
+	free(j->fallback);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -510,4 +511,14 @@ int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e)
 {
 	return s->pg ? pg_job_prune(s->pg, before_ms, e)
 		     : sq_job_prune(s->sq, before_ms, e);
+}
+
+int store_job_listen(struct store *s, struct sw_err *e)
+{
+	return s->pg ? pg_job_listen(s->pg, e) : -1;
+}
+
+int store_job_notified(struct store *s)
+{
+	return s->pg ? pg_job_notified(s->pg) : 0;
 }

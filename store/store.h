@@ -318,6 +318,9 @@ struct store_job {
 	char *result; /* JSON the worker reported, or NULL */
 	char *reason; /* why an attempt was lost or the job failed, or NULL */
 	int64_t enqueued_ms, started_ms, ended_ms;
+	/* a deploy's: the spec of the job queued in its place (its
+	 * rollback) when its lease is lost, or NULL */
+	char *fallback;
 };
 
 /* A lost build or command is queued again this many attempts at most;
@@ -325,8 +328,8 @@ struct store_job {
 #define STORE_JOB_MAX_ATTEMPTS 3
 
 /*
- * Enqueue j: j->id, j->kind, j->spec, j->labels and j->enqueued_ms are
- * used; the job starts queued at attempt 1. An id already there is an
+ * Enqueue j: j->id, j->kind, j->spec, j->labels, j->fallback and
+ * j->enqueued_ms are used; the job starts queued at attempt 1. An id already there is an
  * error (ERR_SYSTEM).
  */
 int store_job_enqueue(struct store *s, const struct store_job *j,
@@ -362,8 +365,12 @@ int store_job_complete(struct store *s, const char *id, const char *owner,
  * queued again (attempt + 1, owner cleared, reason "worker 'W' lost its
  * lease (attempt N)"), or failed once STORE_JOB_MAX_ATTEMPTS is reached;
  * a deploy is done and failed ("worker 'W' lost its lease during the
- * deployment; not run again"). *requeued and *failed (when not NULL)
- * count them. Any process may reap; racing reapers take a job back once.
+ * deployment; not run again"). A deploy with a fallback (its rollback)
+ * has it queued in the same transaction as job "<id>-rollback" (kind
+ * deploy, no labels), and its reason ends "; rolled back by job
+ * <id>-rollback". *requeued and *failed (when not NULL) count them. Any
+ * process may reap; racing reapers take a job back once, so a fallback
+ * is queued once.
  */
 int store_job_reap(struct store *s, int64_t now_ms, long *requeued,
 		   long *failed, struct sw_err *e);
@@ -375,6 +382,17 @@ int store_list_jobs(struct store *s, const struct store_query *q,
 		    struct store_job **v, size_t *nr, struct sw_err *e);
 /* Delete the jobs done before before_ms. */
 int store_job_prune(struct store *s, int64_t before_ms, struct sw_err *e);
+/*
+ * Wake on queued jobs instead of looking: on PostgreSQL, LISTEN to the
+ * notice a trigger sends when a job becomes queued (enqueued, or taken
+ * back from a lost lease), and return the connection's descriptor, which
+ * becomes readable when one arrives; -1 where there is none (SQLite, or
+ * LISTEN failed: *e says why), so the caller polls. store_job_notified()
+ * consumes what arrived (over the descriptor, or with the answer to
+ * another statement) and returns how many notices: 0 for none.
+ */
+int store_job_listen(struct store *s, struct sw_err *e);
+int store_job_notified(struct store *s);
 void store_job_release(struct store_job *j);
 void store_jobs_free(struct store_job *v, size_t nr);
 /*

@@ -3,137 +3,19 @@
 # processes claim them under leases (docs/scale.md). One server, three
 # workers on one SQLite store: builds spread over all of them, a worker
 # killed with SIGKILL mid-build and its build finished by another as
-# attempt 2, a deployment whose worker died failed and never run again,
+# attempt 2, a deployment whose worker died failed and never run again
+# (and rolled back by another worker when its group has auto-rollback),
 # labels honoured, the server killed and restarted mid-run with nothing
 # lost.
 
 load helpers
 load serve_helpers
+load worker_helpers
 
 eval "$(declare -f teardown | sed '1s/^teardown/sv_teardown/')"
 teardown() {
 	net_teardown
 	sv_teardown
-}
-
-# WORKER_PG_URL (a tests/pg.sh server; worker-postgres.bats sets it): the
-# same tests with the store on PostgreSQL, each in a database of its own,
-# named to every process by SLIPWAY_DB.
-if [ -n "${WORKER_PG_URL:-}" ]; then
-	eval "sqlite_$(declare -f setup)"
-	setup() {
-		sqlite_setup
-		local db=w$BATS_TEST_NUMBER
-		psql -q "$WORKER_PG_URL" -c "CREATE DATABASE $db" >/dev/null
-		export SLIPWAY_DB=${WORKER_PG_URL/\/slipway\?//$db?}
-	}
-fi
-
-# A git repository $T/repo whose buildspec runs $T/build.sh, and the
-# pipeline $T/pl/web.yml: Source, then a Build stage of $1 CodeBuild
-# actions (B1..Bn, project app), then what stdin adds.
-wk_setup() {
-	local n=${1:-1} i
-	mkdir -p "$T/repo" "$T/pl"
-	printf '%s alice\n' "$TOK" >"$T/tokens"
-	[ -f "$T/build.sh" ] || echo "echo built" >"$T/build.sh"
-	(
-		cd "$T/repo"
-		git init -q -b main
-		cat >buildspec.yml <<EOB
-version: 0.2
-phases:
-  build:
-    commands:
-      - sh $T/build.sh
-EOB
-		git add -A
-		git -c user.email=t@example.com -c user.name=t commit -qm init
-	)
-	{
-		cat <<EOB
-pipeline:
-  name: web
-  executionMode: PARALLEL
-  stages:
-    - name: Source
-      actions:
-        - name: Src
-          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
-          configuration: {RepositoryName: app, BranchName: main}
-          outputArtifacts: [{name: Src}]
-    - name: Build
-      actions:
-EOB
-		for i in $(seq "$n"); do
-			cat <<EOB
-        - name: B$i
-          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
-          configuration: {ProjectName: app}
-          inputArtifacts: [{name: Src}]
-EOB
-		done
-		cat
-		cat <<EOB
-slipway:
-  sources: {app: $T/repo}
-  projects: {app: {${PROJECT_OPTS:-}}}
-EOB
-	} >"$T/pl/web.yml"
-}
-
-# wk_start NAME [options]: a worker on the server's store, its own state
-# directory $T/NAME, its log $T/NAME.log; its pid in WK_<NAME>.
-wk_start() {
-	local name=$1
-	shift
-	"$SLIPWAY" worker --db "${SLIPWAY_DB:-$STATE/slipway.db}" --state-dir "$T/$name" \
-		--name "$name" "$@" 2>>"$T/$name.log" &
-	eval "WK_$name=$!"
-	wait_line "$T/$name.log" "worker $name: ready"
-}
-
-start_execution() {
-	api POST /api/pipelines/web/executions | jq -r .pipelineExecutionId
-}
-
-jobs_sql() {
-	if [ -n "${SLIPWAY_DB:-}" ]; then
-		psql -qAt "$SLIPWAY_DB" -c "$1"
-	else
-		sqlite3 -cmd ".timeout 30000" "$STATE/slipway.db" "$1"
-	fi
-}
-
-# Wait (up to 60 s) until the SQL query's answer is $2.
-wait_sql() {
-	local i v
-	for i in $(seq 600); do
-		v=$(jobs_sql "$1" 2>/dev/null) || true
-		[ "$v" = "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "'$1' gives '$v', not '$2'" >&2
-	return 1
-}
-
-# wait_status against $ADDR (the server may not listen on loopback).
-wait_status_at() {
-	local i s
-	for i in $(seq 600); do
-		s=$(curl -s -H "Authorization: Bearer $TOK" \
-			"http://${ADDR:-127.0.0.1}:$PORT/api/executions/$1" |
-			jq -r .pipelineExecution.status)
-		[ "$s" = "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "execution $1 is $s, not $2" >&2
-	return 1
-}
-
-action_json() { # ID STAGE ACTION: the action's latestExecution
-	"$SLIPWAY" pipeline show "$1" --state-dir "$STATE" --json |
-		jq -c ".stageStates[] | select(.stageName == \"$2\") | .actionStates[] | select(.actionName == \"$3\") | .latestExecution"
 }
 
 @test "worker: 30 queued builds spread over three workers, each running some" {
@@ -248,9 +130,101 @@ EOB
 	a=$(action_json "$id" Deploy Ship)
 	[ "$(echo "$a" | jq -r .status)" = Failed ]
 	[[ "$(echo "$a" | jq -r .summary)" == *"lost its lease during the deployment; not run again"* ]]
+	# no auto-rollback in the group: nothing rolls it back
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE id LIKE '%-rollback'")" = 0 ]
+	[[ "$(echo "$a" | jq -r .summary)" != *"rolled back"* ]]
 	# w2 is alive and idle, and the hook ran once
 	kill -0 "$WK_w2"
 	[ "$(wc -l <"$T/deploys")" = 1 ]
+	exec 7<>"$T/hold"
+	exec 7>&-
+}
+
+# The pipeline of wk_setup with a Deploy stage (and no Build stage) of the
+# deployment group $T/fleet.yml (one rehearsal host h1; stdin adds to
+# it); the repository's appspec installs index.html into /srv/app and
+# runs start.sh at ApplicationStart. Commits revision $1: index.html says
+# it, start.sh logs it to $T/deploys and, for v2, waits on $T/hold.
+wk_deploy_setup() {
+	wk_setup 0 <<'EOB'
+    - name: Deploy
+      actions:
+        - name: Ship
+          actionTypeId: {category: Deploy, owner: AWS, provider: CodeDeploy, version: "1"}
+          configuration: {ApplicationName: app, DeploymentGroupName: staging}
+          inputArtifacts: [{name: Src}]
+EOB
+	sed -i '/^    - name: Build$/,/^      actions:$/d' "$T/pl/web.yml"
+	{
+		printf 'application: app\ndeployment-group: staging\n'
+		cat
+		printf 'hosts:\n  - name: h1\n'
+	} >"$T/fleet.yml"
+	echo "  deployment-groups: {app/staging: $T/fleet.yml}" >>"$T/pl/web.yml"
+	printf 'version: 0.0\nos: linux\nfiles:\n  - source: index.html\n    destination: /srv/app\nhooks:\n  ApplicationStart:\n    - location: start.sh\n' >"$T/repo/appspec.yml"
+	wk_revision v1
+}
+
+wk_revision() {
+	(
+		cd "$T/repo"
+		echo "$1" >index.html
+		printf '#!/bin/sh\necho "%s $DEPLOYMENT_ID" >>%s\n' "$1" "$T/deploys" >start.sh
+		[ "$1" != v2 ] || echo "cat $T/hold" >>start.sh
+		chmod +x start.sh
+		git add -A
+		git -c user.email=t@example.com -c user.name=t commit -qm "$1"
+	)
+}
+
+@test "worker: a deployment whose worker died is failed and rolled back once, by another worker, when its group has auto-rollback" {
+	mkfifo "$T/hold"
+	echo 'auto-rollback: true' | wk_deploy_setup
+	sv_start --workers 0
+	wk_start w1 --lease 2s
+	# v1 deploys and succeeds: the group's last good revision
+	id1=$(start_execution)
+	wait_status "$id1" Succeeded
+	site=$STATE/hosts/h1/root/srv/app/index.html
+	[ "$(cat "$site")" = v1 ]
+	wk_revision v2
+	id2=$(start_execution)
+	wait_line "$T/deploys" "^v2 "
+	[ "$(cat "$site")" = v2 ]
+	lost=$(action_json "$id2" Deploy Ship | jq -r .externalExecutionId)
+	[ "$(grep '^v2 ' "$T/deploys")" = "v2 $lost" ]
+	wk_start w2 --lease 2s
+	kill -KILL "$WK_w1"
+	wait_status "$id2" Failed
+	job=$(jobs_sql "SELECT id FROM jobs WHERE kind = 'deploy' AND owner = 'w1' AND started_ms > 0 ORDER BY enqueued_ms DESC LIMIT 1")
+	run jobs_sql "SELECT status, outcome, reason FROM jobs WHERE id = '$job'"
+	[ "$output" = "done|Failed|worker 'w1' lost its lease during the deployment; not run again; rolled back by job $job-rollback" ]
+	# the rollback ran once, on the live worker, and succeeded
+	run jobs_sql "SELECT id, owner, status, outcome, attempt FROM jobs WHERE id LIKE '%-rollback'"
+	[ "$output" = "$job-rollback|w2|done|Succeeded|1" ]
+	# the host has the last good revision again
+	[ "$(cat "$site")" = v1 ]
+	# the action's error names the reason, the rollback and how it ended
+	a=$(action_json "$id2" Deploy Ship)
+	[ "$(echo "$a" | jq -r .status)" = Failed ]
+	summary=$(echo "$a" | jq -r .summary)
+	[[ "$summary" == "worker 'w1' lost its lease during the deployment; not run again; rolled back by job $job-rollback: deployment d-"*" Succeeded" ]]
+	rb=$(echo "$summary" | grep -o 'deployment d-[A-Za-z0-9]*' | cut -d' ' -f2)
+	[ "$(tail -n 1 "$T/deploys")" = "v1 $rb" ]
+	grep -q "rolling back as deployment $rb" "$STATE/executions/$id2/actions/Deploy.Ship/log"
+	# the rollback is a deployment of its own, linked to the lost one
+	run "$SLIPWAY" show "$rb" --state-dir "$STATE" --json
+	[ "$status" = 0 ]
+	[ "$(echo "$output" | jq -r .status)" = Succeeded ]
+	[ "$(echo "$output" | jq -r .creator)" = codeDeployRollback ]
+	[ "$(echo "$output" | jq -r .rollbackInfo.rollbackTriggeringDeploymentId)" = "$lost" ]
+	"$SLIPWAY" history --state-dir "$STATE" | grep "$rb" | grep -q Succeeded
+	# the lost one, killed before its report, is a failed deployment there
+	"$SLIPWAY" history --state-dir "$STATE" | grep "$lost" | grep -q Failed
+	# the lost deployment was not run again: v2's hook ran once
+	[ "$(grep -c '^v2 ' "$T/deploys")" = 1 ]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE kind = 'deploy'")" = 3 ]
+	kill -0 "$WK_w2"
 	exec 7<>"$T/hold"
 	exec 7>&-
 }
@@ -307,6 +281,12 @@ EOB
 	[[ "$output" == *"--server wants --token-file"* ]]
 	run "$SLIPWAY" worker extra
 	[ "$status" = 2 ]
+	run "$SLIPWAY" deploy --rollback-of d-1 "$T"
+	[ "$status" = 2 ]
+	[[ "$output" == *"--rollback-of goes with --rollback"* ]]
+	run "$SLIPWAY" deploy --rollback --rollback-of 'd 1'
+	[ "$status" = 2 ]
+	[[ "$output" == *"invalid deployment id 'd 1'"* ]]
 	run "$SLIPWAY" serve --workers -1 --pipelines "$T"
 	[ "$status" = 2 ]
 	[[ "$output" == *"--workers wants 0 to 1024"* ]]
@@ -467,4 +447,61 @@ EOB
 	! pgrep -f "cat $T/hold" || false
 	# and the worker takes the next job
 	kill -0 "$WK_w1"
+}
+
+@test "worker: prune removes finished jobs, the blobs no job names and stopped uploads" {
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	printf '%s\n' "$TOK" >"$T/worker-token"
+	wk_start w1 --server "http://127.0.0.1:$PORT" --token-file "$T/worker-token"
+	id=$(start_execution)
+	wait_status "$id" Succeeded
+	# the build's result came as a blob its job names
+	named=$(jobs_sql "SELECT result FROM jobs WHERE kind = 'build'" | jq -r .artifact)
+	[ -f "$STATE/blobs/$named" ]
+	# a blob no job names, an upload that stopped long ago, one under way
+	echo lone >"$T/lone"
+	lone=$(sha256sum <"$T/lone" | cut -c1-64)
+	api PUT "/api/artifacts/$lone" --data-binary @"$T/lone" >/dev/null
+	[ "$(code)" = 201 ]
+	for x in stopped going; do
+		head -c 1000 /dev/urandom >"$T/$x"
+		eval "$x=\$(sha256sum <\"\$T/\$x\" | cut -c1-64)"
+		head -c 400 "$T/$x" >"$T/$x.1"
+		api PUT "/api/artifacts/${!x}?offset=0&size=1000" --data-binary @"$T/$x.1" >/dev/null
+		[ "$(code)" = 202 ]
+	done
+	touch -d '2 hours ago' "$STATE/blobs/$lone" "$STATE/blobs/$named" \
+		"$STATE/blobs/$stopped.part"
+	njobs=$(jobs_sql "SELECT count(*) FROM jobs")
+	[ "$njobs" = 2 ]
+
+	run "$SLIPWAY" prune --keep 100 --dry-run --state-dir "$STATE"
+	[ "$status" = 0 ]
+	[[ "$output" == "would prune 0 builds and 0 deployments, 2 blobs: "* ]]
+	[ -f "$STATE/blobs/$lone" ]
+	[ -f "$STATE/blobs/$stopped.part" ]
+	# the jobs ended less than an hour ago: they and what they name stay
+	run "$SLIPWAY" prune --keep 100 --state-dir "$STATE"
+	[ "$status" = 0 ]
+	[[ "$output" == "pruned 0 builds and 0 deployments, 2 blobs: "* ]]
+	[ ! -e "$STATE/blobs/$lone" ]
+	[ ! -e "$STATE/blobs/$stopped.part" ]
+	[ -f "$STATE/blobs/$named" ]
+	[ -f "$STATE/blobs/$going.part" ]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs")" = 2 ]
+	# the upload under way goes on
+	tail -c +401 "$T/going" >"$T/going.2"
+	api PUT "/api/artifacts/$going?offset=400&size=1000" --data-binary @"$T/going.2" >/dev/null
+	[ "$(code)" = 201 ]
+	touch -d '2 hours ago' "$STATE/blobs/$going"
+	# finished jobs that ended before --older-than go; then their blob
+	run "$SLIPWAY" prune --keep 100 --older-than 0s --state-dir "$STATE"
+	[ "$status" = 0 ]
+	[[ "$output" == "pruned 0 builds and 0 deployments, 2 finished jobs, 2 blobs: "* ]]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs")" = 0 ]
+	[ ! -e "$STATE/blobs/$named" ]
+	[ ! -e "$STATE/blobs/$going" ]
+	# the execution's record is untouched
+	[ "$(api GET "/api/executions/$id" | jq -r .pipelineExecution.status)" = Succeeded ]
 }

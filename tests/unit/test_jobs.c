@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -326,6 +327,189 @@ static void test_jobs__claim_matches_labels_as_labels_match(void **state)
 	assert_int_equal(got, 3);
 }
 
+/*
+ * A lost deployment with a fallback (its rollback) has it queued as
+ * "<id>-rollback", once, however many reapers race: processes with
+ * connections of their own, let go at once by closing a pipe, each
+ * reaping the same expired leases.
+ */
+#define REAPERS 6
+#define DEPLOYS 20
+static void test_jobs__racing_reapers_queue_each_rollback_once(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store_job j = { 0 }, *v;
+	pid_t pids[REAPERS];
+	int go[2], fds[REAPERS][2];
+	long total = 0, nq = -1, nf = -1;
+	size_t nr, rollbacks = 0;
+
+	for (int i = 0; i < DEPLOYS; i++) {
+		char id[16];
+		struct store_job d = { .id = id,
+				       .kind = S("deploy"),
+				       .spec = S("{\"argv\":[\"deploy\"]}"),
+				       .enqueued_ms = i };
+
+		snprintf(id, sizeof(id), "j-%03d", i);
+		/* every other one has a rollback */
+		d.fallback = i % 2 ? NULL : S("{\"argv\":[\"rollback\"]}");
+		if (store_job_enqueue(f->s, &d, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_int_equal(
+			store_job_claim(f->s, "w1", NULL, 0, LEASE, &j, &e), 0);
+		store_job_release(&j);
+	}
+	assert_int_equal(pipe(go), 0);
+	for (int k = 0; k < REAPERS; k++) {
+		assert_int_equal(pipe(fds[k]), 0);
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k]) {
+			close(fds[k][1]);
+			continue;
+		}
+		close(fds[k][0]);
+		close(go[1]);
+		{
+			struct store *s;
+			long q = 0, n = 0;
+			char c;
+
+			if (store_open(&s, f->db, &e) < 0 ||
+			    read(go[0], &c, 1) != 0 ||
+			    store_job_reap(s, LEASE + 1, &q, &n, &e) < 0) {
+				fprintf(stderr, "%s\n", e.msg);
+				_exit(1);
+			}
+			n += q * 1000;
+			if (write(fds[k][1], &n, sizeof(n)) != sizeof(n))
+				_exit(1);
+			store_close(s);
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (int k = 0; k < REAPERS; k++) {
+		long n = 0;
+		int status;
+
+		assert_int_equal(read(fds[k][0], &n, sizeof(n)), sizeof(n));
+		close(fds[k][0]);
+		total += n;
+		assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	/* each lease was taken back once, none queued again */
+	assert_int_equal(total, DEPLOYS);
+	assert_int_equal(store_job_reap(f->s, LEASE + 2, &nq, &nf, &e), 0);
+	assert_int_equal(nq + nf, 0);
+
+	assert_int_equal(store_list_jobs(f->s, NULL, &v, &nr, &e), 0);
+	assert_int_equal(nr, DEPLOYS + DEPLOYS / 2);
+	for (size_t i = 0; i < nr; i++) {
+		size_t n = strlen(v[i].id);
+
+		if (n > 9 && !strcmp(v[i].id + n - 9, "-rollback")) {
+			char *want = xasprintf("%.*s", (int)(n - 9), v[i].id);
+
+			rollbacks++;
+			assert_int_equal(atoi(want + 2) % 2, 0);
+			assert_string_equal(v[i].status, "queued");
+			assert_string_equal(v[i].kind, "deploy");
+			assert_string_equal(v[i].spec,
+					    "{\"argv\":[\"rollback\"]}");
+			assert_null(v[i].labels);
+			assert_null(v[i].fallback);
+			assert_int_equal(v[i].attempt, 1);
+			assert_int_equal(v[i].enqueued_ms, LEASE + 1);
+			free(want);
+			continue;
+		}
+		assert_string_equal(v[i].status, "done");
+		assert_string_equal(v[i].outcome, "Failed");
+		if (atoi(v[i].id + 2) % 2 == 0) {
+			char *want = xasprintf(
+				"worker 'w1' lost its lease during the "
+				"deployment; not run again; rolled back by job "
+				"%s-rollback",
+				v[i].id);
+
+			assert_string_equal(v[i].reason, want);
+			free(want);
+		} else {
+			assert_string_equal(v[i].reason,
+					    "worker 'w1' lost its lease during "
+					    "the deployment; not run again");
+		}
+	}
+	assert_int_equal(rollbacks, DEPLOYS / 2);
+	store_jobs_free(v, nr);
+
+	/* a rollback lost in turn is failed, with no rollback of its own */
+	assert_int_equal(
+		store_job_claim(f->s, "w2", NULL, LEASE + 3, 1, &j, &e), 0);
+	assert_string_equal(j.id, "j-000-rollback");
+	store_job_release(&j);
+	assert_int_equal(store_job_reap(f->s, LEASE + 5, &nq, &nf, &e), 0);
+	assert_int_equal(nf, 1);
+	assert_int_equal(store_job_get(f->s, "j-000-rollback-rollback", &j, &e),
+			 1);
+}
+
+/* Wait up to 10 s for fd to be readable: 1, else 0. */
+static int readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 10000) == 1;
+}
+
+/*
+ * On PostgreSQL a listener is told of each job that becomes queued, by
+ * another connection's enqueue or a reap that queues it again, and of
+ * nothing else (a claim, a heartbeat); SQLite has nothing to listen to.
+ */
+static void test_jobs__a_listener_wakes_on_queued_jobs(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store *l = NULL;
+	struct store_job j = { 0 };
+	int fd;
+
+	assert_int_equal(store_open(&l, f->db, &e), 0);
+	fd = store_job_listen(l, &e);
+	if (!pgtest_url) {
+		assert_int_equal(fd, -1);
+		assert_string_equal(e.msg, "");
+		assert_int_equal(store_job_notified(l), 0);
+		store_close(l);
+		return;
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(store_job_notified(l), 0);
+	enqueue(f->s, "j-1", "build", NULL, 1);
+	assert_true(readable(fd));
+	assert_int_equal(store_job_notified(l), 1);
+	assert_int_equal(store_job_notified(l), 0);
+	/* a claim and a heartbeat queue nothing */
+	assert_int_equal(store_job_claim(f->s, "w1", NULL, 0, 5, &j, &e), 0);
+	store_job_release(&j);
+	assert_int_equal(store_job_heartbeat(f->s, "j-1", "w1", 1, 5, &e), 0);
+	/* the reap that queues it again does */
+	assert_int_equal(store_job_reap(f->s, 100, NULL, NULL, &e), 0);
+	assert_true(readable(fd));
+	assert_int_equal(store_job_notified(l), 1);
+	assert_int_equal(store_job_get(f->s, "j-1", &j, &e), 0);
+	assert_string_equal(j.status, "queued");
+	store_job_release(&j);
+	store_close(l);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -337,6 +521,8 @@ int main(void)
 		T(test_jobs__a_build_lost_too_often_fails),
 		T(test_jobs__racing_claims_never_share_a_job),
 		T(test_jobs__claim_matches_labels_as_labels_match),
+		T(test_jobs__racing_reapers_queue_each_rollback_once),
+		T(test_jobs__a_listener_wakes_on_queued_jobs),
 	};
 
 	int ret;

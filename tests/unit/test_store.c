@@ -890,7 +890,8 @@ static void test_store__postgres_alive_sees_a_lost_connection(void **state)
 /*
  * The role of docs/scale.md: once the owner has migrated the schema, a
  * role with USAGE on it, the four DML rights on its tables and USAGE on
- * its sequences can do all that slipway does; without them it cannot
+ * its sequences can do all that slipway does (its queue's trigger
+ * included); without them it cannot
  * even open an empty schema (it would have to make tables).
  */
 static void test_store__postgres_least_privileged_role(void **state)
@@ -936,6 +937,21 @@ static void test_store__postgres_least_privileged_role(void **state)
 	assert_int_equal(store_commit(s, &e), 0);
 	assert_int_equal(store_delete_execution(s, "pe-r", &e), 0);
 	assert_int_equal(count_builds(s, NULL), 1);
+	/* the queue too: its trigger notifies listeners, with no grant */
+	{
+		struct store_job j = { .id = S("j-r"),
+				       .kind = S("build"),
+				       .spec = S("{}") };
+
+		assert_true(store_job_listen(s, &e) >= 0);
+		assert_int_equal(store_job_enqueue(s, &j, &e), 0);
+		memset(&j, 0, sizeof(j));
+		assert_int_equal(store_job_claim(s, "w", NULL, 0, 1, &j, &e),
+				 0);
+		store_job_release(&j);
+		assert_int_equal(store_job_reap(s, 5, NULL, NULL, &e), 0);
+		assert_int_equal(store_job_notified(s), 2);
+	}
 	store_close(s);
 	q = xasprintf("SET search_path = %s; DROP OWNED BY %s; DROP ROLE %s",
 		      f->schema, role, role);
