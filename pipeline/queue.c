@@ -255,8 +255,7 @@ static int finish(const struct queue_action *qa, const struct store_job *j,
 	if (status == 0 && res && take_artifact(qa, res, &e) < 0) {
 		char *line = xasprintf("error: job %s: %s", j->id, e.msg);
 
-		append_log(qa->log, line);
-		fprintf(stderr, "%s\n", line);
+		append_log(qa->log, line); /* stderr is that log too */
 		free(line);
 		err_clear(&e);
 		status = 111;
