@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "lazylib.h"
 #include "proc.h"
 #include "mirror.h"
 #include "retire.h"
@@ -182,6 +183,18 @@ static void git_init(void)
 	 * nothing.
 	 */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+}
+
+/*
+ * libgit2 loaded (lib/lazylib.h) and set up, once; -1 when it cannot be
+ * loaded. Before it, nothing may call libgit2, not even a _free(NULL).
+ */
+static int git_ready(struct sw_err *e)
+{
+	if (lazylib_need("git2", e) < 0)
+		return -1;
+	pthread_once(&git_once, git_init);
+	return 0;
 }
 
 static const char *git_msg(void)
@@ -763,7 +776,8 @@ int source_ls_remote(const char *url, struct strvec *refs, struct strvec *oids,
 	size_t n;
 	int ret = -1;
 
-	pthread_once(&git_once, git_init);
+	if (git_ready(e) < 0)
+		return -1;
 	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
 	fetch_callbacks(&cb, &c);
 	if (git_remote_create_detached(&remote, url) < 0 ||
@@ -814,7 +828,8 @@ int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
 	unsigned long fetched = 0;
 	int ret = -1;
 
-	pthread_once(&git_once, git_init);
+	if (git_ready(e) < 0)
+		return -1;
 	if (mirror_open(&m, mirror_dir, url, e) < 0)
 		goto out;
 	if (m.local) {
@@ -858,7 +873,8 @@ static int fetch_git(const struct source_opts *o, const char *url,
 	char *version = NULL;
 	int ret = -1;
 
-	pthread_once(&git_once, git_init);
+	if (git_ready(e) < 0)
+		return -1;
 	if (o->mirror_dir && !o->no_cache)
 		return fetch_mirrored(o, url, r, e);
 	git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
@@ -1153,7 +1169,8 @@ static void copy_filter_init(struct copy_filter *f, const char *abs,
 
 static void copy_filter_release(struct copy_filter *f)
 {
-	git_index_free(f->index);
+	if (f->index)
+		git_index_free(f->index);
 	strvec_release(&f->exclude);
 }
 
@@ -1389,7 +1406,10 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 		struct status_job job = { abs, false, false, 0 };
 		git_repository *repo = NULL;
 
-		pthread_once(&git_once, git_init);
+		if (git_ready(e) < 0) {
+			free(abs);
+			return -1;
+		}
 		if (!o->ref)
 			status_start(&job, o->no_spare);
 		if (o->worktree && !o->ref &&
@@ -1484,7 +1504,10 @@ int source_read_file(const struct source_opts *o, const char *path,
 		free(url);
 		return 2;
 	}
-	pthread_once(&git_once, git_init);
+	if (git_ready(e) < 0) {
+		free(url);
+		return -1;
+	}
 	if (mirror_update(o, url, &c, &x, e) < 0)
 		goto out;
 	if (git_commit_tree(&tree, x.commit) < 0) {
