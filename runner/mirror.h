@@ -93,6 +93,17 @@ int mirror_open(struct mirror *m, const char *sources_dir, const char *source,
 int mirror_sync_local(struct mirror *m, const char *src_gitdir,
 		      unsigned long *fetched, struct sw_err *e);
 
+/*
+ * The same for a repository on this machine reached by a file:// URL,
+ * whose objects are copied, not linked, as git's --no-local does: those
+ * the mirror lacks go into one new pack of the mirror's. libgit2's own
+ * transport for file:// does that too, but packs the whole tree of every
+ * annotated tag's commit again on each fetch that brings anything.
+ * *fetched counts the objects packed. Needs the lock.
+ */
+int mirror_fetch_file(struct mirror *m, const char *src_gitdir,
+		      unsigned long *fetched, struct sw_err *e);
+
 /* Release the lock (the paths stay usable). */
 void mirror_unlock(struct mirror *m);
 

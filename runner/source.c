@@ -636,6 +636,26 @@ static void mirrored_release(struct mirrored *x)
 }
 
 /*
+ * The repository a file:// URL names, opened, when mirror_fetch_file()
+ * can bring its mirror up to date (a ref outside branches and tags it
+ * does not fetch); NULL leaves it to libgit2's transport, which also says
+ * why a source cannot be read.
+ */
+static git_repository *file_source(const char *url, const char *ref)
+{
+	git_repository *src = NULL;
+
+	if (strncmp(url, "file:///", 8) || strchr(url, '%') || extra_ref(ref))
+		return NULL;
+	if (git_repository_open_ext(&src, url + 7,
+				    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		git_error_clear();
+		return NULL;
+	}
+	return src;
+}
+
+/*
  * Update the mirror of url under o->mirror_dir and resolve o->ref in it;
  * the mirror is unlocked on return (its objects are immutable).
  */
@@ -659,14 +679,17 @@ static int mirror_update(const struct source_opts *o, const char *url,
 		if (mirror_sync_local(&x->m, git_repository_commondir(src),
 				      &x->fetched, e) < 0)
 			goto out;
+	} else if ((src = file_source(url, o->ref))) {
+		if (mirror_fetch_file(&x->m, git_repository_commondir(src),
+				      &x->fetched, e) < 0)
+			goto out;
 	}
 	if (git_repository_open_bare(&x->mirror, x->m.gitdir) < 0) {
 		err_set(e, ERR_FAILED, "cannot open mirror '%s': %s",
 			x->m.gitdir, git_msg());
 		goto out;
 	}
-	if (!x->m.local &&
-	    fetch_remote(x->mirror, url, o->ref, c, &x->fetched, e) < 0)
+	if (!src && fetch_remote(x->mirror, url, o->ref, c, &x->fetched, e) < 0)
 		goto out;
 	progress_end(c);
 	if (o->ref) {
@@ -840,6 +863,10 @@ int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
 			goto out;
 		}
 		if (mirror_sync_local(&m, git_repository_commondir(src),
+				      &fetched, e) < 0)
+			goto out;
+	} else if ((src = file_source(url, NULL))) {
+		if (mirror_fetch_file(&m, git_repository_commondir(src),
 				      &fetched, e) < 0)
 			goto out;
 	} else {
