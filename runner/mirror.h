@@ -6,6 +6,8 @@
  *   mirror_open(&m, "/state/sources", url, &e);   -- paths, flock held
  *   if (m.local)                                  -- a repository path
  *           mirror_sync_local(&m, src_gitdir, &nobj, &e);
+ *   else if (a file:// URL)
+ *           mirror_fetch_file(&m, src_gitdir, &nobj, &e);
  *   else
  *           ...git_remote fetch into m.gitdir...     -- by the caller
  *   ...resolve the commit in the mirror...
@@ -77,8 +79,8 @@ char *mirror_path(const char *sources_dir, const char *source,
 /*
  * Compute the paths for source under sources_dir (created if absent),
  * take the lock (blocking) and create an empty bare mirror if there is
- * none. m->local is set for a path (not for file:// URLs, which go through
- * libgit2's transport as git's --no-local does).
+ * none. m->local is set for a path (not for file:// URLs, whose objects
+ * are copied, not linked, as git's --no-local does: mirror_fetch_file()).
  */
 int mirror_open(struct mirror *m, const char *sources_dir, const char *source,
 		struct sw_err *e);
