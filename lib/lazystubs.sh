@@ -34,6 +34,7 @@ esac
 } >"$tmp"
 : >"$tmp.syms"
 : >"$tmp.stubs"
+: >"$tmp.done"
 i=0
 n=0
 for lib in $libs; do
@@ -42,8 +43,10 @@ for lib in $libs; do
 	case $so in
 	/*) ;;
 	*)
-		echo "lazystubs.sh: lib$lib.so not found" >&2
-		exit 1
+		# not where the compiler looks (a -L of pkg-config's):
+		# linked as usual
+		echo "lazystubs.sh: lib$lib.so not found, linked at start-up" >&2
+		continue
 		;;
 	esac
 	soname=$(objdump -p "$so" | awk '$1 == "SONAME" { print $2 }')
@@ -55,6 +58,12 @@ for lib in $libs; do
 	# library linked at start-up, as before.
 	nm -D --defined-only "$so" | awk '$2 ~ /^[TWi]$/ { print $3 }' |
 		sed 's/@.*//' | sort -u | comm -12 "$tmp.calls" - >"$tmp.used"
+	[ -s "$tmp.used" ] || continue
+	# a name two libraries export is forwarded to the first one's
+	sort -u "$tmp.used" "$tmp.done" >"$tmp.both"
+	comm -23 "$tmp.used" "$tmp.done" >"$tmp.new"
+	mv "$tmp.new" "$tmp.used"
+	mv "$tmp.both" "$tmp.done"
 	[ -s "$tmp.used" ] || continue
 	echo "	{ \"$lib\", \"$soname\", PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL }," >>"$tmp"
 	while read -r fn; do
