@@ -74,16 +74,24 @@ deps:
 		apt-get install -y -qq --no-install-recommends $(DEP_PKGS) >/dev/null; \
 	fi
 
-$(BIN): $(MAIN_OBJ) $(LIB_OBJ)
+# Libraries loaded by stubs the first time they are called (lib/lazylib.h).
+LAZY_LIBS := git2 archive pq microhttpd
+LAZY_OBJ := $(BUILD)/lazystubs.o
+$(BUILD)/lazystubs.c: lib/lazystubs.sh $(MAIN_OBJ) $(LIB_OBJ)
+	lib/lazystubs.sh $@ "$(CC)" "$(LAZY_LIBS)" $(MAIN_OBJ) $(LIB_OBJ)
+$(LAZY_OBJ): $(BUILD)/lazystubs.c lib/lazylib.h
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BIN): $(MAIN_OBJ) $(LIB_OBJ) $(LAZY_OBJ)
 	$(CC) -o $@ $^ $(LIBS_ALL)
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(HDRS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(LAZY_OBJ) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB_OBJ) \
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB_OBJ) $(LAZY_OBJ) \
 		$$(pkg-config --libs cmocka) $(LIBS_ALL)
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(REPLAY_OBJ) $(LIB_OBJ) $(HDRS)

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "lazylib.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -695,9 +696,12 @@ static const char *archive_msg(struct archive *a, struct qname *q,
 
 static struct archive *reader_open(int fd, const char *path, struct sw_err *e)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	char head[4];
 
+	if (lazylib_need("archive", e) < 0)
+		return NULL;
+	a = archive_read_new();
 	if (!a)
 		BUG("archive_read_new");
 	if (lseek(fd, 0, SEEK_SET) < 0) {

@@ -9,7 +9,12 @@
 #include <libxml/xmlerror.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xalloc.h"
 
 #include "banned.h"
 
@@ -52,6 +57,123 @@ static void *sym(struct lib *l, const char *name)
 	static type name##_real;                                               \
 	if (!name##_real)                                                      \
 	*(void **)&name##_real = sym(&l, #name)
+
+/* ---- libraries loaded by generated stubs ---- */
+
+/* Defined in the generated stubs; absent (NULL) where there are none. */
+extern struct lazylib_lib lazylib_libs[] __attribute__((weak));
+
+_Static_assert(sizeof(struct lazylib_sym) == 24 &&
+		       offsetof(struct lazylib_sym, fn) == 0,
+	       "LAZYLIB_STUB reads lazylib_syms[i].fn at 24 * i");
+
+/* Load l once; 0 when it is loaded. */
+static int lib_load(struct lazylib_lib *l)
+{
+	pthread_mutex_lock(&l->lock);
+	if (!l->tried) {
+		l->handle = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL);
+		if (!l->handle) {
+			const char *why = dlerror();
+
+			l->why = xstrdup(why ? why : "unknown error");
+		}
+		l->tried = 1;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return l->handle ? 0 : -1;
+}
+
+int lazylib_need(const char *name, struct sw_err *e)
+{
+	if (!lazylib_libs)
+		return 0;
+	for (struct lazylib_lib *l = lazylib_libs; l->name; l++) {
+		if (strcmp(l->name, name))
+			continue;
+		if (lib_load(l) < 0)
+			return err_set(e, ERR_SYSTEM, "cannot load %s: %s",
+				       l->soname, l->why);
+		return 0;
+	}
+	return 0;
+}
+
+void *lazylib_resolve(struct lazylib_sym *sym)
+{
+	void *fn;
+
+	if (lib_load(sym->lib) < 0) {
+		fprintf(stderr, "slipway: cannot load %s: %s\n",
+			sym->lib->soname, sym->lib->why);
+		_exit(ERR_SYSTEM);
+	}
+	fn = dlsym(sym->lib->handle, sym->name);
+	if (!fn) {
+		fprintf(stderr, "slipway: cannot load %s: no function %s\n",
+			sym->lib->soname, sym->name);
+		_exit(ERR_SYSTEM);
+	}
+	__atomic_store_n(&sym->fn, fn, __ATOMIC_RELEASE);
+	return fn;
+}
+
+#if defined(__x86_64__)
+/*
+ * The first call through a stub, with %r11 = its struct lazylib_sym:
+ * keep the registers that may carry arguments (%rax holds the number of
+ * vector registers of a variadic call, %r10 a static chain), find the
+ * function and jump to it as if it had been called. The stack is
+ * 16-byte aligned at the call, as the ABI wants.
+ */
+__asm__(".text\n"
+	".globl lazylib_slow\n"
+	".hidden lazylib_slow\n"
+	".type lazylib_slow, @function\n"
+	"lazylib_slow:\n"
+	"\tpushq %rbp\n"
+	"\tmovq %rsp, %rbp\n"
+	"\tpushq %rdi\n"
+	"\tpushq %rsi\n"
+	"\tpushq %rdx\n"
+	"\tpushq %rcx\n"
+	"\tpushq %r8\n"
+	"\tpushq %r9\n"
+	"\tpushq %rax\n"
+	"\tpushq %r10\n"
+	"\tsubq $128, %rsp\n"
+	"\tmovdqa %xmm0, 0(%rsp)\n"
+	"\tmovdqa %xmm1, 16(%rsp)\n"
+	"\tmovdqa %xmm2, 32(%rsp)\n"
+	"\tmovdqa %xmm3, 48(%rsp)\n"
+	"\tmovdqa %xmm4, 64(%rsp)\n"
+	"\tmovdqa %xmm5, 80(%rsp)\n"
+	"\tmovdqa %xmm6, 96(%rsp)\n"
+	"\tmovdqa %xmm7, 112(%rsp)\n"
+	"\tmovq %r11, %rdi\n"
+	"\tcall lazylib_resolve\n"
+	"\tmovq %rax, %r11\n"
+	"\tmovdqa 0(%rsp), %xmm0\n"
+	"\tmovdqa 16(%rsp), %xmm1\n"
+	"\tmovdqa 32(%rsp), %xmm2\n"
+	"\tmovdqa 48(%rsp), %xmm3\n"
+	"\tmovdqa 64(%rsp), %xmm4\n"
+	"\tmovdqa 80(%rsp), %xmm5\n"
+	"\tmovdqa 96(%rsp), %xmm6\n"
+	"\tmovdqa 112(%rsp), %xmm7\n"
+	"\taddq $128, %rsp\n"
+	"\tpopq %r10\n"
+	"\tpopq %rax\n"
+	"\tpopq %r9\n"
+	"\tpopq %r8\n"
+	"\tpopq %rcx\n"
+	"\tpopq %rdx\n"
+	"\tpopq %rsi\n"
+	"\tpopq %rdi\n"
+	"\tpopq %rbp\n"
+	"\tjmp *%r11\n"
+	".size lazylib_slow, .-lazylib_slow\n");
+#endif
 
 /* ---- libcurl ---- */
 

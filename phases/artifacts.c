@@ -22,6 +22,7 @@
 #include "fs.h"
 #include "glob.h"
 #include "hash.h"
+#include "lazylib.h"
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -1077,6 +1078,10 @@ static int write_archive(const struct artifact_list *l, const char *dest,
 	struct sink sink;
 	int ret = -1;
 
+	if (lazylib_need("archive", e) < 0) {
+		free(tmp);
+		return -1;
+	}
 	/*
 	 * libarchive sets up and tears down zlib's state (some 270 KiB) for
 	 * every deflated entry; with glibc's default trim threshold each

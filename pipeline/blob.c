@@ -13,6 +13,7 @@
 #include "blob.h"
 #include "fs.h"
 #include "hash.h"
+#include "lazylib.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -43,12 +44,16 @@ static bool bad_name(const char *s)
 
 int blob_pack(const char *dir, const char *tar, char hex[65], struct sw_err *e)
 {
-	struct archive *disk = archive_read_disk_new();
-	struct archive *w = archive_write_new();
+	struct archive *disk, *w;
 	struct archive_entry *ent = NULL;
-	char *tmp = fs_tmp_name(tar);
+	char *tmp;
 	int ret = -1, rc;
 
+	if (lazylib_need("archive", e) < 0)
+		return -1;
+	disk = archive_read_disk_new();
+	w = archive_write_new();
+	tmp = fs_tmp_name(tar);
 	archive_read_disk_set_standard_lookup(disk);
 	archive_read_disk_set_symlink_physical(disk);
 	archive_write_set_format_pax_restricted(w);
@@ -118,12 +123,16 @@ out:
 
 int blob_unpack(const char *tar, const char *dest, struct sw_err *e)
 {
-	struct archive *a = archive_read_new();
-	struct archive *d = archive_write_disk_new();
+	struct archive *a, *d;
 	struct archive_entry *ent;
-	char *tmp = fs_tmp_name(dest);
+	char *tmp;
 	int ret = -1, rc;
 
+	if (lazylib_need("archive", e) < 0)
+		return -1;
+	a = archive_read_new();
+	d = archive_write_disk_new();
+	tmp = fs_tmp_name(dest);
 	archive_read_support_format_tar(a);
 	archive_write_disk_set_options(
 		d, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |

@@ -737,6 +737,122 @@ out:
 	return ret;
 }
 
+/*
+ * What the mirror lacks of what src's refs l reach, put in pb: commits
+ * pushed on walk (what the mirror's own refs reach is hidden), annotated
+ * tags added one by one, a tagged tree or blob with what it holds.
+ * *wants counts the commits pushed.
+ */
+static int pack_wants(git_repository *src, git_odb *have,
+		      const struct ref_list *l, git_packbuilder *pb,
+		      git_revwalk *walk, size_t *wants)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		git_oid oid = l->v[i].oid;
+
+		while (!git_odb_exists(have, &oid)) {
+			git_object *obj = NULL;
+			git_object_t type;
+			int r;
+
+			if (git_object_lookup(&obj, src, &oid, GIT_OBJECT_ANY) <
+			    0)
+				return -1;
+			type = git_object_type(obj);
+			if (type == GIT_OBJECT_TAG) {
+				r = git_packbuilder_insert(pb, &oid, NULL);
+				git_oid_cpy(&oid,
+					    git_tag_target_id((git_tag *)obj));
+				git_object_free(obj);
+				if (r < 0)
+					return -1;
+				continue;
+			}
+			git_object_free(obj);
+			if (type == GIT_OBJECT_COMMIT) {
+				if (git_revwalk_push(walk, &oid) < 0)
+					return -1;
+				(*wants)++;
+			} else if (git_packbuilder_insert_recur(pb, &oid,
+								NULL) < 0) {
+				return -1;
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Hide from walk the commits the mirror's refs point at (src may lack some). */
+static void pack_haves(const struct ref_list *l, git_revwalk *walk)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		const git_oid *oid =
+			l->v[i].has_peeled ? &l->v[i].peeled : &l->v[i].oid;
+
+		if (git_revwalk_hide(walk, oid) < 0)
+			git_error_clear();
+	}
+}
+
+int mirror_fetch_file(struct mirror *m, const char *src_gitdir,
+		      unsigned long *fetched, struct sw_err *e)
+{
+	struct ref_list want = { NULL, 0, 0 }, have = { NULL, 0, 0 };
+	git_repository *src = NULL, *mirror = NULL;
+	git_packbuilder *pb = NULL;
+	git_revwalk *walk = NULL;
+	git_odb *odb = NULL;
+	char *pack = NULL;
+	size_t wants = 0;
+	int ret = -1;
+
+	*fetched = 0;
+	if (git_repository_open_bare(&src, src_gitdir) < 0 ||
+	    git_repository_open_bare(&mirror, m->gitdir) < 0 ||
+	    git_repository_odb(&odb, mirror) < 0 ||
+	    git_revwalk_new(&walk, src) < 0 ||
+	    git_packbuilder_new(&pb, src) < 0) {
+		err_set(e, ERR_FAILED, "%s", git_msg());
+		goto out;
+	}
+	if (collect_refs(src, "refs/heads/*", &want, e) < 0 ||
+	    collect_refs(src, "refs/tags/*", &want, e) < 0 ||
+	    collect_refs(mirror, "refs/heads/*", &have, e) < 0 ||
+	    collect_refs(mirror, "refs/tags/*", &have, e) < 0)
+		goto out;
+	if (pack_wants(src, odb, &want, pb, walk, &wants) < 0) {
+		err_set(e, ERR_FAILED, "%s", git_msg());
+		goto out;
+	}
+	pack_haves(&have, walk);
+	if (wants && git_packbuilder_insert_walk(pb, walk) < 0) {
+		err_set(e, ERR_FAILED, "%s", git_msg());
+		goto out;
+	}
+	*fetched = git_packbuilder_object_count(pb);
+	pack = fs_join(m->gitdir, "objects/pack");
+	if (*fetched && git_packbuilder_write(pb, pack, 0, NULL, NULL) < 0) {
+		err_set(e, ERR_FAILED, "cannot write a pack: %s", git_msg());
+		goto out;
+	}
+	if (sync_refs(m, src_gitdir, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (ret)
+		err_prefix(e, "cannot update the mirror of '%s'", m->url);
+	free(pack);
+	ref_list_release(&want);
+	ref_list_release(&have);
+	git_packbuilder_free(pb);
+	git_revwalk_free(walk);
+	git_odb_free(odb);
+	git_repository_free(mirror);
+	git_repository_free(src);
+	return ret;
+}
+
 /* ---- checkout ---- */
 
 /*

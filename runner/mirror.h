@@ -6,6 +6,8 @@
  *   mirror_open(&m, "/state/sources", url, &e);   -- paths, flock held
  *   if (m.local)                                  -- a repository path
  *           mirror_sync_local(&m, src_gitdir, &nobj, &e);
+ *   else if (a file:// URL)
+ *           mirror_fetch_file(&m, src_gitdir, &nobj, &e);
  *   else
  *           ...git_remote fetch into m.gitdir...     -- by the caller
  *   ...resolve the commit in the mirror...
@@ -77,8 +79,8 @@ char *mirror_path(const char *sources_dir, const char *source,
 /*
  * Compute the paths for source under sources_dir (created if absent),
  * take the lock (blocking) and create an empty bare mirror if there is
- * none. m->local is set for a path (not for file:// URLs, which go through
- * libgit2's transport as git's --no-local does).
+ * none. m->local is set for a path (not for file:// URLs, whose objects
+ * are copied, not linked, as git's --no-local does: mirror_fetch_file()).
  */
 int mirror_open(struct mirror *m, const char *sources_dir, const char *source,
 		struct sw_err *e);
@@ -91,6 +93,17 @@ int mirror_open(struct mirror *m, const char *sources_dir, const char *source,
  * *fetched counts the objects added. Needs the lock.
  */
 int mirror_sync_local(struct mirror *m, const char *src_gitdir,
+		      unsigned long *fetched, struct sw_err *e);
+
+/*
+ * The same for a repository on this machine reached by a file:// URL,
+ * whose objects are copied, not linked, as git's --no-local does: those
+ * the mirror lacks go into one new pack of the mirror's. libgit2's own
+ * transport for file:// does that too, but packs the whole tree of every
+ * annotated tag's commit again on each fetch that brings anything.
+ * *fetched counts the objects packed. Needs the lock.
+ */
+int mirror_fetch_file(struct mirror *m, const char *src_gitdir,
 		      unsigned long *fetched, struct sw_err *e);
 
 /* Release the lock (the paths stay usable). */

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "lazylib.h"
 #include "proc.h"
 #include "mirror.h"
 #include "retire.h"
@@ -182,6 +183,18 @@ static void git_init(void)
 	 * nothing.
 	 */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+}
+
+/*
+ * libgit2 loaded (lib/lazylib.h) and set up, once; -1 when it cannot be
+ * loaded. Before it, nothing may call libgit2, not even a _free(NULL).
+ */
+static int git_ready(struct sw_err *e)
+{
+	if (lazylib_need("git2", e) < 0)
+		return -1;
+	pthread_once(&git_once, git_init);
+	return 0;
 }
 
 static const char *git_msg(void)
@@ -623,6 +636,26 @@ static void mirrored_release(struct mirrored *x)
 }
 
 /*
+ * The repository a file:// URL names, opened, when mirror_fetch_file()
+ * can bring its mirror up to date (a ref outside branches and tags it
+ * does not fetch); NULL leaves it to libgit2's transport, which also says
+ * why a source cannot be read.
+ */
+static git_repository *file_source(const char *url, const char *ref)
+{
+	git_repository *src = NULL;
+
+	if (strncmp(url, "file:///", 8) || strchr(url, '%') || extra_ref(ref))
+		return NULL;
+	if (git_repository_open_ext(&src, url + 7,
+				    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		git_error_clear();
+		return NULL;
+	}
+	return src;
+}
+
+/*
  * Update the mirror of url under o->mirror_dir and resolve o->ref in it;
  * the mirror is unlocked on return (its objects are immutable).
  */
@@ -646,14 +679,17 @@ static int mirror_update(const struct source_opts *o, const char *url,
 		if (mirror_sync_local(&x->m, git_repository_commondir(src),
 				      &x->fetched, e) < 0)
 			goto out;
+	} else if ((src = file_source(url, o->ref))) {
+		if (mirror_fetch_file(&x->m, git_repository_commondir(src),
+				      &x->fetched, e) < 0)
+			goto out;
 	}
 	if (git_repository_open_bare(&x->mirror, x->m.gitdir) < 0) {
 		err_set(e, ERR_FAILED, "cannot open mirror '%s': %s",
 			x->m.gitdir, git_msg());
 		goto out;
 	}
-	if (!x->m.local &&
-	    fetch_remote(x->mirror, url, o->ref, c, &x->fetched, e) < 0)
+	if (!src && fetch_remote(x->mirror, url, o->ref, c, &x->fetched, e) < 0)
 		goto out;
 	progress_end(c);
 	if (o->ref) {
@@ -763,7 +799,8 @@ int source_ls_remote(const char *url, struct strvec *refs, struct strvec *oids,
 	size_t n;
 	int ret = -1;
 
-	pthread_once(&git_once, git_init);
+	if (git_ready(e) < 0)
+		return -1;
 	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
 	fetch_callbacks(&cb, &c);
 	if (git_remote_create_detached(&remote, url) < 0 ||
@@ -814,7 +851,8 @@ int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
 	unsigned long fetched = 0;
 	int ret = -1;
 
-	pthread_once(&git_once, git_init);
+	if (git_ready(e) < 0)
+		return -1;
 	if (mirror_open(&m, mirror_dir, url, e) < 0)
 		goto out;
 	if (m.local) {
@@ -825,6 +863,10 @@ int source_mirror_update(const char *mirror_dir, const char *url, char **gitdir,
 			goto out;
 		}
 		if (mirror_sync_local(&m, git_repository_commondir(src),
+				      &fetched, e) < 0)
+			goto out;
+	} else if ((src = file_source(url, NULL))) {
+		if (mirror_fetch_file(&m, git_repository_commondir(src),
 				      &fetched, e) < 0)
 			goto out;
 	} else {
@@ -858,7 +900,8 @@ static int fetch_git(const struct source_opts *o, const char *url,
 	char *version = NULL;
 	int ret = -1;
 
-	pthread_once(&git_once, git_init);
+	if (git_ready(e) < 0)
+		return -1;
 	if (o->mirror_dir && !o->no_cache)
 		return fetch_mirrored(o, url, r, e);
 	git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
@@ -1153,7 +1196,8 @@ static void copy_filter_init(struct copy_filter *f, const char *abs,
 
 static void copy_filter_release(struct copy_filter *f)
 {
-	git_index_free(f->index);
+	if (f->index)
+		git_index_free(f->index);
 	strvec_release(&f->exclude);
 }
 
@@ -1389,7 +1433,10 @@ int source_fetch(const struct source_opts *o, struct source_result *r,
 		struct status_job job = { abs, false, false, 0 };
 		git_repository *repo = NULL;
 
-		pthread_once(&git_once, git_init);
+		if (git_ready(e) < 0) {
+			free(abs);
+			return -1;
+		}
 		if (!o->ref)
 			status_start(&job, o->no_spare);
 		if (o->worktree && !o->ref &&
@@ -1484,7 +1531,10 @@ int source_read_file(const struct source_opts *o, const char *path,
 		free(url);
 		return 2;
 	}
-	pthread_once(&git_once, git_init);
+	if (git_ready(e) < 0) {
+		free(url);
+		return -1;
+	}
 	if (mirror_update(o, url, &c, &x, e) < 0)
 		goto out;
 	if (git_commit_tree(&tree, x.commit) < 0) {

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "fs.h"
+#include "lazylib.h"
 #include "proc.h"
 #include "state.h"
 #include "xalloc.h"
@@ -134,6 +135,8 @@ int watch_init(struct watch *w, const struct watch_opts *o, struct sw_err *e)
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0)
 		return err_sys(e, "cannot watch files (inotify)");
+	if (lazylib_need("git2", e) < 0)
+		return -1;
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, w->root, 0, NULL) == 0 &&
 	    git_repository_workdir(repo)) {

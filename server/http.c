@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "http.h"
+#include "lazylib.h"
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -856,6 +857,8 @@ int http_start(struct http_server *h, struct sw_err *e)
 			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *di;
 
+	if (lazylib_need("microhttpd", e) < 0)
+		return -1;
 	memset(&ss, 0, sizeof(ss));
 	if (h->o.address && strchr(h->o.address, ':')) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;

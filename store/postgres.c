@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "impl.h"
+#include "lazylib.h"
 #include "migrations.h"
 #include "strvec.h"
 #include "xalloc.h"
@@ -371,11 +372,14 @@ int pg_open(struct pg **out, const char *url, int max, struct sw_err *e)
 	static const char *const keys[] = { "dbname",
 					    "fallback_application_name", NULL };
 	const char *vals[] = { url, "slipway", NULL };
-	struct pg *s = xcalloc(1, sizeof(*s));
+	struct pg *s;
 	char *set;
 	int ret;
 
 	*out = NULL;
+	if (lazylib_need("pq", e) < 0)
+		return -1;
+	s = xcalloc(1, sizeof(*s));
 	s->name = redact(url);
 	s->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(s->conn) != CONNECTION_OK) {

@@ -287,3 +287,51 @@ EOF2
 	[[ "$output" == *"one   | task=one"* ]]
 	[ -z "$(find "$STATE/batches" -maxdepth 1 -name '.probe-*')" ]
 }
+
+# Objects in the packs of the mirror of state $1 (there is one mirror).
+mirror_packed() {
+	local n=0 idx
+	for idx in "$1"/sources/*.git/objects/pack/*.idx; do
+		[ -e "$idx" ] || continue
+		n=$((n + $(git show-index <"$idx" | wc -l)))
+	done
+	echo "$n"
+}
+
+@test "a file:// URL's mirror gets only the objects it lacks, whatever the tags" {
+	make_repo
+	# a tree big enough that packing it again shows
+	mkdir "$REPO/d"
+	for i in $(seq 60); do echo "$i" >"$REPO/d/f$i"; done
+	g add -A && g commit -q -m files && g tag -a -m two v2
+	run "$SLIPWAY" build "file://$REPO" --state-dir "$STATE" -q
+	[ "$status" -eq 0 ]
+	before=$(mirror_packed "$STATE")
+	[ "$before" -gt 60 ]
+	# one changed file: its blob, two trees, the commit, a new tag
+	echo third >"$REPO/marker.txt"
+	g commit -q -am third && g tag -a -m three v3
+	rm -f "$REPORT"
+	run "$SLIPWAY" build "file://$REPO" --state-dir "$STATE" \
+		--report "$REPORT"
+	[ "$status" -eq 0 ]
+	LOG=$(jq -r .logs.location "$REPORT")
+	[ "$(printed MARKER)" = third ]
+	[ "$(printed DESCRIBE)" = v3 ]
+	after=$(mirror_packed "$STATE")
+	echo "objects packed: $before, then $after"
+	[ "$((after - before))" -eq 4 ]
+	mirror=$(ls -d "$STATE"/sources/*.git)
+	git -C "$mirror" fsck --connectivity-only
+	[ "$(git -C "$mirror" rev-parse v3 main v1^{commit})" = \
+		"$(git -C "$REPO" rev-parse v3 main v1^{commit})" ]
+	# a branch deleted at the source goes from the mirror too
+	g branch gone HEAD~1
+	run "$SLIPWAY" build "file://$REPO" --state-dir "$STATE" -q
+	[ "$status" -eq 0 ]
+	git -C "$mirror" rev-parse --verify -q refs/heads/gone
+	g branch -D gone
+	run "$SLIPWAY" build "file://$REPO" --state-dir "$STATE" -q
+	[ "$status" -eq 0 ]
+	! git -C "$mirror" rev-parse --verify -q refs/heads/gone || false
+}
