@@ -810,10 +810,12 @@ int cache_open(struct cache *c, const char *state_dir, struct sw_err *e)
 		c->link = CACHE_LINK_LINK;
 	else if (!strcmp(mode, "copy"))
 		c->link = CACHE_LINK_COPY;
+	else if (!strcmp(mode, "overlay"))
+		c->link = CACHE_LINK_OVERLAY;
 	else
 		return err_set(e, ERR_USAGE,
-			       "SLIPWAY_CACHE_LINK: '%s' is not auto, link or "
-			       "copy",
+			       "SLIPWAY_CACHE_LINK: '%s' is not auto, overlay, "
+			       "link or copy",
 			       mode);
 	abs = fs_abspath(state_dir);
 	c->dir = fs_join(abs, "cache");
@@ -864,6 +866,9 @@ void cache_release(struct cache *c)
 		close(c->objects_fd);
 	if (c->tmp_fd >= 0)
 		close(c->tmp_fd);
+	for (size_t i = 0; i < c->ntree_fds; i++)
+		close(c->tree_fds[i]);
+	free(c->tree_fds);
 	free(c->dir);
 	statc_free(c->statc);
 	*c = (struct cache)CACHE_INIT;
@@ -1821,6 +1826,9 @@ struct rctx {
 	struct buf cur;
 	struct strvec late_dirs; /* "<root>\t<rel>\t<mode>" */
 	bool bumped; /* the generation, for a missing object */
+	bool tree; /* making a tree: never a hard link to an object */
+	int prev_fd; /* an older tree of the entry, to link from; or -1 */
+	struct cache_statc *prev; /* its files; count holds the mode */
 };
 
 static int root_fd(struct rctx *x, int pat, int root)
@@ -1946,6 +1954,39 @@ out:
 	return ret;
 }
 
+/*
+ * Making a tree: link the older tree's file at the same path when it has
+ * the same content, mode and mtime (and still looks it). 0 or -1.
+ */
+static int place_prev(struct rctx *x, int pfd, const char *leaf,
+		      const struct item *it, struct stat *st)
+{
+	char *k = item_key(it->root, it->path);
+	struct statc_ent *s = statc_find(x->prev, k);
+	char *rel = NULL;
+	int ret = -1;
+
+	if (!s || strcmp(s->hash, it->hash) || s->mtime_ns != it->mtime_ns ||
+	    s->size != it->size || s->count != (long)(it->mode & 07777))
+		goto out;
+	rel = xasprintf("%s/%s", root_names[it->root], it->path);
+	if (fstatat(x->prev_fd, rel, st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st->st_mode) || (uint64_t)st->st_size != it->size ||
+	    st_mtime_ns(st) != it->mtime_ns ||
+	    (st->st_mode & 07777) != (it->mode & 07777))
+		goto out;
+	if (linkat(x->prev_fd, rel, pfd, leaf, 0) < 0 &&
+	    (errno != EEXIST || clear_leaf(pfd, leaf) < 0 ||
+	     linkat(x->prev_fd, rel, pfd, leaf, 0) < 0))
+		goto out;
+	x->r->linked++;
+	ret = 0;
+out:
+	free(rel);
+	free(k);
+	return ret;
+}
+
 /* Place the object as leaf, in the cache's mode; counts how in x->r. */
 static int place_file(struct rctx *x, int pfd, const char *leaf,
 		      const struct item *it, const char *obj,
@@ -1954,7 +1995,9 @@ static int place_file(struct rctx *x, int pfd, const char *leaf,
 	struct cache *c = x->c;
 	int rc;
 
-	if (c->link == CACHE_LINK_LINK) {
+	if (x->prev && place_prev(x, pfd, leaf, it, st) == 0)
+		return 0;
+	if (c->link == CACHE_LINK_LINK && !x->tree) {
 		for (int tries = 0; tries < 2; tries++) {
 			if (linkat(c->objects_fd, obj, pfd, leaf, 0) == 0) {
 				*st = *ost;
@@ -1967,7 +2010,9 @@ static int place_file(struct rctx *x, int pfd, const char *leaf,
 		if (errno != EXDEV && errno != EMLINK && errno != EPERM)
 			return -1;
 	}
-	if (c->link == CACHE_LINK_AUTO && !c->no_reflink) {
+	if ((c->link == CACHE_LINK_AUTO || c->link == CACHE_LINK_OVERLAY ||
+	     (c->link == CACHE_LINK_LINK && x->tree)) &&
+	    !c->no_reflink) {
 		rc = place_own(x, pfd, leaf, it, obj, PLACE_CLONE, st);
 		if (rc == 0) {
 			x->r->cloned++;
@@ -2095,6 +2140,391 @@ static void late_dirs(struct rctx *x)
 	}
 }
 
+/* ---- overlay restore: units and trees ---- */
+
+/* A directory mounted as an overlay, and the items beneath it. */
+struct unit {
+	int root;
+	int pat; /* a pattern of its own (its literal start opens it) */
+	char *path; /* relative to its root */
+	char *lower; /* <tree>/<root name>/<path> */
+	char *target; /* absolute: the mount point */
+	bool failed; /* not mounted: restore its items the usual way */
+};
+
+struct units {
+	struct unit *v;
+	size_t nr;
+};
+
+static void units_release(struct units *u)
+{
+	for (size_t i = 0; i < u->nr; i++) {
+		free(u->v[i].path);
+		free(u->v[i].lower);
+		free(u->v[i].target);
+	}
+	free(u->v);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Whether path is dir or beneath it. */
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (!path[n] || path[n] == '/');
+}
+
+/*
+ * The overlay directories of the patterns: a bare directory as a whole,
+ * else the literal prefix; none at a root (a glob at the source root)
+ * nor for the machine's own absolute paths; nested ones merged.
+ */
+static void units_of(const struct pats *pats, const struct cache_spec *spec,
+		     struct units *u)
+{
+	u->v = xcalloc(pats->nr ? pats->nr : 1, sizeof(*u->v));
+	u->nr = 0;
+	for (size_t i = 0; i < pats->nr; i++) {
+		const struct pat *p = &pats->v[i];
+		const char *d = p->all_under ? p->all_under : p->start;
+		size_t k;
+
+		if (!*d || (p->root == ROOT_ABS && !spec->abs_root))
+			continue;
+		for (k = 0; k < u->nr; k++)
+			if (u->v[k].root == p->root && under(d, u->v[k].path))
+				break;
+		if (k < u->nr)
+			continue;
+		for (k = 0; k < u->nr;) {
+			if (u->v[k].root == p->root && under(u->v[k].path, d)) {
+				free(u->v[k].path);
+				u->v[k] = u->v[--u->nr];
+			} else {
+				k++;
+			}
+		}
+		u->v[u->nr].root = p->root;
+		u->v[u->nr].pat = (int)i;
+		u->v[u->nr].path = xstrdup(d);
+		u->nr++;
+	}
+}
+
+static struct unit *unit_of(const struct units *u, const struct item *it)
+{
+	for (size_t i = 0; i < u->nr; i++)
+		if (u->v[i].root == it->root && under(it->path, u->v[i].path))
+			return &u->v[i];
+	return NULL;
+}
+
+static bool flock_retry(int fd, int how)
+{
+	while (flock(fd, how) < 0)
+		if (errno != EINTR)
+			return false;
+	return true;
+}
+
+/*
+ * Open (making it) the tree's lock and hold it shared; the fd is kept in
+ * c until cache_release. -1 with errno.
+ */
+static int tree_lock(struct cache *c, const char *tree)
+{
+	char *p = fs_join(tree, "lock");
+	struct sw_err ign = SW_ERR_INIT;
+	int fd = -1;
+
+	if (fs_mkdir_p(tree, 0755, &ign) == 0)
+		fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(p);
+	if (fd < 0)
+		return -1;
+	if (!flock_retry(fd, LOCK_SH)) {
+		close(fd);
+		return -1;
+	}
+	c->tree_fds = xrealloc(c->tree_fds,
+			       (c->ntree_fds + 1) * sizeof(*c->tree_fds));
+	c->tree_fds[c->ntree_fds++] = fd;
+	return fd;
+}
+
+/* A ready tree's manifest, for the entry made at created. */
+static int tree_read(const char *tree, const struct pats *pats,
+		     const char *version, int64_t created, struct manifest *m)
+{
+	char *man = fs_join(tree, "manifest.json");
+	struct sw_err ign = SW_ERR_INIT;
+	int ret = -1;
+
+	if (fs_exists(man) && manifest_read(man, true, m, &ign) == 0) {
+		if (m->created_ns == created &&
+		    validate(m, pats, version, &ign) == 0)
+			ret = 0;
+		else
+			manifest_release(m);
+	}
+	free(man);
+	return ret;
+}
+
+/* Remove a tree nobody uses (its lock free), e.g. an older one. */
+static bool tree_remove(const char *tree)
+{
+	char *p = fs_join(tree, "lock");
+	struct sw_err ign = SW_ERR_INIT;
+	int fd = open(p, O_RDWR | O_CLOEXEC);
+	bool done = false;
+
+	free(p);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return false;
+	}
+	/* The lock goes last: a tree without one is anyone's to remove. */
+	p = fs_join(tree, "manifest.json");
+	unlink(p);
+	free(p);
+	if (fs_remove_tree(tree, &ign) == 0)
+		done = true;
+	if (fd >= 0)
+		close(fd);
+	return done;
+}
+
+/*
+ * The newest other ready tree of entry `name` in vdir (an older entry
+ * of the same name, replaced since), opened in *fd with its files in a
+ * table (count: the mode), to link from; and its path in *path.
+ */
+static struct cache_statc *tree_prev(const char *vdir, const char *name,
+				     const char *self, int *fd, char **path)
+{
+	DIR *d = opendir(vdir);
+	struct dirent *de;
+	size_t n = strlen(name);
+	char *best = NULL;
+	struct cache_statc *t = NULL;
+	struct manifest m;
+	struct sw_err ign = SW_ERR_INIT;
+	char *man;
+
+	*fd = -1;
+	*path = NULL;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, name, n) || de->d_name[n] != '.' ||
+		    !strcmp(de->d_name, self))
+			continue;
+		if (!best || strtoll(de->d_name + n + 1, NULL, 10) >
+				     strtoll(best + n + 1, NULL, 10)) {
+			free(best);
+			best = xstrdup(de->d_name);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (!best)
+		return NULL;
+	*path = fs_join(vdir, best);
+	free(best);
+	man = fs_join(*path, "manifest.json");
+	if (manifest_read(man, true, &m, &ign) == 0) {
+		*fd = open(*path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		t = xcalloc(1, sizeof(*t));
+		for (size_t i = 0; *fd >= 0 && i < m.items.nr; i++) {
+			const struct item *x = &m.items.v[i];
+			char *k;
+			struct statc_ent *s;
+
+			if (x->type != T_FILE)
+				continue;
+			k = item_key(x->root, x->path);
+			s = statc_get(t, k);
+			s->size = x->size;
+			s->mtime_ns = x->mtime_ns;
+			s->count = (long)(x->mode & 07777);
+			memcpy(s->hash, x->hash, sizeof(s->hash));
+			free(k);
+		}
+		manifest_release(&m);
+	}
+	free(man);
+	return t;
+}
+
+/*
+ * Make the tree of entry m: the items of the units placed from the
+ * objects, or linked from an older tree. Ready (its manifest written)
+ * only when every file could be placed. Warnings go to r.
+ */
+static void tree_make(struct cache *c, const char *vdir, const char *base,
+		      const char *tree, struct manifest *m,
+		      const struct pats *pats, const struct units *u,
+		      struct cache_result *r)
+{
+	struct cache_result tr = CACHE_RESULT_INIT;
+	struct rctx t = { 0 };
+	struct sw_err pe = SW_ERR_INIT;
+	char *srcp = fs_join(tree, "src"), *absp = fs_join(tree, "abs");
+	char *prev_path = NULL, *man = NULL, *name = NULL;
+	struct buf b = BUF_INIT;
+	int ret = -1;
+
+	t.src_fd = t.cur_fd = t.prev_fd = -1;
+	if (fs_mkdir_p(srcp, 0755, &pe) < 0 || fs_mkdir_p(absp, 0755, &pe) < 0)
+		goto out;
+	t.src_fd = open(srcp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t.src_fd < 0)
+		goto out;
+	t.c = c;
+	t.r = &tr;
+	t.pats = pats;
+	t.abs_root = absp;
+	t.tree = true;
+	t.abs_fd = xmalloc(sizeof(*t.abs_fd) * (pats->nr ? pats->nr : 1));
+	for (size_t i = 0; i < pats->nr; i++)
+		t.abs_fd[i] = -2;
+	name = xstrndup(base, strrchr(base, '.') - base);
+	t.prev = tree_prev(vdir, name, base, &t.prev_fd, &prev_path);
+	for (size_t i = 0; i < u->nr; i++) {
+		int rfd = u->v[i].root == ROOT_SRC
+				  ? fcntl(t.src_fd, F_DUPFD_CLOEXEC, 3)
+				  : abs_open(absp);
+		int fd = rfd < 0 ? -1
+				 : open_dirs(rfd, u->v[i].path, false, true);
+
+		if (rfd >= 0)
+			close(rfd);
+		if (fd < 0)
+			goto out;
+		close(fd);
+	}
+	for (size_t i = 0; i < m->items.nr; i++)
+		if (unit_of(u, &m->items.v[i]))
+			restore_item(&t, &m->items.v[i]);
+	late_dirs(&t);
+	r->missing += tr.missing;
+	for (size_t i = 0; i < tr.warnings.nr; i++)
+		strvec_push(&r->warnings, tr.warnings.v[i]);
+	if (tr.missing)
+		goto out; /* not ready: made again by the next restore */
+	for (size_t i = 0; i < m->items.nr; i++) {
+		struct item *x = &m->items.v[i];
+		char *k;
+		struct statc_ent *st;
+
+		if (x->type != T_FILE || !unit_of(u, x))
+			continue;
+		k = item_key(x->root, x->path);
+		st = statc_find(c->statc, k);
+		if (st)
+			x->ino = st->ino;
+		free(k);
+	}
+	manifest_head(&b, m);
+	manifest_items(&b, &m->items);
+	man = fs_join(tree, "manifest.json");
+	if (tmp_put(c, man, b.ptr, b.len, 0644, PUT_RENAME, false, NULL, &pe) <
+	    0)
+		goto out;
+	ret = 0;
+out:
+	if (ret < 0 && pe.msg[0])
+		warnf(r, "cache tree: %s", pe.msg);
+	if (t.cur_fd >= 0)
+		close(t.cur_fd);
+	if (t.src_fd >= 0)
+		close(t.src_fd);
+	for (size_t i = 0; t.abs_fd && i < pats->nr; i++)
+		if (t.abs_fd[i] >= 0)
+			close(t.abs_fd[i]);
+	free(t.abs_fd);
+	if (t.prev_fd >= 0)
+		close(t.prev_fd);
+	statc_free(t.prev);
+	/* The older tree has served: gone unless a build still uses it. */
+	if (ret == 0 && prev_path)
+		tree_remove(prev_path);
+	buf_release(&t.cur);
+	strvec_release(&t.late_dirs);
+	cache_result_release(&tr);
+	buf_release(&b);
+	free(prev_path);
+	free(srcp);
+	free(absp);
+	free(man);
+	free(name);
+}
+
+/*
+ * Mount the units over their targets (made if missing), each with an
+ * upper and work directory of its own under spec->overlay_dir. A unit
+ * whose mount is refused is marked failed, and so are the ones after it
+ * (the kernel will not change its mind): their items are restored the
+ * usual way.
+ */
+static void mount_units(struct cache *c, const struct cache_spec *spec,
+			struct rctx *x, const char *srcdir, const char *tree,
+			struct units *u, struct cache_result *r)
+{
+	for (size_t i = 0; i < u->nr; i++) {
+		struct unit *un = &u->v[i];
+		struct sw_err e = SW_ERR_INIT;
+		char *base = NULL, *up = NULL, *wk = NULL, *abs = NULL;
+		const char *lowers[2];
+		int fd = -1;
+
+		if (c->no_overlay) {
+			un->failed = true;
+			continue;
+		}
+		un->lower = xasprintf("%s/%s/%s", tree, root_names[un->root],
+				      un->path);
+		if (un->root == ROOT_SRC) {
+			abs = fs_abspath(srcdir);
+			un->target = fs_join(abs, un->path);
+			fd = open_dirs(x->src_fd, un->path, false, true);
+		} else {
+			int rfd = root_fd(x, un->pat, ROOT_ABS);
+
+			abs = fs_abspath(spec->abs_root);
+			un->target = fs_join(abs, un->path);
+			fd = rfd < 0 ? -1 : fcntl(rfd, F_DUPFD_CLOEXEC, 3);
+		}
+		base = xasprintf("%s/%zu", spec->overlay_dir, c->nmounts++);
+		up = fs_join(base, "upper");
+		wk = fs_join(base, "work");
+		lowers[0] = un->lower;
+		lowers[1] = un->target;
+		if (fd < 0) {
+			err_sys(&e, "cannot make '%s'", un->target);
+		} else if (fs_mkdir_p(up, 0755, &e) == 0 &&
+			   fs_mkdir_p(wk, 0700, &e) == 0 &&
+			   mountns_overlay(spec->ns, lowers, 2, up, wk,
+					   un->target, &e) == 0) {
+			strvec_push(&r->mounts, un->target);
+		} else {
+			c->no_overlay = true;
+		}
+		if (e.msg[0]) {
+			un->failed = true;
+			free(r->overlay_why);
+			r->overlay_why = xstrdup(e.msg);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(base);
+		free(up);
+		free(wk);
+		free(abs);
+	}
+}
+
 struct found {
 	char *name, *key;
 	int64_t created;
@@ -2196,15 +2626,19 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 	struct pats pats = { 0 };
 	struct manifest m = { 0 };
 	struct rctx x = { 0 };
+	struct units u = { 0 };
 	struct sw_err pe = SW_ERR_INIT;
 	char *name = NULL, *man = NULL, *meta = NULL;
+	char *vdir = NULL, *tbase = NULL, *tree = NULL;
 	double t0 = mono();
-	bool locked = false;
+	bool locked = false, ready = false;
+	bool ovl = c->link == CACHE_LINK_AUTO || c->link == CACHE_LINK_OVERLAY;
+	int64_t created = 0;
 	int ret = -1;
 
 	*r = (struct cache_result)CACHE_RESULT_INIT;
 	r->restore = true;
-	x.src_fd = x.cur_fd = -1;
+	x.src_fd = x.cur_fd = x.prev_fd = -1;
 	cache_version(spec->paths, spec->npaths, r->version);
 	if ((spec->action && !strcmp(spec->action, "save")) || !spec->npaths) {
 		ret = 0;
@@ -2225,8 +2659,32 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		goto out;
 	}
 	man = entry_path(c, r->version, name, ".json");
-	if (manifest_read(man, true, &m, &pe) < 0 ||
-	    validate(&m, &pats, r->version, &pe) < 0) {
+	if (ovl && spec->ns && mountns_active(spec->ns) && spec->overlay_dir &&
+	    !c->no_overlay)
+		units_of(&pats, spec, &u);
+	else if (ovl && spec->overlay_off)
+		r->overlay_why = xstrdup(spec->overlay_off);
+	if (u.nr) {
+		struct manifest head;
+
+		if (meta_read(c, r->version, name, &head, &pe) < 0) {
+			err_clear(&pe);
+			units_release(&u);
+		} else {
+			created = head.created_ns;
+			manifest_release(&head);
+			vdir = xasprintf("%s/trees/%s", c->dir, r->version);
+			tbase = xasprintf("%s.%" PRId64, name, created);
+			tree = fs_join(vdir, tbase);
+			if (tree_lock(c, tree) < 0)
+				units_release(&u);
+			else
+				ready = tree_read(tree, &pats, r->version,
+						  created, &m) == 0;
+		}
+	}
+	if (!ready && (manifest_read(man, true, &m, &pe) < 0 ||
+		       validate(&m, &pats, r->version, &pe) < 0)) {
 		warnf(r, "cache manifest refused: %s", pe.msg);
 		free(r->fallback);
 		r->fallback = NULL;
@@ -2256,8 +2714,48 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		c->statc = xcalloc(1, sizeof(*c->statc));
 	c->gen = read_gen(c);
 	r->outcome = r->fallback ? CACHE_HIT_FALLBACK : CACHE_HIT;
+	if (u.nr && !ready && m.created_ns != created)
+		units_release(&u); /* replaced since its .meta was read */
+	if (u.nr && !ready) {
+		int tfd = c->tree_fds[c->ntree_fds - 1];
+
+		/* Made by one process at a time; the others wait for it. */
+		if (flock_retry(tfd, LOCK_EX)) {
+			struct manifest tm;
+
+			if (tree_read(tree, &pats, r->version, created, &tm) ==
+			    0) {
+				manifest_release(&m);
+				m = tm;
+				ready = true;
+			} else {
+				tree_make(c, vdir, tbase, tree, &m, &pats, &u,
+					  r);
+			}
+			flock_retry(tfd, LOCK_SH);
+		} else {
+			units_release(&u);
+		}
+	}
+	if (u.nr)
+		mount_units(c, spec, &x, srcdir, tree, &u, r);
 	for (size_t i = 0; i < m.items.nr; i++) {
-		restore_item(&x, &m.items.v[i]);
+		const struct item *it = &m.items.v[i];
+		const struct unit *un = u.nr ? unit_of(&u, it) : NULL;
+
+		if (!un || un->failed) {
+			restore_item(&x, it);
+		} else if (it->type == T_FILE) {
+			/* Trusted as far as the entry's generation holds. */
+			statc_put_item(c->statc, it, m.gen);
+			r->files++;
+			r->overlaid++;
+			r->bytes += it->size;
+		} else if (it->type == T_DIR) {
+			r->dirs++;
+		} else if (it->type == T_LINK) {
+			r->symlinks++;
+		}
 		if (spec->progress)
 			spec->progress("restoring", i + 1, m.items.nr,
 				       spec->progress_data);
@@ -2283,9 +2781,15 @@ out:
 	strvec_release(&x.late_dirs);
 	manifest_release(&m);
 	pats_release(&pats);
+	units_release(&u);
 	free(name);
 	free(man);
 	free(meta);
+	free(vdir);
+	free(tbase);
+	free(tree);
+	if (r->overlay_why && c->link == CACHE_LINK_OVERLAY)
+		warnf(r, "no overlay: %s", r->overlay_why);
 	r->seconds = mono() - t0;
 	return ret;
 }
@@ -2628,6 +3132,8 @@ void cache_result_release(struct cache_result *r)
 {
 	free(r->key);
 	free(r->fallback);
+	free(r->overlay_why);
+	strvec_release(&r->mounts);
 	strvec_release(&r->warnings);
 	*r = (struct cache_result)CACHE_RESULT_INIT;
 }
@@ -2699,9 +3205,11 @@ void cache_result_describe(const struct cache_result *r, struct buf *out)
 	buf_addf(out, " %zu files ", r->files);
 	human(out, r->bytes);
 	if (r->restore && r->files) {
-		const char *how[3];
+		const char *how[4];
 		size_t n = 0;
 
+		if (r->overlaid)
+			how[n++] = "overlay";
 		if (r->cloned)
 			how[n++] = "reflink";
 		if (r->copied)
@@ -2723,6 +3231,8 @@ void cache_result_describe(const struct cache_result *r, struct buf *out)
 	} else if (r->missing) {
 		buf_addf(out, " (%zu not restored)", r->missing);
 	}
+	if (r->restore && r->overlay_why && r->files > r->overlaid)
+		buf_addf(out, " (no overlay: %s)", r->overlay_why);
 	buf_addf(out, " in %.2fs", r->seconds);
 }
 
