@@ -2409,6 +2409,8 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 			restore_item(&t, &m->items.v[i]);
 	late_dirs(&t);
 	r->missing += tr.missing;
+	r->tree_placed += tr.files;
+	r->tree_linked += tr.linked;
 	for (size_t i = 0; i < tr.warnings.nr; i++)
 		strvec_push(&r->warnings, tr.warnings.v[i]);
 	if (tr.missing)
@@ -3599,6 +3601,55 @@ static void prune_entry_strays(struct cache *c, struct cache_prune_result *r)
 	free(edir);
 }
 
+/*
+ * Trees no entry uses any more (removed, or replaced since: the created
+ * time in the name differs), or all with `all`; a tree a build still
+ * holds is left for the next prune.
+ */
+static void prune_trees(struct cache *c, bool all)
+{
+	char *tdir = fs_join(c->dir, "trees");
+	DIR *d = opendir(tdir), *v;
+	struct dirent *de, *ve;
+
+	while (d && (de = readdir(d))) {
+		char *vdir;
+
+		if (!is_hex64(de->d_name))
+			continue;
+		vdir = fs_join(tdir, de->d_name);
+		v = opendir(vdir);
+		while (v && (ve = readdir(v))) {
+			char *dot = strrchr(ve->d_name, '.'), *name, *tree;
+			struct manifest head;
+			struct sw_err ign = SW_ERR_INIT;
+			bool keep = false;
+
+			if (ve->d_name[0] == '.' || !dot)
+				continue;
+			name = xstrndup(ve->d_name, (size_t)(dot - ve->d_name));
+			if (!all &&
+			    meta_read(c, de->d_name, name, &head, &ign) == 0) {
+				keep = head.created_ns ==
+				       strtoll(dot + 1, NULL, 10);
+				manifest_release(&head);
+			}
+			tree = fs_join(vdir, ve->d_name);
+			if (!keep)
+				tree_remove(tree);
+			free(tree);
+			free(name);
+		}
+		if (v)
+			closedir(v);
+		rmdir(vdir);
+		free(vdir);
+	}
+	if (d)
+		closedir(d);
+	free(tdir);
+}
+
 int cache_prune(struct cache *c, uint64_t max_bytes,
 		struct cache_prune_result *r, struct sw_err *e)
 {
@@ -3630,6 +3681,7 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 	}
 	prune_objects(&p, r, false);
 	prune_entry_strays(c, r);
+	prune_trees(c, false);
 	sweep_tmp(c, true, &r->temps_removed, &r->temps_bytes);
 	unlock(c);
 	for (size_t i = 0; i < p.nr; i++) {
@@ -3665,6 +3717,7 @@ int cache_clear(struct cache *c, struct sw_err *e)
 	}
 	statc_free(c->statc);
 	c->statc = NULL;
+	prune_trees(c, true);
 	{
 		size_t n = 0;
 		uint64_t bytes = 0;

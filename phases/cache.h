@@ -277,6 +277,8 @@ struct cache_result {
 	size_t missing; /* restore: files not served (corrupt objects) */
 	size_t cloned, copied, linked; /* restore: how files were placed */
 	size_t overlaid; /* restore: files served by an overlay */
+	/* restore: files put in a new tree, of them linked from an older */
+	size_t tree_placed, tree_linked;
 	struct strvec mounts; /* restore: overlay mount points, absolute */
 	char *overlay_why; /* restore: why no overlay, or NULL; owned */
 	size_t damaged; /* save: objects of the existing entry found bad */
