@@ -1064,8 +1064,19 @@ static void cache_restore_step(struct run *r)
 		return;
 	}
 	if (r->o->resume) {
+		char *ovl = fs_join(r->from.build_dir, "cache-overlay");
+
 		log_agent(&r->log, "Cache not used: the kept files are "
 				   "what the earlier phases left");
+		/* Those lived in a mount namespace gone with that build. */
+		if (fs_exists(ovl))
+			log_agent(&r->log,
+				  "Warning: cache: build %s restored its cache "
+				  "by overlay: the cached directories are not "
+				  "among the kept files (its changes to them "
+				  "are in %s)",
+				  r->res->from_build, ovl);
+		free(ovl);
 		return;
 	}
 	strvec_push(&in, r->bs.cache.key ? r->bs.cache.key : "");
