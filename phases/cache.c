@@ -18,6 +18,7 @@
 #include "fs.h"
 #include "glob.h"
 #include "hash.h"
+#include "retire.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -1956,7 +1957,8 @@ out:
 
 /*
  * Making a tree: link the older tree's file at the same path when it has
- * the same content, mode and mtime (and still looks it). 0 or -1.
+ * the same content, mode and mtime (a ready tree is trusted as the one
+ * being made will be: nothing writes to trees). 0 or -1.
  */
 static int place_prev(struct rctx *x, int pfd, const char *leaf,
 		      const struct item *it, struct stat *st)
@@ -1970,14 +1972,11 @@ static int place_prev(struct rctx *x, int pfd, const char *leaf,
 	    s->size != it->size || s->count != (long)(it->mode & 07777))
 		goto out;
 	rel = xasprintf("%s/%s", root_names[it->root], it->path);
-	if (fstatat(x->prev_fd, rel, st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(st->st_mode) || (uint64_t)st->st_size != it->size ||
-	    st_mtime_ns(st) != it->mtime_ns ||
-	    (st->st_mode & 07777) != (it->mode & 07777))
-		goto out;
 	if (linkat(x->prev_fd, rel, pfd, leaf, 0) < 0 &&
 	    (errno != EEXIST || clear_leaf(pfd, leaf) < 0 ||
 	     linkat(x->prev_fd, rel, pfd, leaf, 0) < 0))
+		goto out;
+	if (fstatat(pfd, leaf, st, AT_SYMLINK_NOFOLLOW) < 0)
 		goto out;
 	x->r->linked++;
 	ret = 0;
@@ -2298,6 +2297,25 @@ static bool tree_remove(const char *tree)
 }
 
 /*
+ * An older tree nobody uses goes to the state directory's trash, emptied
+ * in the background (a restore never waits for thousands of unlinks).
+ */
+static void tree_retire(const struct cache *c, const char *tree)
+{
+	char *p = fs_join(tree, "lock"), *state = xstrdup(c->dir);
+	struct sw_err ign = SW_ERR_INIT;
+	int fd = open(p, O_RDWR | O_CLOEXEC);
+
+	*strrchr(state, '/') = '\0';
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0)
+		retire_tree(state, tree, &ign);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	free(state);
+}
+
+/*
  * The newest other ready tree of entry `name` in vdir (an older entry
  * of the same name, replaced since), opened in *fd with its files in a
  * table (count: the mode), to link from; and its path in *path.
@@ -2451,7 +2469,7 @@ out:
 	statc_free(t.prev);
 	/* The older tree has served: gone unless a build still uses it. */
 	if (ret == 0 && prev_path)
-		tree_remove(prev_path);
+		tree_retire(c, prev_path);
 	buf_release(&t.cur);
 	strvec_release(&t.late_dirs);
 	cache_result_release(&tr);
