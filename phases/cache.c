@@ -2321,7 +2321,8 @@ static void tree_retire(const struct cache *c, const char *tree)
  * table (count: the mode), to link from; and its path in *path.
  */
 static struct cache_statc *tree_prev(const char *vdir, const char *name,
-				     const char *self, int *fd, char **path)
+				     const char *self, int *fd, char **path,
+				     struct items *olds)
 {
 	DIR *d = opendir(vdir);
 	struct dirent *de;
@@ -2365,14 +2366,128 @@ static struct cache_statc *tree_prev(const char *vdir, const char *name,
 			s = statc_get(t, k);
 			s->size = x->size;
 			s->mtime_ns = x->mtime_ns;
+			s->ino = x->ino;
 			s->count = (long)(x->mode & 07777);
 			memcpy(s->hash, x->hash, sizeof(s->hash));
 			free(k);
 		}
+		*olds = m.items;
+		memset(&m.items, 0, sizeof(m.items));
 		manifest_release(&m);
 	}
 	free(man);
 	return t;
+}
+
+static int item_cmp_desc(const void *a, const void *b)
+{
+	return item_cmp(b, a);
+}
+
+/*
+ * Take the older tree's files for the new tree when nobody uses it: its
+ * manifest goes first (it is no tree any more), then its src/ and abs/
+ * are renamed into the new tree (still empty), and what the new entry
+ * does not have as it was (other content, mode, mtime or type) is
+ * removed. The files left are the new entry's as they are: keep holds
+ * them (count: the mode). The rest of the old tree goes to the trash.
+ * False when the old tree is in use or cannot be taken (the new tree is
+ * then made by links from it).
+ */
+static bool tree_take(struct cache *c, const char *tree, const char *old,
+		      struct items *olds, const struct manifest *m,
+		      const struct units *u, bool moved[2])
+{
+	char *lockp = fs_join(old, "lock"), *p = NULL, *q = NULL;
+	char *state = xstrdup(c->dir);
+	struct cache_statc want = { 0 };
+	struct sw_err ign = SW_ERR_INIT;
+	int fd = open(lockp, O_RDWR | O_CLOEXEC), tfd = -1;
+	bool ok = false;
+
+	*strrchr(state, '/') = '\0';
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		goto out;
+	/* The new tree must be empty: not one a killed restore began. */
+	for (int k = 0; k < 2; k++) {
+		free(q);
+		q = fs_join(tree, root_names[k]);
+		if (rmdir(q) < 0 && errno != ENOENT)
+			goto out;
+	}
+	p = fs_join(old, "manifest.json");
+	if (unlink(p) < 0)
+		goto out;
+	/* Taken from here on: what could not be moved is placed anew. */
+	ok = true;
+	for (int k = 0; k < 2; k++) {
+		free(p);
+		free(q);
+		p = fs_join(old, root_names[k]);
+		q = fs_join(tree, root_names[k]);
+		moved[k] = rename(p, q) == 0;
+		if (!moved[k])
+			mkdir(q, 0755);
+	}
+	tfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; i < m->items.nr; i++) {
+		const struct item *x = &m->items.v[i];
+		char *k = item_key(x->root, x->path);
+		struct statc_ent *e = statc_get(&want, k);
+
+		e->count = x->type;
+		e->mtime_ns = x->mtime_ns;
+		e->size = x->size;
+		e->ino = x->mode & 07777;
+		e->hash[0] = '\0';
+		if (x->type == T_FILE)
+			memcpy(e->hash, x->hash, sizeof(e->hash));
+		free(k);
+	}
+	/* Deepest first: a directory is emptied before it goes. */
+	qsort(olds->v, olds->nr, sizeof(*olds->v), item_cmp_desc);
+	for (size_t i = 0; i < olds->nr; i++) {
+		const struct item *x = &olds->v[i];
+		char *k = item_key(x->root, x->path), *rel;
+		struct statc_ent *e = statc_find(&want, k);
+		bool same =
+			e && e->count == x->type &&
+			(x->type != T_FILE ||
+			 (!strcmp(e->hash, x->hash) &&
+			  e->mtime_ns == x->mtime_ns && e->size == x->size &&
+			  e->ino == (x->mode & 07777)));
+
+		free(k);
+		if (same || (x->type == T_DIR && e && e->count == T_DIR) ||
+		    !unit_of(u, x) || tfd < 0 || !moved[x->root])
+			continue;
+		rel = xasprintf("%s/%s", root_names[x->root], x->path);
+		if (x->type == T_DIR) {
+			char *full = fs_join(tree, rel);
+
+			fs_remove_tree(full, &ign);
+			err_clear(&ign);
+			free(full);
+		} else {
+			unlinkat(tfd, rel, 0);
+		}
+		free(rel);
+	}
+out:
+	if (fd >= 0 && ok)
+		retire_tree(state, old, &ign);
+	if (tfd >= 0)
+		close(tfd);
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < want.cap; i++)
+		free(want.v[i].key);
+	free(want.v);
+	free(lockp);
+	free(state);
+	free(p);
+	free(q);
+	return ok;
 }
 
 /*
@@ -2391,6 +2506,9 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 	char *srcp = fs_join(tree, "src"), *absp = fs_join(tree, "abs");
 	char *prev_path = NULL, *man = NULL, *name = NULL;
 	struct buf b = BUF_INIT;
+	struct items olds = { 0 };
+	struct cache_statc *kept = NULL;
+	bool taken = false, moved[2] = { false, false };
 	int ret = -1;
 
 	t.src_fd = t.cur_fd = t.prev_fd = -1;
@@ -2408,7 +2526,19 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 	for (size_t i = 0; i < pats->nr; i++)
 		t.abs_fd[i] = -2;
 	name = xstrndup(base, strrchr(base, '.') - base);
-	t.prev = tree_prev(vdir, name, base, &t.prev_fd, &prev_path);
+	t.prev = tree_prev(vdir, name, base, &t.prev_fd, &prev_path, &olds);
+	if (t.prev && tree_take(c, tree, prev_path, &olds, m, u, moved)) {
+		/* The files kept where they are, the rest placed. */
+		taken = true;
+		kept = t.prev;
+		t.prev = NULL;
+		free(prev_path);
+		prev_path = NULL;
+		close(t.src_fd);
+		t.src_fd = open(srcp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (t.src_fd < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < u->nr; i++) {
 		int rfd = u->v[i].root == ROOT_SRC
 				  ? fcntl(t.src_fd, F_DUPFD_CLOEXEC, 3)
@@ -2422,9 +2552,31 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 			goto out;
 		close(fd);
 	}
-	for (size_t i = 0; i < m->items.nr; i++)
-		if (unit_of(u, &m->items.v[i]))
-			restore_item(&t, &m->items.v[i]);
+	for (size_t i = 0; i < m->items.nr; i++) {
+		struct item *x = &m->items.v[i];
+		char *k;
+		struct statc_ent *o;
+
+		if (!unit_of(u, x))
+			continue;
+		k = item_key(x->root, x->path);
+		o = taken && x->type == T_FILE ? statc_find(kept, k) : NULL;
+		if (o && moved[x->root] && !strcmp(o->hash, x->hash) &&
+		    o->mtime_ns == x->mtime_ns && o->size == x->size &&
+		    o->count == (long)(x->mode & 07777)) {
+			struct statc_ent *s2 = statc_get(c->statc, k);
+
+			s2->size = x->size;
+			s2->mtime_ns = x->mtime_ns;
+			s2->ino = o->ino;
+			memcpy(s2->hash, x->hash, sizeof(s2->hash));
+			tr.files++;
+			tr.linked++;
+		} else {
+			restore_item(&t, x);
+		}
+		free(k);
+	}
 	late_dirs(&t);
 	r->missing += tr.missing;
 	r->tree_placed += tr.files;
@@ -2467,6 +2619,8 @@ out:
 	if (t.prev_fd >= 0)
 		close(t.prev_fd);
 	statc_free(t.prev);
+	statc_free(kept);
+	items_release(&olds);
 	/* The older tree has served: gone unless a build still uses it. */
 	if (ret == 0 && prev_path)
 		tree_retire(c, prev_path);

@@ -1941,8 +1941,6 @@ static void test_cache__overlay_trees_replaced_and_pruned(void **st)
 	struct mountns ns = MOUNTNS_INIT;
 	char *b2 = rpath("b2"), *ovl = rpath("b2-overlay");
 	char *trees = rpath("state/cache/trees");
-	size_t ntrees;
-
 	(void)st;
 	if (!overlay_possible())
 		skip();
@@ -1951,25 +1949,34 @@ static void test_cache__overlay_trees_replaced_and_pruned(void **st)
 	s.ns = &ns;
 	s.overlay_dir = ovl;
 	for (int round = 0; round < 2; round++) {
+		char *z = rpath("src/node_modules/deep/x/y/z.txt");
+
 		rm_tree(b2);
 		rm_tree(ovl);
 		mkdir(b2, 0755);
 		assert_int_equal(mountns_enter(&ns, &e), 0);
 		assert_int_equal(cache_open(&c, state, &e), 0);
 		assert_int_equal(cache_restore(&c, &s, b2, &r, &e), 0);
-		assert_int_equal(r.overlaid, 3);
-		/* the second tree links the two unchanged files */
-		assert_int_equal(r.tree_placed, 3);
-		assert_int_equal(r.tree_linked, round ? 2 : 0);
+		/* the second tree keeps the unchanged file of the first,
+		 * which it takes over, and has none of what went */
+		assert_int_equal(r.overlaid, round ? 2 : 3);
+		assert_int_equal(r.tree_placed, round ? 2 : 3);
+		assert_int_equal(r.tree_linked, round ? 1 : 0);
 		cache_result_release(&r);
+		assert_content("b2/node_modules/a.txt",
+			       round ? "beta" : "alpha");
+		assert_content("b2/node_modules/deep/x/y/z.txt",
+			       round ? "<missing>" : "zed");
+		assert_content("b2/node_modules/.bin/run", "#!/bin/sh\n");
 		cache_release(&c);
 		mountns_leave(&ns);
 		mkfile("src/node_modules/a.txt", round ? "gamma" : "beta");
+		unlink(z);
+		free(z);
 		assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
 	}
-	/* one tree per version directory: the older one went */
-	ntrees = count_trees(trees);
-	assert_int_equal(ntrees, 1);
+	/* one tree: the older one went */
+	assert_int_equal(count_trees(trees), 1);
 
 	/* The entry replaced again: its tree is stale; held, it stays. */
 	rm_tree(b2);
@@ -1979,16 +1986,32 @@ static void test_cache__overlay_trees_replaced_and_pruned(void **st)
 	assert_int_equal(cache_open(&held, state, &e), 0);
 	assert_int_equal(cache_restore(&held, &s, b2, &r, &e), 0);
 	cache_result_release(&r);
+	assert_content("b2/node_modules/a.txt", "gamma");
 	mountns_leave(&ns);
 	mkfile("src/node_modules/a.txt", "delta");
 	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	/* The tree in use cannot be taken over: the new one links it. */
+	rm_tree(b2);
+	rm_tree(ovl);
+	mkdir(b2, 0755);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s, b2, &r, &e), 0);
+	assert_int_equal(r.tree_placed, 2);
+	assert_int_equal(r.tree_linked, 1);
+	cache_result_release(&r);
+	assert_content("b2/node_modules/a.txt", "delta");
+	assert_content("b2/node_modules/.bin/run", "#!/bin/sh\n");
+	cache_release(&c);
+	mountns_leave(&ns);
+	/* prune: the held one stays, though stale */
 	assert_int_equal(cache_open(&c, state, &e), 0);
 	assert_int_equal(cache_prune(&c, UINT64_MAX, &pr, &e), 0);
-	assert_true(exists("b2-overlay/0/upper"));
-	ntrees = count_trees(trees);
-	assert_int_equal(ntrees, 1);
+	assert_int_equal(count_trees(trees), 2);
 	cache_release(&held);
 	assert_int_equal(cache_prune(&c, UINT64_MAX, &pr, &e), 0);
+	assert_int_equal(count_trees(trees), 1);
+	assert_int_equal(cache_clear(&c, &e), 0);
 	assert_int_equal(count_trees(trees), 0);
 	cache_release(&c);
 	free(b2);
