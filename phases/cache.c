@@ -2316,18 +2316,21 @@ static void tree_retire(const struct cache *c, const char *tree)
 }
 
 /*
- * The newest other ready tree of entry `name` in vdir (an older entry
- * of the same name, replaced since), opened in *fd with its files in a
- * table (count: the mode), to link from; and its path in *path.
+ * The newest other tree of entry `name` in vdir (an older entry of the
+ * same name, replaced since: *same), else the newest tree of another
+ * entry of the version (another key: most files alike), opened in *fd
+ * with its files in a table (count: the mode, ino: the tree's) and its
+ * items in *olds, to link from; and its path in *path. NULL: none ready.
  */
 static struct cache_statc *tree_prev(const char *vdir, const char *name,
 				     const char *self, int *fd, char **path,
-				     struct items *olds)
+				     struct items *olds, bool *same)
 {
 	DIR *d = opendir(vdir);
 	struct dirent *de;
 	size_t n = strlen(name);
-	char *best = NULL;
+	char *best = NULL, *any = NULL;
+	long long best_t = 0, any_t = 0;
 	struct cache_statc *t = NULL;
 	struct manifest m;
 	struct sw_err ign = SW_ERR_INIT;
@@ -2336,17 +2339,31 @@ static struct cache_statc *tree_prev(const char *vdir, const char *name,
 	*fd = -1;
 	*path = NULL;
 	while (d && (de = readdir(d))) {
-		if (strncmp(de->d_name, name, n) || de->d_name[n] != '.' ||
-		    !strcmp(de->d_name, self))
+		const char *dot = strrchr(de->d_name, '.');
+		long long when;
+
+		if (de->d_name[0] == '.' || !dot || !strcmp(de->d_name, self))
 			continue;
-		if (!best || strtoll(de->d_name + n + 1, NULL, 10) >
-				     strtoll(best + n + 1, NULL, 10)) {
-			free(best);
-			best = xstrdup(de->d_name);
+		when = strtoll(dot + 1, NULL, 10);
+		if (!strncmp(de->d_name, name, n) && de->d_name + n == dot) {
+			if (!best || when > best_t) {
+				free(best);
+				best = xstrdup(de->d_name);
+				best_t = when;
+			}
+		} else if (!any || when > any_t) {
+			free(any);
+			any = xstrdup(de->d_name);
+			any_t = when;
 		}
 	}
 	if (d)
 		closedir(d);
+	*same = best != NULL;
+	if (!best)
+		best = any;
+	else
+		free(any);
 	if (!best)
 		return NULL;
 	*path = fs_join(vdir, best);
@@ -2508,7 +2525,7 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 	struct buf b = BUF_INIT;
 	struct items olds = { 0 };
 	struct cache_statc *kept = NULL;
-	bool taken = false, moved[2] = { false, false };
+	bool taken = false, same = false, moved[2] = { false, false };
 	int ret = -1;
 
 	t.src_fd = t.cur_fd = t.prev_fd = -1;
@@ -2526,8 +2543,10 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 	for (size_t i = 0; i < pats->nr; i++)
 		t.abs_fd[i] = -2;
 	name = xstrndup(base, strrchr(base, '.') - base);
-	t.prev = tree_prev(vdir, name, base, &t.prev_fd, &prev_path, &olds);
-	if (t.prev && tree_take(c, tree, prev_path, &olds, m, u, moved)) {
+	t.prev = tree_prev(vdir, name, base, &t.prev_fd, &prev_path, &olds,
+			   &same);
+	if (t.prev && same &&
+	    tree_take(c, tree, prev_path, &olds, m, u, moved)) {
 		/* The files kept where they are, the rest placed. */
 		taken = true;
 		kept = t.prev;
@@ -2621,8 +2640,9 @@ out:
 	statc_free(t.prev);
 	statc_free(kept);
 	items_release(&olds);
-	/* The older tree has served: gone unless a build still uses it. */
-	if (ret == 0 && prev_path)
+	/* An older tree of this entry has served: gone unless a build
+	 * still uses it. Another entry's stays its own. */
+	if (ret == 0 && prev_path && same)
 		tree_retire(c, prev_path);
 	buf_release(&t.cur);
 	strvec_release(&t.late_dirs);

@@ -1718,6 +1718,7 @@ static void test_cache__overlay_restore_isolates_the_store(void **st)
 	const char *paths[] = { "node_modules/**/*" };
 	struct cache_spec s1 = spec_for("k1", paths, 1);
 	struct cache_spec s2 = spec_for("k2", paths, 1);
+	struct cache_spec s3 = spec_for("k3", paths, 1);
 	struct cache c = CACHE_INIT;
 	struct cache_result r = CACHE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
@@ -1827,12 +1828,44 @@ static void test_cache__overlay_restore_isolates_the_store(void **st)
 	assert_int_equal(cache_open(&c, state, &e), 0);
 	assert_int_equal(cache_restore(&c, &s1, b2, &r, &e), 0);
 	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 0);
 	cache_result_release(&r);
 	assert_content("b2/node_modules/a.txt", "alpha");
 	assert_content("b2/node_modules/deep/x/y/z.txt", "zed");
 	cache_release(&c);
 	mountns_leave(&ns);
 	assert_false(mounted_below_root());
+
+	/* A new key with the same files: its tree links k1's. */
+	assert_int_equal(do_save(&s3, NULL), CACHE_SAVED);
+	rm_tree(b2);
+	mkdir(b2, 0755);
+	rm_tree(ovl);
+	s3.ns = &ns;
+	s3.overlay_dir = ovl;
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s3, b2, &r, &e), 0);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 3);
+	assert_int_equal(r.tree_linked, 3);
+	cache_result_release(&r);
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_int_equal(mode_of("b2/node_modules/.bin/run"), 0755);
+	cache_release(&c);
+	mountns_leave(&ns);
+	/* k1's tree is k1's still */
+	rm_tree(b2);
+	mkdir(b2, 0755);
+	rm_tree(ovl);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s1, b2, &r, &e), 0);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 0);
+	cache_result_release(&r);
+	cache_release(&c);
+	mountns_leave(&ns);
 	free(b2);
 	free(ovl);
 }
