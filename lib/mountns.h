@@ -18,6 +18,12 @@
  * joins the namespace the process came from again (the working
  * directory is kept). A process killed meanwhile takes its namespace
  * with it: nothing of it is ever mounted where the machine sees it.
+ * Inside, a descriptor opened before entering stands for the mounts of
+ * the namespace we came from: renameat()/linkat() between it and a path
+ * or descriptor opened inside fail with EXDEV. Open what is renamed
+ * between on one side. Processes started inside (and the ones they
+ * start) stay in the namespace; one that outlives us keeps it, and what
+ * is still mounted there, alive, for itself alone.
  *
  * $SLIPWAY_TEST_NO_OVERLAY (tests only), set and not empty: every
  * mountns_overlay() fails as a kernel refusing overlays would (EPERM).

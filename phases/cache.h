@@ -129,7 +129,8 @@
  * cache_result counts how each file was placed.
  *
  * Overlay restore. The caller entered a mount namespace of its own
- * (lib/mountns.h) and sets spec.ns and spec.overlay_dir. Each cache
+ * (lib/mountns.h) before cache_open() (the cache's directory fds must be
+ * on the namespace's side) and sets spec.ns and spec.overlay_dir. Each cache
  * path's directory (a bare directory, or the literal prefix of a glob:
  * `node_modules/ ** / *` gives node_modules; none for a glob at the
  * source root, nor for absolute paths without spec.abs_root, which are
@@ -137,10 +138,14 @@
  * the directory as the source had it below, and the build's changes in
  * <overlay_dir>/<n>/upper (work: <overlay_dir>/<n>/work). The tree,
  * trees/<version>/<name>.<created_ns>/{src,abs}/..., holds the entry's
- * files with their manifest's mode and mtime; it is made from the
- * objects once (by reflink or copy; files of an older tree of the same
- * entry name with the same content, mode and mtime are hard-linked) and
- * kept: the next restores of that entry cost a mount. A tree is ready
+ * files with their manifest's mode and mtime; it is made once and kept:
+ * the next restores of that entry cost a mount. Made, it takes over the
+ * tree of the entry it replaced (same name, an unkeyed entry) when no
+ * build uses that one, removing what changed; else it hard-links the
+ * files another tree of the version has with the same content, mode and
+ * mtime (another key); the rest is placed from the objects (reflink or
+ * copy). An older tree of the same name goes to the state directory's
+ * trash once it has served (retire.h). A tree is ready
  * when its manifest.json (the entry's, with the tree's inode numbers) is
  * there; trees/.../lock is held shared by every process using the tree
  * (until cache_release) and exclusively while it is made or removed, so
