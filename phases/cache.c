@@ -2660,6 +2660,32 @@ out:
 }
 
 /*
+ * What a resumed build needs to mount an overlay again (see
+ * cache_overlay_again): in base, `lowers` (the lower directories but the
+ * target, one a line), and the symlinks `target` and `tree`.
+ */
+static int overlay_record(const char *base, const char *const *lowers, size_t n,
+			  const char *target, const char *tree)
+{
+	struct buf b = BUF_INIT;
+	struct sw_err ign = SW_ERR_INIT;
+	char *l = fs_join(base, "lowers"), *t = fs_join(base, "target"),
+	     *k = fs_join(base, "tree");
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s\n", lowers[i]);
+	if (fs_write_atomic(l, b.ptr, b.len, 0644, &ign) < 0 ||
+	    symlink(target, t) < 0 || symlink(tree, k) < 0)
+		ret = -1;
+	buf_release(&b);
+	free(l);
+	free(t);
+	free(k);
+	return ret;
+}
+
+/*
  * Mount the units over their targets (made if missing), each with an
  * upper and work directory of its own under spec->overlay_dir. A unit
  * whose mount is refused is marked failed, and so are the ones after it
@@ -2705,7 +2731,11 @@ static void mount_units(struct cache *c, const struct cache_spec *spec,
 			   fs_mkdir_p(wk, 0700, &e) == 0 &&
 			   mountns_overlay(spec->ns, lowers, 2, up, wk,
 					   un->target, &e) == 0) {
+			const char *one[] = { un->lower };
+
 			strvec_push(&r->mounts, un->target);
+			if (overlay_record(base, one, 1, un->target, tree) < 0)
+				warnf(r, "cannot record '%s'", base);
 		} else {
 			c->no_overlay = true;
 		}
@@ -2989,6 +3019,95 @@ out:
 	if (r->overlay_why && c->link == CACHE_LINK_OVERLAY)
 		warnf(r, "no overlay: %s", r->overlay_why);
 	r->seconds = mono() - t0;
+	return ret;
+}
+
+int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
+			const char *to, struct mountns *ns,
+			const char *overlay_dir, struct strvec *mounts,
+			struct sw_err *e)
+{
+	int ret = 0;
+
+	for (size_t n = 0; ret == 0; n++) {
+		char *base = xasprintf("%s/%zu", old_dir, n);
+		char *l = fs_join(base, "lowers"), *t = fs_join(base, "target");
+		char *k = fs_join(base, "tree"), *up = fs_join(base, "upper");
+		char target[PATH_MAX], tree[PATH_MAX];
+		char *nb = NULL, *nu = NULL, *nw = NULL, *nt = NULL;
+		char *data = NULL;
+		struct strvec lowers = STRVEC_INIT;
+		struct sw_err ign = SW_ERR_INIT;
+		size_t len;
+		ssize_t b, d;
+		bool gone = false;
+
+		b = readlink(t, target, sizeof(target) - 1);
+		d = readlink(k, tree, sizeof(tree) - 1);
+		if (b <= 0 || d <= 0 ||
+		    fs_read_file(l, 1 << 20, &data, &len, &ign) < 0) {
+			bool more = fs_exists(base);
+
+			free(base);
+			free(up);
+			free(l);
+			free(t);
+			free(k);
+			if (more)
+				continue; /* not mounted then */
+			break;
+		}
+		target[b] = tree[d] = '\0';
+		/* The earlier build's changes on top of what it had. */
+		strvec_push(&lowers, up);
+		for (char *p = data, *q; *p; p = q + 1) {
+			q = strchrnul(p, '\n');
+			strvec_push_nodup(&lowers,
+					  xstrndup(p, (size_t)(q - p)));
+			if (!*q)
+				break;
+		}
+		for (size_t i = 0; i < lowers.nr; i++)
+			gone = gone || !fs_exists(lowers.v[i]);
+		nb = xasprintf("%s/%zu", overlay_dir, c->nmounts++);
+		nu = fs_join(nb, "upper");
+		nw = fs_join(nb, "work");
+		nt = strncmp(target, from, strlen(from))
+			     ? xstrdup(target)
+			     : xasprintf("%s%s", to, target + strlen(from));
+		if (gone || tree_lock(c, tree) < 0) {
+			ret = err_set(e, ERR_FAILED,
+				      "the cache tree '%s' or a layer is gone",
+				      tree);
+		} else if (fs_mkdir_p(nt, 0755, e) < 0 ||
+			   fs_mkdir_p(nu, 0755, e) < 0 ||
+			   fs_mkdir_p(nw, 0700, e) < 0) {
+			ret = -1;
+		} else {
+			strvec_push(&lowers, nt);
+			if (mountns_overlay(ns, (const char *const *)lowers.v,
+					    lowers.nr, nu, nw, nt, e) < 0)
+				ret = -1;
+			else
+				strvec_push(mounts, nt);
+			/* Its own record: a build resumed from it again. */
+			if (ret == 0)
+				overlay_record(nb,
+					       (const char *const *)lowers.v,
+					       lowers.nr - 1, nt, tree);
+		}
+		strvec_release(&lowers);
+		free(data);
+		free(base);
+		free(up);
+		free(l);
+		free(t);
+		free(k);
+		free(nb);
+		free(nu);
+		free(nw);
+		free(nt);
+	}
 	return ret;
 }
 

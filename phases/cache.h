@@ -349,6 +349,21 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 int cache_save(struct cache *c, const struct cache_spec *spec,
 	       const char *srcdir, struct cache_result *r, struct sw_err *e);
 
+/*
+ * For a build resumed from one that restored by overlay (old_dir: its
+ * overlay_dir): mount each of its overlays again, its upper directory
+ * now a lower layer on top of the entry's tree, at its target with the
+ * prefix `from` (the earlier build's directory) changed to `to`, with a
+ * new upper and work directory under overlay_dir: the directories as
+ * the earlier build left them. The trees are held as a restore holds
+ * them. Appends the mount points to mounts; -1 when one cannot be
+ * mounted (ERR_FAILED: its tree is gone).
+ */
+int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
+			const char *to, struct mountns *ns,
+			const char *overlay_dir, struct strvec *mounts,
+			struct sw_err *e);
+
 void cache_result_release(struct cache_result *r);
 
 /*

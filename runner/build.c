@@ -984,10 +984,20 @@ static void cache_ns_enter(struct run *r)
 	const char *mode = getenv("SLIPWAY_CACHE_LINK");
 	struct sw_err e = SW_ERR_INIT;
 
-	if (!r->bs.cache.present || !r->bs.cache.paths.nr || r->o->no_cache ||
-	    r->o->resume ||
-	    (mode && *mode && strcmp(mode, "auto") && strcmp(mode, "overlay")))
+	if (r->o->resume) {
+		/* to mount the earlier build's overlays again */
+		char *old = fs_join(r->from.build_dir, "cache-overlay");
+		bool had = fs_exists(old);
+
+		free(old);
+		if (!had)
+			return;
+	} else if (!r->bs.cache.present || !r->bs.cache.paths.nr ||
+		   r->o->no_cache ||
+		   (mode && *mode && strcmp(mode, "auto") &&
+		    strcmp(mode, "overlay"))) {
 		return;
+	}
 	if (mountns_enter(&r->mns, &e) < 0)
 		r->overlay_off = xstrdup(e.msg);
 }
@@ -1043,6 +1053,45 @@ static void cache_log(struct run *r, struct cache_result *cr, int rc,
 }
 
 /*
+ * Resumed from a build that restored its cache by overlay: its cached
+ * directories lived in a mount namespace gone with it; mounted again,
+ * its changes on top of the entry's tree, they are as it left them.
+ */
+static void cache_resume_overlays(struct run *r)
+{
+	char *old = fs_join(r->from.build_dir, "cache-overlay");
+	char *dir = fs_join(r->res->build_dir, "cache-overlay");
+	struct strvec mounts = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (!fs_exists(old))
+		goto out;
+	if (!mountns_active(&r->mns) && mountns_enter(&r->mns, &e) < 0)
+		goto fail;
+	if (cache_open(&r->cache, r->st.dir, &e) < 0 ||
+	    cache_overlay_again(&r->cache, old, r->from.build_dir,
+				r->res->build_dir, &r->mns, dir, &mounts,
+				&e) < 0 ||
+	    cache_graft(r, &mounts, &e) < 0)
+		goto fail;
+	log_agent(&r->log,
+		  "Cached directories of build %s mounted as it left them",
+		  r->res->from_build);
+	goto out;
+fail:
+	log_agent(&r->log,
+		  "Warning: cache: build %s restored its cache by overlay and "
+		  "its cached directories cannot be mounted again (%s): they "
+		  "are not among the kept files (its changes to them are in "
+		  "%s)",
+		  r->res->from_build, e.msg, old);
+out:
+	strvec_release(&mounts);
+	free(old);
+	free(dir);
+}
+
+/*
  * Before INSTALL: expand the key (the build's shell, so that
  * $(codebuild-hash-files ...) works) and restore. A cache problem is a
  * warning, never a failed build.
@@ -1064,19 +1113,9 @@ static void cache_restore_step(struct run *r)
 		return;
 	}
 	if (r->o->resume) {
-		char *ovl = fs_join(r->from.build_dir, "cache-overlay");
-
 		log_agent(&r->log, "Cache not used: the kept files are "
 				   "what the earlier phases left");
-		/* Those lived in a mount namespace gone with that build. */
-		if (fs_exists(ovl))
-			log_agent(&r->log,
-				  "Warning: cache: build %s restored its cache "
-				  "by overlay: the cached directories are not "
-				  "among the kept files (its changes to them "
-				  "are in %s)",
-				  r->res->from_build, ovl);
-		free(ovl);
+		cache_resume_overlays(r);
 		return;
 	}
 	strvec_push(&in, r->bs.cache.key ? r->bs.cache.key : "");

@@ -201,3 +201,40 @@ EOF
 	nothing_mounted
 	[ -n "$shell_pid" ]
 }
+
+@test "--from a build that restored by overlay: its cached directories as it left them" {
+	overlay_or_skip
+	cat >"$PROJ/buildspec.yml" <<'YML'
+version: 0.2
+phases:
+  install:
+    commands:
+      - 'if [ ! -f deps/a ]; then mkdir -p deps; echo a1 > deps/a; fi'
+  build:
+    commands:
+      - 'echo "SEEN=$(cat deps/a) $(ls deps | tr "\n" ,)"'
+      - 'echo "$VALUE" > deps/a; echo g > deps/new'
+cache:
+  key: k1
+  paths:
+    - deps/**/*
+YML
+	sw_build -e VALUE=first
+	[ "$status" -eq 0 ]
+	sw_build -e VALUE=second
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"by overlay"* ]]
+	[ "$(printed SEEN)" = "first a,new," ]
+	# resumed twice: each time the directory as the build before left it
+	for i in 1 2; do
+		run "$SLIPWAY" build --from build --state-dir "$STATE" \
+			--report "$REPORT"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"Cached directories of build "*" mounted as it left them"* ]]
+		[[ "$output" == *"SEEN=second a,new,"* ]]
+		nothing_mounted
+	done
+	# the store has k1 as the first build saved it
+	sw_build -e VALUE=third
+	[ "$(printed SEEN)" = "first a,new," ]
+}
