@@ -26,7 +26,8 @@
  * is still mounted there, alive, for itself alone.
  *
  * $SLIPWAY_TEST_NO_OVERLAY (tests only), set and not empty: every
- * mountns_overlay() fails as a kernel refusing overlays would (EPERM).
+ * mountns_overlay() fails as a kernel refusing overlays would (EPERM);
+ * set to "graft": every mountns_graft() does instead.
  */
 #ifndef SW_MOUNTNS_H
 #define SW_MOUNTNS_H

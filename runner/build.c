@@ -974,10 +974,11 @@ static void cache_spec_of(const struct run *r, struct cache_spec *spec)
 
 /*
  * Overlay restores need a mount namespace of the build's own, entered
- * before the shell starts so that every command is in it, and left when
- * the build is over (nothing of it is ever mounted where the machine
- * sees it, even if slipway is killed). Not for --no-cache, a resumed
- * build, or SLIPWAY_CACHE_LINK=copy|link.
+ * before the shell starts so that every command is in it, and before
+ * the cache is opened (mountns.h), and left when the build is over
+ * (nothing of it is ever mounted where the machine sees it, even if
+ * slipway is killed). Not for --no-cache or SLIPWAY_CACHE_LINK=copy|link;
+ * for a resumed build only when the earlier one restored by overlay.
  */
 static void cache_ns_enter(struct run *r)
 {
@@ -1066,8 +1067,11 @@ static void cache_resume_overlays(struct run *r)
 
 	if (!fs_exists(old))
 		goto out;
-	if (!mountns_active(&r->mns) && mountns_enter(&r->mns, &e) < 0)
+	if (!mountns_active(&r->mns)) {
+		err_set(&e, ERR_SYSTEM, "%s",
+			r->overlay_off ? r->overlay_off : "no mount namespace");
 		goto fail;
+	}
 	if (cache_open(&r->cache, r->st.dir, &e) < 0 ||
 	    cache_overlay_again(&r->cache, old, r->from.build_dir,
 				r->res->build_dir, &r->mns, dir, &mounts,
@@ -1157,11 +1161,18 @@ static void cache_restore_step(struct run *r)
 		char *why = xstrdup(e.msg);
 
 		err_clear(&e);
+		/* Opened inside: its directories must be opened again. */
+		cache_release(&r->cache);
 		mountns_leave(&r->mns);
 		cache_result_release(&cr);
 		spec.ns = NULL;
 		spec.overlay_off = why;
-		rc = cache_restore(&r->cache, &spec, r->res->src_dir, &cr, &e);
+		rc = cache_open(&r->cache, r->st.dir, &e);
+		if (rc == 0)
+			rc = cache_restore(&r->cache, &spec, r->res->src_dir,
+					   &cr, &e);
+		else
+			r->have_cache = false;
 		free(why);
 	}
 	cache_progress_end(&progress);

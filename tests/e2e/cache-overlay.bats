@@ -238,3 +238,25 @@ YML
 	sw_build -e VALUE=third
 	[ "$(printed SEEN)" = "first a,new," ]
 }
+
+@test "sandboxed, an overlay the sandbox cannot be given: the restore copies, the save works" {
+	overlay_or_skip
+	unshare --pid --fork --mount --ipc --uts --net true 2>/dev/null ||
+		skip "namespaces are unavailable"
+	overlay_spec
+	echo v1 >"$PROJ/lock.txt"
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	echo v2 >"$PROJ/lock.txt"
+	SLIPWAY_TEST_NO_OVERLAY=graft sw_build --isolation sandbox -e MUTATE=1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(fallback deps-)"*" by "*"copy (no overlay: cannot mount "* ]]
+	[ "$(printed A)" = a1 ]
+	[[ "$output" == *"Saving cache: key deps-v2 "* ]]
+	[[ "$output" != *Warning* ]]
+	nothing_mounted
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	[ "$(printed A)" = a2 ]
+	[ "$(printed LIST)" = ". ./a ./b ./dir ./dir/y ./exe ./sub2 ./sub2/c " ]
+}
