@@ -18,6 +18,7 @@
 #include "fs.h"
 #include "glob.h"
 #include "hash.h"
+#include "retire.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -810,10 +811,12 @@ int cache_open(struct cache *c, const char *state_dir, struct sw_err *e)
 		c->link = CACHE_LINK_LINK;
 	else if (!strcmp(mode, "copy"))
 		c->link = CACHE_LINK_COPY;
+	else if (!strcmp(mode, "overlay"))
+		c->link = CACHE_LINK_OVERLAY;
 	else
 		return err_set(e, ERR_USAGE,
-			       "SLIPWAY_CACHE_LINK: '%s' is not auto, link or "
-			       "copy",
+			       "SLIPWAY_CACHE_LINK: '%s' is not auto, overlay, "
+			       "link or copy",
 			       mode);
 	abs = fs_abspath(state_dir);
 	c->dir = fs_join(abs, "cache");
@@ -864,6 +867,9 @@ void cache_release(struct cache *c)
 		close(c->objects_fd);
 	if (c->tmp_fd >= 0)
 		close(c->tmp_fd);
+	for (size_t i = 0; i < c->ntree_fds; i++)
+		close(c->tree_fds[i]);
+	free(c->tree_fds);
 	free(c->dir);
 	statc_free(c->statc);
 	*c = (struct cache)CACHE_INIT;
@@ -1821,6 +1827,9 @@ struct rctx {
 	struct buf cur;
 	struct strvec late_dirs; /* "<root>\t<rel>\t<mode>" */
 	bool bumped; /* the generation, for a missing object */
+	bool tree; /* making a tree: never a hard link to an object */
+	int prev_fd; /* an older tree of the entry, to link from; or -1 */
+	struct cache_statc *prev; /* its files; count holds the mode */
 };
 
 static int root_fd(struct rctx *x, int pat, int root)
@@ -1946,6 +1955,41 @@ out:
 	return ret;
 }
 
+/*
+ * Making a tree: link the older tree's file at the same path when it has
+ * the same content, mode and mtime (a ready tree is trusted as the one
+ * being made will be: nothing writes to trees). 0 or -1.
+ */
+static int place_prev(struct rctx *x, int pfd, const char *leaf,
+		      const struct item *it, struct stat *st)
+{
+	char *k = item_key(it->root, it->path);
+	struct statc_ent *s = statc_find(x->prev, k);
+	char *rel = NULL;
+	int ret = -1;
+
+	if (!s || strcmp(s->hash, it->hash) || s->mtime_ns != it->mtime_ns ||
+	    s->size != it->size || s->count != (long)(it->mode & 07777))
+		goto out;
+	rel = xasprintf("%s/%s", root_names[it->root], it->path);
+	if (linkat(x->prev_fd, rel, pfd, leaf, 0) < 0 &&
+	    (errno != EEXIST || clear_leaf(pfd, leaf) < 0 ||
+	     linkat(x->prev_fd, rel, pfd, leaf, 0) < 0))
+		goto out;
+	/* The older tree's inode, as its manifest says. */
+	memset(st, 0, sizeof(*st));
+	st->st_size = (off_t)it->size;
+	st->st_mtim.tv_sec = it->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = it->mtime_ns % 1000000000;
+	st->st_ino = (ino_t)s->ino;
+	x->r->linked++;
+	ret = 0;
+out:
+	free(rel);
+	free(k);
+	return ret;
+}
+
 /* Place the object as leaf, in the cache's mode; counts how in x->r. */
 static int place_file(struct rctx *x, int pfd, const char *leaf,
 		      const struct item *it, const char *obj,
@@ -1954,7 +1998,9 @@ static int place_file(struct rctx *x, int pfd, const char *leaf,
 	struct cache *c = x->c;
 	int rc;
 
-	if (c->link == CACHE_LINK_LINK) {
+	if (x->prev && place_prev(x, pfd, leaf, it, st) == 0)
+		return 0;
+	if (c->link == CACHE_LINK_LINK && !x->tree) {
 		for (int tries = 0; tries < 2; tries++) {
 			if (linkat(c->objects_fd, obj, pfd, leaf, 0) == 0) {
 				*st = *ost;
@@ -1967,7 +2013,9 @@ static int place_file(struct rctx *x, int pfd, const char *leaf,
 		if (errno != EXDEV && errno != EMLINK && errno != EPERM)
 			return -1;
 	}
-	if (c->link == CACHE_LINK_AUTO && !c->no_reflink) {
+	if ((c->link == CACHE_LINK_AUTO || c->link == CACHE_LINK_OVERLAY ||
+	     (c->link == CACHE_LINK_LINK && x->tree)) &&
+	    !c->no_reflink) {
 		rc = place_own(x, pfd, leaf, it, obj, PLACE_CLONE, st);
 		if (rc == 0) {
 			x->r->cloned++;
@@ -2095,6 +2143,616 @@ static void late_dirs(struct rctx *x)
 	}
 }
 
+/* ---- overlay restore: units and trees ---- */
+
+/* A directory mounted as an overlay, and the items beneath it. */
+struct unit {
+	int root;
+	int pat; /* a pattern of its own (its literal start opens it) */
+	char *path; /* relative to its root */
+	char *lower; /* <tree>/<root name>/<path> */
+	char *target; /* absolute: the mount point */
+	bool failed; /* not mounted: restore its items the usual way */
+};
+
+struct units {
+	struct unit *v;
+	size_t nr;
+};
+
+static void units_release(struct units *u)
+{
+	for (size_t i = 0; i < u->nr; i++) {
+		free(u->v[i].path);
+		free(u->v[i].lower);
+		free(u->v[i].target);
+	}
+	free(u->v);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Whether path is dir or beneath it. */
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (!path[n] || path[n] == '/');
+}
+
+/*
+ * The overlay directories of the patterns: a bare directory as a whole,
+ * else the literal prefix; none at a root (a glob at the source root)
+ * nor for the machine's own absolute paths; nested ones merged.
+ */
+static void units_of(const struct pats *pats, const struct cache_spec *spec,
+		     struct units *u)
+{
+	u->v = xcalloc(pats->nr ? pats->nr : 1, sizeof(*u->v));
+	u->nr = 0;
+	for (size_t i = 0; i < pats->nr; i++) {
+		const struct pat *p = &pats->v[i];
+		const char *d = p->all_under ? p->all_under : p->start;
+		size_t k;
+
+		if (!*d || (p->root == ROOT_ABS && !spec->abs_root))
+			continue;
+		for (k = 0; k < u->nr; k++)
+			if (u->v[k].root == p->root && under(d, u->v[k].path))
+				break;
+		if (k < u->nr)
+			continue;
+		for (k = 0; k < u->nr;) {
+			if (u->v[k].root == p->root && under(u->v[k].path, d)) {
+				free(u->v[k].path);
+				u->v[k] = u->v[--u->nr];
+			} else {
+				k++;
+			}
+		}
+		u->v[u->nr].root = p->root;
+		u->v[u->nr].pat = (int)i;
+		u->v[u->nr].path = xstrdup(d);
+		u->nr++;
+	}
+}
+
+static struct unit *unit_of(const struct units *u, const struct item *it)
+{
+	for (size_t i = 0; i < u->nr; i++)
+		if (u->v[i].root == it->root && under(it->path, u->v[i].path))
+			return &u->v[i];
+	return NULL;
+}
+
+static bool flock_retry(int fd, int how)
+{
+	while (flock(fd, how) < 0)
+		if (errno != EINTR)
+			return false;
+	return true;
+}
+
+/*
+ * Open (making it) the tree's lock and hold it shared; the fd is kept in
+ * c until cache_release. -1 with errno.
+ */
+static int tree_lock(struct cache *c, const char *tree)
+{
+	char *p = fs_join(tree, "lock");
+	struct sw_err ign = SW_ERR_INIT;
+	int fd = -1;
+
+	if (fs_mkdir_p(tree, 0755, &ign) == 0)
+		fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(p);
+	if (fd < 0)
+		return -1;
+	if (!flock_retry(fd, LOCK_SH)) {
+		close(fd);
+		return -1;
+	}
+	c->tree_fds = xrealloc(c->tree_fds,
+			       (c->ntree_fds + 1) * sizeof(*c->tree_fds));
+	c->tree_fds[c->ntree_fds++] = fd;
+	return fd;
+}
+
+/* A ready tree's manifest, for the entry made at created. */
+static int tree_read(const char *tree, const struct pats *pats,
+		     const char *version, int64_t created, struct manifest *m)
+{
+	char *man = fs_join(tree, "manifest.json");
+	struct sw_err ign = SW_ERR_INIT;
+	int ret = -1;
+
+	if (fs_exists(man) && manifest_read(man, true, m, &ign) == 0) {
+		if (m->created_ns == created &&
+		    validate(m, pats, version, &ign) == 0)
+			ret = 0;
+		else
+			manifest_release(m);
+	}
+	free(man);
+	return ret;
+}
+
+/* Remove a tree nobody uses (its lock free), e.g. an older one. */
+static bool tree_remove(const char *tree)
+{
+	char *p = fs_join(tree, "lock");
+	struct sw_err ign = SW_ERR_INIT;
+	int fd = open(p, O_RDWR | O_CLOEXEC);
+	bool done = false;
+
+	free(p);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return false;
+	}
+	/* The lock goes last: a tree without one is anyone's to remove. */
+	p = fs_join(tree, "manifest.json");
+	unlink(p);
+	free(p);
+	if (fs_remove_tree(tree, &ign) == 0)
+		done = true;
+	if (fd >= 0)
+		close(fd);
+	return done;
+}
+
+/*
+ * An older tree nobody uses goes to the state directory's trash, emptied
+ * in the background (a restore never waits for thousands of unlinks).
+ */
+static void tree_retire(const struct cache *c, const char *tree)
+{
+	char *p = fs_join(tree, "lock"), *state = xstrdup(c->dir);
+	struct sw_err ign = SW_ERR_INIT;
+	int fd = open(p, O_RDWR | O_CLOEXEC);
+
+	*strrchr(state, '/') = '\0';
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0)
+		retire_tree(state, tree, &ign);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	free(state);
+}
+
+/*
+ * The newest other tree of entry `name` in vdir (an older entry of the
+ * same name, replaced since: *same), else the newest tree of another
+ * entry of the version (another key: most files alike), opened in *fd
+ * with its files in a table (count: the mode, ino: the tree's) and its
+ * items in *olds, to link from; and its path in *path. NULL: none ready.
+ */
+static struct cache_statc *tree_prev(const char *vdir, const char *name,
+				     const char *self, int *fd, char **path,
+				     struct items *olds, bool *same)
+{
+	DIR *d = opendir(vdir);
+	struct dirent *de;
+	size_t n = strlen(name);
+	char *best = NULL, *any = NULL;
+	long long best_t = 0, any_t = 0;
+	struct cache_statc *t = NULL;
+	struct manifest m;
+	struct sw_err ign = SW_ERR_INIT;
+	char *man;
+
+	*fd = -1;
+	*path = NULL;
+	while (d && (de = readdir(d))) {
+		const char *dot = strrchr(de->d_name, '.');
+		long long when;
+
+		if (de->d_name[0] == '.' || !dot || !strcmp(de->d_name, self))
+			continue;
+		when = strtoll(dot + 1, NULL, 10);
+		if (!strncmp(de->d_name, name, n) && de->d_name + n == dot) {
+			if (!best || when > best_t) {
+				free(best);
+				best = xstrdup(de->d_name);
+				best_t = when;
+			}
+		} else if (!any || when > any_t) {
+			free(any);
+			any = xstrdup(de->d_name);
+			any_t = when;
+		}
+	}
+	if (d)
+		closedir(d);
+	*same = best != NULL;
+	if (!best)
+		best = any;
+	else
+		free(any);
+	if (!best)
+		return NULL;
+	*path = fs_join(vdir, best);
+	free(best);
+	man = fs_join(*path, "manifest.json");
+	if (manifest_read(man, true, &m, &ign) == 0) {
+		*fd = open(*path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		t = xcalloc(1, sizeof(*t));
+		for (size_t i = 0; *fd >= 0 && i < m.items.nr; i++) {
+			const struct item *x = &m.items.v[i];
+			char *k;
+			struct statc_ent *s;
+
+			if (x->type != T_FILE)
+				continue;
+			k = item_key(x->root, x->path);
+			s = statc_get(t, k);
+			s->size = x->size;
+			s->mtime_ns = x->mtime_ns;
+			s->ino = x->ino;
+			s->count = (long)(x->mode & 07777);
+			memcpy(s->hash, x->hash, sizeof(s->hash));
+			free(k);
+		}
+		*olds = m.items;
+		memset(&m.items, 0, sizeof(m.items));
+		manifest_release(&m);
+	}
+	free(man);
+	return t;
+}
+
+static int item_cmp_desc(const void *a, const void *b)
+{
+	return item_cmp(b, a);
+}
+
+/*
+ * Take the older tree's files for the new tree when nobody uses it: its
+ * manifest goes first (it is no tree any more), then its src/ and abs/
+ * are renamed into the new tree (still empty), and what the new entry
+ * does not have as it was (other content, mode, mtime or type) is
+ * removed. The files left are the new entry's as they are: keep holds
+ * them (count: the mode). The rest of the old tree goes to the trash.
+ * False when the old tree is in use or cannot be taken (the new tree is
+ * then made by links from it).
+ */
+static bool tree_take(struct cache *c, const char *tree, const char *old,
+		      struct items *olds, const struct manifest *m,
+		      const struct units *u, bool moved[2])
+{
+	char *lockp = fs_join(old, "lock"), *p = NULL, *q = NULL;
+	char *state = xstrdup(c->dir);
+	struct cache_statc want = { 0 };
+	struct sw_err ign = SW_ERR_INIT;
+	int fd = open(lockp, O_RDWR | O_CLOEXEC), tfd = -1;
+	bool ok = false;
+
+	*strrchr(state, '/') = '\0';
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		goto out;
+	/* The new tree must be empty: not one a killed restore began. */
+	for (int k = 0; k < 2; k++) {
+		free(q);
+		q = fs_join(tree, root_names[k]);
+		if (rmdir(q) < 0 && errno != ENOENT)
+			goto out;
+	}
+	p = fs_join(old, "manifest.json");
+	if (unlink(p) < 0)
+		goto out;
+	/* Taken from here on: what could not be moved is placed anew. */
+	ok = true;
+	for (int k = 0; k < 2; k++) {
+		free(p);
+		free(q);
+		p = fs_join(old, root_names[k]);
+		q = fs_join(tree, root_names[k]);
+		moved[k] = rename(p, q) == 0;
+		if (!moved[k])
+			mkdir(q, 0755);
+	}
+	tfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; i < m->items.nr; i++) {
+		const struct item *x = &m->items.v[i];
+		char *k = item_key(x->root, x->path);
+		struct statc_ent *e = statc_get(&want, k);
+
+		e->count = x->type;
+		e->mtime_ns = x->mtime_ns;
+		e->size = x->size;
+		e->ino = x->mode & 07777;
+		e->hash[0] = '\0';
+		if (x->type == T_FILE)
+			memcpy(e->hash, x->hash, sizeof(e->hash));
+		free(k);
+	}
+	/* Deepest first: a directory is emptied before it goes. */
+	qsort(olds->v, olds->nr, sizeof(*olds->v), item_cmp_desc);
+	for (size_t i = 0; i < olds->nr; i++) {
+		const struct item *x = &olds->v[i];
+		char *k = item_key(x->root, x->path), *rel;
+		struct statc_ent *e = statc_find(&want, k);
+		bool same =
+			e && e->count == x->type &&
+			(x->type != T_FILE ||
+			 (!strcmp(e->hash, x->hash) &&
+			  e->mtime_ns == x->mtime_ns && e->size == x->size &&
+			  e->ino == (x->mode & 07777)));
+
+		free(k);
+		if (same || (x->type == T_DIR && e && e->count == T_DIR) ||
+		    !unit_of(u, x) || tfd < 0 || !moved[x->root])
+			continue;
+		rel = xasprintf("%s/%s", root_names[x->root], x->path);
+		if (x->type == T_DIR) {
+			char *full = fs_join(tree, rel);
+
+			fs_remove_tree(full, &ign);
+			err_clear(&ign);
+			free(full);
+		} else {
+			unlinkat(tfd, rel, 0);
+		}
+		free(rel);
+	}
+out:
+	if (fd >= 0 && ok)
+		retire_tree(state, old, &ign);
+	if (tfd >= 0)
+		close(tfd);
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < want.cap; i++)
+		free(want.v[i].key);
+	free(want.v);
+	free(lockp);
+	free(state);
+	free(p);
+	free(q);
+	return ok;
+}
+
+/*
+ * Make the tree of entry m: the items of the units placed from the
+ * objects, or linked from an older tree. Ready (its manifest written)
+ * only when every file could be placed. Warnings go to r.
+ */
+static void tree_make(struct cache *c, const char *vdir, const char *base,
+		      const char *tree, struct manifest *m,
+		      const struct pats *pats, const struct units *u,
+		      struct cache_result *r)
+{
+	struct cache_result tr = CACHE_RESULT_INIT;
+	struct rctx t = { 0 };
+	struct sw_err pe = SW_ERR_INIT;
+	char *srcp = fs_join(tree, "src"), *absp = fs_join(tree, "abs");
+	char *prev_path = NULL, *man = NULL, *name = NULL;
+	struct buf b = BUF_INIT;
+	struct items olds = { 0 };
+	struct cache_statc *kept = NULL;
+	bool taken = false, same = false, moved[2] = { false, false };
+	int ret = -1;
+
+	t.src_fd = t.cur_fd = t.prev_fd = -1;
+	if (fs_mkdir_p(srcp, 0755, &pe) < 0 || fs_mkdir_p(absp, 0755, &pe) < 0)
+		goto out;
+	t.src_fd = open(srcp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t.src_fd < 0)
+		goto out;
+	t.c = c;
+	t.r = &tr;
+	t.pats = pats;
+	t.abs_root = absp;
+	t.tree = true;
+	t.abs_fd = xmalloc(sizeof(*t.abs_fd) * (pats->nr ? pats->nr : 1));
+	for (size_t i = 0; i < pats->nr; i++)
+		t.abs_fd[i] = -2;
+	name = xstrndup(base, strrchr(base, '.') - base);
+	t.prev = tree_prev(vdir, name, base, &t.prev_fd, &prev_path, &olds,
+			   &same);
+	if (t.prev && same &&
+	    tree_take(c, tree, prev_path, &olds, m, u, moved)) {
+		/* The files kept where they are, the rest placed. */
+		taken = true;
+		kept = t.prev;
+		t.prev = NULL;
+		free(prev_path);
+		prev_path = NULL;
+		close(t.src_fd);
+		t.src_fd = open(srcp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (t.src_fd < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < u->nr; i++) {
+		int rfd = u->v[i].root == ROOT_SRC
+				  ? fcntl(t.src_fd, F_DUPFD_CLOEXEC, 3)
+				  : abs_open(absp);
+		int fd = rfd < 0 ? -1
+				 : open_dirs(rfd, u->v[i].path, false, true);
+
+		if (rfd >= 0)
+			close(rfd);
+		if (fd < 0)
+			goto out;
+		close(fd);
+	}
+	for (size_t i = 0; i < m->items.nr; i++) {
+		struct item *x = &m->items.v[i];
+		char *k;
+		struct statc_ent *o;
+
+		if (!unit_of(u, x))
+			continue;
+		k = item_key(x->root, x->path);
+		o = taken && x->type == T_FILE ? statc_find(kept, k) : NULL;
+		if (o && moved[x->root] && !strcmp(o->hash, x->hash) &&
+		    o->mtime_ns == x->mtime_ns && o->size == x->size &&
+		    o->count == (long)(x->mode & 07777)) {
+			struct statc_ent *s2 = statc_get(c->statc, k);
+
+			s2->size = x->size;
+			s2->mtime_ns = x->mtime_ns;
+			s2->ino = o->ino;
+			memcpy(s2->hash, x->hash, sizeof(s2->hash));
+			tr.files++;
+			tr.linked++;
+		} else {
+			restore_item(&t, x);
+		}
+		free(k);
+	}
+	late_dirs(&t);
+	r->missing += tr.missing;
+	r->tree_placed += tr.files;
+	r->tree_linked += tr.linked;
+	for (size_t i = 0; i < tr.warnings.nr; i++)
+		strvec_push(&r->warnings, tr.warnings.v[i]);
+	if (tr.missing)
+		goto out; /* not ready: made again by the next restore */
+	for (size_t i = 0; i < m->items.nr; i++) {
+		struct item *x = &m->items.v[i];
+		char *k;
+		struct statc_ent *st;
+
+		if (x->type != T_FILE || !unit_of(u, x))
+			continue;
+		k = item_key(x->root, x->path);
+		st = statc_find(c->statc, k);
+		if (st)
+			x->ino = st->ino;
+		free(k);
+	}
+	manifest_head(&b, m);
+	manifest_items(&b, &m->items);
+	man = fs_join(tree, "manifest.json");
+	if (tmp_put(c, man, b.ptr, b.len, 0644, PUT_RENAME, false, NULL, &pe) <
+	    0)
+		goto out;
+	ret = 0;
+out:
+	if (ret < 0 && pe.msg[0])
+		warnf(r, "cache tree: %s", pe.msg);
+	if (t.cur_fd >= 0)
+		close(t.cur_fd);
+	if (t.src_fd >= 0)
+		close(t.src_fd);
+	for (size_t i = 0; t.abs_fd && i < pats->nr; i++)
+		if (t.abs_fd[i] >= 0)
+			close(t.abs_fd[i]);
+	free(t.abs_fd);
+	if (t.prev_fd >= 0)
+		close(t.prev_fd);
+	statc_free(t.prev);
+	statc_free(kept);
+	items_release(&olds);
+	/* An older tree of this entry has served: gone unless a build
+	 * still uses it. Another entry's stays its own. */
+	if (ret == 0 && prev_path && same)
+		tree_retire(c, prev_path);
+	buf_release(&t.cur);
+	strvec_release(&t.late_dirs);
+	cache_result_release(&tr);
+	buf_release(&b);
+	free(prev_path);
+	free(srcp);
+	free(absp);
+	free(man);
+	free(name);
+}
+
+/*
+ * What a resumed build needs to mount an overlay again (see
+ * cache_overlay_again): in base, `lowers` (the lower directories but the
+ * target, one a line), and the symlinks `target` and `tree`.
+ */
+static int overlay_record(const char *base, const char *const *lowers, size_t n,
+			  const char *target, const char *tree)
+{
+	struct buf b = BUF_INIT;
+	struct sw_err ign = SW_ERR_INIT;
+	char *l = fs_join(base, "lowers"), *t = fs_join(base, "target"),
+	     *k = fs_join(base, "tree");
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s\n", lowers[i]);
+	if (fs_write_atomic(l, b.ptr, b.len, 0644, &ign) < 0 ||
+	    symlink(target, t) < 0 || symlink(tree, k) < 0)
+		ret = -1;
+	buf_release(&b);
+	free(l);
+	free(t);
+	free(k);
+	return ret;
+}
+
+/*
+ * Mount the units over their targets (made if missing), each with an
+ * upper and work directory of its own under spec->overlay_dir. A unit
+ * whose mount is refused is marked failed, and so are the ones after it
+ * (the kernel will not change its mind): their items are restored the
+ * usual way.
+ */
+static void mount_units(struct cache *c, const struct cache_spec *spec,
+			struct rctx *x, const char *srcdir, const char *tree,
+			struct units *u, struct cache_result *r)
+{
+	for (size_t i = 0; i < u->nr; i++) {
+		struct unit *un = &u->v[i];
+		struct sw_err e = SW_ERR_INIT;
+		char *base = NULL, *up = NULL, *wk = NULL, *abs = NULL;
+		const char *lowers[2];
+		int fd = -1;
+
+		if (c->no_overlay) {
+			un->failed = true;
+			continue;
+		}
+		un->lower = xasprintf("%s/%s/%s", tree, root_names[un->root],
+				      un->path);
+		if (un->root == ROOT_SRC) {
+			abs = fs_abspath(srcdir);
+			un->target = fs_join(abs, un->path);
+			fd = open_dirs(x->src_fd, un->path, false, true);
+		} else {
+			int rfd = root_fd(x, un->pat, ROOT_ABS);
+
+			abs = fs_abspath(spec->abs_root);
+			un->target = fs_join(abs, un->path);
+			fd = rfd < 0 ? -1 : fcntl(rfd, F_DUPFD_CLOEXEC, 3);
+		}
+		base = xasprintf("%s/%zu", spec->overlay_dir, c->nmounts++);
+		up = fs_join(base, "upper");
+		wk = fs_join(base, "work");
+		lowers[0] = un->lower;
+		lowers[1] = un->target;
+		if (fd < 0) {
+			err_sys(&e, "cannot make '%s'", un->target);
+		} else if (fs_mkdir_p(up, 0755, &e) == 0 &&
+			   fs_mkdir_p(wk, 0700, &e) == 0 &&
+			   mountns_overlay(spec->ns, lowers, 2, up, wk,
+					   un->target, &e) == 0) {
+			const char *one[] = { un->lower };
+
+			strvec_push(&r->mounts, un->target);
+			if (overlay_record(base, one, 1, un->target, tree) < 0)
+				warnf(r, "cannot record '%s'", base);
+		} else {
+			c->no_overlay = true;
+		}
+		if (e.msg[0]) {
+			un->failed = true;
+			free(r->overlay_why);
+			r->overlay_why = xstrdup(e.msg);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(base);
+		free(up);
+		free(wk);
+		free(abs);
+	}
+}
+
 struct found {
 	char *name, *key;
 	int64_t created;
@@ -2196,15 +2854,19 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 	struct pats pats = { 0 };
 	struct manifest m = { 0 };
 	struct rctx x = { 0 };
+	struct units u = { 0 };
 	struct sw_err pe = SW_ERR_INIT;
 	char *name = NULL, *man = NULL, *meta = NULL;
+	char *vdir = NULL, *tbase = NULL, *tree = NULL;
 	double t0 = mono();
-	bool locked = false;
+	bool locked = false, ready = false;
+	bool ovl = c->link == CACHE_LINK_AUTO || c->link == CACHE_LINK_OVERLAY;
+	int64_t created = 0;
 	int ret = -1;
 
 	*r = (struct cache_result)CACHE_RESULT_INIT;
 	r->restore = true;
-	x.src_fd = x.cur_fd = -1;
+	x.src_fd = x.cur_fd = x.prev_fd = -1;
 	cache_version(spec->paths, spec->npaths, r->version);
 	if ((spec->action && !strcmp(spec->action, "save")) || !spec->npaths) {
 		ret = 0;
@@ -2225,8 +2887,32 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		goto out;
 	}
 	man = entry_path(c, r->version, name, ".json");
-	if (manifest_read(man, true, &m, &pe) < 0 ||
-	    validate(&m, &pats, r->version, &pe) < 0) {
+	if (ovl && spec->ns && mountns_active(spec->ns) && spec->overlay_dir &&
+	    !c->no_overlay)
+		units_of(&pats, spec, &u);
+	else if (ovl && spec->overlay_off)
+		r->overlay_why = xstrdup(spec->overlay_off);
+	if (u.nr) {
+		struct manifest head;
+
+		if (meta_read(c, r->version, name, &head, &pe) < 0) {
+			err_clear(&pe);
+			units_release(&u);
+		} else {
+			created = head.created_ns;
+			manifest_release(&head);
+			vdir = xasprintf("%s/trees/%s", c->dir, r->version);
+			tbase = xasprintf("%s.%" PRId64, name, created);
+			tree = fs_join(vdir, tbase);
+			if (tree_lock(c, tree) < 0)
+				units_release(&u);
+			else
+				ready = tree_read(tree, &pats, r->version,
+						  created, &m) == 0;
+		}
+	}
+	if (!ready && (manifest_read(man, true, &m, &pe) < 0 ||
+		       validate(&m, &pats, r->version, &pe) < 0)) {
 		warnf(r, "cache manifest refused: %s", pe.msg);
 		free(r->fallback);
 		r->fallback = NULL;
@@ -2256,8 +2942,48 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		c->statc = xcalloc(1, sizeof(*c->statc));
 	c->gen = read_gen(c);
 	r->outcome = r->fallback ? CACHE_HIT_FALLBACK : CACHE_HIT;
+	if (u.nr && !ready && m.created_ns != created)
+		units_release(&u); /* replaced since its .meta was read */
+	if (u.nr && !ready) {
+		int tfd = c->tree_fds[c->ntree_fds - 1];
+
+		/* Made by one process at a time; the others wait for it. */
+		if (flock_retry(tfd, LOCK_EX)) {
+			struct manifest tm;
+
+			if (tree_read(tree, &pats, r->version, created, &tm) ==
+			    0) {
+				manifest_release(&m);
+				m = tm;
+				ready = true;
+			} else {
+				tree_make(c, vdir, tbase, tree, &m, &pats, &u,
+					  r);
+			}
+			flock_retry(tfd, LOCK_SH);
+		} else {
+			units_release(&u);
+		}
+	}
+	if (u.nr)
+		mount_units(c, spec, &x, srcdir, tree, &u, r);
 	for (size_t i = 0; i < m.items.nr; i++) {
-		restore_item(&x, &m.items.v[i]);
+		const struct item *it = &m.items.v[i];
+		const struct unit *un = u.nr ? unit_of(&u, it) : NULL;
+
+		if (!un || un->failed) {
+			restore_item(&x, it);
+		} else if (it->type == T_FILE) {
+			/* Trusted as far as the entry's generation holds. */
+			statc_put_item(c->statc, it, m.gen);
+			r->files++;
+			r->overlaid++;
+			r->bytes += it->size;
+		} else if (it->type == T_DIR) {
+			r->dirs++;
+		} else if (it->type == T_LINK) {
+			r->symlinks++;
+		}
 		if (spec->progress)
 			spec->progress("restoring", i + 1, m.items.nr,
 				       spec->progress_data);
@@ -2283,10 +3009,105 @@ out:
 	strvec_release(&x.late_dirs);
 	manifest_release(&m);
 	pats_release(&pats);
+	units_release(&u);
 	free(name);
 	free(man);
 	free(meta);
+	free(vdir);
+	free(tbase);
+	free(tree);
+	if (r->overlay_why && c->link == CACHE_LINK_OVERLAY)
+		warnf(r, "no overlay: %s", r->overlay_why);
 	r->seconds = mono() - t0;
+	return ret;
+}
+
+int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
+			const char *to, struct mountns *ns,
+			const char *overlay_dir, struct strvec *mounts,
+			struct sw_err *e)
+{
+	int ret = 0;
+
+	for (size_t n = 0; ret == 0; n++) {
+		char *base = xasprintf("%s/%zu", old_dir, n);
+		char *l = fs_join(base, "lowers"), *t = fs_join(base, "target");
+		char *k = fs_join(base, "tree"), *up = fs_join(base, "upper");
+		char target[PATH_MAX], tree[PATH_MAX];
+		char *nb = NULL, *nu = NULL, *nw = NULL, *nt = NULL;
+		char *data = NULL;
+		struct strvec lowers = STRVEC_INIT;
+		struct sw_err ign = SW_ERR_INIT;
+		size_t len;
+		ssize_t b, d;
+		bool gone = false;
+
+		b = readlink(t, target, sizeof(target) - 1);
+		d = readlink(k, tree, sizeof(tree) - 1);
+		if (b <= 0 || d <= 0 ||
+		    fs_read_file(l, 1 << 20, &data, &len, &ign) < 0) {
+			bool more = fs_exists(base);
+
+			free(base);
+			free(up);
+			free(l);
+			free(t);
+			free(k);
+			if (more)
+				continue; /* not mounted then */
+			break;
+		}
+		target[b] = tree[d] = '\0';
+		/* The earlier build's changes on top of what it had. */
+		strvec_push(&lowers, up);
+		for (char *p = data, *q; *p; p = q + 1) {
+			q = strchrnul(p, '\n');
+			strvec_push_nodup(&lowers,
+					  xstrndup(p, (size_t)(q - p)));
+			if (!*q)
+				break;
+		}
+		for (size_t i = 0; i < lowers.nr; i++)
+			gone = gone || !fs_exists(lowers.v[i]);
+		nb = xasprintf("%s/%zu", overlay_dir, c->nmounts++);
+		nu = fs_join(nb, "upper");
+		nw = fs_join(nb, "work");
+		nt = strncmp(target, from, strlen(from))
+			     ? xstrdup(target)
+			     : xasprintf("%s%s", to, target + strlen(from));
+		if (gone || tree_lock(c, tree) < 0) {
+			ret = err_set(e, ERR_FAILED,
+				      "the cache tree '%s' or a layer is gone",
+				      tree);
+		} else if (fs_mkdir_p(nt, 0755, e) < 0 ||
+			   fs_mkdir_p(nu, 0755, e) < 0 ||
+			   fs_mkdir_p(nw, 0700, e) < 0) {
+			ret = -1;
+		} else {
+			strvec_push(&lowers, nt);
+			if (mountns_overlay(ns, (const char *const *)lowers.v,
+					    lowers.nr, nu, nw, nt, e) < 0)
+				ret = -1;
+			else
+				strvec_push(mounts, nt);
+			/* Its own record: a build resumed from it again. */
+			if (ret == 0)
+				overlay_record(nb,
+					       (const char *const *)lowers.v,
+					       lowers.nr - 1, nt, tree);
+		}
+		strvec_release(&lowers);
+		free(data);
+		free(base);
+		free(up);
+		free(l);
+		free(t);
+		free(k);
+		free(nb);
+		free(nu);
+		free(nw);
+		free(nt);
+	}
 	return ret;
 }
 
@@ -2628,6 +3449,8 @@ void cache_result_release(struct cache_result *r)
 {
 	free(r->key);
 	free(r->fallback);
+	free(r->overlay_why);
+	strvec_release(&r->mounts);
 	strvec_release(&r->warnings);
 	*r = (struct cache_result)CACHE_RESULT_INIT;
 }
@@ -2699,9 +3522,11 @@ void cache_result_describe(const struct cache_result *r, struct buf *out)
 	buf_addf(out, " %zu files ", r->files);
 	human(out, r->bytes);
 	if (r->restore && r->files) {
-		const char *how[3];
+		const char *how[4];
 		size_t n = 0;
 
+		if (r->overlaid)
+			how[n++] = "overlay";
 		if (r->cloned)
 			how[n++] = "reflink";
 		if (r->copied)
@@ -2723,6 +3548,8 @@ void cache_result_describe(const struct cache_result *r, struct buf *out)
 	} else if (r->missing) {
 		buf_addf(out, " (%zu not restored)", r->missing);
 	}
+	if (r->restore && r->overlay_why && r->files > r->overlaid)
+		buf_addf(out, " (no overlay: %s)", r->overlay_why);
 	buf_addf(out, " in %.2fs", r->seconds);
 }
 
@@ -3089,6 +3916,55 @@ static void prune_entry_strays(struct cache *c, struct cache_prune_result *r)
 	free(edir);
 }
 
+/*
+ * Trees no entry uses any more (removed, or replaced since: the created
+ * time in the name differs), or all with `all`; a tree a build still
+ * holds is left for the next prune.
+ */
+static void prune_trees(struct cache *c, bool all)
+{
+	char *tdir = fs_join(c->dir, "trees");
+	DIR *d = opendir(tdir), *v;
+	struct dirent *de, *ve;
+
+	while (d && (de = readdir(d))) {
+		char *vdir;
+
+		if (!is_hex64(de->d_name))
+			continue;
+		vdir = fs_join(tdir, de->d_name);
+		v = opendir(vdir);
+		while (v && (ve = readdir(v))) {
+			char *dot = strrchr(ve->d_name, '.'), *name, *tree;
+			struct manifest head;
+			struct sw_err ign = SW_ERR_INIT;
+			bool keep = false;
+
+			if (ve->d_name[0] == '.' || !dot)
+				continue;
+			name = xstrndup(ve->d_name, (size_t)(dot - ve->d_name));
+			if (!all &&
+			    meta_read(c, de->d_name, name, &head, &ign) == 0) {
+				keep = head.created_ns ==
+				       strtoll(dot + 1, NULL, 10);
+				manifest_release(&head);
+			}
+			tree = fs_join(vdir, ve->d_name);
+			if (!keep)
+				tree_remove(tree);
+			free(tree);
+			free(name);
+		}
+		if (v)
+			closedir(v);
+		rmdir(vdir);
+		free(vdir);
+	}
+	if (d)
+		closedir(d);
+	free(tdir);
+}
+
 int cache_prune(struct cache *c, uint64_t max_bytes,
 		struct cache_prune_result *r, struct sw_err *e)
 {
@@ -3120,6 +3996,7 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 	}
 	prune_objects(&p, r, false);
 	prune_entry_strays(c, r);
+	prune_trees(c, false);
 	sweep_tmp(c, true, &r->temps_removed, &r->temps_bytes);
 	unlock(c);
 	for (size_t i = 0; i < p.nr; i++) {
@@ -3155,6 +4032,7 @@ int cache_clear(struct cache *c, struct sw_err *e)
 	}
 	statc_free(c->statc);
 	c->statc = NULL;
+	prune_trees(c, true);
 	{
 		size_t n = 0;
 		uint64_t bytes = 0;

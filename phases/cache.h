@@ -106,9 +106,13 @@
  * their own places; the machine's paths are never written.
  *
  * Restore modes, $SLIPWAY_CACHE_LINK (read by cache_open):
- *   auto (default)  a reflink (FICLONE) where the file system has them
- *                   (btrfs, XFS, bcachefs), else a copy (copy_file_range)
- *   copy            always a copy, never a reflink
+ *   auto (default)  an overlay where the caller allows one (spec.ns,
+ *                   below), else a reflink (FICLONE) where the file
+ *                   system has them (btrfs, XFS, bcachefs), else a copy
+ *                   (copy_file_range)
+ *   overlay         the same, and a warning when no overlay could be
+ *                   mounted
+ *   copy            always a copy, never a reflink or an overlay
  *   link            hard links (opt-in); a copy across file systems
  * A reflink or a copy is the build's own file: it gets the manifest's
  * mode and mtime, and whatever the build does to it never reaches the
@@ -123,6 +127,34 @@
  * entry is damaged until the next save repairs or replaces it, and other
  * builds restoring it meanwhile miss that file. Hence an opt-in.
  * cache_result counts how each file was placed.
+ *
+ * Overlay restore. The caller entered a mount namespace of its own
+ * (lib/mountns.h) before cache_open() (the cache's directory fds must be
+ * on the namespace's side) and sets spec.ns and spec.overlay_dir. Each cache
+ * path's directory (a bare directory, or the literal prefix of a glob:
+ * `node_modules/ ** / *` gives node_modules; none for a glob at the
+ * source root, nor for absolute paths without spec.abs_root, which are
+ * the machine's own) is then an overlay mount: the entry's tree on top,
+ * the directory as the source had it below, and the build's changes in
+ * <overlay_dir>/<n>/upper (work: <overlay_dir>/<n>/work). The tree,
+ * trees/<version>/<name>.<created_ns>/{src,abs}/..., holds the entry's
+ * files with their manifest's mode and mtime; it is made once and kept:
+ * the next restores of that entry cost a mount. Made, it takes over the
+ * tree of the entry it replaced (same name, an unkeyed entry) when no
+ * build uses that one, removing what changed; else it hard-links the
+ * files another tree of the version has with the same content, mode and
+ * mtime (another key); the rest is placed from the objects (reflink or
+ * copy). An older tree of the same name goes to the state directory's
+ * trash once it has served (retire.h). A tree is ready
+ * when its manifest.json (the entry's, with the tree's inode numbers) is
+ * there; trees/.../lock is held shared by every process using the tree
+ * (until cache_release) and exclusively while it is made or removed, so
+ * a tree in use is never removed. Nothing a build does reaches a tree:
+ * the overlay copies a file up before it changes. r->mounts lists the
+ * directories mounted (the caller detaches them, and mounts them into a
+ * sandbox); only this process and its children see them. When a mount
+ * is refused, the restore goes on by reflink or copy and
+ * r->overlay_why says why (cache_result_describe shows it).
  *
  * Restore writes only below its roots: manifest paths must be relative,
  * without `.` or `..` components, must match the entry's own patterns,
@@ -142,6 +174,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "mountns.h"
 #include "strvec.h"
 
 /* The mtime every object carries (2001-09-09T01:46:40Z). */
@@ -156,7 +189,12 @@
  */
 #define CACHE_TEST_KILL_ENV "SLIPWAY_CACHE_TEST_KILL"
 
-enum cache_link { CACHE_LINK_AUTO, CACHE_LINK_LINK, CACHE_LINK_COPY };
+enum cache_link {
+	CACHE_LINK_AUTO,
+	CACHE_LINK_LINK,
+	CACHE_LINK_COPY,
+	CACHE_LINK_OVERLAY
+};
 
 struct cache_statc; /* path -> (size, mtime, ino, hash): see cache_save */
 
@@ -169,11 +207,16 @@ struct cache {
 	bool no_reflink; /* FICLONE failed once: do not try again */
 	struct cache_statc *statc;
 	int64_t gen; /* prune/clear count seen by the last restore */
+	bool no_overlay; /* a mount was refused: do not try again */
+	int *tree_fds; /* locks of the trees in use, held shared */
+	size_t ntree_fds;
+	size_t nmounts; /* overlays mounted: <overlay_dir>/<n> */
 };
 
 #define CACHE_INIT                                                             \
 	{                                                                      \
-		NULL, -1, -1, -1, CACHE_LINK_AUTO, false, NULL, 0              \
+		NULL, -1, -1, -1, CACHE_LINK_AUTO, false, NULL, 0, false,      \
+			NULL, 0, 0                                             \
 	}
 
 /* All strings borrowed for the duration of the call. */
@@ -196,11 +239,21 @@ struct cache_spec {
 	void (*progress)(const char *what, size_t done, size_t total,
 			 void *data);
 	void *progress_data;
+	/*
+	 * Overlay restore (above): the mount namespace the caller entered
+	 * and where the upper and work directories go (the build's own
+	 * directory). NULL: none. overlay_off: why the caller has none, for
+	 * the log (or NULL).
+	 */
+	struct mountns *ns;
+	const char *overlay_dir;
+	const char *overlay_off;
 };
 
 #define CACHE_SPEC_INIT                                                        \
 	{                                                                      \
-		NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL           \
+		NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL,    \
+			NULL, NULL                                             \
 	}
 
 enum cache_outcome {
@@ -228,6 +281,11 @@ struct cache_result {
 	uint64_t stored_bytes;
 	size_t missing; /* restore: files not served (corrupt objects) */
 	size_t cloned, copied, linked; /* restore: how files were placed */
+	size_t overlaid; /* restore: files served by an overlay */
+	/* restore: files put in a new tree, of them linked from an older */
+	size_t tree_placed, tree_linked;
+	struct strvec mounts; /* restore: overlay mount points, absolute */
+	char *overlay_why; /* restore: why no overlay, or NULL; owned */
 	size_t damaged; /* save: objects of the existing entry found bad */
 	size_t repaired; /* save: of those, stored again from the build */
 	size_t temps_removed; /* save: tmp/ files of processes gone */
@@ -291,12 +349,28 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 int cache_save(struct cache *c, const struct cache_spec *spec,
 	       const char *srcdir, struct cache_result *r, struct sw_err *e);
 
+/*
+ * For a build resumed from one that restored by overlay (old_dir: its
+ * overlay_dir): mount each of its overlays again, its upper directory
+ * now a lower layer on top of the entry's tree, at its target with the
+ * prefix `from` (the earlier build's directory) changed to `to`, with a
+ * new upper and work directory under overlay_dir: the directories as
+ * the earlier build left them. The trees are held as a restore holds
+ * them. Appends the mount points to mounts; -1 when one cannot be
+ * mounted (ERR_FAILED: its tree is gone).
+ */
+int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
+			const char *to, struct mountns *ns,
+			const char *overlay_dir, struct strvec *mounts,
+			struct sw_err *e);
+
 void cache_result_release(struct cache_result *r);
 
 /*
  * One log line in CodeBuild's manner, appended to out (no newline):
  *   Restoring cache: key npm-abc (fallback npm-) 20000 files 83 MB by
- *     reflink in 0.21s         -- "by copy", "by hard link", or several
+ *     reflink in 0.21s         -- "by overlay", "by copy", "by hard
+ *     link", or several; "(no overlay: why)" after a refused mount
  *   Saving cache: key npm-abd 20000 files 83 MB (1 new object, 12 KB) ...
  *   Saving cache: key npm-abc exists and is immutable; 1 damaged object
  *     stored again

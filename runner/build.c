@@ -22,6 +22,7 @@
 #include "mirror.h"
 #include "log.h"
 #include "mask.h"
+#include "mountns.h"
 #include "pause.h"
 #include "proc.h"
 #include "report.h"
@@ -62,6 +63,9 @@ struct run {
 	bool skip_to_finalizing;
 	struct cache cache;
 	bool have_cache;
+	/* a mount namespace of the build's own, for overlay restores */
+	struct mountns mns;
+	char *overlay_off; /* why there is none, or NULL */
 	char *cache_key; /* expanded before INSTALL, used by the save too */
 	struct strvec cache_fallbacks;
 	char *sandbox_src; /* CODEBUILD_SRC_DIR inside the sandbox, or NULL */
@@ -968,6 +972,71 @@ static void cache_spec_of(const struct run *r, struct cache_spec *spec)
 	spec->abs_root = r->cache_root;
 }
 
+/*
+ * Overlay restores need a mount namespace of the build's own, entered
+ * before the shell starts so that every command is in it, and before
+ * the cache is opened (mountns.h), and left when the build is over
+ * (nothing of it is ever mounted where the machine sees it, even if
+ * slipway is killed). Not for --no-cache or SLIPWAY_CACHE_LINK=copy|link;
+ * for a resumed build only when the earlier one restored by overlay.
+ */
+static void cache_ns_enter(struct run *r)
+{
+	const char *mode = getenv("SLIPWAY_CACHE_LINK");
+	struct sw_err e = SW_ERR_INIT;
+
+	if (r->o->resume) {
+		/* to mount the earlier build's overlays again */
+		char *old = fs_join(r->from.build_dir, "cache-overlay");
+		bool had = fs_exists(old);
+
+		free(old);
+		if (!had)
+			return;
+	} else if (!r->bs.cache.present || !r->bs.cache.paths.nr ||
+		   r->o->no_cache ||
+		   (mode && *mode && strcmp(mode, "auto") &&
+		    strcmp(mode, "overlay"))) {
+		return;
+	}
+	if (mountns_enter(&r->mns, &e) < 0)
+		r->overlay_off = xstrdup(e.msg);
+}
+
+/*
+ * Sandboxed, the overlays restored in our namespace are mounted at their
+ * places in the sandbox's too. -1 when one cannot be.
+ */
+static int cache_graft(struct run *r, const struct strvec *mounts,
+		       struct sw_err *e)
+{
+	size_t nsrc = strlen(r->res->src_dir);
+	size_t nroot = r->cache_root ? strlen(r->cache_root) : 0;
+
+	if (!r->sandbox.pid)
+		return 0;
+	for (size_t i = 0; i < mounts->nr; i++) {
+		const char *m = mounts->v[i];
+		char *at = NULL;
+		int rc;
+
+		if (!strncmp(m, r->res->src_dir, nsrc) &&
+		    (m[nsrc] == '/' || !m[nsrc]) && r->sandbox_src)
+			at = xasprintf("%s%s", r->sandbox_src, m + nsrc);
+		else if (nroot && !strncmp(m, r->cache_root, nroot) &&
+			 m[nroot] == '/')
+			at = xstrdup(m + nroot);
+		if (!at)
+			return err_set(e, ERR_SYSTEM,
+				       "'%s' has no place in the sandbox", m);
+		rc = mountns_graft(r->sandbox.pid, m, at, e);
+		free(at);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void cache_log(struct run *r, struct cache_result *cr, int rc,
 		      const struct sw_err *e, char **desc)
 {
@@ -985,6 +1054,48 @@ static void cache_log(struct run *r, struct cache_result *cr, int rc,
 }
 
 /*
+ * Resumed from a build that restored its cache by overlay: its cached
+ * directories lived in a mount namespace gone with it; mounted again,
+ * its changes on top of the entry's tree, they are as it left them.
+ */
+static void cache_resume_overlays(struct run *r)
+{
+	char *old = fs_join(r->from.build_dir, "cache-overlay");
+	char *dir = fs_join(r->res->build_dir, "cache-overlay");
+	struct strvec mounts = STRVEC_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	if (!fs_exists(old))
+		goto out;
+	if (!mountns_active(&r->mns)) {
+		err_set(&e, ERR_SYSTEM, "%s",
+			r->overlay_off ? r->overlay_off : "no mount namespace");
+		goto fail;
+	}
+	if (cache_open(&r->cache, r->st.dir, &e) < 0 ||
+	    cache_overlay_again(&r->cache, old, r->from.build_dir,
+				r->res->build_dir, &r->mns, dir, &mounts,
+				&e) < 0 ||
+	    cache_graft(r, &mounts, &e) < 0)
+		goto fail;
+	log_agent(&r->log,
+		  "Cached directories of build %s mounted as it left them",
+		  r->res->from_build);
+	goto out;
+fail:
+	log_agent(&r->log,
+		  "Warning: cache: build %s restored its cache by overlay and "
+		  "its cached directories cannot be mounted again (%s): they "
+		  "are not among the kept files (its changes to them are in "
+		  "%s)",
+		  r->res->from_build, e.msg, old);
+out:
+	strvec_release(&mounts);
+	free(old);
+	free(dir);
+}
+
+/*
  * Before INSTALL: expand the key (the build's shell, so that
  * $(codebuild-hash-files ...) works) and restore. A cache problem is a
  * warning, never a failed build.
@@ -996,7 +1107,7 @@ static void cache_restore_step(struct run *r)
 	struct cache_result cr = CACHE_RESULT_INIT;
 	struct sw_err e = SW_ERR_INIT;
 	struct strvec in = STRVEC_INIT;
-	char **x = NULL;
+	char **x = NULL, *overlay_dir = NULL;
 	int rc;
 
 	if (!r->bs.cache.present || !r->bs.cache.paths.nr)
@@ -1008,6 +1119,7 @@ static void cache_restore_step(struct run *r)
 	if (r->o->resume) {
 		log_agent(&r->log, "Cache not used: the kept files are "
 				   "what the earlier phases left");
+		cache_resume_overlays(r);
 		return;
 	}
 	strvec_push(&in, r->bs.cache.key ? r->bs.cache.key : "");
@@ -1037,10 +1149,36 @@ static void cache_restore_step(struct run *r)
 		spec.progress = cache_progress_cb;
 		spec.progress_data = &progress;
 	}
+	if (mountns_active(&r->mns)) {
+		overlay_dir = fs_join(r->res->build_dir, "cache-overlay");
+		spec.ns = &r->mns;
+		spec.overlay_dir = overlay_dir;
+	}
+	spec.overlay_off = r->overlay_off;
 	rc = cache_restore(&r->cache, &spec, r->res->src_dir, &cr, &e);
+	if (rc == 0 && cr.mounts.nr && cache_graft(r, &cr.mounts, &e) < 0) {
+		/* The commands would not see them: the usual way instead. */
+		char *why = xstrdup(e.msg);
+
+		err_clear(&e);
+		/* Opened inside: its directories must be opened again. */
+		cache_release(&r->cache);
+		mountns_leave(&r->mns);
+		cache_result_release(&cr);
+		spec.ns = NULL;
+		spec.overlay_off = why;
+		rc = cache_open(&r->cache, r->st.dir, &e);
+		if (rc == 0)
+			rc = cache_restore(&r->cache, &spec, r->res->src_dir,
+					   &cr, &e);
+		else
+			r->have_cache = false;
+		free(why);
+	}
 	cache_progress_end(&progress);
 	cache_log(r, &cr, rc, &e, &r->res->cache_restore);
 	cache_result_release(&cr);
+	free(overlay_dir);
 }
 
 /* After POST_BUILD, when it ran. */
@@ -2042,6 +2180,7 @@ static void run_build(struct run *r)
 
 	if (download_source(r) < 0)
 		goto finalizing;
+	cache_ns_enter(r);
 	/* DOWNLOAD_SOURCE is still open: the shell and the cache belong
 	 * to it, as CodeBuild restores caches before INSTALL. */
 	p = &res->phases.v[res->phases.nr - 1];
@@ -2194,6 +2333,7 @@ int build_run(const struct build_opts *o, int *status)
 	r.res = &res;
 	r.log_fd = -1;
 	r.sandbox = (struct sandbox)SANDBOX_INIT;
+	r.mns = (struct mountns)MOUNTNS_INIT;
 	r.report_rv = (struct fs_reserve)FS_RESERVE_INIT;
 	r.final = PHASE_SUCCEEDED;
 	mask_init(&r.mask);
@@ -2210,6 +2350,7 @@ int build_run(const struct build_opts *o, int *status)
 	log_agent(&r.log, "Running on slipway %s, build %s #%ld", SW_VERSION,
 		  res.id, res.number);
 	run_build(&r);
+	mountns_leave(&r.mns);
 	phase_begin(&res.phases, "COMPLETED", NULL);
 	res.end_ms = proc_wall_ms();
 	log_release(&r.log);
@@ -2243,6 +2384,8 @@ out:
 	free(r.out_dir);
 	free(r.src_name);
 	free(r.cache_root);
+	mountns_leave(&r.mns);
+	free(r.overlay_off);
 	resume_rec_release(&r.from);
 	free(r.from_out);
 	free(r.resume_cwd);

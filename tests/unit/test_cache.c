@@ -22,6 +22,7 @@
 #include "cache.h"
 #include "fs.h"
 #include "hash.h"
+#include "mountns.h"
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -107,6 +108,7 @@ static int setup(void **st)
 	mkdir(src, 0755);
 	unsetenv("SLIPWAY_CACHE_LINK");
 	unsetenv(CACHE_TEST_KILL_ENV);
+	unsetenv(MOUNTNS_TEST_NO_OVERLAY_ENV);
 	return 0;
 }
 
@@ -1645,6 +1647,411 @@ static void test_cache__store_failure_writes_no_entry(void **st)
 	}
 }
 
+/* Whether this process may mount overlays in a namespace of its own. */
+static bool overlay_possible(void)
+{
+	struct mountns ns = MOUNTNS_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *l = rpath("probe/l"), *u = rpath("probe/u"),
+	     *w = rpath("probe/w"), *m = rpath("probe/m");
+	const char *lowers[] = { l };
+	bool ok = false;
+
+	if (fs_mkdir_p(l, 0755, &e) == 0 && fs_mkdir_p(u, 0755, &e) == 0 &&
+	    fs_mkdir_p(w, 0755, &e) == 0 && fs_mkdir_p(m, 0755, &e) == 0 &&
+	    mountns_enter(&ns, &e) == 0) {
+		ok = mountns_overlay(&ns, lowers, 1, u, w, m, &e) == 0;
+		mountns_leave(&ns);
+	}
+	free(l);
+	free(u);
+	free(w);
+	free(m);
+	return ok;
+}
+
+/* Whether the machine's namespace shows a mount below root. */
+static bool mounted_below_root(void)
+{
+	char *data = NULL;
+	size_t len;
+	struct sw_err e = SW_ERR_INIT;
+	bool yes;
+
+	assert_int_equal(
+		fs_read_file("/proc/self/mountinfo", 1 << 20, &data, &len, &e),
+		0);
+	yes = strstr(data, root) != NULL;
+	free(data);
+	return yes;
+}
+
+static mode_t mode_of(const char *rel)
+{
+	char *p = rpath(rel);
+	struct stat sb;
+
+	assert_int_equal(lstat(p, &sb), 0);
+	free(p);
+	return sb.st_mode & 07777;
+}
+
+static bool exists(const char *rel)
+{
+	char *p = rpath(rel);
+	struct stat sb;
+	bool yes = lstat(p, &sb) == 0;
+
+	free(p);
+	return yes;
+}
+
+/*
+ * Restored by overlay, a build rewrites, appends to, chmods, deletes and
+ * renames restored files: the store and the entry's tree are untouched
+ * (a later restore, by copy or by overlay, has the original content),
+ * the build's save has its changes, and once the namespace is left
+ * nothing is mounted and the build's directory holds none of it.
+ */
+static void test_cache__overlay_restore_isolates_the_store(void **st)
+{
+	const char *paths[] = { "node_modules/**/*" };
+	struct cache_spec s1 = spec_for("k1", paths, 1);
+	struct cache_spec s2 = spec_for("k2", paths, 1);
+	struct cache_spec s3 = spec_for("k3", paths, 1);
+	struct cache c = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	struct buf b = BUF_INIT;
+	char *b2 = rpath("b2"), *ovl = rpath("b2-overlay");
+	char *from, *to;
+	struct stat before, after;
+	int fd;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	assert_int_equal(do_save(&s1, NULL), CACHE_SAVED);
+	assert_int_equal(lstat(src, &before), 0);
+	from = rpath("src/node_modules/a.txt");
+	assert_int_equal(lstat(from, &before), 0);
+	free(from);
+
+	mkdir(b2, 0755);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	s1.ns = &ns;
+	s1.overlay_dir = ovl;
+	assert_int_equal(cache_restore(&c, &s1, b2, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_HIT);
+	assert_int_equal(r.files, 3);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.copied + r.cloned + r.linked, 0);
+	assert_int_equal(r.mounts.nr, 1);
+	assert_null(r.overlay_why);
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b), " by overlay in "));
+	buf_release(&b);
+	cache_result_release(&r);
+
+	/* The manifest's modes and mtimes, not the objects'. */
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_content("b2/node_modules/deep/x/y/z.txt", "zed");
+	assert_int_equal(mode_of("b2/node_modules/a.txt"), 0644);
+	assert_int_equal(mode_of("b2/node_modules/.bin/run"), 0755);
+	assert_int_equal(mode_of("b2/node_modules/empty"), 0750);
+	from = rpath("b2/node_modules/a.txt");
+	assert_int_equal(lstat(from, &after), 0);
+	assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	free(from);
+
+	/* The build. */
+	write_in_place("b2/node_modules/a.txt", "rewritten");
+	from = rpath("b2/node_modules/deep/x/y/z.txt");
+	fd = open(from, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "+more", 5), 5);
+	close(fd);
+	free(from);
+	from = rpath("b2/node_modules/.bin/run");
+	to = rpath("b2/node_modules/.bin/go");
+	assert_int_equal(chmod(from, 0700), 0);
+	assert_int_equal(rename(from, to), 0);
+	free(from);
+	free(to);
+	from = rpath("b2/node_modules/link");
+	assert_int_equal(unlink(from), 0);
+	free(from);
+
+	/* Its save sees its changes: two rewritten, one moved: three to
+	 * hash. */
+	assert_int_equal(cache_save(&c, &s2, b2, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_SAVED);
+	assert_int_equal(r.files, 3);
+	assert_int_equal(r.hashed, 3);
+	cache_result_release(&r);
+	cache_release(&c);
+	mountns_leave(&ns);
+
+	assert_false(mounted_below_root());
+	assert_false(exists("b2/node_modules/a.txt"));
+	assert_true(exists("b2-overlay/0/upper/a.txt"));
+
+	/* The store and the tree as they were. */
+	assert_object_intact("alpha");
+	rm_tree(b2);
+	mkdir(b2, 0755);
+	setenv("SLIPWAY_CACHE_LINK", "copy", 1);
+	assert_int_equal(do_restore(&s1, b2, NULL), CACHE_HIT);
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_content("b2/node_modules/deep/x/y/z.txt", "zed");
+	assert_int_equal(mode_of("b2/node_modules/.bin/run"), 0755);
+	assert_true(exists("b2/node_modules/link"));
+	rm_tree(b2);
+	mkdir(b2, 0755);
+	assert_int_equal(do_restore(&s2, b2, NULL), CACHE_HIT);
+	assert_content("b2/node_modules/a.txt", "rewritten");
+	assert_content("b2/node_modules/deep/x/y/z.txt", "zed+more");
+	assert_int_equal(mode_of("b2/node_modules/.bin/go"), 0700);
+	assert_false(exists("b2/node_modules/.bin/run"));
+	assert_false(exists("b2/node_modules/link"));
+	unsetenv("SLIPWAY_CACHE_LINK");
+
+	/* By overlay again, from the kept tree. */
+	rm_tree(b2);
+	mkdir(b2, 0755);
+	rm_tree(ovl);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s1, b2, &r, &e), 0);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 0);
+	cache_result_release(&r);
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_content("b2/node_modules/deep/x/y/z.txt", "zed");
+	cache_release(&c);
+	mountns_leave(&ns);
+	assert_false(mounted_below_root());
+
+	/* A new key with the same files: its tree links k1's. */
+	assert_int_equal(do_save(&s3, NULL), CACHE_SAVED);
+	rm_tree(b2);
+	mkdir(b2, 0755);
+	rm_tree(ovl);
+	s3.ns = &ns;
+	s3.overlay_dir = ovl;
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s3, b2, &r, &e), 0);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 3);
+	assert_int_equal(r.tree_linked, 3);
+	cache_result_release(&r);
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_int_equal(mode_of("b2/node_modules/.bin/run"), 0755);
+	cache_release(&c);
+	mountns_leave(&ns);
+	/* k1's tree is k1's still */
+	rm_tree(b2);
+	mkdir(b2, 0755);
+	rm_tree(ovl);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s1, b2, &r, &e), 0);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 0);
+	cache_result_release(&r);
+	cache_release(&c);
+	mountns_leave(&ns);
+	free(b2);
+	free(ovl);
+}
+
+/*
+ * A refused mount: the restore goes on by reflink or copy and says why;
+ * asked for overlays (SLIPWAY_CACHE_LINK=overlay), with a warning.
+ */
+static void test_cache__overlay_refused_falls_back(void **st)
+{
+	const char *paths[] = { "node_modules/**/*" };
+	struct cache_spec s = spec_for("k1", paths, 1);
+	struct cache c = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	struct buf b = BUF_INIT;
+	char *b2 = rpath("b2"), *ovl = rpath("b2-overlay");
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	mkdir(b2, 0755);
+	setenv(MOUNTNS_TEST_NO_OVERLAY_ENV, "1", 1);
+	setenv("SLIPWAY_CACHE_LINK", "overlay", 1);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	s.ns = &ns;
+	s.overlay_dir = ovl;
+	assert_int_equal(cache_restore(&c, &s, b2, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_HIT);
+	assert_int_equal(r.overlaid, 0);
+	assert_int_equal(r.copied + r.cloned, 3);
+	assert_int_equal(r.mounts.nr, 0);
+	assert_non_null(r.overlay_why);
+	assert_int_equal(r.warnings.nr, 1);
+	assert_non_null(strstr(r.warnings.v[0], "no overlay: "));
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b), "(no overlay: cannot mount"));
+	buf_release(&b);
+	cache_result_release(&r);
+	cache_release(&c);
+	mountns_leave(&ns);
+	unsetenv(MOUNTNS_TEST_NO_OVERLAY_ENV);
+	unsetenv("SLIPWAY_CACHE_LINK");
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_int_equal(mode_of("b2/node_modules/.bin/run"), 0755);
+
+	/* No namespace at all: the caller's reason is shown. */
+	rm_tree(b2);
+	mkdir(b2, 0755);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	s.ns = NULL;
+	s.overlay_off = "cannot unshare the mount namespace: EPERM";
+	assert_int_equal(cache_restore(&c, &s, b2, &r, &e), 0);
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b), "(no overlay: cannot unshare"));
+	assert_int_equal(r.warnings.nr, 0);
+	buf_release(&b);
+	cache_result_release(&r);
+	cache_release(&c);
+	free(b2);
+	free(ovl);
+}
+
+/* Trees of the project's entry, in every version directory. */
+static size_t count_trees(const char *trees)
+{
+	DIR *d = opendir(trees), *v;
+	struct dirent *de, *ve;
+	size_t n = 0;
+
+	while (d && (de = readdir(d))) {
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", trees, de->d_name);
+		v = opendir(p);
+		while (v && (ve = readdir(v)))
+			n += !strncmp(ve->d_name, "project-proj.", 13);
+		if (v)
+			closedir(v);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * Trees: an unkeyed entry replaced gets a new tree, linked from the old
+ * one where files did not change, and the old one goes; prune removes
+ * the trees of entries gone, but not one a restore still holds.
+ */
+static void test_cache__overlay_trees_replaced_and_pruned(void **st)
+{
+	const char *paths[] = { "node_modules/**/*" };
+	struct cache_spec s = spec_for(NULL, paths, 1);
+	struct cache c = CACHE_INIT, held = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct cache_prune_result pr;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	char *b2 = rpath("b2"), *ovl = rpath("b2-overlay");
+	char *trees = rpath("state/cache/trees");
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	s.ns = &ns;
+	s.overlay_dir = ovl;
+	for (int round = 0; round < 2; round++) {
+		char *z = rpath("src/node_modules/deep/x/y/z.txt");
+
+		rm_tree(b2);
+		rm_tree(ovl);
+		mkdir(b2, 0755);
+		assert_int_equal(mountns_enter(&ns, &e), 0);
+		assert_int_equal(cache_open(&c, state, &e), 0);
+		assert_int_equal(cache_restore(&c, &s, b2, &r, &e), 0);
+		/* the second tree keeps the unchanged file of the first,
+		 * which it takes over, and has none of what went */
+		assert_int_equal(r.overlaid, round ? 2 : 3);
+		assert_int_equal(r.tree_placed, round ? 2 : 3);
+		assert_int_equal(r.tree_linked, round ? 1 : 0);
+		cache_result_release(&r);
+		assert_content("b2/node_modules/a.txt",
+			       round ? "beta" : "alpha");
+		assert_content("b2/node_modules/deep/x/y/z.txt",
+			       round ? "<missing>" : "zed");
+		assert_content("b2/node_modules/.bin/run", "#!/bin/sh\n");
+		cache_release(&c);
+		mountns_leave(&ns);
+		mkfile("src/node_modules/a.txt", round ? "gamma" : "beta");
+		unlink(z);
+		free(z);
+		assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	}
+	/* one tree: the older one went */
+	assert_int_equal(count_trees(trees), 1);
+
+	/* The entry replaced again: its tree is stale; held, it stays. */
+	rm_tree(b2);
+	rm_tree(ovl);
+	mkdir(b2, 0755);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&held, state, &e), 0);
+	assert_int_equal(cache_restore(&held, &s, b2, &r, &e), 0);
+	cache_result_release(&r);
+	assert_content("b2/node_modules/a.txt", "gamma");
+	mountns_leave(&ns);
+	mkfile("src/node_modules/a.txt", "delta");
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	/* The tree in use cannot be taken over: the new one links it. */
+	rm_tree(b2);
+	rm_tree(ovl);
+	mkdir(b2, 0755);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s, b2, &r, &e), 0);
+	assert_int_equal(r.tree_placed, 2);
+	assert_int_equal(r.tree_linked, 1);
+	cache_result_release(&r);
+	assert_content("b2/node_modules/a.txt", "delta");
+	assert_content("b2/node_modules/.bin/run", "#!/bin/sh\n");
+	cache_release(&c);
+	mountns_leave(&ns);
+	/* prune: the held one stays, though stale */
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_prune(&c, UINT64_MAX, &pr, &e), 0);
+	assert_int_equal(count_trees(trees), 2);
+	cache_release(&held);
+	assert_int_equal(cache_prune(&c, UINT64_MAX, &pr, &e), 0);
+	assert_int_equal(count_trees(trees), 1);
+	assert_int_equal(cache_clear(&c, &e), 0);
+	assert_int_equal(count_trees(trees), 0);
+	cache_release(&c);
+	free(b2);
+	free(ovl);
+	free(trees);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1680,6 +2087,9 @@ int main(void)
 		T(test_cache__kill9_during_save_then_prune),
 		T(test_cache__prune_counts_temps),
 		T(test_cache__store_failure_writes_no_entry),
+		T(test_cache__overlay_restore_isolates_the_store),
+		T(test_cache__overlay_refused_falls_back),
+		T(test_cache__overlay_trees_replaced_and_pruned),
 #undef T
 	};
 
