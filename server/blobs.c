@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,7 @@ static void put_blob(struct http_req *rq, void *data)
 	char *final = NULL, *part = NULL, *dir = NULL;
 	long long offset = 0, size = -1;
 	char got[HASH_SHA256_HEX];
-	struct stat sb;
+	struct stat sb, now;
 	size_t len;
 	int fd = -1;
 
@@ -96,6 +97,20 @@ static void put_blob(struct http_req *rq, void *data)
 	if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &sb) < 0) {
 		err_sys(&e, "%s", part);
 		goto fail;
+	}
+	/*
+	 * An upload of the same blob that held the lock first may have
+	 * finished (its part is the blob now: never to be written again)
+	 * or dropped its part (ours is then a file no one will find).
+	 */
+	if (!stat(final, &now)) {
+		received(rq, 200, (long long)now.st_size, true);
+		goto out;
+	}
+	if (stat(part, &now) < 0 || now.st_ino != sb.st_ino ||
+	    now.st_dev != sb.st_dev) {
+		received(rq, 409, 0, false);
+		goto out;
 	}
 	if (offset == 0 && sb.st_size) {
 		if (ftruncate(fd, 0) < 0) {
@@ -195,6 +210,10 @@ static void send_free(void *cls)
 	free(f);
 }
 
+/* One artifact packed at a time: its temporary file is named after the
+ * process, so two downloads packing one tree at once would share it. */
+static pthread_mutex_t pack_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void get_blob(struct http_req *rq, void *data)
 {
 	struct serve *s = data;
@@ -204,7 +223,7 @@ static void get_blob(struct http_req *rq, void *data)
 	char *dir = fs_join(serve_state_dir(s), "blobs");
 	char sha[HASH_SHA256_HEX];
 	struct sendfile *f;
-	int fd;
+	int fd, rc;
 
 	if (!digest_param(rq, &hex)) {
 		free(dir);
@@ -227,7 +246,10 @@ static void get_blob(struct http_req *rq, void *data)
 				   "no artifact '%s'", hex);
 			goto out;
 		}
-		if (!fs_exists(path) && blob_pack(tree, path, sha, &e) < 0) {
+		pthread_mutex_lock(&pack_lock);
+		rc = fs_exists(path) ? 0 : blob_pack(tree, path, sha, &e);
+		pthread_mutex_unlock(&pack_lock);
+		if (rc < 0) {
 			http_error(rq, 500, "InternalError", "%s", e.msg);
 			goto out;
 		}

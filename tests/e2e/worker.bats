@@ -378,6 +378,43 @@ EOB
 	net_teardown
 }
 
+@test "worker: racing uploads of one blob and racing downloads of one artifact all succeed, the blob whole" {
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	head -c 3000000 /dev/urandom >"$T/blob"
+	sha=$(sha256sum <"$T/blob" | cut -c1-64)
+	local pids=() i
+	for i in 1 2 3 4 5 6; do
+		curl -s --max-time 60 -o /dev/null -w '%{http_code}\n' -X PUT \
+			-H "Authorization: Bearer $TOK" --data-binary @"$T/blob" \
+			"http://127.0.0.1:$PORT/api/artifacts/$sha?offset=0&size=3000000" \
+			>"$T/put.$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	cat "$T"/put.* >&2
+	! grep -qv '^20[01]$' "$T"/put.* || false
+	[ "$(grep -c '^201$' "$T"/put.*  | awk -F: '{ n += $2 } END { print n }')" -ge 1 ]
+	cmp "$STATE/blobs/$sha" "$T/blob"
+	[ ! -e "$STATE/blobs/$sha.part" ]
+	# an artifact stored as a tree, packed once for six downloads at once
+	tree=$(echo tree | sha256sum | cut -c1-64)
+	mkdir -p "$STATE/artifacts/$tree/d"
+	for i in $(seq 300); do echo "$i" >"$STATE/artifacts/$tree/d/f$i"; done
+	pids=()
+	for i in 1 2 3 4 5 6; do
+		curl -s --max-time 60 -o "$T/get.$i" -w '%{http_code}\n' \
+			-H "Authorization: Bearer $TOK" \
+			"http://127.0.0.1:$PORT/api/artifacts/$tree" >"$T/getcode.$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	cat "$T"/getcode.* >&2
+	! grep -qv '^200$' "$T"/getcode.* || false
+	for i in 2 3 4 5 6; do cmp "$T/get.1" "$T/get.$i"; done
+	[ "$(tar -tf "$T/get.1" | grep -c '^d/f')" = 300 ]
+}
+
 @test "worker: artifact uploads are checked against their digest and resume where they stopped; a job's log takes appends only from its holder" {
 	wk_setup 1 </dev/null
 	sv_start --workers 0
