@@ -32,6 +32,8 @@
 /* The same when the store wakes it on a queued job (PostgreSQL's
  * LISTEN): a notice lost or missed is made up for this late. */
 #define WORKER_LISTEN_MS 1000
+/* how often a lost store connection is made again */
+#define WORKER_REOPEN_MS 1000
 /* How long a job being stopped has between SIGTERM and SIGKILL (ms). */
 #define WORKER_GRACE_MS 5000
 
@@ -57,6 +59,8 @@ struct worker {
 	bool stopping;
 	bool remote; /* --server or --shared-dir: not the runner's files */
 	struct wclient client; /* with --server */
+	int64_t reopen_at; /* the next try at a store connection lost */
+	bool lost; /* it is lost, and said so */
 };
 
 static void say(const struct worker *w, const char *fmt, ...)
@@ -70,6 +74,45 @@ static void say(const struct worker *w, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * A PostgreSQL store whose connection is gone (the server restarted, the
+ * network cut, the backend terminated) is opened again, once a second,
+ * and listened to again: *nfd is its new descriptor, -1 meanwhile (the
+ * old one is closed, or some other file's by now). Leases of the jobs
+ * running meanwhile are renewed again once it is back; one that expired
+ * meanwhile is refused at the next heartbeat, as for a slow worker.
+ * Returns whether the store can be used now.
+ */
+static bool store_again(struct worker *w, const char *db, int *nfd, int64_t now)
+{
+	struct sw_err e = SW_ERR_INIT;
+	struct store *s;
+
+	if (store_alive(w->s))
+		return true;
+	*nfd = -1;
+	if (now < w->reopen_at)
+		return false;
+	w->reopen_at = now + WORKER_REOPEN_MS;
+	if (store_open(&s, db, &e) < 0) {
+		if (!w->lost)
+			say(w,
+			    "store connection lost, trying again every %d "
+			    "ms: %s",
+			    WORKER_REOPEN_MS, e.msg);
+		w->lost = true;
+		err_clear(&e);
+		return false;
+	}
+	store_close(w->s);
+	w->s = s;
+	*nfd = store_job_listen(s, &e);
+	err_clear(&e);
+	say(w, "store connection lost, and made again");
+	w->lost = false;
+	return true;
 }
 
 static void json_strings(json_object *o, const char *key, struct strvec *v)
@@ -636,13 +679,20 @@ int worker_main(const struct worker_opts *o)
 				       { .fd = nfd, .events = POLLIN } };
 		struct signalfd_siginfo si;
 		int64_t now = queue_wall_ms();
+		bool up;
 
-		reap_children(&w);
-		renew(&w, now);
+		/* without a store, the results wait (their processes
+		 * unreaped) and nothing is claimed */
+		up = store_again(&w, db, &nfd, now);
+		p[1].fd = nfd;
+		if (up) {
+			reap_children(&w);
+			renew(&w, now);
+		}
 		for (int i = 0; i < w.nslots; i++)
 			if (w.slot[i].pid && !w.slot[i].lost)
 				stream_log(&w, &w.slot[i]);
-		if (now >= next_reap) {
+		if (up && now >= next_reap) {
 			long nq = 0, nf = 0;
 
 			if (store_job_reap(w.s, now, &nq, &nf, &e) < 0) {
@@ -656,7 +706,7 @@ int worker_main(const struct worker_opts *o)
 			}
 			next_reap = now + w.lease / 3;
 		}
-		if (claim(&w) < 0)
+		if (up && claim(&w) < 0)
 			err_clear(&e);
 		if (w.stopping && !w.busy)
 			break;

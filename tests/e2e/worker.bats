@@ -229,6 +229,26 @@ wk_revision() {
 	exec 7>&-
 }
 
+@test "worker: a worker whose PostgreSQL connection is cut connects again and runs the next jobs" {
+	[ -n "${WORKER_PG_URL:-}" ] || skip "PostgreSQL only: worker-postgres.bats runs it"
+	wk_setup 1 </dev/null
+	sv_start --workers 0
+	PGAPPNAME=slipway-w1 wk_start w1
+	[ "$(jobs_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slipway-w1'")" = 1 ]
+	# the worker's backend is ended, as by a restart of its server
+	jobs_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'slipway-w1'" >/dev/null
+	wait_line "$T/w1.log" "worker w1: store connection lost, and made again"
+	id=$(start_execution)
+	wait_status "$id" Succeeded
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE owner <> 'w1'")" = 0 ]
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE status = 'done'")" -ge 2 ]
+	# one connection: the new one
+	[ "$(jobs_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slipway-w1'")" = 1 ]
+	cat "$T/w1.log" >&2
+	# at most the one claim that found the connection gone
+	[ "$(grep -c "claim:" "$T/w1.log")" -le 1 ]
+}
+
 @test "worker: a project's runs-on labels pick the workers that may run its builds" {
 	PROJECT_OPTS='runs-on: [linux, big]' wk_setup 2 </dev/null
 	sv_start --workers 0
