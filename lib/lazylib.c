@@ -126,7 +126,7 @@ void *lazylib_resolve(struct lazylib_sym *sym)
  * function and jump to it as if it had been called. The stack is
  * 16-byte aligned at the call, as the ABI wants.
  */
-__asm__(".text\n"
+__asm__(".pushsection .text\n"
 	".globl lazylib_slow\n"
 	".hidden lazylib_slow\n"
 	".type lazylib_slow, @function\n"
@@ -172,7 +172,8 @@ __asm__(".text\n"
 	"\tpopq %rdi\n"
 	"\tpopq %rbp\n"
 	"\tjmp *%r11\n"
-	".size lazylib_slow, .-lazylib_slow\n");
+	".size lazylib_slow, .-lazylib_slow\n"
+	".popsection\n");
 #endif
 
 /* ---- libcurl ---- */

@@ -89,7 +89,7 @@ void *lazylib_resolve(struct lazylib_sym *sym);
  * %r11 is a scratch register in the SysV ABI, never an argument.
  */
 #define LAZYLIB_STUB(fn, i)                                                    \
-	__asm__(".text\n"                                                      \
+	__asm__(".pushsection .text\n"                                         \
 		".globl " #fn "\n"                                             \
 		".type " #fn ", @function\n" #fn ":\n"                         \
 		"\tmovq lazylib_syms+24*" #i "(%rip), %r11\n"                  \
@@ -98,7 +98,8 @@ void *lazylib_resolve(struct lazylib_sym *sym);
 		"\tjmp *%r11\n"                                                \
 		"1:\tleaq lazylib_syms+24*" #i "(%rip), %r11\n"                \
 		"\tjmp lazylib_slow\n"                                         \
-		".size " #fn ", .-" #fn "\n");
+		".size " #fn ", .-" #fn "\n"                                   \
+		".popsection\n");
 #endif
 
 #endif
