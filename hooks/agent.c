@@ -290,6 +290,12 @@ static void notice(struct dep *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * The process's inotify instance for await_file, kept: closing one waits
+ * for the kernel's grace period (some 15 ms), which the event would add.
+ */
+static int watch_fd = -1;
+
+/*
  * Until path exists (true), the wait (ms) is over or a stop signal came
  * (false, *gone false), or the reader of our stdout, the deploying
  * machine's connection, went away (false, *gone true). inotify on dir
@@ -303,14 +309,20 @@ static bool await_file(const char *dir, const char *path, int64_t wait_ms,
 	struct pollfd p[2] = { { .fd = STDOUT_FILENO }, { .fd = -1 } };
 	bool found = false;
 	char ev[4096];
+	int wd = -1;
 
 	*gone = false;
-	p[1].fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	p[1].events = POLLIN;
-	if (p[1].fd >= 0 &&
-	    inotify_add_watch(p[1].fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-		close(p[1].fd);
-		p[1].fd = -1;
+	if (watch_fd < 0)
+		watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (watch_fd >= 0) {
+		while (read(watch_fd, ev, sizeof(ev)) > 0)
+			; /* the last wait's */
+		wd = inotify_add_watch(watch_fd, dir,
+				       IN_MOVED_TO | IN_CLOSE_WRITE);
+	}
+	if (wd >= 0) {
+		p[1].fd = watch_fd;
+		p[1].events = POLLIN;
 	}
 	for (;;) {
 		int64_t left = end - proc_now_ms();
@@ -335,8 +347,8 @@ static bool await_file(const char *dir, const char *path, int64_t wait_ms,
 					;
 		}
 	}
-	if (p[1].fd >= 0)
-		close(p[1].fd);
+	if (wd >= 0)
+		inotify_rm_watch(watch_fd, wd);
 	return found;
 }
 
