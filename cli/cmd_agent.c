@@ -41,11 +41,14 @@ static const char agent_usage[] =
 	"      --file-exists-behavior DISALLOW|OVERWRITE|RETAIN\n"
 	"      --ignore-application-stop-failures\n"
 	"      --traffic             run the load balancer events too\n"
-	"      --traffic-remote      BlockTraffic and AllowTraffic wait for "
+	"      --traffic-remote[=WAIT]\n"
+	"                            BlockTraffic and AllowTraffic wait for "
 	"the\n"
 	"                            deploying machine's answer (a file in "
 	"the\n"
-	"                            deployment's directory)\n"
+	"                            deployment's directory), WAIT at most "
+	"(90s, 2m;\n"
+	"                            default 2h)\n"
 	"      --events LIST         run these events, in this order "
 	"(codedeploy-local's\n"
 	"                            --events)\n"
@@ -94,7 +97,7 @@ static const struct option agent_options[] = {
 	{ "ignore-application-stop-failures", no_argument, NULL,
 	  OPT_IGNORE_STOP },
 	{ "traffic", no_argument, NULL, OPT_TRAFFIC },
-	{ "traffic-remote", no_argument, NULL, OPT_TRAFFIC_REMOTE },
+	{ "traffic-remote", optional_argument, NULL, OPT_TRAFFIC_REMOTE },
 	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "max-revisions", required_argument, NULL, OPT_MAX_REVISIONS },
 	{ "max-bundle-size", required_argument, NULL, OPT_MAX_BUNDLE_SIZE },
@@ -189,6 +192,13 @@ static int agent_deploy_cmd(int argc, char **argv)
 			break;
 		case OPT_TRAFFIC_REMOTE:
 			o.traffic_remote = true;
+			if (optarg &&
+			    cli_parse_duration(optarg, &o.traffic_wait_ms) < 0)
+				return cli_usage_error(
+					"agent",
+					"--traffic-remote: not a duration: "
+					"'%s' (90s, 2m)",
+					optarg);
 			break;
 		case OPT_EVENTS:
 			o.events = optarg;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +23,10 @@
 #include "strvec.h"
 #include "xalloc.h"
 #include "banned.h"
+
+/* o.traffic_remote: how often the wait for the answer looks again when
+ * nothing woke it (inotify does, at once, where it works) */
+#define TRAFFIC_POLL_MS 100
 
 static const char *const status_names[] = {
 	[AGENT_PENDING] = "Pending",	 [AGENT_IN_PROGRESS] = "InProgress",
@@ -285,6 +290,69 @@ static void notice(struct dep *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * The process's inotify instance for await_file, kept: closing one waits
+ * for the kernel's grace period (some 15 ms), which the event would add.
+ */
+static int watch_fd = -1;
+
+/*
+ * Until path exists (true), the wait (ms) is over or a stop signal came
+ * (false, *gone false), or the reader of our stdout, the deploying
+ * machine's connection, went away (false, *gone true). inotify on dir
+ * wakes it when the file lands; the 100 ms poll is a fallback where
+ * inotify does not see writes (NFS).
+ */
+static bool await_file(const char *dir, const char *path, int64_t wait_ms,
+		       bool *gone)
+{
+	int64_t end = proc_now_ms() + wait_ms;
+	struct pollfd p[2] = { { .fd = STDOUT_FILENO }, { .fd = -1 } };
+	bool found = false;
+	char ev[4096];
+	int wd = -1;
+
+	*gone = false;
+	if (watch_fd < 0)
+		watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (watch_fd >= 0) {
+		while (read(watch_fd, ev, sizeof(ev)) > 0)
+			; /* the last wait's */
+		wd = inotify_add_watch(watch_fd, dir,
+				       IN_MOVED_TO | IN_CLOSE_WRITE);
+	}
+	if (wd >= 0) {
+		p[1].fd = watch_fd;
+		p[1].events = POLLIN;
+	}
+	for (;;) {
+		int64_t left = end - proc_now_ms();
+
+		if (fs_exists(path)) {
+			found = true;
+			break;
+		}
+		if (proc_stop_signal() || left <= 0)
+			break;
+		if (poll(p, 2,
+			 left > TRAFFIC_POLL_MS ? TRAFFIC_POLL_MS : (int)left) >
+		    0) {
+			if (p[0].revents & (POLLERR | POLLHUP)) {
+				*gone = true;
+				break;
+			}
+			if (p[0].revents & POLLNVAL)
+				p[0].fd = -1; /* no stdout: nothing to watch */
+			if (p[1].revents)
+				while (read(p[1].fd, ev, sizeof(ev)) > 0)
+					;
+		}
+	}
+	if (wd >= 0)
+		inotify_rm_watch(watch_fd, wd);
+	return found;
+}
+
+/*
  * o.traffic_remote: the event's work is done by the deploying machine,
  * which answers in <dep_dir>/traffic-<Event> ("ok" or "failed", then a
  * line to show). 0, or -1 with the message.
@@ -293,17 +361,27 @@ static int await_traffic(struct dep *d, enum appspec_event ev, struct sw_err *e)
 {
 	char *name = xasprintf("traffic-%s", appspec_event_name(ev));
 	char *path = fs_join(d->dep_dir, name), *text = NULL, *line;
-	int64_t end = proc_now_ms() + AGENT_TRAFFIC_WAIT_MS;
+	int64_t wait_ms = d->o->traffic_wait_ms > 0 ? d->o->traffic_wait_ms
+						    : AGENT_TRAFFIC_WAIT_MS;
 	size_t len;
 	int ret = -1;
+	bool gone;
 
-	while (!fs_exists(path)) {
-		if (proc_stop_signal() || proc_now_ms() > end) {
+	if (!await_file(d->dep_dir, path, wait_ms, &gone)) {
+		if (gone)
 			err_set(e, ERR_FAILED,
-				"no answer from the load balancer's side");
-			goto out;
-		}
-		(void)poll(NULL, 0, 5);
+				"the deploying machine went away before the "
+				"load balancer's answer");
+		else if (proc_stop_signal())
+			err_set(e, ERR_FAILED,
+				"stopped while waiting for the load "
+				"balancer's answer");
+		else
+			err_set(e, ERR_FAILED,
+				"no answer from the load balancer's side "
+				"within %lld ms",
+				(long long)wait_ms);
+		goto out;
 	}
 	if (fs_read_file(path, 64 << 10, &text, &len, e) < 0)
 		goto out;

@@ -179,8 +179,12 @@ struct agent_opts {
 	/* A host over ssh behind a load balancer: BlockTraffic and
 	 * AllowTraffic are done by the machine that deploys, which writes
 	 * <deployment dir>/traffic-<Event> when done: "ok" or "failed",
-	 * then a line for the log (AGENT_TRAFFIC_WAIT_MS at most). */
+	 * then a line for the log. The event fails when it is not there
+	 * within traffic_wait_ms (0: AGENT_TRAFFIC_WAIT_MS), or at once
+	 * when the reader of our stdout (the deploying machine, over its
+	 * connection) is gone. */
 	bool traffic_remote;
+	int64_t traffic_wait_ms;
 	/* codedeploy-local's --events: the events to run, in this order,
 	 * comma-separated (agent_events_parse); NULL: the lifecycle */
 	const char *events;

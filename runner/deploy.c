@@ -43,6 +43,11 @@
 #define AGENT_DEPLOYMENT_ROOT "opt/codedeploy-agent/deployment-root"
 #define HEALTH_TIMEOUT_MS (10 * 60 * 1000)
 #define LOCK_SWEEP_AGE_S (24 * 3600)
+/* A host over ssh behind a load balancer: its agent waits for a traffic
+ * event's answer the balancer's own limit and this (the admin socket's
+ * commands, two uploads over ssh with their connect and keepalive
+ * timeouts, the stream's delay). */
+#define TRAFFIC_MARGIN_MS (60 * 1000)
 
 enum fh_state { FH_PENDING, FH_IN_FLIGHT, FH_SUCCEEDED, FH_FAILED, FH_SKIPPED };
 
@@ -84,6 +89,11 @@ struct fhost {
 	bool agent_issue; /* no result from the agent (or no agent) */
 	int64_t start_ms, end_ms;
 	pid_t traffic_pid; /* over ssh: the process doing its traffic event */
+	int traffic_fd; /* its pipe: why it failed, then EOF as it ends */
+	enum appspec_event traffic_ev; /* the event it does */
+	/* The answer of a traffic event could not reach the host: the
+	 * host's transport was ended, this is why (its message). */
+	char *traffic_why;
 	/* the live table: each event's state ('r'unning, 's'ucceeded,
 	 * 'f'ailed, '-' skipped, 0 not yet) */
 	char marks[APPSPEC_NEVENTS];
@@ -405,24 +415,118 @@ static void out_line(struct drv *d, const char *host, bool term,
 }
 
 /*
+ * The answer of a host's traffic event cannot reach it (why): the agent
+ * would wait for it in vain, so the host's transport is ended and the
+ * host fails with why (host_finish).
+ */
+static void traffic_lost(struct drv *d, struct fhost *h, const char *why)
+{
+	free(h->traffic_why);
+	h->traffic_why = xasprintf("%s: %s: its agent is stopped",
+				   appspec_event_name(h->traffic_ev), why);
+	out_line(d, h->name, true, "[slipway] %s", h->traffic_why);
+	/* not yet waited for (host_finish reaps it after closing out_fd) */
+	if (h->st == FH_IN_FLIGHT && h->run.out_fd >= 0 && h->run.pid > 0)
+		kill(h->run.pid, SIGTERM);
+}
+
+/*
+ * The process doing a host's traffic event: reap it if it has ended (its
+ * pipe said EOF; stop: kill it first if it has not, it is not wanted any
+ * more). One that ended failing to answer ends the host; one killed
+ * says nothing.
+ */
+static void traffic_reap(struct drv *d, struct fhost *h, bool stop)
+{
+	struct buf why = BUF_INIT;
+	bool killed = false;
+	char chunk[1024];
+	ssize_t n;
+	pid_t r;
+	int st = 0;
+
+	if (h->traffic_pid <= 0)
+		return;
+	while ((r = waitpid(h->traffic_pid, &st, WNOHANG)) < 0 &&
+	       errno == EINTR)
+		;
+	if (r == 0 && !stop)
+		return; /* not quite gone */
+	if (r == 0) {
+		kill(h->traffic_pid, SIGTERM);
+		st = proc_wait(h->traffic_pid);
+		killed = true;
+	}
+	h->traffic_pid = 0;
+	while ((n = read(h->traffic_fd, chunk, sizeof(chunk))) > 0)
+		buf_add(&why, chunk, (size_t)n);
+	close(h->traffic_fd);
+	h->traffic_fd = -1;
+	if (killed || (WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		goto out;
+	while (why.len && strchr(" \n", why.ptr[why.len - 1]))
+		buf_setlen(&why, why.len - 1);
+	if (!why.len && WIFSIGNALED(st))
+		buf_addf(&why, "killed by signal %d", WTERMSIG(st));
+	else if (!why.len)
+		buf_addf(&why, "exit status %d",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	{
+		char *msg = xasprintf("the load balancer's answer did not "
+				      "reach the host (%s)",
+				      why.ptr);
+
+		traffic_lost(d, h, msg);
+		free(msg);
+	}
+out:
+	buf_release(&why);
+}
+
+/*
  * A host over ssh behind the load balancer started BlockTraffic or
  * AllowTraffic: a process of ours does it (as a local host's agent
  * process does) and writes the answer into the host's deployment
- * directory, which the agent waits for (agent_opts.traffic_remote).
+ * directory, which the agent waits for (agent_opts.traffic_remote). An
+ * answer that cannot be written is followed by a "failed" one saying
+ * so; when neither gets there (or there is no process), the host's
+ * transport is ended (traffic_reap), lest its agent wait on.
  */
 static void remote_traffic(struct drv *d, struct fhost *h,
 			   enum appspec_event ev)
 {
+	int p[2];
 	pid_t pid;
 
-	if (h->traffic_pid > 0) /* the last one: answered, so ending */
+	if (h->traffic_pid > 0) {
+		/* the last one: answered (the agent moved on), so ending */
+		kill(h->traffic_pid, SIGTERM);
 		proc_wait(h->traffic_pid);
-	h->traffic_pid = 0;
+		h->traffic_pid = 0;
+		close(h->traffic_fd);
+		h->traffic_fd = -1;
+	}
+	h->traffic_ev = ev;
 	fflush(NULL);
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		char *why = xasprintf("cannot make a pipe for the load "
+				      "balancer's step: %s",
+				      strerror(errno));
+
+		traffic_lost(d, h, why);
+		free(why);
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
-		out_line(d, h->name, true, "[slipway] cannot fork: %s",
-			 strerror(errno));
+		char *why = xasprintf("cannot fork for the load balancer's "
+				      "step: %s",
+				      strerror(errno));
+
+		close(p[0]);
+		close(p[1]);
+		traffic_lost(d, h, why);
+		free(why);
 		return;
 	}
 	if (pid == 0) {
@@ -439,6 +543,7 @@ static void remote_traffic(struct drv *d, struct fhost *h,
 		char *path;
 		int rc;
 
+		close(p[0]);
 		rc = ev == APPSPEC_BLOCK_TRAFFIC
 			     ? lb_block(&d->lb, h->name, &note, &e)
 			     : lb_allow(&d->lb, h->name, &note, &e);
@@ -447,13 +552,23 @@ static void remote_traffic(struct drv *d, struct fhost *h,
 		path = xasprintf("%s/%s/%s/traffic-%s", h->deployment_root,
 				 d->group_id, d->id, appspec_event_name(ev));
 		err_clear(&e);
-		if (transport_ssh_put(&th, path, answer.ptr, &e) < 0) {
-			fprintf(stderr, "slipway: %s\n", e.msg);
-			_exit(1);
-		}
-		_exit(0);
+		if (transport_ssh_put(&th, path, answer.ptr, &e) == 0)
+			_exit(0);
+		/* once more, so that the event fails saying why */
+		buf_clear(&answer);
+		buf_addf(&answer,
+			 "failed\nthe load balancer's answer did not reach "
+			 "the host: %s\n",
+			 e.msg);
+		err_clear(&e);
+		if (transport_ssh_put(&th, path, answer.ptr, &e) == 0)
+			_exit(0);
+		(void)!write(p[1], e.msg, strlen(e.msg));
+		_exit(1);
 	}
+	close(p[1]);
 	h->traffic_pid = pid;
+	h->traffic_fd = p[0];
 }
 
 static void on_event(const struct agent_event *ev, void *data)
@@ -587,6 +702,7 @@ static void add_host(struct drv *d, const char *name, const char *root,
 	h->ssh_host = xstrdup_or_null(host);
 	h->ssh_port = port;
 	h->run = (struct transport_run)TRANSPORT_RUN_INIT;
+	h->traffic_fd = -1;
 	h->r = (struct agent_result)AGENT_RESULT_INIT;
 	if (strlen(name) > d->width)
 		d->width = strlen(name);
@@ -1407,6 +1523,11 @@ static void host_start(struct drv *d, struct fhost *h)
 		.unpacked = h->ssh ? NULL : d->unpacked,
 		.traffic_fn = d->have_lb && !h->ssh ? traffic : NULL,
 		.traffic_remote = d->have_lb && h->ssh,
+		/* the most BlockTraffic (the deregistration delay) or
+		 * AllowTraffic (health.wait) takes, and the answer's way */
+		.traffic_wait_ms = d->have_lb ? d->lb.dereg_ms + d->lb.wait_ms +
+							TRAFFIC_MARGIN_MS
+					      : 0,
 		.traffic_data = h,
 		.traffic_fd = d->have_lb ? &d->lb.dirfd : NULL,
 		.part = h->part,
@@ -1426,6 +1547,8 @@ static void host_start(struct drv *d, struct fhost *h)
 		rq.unpacked = NULL;
 		rq.resume = h->have_first;
 	}
+	free(h->traffic_why);
+	h->traffic_why = NULL;
 	if (h->have_first)
 		h->first = h->r; /* its install's; agent_proto_reader_init
 				    starts a new result */
@@ -1492,25 +1615,26 @@ static void host_finish(struct fhost *h)
 {
 	struct drv *d = h->d;
 	char *why = NULL;
+	bool said = false;
 	int status;
 
 	agent_proto_finish(&h->rd);
 	close(h->run.out_fd);
 	h->run.out_fd = -1;
 	status = proc_wait(h->run.pid);
-	if (h->traffic_pid > 0) {
-		/* its answer came, or the agent is gone: not wanted now */
-		kill(h->traffic_pid, SIGTERM);
-		proc_wait(h->traffic_pid);
-		h->traffic_pid = 0;
-	}
+	/* its answer came, or the agent is gone: not wanted now */
+	traffic_reap(d, h, true);
 	/* Always: it closes the transport's error channel. */
 	why = transport_explain(&h->run, h->name, status);
 	if (!h->rd.got_result) {
 		h->agent_issue = true;
 		h->r.status = AGENT_FAILED;
 		h->r.exit = ERR_FAILED;
-		if (why) {
+		if (h->traffic_why) { /* said already */
+			h->message = h->traffic_why;
+			h->traffic_why = NULL;
+			said = true;
+		} else if (why) {
 			h->message = why;
 			why = NULL;
 		} else if (WIFSIGNALED(status))
@@ -1522,7 +1646,8 @@ static void host_finish(struct fhost *h)
 				"the agent ended (exit status %d) without a "
 				"result",
 				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		out_line(d, h->name, true, "[slipway] %s", h->message);
+		if (!said)
+			out_line(d, h->name, true, "[slipway] %s", h->message);
 	}
 	free(why);
 	agent_proto_reader_release(&h->rd);
@@ -1683,8 +1808,9 @@ out:
 /* Wait for host output, a signal, or until (0: no limit). */
 static void wait_some(struct drv *d, int64_t until_ms)
 {
-	struct pollfd *p = xcalloc(d->nr_hosts + 1, sizeof(*p));
-	struct fhost **who = xcalloc(d->nr_hosts + 1, sizeof(*who));
+	struct pollfd *p = xcalloc(2 * d->nr_hosts + 1, sizeof(*p));
+	struct fhost **who = xcalloc(2 * d->nr_hosts + 1, sizeof(*who));
+	bool *trf = xcalloc(2 * d->nr_hosts + 1, sizeof(*trf));
 	size_t n = 0;
 	int timeout = -1;
 	char chunk[65536];
@@ -1694,6 +1820,14 @@ static void wait_some(struct drv *d, int64_t until_ms)
 		    d->hosts[i].run.out_fd >= 0) {
 			p[n].fd = d->hosts[i].run.out_fd;
 			p[n].events = POLLIN;
+			who[n++] = &d->hosts[i];
+		}
+	for (size_t i = 0; i < d->nr_hosts; i++)
+		if (d->hosts[i].traffic_fd >= 0) {
+			/* what a traffic event's process says, or its end */
+			p[n].fd = d->hosts[i].traffic_fd;
+			p[n].events = POLLIN;
+			trf[n] = true;
 			who[n++] = &d->hosts[i];
 		}
 	if (proc_sigfd() >= 0) {
@@ -1726,6 +1860,15 @@ static void wait_some(struct drv *d, int64_t until_ms)
 				proc_sigfd_drain();
 				continue;
 			}
+			if (trf[i]) {
+				/* it writes only as it ends (why it failed);
+				 * if not gone yet, it is in a moment */
+				if (who[i]->traffic_fd == p[i].fd)
+					traffic_reap(d, who[i], false);
+				continue;
+			}
+			if (who[i]->run.out_fd != p[i].fd)
+				continue; /* ended above */
 			r = read(p[i].fd, chunk, sizeof(chunk));
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
@@ -1739,6 +1882,7 @@ static void wait_some(struct drv *d, int64_t until_ms)
 		live_draw(d);
 	free(p);
 	free(who);
+	free(trf);
 }
 
 /* A stop signal: no more launches; in-flight agents are told to stop
@@ -2497,6 +2641,9 @@ static void drv_release(struct drv *d)
 		free(h->ssh_user);
 		free(h->ssh_host);
 		free(h->message);
+		free(h->traffic_why);
+		if (h->traffic_fd >= 0)
+			close(h->traffic_fd);
 		agent_result_release(&h->r);
 		agent_result_release(&h->first);
 	}

@@ -79,7 +79,10 @@
  * acting on the host's server from the host's agent process (local
  * transport), or, for a host over ssh (which has a target of its own),
  * from a process of the driver's that answers the agent over ssh
- * (agent_opts.traffic_remote).
+ * (agent_opts.traffic_remote; the agent waits the deregistration delay
+ * and health.wait and a minute at most). An answer that cannot be
+ * written is followed by a "failed" one; when neither gets there, the
+ * host's connection is ended and the host fails, naming the event.
  * Blue/green (deployment-type BLUE_GREEN): the replacement hosts run
  * under the configuration (AGENT_PART_REPLACEMENT), then, once that
  * succeeded, the original hosts all at once (AGENT_PART_BLOCK, or

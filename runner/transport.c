@@ -51,7 +51,10 @@ void transport_agent_args(const struct transport_host *h,
 		strvec_push(args, "--ignore-application-stop-failures");
 	if (rq->traffic)
 		strvec_push(args, "--traffic");
-	if (rq->traffic_remote)
+	if (rq->traffic_remote && rq->traffic_wait_ms > 0)
+		strvec_pushf(args, "--traffic-remote=%llds",
+			     (long long)(rq->traffic_wait_ms + 999) / 1000);
+	else if (rq->traffic_remote)
 		strvec_push(args, "--traffic-remote");
 	if (rq->events)
 		strvec_pushf(args, "--events=%s", rq->events);

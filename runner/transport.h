@@ -94,8 +94,10 @@ struct agent_request {
 	int64_t stop_after_ms;
 	bool bg_rollback;
 	bool resume;
-	/* a host over ssh behind a load balancer: agent_opts' */
+	/* a host over ssh behind a load balancer: agent_opts' (the wait
+	 * passed as whole seconds, rounded up; 0: the agent's default) */
 	bool traffic_remote;
+	int64_t traffic_wait_ms;
 };
 
 struct transport_run {

@@ -48,6 +48,39 @@ AfterInstall hook one AfterInstall hook.sh"
 	[ "$status" -eq 2 ]
 }
 
+@test "agent: --traffic-remote waits for the deploying machine's answer WAIT at most, and no more once its stdout's reader is gone" {
+	rev r1 one
+	std_appspec r1 ApplicationStart
+	local t0
+	# no answer within the wait: BlockTraffic fails then, saying so
+	t0=$SECONDS
+	run timeout 30 "$SLIPWAY" agent deploy --deployment-root "$DR" \
+		--host-root "$HOST" --deployment-id d-AGENTTR01 \
+		--deployment-group-id g1 --application app --deployment-group G \
+		--traffic --traffic-remote=1s -- "$T/r1"
+	[ "$status" -eq 1 ]
+	[ $((SECONDS - t0)) -lt 10 ]
+	same "$(jq -r 'select(.type == "event" and .event == "BlockTraffic" and
+		.status == "Failed") | .diagnostics.message' <<<"$output")" \
+		"no answer from the load balancer's side within 1000 ms"
+	# the reader of its stdout (the connection) goes once BlockTraffic
+	# started: the agent ends at once, not after the minute
+	t0=$SECONDS
+	timeout 30 "$SLIPWAY" agent deploy --deployment-root "$DR" \
+		--host-root "$HOST" --deployment-id d-AGENTTR02 \
+		--deployment-group-id g1 --application app --deployment-group G \
+		--traffic --traffic-remote=60s -- "$T/r1" 2>/dev/null |
+		sed '/"event":"BlockTraffic","status":"InProgress"/q' >"$T/seen"
+	[ $((SECONDS - t0)) -lt 10 ]
+	grep -q '"event":"BlockTraffic","status":"InProgress"' "$T/seen"
+	# a WAIT that is not a duration is a usage error
+	run "$SLIPWAY" agent deploy --deployment-root "$DR" \
+		--deployment-id d-AGENTTR03 --deployment-group-id g1 \
+		--traffic-remote=soon -- "$T/r1"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--traffic-remote: not a duration: 'soon'"* ]]
+}
+
 @test "rehearsal host: without --root the host lives in the state directory, named by --host" {
 	rev r1 one
 	std_appspec r1 ApplicationStart

@@ -129,3 +129,94 @@ YML
 	[ "$(lb_state h1)" = DOWN ]
 	[ "$(lb_state h2)" = UP ]
 }
+
+# An ssh client ($T/ssh, over SSH) failing the uploads of BlockTraffic's
+# answer (as a connection that drops would): the first N of them (N in
+# $T/fail-puts), or all of them ("all").
+ssh_failing_answers() { # SSH
+	cat >"$T/ssh" <<SH
+#!/bin/bash
+for a; do
+	case \$a in
+	*traffic-BlockTraffic*)
+		n=\$(cat "$T/fail-puts")
+		if [ "\$n" = all ] || [ "\$n" -gt 0 ]; then
+			[ "\$n" = all ] || echo \$((n - 1)) >"$T/fail-puts"
+			echo "client_loop: send disconnect: Broken pipe" >&2
+			exit 255
+		fi
+		;;
+	esac
+done
+exec $1 "\$@"
+SH
+	chmod +x "$T/ssh"
+}
+
+@test "hosts over ssh behind HAProxy: BlockTraffic's answer that cannot reach the host fails the host at once, naming the load balancer step, rather than leaving its agent waiting" {
+	fleet_up 1
+	local ports
+	ports=($(free_ports 1))
+	mkdir -p "$T/h1"
+	cat >"$GF" <<YML
+application: app
+deployment-group: lbssh
+load-balancer:
+  kind: haproxy
+  managed: {listen: 127.0.0.1:${ports[0]}}
+  port: 8000
+  health: {path: /, interval: 100ms, wait: 300ms}
+  deregistration-delay: 1s
+hosts:
+  - {name: h1, ssh: h1, root: $T/h1, target: ${FLEET_ADDR[1]}:8000}
+YML
+	mkdir -p "$T/r/app"
+	echo v1 >"$T/r/app/VERSION"
+	cat >"$T/r/appspec.yml" <<'YML'
+version: 0.0
+os: linux
+files:
+  - source: app
+    destination: /opt/app
+YML
+	export SLIPWAY_REMOTE_BIN=$SW_BIN
+	ssh_failing_answers "$SLIPWAY_SSH"
+	local ssh=$SLIPWAY_SSH t0
+	export SLIPWAY_SSH=$T/ssh
+	echo 1 >"$T/fail-puts"
+	# the first upload fails, the second says so: the event fails with it
+	t0=$SECONDS
+	run timeout 60 "$SLIPWAY" deploy "$T/r" --group "$GF" \
+		--state-dir "$STATE" --report "$REPORT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ $((SECONDS - t0)) -lt 20 ]
+	[[ "$output" == *"BlockTraffic: "*"the load balancer's answer did not reach the host: host h1: cannot write "*"traffic-BlockTraffic over ssh"* ]]
+	[ "$(cat "$T/fail-puts")" = 0 ]
+	# no upload gets through: the host's agent is stopped, the host failed
+	echo all >"$T/fail-puts"
+	t0=$SECONDS
+	run timeout 60 "$SLIPWAY" deploy "$T/r" --group "$GF" \
+		--state-dir "$STATE" --report "$REPORT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ $((SECONDS - t0)) -lt 20 ]
+	[[ "$output" == *"h1 | [slipway] BlockTraffic: the load balancer's answer did not reach the host (host h1: cannot write "*"over ssh): its agent is stopped"* ]]
+	[ "$(rj '.instances[0].status')" = Failed ]
+	rj '.instances[0].message' | grep -q "^BlockTraffic: the load balancer's answer"
+	# its agent saw the connection go (not after its wait): the host is
+	# free, and a deployment over a working connection drains it again
+	local i
+	for ((i = 0; i < 100; i++)); do
+		pgrep -f -- "--deployment-root $T/h1/" >/dev/null || break
+		sleep 0.05
+	done
+	! pgrep -f -- "--deployment-root $T/h1/" >/dev/null || false
+	export SLIPWAY_SSH=$ssh
+	run timeout 60 "$SLIPWAY" deploy "$T/r" --group "$GF" \
+		--state-dir "$STATE" --report "$REPORT"
+	echo "$output"
+	[[ "$output" == *"h1 | BlockTraffic Succeeded"* ]]
+	# (nothing serves on the host: AllowTraffic fails its health check)
+	[[ "$output" == *"h1 did not pass the load balancer's health check"* ]]
+}
