@@ -313,3 +313,39 @@ YML
 	run "$SLIPWAY" cache ls --state-dir "$STATE"
 	[[ "$output" != *k-v3* ]]
 }
+
+@test "sandboxed --from, an overlay the sandbox cannot be given: none mounted, a warning says so" {
+	overlay_or_skip
+	unshare --pid --fork --mount --ipc --uts --net true 2>/dev/null ||
+		skip "namespaces are unavailable"
+	cat >"$PROJ/buildspec.yml" <<'YML'
+version: 0.2
+phases:
+  install:
+    commands:
+      - 'mkdir -p deps; [ -f deps/a ] || echo a1 > deps/a'
+  build:
+    commands:
+      - 'echo "SEEN=$(cat deps/a 2>/dev/null) $(grep -c " overlay " /proc/self/mountinfo)"'
+      - '[ -z "$VALUE" ] || echo "$VALUE" > deps/a'
+cache:
+  key: k1
+  paths:
+    - deps/**/*
+YML
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	sw_build --isolation sandbox -e VALUE=second
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"by overlay"* ]]
+	run env SLIPWAY_TEST_NO_OVERLAY=graft "$SLIPWAY" build --from build --isolation sandbox \
+		--state-dir "$STATE" --report "$REPORT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cannot be mounted again (cannot mount "* ]]
+	[[ "$output" != *"mounted as it left them"* ]]
+	# the kept files, no overlay anywhere
+	[[ "$output" == *"SEEN= 0"* ]]
+	nothing_mounted
+	log=$(jq -r .logs.location "$REPORT")
+	[ ! -e "$(dirname "$log")/cache-overlay" ]
+}
