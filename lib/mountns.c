@@ -67,7 +67,7 @@ int mountns_overlay(struct mountns *ns, const char *const *lowers, size_t n,
 	if (!mountns_active(ns))
 		return err_set(e, ERR_SYSTEM, "overlay: not in a namespace");
 	v = getenv(MOUNTNS_TEST_NO_OVERLAY_ENV);
-	if (v && *v && strcmp(v, "graft")) {
+	if (v && *v && strncmp(v, "graft", 5)) {
 		errno = EPERM;
 		return err_sys(e, "cannot mount an overlay on '%s' (%s)",
 			       target, MOUNTNS_TEST_NO_OVERLAY_ENV);
@@ -104,41 +104,57 @@ unsafe:
 		       target);
 }
 
-int mountns_graft(pid_t pid, const char *host_path, const char *at,
-		  struct sw_err *e)
+/* Grafts so far: $SLIPWAY_TEST_NO_OVERLAY=graft:N refuses the Nth. */
+static unsigned grafts;
+
+static bool test_refuses(bool graft)
 {
 	const char *v = getenv(MOUNTNS_TEST_NO_OVERLAY_ENV);
+	char *end;
+	unsigned long n;
+
+	if (!v || strncmp(v, "graft", 5))
+		return false;
+	if (!v[5])
+		return graft;
+	if (v[5] != ':')
+		return false;
+	n = strtoul(v + 6, &end, 10);
+	if (!graft)
+		return !strcmp(end, ":stuck");
+	return n == grafts;
+}
+
+/*
+ * In a child that joins process pid's mount namespace: tree (>= 0)
+ * moved to at, or (tree < 0) the mount at `at` detached. 0; 1 when
+ * the child failed (errno its errno, EPERM when it could not say); -1
+ * with e set when it could not be run.
+ */
+static int in_namespace(pid_t pid, int tree, const char *at, struct sw_err *e)
+{
 	char nspath[64];
-	int tree = -1, nsfd = -1, st = 0, ret = -1;
+	int nsfd, st = 0, ret = -1;
 	pid_t child;
 
-	if (v && !strcmp(v, "graft")) {
-		errno = EPERM;
-		return err_sys(e, "cannot mount '%s' at '%s' (%s)", host_path,
-			       at, MOUNTNS_TEST_NO_OVERLAY_ENV);
-	}
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/mnt", (int)pid);
-	tree = open_tree(AT_FDCWD, host_path,
-			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (tree < 0) {
-		err_sys(e, "cannot copy the mount at '%s'", host_path);
-		goto out;
-	}
 	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0) {
-		err_sys(e, "cannot open '%s'", nspath);
-		goto out;
-	}
+	if (nsfd < 0)
+		return err_sys(e, "cannot open '%s'", nspath);
 	child = fork();
 	if (child < 0) {
 		err_sys(e, "cannot fork");
 		goto out;
 	}
 	if (child == 0) {
+		int rc;
+
 		if (setns(nsfd, CLONE_NEWNS) < 0)
 			_exit(1);
-		if (move_mount(tree, "", AT_FDCWD, at,
-			       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		rc = tree >= 0 ? move_mount(tree, "", AT_FDCWD, at,
+					    MOVE_MOUNT_F_EMPTY_PATH)
+			       : umount2(at, MNT_DETACH);
+		if (rc < 0)
 			_exit(errno > 0 && errno < 100 ? errno : 99);
 		_exit(0);
 	}
@@ -151,18 +167,72 @@ int mountns_graft(pid_t pid, const char *host_path, const char *at,
 		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 
 		errno = code > 1 && code < 99 ? code : EPERM;
-		err_sys(e,
-			"cannot mount '%s' at '%s' in process %d's namespace",
-			host_path, at, (int)pid);
+		ret = 1;
 		goto out;
 	}
 	ret = 0;
 out:
-	if (tree >= 0)
-		close(tree);
-	if (nsfd >= 0)
-		close(nsfd);
+	close(nsfd);
 	return ret;
+}
+
+int mountns_graft(pid_t pid, const char *host_path, const char *at,
+		  struct sw_err *e)
+{
+	int tree, rc;
+
+	grafts++;
+	if (test_refuses(true)) {
+		errno = EPERM;
+		return err_sys(e, "cannot mount '%s' at '%s' (%s)", host_path,
+			       at, MOUNTNS_TEST_NO_OVERLAY_ENV);
+	}
+	tree = open_tree(AT_FDCWD, host_path,
+			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return err_sys(e, "cannot copy the mount at '%s'", host_path);
+	rc = in_namespace(pid, tree, at, e);
+	close(tree);
+	if (rc > 0)
+		return err_sys(e,
+			       "cannot mount '%s' at '%s' in process %d's "
+			       "namespace",
+			       host_path, at, (int)pid);
+	return rc;
+}
+
+int mountns_ungraft(pid_t pid, const char *at, struct sw_err *e)
+{
+	if (test_refuses(false)) {
+		errno = EBUSY;
+		return err_sys(e, "cannot detach '%s' (%s)", at,
+			       MOUNTNS_TEST_NO_OVERLAY_ENV);
+	}
+	int rc = in_namespace(pid, -1, at, e);
+
+	if (rc > 0)
+		return err_sys(e,
+			       "cannot detach '%s' in process %d's namespace",
+			       at, (int)pid);
+	return rc;
+}
+
+int mountns_unmount(struct mountns *ns, const char *target, struct sw_err *e)
+{
+	size_t i;
+
+	for (i = ns->mounts.nr; i-- > 0;)
+		if (!strcmp(ns->mounts.v[i], target))
+			break;
+	if (i == (size_t)-1)
+		return err_set(e, ERR_SYSTEM, "'%s': not mounted here", target);
+	if (umount2(target, MNT_DETACH) < 0)
+		return err_sys(e, "cannot detach '%s'", target);
+	free(ns->mounts.v[i]);
+	memmove(ns->mounts.v + i, ns->mounts.v + i + 1,
+		(ns->mounts.nr - i - 1) * sizeof(*ns->mounts.v));
+	ns->mounts.v[--ns->mounts.nr] = NULL;
+	return 0;
 }
 
 void mountns_leave(struct mountns *ns)

@@ -27,7 +27,9 @@
  *
  * $SLIPWAY_TEST_NO_OVERLAY (tests only), set and not empty: every
  * mountns_overlay() fails as a kernel refusing overlays would (EPERM);
- * set to "graft": every mountns_graft() does instead.
+ * set to "graft": every mountns_graft() does instead; "graft:N": only
+ * the Nth mountns_graft() of the process does; "graft:N:stuck": so
+ * does every mountns_ungraft() (EBUSY) too.
  */
 #ifndef SW_MOUNTNS_H
 #define SW_MOUNTNS_H
@@ -75,6 +77,12 @@ int mountns_overlay(struct mountns *ns, const char *const *lowers, size_t n,
  */
 int mountns_graft(pid_t pid, const char *host_path, const char *at,
 		  struct sw_err *e);
+/* Detach what mountns_graft() mounted at `at` in process pid's
+ * namespace (lazily, as mountns_leave() does). */
+int mountns_ungraft(pid_t pid, const char *at, struct sw_err *e);
+/* Detach the overlay ns mounted at target before leaving: it is no
+ * longer detached by mountns_leave(). -1 when ns did not mount it. */
+int mountns_unmount(struct mountns *ns, const char *target, struct sw_err *e);
 /* Detach what ns mounted and join the namespace we came from again.
  * Safe on MOUNTNS_INIT and when entering failed. */
 void mountns_leave(struct mountns *ns);

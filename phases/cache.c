@@ -3022,13 +3022,56 @@ out:
 	return ret;
 }
 
+/*
+ * cache_overlay_again() failed part-way: the overlays it mounted (mounts
+ * from `first` on, recorded under overlay_dir as nfirst to nend - 1)
+ * detached and their records removed, so that a build resumed from this
+ * one does not mount them either. One that stays mounted is said in e.
+ */
+static void overlay_undo(struct mountns *ns, const char *overlay_dir,
+			 size_t nfirst, size_t nend, struct strvec *mounts,
+			 size_t first, struct sw_err *e)
+{
+	struct sw_err ue = SW_ERR_INIT;
+	char *why = NULL;
+
+	for (size_t i = mounts->nr; i-- > first;) {
+		if (mountns_unmount(ns, mounts->v[i], &ue) < 0 && !why)
+			why = xstrdup(ue.msg);
+		err_clear(&ue);
+		free(mounts->v[i]);
+		mounts->v[i] = NULL;
+	}
+	mounts->nr = first;
+	for (size_t n = nfirst; n < nend; n++) {
+		char *nb = xasprintf("%s/%zu", overlay_dir, n);
+
+		if (fs_exists(nb))
+			fs_remove_tree(nb, &ue);
+		err_clear(&ue);
+		free(nb);
+	}
+	if (why) {
+		char *msg = xstrdup(e->msg);
+		int code = e->code;
+
+		err_clear(e);
+		err_set(e, code, "%s; and %s: it stays mounted", msg, why);
+		free(msg);
+		free(why);
+	}
+}
+
 int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
 			const char *to, struct mountns *ns,
 			const char *overlay_dir, struct strvec *mounts,
 			struct sw_err *e)
 {
-	int ret = 0;
+	size_t first = mounts->nr, nfirst = c->nmounts;
+	int ret;
 
+	/* As a restore: no prune or clear removes a tree meanwhile. */
+	ret = lock(c, LOCK_SH, e);
 	for (size_t n = 0; ret == 0; n++) {
 		char *base = xasprintf("%s/%zu", old_dir, n);
 		char *l = fs_join(base, "lowers"), *t = fs_join(base, "target");
@@ -3108,6 +3151,11 @@ int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
 		free(nw);
 		free(nt);
 	}
+	if (ret < 0)
+		overlay_undo(ns, overlay_dir, nfirst, c->nmounts, mounts, first,
+			     e);
+	if (c->dir)
+		unlock(c);
 	return ret;
 }
 

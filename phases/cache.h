@@ -355,9 +355,11 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
  * now a lower layer on top of the entry's tree, at its target with the
  * prefix `from` (the earlier build's directory) changed to `to`, with a
  * new upper and work directory under overlay_dir: the directories as
- * the earlier build left them. The trees are held as a restore holds
- * them. Appends the mount points to mounts; -1 when one cannot be
- * mounted (ERR_FAILED: its tree is gone).
+ * the earlier build left them. Holds the cache's lock shared meanwhile
+ * and the trees as a restore holds them. Appends the mount points to
+ * mounts; -1 when one cannot be mounted (ERR_FAILED: its tree is gone),
+ * with those it mounted before detached, taken off mounts and their
+ * records removed (e says so if one stays mounted).
  */
 int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
 			const char *to, struct mountns *ns,

@@ -1005,36 +1005,66 @@ static void cache_ns_enter(struct run *r)
 
 /*
  * Sandboxed, the overlays restored in our namespace are mounted at their
- * places in the sandbox's too. -1 when one cannot be.
+ * places in the sandbox's too: all or none. -1 when one cannot be, with
+ * those grafted before it detached again; *stuck when one of those
+ * cannot be (inside the sandbox it would stay an overlay whose changes
+ * nothing outside sees: the build must not go on).
  */
-static int cache_graft(struct run *r, const struct strvec *mounts,
+static int cache_graft(struct run *r, const struct strvec *mounts, bool *stuck,
 		       struct sw_err *e)
 {
 	size_t nsrc = strlen(r->res->src_dir);
 	size_t nroot = r->cache_root ? strlen(r->cache_root) : 0;
+	struct strvec at = STRVEC_INIT;
+	size_t done = 0;
+	int ret = -1;
 
+	*stuck = false;
 	if (!r->sandbox.pid)
 		return 0;
 	for (size_t i = 0; i < mounts->nr; i++) {
 		const char *m = mounts->v[i];
-		char *at = NULL;
-		int rc;
 
 		if (!strncmp(m, r->res->src_dir, nsrc) &&
 		    (m[nsrc] == '/' || !m[nsrc]) && r->sandbox_src)
-			at = xasprintf("%s%s", r->sandbox_src, m + nsrc);
+			strvec_push_nodup(&at, xasprintf("%s%s", r->sandbox_src,
+							 m + nsrc));
 		else if (nroot && !strncmp(m, r->cache_root, nroot) &&
 			 m[nroot] == '/')
-			at = xstrdup(m + nroot);
-		if (!at)
-			return err_set(e, ERR_SYSTEM,
-				       "'%s' has no place in the sandbox", m);
-		rc = mountns_graft(r->sandbox.pid, m, at, e);
-		free(at);
-		if (rc < 0)
-			return -1;
+			strvec_push(&at, m + nroot);
+		else {
+			err_set(e, ERR_SYSTEM,
+				"'%s' has no place in the sandbox", m);
+			goto out;
+		}
 	}
-	return 0;
+	for (; done < mounts->nr; done++)
+		if (mountns_graft(r->sandbox.pid, mounts->v[done], at.v[done],
+				  e) < 0)
+			break;
+	if (done == mounts->nr) {
+		ret = 0;
+		goto out;
+	}
+	while (done-- > 0) {
+		struct sw_err ue = SW_ERR_INIT;
+
+		if (mountns_ungraft(r->sandbox.pid, at.v[done], &ue) < 0) {
+			char *why = xstrdup(e->msg);
+
+			err_clear(e);
+			err_set(e, ERR_SYSTEM,
+				"%s, and '%s' stays mounted in the sandbox: "
+				"%s",
+				why, mounts->v[done], ue.msg);
+			free(why);
+			*stuck = true;
+			break;
+		}
+	}
+out:
+	strvec_release(&at);
+	return ret;
 }
 
 static void cache_log(struct run *r, struct cache_result *cr, int rc,
@@ -1057,13 +1087,16 @@ static void cache_log(struct run *r, struct cache_result *cr, int rc,
  * Resumed from a build that restored its cache by overlay: its cached
  * directories lived in a mount namespace gone with it; mounted again,
  * its changes on top of the entry's tree, they are as it left them.
+ * None is when one cannot be. -1 (e set) when the build must not go on.
  */
-static void cache_resume_overlays(struct run *r)
+static int cache_resume_overlays(struct run *r, struct sw_err *fe)
 {
 	char *old = fs_join(r->from.build_dir, "cache-overlay");
 	char *dir = fs_join(r->res->build_dir, "cache-overlay");
 	struct strvec mounts = STRVEC_INIT;
-	struct sw_err e = SW_ERR_INIT;
+	struct sw_err e = SW_ERR_INIT, ign = SW_ERR_INIT;
+	bool stuck = false;
+	int ret = 0;
 
 	if (!fs_exists(old))
 		goto out;
@@ -1072,12 +1105,23 @@ static void cache_resume_overlays(struct run *r)
 			r->overlay_off ? r->overlay_off : "no mount namespace");
 		goto fail;
 	}
-	if (cache_open(&r->cache, r->st.dir, &e) < 0 ||
-	    cache_overlay_again(&r->cache, old, r->from.build_dir,
+	if (cache_open(&r->cache, r->st.dir, &e) < 0)
+		goto fail;
+	if (cache_overlay_again(&r->cache, old, r->from.build_dir,
 				r->res->build_dir, &r->mns, dir, &mounts,
 				&e) < 0 ||
-	    cache_graft(r, &mounts, &e) < 0)
+	    cache_graft(r, &mounts, &stuck, &e) < 0) {
+		if (stuck) {
+			ret = err_set(fe, ERR_SYSTEM, "cache: %s", e.msg);
+			goto out;
+		}
+		/* Mounted nowhere, nor again by a build resumed from this
+		 * one. */
+		cache_release(&r->cache);
+		mountns_leave(&r->mns);
+		fs_remove_tree(dir, &ign);
 		goto fail;
+	}
 	log_agent(&r->log,
 		  "Cached directories of build %s mounted as it left them",
 		  r->res->from_build);
@@ -1093,14 +1137,16 @@ out:
 	strvec_release(&mounts);
 	free(old);
 	free(dir);
+	return ret;
 }
 
 /*
  * Before INSTALL: expand the key (the build's shell, so that
  * $(codebuild-hash-files ...) works) and restore. A cache problem is a
- * warning, never a failed build.
+ * warning, never a failed build, but for a cached directory left in the
+ * sandbox as an overlay nothing outside sees: -1 (e set).
  */
-static void cache_restore_step(struct run *r)
+static int cache_restore_step(struct run *r, struct sw_err *fe)
 {
 	struct cache_progress progress = { 0, 0, false };
 	struct cache_spec spec = CACHE_SPEC_INIT;
@@ -1108,19 +1154,19 @@ static void cache_restore_step(struct run *r)
 	struct sw_err e = SW_ERR_INIT;
 	struct strvec in = STRVEC_INIT;
 	char **x = NULL, *overlay_dir = NULL;
-	int rc;
+	bool stuck = false;
+	int rc, graft = 0, ret = 0;
 
 	if (!r->bs.cache.present || !r->bs.cache.paths.nr)
-		return;
+		return 0;
 	if (r->o->no_cache) {
 		log_agent(&r->log, "Cache disabled by --no-cache");
-		return;
+		return 0;
 	}
 	if (r->o->resume) {
 		log_agent(&r->log, "Cache not used: the kept files are "
 				   "what the earlier phases left");
-		cache_resume_overlays(r);
-		return;
+		return cache_resume_overlays(r, fe);
 	}
 	strvec_push(&in, r->bs.cache.key ? r->bs.cache.key : "");
 	strvec_pushv(&in, (const char *const *)r->bs.cache.fallback_keys.v);
@@ -1129,7 +1175,7 @@ static void cache_restore_step(struct run *r)
 		log_agent(&r->log, "Warning: cache: key: %s; cache skipped",
 			  e.msg);
 		strvec_release(&in);
-		return;
+		return 0;
 	}
 	r->cache_key = *x[0] ? x[0] : NULL;
 	if (!r->cache_key)
@@ -1140,7 +1186,7 @@ static void cache_restore_step(struct run *r)
 	strvec_release(&in);
 	if (cache_open(&r->cache, r->st.dir, &e) < 0) {
 		log_agent(&r->log, "Warning: cache: %s; cache skipped", e.msg);
-		return;
+		return 0;
 	}
 	r->have_cache = true;
 	cache_spec_of(r, &spec);
@@ -1156,7 +1202,12 @@ static void cache_restore_step(struct run *r)
 	}
 	spec.overlay_off = r->overlay_off;
 	rc = cache_restore(&r->cache, &spec, r->res->src_dir, &cr, &e);
-	if (rc == 0 && cr.mounts.nr && cache_graft(r, &cr.mounts, &e) < 0) {
+	if (rc == 0 && cr.mounts.nr)
+		graft = cache_graft(r, &cr.mounts, &stuck, &e);
+	if (graft < 0 && stuck) {
+		r->have_cache = false; /* nothing of it saved */
+		ret = err_set(fe, ERR_SYSTEM, "cache: %s", e.msg);
+	} else if (graft < 0) {
 		/* The commands would not see them: the usual way instead. */
 		char *why = xstrdup(e.msg);
 
@@ -1176,9 +1227,11 @@ static void cache_restore_step(struct run *r)
 		free(why);
 	}
 	cache_progress_end(&progress);
-	cache_log(r, &cr, rc, &e, &r->res->cache_restore);
+	if (!ret)
+		cache_log(r, &cr, rc, &e, &r->res->cache_restore);
 	cache_result_release(&cr);
 	free(overlay_dir);
+	return ret;
 }
 
 /* After POST_BUILD, when it ran. */
@@ -2192,7 +2245,12 @@ static void run_build(struct run *r)
 		     e.code == ERR_SYSTEM ? ERR_SYSTEM : ERR_FAILED);
 		goto finalizing;
 	}
-	cache_restore_step(r);
+	if (cache_restore_step(r, &e) < 0) {
+		phase_end(p, PHASE_FAULT, "CLIENT_ERROR", e.msg, &r->log);
+		set_reason(r, "%s", e.msg);
+		fail(r, PHASE_FAULT, ERR_SYSTEM);
+		goto finalizing;
+	}
 	phase_end(p, PHASE_SUCCEEDED, NULL, NULL, &r->log);
 	m.bs = &r->bs;
 	m.sh = &r->sh;

@@ -260,3 +260,92 @@ YML
 	[ "$(printed A)" = a2 ]
 	[ "$(printed LIST)" = ". ./a ./b ./dir ./dir/y ./exe ./sub2 ./sub2/c " ]
 }
+
+@test "sandboxed, the second of two overlays refused: the first is given back, its changes saved" {
+	overlay_or_skip
+	unshare --pid --fork --mount --ipc --uts --net true 2>/dev/null ||
+		skip "namespaces are unavailable"
+	cat >"$PROJ/buildspec.yml" <<'YML'
+version: 0.2
+phases:
+  install:
+    commands:
+      - 'mkdir -p deps more; [ -f deps/a ] || echo a1 > deps/a; [ -f more/m ] || echo m1 > more/m'
+  build:
+    commands:
+      - 'echo "SEEN=$(cat deps/a) $(cat more/m)"'
+      - '[ -z "$VALUE" ] || { echo "$VALUE" > deps/a; echo "$VALUE" > more/m; }'
+cache:
+  key: k-$(cat lock.txt)
+  fallback-keys:
+    - k-
+  paths:
+    - deps/**/*
+    - more/**/*
+YML
+	echo v1 >"$PROJ/lock.txt"
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	echo v2 >"$PROJ/lock.txt"
+	SLIPWAY_TEST_NO_OVERLAY=graft:2 sw_build --isolation sandbox -e VALUE=two
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" by "*"copy (no overlay: cannot mount "* ]]
+	[ "$(printed SEEN)" = "a1 m1" ]
+	[[ "$output" == *"Saving cache: key k-v2 "* ]]
+	nothing_mounted
+	# both directories as that build left them, the first one too
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	[ "$(printed SEEN)" = "two two" ]
+
+	# the first one cannot be detached again: the build stops there
+	echo v3 >"$PROJ/lock.txt"
+	SLIPWAY_TEST_NO_OVERLAY=graft:2:stuck sw_build --isolation sandbox \
+		-e VALUE=three
+	[ "$status" -eq 111 ]
+	[[ "$output" == *"stays mounted in the sandbox: cannot detach "* ]]
+	[[ "$output" != *SEEN=* ]]
+	nothing_mounted
+	echo v1 >"$PROJ/lock.txt"
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	[ "$(printed SEEN)" = "a1 m1" ]
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[[ "$output" != *k-v3* ]]
+}
+
+@test "sandboxed --from, an overlay the sandbox cannot be given: none mounted, a warning says so" {
+	overlay_or_skip
+	unshare --pid --fork --mount --ipc --uts --net true 2>/dev/null ||
+		skip "namespaces are unavailable"
+	cat >"$PROJ/buildspec.yml" <<'YML'
+version: 0.2
+phases:
+  install:
+    commands:
+      - 'mkdir -p deps; [ -f deps/a ] || echo a1 > deps/a'
+  build:
+    commands:
+      - 'echo "SEEN=$(cat deps/a 2>/dev/null) $(grep -c " overlay " /proc/self/mountinfo)"'
+      - '[ -z "$VALUE" ] || echo "$VALUE" > deps/a'
+cache:
+  key: k1
+  paths:
+    - deps/**/*
+YML
+	sw_build --isolation sandbox
+	[ "$status" -eq 0 ]
+	sw_build --isolation sandbox -e VALUE=second
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"by overlay"* ]]
+	run env SLIPWAY_TEST_NO_OVERLAY=graft "$SLIPWAY" build --from build --isolation sandbox \
+		--state-dir "$STATE" --report "$REPORT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cannot be mounted again (cannot mount "* ]]
+	[[ "$output" != *"mounted as it left them"* ]]
+	# the kept files, no overlay anywhere
+	[[ "$output" == *"SEEN= 0"* ]]
+	nothing_mounted
+	log=$(jq -r .logs.location "$REPORT")
+	[ ! -e "$(dirname "$log")/cache-overlay" ]
+}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -2052,6 +2053,172 @@ static void test_cache__overlay_trees_replaced_and_pruned(void **st)
 	free(trees);
 }
 
+/*
+ * The record of one overlay of an earlier build (cache_overlay_again's
+ * input): old/n with its lowers, target and tree, and an upper layer.
+ */
+static void overlay_rec(const char *old, int n, const char *lower,
+			const char *target, const char *tree)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char *base = xasprintf("%s/%d", old, n);
+	char *up = fs_join(base, "upper"), *l = fs_join(base, "lowers");
+	char *t = fs_join(base, "target"), *k = fs_join(base, "tree");
+	char *line = xasprintf("%s\n", lower);
+
+	assert_int_equal(fs_mkdir_p(up, 0755, &e), 0);
+	assert_int_equal(fs_write_atomic(l, line, strlen(line), 0644, &e), 0);
+	assert_int_equal(symlink(target, t), 0);
+	assert_int_equal(symlink(tree, k), 0);
+	free(base);
+	free(up);
+	free(l);
+	free(t);
+	free(k);
+	free(line);
+}
+
+/* Whether pid waits for a flock (a "->" line of /proc/locks). */
+static bool flock_waiting(pid_t pid)
+{
+	FILE *f = fopen("/proc/locks", "r");
+	char line[512];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char kind[16];
+		int p;
+
+		if (sscanf(line, "%*d: -> %15s %*s %*s %d", kind, &p) == 2 &&
+		    !strcmp(kind, "FLOCK") && p == pid)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * --from mounting an earlier build's overlays again holds the cache's
+ * lock shared as a restore does: a prune holding it waits for nothing
+ * of it, and what the prune removed is found gone, not made again empty.
+ */
+static void test_cache__overlay_again_waits_for_prune(void **st)
+{
+	struct cache c = CACHE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *old = rpath("b1-overlay"), *tree = rpath("trees/t1");
+	char *lower = rpath("trees/t1/deps"), *lk = rpath("state/cache/lock");
+	char *from = rpath("b1"), *to = rpath("b2"), *ovl = rpath("b2-overlay");
+	char *target = rpath("b1/deps");
+	int fd, status = 0, i;
+	pid_t pid;
+	bool waiting = false;
+
+	(void)st;
+	mkfile("trees/t1/deps/a.txt", "alpha");
+	overlay_rec(old, 0, lower, target, tree);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	fd = open(lk, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0); /* a prune's */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mountns ns = MOUNTNS_INIT;
+		struct strvec mounts = STRVEC_INIT;
+		struct sw_err ce = SW_ERR_INIT;
+		int rc;
+
+		close(fd); /* the prune's, not ours */
+		rc = cache_overlay_again(&c, old, from, to, &ns, ovl, &mounts,
+					 &ce);
+		_exit(rc < 0 && ce.code == ERR_FAILED && !mounts.nr ? 0 : 1);
+	}
+	/* until the child waits for the lock, or is done without it */
+	for (i = 0; i < 10000 && !waiting; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		waiting = flock_waiting(pid);
+		if (!waiting)
+			poll(NULL, 0, 1);
+	}
+	if (!waiting) {
+		if (waitpid(pid, &status, WNOHANG) == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		}
+		fail_msg("cache_overlay_again did not wait for the cache lock");
+	}
+	rm_tree(tree); /* the prune removes the tree */
+	close(fd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(fs_exists(tree));
+	cache_release(&c);
+	free(old);
+	free(tree);
+	free(lower);
+	free(lk);
+	free(from);
+	free(to);
+	free(ovl);
+	free(target);
+}
+
+/*
+ * One of an earlier build's overlays cannot be mounted again: those
+ * mounted before it are detached and their records removed, so that
+ * the directories are, as the warning says, not mounted again.
+ */
+static void test_cache__overlay_again_partway_undone(void **st)
+{
+	struct cache c = CACHE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	struct strvec mounts = STRVEC_INIT;
+	char *old = rpath("b1-overlay"), *tree = rpath("trees/t1");
+	char *lower = rpath("trees/t1/deps"), *gone = rpath("trees/t2");
+	char *glower = rpath("trees/t2/more");
+	char *from = rpath("b1"), *to = rpath("b2"), *ovl = rpath("b2-overlay");
+	char *t1 = rpath("b1/deps"), *t2 = rpath("b1/more");
+	char *seen = rpath("b2/deps/a.txt"), *rec = rpath("b2-overlay/0");
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	mkfile("trees/t1/deps/a.txt", "alpha");
+	overlay_rec(old, 0, lower, t1, tree);
+	overlay_rec(old, 1, glower, t2, gone); /* its tree pruned */
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(
+		cache_overlay_again(&c, old, from, to, &ns, ovl, &mounts, &e),
+		-1);
+	assert_int_equal(e.code, ERR_FAILED);
+	assert_int_equal(mounts.nr, 0);
+	assert_int_equal(ns.mounts.nr, 0);
+	assert_false(fs_exists(seen)); /* b2/deps is no overlay */
+	assert_false(fs_exists(rec));
+	cache_release(&c);
+	mountns_leave(&ns);
+	strvec_release(&mounts);
+	free(old);
+	free(tree);
+	free(lower);
+	free(gone);
+	free(glower);
+	free(from);
+	free(to);
+	free(ovl);
+	free(t1);
+	free(t2);
+	free(seen);
+	free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2090,6 +2257,8 @@ int main(void)
 		T(test_cache__overlay_restore_isolates_the_store),
 		T(test_cache__overlay_refused_falls_back),
 		T(test_cache__overlay_trees_replaced_and_pruned),
+		T(test_cache__overlay_again_waits_for_prune),
+		T(test_cache__overlay_again_partway_undone),
 #undef T
 	};
 
