@@ -42,9 +42,9 @@ static const char deploy_usage[] =
 	"      --rollback            redeploy the group's last successful "
 	"revision\n"
 	"                            (from each host's copy of it)\n"
-	"      --rollback-of ID      with --rollback: the deployment it rolls "
-	"back\n"
-	"                            (the reports name each other)\n"
+	"      --rollback-of ID      the deployment this one rolls back, with "
+	"--rollback\n"
+	"                            or BUNDLE (the reports name each other)\n"
 	"      --no-rollback         no automatic rollback, whatever the "
 	"group says\n"
 	"      --strict              an unknown key in the group file or the\n"
@@ -536,9 +536,6 @@ int cmd_deploy(int argc, char **argv)
 					       "--rollback takes no BUNDLE: it "
 					       "redeploys the last successful "
 					       "revision");
-	} else if (o.rollback_of) {
-		return cli_usage_error("deploy",
-				       "--rollback-of goes with --rollback");
 	} else if (optind >= argc) {
 		return cli_usage_error("deploy", "a BUNDLE is required");
 	} else if (argc - optind > 1) {

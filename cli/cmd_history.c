@@ -342,6 +342,17 @@ static void deploy_row(struct hrows *r, const struct state *st,
 				    rollback ? " (rollback)" : "");
 	else if (rollback)
 		w->note = xstrdup("(rollback)");
+	else if (!strcmp(w->status, "Failed") && d->report_path) {
+		/* one whose worker was lost: what hosts it reached is not
+		 * known; its report says why (pipeline/queue.h) */
+		json_object *o = json_object_from_file(d->report_path), *ei;
+
+		if (o &&
+		    json_object_object_get_ex(o, "errorInformation", &ei) &&
+		    json_object_object_get_ex(ei, "message", &ei))
+			w->note = xstrdup(json_object_get_string(ei));
+		json_object_put(o);
+	}
 	if (!strcmp(w->status, "Ready")) {
 		/* waiting for `deploy continue` while its process lives */
 		char *dir = xasprintf("%s/deployments/%s", st->dir, d->id);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "blob.h"
 #include "buf.h"
 #include "deliver.h"
 #include "err.h"
@@ -1429,29 +1430,60 @@ static void masked(struct job *j, int fd)
 }
 
 /*
- * A CodeDeploy action's rollback, should its worker be lost (queue.h):
- * when its group has auto-rollback (and is no blue/green one, whose
- * traffic only its own deployment knows), `slipway deploy --rollback
- * --rollback-of ID` with the action's other options and a new deployment
- * id, into *argv and *id.
+ * A CodeDeploy action's rollback, should its worker be lost (queue.h),
+ * when its group g has auto-rollback (and is no blue/green one, whose
+ * traffic only its own deployment knows): a deployment of the group's
+ * last successful revision that this runner's state directory records
+ * (*good, "ID DIGEST", see queue.h) by its digest, as a rollback of this
+ * one (`slipway deploy <state>/artifacts/HEX --rollback-of ID` with the
+ * action's other options and a new deployment id); with no such record,
+ * where the state directory has the group's last successful deployment,
+ * `slipway deploy --rollback --rollback-of ID ...`; else none, and *why.
+ * Into *argv and *id.
  */
-static void rollback_argv(struct run *r, struct job *j, struct strvec *argv,
-			  char **id)
+static void rollback_argv(struct run *r, struct job *j, const struct group *g,
+			  const char *good, struct strvec *argv, char **id,
+			  char **why)
 {
-	struct group g = GROUP_INIT;
+	char *text = NULL, *art = NULL, *last;
 	struct sw_err e = SW_ERR_INIT;
+	size_t n;
 
 	if (j->a->provider != PL_CODEDEPLOY || j->argv.nr < 3 ||
-	    group_load(r->pl.groups[j->a->binding].target, &g, &e) < 0 ||
-	    !g.auto_rollback || g.blue_green) {
-		group_release(&g);
+	    !g->auto_rollback || g->blue_green)
+		return;
+	if (fs_read_file(good, 4096, &text, &n, &e) == 0) {
+		char *sp = strchr(text, ' ');
+
+		text[strcspn(text, "\n")] = '\0';
+		if (sp && blob_is_digest(sp + 1)) {
+			char *rel = xasprintf("artifacts/%s", sp + 1);
+
+			art = fs_join(r->state, rel);
+			free(rel);
+			if (!fs_exists(art)) {
+				free(art);
+				art = NULL;
+			}
+		}
+		free(text);
+	}
+	last = xasprintf("%s/groups/%s/last-successful", r->state, g->id);
+	if (!art && !fs_exists(last)) {
+		*why = xasprintf("no rollback: group %s has no earlier "
+				 "successful revision",
+				 g->name);
+		free(last);
 		return;
 	}
-	group_release(&g);
+	free(last);
 	*id = agent_new_deployment_id();
 	strvec_push(argv, j->argv.v[0]);
 	strvec_push(argv, "deploy");
-	strvec_push(argv, "--rollback");
+	if (art)
+		strvec_push(argv, art);
+	else
+		strvec_push(argv, "--rollback");
 	strvec_push(argv, "--rollback-of");
 	strvec_push(argv, j->ext_id);
 	/* what follows the bundle, with the rollback's own id */
@@ -1460,6 +1492,7 @@ static void rollback_argv(struct run *r, struct job *j, struct strvec *argv,
 						   "--deployment-id")
 					  ? *id
 					  : j->argv.v[i]);
+	free(art);
 }
 
 /*
@@ -1478,7 +1511,9 @@ static int queue_job(struct run *r, struct job *j)
 	char *ov = fs_join(j->wd, "outvars");
 	char *name = xasprintf("%s/%s", j->st->name, a->name);
 	struct strvec rb = STRVEC_INIT;
-	char *rb_id = NULL;
+	struct group g = GROUP_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *rb_id = NULL, *why = NULL, *good = NULL;
 	int ret;
 
 	if (a->provider == PL_CODEBUILD && a->binding >= 0)
@@ -1505,14 +1540,28 @@ static int queue_job(struct run *r, struct job *j)
 	qa.wd = j->wd;
 	qa.execution_id = r->id;
 	qa.action = name;
-	rollback_argv(r, j, &rb, &rb_id);
+	if (a->provider == PL_CODEDEPLOY && a->binding >= 0 &&
+	    group_load(r->pl.groups[a->binding].target, &g, &e) == 0) {
+		good = xasprintf("%s/groups/%s/last-successful-revision",
+				 r->state, g.id);
+		qa.deployment_id = j->ext_id;
+		qa.application = g.application;
+		qa.group_name = g.name;
+		qa.group_id = g.id;
+		qa.good_file = good;
+		rollback_argv(r, j, &g, good, &rb, &rb_id, &why);
+		qa.no_rollback = why;
+	}
 	if (rb.nr) {
 		qa.rollback_argv = rb.v;
 		qa.rollback_id = rb_id;
 	}
 	ret = queue_run(&qa);
 	strvec_release(&rb);
+	group_release(&g);
 	free(rb_id);
+	free(why);
+	free(good);
 	strvec_release(&env);
 	buf_release(&labels);
 	free(db);

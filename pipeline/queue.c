@@ -59,15 +59,15 @@ static void put_str(json_object *o, const char *k, const char *v)
 		json_object_object_add(o, k, json_object_new_string(v));
 }
 
-/* The arguments that name a pipeline artifact, by its digest. */
-static json_object *inputs_of(const struct queue_action *qa)
+/* The arguments of argv that name a pipeline artifact, by its digest. */
+static json_object *inputs_of(const struct queue_action *qa, char *const *argv)
 {
 	json_object *a = json_object_new_array();
 	char *adir = fs_join(qa->state_dir, "artifacts");
 	size_t n = strlen(adir);
 
-	for (size_t i = 0; qa->argv[i]; i++) {
-		char *real = realpath(qa->argv[i], NULL);
+	for (size_t i = 0; argv[i]; i++) {
+		char *real = realpath(argv[i], NULL);
 		json_object *in;
 		char hex[65];
 
@@ -122,9 +122,14 @@ static char *spec_of(const struct queue_action *qa, bool rollback)
 		put_str(o, "execution", qa->execution_id);
 		put_str(o, "action", qa->action);
 		if (qa->state_dir)
-			json_object_object_add(o, "inputs", inputs_of(qa));
+			json_object_object_add(o, "inputs",
+					       inputs_of(qa, qa->argv));
 	} else {
 		put_str(o, "deployment", qa->rollback_id);
+		/* the revision it redeploys, for a worker to fetch */
+		if (qa->state_dir)
+			json_object_object_add(
+				o, "inputs", inputs_of(qa, qa->rollback_argv));
 	}
 	s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -236,6 +241,20 @@ out:
 	return ret;
 }
 
+/* Whether job j failed with no exit status: its worker was lost. */
+static bool lost(const struct store_job *j)
+{
+	json_object *res;
+	bool ret;
+
+	if (!strcmp(j->outcome ? j->outcome : "", "Succeeded") || !j->reason)
+		return false;
+	res = j->result ? json_tokener_parse(j->result) : NULL;
+	ret = !(res && json_object_object_get_ex(res, "exit", NULL));
+	json_object_put(res);
+	return ret;
+}
+
 /* <wd>/job.json for the report, and the exit status the job gives;
  * rb is the rollback that ran in a lost deployment's place, or NULL. */
 static int finish(const struct queue_action *qa, const struct store_job *j,
@@ -274,6 +293,8 @@ static int finish(const struct queue_action *qa, const struct store_job *j,
 		put_str(ro, "outcome", rb->outcome);
 		json_object_object_add(o, "rollback", ro);
 	}
+	if (!rb && qa->no_rollback && !strcmp(qa->kind, "deploy") && lost(j))
+		reason = xasprintf("%s; %s", j->reason, qa->no_rollback);
 	put_str(o, "reason", reason ? reason : j->reason);
 	put_str(o, "outcome", j->outcome);
 	json_object_object_add(
@@ -296,6 +317,140 @@ static int finish(const struct queue_action *qa, const struct store_job *j,
 	json_object_put(res);
 	json_object_put(o);
 	return status;
+}
+
+/* A deployment that succeeded: its bundle's digest as the group's last
+ * successful revision, in qa->good_file ("ID DIGEST"). */
+static void record_good(const struct queue_action *qa)
+{
+	json_object *in, *x;
+	struct sw_err e = SW_ERR_INIT;
+	char *dir, *text;
+
+	if (!qa->good_file || !qa->deployment_id || !qa->state_dir)
+		return;
+	in = inputs_of(qa, qa->argv);
+	if (!json_object_array_length(in) ||
+	    !json_object_object_get_ex(json_object_array_get_idx(in, 0),
+				       "digest", &x)) {
+		json_object_put(in);
+		return;
+	}
+	text = xasprintf("%s %s\n", qa->deployment_id,
+			 json_object_get_string(x));
+	dir = xstrdup(qa->good_file);
+	*strrchr(dir, '/') = '\0';
+	if (fs_mkdir_p(dir, 0755, &e) < 0 ||
+	    fs_write_atomic(qa->good_file, text, strlen(text), 0644, &e) < 0)
+		fprintf(stderr, "warning: %s\n", e.msg);
+	free(dir);
+	free(text);
+	json_object_put(in);
+}
+
+static json_object *ms_json(int64_t ms)
+{
+	char txt[32];
+
+	snprintf(txt, sizeof(txt), "%lld.%03lld", (long long)(ms / 1000),
+		 (long long)(ms % 1000));
+	return json_object_new_double_s((double)ms / 1000.0, txt);
+}
+
+/*
+ * The report of a deployment whose worker was lost (j), which it never
+ * wrote, at <state>/deployments/<id>/report.json unless one is there,
+ * and its row in the store; rb_job is its rollback's job, or NULL.
+ */
+static void lost_report(struct store *s, const struct queue_action *qa,
+			const struct store_job *j, const char *rb_job,
+			const char *why)
+{
+	json_object *o, *rv, *ei, *ri = NULL;
+	struct store_deployment row = { 0 }, old = { 0 };
+	struct sw_err e = SW_ERR_INIT;
+	char *dir, *path, *msg;
+	const char *txt;
+	int64_t end = j->ended_ms ? j->ended_ms : queue_wall_ms();
+	int rc;
+
+	if (!qa->deployment_id || !qa->state_dir)
+		return;
+	dir = xasprintf("%s/deployments/%s", qa->state_dir, qa->deployment_id);
+	path = fs_join(dir, "report.json");
+	if (fs_exists(path)) {
+		free(dir);
+		free(path);
+		return;
+	}
+	msg = why ? xasprintf("%s; %s", j->reason, why) : xstrdup(j->reason);
+	o = json_object_new_object();
+	put_str(o, "deploymentId", qa->deployment_id);
+	put_str(o, "applicationName", qa->application);
+	put_str(o, "deploymentGroupName", qa->group_name);
+	put_str(o, "deploymentGroupId", qa->group_id);
+	put_str(o, "status", "Failed");
+	if (j->started_ms) {
+		json_object_object_add(o, "createTime", ms_json(j->started_ms));
+		json_object_object_add(o, "startTime", ms_json(j->started_ms));
+	}
+	json_object_object_add(o, "completeTime", ms_json(end));
+	put_str(o, "creator", "user");
+	rv = json_object_new_object();
+	put_str(rv, "revisionType", "Local");
+	put_str(rv, "location", qa->argv[2]);
+	json_object_object_add(o, "revision", rv);
+	/* CodeDeploy's code when the agent on an instance is lost */
+	ei = json_object_new_object();
+	put_str(ei, "code", "AGENT_ISSUE");
+	put_str(ei, "message", msg);
+	json_object_object_add(o, "errorInformation", ei);
+	if (rb_job) {
+		char *m = xasprintf("rollback %s queued as job %s",
+				    qa->rollback_id, rb_job);
+
+		ri = json_object_new_object();
+		put_str(ri, "rollbackDeploymentId", qa->rollback_id);
+		put_str(ri, "rollbackMessage", m);
+		free(m);
+	}
+	json_object_object_add(o, "rollbackInfo", ri);
+	txt = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (fs_mkdir_p(dir, 0755, &e) < 0 ||
+	    fs_write_atomic(path, txt, strlen(txt), 0644, &e) < 0) {
+		fprintf(stderr, "warning: %s\n", e.msg);
+		goto out;
+	}
+	/* its row, which its worker left InProgress: Failed, its report
+	 * this one, the hosts it reached not known */
+	rc = store_get_deployment(s, qa->deployment_id, &old, &e);
+	if (rc < 0) {
+		fprintf(stderr, "warning: %s\n", e.msg);
+		goto out;
+	}
+	row.id = (char *)qa->deployment_id;
+	row.application = rc == 0 ? old.application : (char *)qa->application;
+	row.group = rc == 0 ? old.group : (char *)qa->group_name;
+	row.status = (char *)"Failed";
+	row.start_ms = rc == 0 && old.start_ms ? old.start_ms : j->started_ms;
+	row.end_ms = end;
+	row.report_path = path;
+	row.hosts_total = -1;
+	row.creator = (char *)"user";
+	if (!row.application)
+		row.application = (char *)"";
+	if (!row.group)
+		row.group = (char *)"";
+	if (store_put_deployment(s, &row, &e) < 0)
+		fprintf(stderr, "warning: %s\n", e.msg);
+	if (rc == 0)
+		store_deployment_release(&old);
+out:
+	json_object_put(o);
+	free(msg);
+	free(dir);
+	free(path);
 }
 
 /* Wait until job id is done, into *cur; take back expired leases. */
@@ -351,6 +506,9 @@ int queue_run(const struct queue_action *qa)
 		qa->labels && *qa->labels ? qa->labels : "");
 	if (wait_job(s, j.id, &cur, &e) < 0)
 		goto fail;
+	if (!strcmp(qa->kind, "deploy") &&
+	    !strcmp(cur.outcome ? cur.outcome : "", "Succeeded"))
+		record_good(qa);
 	/* a lost deployment: its rollback was queued in its place */
 	rid = xasprintf("%s-rollback", j.id);
 	if (qa->rollback_argv &&
@@ -361,6 +519,8 @@ int queue_run(const struct queue_action *qa)
 		if (rc < 0)
 			goto fail;
 		store_job_release(&rb);
+		if (!strcmp(qa->kind, "deploy") && lost(&cur))
+			lost_report(s, qa, &cur, rid, NULL);
 		line = xasprintf("slipway: %s; rolling back as deployment %s",
 				 cur.reason ? cur.reason : "lost",
 				 qa->rollback_id);
@@ -369,6 +529,8 @@ int queue_run(const struct queue_action *qa)
 		if (wait_job(s, rid, &rb, &e) < 0)
 			goto fail;
 		rolled = true;
+	} else if (!strcmp(qa->kind, "deploy") && lost(&cur)) {
+		lost_report(s, qa, &cur, NULL, qa->no_rollback);
 	}
 	ret = finish(qa, &cur, rolled ? &rb : NULL);
 	goto out;

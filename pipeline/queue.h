@@ -27,15 +27,25 @@
  * without one, its reason appended to the log).
  *
  * A deployment whose group has auto-rollback carries its rollback
- * (rollback_argv, `slipway deploy --rollback --rollback-of ID ...`) as
- * the job's fallback, a spec like its own but with no execution or
- * action (nothing stops a rollback) and no output variables. When the
+ * (rollback_argv) as the job's fallback, a spec like its own but with no
+ * execution or action (nothing stops a rollback) and no output
+ * variables: `slipway deploy <state>/artifacts/HEX --rollback-of ID ...`,
+ * the group's last successful revision that the runner recorded in
+ * good_file, with its digest in "inputs" for a worker on another machine
+ * to fetch; without such a record, where the runner's state directory
+ * has a last successful deployment of the group, `slipway deploy
+ * --rollback --rollback-of ID ...` (each host's copy of it). When the
  * deployment's worker is lost, the reaper queues it as job
  * "<id>-rollback" (store.h); the waiter then waits for that job too,
  * and the action's error says how the rollback ended: "worker 'w1' lost
  * its lease during the deployment; not run again; rolled back by job
  * J-rollback: deployment d-X Succeeded". job.json has it as "rollback":
  * {"job", "deployment", "worker", "outcome"}.
+ *
+ * A lost deployment's own report, which its worker never wrote, is
+ * written by the waiter at <state>/deployments/<id>/report.json (if
+ * none is there): Failed, errorInformation AGENT_ISSUE with the reason,
+ * rollbackInfo naming its rollback; its row in the store says Failed.
  */
 #ifndef SW_PIPELINE_QUEUE_H
 #define SW_PIPELINE_QUEUE_H
@@ -68,6 +78,12 @@ struct queue_action {
 	 * it runs as */
 	char *const *rollback_argv;
 	const char *rollback_id;
+	/* a deployment: its id and group, for the report the waiter writes
+	 * when its worker is lost; good_file, where the runner keeps the
+	 * group's last successful revision ("ID DIGEST"), written when the
+	 * job succeeds; no_rollback, why a lost one has no rollback */
+	const char *deployment_id, *application, *group_name, *group_id;
+	const char *good_file, *no_rollback;
 };
 
 /* Enqueue qa and wait for its end; the exit status for the action's

@@ -2935,8 +2935,9 @@ static int deploy_one(struct drv *d, struct sw_err *e)
 		    d->nr_hosts == 1 ? "" : "s");
 	else if (d->rollback_of)
 		say(d, "rollback %s of %s: redeploying %s on %zu host%s", d->id,
-		    d->rollback_of, d->rollback_source, d->nr_hosts,
-		    d->nr_hosts == 1 ? "" : "s");
+		    d->rollback_of,
+		    d->rollback_source ? d->rollback_source : d->o->bundle,
+		    d->nr_hosts, d->nr_hosts == 1 ? "" : "s");
 	else
 		say(d, "deployment %s of %s to %zu host%s (group %s, %s)",
 		    d->id, d->bundle ? d->o->bundle : "(rollback)", d->nr_hosts,
@@ -3070,7 +3071,8 @@ void deploy_run(const struct deploy_opts *o, int *status)
 	}
 	if (o->bundle)
 		d.bundle = fs_abspath(o->bundle);
-	else if (o->rollback_of)
+	/* with a bundle: a redeploy of that revision as the rollback */
+	if (o->rollback_of)
 		d.rollback_of = xstrdup(o->rollback_of);
 	if (o->probe && probe_parse(o->probe, &d.probe_opts, &e) < 0)
 		goto fail;
@@ -3078,7 +3080,7 @@ void deploy_run(const struct deploy_opts *o, int *status)
 		goto fail;
 	*status = exit_status(&d);
 	if (*status == ERR_FAILED && d.g && d.g->auto_rollback &&
-	    !o->no_rollback && d.bundle) {
+	    !o->no_rollback && d.bundle && !d.rollback_of) {
 		rollback(&d);
 		err_clear(&e);
 		stop_probe(&d);

@@ -139,8 +139,9 @@ struct deploy_opts {
 	const char *events;
 	bool rollback; /* --rollback: redeploy the last successful revision */
 	bool no_rollback; /* --no-rollback */
-	/* --rollback-of: with rollback, the deployment this one rolls back
-	 * (a lost one, docs/scale.md): the reports link it */
+	/* --rollback-of: with rollback or a bundle (a redeploy of that
+	 * revision, never rolled back in turn), the deployment this one
+	 * rolls back (a lost one, docs/scale.md): the reports link it */
 	const char *rollback_of;
 	unsigned max_revisions;
 	/* --max-bundle-size, --max-bundle-ratio; 0: the defaults */

@@ -286,6 +286,19 @@ rollback_fixture() {
 	done
 }
 
+@test "a BUNDLE with --rollback-of is a rollback of that deployment, not rolled back in turn" {
+	rollback_fixture
+	fdeploy "$T/r2" --rollback-of d-LOST1234
+	[ "$status" -eq 1 ]
+	same "$(rj .status)" Failed
+	same "$(rj .creator)" codeDeployRollback
+	same "$(rj .rollbackInfo.rollbackTriggeringDeploymentId)" d-LOST1234
+	same "$(rj .rollbackInfo.rollbackDeploymentId)" null
+	# no second deployment: nothing rolled it back
+	same "$(ls "$STATE/deployments" | wc -l)" 2
+	diff -r "$T/r2/app" "$(hroot h1)/var/www/html"
+}
+
 @test "--rollback by hand with no successful deployment is an error" {
 	frev r1 one
 	# shellcheck disable=SC2046

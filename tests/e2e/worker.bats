@@ -229,6 +229,86 @@ wk_revision() {
 	exec 7>&-
 }
 
+@test "worker: a lost deployment on workers with state directories of their own is rolled back to the revision the server recorded, by a worker that never deployed the group" {
+	mkfifo "$T/hold"
+	echo 'auto-rollback: true' | wk_deploy_setup
+	# a host every worker reaches, not a rehearsal host in one's state
+	printf '    root: %s\n' "$T/site" >>"$T/fleet.yml"
+	mkdir "$T/site"
+	sv_start --workers 0
+	printf '%s\n' "$TOK" >"$T/worker-token"
+	far=(--server "http://127.0.0.1:$PORT" --token-file "$T/worker-token" --lease 2s)
+	wk_start wa "${far[@]}"
+	id1=$(start_execution)
+	wait_status "$id1" Succeeded || { cat "$T/wa.log" "$STATE/executions/$id1"/actions/*/log >&2; false; }
+	site=$T/site/srv/app/index.html
+	[ "$(cat "$site")" = v1 ]
+	wk_revision v2
+	id2=$(start_execution)
+	wait_line "$T/deploys" "^v2 "
+	[ "$(cat "$site")" = v2 ]
+	lost=$(action_json "$id2" Deploy Ship | jq -r .externalExecutionId)
+	wk_start wb "${far[@]}"
+	kill -KILL "$WK_wa"
+	wait_status "$id2" Failed
+	# the rollback ran on wb, which had deployed nothing, and put v1 back
+	run jobs_sql "SELECT owner, outcome FROM jobs WHERE id LIKE '%-rollback'"
+	[ "$output" = "wb|Succeeded" ]
+	[ "$(cat "$site")" = v1 ]
+	summary=$(action_json "$id2" Deploy Ship | jq -r .summary)
+	[[ "$summary" == "worker 'wa' lost its lease during the deployment; not run again; rolled back by job "*"-rollback: deployment d-"*" Succeeded" ]]
+	rb=$(echo "$summary" | grep -o 'deployment d-[A-Za-z0-9]*' | cut -d' ' -f2)
+	[ "$(tail -n 1 "$T/deploys")" = "v1 $rb" ]
+	# a deployment of v1's bundle, fetched by digest, as a rollback
+	rep=$T/wb/deployments/$rb/report.json
+	[ "$(jq -r .creator "$rep")" = codeDeployRollback ]
+	[ "$(jq -r .rollbackInfo.rollbackTriggeringDeploymentId "$rep")" = "$lost" ]
+	[ "$(ls "$T/wb/inputs" | grep -c '^[0-9a-f]\{64\}$')" = 1 ]
+	# the lost deployment has a report of its own on the server
+	run "$SLIPWAY" show "$lost" --state-dir "$STATE" --json
+	[ "$status" = 0 ]
+	[ "$(echo "$output" | jq -r .status)" = Failed ]
+	[ "$(echo "$output" | jq -r .errorInformation.code)" = AGENT_ISSUE ]
+	[[ "$(echo "$output" | jq -r .errorInformation.message)" == "worker 'wa' lost its lease during the deployment; not run again; rolled back by job "*"-rollback" ]]
+	[ "$(echo "$output" | jq -r .rollbackInfo.rollbackDeploymentId)" = "$rb" ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[[ "$(echo "$output" | grep "$lost")" == *Failed*"lost its lease"* ]]
+	[ "$(grep -c '^v2 ' "$T/deploys")" = 1 ]
+	exec 7<>"$T/hold"
+	exec 7>&-
+}
+
+@test "worker: a lost first deployment has a report of its own and no rollback: nothing to go back to" {
+	mkfifo "$T/hold"
+	echo 'auto-rollback: true' | wk_deploy_setup
+	wk_revision v2
+	sv_start --workers 0
+	wk_start w1 --lease 2s
+	id=$(start_execution)
+	wait_line "$T/deploys" "^v2 "
+	lost=$(action_json "$id" Deploy Ship | jq -r .externalExecutionId)
+	# before: the deployment is running, it has no report
+	run "$SLIPWAY" show "$lost" --state-dir "$STATE"
+	[ "$status" = 1 ]
+	kill -KILL "$WK_w1"
+	wait_status "$id" Failed
+	[ "$(jobs_sql "SELECT count(*) FROM jobs WHERE id LIKE '%-rollback'")" = 0 ]
+	why="worker 'w1' lost its lease during the deployment; not run again; no rollback: group staging has no earlier successful revision"
+	[ "$(action_json "$id" Deploy Ship | jq -r .summary)" = "$why" ]
+	run "$SLIPWAY" show "$lost" --state-dir "$STATE" --json
+	[ "$status" = 0 ]
+	[ "$(echo "$output" | jq -r .status)" = Failed ]
+	[ "$(echo "$output" | jq -r .errorInformation.message)" = "$why" ]
+	[ "$(echo "$output" | jq -r .rollbackInfo)" = null ]
+	run "$SLIPWAY" show "$lost" --state-dir "$STATE"
+	[ "$status" = 0 ]
+	[[ "$output" == *"error:       AGENT_ISSUE: $why"* ]]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[[ "$(echo "$output" | grep "$lost")" == *Failed*"no earlier successful revision"* ]]
+	exec 7<>"$T/hold"
+	exec 7>&-
+}
+
 @test "worker: a worker whose PostgreSQL connection is cut connects again and runs the next jobs" {
 	[ -n "${WORKER_PG_URL:-}" ] || skip "PostgreSQL only: worker-postgres.bats runs it"
 	wk_setup 1 </dev/null
@@ -301,9 +381,9 @@ EOB
 	[[ "$output" == *"--server wants --token-file"* ]]
 	run "$SLIPWAY" worker extra
 	[ "$status" = 2 ]
-	run "$SLIPWAY" deploy --rollback-of d-1 "$T"
+	run "$SLIPWAY" deploy --rollback-of 'd 1' "$T"
 	[ "$status" = 2 ]
-	[[ "$output" == *"--rollback-of goes with --rollback"* ]]
+	[[ "$output" == *"invalid deployment id 'd 1'"* ]]
 	run "$SLIPWAY" deploy --rollback --rollback-of 'd 1'
 	[ "$status" = 2 ]
 	[[ "$output" == *"invalid deployment id 'd 1'"* ]]
