@@ -443,28 +443,29 @@ static void holder_kill_all(pid_t target)
  * (PR_SET_PDEATHSIG); a SIGUSR1 from anyone else, with the parent still
  * there, changes nothing. A stop moves it out of the group (so that the
  * group can be seen to end) but it still watches, until the group is
- * gone and it is ended.
+ * gone and it is ended. The parent put it in the group and forked it
+ * with SIGTERM, SIGINT, SIGHUP and SIGUSR1 blocked: one sent before it
+ * ignores them is dropped, not fatal.
  */
-static void holder_main(pid_t parent, pid_t pgid, int ready)
+static void holder_main(pid_t parent, pid_t pgid)
 {
+	struct sigaction sa;
 	sigset_t usr1;
 
-	if (setpgid(0, pgid) < 0)
-		_exit(1);
-	pgid = getpgrp();
-	child_reset_signals();
 	/* Commands are stopped with TERM to the group: the holder stays, so
 	 * the group does too, until proc_group_stop. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	for (int sig = 1; sig < NSIG; sig++) {
+		sa.sa_handler = sig == SIGTERM || sig == SIGINT || sig == SIGHUP
+					? SIG_IGN
+					: SIG_DFL;
+		sigaction(sig, &sa, NULL);
+	}
 	prctl(PR_SET_NAME, "slipway-group", 0, 0, 0);
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	sigprocmask(SIG_SETMASK, &usr1, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
-	if (write(ready, "", 1) != 1)
-		_exit(1);
 	syscall(SYS_close_range, 0U, ~0U, 0U);
 	while (getppid() == parent)
 		sigwaitinfo(&usr1, NULL);
@@ -481,37 +482,41 @@ static void holder_end(pid_t holder)
 }
 
 /*
- * Returns once the holder is in the group and watching (so that a stop
- * cannot move it out before it has moved in): a fork and a pipe, once
- * per build or hook.
+ * Returns with the holder in the group (put there by us, so that a stop
+ * cannot move it out before it has moved in): one fork, and no wait for
+ * the holder to run, once per build or hook.
  */
 static int holder_start(struct proc_group *g, pid_t pgid, struct sw_err *e)
 {
 	pid_t parent = getpid(), pid;
-	int p[2];
-	ssize_t n;
-	char c;
+	sigset_t block, old;
+	int rc = 0, saved = 0;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_sys(e, "cannot create a pipe");
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	pid = fork();
+	if (pid == 0)
+		holder_main(parent, pgid ? pgid : getpid());
+	if (pid > 0 && setpgid(pid, pgid ? pgid : pid) < 0) {
+		rc = -1;
+		saved = errno;
+	}
+	if (pid < 0)
+		saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
+		errno = saved;
 		return err_sys(e, "cannot fork");
 	}
-	if (pid == 0)
-		holder_main(parent, pgid, p[1]);
-	close(p[1]);
-	do {
-		n = read(p[0], &c, 1);
-	} while (n < 0 && errno == EINTR);
-	close(p[0]);
-	if (n != 1) {
+	if (rc < 0) {
 		holder_end(pid);
+		errno = saved;
 		if (!pgid)
-			return err_set(e, ERR_SYSTEM,
-				       "cannot start a process group");
+			return err_sys(e, "cannot start a process group");
 		return err_set(e, ERR_SYSTEM,
 			       "cannot join process group %d: it has ended",
 			       (int)pgid);
