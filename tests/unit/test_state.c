@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -58,6 +59,39 @@ static void test_state__numbers_unique_under_concurrency(void **state)
 	}
 	assert_int_equal(state_next_build_number(&st, "c", &n, &e), 0);
 	assert_int_equal(n, 101);
+	state_release(&st);
+	fs_remove_tree(dir, &e);
+}
+
+static void test_state__number_file_cut_to_its_text(void **state)
+{
+	char dir[] = "/tmp/sw-state-XXXXXX", buf[64];
+	struct state st = STATE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *path;
+	FILE *f;
+	size_t got;
+	long n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(state_open(&st, dir, &e), 0);
+	assert_int_equal(state_next_build_number(&st, "d", &n, &e), 0);
+	path = xasprintf("%s/projects/d/next-build-number", dir);
+	/* longer than what replaces it: nothing of it may stay behind */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("7 left over from something else\n", f);
+	fclose(f);
+	assert_int_equal(state_next_build_number(&st, "d", &n, &e), 0);
+	assert_int_equal(n, 7);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	got = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_int_equal(got, 2);
+	assert_memory_equal(buf, "8\n", 2);
+	free(path);
 	state_release(&st);
 	fs_remove_tree(dir, &e);
 }
@@ -139,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state__build_numbers_count_per_project),
 		cmocka_unit_test(test_state__numbers_unique_under_concurrency),
+		cmocka_unit_test(test_state__number_file_cut_to_its_text),
 		cmocka_unit_test(test_state__uuid_shape),
 		cmocka_unit_test(
 			test_state__records_include_builds_without_report),
