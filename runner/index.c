@@ -1,6 +1,8 @@
 /*
  * The index of builds and deployments in the store (see index.h).
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,14 +62,106 @@ static void warn(const char *what, const char *id, const struct sw_err *e)
 		id, e->msg);
 }
 
+/*
+ * The connection a process records its rows with, kept from one row to
+ * the next (a build writes its row as it starts and again as it ends):
+ * another open would parse the schema again and, the only connection to
+ * the database, rebuild the WAL's index from the WAL. SQLite only (a
+ * PostgreSQL connection is not held through a build), and dropped when
+ * the file at the path is no longer the one it has open. Closed at exit,
+ * and in the child of a fork() (SQLite's state of its open files must
+ * not cross one: a connection the child opens would share it); the
+ * close writes nothing (no checkpoint on close) and, POSIX locks being
+ * the parent's, releases none of them.
+ */
+static struct {
+	struct store *s;
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+} kept;
+
+static void kept_close(void)
+{
+	if (!kept.s || kept.pid != getpid())
+		return;
+	store_close(kept.s);
+	free(kept.path);
+	kept.s = NULL;
+	kept.path = NULL;
+}
+
+static void kept_close_in_child(void)
+{
+	kept.pid = getpid();
+	kept_close();
+}
+
+static bool kept_fits(const char *path)
+{
+	struct stat sb;
+
+	return kept.s && kept.pid == getpid() && !strcmp(kept.path, path) &&
+	       stat(store_sqlite_path(path), &sb) == 0 &&
+	       sb.st_dev == kept.dev && sb.st_ino == kept.ino;
+}
+
+/* A store for one row: the kept connection, else a new one that is kept
+ * when it can be (record_done() closes one that is not). */
+static int record_open(const struct state *st, struct store **s,
+		       struct sw_err *e)
+{
+	char *path = index_path(st);
+	struct stat sb;
+	static bool at_exit;
+
+	*s = NULL;
+	if (kept_fits(path)) {
+		*s = kept.s;
+		free(path);
+		return 0;
+	}
+	if (kept.pid == getpid())
+		kept_close();
+	if (open_store(st, s, e) < 0) {
+		free(path);
+		return -1;
+	}
+	if (kept.s || store_is_postgres(path) ||
+	    stat(store_sqlite_path(path), &sb) < 0) {
+		free(path);
+		return 0; /* a forked child's, or not one to keep */
+	}
+	if (!at_exit)
+		at_exit = atexit(kept_close) == 0 &&
+			  pthread_atfork(NULL, NULL, kept_close_in_child) == 0;
+	if (!at_exit) {
+		free(path);
+		return 0;
+	}
+	kept.s = *s;
+	kept.path = path;
+	kept.dev = sb.st_dev;
+	kept.ino = sb.st_ino;
+	kept.pid = getpid();
+	return 0;
+}
+
+static void record_done(struct store *s)
+{
+	if (s && s != kept.s)
+		store_close(s);
+}
+
 void index_build(const struct state *st, const struct store_build *b)
 {
 	struct sw_err e = SW_ERR_INIT;
 	struct store *s;
 
-	if (open_store(st, &s, &e) < 0 || store_put_build(s, b, &e) < 0)
+	if (record_open(st, &s, &e) < 0 || store_put_build(s, b, &e) < 0)
 		warn("build", b->id, &e);
-	store_close(s);
+	record_done(s);
 }
 
 void index_deployment(const struct state *st, const struct store_deployment *d)
@@ -75,9 +169,9 @@ void index_deployment(const struct state *st, const struct store_deployment *d)
 	struct sw_err e = SW_ERR_INIT;
 	struct store *s;
 
-	if (open_store(st, &s, &e) < 0 || store_put_deployment(s, d, &e) < 0)
+	if (record_open(st, &s, &e) < 0 || store_put_deployment(s, d, &e) < 0)
 		warn("deployment", d->id, &e);
-	store_close(s);
+	record_done(s);
 }
 
 static int64_t mtime_ms(const char *path)

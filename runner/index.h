@@ -12,6 +12,10 @@
  *   ...                                      state directory older than the
  *   store_close(s);                          store are imported once
  *
+ * index_build() and index_deployment() keep their SQLite connection
+ * open for the process's next row (closed at exit, and in the child of
+ * a fork): a build opens its store once.
+ *
  * The reports stay files and stay the truth: the store indexes them. A
  * store that fails never fails a build or a deployment: index_build()
  * and index_deployment() print one warning line and return.

@@ -58,6 +58,27 @@ EOF2
 	! grep -q 'fsync(.*report\.html' "$T/trace" || false
 }
 
+@test "a build opens its store once for its row at the start and at the end" {
+	command -v strace >/dev/null || skip "no strace"
+	spec <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - "true"
+EOF2
+	"$SLIPWAY" build "$PROJ" --state-dir "$STATE" -q
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		run strace -f -e trace=openat -o "$T/trace" \
+		"$SLIPWAY" build "$PROJ" --state-dir "$STATE" -q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'slipway\.db", ' "$T/trace")" -eq 1 ]
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -c SUCCEEDED)" -eq 2 ]
+}
+
 @test "a build of a directory maps none of the libraries loaded when called" {
 	mkfifo "$T/started" "$T/go"
 	spec <<EOF2
