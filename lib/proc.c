@@ -472,13 +472,24 @@ static void holder_main(pid_t parent, pid_t pgid)
 	holder_kill_all(pgid);
 }
 
-/* Only while it is ours and not yet reaped can its pid not be another's. */
-static void holder_end(pid_t holder)
+/*
+ * Only while it is ours and not yet reaped can its pid not be another's.
+ * Waiting for it to die is one more wait for a CPU on a busy machine:
+ * after a stop (the holder out of the group) it is left to the next
+ * reaping of other children (a stop's, proc_reap()'s) or to our end.
+ */
+static void holder_kill(pid_t holder, bool wait)
 {
 	if (waitpid(holder, NULL, WNOHANG) != 0)
 		return; /* ended (a KILL to its group) and reaped */
 	kill(holder, SIGKILL);
-	waitpid(holder, NULL, 0);
+	if (wait)
+		waitpid(holder, NULL, 0);
+}
+
+static void holder_end(pid_t holder)
+{
+	holder_kill(holder, true);
 }
 
 /*
@@ -696,7 +707,9 @@ int proc_group_stop(struct proc_group *g, int grace_ms)
 		signal_orphans(holder, SIGKILL);
 		poll(NULL, 0, 5);
 	}
-	proc_group_release(g);
+	if (holder > 0)
+		holder_kill(holder, false);
+	g->pgid = g->holder = 0;
 	return killed;
 }
 

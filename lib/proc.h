@@ -111,10 +111,11 @@ void proc_group_detach(const struct proc_group *g);
  * started. */
 void proc_group_release(struct proc_group *g);
 /* SIGTERM to the group and to orphans reparented to slipway, up to
- * grace_ms for them to end, then SIGKILL; reaps all, then ends the
- * holder (detached meanwhile). Returns 1 when something had to be killed
- * with SIGKILL, else 0. Any other child of slipway still running is
- * treated as an orphan of the build. */
+ * grace_ms for them to end, then SIGKILL; reaps all, then sends the
+ * holder (detached meanwhile) SIGKILL without waiting for it to die (the
+ * next reaping of other children, or our end, takes it). Returns 1 when
+ * something had to be killed with SIGKILL, else 0. Any other child of
+ * slipway still running is treated as an orphan of the build. */
 int proc_group_stop(struct proc_group *g, int grace_ms);
 /*
  * The grace between SIGTERM and SIGKILL of a stop: ms, or the
