@@ -31,7 +31,7 @@
 #define IOPRIO_CLASS_IDLE 3
 #define IOPRIO_CLASS_SHIFT 13
 
-static void detach_setup(void)
+static void detach_setup(int keep)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -50,7 +50,12 @@ static void detach_setup(void)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	if (keep > 3)
+		syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+	if (keep >= 3)
+		syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
+	else
+		syscall(SYS_close_range, 3U, ~0U, 0U);
 	if (setpriority(PRIO_PROCESS, 0, 19) < 0) {
 		/* best effort */
 	}
@@ -62,6 +67,11 @@ static void detach_setup(void)
 }
 
 int retire_detached(retire_fn fn, void *data)
+{
+	return retire_detached_fd(fn, data, -1);
+}
+
+int retire_detached_fd(retire_fn fn, void *data, int keep)
 {
 	int reaper = 0, status;
 	pid_t pid;
@@ -79,7 +89,7 @@ int retire_detached(retire_fn fn, void *data)
 	pid = fork();
 	if (pid == 0) {
 		if (fork() == 0) {
-			detach_setup();
+			detach_setup(keep);
 			fn(data);
 			_exit(0);
 		}

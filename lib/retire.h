@@ -64,4 +64,11 @@ int retire_tree(const char *state_dir, const char *path, struct sw_err *e);
  */
 int retire_detached(retire_fn fn, void *data);
 
+/*
+ * retire_detached(), the descriptor keep (>= 3) left open in the detached
+ * process: a lock taken before it is held by the worker alone once the
+ * caller closes its own copy. keep < 0: none.
+ */
+int retire_detached_fd(retire_fn fn, void *data, int keep);
+
 #endif
