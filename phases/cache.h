@@ -139,7 +139,9 @@
  * <overlay_dir>/<n>/upper (work: <overlay_dir>/<n>/work). The tree,
  * trees/<version>/<name>.<created_ns>/{src,abs}/..., holds the entry's
  * files with their manifest's mode and mtime; it is made once and kept:
- * the next restores of that entry cost a mount. Made, it takes over the
+ * the next restores of that entry cost a mount. It is made by the save
+ * when spec.tree_at_save asks (in a detached process, below), else by the
+ * entry's first overlay restore. Made, it takes over the
  * tree of the entry it replaced (same name, an unkeyed entry) when no
  * build uses that one, removing what changed; else it hard-links the
  * files another tree of the version has with the same content, mode and
@@ -147,9 +149,11 @@
  * copy). An older tree of the same name goes to the state directory's
  * trash once it has served (retire.h). A tree is ready
  * when its manifest.json (the entry's, with the tree's inode numbers) is
- * there; trees/.../lock is held shared by every process using the tree
+ * there, written last and renamed into place: a maker killed part-way
+ * leaves none, and the next maker places every file again;
+ * trees/.../lock is held shared by every process using the tree
  * (until cache_release) and exclusively while it is made or removed, so
- * a tree in use is never removed. Nothing a build does reaches a tree:
+ * a tree in use is never removed and a restore waits for its maker. Nothing a build does reaches a tree:
  * the overlay copies a file up before it changes. r->mounts lists the
  * directories mounted (the caller detaches them, and mounts them into a
  * sandbox); only this process and its children see them. When a mount
