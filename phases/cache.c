@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2628,6 +2629,8 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 	kill = getenv(CACHE_TEST_KILL_ENV);
 	if (kill && !strcmp(kill, "tree-before-manifest"))
 		raise(SIGKILL);
+	if (kill && !strcmp(kill, "tree-stop-before-manifest"))
+		raise(SIGSTOP);
 	if (tmp_put(c, man, b.ptr, b.len, 0644, PUT_RENAME, false, NULL, &pe) <
 	    0)
 		goto out;
@@ -2671,6 +2674,7 @@ struct tree_job {
 	char version[65];
 	char *name;
 	int64_t created;
+	int home_fd; /* the mount namespace to make it in, or -1 */
 };
 
 /*
@@ -2690,6 +2694,11 @@ static void tree_job_run(void *data)
 	char *man = NULL, *vdir = NULL, *tbase = NULL, *tree = NULL;
 	bool locked = false;
 
+	/* Not in the build's namespace: it would keep its mounts alive. */
+	if (j->home_fd >= 0 && setns(j->home_fd, CLONE_NEWNS) < 0)
+		return;
+	if (j->home_fd >= 0)
+		close(j->home_fd);
 	if (cache_open(&c, j->state, &e) < 0)
 		return;
 	if (pats_parse(j->spec, &pats, &e) < 0 || lock(&c, LOCK_SH, &e) < 0)
@@ -2758,6 +2767,14 @@ static void tree_at_save(struct cache *c, const struct cache_spec *spec,
 	if (fs_mkdir_p(tree, 0755, &ign) == 0)
 		fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		int keep[2] = { fd, -1 };
+
+		j.home_fd = -1;
+		if (spec->ns && mountns_active(spec->ns)) {
+			j.home_fd =
+				fcntl(spec->ns->home_fd, F_DUPFD_CLOEXEC, 3);
+			keep[1] = j.home_fd;
+		}
 		j.state = xstrdup(c->dir);
 		*strrchr(j.state, '/') = '\0';
 		j.spec = spec;
@@ -2765,7 +2782,11 @@ static void tree_at_save(struct cache *c, const struct cache_spec *spec,
 		j.name = xstrdup(name);
 		j.created = created;
 		/* On failure the lock goes with fd: a restore makes it. */
-		retire_detached_fd(tree_job_run, &j, fd);
+		if (!spec->ns || !mountns_active(spec->ns) || j.home_fd >= 0)
+			retire_detached_fds(tree_job_run, &j, keep,
+					    j.home_fd >= 0 ? 2 : 1);
+		if (j.home_fd >= 0)
+			close(j.home_fd);
 		free(j.state);
 		free(j.name);
 	}

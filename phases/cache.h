@@ -191,7 +191,8 @@
  * "before-manifest" just before it writes the manifest, "in-object" when
  * the first object it stores is written under tmp/ but not yet renamed,
  * "tree-before-manifest" when a tree's files are placed but its
- * manifest not yet written (the detached maker of spec.tree_at_save).
+ * manifest not yet written (the detached maker of spec.tree_at_save);
+ * "tree-stop-before-manifest" there stops it (SIGSTOP) instead.
  */
 #define CACHE_TEST_KILL_ENV "SLIPWAY_CACHE_TEST_KILL"
 

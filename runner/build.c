@@ -1252,7 +1252,10 @@ static void cache_save_step(struct run *r)
 		spec.progress_data = &progress;
 	}
 	/* Its next restore mounts the tree: made now, in the background. */
-	spec.tree_at_save = mountns_active(&r->mns);
+	if (mountns_active(&r->mns)) {
+		spec.ns = &r->mns;
+		spec.tree_at_save = true;
+	}
 	rc = cache_save(&r->cache, &spec, r->res->src_dir, &cr, &e);
 	cache_progress_end(&progress);
 	cache_log(r, &cr, rc, &e, &r->res->cache_save);

@@ -415,3 +415,27 @@ tree_of() {
 	[ -f "$tree/manifest.json" ]
 	nothing_mounted
 }
+
+@test "a tree maker runs in the machine's mount namespace, not the build's" {
+	overlay_or_skip
+	overlay_spec
+	echo v1 >"$PROJ/lock.txt"
+	SLIPWAY_CACHE_TEST_KILL=tree-stop-before-manifest sw_build
+	[ "$status" -eq 0 ]
+	tree=$(tree_of v1)
+	# the maker, stopped holding the tree's lock
+	pid=
+	for fd in /proc/[0-9]*/fd/*; do
+		if [ "$(readlink "$fd" 2>/dev/null)" = "$tree/lock" ]; then
+			pid=${fd#/proc/}
+			pid=${pid%%/*}
+		fi
+	done
+	[ -n "$pid" ]
+	[ "$(awk '{print $3}' "/proc/$pid/stat")" = T ]
+	[ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
+	! grep -F "$T" "/proc/$pid/mountinfo" || false
+	kill -KILL "$pid"
+	flock "$tree/lock" true
+	[ ! -e "$tree/manifest.json" ]
+}
