@@ -2666,6 +2666,31 @@ out:
 	free(name);
 }
 
+/*
+ * The older trees of entry `name` in vdir but self (its entry replaced),
+ * to the trash unless a build uses one: the tree made at save is made
+ * while the saving build still uses the one it restored.
+ */
+static void tree_retire_older(const struct cache *c, const char *vdir,
+			      const char *name, const char *self)
+{
+	DIR *d = opendir(vdir);
+	struct dirent *de;
+	size_t n = strlen(name);
+	struct strvec old = STRVEC_INIT;
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && strcmp(de->d_name, self) &&
+		    !strncmp(de->d_name, name, n) && de->d_name[n] == '.' &&
+		    !strchr(de->d_name + n + 1, '.'))
+			strvec_push_nodup(&old, fs_join(vdir, de->d_name));
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < old.nr; i++)
+		tree_retire(c, old.v[i]);
+	strvec_release(&old);
+}
+
 /* ---- the tree made at save (spec.tree_at_save) ---- */
 
 struct tree_job {
@@ -3102,6 +3127,8 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 			units_release(&u);
 		}
 	}
+	if (u.nr && ready)
+		tree_retire_older(c, vdir, name, tbase);
 	if (u.nr)
 		mount_units(c, spec, &x, srcdir, tree, &u, r);
 	for (size_t i = 0; i < m.items.nr; i++) {

@@ -2043,6 +2043,77 @@ static void test_cache__tree_maker_killed(void **st)
 	free(tree);
 }
 
+/*
+ * The project cache saved again while a build still uses the tree it
+ * restored: the new tree is made beside it (by links), and the old one
+ * goes once the new one is restored and nobody uses the old.
+ */
+static void test_cache__tree_at_save_retires_the_old(void **st)
+{
+	struct cache_spec s = spec_for(NULL, npm_paths, 1);
+	struct cache_result r = CACHE_RESULT_INIT;
+	char *tree1, *tree2 = NULL, *vdir, *vdir2, *lockp;
+	DIR *d;
+	struct dirent *de;
+	int fd;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	s.tree_at_save = true;
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	tree1 = settled_tree(r.version);
+	vdir = xasprintf("%s/cache/trees/%s", state, r.version);
+	cache_result_release(&r);
+	/* a build using tree1 saves a change */
+	lockp = xasprintf("%s/lock", tree1);
+	fd = open(lockp, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+	free(lockp);
+	mkfile_mode("src/node_modules/.bin/run", "#!/bin/sh\necho\n", 0755);
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	d = opendir(vdir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' &&
+		    strcmp(de->d_name, strrchr(tree1, '/') + 1)) {
+			assert_null(tree2);
+			tree2 = xasprintf("%s/%s", vdir, de->d_name);
+		}
+	closedir(d);
+	assert_non_null(tree2);
+	lockp = xasprintf("%s/lock", tree2);
+	{
+		int fd2 = open(lockp, O_RDWR);
+
+		assert_true(fd2 >= 0);
+		assert_int_equal(flock(fd2, LOCK_SH), 0);
+		close(fd2);
+	}
+	free(lockp);
+	lockp = xasprintf("%s/src/node_modules/.bin/run", tree2);
+	assert_true(fs_exists(lockp));
+	assert_int_equal(fs_read_file(lockp, 64, &vdir2, &(size_t){ 0 },
+				      &(struct sw_err)SW_ERR_INIT),
+			 0);
+	assert_string_equal(vdir2, "#!/bin/sh\necho\n");
+	free(vdir2);
+	free(lockp);
+	assert_true(fs_exists(tree1));
+	close(fd); /* that build ends */
+
+	overlay_restore(&s, &r);
+	assert_int_equal(r.tree_placed, 0);
+	cache_result_release(&r);
+	assert_false(fs_exists(tree1));
+	assert_true(fs_exists(tree2));
+	free(tree1);
+	free(tree2);
+	free(vdir);
+}
+
 static void test_cache__overlay_refused_falls_back(void **st)
 {
 	const char *paths[] = { "node_modules/**/*" };
@@ -2426,6 +2497,7 @@ int main(void)
 		T(test_cache__overlay_refused_falls_back),
 		T(test_cache__tree_made_at_save),
 		T(test_cache__tree_maker_killed),
+		T(test_cache__tree_at_save_retires_the_old),
 		T(test_cache__overlay_trees_replaced_and_pruned),
 		T(test_cache__overlay_again_waits_for_prune),
 		T(test_cache__overlay_again_partway_undone),
