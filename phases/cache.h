@@ -147,14 +147,16 @@
  * files another tree of the version has with the same content, mode and
  * mtime (another key); the rest is placed from the objects (reflink or
  * copy). An older tree of the same name goes to the state directory's
- * trash once it has served (retire.h). A tree is ready
+ * trash once it has served, or once a restore finds the new tree ready
+ * (retire.h), unless a build still uses it. A tree is ready
  * when its manifest.json (the entry's, with the tree's inode numbers) is
  * there, written last and renamed into place: a maker killed part-way
  * leaves none, and the next maker places every file again;
  * trees/.../lock is held shared by every process using the tree
  * (until cache_release) and exclusively while it is made or removed, so
- * a tree in use is never removed and a restore waits for its maker. Nothing a build does reaches a tree:
- * the overlay copies a file up before it changes. r->mounts lists the
+ * a tree in use is never removed and a restore waits for its maker.
+ * Nothing a build does reaches a tree: the overlay copies a file up
+ * before it changes. r->mounts lists the
  * directories mounted (the caller detaches them, and mounts them into a
  * sandbox); only this process and its children see them. When a mount
  * is refused, the restore goes on by reflink or copy and
