@@ -31,8 +31,14 @@
 #define IOPRIO_CLASS_IDLE 3
 #define IOPRIO_CLASS_SHIFT 13
 
-static void detach_setup(void)
+static int int_cmp(const void *a, const void *b)
 {
+	return *(const int *)a - *(const int *)b;
+}
+
+static void detach_setup(int *keep, size_t nkeep)
+{
+	unsigned from = 3;
 	struct sigaction sa;
 	sigset_t none;
 	int fd;
@@ -50,7 +56,16 @@ static void detach_setup(void)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	qsort(keep, nkeep, sizeof(*keep), int_cmp);
+	for (size_t i = 0; i < nkeep; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned)keep[i] - 1,
+				0U);
+		from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0U);
 	if (setpriority(PRIO_PROCESS, 0, 19) < 0) {
 		/* best effort */
 	}
@@ -62,6 +77,11 @@ static void detach_setup(void)
 }
 
 int retire_detached(retire_fn fn, void *data)
+{
+	return retire_detached_fds(fn, data, NULL, 0);
+}
+
+int retire_detached_fds(retire_fn fn, void *data, int *keep, size_t nkeep)
 {
 	int reaper = 0, status;
 	pid_t pid;
@@ -79,7 +99,7 @@ int retire_detached(retire_fn fn, void *data)
 	pid = fork();
 	if (pid == 0) {
 		if (fork() == 0) {
-			detach_setup();
+			detach_setup(keep, nkeep);
 			fn(data);
 			_exit(0);
 		}

@@ -22,6 +22,8 @@
 #ifndef SW_RETIRE_H
 #define SW_RETIRE_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 /* Default of `keep`, overridden by SLIPWAY_KEEP_BUILDS. */
@@ -63,5 +65,12 @@ int retire_tree(const char *state_dir, const char *path, struct sw_err *e);
  * when fork fails.
  */
 int retire_detached(retire_fn fn, void *data);
+
+/*
+ * retire_detached(), the nkeep descriptors of keep (each >= 3; the array
+ * may be reordered) left open in the detached process: a lock taken
+ * before is held by the worker alone once the caller closes its copy.
+ */
+int retire_detached_fds(retire_fn fn, void *data, int *keep, size_t nkeep);
 
 #endif

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2530,6 +2531,7 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 	struct items olds = { 0 };
 	struct cache_statc *kept = NULL;
 	bool taken = false, same = false, moved[2] = { false, false };
+	const char *kill;
 	int ret = -1;
 
 	t.src_fd = t.cur_fd = t.prev_fd = -1;
@@ -2624,6 +2626,11 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 	manifest_head(&b, m);
 	manifest_items(&b, &m->items);
 	man = fs_join(tree, "manifest.json");
+	kill = getenv(CACHE_TEST_KILL_ENV);
+	if (kill && !strcmp(kill, "tree-before-manifest"))
+		raise(SIGKILL);
+	if (kill && !strcmp(kill, "tree-stop-before-manifest"))
+		raise(SIGSTOP);
 	if (tmp_put(c, man, b.ptr, b.len, 0644, PUT_RENAME, false, NULL, &pe) <
 	    0)
 		goto out;
@@ -2657,6 +2664,161 @@ out:
 	free(absp);
 	free(man);
 	free(name);
+}
+
+/*
+ * The older trees of entry `name` in vdir but self (its entry replaced),
+ * to the trash unless a build uses one: the tree made at save is made
+ * while the saving build still uses the one it restored.
+ */
+static void tree_retire_older(const struct cache *c, const char *vdir,
+			      const char *name, const char *self)
+{
+	DIR *d = opendir(vdir);
+	struct dirent *de;
+	size_t n = strlen(name);
+	struct strvec old = STRVEC_INIT;
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && strcmp(de->d_name, self) &&
+		    !strncmp(de->d_name, name, n) && de->d_name[n] == '.' &&
+		    !strchr(de->d_name + n + 1, '.'))
+			strvec_push_nodup(&old, fs_join(vdir, de->d_name));
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < old.nr; i++)
+		tree_retire(c, old.v[i]);
+	strvec_release(&old);
+}
+
+/* ---- the tree made at save (spec.tree_at_save) ---- */
+
+struct tree_job {
+	char *state; /* the state directory */
+	const struct cache_spec *spec;
+	char version[65];
+	char *name;
+	int64_t created;
+	int home_fd; /* the mount namespace to make it in, or -1 */
+};
+
+/*
+ * The detached maker: the tree's lock is already held (exclusive, taken
+ * by the saving process). Its own cache handle and lock; the entry read
+ * again and made only if it is still the one saved.
+ */
+static void tree_job_run(void *data)
+{
+	struct tree_job *j = data;
+	struct cache c;
+	struct pats pats = { 0 };
+	struct units u = { 0 };
+	struct manifest m = { 0 }, tm;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	char *man = NULL, *vdir = NULL, *tbase = NULL, *tree = NULL;
+	bool locked = false;
+
+	/* Not in the build's namespace: it would keep its mounts alive. */
+	if (j->home_fd >= 0 && setns(j->home_fd, CLONE_NEWNS) < 0)
+		return;
+	if (j->home_fd >= 0)
+		close(j->home_fd);
+	if (cache_open(&c, j->state, &e) < 0)
+		return;
+	if (pats_parse(j->spec, &pats, &e) < 0 || lock(&c, LOCK_SH, &e) < 0)
+		goto out;
+	locked = true;
+	man = entry_path(&c, j->version, j->name, ".json");
+	if (manifest_read(man, true, &m, &e) < 0 ||
+	    validate(&m, &pats, j->version, &e) < 0 ||
+	    m.created_ns != j->created)
+		goto out;
+	vdir = xasprintf("%s/trees/%s", c.dir, j->version);
+	tbase = xasprintf("%s.%" PRId64, j->name, j->created);
+	tree = fs_join(vdir, tbase);
+	if (tree_read(tree, &pats, j->version, j->created, &tm) == 0) {
+		manifest_release(&tm); /* made meanwhile */
+		goto out;
+	}
+	units_of(&pats, j->spec, &u);
+	if (!u.nr)
+		goto out;
+	qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
+	c.statc = xcalloc(1, sizeof(*c.statc));
+	c.gen = read_gen(&c);
+	tree_make(&c, vdir, tbase, tree, &m, &pats, &u, &r);
+out:
+	if (locked)
+		unlock(&c);
+	cache_result_release(&r);
+	manifest_release(&m);
+	units_release(&u);
+	pats_release(&pats);
+	cache_release(&c);
+	free(man);
+	free(vdir);
+	free(tbase);
+	free(tree);
+}
+
+/*
+ * After a save: lock the entry's tree (exclusive; not if anyone uses or
+ * makes it) and hand it to a detached maker, which holds the lock until
+ * the tree is ready or given up. Best effort: a restore makes what is
+ * not made here, as before.
+ */
+static void tree_at_save(struct cache *c, const struct cache_spec *spec,
+			 const struct pats *pats, const char *version,
+			 const char *name, int64_t created)
+{
+	struct tree_job j = { 0 };
+	struct units u = { 0 };
+	struct sw_err ign = SW_ERR_INIT;
+	char *tree, *lockp;
+	int fd = -1;
+
+	if (c->link != CACHE_LINK_AUTO && c->link != CACHE_LINK_OVERLAY)
+		return;
+	units_of(pats, spec, &u);
+	if (!u.nr) {
+		units_release(&u);
+		return;
+	}
+	units_release(&u);
+	tree = xasprintf("%s/trees/%s/%s.%" PRId64, c->dir, version, name,
+			 created);
+	lockp = fs_join(tree, "lock");
+	if (fs_mkdir_p(tree, 0755, &ign) == 0)
+		fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		int keep[2] = { fd, -1 };
+
+		j.home_fd = -1;
+		if (spec->ns && mountns_active(spec->ns)) {
+			j.home_fd =
+				fcntl(spec->ns->home_fd, F_DUPFD_CLOEXEC, 3);
+			keep[1] = j.home_fd;
+		}
+		j.state = xstrdup(c->dir);
+		*strrchr(j.state, '/') = '\0';
+		j.spec = spec;
+		memcpy(j.version, version, sizeof(j.version));
+		j.name = xstrdup(name);
+		j.created = created;
+		/* On failure the lock goes with fd: a restore makes it. */
+		if (!spec->ns || !mountns_active(spec->ns) || j.home_fd >= 0)
+			retire_detached_fds(tree_job_run, &j, keep,
+					    j.home_fd >= 0 ? 2 : 1);
+		if (j.home_fd >= 0)
+			close(j.home_fd);
+		free(j.state);
+		free(j.name);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(lockp);
+	free(tree);
 }
 
 /*
@@ -2965,6 +3127,8 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 			units_release(&u);
 		}
 	}
+	if (u.nr && ready)
+		tree_retire_older(c, vdir, name, tbase);
 	if (u.nr)
 		mount_units(c, spec, &x, srcdir, tree, &u, r);
 	for (size_t i = 0; i < m.items.nr; i++) {
@@ -3479,6 +3643,13 @@ out:
 		err_prefix(e, "cache");
 	if (locked)
 		unlock(c);
+	if (ret == 0 && spec->tree_at_save &&
+	    (r->outcome == CACHE_SAVED || r->outcome == CACHE_REPLACED)) {
+		double t1 = mono();
+
+		tree_at_save(c, spec, &pats, r->version, name, m.created_ns);
+		r->tree_seconds = mono() - t1;
+	}
 	statc_free(prev);
 	items_release(&items);
 	items_release(&bad);
@@ -3599,6 +3770,11 @@ void cache_result_describe(const struct cache_result *r, struct buf *out)
 	if (r->restore && r->overlay_why && r->files > r->overlaid)
 		buf_addf(out, " (no overlay: %s)", r->overlay_why);
 	buf_addf(out, " in %.2fs", r->seconds);
+	if (r->restore && r->overlaid && r->tree_placed)
+		buf_addf(out, "; its tree made now (%zu files, %zu linked)",
+			 r->tree_placed, r->tree_linked);
+	else if (r->restore && r->overlaid)
+		buf_addstr(out, "; its tree was ready");
 }
 
 /* ---- list, prune, clear ---- */

@@ -139,18 +139,24 @@
  * <overlay_dir>/<n>/upper (work: <overlay_dir>/<n>/work). The tree,
  * trees/<version>/<name>.<created_ns>/{src,abs}/..., holds the entry's
  * files with their manifest's mode and mtime; it is made once and kept:
- * the next restores of that entry cost a mount. Made, it takes over the
+ * the next restores of that entry cost a mount. It is made by the save
+ * when spec.tree_at_save asks (in a detached process, below), else by the
+ * entry's first overlay restore. Made, it takes over the
  * tree of the entry it replaced (same name, an unkeyed entry) when no
  * build uses that one, removing what changed; else it hard-links the
  * files another tree of the version has with the same content, mode and
  * mtime (another key); the rest is placed from the objects (reflink or
  * copy). An older tree of the same name goes to the state directory's
- * trash once it has served (retire.h). A tree is ready
+ * trash once it has served, or once a restore finds the new tree ready
+ * (retire.h), unless a build still uses it. A tree is ready
  * when its manifest.json (the entry's, with the tree's inode numbers) is
- * there; trees/.../lock is held shared by every process using the tree
+ * there, written last and renamed into place: a maker killed part-way
+ * leaves none, and the next maker places every file again;
+ * trees/.../lock is held shared by every process using the tree
  * (until cache_release) and exclusively while it is made or removed, so
- * a tree in use is never removed. Nothing a build does reaches a tree:
- * the overlay copies a file up before it changes. r->mounts lists the
+ * a tree in use is never removed and a restore waits for its maker.
+ * Nothing a build does reaches a tree: the overlay copies a file up
+ * before it changes. r->mounts lists the
  * directories mounted (the caller detaches them, and mounts them into a
  * sandbox); only this process and its children see them. When a mount
  * is refused, the restore goes on by reflink or copy and
@@ -185,7 +191,10 @@
 /*
  * Tests only: a save kills its own process with SIGKILL at a point:
  * "before-manifest" just before it writes the manifest, "in-object" when
- * the first object it stores is written under tmp/ but not yet renamed.
+ * the first object it stores is written under tmp/ but not yet renamed,
+ * "tree-before-manifest" when a tree's files are placed but its
+ * manifest not yet written (the detached maker of spec.tree_at_save);
+ * "tree-stop-before-manifest" there stops it (SIGSTOP) instead.
  */
 #define CACHE_TEST_KILL_ENV "SLIPWAY_CACHE_TEST_KILL"
 
@@ -248,12 +257,21 @@ struct cache_spec {
 	struct mountns *ns;
 	const char *overlay_dir;
 	const char *overlay_off;
+	/*
+	 * Save: once the entry is saved, make its tree (above) in a detached
+	 * low-priority process (retire.h), so that the next build's restore
+	 * only mounts it. The tree's lock is taken before cache_save returns
+	 * and held by that process until the tree is ready or given up: a
+	 * restore meanwhile waits for it. For callers whose builds restore
+	 * by overlay.
+	 */
+	bool tree_at_save;
 };
 
 #define CACHE_SPEC_INIT                                                        \
 	{                                                                      \
 		NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL,    \
-			NULL, NULL                                             \
+			NULL, NULL, false                                      \
 	}
 
 enum cache_outcome {
@@ -284,6 +302,8 @@ struct cache_result {
 	size_t overlaid; /* restore: files served by an overlay */
 	/* restore: files put in a new tree, of them linked from an older */
 	size_t tree_placed, tree_linked;
+	/* save: the time spent handing its tree to a detached maker */
+	double tree_seconds;
 	struct strvec mounts; /* restore: overlay mount points, absolute */
 	char *overlay_why; /* restore: why no overlay, or NULL; owned */
 	size_t damaged; /* save: objects of the existing entry found bad */
@@ -372,7 +392,9 @@ void cache_result_release(struct cache_result *r);
  * One log line in CodeBuild's manner, appended to out (no newline):
  *   Restoring cache: key npm-abc (fallback npm-) 20000 files 83 MB by
  *     reflink in 0.21s         -- "by overlay", "by copy", "by hard
- *     link", or several; "(no overlay: why)" after a refused mount
+ *     link", or several; "(no overlay: why)" after a refused mount;
+ *     after an overlay "; its tree was ready" or "; its tree made now
+ *     (N files, M linked)" (the restore made the entry's tree)
  *   Saving cache: key npm-abd 20000 files 83 MB (1 new object, 12 KB) ...
  *   Saving cache: key npm-abc exists and is immutable; 1 damaged object
  *     stored again

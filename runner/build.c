@@ -1251,6 +1251,11 @@ static void cache_save_step(struct run *r)
 		spec.progress = cache_progress_cb;
 		spec.progress_data = &progress;
 	}
+	/* Its next restore mounts the tree: made now, in the background. */
+	if (mountns_active(&r->mns)) {
+		spec.ns = &r->mns;
+		spec.tree_at_save = true;
+	}
 	rc = cache_save(&r->cache, &spec, r->res->src_dir, &cr, &e);
 	cache_progress_end(&progress);
 	cache_log(r, &cr, rc, &e, &r->res->cache_save);

@@ -349,3 +349,93 @@ YML
 	log=$(jq -r .logs.location "$REPORT")
 	[ ! -e "$(dirname "$log")/cache-overlay" ]
 }
+
+# The tree of the entry deps-$1 (one entry per version here).
+tree_of() {
+	local meta
+	meta=$(grep -l "\"deps-$1\"" "$STATE"/cache/entries/*/*.meta)
+	local v name created
+	v=$(basename "$(dirname "$meta")")
+	name=$(basename "$meta" .meta)
+	created=$(sed -n 's/.*"created_ns": *\([0-9]*\).*/\1/p' "$meta")
+	echo "$STATE/cache/trees/$v/$name.$created"
+}
+
+@test "a save makes the entry's tree: the next restore only mounts it" {
+	overlay_or_skip
+	overlay_spec
+	echo v1 >"$PROJ/lock.txt"
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *MADE* ]]
+	[[ "$output" == *"Saving cache: key deps-v1 "* ]]
+	tree=$(tree_of v1)
+	# the maker holds the lock until the tree is ready
+	flock "$tree/lock" true
+	[ -f "$tree/manifest.json" ]
+	# the saved files, modes and mtimes as the build left them
+	src=$(src_of "$LOG")
+	[ "$(cat "$tree/src/deps/a")" = a1 ]
+	[ "$(cat "$tree/src/deps/sub/c")" = c1 ]
+	[ "$(stat -c %a "$tree/src/deps/exe")" = 755 ]
+	for f in a b sub/c gone dir/x exe; do
+		[ "$(stat -c %Y.%y "$tree/src/deps/$f")" = "$(stat -c %Y.%y "$src/deps/$f")" ]
+	done
+
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Restoring cache: key deps-v1 "*" by overlay in "*"; its tree was ready"* ]]
+	[ "$(printed A)" = a1 ]
+	[ "$(printed EXE)" = 755 ]
+	[ "$(printed LIST)" = ". ./a ./b ./dir ./dir/x ./exe ./gone ./sub ./sub/c " ]
+	nothing_mounted
+}
+
+@test "a tree maker killed with SIGKILL leaves no tree a restore trusts" {
+	overlay_or_skip
+	overlay_spec
+	echo v1 >"$PROJ/lock.txt"
+	SLIPWAY_CACHE_TEST_KILL=tree-before-manifest sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Saving cache: key deps-v1 "* ]]
+	tree=$(tree_of v1)
+	# the maker's lock goes with it: it died with its files placed
+	flock "$tree/lock" true
+	[ -f "$tree/src/deps/a" ]
+	[ ! -e "$tree/manifest.json" ]
+	# a partly written file the restore must not keep
+	echo torn >"$tree/src/deps/b"
+
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Restoring cache: key deps-v1 "*" by overlay in "*"; its tree made now ("* ]]
+	[ "$(printed A)" = a1 ]
+	[ "$(printed B)" = b1, ]
+	[ "$(printed LIST)" = ". ./a ./b ./dir ./dir/x ./exe ./gone ./sub ./sub/c " ]
+	[ -f "$tree/manifest.json" ]
+	nothing_mounted
+}
+
+@test "a tree maker runs in the machine's mount namespace, not the build's" {
+	overlay_or_skip
+	overlay_spec
+	echo v1 >"$PROJ/lock.txt"
+	SLIPWAY_CACHE_TEST_KILL=tree-stop-before-manifest sw_build
+	[ "$status" -eq 0 ]
+	tree=$(tree_of v1)
+	# the maker, stopped holding the tree's lock
+	pid=
+	for fd in /proc/[0-9]*/fd/*; do
+		if [ "$(readlink "$fd" 2>/dev/null)" = "$tree/lock" ]; then
+			pid=${fd#/proc/}
+			pid=${pid%%/*}
+		fi
+	done
+	[ -n "$pid" ]
+	[ "$(awk '{print $3}' "/proc/$pid/stat")" = T ]
+	[ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
+	! grep -F "$T" "/proc/$pid/mountinfo" || false
+	kill -KILL "$pid"
+	flock "$tree/lock" true
+	[ ! -e "$tree/manifest.json" ]
+}

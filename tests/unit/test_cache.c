@@ -1875,6 +1875,245 @@ static void test_cache__overlay_restore_isolates_the_store(void **st)
  * A refused mount: the restore goes on by reflink or copy and says why;
  * asked for overlays (SLIPWAY_CACHE_LINK=overlay), with a warning.
  */
+/*
+ * The tree of the only entry of version: its path (caller frees), once
+ * the process making it has let go of its lock.
+ */
+static char *settled_tree(const char *version)
+{
+	char *vdir = xasprintf("%s/cache/trees/%s", state, version), *tree;
+	DIR *d = opendir(vdir);
+	struct dirent *de;
+	char *lockp;
+	int fd, n = 0;
+
+	assert_non_null(d);
+	tree = NULL;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			free(tree);
+			tree = xasprintf("%s/%s", vdir, de->d_name);
+			n++;
+		}
+	closedir(d);
+	assert_int_equal(n, 1);
+	lockp = xasprintf("%s/lock", tree);
+	fd = open(lockp, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+	close(fd);
+	free(lockp);
+	free(vdir);
+	return tree;
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+	struct stat x, y;
+
+	assert_int_equal(lstat(a, &x), 0);
+	assert_int_equal(lstat(b, &y), 0);
+	assert_int_equal(x.st_mode, y.st_mode);
+	assert_int_equal(x.st_size, y.st_size);
+	/* The manifest keeps a symlink's target, not its mtime. */
+	if (S_ISREG(x.st_mode)) {
+		assert_int_equal(x.st_mtim.tv_sec, y.st_mtim.tv_sec);
+		assert_int_equal(x.st_mtim.tv_nsec, y.st_mtim.tv_nsec);
+	}
+}
+
+/* Restore k1 by overlay into b2; the result in *r. */
+static void overlay_restore(const struct cache_spec *s0, struct cache_result *r)
+{
+	struct cache_spec s = *s0;
+	struct cache c = CACHE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	char *b2 = rpath("b2"), *ovl = rpath("b2-overlay");
+
+	rm_tree(b2);
+	rm_tree(ovl);
+	mkdir(b2, 0755);
+	s.ns = &ns;
+	s.overlay_dir = ovl;
+	s.tree_at_save = false;
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s, b2, r, &e), 0);
+	assert_int_equal(r->overlaid, 3);
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_content("b2/node_modules/deep/x/y/z.txt", "zed");
+	assert_int_equal(mode_of("b2/node_modules/.bin/run"), 0755);
+	cache_release(&c);
+	mountns_leave(&ns);
+	assert_false(mounted_below_root());
+	free(b2);
+	free(ovl);
+}
+
+/*
+ * A save with tree_at_save hands the entry's tree to a detached maker:
+ * once its lock is free the tree is ready, with the saved files' content,
+ * modes and mtimes, and a restore only mounts it.
+ */
+static void test_cache__tree_made_at_save(void **st)
+{
+	const char *rels[] = { "node_modules/a.txt", "node_modules/.bin/run",
+			       "node_modules/deep/x/y/z.txt",
+			       "node_modules/empty", "node_modules/link" };
+	struct cache_spec s = spec_for("k1", npm_paths, 1);
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct buf b = BUF_INIT;
+	char *tree, *p, *q;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	s.tree_at_save = true;
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	tree = settled_tree(r.version);
+	cache_result_release(&r);
+	p = xasprintf("%s/manifest.json", tree);
+	assert_true(fs_exists(p));
+	free(p);
+	for (size_t i = 0; i < sizeof(rels) / sizeof(*rels); i++) {
+		p = xasprintf("%s/src/%s", tree, rels[i]);
+		q = xasprintf("%s/%s", src, rels[i]);
+		assert_same_file(p, q);
+		free(p);
+		free(q);
+	}
+	p = xasprintf("%s/src/node_modules/deep/x/y/z.txt", tree);
+	assert_int_equal(fs_read_file(p, 64, &q, &(size_t){ 0 },
+				      &(struct sw_err)SW_ERR_INIT),
+			 0);
+	assert_string_equal(q, "zed");
+	free(q);
+	free(p);
+
+	overlay_restore(&s, &r);
+	assert_int_equal(r.tree_placed, 0);
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b), "; its tree was ready"));
+	buf_release(&b);
+	cache_result_release(&r);
+	free(tree);
+}
+
+/*
+ * The maker killed with SIGKILL once the files are placed: no manifest,
+ * so the restore makes the tree again (replacing a torn file) and says
+ * so.
+ */
+static void test_cache__tree_maker_killed(void **st)
+{
+	struct cache_spec s = spec_for("k1", npm_paths, 1);
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct buf b = BUF_INIT;
+	char *tree, *p;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	s.tree_at_save = true;
+	setenv(CACHE_TEST_KILL_ENV, "tree-before-manifest", 1);
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	unsetenv(CACHE_TEST_KILL_ENV);
+	tree = settled_tree(r.version);
+	cache_result_release(&r);
+	p = xasprintf("%s/manifest.json", tree);
+	assert_false(fs_exists(p));
+	free(p);
+	p = xasprintf("%s/src/node_modules/a.txt", tree);
+	assert_true(fs_exists(p));
+	fs_write_atomic(p, "torn", 4, 0644, &(struct sw_err)SW_ERR_INIT);
+	free(p);
+
+	overlay_restore(&s, &r);
+	assert_int_equal(r.tree_placed, 3);
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b), "; its tree made now (3 files"));
+	buf_release(&b);
+	cache_result_release(&r);
+	p = xasprintf("%s/manifest.json", tree);
+	assert_true(fs_exists(p));
+	free(p);
+	free(tree);
+}
+
+/*
+ * The project cache saved again while a build still uses the tree it
+ * restored: the new tree is made beside it (by links), and the old one
+ * goes once the new one is restored and nobody uses the old.
+ */
+static void test_cache__tree_at_save_retires_the_old(void **st)
+{
+	struct cache_spec s = spec_for(NULL, npm_paths, 1);
+	struct cache_result r = CACHE_RESULT_INIT;
+	char *tree1, *tree2 = NULL, *vdir, *vdir2, *lockp;
+	DIR *d;
+	struct dirent *de;
+	int fd;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	s.tree_at_save = true;
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	tree1 = settled_tree(r.version);
+	vdir = xasprintf("%s/cache/trees/%s", state, r.version);
+	cache_result_release(&r);
+	/* a build using tree1 saves a change */
+	lockp = xasprintf("%s/lock", tree1);
+	fd = open(lockp, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+	free(lockp);
+	mkfile_mode("src/node_modules/.bin/run", "#!/bin/sh\necho\n", 0755);
+	assert_int_equal(do_save(&s, NULL), CACHE_SAVED);
+	d = opendir(vdir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' &&
+		    strcmp(de->d_name, strrchr(tree1, '/') + 1)) {
+			assert_null(tree2);
+			tree2 = xasprintf("%s/%s", vdir, de->d_name);
+		}
+	closedir(d);
+	assert_non_null(tree2);
+	lockp = xasprintf("%s/lock", tree2);
+	{
+		int fd2 = open(lockp, O_RDWR);
+
+		assert_true(fd2 >= 0);
+		assert_int_equal(flock(fd2, LOCK_SH), 0);
+		close(fd2);
+	}
+	free(lockp);
+	lockp = xasprintf("%s/src/node_modules/.bin/run", tree2);
+	assert_true(fs_exists(lockp));
+	assert_int_equal(fs_read_file(lockp, 64, &vdir2, &(size_t){ 0 },
+				      &(struct sw_err)SW_ERR_INIT),
+			 0);
+	assert_string_equal(vdir2, "#!/bin/sh\necho\n");
+	free(vdir2);
+	free(lockp);
+	assert_true(fs_exists(tree1));
+	close(fd); /* that build ends */
+
+	overlay_restore(&s, &r);
+	assert_int_equal(r.tree_placed, 0);
+	cache_result_release(&r);
+	assert_false(fs_exists(tree1));
+	assert_true(fs_exists(tree2));
+	free(tree1);
+	free(tree2);
+	free(vdir);
+}
+
 static void test_cache__overlay_refused_falls_back(void **st)
 {
 	const char *paths[] = { "node_modules/**/*" };
@@ -2256,6 +2495,9 @@ int main(void)
 		T(test_cache__store_failure_writes_no_entry),
 		T(test_cache__overlay_restore_isolates_the_store),
 		T(test_cache__overlay_refused_falls_back),
+		T(test_cache__tree_made_at_save),
+		T(test_cache__tree_maker_killed),
+		T(test_cache__tree_at_save_retires_the_old),
 		T(test_cache__overlay_trees_replaced_and_pruned),
 		T(test_cache__overlay_again_waits_for_prune),
 		T(test_cache__overlay_again_partway_undone),
