@@ -107,6 +107,7 @@ struct drv {
 	char *id;
 	char *bundle; /* absolute; NULL for a rollback (on-host archives) */
 	char *rollback_of; /* the deployment this one rolls back */
+	bool traffic_rollback; /* rollback(): blue/green's traffic back */
 	char *rollback_source; /* the last good deployment id */
 	char *application;
 	char *group_name;
@@ -814,8 +815,9 @@ out:
 static void assign_parts(struct drv *d)
 {
 	d->bg = d->g && d->g->blue_green;
-	/* a rollback by hand (no bundle) is no traffic rollback */
-	d->bg_rollback = d->bg && d->rollback_of && d->bundle;
+	/* only the one rollback() makes: one by hand (no bundle), or of a
+	 * bundle named with --rollback-of, deploys a revision as usual */
+	d->bg_rollback = d->bg && d->traffic_rollback;
 	d->nr_phase1 = 0;
 	for (size_t i = 0; i < d->nr_hosts; i++) {
 		struct fhost *h = &d->hosts[i];
@@ -3027,8 +3029,10 @@ static void rollback(struct drv *d)
 	rb.only = &hosts;
 	rb.rollback_of = xstrdup(d->id);
 	rb.rollback_source = good;
-	if (d->bg) /* traffic events only: any bundle does, this one is here */
+	if (d->bg) { /* traffic events only: any bundle does, this one is */
 		rb.bundle = xstrdup(d->bundle);
+		rb.traffic_rollback = true;
+	}
 	rb.locks = d->locks; /* the hosts are d's: still held */
 	rb.id = agent_new_deployment_id();
 	d->rollback_id = xstrdup(rb.id);

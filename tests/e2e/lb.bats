@@ -325,6 +325,27 @@ for _ in range(10):
 	for h in g1 g2; do [ "$(lb_state $h)" = UP ]; done
 }
 
+@test "blue/green: a bundle deployed by hand with --rollback-of is deployed as usual, not a traffic rollback" {
+	lb_rev r1 v1
+	lb_rev r2 v2
+	lb_bg_group IN_PLACE CodeDeployDefault.AllAtOnce "b1 b2" "g1 g2"
+	lb_deploy "$T/r1"
+	[ "$status" -eq 0 ]
+	first=$(jq -r .deploymentId "$REPORT")
+	BG_EXTRA="  original: {action: KEEP_ALIVE}" \
+		lb_bg_group BLUE_GREEN CodeDeployDefault.AllAtOnce "b1 b2" "g1 g2"
+	lb_deploy "$T/r2" --rollback-of "$first"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .creator "$REPORT")" = codeDeployRollback ]
+	# the replacements installed the bundle and took the traffic
+	same "$(jq -r '.instances[] | select(.instanceId == "g1") |
+		[.lifecycleEvents[].lifecycleEventName] | join(" ")' "$REPORT")" \
+		"ApplicationStop DownloadBundle BeforeInstall Install AfterInstall ApplicationStart ValidateService BeforeAllowTraffic AllowTraffic AfterAllowTraffic"
+	for h in g1 g2; do [ "$(lb_state $h)" = UP ]; done
+	for h in b1 b2; do [ "$(lb_state $h)" = MAINT ]; done
+}
+
 @test "blue/green TERMINATE: the originals stop after the wait and are removed" {
 	lb_rev r1 v1
 	lb_rev r2 v2
