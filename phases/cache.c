@@ -2666,10 +2666,24 @@ out:
 	free(name);
 }
 
+/* The creation time a tree's name `name.<ns>` ends with, or -1. */
+static long long tree_ns(const char *tree, size_t n)
+{
+	char *end;
+	long long v;
+
+	if (tree[n] != '.' || !tree[n + 1] || strchr(tree + n + 1, '.'))
+		return -1;
+	v = strtoll(tree + n + 1, &end, 10);
+	return *end || v < 0 ? -1 : v;
+}
+
 /*
- * The older trees of entry `name` in vdir but self (its entry replaced),
- * to the trash unless a build uses one: the tree made at save is made
- * while the saving build still uses the one it restored.
+ * The trees of entry `name` in vdir older than self (its entry
+ * replaced), to the trash unless a build uses one: the tree made at save
+ * is made while the saving build still uses the one it restored. Never
+ * a newer one: an entry saved again since this restore read it has its
+ * tree being made, or made, for the next restore.
  */
 static void tree_retire_older(const struct cache *c, const char *vdir,
 			      const char *name, const char *self)
@@ -2677,12 +2691,12 @@ static void tree_retire_older(const struct cache *c, const char *vdir,
 	DIR *d = opendir(vdir);
 	struct dirent *de;
 	size_t n = strlen(name);
+	long long mine = strncmp(self, name, n) ? -1 : tree_ns(self, n), t;
 	struct strvec old = STRVEC_INIT;
 
-	while (d && (de = readdir(d)))
-		if (de->d_name[0] != '.' && strcmp(de->d_name, self) &&
-		    !strncmp(de->d_name, name, n) && de->d_name[n] == '.' &&
-		    !strchr(de->d_name + n + 1, '.'))
+	while (mine >= 0 && d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && !strncmp(de->d_name, name, n) &&
+		    (t = tree_ns(de->d_name, n)) >= 0 && t < mine)
 			strvec_push_nodup(&old, fs_join(vdir, de->d_name));
 	if (d)
 		closedir(d);
