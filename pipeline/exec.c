@@ -1429,6 +1429,18 @@ static void masked(struct job *j, int fd)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 111);
 }
 
+/* Whether file a was modified after file b (both exist). */
+static bool newer(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;
+	return sa.st_mtim.tv_sec != sb.st_mtim.tv_sec
+		       ? sa.st_mtim.tv_sec > sb.st_mtim.tv_sec
+		       : sa.st_mtim.tv_nsec > sb.st_mtim.tv_nsec;
+}
+
 /*
  * A CodeDeploy action's rollback, should its worker be lost (queue.h),
  * when its group g has auto-rollback (and is no blue/green one, whose
@@ -1439,7 +1451,8 @@ static void masked(struct job *j, int fd)
  * action's other options and a new deployment id); with no such record,
  * where the state directory has the group's last successful deployment,
  * `slipway deploy --rollback --rollback-of ID ...`; else none, and *why.
- * Into *argv and *id.
+ * A deployment recorded there since the record was written wins over
+ * the record. Into *argv and *id.
  */
 static void rollback_argv(struct run *r, struct job *j, const struct group *g,
 			  const char *good, struct strvec *argv, char **id,
@@ -1469,6 +1482,13 @@ static void rollback_argv(struct run *r, struct job *j, const struct group *g,
 		free(text);
 	}
 	last = xasprintf("%s/groups/%s/last-successful", r->state, g->id);
+	/* a deployment that succeeded here since the one recorded (by
+	 * hand, or by a worker sharing these files) is the group's last
+	 * good one: the engine's own rollback redeploys it */
+	if (art && newer(last, good)) {
+		free(art);
+		art = NULL;
+	}
 	if (!art && !fs_exists(last)) {
 		*why = xasprintf("no rollback: group %s has no earlier "
 				 "successful revision",
