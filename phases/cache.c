@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -2234,8 +2235,36 @@ static bool flock_retry(int fd, int how)
 }
 
 /*
- * Open (making it) the tree's lock and hold it shared; the fd is kept in
- * c until cache_release. -1 with errno.
+ * How long a restore waits for a tree's maker (a save's, run in the
+ * background at the lowest priority, or one stopped) before it restores
+ * without the tree, as the fast path being unavailable never fails a
+ * build; $SLIPWAY_CACHE_TREE_WAIT_MS (tests) sets it.
+ */
+#define TREE_WAIT_MS 30000
+
+static bool flock_shared_within(int fd)
+{
+	const char *env = getenv("SLIPWAY_CACHE_TREE_WAIT_MS");
+	long ms = env && *env ? strtol(env, NULL, 10) : TREE_WAIT_MS;
+	struct timespec step = { 0, 5 * 1000 * 1000 };
+
+	for (long waited = 0;; waited += 5) {
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+			return true;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return false;
+		if (waited >= ms) {
+			errno = ETIMEDOUT;
+			return false;
+		}
+		nanosleep(&step, NULL);
+	}
+}
+
+/*
+ * Open (making it) the tree's lock and hold it shared, waiting at most
+ * TREE_WAIT_MS for its maker; the fd is kept in c until cache_release.
+ * -1 with errno.
  */
 static int tree_lock(struct cache *c, const char *tree)
 {
@@ -2248,7 +2277,7 @@ static int tree_lock(struct cache *c, const char *tree)
 	free(p);
 	if (fd < 0)
 		return -1;
-	if (!flock_retry(fd, LOCK_SH)) {
+	if (!flock_shared_within(fd)) {
 		close(fd);
 		return -1;
 	}

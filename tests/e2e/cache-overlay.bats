@@ -416,7 +416,7 @@ tree_of() {
 	nothing_mounted
 }
 
-@test "a tree maker runs in the machine's mount namespace, not the build's" {
+@test "a tree maker runs in the machine's mount namespace, not the build's; a restore waits for it a bounded time" {
 	overlay_or_skip
 	overlay_spec
 	echo v1 >"$PROJ/lock.txt"
@@ -435,6 +435,16 @@ tree_of() {
 	[ "$(awk '{print $3}' "/proc/$pid/stat")" = T ]
 	[ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
 	! grep -F "$T" "/proc/$pid/mountinfo" || false
+	# a restore meanwhile waits for it a bounded time, then restores
+	# without the tree
+	SLIPWAY_CACHE_TREE_WAIT_MS=300 run timeout 60 "$SLIPWAY" build "$PROJ" \
+		--state-dir "$STATE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Restoring cache: key deps-v1 "* ]]
+	[[ "$output" == *"Restoring cache: key deps-v1 "*" by copy in "* ]]
+	[[ "$output" == *"A=a1"* ]]
+	[ "$(awk '{print $3}' "/proc/$pid/stat")" = T ]
 	kill -KILL "$pid"
 	flock "$tree/lock" true
 	[ ! -e "$tree/manifest.json" ]

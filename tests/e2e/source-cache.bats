@@ -184,7 +184,8 @@ check_git_untouched() { # options...
 	cache_build
 	[ "$status" -eq 0 ]
 	need_cache
-	for i in $(seq 100); do
+	# made in the background at the lowest priority: slow under load
+	for i in $(seq 600); do
 		ls "$STATE"/sources/*.spare/[0-9a-f]*.* >/dev/null 2>&1 && break
 		sleep 0.1
 	done
@@ -222,8 +223,8 @@ check_git_untouched() { # options...
 	[ "$(find "$STATE/builds" -mindepth 2 -maxdepth 2 -name build.log | wc -l)" -eq 4 ]
 	# the newest build keeps its tree
 	[ -d "$(src_of "$LOG")" ]
-	# the trash empties itself in the background
-	for i in $(seq 100); do
+	# the trash empties itself in the background (lowest priority)
+	for i in $(seq 600); do
 		[ -z "$(ls "$STATE/trash")" ] && break
 		sleep 0.1
 	done
