@@ -56,7 +56,8 @@ static void detach_setup(int *keep, size_t nkeep)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
-	qsort(keep, nkeep, sizeof(*keep), int_cmp);
+	if (nkeep) /* qsort's base may not be NULL, even for none */
+		qsort(keep, nkeep, sizeof(*keep), int_cmp);
 	for (size_t i = 0; i < nkeep; i++) {
 		if (keep[i] < (int)from)
 			continue;
