@@ -229,6 +229,41 @@ wk_revision() {
 	exec 7>&-
 }
 
+@test "worker: a lost deployment is rolled back to a revision deployed by hand since the one the server recorded" {
+	mkfifo "$T/hold"
+	echo 'auto-rollback: true' | wk_deploy_setup
+	sv_start --workers 0
+	wk_start w1 --lease 2s
+	id1=$(start_execution)
+	wait_status "$id1" Succeeded
+	site=$STATE/hosts/h1/root/srv/app/index.html
+	[ "$(cat "$site")" = v1 ]
+	# v3 deployed to the group by hand, in the same state directory,
+	# after the pipeline's v1 was recorded as the group's good revision
+	mkdir "$T/b3"
+	cp "$T/repo/appspec.yml" "$T/b3/"
+	echo v3 >"$T/b3/index.html"
+	printf '#!/bin/sh\necho "v3 $DEPLOYMENT_ID" >>%s\n' "$T/deploys" >"$T/b3/start.sh"
+	chmod +x "$T/b3/start.sh"
+	"$SLIPWAY" deploy "$T/b3" --group "$T/fleet.yml" --state-dir "$STATE" >"$T/hand.log" 2>&1 || { cat "$T/hand.log" >&2; false; }
+	[ "$(cat "$site")" = v3 ]
+	wk_revision v2
+	id2=$(start_execution)
+	wait_line "$T/deploys" "^v2 "
+	wk_start w2 --lease 2s
+	kill -KILL "$WK_w1"
+	wait_status "$id2" Failed
+	run jobs_sql "SELECT owner, outcome FROM jobs WHERE id LIKE '%-rollback'"
+	[ "$output" = "w2|Succeeded" ]
+	# the newer good revision, not the recorded v1
+	[ "$(cat "$site")" = v3 ]
+	summary=$(action_json "$id2" Deploy Ship | jq -r .summary)
+	rb=$(echo "$summary" | grep -o 'deployment d-[A-Za-z0-9]*' | cut -d' ' -f2)
+	[ "$(tail -n 1 "$T/deploys")" = "v3 $rb" ]
+	exec 7<>"$T/hold"
+	exec 7>&-
+}
+
 @test "worker: a lost deployment on workers with state directories of their own is rolled back to the revision the server recorded, by a worker that never deployed the group" {
 	mkfifo "$T/hold"
 	echo 'auto-rollback: true' | wk_deploy_setup
