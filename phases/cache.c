@@ -874,6 +874,7 @@ void cache_release(struct cache *c)
 	free(c->tree_fds);
 	free(c->dir);
 	statc_free(c->statc);
+	strvec_release(&c->statc_later);
 	*c = (struct cache)CACHE_INIT;
 }
 
@@ -2160,6 +2161,7 @@ struct unit {
 struct units {
 	struct unit *v;
 	size_t nr;
+	bool whole; /* every pattern's items lie beneath a unit */
 };
 
 static void units_release(struct units *u)
@@ -2191,13 +2193,16 @@ static void units_of(const struct pats *pats, const struct cache_spec *spec,
 {
 	u->v = xcalloc(pats->nr ? pats->nr : 1, sizeof(*u->v));
 	u->nr = 0;
+	u->whole = true;
 	for (size_t i = 0; i < pats->nr; i++) {
 		const struct pat *p = &pats->v[i];
 		const char *d = p->all_under ? p->all_under : p->start;
 		size_t k;
 
-		if (!*d || (p->root == ROOT_ABS && !spec->abs_root))
+		if (!*d || (p->root == ROOT_ABS && !spec->abs_root)) {
+			u->whole = false;
 			continue;
+		}
 		for (k = 0; k < u->nr; k++)
 			if (u->v[k].root == p->root && under(d, u->v[k].path))
 				break;
@@ -2224,6 +2229,14 @@ static struct unit *unit_of(const struct units *u, const struct item *it)
 		if (u->v[i].root == it->root && under(it->path, u->v[i].path))
 			return &u->v[i];
 	return NULL;
+}
+
+static bool units_failed(const struct units *u)
+{
+	for (size_t i = 0; i < u->nr; i++)
+		if (u->v[i].failed)
+			return true;
+	return false;
 }
 
 static bool flock_retry(int fd, int how)
@@ -2304,6 +2317,30 @@ static int tree_read(const char *tree, const struct pats *pats,
 	}
 	free(man);
 	return ret;
+}
+
+/*
+ * Whether the tree is ready, cheaply: its manifest (written last, and
+ * renamed into place whole) is there and ends as a manifest does, so
+ * neither a maker killed before it nor a manifest cut short by a power
+ * loss passes. What it lists is not read: a restore that only mounts the
+ * tree does not need it (the save reads it, see statc_later).
+ */
+static bool tree_ready(const char *tree)
+{
+	char *man = fs_join(tree, "manifest.json"), end[3];
+	int fd = open(man, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	bool ok = false;
+
+	free(man);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 16 &&
+	    pread(fd, end, 3, st.st_size - 3) == 3 && !memcmp(end, "]}\n", 3))
+		ok = true;
+	close(fd);
+	return ok;
 }
 
 /* Remove a tree nobody uses (its lock free), e.g. an older one. */
@@ -2496,7 +2533,8 @@ static bool tree_take(struct cache *c, const char *tree, const char *old,
 		free(k);
 	}
 	/* Deepest first: a directory is emptied before it goes. */
-	qsort(olds->v, olds->nr, sizeof(*olds->v), item_cmp_desc);
+	if (olds->nr)
+		qsort(olds->v, olds->nr, sizeof(*olds->v), item_cmp_desc);
 	for (size_t i = 0; i < olds->nr; i++) {
 		const struct item *x = &olds->v[i];
 		char *k = item_key(x->root, x->path), *rel;
@@ -2544,12 +2582,15 @@ out:
 /*
  * Make the tree of entry m: the items of the units placed from the
  * objects, or linked from an older tree. Ready (its manifest written)
- * only when every file could be placed. Warnings go to r.
+ * only when every file could be placed. durable: the tree's files and
+ * then its manifest are on the disk before the manifest is in place (a
+ * maker in the background; a restore does not wait for the disk).
+ * Warnings go to r.
  */
 static void tree_make(struct cache *c, const char *vdir, const char *base,
 		      const char *tree, struct manifest *m,
 		      const struct pats *pats, const struct units *u,
-		      struct cache_result *r)
+		      bool durable, struct cache_result *r)
 {
 	struct cache_result tr = CACHE_RESULT_INIT;
 	struct rctx t = { 0 };
@@ -2660,8 +2701,13 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 		raise(SIGKILL);
 	if (kill && !strcmp(kill, "tree-stop-before-manifest"))
 		raise(SIGSTOP);
-	if (tmp_put(c, man, b.ptr, b.len, 0644, PUT_RENAME, false, NULL, &pe) <
-	    0)
+	/* A power loss must not leave a ready tree with files missing. */
+	if (durable && syncfs(t.src_fd) < 0) {
+		err_sys(&pe, "cannot sync '%s'", tree);
+		goto out;
+	}
+	if (tmp_put(c, man, b.ptr, b.len, 0644, PUT_RENAME, durable, NULL,
+		    &pe) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -2787,10 +2833,11 @@ static void tree_job_run(void *data)
 	units_of(&pats, j->spec, &u);
 	if (!u.nr)
 		goto out;
-	qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
+	if (m.items.nr)
+		qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
 	c.statc = xcalloc(1, sizeof(*c.statc));
 	c.gen = read_gen(&c);
-	tree_make(&c, vdir, tbase, tree, &m, &pats, &u, &r);
+	tree_make(&c, vdir, tbase, tree, &m, &pats, &u, true, &r);
 out:
 	if (locked)
 		unlock(&c);
@@ -2867,7 +2914,10 @@ static void tree_at_save(struct cache *c, const struct cache_spec *spec,
 /*
  * What a resumed build needs to mount an overlay again (see
  * cache_overlay_again): in base, `lowers` (the lower directories but the
- * target, one a line), and the symlinks `target` and `tree`.
+ * target, one a line), and the symlinks `target` and `tree`. Not synced
+ * (a restore does not wait for the disk): `lowers` cut short by a power
+ * loss is refused by cache_overlay_again, as the build's upper layer is
+ * not synced either.
  */
 static int overlay_record(const char *base, const char *const *lowers, size_t n,
 			  const char *target, const char *tree)
@@ -2880,7 +2930,7 @@ static int overlay_record(const char *base, const char *const *lowers, size_t n,
 
 	for (size_t i = 0; i < n; i++)
 		buf_addf(&b, "%s\n", lowers[i]);
-	if (fs_write_atomic(l, b.ptr, b.len, 0644, &ign) < 0 ||
+	if (fs_replace(l, b.ptr, b.len, 0644, &ign) < 0 ||
 	    symlink(target, t) < 0 || symlink(tree, k) < 0)
 		ret = -1;
 	buf_release(&b);
@@ -3057,14 +3107,14 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		  const char *srcdir, struct cache_result *r, struct sw_err *e)
 {
 	struct pats pats = { 0 };
-	struct manifest m = { 0 };
+	struct manifest m = { 0 }, head = { 0 };
 	struct rctx x = { 0 };
 	struct units u = { 0 };
 	struct sw_err pe = SW_ERR_INIT;
 	char *name = NULL, *man = NULL, *meta = NULL;
 	char *vdir = NULL, *tbase = NULL, *tree = NULL;
 	double t0 = mono();
-	bool locked = false, ready = false;
+	bool locked = false, ready = false, fast = false;
 	bool ovl = c->link == CACHE_LINK_AUTO || c->link == CACHE_LINK_OVERLAY;
 	int64_t created = 0;
 	int ret = -1;
@@ -3098,33 +3148,34 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 	else if (ovl && spec->overlay_off)
 		r->overlay_why = xstrdup(spec->overlay_off);
 	if (u.nr) {
-		struct manifest head;
-
 		if (meta_read(c, r->version, name, &head, &pe) < 0) {
 			err_clear(&pe);
 			units_release(&u);
 		} else {
 			created = head.created_ns;
-			manifest_release(&head);
 			vdir = xasprintf("%s/trees/%s", c->dir, r->version);
 			tbase = xasprintf("%s.%" PRId64, name, created);
 			tree = fs_join(vdir, tbase);
 			if (tree_lock(c, tree) < 0)
 				units_release(&u);
+			else if (tree_ready(tree) && u.whole)
+				fast = true; /* a mount; no manifest read */
 			else
 				ready = tree_read(tree, &pats, r->version,
 						  created, &m) == 0;
 		}
 	}
-	if (!ready && (manifest_read(man, true, &m, &pe) < 0 ||
-		       validate(&m, &pats, r->version, &pe) < 0)) {
+	if (!ready && !fast &&
+	    (manifest_read(man, true, &m, &pe) < 0 ||
+	     validate(&m, &pats, r->version, &pe) < 0)) {
 		warnf(r, "cache manifest refused: %s", pe.msg);
 		free(r->fallback);
 		r->fallback = NULL;
 		ret = 0;
 		goto out;
 	}
-	qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
+	if (m.items.nr) /* none read: the tree is only mounted */
+		qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
 	x.src_fd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x.src_fd < 0) {
 		err_sys(e, "cache: cannot open '%s'", srcdir);
@@ -3147,9 +3198,9 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		c->statc = xcalloc(1, sizeof(*c->statc));
 	c->gen = read_gen(c);
 	r->outcome = r->fallback ? CACHE_HIT_FALLBACK : CACHE_HIT;
-	if (u.nr && !ready && m.created_ns != created)
+	if (u.nr && !ready && !fast && m.created_ns != created)
 		units_release(&u); /* replaced since its .meta was read */
-	if (u.nr && !ready) {
+	if (u.nr && !ready && !fast) {
 		int tfd = c->tree_fds[c->ntree_fds - 1];
 
 		/* Made by one process at a time; the others wait for it. */
@@ -3163,17 +3214,34 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 				ready = true;
 			} else {
 				tree_make(c, vdir, tbase, tree, &m, &pats, &u,
-					  r);
+					  false, r);
 			}
 			flock_retry(tfd, LOCK_SH);
 		} else {
 			units_release(&u);
 		}
 	}
-	if (u.nr && ready)
+	if (u.nr && (ready || fast))
 		tree_retire_older(c, vdir, name, tbase);
 	if (u.nr)
 		mount_units(c, spec, &x, srcdir, tree, &u, r);
+	if (fast && !units_failed(&u)) {
+		/* Every item is in the tree: the entry's head says enough. */
+		r->files = r->overlaid = head.files;
+		r->bytes = head.size;
+		strvec_push(&c->statc_later, tree);
+		if (spec->progress)
+			spec->progress("restoring", head.files, head.files,
+				       spec->progress_data);
+	} else if (fast &&
+		   tree_read(tree, &pats, r->version, created, &m) < 0 &&
+		   (manifest_read(man, true, &m, &pe) < 0 ||
+		    validate(&m, &pats, r->version, &pe) < 0)) {
+		/* What the mounts do not serve cannot be restored. */
+		warnf(r, "cache manifest refused: %s", pe.msg);
+	} else if (fast && m.items.nr) {
+		qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
+	}
 	for (size_t i = 0; i < m.items.nr; i++) {
 		const struct item *it = &m.items.v[i];
 		const struct unit *un = u.nr ? unit_of(&u, it) : NULL;
@@ -3198,8 +3266,13 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 	late_dirs(&x);
 	/* Last used lives in the small .meta, not the manifest. */
 	meta = entry_path(c, r->version, name, ".meta");
-	m.last_used_ns = now_ns();
-	meta_write(c, meta, &m, &pe);
+	if (!m.version) {
+		head.last_used_ns = now_ns();
+		meta_write(c, meta, &head, &pe);
+	} else {
+		m.last_used_ns = now_ns();
+		meta_write(c, meta, &m, &pe);
+	}
 	ret = 0;
 out:
 	if (locked)
@@ -3215,6 +3288,7 @@ out:
 	buf_release(&x.cur);
 	strvec_release(&x.late_dirs);
 	manifest_release(&m);
+	manifest_release(&head);
 	pats_release(&pats);
 	units_release(&u);
 	free(name);
@@ -3308,8 +3382,10 @@ int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
 			break;
 		}
 		target[b] = tree[d] = '\0';
-		/* The earlier build's changes on top of what it had. */
+		/* The earlier build's changes on top of what it had; a
+		 * record cut short (never synced) is no record. */
 		strvec_push(&lowers, up);
+		gone = !len || data[len - 1] != '\n';
 		for (char *p = data, *q; *p; p = q + 1) {
 			q = strchrnul(p, '\n');
 			strvec_push_nodup(&lowers,
@@ -3382,6 +3458,39 @@ static struct cache_statc *prev_statc(const char *man)
 			statc_put_item(t, &m.items.v[i], m.gen);
 	manifest_release(&m);
 	return t;
+}
+
+/*
+ * The stat cache of the files the restore served by mounting trees it
+ * did not read (c->statc_later): read now, from the trees' manifests,
+ * which hold the inode numbers the overlay shows. A tree whose manifest
+ * cannot be read adds nothing: its files are hashed.
+ */
+static void statc_load_later(struct cache *c)
+{
+	for (size_t i = 0; i < c->statc_later.nr; i++) {
+		const char *tree = c->statc_later.v[i];
+		char *man = fs_join(tree, "manifest.json");
+		const char *dot = strrchr(tree, '.');
+		struct manifest m;
+		struct sw_err ign = SW_ERR_INIT;
+
+		if (manifest_read(man, true, &m, &ign) == 0) {
+			if (dot && m.created_ns == strtoll(dot + 1, NULL, 10)) {
+				if (!c->statc)
+					c->statc =
+						xcalloc(1, sizeof(*c->statc));
+				for (size_t k = 0; k < m.items.nr; k++)
+					if (m.items.v[k].type == T_FILE)
+						statc_put_item(c->statc,
+							       &m.items.v[k],
+							       m.gen);
+			}
+			manifest_release(&m);
+		}
+		free(man);
+	}
+	strvec_release(&c->statc_later);
 }
 
 static struct statc_ent *statc_hit(struct cache_statc *t, const struct item *x,
@@ -3594,6 +3703,7 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 	if (fs_mkdir_p(dir, 0755, e) < 0)
 		goto out;
 	collect(&pats, srcdir, spec->abs_root, &items, r);
+	statc_load_later(c);
 	if (!keyed)
 		prev = prev_statc(man);
 	gen = read_gen(c);

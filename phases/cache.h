@@ -151,7 +151,15 @@
  * (retire.h), unless a build still uses it. A tree is ready
  * when its manifest.json (the entry's, with the tree's inode numbers) is
  * there, written last and renamed into place: a maker killed part-way
- * leaves none, and the next maker places every file again;
+ * leaves none, and the next maker places every file again. The detached
+ * maker syncs the tree's files and then the manifest before the rename
+ * (a restore that makes the tree does not wait for the disk). A restore
+ * tells a ready tree by the manifest's end alone (one cut short is not
+ * ready) and does not read it when the tree serves every item (each
+ * cache path has an overlay); the counts it reports come from the
+ * entry's .meta (files and bytes: dirs and symlinks are not counted),
+ * and the save reads the manifest for the files the build left as they
+ * were;
  * trees/.../lock is held shared by every process using the tree
  * (until cache_release) and exclusively while it is made or removed, so
  * a tree in use is never removed and a restore waits for its maker.
@@ -220,12 +228,15 @@ struct cache {
 	int *tree_fds; /* locks of the trees in use, held shared */
 	size_t ntree_fds;
 	size_t nmounts; /* overlays mounted: <overlay_dir>/<n> */
+	/* trees restored by overlay whose manifests were not read: the
+	 * save reads them for the stat cache */
+	struct strvec statc_later;
 };
 
 #define CACHE_INIT                                                             \
 	{                                                                      \
 		NULL, -1, -1, -1, CACHE_LINK_AUTO, false, NULL, 0, false,      \
-			NULL, 0, 0                                             \
+			NULL, 0, 0, STRVEC_INIT                                \
 	}
 
 /* All strings borrowed for the duration of the call. */

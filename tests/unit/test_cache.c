@@ -2114,6 +2114,118 @@ static void test_cache__tree_at_save_retires_the_old(void **st)
 	free(vdir);
 }
 
+/*
+ * A build by overlay: restore rs into a fresh b2 in a namespace of its
+ * own, rewrite one restored file, save ss from b2 with the same cache.
+ * The restore's result in *rr; returns how many files the save hashed.
+ */
+static size_t overlay_build(const struct cache_spec *rs,
+			    const struct cache_spec *ss,
+			    struct cache_result *rr)
+{
+	struct cache_spec s = *rs;
+	struct cache c = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	char *b2 = rpath("b2"), *ovl = rpath("b2-overlay");
+	size_t hashed;
+
+	rm_tree(b2);
+	rm_tree(ovl);
+	mkdir(b2, 0755);
+	s.ns = &ns;
+	s.overlay_dir = ovl;
+	s.tree_at_save = false;
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s, b2, rr, &e), 0);
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_content("b2/node_modules/deep/x/y/z.txt", "zed");
+	assert_int_equal(mode_of("b2/node_modules/.bin/run"), 0755);
+	write_in_place("b2/node_modules/a.txt", "rewritten");
+	assert_int_equal(cache_save(&c, ss, b2, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_SAVED);
+	assert_int_equal(r.files, 3);
+	hashed = r.hashed;
+	cache_result_release(&r);
+	cache_release(&c);
+	mountns_leave(&ns);
+	assert_false(mounted_below_root());
+	free(b2);
+	free(ovl);
+	return hashed;
+}
+
+/*
+ * A ready tree is known by its manifest's end, not by reading what the
+ * manifest lists: the restore only mounts it, and the build's save
+ * reads the manifest for the files the build did not change. Torn in
+ * its middle (what it lists unreadable), the tree is still mounted, and
+ * the save hashes every file; cut short, the tree is not ready and is
+ * made again.
+ */
+static void test_cache__ready_tree_mounted_unread(void **st)
+{
+	struct cache_spec s = spec_for("k1", npm_paths, 1);
+	struct cache_spec s2 = spec_for("k2", npm_paths, 1);
+	struct cache_spec s3 = spec_for("k3", npm_paths, 1);
+	struct cache_spec s4 = spec_for("k4", npm_paths, 1);
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct buf b = BUF_INIT;
+	char *tree, *man, *data = NULL;
+	static const char torn[] =
+		"{\"format\":1,\"version\":\"\0\0\0\0\0\0\0\0\"]}\n";
+	size_t len;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	s.tree_at_save = true;
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	tree = settled_tree(r.version);
+	cache_result_release(&r);
+	man = xasprintf("%s/manifest.json", tree);
+
+	/* Only the rewritten file is hashed: the rest from the manifest. */
+	assert_int_equal(overlay_build(&s, &s2, &r), 1);
+	assert_int_equal(r.outcome, CACHE_HIT);
+	assert_int_equal(r.files, 3);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 0);
+	assert_int_equal(r.bytes, strlen("alpha") + strlen("#!/bin/sh\n") +
+					  strlen("zed"));
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b), " by overlay in "));
+	assert_non_null(strstr(buf_cstr(&b), "; its tree was ready"));
+	buf_release(&b);
+	cache_result_release(&r);
+
+	/* Torn in its middle: mounted all the same, every file hashed. */
+	assert_int_equal(fs_read_file(man, 1 << 20, &data, &len, &e), 0);
+	assert_int_equal(fs_write_atomic(man, torn, sizeof(torn) - 1, 0644, &e),
+			 0);
+	assert_int_equal(overlay_build(&s, &s3, &r), 3);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 0);
+	cache_result_release(&r);
+
+	/* Cut short (as a power loss may leave it): made again. */
+	assert_int_equal(fs_write_atomic(man, data, len / 2, 0644, &e), 0);
+	assert_int_equal(overlay_build(&s, &s4, &r), 1);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 3);
+	cache_result_release(&r);
+	free(data);
+	assert_int_equal(fs_read_file(man, 1 << 20, &data, &len, &e), 0);
+	assert_true(len > 3 && !strcmp(data + len - 3, "]}\n"));
+	free(data);
+	free(man);
+	free(tree);
+}
+
 static void test_cache__overlay_refused_falls_back(void **st)
 {
 	const char *paths[] = { "node_modules/**/*" };
@@ -2458,6 +2570,50 @@ static void test_cache__overlay_again_partway_undone(void **st)
 	free(rec);
 }
 
+/*
+ * The record of an earlier build's overlay is not synced: one cut short
+ * (empty, as a power loss may leave it) is refused, never mounted
+ * without the entry's tree.
+ */
+static void test_cache__overlay_again_record_cut_short(void **st)
+{
+	struct cache c = CACHE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	struct strvec mounts = STRVEC_INIT;
+	char *old = rpath("b1-overlay"), *tree = rpath("trees/t1");
+	char *lower = rpath("trees/t1/deps"), *lowers;
+	char *from = rpath("b1"), *to = rpath("b2"), *ovl = rpath("b2-overlay");
+	char *t1 = rpath("b1/deps");
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	mkfile("trees/t1/deps/a.txt", "alpha");
+	overlay_rec(old, 0, lower, t1, tree);
+	lowers = xasprintf("%s/0/lowers", old);
+	assert_int_equal(truncate(lowers, 0), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(
+		cache_overlay_again(&c, old, from, to, &ns, ovl, &mounts, &e),
+		-1);
+	assert_int_equal(e.code, ERR_FAILED);
+	assert_int_equal(mounts.nr, 0);
+	assert_int_equal(ns.mounts.nr, 0);
+	cache_release(&c);
+	mountns_leave(&ns);
+	strvec_release(&mounts);
+	free(old);
+	free(tree);
+	free(lower);
+	free(lowers);
+	free(from);
+	free(to);
+	free(ovl);
+	free(t1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2498,9 +2654,11 @@ int main(void)
 		T(test_cache__tree_made_at_save),
 		T(test_cache__tree_maker_killed),
 		T(test_cache__tree_at_save_retires_the_old),
+		T(test_cache__ready_tree_mounted_unread),
 		T(test_cache__overlay_trees_replaced_and_pruned),
 		T(test_cache__overlay_again_waits_for_prune),
 		T(test_cache__overlay_again_partway_undone),
+		T(test_cache__overlay_again_record_cut_short),
 #undef T
 	};
 
