@@ -2343,27 +2343,36 @@ static bool tree_ready(const char *tree)
 	return ok;
 }
 
-/* Remove a tree nobody uses (its lock free), e.g. an older one. */
-static bool tree_remove(const char *tree)
+/*
+ * Remove a tree nobody uses (its lock free), e.g. an older one: its
+ * manifest first (it is no tree any more), then it goes to the state
+ * directory's trash, emptied in the background (the cache's lock is not
+ * held for thousands of unlinks), or is removed here where it cannot.
+ */
+static bool tree_remove(const struct cache *c, const char *tree)
 {
-	char *p = fs_join(tree, "lock");
+	char *p = fs_join(tree, "lock"), *state = xstrdup(c->dir);
 	struct sw_err ign = SW_ERR_INIT;
 	int fd = open(p, O_RDWR | O_CLOEXEC);
 	bool done = false;
 
 	free(p);
+	*strrchr(state, '/') = '\0';
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
+		free(state);
 		return false;
 	}
 	/* The lock goes last: a tree without one is anyone's to remove. */
 	p = fs_join(tree, "manifest.json");
 	unlink(p);
 	free(p);
-	if (fs_remove_tree(tree, &ign) == 0)
+	if ((retire_tree(state, tree, &ign) == 0 && !fs_exists(tree)) ||
+	    fs_remove_tree(tree, &ign) == 0)
 		done = true;
 	if (fd >= 0)
 		close(fd);
+	free(state);
 	return done;
 }
 
@@ -3968,10 +3977,100 @@ static void each_entry(struct cache *c, entry_fn fn, void *data)
 	free(edir);
 }
 
+typedef void (*tree_fn)(const char *version, const char *base, const char *tree,
+			void *data);
+
+/* Call fn for every tree trees/<version>/<base> (base: <name>.<ns>). */
+static void each_tree(struct cache *c, tree_fn fn, void *data)
+{
+	char *tdir = fs_join(c->dir, "trees");
+	DIR *d = opendir(tdir), *v;
+	struct dirent *de, *ve;
+
+	while (d && (de = readdir(d))) {
+		char *vdir;
+
+		if (!is_hex64(de->d_name))
+			continue;
+		vdir = fs_join(tdir, de->d_name);
+		v = opendir(vdir);
+		while (v && (ve = readdir(v))) {
+			char *tree;
+
+			if (ve->d_name[0] == '.' || !strrchr(ve->d_name, '.'))
+				continue;
+			tree = fs_join(vdir, ve->d_name);
+			fn(de->d_name, ve->d_name, tree, data);
+			free(tree);
+		}
+		if (v)
+			closedir(v);
+		free(vdir);
+	}
+	if (d)
+		closedir(d);
+	free(tdir);
+}
+
+/* The disk below directory fd (closed): see tree_use. */
+static uint64_t dir_use(int fd)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	uint64_t n = 0;
+
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sfd = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+
+			n += (uint64_t)st.st_blocks * 512;
+			if (sfd >= 0)
+				n += dir_use(sfd);
+		} else {
+			n += (uint64_t)st.st_blocks * 512 /
+			     (st.st_nlink ? st.st_nlink : 1);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The disk a tree takes: its directories, manifest and lock, and each
+ * file's blocks divided among its hard links. Trees share files by
+ * links (never with the objects), so the shares of all trees add up to
+ * what they take together; a file a reflink shares with its object
+ * counts whole.
+ */
+static uint64_t tree_use(const char *tree)
+{
+	int fd = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	uint64_t n = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0)
+		n = (uint64_t)st.st_blocks * 512;
+	return n + dir_use(fd);
+}
+
 struct list_ctx {
 	struct cache *c;
 	struct cache_entry_info *v;
-	size_t nr, alloc;
+	char **names; /* of v's entries */
+	size_t nr, alloc, nalloc;
 };
 
 /* x's health: can its manifest be used, are its objects all there. */
@@ -4034,6 +4133,8 @@ static void list_one(const char *version, const char *name, void *data)
 	struct cache_entry_info *x;
 
 	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
+	ALLOC_GROW(l->names, l->nr + 1, l->nalloc);
+	l->names[l->nr] = xstrdup(name);
 	x = &l->v[l->nr++];
 	memset(x, 0, sizeof(*x));
 	memcpy(x->version, version, 65);
@@ -4058,17 +4159,38 @@ static int by_last_used_desc(const void *a, const void *b)
 	       (x->last_used_ns > y->last_used_ns);
 }
 
+/* A tree counted for its entry, whichever of its trees it is. */
+static void list_tree(const char *version, const char *base, const char *tree,
+		      void *data)
+{
+	struct list_ctx *l = data;
+	size_t n = (size_t)(strrchr(base, '.') - base);
+
+	for (size_t i = 0; i < l->nr; i++)
+		if (!strcmp(l->v[i].version, version) &&
+		    strlen(l->names[i]) == n &&
+		    !strncmp(l->names[i], base, n)) {
+			l->v[i].trees++;
+			l->v[i].tree_bytes += tree_use(tree);
+			break;
+		}
+}
+
 int cache_list(struct cache *c, struct cache_entry_info **out, size_t *n,
 	       struct sw_err *e)
 {
-	struct list_ctx l = { c, NULL, 0, 0 };
+	struct list_ctx l = { c, NULL, NULL, 0, 0, 0 };
 
 	*out = NULL;
 	*n = 0;
 	if (lock(c, LOCK_SH, e) < 0)
 		return -1;
 	each_entry(c, list_one, &l);
+	each_tree(c, list_tree, &l);
 	unlock(c);
+	for (size_t i = 0; i < l.nr; i++)
+		free(l.names[i]);
+	free(l.names);
 	if (l.nr)
 		qsort(l.v, l.nr, sizeof(*l.v), by_last_used_desc);
 	*out = l.v;
@@ -4087,15 +4209,25 @@ void cache_entries_free(struct cache_entry_info *v, size_t n)
 
 struct pent {
 	char *version, *name;
-	int64_t last_used;
+	int64_t last_used, created;
 	struct strvec objs; /* object names */
 	bool removed;
+};
+
+struct ptree {
+	char *path;
+	struct pent *entry; /* whose current tree it is, or NULL */
+	uint64_t bytes;
+	bool busy; /* used, or being made */
+	bool gone;
 };
 
 struct prune_ctx {
 	struct cache *c;
 	struct pent *v;
 	size_t nr, alloc;
+	struct ptree *t;
+	size_t nt, talloc;
 	struct cache_statc refs; /* object name -> count, size */
 	uint64_t live; /* bytes of referenced objects */
 };
@@ -4132,7 +4264,7 @@ static void prune_one(const char *version, const char *name, void *data)
 	memset(x, 0, sizeof(*x));
 	x->version = xstrdup(version);
 	x->name = xstrdup(name);
-	x->last_used = m.created_ns;
+	x->last_used = x->created = m.created_ns;
 	if (meta_read(p->c, version, name, &head, &ign) == 0) {
 		x->last_used = head.last_used_ns;
 		manifest_release(&head);
@@ -4328,7 +4460,7 @@ static void prune_trees(struct cache *c, bool all)
 			}
 			tree = fs_join(vdir, ve->d_name);
 			if (!keep)
-				tree_remove(tree);
+				tree_remove(c, tree);
 			free(tree);
 			free(name);
 		}
@@ -4340,6 +4472,60 @@ static void prune_trees(struct cache *c, bool all)
 	if (d)
 		closedir(d);
 	free(tdir);
+}
+
+/* Whether a build holds the tree's lock (or a maker: it is made). */
+static bool tree_busy(const char *tree)
+{
+	char *lockp = fs_join(tree, "lock");
+	int fd = open(lockp, O_RDWR | O_CLOEXEC);
+	bool busy = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0;
+
+	if (fd >= 0)
+		close(fd);
+	free(lockp);
+	return busy;
+}
+
+/* Each tree with its size and entry; those of no entry removed. */
+static void prune_collect_tree(const char *version, const char *base,
+			       const char *tree, void *data)
+{
+	struct prune_ctx *p = data;
+	const char *dot = strrchr(base, '.');
+	size_t n = (size_t)(dot - base);
+	struct ptree *t;
+
+	ALLOC_GROW(p->t, p->nt + 1, p->talloc);
+	t = &p->t[p->nt++];
+	memset(t, 0, sizeof(*t));
+	t->path = xstrdup(tree);
+	t->bytes = tree_use(tree);
+	t->busy = tree_busy(tree);
+	for (size_t i = 0; i < p->nr; i++)
+		if (!strcmp(p->v[i].version, version) &&
+		    strlen(p->v[i].name) == n &&
+		    !strncmp(p->v[i].name, base, n) &&
+		    p->v[i].created == strtoll(dot + 1, NULL, 10))
+			t->entry = &p->v[i];
+	/* An entry's tree not ready may be one a save has just handed to
+	 * its maker, which has yet to lock it: not removed over the
+	 * budget. */
+	if (t->entry && !t->busy && !tree_ready(tree))
+		t->busy = true;
+	if (!t->entry && !t->busy)
+		t->gone = tree_remove(p->c, tree);
+}
+
+/* The trees' bytes that stay, or of those only the ones that could go. */
+static uint64_t trees_left(const struct prune_ctx *p, bool removable)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < p->nt; i++)
+		if (!p->t[i].gone && (!removable || !p->t[i].busy))
+			n += p->t[i].bytes;
+	return n;
 }
 
 int cache_prune(struct cache *c, uint64_t max_bytes,
@@ -4356,7 +4542,26 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 	each_entry(c, prune_one, &p);
 	if (p.nr)
 		qsort(p.v, p.nr, sizeof(*p.v), by_last_used_asc);
-	for (size_t i = 0; i < p.nr && p.live > max_bytes; i++) {
+	each_tree(c, prune_collect_tree, &p);
+	for (size_t i = 0; i < p.nt; i++) {
+		r->trees_before += p.t[i].bytes;
+		r->trees_removed += p.t[i].gone;
+	}
+	/* Trees first: only their entries' restores are slower for it. */
+	for (size_t i = 0;
+	     i < p.nr && p.live + trees_left(&p, false) > max_bytes; i++)
+		for (size_t k = 0; k < p.nt; k++) {
+			struct ptree *t = &p.t[k];
+
+			if (t->entry == &p.v[i] && !t->busy && !t->gone &&
+			    tree_remove(c, t->path)) {
+				t->gone = true;
+				r->trees_removed++;
+			}
+		}
+	/* Trees in use go later: they do not cost an entry now. */
+	for (size_t i = 0;
+	     i < p.nr && p.live + trees_left(&p, true) > max_bytes; i++) {
 		char *man = entry_path(c, p.v[i].version, p.v[i].name, ".json");
 		char *meta =
 			entry_path(c, p.v[i].version, p.v[i].name, ".meta");
@@ -4373,7 +4578,23 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 	}
 	prune_objects(&p, r, false);
 	prune_entry_strays(c, r);
+	/* the trees of the entries removed, unless in use */
+	for (size_t k = 0; k < p.nt; k++) {
+		struct ptree *t = &p.t[k];
+
+		if (!t->gone && t->entry && t->entry->removed && !t->busy &&
+		    tree_remove(c, t->path)) {
+			t->gone = true;
+			r->trees_removed++;
+		}
+	}
 	prune_trees(c, false);
+	for (size_t k = 0; k < p.nt; k++)
+		if (!p.t[k].gone && !fs_exists(p.t[k].path)) {
+			p.t[k].gone = true;
+			r->trees_removed++;
+		}
+	r->trees_after = trees_left(&p, false);
 	sweep_tmp(c, true, &r->temps_removed, &r->temps_bytes);
 	unlock(c);
 	for (size_t i = 0; i < p.nr; i++) {
@@ -4382,6 +4603,9 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 		strvec_release(&p.v[i].objs);
 	}
 	free(p.v);
+	for (size_t i = 0; i < p.nt; i++)
+		free(p.t[i].path);
+	free(p.t);
 	for (size_t i = 0; i < p.refs.cap; i++)
 		free(p.refs.v[i].key);
 	free(p.refs.v);

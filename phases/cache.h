@@ -426,12 +426,18 @@ struct cache_entry_info {
 	 * modified in the store. All zero and false: healthy. */
 	bool unreadable;
 	size_t objects, missing, modified;
+	/* Its trees (overlay restore, above): how many, and the disk they
+	 * take: directories, manifests and each file's blocks divided
+	 * among its hard links, as trees share files (so the trees of all
+	 * entries add up to what they take together). */
+	size_t trees;
+	uint64_t tree_bytes;
 };
 
 /*
- * Every complete entry, most recently used first, with its health: every
- * manifest is read and its objects stat'ed (nothing is changed). Free
- * with cache_entries_free().
+ * Every complete entry, most recently used first, with its health and
+ * its trees: every manifest is read and its objects stat'ed, every tree
+ * walked (nothing is changed). Free with cache_entries_free().
  */
 int cache_list(struct cache *c, struct cache_entry_info **out, size_t *n,
 	       struct sw_err *e);
@@ -441,14 +447,21 @@ struct cache_prune_result {
 	size_t entries_removed, objects_removed, temps_removed;
 	uint64_t bytes_before, bytes_after; /* object bytes in the store */
 	uint64_t temps_bytes; /* bytes of the temp files removed */
+	size_t trees_removed;
+	uint64_t trees_before, trees_after; /* disk the trees take */
 };
 
 /*
- * Under the exclusive lock: drop least recently used entries until the
- * objects the remaining ones use fit in max_bytes (UINT64_MAX: drop
- * none), then every object no manifest uses, then every temporary file
- * (no writer can be running: each holds the shared lock) and metadata
- * without a manifest. Reclaimed: bytes_before - bytes_after + temps_bytes.
+ * Under the exclusive lock: the trees of entries gone or replaced go
+ * first. Then, until the objects the entries use and the trees fit in
+ * max_bytes (UINT64_MAX: drop none): the trees of the least recently
+ * used entries (a tree only makes its entry's restore fast; its next
+ * restore makes it again), then the least recently used entries; then
+ * every object no manifest uses, every temporary file (no writer can be
+ * running: each holds the shared lock) and metadata without a manifest.
+ * A tree a build still uses, or one being made, stays (and does not
+ * count against the entries). Reclaimed: bytes_before - bytes_after +
+ * temps_bytes + trees_before - trees_after.
  */
 int cache_prune(struct cache *c, uint64_t max_bytes,
 		struct cache_prune_result *r, struct sw_err *e);
