@@ -25,16 +25,20 @@ static const char cache_usage[] =
 	"  ls                        one line per entry, most recently used "
 	"first:\n"
 	"                            key (or project), version, files, size,\n"
+	"                            the disk its overlay tree takes (- for "
+	"none),\n"
 	"                            created, last used, health (ok, or the\n"
 	"                            objects missing or modified: the next "
 	"save\n"
 	"                            repairs or replaces the entry)\n"
-	"  prune                     drop least recently used entries until "
-	"the\n"
-	"                            store fits SIZE, then unused objects and\n"
-	"                            temp files left by killed builds; says "
-	"how\n"
-	"                            many bytes it reclaimed\n"
+	"  prune                     drop the trees of entries gone, then the\n"
+	"                            trees and then the entries least "
+	"recently\n"
+	"                            used until objects and trees fit SIZE, "
+	"then\n"
+	"                            unused objects and temp files left by\n"
+	"                            killed builds; says how many bytes it\n"
+	"                            reclaimed\n"
 	"  clear                     remove every entry and object\n"
 	"\n"
 	"      --max-size SIZE       prune: 500M, 2G, 1.5G, 10K or bytes "
@@ -113,12 +117,17 @@ static int do_ls(struct cache *c)
 		if (strlen(names[i]) > kw)
 			kw = strlen(names[i]);
 	}
-	printf("%-*s  %-12s %8s %8s  %-16s  %-16s  %s\n", (int)kw, "KEY",
-	       "VERSION", "FILES", "SIZE", "CREATED", "LAST USED", "HEALTH");
+	printf("%-*s  %-12s %8s %8s %8s  %-16s  %-16s  %s\n", (int)kw, "KEY",
+	       "VERSION", "FILES", "SIZE", "TREE", "CREATED", "LAST USED",
+	       "HEALTH");
 	for (size_t i = 0; i < n; i++) {
-		char size[16], created[32], used[32], *health;
+		char size[16], tree[16], created[32], used[32], *health;
 
 		human(size, sizeof(size), v[i].bytes);
+		if (v[i].trees)
+			human(tree, sizeof(tree), v[i].tree_bytes);
+		else
+			snprintf(tree, sizeof(tree), "-");
 		when(created, sizeof(created), v[i].created_ns);
 		when(used, sizeof(used), v[i].last_used_ns);
 		if (v[i].unreadable)
@@ -130,9 +139,9 @@ static int do_ls(struct cache *c)
 				v[i].missing + v[i].modified, v[i].objects);
 		else
 			health = xstrdup("ok");
-		printf("%-*s  %-12.12s %8zu %8s  %-16s  %-16s  %s\n", (int)kw,
-		       names[i], v[i].version, v[i].files, size, created, used,
-		       health);
+		printf("%-*s  %-12.12s %8zu %8s %8s  %-16s  %-16s  %s\n",
+		       (int)kw, names[i], v[i].version, v[i].files, size, tree,
+		       created, used, health);
 		free(names[i]);
 		free(health);
 	}
@@ -200,6 +209,7 @@ int cmd_cache(int argc, char **argv)
 	} else if (!strcmp(verb, "prune")) {
 		struct cache_prune_result r;
 		char before[16], after[16], temps[16], freed[16];
+		char tbefore[16], tafter[16];
 
 		if (cache_prune(&c, max_bytes, &r, &e) < 0) {
 			fprintf(stderr, "error: %s\n", e.msg);
@@ -209,12 +219,17 @@ int cmd_cache(int argc, char **argv)
 		human(before, sizeof(before), r.bytes_before);
 		human(after, sizeof(after), r.bytes_after);
 		human(temps, sizeof(temps), r.temps_bytes);
+		human(tbefore, sizeof(tbefore), r.trees_before);
+		human(tafter, sizeof(tafter), r.trees_after);
 		human(freed, sizeof(freed),
-		      r.bytes_before - r.bytes_after + r.temps_bytes);
-		printf("pruned %zu entries, %zu objects, %zu temp files (%s): "
-		       "objects %s -> %s, %s reclaimed\n",
-		       r.entries_removed, r.objects_removed, r.temps_removed,
-		       temps, before, after, freed);
+		      r.bytes_before - r.bytes_after + r.temps_bytes +
+			      (r.trees_before - r.trees_after));
+		printf("pruned %zu entries, %zu objects, %zu trees, %zu temp "
+		       "files (%s): objects %s -> %s, trees %s -> %s, %s "
+		       "reclaimed\n",
+		       r.entries_removed, r.objects_removed, r.trees_removed,
+		       r.temps_removed, temps, before, after, tbefore, tafter,
+		       freed);
 		status = 0;
 	} else {
 		if (cache_clear(&c, &e) < 0) {

@@ -874,6 +874,7 @@ void cache_release(struct cache *c)
 	free(c->tree_fds);
 	free(c->dir);
 	statc_free(c->statc);
+	strvec_release(&c->statc_later);
 	*c = (struct cache)CACHE_INIT;
 }
 
@@ -2160,6 +2161,7 @@ struct unit {
 struct units {
 	struct unit *v;
 	size_t nr;
+	bool whole; /* every pattern's items lie beneath a unit */
 };
 
 static void units_release(struct units *u)
@@ -2191,13 +2193,16 @@ static void units_of(const struct pats *pats, const struct cache_spec *spec,
 {
 	u->v = xcalloc(pats->nr ? pats->nr : 1, sizeof(*u->v));
 	u->nr = 0;
+	u->whole = true;
 	for (size_t i = 0; i < pats->nr; i++) {
 		const struct pat *p = &pats->v[i];
 		const char *d = p->all_under ? p->all_under : p->start;
 		size_t k;
 
-		if (!*d || (p->root == ROOT_ABS && !spec->abs_root))
+		if (!*d || (p->root == ROOT_ABS && !spec->abs_root)) {
+			u->whole = false;
 			continue;
+		}
 		for (k = 0; k < u->nr; k++)
 			if (u->v[k].root == p->root && under(d, u->v[k].path))
 				break;
@@ -2224,6 +2229,14 @@ static struct unit *unit_of(const struct units *u, const struct item *it)
 		if (u->v[i].root == it->root && under(it->path, u->v[i].path))
 			return &u->v[i];
 	return NULL;
+}
+
+static bool units_failed(const struct units *u)
+{
+	for (size_t i = 0; i < u->nr; i++)
+		if (u->v[i].failed)
+			return true;
+	return false;
 }
 
 static bool flock_retry(int fd, int how)
@@ -2306,27 +2319,60 @@ static int tree_read(const char *tree, const struct pats *pats,
 	return ret;
 }
 
-/* Remove a tree nobody uses (its lock free), e.g. an older one. */
-static bool tree_remove(const char *tree)
+/*
+ * Whether the tree is ready, cheaply: its manifest (written last, and
+ * renamed into place whole) is there and ends as a manifest does, so
+ * neither a maker killed before it nor a manifest cut short by a power
+ * loss passes. What it lists is not read: a restore that only mounts the
+ * tree does not need it (the save reads it, see statc_later).
+ */
+static bool tree_ready(const char *tree)
 {
-	char *p = fs_join(tree, "lock");
+	char *man = fs_join(tree, "manifest.json"), end[3];
+	int fd = open(man, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	bool ok = false;
+
+	free(man);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 16 &&
+	    pread(fd, end, 3, st.st_size - 3) == 3 && !memcmp(end, "]}\n", 3))
+		ok = true;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Remove a tree nobody uses (its lock free), e.g. an older one: its
+ * manifest first (it is no tree any more), then it goes to the state
+ * directory's trash, emptied in the background (the cache's lock is not
+ * held for thousands of unlinks), or is removed here where it cannot.
+ */
+static bool tree_remove(const struct cache *c, const char *tree)
+{
+	char *p = fs_join(tree, "lock"), *state = xstrdup(c->dir);
 	struct sw_err ign = SW_ERR_INIT;
 	int fd = open(p, O_RDWR | O_CLOEXEC);
 	bool done = false;
 
 	free(p);
+	*strrchr(state, '/') = '\0';
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
+		free(state);
 		return false;
 	}
 	/* The lock goes last: a tree without one is anyone's to remove. */
 	p = fs_join(tree, "manifest.json");
 	unlink(p);
 	free(p);
-	if (fs_remove_tree(tree, &ign) == 0)
+	if ((retire_tree(state, tree, &ign) == 0 && !fs_exists(tree)) ||
+	    fs_remove_tree(tree, &ign) == 0)
 		done = true;
 	if (fd >= 0)
 		close(fd);
+	free(state);
 	return done;
 }
 
@@ -2496,7 +2542,8 @@ static bool tree_take(struct cache *c, const char *tree, const char *old,
 		free(k);
 	}
 	/* Deepest first: a directory is emptied before it goes. */
-	qsort(olds->v, olds->nr, sizeof(*olds->v), item_cmp_desc);
+	if (olds->nr)
+		qsort(olds->v, olds->nr, sizeof(*olds->v), item_cmp_desc);
 	for (size_t i = 0; i < olds->nr; i++) {
 		const struct item *x = &olds->v[i];
 		char *k = item_key(x->root, x->path), *rel;
@@ -2544,12 +2591,15 @@ out:
 /*
  * Make the tree of entry m: the items of the units placed from the
  * objects, or linked from an older tree. Ready (its manifest written)
- * only when every file could be placed. Warnings go to r.
+ * only when every file could be placed. durable: the tree's files and
+ * then its manifest are on the disk before the manifest is in place (a
+ * maker in the background; a restore does not wait for the disk).
+ * Warnings go to r.
  */
 static void tree_make(struct cache *c, const char *vdir, const char *base,
 		      const char *tree, struct manifest *m,
 		      const struct pats *pats, const struct units *u,
-		      struct cache_result *r)
+		      bool durable, struct cache_result *r)
 {
 	struct cache_result tr = CACHE_RESULT_INIT;
 	struct rctx t = { 0 };
@@ -2660,8 +2710,13 @@ static void tree_make(struct cache *c, const char *vdir, const char *base,
 		raise(SIGKILL);
 	if (kill && !strcmp(kill, "tree-stop-before-manifest"))
 		raise(SIGSTOP);
-	if (tmp_put(c, man, b.ptr, b.len, 0644, PUT_RENAME, false, NULL, &pe) <
-	    0)
+	/* A power loss must not leave a ready tree with files missing. */
+	if (durable && syncfs(t.src_fd) < 0) {
+		err_sys(&pe, "cannot sync '%s'", tree);
+		goto out;
+	}
+	if (tmp_put(c, man, b.ptr, b.len, 0644, PUT_RENAME, durable, NULL,
+		    &pe) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -2787,10 +2842,11 @@ static void tree_job_run(void *data)
 	units_of(&pats, j->spec, &u);
 	if (!u.nr)
 		goto out;
-	qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
+	if (m.items.nr)
+		qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
 	c.statc = xcalloc(1, sizeof(*c.statc));
 	c.gen = read_gen(&c);
-	tree_make(&c, vdir, tbase, tree, &m, &pats, &u, &r);
+	tree_make(&c, vdir, tbase, tree, &m, &pats, &u, true, &r);
 out:
 	if (locked)
 		unlock(&c);
@@ -2867,7 +2923,10 @@ static void tree_at_save(struct cache *c, const struct cache_spec *spec,
 /*
  * What a resumed build needs to mount an overlay again (see
  * cache_overlay_again): in base, `lowers` (the lower directories but the
- * target, one a line), and the symlinks `target` and `tree`.
+ * target, one a line), and the symlinks `target` and `tree`. Not synced
+ * (a restore does not wait for the disk): `lowers` cut short by a power
+ * loss is refused by cache_overlay_again, as the build's upper layer is
+ * not synced either.
  */
 static int overlay_record(const char *base, const char *const *lowers, size_t n,
 			  const char *target, const char *tree)
@@ -2880,7 +2939,7 @@ static int overlay_record(const char *base, const char *const *lowers, size_t n,
 
 	for (size_t i = 0; i < n; i++)
 		buf_addf(&b, "%s\n", lowers[i]);
-	if (fs_write_atomic(l, b.ptr, b.len, 0644, &ign) < 0 ||
+	if (fs_replace(l, b.ptr, b.len, 0644, &ign) < 0 ||
 	    symlink(target, t) < 0 || symlink(tree, k) < 0)
 		ret = -1;
 	buf_release(&b);
@@ -3057,14 +3116,14 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		  const char *srcdir, struct cache_result *r, struct sw_err *e)
 {
 	struct pats pats = { 0 };
-	struct manifest m = { 0 };
+	struct manifest m = { 0 }, head = { 0 };
 	struct rctx x = { 0 };
 	struct units u = { 0 };
 	struct sw_err pe = SW_ERR_INIT;
 	char *name = NULL, *man = NULL, *meta = NULL;
 	char *vdir = NULL, *tbase = NULL, *tree = NULL;
 	double t0 = mono();
-	bool locked = false, ready = false;
+	bool locked = false, ready = false, fast = false;
 	bool ovl = c->link == CACHE_LINK_AUTO || c->link == CACHE_LINK_OVERLAY;
 	int64_t created = 0;
 	int ret = -1;
@@ -3098,33 +3157,34 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 	else if (ovl && spec->overlay_off)
 		r->overlay_why = xstrdup(spec->overlay_off);
 	if (u.nr) {
-		struct manifest head;
-
 		if (meta_read(c, r->version, name, &head, &pe) < 0) {
 			err_clear(&pe);
 			units_release(&u);
 		} else {
 			created = head.created_ns;
-			manifest_release(&head);
 			vdir = xasprintf("%s/trees/%s", c->dir, r->version);
 			tbase = xasprintf("%s.%" PRId64, name, created);
 			tree = fs_join(vdir, tbase);
 			if (tree_lock(c, tree) < 0)
 				units_release(&u);
+			else if (tree_ready(tree) && u.whole)
+				fast = true; /* a mount; no manifest read */
 			else
 				ready = tree_read(tree, &pats, r->version,
 						  created, &m) == 0;
 		}
 	}
-	if (!ready && (manifest_read(man, true, &m, &pe) < 0 ||
-		       validate(&m, &pats, r->version, &pe) < 0)) {
+	if (!ready && !fast &&
+	    (manifest_read(man, true, &m, &pe) < 0 ||
+	     validate(&m, &pats, r->version, &pe) < 0)) {
 		warnf(r, "cache manifest refused: %s", pe.msg);
 		free(r->fallback);
 		r->fallback = NULL;
 		ret = 0;
 		goto out;
 	}
-	qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
+	if (m.items.nr) /* none read: the tree is only mounted */
+		qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
 	x.src_fd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x.src_fd < 0) {
 		err_sys(e, "cache: cannot open '%s'", srcdir);
@@ -3147,9 +3207,9 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		c->statc = xcalloc(1, sizeof(*c->statc));
 	c->gen = read_gen(c);
 	r->outcome = r->fallback ? CACHE_HIT_FALLBACK : CACHE_HIT;
-	if (u.nr && !ready && m.created_ns != created)
+	if (u.nr && !ready && !fast && m.created_ns != created)
 		units_release(&u); /* replaced since its .meta was read */
-	if (u.nr && !ready) {
+	if (u.nr && !ready && !fast) {
 		int tfd = c->tree_fds[c->ntree_fds - 1];
 
 		/* Made by one process at a time; the others wait for it. */
@@ -3163,17 +3223,34 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 				ready = true;
 			} else {
 				tree_make(c, vdir, tbase, tree, &m, &pats, &u,
-					  r);
+					  false, r);
 			}
 			flock_retry(tfd, LOCK_SH);
 		} else {
 			units_release(&u);
 		}
 	}
-	if (u.nr && ready)
+	if (u.nr && (ready || fast))
 		tree_retire_older(c, vdir, name, tbase);
 	if (u.nr)
 		mount_units(c, spec, &x, srcdir, tree, &u, r);
+	if (fast && !units_failed(&u)) {
+		/* Every item is in the tree: the entry's head says enough. */
+		r->files = r->overlaid = head.files;
+		r->bytes = head.size;
+		strvec_push(&c->statc_later, tree);
+		if (spec->progress)
+			spec->progress("restoring", head.files, head.files,
+				       spec->progress_data);
+	} else if (fast &&
+		   tree_read(tree, &pats, r->version, created, &m) < 0 &&
+		   (manifest_read(man, true, &m, &pe) < 0 ||
+		    validate(&m, &pats, r->version, &pe) < 0)) {
+		/* What the mounts do not serve cannot be restored. */
+		warnf(r, "cache manifest refused: %s", pe.msg);
+	} else if (fast && m.items.nr) {
+		qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
+	}
 	for (size_t i = 0; i < m.items.nr; i++) {
 		const struct item *it = &m.items.v[i];
 		const struct unit *un = u.nr ? unit_of(&u, it) : NULL;
@@ -3198,8 +3275,13 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 	late_dirs(&x);
 	/* Last used lives in the small .meta, not the manifest. */
 	meta = entry_path(c, r->version, name, ".meta");
-	m.last_used_ns = now_ns();
-	meta_write(c, meta, &m, &pe);
+	if (!m.version) {
+		head.last_used_ns = now_ns();
+		meta_write(c, meta, &head, &pe);
+	} else {
+		m.last_used_ns = now_ns();
+		meta_write(c, meta, &m, &pe);
+	}
 	ret = 0;
 out:
 	if (locked)
@@ -3215,6 +3297,7 @@ out:
 	buf_release(&x.cur);
 	strvec_release(&x.late_dirs);
 	manifest_release(&m);
+	manifest_release(&head);
 	pats_release(&pats);
 	units_release(&u);
 	free(name);
@@ -3308,8 +3391,10 @@ int cache_overlay_again(struct cache *c, const char *old_dir, const char *from,
 			break;
 		}
 		target[b] = tree[d] = '\0';
-		/* The earlier build's changes on top of what it had. */
+		/* The earlier build's changes on top of what it had; a
+		 * record cut short (never synced) is no record. */
 		strvec_push(&lowers, up);
+		gone = !len || data[len - 1] != '\n';
 		for (char *p = data, *q; *p; p = q + 1) {
 			q = strchrnul(p, '\n');
 			strvec_push_nodup(&lowers,
@@ -3382,6 +3467,39 @@ static struct cache_statc *prev_statc(const char *man)
 			statc_put_item(t, &m.items.v[i], m.gen);
 	manifest_release(&m);
 	return t;
+}
+
+/*
+ * The stat cache of the files the restore served by mounting trees it
+ * did not read (c->statc_later): read now, from the trees' manifests,
+ * which hold the inode numbers the overlay shows. A tree whose manifest
+ * cannot be read adds nothing: its files are hashed.
+ */
+static void statc_load_later(struct cache *c)
+{
+	for (size_t i = 0; i < c->statc_later.nr; i++) {
+		const char *tree = c->statc_later.v[i];
+		char *man = fs_join(tree, "manifest.json");
+		const char *dot = strrchr(tree, '.');
+		struct manifest m;
+		struct sw_err ign = SW_ERR_INIT;
+
+		if (manifest_read(man, true, &m, &ign) == 0) {
+			if (dot && m.created_ns == strtoll(dot + 1, NULL, 10)) {
+				if (!c->statc)
+					c->statc =
+						xcalloc(1, sizeof(*c->statc));
+				for (size_t k = 0; k < m.items.nr; k++)
+					if (m.items.v[k].type == T_FILE)
+						statc_put_item(c->statc,
+							       &m.items.v[k],
+							       m.gen);
+			}
+			manifest_release(&m);
+		}
+		free(man);
+	}
+	strvec_release(&c->statc_later);
 }
 
 static struct statc_ent *statc_hit(struct cache_statc *t, const struct item *x,
@@ -3594,6 +3712,7 @@ int cache_save(struct cache *c, const struct cache_spec *spec,
 	if (fs_mkdir_p(dir, 0755, e) < 0)
 		goto out;
 	collect(&pats, srcdir, spec->abs_root, &items, r);
+	statc_load_later(c);
 	if (!keyed)
 		prev = prev_statc(man);
 	gen = read_gen(c);
@@ -3858,10 +3977,100 @@ static void each_entry(struct cache *c, entry_fn fn, void *data)
 	free(edir);
 }
 
+typedef void (*tree_fn)(const char *version, const char *base, const char *tree,
+			void *data);
+
+/* Call fn for every tree trees/<version>/<base> (base: <name>.<ns>). */
+static void each_tree(struct cache *c, tree_fn fn, void *data)
+{
+	char *tdir = fs_join(c->dir, "trees");
+	DIR *d = opendir(tdir), *v;
+	struct dirent *de, *ve;
+
+	while (d && (de = readdir(d))) {
+		char *vdir;
+
+		if (!is_hex64(de->d_name))
+			continue;
+		vdir = fs_join(tdir, de->d_name);
+		v = opendir(vdir);
+		while (v && (ve = readdir(v))) {
+			char *tree;
+
+			if (ve->d_name[0] == '.' || !strrchr(ve->d_name, '.'))
+				continue;
+			tree = fs_join(vdir, ve->d_name);
+			fn(de->d_name, ve->d_name, tree, data);
+			free(tree);
+		}
+		if (v)
+			closedir(v);
+		free(vdir);
+	}
+	if (d)
+		closedir(d);
+	free(tdir);
+}
+
+/* The disk below directory fd (closed): see tree_use. */
+static uint64_t dir_use(int fd)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	uint64_t n = 0;
+
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sfd = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+
+			n += (uint64_t)st.st_blocks * 512;
+			if (sfd >= 0)
+				n += dir_use(sfd);
+		} else {
+			n += (uint64_t)st.st_blocks * 512 /
+			     (st.st_nlink ? st.st_nlink : 1);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The disk a tree takes: its directories, manifest and lock, and each
+ * file's blocks divided among its hard links. Trees share files by
+ * links (never with the objects), so the shares of all trees add up to
+ * what they take together; a file a reflink shares with its object
+ * counts whole.
+ */
+static uint64_t tree_use(const char *tree)
+{
+	int fd = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	uint64_t n = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0)
+		n = (uint64_t)st.st_blocks * 512;
+	return n + dir_use(fd);
+}
+
 struct list_ctx {
 	struct cache *c;
 	struct cache_entry_info *v;
-	size_t nr, alloc;
+	char **names; /* of v's entries */
+	size_t nr, alloc, nalloc;
 };
 
 /* x's health: can its manifest be used, are its objects all there. */
@@ -3924,6 +4133,8 @@ static void list_one(const char *version, const char *name, void *data)
 	struct cache_entry_info *x;
 
 	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
+	ALLOC_GROW(l->names, l->nr + 1, l->nalloc);
+	l->names[l->nr] = xstrdup(name);
 	x = &l->v[l->nr++];
 	memset(x, 0, sizeof(*x));
 	memcpy(x->version, version, 65);
@@ -3948,17 +4159,38 @@ static int by_last_used_desc(const void *a, const void *b)
 	       (x->last_used_ns > y->last_used_ns);
 }
 
+/* A tree counted for its entry, whichever of its trees it is. */
+static void list_tree(const char *version, const char *base, const char *tree,
+		      void *data)
+{
+	struct list_ctx *l = data;
+	size_t n = (size_t)(strrchr(base, '.') - base);
+
+	for (size_t i = 0; i < l->nr; i++)
+		if (!strcmp(l->v[i].version, version) &&
+		    strlen(l->names[i]) == n &&
+		    !strncmp(l->names[i], base, n)) {
+			l->v[i].trees++;
+			l->v[i].tree_bytes += tree_use(tree);
+			break;
+		}
+}
+
 int cache_list(struct cache *c, struct cache_entry_info **out, size_t *n,
 	       struct sw_err *e)
 {
-	struct list_ctx l = { c, NULL, 0, 0 };
+	struct list_ctx l = { c, NULL, NULL, 0, 0, 0 };
 
 	*out = NULL;
 	*n = 0;
 	if (lock(c, LOCK_SH, e) < 0)
 		return -1;
 	each_entry(c, list_one, &l);
+	each_tree(c, list_tree, &l);
 	unlock(c);
+	for (size_t i = 0; i < l.nr; i++)
+		free(l.names[i]);
+	free(l.names);
 	if (l.nr)
 		qsort(l.v, l.nr, sizeof(*l.v), by_last_used_desc);
 	*out = l.v;
@@ -3977,15 +4209,25 @@ void cache_entries_free(struct cache_entry_info *v, size_t n)
 
 struct pent {
 	char *version, *name;
-	int64_t last_used;
+	int64_t last_used, created;
 	struct strvec objs; /* object names */
 	bool removed;
+};
+
+struct ptree {
+	char *path;
+	struct pent *entry; /* whose current tree it is, or NULL */
+	uint64_t bytes;
+	bool busy; /* used, or being made */
+	bool gone;
 };
 
 struct prune_ctx {
 	struct cache *c;
 	struct pent *v;
 	size_t nr, alloc;
+	struct ptree *t;
+	size_t nt, talloc;
 	struct cache_statc refs; /* object name -> count, size */
 	uint64_t live; /* bytes of referenced objects */
 };
@@ -4022,7 +4264,7 @@ static void prune_one(const char *version, const char *name, void *data)
 	memset(x, 0, sizeof(*x));
 	x->version = xstrdup(version);
 	x->name = xstrdup(name);
-	x->last_used = m.created_ns;
+	x->last_used = x->created = m.created_ns;
 	if (meta_read(p->c, version, name, &head, &ign) == 0) {
 		x->last_used = head.last_used_ns;
 		manifest_release(&head);
@@ -4218,7 +4460,7 @@ static void prune_trees(struct cache *c, bool all)
 			}
 			tree = fs_join(vdir, ve->d_name);
 			if (!keep)
-				tree_remove(tree);
+				tree_remove(c, tree);
 			free(tree);
 			free(name);
 		}
@@ -4230,6 +4472,60 @@ static void prune_trees(struct cache *c, bool all)
 	if (d)
 		closedir(d);
 	free(tdir);
+}
+
+/* Whether a build holds the tree's lock (or a maker: it is made). */
+static bool tree_busy(const char *tree)
+{
+	char *lockp = fs_join(tree, "lock");
+	int fd = open(lockp, O_RDWR | O_CLOEXEC);
+	bool busy = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0;
+
+	if (fd >= 0)
+		close(fd);
+	free(lockp);
+	return busy;
+}
+
+/* Each tree with its size and entry; those of no entry removed. */
+static void prune_collect_tree(const char *version, const char *base,
+			       const char *tree, void *data)
+{
+	struct prune_ctx *p = data;
+	const char *dot = strrchr(base, '.');
+	size_t n = (size_t)(dot - base);
+	struct ptree *t;
+
+	ALLOC_GROW(p->t, p->nt + 1, p->talloc);
+	t = &p->t[p->nt++];
+	memset(t, 0, sizeof(*t));
+	t->path = xstrdup(tree);
+	t->bytes = tree_use(tree);
+	t->busy = tree_busy(tree);
+	for (size_t i = 0; i < p->nr; i++)
+		if (!strcmp(p->v[i].version, version) &&
+		    strlen(p->v[i].name) == n &&
+		    !strncmp(p->v[i].name, base, n) &&
+		    p->v[i].created == strtoll(dot + 1, NULL, 10))
+			t->entry = &p->v[i];
+	/* An entry's tree not ready may be one a save has just handed to
+	 * its maker, which has yet to lock it: not removed over the
+	 * budget. */
+	if (t->entry && !t->busy && !tree_ready(tree))
+		t->busy = true;
+	if (!t->entry && !t->busy)
+		t->gone = tree_remove(p->c, tree);
+}
+
+/* The trees' bytes that stay, or of those only the ones that could go. */
+static uint64_t trees_left(const struct prune_ctx *p, bool removable)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < p->nt; i++)
+		if (!p->t[i].gone && (!removable || !p->t[i].busy))
+			n += p->t[i].bytes;
+	return n;
 }
 
 int cache_prune(struct cache *c, uint64_t max_bytes,
@@ -4246,7 +4542,26 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 	each_entry(c, prune_one, &p);
 	if (p.nr)
 		qsort(p.v, p.nr, sizeof(*p.v), by_last_used_asc);
-	for (size_t i = 0; i < p.nr && p.live > max_bytes; i++) {
+	each_tree(c, prune_collect_tree, &p);
+	for (size_t i = 0; i < p.nt; i++) {
+		r->trees_before += p.t[i].bytes;
+		r->trees_removed += p.t[i].gone;
+	}
+	/* Trees first: only their entries' restores are slower for it. */
+	for (size_t i = 0;
+	     i < p.nr && p.live + trees_left(&p, false) > max_bytes; i++)
+		for (size_t k = 0; k < p.nt; k++) {
+			struct ptree *t = &p.t[k];
+
+			if (t->entry == &p.v[i] && !t->busy && !t->gone &&
+			    tree_remove(c, t->path)) {
+				t->gone = true;
+				r->trees_removed++;
+			}
+		}
+	/* Trees in use go later: they do not cost an entry now. */
+	for (size_t i = 0;
+	     i < p.nr && p.live + trees_left(&p, true) > max_bytes; i++) {
 		char *man = entry_path(c, p.v[i].version, p.v[i].name, ".json");
 		char *meta =
 			entry_path(c, p.v[i].version, p.v[i].name, ".meta");
@@ -4263,7 +4578,23 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 	}
 	prune_objects(&p, r, false);
 	prune_entry_strays(c, r);
+	/* the trees of the entries removed, unless in use */
+	for (size_t k = 0; k < p.nt; k++) {
+		struct ptree *t = &p.t[k];
+
+		if (!t->gone && t->entry && t->entry->removed && !t->busy &&
+		    tree_remove(c, t->path)) {
+			t->gone = true;
+			r->trees_removed++;
+		}
+	}
 	prune_trees(c, false);
+	for (size_t k = 0; k < p.nt; k++)
+		if (!p.t[k].gone && !fs_exists(p.t[k].path)) {
+			p.t[k].gone = true;
+			r->trees_removed++;
+		}
+	r->trees_after = trees_left(&p, false);
 	sweep_tmp(c, true, &r->temps_removed, &r->temps_bytes);
 	unlock(c);
 	for (size_t i = 0; i < p.nr; i++) {
@@ -4272,6 +4603,9 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 		strvec_release(&p.v[i].objs);
 	}
 	free(p.v);
+	for (size_t i = 0; i < p.nt; i++)
+		free(p.t[i].path);
+	free(p.t);
 	for (size_t i = 0; i < p.refs.cap; i++)
 		free(p.refs.v[i].key);
 	free(p.refs.v);

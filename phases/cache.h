@@ -151,7 +151,15 @@
  * (retire.h), unless a build still uses it. A tree is ready
  * when its manifest.json (the entry's, with the tree's inode numbers) is
  * there, written last and renamed into place: a maker killed part-way
- * leaves none, and the next maker places every file again;
+ * leaves none, and the next maker places every file again. The detached
+ * maker syncs the tree's files and then the manifest before the rename
+ * (a restore that makes the tree does not wait for the disk). A restore
+ * tells a ready tree by the manifest's end alone (one cut short is not
+ * ready) and does not read it when the tree serves every item (each
+ * cache path has an overlay); the counts it reports come from the
+ * entry's .meta (files and bytes: dirs and symlinks are not counted),
+ * and the save reads the manifest for the files the build left as they
+ * were;
  * trees/.../lock is held shared by every process using the tree
  * (until cache_release) and exclusively while it is made or removed, so
  * a tree in use is never removed and a restore waits for its maker.
@@ -220,12 +228,15 @@ struct cache {
 	int *tree_fds; /* locks of the trees in use, held shared */
 	size_t ntree_fds;
 	size_t nmounts; /* overlays mounted: <overlay_dir>/<n> */
+	/* trees restored by overlay whose manifests were not read: the
+	 * save reads them for the stat cache */
+	struct strvec statc_later;
 };
 
 #define CACHE_INIT                                                             \
 	{                                                                      \
 		NULL, -1, -1, -1, CACHE_LINK_AUTO, false, NULL, 0, false,      \
-			NULL, 0, 0                                             \
+			NULL, 0, 0, STRVEC_INIT                                \
 	}
 
 /* All strings borrowed for the duration of the call. */
@@ -415,12 +426,18 @@ struct cache_entry_info {
 	 * modified in the store. All zero and false: healthy. */
 	bool unreadable;
 	size_t objects, missing, modified;
+	/* Its trees (overlay restore, above): how many, and the disk they
+	 * take: directories, manifests and each file's blocks divided
+	 * among its hard links, as trees share files (so the trees of all
+	 * entries add up to what they take together). */
+	size_t trees;
+	uint64_t tree_bytes;
 };
 
 /*
- * Every complete entry, most recently used first, with its health: every
- * manifest is read and its objects stat'ed (nothing is changed). Free
- * with cache_entries_free().
+ * Every complete entry, most recently used first, with its health and
+ * its trees: every manifest is read and its objects stat'ed, every tree
+ * walked (nothing is changed). Free with cache_entries_free().
  */
 int cache_list(struct cache *c, struct cache_entry_info **out, size_t *n,
 	       struct sw_err *e);
@@ -430,14 +447,21 @@ struct cache_prune_result {
 	size_t entries_removed, objects_removed, temps_removed;
 	uint64_t bytes_before, bytes_after; /* object bytes in the store */
 	uint64_t temps_bytes; /* bytes of the temp files removed */
+	size_t trees_removed;
+	uint64_t trees_before, trees_after; /* disk the trees take */
 };
 
 /*
- * Under the exclusive lock: drop least recently used entries until the
- * objects the remaining ones use fit in max_bytes (UINT64_MAX: drop
- * none), then every object no manifest uses, then every temporary file
- * (no writer can be running: each holds the shared lock) and metadata
- * without a manifest. Reclaimed: bytes_before - bytes_after + temps_bytes.
+ * Under the exclusive lock: the trees of entries gone or replaced go
+ * first. Then, until the objects the entries use and the trees fit in
+ * max_bytes (UINT64_MAX: drop none): the trees of the least recently
+ * used entries (a tree only makes its entry's restore fast; its next
+ * restore makes it again), then the least recently used entries; then
+ * every object no manifest uses, every temporary file (no writer can be
+ * running: each holds the shared lock) and metadata without a manifest.
+ * A tree a build still uses, or one being made, stays (and does not
+ * count against the entries). Reclaimed: bytes_before - bytes_after +
+ * temps_bytes + trees_before - trees_after.
  */
 int cache_prune(struct cache *c, uint64_t max_bytes,
 		struct cache_prune_result *r, struct sw_err *e);

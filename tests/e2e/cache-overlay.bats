@@ -449,3 +449,40 @@ tree_of() {
 	flock "$tree/lock" true
 	[ ! -e "$tree/manifest.json" ]
 }
+
+@test "cache ls shows the disk an entry's tree takes; prune drops trees before entries" {
+	overlay_or_skip
+	overlay_spec
+	echo v1 >"$PROJ/lock.txt"
+	sw_build
+	[ "$status" -eq 0 ]
+	tree=$(tree_of v1)
+	flock "$tree/lock" true
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *" SIZE     TREE  CREATED "* ]]
+	# the tree's column: its directories, manifest and files on disk
+	[[ "${lines[1]}" =~ ^deps-v1\ .*\ [0-9.]+[KM]\ \ [0-9-]+\ .*\ ok$ ]]
+
+	# room for the objects, not the tree: the tree goes, the entry stays
+	run "$SLIPWAY" cache prune --max-size 4K --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "pruned 0 entries, 0 objects, 1 trees, 0 temp files (0B): objects "*" -> "*", trees "*" -> 0B, "*" reclaimed" ]]
+	[ ! -e "$tree" ]
+	run "$SLIPWAY" cache ls --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" =~ ^deps-v1\ .*\ -\ \ [0-9-]+\ .*\ ok$ ]]
+	sw_build
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Restoring cache: key deps-v1 "*" by overlay in "*"; its tree made now ("* ]]
+	[ "$(printed A)" = a1 ]
+
+	# no room: the entry goes, and its tree with it
+	tree=$(tree_of v1)
+	[ -f "$tree/manifest.json" ]
+	run "$SLIPWAY" cache prune --max-size 0 --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "pruned 1 entries, "*" objects, 1 trees, "* ]]
+	[ ! -e "$tree" ]
+	nothing_mounted
+}

@@ -233,7 +233,7 @@ YAML
 	[ "$(find "$STATE/cache/tmp" -type f -size 3000000c | wc -l)" -eq 1 ]
 	run "$SLIPWAY" cache prune --max-size 1G --state-dir "$STATE"
 	[ "$status" -eq 0 ]
-	[ "$output" = "pruned 0 entries, 0 objects, 1 temp files (2.9M): objects 0B -> 0B, 2.9M reclaimed" ]
+	[ "$output" = "pruned 0 entries, 0 objects, 0 trees, 1 temp files (2.9M): objects 0B -> 0B, trees 0B -> 0B, 2.9M reclaimed" ]
 	[ "$(find "$STATE/cache/tmp" -type f | wc -l)" -eq 0 ]
 
 	# killed again; this time the next build's save cleans up

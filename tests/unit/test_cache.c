@@ -2114,6 +2114,118 @@ static void test_cache__tree_at_save_retires_the_old(void **st)
 	free(vdir);
 }
 
+/*
+ * A build by overlay: restore rs into a fresh b2 in a namespace of its
+ * own, rewrite one restored file, save ss from b2 with the same cache.
+ * The restore's result in *rr; returns how many files the save hashed.
+ */
+static size_t overlay_build(const struct cache_spec *rs,
+			    const struct cache_spec *ss,
+			    struct cache_result *rr)
+{
+	struct cache_spec s = *rs;
+	struct cache c = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	char *b2 = rpath("b2"), *ovl = rpath("b2-overlay");
+	size_t hashed;
+
+	rm_tree(b2);
+	rm_tree(ovl);
+	mkdir(b2, 0755);
+	s.ns = &ns;
+	s.overlay_dir = ovl;
+	s.tree_at_save = false;
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_restore(&c, &s, b2, rr, &e), 0);
+	assert_content("b2/node_modules/a.txt", "alpha");
+	assert_content("b2/node_modules/deep/x/y/z.txt", "zed");
+	assert_int_equal(mode_of("b2/node_modules/.bin/run"), 0755);
+	write_in_place("b2/node_modules/a.txt", "rewritten");
+	assert_int_equal(cache_save(&c, ss, b2, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_SAVED);
+	assert_int_equal(r.files, 3);
+	hashed = r.hashed;
+	cache_result_release(&r);
+	cache_release(&c);
+	mountns_leave(&ns);
+	assert_false(mounted_below_root());
+	free(b2);
+	free(ovl);
+	return hashed;
+}
+
+/*
+ * A ready tree is known by its manifest's end, not by reading what the
+ * manifest lists: the restore only mounts it, and the build's save
+ * reads the manifest for the files the build did not change. Torn in
+ * its middle (what it lists unreadable), the tree is still mounted, and
+ * the save hashes every file; cut short, the tree is not ready and is
+ * made again.
+ */
+static void test_cache__ready_tree_mounted_unread(void **st)
+{
+	struct cache_spec s = spec_for("k1", npm_paths, 1);
+	struct cache_spec s2 = spec_for("k2", npm_paths, 1);
+	struct cache_spec s3 = spec_for("k3", npm_paths, 1);
+	struct cache_spec s4 = spec_for("k4", npm_paths, 1);
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct buf b = BUF_INIT;
+	char *tree, *man, *data = NULL;
+	static const char torn[] =
+		"{\"format\":1,\"version\":\"\0\0\0\0\0\0\0\0\"]}\n";
+	size_t len;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	s.tree_at_save = true;
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	tree = settled_tree(r.version);
+	cache_result_release(&r);
+	man = xasprintf("%s/manifest.json", tree);
+
+	/* Only the rewritten file is hashed: the rest from the manifest. */
+	assert_int_equal(overlay_build(&s, &s2, &r), 1);
+	assert_int_equal(r.outcome, CACHE_HIT);
+	assert_int_equal(r.files, 3);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 0);
+	assert_int_equal(r.bytes, strlen("alpha") + strlen("#!/bin/sh\n") +
+					  strlen("zed"));
+	cache_result_describe(&r, &b);
+	assert_non_null(strstr(buf_cstr(&b), " by overlay in "));
+	assert_non_null(strstr(buf_cstr(&b), "; its tree was ready"));
+	buf_release(&b);
+	cache_result_release(&r);
+
+	/* Torn in its middle: mounted all the same, every file hashed. */
+	assert_int_equal(fs_read_file(man, 1 << 20, &data, &len, &e), 0);
+	assert_int_equal(fs_write_atomic(man, torn, sizeof(torn) - 1, 0644, &e),
+			 0);
+	assert_int_equal(overlay_build(&s, &s3, &r), 3);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 0);
+	cache_result_release(&r);
+
+	/* Cut short (as a power loss may leave it): made again. */
+	assert_int_equal(fs_write_atomic(man, data, len / 2, 0644, &e), 0);
+	assert_int_equal(overlay_build(&s, &s4, &r), 1);
+	assert_int_equal(r.overlaid, 3);
+	assert_int_equal(r.tree_placed, 3);
+	cache_result_release(&r);
+	free(data);
+	assert_int_equal(fs_read_file(man, 1 << 20, &data, &len, &e), 0);
+	assert_true(len > 3 && !strcmp(data + len - 3, "]}\n"));
+	free(data);
+	free(man);
+	free(tree);
+}
+
 static void test_cache__overlay_refused_falls_back(void **st)
 {
 	const char *paths[] = { "node_modules/**/*" };
@@ -2292,6 +2404,142 @@ static void test_cache__overlay_trees_replaced_and_pruned(void **st)
 	free(trees);
 }
 
+/* The entries as `cache ls` has them: *n of them in *v. */
+static void list_entries(struct cache_entry_info **v, size_t *n)
+{
+	struct cache c = CACHE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_list(&c, v, n, &e), 0);
+	cache_release(&c);
+}
+
+static const struct cache_entry_info *info_of(const struct cache_entry_info *v,
+					      size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].key && !strcmp(v[i].key, key))
+			return &v[i];
+	fail_msg("no entry '%s'", key);
+	return NULL;
+}
+
+static void prune_to(uint64_t max, struct cache_prune_result *pr)
+{
+	struct cache c = CACHE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(cache_prune(&c, max, pr, &e), 0);
+	cache_release(&c);
+}
+
+/*
+ * Trees take disk: `cache ls` counts each entry's, and a prune fits the
+ * objects and the trees in its budget, dropping the trees of the least
+ * recently used entries before any entry. A tree a build holds stays
+ * and costs no entry; the trees of the entries a prune drops go too.
+ */
+static void test_cache__prune_counts_trees(void **st)
+{
+	struct cache_spec s1 = spec_for("k1", npm_paths, 1);
+	struct cache_spec s2 = spec_for("k2", npm_paths, 1);
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct cache_prune_result pr;
+	struct cache_entry_info *v;
+	const struct cache_entry_info *i1, *i2;
+	char *tree1, *tree2 = NULL, *vdir, *lockp;
+	uint64_t live, b1, b2;
+	size_t n;
+	DIR *d;
+	struct dirent *de;
+	int fd;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	s1.tree_at_save = s2.tree_at_save = true;
+	assert_int_equal(do_save(&s1, &r), CACHE_SAVED);
+	tree1 = settled_tree(r.version);
+	vdir = xasprintf("%s/cache/trees/%s", state, r.version);
+	cache_result_release(&r);
+	/* another key, none of its files alike */
+	mkfile("src/node_modules/a.txt", "one");
+	mkfile_mode("src/node_modules/.bin/run", "#!/bin/sh\n#2\n", 0755);
+	mkfile("src/node_modules/deep/x/y/z.txt", "two");
+	assert_int_equal(do_save(&s2, NULL), CACHE_SAVED);
+	d = opendir(vdir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' &&
+		    strcmp(de->d_name, strrchr(tree1, '/') + 1))
+			tree2 = xasprintf("%s/%s", vdir, de->d_name);
+	closedir(d);
+	assert_non_null(tree2);
+	lockp = xasprintf("%s/lock", tree2);
+	fd = open(lockp, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0); /* its maker is done */
+	close(fd);
+
+	list_entries(&v, &n);
+	assert_int_equal(n, 2);
+	i1 = info_of(v, n, "k1");
+	i2 = info_of(v, n, "k2");
+	assert_int_equal(i1->trees, 1);
+	assert_int_equal(i2->trees, 1);
+	b1 = i1->tree_bytes;
+	b2 = i2->tree_bytes;
+	/* directories, a manifest, three files: some blocks each */
+	assert_true(b1 >= 4 * 512 && b2 >= 4 * 512);
+	cache_entries_free(v, n);
+
+	prune_to(UINT64_MAX, &pr);
+	assert_int_equal(pr.trees_removed, 0);
+	assert_int_equal(pr.trees_before, b1 + b2);
+	assert_int_equal(pr.trees_after, b1 + b2);
+	live = pr.bytes_after;
+	assert_true(live > 0);
+
+	/* Room for the objects and one tree: k1's (used least) goes. */
+	prune_to(live + b2, &pr);
+	assert_int_equal(pr.entries_removed, 0);
+	assert_int_equal(pr.trees_removed, 1);
+	assert_int_equal(pr.trees_after, b2);
+	assert_false(fs_exists(tree1));
+	assert_true(fs_exists(tree2));
+	list_entries(&v, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(info_of(v, n, "k1")->trees, 0);
+	assert_int_equal(info_of(v, n, "k1")->tree_bytes, 0);
+	assert_int_equal(info_of(v, n, "k2")->trees, 1);
+	cache_entries_free(v, n);
+
+	/* A build holds k2's tree: it stays, and costs no entry. */
+	fd = open(lockp, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+	prune_to(live, &pr);
+	assert_int_equal(pr.entries_removed, 0);
+	assert_int_equal(pr.trees_removed, 0);
+	assert_true(fs_exists(tree2));
+	/* No room at all: the entries go, the held tree once let go. */
+	prune_to(0, &pr);
+	assert_int_equal(pr.entries_removed, 2);
+	assert_true(fs_exists(tree2));
+	close(fd);
+	prune_to(UINT64_MAX, &pr);
+	assert_int_equal(pr.trees_removed, 1);
+	assert_int_equal(pr.trees_after, 0);
+	assert_false(fs_exists(tree2));
+	free(lockp);
+	free(tree1);
+	free(tree2);
+	free(vdir);
+}
+
 /*
  * The record of one overlay of an earlier build (cache_overlay_again's
  * input): old/n with its lowers, target and tree, and an upper layer.
@@ -2458,6 +2706,50 @@ static void test_cache__overlay_again_partway_undone(void **st)
 	free(rec);
 }
 
+/*
+ * The record of an earlier build's overlay is not synced: one cut short
+ * (empty, as a power loss may leave it) is refused, never mounted
+ * without the entry's tree.
+ */
+static void test_cache__overlay_again_record_cut_short(void **st)
+{
+	struct cache c = CACHE_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	struct strvec mounts = STRVEC_INIT;
+	char *old = rpath("b1-overlay"), *tree = rpath("trees/t1");
+	char *lower = rpath("trees/t1/deps"), *lowers;
+	char *from = rpath("b1"), *to = rpath("b2"), *ovl = rpath("b2-overlay");
+	char *t1 = rpath("b1/deps");
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	mkfile("trees/t1/deps/a.txt", "alpha");
+	overlay_rec(old, 0, lower, t1, tree);
+	lowers = xasprintf("%s/0/lowers", old);
+	assert_int_equal(truncate(lowers, 0), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(
+		cache_overlay_again(&c, old, from, to, &ns, ovl, &mounts, &e),
+		-1);
+	assert_int_equal(e.code, ERR_FAILED);
+	assert_int_equal(mounts.nr, 0);
+	assert_int_equal(ns.mounts.nr, 0);
+	cache_release(&c);
+	mountns_leave(&ns);
+	strvec_release(&mounts);
+	free(old);
+	free(tree);
+	free(lower);
+	free(lowers);
+	free(from);
+	free(to);
+	free(ovl);
+	free(t1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2498,9 +2790,12 @@ int main(void)
 		T(test_cache__tree_made_at_save),
 		T(test_cache__tree_maker_killed),
 		T(test_cache__tree_at_save_retires_the_old),
+		T(test_cache__ready_tree_mounted_unread),
 		T(test_cache__overlay_trees_replaced_and_pruned),
+		T(test_cache__prune_counts_trees),
 		T(test_cache__overlay_again_waits_for_prune),
 		T(test_cache__overlay_again_partway_undone),
+		T(test_cache__overlay_again_record_cut_short),
 #undef T
 	};
 
