@@ -438,6 +438,8 @@ static enum dirty_verdict walk_dir(struct walk *w, int fd, size_t lo, size_t hi)
 			/* submodules are left out, as by the status */
 			if (is_gitlink(e)) {
 				ch->seen = true;
+				if (entry_type(fd, de) != S_IFDIR)
+					v = DIRTY_UNSURE;
 			} else if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) <
 				   0) {
 				if (errno != ENOENT)

@@ -137,6 +137,9 @@ static const struct scenario clean_cases[] = {
 	  ">.slipway/builds/x",
 	  DIRTY_CLEAN, false },
 	{ "a fifo", "mkfifo dir/pipe", DIRTY_CLEAN, false },
+	{ "a symlink to a directory, named as ignored directories are",
+	  "echo 'lnk/' >>.gitignore && git commit -qam lnk && ln -s dir lnk",
+	  DIRTY_CLEAN, false },
 };
 
 static const struct scenario changed_cases[] = {
@@ -300,6 +303,11 @@ static void test_dirty__submodules(void **state)
 		  "160000,$(git rev-parse HEAD),mod && git commit -qm mod && "
 		  "mkdir mod && echo x >mod/anything",
 		  DIRTY_CLEAN, false },
+		{ "a submodule's directory replaced by a file",
+		  "git update-index --add --cacheinfo "
+		  "160000,$(git rev-parse HEAD),mod && git commit -qm mod && "
+		  "echo x >mod",
+		  DIRTY_UNSURE, true },
 		{ "a submodule's directory missing",
 		  "git update-index --add --cacheinfo "
 		  "160000,$(git rev-parse HEAD),libs/mod && "
