@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dirty.h"
 #include "fs.h"
 #include "lazylib.h"
 #include "proc.h"
@@ -991,41 +992,6 @@ static bool is_git_repo(const char *dir)
 	return has[0] || (has[1] && has[2] && has[3]);
 }
 
-/* Does the work tree at dir differ from its HEAD (untracked included)? */
-static bool has_uncommitted(const char *dir)
-{
-	git_status_options so;
-	git_status_list *list = NULL;
-	git_repository *repo = NULL;
-	bool dirty = false;
-
-	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
-				    NULL) < 0 ||
-	    git_repository_is_bare(repo))
-		goto out;
-	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
-	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
-		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
-	if (git_status_list_new(&list, repo, &so) < 0)
-		goto out;
-	for (size_t i = 0; !dirty && i < git_status_list_entrycount(list);
-	     i++) {
-		const git_status_entry *st = git_status_byindex(list, i);
-		const git_diff_delta *d = st->index_to_workdir
-						  ? st->index_to_workdir
-						  : st->head_to_index;
-		const char *path = d ? d->new_file.path : NULL;
-
-		/* slipway's own state directory is not the user's change */
-		dirty = !path || strncmp(path, ".slipway/", 9);
-	}
-out:
-	git_status_list_free(list);
-	git_repository_free(repo);
-	return dirty;
-}
-
 /*
  * A retired copy of a work tree waits in its pool (<sources>/<key>.copies)
  * as "copy.<start sec>.<start nsec>.<done sec>.<done nsec>.<pid>.<n>":
@@ -1311,8 +1277,8 @@ out:
 }
 
 /*
- * The uncommitted-changes check of a work tree (a status over all its
- * files) runs beside the fetch or copy, which never writes the work tree,
+ * The uncommitted-changes check of a work tree (dirty_worktree(): a stat
+ * of every tracked file, a read of every directory) runs beside the fetch or copy, which never writes the work tree,
  * when no process is forked meanwhile (threaded: only when the caller
  * starts the spare itself, no_spare); else after it.
  */
@@ -1327,7 +1293,7 @@ static void *status_main(void *data)
 {
 	struct status_job *j = data;
 
-	j->dirty = has_uncommitted(j->dir);
+	j->dirty = dirty_worktree(j->dir, ".slipway");
 	return NULL;
 }
 

@@ -106,6 +106,32 @@ EOF2
 	[[ "$output" != *"Warning"* ]]
 }
 
+@test "uncommitted means what git shows: not ignored files, a touched file or the state dir" {
+	setup_repo
+	echo '*.log' >"$REPO/.gitignore"
+	git -C "$REPO" add .gitignore
+	git -C "$REPO" -c user.name=t -c user.email=t@e commit -qm ignore
+	mkdir -p "$REPO/logs" "$REPO/.slipway/builds"
+	echo x >"$REPO/logs/debug.log"
+	echo x >"$REPO/.slipway/builds/x"
+	touch -d '+1 hour' "$REPO/file.txt"
+	run "$SLIPWAY" build "$REPO" --committed --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"uncommitted"* ]]
+	# a file deep in a new directory
+	mkdir -p "$REPO/new/deep"
+	echo n >"$REPO/new/deep/n.txt"
+	run "$SLIPWAY" build "$REPO" --committed --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"has uncommitted changes, which --committed leaves out"* ]]
+	# a file rewritten with its size kept
+	rm -r "$REPO/new"
+	echo COMMITTED >"$REPO/file.txt"
+	run "$SLIPWAY" build "$REPO" --committed --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"has uncommitted changes, which --committed leaves out"* ]]
+}
+
 @test "--ref builds the commit; --worktree is accepted, not with --ref or --committed" {
 	setup_repo
 	echo changed >"$REPO/file.txt"
