@@ -58,6 +58,38 @@ EOF2
 	! grep -q 'fsync(.*report\.html' "$T/trace" || false
 }
 
+@test "a new store is made whole under a temporary name, synced once, then named" {
+	command -v strace >/dev/null || skip "no strace"
+	spec <<'EOF2'
+version: 0.2
+phases:
+  build:
+    commands:
+      - "true"
+EOF2
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		run strace -f -y -e trace=openat,fsync,fdatasync,renameat2,link \
+		-o "$T/trace" "$SLIPWAY" build "$PROJ" --state-dir "$STATE" -q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the name is opened only once the whole store has it
+	named=$(grep -n 'renameat2(.*slipway\.db\.slipway-tmp\.[0-9]*", .*/slipway\.db", RENAME_NOREPLACE) = 0' \
+		"$T/trace" | cut -d: -f1)
+	opened=$(grep -n 'openat(.*/slipway\.db", ' "$T/trace" | head -n 1 |
+		cut -d: -f1)
+	[ -n "$named" ] && [ -n "$opened" ]
+	[ "$named" -lt "$opened" ]
+	# no journal; one sync of the store in all: its temporary file's
+	! grep -q 'slipway\.db-journal' "$T/trace" || false
+	[ "$(grep -c 'sync(.*slipway\.db' "$T/trace")" -eq 1 ]
+	grep -q 'fdatasync(.*slipway\.db\.slipway-tmp\.' "$T/trace"
+	# and nothing of it is left beside the store
+	! ls "$STATE" | grep -q slipway-tmp || false
+	run "$SLIPWAY" history --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -c SUCCEEDED)" -eq 1 ]
+}
+
 @test "a build opens its store once for its row at the start and at the end" {
 	command -v strace >/dev/null || skip "no strace"
 	spec <<'EOF2'
