@@ -253,6 +253,20 @@ static int first_commit(void *data, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+static bool in_wal(struct sq *s)
+{
+	sqlite3_stmt *st;
+	bool wal = false;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	return wal;
+}
+
 static int db_connect(struct sq *s, int max, int made, struct sw_err *e)
 {
 	int rc = sqlite3_open_v2(s->path, &s->db,
@@ -275,8 +289,11 @@ static int db_connect(struct sq *s, int max, int made, struct sw_err *e)
 	 */
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_extended_result_codes(s->db, 0);
-	if (exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
-	    exec(s,
+	if (exec(s, "PRAGMA journal_mode = WAL", e) < 0)
+		return -1;
+	/* only where the WAL is, as the hook is called by it alone */
+	made = made && in_wal(s);
+	if (exec(s,
 		 made ? "PRAGMA synchronous = OFF"
 		      : "PRAGMA synchronous = NORMAL",
 		 e) < 0 ||
