@@ -233,6 +233,15 @@ fail:
 }
 
 /*
+ * The WAL is checkpointed once it holds this many pages (SQLite's default
+ * is 1000). Each process that opens the store first, as every build does,
+ * rebuilds the WAL's index by reading the whole WAL: 4 MB of it cost a
+ * build 4 ms of CPU, against one checkpoint (three syncs) every few dozen
+ * builds at 200 pages.
+ */
+#define SQ_WAL_PAGES 200
+
+/*
  * The first commit to a store this process has just made starts its WAL,
  * and SQLite syncs a new WAL's header and then the directory: the header
  * guards against frames of an older WAL that a restarted one writes
@@ -245,10 +254,10 @@ fail:
 static int first_commit(void *data, sqlite3 *db, const char *name, int frames)
 {
 	(void)data;
-	/* SQLite's default; this hook was the checkpointer's */
-	sqlite3_wal_autocheckpoint(db, 1000);
+	/* this hook was the checkpointer's */
+	sqlite3_wal_autocheckpoint(db, SQ_WAL_PAGES);
 	sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
-	if (frames >= 1000)
+	if (frames >= SQ_WAL_PAGES)
 		sqlite3_wal_checkpoint(db, name);
 	return SQLITE_OK;
 }
@@ -285,9 +294,10 @@ static int db_connect(struct sq *s, int max, int made, struct sw_err *e)
 	 * The last connection to close would checkpoint the WAL into the
 	 * database and remove it: with one short-lived process a build,
 	 * that is every close. Checkpoints happen as the WAL grows
-	 * (SQLite's 1000 pages) instead.
+	 * (SQ_WAL_PAGES) instead.
 	 */
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_wal_autocheckpoint(s->db, SQ_WAL_PAGES);
 	sqlite3_extended_result_codes(s->db, 0);
 	if (exec(s, "PRAGMA journal_mode = WAL", e) < 0)
 		return -1;
