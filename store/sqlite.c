@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "impl.h"
 #include "migrations.h"
 #include "strvec.h"
@@ -340,10 +341,16 @@ static int db_create(struct sq *s, int max)
 {
 	struct sq tmp = { NULL, NULL };
 	struct sw_err e = SW_ERR_INIT;
-	int fd, synced, made = 0;
+	mode_t mask = umask(0);
+	int fd, made = 0;
 
-	tmp.path = xasprintf("%s.slipway-tmp.%ld", s->path, (long)getpid());
-	unlink(tmp.path);
+	/* a temporary as fs.h has them (so a killed maker's is swept),
+	 * held locked; SQLite's mode for a database it makes */
+	umask(mask);
+	tmp.path = fs_tmp_name(s->path);
+	fd = fs_tmp_create(tmp.path, 0644 & ~mask, &e);
+	if (fd < 0)
+		goto out;
 	if (sqlite3_open_v2(tmp.path, &tmp.db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_NOMUTEX,
@@ -358,19 +365,17 @@ static int db_create(struct sq *s, int max)
 	if (sqlite3_close(tmp.db) != SQLITE_OK)
 		goto out;
 	tmp.db = NULL;
-	fd = open(tmp.path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		goto out;
-	synced = fdatasync(fd) == 0;
-	close(fd);
-	if (!synced)
+	if (fdatasync(fd) < 0)
 		goto out;
 	/* EEXIST: a racer's store is used; other errors: the open in
 	 * place says what is wrong */
 	made = name_new(tmp.path, s->path) == 0;
 out:
 	sqlite3_close(tmp.db);
-	unlink(tmp.path);
+	if (fd >= 0) {
+		unlink(tmp.path);
+		close(fd);
+	}
 	free(tmp.path);
 	return made;
 }

@@ -90,7 +90,7 @@ EOF2
 	[ "$(grep -c 'sync(.*slipway\.db' "$T/trace")" -eq 1 ]
 	grep -q 'fdatasync(.*slipway\.db\.slipway-tmp\.' "$T/trace"
 	# and nothing of it is left beside the store
-	! ls "$STATE" | grep -q slipway-tmp || false
+	! ls -A "$STATE" | grep -q slipway-tmp || false
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | grep -c SUCCEEDED)" -eq 1 ]

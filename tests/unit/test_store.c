@@ -644,7 +644,8 @@ static void test_store__racing_first_opens_make_one_store(void **state)
 		sqlite3_close(db);
 		assert_non_null(d = opendir(f->dir));
 		while ((de = readdir(d)))
-			if (de->d_name[0] != '.' &&
+			if (strcmp(de->d_name, ".") &&
+			    strcmp(de->d_name, "..") &&
 			    strcmp(de->d_name, "slipway.db") &&
 			    strcmp(de->d_name, "slipway.db-wal") &&
 			    strcmp(de->d_name, "slipway.db-shm"))
