@@ -94,6 +94,15 @@ EOF2
 	run "$SLIPWAY" history --state-dir "$STATE"
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | grep -c SUCCEEDED)" -eq 1 ]
+	# one a killed maker left is a temporary as any other: prune sweeps it
+	true &
+	dead=$!
+	wait "$dead"
+	: >"$STATE/.slipway.db.slipway-tmp.$dead"
+	run "$SLIPWAY" prune --state-dir "$STATE"
+	[ "$status" -eq 0 ]
+	[ ! -e "$STATE/.slipway.db.slipway-tmp.$dead" ]
+	[ -s "$STATE/slipway.db" ]
 }
 
 @test "a build opens its store once for its row at the start and at the end" {
