@@ -75,7 +75,7 @@ deps:
 	fi
 
 # Libraries loaded by stubs the first time they are called (lib/lazylib.h).
-LAZY_LIBS := git2 archive pq microhttpd
+LAZY_LIBS := git2 archive pq microhttpd crypto
 LAZY_OBJ := $(BUILD)/lazystubs.o
 $(BUILD)/lazystubs.c: lib/lazystubs.sh $(MAIN_OBJ) $(LIB_OBJ)
 	lib/lazystubs.sh $@ "$(CC)" "$(LAZY_LIBS)" $(MAIN_OBJ) $(LIB_OBJ)

@@ -1381,9 +1381,14 @@ int fs_reserve(struct fs_reserve *rv, const char *path, size_t size,
 	rv->fd = fs_tmp_create(rv->tmp, 0600, e);
 	if (rv->fd < 0)
 		goto fail;
-	rc = posix_fallocate(rv->fd, 0, (off_t)size);
-	if (rc == EOPNOTSUPP || rc == EINVAL) {
-		/* No fallocate here: zeros take the space as well. */
+	/*
+	 * Zeros rather than fallocate(): with delayed allocation (ext4,
+	 * xfs) a write takes the space at once but places no block before
+	 * writeback, so when the text is shorter and the file is cut to it
+	 * in time, no block is freed, and freeing blocks waits for their
+	 * discard where the filesystem is mounted with `discard`.
+	 */
+	{
 		char *zero = xcalloc(1, size);
 
 		rc = write_all(rv->fd, zero, size) < 0 ? errno : 0;

@@ -1,5 +1,5 @@
 /*
- * hash: sha256 and md5 digests as lowercase hex, over libcrypto's EVP.
+ * hash: sha256 and md5 digests as lowercase hex, over libcrypto.
  *
  *   struct hash_ctx h = HASH_CTX_INIT;
  *   char hex[HASH_HEX_MAX];
@@ -34,13 +34,14 @@ enum hash_algo { HASH_SHA256, HASH_MD5 };
 #define HASH_HEX_MAX HASH_SHA256_HEX
 
 struct hash_ctx {
-	void *md; /* EVP_MD_CTX; NULL when not initialised */
+	void *md; /* the digest's state; NULL when not initialised */
 	enum hash_algo algo;
+	int own; /* SHA-256 in hash.c's code, not yet libcrypto's */
 };
 
 #define HASH_CTX_INIT                                                          \
 	{                                                                      \
-		NULL, HASH_SHA256                                              \
+		NULL, HASH_SHA256, 0                                           \
 	}
 
 int hash_init(struct hash_ctx *h, enum hash_algo algo, struct sw_err *e);

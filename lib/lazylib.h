@@ -24,8 +24,8 @@
 #define LAZYLIB_XML2 "libxml2.so.2"
 
 /*
- * libgit2, libarchive, libpq and libmicrohttpd (LAZY_LIBS in the
- * Makefile) are loaded the same way, by stubs generated at build time
+ * libgit2, libarchive, libpq, libmicrohttpd and libcrypto (LAZY_LIBS in
+ * the Makefile; see hash.c for libcrypto) are loaded the same way, by stubs generated at build time
  * instead of written by hand: they export about 230 functions slipway
  * calls, and with them linked every command mapped 49 shared objects
  * (libpq alone brings Kerberos, LDAP, SASL and GnuTLS; libarchive

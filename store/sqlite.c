@@ -5,6 +5,7 @@
  * a read (which in WAL mode fails at once instead of waiting).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "impl.h"
 #include "migrations.h"
 #include "strvec.h"
@@ -231,7 +233,51 @@ fail:
 	return -1;
 }
 
-static int db_connect(struct sq *s, int max, struct sw_err *e)
+/*
+ * The WAL is checkpointed once it holds this many pages (SQLite's default
+ * is 1000). Each process that opens the store first, as every build does,
+ * rebuilds the WAL's index by reading the whole WAL: 4 MB of it cost a
+ * build 4 ms of CPU, against one checkpoint (three syncs) every few dozen
+ * builds at 200 pages.
+ */
+#define SQ_WAL_PAGES 200
+
+/*
+ * The first commit to a store this process has just made starts its WAL,
+ * and SQLite syncs a new WAL's header and then the directory: the header
+ * guards against frames of an older WAL that a restarted one writes
+ * over, and a new file has none. So the connection that made the store
+ * makes its first commit with synchronous off (under NORMAL the frames
+ * of a commit are not synced either, and the database, synced when made,
+ * is not written before a checkpoint), and this hook, called once that
+ * commit is in the WAL, sets NORMAL and the checkpoints back.
+ */
+static int first_commit(void *data, sqlite3 *db, const char *name, int frames)
+{
+	(void)data;
+	/* this hook was the checkpointer's */
+	sqlite3_wal_autocheckpoint(db, SQ_WAL_PAGES);
+	sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	if (frames >= SQ_WAL_PAGES)
+		sqlite3_wal_checkpoint(db, name);
+	return SQLITE_OK;
+}
+
+static bool in_wal(struct sq *s)
+{
+	sqlite3_stmt *st;
+	bool wal = false;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	return wal;
+}
+
+static int db_connect(struct sq *s, int max, int made, struct sw_err *e)
 {
 	int rc = sqlite3_open_v2(s->path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -249,15 +295,89 @@ static int db_connect(struct sq *s, int max, struct sw_err *e)
 	 * The last connection to close would checkpoint the WAL into the
 	 * database and remove it: with one short-lived process a build,
 	 * that is every close. Checkpoints happen as the WAL grows
-	 * (SQLite's 1000 pages) instead.
+	 * (SQ_WAL_PAGES) instead.
 	 */
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_wal_autocheckpoint(s->db, SQ_WAL_PAGES);
 	sqlite3_extended_result_codes(s->db, 0);
-	if (exec(s, "PRAGMA journal_mode = WAL", e) < 0 ||
-	    exec(s, "PRAGMA synchronous = NORMAL", e) < 0 ||
+	if (exec(s, "PRAGMA journal_mode = WAL", e) < 0)
+		return -1;
+	/* only where the WAL is, as the hook is called by it alone */
+	made = made && in_wal(s);
+	if (exec(s,
+		 made ? "PRAGMA synchronous = OFF"
+		      : "PRAGMA synchronous = NORMAL",
+		 e) < 0 ||
 	    exec(s, "PRAGMA foreign_keys = ON", e) < 0)
 		return -1;
+	if (made)
+		sqlite3_wal_hook(s->db, first_commit, NULL);
 	return max ? migrate(s, max, e) : 0;
+}
+
+/* Give path to the file at tmp unless path exists. */
+static int name_new(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* no RENAME_NOREPLACE here: a link does not replace either */
+	if (errno == EINVAL || errno == ENOSYS)
+		return link(tmp, path);
+	return -1;
+}
+
+/*
+ * A store that does not exist yet is made whole under a temporary name
+ * beside it, with no journal and no syncs (no other process can see it),
+ * synced once and then given its name, never over one that a racing
+ * process put there first (that one is used instead). Nothing half-made
+ * is ever under the name, and the syncs of SQLite making a database in
+ * place (its journal twice, the directory, the database) are one.
+ * Returns 1 when this process made the store, 0 when not: on any failure
+ * nothing is left behind and the caller opens the store in place, as
+ * before, which says what is wrong.
+ */
+static int db_create(struct sq *s, int max)
+{
+	struct sq tmp = { NULL, NULL };
+	struct sw_err e = SW_ERR_INIT;
+	mode_t mask = umask(0);
+	int fd, made = 0;
+
+	/* a temporary as fs.h has them (so a killed maker's is swept),
+	 * held locked; SQLite's mode for a database it makes */
+	umask(mask);
+	tmp.path = fs_tmp_name(s->path);
+	fd = fs_tmp_create(tmp.path, 0644 & ~mask, &e);
+	if (fd < 0)
+		goto out;
+	if (sqlite3_open_v2(tmp.path, &tmp.db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		goto out;
+	/* WAL last: from no journal, that is one write of the header */
+	if (exec(&tmp, "PRAGMA journal_mode = OFF", &e) < 0 ||
+	    exec(&tmp, "PRAGMA synchronous = OFF", &e) < 0 ||
+	    migrate(&tmp, max, &e) < 0 ||
+	    exec(&tmp, "PRAGMA journal_mode = WAL", &e) < 0)
+		goto out;
+	if (sqlite3_close(tmp.db) != SQLITE_OK)
+		goto out;
+	tmp.db = NULL;
+	if (fdatasync(fd) < 0)
+		goto out;
+	/* EEXIST: a racer's store is used; other errors: the open in
+	 * place says what is wrong */
+	made = name_new(tmp.path, s->path) == 0;
+out:
+	sqlite3_close(tmp.db);
+	if (fd >= 0) {
+		unlink(tmp.path);
+		close(fd);
+	}
+	free(tmp.path);
+	return made;
 }
 
 static bool not_a_db(struct sq *s)
@@ -273,11 +393,14 @@ int sq_open(struct sq **out, const char *path, int max, int *moved_aside,
 	struct sq *s = xcalloc(1, sizeof(*s));
 	struct sw_err first = SW_ERR_INIT;
 	struct stat before, now;
+	int made = 0;
 
 	if (moved_aside)
 		*moved_aside = 0;
 	s->path = xstrdup(path);
-	if (db_connect(s, max, &first) == 0)
+	if (max && lstat(path, &before) < 0 && errno == ENOENT)
+		made = db_create(s, max);
+	if (db_connect(s, max, made, &first) == 0)
 		goto ok;
 	if (!not_a_db(s) || stat(path, &before) < 0) {
 		*e = first;
@@ -313,8 +436,10 @@ int sq_open(struct sq **out, const char *path, int max, int *moved_aside,
 		free(aside);
 		if (moved_aside)
 			*moved_aside = 1;
+		if (max)
+			made = db_create(s, max);
 	}
-	if (db_connect(s, max, e) < 0)
+	if (db_connect(s, max, made, e) < 0)
 		goto fail;
 ok:
 	*out = s;

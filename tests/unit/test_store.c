@@ -580,6 +580,143 @@ static void test_store__killed_writer_leaves_a_usable_db(void **state)
 	store_close(s);
 }
 
+/*
+ * Processes that open a store that does not exist yet, all at once (each
+ * waits for the pipe to close): one makes it, in WAL mode, and names it
+ * when whole; the others use it. Every row is there, the schema is the
+ * newest, and no temporary file is left beside it.
+ */
+static void test_store__racing_first_opens_make_one_store(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	struct store *s;
+	pid_t pids[RACERS];
+	struct dirent *de;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char id[32], c;
+	int fds[2], v;
+	DIR *d;
+
+	for (int round = 0; round < 3; round++) {
+		reset_db(f);
+		assert_int_equal(pipe(fds), 0);
+		for (int k = 0; k < RACERS; k++) {
+			pids[k] = fork();
+			assert_true(pids[k] >= 0);
+			if (pids[k])
+				continue;
+			close(fds[1]);
+			if (read(fds[0], &c, 1) != 0)
+				_exit(2);
+			snprintf(id, sizeof(id), "r%d:%d", k, round);
+			if (store_open(&s, f->db, &e) < 0) {
+				fprintf(stderr, "racer %d: %s\n", k, e.msg);
+				_exit(1);
+			}
+			put_build(s, id, "r", k + 1, "SUCCEEDED", k, k + 1);
+			store_close(s);
+			_exit(0);
+		}
+		close(fds[0]);
+		close(fds[1]);
+		for (int k = 0; k < RACERS; k++) {
+			int status;
+
+			assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
+		assert_int_equal(store_open(&s, f->db, &e), 0);
+		assert_int_equal(count_builds(s, "r"), RACERS);
+		assert_int_equal(store_version(s, &v, &e), 0);
+		assert_int_equal(v, store_latest_version());
+		store_close(s);
+		/* the mode is in the file: asked, not set */
+		assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode",
+						    -1, &st, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal(sqlite3_column_text(st, 0), "wal");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		assert_non_null(d = opendir(f->dir));
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") &&
+			    strcmp(de->d_name, "..") &&
+			    strcmp(de->d_name, "slipway.db") &&
+			    strcmp(de->d_name, "slipway.db-wal") &&
+			    strcmp(de->d_name, "slipway.db-shm"))
+				fail_msg("left beside the store: %s",
+					 de->d_name);
+		closedir(d);
+		unlink(f->db);
+		{
+			char *p = xasprintf("%s-wal", f->db);
+
+			unlink(p);
+			free(p);
+			p = xasprintf("%s-shm", f->db);
+			unlink(p);
+			free(p);
+		}
+	}
+}
+
+/* n builds of about a page each, one commit each */
+static void put_big_builds(struct store *s, int from, int n)
+{
+	struct sw_err e = SW_ERR_INIT;
+	char reason[3000];
+
+	memset(reason, 'r', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	for (int i = from; i < from + n; i++) {
+		char id[32];
+		struct store_build b = { .id = id,
+					 .project = S("big"),
+					 .number = i + 1,
+					 .status = S("SUCCEEDED"),
+					 .reason = reason };
+
+		snprintf(id, sizeof(id), "big:%d", i);
+		if (store_put_build(s, &b, &e) < 0)
+			fail_msg("%s", e.msg);
+	}
+}
+
+/*
+ * The WAL is checkpointed at 200 pages (each process that opens the store
+ * first reads all of it): 1,500 rows of a page each leave a WAL of about
+ * that, from the process that made the store (whose first commit has no
+ * syncs, and which then checkpoints as any other) and from one that
+ * opens it again.
+ */
+static void test_store__wal_is_checkpointed_at_200_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *wal = xasprintf("%s-wal", f->db);
+	struct store *s;
+	struct stat sb;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	put_big_builds(s, 0, 1500);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_true(sb.st_size > 150 * 4096);
+	assert_true(sb.st_size < 300 * 4096);
+	store_close(s);
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	put_big_builds(s, 1500, 1500);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_true(sb.st_size < 300 * 4096);
+	assert_int_equal(count_builds(s, "big"), 3000);
+	store_close(s);
+	free(wal);
+}
+
 static void test_store__not_a_database_is_moved_aside(void **state)
 {
 	struct fixture *f = *state;
@@ -981,6 +1118,8 @@ int main(void)
 		BOTH,
 		T(test_store__killed_writer_leaves_a_usable_db),
 		T(test_store__not_a_database_is_moved_aside),
+		T(test_store__racing_first_opens_make_one_store),
+		T(test_store__wal_is_checkpointed_at_200_pages),
 		T(test_store__unwritable_place_is_reported),
 	};
 	const struct CMUnitTest on_postgres[] = {
