@@ -36,12 +36,11 @@ enum hash_algo { HASH_SHA256, HASH_MD5 };
 struct hash_ctx {
 	void *md; /* the digest's state; NULL when not initialised */
 	enum hash_algo algo;
-	int own; /* SHA-256 in hash.c's code, not yet libcrypto's */
 };
 
 #define HASH_CTX_INIT                                                          \
 	{                                                                      \
-		NULL, HASH_SHA256, 0                                           \
+		NULL, HASH_SHA256                                              \
 	}
 
 int hash_init(struct hash_ctx *h, enum hash_algo algo, struct sw_err *e);

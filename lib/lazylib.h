@@ -25,7 +25,7 @@
 
 /*
  * libgit2, libarchive, libpq, libmicrohttpd and libcrypto (LAZY_LIBS in
- * the Makefile; see hash.c for libcrypto) are loaded the same way, by stubs generated at build time
+ * the Makefile) are loaded the same way, by stubs generated at build time
  * instead of written by hand: they export about 230 functions slipway
  * calls, and with them linked every command mapped 49 shared objects
  * (libpq alone brings Kerberos, LDAP, SASL and GnuTLS; libarchive

@@ -10,9 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
-
 #include "hash.h"
 #include "banned.h"
 
@@ -38,50 +35,6 @@ static void write_file(const char *path, const void *data, size_t len)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	close(fd);
-}
-
-/*
- * SHA-256 starts in hash.c's own code and hands its state over to
- * libcrypto once the process has hashed 64 KiB (first in this binary, so
- * that the own code is what hashes the first cases): every length about a
- * block's end against libcrypto's digest, then a million 'a' in 7-byte
- * pieces across the hand-over, then a hash begun in libcrypto.
- */
-static void test_hash__sha256_across_the_hand_over(void **state)
-{
-	static const size_t lens[] = { 1,  55,	56,  57,  63,  64,
-				       65, 119, 120, 121, 128, 1000 };
-	struct sw_err e = SW_ERR_INIT;
-	struct hash_ctx h = HASH_CTX_INIT;
-	char hex[HASH_HEX_MAX], want[HASH_HEX_MAX];
-	unsigned char buf[1000], raw[SHA256_DIGEST_LENGTH];
-	size_t done = 0;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(buf); i++)
-		buf[i] = (unsigned char)(i * 7 + 3);
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		SHA256(buf, lens[i], raw);
-		for (int k = 0; k < SHA256_DIGEST_LENGTH; k++)
-			snprintf(want + 2 * k, 3, "%02x", raw[k]);
-		assert_int_equal(hash_buf(HASH_SHA256, buf, lens[i], hex, &e),
-				 0);
-		assert_string_equal(hex, want);
-	}
-	memset(buf, 'a', sizeof(buf));
-	assert_int_equal(hash_init(&h, HASH_SHA256, &e), 0);
-	while (done < 1000000) {
-		size_t n = 1000000 - done < 7 ? 1000000 - done : 7;
-
-		assert_int_equal(hash_update(&h, buf, n, &e), 0);
-		done += n;
-	}
-	assert_int_equal(hash_final(&h, hex, &e), 0);
-	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67"
-				 "f1809a48a497200e046d39ccc7112cd0");
-	assert_int_equal(hash_buf(HASH_SHA256, "abc", 3, hex, &e), 0);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
-				 "b00361a396177a9cb410ff61f20015ad");
 }
 
 static void test_hash__known_vectors(void **state)
@@ -167,7 +120,6 @@ static void test_hash__missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hash__sha256_across_the_hand_over),
 		cmocka_unit_test(test_hash__known_vectors),
 		cmocka_unit_test(test_hash__streaming_equals_oneshot),
 		cmocka_unit_test(test_hash__file_both_digests),
