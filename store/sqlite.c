@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -327,6 +328,24 @@ static int name_new(const char *tmp, const char *path)
 }
 
 /*
+ * The process's umask, read without setting it (umask() would change it
+ * for every thread for a moment): /proc's Umask line, else 022.
+ */
+static mode_t current_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned int m = 022;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (mode_t)(m & 0777);
+}
+
+/*
  * A store that does not exist yet is made whole under a temporary name
  * beside it, with no journal and no syncs (no other process can see it),
  * synced once and then given its name, never over one that a racing
@@ -339,14 +358,16 @@ static int name_new(const char *tmp, const char *path)
  */
 static int db_create(struct sq *s, int max)
 {
+	static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
 	struct sq tmp = { NULL, NULL };
 	struct sw_err e = SW_ERR_INIT;
-	mode_t mask = umask(0);
+	mode_t mask = current_umask();
 	int fd, made = 0;
 
 	/* a temporary as fs.h has them (so a killed maker's is swept),
-	 * held locked; SQLite's mode for a database it makes */
-	umask(mask);
+	 * held locked; SQLite's mode for a database it makes. Its name is
+	 * the process's: one thread at a time makes a store. */
+	pthread_mutex_lock(&one);
 	tmp.path = fs_tmp_name(s->path);
 	fd = fs_tmp_create(tmp.path, 0644 & ~mask, &e);
 	if (fd < 0)
@@ -377,7 +398,30 @@ out:
 		close(fd);
 	}
 	free(tmp.path);
+	pthread_mutex_unlock(&one);
 	return made;
+}
+
+/*
+ * Whether the store at path is to be made (db_create): there is nothing
+ * under its name, nor a WAL or its index left by one removed (a whole
+ * database named over them would have the old WAL's frames replayed
+ * onto it; SQLite making one in place drops them).
+ */
+static bool none_at(const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		char *p = xasprintf("%s%s", path, sfx[i]);
+		int r = lstat(p, &st);
+
+		free(p);
+		if (r == 0 || errno != ENOENT)
+			return false;
+	}
+	return true;
 }
 
 static bool not_a_db(struct sq *s)
@@ -398,7 +442,7 @@ int sq_open(struct sq **out, const char *path, int max, int *moved_aside,
 	if (moved_aside)
 		*moved_aside = 0;
 	s->path = xstrdup(path);
-	if (max && lstat(path, &before) < 0 && errno == ENOENT)
+	if (max && none_at(path))
 		made = db_create(s, max);
 	if (db_connect(s, max, made, &first) == 0)
 		goto ok;

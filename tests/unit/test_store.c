@@ -666,6 +666,17 @@ static void test_store__racing_first_opens_make_one_store(void **state)
 }
 
 /* n builds of about a page each, one commit each */
+/* sqlite3_exec callback: the first column of the first row. */
+static int first_column(void *arg, int n, char **v, char **names)
+{
+	char **out = arg;
+
+	(void)names;
+	if (n > 0 && v[0] && !*out)
+		*out = xstrdup(v[0]);
+	return 0;
+}
+
 static void put_big_builds(struct store *s, int from, int n)
 {
 	struct sw_err e = SW_ERR_INIT;
@@ -714,6 +725,48 @@ static void test_store__wal_is_checkpointed_at_200_pages(void **state)
 	assert_true(sb.st_size < 300 * 4096);
 	assert_int_equal(count_builds(s, "big"), 3000);
 	store_close(s);
+	free(wal);
+}
+
+/*
+ * A store removed by hand (a reset) leaves its WAL and the WAL's index
+ * beside it: the new store must not get the old WAL's frames.
+ */
+static void test_store__removed_store_leaves_no_frames_in_the_new(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err e = SW_ERR_INIT;
+	char *wal = xasprintf("%s-wal", f->db);
+	char *keep = xasprintf("%s.kept", wal);
+	char *data = NULL, *ok = NULL;
+	struct store *s;
+	sqlite3 *db;
+	size_t n;
+
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	put_big_builds(s, 0, 300);
+	/* the WAL as a process killed with the store open leaves it */
+	assert_int_equal(fs_read_file(wal, 64 << 20, &data, &n, &e), 0);
+	assert_true(n > 0);
+	store_close(s);
+	assert_int_equal(fs_write_atomic(keep, data, n, 0644, &e), 0);
+	assert_int_equal(unlink(f->db), 0);
+	assert_int_equal(rename(keep, wal), 0);
+	assert_int_equal(store_open(&s, f->db, &e), 0);
+	assert_int_equal(count_builds(s, NULL), 0);
+	put_build(s, "new:1", "new", 1, "SUCCEEDED", 1, 2);
+	assert_int_equal(count_builds(s, NULL), 1);
+	store_close(s);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA integrity_check",
+				      first_column, &ok, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_non_null(ok);
+	assert_string_equal(ok, "ok");
+	free(ok);
+	free(data);
+	free(keep);
 	free(wal);
 }
 
@@ -1117,6 +1170,7 @@ int main(void)
 	const struct CMUnitTest on_sqlite[] = {
 		BOTH,
 		T(test_store__killed_writer_leaves_a_usable_db),
+		T(test_store__removed_store_leaves_no_frames_in_the_new),
 		T(test_store__not_a_database_is_moved_aside),
 		T(test_store__racing_first_opens_make_one_store),
 		T(test_store__wal_is_checkpointed_at_200_pages),
