@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/sendfile.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -1370,6 +1372,16 @@ int fs_lock_held(const char *path)
 	return held;
 }
 
+/* Whether fd's filesystem writes over a file's blocks in place. */
+static bool in_place_fs(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	return sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC;
+}
+
 int fs_reserve(struct fs_reserve *rv, const char *path, size_t size,
 	       struct sw_err *e)
 {
@@ -1382,13 +1394,18 @@ int fs_reserve(struct fs_reserve *rv, const char *path, size_t size,
 	if (rv->fd < 0)
 		goto fail;
 	/*
-	 * Zeros rather than fallocate(): with delayed allocation (ext4,
-	 * xfs) a write takes the space at once but places no block before
-	 * writeback, so when the text is shorter and the file is cut to it
-	 * in time, no block is freed, and freeing blocks waits for their
-	 * discard where the filesystem is mounted with `discard`.
+	 * On ext4 and xfs, zeros rather than fallocate(): with delayed
+	 * allocation a write takes the space at once but places no block
+	 * before writeback, so when the text is shorter and the file is cut
+	 * to it in time, no block is freed, and freeing blocks waits for
+	 * their discard where the filesystem is mounted with `discard`; and
+	 * zeros written back are written over in place. A copy-on-write
+	 * filesystem (btrfs, zfs, bcachefs) writes an overwrite to new space,
+	 * which only fallocate()'s space is spared: there, fallocate.
 	 */
-	{
+	rc = in_place_fs(rv->fd) ? EOPNOTSUPP
+				 : posix_fallocate(rv->fd, 0, (off_t)size);
+	if (rc == EOPNOTSUPP || rc == EINVAL) {
 		char *zero = xcalloc(1, size);
 
 		rc = write_all(rv->fd, zero, size) < 0 ? errno : 0;
