@@ -4517,13 +4517,13 @@ static void prune_collect_tree(const char *version, const char *base,
 		t->gone = tree_remove(p->c, tree);
 }
 
-/* The trees' bytes that stay, or of those only the ones that could go. */
-static uint64_t trees_left(const struct prune_ctx *p, bool removable)
+/* The trees' bytes that stay. */
+static uint64_t trees_left(const struct prune_ctx *p)
 {
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < p->nt; i++)
-		if (!p->t[i].gone && (!removable || !p->t[i].busy))
+		if (!p->t[i].gone)
 			n += p->t[i].bytes;
 	return n;
 }
@@ -4547,21 +4547,13 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 		r->trees_before += p.t[i].bytes;
 		r->trees_removed += p.t[i].gone;
 	}
-	/* Trees first: only their entries' restores are slower for it. */
-	for (size_t i = 0;
-	     i < p.nr && p.live + trees_left(&p, false) > max_bytes; i++)
-		for (size_t k = 0; k < p.nt; k++) {
-			struct ptree *t = &p.t[k];
-
-			if (t->entry == &p.v[i] && !t->busy && !t->gone &&
-			    tree_remove(c, t->path)) {
-				t->gone = true;
-				r->trees_removed++;
-			}
-		}
-	/* Trees in use go later: they do not cost an entry now. */
-	for (size_t i = 0;
-	     i < p.nr && p.live + trees_left(&p, true) > max_bytes; i++) {
+	/*
+	 * Entries go only where their objects alone are over the budget
+	 * (least recently used first): a tree dropped makes its entry's
+	 * restores slower, an entry dropped makes them misses. Trees a
+	 * build holds do not cost an entry now; they go later.
+	 */
+	for (size_t i = 0; i < p.nr && p.live > max_bytes; i++) {
 		char *man = entry_path(c, p.v[i].version, p.v[i].name, ".json");
 		char *meta =
 			entry_path(c, p.v[i].version, p.v[i].name, ".meta");
@@ -4576,8 +4568,6 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 		free(man);
 		free(meta);
 	}
-	prune_objects(&p, r, false);
-	prune_entry_strays(c, r);
 	/* the trees of the entries removed, unless in use */
 	for (size_t k = 0; k < p.nt; k++) {
 		struct ptree *t = &p.t[k];
@@ -4588,13 +4578,26 @@ int cache_prune(struct cache *c, uint64_t max_bytes,
 			r->trees_removed++;
 		}
 	}
+	/* then the trees of the entries kept, least recently used first */
+	for (size_t i = 0; i < p.nr && p.live + trees_left(&p) > max_bytes; i++)
+		for (size_t k = 0; k < p.nt; k++) {
+			struct ptree *t = &p.t[k];
+
+			if (t->entry == &p.v[i] && !t->busy && !t->gone &&
+			    tree_remove(c, t->path)) {
+				t->gone = true;
+				r->trees_removed++;
+			}
+		}
+	prune_objects(&p, r, false);
+	prune_entry_strays(c, r);
 	prune_trees(c, false);
 	for (size_t k = 0; k < p.nt; k++)
 		if (!p.t[k].gone && !fs_exists(p.t[k].path)) {
 			p.t[k].gone = true;
 			r->trees_removed++;
 		}
-	r->trees_after = trees_left(&p, false);
+	r->trees_after = trees_left(&p);
 	sweep_tmp(c, true, &r->temps_removed, &r->temps_bytes);
 	unlock(c);
 	for (size_t i = 0; i < p.nr; i++) {

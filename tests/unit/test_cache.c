@@ -2541,6 +2541,79 @@ static void test_cache__prune_counts_trees(void **st)
 }
 
 /*
+ * A budget that the newer entry and its tree fit, but not the older
+ * entry's objects: the older entry goes, and the newer one keeps its tree.
+ */
+static void test_cache__prune_keeps_the_trees_of_entries_kept(void **st)
+{
+	struct cache_spec s1 = spec_for("k1", npm_paths, 1);
+	struct cache_spec s2 = spec_for("k2", npm_paths, 1);
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct cache_prune_result pr;
+	struct cache_entry_info *v;
+	const struct cache_entry_info *i2;
+	char *tree1, *tree2 = NULL, *vdir, *lockp, *big, *p;
+	size_t n;
+	DIR *d;
+	struct dirent *de;
+	int fd;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	big = xmalloc(300 * 1024 + 1);
+	memset(big, 'b', 300 * 1024);
+	big[300 * 1024] = '\0';
+	mkfile("src/node_modules/big.bin", big);
+	free(big);
+	s1.tree_at_save = s2.tree_at_save = true;
+	assert_int_equal(do_save(&s1, &r), CACHE_SAVED);
+	tree1 = settled_tree(r.version);
+	vdir = xasprintf("%s/cache/trees/%s", state, r.version);
+	cache_result_release(&r);
+	p = rpath("src/node_modules/big.bin");
+	assert_int_equal(unlink(p), 0);
+	free(p);
+	mkfile("src/node_modules/a.txt", "one");
+	mkfile_mode("src/node_modules/.bin/run", "#!/bin/sh\n#2\n", 0755);
+	mkfile("src/node_modules/deep/x/y/z.txt", "two");
+	assert_int_equal(do_save(&s2, NULL), CACHE_SAVED);
+	d = opendir(vdir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' &&
+		    strcmp(de->d_name, strrchr(tree1, '/') + 1))
+			tree2 = xasprintf("%s/%s", vdir, de->d_name);
+	closedir(d);
+	assert_non_null(tree2);
+	lockp = xasprintf("%s/lock", tree2);
+	fd = open(lockp, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0); /* its maker is done */
+	close(fd);
+
+	list_entries(&v, &n);
+	assert_int_equal(n, 2);
+	i2 = info_of(v, n, "k2");
+	assert_int_equal(i2->trees, 1);
+	prune_to(i2->bytes + i2->tree_bytes, &pr);
+	cache_entries_free(v, n);
+	assert_int_equal(pr.entries_removed, 1);
+	assert_int_equal(pr.trees_removed, 1);
+	assert_false(fs_exists(tree1));
+	assert_true(fs_exists(tree2));
+	list_entries(&v, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(info_of(v, n, "k2")->trees, 1);
+	cache_entries_free(v, n);
+	free(lockp);
+	free(tree1);
+	free(tree2);
+	free(vdir);
+}
+
+/*
  * The record of one overlay of an earlier build (cache_overlay_again's
  * input): old/n with its lowers, target and tree, and an upper layer.
  */
@@ -2793,6 +2866,7 @@ int main(void)
 		T(test_cache__ready_tree_mounted_unread),
 		T(test_cache__overlay_trees_replaced_and_pruned),
 		T(test_cache__prune_counts_trees),
+		T(test_cache__prune_keeps_the_trees_of_entries_kept),
 		T(test_cache__overlay_again_waits_for_prune),
 		T(test_cache__overlay_again_partway_undone),
 		T(test_cache__overlay_again_record_cut_short),
