@@ -2324,7 +2324,10 @@ static int tree_read(const char *tree, const struct pats *pats,
  * renamed into place whole) is there and ends as a manifest does, so
  * neither a maker killed before it nor a manifest cut short by a power
  * loss passes. What it lists is not read: a restore that only mounts the
- * tree does not need it (the save reads it, see statc_later).
+ * tree does not need it (the save reads it, see statc_later). A tree
+ * made at save is synced before its manifest is in place; one made by a
+ * restore is not (the build waits for it), so after a power loss its
+ * manifest may be whole while files it lists are not.
  */
 static bool tree_ready(const char *tree)
 {
