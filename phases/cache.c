@@ -3249,8 +3249,14 @@ int cache_restore(struct cache *c, const struct cache_spec *spec,
 		   tree_read(tree, &pats, r->version, created, &m) < 0 &&
 		   (manifest_read(man, true, &m, &pe) < 0 ||
 		    validate(&m, &pats, r->version, &pe) < 0)) {
-		/* What the mounts do not serve cannot be restored. */
+		/* What the mounts do not serve cannot be restored: a miss
+		 * (the units mounted, if any, stay the build's) */
 		warnf(r, "cache manifest refused: %s", pe.msg);
+		free(r->fallback);
+		r->fallback = NULL;
+		r->outcome = CACHE_MISS;
+		ret = 0;
+		goto out;
 	} else if (fast && m.items.nr) {
 		qsort(m.items.v, m.items.nr, sizeof(*m.items.v), item_cmp);
 	}

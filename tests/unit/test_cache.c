@@ -2158,6 +2158,75 @@ static size_t overlay_build(const struct cache_spec *rs,
 }
 
 /*
+ * A ready tree whose mount is refused is restored from what its manifest
+ * lists; with that manifest and the entry's both unreadable, nothing is
+ * restored and the restore is a miss, not a hit.
+ */
+static void test_cache__tree_refused_unreadable_is_a_miss(void **st)
+{
+	struct cache_spec s = spec_for("k1", npm_paths, 1);
+	struct cache c = CACHE_INIT;
+	struct cache_result r = CACHE_RESULT_INIT;
+	struct sw_err e = SW_ERR_INIT;
+	struct mountns ns = MOUNTNS_INIT;
+	char *tree, *man, *ents, *b2 = rpath("b2"), *ovl = rpath("b2-overlay");
+	static const char torn[] =
+		"{\"format\":1,\"version\":\"\0\0\0\0\0\0\0\0\"]}\n";
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	(void)st;
+	if (!overlay_possible())
+		skip();
+	make_tree();
+	s.tree_at_save = true;
+	assert_int_equal(do_save(&s, &r), CACHE_SAVED);
+	tree = settled_tree(r.version);
+	ents = xasprintf("%s/cache/entries/%s", state, r.version);
+	cache_result_release(&r);
+	man = xasprintf("%s/manifest.json", tree);
+	assert_int_equal(fs_write_atomic(man, torn, sizeof(torn) - 1, 0644, &e),
+			 0);
+	assert_non_null(d = opendir(ents));
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char *p;
+
+		if (l < 5 || strcmp(de->d_name + l - 5, ".json"))
+			continue;
+		p = xasprintf("%s/%s", ents, de->d_name);
+		assert_int_equal(fs_write_atomic(p, "{", 1, 0644, &e), 0);
+		free(p);
+		n++;
+	}
+	closedir(d);
+	assert_int_equal(n, 1);
+	mkdir(b2, 0755);
+	setenv(MOUNTNS_TEST_NO_OVERLAY_ENV, "1", 1);
+	assert_int_equal(mountns_enter(&ns, &e), 0);
+	assert_int_equal(cache_open(&c, state, &e), 0);
+	s.ns = &ns;
+	s.overlay_dir = ovl;
+	assert_int_equal(cache_restore(&c, &s, b2, &r, &e), 0);
+	assert_int_equal(r.outcome, CACHE_MISS);
+	assert_int_equal(r.files, 0);
+	assert_true(r.warnings.nr >= 1);
+	cache_result_release(&r);
+	cache_release(&c);
+	mountns_leave(&ns);
+	unsetenv(MOUNTNS_TEST_NO_OVERLAY_ENV);
+	free(man);
+	man = rpath("b2/node_modules/a.txt");
+	assert_false(fs_exists(man));
+	free(ents);
+	free(man);
+	free(tree);
+	free(b2);
+	free(ovl);
+}
+
+/*
  * A ready tree is known by its manifest's end, not by reading what the
  * manifest lists: the restore only mounts it, and the build's save
  * reads the manifest for the files the build did not change. Torn in
@@ -2864,6 +2933,7 @@ int main(void)
 		T(test_cache__tree_maker_killed),
 		T(test_cache__tree_at_save_retires_the_old),
 		T(test_cache__ready_tree_mounted_unread),
+		T(test_cache__tree_refused_unreadable_is_a_miss),
 		T(test_cache__overlay_trees_replaced_and_pruned),
 		T(test_cache__prune_counts_trees),
 		T(test_cache__prune_keeps_the_trees_of_entries_kept),
