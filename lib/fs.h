@@ -207,7 +207,8 @@ uint64_t fs_tree_size(const char *path);
  *   if (fs_reserve_commit(&rv, text, len, 0644, &e) < 0) ...     -- end
  *   fs_reserve_release(&rv);
  *
- * fs_reserve() writes size bytes of zeros (no fallocate: see fs.c) in
+ * fs_reserve() takes size bytes (zeros on ext4 and xfs, fallocate on
+ * others: see fs.c) in
  * fs_tmp_name(path), locked. fs_reserve_commit() writes text at its
  * start, truncates, syncs and renames it to path: a text no longer than
  * the reservation needs no new space. It fails with errno set (ENOSPC

@@ -2380,25 +2380,6 @@ static bool tree_remove(const struct cache *c, const char *tree)
 }
 
 /*
- * An older tree nobody uses goes to the state directory's trash, emptied
- * in the background (a restore never waits for thousands of unlinks).
- */
-static void tree_retire(const struct cache *c, const char *tree)
-{
-	char *p = fs_join(tree, "lock"), *state = xstrdup(c->dir);
-	struct sw_err ign = SW_ERR_INIT;
-	int fd = open(p, O_RDWR | O_CLOEXEC);
-
-	*strrchr(state, '/') = '\0';
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0)
-		retire_tree(state, tree, &ign);
-	if (fd >= 0)
-		close(fd);
-	free(p);
-	free(state);
-}
-
-/*
  * The newest other tree of entry `name` in vdir (an older entry of the
  * same name, replaced since: *same), else the newest tree of another
  * entry of the version (another key: most files alike), opened in *fd
@@ -2741,7 +2722,7 @@ out:
 	/* An older tree of this entry has served: gone unless a build
 	 * still uses it. Another entry's stays its own. */
 	if (ret == 0 && prev_path && same)
-		tree_retire(c, prev_path);
+		tree_remove(c, prev_path);
 	buf_release(&t.cur);
 	strvec_release(&t.late_dirs);
 	cache_result_release(&tr);
@@ -2788,7 +2769,7 @@ static void tree_retire_older(const struct cache *c, const char *vdir,
 	if (d)
 		closedir(d);
 	for (size_t i = 0; i < old.nr; i++)
-		tree_retire(c, old.v[i]);
+		tree_remove(c, old.v[i]);
 	strvec_release(&old);
 }
 
@@ -4487,11 +4468,8 @@ static void prune_trees(struct cache *c, bool all)
 static bool tree_busy(const char *tree)
 {
 	char *lockp = fs_join(tree, "lock");
-	int fd = open(lockp, O_RDWR | O_CLOEXEC);
-	bool busy = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0;
+	bool busy = fs_lock_held(lockp) == 1;
 
-	if (fd >= 0)
-		close(fd);
 	free(lockp);
 	return busy;
 }

@@ -1278,9 +1278,10 @@ out:
 
 /*
  * The uncommitted-changes check of a work tree (dirty_worktree(): a stat
- * of every tracked file, a read of every directory) runs beside the fetch or copy, which never writes the work tree,
- * when no process is forked meanwhile (threaded: only when the caller
- * starts the spare itself, no_spare); else after it.
+ * of every tracked file, a read of every directory) runs beside the
+ * fetch or copy, which never writes the work tree, when no process is
+ * forked meanwhile (threaded: only when the caller starts the spare
+ * itself, no_spare); else after it.
  */
 struct status_job {
 	const char *dir;

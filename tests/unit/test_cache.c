@@ -2505,6 +2505,35 @@ static void prune_to(uint64_t max, struct cache_prune_result *pr)
 }
 
 /*
+ * The tree in vdir other than tree1 (caller frees), once the process
+ * making it has let go of its lock.
+ */
+static char *other_settled_tree(const char *vdir, const char *tree1)
+{
+	char *tree2 = NULL, *lockp;
+	struct dirent *de;
+	DIR *d = opendir(vdir);
+	int fd;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' &&
+		    strcmp(de->d_name, strrchr(tree1, '/') + 1)) {
+			free(tree2);
+			tree2 = xasprintf("%s/%s", vdir, de->d_name);
+		}
+	closedir(d);
+	assert_non_null(tree2);
+	lockp = xasprintf("%s/lock", tree2);
+	fd = open(lockp, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0); /* its maker is done */
+	close(fd);
+	free(lockp);
+	return tree2;
+}
+
+/*
  * Trees take disk: `cache ls` counts each entry's, and a prune fits the
  * objects and the trees in its budget, dropping the trees of the least
  * recently used entries before any entry. A tree a build holds stays
@@ -2521,8 +2550,6 @@ static void test_cache__prune_counts_trees(void **st)
 	char *tree1, *tree2 = NULL, *vdir, *lockp;
 	uint64_t live, b1, b2;
 	size_t n;
-	DIR *d;
-	struct dirent *de;
 	int fd;
 
 	(void)st;
@@ -2539,19 +2566,8 @@ static void test_cache__prune_counts_trees(void **st)
 	mkfile_mode("src/node_modules/.bin/run", "#!/bin/sh\n#2\n", 0755);
 	mkfile("src/node_modules/deep/x/y/z.txt", "two");
 	assert_int_equal(do_save(&s2, NULL), CACHE_SAVED);
-	d = opendir(vdir);
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' &&
-		    strcmp(de->d_name, strrchr(tree1, '/') + 1))
-			tree2 = xasprintf("%s/%s", vdir, de->d_name);
-	closedir(d);
-	assert_non_null(tree2);
+	tree2 = other_settled_tree(vdir, tree1);
 	lockp = xasprintf("%s/lock", tree2);
-	fd = open(lockp, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(flock(fd, LOCK_SH), 0); /* its maker is done */
-	close(fd);
 
 	list_entries(&v, &n);
 	assert_int_equal(n, 2);
@@ -2621,11 +2637,8 @@ static void test_cache__prune_keeps_the_trees_of_entries_kept(void **st)
 	struct cache_prune_result pr;
 	struct cache_entry_info *v;
 	const struct cache_entry_info *i2;
-	char *tree1, *tree2 = NULL, *vdir, *lockp, *big, *p;
+	char *tree1, *tree2 = NULL, *vdir, *big, *p;
 	size_t n;
-	DIR *d;
-	struct dirent *de;
-	int fd;
 
 	(void)st;
 	if (!overlay_possible())
@@ -2648,19 +2661,7 @@ static void test_cache__prune_keeps_the_trees_of_entries_kept(void **st)
 	mkfile_mode("src/node_modules/.bin/run", "#!/bin/sh\n#2\n", 0755);
 	mkfile("src/node_modules/deep/x/y/z.txt", "two");
 	assert_int_equal(do_save(&s2, NULL), CACHE_SAVED);
-	d = opendir(vdir);
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' &&
-		    strcmp(de->d_name, strrchr(tree1, '/') + 1))
-			tree2 = xasprintf("%s/%s", vdir, de->d_name);
-	closedir(d);
-	assert_non_null(tree2);
-	lockp = xasprintf("%s/lock", tree2);
-	fd = open(lockp, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(flock(fd, LOCK_SH), 0); /* its maker is done */
-	close(fd);
+	tree2 = other_settled_tree(vdir, tree1);
 
 	list_entries(&v, &n);
 	assert_int_equal(n, 2);
@@ -2676,7 +2677,6 @@ static void test_cache__prune_keeps_the_trees_of_entries_kept(void **st)
 	assert_int_equal(n, 1);
 	assert_int_equal(info_of(v, n, "k2")->trees, 1);
 	cache_entries_free(v, n);
-	free(lockp);
 	free(tree1);
 	free(tree2);
 	free(vdir);
