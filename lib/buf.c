@@ -12,6 +12,7 @@ void buf_grow(struct buf *b, size_t extra)
 	if (want < b->len)
 		BUG("buf overflow");
 	b->ptr = xgrow(b->ptr, 1, want, &b->alloc);
+	b->ptr[b->len] = '\0'; /* a new buffer's first byte was never set */
 }
 
 void buf_add(struct buf *b, const void *data, size_t len)

@@ -1,5 +1,6 @@
 /*
- * buf: a growable byte buffer, always NUL-terminated once written to.
+ * buf: a growable byte buffer, always NUL-terminated once written to or
+ * grown (buf_grow: room for extra more bytes and the NUL).
  *
  *   struct buf b = BUF_INIT;
  *   buf_addf(&b, "%s:%d", file, line);
